@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+// as4gw: an eDelivery AS4 gateway. No package dependencies: Foundation plus Debian C libraries
+// reached through system library targets (one module map and one thin shim header each).
+import PackageDescription
+
+let package = Package(
+    name: "as4gw",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "as4gw", targets: ["AS4Gateway"]),
+        .library(name: "EnvelopeXML", targets: ["EnvelopeXML"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "EnvelopeXML", dependencies: ["CLibXML2", "CZlib"]),
+        .target(name: "AS4Crypto", dependencies: ["COpenSSL"]),
+        .executableTarget(name: "AS4Gateway", dependencies: ["EnvelopeXML", "AS4Crypto"]),
+
+        .testTarget(name: "EnvelopeXMLTests", dependencies: ["EnvelopeXML"]),
+        .testTarget(name: "AS4CryptoTests", dependencies: ["AS4Crypto"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
