@@ -1,0 +1,22 @@
+/// Bounds applied while parsing untrusted XML. Defaults fit a SOAP envelope with a large
+/// Security header; XML payloads that must be canonicalised for signatures use `payload`.
+public struct XMLLimits: Sendable, Equatable {
+    public var maxBytes: Int
+    public var maxDepth: Int
+    public var maxNodes: Int
+    /// Processing instructions have no place in a SOAP message (SOAP 1.2 Part 1 §5).
+    public var allowProcessingInstructions: Bool
+
+    public init(maxBytes: Int = 32 << 20, maxDepth: Int = 64, maxNodes: Int = 200_000,
+                allowProcessingInstructions: Bool = false) {
+        self.maxBytes = maxBytes
+        self.maxDepth = maxDepth
+        self.maxNodes = maxNodes
+        self.allowProcessingInstructions = allowProcessingInstructions
+    }
+
+    public static let envelope = XMLLimits()
+    /// XML attachments and configuration files: larger and deeper, processing instructions allowed.
+    public static let payload = XMLLimits(maxBytes: 512 << 20, maxDepth: 256, maxNodes: 20_000_000,
+                                          allowProcessingInstructions: true)
+}

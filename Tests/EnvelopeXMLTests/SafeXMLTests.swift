@@ -1,0 +1,116 @@
+import XCTest
+@testable import EnvelopeXML
+
+final class SafeXMLTests: XCTestCase {
+    func testParsesNamespacesAndAttributes() throws {
+        let doc = try XMLDocument(parsing: """
+        <a:root xmlns:a="urn:a" xmlns:b="urn:b" b:id="x1" plain="p"><a:child>  hi  </a:child><b:other/></a:root>
+        """)
+        let root = try XCTUnwrap(doc.root)
+        XCTAssertEqual(root.localName, "root")
+        XCTAssertEqual(root.namespaceURI, "urn:a")
+        XCTAssertEqual(root.attribute("id", "urn:b"), "x1")
+        XCTAssertEqual(root.attribute("plain"), "p")
+        XCTAssertNil(root.attribute("id"))
+        XCTAssertEqual(root.children.count, 2)
+        XCTAssertEqual(root.firstChild("child", "urn:a")?.trimmedText, "hi")
+        let found = try doc.elements(matching: "//b:other", namespaces: ["b": "urn:b"])
+        XCTAssertEqual(found.count, 1)
+        XCTAssertEqual(found.first?.parent, root)
+    }
+
+    func testRefusesExternalEntity() {
+        let xxe = """
+        <?xml version="1.0"?>
+        <!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+        <r>&xxe;</r>
+        """
+        assertRefused(xxe, kind: .forbiddenConstruct)
+    }
+
+    func testRefusesBillionLaughs() {
+        var s = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n"
+        for i in 1...9 {
+            let prev = i == 1 ? "lol" : "lol\(i - 1)"
+            s += "<!ENTITY lol\(i) \"" + String(repeating: "&\(prev);", count: 10) + "\">\n"
+        }
+        s += "]>\n<lolz>&lol9;</lolz>"
+        assertRefused(s, kind: .forbiddenConstruct)
+    }
+
+    func testRefusesQuadraticBlowup() {
+        let big = String(repeating: "A", count: 50_000)
+        let refs = String(repeating: "&a;", count: 50_000)
+        assertRefused("<!DOCTYPE r [<!ENTITY a \"\(big)\">]><r>\(refs)</r>", kind: .forbiddenConstruct)
+    }
+
+    func testRefusesDoctypeAfterCommentAndBOM() {
+        let s = "\u{FEFF}<!-- c --><!DOCTYPE r SYSTEM \"http://127.0.0.1/x.dtd\"><r/>"
+        assertRefused(s, kind: .forbiddenConstruct)
+    }
+
+    func testRefusesProcessingInstructionInEnvelope() {
+        assertRefused("<r><?evil data?></r>", kind: .forbiddenConstruct)
+        XCTAssertNoThrow(try XMLDocument(parsing: "<r><?ok data?></r>", limits: .payload))
+    }
+
+    func testEnforcesDepthNodeAndSizeLimits() {
+        let deep = String(repeating: "<a>", count: 100) + String(repeating: "</a>", count: 100)
+        assertRefused(deep, kind: .limitExceeded)
+        let wide = "<r>" + String(repeating: "<a/>", count: 300) + "</r>"
+        XCTAssertThrowsError(try XMLDocument(parsing: wide, limits: XMLLimits(maxNodes: 100))) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .limitExceeded)
+        }
+        XCTAssertThrowsError(try XMLDocument(parsing: wide, limits: XMLLimits(maxBytes: 64))) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .limitExceeded)
+        }
+    }
+
+    func testRefusesInvalidUTF8AndMalformedXML() {
+        var bytes = Array("<r>".utf8)
+        bytes += [0xC3, 0x28, 0xFF]
+        bytes += Array("</r>".utf8)
+        XCTAssertThrowsError(try XMLDocument(parsing: bytes)) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .notWellFormed)
+        }
+        assertRefused("<r><unclosed></r>", kind: .notWellFormed)
+        assertRefused("", kind: .notWellFormed)
+        assertRefused("<?xmlversion=\"1.0\"?><r/>", kind: .notWellFormed)
+    }
+
+    func testNotWellFormedMapsToInvalidHeader() {
+        do {
+            _ = try XMLDocument(parsing: "<r>")
+            XCTFail("accepted")
+        } catch {
+            XCTAssertEqual(error.ebmsError.code, .invalidHeader)
+        }
+    }
+
+    // Expected forms derived by hand from the Exclusive XML Canonicalization 1.0 rules:
+    // only visibly used namespaces are rendered, on the apex element, attributes sorted by
+    // namespace URI then local name, empty elements expanded, whitespace text kept.
+    func testExclusiveCanonicalizationOfSubtree() throws {
+        let doc = try XMLDocument(parsing: """
+        <env:Envelope xmlns:env="urn:env" xmlns:unused="urn:unused" xmlns:x="urn:x"><env:Header>\
+        <x:M xmlns:y="urn:y" z="2" x:a="1" y:b="3"  ><x:E/> <!-- gone --></x:M></env:Header></env:Envelope>
+        """)
+        let m = try XCTUnwrap(doc.elements(matching: "//x:M", namespaces: ["x": "urn:x"]).first)
+        let c14n = String(decoding: try Canonicalizer.exclusive(m), as: UTF8.self)
+        XCTAssertEqual(c14n, #"<x:M xmlns:x="urn:x" xmlns:y="urn:y" z="2" x:a="1" y:b="3"><x:E></x:E> </x:M>"#)
+        let withEnv = String(decoding: try Canonicalizer.exclusive(m, inclusivePrefixes: ["env"]), as: UTF8.self)
+        XCTAssertEqual(withEnv, #"<x:M xmlns:env="urn:env" xmlns:x="urn:x" xmlns:y="urn:y" z="2" x:a="1" y:b="3"><x:E></x:E> </x:M>"#)
+    }
+
+    func testCanonicalizationEscapesAndNormalises() throws {
+        let doc = try XMLDocument(parsing: "<r a='&lt;&quot;&#9;'>&gt;&amp;<![CDATA[<x>]]>\r\n</r>")
+        let out = String(decoding: try Canonicalizer.exclusive(try XCTUnwrap(doc.root)), as: UTF8.self)
+        XCTAssertEqual(out, "<r a=\"&lt;&quot;&#x9;\">&gt;&amp;&lt;x&gt;\n</r>")
+    }
+
+    private func assertRefused(_ xml: String, kind: XMLError.Kind, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try XMLDocument(parsing: xml), file: file, line: line) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, kind, "\(error)", file: file, line: line)
+        }
+    }
+}
