@@ -1,0 +1,307 @@
+/// Reads an `eb:Messaging` header out of a SOAP 1.2 or 1.1 envelope and validates it against
+/// ebMS 3.0 Core §5.2. Missing or malformed required elements are EBMS:0009 InvalidHeader;
+/// inconsistent values are EBMS:0003; unknown enumerated values are EBMS:0001. Nothing is
+/// defaulted silently: optional values stay nil.
+public enum EnvelopeParser {
+    public static func parse(_ bytes: [UInt8], limits: XMLLimits = .envelope) throws(EbmsError) -> ParsedEnvelope {
+        let document: XMLDocument
+        do {
+            document = try XMLDocument(parsing: bytes, limits: limits)
+        } catch {
+            throw error.ebmsError
+        }
+        return try parse(document)
+    }
+
+    public static func parse(_ document: XMLDocument) throws(EbmsError) -> ParsedEnvelope {
+        guard let root = document.root else { throw invalid("document has no root element") }
+        guard root.localName == "Envelope", let ns = root.namespaceURI, let version = SOAPVersion(namespace: ns) else {
+            throw invalid("root element {\(root.namespaceURI ?? "")}\(root.localName) is not a SOAP 1.2 or 1.1 Envelope")
+        }
+        var findings: [ProfileFinding] = []
+        if version == .soap11 {
+            findings.append(ProfileFinding(.policyNoncompliance, "SOAP 1.1 envelope: the eDelivery AS4 profile requires SOAP 1.2"))
+        }
+        let soapChildren = root.children
+        let headers = soapChildren.filter { $0.isElement("Header", version.namespace) }
+        let bodies = soapChildren.filter { $0.isElement("Body", version.namespace) }
+        guard headers.count == 1 else {
+            throw invalid(headers.isEmpty ? "SOAP Header is missing" : "envelope has \(headers.count) SOAP Header elements")
+        }
+        guard bodies.count == 1 else {
+            throw invalid(bodies.isEmpty ? "SOAP Body is missing" : "envelope has \(bodies.count) SOAP Body elements")
+        }
+        if let stray = soapChildren.first(where: { !$0.isElement("Header", version.namespace) && !$0.isElement("Body", version.namespace) }) {
+            throw invalid("unexpected element \(stray.qualifiedName) in the SOAP Envelope")
+        }
+        let header = headers[0]
+        let blocks = header.children
+        let messagingBlocks = blocks.filter { $0.isElement("Messaging", NS.eb) }
+        guard messagingBlocks.count == 1 else {
+            throw invalid(messagingBlocks.isEmpty ? "eb:Messaging header is missing"
+                                                   : "envelope has \(messagingBlocks.count) eb:Messaging headers")
+        }
+        let messagingElement = messagingBlocks[0]
+        let mustUnderstand = messagingElement.attribute("mustUnderstand", version.namespace)
+        switch mustUnderstand?.trimmingXMLWhitespace() {
+        case "true", "1": break
+        case nil: findings.append(ProfileFinding(.invalidHeader, "eb:Messaging lacks mustUnderstand=\"true\""))
+        case "false", "0": findings.append(ProfileFinding(.invalidHeader, "eb:Messaging has mustUnderstand set to false"))
+        case let other?: throw invalid("eb:Messaging mustUnderstand has the invalid value \"\(other)\"")
+        }
+        let messaging = try readMessaging(messagingElement, findings: &findings)
+        let security = blocks.filter { $0.isElement("Security", NS.wsse) }
+
+        let body = bodies[0]
+        let envelope = ParsedEnvelope(document: document, soapVersion: version, messaging: messaging,
+                                      envelopeElement: root, headerElement: header, messagingElement: messagingElement,
+                                      bodyElement: body, securityHeaders: security, profileFindings: [])
+        if envelope.bodyHasContent, messaging.userMessage != nil {
+            findings.append(ProfileFinding(.featureNotSupportedUnpackaging,
+                                           "payload in the SOAP Body: eDelivery AS4 carries payloads only as MIME attachments"))
+        }
+        return ParsedEnvelope(document: document, soapVersion: version, messaging: messaging,
+                              envelopeElement: root, headerElement: header, messagingElement: messagingElement,
+                              bodyElement: body, securityHeaders: security, profileFindings: findings)
+    }
+
+    // MARK: - eb:Messaging
+
+    static func readMessaging(_ e: XMLElement, findings: inout [ProfileFinding]) throws(EbmsError) -> Messaging {
+        var units: [MessageUnit] = []
+        var seenUser = false
+        var signalKinds: Set<String> = []
+        for child in e.children {
+            guard child.namespaceURI == NS.eb else { continue }  // ##other extensions are allowed
+            switch child.localName {
+            case "SignalMessage":
+                if seenUser { throw invalid("eb:SignalMessage after eb:UserMessage (the schema puts signals first)") }
+                let signal = try readSignal(child)
+                guard signalKinds.insert(signal.kind.name).inserted else {
+                    throw invalid("two \(signal.kind.name) signals in one eb:Messaging (ebMS3 §5.2.4)")
+                }
+                units.append(.signal(signal))
+            case "UserMessage":
+                if seenUser { throw invalid("more than one eb:UserMessage in eb:Messaging") }
+                seenUser = true
+                units.append(.user(try readUser(child, findings: &findings)))
+            default:
+                throw invalid("unexpected element eb:\(child.localName) in eb:Messaging")
+            }
+        }
+        guard !units.isEmpty else { throw invalid("eb:Messaging contains no message unit") }
+        if units.count > 1 {
+            findings.append(ProfileFinding(.featureNotSupportedUnpackaging,
+                                           "bundled message units (\(units.count)): the AS4 profile sends one unit per message"))
+        }
+        let id = e.attribute("Id", NS.wsu) ?? e.attribute("id")
+        return Messaging(units: units, id: id)
+    }
+
+    static func readMessageInfo(_ parent: XMLElement, unit: String) throws(EbmsError) -> MessageInfo {
+        let info = try required(parent, "MessageInfo", in: unit)
+        let tsText = try requiredText(info, "Timestamp", in: "\(unit)/MessageInfo")
+        guard let ts = Timestamp(lexical: tsText) else {
+            throw invalid("eb:Timestamp \"\(tsText)\" is not a valid xsd:dateTime")
+        }
+        let id = try requiredText(info, "MessageId", in: "\(unit)/MessageInfo")
+        try checkMessageId(id, "MessageId")
+        var ref: String?
+        if let r = info.firstChild("RefToMessageId", NS.eb) {
+            let value = r.trimmedText
+            try checkMessageId(value, "RefToMessageId")
+            ref = value
+        }
+        return MessageInfo(timestamp: ts, messageId: id, refToMessageId: ref)
+    }
+
+    static func checkMessageId(_ id: String, _ name: String) throws(EbmsError) {
+        guard !id.isEmpty else { throw invalid("eb:\(name) is empty") }
+        if id.hasPrefix("<") || id.hasSuffix(">") {
+            throw invalid("eb:\(name) \"\(id)\" must not be enclosed in angle brackets")
+        }
+        if id.unicodeScalars.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
+            throw invalid("eb:\(name) contains white space")
+        }
+    }
+
+    // MARK: - UserMessage
+
+    static func readUser(_ u: XMLElement, findings: inout [ProfileFinding]) throws(EbmsError) -> UserMessage {
+        let info = try readMessageInfo(u, unit: "UserMessage")
+        let partyInfo = try required(u, "PartyInfo", in: "UserMessage")
+        let from = try readParty(try required(partyInfo, "From", in: "PartyInfo"), "From", findings: &findings)
+        let to = try readParty(try required(partyInfo, "To", in: "PartyInfo"), "To", findings: &findings)
+        let ci = try required(u, "CollaborationInfo", in: "UserMessage")
+        var agreement: AgreementRef?
+        if let a = ci.firstChild("AgreementRef", NS.eb) {
+            let value = a.trimmedText
+            guard !value.isEmpty else { throw invalid("eb:AgreementRef is empty") }
+            agreement = AgreementRef(value, type: a.attribute("type"), pmode: a.attribute("pmode"))
+            if agreement?.type == nil, !isURI(value) {
+                findings.append(ProfileFinding(.valueInconsistent, "eb:AgreementRef \"\(value)\" has no type and is not a URI"))
+            }
+        }
+        let serviceElement = try required(ci, "Service", in: "CollaborationInfo")
+        let service = Service(serviceElement.trimmedText, type: serviceElement.attribute("type"))
+        guard !service.value.isEmpty else { throw invalid("eb:Service is empty") }
+        if service.type == nil, !isURI(service.value) {
+            findings.append(ProfileFinding(.valueInconsistent, "eb:Service \"\(service.value)\" has no type and is not a URI"))
+        }
+        let action = try requiredText(ci, "Action", in: "CollaborationInfo")
+        let conversation = try requiredText(ci, "ConversationId", in: "CollaborationInfo")
+        let props = try readProperties(u.firstChild("MessageProperties", NS.eb), "MessageProperties")
+        var parts: [PartInfo] = []
+        if let payloadInfo = u.firstChild("PayloadInfo", NS.eb) {
+            let infos = payloadInfo.children("PartInfo", NS.eb)
+            guard !infos.isEmpty else { throw invalid("eb:PayloadInfo has no eb:PartInfo") }
+            var hrefs: Set<String> = []
+            for p in infos {
+                let part = try readPartInfo(p, findings: &findings)
+                let key = part.href ?? ""
+                guard hrefs.insert(key).inserted else {
+                    throw invalid(part.href.map { "two eb:PartInfo elements reference \($0)" } ?? "two eb:PartInfo elements reference the SOAP Body")
+                }
+                parts.append(part)
+            }
+        }
+        return UserMessage(mpc: u.attribute("mpc"), messageInfo: info, from: from, to: to,
+                           collaboration: CollaborationInfo(agreementRef: agreement, service: service,
+                                                            action: action, conversationId: conversation),
+                           properties: props, payloads: parts)
+    }
+
+    static func readParty(_ e: XMLElement, _ name: String, findings: inout [ProfileFinding]) throws(EbmsError) -> Party {
+        let idElements = e.children("PartyId", NS.eb)
+        guard !idElements.isEmpty else { throw invalid("eb:\(name) has no eb:PartyId") }
+        var ids: [PartyId] = []
+        for i in idElements {
+            let value = i.trimmedText
+            guard !value.isEmpty else { throw invalid("eb:\(name)/eb:PartyId is empty") }
+            let id = PartyId(value, type: i.attribute("type"))
+            if id.type == nil, !isURI(value) {
+                findings.append(ProfileFinding(.valueInconsistent, "eb:\(name)/eb:PartyId \"\(value)\" has no type and is not a URI (ebMS3 §5.2.2.4)"))
+            }
+            ids.append(id)
+        }
+        if ids.count > 1 {
+            findings.append(ProfileFinding(.valueInconsistent, "eb:\(name) has \(ids.count) PartyIds: eDelivery allows exactly one"))
+        }
+        let role = try requiredText(e, "Role", in: name)
+        return Party(ids: ids, role: role)
+    }
+
+    static func readProperties(_ container: XMLElement?, _ name: String) throws(EbmsError) -> [Property] {
+        guard let container else { return [] }
+        var out: [Property] = []
+        for p in container.children("Property", NS.eb) {
+            guard let propName = p.attribute("name"), !propName.isEmpty else {
+                throw invalid("eb:\(name)/eb:Property has no name attribute")
+            }
+            out.append(Property(propName, p.text, type: p.attribute("type")))
+        }
+        return out
+    }
+
+    static func readPartInfo(_ p: XMLElement, findings: inout [ProfileFinding]) throws(EbmsError) -> PartInfo {
+        let href = p.attribute("href")
+        if let href {
+            if !href.hasPrefix("cid:") {
+                findings.append(ProfileFinding(.externalPayloadError,
+                                               "eb:PartInfo href \"\(href)\" is not a cid: reference to a MIME part"))
+            }
+        } else {
+            findings.append(ProfileFinding(.featureNotSupportedUnpackaging, "eb:PartInfo without href refers to the SOAP Body"))
+        }
+        var schemas: [PartSchema] = []
+        for s in p.children("Schema", NS.eb) {
+            guard let location = s.attribute("location") else { throw invalid("eb:Schema has no location") }
+            schemas.append(PartSchema(location: location, version: s.attribute("version"), namespace: s.attribute("namespace")))
+        }
+        var description: PartDescription?
+        if let d = p.firstChild("Description", NS.eb) {
+            description = PartDescription(d.text, lang: d.attribute("lang", NS.xml))
+        }
+        let propsElement = p.firstChild("PartProperties", NS.eb)
+        let props = try readProperties(propsElement, "PartProperties")
+        if propsElement != nil, props.isEmpty {
+            findings.append(ProfileFinding(.invalidHeader, "empty eb:PartProperties (the schema requires at least one eb:Property)"))
+        }
+        return PartInfo(href: href, schemas: schemas, description: description, properties: props)
+    }
+
+    // MARK: - SignalMessage
+
+    static func readSignal(_ s: XMLElement) throws(EbmsError) -> SignalMessage {
+        let info = try readMessageInfo(s, unit: "SignalMessage")
+        let pulls = s.children("PullRequest", NS.eb)
+        let receipts = s.children("Receipt", NS.eb)
+        let errors = s.children("Error", NS.eb)
+        let kinds = (pulls.isEmpty ? 0 : 1) + (receipts.isEmpty ? 0 : 1) + (errors.isEmpty ? 0 : 1)
+        guard kinds == 1, pulls.count <= 1, receipts.count <= 1 else {
+            throw invalid("eb:SignalMessage must carry exactly one PullRequest, one Receipt, or Errors")
+        }
+        if let p = pulls.first {
+            return SignalMessage(messageInfo: info, kind: .pullRequest(PullRequest(mpc: p.attribute("mpc"))))
+        }
+        if let r = receipts.first {
+            guard info.refToMessageId != nil else { throw invalid("a Receipt signal needs eb:RefToMessageId") }
+            var content: [String] = []
+            for child in r.children {
+                if child.namespaceURI == NS.eb { throw invalid("eb:Receipt content must be in a foreign namespace") }
+                do {
+                    content.append(String(decoding: try Canonicalizer.exclusive(child), as: UTF8.self))
+                } catch {
+                    throw invalid("eb:Receipt content cannot be canonicalised: \(error)")
+                }
+            }
+            guard !content.isEmpty else { throw invalid("eb:Receipt is empty") }
+            return SignalMessage(messageInfo: info, kind: .receipt(Receipt(content: content)))
+        }
+        var details: [ErrorDetail] = []
+        for e in errors {
+            guard let code = e.attribute("errorCode"), !code.isEmpty else { throw invalid("eb:Error has no errorCode") }
+            guard let severity = e.attribute("severity") else { throw invalid("eb:Error has no severity") }
+            guard ["warning", "failure"].contains(severity.lowercased()) else {
+                throw EbmsError(.valueNotRecognized, "eb:Error severity \"\(severity)\" is neither warning nor failure")
+            }
+            var description: PartDescription?
+            if let d = e.firstChild("Description", NS.eb) { description = PartDescription(d.text, lang: d.attribute("lang", NS.xml)) }
+            details.append(ErrorDetail(errorCode: code, severity: severity, origin: e.attribute("origin"),
+                                       category: e.attribute("category"), refToMessageInError: e.attribute("refToMessageInError"),
+                                       shortDescription: e.attribute("shortDescription"), description: description,
+                                       detail: e.firstChild("ErrorDetail", NS.eb)?.text))
+        }
+        return SignalMessage(messageInfo: info, kind: .errors(details))
+    }
+
+    // MARK: - helpers
+
+    static func invalid(_ reason: String) -> EbmsError { EbmsError(.invalidHeader, reason) }
+
+    static func required(_ parent: XMLElement, _ name: String, in context: String) throws(EbmsError) -> XMLElement {
+        let found = parent.children(name, NS.eb)
+        guard found.count == 1 else {
+            throw invalid(found.isEmpty ? "eb:\(context) has no eb:\(name)" : "eb:\(context) has \(found.count) eb:\(name) elements")
+        }
+        return found[0]
+    }
+
+    static func requiredText(_ parent: XMLElement, _ name: String, in context: String) throws(EbmsError) -> String {
+        let value = try required(parent, name, in: context).trimmedText
+        guard !value.isEmpty else { throw invalid("eb:\(context)/eb:\(name) is empty") }
+        return value
+    }
+
+    /// An absolute URI: a scheme followed by ':' (RFC 3986 §3.1), e.g. `urn:...`, `http://...`.
+    static func isURI(_ s: String) -> Bool {
+        var sawScheme = false
+        for (i, c) in s.unicodeScalars.enumerated() {
+            if c == ":" { return sawScheme && i > 0 }
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (i > 0 && ((c >= "0" && c <= "9") || c == "+" || c == "-" || c == "."))
+            guard ok else { return false }
+            sawScheme = true
+        }
+        return false
+    }
+}

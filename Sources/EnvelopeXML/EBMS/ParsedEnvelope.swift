@@ -1,0 +1,46 @@
+/// A SOAP envelope carrying an `eb:Messaging` header, parsed and structurally validated.
+///
+/// Keeps the parsed tree and the exact `eb:Messaging`, Header and Body elements that the model
+/// was read from: the security layer must verify those very nodes (signature-wrapping defence),
+/// never re-query the document.
+public struct ParsedEnvelope {
+    public let document: XMLDocument
+    public let soapVersion: SOAPVersion
+    public let messaging: Messaging
+    public let envelopeElement: XMLElement
+    public let headerElement: XMLElement
+    public let messagingElement: XMLElement
+    public let bodyElement: XMLElement
+    /// `wsse:Security` header blocks (the profile allows exactly one; the security layer checks).
+    public let securityHeaders: [XMLElement]
+    /// Deviations from the eDelivery AS4 profile that ebMS3 Core tolerates. A strict receiver
+    /// turns them into the error each one names; `inspect` reports them.
+    public let profileFindings: [ProfileFinding]
+
+    public var hasSignature: Bool {
+        securityHeaders.contains { $0.firstChild("Signature", NS.ds) != nil }
+    }
+
+    public var hasEncryptedParts: Bool {
+        securityHeaders.contains { sec in
+            sec.children.contains { $0.isElement("EncryptedData", NS.xenc) || $0.isElement("EncryptedKey", NS.xenc) }
+        }
+    }
+
+    /// True when the SOAP Body has content (a payload in the Body, or a SOAP Fault).
+    public var bodyHasContent: Bool { !bodyElement.children.isEmpty || bodyElement.hasNonWhitespaceText }
+}
+
+/// One way a message departs from the eDelivery AS4 profile while still being valid ebMS3.
+public struct ProfileFinding: Equatable, Sendable, CustomStringConvertible {
+    public var code: EbmsError.Code
+    public var message: String
+
+    public init(_ code: EbmsError.Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+    public var error: EbmsError { EbmsError(code, message) }
+}

@@ -1,0 +1,77 @@
+import XCTest
+@testable import EnvelopeXML
+
+/// Malformed headers, each refused with the ebMS error ebMS3 Core assigns to it.
+final class HeaderValidationTests: XCTestCase {
+    let good = String(decoding: EnvelopeBuilder.envelope(Messaging(EnvelopeRoundTripTests.sampleUser(attachments: 1))), as: UTF8.self)
+
+    func assertError(_ xml: String, _ code: EbmsError.Code, containing text: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try EnvelopeParser.parse(Array(xml.utf8)), file: file, line: line) { error in
+            guard let e = error as? EbmsError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(e.code, code, e.reason, file: file, line: line)
+            XCTAssertTrue(e.reason.contains(text), "reason was: \(e.reason)", file: file, line: line)
+        }
+    }
+
+    func replacing(_ a: String, _ b: String) -> String {
+        precondition(good.contains(a), a)
+        return good.replacingOccurrences(of: a, with: b)
+    }
+
+    func testMissingMessagingHeader() {
+        assertError(#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header/><env:Body/></env:Envelope>"#,
+                    .invalidHeader, containing: "eb:Messaging header is missing")
+    }
+
+    func testTwoMessagingHeaders() {
+        let m = good.range(of: "<eb:Messaging")!.lowerBound
+        let end = good.range(of: "</eb:Messaging>")!.upperBound
+        let block = String(good[m..<end])
+        assertError(good.replacingOccurrences(of: block, with: block + block), .invalidHeader, containing: "2 eb:Messaging headers")
+    }
+
+    func testUnknownEnvelopeNamespace() {
+        assertError(#"<e:Envelope xmlns:e="urn:not-soap"><e:Header/><e:Body/></e:Envelope>"#, .invalidHeader,
+                    containing: "not a SOAP 1.2 or 1.1 Envelope")
+    }
+
+    func testMissingRequiredElements() {
+        assertError(replacing("<eb:Action>Deliver</eb:Action>", ""), .invalidHeader, containing: "no eb:Action")
+        assertError(replacing("<eb:ConversationId>conv \"1\"</eb:ConversationId>", ""), .invalidHeader, containing: "no eb:ConversationId")
+        assertError(replacing("<eb:Role>http://example.org/roles/Receiver</eb:Role>", ""), .invalidHeader, containing: "To has no eb:Role")
+        assertError(replacing("<eb:MessageId>", "<eb:MessageIdX>").replacingOccurrences(of: "</eb:MessageId>", with: "</eb:MessageIdX>"),
+                    .invalidHeader, containing: "no eb:MessageId")
+    }
+
+    func testBadValues() {
+        assertError(replacing("2026-11-27T10:00:00.123Z", "2026-13-01T00:00:00Z"), .invalidHeader, containing: "not a valid xsd:dateTime")
+        assertError(replacing("5b3e7f1c-0f4e-4c34-9e0c-1@as4gw.test", "&lt;id@x&gt;"), .invalidHeader, containing: "angle brackets")
+        assertError(replacing(#"mustUnderstand="true""#, #"mustUnderstand="maybe""#), .invalidHeader, containing: "mustUnderstand")
+    }
+
+    func testTwoUserMessagesAndSignalOrder() {
+        let u = good.range(of: "<eb:UserMessage")!.lowerBound
+        let end = good.range(of: "</eb:UserMessage>")!.upperBound
+        let unit = String(good[u..<end])
+        assertError(good.replacingOccurrences(of: unit, with: unit + unit), .invalidHeader, containing: "more than one eb:UserMessage")
+        let signal = #"<eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-01-01T00:00:00Z</eb:Timestamp><eb:MessageId>s@x</eb:MessageId></eb:MessageInfo><eb:PullRequest/></eb:SignalMessage>"#
+        assertError(good.replacingOccurrences(of: unit, with: unit + signal), .invalidHeader, containing: "after eb:UserMessage")
+    }
+
+    func testReceiptWithoutRefToMessageId() {
+        let xml = #"<S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope"><S:Header><eb:Messaging xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/" S:mustUnderstand="true"><eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-01-01T00:00:00Z</eb:Timestamp><eb:MessageId>r@x</eb:MessageId></eb:MessageInfo><eb:Receipt><x:a xmlns:x="urn:x"/></eb:Receipt></eb:SignalMessage></eb:Messaging></S:Header><S:Body/></S:Envelope>"#
+        assertError(xml, .invalidHeader, containing: "needs eb:RefToMessageId")
+        let errorSignal = xml.replacingOccurrences(of: #"<eb:Receipt><x:a xmlns:x="urn:x"/></eb:Receipt>"#,
+                                                   with: #"<eb:Error errorCode="EBMS:0004" severity="fatal"/>"#)
+        assertError(errorSignal, .valueNotRecognized, containing: "severity")
+    }
+
+    func testProfileFindingsAreReportedNotFatal() throws {
+        let untyped = replacing(#"<eb:PartyId type="urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088">0088:111</eb:PartyId>"#,
+                                "<eb:PartyId>APP_1000000101</eb:PartyId>")
+        let parsed = try EnvelopeParser.parse(Array(untyped.utf8))
+        XCTAssertEqual(parsed.profileFindings.map(\.code), [.valueInconsistent])
+        XCTAssertEqual(parsed.messaging.userMessage?.from.ids.first, PartyId("APP_1000000101"))
+    }
+}
