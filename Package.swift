@@ -18,7 +18,8 @@ let package = Package(
 
         .target(name: "EnvelopeXML", dependencies: ["CLibXML2", "CZlib"]),
         .target(name: "AS4Crypto", dependencies: ["COpenSSL"]),
-        .executableTarget(name: "AS4Gateway", dependencies: ["EnvelopeXML", "AS4Crypto"]),
+        .target(name: "WSSecurity", dependencies: ["EnvelopeXML", "AS4Crypto"]),
+        .executableTarget(name: "AS4Gateway", dependencies: ["EnvelopeXML", "AS4Crypto", "WSSecurity"]),
 
         .testTarget(name: "EnvelopeXMLTests", dependencies: ["EnvelopeXML"]),
         .testTarget(name: "AS4CryptoTests", dependencies: ["AS4Crypto"]),

@@ -1,0 +1,50 @@
+/// Algorithm and token-profile URIs of XMLDSig, XML Encryption and WS-Security as AS4 uses them
+/// (AS4-WIRE §0).
+public enum Alg {
+    public static let excC14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+    public static let excC14NWithComments = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+    public static let c14n = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+    public static let sha1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+    public static let sha256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+    public static let sha384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+    public static let sha512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+
+    public static let rsaSHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+    public static let rsaSHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    public static let rsaSHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+    public static let rsaSHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+    public static let ecdsaSHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+    public static let ecdsaSHA384 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+    public static let ecdsaSHA512 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+    public static let ed25519 = "http://www.w3.org/2021/04/xmldsig-more#eddsa-ed25519"
+
+    public static let attachmentContentSignature = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Signature-Transform"
+    public static let attachmentCompleteSignature = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Complete-Signature-Transform"
+    public static let attachmentCiphertext = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform"
+    public static let attachmentContentOnly = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Only"
+    public static let attachmentComplete = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Complete"
+
+    public static let aes128GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+    public static let aes256GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+    public static let aes128CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+    public static let rsaOAEP11 = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+    public static let rsaOAEPMGF1P = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
+    public static let rsa15 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+    public static let mgf1SHA1 = "http://www.w3.org/2009/xmlenc11#mgf1sha1"
+    public static let mgf1SHA256 = "http://www.w3.org/2009/xmlenc11#mgf1sha256"
+    public static let mgf1SHA384 = "http://www.w3.org/2009/xmlenc11#mgf1sha384"
+    public static let mgf1SHA512 = "http://www.w3.org/2009/xmlenc11#mgf1sha512"
+    public static let x25519 = "http://www.w3.org/2021/04/xmldsig-more#x25519"
+    public static let ecdhES = "http://www.w3.org/2009/xmlenc11#ECDH-ES"
+    public static let hkdf = "http://www.w3.org/2021/04/xmldsig-more#hkdf"
+    public static let hmacSHA256 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+    public static let kwAES128 = "http://www.w3.org/2001/04/xmlenc#kw-aes128"
+
+    public static let base64Binary = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+    public static let x509v3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+    public static let x509PKIPath = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509PKIPathv1"
+    public static let x509SKI = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier"
+    public static let thumbprintSHA1 = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
+    public static let encryptedKeyToken = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#EncryptedKey"
+}
