@@ -98,6 +98,10 @@ public final class FileSink: ByteSink {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    public func write(_ string: String) throws {
+        try write(Array(string.utf8))
+    }
+
     /// Hands buffered bytes to the kernel.
     public func flush() throws {
         guard !buffer.isEmpty else { return }
