@@ -44,6 +44,7 @@ public enum Gzip {
 
     /// Decompresses `input` into `sink`, refusing (before writing) any output beyond `limits`.
     /// Concatenated gzip members (RFC 1952 §2.2) are accepted. Returns the bytes written.
+    /// On failure the sink holds partial (never over-limit) output, which the caller discards.
     @discardableResult
     public static func decompress<S: ByteSink>(_ input: PartBody, to sink: inout S,
                                                limits: GzipLimits = .default) throws -> UInt64 {
