@@ -1,1 +1,27 @@
-print("as4gw")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+Usage: as4gw COMMAND [ARGS...]
+
+An eDelivery AS4 gateway (ebMS 3.0 / AS4, eDelivery AS4 profile 1.15 and 2.0).
+
+Commands:
+  inspect FILE        Read one AS4 message as it travels and print a JSON summary
+  bench codec         Measure message parse/build rates and streaming throughput
+
+Run `as4gw COMMAND --help` for a command's options.
+"""
+
+var arguments = CommandLine.arguments.dropFirst()
+let command = arguments.popFirst()
+let status: Int32
+switch command {
+case "inspect": status = InspectCommand.run(Array(arguments))
+case "bench": status = BenchCommand.run(Array(arguments))
+case "--help", "-h", "help": print(usage); status = 0
+case nil: CLI.printError(usage); status = 2
+case let other?: CLI.printError("as4gw: unknown command \(other)\n\n\(usage)"); status = 2
+}
+exit(status)

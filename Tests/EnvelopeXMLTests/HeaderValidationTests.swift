@@ -39,6 +39,8 @@ final class HeaderValidationTests: XCTestCase {
     func testMissingRequiredElements() {
         assertError(replacing("<eb:Action>Deliver</eb:Action>", ""), .invalidHeader, containing: "no eb:Action")
         assertError(replacing("<eb:ConversationId>conv \"1\"</eb:ConversationId>", ""), .invalidHeader, containing: "no eb:ConversationId")
+        assertError(replacing("<eb:PartyInfo>", "<eb:PartyInfoX>").replacingOccurrences(of: "</eb:PartyInfo>", with: "</eb:PartyInfoX>"),
+                    .invalidHeader, containing: "no eb:PartyInfo")
         assertError(replacing("<eb:Role>http://example.org/roles/Receiver</eb:Role>", ""), .invalidHeader, containing: "To has no eb:Role")
         assertError(replacing("<eb:MessageId>", "<eb:MessageIdX>").replacingOccurrences(of: "</eb:MessageId>", with: "</eb:MessageIdX>"),
                     .invalidHeader, containing: "no eb:MessageId")

@@ -24,14 +24,22 @@ public enum EnvelopeParser {
         }
         let soapChildren = root.children
         let headers = soapChildren.filter { $0.isElement("Header", version.namespace) }
-        let bodies = soapChildren.filter { $0.isElement("Body", version.namespace) }
+        var bodies = soapChildren.filter { $0.isElement("Body", version.namespace) }
         guard headers.count == 1 else {
             throw invalid(headers.isEmpty ? "SOAP Header is missing" : "envelope has \(headers.count) SOAP Header elements")
+        }
+        let other: SOAPVersion = version == .soap12 ? .soap11 : .soap12
+        if bodies.isEmpty {
+            // Seen from a BizTalk setup: a SOAP 1.1 Body inside a SOAP 1.2 envelope.
+            bodies = soapChildren.filter { $0.isElement("Body", other.namespace) }
+            if bodies.count == 1 {
+                findings.append(ProfileFinding(.invalidHeader, "the SOAP Body is in the SOAP \(other.rawValue) namespace inside a SOAP \(version.rawValue) envelope"))
+            }
         }
         guard bodies.count == 1 else {
             throw invalid(bodies.isEmpty ? "SOAP Body is missing" : "envelope has \(bodies.count) SOAP Body elements")
         }
-        if let stray = soapChildren.first(where: { !$0.isElement("Header", version.namespace) && !$0.isElement("Body", version.namespace) }) {
+        if let stray = soapChildren.first(where: { !headers.contains($0) && !bodies.contains($0) }) {
             throw invalid("unexpected element \(stray.qualifiedName) in the SOAP Envelope")
         }
         let header = headers[0]
@@ -148,8 +156,12 @@ public enum EnvelopeParser {
         if service.type == nil, !isURI(service.value) {
             findings.append(ProfileFinding(.valueInconsistent, "eb:Service \"\(service.value)\" has no type and is not a URI"))
         }
-        let action = try requiredText(ci, "Action", in: "CollaborationInfo")
-        let conversation = try requiredText(ci, "ConversationId", in: "CollaborationInfo")
+        // Action and ConversationId are xsd:token: the schema admits an empty value (RSSBus sends
+        // an empty ConversationId), so emptiness is a finding, absence an error.
+        let action = try required(ci, "Action", in: "CollaborationInfo").trimmedText
+        if action.isEmpty { findings.append(ProfileFinding(.invalidHeader, "eb:Action is empty")) }
+        let conversation = try required(ci, "ConversationId", in: "CollaborationInfo").trimmedText
+        if conversation.isEmpty { findings.append(ProfileFinding(.invalidHeader, "eb:ConversationId is empty")) }
         let props = try readProperties(u.firstChild("MessageProperties", NS.eb), "MessageProperties")
         var parts: [PartInfo] = []
         if let payloadInfo = u.firstChild("PayloadInfo", NS.eb) {

@@ -44,3 +44,32 @@ public struct ProfileFinding: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
     public var error: EbmsError { EbmsError(code, message) }
 }
+
+extension ParsedEnvelope {
+    /// Content-IDs of the MIME parts that `xenc:EncryptedData` elements in the Security header
+    /// point at: those parts travel as ciphertext.
+    public var encryptedContentIDs: Set<String> {
+        var out: Set<String> = []
+        for sec in securityHeaders {
+            for data in sec.children("EncryptedData", NS.xenc) {
+                guard let uri = data.firstChild("CipherData", NS.xenc)?.firstChild("CipherReference", NS.xenc)?.attribute("URI"),
+                      uri.hasPrefix("cid:") else { continue }
+                out.insert(ContentID.normalize(uri))
+            }
+        }
+        return out
+    }
+
+    /// The original media type an `xenc:EncryptedData` records for an encrypted part.
+    public func encryptedMimeType(contentID: String) -> String? {
+        for sec in securityHeaders {
+            for data in sec.children("EncryptedData", NS.xenc) {
+                if let uri = data.firstChild("CipherData", NS.xenc)?.firstChild("CipherReference", NS.xenc)?.attribute("URI"),
+                   ContentID.normalize(uri) == contentID {
+                    return data.attribute("MimeType")
+                }
+            }
+        }
+        return nil
+    }
+}

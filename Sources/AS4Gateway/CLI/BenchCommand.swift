@@ -1,0 +1,3 @@
+enum BenchCommand {
+    static func run(_ args: [String]) -> Int32 { 2 }
+}
