@@ -1,0 +1,72 @@
+import XCTest
+@testable import EnvelopeXML
+
+/// PartInfo ↔ MIME part binding and compression declarations, through the same path as the wire.
+final class AS4MessageBindingTests: XCTestCase {
+    func multipart(_ user: UserMessage, parts: [(String, [UInt8])]) throws -> [UInt8] {
+        let envelope = EnvelopeBuilder.envelope(Messaging(user))
+        let writer = try MultipartWriter(boundary: "MIMEBoundary_test", rootContentID: "root@as4gw.test")
+        var sink = MemorySink()
+        let ct = try writer.write(envelope: envelope,
+                                  attachments: parts.map { MultipartWriter.Attachment(contentID: $0.0, contentType: "application/xml", body: .bytes($0.1)) },
+                                  to: &sink)
+        return Array("Content-Type: \(ct)\r\n\r\n".utf8) + sink.bytes
+    }
+
+    func assertRefused(_ bytes: [UInt8], _ code: EbmsError.Code, _ text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try { () throws -> Void in
+            let m = try AS4Message.read(try MessageInput.load(bytes: bytes))
+            try m.verifyCompressedParts()
+        }(), file: file, line: line) { error in
+            let e = error as? EbmsError
+            XCTAssertEqual(e?.code, code, "\(error)", file: file, line: line)
+            XCTAssertTrue(e?.reason.contains(text) ?? false, "\(error)", file: file, line: line)
+        }
+    }
+
+    func testBoundMessageReads() throws {
+        let user = EnvelopeRoundTripTests.sampleUser(attachments: 2)
+        let bytes = try multipart(user, parts: [("part0@as4gw.test", Array("<a/>".utf8)), ("part1@as4gw.test", Array("<b/>".utf8))])
+        let m = try AS4Message.read(try MessageInput.load(bytes: bytes))
+        XCTAssertEqual(m.messaging.userMessage, user)
+        XCTAssertEqual(try m.attachment(contentID: "part1@as4gw.test")?.body.readAll(), Array("<b/>".utf8))
+        XCTAssertTrue(m.profileFindings.isEmpty, "\(m.profileFindings)")
+    }
+
+    func testPartInfoNamingNoPart() throws {
+        let user = EnvelopeRoundTripTests.sampleUser(attachments: 2)
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", [1])]), .mimeInconsistency, "names no MIME part")
+    }
+
+    func testPartWithoutPartInfo() throws {
+        let user = EnvelopeRoundTripTests.sampleUser(attachments: 1)
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", [1]), ("stray@as4gw.test", [2])]),
+                      .mimeInconsistency, "not referenced by any eb:PartInfo")
+    }
+
+    func testCompressionDeclarations() throws {
+        var user = EnvelopeRoundTripTests.sampleUser(attachments: 1, compressed: true)
+        let gz = try Gzip.compress(Array("<doc/>".utf8))
+        XCTAssertNoThrow(try AS4Message.read(try MessageInput.load(bytes: try multipart(user, parts: [("part0@as4gw.test", gz)]))).verifyCompressedParts())
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", Array("not gzip".utf8))]), .decompressionFailure, "not gzip")
+        user.payloads[0].properties.removeAll { $0.name == EbmsConstants.mimeType }
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", gz)]), .decompressionFailure, "declares no MimeType")
+        user.payloads[0].properties = [Property("MimeType", "application/xml"), Property("CompressionType", "application/x-rar")]
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", gz)]), .decompressionFailure, "is not application/gzip")
+    }
+
+    func testGzipBombInAPartIsRefused() throws {
+        let user = EnvelopeRoundTripTests.sampleUser(attachments: 1, compressed: true)
+        let bomb = try Gzip.compress([UInt8](repeating: 0, count: 8 << 20))
+        let m = try AS4Message.read(try MessageInput.load(bytes: try multipart(user, parts: [("part0@as4gw.test", bomb)])))
+        XCTAssertThrowsError(try m.verifyCompressedParts(limits: GzipLimits(maxOutputBytes: 1 << 20))) { error in
+            XCTAssertEqual((error as? EbmsError)?.code, .decompressionFailure)
+        }
+    }
+
+    func testEnvelopeOnlyCaptureIsAFinding() throws {
+        let envelope = EnvelopeBuilder.envelope(Messaging(EnvelopeRoundTripTests.sampleUser(attachments: 1)))
+        let m = try AS4Message.read(try MessageInput.load(bytes: envelope))
+        XCTAssertEqual(m.profileFindings.map(\.code), [.mimeInconsistency])
+    }
+}
