@@ -1,3 +1,165 @@
+import Foundation
+import EnvelopeXML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `as4gw bench codec`: throughput figures of the message codec, printed (or as one JSON object).
+/// A benchmark is a command that prints numbers, never a timed unit test: run it on a quiet
+/// machine with a release build (`swift build -c release`).
 enum BenchCommand {
-    static func run(_ args: [String]) -> Int32 { 2 }
+    static let help = """
+    Usage: as4gw bench codec [--seconds S] [--large-mb N] [--dir DIR] [--json]
+
+    codec   parse and build rates for a message with one 10 KiB attachment (one core), and
+            MB/s and peak RSS for one large attachment (default 200 MB) streamed through
+            build and parse from files in DIR (default: the system temporary directory).
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        let parsed: Arguments
+        do {
+            parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir"], flags: ["json"])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if parsed.has("help") { print(help); return 0 }
+        guard parsed.positionals == ["codec"] else { return CLI.usageError("bench needs a target: codec", help: help) }
+        let seconds = Double(parsed.value("seconds") ?? "2") ?? 2
+        let largeMB = Int(parsed.value("large-mb") ?? "200") ?? 200
+        let dir = parsed.value("dir") ?? NSTemporaryDirectory()
+        do {
+            let figures = try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            if parsed.has("json") {
+                print(JSON.object(figures.map { ($0.key, .double($0.value)) }).serialized(pretty: false))
+            } else {
+                for (key, value) in figures { print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%.1f", value))") }
+            }
+            return 0
+        } catch {
+            return CLI.ioError("bench failed: \(error)")
+        }
+    }
+}
+
+struct CodecBenchmark {
+    var seconds: Double
+    var largeMB: Int
+    var directory: String
+
+    func run() throws -> [(key: String, value: Double)] {
+        let payload = (0..<10_240).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let user = sampleUser(contentID: "payload-1@as4gw.bench")
+
+        // Build: model → envelope → multipart/related in memory.
+        var built: [UInt8] = []
+        var contentType = ""
+        let buildRate = try rate {
+            let envelope = EnvelopeBuilder.envelope(Messaging(user, id: "_msg"), bodyId: "_body")
+            let writer = try MultipartWriter(boundary: "MIMEBoundary_bench0123456789", rootContentID: "root@as4gw.bench")
+            var sink = MemorySink()
+            contentType = try writer.write(envelope: envelope,
+                                           attachments: [.init(contentID: "payload-1@as4gw.bench", contentType: "application/octet-stream", body: .bytes(payload))],
+                                           to: &sink)
+            built = sink.bytes
+        }
+        // Parse: multipart → envelope → model with binding checks.
+        let parseRate = try rate {
+            let raw = try MessageInput.load(bytes: built, contentType: contentType)
+            let message = try AS4Message.read(raw)
+            guard message.attachments.count == 1 else { throw EbmsError(.other, "bench message lost its attachment") }
+        }
+
+        // Large attachment streamed from and to files.
+        let bytes = UInt64(largeMB) << 20
+        let payloadPath = directory + "/as4gw-bench-payload-\(getpid())"
+        let messagePath = directory + "/as4gw-bench-message-\(getpid())"
+        defer { unlink(payloadPath); unlink(messagePath) }
+        try writePseudoRandom(path: payloadPath, bytes: bytes)
+        let largeUser = sampleUser(contentID: "large@as4gw.bench")
+        let t0 = now()
+        let sink = try FileSink(path: messagePath)
+        var fileSink = sink
+        let writer = try MultipartWriter(boundary: "MIMEBoundary_benchlarge", rootContentID: "root@as4gw.bench")
+        let largeType = try writer.write(envelope: EnvelopeBuilder.envelope(Messaging(largeUser)),
+                                         attachments: [.init(contentID: "large@as4gw.bench", contentType: "application/octet-stream",
+                                                             body: try .wholeFile(payloadPath))],
+                                         to: &fileSink)
+        try sink.close()
+        let t1 = now()
+        let raw = try MessageInput.load(path: messagePath, contentType: largeType)
+        let message = try AS4Message.read(raw)
+        var checksum: UInt64 = 0
+        try message.attachments[0].body.forEachChunk { chunk in
+            for b in chunk.prefix(16) { checksum &+= UInt64(b) }
+        }
+        let t2 = now()
+        guard message.attachments[0].body.count == bytes else { throw EbmsError(.other, "large attachment size mismatch") }
+        let mb = Double(bytes) / 1_048_576
+        return [
+            ("build_msgs_per_s", buildRate),
+            ("parse_msgs_per_s", parseRate),
+            ("message_bytes", Double(built.count)),
+            ("large_mb", mb),
+            ("large_build_mb_per_s", mb / (t1 - t0)),
+            ("large_parse_mb_per_s", mb / (t2 - t1)),
+            ("peak_rss_mb", peakRSSMegabytes()),
+        ]
+    }
+
+    /// Operations per second of `body`, run repeatedly for about `seconds`.
+    func rate(_ body: () throws -> Void) throws -> Double {
+        for _ in 0..<100 { try body() }  // warm-up
+        var count = 0
+        let start = now()
+        var elapsed = 0.0
+        repeat {
+            for _ in 0..<200 { try body() }
+            count += 200
+            elapsed = now() - start
+        } while elapsed < seconds
+        return Double(count) / elapsed
+    }
+
+    func sampleUser(contentID: String) -> UserMessage {
+        UserMessage(messageInfo: MessageInfo(messageId: "bench-\(contentID)"),
+                    from: Party(PartyId("0088:1111", type: "urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088"), role: "urn:as4gw:sender"),
+                    to: Party(PartyId("0088:2222", type: "urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088"), role: "urn:as4gw:receiver"),
+                    collaboration: CollaborationInfo(service: Service("urn:as4gw:bench"), action: "Deliver", conversationId: "bench"),
+                    properties: [Property("originalSender", "_DEFAULT@40003000001"), Property("finalRecipient", "_DEFAULT@90000000001")],
+                    payloads: [PartInfo(href: "cid:\(contentID)", properties: [Property("MimeType", "application/octet-stream")])])
+    }
+
+    func writePseudoRandom(path: String, bytes: UInt64) throws {
+        let sink = try FileSink(path: path)
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        var written: UInt64 = 0
+        while written < bytes {
+            block.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for i in 0..<words.count {
+                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    words[i] = state
+                }
+            }
+            let n = Int(min(UInt64(block.count), bytes - written))
+            try sink.write(Array(block[0..<n]))
+            written += UInt64(n)
+        }
+        try sink.close()
+    }
+
+    func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// Peak resident set size of this process so far, from the kernel's own counter.
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
 }
