@@ -3,7 +3,7 @@ import Foundation
 
 /// An X.509 certificate (owns an `X509 *`, freed in `deinit`).
 ///
-/// `@unchecked Sendable`: the `X509` is never modified after `init` and only read afterwards.
+/// Why the unchecked `Sendable` conformance is safe: the `X509` is never modified after `init` and only read afterwards.
 /// OpenSSL 3 allows concurrent read-only use of one `X509` (openssl-threads(7)); the lazily cached
 /// extension data inside `X509` is filled under OpenSSL's own per-object lock. The derived Swift
 /// values (`derBytes`, dates, names) are immutable `let`s computed in `init`.
@@ -60,10 +60,12 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
             }
             return result
         }
-        // The loop ends with a "no start line" error at end of input; anything else is a real failure.
-        let leftover = OpenSSLErrorQueue.drain()
+        // The loop ends with a "no start line" error at end of input; anything else is a corrupt block.
+        if let failure = OpenSSLErrorQueue.drainAfterPEMLoop() {
+            throw CryptoError.decodingFailed(what: "PEM certificate \(certificates.count + 1)", openSSLError: failure)
+        }
         guard !certificates.isEmpty else {
-            throw CryptoError.decodingFailed(what: "PEM certificates", openSSLError: leftover.isEmpty ? "no certificate found" : leftover)
+            throw CryptoError.decodingFailed(what: "PEM certificates", openSSLError: "no certificate found")
         }
         return certificates
     }

@@ -3,7 +3,7 @@ import Foundation
 
 /// An X.509 CRL (owns an `X509_CRL *`, freed in `deinit`).
 ///
-/// `@unchecked Sendable`: never modified after `init`. OpenSSL sorts a CRL's revoked list lazily
+/// Why the unchecked `Sendable` conformance is safe: never modified after `init`. OpenSSL sorts a CRL's revoked list lazily
 /// during lookups, but does so under the CRL's own lock, so concurrent verification is safe.
 public final class CertificateRevocationList: @unchecked Sendable, CustomStringConvertible {
     let pointer: OpaquePointer
@@ -49,10 +49,11 @@ public final class CertificateRevocationList: @unchecked Sendable, CustomStringC
             }
             return result
         }
-        let leftover = OpenSSLErrorQueue.drain()  // "no start line" at end of input
-        guard !crls.isEmpty else {
-            throw CryptoError.decodingFailed(what: "PEM CRLs", openSSLError: leftover.isEmpty ? "no CRL found" : leftover)
+        // The loop ends with a "no start line" error at end of input; anything else is a corrupt block.
+        if let failure = OpenSSLErrorQueue.drainAfterPEMLoop() {
+            throw CryptoError.decodingFailed(what: "PEM CRL \(crls.count + 1)", openSSLError: failure)
         }
+        guard !crls.isEmpty else { throw CryptoError.decodingFailed(what: "PEM CRLs", openSSLError: "no CRL found") }
         return crls
     }
 

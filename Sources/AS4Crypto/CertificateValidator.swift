@@ -82,12 +82,13 @@ public struct CertificateValidator: Sendable {
             let code = X509_STORE_CTX_get_error(context)
             let depth = Int(X509_STORE_CTX_get_error_depth(context))
             let chain = Self.certificates(in: X509_STORE_CTX_get0_chain(context))
-            let failing = X509_STORE_CTX_get_current_cert(context).flatMap { try? Certificate(retaining: $0) }
-            OpenSSLErrorQueue.clear()
             if verified && code == X509_V_OK {
+                OpenSSLErrorQueue.clear()
                 return ValidationResult(isValid: true, reason: nil, openSSLCode: code, message: "valid",
                                         errorDepth: 0, failingCertificate: nil, chain: chain)
             }
+            let failing = X509_STORE_CTX_get_current_cert(context).flatMap { try? Certificate(retaining: $0) }
+            OpenSSLErrorQueue.clear()
             let reason = Self.reason(for: code)
             return ValidationResult(isValid: false, reason: reason, openSSLCode: code,
                                     message: Self.message(reason: reason, code: code, certificate: failing ?? leaf, time: time),

@@ -65,6 +65,21 @@ enum OpenSSLErrorQueue {
         return messages.joined(separator: "; ")
     }
 
+    /// After reading PEM objects in a loop until one fails: nil when the only queued errors are
+    /// "no start line" (normal end of input), otherwise the drained error text (a corrupt block).
+    static func drainAfterPEMLoop() -> String? {
+        var unexpected: [String] = []
+        while true {
+            let code = ERR_get_error()
+            if code == 0 { break }
+            if ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE { continue }
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            unexpected.append(string(fromNulTerminated: buffer))
+        }
+        return unexpected.isEmpty ? nil : unexpected.joined(separator: "; ")
+    }
+
     /// Discards queued errors (used where the error must stay generic, and after expected soft failures).
     static func clear() {
         ERR_clear_error()

@@ -10,7 +10,7 @@ import Foundation
 /// ``matches(_:)-swift.method`` additionally accepts the reversed RDN order (some products write
 /// `C=BE,O=...,CN=...`, i.e. the DER order, instead of RFC 4514's most-specific-first order).
 ///
-/// `@unchecked Sendable`: the `X509_NAME` is private, never modified after `init`, and only read
+/// Why the unchecked `Sendable` conformance is safe: the `X509_NAME` is private, never modified after `init`, and only read
 /// afterwards; OpenSSL recomputes the cached canonical encoding only for names marked modified,
 /// which never happens after construction here (``init(parsing:)`` forces the encoding once).
 public final class DistinguishedName: @unchecked Sendable, Equatable, CustomStringConvertible {

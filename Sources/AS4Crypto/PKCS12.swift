@@ -59,11 +59,14 @@ public struct PKCS12Bundle: Sendable {
         }
         // Take ownership of everything PKCS12_parse returned before anything can throw.
         defer { if let stack { as4gw_sk_X509_pop_free(stack) } }
-        let certificate = try x509.map { try Certificate(owning: $0) }
         let privateKey: PrivateKey?
         do {
-            privateKey = try pkey.map { try PrivateKey(owning: $0) }
+            privateKey = try pkey.map { try PrivateKey(owning: $0) }  // frees pkey itself on failure
+        } catch {
+            if let x509 { X509_free(x509) }
+            throw error
         }
+        let certificate = try x509.map { try Certificate(owning: $0) }
         var chain: [Certificate] = []
         if let stack {
             for index in 0..<as4gw_sk_X509_num(stack) {
@@ -89,7 +92,7 @@ public struct PKCS12Bundle: Sendable {
 /// A private OpenSSL library context with the "default" and "legacy" providers, created on first
 /// use and kept for the life of the process. Only PKCS#12 parsing uses it.
 ///
-/// `@unchecked Sendable`: the pointer is written once in `init` (run under Swift's thread-safe lazy
+/// Why the unchecked `Sendable` conformance is safe: the pointer is written once in `init` (run under Swift's thread-safe lazy
 /// global initialisation) and never changed; `OSSL_LIB_CTX` is safe for concurrent use.
 final class LegacyProviderContext: @unchecked Sendable {
     static let shared = LegacyProviderContext()

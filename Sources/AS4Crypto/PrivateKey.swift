@@ -11,7 +11,7 @@ private func refusePasswordCallback(_ buffer: UnsafeMutablePointer<CChar>?, _ si
 
 /// A private key (owns an `EVP_PKEY *`, freed in `deinit`), with its public half.
 ///
-/// `@unchecked Sendable`: the `EVP_PKEY` is never modified after `init`; OpenSSL 3 allows concurrent
+/// Why the unchecked `Sendable` conformance is safe: the `EVP_PKEY` is never modified after `init`; OpenSSL 3 allows concurrent
 /// read-only use of one `EVP_PKEY` from several threads (openssl-threads(7)): each signing or decryption
 /// creates its own `EVP_PKEY_CTX`/`EVP_MD_CTX`. `publicKey` is itself immutable and `Sendable`.
 public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
@@ -125,7 +125,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
         return bio.bytes
     }
 
-    /// Whether `certificate` (or a public key) belongs to this private key.
+    /// Whether `publicKey` (e.g. a certificate's `publicKey`) is the public half of this private key.
     public func matches(_ publicKey: PublicKey) -> Bool {
         self.publicKey == publicKey
     }

@@ -3,7 +3,7 @@ import Foundation
 
 /// A public key (owns an `EVP_PKEY *`, freed in `deinit`).
 ///
-/// `@unchecked Sendable`: the `EVP_PKEY` is never modified after `init`, and OpenSSL 3 documents
+/// Why the unchecked `Sendable` conformance is safe: the `EVP_PKEY` is never modified after `init`, and OpenSSL 3 documents
 /// (openssl-threads(7)) that an `EVP_PKEY` may be used concurrently by several threads for read-only
 /// operations (verify, encrypt, derive, export). The stored pointer is the only state.
 public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConvertible {

@@ -8,7 +8,7 @@ import Foundation
 /// including a partner's self-signed end-entity certificate and a non-self-signed certificate
 /// pinned directly (``CertificateValidator`` sets `X509_V_FLAG_PARTIAL_CHAIN`).
 ///
-/// `@unchecked Sendable`: the store is filled in `init` and never changed afterwards. An
+/// Why the unchecked `Sendable` conformance is safe: the store is filled in `init` and never changed afterwards. An
 /// `X509_STORE` is designed to be shared by concurrent verifications (it has its own lock, as for
 /// an `SSL_CTX` shared across connections); each validation uses its own `X509_STORE_CTX`.
 public final class TrustStore: @unchecked Sendable {

@@ -100,6 +100,13 @@ final class CertificateTests: XCTestCase {
         XCTAssertFalse(chain[0].isCA)
         XCTAssertTrue(chain[1].isCA)
         XCTAssertEqual(chain[0].serialNumber, "54662268794783774828441281762803086102")  // 0x291F91ED7C777E209B42A2EB5BEC7316
+
+        // A corrupt block later in the file is an error, not a silently shorter chain.
+        let pem = try Vectors.text("phase4/keys/peppol-expired-ap-cert.chain.pem")
+        let secondBlock = try XCTUnwrap(pem.range(of: "-----BEGIN CERTIFICATE-----", range: pem.index(after: pem.startIndex)..<pem.endIndex))
+        var corrupt = pem
+        corrupt.replaceSubrange(secondBlock.upperBound..<pem.index(secondBlock.upperBound, offsetBy: 8), with: "\n!!!!!!!")
+        XCTAssertThrowsCryptoError(.decoding, try Certificate.certificates(fromPEM: corrupt))
     }
 
     func testPKCS12() throws {
