@@ -72,7 +72,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// A DER certificate.
     public convenience init(derEncoded der: some ContiguousBytes) throws {
-        let x509 = try derDecode("certificate", der) { cursor, length in d2i_X509(nil, cursor, length) }
+        let x509 = try derDecode("certificate", der, { cursor, length in d2i_X509(nil, cursor, length) }, free: X509_free)
         try self.init(owning: x509)
     }
 

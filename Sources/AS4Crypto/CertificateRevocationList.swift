@@ -36,7 +36,7 @@ public final class CertificateRevocationList: @unchecked Sendable, CustomStringC
 
     /// A DER CRL.
     public convenience init(derEncoded der: some ContiguousBytes) throws {
-        let crl = try derDecode("CRL", der) { cursor, length in d2i_X509_CRL(nil, cursor, length) }
+        let crl = try derDecode("CRL", der, { cursor, length in d2i_X509_CRL(nil, cursor, length) }, free: X509_CRL_free)
         try self.init(owning: crl)
     }
 

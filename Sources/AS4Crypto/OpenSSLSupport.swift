@@ -60,8 +60,10 @@ func derEncode(_ what: String, _ encode: (UnsafeMutablePointer<UnsafeMutablePoin
 }
 
 /// Calls a `d2i_*` style function over `bytes`, requiring that the whole input is consumed.
+/// `free` releases the decoded object when it must be rejected for trailing bytes.
 func derDecode(_ what: String, _ bytes: some ContiguousBytes,
-               _ decode: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?) throws -> OpaquePointer {
+               _ decode: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?,
+               free: (OpaquePointer) -> Void) throws -> OpaquePointer {
     try bytes.withUnsafeBytes { raw -> OpaquePointer in
         guard let base = raw.baseAddress, raw.count > 0 else {
             throw CryptoError.decodingFailed(what: what, openSSLError: "empty input")
@@ -70,6 +72,7 @@ func derDecode(_ what: String, _ bytes: some ContiguousBytes,
         var cursor: UnsafePointer<UInt8>? = UnsafePointer(start)
         guard let object = decode(&cursor, raw.count) else { throw CryptoError.decoding(what) }
         if let cursor, cursor != UnsafePointer(start) + raw.count {
+            free(object)
             // Trailing garbage after a DER object is rejected rather than silently ignored.
             throw CryptoError.decodingFailed(what: what, openSSLError: "trailing bytes after DER object")
         }

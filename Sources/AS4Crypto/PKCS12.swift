@@ -49,7 +49,7 @@ public struct PKCS12Bundle: Sendable {
     }
 
     private static func parse(_ der: [UInt8], password: String) throws -> PKCS12Bundle {
-        let p12 = try derDecode("PKCS#12", der) { cursor, length in d2i_PKCS12(nil, cursor, length) }
+        let p12 = try derDecode("PKCS#12", der, { cursor, length in d2i_PKCS12(nil, cursor, length) }, free: PKCS12_free)
         defer { PKCS12_free(p12) }
         var pkey: OpaquePointer?
         var x509: OpaquePointer?

@@ -51,7 +51,7 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
 
     /// Loads a DER private key: unencrypted PKCS#8 or a traditional RSA/EC structure.
     public convenience init(derEncoded der: some ContiguousBytes) throws {
-        let pkey = try derDecode("private key", der) { cursor, length in d2i_AutoPrivateKey(nil, cursor, length) }
+        let pkey = try derDecode("private key", der, { cursor, length in d2i_AutoPrivateKey(nil, cursor, length) }, free: EVP_PKEY_free)
         try self.init(owning: pkey)
     }
 

@@ -27,7 +27,7 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
 
     /// Decodes a DER SubjectPublicKeyInfo (`d2i_PUBKEY`), e.g. `dsig11:DEREncodedKeyValue`.
     public convenience init(spkiDER der: some ContiguousBytes) throws {
-        let pkey = try derDecode("SubjectPublicKeyInfo", der) { cursor, length in d2i_PUBKEY(nil, cursor, length) }
+        let pkey = try derDecode("SubjectPublicKeyInfo", der, { cursor, length in d2i_PUBKEY(nil, cursor, length) }, free: EVP_PKEY_free)
         self.init(owning: pkey)
     }
 

@@ -60,7 +60,7 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable {
 public enum ECDSASignatureEncoding {
     /// DER `SEQUENCE { r INTEGER, s INTEGER }` → `r || s`.
     public static func rawFromDER(_ der: some ContiguousBytes, coordinateByteCount: Int) throws -> [UInt8] {
-        let signature = try derDecode("ECDSA signature", der) { cursor, length in d2i_ECDSA_SIG(nil, cursor, length) }
+        let signature = try derDecode("ECDSA signature", der, { cursor, length in d2i_ECDSA_SIG(nil, cursor, length) }, free: ECDSA_SIG_free)
         defer { ECDSA_SIG_free(signature) }
         var r: OpaquePointer?
         var s: OpaquePointer?
