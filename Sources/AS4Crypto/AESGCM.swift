@@ -63,22 +63,30 @@ final class GCMCipher {
 
     deinit { EVP_CIPHER_CTX_free(context) }  // also wipes the key schedule
 
-    /// Processes `input` (GCM output has the same length as its input).
-    func update(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
-        guard input.count > 0 else { return [] }
-        let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        return try [UInt8](unsafeUninitializedCapacity: input.count) { buffer, initialized in
-            var offset = 0
-            while offset < input.count {
-                let step = min(input.count - offset, 1 << 30)
-                var written: Int32 = 0
-                guard EVP_CipherUpdate(context, buffer.baseAddress! + offset, &written, source + offset, Int32(step)) == 1,
-                      Int(written) == step else {
-                    throw encrypting ? CryptoError.openSSL("AES-GCM encryption") : CryptoError.authenticationFailed
+    /// Processes `inputs` in order into one output array, after `prefix` (GCM output has the same
+    /// length as its input). Several inputs let callers avoid concatenating buffers first.
+    func update(prefix: [UInt8] = [], _ inputs: UnsafeRawBufferPointer...) throws -> [UInt8] {
+        let total = prefix.count + inputs.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return [] }
+        return try [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let output = buffer.baseAddress!
+            prefix.withUnsafeBufferPointer { output.update(from: $0.baseAddress!, count: $0.count) }
+            var offset = prefix.count
+            for input in inputs where input.count > 0 {
+                let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                var consumed = 0
+                while consumed < input.count {
+                    let step = min(input.count - consumed, 1 << 30)
+                    var written: Int32 = 0
+                    guard EVP_CipherUpdate(context, output + offset, &written, source + consumed, Int32(step)) == 1,
+                          Int(written) == step else {
+                        throw encrypting ? CryptoError.openSSL("AES-GCM encryption") : CryptoError.authenticationFailed
+                    }
+                    consumed += step
+                    offset += step
                 }
-                offset += step
             }
-            initialized = input.count
+            initialized = total
         }
     }
 

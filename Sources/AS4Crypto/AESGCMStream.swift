@@ -22,8 +22,7 @@ public final class AESGCMEncryptor {
     /// Encrypts a chunk; the first call's output starts with the IV.
     public func update(_ chunk: some ContiguousBytes) throws -> [UInt8] {
         guard !finished else { throw CryptoError.invalidArgument("encryptor already finished") }
-        let ciphertext = try chunk.withUnsafeBytes { try cipher.update($0) }
-        return takeHeader() + ciphertext
+        return try chunk.withUnsafeBytes { try cipher.update(prefix: takeHeader(), $0) }
     }
 
     /// Finishes and returns the 16-byte tag (preceded by the IV if ``update(_:)`` was never called).
@@ -85,9 +84,11 @@ public final class AESGCMDecryptor {
                 return []
             }
             let fromTail = min(releasable, tail.count)
-            var output = try tail.prefix(fromTail).withUnsafeBytes { try cipher.update($0) }
             let fromInput = releasable - fromTail
-            output += try cipher.update(UnsafeRawBufferPointer(rebasing: input.prefix(fromInput)))
+            let output = try tail.withUnsafeBytes { held in
+                try cipher.update(UnsafeRawBufferPointer(rebasing: held.prefix(fromTail)),
+                                  UnsafeRawBufferPointer(rebasing: input.prefix(fromInput)))
+            }
             tail = Array(tail.dropFirst(fromTail)) + input.dropFirst(fromInput)
             return output
         }

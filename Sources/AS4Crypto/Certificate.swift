@@ -51,23 +51,9 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         try self.init(owning: x509)
     }
 
-    /// Every certificate of a PEM text (a chain file, a bundle). Throws if there is none.
+    /// Every certificate of a PEM text (a chain file, a bundle). Throws if there is none or a block is corrupt.
     public static func certificates(fromPEM pem: String) throws -> [Certificate] {
-        let certificates = try MemoryBIO.withReadOnly(Array(pem.utf8)) { bio -> [Certificate] in
-            var result: [Certificate] = []
-            while let x509 = PEM_read_bio_X509(bio, nil, nil, nil) {
-                result.append(try Certificate(owning: x509))
-            }
-            return result
-        }
-        // The loop ends with a "no start line" error at end of input; anything else is a corrupt block.
-        if let failure = OpenSSLErrorQueue.drainAfterPEMLoop() {
-            throw CryptoError.decodingFailed(what: "PEM certificate \(certificates.count + 1)", openSSLError: failure)
-        }
-        guard !certificates.isEmpty else {
-            throw CryptoError.decodingFailed(what: "PEM certificates", openSSLError: "no certificate found")
-        }
-        return certificates
+        try readAllPEM(pem, what: "certificate", read: { PEM_read_bio_X509($0, nil, nil, nil) }, wrap: Certificate.init(owning:))
     }
 
     /// A DER certificate.
@@ -86,11 +72,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     /// The certificates in a file: every certificate of a PEM file, or the one certificate of a DER file.
     public static func certificates(fromFile path: String) throws -> [Certificate] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        if data.range(of: Data("-----BEGIN".utf8)) != nil {
-            return try certificates(fromPEM: String(decoding: data, as: UTF8.self))
-        }
-        return [try Certificate(derEncoded: data)]
+        try loadPEMOrDER(path: path, pem: certificates(fromPEM:), der: Certificate.init(derEncoded:))
     }
 
     // MARK: Properties

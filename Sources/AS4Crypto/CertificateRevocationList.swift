@@ -40,30 +40,15 @@ public final class CertificateRevocationList: @unchecked Sendable, CustomStringC
         try self.init(owning: crl)
     }
 
-    /// Every CRL of a PEM text. Throws if there is none.
+    /// Every CRL of a PEM text. Throws if there is none or a block is corrupt.
     public static func crls(fromPEM pem: String) throws -> [CertificateRevocationList] {
-        let crls = try MemoryBIO.withReadOnly(Array(pem.utf8)) { bio -> [CertificateRevocationList] in
-            var result: [CertificateRevocationList] = []
-            while let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) {
-                result.append(try CertificateRevocationList(owning: crl))
-            }
-            return result
-        }
-        // The loop ends with a "no start line" error at end of input; anything else is a corrupt block.
-        if let failure = OpenSSLErrorQueue.drainAfterPEMLoop() {
-            throw CryptoError.decodingFailed(what: "PEM CRL \(crls.count + 1)", openSSLError: failure)
-        }
-        guard !crls.isEmpty else { throw CryptoError.decodingFailed(what: "PEM CRLs", openSSLError: "no CRL found") }
-        return crls
+        try readAllPEM(pem, what: "CRL", read: { PEM_read_bio_X509_CRL($0, nil, nil, nil) },
+                       wrap: CertificateRevocationList.init(owning:))
     }
 
     /// The CRLs in a file: every CRL of a PEM file, or the one CRL of a DER file.
     public static func crls(fromFile path: String) throws -> [CertificateRevocationList] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        if data.range(of: Data("-----BEGIN".utf8)) != nil {
-            return try crls(fromPEM: String(decoding: data, as: UTF8.self))
-        }
-        return [try CertificateRevocationList(derEncoded: data)]
+        try loadPEMOrDER(path: path, pem: crls(fromPEM:), der: CertificateRevocationList.init(derEncoded:))
     }
 
     /// Serial numbers of the revoked certificates, in decimal.

@@ -46,6 +46,35 @@ final class MemoryBIO {
     }
 }
 
+/// Reads every PEM object of one kind from `pem` (`read` is e.g. `PEM_read_bio_X509`), wrapping each.
+/// Throws when a block is corrupt or when there is none; the normal end of input is not an error.
+func readAllPEM<T>(_ pem: String, what: String, read: (OpaquePointer) -> OpaquePointer?,
+                   wrap: (OpaquePointer) throws -> T) throws -> [T] {
+    OpenSSLErrorQueue.clear()  // the end of the loop is judged from the queue, so start from a clean one
+    let objects = try MemoryBIO.withReadOnly(Array(pem.utf8)) { bio -> [T] in
+        var result: [T] = []
+        while let object = read(bio) {
+            result.append(try wrap(object))
+        }
+        return result
+    }
+    // The loop ends with a "no start line" error at end of input; anything else is a corrupt block.
+    if let failure = OpenSSLErrorQueue.drainAfterPEMLoop() {
+        throw CryptoError.decodingFailed(what: "PEM \(what) \(objects.count + 1)", openSSLError: failure)
+    }
+    guard !objects.isEmpty else { throw CryptoError.decodingFailed(what: "PEM \(what)", openSSLError: "none found") }
+    return objects
+}
+
+/// Loads a file that holds either PEM text (any number of objects) or one DER object.
+func loadPEMOrDER<T>(path: String, pem: (String) throws -> [T], der: (Data) throws -> T) throws -> [T] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    if data.range(of: Data("-----BEGIN".utf8)) != nil {
+        return try pem(String(decoding: data, as: UTF8.self))
+    }
+    return [try der(data)]
+}
+
 /// Calls an `i2d_*` style function twice (length, then bytes) and returns the DER.
 func derEncode(_ what: String, _ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8] {
     let length = encode(nil)

@@ -50,6 +50,15 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable {
     /// The `EVP_MD` for `EVP_DigestSignInit`/`EVP_DigestVerifyInit` (NULL for Ed25519).
     var evpMD: OpaquePointer? { digest?.evpMD }
 
+    /// After `EVP_DigestSignInit`/`EVP_DigestVerifyInit`: pins PKCS#1 v1.5 padding for RSA keys
+    /// (the XMLDSig rsa-shaN algorithms; never PSS by accident).
+    func configure(_ pkeyContext: OpaquePointer?, keyType: KeyType) throws {
+        guard case .rsa = keyType else { return }
+        guard let pkeyContext, EVP_PKEY_CTX_set_rsa_padding(pkeyContext, RSA_PKCS1_PADDING) == 1 else {
+            throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_padding")
+        }
+    }
+
     func checkKey(_ keyType: KeyType) throws {
         guard accepts(keyType) else { throw CryptoError.keyMismatch("\(keyType) key cannot be used with \(uri)") }
     }

@@ -55,11 +55,7 @@ public final class SigningContext {
         guard EVP_DigestSignInit(context, &pkeyContext, algorithm.evpMD, nil, key.pointer) == 1 else {
             throw CryptoError.openSSL("EVP_DigestSignInit")
         }
-        if case .rsa = key.keyType {
-            guard let pkeyContext, EVP_PKEY_CTX_set_rsa_padding(pkeyContext, RSA_PKCS1_PADDING) == 1 else {
-                throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_padding")
-            }
-        }
+        try algorithm.configure(pkeyContext, keyType: key.keyType)
     }
 
     /// Signs `data`. For ECDSA the result is the XML Signature raw `r || s` form.

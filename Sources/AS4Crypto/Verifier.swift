@@ -28,11 +28,7 @@ public enum Verifier {
         guard EVP_DigestVerifyInit(context, &pkeyContext, algorithm.evpMD, nil, key.pointer) == 1 else {
             throw CryptoError.openSSL("EVP_DigestVerifyInit")
         }
-        if case .rsa = key.keyType {
-            guard let pkeyContext, EVP_PKEY_CTX_set_rsa_padding(pkeyContext, RSA_PKCS1_PADDING) == 1 else {
-                throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_padding")
-            }
-        }
+        try algorithm.configure(pkeyContext, keyType: key.keyType)
         let result = data.withUnsafeBytes { raw in
             EVP_DigestVerify(context, signatureBytes, signatureBytes.count,
                              raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count)
