@@ -24,15 +24,12 @@ public struct PKCS12Bundle: Sendable {
             guard let legacy = LegacyProviderContext.shared.context else {
                 throw CryptoError.decodingFailed(what: "PKCS#12", openSSLError: "needs the OpenSSL legacy provider, which is not available: \(detail)")
             }
-            let previous = OSSL_LIB_CTX_set0_default(legacy)
-            let parsed: PKCS12Bundle
-            do {
-                parsed = try Self.parse(bytes, password: password)
-            } catch {
-                OSSL_LIB_CTX_set0_default(previous)
-                throw error
-            }
-            OSSL_LIB_CTX_set0_default(previous)
+            // OSSL_LIB_CTX_set0_default switches the default context of the calling thread only.
+            let parsed = try {
+                let previous = OSSL_LIB_CTX_set0_default(legacy)
+                defer { OSSL_LIB_CTX_set0_default(previous) }
+                return try Self.parse(bytes, password: password)
+            }()
             self = try parsed.reimported()
         }
     }
