@@ -18,6 +18,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <openssl/provider.h>
 
 // Function-like macros and variadics that Swift cannot import (PLATFORM-NOTES G7).
 static inline void as4gw_OPENSSL_free(void *p) { OPENSSL_free(p); }
@@ -35,4 +36,13 @@ static inline void as4gw_sk_X509_pop_free(STACK_OF(X509) *s) { sk_X509_pop_free(
 static inline STACK_OF(X509_CRL) *as4gw_sk_X509_CRL_new_null(void) { return sk_X509_CRL_new_null(); }
 static inline int as4gw_sk_X509_CRL_push(STACK_OF(X509_CRL) *s, X509_CRL *c) { return sk_X509_CRL_push(s, c); }
 static inline void as4gw_sk_X509_CRL_pop_free(STACK_OF(X509_CRL) *s) { sk_X509_CRL_pop_free(s, X509_CRL_free); }
+
+// Composite flag macros Swift cannot import ("structure not supported").
+// RFC 2253 name printing, but keeping UTF-8 characters as they are instead of \xx escapes.
+static inline unsigned long as4gw_XN_FLAG_RFC2253_UTF8(void) { return XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB; }
+static inline int as4gw_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline int as4gw_EVP_PKEY_KEYPAIR(void) { return EVP_PKEY_KEYPAIR; }
+// STACK_OF(X509_REVOKED) accessors (macros over OPENSSL_sk_*).
+static inline int as4gw_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *s) { return sk_X509_REVOKED_num(s); }
+static inline X509_REVOKED *as4gw_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *s, int i) { return sk_X509_REVOKED_value(s, i); }
 #endif
