@@ -1,0 +1,252 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+
+/// Verifies the WS-Security signature of an AS4 message, strictly (AS4-WIRE §3.9, §7):
+/// algorithms only from the policy's allow-list, exclusive C14N only, the references must cover
+/// exactly the `eb:Messaging` header and Body that were parsed (by node identity, so a moved copy
+/// cannot stand in) and every attachment a PartInfo names, identifiers must be unique, and the
+/// signing certificate must chain to the truststore, be valid at the evaluation time, not be
+/// revoked, and be the expected party's when one is given.
+public struct SignatureVerifier {
+    public var policy: SecurityPolicy
+    public var trust: CertificateValidator?
+    /// Certificates that SKI / issuer-serial references may name (P-Mode party certs, `--certs`).
+    public var candidates: [Certificate]
+    /// When set, the signer must be one of these (the sending party's certificates).
+    public var expectedSigners: [Certificate]?
+    public var checkRevocation: Bool
+
+    public init(policy: SecurityPolicy, trust: CertificateValidator?, candidates: [Certificate] = [],
+                expectedSigners: [Certificate]? = nil, checkRevocation: Bool = false) {
+        self.policy = policy
+        self.trust = trust
+        self.candidates = candidates
+        self.expectedSigners = expectedSigners
+        self.checkRevocation = checkRevocation
+    }
+
+    /// - Parameters:
+    ///   - attachments: the message's parts after decryption (`AttachmentDecryptor`); parts still
+    ///     encrypted are reported unverifiable.
+    ///   - encryptedContentIDs: parts that are still ciphertext.
+    ///   - time: when certificates and a wsu:Timestamp are judged.
+    public func verify(_ message: AS4Message, attachments: [MIMEPart], encryptedContentIDs: Set<String> = [],
+                       at time: Date = Date()) -> SignatureReport {
+        var report = SignatureReport()
+        report.evaluatedAt = time
+        let envelope = message.envelope
+        let securityHeaders = envelope.securityHeaders.filter { isForUltimateReceiver($0, envelope.soapVersion) }
+        guard securityHeaders.count <= 1 else {
+            report.fail(EbmsError(.policyNoncompliance, "more than one wsse:Security header for the ultimate receiver"))
+            return report
+        }
+        guard let securityElement = securityHeaders.first else {
+            report.fail(EbmsError(.policyNoncompliance, "the message carries no wsse:Security header: it is not signed"))
+            return report
+        }
+        let header: SecurityHeader
+        do {
+            header = try SecurityHeader.read(securityElement)
+        } catch {
+            report.fail(error)
+            return report
+        }
+        guard header.signatures.count == 1, let signature = header.signatures.first else {
+            report.fail(EbmsError(header.signatures.isEmpty ? .policyNoncompliance : .failedAuthentication,
+                                  header.signatures.isEmpty ? "the message is not signed" : "more than one ds:Signature in wsse:Security"))
+            return report
+        }
+        report.signatureMethod = signature.signatureMethod
+        report.canonicalizationMethod = signature.canonicalizationMethod
+        report.digestMethods = signature.references.map(\.digestMethod)
+
+        // Algorithms first: nothing is computed with an algorithm the policy does not allow.
+        checkAlgorithms(signature, &report)
+
+        let ids: IdentifierIndex
+        do {
+            ids = try IdentifierIndex(document: envelope.document)
+        } catch {
+            report.fail(error)
+            return report
+        }
+
+        let partsByID = Dictionary(attachments.compactMap { p in p.contentID.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        var seenURIs: Set<String> = []
+        var covered: Set<XMLElement> = []
+        var coveredParts: Set<String> = []
+        for ref in signature.references {
+            if !seenURIs.insert(ref.uri).inserted {
+                report.fail(EbmsError(.failedAuthentication, "ds:Reference URI \(ref.uri) appears twice"))
+            }
+            let status = checkReference(ref, ids: ids, signatureElement: signature.element, parts: partsByID,
+                                        encrypted: encryptedContentIDs, covered: &covered, coveredParts: &coveredParts, &report)
+            report.references.append(.init(uri: ref.uri, digestMethod: ref.digestMethod, status: status))
+        }
+
+        // SignatureValue over the canonical SignedInfo, with the key the KeyInfo names.
+        let resolver = KeyResolver(tokens: header.tokens, candidates: candidates + (trust?.trustStore.anchors ?? []) + (trust?.trustStore.intermediates ?? []))
+        do throws(EbmsError) {
+            let resolved = try resolver.resolve(signature.keyReference)
+            report.signer = resolved.certificate
+            report.signerChain = resolved.chain
+            guard let key = try? resolved.certificate.publicKey else {
+                throw EbmsError(.failedAuthentication, "the signer certificate holds no usable public key")
+            }
+            report.signatureValueValid = try checkSignatureValue(signature, key: key)
+            if report.signatureValueValid == false {
+                report.fail(EbmsError(.failedAuthentication, "the SignatureValue does not verify with the signer's key"))
+            }
+        } catch {
+            report.fail(error)
+        }
+
+        for (i, ref) in report.references.enumerated() {
+            switch ref.status {
+            case .digestMismatch: report.fail(EbmsError(.failedAuthentication, "digest mismatch for \(ref.uri)", detail: ref.uri))
+            case .invalid(let why): report.fail(EbmsError(.failedAuthentication, why, detail: report.references[i].uri))
+            case .valid, .unverifiable: break
+            }
+        }
+
+        checkCoverage(message, covered: covered, coveredParts: coveredParts, &report)
+        checkCertificate(at: time, &report)
+        checkTimestamp(header.timestamp, signedIds: covered, ids: ids, at: time, &report)
+        return report
+    }
+
+    // MARK: - steps
+
+    func isForUltimateReceiver(_ security: XMLElement, _ version: SOAPVersion) -> Bool {
+        let role = version == .soap12 ? security.attribute("role", NS.soap12) : security.attribute("actor", NS.soap11)
+        guard let role else { return true }
+        return role == "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+    }
+
+    func checkAlgorithms(_ signature: SignatureInfo, _ report: inout SignatureReport) {
+        if signature.canonicalizationMethod != Alg.excC14N {
+            report.fail(EbmsError(.policyNoncompliance, "SignedInfo canonicalization \(signature.canonicalizationMethod) is not exclusive C14N"))
+        }
+        if !policy.signatureAlgorithms.contains(signature.signatureMethod) {
+            if SignatureAlgorithm(uri: signature.signatureMethod) == nil {
+                report.fail(EbmsError(.failedAuthentication, "unsupported SignatureMethod \(signature.signatureMethod)"))
+            } else {
+                report.fail(EbmsError(.policyNoncompliance, "SignatureMethod \(signature.signatureMethod) is not allowed by the policy"))
+            }
+        }
+        for ref in signature.references where !policy.digestAlgorithms.contains(ref.digestMethod) {
+            let known = DigestAlgorithm(xmlURI: ref.digestMethod) != nil
+            report.fail(EbmsError(known ? .policyNoncompliance : .failedAuthentication,
+                                  "DigestMethod \(ref.digestMethod) of \(ref.uri) is \(known ? "not allowed by the policy" : "not supported")"))
+        }
+    }
+
+    func checkReference(_ ref: ReferenceInfo, ids: IdentifierIndex, signatureElement: XMLElement, parts: [String: MIMEPart],
+                        encrypted: Set<String>, covered: inout Set<XMLElement>, coveredParts: inout Set<String>,
+                        _ report: inout SignatureReport) -> SignatureReport.ReferenceStatus {
+        guard policy.digestAlgorithms.contains(ref.digestMethod), let digest = DigestAlgorithm(xmlURI: ref.digestMethod) else {
+            return .invalid("digest algorithm \(ref.digestMethod) refused")
+        }
+        if ref.uri.hasPrefix("#") {
+            guard ref.transforms.count == 1, ref.transforms[0].algorithm == Alg.excC14N else {
+                report.fail(EbmsError(.policyNoncompliance, "\(ref.uri): same-document references allow exactly one exclusive C14N transform"))
+                return .invalid("transforms not allowed")
+            }
+            let id = String(ref.uri.dropFirst())
+            guard let target = ids.element(for: id) else { return .invalid("reference target \(ref.uri) does not exist") }
+            if signatureElement.isInSubtree(of: target) || target.isInSubtree(of: signatureElement) {
+                return .invalid("\(ref.uri) would sign its own signature (enveloped signatures are not allowed)")
+            }
+            covered.insert(target)
+            do {
+                let bytes = try Canonicalizer.exclusive(target, inclusivePrefixes: ref.transforms[0].inclusivePrefixes ?? [])
+                let computed = try Digest.hash(bytes, algorithm: digest)
+                return Digest.constantTimeEquals(computed, ref.digestValue) ? .valid : .digestMismatch
+            } catch {
+                return .invalid("\(ref.uri) cannot be canonicalised")
+            }
+        }
+        if ref.uri.hasPrefix("cid:") {
+            guard ref.transforms.map(\.algorithm) == [Alg.attachmentContentSignature] else {
+                report.fail(EbmsError(.policyNoncompliance, "\(ref.uri): attachment references need exactly the Attachment-Content-Signature-Transform"))
+                return .invalid("transforms not allowed")
+            }
+            let cid = ContentID.normalize(ref.uri)
+            coveredParts.insert(cid)
+            if encrypted.contains(cid) { return .unverifiable("the part is encrypted and no decryption key was given") }
+            guard let part = parts[cid] else { return .unverifiable("the part is not present") }
+            do {
+                let computed = try AttachmentDigest.digest(part.body, mediaType: part.contentType, algorithm: digest)
+                return Digest.constantTimeEquals(computed, ref.digestValue) ? .valid : .digestMismatch
+            } catch {
+                return .invalid(error.reason)
+            }
+        }
+        report.fail(EbmsError(.policyNoncompliance, "reference to \(ref.uri.isEmpty ? "the whole document" : "the external URI \(ref.uri)") is not allowed"))
+        return .invalid("only #id and cid: references are allowed")
+    }
+
+    func checkSignatureValue(_ signature: SignatureInfo, key: PublicKey) throws(EbmsError) -> Bool {
+        guard let algorithm = SignatureAlgorithm(uri: signature.signatureMethod) else {
+            throw EbmsError(.failedAuthentication, "unsupported SignatureMethod \(signature.signatureMethod)")
+        }
+        do {
+            let canonical = try Canonicalizer.exclusive(signature.signedInfo, inclusivePrefixes: signature.canonicalizationPrefixes)
+            return try Verifier.verify(signature: signature.signatureValue, data: canonical, key: key, algorithm: algorithm,
+                                       allowLegacySHA1: policy.signatureAlgorithms.contains(Alg.rsaSHA1))
+        } catch {
+            throw EbmsError(.failedAuthentication, "the signer's key does not fit \(signature.signatureMethod)")
+        }
+    }
+
+    /// Coverage is judged against the very elements the parser read the message from.
+    func checkCoverage(_ message: AS4Message, covered: Set<XMLElement>, coveredParts: Set<String>, _ report: inout SignatureReport) {
+        let envelope = message.envelope
+        if !covered.contains(envelope.messagingElement) {
+            report.fail(EbmsError(.policyNoncompliance, "the signature does not cover the eb:Messaging header that was processed"))
+        }
+        if !covered.contains(envelope.bodyElement) {
+            report.fail(EbmsError(.policyNoncompliance, "the signature does not cover the SOAP Body that was processed"))
+        }
+        for part in message.messaging.userMessage?.payloads ?? [] {
+            guard let cid = part.contentID else { continue }
+            if !coveredParts.contains(cid) {
+                report.fail(EbmsError(.policyNoncompliance, "the attachment \(part.href ?? cid) is not signed", detail: part.href))
+            }
+        }
+        for cid in coveredParts where !(message.messaging.userMessage?.payloads.contains { $0.contentID == cid } ?? false) {
+            report.fail(EbmsError(.policyNoncompliance, "the signature references cid:\(cid), which no eb:PartInfo names"))
+        }
+    }
+
+    func checkCertificate(at time: Date, _ report: inout SignatureReport) {
+        guard let signer = report.signer else { return }
+        if let expected = expectedSigners, !expected.contains(signer) {
+            report.fail(EbmsError(.failedAuthentication, "the message is signed by \(signer.subject), not by the expected party's certificate"))
+        }
+        if let trust {
+            let result = trust.validate(leaf: signer, intermediates: report.signerChain, at: time, checkRevocation: checkRevocation)
+            report.certificate = result
+            if !result.isValid {
+                report.fail(EbmsError(.failedAuthentication, "signer certificate \(signer.subject): \(result.message)"))
+            }
+        } else if !signer.isValid(at: time) {
+            report.fail(EbmsError(.failedAuthentication, "signer certificate \(signer.subject) is not valid at \(Timestamp(time).lexical) (valid \(Timestamp(signer.notBefore).lexical) to \(Timestamp(signer.notAfter).lexical))"))
+        }
+    }
+
+    func checkTimestamp(_ ts: SecurityTimestamp?, signedIds: Set<XMLElement>, ids: IdentifierIndex, at time: Date,
+                        _ report: inout SignatureReport) {
+        guard let ts else { return }
+        if let id = ts.id, let element = ids.element(for: id), !signedIds.contains(element) {
+            report.fail(EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed"))
+        }
+        if let created = ts.created, created.date.timeIntervalSince(time) > policy.clockSkew {
+            report.fail(EbmsError(.failedAuthentication, "wsu:Timestamp Created \(created.lexical) lies in the future"))
+        }
+        if let expires = ts.expires, time.timeIntervalSince(expires.date) > policy.clockSkew {
+            report.fail(EbmsError(.failedAuthentication, "wsu:Timestamp expired at \(expires.lexical)"))
+        }
+    }
+}
