@@ -9,6 +9,8 @@ An eDelivery AS4 gateway (ebMS 3.0 / AS4, eDelivery AS4 profile 1.15 and 2.0).
 
 Commands:
   inspect FILE        Read one AS4 message as it travels and print a JSON summary
+  seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
+  verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
   bench codec         Measure message parse/build rates and streaming throughput
 
 Run `as4gw COMMAND --help` for a command's options.
@@ -19,6 +21,8 @@ let command = arguments.popFirst()
 let status: Int32
 switch command {
 case "inspect": status = InspectCommand.run(Array(arguments))
+case "seal": status = SealCommand.run(Array(arguments))
+case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))
 case "--help", "-h", "help": print(usage); status = 0
 case nil: CLI.printError(usage); status = 2

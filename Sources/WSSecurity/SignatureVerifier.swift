@@ -203,6 +203,16 @@ public struct SignatureVerifier {
     /// Coverage is judged against the very elements the parser read the message from.
     func checkCoverage(_ message: AS4Message, covered: Set<XMLElement>, coveredParts: Set<String>, _ report: inout SignatureReport) {
         let envelope = message.envelope
+        // A signed eb:Messaging or Body that is not the one processed is a wrapping attack, not a
+        // mere gap in coverage.
+        for element in covered {
+            if element.isElement("Messaging", NS.eb), element != envelope.messagingElement {
+                report.fail(EbmsError(.failedAuthentication, "the signed eb:Messaging is not the header that was processed (signature wrapping)"))
+            }
+            if element.localName == "Body", element.namespaceURI == envelope.soapVersion.namespace, element != envelope.bodyElement {
+                report.fail(EbmsError(.failedAuthentication, "the signed SOAP Body is not the Body that was processed (signature wrapping)"))
+            }
+        }
         if !covered.contains(envelope.messagingElement) {
             report.fail(EbmsError(.policyNoncompliance, "the signature does not cover the eb:Messaging header that was processed"))
         }

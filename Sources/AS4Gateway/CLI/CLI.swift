@@ -43,3 +43,22 @@ enum CLI {
         return 1
     }
 }
+
+/// Binary output on standard output (Swift's `print` is for text).
+struct StandardOutputSink: ByteSink {
+    struct WriteError: Error {}
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let n = Glibc.write(1, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw WriteError()
+            }
+            p += n
+            left -= n
+        }
+    }
+}

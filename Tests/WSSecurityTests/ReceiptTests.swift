@@ -1,0 +1,95 @@
+import XCTest
+import AS4Crypto
+import EnvelopeXML
+@testable import WSSecurity
+
+/// A receipt built by the receiver for a sealed message validates at the sender; altered,
+/// unsigned, misdirected or incomplete receipts are EBMS:0302.
+final class ReceiptTests: XCTestCase {
+    let pki = TestPKI.shared
+
+    func read(_ sealed: SealedMessage) throws -> AS4Message {
+        var sink = MemorySink()
+        let ct = try sealed.write(to: &sink)
+        return try AS4Message.read(try MessageInput.load(bytes: sink.bytes, contentType: ct))
+    }
+
+    func exchange(attachments: Int = 2) throws -> (sent: SealedMessage, received: AS4Message) {
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa))
+        let sent = try sealer.seal(SealAndVerifyTests.user(), payloads: SealAndVerifyTests.payloads(attachments))
+        return (sent, try read(sent))
+    }
+
+    func receipt(for received: AS4Message, signer: SigningIdentity? = nil) throws -> AS4Message {
+        let signal = try ReceiptBuilder.receipt(for: received, signature: try ReceiptBuilder.signature(of: received),
+                                                messageId: UUID().uuidString + "@receiver")
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: signer ?? pki.rsaB))
+        return try read(try sealer.seal(signal: signal))
+    }
+
+    var validator: ReceiptValidator {
+        ReceiptValidator(verifier: SignatureVerifier(policy: .receiving, trust: try! pki.validator(), expectedSigners: [pki.rsaB.certificate]))
+    }
+
+    func testReceiptValidatesAgainstWhatWasSent() throws {
+        let (sent, received) = try exchange()
+        let response = try receipt(for: received)
+        let result = try validator.validate(response, sentMessageId: sent.messageId, sentReferences: sent.references)
+        XCTAssertEqual(result.receipt.messageInfo.refToMessageId, sent.messageId)
+        XCTAssertEqual(try ReceiptValidator.references(in: Receipt(content: response.messaging.signals[0].kind.receiptContent)).count, 4)
+    }
+
+    func assertInvalid(_ body: () throws -> Void, _ text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            XCTAssertEqual((error as? EbmsError)?.code, .invalidReceipt, "\(error)", file: file, line: line)
+            XCTAssertTrue((error as? EbmsError)?.reason.contains(text) ?? false, "\(error)", file: file, line: line)
+        }
+    }
+
+    func testWrongMessageAndDigestsAndSigner() throws {
+        let (sent, received) = try exchange()
+        let response = try receipt(for: received)
+        assertInvalid({ _ = try validator.validate(response, sentMessageId: "other@x", sentReferences: sent.references) }, "refers to")
+        var altered = sent.references
+        altered[2].digestValue[0] ^= 1
+        assertInvalid({ _ = try validator.validate(response, sentMessageId: sent.messageId, sentReferences: altered) }, "differs")
+        assertInvalid({ _ = try validator.validate(response, sentMessageId: sent.messageId, sentReferences: sent.references + [
+            SentReference(uri: "cid:missing@x", transforms: [Alg.attachmentContentSignature], digestMethod: Alg.sha256, digestValue: [0])
+        ]) }, "does not acknowledge cid:missing@x")
+        assertInvalid({ _ = try validator.validate(response, sentMessageId: sent.messageId, sentReferences: Array(sent.references.dropLast())) },
+                      "acknowledges 4 parts, but 3 were sent")
+        // Signed by someone else than the responder.
+        let forged = try receipt(for: received, signer: pki.rsa)
+        assertInvalid({ _ = try validator.validate(forged, sentMessageId: sent.messageId, sentReferences: sent.references) }, "not by the expected party")
+    }
+
+    func testUnsignedReceiptIsInvalid() throws {
+        let (sent, received) = try exchange()
+        let signal = try ReceiptBuilder.receipt(for: received, signature: try ReceiptBuilder.signature(of: received), messageId: "r@x")
+        let unsigned = try read(try MessageSealer(signer: nil).seal(signal: signal))
+        assertInvalid({ _ = try validator.validate(unsigned, sentMessageId: sent.messageId, sentReferences: sent.references) }, "not signed")
+    }
+
+    func testErrorResponseIsReportedWithItsCode() throws {
+        let (sent, _) = try exchange()
+        let error = SignalMessage(messageInfo: MessageInfo(messageId: "e@x", refToMessageId: sent.messageId),
+                                  kind: .errors([ErrorDetail(EbmsError(.failedDecryption, "cannot decrypt"))]))
+        let response = try read(try MessageSealer(signer: try SignatureBuilder(identity: pki.rsaB)).seal(signal: error))
+        XCTAssertThrowsError(try validator.validate(response, sentMessageId: sent.messageId, sentReferences: sent.references)) {
+            XCTAssertEqual(($0 as? EbmsError)?.code, .failedDecryption)
+        }
+    }
+
+    func testRealReceiptsVerifyAndCarryNRI() throws {
+        let url = SecurityHeaderReadTests.vectors.appendingPathComponent("phase4/signed-receipt/governikus.as4in")
+        let m = try AS4Message.read(try MessageInput.load(path: url.path))
+        guard case .receipt(let r) = m.messaging.signals[0].kind else { return XCTFail() }
+        let refs = try ReceiptValidator.references(in: r)
+        XCTAssertGreaterThanOrEqual(refs.count, 2)
+        XCTAssertTrue(refs.allSatisfy { $0.digestMethod == Alg.sha256 && $0.digestValue.count == 32 })
+    }
+}
+
+extension SignalMessage.Kind {
+    var receiptContent: [String] { if case .receipt(let r) = self { return r.content } else { return [] } }
+}
