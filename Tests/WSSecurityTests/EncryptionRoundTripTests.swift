@@ -231,6 +231,29 @@ final class EncryptionRoundTripTests: XCTestCase {
         XCTAssertEqual(try parts[0].body.readAll(), try big.body.readAll())
     }
 
+    /// Parts that travel in clear keep their place and bytes; encrypted ones between them are
+    /// decrypted. A policy requiring encryption refuses the clear ones.
+    func testMixedPlainAndEncryptedParts() throws {
+        let all = try attachments(3, fileBacked: false)
+        let output = try AttachmentEncryptor.encrypt([all[1]], recipient: EncryptionRecipient.rsa.certificate, method: .rsaOAEP,
+                                                     keyReference: .subjectKeyIdentifier, spoolDirectory: nil)
+        let sent = [all[0], output.attachments[0], all[2]]
+        let message = try EncryptionFixtures.message(securityXML: output.securityHeaderXML, attachments: sent)
+        let header = try EncryptionFixtures.header(message)
+        let parts = try AttachmentDecryptor.decrypt(message, header: header, keys: EncryptionRecipient.allKeys,
+                                                    policy: .eDelivery115, spoolDirectory: nil)
+        XCTAssertEqual(parts.map(\.contentID), all.map(\.contentID))
+        XCTAssertEqual(parts.map { $0.headers["Content-Type"] }, all.map(\.contentType))
+        XCTAssertEqual(try parts.map { try $0.body.readAll() }, try all.map { try $0.body.readAll() })
+        XCTAssertEqual(parts[0], message.attachments[0], "a clear part is returned unchanged")
+
+        var strict = SecurityPolicy.eDelivery115
+        strict.requireEncryption = true
+        let error = try EncryptionFixtures.decryptionError(message, keys: EncryptionRecipient.allKeys, policy: strict, spool: nil)
+        XCTAssertEqual(error?.code, .policyNoncompliance)
+        XCTAssertTrue(error?.reason.contains(all[0].contentID) ?? false, error?.reason ?? "")
+    }
+
     /// A single key without certificate is tried whatever the STR says (command-line use).
     func testSoleKeyWithoutCertificate() throws {
         let originals = try attachments(1, fileBacked: false)
