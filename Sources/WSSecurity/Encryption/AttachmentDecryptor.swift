@@ -33,15 +33,15 @@ public enum AttachmentDecryptor {
 
         var files = SpoolFiles()
         do throws(EbmsError) {
-            var recovered: [Int: [UInt8]?] = [:]
+            // Per EncryptedKey: the recovered CEK, or no bytes when its cryptography failed.
+            var recovered: [Int: [UInt8]] = [:]
             var parts = message.attachments
             for item in plan.items {
-                if recovered[item.keyIndex] == nil {
-                    recovered[item.keyIndex] = .some(try ContentKeyRecovery.recover(
-                        header.encryptedKeys[item.keyIndex], transport: plan.transports[item.keyIndex],
-                        privateKey: privateKeys[item.keyIndex]!))
+                if recovered[item.keyIndex] == nil, let privateKey = privateKeys[item.keyIndex] {
+                    recovered[item.keyIndex] = try ContentKeyRecovery.recover(
+                        header.encryptedKeys[item.keyIndex], transport: plan.transports[item.keyIndex], privateKey: privateKey) ?? []
                 }
-                let key = try contentKey(recovered[item.keyIndex] ?? nil, length: item.keyLength)
+                let key = try contentKey(recovered[item.keyIndex] ?? [], length: item.keyLength)
                 let part = parts[item.partIndex]
                 let plaintext = try PartCipher.open(part.body, key: key, contentID: item.contentID,
                                                     spoolDirectory: spoolDirectory, files: &files)
@@ -57,8 +57,8 @@ public enum AttachmentDecryptor {
     /// The recovered CEK if it has the length the data algorithm needs, otherwise a random key of
     /// that length: a failed or wrong-sized key then fails at the GCM tag like any tampered part,
     /// indistinguishable from outside (implicit rejection).
-    static func contentKey(_ recovered: [UInt8]?, length: Int) throws(EbmsError) -> [UInt8] {
-        if let recovered, recovered.count == length { return recovered }
+    static func contentKey(_ recovered: [UInt8], length: Int) throws(EbmsError) -> [UInt8] {
+        if recovered.count == length { return recovered }
         do { return try SecureRandom.bytes(length) } catch { throw DecryptionFailure.generic }
     }
 
