@@ -254,6 +254,48 @@ final class EncryptionRoundTripTests: XCTestCase {
         XCTAssertTrue(error?.reason.contains(all[0].contentID) ?? false, error?.reason ?? "")
     }
 
+    /// 200 MB through encryption, MIME and decryption with bounded memory (peak RSS well below
+    /// the payload size). Takes a few seconds, so only with AS4GW_LARGE_TESTS=1.
+    func testLargeFileBackedPartStaysOutOfMemory() throws {
+        guard ProcessInfo.processInfo.environment["AS4GW_LARGE_TESTS"] == "1" else { throw XCTSkip("set AS4GW_LARGE_TESTS=1") }
+        let path = work + "/large"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        for _ in 0..<200 { handle.write(chunk) }
+        try handle.close()
+        let large = MultipartWriter.Attachment(contentID: "large@as4gw.test", contentType: "application/gzip", body: try .wholeFile(path))
+        let output = try AttachmentEncryptor.encrypt([large], recipient: EncryptionRecipient.x25519.certificate, method: .x25519HKDF,
+                                                     keyReference: .subjectKeyIdentifier, spoolDirectory: spool)
+
+        // The MIME message goes to a file too, so nothing along the way holds 200 MB.
+        let user = UserMessage(messageInfo: MessageInfo(messageId: "large@as4gw.test"), from: Party(PartyId("a")), to: Party(PartyId("b")),
+                               collaboration: CollaborationInfo(service: Service("s"), action: "a", conversationId: "1"),
+                               payloads: [PartInfo(href: "cid:large@as4gw.test")])
+        let security = Array(#"<wsse:Security xmlns:wsse="\#(NS.wsse)">"#.utf8) + output.securityHeaderXML + Array("</wsse:Security>".utf8)
+        var sink = try FileSink(path: work + "/large-message")
+        let contentType = try MultipartWriter().write(envelope: EnvelopeBuilder.envelope(Messaging(user), securityHeader: security),
+                                                      attachments: output.attachments, to: &sink)
+        try sink.close()
+
+        let message = try AS4Message.read(try MessageInput.load(path: sink.path, contentType: contentType))
+        let parts = try AttachmentDecryptor.decrypt(message, header: try EncryptionFixtures.header(message),
+                                                    keys: [EncryptionRecipient.x25519.decryptionKey], policy: .eDelivery20,
+                                                    spoolDirectory: spool)
+        guard case .file(let plaintextPath, 0, let length) = parts[0].body else { return XCTFail("expected a whole spool file") }
+        XCTAssertEqual(length, 200 << 20)
+        XCTAssertEqual(try Digest.hash(contentsOf: URL(fileURLWithPath: plaintextPath), algorithm: .sha256),
+                       try Digest.hash(contentsOf: URL(fileURLWithPath: path), algorithm: .sha256))
+        XCTAssertLessThan(try peakResidentKiB(), 150 * 1024)
+    }
+
+    /// VmHWM of this process (Linux).
+    func peakResidentKiB() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+        return try XCTUnwrap(Int(line.split(separator: " ").dropFirst().first ?? ""))
+    }
+
     /// A single key without certificate is tried whatever the STR says (command-line use).
     func testSoleKeyWithoutCertificate() throws {
         let originals = try attachments(1, fileBacked: false)
