@@ -10,6 +10,9 @@ public struct SecurityPolicy: Sendable, Equatable {
     public var keyEncryptionAlgorithms: Set<String>
     /// MGF1 variants accepted with xmlenc11#rsa-oaep.
     public var mgfAlgorithms: Set<String>
+    /// Digests accepted inside RSA-OAEP (kept apart from `digestAlgorithms`: SHA-1 in OAEP, the
+    /// default of rsa-oaep-mgf1p, is no signature downgrade).
+    public var oaepDigestAlgorithms: Set<String>
     public var dataEncryptionAlgorithms: Set<String>
     public var requireSignature: Bool
     /// Every payload part must be encrypted.
@@ -18,12 +21,13 @@ public struct SecurityPolicy: Sendable, Equatable {
     public var clockSkew: Double
 
     public init(signatureAlgorithms: Set<String>, digestAlgorithms: Set<String>, keyEncryptionAlgorithms: Set<String>,
-                mgfAlgorithms: Set<String>, dataEncryptionAlgorithms: Set<String>, requireSignature: Bool = true,
+                mgfAlgorithms: Set<String>, oaepDigestAlgorithms: Set<String>, dataEncryptionAlgorithms: Set<String>, requireSignature: Bool = true,
                 requireEncryption: Bool = false, clockSkew: Double = 300) {
         self.signatureAlgorithms = signatureAlgorithms
         self.digestAlgorithms = digestAlgorithms
         self.keyEncryptionAlgorithms = keyEncryptionAlgorithms
         self.mgfAlgorithms = mgfAlgorithms
+        self.oaepDigestAlgorithms = oaepDigestAlgorithms
         self.dataEncryptionAlgorithms = dataEncryptionAlgorithms
         self.requireSignature = requireSignature
         self.requireEncryption = requireEncryption
@@ -33,13 +37,13 @@ public struct SecurityPolicy: Sendable, Equatable {
     /// eDelivery AS4 1.15 exactly: RSA-SHA256, SHA-256, RSA-OAEP (SHA-256, MGF1-SHA256), AES-128-GCM.
     public static let eDelivery115 = SecurityPolicy(
         signatureAlgorithms: [Alg.rsaSHA256], digestAlgorithms: [Alg.sha256],
-        keyEncryptionAlgorithms: [Alg.rsaOAEP11], mgfAlgorithms: [Alg.mgf1SHA256],
+        keyEncryptionAlgorithms: [Alg.rsaOAEP11], mgfAlgorithms: [Alg.mgf1SHA256], oaepDigestAlgorithms: [Alg.sha256],
         dataEncryptionAlgorithms: [Alg.aes128GCM])
 
     /// eDelivery AS4 2.0: Ed25519 (or ECDSA-SHA256) and X25519 (or ECDH-ES) + HKDF + AES key wrap.
     public static let eDelivery20 = SecurityPolicy(
         signatureAlgorithms: [Alg.ed25519, Alg.ecdsaSHA256], digestAlgorithms: [Alg.sha256],
-        keyEncryptionAlgorithms: [Alg.x25519, Alg.ecdhES], mgfAlgorithms: [],
+        keyEncryptionAlgorithms: [Alg.x25519, Alg.ecdhES], mgfAlgorithms: [], oaepDigestAlgorithms: [],
         dataEncryptionAlgorithms: [Alg.aes128GCM])
 
     /// What a receiver accepts when no P-Mode narrows it: both profiles, the stronger SHA-2
@@ -52,6 +56,7 @@ public struct SecurityPolicy: Sendable, Equatable {
         digestAlgorithms: [Alg.sha256, Alg.sha384, Alg.sha512],
         keyEncryptionAlgorithms: [Alg.rsaOAEP11, Alg.rsaOAEPMGF1P, Alg.x25519, Alg.ecdhES],
         mgfAlgorithms: [Alg.mgf1SHA1, Alg.mgf1SHA256, Alg.mgf1SHA384, Alg.mgf1SHA512],
+        oaepDigestAlgorithms: [Alg.sha1, Alg.sha256, Alg.sha384, Alg.sha512],
         dataEncryptionAlgorithms: [Alg.aes128GCM, Alg.aes256GCM],
         requireSignature: false)
 }

@@ -48,6 +48,10 @@ enum KeyEncryptionCheck {
         guard policy.mgfAlgorithms.contains(mgf) else {
             throw violation("\(name) uses the mask generation function \(mgf), which the policy does not allow")
         }
+        // The OAEP digest in force, explicit or by default (SHA-1 when ds:DigestMethod is absent).
+        guard policy.oaepDigestAlgorithms.contains(parameters.digest.xmlURI) else {
+            throw violation("\(name) uses the OAEP digest \(parameters.digest.xmlURI), which the policy does not allow")
+        }
         return .rsaOAEP(parameters)
     }
 

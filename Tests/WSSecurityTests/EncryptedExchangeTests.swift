@@ -1,0 +1,95 @@
+import XCTest
+import AS4Crypto
+import EnvelopeXML
+@testable import WSSecurity
+
+/// Sign-then-encrypt under both profiles, read back as a receiver does: decrypt, verify,
+/// decompress, and get the original documents.
+final class EncryptedExchangeTests: XCTestCase {
+    let pki = TestPKI.shared
+
+    struct Recipient {
+        var identity: SigningIdentity
+        var method: KeyEncryptionMethod
+        var policy: SecurityPolicy
+    }
+
+    lazy var x25519: SigningIdentity = {
+        let key = try! PrivateKey.generateX25519()
+        return SigningIdentity(privateKey: key, certificate: try! pki.ca.issueCertificate(
+            for: key.publicKey, subject: .init(commonName: "party-b-x25519"), validUntil: Date() + 86400 * 365, keyUsage: [.keyAgreement]))
+    }()
+
+    lazy var p256Recipient: SigningIdentity = {
+        let key = try! PrivateKey.generateEC(curve: .p256)
+        return SigningIdentity(privateKey: key, certificate: try! pki.ca.issueCertificate(
+            for: key.publicKey, subject: .init(commonName: "party-b-p256"), validUntil: Date() + 86400 * 365, keyUsage: [.keyAgreement]))
+    }()
+
+    func exchange(sender: SigningIdentity, recipient: Recipient, attachments: Int, compress: Bool) throws {
+        let payloads = SealAndVerifyTests.payloads(attachments)
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: sender),
+                                   encryption: .init(recipient: recipient.identity.certificate, method: recipient.method),
+                                   compress: compress, spoolDirectory: NSTemporaryDirectory())
+        let sealed = try sealer.seal(SealAndVerifyTests.user(), payloads: payloads)
+        defer { sealed.removeSpoolFiles() }
+        var sink = MemorySink()
+        let ct = try sealed.write(to: &sink)
+        let message = try AS4Message.read(try MessageInput.load(bytes: sink.bytes, contentType: ct))
+        XCTAssertEqual(message.envelope.encryptedContentIDs.count, attachments)
+        let header = try SecurityHeader.read(message.envelope.securityHeaders[0])
+        let plain = try AttachmentDecryptor.decrypt(message, header: header,
+                                                    keys: [DecryptionKey(privateKey: recipient.identity.privateKey, certificate: recipient.identity.certificate)],
+                                                    policy: recipient.policy, spoolDirectory: NSTemporaryDirectory())
+        let report = SignatureVerifier(policy: recipient.policy, trust: try pki.validator(), expectedSigners: [sender.certificate])
+            .verify(message, attachments: plain)
+        XCTAssertNil(report.error, "\(recipient.method) n=\(attachments) compress=\(compress): \(String(describing: report.error))")
+        for (i, part) in plain.enumerated() {
+            var bytes = try part.body.readAll()
+            if compress { bytes = try Gzip.decompress(bytes) }
+            XCTAssertEqual(bytes, try payloads[i].body.readAll())
+        }
+    }
+
+    func testProfile115() throws {
+        for n in [0, 1, 5] {
+            for compress in [true, false] {
+                try exchange(sender: pki.rsa, recipient: Recipient(identity: pki.rsaB, method: .rsaOAEP, policy: .eDelivery115),
+                             attachments: n, compress: compress)
+            }
+        }
+    }
+
+    func testProfile20() throws {
+        for n in [0, 1, 5] {
+            for compress in [true, false] {
+                try exchange(sender: pki.ed25519, recipient: Recipient(identity: x25519, method: .x25519HKDF, policy: .eDelivery20),
+                             attachments: n, compress: compress)
+                try exchange(sender: pki.p256, recipient: Recipient(identity: p256Recipient, method: .ecdhESHKDF, policy: .eDelivery20),
+                             attachments: n, compress: compress)
+            }
+        }
+    }
+
+    func testOAEPDigestOutsideThePolicyIsRefused() throws {
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa),
+                                   encryption: .init(recipient: pki.rsaB.certificate, method: .rsaOAEP), compress: true)
+        let sealed = try sealer.seal(SealAndVerifyTests.user(), payloads: SealAndVerifyTests.payloads(1))
+        // Drop the explicit SHA-256 OAEP digest: the default (SHA-1) applies, which 1.15 does not allow.
+        var env = String(decoding: sealed.envelope, as: UTF8.self)
+        let dm = "<ds:DigestMethod Algorithm=\"\(Alg.sha256)\"/>"
+        XCTAssertTrue(env.contains(dm))
+        env = env.replacingOccurrences(of: dm, with: "")
+        var forged = sealed
+        forged.envelope = Array(env.utf8)
+        var sink = MemorySink()
+        let ct = try forged.write(to: &sink)
+        let message = try AS4Message.read(try MessageInput.load(bytes: sink.bytes, contentType: ct))
+        XCTAssertThrowsError(try AttachmentDecryptor.decrypt(message, header: try SecurityHeader.read(message.envelope.securityHeaders[0]),
+                                                             keys: [DecryptionKey(privateKey: pki.rsaB.privateKey, certificate: pki.rsaB.certificate)],
+                                                             policy: .eDelivery115, spoolDirectory: nil)) { error in
+            XCTAssertEqual((error as? EbmsError)?.code, .policyNoncompliance)
+            XCTAssertTrue((error as? EbmsError)?.reason.contains("OAEP digest") ?? false, "\(error)")
+        }
+    }
+}
