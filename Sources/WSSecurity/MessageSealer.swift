@@ -107,8 +107,8 @@ public struct MessageSealer {
                 toSign.append(.init(contentID: cid, mediaType: try? MediaType.parse(wireType), body: body))
             }
 
-            let messagingId = "_" + UUID().uuidString.lowercased()
-            let bodyId = "_" + UUID().uuidString.lowercased()
+            let messagingId = "_" + Identifier.uuid()
+            let bodyId = "_" + Identifier.uuid()
             let messaging = Messaging(user, id: messagingId)
             var signature: SignatureBuilder.Output?
             if let signer {
@@ -139,8 +139,8 @@ public struct MessageSealer {
     /// A signal (receipt, error, pull request), signed when a signer is set: Body and
     /// `eb:Messaging` are covered. Signals never carry attachments.
     public func seal(signal: SignalMessage) throws -> SealedMessage {
-        let messaging = Messaging(signal, id: "_" + UUID().uuidString.lowercased())
-        let bodyId = "_" + UUID().uuidString.lowercased()
+        let messaging = Messaging(signal, id: "_" + Identifier.uuid())
+        let bodyId = "_" + Identifier.uuid()
         var signature: SignatureBuilder.Output?
         if let signer {
             signature = try signer.sign(envelope: EnvelopeBuilder.envelope(messaging, bodyId: bodyId),

@@ -99,13 +99,13 @@ public final class SignatureBuilder {
         let signatureValue = try context.sign(signedInfo)
 
         var w = XMLWriter(capacity: 4096 + signedInfo.count)
-        let tokenId = "X509-" + UUID().uuidString.lowercased()
+        let tokenId = "X509-" + Identifier.uuid()
         if keyReference == .binarySecurityToken {
             w.open("wsse:BinarySecurityToken", [("EncodingType", Alg.base64Binary), ("ValueType", Alg.x509v3), ("wsu:Id", tokenId)])
             w.text(Base64.encode(identity.certificate.derBytes))
             w.close("wsse:BinarySecurityToken")
         }
-        w.open("ds:Signature", [("xmlns:ds", NS.ds), ("Id", "SIG-" + UUID().uuidString.lowercased())])
+        w.open("ds:Signature", [("xmlns:ds", NS.ds), ("Id", "SIG-" + Identifier.uuid())])
         w.raw(signedInfo)
         w.element("ds:SignatureValue", text: Base64.encode(signatureValue))
         w.open("ds:KeyInfo")

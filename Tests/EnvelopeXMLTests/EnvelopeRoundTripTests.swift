@@ -61,6 +61,21 @@ final class EnvelopeRoundTripTests: XCTestCase {
         try roundTrip(Messaging(SignalMessage(messageInfo: pullInfo, kind: .pullRequest(PullRequest()))))
     }
 
+    func testRandomIdentifiersAreVersion4UUIDs() {
+        var seen: Set<String> = []
+        for _ in 0..<1000 {
+            let id = Identifier.uuid()
+            XCTAssertEqual(id.count, 36)
+            let parts = id.split(separator: "-")
+            XCTAssertEqual(parts.map(\.count), [8, 4, 4, 4, 12])
+            XCTAssertEqual(parts[2].first, "4")
+            XCTAssertTrue("89ab".contains(parts[3].first!))
+            XCTAssertTrue(id.allSatisfy { "0123456789abcdef-".contains($0) })
+            seen.insert(id)
+        }
+        XCTAssertEqual(seen.count, 1000)
+    }
+
     func testTimestampParsingAndValidation() {
         XCTAssertNil(Timestamp(lexical: "2006-30-30T30:99:99"))
         XCTAssertNil(Timestamp(lexical: "2023-02-29T10:00:00Z"))

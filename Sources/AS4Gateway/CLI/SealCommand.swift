@@ -84,13 +84,13 @@ enum SealCommand {
                 payloads.append(Payload(mimeType: a.value("mime-type") ?? guessMimeType(path), body: try .wholeFile(path)))
             }
             let user = UserMessage(
-                messageInfo: MessageInfo(messageId: a.value("message-id") ?? UUID().uuidString.lowercased() + "@as4gw"),
+                messageInfo: MessageInfo(messageId: a.value("message-id") ?? Identifier.uuid() + "@as4gw"),
                 from: Party(PartyId(a.value("from")!, type: a.value("from-type")), role: a.value("from-role") ?? EbmsConstants.defaultRole),
                 to: Party(PartyId(a.value("to")!, type: a.value("to-type")), role: a.value("to-role") ?? EbmsConstants.defaultRole),
                 collaboration: CollaborationInfo(agreementRef: a.value("agreement").map { AgreementRef($0, pmode: a.value("pmode")) },
                                                  service: Service(a.value("service")!, type: a.value("service-type")),
                                                  action: a.value("action")!,
-                                                 conversationId: a.value("conversation-id") ?? UUID().uuidString.lowercased()),
+                                                 conversationId: a.value("conversation-id") ?? Identifier.uuid()),
                 properties: properties)
             let spool = NSTemporaryDirectory()
             let sealer = MessageSealer(signer: try SignatureBuilder(identity: identity, algorithm: algorithm, keyReference: keyRef),

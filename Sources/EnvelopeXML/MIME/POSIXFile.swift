@@ -75,12 +75,10 @@ final class ReadOnlyFile {
 
 /// Lower-case hex of `byteCount` random bytes from the system CSPRNG (getrandom on Linux).
 func randomHex(byteCount: Int) -> String {
-    var rng = SystemRandomNumberGenerator()
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     out.reserveCapacity(byteCount * 2)
-    for _ in 0..<byteCount {
-        let b = UInt8.random(in: 0...255, using: &rng)
+    for b in RandomPool.bytes(byteCount) {
         out.append(digits[Int(b >> 4)])
         out.append(digits[Int(b & 0x0f)])
     }

@@ -42,17 +42,34 @@ public struct XMLWriter {
     public mutating func text(_ s: String) { escape(s, attribute: false) }
 
     mutating func escape(_ s: String, attribute: Bool) {
-        for b in s.utf8 {
-            switch b {
-            case 0x26: raw("&amp;")
-            case 0x3C: raw("&lt;")
-            case 0x3E: raw("&gt;")
-            case 0x22 where attribute: raw("&quot;")
-            case 0x09 where attribute: raw("&#x9;")
-            case 0x0A where attribute: raw("&#xA;")
-            case 0x0D: raw("&#xD;")
-            default: bytes.append(b)
+        var s = s
+        s.withUTF8 { utf8 in
+            // Most values need no escaping: copy them in one go.
+            if !utf8.contains(where: { Self.needsEscape($0, attribute: attribute) }) {
+                bytes.append(contentsOf: utf8)
+                return
             }
+            for b in utf8 {
+                switch b {
+                case 0x26: raw("&amp;")
+                case 0x3C: raw("&lt;")
+                case 0x3E: raw("&gt;")
+                case 0x22 where attribute: raw("&quot;")
+                case 0x09 where attribute: raw("&#x9;")
+                case 0x0A where attribute: raw("&#xA;")
+                case 0x0D: raw("&#xD;")
+                default: bytes.append(b)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func needsEscape(_ b: UInt8, attribute: Bool) -> Bool {
+        switch b {
+        case 0x26, 0x3C, 0x3E, 0x0D: return true
+        case 0x22, 0x09, 0x0A: return attribute
+        default: return false
         }
     }
 }

@@ -76,5 +76,5 @@ public enum AttachmentEncryptor {
         return (wrapped, EncryptionHeaderWriter.Agreement(algorithm: algorithm, salt: salt, keyLength: 16, originator: originator))
     }
 
-    private static func uuid() -> String { UUID().uuidString.lowercased() }
+    private static func uuid() -> String { Identifier.uuid() }
 }
