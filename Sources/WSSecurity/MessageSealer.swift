@@ -110,10 +110,10 @@ public struct MessageSealer {
             let messagingId = "_" + Identifier.uuid()
             let bodyId = "_" + Identifier.uuid()
             let messaging = Messaging(user, id: messagingId)
+            let built = EnvelopeBuilder.build(messaging, bodyId: bodyId)
             var signature: SignatureBuilder.Output?
             if let signer {
-                let unsigned = EnvelopeBuilder.envelope(messaging, bodyId: bodyId)
-                signature = try signer.sign(envelope: unsigned, messagingId: messagingId, bodyId: bodyId, attachments: toSign)
+                signature = try signer.sign(envelope: built, messagingId: messagingId, bodyId: bodyId, attachments: toSign)
             }
             var encryptionHeader: [UInt8]?
             if let encryption, !attachments.isEmpty {
@@ -127,7 +127,7 @@ public struct MessageSealer {
             }
             let security: [UInt8]? = signature == nil && encryptionHeader == nil
                 ? nil : SignatureBuilder.securityHeader(signature: signature, encryption: encryptionHeader)
-            let envelope = EnvelopeBuilder.envelope(messaging, bodyId: bodyId, securityHeader: security)
+            let envelope = security.map { built.inserting(securityHeader: $0) } ?? built.bytes
             return SealedMessage(messageId: user.messageInfo.messageId, messaging: messaging, envelope: envelope,
                                  attachments: attachments, references: signature?.references ?? [], spoolFiles: spool)
         } catch {
@@ -141,14 +141,14 @@ public struct MessageSealer {
     public func seal(signal: SignalMessage) throws -> SealedMessage {
         let messaging = Messaging(signal, id: "_" + Identifier.uuid())
         let bodyId = "_" + Identifier.uuid()
+        let built = EnvelopeBuilder.build(messaging, bodyId: bodyId)
         var signature: SignatureBuilder.Output?
         if let signer {
-            signature = try signer.sign(envelope: EnvelopeBuilder.envelope(messaging, bodyId: bodyId),
-                                        messagingId: messaging.id!, bodyId: bodyId, attachments: [])
+            signature = try signer.sign(envelope: built, messagingId: messaging.id!, bodyId: bodyId, attachments: [])
         }
         let security = signature.map { SignatureBuilder.securityHeader(signature: $0, encryption: nil) }
         return SealedMessage(messageId: signal.messageInfo.messageId, messaging: messaging,
-                             envelope: EnvelopeBuilder.envelope(messaging, bodyId: bodyId, securityHeader: security),
+                             envelope: security.map { built.inserting(securityHeader: $0) } ?? built.bytes,
                              attachments: [], references: signature?.references ?? [], spoolFiles: [])
     }
 

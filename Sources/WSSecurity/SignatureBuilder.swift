@@ -76,18 +76,22 @@ public final class SignatureBuilder {
     }
 
     /// - Parameter envelope: the envelope as built without a Security header; `messagingId` and
-    ///   `bodyId` are the `wsu:Id` values it carries.
-    public func sign(envelope: [UInt8], messagingId: String, bodyId: String, attachments: [Attachment]) throws -> Output {
-        let document = try XMLDocument(parsing: envelope)
-        let ids = try IdentifierIndex(document: document)
-        guard let messaging = ids.element(for: messagingId), let body = ids.element(for: bodyId) else {
-            throw EbmsError(.other, "the envelope lacks the elements to sign")
+    ///   `bodyId` are the `wsu:Id` values it carries. The builder's canonical ranges are digested
+    ///   as they stand; foreign header content (receipts) is canonicalised through libxml2.
+    public func sign(envelope: BuiltEnvelope, messagingId: String, bodyId: String, attachments: [Attachment]) throws -> Output {
+        var messagingCanonical = Array(envelope.bytes[envelope.messagingRange])
+        if !envelope.messagingIsCanonical {
+            let document = try XMLDocument(parsing: envelope.bytes)
+            guard let messaging = try IdentifierIndex(document: document).element(for: messagingId) else {
+                throw EbmsError(.other, "the envelope lacks the eb:Messaging to sign")
+            }
+            messagingCanonical = try Canonicalizer.exclusive(messaging)
         }
         let c14n = Alg.excC14N
         var references: [SentReference] = []
-        for (id, element) in [(bodyId, body), (messagingId, messaging)] {
-            let value = try Digest.hash(try Canonicalizer.exclusive(element), algorithm: digest)
-            references.append(SentReference(uri: "#\(id)", transforms: [c14n], digestMethod: digest.xmlURI, digestValue: value))
+        for (id, bytes) in [(bodyId, Array(envelope.bytes[envelope.bodyRange])), (messagingId, messagingCanonical)] {
+            references.append(SentReference(uri: "#\(id)", transforms: [c14n], digestMethod: digest.xmlURI,
+                                            digestValue: try Digest.hash(bytes, algorithm: digest)))
         }
         for a in attachments {
             let value = try AttachmentDigest.digest(a.body, mediaType: a.mediaType, algorithm: digest)

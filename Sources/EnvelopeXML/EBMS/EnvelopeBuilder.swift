@@ -1,37 +1,84 @@
-/// Writes an `eb:Messaging` header into a SOAP envelope. The output is deterministic for a given
-/// input, so the signer can build once to compute digests and again with the Security header
-/// in place, and get the same bytes for every signed element.
+/// An envelope as built, with where its signed elements lie.
+public struct BuiltEnvelope: Sendable {
+    public var bytes: [UInt8]
+    /// Byte ranges of `eb:Messaging` and the Body. Each is written in its exclusive-canonical
+    /// form, so these bytes are what a verifier's exc-c14n of the element produces (only for
+    /// user messages and signals without foreign content; see `messagingIsCanonical`).
+    public var messagingRange: Range<Int>
+    public var bodyRange: Range<Int>
+    /// False when the header holds foreign XML (receipt content) whose canonical form in context
+    /// could differ from the standalone form we embed: canonicalise by parsing instead.
+    public var messagingIsCanonical: Bool
+    /// Where a Security header block goes (right after the Header start tag).
+    public var headerInsertionOffset: Int
+
+    /// The same envelope with a `wsse:Security` header block as first header child.
+    public func inserting(securityHeader: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + securityHeader.count)
+        out.append(contentsOf: bytes[..<headerInsertionOffset])
+        out.append(contentsOf: securityHeader)
+        out.append(contentsOf: bytes[headerInsertionOffset...])
+        return out
+    }
+}
+
+/// Writes an `eb:Messaging` header into a SOAP envelope, deterministically, with `eb:Messaging`
+/// and the Body in exclusive-canonical form (namespace declarations and attributes sorted, no
+/// empty-element shorthand, canonical escaping). The signer can then digest those bytes as they
+/// stand instead of parsing the envelope back.
 public enum EnvelopeBuilder {
     /// A full envelope. `securityHeader` is inserted verbatim as the first header block (where
     /// WSS4J-based peers put it); `bodyId` becomes the Body's `wsu:Id`.
     public static func envelope(_ messaging: Messaging, bodyId: String? = nil, securityHeader: [UInt8]? = nil,
                                 soapVersion: SOAPVersion = .soap12) -> [UInt8] {
+        let built = build(messaging, bodyId: bodyId, soapVersion: soapVersion)
+        return securityHeader.map { built.inserting(securityHeader: $0) } ?? built.bytes
+    }
+
+    public static func build(_ messaging: Messaging, bodyId: String? = nil, soapVersion: SOAPVersion = .soap12) -> BuiltEnvelope {
         let env = soapVersion == .soap12 ? "env" : "S11"
         var w = XMLWriter()
         w.open("\(env):Envelope", [("xmlns:\(env)", soapVersion.namespace)])
         w.open("\(env):Header")
-        if let securityHeader { w.raw(securityHeader) }
+        let insertion = w.bytes.count
+        let mStart = w.bytes.count
         writeMessaging(messaging, soapPrefix: env, soapVersion: soapVersion, into: &w)
+        let mEnd = w.bytes.count
         w.close("\(env):Header")
-        if let bodyId {
-            w.open("\(env):Body", [("xmlns:wsu", NS.wsu), ("wsu:Id", bodyId)], selfClosing: true)
-        } else {
-            w.open("\(env):Body", selfClosing: true)
-        }
+        let bStart = w.bytes.count
+        // Canonical order: xmlns declarations by prefix, then wsu:Id.
+        var bodyAttributes: [(String, String?)] = [("xmlns:\(env)", soapVersion.namespace)]
+        if let bodyId { bodyAttributes += [("xmlns:wsu", NS.wsu), ("wsu:Id", bodyId)] }
+        w.open("\(env):Body", bodyAttributes)
+        w.close("\(env):Body")
+        let bEnd = w.bytes.count
         w.close("\(env):Envelope")
-        return w.bytes
+        let foreign = messaging.units.contains { if case .signal(let s) = $0, case .receipt = s.kind { return true } else { return false } }
+        return BuiltEnvelope(bytes: w.bytes, messagingRange: mStart..<mEnd, bodyRange: bStart..<bEnd,
+                             messagingIsCanonical: !foreign, headerInsertionOffset: insertion)
     }
 
     static func writeMessaging(_ m: Messaging, soapPrefix env: String, soapVersion: SOAPVersion, into w: inout XMLWriter) {
-        var attrs: [(String, String?)] = [("xmlns:eb", NS.eb)]
-        if m.id != nil { attrs.append(("xmlns:wsu", NS.wsu)) }
-        attrs.append(("\(env):mustUnderstand", soapVersion == .soap12 ? "true" : "1"))
+        // Namespace declarations sorted by prefix (code point order: "S11" < "eb" < "env" < "wsu"),
+        // then attributes by namespace URI: wsu's (docs.oasis-open.org) before SOAP's (w3.org /
+        // xmlsoap.org both sort after "http://docs.").
+        var decls: [(String, String)] = [("eb", NS.eb), (env, soapVersion.namespace)]
+        if m.id != nil { decls.append(("wsu", NS.wsu)) }
+        decls.sort { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }
+        var attrs: [(String, String?)] = decls.map { ("xmlns:\($0.0)", $0.1) }
         attrs.append(("wsu:Id", m.id))
+        attrs.append(("\(env):mustUnderstand", soapVersion == .soap12 ? "true" : "1"))
         w.open("eb:Messaging", attrs)
         // Schema order: signals before the user message (ebMS3 §5.2).
         for case .signal(let s) in m.units { writeSignal(s, into: &w) }
         for case .user(let u) in m.units { writeUser(u, into: &w) }
         w.close("eb:Messaging")
+    }
+
+    static func empty(_ name: String, _ attributes: [(String, String?)], into w: inout XMLWriter) {
+        w.open(name, attributes)
+        w.close(name)
     }
 
     static func writeMessageInfo(_ info: MessageInfo, into w: inout XMLWriter) {
@@ -65,7 +112,7 @@ public enum EnvelopeBuilder {
         w.close("eb:PartyInfo")
         let c = u.collaboration
         w.open("eb:CollaborationInfo")
-        if let a = c.agreementRef { w.element("eb:AgreementRef", [("type", a.type), ("pmode", a.pmode)], text: a.value) }
+        if let a = c.agreementRef { w.element("eb:AgreementRef", [("pmode", a.pmode), ("type", a.type)], text: a.value) }
         w.element("eb:Service", [("type", c.service.type)], text: c.service.value)
         w.element("eb:Action", text: c.action)
         w.element("eb:ConversationId", text: c.conversationId)
@@ -76,7 +123,7 @@ public enum EnvelopeBuilder {
             for p in u.payloads {
                 w.open("eb:PartInfo", [("href", p.href)])
                 for s in p.schemas {
-                    w.open("eb:Schema", [("location", s.location), ("version", s.version), ("namespace", s.namespace)], selfClosing: true)
+                    empty("eb:Schema", [("location", s.location), ("namespace", s.namespace), ("version", s.version)], into: &w)
                 }
                 if let d = p.description { w.element("eb:Description", [("xml:lang", d.lang)], text: d.text) }
                 writeProperties("eb:PartProperties", p.properties, into: &w)
@@ -92,7 +139,7 @@ public enum EnvelopeBuilder {
         writeMessageInfo(s.messageInfo, into: &w)
         switch s.kind {
         case .pullRequest(let p):
-            w.open("eb:PullRequest", [("mpc", p.mpc)], selfClosing: true)
+            empty("eb:PullRequest", [("mpc", p.mpc)], into: &w)
         case .receipt(let r):
             w.open("eb:Receipt")
             for c in r.content { w.raw(c) }

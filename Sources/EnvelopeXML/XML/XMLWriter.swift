@@ -1,6 +1,9 @@
 /// Appends well-formed XML text to a byte buffer. We build envelopes as text rather than through
-/// a DOM: it is several times faster, and the output is deterministic, which the signature code
-/// relies on when it rebuilds an envelope around a freshly computed Security header.
+/// a DOM: it is several times faster, and the output is deterministic.
+///
+/// Escaping follows Canonical XML (text: `&` `<` `>` CR; attributes: `&` `<` `"` TAB LF CR), so
+/// an element written with sorted namespace declarations and attributes and without the
+/// empty-element shorthand is already in its exclusive-canonical form.
 public struct XMLWriter {
     public private(set) var bytes: [UInt8] = []
 
@@ -53,7 +56,7 @@ public struct XMLWriter {
                 switch b {
                 case 0x26: raw("&amp;")
                 case 0x3C: raw("&lt;")
-                case 0x3E: raw("&gt;")
+                case 0x3E where !attribute: raw("&gt;")
                 case 0x22 where attribute: raw("&quot;")
                 case 0x09 where attribute: raw("&#x9;")
                 case 0x0A where attribute: raw("&#xA;")
@@ -67,7 +70,8 @@ public struct XMLWriter {
     @inline(__always)
     static func needsEscape(_ b: UInt8, attribute: Bool) -> Bool {
         switch b {
-        case 0x26, 0x3C, 0x3E, 0x0D: return true
+        case 0x26, 0x3C, 0x0D: return true
+        case 0x3E: return !attribute
         case 0x22, 0x09, 0x0A: return attribute
         default: return false
         }
