@@ -65,7 +65,7 @@ struct MIMEScanner {
     private var windowCount: Int
     private let windowSize: Int
 
-    init(_ source: ScanSource, windowSize: Int = PartBody.defaultChunkSize) throws {
+    init(_ source: ScanSource, windowSize: Int = PartBody.scanWindowSize) throws {
         self.source = source
         self.count = source.count
         self.windowSize = windowSize

@@ -44,7 +44,7 @@ public enum MessageInput {
             throw EbmsError(.mimeInconsistency,
                             "message of \(source.count) bytes exceeds the limit of \(limits.maxTotalSize) bytes")
         }
-        let windowSize = max(PartBody.defaultChunkSize, limits.maxHeaderLineLength + 2)
+        let windowSize = max(PartBody.scanWindowSize, limits.maxHeaderLineLength + 2)
         var scanner = try MIMEScanner(source, windowSize: windowSize)
         var pos: UInt64 = try scanner.matches(bom, at: 0) ? 3 : 0
         var headers = MIMEHeaders()

