@@ -240,8 +240,9 @@ def exc_c14n(node, prefixes=()):
     lxml canonicalizes an element by making it the root of a temporary document that carries
     copies of every namespace declared on its ancestors, so PrefixList prefixes declared outside
     the subtree are rendered on the apex as the spec requires. But lxml hands a PrefixList entry
-    to libxml2 only if the string already sits in the parser's name dictionary, and "#default"
-    (not an XML name) never does: it would be dropped silently. Interning it once through an
+    to libxml2 only if the string already sits in the parser's name dictionary. The prefixes of
+    a parsed document always do (this tool only canonicalizes parsed documents); "#default", not
+    being an XML name, never does and would be dropped silently. Interning it once through an
     HTML attribute name fixes that; a probe checks the result and fails loudly otherwise.
     """
     global _default_prefix_checked
