@@ -8,7 +8,8 @@ It shares no code with the Swift gateway on purpose. Wire rules: shared/spec/AS4
     as4verify.py MESSAGE [--content-type CT] [--trust PEM ...] [--cert PEM ...]
                  [--decrypt-key KEY.pem] [--out DIR]
 
-Prints one JSON object. Exit status: 0 signature valid, 1 not valid, 2 usage or I/O error.
+Prints one JSON object. Exit status: 0 signature valid, 1 not valid, 2 usage or I/O error,
+3 internal error (a bug in this tool).
 """
 
 import argparse
@@ -279,6 +280,8 @@ def build_id_map(root):
 
 
 def resolve_id(ids, uri):
+    if not uri.startswith("#"):
+        raise VerifyError("unsupported reference %r (only #id)" % uri)
     found = ids.get(uri[1:], [])
     if len(found) > 1:
         raise VerifyError("Id %r occurs on %d elements" % (uri[1:], len(found)))
@@ -681,7 +684,10 @@ def xmlsec_verdict(xml_bytes, signer):
     xmlsec.tree.add_ids(root, ["Id", "id"])
     ctx = xmlsec.SignatureContext()
     pem = signer.public_bytes(serialization.Encoding.PEM)
-    ctx.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
+    try:
+        ctx.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
+    except xmlsec.Error:
+        return None  # a key type this libxmlsec1 cannot load (Ed25519 in 1.3.9)
     try:
         ctx.verify(sig)
         return True
@@ -813,7 +819,13 @@ def main(argv=None):
     except (UsageError, OSError, ValueError, TypeError) as e:
         print(json.dumps({"valid": False, "reason": "usage: %s" % e}, indent=2))
         return 2
-    result = verify(data, args.content_type, trust, certs, key, args.out)
+    try:
+        result = verify(data, args.content_type, trust, certs, key, args.out)
+    except Exception as e:  # a bug here must not pass for an invalid message
+        import traceback
+        traceback.print_exc()
+        print(json.dumps({"valid": False, "reason": "internal error: %r" % e}, indent=2))
+        return 3
     print(json.dumps(result, indent=2))
     return 0 if result["valid"] else 1
 

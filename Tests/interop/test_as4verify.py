@@ -575,6 +575,16 @@ class SealedMessageTests(TempFiles):
         self.assertEqual((rc, out["valid"]), (1, False))
         self.assertEqual(out["reason"], "reference cid:notes@sealer.test: digest mismatch")
 
+    def test_signal_like_messages_cross_checked_by_xmlsec(self):
+        """Without attachments xmlsec can judge too: it agrees for RSA and raw r||s ECDSA; its
+        libxmlsec1 1.3.9 cannot load Ed25519 keys, which must give null, not a disagreement."""
+        for key, cert, method, expected in (
+                (self.rsa_key, self.rsa_cert, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", True),
+                (self.ec_key, self.ec_cert, "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256", True),
+                (self.ed_key, self.ed_cert, as4verify.DSIG_MORE21 + "eddsa-ed25519", None)):
+            rc, out = run(self.write("m.as4", Sealer(key, [cert], method).seal([])))
+            self.assertEqual((rc, out["valid"], out["xmlsec"]), (0, True, expected), method)
+
     def test_tampered_ciphertext(self):
         sealed = bytearray(self.edelivery2())
         sealed[-20] ^= 1  # inside the last (encrypted) part
