@@ -10,6 +10,19 @@ It shares no code with the Swift gateway on purpose. Wire rules: shared/spec/AS4
 
 Prints one JSON object. Exit status: 0 signature valid, 1 not valid, 2 usage or I/O error,
 3 internal error (a bug in this tool).
+
+    valid            every reference digest and the SignatureValue verify (and, when --trust is
+                     given, the signer is trusted)
+    reason           first problem found, null when valid
+    signatureMethod  SignatureMethod URI
+    references       [{uri, ok, error}] in SignedInfo order
+    xmlsec           libxmlsec1's own verdict when all references are same-document; null when
+                     not applicable (cid: references, no signer key, key type xmlsec can't load)
+    signer           subject of the signer certificate (RFC 4514), null if not found
+    trusted          null without --trust, else whether the signer chains to a --trust cert
+    parts            [{contentId, mimeType, decrypted, compressed, size, sha256, error}] for the
+                     attachments in MIME order; size/sha256 of the final (decompressed) payload;
+                     mimeType is the PartProperties MimeType of compressed parts
 """
 
 import argparse
@@ -758,10 +771,12 @@ def verify(data, content_type=None, trust=(), certs=(), decrypt_key=None, out_di
               "xmlsec": None, "signer": None, "trusted": None, "parts": []}
     try:
         xml_bytes, parts = read_message(data, content_type)
+        parts_by_cid = {cid_key(p.content_id): p for p in parts if p.content_id}
+        if len(parts_by_cid) != sum(1 for p in parts if p.content_id):
+            raise VerifyError("two MIME parts share a Content-ID")
         root = parse_xml(xml_bytes).getroot()
         security = find_security(root)
         ids = build_id_map(root)
-        parts_by_cid = {cid_key(p.content_id): p for p in parts if p.content_id}
         problems = []
         if security is not None:
             problems = decrypt_parts(root, security, ids, parts_by_cid, decrypt_key)

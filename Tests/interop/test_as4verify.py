@@ -210,6 +210,11 @@ class InputParsingTests(unittest.TestCase):
         with self.assertRaises(as4verify.VerifyError):
             as4verify.read_message(b"--zz\r\n\r\n<r/>\r\n")
 
+    def test_duplicate_content_id_is_refused(self):
+        msg = (b"--b\r\n\r\n<r/>\r\n--b\r\nContent-ID: <a@x>\r\n\r\n1\r\n"
+               b"--b\r\nContent-ID: <a@x>\r\n\r\n2\r\n--b--\r\n")
+        self.assertEqual(as4verify.verify(msg)["reason"], "two MIME parts share a Content-ID")
+
     def test_cid_percent_decoding(self):
         self.assertEqual(as4verify.cid_key("cid:a%40b%2Fc"), as4verify.cid_key("a@b/c"))
 
