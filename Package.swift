@@ -24,7 +24,7 @@ let package = Package(
         .testTarget(name: "EnvelopeXMLTests", dependencies: ["EnvelopeXML"]),
         .testTarget(name: "AS4CryptoTests", dependencies: ["AS4Crypto"]),
         .testTarget(name: "WSSecurityTests", dependencies: ["WSSecurity", "EnvelopeXML", "AS4Crypto"]),
-        .testTarget(name: "AS4GatewayTests", dependencies: ["AS4Gateway", "EnvelopeXML"]),
+        .testTarget(name: "AS4GatewayTests", dependencies: ["AS4Gateway", "EnvelopeXML", "AS4Crypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -40,14 +40,16 @@ enum GatewayProcess {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static let vectors: URL = {
+    static let projectRoot: URL = {
         var url = URL(fileURLWithPath: #filePath)
         while url.path != "/" {
             url.deleteLastPathComponent()
             if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
         }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/interop/vectors")
+        return url
     }()
+
+    static let vectors: URL = projectRoot.deletingLastPathComponent().appendingPathComponent("shared/interop/vectors")
 
     static func vector(_ relative: String) -> String { vectors.appendingPathComponent(relative).path }
 }

@@ -8,11 +8,12 @@ enum SealCommand {
     static let help = """
     Usage: as4gw seal --from PARTY --to PARTY --service S --action A
                       --sign-key KEY.pem --sign-cert CERT.pem [--encrypt-cert CERT.pem]
-                      [--profile 1.15|2.0] [--compress] [--property NAME=VALUE ...] [options] PAYLOAD...
+                      [--profile 1.15|2.0] [--compress] [--property NAME=VALUE ...] [options] [PAYLOAD...]
 
     Writes one AS4 user message, MIME headers first (Content-Type, then a blank line, then the
     multipart/related body), to standard output or --out FILE. Order of operations as AS4
-    requires: compress, sign, encrypt.
+    requires: compress, sign, encrypt. Without PAYLOAD files the message is SOAP only (no
+    attachments), as for a connectivity test.
 
     Profiles:
       1.15  RSA-SHA256 signature; encryption RSA-OAEP (SHA-256, MGF1-SHA256) + AES-128-GCM
@@ -51,7 +52,6 @@ enum SealCommand {
         for required in ["from", "to", "service", "action", "sign-key", "sign-cert"] where a.value(required) == nil {
             return CLI.usageError("seal needs --\(required)", help: help)
         }
-        guard !a.positionals.isEmpty else { return CLI.usageError("seal needs at least one PAYLOAD file", help: help) }
         let profile = a.value("profile") ?? "1.15"
         guard ["1.15", "2.0"].contains(profile) else { return CLI.usageError("--profile must be 1.15 or 2.0", help: help) }
         guard let keyRef = KeyReferenceStyle(rawValue: a.value("key-reference") ?? "bst"),

@@ -14,7 +14,7 @@ enum VerifyCommand {
     verdict: valid, the ebMS error and reason, the signer and its validity, the algorithms, each
     reference, and each part's SHA-256 and size after decryption and decompression.
 
-      --trust FILE        trust anchors (PEM/DER, repeatable); a partner's self-signed
+      --trust FILE|DIR    trust anchors (PEM/DER files or a folder of them, repeatable); a partner's self-signed
                           certificate may be its own anchor
       --certs DIR|FILE    candidate certificates for signatures that name their key by Subject
                           Key Identifier or issuer/serial instead of carrying it
@@ -53,7 +53,7 @@ enum VerifyCommand {
         let anchors: [Certificate], candidates: [Certificate], crls: [CertificateRevocationList]
         let expected: [Certificate]?, keys: [DecryptionKey]
         do {
-            anchors = try a.values("trust").flatMap(KeyMaterial.certificates)
+            anchors = try a.values("trust").flatMap(KeyMaterial.certificateDirectory)
             candidates = try a.values("certs").flatMap(KeyMaterial.certificateDirectory) + anchors
             crls = try KeyMaterial.crls(a.values("crl"))
             expected = try a.value("expect-signer").map { [try KeyMaterial.certificate($0)] }
@@ -132,6 +132,10 @@ enum VerifyCommand {
                      ("certificateStatus", .string(report.certificate?.message))])
         } ?? .null))
         json.append(("evaluatedAt", .string(Timestamp(time).lexical)))
+        // The mathematical verdict alone (SignatureValue and every checkable digest), apart from
+        // trust, time and policy: what an auditor of an old message wants to know.
+        json.append(("signatureValue", report.signatureValueValid.map(JSON.bool) ?? .null))
+        json.append(("cryptographicallyValid", .bool(report.isCryptographicallyValid)))
         json.append(("algorithms", .object([("canonicalization", .string(report.canonicalizationMethod)),
                                             ("signature", .string(report.signatureMethod)),
                                             ("digests", .array(Array(Set(report.digestMethods)).sorted().map { .string($0) }))])))
