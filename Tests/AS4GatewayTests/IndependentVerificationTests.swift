@@ -61,7 +61,7 @@ final class IndependentVerificationTests: XCTestCase {
             default: name = "scan\(i).pdf"; bytes = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
             }
             let path = dir.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
             return (path, bytes)
         }
     }

@@ -1,0 +1,1 @@
+// HTTP client over libcurl (placeholder until the transport lands).

@@ -1,0 +1,1 @@
+// HTTP server over libmicrohttpd (placeholder until the transport lands).

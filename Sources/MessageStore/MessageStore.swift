@@ -1,0 +1,1 @@
+// Durable store over SQLite (placeholder until the store lands).

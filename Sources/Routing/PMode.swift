@@ -1,0 +1,1 @@
+// P-Modes and routing (placeholder until the P-Mode work lands).
