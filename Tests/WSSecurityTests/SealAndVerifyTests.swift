@@ -235,3 +235,34 @@ final class SealAndVerifyTests: XCTestCase {
         assertRefused(Wire(contentType: ct, bytes: sink.bytes), .policyNoncompliance, "not signed")
     }
 }
+
+/// wsu:Timestamp freshness and signing, judged at the evaluation time.
+final class TimestampFreshnessTests: XCTestCase {
+    func testCreatedInTheFutureAndExpired() throws {
+        let verifier = SignatureVerifier(policy: .receiving, trust: nil)
+        let doc = try XMLDocument(parsing: "<r/>")
+        let ids = try IdentifierIndex(document: doc)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func check(created: Double?, expires: Double?) -> EbmsError? {
+            var report = SignatureReport()
+            verifier.checkTimestamp(SecurityTimestamp(id: nil, created: created.map { Timestamp(now + $0) },
+                                                      expires: expires.map { Timestamp(now + $0) }),
+                                    signedIds: [], ids: ids, at: now, &report)
+            return report.error
+        }
+        XCTAssertNil(check(created: -60, expires: 240))
+        XCTAssertNil(check(created: 200, expires: nil))          // within the clock skew
+        XCTAssertEqual(check(created: 3600, expires: nil)?.code, .failedAuthentication)
+        XCTAssertEqual(check(created: -7200, expires: -3600)?.code, .failedAuthentication)
+        XCTAssertNil(check(created: -7200, expires: -100))        // expired, but within the skew
+    }
+
+    func testUnsignedTimestampIsRefused() throws {
+        let doc = try XMLDocument(parsing: #"<r xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><t wsu:Id="TS-1"/></r>"#)
+        var report = SignatureReport()
+        SignatureVerifier(policy: .receiving, trust: nil)
+            .checkTimestamp(SecurityTimestamp(id: "TS-1", created: Timestamp(), expires: nil), signedIds: [],
+                            ids: try IdentifierIndex(document: doc), at: Date(), &report)
+        XCTAssertEqual(report.error?.code, .policyNoncompliance)
+    }
+}
