@@ -1,1 +1,98 @@
-// Durable store over SQLite (placeholder until the store lands).
+import Foundation
+
+/// The gateway's durable store: messages in both directions, their parts, their append-only
+/// event history, the outbound delivery queue with leases, and the payload files.
+///
+/// `SQLiteMessageStore` implements it; the operations are phrased so that a PostgreSQL backend
+/// (`SELECT … FOR UPDATE SKIP LOCKED` for claims) can implement the same contract.
+///
+/// Contract shared by every implementation:
+/// - Every method is synchronous and may block on disk I/O (fsync) or on another writer: call it
+///   from a dedicated thread, not from the Swift concurrency pool or an actor.
+/// - A method that returns has committed durably; one that throws has changed nothing.
+/// - Every status change is validated against `MessageStatus.allows` and appends a `MessageEvent`.
+/// - Outbound message ids are unique. Inbound ids are unique within the duplicate window given to
+///   `recordInbound`; after it, the same id is stored again as a new row, and lookups by id
+///   answer the most recent row.
+/// - Times are passed in (`at`, `now`) so that callers and tests control the clock.
+public protocol MessageStore: AnyObject, Sendable {
+    // MARK: Payloads
+
+    /// Copies or moves a payload under `<dataDir>/payloads/yyyy/mm/dd/<uuid>` (UTC date of `at`)
+    /// and fsyncs the file and its directory before returning.
+    func storePayload(_ source: PayloadSource, at: Date) throws -> StoredFile
+
+    // MARK: Inbound
+
+    /// Records a received message (status `Received`) with its parts and an event, in one
+    /// transaction — unless the same message id was received at or after
+    /// `receivedAt - duplicateWindow`, in which case nothing is stored (a `duplicate` event is
+    /// added to the original) and the original comes back.
+    func recordInbound(_ message: InboundMessage, duplicateWindow: TimeInterval) throws -> InboundResult
+
+    /// Stores the raw receipt bytes of a message (answered for inbound, received for outbound)
+    /// without changing its status. Outbound messages normally get theirs from `markDelivered`.
+    func attachReceipt(messageId: String, direction: Direction, receipt: Data, at: Date) throws
+
+    /// Inbound `Received → Delivered`: the message was handed to the backend.
+    func markHandedOver(messageId: String, at: Date) throws
+
+    /// Inbound `Delivered → Retrieved`: the backend took the message.
+    func markRetrieved(messageId: String, at: Date) throws
+
+    // MARK: Lookups
+
+    /// The message with this id in this direction (the most recent row for an inbound id).
+    func findMessage(id: String, direction: Direction) throws -> StoredMessage?
+
+    /// A message's history, oldest first.
+    func events(for rowId: Int64) throws -> [MessageEvent]
+
+    /// Messages for operators, oldest first, filtered by any of status, creation time (at or
+    /// after `since`) and direction.
+    func listMessages(status: MessageStatus?, since: Date?, direction: Direction?, limit: Int) throws -> [StoredMessage]
+
+    // MARK: Outbound queue
+
+    /// Queues a submitted message (status `Submitted`); returns its row id.
+    func enqueueOutbound(_ message: OutboundMessage) throws -> Int64
+
+    /// Atomically leases up to `limit` push messages that are due — `Submitted` with
+    /// `next_attempt_at <= now`, or `Sending` whose lease expired — to `owner` until `now + lease`,
+    /// counting one attempt each. No message is ever leased to two owners at once. A message whose
+    /// lease expired on its last allowed attempt is failed (`DeliveryError.missingReceipt`) instead.
+    func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob]
+
+    /// Leases the oldest message waiting on pull MPC `mpc` (same rules as `claimDue`). A pulled
+    /// message that is never receipted becomes available again when its lease expires.
+    func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob?
+
+    /// `Sending → Delivered` with the receipt, by the lease owner only.
+    func markDelivered(messageId: String, owner: String, receipt: Data, at: Date) throws
+
+    /// `Sending → Submitted` after a retryable failure, to be tried again at `nextAttemptAt`, by the
+    /// lease owner only. When the message has used all its attempts it goes to `Failed` instead;
+    /// the status reached is returned.
+    @discardableResult
+    func markRetry(messageId: String, owner: String, error: DeliveryError, nextAttemptAt: Date, at: Date) throws -> MessageStatus
+
+    /// `Submitted/Sending → Failed` with the reason. A message in `Sending` can only be failed by
+    /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
+    func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
+
+    /// Puts every `Sending` message whose lease expired back to `Submitted` (due at once), or to
+    /// `Failed` when it has no attempt left. Returns how many messages it touched.
+    @discardableResult
+    func reclaimExpiredLeases(now: Date) throws -> Int
+
+    /// Outbound messages not yet final.
+    func queueDepth() throws -> QueueDepth
+
+    /// Age at `now` of the oldest outbound message not yet final; nil when there is none.
+    func oldestQueuedAge(now: Date) throws -> TimeInterval?
+
+    // MARK: Lifecycle
+
+    /// Releases the database; later calls throw `StoreError.closed`. Idempotent.
+    func close()
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Row-level SQL shared by the store's operations: reading and writing `messages`, `parts` and
+/// `events`. Every function here runs inside the caller's transaction (or is a plain read).
+extension SQLiteConnection {
+    // MARK: messages
+
+    /// The most recent row with this id in this direction.
+    func message(id: String, direction: Direction) throws -> StoredMessage? {
+        // The direction is spelled in the SQL (not bound) so the per-direction partial index is used.
+        try queryFirst("""
+            SELECT * FROM messages WHERE direction = '\(direction.rawValue)' AND message_id = ?
+            ORDER BY row_id DESC LIMIT 1
+            """, [id], row: Self.readMessage)
+            .map(withParts)
+    }
+
+    func message(rowId: Int64) throws -> StoredMessage? {
+        try queryFirst("SELECT * FROM messages WHERE row_id = ?", [rowId], row: Self.readMessage).map(withParts)
+    }
+
+    /// Like `message(id:direction:)`, but a missing message is an error.
+    func existingMessage(id: String, direction: Direction) throws -> StoredMessage {
+        guard let message = try message(id: id, direction: direction) else {
+            throw StoreError.notFound(messageId: id, direction: direction)
+        }
+        return message
+    }
+
+    func withParts(_ message: StoredMessage) throws -> StoredMessage {
+        var message = message
+        message.parts = try query("SELECT * FROM parts WHERE message_row = ? ORDER BY position", [message.rowId]) {
+            MessagePart(contentId: $0.string("content_id"), mimeType: $0.string("mime_type"),
+                        file: StoredFile(path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256")))
+        }
+        return message
+    }
+
+    /// Maps a `SELECT * FROM messages` row (parts are loaded separately).
+    static func readMessage(_ row: SQLiteStatement) throws -> StoredMessage {
+        let messageId = row.string("message_id")
+        guard let direction = Direction(rawValue: row.string("direction")),
+              let status = MessageStatus(rawValue: row.string("status"))
+        else {
+            throw StoreError.invalidArgument("message \(messageId): unknown direction or status in the database")
+        }
+        let metadata = MessageMetadata(messageId: messageId, conversationId: row.string("conversation_id"),
+                                       refToMessageId: row.optionalString("ref_to_message_id"),
+                                       fromParty: row.string("from_party"), toParty: row.string("to_party"),
+                                       service: row.string("service"), action: row.string("action"),
+                                       pmodeId: row.optionalString("pmode_id"), mpc: row.optionalString("mpc"))
+        var outbound: OutboundState?
+        if direction == .outbound {
+            let lastError = row.optionalString("last_error_code").map {
+                DeliveryError(code: $0, reason: row.string("last_error_reason"))
+            }
+            outbound = OutboundState(endpoint: row.optionalString("endpoint"), contentType: row.string("content_type"),
+                                     messagePath: row.string("message_path"),
+                                     sentReferences: row.optionalString("sent_references"),
+                                     attempts: row.int("attempts"), maxAttempts: row.int("max_attempts"),
+                                     nextAttemptAt: row.optionalDate("next_attempt_at"),
+                                     leaseOwner: row.optionalString("lease_owner"),
+                                     leaseUntil: row.optionalDate("lease_until"), lastError: lastError,
+                                     pullMPC: row.optionalString("pull_mpc"))
+        }
+        return StoredMessage(rowId: row.int64("row_id"), direction: direction, status: status, metadata: metadata,
+                             parts: [], createdAt: row.date("created_at"), updatedAt: row.date("updated_at"),
+                             outbound: outbound, receipt: row.optionalData("receipt"),
+                             receiptAt: row.optionalDate("receipt_at"), storedPath: row.optionalString("stored_path"),
+                             retrievedAt: row.optionalDate("retrieved_at"))
+    }
+
+    /// Inserts a received message (status `Received`) and its parts; returns its row id.
+    func insertInbound(_ message: InboundMessage) throws -> Int64 {
+        let m = message.metadata
+        try run("""
+            INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
+                                  to_party, service, action, pmode_id, mpc, created_at, updated_at,
+                                  stored_path, receipt, receipt_at)
+            VALUES (?, 'in', 'Received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
+             m.pmodeId, m.mpc, message.receivedAt, message.receivedAt, message.storedPath, message.receipt,
+             message.receipt == nil ? nil : message.receivedAt])
+        let rowId = lastInsertRowID
+        try insertParts(message.parts, rowId: rowId)
+        return rowId
+    }
+
+    /// Inserts a submitted message (status `Submitted`) and its parts; returns its row id.
+    func insertOutbound(_ message: OutboundMessage) throws -> Int64 {
+        let m = message.metadata
+        try run("""
+            INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
+                                  to_party, service, action, pmode_id, mpc, created_at, updated_at,
+                                  endpoint, content_type, message_path, sent_references, max_attempts,
+                                  next_attempt_at, pull_mpc)
+            VALUES (?, 'out', 'Submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
+             m.pmodeId, m.mpc, message.submittedAt, message.submittedAt, message.endpoint, message.contentType,
+             message.messagePath, message.sentReferences, message.maxAttempts,
+             message.firstAttemptAt ?? message.submittedAt, message.pullMPC])
+        let rowId = lastInsertRowID
+        try insertParts(message.parts, rowId: rowId)
+        return rowId
+    }
+
+    private func insertParts(_ parts: [MessagePart], rowId: Int64) throws {
+        for (position, part) in parts.enumerated() {
+            try run("""
+                INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256])
+        }
+    }
+
+    // MARK: events
+
+    func appendEvent(rowId: Int64, at date: Date, direction: Direction, status: MessageStatus, code: String? = nil,
+                     detail: String? = nil) throws {
+        try run("INSERT INTO events (message_row, at, direction, status, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                [rowId, date, direction, status, code, detail])
+    }
+
+    func events(rowId: Int64) throws -> [MessageEvent] {
+        try query("SELECT * FROM events WHERE message_row = ? ORDER BY id", [rowId]) { row in
+            guard let direction = Direction(rawValue: row.string("direction")),
+                  let status = MessageStatus(rawValue: row.string("status"))
+            else { throw StoreError.invalidArgument("event \(row.int64("id")): unknown direction or status") }
+            return MessageEvent(id: row.int64("id"), rowId: row.int64("message_row"), at: row.date("at"),
+                                direction: direction, status: status, code: row.optionalString("code"),
+                                detail: row.optionalString("detail"))
+        }
+    }
+
+    // MARK: transitions
+
+    /// Refuses a status change the state machine does not allow.
+    func checkTransition(_ message: StoredMessage, to next: MessageStatus) throws {
+        guard message.status.allows(next, direction: message.direction) else {
+            throw StoreError.illegalTransition(messageId: message.metadata.messageId, from: message.status, to: next)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Which way a message travels through this gateway.
+public enum Direction: String, Sendable, Hashable, CaseIterable {
+    /// Received from another access point (the stored value is `in`).
+    case inbound = "in"
+    /// Submitted by our backend, to be sent to another access point (`out`).
+    case outbound = "out"
+}
+
+/// A message's status, and the state machine the store enforces.
+///
+/// Outbound: `Submitted → Sending → Delivered` (receipt held) or `→ Failed` (with a reason); a
+/// retryable failure or an expired lease goes `Sending → Submitted`; an expired lease may also be
+/// taken over directly by another worker (`Sending → Sending`, new owner). `Submitted → Failed`
+/// is allowed (given up before sending, e.g. no route). `Delivered` and `Failed` are final.
+///
+/// Inbound: `Received → Delivered` (handed to the backend) `→ Retrieved`. `Retrieved` is final.
+public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
+    case submitted = "Submitted"
+    case sending = "Sending"
+    case delivered = "Delivered"
+    case failed = "Failed"
+    case received = "Received"
+    case retrieved = "Retrieved"
+
+    /// The statuses a message in `direction` may have.
+    public static func statuses(for direction: Direction) -> [MessageStatus] {
+        switch direction {
+        case .outbound: [.submitted, .sending, .delivered, .failed]
+        case .inbound: [.received, .delivered, .retrieved]
+        }
+    }
+
+    /// The status a new message starts in.
+    public static func initial(for direction: Direction) -> MessageStatus {
+        direction == .outbound ? .submitted : .received
+    }
+
+    /// Whether a message in `direction` may go from this status to `next`.
+    public func allows(_ next: MessageStatus, direction: Direction) -> Bool {
+        switch (direction, self) {
+        case (.outbound, .submitted): [.sending, .failed].contains(next)
+        case (.outbound, .sending): [.sending, .submitted, .delivered, .failed].contains(next)
+        case (.inbound, .received): next == .delivered
+        case (.inbound, .delivered): next == .retrieved
+        default: false
+        }
+    }
+
+    /// No transition leaves this status.
+    public func isFinal(direction: Direction) -> Bool {
+        !MessageStatus.allCases.contains { allows($0, direction: direction) }
+    }
+}

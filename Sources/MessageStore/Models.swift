@@ -1,0 +1,225 @@
+import Foundation
+
+// Value types the store takes and returns. Metadata is plain strings (the store knows nothing of
+// XML or P-Modes); payloads are files referenced by path. Dates round-trip with millisecond
+// precision.
+
+/// The ebMS header values kept for every message, in both directions.
+public struct MessageMetadata: Sendable, Equatable {
+    public var messageId: String
+    public var conversationId: String
+    public var refToMessageId: String?
+    public var fromParty: String
+    public var toParty: String
+    public var service: String
+    public var action: String
+    public var pmodeId: String?
+    public var mpc: String?
+
+    public init(messageId: String, conversationId: String = "", refToMessageId: String? = nil, fromParty: String,
+                toParty: String, service: String, action: String, pmodeId: String? = nil, mpc: String? = nil) {
+        self.messageId = messageId
+        self.conversationId = conversationId
+        self.refToMessageId = refToMessageId
+        self.fromParty = fromParty
+        self.toParty = toParty
+        self.service = service
+        self.action = action
+        self.pmodeId = pmodeId
+        self.mpc = mpc
+    }
+}
+
+/// A file the store has made durable: absolute path, byte count, SHA-256 (lowercase hex).
+public struct StoredFile: Sendable, Equatable {
+    public var path: String
+    public var size: Int64
+    public var sha256: String
+
+    public init(path: String, size: Int64, sha256: String) {
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// Where `storePayload` takes a payload from.
+public enum PayloadSource: Sendable {
+    /// Bytes in memory.
+    case bytes(Data)
+    /// A file that is copied (the source stays).
+    case copy(path: String)
+    /// A file that is moved (renamed when on the same file system, else copied and removed).
+    case move(path: String)
+}
+
+/// One payload part of a message.
+public struct MessagePart: Sendable, Equatable {
+    public var contentId: String
+    public var mimeType: String
+    public var file: StoredFile
+
+    public init(contentId: String, mimeType: String, file: StoredFile) {
+        self.contentId = contentId
+        self.mimeType = mimeType
+        self.file = file
+    }
+}
+
+/// A message received from another access point, to be recorded (status `Received`).
+public struct InboundMessage: Sendable, Equatable {
+    public var metadata: MessageMetadata
+    public var parts: [MessagePart]
+    /// The whole message as received (MIME file), if kept.
+    public var storedPath: String?
+    public var receivedAt: Date
+    /// The signed receipt answered, when it is already built; else `attachReceipt` later.
+    public var receipt: Data?
+
+    public init(metadata: MessageMetadata, parts: [MessagePart] = [], storedPath: String? = nil, receivedAt: Date,
+                receipt: Data? = nil) {
+        self.metadata = metadata
+        self.parts = parts
+        self.storedPath = storedPath
+        self.receivedAt = receivedAt
+        self.receipt = receipt
+    }
+}
+
+/// A message our backend submitted, to be queued (status `Submitted`).
+public struct OutboundMessage: Sendable, Equatable {
+    public var metadata: MessageMetadata
+    public var parts: [MessagePart]
+    /// The receiving access point's URL; nil for a pull leg.
+    public var endpoint: String?
+    /// The HTTP Content-Type of the stored MIME file.
+    public var contentType: String
+    /// The signed message exactly as it will be (re)sent: retries must reuse the same bytes.
+    public var messagePath: String
+    /// Opaque JSON describing the `ds:Reference`s sent, kept to validate the receipt.
+    public var sentReferences: String?
+    /// Attempts allowed in total (the first send included); at least 1.
+    public var maxAttempts: Int
+    public var submittedAt: Date
+    /// When the first attempt may be made (default: `submittedAt`).
+    public var firstAttemptAt: Date?
+    /// Set for a pull leg: the message waits on this MPC for a PullRequest instead of being pushed.
+    public var pullMPC: String?
+
+    public init(metadata: MessageMetadata, parts: [MessagePart] = [], endpoint: String?, contentType: String,
+                messagePath: String, sentReferences: String? = nil, maxAttempts: Int, submittedAt: Date,
+                firstAttemptAt: Date? = nil, pullMPC: String? = nil) {
+        self.metadata = metadata
+        self.parts = parts
+        self.endpoint = endpoint
+        self.contentType = contentType
+        self.messagePath = messagePath
+        self.sentReferences = sentReferences
+        self.maxAttempts = maxAttempts
+        self.submittedAt = submittedAt
+        self.firstAttemptAt = firstAttemptAt
+        self.pullMPC = pullMPC
+    }
+}
+
+/// Why a delivery attempt failed: a code (an ebMS error code, `http-503`, …) and a reason.
+public struct DeliveryError: Sendable, Equatable {
+    public var code: String
+    public var reason: String
+
+    public init(code: String, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    /// Recorded when a message's last allowed attempt ended by lease expiry (no receipt came).
+    public static func missingReceipt(attempts: Int) -> DeliveryError {
+        DeliveryError(code: "EBMS:0301", reason: "no receipt after \(attempts) attempt(s); the last lease expired")
+    }
+}
+
+/// The outbound delivery state of a stored message.
+public struct OutboundState: Sendable, Equatable {
+    public var endpoint: String?
+    public var contentType: String
+    public var messagePath: String
+    public var sentReferences: String?
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var nextAttemptAt: Date?
+    public var leaseOwner: String?
+    public var leaseUntil: Date?
+    public var lastError: DeliveryError?
+    public var pullMPC: String?
+}
+
+/// A message as stored, with its parts.
+public struct StoredMessage: Sendable, Equatable {
+    public var rowId: Int64
+    public var direction: Direction
+    public var status: MessageStatus
+    public var metadata: MessageMetadata
+    public var parts: [MessagePart]
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Delivery state; nil for inbound messages.
+    public var outbound: OutboundState?
+    /// Raw signed receipt: the one received (outbound) or the one answered (inbound).
+    public var receipt: Data?
+    public var receiptAt: Date?
+    /// Inbound: the stored MIME file, and when the backend retrieved the message.
+    public var storedPath: String?
+    public var retrievedAt: Date?
+}
+
+/// One entry of a message's append-only history.
+public struct MessageEvent: Sendable, Equatable {
+    public var id: Int64
+    public var rowId: Int64
+    public var at: Date
+    public var direction: Direction
+    /// The status after the event.
+    public var status: MessageStatus
+    public var code: String?
+    public var detail: String?
+}
+
+/// What `recordInbound` did.
+public enum InboundResult: Sendable, Equatable {
+    /// A new message, stored under this row id.
+    case stored(rowId: Int64)
+    /// The message id was received within the duplicate window: nothing stored; the original
+    /// (with the receipt answered then, if any) comes back so the receipt can be sent again.
+    case duplicate(original: StoredMessage)
+}
+
+/// An outbound message a worker has leased for one delivery attempt (push) or one pull.
+public struct OutboundJob: Sendable, Equatable {
+    public var rowId: Int64
+    public var metadata: MessageMetadata
+    public var endpoint: String?
+    public var contentType: String
+    public var messagePath: String
+    public var sentReferences: String?
+    /// The number of this attempt (1 for the first).
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var owner: String
+    public var leaseUntil: Date
+    public var pullMPC: String?
+
+    /// Whether no retry is left after this attempt.
+    public var isLastAttempt: Bool { attempt >= maxAttempts }
+}
+
+/// Outbound messages not yet final.
+public struct QueueDepth: Sendable, Equatable {
+    public var submitted: Int
+    public var sending: Int
+    public var total: Int { submitted + sending }
+
+    public init(submitted: Int, sending: Int) {
+        self.submitted = submitted
+        self.sending = sending
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+/// One numbered schema change. Versions are consecutive from 1; a migration, once released, is
+/// never edited: a change is a new migration.
+struct Migration {
+    let version: Int
+    let name: String
+    let sql: String
+}
+
+/// The schema, as the list of migrations that builds it. Dates are INTEGER milliseconds since
+/// 1970 (UTC); hashes are lowercase hex; receipts are BLOBs; everything else is TEXT.
+enum Schema {
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "messages, parts, append-only events", sql: """
+            CREATE TABLE messages (
+                row_id            INTEGER PRIMARY KEY,
+                message_id        TEXT    NOT NULL CHECK (message_id <> ''),
+                direction         TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+                status            TEXT    NOT NULL,
+                conversation_id   TEXT    NOT NULL DEFAULT '',
+                ref_to_message_id TEXT,
+                from_party        TEXT    NOT NULL,
+                to_party          TEXT    NOT NULL,
+                service           TEXT    NOT NULL,
+                action            TEXT    NOT NULL,
+                pmode_id          TEXT,
+                mpc               TEXT,
+                created_at        INTEGER NOT NULL,
+                updated_at        INTEGER NOT NULL,
+                -- outbound delivery
+                endpoint          TEXT,
+                content_type      TEXT,
+                message_path      TEXT,
+                sent_references   TEXT,
+                attempts          INTEGER NOT NULL DEFAULT 0,
+                max_attempts      INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at   INTEGER,
+                lease_owner       TEXT,
+                lease_until       INTEGER,
+                last_error_code   TEXT,
+                last_error_reason TEXT,
+                pull_mpc          TEXT,
+                -- receipt: received (outbound) or answered (inbound)
+                receipt           BLOB,
+                receipt_at        INTEGER,
+                -- inbound
+                stored_path       TEXT,
+                retrieved_at      INTEGER,
+                CHECK ((direction = 'out' AND status IN ('Submitted', 'Sending', 'Delivered', 'Failed'))
+                    OR (direction = 'in' AND status IN ('Received', 'Delivered', 'Retrieved'))),
+                CHECK (direction = 'in' OR (content_type IS NOT NULL AND message_path IS NOT NULL
+                                            AND max_attempts >= 1 AND (endpoint IS NOT NULL OR pull_mpc IS NOT NULL))),
+                CHECK (status <> 'Sending' OR (lease_owner IS NOT NULL AND lease_until IS NOT NULL))
+            );
+            -- Outbound ids are unique; inbound ids are unique within the duplicate window only.
+            CREATE UNIQUE INDEX messages_outbound_id ON messages (message_id) WHERE direction = 'out';
+            CREATE INDEX messages_inbound_id ON messages (message_id, created_at) WHERE direction = 'in';
+            -- Queue indexes hold only the rows not yet final, so claims stay cheap however much
+            -- history accumulates. Queries repeat the WHERE terms literally so SQLite can use them.
+            CREATE INDEX messages_queue ON messages (status, next_attempt_at)
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending');
+            CREATE INDEX messages_pull_queue ON messages (pull_mpc, created_at)
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc IS NOT NULL;
+            CREATE INDEX messages_leases ON messages (lease_until) WHERE status = 'Sending';
+            CREATE INDEX messages_listing ON messages (created_at, row_id);
+
+            CREATE TABLE parts (
+                id          INTEGER PRIMARY KEY,
+                message_row INTEGER NOT NULL REFERENCES messages (row_id),
+                position    INTEGER NOT NULL,
+                content_id  TEXT    NOT NULL,
+                mime_type   TEXT    NOT NULL,
+                path        TEXT    NOT NULL,
+                size        INTEGER NOT NULL CHECK (size >= 0),
+                sha256      TEXT    NOT NULL CHECK (length(sha256) = 64),
+                UNIQUE (message_row, position)
+            );
+
+            CREATE TABLE events (
+                id          INTEGER PRIMARY KEY,
+                message_row INTEGER NOT NULL REFERENCES messages (row_id),
+                at          INTEGER NOT NULL,
+                direction   TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+                status      TEXT    NOT NULL,
+                code        TEXT,
+                detail      TEXT
+            );
+            CREATE INDEX events_by_message ON events (message_row, id);
+            CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END;
+            CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+                BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
+            """),
+    ]
+
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Creates `schema_migrations` if needed and applies every migration newer than the recorded
+    /// version, all in one `BEGIN IMMEDIATE` transaction (two processes opening a new database at
+    /// once serialize here; the second sees the first's work and applies nothing).
+    /// Returns the versions applied by this call.
+    @discardableResult
+    static func migrate(_ connection: SQLiteConnection, at now: Date) throws -> [Int] {
+        try connection.immediateTransaction {
+            try connection.execute(script: """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    INTEGER PRIMARY KEY,
+                    name       TEXT    NOT NULL,
+                    applied_at INTEGER NOT NULL
+                );
+                """)
+            let current = try currentVersion(connection)
+            guard current <= latestVersion else {
+                throw StoreError.schemaTooNew(found: current, supported: latestVersion)
+            }
+            var applied: [Int] = []
+            for migration in migrations where migration.version > current {
+                try connection.execute(script: migration.sql)
+                try connection.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                                   [migration.version, migration.name, now])
+                applied.append(migration.version)
+            }
+            return applied
+        }
+    }
+
+    static func currentVersion(_ connection: SQLiteConnection) throws -> Int {
+        try connection.queryFirst("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations") {
+            $0.int("version")
+        } ?? 0
+    }
+}

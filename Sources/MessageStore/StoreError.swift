@@ -1,0 +1,50 @@
+import CSQLite
+import Foundation
+
+/// Everything the store can refuse or fail with. SQLite failures keep SQLite's own message and the
+/// statement that failed, so a log line is enough to diagnose them.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// SQLite returned `code` (an extended result code) with `message`; `sql` is the statement, if any.
+    case sqlite(code: Int32, message: String, sql: String?)
+    /// A file-system call failed (`operation` is the call, `errno` its error number).
+    case io(operation: String, path: String, errno: Int32)
+    /// No message with that id in that direction.
+    case notFound(messageId: String, direction: Direction)
+    /// The requested status change is not in the state machine (see `MessageStatus.allows`).
+    case illegalTransition(messageId: String, from: MessageStatus, to: MessageStatus)
+    /// The caller is not the current lease owner of a message in `Sending`.
+    case leaseNotHeld(messageId: String, owner: String?, holder: String?)
+    /// An outbound message with this id already exists (outbound ids are unique).
+    case duplicateMessageId(String)
+    /// A value given to the store is unusable (empty id, non-positive limit, …).
+    case invalidArgument(String)
+    /// The database was written by a newer build: it has migrations this build does not know.
+    case schemaTooNew(found: Int, supported: Int)
+    /// The store was closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case let .sqlite(code, message, sql):
+            let name = String(cString: sqlite3_errstr(code))
+            return "SQLite error \(code) (\(name)): \(message)" + (sql.map { " [in: \($0)]" } ?? "")
+        case let .io(operation, path, errno):
+            return "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        case let .notFound(messageId, direction):
+            return "no \(direction.rawValue)bound message with id \(messageId)"
+        case let .illegalTransition(messageId, from, to):
+            return "message \(messageId): illegal status change \(from.rawValue) → \(to.rawValue)"
+        case let .leaseNotHeld(messageId, owner, holder):
+            return "message \(messageId): lease held by \(holder ?? "nobody"), not by \(owner ?? "an anonymous caller")"
+        case let .duplicateMessageId(messageId):
+            return "an outbound message with id \(messageId) already exists"
+        case let .invalidArgument(reason):
+            return "invalid argument: \(reason)"
+        case let .schemaTooNew(found, supported):
+            return "database schema version \(found) is newer than this build supports (\(supported))"
+        case .closed:
+            return "the message store is closed"
+        }
+    }
+}
+

@@ -1,0 +1,59 @@
+import Foundation
+@testable import MessageStore
+import XCTest
+
+/// Base class: a fresh data directory per test (removed afterwards), a fixed clock, and builders
+/// for the messages the tests store.
+class StoreTestCase: XCTestCase {
+    var dataDirectory = ""
+    /// A whole-millisecond instant, so dates compare equal after the store's millisecond rounding.
+    let t0 = Date(timeIntervalSince1970: 1_750_000_000)
+
+    override func setUpWithError() throws {
+        dataDirectory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("as4gw-store-\(UUID().uuidString)").path
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    func openStore() throws -> SQLiteMessageStore {
+        try SQLiteMessageStore(dataDirectory: dataDirectory, now: t0)
+    }
+
+    func metadata(_ id: String, mpc: String? = nil) -> MessageMetadata {
+        MessageMetadata(messageId: id, conversationId: "conv-\(id)", refToMessageId: nil, fromParty: "urn:ap:blue",
+                        toParty: "urn:ap:red", service: "urn:svc:invoice", action: "Submit", pmodeId: "pm-1", mpc: mpc)
+    }
+
+    func inbound(_ id: String, at date: Date, parts: [MessagePart] = [], receipt: Data? = nil) -> InboundMessage {
+        InboundMessage(metadata: metadata(id), parts: parts, storedPath: "/msgs/\(id).mime", receivedAt: date,
+                       receipt: receipt)
+    }
+
+    func outbound(_ id: String, at date: Date, maxAttempts: Int = 3, pullMPC: String? = nil) -> OutboundMessage {
+        OutboundMessage(metadata: metadata(id, mpc: pullMPC), endpoint: pullMPC == nil ? "https://red.example/as4" : nil,
+                        contentType: "multipart/related; boundary=b", messagePath: "/msgs/\(id).mime",
+                        sentReferences: ##"[{"uri":"#_body","digest":"AAAA"}]"##, maxAttempts: maxAttempts,
+                        submittedAt: date, pullMPC: pullMPC)
+    }
+
+    func part(_ n: Int) -> MessagePart {
+        MessagePart(contentId: "cid:part-\(n)@blue", mimeType: "application/xml",
+                    file: StoredFile(path: "/payloads/\(n)", size: Int64(100 * n), sha256: String(repeating: "ab", count: 32)))
+    }
+
+    /// Asserts `body` throws exactly `expected`.
+    func assertThrows<T>(_ expected: StoreError, file: StaticString = #filePath, line: UInt = #line,
+                         _ body: () throws -> T) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            XCTAssertEqual(error as? StoreError, expected, "\(error)", file: file, line: line)
+        }
+    }
+
+    /// A raw connection to the test's database, for checks below the store's API.
+    func rawConnection() throws -> SQLiteConnection {
+        try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+    }
+}
