@@ -22,11 +22,4 @@ as4gw_gnutls_peer_certificates(void *session, unsigned int *count)
     return gnutls_certificate_get_peers((gnutls_session_t)session, count);
 }
 
-/** The negotiated protocol version of a session given as an untyped pointer. */
-static inline gnutls_protocol_t
-as4gw_gnutls_protocol_version(void *session)
-{
-    return gnutls_protocol_get_version((gnutls_session_t)session);
-}
-
 #endif
