@@ -1,1 +1,160 @@
-// HTTP server over libmicrohttpd (placeholder until the transport lands).
+import AS4Crypto
+import CMicroHTTPD
+import Foundation
+
+/// The gateway's inbound HTTP(S) endpoint: a thin owner of a libmicrohttpd daemon.
+///
+/// The daemon runs a pool of ``HTTPServerConfiguration/threads`` threads over epoll, listening on
+/// the configured address only. Each request is screened as soon as its head has arrived (client
+/// certificate, ``HTTPHandler/admit(_:)``, declared length), its body is collected in memory or
+/// streamed to a spool file, and ``HTTPHandler/handle(_:)`` then runs on the pool thread.
+///
+/// ```swift
+/// let server = try HTTPServer(configuration: .init(port: 8443, tls: tls), handler: inbox)
+/// try server.start()
+/// ...
+/// server.stop(gracePeriod: 10)
+/// ```
+public final class HTTPServer: @unchecked Sendable {
+    // @unchecked Sendable: `phase` (with the daemon pointer and the C option memory) is only read or
+    // changed under `lock`; `context` is itself thread-safe, the rest is immutable.
+
+    private enum Phase {
+        case created
+        case running(daemon: OpaquePointer, options: DaemonOptions, port: UInt16)
+        /// Stop has begun: the listen socket is closed, in-flight requests are finishing.
+        case draining(port: UInt16)
+        case stopped
+    }
+
+    public let configuration: HTTPServerConfiguration
+    private let context: ServerContext
+    private let lock = NSLock()
+    private var phase = Phase.created
+
+    /// Checks the configuration (bind address, spool directory, limits, TLS material and priority
+    /// string) without binding anything yet.
+    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws {
+        try Self.validate(configuration)
+        self.configuration = configuration
+        self.context = ServerContext(configuration: configuration, handler: handler)
+    }
+
+    deinit {
+        self.stop(gracePeriod: 0)
+    }
+
+    /// Binds and starts serving. A server starts once; create a new one after ``stop(gracePeriod:)``.
+    public func start() throws {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        guard case .created = self.phase else {
+            throw HTTPServerError.invalidState("start() may be called once, before stop()")
+        }
+        let options = try DaemonOptions(configuration: self.configuration, context: self.context)
+        let contextPointer = Unmanaged.passUnretained(self.context).toOpaque()
+        let started = options.withItems { items in
+            as4gw_mhd_start_daemon(options.flags, self.configuration.port, accessHandlerCallback, contextPointer, items)
+        }
+        guard let daemon = started else {
+            let reason = self.context.lastMessage ?? "no diagnostic from libmicrohttpd"
+            throw HTTPServerError.startFailed("\(self.configuration.bindAddress):\(self.configuration.port): \(reason)")
+        }
+        let port = as4gw_mhd_daemon_bind_port(daemon)
+        self.phase = .running(daemon: daemon, options: options, port: port != 0 ? port : self.configuration.port)
+    }
+
+    /// The port being listened on (the one picked by the system when 0 was configured); 0 before ``start()``.
+    public var port: UInt16 {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        switch self.phase {
+        case .running(_, _, let port), .draining(let port): return port
+        case .created, .stopped: return 0
+        }
+    }
+
+    /// Whether the listen socket is open (started and not yet stopping).
+    public var isAcceptingConnections: Bool {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        if case .running = self.phase { return true }
+        return false
+    }
+
+    /// Stops gracefully: closes the listen socket at once (new connections are refused), lets
+    /// requests in flight finish for up to `gracePeriod` seconds (their responses close the
+    /// connection; new requests on kept-alive connections get 503), then shuts libmicrohttpd down,
+    /// closing whatever connections remain.
+    ///
+    /// Returns when the daemon's threads have ended, which includes waiting for handlers still
+    /// running past the grace period (they cannot be interrupted). Must not be called from a handler.
+    /// Calls after the first one return at once.
+    public func stop(gracePeriod: Double) {
+        self.lock.lock()
+        guard case .running(let daemon, let options, let port) = self.phase else {
+            self.lock.unlock()
+            return
+        }
+        self.context.beginDraining()
+        // MHD hands the listen socket back; closing it makes the kernel refuse new connections
+        // instead of queueing them in the backlog.
+        let listenSocket = MHD_quiesce_daemon(daemon)
+        if listenSocket >= 0 {
+            close(listenSocket)
+        }
+        self.phase = .draining(port: port)
+        self.lock.unlock()
+
+        let finished = self.context.waitUntilIdle(deadline: Date(timeIntervalSinceNow: max(0, gracePeriod)))
+        if !finished {
+            self.context.log("stopping with requests still in flight after \(gracePeriod) s")
+        }
+        MHD_stop_daemon(daemon)
+        withExtendedLifetime(options) {}
+
+        self.lock.lock()
+        self.phase = .stopped
+        self.lock.unlock()
+    }
+
+    // MARK: Configuration checks
+
+    private static func validate(_ configuration: HTTPServerConfiguration) throws {
+        func invalid(_ text: String) -> HTTPServerError { .invalidConfiguration(text) }
+        guard configuration.threads >= 1, configuration.threads <= 1024 else { throw invalid("threads must be 1...1024") }
+        guard configuration.maxConnections >= 1, configuration.maxConnections <= Int(Int32.max) else {
+            throw invalid("maxConnections must be positive")
+        }
+        guard configuration.inMemoryBodyLimit <= UInt64(Int32.max) else { throw invalid("inMemoryBodyLimit must be below 2 GiB") }
+        let (address, _) = try DaemonOptions.socketAddress(configuration.bindAddress, port: configuration.port)
+        free(address)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.spoolDirectory, isDirectory: &isDirectory), isDirectory.boolValue,
+              access(configuration.spoolDirectory, W_OK | X_OK) == 0 else {
+            throw invalid("spool directory \(configuration.spoolDirectory) is not a writable directory")
+        }
+        if let tls = configuration.tls {
+            try Self.validate(tls)
+        }
+    }
+
+    private static func validate(_ tls: HTTPServerConfiguration.TLS) throws {
+        try TLSPriorities.validate(tls.priorities)
+        let chain: [Certificate]
+        let key: PrivateKey
+        do {
+            chain = try Certificate.certificates(fromPEM: tls.certificateChainPEM)
+            key = try PrivateKey(pemEncoded: tls.privateKeyPEM)
+        } catch {
+            throw HTTPServerError.invalidConfiguration("TLS certificate or key cannot be read: \(error)")
+        }
+        guard let leaf = chain.first else { throw HTTPServerError.invalidConfiguration("the TLS certificate chain is empty") }
+        guard let leafKey = try? leaf.publicKey, key.matches(leafKey) else {
+            throw HTTPServerError.invalidConfiguration("the TLS private key does not belong to \(leaf.subject)")
+        }
+        if let validator = tls.clientAuthentication.validator, validator.trustStore.anchors.isEmpty {
+            throw HTTPServerError.invalidConfiguration("client authentication needs at least one trust anchor")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import AS4Crypto
+import Foundation
+
+/// How an ``HTTPServer`` listens and how much it accepts.
+public struct HTTPServerConfiguration: Sendable {
+    /// TLS settings (GnuTLS through libmicrohttpd).
+    public struct TLS: Sendable {
+        /// Whether and how TLS client certificates are checked.
+        ///
+        /// libmicrohttpd only *requests* a certificate; the handshake succeeds without one or with
+        /// any certificate. The server therefore validates the presented chain itself, with OpenSSL,
+        /// at the start of every request (chain to the validator's anchors, validity now, and the
+        /// leaf against the trust store's CRLs when it has any), before any body byte is read.
+        public enum ClientAuthentication: Sendable {
+            /// No certificate is requested.
+            case none
+            /// A certificate is requested. Without one the request proceeds with
+            /// ``HTTPRequestHead/clientCertificate`` nil; a certificate that is presented but
+            /// does not validate is refused with 403.
+            case optional(CertificateValidator)
+            /// A valid certificate is required; otherwise 403 with the reason as text.
+            case required(CertificateValidator)
+
+            var validator: CertificateValidator? {
+                switch self {
+                case .none: return nil
+                case .optional(let validator), .required(let validator): return validator
+                }
+            }
+        }
+
+        /// TLS 1.2 and 1.3 only, ciphers of at least 128-bit strength, secure renegotiation.
+        public static let defaultPriorities =
+            "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
+
+        /// The server certificate, then any intermediates, PEM.
+        public var certificateChainPEM: String
+        /// The server's private key, unencrypted PEM (PKCS#8 or traditional).
+        public var privateKeyPEM: String
+        public var clientAuthentication: ClientAuthentication
+        /// A GnuTLS priority string; checked with `gnutls_priority_init` when the server is created.
+        public var priorities: String
+
+        public init(certificateChainPEM: String, privateKeyPEM: String, clientAuthentication: ClientAuthentication = .none,
+                    priorities: String = TLS.defaultPriorities) {
+            self.certificateChainPEM = certificateChainPEM
+            self.privateKeyPEM = privateKeyPEM
+            self.clientAuthentication = clientAuthentication
+            self.priorities = priorities
+        }
+    }
+
+    /// The IPv4 or IPv6 address to listen on; nothing else is bound.
+    public var bindAddress: String
+    /// The TCP port; 0 picks a free one (read it from ``HTTPServer/port`` after ``HTTPServer/start()``).
+    public var port: UInt16
+    /// nil serves plain HTTP.
+    public var tls: TLS?
+    /// The largest request body accepted. A larger declared `Content-Length` is refused with 413
+    /// before reading; a chunked upload that grows past it is cut off with 413.
+    public var maxBodyBytes: UInt64
+    /// Where bodies larger than ``inMemoryBodyLimit`` are written while they arrive.
+    public var spoolDirectory: String
+    /// Bodies up to this size stay in memory; larger ones go to a spool file.
+    public var inMemoryBodyLimit: UInt64
+    /// The number of libmicrohttpd pool threads, i.e. of requests handled at once.
+    public var threads: Int
+    /// Seconds of inactivity after which a connection is closed (0: never).
+    public var connectionTimeout: UInt32
+    /// The most concurrent connections; further ones are closed at once.
+    public var maxConnections: Int
+    /// Receives libmicrohttpd's diagnostic messages; nil discards them (nothing goes to stderr).
+    public var logger: (@Sendable (String) -> Void)?
+
+    public init(bindAddress: String = "127.0.0.1", port: UInt16 = 0, tls: TLS? = nil,
+                maxBodyBytes: UInt64 = 512 << 20, spoolDirectory: String = NSTemporaryDirectory(),
+                inMemoryBodyLimit: UInt64 = 1 << 20, threads: Int = 4, connectionTimeout: UInt32 = 60,
+                maxConnections: Int = 256, logger: (@Sendable (String) -> Void)? = nil) {
+        self.bindAddress = bindAddress
+        self.port = port
+        self.tls = tls
+        self.maxBodyBytes = maxBodyBytes
+        self.spoolDirectory = spoolDirectory
+        self.inMemoryBodyLimit = inMemoryBodyLimit
+        self.threads = threads
+        self.connectionTimeout = connectionTimeout
+        self.maxConnections = maxConnections
+        self.logger = logger
+    }
+}

@@ -1,0 +1,102 @@
+import CMicroHTTPD
+import Foundation
+
+/// The request life cycle, driven by the libmicrohttpd callbacks in `MHDCallbacks.swift`:
+/// ``ServerContext/beginRequest(on:url:method:)`` when the head has arrived,
+/// ``ServerContext/receive(_:for:)`` for each body piece, ``ServerContext/completeRequest(_:on:)``
+/// once the upload has ended, ``ServerContext/endRequest(_:)`` when MHD is done with it.
+extension ServerContext {
+    /// First access-handler call: builds the head, then screens it — graceful stop (503), client
+    /// certificate (403), the handler's `admit`, the declared length (413) — before any body byte
+    /// is read. Returns the state to keep in `con_cls` and the result for MHD.
+    func beginRequest(on connection: OpaquePointer, url: String, method: String) -> (RequestState, MHD_Result) {
+        self.requestBegan()
+        var head = HTTPRequestHead(method: method, path: url)
+        var query: [String: String] = [:]
+        for (name, value) in ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND) {
+            query[name] = value
+        }
+        head.query = query
+        head.headers = HTTPHeaders(ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.HEADER_KIND))
+        head.remoteAddress = ConnectionValues.remoteAddress(of: connection)
+        if !head.headers.values(for: "Transfer-Encoding").contains(where: { $0.lowercased().contains("chunked") }) {
+            head.contentLength = head.headers["Content-Length"].flatMap {
+                UInt64($0.trimmingCharacters(in: .whitespaces))
+            }
+        }
+
+        func refuse(_ response: HTTPResponse) -> (RequestState, MHD_Result) {
+            (RequestState(head: head, body: nil), self.queue(response, on: connection))
+        }
+        if self.isDraining {
+            return refuse(.text(503, "the server is shutting down\n"))
+        }
+        if let tls = self.configuration.tls {
+            let session = as4gw_mhd_connection_tls_session(connection)
+            switch ClientCertificateCheck.evaluate(session: session, policy: tls.clientAuthentication) {
+            case .accepted(let certificate):
+                head.clientCertificate = certificate
+            case .refused(let reason):
+                return refuse(.text(403, reason + "\n"))
+            }
+        }
+        if let refusal = self.handler.admit(head) {
+            return refuse(refusal)
+        }
+        let maxBytes = self.configuration.maxBodyBytes
+        if let declared = head.contentLength, declared > maxBytes {
+            return refuse(.text(413, "the request body (\(declared) bytes) exceeds the limit of \(maxBytes) bytes\n"))
+        }
+        let body = RequestBodyCollector(maxBytes: maxBytes, inMemoryLimit: self.configuration.inMemoryBodyLimit,
+                                        spoolDirectory: self.configuration.spoolDirectory,
+                                        expectedLength: head.contentLength)
+        return (RequestState(head: head, body: body), MHD_Result.YES)
+    }
+
+    /// A piece of the body. Returns false when MHD should close the connection.
+    func receive(_ bytes: UnsafeRawBufferPointer, for request: RequestState) -> Bool {
+        guard let body = request.body else { return true }
+        let keepGoing = body.append(bytes)
+        if !keepGoing {
+            self.log("closing the connection from \(request.head.remoteAddress): refused upload still sending")
+        }
+        return keepGoing
+    }
+
+    /// The upload has ended: answers a refused body, or runs the handler (blocking this pool thread),
+    /// then queues its response and deletes any spool file that is still in place.
+    func completeRequest(_ request: RequestState, on connection: OpaquePointer) -> MHD_Result {
+        guard let collector = request.body else {
+            return self.queue(.text(500, "internal server error\n"), on: connection)
+        }
+        defer { collector.removeSpoolFile() }
+        if let failure = collector.spoolFailure {
+            self.log("spooling the body from \(request.head.remoteAddress) failed: \(failure)")
+        }
+        if case .refusing(let status, let reason) = collector.outcome {
+            return self.queue(.text(status, reason + "\n"), on: connection)
+        }
+        let body: HTTPRequestBody
+        do {
+            guard let finished = try collector.finish() else {
+                return self.queue(.text(500, "internal server error\n"), on: connection)
+            }
+            body = finished
+        } catch {
+            self.log("spooling the body from \(request.head.remoteAddress) failed: \(error)")
+            return self.queue(.text(500, "the request body could not be stored\n"), on: connection)
+        }
+        let response = self.handler.handle(HTTPRequest(head: request.head, body: body))
+        return self.queue(response, on: connection)
+    }
+
+    /// MHD is done with the request (answered, aborted, timed out or shut down).
+    func endRequest(_ request: RequestState) {
+        request.body?.removeSpoolFile()
+        self.requestEnded()
+    }
+
+    private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+        ResponseQueue.queue(response, on: connection, closeConnection: self.isDraining) { self.log($0) }
+    }
+}

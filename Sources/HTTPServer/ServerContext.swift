@@ -1,0 +1,78 @@
+import Foundation
+
+/// The state every libmicrohttpd pool thread shares: the handler, the configuration, and the
+/// count of requests in flight that a graceful stop waits for.
+///
+/// It reaches the C callbacks as an unretained `void *` (the owning ``HTTPServer`` keeps it alive
+/// until `MHD_stop_daemon` has returned), so Swift's checker cannot see the threads that use it.
+/// `@unchecked Sendable` is sound because `configuration` and `handler` are immutable `Sendable`
+/// values and the mutable counters are only touched under `condition`'s lock.
+final class ServerContext: @unchecked Sendable {
+    let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+
+    private let condition = NSCondition()
+    private var requestsInFlight = 0
+    private var draining = false
+    private var lastLogMessage: String?
+
+    init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    /// Counts a request that got per-request state (balanced by ``requestEnded()`` in the completion callback).
+    func requestBegan() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.requestsInFlight += 1
+    }
+
+    func requestEnded() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.requestsInFlight -= 1
+        if self.requestsInFlight == 0 {
+            self.condition.broadcast()
+        }
+    }
+
+    /// Whether a graceful stop has begun: new requests get 503 and responses close their connection.
+    var isDraining: Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.draining
+    }
+
+    func beginDraining() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.draining = true
+    }
+
+    /// Waits until no request is in flight or `deadline` passes; returns whether it became idle.
+    func waitUntilIdle(deadline: Date) -> Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        while self.requestsInFlight > 0 {
+            guard self.condition.wait(until: deadline) else { return self.requestsInFlight == 0 }
+        }
+        return true
+    }
+
+    /// A libmicrohttpd diagnostic: forwarded to the configured logger, and remembered so that a
+    /// failed start can say why.
+    func log(_ message: String) {
+        self.condition.lock()
+        self.lastLogMessage = message
+        self.condition.unlock()
+        self.configuration.logger?(message)
+    }
+
+    /// The most recent diagnostic, if any.
+    var lastMessage: String? {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.lastLogMessage
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+@testable import HTTPServer
+import XCTest
+
+/// Plain HTTP on 127.0.0.1: heads, small bodies, early refusal, responses from memory and files.
+final class HTTPServerBasicTests: XCTestCase {
+    private var directory: ServerTestDirectory!
+
+    override func setUpWithError() throws {
+        self.directory = try ServerTestDirectory()
+    }
+
+    override func tearDown() {
+        self.directory.remove()
+    }
+
+    private func configuration() -> HTTPServerConfiguration {
+        HTTPServerConfiguration(spoolDirectory: self.directory.path)
+    }
+
+    func testGetDeliversTheHeadToTheHandler() throws {
+        let handler = ServerTestHandler { request in
+            var response = HTTPResponse.text(200, "path=\(request.head.path)")
+            response.headers.add(name: "X-Reply", value: "one")
+            response.headers.add(name: "X-Reply", value: "two")
+            return response
+        }
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+        XCTAssertNotEqual(server.port, 0)
+
+        let result = try ServerTestCurl.run(["-H", "X-Test: Hello", "-H", "x-test: again",
+                                             base + "/items/a%20b?x=1&y=two&flag"])
+        XCTAssertEqual(result.exitCode, 0, result.errorText)
+        XCTAssertEqual(result.status, 200)
+        XCTAssertEqual(result.text, "path=/items/a b")
+        XCTAssertEqual(result.headers["content-type"], "text/plain; charset=utf-8")
+        XCTAssertEqual(result.headers.values(for: "X-Reply"), ["one", "two"])
+
+        let request = try XCTUnwrap(handler.requests.first)
+        XCTAssertEqual(request.head.method, "GET")
+        XCTAssertEqual(request.head.path, "/items/a b")
+        XCTAssertEqual(request.head.query, ["x": "1", "y": "two", "flag": ""])
+        XCTAssertEqual(request.head.headers.values(for: "X-TEST"), ["Hello", "again"])
+        XCTAssertEqual(request.head.headers["host"], "127.0.0.1:\(server.port)")
+        XCTAssertEqual(request.head.remoteAddress, "127.0.0.1")
+        XCTAssertNil(request.head.contentLength)
+        XCTAssertNil(request.head.clientCertificate)
+        XCTAssertEqual(request.body, .empty)
+    }
+
+    func testPostEchoesASmallBodyFromMemory() throws {
+        let handler = ServerTestHandler.echo()
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+
+        let payload = "<Envelope>héllo</Envelope>"
+        let result = try ServerTestCurl.run(["-H", "Content-Type: application/soap+xml", "--data-binary", payload, base + "/as4"])
+        XCTAssertEqual(result.status, 200, result.errorText)
+        XCTAssertEqual(result.text, payload)
+        XCTAssertEqual(result.headers["Content-Type"], "application/soap+xml")
+        XCTAssertEqual(result.headers["Content-Length"], String(payload.utf8.count))
+
+        let request = try XCTUnwrap(handler.requests.first)
+        XCTAssertEqual(request.head.method, "POST")
+        XCTAssertEqual(request.head.contentLength, UInt64(payload.utf8.count))
+        XCTAssertEqual(request.body, .bytes(Array(payload.utf8)))
+        XCTAssertEqual(self.directory.contents(), [], "small bodies are not spooled")
+    }
+
+    func testKeepAliveServesSeveralRequestsOnOneConnection() throws {
+        let handler = ServerTestHandler.echo()
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+
+        let result = try ServerTestCurl.run(["--data-binary", "first", base + "/a", "--next", "--data-binary", "second", base + "/b"])
+        XCTAssertEqual(result.exitCode, 0, result.errorText)
+        XCTAssertEqual(handler.requests.map(\.body), [.bytes(Array("first".utf8)), .bytes(Array("second".utf8))])
+        XCTAssertEqual(handler.requests.map(\.head.path), ["/a", "/b"])
+    }
+
+    func testAdmitRefusesBeforeTheBodyIsRead() throws {
+        let handler = ServerTestHandler(admit: { head in
+            guard head.path == "/as4" else { return .text(404, "no such endpoint") }
+            guard head.method == "POST" else {
+                var response = HTTPResponse.text(405, "POST only")
+                response.headers["Allow"] = "POST"
+                return response
+            }
+            return nil
+        }, handle: { _ in .empty(202) })
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+
+        let notFound = try ServerTestCurl.run(["--data-binary", "x", base + "/elsewhere"])
+        XCTAssertEqual(notFound.status, 404)
+        XCTAssertEqual(notFound.text, "no such endpoint")
+
+        let wrongMethod = try ServerTestCurl.run([base + "/as4"])
+        XCTAssertEqual(wrongMethod.status, 405)
+        XCTAssertEqual(wrongMethod.headers["Allow"], "POST")
+
+        // A 2 MiB body announced with Expect: 100-continue is never sent: the refusal comes first.
+        let body = self.directory.file("body")
+        try Data(count: 2 << 20).write(to: URL(fileURLWithPath: body))
+        let refusedUpload = try ServerTestCurl.run(["-X", "PUT", "-H", "Expect: 100-continue", "--data-binary", "@" + body, base + "/as4"])
+        XCTAssertEqual(refusedUpload.status, 405)
+        XCTAssertEqual(refusedUpload.uploadedBytes, 0)
+
+        let accepted = try ServerTestCurl.run(["--data-binary", "x", base + "/as4"])
+        XCTAssertEqual(accepted.status, 202)
+        XCTAssertEqual(handler.admitCount, 4)
+        XCTAssertEqual(handler.requests.count, 1, "handle() runs only for the admitted request")
+    }
+
+    func testResponseBodyFromAFile() throws {
+        let path = self.directory.file("reply.xml")
+        let content = String(repeating: "<receipt/>\n", count: 50_000)
+        try content.write(toFile: path, atomically: true, encoding: .utf8)
+        let handler = ServerTestHandler { _ in .file(200, contentType: "application/xml", path: path) }
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+
+        let result = try ServerTestCurl.run([base + "/"])
+        XCTAssertEqual(result.status, 200)
+        XCTAssertEqual(result.headers["Content-Type"], "application/xml")
+        XCTAssertEqual(result.text, content)
+    }
+
+    func testMissingResponseFileAndBadStatusBecome500() throws {
+        let handler = ServerTestHandler { request in
+            request.head.path == "/missing" ? .file(200, contentType: "text/plain", path: "/nonexistent/file") : .empty(42)
+        }
+        let messages = ServerTestLog()
+        var configuration = self.configuration()
+        configuration.logger = { messages.append($0) }
+        let (server, base) = try startTestServer(configuration, handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+
+        XCTAssertEqual(try ServerTestCurl.run([base + "/missing"]).status, 500)
+        XCTAssertEqual(try ServerTestCurl.run([base + "/odd"]).status, 500)
+        XCTAssertTrue(messages.all.contains { $0.contains("/nonexistent/file") }, "\(messages.all)")
+    }
+
+    func testListensOnLoopbackOnly() throws {
+        let (server, _) = try startTestServer(self.configuration(), handler: ServerTestHandler.echo())
+        defer { server.stop(gracePeriod: 1) }
+        // /proc/net/tcp: "sl local_address rem_address st ..." with addresses as little-endian hex; 0A = LISTEN.
+        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        let portHex = String(format: "%04X", server.port)
+        var listeners: [String] = []
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            if fields.count > 3, fields[1].hasSuffix(":" + portHex), fields[3] == "0A" {
+                listeners.append(fields[1])
+            }
+        }
+        XCTAssertEqual(listeners, ["0100007F:" + portHex])
+    }
+
+    func testConfigurationIsCheckedUpFront() {
+        XCTAssertThrowsError(try HTTPServer(configuration: .init(bindAddress: "localhost", spoolDirectory: self.directory.path),
+                                            handler: ServerTestHandler.echo()))
+        XCTAssertThrowsError(try HTTPServer(configuration: .init(spoolDirectory: self.directory.file("missing")),
+                                            handler: ServerTestHandler.echo()))
+        XCTAssertThrowsError(try HTTPServer(configuration: .init(spoolDirectory: self.directory.path, threads: 0),
+                                            handler: ServerTestHandler.echo()))
+    }
+
+    func testStartTwiceAndAfterStopIsRefused() throws {
+        let server = try HTTPServer(configuration: self.configuration(), handler: ServerTestHandler.echo())
+        server.stop(gracePeriod: 1)  // before start: nothing to do
+        try server.start()
+        XCTAssertThrowsError(try server.start()) { XCTAssertEqual($0 as? HTTPServerError, .invalidState("start() may be called once, before stop()")) }
+        server.stop(gracePeriod: 1)
+        XCTAssertEqual(server.port, 0)
+        XCTAssertThrowsError(try server.start())
+    }
+
+    func testPortInUseFailsToStart() throws {
+        let (first, _) = try startTestServer(self.configuration(), handler: ServerTestHandler.echo())
+        defer { first.stop(gracePeriod: 1) }
+        var configuration = self.configuration()
+        configuration.port = first.port
+        let second = try HTTPServer(configuration: configuration, handler: ServerTestHandler.echo())
+        XCTAssertThrowsError(try second.start()) { error in
+            guard case .startFailed(let text)? = error as? HTTPServerError else { return XCTFail("\(error)") }
+            XCTAssertTrue(text.contains("Address already in use"), text)
+        }
+    }
+
+    func testHeadersAreOrderedAndCaseInsensitive() {
+        var headers: HTTPHeaders = ["Content-Type": "text/xml", "X-A": "1"]
+        headers.add(name: "x-a", value: "2")
+        XCTAssertEqual(headers["CONTENT-TYPE"], "text/xml")
+        XCTAssertEqual(headers.values(for: "X-a"), ["1", "2"])
+        headers["X-A"] = "3"
+        XCTAssertEqual(headers.map(\.name), ["Content-Type", "X-A"])
+        XCTAssertEqual(headers.values(for: "x-a"), ["3"])
+        headers["content-type"] = nil
+        XCTAssertFalse(headers.contains("Content-Type"))
+        XCTAssertEqual(headers, ["x-a": "3"])
+    }
+}
+
+/// Collects logger messages from server threads.
+final class ServerTestLog: @unchecked Sendable {
+    // @unchecked: `messages` is guarded by `lock`.
+    private let lock = NSLock()
+    private var messages: [String] = []
+
+    func append(_ message: String) {
+        self.lock.withLock { self.messages.append(message) }
+    }
+
+    var all: [String] { self.lock.withLock { self.messages } }
+}
