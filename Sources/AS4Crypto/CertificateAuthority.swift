@@ -74,12 +74,13 @@ public final class CertificateAuthority: Sendable {
     public func issueCertificate(for publicKey: PublicKey, subject: CertificateSubject, validFrom: Date = Date(),
                                  validUntil: Date, serialNumber: String? = nil,
                                  keyUsage: KeyUsage = [.digitalSignature, .nonRepudiation, .keyEncipherment],
-                                 isCA: Bool = false) throws -> Certificate {
+                                 isCA: Bool = false, subjectAlternativeNames: [String] = []) throws -> Certificate {
         let name = try subject.makeName()
         defer { X509_NAME_free(name) }
         return try Self.build(subjectName: name, publicKey: publicKey, issuerName: X509_get_subject_name(certificate.pointer),
                               issuer: certificate, signingKey: key, validFrom: validFrom, validUntil: validUntil,
-                              serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA)
+                              serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA,
+                              subjectAlternativeNames: subjectAlternativeNames)
     }
 
     /// Issues a CRL revoking the given serial numbers (decimal), all with `revocationDate`.
@@ -124,7 +125,7 @@ public final class CertificateAuthority: Sendable {
 
     private static func build(subjectName: OpaquePointer, publicKey: PublicKey, issuerName: OpaquePointer?, issuer: Certificate?,
                               signingKey: PrivateKey, validFrom: Date, validUntil: Date, serialNumber: String?,
-                              keyUsage: KeyUsage, isCA: Bool) throws -> Certificate {
+                              keyUsage: KeyUsage, isCA: Bool, subjectAlternativeNames: [String] = []) throws -> Certificate {
         guard validFrom < validUntil else { throw CryptoError.invalidArgument("validity window is empty") }
         guard let x509 = X509_new() else { throw CryptoError.openSSL("X509_new") }
         do {
@@ -145,6 +146,10 @@ public final class CertificateAuthority: Sendable {
             try addExtension(NID_basic_constraints, isCA ? "critical,CA:TRUE" : "critical,CA:FALSE", context: &context, add)
             if !keyUsage.isEmpty {
                 try addExtension(NID_key_usage, "critical," + keyUsage.configNames.joined(separator: ","), context: &context, add)
+            }
+            // TLS server certificates: "IP:127.0.0.1", "DNS:localhost" (OpenSSL's config syntax).
+            if !subjectAlternativeNames.isEmpty {
+                try addExtension(NID_subject_alt_name, subjectAlternativeNames.joined(separator: ","), context: &context, add)
             }
             try addExtension(NID_subject_key_identifier, "hash", context: &context, add)
             try addExtension(NID_authority_key_identifier, "keyid:always", context: &context, add)

@@ -1,0 +1,62 @@
+import AS4Crypto
+import Foundation
+
+/// A development PKI: a CA and, for every party of the P-Mode set, signing, encryption and TLS
+/// certificates with their keys, written where parties.json expects them. Created on first
+/// start when the certificate files are missing, so a newcomer's two local gateways trust each
+/// other out of the box. Never for production: the keys of all parties sit side by side.
+enum DevelopmentPKI {
+    struct Generated {
+        var caCertificate: String
+        var files: [String]
+    }
+
+    /// Creates whatever is missing under `pmodeDirectory` for the given parties; returns the
+    /// CA path and the files written (empty when everything existed).
+    static func ensure(pmodeDirectory: String, parties: [String: [String: String]]) throws -> Generated {
+        let fm = FileManager.default
+        let certs = pmodeDirectory + "/certs"
+        try fm.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        let caCertPath = certs + "/dev-ca.pem"
+        let caKeyPath = certs + "/dev-ca.key"
+        var written: [String] = []
+        let now = Date()
+        let ca: CertificateAuthority
+        if fm.fileExists(atPath: caCertPath), fm.fileExists(atPath: caKeyPath) {
+            ca = try CertificateAuthority(key: try PrivateKey(pemEncoded: try String(contentsOfFile: caKeyPath, encoding: .utf8)),
+                                          certificate: try Certificate(pemEncoded: try String(contentsOfFile: caCertPath, encoding: .utf8)))
+        } else {
+            ca = try .createSelfSigned(subject: .init(commonName: "as4gw development CA", organization: "as4gw (development only)"),
+                                       key: try .generateRSA(bits: 2048), validFrom: now - 3600, validUntil: now + 5 * 365 * 86400)
+            try write(try ca.key.pemEncoded(), to: caKeyPath, mode: 0o600)
+            try write(try ca.certificate.pemEncoded(), to: caCertPath, mode: 0o644)
+            written += [caCertPath, caKeyPath]
+        }
+        for (party, roles) in parties.sorted(by: { $0.key < $1.key }) {
+            for (role, certPath) in roles.sorted(by: { $0.key < $1.key }) {
+                let keyPath = keyPathFor(certificate: certPath)
+                guard !fm.fileExists(atPath: certPath) || !fm.fileExists(atPath: keyPath) else { continue }
+                let key = try PrivateKey.generateRSA(bits: 2048)
+                let usage: KeyUsage = role == "encryption" ? [.keyEncipherment] : (role == "tls" ? [.digitalSignature, .keyEncipherment] : [.digitalSignature, .nonRepudiation])
+                let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role)", organization: "as4gw (development only)"),
+                                                   validFrom: now - 3600, validUntil: now + 2 * 365 * 86400, keyUsage: usage,
+                                                   subjectAlternativeNames: role == "tls" ? ["IP:127.0.0.1", "DNS:localhost"] : [])
+                try fm.createDirectory(atPath: (certPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try write(try key.pemEncoded(), to: keyPath, mode: 0o600)
+                try write(try cert.pemEncoded(), to: certPath, mode: 0o644)
+                written += [certPath, keyPath]
+            }
+        }
+        return Generated(caCertificate: caCertPath, files: written)
+    }
+
+    /// `certs/gw-a.signing.pem` → `certs/gw-a.signing.key`
+    static func keyPathFor(certificate path: String) -> String {
+        (path.hasSuffix(".pem") ? String(path.dropLast(4)) : path) + ".key"
+    }
+
+    private static func write(_ text: String, to path: String, mode: Int) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    }
+}

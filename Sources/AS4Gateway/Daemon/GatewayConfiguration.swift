@@ -1,0 +1,140 @@
+import Foundation
+
+/// The daemon's configuration file (JSON). Every setting has a safe default, so `as4gw serve`
+/// with no file runs the embedded development setup: SQLite under ./data, the sample P-Modes in
+/// ./pmode, and a development PKI generated on first start. See examples/gateway.json.
+struct GatewayConfiguration: Codable, Sendable {
+    /// Which party of the P-Mode set this gateway is (its name in parties.json).
+    var party: String = "gw-a"
+    var dataDirectory: String = "./data"
+    var pmodeDirectory: String = "./pmode"
+    /// `sqlite:PATH` (PostgreSQL follows in a later issue).
+    var store: String?
+    var as4Listener: Listener = Listener(address: "127.0.0.1", port: 8443, path: "/as4", tls: nil)
+    var submissionListener: Listener = Listener(address: "127.0.0.1", port: 8080, path: "/submit", tls: nil)
+    /// Our keys. When absent the development PKI provides them (and says so in the log).
+    var keys: Keys?
+    /// Trust anchors (PEM files or folders) for partner signatures and TLS client certificates.
+    var truststore: [String] = []
+    var crls: [String] = []
+    var logFormat: String = "logfmt"
+    var logLevel: String = "info"
+    var maxMessageBytes: UInt64 = 200 << 20
+    var outboundWorkers: Int = 2
+    var pollIntervalSeconds: Double = 0.5
+    var connectTimeoutSeconds: Double = 10
+    var requestTimeoutSeconds: Double = 120
+    /// How long a message stays claimed by a worker before another may take it over.
+    var leaseSeconds: Double = 300
+    /// Seconds SIGTERM waits for in-flight work.
+    var shutdownGraceSeconds: Double = 20
+    /// Generate missing certificates and keys for every party of the P-Mode set (development only).
+    var developmentPKI: Bool = true
+
+    struct Listener: Codable, Sendable {
+        var address: String
+        var port: UInt16
+        var path: String
+        var tls: TLS?
+    }
+
+    struct TLS: Codable, Sendable {
+        var certificate: String
+        var key: String
+        /// none, optional or required
+        var clientAuthentication: String = "none"
+    }
+
+    struct Keys: Codable, Sendable {
+        var signingKey: String
+        var signingCertificate: String
+        var encryptionKey: String
+        var encryptionCertificate: String
+        /// Client certificate and key for outbound mTLS (optional).
+        var tlsClientCertificate: String?
+        var tlsClientKey: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case party, dataDirectory, pmodeDirectory, store, as4Listener, submissionListener, keys, truststore, crls
+        case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
+        case requestTimeoutSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+    }
+
+    init() {}
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = GatewayConfiguration()
+        party = try c.decodeIfPresent(String.self, forKey: .party) ?? d.party
+        dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory) ?? d.dataDirectory
+        pmodeDirectory = try c.decodeIfPresent(String.self, forKey: .pmodeDirectory) ?? d.pmodeDirectory
+        store = try c.decodeIfPresent(String.self, forKey: .store)
+        as4Listener = try c.decodeIfPresent(Listener.self, forKey: .as4Listener) ?? d.as4Listener
+        submissionListener = try c.decodeIfPresent(Listener.self, forKey: .submissionListener) ?? d.submissionListener
+        keys = try c.decodeIfPresent(Keys.self, forKey: .keys)
+        truststore = try c.decodeIfPresent([String].self, forKey: .truststore) ?? []
+        crls = try c.decodeIfPresent([String].self, forKey: .crls) ?? []
+        logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? d.logFormat
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
+        maxMessageBytes = try c.decodeIfPresent(UInt64.self, forKey: .maxMessageBytes) ?? d.maxMessageBytes
+        outboundWorkers = try c.decodeIfPresent(Int.self, forKey: .outboundWorkers) ?? d.outboundWorkers
+        pollIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .pollIntervalSeconds) ?? d.pollIntervalSeconds
+        connectTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds) ?? d.connectTimeoutSeconds
+        requestTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
+        leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
+        shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
+        developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+    }
+
+    struct ConfigError: Error, CustomStringConvertible { var description: String }
+
+    /// Reads a configuration file; relative paths in it are taken relative to the file's folder.
+    static func load(path: String?) throws -> GatewayConfiguration {
+        guard let path else { return GatewayConfiguration() }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError(description: "cannot read configuration \(path): \(error.localizedDescription)")
+        }
+        var config: GatewayConfiguration
+        do { config = try JSONDecoder().decode(GatewayConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ConfigError(description: "\(path): missing \(ctx.codingPath.map(\.stringValue).joined(separator: ".")).\(key.stringValue)")
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            throw ConfigError(description: "\(path): \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
+        } catch {
+            throw ConfigError(description: "\(path): not valid JSON: \(error.localizedDescription)")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
+        config.dataDirectory = resolve(config.dataDirectory)
+        config.pmodeDirectory = resolve(config.pmodeDirectory)
+        config.truststore = config.truststore.map(resolve)
+        config.crls = config.crls.map(resolve)
+        if var keys = config.keys {
+            keys.signingKey = resolve(keys.signingKey)
+            keys.signingCertificate = resolve(keys.signingCertificate)
+            keys.encryptionKey = resolve(keys.encryptionKey)
+            keys.encryptionCertificate = resolve(keys.encryptionCertificate)
+            keys.tlsClientCertificate = keys.tlsClientCertificate.map(resolve)
+            keys.tlsClientKey = keys.tlsClientKey.map(resolve)
+            config.keys = keys
+        }
+        for keyPath in [\GatewayConfiguration.as4Listener, \GatewayConfiguration.submissionListener] {
+            if var tls = config[keyPath: keyPath].tls {
+                tls.certificate = resolve(tls.certificate)
+                tls.key = resolve(tls.key)
+                config[keyPath: keyPath].tls = tls
+            }
+        }
+        if let store = config.store, store.hasPrefix("sqlite:") {
+            config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
+        }
+        return config
+    }
+
+    /// The SQLite data directory of the store URL.
+    var storeDirectory: String {
+        if let store, store.hasPrefix("sqlite:") { return String(store.dropFirst(7)) }
+        return dataDirectory
+    }
+}
