@@ -46,10 +46,13 @@ final class HTTPClientFixtureServer {
     var processIdentifier: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
 
-    /// `listener` is "http", "https", "mtls" or "wrongname"; `target` is the path and query.
+    /// `listener` is "http", "https", "mtls" or "wrongname".
+    func port(_ listener: String) -> Int { ports[listener] ?? 0 }
+
+    /// `target` is the path and query.
     func url(_ listener: String, _ target: String = "/") -> String {
         let scheme = listener == "http" ? "http" : "https"
-        return "\(scheme)://127.0.0.1:\(ports[listener] ?? 0)\(target)"
+        return "\(scheme)://127.0.0.1:\(port(listener))\(target)"
     }
 
     /// A file of the fixture PKI: ca.pem, other-ca.pem, client.pem, client.key, server.pem, …

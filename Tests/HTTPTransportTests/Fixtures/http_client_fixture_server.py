@@ -18,6 +18,7 @@ Every request (any method, any path) is answered according to its query paramete
   chunked=1  send the answer with Transfer-Encoding: chunked (no Content-Length)
   close=1    answer with Connection: close and close the connection
   drop=1     read the request, then close the connection without answering
+  drop=reused  the same, but only when the connection has served a request before
 The JSON echo: method, path, length and sha256 of the request body, lower-cased request
 headers, the server's serial number of the connection, and the client certificate's CN.
 """
@@ -69,23 +70,25 @@ def openssl(*args):
 
 
 def make_pki(directory):
-    """ca.pem (trusted by the tests), other-ca.pem (an unrelated CA), and leaf certificates."""
+    """ca.pem (trusted by the tests) issuing server, wrongname and client; other-ca.pem (unrelated)
+    issuing other-client."""
     if os.path.exists(os.path.join(directory, "done")):
         return
     path = lambda name: os.path.join(directory, name)
     with open(path("openssl.cnf"), "w") as f:
         f.write(OPENSSL_CONFIG)
-    for name in ["ca", "other-ca", "server", "wrongname", "client"]:
+    for name in ["ca", "other-ca", "server", "wrongname", "client", "other-client"]:
         openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path(name + ".key"))
     for name, cn in [("ca", "as4gw HTTPClient test CA"), ("other-ca", "unrelated test CA")]:
         openssl("req", "-x509", "-new", "-key", path(name + ".key"), "-subj", "/CN=" + cn, "-days", "2",
                 "-config", path("openssl.cnf"), "-extensions", "ca_ext", "-out", path(name + ".pem"))
-    for serial, (name, cn, section) in enumerate([("server", "127.0.0.1", "server_ext"),
-                                                  ("wrongname", "other.example", "wrongname_ext"),
-                                                  ("client", "as4gw test client", "client_ext")], start=2):
+    leaves = [("server", "127.0.0.1", "server_ext", "ca"), ("wrongname", "other.example", "wrongname_ext", "ca"),
+              ("client", "as4gw test client", "client_ext", "ca"),
+              ("other-client", "foreign test client", "client_ext", "other-ca")]
+    for serial, (name, cn, section, issuer) in enumerate(leaves, start=2):
         openssl("req", "-new", "-key", path(name + ".key"), "-subj", "/CN=" + cn, "-config", path("openssl.cnf"),
                 "-out", path(name + ".csr"))
-        openssl("x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+        openssl("x509", "-req", "-in", path(name + ".csr"), "-CA", path(issuer + ".pem"), "-CAkey", path(issuer + ".key"),
                 "-set_serial", str(serial), "-days", "2", "-extfile", path("openssl.cnf"), "-extensions", section,
                 "-out", path(name + ".pem"))
     open(path("done"), "w").close()
@@ -133,9 +136,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         length, sha256 = self.read_body()
+        self.server.local.requests += 1
         if "delay" in query:
             time.sleep(float(query["delay"]))
-        if query.get("drop") == "1":
+        if query.get("drop") == "1" or (query.get("drop") == "reused" and self.server.local.requests > 1):
             self.close_connection = True
             return
         if "size" in query:
@@ -182,12 +186,15 @@ class Server(http.server.ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # One thread per connection: the TLS handshake happens here, not in the accept loop.
         self.local.connection = next(Server.counter)
+        self.local.requests = 0
         # Headers and body are separate writes: without this, Nagle + delayed ACK stall ~40 ms.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.context is not None:
+            request = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
             try:
-                request = self.context.wrap_socket(request, server_side=True)
+                request.do_handshake()
             except (ssl.SSLError, OSError):
+                close_gracefully(request)
                 return
         try:
             self.RequestHandlerClass(request, client_address, self)
@@ -197,6 +204,22 @@ class Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         pass  # clients that time out or abort are expected
+
+
+def close_gracefully(connection):
+    """After a failed handshake OpenSSL has written its alert. Closing at once would reset the
+    connection if the client's first request is still unread (TLS 1.3 clients send it right after
+    their Finished), and the reset can destroy the alert before the client reads it. So: FIN,
+    drain what the client sends for a moment, then close."""
+    try:
+        connection.shutdown(socket.SHUT_WR)  # also detaches the TLS layer: raw reads below
+        connection.settimeout(1)
+        while connection.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+    finally:
+        connection.close()
 
 
 def tls_context(directory, leaf, require_client_certificate=False):
