@@ -11,6 +11,11 @@ import Glibc
 ///
 /// Every request sets the method, URL, headers, body and callback contexts afresh, so nothing
 /// from one request carries into the next; the configuration is applied once, in `init`.
+///
+/// When a reused connection turns out to be dead and not a byte of response arrived, curl sends
+/// the request once more on a new connection (rewinding the body). The server may have
+/// processed the first copy, so a receiver can see a POST twice: AS4 receivers detect
+/// duplicates by MessageId.
 public final class HTTPClient {
     public let configuration: HTTPClientConfiguration
     private let handle: UnsafeMutableRawPointer

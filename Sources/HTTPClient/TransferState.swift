@@ -52,6 +52,13 @@ final class TransferState {
             headers.removeAll()
             return true
         }
+        if let first = text.first, first == " " || first == "\t" {
+            // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous field's value.
+            if let (name, value) = headers.popLast() {
+                headers.append((name, value + " " + text.trimmingOptionalWhitespace()))
+            }
+            return true
+        }
         guard let colon = text.firstIndex(of: ":") else { return true }  // blank end line
         let name = String(text[..<colon])
         text = String(text[text.index(after: colon)...])

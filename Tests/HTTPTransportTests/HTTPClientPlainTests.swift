@@ -59,6 +59,12 @@ final class HTTPClientPlainTests: HTTPClientFixtureTestCase {
         XCTAssertNil(echo.headers["content-length"])
     }
 
+    func testFoldedResponseHeaderIsJoined() throws {
+        let response = try client().get(url: server.url("http", "/?fold=1"), headers: [])
+        XCTAssertEqual(response.header("X-Folded"), "first second")
+        XCTAssertEqual(response.header("Content-Length"), String(response.body.count), "the field after the fold is intact")
+    }
+
     /// Options are per request: a GET after a POST sends no body and none of the POST's headers.
     func testRequestsDoNotLeakIntoTheNextOne() throws {
         let client = try client()

@@ -17,6 +17,7 @@ Every request (any method, any path) is answered according to its query paramete
   size=N     answer with N bytes of filler instead of the JSON echo
   chunked=1  send the answer with Transfer-Encoding: chunked (no Content-Length)
   close=1    answer with Connection: close and close the connection
+  fold=1     add a header field folded over two lines (obsolete line folding)
   drop=1     read the request, then close the connection without answering
   drop=reused  the same, but only when the connection has served a request before
 The JSON echo: method, path, length and sha256 of the request body, lower-cased request
@@ -158,6 +159,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(int(query.get("status", "200")))
         self.send_header("Content-Type", content_type)
         self.send_header("X-Fixture", "as4gw")
+        if query.get("fold") == "1":
+            self.send_header("X-Folded", "first\r\n\tsecond")
         if query.get("close") == "1":
             self.send_header("Connection", "close")
             self.close_connection = True
