@@ -11,6 +11,9 @@ static inline CURLcode as4gw_curl_setopt_slist(CURL *c, CURLoption o, struct cur
 static inline CURLcode as4gw_curl_setopt_write(CURL *c, curl_write_callback f) { return curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, f); }
 static inline CURLcode as4gw_curl_setopt_header(CURL *c, curl_write_callback f) { return curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, f); }
 static inline CURLcode as4gw_curl_setopt_read(CURL *c, curl_read_callback f) { return curl_easy_setopt(c, CURLOPT_READFUNCTION, f); }
+static inline CURLcode as4gw_curl_setopt_seek(CURL *c, curl_seek_callback f) { return curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, f); }
 static inline CURLcode as4gw_curl_getinfo_long(CURL *c, CURLINFO i, long *v) { return curl_easy_getinfo(c, i, v); }
 static inline CURLcode as4gw_curl_getinfo_double(CURL *c, CURLINFO i, double *v) { return curl_easy_getinfo(c, i, v); }
+static inline CURLcode as4gw_curl_getinfo_off(CURL *c, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(c, i, v); }
+static inline CURLcode as4gw_curl_getinfo_string(CURL *c, CURLINFO i, char **v) { return curl_easy_getinfo(c, i, v); }
 #endif
