@@ -32,7 +32,8 @@ let package = Package(
 
         .testTarget(name: "EnvelopeXMLTests", dependencies: ["EnvelopeXML"]),
         .testTarget(name: "AS4CryptoTests", dependencies: ["AS4Crypto"]),
-        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPServer", "HTTPClient", "AS4Crypto"]),
+        .testTarget(name: "HTTPTransportTests", dependencies: ["HTTPServer", "HTTPClient", "AS4Crypto"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "MessageStoreTests", dependencies: ["MessageStore"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "EnvelopeXML"]),
         .testTarget(name: "WSSecurityTests", dependencies: ["WSSecurity", "EnvelopeXML", "AS4Crypto"]),
