@@ -72,17 +72,17 @@ struct PModeDecoder {
         }
         guard let id, let agreement, let mep, let binding, let (initiator, initiatorLocation) = initiatorRead,
               let (responder, responderLocation) = responderRead, legsOK else { return nil }
-        var pullLegs = legs
+        var finalLegs = legs
         if binding == .pull {
-            for i in pullLegs.indices where pullLegs[i].leg.pullAuthorization == nil {
-                pullLegs[i].leg.pullAuthorization = PullAuthorization(parties: [initiator.party])
+            for i in finalLegs.indices where finalLegs[i].leg.pullAuthorization == nil {
+                finalLegs[i].leg.pullAuthorization = PullAuthorization(parties: [initiator.party])
             }
         }
         let pmode = PMode(id: id, description: description, agreement: agreement, mep: mep, binding: binding,
-                          initiator: initiator, responder: responder, legs: pullLegs.map(\.leg),
+                          initiator: initiator, responder: responder, legs: finalLegs.map(\.leg),
                           source: SourceLocation(file: file, line: value.location.line, column: value.location.column))
         return DecodedPMode(pmode: pmode, file: file, path: path, idLocation: o.location(of: "id"),
-                            initiatorLocation: initiatorLocation, responderLocation: responderLocation, legs: pullLegs)
+                            initiatorLocation: initiatorLocation, responderLocation: responderLocation, legs: finalLegs)
     }
 
     /// nil = invalid; `.some(nil)` = no agreement.

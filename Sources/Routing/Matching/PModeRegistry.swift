@@ -30,7 +30,8 @@ public final class PModeRegistry: @unchecked Sendable {
         return set
     }
 
-    /// How many sets have been installed successfully (0 = still the initial one).
+    /// Successful loads: the load of `init(directory:)` and every successful reload (0 = still the
+    /// set handed to `init(_:options:)`).
     public var generation: Int {
         lock.lock()
         defer { lock.unlock() }
