@@ -1,1 +1,0 @@
-// P-Modes and routing (placeholder until the P-Mode work lands).
