@@ -8,6 +8,8 @@ Usage: as4gw COMMAND [ARGS...]
 An eDelivery AS4 gateway (ebMS 3.0 / AS4, eDelivery AS4 profile 1.15 and 2.0).
 
 Commands:
+  serve               Run the gateway (AS4 endpoint, submissions, delivery with retries)
+  send FILE...        Queue a message for delivery by the running gateway
   inspect FILE        Read one AS4 message as it travels and print a JSON summary
   seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
   verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
@@ -21,6 +23,8 @@ let command = arguments.popFirst()
 let status: Int32
 switch command {
 case "inspect": status = InspectCommand.run(Array(arguments))
+case "serve": status = ServeCommand.run(Array(arguments))
+case "send": status = SendCommand.run(Array(arguments))
 case "seal": status = SealCommand.run(Array(arguments))
 case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))

@@ -1,0 +1,59 @@
+import Foundation
+import HTTPClient
+
+/// `as4gw send`: hands a message to the running daemon's local submission endpoint.
+enum SendCommand {
+    static let help = """
+    Usage: as4gw send --to PARTY --service S --action A [--service-type T] [--property K=V ...]
+                      [--conversation-id ID] [--message-id ID] [--mime-type TYPE] [--submit URL] FILE...
+
+    Queues a message for delivery by the running gateway (default submission endpoint
+    http://127.0.0.1:8080/submit) and prints its message id. The gateway seals it per the
+    P-Mode agreed with PARTY and delivers it with retries; `as4gw serve` logs the outcome.
+    Exit status: 0 queued; 1 refused by the gateway (reason printed); 2 usage or connection error.
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        let a: Arguments
+        do {
+            a = try Arguments(args, valued: ["to", "service", "service-type", "action", "property", "conversation-id", "message-id",
+                                             "mime-type", "submit"], flags: [])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if a.has("help") { print(help); return 0 }
+        for r in ["to", "service", "action"] where a.value(r) == nil { return CLI.usageError("send needs --\(r)", help: help) }
+        var properties: [String: String] = [:]
+        for p in a.values("property") {
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { return CLI.usageError("--property takes K=V", help: help) }
+            properties[String(p[..<eq])] = String(p[p.index(after: eq)...])
+        }
+        var payloads: [JSON] = []
+        for path in a.positionals {
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            guard FileManager.default.isReadableFile(atPath: absolute) else { return CLI.ioError("cannot read \(path)") }
+            payloads.append(.object([("path", .string(absolute)), ("mimeType", .string(a.value("mime-type")))]))
+        }
+        let body = JSON.object([
+            ("to", .string(a.value("to"))), ("service", .string(a.value("service"))), ("serviceType", .string(a.value("service-type"))),
+            ("action", .string(a.value("action"))), ("conversationId", .string(a.value("conversation-id"))),
+            ("messageId", .string(a.value("message-id"))),
+            ("properties", .object(properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("payloads", .array(payloads)),
+        ]).serialized(pretty: false)
+        do {
+            let client = try HTTPClient(configuration: HTTPClientConfiguration())
+            let response = try client.post(url: a.value("submit") ?? "http://127.0.0.1:8080/submit",
+                                           headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+            let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+            if response.status == 202, let id = json?["messageId"] as? String {
+                print(id)
+                return 0
+            }
+            CLI.printError("as4gw: the gateway refused the message (HTTP \(response.status)): \(json?["detail"] as? String ?? String(decoding: response.body, as: UTF8.self))")
+            return 1
+        } catch {
+            return CLI.ioError("cannot reach the gateway: \(error)")
+        }
+    }
+}

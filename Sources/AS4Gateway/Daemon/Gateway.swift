@@ -1,0 +1,180 @@
+import AS4Crypto
+import Dispatch
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+import WSSecurity
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running daemon: wires the P-Mode registry, the store, the AS4 and submission listeners
+/// and the delivery workers, and owns their lifecycle (SIGHUP reloads P-Modes, SIGTERM stops
+/// gracefully: no new connections, in-flight work finishes within the grace period, exit 0).
+final class Gateway: @unchecked Sendable {  // mutated only on the main thread during start/stop
+    let context: GatewayContext
+    private var as4Server: HTTPServer?
+    private var submissionServer: HTTPServer?
+    private var workers: OutboundWorkers?
+
+    init(config: GatewayConfiguration) throws {
+        let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
+                           minimum: EventLog.Level(name: config.logLevel) ?? .info)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+
+        // P-Modes; in development mode, certificates for every party are created first.
+        var devCA: String?
+        if config.developmentPKI {
+            let preliminary: PModeSet
+            do {
+                preliminary = try PModeLoader.load(directory: config.pmodeDirectory, options: .init(requireCertificates: false))
+            } catch {
+                throw GatewayError.pmodes(error.description)
+            }
+            var wanted: [String: [String: String]] = [:]
+            for party in preliminary.parties {
+                for (role, files) in party.certificateFiles {
+                    if let first = files.first { wanted[party.name, default: [:]][role.rawValue] = Self.resolve(first, in: config.pmodeDirectory) }
+                }
+            }
+            let generated = try DevelopmentPKI.ensure(pmodeDirectory: config.pmodeDirectory, parties: wanted)
+            devCA = generated.caCertificate
+            log.log(.warning, "development-pki", ["reason": generated.files.isEmpty
+                ? "using the development PKI under \(config.pmodeDirectory)/certs (not for production)"
+                : "generated a development PKI under \(config.pmodeDirectory)/certs: \(generated.files.count) files (not for production)"])
+        }
+        let set: PModeSet
+        do {
+            set = try PModeLoader.load(directory: config.pmodeDirectory)
+        } catch {
+            throw GatewayError.pmodes(error.description)
+        }
+        let registry = PModeRegistry(set)
+        guard let us = set.party(named: config.party) else {
+            throw GatewayError.configuration("party \(config.party) is not defined in \(config.pmodeDirectory)/parties.json")
+        }
+
+        // Our keys: configured, or the development PKI's files for our party.
+        func ours(_ role: CertificateRole) throws -> (String, String) {
+            guard let cert = us.certificateFiles[role]?.first.map({ Self.resolve($0, in: config.pmodeDirectory) }) else {
+                throw GatewayError.configuration("party \(us.name) has no \(role.rawValue) certificate in parties.json")
+            }
+            return (DevelopmentPKI.keyPathFor(certificate: cert), cert)
+        }
+        let keys = try config.keys ?? {
+            let s = try ours(.signing), e = try ours(.encryption), t = try ours(.tls)
+            return .init(signingKey: s.0, signingCertificate: s.1, encryptionKey: e.0, encryptionCertificate: e.1,
+                         tlsClientCertificate: t.1, tlsClientKey: t.0)
+        }()
+        let signing = SigningIdentity(privateKey: try KeyMaterial.privateKey(keys.signingKey),
+                                      certificate: try KeyMaterial.certificate(keys.signingCertificate))
+        let decryption = DecryptionKey(privateKey: try KeyMaterial.privateKey(keys.encryptionKey),
+                                       certificate: try KeyMaterial.certificate(keys.encryptionCertificate))
+        var anchors = try config.truststore.flatMap(KeyMaterial.certificateDirectory)
+        if let devCA { anchors += try KeyMaterial.certificates(devCA) }
+        let crls = try KeyMaterial.crls(config.crls)
+
+        // One PEM bundle of the trust anchors for libcurl's server verification.
+        let bundle = config.dataDirectory + "/outbound-trust.pem"
+        try Data(try anchors.map { try $0.pemEncoded() }.joined().utf8).write(to: URL(fileURLWithPath: bundle), options: .atomic)
+
+        let store = try SQLiteMessageStore(dataDirectory: config.storeDirectory)
+        context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
+                                     decryptionKeys: [decryption], trustAnchors: anchors, crls: crls,
+                                     outboundTrustFile: anchors.isEmpty ? nil : bundle)
+        self.keys = keys
+    }
+
+    private let keys: GatewayConfiguration.Keys
+
+    static func resolve(_ path: String, in directory: String) -> String {
+        path.hasPrefix("/") ? path : directory + "/" + path
+    }
+
+    enum GatewayError: Error, CustomStringConvertible {
+        case pmodes(String)
+        case configuration(String)
+        var description: String {
+            switch self {
+            case .pmodes(let s): return "P-Modes refused:\n\(s)"
+            case .configuration(let s): return s
+            }
+        }
+    }
+
+    func start() throws {
+        let config = context.config
+        let validator = CertificateValidator(trustStore: try TrustStore(anchors: context.trustAnchors, crls: context.crls))
+        var as4 = HTTPServerConfiguration()
+        as4.bindAddress = config.as4Listener.address
+        as4.port = config.as4Listener.port
+        as4.maxBodyBytes = config.maxMessageBytes
+        as4.spoolDirectory = context.spoolDirectory
+        let log = context.log
+        as4.logger = { message in log.log(.debug, "http", ["reason": message]) }
+        var tlsFiles: (String, String)? = config.as4Listener.tls.map { ($0.certificate, $0.key) }
+        if tlsFiles == nil, config.developmentPKI { tlsFiles = devTLS() }
+        if let (cert, key) = tlsFiles {
+            let auth: HTTPServerConfiguration.TLS.ClientAuthentication
+            switch config.as4Listener.tls?.clientAuthentication ?? "none" {
+            case "required": auth = .required(validator)
+            case "optional": auth = .optional(validator)
+            default: auth = .none
+            }
+            as4.tls = .init(certificateChainPEM: try String(contentsOfFile: cert, encoding: .utf8),
+                            privateKeyPEM: try String(contentsOfFile: key, encoding: .utf8), clientAuthentication: auth)
+        }
+        let server = try HTTPServer(configuration: as4, handler: InboundProcessor(context: context))
+        try server.start()
+        as4Server = server
+
+        var submit = HTTPServerConfiguration()
+        submit.bindAddress = config.submissionListener.address
+        submit.port = config.submissionListener.port
+        submit.maxBodyBytes = 1 << 20
+        submit.spoolDirectory = context.spoolDirectory
+        let submission = try HTTPServer(configuration: submit, handler: SubmissionHandler(context: context))
+        try submission.start()
+        submissionServer = submission
+
+        let w = OutboundWorkers(context: context)
+        w.start(count: config.outboundWorkers)
+        workers = w
+        context.log.log(.info, "started", ["party": context.party,
+                                           "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
+                                           "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
+                                           "store": config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
+    }
+
+    /// The development TLS certificate and key of our party.
+    private func devTLS() -> (String, String)? {
+        guard let cert = keys.tlsClientCertificate, let key = keys.tlsClientKey else { return nil }
+        return (cert, key)
+    }
+
+    var as4Port: UInt16 { as4Server?.port ?? 0 }
+    var submissionPort: UInt16 { submissionServer?.port ?? 0 }
+
+    func reloadPModes() {
+        let problems = context.registry.reload(from: context.config.pmodeDirectory)
+        if problems.isEmpty {
+            context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])
+        } else {
+            context.log.log(.error, "pmodes-refused", ["reason": "kept the previous P-Modes: " + problems.map(\.description).joined(separator: "; ")])
+        }
+    }
+
+    func stop() {
+        let grace = context.config.shutdownGraceSeconds
+        context.log.log(.info, "stopping", ["reason": "finishing in-flight work (up to \(Int(grace)) s)"])
+        let deadline = Date().addingTimeInterval(grace)
+        submissionServer?.stop(gracePeriod: grace)
+        as4Server?.stop(gracePeriod: max(0, deadline.timeIntervalSinceNow))
+        workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
+        context.store.close()
+        context.log.log(.info, "stopped", [:])
+    }
+}

@@ -1,0 +1,67 @@
+import AS4Crypto
+import Foundation
+import MessageStore
+import Routing
+import WSSecurity
+
+/// What every part of the running daemon shares: configuration, our keys, the truststore, the
+/// P-Mode registry, the store and the log. Immutable after start (the registry and the store
+/// guard their own state), so it is handed to server and worker threads as is.
+final class GatewayContext: Sendable {
+    let config: GatewayConfiguration
+    let log: EventLog
+    let registry: PModeRegistry
+    let store: any MessageStore
+    /// Our party name in the P-Mode set.
+    let party: String
+    let signing: SigningIdentity
+    let decryptionKeys: [DecryptionKey]
+    let trustAnchors: [Certificate]
+    let crls: [CertificateRevocationList]
+    let spoolDirectory: String
+    /// CA bundle for outbound TLS (development CA or configured truststore files).
+    let outboundTrustFile: String?
+    let messageIdDomain: String
+
+    init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
+         decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?) throws {
+        self.config = config
+        self.log = log
+        self.registry = registry
+        self.store = store
+        self.party = config.party
+        self.signing = signing
+        self.decryptionKeys = decryptionKeys
+        self.trustAnchors = trustAnchors
+        self.crls = crls
+        self.spoolDirectory = config.dataDirectory + "/spool"
+        self.outboundTrustFile = outboundTrustFile
+        self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Validator for a partner's signatures: the truststore plus the partner's own P-Mode
+    /// certificates as anchors (partners often use self-signed certificates), with CRLs.
+    func validator(pinned: [Certificate]) throws -> CertificateValidator {
+        CertificateValidator(trustStore: try TrustStore(anchors: trustAnchors + pinned, crls: crls))
+    }
+
+    func signatureBuilder() throws -> SignatureBuilder {
+        try SignatureBuilder(identity: signing)
+    }
+}
+
+extension LegSecurity {
+    /// The algorithms this leg allows: the profile's own, narrowed or replaced by the P-Mode's
+    /// overrides; signature and encryption required as the leg says.
+    var policy: SecurityPolicy {
+        var p: SecurityPolicy = profile == .v2_0 ? .eDelivery20 : .eDelivery115
+        if let s = algorithms.signature { p.signatureAlgorithms = Set(s) }
+        if let d = algorithms.digest { p.digestAlgorithms = Set(d) }
+        if let k = algorithms.keyEncryption { p.keyEncryptionAlgorithms = Set(k) }
+        if let e = algorithms.dataEncryption { p.dataEncryptionAlgorithms = Set(e) }
+        p.requireSignature = sign
+        p.requireEncryption = encrypt
+        return p
+    }
+}

@@ -1,0 +1,229 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+import WSSecurity
+
+/// The AS4 endpoint: every POST is one message, answered synchronously with a signed receipt or
+/// an ebMS error (eDelivery: errors and receipts on the HTTP back-channel, AS4-WIRE §1.8, §5.2).
+///
+/// Order of work (AS4-WIRE §3.9): MIME and XML → P-Mode → decrypt → verify → decompress into
+/// the store (fsync'd) → record (duplicates answered with the original receipt) → receipt.
+/// A message that fails any step leaves nothing behind but a log line and its error event.
+struct InboundProcessor: HTTPHandler {
+    let context: GatewayContext
+
+    func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        guard head.path == context.config.as4Listener.path else { return .text(404, "no AS4 endpoint at \(head.path)\n") }
+        guard head.method == "POST" else { return .text(405, "the AS4 endpoint takes POST\n") }
+        let type = head.headers["Content-Type"]?.lowercased() ?? ""
+        guard type.hasPrefix("multipart/related") || type.hasPrefix("application/soap+xml") || type.hasPrefix("text/xml") else {
+            return .text(415, "an AS4 message is multipart/related or application/soap+xml\n")
+        }
+        if let length = head.contentLength, length > context.config.maxMessageBytes {
+            context.log.log(.warning, "refused", ["reason": "message of \(length) bytes exceeds the limit of \(context.config.maxMessageBytes)",
+                                                 "from": head.remoteAddress, "status": "413"])
+            return .text(413, "message of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes\n")
+        }
+        return nil
+    }
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let started = Date()
+        let raw: RawMessage
+        do {
+            let contentType = request.head.headers["Content-Type"]
+            switch request.body {
+            case .file(let path, _):
+                raw = try MessageInput.load(path: path, contentType: contentType, spoolDirectory: context.spoolDirectory)
+            case .bytes(let bytes):
+                raw = try MessageInput.load(bytes: bytes, contentType: contentType, spoolDirectory: context.spoolDirectory)
+            case .empty:
+                return errorResponse(EbmsError(.invalidHeader, "empty request body"), refTo: nil, started: started)
+            }
+        } catch let e as EbmsError {
+            return errorResponse(e, refTo: nil, started: started)
+        } catch {
+            return errorResponse(EbmsError(.other, "cannot read the request: \(error)"), refTo: nil, started: started)
+        }
+        let message: AS4Message
+        do {
+            message = try AS4Message.read(raw)
+        } catch {
+            return errorResponse(error, refTo: nil, started: started)
+        }
+        // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
+        // profile does not is refused with the error the finding names.
+        let refTo = message.messaging.primary?.messageInfo.messageId
+        if let finding = message.profileFindings.first {
+            return errorResponse(finding.error, refTo: refTo, started: started)
+        }
+        if let user = message.messaging.userMessage {
+            return receiveUserMessage(user, message, started: started)
+        }
+        if let pull = message.messaging.signals.first(where: { if case .pullRequest = $0.kind { return true } else { return false } }) {
+            return PullResponder(context: context).respond(to: pull, message, started: started)
+        }
+        if let signal = message.messaging.signals.first(where: { if case .receipt = $0.kind { return true } else { return false } }) {
+            return PullResponder(context: context).acceptReceipt(signal, message, rawEnvelope: raw.envelope, started: started)
+        }
+        return errorResponse(EbmsError(.valueInconsistent, "unsolicited signal: this gateway takes receipts and errors only on the back-channel"),
+                             refTo: refTo, started: started)
+    }
+
+    // MARK: - user messages
+
+    func receiveUserMessage(_ user: UserMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
+        let id = user.messageInfo.messageId
+        var fields = Self.fields(user)
+        let set = context.registry.current
+        let match: Match
+        switch set.match(user) {
+        case .success(let m): match = m
+        case .failure(let e): return errorResponse(e, refTo: id, started: started, fields: fields)
+        }
+        fields["pmode"] = match.pmode.id
+        guard match.receiver.name == context.party else {
+            return errorResponse(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"), refTo: id,
+                                 started: started, fields: fields)
+        }
+        // Duplicate first: a retry after a lost receipt gets the original receipt again and is not
+        // processed a second time (AS4-WIRE §5.4).
+        let window = match.leg.receptionAwareness.duplicateDetectionWindow
+        if let original = try? context.store.findMessage(id: id, direction: .inbound),
+           original.createdAt.timeIntervalSinceNow > -window, let receipt = original.receipt {
+            context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
+            return .bytes(200, contentType: MultipartWriter.soapContentType, [UInt8](receipt))
+        }
+        do {
+            let security = match.leg.security
+            let policy = security.policy
+            var attachments = message.attachments
+            var spooled: [String] = []
+            defer { for f in spooled { unlink(f) } }
+            let encrypted = message.envelope.encryptedContentIDs
+            if !encrypted.isEmpty || policy.requireEncryption {
+                guard let sec = message.envelope.securityHeaders.first else {
+                    throw EbmsError(.policyNoncompliance, "the agreement requires encrypted payloads")
+                }
+                attachments = try AttachmentDecryptor.decrypt(message, header: try SecurityHeader.read(sec), keys: context.decryptionKeys,
+                                                              policy: policy, spoolDirectory: context.spoolDirectory)
+                for part in attachments {
+                    if case .file(let p, _, _) = part.body, !message.attachments.contains(where: { $0.body == part.body }) { spooled.append(p) }
+                }
+            }
+            var signature: SignatureInfo?
+            if security.sign || !message.envelope.securityHeaders.isEmpty {
+                let senderCerts = match.sender.certificates(role: .signing)
+                let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
+                                                 expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
+                let report = verifier.verify(message, attachments: attachments)
+                if let error = report.error, security.sign || message.envelope.hasSignature { throw error }
+                if message.envelope.hasSignature { signature = try ReceiptBuilder.signature(of: message) }
+            }
+            let limit = UInt64(match.leg.payload.maxMessageBytes)
+            let parts = try storePayloads(user, attachments: attachments, limit: limit)
+            let receipt = try buildReceipt(for: message, signature: signature)
+            let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
+                                        receivedAt: started, receipt: Data(receipt))
+            switch try context.store.recordInbound(record, duplicateWindow: window) {
+            case .stored:
+                context.log.log(.info, "received", fields.merging(["status": "Received", "parts": String(parts.count), "elapsed_ms": ms(started)]) { $1 })
+                return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
+            case .duplicate(let original):
+                for p in parts { unlink(p.file.path) }
+                context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
+                return .bytes(200, contentType: MultipartWriter.soapContentType, original.receipt.map { [UInt8]($0) } ?? receipt)
+            }
+        } catch {
+            return errorResponse(error, refTo: id, started: started, fields: fields)
+        }
+    }
+
+    /// Each payload (decompressed when declared) into the store's payload directory, fsync'd.
+    func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64) throws -> [MessagePart] {
+        var out: [MessagePart] = []
+        var total: UInt64 = 0
+        do {
+            for info in user.payloads {
+                guard let cid = info.contentID, let part = attachments.first(where: { $0.contentID == cid }) else {
+                    throw EbmsError(.externalPayloadError, "eb:PartInfo \(info.href ?? "(SOAP Body)") names no attachment")
+                }
+                let file = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "in-")
+                var sink = file
+                do {
+                    if info.isCompressed {
+                        let remaining = limit > total ? limit - total : 0
+                        try Gzip.decompress(part.body, to: &sink, limits: GzipLimits(maxOutputBytes: max(remaining, 1)))
+                    } else {
+                        try sink.write(contentsOf: part.body)
+                    }
+                    try file.close()
+                } catch {
+                    unlink(file.path)
+                    throw error
+                }
+                total += file.bytesWritten
+                if total > limit {
+                    unlink(file.path)
+                    throw EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
+                }
+                let stored = try context.store.storePayload(.move(path: file.path), at: Date())
+                out.append(MessagePart(contentId: cid, mimeType: info.mimeType ?? part.contentType?.essence ?? "application/octet-stream", file: stored))
+            }
+        } catch {
+            for p in out { unlink(p.file.path) }
+            throw error
+        }
+        return out
+    }
+
+    func buildReceipt(for message: AS4Message, signature: SignatureInfo?) throws -> [UInt8] {
+        let id = Identifier.messageId(domain: context.messageIdDomain)
+        let signal: SignalMessage
+        if let signature {
+            signal = try ReceiptBuilder.receipt(for: message, signature: signature, messageId: id)
+        } else {
+            // Unsigned message (allowed only by an agreement without signing): a receipt that
+            // copies the user message's id, no non-repudiation information to give.
+            let ref = message.messaging.primary?.messageInfo.messageId
+            signal = SignalMessage(messageInfo: MessageInfo(messageId: id, refToMessageId: ref),
+                                   kind: .receipt(Receipt(content: ["<as4gw:Acknowledgement xmlns:as4gw=\"urn:as4gw:receipt\"></as4gw:Acknowledgement>"])))
+        }
+        return try MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope
+    }
+
+    // MARK: - errors
+
+    /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
+    /// accepted), 200 for warnings. Signed when we can sign.
+    func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> HTTPResponse {
+        let e = (error as? EbmsError) ?? EbmsError(.other, "\(error)")
+        var detail = ErrorDetail(e)
+        detail.refToMessageInError = refTo
+        let signal = SignalMessage(messageInfo: MessageInfo(messageId: Identifier.messageId(domain: context.messageIdDomain), refToMessageId: refTo),
+                                   kind: .errors([detail]))
+        context.log.log(e.code.severity == .warning ? .info : .warning, "refused",
+                        fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
+        let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope)
+            ?? EnvelopeBuilder.envelope(Messaging(signal))
+        return .bytes(e.code.severity == .warning ? 200 : 500, contentType: MultipartWriter.soapContentType, envelope)
+    }
+
+    static func fields(_ user: UserMessage) -> [String: String?] {
+        ["message_id": user.messageInfo.messageId, "conversation_id": user.collaboration.conversationId,
+         "from": user.from.ids.first?.value, "to": user.to.ids.first?.value,
+         "service": user.collaboration.service.value, "action": user.collaboration.action]
+    }
+
+    static func metadata(_ user: UserMessage, pmode: String?, mpc: String?) -> MessageMetadata {
+        MessageMetadata(messageId: user.messageInfo.messageId, conversationId: user.collaboration.conversationId,
+                        refToMessageId: user.messageInfo.refToMessageId, fromParty: user.from.ids.first?.description ?? "",
+                        toParty: user.to.ids.first?.description ?? "", service: user.collaboration.service.value,
+                        action: user.collaboration.action, pmodeId: pmode, mpc: mpc)
+    }
+}
+
+func ms(_ since: Date) -> String { String(Int((Date().timeIntervalSince(since) * 1000).rounded())) }

@@ -1,0 +1,156 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPClient
+import MessageStore
+import Routing
+import Synchronization
+import WSSecurity
+
+/// Delivery workers: each thread claims due messages from the store's queue (with a lease, so a
+/// crashed worker's messages return to the queue), POSTs the stored bytes over its own libcurl
+/// handle (keep-alive, mTLS), and checks the receipt against what was signed. A message is
+/// Delivered only with a valid receipt; otherwise it is retried per the P-Mode's reception
+/// awareness and finally Failed with EBMS:0301 MissingReceipt or the peer's own error.
+final class OutboundWorkers: Sendable {
+    let context: GatewayContext
+    private let running = Atomic<Bool>(true)
+    private let finished = Mutex<Int>(0)
+
+    init(context: GatewayContext) {
+        self.context = context
+    }
+
+    func start(count: Int) {
+        for i in 0..<max(count, 1) {
+            let owner = "\(context.party)-\(ProcessInfo.processInfo.processIdentifier)-w\(i)"
+            let thread = Thread { [self] in
+                self.loop(owner: owner)
+                self.finished.withLock { $0 += 1 }
+            }
+            thread.name = owner
+            thread.start()
+        }
+    }
+
+    /// Stops claiming; waits until every worker has finished its current delivery or the deadline passes.
+    func stop(count: Int, deadline: Date) {
+        running.store(false, ordering: .sequentiallyConsistent)
+        while Date() < deadline, finished.withLock({ $0 }) < max(count, 1) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    private func loop(owner: String) {
+        var client: HTTPClient?
+        while running.load(ordering: .sequentiallyConsistent) {
+            let jobs: [OutboundJob]
+            do {
+                jobs = try context.store.claimDue(now: Date(), limit: 1, owner: owner, lease: context.config.leaseSeconds)
+            } catch {
+                context.log.log(.error, "queue-unavailable", ["reason": "\(error)"])
+                Thread.sleep(forTimeInterval: 1)
+                continue
+            }
+            guard let job = jobs.first else {
+                Thread.sleep(forTimeInterval: context.config.pollIntervalSeconds)
+                continue
+            }
+            if client == nil {
+                client = try? HTTPClient(configuration: clientConfiguration())
+            }
+            deliver(job, client: client)
+        }
+    }
+
+    func clientConfiguration() -> HTTPClientConfiguration {
+        var c = HTTPClientConfiguration(trustedCAFile: context.outboundTrustFile,
+                                        clientCertificateFile: context.config.keys?.tlsClientCertificate,
+                                        clientKeyFile: context.config.keys?.tlsClientKey)
+        c.connectTimeout = context.config.connectTimeoutSeconds
+        c.totalTimeout = context.config.requestTimeoutSeconds
+        return c
+    }
+
+    func deliver(_ job: OutboundJob, client: HTTPClient?) {
+        let started = Date()
+        var fields: [String: String?] = ["message_id": job.metadata.messageId, "conversation_id": job.metadata.conversationId,
+                                         "from": job.metadata.fromParty, "to": job.metadata.toParty, "service": job.metadata.service,
+                                         "action": job.metadata.action, "pmode": job.metadata.pmodeId, "attempt": String(job.attempt)]
+        let outcome: Result<[UInt8], EbmsError>
+        if let client, let endpoint = job.endpoint {
+            outcome = attempt(job, client: client, endpoint: endpoint)
+        } else {
+            outcome = .failure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable"))
+        }
+        fields["elapsed_ms"] = ms(started)
+        switch outcome {
+        case .success(let receipt):
+            do {
+                try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
+                context.log.log(.info, "delivered", fields.merging(["status": "Delivered"]) { $1 })
+            } catch {
+                context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
+            }
+        case .failure(let error):
+            let code = error.code == .connectionFailure || error.code == .invalidReceipt ? error.code.rawValue : error.code.rawValue
+            let retry = reception(for: job).delay(beforeRetry: job.attempt)
+            do {
+                if let retry, !job.isLastAttempt {
+                    _ = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
+                                                    error: DeliveryError(code: code, reason: error.reason),
+                                                    nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
+                    context.log.log(.warning, "retry", fields.merging(["status": "Submitted", "error_code": code, "reason": error.reason,
+                                                                      "next_attempt_s": String(Int(retry.rounded()))]) { $1 })
+                } else {
+                    // No receipt after the last attempt: MissingReceipt unless the peer said why.
+                    let final = error.code == .connectionFailure || error.code == .invalidReceipt
+                        ? DeliveryError(code: EbmsError.Code.missingReceipt.rawValue, reason: "no valid receipt after \(job.attempt) attempts: \(error.reason)")
+                        : DeliveryError(code: code, reason: error.reason)
+                    try context.store.markFailed(messageId: job.metadata.messageId, owner: job.owner, error: final, at: Date())
+                    context.log.log(.error, "failed", fields.merging(["status": "Failed", "error_code": final.code, "reason": final.reason]) { $1 })
+                }
+            } catch {
+                context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
+            }
+        }
+    }
+
+    /// One POST of the stored message; the receipt bytes when it validates.
+    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> Result<[UInt8], EbmsError> {
+        let response: HTTPClientResponse
+        do {
+            response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: .file(path: job.messagePath))
+        } catch {
+            return .failure(EbmsError(.connectionFailure, "\(error)"))
+        }
+        let contentType = response.header("Content-Type") ?? ""
+        guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
+            return .failure(EbmsError(.connectionFailure, "HTTP \(response.status) without an AS4 signal"))
+        }
+        do {
+            let reply = try AS4Message.read(try MessageInput.load(bytes: response.body, contentType: contentType))
+            let set = context.registry.current
+            let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
+                set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
+            }
+            let certs = receiver?.certificates(role: .signing) ?? []
+            let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
+                                             expectedSigners: certs.isEmpty ? nil : certs, checkRevocation: !context.crls.isEmpty)
+            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId,
+                                                                  sentReferences: SentReferenceCoding.decode(job.sentReferences))
+            return .success(response.body)
+        } catch let e as EbmsError {
+            return .failure(e)
+        } catch {
+            return .failure(EbmsError(.invalidReceipt, "\(error)"))
+        }
+    }
+
+    func reception(for job: OutboundJob) -> ReceptionAwareness {
+        let set = context.registry.current
+        guard let pm = set.pmode(id: job.metadata.pmodeId ?? "") else { return ReceptionAwareness() }
+        return pm.legs.first { $0.action == job.metadata.action && $0.service.value == job.metadata.service }?.receptionAwareness
+            ?? pm.legs[0].receptionAwareness
+    }
+}

@@ -1,0 +1,73 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+import WSSecurity
+
+/// One-Way/Pull (AS4-WIRE §1.7): a signed PullRequest on an MPC, from a party the P-Mode allows,
+/// gets the oldest message waiting there (leased: never receipted → back in the queue after the
+/// lease), or the EBMS:0006 EmptyMessagePartitionChannel warning. The puller's receipt arrives
+/// later as a signal of its own and completes the message.
+struct PullResponder {
+    let context: GatewayContext
+
+    func respond(to signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
+        guard case .pullRequest(let pull) = signal.kind else { return processor.errorResponse(EbmsError(.other, "not a pull request"), refTo: nil, started: started) }
+        let mpc = pull.mpc ?? EbmsConstants.defaultMPC
+        let ref = signal.messageInfo.messageId
+        do {
+            let puller = try authenticate(message)
+            guard context.registry.current.mayPull(party: puller.name, mpc: mpc) else {
+                throw EbmsError(.processingModeMismatch, "party \(puller.name) may not pull from \(mpc)")
+            }
+            guard let job = try context.store.nextForPull(mpc: mpc, now: Date(), owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
+                return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started)
+            }
+            context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",
+                                              "attempt": String(job.attempt), "elapsed_ms": ms(started)])
+            return .file(200, contentType: job.contentType, path: job.messagePath)
+        } catch {
+            return processor.errorResponse(error, refTo: ref, started: started)
+        }
+    }
+
+    /// A receipt for a message that was pulled from us: checked like a pushed message's receipt.
+    func acceptReceipt(_ signal: SignalMessage, _ message: AS4Message, rawEnvelope: [UInt8], started: Date) -> HTTPResponse {
+        let ref = signal.messageInfo.refToMessageId ?? ""
+        do {
+            guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound,
+                  out.pullMPC != nil, let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
+                throw EbmsError(.valueInconsistent, "the receipt refers to no message pulled from this gateway")
+            }
+            let puller = context.registry.current.party(named: String(owner.dropFirst(5)))
+            let certs = puller?.certificates(role: .signing) ?? []
+            let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
+                                             expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
+            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref,
+                                                                  sentReferences: SentReferenceCoding.decode(out.sentReferences))
+            try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
+            context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered", "elapsed_ms": ms(started)])
+            return .empty(200)
+        } catch {
+            return processor.errorResponse(error, refTo: ref, started: started)
+        }
+    }
+
+    /// The party whose signing certificate signed the pull request.
+    func authenticate(_ message: AS4Message) throws -> Routing.Party {
+        let set = context.registry.current
+        let all = set.parties.flatMap { $0.certificates(role: .signing) }
+        let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: all), candidates: all,
+                                         expectedSigners: all, checkRevocation: !context.crls.isEmpty)
+        let report = verifier.verify(message, attachments: [])
+        if let error = report.error { throw error }
+        guard let signer = report.signer, let party = set.parties.first(where: { $0.certificates(role: .signing).contains(signer) }) else {
+            throw EbmsError(.failedAuthentication, "the pull request is not signed by a known party")
+        }
+        return party
+    }
+
+    var processor: InboundProcessor { InboundProcessor(context: context) }
+}

@@ -1,0 +1,147 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+import WSSecurity
+
+/// The local submission endpoint (127.0.0.1 by default) that `as4gw send` talks to: a JSON
+/// request naming the recipient party, service, action, properties and payload files. The
+/// message is sealed per the P-Mode leg, written to the store (fsync'd) and queued; the reply is
+/// 202 with the message id. The backend REST API grows out of this endpoint.
+struct SubmissionHandler: HTTPHandler {
+    let context: GatewayContext
+
+    struct Request: Decodable {
+        var to: String
+        var service: String
+        var serviceType: String?
+        var action: String
+        var conversationId: String?
+        var messageId: String?
+        var refToMessageId: String?
+        var agreement: String?
+        var properties: [String: String]?
+        var payloads: [PayloadFile]
+
+        struct PayloadFile: Decodable {
+            var path: String
+            var mimeType: String?
+        }
+    }
+
+    func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        guard head.path == context.config.submissionListener.path else { return problem(404, "no submission endpoint at \(head.path)") }
+        guard head.method == "POST" else { return problem(405, "submissions are POSTed") }
+        return nil
+    }
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let bytes: [UInt8]
+        switch request.body {
+        case .bytes(let b): bytes = b
+        case .file(let path, _): bytes = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+        case .empty: return problem(400, "the submission body is empty")
+        }
+        let submission: Request
+        do {
+            submission = try JSONDecoder().decode(Request.self, from: Data(bytes))
+        } catch {
+            return problem(400, "the submission is not valid JSON: \(error.localizedDescription)")
+        }
+        do {
+            let id = try Outbound(context: context).submit(submission)
+            return .bytes(202, contentType: "application/json", Array("{\"messageId\":\"\(id)\"}\n".utf8))
+        } catch let e as SubmissionError {
+            return problem(e.status, e.reason)
+        } catch {
+            return problem(500, "the message could not be queued: \(error)")
+        }
+    }
+
+    func problem(_ status: Int, _ detail: String) -> HTTPResponse {
+        let body = "{\"status\":\(status),\"detail\":\(EventLog.quote(detail))}\n"
+        return .bytes(status, contentType: "application/problem+json", Array(body.utf8))
+    }
+}
+
+struct SubmissionError: Error {
+    var status: Int
+    var reason: String
+}
+
+/// Seals and queues outbound messages.
+struct Outbound {
+    let context: GatewayContext
+
+    func submit(_ s: SubmissionHandler.Request) throws -> String {
+        let set = context.registry.current
+        guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
+        guard let them = set.party(named: s.to) ?? set.parties.first(where: { $0.partyIds.contains { $0.value == s.to } }) else {
+            throw SubmissionError(status: 422, reason: "unknown recipient party \(s.to)")
+        }
+        let match: Match
+        switch set.outboundLeg(from: us.name, to: them.name, service: Service(s.service, type: s.serviceType), action: s.action) {
+        case .success(let m): match = m
+        case .failure(let e): throw SubmissionError(status: 422, reason: "no agreement to send \(s.service)/\(s.action) to \(them.name): \(e.reason)")
+        }
+        var payloads: [Payload] = []
+        for p in s.payloads {
+            guard FileManager.default.isReadableFile(atPath: p.path) else { throw SubmissionError(status: 400, reason: "cannot read payload \(p.path)") }
+            payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
+        }
+        let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
+        let user = UserMessage(
+            mpc: match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,
+            messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
+            from: Party(ids: us.partyIds, role: match.senderRole),
+            to: Party(ids: them.partyIds, role: match.receiverRole),
+            collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.id) },
+                                             service: match.leg.service, action: match.leg.action,
+                                             conversationId: s.conversationId ?? Identifier.uuid()),
+            properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })
+        let security = match.leg.security
+        var encryption: MessageSealer.Encryption?
+        if security.encrypt {
+            guard let cert = them.certificates(role: .encryption).first else {
+                throw SubmissionError(status: 422, reason: "no valid encryption certificate for \(them.name)")
+            }
+            let method: KeyEncryptionMethod
+            switch (security.profile, cert.keyType) {
+            case (.v1_15, _): method = .rsaOAEP
+            case (.v2_0, .x25519): method = .x25519HKDF
+            case (.v2_0, _): method = .ecdhESHKDF
+            }
+            encryption = .init(recipient: cert, method: method)
+        }
+        let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
+        let signer = security.sign ? try SignatureBuilder(identity: context.signing, keyReference: style) : nil
+        let sealer = MessageSealer(signer: signer, encryption: encryption, compress: match.leg.payload.compress,
+                                   spoolDirectory: context.spoolDirectory)
+        let sealed = try sealer.seal(user, payloads: payloads)
+        defer { sealed.removeSpoolFiles() }
+        // The exact bytes are kept: retries resend them, so the receipt's digests always match.
+        let tmp = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "out-")
+        var sink = tmp
+        let contentType: String
+        do {
+            contentType = try sealed.write(to: &sink)
+            try tmp.close()
+        } catch {
+            unlink(tmp.path)
+            throw error
+        }
+        let stored = try context.store.storePayload(.move(path: tmp.path), at: Date())
+        let pull = match.delivery == .pull
+        let record = OutboundMessage(metadata: InboundProcessor.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc),
+                                     endpoint: pull ? nil : them.endpoint?.absoluteString, contentType: contentType,
+                                     messagePath: stored.path, sentReferences: SentReferenceCoding.encode(sealed.references),
+                                     maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
+                                     pullMPC: pull ? match.leg.mpc : nil)
+        _ = try context.store.enqueueOutbound(record)
+        context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
+                                                                                  "bytes": String(stored.size)]) { $1 })
+        return id
+    }
+}
