@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "MessageStoreTests", dependencies: ["MessageStore"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "EnvelopeXML"]),
         .testTarget(name: "WSSecurityTests", dependencies: ["WSSecurity", "EnvelopeXML", "AS4Crypto"]),
-        .testTarget(name: "AS4GatewayTests", dependencies: ["AS4Gateway", "EnvelopeXML", "AS4Crypto"]),
+        .testTarget(name: "AS4GatewayTests", dependencies: ["AS4Gateway", "EnvelopeXML", "AS4Crypto", "MessageStore", "HTTPClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

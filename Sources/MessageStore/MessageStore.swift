@@ -84,6 +84,8 @@ public protocol MessageStore: AnyObject, Sendable {
     /// `Failed` when it has no attempt left. Returns how many messages it touched.
     @discardableResult
     func reclaimExpiredLeases(now: Date) throws -> Int
+    /// Puts back in the queue what the workers named `ownerPrefix…` held (restart after a crash).
+    func releaseLeases(ownerPrefix: String, now: Date) throws -> Int
 
     /// Outbound messages not yet final.
     func queueDepth() throws -> QueueDepth

@@ -130,6 +130,28 @@ extension SQLiteMessageStore {
         }
     }
 
+    /// Returns the messages a node held when it stopped without warning (kill -9, power loss):
+    /// at restart no worker of that node is running, so its leases need not run out first.
+    public func releaseLeases(ownerPrefix: String, now: Date) throws -> Int {
+        try write { c in
+            let held = try c.query("""
+                SELECT * FROM messages WHERE status = 'Sending' AND direction = 'out' AND pull_mpc IS NULL
+                  AND substr(lease_owner, 1, ?) = ?
+                ORDER BY row_id
+                """, [ownerPrefix.count, ownerPrefix], row: SQLiteConnection.readMessage)
+            for message in held {
+                try c.run("""
+                    UPDATE messages SET status = 'Submitted', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+                                        updated_at = ?
+                    WHERE row_id = ?
+                    """, [now, now, message.rowId])
+                try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
+                                  code: "lease-released", detail: "released at restart of \(ownerPrefix)")
+            }
+            return held.count
+        }
+    }
+
     public func queueDepth() throws -> QueueDepth {
         try withConnection { c in
             let counts = try c.query("""

@@ -89,6 +89,9 @@ struct InboundProcessor: HTTPHandler {
             return errorResponse(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"), refTo: id,
                                  started: started, fields: fields)
         }
+        if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
+            return errorResponse(sizeError(UInt64(match.leg.payload.maxMessageBytes)), refTo: id, started: started, fields: fields)
+        }
         // Duplicate first: a retry after a lost receipt gets the original receipt again and is not
         // processed a second time (AS4-WIRE §5.4).
         let window = match.leg.receptionAwareness.duplicateDetectionWindow
@@ -153,14 +156,20 @@ struct InboundProcessor: HTTPHandler {
                 }
                 let file = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "in-")
                 var sink = file
+                let remaining = limit > total ? limit - total : 0
                 do {
                     if info.isCompressed {
-                        let remaining = limit > total ? limit - total : 0
-                        try Gzip.decompress(part.body, to: &sink, limits: GzipLimits(maxOutputBytes: max(remaining, 1)))
+                        // Bounded by what the agreement still allows: passing it is a size
+                        // refusal; any other failure is a decompression failure (EBMS:0303).
+                        try Gzip.decompress(part.body, to: &sink, limits: GzipLimits(maxOutputBytes: remaining))
                     } else {
+                        guard part.body.count <= remaining else { throw sizeError(limit) }
                         try sink.write(contentsOf: part.body)
                     }
                     try file.close()
+                } catch let e as EbmsError where e.detail == Gzip.outputLimitDetail {
+                    unlink(file.path)
+                    throw sizeError(limit)
                 } catch {
                     unlink(file.path)
                     throw error
@@ -178,6 +187,10 @@ struct InboundProcessor: HTTPHandler {
             throw error
         }
         return out
+    }
+
+    func sizeError(_ limit: UInt64) -> EbmsError {
+        EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
     }
 
     func buildReceipt(for message: AS4Message, signature: SignatureInfo?) throws -> [UInt8] {

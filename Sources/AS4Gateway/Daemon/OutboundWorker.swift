@@ -21,9 +21,16 @@ final class OutboundWorkers: Sendable {
         self.context = context
     }
 
+    /// Worker names are stable across restarts of this node (`<party>/w<n>`), so at start the
+    /// leases a killed predecessor held can be released at once instead of after they expire.
+    var ownerPrefix: String { "\(context.party)/w" }
+
     func start(count: Int) {
+        if let released = try? context.store.releaseLeases(ownerPrefix: ownerPrefix, now: Date()), released > 0 {
+            context.log.log(.warning, "leases-released", ["reason": "\(released) message(s) held at the last stop go back to the queue"])
+        }
         for i in 0..<max(count, 1) {
-            let owner = "\(context.party)-\(ProcessInfo.processInfo.processIdentifier)-w\(i)"
+            let owner = "\(ownerPrefix)\(i)"
             let thread = Thread { [self] in
                 self.loop(owner: owner)
                 self.finished.withLock { $0 += 1 }

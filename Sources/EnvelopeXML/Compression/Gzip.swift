@@ -26,6 +26,10 @@ public struct GzipLimits: Sendable, Equatable {
 /// Decompression failures of any kind (not gzip, corrupt, truncated, trailing bytes, limits
 /// exceeded) are `EbmsError(.decompressionFailure)` = EBMS:0303.
 public enum Gzip {
+    /// `EbmsError.detail` of a refusal for passing `maxOutputBytes` (as opposed to a corrupt
+    /// stream or a bomb ratio), so a caller enforcing an agreed size can say so.
+    public static let outputLimitDetail = "output-limit"
+
     /// zlib `windowBits` for a gzip wrapper (15 + 16). Inflate uses the same value, not 47
     /// (auto-detect): AS4 mandates gzip, so a zlib-wrapped stream is refused as "not gzip".
     static let gzipWindowBits: Int32 = 31
@@ -200,7 +204,7 @@ private final class ZStream {
     private func check(_ total: UInt64, consumed: UInt64, limits: GzipLimits) throws {
         if total > limits.maxOutputBytes {
             throw EbmsError(.decompressionFailure,
-                            "decompressed size exceeds the limit of \(limits.maxOutputBytes) bytes")
+                            "decompressed size exceeds the limit of \(limits.maxOutputBytes) bytes", detail: Gzip.outputLimitDetail)
         }
         if let ratio = limits.maxRatio, total > limits.ratioGraceBytes,
            total / max(consumed, 1) > ratio {

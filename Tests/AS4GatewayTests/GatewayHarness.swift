@@ -1,0 +1,188 @@
+import Foundation
+import HTTPClient
+import MessageStore
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two (or more) real `as4gw serve` processes on 127.0.0.1, each with its own data directory,
+/// sharing a P-Mode directory written for the test (short retry intervals) and the development
+/// PKI the first gateway generates.
+final class GatewayHarness {
+    let root: URL
+    var pmodeDirectory: String { root.appendingPathComponent("pmode").path }
+    var nodes: [String: Node] = [:]
+
+    final class Node {
+        let name: String
+        let as4Port: UInt16
+        let submitPort: UInt16
+        let data: String
+        let logPath: String
+        var process: Process?
+        var extraArguments: [String] = []
+
+        init(name: String, as4Port: UInt16, submitPort: UInt16, data: String, logPath: String) {
+            self.name = name
+            self.as4Port = as4Port
+            self.submitPort = submitPort
+            self.data = data
+            self.logPath = logPath
+        }
+
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+        var submitURL: String { "http://127.0.0.1:\(submitPort)/submit" }
+        var as4URL: String { "https://127.0.0.1:\(as4Port)/as4" }
+    }
+
+    struct Leg {
+        var action: String = "DeliverDocument"
+        var retries: Int = 3
+        var interval: Double = 1
+        var maxMessageBytes: Int = 100 << 20
+        var encrypt = true
+        var profile = "1.15"
+    }
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-it-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: root.appendingPathComponent("pmode").path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        for node in nodes.values { stop(node, signal: SIGKILL) }
+        // AS4GW_KEEP_TEST_DIRS=1 keeps data and logs for a post-mortem.
+        if ProcessInfo.processInfo.environment["AS4GW_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: root) }
+    }
+
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return UInt16(bigEndian: addr.sin_port)
+    }
+
+    /// Writes parties.json and one P-Mode per direction for `names`, and registers the nodes.
+    func configure(_ names: [String], legs: [Leg] = [Leg()], directory: String? = nil) throws {
+        let dir = directory ?? pmodeDirectory
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in names where nodes[name] == nil {
+            nodes[name] = Node(name: name, as4Port: Self.freePort(), submitPort: Self.freePort(),
+                               data: root.appendingPathComponent("data-\(name)").path, logPath: root.appendingPathComponent("\(name).log").path)
+        }
+        let parties = names.map { n -> String in
+            """
+            {"name": "\(n)", "partyIds": [{"value": "\(n)", "type": "urn:oasis:names:tc:ebcore:partyid-type:unregistered"}],
+             "endpoint": "https://127.0.0.1:\(nodes[n]!.as4Port)/as4",
+             "certificates": {"signing": ["certs/\(n).signing.pem"], "encryption": ["certs/\(n).encryption.pem"], "tls": ["certs/\(n).tls.pem"]}}
+            """
+        }.joined(separator: ",\n")
+        try "{\"parties\": [\(parties)]}".write(toFile: dir + "/parties.json", atomically: true, encoding: .utf8)
+        var pmodes: [String] = []
+        for from in names {
+            for to in names where to != from {
+                let legText = legs.map { leg in
+                    """
+                    {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(leg.action)",
+                     "security": {"profile": "\(leg.profile)", "sign": true, "encrypt": \(leg.encrypt)},
+                     "payload": {"compress": true, "maxMessageBytes": \(leg.maxMessageBytes)},
+                     "receptionAwareness": {"retries": \(leg.retries), "initialIntervalSeconds": \(leg.interval), "backoffFactor": 1,
+                                            "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0}}
+                    """
+                }
+                for (i, l) in legText.enumerated() {
+                    pmodes.append("""
+                    {"id": "\(from)-to-\(to)-\(i)", "agreement": {"value": "urn:as4gw:agreements:test"},
+                     "initiator": {"party": "\(from)", "role": "urn:as4gw:roles:sender"},
+                     "responder": {"party": "\(to)", "role": "urn:as4gw:roles:receiver"}, "legs": [\(l)]}
+                    """)
+                }
+            }
+        }
+        try "{\"pmodes\": [\(pmodes.joined(separator: ",\n"))]}".write(toFile: dir + "/test.pmode.json", atomically: true, encoding: .utf8)
+    }
+
+    func start(_ name: String, pmode: String? = nil, waitForStart: Bool = true) throws {
+        let node = nodes[name]!
+        let p = Process()
+        p.executableURL = GatewayProcess.binary
+        p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,
+                       "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort)] + node.extraArguments
+        if !FileManager.default.fileExists(atPath: node.logPath) { FileManager.default.createFile(atPath: node.logPath, contents: nil) }
+        let before = node.log.components(separatedBy: "event=started").count
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
+        handle.seekToEndOfFile()
+        p.standardError = handle
+        p.standardOutput = handle
+        try p.run()
+        node.process = p
+        if waitForStart {
+            try waitUntil(timeout: 30, "\(name) to start (log: \(node.logPath))") {
+                guard p.isRunning else { throw HarnessTimeout(description: "\(name) exited: \(node.log.suffix(2000))") }
+                return node.log.components(separatedBy: "event=started").count > before
+            }
+        }
+    }
+
+    func stop(_ node: Node, signal: Int32 = SIGTERM) {
+        guard let p = node.process, p.isRunning else { return }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        node.process = nil
+    }
+
+    func stop(_ name: String, signal: Int32 = SIGTERM) { stop(nodes[name]!, signal: signal) }
+
+    func waitUntil(timeout: Double, _ what: String, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw HarnessTimeout(description: "timed out waiting for \(what)")
+    }
+
+    /// `as4gw send` to a node's submission endpoint; returns the message id.
+    func send(from: String, to: String, action: String = "DeliverDocument", files: [String], messageId: String? = nil) throws -> String {
+        var args = ["send", "--to", to, "--service", "urn:eadrese:services:delivery", "--action", action,
+                    "--property", "originalSender=_DEFAULT@40003000001", "--submit", nodes[from]!.submitURL]
+        if let messageId { args += ["--message-id", messageId] }
+        let r = try GatewayProcess.run(args + files)
+        guard r.status == 0 else { throw NSError(domain: "send", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The same submission as `send`, in-process (for bulk tests: no process start per message).
+    func submit(from: String, to: String, files: [String], client: HTTPClient) throws -> String {
+        let payloads = files.map { "{\"path\": \"\($0)\"}" }.joined(separator: ",")
+        let body = "{\"to\": \"\(to)\", \"service\": \"urn:eadrese:services:delivery\", \"action\": \"DeliverDocument\", \"payloads\": [\(payloads)]}"
+        let r = try client.post(url: nodes[from]!.submitURL, headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+        guard r.status == 202, let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
+              let id = json["messageId"] as? String else {
+            throw NSError(domain: "submit", code: r.status, userInfo: [NSLocalizedDescriptionKey: String(decoding: r.body, as: UTF8.self)])
+        }
+        return id
+    }
+
+    /// Opens a node's store (SQLite in WAL mode allows a second reader beside the daemon).
+    func store(_ name: String) throws -> SQLiteMessageStore {
+        try SQLiteMessageStore(dataDirectory: nodes[name]!.data)
+    }
+
+    func file(_ name: String, _ contents: [UInt8]) throws -> String {
+        let path = root.appendingPathComponent(name).path
+        try Data(contents).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
+
+struct HarnessTimeout: Error, CustomStringConvertible {
+    var description: String
+}

@@ -1,0 +1,146 @@
+import Foundation
+import HTTPClient
+import MessageStore
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two gateways on 127.0.0.1, separate processes and data directories, talking AS4 over HTTPS.
+final class GatewayIntegrationTests: XCTestCase {
+    var harness: GatewayHarness!
+
+    override func setUpWithError() throws {
+        harness = try GatewayHarness()
+    }
+
+    override func tearDown() {
+        harness = nil
+    }
+
+    func status(_ node: String, _ id: String, _ direction: Direction) throws -> StoredMessage? {
+        let store = try harness.store(node)
+        defer { store.close() }
+        return try store.findMessage(id: id, direction: direction)
+    }
+
+    func waitForStatus(_ node: String, _ id: String, _ direction: Direction, _ wanted: MessageStatus, timeout: Double = 30) throws -> StoredMessage {
+        var last: StoredMessage?
+        do {
+            try harness.waitUntil(timeout: timeout, "\(id) to be \(wanted) at \(node)") {
+                last = try status(node, id, direction)
+                return last?.status == wanted
+            }
+        } catch {
+            XCTFail("\(error); last status \(String(describing: last?.status)); log:\n\(harness.nodes[node]!.log.suffix(3000))")
+            throw error
+        }
+        return last!
+    }
+
+    func testPushDeliveryWithSignedReceiptAndDuplicateAnsweredOnce() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        let doc = Array("<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"><ID>42</ID></Invoice>".utf8)
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("invoice.xml", doc)])
+        let sent = try waitForStatus("gw-a", id, .outbound, .delivered)
+        XCTAssertNotNil(sent.receipt, "Delivered needs the receipt held")
+        XCTAssertEqual(sent.outbound?.attempts, 1)
+        let received = try XCTUnwrap(try status("gw-b", id, .inbound))
+        XCTAssertEqual(received.parts.count, 1)
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+        XCTAssertEqual(received.parts[0].mimeType, "application/xml")
+
+        // The stored receipt is a signed NRR receipt for our message, checkable offline.
+        let receiptFile = try harness.file("receipt.xml", [UInt8](sent.receipt!))
+        let check = try GatewayProcess.run(["inspect", "--content-type", "application/soap+xml", receiptFile])
+        XCTAssertEqual(check.json?["kind"] as? String, "Receipt")
+        XCTAssertEqual(check.json?["refToMessageId"] as? String, id)
+        XCTAssertEqual(check.json?["signed"] as? Bool, true)
+
+        // The same message again (a retry after a lost receipt): the original receipt, one delivery.
+        let repost = Process()
+        repost.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        let out = harness.root.appendingPathComponent("repost.xml").path
+        repost.arguments = ["-s", "-o", out, "-w", "%{http_code}", "--cacert", harness.pmodeDirectory + "/certs/dev-ca.pem",
+                            "-H", "Content-Type: \(sent.outbound!.contentType)", "--data-binary", "@\(sent.outbound!.messagePath)",
+                            harness.nodes["gw-b"]!.as4URL]
+        let pipe = Pipe()
+        repost.standardOutput = pipe
+        try repost.run()
+        let code = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        repost.waitUntilExit()
+        XCTAssertEqual(code, "200")
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: out))), [UInt8](try XCTUnwrap(received.receipt)))
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100).filter { $0.metadata.messageId == id }.count, 1)
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("event=duplicate message_id=\(id)"))
+    }
+
+    func testReceiverDownThenUpIsRetriedAndDelivered() throws {
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 5, interval: 1)])
+        try harness.start("gw-a")
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("d.txt", Array("retry me".utf8))])
+        try harness.waitUntil(timeout: 15, "a failed first attempt") { self.harness.nodes["gw-a"]!.log.contains("event=retry message_id=\(id)") }
+        try harness.start("gw-b")
+        let sent = try waitForStatus("gw-a", id, .outbound, .delivered)
+        XCTAssertGreaterThanOrEqual(sent.outbound?.attempts ?? 0, 2)
+    }
+
+    func testReceiverErrorsFailTheMessageAfterTheRetries() throws {
+        // gw-b knows no P-Mode named by the message's AgreementRef/@pmode: EBMS:0010 each time.
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument", retries: 2, interval: 0.5),
+                                                        .init(action: "Unknown", retries: 2, interval: 0.5)])
+        try harness.start("gw-a")
+        let bDir = harness.root.appendingPathComponent("pmode-b").path
+        try FileManager.default.createDirectory(atPath: bDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: harness.pmodeDirectory + "/certs", toPath: bDir + "/certs")
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument")], directory: bDir)
+        try harness.start("gw-b", pmode: bDir)
+        let id = try harness.send(from: "gw-a", to: "gw-b", action: "Unknown", files: [try harness.file("x.txt", [1, 2, 3])])
+        let failed = try waitForStatus("gw-a", id, .outbound, .failed)
+        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0010")
+        XCTAssertEqual(failed.outbound?.attempts, 3)
+        XCTAssertNil(try status("gw-b", id, .inbound), "nothing of a refused message is kept")
+        XCTAssertEqual(harness.nodes["gw-b"]!.log.components(separatedBy: "error_code=EBMS:0010").count - 1, 3)
+    }
+
+    func testMessageOverTheAgreedSizeIsRefused() throws {
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 0, maxMessageBytes: 10_000)])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        let big = (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("big.bin", big)])
+        let failed = try waitForStatus("gw-a", id, .outbound, .failed)
+        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0010", harness.nodes["gw-b"]!.log)
+        XCTAssertTrue(failed.outbound?.lastError?.reason.contains("limit") ?? false, "\(String(describing: failed.outbound?.lastError))")
+    }
+
+    func testKillDuringAQueueAndRestartDeliversEachExactlyOnce() throws {
+        let count = Int(ProcessInfo.processInfo.environment["AS4GW_KILL_TEST_MESSAGES"] ?? "") ?? 1000
+        // A retry budget far longer than the test: every message must end Delivered.
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 100, interval: 2)])
+        try harness.start("gw-a")
+        let doc = try harness.file("m.txt", Array("queued".utf8))
+        let client = try HTTPClient(configuration: HTTPClientConfiguration())
+        var ids: [String] = []
+        for _ in 0..<count { ids.append(try harness.submit(from: "gw-a", to: "gw-b", files: [doc], client: client)) }
+        try harness.start("gw-b")
+        // Let part of the queue go, then kill the sender without warning.
+        try harness.waitUntil(timeout: 60, "some deliveries") { self.harness.nodes["gw-a"]!.log.components(separatedBy: "event=delivered").count > count / 5 }
+        harness.stop("gw-a", signal: SIGKILL)
+        try harness.start("gw-a")
+        try harness.waitUntil(timeout: 180, "all \(count) delivered") {
+            let store = try self.harness.store("gw-a")
+            defer { store.close() }
+            return try store.listMessages(status: .delivered, since: nil, direction: .outbound, limit: count + 10).count == count
+        }
+        let b = try harness.store("gw-b")
+        defer { b.close() }
+        let inbound = try b.listMessages(status: nil, since: nil, direction: .inbound, limit: count * 2)
+        XCTAssertEqual(inbound.count, count, "each message stored once at the receiver")
+        XCTAssertEqual(Set(inbound.map(\.metadata.messageId)), Set(ids))
+    }
+}
