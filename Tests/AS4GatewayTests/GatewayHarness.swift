@@ -116,7 +116,7 @@ final class GatewayHarness {
         p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,
                        "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort)] + node.extraArguments
         if !FileManager.default.fileExists(atPath: node.logPath) { FileManager.default.createFile(atPath: node.logPath, contents: nil) }
-        let before = node.log.components(separatedBy: "event=started").count
+        let before = Self.starts(in: node.log)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         handle.seekToEndOfFile()
         p.standardError = handle
@@ -126,9 +126,14 @@ final class GatewayHarness {
         if waitForStart {
             try waitUntil(timeout: 30, "\(name) to start (log: \(node.logPath))") {
                 guard p.isRunning else { throw HarnessTimeout(description: "\(name) exited: \(node.log.suffix(2000))") }
-                return node.log.components(separatedBy: "event=started").count > before
+                return Self.starts(in: node.log) > before
             }
         }
+    }
+
+    /// Start events in either log format.
+    static func starts(in log: String) -> Int {
+        log.components(separatedBy: "event=started").count + log.components(separatedBy: "\"event\":\"started\"").count - 2
     }
 
     func stop(_ node: Node, signal: Int32 = SIGTERM) {

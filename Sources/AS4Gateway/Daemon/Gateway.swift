@@ -84,7 +84,8 @@ final class Gateway: @unchecked Sendable {  // mutated only on the main thread d
         let store = try SQLiteMessageStore(dataDirectory: config.storeDirectory)
         context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
                                      decryptionKeys: [decryption], trustAnchors: anchors, crls: crls,
-                                     outboundTrustFile: anchors.isEmpty ? nil : bundle)
+                                     outboundTrustFile: anchors.isEmpty ? nil : bundle,
+                                     tlsClientCertificateFile: keys.tlsClientCertificate, tlsClientKeyFile: keys.tlsClientKey)
         self.keys = keys
     }
 

@@ -21,10 +21,14 @@ final class GatewayContext: Sendable {
     let spoolDirectory: String
     /// CA bundle for outbound TLS (development CA or configured truststore files).
     let outboundTrustFile: String?
+    /// Our TLS client certificate and key for outbound mTLS (configured, or the development PKI's).
+    let tlsClientCertificateFile: String?
+    let tlsClientKeyFile: String?
     let messageIdDomain: String
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
-         decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?) throws {
+         decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,
+         tlsClientCertificateFile: String?, tlsClientKeyFile: String?) throws {
         self.config = config
         self.log = log
         self.registry = registry
@@ -36,6 +40,8 @@ final class GatewayContext: Sendable {
         self.crls = crls
         self.spoolDirectory = config.dataDirectory + "/spool"
         self.outboundTrustFile = outboundTrustFile
+        self.tlsClientCertificateFile = tlsClientCertificateFile
+        self.tlsClientKeyFile = tlsClientKeyFile
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
     }

@@ -72,8 +72,8 @@ final class OutboundWorkers: Sendable {
 
     func clientConfiguration() -> HTTPClientConfiguration {
         var c = HTTPClientConfiguration(trustedCAFile: context.outboundTrustFile,
-                                        clientCertificateFile: context.config.keys?.tlsClientCertificate,
-                                        clientKeyFile: context.config.keys?.tlsClientKey)
+                                        clientCertificateFile: context.tlsClientCertificateFile,
+                                        clientKeyFile: context.tlsClientKeyFile)
         c.connectTimeout = context.config.connectTimeoutSeconds
         c.totalTimeout = context.config.requestTimeoutSeconds
         return c

@@ -1,0 +1,146 @@
+import AS4Crypto
+import Foundation
+import MessageStore
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Transport security, profile 2.0, P-Mode reload and log format of a running gateway.
+final class GatewayOperationsTests: XCTestCase {
+    var harness: GatewayHarness!
+
+    override func setUpWithError() throws { harness = try GatewayHarness() }
+    override func tearDown() { harness = nil }
+
+    func delivered(_ id: String, at node: String = "gw-a", timeout: Double = 30) throws -> Bool {
+        var done = false
+        try? harness.waitUntil(timeout: timeout, "\(id) delivered") {
+            let store = try self.harness.store(node)
+            defer { store.close() }
+            done = try store.findMessage(id: id, direction: .outbound)?.status == .delivered
+            return done
+        }
+        return done
+    }
+
+    func curl(_ args: [String]) throws -> (code: String, exit: Int32) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (code, p.terminationStatus)
+    }
+
+    func writeConfig(_ name: String, _ json: String) throws -> String {
+        let path = harness.root.appendingPathComponent("\(name).json").path
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testMutualTLSRefusesUnknownClientCertificates() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")  // generates the development PKI for both parties
+        let certs = harness.pmodeDirectory + "/certs"
+        let config = try writeConfig("b", """
+        {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
+          "tls": {"certificate": "\(certs)/gw-b.tls.pem", "key": "\(certs)/gw-b.tls.key", "clientAuthentication": "required"}}}
+        """)
+        harness.nodes["gw-b"]!.extraArguments = ["--config", config]
+        try harness.start("gw-b")
+        // gw-a presents its TLS certificate from the shared CA: accepted.
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("d.txt", Array("over mTLS".utf8))])
+        XCTAssertTrue(try delivered(id), harness.nodes["gw-a"]!.log)
+        // No client certificate, or one from an unknown CA: refused before the body is read.
+        let url = harness.nodes["gw-b"]!.as4URL
+        let body = ["-H", "Content-Type: application/soap+xml", "--data-binary", "<x/>"]
+        XCTAssertEqual(try curl(["--cacert", certs + "/dev-ca.pem"] + body + [url]).code, "403")
+        let key = try PrivateKey.generateEC(curve: .p256)
+        let stranger = try CertificateAuthority.selfSignedCertificate(subject: .init(commonName: "intruder"), key: key,
+                                                                      validFrom: Date() - 60, validUntil: Date() + 3600)
+        let keyPath = try harness.file("intruder.key", Array(try key.pemEncoded().utf8))
+        let certPath = try harness.file("intruder.pem", Array(try stranger.pemEncoded().utf8))
+        XCTAssertEqual(try curl(["--cacert", certs + "/dev-ca.pem", "--cert", certPath, "--key", keyPath] + body + [url]).code, "403")
+        // A plain-HTTP client cannot even talk to the TLS listener.
+        XCTAssertNotEqual(try curl(body + [url.replacingOccurrences(of: "https:", with: "http:")]).code, "200")
+    }
+
+    func testProfile20ExchangeWithEd25519AndX25519() throws {
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(profile: "2.0")])
+        // Profile 2.0 keys: Ed25519 for signing, X25519 for key agreement (issued by the CA).
+        let certs = harness.pmodeDirectory + "/certs"
+        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        let caKey = try PrivateKey.generateRSA(bits: 2048)
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: caKey, validFrom: Date() - 60, validUntil: Date() + 86400)
+        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
+        try Data(try caKey.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
+        for party in ["gw-a", "gw-b"] {
+            for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
+                let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role)"), validFrom: Date() - 60,
+                                                   validUntil: Date() + 86400, keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
+                try Data(try cert.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role).pem"))
+                try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role).key"))
+            }
+        }
+        try harness.start("gw-a")  // the development PKI adds only the missing TLS certificates
+        try harness.start("gw-b")
+        let doc = Array("<doc>eDelivery AS4 2.0</doc>".utf8)
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("d.xml", doc)])
+        XCTAssertTrue(try delivered(id), harness.nodes["gw-a"]!.log + harness.nodes["gw-b"]!.log)
+        let b = try harness.store("gw-b")
+        defer { b.close() }
+        let received = try XCTUnwrap(try b.findMessage(id: id, direction: .inbound))
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+    }
+
+    func testSIGHUPReloadsPModesAndABadFileKeepsTheOldSet() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        let node = harness.nodes["gw-a"]!
+        let file = harness.pmodeDirectory + "/test.pmode.json"
+        let good = try String(contentsOfFile: file, encoding: .utf8)
+        try good.replacingOccurrences(of: "\"legs\"", with: "\"lgs\"").write(toFile: file, atomically: true, encoding: .utf8)
+        kill(node.process!.processIdentifier, SIGHUP)
+        try harness.waitUntil(timeout: 10, "pmodes-refused") { node.log.contains("event=pmodes-refused") }
+        XCTAssertTrue(node.log.contains("test.pmode.json:"), "the log names the file and line")
+        // The old set is still in force: a submission is accepted.
+        XCTAssertNoThrow(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("x.txt", [1])]))
+        try good.write(toFile: file, atomically: true, encoding: .utf8)
+        kill(node.process!.processIdentifier, SIGHUP)
+        try harness.waitUntil(timeout: 10, "pmodes-reloaded") { node.log.contains("event=pmodes-reloaded") }
+        harness.stop("gw-a")
+        XCTAssertTrue(node.log.contains("event=stopped"))
+    }
+
+    func testJSONLogsOneObjectPerLineWithoutPayloadBytes() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        harness.nodes["gw-a"]?.extraArguments = ["--log-format", "json"]
+        try harness.start("gw-a")
+        harness.nodes["gw-b"]?.extraArguments = ["--log-format", "json"]
+        try harness.start("gw-b")
+        let secret = "TOP-SECRET-PAYLOAD-\(UUID().uuidString)"
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("s.txt", Array(secret.utf8))])
+        XCTAssertTrue(try delivered(id))
+        for node in ["gw-a", "gw-b"] {
+            let log = harness.nodes[node]!.log
+            XCTAssertFalse(log.contains(secret), "payload bytes in the log of \(node)")
+            XCTAssertFalse(log.contains("PRIVATE KEY"), "key material in the log of \(node)")
+            for line in log.split(separator: "\n") {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                XCTAssertNotNil(object?["time"], String(line))
+                XCTAssertNotNil(object?["event"], String(line))
+            }
+        }
+        let received = harness.nodes["gw-b"]!.log.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.first { $0["event"] as? String == "received" }
+        XCTAssertEqual(received?["message_id"] as? String, id)
+        XCTAssertNotNil(received?["elapsed_ms"] as? Int)
+        XCTAssertEqual(received?["from"] as? String, "gw-a")
+    }
+}
