@@ -82,7 +82,8 @@ final class OutboundWorkers: Sendable {
     func deliver(_ job: OutboundJob, client: HTTPClient?) {
         let started = Date()
         var fields: [String: String?] = ["message_id": job.metadata.messageId, "conversation_id": job.metadata.conversationId,
-                                         "from": job.metadata.fromParty, "to": job.metadata.toParty, "service": job.metadata.service,
+                                         "from": partyValue(job.metadata.fromParty), "to": partyValue(job.metadata.toParty),
+                                         "service": job.metadata.service,
                                          "action": job.metadata.action, "pmode": job.metadata.pmodeId, "attempt": String(job.attempt)]
         let outcome: Result<[UInt8], EbmsError>
         if let client, let endpoint = job.endpoint {
@@ -160,4 +161,10 @@ final class OutboundWorkers: Sendable {
         return pm.legs.first { $0.action == job.metadata.action && $0.service.value == job.metadata.service }?.receptionAwareness
             ?? pm.legs[0].receptionAwareness
     }
+}
+
+/// The party id value of a stored `type::value` party, as the log shows it.
+func partyValue(_ stored: String) -> String {
+    guard let r = stored.range(of: "::", options: .backwards) else { return stored }
+    return String(stored[r.upperBound...])
 }
