@@ -70,14 +70,7 @@ final class OutboundWorkers: Sendable {
         }
     }
 
-    func clientConfiguration() -> HTTPClientConfiguration {
-        var c = HTTPClientConfiguration(trustedCAFile: context.outboundTrustFile,
-                                        clientCertificateFile: context.config.keys?.tlsClientCertificate,
-                                        clientKeyFile: context.config.keys?.tlsClientKey)
-        c.connectTimeout = context.config.connectTimeoutSeconds
-        c.totalTimeout = context.config.requestTimeoutSeconds
-        return c
-    }
+    func clientConfiguration() -> HTTPClientConfiguration { context.outboundClientConfiguration() }
 
     func deliver(_ job: OutboundJob, client: HTTPClient?) {
         let started = Date()
@@ -159,5 +152,18 @@ final class OutboundWorkers: Sendable {
         guard let pm = set.pmode(id: job.metadata.pmodeId ?? "") else { return ReceptionAwareness() }
         return pm.legs.first { $0.action == job.metadata.action && $0.service.value == job.metadata.service }?.receptionAwareness
             ?? pm.legs[0].receptionAwareness
+    }
+}
+
+extension GatewayContext {
+    /// Outbound HTTP: our trust bundle, our TLS client certificate, the configured timeouts.
+    /// Shared by the delivery workers and the pull worker.
+    func outboundClientConfiguration() -> HTTPClientConfiguration {
+        var c = HTTPClientConfiguration(trustedCAFile: outboundTrustFile,
+                                        clientCertificateFile: config.keys?.tlsClientCertificate,
+                                        clientKeyFile: config.keys?.tlsClientKey)
+        c.connectTimeout = config.connectTimeoutSeconds
+        c.totalTimeout = config.requestTimeoutSeconds
+        return c
     }
 }
