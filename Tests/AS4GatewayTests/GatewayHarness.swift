@@ -45,6 +45,24 @@ final class GatewayHarness {
         var profile = "1.15"
     }
 
+    /// A One-Way/Pull P-Mode: `holder` keeps `action` messages for `puller` on `mpc`; the puller
+    /// is the initiator (it starts the MEP with a PullRequest) and the only party authorised.
+    struct PullAgreement {
+        var holder: String = "gw-a"
+        var puller: String = "gw-b"
+        var action: String = "Notify"
+        var mpc: String = "urn:as4gw:mpc:test-for-gw-b"
+        var retries: Int = 5
+    }
+
+    /// A Two-Way/Push-and-Push P-Mode: `initiator` sends `request`, `responder` pushes `reply` back.
+    struct TwoWayAgreement {
+        var initiator: String = "gw-a"
+        var responder: String = "gw-b"
+        var request: String = "Query"
+        var reply: String = "Answer"
+    }
+
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-it-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: root.appendingPathComponent("pmode").path, withIntermediateDirectories: true)
@@ -70,7 +88,9 @@ final class GatewayHarness {
     }
 
     /// Writes parties.json and one P-Mode per direction for `names`, and registers the nodes.
-    func configure(_ names: [String], legs: [Leg] = [Leg()], directory: String? = nil) throws {
+    /// `pull` and `twoWay` add P-Modes of those MEPs beside the One-Way/Push ones.
+    func configure(_ names: [String], legs: [Leg] = [Leg()], directory: String? = nil,
+                   pull: [PullAgreement] = [], twoWay: [TwoWayAgreement] = []) throws {
         let dir = directory ?? pmodeDirectory
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for name in names where nodes[name] == nil {
@@ -105,6 +125,31 @@ final class GatewayHarness {
                     """)
                 }
             }
+        }
+        func legJSON(_ action: String, mpc: String? = nil, retries: Int = 3) -> String {
+            """
+            {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(action)"\(mpc.map { ", \"mpc\": \"\($0)\"" } ?? ""),
+             "security": {"profile": "1.15", "sign": true, "encrypt": true}, "payload": {"compress": true},
+             "receptionAwareness": {"retries": \(retries), "initialIntervalSeconds": 1, "backoffFactor": 1,
+                                    "maxIntervalSeconds": 1, "jitterFraction": 0}}
+            """
+        }
+        for p in pull {
+            pmodes.append("""
+            {"id": "pull-\(p.puller)-from-\(p.holder)", "agreement": {"value": "urn:as4gw:agreements:test"}, "mep": "oneWay", "binding": "pull",
+             "initiator": {"party": "\(p.puller)", "role": "urn:as4gw:roles:receiver"},
+             "responder": {"party": "\(p.holder)", "role": "urn:as4gw:roles:sender"},
+             "legs": [\(legJSON(p.action, mpc: p.mpc, retries: p.retries))]}
+            """)
+        }
+        for t in twoWay {
+            pmodes.append("""
+            {"id": "twoway-\(t.initiator)-\(t.responder)", "agreement": {"value": "urn:as4gw:agreements:test"}, "mep": "twoWay",
+             "binding": "pushAndPush",
+             "initiator": {"party": "\(t.initiator)", "role": "urn:as4gw:roles:sender"},
+             "responder": {"party": "\(t.responder)", "role": "urn:as4gw:roles:receiver"},
+             "legs": [\(legJSON(t.request)), \(legJSON(t.reply))]}
+            """)
         }
         try "{\"pmodes\": [\(pmodes.joined(separator: ",\n"))]}".write(toFile: dir + "/test.pmode.json", atomically: true, encoding: .utf8)
     }
@@ -155,10 +200,12 @@ final class GatewayHarness {
     }
 
     /// `as4gw send` to a node's submission endpoint; returns the message id.
-    func send(from: String, to: String, action: String = "DeliverDocument", files: [String], messageId: String? = nil) throws -> String {
+    func send(from: String, to: String, action: String = "DeliverDocument", files: [String], messageId: String? = nil,
+              refTo: String? = nil) throws -> String {
         var args = ["send", "--to", to, "--service", "urn:eadrese:services:delivery", "--action", action,
                     "--property", "originalSender=_DEFAULT@40003000001", "--submit", nodes[from]!.submitURL]
         if let messageId { args += ["--message-id", messageId] }
+        if let refTo { args += ["--ref-to", refTo] }
         let r = try GatewayProcess.run(args + files)
         guard r.status == 0 else { throw NSError(domain: "send", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -5,11 +5,13 @@ import HTTPClient
 enum SendCommand {
     static let help = """
     Usage: as4gw send --to PARTY --service S --action A [--service-type T] [--property K=V ...]
-                      [--conversation-id ID] [--message-id ID] [--mime-type TYPE] [--submit URL] FILE...
+                      [--conversation-id ID] [--message-id ID] [--ref-to ID] [--mime-type TYPE] [--submit URL] FILE...
 
     Queues a message for delivery by the running gateway (default submission endpoint
     http://127.0.0.1:8080/submit) and prints its message id. The gateway seals it per the
     P-Mode agreed with PARTY and delivers it with retries; `as4gw serve` logs the outcome.
+    --ref-to names the message this one answers (eb:RefToMessageId; the reply leg of a Two-Way
+    P-Mode); without --conversation-id the reply joins that message's conversation.
     Exit status: 0 queued; 1 refused by the gateway (reason printed); 2 usage or connection error.
     """
 
@@ -17,7 +19,7 @@ enum SendCommand {
         let a: Arguments
         do {
             a = try Arguments(args, valued: ["to", "service", "service-type", "action", "property", "conversation-id", "message-id",
-                                             "mime-type", "submit"], flags: [])
+                                             "ref-to", "mime-type", "submit"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -37,7 +39,7 @@ enum SendCommand {
         let body = JSON.object([
             ("to", .string(a.value("to"))), ("service", .string(a.value("service"))), ("serviceType", .string(a.value("service-type"))),
             ("action", .string(a.value("action"))), ("conversationId", .string(a.value("conversation-id"))),
-            ("messageId", .string(a.value("message-id"))),
+            ("messageId", .string(a.value("message-id"))), ("refToMessageId", .string(a.value("ref-to"))),
             ("properties", .object(properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("payloads", .array(payloads)),
         ]).serialized(pretty: false)

@@ -9,6 +9,7 @@ enum ServeCommand {
     static let help = """
     Usage: as4gw serve [--config FILE] [--party NAME] [--data DIR] [--pmode DIR]
                        [--as4-port N] [--submit-port N] [--log-format logfmt|json] [--log-level L]
+                       [--lease-seconds S] [--pull-interval S]
 
     Runs the AS4 gateway: receives messages on the AS4 endpoint (HTTPS with the development PKI
     by default) and answers with signed receipts or ebMS errors; takes submissions from
@@ -24,7 +25,8 @@ enum ServeCommand {
     static func run(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["config", "party", "data", "pmode", "as4-port", "submit-port", "log-format", "log-level"], flags: [])
+            a = try Arguments(args, valued: ["config", "party", "data", "pmode", "as4-port", "submit-port", "log-format", "log-level",
+                                             "lease-seconds", "pull-interval"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -42,6 +44,8 @@ enum ServeCommand {
         if let v = a.value("submit-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --submit-port", help: help) }; config.submissionListener.port = p }
         if let v = a.value("log-format") { guard ["logfmt", "json"].contains(v) else { return CLI.usageError("--log-format is logfmt or json", help: help) }; config.logFormat = v }
         if let v = a.value("log-level") { config.logLevel = v }
+        if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
+        if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
 
         // Signals are handled on a dispatch queue, not in async-signal context.
         for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_IGN) }

@@ -18,6 +18,7 @@ final class Gateway: @unchecked Sendable {  // mutated only on the main thread d
     private var as4Server: HTTPServer?
     private var submissionServer: HTTPServer?
     private var workers: OutboundWorkers?
+    private var puller: PullWorker?
 
     init(config: GatewayConfiguration) throws {
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
@@ -144,6 +145,9 @@ final class Gateway: @unchecked Sendable {  // mutated only on the main thread d
         let w = OutboundWorkers(context: context)
         w.start(count: config.outboundWorkers)
         workers = w
+        let pull = PullWorker(context: context)
+        pull.start()
+        puller = pull
         context.log.log(.info, "started", ["party": context.party,
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
@@ -175,6 +179,7 @@ final class Gateway: @unchecked Sendable {  // mutated only on the main thread d
         submissionServer?.stop(gracePeriod: grace)
         as4Server?.stop(gracePeriod: max(0, deadline.timeIntervalSinceNow))
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
+        puller?.stop(deadline: deadline)
         context.store.close()
         context.log.log(.info, "stopped", [:])
     }

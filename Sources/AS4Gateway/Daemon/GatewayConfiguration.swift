@@ -24,6 +24,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var pollIntervalSeconds: Double = 0.5
     var connectTimeoutSeconds: Double = 10
     var requestTimeoutSeconds: Double = 120
+    /// Seconds between rounds of PullRequests on the MPCs we pull from.
+    var pullIntervalSeconds: Double = 1
     /// How long a message stays claimed by a worker before another may take it over.
     var leaseSeconds: Double = 300
     /// Seconds SIGTERM waits for in-flight work.
@@ -58,7 +60,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, as4Listener, submissionListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
     }
 
     init() {}
@@ -82,6 +84,7 @@ struct GatewayConfiguration: Codable, Sendable {
         pollIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .pollIntervalSeconds) ?? d.pollIntervalSeconds
         connectTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds) ?? d.connectTimeoutSeconds
         requestTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
+        pullIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .pullIntervalSeconds) ?? d.pullIntervalSeconds
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)

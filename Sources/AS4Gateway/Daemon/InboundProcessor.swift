@@ -57,11 +57,14 @@ struct InboundProcessor: HTTPHandler {
         // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
         // profile does not is refused with the error the finding names.
         let refTo = message.messaging.primary?.messageInfo.messageId
+        if message.messaging.userMessage != nil {
+            switch processUserMessage(message, started: started) {
+            case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
+            case .failure(let f): return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields)
+            }
+        }
         if let finding = message.profileFindings.first {
             return errorResponse(finding.error, refTo: refTo, started: started)
-        }
-        if let user = message.messaging.userMessage {
-            return receiveUserMessage(user, message, started: started)
         }
         if let pull = message.messaging.signals.first(where: { if case .pullRequest = $0.kind { return true } else { return false } }) {
             return PullResponder(context: context).respond(to: pull, message, started: started)
@@ -69,28 +72,48 @@ struct InboundProcessor: HTTPHandler {
         if let signal = message.messaging.signals.first(where: { if case .receipt = $0.kind { return true } else { return false } }) {
             return PullResponder(context: context).acceptReceipt(signal, message, rawEnvelope: raw.envelope, started: started)
         }
+        if let signal = message.messaging.signals.first(where: { if case .errors = $0.kind { return true } else { return false } }) {
+            return PullResponder(context: context).acceptError(signal, message, started: started)
+        }
         return errorResponse(EbmsError(.valueInconsistent, "unsolicited signal: this gateway takes receipts and errors only on the back-channel"),
                              refTo: refTo, started: started)
     }
 
     // MARK: - user messages
 
-    func receiveUserMessage(_ user: UserMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
+    /// Why a user message was not accepted: the error to answer with, and the log fields.
+    struct ReceiveFailure: Error {
+        var error: Error
+        var refTo: String?
+        var fields: [String: String?]
+    }
+
+    /// The receive path of a user message, pushed to us or pulled by us (`pulled: true`): profile
+    /// findings → P-Mode → size → duplicate → decrypt → verify → store → the signed receipt's
+    /// bytes. A failure leaves nothing behind; the caller answers with the error signal.
+    func processUserMessage(_ message: AS4Message, started: Date, pulled: Bool = false) -> Result<[UInt8], ReceiveFailure> {
+        guard let user = message.messaging.userMessage else {
+            return .failure(ReceiveFailure(error: EbmsError(.valueInconsistent, "no user message"), refTo: nil, fields: [:]))
+        }
         let id = user.messageInfo.messageId
         var fields = Self.fields(user)
+        func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields)) }
+        if let finding = message.profileFindings.first { return fail(finding.error) }
         let set = context.registry.current
         let match: Match
         switch set.match(user) {
         case .success(let m): match = m
-        case .failure(let e): return errorResponse(e, refTo: id, started: started, fields: fields)
+        case .failure(let e): return fail(e)
         }
         fields["pmode"] = match.pmode.id
         guard match.receiver.name == context.party else {
-            return errorResponse(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"), refTo: id,
-                                 started: started, fields: fields)
+            return fail(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"))
+        }
+        if pulled, match.delivery != .pull {
+            return fail(EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(match.pmode.id), whose leg is not pulled"))
         }
         if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
-            return errorResponse(sizeError(UInt64(match.leg.payload.maxMessageBytes)), refTo: id, started: started, fields: fields)
+            return fail(sizeError(UInt64(match.leg.payload.maxMessageBytes)))
         }
         // Duplicate first: a retry after a lost receipt gets the original receipt again and is not
         // processed a second time (AS4-WIRE §5.4).
@@ -98,7 +121,7 @@ struct InboundProcessor: HTTPHandler {
         if let original = try? context.store.findMessage(id: id, direction: .inbound),
            original.createdAt.timeIntervalSinceNow > -window, let receipt = original.receipt {
             context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return .bytes(200, contentType: MultipartWriter.soapContentType, [UInt8](receipt))
+            return .success([UInt8](receipt))
         }
         do {
             let security = match.leg.security
@@ -134,14 +157,14 @@ struct InboundProcessor: HTTPHandler {
             switch try context.store.recordInbound(record, duplicateWindow: window) {
             case .stored:
                 context.log.log(.info, "received", fields.merging(["status": "Received", "parts": String(parts.count), "elapsed_ms": ms(started)]) { $1 })
-                return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
+                return .success(receipt)
             case .duplicate(let original):
                 for p in parts { unlink(p.file.path) }
                 context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-                return .bytes(200, contentType: MultipartWriter.soapContentType, original.receipt.map { [UInt8]($0) } ?? receipt)
+                return .success(original.receipt.map { [UInt8]($0) } ?? receipt)
             }
         } catch {
-            return errorResponse(error, refTo: id, started: started, fields: fields)
+            return fail(error)
         }
     }
 
@@ -213,6 +236,12 @@ struct InboundProcessor: HTTPHandler {
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
     /// accepted), 200 for warnings. Signed when we can sign.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> HTTPResponse {
+        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields)
+        return .bytes(status, contentType: MultipartWriter.soapContentType, envelope)
+    }
+
+    /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
+    func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> (status: Int, envelope: [UInt8]) {
         let e = (error as? EbmsError) ?? EbmsError(.other, "\(error)")
         var detail = ErrorDetail(e)
         detail.refToMessageInError = refTo
@@ -222,7 +251,7 @@ struct InboundProcessor: HTTPHandler {
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal))
-        return .bytes(e.code.severity == .warning ? 200 : 500, contentType: MultipartWriter.soapContentType, envelope)
+        return (e.code.severity == .warning ? 200 : 500, envelope)
     }
 
     static func fields(_ user: UserMessage) -> [String: String?] {

@@ -70,14 +70,7 @@ final class OutboundWorkers: Sendable {
         }
     }
 
-    func clientConfiguration() -> HTTPClientConfiguration {
-        var c = HTTPClientConfiguration(trustedCAFile: context.outboundTrustFile,
-                                        clientCertificateFile: context.tlsClientCertificateFile,
-                                        clientKeyFile: context.tlsClientKeyFile)
-        c.connectTimeout = context.config.connectTimeoutSeconds
-        c.totalTimeout = context.config.requestTimeoutSeconds
-        return c
-    }
+    func clientConfiguration() -> HTTPClientConfiguration { context.outboundClientConfiguration() }
 
     func deliver(_ job: OutboundJob, client: HTTPClient?) {
         let started = Date()
@@ -167,4 +160,17 @@ final class OutboundWorkers: Sendable {
 func partyValue(_ stored: String) -> String {
     guard let r = stored.range(of: "::", options: .backwards) else { return stored }
     return String(stored[r.upperBound...])
+}
+
+extension GatewayContext {
+    /// Outbound HTTP: our trust bundle, our TLS client certificate, the configured timeouts.
+    /// Shared by the delivery workers and the pull worker.
+    func outboundClientConfiguration() -> HTTPClientConfiguration {
+        var c = HTTPClientConfiguration(trustedCAFile: outboundTrustFile,
+                                        clientCertificateFile: tlsClientCertificateFile,
+                                        clientKeyFile: tlsClientKeyFile)
+        c.connectTimeout = config.connectTimeoutSeconds
+        c.totalTimeout = config.requestTimeoutSeconds
+        return c
+    }
 }

@@ -55,6 +55,37 @@ struct PullResponder {
         }
     }
 
+    /// An ebMS error the puller pushed back for a message it pulled from us and could not accept:
+    /// signed by that puller, it fails the message with the puller's error (as a pushed message
+    /// answered with an error would be). Warnings are only logged.
+    func acceptError(_ signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
+        guard case .errors(let errors) = signal.kind, let first = errors.first else {
+            return processor.errorResponse(EbmsError(.other, "not an error signal"), refTo: nil, started: started)
+        }
+        let ref = signal.messageInfo.refToMessageId ?? first.refToMessageInError ?? ""
+        do {
+            guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound,
+                  out.pullMPC != nil, let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
+                throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
+            }
+            let puller = try authenticate(message)
+            guard "pull:\(puller.name)" == owner else {
+                throw EbmsError(.failedAuthentication, "the error is not signed by the party that pulled \(ref)")
+            }
+            let reason = first.detail ?? first.shortDescription ?? first.errorCode
+            if first.severity.lowercased() == "warning" {
+                context.log.log(.info, "peer-warning", ["message_id": ref, "to": puller.name, "error_code": first.errorCode, "reason": reason])
+                return .empty(200)
+            }
+            try context.store.markFailed(messageId: ref, owner: owner, error: DeliveryError(code: first.errorCode, reason: reason), at: Date())
+            context.log.log(.error, "failed", ["message_id": ref, "to": puller.name, "status": "Failed", "error_code": first.errorCode,
+                                               "reason": reason, "elapsed_ms": ms(started)])
+            return .empty(200)
+        } catch {
+            return processor.errorResponse(error, refTo: ref, started: started)
+        }
+    }
+
     /// The party whose signing certificate signed the pull request.
     func authenticate(_ message: AS4Message) throws -> Routing.Party {
         let set = context.registry.current

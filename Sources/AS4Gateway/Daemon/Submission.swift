@@ -92,6 +92,9 @@ struct Outbound {
             payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
         }
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
+        // A reply (eb:RefToMessageId naming a message we received) continues its conversation.
+        let answered = try s.refToMessageId.flatMap { try context.store.findMessage(id: $0, direction: .inbound) }
+        let conversationId = s.conversationId ?? answered?.metadata.conversationId ?? Identifier.uuid()
         let user = UserMessage(
             mpc: match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,
             messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
@@ -99,7 +102,7 @@ struct Outbound {
             to: Party(ids: them.partyIds, role: match.receiverRole),
             collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
-                                             conversationId: s.conversationId ?? Identifier.uuid()),
+                                             conversationId: conversationId),
             properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })
         let security = match.leg.security
         var encryption: MessageSealer.Encryption?

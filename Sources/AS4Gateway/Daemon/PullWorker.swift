@@ -1,0 +1,157 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPClient
+import MessageStore
+import Routing
+import Synchronization
+import WSSecurity
+
+/// The pulling side of One-Way/Pull (AS4-WIRE §1.7). One thread: every `pullIntervalSeconds` it
+/// sends a signed PullRequest for each MPC on which a P-Mode leg keeps messages for us, to the
+/// endpoint of the party that keeps them. A user message in the response goes through the same
+/// receive path as a pushed one (`InboundProcessor.processUserMessage`); the signed receipt, or
+/// the ebMS error when processing failed, is then pushed to that endpoint as a request of its own.
+/// An MPC is pulled again at once after a message, so a queue drains without waiting a round.
+final class PullWorker: Sendable {
+    let context: GatewayContext
+    private let running = Atomic<Bool>(true)
+    private let finished = Atomic<Bool>(false)
+    /// At most this many messages per MPC per round, so one busy MPC cannot starve the others.
+    static let maxPerRound = 100
+
+    init(context: GatewayContext) {
+        self.context = context
+    }
+
+    /// Where we pull from: an MPC and the endpoint of the party that keeps its messages for us.
+    struct Target: Hashable {
+        var mpc: String
+        var endpoint: String
+        var party: String
+    }
+
+    /// Every pull leg whose user message is addressed to us and which we are authorised to pull,
+    /// from the current P-Mode set (so a SIGHUP reload takes effect at the next round).
+    func targets() -> [Target] {
+        let set = context.registry.current
+        var seen = Set<Target>()
+        var out: [Target] = []
+        let mpcs = Set(set.pmodes.filter { $0.binding == .pull }.flatMap { $0.legs.map(\.mpc) })
+        for mpc in mpcs.sorted() {
+            for match in set.pullLegs(for: context.party, mpc: mpc) where match.receiver.name == context.party {
+                guard let endpoint = match.sender.endpoint?.absoluteString else { continue }
+                let t = Target(mpc: mpc, endpoint: endpoint, party: match.sender.name)
+                if seen.insert(t).inserted { out.append(t) }
+            }
+        }
+        return out
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            self.loop()
+            self.finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        thread.name = "\(context.party)/pull"
+        thread.start()
+    }
+
+    /// Stops pulling; waits for the current exchange to finish or the deadline to pass.
+    func stop(deadline: Date) {
+        running.store(false, ordering: .sequentiallyConsistent)
+        while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    private var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
+
+    private func loop() {
+        var client: HTTPClient?
+        while isRunning {
+            let round = targets()
+            if !round.isEmpty, client == nil {
+                do {
+                    client = try HTTPClient(configuration: context.outboundClientConfiguration())
+                } catch {
+                    context.log.log(.error, "pull-failed", ["reason": "HTTP client unavailable: \(error)"])
+                }
+            }
+            if let client {
+                for target in round {
+                    var pulled = 0
+                    while isRunning, pulled < Self.maxPerRound, pullOnce(target, client: client) { pulled += 1 }
+                }
+            }
+            // Sleep in short steps so a stop is not held up by a long interval.
+            let wake = Date().addingTimeInterval(context.config.pullIntervalSeconds)
+            while isRunning, Date() < wake { Thread.sleep(forTimeInterval: min(0.1, max(0, wake.timeIntervalSinceNow))) }
+        }
+    }
+
+    /// One PullRequest and what follows it. True when a user message came back (pull again).
+    func pullOnce(_ target: Target, client: HTTPClient) -> Bool {
+        let started = Date()
+        var fields: [String: String?] = ["mpc": target.mpc, "from": target.party]
+        let requestId = Identifier.messageId(domain: context.messageIdDomain)
+        let signal = SignalMessage(messageInfo: MessageInfo(messageId: requestId),
+                                   kind: .pullRequest(PullRequest(mpc: target.mpc == EbmsConstants.defaultMPC ? nil : target.mpc)))
+        let response: HTTPClientResponse
+        do {
+            let envelope = try MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope
+            response = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope))
+        } catch {
+            context.log.log(.warning, "pull-failed", fields.merging(["reason": "\(error)", "elapsed_ms": ms(started)]) { $1 })
+            return false
+        }
+        let contentType = response.header("Content-Type") ?? ""
+        let reply: AS4Message
+        do {
+            guard !response.body.isEmpty else { throw EbmsError(.other, "HTTP \(response.status) without an AS4 message") }
+            reply = try AS4Message.read(try MessageInput.load(bytes: response.body, contentType: contentType,
+                                                              spoolDirectory: context.spoolDirectory))
+        } catch {
+            context.log.log(.warning, "pull-failed", fields.merging(["reason": "unreadable response (HTTP \(response.status)): \(error)",
+                                                                    "elapsed_ms": ms(started)]) { $1 })
+            return false
+        }
+        if reply.messaging.userMessage == nil {
+            let errors = reply.messaging.signals.flatMap { s -> [ErrorDetail] in if case .errors(let e) = s.kind { return e } else { return [] } }
+            if !errors.isEmpty, errors.allSatisfy({ $0.errorCode == EbmsError.Code.emptyMessagePartitionChannel.rawValue }) {
+                context.log.log(.debug, "pull-empty", fields.merging(["elapsed_ms": ms(started)]) { $1 })
+            } else {
+                let first = errors.first
+                context.log.log(.warning, "pull-refused", fields.merging([
+                    "error_code": first?.errorCode ?? "none", "reason": first?.detail ?? first?.shortDescription ?? "HTTP \(response.status) without a user message",
+                    "elapsed_ms": ms(started)]) { $1 })
+            }
+            return false
+        }
+        let user = reply.messaging.userMessage!
+        fields = InboundProcessor.fields(user).merging(fields) { a, _ in a }
+        fields["mpc"] = target.mpc
+        context.log.log(.info, "pulled", fields.merging(["status": "Received", "bytes": String(response.body.count), "elapsed_ms": ms(started)]) { $1 })
+        let processor = InboundProcessor(context: context)
+        let answer: [UInt8]
+        let event: String
+        switch processor.processUserMessage(reply, started: started, pulled: true) {
+        case .success(let receipt):
+            answer = receipt
+            event = "receipt-sent"
+        case .failure(let f):
+            answer = processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields).envelope
+            event = "error-sent"
+        }
+        do {
+            let r = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(answer))
+            let level: EventLog.Level = (200..<300).contains(r.status) ? .info : .warning
+            context.log.log(level, event, fields.merging(["http_status": String(r.status), "elapsed_ms": ms(started)]) { $1 })
+        } catch {
+            // The sender puts the message back after its lease and we get it again; a duplicate
+            // then gets the stored receipt.
+            context.log.log(.warning, event, fields.merging(["http_status": "none", "reason": "\(error)", "elapsed_ms": ms(started)]) { $1 })
+        }
+        return true
+    }
+}
