@@ -14,6 +14,9 @@ Commands:
   seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
   verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
   bench codec         Measure message parse/build rates and streaming throughput
+  pmode check DIR     Validate a P-Mode directory (every problem as file:line:col)
+  pmode import domibus FILE
+                      Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
 
 Run `as4gw COMMAND --help` for a command's options.
 """
@@ -28,6 +31,7 @@ case "send": status = SendCommand.run(Array(arguments))
 case "seal": status = SealCommand.run(Array(arguments))
 case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))
+case "pmode": status = PModeCommand.run(Array(arguments))
 case "--help", "-h", "help": print(usage); status = 0
 case nil: CLI.printError(usage); status = 2
 case let other?: CLI.printError("as4gw: unknown command \(other)\n\n\(usage)"); status = 2

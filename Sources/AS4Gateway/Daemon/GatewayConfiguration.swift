@@ -141,3 +141,15 @@ struct GatewayConfiguration: Codable, Sendable {
         return dataDirectory
     }
 }
+
+extension GatewayConfiguration.TLS {
+    private enum CodingKeys: String, CodingKey { case certificate, key, clientAuthentication }
+
+    /// Synthesized decoding would make `clientAuthentication` required despite its default.
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        certificate = try c.decode(String.self, forKey: .certificate)
+        key = try c.decode(String.self, forKey: .key)
+        clientAuthentication = try c.decodeIfPresent(String.self, forKey: .clientAuthentication) ?? "none"
+    }
+}
