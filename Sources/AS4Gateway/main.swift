@@ -13,7 +13,7 @@ Commands:
   inspect FILE        Read one AS4 message as it travels and print a JSON summary
   seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
   verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
-  bench codec         Measure message parse/build rates and streaming throughput
+  bench codec|crypto|e2e  Measure codec and crypto rates, or two gateways end to end
 
 Run `as4gw COMMAND --help` for a command's options.
 """
