@@ -14,7 +14,8 @@ import Glibc
 /// signed receipt from B validated (Delivered). Figures:
 /// - messages/s: N / (last receiptAt - first submission start);
 /// - p50/p99 latency over every delivered message;
-/// - peak RSS (VmHWM) of each gateway process, read just before SIGTERM;
+/// - peak RSS (VmHWM) of each gateway process, read just before SIGTERM, and the CPU time each
+///   used from the first submission on;
 /// - the raw RSA-2048 sign rate, measured before the gateways start: each message costs about
 ///   three RSA private-key operations (A signs, B decrypts the key, B signs the receipt).
 /// With `rate`, message i is submitted at start + i/rate and its latency counts from that
@@ -76,6 +77,7 @@ struct E2EBenchmark {
         let store = try SQLiteMessageStore(dataDirectory: a.data)
         defer { store.close() }
 
+        let cpuBefore = (a.cpuSeconds(), b.cpuSeconds())  // start-up (PKI generation) is not the run's
         let state = E2ESubmissions(count: messages)
         let benchStart = Date()
         let group = DispatchGroup()
@@ -129,6 +131,7 @@ struct E2EBenchmark {
         let wall = lastDelivered.timeIntervalSince(firstSubmission)
 
         let rssA = a.peakRSSMegabytes(), rssB = b.peakRSSMegabytes()
+        let cpuA = a.cpuSeconds() - cpuBefore.0, cpuB = b.cpuSeconds() - cpuBefore.1
         a.stop()
         b.stop()
 
@@ -149,6 +152,9 @@ struct E2EBenchmark {
             ("latency_max_ms", latencies.last ?? 0),
             ("peak_rss_a_mb", rssA),
             ("peak_rss_b_mb", rssB),
+            ("cpu_s_a", cpuA),
+            ("cpu_s_b", cpuB),
+            ("cpu_ms_per_msg", (cpuA + cpuB) * 1000 / Double(messages)),
             ("raw_rsa2048_sign_per_s", rawSign),
         ]
     }
@@ -199,7 +205,7 @@ struct E2EBenchmark {
     }
 
     func start(_ node: E2ENode, root: String) throws {
-        FileManager.default.createFile(atPath: node.logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: node.logPath, contents: nil) else { throw Failure(description: "cannot create \(node.logPath)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = ["serve", "--config", root + "/gateway.json", "--party", node.name, "--data", node.data,
@@ -260,6 +266,17 @@ final class E2ENode {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
         return kb / 1024
+    }
+
+    /// User + system CPU time the child has used so far (/proc/<pid>/stat fields 14 and 15).
+    func cpuSeconds() -> Double {
+        guard let pid = process?.processIdentifier,
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name start at field 3 (state).
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// SIGTERM, then SIGKILL if the graceful stop takes longer than 15 s.
