@@ -13,10 +13,11 @@ Commands:
   inspect FILE        Read one AS4 message as it travels and print a JSON summary
   seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
   verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
-  bench codec         Measure message parse/build rates and streaming throughput
   pmode check DIR     Validate a P-Mode directory (every problem as file:line:col)
   pmode import domibus FILE
                       Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
+  bench codec|crypto|e2e
+                      Measure codec and crypto rates, or two gateways end to end
 
 Run `as4gw COMMAND --help` for a command's options.
 """

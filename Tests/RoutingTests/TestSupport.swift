@@ -14,7 +14,19 @@ enum TestPaths {
         fatalError("Package.swift not found above \(#filePath)")
     }()
 
-    static let samples = packageRoot.appendingPathComponent("pmode").path
+    /// The shipped sample files (the JSON only), copied to a fresh folder once per run: running
+    /// the daemon or the demo writes a development PKI under pmode/certs, which these tests
+    /// must not see.
+    static let samples: String = {
+        let source = packageRoot.appendingPathComponent("pmode")
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-sample-pmodes-\(getpid())")
+        try? FileManager.default.removeItem(at: copy)
+        try? FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? [] where name.hasSuffix(".json") {
+            try? FileManager.default.copyItem(at: source.appendingPathComponent(name), to: copy.appendingPathComponent(name))
+        }
+        return copy.path
+    }()
     static let vectors = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/interop/vectors")
     static func vector(_ relative: String) -> String { vectors.appendingPathComponent(relative).path }
 }

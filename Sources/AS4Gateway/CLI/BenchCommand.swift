@@ -4,12 +4,14 @@ import EnvelopeXML
 import Glibc
 #endif
 
-/// `as4gw bench codec`: throughput figures of the message codec, printed (or as one JSON object).
+/// `as4gw bench codec|crypto|e2e`: throughput figures, printed (or as one JSON object).
 /// A benchmark is a command that prints numbers, never a timed unit test: run it on a quiet
 /// machine with a release build (`swift build -c release`).
 enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
+           as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R]
+                           [--workers W] [--poll-interval S] [--dir DIR] [--json]
 
     codec   parse and build rates for a message with one 10 KiB attachment (one core), and
             MB/s and peak RSS for one large attachment (default 200 MB) streamed through
@@ -17,6 +19,14 @@ enum BenchCommand {
     crypto  seal (sign + encrypt) and verify+decrypt rates for a message with one 10 KiB
             attachment beside the raw RSA-2048 EVP_DigestSign rate of this machine, and MB/s
             and peak RSS for one large attachment sealed and opened without compression.
+    e2e     two `as4gw serve` processes of this binary on loopback (HTTPS, development PKI,
+            profile 1.15 signed, encrypted, compressed); N messages (default 2000) with a
+            pseudo-random payload of BYTES (default 10240) submitted to gateway A by C threads
+            (default 8), as fast as they go or at R messages/s. Prints messages/s (N over first
+            submission to last receipt), p50/p99 latency from submission to the receipt stored
+            by A, each gateway's peak RSS, and the raw RSA-2048 sign rate (about three
+            private-key operations per message). W outbound workers per gateway (default
+            2 x cores); S is the workers' idle poll interval (default: the daemon's, 0.5 s).
 
     Run one target per process: peak RSS is the process's own.
     """
@@ -24,21 +34,41 @@ enum BenchCommand {
     static func run(_ args: [String]) -> Int32 {
         let parsed: Arguments
         do {
-            parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir"], flags: ["json"])
+            parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
+                                                 "workers", "poll-interval"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
         if parsed.has("help") { print(help); return 0 }
-        guard parsed.positionals.count == 1, ["codec", "crypto"].contains(parsed.positionals[0]) else {
-            return CLI.usageError("bench needs one target: codec or crypto", help: help)
+        guard parsed.positionals.count == 1, ["codec", "crypto", "e2e"].contains(parsed.positionals[0]) else {
+            return CLI.usageError("bench needs one target: codec, crypto or e2e", help: help)
         }
         let seconds = Double(parsed.value("seconds") ?? "2") ?? 2
         let largeMB = Int(parsed.value("large-mb") ?? "200") ?? 200
         let dir = parsed.value("dir") ?? NSTemporaryDirectory()
+        var e2e = E2EBenchmark(directory: dir)
+        if parsed.positionals[0] == "e2e" {
+            func number<T: LosslessStringConvertible>(_ name: String, _ value: inout T) -> Bool {
+                guard let text = parsed.value(name) else { return true }
+                guard let v = T(text) else { return false }
+                value = v
+                return true
+            }
+            var rate = 0.0, poll = 0.0
+            guard number("messages", &e2e.messages), number("size", &e2e.size), number("concurrency", &e2e.concurrency),
+                  number("workers", &e2e.workers), number("rate", &rate), number("poll-interval", &poll) else {
+                return CLI.usageError("--messages, --size, --concurrency, --workers, --rate and --poll-interval take numbers", help: help)
+            }
+            e2e.rate = parsed.value("rate") == nil ? nil : rate
+            e2e.pollInterval = parsed.value("poll-interval") == nil ? nil : poll
+        }
         do {
-            let figures = parsed.positionals[0] == "codec"
-                ? try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
-                : try CryptoBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            let figures: [(key: String, value: Double)]
+            switch parsed.positionals[0] {
+            case "codec": figures = try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            case "crypto": figures = try CryptoBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            default: figures = try e2e.run()
+            }
             if parsed.has("json") {
                 print(JSON.object(figures.map { ($0.key, .double($0.value)) }).serialized(pretty: false))
             } else {
