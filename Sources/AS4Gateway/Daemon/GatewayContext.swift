@@ -25,6 +25,7 @@ final class GatewayContext: Sendable {
     let tlsClientCertificateFile: String?
     let tlsClientKeyFile: String?
     let messageIdDomain: String
+    let deliveryWakeup = DeliveryWakeup()
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,

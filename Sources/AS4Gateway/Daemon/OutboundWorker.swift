@@ -60,7 +60,7 @@ final class OutboundWorkers: Sendable {
                 continue
             }
             guard let job = jobs.first else {
-                Thread.sleep(forTimeInterval: context.config.pollIntervalSeconds)
+                context.deliveryWakeup.wait(timeout: context.config.pollIntervalSeconds)
                 continue
             }
             if client == nil {

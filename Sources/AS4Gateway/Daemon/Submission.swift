@@ -143,6 +143,7 @@ struct Outbound {
                                      maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
                                      pullMPC: pull ? match.leg.mpc : nil)
         _ = try context.store.enqueueOutbound(record)
+        if !pull { context.deliveryWakeup.signal() }
         context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
                                                                                   "bytes": String(stored.size)]) { $1 })
         return id
