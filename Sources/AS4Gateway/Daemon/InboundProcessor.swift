@@ -126,6 +126,9 @@ struct InboundProcessor: HTTPHandler {
         do {
             let security = match.leg.security
             let policy = security.policy
+            // Identifiers must be unique before anything is resolved by them, decryption included
+            // (signature-wrapping defence; EBMS:0101).
+            _ = try IdentifierIndex(document: message.envelope.document)
             var attachments = message.attachments
             var spooled: [String] = []
             defer { for f in spooled { unlink(f) } }

@@ -1,0 +1,137 @@
+import AS4Crypto
+import Foundation
+import MessageStore
+import XCTest
+
+/// The security issue's attack corpus, posted over HTTPS to a running daemon: each forgery gets
+/// its ebMS error and nothing of it reaches the store.
+final class DaemonAttackTests: XCTestCase {
+    var harness: GatewayHarness!
+    var certs: String { harness.pmodeDirectory + "/certs" }
+
+    override func setUpWithError() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-b")  // generates the development PKI; gw-a is only the forger's identity
+    }
+
+    override func tearDown() { harness = nil }
+
+    /// A message gw-a could really send to gw-b under the test P-Mode, written by `as4gw seal`.
+    func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true) throws -> String {
+        let out = harness.root.appendingPathComponent("\(id).mime").path
+        let doc = try harness.file("\(id).xml", Array("<doc>\(id)</doc>".utf8))
+        let pdf = try harness.file("\(id).pdf", (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        var args = ["seal", "--message-id", id, "--from", "gw-a", "--from-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
+                    "--from-role", "urn:as4gw:roles:sender", "--to", "gw-b", "--to-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
+                    "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", "DeliverDocument",
+                    "--agreement", "urn:as4gw:agreements:test", "--pmode", "gw-a-to-gw-b-0", "--compress",
+                    "--sign-key", signKey ?? certs + "/gw-a.signing.key", "--sign-cert", signCert ?? certs + "/gw-a.signing.pem",
+                    "--out", out, doc, pdf]
+        if encrypt { args += ["--encrypt-cert", certs + "/gw-b.encryption.pem"] }
+        let r = try GatewayProcess.run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return out
+    }
+
+    /// POSTs a sealed file (MIME headers first, as `seal` writes it) and returns status + error code.
+    /// `edit` sees the SOAP envelope part only (the attachments are binary ciphertext).
+    func post(_ path: String, edit: ((inout String) -> Void)? = nil, editBytes: ((inout [UInt8]) -> Void)? = nil) throws -> (Int, String?) {
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        if let edit, let start = find(bytes, "<env:Envelope"), let endTag = find(bytes, "</env:Envelope>", from: start) {
+            let end = endTag + "</env:Envelope>".utf8.count
+            var text = String(decoding: bytes[start..<end], as: UTF8.self)
+            edit(&text)
+            bytes.replaceSubrange(start..<end, with: Array(text.utf8))
+        }
+        editBytes?(&bytes)
+        // Split "MIME-Version/Content-Type headers, blank line, body".
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var split = 0
+        while split + 4 <= bytes.count, Array(bytes[split..<split + 4]) != separator { split += 1 }
+        let head = String(decoding: bytes[..<split], as: UTF8.self)
+        let contentType = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
+            .map { String($0.dropFirst("content-type:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
+        let body = harness.root.appendingPathComponent(UUID().uuidString).path
+        try Data(bytes[(split + 4)...]).write(to: URL(fileURLWithPath: body))
+        let response = harness.root.appendingPathComponent(UUID().uuidString).path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-o", response, "-w", "%{http_code}", "--cacert", certs + "/dev-ca.pem",
+                       "-H", "Content-Type: \(contentType)", "--data-binary", "@\(body)", harness.nodes["gw-b"]!.as4URL]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let code = Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+        p.waitUntilExit()
+        let reply = (try? String(contentsOfFile: response, encoding: .utf8)) ?? ""
+        let error = reply.range(of: "errorCode=\"").map { String(reply[$0.upperBound...].prefix(9)) }
+        return (code, error)
+    }
+
+    func find(_ bytes: [UInt8], _ needle: String, from: Int = 0) -> Int? {
+        let n = Array(needle.utf8)
+        guard bytes.count >= n.count, from <= bytes.count - n.count else { return nil }
+        for i in from...(bytes.count - n.count) where bytes[i] == n[0] && Array(bytes[i..<i + n.count]) == n { return i }
+        return nil
+    }
+
+    func assertNothingStored(_ id: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        XCTAssertNil(try store.findMessage(id: id, direction: .inbound), "\(id) was stored", file: file, line: line)
+    }
+
+    func testForgeriesAreRefusedAndNothingIsStored() throws {
+        // The control: a genuine message is accepted with a receipt.
+        let (okStatus, okError) = try post(try seal(id: "genuine@test"))
+        XCTAssertEqual(okStatus, 200)
+        XCTAssertNil(okError)
+
+        var cases: [(String, String, Int, String)] = []  // id, what, expected HTTP status, expected code
+        func check(_ id: String, _ what: String, _ result: (Int, String?), _ code: String) throws {
+            XCTAssertEqual(result.0, 500, "\(what)")
+            XCTAssertEqual(result.1, code, "\(what)")
+            try assertNothingStored(id)
+            cases.append((id, what, result.0, code))
+        }
+
+        // Ciphertext of an attachment altered: GCM refuses it.
+        try check("tampered@test", "tampered attachment", try post(try seal(id: "tampered@test"), editBytes: { bytes in
+            bytes[bytes.count - 300] ^= 0x01
+        }), "EBMS:0102")
+        // Sent in clear where the agreement requires encryption.
+        try check("clear@test", "unencrypted", try post(try seal(id: "clear@test", encrypt: false)), "EBMS:0103")
+        // Signed by a key the P-Mode does not know (from an unknown CA).
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let stranger = try CertificateAuthority.selfSignedCertificate(subject: .init(commonName: "gw-a impostor"), key: key,
+                                                                      validFrom: Date() - 60, validUntil: Date() + 3600)
+        let keyPath = try harness.file("impostor.key", Array(try key.pemEncoded().utf8))
+        let certPath = try harness.file("impostor.pem", Array(try stranger.pemEncoded().utf8))
+        try check("impostor@test", "unknown signer", try post(try seal(id: "impostor@test", signKey: keyPath, signCert: certPath)), "EBMS:0101")
+        // The Body moved under a wrapper and a new Body put in its place.
+        try check("wrapped@test", "body wrapping", try post(try seal(id: "wrapped@test")) { text in
+            guard let start = text.range(of: "<env:Body"), let end = text.range(of: "</env:Body>", range: start.upperBound..<text.endIndex) else { return }
+            let body = String(text[start.lowerBound..<end.upperBound])
+            text.replaceSubrange(start.lowerBound..<end.upperBound, with: "<env:Body></env:Body>")
+            text = text.replacingOccurrences(of: "</env:Header>", with: "<w:W xmlns:w=\"urn:w\">\(body)</w:W></env:Header>")
+        }, "EBMS:0101")
+        // SHA-1 instead of SHA-256 in a digest.
+        try check("sha1@test", "digest downgrade", try post(try seal(id: "sha1@test")) { text in
+            if let r = text.range(of: "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\">") {
+                text.replaceSubrange(r, with: "<ds:DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\">")
+            }
+        }, "EBMS:0103")
+        // A second element claiming the signed eb:Messaging's id.
+        try check("dupid@test", "duplicate wsu:Id", try post(try seal(id: "dupid@test")) { text in
+            guard let r = text.range(of: "wsu:Id=\"_", range: text.range(of: "<eb:Messaging")!.upperBound..<text.endIndex) else { return }
+            let id = String(text[r.upperBound...].prefix { $0 != "\"" })
+            text = text.replacingOccurrences(of: "</env:Header>", with: "<y:Y xmlns:y=\"urn:y\" Id=\"_\(id)\"/></env:Header>")
+        }, "EBMS:0101")
+        XCTAssertEqual(cases.count, 6)
+        let log = harness.nodes["gw-b"]!.log
+        for (id, _, _, code) in cases {
+            XCTAssertTrue(log.contains("event=refused message_id=\(id)") && log.contains(code), "log line for \(id)")
+        }
+    }
+}
