@@ -170,7 +170,9 @@ final class GatewayHarness {
         node.process = p
         if waitForStart {
             try waitUntil(timeout: 30, "\(name) to start (log: \(node.logPath))") {
-                guard p.isRunning else { throw HarnessTimeout(description: "\(name) exited: \(node.log.suffix(2000))") }
+                guard p.isRunning else {
+                    throw HarnessTimeout(description: "\(name) exited (status \(p.terminationStatus), reason \(p.terminationReason.rawValue)): \(node.log.suffix(2000))")
+                }
                 return Self.starts(in: node.log) > before
             }
         }
