@@ -16,7 +16,7 @@ import Foundation
 /// server.stop(gracePeriod: 10)
 /// ```
 public final class HTTPServer: @unchecked Sendable {
-    // @unchecked Sendable: `phase` (with the daemon pointer and the C option memory) is only read or
+    // Unchecked Sendable: `phase` (with the daemon pointer and the C option memory) is only read or
     // changed under `lock`; `context` is itself thread-safe, the rest is immutable.
 
     private enum Phase {

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// It reaches the C callbacks as an unretained `void *` (the owning ``HTTPServer`` keeps it alive
 /// until `MHD_stop_daemon` has returned), so Swift's checker cannot see the threads that use it.
-/// `@unchecked Sendable` is sound because `configuration` and `handler` are immutable `Sendable`
+/// The unchecked Sendable conformance is sound because `configuration` and `handler` are immutable `Sendable`
 /// values and the mutable counters are only touched under `condition`'s lock.
 final class ServerContext: @unchecked Sendable {
     let configuration: HTTPServerConfiguration

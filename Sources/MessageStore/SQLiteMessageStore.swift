@@ -17,7 +17,7 @@ import Foundation
 /// processes) may share a data directory: writes use `BEGIN IMMEDIATE` and wait up to the busy
 /// timeout for each other, which is what keeps claims and duplicate checks atomic between them.
 public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
-    // @unchecked Sendable: the only mutable state is `connection` (a non-Sendable SQLite handle and
+    // Unchecked Sendable: the only mutable state is `connection` (a non-Sendable SQLite handle and
     // its statement cache). Every access to it goes through `withConnection`, which holds `lock`
     // for the whole operation, so one thread at a time uses the connection. `payloads` is immutable.
 

@@ -67,7 +67,8 @@ enum ServeCommand {
             sources.append(source)
         }
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        hup.setEventHandler { gateway.reloadPModes() }
+        let context = gateway.context
+        hup.setEventHandler { Gateway.reloadPModes(context) }
         hup.resume()
         sources.append(hup)
         done.wait()

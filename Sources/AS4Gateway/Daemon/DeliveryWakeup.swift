@@ -1,24 +1,13 @@
-import Foundation
+import Dispatch
 
 /// Wakes idle delivery workers when a submission is queued, instead of leaving the message
 /// until their next poll. The poll stays as the fallback (messages due for a retry, or queued by
-/// another process sharing the store).
-final class DeliveryWakeup: @unchecked Sendable {  // state guarded by the NSCondition
-    private let condition = NSCondition()
-    private var pending = 0
+/// another process sharing the store). A counting semaphore: one wake-up per submission.
+final class DeliveryWakeup: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
 
-    func signal() {
-        condition.lock()
-        pending += 1
-        condition.signal()
-        condition.unlock()
-    }
+    func signal() { semaphore.signal() }
 
     /// Returns early when signalled; otherwise after `timeout` seconds.
-    func wait(timeout: Double) {
-        condition.lock()
-        defer { condition.unlock() }
-        if pending == 0 { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
-        if pending > 0 { pending -= 1 }
-    }
+    func wait(timeout: Double) { _ = semaphore.wait(timeout: .now() + timeout) }
 }

@@ -13,7 +13,7 @@ import Glibc
 /// The running daemon: wires the P-Mode registry, the store, the AS4 and submission listeners
 /// and the delivery workers, and owns their lifecycle (SIGHUP reloads P-Modes, SIGTERM stops
 /// gracefully: no new connections, in-flight work finishes within the grace period, exit 0).
-final class Gateway: @unchecked Sendable {  // mutated only on the main thread during start/stop
+final class Gateway {
     let context: GatewayContext
     private var as4Server: HTTPServer?
     private var submissionServer: HTTPServer?
@@ -163,7 +163,10 @@ final class Gateway: @unchecked Sendable {  // mutated only on the main thread d
     var as4Port: UInt16 { as4Server?.port ?? 0 }
     var submissionPort: UInt16 { submissionServer?.port ?? 0 }
 
-    func reloadPModes() {
+    func reloadPModes() { Self.reloadPModes(context) }
+
+    /// SIGHUP: called on the signal queue, so it takes only the (Sendable) context.
+    static func reloadPModes(_ context: GatewayContext) {
         let problems = context.registry.reload(from: context.config.pmodeDirectory)
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])

@@ -3,7 +3,7 @@ import Foundation
 /// Holds the P-Mode set in force and swaps it on reload. A reload that finds any problem keeps
 /// the old set and returns the problems, so a typo in a file never takes the gateway down.
 ///
-/// `@unchecked Sendable`: the only mutable state, `set` and `generation`, is read and written
+/// Unchecked Sendable: the only mutable state, `set` and `generation`, is read and written
 /// under `lock`; `PModeSet` itself is an immutable Sendable value, so readers get a consistent
 /// snapshot and keep using it even while a reload replaces it.
 public final class PModeRegistry: @unchecked Sendable {
