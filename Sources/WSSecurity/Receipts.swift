@@ -95,7 +95,7 @@ public struct ReceiptValidator {
 
     /// The `ds:Reference` copies of a receipt's NonRepudiationInformation. References outside the
     /// ebbp namespace (seen in Domibus test data) are refused: strict, as the schema says.
-    static func references(in receipt: Receipt) throws(EbmsError) -> [SentReference] {
+    public static func references(in receipt: Receipt) throws(EbmsError) -> [SentReference] {
         var out: [SentReference] = []
         for xml in receipt.content {
             let doc: XMLDocument

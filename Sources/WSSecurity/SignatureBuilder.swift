@@ -9,6 +9,13 @@ public struct SentReference: Equatable, Sendable, Codable {
     public var transforms: [String]
     public var digestMethod: String
     public var digestValue: [UInt8]
+
+    public init(uri: String, transforms: [String], digestMethod: String, digestValue: [UInt8]) {
+        self.uri = uri
+        self.transforms = transforms
+        self.digestMethod = digestMethod
+        self.digestValue = digestValue
+    }
 }
 
 /// Our key and certificate for signing.

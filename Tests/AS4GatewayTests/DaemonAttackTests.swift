@@ -128,6 +128,10 @@ final class DaemonAttackTests: XCTestCase {
             let id = String(text[r.upperBound...].prefix { $0 != "\"" })
             text = text.replacingOccurrences(of: "</env:Header>", with: "<y:Y xmlns:y=\"urn:y\" Id=\"_\(id)\"/></env:Header>")
         }, "EBMS:0101")
+        // The genuine message's id reused for other content: refused, never given the old receipt.
+        let (reuseStatus, reuseError) = try post(try seal(id: "genuine@test"), edit: nil, editBytes: nil)
+        XCTAssertEqual(reuseStatus, 500, "a different message under an id already received")
+        XCTAssertEqual(reuseError, "EBMS:0003")
         XCTAssertEqual(cases.count, 6)
         let log = harness.nodes["gw-b"]!.log
         for (id, _, _, code) in cases {

@@ -1,5 +1,8 @@
 import AS4Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A development PKI: a CA and, for every party of the P-Mode set, signing, encryption and TLS
 /// certificates with their keys, written where parties.json expects them. Created on first
@@ -55,8 +58,13 @@ enum DevelopmentPKI {
         (path.hasSuffix(".pem") ? String(path.dropLast(4)) : path) + ".key"
     }
 
+    /// Created with its final permissions (keys 0600 from the first byte), then renamed in place.
     private static func write(_ text: String, to path: String, mode: Int) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        let temporary = path + ".partial"
+        unlink(temporary)
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
     }
 }

@@ -115,17 +115,16 @@ struct InboundProcessor: HTTPHandler {
         if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
             return fail(sizeError(UInt64(match.leg.payload.maxMessageBytes)))
         }
-        // Duplicate first: a retry after a lost receipt gets the original receipt again and is not
-        // processed a second time (AS4-WIRE §5.4).
         let window = match.leg.receptionAwareness.duplicateDetectionWindow
-        if let original = try? context.store.findMessage(id: id, direction: .inbound),
-           original.createdAt.timeIntervalSinceNow > -window, let receipt = original.receipt {
-            context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return .success([UInt8](receipt))
-        }
         do {
             let security = match.leg.security
             let policy = security.policy
+            try checkTimestamp(user.messageInfo.timestamp, window: window)
+            // One Security header only (AS4-WIRE §3.9 step 2): decryption, verification and the
+            // receipt's references must all come from the same, verified block.
+            guard message.envelope.securityHeaders.count <= 1 else {
+                throw EbmsError(.policyNoncompliance, "the message carries \(message.envelope.securityHeaders.count) wsse:Security headers")
+            }
             // Identifiers must be unique before anything is resolved by them, decryption included
             // (signature-wrapping defence; EBMS:0101).
             _ = try IdentifierIndex(document: message.envelope.document)
@@ -152,19 +151,43 @@ struct InboundProcessor: HTTPHandler {
                 if let error = report.error, security.sign || message.envelope.hasSignature { throw error }
                 if message.envelope.hasSignature { signature = try ReceiptBuilder.signature(of: message) }
             }
+            // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4): a retry after a
+            // lost receipt gets the original receipt again and is not stored twice; a message that
+            // reuses an id for other content (other digests) is refused, never given the old receipt.
+            if let original = try context.store.findMessage(id: id, direction: .inbound),
+               original.createdAt.timeIntervalSinceNow > -window, let stored = original.receipt {
+                guard try sameContent(stored, signature) else {
+                    throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
+                }
+                context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
+                return .success([UInt8](stored))
+            }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
-            let receipt = try buildReceipt(for: message, signature: signature)
-            let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
-                                        receivedAt: started, receipt: Data(receipt))
-            switch try context.store.recordInbound(record, duplicateWindow: window) {
+            let result: InboundResult
+            let receipt: [UInt8]
+            do {
+                receipt = try buildReceipt(for: message, signature: signature)
+                let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
+                                            receivedAt: started, receipt: Data(receipt))
+                result = try context.store.recordInbound(record, duplicateWindow: window)
+            } catch {
+                // Not recorded: the payload files belong to nobody.
+                for p in parts { unlink(p.file.path) }
+                throw error
+            }
+            switch result {
             case .stored:
                 context.log.log(.info, "received", fields.merging(["status": "Received", "parts": String(parts.count), "elapsed_ms": ms(started)]) { $1 })
                 return .success(receipt)
             case .duplicate(let original):
+                // Raced with a concurrent copy of the same message: answer as that one was answered.
                 for p in parts { unlink(p.file.path) }
+                guard let stored = original.receipt, try sameContent(stored, signature) else {
+                    throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
+                }
                 context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-                return .success(original.receipt.map { [UInt8]($0) } ?? receipt)
+                return .success([UInt8](stored))
             }
         } catch {
             return fail(error)
@@ -194,8 +217,9 @@ struct InboundProcessor: HTTPHandler {
                     }
                     try file.close()
                 } catch let e as EbmsError where e.detail == Gzip.outputLimitDetail {
+                    // Cap excess while decompressing is a DecompressionFailure (AS4-WIRE §4).
                     unlink(file.path)
-                    throw sizeError(limit)
+                    throw EbmsError(.decompressionFailure, "the decompressed payloads exceed the agreement's limit of \(limit) bytes")
                 } catch {
                     unlink(file.path)
                     throw error
@@ -213,6 +237,26 @@ struct InboundProcessor: HTTPHandler {
             throw error
         }
         return out
+    }
+
+    /// Whether a stored receipt acknowledges exactly the references of this (verified) message.
+    func sameContent(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> Bool {
+        guard let signature else { return false }
+        let stored = try AS4Message.read(try MessageInput.load(bytes: [UInt8](storedReceipt), contentType: MultipartWriter.soapContentType))
+        guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return false }
+        let acknowledged = try ReceiptValidator.references(in: receipt)
+        let now = signature.references.map { SentReference(uri: $0.uri, transforms: $0.transforms.map(\.algorithm),
+                                                           digestMethod: $0.digestMethod, digestValue: $0.digestValue) }
+        return acknowledged.count == now.count && now.allSatisfy { ref in acknowledged.contains(ref) }
+    }
+
+    /// eb:Timestamp within the clock skew ahead and the duplicate-detection window behind: a replay
+    /// older than the window (when its id may have been forgotten) is refused by its timestamp.
+    func checkTimestamp(_ timestamp: Timestamp, window: TimeInterval) throws {
+        let skew: TimeInterval = 300
+        let age = Date().timeIntervalSince(timestamp.date)
+        if age < -skew { throw EbmsError(.valueInconsistent, "eb:Timestamp \(timestamp.lexical) lies in the future") }
+        if age > window + skew { throw EbmsError(.valueInconsistent, "eb:Timestamp \(timestamp.lexical) is older than the duplicate-detection window") }
     }
 
     func sizeError(_ limit: UInt64) -> EbmsError {
@@ -245,7 +289,12 @@ struct InboundProcessor: HTTPHandler {
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> (status: Int, envelope: [UInt8]) {
-        let e = (error as? EbmsError) ?? EbmsError(.other, "\(error)")
+        // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
+        // wire (AS4-WIRE §1.8); the detail stays in our log.
+        if !(error is EbmsError) {
+            context.log.log(.error, "internal-error", fields.merging(["message_id": refTo, "reason": "\(error)"]) { $1 })
+        }
+        let e = (error as? EbmsError) ?? EbmsError(.deliveryFailure, "the message could not be processed; it may be sent again")
         var detail = ErrorDetail(e)
         detail.refToMessageInError = refTo
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: Identifier.messageId(domain: context.messageIdDomain), refToMessageId: refTo),

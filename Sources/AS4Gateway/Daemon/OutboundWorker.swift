@@ -135,11 +135,21 @@ final class OutboundWorkers: Sendable {
             let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
                 set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
             }
+            // The receipt must be signed by the responding party itself, with the leg's algorithms,
+            // and acknowledge exactly what we signed; any gap fails closed (EBMS:0302).
             let certs = receiver?.certificates(role: .signing) ?? []
-            let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
-                                             expectedSigners: certs.isEmpty ? nil : certs, checkRevocation: !context.crls.isEmpty)
-            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId,
-                                                                  sentReferences: SentReferenceCoding.decode(job.sentReferences))
+            guard !certs.isEmpty else {
+                throw EbmsError(.invalidReceipt, "no valid signing certificate of the responding party to check its receipt with")
+            }
+            guard let sent = SentReferenceCoding.decode(job.sentReferences) else {
+                throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")
+            }
+            let leg = set.pmode(id: job.metadata.pmodeId ?? "")?.legs.first { $0.action == job.metadata.action }
+            var policy = leg?.security.policy ?? .receiving
+            policy.requireEncryption = false
+            let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
+                                             expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
+            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
             return .success(response.body)
         } catch let e as EbmsError {
             return .failure(e)

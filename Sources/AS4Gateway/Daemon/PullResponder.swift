@@ -43,10 +43,12 @@ struct PullResponder {
             }
             let puller = context.registry.current.party(named: String(owner.dropFirst(5)))
             let certs = puller?.certificates(role: .signing) ?? []
+            guard !certs.isEmpty, let sent = SentReferenceCoding.decode(out.sentReferences) else {
+                throw EbmsError(.invalidReceipt, "the receipt cannot be checked: no signing certificate of the puller, or no stored references")
+            }
             let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
-            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref,
-                                                                  sentReferences: SentReferenceCoding.decode(out.sentReferences))
+            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref, sentReferences: sent)
             try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
             context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered", "elapsed_ms": ms(started)])
             return .empty(200)

@@ -8,8 +8,9 @@ enum SentReferenceCoding {
         (try? String(decoding: JSONEncoder().encode(references), as: UTF8.self)) ?? "[]"
     }
 
-    static func decode(_ text: String?) -> [SentReference] {
-        guard let text, let data = text.data(using: .utf8) else { return [] }
-        return (try? JSONDecoder().decode([SentReference].self, from: data)) ?? []
+    /// nil when the column is missing or unreadable: the caller must not then accept any receipt.
+    static func decode(_ text: String?) -> [SentReference]? {
+        guard let text, let data = text.data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode([SentReference].self, from: data)
     }
 }

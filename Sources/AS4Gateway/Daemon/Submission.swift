@@ -92,6 +92,9 @@ struct Outbound {
             payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
         }
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
+        if s.messageId != nil, (try? context.store.findMessage(id: id, direction: .outbound)) != nil {
+            throw SubmissionError(status: 409, reason: "message id \(id) was already submitted")
+        }
         // A reply (eb:RefToMessageId naming a message we received) continues its conversation.
         let answered = try s.refToMessageId.flatMap { try context.store.findMessage(id: $0, direction: .inbound) }
         let conversationId = s.conversationId ?? answered?.metadata.conversationId ?? Identifier.uuid()
@@ -142,7 +145,12 @@ struct Outbound {
                                      messagePath: stored.path, sentReferences: SentReferenceCoding.encode(sealed.references),
                                      maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
                                      pullMPC: pull ? match.leg.mpc : nil)
-        _ = try context.store.enqueueOutbound(record)
+        do {
+            _ = try context.store.enqueueOutbound(record)
+        } catch {
+            unlink(stored.path)  // not queued: the stored bytes belong to nobody
+            throw error
+        }
         if !pull { context.deliveryWakeup.signal() }
         context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
                                                                                   "bytes": String(stored.size)]) { $1 })
