@@ -135,7 +135,14 @@ def cmd_send(a):
     headers = message.get_http_headers(boundary)
     pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=a.cacert)
     response = pool.request("POST", a.url, body=body, headers=headers, retries=False, timeout=30)
-    result = {"status": response.status, "messageId": message.message_id, "receiptValid": False, "reason": None}
+    result = {
+        "status": response.status,
+        "messageId": message.message_id,
+        # The SBD as `as4` built it, before compression: what the receiver must deliver.
+        "payloadSha256": [hashlib.sha256(p).hexdigest() for p in message.decrypted_data.values()],
+        "receiptValid": False,
+        "reason": None,
+    }
     try:
         receipt = parse_peppol_receipt(response.data, load_certificate(a.receipt_signer))
         if receipt.original_message_id != message.message_id:
