@@ -48,25 +48,29 @@ final class OutboundWorkers: Sendable {
         }
     }
 
+    static let claimBatch = 4
+
     private func loop(owner: String) {
         var client: HTTPClient?
         while running.load(ordering: .sequentiallyConsistent) {
             let jobs: [OutboundJob]
             do {
-                jobs = try context.store.claimDue(now: Date(), limit: 1, owner: owner, lease: context.config.leaseSeconds)
+                // A few at a time: one claiming transaction (one fsync) serves several deliveries.
+                jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
             } catch {
                 context.log.log(.error, "queue-unavailable", ["reason": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
                 continue
             }
-            guard let job = jobs.first else {
+            guard !jobs.isEmpty else {
                 context.deliveryWakeup.wait(timeout: context.config.pollIntervalSeconds)
                 continue
             }
             if client == nil {
                 client = try? HTTPClient(configuration: clientConfiguration())
             }
-            deliver(job, client: client)
+            // Leased jobs are finished even when a stop is requested meanwhile (within the grace period).
+            for job in jobs { deliver(job, client: client) }
         }
     }
 
