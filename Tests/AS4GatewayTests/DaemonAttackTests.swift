@@ -82,6 +82,22 @@ final class DaemonAttackTests: XCTestCase {
         XCTAssertNil(try store.findMessage(id: id, direction: .inbound), "\(id) was stored", file: file, line: line)
     }
 
+    /// A part sent base64-encoded and large enough to be decoded into a spool file: whatever the
+    /// verdict on the message, the file is gone once the request is answered.
+    func testDecodedBase64PartsLeaveNoSpoolFiles() throws {
+        let envelope = try String(contentsOfFile: GatewayProcess.vector("phase4/usermessage-unsigned/UserMessage12.xml"), encoding: .utf8)
+        let blob = Data((0..<(9 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761) }).base64EncodedString(options: .lineLength76Characters)
+        let body = "--b64\r\nContent-Type: application/soap+xml\r\n\r\n\(envelope)\r\n--b64\r\nContent-Type: application/octet-stream\r\n"
+            + "Content-ID: <blob@test>\r\nContent-Transfer-Encoding: base64\r\n\r\n\(blob)\r\n--b64--\r\n"
+        let file = try harness.file("b64.mime", Array(("Content-Type: multipart/related; boundary=b64; type=\"application/soap+xml\"\r\n\r\n" + body).utf8))
+        let (status, error) = try post(file)
+        XCTAssertEqual(status, 500)
+        XCTAssertNotNil(error)
+        let spool = harness.nodes["gw-b"]!.data + "/spool"
+        let left = try FileManager.default.contentsOfDirectory(atPath: spool)
+        XCTAssertEqual(left, [], "spool files left: \(left)")
+    }
+
     func testForgeriesAreRefusedAndNothingIsStored() throws {
         // The control: a genuine message is accepted with a receipt.
         let (okStatus, okError) = try post(try seal(id: "genuine@test"))

@@ -48,6 +48,8 @@ struct InboundProcessor: HTTPHandler {
         } catch {
             return errorResponse(EbmsError(.other, "cannot read the request: \(error)"), refTo: nil, started: started)
         }
+        let requestFile: String? = { if case .file(let p, _) = request.body { return p } else { return nil } }()
+        defer { Self.removeSpoolFiles(of: raw.attachments, keeping: requestFile, spool: context.spoolDirectory) }
         let message: AS4Message
         do {
             message = try AS4Message.read(raw)
@@ -237,6 +239,18 @@ struct InboundProcessor: HTTPHandler {
             throw error
         }
         return out
+    }
+
+    /// Files the MIME reader created for this message (decoded base64 parts, a de-chunked body):
+    /// the store keeps its own copies, so they go once the request is answered. The request body
+    /// file itself belongs to the HTTP server.
+    static func removeSpoolFiles(of attachments: [MIMEPart], keeping requestFile: String?, spool: String) {
+        var seen: Set<String> = []
+        for part in attachments {
+            guard case .file(let path, _, _) = part.body, path != requestFile, path.hasPrefix(spool + "/"),
+                  seen.insert(path).inserted else { continue }
+            unlink(path)
+        }
     }
 
     /// Whether a stored receipt acknowledges exactly the references of this (verified) message.

@@ -116,6 +116,7 @@ final class PullWorker: Sendable {
                                                                     "elapsed_ms": ms(started)]) { $1 })
             return false
         }
+        defer { InboundProcessor.removeSpoolFiles(of: reply.attachments, keeping: nil, spool: context.spoolDirectory) }
         if reply.messaging.userMessage == nil {
             let errors = reply.messaging.signals.flatMap { s -> [ErrorDetail] in if case .errors(let e) = s.kind { return e } else { return [] } }
             if !errors.isEmpty, errors.allSatisfy({ $0.errorCode == EbmsError.Code.emptyMessagePartitionChannel.rawValue }) {
