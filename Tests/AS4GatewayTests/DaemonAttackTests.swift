@@ -1,4 +1,6 @@
 import AS4Crypto
+@testable import AS4Gateway
+import EnvelopeXML
 import Foundation
 import MessageStore
 import XCTest
@@ -153,5 +155,26 @@ final class DaemonAttackTests: XCTestCase {
         for (id, _, _, code) in cases {
             XCTAssertTrue(log.contains("event=refused message_id=\(id)") && log.contains(code), "log line for \(id)")
         }
+    }
+}
+
+/// A captured PullRequest replayed, or one stamped far from now, hands out nothing.
+final class ReplayGuardTests: XCTestCase {
+    func testReplayAndStaleTimestampsAreRefused() throws {
+        let guardian = ReplayGuard(skew: 300)
+        func admit(_ id: String, age: Double) -> String? {
+            let now = Date()
+            do {
+                try guardian.admit(MessageInfo(timestamp: Timestamp(now - age), messageId: id), now: now)
+                return nil
+            } catch {
+                return error.code.rawValue
+            }
+        }
+        XCTAssertNil(admit("pr-1@x", age: 0))
+        XCTAssertEqual(admit("pr-1@x", age: 1), "EBMS:0003", "the same request again")
+        XCTAssertEqual(admit("pr-2@x", age: 3600), "EBMS:0003", "an hour old")
+        XCTAssertEqual(admit("pr-3@x", age: -3600), "EBMS:0003", "an hour ahead")
+        XCTAssertNil(admit("pr-4@x", age: 100), "within the skew")
     }
 }

@@ -26,6 +26,7 @@ final class GatewayContext: Sendable {
     let tlsClientKeyFile: String?
     let messageIdDomain: String
     let deliveryWakeup = DeliveryWakeup()
+    let pullReplays = ReplayGuard()
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,

@@ -19,6 +19,7 @@ struct PullResponder {
         let ref = signal.messageInfo.messageId
         do {
             let puller = try authenticate(message)
+            try context.pullReplays.admit(signal.messageInfo)
             guard context.registry.current.mayPull(party: puller.name, mpc: mpc) else {
                 throw EbmsError(.processingModeMismatch, "party \(puller.name) may not pull from \(mpc)")
             }
