@@ -2,6 +2,7 @@ import AS4Crypto
 import Foundation
 import MessageStore
 import Routing
+import Synchronization
 import WSSecurity
 
 /// What every part of the running daemon shares: configuration, our keys, the truststore, the
@@ -51,8 +52,21 @@ final class GatewayContext: Sendable {
     /// Validator for a partner's signatures: the truststore plus the partner's own P-Mode
     /// certificates as anchors (partners often use self-signed certificates), with CRLs.
     func validator(pinned: [Certificate]) throws -> CertificateValidator {
-        CertificateValidator(trustStore: try TrustStore(anchors: trustAnchors + pinned, crls: crls))
+        let key = Set(pinned)
+        if let cached = validators.withLock({ $0[key] }) { return cached }
+        let validator = CertificateValidator(trustStore: try TrustStore(anchors: trustAnchors + pinned, crls: crls))
+        validators.withLock { cache in
+            // Keyed by the partner's certificate set, so a P-Mode reload with new certificates
+            // gets a fresh store; bounded, since sets change only on reloads.
+            if cache.count >= 256 { cache.removeAll() }
+            cache[key] = validator
+        }
+        return validator
     }
+
+    /// Trust stores per set of pinned partner certificates: building one (anchors, CRLs) for every
+    /// message showed in the daemon's profile.
+    private let validators = Mutex<[Set<Certificate>: CertificateValidator]>([:])
 
     func signatureBuilder() throws -> SignatureBuilder {
         try SignatureBuilder(identity: signing)
