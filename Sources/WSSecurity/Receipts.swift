@@ -62,6 +62,10 @@ public struct ReceiptValidator {
               case .receipt(let receipt) = signal.kind else {
             if let errors = response.messaging.signals.first(where: { if case .errors = $0.kind { return true } else { return false } }),
                case .errors(let list) = errors.kind, let first = list.first {
+                // An error about some other message is no answer to ours.
+                if let ref = errors.messageInfo.refToMessageId ?? first.refToMessageInError, ref != sentMessageId {
+                    throw EbmsError(.invalidReceipt, "the response is an error about \(ref), not about \(sentMessageId)")
+                }
                 let code = first.knownCode ?? .other
                 throw EbmsError(code, "the receiver answered \(first.errorCode) \(first.shortDescription ?? ""): \(first.description?.text ?? "")")
             }

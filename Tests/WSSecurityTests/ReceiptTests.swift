@@ -78,6 +78,13 @@ final class ReceiptTests: XCTestCase {
         XCTAssertThrowsError(try validator.validate(response, sentMessageId: sent.messageId, sentReferences: sent.references)) {
             XCTAssertEqual(($0 as? EbmsError)?.code, .failedDecryption)
         }
+        // The same error, but about another message: no answer to ours.
+        let other = SignalMessage(messageInfo: MessageInfo(messageId: "e2@x", refToMessageId: "someone-else@x"),
+                                  kind: .errors([ErrorDetail(EbmsError(.failedDecryption, "cannot decrypt"))]))
+        let misdirected = try read(try MessageSealer(signer: try SignatureBuilder(identity: pki.rsaB)).seal(signal: other))
+        XCTAssertThrowsError(try validator.validate(misdirected, sentMessageId: sent.messageId, sentReferences: sent.references)) {
+            XCTAssertEqual(($0 as? EbmsError)?.code, .invalidReceipt)
+        }
     }
 
     func testRealReceiptsVerifyAndCarryNRI() throws {
