@@ -80,6 +80,12 @@ public protocol MessageStore: AnyObject, Sendable {
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
 
+    /// Operator action: `Failed → Submitted` for an outbound message, due at `at`, with a fresh
+    /// attempt budget (attempts reset to 0, `maxAttempts` unchanged) and a `retry-requested`
+    /// event. The last error is kept until the next attempt outcome replaces it. Throws
+    /// `notFound` for no outbound message with that id, `illegalTransition` unless it is `Failed`.
+    func retryFailed(messageId: String, at: Date) throws
+
     /// Puts every `Sending` message whose lease expired back to `Submitted` (due at once), or to
     /// `Failed` when it has no attempt left. Returns how many messages it touched.
     @discardableResult
