@@ -48,6 +48,13 @@ public protocol MessageStore: AnyObject, Sendable {
     /// A message's history, oldest first.
     func events(for rowId: Int64) throws -> [MessageEvent]
 
+    /// Events of every message with an id above `afterId`, oldest first, each with its message's
+    /// id (for operators following the store, `as4gw tail`). Event ids only grow.
+    func events(after afterId: Int64, limit: Int) throws -> [(messageId: String, event: MessageEvent)]
+
+    /// The highest event id so far (0 when there is none).
+    func latestEventId() throws -> Int64
+
     /// Messages for operators, oldest first, filtered by any of status, creation time (at or
     /// after `since`) and direction.
     func listMessages(status: MessageStatus?, since: Date?, direction: Direction?, limit: Int) throws -> [StoredMessage]
