@@ -55,3 +55,26 @@ final class OperatorRetryTests: StoreTestCase {
         XCTAssertFalse(MessageStatus.delivered.allowsOperatorRetry(direction: .outbound))
     }
 }
+
+/// `events(after:limit:)` and `latestEventId`: the store's history followed by `as4gw tail`.
+final class EventFeedTests: StoreTestCase {
+    func testEventsAfterAnIdComeInOrderWithTheirMessageIds() throws {
+        let store = try openStore()
+        defer { store.close() }
+        XCTAssertEqual(try store.latestEventId(), 0)
+        _ = try store.enqueueOutbound(outbound("o", at: t0))
+        _ = try store.recordInbound(inbound("i", at: t0 + 1), duplicateWindow: 60)
+        let mark = try store.latestEventId()
+        _ = try store.claimDue(now: t0 + 2, limit: 1, owner: "w", lease: 30)
+        try store.markHandedOver(messageId: "i", at: t0 + 3)
+
+        let all = try store.events(after: 0, limit: 100)
+        XCTAssertEqual(all.map(\.messageId), ["o", "i", "o", "i"])
+        XCTAssertEqual(all.map(\.event.id), all.map(\.event.id).sorted())
+        let newer = try store.events(after: mark, limit: 100)
+        XCTAssertEqual(newer.map { "\($0.messageId) \($0.event.status.rawValue)" }, ["o Sending", "i Delivered"])
+        XCTAssertEqual(try store.events(after: mark, limit: 1).count, 1)
+        XCTAssertEqual(try store.latestEventId(), all.last?.event.id)
+        assertThrows(.invalidArgument("limit must be positive")) { try store.events(after: 0, limit: 0) }
+    }
+}

@@ -9,7 +9,7 @@ enum CertsCommand {
 
     Lists every certificate file named in parties.json of the P-Mode directory (--pmode DIR, or
     the pmodeDirectory of --config FILE, default ./pmode) with its party, role, subject, notAfter
-    and days left, oldest expiry first. A certificate already expired is marked EXPIRED; one that
+    and whole days left (negative once expired), oldest expiry first. A certificate already expired is marked EXPIRED; one that
     expires within N days (default 30) is marked EXPIRING. A file named but absent is listed as
     MISSING (the development PKI writes its files on first start). Chain certificates inside a
     file are not listed. --json prints {"certificates": [...]}.
@@ -76,7 +76,7 @@ enum CertsCommand {
             if c.notAfter <= horizon { return "EXPIRING" }
             return "OK"
         }
-        func daysLeft(_ c: Certificate) -> Int { Int((c.notAfter.timeIntervalSince(now) / 86_400).rounded(.down)) }
+        func daysLeft(_ c: Certificate) -> Int { Int((c.notAfter.timeIntervalSince(now) / 86_400).rounded(.towardZero)) }
 
         if a.has("json") {
             let items: [JSON] = entries.map { e in
