@@ -16,6 +16,10 @@ Commands:
   pmode check DIR     Validate a P-Mode directory (every problem as file:line:col)
   pmode import domibus FILE
                       Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
+  messages list|show|retry
+                      List stored messages, show one with its history, re-queue a Failed one
+  tail                Follow the message store's event history (logfmt lines)
+  certs               Expiry report of the certificates named in the P-Modes
   bench codec|crypto|e2e
                       Measure codec and crypto rates, or two gateways end to end
 
@@ -33,6 +37,9 @@ case "seal": status = SealCommand.run(Array(arguments))
 case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))
 case "pmode": status = PModeCommand.run(Array(arguments))
+case "messages": status = MessagesCommand.run(Array(arguments))
+case "tail": status = TailCommand.run(Array(arguments))
+case "certs": status = CertsCommand.run(Array(arguments))
 case "--help", "-h", "help": print(usage); status = 0
 case nil: CLI.printError(usage); status = 2
 case let other?: CLI.printError("as4gw: unknown command \(other)\n\n\(usage)"); status = 2

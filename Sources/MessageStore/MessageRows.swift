@@ -124,14 +124,24 @@ extension SQLiteConnection {
     }
 
     func events(rowId: Int64) throws -> [MessageEvent] {
-        try query("SELECT * FROM events WHERE message_row = ? ORDER BY id", [rowId]) { row in
-            guard let direction = Direction(rawValue: row.string("direction")),
-                  let status = MessageStatus(rawValue: row.string("status"))
-            else { throw StoreError.invalidArgument("event \(row.int64("id")): unknown direction or status") }
-            return MessageEvent(id: row.int64("id"), rowId: row.int64("message_row"), at: row.date("at"),
-                                direction: direction, status: status, code: row.optionalString("code"),
-                                detail: row.optionalString("detail"))
-        }
+        try query("SELECT * FROM events WHERE message_row = ? ORDER BY id", [rowId], row: Self.readEvent)
+    }
+
+    func events(after afterId: Int64, limit: Int) throws -> [(messageId: String, event: MessageEvent)] {
+        try query("""
+            SELECT events.*, messages.message_id AS message_id FROM events
+            JOIN messages ON messages.row_id = events.message_row
+            WHERE events.id > ? ORDER BY events.id LIMIT ?
+            """, [afterId, limit]) { row in (row.string("message_id"), try Self.readEvent(row)) }
+    }
+
+    static func readEvent(_ row: SQLiteStatement) throws -> MessageEvent {
+        guard let direction = Direction(rawValue: row.string("direction")),
+              let status = MessageStatus(rawValue: row.string("status"))
+        else { throw StoreError.invalidArgument("event \(row.int64("id")): unknown direction or status") }
+        return MessageEvent(id: row.int64("id"), rowId: row.int64("message_row"), at: row.date("at"),
+                            direction: direction, status: status, code: row.optionalString("code"),
+                            detail: row.optionalString("detail"))
     }
 
     // MARK: transitions

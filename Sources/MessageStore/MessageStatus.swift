@@ -46,7 +46,19 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// No transition leaves this status.
+    /// Whether an operator may put a message in this status back in the queue (`Submitted`), via
+    /// `MessageStore.retryFailed`. Only outbound `Failed` qualifies.
+    ///
+    /// Deliberately not part of `allows`: that table is what the daemon's own paths (claims,
+    /// `markRetry`, lease expiry) are checked against, and for them `Failed` must stay final — a
+    /// worker must never revive a message it gave up on. Re-queuing one is an operator's explicit
+    /// decision (the partner was down longer than the retry budget, a certificate was fixed, …),
+    /// so it is a separate, named transition that appends its own event.
+    public func allowsOperatorRetry(direction: Direction) -> Bool {
+        direction == .outbound && self == .failed
+    }
+
+    /// No transition leaves this status (an operator's `retryFailed` aside).
     public func isFinal(direction: Direction) -> Bool {
         !MessageStatus.allCases.contains { allows($0, direction: direction) }
     }

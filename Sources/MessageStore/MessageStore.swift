@@ -48,6 +48,13 @@ public protocol MessageStore: AnyObject, Sendable {
     /// A message's history, oldest first.
     func events(for rowId: Int64) throws -> [MessageEvent]
 
+    /// Events of every message with an id above `afterId`, oldest first, each with its message's
+    /// id (for operators following the store, `as4gw tail`). Event ids only grow.
+    func events(after afterId: Int64, limit: Int) throws -> [(messageId: String, event: MessageEvent)]
+
+    /// The highest event id so far (0 when there is none).
+    func latestEventId() throws -> Int64
+
     /// Messages for operators, oldest first, filtered by any of status, creation time (at or
     /// after `since`) and direction.
     func listMessages(status: MessageStatus?, since: Date?, direction: Direction?, limit: Int) throws -> [StoredMessage]
@@ -79,6 +86,12 @@ public protocol MessageStore: AnyObject, Sendable {
     /// `Submitted/Sending → Failed` with the reason. A message in `Sending` can only be failed by
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
+
+    /// Operator action: `Failed → Submitted` for an outbound message, due at `at`, with a fresh
+    /// attempt budget (attempts reset to 0, `maxAttempts` unchanged) and a `retry-requested`
+    /// event. The last error is kept until the next attempt outcome replaces it. Throws
+    /// `notFound` for no outbound message with that id, `illegalTransition` unless it is `Failed`.
+    func retryFailed(messageId: String, at: Date) throws
 
     /// Puts every `Sending` message whose lease expired back to `Submitted` (due at once), or to
     /// `Failed` when it has no attempt left. Returns how many messages it touched.

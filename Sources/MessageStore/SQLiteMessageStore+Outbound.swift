@@ -109,6 +109,25 @@ extension SQLiteMessageStore {
         }
     }
 
+    public func retryFailed(messageId: String, at date: Date) throws {
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .outbound)
+            guard message.status.allowsOperatorRetry(direction: .outbound) else {
+                throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .submitted)
+            }
+            let used = message.outbound?.attempts ?? 0
+            let maxAttempts = message.outbound?.maxAttempts ?? 0
+            try c.run("""
+                UPDATE messages SET status = 'Submitted', attempts = 0, next_attempt_at = ?, lease_owner = NULL,
+                                    lease_until = NULL, updated_at = ?
+                WHERE row_id = ?
+                """, [date, date, message.rowId])
+            try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted,
+                              code: "retry-requested",
+                              detail: "re-queued by an operator after \(used) attempt(s); \(maxAttempts) attempt(s) allowed again")
+        }
+    }
+
     @discardableResult
     public func reclaimExpiredLeases(now: Date) throws -> Int {
         try write { c in

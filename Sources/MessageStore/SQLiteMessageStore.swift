@@ -159,6 +159,17 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         try withConnection { try $0.events(rowId: rowId) }
     }
 
+    public func events(after afterId: Int64, limit: Int) throws -> [(messageId: String, event: MessageEvent)] {
+        guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
+        return try withConnection { try $0.events(after: afterId, limit: limit) }
+    }
+
+    public func latestEventId() throws -> Int64 {
+        try withConnection { c in
+            try c.queryFirst("SELECT COALESCE(MAX(id), 0) AS last FROM events") { $0.int64("last") } ?? 0
+        }
+    }
+
     public func listMessages(status: MessageStatus?, since: Date?, direction: Direction?, limit: Int) throws -> [StoredMessage] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
         return try withConnection { c in

@@ -1,0 +1,310 @@
+import Foundation
+import MessageStore
+
+/// `as4gw messages list|show|retry` and `as4gw tail`: operators' view of a node's message store,
+/// read directly (the daemon may be running: SQLite in WAL mode lets both use the database).
+enum MessagesCommand {
+    static let help = """
+    Usage: as4gw messages list [--status S] [--since ISO-8601] [--direction in|out] [--address PARTY]
+                               [--limit N] [--data DIR | --config FILE] [--json]
+           as4gw messages show ID [--direction in|out] [--data DIR | --config FILE] [--json]
+           as4gw messages retry ID [--data DIR | --config FILE]
+
+    Reads the node's message store (SQLite in the data directory: --data DIR, or the store of the
+    configuration --config FILE, default ./data). The gateway may be running.
+
+    list    One line per message, oldest first: created, direction, status, message id, from, to,
+            service, action, attempts (used/allowed, outbound only) and last error. --status is
+            one of Submitted, Sending, Delivered, Failed, Received, Retrieved; --since keeps the
+            messages created at or after that instant (e.g. 2026-01-31T12:00:00Z); --address
+            keeps those whose from or to party is PARTY; --limit (default 1000) caps the count.
+            --json prints {"messages": [...]}.
+    show    The message with its parts (content id, MIME type, size, SHA-256), every event (time,
+            status, code, detail) and whether a receipt is held. Without --direction both
+            directions are searched; an id found in both needs --direction.
+    retry   Puts a Failed outbound message back in the queue: Submitted, due now, its attempt
+            budget renewed, with a retry-requested event. The running gateway delivers it on its
+            next poll. Refused for a message that is not outbound or not Failed.
+
+    Exit status: 0 success; 1 message not found, or retry refused; 2 usage or I/O error.
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        var rest = args[...]
+        switch rest.popFirst() {
+        case "list": return list(Array(rest))
+        case "show": return show(Array(rest))
+        case "retry": return retry(Array(rest))
+        case "--help", "-h", "help": print(help); return 0
+        case nil: return CLI.usageError("messages needs a subcommand: list, show or retry", help: help)
+        case let other?: return CLI.usageError("messages: unknown subcommand \(other)", help: help)
+        }
+    }
+
+    // MARK: list
+
+    static func list(_ args: [String]) -> Int32 {
+        let a: Arguments
+        do {
+            a = try Arguments(args, valued: ["status", "since", "direction", "address", "limit", "data", "config"], flags: ["json"])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if a.has("help") { print(help); return 0 }
+        guard a.positionals.isEmpty else { return CLI.usageError("messages list takes no arguments", help: help) }
+        var status: MessageStatus?
+        if let s = a.value("status") {
+            guard let parsed = MessageStatus.allCases.first(where: { $0.rawValue.lowercased() == s.lowercased() }) else {
+                return CLI.usageError("--status is one of \(MessageStatus.allCases.map(\.rawValue).joined(separator: ", "))", help: help)
+            }
+            status = parsed
+        }
+        var since: Date?
+        if let s = a.value("since") {
+            guard let d = parseDate(s) else { return CLI.usageError("--since takes an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z", help: help) }
+            since = d
+        }
+        let direction: Direction?
+        switch directionOption(a) {
+        case .failure(let code): return code
+        case .success(let d): direction = d
+        }
+        var limit = 1000
+        if let s = a.value("limit") {
+            guard let n = Int(s), n > 0 else { return CLI.usageError("--limit takes a positive number", help: help) }
+            limit = n
+        }
+        let store: SQLiteMessageStore
+        switch openStore(a) {
+        case .failure(let code): return code
+        case .success(let s): store = s
+        }
+        defer { store.close() }
+        var messages: [StoredMessage]
+        do {
+            if let address = a.value("address") {
+                // The store filters by status, time and direction; the party filter runs here, over
+                // every match, before the limit applies.
+                messages = try store.listMessages(status: status, since: since, direction: direction, limit: Int(Int32.max))
+                    .filter { $0.metadata.fromParty == address || $0.metadata.toParty == address }
+                messages = Array(messages.prefix(limit))
+            } else {
+                messages = try store.listMessages(status: status, since: since, direction: direction, limit: limit)
+            }
+        } catch {
+            return CLI.ioError("cannot read the message store: \(error)")
+        }
+        if a.has("json") {
+            print(JSON.object([("messages", .array(messages.map { summary($0) }))]).serialized())
+        } else {
+            for m in messages { print(line(m)) }
+        }
+        return 0
+    }
+
+    static func line(_ m: StoredMessage) -> String {
+        let attempts = m.outbound.map { "\($0.attempts)/\($0.maxAttempts)" } ?? "-"
+        let error = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "-"
+        return [timestamp(m.createdAt), m.direction.rawValue, m.status.rawValue, m.metadata.messageId, m.metadata.fromParty,
+                m.metadata.toParty, m.metadata.service, m.metadata.action, attempts, error].joined(separator: "  ")
+    }
+
+    static func summary(_ m: StoredMessage) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("messageId", .string(m.metadata.messageId)),
+            ("direction", .string(m.direction.rawValue)),
+            ("status", .string(m.status.rawValue)),
+            ("createdAt", .string(timestamp(m.createdAt))),
+            ("updatedAt", .string(timestamp(m.updatedAt))),
+            ("conversationId", .string(m.metadata.conversationId)),
+            ("refToMessageId", .string(m.metadata.refToMessageId)),
+            ("from", .string(m.metadata.fromParty)),
+            ("to", .string(m.metadata.toParty)),
+            ("service", .string(m.metadata.service)),
+            ("action", .string(m.metadata.action)),
+            ("pmode", .string(m.metadata.pmodeId)),
+            ("mpc", .string(m.metadata.mpc)),
+        ]
+        if let o = m.outbound {
+            fields += [
+                ("endpoint", .string(o.endpoint)),
+                ("pullMPC", .string(o.pullMPC)),
+                ("attempts", .int(o.attempts)),
+                ("maxAttempts", .int(o.maxAttempts)),
+                ("nextAttemptAt", .string(o.nextAttemptAt.map(timestamp))),
+                ("lastError", o.lastError.map { JSON.object([("code", .string($0.code)), ("reason", .string($0.reason))]) } ?? .null),
+            ]
+        }
+        fields.append(("receipt", .bool(m.receipt != nil)))
+        return .object(fields)
+    }
+
+    // MARK: show
+
+    static func show(_ args: [String]) -> Int32 {
+        let a: Arguments
+        do {
+            a = try Arguments(args, valued: ["direction", "data", "config"], flags: ["json"])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if a.has("help") { print(help); return 0 }
+        guard a.positionals.count == 1 else { return CLI.usageError("messages show takes exactly one message ID", help: help) }
+        let id = a.positionals[0]
+        let direction: Direction?
+        switch directionOption(a) {
+        case .failure(let code): return code
+        case .success(let d): direction = d
+        }
+        let store: SQLiteMessageStore
+        switch openStore(a) {
+        case .failure(let code): return code
+        case .success(let s): store = s
+        }
+        defer { store.close() }
+        let message: StoredMessage
+        let events: [MessageEvent]
+        do {
+            let found = try (direction.map { [$0] } ?? [.outbound, .inbound]).compactMap { try store.findMessage(id: id, direction: $0) }
+            guard let first = found.first else {
+                CLI.printError("as4gw: no message with id \(id)\(direction.map { " (\($0.rawValue)bound)" } ?? "")")
+                return 1
+            }
+            guard found.count == 1 else {
+                return CLI.usageError("message \(id) exists in both directions: pick one with --direction in|out", help: help)
+            }
+            message = first
+            events = try store.events(for: message.rowId)
+        } catch {
+            return CLI.ioError("cannot read the message store: \(error)")
+        }
+        if a.has("json") {
+            guard case .object(var fields) = summary(message) else { return 2 }
+            fields.append(("receiptAt", .string(message.receiptAt.map(timestamp))))
+            fields.append(("parts", .array(message.parts.map { p in
+                .object([("contentId", .string(p.contentId)), ("mimeType", .string(p.mimeType)),
+                         ("size", .int(p.file.size)), ("sha256", .string(p.file.sha256)), ("path", .string(p.file.path))])
+            })))
+            fields.append(("events", .array(events.map { e in
+                .object([("at", .string(timestamp(e.at))), ("status", .string(e.status.rawValue)),
+                         ("code", .string(e.code)), ("detail", .string(e.detail))])
+            })))
+            print(JSON.object(fields).serialized())
+            return 0
+        }
+        let md = message.metadata
+        var rows: [(String, String)] = [
+            ("Message id", md.messageId), ("Direction", message.direction.rawValue), ("Status", message.status.rawValue),
+            ("Created", timestamp(message.createdAt)), ("Updated", timestamp(message.updatedAt)),
+            ("Conversation", md.conversationId), ("From", md.fromParty), ("To", md.toParty),
+            ("Service", md.service), ("Action", md.action),
+        ]
+        if let r = md.refToMessageId { rows.append(("Ref to", r)) }
+        if let p = md.pmodeId { rows.append(("P-Mode", p)) }
+        if let o = message.outbound {
+            rows.append(("Endpoint", o.endpoint ?? "pull on \(o.pullMPC ?? "?")"))
+            rows.append(("Attempts", "\(o.attempts)/\(o.maxAttempts)"))
+            if let n = o.nextAttemptAt { rows.append(("Next attempt", timestamp(n))) }
+            if let e = o.lastError { rows.append(("Last error", "\(e.code): \(e.reason)")) }
+        }
+        rows.append(("Receipt", message.receipt.map { "held (\($0.count) bytes\(message.receiptAt.map { ", " + timestamp($0) } ?? ""))" } ?? "none"))
+        for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
+        print("Parts (\(message.parts.count)):")
+        for p in message.parts { print("  \(p.contentId)  \(p.mimeType)  \(p.file.size) bytes  sha256=\(p.file.sha256)") }
+        print("Events (\(events.count)):")
+        for e in events {
+            print("  " + [timestamp(e.at), e.status.rawValue, e.code ?? "-", e.detail ?? ""].joined(separator: "  "))
+        }
+        return 0
+    }
+
+    // MARK: retry
+
+    static func retry(_ args: [String]) -> Int32 {
+        let a: Arguments
+        do {
+            a = try Arguments(args, valued: ["data", "config"], flags: [])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if a.has("help") { print(help); return 0 }
+        guard a.positionals.count == 1 else { return CLI.usageError("messages retry takes exactly one message ID", help: help) }
+        let id = a.positionals[0]
+        let store: SQLiteMessageStore
+        switch openStore(a) {
+        case .failure(let code): return code
+        case .success(let s): store = s
+        }
+        defer { store.close() }
+        do {
+            try store.retryFailed(messageId: id, at: Date())
+            let m = try store.findMessage(id: id, direction: .outbound)
+            print("\(id): back in the queue (Submitted, \(m?.outbound?.maxAttempts ?? 0) attempt(s) allowed); the running gateway delivers it")
+            return 0
+        } catch StoreError.notFound {
+            let inbound = (try? store.findMessage(id: id, direction: .inbound)) != nil
+            CLI.printError(inbound ? "as4gw: message \(id) is inbound: only outbound messages can be retried"
+                                   : "as4gw: no outbound message with id \(id)")
+            return 1
+        } catch let StoreError.illegalTransition(_, from, _) {
+            CLI.printError("as4gw: message \(id) is \(from.rawValue), not Failed: only a Failed outbound message can be retried")
+            return 1
+        } catch {
+            return CLI.ioError("cannot update the message store: \(error)")
+        }
+    }
+
+    // MARK: shared
+
+    enum Outcome<T> {
+        case success(T)
+        case failure(Int32)
+    }
+
+    static func directionOption(_ a: Arguments) -> Outcome<Direction?> {
+        guard let s = a.value("direction") else { return .success(nil) }
+        guard let d = Direction(rawValue: s) else { return .failure(CLI.usageError("--direction is in or out", help: help)) }
+        return .success(d)
+    }
+
+    /// The data directory from --data, else from --config's store, else ./data.
+    static func dataDirectory(_ a: Arguments) -> Outcome<String> {
+        if a.value("data") != nil && a.value("config") != nil {
+            return .failure(CLI.usageError("give --data or --config, not both", help: help))
+        }
+        if let d = a.value("data") { return .success(d) }
+        do {
+            return .success(try GatewayConfiguration.load(path: a.value("config")).storeDirectory)
+        } catch {
+            return .failure(CLI.ioError("\(error)"))
+        }
+    }
+
+    /// Opens an existing store; a missing database is an error, not a new empty store.
+    static func openStore(_ a: Arguments) -> Outcome<SQLiteMessageStore> {
+        let directory: String
+        switch dataDirectory(a) {
+        case .failure(let code): return .failure(code)
+        case .success(let d): directory = d
+        }
+        guard FileManager.default.fileExists(atPath: directory + "/messages.sqlite") else {
+            return .failure(CLI.ioError("no message store in \(directory) (messages.sqlite is missing)"))
+        }
+        do {
+            return .success(try SQLiteMessageStore(dataDirectory: directory))
+        } catch {
+            return .failure(CLI.ioError("cannot open the message store in \(directory): \(error)"))
+        }
+    }
+
+    static func parseDate(_ s: String) -> Date? {
+        if let d = try? Date(s, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
+        if let d = try? Date(s, strategy: Date.ISO8601FormatStyle()) { return d }
+        if let d = try? Date(s, strategy: Date.ISO8601FormatStyle().year().month().day()) { return d }
+        return nil
+    }
+
+    static func timestamp(_ d: Date) -> String {
+        d.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
