@@ -67,8 +67,10 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         return try body(connection)
     }
 
-    func write<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try withConnection { connection in try connection.immediateTransaction { try body(connection) } }
+    func write<T>(durable: Bool = true, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        try withConnection { connection in
+            try connection.immediateTransaction(durable: durable) { try body(connection) }
+        }
     }
 
     /// The schema version of the open database.
