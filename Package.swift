@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "WSSecurity", dependencies: ["EnvelopeXML", "AS4Crypto"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "CGnuTLS", "AS4Crypto"]),
         .target(name: "HTTPClient", dependencies: ["CCurl"]),
-        .target(name: "MessageStore", dependencies: ["CSQLite"]),
+        .target(name: "MessageStore", dependencies: ["CSQLite", "COpenSSL"]),
         .target(name: "Routing", dependencies: ["EnvelopeXML", "AS4Crypto"]),
         .executableTarget(name: "AS4Gateway", dependencies: ["EnvelopeXML", "AS4Crypto", "WSSecurity", "HTTPServer", "HTTPClient",
                                                              "MessageStore", "Routing"]),

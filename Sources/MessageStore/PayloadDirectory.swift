@@ -13,6 +13,32 @@ import Foundation
 struct PayloadDirectory: Sendable {
     let root: String
     static let chunkSize = 256 * 1024
+    private let created = CreatedDay()
+
+    init(root: String) { self.root = root }
+
+    /// The last day directory this object created or found, so that each payload of the day does
+    /// not repeat four mkdir calls and the calendar arithmetic. Its entries were made durable
+    /// (parent fsync'd) before it was remembered.
+    private final class CreatedDay: @unchecked Sendable {
+        // Unchecked Sendable: both fields are only read and written while holding `lock`.
+        private let lock = NSLock()
+        private var day = Int.min
+        private var path = ""
+
+        func path(for day: Int) -> String? {
+            lock.lock()
+            defer { lock.unlock() }
+            return day == self.day ? path : nil
+        }
+
+        func remember(_ path: String, for day: Int) {
+            lock.lock()
+            defer { lock.unlock() }
+            self.day = day
+            self.path = path
+        }
+    }
 
     func store(_ source: PayloadSource, at date: Date) throws -> StoredFile {
         let directory = try makeDayDirectory(for: date)
@@ -110,6 +136,8 @@ struct PayloadDirectory: Sendable {
     /// `<root>/yyyy/mm/dd`, creating what is missing; each new directory's parent is fsync'd so the
     /// new entry survives a crash.
     private func makeDayDirectory(for date: Date) throws -> String {
+        let dayNumber = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        if let known = created.path(for: dayNumber) { return known }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let day = calendar.dateComponents([.year, .month, .day], from: date)
@@ -122,6 +150,7 @@ struct PayloadDirectory: Sendable {
             path += "/" + component
             if try Self.makeDirectory(path) { try Self.syncDirectory(parent) }
         }
+        created.remember(path, for: dayNumber)
         return path
     }
 

@@ -28,7 +28,10 @@ extension SQLiteMessageStore {
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
         try Self.checkLease(owner: owner, lease: lease)
-        return try write { c in
+        // Not fsync'd at COMMIT (see `immediateTransaction`): a lease lost in a crash leaves the
+        // row claimable again, and the node's leases are released at restart anyway. Fails of
+        // exhausted leases in the same transaction become durable with the next FULL commit.
+        return try write(durable: false) { c in
             try Self.failExhaustedLeases(c, now: now)
             let candidates = try c.query("""
                 SELECT * FROM messages
@@ -58,8 +61,10 @@ extension SQLiteMessageStore {
         }
     }
 
+    /// Not fsync'd at COMMIT: if a crash loses it, the row is still `Sending` for this node, is
+    /// released at restart and resent, and the receiver answers the duplicate with its receipt.
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
-        try write { c in
+        try write(durable: false) { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .delivered)
             try Self.checkOwner(message, owner)

@@ -10,7 +10,9 @@ import Foundation
 /// commits made since the last checkpoint (an AS4 sender that already holds our receipt would
 /// never resend). FULL costs one WAL fsync per transaction (~5k transactions/s measured on this
 /// machine class, far above an AS4 access point's message rate); group commit can come later if
-/// real disks make it the bottleneck. Payload files are fsync'd (file and directory) before their
+/// real disks make it the bottleneck. Two outbound commits that are redone after a crash anyway
+/// (lease claims, `markDelivered`) skip the fsync with `synchronous=NORMAL`; WAL order makes the
+/// next FULL commit cover them (see `SQLiteConnection.immediateTransaction`). Payload files are fsync'd (file and directory) before their
 /// paths are returned, i.e. before any row refers to them.
 ///
 /// Concurrency: one connection per store object, used under a lock. Several store objects (or
@@ -67,8 +69,10 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         return try body(connection)
     }
 
-    func write<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try withConnection { connection in try connection.immediateTransaction { try body(connection) } }
+    func write<T>(durable: Bool = true, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        try withConnection { connection in
+            try connection.immediateTransaction(durable: durable) { try body(connection) }
+        }
     }
 
     /// The schema version of the open database.
