@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import COpenSSL
 import Foundation
 
 /// Payload files under `<root>/yyyy/mm/dd/<uuid>` (UTC date), made durable before they are
@@ -40,9 +41,21 @@ struct PayloadDirectory: Sendable {
         }
     }
 
+    /// 128 random bits from OpenSSL's DRBG as hex: Foundation's `UUID()` opens /dev/urandom on
+    /// every call on Linux, once per stored payload.
+    static func randomName() -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        if RAND_bytes(&bytes, 16) != 1 { return UUID().uuidString.lowercased() }
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     func store(_ source: PayloadSource, at date: Date) throws -> StoredFile {
         let directory = try makeDayDirectory(for: date)
-        let name = UUID().uuidString.lowercased()
+        let name = Self.randomName()
         let final = directory + "/" + name
         switch source {
         case let .bytes(data):
