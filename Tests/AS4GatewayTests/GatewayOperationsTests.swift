@@ -117,6 +117,17 @@ final class GatewayOperationsTests: XCTestCase {
         XCTAssertTrue(node.log.contains("event=stopped"))
     }
 
+    func testSubmissionRefusesTheGatewaysOwnFiles() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        let key = harness.pmodeDirectory + "/certs/gw-a.signing.key"
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [key])) { error in
+            XCTAssertTrue("\(error)".contains("own data or P-Mode folder"), "\(error)")
+        }
+        let store = harness.nodes["gw-a"]!.data + "/messages.sqlite"
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [store]))
+    }
+
     func testJSONLogsOneObjectPerLineWithoutPayloadBytes() throws {
         try harness.configure(["gw-a", "gw-b"])
         harness.nodes["gw-a"]?.extraArguments = ["--log-format", "json"]

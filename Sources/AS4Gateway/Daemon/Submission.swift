@@ -1,6 +1,9 @@
 import AS4Crypto
 import EnvelopeXML
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPServer
 import MessageStore
 import Routing
@@ -75,6 +78,12 @@ struct SubmissionError: Error {
 struct Outbound {
     let context: GatewayContext
 
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     func submit(_ s: SubmissionHandler.Request) throws -> String {
         let set = context.registry.current
         guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
@@ -89,6 +98,12 @@ struct Outbound {
         var payloads: [Payload] = []
         for p in s.payloads {
             guard FileManager.default.isReadableFile(atPath: p.path) else { throw SubmissionError(status: 400, reason: "cannot read payload \(p.path)") }
+            // The gateway's own folders hold its private keys and its store: never a payload.
+            let real = Self.realPath(p.path)
+            for own in [context.config.dataDirectory, context.config.pmodeDirectory, context.config.storeDirectory].map(Self.realPath)
+            where real == own || real.hasPrefix(own + "/") {
+                throw SubmissionError(status: 403, reason: "payload \(p.path) lies in the gateway's own data or P-Mode folder")
+            }
             payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
         }
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
