@@ -1,3 +1,4 @@
+@testable import AS4Gateway
 import Foundation
 import HTTPClient
 import MessageStore
@@ -74,18 +75,8 @@ final class GatewayHarness {
         if ProcessInfo.processInfo.environment["AS4GW_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: root) }
     }
 
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: addr.sin_port)
-    }
+    /// A free loopback port (the same helper the e2e benchmark uses).
+    static func freePort() -> UInt16 { E2EBenchmark.freePort() }
 
     /// Writes parties.json and one P-Mode per direction for `names`, and registers the nodes.
     /// `pull` and `twoWay` add P-Modes of those MEPs beside the One-Way/Push ones.
@@ -223,6 +214,29 @@ final class GatewayHarness {
             throw NSError(domain: "submit", code: r.status, userInfo: [NSLocalizedDescriptionKey: String(decoding: r.body, as: UTF8.self)])
         }
         return id
+    }
+
+    /// A node's view of one message, read from its store.
+    func message(_ node: String, _ id: String, _ direction: Direction) throws -> StoredMessage? {
+        let store = try self.store(node)
+        defer { store.close() }
+        return try store.findMessage(id: id, direction: direction)
+    }
+
+    /// Waits until a node's store shows the message in `wanted`; fails with the node's log tail.
+    func waitFor(_ node: String, _ id: String, _ direction: Direction, _ wanted: MessageStatus,
+                 timeout: Double = 30, file: StaticString = #filePath, line: UInt = #line) throws -> StoredMessage {
+        var last: StoredMessage?
+        do {
+            try waitUntil(timeout: timeout, "\(id) to be \(wanted) at \(node)") {
+                last = try message(node, id, direction)
+                return last?.status == wanted
+            }
+        } catch {
+            XCTFail("\(error); last status \(String(describing: last?.status)); log:\n\(nodes[node]!.log.suffix(3000))", file: file, line: line)
+            throw error
+        }
+        return last!
     }
 
     /// Opens a node's store (SQLite in WAL mode allows a second reader beside the daemon).

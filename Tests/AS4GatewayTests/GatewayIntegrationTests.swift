@@ -18,25 +18,6 @@ final class GatewayIntegrationTests: XCTestCase {
         harness = nil
     }
 
-    func status(_ node: String, _ id: String, _ direction: Direction) throws -> StoredMessage? {
-        let store = try harness.store(node)
-        defer { store.close() }
-        return try store.findMessage(id: id, direction: direction)
-    }
-
-    func waitForStatus(_ node: String, _ id: String, _ direction: Direction, _ wanted: MessageStatus, timeout: Double = 30) throws -> StoredMessage {
-        var last: StoredMessage?
-        do {
-            try harness.waitUntil(timeout: timeout, "\(id) to be \(wanted) at \(node)") {
-                last = try status(node, id, direction)
-                return last?.status == wanted
-            }
-        } catch {
-            XCTFail("\(error); last status \(String(describing: last?.status)); log:\n\(harness.nodes[node]!.log.suffix(3000))")
-            throw error
-        }
-        return last!
-    }
 
     func testPushDeliveryWithSignedReceiptAndDuplicateAnsweredOnce() throws {
         try harness.configure(["gw-a", "gw-b"])
@@ -44,10 +25,10 @@ final class GatewayIntegrationTests: XCTestCase {
         try harness.start("gw-b")
         let doc = Array("<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"><ID>42</ID></Invoice>".utf8)
         let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("invoice.xml", doc)])
-        let sent = try waitForStatus("gw-a", id, .outbound, .delivered)
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertNotNil(sent.receipt, "Delivered needs the receipt held")
         XCTAssertEqual(sent.outbound?.attempts, 1)
-        let received = try XCTUnwrap(try status("gw-b", id, .inbound))
+        let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
         XCTAssertEqual(received.parts.count, 1)
         XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
         XCTAssertEqual(received.parts[0].mimeType, "application/xml")
@@ -85,7 +66,7 @@ final class GatewayIntegrationTests: XCTestCase {
         let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("d.txt", Array("retry me".utf8))])
         try harness.waitUntil(timeout: 15, "a failed first attempt") { self.harness.nodes["gw-a"]!.log.contains("event=retry message_id=\(id)") }
         try harness.start("gw-b")
-        let sent = try waitForStatus("gw-a", id, .outbound, .delivered)
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertGreaterThanOrEqual(sent.outbound?.attempts ?? 0, 2)
     }
 
@@ -100,10 +81,10 @@ final class GatewayIntegrationTests: XCTestCase {
         try harness.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument")], directory: bDir)
         try harness.start("gw-b", pmode: bDir)
         let id = try harness.send(from: "gw-a", to: "gw-b", action: "Unknown", files: [try harness.file("x.txt", [1, 2, 3])])
-        let failed = try waitForStatus("gw-a", id, .outbound, .failed)
+        let failed = try harness.waitFor("gw-a", id, .outbound, .failed)
         XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0010")
         XCTAssertEqual(failed.outbound?.attempts, 3)
-        XCTAssertNil(try status("gw-b", id, .inbound), "nothing of a refused message is kept")
+        XCTAssertNil(try harness.message("gw-b", id, .inbound), "nothing of a refused message is kept")
         XCTAssertEqual(harness.nodes["gw-b"]!.log.components(separatedBy: "error_code=EBMS:0010").count - 1, 3)
     }
 
@@ -113,7 +94,7 @@ final class GatewayIntegrationTests: XCTestCase {
         try harness.start("gw-b")
         let big = (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
         let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("big.bin", big)])
-        let failed = try waitForStatus("gw-a", id, .outbound, .failed)
+        let failed = try harness.waitFor("gw-a", id, .outbound, .failed)
         // The payload is very compressible: small on the wire, over the limit once expanded.
         XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0303", harness.nodes["gw-b"]!.log)
         XCTAssertTrue(failed.outbound?.lastError?.reason.contains("limit") ?? false, "\(String(describing: failed.outbound?.lastError))")

@@ -17,25 +17,6 @@ final class PullAndTwoWayTests: XCTestCase {
         harness = nil
     }
 
-    func message(_ node: String, _ id: String, _ direction: Direction) throws -> StoredMessage? {
-        let store = try harness.store(node)
-        defer { store.close() }
-        return try store.findMessage(id: id, direction: direction)
-    }
-
-    func waitFor(_ node: String, _ id: String, _ direction: Direction, _ wanted: MessageStatus, timeout: Double = 30) throws -> StoredMessage {
-        var last: StoredMessage?
-        do {
-            try harness.waitUntil(timeout: timeout, "\(id) to be \(wanted) at \(node)") {
-                last = try message(node, id, direction)
-                return last?.status == wanted
-            }
-        } catch {
-            XCTFail("\(error); last status \(String(describing: last?.status)); log:\n\(harness.nodes[node]!.log.suffix(3000))")
-            throw error
-        }
-        return last!
-    }
 
     /// Fast pull rounds for every node of the test.
     func fastPull(_ names: [String]) {
@@ -48,16 +29,16 @@ final class PullAndTwoWayTests: XCTestCase {
         try harness.start("gw-a")
         let doc = Array("<Notice>pull me</Notice>".utf8)
         let id = try harness.send(from: "gw-a", to: "gw-b", action: "Notify", files: [try harness.file("notice.xml", doc)])
-        let queued = try XCTUnwrap(try message("gw-a", id, .outbound))
+        let queued = try XCTUnwrap(try harness.message("gw-a", id, .outbound))
         XCTAssertEqual(queued.outbound?.pullMPC, "urn:as4gw:mpc:test-for-gw-b")
         XCTAssertNil(queued.outbound?.endpoint, "a pulled message is not pushed")
         Thread.sleep(forTimeInterval: 1)
-        XCTAssertEqual(try message("gw-a", id, .outbound)?.status, .submitted, "nothing pushes a message kept for pulling")
+        XCTAssertEqual(try harness.message("gw-a", id, .outbound)?.status, .submitted, "nothing pushes a message kept for pulling")
 
         try harness.start("gw-b")
-        let sent = try waitFor("gw-a", id, .outbound, .delivered)
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertNotNil(sent.receipt, "Delivered with the puller's receipt")
-        let received = try XCTUnwrap(try message("gw-b", id, .inbound))
+        let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
         XCTAssertEqual(received.metadata.mpc, "urn:as4gw:mpc:test-for-gw-b")
         XCTAssertEqual(received.parts.count, 1)
         XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
@@ -120,16 +101,16 @@ final class PullAndTwoWayTests: XCTestCase {
         XCTAssertTrue(cLog.contains("error_code=EBMS:0010"), cLog)
         XCTAssertFalse(cLog.contains("event=receipt-sent"), cLog)
         XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("error_code=EBMS:0010"))
-        XCTAssertNil(try message("gw-c", id, .inbound), "gw-c got nothing")
-        let queued = try XCTUnwrap(try message("gw-a", id, .outbound))
+        XCTAssertNil(try harness.message("gw-c", id, .inbound), "gw-c got nothing")
+        let queued = try XCTUnwrap(try harness.message("gw-a", id, .outbound))
         XCTAssertEqual(queued.status, .submitted, "still waiting for gw-b")
         XCTAssertEqual(queued.outbound?.attempts, 0, "never leased to gw-c")
 
         // The rightful puller still gets it.
         fastPull(["gw-b"])
         try harness.start("gw-b")
-        _ = try waitFor("gw-a", id, .outbound, .delivered)
-        XCTAssertNotNil(try message("gw-b", id, .inbound))
+        _ = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertNotNil(try harness.message("gw-b", id, .inbound))
     }
 
     func testTwoWayPushAndPushReplyCarriesRefToAndConversation() throws {
@@ -137,14 +118,14 @@ final class PullAndTwoWayTests: XCTestCase {
         try harness.start("gw-a")
         try harness.start("gw-b")
         let request = try harness.send(from: "gw-a", to: "gw-b", action: "Query", files: [try harness.file("q.xml", Array("<Q/>".utf8))])
-        _ = try waitFor("gw-a", request, .outbound, .delivered)
-        let asked = try XCTUnwrap(try message("gw-b", request, .inbound))
+        _ = try harness.waitFor("gw-a", request, .outbound, .delivered)
+        let asked = try XCTUnwrap(try harness.message("gw-b", request, .inbound))
 
         // gw-b's backend answers with --ref-to; no conversation id given: the request's is reused.
         let reply = try harness.send(from: "gw-b", to: "gw-a", action: "Answer", files: [try harness.file("a.xml", Array("<A/>".utf8))],
                                      refTo: request)
-        _ = try waitFor("gw-b", reply, .outbound, .delivered)
-        let answered = try XCTUnwrap(try message("gw-a", reply, .inbound))
+        _ = try harness.waitFor("gw-b", reply, .outbound, .delivered)
+        let answered = try XCTUnwrap(try harness.message("gw-a", reply, .inbound))
         XCTAssertEqual(answered.metadata.refToMessageId, request)
         XCTAssertEqual(answered.metadata.conversationId, asked.metadata.conversationId)
         XCTAssertEqual(answered.metadata.action, "Answer")

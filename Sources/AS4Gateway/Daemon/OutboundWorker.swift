@@ -98,7 +98,7 @@ final class OutboundWorkers: Sendable {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
         case .failure(let error):
-            let code = error.code == .connectionFailure || error.code == .invalidReceipt ? error.code.rawValue : error.code.rawValue
+            let code = error.code.rawValue
             let retry = reception(for: job).delay(beforeRetry: job.attempt)
             do {
                 if let retry, !job.isLastAttempt {
