@@ -160,7 +160,8 @@ final class PModeCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = GatewayProcess.binary
         process.arguments = ["serve", "--config", example, "--data", data, "--pmode", pmode,
-                             "--as4-port", String(GatewayHarness.freePort()), "--submit-port", String(GatewayHarness.freePort())]
+                             "--as4-port", String(GatewayHarness.freePort()), "--submit-port", String(GatewayHarness.freePort()),
+                             "--admin-port", String(GatewayHarness.freePort())]
         let handle = try FileHandle(forWritingTo: log)
         process.standardError = handle
         process.standardOutput = handle
