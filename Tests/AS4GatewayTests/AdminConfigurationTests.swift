@@ -84,3 +84,15 @@ final class AdminConfigurationTests: XCTestCase {
         XCTAssertEqual(try GatewayProcess.run(["serve", "--admin-port", "x", "--check-config"]).status, 2)
     }
 }
+
+/// Development TLS certificates also name the party, so containers reaching each other by
+/// service name (docker/compose.yaml) verify each other's TLS.
+final class DevelopmentTLSNameTests: XCTestCase {
+    func testPartyNameIsAddedOnlyWhenItIsADNSLabel() {
+        XCTAssertEqual(DevelopmentPKI.tlsNames(party: "hub"), ["IP:127.0.0.1", "DNS:localhost", "DNS:hub"])
+        XCTAssertEqual(DevelopmentPKI.tlsNames(party: "GW-A"), ["IP:127.0.0.1", "DNS:localhost", "DNS:gw-a"])
+        for notALabel in ["red gw", "-gw", "gw-", "gw.example", "", String(repeating: "a", count: 64), "localhost"] {
+            XCTAssertEqual(DevelopmentPKI.tlsNames(party: notALabel), ["IP:127.0.0.1", "DNS:localhost"], notALabel)
+        }
+    }
+}
