@@ -197,6 +197,15 @@ class SystemdUnitTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.strip(), "", "systemd-analyze warns (it exits 0 on unknown keys)")
 
+    def test_security_exposure_stays_low(self):
+        # systemd's own hardening score (0 best, 10 worst); this unit scores 1.4 today.
+        analyze = shutil.which("systemd-analyze")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "as4gw.service"
+            path.write_text(self.unit.replace("/usr/local/bin/as4gw", binary()))
+            r = subprocess.run([analyze, "security", "--offline=yes", "--threshold=20", str(path)], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
+
     def test_verify_reports_a_misspelt_directive(self):
         r = self.verify(self.unit.replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
         self.assertIn("Unknown key", r.stderr)
