@@ -150,7 +150,7 @@ final class Gateway {
         pull.start()
         puller = pull
         adminServer = try config.adminListener.map { try AdminEndpoint.start($0, context: context, keys: keys, listenerCertificate: tlsFiles?.0) }
-        context.log.log(.info, "started", ["party": context.party, "admin": adminServer.map { "http://\(config.adminListener!.address):\($0.port)" },
+        context.log.log(.info, "started", ["party": context.party, "admin": config.adminListener.map { "http://\($0.address):\(adminPort)" },
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
                                            "store": config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
