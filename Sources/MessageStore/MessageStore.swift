@@ -106,6 +106,10 @@ public protocol MessageStore: AnyObject, Sendable {
     /// Age at `now` of the oldest outbound message not yet final; nil when there is none.
     func oldestQueuedAge(now: Date) throws -> TimeInterval?
 
+    /// Messages per direction and status, over the whole history; pairs with no message are
+    /// left out. Scans every row, so callers poll it (a metrics scrape), not per message.
+    func messageCounts() throws -> [MessageCount]
+
     // MARK: Lifecycle
 
     /// Releases the database; later calls throw `StoreError.closed`. Idempotent.

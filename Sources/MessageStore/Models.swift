@@ -207,6 +207,8 @@ public struct OutboundJob: Sendable, Equatable {
     public var owner: String
     public var leaseUntil: Date
     public var pullMPC: String?
+    /// When the message was submitted (the start of its end-to-end latency).
+    public var createdAt: Date
 
     /// Whether no retry is left after this attempt.
     public var isLastAttempt: Bool { attempt >= maxAttempts }
@@ -221,5 +223,18 @@ public struct QueueDepth: Sendable, Equatable {
     public init(submitted: Int, sending: Int) {
         self.submitted = submitted
         self.sending = sending
+    }
+}
+
+/// How many messages one direction holds in one status (operators' overview, `/metrics`).
+public struct MessageCount: Sendable, Equatable {
+    public var direction: Direction
+    public var status: MessageStatus
+    public var count: Int
+
+    public init(direction: Direction, status: MessageStatus, count: Int) {
+        self.direction = direction
+        self.status = status
+        self.count = count
     }
 }

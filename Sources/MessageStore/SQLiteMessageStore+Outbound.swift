@@ -221,7 +221,7 @@ extension SQLiteMessageStore {
                            contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
                            sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
                            owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                           pullMPC: state?.pullMPC)
+                           pullMPC: state?.pullMPC, createdAt: message.createdAt)
     }
 
     /// Fails every `Sending` row whose lease expired on its last allowed attempt.

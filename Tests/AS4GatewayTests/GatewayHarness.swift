@@ -19,6 +19,7 @@ final class GatewayHarness {
         let name: String
         let as4Port: UInt16
         let submitPort: UInt16
+        let adminPort = GatewayHarness.freePort()
         let data: String
         let logPath: String
         var process: Process?
@@ -35,6 +36,7 @@ final class GatewayHarness {
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
         var submitURL: String { "http://127.0.0.1:\(submitPort)/submit" }
         var as4URL: String { "https://127.0.0.1:\(as4Port)/as4" }
+        var adminURL: String { "http://127.0.0.1:\(adminPort)" }
     }
 
     struct Leg {
@@ -150,7 +152,8 @@ final class GatewayHarness {
         let p = Process()
         p.executableURL = GatewayProcess.binary
         p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,
-                       "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort)] + node.extraArguments
+                       "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort),
+                       "--admin-port", String(node.adminPort)] + node.extraArguments
         if !FileManager.default.fileExists(atPath: node.logPath) { FileManager.default.createFile(atPath: node.logPath, contents: nil) }
         let before = Self.starts(in: node.log)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))

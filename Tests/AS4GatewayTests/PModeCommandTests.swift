@@ -160,7 +160,8 @@ final class PModeCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = GatewayProcess.binary
         process.arguments = ["serve", "--config", example, "--data", data, "--pmode", pmode,
-                             "--as4-port", String(GatewayHarness.freePort()), "--submit-port", String(GatewayHarness.freePort())]
+                             "--as4-port", String(GatewayHarness.freePort()), "--submit-port", String(GatewayHarness.freePort()),
+                             "--admin-port", String(GatewayHarness.freePort())]
         let handle = try FileHandle(forWritingTo: log)
         process.standardError = handle
         process.standardOutput = handle
@@ -186,7 +187,7 @@ final class PModeCommandTests: XCTestCase {
         let example = GatewayProcess.projectRoot.appendingPathComponent("examples/gateway.json")
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: example)) as? [String: Any])
         let settings = Set(json.keys.filter { !$0.hasPrefix("_") })
-        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "as4Listener", "submissionListener", "keys",
+        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "as4Listener", "submissionListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI"])

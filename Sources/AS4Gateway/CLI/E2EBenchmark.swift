@@ -59,7 +59,7 @@ struct E2EBenchmark {
         let a = E2ENode(name: "gw-a", root: root)
         let b = E2ENode(name: "gw-b", root: root)
         try writePModes(directory: root + "/pmode", nodes: [a, b])
-        var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5"
+        var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5, \"adminListener\": null"
         if let pollInterval { config += ", \"pollIntervalSeconds\": \(pollInterval)" }
         config += "}\n"
         try config.write(toFile: root + "/gateway.json", atomically: true, encoding: .utf8)

@@ -8,14 +8,19 @@ import Glibc
 enum ServeCommand {
     static let help = """
     Usage: as4gw serve [--config FILE] [--party NAME] [--data DIR] [--pmode DIR]
-                       [--as4-port N] [--submit-port N] [--log-format logfmt|json] [--log-level L]
-                       [--lease-seconds S] [--pull-interval S]
+                       [--as4-port N] [--submit-port N] [--admin-port N] [--log-format logfmt|json]
+                       [--log-level L] [--lease-seconds S] [--pull-interval S] [--check-config]
 
     Runs the AS4 gateway: receives messages on the AS4 endpoint (HTTPS with the development PKI
     by default) and answers with signed receipts or ebMS errors; takes submissions from
     `as4gw send` on the local submission endpoint and delivers them with retries.
     With no --config: SQLite under ./data, the P-Modes in ./pmode, and a development PKI
     generated on first start (the log says so). Options override the configuration file.
+    The admin listener (127.0.0.1:9090 by default) serves /metrics, /healthz and /readyz.
+
+    --check-config: check the configuration (with the options applied) and exit without
+    starting: store URL form, P-Mode directory and our party in it, key and TLS files,
+    listeners on the same port. Prints a summary (exit 0) or each problem on stderr (exit 2).
 
     Signals: SIGHUP reloads the P-Modes (a bad file keeps the old set and is logged);
     SIGTERM/SIGINT stop gracefully (no new connections, in-flight work finishes, exit 0).
@@ -25,8 +30,8 @@ enum ServeCommand {
     static func run(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["config", "party", "data", "pmode", "as4-port", "submit-port", "log-format", "log-level",
-                                             "lease-seconds", "pull-interval"], flags: [])
+            a = try Arguments(args, valued: ["config", "party", "data", "pmode", "as4-port", "submit-port", "admin-port", "log-format",
+                                             "log-level", "lease-seconds", "pull-interval"], flags: ["check-config"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -42,10 +47,25 @@ enum ServeCommand {
         if let v = a.value("pmode") { config.pmodeDirectory = v }
         if let v = a.value("as4-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --as4-port", help: help) }; config.as4Listener.port = p }
         if let v = a.value("submit-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --submit-port", help: help) }; config.submissionListener.port = p }
+        if let v = a.value("admin-port") {
+            guard let p = UInt16(v) else { return CLI.usageError("bad --admin-port", help: help) }
+            guard config.adminListener != nil else { return CLI.usageError("--admin-port: the configuration turns the admin listener off", help: help) }
+            config.adminListener?.port = p
+        }
         if let v = a.value("log-format") { guard ["logfmt", "json"].contains(v) else { return CLI.usageError("--log-format is logfmt or json", help: help) }; config.logFormat = v }
         if let v = a.value("log-level") { config.logLevel = v }
         if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
         if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
+        if a.has("check-config") {
+            let (problems, summary) = ConfigurationCheck.problems(config)
+            guard problems.isEmpty, let summary else {
+                CLI.printError("as4gw: \(a.value("config") ?? "the default configuration") has problems:\n" + problems.joined(separator: "\n"))
+                return 2
+            }
+            print("\(a.value("config") ?? "default configuration"): party \(config.party), \(summary.parties) parties, \(summary.pmodes) P-Modes, "
+                  + "store \(config.store.map(ConfigurationCheck.redacted) ?? "sqlite:" + config.storeDirectory): OK")
+            return 0
+        }
 
         // Signals are handled on a dispatch queue, not in async-signal context.
         for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_IGN) }

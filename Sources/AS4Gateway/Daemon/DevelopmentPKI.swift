@@ -43,7 +43,7 @@ enum DevelopmentPKI {
                 let usage: KeyUsage = role == "encryption" ? [.keyEncipherment] : (role == "tls" ? [.digitalSignature, .keyEncipherment] : [.digitalSignature, .nonRepudiation])
                 let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role)", organization: "as4gw (development only)"),
                                                    validFrom: now - 3600, validUntil: now + 2 * 365 * 86400, keyUsage: usage,
-                                                   subjectAlternativeNames: role == "tls" ? ["IP:127.0.0.1", "DNS:localhost"] : [])
+                                                   subjectAlternativeNames: role == "tls" ? tlsNames(party: party) : [])
                 try fm.createDirectory(atPath: (certPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try write(try key.pemEncoded(), to: keyPath, mode: 0o600)
                 try write(try cert.pemEncoded(), to: certPath, mode: 0o644)
@@ -51,6 +51,15 @@ enum DevelopmentPKI {
             }
         }
         return Generated(caCertificate: caCertPath, files: written)
+    }
+
+    /// Loopback, plus the party's name when it is a DNS label: containers reach each other by
+    /// service name, so a compose file naming its services after the parties gets working TLS.
+    static func tlsNames(party: String) -> [String] {
+        let label = party.lowercased()
+        let isLabel = (1...63).contains(label.count) && !label.hasPrefix("-") && !label.hasSuffix("-")
+            && label.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        return ["IP:127.0.0.1", "DNS:localhost"] + (isLabel && label != "localhost" ? ["DNS:\(label)"] : [])
     }
 
     /// `certs/gw-a.signing.pem` → `certs/gw-a.signing.key`

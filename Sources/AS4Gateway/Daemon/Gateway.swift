@@ -19,6 +19,7 @@ final class Gateway {
     private var submissionServer: HTTPServer?
     private var workers: OutboundWorkers?
     private var puller: PullWorker?
+    private var adminServer: HTTPServer?
 
     init(config: GatewayConfiguration) throws {
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
@@ -148,7 +149,8 @@ final class Gateway {
         let pull = PullWorker(context: context)
         pull.start()
         puller = pull
-        context.log.log(.info, "started", ["party": context.party,
+        adminServer = try config.adminListener.map { try AdminEndpoint.start($0, context: context, keys: keys, listenerCertificate: tlsFiles?.0) }
+        context.log.log(.info, "started", ["party": context.party, "admin": config.adminListener.map { "http://\($0.address):\(adminPort)" },
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
                                            "store": config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
@@ -162,12 +164,14 @@ final class Gateway {
 
     var as4Port: UInt16 { as4Server?.port ?? 0 }
     var submissionPort: UInt16 { submissionServer?.port ?? 0 }
+    var adminPort: UInt16 { adminServer?.port ?? 0 }
 
     func reloadPModes() { Self.reloadPModes(context) }
 
     /// SIGHUP: called on the signal queue, so it takes only the (Sendable) context.
     static func reloadPModes(_ context: GatewayContext) {
         let problems = context.registry.reload(from: context.config.pmodeDirectory)
+        context.metrics.notePModeReload(succeeded: problems.isEmpty)
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])
         } else {
@@ -183,6 +187,7 @@ final class Gateway {
         as4Server?.stop(gracePeriod: max(0, deadline.timeIntervalSinceNow))
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
+        adminServer?.stop(gracePeriod: 0)
         context.store.close()
         context.log.log(.info, "stopped", [:])
     }

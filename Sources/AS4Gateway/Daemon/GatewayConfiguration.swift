@@ -12,6 +12,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var store: String?
     var as4Listener: Listener = Listener(address: "127.0.0.1", port: 8443, path: "/as4", tls: nil)
     var submissionListener: Listener = Listener(address: "127.0.0.1", port: 8080, path: "/submit", tls: nil)
+    /// Plain-HTTP /metrics, /healthz and /readyz; nil (JSON null) turns it off.
+    var adminListener: AdminListener? = AdminListener(address: "127.0.0.1", port: 9090)
     /// Our keys. When absent the development PKI provides them (and says so in the log).
     var keys: Keys?
     /// Trust anchors (PEM files or folders) for partner signatures and TLS client certificates.
@@ -40,6 +42,11 @@ struct GatewayConfiguration: Codable, Sendable {
         var tls: TLS?
     }
 
+    struct AdminListener: Codable, Sendable {
+        var address: String
+        var port: UInt16
+    }
+
     struct TLS: Codable, Sendable {
         var certificate: String
         var key: String
@@ -58,7 +65,7 @@ struct GatewayConfiguration: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case party, dataDirectory, pmodeDirectory, store, as4Listener, submissionListener, keys, truststore, crls
+        case party, dataDirectory, pmodeDirectory, store, as4Listener, submissionListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
     }
@@ -74,6 +81,10 @@ struct GatewayConfiguration: Codable, Sendable {
         store = try c.decodeIfPresent(String.self, forKey: .store)
         as4Listener = try c.decodeIfPresent(Listener.self, forKey: .as4Listener) ?? d.as4Listener
         submissionListener = try c.decodeIfPresent(Listener.self, forKey: .submissionListener) ?? d.submissionListener
+        // Absent keeps the default listener; an explicit null switches it off.
+        if c.contains(.adminListener) {
+            adminListener = try c.decodeNil(forKey: .adminListener) ? nil : try c.decode(AdminListener.self, forKey: .adminListener)
+        }
         keys = try c.decodeIfPresent(Keys.self, forKey: .keys)
         truststore = try c.decodeIfPresent([String].self, forKey: .truststore) ?? []
         crls = try c.decodeIfPresent([String].self, forKey: .crls) ?? []

@@ -28,6 +28,7 @@ final class GatewayContext: Sendable {
     let messageIdDomain: String
     let deliveryWakeup = DeliveryWakeup()
     let pullReplays = ReplayGuard()
+    let metrics = GatewayMetrics()
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,

@@ -32,6 +32,7 @@ struct InboundProcessor: HTTPHandler {
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let started = Date()
+        defer { context.metrics.inboundProcessing.observe(since: started) }
         let raw: RawMessage
         do {
             let contentType = request.head.headers["Content-Type"]
@@ -309,6 +310,7 @@ struct InboundProcessor: HTTPHandler {
             context.log.log(.error, "internal-error", fields.merging(["message_id": refTo, "reason": "\(error)"]) { $1 })
         }
         let e = (error as? EbmsError) ?? EbmsError(.deliveryFailure, "the message could not be processed; it may be sent again")
+        context.metrics.noteInboundError(code: e.code.rawValue)
         var detail = ErrorDetail(e)
         detail.refToMessageInError = refTo
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: Identifier.messageId(domain: context.messageIdDomain), refToMessageId: refTo),

@@ -94,10 +94,12 @@ final class OutboundWorkers: Sendable {
             do {
                 try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
                 context.log.log(.info, "delivered", fields.merging(["status": "Delivered"]) { $1 })
+                context.metrics.endToEndLatency.observe(since: job.createdAt)
             } catch {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
         case .failure(let error):
+            context.metrics.noteReceiptOutcome(error)
             let code = error.code.rawValue
             let retry = reception(for: job).delay(beforeRetry: job.attempt)
             do {
@@ -105,6 +107,7 @@ final class OutboundWorkers: Sendable {
                     _ = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
                                                     error: DeliveryError(code: code, reason: error.reason),
                                                     nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
+                    context.metrics.noteRetry()
                     context.log.log(.warning, "retry", fields.merging(["status": "Submitted", "error_code": code, "reason": error.reason,
                                                                       "next_attempt_s": String(Int(retry.rounded()))]) { $1 })
                 } else {

@@ -52,8 +52,10 @@ struct PullResponder {
             _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref, sentReferences: sent)
             try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
             context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered", "elapsed_ms": ms(started)])
+            context.metrics.endToEndLatency.observe(since: stored.createdAt)
             return .empty(200)
         } catch {
+            context.metrics.noteReceiptOutcome(error)
             return processor.errorResponse(error, refTo: ref, started: started)
         }
     }

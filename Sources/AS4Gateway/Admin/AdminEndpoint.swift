@@ -1,0 +1,23 @@
+import Foundation
+import HTTPServer
+
+/// Starts the admin listener: a small plain-HTTP server of its own, so scrapes and probes never
+/// queue behind AS4 traffic and the AS4 port needs no extra paths.
+enum AdminEndpoint {
+    static func start(_ listener: GatewayConfiguration.AdminListener, context: GatewayContext, keys: GatewayConfiguration.Keys,
+                      listenerCertificate: String?) throws -> HTTPServer {
+        let certificates = try CertificateInventory(party: context.party, keys: keys, listenerCertificate: listenerCertificate)
+        let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
+                                   certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite")
+        let checks: [ReadinessCheck] = [.store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates)]
+        var configuration = HTTPServerConfiguration()
+        configuration.bindAddress = listener.address
+        configuration.port = listener.port
+        configuration.maxBodyBytes = 4096
+        configuration.spoolDirectory = context.spoolDirectory
+        configuration.threads = 2
+        let server = try HTTPServer(configuration: configuration, handler: AdminHandler(report: report, checks: checks, log: context.log))
+        try server.start()
+        return server
+    }
+}

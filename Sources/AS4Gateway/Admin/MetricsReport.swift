@@ -1,0 +1,108 @@
+import Foundation
+import MessageStore
+import Routing
+
+/// Everything `/metrics` shows, gathered at scrape time: the store's message counts and queue,
+/// the daemon's counters and histograms, certificate expiry and build information.
+///
+/// A store that does not answer does not fail the scrape: `as4gw_store_up` goes to 0 and the
+/// store-derived families are left out, so the counters stay visible when they matter most.
+struct MetricsReport {
+    let metrics: GatewayMetrics
+    let store: any MessageStore
+    let registry: PModeRegistry
+    let certificates: CertificateInventory
+    let storeKind: String
+
+    func families(now: Date = Date()) -> [MetricFamily] {
+        var families: [MetricFamily] = [
+            MetricFamily("as4gw_build_info", .gauge, help: "Build of the running as4gw; the value is always 1.",
+                         samples: [.init(labels: [("version", BuildInfo.version), ("store", storeKind)], value: 1)]),
+            MetricFamily("as4gw_start_time_seconds", .gauge, help: "When the daemon started, in seconds since 1970.",
+                         value: metrics.startedAt.timeIntervalSince1970),
+        ]
+        families += storeFamilies(now: now)
+        families += counterFamilies()
+        families += pmodeFamilies()
+        families.append(certificateFamily(now: now))
+        return families
+    }
+
+    func render(now: Date = Date()) throws -> String {
+        try PrometheusText.render(families(now: now))
+    }
+
+    private func storeFamilies(now: Date) -> [MetricFamily] {
+        let counts: [MessageCount], depth: QueueDepth, oldest: TimeInterval?
+        do {
+            counts = try store.messageCounts()
+            depth = try store.queueDepth()
+            oldest = try store.oldestQueuedAge(now: now)
+        } catch {
+            return [MetricFamily("as4gw_store_up", .gauge, help: "1 when the message store answered this scrape's queries, else 0.", value: 0)]
+        }
+        // Every status of each direction is listed, zeros included, so a rate or an alert on a
+        // series works before its first message.
+        var samples: [MetricFamily.Sample] = []
+        for direction in Direction.allCases {
+            for status in MessageStatus.statuses(for: direction) {
+                let n = counts.first { $0.direction == direction && $0.status == status }?.count ?? 0
+                samples.append(.init(labels: [("direction", direction == .inbound ? "inbound" : "outbound"), ("status", status.rawValue)],
+                                     value: Double(n)))
+            }
+        }
+        return [
+            MetricFamily("as4gw_store_up", .gauge, help: "1 when the message store answered this scrape's queries, else 0.", value: 1),
+            MetricFamily("as4gw_messages", .gauge, help: "Messages in the store by direction and status (the whole history).",
+                         samples: samples),
+            MetricFamily("as4gw_queue_depth", .gauge, help: "Outbound messages not yet final, by status.",
+                         samples: [.init(labels: [("status", MessageStatus.submitted.rawValue)], value: Double(depth.submitted)),
+                                   .init(labels: [("status", MessageStatus.sending.rawValue)], value: Double(depth.sending))]),
+            MetricFamily("as4gw_queue_oldest_age_seconds", .gauge,
+                         help: "Age of the oldest outbound message not yet final; 0 when the queue is empty.", value: oldest ?? 0),
+        ]
+    }
+
+    private func counterFamilies() -> [MetricFamily] {
+        let errors = metrics.inboundErrorsByCode.sorted { $0.key < $1.key }
+        return [
+            MetricFamily("as4gw_delivery_retries_total", .counter, help: "Failed delivery attempts scheduled to be tried again.",
+                         value: Double(metrics.deliveryRetries.load(ordering: .relaxed))),
+            MetricFamily("as4gw_receipt_validation_failures_total", .counter,
+                         help: "Receipts that did not prove receipt of what was sent (EBMS:0302), pushed or pulled.",
+                         value: Double(metrics.receiptValidationFailures.load(ordering: .relaxed))),
+            MetricFamily("as4gw_inbound_ebms_errors_total", .counter,
+                         help: "ebMS error signals answered to received messages and signals, by error code (warnings such as EBMS:0006 included).",
+                         samples: errors.map { .init(labels: [("code", $0.key)], value: Double($0.value)) }),
+            MetricFamily(histogram: "as4gw_end_to_end_latency_seconds",
+                         help: "From submission to a valid receipt held (push) or a pulled message receipted.", metrics.endToEndLatency.snapshot),
+            MetricFamily(histogram: "as4gw_inbound_processing_seconds",
+                         help: "AS4 endpoint requests from arrival to answer.", metrics.inboundProcessing.snapshot),
+        ]
+    }
+
+    private func pmodeFamilies() -> [MetricFamily] {
+        [
+            MetricFamily("as4gw_pmode_reloads_total", .counter, help: "P-Mode reloads (SIGHUP) by result; a failed one keeps the previous set.",
+                         samples: [.init(labels: [("result", "ok")], value: Double(metrics.pmodeReloadsSucceeded.load(ordering: .relaxed))),
+                                   .init(labels: [("result", "failed")], value: Double(metrics.pmodeReloadsFailed.load(ordering: .relaxed)))]),
+            MetricFamily("as4gw_pmodes_loaded", .gauge, help: "P-Modes in the set in force.", value: Double(registry.current.pmodes.count)),
+        ]
+    }
+
+    private func certificateFamily(now: Date) -> MetricFamily {
+        // The serial tells apart two certificates of one subject (a rotation in progress); the
+        // same file listed twice for a party gives one series, not a duplicate the scraper refuses.
+        var seen: Set<[String]> = []
+        var samples: [MetricFamily.Sample] = []
+        for e in certificates.all(pmodes: registry.current) {
+            let labels = [("party", e.party), ("role", e.role), ("source", e.source), ("subject", e.certificate.subject),
+                          ("serial", e.certificate.serialNumber)]
+            guard seen.insert(labels.map(\.1)).inserted else { continue }
+            samples.append(.init(labels: labels, value: e.certificate.notAfter.timeIntervalSince(now) / 86_400))
+        }
+        return MetricFamily("as4gw_certificate_expiry_days", .gauge,
+                            help: "Days until the certificate's notAfter (negative once expired): ours and every party's in the P-Modes.",
+                            samples: samples)
+    }
+}

@@ -1,0 +1,87 @@
+import AS4Crypto
+import Foundation
+import Routing
+
+/// `as4gw serve --check-config`: everything `serve` would refuse at start that can be known
+/// without binding a port or opening the store — the store URL's form, the P-Mode directory,
+/// our party in it, the key and TLS files, and listeners that would collide.
+enum ConfigurationCheck {
+    struct Summary {
+        var pmodes: Int
+        var parties: Int
+    }
+
+    /// The problems found, each a line for the operator; empty means the configuration is usable.
+    static func problems(_ config: GatewayConfiguration) -> (problems: [String], summary: Summary?) {
+        var problems: [String] = []
+        if let store = config.store, let p = storeURLProblem(store) { problems.append(p) }
+
+        var summary: Summary?
+        // The development PKI writes missing certificates at start, so they may be absent now.
+        let options = PModeLoader.Options(requireCertificates: !config.developmentPKI)
+        do {
+            let set = try PModeLoader.load(directory: config.pmodeDirectory, options: options)
+            if set.party(named: config.party) == nil {
+                problems.append("party \(config.party) is not defined in \(config.pmodeDirectory)/parties.json")
+            }
+            summary = Summary(pmodes: set.pmodes.count, parties: set.parties.count)
+        } catch {
+            problems += error.diagnostics.map { PModeCommand.located($0, in: config.pmodeDirectory) }
+        }
+
+        if let keys = config.keys {
+            for (name, path) in [("keys.signingKey", keys.signingKey), ("keys.encryptionKey", keys.encryptionKey),
+                                 ("keys.tlsClientKey", keys.tlsClientKey)] {
+                guard let path else { continue }
+                do { _ = try KeyMaterial.privateKey(path) } catch { problems.append("\(name): \(error)") }
+            }
+            for (name, path) in [("keys.signingCertificate", keys.signingCertificate), ("keys.encryptionCertificate", keys.encryptionCertificate),
+                                 ("keys.tlsClientCertificate", keys.tlsClientCertificate)] {
+                guard let path else { continue }
+                do { _ = try KeyMaterial.certificate(path) } catch { problems.append("\(name): \(error)") }
+            }
+            if (keys.tlsClientKey == nil) != (keys.tlsClientCertificate == nil) {
+                problems.append("keys: tlsClientCertificate and tlsClientKey go together")
+            }
+        }
+        if let tls = config.as4Listener.tls {
+            do { _ = try KeyMaterial.certificate(tls.certificate) } catch { problems.append("as4Listener.tls.certificate: \(error)") }
+            do { _ = try KeyMaterial.privateKey(tls.key) } catch { problems.append("as4Listener.tls.key: \(error)") }
+            if !["none", "optional", "required"].contains(tls.clientAuthentication) {
+                problems.append("as4Listener.tls.clientAuthentication: \(tls.clientAuthentication) is not none, optional or required")
+            }
+        }
+
+        var listeners = [("as4Listener", config.as4Listener.address, config.as4Listener.port),
+                         ("submissionListener", config.submissionListener.address, config.submissionListener.port)]
+        if let admin = config.adminListener { listeners.append(("adminListener", admin.address, admin.port)) }
+        for (i, a) in listeners.enumerated() {
+            for b in listeners[(i + 1)...] where a.2 != 0 && a.2 == b.2 && (a.1 == b.1 || a.1 == "0.0.0.0" || b.1 == "0.0.0.0") {
+                problems.append("\(a.0) and \(b.0) both listen on port \(a.2)")
+            }
+        }
+        return (problems, summary)
+    }
+
+    /// `sqlite:PATH` or `postgres://[user[:password]@]host[:port]/database` (also `postgresql://`).
+    static func storeURLProblem(_ store: String) -> String? {
+        if store.hasPrefix("sqlite:") {
+            return store.count > 7 ? nil : "store: sqlite: needs a directory path (sqlite:PATH)"
+        }
+        if store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") {
+            guard let url = URLComponents(string: store), let host = url.host, !host.isEmpty else {
+                return "store: \(redacted(store)) is not a postgres://[user[:password]@]host[:port]/database URL"
+            }
+            guard url.path.count > 1 else { return "store: \(redacted(store)) names no database (postgres://host:5432/DATABASE)" }
+            return nil
+        }
+        return "store: \(redacted(store)) is neither sqlite:PATH nor a postgres:// URL"
+    }
+
+    /// The URL without its password, for messages that may end up in logs.
+    static func redacted(_ store: String) -> String {
+        guard var url = URLComponents(string: store), url.password != nil else { return store }
+        url.password = "***"
+        return url.string ?? store
+    }
+}

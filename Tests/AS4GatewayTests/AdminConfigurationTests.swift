@@ -1,0 +1,98 @@
+@testable import AS4Gateway
+import Foundation
+import XCTest
+
+/// The `adminListener` setting and `serve --check-config`.
+final class AdminConfigurationTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-admincfg-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func load(_ json: String) throws -> GatewayConfiguration {
+        let path = dir.appendingPathComponent("g.json").path
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return try GatewayConfiguration.load(path: path)
+    }
+
+    func testAdminListenerDefaultNullAndExplicit() throws {
+        XCTAssertEqual(try load("{}").adminListener.map { "\($0.address):\($0.port)" }, "127.0.0.1:9090")
+        XCTAssertNil(try load("{\"adminListener\": null}").adminListener)
+        XCTAssertEqual(try load("{\"adminListener\": {\"address\": \"0.0.0.0\", \"port\": 9100}}").adminListener.map { "\($0.address):\($0.port)" },
+                       "0.0.0.0:9100")
+        XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"0.0.0.0\"}}")) { error in
+            XCTAssertTrue("\(error)".contains("adminListener"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"0.0.0.0\", \"port\": 70000}}"))
+        XCTAssertThrowsError(try load("{\"adminListener\": 9090}"))
+    }
+
+    func testStoreURLForms() {
+        XCTAssertNil(ConfigurationCheck.storeURLProblem("sqlite:/var/lib/as4gw"))
+        XCTAssertNil(ConfigurationCheck.storeURLProblem("postgres://as4gw:secret@db:5432/as4gw"))
+        XCTAssertNil(ConfigurationCheck.storeURLProblem("postgresql://db/as4gw"))
+        XCTAssertNotNil(ConfigurationCheck.storeURLProblem("sqlite:"))
+        XCTAssertNotNil(ConfigurationCheck.storeURLProblem("postgres://db:5432/"))
+        XCTAssertNotNil(ConfigurationCheck.storeURLProblem("postgres:///as4gw"))
+        let unknown = ConfigurationCheck.storeURLProblem("mysql://u:secret@db/x")
+        XCTAssertNotNil(unknown)
+        XCTAssertFalse(unknown!.contains("secret"), "passwords stay out of messages: \(unknown!)")
+    }
+
+    func testCheckConfigAcceptsTheExampleAndExitsWithoutStarting() throws {
+        let example = GatewayProcess.projectRoot.appendingPathComponent("examples/gateway.json").path
+        let r = try GatewayProcess.run(["serve", "--check-config", "--config", example, "--data", dir.appendingPathComponent("data").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("party gw-a"), r.stdout)
+        XCTAssertTrue(r.stdout.hasSuffix(": OK\n"), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("data").path), "nothing is created")
+    }
+
+    func testCheckConfigListsEveryProblem() throws {
+        let path = dir.appendingPathComponent("bad.json").path
+        try """
+        {"party": "nobody", "pmodeDirectory": "\(GatewayProcess.projectRoot.appendingPathComponent("pmode").path)",
+         "store": "redis://cache/0",
+         "submissionListener": {"address": "127.0.0.1", "port": 9090, "path": "/submit"},
+         "keys": {"signingKey": "missing.key", "signingCertificate": "missing.pem",
+                  "encryptionKey": "missing.key", "encryptionCertificate": "missing.pem"},
+         "developmentPKI": true}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try GatewayProcess.run(["serve", "--check-config", "--config", path])
+        XCTAssertEqual(r.status, 2)
+        for expected in ["store: redis://cache/0 is neither", "party nobody is not defined", "keys.signingKey:", "keys.encryptionCertificate:",
+                         "submissionListener and adminListener both listen on port 9090"] {
+            XCTAssertTrue(r.stderr.contains(expected), "missing \(expected) in:\n\(r.stderr)")
+        }
+        let broken = try GatewayProcess.run(["serve", "--check-config", "--pmode", dir.path])
+        XCTAssertEqual(broken.status, 2)
+        XCTAssertTrue(broken.stderr.contains("parties.json"), broken.stderr)
+    }
+
+    func testAdminPortOptionCannotReviveADisabledListener() throws {
+        let path = dir.appendingPathComponent("off.json").path
+        try "{\"adminListener\": null}".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try GatewayProcess.run(["serve", "--config", path, "--admin-port", "9999", "--check-config"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("turns the admin listener off"), r.stderr)
+        XCTAssertEqual(try GatewayProcess.run(["serve", "--admin-port", "x", "--check-config"]).status, 2)
+    }
+}
+
+/// Development TLS certificates also name the party, so containers reaching each other by
+/// service name (docker/compose.yaml) verify each other's TLS.
+final class DevelopmentTLSNameTests: XCTestCase {
+    func testPartyNameIsAddedOnlyWhenItIsADNSLabel() {
+        XCTAssertEqual(DevelopmentPKI.tlsNames(party: "hub"), ["IP:127.0.0.1", "DNS:localhost", "DNS:hub"])
+        XCTAssertEqual(DevelopmentPKI.tlsNames(party: "GW-A"), ["IP:127.0.0.1", "DNS:localhost", "DNS:gw-a"])
+        for notALabel in ["red gw", "-gw", "gw-", "gw.example", "", String(repeating: "a", count: 64), "localhost"] {
+            XCTAssertEqual(DevelopmentPKI.tlsNames(party: notALabel), ["IP:127.0.0.1", "DNS:localhost"], notALabel)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+@testable import AS4Gateway
+import AS4Crypto
+import Foundation
+import HTTPClient
+import HTTPServer
+import MessageStore
+import Routing
+import XCTest
+
+/// The readiness checks and the admin handler in process, for what a running daemon cannot be
+/// made to show on demand: a store that stops answering.
+final class ReadinessCheckTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-ready-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func certificate(validFrom: Date, until: Date) throws -> CertificateInventory.Entry {
+        let key = try PrivateKey.generateEC(curve: .p256)
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "ready CA"), key: key,
+                                                           validFrom: validFrom, validUntil: until)
+        return .init(party: "gw-a", role: "signing", source: "keys", certificate: ca.certificate)
+    }
+
+    func testStoreCheckFailsOnceTheStoreIsClosedAndTheHandlerAnswers503() throws {
+        let store = try SQLiteMessageStore(dataDirectory: dir.path)
+        let inventory = CertificateInventory(own: [try certificate(validFrom: Date() - 60, until: Date() + 86400)])
+        let handler = AdminHandler(report: MetricsReport(metrics: GatewayMetrics(), store: store, registry: PModeRegistry(),
+                                                         certificates: inventory, storeKind: "sqlite"),
+                                   checks: [.store(store), .certificates(inventory)], log: nil)
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(spoolDirectory: dir.path), handler: handler)
+        try server.start()
+        defer { server.stop(gracePeriod: 0) }
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(trustedCAFile: nil))
+        let base = "http://127.0.0.1:\(server.port)"
+
+        XCTAssertEqual(try client.get(url: base + "/readyz").status, 200)
+        store.close()
+        let ready = try client.get(url: base + "/readyz")
+        XCTAssertEqual(ready.status, 503)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ready.body)) as? [String: Any])
+        XCTAssertEqual(json["status"] as? String, "not ready")
+        let checks = try XCTUnwrap(json["checks"] as? [[String: Any]])
+        XCTAssertEqual(checks.map { $0["name"] as? String }, ["store", "certificates"])
+        XCTAssertEqual(checks.map { $0["ok"] as? Bool }, [false, true])
+        XCTAssertEqual(try client.get(url: base + "/healthz").status, 200)
+
+        // The scrape still answers, saying the store is down instead of failing whole.
+        let metrics = try client.get(url: base + "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        let families = try PrometheusParser.parse(String(decoding: metrics.body, as: UTF8.self))
+        XCTAssertEqual(families.value("as4gw_store_up"), 0)
+        XCTAssertNil(families.first { $0.name == "as4gw_messages" })
+        XCTAssertNotNil(families.value("as4gw_delivery_retries_total"))
+    }
+
+    func testCertificateCheckNamesExpiredAndNotYetValidCertificates() throws {
+        let now = Date()
+        let expired = try certificate(validFrom: now - 86400 * 3, until: now - 86400)
+        var future = try certificate(validFrom: now + 86400, until: now + 86400 * 3)
+        future.role = "encryption"
+        let outcome = ReadinessCheck.certificates(CertificateInventory(own: [expired, future])).run(now)
+        XCTAssertFalse(outcome.ok)
+        XCTAssertTrue(outcome.detail.contains("signing certificate (keys) CN=ready CA: expired"), outcome.detail)
+        XCTAssertTrue(outcome.detail.contains("encryption certificate (keys) CN=ready CA: not valid before"), outcome.detail)
+        XCTAssertTrue(ReadinessCheck.certificates(CertificateInventory(own: [expired])).run(now - 86400 * 2).ok,
+                      "judged at the time given")
+    }
+
+    func testPModeCheckFailsOnAnEmptySet() {
+        let outcome = ReadinessCheck.pmodes(PModeRegistry(), party: "gw-a").run(Date())
+        XCTAssertFalse(outcome.ok)
+        XCTAssertEqual(outcome.detail, "none of the 0 P-Mode(s) in force names party gw-a")
+    }
+
+    func testMetricCountersAreThreadSafeAndCountOnlyWhatTheyName() {
+        let metrics = GatewayMetrics()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<500 {
+                metrics.noteInboundError(code: "EBMS:0101")
+                metrics.noteRetry()
+                metrics.noteReceiptOutcome(EbmsErrorFixture.invalidReceipt)
+                metrics.noteReceiptOutcome(EbmsErrorFixture.connectionFailure)
+            }
+        }
+        XCTAssertEqual(metrics.inboundErrorsByCode, ["EBMS:0101": 2000])
+        XCTAssertEqual(metrics.deliveryRetries.load(ordering: .relaxed), 2000)
+        XCTAssertEqual(metrics.receiptValidationFailures.load(ordering: .relaxed), 2000, "connection failures are not receipt failures")
+        metrics.notePModeReload(succeeded: false)
+        XCTAssertEqual(metrics.pmodeReloadsFailed.load(ordering: .relaxed), 1)
+        XCTAssertEqual(metrics.pmodeReloadsSucceeded.load(ordering: .relaxed), 0)
+    }
+}
+
+import EnvelopeXML
+
+enum EbmsErrorFixture {
+    static let invalidReceipt = EbmsError(.invalidReceipt, "digest mismatch")
+    static let connectionFailure = EbmsError(.connectionFailure, "refused")
+}
