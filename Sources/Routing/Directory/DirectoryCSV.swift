@@ -70,10 +70,15 @@ enum DirectoryCSV {
     private static func decodeRecord(_ record: CSVRecord, columns: [DirectoryColumn], options: DirectoryFile.Options,
                                      log: inout DirectoryDiagnosticLog) -> DirectoryEntry? {
         var values: [DirectoryColumn: CSVField] = [:]
-        for (column, field) in zip(columns, record.fields) where !field.text.isEmpty { values[column] = field }
+        var positions: [DirectoryColumn: CSVField] = [:]
+        for (column, field) in zip(columns, record.fields) {
+            positions[column] = field
+            if !field.text.isEmpty { values[column] = field }
+        }
         var ok = true
+        // An absent value is reported at its empty field, or at the record when the column is left out.
         func report(_ column: DirectoryColumn, _ message: String, log: inout DirectoryDiagnosticLog) {
-            let at = values[column]
+            let at = positions[column]
             log.error(line: at?.line ?? record.line, column: at?.column ?? 1, "\(column.rawValue) \(message)")
             ok = false
         }
@@ -118,7 +123,11 @@ enum DirectoryCSV {
             activeFrom: time(.activeFrom), suspendedFrom: time(.suspendedFrom), suspendedUntil: time(.suspendedUntil),
             blockedFrom: time(.blockedFrom), remote: accessPoint == .remote, partyId: values[.partyId]?.text,
             partyIdType: values[.partyIdType]?.text, endpoint: values[.endpoint]?.text, certificates: certificates)
-        guard ok else { return nil }
+        guard ok else {
+            // The address is checked even so: its problem is usually the one to fix first.
+            do { _ = try EAddress(fields.address) } catch { report(.address, error.description, log: &log) }
+            return nil
+        }
         return fields.entry(allowInsecureEndpoints: options.allowInsecureEndpoints) { column, message in
             report(column, message, log: &log)
         }

@@ -62,7 +62,13 @@ enum DirectoryJSON {
             blockedFrom: time(.blockedFrom), remote: accessPoint == .remote,
             partyId: o.string(key(.partyId)), partyIdType: o.string(key(.partyIdType)), endpoint: o.string(key(.endpoint)),
             certificates: o.strings(key(.certificates))?.map(\.value) ?? [])
-        guard o.log.diagnostics.count == before else { return nil }
+        guard o.log.diagnostics.count == before else {
+            // The address is checked even so: its problem is usually the one to fix first.
+            if let address {
+                do { _ = try EAddress(address) } catch { o.report(key(.address), error.description) }
+            }
+            return nil
+        }
         return fields.entry(allowInsecureEndpoints: options.allowInsecureEndpoints) { column, message in
             o.report(column.rawValue, message)
         }
