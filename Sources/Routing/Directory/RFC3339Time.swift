@@ -57,7 +57,8 @@ enum RFC3339Time {
         }
         let days = daysSince1970(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60
-        return Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000)
+        // Whole milliseconds divided once: the same Double the store gives back for this instant.
+        return Date(timeIntervalSince1970: Double(seconds * 1000 + milliseconds) / 1000)
     }
 
     /// `2026-03-01T00:00:00Z`, with `.mmm` only when the instant has milliseconds.
