@@ -35,21 +35,20 @@ struct CSVReader {
         self.bytes = bytes
     }
 
-    static func parse(_ bytes: [UInt8]) throws(CSVSyntaxError) -> [CSVRecord] {
+    /// Hands over one record at a time, so a large file is never held as fields all at once.
+    static func forEachRecord(_ bytes: [UInt8], _ body: (CSVRecord) -> Void) throws(CSVSyntaxError) {
         var reader = CSVReader(bytes)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
         guard String(validating: bytes[reader.index...], as: UTF8.self) != nil else {
             throw CSVSyntaxError(line: 1, column: 1, message: "the file is not valid UTF-8")
         }
-        var records: [CSVRecord] = []
         while reader.index < bytes.count {
             if reader.atLineEnd {
                 try reader.consumeLineEnd()
                 continue
             }
-            records.append(try reader.parseRecord())
+            body(try reader.parseRecord())
         }
-        return records
     }
 
     private var atLineEnd: Bool { current == 0x0A || current == 0x0D }

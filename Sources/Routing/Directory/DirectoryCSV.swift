@@ -6,36 +6,39 @@ import Foundation
 enum DirectoryCSV {
     static func decode(_ bytes: [UInt8], file: String, options: DirectoryFile.Options) throws(DirectoryFileError) -> [DirectoryEntry] {
         var log = DirectoryDiagnosticLog(file: file)
-        let records: [CSVRecord]
+        var columns: [DirectoryColumn]?
+        var headerSeen = false
+        var entries: [DirectoryEntry] = []
+        var firstLine: [EAddress: Int] = [:]
         do {
-            records = try CSVReader.parse(bytes)
+            try CSVReader.forEachRecord(bytes) { record in
+                guard headerSeen else {
+                    headerSeen = true
+                    columns = readHeader(record, log: &log)
+                    return
+                }
+                guard let columns else { return }
+                guard record.fields.count == columns.count else {
+                    log.error(line: record.line, column: 1, "the record has \(record.fields.count) fields, the header \(columns.count)")
+                    return
+                }
+                guard let entry = decodeRecord(record, columns: columns, options: options, log: &log) else { return }
+                if let first = firstLine[entry.address] {
+                    let field = record.fields[columns.firstIndex(of: .address)!]
+                    log.error(line: field.line, column: field.column, "address \(entry.address) is already on line \(first)")
+                    return
+                }
+                firstLine[entry.address] = record.line
+                entries.append(entry)
+            }
         } catch {
+            // Problems of the records before the syntax error are kept: all are reported at once.
             log.error(line: error.line, column: error.column, "CSV: \(error.message)")
             throw log.failure
         }
-        guard let header = records.first else {
+        guard headerSeen else {
             log.error(line: 0, column: 0, "is empty; a directory CSV starts with a header line naming its columns")
             throw log.failure
-        }
-        guard let columns = readHeader(header, log: &log) else { throw log.failure }
-
-        var entries: [DirectoryEntry] = []
-        entries.reserveCapacity(records.count - 1)
-        var firstLine: [EAddress: Int] = [:]
-        firstLine.reserveCapacity(records.count - 1)
-        for record in records.dropFirst() {
-            guard record.fields.count == columns.count else {
-                log.error(line: record.line, column: 1, "the record has \(record.fields.count) fields, the header \(columns.count)")
-                continue
-            }
-            guard let entry = decodeRecord(record, columns: columns, options: options, log: &log) else { continue }
-            if let first = firstLine[entry.address] {
-                let field = record.fields[columns.firstIndex(of: .address)!]
-                log.error(line: field.line, column: field.column, "address \(entry.address) is already on line \(first)")
-                continue
-            }
-            firstLine[entry.address] = record.line
-            entries.append(entry)
         }
         guard log.isEmpty else { throw log.failure }
         return entries
