@@ -121,6 +121,13 @@ final class DirectoryFileTests: XCTestCase {
         ])
     }
 
+    func testNonASCIIWhitespaceIsRefusedToo() {
+        let csv = "address,ownerId,ownerKind,accessPoint\n_DEFAULT@40003032949,\u{00A0}40003032949,company,local\n"
+            + "_DEFAULT@50003000001,50003000001\u{2003},company,local\n"
+        XCTAssertEqual(problems(csv), ["2:22: ownerId must not start or end with whitespace",
+                                       "3:22: ownerId must not start or end with whitespace"])
+    }
+
     func testCSVDuplicatesUnderAnySpellingAreRefused() {
         let csv = "address,ownerId,ownerKind,accessPoint\n_DEFAULT@40003032949,40003032949,company,local\n"
             + "INVOICES@40003032949,40003032949,company,local\n_default@40003032949,40003032949,company,local\n"
@@ -222,6 +229,10 @@ final class DirectoryFileTests: XCTestCase {
                     "2024-01-01 00:00:00Z", "2024-01-01T00:00:00Zx", "2024-01-01"] {
             XCTAssertThrowsError(try RFC3339Time.parse(bad), bad)
         }
+    }
+
+    func testColumnOrdinalsFollowAllCases() {
+        XCTAssertEqual(DirectoryColumn.allCases.map(\.ordinal), Array(0..<DirectoryColumn.allCases.count))
     }
 
     func testCertificatePins() throws {

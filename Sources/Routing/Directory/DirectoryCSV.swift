@@ -72,8 +72,7 @@ enum DirectoryCSV {
 
     private static func decodeRecord(_ record: CSVRecord, columns: [DirectoryColumn], options: DirectoryFile.Options,
                                      log: inout DirectoryDiagnosticLog) -> DirectoryEntry? {
-        var values: [DirectoryColumn: CSVField] = [:]
-        var positions: [DirectoryColumn: CSVField] = [:]
+        var values = FieldsByColumn(), positions = FieldsByColumn()
         for (column, field) in zip(columns, record.fields) {
             positions[column] = field
             if !field.text.isEmpty { values[column] = field }
@@ -85,8 +84,10 @@ enum DirectoryCSV {
             log.error(line: at?.line ?? record.line, column: at?.column ?? 1, "\(column.rawValue) \(message)")
             ok = false
         }
-        for (column, field) in values where field.text.first!.isWhitespace || field.text.last!.isWhitespace {
-            report(column, "must not start or end with whitespace", log: &log)
+        for column in columns {
+            if let text = values[column]?.text, hasSurroundingWhitespace(text) {
+                report(column, "must not start or end with whitespace", log: &log)
+            }
         }
         for column in DirectoryColumn.required where values[column] == nil {
             report(column, "is required", log: &log)
@@ -136,6 +137,17 @@ enum DirectoryCSV {
         }
     }
 
+    /// ASCII checked byte-wise, anything else by Unicode's whitespace property (this runs for every
+    /// field of every record).
+    private static func hasSurroundingWhitespace(_ text: String) -> Bool {
+        func isWhitespace(_ byte: UInt8?, _ character: Character?) -> Bool {
+            guard let byte else { return false }
+            if byte < 0x80 { return byte == 0x20 || (0x09...0x0D).contains(byte) }
+            return character?.isWhitespace ?? false
+        }
+        return isWhitespace(text.utf8.first, text.first) || isWhitespace(text.utf8.last, text.last)
+    }
+
     static func encode(_ entries: [DirectoryEntry]) -> String {
         var out = CSVWriter.record(DirectoryColumn.allCases.map(\.rawValue))
         for entry in entries {
@@ -151,5 +163,16 @@ enum DirectoryCSV {
             ])
         }
         return out
+    }
+}
+
+/// The fields of one record by column: an array in column order rather than a dictionary, since
+/// it is built for every record of a file of 100,000.
+private struct FieldsByColumn {
+    private var fields = [CSVField?](repeating: nil, count: DirectoryColumn.allCases.count)
+
+    subscript(column: DirectoryColumn) -> CSVField? {
+        get { fields[column.ordinal] }
+        set { fields[column.ordinal] = newValue }
     }
 }

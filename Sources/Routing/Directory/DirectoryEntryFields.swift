@@ -9,6 +9,27 @@ public enum DirectoryColumn: String, Sendable, CaseIterable, Hashable {
 
     /// Every file must give these; the others may be left out (or empty in CSV).
     public static let required: [DirectoryColumn] = [.address, .ownerId, .ownerKind, .accessPoint]
+
+    /// Position in `allCases`.
+    var ordinal: Int {
+        switch self {
+        case .address: return 0
+        case .ownerId: return 1
+        case .ownerKind: return 2
+        case .maxMessageBytes: return 3
+        case .mailboxBytes: return 4
+        case .retentionDays: return 5
+        case .activeFrom: return 6
+        case .suspendedFrom: return 7
+        case .suspendedUntil: return 8
+        case .blockedFrom: return 9
+        case .accessPoint: return 10
+        case .partyId: return 11
+        case .partyIdType: return 12
+        case .endpoint: return 13
+        case .certificates: return 14
+        }
+    }
 }
 
 /// `accessPoint` column values.
