@@ -90,14 +90,6 @@ public enum CertificatePin: Sendable, Equatable {
             rest = rest[item.endIndex...]
         }
     }
-
-    public static func == (a: CertificatePin, b: CertificatePin) -> Bool {
-        switch (a, b) {
-        case let (.certificate(x), .certificate(y)): return x == y
-        case let (.fingerprint(x), .fingerprint(y)): return x == y
-        default: return false
-        }
-    }
 }
 
 public struct CertificatePinError: Error, Sendable, Equatable, CustomStringConvertible {
