@@ -16,6 +16,9 @@ Commands:
   pmode check DIR     Validate a P-Mode directory (every problem as file:line:col)
   pmode import domibus FILE
                       Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
+  directory import|export|lookup
+                      Load the e-address directory from CSV or JSON, write it out, or show
+                      the route decision for an address
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
   tail                Follow the message store's event history (logfmt lines)
@@ -37,6 +40,7 @@ case "seal": status = SealCommand.run(Array(arguments))
 case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))
 case "pmode": status = PModeCommand.run(Array(arguments))
+case "directory": status = DirectoryCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))

@@ -92,6 +92,31 @@ enum Schema {
             CREATE TRIGGER events_no_delete BEFORE DELETE ON events
                 BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
             """),
+        Migration(version: 2, name: "e-address directory", sql: """
+            -- One row per canonical e-address (SQLiteAddressDirectory). The primary key is the
+            -- lookup index; WITHOUT ROWID keeps the row in that index, so a lookup is one B-tree walk.
+            CREATE TABLE directory_addresses (
+                address           TEXT    PRIMARY KEY CHECK (address <> ''),
+                owner_id          TEXT    NOT NULL CHECK (owner_id <> ''),
+                owner_kind        TEXT    NOT NULL CHECK (owner_kind IN ('institution', 'company', 'naturalPerson')),
+                max_message_bytes INTEGER CHECK (max_message_bytes >= 1),
+                mailbox_bytes     INTEGER CHECK (mailbox_bytes >= 1),
+                retention_days    INTEGER CHECK (retention_days >= 1),
+                active_from       INTEGER,
+                suspended_from    INTEGER,
+                suspended_until   INTEGER,
+                blocked_from      INTEGER,
+                access_point      TEXT    NOT NULL CHECK (access_point IN ('local', 'remote')),
+                party_id          TEXT,
+                party_id_type     TEXT,
+                endpoint          TEXT,
+                certificates      TEXT,
+                updated_at        INTEGER NOT NULL,
+                CHECK (access_point = 'local' OR (party_id IS NOT NULL AND endpoint IS NOT NULL AND certificates IS NOT NULL)),
+                CHECK (suspended_until IS NULL OR suspended_from IS NOT NULL)
+            ) WITHOUT ROWID;
+            CREATE INDEX directory_addresses_owner ON directory_addresses (owner_id);
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

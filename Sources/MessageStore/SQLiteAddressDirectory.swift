@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+
+/// The e-address directory in the node's SQLite database (`<dataDir>/messages.sqlite`, table
+/// `directory_addresses`, migration 2), beside the messages so one backup holds both.
+///
+/// Lookups go by the canonical address (the primary key). An import runs in one `BEGIN
+/// IMMEDIATE` transaction: a reader sees the directory before or after it, never half of it,
+/// and a failure leaves it as it was.
+public final class SQLiteAddressDirectory: Sendable {
+    public let databasePath: String
+    /// The one connection, used by one caller at a time.
+    private let connection: Mutex<SQLiteConnection?>
+
+    /// Opens (creating if needed) the database in `dataDirectory` and applies pending migrations.
+    public init(dataDirectory: String, now: Date = Date()) throws {
+        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        try PayloadDirectory.makeDirectoryTree(directory)
+        databasePath = directory + "/messages.sqlite"
+        let opened = try SQLiteConnection(path: databasePath)
+        try Schema.migrate(opened, at: now)
+        connection = Mutex(opened)
+    }
+
+    public func close() {
+        connection.withLock { c in
+            c?.close()
+            c = nil
+        }
+    }
+
+    private func withConnection<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { c throws -> T in
+            guard let c else { throw StoreError.closed }
+            return try body(c)
+        }
+    }
+
+    // MARK: Reading
+
+    public func record(for address: String) throws -> AddressRecord? {
+        try withConnection { c in
+            try c.queryFirst("SELECT * FROM directory_addresses WHERE address = ?", [address], row: Self.readRecord)
+        }
+    }
+
+    /// Every record, ordered by address (byte order of the canonical spelling).
+    public func allRecords() throws -> [AddressRecord] {
+        try withConnection { c in
+            try c.query("SELECT * FROM directory_addresses ORDER BY address", row: Self.readRecord)
+        }
+    }
+
+    public func count() throws -> Int {
+        try withConnection { c in
+            try c.queryFirst("SELECT COUNT(*) AS n FROM directory_addresses") { $0.int("n") } ?? 0
+        }
+    }
+
+    // MARK: Importing
+
+    /// Adds the records and overwrites those whose address exists; with `replace`, also deletes
+    /// every address not among them. All in one transaction; counts compare each record with the
+    /// stored one (dates at millisecond precision). Addresses must be unique within `records`.
+    public func importRecords(_ records: [AddressRecord], replace: Bool, at now: Date) throws -> AddressImportResult {
+        var seen = Set<String>(minimumCapacity: records.count)
+        for record in records {
+            try Self.validate(record)
+            guard seen.insert(record.address).inserted else {
+                throw StoreError.invalidArgument("address \(record.address) is given twice")
+            }
+        }
+        return try withConnection { c in
+            try c.immediateTransaction {
+                var result = AddressImportResult()
+                for record in records {
+                    let stored = try c.queryFirst("SELECT * FROM directory_addresses WHERE address = ?", [record.address], row: Self.readRecord)
+                    if let stored, stored.sameAsStored(record) {
+                        result.unchanged += 1
+                        continue
+                    }
+                    if stored == nil { result.added += 1 } else { result.changed += 1 }
+                    try c.run("""
+                        INSERT OR REPLACE INTO directory_addresses (address, owner_id, owner_kind, max_message_bytes, mailbox_bytes,
+                            retention_days, active_from, suspended_from, suspended_until, blocked_from, access_point, party_id,
+                            party_id_type, endpoint, certificates, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
+                              record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
+                              record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
+                              record.certificates.isEmpty ? nil : record.certificates.joined(separator: Self.certificateSeparator), now])
+                }
+                if replace {
+                    let stale = try c.query("SELECT address FROM directory_addresses") { $0.string("address") }.filter { !seen.contains($0) }
+                    for address in stale {
+                        try c.run("DELETE FROM directory_addresses WHERE address = ?", [address])
+                    }
+                    result.removed = stale.count
+                }
+                return result
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    /// PEM blocks hold no blank line, fingerprints no line break: a blank line separates items.
+    private static let certificateSeparator = "\n\n"
+
+    private static func validate(_ r: AddressRecord) throws {
+        guard !r.address.isEmpty, !r.ownerId.isEmpty else { throw StoreError.invalidArgument("empty address or owner id") }
+        guard ["institution", "company", "naturalPerson"].contains(r.ownerKind) else {
+            throw StoreError.invalidArgument("\(r.address): unknown owner kind \(r.ownerKind)")
+        }
+        for limit in [r.maxMessageBytes, r.mailboxBytes, r.retentionDays] {
+            if let limit, limit < 1 { throw StoreError.invalidArgument("\(r.address): limits are at least 1") }
+        }
+        if r.remote && (r.partyId == nil || r.endpoint == nil || r.certificates.isEmpty) {
+            throw StoreError.invalidArgument("\(r.address): a remote access point needs a party id, an endpoint and certificates")
+        }
+        if r.certificates.contains(where: { $0.isEmpty || $0.contains(certificateSeparator) }) {
+            throw StoreError.invalidArgument("\(r.address): a certificate text is empty or holds a blank line")
+        }
+    }
+
+    private static func readRecord(_ s: SQLiteStatement) -> AddressRecord {
+        AddressRecord(
+            address: s.string("address"), ownerId: s.string("owner_id"), ownerKind: s.string("owner_kind"),
+            maxMessageBytes: s.optionalInt64("max_message_bytes").map(Int.init), mailboxBytes: s.optionalInt64("mailbox_bytes").map(Int.init),
+            retentionDays: s.optionalInt64("retention_days").map(Int.init), activeFrom: s.optionalDate("active_from"),
+            suspendedFrom: s.optionalDate("suspended_from"), suspendedUntil: s.optionalDate("suspended_until"),
+            blockedFrom: s.optionalDate("blocked_from"), remote: s.string("access_point") == "remote",
+            partyId: s.optionalString("party_id"), partyIdType: s.optionalString("party_id_type"), endpoint: s.optionalString("endpoint"),
+            certificates: s.optionalString("certificates").map { $0.components(separatedBy: certificateSeparator) } ?? [])
+    }
+}
