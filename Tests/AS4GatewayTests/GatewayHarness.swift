@@ -154,7 +154,7 @@ final class GatewayHarness {
         p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,
                        "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort),
                        "--admin-port", String(node.adminPort)] + node.extraArguments
-        if !FileManager.default.fileExists(atPath: node.logPath) { FileManager.default.createFile(atPath: node.logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: node.logPath) { _ = FileManager.default.createFile(atPath: node.logPath, contents: nil) }
         let before = Self.starts(in: node.log)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         handle.seekToEndOfFile()

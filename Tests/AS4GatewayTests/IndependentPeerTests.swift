@@ -112,7 +112,7 @@ final class IndependentPeerTests: XCTestCase {
     }
 
     func startPeer(adaptations: [String]) throws {
-        FileManager.default.createFile(atPath: peerLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: peerLog, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.python)
         p.arguments = [Self.script, "serve", "--port", String(peerPort),
