@@ -31,18 +31,19 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    public var payloadDirectory: String { payloads.root }
+    public var payloadDirectory: String? { payloads?.root }
 
     let pool: PostgresConnectionPool
-    private let payloads: PayloadDirectory
+    private let payloads: PayloadDirectory?
 
     /// Connects to `url`, applies pending migrations, and keeps payloads under `payloadDirectory`
-    /// (created if missing).
-    public init(url: String, payloadDirectory: String, options: Options = Options(), now: Date = Date()) throws {
-        let root = URL(fileURLWithPath: payloadDirectory).standardizedFileURL.path
-        payloads = PayloadDirectory(root: root)
+    /// (created if missing). Without a payload directory (operator commands that only read the
+    /// store), `storePayload` is refused.
+    public init(url: String, payloadDirectory: String?, options: Options = Options(), now: Date = Date()) throws {
+        let root = payloadDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        payloads = root.map(PayloadDirectory.init(root:))
         pool = PostgresConnectionPool(url: url, size: options.poolSize)
-        try PayloadDirectory.makeDirectoryTree(root)
+        if let root { try PayloadDirectory.makeDirectoryTree(root) }
         _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
     }
 
@@ -71,7 +72,8 @@ public final class PostgresMessageStore: MessageStore {
     // MARK: Payloads
 
     public func storePayload(_ source: PayloadSource, at date: Date) throws -> StoredFile {
-        try payloads.store(source, at: date)
+        guard let payloads else { throw StoreError.invalidArgument("this store was opened without a payload directory") }
+        return try payloads.store(source, at: date)
     }
 
     // MARK: Inbound

@@ -21,8 +21,9 @@ public enum StoreLocation: Equatable, Sendable {
     }
 
     /// Opens the store (applying pending migrations). `payloadDirectory` is used by PostgreSQL
-    /// only: SQLite keeps payloads under its own directory.
-    public func open(payloadDirectory: String, now: Date = Date()) throws -> any MessageStore {
+    /// only (nil: a store that can read but not take payloads); SQLite keeps payloads under its
+    /// own directory.
+    public func open(payloadDirectory: String?, now: Date = Date()) throws -> any MessageStore {
         switch self {
         case let .sqlite(directory):
             return try SQLiteMessageStore(dataDirectory: directory, now: now)
