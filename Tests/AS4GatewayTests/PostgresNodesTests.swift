@@ -75,6 +75,77 @@ final class PostgresNodesTests: XCTestCase {
     }
 }
 
+/// Issue 7's kill -9 fault run, scaled down for the suite: two nodes on PostgreSQL, each killed
+/// without warning at random points while messages are submitted and delivered, then restarted.
+/// Prints sent, delivered, failed, duplicates and lost; the full size is
+/// `AS4GW_FAULT_MESSAGES=10000 swift test --filter PostgresFaultTests` (`scripts/fault-pg`).
+final class PostgresFaultTests: XCTestCase {
+    func testRandomKillsLoseAndDuplicateNothing() throws {
+        let count = Int(ProcessInfo.processInfo.environment["AS4GW_FAULT_MESSAGES"] ?? "") ?? 300
+        let server = try ThrowAwayPostgres.start()
+        defer { server.stop() }
+        let harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 100, interval: 1)])
+        let config = harness.root.appendingPathComponent("gw-a-postgres.json").path
+        try """
+            {"store": "\(server.url)", "payloadDirectory": "\(harness.root.path)/shared-payloads", "leaseSeconds": 3}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        harness.nodes["gw-a"]!.extraArguments = ["--config", config]
+        let second = GatewayHarness.Node(name: "gw-a", as4Port: GatewayHarness.freePort(), submitPort: GatewayHarness.freePort(),
+                                         data: harness.root.appendingPathComponent("data-gw-a-node2").path,
+                                         logPath: harness.root.appendingPathComponent("gw-a-node2.log").path)
+        second.extraArguments = ["--party", "gw-a", "--config", config]
+        harness.nodes["gw-a-node2"] = second
+        for node in ["gw-a", "gw-a-node2", "gw-b"] { try harness.start(node) }
+
+        var random = SystemRandomNumberGenerator()
+        let doc = try harness.file("m.txt", Array("fault run".utf8))
+        let client = try HTTPClient(configuration: HTTPClientConfiguration())
+        var sent: [String] = []
+        var kills = 0
+        func killOne() throws {
+            let victim = ["gw-a", "gw-a-node2"].randomElement(using: &random)!
+            harness.stop(victim, signal: SIGKILL)
+            kills += 1
+            Thread.sleep(forTimeInterval: Double.random(in: 0.1...1, using: &random))
+            try harness.start(victim)
+        }
+        while sent.count < count {
+            // Submit to whichever node answers; a submission cut by a kill is simply not counted.
+            let node = ["gw-a", "gw-a-node2"].randomElement(using: &random)!
+            for _ in 0..<min(20, count - sent.count) {
+                guard let id = try? harness.submit(from: node, to: "gw-b", files: [doc], client: client) else { break }
+                sent.append(id)
+            }
+            if Int.random(in: 0..<4, using: &random) == 0 { try killOne() }
+        }
+        for _ in 0..<2 {
+            Thread.sleep(forTimeInterval: Double.random(in: 0.2...1.5, using: &random))
+            try killOne()
+        }
+
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        defer { store.close() }
+        try harness.waitUntil(timeout: 60 + Double(count) / 5, "the queue to drain") { try store.queueDepth().total == 0 }
+        let outbound = try store.listMessages(status: nil, since: nil, direction: .outbound, limit: 10 * count)
+        let delivered = Set(outbound.filter { $0.status == .delivered }.map(\.metadata.messageId))
+        let failed = outbound.filter { $0.status == .failed }
+        let receiver = try harness.store("gw-b")
+        defer { receiver.close() }
+        let inbound = try receiver.listMessages(status: nil, since: nil, direction: .inbound, limit: 10 * count).map(\.metadata.messageId)
+        let duplicates = inbound.count - Set(inbound).count
+        let lost = Set(sent).subtracting(delivered).subtracting(failed.map(\.metadata.messageId))
+        print("fault run: sent=\(sent.count) delivered=\(delivered.count) failed=\(failed.count) duplicates=\(duplicates) "
+            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count)")
+        XCTAssertEqual(duplicates, 0, "a message stored twice at the receiver")
+        XCTAssertEqual(lost, [], "acknowledged messages neither Delivered nor Failed")
+        XCTAssertTrue(failed.allSatisfy { $0.outbound?.lastError != nil }, "every Failed message has a reason")
+        XCTAssertTrue(Set(sent).isSubset(of: Set(inbound).union(failed.map(\.metadata.messageId))),
+                      "every acknowledged message reached the receiver or failed with a reason")
+        XCTAssertGreaterThan(kills, 1)
+    }
+}
+
 /// A PostgreSQL cluster of its own for one test, from `scripts/pg-cluster` (which also stops it
 /// should this process die). Skipped with a loud message when the server binaries are missing,
 /// unless `AS4GW_REQUIRE_POSTGRES=1` (CI).
