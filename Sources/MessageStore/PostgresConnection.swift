@@ -40,8 +40,9 @@ final class PostgresConnection {
             throw StoreError.connectionLost("cannot connect to \(Self.redacted(url)): \(message)")
         }
         handle = connection
-        // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise.
-        try execute("SET client_min_messages = warning")
+        // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise, and
+        // `PostgresRow` reads bytea in the hex form, whatever the server's default.
+        try executeScript("SET client_min_messages = warning; SET bytea_output = hex")
     }
 
     deinit { close() }

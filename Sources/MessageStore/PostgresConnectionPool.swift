@@ -27,7 +27,8 @@ final class PostgresConnectionPool: Sendable {
     /// more on a new connection; a loss after that reaches the caller as `connectionLost`.
     func withConnection<T: Sendable>(_ body: (PostgresConnection) throws -> T) throws -> T {
         guard !isClosed.load(ordering: .acquiring) else { throw StoreError.closed }
-        let start = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
+        let ticket = UInt(bitPattern: nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let start = Int(ticket % UInt(slots.count))
         // A free connection first; only when all are busy, wait for one (round robin).
         for offset in 0..<slots.count {
             let slot = slots[(start &+ offset) % slots.count]

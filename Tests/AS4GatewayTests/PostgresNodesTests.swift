@@ -62,6 +62,11 @@ final class PostgresNodesTests: XCTestCase {
         XCTAssertEqual(inbound.count, count, "each message stored once at the receiver")
         XCTAssertEqual(Set(inbound.map(\.metadata.messageId)), Set(ids))
 
+        // Operators see the shared store through the store URL.
+        let listed = try GatewayProcess.run(["messages", "list", "--store", server.url, "--status", "Delivered", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual((listed.json?["messages"] as? [Any])?.count, count)
+
         // Both nodes delivered: the lease owner in each Delivered event names the node.
         var byNode: [String: Int] = [:]
         for event in try store.events(after: 0, limit: 100_000).map(\.event) where event.status == .delivered {
