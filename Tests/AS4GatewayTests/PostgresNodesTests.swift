@@ -81,7 +81,8 @@ final class PostgresNodesTests: XCTestCase {
 }
 
 /// Issue 7's kill -9 fault run, scaled down for the suite: two nodes on PostgreSQL, each killed
-/// without warning at random points while messages are submitted and delivered, then restarted.
+/// without warning at random points while messages are submitted and delivered, then restarted;
+/// halfway through, PostgreSQL itself restarts and the nodes must reconnect.
 /// Prints sent, delivered, failed, duplicates and lost; the full size is
 /// `AS4GW_FAULT_MESSAGES=10000 swift test --filter PostgresFaultTests` (`scripts/fault-pg`).
 final class PostgresFaultTests: XCTestCase {
@@ -108,6 +109,7 @@ final class PostgresFaultTests: XCTestCase {
         let client = try HTTPClient(configuration: HTTPClientConfiguration())
         var sent: [String] = []
         var kills = 0
+        var databaseRestarted = false
         func killOne() throws {
             let victim = ["gw-a", "gw-a-node2"].randomElement(using: &random)!
             harness.stop(victim, signal: SIGKILL)
@@ -123,6 +125,10 @@ final class PostgresFaultTests: XCTestCase {
                 sent.append(id)
             }
             if Int.random(in: 0..<4, using: &random) == 0 { try killOne() }
+            if !databaseRestarted && sent.count >= count / 2 {
+                try server.restart()
+                databaseRestarted = true
+            }
         }
         for _ in 0..<2 {
             Thread.sleep(forTimeInterval: Double.random(in: 0.2...1.5, using: &random))
@@ -141,7 +147,7 @@ final class PostgresFaultTests: XCTestCase {
         let duplicates = inbound.count - Set(inbound).count
         let lost = Set(sent).subtracting(delivered).subtracting(failed.map(\.metadata.messageId))
         print("fault run: sent=\(sent.count) delivered=\(delivered.count) failed=\(failed.count) duplicates=\(duplicates) "
-            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count)")
+            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count) database_restarts=1")
         XCTAssertEqual(duplicates, 0, "a message stored twice at the receiver")
         XCTAssertEqual(lost, [], "acknowledged messages neither Delivered nor Failed")
         XCTAssertTrue(failed.allSatisfy { $0.outbound?.lastError != nil }, "every Failed message has a reason")
@@ -181,6 +187,12 @@ final class ThrowAwayPostgres {
 
     func stop() {
         _ = try? Self.run(["stop", directory])
+    }
+
+    /// `pg_ctl restart -m fast`: every client connection is dropped.
+    func restart() throws {
+        let (status, _, errors) = try Self.run(["restart", directory])
+        guard status == 0 else { throw HarnessTimeout(description: "pg-cluster restart failed (\(status)): \(errors)") }
     }
 
     private static func run(_ arguments: [String]) throws -> (Int32, String, String) {
