@@ -1,11 +1,17 @@
 import CSQLite
 import Foundation
 
-/// Everything the store can refuse or fail with. SQLite failures keep SQLite's own message and the
-/// statement that failed, so a log line is enough to diagnose them.
+/// Everything the store can refuse or fail with. SQLite and PostgreSQL failures keep the database's
+/// own message and the statement that failed, so a log line is enough to diagnose them.
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// SQLite returned `code` (an extended result code) with `message`; `sql` is the statement, if any.
     case sqlite(code: Int32, message: String, sql: String?)
+    /// PostgreSQL refused a statement with SQLSTATE `sqlState` and `message`; `sql` is the statement.
+    case postgres(sqlState: String, message: String, sql: String?)
+    /// The PostgreSQL server could not be reached, or the connection broke during the call. The
+    /// call's transaction was rolled back, except when the break came during COMMIT: then its
+    /// outcome is unknown (the message says so). The next call opens a new connection.
+    case connectionLost(String)
     /// A file-system call failed (`operation` is the call, `errno` its error number).
     case io(operation: String, path: String, errno: Int32)
     /// No message with that id in that direction.
@@ -28,6 +34,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case let .sqlite(code, message, sql):
             let name = String(cString: sqlite3_errstr(code))
             return "SQLite error \(code) (\(name)): \(message)" + (sql.map { " [in: \($0)]" } ?? "")
+        case let .postgres(sqlState, message, sql):
+            return "PostgreSQL error \(sqlState): \(message)" + (sql.map { " [in: \($0)]" } ?? "")
+        case let .connectionLost(message):
+            return "PostgreSQL connection lost: \(message)"
         case let .io(operation, path, errno):
             return "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case let .notFound(messageId, direction):

@@ -93,6 +93,18 @@ final class OpsCommandTests: XCTestCase {
         let config = temporary.appendingPathComponent("gateway.json").path
         try #"{"dataDirectory": "data"}"#.write(toFile: config, atomically: true, encoding: .utf8)
         XCTAssertEqual(messages(try GatewayProcess.run(["messages", "list", "--config", config, "--json"])).count, 3)
+
+        // Or from a store URL; a bad URL or two sources are usage errors.
+        XCTAssertEqual(messages(try GatewayProcess.run(["messages", "list", "--store", "sqlite:" + data, "--json"])).count, 3)
+        let bad = try GatewayProcess.run(["messages", "list", "--store", "mysql://db/x"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("expected sqlite:DIRECTORY or postgres://"), bad.stderr)
+        let both = try GatewayProcess.run(["messages", "list", "--store", "sqlite:" + data, "--data", data])
+        XCTAssertEqual(both.status, 2)
+        XCTAssertTrue(both.stderr.contains("give one of --data, --store and --config"), both.stderr)
+        let down = try GatewayProcess.run(["messages", "list", "--store", "postgres://as4gw:pw@127.0.0.1:1/as4gw"])
+        XCTAssertEqual(down.status, 2)
+        XCTAssertTrue(down.stderr.contains("cannot open the message store postgres://as4gw:***@127.0.0.1:1/as4gw"), down.stderr)
     }
 
     func testShow() throws {

@@ -187,7 +187,7 @@ final class PModeCommandTests: XCTestCase {
         let example = GatewayProcess.projectRoot.appendingPathComponent("examples/gateway.json")
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: example)) as? [String: Any])
         let settings = Set(json.keys.filter { !$0.hasPrefix("_") })
-        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "as4Listener", "submissionListener", "adminListener", "keys",
+        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "payloadDirectory", "as4Listener", "submissionListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI"])

@@ -89,14 +89,14 @@ final class AddressDirectoryStoreTests: StoreTestCase {
         try raw.execute(script: Schema.migrations[0].sql)
         try raw.run("INSERT INTO schema_migrations VALUES (1, 'v1', 0)")
         raw.close()
-        let store = try openStore()
+        let store = try openSQLiteStore()
         XCTAssertEqual(try store.schemaVersion(), Schema.latestVersion)
         guard case .stored = try store.recordInbound(inbound("m1", at: t0), duplicateWindow: 60) else { return XCTFail("not stored") }
         store.close()
         let directory = try SQLiteAddressDirectory(dataDirectory: dataDirectory, now: t0)
         defer { directory.close() }
         XCTAssertEqual(try directory.importRecords([record("_DEFAULT@40003032949")], replace: false, at: t0), AddressImportResult(added: 1))
-        let reopened = try openStore()
+        let reopened = try openSQLiteStore()
         defer { reopened.close() }
         XCTAssertNotNil(try reopened.findMessage(id: "m1", direction: .inbound))
     }

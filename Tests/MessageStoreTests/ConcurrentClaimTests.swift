@@ -20,7 +20,7 @@ private final class ClaimLog: @unchecked Sendable {
     var snapshot: (claimed: [String: [String]], errors: [String]) { lock.withLock { (claimed, errors) } }
 }
 
-final class ConcurrentClaimTests: StoreTestCase {
+class ConcurrentClaimTests: StoreTestCase {
     /// Two threads, each with its own store object (its own SQLite connection, as two processes
     /// would have), claim from the same queue: every message is claimed exactly once.
     func testTwoClaimersNeverGetTheSameMessage() throws {

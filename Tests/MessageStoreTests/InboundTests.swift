@@ -2,7 +2,7 @@ import Foundation
 import MessageStore
 import XCTest
 
-final class InboundTests: StoreTestCase {
+class InboundTests: StoreTestCase {
     func testRecordsMessagePartsAndEventTogether() throws {
         let store = try openStore()
         defer { store.close() }

@@ -3,7 +3,7 @@ import MessageStore
 import XCTest
 
 /// `retryFailed`: an operator puts a Failed outbound message back in the queue.
-final class OperatorRetryTests: StoreTestCase {
+class OperatorRetryTests: StoreTestCase {
     func testAFailedMessageIsQueuedAgainWithAFreshBudget() throws {
         let store = try openStore()
         defer { store.close() }
@@ -57,7 +57,7 @@ final class OperatorRetryTests: StoreTestCase {
 }
 
 /// `events(after:limit:)` and `latestEventId`: the store's history followed by `as4gw tail`.
-final class EventFeedTests: StoreTestCase {
+class EventFeedTests: StoreTestCase {
     func testEventsAfterAnIdComeInOrderWithTheirMessageIds() throws {
         let store = try openStore()
         defer { store.close() }

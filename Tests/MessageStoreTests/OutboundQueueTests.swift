@@ -2,7 +2,7 @@ import Foundation
 import MessageStore
 import XCTest
 
-final class OutboundQueueTests: StoreTestCase {
+class OutboundQueueTests: StoreTestCase {
     func testEnqueueThenClaimLeasesTheDueMessagesInOrder() throws {
         let store = try openStore()
         defer { store.close() }

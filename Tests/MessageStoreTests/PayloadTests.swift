@@ -2,12 +2,12 @@ import Foundation
 @testable import MessageStore
 import XCTest
 
-final class PayloadTests: StoreTestCase {
+class PayloadTests: StoreTestCase {
     func testBytesAreStoredUnderTheDayDirectoryWithSizeAndDigest() throws {
         let store = try openStore()
         defer { store.close() }
         let stored = try store.storePayload(.bytes(Data("abc".utf8)), at: t0)  // t0 is 2025-06-15T15:06:40Z
-        XCTAssertTrue(stored.path.hasPrefix(store.payloadDirectory + "/2025/06/15/"), stored.path)
+        XCTAssertTrue(stored.path.hasPrefix(payloadRoot + "/2025/06/15/"), stored.path)
         XCTAssertEqual(stored.size, 3)
         XCTAssertEqual(stored.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         XCTAssertEqual(FileManager.default.contents(atPath: stored.path), Data("abc".utf8))
@@ -87,8 +87,8 @@ final class PayloadTests: StoreTestCase {
         return String(text.prefix(64))
     }
 
-    private func leftovers(in store: SQLiteMessageStore) throws -> [String] {
-        let files = FileManager.default.enumerator(atPath: store.payloadDirectory)?.compactMap { $0 as? String } ?? []
+    private func leftovers(in store: any MessageStore) throws -> [String] {
+        let files = FileManager.default.enumerator(atPath: payloadRoot)?.compactMap { $0 as? String } ?? []
         return files.filter { $0.hasSuffix(".partial") }
     }
 }

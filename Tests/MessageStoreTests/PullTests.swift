@@ -2,7 +2,7 @@ import Foundation
 import MessageStore
 import XCTest
 
-final class PullTests: StoreTestCase {
+class PullTests: StoreTestCase {
     let mpc = "urn:mpc:red-inbox"
 
     func testPullLeasesTheOldestMessageOnTheMPC() throws {

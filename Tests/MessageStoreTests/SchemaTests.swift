@@ -4,7 +4,7 @@ import XCTest
 
 final class SchemaTests: StoreTestCase {
     func testMigrationsAreAppliedOnceAndReopeningIsIdempotent() throws {
-        let store = try openStore()
+        let store = try openSQLiteStore()
         XCTAssertEqual(try store.schemaVersion(), Schema.latestVersion)
         store.close()
 
@@ -27,7 +27,7 @@ final class SchemaTests: StoreTestCase {
     }
 
     func testConnectionSettings() throws {
-        let store = try openStore()
+        let store = try openSQLiteStore()
         defer { store.close() }
         try store.withConnection { c in
             XCTAssertEqual(try c.pragma("journal_mode"), "wal")
@@ -38,18 +38,18 @@ final class SchemaTests: StoreTestCase {
     }
 
     func testADatabaseFromANewerBuildIsRefused() throws {
-        try openStore().close()
+        try openSQLiteStore().close()
         let raw = try rawConnection()
         try raw.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)",
                     [Schema.latestVersion + 1])
         raw.close()
         assertThrows(.schemaTooNew(found: Schema.latestVersion + 1, supported: Schema.latestVersion)) {
-            try openStore()
+            try openSQLiteStore()
         }
     }
 
     func testEventsCannotBeUpdatedOrDeleted() throws {
-        let store = try openStore()
+        let store = try openSQLiteStore()
         guard case let .stored(rowId) = try store.recordInbound(inbound("m1", at: t0), duplicateWindow: 60) else {
             return XCTFail("not stored")
         }
@@ -73,7 +73,7 @@ final class SchemaTests: StoreTestCase {
     }
 
     func testConstraintErrorsCarrySQLitesMessage() throws {
-        try openStore().close()
+        try openSQLiteStore().close()
         let raw = try rawConnection()
         defer { raw.close() }
         XCTAssertThrowsError(try raw.run("INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256) VALUES (999, 0, 'c', 't', 'p', 1, ?)",

@@ -2,24 +2,59 @@ import Foundation
 @testable import MessageStore
 import XCTest
 
+/// Which `MessageStore` implementation a test class runs against.
+enum StoreBackend {
+    case sqlite
+    /// `PostgresMessageStore` on the test process's throw-away cluster, in a schema of its own.
+    case postgres
+}
+
 /// Base class: a fresh data directory per test (removed afterwards), a fixed clock, and builders
-/// for the messages the tests store.
+/// for the messages the tests store. A test class written against `openStore()` runs on SQLite;
+/// a subclass that overrides `backend` runs the same test bodies on PostgreSQL.
 class StoreTestCase: XCTestCase {
+    class var backend: StoreBackend { .sqlite }
     var dataDirectory = ""
+    /// The PostgreSQL URL of this test's own schema (PostgreSQL backend only).
+    var postgresURL = ""
+    private var postgresSchema: String?
     /// A whole-millisecond instant, so dates compare equal after the store's millisecond rounding.
     let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 
     override func setUpWithError() throws {
         dataDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("as4gw-store-\(UUID().uuidString)").path
+        if Self.backend == .postgres {
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            postgresURL = try PostgresTestCluster.running().url(schema: schema)
+            postgresSchema = schema
+        }
     }
 
     override func tearDownWithError() throws {
         try? FileManager.default.removeItem(atPath: dataDirectory)
+        if let postgresSchema { try PostgresTestCluster.running().dropSchema(postgresSchema) }
     }
 
-    func openStore() throws -> SQLiteMessageStore {
+    /// Payload files live here with either backend.
+    var payloadRoot: String { dataDirectory + "/payloads" }
+
+    /// A store of this class's backend on the test's database; each call is a new store object
+    /// (its own connections), as another process or node would have.
+    func openStore() throws -> any MessageStore {
+        switch Self.backend {
+        case .sqlite: try openSQLiteStore()
+        case .postgres: try openPostgresStore()
+        }
+    }
+
+    func openSQLiteStore() throws -> SQLiteMessageStore {
         try SQLiteMessageStore(dataDirectory: dataDirectory, now: t0)
+    }
+
+    func openPostgresStore(poolSize: Int = 4, now: Date? = nil) throws -> PostgresMessageStore {
+        try PostgresMessageStore(url: postgresURL, payloadDirectory: payloadRoot,
+                                 options: .init(poolSize: poolSize), now: now ?? t0)
     }
 
     func metadata(_ id: String, mpc: String? = nil) -> MessageMetadata {

@@ -2,7 +2,7 @@ import Foundation
 import MessageStore
 import XCTest
 
-final class TransitionTests: StoreTestCase {
+class TransitionTests: StoreTestCase {
     func testStateMachineTable() {
         let outbound: [(MessageStatus, MessageStatus)] = [(.submitted, .sending), (.submitted, .failed), (.sending, .sending),
                                                           (.sending, .submitted), (.sending, .delivered), (.sending, .failed)]

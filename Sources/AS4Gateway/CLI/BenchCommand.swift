@@ -1,4 +1,5 @@
 import Foundation
+import MessageStore
 import EnvelopeXML
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
            as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R]
-                           [--workers W] [--poll-interval S] [--dir DIR] [--json]
+                           [--workers W] [--poll-interval S] [--store URL] [--dir DIR] [--json]
 
     codec   parse and build rates for a message with one 10 KiB attachment (one core), and
             MB/s and peak RSS for one large attachment (default 200 MB) streamed through
@@ -27,6 +28,8 @@ enum BenchCommand {
             by A, each gateway's peak RSS, and the raw RSA-2048 sign rate (about three
             private-key operations per message). W outbound workers per gateway (default
             2 x cores); S is the workers' idle poll interval (default: the daemon's, 0.5 s).
+            --store postgres://… puts gateway A's store in that (empty) PostgreSQL database
+            instead of SQLite, to compare the two.
 
     Run one target per process: peak RSS is the process's own.
     """
@@ -35,7 +38,7 @@ enum BenchCommand {
         let parsed: Arguments
         do {
             parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
-                                                 "workers", "poll-interval"], flags: ["json"])
+                                                 "workers", "poll-interval", "store"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -61,6 +64,12 @@ enum BenchCommand {
             }
             e2e.rate = parsed.value("rate") == nil ? nil : rate
             e2e.pollInterval = parsed.value("poll-interval") == nil ? nil : poll
+            if let url = parsed.value("store") {
+                guard case .postgres = try? StoreLocation(parsing: url) else {
+                    return CLI.usageError("--store takes a postgres:// URL (the default store is SQLite)", help: help)
+                }
+                e2e.postgresStore = url
+            }
         }
         do {
             let figures: [(key: String, value: Double)]

@@ -29,6 +29,8 @@ struct E2EBenchmark {
     var pollInterval: Double?
     var directory: String = NSTemporaryDirectory()
     var executable: String = E2EBenchmark.selfExecutable()
+    /// Gateway A's store in this PostgreSQL database instead of SQLite in its data directory.
+    var postgresStore: String?
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -61,8 +63,10 @@ struct E2EBenchmark {
         try writePModes(directory: root + "/pmode", nodes: [a, b])
         var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5, \"adminListener\": null"
         if let pollInterval { config += ", \"pollIntervalSeconds\": \(pollInterval)" }
-        config += "}\n"
-        try config.write(toFile: root + "/gateway.json", atomically: true, encoding: .utf8)
+        // Only A's store moves to PostgreSQL (B, the receiver, stays on SQLite).
+        let storeConfig = postgresStore.map { ", \"store\": \"\($0)\", \"payloadDirectory\": \"\(root)/payloads-gw-a\"" } ?? ""
+        try (config + storeConfig + "}\n").write(toFile: root + "/gateway-gw-a.json", atomically: true, encoding: .utf8)
+        try (config + "}\n").write(toFile: root + "/gateway-gw-b.json", atomically: true, encoding: .utf8)
 
         // A first: it generates the development PKI that B then finds.
         try start(a, root: root)
@@ -74,7 +78,8 @@ struct E2EBenchmark {
             return path
         }
 
-        let store = try SQLiteMessageStore(dataDirectory: a.data)
+        let store = try (postgresStore.map { StoreLocation.postgres(url: $0) } ?? .sqlite(directory: a.data))
+            .open(payloadDirectory: nil)
         defer { store.close() }
 
         let cpuBefore = (a.cpuSeconds(), b.cpuSeconds())  // start-up (PKI generation) is not the run's
@@ -208,7 +213,7 @@ struct E2EBenchmark {
         guard FileManager.default.createFile(atPath: node.logPath, contents: nil) else { throw Failure(description: "cannot create \(node.logPath)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["serve", "--config", root + "/gateway.json", "--party", node.name, "--data", node.data,
+        p.arguments = ["serve", "--config", root + "/gateway-\(node.name).json", "--party", node.name, "--data", node.data,
                        "--pmode", root + "/pmode", "--as4-port", String(node.as4Port), "--submit-port", String(node.submitPort)]
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logPath))
         p.standardOutput = log

@@ -6,12 +6,13 @@ import MessageStore
 enum MessagesCommand {
     static let help = """
     Usage: as4gw messages list [--status S] [--since ISO-8601] [--direction in|out] [--address PARTY]
-                               [--limit N] [--data DIR | --config FILE] [--json]
-           as4gw messages show ID [--direction in|out] [--data DIR | --config FILE] [--json]
-           as4gw messages retry ID [--data DIR | --config FILE]
+                               [--limit N] [--data DIR | --store URL | --config FILE] [--json]
+           as4gw messages show ID [--direction in|out] [--data DIR | --store URL | --config FILE] [--json]
+           as4gw messages retry ID [--data DIR | --store URL | --config FILE]
 
-    Reads the node's message store (SQLite in the data directory: --data DIR, or the store of the
-    configuration --config FILE, default ./data). The gateway may be running.
+    Reads the node's message store: SQLite in the data directory --data DIR, the store URL
+    --store URL (sqlite:DIR or postgres://user@host:port/database), or the store of the
+    configuration --config FILE; default ./data. The gateway may be running.
 
     list    One line per message, oldest first: created, direction, status, message id, from, to,
             service, action, attempts (used/allowed, outbound only) and last error. --status is
@@ -46,7 +47,7 @@ enum MessagesCommand {
     static func list(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["status", "since", "direction", "address", "limit", "data", "config"], flags: ["json"])
+            a = try Arguments(args, valued: ["status", "since", "direction", "address", "limit", "data", "store", "config"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -74,7 +75,7 @@ enum MessagesCommand {
             guard let n = Int(s), n > 0 else { return CLI.usageError("--limit takes a positive number", help: help) }
             limit = n
         }
-        let store: SQLiteMessageStore
+        let store: any MessageStore
         switch openStore(a) {
         case .failure(let code): return code
         case .success(let s): store = s
@@ -144,7 +145,7 @@ enum MessagesCommand {
     static func show(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["direction", "data", "config"], flags: ["json"])
+            a = try Arguments(args, valued: ["direction", "data", "store", "config"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -156,7 +157,7 @@ enum MessagesCommand {
         case .failure(let code): return code
         case .success(let d): direction = d
         }
-        let store: SQLiteMessageStore
+        let store: any MessageStore
         switch openStore(a) {
         case .failure(let code): return code
         case .success(let s): store = s
@@ -223,14 +224,14 @@ enum MessagesCommand {
     static func retry(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["data", "config"], flags: [])
+            a = try Arguments(args, valued: ["data", "store", "config"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
         if a.has("help") { print(help); return 0 }
         guard a.positionals.count == 1 else { return CLI.usageError("messages retry takes exactly one message ID", help: help) }
         let id = a.positionals[0]
-        let store: SQLiteMessageStore
+        let store: any MessageStore
         switch openStore(a) {
         case .failure(let code): return code
         case .success(let s): store = s
@@ -267,33 +268,38 @@ enum MessagesCommand {
         return .success(d)
     }
 
-    /// The data directory from --data, else from --config's store, else ./data.
-    static func dataDirectory(_ a: Arguments) -> Outcome<String> {
-        if a.value("data") != nil && a.value("config") != nil {
-            return .failure(CLI.usageError("give --data or --config, not both", help: help))
+    /// The store from --data, --store or --config's store (at most one of them), else ./data.
+    static func storeLocation(_ a: Arguments) -> Outcome<StoreLocation> {
+        guard ["data", "store", "config"].filter({ a.value($0) != nil }).count <= 1 else {
+            return .failure(CLI.usageError("give one of --data, --store and --config", help: help))
         }
-        if let d = a.value("data") { return .success(d) }
+        if let d = a.value("data") { return .success(.sqlite(directory: d)) }
         do {
-            return .success(try GatewayConfiguration.load(path: a.value("config")).storeDirectory)
+            if let url = a.value("store") { return .success(try StoreLocation(parsing: url)) }
+            return .success(try GatewayConfiguration.load(path: a.value("config")).storeLocation())
+        } catch let error as StoreError {
+            return .failure(CLI.usageError(error.description, help: help))
         } catch {
             return .failure(CLI.ioError("\(error)"))
         }
     }
 
-    /// Opens an existing store; a missing database is an error, not a new empty store.
-    static func openStore(_ a: Arguments) -> Outcome<SQLiteMessageStore> {
-        let directory: String
-        switch dataDirectory(a) {
+    /// Opens an existing store; a missing SQLite database is an error, not a new empty store.
+    /// Operators' commands read and re-queue only, so a PostgreSQL store gets no payload directory.
+    static func openStore(_ a: Arguments) -> Outcome<any MessageStore> {
+        let location: StoreLocation
+        switch storeLocation(a) {
         case .failure(let code): return .failure(code)
-        case .success(let d): directory = d
+        case .success(let l): location = l
         }
-        guard FileManager.default.fileExists(atPath: directory + "/messages.sqlite") else {
+        if case let .sqlite(directory) = location,
+           !FileManager.default.fileExists(atPath: directory + "/messages.sqlite") {
             return .failure(CLI.ioError("no message store in \(directory) (messages.sqlite is missing)"))
         }
         do {
-            return .success(try SQLiteMessageStore(dataDirectory: directory))
+            return .success(try location.open(payloadDirectory: nil))
         } catch {
-            return .failure(CLI.ioError("cannot open the message store in \(directory): \(error)"))
+            return .failure(CLI.ioError("cannot open the message store \(location.description): \(error)"))
         }
     }
 

@@ -8,7 +8,7 @@ import Glibc
 enum TailCommand {
     static let help = """
     Usage: as4gw tail [--message ID] [--level debug|info|warn|error] [--from-start]
-                      [--data DIR | --config FILE]
+                      [--data DIR | --store URL | --config FILE]
 
     Follows the message store's event history (every status change, retry, receipt, duplicate and
     operator retry of every message, in both directions) and prints each new event as a logfmt
@@ -29,7 +29,7 @@ enum TailCommand {
     static func run(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["message", "level", "data", "config"], flags: ["from-start"])
+            a = try Arguments(args, valued: ["message", "level", "data", "store", "config"], flags: ["from-start"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -40,7 +40,7 @@ enum TailCommand {
             guard let level = EventLog.Level(name: s) else { return CLI.usageError("--level is debug, info, warn or error", help: help) }
             minimum = level
         }
-        let store: SQLiteMessageStore
+        let store: any MessageStore
         switch MessagesCommand.openStore(a) {
         case .failure(let code): return code
         case .success(let s): store = s

@@ -83,7 +83,7 @@ final class Gateway {
         let bundle = config.dataDirectory + "/outbound-trust.pem"
         try Data(try anchors.map { try $0.pemEncoded() }.joined().utf8).write(to: URL(fileURLWithPath: bundle), options: .atomic)
 
-        let store = try SQLiteMessageStore(dataDirectory: config.storeDirectory)
+        let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath)
         context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
                                      decryptionKeys: [decryption], trustAnchors: anchors, crls: crls,
                                      outboundTrustFile: anchors.isEmpty ? nil : bundle,
@@ -153,7 +153,7 @@ final class Gateway {
         context.log.log(.info, "started", ["party": context.party, "admin": config.adminListener.map { "http://\($0.address):\(adminPort)" },
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
-                                           "store": config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
+                                           "store": (try? config.storeLocation().description) ?? config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
     }
 
     /// The development TLS certificate and key of our party.

@@ -1,4 +1,5 @@
 import Foundation
+import MessageStore
 
 /// The daemon's configuration file (JSON). Every setting has a safe default, so `as4gw serve`
 /// with no file runs the embedded development setup: SQLite under ./data, the sample P-Modes in
@@ -8,8 +9,10 @@ struct GatewayConfiguration: Codable, Sendable {
     var party: String = "gw-a"
     var dataDirectory: String = "./data"
     var pmodeDirectory: String = "./pmode"
-    /// `sqlite:PATH` (PostgreSQL follows in a later issue).
+    /// `sqlite:PATH` or `postgres://user@host:port/database`; nil: SQLite in `dataDirectory`.
     var store: String?
+    /// PostgreSQL store only: payload and message files, shared by every node; nil: under `dataDirectory`.
+    var payloadDirectory: String?
     var as4Listener: Listener = Listener(address: "127.0.0.1", port: 8443, path: "/as4", tls: nil)
     var submissionListener: Listener = Listener(address: "127.0.0.1", port: 8080, path: "/submit", tls: nil)
     /// Plain-HTTP /metrics, /healthz and /readyz; nil (JSON null) turns it off.
@@ -65,7 +68,7 @@ struct GatewayConfiguration: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case party, dataDirectory, pmodeDirectory, store, as4Listener, submissionListener, adminListener, keys, truststore, crls
+        case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, submissionListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
     }
@@ -79,6 +82,7 @@ struct GatewayConfiguration: Codable, Sendable {
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory) ?? d.dataDirectory
         pmodeDirectory = try c.decodeIfPresent(String.self, forKey: .pmodeDirectory) ?? d.pmodeDirectory
         store = try c.decodeIfPresent(String.self, forKey: .store)
+        payloadDirectory = try c.decodeIfPresent(String.self, forKey: .payloadDirectory)
         as4Listener = try c.decodeIfPresent(Listener.self, forKey: .as4Listener) ?? d.as4Listener
         submissionListener = try c.decodeIfPresent(Listener.self, forKey: .submissionListener) ?? d.submissionListener
         // Absent keeps the default listener; an explicit null switches it off.
@@ -143,13 +147,28 @@ struct GatewayConfiguration: Codable, Sendable {
         if let store = config.store, store.hasPrefix("sqlite:") {
             config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
         }
+        config.payloadDirectory = config.payloadDirectory.map(resolve)
+        do { _ = try config.storeLocation() } catch {
+            throw ConfigError(description: "\(path): store: \(error)")
+        }
         return config
     }
 
-    /// The SQLite data directory of the store URL.
+    /// The store the URL names; no URL: SQLite in `dataDirectory`.
+    func storeLocation() throws -> StoreLocation {
+        try store.map(StoreLocation.init(parsing:)) ?? .sqlite(directory: dataDirectory)
+    }
+
+    /// Where a PostgreSQL store keeps payload and message files.
+    var payloadDirectoryPath: String { payloadDirectory ?? dataDirectory + "/payloads" }
+
+    /// The folder holding the store's files: SQLite's directory, or PostgreSQL's payload directory.
     var storeDirectory: String {
-        if let store, store.hasPrefix("sqlite:") { return String(store.dropFirst(7)) }
-        return dataDirectory
+        switch try? storeLocation() {
+        case let .sqlite(directory)?: return directory
+        case .postgres?: return payloadDirectoryPath
+        case nil: return dataDirectory
+        }
     }
 }
 

@@ -15,6 +15,9 @@ final class GatewayContext: Sendable {
     let store: any MessageStore
     /// Our party name in the P-Mode set.
     let party: String
+    /// This node among those sharing a store: party, host and data directory, which stay the same
+    /// across restarts of the node and differ between nodes (each has its own data directory).
+    let nodeName: String
     let signing: SigningIdentity
     let decryptionKeys: [DecryptionKey]
     let trustAnchors: [Certificate]
@@ -38,6 +41,7 @@ final class GatewayContext: Sendable {
         self.registry = registry
         self.store = store
         self.party = config.party
+        self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing
         self.decryptionKeys = decryptionKeys
         self.trustAnchors = trustAnchors

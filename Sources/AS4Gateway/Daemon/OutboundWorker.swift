@@ -21,9 +21,10 @@ final class OutboundWorkers: Sendable {
         self.context = context
     }
 
-    /// Worker names are stable across restarts of this node (`<party>/w<n>`), so at start the
-    /// leases a killed predecessor held can be released at once instead of after they expire.
-    var ownerPrefix: String { "\(context.party)/w" }
+    /// Worker names are stable across restarts of this node (`<node>/w<n>`), so at start the
+    /// leases a killed predecessor held can be released at once instead of after they expire;
+    /// the node name keeps that release away from other nodes sharing a PostgreSQL store.
+    var ownerPrefix: String { "\(context.nodeName)/w" }
 
     func start(count: Int) {
         if let released = try? context.store.releaseLeases(ownerPrefix: ownerPrefix, now: Date()), released > 0 {

@@ -1,0 +1,174 @@
+import CLibPQ
+import Foundation
+
+/// Owner of one `PGconn` (closed in deinit): statements are prepared once per connection and run
+/// with bound parameters (never values spliced into SQL), and failures become `StoreError`s that
+/// carry the server's SQLSTATE and message.
+///
+/// Not thread-safe: `PostgresConnectionPool` lends each connection to one caller at a time.
+final class PostgresConnection {
+    private var handle: OpaquePointer?
+    private var prepared: [String: String] = [:]
+    /// Set once a failure showed the connection is unusable, so the pool replaces it.
+    private(set) var isBroken = false
+    /// Statements that succeeded since the pool last lent this connection out: a loss on the
+    /// first statement of a loan (a connection the server dropped while it sat idle) changed
+    /// nothing, so the pool may retry on a fresh connection.
+    var statementsSinceLoan = 0
+
+    /// Connects to `url` (a libpq URI or key=value string). Settings the store depends on are
+    /// forced after the URL's own; a connect timeout applies unless the URL sets one.
+    init(url: String, connectTimeout: Int = 10) throws {
+        let settings: [(String, String)] = [
+            ("connect_timeout", String(connectTimeout)),
+            ("application_name", "as4gw"),
+            ("dbname", url),
+            ("client_encoding", "UTF8"),
+        ]
+        let keywords = settings.map { strdup($0.0) }
+        let values = settings.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        let connection = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { k in
+            (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { v in
+                PQconnectdbParams(k.baseAddress, v.baseAddress, 1)
+            }
+        }
+        guard let connection else { throw StoreError.connectionLost("libpq could not allocate a connection") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.text(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw StoreError.connectionLost("cannot connect to \(Self.redacted(url)): \(message)")
+        }
+        handle = connection
+        // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise, and
+        // `PostgresRow` reads bytea in the hex form, whatever the server's default.
+        try executeScript("SET client_min_messages = warning; SET bytea_output = hex")
+    }
+
+    deinit { close() }
+
+    /// Closes the connection. Idempotent.
+    func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        prepared.removeAll()
+    }
+
+    var isUsable: Bool {
+        guard let handle, !isBroken else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server process serving this connection (for tests that break it on purpose).
+    var backendPID: Int32 { handle.map { PQbackendPID($0) } ?? 0 }
+
+    // MARK: Statements
+
+    /// Runs one statement with its parameters bound, through a statement prepared on first use.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [(any PostgresBindable)?] = []) throws -> PostgresResult {
+        let connection = try open()
+        let name = try statementName(for: sql, connection)
+        let parameters = arguments.map { $0?.postgresParameter }
+        var buffers: [UnsafeMutablePointer<CChar>?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        defer { buffers.forEach { free($0) } }
+        for parameter in parameters {
+            switch parameter {
+            case nil:
+                buffers.append(nil); lengths.append(0); formats.append(0)
+            case let .text(text):
+                buffers.append(strdup(text)); lengths.append(0); formats.append(0)
+            case let .binary(bytes):
+                // malloc(0) may answer NULL, which would mean SQL NULL: keep at least one byte.
+                let copy = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: CChar.self)
+                bytes.withUnsafeBytes { raw in
+                    if let base = raw.baseAddress { memcpy(copy, base, raw.count) }
+                }
+                buffers.append(copy); lengths.append(Int32(bytes.count)); formats.append(1)
+            }
+        }
+        let values = buffers.map { UnsafePointer($0) }
+        let result = PQexecPrepared(connection, name, Int32(values.count), values, lengths, formats, 0)
+        let checked = try check(result, sql: sql)
+        statementsSinceLoan += 1
+        return checked
+    }
+
+    /// Runs a script of several statements without parameters (migrations).
+    func executeScript(_ sql: String) throws {
+        let connection = try open()
+        _ = try check(PQexec(connection, sql), sql: sql)
+        statementsSinceLoan += 1
+    }
+
+    /// Runs `body` in a transaction, rolling back when it throws. `synchronousCommit: false`
+    /// commits without waiting for the WAL flush: only for state that is redone after a crash
+    /// anyway (leases); PostgreSQL's WAL order makes the next synchronous commit cover it.
+    func transaction<T>(synchronousCommit: Bool = true, _ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            if !synchronousCommit { try execute("SET LOCAL synchronous_commit = off") }
+            let result = try body()
+            do {
+                try execute("COMMIT")
+            } catch let StoreError.connectionLost(message) {
+                throw StoreError.connectionLost(message + " (during COMMIT: the transaction may or may not have committed)")
+            }
+            return result
+        } catch {
+            if isUsable { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: Internals
+
+    private func open() throws -> OpaquePointer {
+        guard let handle else { throw StoreError.closed }
+        return handle
+    }
+
+    private func statementName(for sql: String, _ connection: OpaquePointer) throws -> String {
+        if let name = prepared[sql] { return name }
+        let name = "as4gw_\(prepared.count + 1)"
+        _ = try check(PQprepare(connection, name, sql, 0, nil), sql: sql)
+        prepared[sql] = name
+        return name
+    }
+
+    /// Turns a result into a `PostgresResult`, or into the error it reports. A lost connection
+    /// (no result, a bad connection status, SQLSTATE class 08 or an administrator's shutdown)
+    /// marks this connection broken.
+    private func check(_ result: OpaquePointer?, sql: String) throws -> PostgresResult {
+        if let result {
+            let status = PQresultStatus(result)
+            if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return PostgresResult(handle: result, sql: sql) }
+        }
+        let sqlState = result.map { Self.text(PQresultErrorField($0, as4gw_pq_diag_sqlstate())) } ?? ""
+        let primary = result.map { Self.text(PQresultErrorField($0, as4gw_pq_diag_message_primary())) } ?? ""
+        let message = primary.isEmpty ? Self.text(handle.map { PQerrorMessage($0) }) : primary
+        if let result { PQclear(result) }
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        if lost || sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") {
+            isBroken = true
+            throw StoreError.connectionLost(message + " [in: \(sql)]")
+        }
+        throw StoreError.postgres(sqlState: sqlState, message: message, sql: sql)
+    }
+
+    private static func text(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String { text(UnsafePointer(pointer)) }
+
+    /// The URL without its password, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Where the message store lives, from the store URL of the configuration or a command line:
+/// `sqlite:DIRECTORY` or `postgres://user@host:port/database` (also `postgresql://`, any libpq
+/// URI). With PostgreSQL, payload files go to a directory given separately (shared by the nodes).
+public enum StoreLocation: Equatable, Sendable {
+    case sqlite(directory: String)
+    case postgres(url: String)
+
+    /// Parses a store URL; anything else is refused with the accepted forms in the message.
+    public init(parsing text: String) throws {
+        if text.hasPrefix("sqlite:") {
+            let directory = String(text.dropFirst("sqlite:".count))
+            guard !directory.isEmpty else { throw StoreError.invalidArgument("store URL \(text): no directory after sqlite:") }
+            self = .sqlite(directory: directory)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            self = .postgres(url: text)
+        } else {
+            throw StoreError.invalidArgument("store URL \(PostgresConnection.redacted(text)): expected sqlite:DIRECTORY or postgres://user@host:port/database")
+        }
+    }
+
+    /// Opens the store (applying pending migrations). `payloadDirectory` is used by PostgreSQL
+    /// only (nil: a store that can read but not take payloads); SQLite keeps payloads under its
+    /// own directory.
+    public func open(payloadDirectory: String?, now: Date = Date()) throws -> any MessageStore {
+        switch self {
+        case let .sqlite(directory):
+            return try SQLiteMessageStore(dataDirectory: directory, now: now)
+        case let .postgres(url):
+            return try PostgresMessageStore(url: url, payloadDirectory: payloadDirectory, now: now)
+        }
+    }
+
+    /// The location for logs: the password of a PostgreSQL URL is masked.
+    public var description: String {
+        switch self {
+        case let .sqlite(directory): "sqlite:" + directory
+        case let .postgres(url): PostgresConnection.redacted(url)
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+@testable import MessageStore
+import Synchronization
+import XCTest
+
+// The backend-independent store tests, run again on PostgreSQL: same bodies, same expectations.
+// Linux test discovery lists only methods a class declares itself, hence one override per test;
+// `PostgresCoverageTests` fails when a shared test is missing here.
+final class PostgresInboundTests: InboundTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testRecordsMessagePartsAndEventTogether() throws { try super.testRecordsMessagePartsAndEventTogether() }
+    override func testAFailedInsertLeavesNothingBehind() throws { try super.testAFailedInsertLeavesNothingBehind() }
+    override func testDuplicateInsideTheWindowReturnsTheOriginalAndItsReceipt() throws { try super.testDuplicateInsideTheWindowReturnsTheOriginalAndItsReceipt() }
+    override func testReceiptStoredWithTheMessageComesBackOnADuplicate() throws { try super.testReceiptStoredWithTheMessageComesBackOnADuplicate() }
+    override func testSameIdOutsideTheWindowIsStoredAnew() throws { try super.testSameIdOutsideTheWindowIsStoredAnew() }
+    override func testHandOverThenRetrieve() throws { try super.testHandOverThenRetrieve() }
+    override func testListingFiltersAndOrders() throws { try super.testListingFiltersAndOrders() }
+}
+
+final class PostgresOutboundQueueTests: OutboundQueueTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testEnqueueThenClaimLeasesTheDueMessagesInOrder() throws { try super.testEnqueueThenClaimLeasesTheDueMessagesInOrder() }
+    override func testDuplicateOutboundIdIsRefused() throws { try super.testDuplicateOutboundIdIsRefused() }
+    override func testRetryThenDeliver() throws { try super.testRetryThenDeliver() }
+    override func testFailureKeepsTheReason() throws { try super.testFailureKeepsTheReason() }
+    override func testRetryBudgetExhaustedFailsTheMessage() throws { try super.testRetryBudgetExhaustedFailsTheMessage() }
+    override func testAnExpiredLeaseIsTakenOverByAnotherClaimer() throws { try super.testAnExpiredLeaseIsTakenOverByAnotherClaimer() }
+    override func testReclaimExpiredLeases() throws { try super.testReclaimExpiredLeases() }
+    override func testClaimRejectsBadArguments() throws { try super.testClaimRejectsBadArguments() }
+}
+
+final class PostgresPullTests: PullTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testPullLeasesTheOldestMessageOnTheMPC() throws { try super.testPullLeasesTheOldestMessageOnTheMPC() }
+    override func testAPulledMessageNeverReceiptedComesBackAfterTheLease() throws { try super.testAPulledMessageNeverReceiptedComesBackAfterTheLease() }
+    override func testReclaimPutsAnExpiredPullBackInTheQueue() throws { try super.testReclaimPutsAnExpiredPullBackInTheQueue() }
+}
+
+final class PostgresTransitionTests: TransitionTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTheStoreRefusesIllegalChanges() throws { try super.testTheStoreRefusesIllegalChanges() }
+}
+
+final class PostgresOperatorRetryTests: OperatorRetryTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAFailedMessageIsQueuedAgainWithAFreshBudget() throws { try super.testAFailedMessageIsQueuedAgainWithAFreshBudget() }
+    override func testOnlyFailedOutboundMessagesCanBeRetried() throws { try super.testOnlyFailedOutboundMessagesCanBeRetried() }
+}
+
+final class PostgresEventFeedTests: EventFeedTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testEventsAfterAnIdComeInOrderWithTheirMessageIds() throws { try super.testEventsAfterAnIdComeInOrderWithTheirMessageIds() }
+}
+
+final class PostgresPayloadTests: PayloadTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testBytesAreStoredUnderTheDayDirectoryWithSizeAndDigest() throws { try super.testBytesAreStoredUnderTheDayDirectoryWithSizeAndDigest() }
+    override func testCopyKeepsTheSourceAndMoveRemovesIt() throws { try super.testCopyKeepsTheSourceAndMoveRemovesIt() }
+    override func testMissingSourceIsAnIOError() throws { try super.testMissingSourceIsAnIOError() }
+}
+
+/// Two store objects on one database are two nodes sharing the queue.
+final class PostgresConcurrentClaimTests: ConcurrentClaimTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTwoClaimersNeverGetTheSameMessage() throws { try super.testTwoClaimersNeverGetTheSameMessage() }
+    override func testOneStoreSharedByThreads() throws { try super.testOneStoreSharedByThreads() }
+}
+
+/// Guards the list above: every test of a shared class has its PostgreSQL twin.
+final class PostgresMessageCountTests: MessageCountTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testCountsFollowEveryStatusChange() throws { try super.testCountsFollowEveryStatusChange() }
+    override func testClosedStoreRefusesToCount() throws { try super.testClosedStoreRefusesToCount() }
+}
+
+final class PostgresCoverageTests: XCTestCase {
+    func testEverySharedStoreTestAlsoRunsOnPostgres() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let twins = try String(contentsOf: folder.appendingPathComponent("PostgresStoreTests.swift"), encoding: .utf8)
+        // Pure functions, no store involved.
+        let backendIndependent: Set = ["testStateMachineTable", "testSHA256Vectors"]
+        var checked = 0
+        for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
+                     "PayloadTests", "ConcurrentClaimTests", "MessageCountTests"] {
+            let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
+            for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
+                XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
+            }
+            for match in text.matches(of: /\n    func (test\w+)\(\)/) where !backendIndependent.contains(String(match.1)) {
+                XCTAssertTrue(twins.contains("override func \(match.1)() throws"), "\(file): \(match.1) does not run on PostgreSQL")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 25)
+    }
+}
+
+/// What only the PostgreSQL store has: its migrations, its server-side rules, lost connections.
+final class PostgresSchemaTests: StoreTestCase {
+    override class var backend: StoreBackend { .postgres }
+
+    func testMigrationsAreAppliedOnceAndReopeningIsIdempotent() throws {
+        let store = try openPostgresStore()
+        XCTAssertEqual(try store.schemaVersion(), PostgresSchema.latestVersion)
+        store.close()
+        let reopened = try openPostgresStore(now: t0 + 3600)
+        defer { reopened.close() }
+        let rows = try reopened.read { c in
+            try c.execute("SELECT version, applied_at FROM schema_migrations ORDER BY version").rows.map {
+                [$0.int("version"), Int($0.int64("applied_at"))]
+            }
+        }
+        XCTAssertEqual(rows, PostgresSchema.migrations.map { [$0.version, Int(t0.storeMilliseconds)] },
+                       "a reopen must not re-apply (or re-record) a migration")
+        XCTAssertEqual(PostgresSchema.migrations.map(\.version), Array(1...PostgresSchema.migrations.count))
+    }
+
+    /// Nodes starting at the same moment on an empty database: the advisory lock lets one
+    /// migrate; the others wait, then find nothing to do.
+    func testNodesStartingTogetherMigrateOnce() throws {
+        let results = ResultLog()
+        let url = postgresURL, payloads = payloadRoot, now = t0
+        DispatchQueue.concurrentPerform(iterations: 4) { node in
+            do {
+                let store = try PostgresMessageStore(url: url, payloadDirectory: payloads, options: .init(poolSize: 1), now: now)
+                results.add("node \(node): version \(try store.schemaVersion())")
+                store.close()
+            } catch {
+                results.add("node \(node): \(error)")
+            }
+        }
+        XCTAssertEqual(results.sorted, (0..<4).map { "node \($0): version \(PostgresSchema.latestVersion)" })
+        let store = try openPostgresStore()
+        defer { store.close() }
+        let count = try store.read { try $0.execute("SELECT COUNT(*) AS n FROM schema_migrations").first?.int("n") }
+        XCTAssertEqual(count, PostgresSchema.latestVersion)
+    }
+
+    func testADatabaseFromANewerBuildIsRefused() throws {
+        let store = try openPostgresStore()
+        try store.read { _ = try $0.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', 0)",
+                                            [PostgresSchema.latestVersion + 1]) }
+        store.close()
+        assertThrows(.schemaTooNew(found: PostgresSchema.latestVersion + 1, supported: PostgresSchema.latestVersion)) {
+            try openPostgresStore()
+        }
+    }
+
+    func testEventsCannotBeUpdatedDeletedOrTruncated() throws {
+        let store = try openPostgresStore()
+        defer { store.close() }
+        guard case let .stored(rowId) = try store.recordInbound(inbound("m1", at: t0), duplicateWindow: 60) else {
+            return XCTFail("not stored")
+        }
+        for sql in ["UPDATE events SET detail = 'rewritten'", "DELETE FROM events", "TRUNCATE events",
+                    "DELETE FROM messages WHERE row_id = \(rowId)"] {
+            XCTAssertThrowsError(try store.read { _ = try $0.execute(sql) }, sql) { error in
+                guard case let .postgres(sqlState, message, statement) = error as? StoreError else { return XCTFail("\(error)") }
+                XCTAssertEqual(statement, sql)
+                if sql.contains("messages") {
+                    XCTAssertEqual(sqlState, "23503", "a message with history cannot be deleted: \(message)")
+                } else {
+                    XCTAssertTrue(message.contains("events are append-only"), message)
+                }
+            }
+        }
+        XCTAssertEqual(try store.events(for: rowId).map(\.detail), ["from urn:ap:blue, 0 part(s)"], "nothing changed")
+    }
+
+    func testConstraintErrorsCarryTheServersMessageAndRollBack() throws {
+        let store = try openPostgresStore()
+        defer { store.close() }
+        var bad = part(1)
+        bad.file.sha256 = "short"
+        XCTAssertThrowsError(try store.recordInbound(inbound("c1", at: t0, parts: [bad]), duplicateWindow: 60)) { error in
+            guard case let .postgres(sqlState, message, sql) = error as? StoreError else { return XCTFail("\(error)") }
+            XCTAssertEqual(sqlState, "23514", "check_violation")
+            XCTAssertTrue(message.contains("parts_sha256_check"), message)
+            XCTAssertTrue(sql?.contains("INSERT INTO parts") ?? false)
+        }
+        XCTAssertNil(try store.findMessage(id: "c1", direction: .inbound))
+        XCTAssertEqual(try store.latestEventId(), 0, "the events of a rolled-back transaction never reach the table")
+    }
+
+    /// Values that would break a statement built by string concatenation are just data here.
+    func testValuesAreBoundNeverSpliced() throws {
+        let store = try openPostgresStore()
+        defer { store.close() }
+        let nasty = "x'); DROP TABLE messages; --\"{},\\"
+        var message = inbound(nasty, at: t0, receipt: Data([0, 0x5c, 0x78, 0xff, 0x27]))
+        message.metadata.service = "ünïcødé ✓ \u{1F4E8}"
+        _ = try store.recordInbound(message, duplicateWindow: 60)
+        let stored = try XCTUnwrap(store.findMessage(id: nasty, direction: .inbound))
+        XCTAssertEqual(stored.metadata, message.metadata)
+        XCTAssertEqual(stored.receipt, message.receipt)
+        XCTAssertEqual(try store.events(after: 0, limit: 10).map(\.messageId), [nasty, nasty])
+        XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: nil, limit: 10).count, 1)
+    }
+}
+
+final class PostgresConnectionTests: StoreTestCase {
+    override class var backend: StoreBackend { .postgres }
+
+    /// `pg_ctl restart` drops every pooled connection; the next call reconnects and sees
+    /// everything committed before.
+    func testARestartedServerIsSurvived() throws {
+        let store = try openPostgresStore(poolSize: 3)
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("before", at: t0))
+        // Open every pooled connection, so that all of them are dead after the restart.
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in _ = try? store.queueDepth() }
+        try PostgresTestCluster.running().restart()
+
+        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 1, sending: 0), "the next call reconnects")
+        for i in 0..<6 { _ = try store.enqueueOutbound(outbound("after-\(i)", at: t0)) }
+        XCTAssertEqual(try store.claimDue(now: t0, limit: 10, owner: "w", lease: 30).count, 7)
+    }
+
+    /// A connection that breaks inside a transaction: the caller gets `connectionLost`, the
+    /// server rolls the transaction back, and the store goes on with a new connection.
+    func testAConnectionLostMidTransactionChangesNothing() throws {
+        let store = try openPostgresStore(poolSize: 1)
+        defer { store.close() }
+        let cluster = try PostgresTestCluster.running()
+        XCTAssertThrowsError(try store.write { t -> Int in
+            _ = try t.insertOutbound(outbound("half-done", at: t0))
+            let killer = try PostgresConnection(url: cluster.databaseURL)
+            defer { killer.close() }
+            try killer.execute("SELECT pg_terminate_backend($1::integer)", [Int(t.connection.backendPID)])
+            try t.execute("SELECT 1")
+            return 0
+        }) { error in
+            guard case let .connectionLost(message) = error as? StoreError else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("SELECT 1"), message)
+        }
+        XCTAssertNil(try store.findMessage(id: "half-done", direction: .outbound), "rolled back")
+        _ = try store.enqueueOutbound(outbound("half-done", at: t0))
+        XCTAssertEqual(try store.findMessage(id: "half-done", direction: .outbound)?.status, .submitted)
+    }
+
+    func testAnUnreachableServerIsAConnectionError() throws {
+        let port = try PostgresTestCluster.running().port
+        // Nothing listens on port 1 of the loopback interface.
+        XCTAssertThrowsError(try PostgresMessageStore(url: "postgres://as4gw:secret@127.0.0.1:1/as4gw",
+                                                      payloadDirectory: payloadRoot)) { error in
+            guard case let .connectionLost(message) = error as? StoreError else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("cannot connect to postgres://as4gw:***@127.0.0.1:1/as4gw"), message)
+            XCTAssertFalse(message.contains("secret"), "no password in messages")
+        }
+        XCTAssertThrowsError(try PostgresMessageStore(url: "postgres://as4gw@127.0.0.1:\(port)/no_such_database",
+                                                      payloadDirectory: payloadRoot)) { error in
+            XCTAssertTrue("\(error)".contains("no_such_database"), "\(error)")
+        }
+    }
+
+    func testAClosedStoreRefusesCalls() throws {
+        let store = try openPostgresStore()
+        store.close()
+        store.close()
+        assertThrows(.closed) { try store.findMessage(id: "x", direction: .inbound) }
+        assertThrows(.closed) { try store.enqueueOutbound(outbound("x", at: t0)) }
+    }
+}
+
+final class StoreLocationTests: XCTestCase {
+    func testStoreURLs() throws {
+        XCTAssertEqual(try StoreLocation(parsing: "sqlite:/var/lib/as4gw"), .sqlite(directory: "/var/lib/as4gw"))
+        XCTAssertEqual(try StoreLocation(parsing: "postgres://gw@db:5432/as4"), .postgres(url: "postgres://gw@db:5432/as4"))
+        XCTAssertEqual(try StoreLocation(parsing: "postgresql://gw@db/as4"), .postgres(url: "postgresql://gw@db/as4"))
+        XCTAssertEqual(try StoreLocation(parsing: "postgres://gw:pw@db/as4").description, "postgres://gw:***@db/as4")
+        for bad in ["sqlite:", "mysql://db/x", "/var/lib/as4gw", ""] {
+            XCTAssertThrowsError(try StoreLocation(parsing: bad), bad) { error in
+                guard case let .invalidArgument(reason) = error as? StoreError else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("store URL"), reason)
+            }
+        }
+        XCTAssertThrowsError(try StoreLocation(parsing: "redis://u:topsecret@h/0")) { error in
+            XCTAssertFalse("\(error)".contains("topsecret"))
+        }
+    }
+}
+
+/// Lines collected from several threads.
+private final class ResultLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    var sorted: [String] { lines.withLock { $0.sorted() } }
+}
