@@ -28,9 +28,9 @@ extension SQLiteMessageStore {
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
         try Self.checkLease(owner: owner, lease: lease)
-        // Not fsync'd at COMMIT (see `immediateTransaction`): a lease lost in a crash leaves the
+        // Not waited for (see `write(durable:)`): a lease lost in a crash leaves the
         // row claimable again, and the node's leases are released at restart anyway. Fails of
-        // exhausted leases in the same transaction become durable with the next FULL commit.
+        // exhausted leases in the same transaction become durable with the next synced commit.
         return try write(durable: false) { c in
             try Self.failExhaustedLeases(c, now: now)
             let candidates = try c.query("""
@@ -61,7 +61,7 @@ extension SQLiteMessageStore {
         }
     }
 
-    /// Not fsync'd at COMMIT: if a crash loses it, the row is still `Sending` for this node, is
+    /// Not waited for until durable: if a power cut loses it, the row is still `Sending` for this node, is
     /// released at restart and resent, and the receiver answers the duplicate with its receipt.
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
         try write(durable: false) { c in

@@ -5,23 +5,26 @@ import Foundation
 ///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue
 ///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       payload and message files
 ///
-/// Durability: `synchronous=FULL`, so every commit fsyncs the WAL before it returns. A receipt
-/// may only leave after the inbound message is committed, and with NORMAL a power cut could undo
-/// commits made since the last checkpoint (an AS4 sender that already holds our receipt would
-/// never resend). FULL costs one WAL fsync per transaction (~5k transactions/s measured on this
-/// machine class, far above an AS4 access point's message rate); group commit can come later if
-/// real disks make it the bottleneck. Two outbound commits that are redone after a crash anyway
-/// (lease claims, `markDelivered`) skip the fsync with `synchronous=NORMAL`; WAL order makes the
-/// next FULL commit cover them (see `SQLiteConnection.immediateTransaction`). Payload files are fsync'd (file and directory) before their
-/// paths are returned, i.e. before any row refers to them.
+/// Durability: a method returns only after its commit is fsync'd. A receipt may only leave
+/// after the inbound message is committed, and a commit that a power cut could undo would let an
+/// AS4 sender hold our receipt for a message we no longer have. The commit itself runs with
+/// `synchronous=NORMAL` (no fsync while the connection is held) and is then made durable by
+/// `WALGroupSync`: one `fdatasync` of the WAL covers every commit written before it, so
+/// concurrent submissions and receptions share fsyncs (group commit) instead of queueing one
+/// fsync each behind the connection lock. Two outbound commits that are redone after a crash
+/// anyway (lease claims, `markDelivered`) do not wait for an fsync; WAL order makes the next
+/// synced commit cover them. Reads wait until what they may have seen is durable. Payload files
+/// are fsync'd (file and directory) before their paths are returned, i.e. before any row refers
+/// to them.
 ///
 /// Concurrency: one connection per store object, used under a lock. Several store objects (or
 /// processes) may share a data directory: writes use `BEGIN IMMEDIATE` and wait up to the busy
 /// timeout for each other, which is what keeps claims and duplicate checks atomic between them.
 public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     // Unchecked Sendable: the only mutable state is `connection` (a non-Sendable SQLite handle and
-    // its statement cache). Every access to it goes through `withConnection`, which holds `lock`
-    // for the whole operation, so one thread at a time uses the connection. `payloads` is immutable.
+    // its statement cache). Every access to it goes through `locked`, which holds `lock` for the
+    // whole operation, so one thread at a time uses the connection. `payloads` is immutable;
+    // `durability` is Sendable and guards its own counters.
 
     public struct Options: Sendable {
         /// How long a write waits for another connection's write transaction before failing.
@@ -39,6 +42,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     private let payloads: PayloadDirectory
     private let lock = NSLock()
     private var connection: SQLiteConnection?
+    let durability: WALGroupSync
 
     /// Opens (creating if needed) the store in `dataDirectory` and applies pending migrations.
     public init(dataDirectory: String, options: Options = Options(), now: Date = Date()) throws {
@@ -49,7 +53,9 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         try PayloadDirectory.makeDirectoryTree(payloads.root)
         let connection = try SQLiteConnection(path: databasePath,
                                               settings: SQLiteConnection.Settings(busyTimeout: options.busyTimeout))
-        try Schema.migrate(connection, at: now)
+        try Schema.migrate(connection, at: now)  // still FULL: durable before anything else
+        try connection.pragma("synchronous = NORMAL")
+        durability = WALGroupSync(databasePath: databasePath)
         self.connection = connection
     }
 
@@ -60,19 +66,33 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         defer { lock.unlock() }
         connection?.close()
         connection = nil
+        durability.close()
     }
 
-    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    private func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw StoreError.closed }
         return try body(connection)
     }
 
+    /// A read: returns once every commit whose rows it may have seen is durable.
+    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let (result, horizon) = try locked { c in (try body(c), durability.readHorizon()) }
+        try durability.waitUntilDurable(horizon)
+        return result
+    }
+
+    /// One write transaction. `durable: false` is only for commits whose loss in a power cut is
+    /// harmless (redone after a restart): the call does not wait for their fsync.
     func write<T>(durable: Bool = true, _ body: (SQLiteConnection) throws -> T) throws -> T {
-        try withConnection { connection in
-            try connection.immediateTransaction(durable: durable) { try body(connection) }
+        let (result, commit) = try locked { c in
+            try durability.checkHealthy()
+            let result = try c.immediateTransaction { try body(c) }
+            return (result, durability.committed(durable: durable))
         }
+        try durability.waitUntilDurable(commit)
+        return result
     }
 
     /// The schema version of the open database.
