@@ -61,8 +61,16 @@ public protocol MessageStore: AnyObject, Sendable {
 
     // MARK: Outbound queue
 
-    /// Queues a submitted message (status `Submitted`); returns its row id.
+    /// Queues a submitted message (status `Submitted`); returns its row id. Its
+    /// `messageBytes`, if any, are committed with the row (see `inlineMessageLimit`).
     func enqueueOutbound(_ message: OutboundMessage) throws -> Int64
+
+    /// The largest sealed outbound message, in bytes, that this store keeps in its own rows
+    /// (`OutboundMessage.messageBytes`, handed back in `OutboundJob.messageBytes`) instead of a
+    /// payload file: one durable commit instead of a file, its fsyncs and a row. 0 (the default)
+    /// when the store keeps none; callers then store the message with `storePayload` and must not
+    /// pass `messageBytes`, which such a store refuses.
+    var inlineMessageLimit: Int { get }
 
     /// Atomically leases up to `limit` push messages that are due — `Submitted` with
     /// `next_attempt_at <= now`, or `Sending` whose lease expired — to `owner` until `now + lease`,
@@ -110,4 +118,9 @@ public protocol MessageStore: AnyObject, Sendable {
 
     /// Releases the database; later calls throw `StoreError.closed`. Idempotent.
     func close()
+}
+
+extension MessageStore {
+    /// A store keeps no message bytes in its rows unless it says so.
+    public var inlineMessageLimit: Int { 0 }
 }

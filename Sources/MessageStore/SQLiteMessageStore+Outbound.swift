@@ -13,11 +13,17 @@ extension SQLiteMessageStore {
         guard message.endpoint != nil || message.pullMPC != nil else {
             throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
         }
+        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
+            throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
+        }
         return try write { c in
             guard try c.message(id: messageId, direction: .outbound) == nil else {
                 throw StoreError.duplicateMessageId(messageId)
             }
             let rowId = try c.insertOutbound(message)
+            if let bytes = message.messageBytes {
+                try c.run("INSERT INTO message_bytes (message_row, bytes) VALUES (?, ?)", [rowId, bytes])
+            }
             let target = message.pullMPC.map { "waiting for a pull on \($0)" } ?? "for \(message.endpoint ?? "")"
             try c.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
                               detail: "queued \(target), \(message.maxAttempts) attempt(s) allowed")
@@ -221,7 +227,9 @@ extension SQLiteMessageStore {
                            contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
                            sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
                            owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                           pullMPC: state?.pullMPC)
+                           pullMPC: state?.pullMPC,
+                           messageBytes: try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
+                                                          [message.rowId]) { $0.optionalData("bytes") } ?? nil)
     }
 
     /// Fails every `Sending` row whose lease expired on its last allowed attempt.

@@ -2,8 +2,9 @@ import Foundation
 
 /// `MessageStore` on SQLite in WAL mode, in a data directory:
 ///
-///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue
-///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       payload and message files
+///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue, and the
+///                                                sealed bytes of small outbound messages
+///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       payload and (larger) message files
 ///
 /// Durability: a method returns only after its commit is fsync'd. A receipt may only leave
 /// after the inbound message is committed, and a commit that a power cut could undo would let an
@@ -29,14 +30,19 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     public struct Options: Sendable {
         /// How long a write waits for another connection's write transaction before failing.
         public var busyTimeout: TimeInterval
+        /// Sealed outbound messages up to this size live in the database (`message_bytes`)
+        /// instead of a payload file each; 0 keeps every message in a file.
+        public var inlineMessageLimit: Int
 
-        public init(busyTimeout: TimeInterval = 10) {
+        public init(busyTimeout: TimeInterval = 10, inlineMessageLimit: Int = 1 << 20) {
             self.busyTimeout = busyTimeout
+            self.inlineMessageLimit = inlineMessageLimit
         }
     }
 
     public let dataDirectory: String
     public let databasePath: String
+    public let inlineMessageLimit: Int
     public var payloadDirectory: String { payloads.root }
 
     private let payloads: PayloadDirectory
@@ -49,6 +55,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
         self.dataDirectory = directory
         databasePath = directory + "/messages.sqlite"
+        inlineMessageLimit = max(0, options.inlineMessageLimit)
         payloads = PayloadDirectory(root: directory + "/payloads")
         try PayloadDirectory.makeDirectoryTree(payloads.root)
         let connection = try SQLiteConnection(path: databasePath,

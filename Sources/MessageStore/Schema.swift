@@ -92,6 +92,15 @@ enum Schema {
             CREATE TRIGGER events_no_delete BEFORE DELETE ON events
                 BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
             """),
+        Migration(version: 2, name: "small outbound messages kept in the database", sql: """
+            -- The sealed bytes of an outbound message below the store's inline limit: written in
+            -- the same commit as its row instead of a payload file (its message_path is then '').
+            -- A table of its own, so that reading message rows never drags the bytes along.
+            CREATE TABLE message_bytes (
+                message_row INTEGER PRIMARY KEY REFERENCES messages (row_id),
+                bytes       BLOB    NOT NULL
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -125,7 +125,8 @@ final class OutboundWorkers: Sendable {
     func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> Result<[UInt8], EbmsError> {
         let response: HTTPClientResponse
         do {
-            response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: .file(path: job.messagePath))
+            let body: HTTPRequestBodySource = job.messageBytes.map { .bytes([UInt8]($0)) } ?? .file(path: job.messagePath)
+            response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body)
         } catch {
             return .failure(EbmsError(.connectionFailure, "\(error)"))
         }
