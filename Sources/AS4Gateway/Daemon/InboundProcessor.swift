@@ -129,16 +129,22 @@ struct InboundProcessor: HTTPHandler {
             }
             // Identifiers must be unique before anything is resolved by them, decryption included
             // (signature-wrapping defence; EBMS:0101).
-            _ = try IdentifierIndex(document: message.envelope.document)
+            let identifiers = try IdentifierIndex(document: message.envelope.document)
+            // The Security header is read once and shared by decryption, verification and the receipt.
+            var header: SecurityHeader?
+            func securityHeader() throws -> SecurityHeader? {
+                if header == nil, let sec = message.envelope.securityHeaders.first { header = try SecurityHeader.read(sec) }
+                return header
+            }
             var attachments = message.attachments
             var spooled: [String] = []
             defer { for f in spooled { unlink(f) } }
             let encrypted = message.envelope.encryptedContentIDs
             if !encrypted.isEmpty || policy.requireEncryption {
-                guard let sec = message.envelope.securityHeaders.first else {
+                guard let read = try securityHeader() else {
                     throw EbmsError(.policyNoncompliance, "the agreement requires encrypted payloads")
                 }
-                attachments = try AttachmentDecryptor.decrypt(message, header: try SecurityHeader.read(sec), keys: context.decryptionKeys,
+                attachments = try AttachmentDecryptor.decrypt(message, header: read, keys: context.decryptionKeys,
                                                               policy: policy, spoolDirectory: context.spoolDirectory)
                 for part in attachments {
                     if case .file(let p, _, _) = part.body, !message.attachments.contains(where: { $0.body == part.body }) { spooled.append(p) }
@@ -149,9 +155,13 @@ struct InboundProcessor: HTTPHandler {
                 let senderCerts = match.sender.certificates(role: .signing)
                 let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
                                                  expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
-                let report = verifier.verify(message, attachments: attachments)
+                // A header that cannot be read is reported by the verifier, as before.
+                let read = try? securityHeader()
+                let report = verifier.verify(message, attachments: attachments, header: read, identifiers: identifiers)
                 if let error = report.error, security.sign || message.envelope.hasSignature { throw error }
-                if message.envelope.hasSignature { signature = try ReceiptBuilder.signature(of: message) }
+                if message.envelope.hasSignature {
+                    signature = try read?.signatures.first ?? ReceiptBuilder.signature(of: message)
+                }
             }
             // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4): a retry after a
             // lost receipt gets the original receipt again and is not stored twice; a message that
