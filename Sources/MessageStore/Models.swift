@@ -157,6 +157,9 @@ public struct OutboundState: Sendable, Equatable {
     public var leaseUntil: Date?
     public var lastError: DeliveryError?
     public var pullMPC: String?
+    /// The sealed message when the store keeps it in its own rows (`messagePath` is then empty).
+    /// Filled by `findMessage` only: listings leave it out.
+    public var messageBytes: Data?
 }
 
 /// A message as stored, with its parts.

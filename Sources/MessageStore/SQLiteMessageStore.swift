@@ -183,7 +183,14 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     // MARK: Lookups
 
     public func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
-        try withConnection { try $0.message(id: id, direction: direction) }
+        try withConnection { c in
+            guard var message = try c.message(id: id, direction: direction) else { return nil }
+            if message.outbound != nil {
+                message.outbound?.messageBytes = try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
+                                                                  [message.rowId]) { $0.optionalData("bytes") } ?? nil
+            }
+            return message
+        }
     }
 
     public func events(for rowId: Int64) throws -> [MessageEvent] {

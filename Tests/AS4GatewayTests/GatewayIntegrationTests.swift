@@ -44,8 +44,10 @@ final class GatewayIntegrationTests: XCTestCase {
         let repost = Process()
         repost.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         let out = harness.root.appendingPathComponent("repost.xml").path
+        // The exact bytes sent: a file, or (a small message) kept in the store's own rows.
+        let sentBytes = try sent.outbound!.messageBytes.map { try harness.file("sent.mime", [UInt8]($0)) } ?? sent.outbound!.messagePath
         repost.arguments = ["-s", "-o", out, "-w", "%{http_code}", "--cacert", harness.pmodeDirectory + "/certs/dev-ca.pem",
-                            "-H", "Content-Type: \(sent.outbound!.contentType)", "--data-binary", "@\(sent.outbound!.messagePath)",
+                            "-H", "Content-Type: \(sent.outbound!.contentType)", "--data-binary", "@\(sentBytes)",
                             harness.nodes["gw-b"]!.as4URL]
         let pipe = Pipe()
         repost.standardOutput = pipe

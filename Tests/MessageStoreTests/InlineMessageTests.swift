@@ -18,6 +18,8 @@ final class InlineMessageTests: StoreTestCase {
         let reopened = try openStore()
         defer { reopened.close() }
         let jobs = try reopened.claimDue(now: t0, limit: 2, owner: "w0", lease: 60)
+        XCTAssertEqual(try reopened.findMessage(id: "m1", direction: .outbound)?.outbound?.messageBytes, sealed)
+        XCTAssertNil(try reopened.findMessage(id: "m2", direction: .outbound)?.outbound?.messageBytes)
         XCTAssertEqual(jobs.map(\.metadata.messageId), ["m1", "m2"])
         XCTAssertEqual(jobs[0].messageBytes, sealed)
         XCTAssertEqual(jobs[0].messagePath, "")
