@@ -58,11 +58,17 @@ public struct MessagePart: Sendable, Equatable {
     public var contentId: String
     public var mimeType: String
     public var file: StoredFile
+    /// The payload itself, for a store that keeps small payloads in its own rows
+    /// (`MessageStore.inlineMessageLimit` > 0): committed with the message, no file. `file` then
+    /// has an empty path and gives the size and SHA-256. Filled by `findMessage`; listings and
+    /// duplicate answers leave it out.
+    public var bytes: Data?
 
-    public init(contentId: String, mimeType: String, file: StoredFile) {
+    public init(contentId: String, mimeType: String, file: StoredFile, bytes: Data? = nil) {
         self.contentId = contentId
         self.mimeType = mimeType
         self.file = file
+        self.bytes = bytes
     }
 }
 

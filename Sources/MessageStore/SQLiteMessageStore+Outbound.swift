@@ -13,6 +13,7 @@ extension SQLiteMessageStore {
         guard message.endpoint != nil || message.pullMPC != nil else {
             throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
         }
+        try checkInlineParts(message.parts)
         if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
             throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
         }

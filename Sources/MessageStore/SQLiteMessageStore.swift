@@ -107,6 +107,16 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         return result
     }
 
+    /// Parts that carry their bytes must fit the inline limit and match their declared size.
+    func checkInlineParts(_ parts: [MessagePart]) throws {
+        for part in parts {
+            guard let bytes = part.bytes else { continue }
+            guard bytes.count <= inlineMessageLimit, Int64(bytes.count) == part.file.size else {
+                throw StoreError.invalidArgument("part \(part.contentId): \(bytes.count) bytes kept inline (limit \(inlineMessageLimit), declared \(part.file.size))")
+            }
+        }
+    }
+
     /// The schema version of the open database.
     public func schemaVersion() throws -> Int {
         try withConnection { try Schema.currentVersion($0) }
@@ -131,6 +141,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         let messageId = message.metadata.messageId
         guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
         guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
+        try checkInlineParts(message.parts)
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
         return try write { c in
             let original = try c.queryFirst("""
@@ -190,6 +201,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     public func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try withConnection { c in
             guard var message = try c.message(id: id, direction: direction) else { return nil }
+            message = try c.withPartBytes(message)
             if message.outbound != nil {
                 message.outbound?.messageBytes = try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
                                                                   [message.rowId]) { $0.optionalData("bytes") } ?? nil

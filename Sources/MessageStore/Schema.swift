@@ -92,13 +92,18 @@ enum Schema {
             CREATE TRIGGER events_no_delete BEFORE DELETE ON events
                 BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END;
             """),
-        Migration(version: 2, name: "small outbound messages kept in the database", sql: """
-            -- The sealed bytes of an outbound message below the store's inline limit: written in
-            -- the same commit as its row instead of a payload file (its message_path is then '').
-            -- A table of its own, so that reading message rows never drags the bytes along.
+        Migration(version: 2, name: "small messages and payloads kept in the database", sql: """
+            -- Below the store's inline limit, the sealed bytes of an outbound message and the
+            -- payloads of a received one are written in the same commit as their rows instead of
+            -- a payload file each (message_path, or the part's path, is then ''). Tables of their
+            -- own, so that reading message and part rows never drags the bytes along.
             CREATE TABLE message_bytes (
                 message_row INTEGER PRIMARY KEY REFERENCES messages (row_id),
                 bytes       BLOB    NOT NULL
+            );
+            CREATE TABLE part_bytes (
+                part_id INTEGER PRIMARY KEY REFERENCES parts (id),
+                bytes   BLOB    NOT NULL
             );
             """),
     ]

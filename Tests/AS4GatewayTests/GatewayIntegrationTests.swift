@@ -30,7 +30,7 @@ final class GatewayIntegrationTests: XCTestCase {
         XCTAssertEqual(sent.outbound?.attempts, 1)
         let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
         XCTAssertEqual(received.parts.count, 1)
-        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+        XCTAssertEqual(try storedPayload(received.parts[0]), doc)
         XCTAssertEqual(received.parts[0].mimeType, "application/xml")
 
         // The stored receipt is a signed NRR receipt for our message, checkable offline.

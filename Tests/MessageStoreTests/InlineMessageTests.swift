@@ -44,4 +44,28 @@ final class InlineMessageTests: StoreTestCase {
         _ = try store.enqueueOutbound(message)
         XCTAssertEqual(try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60).first?.messageBytes?.count, 100)
     }
+
+    func testInlinePayloadsOfAReceivedMessageComeBackFromFindMessage() throws {
+        let payload = Data("<Invoice>42</Invoice>".utf8)
+        let inlinePart = MessagePart(contentId: "cid:p1", mimeType: "application/xml",
+                                     file: StoredFile(path: "", size: Int64(payload.count), sha256: String(repeating: "cd", count: 32)),
+                                     bytes: payload)
+        let store = try openStore()
+        _ = try store.recordInbound(inbound("in-1", at: t0, parts: [inlinePart, part(2)]), duplicateWindow: 3600)
+        store.close()
+
+        let reopened = try openStore()
+        defer { reopened.close() }
+        let found = try XCTUnwrap(reopened.findMessage(id: "in-1", direction: .inbound))
+        XCTAssertEqual(found.parts, [inlinePart, part(2)])
+        // Listings leave the bytes out.
+        let listed = try reopened.listMessages(status: nil, since: nil, direction: .inbound, limit: 10)
+        XCTAssertEqual(listed.first?.parts.map(\.bytes), [nil, nil])
+
+        // Bytes over the limit, or not matching the declared size, are refused and nothing is stored.
+        var wrongSize = inlinePart
+        wrongSize.file.size += 1
+        XCTAssertThrowsError(try reopened.recordInbound(inbound("in-2", at: t0, parts: [wrongSize]), duplicateWindow: 3600))
+        XCTAssertNil(try reopened.findMessage(id: "in-2", direction: .inbound))
+    }
 }
