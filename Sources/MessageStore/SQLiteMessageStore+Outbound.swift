@@ -40,14 +40,26 @@ extension SQLiteMessageStore {
         // exhausted leases in the same transaction become durable with the next synced commit.
         return try write(durable: false) { c in
             try Self.failExhaustedLeases(c, now: now)
-            let candidates = try c.query("""
+            // Due first, by when each became due (a taken-over lease by its expiry, a queued
+            // message by its next attempt), then by row. Two index-ordered queries merged here:
+            // one ORDER BY over both kinds sorted the whole backlog on every claim.
+            let expired = try c.query("""
                 SELECT * FROM messages
-                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc IS NULL
+                WHERE status = 'Sending' AND lease_until <= ?1 AND direction = 'out' AND pull_mpc IS NULL
                   AND attempts < max_attempts
-                  AND ((status = 'Submitted' AND next_attempt_at <= ?1) OR (status = 'Sending' AND lease_until <= ?1))
-                ORDER BY CASE status WHEN 'Sending' THEN lease_until ELSE next_attempt_at END, row_id
-                LIMIT ?2
+                ORDER BY lease_until, row_id LIMIT ?2
                 """, [now, limit], row: SQLiteConnection.readMessage)
+            let queued = try c.query("""
+                SELECT * FROM messages
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND status = 'Submitted'
+                  AND next_attempt_at <= ?1 AND pull_mpc IS NULL AND attempts < max_attempts
+                ORDER BY next_attempt_at, row_id LIMIT ?2
+                """, [now, limit], row: SQLiteConnection.readMessage)
+            func dueAt(_ m: StoredMessage) -> (Date, Int64) {
+                let due = m.status == .sending ? m.outbound?.leaseUntil : m.outbound?.nextAttemptAt
+                return (due ?? .distantPast, m.rowId)
+            }
+            let candidates = (expired + queued).sorted { dueAt($0) < dueAt($1) }.prefix(limit)
             return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, c) }
         }
     }
