@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Synchronization
 
 /// Group commit for a WAL-mode SQLite database: transactions commit with `synchronous=NORMAL`
@@ -31,12 +32,16 @@ final class WALGroupSync: Sendable {
         /// Every commit up to this number is on disk.
         var synced: UInt64 = 0
         var failure: StoreError?
+        /// The WAL's descriptor, opened at the first sync (-1 before); used only by the holder of
+        /// `syncing`.
+        var descriptor: Int32 = -1
     }
 
     private let walPath: String
     private let counters = Mutex(Counters())
-    /// Held for the whole fsync; the open WAL descriptor (-1 until the first sync).
-    private let syncLock = Mutex<Int32>(-1)
+    /// Held for the whole fsync, which takes milliseconds: a pthread mutex, whose waiters sleep,
+    /// rather than `Mutex`, whose slow path spins before it sleeps.
+    private let syncing = NSLock()
 
     init(databasePath: String) {
         walPath = databasePath + "-wal"
@@ -71,27 +76,32 @@ final class WALGroupSync: Sendable {
     /// Returns once every commit up to `commit` is on disk, syncing the WAL if nobody else has.
     func waitUntilDurable(_ commit: UInt64) throws {
         if try covered(commit) { return }
-        try syncLock.withLock { descriptor in
-            // Whoever held the lock before us may have synced our commit already.
-            if try covered(commit) { return }
-            let target = counters.withLock { $0.committed }
-            do {
-                descriptor = try openWAL(reusing: descriptor)
-                guard fdatasync(descriptor) == 0 else { throw StoreError.io(operation: "fdatasync", path: walPath, errno: errno) }
-            } catch let error as StoreError {
-                counters.withLock { if $0.failure == nil { $0.failure = error } }
-                throw error
-            }
-            counters.withLock { $0.synced = max($0.synced, target) }
+        syncing.lock()
+        defer { syncing.unlock() }
+        // Whoever held the lock before us may have synced our commit already.
+        if try covered(commit) { return }
+        let (target, current) = counters.withLock { ($0.committed, $0.descriptor) }
+        do {
+            let descriptor = try openWAL(reusing: current)
+            counters.withLock { $0.descriptor = descriptor }
+            guard fdatasync(descriptor) == 0 else { throw StoreError.io(operation: "fdatasync", path: walPath, errno: errno) }
+        } catch let error as StoreError {
+            counters.withLock { if $0.failure == nil { $0.failure = error } }
+            throw error
         }
+        counters.withLock { $0.synced = max($0.synced, target) }
     }
 
     /// Closes the WAL descriptor.
     func close() {
-        syncLock.withLock { descriptor in
-            if descriptor >= 0 { closeFile(descriptor) }
-            descriptor = -1
+        syncing.lock()
+        defer { syncing.unlock() }
+        let descriptor = counters.withLock { c -> Int32 in
+            let d = c.descriptor
+            c.descriptor = -1
+            return d
         }
+        if descriptor >= 0 { closeFile(descriptor) }
     }
 
     deinit { close() }
