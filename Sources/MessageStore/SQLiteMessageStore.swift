@@ -43,7 +43,6 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     public let dataDirectory: String
     public let databasePath: String
     public let inlineMessageLimit: Int
-    static let checkpointPages = 8192
     public var payloadDirectory: String { payloads.root }
 
     private let payloads: PayloadDirectory
@@ -63,10 +62,6 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
                                               settings: SQLiteConnection.Settings(busyTimeout: options.busyTimeout))
         try Schema.migrate(connection, at: now)  // still FULL: durable before anything else
         try connection.pragma("synchronous = NORMAL")
-        // A checkpoint copies each page changed since the last one once, however often the WAL
-        // rewrote it: the default (every 1000 pages, ~4 MB) copied the hot index and table-tail
-        // pages again every few dozen messages. ~32 MB of WAL between checkpoints instead.
-        try connection.pragma("wal_autocheckpoint = \(Self.checkpointPages)")
         durability = WALGroupSync(databasePath: databasePath)
         self.connection = connection
     }
