@@ -62,6 +62,28 @@ final class GatewayIntegrationTests: XCTestCase {
         XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("event=duplicate message_id=\(id)"))
     }
 
+    /// Above the store's inline limit (1 MiB) a message takes the file path on both sides: the
+    /// sealed message is a payload file at A, the received payload a file at B, byte for byte.
+    func testAPayloadAboveTheInlineLimitTravelsAsFiles() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        // Pseudo-random, so that compression cannot bring it under the limit.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let doc = (0..<(2 << 20)).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("large.bin", doc)])
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertNil(sent.outbound?.messageBytes)
+        XCTAssertFalse(sent.outbound?.messagePath.isEmpty ?? true)
+        let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
+        XCTAssertNil(received.parts.first?.bytes)
+        XCTAssertEqual(received.parts.first?.file.size, Int64(doc.count))
+        XCTAssertEqual(try storedPayload(try XCTUnwrap(received.parts.first)), doc)
+    }
+
     func testReceiverDownThenUpIsRetriedAndDelivered() throws {
         try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 5, interval: 1)])
         try harness.start("gw-a")
