@@ -2,9 +2,9 @@ import Foundation
 
 /// `MessageStore` on SQLite in WAL mode, in a data directory:
 ///
-///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue, and the
-///                                                sealed bytes of small outbound messages
-///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       payload and (larger) message files
+///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue, and the bytes
+///                                                of small sealed messages and payloads
+///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       larger payload and message files
 ///
 /// Durability: a method returns only after its commit is fsync'd. A receipt may only leave
 /// after the inbound message is committed, and a commit that a power cut could undo would let an
@@ -30,8 +30,8 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     public struct Options: Sendable {
         /// How long a write waits for another connection's write transaction before failing.
         public var busyTimeout: TimeInterval
-        /// Sealed outbound messages up to this size live in the database (`message_bytes`)
-        /// instead of a payload file each; 0 keeps every message in a file.
+        /// Sealed outbound messages and received payloads up to this size live in the database
+        /// (`message_bytes`, `part_bytes`) instead of a payload file each; 0 keeps them all in files.
         public var inlineMessageLimit: Int
 
         public init(busyTimeout: TimeInterval = 10, inlineMessageLimit: Int = 1 << 20) {
