@@ -112,7 +112,23 @@ extension SQLiteConnection {
                 INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256])
+            if let bytes = part.bytes {
+                try run("INSERT INTO part_bytes (part_id, bytes) VALUES (?, ?)", [lastInsertRowID, bytes])
+            }
         }
+    }
+
+    /// The parts with the bytes the database keeps for them (see `MessageStore.inlineMessageLimit`).
+    func withPartBytes(_ message: StoredMessage) throws -> StoredMessage {
+        var message = message
+        let kept = try query("""
+            SELECT parts.position AS position, part_bytes.bytes AS bytes FROM parts
+            JOIN part_bytes ON part_bytes.part_id = parts.id WHERE parts.message_row = ?
+            """, [message.rowId]) { ($0.int("position"), $0.optionalData("bytes")) }
+        for (position, bytes) in kept where message.parts.indices.contains(position) {
+            message.parts[position].bytes = bytes
+        }
+        return message
     }
 
     // MARK: events

@@ -24,8 +24,8 @@ public protocol MessageStore: AnyObject, Sendable {
 
     // MARK: Inbound
 
-    /// Records a received message (status `Received`) with its parts and an event, in one
-    /// transaction — unless the same message id was received at or after
+    /// Records a received message (status `Received`) with its parts (and the bytes of parts that
+    /// carry them, see `inlineMessageLimit`) and an event, in one transaction — unless the same message id was received at or after
     /// `receivedAt - duplicateWindow`, in which case nothing is stored (a `duplicate` event is
     /// added to the original) and the original comes back.
     func recordInbound(_ message: InboundMessage, duplicateWindow: TimeInterval) throws -> InboundResult
@@ -61,8 +61,16 @@ public protocol MessageStore: AnyObject, Sendable {
 
     // MARK: Outbound queue
 
-    /// Queues a submitted message (status `Submitted`); returns its row id.
+    /// Queues a submitted message (status `Submitted`); returns its row id. Its
+    /// `messageBytes`, if any, are committed with the row (see `inlineMessageLimit`).
     func enqueueOutbound(_ message: OutboundMessage) throws -> Int64
+
+    /// The largest sealed outbound message or received payload, in bytes, that this store keeps
+    /// in its own rows (`OutboundMessage.messageBytes`, handed back in `OutboundJob.messageBytes`;
+    /// `MessagePart.bytes` of `recordInbound`, handed back by `findMessage`) instead of a payload
+    /// file: one durable commit instead of a file, its fsyncs and a row. 0 (the default) when the
+    /// store keeps none; callers then use `storePayload` and must not pass bytes.
+    var inlineMessageLimit: Int { get }
 
     /// Atomically leases up to `limit` push messages that are due — `Submitted` with
     /// `next_attempt_at <= now`, or `Sending` whose lease expired — to `owner` until `now + lease`,
@@ -114,4 +122,9 @@ public protocol MessageStore: AnyObject, Sendable {
 
     /// Releases the database; later calls throw `StoreError.closed`. Idempotent.
     func close()
+}
+
+extension MessageStore {
+    /// A store keeps no message bytes in its rows unless it says so.
+    public var inlineMessageLimit: Int { 0 }
 }

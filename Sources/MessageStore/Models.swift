@@ -58,11 +58,17 @@ public struct MessagePart: Sendable, Equatable {
     public var contentId: String
     public var mimeType: String
     public var file: StoredFile
+    /// The payload itself, for a store that keeps small payloads in its own rows
+    /// (`MessageStore.inlineMessageLimit` > 0): committed with the message, no file. `file` then
+    /// has an empty path and gives the size and SHA-256. Filled by `findMessage`; listings and
+    /// duplicate answers leave it out.
+    public var bytes: Data?
 
-    public init(contentId: String, mimeType: String, file: StoredFile) {
+    public init(contentId: String, mimeType: String, file: StoredFile, bytes: Data? = nil) {
         self.contentId = contentId
         self.mimeType = mimeType
         self.file = file
+        self.bytes = bytes
     }
 }
 
@@ -95,6 +101,7 @@ public struct OutboundMessage: Sendable, Equatable {
     /// The HTTP Content-Type of the stored MIME file.
     public var contentType: String
     /// The signed message exactly as it will be (re)sent: retries must reuse the same bytes.
+    /// Empty when `messageBytes` carries the message instead.
     public var messagePath: String
     /// Opaque JSON describing the `ds:Reference`s sent, kept to validate the receipt.
     public var sentReferences: String?
@@ -105,10 +112,14 @@ public struct OutboundMessage: Sendable, Equatable {
     public var firstAttemptAt: Date?
     /// Set for a pull leg: the message waits on this MPC for a PullRequest instead of being pushed.
     public var pullMPC: String?
+    /// The signed message itself, for a store that keeps small messages in its own rows
+    /// (`MessageStore.inlineMessageLimit` > 0): stored in the same durable commit as the row,
+    /// with no file. nil: the message is the file at `messagePath`.
+    public var messageBytes: Data?
 
     public init(metadata: MessageMetadata, parts: [MessagePart] = [], endpoint: String?, contentType: String,
                 messagePath: String, sentReferences: String? = nil, maxAttempts: Int, submittedAt: Date,
-                firstAttemptAt: Date? = nil, pullMPC: String? = nil) {
+                firstAttemptAt: Date? = nil, pullMPC: String? = nil, messageBytes: Data? = nil) {
         self.metadata = metadata
         self.parts = parts
         self.endpoint = endpoint
@@ -119,6 +130,7 @@ public struct OutboundMessage: Sendable, Equatable {
         self.submittedAt = submittedAt
         self.firstAttemptAt = firstAttemptAt
         self.pullMPC = pullMPC
+        self.messageBytes = messageBytes
     }
 }
 
@@ -151,6 +163,9 @@ public struct OutboundState: Sendable, Equatable {
     public var leaseUntil: Date?
     public var lastError: DeliveryError?
     public var pullMPC: String?
+    /// The sealed message when the store keeps it in its own rows (`messagePath` is then empty).
+    /// Filled by `findMessage` only: listings leave it out.
+    public var messageBytes: Data?
 }
 
 /// A message as stored, with its parts.
@@ -209,6 +224,8 @@ public struct OutboundJob: Sendable, Equatable {
     public var pullMPC: String?
     /// When the message was submitted (the start of its end-to-end latency).
     public var createdAt: Date
+    /// The message to send when the store keeps it in its own row (`messagePath` is then empty).
+    public var messageBytes: Data?
 
     /// Whether no retry is left after this attempt.
     public var isLastAttempt: Bool { attempt >= maxAttempts }

@@ -11,8 +11,6 @@ final class SQLiteConnection {
     let path: String
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
-    /// The `synchronous` level currently set on the handle (FULL after open).
-    private var relaxedSync = false
 
     struct Settings {
         var busyTimeout: TimeInterval = 10
@@ -36,7 +34,8 @@ final class SQLiteConnection {
             guard mode?.lowercased() == "wal" else {
                 throw StoreError.sqlite(code: SQLITE_ERROR, message: "journal_mode stayed \(mode ?? "unknown"), wanted wal", sql: nil)
             }
-            // FULL: each commit fsyncs the WAL before returning (see `SQLiteMessageStore` for why).
+            // FULL until the owner says otherwise: the store lowers it to NORMAL once its group
+            // commit is in place (see `SQLiteMessageStore`).
             try pragma("synchronous = FULL")
             try pragma("foreign_keys = ON")
         } catch {
@@ -133,24 +132,16 @@ final class SQLiteConnection {
 
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back when it throws.
     ///
-    /// `durable: false` commits with `synchronous = NORMAL` (no WAL fsync at COMMIT). In WAL mode
-    /// such a commit is still atomic and ordered: its frames precede every later commit's frames
-    /// in the WAL, so the next FULL commit (or checkpoint) fsyncs it too, and a crash can only lose
-    /// a suffix of NORMAL commits, never one that a later FULL commit follows. Only for state whose
-    /// loss is harmless (a lease or an outcome that is redone after a restart).
+    /// How durable the commit is depends on the `synchronous` level the owner set: FULL fsyncs
+    /// the WAL at COMMIT; under NORMAL the owner makes it durable afterwards (`WALGroupSync`).
     ///
     /// IMMEDIATE takes the write lock up front (waiting up to `busy_timeout` for another
     /// connection or process), so a read-then-write sequence inside `body` cannot interleave with
     /// another writer: this is what makes claims and duplicate checks atomic across connections.
-    func immediateTransaction<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
+    func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
         let db = try db()
         guard sqlite3_get_autocommit(db) != 0 else {
             throw StoreError.invalidArgument("nested transaction")
-        }
-        if relaxedSync == durable {
-            // Switched between transactions only, as SQLite requires.
-            try run(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-            relaxedSync = !durable
         }
         try run("BEGIN IMMEDIATE")
         do {

@@ -13,11 +13,18 @@ extension SQLiteMessageStore {
         guard message.endpoint != nil || message.pullMPC != nil else {
             throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
         }
+        try checkInlineParts(message.parts)
+        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
+            throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
+        }
         return try write { c in
             guard try c.message(id: messageId, direction: .outbound) == nil else {
                 throw StoreError.duplicateMessageId(messageId)
             }
             let rowId = try c.insertOutbound(message)
+            if let bytes = message.messageBytes {
+                try c.run("INSERT INTO message_bytes (message_row, bytes) VALUES (?, ?)", [rowId, bytes])
+            }
             let target = message.pullMPC.map { "waiting for a pull on \($0)" } ?? "for \(message.endpoint ?? "")"
             try c.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
                               detail: "queued \(target), \(message.maxAttempts) attempt(s) allowed")
@@ -28,19 +35,31 @@ extension SQLiteMessageStore {
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
         try Self.checkLease(owner: owner, lease: lease)
-        // Not fsync'd at COMMIT (see `immediateTransaction`): a lease lost in a crash leaves the
+        // Not waited for (see `write(durable:)`): a lease lost in a crash leaves the
         // row claimable again, and the node's leases are released at restart anyway. Fails of
-        // exhausted leases in the same transaction become durable with the next FULL commit.
+        // exhausted leases in the same transaction become durable with the next synced commit.
         return try write(durable: false) { c in
             try Self.failExhaustedLeases(c, now: now)
-            let candidates = try c.query("""
+            // Due first, by when each became due (a taken-over lease by its expiry, a queued
+            // message by its next attempt), then by row. Two index-ordered queries merged here:
+            // one ORDER BY over both kinds sorted the whole backlog on every claim.
+            let expired = try c.query("""
                 SELECT * FROM messages
-                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc IS NULL
+                WHERE status = 'Sending' AND lease_until <= ?1 AND direction = 'out' AND pull_mpc IS NULL
                   AND attempts < max_attempts
-                  AND ((status = 'Submitted' AND next_attempt_at <= ?1) OR (status = 'Sending' AND lease_until <= ?1))
-                ORDER BY CASE status WHEN 'Sending' THEN lease_until ELSE next_attempt_at END, row_id
-                LIMIT ?2
+                ORDER BY lease_until, row_id LIMIT ?2
                 """, [now, limit], row: SQLiteConnection.readMessage)
+            let queued = try c.query("""
+                SELECT * FROM messages
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND status = 'Submitted'
+                  AND next_attempt_at <= ?1 AND pull_mpc IS NULL AND attempts < max_attempts
+                ORDER BY next_attempt_at, row_id LIMIT ?2
+                """, [now, limit], row: SQLiteConnection.readMessage)
+            func dueAt(_ m: StoredMessage) -> (Date, Int64) {
+                let due = m.status == .sending ? m.outbound?.leaseUntil : m.outbound?.nextAttemptAt
+                return (due ?? .distantPast, m.rowId)
+            }
+            let candidates = (expired + queued).sorted { dueAt($0) < dueAt($1) }.prefix(limit)
             return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, c) }
         }
     }
@@ -61,7 +80,7 @@ extension SQLiteMessageStore {
         }
     }
 
-    /// Not fsync'd at COMMIT: if a crash loses it, the row is still `Sending` for this node, is
+    /// Not waited for until durable: if a power cut loses it, the row is still `Sending` for this node, is
     /// released at restart and resent, and the receiver answers the duplicate with its receipt.
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
         try write(durable: false) { c in
@@ -221,7 +240,9 @@ extension SQLiteMessageStore {
                            contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
                            sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
                            owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                           pullMPC: state?.pullMPC, createdAt: message.createdAt)
+                           pullMPC: state?.pullMPC, createdAt: message.createdAt,
+                           messageBytes: try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
+                                                          [message.rowId]) { $0.optionalData("bytes") } ?? nil)
     }
 
     /// Fails every `Sending` row whose lease expired on its last allowed attempt.

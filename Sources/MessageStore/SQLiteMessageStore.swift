@@ -2,54 +2,67 @@ import Foundation
 
 /// `MessageStore` on SQLite in WAL mode, in a data directory:
 ///
-///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue
-///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       payload and message files
+///     <dataDir>/messages.sqlite (+ -wal, -shm)   metadata, parts, events, queue, and the bytes
+///                                                of small sealed messages and payloads
+///     <dataDir>/payloads/yyyy/mm/dd/<uuid>       larger payload and message files
 ///
-/// Durability: `synchronous=FULL`, so every commit fsyncs the WAL before it returns. A receipt
-/// may only leave after the inbound message is committed, and with NORMAL a power cut could undo
-/// commits made since the last checkpoint (an AS4 sender that already holds our receipt would
-/// never resend). FULL costs one WAL fsync per transaction (~5k transactions/s measured on this
-/// machine class, far above an AS4 access point's message rate); group commit can come later if
-/// real disks make it the bottleneck. Two outbound commits that are redone after a crash anyway
-/// (lease claims, `markDelivered`) skip the fsync with `synchronous=NORMAL`; WAL order makes the
-/// next FULL commit cover them (see `SQLiteConnection.immediateTransaction`). Payload files are fsync'd (file and directory) before their
-/// paths are returned, i.e. before any row refers to them.
+/// Durability: a method returns only after its commit is fsync'd. A receipt may only leave
+/// after the inbound message is committed, and a commit that a power cut could undo would let an
+/// AS4 sender hold our receipt for a message we no longer have. The commit itself runs with
+/// `synchronous=NORMAL` (no fsync while the connection is held) and is then made durable by
+/// `WALGroupSync`: one `fdatasync` of the WAL covers every commit written before it, so
+/// concurrent submissions and receptions share fsyncs (group commit) instead of queueing one
+/// fsync each behind the connection lock. Two outbound commits that are redone after a crash
+/// anyway (lease claims, `markDelivered`) do not wait for an fsync; WAL order makes the next
+/// synced commit cover them. Reads wait until what they may have seen is durable. Payload files
+/// are fsync'd (file and directory) before their paths are returned, i.e. before any row refers
+/// to them.
 ///
 /// Concurrency: one connection per store object, used under a lock. Several store objects (or
 /// processes) may share a data directory: writes use `BEGIN IMMEDIATE` and wait up to the busy
 /// timeout for each other, which is what keeps claims and duplicate checks atomic between them.
 public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     // Unchecked Sendable: the only mutable state is `connection` (a non-Sendable SQLite handle and
-    // its statement cache). Every access to it goes through `withConnection`, which holds `lock`
-    // for the whole operation, so one thread at a time uses the connection. `payloads` is immutable.
+    // its statement cache). Every access to it goes through `locked`, which holds `lock` for the
+    // whole operation, so one thread at a time uses the connection. `payloads` is immutable;
+    // `durability` is Sendable and guards its own counters.
 
     public struct Options: Sendable {
         /// How long a write waits for another connection's write transaction before failing.
         public var busyTimeout: TimeInterval
+        /// Sealed outbound messages and received payloads up to this size live in the database
+        /// (`message_bytes`, `part_bytes`) instead of a payload file each; 0 keeps them all in files.
+        public var inlineMessageLimit: Int
 
-        public init(busyTimeout: TimeInterval = 10) {
+        public init(busyTimeout: TimeInterval = 10, inlineMessageLimit: Int = 1 << 20) {
             self.busyTimeout = busyTimeout
+            self.inlineMessageLimit = inlineMessageLimit
         }
     }
 
     public let dataDirectory: String
     public let databasePath: String
+    public let inlineMessageLimit: Int
     public var payloadDirectory: String { payloads.root }
 
     private let payloads: PayloadDirectory
     private let lock = NSLock()
     private var connection: SQLiteConnection?
+    let durability: WALGroupSync
 
     /// Opens (creating if needed) the store in `dataDirectory` and applies pending migrations.
     public init(dataDirectory: String, options: Options = Options(), now: Date = Date()) throws {
         let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
         self.dataDirectory = directory
         databasePath = directory + "/messages.sqlite"
+        inlineMessageLimit = max(0, options.inlineMessageLimit)
         payloads = PayloadDirectory(root: directory + "/payloads")
         try PayloadDirectory.makeDirectoryTree(payloads.root)
         let connection = try SQLiteConnection(path: databasePath,
                                               settings: SQLiteConnection.Settings(busyTimeout: options.busyTimeout))
-        try Schema.migrate(connection, at: now)
+        try Schema.migrate(connection, at: now)  // still FULL: durable before anything else
+        try connection.pragma("synchronous = NORMAL")
+        durability = WALGroupSync(databasePath: databasePath)
         self.connection = connection
     }
 
@@ -60,18 +73,42 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         defer { lock.unlock() }
         connection?.close()
         connection = nil
+        durability.close()
     }
 
-    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    private func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         guard let connection else { throw StoreError.closed }
         return try body(connection)
     }
 
+    /// A read: returns once every commit whose rows it may have seen is durable.
+    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let (result, horizon) = try locked { c in (try body(c), durability.readHorizon()) }
+        try durability.waitUntilDurable(horizon)
+        return result
+    }
+
+    /// One write transaction. `durable: false` is only for commits whose loss in a power cut is
+    /// harmless (redone after a restart): the call does not wait for their fsync.
     func write<T>(durable: Bool = true, _ body: (SQLiteConnection) throws -> T) throws -> T {
-        try withConnection { connection in
-            try connection.immediateTransaction(durable: durable) { try body(connection) }
+        let (result, commit) = try locked { c in
+            try durability.checkHealthy()
+            let result = try c.immediateTransaction { try body(c) }
+            return (result, durability.committed(durable: durable))
+        }
+        try durability.waitUntilDurable(commit)
+        return result
+    }
+
+    /// Parts that carry their bytes must fit the inline limit and match their declared size.
+    func checkInlineParts(_ parts: [MessagePart]) throws {
+        for part in parts {
+            guard let bytes = part.bytes else { continue }
+            guard bytes.count <= inlineMessageLimit, Int64(bytes.count) == part.file.size else {
+                throw StoreError.invalidArgument("part \(part.contentId): \(bytes.count) bytes kept inline (limit \(inlineMessageLimit), declared \(part.file.size))")
+            }
         }
     }
 
@@ -99,6 +136,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         let messageId = message.metadata.messageId
         guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
         guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
+        try checkInlineParts(message.parts)
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
         return try write { c in
             let original = try c.queryFirst("""
@@ -156,7 +194,15 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     // MARK: Lookups
 
     public func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
-        try withConnection { try $0.message(id: id, direction: direction) }
+        try withConnection { c in
+            guard var message = try c.message(id: id, direction: direction) else { return nil }
+            message = try c.withPartBytes(message)
+            if message.outbound != nil {
+                message.outbound?.messageBytes = try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
+                                                                  [message.rowId]) { $0.optionalData("bytes") } ?? nil
+            }
+            return message
+        }
     }
 
     public func events(for rowId: Int64) throws -> [MessageEvent] {

@@ -117,6 +117,20 @@ enum Schema {
             ) WITHOUT ROWID;
             CREATE INDEX directory_addresses_owner ON directory_addresses (owner_id);
             """),
+        Migration(version: 3, name: "small messages and payloads kept in the database", sql: """
+            -- Below the store's inline limit, the sealed bytes of an outbound message and the
+            -- payloads of a received one are written in the same commit as their rows instead of
+            -- a payload file each (message_path, or the part's path, is then ''). Tables of their
+            -- own, so that reading message and part rows never drags the bytes along.
+            CREATE TABLE message_bytes (
+                message_row INTEGER PRIMARY KEY REFERENCES messages (row_id),
+                bytes       BLOB    NOT NULL
+            );
+            CREATE TABLE part_bytes (
+                part_id INTEGER PRIMARY KEY REFERENCES parts (id),
+                bytes   BLOB    NOT NULL
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -31,8 +31,12 @@ public struct SignatureVerifier {
     ///     encrypted are reported unverifiable.
     ///   - encryptedContentIDs: parts that are still ciphertext.
     ///   - time: when certificates and a wsu:Timestamp are judged.
+    ///   - preread: the message's Security header as the caller already read it (for decryption),
+    ///     used when it is that very element; else the header is read here.
+    ///   - identifiers: the envelope's identifier index, when the caller already built it.
     public func verify(_ message: AS4Message, attachments: [MIMEPart], encryptedContentIDs: Set<String> = [],
-                       at time: Date = Date()) -> SignatureReport {
+                       at time: Date = Date(), header preread: SecurityHeader? = nil,
+                       identifiers: IdentifierIndex? = nil) -> SignatureReport {
         var report = SignatureReport()
         report.evaluatedAt = time
         let envelope = message.envelope
@@ -47,7 +51,11 @@ public struct SignatureVerifier {
         }
         let header: SecurityHeader
         do {
-            header = try SecurityHeader.read(securityElement)
+            if let preread, preread.element == securityElement {
+                header = preread
+            } else {
+                header = try SecurityHeader.read(securityElement)
+            }
         } catch {
             report.fail(error)
             return report
@@ -66,7 +74,7 @@ public struct SignatureVerifier {
 
         let ids: IdentifierIndex
         do {
-            ids = try IdentifierIndex(document: envelope.document)
+            if let identifiers { ids = identifiers } else { ids = try IdentifierIndex(document: envelope.document) }
         } catch {
             report.fail(error)
             return report

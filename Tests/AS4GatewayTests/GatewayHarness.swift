@@ -257,3 +257,10 @@ final class GatewayHarness {
 struct HarnessTimeout: Error, CustomStringConvertible {
     var description: String
 }
+
+/// A stored payload's bytes: kept in the store's own rows when small (`MessagePart.bytes`), else
+/// the file at its path.
+func storedPayload(_ part: MessagePart) throws -> [UInt8] {
+    if let bytes = part.bytes { return [UInt8](bytes) }
+    return try [UInt8](Data(contentsOf: URL(fileURLWithPath: part.file.path)))
+}

@@ -30,7 +30,7 @@ final class GatewayIntegrationTests: XCTestCase {
         XCTAssertEqual(sent.outbound?.attempts, 1)
         let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
         XCTAssertEqual(received.parts.count, 1)
-        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+        XCTAssertEqual(try storedPayload(received.parts[0]), doc)
         XCTAssertEqual(received.parts[0].mimeType, "application/xml")
 
         // The stored receipt is a signed NRR receipt for our message, checkable offline.
@@ -44,8 +44,10 @@ final class GatewayIntegrationTests: XCTestCase {
         let repost = Process()
         repost.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         let out = harness.root.appendingPathComponent("repost.xml").path
+        // The exact bytes sent: a file, or (a small message) kept in the store's own rows.
+        let sentBytes = try sent.outbound!.messageBytes.map { try harness.file("sent.mime", [UInt8]($0)) } ?? sent.outbound!.messagePath
         repost.arguments = ["-s", "-o", out, "-w", "%{http_code}", "--cacert", harness.pmodeDirectory + "/certs/dev-ca.pem",
-                            "-H", "Content-Type: \(sent.outbound!.contentType)", "--data-binary", "@\(sent.outbound!.messagePath)",
+                            "-H", "Content-Type: \(sent.outbound!.contentType)", "--data-binary", "@\(sentBytes)",
                             harness.nodes["gw-b"]!.as4URL]
         let pipe = Pipe()
         repost.standardOutput = pipe
@@ -58,6 +60,28 @@ final class GatewayIntegrationTests: XCTestCase {
         defer { store.close() }
         XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100).filter { $0.metadata.messageId == id }.count, 1)
         XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("event=duplicate message_id=\(id)"))
+    }
+
+    /// Above the store's inline limit (1 MiB) a message takes the file path on both sides: the
+    /// sealed message is a payload file at A, the received payload a file at B, byte for byte.
+    func testAPayloadAboveTheInlineLimitTravelsAsFiles() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        // Pseudo-random, so that compression cannot bring it under the limit.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let doc = (0..<(2 << 20)).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("large.bin", doc)])
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertNil(sent.outbound?.messageBytes)
+        XCTAssertFalse(sent.outbound?.messagePath.isEmpty ?? true)
+        let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
+        XCTAssertNil(received.parts.first?.bytes)
+        XCTAssertEqual(received.parts.first?.file.size, Int64(doc.count))
+        XCTAssertEqual(try storedPayload(try XCTUnwrap(received.parts.first)), doc)
     }
 
     func testReceiverDownThenUpIsRetriedAndDelivered() throws {

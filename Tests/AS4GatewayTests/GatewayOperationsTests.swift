@@ -95,7 +95,7 @@ final class GatewayOperationsTests: XCTestCase {
         let b = try harness.store("gw-b")
         defer { b.close() }
         let received = try XCTUnwrap(try b.findMessage(id: id, direction: .inbound))
-        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+        XCTAssertEqual(try storedPayload(received.parts[0]), doc)
     }
 
     func testSIGHUPReloadsPModesAndABadFileKeepsTheOldSet() throws {

@@ -196,7 +196,7 @@ final class IndependentPeerTests: XCTestCase {
         let message = try XCTUnwrap(try stored(id, .inbound), "gw-a stored nothing for \(id)")
         XCTAssertEqual(message.metadata.messageId, id)
         XCTAssertEqual(message.parts.count, 1)
-        let delivered = try [UInt8](Data(contentsOf: URL(fileURLWithPath: message.parts[0].file.path)))
+        let delivered = try storedPayload(message.parts[0])
         XCTAssertEqual([hex(try Digest.sha256(delivered))], json["payloadSha256"] as? [String],
                        "gw-a delivers the SBD exactly as as4 built it")
         XCTAssertNotNil(message.receipt, "the receipt answered is kept")

@@ -41,7 +41,7 @@ final class PullAndTwoWayTests: XCTestCase {
         let received = try XCTUnwrap(try harness.message("gw-b", id, .inbound))
         XCTAssertEqual(received.metadata.mpc, "urn:as4gw:mpc:test-for-gw-b")
         XCTAssertEqual(received.parts.count, 1)
-        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: received.parts[0].file.path))), doc)
+        XCTAssertEqual(try storedPayload(received.parts[0]), doc)
         XCTAssertEqual(received.receipt, sent.receipt, "the receipt gw-a holds is the one gw-b made")
 
         let log = harness.nodes["gw-b"]!.log

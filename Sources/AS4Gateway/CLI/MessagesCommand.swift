@@ -184,7 +184,9 @@ enum MessagesCommand {
             fields.append(("receiptAt", .string(message.receiptAt.map(timestamp))))
             fields.append(("parts", .array(message.parts.map { p in
                 .object([("contentId", .string(p.contentId)), ("mimeType", .string(p.mimeType)),
-                         ("size", .int(p.file.size)), ("sha256", .string(p.file.sha256)), ("path", .string(p.file.path))])
+                         ("size", .int(p.file.size)), ("sha256", .string(p.file.sha256)),
+                         // Small payloads live in the store's database: no file, a null path.
+                         ("path", p.file.path.isEmpty ? .null : .string(p.file.path))])
             })))
             fields.append(("events", .array(events.map { e in
                 .object([("at", .string(timestamp(e.at))), ("status", .string(e.status.rawValue)),

@@ -29,6 +29,9 @@ final class GatewayContext: Sendable {
     let tlsClientCertificateFile: String?
     let tlsClientKeyFile: String?
     let messageIdDomain: String
+    /// The real paths of our data, P-Mode and store folders, which no submitted payload may come
+    /// from (resolved once: they do not move while the daemon runs).
+    let ownFolders: [String]
     let deliveryWakeup = DeliveryWakeup()
     let pullReplays = ReplayGuard()
     let metrics = GatewayMetrics()
@@ -52,6 +55,7 @@ final class GatewayContext: Sendable {
         self.tlsClientKeyFile = tlsClientKeyFile
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+        ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
     }
 
     /// Validator for a partner's signatures: the truststore plus the partner's own P-Mode

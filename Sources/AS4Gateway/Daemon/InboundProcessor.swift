@@ -130,16 +130,22 @@ struct InboundProcessor: HTTPHandler {
             }
             // Identifiers must be unique before anything is resolved by them, decryption included
             // (signature-wrapping defence; EBMS:0101).
-            _ = try IdentifierIndex(document: message.envelope.document)
+            let identifiers = try IdentifierIndex(document: message.envelope.document)
+            // The Security header is read once and shared by decryption, verification and the receipt.
+            var header: SecurityHeader?
+            func securityHeader() throws -> SecurityHeader? {
+                if header == nil, let sec = message.envelope.securityHeaders.first { header = try SecurityHeader.read(sec) }
+                return header
+            }
             var attachments = message.attachments
             var spooled: [String] = []
             defer { for f in spooled { unlink(f) } }
             let encrypted = message.envelope.encryptedContentIDs
             if !encrypted.isEmpty || policy.requireEncryption {
-                guard let sec = message.envelope.securityHeaders.first else {
+                guard let read = try securityHeader() else {
                     throw EbmsError(.policyNoncompliance, "the agreement requires encrypted payloads")
                 }
-                attachments = try AttachmentDecryptor.decrypt(message, header: try SecurityHeader.read(sec), keys: context.decryptionKeys,
+                attachments = try AttachmentDecryptor.decrypt(message, header: read, keys: context.decryptionKeys,
                                                               policy: policy, spoolDirectory: context.spoolDirectory)
                 for part in attachments {
                     if case .file(let p, _, _) = part.body, !message.attachments.contains(where: { $0.body == part.body }) { spooled.append(p) }
@@ -150,9 +156,13 @@ struct InboundProcessor: HTTPHandler {
                 let senderCerts = match.sender.certificates(role: .signing)
                 let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
                                                  expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
-                let report = verifier.verify(message, attachments: attachments)
+                // A header that cannot be read is reported by the verifier, as before.
+                let read = try? securityHeader()
+                let report = verifier.verify(message, attachments: attachments, header: read, identifiers: identifiers)
                 if let error = report.error, security.sign || message.envelope.hasSignature { throw error }
-                if message.envelope.hasSignature { signature = try ReceiptBuilder.signature(of: message) }
+                if message.envelope.hasSignature {
+                    signature = try read?.signatures.first ?? ReceiptBuilder.signature(of: message)
+                }
             }
             // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4): a retry after a
             // lost receipt gets the original receipt again and is not stored twice; a message that
@@ -176,7 +186,7 @@ struct InboundProcessor: HTTPHandler {
                 result = try context.store.recordInbound(record, duplicateWindow: window)
             } catch {
                 // Not recorded: the payload files belong to nobody.
-                for p in parts { unlink(p.file.path) }
+                for p in parts where !p.file.path.isEmpty { unlink(p.file.path) }
                 throw error
             }
             switch result {
@@ -185,7 +195,7 @@ struct InboundProcessor: HTTPHandler {
                 return .success(receipt)
             case .duplicate(let original):
                 // Raced with a concurrent copy of the same message: answer as that one was answered.
-                for p in parts { unlink(p.file.path) }
+                for p in parts where !p.file.path.isEmpty { unlink(p.file.path) }
                 guard let stored = original.receipt, try sameContent(stored, signature) else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
                 }
@@ -197,7 +207,9 @@ struct InboundProcessor: HTTPHandler {
         }
     }
 
-    /// Each payload (decompressed when declared) into the store's payload directory, fsync'd.
+    /// Each payload (decompressed when declared): in memory for the store's own rows when it fits
+    /// the store's inline limit (made durable with the message's record), else into the store's
+    /// payload directory, fsync'd.
     func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64) throws -> [MessagePart] {
         var out: [MessagePart] = []
         var total: UInt64 = 0
@@ -205,6 +217,14 @@ struct InboundProcessor: HTTPHandler {
             for info in user.payloads {
                 guard let cid = info.contentID, let part = attachments.first(where: { $0.contentID == cid }) else {
                     throw EbmsError(.externalPayloadError, "eb:PartInfo \(info.href ?? "(SOAP Body)") names no attachment")
+                }
+                let mimeType = info.mimeType ?? part.contentType?.essence ?? "application/octet-stream"
+                if let bytes = try inlinePayload(part.body, compressed: info.isCompressed, remaining: limit > total ? limit - total : 0,
+                                                 limit: limit) {
+                    total += UInt64(bytes.count)
+                    let file = StoredFile(path: "", size: Int64(bytes.count), sha256: Self.hex(try Digest.sha256(bytes)))
+                    out.append(MessagePart(contentId: cid, mimeType: mimeType, file: file, bytes: Data(bytes)))
+                    continue
                 }
                 let file = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "in-")
                 var sink = file
@@ -233,13 +253,42 @@ struct InboundProcessor: HTTPHandler {
                     throw EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
                 }
                 let stored = try context.store.storePayload(.move(path: file.path), at: Date())
-                out.append(MessagePart(contentId: cid, mimeType: info.mimeType ?? part.contentType?.essence ?? "application/octet-stream", file: stored))
+                out.append(MessagePart(contentId: cid, mimeType: mimeType, file: stored))
             }
         } catch {
-            for p in out { unlink(p.file.path) }
+            for p in out where !p.file.path.isEmpty { unlink(p.file.path) }
             throw error
         }
         return out
+    }
+
+    /// A payload's bytes when they fit the store's inline limit; nil when it goes to a file. The
+    /// same bounds as the file path: a payload past what the agreement still allows is refused.
+    func inlinePayload(_ body: PartBody, compressed: Bool, remaining: UInt64, limit: UInt64) throws -> [UInt8]? {
+        let inline = UInt64(context.store.inlineMessageLimit)
+        guard inline > 0, body.count <= inline else { return nil }
+        guard compressed else {
+            guard body.count <= remaining else { throw sizeError(limit) }
+            return try body.readAll()
+        }
+        var sink = MemorySink()
+        do {
+            try Gzip.decompress(body, to: &sink, limits: GzipLimits(maxOutputBytes: min(remaining, inline)))
+        } catch let e as EbmsError where e.detail == Gzip.outputLimitDetail {
+            // Larger than the inline limit but perhaps within the agreement: decompressed again
+            // into a file. Past the agreement: a DecompressionFailure (AS4-WIRE §4).
+            if remaining > inline { return nil }
+            throw EbmsError(.decompressionFailure, "the decompressed payloads exceed the agreement's limit of \(limit) bytes")
+        }
+        return sink.bytes
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Files the MIME reader created for this message (decoded base64 parts, a de-chunked body):

@@ -28,6 +28,7 @@ struct PullResponder {
             }
             context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",
                                               "attempt": String(job.attempt), "elapsed_ms": ms(started)])
+            if let bytes = job.messageBytes { return .bytes(200, contentType: job.contentType, [UInt8](bytes)) }
             return .file(200, contentType: job.contentType, path: job.messagePath)
         } catch {
             return processor.errorResponse(error, refTo: ref, started: started)

@@ -100,8 +100,7 @@ struct Outbound {
             guard FileManager.default.isReadableFile(atPath: p.path) else { throw SubmissionError(status: 400, reason: "cannot read payload \(p.path)") }
             // The gateway's own folders hold its private keys and its store: never a payload.
             let real = Self.realPath(p.path)
-            for own in [context.config.dataDirectory, context.config.pmodeDirectory, context.config.storeDirectory].map(Self.realPath)
-            where real == own || real.hasPrefix(own + "/") {
+            for own in context.ownFolders where real == own || real.hasPrefix(own + "/") {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) lies in the gateway's own data or P-Mode folder")
             }
             payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
@@ -143,6 +142,49 @@ struct Outbound {
         let sealed = try sealer.seal(user, payloads: payloads)
         defer { sealed.removeSpoolFiles() }
         // The exact bytes are kept: retries resend them, so the receipt's digests always match.
+        let pull = match.delivery == .pull
+        let stored = try keep(sealed, payloadBytes: payloads.reduce(UInt64(0)) { $0 + $1.body.count })
+        let record = OutboundMessage(metadata: InboundProcessor.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc),
+                                     endpoint: pull ? nil : them.endpoint?.absoluteString, contentType: stored.contentType,
+                                     messagePath: stored.path, sentReferences: SentReferenceCoding.encode(sealed.references),
+                                     maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
+                                     pullMPC: pull ? match.leg.mpc : nil, messageBytes: stored.bytes)
+        do {
+            _ = try context.store.enqueueOutbound(record)
+        } catch {
+            if !stored.path.isEmpty { unlink(stored.path) }  // not queued: the stored bytes belong to nobody
+            throw error
+        }
+        if !pull { context.deliveryWakeup.signal() }
+        context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
+                                                                                  "bytes": String(stored.size)]) { $1 })
+        return id
+    }
+
+    /// The sealed message as the store keeps it: in memory for the store's own rows when it is
+    /// small enough (one durable commit with the queue row, no file), else a payload file.
+    struct KeptMessage {
+        var contentType: String
+        var path: String
+        var bytes: Data?
+        var size: Int
+    }
+
+    /// Room for the envelope, security header and MIME headers around the payloads: a message
+    /// whose payloads fit the inline limit less this is sealed in memory.
+    static let sealingOverhead: UInt64 = 64 * 1024
+
+    func keep(_ sealed: SealedMessage, payloadBytes: UInt64) throws -> KeptMessage {
+        let limit = context.store.inlineMessageLimit
+        if limit > 0, payloadBytes + Self.sealingOverhead <= UInt64(limit) {
+            var sink = MemorySink()
+            let contentType = try sealed.write(to: &sink)
+            if sink.bytes.count <= limit {
+                return KeptMessage(contentType: contentType, path: "", bytes: Data(sink.bytes), size: sink.bytes.count)
+            }
+            let file = try context.store.storePayload(.bytes(Data(sink.bytes)), at: Date())
+            return KeptMessage(contentType: contentType, path: file.path, bytes: nil, size: Int(file.size))
+        }
         let tmp = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "out-")
         var sink = tmp
         let contentType: String
@@ -153,22 +195,7 @@ struct Outbound {
             unlink(tmp.path)
             throw error
         }
-        let stored = try context.store.storePayload(.move(path: tmp.path), at: Date())
-        let pull = match.delivery == .pull
-        let record = OutboundMessage(metadata: InboundProcessor.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc),
-                                     endpoint: pull ? nil : them.endpoint?.absoluteString, contentType: contentType,
-                                     messagePath: stored.path, sentReferences: SentReferenceCoding.encode(sealed.references),
-                                     maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
-                                     pullMPC: pull ? match.leg.mpc : nil)
-        do {
-            _ = try context.store.enqueueOutbound(record)
-        } catch {
-            unlink(stored.path)  // not queued: the stored bytes belong to nobody
-            throw error
-        }
-        if !pull { context.deliveryWakeup.signal() }
-        context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
-                                                                                  "bytes": String(stored.size)]) { $1 })
-        return id
+        let file = try context.store.storePayload(.move(path: tmp.path), at: Date())
+        return KeptMessage(contentType: contentType, path: file.path, bytes: nil, size: Int(file.size))
     }
 }

@@ -1,0 +1,83 @@
+import Foundation
+@testable import MessageStore
+import Synchronization
+import XCTest
+
+/// The group commit: commits run with `synchronous=NORMAL`, and a method returns only once an
+/// fsync of the WAL has covered its commit.
+final class DurabilityTests: StoreTestCase {
+    func testEveryDurableWriteReturnsAfterItsCommitIsSynced() throws {
+        let store = try openSQLiteStore()
+        defer { store.close() }
+        var before = store.durability.syncedThrough
+        _ = try store.enqueueOutbound(outbound("m1", at: t0))
+        XCTAssertGreaterThan(store.durability.syncedThrough, before, "enqueue returned before an fsync covered it")
+        before = store.durability.syncedThrough
+        _ = try store.recordInbound(inbound("in-1", at: t0), duplicateWindow: 3600)
+        XCTAssertGreaterThan(store.durability.syncedThrough, before, "recordInbound returned before an fsync covered it")
+    }
+
+    func testALeaseClaimDoesNotWaitForItsOwnFsync() throws {
+        let store = try openSQLiteStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("m1", at: t0))
+        let synced = store.durability.syncedThrough
+        let jobs = try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60)
+        XCTAssertEqual(jobs.count, 1)
+        XCTAssertEqual(store.durability.syncedThrough, synced, "a claim is redone after a crash: it needs no fsync of its own")
+        // The next durable commit covers the claim too (WAL order).
+        try store.markFailed(messageId: "m1", owner: "w0", error: DeliveryError(code: "X", reason: "test"), at: t0)
+        XCTAssertEqual(store.durability.syncedThrough, synced + 2)
+    }
+
+    /// Many threads writing at once: each sees its own commit covered when it returns, and what
+    /// they wrote is all there after a reopen.
+    func testConcurrentWritersShareFsyncsAndLoseNothing() throws {
+        let store = try openSQLiteStore()
+        let threads = 8, perThread = 40
+        let failures = Failures()
+        let group = DispatchGroup()
+        for t in 0..<threads {
+            let messages = (0..<perThread).map { i in inbound("t\(t)-\(i)", at: t0) }
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                for (i, message) in messages.enumerated() {
+                    do {
+                        _ = try store.recordInbound(message, duplicateWindow: 3600)
+                        // This thread's commit is numbered at most the total so far.
+                        if store.durability.syncedThrough < UInt64(i + 1) {
+                            failures.add("t\(t)-\(i): returned before its fsync")
+                        }
+                    } catch {
+                        failures.add("t\(t)-\(i): \(error)")
+                    }
+                }
+            }.start()
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(failures.all, [])
+        store.close()
+
+        let reopened = try openSQLiteStore()
+        defer { reopened.close() }
+        let all = try reopened.listMessages(status: .received, since: nil, direction: .inbound, limit: 10_000)
+        XCTAssertEqual(all.count, threads * perThread)
+    }
+
+    func testAFailedFsyncIsPermanent() throws {
+        let store = try openSQLiteStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("m1", at: t0))
+        // Removing the WAL under the store makes its next sync fail to find it.
+        XCTAssertEqual(unlink(store.databasePath + "-wal"), 0)
+        XCTAssertThrowsError(try store.enqueueOutbound(outbound("m2", at: t0)))
+        XCTAssertThrowsError(try store.enqueueOutbound(outbound("m3", at: t0)), "a store whose fsync failed must stay failed")
+    }
+}
+
+private final class Failures: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ failure: String) { list.withLock { $0.append(failure) } }
+    var all: [String] { list.withLock { $0 } }
+}
