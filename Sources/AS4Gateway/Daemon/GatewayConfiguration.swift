@@ -148,9 +148,8 @@ struct GatewayConfiguration: Codable, Sendable {
             config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
         }
         config.payloadDirectory = config.payloadDirectory.map(resolve)
-        do { _ = try config.storeLocation() } catch {
-            throw ConfigError(description: "\(path): store: \(error)")
-        }
+        // The store URL is judged where it is used (serve, the ops commands, --check-config),
+        // so that --check-config can list it beside every other problem.
         return config
     }
 
