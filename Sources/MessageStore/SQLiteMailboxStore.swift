@@ -139,9 +139,14 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try c.run("UPDATE document_recipients SET retrieved_at = ? WHERE message_id = ? AND address = ? AND retrieved_at IS NULL",
                           [at, u.messageId, u.address])
             }
+            // The receipt is the proof of sending: kept even when a later state was reported first.
+            if let receipt = u.receipt {
+                try c.run("UPDATE document_recipients SET receipt = ? WHERE message_id = ? AND address = ? AND receipt IS NULL",
+                          [receipt, u.messageId, u.address])
+            }
             guard status.allows(u.status) else { return false }
-            try c.run("UPDATE document_recipients SET status = ?, updated_at = ?, receipt = COALESCE(?, receipt) WHERE message_id = ? AND address = ?",
-                      [u.status.rawValue, at, u.receipt, u.messageId, u.address])
+            try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
+                      [u.status.rawValue, at, u.messageId, u.address])
             if let d = u.decision {
                 try c.run("""
                     UPDATE document_recipients SET decision = ?, decision_code = ?, decision_reason = ?, decided_at = ?

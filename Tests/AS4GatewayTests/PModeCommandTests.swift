@@ -187,7 +187,7 @@ final class PModeCommandTests: XCTestCase {
         let example = GatewayProcess.projectRoot.appendingPathComponent("examples/gateway.json")
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: example)) as? [String: Any])
         let settings = Set(json.keys.filter { !$0.hasPrefix("_") })
-        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "as4Listener", "submissionListener", "adminListener", "keys",
+        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "as4Listener", "apiListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI"])
@@ -244,7 +244,7 @@ final class PModeCommandTests: XCTestCase {
         try """
         {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
                          "tls": {"certificate": "missing-cert.pem", "key": "missing-key.pem"}},
-         "submissionListener": {"address": "127.0.0.1", "port": 0, "path": "/submit"}}
+         "apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit"}}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let r = try GatewayProcess.run(["serve", "--config", config, "--data", temporary.appendingPathComponent("data").path, "--pmode", pmode])
         XCTAssertEqual(r.status, 2)

@@ -13,6 +13,10 @@ final class GatewayContext: Sendable {
     let log: EventLog
     let registry: PModeRegistry
     let store: any MessageStore
+    /// The backend API's connections, documents, mailboxes and notifications.
+    let mailbox: any MailboxStore
+    /// The e-address directory the router reads.
+    let addresses: SQLiteAddressDirectory
     /// Our party name in the P-Mode set.
     let party: String
     let signing: SigningIdentity
@@ -37,6 +41,8 @@ final class GatewayContext: Sendable {
         self.log = log
         self.registry = registry
         self.store = store
+        self.mailbox = try SQLiteMailboxStore(dataDirectory: config.storeDirectory)
+        self.addresses = try SQLiteAddressDirectory(dataDirectory: config.storeDirectory)
         self.party = config.party
         self.signing = signing
         self.decryptionKeys = decryptionKeys
@@ -68,6 +74,8 @@ final class GatewayContext: Sendable {
     /// Trust stores per set of pinned partner certificates: building one (anchors, CRLs) for every
     /// message showed in the daemon's profile.
     private let validators = Mutex<[Set<Certificate>: CertificateValidator]>([:])
+
+    var router: Router { Router(directory: StoreAddressLookup(store: addresses)) }
 
     func signatureBuilder() throws -> SignatureBuilder {
         try SignatureBuilder(identity: signing)
