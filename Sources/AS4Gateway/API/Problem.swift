@@ -55,6 +55,3 @@ extension JSON {
         .bytes(status, contentType: "application/json", Array((serialized(pretty: false) + "\n").utf8))
     }
 }
-
-/// Every case holds Sendable values only.
-extension JSON: Sendable {}
