@@ -2,8 +2,8 @@ import EnvelopeXML
 import Foundation
 import HTTPServer
 
-/// A `multipart/form-data` body (RFC 7578), read with the project's MIME parser: the framing is
-/// that of every multipart type, so the body is parsed as multipart with the request's boundary.
+/// A `multipart/form-data` body (RFC 7578), read with the project's MIME parser (the framing of
+/// every multipart type).
 /// Parts stay ranges of the request's spool file when the body was spooled; nothing is copied.
 struct FormData {
     struct Field {
@@ -31,17 +31,16 @@ struct FormData {
         }
         var limits = MIMELimits()
         limits.maxRootPartSize = limits.maxTotalSize
-        let parsed: MultipartRelated
+        let parts: [MIMEPart]
         do {
-            parsed = try MultipartRelated.parse(input, mediaType: MediaType(type: "multipart", subtype: "related", parameters: ["boundary": boundary]),
-                                                limits: limits, spoolDirectory: spoolDirectory)
+            parts = try MultipartRelated.parseFormData(input, boundary: boundary, limits: limits, spoolDirectory: spoolDirectory)
         } catch let e as EbmsError {
             throw Problem.badRequest("the multipart body cannot be read: \(e.reason)")
         } catch {
             throw Problem.badRequest("the multipart body cannot be read: \(error)")
         }
         var fields: [Field] = []
-        for (i, part) in parsed.parts.enumerated() {
+        for (i, part) in parts.enumerated() {
             guard let disposition = part.headers["Content-Disposition"], let params = Self.dispositionParameters(disposition),
                   let name = params["name"] else {
                 throw Problem.badRequest("part \(i + 1) has no Content-Disposition: form-data with a name")
