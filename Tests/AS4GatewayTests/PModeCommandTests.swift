@@ -54,7 +54,7 @@ final class PModeCommandTests: XCTestCase {
         let dir = try copyOfShippedPModes()
         let r = try GatewayProcess.run(["pmode", "check", dir, "--allow-missing-certificates"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, "\(dir): 2 parties, 4 P-Modes: OK\n")
+        XCTAssertEqual(r.stdout, "\(dir): 2 parties, 8 P-Modes: OK\n")
         XCTAssertEqual(r.stderr, "")
         // The same directory from the repository, as a user would run it.
         XCTAssertEqual(try GatewayProcess.run(["pmode", "check", shippedPModes, "--allow-missing-certificates"]).status, 0)
