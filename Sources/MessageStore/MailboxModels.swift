@@ -38,18 +38,23 @@ public enum RecipientStatus: String, Sendable, CaseIterable {
     var rank: Int {
         switch self {
         case .submitted: return 0
-        case .deliveryDelayed: return 1
-        case .accepted: return 2
-        case .delivered: return 3
-        case .recipientAccepted, .recipientRejected, .failed: return 4
+        case .accepted: return 1
+        case .delivered, .deliveryDelayed: return 2
+        case .recipientAccepted, .recipientRejected, .failed: return 3
         }
     }
 
     /// Whether a recipient in this state may move to `next`. `Failed` is only reachable before
-    /// the receiving store took the document; later, failures belong to the recipient's answer.
+    /// the receiving store took the document (later, the recipient's answer decides);
+    /// `DeliveryDelayed` marks a held document not yet read and answered by its deadline, after
+    /// which reading and answering still count.
     public func allows(_ next: RecipientStatus) -> Bool {
-        if next == .failed { return self == .submitted || self == .deliveryDelayed }
-        return next.rank > rank
+        switch next {
+        case .failed: return self == .submitted
+        case .deliveryDelayed: return self == .accepted || self == .delivered
+        case .delivered where self == .deliveryDelayed: return true
+        default: return next.rank > rank
+        }
     }
 }
 
@@ -114,6 +119,8 @@ public struct Document: Sendable, Equatable {
     /// Arrived by AS4: the sending access point (status messages go back there) and the message.
     public var originParty: String?
     public var originMessageId: String?
+    /// The sender's deadline for reading and answering (documents submitted here only).
+    public var deliveryBy: Date?
     public var createdAt: Date
     public var files: [DocumentFile]
     public var recipients: [DocumentRecipient]
@@ -128,6 +135,7 @@ public struct NewDocument: Sendable {
     public var metadata: String
     public var originParty: String?
     public var originMessageId: String?
+    public var deliveryBy: Date?
     public var files: [DocumentFile]
     public var recipients: [Recipient]
 
@@ -148,7 +156,8 @@ public struct NewDocument: Sendable {
     }
 
     public init(messageId: String, connection: String?, idempotencyKey: String?, sender: String, metadata: String,
-                originParty: String? = nil, originMessageId: String? = nil, files: [DocumentFile], recipients: [Recipient]) {
+                originParty: String? = nil, originMessageId: String? = nil, deliveryBy: Date? = nil, files: [DocumentFile],
+                recipients: [Recipient]) {
         self.messageId = messageId
         self.connection = connection
         self.idempotencyKey = idempotencyKey
@@ -156,6 +165,7 @@ public struct NewDocument: Sendable {
         self.metadata = metadata
         self.originParty = originParty
         self.originMessageId = originMessageId
+        self.deliveryBy = deliveryBy
         self.files = files
         self.recipients = recipients
     }

@@ -32,6 +32,11 @@ public protocol MailboxStore: AnyObject, Sendable {
     func updateRecipient(_ update: RecipientUpdate, at: Date) throws -> Bool
     /// The document and recipient carried by an outbound AS4 message of ours.
     func recipient(as4MessageId: String) throws -> (messageId: String, address: String)?
+    /// Recipients of documents submitted here whose `deliveryBy` is at or before `now` and that are
+    /// still Submitted, Accepted or Delivered, earliest deadline first.
+    func overdueRecipients(now: Date, limit: Int) throws -> [(messageId: String, address: String, status: RecipientStatus)]
+    /// Remote recipients still `Submitted` (waiting for their access point's receipt), oldest first.
+    func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)]
     /// Mailbox entries of `address` with an id above `cursor`, oldest first.
     func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)]
 

@@ -89,9 +89,11 @@ public final class SQLiteMailboxStore: MailboxStore {
                 if recipients.isEmpty { return .existing(messageId: d.messageId) }
             } else {
                 try c.run("""
-                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId, at])
+                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
+                                           delivery_by, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
+                          d.deliveryBy, at])
                 for (i, f) in d.files.enumerated() {
                     try c.run("INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])
@@ -99,9 +101,10 @@ public final class SQLiteMailboxStore: MailboxStore {
             }
             for r in recipients {
                 try c.run("""
-                    INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId, at])
+                    INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
+                          d.connection == nil ? nil : d.deliveryBy, at])
                 try Self.event(c, d.messageId, r.address, at, r.status.rawValue,
                                r.route == .mailbox ? "held in the recipient's mailbox" : "queued for access point \(r.party ?? "")")
             }
@@ -164,6 +167,26 @@ public final class SQLiteMailboxStore: MailboxStore {
             try c.queryFirst("SELECT message_id, address FROM document_recipients WHERE as4_message_id = ?", [as4MessageId]) {
                 (messageId: $0.string("message_id"), address: $0.string("address"))
             }
+        }
+    }
+
+    public func overdueRecipients(now: Date, limit: Int) throws -> [(messageId: String, address: String, status: RecipientStatus)] {
+        try withConnection { c in
+            try c.query("""
+                SELECT message_id, address, status FROM document_recipients
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered') AND deadline_at <= ?
+                ORDER BY deadline_at LIMIT ?
+                """, [now, limit]) { (messageId: $0.string("message_id"), address: $0.string("address"),
+                                      status: RecipientStatus(rawValue: $0.string("status")) ?? .submitted) }
+        }
+    }
+
+    public func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)] {
+        try withConnection { c in
+            try c.query("""
+                SELECT message_id, address, as4_message_id FROM document_recipients
+                WHERE route = 'remote' AND status = 'Submitted' ORDER BY id LIMIT ?
+                """, [limit]) { (messageId: $0.string("message_id"), address: $0.string("address"), as4MessageId: $0.string("as4_message_id")) }
         }
     }
 
@@ -232,7 +255,8 @@ public final class SQLiteMailboxStore: MailboxStore {
         guard var d = try c.queryFirst("SELECT * FROM documents WHERE message_id = ?", [id], row: { s in
             Document(messageId: s.string("message_id"), connection: s.optionalString("connection"), idempotencyKey: s.optionalString("idempotency_key"),
                      sender: s.string("sender"), metadata: s.string("metadata"), originParty: s.optionalString("origin_party"),
-                     originMessageId: s.optionalString("origin_message_id"), createdAt: s.date("created_at"), files: [], recipients: [])
+                     originMessageId: s.optionalString("origin_message_id"), deliveryBy: s.optionalDate("delivery_by"),
+                     createdAt: s.date("created_at"), files: [], recipients: [])
         }) else { return nil }
         d.files = try c.query("SELECT * FROM document_files WHERE message_id = ? ORDER BY position", [id]) { s in
             DocumentFile(name: s.string("name"), mimeType: s.string("mime_type"),

@@ -137,6 +137,7 @@ enum Schema {
                 metadata          TEXT    NOT NULL,
                 origin_party      TEXT,
                 origin_message_id TEXT,
+                delivery_by       INTEGER,
                 created_at        INTEGER NOT NULL,
                 CHECK (connection IS NOT NULL OR origin_party IS NOT NULL)
             );
@@ -167,12 +168,18 @@ enum Schema {
                 decision_reason TEXT,
                 decided_at      INTEGER,
                 retrieved_at    INTEGER,
+                -- the document's deliveryBy (documents submitted here only)
+                deadline_at     INTEGER,
                 updated_at      INTEGER NOT NULL,
                 UNIQUE (message_id, address),
                 CHECK (route = 'mailbox' OR (party IS NOT NULL AND as4_message_id IS NOT NULL))
             );
             CREATE INDEX document_recipients_mailbox ON document_recipients (address, id) WHERE route = 'mailbox';
             CREATE UNIQUE INDEX document_recipients_as4 ON document_recipients (as4_message_id) WHERE as4_message_id IS NOT NULL;
+            -- Only recipients a deadline can still act on; the query repeats the WHERE terms.
+            CREATE INDEX document_recipients_deadline ON document_recipients (deadline_at)
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered');
+            CREATE INDEX document_recipients_unsent ON document_recipients (id) WHERE route = 'remote' AND status = 'Submitted';
             CREATE TABLE document_events (
                 id         INTEGER PRIMARY KEY,
                 message_id TEXT    NOT NULL REFERENCES documents (message_id),

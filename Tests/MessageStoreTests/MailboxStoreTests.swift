@@ -136,4 +136,27 @@ final class MailboxStoreTests: StoreTestCase {
         try store.setCursor("w", to: 42)
         XCTAssertEqual(try store.cursor("w"), 42)
     }
+
+    func testOverdueAndUnsentRecipients() throws {
+        var due = document("due", recipients: [.init(address: company, route: .mailbox, status: .accepted),
+                                               .init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-due")])
+        due.deliveryBy = t0 + 60
+        _ = try store.insertDocument(due, notifications: [], at: t0)
+        var arrived = document("arrived", connection: nil, origin: "gw-x", recipients: [.init(address: sender, route: .mailbox, status: .accepted)])
+        arrived.deliveryBy = t0 + 60
+        _ = try store.insertDocument(arrived, notifications: [], at: t0)
+        _ = try store.insertDocument(document("later"), notifications: [], at: t0)
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 59, limit: 10).count, 0)
+        let overdue = try store.overdueRecipients(now: t0 + 60, limit: 10)
+        XCTAssertEqual(overdue.map(\.address), [company, institution], "the sender's deadline only; not one that arrived from elsewhere")
+        XCTAssertEqual(overdue.map(\.status), [.accepted, .submitted])
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 61))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: institution, status: .failed), at: t0 + 61))
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0, "each recipient once")
+        XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.delivered))
+        XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.recipientAccepted))
+        XCTAssertFalse(RecipientStatus.deliveryDelayed.allows(.failed))
+        XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
+        XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
+    }
 }

@@ -22,6 +22,7 @@ struct SubmitRoute {
         var sender: String
         var recipients: [String]
         var idempotencyKey: String?
+        var deliveryBy: Date?
         /// The metadata JSON as stored and carried (addresses in canonical spelling).
         var json: String
     }
@@ -119,7 +120,7 @@ struct SubmitRoute {
             notices.append(BackendNotification(address: metadata.sender, kind: "accepted", messageId: id, recipient: rec.address, detail: nil, at: now))
         }
         let document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
-                                   metadata: metadata.json, files: stored, recipients: recipients)
+                                   metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
         let result: DocumentInsertResult
         do {
             result = try context.mailbox.insertDocument(document, notifications: notices, at: now)
@@ -189,8 +190,10 @@ struct SubmitRoute {
             if let v = object[key], !(v is String) || (v as? String)?.count ?? 0 > 1000 { errors.append(("/\(key)", "must be a string of at most 1000 characters")) }
         }
         if object["subject"] == nil { errors.append(("/subject", "required")) }
+        var deliveryBy: Date?
         if let v = object["deliveryBy"] {
             if let s = v as? String, let date = ISO8601DateFormatter().date(from: s) {
+                deliveryBy = date
                 if date <= Date() { errors.append(("/deliveryBy", "\(s) has passed")) }
             } else {
                 errors.append(("/deliveryBy", "must be an RFC 3339 date-time such as 2026-12-01T12:00:00Z"))
@@ -207,6 +210,6 @@ struct SubmitRoute {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
         let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, json: json)
+        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, json: json)
     }
 }

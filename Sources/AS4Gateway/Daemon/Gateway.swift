@@ -152,10 +152,15 @@ final class Gateway {
             api.tls = .init(certificateChainPEM: try String(contentsOfFile: tls.certificate, encoding: .utf8),
                             privateKeyPEM: try String(contentsOfFile: tls.key, encoding: .utf8), clientAuthentication: auth)
         }
+        let mailbox = MailboxWorker(context: context)
+        do {
+            try mailbox.queueUnsent()
+        } catch {
+            context.log.log(.error, "mailbox-worker", ["reason": "unsent documents not requeued: \(error)"])
+        }
         let submission = try HTTPServer(configuration: api, handler: APIHandler(context: context))
         try submission.start()
         submissionServer = submission
-        let mailbox = MailboxWorker(context: context)
         mailbox.start()
         mailboxWorker = mailbox
 

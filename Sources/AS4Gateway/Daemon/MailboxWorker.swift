@@ -7,14 +7,20 @@ import Synchronization
 ///   marked handed over;
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
+/// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
+///   took the document (the AS4 message is cancelled if still waiting), `DeliveryDelayed` when it
+///   was held but not yet answered; both notify the sender.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
+/// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
+/// recipient that a crash left between the submission's commit and the queueing.
 final class MailboxWorker: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
     private let finished = Atomic<Bool>(false)
     static let cursorName = "mailbox-worker"
     static let interval = 0.1
+    static let deadlineInterval = 0.5
 
     init(context: GatewayContext) {
         self.context = context
@@ -22,8 +28,13 @@ final class MailboxWorker: Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            var deadlinesChecked = Date.distantPast
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
+                    if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
+                        try enforceDeadlines(now: Date())
+                        deadlinesChecked = Date()
+                    }
                     if try !runOnce() { Thread.sleep(forTimeInterval: Self.interval) }
                 } catch {
                     context.log.log(.error, "mailbox-worker", ["reason": "\(error)"])
@@ -94,6 +105,50 @@ final class MailboxWorker: Sendable {
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail)), at: Date())
         default:
             return
+        }
+    }
+
+    /// Recipients past their document's deadline; returns how many were changed.
+    @discardableResult
+    func enforceDeadlines(now: Date) throws -> Int {
+        var changed = 0
+        for overdue in try context.mailbox.overdueRecipients(now: now, limit: 200) {
+            guard let d = try context.mailbox.document(messageId: overdue.messageId),
+                  let r = d.recipients.first(where: { $0.address == overdue.address }) else { continue }
+            let status: RecipientStatus
+            let detail: String
+            if r.status == .submitted {
+                status = .failed
+                detail = "not taken by access point \(r.party ?? "?") by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+                if let as4 = r.as4MessageId {
+                    // Still waiting in the queue: withdrawn. One being sent now finishes; its
+                    // receipt is still kept as evidence, the status stays Failed.
+                    try? context.store.markFailed(messageId: as4, owner: nil, error: DeliveryError(code: "deadline", reason: detail), at: now)
+                }
+            } else {
+                status = .deliveryDelayed
+                detail = "not read and answered by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+            }
+            if try context.mailbox.updateRecipient(RecipientUpdate(
+                messageId: d.messageId, address: r.address, status: status, detail: detail,
+                notifications: DocumentExchange.senderNotifications(d, address: r.address, status: status, detail: detail)), at: now) {
+                changed += 1
+                context.log.log(.warning, "document-deadline", ["message_id": d.messageId, "recipient": r.address, "status": status.rawValue])
+            }
+        }
+        return changed
+    }
+
+    /// Queues again what a crash left between a submission's commit and its AS4 message. Runs
+    /// before the API listener opens, so no submission is between those two steps meanwhile.
+    func queueUnsent() throws {
+        let exchange = DocumentExchange(context: context)
+        for unsent in try context.mailbox.unsentRemoteRecipients(limit: 10_000)
+        where try context.store.findMessage(id: unsent.as4MessageId, direction: .outbound) == nil {
+            guard let d = try context.mailbox.document(messageId: unsent.messageId),
+                  let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
+            try exchange.sendDocument(d, to: r)
+            context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
         }
     }
 }
