@@ -98,3 +98,46 @@ final class BackendAPIExchangeTests: XCTestCase {
         XCTAssertEqual(((companyFeed.json["items"] as? [[String: Any]]) ?? []).map { $0["kind"] as? String }, ["newMessage"])
     }
 }
+
+/// Hub mode: gateway B serves neither recipient's mailbox; it forwards one to C (whose DMS reads
+/// and accepts, the news travelling back through B to A) and reports the other, unknown to it,
+/// as Failed.
+final class BackendAPIHubTests: XCTestCase {
+    func testHubForwardsToTheServingAccessPointAndRelaysTheAnswers() throws {
+        let sender = "DVS@90000048472", served = "_DEFAULT@40003032949", unknown = "_DEFAULT@90000048472"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b", "gw-c"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-b"),
+                                       h.remoteEntry(unknown, ownerId: "90000048472", kind: "institution", party: "gw-b")])
+        try h.importDirectory("gw-b", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-c")])
+        try h.importDirectory("gw-c", [GatewayHarness.localEntry(served, ownerId: "40003032949", kind: "company")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [sender]))
+        let dmsC = try BackendClient(port: h.nodes["gw-c"]!.submitPort, token: try h.addConnection("gw-c", name: "dms-c", addresses: [served]))
+        for node in ["gw-a", "gw-b", "gw-c"] { try h.start(node) }
+
+        let sent = try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [served, unknown]), files: [("x.txt", Array("via hub".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        func statuses() throws -> [String: String] {
+            let list = (try dmsA.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []
+            return Dictionary(uniqueKeysWithValues: list.map { ($0["address"] as! String, $0["status"] as! String) })
+        }
+        try h.waitUntil(timeout: 30, "the unknown recipient reported Failed by the hub") { try statuses()[unknown] == "Failed" }
+        var inbox: [[String: Any]] = []
+        try h.waitUntil(timeout: 30, "the document in the mailbox at C") {
+            inbox = (try dmsC.get("/api/v1/inbox?address=\(served)").json["items"] as? [[String: Any]]) ?? []
+            return !inbox.isEmpty
+        }
+        XCTAssertEqual(inbox.first?["messageId"] as? String, id)
+        XCTAssertEqual(inbox.first?["sender"] as? String, sender)
+        XCTAssertEqual(try dmsC.get("/api/v1/messages/\(id)/files/1").body, Array("via hub".utf8))
+        XCTAssertEqual(try dmsC.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
+        try h.waitUntil(timeout: 30, "the answer relayed to A") { try statuses()[served] == "RecipientAccepted" }
+        let view = try dmsA.get("/api/v1/messages/\(id)").json
+        let servedView = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == served })
+        XCTAssertEqual((servedView["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String },
+                       ["Submitted", "Accepted", "Delivered", "RecipientAccepted"])
+        let unknownView = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == unknown })
+        XCTAssertTrue(((unknownView["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").contains("not in the e-address directory"), "\(unknownView)")
+    }
+}

@@ -59,7 +59,7 @@ struct MessageRoutes {
                                          notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
             do {
                 if try r.context.mailbox.updateRecipient(update, at: Date()) {
-                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil)
+                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: Date())
                 }
             } catch {
                 r.context.log.log(.error, "retrieval-not-recorded", ["message_id": id, "recipient": held.address, "reason": "\(error)"])
@@ -105,7 +105,7 @@ struct MessageRoutes {
         } catch let e as MailboxStoreError {
             throw Problem.conflict(e.description)
         }
-        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer)
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: target.retrievedAt)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
     }
 

@@ -54,7 +54,6 @@ struct SubmitRoute {
         let size = Int(files.reduce(UInt64(0)) { $0 + $1.body.count })
 
         // Route every recipient first.
-        let set = context.registry.current
         let now = Date()
         var outcomes: [(address: String, route: String, reason: String)] = []
         var recipients: [NewDocument.Recipient] = []
@@ -66,14 +65,12 @@ struct SubmitRoute {
                 recipients.append(.init(address: address, route: .mailbox, status: .accepted))
                 outcomes.append((address, decision.outcome, decision.reason))
             case .remoteAccessPoint(let remote):
-                let party = set.parties.first { $0.partyIds.contains { $0.value == remote.accessPoint.partyId } }
-                guard let party, case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
-                                                                 action: EAddressMessages.documentAction) else {
+                guard let party = DocumentExchange(context: context).accessPointParty(remote.accessPoint.partyId) else {
                     refused = true
                     outcomes.append((address, "noAgreement", "no P-Mode lets this gateway send \(EAddressMessages.documentAction) to access point \(remote.accessPoint.partyId)"))
                     continue
                 }
-                recipients.append(.init(address: address, route: .remote, status: .submitted, party: party.name,
+                recipients.append(.init(address: address, route: .remote, status: .submitted, party: party,
                                         as4MessageId: Identifier.messageId(domain: context.messageIdDomain)))
                 outcomes.append((address, decision.outcome, decision.reason))
             default:

@@ -40,10 +40,10 @@ struct DocumentExchange {
 
     /// After a recipient here moved on (retrieved, answered): report it to the document's origin,
     /// if it came by AS4. A failure is logged; the state here stands.
-    func reportToOrigin(_ d: Document, recipient: String, status: RecipientStatus, decision: RecipientDecision?) {
+    func reportToOrigin(_ d: Document, recipient: String, status: RecipientStatus, decision: RecipientDecision?, retrievedAt: Date?) {
         guard let origin = d.originParty else { return }
         let report = EAddressMessages.StatusReport(documentId: d.messageId, recipient: recipient, status: status.rawValue,
-                                                   code: decision?.code, reason: decision?.reason, at: Date())
+                                                   code: decision?.code, reason: decision?.reason, at: Date(), retrievedAt: retrievedAt)
         do {
             try sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender)
         } catch {
@@ -90,7 +90,7 @@ struct DocumentExchange {
     }
 
     /// A document message received here: into the recipient's mailbox when this gateway serves
-    /// it; otherwise the origin is told it failed (forwarding to a third access point is not done).
+    /// it, forwarded when another access point does (hub); otherwise the origin is told it failed.
     func takeDocument(_ m: StoredMessage) throws {
         guard let origin = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
         guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
@@ -114,22 +114,56 @@ struct DocumentExchange {
         } catch let e as EAddressError {
             throw IntakeError.malformed("recipient \(header.recipient): \(e)")
         }
-        guard case .localMailbox = decision else {
-            let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
-                                                       code: decision.outcome, reason: decision.reason, at: Date())
-            try sendStatus(toParty: origin, refTo: m.metadata.messageId, report: report, sender: header.sender)
-            context.log.log(.warning, "document-refused", ["message_id": header.documentId, "recipient": header.recipient, "reason": decision.reason])
+        let recipient: NewDocument.Recipient
+        switch decision {
+        case .localMailbox:
+            recipient = .init(address: header.recipient, route: .mailbox, status: .accepted)
+        case .remoteAccessPoint(let remote):
+            // Hub: on to the access point serving the address, never back where it came from.
+            guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {
+                try refuse(header, origin: origin, refTo: m.metadata.messageId, code: "noAgreement",
+                           reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
+                return
+            }
+            recipient = .init(address: header.recipient, route: .remote, status: .submitted, party: party,
+                              as4MessageId: Identifier.messageId(domain: context.messageIdDomain))
+        default:
+            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
             return
         }
         let document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
             files: zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: $1.file) },
-            recipients: [.init(address: header.recipient, route: .mailbox, status: .accepted)])
-        let notice = BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
-                                         recipient: header.recipient, detail: "from \(header.sender)", at: Date())
-        _ = try context.mailbox.insertDocument(document, notifications: [notice], at: Date())
-        context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
+            recipients: [recipient])
+        let notices = recipient.route == .mailbox
+            ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
+                                   recipient: header.recipient, detail: "from \(header.sender)", at: Date())] : []
+        guard case .stored = try context.mailbox.insertDocument(document, notifications: notices, at: Date()) else { return }
+        if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
+           let r = d.recipients.first(where: { $0.address == header.recipient }) {
+            try sendDocument(d, to: r)
+            context.log.log(.info, "document-forwarded", ["message_id": header.documentId, "recipient": header.recipient, "from": origin,
+                                                          "to": recipient.party])
+        } else {
+            context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
+        }
+    }
+
+    /// The P-Mode party with this party id to which we may send e-address documents, if any.
+    func accessPointParty(_ partyId: String) -> String? {
+        let set = context.registry.current
+        guard let party = set.parties.first(where: { $0.partyIds.contains { $0.value == partyId } }),
+              case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
+                                              action: EAddressMessages.documentAction) else { return nil }
+        return party.name
+    }
+
+    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, refTo: String, code: String, reason: String) throws {
+        let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
+                                                   code: code, reason: reason, at: Date(), retrievedAt: nil)
+        try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
+        context.log.log(.warning, "document-refused", ["message_id": header.documentId, "recipient": header.recipient, "reason": reason])
     }
 
     /// A status message about a document we sent: applied when it comes from the access point
@@ -153,11 +187,22 @@ struct DocumentExchange {
         let decision = (status == .recipientAccepted || status == .recipientRejected)
             ? RecipientDecision(accepted: status == .recipientAccepted, code: report.code, reason: report.reason, at: report.at) : nil
         let detail = [report.code, report.reason].compactMap { $0 }.joined(separator: ": ")
-        let update = RecipientUpdate(messageId: d.messageId, address: r.address, status: status, detail: detail.isEmpty ? "reported by \(from)" : detail,
-                                     decision: decision, retrieved: status == .delivered,
-                                     notifications: Self.senderNotifications(d, address: r.address, status: status, detail: detail.isEmpty ? nil : detail))
+        var steps: [(status: RecipientStatus, decision: RecipientDecision?, detail: String)] = []
+        if let read = report.retrievedAt, status != .delivered, r.status.allows(.delivered) {
+            steps.append((.delivered, nil, "read at \(ISO8601DateFormatter().string(from: read)), reported by \(from)"))
+        }
+        steps.append((status, decision, detail.isEmpty ? "reported by \(from)" : detail))
         do {
-            try context.mailbox.updateRecipient(update, at: Date())
+            for step in steps {
+                let update = RecipientUpdate(messageId: d.messageId, address: r.address, status: step.status, detail: step.detail,
+                                             decision: step.decision, retrieved: step.status == .delivered,
+                                             notifications: Self.senderNotifications(d, address: r.address, status: step.status,
+                                                                                     detail: step.status == .delivered || detail.isEmpty ? nil : detail))
+                // A document forwarded here by a hub: the news goes on to where it came from.
+                if try context.mailbox.updateRecipient(update, at: Date()) {
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
+                }
+            }
         } catch MailboxStoreError.conflict {
             // Reported twice (a resent status): the first answer stands.
         }

@@ -40,6 +40,9 @@ enum EAddressMessages {
         var code: String?
         var reason: String?
         var at: Date
+        /// When the recipient first read it, if it did: reports may overtake each other on the
+        /// way, and an answer that arrives first still leaves Delivered in the sender's history.
+        var retrievedAt: Date?
     }
 
     static func encode<T: Encodable>(_ value: T) throws -> Data {

@@ -100,9 +100,15 @@ final class MailboxWorker: Sendable {
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: nil)), at: Date())
         case .failed:
             let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
-            try context.mailbox.updateRecipient(RecipientUpdate(
+            if try context.mailbox.updateRecipient(RecipientUpdate(
                 messageId: documentId, address: address, status: .failed, detail: detail,
-                notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail)), at: Date())
+                notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail)), at: Date()) {
+                // Forwarded by this hub: the access point it came from hears of the failure.
+                DocumentExchange(context: context).reportToOrigin(d, recipient: address, status: .failed,
+                                                                  decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code,
+                                                                                              reason: detail, at: Date()),
+                                                                  retrievedAt: nil)
+            }
         default:
             return
         }
