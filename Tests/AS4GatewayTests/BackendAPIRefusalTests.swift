@@ -27,6 +27,9 @@ final class BackendAPIRefusalTests: XCTestCase {
         company = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "company", addresses: [Self.company]))
         stranger = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "stranger", addresses: [Self.institution]))
         anonymous = try BackendClient(port: port, token: nil)
+        let config = h.root.appendingPathComponent("limits.json").path
+        try "{\"maxMessageBytes\": 50000}".write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
         try h.start("gw-a")
     }
 
@@ -110,6 +113,10 @@ final class BackendAPIRefusalTests: XCTestCase {
         let oversize = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.small]), files: [("big.bin", Array(repeating: 7, count: 101))])
         assertProblem(oversize, 422, "recipient-refused", "the message is 101 bytes; \(Self.small) accepts at most 100 bytes")
         XCTAssertEqual(((oversize.json["recipients"] as? [[String: Any]]) ?? []).first?["route"] as? String, "tooLarge")
+        let overLimit = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.company]), files: [("big.bin", Array(repeating: 1, count: 60_000))])
+        assertProblem(overLimit, 413, "too-large", "exceeds this gateway's limit of 50000 bytes")
+        let badAddress = try company.get("/api/v1/inbox?address=not-an-address")
+        assertProblem(badAddress, 422, "invalid-request", "address is not an e-address")
         let noContentType = try ministry.post("/api/v1/messages", json: "{}")
         assertProblem(noContentType, 415, "unsupported-media-type")
 

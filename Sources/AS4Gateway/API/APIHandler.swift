@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import MessageStore
+import Routing
 
 /// The API listener: `/api/v1/…` for backend connections (bearer token or TLS client
 /// certificate), and the operators' JSON submission path (`apiListener.path`) for loopback peers.
@@ -20,6 +21,10 @@ struct APIHandler: HTTPHandler {
         guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)").response }
         // Refused before any body byte is read: an upload without credentials costs nothing.
         if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated.response }
+        if let length = head.contentLength, length > context.config.maxMessageBytes {
+            return Problem(413, "too-large", "Request body too large",
+                           "the body of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes (maxMessageBytes)").response
+        }
         return nil
     }
 
@@ -74,6 +79,15 @@ struct APIRequest {
     let context: GatewayContext
 
     func holds(_ address: String) -> Bool { connection.addresses.contains(address) }
+
+    /// An address from the query or a body in its canonical spelling (what connections hold).
+    func canonical(_ text: String, field: String) throws -> String {
+        do {
+            return try EAddress(text).canonical
+        } catch {
+            throw Problem.invalid("\(field) is not an e-address: \(error)", errors: [(pointer: field, detail: "\(error)")])
+        }
+    }
 
     func query(_ name: String) -> String? { request.head.query[name] }
 

@@ -16,9 +16,10 @@ struct FeedRoutes {
     }
 
     func inbox() throws -> HTTPResponse {
-        guard let address = r.query("address"), !address.isEmpty else {
+        guard let text = r.query("address"), !text.isEmpty else {
             throw Problem.invalid("name the mailbox: ?address=<e-address>", errors: [("address", "required")])
         }
+        let address = try r.canonical(text, field: "address")
         guard r.holds(address) else { throw Problem.forbidden("connection \(r.connection.name) does not hold \(address)") }
         var cursor: Int64 = 0
         if let text = r.query("cursor") {

@@ -44,8 +44,11 @@ struct MessageRoutes {
         }
         let f = a.document.files[index - 1]
         markRetrieved(a)
-        var response = HTTPResponse.file(200, contentType: f.mimeType, path: f.file.path)
-        response.headers = ["Content-Type": f.mimeType, "Content-Disposition": "attachment; filename=\"\(f.name.replacingOccurrences(of: "\"", with: ""))\"",
+        // Names may come from another access point: nothing that could end or bend the header.
+        let safeName = String(f.name.unicodeScalars.filter { $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7F }.map(Character.init))
+        let type = (try? MediaType.parse(f.mimeType).essence) ?? "application/octet-stream"
+        var response = HTTPResponse.file(200, contentType: type, path: f.file.path)
+        response.headers = ["Content-Type": type, "Content-Disposition": "attachment; filename=\"\(safeName)\"",
                             "Digest": "sha-256=\(Data(APICredentials.bytes(hex: f.file.sha256) ?? []).base64EncodedString())"]
         return response
     }
@@ -80,7 +83,8 @@ struct MessageRoutes {
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
         guard !a.held.isEmpty else { throw Problem.forbidden("only a recipient confirms a message; \(r.connection.name) holds none of its recipients") }
         let target: DocumentRecipient
-        if let address = body["address"] as? String {
+        if let text = body["address"] as? String {
+            let address = try r.canonical(text, field: "/address")
             guard let t = a.held.first(where: { $0.address == address }) else { throw Problem.forbidden("\(address) is not a recipient held by \(r.connection.name)") }
             target = t
         } else {
