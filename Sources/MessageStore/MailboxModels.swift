@@ -139,6 +139,9 @@ public struct NewDocument: Sendable {
     public var deliveryBy: Date?
     public var files: [DocumentFile]
     public var recipients: [Recipient]
+    /// Completed uploads of `connection` whose files are among `files`: taken in the same
+    /// transaction, or the whole insert fails.
+    public var uploads: [String] = []
 
     public struct Recipient: Sendable {
         public var address: String
@@ -234,5 +237,43 @@ public struct RecipientUpdate: Sendable {
         self.decision = decision
         self.retrieved = retrieved
         self.notifications = notifications
+    }
+}
+
+/// A file arriving in numbered chunks (resumable upload) before a submission names it.
+public struct Upload: Sendable, Equatable {
+    public var id: String
+    public var connection: String
+    public var name: String
+    public var mimeType: String
+    public var size: Int64
+    public var chunkSize: Int64
+    /// Chunks 1…received are on disk, in order.
+    public var received: Int
+    public var path: String
+    /// The whole file's SHA-256, once complete.
+    public var sha256: String?
+    public var createdAt: Date
+    public var completedAt: Date?
+    /// The message that took the file.
+    public var usedBy: String?
+
+    public init(id: String, connection: String, name: String, mimeType: String, size: Int64, chunkSize: Int64, path: String, createdAt: Date) {
+        self.id = id
+        self.connection = connection
+        self.name = name
+        self.mimeType = mimeType
+        self.size = size
+        self.chunkSize = chunkSize
+        self.received = 0
+        self.path = path
+        self.createdAt = createdAt
+    }
+
+    public var chunkCount: Int { Int((size + chunkSize - 1) / chunkSize) }
+
+    /// The length chunk `n` (from 1) must have.
+    public func length(ofChunk n: Int) -> Int64 {
+        n < chunkCount ? chunkSize : size - Int64(chunkCount - 1) * chunkSize
     }
 }

@@ -40,6 +40,16 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// Mailbox entries of `address` with an id above `cursor`, oldest first.
     func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)]
 
+    // MARK: Uploads
+
+    func createUpload(_ upload: Upload) throws
+    func upload(id: String) throws -> Upload?
+    /// Records chunk `number` as written. Throws `conflict` unless it is the next one expected of
+    /// an upload not yet complete.
+    func recordChunk(uploadId: String, number: Int, at: Date) throws
+    /// Marks a fully received upload complete with the file's digest (`conflict` otherwise).
+    func completeUpload(id: String, sha256: String, at: Date) throws
+
     // MARK: Notifications
 
     /// Notifications for any of `addresses` above the connection's confirmed position, oldest first.

@@ -99,6 +99,11 @@ public final class SQLiteMailboxStore: MailboxStore {
                               [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])
                 }
             }
+            for id in d.uploads {
+                try c.run("UPDATE uploads SET used_by = ? WHERE id = ? AND connection = ? AND completed_at IS NOT NULL AND used_by IS NULL",
+                          [d.messageId, id, d.connection ?? ""])
+                guard c.changes == 1 else { throw MailboxStoreError.conflict("upload \(id) is not a completed, unused upload of this connection") }
+            }
             for r in recipients {
                 try c.run("""
                     INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
@@ -196,6 +201,52 @@ public final class SQLiteMailboxStore: MailboxStore {
                 SELECT id, message_id FROM document_recipients WHERE address = ? AND route = 'mailbox' AND id > ? ORDER BY id LIMIT ?
                 """, [address, cursor, limit]) { ($0.int64("id"), $0.string("message_id")) }
             return try rows.compactMap { row in try Self.readDocument(c, row.1).map { (entry: row.0, document: $0) } }
+        }
+    }
+
+    // MARK: Uploads
+
+    public func createUpload(_ u: Upload) throws {
+        try write { c in
+            try c.run("""
+                INSERT INTO uploads (id, connection, name, mime_type, size, chunk_size, received, path, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)
+                """, [u.id, u.connection, u.name, u.mimeType, u.size, u.chunkSize, u.path, u.createdAt])
+        }
+    }
+
+    public func upload(id: String) throws -> Upload? {
+        try withConnection { c in try Self.readUpload(c, id) }
+    }
+
+    public func recordChunk(uploadId: String, number: Int, at: Date) throws {
+        try write { c in
+            try c.run("UPDATE uploads SET received = ? WHERE id = ? AND received = ? AND completed_at IS NULL", [number, uploadId, number - 1])
+            guard c.changes == 1 else {
+                let u = try Self.readUpload(c, uploadId)
+                throw MailboxStoreError.conflict(u.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
+            }
+        }
+    }
+
+    public func completeUpload(id: String, sha256: String, at: Date) throws {
+        try write { c in
+            guard let u = try Self.readUpload(c, id), u.completedAt == nil, u.received == u.chunkCount else {
+                throw MailboxStoreError.conflict("upload \(id) is not fully received, or already complete")
+            }
+            try c.run("UPDATE uploads SET sha256 = ?, completed_at = ? WHERE id = ?", [sha256, at, id])
+        }
+    }
+
+    private static func readUpload(_ c: SQLiteConnection, _ id: String) throws -> Upload? {
+        try c.queryFirst("SELECT * FROM uploads WHERE id = ?", [id]) { s in
+            var u = Upload(id: s.string("id"), connection: s.string("connection"), name: s.string("name"), mimeType: s.string("mime_type"),
+                           size: s.int64("size"), chunkSize: s.int64("chunk_size"), path: s.string("path"), createdAt: s.date("created_at"))
+            u.received = s.int("received")
+            u.sha256 = s.optionalString("sha256")
+            u.completedAt = s.optionalDate("completed_at")
+            u.usedBy = s.optionalString("used_by")
+            return u
         }
     }
 

@@ -203,6 +203,24 @@ enum Schema {
                 at         INTEGER NOT NULL
             );
             CREATE INDEX notifications_by_address ON notifications (address, id);
+            -- Resumable uploads: chunks are appended in order to `path`; a completed upload is
+            -- taken by at most one document (used_by), in that document's transaction.
+            CREATE TABLE uploads (
+                id           TEXT    PRIMARY KEY CHECK (id <> ''),
+                connection   TEXT    NOT NULL,
+                name         TEXT    NOT NULL,
+                mime_type    TEXT    NOT NULL,
+                size         INTEGER NOT NULL CHECK (size >= 1),
+                chunk_size   INTEGER NOT NULL CHECK (chunk_size >= 1),
+                received     INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0),
+                path         TEXT    NOT NULL,
+                sha256       TEXT    CHECK (length(sha256) = 64),
+                created_at   INTEGER NOT NULL,
+                completed_at INTEGER,
+                used_by      TEXT,
+                CHECK (completed_at IS NULL OR sha256 IS NOT NULL),
+                CHECK (used_by IS NULL OR completed_at IS NOT NULL)
+            );
             CREATE TABLE worker_cursors (
                 name  TEXT    PRIMARY KEY,
                 value INTEGER NOT NULL

@@ -34,6 +34,23 @@ struct BackendClient {
         return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
     }
 
+    /// PUT with a file as the body, through curl (the project's HTTP client only GETs and POSTs).
+    func put(_ path: String, file: String, headers: [(String, String)] = []) throws -> Reply {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("put-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-X", "PUT", "--data-binary", "@" + file, "-o", out, "-w", "%{http_code} %{content_type}",
+                       "-H", "Content-Type: application/octet-stream"] + (auth + headers).flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let written = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ", maxSplits: 1)
+        p.waitUntilExit()
+        return Reply(status: Int(written.first ?? "") ?? 0, body: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
+                     contentType: written.count > 1 ? String(written[1]) : nil)
+    }
+
     /// POST /api/v1/messages with a metadata part (as given, so tests can send it broken) and files.
     func submit(metadata: String?, files: [(name: String, bytes: [UInt8])]) throws -> Reply {
         let boundary = "as4gw-test-\(UUID().uuidString)"

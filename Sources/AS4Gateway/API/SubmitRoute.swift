@@ -15,7 +15,7 @@ struct SubmitRoute {
     init(_ r: APIRequest) { self.r = r }
 
     static let knownFields: Set<String> = ["sender", "recipients", "subject", "documentKind", "referenceNumber", "deliveryBy",
-                                           "notifyOnDelivery", "idempotencyKey"]
+                                           "notifyOnDelivery", "idempotencyKey", "uploads"]
     static let maxRecipients = 100
 
     struct Metadata {
@@ -23,6 +23,8 @@ struct SubmitRoute {
         var recipients: [String]
         var idempotencyKey: String?
         var deliveryBy: Date?
+        /// Completed uploads of the connection that are files of this message, after the parts.
+        var uploads: [String]
         /// The metadata JSON as stored and carried (addresses in canonical spelling).
         var json: String
     }
@@ -39,10 +41,25 @@ struct SubmitRoute {
         if let stray = form.fields.first(where: { $0.name != "file" && $0.name != "metadata" }) {
             throw Problem.badRequest("unknown part \(stray.name); parts are named metadata or file")
         }
-        guard !files.isEmpty else { throw Problem.badRequest("the submission has no file part", errors: [(pointer: "file", detail: "at least one part named file")]) }
         let metadata = try Self.metadata(try metadataPart.body.readAll(maxBytes: 64 << 10))
+        guard !files.isEmpty || !metadata.uploads.isEmpty else {
+            throw Problem.badRequest("the submission has no file part and names no upload", errors: [(pointer: "file", detail: "at least one part named file, or uploads in the metadata")])
+        }
         guard r.holds(metadata.sender) else {
             throw Problem.forbidden("connection \(r.connection.name) may not send as \(metadata.sender)")
+        }
+        var uploads: [Upload] = []
+        var uploadErrors: [(pointer: String, detail: String)] = []
+        for (i, id) in metadata.uploads.enumerated() {
+            guard let u = try context.mailbox.upload(id: id), u.connection == r.connection.name else {
+                uploadErrors.append(("/uploads/\(i)", "no upload \(id) of this connection")); continue
+            }
+            if u.completedAt == nil { uploadErrors.append(("/uploads/\(i)", "upload \(id) is not complete")) }
+            else if let used = u.usedBy { uploadErrors.append(("/uploads/\(i)", "upload \(id) was already sent as \(used)")) }
+            else { uploads.append(u) }
+        }
+        guard uploadErrors.isEmpty else {
+            throw Problem.invalid(uploadErrors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: uploadErrors)
         }
         var names: [String] = []
         for (i, f) in files.enumerated() {
@@ -51,7 +68,7 @@ struct SubmitRoute {
             }
             names.append(name)
         }
-        let size = Int(files.reduce(UInt64(0)) { $0 + $1.body.count })
+        let size = Int(files.reduce(UInt64(0)) { $0 + $1.body.count }) + Int(uploads.reduce(Int64(0)) { $0 + $1.size })
 
         // Route every recipient first.
         let now = Date()
@@ -90,8 +107,14 @@ struct SubmitRoute {
                           extensions: [("recipients", .array(list))])
         }
 
-        // Files into the store, then the document in one transaction.
+        // Files into the store, then the document in one transaction. Uploaded files are moved
+        // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
+        var movedUploads: [(stored: String, upload: String)] = []
+        func release() {
+            for f in stored where !movedUploads.contains(where: { $0.stored == f.file.path }) { unlink(f.file.path) }
+            for m in movedUploads { rename(m.stored, m.upload) }
+        }
         do {
             for (f, name) in zip(files, names) {
                 let tmp = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "api-")
@@ -106,8 +129,14 @@ struct SubmitRoute {
                 let file = try context.store.storePayload(.move(path: tmp.path), at: now)
                 stored.append(DocumentFile(name: name, mimeType: f.contentType.flatMap { try? MediaType.parse($0).essence } ?? SealCommand.guessMimeType(name), file: file))
             }
+            for u in uploads {
+                let file = try context.store.storePayload(.move(path: u.path), at: now)
+                movedUploads.append((file.path, u.path))
+                stored.append(DocumentFile(name: u.name, mimeType: u.mimeType, file: file))
+                guard file.sha256 == u.sha256 else { throw Problem.conflict("upload \(u.id) changed on disk since it was completed") }
+            }
         } catch {
-            for f in stored { unlink(f.file.path) }
+            release()
             throw error
         }
         let id = Identifier.messageId(domain: context.messageIdDomain)
@@ -116,17 +145,21 @@ struct SubmitRoute {
             notices.append(BackendNotification(address: rec.address, kind: "newMessage", messageId: id, recipient: rec.address, detail: "from \(metadata.sender)", at: now))
             notices.append(BackendNotification(address: metadata.sender, kind: "accepted", messageId: id, recipient: rec.address, detail: nil, at: now))
         }
-        let document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
+        var document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
                                    metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
+        document.uploads = uploads.map(\.id)
         let result: DocumentInsertResult
         do {
             result = try context.mailbox.insertDocument(document, notifications: notices, at: now)
+        } catch let e as MailboxStoreError {
+            release()
+            throw Problem.conflict(e.description)
         } catch {
-            for f in stored { unlink(f.file.path) }
+            release()
             throw error
         }
         if case .existing(let first) = result {
-            for f in stored { unlink(f.file.path) }
+            release()
             guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
             var response = DocumentView.submission(d).response(200)
             response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
@@ -162,6 +195,7 @@ struct SubmitRoute {
             errors.append(("/\(key)", "unknown field; known are \(knownFields.sorted().joined(separator: ", "))"))
         }
         var out = object
+        out["uploads"] = nil
         var sender = ""
         switch object["sender"] {
         case let s as String:
@@ -203,10 +237,19 @@ struct SubmitRoute {
         if let v = object["idempotencyKey"] {
             if let s = v as? String, (1...200).contains(s.utf8.count) { key = s } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
         }
+        var uploads: [String] = []
+        switch object["uploads"] {
+        case nil: break
+        case let list as [Any] where list.count <= 100:
+            for (i, item) in list.enumerated() {
+                if let id = item as? String, !id.isEmpty, !uploads.contains(id) { uploads.append(id) } else { errors.append(("/uploads/\(i)", "must be a distinct upload id")) }
+            }
+        default: errors.append(("/uploads", "must be a list of at most 100 upload ids"))
+        }
         guard errors.isEmpty else {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
         let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, json: json)
+        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: json)
     }
 }
