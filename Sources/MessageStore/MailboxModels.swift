@@ -12,16 +12,30 @@ public struct BackendConnection: Sendable, Equatable {
     public var addresses: [String]
     public var createdAt: Date
     public var revokedAt: Date?
+    /// Where notifications are pushed, and the key their HMAC-SHA256 signatures use.
+    public var webhookURL: String?
+    public var webhookSecret: String?
 
     public init(name: String, tokenSHA256: String?, certificateSHA256: String?, addresses: [String], createdAt: Date,
-                revokedAt: Date? = nil) {
+                revokedAt: Date? = nil, webhookURL: String? = nil, webhookSecret: String? = nil) {
         self.name = name
         self.tokenSHA256 = tokenSHA256
         self.certificateSHA256 = certificateSHA256
         self.addresses = addresses
         self.createdAt = createdAt
         self.revokedAt = revokedAt
+        self.webhookURL = webhookURL
+        self.webhookSecret = webhookSecret
     }
+}
+
+/// How far a connection's webhook got: notifications up to `upTo` were accepted by it.
+public struct WebhookState: Sendable, Equatable {
+    public var upTo: Int64
+    /// Failed attempts since the last success.
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var lastError: String?
 }
 
 /// The state of a document for one recipient, in the words DMS users know. A state only moves

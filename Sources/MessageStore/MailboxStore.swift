@@ -58,6 +58,13 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// notification of those addresses (nothing changes).
     func confirmNotifications(connection: String, addresses: [String], upTo: Int64) throws -> Bool
 
+    /// Notifications for any of `addresses` with an id above `after`, oldest first (webhooks).
+    func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification]
+    func webhookState(connection: String) throws -> WebhookState?
+    /// The webhook took everything up to `upTo`; the failure count starts again.
+    func recordWebhookDelivery(connection: String, upTo: Int64) throws
+    func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws
+
     // MARK: Workers
 
     /// A named position a worker keeps between runs (0 when never set).

@@ -45,9 +45,11 @@ public final class SQLiteMailboxStore: MailboxStore {
             // A new connection starts after the notifications already written.
             let latest = try c.queryFirst("SELECT COALESCE(MAX(id), 0) AS n FROM notifications") { $0.int64("n") } ?? 0
             try c.run("""
-                INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest])
+                INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
+                                             webhook_url, webhook_secret, webhook_upto)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest,
+                      b.webhookURL, b.webhookSecret, latest])
         }
     }
 
@@ -57,7 +59,8 @@ public final class SQLiteMailboxStore: MailboxStore {
                 BackendConnection(name: s.string("name"), tokenSHA256: s.optionalString("token_sha256"),
                                   certificateSHA256: s.optionalString("certificate_sha256"),
                                   addresses: s.string("addresses").split(separator: "\n").map(String.init),
-                                  createdAt: s.date("created_at"), revokedAt: s.optionalDate("revoked_at"))
+                                  createdAt: s.date("created_at"), revokedAt: s.optionalDate("revoked_at"),
+                                  webhookURL: s.optionalString("webhook_url"), webhookSecret: s.optionalString("webhook_secret"))
             }
         }
     }
@@ -272,6 +275,41 @@ public final class SQLiteMailboxStore: MailboxStore {
             }
             try c.run("UPDATE api_connections SET notified_upto = MAX(notified_upto, ?) WHERE name = ?", [upTo, connection])
             return c.changes == 1
+        }
+    }
+
+    public func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification] {
+        guard !addresses.isEmpty else { return [] }
+        return try withConnection { c in
+            let marks = Array(repeating: "?", count: addresses.count).joined(separator: ", ")
+            return try c.query("SELECT * FROM notifications WHERE address IN (\(marks)) AND id > ? ORDER BY id LIMIT ?",
+                               addresses.map { $0 as (any SQLBindable)? } + [after, limit], row: Self.readNotification)
+        }
+    }
+
+    public func webhookState(connection: String) throws -> WebhookState? {
+        try withConnection { c in
+            try c.queryFirst("SELECT webhook_upto, webhook_attempts, webhook_next_at, webhook_error FROM api_connections WHERE name = ?",
+                             [connection]) { s in
+                WebhookState(upTo: s.int64("webhook_upto"), attempts: s.int("webhook_attempts"), nextAttemptAt: s.optionalDate("webhook_next_at"),
+                             lastError: s.optionalString("webhook_error"))
+            }
+        }
+    }
+
+    public func recordWebhookDelivery(connection: String, upTo: Int64) throws {
+        try write { c in
+            try c.run("""
+                UPDATE api_connections SET webhook_upto = MAX(webhook_upto, ?), webhook_attempts = 0, webhook_next_at = NULL, webhook_error = NULL
+                WHERE name = ?
+                """, [upTo, connection])
+        }
+    }
+
+    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws {
+        try write { c in
+            try c.run("UPDATE api_connections SET webhook_attempts = webhook_attempts + 1, webhook_next_at = ?, webhook_error = ? WHERE name = ?",
+                      [nextAttemptAt, error, connection])
         }
     }
 

@@ -127,7 +127,15 @@ enum Schema {
                 created_at         INTEGER NOT NULL,
                 revoked_at         INTEGER,
                 notified_upto      INTEGER NOT NULL DEFAULT 0,
-                CHECK (token_sha256 IS NOT NULL OR certificate_sha256 IS NOT NULL)
+                -- webhook push: the HMAC key is kept as is (it signs; a digest could not)
+                webhook_url        TEXT,
+                webhook_secret     TEXT,
+                webhook_upto       INTEGER NOT NULL DEFAULT 0,
+                webhook_attempts   INTEGER NOT NULL DEFAULT 0,
+                webhook_next_at    INTEGER,
+                webhook_error      TEXT,
+                CHECK (token_sha256 IS NOT NULL OR certificate_sha256 IS NOT NULL),
+                CHECK ((webhook_url IS NULL) = (webhook_secret IS NULL))
             );
             CREATE TABLE documents (
                 message_id        TEXT    PRIMARY KEY CHECK (message_id <> ''),

@@ -74,4 +74,9 @@ enum DocumentView {
             })),
         ])
     }
+
+    static func notification(_ n: BackendNotification) -> JSON {
+        .object([("id", .int(n.id)), ("kind", .string(n.kind)), ("messageId", .string(n.messageId)), ("address", .string(n.address)),
+                 ("recipient", .string(n.recipient)), ("detail", .string(n.detail)), ("at", time(n.at))])
+    }
 }

@@ -38,10 +38,7 @@ struct FeedRoutes {
 
     func notifications() throws -> HTTPResponse {
         let list = try r.context.mailbox.notifications(connection: r.connection.name, addresses: r.connection.addresses, limit: try limit())
-        return JSON.object([("items", .array(list.map { n in
-            .object([("id", .int(n.id)), ("kind", .string(n.kind)), ("messageId", .string(n.messageId)), ("address", .string(n.address)),
-                     ("recipient", .string(n.recipient)), ("detail", .string(n.detail)), ("at", DocumentView.time(n.at))])
-        }))]).response(200)
+        return JSON.object([("items", .array(list.map(DocumentView.notification)))]).response(200)
     }
 
     func confirmNotifications() throws -> HTTPResponse {

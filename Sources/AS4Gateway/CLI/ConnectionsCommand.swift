@@ -6,14 +6,17 @@ import Routing
 /// `as4gw connections add|list|revoke`: the backend connections of the REST API in the node's store.
 enum ConnectionsCommand {
     static let help = """
-    Usage: as4gw connections add NAME --address A [--address B …] [--certificate PEM] [--data DIR | --config FILE]
+    Usage: as4gw connections add NAME --address A [--address B …] [--certificate PEM] [--webhook URL]
+                                 [--data DIR | --config FILE]
            as4gw connections list [--data DIR | --config FILE]
            as4gw connections revoke NAME [--data DIR | --config FILE]
 
     add     Creates a connection that may send from and read the given e-addresses. Without
             --certificate it prints a new API token once (only its SHA-256 is stored: keep the
             token, it cannot be shown again); with --certificate the connection authenticates
-            by that TLS client certificate (its SHA-256 fingerprint is stored).
+            by that TLS client certificate (its SHA-256 fingerprint is stored). --webhook URL
+            pushes the connection's notifications there, signed with HMAC-SHA256 under a
+            webhook secret printed once (docs/API.md).
     list    Prints every connection as JSON lines: name, credential kind, addresses, revoked.
     revoke  Ends a connection at once; its credentials are refused from the next request on.
     """
@@ -23,7 +26,7 @@ enum ConnectionsCommand {
         let verb = rest.popFirst()
         let a: Arguments
         do {
-            a = try Arguments(Array(rest), valued: ["address", "certificate", "data", "config"], flags: [])
+            a = try Arguments(Array(rest), valued: ["address", "certificate", "webhook", "data", "config"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -58,10 +61,19 @@ enum ConnectionsCommand {
                     token = t.token
                     tokenHash = t.sha256
                 }
+                var webhookSecret: String?
+                if let url = a.value("webhook") {
+                    guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                        return CLI.usageError("--webhook \(url) is not an http(s) URL", help: help)
+                    }
+                    webhookSecret = APICredentials.hex(try SecureRandom.bytes(32))
+                }
                 try store.addConnection(BackendConnection(name: name, tokenSHA256: tokenHash, certificateSHA256: fingerprint,
-                                                          addresses: canonical, createdAt: Date()))
+                                                          addresses: canonical, createdAt: Date(), webhookURL: a.value("webhook"),
+                                                          webhookSecret: webhookSecret))
                 print(JSON.object([("name", .string(name)), ("token", .string(token)), ("certificateSHA256", .string(fingerprint)),
-                                   ("addresses", .array(canonical.map(JSON.string)))]).serialized(pretty: false))
+                                   ("addresses", .array(canonical.map(JSON.string))), ("webhook", .string(a.value("webhook"))),
+                                   ("webhookSecret", .string(webhookSecret))]).serialized(pretty: false))
                 return 0
             case "list":
                 for c in try store.connections() {

@@ -21,6 +21,7 @@ final class Gateway {
     private var puller: PullWorker?
     private var adminServer: HTTPServer?
     private var mailboxWorker: MailboxWorker?
+    private var webhookPusher: WebhookPusher?
 
     init(config: GatewayConfiguration) throws {
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
@@ -163,6 +164,9 @@ final class Gateway {
         submissionServer = submission
         mailbox.start()
         mailboxWorker = mailbox
+        let pusher = WebhookPusher(context: context)
+        pusher.start()
+        webhookPusher = pusher
 
         let w = OutboundWorkers(context: context)
         w.start(count: config.outboundWorkers)
@@ -209,6 +213,7 @@ final class Gateway {
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
         mailboxWorker?.stop(deadline: deadline)
+        webhookPusher?.stop(deadline: Date())
         adminServer?.stop(gracePeriod: 0)
         context.store.close()
         context.mailbox.close()
