@@ -37,8 +37,9 @@ struct APIHandler: HTTPHandler {
         } catch let p as Problem {
             return p.response
         } catch {
+            // The reason may name files or SQL: it goes to the log, not to the client.
             context.log.log(.error, "api", ["path": request.head.path, "reason": "\(error)"])
-            return Problem.unavailable("the request could not be completed: \(error)").response
+            return Problem.unavailable("the gateway could not complete the request; its log (event=api) has the reason").response
         }
     }
 

@@ -29,9 +29,8 @@ struct ReceiptCheck {
             let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
             let message = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
-            let result = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references,
-                                                                          at: sent.receiptAt ?? Date())
-            _ = result
+            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references,
+                                                                 at: sent.receiptAt ?? Date())
             return (true, "signed by \(party.name), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
         } catch let e as EbmsError {
             return (false, e.reason)

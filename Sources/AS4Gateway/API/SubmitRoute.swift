@@ -41,7 +41,10 @@ struct SubmitRoute {
         if let stray = form.fields.first(where: { $0.name != "file" && $0.name != "metadata" }) {
             throw Problem.badRequest("unknown part \(stray.name); parts are named metadata or file")
         }
-        let metadata = try Self.metadata(try metadataPart.body.readAll(maxBytes: 64 << 10))
+        guard metadataPart.body.count <= 64 << 10 else {
+            throw Problem(413, "too-large", "Metadata part too large", "the metadata part is \(metadataPart.body.count) bytes; at most 65536")
+        }
+        let metadata = try Self.metadata(try metadataPart.body.readAll())
         guard !files.isEmpty || !metadata.uploads.isEmpty else {
             throw Problem.badRequest("the submission has no file part and names no upload", errors: [(pointer: "file", detail: "at least one part named file, or uploads in the metadata")])
         }
