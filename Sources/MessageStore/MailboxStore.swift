@@ -49,6 +49,10 @@ public protocol MailboxStore: AnyObject, Sendable {
     func recordChunk(uploadId: String, number: Int, at: Date) throws
     /// Marks a fully received upload complete with the file's digest (`conflict` otherwise).
     func completeUpload(id: String, sha256: String, at: Date) throws
+    /// Uploads created before `createdBefore` that no message took, oldest first.
+    func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload]
+    /// Forgets an upload no message took; returns false (nothing changes) for one that was sent.
+    func deleteUpload(id: String) throws -> Bool
 
     // MARK: Notifications
 

@@ -241,6 +241,21 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload] {
+        try withConnection { c in
+            let ids = try c.query("SELECT id FROM uploads WHERE used_by IS NULL AND created_at < ? ORDER BY created_at LIMIT ?",
+                                  [createdBefore, limit]) { $0.string("id") }
+            return try ids.compactMap { try Self.readUpload(c, $0) }
+        }
+    }
+
+    public func deleteUpload(id: String) throws -> Bool {
+        try write { c in
+            try c.run("DELETE FROM uploads WHERE id = ? AND used_by IS NULL", [id])
+            return c.changes == 1
+        }
+    }
+
     private static func readUpload(_ c: SQLiteConnection, _ id: String) throws -> Upload? {
         try c.queryFirst("SELECT * FROM uploads WHERE id = ?", [id]) { s in
             var u = Upload(id: s.string("id"), connection: s.string("connection"), name: s.string("name"), mimeType: s.string("mime_type"),

@@ -159,4 +159,41 @@ final class MailboxStoreTests: StoreTestCase {
         XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
         XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
     }
+
+    func testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() throws {
+        var u = Upload(id: "u1", connection: "dms", name: "big.bin", mimeType: "application/octet-stream", size: 25, chunkSize: 10,
+                       path: "/tmp/u1", createdAt: t0)
+        XCTAssertEqual(u.chunkCount, 3)
+        XCTAssertEqual([1, 2, 3].map(u.length(ofChunk:)), [10, 10, 5])
+        try store.createUpload(u)
+        XCTAssertThrowsError(try store.recordChunk(uploadId: "u1", number: 2, at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("upload u1 expects chunk 1, not 2"))
+        }
+        XCTAssertThrowsError(try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0))
+        for n in 1...3 { try store.recordChunk(uploadId: "u1", number: n, at: t0) }
+        XCTAssertThrowsError(try store.recordChunk(uploadId: "u1", number: 3, at: t0), "a chunk twice")
+        try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0 + 1)
+        XCTAssertThrowsError(try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0 + 2))
+        u = try XCTUnwrap(try store.upload(id: "u1"))
+        XCTAssertEqual(u.received, 3)
+        XCTAssertEqual(u.completedAt, t0 + 1)
+
+        var doc = document("m")
+        doc.uploads = ["u1"]
+        var stolen = document("m2", connection: "thief")
+        stolen.uploads = ["u1"]
+        XCTAssertThrowsError(try store.insertDocument(stolen, notifications: [], at: t0), "another connection's upload")
+        XCTAssertNil(try store.document(messageId: "m2"), "and nothing of that document stays")
+        XCTAssertEqual(try store.insertDocument(doc, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try store.upload(id: "u1")?.usedBy, "m")
+        var twice = document("m3")
+        twice.uploads = ["u1"]
+        XCTAssertThrowsError(try store.insertDocument(twice, notifications: [], at: t0), "an upload is sent once")
+
+        try store.createUpload(Upload(id: "u2", connection: "dms", name: "left.bin", mimeType: "x/y", size: 5, chunkSize: 10, path: "/tmp/u2", createdAt: t0))
+        XCTAssertEqual(try store.abandonedUploads(createdBefore: t0 + 10, limit: 10).map(\.id), ["u2"], "u1 was sent")
+        XCTAssertFalse(try store.deleteUpload(id: "u1"))
+        XCTAssertTrue(try store.deleteUpload(id: "u2"))
+        XCTAssertNil(try store.upload(id: "u2"))
+    }
 }

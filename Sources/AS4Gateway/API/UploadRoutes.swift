@@ -19,6 +19,8 @@ struct UploadRoutes {
 
     static let chunkSize: Int64 = 8 << 20
     static let maxSize: Int64 = 64 << 30
+    /// An upload no submission took by then is removed (file and record).
+    static let abandonAfter: TimeInterval = 86_400
 
     static func directory(_ context: GatewayContext) -> String { context.config.dataDirectory + "/uploads" }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MessageStore
 import Synchronization
 
@@ -12,6 +15,7 @@ import Synchronization
 ///   was held but not yet answered; both notify the sender.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
+/// Uploads no message took within a day are removed.
 /// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
 /// recipient that a crash left between the submission's commit and the queueing.
 final class MailboxWorker: Sendable {
@@ -33,6 +37,7 @@ final class MailboxWorker: Sendable {
                 do {
                     if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
                         try enforceDeadlines(now: Date())
+                        try removeAbandonedUploads(now: Date())
                         deadlinesChecked = Date()
                     }
                     if try !runOnce() { Thread.sleep(forTimeInterval: Self.interval) }
@@ -155,6 +160,17 @@ final class MailboxWorker: Sendable {
                   let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
             try exchange.sendDocument(d, to: r)
             context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+        }
+    }
+
+    /// Uploads left unsent for `UploadRoutes.abandonAfter`: file first, then the row (a crash
+    /// in between leaves a row whose file is gone, removed on the next round).
+    func removeAbandonedUploads(now: Date) throws {
+        for upload in try context.mailbox.abandonedUploads(createdBefore: now.addingTimeInterval(-UploadRoutes.abandonAfter), limit: 100) {
+            unlink(upload.path)
+            if try context.mailbox.deleteUpload(id: upload.id) {
+                context.log.log(.info, "upload-removed", ["upload": upload.id, "connection": upload.connection, "reason": "not sent within a day"])
+            }
         }
     }
 }
