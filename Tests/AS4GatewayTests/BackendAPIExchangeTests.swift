@@ -141,3 +141,32 @@ final class BackendAPIHubTests: XCTestCase {
         XCTAssertTrue(((unknownView["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").contains("not in the e-address directory"), "\(unknownView)")
     }
 }
+
+/// A receiving gateway that cannot answer (no P-Mode for status reports back) logs that and goes
+/// on: later documents still reach their mailboxes.
+final class BackendAPIUnansweredTests: XCTestCase {
+    func testAnUnanswerableRefusalDoesNotBlockLaterDocuments() throws {
+        let sender = "DVS@90000048472", known = "_DEFAULT@40003032949", unknown = "_DEFAULT@90000048472"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.start("gw-a")  // writes the development PKI both directories share
+        let bDir = h.root.appendingPathComponent("pmode-b").path
+        try FileManager.default.createDirectory(atPath: bDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: h.pmodeDirectory + "/certs", toPath: bDir + "/certs")
+        try h.configure(["gw-a", "gw-b"], legs: [.init(), .init(action: "EAddressDocument")], directory: bDir)
+        try h.importDirectory("gw-a", [h.remoteEntry(known, ownerId: "40003032949", kind: "company", party: "gw-b"),
+                                       h.remoteEntry(unknown, ownerId: "90000048472", kind: "institution", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(known, ownerId: "40003032949", kind: "company")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "a", addresses: [sender]))
+        let dmsB = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "b", addresses: [known]))
+        try h.start("gw-b", pmode: bDir)
+
+        XCTAssertEqual(try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [unknown]), files: [("1.txt", [1])]).status, 202)
+        try h.waitUntil(timeout: 30, "gw-b to log the refusal it cannot send") { h.nodes["gw-b"]!.log.contains("event=document-intake-unanswered") }
+        let later = try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [known]), files: [("2.txt", [2])])
+        let id = try XCTUnwrap(later.json["messageId"] as? String, later.text)
+        try h.waitUntil(timeout: 30, "the later document in its mailbox") {
+            ((try dmsB.get("/api/v1/inbox?address=\(known)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == id }
+        }
+    }
+}
