@@ -89,6 +89,9 @@ final class MailboxWorker: Sendable {
         } catch let e as DocumentExchange.IntakeError {
             // The sender's receipt was given; what is wrong inside stays in the log and the history.
             context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
+        } catch let e as MailboxStoreError {
+            // A document id already held from another access point: refused, never merged.
+            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
         } catch let e as SubmissionError {
             // No agreement to answer or forward by: retrying would block every later event.
             context.log.log(.error, "document-intake-unanswered", ["message_id": id, "action": m.metadata.action, "reason": e.reason])
