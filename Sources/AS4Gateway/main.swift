@@ -16,6 +16,8 @@ Commands:
   pmode check DIR     Validate a P-Mode directory (every problem as file:line:col)
   pmode import domibus FILE
                       Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
+  connections add|list|revoke
+                      Backend connections of the REST API (token or client certificate, addresses)
   directory import|export|lookup
                       Load the e-address directory from CSV or JSON, write it out, or show
                       the route decision for an address
@@ -41,6 +43,7 @@ case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))
 case "pmode": status = PModeCommand.run(Array(arguments))
 case "directory": status = DirectoryCommand.run(Array(arguments))
+case "connections": status = ConnectionsCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))

@@ -131,6 +131,123 @@ enum Schema {
                 bytes   BLOB    NOT NULL
             );
             """),
+        Migration(version: 4, name: "backend connections, documents, mailboxes, notifications", sql: """
+            -- The backend API (SQLiteMailboxStore). Credentials are SHA-256 digests only.
+            CREATE TABLE api_connections (
+                name               TEXT    PRIMARY KEY CHECK (name <> ''),
+                token_sha256       TEXT    CHECK (length(token_sha256) = 64),
+                certificate_sha256 TEXT    CHECK (length(certificate_sha256) = 64),
+                addresses          TEXT    NOT NULL,
+                created_at         INTEGER NOT NULL,
+                revoked_at         INTEGER,
+                notified_upto      INTEGER NOT NULL DEFAULT 0,
+                -- webhook push: the HMAC key is kept as is (it signs; a digest could not)
+                webhook_url        TEXT,
+                webhook_secret     TEXT,
+                webhook_upto       INTEGER NOT NULL DEFAULT 0,
+                webhook_attempts   INTEGER NOT NULL DEFAULT 0,
+                webhook_next_at    INTEGER,
+                webhook_error      TEXT,
+                CHECK (token_sha256 IS NOT NULL OR certificate_sha256 IS NOT NULL),
+                CHECK ((webhook_url IS NULL) = (webhook_secret IS NULL))
+            );
+            CREATE TABLE documents (
+                message_id        TEXT    PRIMARY KEY CHECK (message_id <> ''),
+                connection        TEXT,
+                idempotency_key   TEXT,
+                sender            TEXT    NOT NULL,
+                metadata          TEXT    NOT NULL,
+                origin_party      TEXT,
+                origin_message_id TEXT,
+                delivery_by       INTEGER,
+                created_at        INTEGER NOT NULL,
+                CHECK (connection IS NOT NULL OR origin_party IS NOT NULL)
+            );
+            CREATE UNIQUE INDEX documents_idempotency ON documents (connection, idempotency_key)
+                WHERE connection IS NOT NULL AND idempotency_key IS NOT NULL;
+            CREATE TABLE document_files (
+                message_id TEXT    NOT NULL REFERENCES documents (message_id),
+                position   INTEGER NOT NULL,
+                name       TEXT    NOT NULL,
+                mime_type  TEXT    NOT NULL,
+                path       TEXT    NOT NULL,
+                size       INTEGER NOT NULL CHECK (size >= 0),
+                sha256     TEXT    NOT NULL CHECK (length(sha256) = 64),
+                PRIMARY KEY (message_id, position)
+            );
+            CREATE TABLE document_recipients (
+                id              INTEGER PRIMARY KEY,
+                message_id      TEXT    NOT NULL REFERENCES documents (message_id),
+                address         TEXT    NOT NULL,
+                route           TEXT    NOT NULL CHECK (route IN ('mailbox', 'remote')),
+                status          TEXT    NOT NULL CHECK (status IN ('Submitted', 'DeliveryDelayed', 'Accepted', 'Delivered',
+                                                                   'RecipientAccepted', 'RecipientRejected', 'Failed')),
+                party           TEXT,
+                as4_message_id  TEXT,
+                receipt         BLOB,
+                decision        TEXT    CHECK (decision IN ('accept', 'reject')),
+                decision_code   TEXT,
+                decision_reason TEXT,
+                decided_at      INTEGER,
+                retrieved_at    INTEGER,
+                -- the document's deliveryBy (documents submitted here only)
+                deadline_at     INTEGER,
+                updated_at      INTEGER NOT NULL,
+                UNIQUE (message_id, address),
+                CHECK (route = 'mailbox' OR (party IS NOT NULL AND as4_message_id IS NOT NULL))
+            );
+            CREATE INDEX document_recipients_mailbox ON document_recipients (address, id) WHERE route = 'mailbox';
+            CREATE UNIQUE INDEX document_recipients_as4 ON document_recipients (as4_message_id) WHERE as4_message_id IS NOT NULL;
+            -- Only recipients a deadline can still act on; the query repeats the WHERE terms.
+            CREATE INDEX document_recipients_deadline ON document_recipients (deadline_at)
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered');
+            CREATE INDEX document_recipients_unsent ON document_recipients (id) WHERE route = 'remote' AND status = 'Submitted';
+            CREATE TABLE document_events (
+                id         INTEGER PRIMARY KEY,
+                message_id TEXT    NOT NULL REFERENCES documents (message_id),
+                address    TEXT,
+                at         INTEGER NOT NULL,
+                status     TEXT    NOT NULL,
+                detail     TEXT
+            );
+            CREATE INDEX document_events_by_message ON document_events (message_id, id);
+            CREATE TRIGGER document_events_no_update BEFORE UPDATE ON document_events
+                BEGIN SELECT RAISE(ABORT, 'document events are append-only: UPDATE refused'); END;
+            CREATE TRIGGER document_events_no_delete BEFORE DELETE ON document_events
+                BEGIN SELECT RAISE(ABORT, 'document events are append-only: DELETE refused'); END;
+            CREATE TABLE notifications (
+                id         INTEGER PRIMARY KEY,
+                address    TEXT    NOT NULL,
+                kind       TEXT    NOT NULL,
+                message_id TEXT    NOT NULL,
+                recipient  TEXT,
+                detail     TEXT,
+                at         INTEGER NOT NULL
+            );
+            CREATE INDEX notifications_by_address ON notifications (address, id);
+            -- Resumable uploads: chunks are appended in order to `path`; a completed upload is
+            -- taken by at most one document (used_by), in that document's transaction.
+            CREATE TABLE uploads (
+                id           TEXT    PRIMARY KEY CHECK (id <> ''),
+                connection   TEXT    NOT NULL,
+                name         TEXT    NOT NULL,
+                mime_type    TEXT    NOT NULL,
+                size         INTEGER NOT NULL CHECK (size >= 1),
+                chunk_size   INTEGER NOT NULL CHECK (chunk_size >= 1),
+                received     INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0),
+                path         TEXT    NOT NULL,
+                sha256       TEXT    CHECK (length(sha256) = 64),
+                created_at   INTEGER NOT NULL,
+                completed_at INTEGER,
+                used_by      TEXT,
+                CHECK (completed_at IS NULL OR sha256 IS NOT NULL),
+                CHECK (used_by IS NULL OR completed_at IS NOT NULL)
+            );
+            CREATE TABLE worker_cursors (
+                name  TEXT    PRIMARY KEY,
+                value INTEGER NOT NULL
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

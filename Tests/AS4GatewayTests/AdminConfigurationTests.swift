@@ -67,7 +67,7 @@ final class AdminConfigurationTests: XCTestCase {
         let r = try GatewayProcess.run(["serve", "--check-config", "--config", path])
         XCTAssertEqual(r.status, 2)
         for expected in ["store: redis://cache/0 is neither", "party nobody is not defined", "keys.signingKey:", "keys.encryptionCertificate:",
-                         "submissionListener and adminListener both listen on port 9090"] {
+                         "apiListener and adminListener both listen on port 9090"] {
             XCTAssertTrue(r.stderr.contains(expected), "missing \(expected) in:\n\(r.stderr)")
         }
         let broken = try GatewayProcess.run(["serve", "--check-config", "--pmode", dir.path])

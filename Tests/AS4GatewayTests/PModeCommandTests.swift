@@ -54,7 +54,7 @@ final class PModeCommandTests: XCTestCase {
         let dir = try copyOfShippedPModes()
         let r = try GatewayProcess.run(["pmode", "check", dir, "--allow-missing-certificates"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, "\(dir): 2 parties, 4 P-Modes: OK\n")
+        XCTAssertEqual(r.stdout, "\(dir): 2 parties, 8 P-Modes: OK\n")
         XCTAssertEqual(r.stderr, "")
         // The same directory from the repository, as a user would run it.
         XCTAssertEqual(try GatewayProcess.run(["pmode", "check", shippedPModes, "--allow-missing-certificates"]).status, 0)
@@ -187,7 +187,7 @@ final class PModeCommandTests: XCTestCase {
         let example = GatewayProcess.projectRoot.appendingPathComponent("examples/gateway.json")
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: example)) as? [String: Any])
         let settings = Set(json.keys.filter { !$0.hasPrefix("_") })
-        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "payloadDirectory", "as4Listener", "submissionListener", "adminListener", "keys",
+        XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "payloadDirectory", "as4Listener", "apiListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI"])
@@ -244,7 +244,7 @@ final class PModeCommandTests: XCTestCase {
         try """
         {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
                          "tls": {"certificate": "missing-cert.pem", "key": "missing-key.pem"}},
-         "submissionListener": {"address": "127.0.0.1", "port": 0, "path": "/submit"}}
+         "apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit"}}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let r = try GatewayProcess.run(["serve", "--config", config, "--data", temporary.appendingPathComponent("data").path, "--pmode", pmode])
         XCTAssertEqual(r.status, 2)

@@ -7,7 +7,9 @@ final class SampleLoadTests: XCTestCase {
     func testShippedSamplesLoadWithoutCertificates() throws {
         let set = try loadOrFail(TestPaths.samples, options: PModeLoader.Options(requireCertificates: false))
         XCTAssertEqual(set.parties.map(\.name), ["gw-a", "gw-b"])
-        XCTAssertEqual(Set(set.pmodes.map(\.id)), ["delivery-a-to-b", "delivery-b-to-a", "inquiry-a-b", "notification-pull-b-from-a"])
+        XCTAssertEqual(Set(set.pmodes.map(\.id)), ["delivery-a-to-b", "delivery-b-to-a", "inquiry-a-b", "notification-pull-b-from-a",
+                                                   "eaddress-documents-a-to-b", "eaddress-status-a-to-b", "eaddress-documents-b-to-a",
+                                                   "eaddress-status-b-to-a"])
 
         let a = try XCTUnwrap(set.party(named: "gw-a"))
         XCTAssertEqual(a.partyIds, [PartyId("gw-a", type: unregistered)])

@@ -53,7 +53,7 @@ enum ConfigurationCheck {
         }
 
         var listeners = [("as4Listener", config.as4Listener.address, config.as4Listener.port),
-                         ("submissionListener", config.submissionListener.address, config.submissionListener.port)]
+                         ("apiListener", config.apiListener.address, config.apiListener.port)]
         if let admin = config.adminListener { listeners.append(("adminListener", admin.address, admin.port)) }
         for (i, a) in listeners.enumerated() {
             for b in listeners[(i + 1)...] where a.2 != 0 && a.2 == b.2 && (a.1 == b.1 || a.1 == "0.0.0.0" || b.1 == "0.0.0.0") {

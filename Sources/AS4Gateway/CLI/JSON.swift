@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value with ordered object keys, so command output is stable and diffable.
-enum JSON: Equatable {
+enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)

@@ -46,7 +46,7 @@ enum ServeCommand {
         if let v = a.value("data") { config.dataDirectory = v }
         if let v = a.value("pmode") { config.pmodeDirectory = v }
         if let v = a.value("as4-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --as4-port", help: help) }; config.as4Listener.port = p }
-        if let v = a.value("submit-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --submit-port", help: help) }; config.submissionListener.port = p }
+        if let v = a.value("submit-port") { guard let p = UInt16(v) else { return CLI.usageError("bad --submit-port", help: help) }; config.apiListener.port = p }
         if let v = a.value("admin-port") {
             guard let p = UInt16(v) else { return CLI.usageError("bad --admin-port", help: help) }
             guard config.adminListener != nil else { return CLI.usageError("--admin-port: the configuration turns the admin listener off", help: help) }

@@ -20,6 +20,8 @@ final class Gateway {
     private var workers: OutboundWorkers?
     private var puller: PullWorker?
     private var adminServer: HTTPServer?
+    private var mailboxWorker: MailboxWorker?
+    private var webhookPusher: WebhookPusher?
 
     init(config: GatewayConfiguration) throws {
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
@@ -134,14 +136,37 @@ final class Gateway {
         try server.start()
         as4Server = server
 
-        var submit = HTTPServerConfiguration()
-        submit.bindAddress = config.submissionListener.address
-        submit.port = config.submissionListener.port
-        submit.maxBodyBytes = 1 << 20
-        submit.spoolDirectory = context.spoolDirectory
-        let submission = try HTTPServer(configuration: submit, handler: SubmissionHandler(context: context))
+        // The backend API; the operators' JSON submission endpoint shares its listener.
+        var api = HTTPServerConfiguration()
+        api.bindAddress = config.apiListener.address
+        api.port = config.apiListener.port
+        api.maxBodyBytes = config.maxMessageBytes
+        api.spoolDirectory = context.spoolDirectory
+        api.logger = as4.logger
+        if let tls = config.apiListener.tls {
+            let auth: HTTPServerConfiguration.TLS.ClientAuthentication
+            switch tls.clientAuthentication {
+            case "required": auth = .required(validator)
+            case "optional": auth = .optional(validator)
+            default: auth = .none
+            }
+            api.tls = .init(certificateChainPEM: try String(contentsOfFile: tls.certificate, encoding: .utf8),
+                            privateKeyPEM: try String(contentsOfFile: tls.key, encoding: .utf8), clientAuthentication: auth)
+        }
+        let mailbox = MailboxWorker(context: context)
+        do {
+            try mailbox.queueUnsent()
+        } catch {
+            context.log.log(.error, "mailbox-worker", ["reason": "unsent documents not requeued: \(error)"])
+        }
+        let submission = try HTTPServer(configuration: api, handler: APIHandler(context: context))
         try submission.start()
         submissionServer = submission
+        mailbox.start()
+        mailboxWorker = mailbox
+        let pusher = WebhookPusher(context: context)
+        pusher.start()
+        webhookPusher = pusher
 
         let w = OutboundWorkers(context: context)
         w.start(count: config.outboundWorkers)
@@ -152,7 +177,7 @@ final class Gateway {
         adminServer = try config.adminListener.map { try AdminEndpoint.start($0, context: context, keys: keys, listenerCertificate: tlsFiles?.0) }
         context.log.log(.info, "started", ["party": context.party, "admin": config.adminListener.map { "http://\($0.address):\(adminPort)" },
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
-                                           "submit": "http://\(config.submissionListener.address):\(submission.port)\(config.submissionListener.path)",
+                                           "api": "\(api.tls == nil ? "http" : "https")://\(config.apiListener.address):\(submission.port)/api/v1",
                                            "store": (try? config.storeLocation().description) ?? config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
     }
 
@@ -187,8 +212,12 @@ final class Gateway {
         as4Server?.stop(gracePeriod: max(0, deadline.timeIntervalSinceNow))
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
+        mailboxWorker?.stop(deadline: deadline)
+        webhookPusher?.stop(deadline: Date())
         adminServer?.stop(gracePeriod: 0)
         context.store.close()
+        context.mailbox.close()
+        context.addresses.close()
         context.log.log(.info, "stopped", [:])
     }
 }

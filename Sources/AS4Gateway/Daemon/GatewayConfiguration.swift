@@ -14,7 +14,10 @@ struct GatewayConfiguration: Codable, Sendable {
     /// PostgreSQL store only: payload and message files, shared by every node; nil: under `dataDirectory`.
     var payloadDirectory: String?
     var as4Listener: Listener = Listener(address: "127.0.0.1", port: 8443, path: "/as4", tls: nil)
-    var submissionListener: Listener = Listener(address: "127.0.0.1", port: 8080, path: "/submit", tls: nil)
+    /// The backend REST API (`/api/v1`, HTTPS and mTLS as for the AS4 listener); `path` is the
+    /// operators' JSON submission endpoint of `as4gw send`, answered to loopback peers only.
+    /// `submissionListener` is read as its older name.
+    var apiListener: Listener = Listener(address: "127.0.0.1", port: 8080, path: "/submit", tls: nil)
     /// Plain-HTTP /metrics, /healthz and /readyz; nil (JSON null) turns it off.
     var adminListener: AdminListener? = AdminListener(address: "127.0.0.1", port: 9090)
     /// Our keys. When absent the development PKI provides them (and says so in the log).
@@ -68,10 +71,12 @@ struct GatewayConfiguration: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, submissionListener, adminListener, keys, truststore, crls
+        case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
     }
+
+    private enum LegacyKeys: String, CodingKey { case submissionListener }
 
     init() {}
 
@@ -84,7 +89,9 @@ struct GatewayConfiguration: Codable, Sendable {
         store = try c.decodeIfPresent(String.self, forKey: .store)
         payloadDirectory = try c.decodeIfPresent(String.self, forKey: .payloadDirectory)
         as4Listener = try c.decodeIfPresent(Listener.self, forKey: .as4Listener) ?? d.as4Listener
-        submissionListener = try c.decodeIfPresent(Listener.self, forKey: .submissionListener) ?? d.submissionListener
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        apiListener = try c.decodeIfPresent(Listener.self, forKey: .apiListener)
+            ?? legacy.decodeIfPresent(Listener.self, forKey: .submissionListener) ?? d.apiListener
         // Absent keeps the default listener; an explicit null switches it off.
         if c.contains(.adminListener) {
             adminListener = try c.decodeNil(forKey: .adminListener) ? nil : try c.decode(AdminListener.self, forKey: .adminListener)
@@ -137,7 +144,7 @@ struct GatewayConfiguration: Codable, Sendable {
             keys.tlsClientKey = keys.tlsClientKey.map(resolve)
             config.keys = keys
         }
-        for keyPath in [\GatewayConfiguration.as4Listener, \GatewayConfiguration.submissionListener] {
+        for keyPath in [\GatewayConfiguration.as4Listener, \GatewayConfiguration.apiListener] {
             if var tls = config[keyPath: keyPath].tls {
                 tls.certificate = resolve(tls.certificate)
                 tls.key = resolve(tls.key)

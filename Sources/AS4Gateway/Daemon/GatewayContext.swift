@@ -13,6 +13,10 @@ final class GatewayContext: Sendable {
     let log: EventLog
     let registry: PModeRegistry
     let store: any MessageStore
+    /// The backend API's connections, documents, mailboxes and notifications.
+    let mailbox: any MailboxStore
+    /// The e-address directory the router reads.
+    let addresses: SQLiteAddressDirectory
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -43,6 +47,8 @@ final class GatewayContext: Sendable {
         self.log = log
         self.registry = registry
         self.store = store
+        self.mailbox = try SQLiteMailboxStore(dataDirectory: config.storeDirectory)
+        self.addresses = try SQLiteAddressDirectory(dataDirectory: config.storeDirectory)
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing
@@ -76,6 +82,8 @@ final class GatewayContext: Sendable {
     /// Trust stores per set of pinned partner certificates: building one (anchors, CRLs) for every
     /// message showed in the daemon's profile.
     private let validators = Mutex<[Set<Certificate>: CertificateValidator]>([:])
+
+    var router: Router { Router(directory: StoreAddressLookup(store: addresses)) }
 
     func signatureBuilder() throws -> SignatureBuilder {
         try SignatureBuilder(identity: signing)

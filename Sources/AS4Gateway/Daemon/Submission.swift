@@ -35,7 +35,7 @@ struct SubmissionHandler: HTTPHandler {
     }
 
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
-        guard head.path == context.config.submissionListener.path else { return problem(404, "no submission endpoint at \(head.path)") }
+        guard head.path == context.config.apiListener.path else { return problem(404, "no submission endpoint at \(head.path)") }
         guard head.method == "POST" else { return problem(405, "submissions are POSTed") }
         return nil
     }
@@ -85,16 +85,6 @@ struct Outbound {
     }
 
     func submit(_ s: SubmissionHandler.Request) throws -> String {
-        let set = context.registry.current
-        guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
-        guard let them = set.party(named: s.to) ?? set.parties.first(where: { $0.partyIds.contains { $0.value == s.to } }) else {
-            throw SubmissionError(status: 422, reason: "unknown recipient party \(s.to)")
-        }
-        let match: Match
-        switch set.outboundLeg(from: us.name, to: them.name, service: Service(s.service, type: s.serviceType), action: s.action) {
-        case .success(let m): match = m
-        case .failure(let e): throw SubmissionError(status: 422, reason: "no agreement to send \(s.service)/\(s.action) to \(them.name): \(e.reason)")
-        }
         var payloads: [Payload] = []
         for p in s.payloads {
             guard FileManager.default.isReadableFile(atPath: p.path) else { throw SubmissionError(status: 400, reason: "cannot read payload \(p.path)") }
@@ -108,6 +98,23 @@ struct Outbound {
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
         if s.messageId != nil, (try? context.store.findMessage(id: id, direction: .outbound)) != nil {
             throw SubmissionError(status: 409, reason: "message id \(id) was already submitted")
+        }
+        try queue(s, payloads: payloads, id: id)
+        return id
+    }
+
+    /// Seals and queues one user message whose payloads are already checked (the backend API's
+    /// documents live in the store, where `submit` refuses to read).
+    func queue(_ s: SubmissionHandler.Request, payloads: [Payload], id: String) throws {
+        let set = context.registry.current
+        guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
+        guard let them = set.party(named: s.to) ?? set.parties.first(where: { $0.partyIds.contains { $0.value == s.to } }) else {
+            throw SubmissionError(status: 422, reason: "unknown recipient party \(s.to)")
+        }
+        let match: Match
+        switch set.outboundLeg(from: us.name, to: them.name, service: Service(s.service, type: s.serviceType), action: s.action) {
+        case .success(let m): match = m
+        case .failure(let e): throw SubmissionError(status: 422, reason: "no agreement to send \(s.service)/\(s.action) to \(them.name): \(e.reason)")
         }
         // A reply (eb:RefToMessageId naming a message we received) continues its conversation.
         let answered = try s.refToMessageId.flatMap { try context.store.findMessage(id: $0, direction: .inbound) }
@@ -158,7 +165,6 @@ struct Outbound {
         if !pull { context.deliveryWakeup.signal() }
         context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
                                                                                   "bytes": String(stored.size)]) { $1 })
-        return id
     }
 
     /// The sealed message as the store keeps it: in memory for the store's own rows when it is

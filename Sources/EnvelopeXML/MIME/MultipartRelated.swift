@@ -37,9 +37,17 @@ public struct MultipartRelated: Sendable, Equatable {
     }
 
     /// `windowSize` is only overridden by tests, to force delimiters across window refills.
+    /// Parses a `multipart/form-data` body (RFC 7578): the same framing, no SOAP root.
+    public static func parseFormData(_ input: PartBody, boundary: String, limits: MIMELimits = .default,
+                                     spoolDirectory: String? = nil) throws -> [MIMEPart] {
+        try parse(ScanSource(input), mediaType: MediaType(type: "multipart", subtype: "form-data", parameters: ["boundary": boundary]),
+                  limits: limits, spoolDirectory: spoolDirectory).parts
+    }
+
     static func parse(_ source: ScanSource, mediaType: MediaType, limits: MIMELimits,
                       spoolDirectory: String?, windowSize: Int? = nil) throws -> MultipartRelated {
-        guard mediaType.hasEssence("multipart/related") else {
+        let formData = mediaType.hasEssence("multipart/form-data")
+        guard mediaType.hasEssence("multipart/related") || formData else {
             throw EbmsError(.mimeInconsistency, "expected multipart/related, got \(mediaType.essence)")
         }
         guard let boundary = mediaType[parameter: "boundary"] else {
@@ -102,7 +110,7 @@ public struct MultipartRelated: Sendable, Equatable {
             throw EbmsError(.mimeInconsistency, "start parameter <\(start)> names no MIME part")
         }
         let result = MultipartRelated(mediaType: mediaType, parts: parts, rootIndex: rootIndex ?? 0)
-        try result.checkRootType()
+        if !formData { try result.checkRootType() }
         return result
     }
 

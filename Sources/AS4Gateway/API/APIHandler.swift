@@ -1,0 +1,124 @@
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+
+/// The API listener: `/api/v1/…` for backend connections (bearer token or TLS client
+/// certificate), and the operators' JSON submission path (`apiListener.path`) for loopback peers.
+/// Each route is a small function from a request and its authenticated connection to a response;
+/// every refusal is a `Problem`.
+struct APIHandler: HTTPHandler {
+    let context: GatewayContext
+    static let prefix = "/api/v1/"
+
+    func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+        if head.path == context.config.apiListener.path {
+            guard Self.isLoopback(head.remoteAddress) else {
+                return Problem.forbidden("the operators' submission endpoint answers loopback peers only; use POST /api/v1/messages").response
+            }
+            return SubmissionHandler(context: context).admit(head)
+        }
+        guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)").response }
+        // Refused before any body byte is read: an upload without credentials costs nothing.
+        if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated.response }
+        if let length = head.contentLength, length > context.config.maxMessageBytes {
+            return Problem(413, "too-large", "Request body too large",
+                           "the body of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes (maxMessageBytes)").response
+        }
+        return nil
+    }
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if request.head.path == context.config.apiListener.path { return SubmissionHandler(context: context).handle(request) }
+        do {
+            let connections = try context.mailbox.connections()
+            guard let connection = try APICredentials.authenticate(request.head, among: connections) else { throw Problem.unauthenticated }
+            return try route(request, APIRequest(request: request, connection: connection, context: context))
+        } catch let p as Problem {
+            return p.response
+        } catch {
+            // The reason may name files or SQL: it goes to the log, not to the client.
+            context.log.log(.error, "api", ["path": request.head.path, "reason": "\(error)"])
+            return Problem.unavailable("the gateway could not complete the request; its log (event=api) has the reason").response
+        }
+    }
+
+    private func route(_ request: HTTPRequest, _ r: APIRequest) throws -> HTTPResponse {
+        let segments = request.head.path.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let method = request.head.method
+        func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+            guard method == allowed else {
+                var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(allowed) only").response
+                response.headers = ["Content-Type": "application/problem+json", "Allow": allowed]
+                return response
+            }
+            return try body()
+        }
+        switch segments.count {
+        case 1 where segments[0] == "messages": return try only("POST") { try SubmitRoute(r).submit() }
+        case 1 where segments[0] == "uploads": return try only("POST") { try UploadRoutes(r).create() }
+        case 2 where segments[0] == "uploads": return try only("GET") { try UploadRoutes(r).status(segments[1]) }
+        case 3 where segments[0] == "uploads" && segments[2] == "complete": return try only("POST") { try UploadRoutes(r).complete(segments[1]) }
+        case 4 where segments[0] == "uploads" && segments[2] == "chunks": return try only("PUT") { try UploadRoutes(r).chunk(segments[1], segments[3]) }
+        case 1 where segments[0] == "inbox": return try only("GET") { try FeedRoutes(r).inbox() }
+        case 1 where segments[0] == "notifications": return try only("GET") { try FeedRoutes(r).notifications() }
+        case 2 where segments[0] == "notifications" && segments[1] == "confirm": return try only("POST") { try FeedRoutes(r).confirmNotifications() }
+        case 2 where segments[0] == "messages" && !segments[1].isEmpty: return try only("GET") { try MessageRoutes(r, id: segments[1]).status() }
+        case 3 where segments[0] == "messages" && segments[2] == "receipt": return try only("GET") { try MessageRoutes(r, id: segments[1]).receipt() }
+        case 3 where segments[0] == "messages" && segments[2] == "confirm": return try only("POST") { try MessageRoutes(r, id: segments[1]).confirm() }
+        case 4 where segments[0] == "messages" && segments[2] == "files":
+            return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }
+        default: throw Problem.notFound("no route at \(request.head.path)")
+        }
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address == "::1" || address.hasPrefix("127.") || address.hasPrefix("::ffff:127.")
+    }
+}
+
+/// A request with the connection it was authenticated as.
+struct APIRequest {
+    let request: HTTPRequest
+    let connection: BackendConnection
+    let context: GatewayContext
+
+    func holds(_ address: String) -> Bool { connection.addresses.contains(address) }
+
+    /// An address from the query or a body in its canonical spelling (what connections hold).
+    func canonical(_ text: String, field: String) throws -> String {
+        do {
+            return try EAddress(text).canonical
+        } catch {
+            throw Problem.invalid("\(field) is not an e-address: \(error)", errors: [(pointer: field, detail: "\(error)")])
+        }
+    }
+
+    func query(_ name: String) -> String? { request.head.query[name] }
+
+    /// The body as a JSON object (small bodies only).
+    func jsonObject(maxBytes: Int = 64 << 10) throws -> [String: Any] {
+        let bytes: [UInt8]
+        switch request.body {
+        case .empty: throw Problem.badRequest("the request body is empty; send a JSON object")
+        case .bytes(let b): bytes = b
+        case .file: throw Problem(413, "too-large", "Request body too large", "this route takes a JSON object of at most \(maxBytes) bytes")
+        }
+        guard bytes.count <= maxBytes else {
+            throw Problem(413, "too-large", "Request body too large", "this route takes a JSON object of at most \(maxBytes) bytes")
+        }
+        return try Self.object(Data(bytes), what: "the request body")
+    }
+
+    static func object(_ data: Data, what: String) throws -> [String: Any] {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: data, options: [])
+        } catch {
+            let reason = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+            throw Problem.badRequest("\(what) is not valid JSON: \(reason)")
+        }
+        guard let object = parsed as? [String: Any] else { throw Problem.badRequest("\(what) must be a JSON object") }
+        return object
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import MessageStore
+
+/// The JSON shapes of documents in API responses (docs/openapi.yaml names them).
+enum DocumentView {
+    static func time(_ d: Date) -> JSON {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return .string(f.string(from: d))
+    }
+
+    static func metadata(_ d: Document) -> JSON {
+        // Stored as the checked JSON text; handed back as an object.
+        convert((try? JSONSerialization.jsonObject(with: Data(d.metadata.utf8))) ?? [String: Any]())
+    }
+
+    static func convert(_ v: Any) -> JSON {
+        switch v {
+        case let s as String: return .string(s)
+        case let n as NSNumber:
+            if SubmitRoute.isJSONBoolean(n) { return .bool(n.boolValue) }
+            return n.doubleValue == n.doubleValue.rounded() && abs(n.doubleValue) < 1e15 ? .int(n.int64Value) : .double(n.doubleValue)
+        case let a as [Any]: return .array(a.map(convert))
+        case let o as [String: Any]: return .object(o.keys.sorted().map { ($0, convert(o[$0]!)) })
+        default: return .null
+        }
+    }
+
+    static func recipient(_ r: DocumentRecipient) -> JSON {
+        var fields: [(String, JSON)] = [("address", .string(r.address)), ("route", .string(r.route == .mailbox ? "localMailbox" : "remoteAccessPoint")),
+                                        ("status", .string(r.status.rawValue)), ("updatedAt", time(r.updatedAt)),
+                                        ("receiptHeld", .bool(r.receipt != nil))]
+        if let party = r.party { fields.append(("accessPoint", .string(party))) }
+        if let at = r.retrievedAt { fields.append(("retrievedAt", time(at))) }
+        if let d = r.decision {
+            fields.append(("decision", .object([("decision", .string(d.accepted ? "accept" : "reject")), ("code", .string(d.code)),
+                                                ("reason", .string(d.reason)), ("at", time(d.at))])))
+        }
+        return .object(fields)
+    }
+
+    static func files(_ d: Document, id: String) -> JSON {
+        .array(d.files.enumerated().map { i, f in
+            .object([("n", .int(i + 1)), ("name", .string(f.name)), ("mimeType", .string(f.mimeType)), ("size", .int(f.file.size)),
+                     ("sha256", .string(f.file.sha256)), ("href", .string("/api/v1/messages/\(id)/files/\(i + 1)"))])
+        })
+    }
+
+    /// The answer to a submission: the id and each recipient's route and status.
+    static func submission(_ d: Document) -> JSON {
+        .object([("messageId", .string(d.messageId)),
+                 ("recipients", .array(d.recipients.map { r in
+                     .object([("address", .string(r.address)), ("route", .string(r.route == .mailbox ? "localMailbox" : "remoteAccessPoint")),
+                              ("status", .string(r.status.rawValue))])
+                 }))])
+    }
+
+    /// A document with the recipients the caller may see and their histories.
+    static func full(_ d: Document, recipients: [DocumentRecipient], events: [DocumentEvent]) -> JSON {
+        let shown = Set(recipients.map(\.address))
+        return .object([
+            ("messageId", .string(d.messageId)), ("sender", .string(d.sender)), ("metadata", metadata(d)), ("createdAt", time(d.createdAt)),
+            ("files", files(d, id: d.messageId)),
+            ("recipients", .array(recipients.map { r in
+                guard case .object(var fields) = recipient(r) else { return recipient(r) }
+                fields.append(("events", .array(events.filter { $0.address == r.address }.map { e in
+                    .object([("at", time(e.at)), ("status", .string(e.status)), ("detail", .string(e.detail))])
+                })))
+                return .object(fields)
+            })),
+            ("events", .array(events.filter { $0.address.map(shown.contains) ?? true }.map { e in
+                .object([("id", .int(e.id)), ("at", time(e.at)), ("recipient", .string(e.address)), ("status", .string(e.status)),
+                         ("detail", .string(e.detail))])
+            })),
+        ])
+    }
+
+    static func notification(_ n: BackendNotification) -> JSON {
+        .object([("id", .int(n.id)), ("kind", .string(n.kind)), ("messageId", .string(n.messageId)), ("address", .string(n.address)),
+                 ("recipient", .string(n.recipient)), ("detail", .string(n.detail)), ("at", time(n.at))])
+    }
+}

@@ -1,0 +1,76 @@
+import EnvelopeXML
+import Foundation
+import HTTPServer
+
+/// A `multipart/form-data` body (RFC 7578), read with the project's MIME parser (the framing of
+/// every multipart type).
+/// Parts stay ranges of the request's spool file when the body was spooled; nothing is copied.
+struct FormData {
+    struct Field {
+        var name: String
+        var filename: String?
+        var contentType: String?
+        var body: PartBody
+    }
+
+    var fields: [Field]
+
+    static func parse(_ body: HTTPRequestBody, contentType: String?, spoolDirectory: String) throws(Problem) -> FormData {
+        guard let contentType, let type = try? MediaType.parse(contentType), type.hasEssence("multipart/form-data") else {
+            throw Problem(415, "unsupported-media-type", "Submissions are multipart/form-data",
+                          "Content-Type is \(contentType ?? "absent"); send multipart/form-data with a metadata part and file parts")
+        }
+        guard let boundary = type[parameter: "boundary"] else {
+            throw Problem.badRequest("the multipart/form-data Content-Type has no boundary parameter")
+        }
+        let input: PartBody
+        switch body {
+        case .empty: throw Problem.badRequest("the request body is empty")
+        case .bytes(let b): input = .bytes(b)
+        case .file(let path, let length): input = .file(path: path, offset: 0, length: length)
+        }
+        var limits = MIMELimits()
+        limits.maxRootPartSize = limits.maxTotalSize
+        let parts: [MIMEPart]
+        do {
+            parts = try MultipartRelated.parseFormData(input, boundary: boundary, limits: limits, spoolDirectory: spoolDirectory)
+        } catch let e as EbmsError {
+            throw Problem.badRequest("the multipart body cannot be read: \(e.reason)")
+        } catch {
+            throw Problem.badRequest("the multipart body cannot be read: \(error)")
+        }
+        var fields: [Field] = []
+        for (i, part) in parts.enumerated() {
+            guard let disposition = part.headers["Content-Disposition"], let params = Self.dispositionParameters(disposition),
+                  let name = params["name"] else {
+                throw Problem.badRequest("part \(i + 1) has no Content-Disposition: form-data with a name")
+            }
+            fields.append(Field(name: name, filename: params["filename"], contentType: part.headers["Content-Type"], body: part.body))
+        }
+        return FormData(fields: fields)
+    }
+
+    /// The parameters of `form-data; name="x"; filename="y"` (quoted or token values), or nil
+    /// when the disposition is not form-data.
+    static func dispositionParameters(_ value: String) -> [String: String]? {
+        var items: [String] = []
+        var current = ""
+        var quoted = false
+        var escaped = false
+        for ch in value {
+            if escaped { current.append(ch); escaped = false; continue }
+            if quoted && ch == "\\" { escaped = true; continue }
+            if ch == "\"" { quoted.toggle(); continue }
+            if ch == ";" && !quoted { items.append(current); current = ""; continue }
+            current.append(ch)
+        }
+        items.append(current)
+        guard items.first?.trimmingCharacters(in: .whitespaces).lowercased() == "form-data" else { return nil }
+        var out: [String: String] = [:]
+        for item in items.dropFirst() {
+            guard let eq = item.firstIndex(of: "=") else { continue }
+            out[item[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = String(item[item.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+}

@@ -1,0 +1,147 @@
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+
+/// `GET /api/v1/messages/{id}`, `…/receipt`, `…/files/{n}` and `POST …/confirm`. The sender's
+/// connection sees every recipient; a recipient's connection sees only the recipients it holds
+/// (and its reading a document is what makes it Delivered). Anyone else gets 403.
+struct MessageRoutes {
+    let r: APIRequest
+    let id: String
+    init(_ r: APIRequest, id: String) {
+        self.r = r
+        self.id = id
+    }
+
+    struct Access {
+        var document: Document
+        var isSender: Bool
+        /// The mailbox recipients the connection holds.
+        var held: [DocumentRecipient]
+    }
+
+    func access() throws -> Access {
+        guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
+        let isSender = d.connection != nil && r.holds(d.sender)
+        let held = d.recipients.filter { $0.route == .mailbox && r.holds($0.address) }
+        guard isSender || !held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
+        return Access(document: d, isSender: isSender, held: held)
+    }
+
+    func status() throws -> HTTPResponse {
+        let a = try access()
+        markRetrieved(a)
+        guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
+        let shown = a.isSender ? d.recipients : d.recipients.filter { held in a.held.contains { $0.address == held.address } }
+        return DocumentView.full(d, recipients: shown, events: try r.context.mailbox.events(messageId: id)).response(200)
+    }
+
+    func file(_ n: String) throws -> HTTPResponse {
+        let a = try access()
+        guard let index = Int(n), index >= 1, index <= a.document.files.count else {
+            throw Problem.notFound("message \(id) has files 1 to \(a.document.files.count), not \(n)")
+        }
+        let f = a.document.files[index - 1]
+        markRetrieved(a)
+        // Names may come from another access point: nothing that could end or bend the header.
+        let safeName = String(f.name.unicodeScalars.filter { $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7F }.map(Character.init))
+        let type = (try? MediaType.parse(f.mimeType).essence) ?? "application/octet-stream"
+        var response = HTTPResponse.file(200, contentType: type, path: f.file.path)
+        response.headers = ["Content-Type": type, "Content-Disposition": "attachment; filename=\"\(safeName)\"",
+                            "Digest": "sha-256=\(Data(APICredentials.bytes(hex: f.file.sha256) ?? []).base64EncodedString())"]
+        return response
+    }
+
+    /// The first reading by a recipient: Delivered, told to the sender (or the sending access point).
+    private func markRetrieved(_ a: Access) {
+        let d = a.document
+        for held in a.held where held.retrievedAt == nil {
+            let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: "retrieved by \(r.connection.name)",
+                                         retrieved: true,
+                                         notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
+            do {
+                if try r.context.mailbox.updateRecipient(update, at: Date()) {
+                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: Date())
+                }
+            } catch {
+                r.context.log.log(.error, "retrieval-not-recorded", ["message_id": id, "recipient": held.address, "reason": "\(error)"])
+            }
+        }
+    }
+
+    func confirm() throws -> HTTPResponse {
+        let a = try access()
+        let body = try r.jsonObject()
+        var errors: [(pointer: String, detail: String)] = []
+        for key in body.keys.sorted() where !["decision", "code", "reason", "address"].contains(key) { errors.append(("/\(key)", "unknown field")) }
+        let decision = body["decision"] as? String
+        if decision != "accept" && decision != "reject" { errors.append(("/decision", "required: accept or reject")) }
+        for key in ["code", "reason", "address"] where body[key] != nil && !(body[key] is String) { errors.append(("/\(key)", "must be a string")) }
+        let code = body["code"] as? String, reason = body["reason"] as? String
+        if decision == "reject" && (reason ?? "").isEmpty { errors.append(("/reason", "a rejection needs a reason")) }
+        guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
+        guard !a.held.isEmpty else { throw Problem.forbidden("only a recipient confirms a message; \(r.connection.name) holds none of its recipients") }
+        let target: DocumentRecipient
+        if let text = body["address"] as? String {
+            let address = try r.canonical(text, field: "/address")
+            guard let t = a.held.first(where: { $0.address == address }) else { throw Problem.forbidden("\(address) is not a recipient held by \(r.connection.name)") }
+            target = t
+        } else {
+            guard a.held.count == 1 else {
+                throw Problem.invalid("the connection holds several recipients of \(id); name one", errors: [("/address", "required here")])
+            }
+            target = a.held[0]
+        }
+        if let done = target.decision {
+            throw Problem.conflict("\(id) was already \(done.accepted ? "accepted" : "rejected") for \(target.address)")
+        }
+        let d = a.document
+        let status: RecipientStatus = decision == "accept" ? .recipientAccepted : .recipientRejected
+        let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: Date())
+        let detail = [code, reason].compactMap { $0 }.joined(separator: ": ")
+        let update = RecipientUpdate(messageId: id, address: target.address, status: status, detail: detail.isEmpty ? nil : detail, decision: answer,
+                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [])
+        do {
+            guard try r.context.mailbox.updateRecipient(update, at: Date()) else {
+                throw Problem.conflict("\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed")
+            }
+        } catch let e as MailboxStoreError {
+            throw Problem.conflict(e.description)
+        }
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: target.retrievedAt)
+        return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
+    }
+
+    static let legalStatement = "A message counts as sent to a recipient served by another access point only once this gateway holds that access point's valid signed AS4 receipt. A recipient whose mailbox is on this gateway received the message when it was stored here; no AS4 receipt exists for it."
+
+    func receipt() throws -> HTTPResponse {
+        let a = try access()
+        guard a.isSender else { throw Problem.forbidden("only the sender's connection reads the receipts of \(id)") }
+        var list: [JSON] = []
+        var allSent = true
+        for rec in a.document.recipients {
+            var fields: [(String, JSON)] = [("address", .string(rec.address)), ("status", .string(rec.status.rawValue))]
+            switch rec.route {
+            case .mailbox:
+                fields += [("route", .string("localMailbox")), ("sent", .bool(true)),
+                           ("verification", .object([("valid", .bool(true)), ("detail", .string("stored in this gateway's mailbox; no AS4 receipt applies"))]))]
+            case .remote:
+                fields.append(("route", .string("remoteAccessPoint")))
+                if let bytes = rec.receipt, let as4 = rec.as4MessageId {
+                    let check = ReceiptCheck(context: r.context).verify(bytes, as4MessageId: as4)
+                    allSent = allSent && check.valid
+                    fields += [("sent", .bool(check.valid)), ("as4MessageId", .string(as4)),
+                               ("receipt", .object([("contentType", .string("application/soap+xml")), ("base64", .string(bytes.base64EncodedString()))])),
+                               ("verification", .object([("valid", .bool(check.valid)), ("detail", .string(check.detail))]))]
+                } else {
+                    allSent = false
+                    fields += [("sent", .bool(false)), ("verification", .object([("valid", .bool(false)), ("detail", .string("no receipt held yet: not sent"))]))]
+                }
+            }
+            list.append(.object(fields))
+        }
+        return JSON.object([("messageId", .string(id)), ("sent", .bool(allSent)), ("statement", .string(Self.legalStatement)),
+                            ("recipients", .array(list))]).response(200)
+    }
+}

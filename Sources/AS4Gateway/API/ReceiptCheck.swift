@@ -1,0 +1,41 @@
+import EnvelopeXML
+import Foundation
+import MessageStore
+import Routing
+import WSSecurity
+
+/// Checks a stored AS4 receipt again, as the outbound worker did when it arrived: signed by the
+/// receiving party's certificate with the agreed algorithms, for our message, acknowledging
+/// exactly the parts we signed.
+struct ReceiptCheck {
+    let context: GatewayContext
+
+    func verify(_ receipt: Data, as4MessageId: String) -> (valid: Bool, detail: String) {
+        do {
+            guard let sent = try context.store.findMessage(id: as4MessageId, direction: .outbound) else {
+                return (false, "the AS4 message \(as4MessageId) is not in the store")
+            }
+            let set = context.registry.current
+            guard let pmode = set.pmode(id: sent.metadata.pmodeId ?? ""),
+                  let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party) else {
+                return (false, "the agreement the message was sent under is no longer configured")
+            }
+            let certs = party.certificates(role: .signing)
+            guard let references = SentReferenceCoding.decode(sent.outbound?.sentReferences) else {
+                return (false, "the references signed at sending are missing")
+            }
+            var policy = pmode.legs.first { $0.action == sent.metadata.action }?.security.policy ?? .receiving
+            policy.requireEncryption = false
+            let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
+                                             expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
+            let message = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
+            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references,
+                                                                 at: sent.receiptAt ?? Date())
+            return (true, "signed by \(party.name), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
+        } catch let e as EbmsError {
+            return (false, e.reason)
+        } catch {
+            return (false, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import Routing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `POST /api/v1/messages`: a multipart/form-data submission (a JSON `metadata` part, one or more
+/// file parts). Every recipient is routed before anything is stored: one refused recipient
+/// refuses the whole submission (422 with each recipient's outcome), so nothing is half-sent.
+struct SubmitRoute {
+    let r: APIRequest
+    init(_ r: APIRequest) { self.r = r }
+
+    static let knownFields: Set<String> = ["sender", "recipients", "subject", "documentKind", "referenceNumber", "deliveryBy",
+                                           "notifyOnDelivery", "idempotencyKey", "uploads"]
+    static let maxRecipients = 100
+
+    struct Metadata {
+        var sender: String
+        var recipients: [String]
+        var idempotencyKey: String?
+        var deliveryBy: Date?
+        /// Completed uploads of the connection that are files of this message, after the parts.
+        var uploads: [String]
+        /// The metadata JSON as stored and carried (addresses in canonical spelling).
+        var json: String
+    }
+
+    func submit() throws -> HTTPResponse {
+        let context = r.context
+        let form = try FormData.parse(r.request.body, contentType: r.request.head.headers["Content-Type"], spoolDirectory: context.spoolDirectory)
+        let metadataFields = form.fields.filter { $0.name == "metadata" }
+        guard metadataFields.count == 1, let metadataPart = metadataFields.first else {
+            throw Problem.badRequest(metadataFields.isEmpty ? "the submission has no metadata part" : "the submission has \(metadataFields.count) metadata parts",
+                                     errors: [(pointer: "metadata", detail: "exactly one part named metadata, a JSON object")])
+        }
+        let files = form.fields.filter { $0.name == "file" }
+        if let stray = form.fields.first(where: { $0.name != "file" && $0.name != "metadata" }) {
+            throw Problem.badRequest("unknown part \(stray.name); parts are named metadata or file")
+        }
+        guard metadataPart.body.count <= 64 << 10 else {
+            throw Problem(413, "too-large", "Metadata part too large", "the metadata part is \(metadataPart.body.count) bytes; at most 65536")
+        }
+        let metadata = try Self.metadata(try metadataPart.body.readAll())
+        guard !files.isEmpty || !metadata.uploads.isEmpty else {
+            throw Problem.badRequest("the submission has no file part and names no upload", errors: [(pointer: "file", detail: "at least one part named file, or uploads in the metadata")])
+        }
+        guard r.holds(metadata.sender) else {
+            throw Problem.forbidden("connection \(r.connection.name) may not send as \(metadata.sender)")
+        }
+        var uploads: [Upload] = []
+        var uploadErrors: [(pointer: String, detail: String)] = []
+        for (i, id) in metadata.uploads.enumerated() {
+            guard let u = try context.mailbox.upload(id: id), u.connection == r.connection.name else {
+                uploadErrors.append(("/uploads/\(i)", "no upload \(id) of this connection")); continue
+            }
+            if u.completedAt == nil { uploadErrors.append(("/uploads/\(i)", "upload \(id) is not complete")) }
+            else if let used = u.usedBy { uploadErrors.append(("/uploads/\(i)", "upload \(id) was already sent as \(used)")) }
+            else { uploads.append(u) }
+        }
+        guard uploadErrors.isEmpty else {
+            throw Problem.invalid(uploadErrors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: uploadErrors)
+        }
+        var names: [String] = []
+        for (i, f) in files.enumerated() {
+            guard let name = f.filename, !name.isEmpty, !name.contains("/"), name.utf8.count <= 255 else {
+                throw Problem.badRequest("file part \(i + 1) needs a filename (no slash, at most 255 bytes)")
+            }
+            names.append(name)
+        }
+        let size = Int(files.reduce(UInt64(0)) { $0 + $1.body.count }) + Int(uploads.reduce(Int64(0)) { $0 + $1.size })
+
+        // Route every recipient first.
+        let now = Date()
+        var outcomes: [(address: String, route: String, reason: String)] = []
+        var recipients: [NewDocument.Recipient] = []
+        var refused = false
+        for address in metadata.recipients {
+            let decision = try context.router.route(to: try EAddress(address), from: try EAddress(metadata.sender), size: size, at: now)
+            switch decision {
+            case .localMailbox:
+                recipients.append(.init(address: address, route: .mailbox, status: .accepted))
+                outcomes.append((address, decision.outcome, decision.reason))
+            case .remoteAccessPoint(let remote):
+                guard let party = DocumentExchange(context: context).accessPointParty(remote.accessPoint.partyId) else {
+                    refused = true
+                    outcomes.append((address, "noAgreement", "no P-Mode lets this gateway send \(EAddressMessages.documentAction) to access point \(remote.accessPoint.partyId)"))
+                    continue
+                }
+                recipients.append(.init(address: address, route: .remote, status: .submitted, party: party,
+                                        as4MessageId: Identifier.messageId(domain: context.messageIdDomain)))
+                outcomes.append((address, decision.outcome, decision.reason))
+            default:
+                refused = true
+                outcomes.append((address, decision.outcome, decision.reason))
+            }
+        }
+        if refused {
+            let list = outcomes.map { JSON.object([("address", .string($0.address)), ("route", .string($0.route)),
+                                                   ("status", .string($0.route == "localMailbox" || $0.route == "remoteAccessPoint" ? "Routable" : "Refused")),
+                                                   ("reason", .string($0.reason))]) }
+            let refusedList = outcomes.filter { $0.route != "localMailbox" && $0.route != "remoteAccessPoint" }
+            throw Problem(422, "recipient-refused", "A recipient cannot receive this message",
+                          refusedList.map(\.reason).joined(separator: "; ") + "; nothing was sent to anyone",
+                          errors: outcomes.enumerated().filter { o in refusedList.contains { $0.address == o.element.address } }
+                              .map { (pointer: "/recipients/\($0.offset)", detail: $0.element.reason) },
+                          extensions: [("recipients", .array(list))])
+        }
+
+        // Files into the store, then the document in one transaction. Uploaded files are moved
+        // in; if the document is not stored they are moved back, so the upload can be used again.
+        var stored: [DocumentFile] = []
+        var movedUploads: [(stored: String, upload: String)] = []
+        func release() {
+            for f in stored where !movedUploads.contains(where: { $0.stored == f.file.path }) { unlink(f.file.path) }
+            for m in movedUploads { rename(m.stored, m.upload) }
+        }
+        do {
+            for (f, name) in zip(files, names) {
+                let tmp = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "api-")
+                var sink = tmp
+                do {
+                    try sink.write(contentsOf: f.body)
+                    try tmp.close()
+                } catch {
+                    unlink(tmp.path)
+                    throw error
+                }
+                let file = try context.store.storePayload(.move(path: tmp.path), at: now)
+                stored.append(DocumentFile(name: name, mimeType: f.contentType.flatMap { try? MediaType.parse($0).essence } ?? SealCommand.guessMimeType(name), file: file))
+            }
+            for u in uploads {
+                let file = try context.store.storePayload(.move(path: u.path), at: now)
+                movedUploads.append((file.path, u.path))
+                stored.append(DocumentFile(name: u.name, mimeType: u.mimeType, file: file))
+                guard file.sha256 == u.sha256 else { throw Problem.conflict("upload \(u.id) changed on disk since it was completed") }
+            }
+        } catch {
+            release()
+            throw error
+        }
+        let id = Identifier.messageId(domain: context.messageIdDomain)
+        var notices: [BackendNotification] = []
+        for rec in recipients where rec.route == .mailbox {
+            notices.append(BackendNotification(address: rec.address, kind: "newMessage", messageId: id, recipient: rec.address, detail: "from \(metadata.sender)", at: now))
+            notices.append(BackendNotification(address: metadata.sender, kind: "accepted", messageId: id, recipient: rec.address, detail: nil, at: now))
+        }
+        var document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
+                                   metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
+        document.uploads = uploads.map(\.id)
+        let result: DocumentInsertResult
+        do {
+            result = try context.mailbox.insertDocument(document, notifications: notices, at: now)
+        } catch let e as MailboxStoreError {
+            release()
+            throw Problem.conflict(e.description)
+        } catch {
+            release()
+            throw error
+        }
+        if case .existing(let first) = result {
+            release()
+            guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+            var response = DocumentView.submission(d).response(200)
+            response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
+            return response
+        }
+        guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
+        let exchange = DocumentExchange(context: context)
+        for rec in d.recipients where rec.route == .remote {
+            do {
+                try exchange.sendDocument(d, to: rec)
+            } catch {
+                let detail = "could not be queued for \(rec.party ?? "?"): \(error)"
+                try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: rec.address, status: .failed, detail: detail,
+                                                                    notifications: DocumentExchange.senderNotifications(d, address: rec.address, status: .failed, detail: detail)), at: Date())
+            }
+        }
+        context.log.log(.info, "document-submitted", ["message_id": id, "connection": r.connection.name, "recipients": String(recipients.count),
+                                                      "bytes": String(size)])
+        return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
+    }
+
+    /// JSONSerialization hands out numbers and booleans alike as NSNumber; a boolean's is `c`.
+    static func isJSONBoolean(_ v: Any) -> Bool {
+        guard let n = v as? NSNumber else { return false }
+        return String(cString: n.objCType) == "c"
+    }
+
+    /// Checks the metadata part; every problem is reported with its JSON Pointer.
+    static func metadata(_ bytes: [UInt8]) throws -> Metadata {
+        let object = try APIRequest.object(Data(bytes), what: "the metadata part")
+        var errors: [(pointer: String, detail: String)] = []
+        for key in object.keys.sorted() where !knownFields.contains(key) {
+            errors.append(("/\(key)", "unknown field; known are \(knownFields.sorted().joined(separator: ", "))"))
+        }
+        var out = object
+        out["uploads"] = nil
+        var sender = ""
+        switch object["sender"] {
+        case let s as String:
+            do { sender = try EAddress(s).canonical; out["sender"] = sender } catch { errors.append(("/sender", "not an e-address: \(error)")) }
+        case nil: errors.append(("/sender", "required: the e-address this message is sent from"))
+        default: errors.append(("/sender", "must be a string"))
+        }
+        var recipients: [String] = []
+        switch object["recipients"] {
+        case let list as [Any] where !list.isEmpty && list.count <= maxRecipients:
+            for (i, item) in list.enumerated() {
+                guard let s = item as? String else { errors.append(("/recipients/\(i)", "must be a string")); continue }
+                do {
+                    let canonical = try EAddress(s).canonical
+                    if recipients.contains(canonical) { errors.append(("/recipients/\(i)", "\(canonical) is listed twice")) } else { recipients.append(canonical) }
+                } catch { errors.append(("/recipients/\(i)", "not an e-address: \(error)")) }
+            }
+            out["recipients"] = recipients
+        case nil: errors.append(("/recipients", "required: a list of e-addresses"))
+        default: errors.append(("/recipients", "must be a list of 1 to \(maxRecipients) e-addresses"))
+        }
+        for key in ["subject", "documentKind", "referenceNumber"] {
+            if let v = object[key], !(v is String) || (v as? String)?.count ?? 0 > 1000 { errors.append(("/\(key)", "must be a string of at most 1000 characters")) }
+        }
+        if object["subject"] == nil { errors.append(("/subject", "required")) }
+        var deliveryBy: Date?
+        if let v = object["deliveryBy"] {
+            if let s = v as? String, let date = ISO8601DateFormatter().date(from: s) {
+                deliveryBy = date
+                if date <= Date() { errors.append(("/deliveryBy", "\(s) has passed")) }
+            } else {
+                errors.append(("/deliveryBy", "must be an RFC 3339 date-time such as 2026-12-01T12:00:00Z"))
+            }
+        }
+        if let v = object["notifyOnDelivery"], !Self.isJSONBoolean(v) {
+            errors.append(("/notifyOnDelivery", "must be true or false"))
+        }
+        var key: String?
+        if let v = object["idempotencyKey"] {
+            if let s = v as? String, (1...200).contains(s.utf8.count) { key = s } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
+        }
+        var uploads: [String] = []
+        switch object["uploads"] {
+        case nil: break
+        case let list as [Any] where list.count <= 100:
+            for (i, item) in list.enumerated() {
+                if let id = item as? String, !id.isEmpty, !uploads.contains(id) { uploads.append(id) } else { errors.append(("/uploads/\(i)", "must be a distinct upload id")) }
+            }
+        default: errors.append(("/uploads", "must be a list of at most 100 upload ids"))
+        }
+        guard errors.isEmpty else {
+            throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
+        }
+        let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: json)
+    }
+}

@@ -1,0 +1,167 @@
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resumable uploads for large documents: `POST /api/v1/uploads` announces a file, `PUT
+/// …/uploads/{id}/chunks/{n}` sends chunk n (in order, each with its SHA-256 in
+/// `Content-Digest`, RFC 9530), `POST …/complete` checks the whole file, and a submission then
+/// names the upload in its metadata (`uploads`). Chunks go straight to a file on disk, appended
+/// and fsync'd one by one, so memory stays flat whatever the size; `GET …/uploads/{id}` tells a
+/// client that lost its connection where to resume.
+struct UploadRoutes {
+    let r: APIRequest
+    init(_ r: APIRequest) { self.r = r }
+
+    static let chunkSize: Int64 = 8 << 20
+    static let maxSize: Int64 = 64 << 30
+    /// An upload no submission took by then is removed (file and record).
+    static let abandonAfter: TimeInterval = 86_400
+
+    static func directory(_ context: GatewayContext) -> String { context.config.dataDirectory + "/uploads" }
+
+    func create() throws -> HTTPResponse {
+        let body = try r.jsonObject()
+        var errors: [(pointer: String, detail: String)] = []
+        for key in body.keys.sorted() where !["name", "mimeType", "size"].contains(key) { errors.append(("/\(key)", "unknown field")) }
+        let name = body["name"] as? String ?? ""
+        if name.isEmpty || name.contains("/") || name.utf8.count > 255 { errors.append(("/name", "required: a file name without a slash, at most 255 bytes")) }
+        let mimeType = body["mimeType"] as? String ?? "application/octet-stream"
+        if (try? MediaType.parse(mimeType)) == nil { errors.append(("/mimeType", "not a media type")) }
+        let size = (body["size"] as? NSNumber).flatMap { SubmitRoute.isJSONBoolean($0) ? nil : $0.int64Value } ?? 0
+        if size < 1 || size > Self.maxSize { errors.append(("/size", "required: the file's length in bytes, 1 to \(Self.maxSize)")) }
+        guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
+        let id = UUID().uuidString.lowercased()
+        let directory = Self.directory(r.context)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/" + id
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Problem.unavailable("cannot create the upload file: errno \(errno)") }
+        close(fd)
+        let upload = Upload(id: id, connection: r.connection.name, name: name, mimeType: (try? MediaType.parse(mimeType).essence) ?? mimeType,
+                            size: size, chunkSize: Self.chunkSize, path: path, createdAt: Date())
+        do {
+            try r.context.mailbox.createUpload(upload)
+        } catch {
+            unlink(path)
+            throw error
+        }
+        return Self.view(upload).response(201)
+    }
+
+    func owned(_ id: String) throws -> Upload {
+        guard let u = try r.context.mailbox.upload(id: id) else { throw Problem.notFound("no upload \(id)") }
+        guard u.connection == r.connection.name else { throw Problem.forbidden("upload \(id) belongs to another connection") }
+        return u
+    }
+
+    func status(_ id: String) throws -> HTTPResponse { Self.view(try owned(id)).response(200) }
+
+    func chunk(_ id: String, _ text: String) throws -> HTTPResponse {
+        let u = try owned(id)
+        guard let n = Int(text), n >= 1, n <= u.chunkCount else { throw Problem.notFound("upload \(id) has chunks 1 to \(u.chunkCount), not \(text)") }
+        guard u.completedAt == nil else { throw Problem.conflict("upload \(id) is complete") }
+        guard n == u.received + 1 else {
+            throw Problem.conflict(n <= u.received ? "chunk \(n) of upload \(id) was already received; the next is \(u.received + 1)"
+                                                   : "chunk \(n) is out of order: upload \(id) expects chunk \(u.received + 1)")
+        }
+        let expected = u.length(ofChunk: n)
+        guard r.request.body.length == UInt64(expected) else {
+            throw Problem.invalid("chunk \(n) must be \(expected) bytes, not \(r.request.body.length)", errors: [("body", "length \(expected)")])
+        }
+        guard let wanted = Self.sha256(contentDigest: r.request.head.headers["Content-Digest"]) else {
+            throw Problem.badRequest("each chunk needs Content-Digest: sha-256=:<base64 of its SHA-256>:", errors: [("Content-Digest", "required")])
+        }
+        let actual: [UInt8]
+        switch r.request.body {
+        case .bytes(let b): actual = try Digest.sha256(b)
+        case .file(let path, _): actual = try Digest.hash(contentsOf: URL(fileURLWithPath: path), algorithm: .sha256)
+        case .empty: actual = try Digest.sha256([UInt8]())
+        }
+        guard Digest.constantTimeEquals(actual, wanted) else {
+            throw Problem.invalid("chunk \(n) does not match its Content-Digest; nothing was written", errors: [("Content-Digest", "SHA-256 differs")])
+        }
+        try Self.write(r.request.body, to: u.path, at: Int64(n - 1) * u.chunkSize)
+        do {
+            try r.context.mailbox.recordChunk(uploadId: id, number: n, at: Date())
+        } catch let e as MailboxStoreError {
+            throw Problem.conflict(e.description)
+        }
+        var done = u
+        done.received = n
+        return Self.view(done).response(200)
+    }
+
+    func complete(_ id: String) throws -> HTTPResponse {
+        let u = try owned(id)
+        let body = r.request.body.length == 0 ? [:] : try r.jsonObject()
+        guard u.completedAt == nil else { throw Problem.conflict("upload \(id) is already complete") }
+        guard u.received == u.chunkCount else {
+            throw Problem.conflict("upload \(id) has \(u.received) of \(u.chunkCount) chunks; send chunk \(u.received + 1) next")
+        }
+        let digest = APICredentials.hex(try Digest.hash(contentsOf: URL(fileURLWithPath: u.path), algorithm: .sha256))
+        if let claimed = body["sha256"] {
+            guard let text = claimed as? String, text.lowercased() == digest else {
+                throw Problem.invalid("the file's SHA-256 is \(digest), not \(claimed)", errors: [("/sha256", "differs from the received file")])
+            }
+        }
+        do {
+            try r.context.mailbox.completeUpload(id: id, sha256: digest, at: Date())
+        } catch let e as MailboxStoreError {
+            throw Problem.conflict(e.description)
+        }
+        var done = u
+        done.sha256 = digest
+        done.completedAt = Date()
+        return Self.view(done).response(200)
+    }
+
+    static func view(_ u: Upload) -> JSON {
+        .object([("uploadId", .string(u.id)), ("name", .string(u.name)), ("mimeType", .string(u.mimeType)), ("size", .int(u.size)),
+                 ("chunkSize", .int(u.chunkSize)), ("chunks", .int(u.chunkCount)), ("received", .int(u.received)),
+                 ("complete", .bool(u.completedAt != nil)), ("sha256", .string(u.sha256)), ("usedBy", .string(u.usedBy))])
+    }
+
+    /// The SHA-256 of `sha-256=:BASE64:` in a Content-Digest field (other algorithms ignored).
+    static func sha256(contentDigest: String?) -> [UInt8]? {
+        guard let field = contentDigest else { return nil }
+        for member in field.split(separator: ",") {
+            let parts = member.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].lowercased() == "sha-256", parts[1].hasPrefix(":"), parts[1].hasSuffix(":"), parts[1].count > 2,
+                  let bytes = Data(base64Encoded: String(parts[1].dropFirst().dropLast())), bytes.count == 32 else { continue }
+            return [UInt8](bytes)
+        }
+        return nil
+    }
+
+    /// Puts the chunk at its offset (dropping whatever an interrupted earlier attempt left past
+    /// it) and fsyncs before the chunk is recorded.
+    static func write(_ body: HTTPRequestBody, to path: String, at offset: Int64) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Problem.unavailable("cannot open the upload file: errno \(errno)") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(offset)) == 0, lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else {
+            throw Problem.unavailable("cannot position the upload file: errno \(errno)")
+        }
+        func writeAll(_ raw: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw Problem.unavailable("cannot write the upload file: errno \(errno)") }
+                done += n
+            }
+        }
+        switch body {
+        case .empty: break
+        case .bytes(let b): try b.withUnsafeBytes { try writeAll($0) }
+        case .file(let source, let length):
+            try PartBody.file(path: source, offset: 0, length: length).forEachChunk { try writeAll($0) }
+        }
+        guard fsync(fd) == 0 else { throw Problem.unavailable("cannot sync the upload file: errno \(errno)") }
+    }
+}

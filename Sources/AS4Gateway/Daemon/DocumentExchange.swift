@@ -1,0 +1,210 @@
+import EnvelopeXML
+import Foundation
+import MessageStore
+import Routing
+import WSSecurity
+
+/// Moves documents between e-addresses over AS4 (the format is `EAddressMessages`): queues a
+/// document for a remote recipient, reports a mailbox's news back to the sending access point,
+/// and takes in both kinds of message when they arrive here.
+struct DocumentExchange {
+    let context: GatewayContext
+
+    // MARK: Sending
+
+    /// Queues the AS4 message that carries `document` to the access point of remote recipient `r`.
+    func sendDocument(_ d: Document, to r: DocumentRecipient) throws {
+        guard let party = r.party, let as4Id = r.as4MessageId else { return }
+        let header = EAddressMessages.DocumentHeader(
+            documentId: d.messageId, sender: d.sender, recipient: r.address, metadata: d.metadata,
+            files: d.files.map { .init(name: $0.name, mimeType: $0.mimeType, size: $0.file.size, sha256: $0.file.sha256) })
+        var payloads = [Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
+                                body: .bytes(Array(try EAddressMessages.encode(header))))]
+        for f in d.files { payloads.append(Payload(mimeType: f.mimeType, body: try .wholeFile(f.file.path))) }
+        let request = SubmissionHandler.Request(
+            to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
+            properties: ["originalSender": d.sender, "finalRecipient": r.address, "documentId": d.messageId], payloads: [])
+        try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+    }
+
+    /// Tells the access point a document came from what became of it at recipient `recipient`.
+    func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws {
+        let request = SubmissionHandler.Request(
+            to: party, service: EAddressMessages.service, action: EAddressMessages.statusAction, conversationId: report.documentId,
+            refToMessageId: refTo, properties: ["originalSender": report.recipient, "finalRecipient": sender, "documentId": report.documentId],
+            payloads: [])
+        let payload = Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
+                              body: .bytes(Array(try EAddressMessages.encode(report))))
+        try Outbound(context: context).queue(request, payloads: [payload], id: Identifier.messageId(domain: context.messageIdDomain))
+    }
+
+    /// After a recipient here moved on (retrieved, answered): report it to the document's origin,
+    /// if it came by AS4. A failure is logged; the state here stands.
+    func reportToOrigin(_ d: Document, recipient: String, status: RecipientStatus, decision: RecipientDecision?, retrievedAt: Date?) {
+        guard let origin = d.originParty else { return }
+        let report = EAddressMessages.StatusReport(documentId: d.messageId, recipient: recipient, status: status.rawValue,
+                                                   code: decision?.code, reason: decision?.reason, at: Date(), retrievedAt: retrievedAt)
+        do {
+            try sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender)
+        } catch {
+            context.log.log(.error, "status-not-sent", ["message_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
+        }
+    }
+
+    // MARK: Notifications
+
+    /// What the sender's connections hear when recipient `address` of `d` reaches `status`.
+    static func senderNotifications(_ d: Document, address: String, status: RecipientStatus, detail: String?) -> [BackendNotification] {
+        let kind: String
+        switch status {
+        case .accepted: kind = "accepted"
+        case .delivered:
+            guard wantsDeliveryNotice(d) else { return [] }
+            kind = "delivered"
+        case .recipientAccepted: kind = "recipientAccepted"
+        case .recipientRejected: kind = "recipientRejected"
+        case .deliveryDelayed: kind = "deliveryDelayed"
+        case .failed: kind = "failed"
+        case .submitted: return []
+        }
+        return [BackendNotification(address: d.sender, kind: kind, messageId: d.messageId, recipient: address, detail: detail, at: Date())]
+    }
+
+    static func wantsDeliveryNotice(_ d: Document) -> Bool {
+        let object = (try? JSONSerialization.jsonObject(with: Data(d.metadata.utf8))) as? [String: Any]
+        return object?["notifyOnDelivery"] as? Bool ?? false
+    }
+
+    // MARK: Receiving
+
+    enum IntakeError: Error, CustomStringConvertible {
+        case malformed(String)
+        var description: String {
+            switch self { case .malformed(let s): return s }
+        }
+    }
+
+    /// The P-Mode party a stored party id (`type::value` or `value`) belongs to.
+    func partyName(_ storedPartyId: String) -> String? {
+        context.registry.current.parties.first { $0.partyIds.contains { $0.description == storedPartyId } }?.name
+    }
+
+    /// A document message received here: into the recipient's mailbox when this gateway serves
+    /// it, forwarded when another access point does (hub); otherwise the origin is told it failed.
+    func takeDocument(_ m: StoredMessage) throws {
+        guard let origin = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
+        guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
+        let header: EAddressMessages.DocumentHeader
+        do {
+            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+        } catch {
+            throw IntakeError.malformed("the document header is not valid: \(error)")
+        }
+        let files = Array(m.parts.dropFirst())
+        guard files.count == header.files.count else {
+            throw IntakeError.malformed("the header lists \(header.files.count) files, the message carries \(files.count)")
+        }
+        for (info, part) in zip(header.files, files) where info.sha256 != part.file.sha256 || info.size != part.file.size {
+            throw IntakeError.malformed("file \(info.name) differs from its description in the header")
+        }
+        let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
+        let decision: RouteDecision
+        do {
+            decision = try context.router.route(to: try EAddress(header.recipient), from: try? EAddress(header.sender), size: size, at: Date())
+        } catch let e as EAddressError {
+            throw IntakeError.malformed("recipient \(header.recipient): \(e)")
+        }
+        let recipient: NewDocument.Recipient
+        switch decision {
+        case .localMailbox:
+            recipient = .init(address: header.recipient, route: .mailbox, status: .accepted)
+        case .remoteAccessPoint(let remote):
+            // Hub: on to the access point serving the address, never back where it came from.
+            guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {
+                try refuse(header, origin: origin, refTo: m.metadata.messageId, code: "noAgreement",
+                           reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
+                return
+            }
+            recipient = .init(address: header.recipient, route: .remote, status: .submitted, party: party,
+                              as4MessageId: Identifier.messageId(domain: context.messageIdDomain))
+        default:
+            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
+            return
+        }
+        let document = NewDocument(
+            messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
+            originParty: origin, originMessageId: m.metadata.messageId,
+            files: zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: $1.file) },
+            recipients: [recipient])
+        let notices = recipient.route == .mailbox
+            ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
+                                   recipient: header.recipient, detail: "from \(header.sender)", at: Date())] : []
+        guard case .stored = try context.mailbox.insertDocument(document, notifications: notices, at: Date()) else { return }
+        if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
+           let r = d.recipients.first(where: { $0.address == header.recipient }) {
+            try sendDocument(d, to: r)
+            context.log.log(.info, "document-forwarded", ["message_id": header.documentId, "recipient": header.recipient, "from": origin,
+                                                          "to": recipient.party])
+        } else {
+            context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
+        }
+    }
+
+    /// The P-Mode party with this party id to which we may send e-address documents, if any.
+    func accessPointParty(_ partyId: String) -> String? {
+        let set = context.registry.current
+        guard let party = set.parties.first(where: { $0.partyIds.contains { $0.value == partyId } }),
+              case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
+                                              action: EAddressMessages.documentAction) else { return nil }
+        return party.name
+    }
+
+    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, refTo: String, code: String, reason: String) throws {
+        let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
+                                                   code: code, reason: reason, at: Date(), retrievedAt: nil)
+        try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
+        context.log.log(.warning, "document-refused", ["message_id": header.documentId, "recipient": header.recipient, "reason": reason])
+    }
+
+    /// A status message about a document we sent: applied when it comes from the access point
+    /// the recipient was sent to, ignored (and logged) otherwise.
+    func takeStatus(_ m: StoredMessage) throws {
+        guard let from = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
+        guard let first = m.parts.first else { throw IntakeError.malformed("no status payload") }
+        let report: EAddressMessages.StatusReport
+        do {
+            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+        } catch {
+            throw IntakeError.malformed("the status report is not valid: \(error)")
+        }
+        guard let status = RecipientStatus(rawValue: report.status), [.delivered, .recipientAccepted, .recipientRejected, .failed].contains(status) else {
+            throw IntakeError.malformed("status \(report.status) cannot be reported by a mailbox")
+        }
+        guard let d = try context.mailbox.document(messageId: report.documentId),
+              let r = d.recipients.first(where: { $0.address == report.recipient }), r.route == .remote, r.party == from else {
+            throw IntakeError.malformed("\(from) reported on \(report.documentId) for \(report.recipient), which it was not sent")
+        }
+        let decision = (status == .recipientAccepted || status == .recipientRejected)
+            ? RecipientDecision(accepted: status == .recipientAccepted, code: report.code, reason: report.reason, at: report.at) : nil
+        let detail = [report.code, report.reason].compactMap { $0 }.joined(separator: ": ")
+        var steps: [(status: RecipientStatus, decision: RecipientDecision?, detail: String)] = []
+        if let read = report.retrievedAt, status != .delivered, r.status.allows(.delivered) {
+            steps.append((.delivered, nil, "read at \(ISO8601DateFormatter().string(from: read)), reported by \(from)"))
+        }
+        steps.append((status, decision, detail.isEmpty ? "reported by \(from)" : detail))
+        do {
+            for step in steps {
+                let update = RecipientUpdate(messageId: d.messageId, address: r.address, status: step.status, detail: step.detail,
+                                             decision: step.decision, retrieved: step.status == .delivered,
+                                             notifications: Self.senderNotifications(d, address: r.address, status: step.status,
+                                                                                     detail: step.status == .delivered || detail.isEmpty ? nil : detail))
+                // A document forwarded here by a hub: the news goes on to where it came from.
+                if try context.mailbox.updateRecipient(update, at: Date()) {
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
+                }
+            }
+        } catch MailboxStoreError.conflict {
+            // Reported twice (a resent status): the first answer stands.
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import MessageStore
+import Synchronization
+
+/// Connects the AS4 store to the backend API, following the store's event history (one thread):
+/// - a received e-address document or status message is taken in (`DocumentExchange`) and then
+///   marked handed over;
+/// - an outbound document message that got its receipt makes that recipient `Accepted` (the
+///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
+/// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
+///   took the document (the AS4 message is cancelled if still waiting), `DeliveryDelayed` when it
+///   was held but not yet answered; both notify the sender.
+/// The position in the history is kept in the store after each batch; taking an event in twice
+/// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
+/// Uploads no message took within a day are removed.
+/// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
+/// recipient that a crash left between the submission's commit and the queueing.
+final class MailboxWorker: Sendable {
+    let context: GatewayContext
+    private let running = Atomic<Bool>(true)
+    private let finished = Atomic<Bool>(false)
+    static let cursorName = "mailbox-worker"
+    static let interval = 0.1
+    static let deadlineInterval = 0.5
+
+    init(context: GatewayContext) {
+        self.context = context
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            var deadlinesChecked = Date.distantPast
+            while running.load(ordering: .sequentiallyConsistent) {
+                do {
+                    if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
+                        try enforceDeadlines(now: Date())
+                        try removeAbandonedUploads(now: Date())
+                        deadlinesChecked = Date()
+                    }
+                    if try !runOnce() { Thread.sleep(forTimeInterval: Self.interval) }
+                } catch {
+                    context.log.log(.error, "mailbox-worker", ["reason": "\(error)"])
+                    Thread.sleep(forTimeInterval: 1)
+                }
+            }
+            finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        thread.name = "\(context.party)/mailbox"
+        thread.start()
+    }
+
+    func stop(deadline: Date) {
+        running.store(false, ordering: .sequentiallyConsistent)
+        while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// One batch of events; returns whether there was any.
+    @discardableResult
+    func runOnce() throws -> Bool {
+        let cursor = try context.mailbox.cursor(Self.cursorName)
+        let batch = try context.store.events(after: cursor, limit: 200)
+        guard let last = batch.last else { return false }
+        for (messageId, event) in batch {
+            switch (event.direction, event.status) {
+            case (.inbound, .received): try takeIn(messageId)
+            case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
+            default: continue
+            }
+        }
+        try context.mailbox.setCursor(Self.cursorName, to: last.event.id)
+        return true
+    }
+
+    private func takeIn(_ id: String) throws {
+        guard let m = try context.store.findMessage(id: id, direction: .inbound), m.status == .received,
+              m.metadata.service == EAddressMessages.service else { return }
+        let exchange = DocumentExchange(context: context)
+        do {
+            switch m.metadata.action {
+            case EAddressMessages.documentAction: try exchange.takeDocument(m)
+            case EAddressMessages.statusAction: try exchange.takeStatus(m)
+            default: return
+            }
+        } catch let e as DocumentExchange.IntakeError {
+            // The sender's receipt was given; what is wrong inside stays in the log and the history.
+            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
+        } catch let e as MailboxStoreError {
+            // A document id already held from another access point: refused, never merged.
+            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
+        } catch let e as SubmissionError {
+            // No agreement to answer or forward by: retrying would block every later event.
+            context.log.log(.error, "document-intake-unanswered", ["message_id": id, "action": m.metadata.action, "reason": e.reason])
+        }
+        try context.store.markHandedOver(messageId: id, at: Date())
+    }
+
+    private func track(_ as4Id: String) throws {
+        guard let (documentId, address) = try context.mailbox.recipient(as4MessageId: as4Id),
+              let m = try context.store.findMessage(id: as4Id, direction: .outbound),
+              let d = try context.mailbox.document(messageId: documentId) else { return }
+        switch m.status {
+        case .delivered:
+            let detail = "the receiving access point's signed receipt is held"
+            try context.mailbox.updateRecipient(RecipientUpdate(
+                messageId: documentId, address: address, status: .accepted, detail: detail, receipt: m.receipt,
+                notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: nil)), at: Date())
+        case .failed:
+            let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
+            if try context.mailbox.updateRecipient(RecipientUpdate(
+                messageId: documentId, address: address, status: .failed, detail: detail,
+                notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail)), at: Date()) {
+                // Forwarded by this hub: the access point it came from hears of the failure.
+                DocumentExchange(context: context).reportToOrigin(d, recipient: address, status: .failed,
+                                                                  decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code,
+                                                                                              reason: detail, at: Date()),
+                                                                  retrievedAt: nil)
+            }
+        default:
+            return
+        }
+    }
+
+    /// Recipients past their document's deadline; returns how many were changed.
+    @discardableResult
+    func enforceDeadlines(now: Date) throws -> Int {
+        var changed = 0
+        for overdue in try context.mailbox.overdueRecipients(now: now, limit: 200) {
+            guard let d = try context.mailbox.document(messageId: overdue.messageId),
+                  let r = d.recipients.first(where: { $0.address == overdue.address }) else { continue }
+            let status: RecipientStatus
+            let detail: String
+            if r.status == .submitted {
+                status = .failed
+                detail = "not taken by access point \(r.party ?? "?") by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+                if let as4 = r.as4MessageId {
+                    // Still waiting in the queue: withdrawn. One being sent now finishes; its
+                    // receipt is still kept as evidence, the status stays Failed.
+                    try? context.store.markFailed(messageId: as4, owner: nil, error: DeliveryError(code: "deadline", reason: detail), at: now)
+                }
+            } else {
+                status = .deliveryDelayed
+                detail = "not read and answered by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+            }
+            if try context.mailbox.updateRecipient(RecipientUpdate(
+                messageId: d.messageId, address: r.address, status: status, detail: detail,
+                notifications: DocumentExchange.senderNotifications(d, address: r.address, status: status, detail: detail)), at: now) {
+                changed += 1
+                context.log.log(.warning, "document-deadline", ["message_id": d.messageId, "recipient": r.address, "status": status.rawValue])
+            }
+        }
+        return changed
+    }
+
+    /// Queues again what a crash left between a submission's commit and its AS4 message. Runs
+    /// before the API listener opens, so no submission is between those two steps meanwhile.
+    func queueUnsent() throws {
+        let exchange = DocumentExchange(context: context)
+        for unsent in try context.mailbox.unsentRemoteRecipients(limit: 10_000)
+        where try context.store.findMessage(id: unsent.as4MessageId, direction: .outbound) == nil {
+            guard let d = try context.mailbox.document(messageId: unsent.messageId),
+                  let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
+            try exchange.sendDocument(d, to: r)
+            context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+        }
+    }
+
+    /// Uploads left unsent for `UploadRoutes.abandonAfter`: file first, then the row (a crash
+    /// in between leaves a row whose file is gone, removed on the next round).
+    func removeAbandonedUploads(now: Date) throws {
+        for upload in try context.mailbox.abandonedUploads(createdBefore: now.addingTimeInterval(-UploadRoutes.abandonAfter), limit: 100) {
+            unlink(upload.path)
+            if try context.mailbox.deleteUpload(id: upload.id) {
+                context.log.log(.info, "upload-removed", ["upload": upload.id, "connection": upload.connection, "reason": "not sent within a day"])
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import AS4Crypto
+import Foundation
+import HTTPClient
+import MessageStore
+import Synchronization
+
+/// Pushes each connection's notifications to its webhook (one thread): a POST of
+/// `{"items": [...]}` (the shape of `GET /api/v1/notifications`), signed with HMAC-SHA256 over
+/// `<timestamp>.<body>` under the connection's webhook secret:
+///
+///     X-As4gw-Timestamp: 1764240000
+///     X-As4gw-Signature: sha256=<hex>
+///
+/// A 2xx answer moves the connection's webhook position past the batch; anything else is tried
+/// again after 1, 2, 4 … seconds (at most `maxBackoff`), the attempt count and last error kept
+/// in the store and logged. The webhook is independent of the pull feed and its confirmations.
+final class WebhookPusher: Sendable {
+    let context: GatewayContext
+    private let running = Atomic<Bool>(true)
+    private let finished = Atomic<Bool>(false)
+    static let interval = 0.25
+    static let maxBackoff = 300.0
+    static let batch = 50
+
+    init(context: GatewayContext) {
+        self.context = context
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            while running.load(ordering: .sequentiallyConsistent) {
+                do {
+                    try pushOnce(now: Date())
+                } catch {
+                    context.log.log(.error, "webhook", ["reason": "\(error)"])
+                }
+                Thread.sleep(forTimeInterval: Self.interval)
+            }
+            finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        thread.name = "\(context.party)/webhooks"
+        thread.start()
+    }
+
+    func stop(deadline: Date) {
+        running.store(false, ordering: .sequentiallyConsistent)
+        while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    func pushOnce(now: Date) throws {
+        for connection in try context.mailbox.connections() where connection.revokedAt == nil {
+            guard let url = connection.webhookURL, let secret = connection.webhookSecret,
+                  let state = try context.mailbox.webhookState(connection: connection.name) else { continue }
+            if let next = state.nextAttemptAt, next > now { continue }
+            let items = try context.mailbox.notifications(after: state.upTo, addresses: connection.addresses, limit: Self.batch)
+            guard let last = items.last else { continue }
+            let body = Array(JSON.object([("items", .array(items.map(DocumentView.notification)))]).serialized(pretty: false).utf8)
+            let timestamp = String(Int(now.timeIntervalSince1970))
+            let signature = APICredentials.hex(try HMAC.sha256(key: Array(secret.utf8), data: Array((timestamp + ".").utf8) + body))
+            var failure: String?
+            do {
+                var configuration = HTTPClientConfiguration()
+                configuration.connectTimeout = context.config.connectTimeoutSeconds
+                configuration.totalTimeout = min(context.config.requestTimeoutSeconds, 30)
+                configuration.trustedCAFile = context.outboundTrustFile
+                let response = try HTTPClient(configuration: configuration).post(
+                    url: url, headers: [("Content-Type", "application/json"), ("X-As4gw-Timestamp", timestamp),
+                                        ("X-As4gw-Signature", "sha256=" + signature)], body: .bytes(body))
+                if !(200..<300).contains(response.status) { failure = "HTTP \(response.status)" }
+            } catch {
+                failure = "\(error)"
+            }
+            if let failure {
+                let delay = min(Self.maxBackoff, pow(2, Double(state.attempts)))
+                try context.mailbox.recordWebhookFailure(connection: connection.name, error: failure, nextAttemptAt: now.addingTimeInterval(delay))
+                context.log.log(.warning, "webhook-failed", ["connection": connection.name, "attempt": String(state.attempts + 1),
+                                                             "reason": failure, "retry_in_s": String(Int(delay))])
+            } else {
+                try context.mailbox.recordWebhookDelivery(connection: connection.name, upTo: last.id)
+                context.log.log(.info, "webhook-delivered", ["connection": connection.name, "notifications": String(items.count)])
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+
+// Value types of the backend API's store (`MailboxStore`): backend connections, documents with
+// their per-recipient state, and the notification feed.
+
+/// A backend system (a DMS) allowed to use the REST API: its credentials, kept only as SHA-256
+/// digests (lowercase hex), and the e-addresses it may send from and read.
+public struct BackendConnection: Sendable, Equatable {
+    public var name: String
+    public var tokenSHA256: String?
+    public var certificateSHA256: String?
+    public var addresses: [String]
+    public var createdAt: Date
+    public var revokedAt: Date?
+    /// Where notifications are pushed, and the key their HMAC-SHA256 signatures use.
+    public var webhookURL: String?
+    public var webhookSecret: String?
+
+    public init(name: String, tokenSHA256: String?, certificateSHA256: String?, addresses: [String], createdAt: Date,
+                revokedAt: Date? = nil, webhookURL: String? = nil, webhookSecret: String? = nil) {
+        self.name = name
+        self.tokenSHA256 = tokenSHA256
+        self.certificateSHA256 = certificateSHA256
+        self.addresses = addresses
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+        self.webhookURL = webhookURL
+        self.webhookSecret = webhookSecret
+    }
+}
+
+/// How far a connection's webhook got: notifications up to `upTo` were accepted by it.
+public struct WebhookState: Sendable, Equatable {
+    public var upTo: Int64
+    /// Failed attempts since the last success.
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var lastError: String?
+}
+
+/// The state of a document for one recipient, in the words DMS users know. A state only moves
+/// forward (`rank`); `RecipientAccepted`, `RecipientRejected` and `Failed` are final.
+public enum RecipientStatus: String, Sendable, CaseIterable {
+    case submitted = "Submitted"
+    case deliveryDelayed = "DeliveryDelayed"
+    case accepted = "Accepted"
+    case delivered = "Delivered"
+    case recipientAccepted = "RecipientAccepted"
+    case recipientRejected = "RecipientRejected"
+    case failed = "Failed"
+
+    var rank: Int {
+        switch self {
+        case .submitted: return 0
+        case .accepted: return 1
+        case .delivered, .deliveryDelayed: return 2
+        case .recipientAccepted, .recipientRejected, .failed: return 3
+        }
+    }
+
+    /// Whether a recipient in this state may move to `next`. `Failed` is only reachable before
+    /// the recipient's mailbox took the document (a hub that accepted it may still fail to hand
+    /// it on; later, the recipient's answer decides);
+    /// `DeliveryDelayed` marks a held document not yet read and answered by its deadline, after
+    /// which reading and answering still count.
+    public func allows(_ next: RecipientStatus) -> Bool {
+        switch next {
+        case .failed: return self == .submitted || self == .accepted
+        case .deliveryDelayed: return self == .accepted || self == .delivered
+        case .delivered where self == .deliveryDelayed: return true
+        default: return next.rank > rank
+        }
+    }
+}
+
+/// How a recipient is served: its mailbox on this node, or another access point by AS4.
+public enum RecipientRoute: String, Sendable {
+    case mailbox
+    case remote
+}
+
+public struct DocumentFile: Sendable, Equatable {
+    public var name: String
+    public var mimeType: String
+    public var file: StoredFile
+
+    public init(name: String, mimeType: String, file: StoredFile) {
+        self.name = name
+        self.mimeType = mimeType
+        self.file = file
+    }
+}
+
+public struct DocumentRecipient: Sendable, Equatable {
+    /// Grows with every recipient row: the inbox cursor.
+    public var id: Int64
+    public var address: String
+    public var route: RecipientRoute
+    public var status: RecipientStatus
+    /// Remote: the access point's party and the AS4 message that carries the document to it.
+    public var party: String?
+    public var as4MessageId: String?
+    /// Remote: the receiving access point's signed AS4 receipt.
+    public var receipt: Data?
+    public var decision: RecipientDecision?
+    public var retrievedAt: Date?
+    public var updatedAt: Date
+}
+
+/// The recipient's answer to a document.
+public struct RecipientDecision: Sendable, Equatable {
+    public var accepted: Bool
+    public var code: String?
+    public var reason: String?
+    public var at: Date
+
+    public init(accepted: Bool, code: String?, reason: String?, at: Date) {
+        self.accepted = accepted
+        self.code = code
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// A document as stored, with files and recipients.
+public struct Document: Sendable, Equatable {
+    public var messageId: String
+    /// The connection that submitted it; nil when it arrived by AS4.
+    public var connection: String?
+    public var idempotencyKey: String?
+    public var sender: String
+    /// The metadata as the sender gave it (JSON text); it travels with the document.
+    public var metadata: String
+    /// Arrived by AS4: the sending access point (status messages go back there) and the message.
+    public var originParty: String?
+    public var originMessageId: String?
+    /// The sender's deadline for reading and answering (documents submitted here only).
+    public var deliveryBy: Date?
+    public var createdAt: Date
+    public var files: [DocumentFile]
+    public var recipients: [DocumentRecipient]
+}
+
+/// A document to store: a submission through the API or one arriving by AS4.
+public struct NewDocument: Sendable {
+    public var messageId: String
+    public var connection: String?
+    public var idempotencyKey: String?
+    public var sender: String
+    public var metadata: String
+    public var originParty: String?
+    public var originMessageId: String?
+    public var deliveryBy: Date?
+    public var files: [DocumentFile]
+    public var recipients: [Recipient]
+    /// Completed uploads of `connection` whose files are among `files`: taken in the same
+    /// transaction, or the whole insert fails.
+    public var uploads: [String] = []
+
+    public struct Recipient: Sendable {
+        public var address: String
+        public var route: RecipientRoute
+        public var status: RecipientStatus
+        public var party: String?
+        public var as4MessageId: String?
+
+        public init(address: String, route: RecipientRoute, status: RecipientStatus, party: String? = nil, as4MessageId: String? = nil) {
+            self.address = address
+            self.route = route
+            self.status = status
+            self.party = party
+            self.as4MessageId = as4MessageId
+        }
+    }
+
+    public init(messageId: String, connection: String?, idempotencyKey: String?, sender: String, metadata: String,
+                originParty: String? = nil, originMessageId: String? = nil, deliveryBy: Date? = nil, files: [DocumentFile],
+                recipients: [Recipient]) {
+        self.messageId = messageId
+        self.connection = connection
+        self.idempotencyKey = idempotencyKey
+        self.sender = sender
+        self.metadata = metadata
+        self.originParty = originParty
+        self.originMessageId = originMessageId
+        self.deliveryBy = deliveryBy
+        self.files = files
+        self.recipients = recipients
+    }
+}
+
+/// What `insertDocument` did.
+public enum DocumentInsertResult: Sendable, Equatable {
+    /// Stored (or, for a document already held from the same origin, its new recipients added).
+    case stored
+    /// Nothing stored: the connection used this idempotency key before (for that message), or
+    /// every recipient of an arriving document is already held.
+    case existing(messageId: String)
+}
+
+/// One entry of a document's history; `address` is nil for events of the whole document.
+public struct DocumentEvent: Sendable, Equatable {
+    public var id: Int64
+    public var address: String?
+    public var at: Date
+    public var status: String
+    public var detail: String?
+}
+
+/// A notification for the holders of `address` (the sender's address for outcomes of a sent
+/// document, the recipient's for a new message).
+public struct BackendNotification: Sendable, Equatable {
+    public var id: Int64
+    public var address: String
+    public var kind: String
+    public var messageId: String
+    public var recipient: String?
+    public var detail: String?
+    public var at: Date
+
+    public init(id: Int64 = 0, address: String, kind: String, messageId: String, recipient: String?, detail: String?, at: Date) {
+        self.id = id
+        self.address = address
+        self.kind = kind
+        self.messageId = messageId
+        self.recipient = recipient
+        self.detail = detail
+        self.at = at
+    }
+}
+
+/// A change of one recipient's state, with the notifications it causes.
+public struct RecipientUpdate: Sendable {
+    public var messageId: String
+    public var address: String
+    public var status: RecipientStatus
+    public var detail: String?
+    public var receipt: Data?
+    public var decision: RecipientDecision?
+    /// Set when the recipient first retrieves the document.
+    public var retrieved: Bool
+    public var notifications: [BackendNotification]
+
+    public init(messageId: String, address: String, status: RecipientStatus, detail: String? = nil, receipt: Data? = nil,
+                decision: RecipientDecision? = nil, retrieved: Bool = false, notifications: [BackendNotification] = []) {
+        self.messageId = messageId
+        self.address = address
+        self.status = status
+        self.detail = detail
+        self.receipt = receipt
+        self.decision = decision
+        self.retrieved = retrieved
+        self.notifications = notifications
+    }
+}
+
+/// A file arriving in numbered chunks (resumable upload) before a submission names it.
+public struct Upload: Sendable, Equatable {
+    public var id: String
+    public var connection: String
+    public var name: String
+    public var mimeType: String
+    public var size: Int64
+    public var chunkSize: Int64
+    /// Chunks 1…received are on disk, in order.
+    public var received: Int
+    public var path: String
+    /// The whole file's SHA-256, once complete.
+    public var sha256: String?
+    public var createdAt: Date
+    public var completedAt: Date?
+    /// The message that took the file.
+    public var usedBy: String?
+
+    public init(id: String, connection: String, name: String, mimeType: String, size: Int64, chunkSize: Int64, path: String, createdAt: Date) {
+        self.id = id
+        self.connection = connection
+        self.name = name
+        self.mimeType = mimeType
+        self.size = size
+        self.chunkSize = chunkSize
+        self.received = 0
+        self.path = path
+        self.createdAt = createdAt
+    }
+
+    public var chunkCount: Int { Int((size + chunkSize - 1) / chunkSize) }
+
+    /// The length chunk `n` (from 1) must have.
+    public func length(ofChunk n: Int) -> Int64 {
+        n < chunkCount ? chunkSize : size - Int64(chunkCount - 1) * chunkSize
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The backend API's durable state, beside `MessageStore` (which keeps the AS4 messages that
+/// carry documents): backend connections, documents with per-recipient state and history (the
+/// recipients served here form the mailboxes), and the notification feed.
+///
+/// `SQLiteMailboxStore` implements it; the contract is that of `MessageStore` (synchronous; a
+/// method that returns has committed durably, one that throws has changed nothing).
+public protocol MailboxStore: AnyObject, Sendable {
+    // MARK: Connections
+
+    /// Throws `MailboxStoreError.conflict` when the name is taken.
+    func addConnection(_ connection: BackendConnection) throws
+    /// Every connection, revoked ones included, by name.
+    func connections() throws -> [BackendConnection]
+    /// Returns false when no connection has that name (or it was already revoked).
+    func revokeConnection(name: String, at: Date) throws -> Bool
+
+    // MARK: Documents
+
+    /// Stores a document, its files, recipients, a `Submitted`/`Accepted` event per recipient and
+    /// `notifications`, in one transaction. A connection's idempotency key that was used before
+    /// stores nothing and names the first message. A document arriving again from the same origin
+    /// adds only recipients not held yet; from another origin it is refused (`conflict`).
+    func insertDocument(_ document: NewDocument, notifications: [BackendNotification], at: Date) throws -> DocumentInsertResult
+    func document(messageId: String) throws -> Document?
+    func events(messageId: String) throws -> [DocumentEvent]
+    /// Moves one recipient forward with an event and the update's notifications. Returns false,
+    /// changing nothing, when the recipient is already at or past that state. Throws `notFound`
+    /// for no such recipient and `conflict` when a decision was already recorded.
+    @discardableResult
+    func updateRecipient(_ update: RecipientUpdate, at: Date) throws -> Bool
+    /// The document and recipient carried by an outbound AS4 message of ours.
+    func recipient(as4MessageId: String) throws -> (messageId: String, address: String)?
+    /// Recipients of documents submitted here whose `deliveryBy` is at or before `now` and that are
+    /// still Submitted, Accepted or Delivered, earliest deadline first.
+    func overdueRecipients(now: Date, limit: Int) throws -> [(messageId: String, address: String, status: RecipientStatus)]
+    /// Remote recipients still `Submitted` (waiting for their access point's receipt), oldest first.
+    func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)]
+    /// Mailbox entries of `address` with an id above `cursor`, oldest first.
+    func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)]
+
+    // MARK: Uploads
+
+    func createUpload(_ upload: Upload) throws
+    func upload(id: String) throws -> Upload?
+    /// Records chunk `number` as written. Throws `conflict` unless it is the next one expected of
+    /// an upload not yet complete.
+    func recordChunk(uploadId: String, number: Int, at: Date) throws
+    /// Marks a fully received upload complete with the file's digest (`conflict` otherwise).
+    func completeUpload(id: String, sha256: String, at: Date) throws
+    /// Uploads created before `createdBefore` that no message took, oldest first.
+    func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload]
+    /// Forgets an upload no message took; returns false (nothing changes) for one that was sent.
+    func deleteUpload(id: String) throws -> Bool
+
+    // MARK: Notifications
+
+    /// Notifications for any of `addresses` above the connection's confirmed position, oldest first.
+    func notifications(connection: String, addresses: [String], limit: Int) throws -> [BackendNotification]
+    /// Confirms everything up to `upTo` for the connection; returns false when `upTo` names no
+    /// notification of those addresses (nothing changes).
+    func confirmNotifications(connection: String, addresses: [String], upTo: Int64) throws -> Bool
+
+    /// Notifications for any of `addresses` with an id above `after`, oldest first (webhooks).
+    func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification]
+    func webhookState(connection: String) throws -> WebhookState?
+    /// The webhook took everything up to `upTo`; the failure count starts again.
+    func recordWebhookDelivery(connection: String, upTo: Int64) throws
+    func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws
+
+    // MARK: Workers
+
+    /// A named position a worker keeps between runs (0 when never set).
+    func cursor(_ name: String) throws -> Int64
+    func setCursor(_ name: String, to value: Int64) throws
+
+    func close()
+}
+
+public enum MailboxStoreError: Error, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let s), .conflict(let s): return s
+        }
+    }
+}

@@ -1,0 +1,381 @@
+import Foundation
+import Synchronization
+
+/// `MailboxStore` in the node's SQLite database (`messages.sqlite`, migration 3), beside the AS4
+/// messages and the directory so that one backup holds all three. One connection, used under a
+/// mutex; writes are `BEGIN IMMEDIATE` transactions with `synchronous = FULL`.
+public final class SQLiteMailboxStore: MailboxStore {
+    public let databasePath: String
+    private let connection: Mutex<SQLiteConnection?>
+
+    public init(dataDirectory: String, now: Date = Date()) throws {
+        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        try PayloadDirectory.makeDirectoryTree(directory)
+        databasePath = directory + "/messages.sqlite"
+        let opened = try SQLiteConnection(path: databasePath)
+        try Schema.migrate(opened, at: now)
+        connection = Mutex(opened)
+    }
+
+    public func close() {
+        connection.withLock { c in
+            c?.close()
+            c = nil
+        }
+    }
+
+    private func withConnection<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { c throws -> T in
+            guard let c else { throw StoreError.closed }
+            return try body(c)
+        }
+    }
+
+    private func write<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try withConnection { c in try c.immediateTransaction { try body(c) } }
+    }
+
+    // MARK: Connections
+
+    public func addConnection(_ b: BackendConnection) throws {
+        try write { c in
+            if try c.queryFirst("SELECT 1 FROM api_connections WHERE name = ?", [b.name], row: { _ in true }) != nil {
+                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+            }
+            // A new connection starts after the notifications already written.
+            let latest = try c.queryFirst("SELECT COALESCE(MAX(id), 0) AS n FROM notifications") { $0.int64("n") } ?? 0
+            try c.run("""
+                INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
+                                             webhook_url, webhook_secret, webhook_upto)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest,
+                      b.webhookURL, b.webhookSecret, latest])
+        }
+    }
+
+    public func connections() throws -> [BackendConnection] {
+        try withConnection { c in
+            try c.query("SELECT * FROM api_connections ORDER BY name") { s in
+                BackendConnection(name: s.string("name"), tokenSHA256: s.optionalString("token_sha256"),
+                                  certificateSHA256: s.optionalString("certificate_sha256"),
+                                  addresses: s.string("addresses").split(separator: "\n").map(String.init),
+                                  createdAt: s.date("created_at"), revokedAt: s.optionalDate("revoked_at"),
+                                  webhookURL: s.optionalString("webhook_url"), webhookSecret: s.optionalString("webhook_secret"))
+            }
+        }
+    }
+
+    public func revokeConnection(name: String, at: Date) throws -> Bool {
+        try write { c in
+            try c.run("UPDATE api_connections SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", [at, name])
+            return c.changes == 1
+        }
+    }
+
+    // MARK: Documents
+
+    public func insertDocument(_ d: NewDocument, notifications: [BackendNotification], at: Date) throws -> DocumentInsertResult {
+        try write { c in
+            if let connection = d.connection, let key = d.idempotencyKey,
+               let first = try c.queryFirst("SELECT message_id FROM documents WHERE connection = ? AND idempotency_key = ?",
+                                            [connection, key], row: { $0.string("message_id") }) {
+                return .existing(messageId: first)
+            }
+            var recipients = d.recipients
+            if let held = try c.queryFirst("SELECT origin_party FROM documents WHERE message_id = ?", [d.messageId],
+                                           row: { $0.optionalString("origin_party") }) {
+                guard let origin = d.originParty, held == origin else {
+                    throw MailboxStoreError.conflict("message id \(d.messageId) is already held from another origin")
+                }
+                let present = Set(try c.query("SELECT address FROM document_recipients WHERE message_id = ?", [d.messageId]) { $0.string("address") })
+                recipients.removeAll { present.contains($0.address) }
+                if recipients.isEmpty { return .existing(messageId: d.messageId) }
+            } else {
+                try c.run("""
+                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
+                                           delivery_by, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
+                          d.deliveryBy, at])
+                for (i, f) in d.files.enumerated() {
+                    try c.run("INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])
+                }
+            }
+            for id in d.uploads {
+                try c.run("UPDATE uploads SET used_by = ? WHERE id = ? AND connection = ? AND completed_at IS NOT NULL AND used_by IS NULL",
+                          [d.messageId, id, d.connection ?? ""])
+                guard c.changes == 1 else { throw MailboxStoreError.conflict("upload \(id) is not a completed, unused upload of this connection") }
+            }
+            for r in recipients {
+                try c.run("""
+                    INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
+                          d.connection == nil ? nil : d.deliveryBy, at])
+                try Self.event(c, d.messageId, r.address, at, r.status.rawValue,
+                               r.route == .mailbox ? "held in the recipient's mailbox" : "queued for access point \(r.party ?? "")")
+            }
+            for n in notifications where n.recipient == nil || recipients.contains(where: { $0.address == n.recipient }) {
+                try Self.notify(c, n, at)
+            }
+            return .stored
+        }
+    }
+
+    public func document(messageId: String) throws -> Document? {
+        try withConnection { c in try Self.readDocument(c, messageId) }
+    }
+
+    public func events(messageId: String) throws -> [DocumentEvent] {
+        try withConnection { c in
+            try c.query("SELECT * FROM document_events WHERE message_id = ? ORDER BY id", [messageId]) { s in
+                DocumentEvent(id: s.int64("id"), address: s.optionalString("address"), at: s.date("at"), status: s.string("status"),
+                              detail: s.optionalString("detail"))
+            }
+        }
+    }
+
+    public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
+        try write { c in
+            guard let (current, decided) = try c.queryFirst("SELECT status, decision FROM document_recipients WHERE message_id = ? AND address = ?",
+                                                            [u.messageId, u.address], row: { ($0.string("status"), $0.optionalString("decision")) }),
+                  let status = RecipientStatus(rawValue: current) else {
+                throw MailboxStoreError.notFound("message \(u.messageId) has no recipient \(u.address)")
+            }
+            if u.decision != nil, let decided {
+                throw MailboxStoreError.conflict("message \(u.messageId) was already confirmed for \(u.address) (\(decided))")
+            }
+            if u.retrieved {
+                try c.run("UPDATE document_recipients SET retrieved_at = ? WHERE message_id = ? AND address = ? AND retrieved_at IS NULL",
+                          [at, u.messageId, u.address])
+            }
+            // The receipt is the proof of sending: kept even when a later state was reported first.
+            if let receipt = u.receipt {
+                try c.run("UPDATE document_recipients SET receipt = ? WHERE message_id = ? AND address = ? AND receipt IS NULL",
+                          [receipt, u.messageId, u.address])
+            }
+            guard status.allows(u.status) else { return false }
+            try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
+                      [u.status.rawValue, at, u.messageId, u.address])
+            if let d = u.decision {
+                try c.run("""
+                    UPDATE document_recipients SET decision = ?, decision_code = ?, decision_reason = ?, decided_at = ?
+                    WHERE message_id = ? AND address = ?
+                    """, [d.accepted ? "accept" : "reject", d.code, d.reason, d.at, u.messageId, u.address])
+            }
+            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
+            for n in u.notifications { try Self.notify(c, n, at) }
+            return true
+        }
+    }
+
+    public func recipient(as4MessageId: String) throws -> (messageId: String, address: String)? {
+        try withConnection { c in
+            try c.queryFirst("SELECT message_id, address FROM document_recipients WHERE as4_message_id = ?", [as4MessageId]) {
+                (messageId: $0.string("message_id"), address: $0.string("address"))
+            }
+        }
+    }
+
+    public func overdueRecipients(now: Date, limit: Int) throws -> [(messageId: String, address: String, status: RecipientStatus)] {
+        try withConnection { c in
+            try c.query("""
+                SELECT message_id, address, status FROM document_recipients
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered') AND deadline_at <= ?
+                ORDER BY deadline_at LIMIT ?
+                """, [now, limit]) { (messageId: $0.string("message_id"), address: $0.string("address"),
+                                      status: RecipientStatus(rawValue: $0.string("status")) ?? .submitted) }
+        }
+    }
+
+    public func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)] {
+        try withConnection { c in
+            try c.query("""
+                SELECT message_id, address, as4_message_id FROM document_recipients
+                WHERE route = 'remote' AND status = 'Submitted' ORDER BY id LIMIT ?
+                """, [limit]) { (messageId: $0.string("message_id"), address: $0.string("address"), as4MessageId: $0.string("as4_message_id")) }
+        }
+    }
+
+    public func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)] {
+        try withConnection { c in
+            let rows = try c.query("""
+                SELECT id, message_id FROM document_recipients WHERE address = ? AND route = 'mailbox' AND id > ? ORDER BY id LIMIT ?
+                """, [address, cursor, limit]) { ($0.int64("id"), $0.string("message_id")) }
+            return try rows.compactMap { row in try Self.readDocument(c, row.1).map { (entry: row.0, document: $0) } }
+        }
+    }
+
+    // MARK: Uploads
+
+    public func createUpload(_ u: Upload) throws {
+        try write { c in
+            try c.run("""
+                INSERT INTO uploads (id, connection, name, mime_type, size, chunk_size, received, path, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)
+                """, [u.id, u.connection, u.name, u.mimeType, u.size, u.chunkSize, u.path, u.createdAt])
+        }
+    }
+
+    public func upload(id: String) throws -> Upload? {
+        try withConnection { c in try Self.readUpload(c, id) }
+    }
+
+    public func recordChunk(uploadId: String, number: Int, at: Date) throws {
+        try write { c in
+            try c.run("UPDATE uploads SET received = ? WHERE id = ? AND received = ? AND completed_at IS NULL", [number, uploadId, number - 1])
+            guard c.changes == 1 else {
+                let u = try Self.readUpload(c, uploadId)
+                throw MailboxStoreError.conflict(u.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
+            }
+        }
+    }
+
+    public func completeUpload(id: String, sha256: String, at: Date) throws {
+        try write { c in
+            guard let u = try Self.readUpload(c, id), u.completedAt == nil, u.received == u.chunkCount else {
+                throw MailboxStoreError.conflict("upload \(id) is not fully received, or already complete")
+            }
+            try c.run("UPDATE uploads SET sha256 = ?, completed_at = ? WHERE id = ?", [sha256, at, id])
+        }
+    }
+
+    public func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload] {
+        try withConnection { c in
+            let ids = try c.query("SELECT id FROM uploads WHERE used_by IS NULL AND created_at < ? ORDER BY created_at LIMIT ?",
+                                  [createdBefore, limit]) { $0.string("id") }
+            return try ids.compactMap { try Self.readUpload(c, $0) }
+        }
+    }
+
+    public func deleteUpload(id: String) throws -> Bool {
+        try write { c in
+            try c.run("DELETE FROM uploads WHERE id = ? AND used_by IS NULL", [id])
+            return c.changes == 1
+        }
+    }
+
+    private static func readUpload(_ c: SQLiteConnection, _ id: String) throws -> Upload? {
+        try c.queryFirst("SELECT * FROM uploads WHERE id = ?", [id]) { s in
+            var u = Upload(id: s.string("id"), connection: s.string("connection"), name: s.string("name"), mimeType: s.string("mime_type"),
+                           size: s.int64("size"), chunkSize: s.int64("chunk_size"), path: s.string("path"), createdAt: s.date("created_at"))
+            u.received = s.int("received")
+            u.sha256 = s.optionalString("sha256")
+            u.completedAt = s.optionalDate("completed_at")
+            u.usedBy = s.optionalString("used_by")
+            return u
+        }
+    }
+
+    // MARK: Notifications
+
+    public func notifications(connection: String, addresses: [String], limit: Int) throws -> [BackendNotification] {
+        guard !addresses.isEmpty else { return [] }
+        return try withConnection { c in
+            let upTo = try c.queryFirst("SELECT notified_upto FROM api_connections WHERE name = ?", [connection]) { $0.int64("notified_upto") } ?? 0
+            let marks = Array(repeating: "?", count: addresses.count).joined(separator: ", ")
+            return try c.query("SELECT * FROM notifications WHERE address IN (\(marks)) AND id > ? ORDER BY id LIMIT ?",
+                               addresses.map { $0 as (any SQLBindable)? } + [upTo, limit], row: Self.readNotification)
+        }
+    }
+
+    public func confirmNotifications(connection: String, addresses: [String], upTo: Int64) throws -> Bool {
+        guard !addresses.isEmpty else { return false }
+        return try write { c in
+            let marks = Array(repeating: "?", count: addresses.count).joined(separator: ", ")
+            guard try c.queryFirst("SELECT 1 FROM notifications WHERE id = ? AND address IN (\(marks))",
+                                   [upTo as (any SQLBindable)?] + addresses.map { $0 as (any SQLBindable)? }, row: { _ in true }) != nil else {
+                return false
+            }
+            try c.run("UPDATE api_connections SET notified_upto = MAX(notified_upto, ?) WHERE name = ?", [upTo, connection])
+            return c.changes == 1
+        }
+    }
+
+    public func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification] {
+        guard !addresses.isEmpty else { return [] }
+        return try withConnection { c in
+            let marks = Array(repeating: "?", count: addresses.count).joined(separator: ", ")
+            return try c.query("SELECT * FROM notifications WHERE address IN (\(marks)) AND id > ? ORDER BY id LIMIT ?",
+                               addresses.map { $0 as (any SQLBindable)? } + [after, limit], row: Self.readNotification)
+        }
+    }
+
+    public func webhookState(connection: String) throws -> WebhookState? {
+        try withConnection { c in
+            try c.queryFirst("SELECT webhook_upto, webhook_attempts, webhook_next_at, webhook_error FROM api_connections WHERE name = ?",
+                             [connection]) { s in
+                WebhookState(upTo: s.int64("webhook_upto"), attempts: s.int("webhook_attempts"), nextAttemptAt: s.optionalDate("webhook_next_at"),
+                             lastError: s.optionalString("webhook_error"))
+            }
+        }
+    }
+
+    public func recordWebhookDelivery(connection: String, upTo: Int64) throws {
+        try write { c in
+            try c.run("""
+                UPDATE api_connections SET webhook_upto = MAX(webhook_upto, ?), webhook_attempts = 0, webhook_next_at = NULL, webhook_error = NULL
+                WHERE name = ?
+                """, [upTo, connection])
+        }
+    }
+
+    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws {
+        try write { c in
+            try c.run("UPDATE api_connections SET webhook_attempts = webhook_attempts + 1, webhook_next_at = ?, webhook_error = ? WHERE name = ?",
+                      [nextAttemptAt, error, connection])
+        }
+    }
+
+    // MARK: Workers
+
+    public func cursor(_ name: String) throws -> Int64 {
+        try withConnection { c in try c.queryFirst("SELECT value FROM worker_cursors WHERE name = ?", [name]) { $0.int64("value") } ?? 0 }
+    }
+
+    public func setCursor(_ name: String, to value: Int64) throws {
+        try write { c in try c.run("INSERT OR REPLACE INTO worker_cursors (name, value) VALUES (?, ?)", [name, value]) }
+    }
+
+    // MARK: Rows
+
+    private static func event(_ c: SQLiteConnection, _ messageId: String, _ address: String?, _ at: Date, _ status: String, _ detail: String?) throws {
+        try c.run("INSERT INTO document_events (message_id, address, at, status, detail) VALUES (?, ?, ?, ?, ?)",
+                  [messageId, address, at, status, detail])
+    }
+
+    private static func notify(_ c: SQLiteConnection, _ n: BackendNotification, _ at: Date) throws {
+        try c.run("INSERT INTO notifications (address, kind, message_id, recipient, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+                  [n.address, n.kind, n.messageId, n.recipient, n.detail, at])
+    }
+
+    private static func readNotification(_ s: SQLiteStatement) -> BackendNotification {
+        BackendNotification(id: s.int64("id"), address: s.string("address"), kind: s.string("kind"), messageId: s.string("message_id"),
+                            recipient: s.optionalString("recipient"), detail: s.optionalString("detail"), at: s.date("at"))
+    }
+
+    private static func readDocument(_ c: SQLiteConnection, _ id: String) throws -> Document? {
+        guard var d = try c.queryFirst("SELECT * FROM documents WHERE message_id = ?", [id], row: { s in
+            Document(messageId: s.string("message_id"), connection: s.optionalString("connection"), idempotencyKey: s.optionalString("idempotency_key"),
+                     sender: s.string("sender"), metadata: s.string("metadata"), originParty: s.optionalString("origin_party"),
+                     originMessageId: s.optionalString("origin_message_id"), deliveryBy: s.optionalDate("delivery_by"),
+                     createdAt: s.date("created_at"), files: [], recipients: [])
+        }) else { return nil }
+        d.files = try c.query("SELECT * FROM document_files WHERE message_id = ? ORDER BY position", [id]) { s in
+            DocumentFile(name: s.string("name"), mimeType: s.string("mime_type"),
+                         file: StoredFile(path: s.string("path"), size: s.int64("size"), sha256: s.string("sha256")))
+        }
+        d.recipients = try c.query("SELECT * FROM document_recipients WHERE message_id = ? ORDER BY id", [id]) { s in
+            DocumentRecipient(id: s.int64("id"), address: s.string("address"), route: RecipientRoute(rawValue: s.string("route")) ?? .mailbox,
+                              status: RecipientStatus(rawValue: s.string("status")) ?? .submitted, party: s.optionalString("party"),
+                              as4MessageId: s.optionalString("as4_message_id"), receipt: s.optionalData("receipt"),
+                              decision: s.optionalString("decision").map { decision in
+                                  RecipientDecision(accepted: decision == "accept", code: s.optionalString("decision_code"),
+                                                    reason: s.optionalString("decision_reason"), at: s.optionalDate("decided_at") ?? s.date("updated_at"))
+                              },
+                              retrievedAt: s.optionalDate("retrieved_at"), updatedAt: s.date("updated_at"))
+        }
+        return d
+    }
+}

@@ -1,0 +1,71 @@
+@testable import AS4Gateway
+import AS4Crypto
+import Foundation
+import HTTPServer
+import MessageStore
+import XCTest
+
+/// The API's small parsers and checks in process: form-data dispositions, Content-Digest,
+/// credentials, the metadata's field problems, loopback peers.
+final class APIParsingTests: XCTestCase {
+    func testDispositionParameters() {
+        XCTAssertEqual(FormData.dispositionParameters("form-data; name=\"file\"; filename=\"a; b.pdf\""), ["name": "file", "filename": "a; b.pdf"])
+        XCTAssertEqual(FormData.dispositionParameters("Form-Data;name=metadata"), ["name": "metadata"])
+        XCTAssertEqual(FormData.dispositionParameters("form-data; name=\"x\\\"y\""), ["name": "x\"y"])
+        XCTAssertNil(FormData.dispositionParameters("attachment; filename=\"a.pdf\""))
+    }
+
+    func testContentDigest() throws {
+        let digest = try Digest.sha256(Array("abc".utf8))
+        let b64 = Data(digest).base64EncodedString()
+        XCTAssertEqual(UploadRoutes.sha256(contentDigest: "sha-256=:\(b64):"), digest)
+        XCTAssertEqual(UploadRoutes.sha256(contentDigest: "sha-512=:AAAA:, SHA-256=:\(b64):"), digest)
+        XCTAssertNil(UploadRoutes.sha256(contentDigest: "sha-256=\(b64)"), "RFC 9530 wants the byte-sequence colons")
+        XCTAssertNil(UploadRoutes.sha256(contentDigest: "sha-256=:AAAA:"), "not 32 bytes")
+        XCTAssertNil(UploadRoutes.sha256(contentDigest: nil))
+    }
+
+    func testCredentialsMatchTokensAndCertificatesOfActiveConnectionsOnly() throws {
+        let (token, hash) = try APICredentials.newToken()
+        XCTAssertTrue(token.hasPrefix("as4gw_"))
+        XCTAssertEqual(token.count, 6 + 64)
+        XCTAssertEqual(hash, try APICredentials.digest(token))
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "api test"), key: try PrivateKey.generateEC(curve: .p256),
+                                                           validFrom: Date() - 60, validUntil: Date() + 3600)
+        let cert = ca.certificate
+        let live = BackendConnection(name: "live", tokenSHA256: hash, certificateSHA256: nil, addresses: [], createdAt: Date())
+        let byCert = BackendConnection(name: "cert", tokenSHA256: nil, certificateSHA256: try APICredentials.fingerprint(cert), addresses: [], createdAt: Date())
+        var revoked = live
+        revoked.name = "revoked"
+        revoked.revokedAt = Date()
+        func head(_ auth: String?, _ certificate: Certificate? = nil) -> HTTPRequestHead {
+            HTTPRequestHead(method: "GET", path: "/api/v1/inbox", headers: auth.map { ["Authorization": $0] } ?? HTTPHeaders(),
+                            clientCertificate: certificate)
+        }
+        XCTAssertEqual(try APICredentials.authenticate(head("Bearer \(token)"), among: [revoked, live])?.name, "live")
+        XCTAssertEqual(try APICredentials.authenticate(head("bearer  \(token) "), among: [live])?.name, "live")
+        XCTAssertNil(try APICredentials.authenticate(head("Bearer \(token)"), among: [revoked]))
+        XCTAssertNil(try APICredentials.authenticate(head("Bearer \(token)x"), among: [live]))
+        XCTAssertNil(try APICredentials.authenticate(head("Basic \(token)"), among: [live]))
+        XCTAssertEqual(try APICredentials.authenticate(head(nil, cert), among: [live, byCert])?.name, "cert")
+        XCTAssertNil(try APICredentials.authenticate(head(nil), among: [live, byCert]))
+    }
+
+    func testMetadataProblemsNameTheirFields() {
+        func problem(_ json: String) -> Problem? {
+            do { _ = try SubmitRoute.metadata(Array(json.utf8)); return nil } catch { return error as? Problem }
+        }
+        XCTAssertEqual(problem("[1]")?.status, 400)
+        XCTAssertEqual(problem("{\"sender\": ")?.status, 400)
+        let p = problem("{\"sender\": 5, \"recipients\": [\"_DEFAULT@40003032949\", \"_default@40003032949\"], \"subject\": \"s\", "
+                        + "\"notifyOnDelivery\": 1, \"idempotencyKey\": \"\", \"uploads\": \"x\"}")
+        XCTAssertEqual(p?.status, 422)
+        XCTAssertEqual(p?.errors.map(\.pointer), ["/sender", "/recipients/1", "/notifyOnDelivery", "/idempotencyKey", "/uploads"], "\(String(describing: p?.detail))")
+        XCTAssertNil(problem("{\"sender\": \"DVS@90000048472\", \"recipients\": [\"_DEFAULT@40003032949\"], \"subject\": \"s\", \"notifyOnDelivery\": false}"))
+    }
+
+    func testLoopbackPeers() {
+        for a in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] { XCTAssertTrue(APIHandler.isLoopback(a), a) }
+        for a in ["10.0.0.1", "::ffff:10.0.0.1", "", "1.127.0.0"] { XCTAssertFalse(APIHandler.isLoopback(a), a) }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import XCTest
+
+/// A DMS at gateway A sends through the backend API to addresses whose mailboxes are on hub B;
+/// the recipients' DMSs read and answer there; A's DMS follows every step. Real processes.
+final class BackendAPIExchangeTests: XCTestCase {
+    static let sender = "DVS@90000048472"
+    static let company = "_DEFAULT@40003032949"
+    static let institution = "_DEFAULT@90000048472"
+
+    func testDocumentToTwoMailboxesOnAHubIsReadAcceptedAndRejectedWithReceiptsAtTheSender() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [h.remoteEntry(Self.company, ownerId: "40003032949", kind: "company", party: "gw-b"),
+                                       h.remoteEntry(Self.institution, ownerId: "90000048472", kind: "institution", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company"),
+                                       GatewayHarness.localEntry(Self.institution, ownerId: "90000048472", kind: "institution")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [Self.sender]))
+        let dmsCompany = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "company", addresses: [Self.company]))
+        let dmsInstitution = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
+                                               token: try h.addConnection("gw-b", name: "institution", addresses: [Self.institution]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+
+        let document = Array("<lemums>Nr. 7</lemums>".utf8)
+        let sent = try dmsA.submit(metadata: BackendClient.metadata(from: Self.sender, to: [Self.company, Self.institution]),
+                                   files: [("lemums.xml", document), ("pielikums.txt", Array("pielikums".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        XCTAssertEqual((sent.json["recipients"] as? [[String: Any]])?.map { $0["route"] as? String }, ["remoteAccessPoint", "remoteAccessPoint"])
+
+        // Both AS4 messages receipted by B: Accepted at A.
+        func statuses() throws -> [String: String] {
+            let r = try dmsA.get("/api/v1/messages/\(id)")
+            XCTAssertEqual(r.status, 200, r.text)
+            return Dictionary(uniqueKeysWithValues: ((r.json["recipients"] as? [[String: Any]]) ?? []).map { ($0["address"] as! String, $0["status"] as! String) })
+        }
+        try h.waitUntil(timeout: 30, "Accepted for both recipients at A") { try statuses().values.allSatisfy { $0 == "Accepted" } }
+
+        // The company reads its mailbox at B, takes the file and accepts.
+        var inbox = try dmsCompany.get("/api/v1/inbox?address=\(Self.company)")
+        try h.waitUntil(timeout: 30, "the document in the company's mailbox") {
+            inbox = try dmsCompany.get("/api/v1/inbox?address=\(Self.company)")
+            return (inbox.json["items"] as? [[String: Any]])?.count == 1
+        }
+        let item = try XCTUnwrap((inbox.json["items"] as? [[String: Any]])?.first)
+        XCTAssertEqual(item["messageId"] as? String, id)
+        XCTAssertEqual(item["sender"] as? String, Self.sender)
+        XCTAssertEqual((item["metadata"] as? [String: Any])?["subject"] as? String, "Lēmums Nr. 7")
+        let file = try dmsCompany.get("/api/v1/messages/\(id)/files/1")
+        XCTAssertEqual(file.status, 200)
+        XCTAssertEqual(file.body, document)
+        XCTAssertEqual(try dmsCompany.get("/api/v1/messages/\(id)/files/3").status, 404)
+        let accept = try dmsCompany.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\", \"code\": \"OK\"}")
+        XCTAssertEqual(accept.status, 200, accept.text)
+        let again = try dmsCompany.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"reason\": \"changed my mind\"}")
+        XCTAssertEqual(again.status, 409, again.text)
+        XCTAssertEqual(again.contentType, "application/problem+json")
+        // The company sees only its own recipient, never the institution's.
+        let companyView = try dmsCompany.get("/api/v1/messages/\(id)")
+        XCTAssertEqual((companyView.json["recipients"] as? [[String: Any]])?.compactMap { $0["address"] as? String }, [Self.company])
+
+        // The institution rejects without reading: a reason is required.
+        let noReason = try dmsInstitution.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\"}")
+        XCTAssertEqual(noReason.status, 422, noReason.text)
+        XCTAssertEqual(try dmsInstitution.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"code\": \"WRONG-ADDRESSEE\", \"reason\": \"not ours\"}").status, 200)
+
+        // At A: RecipientAccepted and RecipientRejected, each with its history, and the receipts.
+        try h.waitUntil(timeout: 30, "the answers at A") { try statuses() == [Self.company: "RecipientAccepted", Self.institution: "RecipientRejected"] }
+        let view = try dmsA.get("/api/v1/messages/\(id)").json
+        let company = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == Self.company })
+        XCTAssertEqual((company["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String }, ["Submitted", "Accepted", "Delivered", "RecipientAccepted"])
+        let institution = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == Self.institution })
+        XCTAssertEqual((institution["decision"] as? [String: Any])?["code"] as? String, "WRONG-ADDRESSEE")
+        let receipt = try dmsA.get("/api/v1/messages/\(id)/receipt")
+        XCTAssertEqual(receipt.status, 200, receipt.text)
+        XCTAssertEqual(receipt.json["sent"] as? Bool, true, receipt.text)
+        for r in (receipt.json["recipients"] as? [[String: Any]]) ?? [] {
+            XCTAssertEqual((r["verification"] as? [String: Any])?["valid"] as? Bool, true, "\(r)")
+            let xml = String(decoding: Data(base64Encoded: ((r["receipt"] as? [String: Any])?["base64"] as? String) ?? "") ?? Data(), as: UTF8.self)
+            XCTAssertTrue(xml.contains("Receipt"), xml)
+        }
+        XCTAssertNotNil((receipt.json["statement"] as? String)?.range(of: "signed AS4 receipt"))
+        // Recipients never read the sender's receipts.
+        XCTAssertEqual(try dmsCompany.get("/api/v1/messages/\(id)/receipt").status, 403)
+
+        // A's notifications in order, confirmed away.
+        let feed = try dmsA.get("/api/v1/notifications")
+        let kinds = ((feed.json["items"] as? [[String: Any]]) ?? []).map { "\($0["kind"] as! String) \($0["recipient"] as! String)" }
+        XCTAssertEqual(Set(kinds), ["accepted \(Self.company)", "accepted \(Self.institution)", "delivered \(Self.company)",
+                                    "recipientAccepted \(Self.company)", "recipientRejected \(Self.institution)"], "\(kinds)")
+        XCTAssertLessThan(kinds.firstIndex(of: "accepted \(Self.company)")!, kinds.firstIndex(of: "recipientAccepted \(Self.company)")!)
+        let last = try XCTUnwrap(((feed.json["items"] as? [[String: Any]])?.last?["id"] as? NSNumber)?.int64Value)
+        XCTAssertEqual(try dmsA.post("/api/v1/notifications/confirm", json: "{\"upTo\": \(last)}").status, 204)
+        XCTAssertEqual((try dmsA.get("/api/v1/notifications").json["items"] as? [Any])?.count, 0)
+        // The company's feed announced the new message.
+        let companyFeed = try dmsCompany.get("/api/v1/notifications")
+        XCTAssertEqual(((companyFeed.json["items"] as? [[String: Any]]) ?? []).map { $0["kind"] as? String }, ["newMessage"])
+    }
+}
+
+/// Hub mode: gateway B serves neither recipient's mailbox; it forwards one to C (whose DMS reads
+/// and accepts, the news travelling back through B to A) and reports the other, unknown to it,
+/// as Failed.
+final class BackendAPIHubTests: XCTestCase {
+    func testHubForwardsToTheServingAccessPointAndRelaysTheAnswers() throws {
+        let sender = "DVS@90000048472", served = "_DEFAULT@40003032949", unknown = "_DEFAULT@90000048472"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b", "gw-c"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-b"),
+                                       h.remoteEntry(unknown, ownerId: "90000048472", kind: "institution", party: "gw-b")])
+        try h.importDirectory("gw-b", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-c")])
+        try h.importDirectory("gw-c", [GatewayHarness.localEntry(served, ownerId: "40003032949", kind: "company")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [sender]))
+        let dmsC = try BackendClient(port: h.nodes["gw-c"]!.submitPort, token: try h.addConnection("gw-c", name: "dms-c", addresses: [served]))
+        for node in ["gw-a", "gw-b", "gw-c"] { try h.start(node) }
+
+        let sent = try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [served, unknown]), files: [("x.txt", Array("via hub".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        func statuses() throws -> [String: String] {
+            let list = (try dmsA.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []
+            return Dictionary(uniqueKeysWithValues: list.map { ($0["address"] as! String, $0["status"] as! String) })
+        }
+        try h.waitUntil(timeout: 30, "the unknown recipient reported Failed by the hub") { try statuses()[unknown] == "Failed" }
+        var inbox: [[String: Any]] = []
+        try h.waitUntil(timeout: 30, "the document in the mailbox at C") {
+            inbox = (try dmsC.get("/api/v1/inbox?address=\(served)").json["items"] as? [[String: Any]]) ?? []
+            return !inbox.isEmpty
+        }
+        XCTAssertEqual(inbox.first?["messageId"] as? String, id)
+        XCTAssertEqual(inbox.first?["sender"] as? String, sender)
+        XCTAssertEqual(try dmsC.get("/api/v1/messages/\(id)/files/1").body, Array("via hub".utf8))
+        XCTAssertEqual(try dmsC.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
+        try h.waitUntil(timeout: 30, "the answer relayed to A") { try statuses()[served] == "RecipientAccepted" }
+        let view = try dmsA.get("/api/v1/messages/\(id)").json
+        let servedView = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == served })
+        XCTAssertEqual((servedView["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String },
+                       ["Submitted", "Accepted", "Delivered", "RecipientAccepted"])
+        let unknownView = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == unknown })
+        XCTAssertTrue(((unknownView["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").contains("not in the e-address directory"), "\(unknownView)")
+    }
+}
+
+/// A receiving gateway that cannot answer (no P-Mode for status reports back) logs that and goes
+/// on: later documents still reach their mailboxes.
+final class BackendAPIUnansweredTests: XCTestCase {
+    func testAnUnanswerableRefusalDoesNotBlockLaterDocuments() throws {
+        let sender = "DVS@90000048472", known = "_DEFAULT@40003032949", unknown = "_DEFAULT@90000048472"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.start("gw-a")  // writes the development PKI both directories share
+        let bDir = h.root.appendingPathComponent("pmode-b").path
+        try FileManager.default.createDirectory(atPath: bDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: h.pmodeDirectory + "/certs", toPath: bDir + "/certs")
+        try h.configure(["gw-a", "gw-b"], legs: [.init(), .init(action: "EAddressDocument")], directory: bDir)
+        try h.importDirectory("gw-a", [h.remoteEntry(known, ownerId: "40003032949", kind: "company", party: "gw-b"),
+                                       h.remoteEntry(unknown, ownerId: "90000048472", kind: "institution", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(known, ownerId: "40003032949", kind: "company")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "a", addresses: [sender]))
+        let dmsB = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "b", addresses: [known]))
+        try h.start("gw-b", pmode: bDir)
+
+        XCTAssertEqual(try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [unknown]), files: [("1.txt", [1])]).status, 202)
+        try h.waitUntil(timeout: 30, "gw-b to log the refusal it cannot send") { h.nodes["gw-b"]!.log.contains("event=document-intake-unanswered") }
+        let later = try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [known]), files: [("2.txt", [2])])
+        let id = try XCTUnwrap(later.json["messageId"] as? String, later.text)
+        try h.waitUntil(timeout: 30, "the later document in its mailbox") {
+            ((try dmsB.get("/api/v1/inbox?address=\(known)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == id }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+import XCTest
+
+/// Who may do what, and bad input, on one gateway whose directory serves every address from its
+/// own mailboxes: each refusal is a precise problem+json and changes nothing.
+final class BackendAPIRefusalTests: XCTestCase {
+    static let ministry = "DVS@90000048472"
+    static let company = "_DEFAULT@40003032949"
+    static let institution = "_DEFAULT@90000048472"
+    static let small = "SMALL@90000048472"
+
+    var h: GatewayHarness!
+    var ministry: BackendClient!
+    var company: BackendClient!
+    var stranger: BackendClient!
+    var anonymous: BackendClient!
+
+    override func setUpWithError() throws {
+        h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company"),
+                                       GatewayHarness.localEntry(Self.institution, ownerId: "90000048472", kind: "institution"),
+                                       GatewayHarness.localEntry(Self.small, ownerId: "90000048472", kind: "institution", maxBytes: 100)])
+        let port = h.nodes["gw-a"]!.submitPort
+        ministry = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry]))
+        company = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "company", addresses: [Self.company]))
+        stranger = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "stranger", addresses: [Self.institution]))
+        anonymous = try BackendClient(port: port, token: nil)
+        let config = h.root.appendingPathComponent("limits.json").path
+        try "{\"maxMessageBytes\": 50000}".write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try h.start("gw-a")
+    }
+
+    override func tearDown() { h = nil }
+
+    func assertProblem(_ r: BackendClient.Reply, _ status: Int, _ type: String, _ detail: String? = nil,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, status, r.text, file: file, line: line)
+        XCTAssertEqual(r.contentType, "application/problem+json", file: file, line: line)
+        XCTAssertEqual(r.json["type"] as? String, "urn:as4gw:problem:" + type, r.text, file: file, line: line)
+        XCTAssertEqual((r.json["status"] as? NSNumber)?.intValue, status, file: file, line: line)
+        XCTAssertNotNil(r.json["title"] as? String, file: file, line: line)
+        if let detail { XCTAssertTrue((r.json["detail"] as? String ?? "").contains(detail), r.text, file: file, line: line) }
+    }
+
+    func sendOne(key: String? = nil) throws -> String {
+        let r = try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: key), files: [("a.txt", Array("A".utf8))])
+        XCTAssertEqual(r.status, key == nil ? 202 : r.status, r.text)
+        return try XCTUnwrap(r.json["messageId"] as? String, r.text)
+    }
+
+    func inboxCount(_ client: BackendClient, _ address: String) throws -> Int {
+        (try client.get("/api/v1/inbox?address=\(address)").json["items"] as? [Any])?.count ?? -1
+    }
+
+    func testEveryRouteRefusesMissingAndForeignCredentialsAndTouchesNothing() throws {
+        let id = try sendOne()
+        let routes: [(String, String, String?)] = [
+            ("POST", "/api/v1/messages", nil), ("GET", "/api/v1/messages/\(id)", nil), ("GET", "/api/v1/messages/\(id)/receipt", nil),
+            ("GET", "/api/v1/messages/\(id)/files/1", nil), ("POST", "/api/v1/messages/\(id)/confirm", "{\"decision\": \"accept\"}"),
+            ("GET", "/api/v1/inbox?address=\(Self.company)", nil), ("GET", "/api/v1/notifications", nil),
+            ("POST", "/api/v1/notifications/confirm", "{\"upTo\": 1}"),
+        ]
+        let wrongToken = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: "as4gw_" + String(repeating: "0", count: 64))
+        for (method, path, body) in routes {
+            for client in [anonymous!, wrongToken] {
+                let r = method == "GET" ? try client.get(path) : try client.post(path, json: body ?? "{}")
+                assertProblem(r, 401, "unauthenticated")
+            }
+        }
+        // Another connection: neither sender nor recipient of the message.
+        for (method, path, body) in routes where path.contains(id) || path.contains("inbox") {
+            let r = method == "GET" ? try stranger.get(path) : try stranger.post(path, json: body ?? "{}")
+            assertProblem(r, 403, "forbidden")
+        }
+        // A recipient reads but does not see the sender's receipts; the sender does not confirm.
+        assertProblem(try company.get("/api/v1/messages/\(id)/receipt"), 403, "forbidden")
+        assertProblem(try ministry.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}"), 403, "forbidden")
+        // A forged sender address: refused, nothing stored or announced.
+        let forged = try company.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.institution]), files: [("x.txt", [1])])
+        assertProblem(forged, 403, "forbidden", "may not send as \(Self.ministry)")
+        XCTAssertEqual(try inboxCount(stranger, Self.institution), 0)
+        XCTAssertEqual((try stranger.get("/api/v1/notifications").json["items"] as? [Any])?.count, 0)
+        // The message is untouched by all of it: still Accepted, unconfirmed.
+        let view = try ministry.get("/api/v1/messages/\(id)").json
+        XCTAssertEqual((view["recipients"] as? [[String: Any]])?.first?["status"] as? String, "Accepted")
+        // A revoked connection is refused from the next request on.
+        XCTAssertEqual(try GatewayProcess.run(["connections", "revoke", "company", "--data", h.nodes["gw-a"]!.data]).status, 0)
+        assertProblem(try company.get("/api/v1/inbox?address=\(Self.company)"), 401, "unauthenticated")
+        // Unknown routes and methods.
+        assertProblem(try ministry.get("/api/v1/nothing"), 404, "not-found")
+        assertProblem(try ministry.post("/api/v1/messages/\(id)", json: "{}"), 405, "method-not-allowed")
+    }
+
+    func testBadSubmissionsArePreciseProblemsAndStoreNothing() throws {
+        func submit(_ metadata: String?, files: [(String, [UInt8])] = [("a.txt", Array("A".utf8))]) throws -> BackendClient.Reply {
+            try ministry.submit(metadata: metadata, files: files.map { (name: $0.0, bytes: $0.1) })
+        }
+        assertProblem(try submit("{\"sender\": \"\(Self.ministry)\", \"recipients\": [}"), 400, "bad-request", "not valid JSON")
+        assertProblem(try submit(nil), 400, "bad-request", "no metadata part")
+        assertProblem(try submit(BackendClient.metadata(from: Self.ministry, to: [Self.company]), files: []), 400, "bad-request", "no file part")
+        let fields = try submit("{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"nobody\"], \"deliveryBy\": \"tomorrow\", \"colour\": 1}")
+        assertProblem(fields, 422, "invalid-request")
+        let pointers = Set(((fields.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["pointer"] as? String })
+        XCTAssertEqual(pointers, ["/recipients/0", "/deliveryBy", "/colour", "/subject"], fields.text)
+
+        let unknown = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.company, "_DEFAULT@40003000001"]))
+        assertProblem(unknown, 422, "recipient-refused", "_DEFAULT@40003000001 is not in the e-address directory")
+        let outcomes = ((unknown.json["recipients"] as? [[String: Any]]) ?? []).map { "\($0["address"] as! String) \($0["route"] as! String)" }
+        XCTAssertEqual(outcomes, ["\(Self.company) localMailbox", "_DEFAULT@40003000001 unknownAddress"])
+        let oversize = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.small]), files: [("big.bin", Array(repeating: 7, count: 101))])
+        assertProblem(oversize, 422, "recipient-refused", "the message is 101 bytes; \(Self.small) accepts at most 100 bytes")
+        XCTAssertEqual(((oversize.json["recipients"] as? [[String: Any]]) ?? []).first?["route"] as? String, "tooLarge")
+        let overLimit = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.company]), files: [("big.bin", Array(repeating: 1, count: 60_000))])
+        assertProblem(overLimit, 413, "too-large", "exceeds this gateway's limit of 50000 bytes")
+        let badAddress = try company.get("/api/v1/inbox?address=not-an-address")
+        assertProblem(badAddress, 422, "invalid-request", "address is not an e-address")
+        let noContentType = try ministry.post("/api/v1/messages", json: "{}")
+        assertProblem(noContentType, 415, "unsupported-media-type")
+
+        // Nothing of any of it reached a mailbox, a feed or the payload folder.
+        XCTAssertEqual(try inboxCount(company, Self.company), 0)
+        XCTAssertEqual((try ministry.get("/api/v1/notifications").json["items"] as? [Any])?.count, 0)
+        let payloads = try FileManager.default.subpathsOfDirectory(atPath: h.nodes["gw-a"]!.data + "/payloads")
+            .filter { !$0.hasSuffix("/") && (try? FileManager.default.attributesOfItem(atPath: h.nodes["gw-a"]!.data + "/payloads/" + $0)[.type] as? FileAttributeType) == .typeRegular }
+        XCTAssertEqual(payloads, [])
+
+        // Confirmation input.
+        let id = try sendOne()
+        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"maybe\"}"), 422, "invalid-request", "/decision")
+        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": "), 400, "bad-request", "not valid JSON")
+        XCTAssertEqual(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
+        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}"), 409, "conflict", "already accepted")
+        assertProblem(try company.get("/api/v1/inbox?address=\(Self.company)&limit=0"), 422, "invalid-request", "limit")
+        assertProblem(try company.get("/api/v1/inbox"), 422, "invalid-request", "address")
+        assertProblem(try ministry.post("/api/v1/notifications/confirm", json: "{\"upTo\": 999999}"), 422, "invalid-request", "not one of this connection's")
+        assertProblem(try ministry.get("/api/v1/messages/no-such-id"), 404, "not-found")
+    }
+
+    func testTheSameIdempotencyKeyGivesTheFirstMessageEvenConcurrently() throws {
+        let first = try sendOne(key: "dms-42")
+        let replay = try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", [1])])
+        XCTAssertEqual(replay.status, 200, replay.text)
+        XCTAssertEqual(replay.json["messageId"] as? String, first)
+        // Another connection's key space is its own.
+        let port = h.nodes["gw-a"]!.submitPort
+        let ministry2 = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry-2", addresses: [Self.ministry]))
+        let own = try ministry2.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", [1])])
+        XCTAssertEqual(own.status, 202)
+        XCTAssertNotEqual(own.json["messageId"] as? String, first)
+
+        let ids = Mutex<[String]>([])
+        let token = ministry.token
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            let client = try! BackendClient(port: port, token: token)
+            let r = try! client.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.institution], key: "race"), files: [("r.txt", [2])])
+            ids.withLock { $0.append((r.json["messageId"] as? String) ?? "status \(r.status)") }
+        }
+        XCTAssertEqual(Set(ids.withLock { $0 }).count, 1, "\(ids.withLock { $0 })")
+        XCTAssertEqual(try inboxCount(stranger, Self.institution), 1)
+        XCTAssertEqual(try inboxCount(company, Self.company), 2)
+    }
+}

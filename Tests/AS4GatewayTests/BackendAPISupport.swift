@@ -1,0 +1,106 @@
+import Foundation
+import HTTPClient
+import XCTest
+
+/// A DMS talking to a gateway's backend API in tests: multipart submissions, JSON in and out.
+struct BackendClient {
+    let base: String
+    let token: String?
+    let http: HTTPClient
+
+    init(port: UInt16, token: String?) throws {
+        base = "http://127.0.0.1:\(port)"
+        self.token = token
+        http = try HTTPClient(configuration: HTTPClientConfiguration())
+    }
+
+    struct Reply {
+        var status: Int
+        var body: [UInt8]
+        var contentType: String?
+        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    private var auth: [(String, String)] { token.map { [("Authorization", "Bearer \($0)")] } ?? [] }
+
+    func get(_ path: String) throws -> Reply {
+        let r = try http.get(url: base + path, headers: auth)
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+    }
+
+    func post(_ path: String, json: String) throws -> Reply {
+        let r = try http.post(url: base + path, headers: auth + [("Content-Type", "application/json")], body: .bytes(Array(json.utf8)))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+    }
+
+    /// PUT with a file as the body, through curl (the project's HTTP client only GETs and POSTs).
+    func put(_ path: String, file: String, headers: [(String, String)] = []) throws -> Reply {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("put-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "-X", "PUT", "--data-binary", "@" + file, "-o", out, "-w", "%{http_code} %{content_type}",
+                       "-H", "Content-Type: application/octet-stream"] + (auth + headers).flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let written = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ", maxSplits: 1)
+        p.waitUntilExit()
+        return Reply(status: Int(written.first ?? "") ?? 0, body: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
+                     contentType: written.count > 1 ? String(written[1]) : nil)
+    }
+
+    /// POST /api/v1/messages with a metadata part (as given, so tests can send it broken) and files.
+    func submit(metadata: String?, files: [(name: String, bytes: [UInt8])]) throws -> Reply {
+        let boundary = "as4gw-test-\(UUID().uuidString)"
+        var body: [UInt8] = []
+        if let metadata {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n\(metadata)\r\n".utf8)
+        }
+        for f in files {
+            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(f.name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+            body += f.bytes + Array("\r\n".utf8)
+        }
+        body += Array("--\(boundary)--\r\n".utf8)
+        let r = try http.post(url: base + "/api/v1/messages", headers: auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                              body: .bytes(body))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+    }
+
+    static func metadata(from sender: String, to recipients: [String], key: String? = nil, notify: Bool = true) -> String {
+        let list = recipients.map { "\"\($0)\"" }.joined(separator: ", ")
+        return "{\"sender\": \"\(sender)\", \"recipients\": [\(list)], \"subject\": \"Lēmums Nr. 7\", \"documentKind\": \"decision\", "
+            + "\"referenceNumber\": \"1-2/7\", \"notifyOnDelivery\": \(notify)" + (key.map { ", \"idempotencyKey\": \"\($0)\"" } ?? "") + "}"
+    }
+}
+
+extension GatewayHarness {
+    /// The P-Mode legs of documents between e-addresses and their status reports.
+    static let eAddressLegs: [Leg] = [Leg(), Leg(action: "EAddressDocument"), Leg(action: "EAddressStatus")]
+
+    /// `as4gw connections add`; returns the token.
+    func addConnection(_ node: String, name: String, addresses: [String]) throws -> String {
+        let r = try GatewayProcess.run(["connections", "add", name, "--data", nodes[node]!.data] + addresses.flatMap { ["--address", $0] })
+        guard r.status == 0, let token = r.json?["token"] as? String else { throw HarnessTimeout(description: "connections add: \(r.stderr)") }
+        return token
+    }
+
+    /// Imports a JSON directory into a node's store.
+    func importDirectory(_ node: String, _ entries: [String]) throws {
+        let path = try file("directory-\(node)-\(UUID().uuidString.prefix(6)).json", Array("{\"addresses\": [\(entries.joined(separator: ","))]}".utf8))
+        let r = try GatewayProcess.run(["directory", "import", path, "--data", nodes[node]!.data])
+        guard r.status == 0 else { throw HarnessTimeout(description: "directory import: \(r.stderr)") }
+    }
+
+    static func localEntry(_ address: String, ownerId: String, kind: String, maxBytes: Int? = nil) -> String {
+        "{\"address\": \"\(address)\", \"ownerId\": \"\(ownerId)\", \"ownerKind\": \"\(kind)\", \"accessPoint\": \"local\""
+            + (maxBytes.map { ", \"maxMessageBytes\": \($0)" } ?? "") + "}"
+    }
+
+    func remoteEntry(_ address: String, ownerId: String, kind: String, party: String) -> String {
+        "{\"address\": \"\(address)\", \"ownerId\": \"\(ownerId)\", \"ownerKind\": \"\(kind)\", \"accessPoint\": \"remote\", \"partyId\": \"\(party)\", "
+            + "\"partyIdType\": \"urn:oasis:names:tc:ebcore:partyid-type:unregistered\", \"endpoint\": \"\(nodes[party]!.as4URL)\", "
+            + "\"certificates\": [\"sha256:\(String(repeating: "ab", count: 32))\"]}"
+    }
+}

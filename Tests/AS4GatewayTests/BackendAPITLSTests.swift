@@ -1,0 +1,53 @@
+import Foundation
+import HTTPClient
+import XCTest
+
+/// The API listener over HTTPS with optional client certificates: a connection registered with a
+/// certificate authenticates by it alone; a token connection still works; any other certificate
+/// is no credential.
+final class BackendAPITLSTests: XCTestCase {
+    func testClientCertificateAuthenticatesItsConnectionOnly() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        // The first start writes the development PKI whose files the API listener then uses.
+        try h.start("gw-a")
+        h.stop("gw-a")
+        let certs = h.pmodeDirectory + "/certs"
+        let config = h.root.appendingPathComponent("api-tls.json").path
+        try """
+        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
+                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "optional"}}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        let address = "_DEFAULT@40003032949"
+        let data = h.nodes["gw-a"]!.data
+        let added = try GatewayProcess.run(["connections", "add", "cert-dms", "--address", address, "--certificate", "\(certs)/gw-b.tls.pem", "--data", data])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertEqual(added.json?["token"] as? NSNull, NSNull(), "a certificate connection gets no token")
+        XCTAssertEqual((added.json?["certificateSHA256"] as? String)?.count, 64)
+        let token = try h.addConnection("gw-a", name: "token-dms", addresses: [address])
+        let listed = try GatewayProcess.run(["connections", "list", "--data", data])
+        XCTAssertEqual(listed.stdout.split(separator: "\n").count, 2)
+        XCTAssertFalse(listed.stdout.contains(token), "the token is never shown again")
+        try h.start("gw-a")
+
+        let url = "https://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)/api/v1/inbox?address=\(address)"
+        func client(_ party: String?) throws -> HTTPClient {
+            var c = HTTPClientConfiguration()
+            c.trustedCAFile = certs + "/dev-ca.pem"
+            if let party {
+                c.clientCertificateFile = "\(certs)/\(party).tls.pem"
+                c.clientKeyFile = "\(certs)/\(party).tls.key"
+            }
+            return try HTTPClient(configuration: c)
+        }
+        XCTAssertEqual(try client("gw-b").get(url: url).status, 200, "the registered certificate")
+        XCTAssertEqual(try client("gw-a").get(url: url).status, 401, "a valid certificate of no connection")
+        XCTAssertEqual(try client(nil).get(url: url).status, 401)
+        XCTAssertEqual(try client(nil).get(url: url, headers: [("Authorization", "Bearer \(token)")]).status, 200)
+        XCTAssertThrowsError(try HTTPClient(configuration: HTTPClientConfiguration()).get(url: url.replacingOccurrences(of: "https:", with: "http:")),
+                             "no plain HTTP on a TLS listener")
+        XCTAssertEqual(try GatewayProcess.run(["connections", "revoke", "cert-dms", "--data", data]).status, 0)
+        XCTAssertEqual(try client("gw-b").get(url: url).status, 401, "revoked")
+    }
+}

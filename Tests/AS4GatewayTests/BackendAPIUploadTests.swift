@@ -1,0 +1,105 @@
+import AS4Crypto
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resumable uploads through the API: chunks in order with their SHA-256, refusals that write
+/// nothing, completion checked against the whole file, and the upload sent as a message whose
+/// recipient downloads the same bytes. AS4GW_UPLOAD_TEST_MB sets the size (default 20; 1024 for
+/// the gigabyte run); the gateway's peak resident memory must stay under 128 MB either way.
+final class BackendAPIUploadTests: XCTestCase {
+    func testChunkedUploadIsCheckedResumedAndSent() throws {
+        let megabytes = Int(ProcessInfo.processInfo.environment["AS4GW_UPLOAD_TEST_MB"] ?? "") ?? 20
+        let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender]))
+        let reader = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "reader", addresses: [recipient]))
+        try h.start("gw-a")
+
+        let size = Int64(megabytes) << 20
+        let created = try dms.post("/api/v1/uploads", json: "{\"name\": \"archive.bin\", \"mimeType\": \"application/octet-stream\", \"size\": \(size)}")
+        XCTAssertEqual(created.status, 201, created.text)
+        let id = try XCTUnwrap(created.json["uploadId"] as? String)
+        let chunkSize = try XCTUnwrap((created.json["chunkSize"] as? NSNumber)?.int64Value)
+        let chunks = Int((size + chunkSize - 1) / chunkSize)
+        XCTAssertEqual((created.json["chunks"] as? NSNumber)?.intValue, chunks)
+        XCTAssertGreaterThanOrEqual(chunks, 3)
+
+        // Chunk n's bytes, made on the fly (never the whole file in the test's memory either).
+        let whole = try DigestContext(algorithm: .sha256)
+        func chunkFile(_ n: Int, corrupt: Bool = false) throws -> (path: String, digest: String) {
+            let length = n < chunks ? chunkSize : size - Int64(chunks - 1) * chunkSize
+            var bytes = [UInt8](repeating: 0, count: Int(length))
+            var x = UInt32(truncatingIfNeeded: n &* 2654435761)
+            for i in 0..<bytes.count { x = x &* 1664525 &+ 1013904223; bytes[i] = UInt8(truncatingIfNeeded: x >> 24) }
+            let digest = "sha-256=:" + Data(try Digest.sha256(bytes)).base64EncodedString() + ":"
+            if corrupt { bytes[0] ^= 1 }
+            let path = h.root.appendingPathComponent("chunk-\(n)").path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return (path, digest)
+        }
+        func put(_ n: Int, _ c: (path: String, digest: String), client: BackendClient? = nil) throws -> BackendClient.Reply {
+            try (client ?? dms).put("/api/v1/uploads/\(id)/chunks/\(n)", file: c.path, headers: [("Content-Digest", c.digest)])
+        }
+        func received() throws -> Int { (try dms.get("/api/v1/uploads/\(id)").json["received"] as? NSNumber)?.intValue ?? -1 }
+
+        let second = try chunkFile(2)
+        XCTAssertEqual(try put(2, second).status, 409, "out of order")
+        let bad = try chunkFile(1, corrupt: true)
+        let refused = try put(1, bad)
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertTrue(refused.text.contains("does not match its Content-Digest"), refused.text)
+        XCTAssertEqual(try dms.put("/api/v1/uploads/\(id)/chunks/1", file: bad.path).status, 400, "no Content-Digest")
+        XCTAssertEqual(try put(1, try chunkFile(1), client: other).status, 403, "another connection's upload")
+        XCTAssertEqual(try received(), 0, "nothing was written")
+        XCTAssertEqual(try dms.post("/api/v1/uploads/\(id)/complete", json: "{}").status, 409, "not all chunks yet")
+
+        for n in 1...chunks {
+            let c = try chunkFile(n)
+            try whole.update(try Data(contentsOf: URL(fileURLWithPath: c.path)))
+            let r = try put(n, c)
+            XCTAssertEqual(r.status, 200, r.text)
+            try FileManager.default.removeItem(atPath: c.path)
+            if n == 1 { XCTAssertEqual(try put(1, try chunkFile(1)).status, 409, "chunk 1 again") }
+        }
+        XCTAssertEqual(try received(), chunks)
+        let digest = APIDigest.hex(try whole.finalize())
+        let wrong = try dms.post("/api/v1/uploads/\(id)/complete", json: "{\"sha256\": \"\(String(repeating: "0", count: 64))\"}")
+        XCTAssertEqual(wrong.status, 422, wrong.text)
+        let done = try dms.post("/api/v1/uploads/\(id)/complete", json: "{\"sha256\": \"\(digest)\"}")
+        XCTAssertEqual(done.status, 200, done.text)
+        XCTAssertEqual(done.json["sha256"] as? String, digest)
+
+        let metadata = "{\"sender\": \"\(sender)\", \"recipients\": [\"\(recipient)\"], \"subject\": \"big\", \"uploads\": [\"\(id)\"]}"
+        let sent = try dms.submit(metadata: metadata, files: [])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let messageId = try XCTUnwrap(sent.json["messageId"] as? String)
+        let again = try other.submit(metadata: metadata, files: [])
+        XCTAssertEqual(again.status, 422, "another connection cannot send it")
+        XCTAssertEqual(try dms.submit(metadata: metadata, files: []).status, 422, "an upload is sent once")
+
+        // The recipient downloads it: the same bytes (compared by digest, streamed to disk).
+        let out = h.root.appendingPathComponent("download.bin").path
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-o", out, "-H", "Authorization: Bearer \(reader.token!)", "\(reader.base)/api/v1/messages/\(messageId)/files/1"]
+        try curl.run()
+        curl.waitUntilExit()
+        XCTAssertEqual(APIDigest.hex(try Digest.hash(contentsOf: URL(fileURLWithPath: out), algorithm: .sha256)), digest)
+
+        let status = try String(contentsOfFile: "/proc/\(h.nodes["gw-a"]!.process!.processIdentifier)/status", encoding: .utf8)
+        let peakKB = Int(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "") ?? .max
+        print("upload of \(megabytes) MB: gateway peak RSS \(peakKB / 1024) MB")
+        XCTAssertLessThan(peakKB, 128 * 1024, "peak resident memory of the gateway")
+    }
+}
+
+enum APIDigest {
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}

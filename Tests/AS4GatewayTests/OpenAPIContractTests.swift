@@ -1,0 +1,98 @@
+import AS4Crypto
+import Foundation
+import XCTest
+
+/// docs/openapi.yaml against the OpenAPI 3.1 schema (openapi-spec-validator, pinned in
+/// scripts/deps) and against the running API: every operation it lists is called, with and
+/// without credentials, and each answer must have a documented status and match its schema.
+final class OpenAPIContractTests: XCTestCase {
+    static var spec: String { GatewayProcess.projectRoot.appendingPathComponent("docs/openapi.yaml").path }
+    static var checker: String { GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/openapi_check.py").path }
+
+    static func python(_ args: [String]) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", checker] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, out)
+    }
+
+    func testTheFileIsAValidOpenAPI31Document() throws {
+        let good = try Self.python(["validate", Self.spec])
+        XCTAssertEqual(good.status, 0, good.out)
+        // The validator does refuse: the same file without the API's title.
+        let broken = try String(contentsOfFile: Self.spec, encoding: .utf8).replacingOccurrences(of: "  title: as4gw backend API\n", with: "")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-broken-\(getpid()).yaml").path
+        try broken.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertNotEqual(try Self.python(["validate", path]).status, 0)
+    }
+
+    func testEveryListedOperationAnswersWithADocumentedStatusAndShape() throws {
+        let routes = try Self.python(["routes", Self.spec])
+        XCTAssertEqual(routes.status, 0, routes.out)
+        let operations = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(routes.out.utf8)) as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(operations.count, 12)
+
+        let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        let mailbox = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "mailbox", addresses: [recipient]))
+        let anonymous = try BackendClient(port: port, token: nil)
+        try h.start("gw-a")
+        let first = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [recipient]), files: [("a.txt", Array("A".utf8))])
+        let id = try XCTUnwrap(first.json["messageId"] as? String, first.text)
+
+        // One real call per operation; a listed operation without a call here fails the test.
+        var answers: [[String: Any]] = []
+        let chunk = try h.file("chunk", Array("0123456789".utf8))
+        var uploadId = ""
+        for op in operations {
+            let opId = op["operationId"] as! String, method = op["method"] as! String
+            let statuses = Set((op["statuses"] as! [NSNumber]).map(\.intValue))
+            let path = (op["path"] as! String).replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{n}", with: "1")
+                .replacingOccurrences(of: "{uploadId}", with: uploadId)
+            let reply: BackendClient.Reply
+            switch opId {
+            case "createUpload":
+                reply = try dms.post(path, json: "{\"name\": \"c.bin\", \"size\": 10}")
+                uploadId = (reply.json["uploadId"] as? String) ?? "missing"
+            case "getUpload": reply = try dms.get(path)
+            case "putChunk": reply = try dms.put(path, file: chunk, headers: [("Content-Digest", "sha-256=:" + Data(try Digest.sha256(Array("0123456789".utf8))).base64EncodedString() + ":")])
+            case "completeUpload": reply = try dms.post(path, json: "{}")
+            case "submitMessage": reply = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [recipient]), files: [("b.txt", [1, 2])])
+            case "getMessage", "getReceipt": reply = try dms.get(path)
+            case "getFile": reply = try mailbox.get(path)
+            case "confirmMessage": reply = try mailbox.post(path, json: "{\"decision\": \"accept\", \"code\": \"OK\"}")
+            case "getInbox": reply = try mailbox.get(path + "?address=\(recipient)&limit=10")
+            case "getNotifications": reply = try mailbox.get(path)
+            case "confirmNotifications":
+                let last = try XCTUnwrap(((try mailbox.get("/api/v1/notifications").json["items"] as? [[String: Any]])?.last?["id"] as? NSNumber)?.intValue)
+                reply = try mailbox.post(path, json: "{\"upTo\": \(last)}")
+            default:
+                XCTFail("\(method) \(path) (\(opId)) is listed but this test has no call for it")
+                continue
+            }
+            XCTAssertTrue((200..<300).contains(reply.status) && statuses.contains(reply.status), "\(opId): \(reply.status) \(reply.text)")
+            let isJSON = reply.contentType?.contains("json") ?? false
+            answers.append(["operationId": opId, "status": reply.status,
+                            "body": isJSON ? (try? JSONSerialization.jsonObject(with: Data(reply.body))) ?? NSNull() : NSNull()])
+            let refused = method == "GET" ? try anonymous.get(path) : method == "PUT" ? try anonymous.put(path, file: chunk) : try anonymous.post(path, json: "{}")
+            XCTAssertEqual(refused.status, 401, "\(opId) without credentials")
+            XCTAssertTrue(statuses.contains(401), "\(opId) does not document 401")
+            answers.append(["operationId": opId, "status": refused.status, "body": refused.json])
+        }
+        let file = h.root.appendingPathComponent("answers.json").path
+        try JSONSerialization.data(withJSONObject: answers).write(to: URL(fileURLWithPath: file))
+        let check = try Self.python(["responses", Self.spec, file])
+        XCTAssertEqual(check.status, 0, check.out)
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+@testable import MessageStore
+import XCTest
+
+/// The backend API's store: connections, documents with per-recipient state that only moves
+/// forward, idempotency keys, documents arriving again, mailbox paging and the notification feed.
+final class MailboxStoreTests: StoreTestCase {
+    let sender = "DVS@90000048472", company = "_DEFAULT@40003032949", institution = "_DEFAULT@90000048472"
+    var store: SQLiteMailboxStore!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        store = try SQLiteMailboxStore(dataDirectory: dataDirectory, now: t0)
+    }
+
+    override func tearDownWithError() throws {
+        store.close()
+        try super.tearDownWithError()
+    }
+
+    func file(_ n: Int) -> DocumentFile {
+        DocumentFile(name: "f\(n).pdf", mimeType: "application/pdf", file: StoredFile(path: "/p/\(n)", size: Int64(n), sha256: String(repeating: "\(n % 10)", count: 64)))
+    }
+
+    func document(_ id: String, key: String? = nil, connection: String? = "dms", origin: String? = nil,
+                  recipients: [NewDocument.Recipient]? = nil) -> NewDocument {
+        NewDocument(messageId: id, connection: connection, idempotencyKey: key, sender: sender, metadata: "{\"subject\":\"s\"}",
+                    originParty: origin, originMessageId: origin.map { "as4-\($0)" }, files: [file(1), file(2)],
+                    recipients: recipients ?? [.init(address: company, route: .mailbox, status: .accepted),
+                                               .init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-\(id)")])
+    }
+
+    func notice(_ address: String, _ kind: String, _ id: String) -> BackendNotification {
+        BackendNotification(address: address, kind: kind, messageId: id, recipient: nil, detail: nil, at: t0)
+    }
+
+    func testConnectionsAddListRevoke() throws {
+        let c = BackendConnection(name: "dms", tokenSHA256: String(repeating: "a", count: 64), certificateSHA256: nil, addresses: [sender, company], createdAt: t0)
+        try store.addConnection(c)
+        XCTAssertThrowsError(try store.addConnection(c)) { XCTAssertEqual($0 as? MailboxStoreError, .conflict("a connection named dms exists")) }
+        XCTAssertEqual(try store.connections(), [c])
+        XCTAssertTrue(try store.revokeConnection(name: "dms", at: t0 + 1))
+        XCTAssertFalse(try store.revokeConnection(name: "dms", at: t0 + 2), "revoked once")
+        XCTAssertFalse(try store.revokeConnection(name: "nobody", at: t0))
+        XCTAssertEqual(try store.connections().first?.revokedAt, t0 + 1)
+        let noCredential = BackendConnection(name: "x", tokenSHA256: nil, certificateSHA256: nil, addresses: [sender], createdAt: t0)
+        XCTAssertThrowsError(try store.addConnection(noCredential), "the schema wants a credential")
+    }
+
+    func testDocumentStoredWholeWithEventsAndIdempotencyKey() throws {
+        XCTAssertEqual(try store.insertDocument(document("m1", key: "k"), notifications: [notice(company, "newMessage", "m1")], at: t0), .stored)
+        let d = try XCTUnwrap(try store.document(messageId: "m1"))
+        XCTAssertEqual(d.files, [file(1), file(2)])
+        XCTAssertEqual(d.recipients.map(\.status), [.accepted, .submitted])
+        XCTAssertEqual(try store.events(messageId: "m1").map(\.status), ["Accepted", "Submitted"])
+        XCTAssertEqual(try store.insertDocument(document("m2", key: "k"), notifications: [], at: t0), .existing(messageId: "m1"))
+        XCTAssertNil(try store.document(messageId: "m2"), "a repeated key stores nothing")
+        XCTAssertEqual(try store.insertDocument(document("m3", key: "k", connection: "other"), notifications: [], at: t0), .stored, "keys are per connection")
+        XCTAssertEqual(try store.recipient(as4MessageId: "as4-m1")?.address, institution)
+
+        // A remote recipient without its access point breaks a CHECK: nothing of the document stays.
+        let broken = document("m4", recipients: [.init(address: company, route: .mailbox, status: .accepted),
+                                                 .init(address: institution, route: .remote, status: .submitted)])
+        XCTAssertThrowsError(try store.insertDocument(broken, notifications: [notice(company, "newMessage", "m4")], at: t0))
+        XCTAssertNil(try store.document(messageId: "m4"))
+        XCTAssertEqual(try store.inbox(address: company, after: 0, limit: 10).map(\.document.messageId), ["m1", "m3"])
+    }
+
+    func testArrivingDocumentAddsRecipientsFromItsOriginOnly() throws {
+        let one = document("d", connection: nil, origin: "gw-a", recipients: [.init(address: company, route: .mailbox, status: .accepted)])
+        XCTAssertEqual(try store.insertDocument(one, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try store.insertDocument(one, notifications: [], at: t0), .existing(messageId: "d"), "the same recipient again")
+        let two = document("d", connection: nil, origin: "gw-a", recipients: [.init(address: institution, route: .mailbox, status: .accepted)])
+        XCTAssertEqual(try store.insertDocument(two, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try store.document(messageId: "d")?.recipients.map(\.address), [company, institution])
+        let forged = document("d", connection: nil, origin: "gw-x", recipients: [.init(address: sender, route: .mailbox, status: .accepted)])
+        XCTAssertThrowsError(try store.insertDocument(forged, notifications: [], at: t0)) { XCTAssertTrue($0 is MailboxStoreError) }
+        XCTAssertEqual(try store.document(messageId: "d")?.recipients.count, 2)
+    }
+
+    func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws {
+        _ = try store.insertDocument(document("m"), notifications: [], at: t0)
+        let receipt = Data("<Receipt/>".utf8)
+        // A later state reported before the receipt was seen: the receipt is still kept.
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "m", address: institution, status: .delivered), at: t0 + 1))
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "m", address: institution, status: .accepted, receipt: receipt), at: t0 + 2))
+        XCTAssertEqual(try store.document(messageId: "m")?.recipients.last?.receipt, receipt)
+        XCTAssertEqual(try store.document(messageId: "m")?.recipients.last?.status, .delivered)
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "m", address: institution, status: .failed), at: t0 + 3), "too late to fail")
+
+        let yes = RecipientDecision(accepted: true, code: "OK", reason: nil, at: t0 + 4)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "m", address: company, status: .recipientAccepted, decision: yes,
+                                                      notifications: [notice(sender, "recipientAccepted", "m")]), at: t0 + 4))
+        XCTAssertThrowsError(try store.updateRecipient(.init(messageId: "m", address: company, status: .recipientRejected,
+                                                             decision: RecipientDecision(accepted: false, code: nil, reason: "no", at: t0 + 5)), at: t0 + 5)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("message m was already confirmed for \(company) (accept)"))
+        }
+        XCTAssertEqual(try store.document(messageId: "m")?.recipients.first?.decision, yes)
+        XCTAssertThrowsError(try store.updateRecipient(.init(messageId: "m", address: "X@1", status: .delivered), at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .notFound("message m has no recipient X@1"))
+        }
+        XCTAssertEqual(try store.events(messageId: "m").filter { $0.address == company }.map(\.status), ["Accepted", "RecipientAccepted"])
+        XCTAssertTrue(RecipientStatus.submitted.allows(.failed))
+        XCTAssertFalse(RecipientStatus.recipientRejected.allows(.recipientAccepted))
+    }
+
+    func testNotificationsPerConnectionAddressesAndConfirmedPosition() throws {
+        _ = try store.insertDocument(document("early"), notifications: [notice(company, "newMessage", "early")], at: t0)
+        for (name, addresses) in [("dms", [sender]), ("company", [company])] {
+            try store.addConnection(BackendConnection(name: name, tokenSHA256: String(repeating: "b", count: 64), certificateSHA256: nil,
+                                                      addresses: addresses, createdAt: t0))
+        }
+        XCTAssertEqual(try store.notifications(connection: "company", addresses: [company], limit: 10), [], "a new connection starts after what was written")
+        _ = try store.insertDocument(document("m"), notifications: [notice(company, "newMessage", "m"), notice(sender, "accepted", "m")], at: t0)
+        try store.updateRecipient(.init(messageId: "m", address: company, status: .delivered, notifications: [notice(sender, "delivered", "m")]), at: t0)
+        let mine = try store.notifications(connection: "dms", addresses: [sender], limit: 10)
+        XCTAssertEqual(mine.map(\.kind), ["accepted", "delivered"])
+        XCTAssertEqual(try store.notifications(connection: "company", addresses: [company], limit: 10).map(\.kind), ["newMessage"])
+        let theirs = try store.notifications(connection: "company", addresses: [company], limit: 10)[0].id
+        XCTAssertFalse(try store.confirmNotifications(connection: "dms", addresses: [sender], upTo: theirs), "another address's notification")
+        XCTAssertFalse(try store.confirmNotifications(connection: "dms", addresses: [sender], upTo: 9999))
+        XCTAssertTrue(try store.confirmNotifications(connection: "dms", addresses: [sender], upTo: mine[0].id))
+        XCTAssertEqual(try store.notifications(connection: "dms", addresses: [sender], limit: 10).map(\.kind), ["delivered"])
+        XCTAssertEqual(try store.notifications(connection: "dms", addresses: [sender], limit: 1).count, 1)
+        XCTAssertTrue(try store.confirmNotifications(connection: "dms", addresses: [sender], upTo: mine[0].id), "confirming again moves nothing back")
+        XCTAssertEqual(try store.notifications(connection: "dms", addresses: [sender], limit: 10).count, 1)
+    }
+
+    func testInboxPagesAndWorkerCursor() throws {
+        for i in 1...5 { _ = try store.insertDocument(document("m\(i)"), notifications: [], at: t0) }
+        let first = try store.inbox(address: company, after: 0, limit: 2)
+        XCTAssertEqual(first.map(\.document.messageId), ["m1", "m2"])
+        XCTAssertEqual(try store.inbox(address: company, after: first.last!.entry, limit: 10).map(\.document.messageId), ["m3", "m4", "m5"])
+        XCTAssertEqual(try store.inbox(address: institution, after: 0, limit: 10).count, 0, "a remote recipient has no mailbox here")
+        XCTAssertEqual(try store.cursor("w"), 0)
+        try store.setCursor("w", to: 42)
+        XCTAssertEqual(try store.cursor("w"), 42)
+    }
+
+    func testOverdueAndUnsentRecipients() throws {
+        var due = document("due", recipients: [.init(address: company, route: .mailbox, status: .accepted),
+                                               .init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-due")])
+        due.deliveryBy = t0 + 60
+        _ = try store.insertDocument(due, notifications: [], at: t0)
+        var arrived = document("arrived", connection: nil, origin: "gw-x", recipients: [.init(address: sender, route: .mailbox, status: .accepted)])
+        arrived.deliveryBy = t0 + 60
+        _ = try store.insertDocument(arrived, notifications: [], at: t0)
+        _ = try store.insertDocument(document("later"), notifications: [], at: t0)
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 59, limit: 10).count, 0)
+        let overdue = try store.overdueRecipients(now: t0 + 60, limit: 10)
+        XCTAssertEqual(overdue.map(\.address), [company, institution], "the sender's deadline only; not one that arrived from elsewhere")
+        XCTAssertEqual(overdue.map(\.status), [.accepted, .submitted])
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 61))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: institution, status: .failed), at: t0 + 61))
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0, "each recipient once")
+        XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.delivered))
+        XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.recipientAccepted))
+        XCTAssertFalse(RecipientStatus.deliveryDelayed.allows(.failed))
+        XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
+        XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
+    }
+
+    func testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() throws {
+        var u = Upload(id: "u1", connection: "dms", name: "big.bin", mimeType: "application/octet-stream", size: 25, chunkSize: 10,
+                       path: "/tmp/u1", createdAt: t0)
+        XCTAssertEqual(u.chunkCount, 3)
+        XCTAssertEqual([1, 2, 3].map(u.length(ofChunk:)), [10, 10, 5])
+        try store.createUpload(u)
+        XCTAssertThrowsError(try store.recordChunk(uploadId: "u1", number: 2, at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("upload u1 expects chunk 1, not 2"))
+        }
+        XCTAssertThrowsError(try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0))
+        for n in 1...3 { try store.recordChunk(uploadId: "u1", number: n, at: t0) }
+        XCTAssertThrowsError(try store.recordChunk(uploadId: "u1", number: 3, at: t0), "a chunk twice")
+        try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0 + 1)
+        XCTAssertThrowsError(try store.completeUpload(id: "u1", sha256: String(repeating: "a", count: 64), at: t0 + 2))
+        u = try XCTUnwrap(try store.upload(id: "u1"))
+        XCTAssertEqual(u.received, 3)
+        XCTAssertEqual(u.completedAt, t0 + 1)
+
+        var doc = document("m")
+        doc.uploads = ["u1"]
+        var stolen = document("m2", connection: "thief")
+        stolen.uploads = ["u1"]
+        XCTAssertThrowsError(try store.insertDocument(stolen, notifications: [], at: t0), "another connection's upload")
+        XCTAssertNil(try store.document(messageId: "m2"), "and nothing of that document stays")
+        XCTAssertEqual(try store.insertDocument(doc, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try store.upload(id: "u1")?.usedBy, "m")
+        var twice = document("m3")
+        twice.uploads = ["u1"]
+        XCTAssertThrowsError(try store.insertDocument(twice, notifications: [], at: t0), "an upload is sent once")
+
+        try store.createUpload(Upload(id: "u2", connection: "dms", name: "left.bin", mimeType: "x/y", size: 5, chunkSize: 10, path: "/tmp/u2", createdAt: t0))
+        XCTAssertEqual(try store.abandonedUploads(createdBefore: t0 + 10, limit: 10).map(\.id), ["u2"], "u1 was sent")
+        XCTAssertFalse(try store.deleteUpload(id: "u1"))
+        XCTAssertTrue(try store.deleteUpload(id: "u2"))
+        XCTAssertNil(try store.upload(id: "u2"))
+    }
+}
