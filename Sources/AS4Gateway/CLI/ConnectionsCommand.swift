@@ -30,10 +30,13 @@ enum ConnectionsCommand {
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
-        let store: SQLiteMailboxStore
+        let store: any MailboxStore
         do {
-            let config = try GatewayConfiguration.load(path: a.value("config"))
-            store = try SQLiteMailboxStore(dataDirectory: a.value("data") ?? config.storeDirectory)
+            if let data = a.value("data") {
+                store = try SQLiteMailboxStore(dataDirectory: data)
+            } else {
+                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openMailbox()
+            }
         } catch {
             return CLI.ioError("cannot open the store: \(error)")
         }

@@ -24,7 +24,11 @@ struct DocumentExchange {
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
             properties: ["originalSender": d.sender, "finalRecipient": r.address, "documentId": d.messageId], payloads: [])
-        try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+        do {
+            try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+        } catch StoreError.duplicateMessageId {
+            // Queued already: another node's start-up requeue and this submission met.
+        }
     }
 
     /// Tells the access point a document came from what became of it at recipient `recipient`.
