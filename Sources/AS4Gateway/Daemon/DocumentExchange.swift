@@ -10,6 +10,11 @@ import WSSecurity
 struct DocumentExchange {
     let context: GatewayContext
 
+    /// A received part's bytes: kept in the store's row when small (`inlineMessageLimit`), else in its file.
+    static func contents(of part: MessagePart) throws -> Data {
+        try part.bytes ?? Data(contentsOf: URL(fileURLWithPath: part.file.path))
+    }
+
     // MARK: Sending
 
     /// Queues the AS4 message that carries `document` to the access point of remote recipient `r`.
@@ -100,7 +105,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
         let header: EAddressMessages.DocumentHeader
         do {
-            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: Self.contents(of: first))
         } catch {
             throw IntakeError.malformed("the document header is not valid: \(error)")
         }
@@ -177,7 +182,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no status payload") }
         let report: EAddressMessages.StatusReport
         do {
-            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: Self.contents(of: first))
         } catch {
             throw IntakeError.malformed("the status report is not valid: \(error)")
         }
