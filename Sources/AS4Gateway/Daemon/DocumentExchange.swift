@@ -15,6 +15,13 @@ struct DocumentExchange {
         try part.bytes ?? Data(contentsOf: URL(fileURLWithPath: part.file.path))
     }
 
+    /// A received part as a payload file: a document's files are read and forwarded by path, and
+    /// a small part kept in the message's row has none yet, so it gets one.
+    func fileOf(_ part: MessagePart) throws -> StoredFile {
+        guard let bytes = part.bytes, part.file.path.isEmpty else { return part.file }
+        return try context.store.storePayload(.bytes(bytes), at: Date())
+    }
+
     // MARK: Sending
 
     /// Queues the AS4 message that carries `document` to the access point of remote recipient `r`.
@@ -143,7 +150,7 @@ struct DocumentExchange {
         let document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
-            files: zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: $1.file) },
+            files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileOf($1)) },
             recipients: [recipient])
         let notices = recipient.route == .mailbox
             ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
