@@ -19,6 +19,9 @@ enum ConnectionsCommand {
             webhook secret printed once (docs/API.md).
     list    Prints every connection as JSON lines: name, credential kind, addresses, revoked.
     revoke  Ends a connection at once; its credentials are refused from the next request on.
+
+    The store: SQLite in --data DIR, or that of the configuration --config FILE (SQLite or
+    PostgreSQL; on PostgreSQL every node sharing it serves the connection).
     """
 
     static func run(_ args: [String]) -> Int32 {
