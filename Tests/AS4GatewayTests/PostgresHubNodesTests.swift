@@ -37,6 +37,9 @@ final class PostgresHubNodesTests: XCTestCase {
         let looked = try GatewayProcess.run(["directory", "lookup", Self.company, "--config", config, "--json"])
         XCTAssertEqual(looked.status, 0, looked.stderr)
         XCTAssertTrue(looked.stdout.contains("localMailbox"), looked.stdout)
+        let exported = try GatewayProcess.run(["directory", "export", "--config", config, "--format", "json"])
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        XCTAssertTrue(exported.stdout.contains(Self.company), exported.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: h.root.path + "/hub-payloads/messages.sqlite"), "no SQLite file on the shared folder")
 
         let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [Self.sender]))

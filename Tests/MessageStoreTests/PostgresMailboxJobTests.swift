@@ -3,7 +3,8 @@ import Foundation
 import XCTest
 
 /// Background jobs on a shared PostgreSQL store: one node at a time holds a job, a held job is
-/// free again when its node lets go or its session ends, and the schema refuses what the API would.
+/// free again when its node lets go or its session ends; notification ids are handed out in
+/// commit order; and the schema refuses what the API would.
 final class PostgresMailboxJobTests: StoreTestCase {
     override class var backend: StoreBackend { .postgres }
 
@@ -35,6 +36,32 @@ final class PostgresMailboxJobTests: StoreTestCase {
             return try b.exclusively(job: "j") { "b took over" }
         }
         XCTAssertEqual(seen, "b took over")
+    }
+
+    /// While one node's transaction is between handing out a notification id and its COMMIT (it
+    /// holds the order lock), another node's notification waits: ids become visible in order.
+    func testANotificationWaitsForAnEarlierUncommittedOne() throws {
+        let store = try PostgresMailboxStore(url: postgresURL, now: t0)
+        defer { store.close() }
+        let other = try PostgresConnection(url: postgresURL)
+        defer { other.close() }
+        try other.execute("BEGIN")
+        try other.execute("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+                          [Int(PostgresSchema.lockNamespace), Int(PostgresSchema.mailboxOrderLock)])
+        let finished = DispatchSemaphore(value: 0)
+        let t0 = t0
+        DispatchQueue.global().async {
+            _ = try? store.insertDocument(NewDocument(messageId: "m", connection: "dms", idempotencyKey: nil, sender: "S@1", metadata: "{}",
+                                                      originParty: nil, originMessageId: nil, files: [],
+                                                      recipients: [.init(address: "R@1", route: .mailbox, status: .accepted)]),
+                                          notifications: [BackendNotification(address: "R@1", kind: "new", messageId: "m", recipient: nil,
+                                                                              detail: nil, at: t0)], at: t0)
+            finished.signal()
+        }
+        XCTAssertEqual(finished.wait(timeout: .now() + 0.5), .timedOut, "the insert must wait for the earlier transaction")
+        try other.execute("COMMIT")
+        XCTAssertEqual(finished.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(try store.notifications(after: 0, addresses: ["R@1"], limit: 10).count, 1)
     }
 
     func testSchemaRefusesWhatTheAPIWouldNot() throws {
