@@ -1,3 +1,4 @@
+import AS4Crypto
 import Foundation
 import XCTest
 
@@ -70,6 +71,25 @@ final class PostgresHubNodesTests: XCTestCase {
             let r = try dmsA.get("/api/v1/messages/\(id)")
             return (r.json["recipients"] as? [[String: Any]])?.first?["status"] as? String == "RecipientAccepted"
         }
+        // An upload started on node 1, its chunk sent to node 2, completed on node 1 and sent
+        // from node 2: its file is in the folder both nodes share.
+        let bytes = Array("an uploaded annex".utf8)
+        let created = try viaNode1.post("/api/v1/uploads", json: "{\"name\": \"annex.txt\", \"mimeType\": \"text/plain\", \"size\": \(bytes.count)}")
+        XCTAssertEqual(created.status, 201, created.text)
+        let upload = try XCTUnwrap(created.json["uploadId"] as? String)
+        let chunk = try h.file("annex-chunk", bytes)
+        let put = try dmsCompany.put("/api/v1/uploads/\(upload)/chunks/1", file: chunk,
+                                     headers: [("Content-Digest", "sha-256=:" + Data(try Digest.sha256(bytes)).base64EncodedString() + ":")])
+        XCTAssertEqual(put.status, 200, put.text)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(h.root.path)/hub-payloads/uploads/\(upload)"), "chunks go to the shared folder")
+        let sha = APIDigest.hex(try Digest.sha256(bytes))
+        XCTAssertEqual(try viaNode1.post("/api/v1/uploads/\(upload)/complete", json: "{\"sha256\": \"\(sha)\"}").status, 200)
+        let own = try dmsCompany.submit(metadata: "{\"sender\": \"\(Self.company)\", \"recipients\": [\"\(Self.company)\"], \"subject\": \"annex\", \"uploads\": [\"\(upload)\"]}",
+                                        files: [])
+        XCTAssertEqual(own.status, 202, own.text)
+        let ownId = try XCTUnwrap(own.json["messageId"] as? String)
+        XCTAssertEqual(try viaNode1.get("/api/v1/messages/\(ownId)/files/1").body, bytes)
+
         // Each step taken in once although both hub nodes run the mailbox worker.
         let events = try dmsCompany.get("/api/v1/messages/\(id)").json
         let statuses = ((events["recipients"] as? [[String: Any]])?.first?["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
