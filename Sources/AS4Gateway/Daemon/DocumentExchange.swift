@@ -96,7 +96,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
         let header: EAddressMessages.DocumentHeader
         do {
-            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: try contents(of: first))
         } catch {
             throw IntakeError.malformed("the document header is not valid: \(error)")
         }
@@ -134,7 +134,7 @@ struct DocumentExchange {
         let document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
-            files: zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: $1.file) },
+            files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
             recipients: [recipient])
         let notices = recipient.route == .mailbox
             ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
@@ -148,6 +148,21 @@ struct DocumentExchange {
         } else {
             context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
         }
+    }
+
+    /// A received part's bytes, wherever the store keeps them (its own rows for small payloads).
+    func contents(of part: MessagePart) throws -> Data {
+        if let bytes = part.bytes { return bytes }
+        return try Data(contentsOf: URL(fileURLWithPath: part.file.path))
+    }
+
+    /// The part as a payload file: mailbox documents are streamed to readers and forwarded from
+    /// files, so a payload the store kept inline is written out (fsync'd) before the document
+    /// refers to it.
+    func fileBacked(_ part: MessagePart) throws -> StoredFile {
+        guard part.file.path.isEmpty else { return part.file }
+        guard let bytes = part.bytes else { throw IntakeError.malformed("payload \(part.contentId) has neither a file nor stored bytes") }
+        return try context.store.storePayload(.bytes(bytes), at: Date())
     }
 
     /// The P-Mode party with this party id to which we may send e-address documents, if any.
@@ -173,7 +188,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no status payload") }
         let report: EAddressMessages.StatusReport
         do {
-            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: Data(contentsOf: URL(fileURLWithPath: first.file.path)))
+            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: try contents(of: first))
         } catch {
             throw IntakeError.malformed("the status report is not valid: \(error)")
         }
