@@ -1,3 +1,4 @@
+import AS4Crypto
 import Foundation
 import HTTPClient
 import MessageStore
@@ -47,6 +48,14 @@ final class DiskFullTests: XCTestCase {
         for id in received { _ = try harness.waitFor("gw-b", id, .inbound, .received) }
         for id in sentByB { _ = try harness.waitFor("gw-b", id, .outbound, .delivered) }
 
+        // A DMS on B's backend API, writing to a mailbox B serves.
+        let mailbox = "_DEFAULT@40003032949"
+        try harness.importDirectory("gw-b", [GatewayHarness.localEntry(mailbox, ownerId: "40003032949", kind: "company")])
+        let dms = try BackendClient(port: b.submitPort, token: try harness.addConnection("gw-b", name: "dms", addresses: ["_DEFAULT@90000048472"]))
+        let document = [(name: "lemums.txt", bytes: Array(repeating: UInt8(ascii: "y"), count: 2048))]
+        let metadata = BackendClient.metadata(from: "_DEFAULT@90000048472", to: [mailbox])
+        XCTAssertEqual(try dms.submit(metadata: metadata, files: document).status, 202)
+
         let filler = b.data + "/filler"
         let filled = try Self.fill(filler)
         print("disk full: filler of \(filled) bytes")
@@ -64,6 +73,12 @@ final class DiskFullTests: XCTestCase {
             XCTAssertTrue(text.contains("disk is full"), text)
             if r.status == 507 { refusals += 1 }
         }
+
+        // The backend API says the same: 507, problem+json, Retry-After; no document is kept.
+        let refusedDocument = try dms.submit(metadata: metadata, files: document)
+        XCTAssertEqual(refusedDocument.status, 507, refusedDocument.text)
+        XCTAssertEqual(refusedDocument.contentType, "application/problem+json")
+        XCTAssertTrue(refusedDocument.text.contains("insufficient-storage"), refusedDocument.text)
 
         // An inbound AS4 message is answered with 503 and an ebMS error: A keeps retrying.
         let during = try harness.submit(from: "gw-a", to: "gw-b", files: [doc], client: client)
@@ -90,6 +105,10 @@ final class DiskFullTests: XCTestCase {
         _ = try harness.waitFor("gw-b", during, .inbound, .received, timeout: 60)
         XCTAssertEqual(try harness.message("gw-a", during, .outbound)?.status, .delivered)
         let after = try harness.submit(from: "gw-b", to: "gw-a", files: [doc], client: client)
+        XCTAssertEqual(try dms.submit(metadata: metadata, files: document).status, 202, "the API accepts documents again")
+        let inbox = try BackendClient(port: b.submitPort, token: try harness.addConnection("gw-b", name: "company", addresses: [mailbox]))
+        let listed = try inbox.get("/api/v1/inbox?address=" + mailbox)
+        XCTAssertEqual((listed.json["items"] as? [Any])?.count, 2, "the document before the full disk and the one after: \(listed.text)")
         _ = try harness.waitFor("gw-b", after, .outbound, .delivered)
 
         // Nothing corrupt: the store opens and every accepted message is whole.
@@ -99,8 +118,10 @@ final class DiskFullTests: XCTestCase {
         for id in received + [during] {
             let m = try XCTUnwrap(try store.findMessage(id: id, direction: .inbound))
             for part in m.parts {
-                let attributes = try FileManager.default.attributesOfItem(atPath: part.file.path)
-                XCTAssertEqual((attributes[.size] as? NSNumber)?.int64Value, part.file.size, "payload \(part.file.path) of \(id)")
+                // Wherever the store keeps it (its own rows for small payloads, else a file): whole, and the bytes it recorded.
+                let bytes = try storedPayload(part)
+                XCTAssertEqual(Int64(bytes.count), part.file.size, "payload \(part.contentId) of \(id)")
+                XCTAssertEqual(try Digest.sha256(bytes).map { String(format: "%02x", $0) }.joined(), part.file.sha256, "payload \(part.contentId) of \(id)")
             }
             if !m.parts.isEmpty { intact += 1 }
         }
