@@ -67,7 +67,12 @@ final class RequestBodyCollector {
             try self.store(bytes)
         } catch {
             self.spoolFailure = "\(error)"
-            self.refuse(status: 500, reason: "the request body could not be stored")
+            // A full disk is the server's temporary condition, not a broken request: 507 says so.
+            if let spool = error as? SpoolError, spool.errorNumber == ENOSPC || spool.errorNumber == EDQUOT {
+                self.refuse(status: 507, reason: "insufficient storage: the request body could not be stored, send it again later")
+            } else {
+                self.refuse(status: 500, reason: "the request body could not be stored")
+            }
             self.drainedBytes = count
         }
         return true
@@ -123,7 +128,9 @@ final class RequestBodyCollector {
         var template = Array((self.spoolDirectory + "/as4gw-body-XXXXXX").utf8CString)
         // mkstemp creates the file with mode 0600.
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw SpoolError("cannot create a spool file in \(self.spoolDirectory): \(Self.errnoText())") }
+        guard descriptor >= 0 else {
+            throw SpoolError("cannot create a spool file in \(self.spoolDirectory): \(Self.errnoText())", errorNumber: errno)
+        }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         self.spoolDescriptor = descriptor
         self.spoolPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -135,7 +142,7 @@ final class RequestBodyCollector {
             let written = Glibc.write(self.spoolDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SpoolError("write \(self.spoolPath ?? "spool file"): \(Self.errnoText())")
+                throw SpoolError("write \(self.spoolPath ?? "spool file"): \(Self.errnoText())", errorNumber: errno)
             }
             offset += written
         }
@@ -147,6 +154,10 @@ final class RequestBodyCollector {
 
     struct SpoolError: Error, CustomStringConvertible {
         let description: String
-        init(_ description: String) { self.description = description }
+        let errorNumber: Int32
+        init(_ description: String, errorNumber: Int32 = 0) {
+            self.description = description
+            self.errorNumber = errorNumber
+        }
     }
 }

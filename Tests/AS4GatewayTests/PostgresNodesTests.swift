@@ -82,7 +82,8 @@ final class PostgresNodesTests: XCTestCase {
 
 /// Issue 7's kill -9 fault run, scaled down for the suite: two nodes on PostgreSQL, each killed
 /// without warning at random points while messages are submitted and delivered, then restarted;
-/// halfway through, PostgreSQL itself restarts and the nodes must reconnect.
+/// halfway through, PostgreSQL itself restarts and the nodes must reconnect; the receiving gateway
+/// is killed and restarted too, now and then (a flapping receiver on top of the other faults).
 /// Prints sent, delivered, failed, duplicates and lost; the full size is
 /// `AS4GW_FAULT_MESSAGES=10000 swift test --filter PostgresFaultTests` (`scripts/fault-pg`).
 final class PostgresFaultTests: XCTestCase {
@@ -109,6 +110,7 @@ final class PostgresFaultTests: XCTestCase {
         let client = try HTTPClient(configuration: HTTPClientConfiguration())
         var sent: [String] = []
         var kills = 0
+        var receiverRestarts = 0
         var databaseRestarted = false
         func killOne() throws {
             let victim = ["gw-a", "gw-a-node2"].randomElement(using: &random)!
@@ -125,6 +127,13 @@ final class PostgresFaultTests: XCTestCase {
                 sent.append(id)
             }
             if Int.random(in: 0..<4, using: &random) == 0 { try killOne() }
+            // Always once right after the database restart, so the two faults overlap.
+            if Int.random(in: 0..<6, using: &random) == 0 || (databaseRestarted && receiverRestarts == 0) {
+                harness.stop("gw-b", signal: SIGKILL)
+                Thread.sleep(forTimeInterval: Double.random(in: 0.1...1, using: &random))
+                try harness.start("gw-b")
+                receiverRestarts += 1
+            }
             if !databaseRestarted && sent.count >= count / 2 {
                 try server.restart()
                 databaseRestarted = true
@@ -147,7 +156,8 @@ final class PostgresFaultTests: XCTestCase {
         let duplicates = inbound.count - Set(inbound).count
         let lost = Set(sent).subtracting(delivered).subtracting(failed.map(\.metadata.messageId))
         print("fault run: sent=\(sent.count) delivered=\(delivered.count) failed=\(failed.count) duplicates=\(duplicates) "
-            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count) database_restarts=1")
+            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count) database_restarts=1 "
+            + "receiver_restarts=\(receiverRestarts)")
         XCTAssertEqual(duplicates, 0, "a message stored twice at the receiver")
         XCTAssertEqual(lost, [], "acknowledged messages neither Delivered nor Failed")
         XCTAssertTrue(failed.allSatisfy { $0.outbound?.lastError != nil }, "every Failed message has a reason")

@@ -36,6 +36,13 @@ struct APIHandler: HTTPHandler {
             return try route(request, APIRequest(request: request, connection: connection, context: context))
         } catch let p as Problem {
             return p.response
+        } catch where DiskFull.matches(error) {
+            // Temporary, and nothing of the request was kept: the client sends it again later.
+            context.log.log(.error, "api", ["path": request.head.path, "reason": "disk full: \(error)"])
+            var response = Problem(507, "insufficient-storage", "Insufficient storage",
+                                   "the gateway's disk is full; nothing of this request was kept; send it again later").response
+            response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds)
+            return response
         } catch {
             // The reason may name files or SQL: it goes to the log, not to the client.
             context.log.log(.error, "api", ["path": request.head.path, "reason": "\(error)"])

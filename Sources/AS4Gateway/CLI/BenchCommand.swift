@@ -12,7 +12,7 @@ enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
            as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R]
-                           [--workers W] [--poll-interval S] [--store URL] [--dir DIR] [--json]
+                           [--workers W] [--poll-interval S] [--store URL [--nodes K]] [--dir DIR] [--json]
 
     codec   parse and build rates for a message with one 10 KiB attachment (one core), and
             MB/s and peak RSS for one large attachment (default 200 MB) streamed through
@@ -29,7 +29,9 @@ enum BenchCommand {
             private-key operations per message). W outbound workers per gateway (default
             2 x cores); S is the workers' idle poll interval (default: the daemon's, 0.5 s).
             --store postgres://… puts gateway A's store in that (empty) PostgreSQL database
-            instead of SQLite, to compare the two.
+            instead of SQLite, to compare the two. --nodes K (K ≥ 2, needs --store) runs gateway
+            A as K processes on that store, submissions spread over them, after a baseline run of
+            the same load on one SQLite node; the baseline's figures are prefixed sqlite_1node_.
 
     Run one target per process: peak RSS is the process's own.
     """
@@ -38,7 +40,7 @@ enum BenchCommand {
         let parsed: Arguments
         do {
             parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
-                                                 "workers", "poll-interval", "store"], flags: ["json"])
+                                                 "workers", "poll-interval", "store", "nodes"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -59,8 +61,10 @@ enum BenchCommand {
             }
             var rate = 0.0, poll = 0.0
             guard number("messages", &e2e.messages), number("size", &e2e.size), number("concurrency", &e2e.concurrency),
-                  number("workers", &e2e.workers), number("rate", &rate), number("poll-interval", &poll) else {
-                return CLI.usageError("--messages, --size, --concurrency, --workers, --rate and --poll-interval take numbers", help: help)
+                  number("workers", &e2e.workers), number("rate", &rate), number("poll-interval", &poll),
+                  number("nodes", &e2e.nodes) else {
+                return CLI.usageError("--messages, --size, --concurrency, --workers, --rate, --poll-interval and --nodes take numbers",
+                                      help: help)
             }
             e2e.rate = parsed.value("rate") == nil ? nil : rate
             e2e.pollInterval = parsed.value("poll-interval") == nil ? nil : poll
@@ -70,18 +74,21 @@ enum BenchCommand {
                 }
                 e2e.postgresStore = url
             }
+            guard e2e.nodes >= 1, e2e.nodes == 1 || e2e.postgresStore != nil else {
+                return CLI.usageError("--nodes above 1 needs --store postgres://… (the nodes share that store)", help: help)
+            }
         }
         do {
             let figures: [(key: String, value: Double)]
             switch parsed.positionals[0] {
             case "codec": figures = try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
             case "crypto": figures = try CryptoBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
-            default: figures = try e2e.run()
+            default: figures = e2e.nodes > 1 ? try E2ENodeComparison(benchmark: e2e).run() : try e2e.run()
             }
             if parsed.has("json") {
                 print(JSON.object(figures.map { ($0.key, .double($0.value)) }).serialized(pretty: false))
             } else {
-                for (key, value) in figures { print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%.1f", value))") }
+                for (key, value) in figures { print("\(key.padding(toLength: max(28, key.count), withPad: " ", startingAt: 0)) \(String(format: "%.1f", value))") }
             }
             return 0
         } catch {

@@ -31,6 +31,9 @@ struct E2EBenchmark {
     var executable: String = E2EBenchmark.selfExecutable()
     /// Gateway A's store in this PostgreSQL database instead of SQLite in its data directory.
     var postgresStore: String?
+    /// Gateway A as this many `serve` processes on the one PostgreSQL store (more than one needs
+    /// `postgresStore`); submissions go to them in turn.
+    var nodes: Int = 1
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -45,6 +48,7 @@ struct E2EBenchmark {
     func run() throws -> [(key: String, value: Double)] {
         guard messages > 0, size >= 0, concurrency > 0, workers > 0 else { throw Failure(description: "messages, concurrency and workers must be positive") }
         if let rate, !(rate > 0) { throw Failure(description: "--rate must be positive") }
+        guard nodes >= 1, nodes == 1 || postgresStore != nil else { throw Failure(description: "several nodes need a postgres:// store") }
 
         // The bound, measured while nothing else runs.
         let key = try PrivateKey.generateRSA(bits: 2048)
@@ -60,6 +64,8 @@ struct E2EBenchmark {
 
         let a = E2ENode(name: "gw-a", root: root)
         let b = E2ENode(name: "gw-b", root: root)
+        // Further nodes of party A: their own data directories, the same store and payload folder.
+        let moreA = (1..<nodes).map { E2ENode(name: "gw-a", root: root, instance: $0 + 1) }
         try writePModes(directory: root + "/pmode", nodes: [a, b])
         var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5, \"adminListener\": null"
         if let pollInterval { config += ", \"pollIntervalSeconds\": \(pollInterval)" }
@@ -71,6 +77,7 @@ struct E2EBenchmark {
         // A first: it generates the development PKI that B then finds.
         try start(a, root: root)
         try start(b, root: root)
+        for node in moreA { try start(node, root: root) }
 
         let payloads = try (0..<min(messages, 16)).map { i -> String in
             let path = root + "/payload-\(i).bin"
@@ -82,11 +89,11 @@ struct E2EBenchmark {
             .open(payloadDirectory: nil)
         defer { store.close() }
 
-        let cpuBefore = (a.cpuSeconds(), b.cpuSeconds())  // start-up (PKI generation) is not the run's
+        let cpuBefore = (a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() }, b.cpuSeconds())  // start-up (PKI generation) is not the run's
         let state = E2ESubmissions(count: messages)
         let benchStart = Date()
         let group = DispatchGroup()
-        let plan = SubmissionPlan(url: "http://127.0.0.1:\(a.submitPort)/submit", payloads: payloads, messages: messages,
+        let plan = SubmissionPlan(urls: ([a] + moreA).map { "http://127.0.0.1:\($0.submitPort)/submit" }, payloads: payloads, messages: messages,
                                   rate: rate, start: benchStart.addingTimeInterval(0.05))
         for t in 0..<min(concurrency, messages) {
             group.enter()
@@ -104,7 +111,7 @@ struct E2EBenchmark {
         while true {
             let submittersDone = group.wait(timeout: .now() + 0.1) == .success
             if let error = state.firstError { throw Failure(description: "submission failed: \(error)") }
-            for node in [a, b] where !node.isRunning {
+            for node in [a, b] + moreA where !node.isRunning {
                 throw Failure(description: "\(node.name) exited during the run: \(node.logTail)")
             }
             let depth = try store.queueDepth().total
@@ -136,12 +143,14 @@ struct E2EBenchmark {
         let wall = lastDelivered.timeIntervalSince(firstSubmission)
 
         let rssA = a.peakRSSMegabytes(), rssB = b.peakRSSMegabytes()
-        let cpuA = a.cpuSeconds() - cpuBefore.0, cpuB = b.cpuSeconds() - cpuBefore.1
+        let cpuA = a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() } - cpuBefore.0, cpuB = b.cpuSeconds() - cpuBefore.1
         a.stop()
         b.stop()
+        for node in moreA { node.stop() }
 
         return [
             ("messages", Double(messages)),
+            ("nodes_a", Double(nodes)),
             ("delivered", Double(latencies.count)),
             ("failed", Double(failed)),
             ("payload_bytes", Double(size)),
@@ -254,10 +263,11 @@ final class E2ENode {
     let logPath: String
     var process: Process?
 
-    init(name: String, root: String) {
+    init(name: String, root: String, instance: Int = 1) {
         self.name = name
-        data = root + "/data-\(name)"
-        logPath = root + "/\(name).log"
+        let label = instance == 1 ? name : "\(name)-node\(instance)"
+        data = root + "/data-\(label)"
+        logPath = root + "/\(label).log"
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
@@ -298,7 +308,8 @@ final class E2ENode {
 
 /// What the submitter threads share: immutable plan, atomically claimed indices, results under a lock.
 struct SubmissionPlan: Sendable {
-    var url: String
+    /// Submission endpoints, used in turn (one per node of gateway A).
+    var urls: [String]
     var payloads: [String]
     var messages: Int
     var rate: Double?
@@ -324,7 +335,7 @@ struct SubmissionPlan: Sendable {
             let body = "{\"to\": \"gw-b\", \"service\": \"urn:eadrese:services:delivery\", \"action\": \"DeliverDocument\", "
                 + "\"payloads\": [{\"path\": \"\(payloads[i % payloads.count])\", \"mimeType\": \"application/octet-stream\"}]}"
             do {
-                let r = try client.post(url: url, headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+                let r = try client.post(url: urls[i % urls.count], headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
                 guard r.status == 202, let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
                       let id = json["messageId"] as? String else {
                     state.fail("HTTP \(r.status): \(String(decoding: r.body, as: UTF8.self))")

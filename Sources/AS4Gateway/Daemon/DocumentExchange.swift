@@ -10,18 +10,6 @@ import WSSecurity
 struct DocumentExchange {
     let context: GatewayContext
 
-    /// A received part's bytes: kept in the store's row when small (`inlineMessageLimit`), else in its file.
-    static func contents(of part: MessagePart) throws -> Data {
-        try part.bytes ?? Data(contentsOf: URL(fileURLWithPath: part.file.path))
-    }
-
-    /// A received part as a payload file: a document's files are read and forwarded by path, and
-    /// a small part kept in the message's row has none yet, so it gets one.
-    func fileOf(_ part: MessagePart) throws -> StoredFile {
-        guard let bytes = part.bytes, part.file.path.isEmpty else { return part.file }
-        return try context.store.storePayload(.bytes(bytes), at: Date())
-    }
-
     // MARK: Sending
 
     /// Queues the AS4 message that carries `document` to the access point of remote recipient `r`.
@@ -112,7 +100,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
         let header: EAddressMessages.DocumentHeader
         do {
-            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: Self.contents(of: first))
+            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: try contents(of: first))
         } catch {
             throw IntakeError.malformed("the document header is not valid: \(error)")
         }
@@ -150,7 +138,7 @@ struct DocumentExchange {
         let document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
-            files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileOf($1)) },
+            files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
             recipients: [recipient])
         let notices = recipient.route == .mailbox
             ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
@@ -164,6 +152,21 @@ struct DocumentExchange {
         } else {
             context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
         }
+    }
+
+    /// A received part's bytes, wherever the store keeps them (its own rows for small payloads).
+    func contents(of part: MessagePart) throws -> Data {
+        if let bytes = part.bytes { return bytes }
+        return try Data(contentsOf: URL(fileURLWithPath: part.file.path))
+    }
+
+    /// The part as a payload file: mailbox documents are streamed to readers and forwarded from
+    /// files, so a payload the store kept inline is written out (fsync'd) before the document
+    /// refers to it.
+    func fileBacked(_ part: MessagePart) throws -> StoredFile {
+        guard part.file.path.isEmpty else { return part.file }
+        guard let bytes = part.bytes else { throw IntakeError.malformed("payload \(part.contentId) has neither a file nor stored bytes") }
+        return try context.store.storePayload(.bytes(bytes), at: Date())
     }
 
     /// The P-Mode party with this party id to which we may send e-address documents, if any.
@@ -189,7 +192,7 @@ struct DocumentExchange {
         guard let first = m.parts.first else { throw IntakeError.malformed("no status payload") }
         let report: EAddressMessages.StatusReport
         do {
-            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: Self.contents(of: first))
+            report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: try contents(of: first))
         } catch {
             throw IntakeError.malformed("the status report is not valid: \(error)")
         }

@@ -47,7 +47,8 @@ struct InboundProcessor: HTTPHandler {
         } catch let e as EbmsError {
             return errorResponse(e, refTo: nil, started: started)
         } catch {
-            return errorResponse(EbmsError(.other, "cannot read the request: \(error)"), refTo: nil, started: started)
+            let reason = DiskFull.matches(error) ? error : EbmsError(.other, "cannot read the request: \(error)")
+            return errorResponse(reason, refTo: nil, started: started)
         }
         let requestFile: String? = { if case .file(let p, _) = request.body { return p } else { return nil } }()
         defer { Self.removeSpoolFiles(of: raw.attachments, keeping: requestFile, spool: context.spoolDirectory) }
@@ -348,7 +349,9 @@ struct InboundProcessor: HTTPHandler {
     /// accepted), 200 for warnings. Signed when we can sign.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> HTTPResponse {
         let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields)
-        return .bytes(status, contentType: MultipartWriter.soapContentType, envelope)
+        var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
+        if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
+        return response
     }
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
@@ -368,6 +371,8 @@ struct InboundProcessor: HTTPHandler {
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal))
+        // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.
+        if DiskFull.matches(error) { return (503, envelope) }
         return (e.code.severity == .warning ? 200 : 500, envelope)
     }
 

@@ -58,13 +58,21 @@ struct SubmissionHandler: HTTPHandler {
             return .bytes(202, contentType: "application/json", Array("{\"messageId\":\"\(id)\"}\n".utf8))
         } catch let e as SubmissionError {
             return problem(e.status, e.reason)
+        } catch where DiskFull.matches(error) {
+            // Temporary: the client keeps its message and submits again once space returns.
+            context.log.log(.error, "disk-full", ["status": "507", "reason": "\(error)"])
+            var response = problem(507, "the gateway's disk is full; the message was not accepted, submit it again later",
+                                   type: "urn:as4gw:problem:insufficient-storage")
+            response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds)
+            return response
         } catch {
             return problem(500, "the message could not be queued: \(error)")
         }
     }
 
-    func problem(_ status: Int, _ detail: String) -> HTTPResponse {
-        let body = "{\"status\":\(status),\"detail\":\(EventLog.quote(detail))}\n"
+    func problem(_ status: Int, _ detail: String, type: String? = nil) -> HTTPResponse {
+        let typeMember = type.map { "\"type\":\(EventLog.quote($0))," } ?? ""
+        let body = "{\(typeMember)\"status\":\(status),\"detail\":\(EventLog.quote(detail))}\n"
         return .bytes(status, contentType: "application/problem+json", Array(body.utf8))
     }
 }
