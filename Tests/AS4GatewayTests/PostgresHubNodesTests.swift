@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import MessageStore
 import XCTest
 
 /// A hub of two `as4gw serve` nodes on one PostgreSQL store: the directory and the backend
@@ -13,17 +14,7 @@ final class PostgresHubNodesTests: XCTestCase {
         let server = try ThrowAwayPostgres.start()
         defer { server.stop() }
         let h = try GatewayHarness()
-        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        let config = h.root.appendingPathComponent("gw-b-postgres.json").path
-        try """
-            {"store": "\(server.url)", "payloadDirectory": "\(h.root.path)/hub-payloads"}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        h.nodes["gw-b"]!.extraArguments = ["--config", config]
-        let second = GatewayHarness.Node(name: "gw-b", as4Port: GatewayHarness.freePort(), submitPort: GatewayHarness.freePort(),
-                                         data: h.root.appendingPathComponent("data-gw-b-node2").path,
-                                         logPath: h.root.appendingPathComponent("gw-b-node2.log").path)
-        second.extraArguments = ["--party", "gw-b", "--config", config]
-        h.nodes["gw-b-node2"] = second
+        let (config, second) = try Self.hubOfTwoNodes(h, server)
 
         try h.importDirectory("gw-a", [h.remoteEntry(Self.company, ownerId: "40003032949", kind: "company", party: "gw-b")])
         // The hub's directory and connection go to the shared database, through its store URL.
@@ -94,5 +85,56 @@ final class PostgresHubNodesTests: XCTestCase {
         let events = try dmsCompany.get("/api/v1/messages/\(id)").json
         let statuses = ((events["recipients"] as? [[String: Any]])?.first?["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
         XCTAssertEqual(statuses, ["Accepted", "Delivered", "RecipientAccepted"])
+    }
+
+    /// A submission whose node died between its commit and queueing its AS4 message: both hub
+    /// nodes start at once and requeue what is unsent; the message is queued and sent once.
+    func testADocumentLeftUnqueuedIsQueuedOnceWhenTwoNodesStartTogether() throws {
+        let server = try ThrowAwayPostgres.start()
+        defer { server.stop() }
+        let h = try GatewayHarness()
+        let (_, second) = try Self.hubOfTwoNodes(h, server)
+        let mailbox = try PostgresMailboxStore(url: server.url)
+        _ = try mailbox.insertDocument(NewDocument(messageId: "doc-1@gw-b", connection: "company", idempotencyKey: nil, sender: Self.company,
+                                                   metadata: "{}", originParty: nil, originMessageId: nil, files: [],
+                                                   recipients: [.init(address: Self.sender, route: .remote, status: .submitted, party: "gw-a",
+                                                                      as4MessageId: "requeue-1@gw-b")]),
+                                       notifications: [], at: Date())
+        mailbox.close()
+        try h.start("gw-a")
+        let first = h.nodes["gw-b"]!
+        try h.start("gw-b", waitForStart: false)
+        try h.start("gw-b-node2", waitForStart: false)
+        try h.waitUntil(timeout: 30, "both hub nodes started") {
+            GatewayHarness.starts(in: first.log) == 1 && GatewayHarness.starts(in: second.log) == 1
+        }
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        defer { store.close() }
+        try h.waitUntil(timeout: 30, "the requeued AS4 message delivered") {
+            try store.findMessage(id: "requeue-1@gw-b", direction: .outbound)?.status == .delivered
+        }
+        let logs = first.log + second.log
+        XCTAssertEqual(logs.components(separatedBy: "event=document-requeued").count - 1, 1, "queued by one node")
+        XCTAssertFalse(logs.contains("not requeued"), logs)
+        let receiver = try h.store("gw-a")
+        defer { receiver.close() }
+        XCTAssertEqual(try receiver.listMessages(status: nil, since: nil, direction: .inbound, limit: 10).map(\.metadata.messageId), ["requeue-1@gw-b"])
+    }
+
+    /// gw-a on SQLite; gw-b as two nodes ("gw-b" and "gw-b-node2") on the server's database, with
+    /// one payload folder. Returns the hub's configuration file and its second node.
+    static func hubOfTwoNodes(_ h: GatewayHarness, _ server: ThrowAwayPostgres) throws -> (String, GatewayHarness.Node) {
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        let config = h.root.appendingPathComponent("gw-b-postgres.json").path
+        try """
+            {"store": "\(server.url)", "payloadDirectory": "\(h.root.path)/hub-payloads"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-b"]!.extraArguments = ["--config", config]
+        let second = GatewayHarness.Node(name: "gw-b", as4Port: GatewayHarness.freePort(), submitPort: GatewayHarness.freePort(),
+                                         data: h.root.appendingPathComponent("data-gw-b-node2").path,
+                                         logPath: h.root.appendingPathComponent("gw-b-node2.log").path)
+        second.extraArguments = ["--party", "gw-b", "--config", config]
+        h.nodes["gw-b-node2"] = second
+        return (config, second)
     }
 }

@@ -173,8 +173,9 @@ final class MailboxWorker: Sendable {
         where try context.store.findMessage(id: unsent.as4MessageId, direction: .outbound) == nil {
             guard let d = try context.mailbox.document(messageId: unsent.messageId),
                   let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
-            try exchange.sendDocument(d, to: r)
-            context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+            if try exchange.sendDocument(d, to: r) {
+                context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+            }
         }
     }
 
