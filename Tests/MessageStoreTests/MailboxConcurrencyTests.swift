@@ -16,7 +16,7 @@ class MailboxConcurrencyTests: StoreTestCase {
 
     func testOneIdempotencyKeyFromTwoNodesGivesOneDocument() throws {
         let nodes = [try openMailboxStore(), try openMailboxStore()]
-        let t0 = t0, sender = Self.sender, company = Self.company
+        let t0 = t0, company = Self.company
         defer { nodes.forEach { $0.close() } }
         let outcomes = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { i in
