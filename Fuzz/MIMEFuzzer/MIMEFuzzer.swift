@@ -58,11 +58,13 @@ enum ReadOutcome: Equatable, CustomStringConvertible {
     }
 }
 
-/// One input file and one spool directory per fuzzing process, reused for every input.
+/// One input file and one spool directory per fuzzing process, reused for every input and
+/// removed when the process exits normally.
 enum FuzzScratch {
     static let directory: String = {
         var template = Array("/tmp/as4gw-mimefuzz-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed: errno \(errno)") }
+        atexit(removeFuzzScratch)
         return String(cString: made)
     }()
     static let inputPath = directory + "/input"
@@ -94,4 +96,11 @@ enum FuzzScratch {
             if name != "." && name != ".." { unlink(spoolDirectory + "/" + name) }
         }
     }
+}
+
+private let removeFuzzScratch: @convention(c) () -> Void = {
+    FuzzScratch.emptySpool()
+    rmdir(FuzzScratch.spoolDirectory)
+    unlink(FuzzScratch.inputPath)
+    rmdir(FuzzScratch.directory)
 }
