@@ -42,3 +42,16 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (docs/FUZZING.md). They exist only when scripts/fuzz sets AS4GW_FUZZ=1: they
+// call libFuzzer's driver, which only -sanitize=fuzzer links in, so the ordinary build could not
+// link them; and it stays as fast as it was.
+if Context.environment["AS4GW_FUZZ"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .executableTarget(name: "MIMEFuzzer", dependencies: ["EnvelopeXML", "CLibFuzzer"], path: "Fuzz/MIMEFuzzer"),
+        .executableTarget(name: "EnvelopeFuzzer", dependencies: ["EnvelopeXML", "CLibFuzzer"], path: "Fuzz/EnvelopeFuzzer"),
+        .executableTarget(name: "SignatureFuzzer", dependencies: ["EnvelopeXML", "AS4Crypto", "WSSecurity", "CLibFuzzer"],
+                          path: "Fuzz/SignatureFuzzer"),
+    ]
+}

@@ -6,21 +6,28 @@ import Glibc
 #endif
 
 /// Resumable uploads through the API: chunks in order with their SHA-256, refusals that write
-/// nothing, completion checked against the whole file, and the upload sent as a message whose
-/// recipient downloads the same bytes. AS4GW_UPLOAD_TEST_MB sets the size (default 20; 1024 for
-/// the gigabyte run); the gateway's peak resident memory must stay under 128 MB either way.
+/// nothing, completion checked against the whole file, and the upload sent by AS4 to the hub
+/// serving the recipient, whose DMS downloads the same bytes there. AS4GW_UPLOAD_TEST_MB sets the
+/// size (default 20; 1024 for the gigabyte run); the peak resident memory of each gateway must
+/// stay under 128 MB either way.
 final class BackendAPIUploadTests: XCTestCase {
     func testChunkedUploadIsCheckedResumedAndSent() throws {
         let megabytes = Int(ProcessInfo.processInfo.environment["AS4GW_UPLOAD_TEST_MB"] ?? "") ?? 20
         let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
         let h = try GatewayHarness()
-        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
+        // Limits above the document: the AS4 request (gateway) and the P-Mode legs.
+        let limit = (megabytes + 64) << 20
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs.map { var leg = $0; leg.maxMessageBytes = limit; return leg })
+        let config = try h.file("large-messages.json", Array("{\"maxMessageBytes\": \(limit)}".utf8))
+        for node in ["gw-a", "gw-b"] { h.nodes[node]!.extraArguments = ["--config", config] }
+        try h.importDirectory("gw-a", [h.remoteEntry(recipient, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
         let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender]))
-        let reader = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "reader", addresses: [recipient]))
+        let reader = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "reader", addresses: [recipient]))
         try h.start("gw-a")
+        try h.start("gw-b")
 
         let size = Int64(megabytes) << 20
         let created = try dms.post("/api/v1/uploads", json: "{\"name\": \"archive.bin\", \"mimeType\": \"application/octet-stream\", \"size\": \(size)}")
@@ -84,7 +91,15 @@ final class BackendAPIUploadTests: XCTestCase {
         XCTAssertEqual(again.status, 422, "another connection cannot send it")
         XCTAssertEqual(try dms.submit(metadata: metadata, files: []).status, 422, "an upload is sent once")
 
-        // The recipient downloads it: the same bytes (compared by digest, streamed to disk).
+        // Receipted by the hub (Accepted at A), then in the recipient's mailbox there.
+        try h.waitUntil(timeout: 600, "the hub's receipt for the upload") {
+            let r = try dms.get("/api/v1/messages/\(messageId)")
+            return ((r.json["recipients"] as? [[String: Any]])?.first?["status"] as? String) == "Accepted"
+        }
+        try h.waitUntil(timeout: 60, "the upload in the recipient's mailbox at the hub") {
+            ((try reader.get("/api/v1/inbox?address=\(recipient)").json["items"] as? [Any])?.count ?? 0) == 1
+        }
+        // The recipient downloads it at the hub: the same bytes (compared by digest, streamed to disk).
         let out = h.root.appendingPathComponent("download.bin").path
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -93,10 +108,12 @@ final class BackendAPIUploadTests: XCTestCase {
         curl.waitUntilExit()
         XCTAssertEqual(APIDigest.hex(try Digest.hash(contentsOf: URL(fileURLWithPath: out), algorithm: .sha256)), digest)
 
-        let status = try String(contentsOfFile: "/proc/\(h.nodes["gw-a"]!.process!.processIdentifier)/status", encoding: .utf8)
-        let peakKB = Int(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "") ?? .max
-        print("upload of \(megabytes) MB: gateway peak RSS \(peakKB / 1024) MB")
-        XCTAssertLessThan(peakKB, 128 * 1024, "peak resident memory of the gateway")
+        for node in ["gw-a", "gw-b"] {
+            let status = try String(contentsOfFile: "/proc/\(h.nodes[node]!.process!.processIdentifier)/status", encoding: .utf8)
+            let peakKB = Int(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "") ?? .max
+            print("upload of \(megabytes) MB: \(node) peak RSS \(peakKB / 1024) MB")
+            XCTAssertLessThan(peakKB, 128 * 1024, "peak resident memory of \(node)")
+        }
     }
 }
 

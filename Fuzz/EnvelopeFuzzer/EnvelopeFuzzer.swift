@@ -1,0 +1,50 @@
+import EnvelopeXML
+
+/// libFuzzer entry point: the envelope layer on one input. The input goes through
+/// `MessageInput` first, so both bare XML seeds and whole MIME messages reach the XML parser with
+/// a realistic envelope; input no loader accepts still goes to the XML parser as it is.
+///
+/// Besides not crashing, what the gateway writes about an accepted message must read back the
+/// same: rebuilding its `eb:Messaging` with `EnvelopeBuilder` and parsing that again gives an
+/// equal model, and the builder's Messaging bytes are the exclusive canonical form a verifier
+/// computes (receipts and signals echo values a peer chose, so any string the parser accepts
+/// must survive the trip).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func envelopeFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let raw = try? MessageInput.load(bytes: bytes) else {
+        _ = try? EnvelopeParser.parse(bytes)
+        return 0
+    }
+    guard let message = try? AS4Message.read(raw) else { return 0 }
+    _ = try? message.verifyCompressedParts()
+    _ = message.envelope.hasSignature
+    _ = message.envelope.hasEncryptedParts
+    _ = message.envelope.bodyHasContent
+    checkRebuild(message.messaging, soapVersion: message.envelope.soapVersion)
+    return 0
+}
+
+func checkRebuild(_ messaging: Messaging, soapVersion: SOAPVersion) {
+    let built = EnvelopeBuilder.build(messaging, soapVersion: soapVersion)
+    let reparsed: ParsedEnvelope
+    do {
+        reparsed = try EnvelopeParser.parse(built.bytes)
+    } catch {
+        fatalError("the envelope built from an accepted message is refused: \(error)\n"
+                   + String(decoding: built.bytes, as: UTF8.self))
+    }
+    guard reparsed.messaging == messaging else {
+        fatalError("the rebuilt envelope reads back differently:\n was \(messaging)\n now \(reparsed.messaging)")
+    }
+    guard built.messagingIsCanonical else { return }
+    let canonical: [UInt8]
+    do {
+        canonical = try Canonicalizer.exclusive(reparsed.messagingElement)
+    } catch {
+        fatalError("exclusive C14N of a built eb:Messaging failed: \(error)")
+    }
+    guard canonical == Array(built.bytes[built.messagingRange]) else {
+        fatalError("built eb:Messaging is not in canonical form:\n built \(String(decoding: built.bytes[built.messagingRange], as: UTF8.self))\n c14n  \(String(decoding: canonical, as: UTF8.self))")
+    }
+}
