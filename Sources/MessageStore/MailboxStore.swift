@@ -4,8 +4,9 @@ import Foundation
 /// carry documents): backend connections, documents with per-recipient state and history (the
 /// recipients served here form the mailboxes), and the notification feed.
 ///
-/// `SQLiteMailboxStore` implements it; the contract is that of `MessageStore` (synchronous; a
-/// method that returns has committed durably, one that throws has changed nothing).
+/// `SQLiteMailboxStore` and `PostgresMailboxStore` implement it (`StoreLocation.openMailbox`
+/// picks the one beside the message store); the contract is that of `MessageStore` (synchronous;
+/// a method that returns has committed durably, one that throws has changed nothing).
 public protocol MailboxStore: AnyObject, Sendable {
     // MARK: Connections
 
@@ -74,6 +75,10 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// A named position a worker keeps between runs (0 when never set).
     func cursor(_ name: String) throws -> Int64
     func setCursor(_ name: String, to value: Int64) throws
+    /// Runs `body` unless job `job` is running already, on this node or on another node sharing
+    /// the store; returns nil without running it then. Background jobs that read and advance
+    /// shared state (worker cursors, deadlines, webhooks) run in here, one node at a time.
+    func exclusively<T>(job: String, _ body: () throws -> T) throws -> T?
 
     func close()
 }

@@ -83,6 +83,9 @@ final class PostgresResult {
 
     var count: Int { Int(PQntuples(handle)) }
 
+    /// Rows an INSERT, UPDATE or DELETE changed.
+    var affectedRows: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
+
     var rows: [PostgresRow] { (0..<count).map { PostgresRow(result: self, index: Int32($0)) } }
 
     var first: PostgresRow? { count > 0 ? PostgresRow(result: self, index: 0) : nil }

@@ -9,6 +9,11 @@ enum PostgresSchema {
     static let lockNamespace: Int32 = 0x4153_3447  // "AS4G"
     static let migrationLock: Int32 = 1
     static let eventOrderLock: Int32 = 2
+    /// Held from a mailbox transaction's first recipient or notification insert to its COMMIT, so
+    /// their ids become visible in order (inboxes, the feed and webhooks follow "ids after N").
+    static let mailboxOrderLock: Int32 = 3
+    /// Held by a directory import until COMMIT, so imports from two nodes take turns.
+    static let directoryImportLock: Int32 = 4
 
     static let migrations: [Migration] = [
         Migration(version: 1, name: "messages, parts, append-only events", sql: """
@@ -86,6 +91,143 @@ enum PostgresSchema {
                 FOR EACH ROW EXECUTE FUNCTION events_refuse_change();
             CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
                 FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+            """),
+        Migration(version: 2, name: "e-address directory", sql: """
+            CREATE TABLE directory_addresses (
+                address           TEXT    PRIMARY KEY CHECK (address <> ''),
+                owner_id          TEXT    NOT NULL CHECK (owner_id <> ''),
+                owner_kind        TEXT    NOT NULL CHECK (owner_kind IN ('institution', 'company', 'naturalPerson')),
+                max_message_bytes BIGINT  CHECK (max_message_bytes >= 1),
+                mailbox_bytes     BIGINT  CHECK (mailbox_bytes >= 1),
+                retention_days    BIGINT  CHECK (retention_days >= 1),
+                active_from       BIGINT,
+                suspended_from    BIGINT,
+                suspended_until   BIGINT,
+                blocked_from      BIGINT,
+                access_point      TEXT    NOT NULL CHECK (access_point IN ('local', 'remote')),
+                party_id          TEXT,
+                party_id_type     TEXT,
+                endpoint          TEXT,
+                certificates      TEXT,
+                updated_at        BIGINT  NOT NULL,
+                CHECK (access_point = 'local' OR (party_id IS NOT NULL AND endpoint IS NOT NULL AND certificates IS NOT NULL)),
+                CHECK (suspended_until IS NULL OR suspended_from IS NOT NULL)
+            );
+            CREATE INDEX directory_addresses_owner ON directory_addresses (owner_id);
+            """),
+        Migration(version: 3, name: "backend connections, documents, mailboxes, notifications", sql: """
+            -- The backend API (PostgresMailboxStore), as SQLite's migration 4. Credentials are
+            -- SHA-256 digests only.
+            CREATE TABLE api_connections (
+                name               TEXT    PRIMARY KEY CHECK (name <> ''),
+                token_sha256       TEXT    CHECK (length(token_sha256) = 64),
+                certificate_sha256 TEXT    CHECK (length(certificate_sha256) = 64),
+                addresses          TEXT    NOT NULL,
+                created_at         BIGINT  NOT NULL,
+                revoked_at         BIGINT,
+                notified_upto      BIGINT  NOT NULL DEFAULT 0,
+                webhook_url        TEXT,
+                webhook_secret     TEXT,
+                webhook_upto       BIGINT  NOT NULL DEFAULT 0,
+                webhook_attempts   INTEGER NOT NULL DEFAULT 0,
+                webhook_next_at    BIGINT,
+                webhook_error      TEXT,
+                CHECK (token_sha256 IS NOT NULL OR certificate_sha256 IS NOT NULL),
+                CHECK ((webhook_url IS NULL) = (webhook_secret IS NULL))
+            );
+            CREATE TABLE documents (
+                message_id        TEXT    PRIMARY KEY CHECK (message_id <> ''),
+                connection        TEXT,
+                idempotency_key   TEXT,
+                sender            TEXT    NOT NULL,
+                metadata          TEXT    NOT NULL,
+                origin_party      TEXT,
+                origin_message_id TEXT,
+                delivery_by       BIGINT,
+                created_at        BIGINT  NOT NULL,
+                CHECK (connection IS NOT NULL OR origin_party IS NOT NULL)
+            );
+            -- One document per key and connection, whichever node took the submission.
+            CREATE UNIQUE INDEX documents_idempotency ON documents (connection, idempotency_key)
+                WHERE connection IS NOT NULL AND idempotency_key IS NOT NULL;
+            CREATE TABLE document_files (
+                message_id TEXT    NOT NULL REFERENCES documents (message_id),
+                position   INTEGER NOT NULL,
+                name       TEXT    NOT NULL,
+                mime_type  TEXT    NOT NULL,
+                path       TEXT    NOT NULL,
+                size       BIGINT  NOT NULL CHECK (size >= 0),
+                sha256     TEXT    NOT NULL CHECK (length(sha256) = 64),
+                PRIMARY KEY (message_id, position)
+            );
+            CREATE TABLE document_recipients (
+                id              BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                message_id      TEXT    NOT NULL REFERENCES documents (message_id),
+                address         TEXT    NOT NULL,
+                route           TEXT    NOT NULL CHECK (route IN ('mailbox', 'remote')),
+                status          TEXT    NOT NULL CHECK (status IN ('Submitted', 'DeliveryDelayed', 'Accepted', 'Delivered',
+                                                                   'RecipientAccepted', 'RecipientRejected', 'Failed')),
+                party           TEXT,
+                as4_message_id  TEXT,
+                receipt         BYTEA,
+                decision        TEXT    CHECK (decision IN ('accept', 'reject')),
+                decision_code   TEXT,
+                decision_reason TEXT,
+                decided_at      BIGINT,
+                retrieved_at    BIGINT,
+                deadline_at     BIGINT,
+                updated_at      BIGINT  NOT NULL,
+                UNIQUE (message_id, address),
+                CHECK (route = 'mailbox' OR (party IS NOT NULL AND as4_message_id IS NOT NULL))
+            );
+            CREATE INDEX document_recipients_mailbox ON document_recipients (address, id) WHERE route = 'mailbox';
+            CREATE UNIQUE INDEX document_recipients_as4 ON document_recipients (as4_message_id) WHERE as4_message_id IS NOT NULL;
+            CREATE INDEX document_recipients_deadline ON document_recipients (deadline_at)
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered');
+            CREATE INDEX document_recipients_unsent ON document_recipients (id) WHERE route = 'remote' AND status = 'Submitted';
+            CREATE TABLE document_events (
+                id         BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                message_id TEXT    NOT NULL REFERENCES documents (message_id),
+                address    TEXT,
+                at         BIGINT  NOT NULL,
+                status     TEXT    NOT NULL,
+                detail     TEXT
+            );
+            CREATE INDEX document_events_by_message ON document_events (message_id, id);
+            CREATE FUNCTION document_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'document events are append-only: % refused', TG_OP; END $$;
+            CREATE TRIGGER document_events_no_update BEFORE UPDATE OR DELETE ON document_events
+                FOR EACH ROW EXECUTE FUNCTION document_events_refuse_change();
+            CREATE TABLE notifications (
+                id         BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                address    TEXT    NOT NULL,
+                kind       TEXT    NOT NULL,
+                message_id TEXT    NOT NULL,
+                recipient  TEXT,
+                detail     TEXT,
+                at         BIGINT  NOT NULL
+            );
+            CREATE INDEX notifications_by_address ON notifications (address, id);
+            CREATE TABLE uploads (
+                id           TEXT    PRIMARY KEY CHECK (id <> ''),
+                connection   TEXT    NOT NULL,
+                name         TEXT    NOT NULL,
+                mime_type    TEXT    NOT NULL,
+                size         BIGINT  NOT NULL CHECK (size >= 1),
+                chunk_size   BIGINT  NOT NULL CHECK (chunk_size >= 1),
+                received     INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0),
+                path         TEXT    NOT NULL,
+                sha256       TEXT    CHECK (length(sha256) = 64),
+                created_at   BIGINT  NOT NULL,
+                completed_at BIGINT,
+                used_by      TEXT,
+                CHECK (completed_at IS NULL OR sha256 IS NOT NULL),
+                CHECK (used_by IS NULL OR completed_at IS NOT NULL)
+            );
+            CREATE TABLE worker_cursors (
+                name  TEXT    PRIMARY KEY,
+                value BIGINT  NOT NULL
+            );
             """),
     ]
 

@@ -7,7 +7,7 @@ import Synchronization
 /// Lookups go by the canonical address (the primary key). An import runs in one `BEGIN
 /// IMMEDIATE` transaction: a reader sees the directory before or after it, never half of it,
 /// and a failure leaves it as it was.
-public final class SQLiteAddressDirectory: Sendable {
+public final class SQLiteAddressDirectory: AddressDirectoryStore {
     public let databasePath: String
     /// The one connection, used by one caller at a time.
     private let connection: Mutex<SQLiteConnection?>
@@ -59,17 +59,8 @@ public final class SQLiteAddressDirectory: Sendable {
 
     // MARK: Importing
 
-    /// Adds the records and overwrites those whose address exists; with `replace`, also deletes
-    /// every address not among them. All in one transaction; counts compare each record with the
-    /// stored one (dates at millisecond precision). Addresses must be unique within `records`.
     public func importRecords(_ records: [AddressRecord], replace: Bool, at now: Date) throws -> AddressImportResult {
-        var seen = Set<String>(minimumCapacity: records.count)
-        for record in records {
-            try Self.validate(record)
-            guard seen.insert(record.address).inserted else {
-                throw StoreError.invalidArgument("address \(record.address) is given twice")
-            }
-        }
+        let seen = try AddressRecordRules.validate(records)
         return try withConnection { c in
             try c.immediateTransaction {
                 var result = AddressImportResult()
@@ -88,7 +79,7 @@ public final class SQLiteAddressDirectory: Sendable {
                         """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
                               record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
                               record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
-                              record.certificates.isEmpty ? nil : record.certificates.joined(separator: Self.certificateSeparator), now])
+                              AddressRecordRules.joined(record.certificates), now])
                 }
                 if replace {
                     let stale = try c.query("SELECT address FROM directory_addresses") { $0.string("address") }.filter { !seen.contains($0) }
@@ -104,25 +95,6 @@ public final class SQLiteAddressDirectory: Sendable {
 
     // MARK: Rows
 
-    /// PEM blocks hold no blank line, fingerprints no line break: a blank line separates items.
-    private static let certificateSeparator = "\n\n"
-
-    private static func validate(_ r: AddressRecord) throws {
-        guard !r.address.isEmpty, !r.ownerId.isEmpty else { throw StoreError.invalidArgument("empty address or owner id") }
-        guard ["institution", "company", "naturalPerson"].contains(r.ownerKind) else {
-            throw StoreError.invalidArgument("\(r.address): unknown owner kind \(r.ownerKind)")
-        }
-        for limit in [r.maxMessageBytes, r.mailboxBytes, r.retentionDays] {
-            if let limit, limit < 1 { throw StoreError.invalidArgument("\(r.address): limits are at least 1") }
-        }
-        if r.remote && (r.partyId == nil || r.endpoint == nil || r.certificates.isEmpty) {
-            throw StoreError.invalidArgument("\(r.address): a remote access point needs a party id, an endpoint and certificates")
-        }
-        if r.certificates.contains(where: { $0.isEmpty || $0.contains(certificateSeparator) }) {
-            throw StoreError.invalidArgument("\(r.address): a certificate text is empty or holds a blank line")
-        }
-    }
-
     private static func readRecord(_ s: SQLiteStatement) -> AddressRecord {
         AddressRecord(
             address: s.string("address"), ownerId: s.string("owner_id"), ownerKind: s.string("owner_kind"),
@@ -131,6 +103,6 @@ public final class SQLiteAddressDirectory: Sendable {
             suspendedFrom: s.optionalDate("suspended_from"), suspendedUntil: s.optionalDate("suspended_until"),
             blockedFrom: s.optionalDate("blocked_from"), remote: s.string("access_point") == "remote",
             partyId: s.optionalString("party_id"), partyIdType: s.optionalString("party_id_type"), endpoint: s.optionalString("endpoint"),
-            certificates: s.optionalString("certificates").map { $0.components(separatedBy: certificateSeparator) } ?? [])
+            certificates: AddressRecordRules.split(s.optionalString("certificates")))
     }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Synchronization
 
-/// `MailboxStore` in the node's SQLite database (`messages.sqlite`, migration 3), beside the AS4
+/// `MailboxStore` in the node's SQLite database (`messages.sqlite`, migration 4), beside the AS4
 /// messages and the directory so that one backup holds all three. One connection, used under a
 /// mutex; writes are `BEGIN IMMEDIATE` transactions with `synchronous = FULL`.
 public final class SQLiteMailboxStore: MailboxStore {
     public let databasePath: String
     private let connection: Mutex<SQLiteConnection?>
+    /// A SQLite store serves one node, so a job only needs to exclude the other threads here.
+    private let runningJobs = Mutex<Set<String>>([])
 
     public init(dataDirectory: String, now: Date = Date()) throws {
         let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
@@ -336,6 +338,12 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func setCursor(_ name: String, to value: Int64) throws {
         try write { c in try c.run("INSERT OR REPLACE INTO worker_cursors (name, value) VALUES (?, ?)", [name, value]) }
+    }
+
+    public func exclusively<T>(job: String, _ body: () throws -> T) throws -> T? {
+        guard runningJobs.withLock({ $0.insert(job).inserted }) else { return nil }
+        defer { runningJobs.withLock { _ = $0.remove(job) } }
+        return try body()
     }
 
     // MARK: Rows

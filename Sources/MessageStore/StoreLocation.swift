@@ -32,6 +32,22 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// The backend API's store in the same place as the message store.
+    public func openMailbox(now: Date = Date()) throws -> any MailboxStore {
+        switch self {
+        case let .sqlite(directory): try SQLiteMailboxStore(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresMailboxStore(url: url, now: now)
+        }
+    }
+
+    /// The e-address directory in the same place as the message store.
+    public func openAddressDirectory(now: Date = Date()) throws -> any AddressDirectoryStore {
+        switch self {
+        case let .sqlite(directory): try SQLiteAddressDirectory(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresAddressDirectory(url: url, now: now)
+        }
+    }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

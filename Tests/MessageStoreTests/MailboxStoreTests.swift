@@ -4,13 +4,13 @@ import XCTest
 
 /// The backend API's store: connections, documents with per-recipient state that only moves
 /// forward, idempotency keys, documents arriving again, mailbox paging and the notification feed.
-final class MailboxStoreTests: StoreTestCase {
+class MailboxStoreTests: StoreTestCase {
     let sender = "DVS@90000048472", company = "_DEFAULT@40003032949", institution = "_DEFAULT@90000048472"
-    var store: SQLiteMailboxStore!
+    var store: (any MailboxStore)!
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        store = try SQLiteMailboxStore(dataDirectory: dataDirectory, now: t0)
+        store = try openMailboxStore()
     }
 
     override func tearDownWithError() throws {

@@ -81,7 +81,8 @@ final class PostgresCoverageTests: XCTestCase {
         let backendIndependent: Set = ["testStateMachineTable", "testSHA256Vectors"]
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
-                     "PayloadTests", "ConcurrentClaimTests", "MessageCountTests"] {
+                     "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
+                     "MailboxConcurrencyTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -91,7 +92,7 @@ final class PostgresCoverageTests: XCTestCase {
                 checked += 1
             }
         }
-        XCTAssertGreaterThan(checked, 25)
+        XCTAssertGreaterThan(checked, 40)
     }
 }
 
@@ -285,4 +286,31 @@ private final class ResultLog: Sendable {
     private let lines = Mutex<[String]>([])
     func add(_ line: String) { lines.withLock { $0.append(line) } }
     var sorted: [String] { lines.withLock { $0.sorted() } }
+}
+
+final class PostgresMailboxStoreTests: MailboxStoreTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testConnectionsAddListRevoke() throws { try super.testConnectionsAddListRevoke() }
+    override func testDocumentStoredWholeWithEventsAndIdempotencyKey() throws { try super.testDocumentStoredWholeWithEventsAndIdempotencyKey() }
+    override func testArrivingDocumentAddsRecipientsFromItsOriginOnly() throws { try super.testArrivingDocumentAddsRecipientsFromItsOriginOnly() }
+    override func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws { try super.testRecipientStateOnlyMovesForwardAndIsDecidedOnce() }
+    override func testNotificationsPerConnectionAddressesAndConfirmedPosition() throws { try super.testNotificationsPerConnectionAddressesAndConfirmedPosition() }
+    override func testInboxPagesAndWorkerCursor() throws { try super.testInboxPagesAndWorkerCursor() }
+    override func testOverdueAndUnsentRecipients() throws { try super.testOverdueAndUnsentRecipients() }
+    override func testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() throws { try super.testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() }
+}
+
+final class PostgresAddressDirectoryStoreTests: AddressDirectoryStoreTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testImportThenLookUp() throws { try super.testImportThenLookUp() }
+    override func testCountsMergeAndReplace() throws { try super.testCountsMergeAndReplace() }
+    override func testABadImportChangesNothing() throws { try super.testABadImportChangesNothing() }
+    override func testClosedDirectoryRefuses() throws { try super.testClosedDirectoryRefuses() }
+}
+
+final class PostgresMailboxConcurrencyTests: MailboxConcurrencyTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testOneIdempotencyKeyFromTwoNodesGivesOneDocument() throws { try super.testOneIdempotencyKeyFromTwoNodesGivesOneDocument() }
+    override func testOneRecipientStepRecordedByTwoNodesHasOneWinner() throws { try super.testOneRecipientStepRecordedByTwoNodesHasOneWinner() }
+    override func testAReaderFollowingNotificationIdsMissesNoneWhileTwoNodesWrite() throws { try super.testAReaderFollowingNotificationIdsMissesNoneWhileTwoNodesWrite() }
 }

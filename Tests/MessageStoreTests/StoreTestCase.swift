@@ -57,6 +57,22 @@ class StoreTestCase: XCTestCase {
                                  options: .init(poolSize: poolSize), now: now ?? t0)
     }
 
+    /// The backend API's store of this class's backend; each call is a new store object.
+    func openMailboxStore() throws -> any MailboxStore {
+        switch Self.backend {
+        case .sqlite: try SQLiteMailboxStore(dataDirectory: dataDirectory, now: t0)
+        case .postgres: try PostgresMailboxStore(url: postgresURL, now: t0)
+        }
+    }
+
+    /// The e-address directory of this class's backend; each call is a new store object.
+    func openAddressDirectory() throws -> any AddressDirectoryStore {
+        switch Self.backend {
+        case .sqlite: try SQLiteAddressDirectory(dataDirectory: dataDirectory, now: t0)
+        case .postgres: try PostgresAddressDirectory(url: postgresURL, now: t0)
+        }
+    }
+
     func metadata(_ id: String, mpc: String? = nil) -> MessageMetadata {
         MessageMetadata(messageId: id, conversationId: "conv-\(id)", refToMessageId: nil, fromParty: "urn:ap:blue",
                         toParty: "urn:ap:red", service: "urn:svc:invoice", action: "Submit", pmodeId: "pm-1", mpc: mpc)

@@ -22,7 +22,9 @@ struct UploadRoutes {
     /// An upload no submission took by then is removed (file and record).
     static let abandonAfter: TimeInterval = 86_400
 
-    static func directory(_ context: GatewayContext) -> String { context.config.dataDirectory + "/uploads" }
+    /// Beside the store's payloads: with PostgreSQL the folder every node mounts, since the
+    /// chunks of one upload may reach different nodes.
+    static func directory(_ context: GatewayContext) -> String { context.config.storeDirectory + "/uploads" }
 
     func create() throws -> HTTPResponse {
         let body = try r.jsonObject()

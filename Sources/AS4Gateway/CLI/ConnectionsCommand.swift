@@ -19,6 +19,9 @@ enum ConnectionsCommand {
             webhook secret printed once (docs/API.md).
     list    Prints every connection as JSON lines: name, credential kind, addresses, revoked.
     revoke  Ends a connection at once; its credentials are refused from the next request on.
+
+    The store: SQLite in --data DIR, or that of the configuration --config FILE (SQLite or
+    PostgreSQL; on PostgreSQL every node sharing it serves the connection).
     """
 
     static func run(_ args: [String]) -> Int32 {
@@ -30,10 +33,13 @@ enum ConnectionsCommand {
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
-        let store: SQLiteMailboxStore
+        let store: any MailboxStore
         do {
-            let config = try GatewayConfiguration.load(path: a.value("config"))
-            store = try SQLiteMailboxStore(dataDirectory: a.value("data") ?? config.storeDirectory)
+            if let data = a.value("data") {
+                store = try SQLiteMailboxStore(dataDirectory: data)
+            } else {
+                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openMailbox()
+            }
         } catch {
             return CLI.ioError("cannot open the store: \(error)")
         }

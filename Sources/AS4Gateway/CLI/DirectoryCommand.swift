@@ -13,7 +13,8 @@ enum DirectoryCommand {
                                           [--data DIR | --config FILE]
 
     The directory lives in the node's store (messages.sqlite in the data directory: --data DIR,
-    or the store of the configuration --config FILE, default ./data). Formats: docs/DIRECTORY.md.
+    or the store of the configuration --config FILE, default ./data; with a PostgreSQL store,
+    in its database). Formats: docs/DIRECTORY.md.
 
     import  Checks every entry of FILE (format from --format, else from the extension .csv or
             .json) and prints every problem on stderr as FILE:line:col: message; a file with any
@@ -74,12 +75,12 @@ enum DirectoryCommand {
             return 1
         }
         let read = ContinuousClock.now
-        let directory: SQLiteAddressDirectory
-        switch dataDirectory(a) {
+        let directory: any AddressDirectoryStore
+        switch location(a) {
         case .failure(let code): return code
-        case .success(let d):
-            do { directory = try SQLiteAddressDirectory(dataDirectory: d) } catch {
-                return CLI.ioError("cannot open the store in \(d): \(error)")
+        case .success(let l):
+            do { directory = try l.openAddressDirectory() } catch {
+                return CLI.ioError("cannot open the store \(l.description): \(error)")
             }
         }
         defer { directory.close() }
@@ -112,7 +113,7 @@ enum DirectoryCommand {
         case .failure(let code): return code
         case .success(let f): format = f
         }
-        let directory: SQLiteAddressDirectory
+        let directory: any AddressDirectoryStore
         switch openExisting(a) {
         case .failure(let code): return code
         case .success(let d): directory = d
@@ -156,7 +157,7 @@ enum DirectoryCommand {
             CLI.printError("as4gw: \(error)")
             return 1
         }
-        let directory: SQLiteAddressDirectory
+        let directory: any AddressDirectoryStore
         switch openExisting(a) {
         case .failure(let code): return code
         case .success(let d): directory = d
@@ -208,32 +209,33 @@ enum DirectoryCommand {
         return .success(f)
     }
 
-    private static func dataDirectory(_ a: Arguments) -> MessagesCommand.Outcome<String> {
+    private static func location(_ a: Arguments) -> MessagesCommand.Outcome<StoreLocation> {
         if a.value("data") != nil && a.value("config") != nil {
             return .failure(CLI.usageError("give --data or --config, not both", help: help))
         }
-        if let d = a.value("data") { return .success(d) }
+        if let d = a.value("data") { return .success(.sqlite(directory: d)) }
         do {
-            return .success(try GatewayConfiguration.load(path: a.value("config")).storeDirectory)
+            return .success(try GatewayConfiguration.load(path: a.value("config")).storeLocation())
         } catch {
             return .failure(CLI.ioError("\(error)"))
         }
     }
 
-    /// Export and lookup read an existing store; a missing one is an error, not a new empty one.
-    private static func openExisting(_ a: Arguments) -> MessagesCommand.Outcome<SQLiteAddressDirectory> {
-        let directory: String
-        switch dataDirectory(a) {
+    /// Export and lookup read an existing store; a missing SQLite file is an error, not a new
+    /// empty store.
+    private static func openExisting(_ a: Arguments) -> MessagesCommand.Outcome<any AddressDirectoryStore> {
+        let store: StoreLocation
+        switch location(a) {
         case .failure(let code): return .failure(code)
-        case .success(let d): directory = d
+        case .success(let l): store = l
         }
-        guard FileManager.default.fileExists(atPath: directory + "/messages.sqlite") else {
+        if case let .sqlite(directory) = store, !FileManager.default.fileExists(atPath: directory + "/messages.sqlite") {
             return .failure(CLI.ioError("no store in \(directory) (messages.sqlite is missing; import a directory first)"))
         }
         do {
-            return .success(try SQLiteAddressDirectory(dataDirectory: directory))
+            return .success(try store.openAddressDirectory())
         } catch {
-            return .failure(CLI.ioError("cannot open the store in \(directory): \(error)"))
+            return .failure(CLI.ioError("cannot open the store \(store.description): \(error)"))
         }
     }
 

@@ -13,8 +13,11 @@ struct DocumentExchange {
     // MARK: Sending
 
     /// Queues the AS4 message that carries `document` to the access point of remote recipient `r`.
-    func sendDocument(_ d: Document, to r: DocumentRecipient) throws {
-        guard let party = r.party, let as4Id = r.as4MessageId else { return }
+    /// Returns false when there was nothing to queue: a mailbox recipient, or an AS4 message
+    /// with that id queued already.
+    @discardableResult
+    func sendDocument(_ d: Document, to r: DocumentRecipient) throws -> Bool {
+        guard let party = r.party, let as4Id = r.as4MessageId else { return false }
         let header = EAddressMessages.DocumentHeader(
             documentId: d.messageId, sender: d.sender, recipient: r.address, metadata: d.metadata,
             files: d.files.map { .init(name: $0.name, mimeType: $0.mimeType, size: $0.file.size, sha256: $0.file.sha256) })
@@ -24,7 +27,13 @@ struct DocumentExchange {
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
             properties: ["originalSender": d.sender, "finalRecipient": r.address, "documentId": d.messageId], payloads: [])
-        try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+        do {
+            try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+            return true
+        } catch StoreError.duplicateMessageId {
+            // Queued already: another node's start-up requeue and this submission met.
+            return false
+        }
     }
 
     /// Tells the access point a document came from what became of it at recipient `recipient`.

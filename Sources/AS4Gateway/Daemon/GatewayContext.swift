@@ -16,7 +16,7 @@ final class GatewayContext: Sendable {
     /// The backend API's connections, documents, mailboxes and notifications.
     let mailbox: any MailboxStore
     /// The e-address directory the router reads.
-    let addresses: SQLiteAddressDirectory
+    let addresses: any AddressDirectoryStore
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -47,8 +47,10 @@ final class GatewayContext: Sendable {
         self.log = log
         self.registry = registry
         self.store = store
-        self.mailbox = try SQLiteMailboxStore(dataDirectory: config.storeDirectory)
-        self.addresses = try SQLiteAddressDirectory(dataDirectory: config.storeDirectory)
+        // Beside the message store: with PostgreSQL, every node serves from the same state.
+        let location = try config.storeLocation()
+        self.mailbox = try location.openMailbox()
+        self.addresses = try location.openAddressDirectory()
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing

@@ -18,6 +18,8 @@ import Synchronization
 /// Uploads no message took within a day are removed.
 /// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
 /// recipient that a crash left between the submission's commit and the queueing.
+/// With several nodes on one PostgreSQL store, the loop runs under the store's job lock
+/// (`MailboxStore.exclusively`), so one node at a time advances the shared cursor.
 final class MailboxWorker: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
@@ -35,12 +37,17 @@ final class MailboxWorker: Sendable {
             var deadlinesChecked = Date.distantPast
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
-                    if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
-                        try enforceDeadlines(now: Date())
-                        try removeAbandonedUploads(now: Date())
-                        deadlinesChecked = Date()
+                    // One node at a time follows the history and enforces deadlines; on the
+                    // others this finds the job taken and waits for its next turn.
+                    let worked = try context.mailbox.exclusively(job: Self.cursorName) { () throws -> Bool in
+                        if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
+                            try enforceDeadlines(now: Date())
+                            try removeAbandonedUploads(now: Date())
+                            deadlinesChecked = Date()
+                        }
+                        return try runOnce()
                     }
-                    if try !runOnce() { Thread.sleep(forTimeInterval: Self.interval) }
+                    if worked != true { Thread.sleep(forTimeInterval: Self.interval) }
                 } catch {
                     context.log.log(.error, "mailbox-worker", ["reason": "\(error)"])
                     Thread.sleep(forTimeInterval: 1)
@@ -157,15 +164,18 @@ final class MailboxWorker: Sendable {
     }
 
     /// Queues again what a crash left between a submission's commit and its AS4 message. Runs
-    /// before the API listener opens, so no submission is between those two steps meanwhile.
+    /// before this node's API listener opens; another node may be between those two steps for
+    /// a submission of its own, in which case one of the two finds the AS4 id taken and leaves
+    /// it (`DocumentExchange.sendDocument`).
     func queueUnsent() throws {
         let exchange = DocumentExchange(context: context)
         for unsent in try context.mailbox.unsentRemoteRecipients(limit: 10_000)
         where try context.store.findMessage(id: unsent.as4MessageId, direction: .outbound) == nil {
             guard let d = try context.mailbox.document(messageId: unsent.messageId),
                   let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
-            try exchange.sendDocument(d, to: r)
-            context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+            if try exchange.sendDocument(d, to: r) {
+                context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+            }
         }
     }
 

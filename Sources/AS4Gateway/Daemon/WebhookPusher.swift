@@ -14,6 +14,7 @@ import Synchronization
 /// A 2xx answer moves the connection's webhook position past the batch; anything else is tried
 /// again after 1, 2, 4 … seconds (at most `maxBackoff`), the attempt count and last error kept
 /// in the store and logged. The webhook is independent of the pull feed and its confirmations.
+/// Nodes sharing a store take turns through the store's job lock.
 final class WebhookPusher: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
@@ -30,7 +31,8 @@ final class WebhookPusher: Sendable {
         let thread = Thread { [self] in
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
-                    try pushOnce(now: Date())
+                    // One node at a time pushes, so a batch goes out once, not once per node.
+                    _ = try context.mailbox.exclusively(job: "webhook-pusher") { try pushOnce(now: Date()) }
                 } catch {
                     context.log.log(.error, "webhook", ["reason": "\(error)"])
                 }

@@ -1,10 +1,10 @@
 import MessageStore
 import Routing
 
-/// The Routing module's directory lookup on the node's SQLite store. Routing and MessageStore
+/// The Routing module's directory lookup on the store's address directory. Routing and MessageStore
 /// do not know each other; this is where their two views of an entry meet.
 struct StoreAddressLookup: AddressLookup {
-    let store: SQLiteAddressDirectory
+    let store: any AddressDirectoryStore
 
     func entry(for address: EAddress) throws -> DirectoryEntry? {
         guard let record = try store.record(for: address.canonical) else { return nil }

@@ -1,0 +1,60 @@
+import Foundation
+
+/// The e-address directory the router reads and `as4gw directory` fills: one record per
+/// canonical address. `SQLiteAddressDirectory` and `PostgresAddressDirectory` implement it
+/// (`StoreLocation.openAddressDirectory` picks the one beside the message store).
+public protocol AddressDirectoryStore: AnyObject, Sendable {
+    func record(for address: String) throws -> AddressRecord?
+    /// Every record, ordered by address (byte order of the canonical spelling).
+    func allRecords() throws -> [AddressRecord]
+    func count() throws -> Int
+    /// Adds the records and overwrites those whose address exists; with `replace`, also deletes
+    /// every address not among them. All in one transaction: a reader sees the directory before
+    /// or after it, never half of it, and a failure leaves it as it was. Counts compare each
+    /// record with the stored one (dates at millisecond precision). Addresses must be unique
+    /// within `records` (`StoreError.invalidArgument` otherwise, as for an invalid record).
+    func importRecords(_ records: [AddressRecord], replace: Bool, at now: Date) throws -> AddressImportResult
+    func close()
+}
+
+/// The checks both directories make before an import, and the text form of a certificate list.
+enum AddressRecordRules {
+    /// PEM blocks hold no blank line, fingerprints no line break: a blank line separates items.
+    static let certificateSeparator = "\n\n"
+
+    /// Validates every record and that no address comes twice; returns the addresses.
+    static func validate(_ records: [AddressRecord]) throws -> Set<String> {
+        var seen = Set<String>(minimumCapacity: records.count)
+        for record in records {
+            try validate(record)
+            guard seen.insert(record.address).inserted else {
+                throw StoreError.invalidArgument("address \(record.address) is given twice")
+            }
+        }
+        return seen
+    }
+
+    static func validate(_ r: AddressRecord) throws {
+        guard !r.address.isEmpty, !r.ownerId.isEmpty else { throw StoreError.invalidArgument("empty address or owner id") }
+        guard ["institution", "company", "naturalPerson"].contains(r.ownerKind) else {
+            throw StoreError.invalidArgument("\(r.address): unknown owner kind \(r.ownerKind)")
+        }
+        for limit in [r.maxMessageBytes, r.mailboxBytes, r.retentionDays] {
+            if let limit, limit < 1 { throw StoreError.invalidArgument("\(r.address): limits are at least 1") }
+        }
+        if r.remote && (r.partyId == nil || r.endpoint == nil || r.certificates.isEmpty) {
+            throw StoreError.invalidArgument("\(r.address): a remote access point needs a party id, an endpoint and certificates")
+        }
+        if r.certificates.contains(where: { $0.isEmpty || $0.contains(certificateSeparator) }) {
+            throw StoreError.invalidArgument("\(r.address): a certificate text is empty or holds a blank line")
+        }
+    }
+
+    static func joined(_ certificates: [String]) -> String? {
+        certificates.isEmpty ? nil : certificates.joined(separator: certificateSeparator)
+    }
+
+    static func split(_ text: String?) -> [String] {
+        text.map { $0.components(separatedBy: certificateSeparator) } ?? []
+    }
+}

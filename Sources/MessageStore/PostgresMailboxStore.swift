@@ -1,0 +1,441 @@
+import Foundation
+import Synchronization
+
+/// `MailboxStore` on PostgreSQL (migration 3 of `PostgresSchema`), beside `PostgresMessageStore`
+/// in the same database, so that several nodes serve the API and the hub from one state.
+///
+/// Between nodes: a recipient's state change reads its row `FOR UPDATE`, so two nodes recording
+/// the same step find one winner; a document insert first takes advisory transaction locks on
+/// its message id and on its connection's idempotency key, so a second node submitting the same
+/// key waits and then answers the first one's document. Recipient and notification rows are
+/// inserted under `PostgresSchema.mailboxOrderLock`, so their ids become visible in id order and
+/// readers that follow "ids after N" (inboxes, the feed, webhooks) never skip one.
+/// Background jobs run under `exclusively(job:)`: a session advisory lock per job name, so one
+/// node at a time runs each.
+public final class PostgresMailboxStore: MailboxStore {
+    let pool: PostgresConnectionPool
+    /// The session that holds the job locks; separate from the pool, since a session advisory
+    /// lock lives as long as the connection that took it.
+    private let jobSession = Mutex<PostgresConnection?>(nil)
+    /// Jobs running in this process: a session lock is reentrant, so without this two threads
+    /// of one node could both hold a job.
+    private let runningJobs = Mutex<Set<String>>([])
+
+    public init(url: String, poolSize: Int = 4, now: Date = Date()) throws {
+        pool = PostgresConnectionPool(url: url, size: poolSize)
+        _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
+    }
+
+    public func close() {
+        pool.close()
+        jobSession.withLock { c in
+            c?.close()
+            c = nil
+        }
+    }
+
+    private func read<T: Sendable>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try pool.withConnection(body)
+    }
+
+    private func write<T: Sendable>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try pool.withConnection { c in try c.transaction { try body(c) } }
+    }
+
+    // MARK: Connections
+
+    public func addConnection(_ b: BackendConnection) throws {
+        try write { c in
+            // The first statement orders this insert after notifications already committed, so
+            // the new connection's starting position is exact.
+            try Self.lockOrder(c)
+            if try c.execute("SELECT 1 FROM api_connections WHERE name = $1", [b.name]).first != nil {
+                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+            }
+            let latest = try c.execute("SELECT COALESCE(MAX(id), 0) AS n FROM notifications").first?.int64("n") ?? 0
+            do {
+                try c.execute("""
+                    INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
+                                                 webhook_url, webhook_secret, webhook_upto)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                    """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest,
+                          b.webhookURL, b.webhookSecret, latest])
+            } catch StoreError.postgres(let state, _, _) where state == "23505" {
+                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+            }
+        }
+    }
+
+    public func connections() throws -> [BackendConnection] {
+        try read { c in
+            try c.execute("SELECT * FROM api_connections ORDER BY name COLLATE \"C\"").rows.map { r in
+                BackendConnection(name: r.string("name"), tokenSHA256: r.optionalString("token_sha256"),
+                                  certificateSHA256: r.optionalString("certificate_sha256"),
+                                  addresses: r.string("addresses").split(separator: "\n").map(String.init),
+                                  createdAt: r.date("created_at"), revokedAt: r.optionalDate("revoked_at"),
+                                  webhookURL: r.optionalString("webhook_url"), webhookSecret: r.optionalString("webhook_secret"))
+            }
+        }
+    }
+
+    public func revokeConnection(name: String, at: Date) throws -> Bool {
+        try write { c in
+            try c.execute("UPDATE api_connections SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL", [at, name]).affectedRows == 1
+        }
+    }
+
+    // MARK: Documents
+
+    public func insertDocument(_ d: NewDocument, notifications: [BackendNotification], at: Date) throws -> DocumentInsertResult {
+        try write { c in
+            if let connection = d.connection, let key = d.idempotencyKey {
+                try Self.lock(c, "idempotency:\(connection)\n\(key)")
+                if let first = try c.execute("SELECT message_id FROM documents WHERE connection = $1 AND idempotency_key = $2",
+                                             [connection, key]).first?.string("message_id") {
+                    return .existing(messageId: first)
+                }
+            }
+            try Self.lock(c, "document:" + d.messageId)
+            var recipients = d.recipients
+            if let held = try c.execute("SELECT origin_party FROM documents WHERE message_id = $1", [d.messageId]).first {
+                guard let origin = d.originParty, held.optionalString("origin_party") == origin else {
+                    throw MailboxStoreError.conflict("message id \(d.messageId) is already held from another origin")
+                }
+                let present = Set(try c.execute("SELECT address FROM document_recipients WHERE message_id = $1", [d.messageId])
+                    .rows.map { $0.string("address") })
+                recipients.removeAll { present.contains($0.address) }
+                if recipients.isEmpty { return .existing(messageId: d.messageId) }
+            } else {
+                try c.execute("""
+                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
+                                           delivery_by, created_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
+                          d.deliveryBy, at])
+                for (i, f) in d.files.enumerated() {
+                    try c.execute("""
+                        INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        """, [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])
+                }
+            }
+            for id in d.uploads {
+                let taken = try c.execute("""
+                    UPDATE uploads SET used_by = $1
+                    WHERE id = $2 AND connection = $3 AND completed_at IS NOT NULL AND used_by IS NULL
+                    """, [d.messageId, id, d.connection ?? ""]).affectedRows
+                guard taken == 1 else { throw MailboxStoreError.conflict("upload \(id) is not a completed, unused upload of this connection") }
+            }
+            try Self.lockOrder(c)
+            for r in recipients {
+                try c.execute("""
+                    INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
+                          d.connection == nil ? nil : d.deliveryBy, at])
+                try Self.event(c, d.messageId, r.address, at, r.status.rawValue,
+                               r.route == .mailbox ? "held in the recipient's mailbox" : "queued for access point \(r.party ?? "")")
+            }
+            for n in notifications where n.recipient == nil || recipients.contains(where: { $0.address == n.recipient }) {
+                try Self.notify(c, n, at)
+            }
+            return .stored
+        }
+    }
+
+    public func document(messageId: String) throws -> Document? {
+        try read { c in try Self.readDocument(c, messageId) }
+    }
+
+    public func events(messageId: String) throws -> [DocumentEvent] {
+        try read { c in
+            try c.execute("SELECT * FROM document_events WHERE message_id = $1 ORDER BY id", [messageId]).rows.map { r in
+                DocumentEvent(id: r.int64("id"), address: r.optionalString("address"), at: r.date("at"), status: r.string("status"),
+                              detail: r.optionalString("detail"))
+            }
+        }
+    }
+
+    public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
+        try write { c in
+            guard let row = try c.execute("SELECT status, decision FROM document_recipients WHERE message_id = $1 AND address = $2 FOR UPDATE",
+                                          [u.messageId, u.address]).first,
+                  let status = RecipientStatus(rawValue: row.string("status")) else {
+                throw MailboxStoreError.notFound("message \(u.messageId) has no recipient \(u.address)")
+            }
+            if u.decision != nil, let decided = row.optionalString("decision") {
+                throw MailboxStoreError.conflict("message \(u.messageId) was already confirmed for \(u.address) (\(decided))")
+            }
+            if u.retrieved {
+                try c.execute("""
+                    UPDATE document_recipients SET retrieved_at = $1 WHERE message_id = $2 AND address = $3 AND retrieved_at IS NULL
+                    """, [at, u.messageId, u.address])
+            }
+            // The receipt is the proof of sending: kept even when a later state was reported first.
+            if let receipt = u.receipt {
+                try c.execute("UPDATE document_recipients SET receipt = $1 WHERE message_id = $2 AND address = $3 AND receipt IS NULL",
+                              [receipt, u.messageId, u.address])
+            }
+            guard status.allows(u.status) else { return false }
+            try c.execute("UPDATE document_recipients SET status = $1, updated_at = $2 WHERE message_id = $3 AND address = $4",
+                          [u.status.rawValue, at, u.messageId, u.address])
+            if let d = u.decision {
+                try c.execute("""
+                    UPDATE document_recipients SET decision = $1, decision_code = $2, decision_reason = $3, decided_at = $4
+                    WHERE message_id = $5 AND address = $6
+                    """, [d.accepted ? "accept" : "reject", d.code, d.reason, d.at, u.messageId, u.address])
+            }
+            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
+            if !u.notifications.isEmpty { try Self.lockOrder(c) }
+            for n in u.notifications { try Self.notify(c, n, at) }
+            return true
+        }
+    }
+
+    public func recipient(as4MessageId: String) throws -> (messageId: String, address: String)? {
+        try read { c in
+            try c.execute("SELECT message_id, address FROM document_recipients WHERE as4_message_id = $1", [as4MessageId]).first.map {
+                (messageId: $0.string("message_id"), address: $0.string("address"))
+            }
+        }
+    }
+
+    public func overdueRecipients(now: Date, limit: Int) throws -> [(messageId: String, address: String, status: RecipientStatus)] {
+        try read { c in
+            try c.execute("""
+                SELECT message_id, address, status FROM document_recipients
+                WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered') AND deadline_at <= $1
+                ORDER BY deadline_at, id LIMIT $2
+                """, [now, limit]).rows.map {
+                (messageId: $0.string("message_id"), address: $0.string("address"), status: RecipientStatus(rawValue: $0.string("status")) ?? .submitted)
+            }
+        }
+    }
+
+    public func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)] {
+        try read { c in
+            try c.execute("""
+                SELECT message_id, address, as4_message_id FROM document_recipients
+                WHERE route = 'remote' AND status = 'Submitted' ORDER BY id LIMIT $1
+                """, [limit]).rows.map {
+                (messageId: $0.string("message_id"), address: $0.string("address"), as4MessageId: $0.string("as4_message_id"))
+            }
+        }
+    }
+
+    public func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)] {
+        try read { c in
+            let rows = try c.execute("""
+                SELECT id, message_id FROM document_recipients WHERE address = $1 AND route = 'mailbox' AND id > $2 ORDER BY id LIMIT $3
+                """, [address, cursor, limit]).rows.map { ($0.int64("id"), $0.string("message_id")) }
+            return try rows.compactMap { row in try Self.readDocument(c, row.1).map { (entry: row.0, document: $0) } }
+        }
+    }
+
+    // MARK: Uploads
+
+    public func createUpload(_ u: Upload) throws {
+        try write { c in
+            _ = try c.execute("""
+                INSERT INTO uploads (id, connection, name, mime_type, size, chunk_size, received, path, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)
+                """, [u.id, u.connection, u.name, u.mimeType, u.size, u.chunkSize, u.path, u.createdAt])
+        }
+    }
+
+    public func upload(id: String) throws -> Upload? {
+        try read { c in try Self.readUpload(c, id) }
+    }
+
+    public func recordChunk(uploadId: String, number: Int, at: Date) throws {
+        try write { c in
+            let moved = try c.execute("UPDATE uploads SET received = $1 WHERE id = $2 AND received = $3 AND completed_at IS NULL",
+                                      [number, uploadId, number - 1]).affectedRows
+            guard moved == 1 else {
+                let u = try Self.readUpload(c, uploadId)
+                throw MailboxStoreError.conflict(u.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
+            }
+        }
+    }
+
+    public func completeUpload(id: String, sha256: String, at: Date) throws {
+        try write { c in
+            guard let u = try Self.readUpload(c, id, forUpdate: true), u.completedAt == nil, u.received == u.chunkCount else {
+                throw MailboxStoreError.conflict("upload \(id) is not fully received, or already complete")
+            }
+            try c.execute("UPDATE uploads SET sha256 = $1, completed_at = $2 WHERE id = $3", [sha256, at, id])
+        }
+    }
+
+    public func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload] {
+        try read { c in
+            let ids = try c.execute("SELECT id FROM uploads WHERE used_by IS NULL AND created_at < $1 ORDER BY created_at, id LIMIT $2",
+                                    [createdBefore, limit]).rows.map { $0.string("id") }
+            return try ids.compactMap { try Self.readUpload(c, $0) }
+        }
+    }
+
+    public func deleteUpload(id: String) throws -> Bool {
+        try write { c in try c.execute("DELETE FROM uploads WHERE id = $1 AND used_by IS NULL", [id]).affectedRows == 1 }
+    }
+
+    // MARK: Notifications
+
+    public func notifications(connection: String, addresses: [String], limit: Int) throws -> [BackendNotification] {
+        guard !addresses.isEmpty else { return [] }
+        return try read { c in
+            let upTo = try c.execute("SELECT notified_upto FROM api_connections WHERE name = $1", [connection]).first?.int64("notified_upto") ?? 0
+            return try c.execute("SELECT * FROM notifications WHERE address = ANY($1::text[]) AND id > $2 ORDER BY id LIMIT $3",
+                                 [PostgresArray(addresses), upTo, limit]).rows.map(Self.readNotification)
+        }
+    }
+
+    public func confirmNotifications(connection: String, addresses: [String], upTo: Int64) throws -> Bool {
+        guard !addresses.isEmpty else { return false }
+        return try write { c in
+            guard try c.execute("SELECT 1 FROM notifications WHERE id = $1 AND address = ANY($2::text[])",
+                                [upTo, PostgresArray(addresses)]).first != nil else { return false }
+            return try c.execute("UPDATE api_connections SET notified_upto = GREATEST(notified_upto, $1) WHERE name = $2",
+                                 [upTo, connection]).affectedRows == 1
+        }
+    }
+
+    public func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification] {
+        guard !addresses.isEmpty else { return [] }
+        return try read { c in
+            try c.execute("SELECT * FROM notifications WHERE address = ANY($1::text[]) AND id > $2 ORDER BY id LIMIT $3",
+                          [PostgresArray(addresses), after, limit]).rows.map(Self.readNotification)
+        }
+    }
+
+    public func webhookState(connection: String) throws -> WebhookState? {
+        try read { c in
+            try c.execute("SELECT webhook_upto, webhook_attempts, webhook_next_at, webhook_error FROM api_connections WHERE name = $1",
+                          [connection]).first.map { r in
+                WebhookState(upTo: r.int64("webhook_upto"), attempts: r.int("webhook_attempts"), nextAttemptAt: r.optionalDate("webhook_next_at"),
+                             lastError: r.optionalString("webhook_error"))
+            }
+        }
+    }
+
+    public func recordWebhookDelivery(connection: String, upTo: Int64) throws {
+        try write { c in
+            _ = try c.execute("""
+                UPDATE api_connections
+                SET webhook_upto = GREATEST(webhook_upto, $1), webhook_attempts = 0, webhook_next_at = NULL, webhook_error = NULL
+                WHERE name = $2
+                """, [upTo, connection])
+        }
+    }
+
+    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws {
+        try write { c in
+            _ = try c.execute("""
+                UPDATE api_connections SET webhook_attempts = webhook_attempts + 1, webhook_next_at = $1, webhook_error = $2 WHERE name = $3
+                """, [nextAttemptAt, error, connection])
+        }
+    }
+
+    // MARK: Workers
+
+    public func cursor(_ name: String) throws -> Int64 {
+        try read { c in try c.execute("SELECT value FROM worker_cursors WHERE name = $1", [name]).first?.int64("value") ?? 0 }
+    }
+
+    public func setCursor(_ name: String, to value: Int64) throws {
+        try write { c in
+            _ = try c.execute("INSERT INTO worker_cursors (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                          [name, value])
+        }
+    }
+
+    public func exclusively<T>(job: String, _ body: () throws -> T) throws -> T? {
+        guard runningJobs.withLock({ $0.insert(job).inserted }) else { return nil }
+        defer { runningJobs.withLock { _ = $0.remove(job) } }
+        guard try jobLock("pg_try_advisory_lock", job) else { return nil }
+        defer { _ = try? jobLock("pg_advisory_unlock", job) }
+        return try body()
+    }
+
+    /// Takes or gives back a job's session lock (key: namespace, hash of the name). A lost
+    /// session has lost its locks too, so a new one simply starts without them.
+    private func jobLock(_ function: String, _ job: String) throws -> Bool {
+        let url = pool.url
+        return try jobSession.withLock { session throws -> Bool in
+            if session?.isUsable != true {
+                session?.close()
+                session = nil
+                session = try PostgresConnection(url: url)
+            }
+            let sql = function == "pg_advisory_unlock"
+                ? "SELECT pg_advisory_unlock($1::integer, hashtext($2)) AS held"
+                : "SELECT pg_try_advisory_lock($1::integer, hashtext($2)) AS held"
+            return try session!.execute(sql, [Int(PostgresSchema.lockNamespace), "job:" + job]).first?.string("held") == "t"
+        }
+    }
+
+    // MARK: Rows
+
+    /// Serializes writers of one key (a message id, an idempotency key) until COMMIT.
+    private static func lock(_ c: PostgresConnection, _ key: String) throws {
+        try c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["mailbox:" + key])
+    }
+
+    private static func lockOrder(_ c: PostgresConnection) throws {
+        try c.execute("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+                      [Int(PostgresSchema.lockNamespace), Int(PostgresSchema.mailboxOrderLock)])
+    }
+
+    private static func event(_ c: PostgresConnection, _ messageId: String, _ address: String?, _ at: Date, _ status: String,
+                              _ detail: String?) throws {
+        try c.execute("INSERT INTO document_events (message_id, address, at, status, detail) VALUES ($1, $2, $3, $4, $5)",
+                      [messageId, address, at, status, detail])
+    }
+
+    private static func notify(_ c: PostgresConnection, _ n: BackendNotification, _ at: Date) throws {
+        try c.execute("INSERT INTO notifications (address, kind, message_id, recipient, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+                      [n.address, n.kind, n.messageId, n.recipient, n.detail, at])
+    }
+
+    private static func readNotification(_ r: PostgresRow) -> BackendNotification {
+        BackendNotification(id: r.int64("id"), address: r.string("address"), kind: r.string("kind"), messageId: r.string("message_id"),
+                            recipient: r.optionalString("recipient"), detail: r.optionalString("detail"), at: r.date("at"))
+    }
+
+    private static func readUpload(_ c: PostgresConnection, _ id: String, forUpdate: Bool = false) throws -> Upload? {
+        let sql = forUpdate ? "SELECT * FROM uploads WHERE id = $1 FOR UPDATE" : "SELECT * FROM uploads WHERE id = $1"
+        return try c.execute(sql, [id]).first.map { r in
+            var u = Upload(id: r.string("id"), connection: r.string("connection"), name: r.string("name"), mimeType: r.string("mime_type"),
+                           size: r.int64("size"), chunkSize: r.int64("chunk_size"), path: r.string("path"), createdAt: r.date("created_at"))
+            u.received = r.int("received")
+            u.sha256 = r.optionalString("sha256")
+            u.completedAt = r.optionalDate("completed_at")
+            u.usedBy = r.optionalString("used_by")
+            return u
+        }
+    }
+
+    private static func readDocument(_ c: PostgresConnection, _ id: String) throws -> Document? {
+        guard var d = try c.execute("SELECT * FROM documents WHERE message_id = $1", [id]).first.map({ r in
+            Document(messageId: r.string("message_id"), connection: r.optionalString("connection"), idempotencyKey: r.optionalString("idempotency_key"),
+                     sender: r.string("sender"), metadata: r.string("metadata"), originParty: r.optionalString("origin_party"),
+                     originMessageId: r.optionalString("origin_message_id"), deliveryBy: r.optionalDate("delivery_by"),
+                     createdAt: r.date("created_at"), files: [], recipients: [])
+        }) else { return nil }
+        d.files = try c.execute("SELECT * FROM document_files WHERE message_id = $1 ORDER BY position", [id]).rows.map { r in
+            DocumentFile(name: r.string("name"), mimeType: r.string("mime_type"),
+                         file: StoredFile(path: r.string("path"), size: r.int64("size"), sha256: r.string("sha256")))
+        }
+        d.recipients = try c.execute("SELECT * FROM document_recipients WHERE message_id = $1 ORDER BY id", [id]).rows.map { r in
+            DocumentRecipient(id: r.int64("id"), address: r.string("address"), route: RecipientRoute(rawValue: r.string("route")) ?? .mailbox,
+                              status: RecipientStatus(rawValue: r.string("status")) ?? .submitted, party: r.optionalString("party"),
+                              as4MessageId: r.optionalString("as4_message_id"), receipt: r.optionalData("receipt"),
+                              decision: r.optionalString("decision").map { decision in
+                                  RecipientDecision(accepted: decision == "accept", code: r.optionalString("decision_code"),
+                                                    reason: r.optionalString("decision_reason"), at: r.optionalDate("decided_at") ?? r.date("updated_at"))
+                              },
+                              retrievedAt: r.optionalDate("retrieved_at"), updatedAt: r.date("updated_at"))
+        }
+        return d
+    }
+}
