@@ -30,45 +30,13 @@ extension SQLiteConnection {
     func withParts(_ message: StoredMessage) throws -> StoredMessage {
         var message = message
         message.parts = try query("SELECT * FROM parts WHERE message_row = ? ORDER BY position", [message.rowId]) {
-            MessagePart(contentId: $0.string("content_id"), mimeType: $0.string("mime_type"),
-                        file: StoredFile(path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256")))
+            $0.messagePart()
         }
         return message
     }
 
     /// Maps a `SELECT * FROM messages` row (parts are loaded separately).
-    static func readMessage(_ row: SQLiteStatement) throws -> StoredMessage {
-        let messageId = row.string("message_id")
-        guard let direction = Direction(rawValue: row.string("direction")),
-              let status = MessageStatus(rawValue: row.string("status"))
-        else {
-            throw StoreError.invalidArgument("message \(messageId): unknown direction or status in the database")
-        }
-        let metadata = MessageMetadata(messageId: messageId, conversationId: row.string("conversation_id"),
-                                       refToMessageId: row.optionalString("ref_to_message_id"),
-                                       fromParty: row.string("from_party"), toParty: row.string("to_party"),
-                                       service: row.string("service"), action: row.string("action"),
-                                       pmodeId: row.optionalString("pmode_id"), mpc: row.optionalString("mpc"))
-        var outbound: OutboundState?
-        if direction == .outbound {
-            let lastError = row.optionalString("last_error_code").map {
-                DeliveryError(code: $0, reason: row.string("last_error_reason"))
-            }
-            outbound = OutboundState(endpoint: row.optionalString("endpoint"), contentType: row.string("content_type"),
-                                     messagePath: row.string("message_path"),
-                                     sentReferences: row.optionalString("sent_references"),
-                                     attempts: row.int("attempts"), maxAttempts: row.int("max_attempts"),
-                                     nextAttemptAt: row.optionalDate("next_attempt_at"),
-                                     leaseOwner: row.optionalString("lease_owner"),
-                                     leaseUntil: row.optionalDate("lease_until"), lastError: lastError,
-                                     pullMPC: row.optionalString("pull_mpc"))
-        }
-        return StoredMessage(rowId: row.int64("row_id"), direction: direction, status: status, metadata: metadata,
-                             parts: [], createdAt: row.date("created_at"), updatedAt: row.date("updated_at"),
-                             outbound: outbound, receipt: row.optionalData("receipt"),
-                             receiptAt: row.optionalDate("receipt_at"), storedPath: row.optionalString("stored_path"),
-                             retrievedAt: row.optionalDate("retrieved_at"))
-    }
+    static func readMessage(_ row: SQLiteStatement) throws -> StoredMessage { try row.storedMessage() }
 
     /// Inserts a received message (status `Received`) and its parts; returns its row id.
     func insertInbound(_ message: InboundMessage) throws -> Int64 {
@@ -151,14 +119,7 @@ extension SQLiteConnection {
             """, [afterId, limit]) { row in (row.string("message_id"), try Self.readEvent(row)) }
     }
 
-    static func readEvent(_ row: SQLiteStatement) throws -> MessageEvent {
-        guard let direction = Direction(rawValue: row.string("direction")),
-              let status = MessageStatus(rawValue: row.string("status"))
-        else { throw StoreError.invalidArgument("event \(row.int64("id")): unknown direction or status") }
-        return MessageEvent(id: row.int64("id"), rowId: row.int64("message_row"), at: row.date("at"),
-                            direction: direction, status: status, code: row.optionalString("code"),
-                            detail: row.optionalString("detail"))
-    }
+    static func readEvent(_ row: SQLiteStatement) throws -> MessageEvent { try row.messageEvent() }
 
     // MARK: transitions
 

@@ -6,12 +6,8 @@ import Foundation
 // another transaction just took no longer matches the claim's WHERE when PostgreSQL rechecks it.
 extension PostgresMessageStore {
     public func enqueueOutbound(_ message: OutboundMessage) throws -> Int64 {
+        try OutboundTransitions.checkEnqueue(message)
         let messageId = message.metadata.messageId
-        guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
-        guard message.maxAttempts >= 1 else { throw StoreError.invalidArgument("maxAttempts must be at least 1") }
-        guard message.endpoint != nil || message.pullMPC != nil else {
-            throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
-        }
         return try write { t in
             try t.lockMessageId(messageId, direction: .outbound)
             guard try t.execute("SELECT 1 AS found FROM messages WHERE direction = 'out' AND message_id = $1",
@@ -19,16 +15,15 @@ extension PostgresMessageStore {
                 throw StoreError.duplicateMessageId(messageId)
             }
             let rowId = try t.insertOutbound(message)
-            let target = message.pullMPC.map { "waiting for a pull on \($0)" } ?? "for \(message.endpoint ?? "")"
             t.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
-                          detail: "queued \(target), \(message.maxAttempts) attempt(s) allowed")
+                          detail: OutboundEventText.queued(message))
             return rowId
         }
     }
 
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
-        try Self.checkLease(owner: owner, lease: lease)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         return try write(synchronousCommit: false) { t in
             try Self.failExhaustedLeases(t, now: now)
             let candidates = try t.execute("""
@@ -45,7 +40,7 @@ extension PostgresMessageStore {
     }
 
     public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
-        try Self.checkLease(owner: owner, lease: lease)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         return try write { t in
             try Self.failExhaustedLeases(t, now: now)
             let candidate = try t.execute("""
@@ -65,14 +60,14 @@ extension PostgresMessageStore {
         try write(synchronousCommit: false) { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             try t.checkTransition(message, to: .delivered)
-            try Self.checkOwner(message, owner)
+            try OutboundTransitions.checkOwner(message, owner)
             try t.execute("""
                 UPDATE messages SET status = 'Delivered', receipt = $1, receipt_at = $2, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = $2
                 WHERE row_id = $3
                 """, [receipt, date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                          detail: "receipt (\(receipt.count) bytes) accepted by \(owner)")
+                          detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
         }
     }
 
@@ -82,14 +77,14 @@ extension PostgresMessageStore {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             try t.checkTransition(message, to: .submitted)
-            try Self.checkOwner(message, owner)
-            let attempts = message.outbound?.attempts ?? 0
-            let maxAttempts = message.outbound?.maxAttempts ?? 0
-            if attempts >= maxAttempts {
-                let exhausted = DeliveryError(code: error.code,
-                                              reason: "retry budget exhausted (\(attempts)/\(maxAttempts)): \(error.reason)")
+            try OutboundTransitions.checkOwner(message, owner)
+            let detail: String
+            switch OutboundTransitions.retry(message, error: error, nextAttemptAt: nextAttemptAt) {
+            case .exhausted(let exhausted):
                 try Self.fail(message, with: exhausted, at: date, t)
                 return .failed
+            case .scheduled(let scheduled):
+                detail = scheduled
             }
             try t.execute("""
                 UPDATE messages SET status = 'Submitted', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL,
@@ -97,8 +92,7 @@ extension PostgresMessageStore {
                 WHERE row_id = $5
                 """, [nextAttemptAt, error.code, error.reason, date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted, code: error.code,
-                          detail: "attempt \(attempts)/\(maxAttempts) failed: \(error.reason); next at "
-                              + Self.timestamp(nextAttemptAt))
+                          detail: detail)
             return .submitted
         }
     }
@@ -107,7 +101,7 @@ extension PostgresMessageStore {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             try t.checkTransition(message, to: .failed)
-            if message.status == .sending { try Self.checkOwner(message, owner) }
+            try OutboundTransitions.checkMayFail(message, owner: owner)
             try Self.fail(message, with: error, at: date, t)
         }
     }
@@ -115,18 +109,14 @@ extension PostgresMessageStore {
     public func retryFailed(messageId: String, at date: Date) throws {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
-            guard message.status.allowsOperatorRetry(direction: .outbound) else {
-                throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .submitted)
-            }
-            let used = message.outbound?.attempts ?? 0
-            let maxAttempts = message.outbound?.maxAttempts ?? 0
+            try OutboundTransitions.checkOperatorRetry(message)
             try t.execute("""
                 UPDATE messages SET status = 'Submitted', attempts = 0, next_attempt_at = $1, lease_owner = NULL,
                                     lease_until = NULL, updated_at = $1
                 WHERE row_id = $2
                 """, [date, message.rowId])
-            t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted, code: "retry-requested",
-                          detail: "re-queued by an operator after \(used) attempt(s); \(maxAttempts) attempt(s) allowed again")
+            t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted,
+                          code: OutboundEventText.retryRequestedCode, detail: OutboundEventText.operatorRetry(message))
         }
     }
 
@@ -142,7 +132,7 @@ extension PostgresMessageStore {
             for message in expired {
                 try Self.requeue(message, at: now, t)
                 t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                              code: "lease-expired", detail: Self.expiredLeaseText(message))
+                              code: OutboundEventText.leaseExpiredCode, detail: OutboundEventText.leaseExpired(message))
             }
             return failed + expired.count
         }
@@ -159,7 +149,8 @@ extension PostgresMessageStore {
             for message in held {
                 try Self.requeue(message, at: now, t)
                 t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                              code: "lease-released", detail: "released at restart of \(ownerPrefix)")
+                              code: OutboundEventText.leaseReleasedCode,
+                              detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
             }
             return held.count
         }
@@ -205,24 +196,13 @@ extension PostgresMessageStore {
     private static func lease(_ message: StoredMessage, to owner: String, now: Date, lease: TimeInterval,
                               _ t: PostgresTransaction) throws -> OutboundJob {
         try t.checkTransition(message, to: .sending)
-        let until = now.addingTimeInterval(lease)
-        let attempt = (message.outbound?.attempts ?? 0) + 1
-        let maxAttempts = message.outbound?.maxAttempts ?? 0
+        let grant = OutboundTransitions.lease(message, to: owner, now: now, lease: lease)
         try t.execute("""
             UPDATE messages SET status = 'Sending', lease_owner = $1, lease_until = $2, attempts = $3, updated_at = $4
             WHERE row_id = $5
-            """, [owner, until, attempt, now, message.rowId])
-        let takeover = message.status == .sending ? " (" + expiredLeaseText(message) + ")" : ""
-        let verb = message.outbound?.pullMPC == nil ? "leased" : "pulled"
-        t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .sending,
-                      detail: "attempt \(attempt)/\(maxAttempts) \(verb) by \(owner) until "
-                          + Self.timestamp(until) + takeover)
-        let state = message.outbound
-        return OutboundJob(rowId: message.rowId, metadata: message.metadata, endpoint: state?.endpoint,
-                           contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
-                           sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
-                           owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                           pullMPC: state?.pullMPC, createdAt: message.createdAt)
+            """, [owner, grant.until, grant.attempt, now, message.rowId])
+        t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .sending, detail: grant.eventDetail)
+        return grant.job(for: message)
     }
 
     /// Fails every `Sending` row whose lease expired on its last allowed attempt (rows another
@@ -236,7 +216,7 @@ extension PostgresMessageStore {
             FOR UPDATE SKIP LOCKED
             """, [now]).rows.map(PostgresConnection.readMessage)
         for message in exhausted {
-            try fail(message, with: .missingReceipt(attempts: message.outbound?.attempts ?? 0), at: now, t)
+            try fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, t)
         }
         return exhausted.count
     }
@@ -258,26 +238,5 @@ extension PostgresMessageStore {
             """, [error.code, error.reason, date, message.rowId])
         t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .failed, code: error.code,
                       detail: error.reason)
-    }
-
-    private static func checkOwner(_ message: StoredMessage, _ owner: String?) throws {
-        let holder = message.outbound?.leaseOwner
-        guard let owner, owner == holder else {
-            throw StoreError.leaseNotHeld(messageId: message.metadata.messageId, owner: owner, holder: holder)
-        }
-    }
-
-    private static func checkLease(owner: String, lease: TimeInterval) throws {
-        guard !owner.isEmpty else { throw StoreError.invalidArgument("empty lease owner") }
-        guard lease > 0 else { throw StoreError.invalidArgument("lease must be positive") }
-    }
-
-    private static func expiredLeaseText(_ message: StoredMessage) -> String {
-        "lease of \(message.outbound?.leaseOwner ?? "?") expired at "
-            + (message.outbound?.leaseUntil.map(Self.timestamp) ?? "?")
-    }
-
-    private static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

@@ -79,9 +79,8 @@ public final class PostgresMessageStore: MessageStore {
     // MARK: Inbound
 
     public func recordInbound(_ message: InboundMessage, duplicateWindow: TimeInterval) throws -> InboundResult {
+        try InboundTransitions.checkRecord(message, duplicateWindow: duplicateWindow)
         let messageId = message.metadata.messageId
-        guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
-        guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
         return try write { t in
             try t.lockMessageId(messageId, direction: .inbound)
@@ -91,15 +90,15 @@ public final class PostgresMessageStore: MessageStore {
                 """, [messageId, windowStart]).first.map(PostgresConnection.readMessage)
             if let original {
                 t.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound, status: original.status,
-                              code: "duplicate", detail: "received again from \(message.metadata.fromParty); not stored")
+                              code: MessageEventText.duplicateCode, detail: MessageEventText.duplicate(message))
                 return .duplicate(original: try t.connection.withParts([original])[0])
             }
             let rowId = try t.insertInbound(message)
             t.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                          detail: "from \(message.metadata.fromParty), \(message.parts.count) part(s)")
+                          detail: MessageEventText.received(message))
             if let receipt = message.receipt {
                 t.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                              code: "receipt", detail: "receipt stored (\(receipt.count) bytes)")
+                              code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
             }
             return .stored(rowId: rowId)
         }
@@ -111,7 +110,7 @@ public final class PostgresMessageStore: MessageStore {
             try t.execute("UPDATE messages SET receipt = $1, receipt_at = $2, updated_at = $2 WHERE row_id = $3",
                           [receipt, date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: direction, status: message.status,
-                          code: "receipt", detail: "receipt stored (\(receipt.count) bytes)")
+                          code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
         }
     }
 
@@ -121,7 +120,7 @@ public final class PostgresMessageStore: MessageStore {
             try t.checkTransition(message, to: .delivered)
             try t.execute("UPDATE messages SET status = 'Delivered', updated_at = $1 WHERE row_id = $2", [date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .delivered,
-                          detail: "handed to the backend")
+                          detail: MessageEventText.handedOver)
         }
     }
 
@@ -132,7 +131,7 @@ public final class PostgresMessageStore: MessageStore {
             try t.execute("UPDATE messages SET status = 'Retrieved', retrieved_at = $1, updated_at = $1 WHERE row_id = $2",
                           [date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .retrieved,
-                          detail: "retrieved by the backend")
+                          detail: MessageEventText.retrieved)
         }
     }
 

@@ -133,9 +133,7 @@ extension PostgresConnection {
                                [PostgresArray(messages.map(\.rowId))]).rows
         var parts: [Int64: [MessagePart]] = [:]
         for row in rows {
-            parts[row.int64("message_row"), default: []].append(
-                MessagePart(contentId: row.string("content_id"), mimeType: row.string("mime_type"),
-                            file: StoredFile(path: row.string("path"), size: row.int64("size"), sha256: row.string("sha256"))))
+            parts[row.int64("message_row"), default: []].append(row.messagePart())
         }
         return messages.map { message in
             var message = message
@@ -149,45 +147,7 @@ extension PostgresConnection {
     }
 
     /// Maps a `SELECT * FROM messages` row (parts are loaded separately).
-    static func readMessage(_ row: PostgresRow) throws -> StoredMessage {
-        let messageId = row.string("message_id")
-        guard let direction = Direction(rawValue: row.string("direction")),
-              let status = MessageStatus(rawValue: row.string("status"))
-        else {
-            throw StoreError.invalidArgument("message \(messageId): unknown direction or status in the database")
-        }
-        let metadata = MessageMetadata(messageId: messageId, conversationId: row.string("conversation_id"),
-                                       refToMessageId: row.optionalString("ref_to_message_id"),
-                                       fromParty: row.string("from_party"), toParty: row.string("to_party"),
-                                       service: row.string("service"), action: row.string("action"),
-                                       pmodeId: row.optionalString("pmode_id"), mpc: row.optionalString("mpc"))
-        var outbound: OutboundState?
-        if direction == .outbound {
-            let lastError = row.optionalString("last_error_code").map {
-                DeliveryError(code: $0, reason: row.string("last_error_reason"))
-            }
-            outbound = OutboundState(endpoint: row.optionalString("endpoint"), contentType: row.string("content_type"),
-                                     messagePath: row.string("message_path"),
-                                     sentReferences: row.optionalString("sent_references"),
-                                     attempts: row.int("attempts"), maxAttempts: row.int("max_attempts"),
-                                     nextAttemptAt: row.optionalDate("next_attempt_at"),
-                                     leaseOwner: row.optionalString("lease_owner"),
-                                     leaseUntil: row.optionalDate("lease_until"), lastError: lastError,
-                                     pullMPC: row.optionalString("pull_mpc"))
-        }
-        return StoredMessage(rowId: row.int64("row_id"), direction: direction, status: status, metadata: metadata,
-                             parts: [], createdAt: row.date("created_at"), updatedAt: row.date("updated_at"),
-                             outbound: outbound, receipt: row.optionalData("receipt"),
-                             receiptAt: row.optionalDate("receipt_at"), storedPath: row.optionalString("stored_path"),
-                             retrievedAt: row.optionalDate("retrieved_at"))
-    }
+    static func readMessage(_ row: PostgresRow) throws -> StoredMessage { try row.storedMessage() }
 
-    static func readEvent(_ row: PostgresRow) throws -> MessageEvent {
-        guard let direction = Direction(rawValue: row.string("direction")),
-              let status = MessageStatus(rawValue: row.string("status"))
-        else { throw StoreError.invalidArgument("event \(row.int64("id")): unknown direction or status") }
-        return MessageEvent(id: row.int64("id"), rowId: row.int64("message_row"), at: row.date("at"),
-                            direction: direction, status: status, code: row.optionalString("code"),
-                            detail: row.optionalString("detail"))
-    }
+    static func readEvent(_ row: PostgresRow) throws -> MessageEvent { try row.messageEvent() }
 }

@@ -7,12 +7,8 @@ import Foundation
 // (threads, store objects or processes) are serialized and never see the same row as free.
 extension SQLiteMessageStore {
     public func enqueueOutbound(_ message: OutboundMessage) throws -> Int64 {
+        try OutboundTransitions.checkEnqueue(message)
         let messageId = message.metadata.messageId
-        guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
-        guard message.maxAttempts >= 1 else { throw StoreError.invalidArgument("maxAttempts must be at least 1") }
-        guard message.endpoint != nil || message.pullMPC != nil else {
-            throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
-        }
         try checkInlineParts(message.parts)
         if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
             throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
@@ -25,16 +21,15 @@ extension SQLiteMessageStore {
             if let bytes = message.messageBytes {
                 try c.run("INSERT INTO message_bytes (message_row, bytes) VALUES (?, ?)", [rowId, bytes])
             }
-            let target = message.pullMPC.map { "waiting for a pull on \($0)" } ?? "for \(message.endpoint ?? "")"
             try c.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
-                              detail: "queued \(target), \(message.maxAttempts) attempt(s) allowed")
+                              detail: OutboundEventText.queued(message))
             return rowId
         }
     }
 
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
-        try Self.checkLease(owner: owner, lease: lease)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         // Not waited for (see `write(durable:)`): a lease lost in a crash leaves the
         // row claimable again, and the node's leases are released at restart anyway. Fails of
         // exhausted leases in the same transaction become durable with the next synced commit.
@@ -65,7 +60,7 @@ extension SQLiteMessageStore {
     }
 
     public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
-        try Self.checkLease(owner: owner, lease: lease)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         return try write { c in
             try Self.failExhaustedLeases(c, now: now)
             let candidate = try c.queryFirst("""
@@ -86,14 +81,14 @@ extension SQLiteMessageStore {
         try write(durable: false) { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .delivered)
-            try Self.checkOwner(message, owner)
+            try OutboundTransitions.checkOwner(message, owner)
             try c.run("""
                 UPDATE messages SET status = 'Delivered', receipt = ?, receipt_at = ?, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = ?
                 WHERE row_id = ?
                 """, [receipt, date, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                              detail: "receipt (\(receipt.count) bytes) accepted by \(owner)")
+                              detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
         }
     }
 
@@ -103,14 +98,14 @@ extension SQLiteMessageStore {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .submitted)
-            try Self.checkOwner(message, owner)
-            let attempts = message.outbound?.attempts ?? 0
-            let maxAttempts = message.outbound?.maxAttempts ?? 0
-            if attempts >= maxAttempts {
-                let exhausted = DeliveryError(code: error.code,
-                                              reason: "retry budget exhausted (\(attempts)/\(maxAttempts)): \(error.reason)")
+            try OutboundTransitions.checkOwner(message, owner)
+            let detail: String
+            switch OutboundTransitions.retry(message, error: error, nextAttemptAt: nextAttemptAt) {
+            case .exhausted(let exhausted):
                 try Self.fail(message, with: exhausted, at: date, c)
                 return .failed
+            case .scheduled(let scheduled):
+                detail = scheduled
             }
             try c.run("""
                 UPDATE messages SET status = 'Submitted', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
@@ -118,8 +113,7 @@ extension SQLiteMessageStore {
                 WHERE row_id = ?
                 """, [nextAttemptAt, error.code, error.reason, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted, code: error.code,
-                              detail: "attempt \(attempts)/\(maxAttempts) failed: \(error.reason); next at "
-                                  + Self.timestamp(nextAttemptAt))
+                              detail: detail)
             return .submitted
         }
     }
@@ -128,7 +122,7 @@ extension SQLiteMessageStore {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .failed)
-            if message.status == .sending { try Self.checkOwner(message, owner) }
+            try OutboundTransitions.checkMayFail(message, owner: owner)
             try Self.fail(message, with: error, at: date, c)
         }
     }
@@ -136,19 +130,14 @@ extension SQLiteMessageStore {
     public func retryFailed(messageId: String, at date: Date) throws {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
-            guard message.status.allowsOperatorRetry(direction: .outbound) else {
-                throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .submitted)
-            }
-            let used = message.outbound?.attempts ?? 0
-            let maxAttempts = message.outbound?.maxAttempts ?? 0
+            try OutboundTransitions.checkOperatorRetry(message)
             try c.run("""
                 UPDATE messages SET status = 'Submitted', attempts = 0, next_attempt_at = ?, lease_owner = NULL,
                                     lease_until = NULL, updated_at = ?
                 WHERE row_id = ?
                 """, [date, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted,
-                              code: "retry-requested",
-                              detail: "re-queued by an operator after \(used) attempt(s); \(maxAttempts) attempt(s) allowed again")
+                              code: OutboundEventText.retryRequestedCode, detail: OutboundEventText.operatorRetry(message))
         }
     }
 
@@ -161,13 +150,9 @@ extension SQLiteMessageStore {
                 ORDER BY lease_until, row_id
                 """, [now], row: SQLiteConnection.readMessage)
             for message in expired {
-                try c.run("""
-                    UPDATE messages SET status = 'Submitted', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-                                        updated_at = ?
-                    WHERE row_id = ?
-                    """, [now, now, message.rowId])
+                try Self.requeue(message, at: now, c)
                 try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                                  code: "lease-expired", detail: Self.expiredLeaseText(message))
+                                  code: OutboundEventText.leaseExpiredCode, detail: OutboundEventText.leaseExpired(message))
             }
             return failed + expired.count
         }
@@ -183,13 +168,10 @@ extension SQLiteMessageStore {
                 ORDER BY row_id
                 """, [ownerPrefix.count, ownerPrefix], row: SQLiteConnection.readMessage)
             for message in held {
-                try c.run("""
-                    UPDATE messages SET status = 'Submitted', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-                                        updated_at = ?
-                    WHERE row_id = ?
-                    """, [now, now, message.rowId])
+                try Self.requeue(message, at: now, c)
                 try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                                  code: "lease-released", detail: "released at restart of \(ownerPrefix)")
+                                  code: OutboundEventText.leaseReleasedCode,
+                                  detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
             }
             return held.count
         }
@@ -223,26 +205,17 @@ extension SQLiteMessageStore {
     private static func lease(_ message: StoredMessage, to owner: String, now: Date, lease: TimeInterval,
                               _ c: SQLiteConnection) throws -> OutboundJob {
         try c.checkTransition(message, to: .sending)
-        let until = now.addingTimeInterval(lease)
-        let attempt = (message.outbound?.attempts ?? 0) + 1
-        let maxAttempts = message.outbound?.maxAttempts ?? 0
+        let grant = OutboundTransitions.lease(message, to: owner, now: now, lease: lease)
         try c.run("""
             UPDATE messages SET status = 'Sending', lease_owner = ?, lease_until = ?, attempts = ?, updated_at = ?
             WHERE row_id = ?
-            """, [owner, until, attempt, now, message.rowId])
-        let takeover = message.status == .sending ? " (" + expiredLeaseText(message) + ")" : ""
-        let verb = message.outbound?.pullMPC == nil ? "leased" : "pulled"
+            """, [owner, grant.until, grant.attempt, now, message.rowId])
         try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .sending,
-                          detail: "attempt \(attempt)/\(maxAttempts) \(verb) by \(owner) until \(timestamp(until))"
-                              + takeover)
-        let state = message.outbound
-        return OutboundJob(rowId: message.rowId, metadata: message.metadata, endpoint: state?.endpoint,
-                           contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
-                           sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
-                           owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                           pullMPC: state?.pullMPC, createdAt: message.createdAt,
-                           messageBytes: try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
-                                                          [message.rowId]) { $0.optionalData("bytes") } ?? nil)
+                          detail: grant.eventDetail)
+        // A message small enough to keep inline travels in the job rather than through a file.
+        let messageBytes = try c.queryFirst("SELECT bytes FROM message_bytes WHERE message_row = ?",
+                                            [message.rowId]) { $0.optionalData("bytes") } ?? nil
+        return grant.job(for: message, messageBytes: messageBytes)
     }
 
     /// Fails every `Sending` row whose lease expired on its last allowed attempt.
@@ -254,9 +227,17 @@ extension SQLiteMessageStore {
             ORDER BY lease_until, row_id
             """, [now], row: SQLiteConnection.readMessage)
         for message in exhausted {
-            try fail(message, with: .missingReceipt(attempts: message.outbound?.attempts ?? 0), at: now, c)
+            try fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, c)
         }
         return exhausted.count
+    }
+
+    private static func requeue(_ message: StoredMessage, at now: Date, _ c: SQLiteConnection) throws {
+        try c.run("""
+            UPDATE messages SET status = 'Submitted', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+                                updated_at = ?
+            WHERE row_id = ?
+            """, [now, now, message.rowId])
     }
 
     private static func fail(_ message: StoredMessage, with error: DeliveryError, at date: Date,
@@ -268,26 +249,5 @@ extension SQLiteMessageStore {
             """, [error.code, error.reason, date, message.rowId])
         try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .failed, code: error.code,
                           detail: error.reason)
-    }
-
-    private static func checkOwner(_ message: StoredMessage, _ owner: String?) throws {
-        let holder = message.outbound?.leaseOwner
-        guard let owner, owner == holder else {
-            throw StoreError.leaseNotHeld(messageId: message.metadata.messageId, owner: owner, holder: holder)
-        }
-    }
-
-    private static func checkLease(owner: String, lease: TimeInterval) throws {
-        guard !owner.isEmpty else { throw StoreError.invalidArgument("empty lease owner") }
-        guard lease > 0 else { throw StoreError.invalidArgument("lease must be positive") }
-    }
-
-    private static func expiredLeaseText(_ message: StoredMessage) -> String {
-        "lease of \(message.outbound?.leaseOwner ?? "?") expired at "
-            + (message.outbound?.leaseUntil.map(timestamp) ?? "?")
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

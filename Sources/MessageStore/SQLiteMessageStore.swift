@@ -133,9 +133,8 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     // MARK: Inbound
 
     public func recordInbound(_ message: InboundMessage, duplicateWindow: TimeInterval) throws -> InboundResult {
+        try InboundTransitions.checkRecord(message, duplicateWindow: duplicateWindow)
         let messageId = message.metadata.messageId
-        guard !messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
-        guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
         try checkInlineParts(message.parts)
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
         return try write { c in
@@ -145,16 +144,16 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
                 """, [messageId, windowStart], row: SQLiteConnection.readMessage)
             if let original {
                 try c.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound,
-                                  status: original.status, code: "duplicate",
-                                  detail: "received again from \(message.metadata.fromParty); not stored")
+                                  status: original.status, code: MessageEventText.duplicateCode,
+                                  detail: MessageEventText.duplicate(message))
                 return .duplicate(original: try c.withParts(original))
             }
             let rowId = try c.insertInbound(message)
             try c.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                              detail: "from \(message.metadata.fromParty), \(message.parts.count) part(s)")
+                              detail: MessageEventText.received(message))
             if let receipt = message.receipt {
                 try c.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                                  code: "receipt", detail: "receipt stored (\(receipt.count) bytes)")
+                                  code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
             }
             return .stored(rowId: rowId)
         }
@@ -166,7 +165,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
             try c.run("UPDATE messages SET receipt = ?, receipt_at = ?, updated_at = ? WHERE row_id = ?",
                       [receipt, date, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: direction, status: message.status,
-                              code: "receipt", detail: "receipt stored (\(receipt.count) bytes)")
+                              code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
         }
     }
 
@@ -176,7 +175,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
             try c.checkTransition(message, to: .delivered)
             try c.run("UPDATE messages SET status = 'Delivered', updated_at = ? WHERE row_id = ?", [date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .delivered,
-                              detail: "handed to the backend")
+                              detail: MessageEventText.handedOver)
         }
     }
 
@@ -187,7 +186,7 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
             try c.run("UPDATE messages SET status = 'Retrieved', retrieved_at = ?, updated_at = ? WHERE row_id = ?",
                       [date, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .retrieved,
-                              detail: "retrieved by the backend")
+                              detail: MessageEventText.retrieved)
         }
     }
 

@@ -28,16 +28,7 @@ final class PostgresNodesTests: XCTestCase {
     func testTwoNodesShareTheQueueAndSurviveOneBeingKilled() throws {
         let count = 150
         try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 100, interval: 1)])
-        let config = harness.root.appendingPathComponent("gw-a-postgres.json").path
-        try """
-            {"store": "\(server.url)", "payloadDirectory": "\(harness.root.path)/shared-payloads", "leaseSeconds": 3}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        harness.nodes["gw-a"]!.extraArguments = ["--config", config]
-        let second = GatewayHarness.Node(name: "gw-a", as4Port: GatewayHarness.freePort(), submitPort: GatewayHarness.freePort(),
-                                         data: harness.root.appendingPathComponent("data-gw-a-node2").path,
-                                         logPath: harness.root.appendingPathComponent("gw-a-node2.log").path)
-        second.extraArguments = ["--party", "gw-a", "--config", config]
-        harness.nodes["gw-a-node2"] = second
+        try harness.configureTwoNodesOfA(on: server)
         try harness.start("gw-a")
 
         let doc = try harness.file("m.txt", Array("shared queue".utf8))
@@ -93,16 +84,7 @@ final class PostgresFaultTests: XCTestCase {
         defer { server.stop() }
         let harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 100, interval: 1)])
-        let config = harness.root.appendingPathComponent("gw-a-postgres.json").path
-        try """
-            {"store": "\(server.url)", "payloadDirectory": "\(harness.root.path)/shared-payloads", "leaseSeconds": 3}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        harness.nodes["gw-a"]!.extraArguments = ["--config", config]
-        let second = GatewayHarness.Node(name: "gw-a", as4Port: GatewayHarness.freePort(), submitPort: GatewayHarness.freePort(),
-                                         data: harness.root.appendingPathComponent("data-gw-a-node2").path,
-                                         logPath: harness.root.appendingPathComponent("gw-a-node2.log").path)
-        second.extraArguments = ["--party", "gw-a", "--config", config]
-        harness.nodes["gw-a-node2"] = second
+        try harness.configureTwoNodesOfA(on: server)
         for node in ["gw-a", "gw-a-node2", "gw-b"] { try harness.start(node) }
 
         var random = SystemRandomNumberGenerator()
@@ -147,23 +129,35 @@ final class PostgresFaultTests: XCTestCase {
         let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
         defer { store.close() }
         try harness.waitUntil(timeout: 60 + Double(count) / 5, "the queue to drain") { try store.queueDepth().total == 0 }
-        let outbound = try store.listMessages(status: nil, since: nil, direction: .outbound, limit: 10 * count)
-        let delivered = Set(outbound.filter { $0.status == .delivered }.map(\.metadata.messageId))
-        let failed = outbound.filter { $0.status == .failed }
         let receiver = try harness.store("gw-b")
         defer { receiver.close() }
-        let inbound = try receiver.listMessages(status: nil, since: nil, direction: .inbound, limit: 10 * count).map(\.metadata.messageId)
-        let duplicates = inbound.count - Set(inbound).count
-        let lost = Set(sent).subtracting(delivered).subtracting(failed.map(\.metadata.messageId))
-        print("fault run: sent=\(sent.count) delivered=\(delivered.count) failed=\(failed.count) duplicates=\(duplicates) "
-            + "lost=\(lost.count) kills=\(kills) received=\(Set(inbound).count) database_restarts=1 "
-            + "receiver_restarts=\(receiverRestarts)")
-        XCTAssertEqual(duplicates, 0, "a message stored twice at the receiver")
-        XCTAssertEqual(lost, [], "acknowledged messages neither Delivered nor Failed")
-        XCTAssertTrue(failed.allSatisfy { $0.outbound?.lastError != nil }, "every Failed message has a reason")
-        XCTAssertTrue(Set(sent).isSubset(of: Set(inbound).union(failed.map(\.metadata.messageId))),
+        let run = try FaultRunTally(sent: sent, sender: store, receiver: receiver, limit: 10 * count)
+        print("fault run: sent=\(sent.count) delivered=\(run.delivered.count) failed=\(run.failed.count) "
+            + "duplicates=\(run.duplicates) lost=\(run.lost.count) kills=\(kills) received=\(run.received.count) "
+            + "database_restarts=1 receiver_restarts=\(receiverRestarts)")
+        XCTAssertEqual(run.duplicates, 0, "a message stored twice at the receiver")
+        XCTAssertEqual(run.lost, [], "acknowledged messages neither Delivered nor Failed")
+        XCTAssertTrue(run.failed.allSatisfy { $0.outbound?.lastError != nil }, "every Failed message has a reason")
+        XCTAssertTrue(Set(sent).isSubset(of: run.received.union(run.failed.map(\.metadata.messageId))),
                       "every acknowledged message reached the receiver or failed with a reason")
         XCTAssertGreaterThan(kills, 1)
+    }
+}
+
+extension GatewayHarness {
+    /// Puts gateway A's store on `server` and adds "gw-a-node2", a second node of party gw-a on the
+    /// same store and payload directory, with short leases so a killed node's messages move on soon.
+    fileprivate func configureTwoNodesOfA(on server: ThrowAwayPostgres) throws {
+        let config = root.appendingPathComponent("gw-a-postgres.json").path
+        try """
+            {"store": "\(server.url)", "payloadDirectory": "\(root.path)/shared-payloads", "leaseSeconds": 3}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        nodes["gw-a"]!.extraArguments = ["--config", config]
+        let second = Node(name: "gw-a", as4Port: Self.freePort(), submitPort: Self.freePort(),
+                          data: root.appendingPathComponent("data-gw-a-node2").path,
+                          logPath: root.appendingPathComponent("gw-a-node2.log").path)
+        second.extraArguments = ["--party", "gw-a", "--config", config]
+        nodes["gw-a-node2"] = second
     }
 }
 

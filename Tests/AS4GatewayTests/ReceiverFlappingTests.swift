@@ -49,25 +49,20 @@ final class ReceiverFlappingTests: XCTestCase {
                 .filter { $0.status != .delivered && $0.status != .failed }
             return open.isEmpty
         }
-        let outbound = try sender.listMessages(status: nil, since: nil, direction: .outbound, limit: 10 * count)
-        let delivered = Set(outbound.filter { $0.status == .delivered }.map(\.metadata.messageId))
-        let failed = outbound.filter { $0.status == .failed }
         let receiver = try harness.store("gw-b")
         defer { receiver.close() }
-        let inbound = try receiver.listMessages(status: nil, since: nil, direction: .inbound, limit: 10 * count).map(\.metadata.messageId)
-        let duplicates = inbound.count - Set(inbound).count
-        let lost = Set(sent).subtracting(delivered).subtracting(failed.map(\.metadata.messageId))
+        let run = try FaultRunTally(sent: sent, sender: sender, receiver: receiver, limit: 10 * count)
         // Attempts beyond the first: the receiver's downtime seen from the sender.
-        let retries = outbound.reduce(0) { $0 + max(0, ($1.outbound?.attempts ?? 1) - 1) }
+        let retries = run.outbound.reduce(0) { $0 + max(0, ($1.outbound?.attempts ?? 1) - 1) }
         // Kills between B's commit and A reading the receipt: A resends, B answers the stored receipt.
         let resentReceipts = harness.nodes["gw-b"]!.log.components(separatedBy: "event=duplicate").count - 1
-        print("flapping run: sent=\(sent.count) delivered=\(delivered.count) failed=\(failed.count) duplicates=\(duplicates) "
-            + "lost=\(lost.count) receiver_restarts=\(restarts) received=\(Set(inbound).count) retries=\(retries) "
-            + "resent_receipts=\(resentReceipts)")
-        XCTAssertEqual(failed.map(\.metadata.messageId), [], "the retry budget covers the downtime: nothing may fail")
-        XCTAssertEqual(delivered, Set(sent))
-        XCTAssertEqual(duplicates, 0, "a message stored twice at the receiver")
-        XCTAssertEqual(Set(inbound), Set(sent), "B holds exactly the messages A sent")
+        print("flapping run: sent=\(sent.count) delivered=\(run.delivered.count) failed=\(run.failed.count) "
+            + "duplicates=\(run.duplicates) lost=\(run.lost.count) receiver_restarts=\(restarts) "
+            + "received=\(run.received.count) retries=\(retries) resent_receipts=\(resentReceipts)")
+        XCTAssertEqual(run.failed.map(\.metadata.messageId), [], "the retry budget covers the downtime: nothing may fail")
+        XCTAssertEqual(run.delivered, Set(sent))
+        XCTAssertEqual(run.duplicates, 0, "a message stored twice at the receiver")
+        XCTAssertEqual(run.received, Set(sent), "B holds exactly the messages A sent")
         XCTAssertGreaterThanOrEqual(restarts, 5)
         XCTAssertGreaterThan(retries, 0, "the kills never met a delivery")
     }

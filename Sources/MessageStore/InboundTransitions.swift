@@ -1,0 +1,33 @@
+import Foundation
+
+// The inbound side of what `OutboundTransitions` does for the queue: the argument checks and the
+// event texts both backends record, written once so SQLite and PostgreSQL keep the same words.
+
+/// The backend-independent rules of recording received messages.
+enum InboundTransitions {
+    /// Rejects a received message the store cannot key, or a window that looks into the future.
+    static func checkRecord(_ message: InboundMessage, duplicateWindow: TimeInterval) throws {
+        guard !message.metadata.messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
+        guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
+    }
+}
+
+/// The details and codes of the events recorded for received messages and for receipts.
+enum MessageEventText {
+    static let duplicateCode = "duplicate"
+    static let receiptCode = "receipt"
+    static let handedOver = "handed to the backend"
+    static let retrieved = "retrieved by the backend"
+
+    static func duplicate(_ message: InboundMessage) -> String {
+        "received again from \(message.metadata.fromParty); not stored"
+    }
+
+    static func received(_ message: InboundMessage) -> String {
+        "from \(message.metadata.fromParty), \(message.parts.count) part(s)"
+    }
+
+    static func receiptStored(_ receipt: Data) -> String {
+        "receipt stored (\(receipt.count) bytes)"
+    }
+}
