@@ -50,7 +50,7 @@ public final class PostgresMailboxStore: MailboxStore {
             // the new connection's starting position is exact.
             try Self.lockOrder(c)
             if try c.execute("SELECT 1 FROM api_connections WHERE name = $1", [b.name]).first != nil {
-                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+                throw MailboxRules.connectionExists(b.name)
             }
             let latest = try c.execute("SELECT COALESCE(MAX(id), 0) AS n FROM notifications").first?.int64("n") ?? 0
             do {
@@ -58,23 +58,17 @@ public final class PostgresMailboxStore: MailboxStore {
                     INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
                                                  webhook_url, webhook_secret, webhook_upto)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                    """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest,
+                    """, [b.name, b.tokenSHA256, b.certificateSHA256, MailboxColumns.addressesColumn(b.addresses), b.createdAt, b.revokedAt, latest,
                           b.webhookURL, b.webhookSecret, latest])
             } catch StoreError.postgres(let state, _, _) where state == "23505" {
-                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+                throw MailboxRules.connectionExists(b.name)
             }
         }
     }
 
     public func connections() throws -> [BackendConnection] {
         try read { c in
-            try c.execute("SELECT * FROM api_connections ORDER BY name COLLATE \"C\"").rows.map { r in
-                BackendConnection(name: r.string("name"), tokenSHA256: r.optionalString("token_sha256"),
-                                  certificateSHA256: r.optionalString("certificate_sha256"),
-                                  addresses: r.string("addresses").split(separator: "\n").map(String.init),
-                                  createdAt: r.date("created_at"), revokedAt: r.optionalDate("revoked_at"),
-                                  webhookURL: r.optionalString("webhook_url"), webhookSecret: r.optionalString("webhook_secret"))
-            }
+            try c.execute("SELECT * FROM api_connections ORDER BY name COLLATE \"C\"").rows.map { $0.backendConnection() }
         }
     }
 
@@ -98,12 +92,9 @@ public final class PostgresMailboxStore: MailboxStore {
             try Self.lock(c, "document:" + d.messageId)
             var recipients = d.recipients
             if let held = try c.execute("SELECT origin_party FROM documents WHERE message_id = $1", [d.messageId]).first {
-                guard let origin = d.originParty, held.optionalString("origin_party") == origin else {
-                    throw MailboxStoreError.conflict("message id \(d.messageId) is already held from another origin")
-                }
                 let present = Set(try c.execute("SELECT address FROM document_recipients WHERE message_id = $1", [d.messageId])
                     .rows.map { $0.string("address") })
-                recipients.removeAll { present.contains($0.address) }
+                recipients = try MailboxRules.recipientsToAdd(d, heldFrom: held.optionalString("origin_party"), present: present)
                 if recipients.isEmpty { return .existing(messageId: d.messageId) }
             } else {
                 try c.execute("""
@@ -124,7 +115,7 @@ public final class PostgresMailboxStore: MailboxStore {
                     UPDATE uploads SET used_by = $1
                     WHERE id = $2 AND connection = $3 AND completed_at IS NOT NULL AND used_by IS NULL
                     """, [d.messageId, id, d.connection ?? ""]).affectedRows
-                guard taken == 1 else { throw MailboxStoreError.conflict("upload \(id) is not a completed, unused upload of this connection") }
+                guard taken == 1 else { throw MailboxRules.uploadNotUsable(id) }
             }
             try Self.lockOrder(c)
             for r in recipients {
@@ -132,11 +123,10 @@ public final class PostgresMailboxStore: MailboxStore {
                     INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                     """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
-                          d.connection == nil ? nil : d.deliveryBy, at])
-                try Self.event(c, d.messageId, r.address, at, r.status.rawValue,
-                               r.route == .mailbox ? "held in the recipient's mailbox" : "queued for access point \(r.party ?? "")")
+                          MailboxRules.deadline(d), at])
+                try Self.event(c, d.messageId, r.address, at, r.status.rawValue, MailboxRules.firstEventDetail(r))
             }
-            for n in notifications where n.recipient == nil || recipients.contains(where: { $0.address == n.recipient }) {
+            for n in MailboxRules.notificationsToWrite(notifications, recipients: recipients) {
                 try Self.notify(c, n, at)
             }
             return .stored
@@ -149,10 +139,7 @@ public final class PostgresMailboxStore: MailboxStore {
 
     public func events(messageId: String) throws -> [DocumentEvent] {
         try read { c in
-            try c.execute("SELECT * FROM document_events WHERE message_id = $1 ORDER BY id", [messageId]).rows.map { r in
-                DocumentEvent(id: r.int64("id"), address: r.optionalString("address"), at: r.date("at"), status: r.string("status"),
-                              detail: r.optionalString("detail"))
-            }
+            try c.execute("SELECT * FROM document_events WHERE message_id = $1 ORDER BY id", [messageId]).rows.map { $0.documentEvent() }
         }
     }
 
@@ -161,11 +148,9 @@ public final class PostgresMailboxStore: MailboxStore {
             guard let row = try c.execute("SELECT status, decision FROM document_recipients WHERE message_id = $1 AND address = $2 FOR UPDATE",
                                           [u.messageId, u.address]).first,
                   let status = RecipientStatus(rawValue: row.string("status")) else {
-                throw MailboxStoreError.notFound("message \(u.messageId) has no recipient \(u.address)")
+                throw MailboxRules.noRecipient(u)
             }
-            if u.decision != nil, let decided = row.optionalString("decision") {
-                throw MailboxStoreError.conflict("message \(u.messageId) was already confirmed for \(u.address) (\(decided))")
-            }
+            try MailboxRules.checkUpdate(u, decided: row.optionalString("decision"))
             if u.retrieved {
                 try c.execute("""
                     UPDATE document_recipients SET retrieved_at = $1 WHERE message_id = $2 AND address = $3 AND retrieved_at IS NULL
@@ -183,7 +168,7 @@ public final class PostgresMailboxStore: MailboxStore {
                 try c.execute("""
                     UPDATE document_recipients SET decision = $1, decision_code = $2, decision_reason = $3, decided_at = $4
                     WHERE message_id = $5 AND address = $6
-                    """, [d.accepted ? "accept" : "reject", d.code, d.reason, d.at, u.messageId, u.address])
+                    """, [MailboxColumns.decision(d), d.code, d.reason, d.at, u.messageId, u.address])
             }
             try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
             if !u.notifications.isEmpty { try Self.lockOrder(c) }
@@ -207,7 +192,7 @@ public final class PostgresMailboxStore: MailboxStore {
                 WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered') AND deadline_at <= $1
                 ORDER BY deadline_at, id LIMIT $2
                 """, [now, limit]).rows.map {
-                (messageId: $0.string("message_id"), address: $0.string("address"), status: RecipientStatus(rawValue: $0.string("status")) ?? .submitted)
+                (messageId: $0.string("message_id"), address: $0.string("address"), status: $0.recipientStatus())
             }
         }
     }
@@ -253,16 +238,14 @@ public final class PostgresMailboxStore: MailboxStore {
                                       [number, uploadId, number - 1]).affectedRows
             guard moved == 1 else {
                 let u = try Self.readUpload(c, uploadId)
-                throw MailboxStoreError.conflict(u.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
+                throw MailboxRules.chunkOutOfTurn(uploadId: uploadId, number: number, upload: u)
             }
         }
     }
 
     public func completeUpload(id: String, sha256: String, at: Date) throws {
         try write { c in
-            guard let u = try Self.readUpload(c, id, forUpdate: true), u.completedAt == nil, u.received == u.chunkCount else {
-                throw MailboxStoreError.conflict("upload \(id) is not fully received, or already complete")
-            }
+            guard MailboxRules.isCompletable(try Self.readUpload(c, id, forUpdate: true)) else { throw MailboxRules.uploadNotCompletable(id) }
             try c.execute("UPDATE uploads SET sha256 = $1, completed_at = $2 WHERE id = $3", [sha256, at, id])
         }
     }
@@ -311,10 +294,7 @@ public final class PostgresMailboxStore: MailboxStore {
     public func webhookState(connection: String) throws -> WebhookState? {
         try read { c in
             try c.execute("SELECT webhook_upto, webhook_attempts, webhook_next_at, webhook_error FROM api_connections WHERE name = $1",
-                          [connection]).first.map { r in
-                WebhookState(upTo: r.int64("webhook_upto"), attempts: r.int("webhook_attempts"), nextAttemptAt: r.optionalDate("webhook_next_at"),
-                             lastError: r.optionalString("webhook_error"))
-            }
+                          [connection]).first.map { $0.webhookState() }
         }
     }
 
@@ -397,45 +377,17 @@ public final class PostgresMailboxStore: MailboxStore {
                       [n.address, n.kind, n.messageId, n.recipient, n.detail, at])
     }
 
-    private static func readNotification(_ r: PostgresRow) -> BackendNotification {
-        BackendNotification(id: r.int64("id"), address: r.string("address"), kind: r.string("kind"), messageId: r.string("message_id"),
-                            recipient: r.optionalString("recipient"), detail: r.optionalString("detail"), at: r.date("at"))
-    }
+    private static func readNotification(_ r: PostgresRow) -> BackendNotification { r.backendNotification() }
 
     private static func readUpload(_ c: PostgresConnection, _ id: String, forUpdate: Bool = false) throws -> Upload? {
         let sql = forUpdate ? "SELECT * FROM uploads WHERE id = $1 FOR UPDATE" : "SELECT * FROM uploads WHERE id = $1"
-        return try c.execute(sql, [id]).first.map { r in
-            var u = Upload(id: r.string("id"), connection: r.string("connection"), name: r.string("name"), mimeType: r.string("mime_type"),
-                           size: r.int64("size"), chunkSize: r.int64("chunk_size"), path: r.string("path"), createdAt: r.date("created_at"))
-            u.received = r.int("received")
-            u.sha256 = r.optionalString("sha256")
-            u.completedAt = r.optionalDate("completed_at")
-            u.usedBy = r.optionalString("used_by")
-            return u
-        }
+        return try c.execute(sql, [id]).first.map { $0.upload() }
     }
 
     private static func readDocument(_ c: PostgresConnection, _ id: String) throws -> Document? {
-        guard var d = try c.execute("SELECT * FROM documents WHERE message_id = $1", [id]).first.map({ r in
-            Document(messageId: r.string("message_id"), connection: r.optionalString("connection"), idempotencyKey: r.optionalString("idempotency_key"),
-                     sender: r.string("sender"), metadata: r.string("metadata"), originParty: r.optionalString("origin_party"),
-                     originMessageId: r.optionalString("origin_message_id"), deliveryBy: r.optionalDate("delivery_by"),
-                     createdAt: r.date("created_at"), files: [], recipients: [])
-        }) else { return nil }
-        d.files = try c.execute("SELECT * FROM document_files WHERE message_id = $1 ORDER BY position", [id]).rows.map { r in
-            DocumentFile(name: r.string("name"), mimeType: r.string("mime_type"),
-                         file: StoredFile(path: r.string("path"), size: r.int64("size"), sha256: r.string("sha256")))
-        }
-        d.recipients = try c.execute("SELECT * FROM document_recipients WHERE message_id = $1 ORDER BY id", [id]).rows.map { r in
-            DocumentRecipient(id: r.int64("id"), address: r.string("address"), route: RecipientRoute(rawValue: r.string("route")) ?? .mailbox,
-                              status: RecipientStatus(rawValue: r.string("status")) ?? .submitted, party: r.optionalString("party"),
-                              as4MessageId: r.optionalString("as4_message_id"), receipt: r.optionalData("receipt"),
-                              decision: r.optionalString("decision").map { decision in
-                                  RecipientDecision(accepted: decision == "accept", code: r.optionalString("decision_code"),
-                                                    reason: r.optionalString("decision_reason"), at: r.optionalDate("decided_at") ?? r.date("updated_at"))
-                              },
-                              retrievedAt: r.optionalDate("retrieved_at"), updatedAt: r.date("updated_at"))
-        }
+        guard var d = try c.execute("SELECT * FROM documents WHERE message_id = $1", [id]).first.map({ $0.documentWithoutParts() }) else { return nil }
+        d.files = try c.execute("SELECT * FROM document_files WHERE message_id = $1 ORDER BY position", [id]).rows.map { $0.documentFile() }
+        d.recipients = try c.execute("SELECT * FROM document_recipients WHERE message_id = $1 ORDER BY id", [id]).rows.map { $0.documentRecipient() }
         return d
     }
 }

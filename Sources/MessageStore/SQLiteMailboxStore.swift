@@ -42,7 +42,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func addConnection(_ b: BackendConnection) throws {
         try write { c in
             if try c.queryFirst("SELECT 1 FROM api_connections WHERE name = ?", [b.name], row: { _ in true }) != nil {
-                throw MailboxStoreError.conflict("a connection named \(b.name) exists")
+                throw MailboxRules.connectionExists(b.name)
             }
             // A new connection starts after the notifications already written.
             let latest = try c.queryFirst("SELECT COALESCE(MAX(id), 0) AS n FROM notifications") { $0.int64("n") } ?? 0
@@ -50,20 +50,14 @@ public final class SQLiteMailboxStore: MailboxStore {
                 INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
                                              webhook_url, webhook_secret, webhook_upto)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [b.name, b.tokenSHA256, b.certificateSHA256, b.addresses.joined(separator: "\n"), b.createdAt, b.revokedAt, latest,
+                """, [b.name, b.tokenSHA256, b.certificateSHA256, MailboxColumns.addressesColumn(b.addresses), b.createdAt, b.revokedAt, latest,
                       b.webhookURL, b.webhookSecret, latest])
         }
     }
 
     public func connections() throws -> [BackendConnection] {
         try withConnection { c in
-            try c.query("SELECT * FROM api_connections ORDER BY name") { s in
-                BackendConnection(name: s.string("name"), tokenSHA256: s.optionalString("token_sha256"),
-                                  certificateSHA256: s.optionalString("certificate_sha256"),
-                                  addresses: s.string("addresses").split(separator: "\n").map(String.init),
-                                  createdAt: s.date("created_at"), revokedAt: s.optionalDate("revoked_at"),
-                                  webhookURL: s.optionalString("webhook_url"), webhookSecret: s.optionalString("webhook_secret"))
-            }
+            try c.query("SELECT * FROM api_connections ORDER BY name") { $0.backendConnection() }
         }
     }
 
@@ -86,11 +80,8 @@ public final class SQLiteMailboxStore: MailboxStore {
             var recipients = d.recipients
             if let held = try c.queryFirst("SELECT origin_party FROM documents WHERE message_id = ?", [d.messageId],
                                            row: { $0.optionalString("origin_party") }) {
-                guard let origin = d.originParty, held == origin else {
-                    throw MailboxStoreError.conflict("message id \(d.messageId) is already held from another origin")
-                }
                 let present = Set(try c.query("SELECT address FROM document_recipients WHERE message_id = ?", [d.messageId]) { $0.string("address") })
-                recipients.removeAll { present.contains($0.address) }
+                recipients = try MailboxRules.recipientsToAdd(d, heldFrom: held, present: present)
                 if recipients.isEmpty { return .existing(messageId: d.messageId) }
             } else {
                 try c.run("""
@@ -107,18 +98,17 @@ public final class SQLiteMailboxStore: MailboxStore {
             for id in d.uploads {
                 try c.run("UPDATE uploads SET used_by = ? WHERE id = ? AND connection = ? AND completed_at IS NOT NULL AND used_by IS NULL",
                           [d.messageId, id, d.connection ?? ""])
-                guard c.changes == 1 else { throw MailboxStoreError.conflict("upload \(id) is not a completed, unused upload of this connection") }
+                guard c.changes == 1 else { throw MailboxRules.uploadNotUsable(id) }
             }
             for r in recipients {
                 try c.run("""
                     INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
-                          d.connection == nil ? nil : d.deliveryBy, at])
-                try Self.event(c, d.messageId, r.address, at, r.status.rawValue,
-                               r.route == .mailbox ? "held in the recipient's mailbox" : "queued for access point \(r.party ?? "")")
+                          MailboxRules.deadline(d), at])
+                try Self.event(c, d.messageId, r.address, at, r.status.rawValue, MailboxRules.firstEventDetail(r))
             }
-            for n in notifications where n.recipient == nil || recipients.contains(where: { $0.address == n.recipient }) {
+            for n in MailboxRules.notificationsToWrite(notifications, recipients: recipients) {
                 try Self.notify(c, n, at)
             }
             return .stored
@@ -131,10 +121,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func events(messageId: String) throws -> [DocumentEvent] {
         try withConnection { c in
-            try c.query("SELECT * FROM document_events WHERE message_id = ? ORDER BY id", [messageId]) { s in
-                DocumentEvent(id: s.int64("id"), address: s.optionalString("address"), at: s.date("at"), status: s.string("status"),
-                              detail: s.optionalString("detail"))
-            }
+            try c.query("SELECT * FROM document_events WHERE message_id = ? ORDER BY id", [messageId]) { $0.documentEvent() }
         }
     }
 
@@ -143,11 +130,9 @@ public final class SQLiteMailboxStore: MailboxStore {
             guard let (current, decided) = try c.queryFirst("SELECT status, decision FROM document_recipients WHERE message_id = ? AND address = ?",
                                                             [u.messageId, u.address], row: { ($0.string("status"), $0.optionalString("decision")) }),
                   let status = RecipientStatus(rawValue: current) else {
-                throw MailboxStoreError.notFound("message \(u.messageId) has no recipient \(u.address)")
+                throw MailboxRules.noRecipient(u)
             }
-            if u.decision != nil, let decided {
-                throw MailboxStoreError.conflict("message \(u.messageId) was already confirmed for \(u.address) (\(decided))")
-            }
+            try MailboxRules.checkUpdate(u, decided: decided)
             if u.retrieved {
                 try c.run("UPDATE document_recipients SET retrieved_at = ? WHERE message_id = ? AND address = ? AND retrieved_at IS NULL",
                           [at, u.messageId, u.address])
@@ -164,7 +149,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try c.run("""
                     UPDATE document_recipients SET decision = ?, decision_code = ?, decision_reason = ?, decided_at = ?
                     WHERE message_id = ? AND address = ?
-                    """, [d.accepted ? "accept" : "reject", d.code, d.reason, d.at, u.messageId, u.address])
+                    """, [MailboxColumns.decision(d), d.code, d.reason, d.at, u.messageId, u.address])
             }
             try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
             for n in u.notifications { try Self.notify(c, n, at) }
@@ -187,7 +172,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 WHERE deadline_at IS NOT NULL AND status IN ('Submitted', 'Accepted', 'Delivered') AND deadline_at <= ?
                 ORDER BY deadline_at LIMIT ?
                 """, [now, limit]) { (messageId: $0.string("message_id"), address: $0.string("address"),
-                                      status: RecipientStatus(rawValue: $0.string("status")) ?? .submitted) }
+                                      status: $0.recipientStatus()) }
         }
     }
 
@@ -229,16 +214,14 @@ public final class SQLiteMailboxStore: MailboxStore {
             try c.run("UPDATE uploads SET received = ? WHERE id = ? AND received = ? AND completed_at IS NULL", [number, uploadId, number - 1])
             guard c.changes == 1 else {
                 let u = try Self.readUpload(c, uploadId)
-                throw MailboxStoreError.conflict(u.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
+                throw MailboxRules.chunkOutOfTurn(uploadId: uploadId, number: number, upload: u)
             }
         }
     }
 
     public func completeUpload(id: String, sha256: String, at: Date) throws {
         try write { c in
-            guard let u = try Self.readUpload(c, id), u.completedAt == nil, u.received == u.chunkCount else {
-                throw MailboxStoreError.conflict("upload \(id) is not fully received, or already complete")
-            }
+            guard MailboxRules.isCompletable(try Self.readUpload(c, id)) else { throw MailboxRules.uploadNotCompletable(id) }
             try c.run("UPDATE uploads SET sha256 = ?, completed_at = ? WHERE id = ?", [sha256, at, id])
         }
     }
@@ -259,15 +242,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     private static func readUpload(_ c: SQLiteConnection, _ id: String) throws -> Upload? {
-        try c.queryFirst("SELECT * FROM uploads WHERE id = ?", [id]) { s in
-            var u = Upload(id: s.string("id"), connection: s.string("connection"), name: s.string("name"), mimeType: s.string("mime_type"),
-                           size: s.int64("size"), chunkSize: s.int64("chunk_size"), path: s.string("path"), createdAt: s.date("created_at"))
-            u.received = s.int("received")
-            u.sha256 = s.optionalString("sha256")
-            u.completedAt = s.optionalDate("completed_at")
-            u.usedBy = s.optionalString("used_by")
-            return u
-        }
+        try c.queryFirst("SELECT * FROM uploads WHERE id = ?", [id]) { $0.upload() }
     }
 
     // MARK: Notifications
@@ -307,10 +282,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func webhookState(connection: String) throws -> WebhookState? {
         try withConnection { c in
             try c.queryFirst("SELECT webhook_upto, webhook_attempts, webhook_next_at, webhook_error FROM api_connections WHERE name = ?",
-                             [connection]) { s in
-                WebhookState(upTo: s.int64("webhook_upto"), attempts: s.int("webhook_attempts"), nextAttemptAt: s.optionalDate("webhook_next_at"),
-                             lastError: s.optionalString("webhook_error"))
-            }
+                             [connection]) { $0.webhookState() }
         }
     }
 
@@ -358,32 +330,12 @@ public final class SQLiteMailboxStore: MailboxStore {
                   [n.address, n.kind, n.messageId, n.recipient, n.detail, at])
     }
 
-    private static func readNotification(_ s: SQLiteStatement) -> BackendNotification {
-        BackendNotification(id: s.int64("id"), address: s.string("address"), kind: s.string("kind"), messageId: s.string("message_id"),
-                            recipient: s.optionalString("recipient"), detail: s.optionalString("detail"), at: s.date("at"))
-    }
+    private static func readNotification(_ s: SQLiteStatement) -> BackendNotification { s.backendNotification() }
 
     private static func readDocument(_ c: SQLiteConnection, _ id: String) throws -> Document? {
-        guard var d = try c.queryFirst("SELECT * FROM documents WHERE message_id = ?", [id], row: { s in
-            Document(messageId: s.string("message_id"), connection: s.optionalString("connection"), idempotencyKey: s.optionalString("idempotency_key"),
-                     sender: s.string("sender"), metadata: s.string("metadata"), originParty: s.optionalString("origin_party"),
-                     originMessageId: s.optionalString("origin_message_id"), deliveryBy: s.optionalDate("delivery_by"),
-                     createdAt: s.date("created_at"), files: [], recipients: [])
-        }) else { return nil }
-        d.files = try c.query("SELECT * FROM document_files WHERE message_id = ? ORDER BY position", [id]) { s in
-            DocumentFile(name: s.string("name"), mimeType: s.string("mime_type"),
-                         file: StoredFile(path: s.string("path"), size: s.int64("size"), sha256: s.string("sha256")))
-        }
-        d.recipients = try c.query("SELECT * FROM document_recipients WHERE message_id = ? ORDER BY id", [id]) { s in
-            DocumentRecipient(id: s.int64("id"), address: s.string("address"), route: RecipientRoute(rawValue: s.string("route")) ?? .mailbox,
-                              status: RecipientStatus(rawValue: s.string("status")) ?? .submitted, party: s.optionalString("party"),
-                              as4MessageId: s.optionalString("as4_message_id"), receipt: s.optionalData("receipt"),
-                              decision: s.optionalString("decision").map { decision in
-                                  RecipientDecision(accepted: decision == "accept", code: s.optionalString("decision_code"),
-                                                    reason: s.optionalString("decision_reason"), at: s.optionalDate("decided_at") ?? s.date("updated_at"))
-                              },
-                              retrievedAt: s.optionalDate("retrieved_at"), updatedAt: s.date("updated_at"))
-        }
+        guard var d = try c.queryFirst("SELECT * FROM documents WHERE message_id = ?", [id], row: { $0.documentWithoutParts() }) else { return nil }
+        d.files = try c.query("SELECT * FROM document_files WHERE message_id = ? ORDER BY position", [id]) { $0.documentFile() }
+        d.recipients = try c.query("SELECT * FROM document_recipients WHERE message_id = ? ORDER BY id", [id]) { $0.documentRecipient() }
         return d
     }
 }

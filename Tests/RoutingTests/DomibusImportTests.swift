@@ -137,33 +137,12 @@ final class DomibusImportTests: XCTestCase {
     }
 
     func testBrokenReferencesAreReportedWithLines() {
-        let xml = """
-        <db:configuration xmlns:db="http://domibus.eu/configuration" party="a">
-          <mpcs><mpc name="m" qualifiedName="urn:mpc"/></mpcs>
-          <businessProcesses>
-            <roles><role name="i" value="urn:i"/><role name="r" value="urn:r"/></roles>
-            <parties>
-              <partyIdTypes><partyIdType name="t" value="urn:t"/></partyIdTypes>
-              <party name="a" endpoint="https://a.example/msh"><identifier partyId="a" partyIdType="t"/></party>
-            </parties>
-            <meps><mep name="oneway" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/oneWay"/>
-                  <binding name="push" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/push"/></meps>
-            <securities><security name="s" policy="eDeliveryAS4Policy.xml" signatureMethod="RSA_SHA256"/></securities>
-            <errorHandlings><errorHandling name="e" errorAsResponse="true"/></errorHandlings>
-            <services><service name="svc" value="urn:svc"/></services>
-            <actions><action name="act" value="Act"/></actions>
-            <as4><receptionAwareness name="ra" retry="12;4;SOMETIMES"/></as4>
-            <legConfigurations>
-              <legConfiguration name="l" service="svc" action="nope" defaultMpc="m" security="s" receptionAwareness="ra" errorHandling="e"/>
-            </legConfigurations>
-            <process name="p" mep="oneway" binding="push" initiatorRole="i" responderRole="r">
-              <initiatorParties><initiatorParty name="a"/></initiatorParties>
-              <responderParties><responderParty name="ghost"/></responderParties>
-              <legs><leg name="l"/></legs>
-            </process>
-          </businessProcesses>
-        </db:configuration>
-        """
+        let xml = domibusConfiguration(
+            parties: """
+            <partyIdTypes><partyIdType name="t" value="urn:t"/></partyIdTypes>
+            <party name="a" endpoint="https://a.example/msh"><identifier partyId="a" partyIdType="t"/></party>
+            """,
+            security: #"signatureMethod="RSA_SHA256""#, errorAsResponse: true, retry: "12;4;SOMETIMES", action: "nope", responder: "ghost")
         XCTAssertThrowsError(try DomibusImporter.convert(xml: Array(xml.utf8), sourceName: "bad.xml")) { error in
             guard case .invalid(_, let problems) = error as? DomibusImportError else { return XCTFail("\(error)") }
             XCTAssertEqual(problems, [
@@ -176,33 +155,12 @@ final class DomibusImportTests: XCTestCase {
 
     func testRetryStrategies() throws {
         func legRetry(_ retry: String) throws -> ReceptionAwareness {
-            let xml = """
-            <db:configuration xmlns:db="http://domibus.eu/configuration" party="a">
-              <mpcs><mpc name="m" qualifiedName="urn:mpc"/></mpcs>
-              <businessProcesses>
-                <roles><role name="i" value="urn:i"/><role name="r" value="urn:r"/></roles>
-                <parties>
-                  <party name="a" endpoint="https://a.example/msh"><identifier partyId="urn:a"/></party>
-                  <party name="b" endpoint="https://b.example/msh"><identifier partyId="urn:b"/></party>
-                </parties>
-                <meps><mep name="oneway" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/oneWay"/>
-                      <binding name="push" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/push"/></meps>
-                <securities><security name="s" policy="eDeliveryAS4Policy.xml" profile="ECC"/></securities>
-                <errorHandlings><errorHandling name="e" errorAsResponse="false"/></errorHandlings>
-                <services><service name="svc" value="urn:svc"/></services>
-                <actions><action name="act" value="Act"/></actions>
-                <as4><receptionAwareness name="ra" retry="\(retry)"/></as4>
-                <legConfigurations>
-                  <legConfiguration name="l" service="svc" action="act" defaultMpc="m" security="s" receptionAwareness="ra" errorHandling="e"/>
-                </legConfigurations>
-                <process name="p" mep="oneway" binding="push" initiatorRole="i" responderRole="r">
-                  <initiatorParties><initiatorParty name="a"/></initiatorParties>
-                  <responderParties><responderParty name="b"/></responderParties>
-                  <legs><leg name="l"/></legs>
-                </process>
-              </businessProcesses>
-            </db:configuration>
-            """
+            let xml = domibusConfiguration(
+                parties: """
+                <party name="a" endpoint="https://a.example/msh"><identifier partyId="urn:a"/></party>
+                <party name="b" endpoint="https://b.example/msh"><identifier partyId="urn:b"/></party>
+                """,
+                security: #"profile="ECC""#, errorAsResponse: false, retry: retry, action: "act", responder: "b")
             let result = try DomibusImporter.convert(xml: Array(xml.utf8), sourceName: "t.xml")
             let dir = try ScratchDirectory()
             try dir.write("parties.json", result.parties)
@@ -224,4 +182,37 @@ final class DomibusImportTests: XCTestCase {
         XCTAssertEqual(once.retries, 0)
         XCTAssertNil(once.delay(beforeRetry: 1))
     }
+}
+
+/// A Domibus configuration of one push process, party "a" to `responder` over leg "l", in which
+/// the tests vary only the parts named. `parties` is two lines, so that the line numbers the
+/// importer reports (line 15: the retry, 17: the leg, 19: the process) stay where tests expect.
+private func domibusConfiguration(parties: String, security: String, errorAsResponse: Bool,
+                                  retry: String, action: String, responder: String) -> String {
+    """
+    <db:configuration xmlns:db="http://domibus.eu/configuration" party="a">
+      <mpcs><mpc name="m" qualifiedName="urn:mpc"/></mpcs>
+      <businessProcesses>
+        <roles><role name="i" value="urn:i"/><role name="r" value="urn:r"/></roles>
+        <parties>
+          \(parties.replacingOccurrences(of: "\n", with: "\n      "))
+        </parties>
+        <meps><mep name="oneway" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/oneWay"/>
+              <binding name="push" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/push"/></meps>
+        <securities><security name="s" policy="eDeliveryAS4Policy.xml" \(security)/></securities>
+        <errorHandlings><errorHandling name="e" errorAsResponse="\(errorAsResponse)"/></errorHandlings>
+        <services><service name="svc" value="urn:svc"/></services>
+        <actions><action name="act" value="Act"/></actions>
+        <as4><receptionAwareness name="ra" retry="\(retry)"/></as4>
+        <legConfigurations>
+          <legConfiguration name="l" service="svc" action="\(action)" defaultMpc="m" security="s" receptionAwareness="ra" errorHandling="e"/>
+        </legConfigurations>
+        <process name="p" mep="oneway" binding="push" initiatorRole="i" responderRole="r">
+          <initiatorParties><initiatorParty name="a"/></initiatorParties>
+          <responderParties><responderParty name="\(responder)"/></responderParties>
+          <legs><leg name="l"/></legs>
+        </process>
+      </businessProcesses>
+    </db:configuration>
+    """
 }
