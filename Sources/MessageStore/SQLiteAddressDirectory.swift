@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The e-address directory in the node's SQLite database (`<dataDir>/messages.sqlite`, table
 /// `directory_addresses`, migration 2), beside the messages so one backup holds both.
@@ -8,32 +7,18 @@ import Synchronization
 /// IMMEDIATE` transaction: a reader sees the directory before or after it, never half of it,
 /// and a failure leaves it as it was.
 public final class SQLiteAddressDirectory: AddressDirectoryStore {
-    public let databasePath: String
-    /// The one connection, used by one caller at a time.
-    private let connection: Mutex<SQLiteConnection?>
+    public var databasePath: String { database.databasePath }
+    private let database: SQLiteDatabaseConnection
 
     /// Opens (creating if needed) the database in `dataDirectory` and applies pending migrations.
     public init(dataDirectory: String, now: Date = Date()) throws {
-        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
-        try PayloadDirectory.makeDirectoryTree(directory)
-        databasePath = directory + "/messages.sqlite"
-        let opened = try SQLiteConnection(path: databasePath)
-        try Schema.migrate(opened, at: now)
-        connection = Mutex(opened)
+        database = try SQLiteDatabaseConnection(dataDirectory: dataDirectory, now: now)
     }
 
-    public func close() {
-        connection.withLock { c in
-            c?.close()
-            c = nil
-        }
-    }
+    public func close() { database.close() }
 
     private func withConnection<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try connection.withLock { c throws -> T in
-            guard let c else { throw StoreError.closed }
-            return try body(c)
-        }
+        try database.withConnection(body)
     }
 
     // MARK: Reading

@@ -5,32 +5,19 @@ import Synchronization
 /// messages and the directory so that one backup holds all three. One connection, used under a
 /// mutex; writes are `BEGIN IMMEDIATE` transactions with `synchronous = FULL`.
 public final class SQLiteMailboxStore: MailboxStore {
-    public let databasePath: String
-    private let connection: Mutex<SQLiteConnection?>
+    public var databasePath: String { database.databasePath }
+    private let database: SQLiteDatabaseConnection
     /// A SQLite store serves one node, so a job only needs to exclude the other threads here.
     private let runningJobs = Mutex<Set<String>>([])
 
     public init(dataDirectory: String, now: Date = Date()) throws {
-        let directory = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
-        try PayloadDirectory.makeDirectoryTree(directory)
-        databasePath = directory + "/messages.sqlite"
-        let opened = try SQLiteConnection(path: databasePath)
-        try Schema.migrate(opened, at: now)
-        connection = Mutex(opened)
+        database = try SQLiteDatabaseConnection(dataDirectory: dataDirectory, now: now)
     }
 
-    public func close() {
-        connection.withLock { c in
-            c?.close()
-            c = nil
-        }
-    }
+    public func close() { database.close() }
 
     private func withConnection<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try connection.withLock { c throws -> T in
-            guard let c else { throw StoreError.closed }
-            return try body(c)
-        }
+        try database.withConnection(body)
     }
 
     private func write<T: Sendable>(_ body: (SQLiteConnection) throws -> T) throws -> T {
