@@ -15,9 +15,11 @@ public struct BackendConnection: Sendable, Equatable {
     /// Where notifications are pushed, and the key their HMAC-SHA256 signatures use.
     public var webhookURL: String?
     public var webhookSecret: String?
+    /// What the connection may do beyond sending from and reading its addresses.
+    public var roles: Set<ConnectionRole>
 
     public init(name: String, tokenSHA256: String?, certificateSHA256: String?, addresses: [String], createdAt: Date,
-                revokedAt: Date? = nil, webhookURL: String? = nil, webhookSecret: String? = nil) {
+                revokedAt: Date? = nil, webhookURL: String? = nil, webhookSecret: String? = nil, roles: Set<ConnectionRole> = []) {
         self.name = name
         self.tokenSHA256 = tokenSHA256
         self.certificateSHA256 = certificateSHA256
@@ -26,6 +28,24 @@ public struct BackendConnection: Sendable, Equatable {
         self.revokedAt = revokedAt
         self.webhookURL = webhookURL
         self.webhookSecret = webhookSecret
+        self.roles = roles
+    }
+}
+
+/// A permission a backend connection holds besides its addresses. Stored by raw value, so the
+/// names are part of the store's format and the CLI's (`connections add --role`).
+public enum ConnectionRole: String, Sendable, CaseIterable, Comparable {
+    /// The platform's operators: registers, approvals, legal holds, limits.
+    case operatorRole = "operator"
+    /// State and municipal systems that ask which channel (e-address or paper) reaches a person.
+    case channelLookup = "lookup"
+
+    public static func < (a: ConnectionRole, b: ConnectionRole) -> Bool { a.rawValue < b.rawValue }
+
+    /// The column text: role names, sorted, comma-separated; unknown names are dropped on read.
+    public static func column(_ roles: Set<ConnectionRole>) -> String { roles.sorted().map(\.rawValue).joined(separator: ",") }
+    public static func roles(column: String) -> Set<ConnectionRole> {
+        Set(column.split(separator: ",").compactMap { ConnectionRole(rawValue: String($0)) })
     }
 }
 

@@ -10,7 +10,8 @@ extension StoreRow {
                           certificateSHA256: optionalString("certificate_sha256"),
                           addresses: MailboxColumns.addresses(string("addresses")),
                           createdAt: date("created_at"), revokedAt: optionalDate("revoked_at"),
-                          webhookURL: optionalString("webhook_url"), webhookSecret: optionalString("webhook_secret"))
+                          webhookURL: optionalString("webhook_url"), webhookSecret: optionalString("webhook_secret"),
+                          roles: ConnectionRole.roles(column: string("roles")))
     }
 
     /// Maps the webhook columns of an `api_connections` row.

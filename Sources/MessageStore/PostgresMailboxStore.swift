@@ -56,10 +56,10 @@ public final class PostgresMailboxStore: MailboxStore {
             do {
                 try c.execute("""
                     INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
-                                                 webhook_url, webhook_secret, webhook_upto)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                                 webhook_url, webhook_secret, webhook_upto, roles)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                     """, [b.name, b.tokenSHA256, b.certificateSHA256, MailboxColumns.addressesColumn(b.addresses), b.createdAt, b.revokedAt, latest,
-                          b.webhookURL, b.webhookSecret, latest])
+                          b.webhookURL, b.webhookSecret, latest, ConnectionRole.column(b.roles)])
             } catch StoreError.postgres(let state, _, _) where state == "23505" {
                 throw MailboxRules.connectionExists(b.name)
             }

@@ -229,6 +229,10 @@ enum PostgresSchema {
                 value BIGINT  NOT NULL
             );
             """),
+        Migration(version: 4, name: "roles of backend connections", sql: """
+            -- As SQLite's migration 5.
+            ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

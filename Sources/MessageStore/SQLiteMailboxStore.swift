@@ -35,10 +35,10 @@ public final class SQLiteMailboxStore: MailboxStore {
             let latest = try c.queryFirst("SELECT COALESCE(MAX(id), 0) AS n FROM notifications") { $0.int64("n") } ?? 0
             try c.run("""
                 INSERT INTO api_connections (name, token_sha256, certificate_sha256, addresses, created_at, revoked_at, notified_upto,
-                                             webhook_url, webhook_secret, webhook_upto)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                             webhook_url, webhook_secret, webhook_upto, roles)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [b.name, b.tokenSHA256, b.certificateSHA256, MailboxColumns.addressesColumn(b.addresses), b.createdAt, b.revokedAt, latest,
-                      b.webhookURL, b.webhookSecret, latest])
+                      b.webhookURL, b.webhookSecret, latest, ConnectionRole.column(b.roles)])
         }
     }
 

@@ -248,6 +248,10 @@ enum Schema {
                 value INTEGER NOT NULL
             );
             """),
+        Migration(version: 5, name: "roles of backend connections", sql: """
+            -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
+            ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -79,9 +79,10 @@ extension GatewayHarness {
     /// The P-Mode legs of documents between e-addresses and their status reports.
     static let eAddressLegs: [Leg] = [Leg(), Leg(action: "EAddressDocument"), Leg(action: "EAddressStatus")]
 
-    /// `as4gw connections add`; returns the token.
-    func addConnection(_ node: String, name: String, addresses: [String]) throws -> String {
-        let r = try GatewayProcess.run(["connections", "add", name, "--data", nodes[node]!.data] + addresses.flatMap { ["--address", $0] })
+    /// `as4gw connections add`; returns the token. `roles`: `operator`, `lookup`.
+    func addConnection(_ node: String, name: String, addresses: [String], roles: [String] = []) throws -> String {
+        let r = try GatewayProcess.run(["connections", "add", name, "--data", nodes[node]!.data] + addresses.flatMap { ["--address", $0] }
+                                       + roles.flatMap { ["--role", $0] })
         guard r.status == 0, let token = r.json?["token"] as? String else { throw HarnessTimeout(description: "connections add: \(r.stderr)") }
         return token
     }

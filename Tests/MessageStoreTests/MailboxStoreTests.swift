@@ -47,6 +47,18 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertThrowsError(try store.addConnection(noCredential), "the schema wants a credential")
     }
 
+    func testConnectionRolesAreKeptAndUnknownNamesDropped() throws {
+        let op = BackendConnection(name: "ops", tokenSHA256: String(repeating: "b", count: 64), certificateSHA256: nil, addresses: [],
+                                   createdAt: t0, roles: [.operatorRole, .channelLookup])
+        let dms = BackendConnection(name: "dms", tokenSHA256: String(repeating: "c", count: 64), certificateSHA256: nil, addresses: [sender], createdAt: t0)
+        try store.addConnection(op)
+        try store.addConnection(dms)
+        XCTAssertEqual(try store.connections().map(\.roles), [[], [.operatorRole, .channelLookup]])
+        XCTAssertEqual(ConnectionRole.column([.operatorRole, .channelLookup]), "lookup,operator")
+        XCTAssertEqual(ConnectionRole.roles(column: "operator,auditor,,lookup"), [.operatorRole, .channelLookup])
+        XCTAssertEqual(ConnectionRole.roles(column: ""), [])
+    }
+
     func testDocumentStoredWholeWithEventsAndIdempotencyKey() throws {
         XCTAssertEqual(try store.insertDocument(document("m1", key: "k"), notifications: [notice(company, "newMessage", "m1")], at: t0), .stored)
         let d = try XCTUnwrap(try store.document(messageId: "m1"))

@@ -291,6 +291,7 @@ private final class ResultLog: Sendable {
 final class PostgresMailboxStoreTests: MailboxStoreTests {
     override class var backend: StoreBackend { .postgres }
     override func testConnectionsAddListRevoke() throws { try super.testConnectionsAddListRevoke() }
+    override func testConnectionRolesAreKeptAndUnknownNamesDropped() throws { try super.testConnectionRolesAreKeptAndUnknownNamesDropped() }
     override func testDocumentStoredWholeWithEventsAndIdempotencyKey() throws { try super.testDocumentStoredWholeWithEventsAndIdempotencyKey() }
     override func testArrivingDocumentAddsRecipientsFromItsOriginOnly() throws { try super.testArrivingDocumentAddsRecipientsFromItsOriginOnly() }
     override func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws { try super.testRecipientStateOnlyMovesForwardAndIsDecidedOnce() }

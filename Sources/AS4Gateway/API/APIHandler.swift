@@ -92,6 +92,13 @@ struct APIRequest {
 
     func holds(_ address: String) -> Bool { connection.addresses.contains(address) }
 
+    /// Refuses (403) a connection without `role`; operator and lookup routes start with this.
+    func require(_ role: ConnectionRole) throws {
+        guard connection.roles.contains(role) else {
+            throw Problem.forbidden("this route needs a connection with the \(role.rawValue) role (as4gw connections add --role \(role.rawValue))")
+        }
+    }
+
     /// An address from the query or a body in its canonical spelling (what connections hold).
     func canonical(_ text: String, field: String) throws -> String {
         do {

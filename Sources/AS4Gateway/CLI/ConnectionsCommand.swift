@@ -6,8 +6,8 @@ import Routing
 /// `as4gw connections add|list|revoke`: the backend connections of the REST API in the node's store.
 enum ConnectionsCommand {
     static let help = """
-    Usage: as4gw connections add NAME --address A [--address B …] [--certificate PEM] [--webhook URL]
-                                 [--data DIR | --config FILE]
+    Usage: as4gw connections add NAME --address A [--address B …] [--role R …] [--certificate PEM]
+                                 [--webhook URL] [--data DIR | --config FILE]
            as4gw connections list [--data DIR | --config FILE]
            as4gw connections revoke NAME [--data DIR | --config FILE]
 
@@ -16,7 +16,9 @@ enum ConnectionsCommand {
             token, it cannot be shown again); with --certificate the connection authenticates
             by that TLS client certificate (its SHA-256 fingerprint is stored). --webhook URL
             pushes the connection's notifications there, signed with HMAC-SHA256 under a
-            webhook secret printed once (docs/API.md).
+            webhook secret printed once (docs/API.md). --role grants more: `operator`
+            (registers, approvals, legal holds, limits) or `lookup` (the channel lookup of
+            state and municipal systems); a connection with a role needs no --address.
     list    Prints every connection as JSON lines: name, credential kind, addresses, revoked.
     revoke  Ends a connection at once; its credentials are refused from the next request on.
 
@@ -29,7 +31,7 @@ enum ConnectionsCommand {
         let verb = rest.popFirst()
         let a: Arguments
         do {
-            a = try Arguments(Array(rest), valued: ["address", "certificate", "webhook", "data", "config"], flags: [])
+            a = try Arguments(Array(rest), valued: ["address", "role", "certificate", "webhook", "data", "config"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -49,7 +51,14 @@ enum ConnectionsCommand {
             case "add":
                 guard a.positionals.count == 1, let name = a.positionals.first, !name.isEmpty else { return CLI.usageError("add takes one NAME", help: help) }
                 let addresses = a.values("address")
-                guard !addresses.isEmpty else { return CLI.usageError("add needs at least one --address", help: help) }
+                var roles: Set<ConnectionRole> = []
+                for text in a.values("role") {
+                    guard let role = ConnectionRole(rawValue: text) else {
+                        return CLI.usageError("--role \(text): not one of \(ConnectionRole.allCases.map(\.rawValue).joined(separator: ", "))", help: help)
+                    }
+                    roles.insert(role)
+                }
+                guard !addresses.isEmpty || !roles.isEmpty else { return CLI.usageError("add needs at least one --address or --role", help: help) }
                 var canonical: [String] = []
                 for text in addresses {
                     do { canonical.append(try EAddress(text).canonical) } catch { return CLI.usageError("--address \(text): \(error)", help: help) }
@@ -76,15 +85,17 @@ enum ConnectionsCommand {
                 }
                 try store.addConnection(BackendConnection(name: name, tokenSHA256: tokenHash, certificateSHA256: fingerprint,
                                                           addresses: canonical, createdAt: Date(), webhookURL: a.value("webhook"),
-                                                          webhookSecret: webhookSecret))
+                                                          webhookSecret: webhookSecret, roles: roles))
                 print(JSON.object([("name", .string(name)), ("token", .string(token)), ("certificateSHA256", .string(fingerprint)),
-                                   ("addresses", .array(canonical.map(JSON.string))), ("webhook", .string(a.value("webhook"))),
+                                   ("addresses", .array(canonical.map(JSON.string))),
+                                   ("roles", .array(roles.sorted().map { .string($0.rawValue) })), ("webhook", .string(a.value("webhook"))),
                                    ("webhookSecret", .string(webhookSecret))]).serialized(pretty: false))
                 return 0
             case "list":
                 for c in try store.connections() {
                     print(JSON.object([("name", .string(c.name)), ("credential", .string(c.tokenSHA256 != nil ? "token" : "certificate")),
-                                       ("addresses", .array(c.addresses.map(JSON.string))), ("revoked", .bool(c.revokedAt != nil))]).serialized(pretty: false))
+                                       ("addresses", .array(c.addresses.map(JSON.string))),
+                                       ("roles", .array(c.roles.sorted().map { .string($0.rawValue) })), ("revoked", .bool(c.revokedAt != nil))]).serialized(pretty: false))
                 }
                 return 0
             case "revoke":
