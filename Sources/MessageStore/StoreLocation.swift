@@ -48,6 +48,14 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// E-mail notices of mailbox arrivals in the same place as the message store.
+    public func openNotices(now: Date = Date()) throws -> any NoticeStore {
+        switch self {
+        case let .sqlite(directory): try SQLiteNoticeStore(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresNoticeStore(url: url, now: now)
+        }
+    }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

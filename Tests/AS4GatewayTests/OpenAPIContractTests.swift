@@ -59,7 +59,7 @@ final class OpenAPIContractTests: XCTestCase {
             let opId = op["operationId"] as! String, method = op["method"] as! String
             let statuses = Set((op["statuses"] as! [NSNumber]).map(\.intValue))
             let path = (op["path"] as! String).replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{n}", with: "1")
-                .replacingOccurrences(of: "{uploadId}", with: uploadId)
+                .replacingOccurrences(of: "{uploadId}", with: uploadId).replacingOccurrences(of: "{address}", with: recipient)
             let reply: BackendClient.Reply
             switch opId {
             case "createUpload":
@@ -77,6 +77,11 @@ final class OpenAPIContractTests: XCTestCase {
             case "confirmNotifications":
                 let last = try XCTUnwrap(((try mailbox.get("/api/v1/notifications").json["items"] as? [[String: Any]])?.last?["id"] as? NSNumber)?.intValue)
                 reply = try mailbox.post(path, json: "{\"upTo\": \(last)}")
+            case "putNoticeEmail": reply = try mailbox.call("PUT", path, json: "{\"email\": \"dvs@example.lv\"}")
+            case "getNoticeEmail", "deleteNoticeEmail":
+                XCTAssertEqual(try mailbox.call("PUT", path, json: "{\"email\": \"dvs@example.lv\"}").status, 200)
+                reply = try mailbox.call(method, path, json: nil)
+            case "listNotices": reply = try mailbox.get(path + "?address=\(recipient)")
             default:
                 XCTFail("\(method) \(path) (\(opId)) is listed but this test has no call for it")
                 continue

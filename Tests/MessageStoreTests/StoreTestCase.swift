@@ -65,6 +65,14 @@ class StoreTestCase: XCTestCase {
         }
     }
 
+    /// The e-mail notices of this class's backend.
+    func openNoticeStore() throws -> any NoticeStore {
+        switch Self.backend {
+        case .sqlite: try SQLiteNoticeStore(dataDirectory: dataDirectory, now: t0)
+        case .postgres: try PostgresNoticeStore(url: postgresURL, now: t0)
+        }
+    }
+
     /// The e-address directory of this class's backend; each call is a new store object.
     func openAddressDirectory() throws -> any AddressDirectoryStore {
         switch Self.backend {

@@ -75,6 +75,8 @@ struct APIHandler: HTTPHandler {
         case 3 where segments[0] == "messages" && segments[2] == "confirm": return try only("POST") { try MessageRoutes(r, id: segments[1]).confirm() }
         case 4 where segments[0] == "messages" && segments[2] == "files":
             return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }
+        case 3 where segments[0] == "addresses" && segments[2] == "notice-email": return try NoticeRoutes(r).contact(segments[1])
+        case 1 where segments[0] == "notices": return try only("GET") { try NoticeRoutes(r).list() }
         default: throw Problem.notFound("no route at \(request.head.path)")
         }
     }

@@ -8,7 +8,8 @@ enum AdminEndpoint {
                       listenerCertificate: String?) throws -> HTTPServer {
         let certificates = try CertificateInventory(party: context.party, keys: keys, listenerCertificate: listenerCertificate)
         let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
-                                   certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite")
+                                   certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite",
+                                   notices: context.notices)
         let checks: [ReadinessCheck] = [.store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates)]
         var configuration = HTTPServerConfiguration()
         configuration.bindAddress = listener.address

@@ -14,6 +14,12 @@ final class GatewayMetrics: Sendable {
     let receiptValidationFailures = Atomic<Int>(0)
     let pmodeReloadsSucceeded = Atomic<Int>(0)
     let pmodeReloadsFailed = Atomic<Int>(0)
+    /// E-mail notices of mailbox arrivals: handed to the SMTP server, given up, tried again, and
+    /// arrivals whose owner registered no e-mail address.
+    let noticesSent = Atomic<Int>(0)
+    let noticesFailed = Atomic<Int>(0)
+    let noticeRetries = Atomic<Int>(0)
+    let noticesWithoutContact = Atomic<Int>(0)
     /// ebMS errors this gateway answered to messages and signals it received, by error code.
     private let inboundErrors = Mutex<[String: Int]>([:])
 

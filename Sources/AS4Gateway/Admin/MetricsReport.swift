@@ -13,6 +13,7 @@ struct MetricsReport {
     let registry: PModeRegistry
     let certificates: CertificateInventory
     let storeKind: String
+    var notices: (any NoticeStore)? = nil
 
     func families(now: Date = Date()) -> [MetricFamily] {
         var families: [MetricFamily] = [
@@ -24,6 +25,7 @@ struct MetricsReport {
         families += storeFamilies(now: now)
         families += counterFamilies()
         families += pmodeFamilies()
+        families += noticeFamilies()
         families.append(certificateFamily(now: now))
         return families
     }
@@ -79,6 +81,24 @@ struct MetricsReport {
             MetricFamily(histogram: "as4gw_inbound_processing_seconds",
                          help: "AS4 endpoint requests from arrival to answer.", metrics.inboundProcessing.snapshot),
         ]
+    }
+
+    /// E-mail notices: counted as they happen, and the store's notices by status (a failed or
+    /// noContact notice stays visible after a restart, when the counters start from zero).
+    private func noticeFamilies() -> [MetricFamily] {
+        var families = [
+            MetricFamily("as4gw_notices_total", .counter, help: "E-mail notices of mailbox arrivals since start, by result.",
+                         samples: [("sent", metrics.noticesSent.load(ordering: .relaxed)), ("failed", metrics.noticesFailed.load(ordering: .relaxed)),
+                                   ("retried", metrics.noticeRetries.load(ordering: .relaxed)),
+                                   ("no_contact", metrics.noticesWithoutContact.load(ordering: .relaxed))].map {
+                                       .init(labels: [("result", $0.0)], value: Double($0.1))
+                                   }),
+        ]
+        if let counts = try? notices?.noticeCounts() {
+            families.append(MetricFamily("as4gw_notices_stored", .gauge, help: "E-mail notices in the store by status (failed and noContact need someone's attention).",
+                                         samples: NoticeStatus.allCases.map { .init(labels: [("status", $0.rawValue)], value: Double(counts[$0] ?? 0)) }))
+        }
+        return families
     }
 
     private func pmodeFamilies() -> [MetricFamily] {

@@ -15,6 +15,7 @@ enum ConfigurationCheck {
     static func problems(_ config: GatewayConfiguration) -> (problems: [String], summary: Summary?) {
         var problems: [String] = []
         if let store = config.store, let p = storeURLProblem(store) { problems.append(p) }
+        problems += config.notices?.problems ?? []
 
         var summary: Summary?
         // The development PKI writes missing certificates at start, so they may be absent now.

@@ -22,6 +22,7 @@ final class Gateway {
     private var adminServer: HTTPServer?
     private var mailboxWorker: MailboxWorker?
     private var webhookPusher: WebhookPusher?
+    private var noticeMailer: NoticeMailer?
 
     init(config: GatewayConfiguration) throws {
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
@@ -112,6 +113,9 @@ final class Gateway {
 
     func start() throws {
         let config = context.config
+        if let problems = config.notices?.problems, !problems.isEmpty {
+            throw GatewayError.configuration(problems.joined(separator: "; "))
+        }
         let validator = CertificateValidator(trustStore: try TrustStore(anchors: context.trustAnchors, crls: context.crls))
         var as4 = HTTPServerConfiguration()
         as4.bindAddress = config.as4Listener.address
@@ -167,6 +171,13 @@ final class Gateway {
         let pusher = WebhookPusher(context: context)
         pusher.start()
         webhookPusher = pusher
+        if let settings = config.notices {
+            let mailer = NoticeMailer(context: context, settings: settings, notices: context.notices)
+            mailer.start()
+            noticeMailer = mailer
+        } else {
+            context.log.log(.warning, "notices-off", ["reason": "no notices block in the configuration: no e-mail notices of mailbox arrivals are sent"])
+        }
 
         let w = OutboundWorkers(context: context)
         w.start(count: config.outboundWorkers)
@@ -214,10 +225,12 @@ final class Gateway {
         puller?.stop(deadline: deadline)
         mailboxWorker?.stop(deadline: deadline)
         webhookPusher?.stop(deadline: Date())
+        noticeMailer?.stop(deadline: Date().addingTimeInterval(1))
         adminServer?.stop(gracePeriod: 0)
         context.store.close()
         context.mailbox.close()
         context.addresses.close()
+        context.notices.close()
         context.log.log(.info, "stopped", [:])
     }
 }

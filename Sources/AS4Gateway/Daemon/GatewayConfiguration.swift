@@ -40,6 +40,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
+    /// E-mail notices of mailbox arrivals (docs/NOTICES.md); nil: none are sent.
+    var notices: NoticeSettings?
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -74,6 +76,7 @@ struct GatewayConfiguration: Codable, Sendable {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case notices
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -110,6 +113,7 @@ struct GatewayConfiguration: Codable, Sendable {
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+        notices = try c.decodeIfPresent(NoticeSettings.self, forKey: .notices)
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
@@ -155,6 +159,11 @@ struct GatewayConfiguration: Codable, Sendable {
             config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
         }
         config.payloadDirectory = config.payloadDirectory.map(resolve)
+        if var notices = config.notices {
+            notices.passwordFile = notices.passwordFile.map(resolve)
+            notices.caFile = notices.caFile.map(resolve)
+            config.notices = notices
+        }
         // The store URL is judged where it is used (serve, the ops commands, --check-config),
         // so that --check-config can list it beside every other problem.
         return config

@@ -1,0 +1,140 @@
+import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where and how e-mail leaves: an SMTP server reached through libcurl.
+public struct SMTPConfiguration: Sendable, Equatable {
+    /// `smtp://host[:port]` (STARTTLS per `startTLS`) or `smtps://host[:port]` (TLS from the start).
+    public var url: String
+    /// The envelope sender (MAIL FROM), a bare address.
+    public var from: String
+    public var username: String?
+    public var password: String?
+    /// With `smtp://`: `required` refuses to send without STARTTLS, `optional` uses it when
+    /// offered, `off` never asks (a relay on loopback).
+    public var startTLS: StartTLS = .required
+    /// PEM bundle of the CAs that may issue the server's certificate; nil: the system store.
+    public var trustedCAFile: String?
+    public var connectTimeout: Double = 10
+    public var totalTimeout: Double = 60
+
+    public enum StartTLS: String, Sendable, CaseIterable { case required, optional, off }
+
+    public init(url: String, from: String) {
+        self.url = url
+        self.from = from
+    }
+}
+
+/// Why a message was not handed over. `permanent` is the server's 5xx answer (the address or
+/// the message is refused; sending it again gives the same answer); everything else is worth
+/// trying again later.
+public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The server's last reply code, 0 when there was none (no connection, TLS failure, timeout).
+    public var replyCode: Int
+    public var detail: String
+    public var permanent: Bool { (500...599).contains(replyCode) }
+    public var description: String { replyCode == 0 ? detail : "SMTP \(replyCode): \(detail)" }
+}
+
+/// Sends one e-mail per call over its own curl easy handle (connections are reused between
+/// calls to the same server). Not `Sendable`: one sender per thread, like `HTTPClient`.
+public final class SMTPSender {
+    public let configuration: SMTPConfiguration
+    private let handle: UnsafeMutableRawPointer
+    /// `CURLOPT_ERRORBUFFER`: curl writes into it during perform, so it lives as long as the handle.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    public init(configuration: SMTPConfiguration) throws(HTTPClientError) {
+        try ensureCurlGlobalInit()
+        guard configuration.url.hasPrefix("smtp://") || configuration.url.hasPrefix("smtps://") else {
+            throw .other("SMTP URL \(configuration.url) must start with smtp:// or smtps://")
+        }
+        guard Self.isBareAddress(configuration.from) else { throw .other("SMTP sender \(configuration.from) is not a bare e-mail address") }
+        guard let handle = curl_easy_init() else { throw .other("curl_easy_init failed") }
+        self.configuration = configuration
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        try configure()
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    private func configure() throws(HTTPClientError) {
+        let options = CurlOptions(handle: handle)
+        let c = configuration
+        try options.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try options.installCallbacks()
+        try options.set(CURLOPT_NOSIGNAL, 1)
+        try options.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
+        try options.set(CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout * 1000))
+        try options.set(CURLOPT_TIMEOUT_MS, Int(c.totalTimeout * 1000))
+        try options.set(CURLOPT_PROXY, "")
+        try options.set(CURLOPT_URL, c.url)
+        try options.set(CURLOPT_MAIL_FROM, "<\(c.from)>")
+        try options.set(CURLOPT_UPLOAD, 1)
+        if c.url.hasPrefix("smtp://") {
+            let level: curl_usessl = switch c.startTLS {
+            case .required: CURLUSESSL_ALL
+            case .optional: CURLUSESSL_TRY
+            case .off: CURLUSESSL_NONE
+            }
+            try options.set(CURLOPT_USE_SSL, Int(level.rawValue))
+        }
+        try options.set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
+        if let ca = c.trustedCAFile {
+            try options.set(CURLOPT_CAINFO, ca)
+            try options.set(CURLOPT_CAPATH, nil as String?)
+        }
+        if let user = c.username { try options.set(CURLOPT_USERNAME, user) }
+        if let password = c.password { try options.set(CURLOPT_PASSWORD, password) }
+    }
+
+    /// Hands `message` (a complete RFC 5322 message, CRLF line ends) to the server for `recipient`.
+    public func send(_ message: [UInt8], to recipient: String) throws(SMTPSendError) {
+        guard Self.isBareAddress(recipient) else { throw SMTPSendError(replyCode: 553, detail: "\(recipient) is not an e-mail address") }
+        let options = CurlOptions(handle: handle)
+        guard let rcpt = curl_slist_append(nil, "<\(recipient)>") else { throw SMTPSendError(replyCode: 0, detail: "curl_slist_append failed") }
+        defer { curl_slist_free_all(rcpt) }
+        let body: RequestBodyReader
+        do { body = try RequestBodyReader(.bytes(message)) } catch { throw SMTPSendError(replyCode: 0, detail: "\(error)") }
+        let state = TransferState(maxBodyBytes: 1 << 16, requestBody: body)
+        defer {
+            _ = try? options.set(CURLOPT_MAIL_RCPT, list: nil)
+            for option in [CURLOPT_WRITEDATA, CURLOPT_HEADERDATA, CURLOPT_READDATA, CURLOPT_SEEKDATA] { _ = try? options.set(option, pointer: nil) }
+        }
+        do {
+            try options.set(CURLOPT_MAIL_RCPT, list: rcpt)
+            try options.set(CURLOPT_INFILESIZE_LARGE, offset: body.length)
+            try options.set(CURLOPT_WRITEDATA, pointer: state.context)
+            try options.set(CURLOPT_HEADERDATA, pointer: state.context)
+            try options.set(CURLOPT_READDATA, pointer: state.context)
+            try options.set(CURLOPT_SEEKDATA, pointer: state.context)
+        } catch {
+            throw SMTPSendError(replyCode: 0, detail: "\(error)")
+        }
+        errorBuffer[0] = 0
+        let code = withExtendedLifetime((state, rcpt)) { curl_easy_perform(handle) }
+        guard code == CURLE_OK else {
+            // The last reply the server gave (0 when it never answered) decides retry or not.
+            throw SMTPSendError(replyCode: options.long(CURLINFO_RESPONSE_CODE),
+                                detail: HTTPClientError.message(code: code, detail: String(cString: errorBuffer)))
+        }
+    }
+
+    /// `local@domain` without spaces, angle brackets or line breaks (nothing to inject into the
+    /// SMTP commands); the server judges the rest.
+    public static func isBareAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), text.utf8.count <= 254 else { return false }
+        return !text.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: ",") }
+    }
+}
+
+@available(*, unavailable, message: "SMTPSender owns a curl easy handle: use one per thread")
+extension SMTPSender: Sendable {}

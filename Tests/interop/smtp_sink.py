@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A small SMTP server on 127.0.0.1 for the notice tests (standard library only).
+
+  smtp_sink.py OUT_DIR [--refuse EMAIL=CODE ...] [--data-reply CODE]
+
+Prints the port it listens on, then serves until killed. Every accepted message is written to
+OUT_DIR/<n>.eml with the envelope in OUT_DIR/<n>.json. --refuse answers RCPT TO for that
+address with CODE (e.g. 451 temporary, 550 permanent); --data-reply answers every DATA with
+CODE. Each refusal is a line in OUT_DIR/refused.log ("RCPT <address> CODE" or "DATA CODE").
+"""
+import argparse
+import json
+import os
+import socketserver
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def reply(self, line):
+        self.wfile.write((line + "\r\n").encode())
+        self.wfile.flush()
+
+    def refused(self, what, code):
+        with open(os.path.join(self.server.out, "refused.log"), "a") as f:
+            f.write(f"{what} {code}\n")
+        self.reply(f"{code} refused by the test server")
+
+    def handle(self):
+        self.reply("220 smtp-sink ready")
+        sender, recipients = None, []
+        while True:
+            raw = self.rfile.readline(65536)
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250-smtp-sink")
+                self.reply("250 8BITMIME")
+            elif verb == "MAIL":
+                sender, recipients = line[10:].strip(), []
+                self.reply("250 OK")
+            elif verb == "RCPT":
+                address = line[8:].strip().strip("<>")
+                if address in self.server.refuse:
+                    self.refused(f"RCPT {address}", self.server.refuse[address])
+                else:
+                    recipients.append(line[8:].strip())
+                    self.reply("250 OK")
+            elif verb == "DATA":
+                if not recipients:
+                    self.reply("503 no recipients")
+                    continue
+                self.reply("354 end with .")
+                lines = []
+                while True:
+                    data = self.rfile.readline(1 << 20)
+                    if not data or data in (b".\r\n", b".\n"):
+                        break
+                    lines.append(data[1:] if data.startswith(b"..") else data)
+                if self.server.data_reply:
+                    self.refused("DATA", self.server.data_reply)
+                    continue
+                n = len([f for f in os.listdir(self.server.out) if f.endswith(".eml")]) + 1
+                with open(os.path.join(self.server.out, f"{n}.eml"), "wb") as f:
+                    f.write(b"".join(lines))
+                with open(os.path.join(self.server.out, f"{n}.json"), "w") as f:
+                    json.dump({"from": sender, "to": recipients}, f)
+                self.reply("250 queued")
+            elif verb == "RSET":
+                sender, recipients = None, []
+                self.reply("250 OK")
+            elif verb == "NOOP":
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("502 not implemented")
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--refuse", action="append", default=[])
+    parser.add_argument("--data-reply", type=int)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    server = Server(("127.0.0.1", 0), Handler)
+    server.out, server.data_reply = args.out, args.data_reply
+    server.refuse = {a: int(c) for a, c in (r.rsplit("=", 1) for r in args.refuse)}
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
