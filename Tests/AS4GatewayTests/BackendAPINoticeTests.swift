@@ -129,6 +129,35 @@ final class BackendAPINoticeTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/2.eml"))
     }
 
+    /// A document that reaches the person's mailbox by AS4 (sent from a DMS at another access
+    /// point) is announced the same way.
+    func testADocumentArrivingByAS4IsAnnouncedToo() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let smtpPort = try startSink(out)
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [h.remoteEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson")])
+        let config = try h.file("notices.json", Array("""
+            {"notices": {"smtp": "smtp://127.0.0.1:\(smtpPort)", "from": "e-adrese@as4gw.test", "startTLS": "off"}}
+            """.utf8))
+        h.nodes["gw-b"]!.extraArguments = ["--config", config]
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [Self.sender]))
+        let person = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "person", addresses: [Self.person]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+        XCTAssertEqual(try person.call("PUT", "/api/v1/addresses/\(Self.person)/notice-email", json: #"{"email": "janis@example.lv"}"#).status, 200)
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: Self.sender, to: [Self.person]), files: [("x.txt", [7])])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        try h.waitUntil(timeout: 30, "the notice at the SMTP server") { FileManager.default.fileExists(atPath: out + "/1.eml") }
+        try h.waitUntil(timeout: 10, "recorded as sent at the hub") {
+            try notices(person, "address=\(Self.person)&status=sent").first?["messageId"] as? String == id
+        }
+        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=notices-off"), "A has no notices block: it says so")
+    }
+
     func testRefusingAndFailingServersLeaveAVisibleFailedNotice() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
