@@ -59,10 +59,13 @@ enum ReadOutcome: Equatable, CustomStringConvertible {
 }
 
 /// One input file and one spool directory per fuzzing process, reused for every input and
-/// removed when the process exits normally.
+/// removed when the process exits normally. In /dev/shm when there is one: the reading code is
+/// the same on any file system, and a journaling disk would spend most of each execution
+/// truncating and rewriting the input file.
 enum FuzzScratch {
     static let directory: String = {
-        var template = Array("/tmp/as4gw-mimefuzz-XXXXXX".utf8CString)
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        var template = Array("\(base)/as4gw-mimefuzz-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed: errno \(errno)") }
         atexit(removeFuzzScratch)
         return String(cString: made)
