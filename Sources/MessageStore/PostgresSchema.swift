@@ -233,6 +233,8 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        // Keep last: other branches add 5 and 6 before it.
+        Migration(version: 7, name: "retention, legal holds, purge records", sql: RetentionSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
