@@ -218,6 +218,7 @@ final class Gateway {
         context.store.close()
         context.mailbox.close()
         context.addresses.close()
+        context.retention.close()
         context.log.log(.info, "stopped", [:])
     }
 }

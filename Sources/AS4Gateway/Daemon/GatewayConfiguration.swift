@@ -40,6 +40,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
+    /// How long documents are archived, and how often the purge runs (docs/RETENTION.md).
+    var retention = RetentionConfiguration()
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -73,7 +75,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -110,6 +112,7 @@ struct GatewayConfiguration: Codable, Sendable {
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+        retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
