@@ -86,7 +86,7 @@ public final class PostgresRetentionStore: RetentionStore {
         }
     }
 
-    public func purgeDocument(messageId: String, by: String, now: Date) throws -> PurgeOutcome {
+    public func purgeDocument(messageId: String, by: String, now: Date, carrier: DocumentCarrier?) throws -> PurgeOutcome {
         try write { c in
             try Self.lockHolds(c)
             try c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["mailbox:document:" + messageId])
@@ -103,19 +103,20 @@ public final class PostgresRetentionStore: RetentionStore {
             let files = try c.execute("SELECT path, size, sha256 FROM document_files WHERE message_id = $1 ORDER BY position", [messageId])
                 .rows.map { (path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256")) }
             let bytes = files.reduce(Int64(0)) { $0 + $1.size }
+            let erased = try carrier.map { try Self.eraseCarriers(c, messageId, $0) } ?? (ids: [], paths: [])
             let id = try c.execute("""
-                INSERT INTO purges (message_id, sender, recipients, file_digests, bytes, retain_until, purged_at, purged_by)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+                INSERT INTO purges (message_id, sender, recipients, file_digests, bytes, as4_messages, retain_until, purged_at, purged_by)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id
                 """, [messageId, sender, RetentionRules.lines(recipients.map(\.address)), RetentionRules.lines(files.map(\.sha256)), bytes,
-                      retainUntil, now, by]).first?.int64("id") ?? 0
+                      RetentionRules.lines(erased.ids), retainUntil, now, by]).first?.int64("id") ?? 0
             // Children first (foreign keys); each delete is checked again by the triggers.
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.execute("DELETE FROM \(table) WHERE message_id = $1", [messageId])
             }
             let record = PurgeRecord(id: id, messageId: messageId, sender: sender, recipients: recipients.map(\.address),
-                                     fileDigests: files.map(\.sha256), bytes: bytes, retainUntil: retainUntil ?? now,
+                                     fileDigests: files.map(\.sha256), bytes: bytes, as4Messages: erased.ids, retainUntil: retainUntil ?? now,
                                      purgedAt: Date(storeMilliseconds: now.storeMilliseconds), purgedBy: by)
-            return PurgeOutcome(record: record, filePaths: files.map(\.path).filter { !$0.isEmpty })
+            return PurgeOutcome(record: record, filePaths: Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted())
         }
     }
 
@@ -142,6 +143,31 @@ public final class PostgresRetentionStore: RetentionStore {
         try read { c in
             try c.execute("SELECT retain_until FROM documents WHERE message_id = $1", [messageId]).first.map { $0.optionalDate("retain_until") }
         }
+    }
+
+    /// Erases the payloads of the final AS4 messages that carried document `messageId` (see
+    /// `RetentionStore.purgeDocument`); returns their ids and the files to remove after the commit.
+    /// Each message row is locked first, as the message store's own status changes do. (The
+    /// PostgreSQL message store keeps every payload and sealed message in a file.)
+    private static func eraseCarriers(_ c: PostgresConnection, _ messageId: String, _ carrier: DocumentCarrier) throws -> (ids: [String], paths: [String]) {
+        let rows = try c.execute("""
+            SELECT row_id, message_id, direction, message_path FROM messages
+            WHERE conversation_id = $1 AND service = $2 AND action = $3
+              AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
+            ORDER BY row_id FOR UPDATE
+            """, [messageId, carrier.service, carrier.action]).rows.map {
+            (row: $0.int64("row_id"), id: $0.string("message_id"), outbound: $0.string("direction") == "out", path: $0.string("message_path"))
+        }
+        var paths: [String] = []
+        for m in rows {
+            paths += try c.execute("SELECT path FROM parts WHERE message_row = $1", [m.row]).rows.map { $0.string("path") }
+            try c.execute("UPDATE parts SET path = '' WHERE message_row = $1", [m.row])
+            if m.outbound {
+                paths.append(m.path)
+                try c.execute("UPDATE messages SET message_path = '' WHERE row_id = $1", [m.row])
+            }
+        }
+        return (Array(Set(rows.map(\.id))).sorted(), paths)
     }
 
     /// Active holds on the document, its sender or one of its recipients.

@@ -61,6 +61,7 @@ enum RetentionSchema {
             recipients   TEXT    NOT NULL,
             file_digests TEXT    NOT NULL,
             bytes        INTEGER NOT NULL CHECK (bytes >= 0),
+            as4_messages TEXT    NOT NULL DEFAULT '',
             retain_until INTEGER NOT NULL,
             purged_at    INTEGER NOT NULL,
             purged_by    TEXT    NOT NULL
@@ -114,6 +115,7 @@ enum RetentionSchema {
             recipients   TEXT    NOT NULL,
             file_digests TEXT    NOT NULL,
             bytes        BIGINT  NOT NULL CHECK (bytes >= 0),
+            as4_messages TEXT    NOT NULL DEFAULT '',
             retain_until BIGINT  NOT NULL,
             purged_at    BIGINT  NOT NULL,
             purged_by    TEXT    NOT NULL

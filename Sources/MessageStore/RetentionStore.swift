@@ -26,10 +26,13 @@ public protocol RetentionStore: AnyObject, Sendable {
     /// message is not final and needs the document's files to be queued again).
     func dueDocuments(now: Date, limit: Int) throws -> [DueDocument]
     /// Removes one document (events, files, recipients, the document) and records the purge, in
-    /// one transaction; the caller removes `filePaths` afterwards. Throws `notFound` for no such
-    /// document, `conflict` when it is retained at `now`, held, or still being sent; the
-    /// database's triggers refuse as well when the real clock says it is retained.
-    func purgeDocument(messageId: String, by: String, now: Date) throws -> PurgeOutcome
+    /// one transaction; the caller removes `filePaths` afterwards. With `carrier`, the payloads
+    /// of the AS4 messages that carried the document (conversation id = the document's id,
+    /// that service and action) are erased too, when final: inbound ones handed over, outbound
+    /// ones Delivered; their rows, events and receipts stay as evidence. Throws `notFound` for
+    /// no such document, `conflict` when it is retained at `now`, held, or still being sent;
+    /// the database's triggers refuse as well when the real clock says it is retained.
+    func purgeDocument(messageId: String, by: String, now: Date, carrier: DocumentCarrier?) throws -> PurgeOutcome
     /// The purges of a message id, oldest first (a document id may arrive again after a purge).
     func purges(messageId: String) throws -> [PurgeRecord]
     /// Every purge recorded after id `after`, by id.
@@ -44,6 +47,17 @@ public protocol RetentionStore: AnyObject, Sendable {
     func retainUntil(messageId: String) throws -> Date??
 
     func close()
+}
+
+/// The AS4 messages that carry documents (the e-address exchange's service and action).
+public struct DocumentCarrier: Sendable, Equatable {
+    public var service: String
+    public var action: String
+
+    public init(service: String, action: String) {
+        self.service = service
+        self.action = action
+    }
 }
 
 /// What a legal hold keeps: one document, or every document sent from or to one address.
@@ -93,6 +107,8 @@ public struct PurgeRecord: Sendable, Equatable {
     /// SHA-256 (hex) of each file, in the document's order.
     public var fileDigests: [String]
     public var bytes: Int64
+    /// The AS4 messages whose payloads were erased with the document.
+    public var as4Messages: [String]
     public var retainUntil: Date
     public var purgedAt: Date
     /// The job or operator that purged it (`mailbox-worker`, `cli`, …).
@@ -141,6 +157,6 @@ extension StoreRow {
     func purgeRecord() -> PurgeRecord {
         PurgeRecord(id: int64("id"), messageId: string("message_id"), sender: string("sender"),
                     recipients: RetentionRules.list(string("recipients")), fileDigests: RetentionRules.list(string("file_digests")),
-                    bytes: int64("bytes"), retainUntil: date("retain_until"), purgedAt: date("purged_at"), purgedBy: string("purged_by"))
+                    bytes: int64("bytes"), as4Messages: RetentionRules.list(string("as4_messages")), retainUntil: date("retain_until"), purgedAt: date("purged_at"), purgedBy: string("purged_by"))
     }
 }

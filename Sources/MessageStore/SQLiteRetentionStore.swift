@@ -79,7 +79,7 @@ public final class SQLiteRetentionStore: RetentionStore {
         }
     }
 
-    public func purgeDocument(messageId: String, by: String, now: Date) throws -> PurgeOutcome {
+    public func purgeDocument(messageId: String, by: String, now: Date, carrier: DocumentCarrier?) throws -> PurgeOutcome {
         try write { c in
             guard let (sender, retainUntil) = try c.queryFirst("SELECT sender, retain_until FROM documents WHERE message_id = ?", [messageId],
                                                                row: { ($0.string("sender"), $0.optionalDate("retain_until")) }) else {
@@ -96,20 +96,21 @@ public final class SQLiteRetentionStore: RetentionStore {
                 (path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256"))
             }
             let bytes = files.reduce(Int64(0)) { $0 + $1.size }
+            let erased = try carrier.map { try Self.eraseCarriers(c, messageId, $0) } ?? (ids: [], paths: [])
             try c.run("""
-                INSERT INTO purges (message_id, sender, recipients, file_digests, bytes, retain_until, purged_at, purged_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO purges (message_id, sender, recipients, file_digests, bytes, as4_messages, retain_until, purged_at, purged_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [messageId, sender, RetentionRules.lines(recipients.map(\.address)), RetentionRules.lines(files.map(\.sha256)), bytes,
-                      retainUntil, now, by])
+                      RetentionRules.lines(erased.ids), retainUntil, now, by])
             let id = try c.queryFirst("SELECT last_insert_rowid() AS id") { $0.int64("id") } ?? 0
             // Children first (foreign keys); each delete is checked again by the triggers.
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.run("DELETE FROM \(table) WHERE message_id = ?", [messageId])
             }
             let record = PurgeRecord(id: id, messageId: messageId, sender: sender, recipients: recipients.map(\.address),
-                                     fileDigests: files.map(\.sha256), bytes: bytes, retainUntil: retainUntil ?? now,
+                                     fileDigests: files.map(\.sha256), bytes: bytes, as4Messages: erased.ids, retainUntil: retainUntil ?? now,
                                      purgedAt: Date(storeMilliseconds: now.storeMilliseconds), purgedBy: by)
-            return PurgeOutcome(record: record, filePaths: files.map(\.path).filter { !$0.isEmpty })
+            return PurgeOutcome(record: record, filePaths: Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted())
         }
     }
 
@@ -136,6 +137,31 @@ public final class SQLiteRetentionStore: RetentionStore {
         try read { c in
             try c.queryFirst("SELECT retain_until FROM documents WHERE message_id = ?", [messageId]) { $0.optionalDate("retain_until") }
         }
+    }
+
+    /// Erases the payloads of the final AS4 messages that carried document `messageId` (see
+    /// `RetentionStore.purgeDocument`); returns their ids and the files to remove after the commit.
+    private static func eraseCarriers(_ c: SQLiteConnection, _ messageId: String, _ carrier: DocumentCarrier) throws -> (ids: [String], paths: [String]) {
+        let rows = try c.query("""
+            SELECT row_id, message_id, direction, message_path FROM messages
+            WHERE conversation_id = ? AND service = ? AND action = ?
+              AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
+            ORDER BY row_id
+            """, [messageId, carrier.service, carrier.action]) {
+            (row: $0.int64("row_id"), id: $0.string("message_id"), outbound: $0.string("direction") == "out", path: $0.string("message_path"))
+        }
+        var paths: [String] = []
+        for m in rows {
+            paths += try c.query("SELECT path FROM parts WHERE message_row = ?", [m.row]) { $0.string("path") }
+            try c.run("DELETE FROM part_bytes WHERE part_id IN (SELECT id FROM parts WHERE message_row = ?)", [m.row])
+            try c.run("UPDATE parts SET path = '' WHERE message_row = ?", [m.row])
+            if m.outbound {
+                paths.append(m.path)
+                try c.run("DELETE FROM message_bytes WHERE message_row = ?", [m.row])
+                try c.run("UPDATE messages SET message_path = '' WHERE row_id = ?", [m.row])
+            }
+        }
+        return (Array(Set(rows.map(\.id))).sorted(), paths)
     }
 
     /// Active holds on the document, its sender or one of its recipients.

@@ -115,7 +115,12 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertEqual(ids(dry, "held"), [heldByMessage, heldByAddress].sorted())
         XCTAssertEqual(try dms.get("/api/v1/messages/\(free)").status, 200)
 
+        let mailboxStore = try SQLiteMailboxStore(dataDirectory: h.nodes["gw-a"]!.data)
+        let freeFile = try XCTUnwrap(try mailboxStore.document(messageId: free)?.files.first?.file.path)
+        mailboxStore.close()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: freeFile))
         let first = try purge(h)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: freeFile), "the payload file goes with the document")
         XCTAssertEqual(ids(first, "purged"), [free])
         XCTAssertEqual(ids(first, "held"), [heldByMessage, heldByAddress].sorted())
         for (client, path) in [(dms, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)/files/1")] {

@@ -78,20 +78,20 @@ class RetentionStoreTests: StoreTestCase {
         if Self.backend == .postgres {
             XCTAssertThrowsError(try rawSQL("TRUNCATE documents CASCADE"))
         }
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: Date())) {
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: Date(), carrier: nil)) {
             XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("retained until"), true, "\($0)")
         }
         // A caller's clock set past the retention does not help: the triggers use the database's.
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: future + 1))
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: future + 1, carrier: nil))
         try assertIntact("young")
         XCTAssertEqual(try retention.purges(messageId: "young"), [])
         XCTAssertEqual(try retention.dueDocuments(now: Date(), limit: 10), [])
 
         try store("forever", until: nil)
         XCTAssertThrowsError(try rawSQL("DELETE FROM documents WHERE message_id = 'forever'"))
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "forever", by: "test", now: Date()))
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "forever", by: "test", now: Date(), carrier: nil))
         try assertIntact("forever")
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "nothing", by: "test", now: Date())) {
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "nothing", by: "test", now: Date(), carrier: nil)) {
             XCTAssertEqual($0 as? MailboxStoreError, .notFound("no document nothing"))
         }
     }
@@ -102,9 +102,9 @@ class RetentionStoreTests: StoreTestCase {
         try store("sending", until: past, remoteSending: true)
         XCTAssertEqual(try retention.dueDocuments(now: Date(), limit: 10), [DueDocument(messageId: "old", retainUntil: past, holds: [])],
                        "not the young one, nor one whose AS4 message is not final")
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "sending", by: "test", now: Date()))
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "sending", by: "test", now: Date(), carrier: nil))
 
-        let outcome = try retention.purgeDocument(messageId: "old", by: "mailbox-worker", now: Date())
+        let outcome = try retention.purgeDocument(messageId: "old", by: "mailbox-worker", now: Date(), carrier: nil)
         XCTAssertEqual(outcome.filePaths, ["/p/old/1", "/p/old/2"])
         XCTAssertEqual(outcome.record.recipients, [company])
         XCTAssertEqual(outcome.record.fileDigests, [String(repeating: "1", count: 64), String(repeating: "2", count: 64)])
@@ -115,7 +115,7 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.purges(messageId: "old"), [outcome.record])
         XCTAssertEqual(try retention.purges(after: 0, limit: 10), [outcome.record])
         XCTAssertEqual(try retention.purges(messageId: "old").first?.purgedBy, "mailbox-worker")
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "old", by: "test", now: Date()), "gone already")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "old", by: "test", now: Date(), carrier: nil), "gone already")
         try assertIntact("young")
         try assertIntact("sending")
 
@@ -134,7 +134,7 @@ class RetentionStoreTests: StoreTestCase {
         let due = Dictionary(uniqueKeysWithValues: try retention.dueDocuments(now: Date(), limit: 10).map { ($0.messageId, $0.holds) })
         XCTAssertEqual(due, ["held": [onMessage.id], "by-address": [onAddress.id]])
         for id in ["held", "by-address"] {
-            XCTAssertThrowsError(try retention.purgeDocument(messageId: id, by: "test", now: Date())) {
+            XCTAssertThrowsError(try retention.purgeDocument(messageId: id, by: "test", now: Date(), carrier: nil)) {
                 XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("legal hold"), true, "\($0)")
             }
             XCTAssertThrowsError(try rawSQL("DELETE FROM document_events WHERE message_id = '\(id)'"))
@@ -154,10 +154,10 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.holds(activeOnly: true).map(\.id), [onAddress.id])
         XCTAssertEqual(try retention.holds(activeOnly: false).count, 2)
 
-        XCTAssertEqual(try retention.purgeDocument(messageId: "held", by: "test", now: Date()).record.messageId, "held")
-        XCTAssertThrowsError(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date()), "the address hold stands")
+        XCTAssertEqual(try retention.purgeDocument(messageId: "held", by: "test", now: Date(), carrier: nil).record.messageId, "held")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date(), carrier: nil), "the address hold stands")
         _ = try retention.releaseHold(id: onAddress.id, by: "ops", at: t0)
-        XCTAssertEqual(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date()).record.recipients, [other])
+        XCTAssertEqual(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date(), carrier: nil).record.recipients, [other])
 
         XCTAssertThrowsError(try retention.placeHold(.message("no-such"), reason: "x", by: "ops", at: t0)) {
             XCTAssertEqual($0 as? MailboxStoreError, .notFound("no document no-such"))
@@ -188,6 +188,53 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.retainUntil(messageId: "a"), .some(future), "an earlier one does not shorten it")
     }
 
+    func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws {
+        let messages = try openStore()
+        defer { messages.close() }
+        let carrier = DocumentCarrier(service: "urn:svc:delivery", action: "EAddressDocument")
+        func carried(_ id: String, conversation: String, action: String = "EAddressDocument") -> MessageMetadata {
+            var m = metadata(id)
+            m.conversationId = conversation
+            m.service = carrier.service
+            m.action = action
+            return m
+        }
+        func parts(_ id: String) -> [MessagePart] {
+            [MessagePart(contentId: "cid:h", mimeType: "application/json", file: StoredFile(path: "/in/\(id)/header", size: 10, sha256: String(repeating: "a", count: 64))),
+             MessagePart(contentId: "cid:f", mimeType: "application/pdf", file: StoredFile(path: "/in/\(id)/file", size: 20, sha256: String(repeating: "b", count: 64)))]
+        }
+        // Taken in (handed over), still to be taken in, a status report of the same conversation,
+        // sent with a receipt, and still queued.
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-done", conversation: "doc"), parts: parts("in-done"), receivedAt: t0), duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "in-done", at: t0)
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-new", conversation: "doc"), parts: parts("in-new"), receivedAt: t0), duplicateWindow: 60)
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("status", conversation: "doc", action: "EAddressStatus"), parts: parts("status"),
+                                                      receivedAt: t0), duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "status", at: t0)
+        var sent = outbound("out-done", at: t0)
+        sent.metadata = carried("out-done", conversation: "doc")
+        _ = try messages.enqueueOutbound(sent)
+        var queued = outbound("out-queued", at: t0 + 100)
+        queued.metadata = carried("out-queued", conversation: "doc")
+        _ = try messages.enqueueOutbound(queued)
+        XCTAssertEqual(try messages.claimDue(now: t0 + 1, limit: 1, owner: "w", lease: 60).map(\.metadata.messageId), ["out-done"])
+        try messages.markDelivered(messageId: "out-done", owner: "w", receipt: Data("receipt".utf8), at: t0 + 2)
+        try store("doc", until: past)
+
+        let outcome = try retention.purgeDocument(messageId: "doc", by: "test", now: Date(), carrier: carrier)
+        XCTAssertEqual(outcome.record.as4Messages, ["in-done", "out-done"])
+        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/msgs/out-done.mime", "/p/doc/1", "/p/doc/2"])
+        XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "out-done"])
+        let erased = try XCTUnwrap(try messages.findMessage(id: "in-done", direction: .inbound))
+        XCTAssertEqual(erased.parts.map(\.file.path), ["", ""], "the payloads are gone")
+        XCTAssertEqual(erased.parts.map(\.file.sha256), [String(repeating: "a", count: 64), String(repeating: "b", count: 64)], "their digests stay")
+        XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.outbound?.messagePath, "")
+        XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.receipt, Data("receipt".utf8), "the receipt stays")
+        XCTAssertEqual(try messages.findMessage(id: "in-new", direction: .inbound)?.parts.map(\.file.path), ["/in/in-new/header", "/in/in-new/file"])
+        XCTAssertEqual(try messages.findMessage(id: "status", direction: .inbound)?.parts.first?.file.path, "/in/status/header")
+        XCTAssertEqual(try messages.findMessage(id: "out-queued", direction: .outbound)?.outbound?.messagePath, "/msgs/out-queued.mime")
+    }
+
     func testMailboxBytesCountWhatTheMailboxHolds() throws {
         XCTAssertEqual(try retention.mailboxBytes(address: company), 0)
         try store("one", until: past)
@@ -195,7 +242,7 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.mailboxBytes(address: company), 600)
         XCTAssertEqual(try retention.mailboxBytes(address: other), 300)
         XCTAssertEqual(try retention.mailboxBytes(address: sender), 0, "the sender's mailbox holds nothing of what it sent")
-        _ = try retention.purgeDocument(messageId: "one", by: "test", now: Date())
+        _ = try retention.purgeDocument(messageId: "one", by: "test", now: Date(), carrier: nil)
         XCTAssertEqual(try retention.mailboxBytes(address: company), 300)
     }
 }
@@ -207,6 +254,7 @@ final class PostgresRetentionStoreTests: RetentionStoreTests {
     override func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws { try super.testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() }
     override func testLegalHoldsKeepDocumentsUntilReleased() throws { try super.testLegalHoldsKeepDocumentsUntilReleased() }
     override func testRetentionOnlyMovesLater() throws { try super.testRetentionOnlyMovesLater() }
+    override func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws { try super.testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() }
     override func testMailboxBytesCountWhatTheMailboxHolds() throws { try super.testMailboxBytesCountWhatTheMailboxHolds() }
 }
 

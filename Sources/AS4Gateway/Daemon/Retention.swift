@@ -90,6 +90,9 @@ struct RetentionPurge {
         }
     }
 
+    /// The AS4 messages whose payloads go with a purged document.
+    static let carrier = DocumentCarrier(service: EAddressMessages.service, action: EAddressMessages.documentAction)
+
     /// Purges in batches until nothing is due at `now` (at most `limit` documents per run).
     func run(now: Date, dryRun: Bool = false, limit: Int = 10_000) throws -> Summary {
         var summary = Summary()
@@ -108,13 +111,14 @@ struct RetentionPurge {
                     continue
                 }
                 do {
-                    let outcome = try store.purgeDocument(messageId: due.messageId, by: by, now: now)
+                    let outcome = try store.purgeDocument(messageId: due.messageId, by: by, now: now, carrier: Self.carrier)
                     // After the commit: a crash here leaves files nobody refers to, never a row without its file.
                     for path in outcome.filePaths { unlink(path) }
                     summary.purged.append(outcome.record)
                     let r = outcome.record
                     log?.log(.info, "document-purged", ["message_id": r.messageId, "sender": r.sender, "recipients": r.recipients.joined(separator: ","),
-                                                         "bytes": String(r.bytes), "retain_until": ISO8601DateFormatter().string(from: r.retainUntil),
+                                                         "bytes": String(r.bytes), "as4_messages": r.as4Messages.joined(separator: ","),
+                                                         "retain_until": ISO8601DateFormatter().string(from: r.retainUntil),
                                                          "by": by])
                 } catch {
                     summary.failed.append(due.messageId)
