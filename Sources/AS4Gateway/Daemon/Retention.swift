@@ -50,9 +50,13 @@ struct RetentionPolicy {
     let configuration: RetentionConfiguration
     let directory: any AddressDirectoryStore
 
+    init(configuration: RetentionConfiguration, directory: any AddressDirectoryStore) {
+        self.configuration = configuration
+        self.directory = directory
+    }
+
     init(context: GatewayContext) {
-        configuration = context.config.retention
-        directory = context.addresses
+        self.init(configuration: context.config.retention, directory: context.addresses)
     }
 
     func retainUntil(storedAt: Date, addresses: [String]) throws -> Date {
