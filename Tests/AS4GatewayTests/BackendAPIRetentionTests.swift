@@ -188,3 +188,71 @@ extension BackendClient {
         return try put(path, file: file)
     }
 }
+
+/// Two hub nodes on one PostgreSQL store: limits changed through one node apply to the next
+/// submission through the other, a legal hold placed through one keeps documents from the
+/// operators' purge on the shared store, and a purged document answers 410 on both.
+final class PostgresRetentionNodesTests: XCTestCase {
+    func testLimitsAndHoldsSetThroughOneNodeApplyOnTheOther() throws {
+        let sender = "DVS@90000048472", company = "_DEFAULT@40003032949"
+        let server = try ThrowAwayPostgres.start()
+        defer { server.stop() }
+        let h = try GatewayHarness()
+        let (config, second) = try PostgresHubNodesTests.hubOfTwoNodes(h, server)
+        try """
+            {"store": "\(server.url)", "payloadDirectory": "\(h.root.path)/hub-payloads",
+             "retention": {"institution": 0, "company": 0, "naturalPerson": 0, "purgeIntervalSeconds": 3600}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let entries = try h.file("hub-directory.json", Array("""
+            {"addresses": [\(GatewayHarness.localEntry(sender, ownerId: "90000048472", kind: "institution")),
+                           \(GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company"))]}
+            """.utf8))
+        XCTAssertEqual(try GatewayProcess.run(["directory", "import", entries, "--config", config]).status, 0)
+        func token(_ name: String, _ extra: [String]) throws -> String {
+            let r = try GatewayProcess.run(["connections", "add", name, "--config", config] + extra)
+            return try XCTUnwrap(r.json?["token"] as? String, r.stderr)
+        }
+        let opsToken = try token("ops", ["--role", "operator"]), dmsToken = try token("dms", ["--address", sender, "--address", company])
+        try h.start("gw-b")
+        try h.start("gw-b-node2")
+        let ops1 = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: opsToken)
+        let ops2 = try BackendClient(port: second.submitPort, token: opsToken)
+        let dms1 = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: dmsToken)
+        let dms2 = try BackendClient(port: second.submitPort, token: dmsToken)
+        func submit(_ client: BackendClient) throws -> BackendClient.Reply {
+            try client.submit(metadata: BackendClient.metadata(from: sender, to: [company]), files: [("doc.txt", Array("twenty bytes exactly".utf8))])
+        }
+        func purge() throws -> [String: Any] {
+            let r = try GatewayProcess.run(["retention", "purge", "--config", config])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.json ?? [:]
+        }
+        func purged(_ summary: [String: Any]) -> [String] {
+            ((summary["purged"] as? [[String: Any]]) ?? []).compactMap { $0["messageId"] as? String }.sorted()
+        }
+
+        let hold = try ops1.post("/api/v1/legal-holds", json: "{\"address\": \"\(company)\", \"reason\": \"audit\"}")
+        XCTAssertEqual(hold.status, 201, hold.text)
+        let holdId = try XCTUnwrap((hold.json["id"] as? NSNumber)?.intValue)
+        let first = try submit(dms2)
+        XCTAssertEqual(first.status, 202, first.text)
+        XCTAssertEqual(try ops1.put("/api/v1/addresses/\(company)/limits", json: "{\"mailboxBytes\": 30}").status, 200)
+        let full = try submit(dms2)
+        XCTAssertEqual(full.status, 422, full.text)
+        XCTAssertTrue((full.json["detail"] as? String ?? "").contains("holds 20 of its 30 bytes"), full.text)
+        XCTAssertEqual(try ops2.put("/api/v1/addresses/\(company)/limits", json: "{\"mailboxBytes\": null}").status, 200)
+        let secondDoc = try submit(dms1)
+        XCTAssertEqual(secondDoc.status, 202, secondDoc.text)
+        let ids = try [first, secondDoc].map { try XCTUnwrap($0.json["messageId"] as? String) }.sorted()
+
+        let kept = try purge()
+        XCTAssertEqual(purged(kept), [])
+        XCTAssertEqual(((kept["held"] as? [[String: Any]]) ?? []).compactMap { $0["messageId"] as? String }.sorted(), ids)
+        XCTAssertEqual(try ops2.post("/api/v1/legal-holds/\(holdId)/release", json: "{}").status, 200)
+        XCTAssertEqual(purged(try purge()), ids)
+        for client in [dms1, dms2] {
+            XCTAssertEqual(try client.get("/api/v1/messages/\(ids[0])").status, 410)
+        }
+        XCTAssertEqual(try ops1.get("/api/v1/addresses/\(company)/limits").json["mailboxUsedBytes"] as? NSNumber, 0)
+    }
+}
