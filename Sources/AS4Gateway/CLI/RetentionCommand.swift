@@ -74,7 +74,7 @@ enum RetentionCommand {
         defer { store.close() }
         let summary: RetentionPurge.Summary
         do {
-            summary = try RetentionPurge(store: store, log: nil, by: "cli").run(now: Date(), dryRun: a.has("dry-run"))
+            summary = try RetentionPurge(store: store, log: nil, by: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")).run(now: Date(), dryRun: a.has("dry-run"))
         } catch {
             return failure("purge stopped: \(error)")
         }

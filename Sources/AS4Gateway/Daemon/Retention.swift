@@ -102,7 +102,9 @@ struct RetentionPurge {
         var summary = Summary()
         var seen = Set<String>()
         while seen.count < limit {
-            let batch = try store.dueDocuments(now: now, limit: 200).filter { !seen.contains($0.messageId) }
+            // Held documents stay due and come back in every batch: ask for more each round, so
+            // those after them are reached.
+            let batch = try store.dueDocuments(now: now, limit: seen.count + 200).filter { !seen.contains($0.messageId) }
             guard !batch.isEmpty else { break }
             for due in batch {
                 seen.insert(due.messageId)
