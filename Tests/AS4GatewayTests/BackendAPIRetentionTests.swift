@@ -80,6 +80,7 @@ final class BackendAPIRetentionTests: XCTestCase {
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
         let mailbox = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "mailbox", addresses: [company, archive]))
         let ops = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"]))
+        let stranger = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "stranger", addresses: ["_DEFAULT@90000048472"]))
         try h.start("gw-a")
 
         func submit(_ to: String, _ text: String) throws -> String {
@@ -129,7 +130,9 @@ final class BackendAPIRetentionTests: XCTestCase {
             XCTAssertEqual(gone.json["type"] as? String, "urn:as4gw:problem:gone")
             XCTAssertNotNil(gone.json["purgedAt"] as? String)
         }
-        XCTAssertEqual(try ops.get("/api/v1/messages/\(free)").status, 404, "a purge is not news for a connection that never saw the document")
+        XCTAssertEqual(try ops.get("/api/v1/messages/\(free)").status, 410, "operators see purges too")
+        XCTAssertEqual(try stranger.get("/api/v1/messages/\(free)").status, 403, "as for a document still held")
+        XCTAssertEqual(try mailbox.get("/api/v1/messages/never-was").status, 404)
         XCTAssertEqual(try mailbox.get("/api/v1/messages/\(heldByMessage)/files/1").body, Array("one".utf8))
         XCTAssertEqual(try mailbox.get("/api/v1/messages/\(heldByAddress)/files/1").body, Array("three".utf8))
         XCTAssertEqual(try ops.post("/api/v1/legal-holds", json: "{\"messageId\": \"\(free)\", \"reason\": \"late\"}").status, 410)

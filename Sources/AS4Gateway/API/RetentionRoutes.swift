@@ -119,11 +119,14 @@ struct RetentionRoutes {
 
     // MARK: Purged documents
 
-    /// 410 for a purged document whose sender or recipient the connection holds; 404 otherwise
-    /// (a purge is not news for those who never saw the document).
+    /// For an id no document has: 410 when it was purged, to the connections of its sender and
+    /// recipients and to operators; 403 to other connections, as for a document still held;
+    /// 404 when there never was one.
     static func missing(_ r: APIRequest, _ id: String) throws -> Problem {
-        guard let purged = try r.context.retention.purges(messageId: id).last,
-              r.holds(purged.sender) || purged.recipients.contains(where: r.holds) else { return Problem.notFound("no message \(id)") }
+        guard let purged = try r.context.retention.purges(messageId: id).last else { return Problem.notFound("no message \(id)") }
+        guard r.holds(purged.sender) || purged.recipients.contains(where: r.holds) || r.connection.roles.contains(.operatorRole) else {
+            return Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)")
+        }
         return gone(id, purged)
     }
 
