@@ -48,6 +48,15 @@ final class RetentionPolicyTests: XCTestCase {
         XCTAssertEqual(try days(["_DEFAULT@40103000005", "_DEFAULT@40003000008"]), 1825, "none held here: the longest configured kind")
     }
 
+    func testANegativeRetentionStopsTheStartWithItsPlace() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("retention-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "{\"retention\": {\"naturalPerson\": -1}}".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try GatewayProcess.run(["serve", "--config", path, "--check-config"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("retention.naturalPerson: retention days cannot be negative"), r.stderr)
+    }
+
     func testPurgeCommandExitStatuses() throws {
         XCTAssertEqual(try GatewayProcess.run(["retention", "purge", "--bogus"]).status, 2)
         XCTAssertEqual(try GatewayProcess.run(["retention", "shred"]).status, 2)

@@ -127,7 +127,7 @@ struct GatewayConfiguration: Codable, Sendable {
         var config: GatewayConfiguration
         do { config = try JSONDecoder().decode(GatewayConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw ConfigError(description: "\(path): missing \(ctx.codingPath.map(\.stringValue).joined(separator: ".")).\(key.stringValue)")
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx), let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
             throw ConfigError(description: "\(path): \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
         } catch {
             throw ConfigError(description: "\(path): not valid JSON: \(error.localizedDescription)")
