@@ -62,6 +62,10 @@ final class BackendAPIRetentionTests: XCTestCase {
         let companyDays = try days(companyId), archiveDays = try days(archiveId)
         XCTAssertTrue(companyDays.contains(3650), "\(companyDays)")
         XCTAssertTrue(archiveDays.contains(4000), "\(archiveDays)")
+        // The message view tells when the document may go.
+        let shown = try XCTUnwrap(try dms.get("/api/v1/messages/\(archiveId)").json["retainUntil"] as? String)
+        let stored = try XCTUnwrap(try store.retainUntil(messageId: archiveId) ?? nil)
+        XCTAssertEqual(ISO8601DateFormatter().date(from: shown)?.timeIntervalSince1970 ?? 0, stored.timeIntervalSince1970, accuracy: 1)
     }
 
     func testThePurgeHonoursLegalHoldsAndPurgedDocumentsAnswerGone() throws {

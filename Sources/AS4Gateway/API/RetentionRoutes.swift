@@ -130,6 +130,14 @@ struct RetentionRoutes {
         return gone(id, purged)
     }
 
+    /// A message view with `retainUntil` (null: kept without end).
+    static func withRetention(_ view: JSON, _ r: APIRequest, _ id: String) throws -> JSON {
+        guard case .object(var fields) = view else { return view }
+        let until = try r.context.retention.retainUntil(messageId: id) ?? nil
+        fields.append(("retainUntil", .string(until.map(ISO8601DateFormatter().string(from:)))))
+        return .object(fields)
+    }
+
     static func gone(_ id: String, _ p: PurgeRecord) -> Problem {
         let time = ISO8601DateFormatter()
         return Problem(410, "gone", "Purged after its retention",
