@@ -31,7 +31,10 @@ struct MailboxQuota {
               let recipient = user.finalRecipient, let address = try? EAddress(recipient) else { return }
         // The first part is the document's JSON header; the rest are its files.
         let size = Int(parts.dropFirst().reduce(Int64(0)) { $0 + $1.file.size })
-        let decision = try context.router.route(to: address, from: user.originalSender.flatMap { try? EAddress($0) }, size: size, at: Date())
+        // A directory entry that cannot be routed on is judged after the receipt, as before.
+        guard let decision = try? context.router.route(to: address, from: user.originalSender.flatMap { try? EAddress($0) }, size: size, at: Date()) else {
+            return
+        }
         switch decision {
         case .tooLarge:
             throw EbmsError(.other, "e-address document refused (tooLarge): \(decision.reason)")
