@@ -18,9 +18,10 @@ Commands:
                       Convert a Domibus P-Mode XML file into as4gw's P-Mode JSON files
   connections add|list|revoke
                       Backend connections of the REST API (token or client certificate, addresses)
-  directory import|export|lookup
-                      Load the e-address directory from CSV or JSON, write it out, or show
-                      the route decision for an address
+  directory import|export|lookup|limits
+                      Load the e-address directory from CSV or JSON, write it out, show
+                      the route decision for an address, or show and set an address's limits
+  retention purge     Remove documents past their retention that no legal hold keeps
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
   tail                Follow the message store's event history (logfmt lines)
@@ -47,6 +48,7 @@ case "connections": status = ConnectionsCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))
+case "retention": status = RetentionCommand.run(Array(arguments))
 case "--help", "-h", "help": print(usage); status = 0
 case nil: CLI.printError(usage); status = 2
 case let other?: CLI.printError("as4gw: unknown command \(other)\n\n\(usage)"); status = 2

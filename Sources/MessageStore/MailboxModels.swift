@@ -176,6 +176,9 @@ public struct NewDocument: Sendable {
     /// Completed uploads of `connection` whose files are among `files`: taken in the same
     /// transaction, or the whole insert fails.
     public var uploads: [String] = []
+    /// When the document may be purged (docs/RETENTION.md); nil keeps it without end. A
+    /// document arriving again for more recipients keeps the later of the two.
+    public var retainUntil: Date?
 
     public struct Recipient: Sendable {
         public var address: String

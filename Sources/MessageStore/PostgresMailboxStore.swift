@@ -96,13 +96,16 @@ public final class PostgresMailboxStore: MailboxStore {
                     .rows.map { $0.string("address") })
                 recipients = try MailboxRules.recipientsToAdd(d, heldFrom: held.optionalString("origin_party"), present: present)
                 if recipients.isEmpty { return .existing(messageId: d.messageId) }
+                if let until = d.retainUntil {
+                    try c.execute("UPDATE documents SET retain_until = $1 WHERE message_id = $2 AND retain_until < $1", [until, d.messageId])
+                }
             } else {
                 try c.execute("""
                     INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
-                                           delivery_by, created_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                           delivery_by, created_at, retain_until)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                     """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
-                          d.deliveryBy, at])
+                          d.deliveryBy, at, d.retainUntil])
                 for (i, f) in d.files.enumerated() {
                     try c.execute("""
                         INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256)

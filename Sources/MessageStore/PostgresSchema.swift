@@ -233,6 +233,8 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        // Keep last: other branches add 5 and 6 before it.
+        Migration(version: 7, name: "retention, legal holds, purge records", sql: RetentionSchema.postgres),
         Migration(version: 9, name: "e-mail notices of mailbox arrivals", sql: """
             -- Where each mailbox owner wants its notices, set by its connection or an operator.
             CREATE TABLE notice_contacts (

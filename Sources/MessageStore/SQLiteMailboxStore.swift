@@ -70,13 +70,16 @@ public final class SQLiteMailboxStore: MailboxStore {
                 let present = Set(try c.query("SELECT address FROM document_recipients WHERE message_id = ?", [d.messageId]) { $0.string("address") })
                 recipients = try MailboxRules.recipientsToAdd(d, heldFrom: held, present: present)
                 if recipients.isEmpty { return .existing(messageId: d.messageId) }
+                if let until = d.retainUntil {
+                    try c.run("UPDATE documents SET retain_until = ? WHERE message_id = ? AND retain_until < ?", [until, d.messageId, until])
+                }
             } else {
                 try c.run("""
                     INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
-                                           delivery_by, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                           delivery_by, created_at, retain_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
-                          d.deliveryBy, at])
+                          d.deliveryBy, at, d.retainUntil])
                 for (i, f) in d.files.enumerated() {
                     try c.run("INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])

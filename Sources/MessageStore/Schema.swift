@@ -252,6 +252,8 @@ enum Schema {
             -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        // Keep last: other branches add 6 and 7 before it.
+        Migration(version: 8, name: "retention, legal holds, purge records", sql: RetentionSchema.sqlite),
         Migration(version: 10, name: "e-mail notices of mailbox arrivals", sql: """
             -- Where each mailbox owner wants its notices, set by its connection or an operator.
             CREATE TABLE notice_contacts (

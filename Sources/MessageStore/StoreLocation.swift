@@ -56,6 +56,14 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// Legal holds, purges and mailbox sizes, beside the mailboxes (docs/RETENTION.md).
+    public func openRetention(now: Date = Date()) throws -> any RetentionStore {
+        switch self {
+        case let .sqlite(directory): try SQLiteRetentionStore(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresRetentionStore(url: url, now: now)
+        }
+    }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

@@ -47,6 +47,7 @@ final class OpenAPIContractTests: XCTestCase {
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
         let mailbox = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "mailbox", addresses: [recipient]))
         let anonymous = try BackendClient(port: port, token: nil)
+        let ops = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"]))
         try h.start("gw-a")
         let first = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [recipient]), files: [("a.txt", Array("A".utf8))])
         let id = try XCTUnwrap(first.json["messageId"] as? String, first.text)
@@ -55,11 +56,13 @@ final class OpenAPIContractTests: XCTestCase {
         var answers: [[String: Any]] = []
         let chunk = try h.file("chunk", Array("0123456789".utf8))
         var uploadId = ""
+        var holdId = ""
         for op in operations {
             let opId = op["operationId"] as! String, method = op["method"] as! String
             let statuses = Set((op["statuses"] as! [NSNumber]).map(\.intValue))
             let path = (op["path"] as! String).replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{n}", with: "1")
-                .replacingOccurrences(of: "{uploadId}", with: uploadId).replacingOccurrences(of: "{address}", with: recipient)
+                .replacingOccurrences(of: "{uploadId}", with: uploadId).replacingOccurrences(of: "{holdId}", with: holdId)
+                .replacingOccurrences(of: "{address}", with: recipient)
             let reply: BackendClient.Reply
             switch opId {
             case "createUpload":
@@ -82,6 +85,12 @@ final class OpenAPIContractTests: XCTestCase {
                 XCTAssertEqual(try mailbox.call("PUT", path, json: "{\"email\": \"dvs@example.lv\"}").status, 200)
                 reply = try mailbox.call(method, path, json: nil)
             case "listNotices": reply = try mailbox.get(path + "?address=\(recipient)")
+            case "listLegalHolds", "getAddressLimits": reply = try ops.get(path)
+            case "placeLegalHold":
+                reply = try ops.post(path, json: "{\"messageId\": \"\(id)\", \"reason\": \"contract test\"}")
+                holdId = (reply.json["id"] as? NSNumber).map { "\($0.intValue)" } ?? "missing"
+            case "releaseLegalHold": reply = try ops.post(path, json: "{}")
+            case "setAddressLimits": reply = try ops.put(path, json: "{\"mailboxBytes\": 1000000}")
             default:
                 XCTFail("\(method) \(path) (\(opId)) is listed but this test has no call for it")
                 continue

@@ -61,6 +61,7 @@ struct APIHandler: HTTPHandler {
             }
             return try body()
         }
+        if let response = try RetentionRoutes.route(segments, method: method, r) { return response }
         switch segments.count {
         case 1 where segments[0] == "messages": return try only("POST") { try SubmitRoute(r).submit() }
         case 1 where segments[0] == "uploads": return try only("POST") { try UploadRoutes(r).create() }

@@ -22,7 +22,7 @@ struct MessageRoutes {
     }
 
     func access() throws -> Access {
-        guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
+        guard let d = try r.context.mailbox.document(messageId: id) else { throw try RetentionRoutes.missing(r, id) }
         let isSender = d.connection != nil && r.holds(d.sender)
         let held = d.recipients.filter { $0.route == .mailbox && r.holds($0.address) }
         guard isSender || !held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
@@ -34,7 +34,8 @@ struct MessageRoutes {
         markRetrieved(a)
         guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
         let shown = a.isSender ? d.recipients : d.recipients.filter { held in a.held.contains { $0.address == held.address } }
-        return DocumentView.full(d, recipients: shown, events: try r.context.mailbox.events(messageId: id)).response(200)
+        let view = DocumentView.full(d, recipients: shown, events: try r.context.mailbox.events(messageId: id))
+        return try RetentionRoutes.withRetention(view, r, id).response(200)
     }
 
     func file(_ n: String) throws -> HTTPResponse {

@@ -82,6 +82,11 @@ struct SubmitRoute {
             let decision = try context.router.route(to: try EAddress(address), from: try EAddress(metadata.sender), size: size, at: now)
             switch decision {
             case .localMailbox:
+                if let full = try MailboxQuota(context: context).refusal(for: address, adding: size) {
+                    refused = true
+                    outcomes.append((address, MailboxQuota.outcome, full))
+                    continue
+                }
                 recipients.append(.init(address: address, route: .mailbox, status: .accepted))
                 outcomes.append((address, decision.outcome, decision.reason))
             case .remoteAccessPoint(let remote):
@@ -151,6 +156,7 @@ struct SubmitRoute {
         var document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
                                    metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
         document.uploads = uploads.map(\.id)
+        document.retainUntil = try RetentionPolicy(context: context).retainUntil(storedAt: now, addresses: [metadata.sender] + recipients.map(\.address))
         let result: DocumentInsertResult
         do {
             result = try context.mailbox.insertDocument(document, notifications: notices, at: now)

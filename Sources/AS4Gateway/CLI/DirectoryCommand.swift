@@ -11,6 +11,8 @@ enum DirectoryCommand {
            as4gw directory export [--format csv|json] [--data DIR | --config FILE]
            as4gw directory lookup ADDRESS [--from SENDER] [--size BYTES] [--at TIME] [--json]
                                           [--data DIR | --config FILE]
+           as4gw directory limits ADDRESS [--max-message-bytes N|none] [--mailbox-bytes N|none]
+                                          [--data DIR | --config FILE]   (as4gw directory limits --help)
 
     The directory lives in the node's store (messages.sqlite in the data directory: --data DIR,
     or the store of the configuration --config FILE, default ./data; with a PostgreSQL store,
@@ -40,8 +42,9 @@ enum DirectoryCommand {
         case "import": return importFile(Array(rest))
         case "export": return export(Array(rest))
         case "lookup": return lookup(Array(rest))
+        case "limits": return RetentionCommand.limits(Array(rest))
         case "--help", "-h", "help": print(help); return 0
-        case nil: return CLI.usageError("directory needs a subcommand: import, export or lookup", help: help)
+        case nil: return CLI.usageError("directory needs a subcommand: import, export, lookup or limits", help: help)
         case let other?: return CLI.usageError("directory: unknown subcommand \(other)", help: help)
         }
     }

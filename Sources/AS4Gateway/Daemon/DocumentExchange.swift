@@ -126,6 +126,11 @@ struct DocumentExchange {
         let recipient: NewDocument.Recipient
         switch decision {
         case .localMailbox:
+            // Normally refused before the receipt (InboundProcessor); a pulled or racing one lands here.
+            if let full = try MailboxQuota(context: context).refusal(for: (try? EAddress(header.recipient).canonical) ?? header.recipient, adding: size) {
+                try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
+                return
+            }
             recipient = .init(address: header.recipient, route: .mailbox, status: .accepted)
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
@@ -140,11 +145,13 @@ struct DocumentExchange {
             try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
             return
         }
-        let document = NewDocument(
+        var document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
             files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
             recipients: [recipient])
+        document.retainUntil = try RetentionPolicy(context: context).retainUntil(
+            storedAt: Date(), addresses: [header.sender, header.recipient].map { (try? EAddress($0).canonical) ?? $0 })
         let notices = recipient.route == .mailbox
             ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
                                    recipient: header.recipient, detail: "from \(header.sender)", at: Date())] : []

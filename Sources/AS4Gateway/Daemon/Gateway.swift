@@ -231,6 +231,7 @@ final class Gateway {
         context.mailbox.close()
         context.addresses.close()
         context.notices.close()
+        context.retention.close()
         context.log.log(.info, "stopped", [:])
     }
 }

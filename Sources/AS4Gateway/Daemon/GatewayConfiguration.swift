@@ -42,6 +42,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var developmentPKI: Bool = true
     /// E-mail notices of mailbox arrivals (docs/NOTICES.md); nil: none are sent.
     var notices: NoticeSettings?
+    /// How long documents are archived, and how often the purge runs (docs/RETENTION.md).
+    var retention = RetentionConfiguration()
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -75,7 +77,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention
         case notices
     }
 
@@ -114,6 +116,7 @@ struct GatewayConfiguration: Codable, Sendable {
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
         notices = try c.decodeIfPresent(NoticeSettings.self, forKey: .notices)
+        retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
@@ -128,7 +131,7 @@ struct GatewayConfiguration: Codable, Sendable {
         var config: GatewayConfiguration
         do { config = try JSONDecoder().decode(GatewayConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw ConfigError(description: "\(path): missing \(ctx.codingPath.map(\.stringValue).joined(separator: ".")).\(key.stringValue)")
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx), let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
             throw ConfigError(description: "\(path): \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
         } catch {
             throw ConfigError(description: "\(path): not valid JSON: \(error.localizedDescription)")

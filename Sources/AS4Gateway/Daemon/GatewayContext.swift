@@ -19,6 +19,8 @@ final class GatewayContext: Sendable {
     let addresses: any AddressDirectoryStore
     /// E-mail notices of mailbox arrivals and where owners want them.
     let notices: any NoticeStore
+    /// Legal holds, purges and mailbox sizes (docs/RETENTION.md).
+    let retention: any RetentionStore
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -54,6 +56,7 @@ final class GatewayContext: Sendable {
         self.mailbox = try location.openMailbox()
         self.addresses = try location.openAddressDirectory()
         self.notices = try location.openNotices()
+        self.retention = try location.openRetention()
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing

@@ -181,6 +181,7 @@ struct InboundProcessor: HTTPHandler {
             let result: InboundResult
             let receipt: [UInt8]
             do {
+                try MailboxQuota(context: context).checkArrival(user, parts: parts)
                 receipt = try buildReceipt(for: message, signature: signature)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
                                             receivedAt: started, receipt: Data(receipt))

@@ -15,7 +15,8 @@ import Synchronization
 ///   was held but not yet answered; both notify the sender.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
-/// Uploads no message took within a day are removed.
+/// Uploads no message took within a day are removed; documents past their retention are purged
+/// every `retention.purgeIntervalSeconds` (`RetentionPurge`).
 /// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
 /// recipient that a crash left between the submission's commit and the queueing.
 /// With several nodes on one PostgreSQL store, the loop runs under the store's job lock
@@ -35,6 +36,7 @@ final class MailboxWorker: Sendable {
     func start() {
         let thread = Thread { [self] in
             var deadlinesChecked = Date.distantPast
+            var purged = Date.distantPast
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
                     // One node at a time follows the history and enforces deadlines; on the
@@ -44,6 +46,10 @@ final class MailboxWorker: Sendable {
                             try enforceDeadlines(now: Date())
                             try removeAbandonedUploads(now: Date())
                             deadlinesChecked = Date()
+                        }
+                        if Date().timeIntervalSince(purged) >= context.config.retention.purgeIntervalSeconds {
+                            _ = try RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName).run(now: Date())
+                            purged = Date()
                         }
                         return try runOnce()
                     }

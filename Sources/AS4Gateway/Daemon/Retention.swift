@@ -1,0 +1,141 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import MessageStore
+import Routing
+
+/// Configuration `retention` (docs/RETENTION.md, docs/CONFIG.md): the archive time in days per
+/// owner kind, which the directory's `retentionDays` of an address overrides, and how often the
+/// background purge runs.
+struct RetentionConfiguration: Codable, Sendable, Equatable {
+    var institution = 3650
+    var company = 1825
+    var naturalPerson = 1825
+    var purgeIntervalSeconds: Double = 3600
+
+    init() {}
+
+    private enum CodingKeys: String, CodingKey { case institution, company, naturalPerson, purgeIntervalSeconds }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RetentionConfiguration()
+        institution = try c.decodeIfPresent(Int.self, forKey: .institution) ?? d.institution
+        company = try c.decodeIfPresent(Int.self, forKey: .company) ?? d.company
+        naturalPerson = try c.decodeIfPresent(Int.self, forKey: .naturalPerson) ?? d.naturalPerson
+        purgeIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .purgeIntervalSeconds) ?? d.purgeIntervalSeconds
+        for (key, days) in [(CodingKeys.institution, institution), (.company, company), (.naturalPerson, naturalPerson)] where days < 0 {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "retention days cannot be negative (0: purged at the next run)")
+        }
+        guard purgeIntervalSeconds >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .purgeIntervalSeconds, in: c, debugDescription: "at least 1 second")
+        }
+    }
+
+    func days(for kind: OwnerKind) -> Int {
+        switch kind {
+        case .institution: institution
+        case .company: company
+        case .naturalPerson: naturalPerson
+        }
+    }
+}
+
+/// When a document stored now may be purged: the longest archive time among its addresses held
+/// here (the sender and recipients whose directory entry is this gateway's mailbox), each the
+/// entry's `retentionDays` or else its owner kind's. A document none of whose addresses is held
+/// here (a hub relaying between two other access points) keeps the longest configured time.
+struct RetentionPolicy {
+    let configuration: RetentionConfiguration
+    let directory: any AddressDirectoryStore
+
+    init(configuration: RetentionConfiguration, directory: any AddressDirectoryStore) {
+        self.configuration = configuration
+        self.directory = directory
+    }
+
+    init(context: GatewayContext) {
+        self.init(configuration: context.config.retention, directory: context.addresses)
+    }
+
+    func retainUntil(storedAt: Date, addresses: [String]) throws -> Date {
+        var days: Int?
+        for address in Set(addresses) {
+            guard let record = try directory.record(for: address), !record.remote, let kind = OwnerKind(rawValue: record.ownerKind) else { continue }
+            days = max(days ?? 0, record.retentionDays ?? configuration.days(for: kind))
+        }
+        let chosen = days ?? OwnerKind.allCases.map(configuration.days(for:)).max() ?? 0
+        return storedAt.addingTimeInterval(Double(chosen) * 86_400)
+    }
+}
+
+/// One run of the purge (the background loop's, or `as4gw retention purge`): every document past
+/// its retention and not held goes, with its payload files; each purge is one log line and one
+/// row of the store's `purges` table. Held documents are counted and named, not touched.
+struct RetentionPurge {
+    let store: any RetentionStore
+    let log: EventLog?
+    /// Who purges: `mailbox-worker` for the daemon, `cli` for an operator's command.
+    let by: String
+
+    struct Summary: Sendable, Equatable {
+        var purged: [PurgeRecord] = []
+        /// Past retention but kept by a legal hold: message id and hold ids.
+        var held: [(messageId: String, holds: [Int64])] = []
+        /// Due documents whose purge failed (the reason is logged); tried again next run.
+        var failed: [String] = []
+        /// With `dryRun`: what would go.
+        var due: [String] = []
+
+        static func == (a: Summary, b: Summary) -> Bool {
+            a.purged == b.purged && a.failed == b.failed && a.due == b.due
+                && a.held.map(\.messageId) == b.held.map(\.messageId) && a.held.map(\.holds) == b.held.map(\.holds)
+        }
+    }
+
+    /// The AS4 messages whose payloads go with a purged document.
+    static let carrier = DocumentCarrier(service: EAddressMessages.service, action: EAddressMessages.documentAction)
+
+    /// Purges in batches until nothing is due at `now` (at most `limit` documents per run).
+    func run(now: Date, dryRun: Bool = false, limit: Int = 10_000) throws -> Summary {
+        var summary = Summary()
+        var seen = Set<String>()
+        while seen.count < limit {
+            // Held documents stay due and come back in every batch: ask for more each round, so
+            // those after them are reached.
+            let batch = try store.dueDocuments(now: now, limit: seen.count + 200).filter { !seen.contains($0.messageId) }
+            guard !batch.isEmpty else { break }
+            for due in batch {
+                seen.insert(due.messageId)
+                if !due.holds.isEmpty {
+                    summary.held.append((due.messageId, due.holds))
+                    continue
+                }
+                if dryRun {
+                    summary.due.append(due.messageId)
+                    continue
+                }
+                do {
+                    let outcome = try store.purgeDocument(messageId: due.messageId, by: by, now: now, carrier: Self.carrier)
+                    // After the commit: a crash here leaves files nobody refers to, never a row without its file.
+                    for path in outcome.filePaths { unlink(path) }
+                    summary.purged.append(outcome.record)
+                    let r = outcome.record
+                    log?.log(.info, "document-purged", ["message_id": r.messageId, "sender": r.sender, "recipients": r.recipients.joined(separator: ","),
+                                                         "bytes": String(r.bytes), "as4_messages": r.as4Messages.joined(separator: ","),
+                                                         "retain_until": ISO8601DateFormatter().string(from: r.retainUntil),
+                                                         "by": by])
+                } catch {
+                    summary.failed.append(due.messageId)
+                    log?.log(.error, "purge-failed", ["message_id": due.messageId, "reason": "\(error)"])
+                }
+            }
+        }
+        if !summary.purged.isEmpty || !summary.held.isEmpty || !summary.failed.isEmpty {
+            log?.log(.info, "retention-purge", ["purged": String(summary.purged.count), "held": String(summary.held.count),
+                                                "failed": String(summary.failed.count), "by": by])
+        }
+        return summary
+    }
+}

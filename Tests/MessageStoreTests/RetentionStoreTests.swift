@@ -1,0 +1,264 @@
+import Foundation
+@testable import MessageStore
+import XCTest
+
+/// Retention in the store: a document cannot be deleted before its `retain_until` or under a
+/// legal hold — not by the purge, not by hand-typed SQL (the triggers judge by the database's
+/// own clock, whatever `now` a caller passes) — the purge removes the rest and records it in an
+/// append-only table, and a mailbox's size follows what it holds.
+class RetentionStoreTests: StoreTestCase {
+    let sender = "DVS@90000048472", company = "_DEFAULT@40003032949", other = "_DEFAULT@40003000001"
+    var mailbox: (any MailboxStore)!
+    var retention: (any RetentionStore)!
+    /// Real time: the triggers compare with the database's clock, not with the test's `t0`.
+    let past = Date(timeIntervalSinceNow: -86_400).rounded, future = Date(timeIntervalSinceNow: 365 * 86_400).rounded
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        mailbox = try openMailboxStore()
+        retention = try openRetentionStore()
+    }
+
+    override func tearDownWithError() throws {
+        retention.close()
+        mailbox.close()
+        try super.tearDownWithError()
+    }
+
+    func openRetentionStore() throws -> any RetentionStore {
+        switch Self.backend {
+        case .sqlite: try SQLiteRetentionStore(dataDirectory: dataDirectory, now: t0)
+        case .postgres: try PostgresRetentionStore(url: postgresURL, now: t0)
+        }
+    }
+
+    /// A statement on a connection of its own, as an operator's SQL shell would send it.
+    func rawSQL(_ sql: String) throws {
+        switch Self.backend {
+        case .sqlite:
+            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { c.close() }
+            try c.run(sql)
+        case .postgres:
+            let c = try PostgresConnection(url: postgresURL)
+            defer { c.close() }
+            try c.execute(sql)
+        }
+    }
+
+    @discardableResult
+    func store(_ id: String, until: Date?, to recipients: [String]? = nil, remoteSending: Bool = false) throws -> NewDocument {
+        var rs = (recipients ?? [company]).map { NewDocument.Recipient(address: $0, route: .mailbox, status: .accepted) }
+        if remoteSending { rs.append(.init(address: other, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-\(id)")) }
+        var d = NewDocument(messageId: id, connection: "dms", idempotencyKey: nil, sender: sender, metadata: "{}",
+                            files: [file(id, 1), file(id, 2)], recipients: rs)
+        d.retainUntil = until
+        XCTAssertEqual(try mailbox.insertDocument(d, notifications: [], at: t0), .stored)
+        return d
+    }
+
+    func file(_ id: String, _ n: Int) -> DocumentFile {
+        DocumentFile(name: "f\(n).pdf", mimeType: "application/pdf",
+                     file: StoredFile(path: "/p/\(id)/\(n)", size: Int64(n * 100), sha256: String(repeating: "\(n)", count: 64)))
+    }
+
+    /// Everything of the document is still there: row, both files, recipients and events.
+    func assertIntact(_ id: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let d = try mailbox.document(messageId: id)
+        XCTAssertEqual(d?.files.count, 2, file: file, line: line)
+        XCTAssertEqual(d?.recipients.isEmpty, false, file: file, line: line)
+        XCTAssertEqual(try mailbox.events(messageId: id).isEmpty, false, file: file, line: line)
+    }
+
+    func testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() throws {
+        try store("young", until: future)
+        for table in ["document_events", "document_files", "document_recipients", "documents"] {
+            XCTAssertThrowsError(try rawSQL("DELETE FROM \(table) WHERE message_id = 'young'"), "DELETE FROM \(table)")
+        }
+        if Self.backend == .postgres {
+            XCTAssertThrowsError(try rawSQL("TRUNCATE documents CASCADE"))
+        }
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: Date(), carrier: nil)) {
+            XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("retained until"), true, "\($0)")
+        }
+        // A caller's clock set past the retention does not help: the triggers use the database's.
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: future + 1, carrier: nil))
+        try assertIntact("young")
+        XCTAssertEqual(try retention.purges(messageId: "young"), [])
+        XCTAssertEqual(try retention.dueDocuments(now: Date(), limit: 10), [])
+
+        try store("forever", until: nil)
+        XCTAssertThrowsError(try rawSQL("DELETE FROM documents WHERE message_id = 'forever'"))
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "forever", by: "test", now: Date(), carrier: nil))
+        try assertIntact("forever")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "nothing", by: "test", now: Date(), carrier: nil)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .notFound("no document nothing"))
+        }
+    }
+
+    func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws {
+        try store("old", until: past)
+        try store("young", until: future)
+        try store("sending", until: past, remoteSending: true)
+        XCTAssertEqual(try retention.dueDocuments(now: Date(), limit: 10), [DueDocument(messageId: "old", retainUntil: past, holds: [])],
+                       "not the young one, nor one whose AS4 message is not final")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "sending", by: "test", now: Date(), carrier: nil))
+
+        let outcome = try retention.purgeDocument(messageId: "old", by: "mailbox-worker", now: Date(), carrier: nil)
+        XCTAssertEqual(outcome.filePaths, ["/p/old/1", "/p/old/2"])
+        XCTAssertEqual(outcome.record.recipients, [company])
+        XCTAssertEqual(outcome.record.fileDigests, [String(repeating: "1", count: 64), String(repeating: "2", count: 64)])
+        XCTAssertEqual(outcome.record.bytes, 300)
+        XCTAssertEqual(outcome.record.retainUntil, past)
+        XCTAssertNil(try mailbox.document(messageId: "old"))
+        XCTAssertEqual(try mailbox.events(messageId: "old"), [])
+        XCTAssertEqual(try retention.purges(messageId: "old"), [outcome.record])
+        XCTAssertEqual(try retention.purges(after: 0, limit: 10), [outcome.record])
+        XCTAssertEqual(try retention.purges(messageId: "old").first?.purgedBy, "mailbox-worker")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "old", by: "test", now: Date(), carrier: nil), "gone already")
+        try assertIntact("young")
+        try assertIntact("sending")
+
+        // The record of a purge is itself never purged nor changed.
+        XCTAssertThrowsError(try rawSQL("DELETE FROM purges"))
+        XCTAssertThrowsError(try rawSQL("UPDATE purges SET sender = 'x'"))
+        XCTAssertEqual(try retention.purges(after: 0, limit: 10).count, 1)
+    }
+
+    func testLegalHoldsKeepDocumentsUntilReleased() throws {
+        try store("held", until: past, to: [company])
+        try store("by-address", until: past, to: [other])
+        let onMessage = try retention.placeHold(.message("held"), reason: "court order 1-2/3", by: "ops", at: t0)
+        let onAddress = try retention.placeHold(.address(other), reason: "audit", by: "ops", at: t0)
+        XCTAssertEqual(try retention.holds(activeOnly: true).map(\.id), [onMessage.id, onAddress.id])
+        let due = Dictionary(uniqueKeysWithValues: try retention.dueDocuments(now: Date(), limit: 10).map { ($0.messageId, $0.holds) })
+        XCTAssertEqual(due, ["held": [onMessage.id], "by-address": [onAddress.id]])
+        for id in ["held", "by-address"] {
+            XCTAssertThrowsError(try retention.purgeDocument(messageId: id, by: "test", now: Date(), carrier: nil)) {
+                XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("legal hold"), true, "\($0)")
+            }
+            XCTAssertThrowsError(try rawSQL("DELETE FROM document_events WHERE message_id = '\(id)'"))
+            XCTAssertThrowsError(try rawSQL("DELETE FROM documents WHERE message_id = '\(id)'"))
+            try assertIntact(id)
+        }
+        // A hold stays on record and changes only by its one release.
+        XCTAssertThrowsError(try rawSQL("DELETE FROM legal_holds"))
+        XCTAssertThrowsError(try rawSQL("UPDATE legal_holds SET reason = 'other'"))
+        let released = try retention.releaseHold(id: onMessage.id, by: "ops2", at: t0 + 60)
+        XCTAssertEqual(released.releasedBy, "ops2")
+        XCTAssertEqual(released.releasedAt, t0 + 60)
+        XCTAssertThrowsError(try retention.releaseHold(id: onMessage.id, by: "ops", at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("legal hold \(onMessage.id) was released already"))
+        }
+        XCTAssertThrowsError(try retention.releaseHold(id: 999, by: "ops", at: t0)) { XCTAssertEqual($0 as? MailboxStoreError, .notFound("no legal hold 999")) }
+        XCTAssertEqual(try retention.holds(activeOnly: true).map(\.id), [onAddress.id])
+        XCTAssertEqual(try retention.holds(activeOnly: false).count, 2)
+
+        XCTAssertEqual(try retention.purgeDocument(messageId: "held", by: "test", now: Date(), carrier: nil).record.messageId, "held")
+        XCTAssertThrowsError(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date(), carrier: nil), "the address hold stands")
+        _ = try retention.releaseHold(id: onAddress.id, by: "ops", at: t0)
+        XCTAssertEqual(try retention.purgeDocument(messageId: "by-address", by: "test", now: Date(), carrier: nil).record.recipients, [other])
+
+        XCTAssertThrowsError(try retention.placeHold(.message("no-such"), reason: "x", by: "ops", at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .notFound("no document no-such"))
+        }
+        XCTAssertThrowsError(try retention.placeHold(.address(other), reason: "  ", by: "ops", at: t0), "a hold needs a reason")
+    }
+
+    func testRetentionOnlyMovesLater() throws {
+        try store("d", until: future)
+        XCTAssertThrowsError(try rawSQL("UPDATE documents SET retain_until = retain_until - 1 WHERE message_id = 'd'"))
+        XCTAssertNoThrow(try rawSQL("UPDATE documents SET retain_until = retain_until + 1000 WHERE message_id = 'd'"), "later is allowed")
+        XCTAssertEqual(try retention.retainUntil(messageId: "d"), .some(future + 1))
+        XCTAssertEqual(try retention.retainUntil(messageId: "none"), .none)
+
+        // A document arriving again for another recipient keeps the later retention.
+        var first = NewDocument(messageId: "a", connection: nil, idempotencyKey: nil, sender: sender, metadata: "{}", originParty: "gw-a",
+                                originMessageId: "as4-1", files: [file("a", 1)], recipients: [.init(address: company, route: .mailbox, status: .accepted)])
+        first.retainUntil = past
+        _ = try mailbox.insertDocument(first, notifications: [], at: t0)
+        var second = first
+        second.recipients = [.init(address: other, route: .mailbox, status: .accepted)]
+        second.retainUntil = future
+        XCTAssertEqual(try mailbox.insertDocument(second, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try retention.retainUntil(messageId: "a"), .some(future))
+        var third = first
+        third.recipients = [.init(address: sender, route: .mailbox, status: .accepted)]
+        _ = try mailbox.insertDocument(third, notifications: [], at: t0)
+        XCTAssertEqual(try retention.retainUntil(messageId: "a"), .some(future), "an earlier one does not shorten it")
+    }
+
+    func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws {
+        let messages = try openStore()
+        defer { messages.close() }
+        let carrier = DocumentCarrier(service: "urn:svc:delivery", action: "EAddressDocument")
+        func carried(_ id: String, conversation: String, action: String = "EAddressDocument") -> MessageMetadata {
+            var m = metadata(id)
+            m.conversationId = conversation
+            m.service = carrier.service
+            m.action = action
+            return m
+        }
+        func parts(_ id: String) -> [MessagePart] {
+            [MessagePart(contentId: "cid:h", mimeType: "application/json", file: StoredFile(path: "/in/\(id)/header", size: 10, sha256: String(repeating: "a", count: 64))),
+             MessagePart(contentId: "cid:f", mimeType: "application/pdf", file: StoredFile(path: "/in/\(id)/file", size: 20, sha256: String(repeating: "b", count: 64)))]
+        }
+        // Taken in (handed over), still to be taken in, a status report of the same conversation,
+        // sent with a receipt, and still queued.
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-done", conversation: "doc"), parts: parts("in-done"), receivedAt: t0), duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "in-done", at: t0)
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-new", conversation: "doc"), parts: parts("in-new"), receivedAt: t0), duplicateWindow: 60)
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("status", conversation: "doc", action: "EAddressStatus"), parts: parts("status"),
+                                                      receivedAt: t0), duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "status", at: t0)
+        var sent = outbound("out-done", at: t0)
+        sent.metadata = carried("out-done", conversation: "doc")
+        _ = try messages.enqueueOutbound(sent)
+        var queued = outbound("out-queued", at: t0 + 100)
+        queued.metadata = carried("out-queued", conversation: "doc")
+        _ = try messages.enqueueOutbound(queued)
+        XCTAssertEqual(try messages.claimDue(now: t0 + 1, limit: 1, owner: "w", lease: 60).map(\.metadata.messageId), ["out-done"])
+        try messages.markDelivered(messageId: "out-done", owner: "w", receipt: Data("receipt".utf8), at: t0 + 2)
+        try store("doc", until: past)
+
+        let outcome = try retention.purgeDocument(messageId: "doc", by: "test", now: Date(), carrier: carrier)
+        XCTAssertEqual(outcome.record.as4Messages, ["in-done", "out-done"])
+        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/msgs/out-done.mime", "/p/doc/1", "/p/doc/2"])
+        XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "out-done"])
+        let erased = try XCTUnwrap(try messages.findMessage(id: "in-done", direction: .inbound))
+        XCTAssertEqual(erased.parts.map(\.file.path), ["", ""], "the payloads are gone")
+        XCTAssertEqual(erased.parts.map(\.file.sha256), [String(repeating: "a", count: 64), String(repeating: "b", count: 64)], "their digests stay")
+        XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.outbound?.messagePath, "")
+        XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.receipt, Data("receipt".utf8), "the receipt stays")
+        XCTAssertEqual(try messages.findMessage(id: "in-new", direction: .inbound)?.parts.map(\.file.path), ["/in/in-new/header", "/in/in-new/file"])
+        XCTAssertEqual(try messages.findMessage(id: "status", direction: .inbound)?.parts.first?.file.path, "/in/status/header")
+        XCTAssertEqual(try messages.findMessage(id: "out-queued", direction: .outbound)?.outbound?.messagePath, "/msgs/out-queued.mime")
+    }
+
+    func testMailboxBytesCountWhatTheMailboxHolds() throws {
+        XCTAssertEqual(try retention.mailboxBytes(address: company), 0)
+        try store("one", until: past)
+        try store("two", until: future, to: [company, other])
+        XCTAssertEqual(try retention.mailboxBytes(address: company), 600)
+        XCTAssertEqual(try retention.mailboxBytes(address: other), 300)
+        XCTAssertEqual(try retention.mailboxBytes(address: sender), 0, "the sender's mailbox holds nothing of what it sent")
+        _ = try retention.purgeDocument(messageId: "one", by: "test", now: Date(), carrier: nil)
+        XCTAssertEqual(try retention.mailboxBytes(address: company), 300)
+    }
+}
+
+// Linux test discovery lists only methods a class declares itself, hence one override per test.
+final class PostgresRetentionStoreTests: RetentionStoreTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() throws { try super.testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() }
+    override func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws { try super.testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() }
+    override func testLegalHoldsKeepDocumentsUntilReleased() throws { try super.testLegalHoldsKeepDocumentsUntilReleased() }
+    override func testRetentionOnlyMovesLater() throws { try super.testRetentionOnlyMovesLater() }
+    override func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws { try super.testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() }
+    override func testMailboxBytesCountWhatTheMailboxHolds() throws { try super.testMailboxBytesCountWhatTheMailboxHolds() }
+}
+
+extension Date {
+    /// Whole milliseconds, as the store keeps dates.
+    var rounded: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
+}
