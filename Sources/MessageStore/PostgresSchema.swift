@@ -233,6 +233,14 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        Migration(version: 6, name: "hash chains over the event tables", sql: """
+            -- As SQLite's migration 7. Hashes are computed under the table's order lock
+            -- (eventOrderLock, mailboxOrderLock), where the ids are handed out.
+            ALTER TABLE events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE events ADD COLUMN hash TEXT;
+            ALTER TABLE document_events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE document_events ADD COLUMN hash TEXT;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -252,6 +252,14 @@ enum Schema {
             -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        Migration(version: 7, name: "hash chains over the event tables", sql: """
+            -- EventChain: hash = SHA-256 over prev_hash and the row's fields; rows written before
+            -- this migration keep NULLs and are reported as unchained by `as4gw audit verify`.
+            ALTER TABLE events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE events ADD COLUMN hash TEXT;
+            ALTER TABLE document_events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE document_events ADD COLUMN hash TEXT;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
