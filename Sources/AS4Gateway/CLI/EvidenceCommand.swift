@@ -1,0 +1,3 @@
+enum EvidenceCommand {
+    static func run(_ args: [String]) -> Int32 { 2 }
+}
