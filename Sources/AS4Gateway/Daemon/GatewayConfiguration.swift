@@ -40,6 +40,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
+    /// The operator's holiday calendar (docs/EVIDENCE.md), read at start; nil: the statutory rules only.
+    var holidayCalendar: String?
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -73,7 +75,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, holidayCalendar
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -110,6 +112,7 @@ struct GatewayConfiguration: Codable, Sendable {
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+        holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
@@ -155,6 +158,7 @@ struct GatewayConfiguration: Codable, Sendable {
             config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
         }
         config.payloadDirectory = config.payloadDirectory.map(resolve)
+        config.holidayCalendar = config.holidayCalendar.map(resolve)
         // The store URL is judged where it is used (serve, the ops commands, --check-config),
         // so that --check-config can list it beside every other problem.
         return config

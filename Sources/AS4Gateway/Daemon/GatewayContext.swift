@@ -39,6 +39,8 @@ final class GatewayContext: Sendable {
     let deliveryWakeup = DeliveryWakeup()
     let pullReplays = ReplayGuard()
     let metrics = GatewayMetrics()
+    /// Working days for deemed notification dates: the rules plus `holidayCalendar`, read at start.
+    let calendar: WorkingDayCalendar
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,
@@ -61,6 +63,7 @@ final class GatewayContext: Sendable {
         self.outboundTrustFile = outboundTrustFile
         self.tlsClientCertificateFile = tlsClientCertificateFile
         self.tlsClientKeyFile = tlsClientKeyFile
+        self.calendar = try config.holidayCalendar.map { WorkingDayCalendar(file: try HolidayCalendarFile.load(path: $0)) } ?? WorkingDayCalendar()
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
