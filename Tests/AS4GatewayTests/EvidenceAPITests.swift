@@ -191,3 +191,28 @@ final class EvidenceAPITests: XCTestCase {
         return FileManager.default.isExecutableFile(atPath: python) ? python : nil
     }
 }
+
+/// `holidayCalendar` is checked before the gateway starts: `--check-config` names a bad file
+/// with the entry's pointer, and `serve` refuses to start with it.
+final class HolidayCalendarConfigTests: XCTestCase {
+    func testABadCalendarFileIsNamedByCheckConfigAndStopsTheStart() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-calendar-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let calendar = dir.appendingPathComponent("lv.json").path
+        try #"{"years": {"2026": {"daysOff": [{"date": "2027-01-01", "name": "x"}]}}}"#.write(toFile: calendar, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("gateway.json").path
+        try """
+            {"pmodeDirectory": "\(GatewayProcess.projectRoot.appendingPathComponent("pmode").path)", "holidayCalendar": "lv.json"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let data = dir.appendingPathComponent("data").path
+        let checked = try GatewayProcess.run(["serve", "--check-config", "--config", config, "--data", data])
+        XCTAssertNotEqual(checked.status, 0)
+        XCTAssertTrue((checked.stdout + checked.stderr).contains("holidayCalendar: \(calendar): /years/2026/daysOff/0: 2027-01-01 is not in 2026"),
+                      checked.stdout + checked.stderr)
+        let served = try GatewayProcess.run(["serve", "--config", config, "--data", data, "--as4-port", "0", "--submit-port", "0",
+                                             "--admin-port", "0"])
+        XCTAssertNotEqual(served.status, 0)
+        XCTAssertTrue(served.stderr.contains("2027-01-01 is not in 2026"), served.stderr)
+    }
+}
