@@ -107,6 +107,14 @@ final class EvidenceAPITests: XCTestCase {
         XCTAssertFalse(own.text.contains("<ev:Receipt"))
         XCTAssertEqual(try GatewayProcess.run(["evidence", "verify", try h.file("own.xml", own.body), "--truststore", anchors]).status, 0)
 
+        // At B, the company's bundle is sealed by B and holds the AS4 message the document came in.
+        let atB = try dmsCompany.get("/api/v1/messages/\(id)/evidence")
+        XCTAssertEqual(atB.status, 200, atB.text)
+        XCTAssertTrue(atB.text.contains("direction=\"in\""), "the inbound AS4 message's events")
+        let verifiedAtB = try GatewayProcess.run(["evidence", "verify", try h.file("at-b.xml", atB.body), "--truststore", anchors])
+        XCTAssertEqual(verifiedAtB.status, 0, verifiedAtB.stderr)
+        XCTAssertTrue(verifiedAtB.stdout.contains("sealed by CN=gw-b signing"), verifiedAtB.stdout)
+
         // Refusals of the route.
         let forbidden = try stranger.get("/api/v1/messages/\(id)/evidence")
         XCTAssertEqual(forbidden.status, 403, forbidden.text)
