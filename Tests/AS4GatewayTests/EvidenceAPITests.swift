@@ -13,19 +13,19 @@ final class EvidenceAPITests: XCTestCase {
     /// A holiday file that makes every day from yesterday to 11 days ahead a day off and the two
     /// days after them working days: whatever the Riga day of sending (today or tomorrow), the
     /// deemed date is today + 13, which the rules alone would almost never give.
-    static func holidayFile(today: Date) -> (json: String, deemed: String) {
+    static func holidayFile(today: Date, offUntil last: Int = 11) -> (json: String, deemed: String) {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withFullDate]
         func day(_ n: Int) -> String { f.string(from: today.addingTimeInterval(Double(n) * 86400)) }
         var years: [String: (off: [String], working: [String])] = [:]
-        for n in -1...11 { years[String(day(n).prefix(4)), default: ([], [])].off.append(day(n)) }
-        for n in 12...13 { years[String(day(n).prefix(4)), default: ([], [])].working.append(day(n)) }
+        for n in -1...last { years[String(day(n).prefix(4)), default: ([], [])].off.append(day(n)) }
+        for n in (last + 1)...(last + 2) { years[String(day(n).prefix(4)), default: ([], [])].working.append(day(n)) }
         let body = years.keys.sorted().map { year in
             let off = years[year]!.off.map { "{\"date\": \"\($0)\", \"name\": \"test day off\"}" }.joined(separator: ", ")
             let working = years[year]!.working.map { "{\"date\": \"\($0)\", \"name\": \"test working day\"}" }.joined(separator: ", ")
             return "\"\(year)\": {\"daysOff\": [\(off)], \"workingDays\": [\(working)]}"
         }.joined(separator: ", ")
-        return ("{\"years\": {\(body)}}", day(13))
+        return ("{\"years\": {\(body)}}", day(last + 2))
     }
 
     func recipients(_ reply: BackendClient.Reply) -> [String: [String: Any]] {
@@ -222,5 +222,39 @@ final class HolidayCalendarConfigTests: XCTestCase {
                                              "--admin-port", "0"])
         XCTAssertNotEqual(served.status, 0)
         XCTAssertTrue(served.stderr.contains("2027-01-01 is not in 2026"), served.stderr)
+    }
+}
+
+/// SIGHUP re-reads the holiday calendar: a good file changes the deemed dates at once, a bad one
+/// keeps the calendar in use and says so in the log.
+final class HolidayCalendarReloadTests: XCTestCase {
+    func testSIGHUPReloadsTheCalendarAndABadFileKeepsTheOldOne() throws {
+        let sender = EvidenceAPITests.sender, institution = EvidenceAPITests.institution
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(institution, ownerId: "90000048472", kind: "institution")])
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        let first = EvidenceAPITests.holidayFile(today: Date()), second = EvidenceAPITests.holidayFile(today: Date(), offUntil: 20)
+        let calendar = try h.file("lv.json", Array(first.json.utf8))
+        h.nodes["gw-a"]!.extraArguments = ["--config", try h.file("gw-a.json", Array("{\"holidayCalendar\": \"\(calendar)\"}".utf8))]
+        try h.start("gw-a")
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [institution]), files: [("a.txt", [1])])
+        let id = try XCTUnwrap(sent.json["messageId"] as? String, sent.text)
+        func deemed() throws -> String? {
+            ((try dms.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]])?.first?["deemedNotifiedOn"] as? String)
+        }
+        XCTAssertEqual(try deemed(), first.deemed)
+
+        try Data(second.json.utf8).write(to: URL(fileURLWithPath: calendar))
+        let process = try XCTUnwrap(h.nodes["gw-a"]!.process)
+        kill(process.processIdentifier, SIGHUP)
+        try h.waitUntil(timeout: 10, "the calendar reloaded") { h.nodes["gw-a"]!.log.contains("calendar-reloaded") }
+        XCTAssertEqual(try deemed(), second.deemed)
+
+        try Data("{\"years\": 2026}".utf8).write(to: URL(fileURLWithPath: calendar))
+        kill(process.processIdentifier, SIGHUP)
+        try h.waitUntil(timeout: 10, "the bad calendar refused") { h.nodes["gw-a"]!.log.contains("calendar-refused") }
+        XCTAssertEqual(try deemed(), second.deemed, "the calendar in use stays")
+        XCTAssertTrue(process.isRunning)
     }
 }

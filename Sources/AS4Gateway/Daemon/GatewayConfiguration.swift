@@ -40,7 +40,7 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
-    /// The operator's holiday calendar (docs/EVIDENCE.md), read at start; nil: the statutory rules only.
+    /// The operator's holiday calendar (docs/EVIDENCE.md), read at start and on SIGHUP; nil: the statutory rules only.
     var holidayCalendar: String?
 
     struct Listener: Codable, Sendable {
