@@ -49,24 +49,27 @@ public struct ChainedEvent: Sendable, Equatable {
 public enum EventChain {
     /// The prev_hash of the first chained event of a table.
     public static let genesis = String(repeating: "0", count: 64)
-    static let label = Data("as4gw-event-chain-v1".utf8)
+    static let label = Array("as4gw-event-chain-v1".utf8)
 
     public static func hash(table: ChainedTable, id: Int64, prevHash: String, fields: [String?]) -> String {
+        // One flat buffer and one digest call: this runs once per event written.
         var bytes = label
+        bytes.reserveCapacity(256)
         func append(_ text: String?) {
             guard let text else {
-                bytes.append(contentsOf: [UInt8](repeating: 0xFF, count: 8))
+                bytes.append(contentsOf: repeatElement(0xFF, count: 8))
                 return
             }
-            let utf8 = Data(text.utf8)
-            withUnsafeBytes(of: UInt64(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
-            bytes.append(utf8)
+            withUnsafeBytes(of: UInt64(text.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: text.utf8)
         }
         append(table.rawValue)
         append(String(id))
         append(prevHash)
         for field in fields { append(field) }
-        return SHA256.hexDigest(bytes)
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update($0) }
+        return SHA256.hex(hasher.finalize())
     }
 
     static func messageEventFields(rowId: Int64, at: Int64, direction: String, status: String, code: String?,

@@ -50,6 +50,17 @@ class EventChainTests: StoreTestCase {
         }
     }
 
+    /// The format of docs/EVIDENCE.md, computed independently (Python hashlib): a change to the
+    /// serialization would silently break every chain already written.
+    func testTheHashFormatIsTheDocumentedOne() {
+        XCTAssertEqual(EventChain.hash(table: .documentEvents, id: 7, prevHash: EventChain.genesis,
+                                       fields: ["m-1", "_DEFAULT@40003032949", "1790000000123", "Accepted", nil]),
+                       "53d9b7962d81b667ad95de7f552270ff99403c0e649aa9d0fc009cc76775ae5c")
+        XCTAssertEqual(EventChain.hash(table: .messageEvents, id: 1, prevHash: EventChain.genesis,
+                                       fields: ["1", "1750000000000", "in", "Received", nil, "stored; Līgo \"x\"\n"]),
+                       "7acb55bdeb0188aab16c358f7c9c0bcda58bc6325a80562f9fd340eb8ddf2eaa")
+    }
+
     func testAnUntouchedStoreVerifiesBothChains() throws {
         let store = try openStore()
         defer { store.close() }
