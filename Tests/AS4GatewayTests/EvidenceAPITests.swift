@@ -172,6 +172,27 @@ final class EvidenceAPITests: XCTestCase {
         XCTAssertEqual(try GatewayProcess.run(["evidence", "verify", h.root.appendingPathComponent("missing.xml").path,
                                                "--truststore", anchors]).status, 2)
 
+        // The agreement the receipt was checked under is withdrawn (P-Modes reloaded without
+        // it): the receipt no longer verifies, so the company no longer counts as sent, and the
+        // bundle says so and still verifies.
+        try h.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg()])
+        kill(try XCTUnwrap(h.nodes["gw-a"]!.process).processIdentifier, SIGHUP)
+        try h.waitUntil(timeout: 10, "the P-Modes reloaded") { h.nodes["gw-a"]!.log.contains("pmodes-reloaded") }
+        status = recipients(try dmsA.get("/api/v1/messages/\(id)"))
+        XCTAssertEqual(status[Self.company]?["sent"] as? Bool, false)
+        XCTAssertTrue(status[Self.company]?["deemedNotifiedOn"] is NSNull)
+        XCTAssertEqual(status[Self.company]?["sentStatement"] as? String,
+                       "Not sent: the receipt held from gw-b does not verify: the agreement the message was sent under is no longer configured.")
+        let withdrawn = try dmsA.get("/api/v1/messages/\(id)/evidence")
+        XCTAssertTrue(withdrawn.text.contains("verified=\"false\""), withdrawn.text)
+        let stillValid = try GatewayProcess.run(["evidence", "verify", try h.file("withdrawn.xml", withdrawn.body), "--truststore", anchors])
+        XCTAssertEqual(stillValid.status, 0, stillValid.stderr)
+        XCTAssertTrue(stillValid.stdout.contains("\(Self.company): not sent"), stillValid.stdout)
+        // Turning that recipient into "sent" by hand breaks the seal and is named.
+        let claimed = withdrawn.text.replacingOccurrences(of: "sent=\"false\"", with: "sent=\"true\"")
+        reason = try refusal(claimed, "claimed.xml")
+        XCTAssertTrue(reason.contains("the content's digest does not match") && reason.contains("recipient \(Self.company)"), reason)
+
         // The independent check: Python (lxml's exclusive C14N, cryptography) on the same bytes.
         if let python = Self.python() {
             func independent(_ file: String) throws -> (Int32, String) {
