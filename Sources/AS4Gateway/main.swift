@@ -25,6 +25,9 @@ Commands:
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
   tail                Follow the message store's event history (logfmt lines)
+  audit verify        Check the hash chains of the event history; name the first broken link
+  evidence verify FILE
+                      Check an evidence bundle's seal and its receipts offline
   certs               Expiry report of the certificates named in the P-Modes
   bench codec|crypto|e2e
                       Measure codec and crypto rates, or two gateways end to end
@@ -47,6 +50,8 @@ case "directory": status = DirectoryCommand.run(Array(arguments))
 case "connections": status = ConnectionsCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
+case "audit": status = AuditCommand.run(Array(arguments))
+case "evidence": status = EvidenceCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))
 case "retention": status = RetentionCommand.run(Array(arguments))
 case "--help", "-h", "help": print(usage); status = 0

@@ -103,8 +103,8 @@ extension SQLiteConnection {
 
     func appendEvent(rowId: Int64, at date: Date, direction: Direction, status: MessageStatus, code: String? = nil,
                      detail: String? = nil) throws {
-        try run("INSERT INTO events (message_row, at, direction, status, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                [rowId, date, direction, status, code, detail])
+        try insertChainedMessageEvent(rowId: rowId, at: date.storeMilliseconds, direction: direction.rawValue,
+                                      status: status.rawValue, code: code, detail: detail)
     }
 
     func events(rowId: Int64) throws -> [MessageEvent] {

@@ -371,8 +371,11 @@ public final class PostgresMailboxStore: MailboxStore {
 
     private static func event(_ c: PostgresConnection, _ messageId: String, _ address: String?, _ at: Date, _ status: String,
                               _ detail: String?) throws {
-        try c.execute("INSERT INTO document_events (message_id, address, at, status, detail) VALUES ($1, $2, $3, $4, $5)",
-                      [messageId, address, at, status, detail])
+        // The chain needs this table's order: the event takes the mailbox order lock (held to
+        // COMMIT, as for recipients and notifications) before reading its predecessor.
+        try lockOrder(c)
+        try c.insertChainedDocumentEvent(messageId: messageId, address: address, at: at.storeMilliseconds, status: status,
+                                         detail: detail)
     }
 
     private static func notify(_ c: PostgresConnection, _ n: BackendNotification, _ at: Date) throws {

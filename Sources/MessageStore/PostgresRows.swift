@@ -36,14 +36,28 @@ final class PostgresTransaction {
         guard !rowIds.isEmpty else { return }
         try execute("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
                     [Int(PostgresSchema.lockNamespace), Int(PostgresSchema.eventOrderLock)])
+        let chain = try connection.chainEventIds(count: rowIds.count)
+        var previous = chain.previousHash
+        var prevHashes: [String?] = []
+        var hashes: [String?] = []
+        for (index, id) in chain.ids.enumerated() {
+            let fields = EventChain.messageEventFields(rowId: rowIds[index], at: times[index], direction: directions[index] ?? "",
+                                                       status: statuses[index] ?? "", code: codes[index], detail: details[index])
+            let hash = EventChain.hash(table: .messageEvents, id: id, prevHash: previous, fields: fields)
+            prevHashes.append(previous)
+            hashes.append(hash)
+            previous = hash
+        }
         try execute("""
-            INSERT INTO events (message_row, at, direction, status, code, detail)
-            SELECT r, a, d, s, c, t
-            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
-                 WITH ORDINALITY AS e(r, a, d, s, c, t, n)
+            INSERT INTO events (id, message_row, at, direction, status, code, detail, prev_hash, hash) OVERRIDING SYSTEM VALUE
+            SELECT i, r, a, d, s, c, t, p, h
+            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[])
+                 WITH ORDINALITY AS e(i, r, a, d, s, c, t, p, h, n)
             ORDER BY n
-            """, [PostgresArray(rowIds), PostgresArray(times), PostgresArray(directions), PostgresArray(statuses),
-                  PostgresArray(codes), PostgresArray(details)])
+            """, [PostgresArray(chain.ids), PostgresArray(rowIds), PostgresArray(times), PostgresArray(directions),
+                  PostgresArray(statuses), PostgresArray(codes), PostgresArray(details), PostgresArray(prevHashes),
+                  PostgresArray(hashes)])
     }
 
     /// Serializes the transactions that look up and then insert the same message id (the

@@ -233,7 +233,14 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
-        // Keep last: other branches add 5 and 6 before it.
+        Migration(version: 6, name: "hash chains over the event tables", sql: """
+            -- As SQLite's migration 7. Hashes are computed under the table's order lock
+            -- (eventOrderLock, mailboxOrderLock), where the ids are handed out.
+            ALTER TABLE events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE events ADD COLUMN hash TEXT;
+            ALTER TABLE document_events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE document_events ADD COLUMN hash TEXT;
+            """),
         Migration(version: 7, name: "retention, legal holds, purge records", sql: RetentionSchema.postgres),
         Migration(version: 9, name: "e-mail notices of mailbox arrivals", sql: """
             -- Where each mailbox owner wants its notices, set by its connection or an operator.

@@ -311,8 +311,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     // MARK: Rows
 
     private static func event(_ c: SQLiteConnection, _ messageId: String, _ address: String?, _ at: Date, _ status: String, _ detail: String?) throws {
-        try c.run("INSERT INTO document_events (message_id, address, at, status, detail) VALUES (?, ?, ?, ?, ?)",
-                  [messageId, address, at, status, detail])
+        try c.insertChainedDocumentEvent(messageId: messageId, address: address, at: at.storeMilliseconds, status: status,
+                                         detail: detail)
     }
 
     private static func notify(_ c: SQLiteConnection, _ n: BackendNotification, _ at: Date) throws {

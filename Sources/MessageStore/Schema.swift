@@ -252,7 +252,14 @@ enum Schema {
             -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
-        // Keep last: other branches add 6 and 7 before it.
+        Migration(version: 7, name: "hash chains over the event tables", sql: """
+            -- EventChain: hash = SHA-256 over prev_hash and the row's fields; rows written before
+            -- this migration keep NULLs and are reported as unchained by `as4gw audit verify`.
+            ALTER TABLE events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE events ADD COLUMN hash TEXT;
+            ALTER TABLE document_events ADD COLUMN prev_hash TEXT;
+            ALTER TABLE document_events ADD COLUMN hash TEXT;
+            """),
         Migration(version: 8, name: "retention, legal holds, purge records", sql: RetentionSchema.sqlite),
         Migration(version: 10, name: "e-mail notices of mailbox arrivals", sql: """
             -- Where each mailbox owner wants its notices, set by its connection or an operator.

@@ -72,7 +72,7 @@ final class OpenAPIContractTests: XCTestCase {
             case "putChunk": reply = try dms.put(path, file: chunk, headers: [("Content-Digest", "sha-256=:" + Data(try Digest.sha256(Array("0123456789".utf8))).base64EncodedString() + ":")])
             case "completeUpload": reply = try dms.post(path, json: "{}")
             case "submitMessage": reply = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [recipient]), files: [("b.txt", [1, 2])])
-            case "getMessage", "getReceipt": reply = try dms.get(path)
+            case "getMessage", "getReceipt", "getEvidence": reply = try dms.get(path)
             case "getFile": reply = try mailbox.get(path)
             case "confirmMessage": reply = try mailbox.post(path, json: "{\"decision\": \"accept\", \"code\": \"OK\"}")
             case "getInbox": reply = try mailbox.get(path + "?address=\(recipient)&limit=10")

@@ -68,6 +68,10 @@ final class PostgresNodesTests: XCTestCase {
         XCTAssertEqual((byNode["node1"] ?? 0) + (byNode["node2"] ?? 0), count, "one Delivered event per message")
         XCTAssertGreaterThan(byNode["node1"] ?? 0, 0)
         XCTAssertGreaterThan(byNode["node2"] ?? 0, 0)
+
+        // Both nodes appended to one event hash chain, and it holds link by link.
+        let audit = try GatewayProcess.run(["audit", "verify", "--store", server.url])
+        XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
     }
 }
 

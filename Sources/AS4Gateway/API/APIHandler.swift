@@ -73,6 +73,7 @@ struct APIHandler: HTTPHandler {
         case 2 where segments[0] == "notifications" && segments[1] == "confirm": return try only("POST") { try FeedRoutes(r).confirmNotifications() }
         case 2 where segments[0] == "messages" && !segments[1].isEmpty: return try only("GET") { try MessageRoutes(r, id: segments[1]).status() }
         case 3 where segments[0] == "messages" && segments[2] == "receipt": return try only("GET") { try MessageRoutes(r, id: segments[1]).receipt() }
+        case 3 where segments[0] == "messages" && segments[2] == "evidence": return try only("GET") { try EvidenceRoute(r, id: segments[1]).bundle() }
         case 3 where segments[0] == "messages" && segments[2] == "confirm": return try only("POST") { try MessageRoutes(r, id: segments[1]).confirm() }
         case 4 where segments[0] == "messages" && segments[2] == "files":
             return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }

@@ -56,13 +56,15 @@ enum DocumentView {
     }
 
     /// A document with the recipients the caller may see and their histories.
-    static func full(_ d: Document, recipients: [DocumentRecipient], events: [DocumentEvent]) -> JSON {
+    static func full(_ d: Document, recipients: [DocumentRecipient], events: [DocumentEvent],
+                     sending: [String: [(String, JSON)]] = [:]) -> JSON {
         let shown = Set(recipients.map(\.address))
         return .object([
             ("messageId", .string(d.messageId)), ("sender", .string(d.sender)), ("metadata", metadata(d)), ("createdAt", time(d.createdAt)),
             ("files", files(d, id: d.messageId)),
             ("recipients", .array(recipients.map { r in
                 guard case .object(var fields) = recipient(r) else { return recipient(r) }
+                fields += sending[r.address] ?? []
                 fields.append(("events", .array(events.filter { $0.address == r.address }.map { e in
                     .object([("at", time(e.at)), ("status", .string(e.status)), ("detail", .string(e.detail))])
                 })))

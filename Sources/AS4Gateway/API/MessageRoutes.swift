@@ -34,7 +34,9 @@ struct MessageRoutes {
         markRetrieved(a)
         guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
         let shown = a.isSender ? d.recipients : d.recipients.filter { held in a.held.contains { $0.address == held.address } }
-        let view = DocumentView.full(d, recipients: shown, events: try r.context.mailbox.events(messageId: id))
+        let events = try r.context.mailbox.events(messageId: id)
+        let view = DocumentView.full(d, recipients: shown, events: events,
+                                     sending: LegalProof(context: r.context).fields(d, recipients: shown, events: events))
         return try RetentionRoutes.withRetention(view, r, id).response(200)
     }
 

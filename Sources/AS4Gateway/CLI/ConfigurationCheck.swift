@@ -45,6 +45,9 @@ enum ConfigurationCheck {
                 problems.append("keys: tlsClientCertificate and tlsClientKey go together")
             }
         }
+        if let calendar = config.holidayCalendar {
+            do { _ = try HolidayCalendarFile.load(path: calendar) } catch { problems.append("holidayCalendar: \(error)") }
+        }
         if let tls = config.as4Listener.tls {
             do { _ = try KeyMaterial.certificate(tls.certificate) } catch { problems.append("as4Listener.tls.certificate: \(error)") }
             do { _ = try KeyMaterial.privateKey(tls.key) } catch { problems.append("as4Listener.tls.key: \(error)") }

@@ -22,7 +22,8 @@ enum ServeCommand {
     starting: store URL form, P-Mode directory and our party in it, key and TLS files,
     listeners on the same port. Prints a summary (exit 0) or each problem on stderr (exit 2).
 
-    Signals: SIGHUP reloads the P-Modes (a bad file keeps the old set and is logged);
+    Signals: SIGHUP reloads the P-Modes and the holiday calendar (a bad file keeps what is in
+    use and is logged);
     SIGTERM/SIGINT stop gracefully (no new connections, in-flight work finishes, exit 0).
     Exit status: 0 after a clean stop; 2 for configuration errors.
     """
@@ -88,7 +89,10 @@ enum ServeCommand {
         }
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
         let context = gateway.context
-        hup.setEventHandler { Gateway.reloadPModes(context) }
+        hup.setEventHandler {
+            Gateway.reloadPModes(context)
+            HolidayCalendarSource.reload(context)
+        }
         hup.resume()
         sources.append(hup)
         done.wait()

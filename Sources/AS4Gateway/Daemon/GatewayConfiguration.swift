@@ -44,6 +44,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var notices: NoticeSettings?
     /// How long documents are archived, and how often the purge runs (docs/RETENTION.md).
     var retention = RetentionConfiguration()
+    /// The operator's holiday calendar (docs/EVIDENCE.md), read at start and on SIGHUP; nil: the statutory rules only.
+    var holidayCalendar: String?
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -77,7 +79,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention, holidayCalendar
         case notices
     }
 
@@ -117,6 +119,7 @@ struct GatewayConfiguration: Codable, Sendable {
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
         notices = try c.decodeIfPresent(NoticeSettings.self, forKey: .notices)
         retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
+        holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
@@ -167,6 +170,7 @@ struct GatewayConfiguration: Codable, Sendable {
             notices.caFile = notices.caFile.map(resolve)
             config.notices = notices
         }
+        config.holidayCalendar = config.holidayCalendar.map(resolve)
         // The store URL is judged where it is used (serve, the ops commands, --check-config),
         // so that --check-config can list it beside every other problem.
         return config

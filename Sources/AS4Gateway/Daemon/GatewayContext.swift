@@ -43,6 +43,9 @@ final class GatewayContext: Sendable {
     let deliveryWakeup = DeliveryWakeup()
     let pullReplays = ReplayGuard()
     let metrics = GatewayMetrics()
+    /// Working days for deemed notification dates: the rules plus `holidayCalendar` (start, SIGHUP).
+    let calendars: HolidayCalendarSource
+    var calendar: WorkingDayCalendar { calendars.current }
 
     init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,
@@ -67,6 +70,7 @@ final class GatewayContext: Sendable {
         self.outboundTrustFile = outboundTrustFile
         self.tlsClientCertificateFile = tlsClientCertificateFile
         self.tlsClientKeyFile = tlsClientKeyFile
+        self.calendars = try HolidayCalendarSource(path: config.holidayCalendar)
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)

@@ -1,0 +1,71 @@
+import Foundation
+import MessageStore
+import Routing
+
+/// Whether a document counts as sent to one recipient, since when, and the day it is deemed
+/// notified (docs/EVIDENCE.md). Sent means: for a recipient served by another access point, this
+/// gateway holds that access point's signed AS4 receipt and it verifies now; for a mailbox on
+/// this gateway, the document was stored in it.
+struct RecipientSending: Sendable {
+    var sent: Bool
+    var sentAt: Date?
+    var deemedNotifiedOn: CalendarDay?
+    /// The plain statement shown to people, either way.
+    var statement: String
+    /// The receipt check's verdict (remote recipients with a receipt only).
+    var receiptValid: Bool?
+    var receiptDetail: String?
+
+    var jsonFields: [(String, JSON)] {
+        [("sent", .bool(sent)), ("sentAt", sentAt.map(DocumentView.time) ?? .null),
+         ("deemedNotifiedOn", deemedNotifiedOn.map { .string($0.description) } ?? .null), ("sentStatement", .string(statement))]
+    }
+}
+
+struct LegalProof {
+    let context: GatewayContext
+
+    /// Statuses a recipient only reaches after the document was in its mailbox.
+    static let afterStorage = Set([RecipientStatus.accepted, .delivered, .recipientAccepted, .recipientRejected,
+                                   .deliveryDelayed].map(\.rawValue))
+
+    func sending(_ d: Document, _ r: DocumentRecipient, events: [DocumentEvent]) -> RecipientSending {
+        switch r.route {
+        case .mailbox:
+            guard let stored = events.first(where: { $0.address == r.address && Self.afterStorage.contains($0.status) })?.at else {
+                return RecipientSending(sent: false, statement: "Not sent: the document was never stored in \(r.address)'s mailbox (status \(r.status.rawValue)).")
+            }
+            let deemed = context.calendar.deemedNotificationDay(sentAt: stored)
+            return RecipientSending(sent: true, sentAt: stored, deemedNotifiedOn: deemed,
+                                    statement: "Sent on \(Self.text(stored)): stored in \(r.address)'s mailbox on this gateway. Deemed notified on \(deemed), the second working day in Latvia after the day of sending.")
+        case .remote:
+            guard let receipt = r.receipt, let as4 = r.as4MessageId else {
+                return RecipientSending(sent: false, statement: "Not sent: this gateway holds no signed receipt from \(r.party ?? "the recipient's access point") yet (status \(r.status.rawValue)).")
+            }
+            let check = ReceiptCheck(context: context).verify(receipt, as4MessageId: as4)
+            guard check.valid else {
+                return RecipientSending(sent: false, statement: "Not sent: the receipt held from \(r.party ?? "the access point") does not verify: \(check.detail).",
+                                        receiptValid: false, receiptDetail: check.detail)
+            }
+            let at = (try? context.store.findMessage(id: as4, direction: .outbound))??.receiptAt
+                ?? events.first(where: { $0.address == r.address && $0.status == RecipientStatus.accepted.rawValue })?.at ?? r.updatedAt
+            let deemed = context.calendar.deemedNotificationDay(sentAt: at)
+            return RecipientSending(sent: true, sentAt: at, deemedNotifiedOn: deemed,
+                                    statement: "Sent on \(Self.text(at)): this gateway holds the valid signed AS4 receipt of \(r.party ?? "the recipient's access point") for message \(as4). Deemed notified on \(deemed), the second working day in Latvia after the day of sending.",
+                                    receiptValid: true, receiptDetail: check.detail)
+        }
+    }
+
+    /// Each shown recipient's sending fields, by address.
+    func fields(_ d: Document, recipients: [DocumentRecipient], events: [DocumentEvent]) -> [String: [(String, JSON)]] {
+        var result: [String: [(String, JSON)]] = [:]
+        for r in recipients { result[r.address] = sending(d, r, events: events).jsonFields }
+        return result
+    }
+
+    static func text(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+}
