@@ -21,6 +21,9 @@ public struct ChainedEvent: Sendable, Equatable {
     /// Both nil for a row written before the chain existed (migration 7 / PostgreSQL 6).
     public var prevHash: String?
     public var hash: String?
+    /// A purged row (`event_tombstones`): its fields are gone, so only its link to the row before
+    /// can be checked; its hash carries the chain on.
+    public var purged = false
 
     public init(table: ChainedTable, id: Int64, messageId: String, fields: [String?], prevHash: String?, hash: String?) {
         self.table = table
@@ -100,6 +103,8 @@ public struct ChainReport: Sendable, Equatable {
     /// Rows before the first chained one (written before the chain existed).
     public var unchained: Int = 0
     public var chained: Int = 0
+    /// Rows taken by the retention purge, whose links were checked but not their contents.
+    public var purged: Int = 0
     public var lastId: Int64 = 0
     public var lastHash: String = EventChain.genesis
     public var firstBreak: ChainBreak?
@@ -148,6 +153,11 @@ extension EventChainReading {
                                                    field: "prev_hash", expected: report.lastHash, found: prev)
                     return report
                 }
+                if event.purged {
+                    report.purged += 1
+                    report.lastHash = hash
+                    continue
+                }
                 let expected = event.expectedHash(after: prev)
                 guard hash == expected else {
                     report.firstBreak = ChainBreak(table: table, eventId: event.id, messageId: event.messageId,
@@ -171,6 +181,13 @@ extension StoreRow {
                      prevHash: optionalString("prev_hash"), hash: optionalString("hash"))
     }
 
+    /// A row of the document-event walk: a kept event, or a purged one's tombstone.
+    func chainedDocumentEventOrTombstone() -> ChainedEvent {
+        var event = chainedDocumentEvent()
+        event.purged = int("purged") == 1
+        return event
+    }
+
     func chainedDocumentEvent() -> ChainedEvent {
         ChainedEvent(table: .documentEvents, id: int64("id"), messageId: string("message_id"),
                      fields: EventChain.documentEventFields(messageId: string("message_id"), address: optionalString("address"),
@@ -188,9 +205,34 @@ enum EventChainSQL {
             // LEFT JOIN: an event whose message row is gone must still be walked (and reported).
             "SELECT events.*, COALESCE(messages.message_id, '?') AS message_id FROM events LEFT JOIN messages ON messages.row_id = events.message_row WHERE events.id > \(p.0) ORDER BY events.id LIMIT \(p.1)"
         case .documentEvents:
-            "SELECT * FROM document_events WHERE id > \(p.0) ORDER BY id LIMIT \(p.1)"
+            // The purged rows' tombstones take their places in the walk.
+            """
+            SELECT id, message_id, address, at, status, detail, prev_hash, hash, 0 AS purged FROM document_events WHERE id > \(p.0)
+            UNION ALL
+            SELECT id, message_id, NULL, 0, '', NULL, prev_hash, hash, 1 FROM event_tombstones
+            WHERE tbl = 'document_events' AND id > \(p.0)
+            ORDER BY id LIMIT \(p.1)
+            """
         }
     }
+
+    /// Keeps the chain places of a document's events before its purge deletes them: purge id, message id.
+    static func tombstones(placeholders p: (String, String)) -> String {
+        """
+        INSERT INTO event_tombstones (tbl, id, message_id, prev_hash, hash, purge_id)
+        SELECT 'document_events', id, message_id, prev_hash, hash, \(p.0) FROM document_events WHERE message_id = \(p.1)
+        """
+    }
+
+    /// The hash the next document event chains to: the newest row, purged or not (each side by
+    /// its primary key).
+    static let lastDocumentEventOrTombstone = """
+        SELECT id, hash FROM (
+            SELECT id, hash FROM (SELECT id, hash FROM document_events ORDER BY id DESC LIMIT 1) AS kept
+            UNION ALL
+            SELECT id, hash FROM (SELECT id, hash FROM event_tombstones WHERE tbl = 'document_events' ORDER BY id DESC LIMIT 1) AS purged
+        ) AS newest ORDER BY id DESC LIMIT 1
+        """
 
     static func ofMessage(_ table: ChainedTable, placeholder p: String) -> String {
         switch table {
@@ -202,6 +244,6 @@ enum EventChainSQL {
     }
 
     static func last(_ table: ChainedTable) -> String {
-        "SELECT id, hash FROM \(table.rawValue) ORDER BY id DESC LIMIT 1"
+        table == .documentEvents ? lastDocumentEventOrTombstone : "SELECT id, hash FROM \(table.rawValue) ORDER BY id DESC LIMIT 1"
     }
 }

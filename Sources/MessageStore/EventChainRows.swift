@@ -35,7 +35,9 @@ extension SQLiteConnection {
     }
 
     func chainedEvents(_ table: ChainedTable, after afterId: Int64, limit: Int) throws -> [ChainedEvent] {
-        try query(EventChainSQL.page(table, placeholders: ("?", "?")), [afterId, limit]) { Self.chained(table, $0) }
+        try query(EventChainSQL.page(table, placeholders: ("?1", "?2")), [afterId, limit]) {
+            table == .messageEvents ? $0.chainedMessageEvent() : $0.chainedDocumentEventOrTombstone()
+        }
     }
 
     func chainedEvents(_ table: ChainedTable, messageId: String) throws -> [ChainedEvent] {
@@ -66,7 +68,7 @@ extension PostgresConnection {
     func insertChainedDocumentEvent(messageId: String, address: String?, at: Int64, status: String, detail: String?) throws {
         let tail = try execute("""
             SELECT nextval(pg_get_serial_sequence('document_events', 'id')) AS id,
-                   (SELECT hash FROM document_events ORDER BY id DESC LIMIT 1) AS previous
+                   (SELECT hash FROM (\(EventChainSQL.lastDocumentEventOrTombstone)) AS last) AS previous
             """).first
         let id = tail?.int64("id") ?? 0
         let previous = tail?.optionalString("previous") ?? EventChain.genesis
@@ -80,7 +82,9 @@ extension PostgresConnection {
     }
 
     func chainedEvents(_ table: ChainedTable, after afterId: Int64, limit: Int) throws -> [ChainedEvent] {
-        try execute(EventChainSQL.page(table, placeholders: ("$1", "$2")), [afterId, limit]).rows.map { Self.chained(table, $0) }
+        try execute(EventChainSQL.page(table, placeholders: ("$1", "$2")), [afterId, limit]).rows.map {
+            table == .messageEvents ? $0.chainedMessageEvent() : $0.chainedDocumentEventOrTombstone()
+        }
     }
 
     func chainedEvents(_ table: ChainedTable, messageId: String) throws -> [ChainedEvent] {

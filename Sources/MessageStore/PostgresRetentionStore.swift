@@ -109,7 +109,9 @@ public final class PostgresRetentionStore: RetentionStore {
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id
                 """, [messageId, sender, RetentionRules.lines(recipients.map(\.address)), RetentionRules.lines(files.map(\.sha256)), bytes,
                       RetentionRules.lines(erased.ids), retainUntil, now, by]).first?.int64("id") ?? 0
-            // Children first (foreign keys); each delete is checked again by the triggers.
+            // The events' places in the hash chain stay (EventChain), then children first (foreign
+            // keys); each delete is checked again by the triggers.
+            _ = try c.execute(EventChainSQL.tombstones(placeholders: ("$1", "$2")), [id, messageId])
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.execute("DELETE FROM \(table) WHERE message_id = $1", [messageId])
             }

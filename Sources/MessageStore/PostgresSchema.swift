@@ -270,6 +270,26 @@ enum PostgresSchema {
             CREATE INDEX email_notices_due ON email_notices (next_attempt_at) WHERE status = 'pending';
             CREATE INDEX email_notices_by_address ON email_notices (address, id);
             """),
+        Migration(version: 10, name: "tombstones of purged document events", sql: """
+            -- The purge of a document takes its document_events rows; what stays of each is its
+            -- place in the hash chain (id, prev_hash, hash, and the purge that took it), so
+            -- `as4gw audit verify` still proves that nothing else was removed or changed.
+            CREATE TABLE event_tombstones (
+                tbl        TEXT    NOT NULL,
+                id         BIGINT NOT NULL,
+                message_id TEXT    NOT NULL,
+                prev_hash  TEXT,
+                hash       TEXT,
+                purge_id   BIGINT NOT NULL,
+                PRIMARY KEY (tbl, id)
+            );
+            CREATE FUNCTION event_tombstones_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'event tombstones are append-only: % refused', TG_OP; END $$;
+            CREATE TRIGGER event_tombstones_append_only BEFORE UPDATE OR DELETE ON event_tombstones
+                FOR EACH ROW EXECUTE FUNCTION event_tombstones_refuse_change();
+            CREATE TRIGGER event_tombstones_no_truncate BEFORE TRUNCATE ON event_tombstones
+                FOR EACH STATEMENT EXECUTE FUNCTION event_tombstones_refuse_change();
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -103,7 +103,9 @@ public final class SQLiteRetentionStore: RetentionStore {
                 """, [messageId, sender, RetentionRules.lines(recipients.map(\.address)), RetentionRules.lines(files.map(\.sha256)), bytes,
                       RetentionRules.lines(erased.ids), retainUntil, now, by])
             let id = try c.queryFirst("SELECT last_insert_rowid() AS id") { $0.int64("id") } ?? 0
-            // Children first (foreign keys); each delete is checked again by the triggers.
+            // The events' places in the hash chain stay (EventChain), then children first (foreign
+            // keys); each delete is checked again by the triggers.
+            try c.run(EventChainSQL.tombstones(placeholders: ("?", "?")), [id, messageId])
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.run("DELETE FROM \(table) WHERE message_id = ?", [messageId])
             }

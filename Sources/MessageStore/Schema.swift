@@ -289,6 +289,24 @@ enum Schema {
             CREATE INDEX email_notices_due ON email_notices (next_attempt_at) WHERE status = 'pending';
             CREATE INDEX email_notices_by_address ON email_notices (address, id);
             """),
+        Migration(version: 11, name: "tombstones of purged document events", sql: """
+            -- The purge of a document takes its document_events rows; what stays of each is its
+            -- place in the hash chain (id, prev_hash, hash, and the purge that took it), so
+            -- `as4gw audit verify` still proves that nothing else was removed or changed.
+            CREATE TABLE event_tombstones (
+                tbl        TEXT    NOT NULL,
+                id         INTEGER NOT NULL,
+                message_id TEXT    NOT NULL,
+                prev_hash  TEXT,
+                hash       TEXT,
+                purge_id   INTEGER NOT NULL,
+                PRIMARY KEY (tbl, id)
+            );
+            CREATE TRIGGER event_tombstones_no_update BEFORE UPDATE ON event_tombstones
+                BEGIN SELECT RAISE(ABORT, 'event tombstones are append-only: UPDATE refused'); END;
+            CREATE TRIGGER event_tombstones_no_delete BEFORE DELETE ON event_tombstones
+                BEGIN SELECT RAISE(ABORT, 'event tombstones are append-only: DELETE refused'); END;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

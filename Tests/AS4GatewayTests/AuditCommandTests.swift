@@ -49,8 +49,8 @@ final class AuditCommandTests: XCTestCase {
 
         var r = try audit(["--data", data])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("events: 6 chained, 0 unchained, intact"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("document_events: 4 chained, 0 unchained, intact"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("events: 6 chained, 0 purged, 0 unchained, intact"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("document_events: 4 chained, 0 purged, 0 unchained, intact"), r.stdout)
 
         // Someone with the database file turns the acceptance (event 4) into a rejection.
         let sql = try SQLiteConnection(path: data + "/messages.sqlite")
@@ -60,8 +60,8 @@ final class AuditCommandTests: XCTestCase {
             """)
         r = try audit(["--data", data])
         XCTAssertEqual(r.status, 1, r.stdout)
-        XCTAssertTrue(r.stdout.contains("events: 6 chained, 0 unchained, intact"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("document_events: 3 chained, 0 unchained, BROKEN at event 4 (message \(ids[0])): hash expected "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("events: 6 chained, 0 purged, 0 unchained, intact"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("document_events: 3 chained, 0 purged, 0 unchained, BROKEN at event 4 (message \(ids[0])): hash expected "), r.stdout)
         XCTAssertTrue(r.stderr.contains("broken link: document_events event 4 (message \(ids[0])): hash expected"), r.stderr)
 
         // And removes an AS4 message's event: the next one no longer links.
@@ -90,11 +90,11 @@ final class AuditCommandTests: XCTestCase {
         store.close()
         var r = try audit(["--store", server.url])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("events: 4 chained, 0 unchained, intact"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("events: 4 chained, 0 purged, 0 unchained, intact"), r.stdout)
         XCTAssertTrue(r.stdout.contains("document_events: 0 chained"), r.stdout)
 
         // An event added with psql, with a made-up hash that claims the right predecessor.
-        let last = try XCTUnwrap(r.stdout.range(of: #"(?<=events: 4 chained, 0 unchained, intact, last hash )[0-9a-f]{64}"#,
+        let last = try XCTUnwrap(r.stdout.range(of: #"(?<=events: 4 chained, 0 purged, 0 unchained, intact, last hash )[0-9a-f]{64}"#,
                                                 options: .regularExpression))
         let psql = Process()
         psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
@@ -107,6 +107,6 @@ final class AuditCommandTests: XCTestCase {
         XCTAssertEqual(psql.terminationStatus, 0)
         r = try audit(["--store", server.url])
         XCTAssertEqual(r.status, 1, r.stdout)
-        XCTAssertTrue(r.stdout.contains("events: 4 chained, 0 unchained, BROKEN at event 5 (message as4-1@test): hash expected "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("events: 4 chained, 0 purged, 0 unchained, BROKEN at event 5 (message as4-1@test): hash expected "), r.stdout)
     }
 }

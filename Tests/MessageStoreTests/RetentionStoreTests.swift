@@ -125,6 +125,40 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.purges(after: 0, limit: 10).count, 1)
     }
 
+    /// The purge takes a document's events but leaves their places in the hash chain
+    /// (`event_tombstones`): the chain still verifies, later events chain on from a purged last
+    /// one, and a changed tombstone breaks it.
+    func testPurgedEventsKeepTheirPlaceInTheHashChain() throws {
+        let chain = try openStore()
+        defer { chain.close() }
+        try store("young", until: future)
+        try store("old", until: past)
+        let oldEvents = try mailbox.events(messageId: "old").count
+        XCTAssertGreaterThan(oldEvents, 0)
+        _ = try retention.purgeDocument(messageId: "old", by: "test", now: Date(), carrier: nil)
+        var report = try chain.verifyChain(.documentEvents)
+        XCTAssertNil(report.firstBreak, "\(String(describing: report.firstBreak))")
+        XCTAssertEqual(report.purged, oldEvents)
+        XCTAssertEqual(report.chained, try mailbox.events(messageId: "young").count)
+
+        try store("new", until: future)
+        report = try chain.verifyChain(.documentEvents)
+        XCTAssertNil(report.firstBreak, "the next event chains to the purged last one: \(String(describing: report.firstBreak))")
+        XCTAssertEqual(report.purged, oldEvents)
+        let ids = try chain.chainedEvents(.documentEvents, after: 0, limit: 100).map(\.id)
+        XCTAssertEqual(ids, Array(Set(ids)).sorted(), "no id is given twice")
+
+        XCTAssertThrowsError(try rawSQL("UPDATE event_tombstones SET hash = 'x'"), "tombstones are append-only")
+        XCTAssertThrowsError(try rawSQL("DELETE FROM event_tombstones"))
+        switch Self.backend {
+        case .sqlite: try rawSQL("DROP TRIGGER event_tombstones_no_update")
+        case .postgres: try rawSQL("DROP TRIGGER event_tombstones_append_only ON event_tombstones")
+        }
+        try rawSQL("UPDATE event_tombstones SET hash = '\(String(repeating: "0", count: 64))' WHERE id = (SELECT MIN(id) FROM event_tombstones)")
+        let broken = try XCTUnwrap(try chain.verifyChain(.documentEvents).firstBreak)
+        XCTAssertEqual(broken.field, "prev_hash", "the row after the changed tombstone no longer links")
+    }
+
     func testLegalHoldsKeepDocumentsUntilReleased() throws {
         try store("held", until: past, to: [company])
         try store("by-address", until: past, to: [other])
@@ -251,6 +285,7 @@ class RetentionStoreTests: StoreTestCase {
 final class PostgresRetentionStoreTests: RetentionStoreTests {
     override class var backend: StoreBackend { .postgres }
     override func testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() throws { try super.testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() }
+    override func testPurgedEventsKeepTheirPlaceInTheHashChain() throws { try super.testPurgedEventsKeepTheirPlaceInTheHashChain() }
     override func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws { try super.testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() }
     override func testLegalHoldsKeepDocumentsUntilReleased() throws { try super.testLegalHoldsKeepDocumentsUntilReleased() }
     override func testRetentionOnlyMovesLater() throws { try super.testRetentionOnlyMovesLater() }

@@ -56,7 +56,7 @@ enum AuditCommand {
     }
 
     static func line(_ r: ChainReport) -> String {
-        var text = "\(r.table.rawValue): \(r.chained) chained, \(r.unchained) unchained"
+        var text = "\(r.table.rawValue): \(r.chained) chained, \(r.purged) purged, \(r.unchained) unchained"
         if let broken = r.firstBreak {
             text += ", BROKEN at event \(broken.eventId) (message \(broken.messageId)): \(broken.field) expected \(broken.expected) found \(broken.found)"
         } else {
@@ -67,7 +67,7 @@ enum AuditCommand {
 
     static func json(_ r: ChainReport) -> JSON {
         var fields: [(String, JSON)] = [("table", .string(r.table.rawValue)), ("chained", .int(Int64(r.chained))),
-                                        ("unchained", .int(Int64(r.unchained))), ("lastHash", .string(r.lastHash))]
+                                        ("unchained", .int(Int64(r.unchained))), ("purged", .int(Int64(r.purged))), ("lastHash", .string(r.lastHash))]
         if let b = r.firstBreak {
             fields.append(("firstBreak", .object([("eventId", .int(Int64(b.eventId))), ("messageId", .string(b.messageId)),
                                                   ("field", .string(b.field)), ("expected", .string(b.expected)),
