@@ -182,7 +182,7 @@ struct RegistrationRoutes {
             }
         } else if kind == .dms {
             certificates = [registrant.certificate]
-        } else {
+        } else if kind == .accessPoint {
             errors.append(("/certificates", "an access point registers its AS4 signing and encryption certificates (PEM)"))
         }
         if !foreign.isEmpty && errors.isEmpty {

@@ -9,7 +9,7 @@ import Routing
 /// from the store per request, so a revocation or an approval counts from the next request on
 /// and no node keeps a stale copy.
 enum SelfService {
-    /// The backend connection an approved DMS registration gets. It holds no token and no
+    /// The backend connection an approved DMS registration gets. It holds no usable token and no
     /// certificate fingerprint of its own: it is reached only through a certificate of its
     /// registration that is usable now (`connection(for:)`), so roll-over and revocation live in
     /// one place, the registration's certificate list.
@@ -55,7 +55,11 @@ enum SelfService {
         case .dms:
             let name = connectionName(r.id)
             if try !context.mailbox.connections().contains(where: { $0.name == name }) {
-                try context.mailbox.addConnection(BackendConnection(name: name, tokenSHA256: nil, certificateSHA256: nil,
+                // The store wants a credential on every connection; this one gets the digest of a
+                // token that was never shown to anyone (its preimage is dropped here), so nothing
+                // but the registration's certificates ever reaches it.
+                let unusable = try APICredentials.newToken().sha256
+                try context.mailbox.addConnection(BackendConnection(name: name, tokenSHA256: unusable, certificateSHA256: nil,
                                                                     addresses: r.addresses, createdAt: now))
                 try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "connection-created", detail: name))
             }

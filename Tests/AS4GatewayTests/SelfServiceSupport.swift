@@ -1,0 +1,93 @@
+import AS4Crypto
+import Foundation
+import HTTPClient
+import XCTest
+
+/// One gateway (gw-a) whose API listener speaks HTTPS with optional client certificates, and
+/// company certificates issued by the development CA the way a qualified CA names a company
+/// (organizationIdentifier `NTRLV-<registration number>`).
+final class SelfServiceGateway {
+    let h: GatewayHarness
+    let certs: String
+    let ca: CertificateAuthority
+    var base: String { "https://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)" }
+    var data: String { h.nodes["gw-a"]!.data }
+
+    init(parties: [String] = ["gw-a", "gw-b"]) throws {
+        h = try GatewayHarness()
+        try h.configure(parties, legs: GatewayHarness.eAddressLegs)
+        // The first start writes the development PKI whose CA issues the companies' certificates.
+        try h.start("gw-a")
+        h.stop("gw-a")
+        certs = h.pmodeDirectory + "/certs"
+        ca = try CertificateAuthority(key: try PrivateKey(pemEncoded: try String(contentsOfFile: certs + "/dev-ca.key", encoding: .utf8)),
+                                      certificate: try Certificate(pemEncoded: try String(contentsOfFile: certs + "/dev-ca.pem", encoding: .utf8)))
+        let config = h.root.appendingPathComponent("api-tls.json").path
+        try """
+        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
+                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "optional"}}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+    }
+
+    func start() throws { try h.start("gw-a") }
+
+    /// A client certificate issued by the development CA, written as `<name>.pem`/`.key`.
+    struct Identity {
+        var certificate: Certificate
+        var certificateFile: String
+        var keyFile: String
+        var pem: String { (try? certificate.pemEncoded()) ?? "" }
+        var sha256: String { Digest.hexSHA256(certificate.derBytes) }
+    }
+
+    func issue(_ name: String, organizationIdentifier: String? = nil, serialNumber: String? = nil, days: Double = 365) throws -> Identity {
+        let key = try PrivateKey.generateEC(curve: .p256)
+        let now = Date()
+        let certificate = try ca.issueCertificate(
+            for: key.publicKey, subject: .init(commonName: name, organization: "Company \(name)", country: "LV",
+                                               organizationIdentifier: organizationIdentifier, serialNumber: serialNumber),
+            validFrom: now - 3600, validUntil: now + days * 86_400, keyUsage: [.digitalSignature, .keyEncipherment])
+        let file = h.root.appendingPathComponent(name).path
+        try certificate.pemEncoded().write(toFile: file + ".pem", atomically: true, encoding: .utf8)
+        try key.pemEncoded().write(toFile: file + ".key", atomically: true, encoding: .utf8)
+        return Identity(certificate: certificate, certificateFile: file + ".pem", keyFile: file + ".key")
+    }
+
+    /// A client of the API: with a client certificate, a bearer token, both or neither.
+    func client(_ identity: Identity? = nil, token: String? = nil) throws -> BackendClient {
+        var c = HTTPClientConfiguration()
+        c.trustedCAFile = certs + "/dev-ca.pem"
+        c.clientCertificateFile = identity?.certificateFile
+        c.clientKeyFile = identity?.keyFile
+        return BackendClient(base: base, token: token, http: try HTTPClient(configuration: c))
+    }
+}
+
+extension BackendClient {
+    init(base: String, token: String?, http: HTTPClient) {
+        self.base = base
+        self.token = token
+        self.http = http
+    }
+}
+
+extension Digest {
+    static func hexSHA256(_ bytes: [UInt8]) -> String {
+        ((try? sha256(bytes)) ?? []).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Checks a problem+json answer: status, type and (part of) the detail.
+func expectProblem(_ r: BackendClient.Reply, _ status: Int, _ type: String, _ detail: String? = nil,
+                   file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(r.status, status, r.text, file: file, line: line)
+    XCTAssertEqual(r.contentType, "application/problem+json", r.text, file: file, line: line)
+    XCTAssertEqual(r.json["type"] as? String, "urn:as4gw:problem:" + type, r.text, file: file, line: line)
+    if let detail { XCTAssertTrue((r.json["detail"] as? String ?? "").contains(detail), r.text, file: file, line: line) }
+}
+
+/// JSON text of a string (PEM texts hold line breaks).
+func jsonString(_ s: String) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description
+}
