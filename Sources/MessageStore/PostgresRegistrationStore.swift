@@ -133,6 +133,10 @@ public final class PostgresRegistrationStore: RegistrationStore {
         try pool.withConnection { c in try c.execute(Self.sql.selectHistory, [registrationId]).rows.map { $0.registrationEvent() } }
     }
 
+    public func changeStamp() throws -> Int64 {
+        try pool.withConnection { c in try c.execute(RegistrationSQL.changeStamp).first?.int64("n") ?? 0 }
+    }
+
     private static func insert(_ x: RegisteredCertificate, _ c: PostgresConnection) throws {
         _ = try c.execute(sql.insertCertificate, [x.registrationId, x.sha256, x.pem, x.subject, x.notBefore, x.notAfter, x.addedAt,
                                                   x.overlapUntil, x.revokedAt])

@@ -35,6 +35,11 @@ public protocol RegistrationStore: AnyObject, Sendable {
     func appendHistory(_ entry: RegistrationEvent) throws
     /// The registration's history, oldest first.
     func history(registrationId: String) throws -> [RegistrationEvent]
+    /// Grows with every change to any registration (the number of history entries: every change
+    /// appends one, none is ever removed, and unlike the newest id a count cannot be overtaken by
+    /// a concurrent transaction that committed later with a lower id): a reader that built
+    /// something from the registrations knows by it whether to build again.
+    func changeStamp() throws -> Int64
 
     func close()
 }
@@ -196,6 +201,7 @@ enum RegistrationSQL {
         WHERE registration_id = ? AND sha256 <> ? AND revoked_at IS NULL AND (overlap_until IS NULL OR overlap_until > ?) AND not_after > ?
         """
     static let revoke = "UPDATE registration_certificates SET revoked_at = ? WHERE registration_id = ? AND sha256 = ?"
+    static let changeStamp = "SELECT COUNT(*) AS n FROM registration_history"
     static let selectHistory = "SELECT * FROM registration_history WHERE registration_id = ? ORDER BY id"
 
     /// `?` placeholders as PostgreSQL's `$1`, `$2`, … (none of these statements holds a literal `?`).

@@ -118,6 +118,10 @@ public final class SQLiteRegistrationStore: RegistrationStore {
         try withConnection { c in try c.query(RegistrationSQL.selectHistory, [registrationId]) { $0.registrationEvent() } }
     }
 
+    public func changeStamp() throws -> Int64 {
+        try withConnection { c in try c.queryFirst(RegistrationSQL.changeStamp) { $0.int64("n") } ?? 0 }
+    }
+
     private static func insert(_ x: RegisteredCertificate, _ c: SQLiteConnection) throws {
         try c.run(RegistrationSQL.insertCertificate, [x.registrationId, x.sha256, x.pem, x.subject, x.notBefore, x.notAfter, x.addedAt,
                                                       x.overlapUntil, x.revokedAt])

@@ -199,6 +199,15 @@ struct RegistrationRoutes {
                 throw Problem.conflict("\(taken) is in registration \(r.id) (\(r.status.rawValue)) already")
             }
         }
+        if let partyId, kind == .accessPoint {
+            // A party id names one partner: never a configured one, never two registrations.
+            if context.registry.current.parties.contains(where: { $0.partyIds.contains { $0.value == partyId } }) {
+                throw Problem.conflict("party id \(partyId) belongs to a partner configured in this gateway's P-Modes")
+            }
+            if let other = open.first(where: { $0.partyId == partyId }) {
+                throw Problem.conflict("party id \(partyId) is in registration \(other.id) (\(other.status.rawValue)) already")
+            }
+        }
         let id = "reg-" + APICredentials.hex(try SecureRandom.bytes(12))
         let registration = Registration(id: id, kind: kind, registrationNumber: registrant.registrationNumber,
                                         registrantSubject: registrant.certificate.subject, registrantSHA256: registrant.sha256,

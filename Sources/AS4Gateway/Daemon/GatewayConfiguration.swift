@@ -40,6 +40,14 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
+    /// Self-service access points (docs/SELF-SERVICE.md); nil: registered access points get no
+    /// P-Modes (DMS registrations need nothing here).
+    var selfService: SelfServiceSettings?
+
+    struct SelfServiceSettings: Codable, Sendable {
+        /// The P-Mode party whose P-Modes with us an approved access point's P-Modes copy.
+        var template: String?
+    }
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -73,7 +81,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, selfService
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -110,6 +118,7 @@ struct GatewayConfiguration: Codable, Sendable {
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+        selfService = try c.decodeIfPresent(SelfServiceSettings.self, forKey: .selfService)
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }

@@ -90,6 +90,15 @@ final class GatewayContext: Sendable {
 
     var router: Router { Router(directory: StoreAddressLookup(store: addresses)) }
 
+    /// The P-Modes in force for messages: the configured set with the approved self-service
+    /// access points added (`SelfServicePModes`).
+    var pmodes: PModeSet {
+        selfServicePModes.set(base: registry.current, generation: registry.generation, template: config.selfService?.template,
+                              us: party, store: registrations, log: log)
+    }
+
+    private let selfServicePModes = SelfServicePModes()
+
     func signatureBuilder() throws -> SignatureBuilder {
         try SignatureBuilder(identity: signing)
     }
