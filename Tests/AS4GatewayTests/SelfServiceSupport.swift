@@ -13,7 +13,8 @@ final class SelfServiceGateway {
     var base: String { "https://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)" }
     var data: String { h.nodes["gw-a"]!.data }
 
-    init(parties: [String] = ["gw-a", "gw-b"]) throws {
+    /// `settings`: more top-level members of gw-a's configuration (JSON text after a comma).
+    init(parties: [String] = ["gw-a", "gw-b"], settings: String? = nil) throws {
         h = try GatewayHarness()
         try h.configure(parties, legs: GatewayHarness.eAddressLegs)
         // The first start writes the development PKI whose CA issues the companies' certificates.
@@ -25,12 +26,13 @@ final class SelfServiceGateway {
         let config = h.root.appendingPathComponent("api-tls.json").path
         try """
         {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
-                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "optional"}}}
+                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "optional"}}
+         \(settings.map { ", " + $0 } ?? "")}
         """.write(toFile: config, atomically: true, encoding: .utf8)
         h.nodes["gw-a"]!.extraArguments = ["--config", config]
     }
 
-    func start() throws { try h.start("gw-a") }
+    func start(pmode: String? = nil) throws { try h.start("gw-a", pmode: pmode) }
 
     /// A client certificate issued by the development CA, written as `<name>.pem`/`.key`.
     struct Identity {

@@ -66,6 +66,9 @@ enum SelfService {
             try setDirectory(r, certificates: [], context: context, now: now)
         case .accessPoint:
             let pems = try store.certificates(registrationId: r.id).filter { $0.isUsable(at: now) }.map(\.pem)
+            // With no usable certificate left the rows keep their last pins (a remote row needs
+            // some); the access point gets no P-Modes then, so nothing routes to it anyway.
+            guard !pems.isEmpty else { return }
             try setDirectory(r, certificates: pems, context: context, now: now)
         }
         try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "directory-updated",

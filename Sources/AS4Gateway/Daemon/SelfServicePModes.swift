@@ -9,7 +9,9 @@ import Synchronization
 /// approved self-service access point that has a certificate usable now (docs/SELF-SERVICE.md).
 /// Such a party is the configured template party (`selfService.template`) with the
 /// registration's party id, endpoint and certificates: its P-Modes are the template's P-Modes
-/// with us, so legs, security and retries are the operator's choice, not the registrant's.
+/// with us, so legs, security and retries are the operator's choice, not the registrant's; in
+/// `AgreementRef/@pmode` they go by the template P-Mode's id (which the operator publishes to
+/// the companies), inside the set by `<template id>@<registration id>`.
 ///
 /// Built again whenever the P-Modes were reloaded, a registration changed (approval, new or
 /// revoked certificate: the store's change stamp moves), or a certificate started or stopped
@@ -47,6 +49,19 @@ final class SelfServicePModes: Sendable {
         }
     }
 
+    /// A registration lists its certificates without roles: the key usage tells them apart (no
+    /// key usage extension: either role). Among encryption certificates the newest valid one is
+    /// used (`Party.certificates(role:)` orders them so).
+    static func signs(_ c: Certificate) -> Bool {
+        guard let usage = c.keyUsage else { return true }
+        return usage.contains(.digitalSignature) || usage.contains(.nonRepudiation)
+    }
+
+    static func encrypts(_ c: Certificate) -> Bool {
+        guard let usage = c.keyUsage else { return true }
+        return usage.contains(.keyEncipherment) || usage.contains(.keyAgreement)
+    }
+
     private func build(base: PModeSet, template: String, us: String, store: any RegistrationStore,
                        now: Date) throws -> (set: PModeSet, validUntil: Date) {
         guard let templateParty = base.party(named: template) else { return (base, .distantFuture) }
@@ -65,11 +80,14 @@ final class SelfServicePModes: Sendable {
             let usable = held.filter { $0.isUsable(at: now) }.compactMap { try? Certificate(pemEncoded: $0.pem) }
             guard !usable.isEmpty else { continue }
             let name = SelfService.connectionName(r.id)
-            let certificates = usable.map { PartyCertificate(certificate: $0, file: "registration \(r.id)") }
+            func inRole(_ role: (Certificate) -> Bool) -> [PartyCertificate] {
+                usable.filter(role).map { PartyCertificate(certificate: $0, file: "registration \(r.id)") }
+            }
             parties.append(Routing.Party(name: name, description: "self-service registration \(r.id)",
                                          partyIds: [PartyId(partyId, type: templateParty.partyIds.first?.type)], endpoint: endpoint,
-                                         certificates: [.signing: certificates, .encryption: certificates]))
+                                         certificates: [.signing: inRole(Self.signs), .encryption: inRole(Self.encrypts)]))
             for var pmode in templatePModes {
+                pmode.agreementRefId = pmode.id
                 pmode.id += "@" + r.id
                 if pmode.initiator.party == template { pmode.initiator.party = name }
                 if pmode.responder.party == template { pmode.responder.party = name }

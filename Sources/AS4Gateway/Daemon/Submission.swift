@@ -132,7 +132,7 @@ struct Outbound {
             messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
             from: Party(ids: us.partyIds, role: match.senderRole),
             to: Party(ids: them.partyIds, role: match.receiverRole),
-            collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.id) },
+            collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),
             properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })
