@@ -93,3 +93,59 @@ func expectProblem(_ r: BackendClient.Reply, _ status: Int, _ type: String, _ de
 func jsonString(_ s: String) -> String {
     String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description
 }
+
+/// The self-service operations of docs/openapi.yaml for `OpenAPIContractTests`: one successful
+/// call each, against a gateway with an HTTPS API listener (registrants authenticate by client
+/// certificate). Each call sets up what it needs, so the order of the operations does not matter.
+final class SelfServiceContract {
+    static let operations: Set<String> = ["createRegistration", "listRegistrations", "listExpiringCertificates", "getRegistration",
+                                          "approveRegistration", "rejectRegistration", "addRegistrationCertificate",
+                                          "revokeRegistrationCertificate"]
+    let gw: SelfServiceGateway
+    let company: BackendClient
+    let ops: BackendClient
+    private var made = 0
+
+    init() throws {
+        gw = try SelfServiceGateway()
+        company = try gw.client(try gw.issue("contract-company", organizationIdentifier: "NTRLV-40003032949"))
+        ops = try gw.client(token: try gw.h.addConnection("gw-a", name: "contract-ops", addresses: [], roles: ["operator"]))
+        try gw.start()
+    }
+
+    /// A new pending DMS registration (each for an address of its own).
+    private func register() throws -> BackendClient.Reply {
+        made += 1
+        return try company.post("/api/v1/registrations", json: "{\"kind\": \"dms\", \"addresses\": [\"C\(made)@40003032949\"]}")
+    }
+
+    private func pending() throws -> String {
+        let r = try register()
+        return try XCTUnwrap(r.json["id"] as? String, r.text)
+    }
+
+    /// Adds a certificate ending in 10 days to a new registration; returns both ids.
+    private func rolledOver() throws -> (id: String, sha256: String, reply: BackendClient.Reply) {
+        let id = try pending()
+        let successor = try gw.issue("contract-successor-\(made)", organizationIdentifier: "NTRLV-40003032949", days: 10)
+        let reply = try company.post("/api/v1/registrations/\(id)/certificates", json: "{\"certificate\": \(jsonString(successor.pem))}")
+        return (id, successor.sha256, reply)
+    }
+
+    func call(_ operationId: String) throws -> BackendClient.Reply {
+        let base = "/api/v1/registrations"
+        switch operationId {
+        case "createRegistration": return try register()
+        case "listRegistrations": _ = try pending(); return try ops.get(base + "?status=pending")
+        case "getRegistration": return try company.get(base + "/" + (try pending()))
+        case "approveRegistration": return try ops.post(base + "/\(try pending())/approve", json: "{}")
+        case "rejectRegistration": return try ops.post(base + "/\(try pending())/reject", json: "{\"reason\": \"no contract\"}")
+        case "addRegistrationCertificate": return try rolledOver().reply
+        case "revokeRegistrationCertificate":
+            let r = try rolledOver()
+            return try company.post(base + "/\(r.id)/certificates/\(r.sha256)/revoke", json: "{\"reason\": \"test\"}")
+        case "listExpiringCertificates": _ = try rolledOver(); return try ops.get(base + "/expiring?days=30")
+        default: throw HarnessTimeout(description: "no call for \(operationId)")
+        }
+    }
+}
