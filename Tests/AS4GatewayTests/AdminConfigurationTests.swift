@@ -62,12 +62,12 @@ final class AdminConfigurationTests: XCTestCase {
          "submissionListener": {"address": "127.0.0.1", "port": 9090, "path": "/submit"},
          "keys": {"signingKey": "missing.key", "signingCertificate": "missing.pem",
                   "encryptionKey": "missing.key", "encryptionCertificate": "missing.pem"},
-         "developmentPKI": true}
+         "developmentPKI": true, "selfService": {"template": "ghost"}}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let r = try GatewayProcess.run(["serve", "--check-config", "--config", path])
         XCTAssertEqual(r.status, 2)
         for expected in ["store: redis://cache/0 is neither", "party nobody is not defined", "keys.signingKey:", "keys.encryptionCertificate:",
-                         "apiListener and adminListener both listen on port 9090"] {
+                         "apiListener and adminListener both listen on port 9090", "selfService.template: party ghost is not defined"] {
             XCTAssertTrue(r.stderr.contains(expected), "missing \(expected) in:\n\(r.stderr)")
         }
         let broken = try GatewayProcess.run(["serve", "--check-config", "--pmode", dir.path])
