@@ -208,4 +208,28 @@ final class SelfServiceAPITests: XCTestCase {
         XCTAssertEqual(history.compactMap { $0["action"] as? String }.suffix(3), ["certificate-added", "certificate-revoked", "certificate-revoked"])
         XCTAssertEqual(history.last?["actor"] as? String, "operator:ops")
     }
+
+    func testTheOldCertificateStopsWhenTheOverlapEnds() throws {
+        let companyClient = try gw.client(companyCert)
+        let address = "_DEFAULT@\(Self.company)"
+        let id = try XCTUnwrap(try register(companyClient, "{\"kind\": \"dms\", \"addresses\": [\"\(address)\"]}").json["id"] as? String)
+        XCTAssertEqual(try gw.client(token: operatorToken).post("/api/v1/registrations/\(id)/approve", json: "{}").status, 200)
+        let successor = try gw.issue("company-a2", organizationIdentifier: "NTRLV-\(Self.company)")
+        // Whole seconds: the store keeps milliseconds, and a parsed fraction may round below them.
+        let overlapEnd = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3).rounded(.up))
+        let end = overlapEnd.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let added = try companyClient.post("/api/v1/registrations/\(id)/certificates", json: "{\"certificate\": \(jsonString(successor.pem)), \"overlapUntil\": \"\(end)\"}")
+        XCTAssertEqual(added.status, 201, added.text)
+        let old = (added.json["certificates"] as? [[String: Any]])?.first { $0["sha256"] as? String == companyCert.sha256 }
+        XCTAssertEqual(old?["usableUntil"] as? String, end, "the old certificate ends with the overlap")
+        XCTAssertEqual(try companyClient.get("/api/v1/inbox?address=\(address)").status, 200, "during the overlap")
+        XCTAssertEqual(try gw.client(successor).get("/api/v1/inbox?address=\(address)").status, 200)
+        let report = try gw.client(token: operatorToken).get("/api/v1/registrations/expiring?days=1").json["certificates"] as? [[String: Any]]
+        XCTAssertEqual(report?.map { $0["sha256"] as? String }, [companyCert.sha256], "ending with the overlap: in the report")
+        Thread.sleep(until: overlapEnd.addingTimeInterval(0.5))
+        expectProblem(try companyClient.get("/api/v1/inbox?address=\(address)"), 401, "unauthenticated")
+        XCTAssertEqual(try gw.client(successor).get("/api/v1/inbox?address=\(address)").status, 200)
+        let after = try gw.client(token: operatorToken).get("/api/v1/registrations/expiring?days=1").json["certificates"] as? [[String: Any]]
+        XCTAssertEqual(after?.count, 0, "a certificate retired by its successor is not reported as expired")
+    }
 }
