@@ -46,7 +46,8 @@ struct RegistrationRoutes {
         let segments = path.dropFirst(APIHandler.prefix.count).split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         do {
             switch segments.count {
-            case 0: return request.head.method == "GET" ? try only("GET", list) : try only("POST", register)
+            case 0 where request.head.method == "GET": return try list()
+            case 0: return try only("POST", register, allow: "GET, POST")
             case 1 where segments[0] == "expiring": return try only("GET", report)
             case 1 where !segments[0].isEmpty: return try only("GET") { try show(segments[0]) }
             case 2 where segments[1] == "approve": return try only("POST") { try approve(segments[0]) }
@@ -64,10 +65,11 @@ struct RegistrationRoutes {
         }
     }
 
-    private func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+    private func only(_ allowed: String, _ body: () throws -> HTTPResponse, allow: String? = nil) throws -> HTTPResponse {
         guard request.head.method == allowed else {
-            var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(allowed) only").response
-            response.headers = ["Content-Type": "application/problem+json", "Allow": allowed]
+            let methods = allow ?? allowed
+            var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(methods) only").response
+            response.headers = ["Content-Type": "application/problem+json", "Allow": methods]
             return response
         }
         return try body()
@@ -295,6 +297,10 @@ struct RegistrationRoutes {
             throw error
         }
         context.log.log(.info, "registration-approved", ["registration": id, "by": actor])
+        if decided.kind == .accessPoint && context.config.selfService?.template == nil {
+            context.log.log(.warning, "registration-not-routable",
+                            ["registration": id, "reason": "no selfService.template is configured: the access point gets no P-Modes"])
+        }
         return try view(decided, history: true).response(200)
     }
 
