@@ -233,3 +233,28 @@ final class SelfServiceAPITests: XCTestCase {
         XCTAssertEqual(after?.count, 0, "a certificate retired by its successor is not reported as expired")
     }
 }
+
+/// `selfService.registrationTrust` narrows which of the truststore's CAs may vouch for a company.
+final class SelfServiceRegistrationTrustTests: XCTestCase {
+    func testOnlyCertificatesOfTheRegistrationCAsRegister() throws {
+        let trust = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-registration-ca-\(UUID().uuidString).pem").path
+        defer { try? FileManager.default.removeItem(atPath: trust) }
+        let gw = try SelfServiceGateway(settings: "\"selfService\": {\"registrationTrust\": [\"\(trust)\"]}")
+        // An intermediate CA under the development CA: the listener's chain check passes for both companies.
+        let key = try PrivateKey.generateEC(curve: .p256)
+        let intermediate = try gw.ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "organisation certificates CA"),
+                                                      validFrom: Date() - 3600, validUntil: Date() + 86_400 * 30,
+                                                      keyUsage: [.keyCertSign, .cRLSign, .digitalSignature], isCA: true)
+        try intermediate.pemEncoded().write(toFile: trust, atomically: true, encoding: .utf8)
+        let organisations = try CertificateAuthority(key: key, certificate: intermediate)
+        let vouched = try gw.issue("vouched", organizationIdentifier: "NTRLV-40003032949", issuer: organisations)
+        let other = try gw.issue("other", organizationIdentifier: "NTRLV-90000048472")
+        try gw.start()
+
+        let refused = try gw.client(other).post("/api/v1/registrations", json: "{\"kind\": \"dms\", \"addresses\": [\"_DEFAULT@90000048472\"]}")
+        expectProblem(refused, 403, "forbidden", "registrationTrust")
+        let made = try gw.client(vouched).post("/api/v1/registrations", json: "{\"kind\": \"dms\", \"addresses\": [\"_DEFAULT@40003032949\"]}")
+        XCTAssertEqual(made.status, 202, made.text)
+    }
+}
+

@@ -43,15 +43,18 @@ final class SelfServiceGateway {
         var sha256: String { Digest.hexSHA256(certificate.derBytes) }
     }
 
-    func issue(_ name: String, organizationIdentifier: String? = nil, serialNumber: String? = nil, days: Double = 365) throws -> Identity {
+    /// `issuer`: another CA than the development CA; its certificate goes into the file after
+    /// the leaf, so the TLS client sends the chain.
+    func issue(_ name: String, organizationIdentifier: String? = nil, serialNumber: String? = nil, days: Double = 365,
+               issuer: CertificateAuthority? = nil) throws -> Identity {
         let key = try PrivateKey.generateEC(curve: .p256)
         let now = Date()
-        let certificate = try ca.issueCertificate(
+        let certificate = try (issuer ?? ca).issueCertificate(
             for: key.publicKey, subject: .init(commonName: name, organization: "Company \(name)", country: "LV",
                                                organizationIdentifier: organizationIdentifier, serialNumber: serialNumber),
             validFrom: now - 3600, validUntil: now + days * 86_400, keyUsage: [.digitalSignature, .keyEncipherment])
         let file = h.root.appendingPathComponent(name).path
-        try certificate.pemEncoded().write(toFile: file + ".pem", atomically: true, encoding: .utf8)
+        try (certificate.pemEncoded() + (try issuer.map { try $0.certificate.pemEncoded() } ?? "")).write(toFile: file + ".pem", atomically: true, encoding: .utf8)
         try key.pemEncoded().write(toFile: file + ".key", atomically: true, encoding: .utf8)
         return Identity(certificate: certificate, certificateFile: file + ".pem", keyFile: file + ".key")
     }

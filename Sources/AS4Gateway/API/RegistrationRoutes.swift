@@ -32,9 +32,16 @@ struct RegistrationRoutes {
     var store: any RegistrationStore { context.registrations }
 
     var registrant: Registrant? {
-        guard let c = request.head.clientCertificate, let number = SelfService.registrationNumber(of: c),
+        guard let c = request.head.clientCertificate, isFromARegistrationCA, let number = SelfService.registrationNumber(of: c),
               let sha = try? APICredentials.fingerprint(c) else { return nil }
         return Registrant(certificate: c, sha256: sha, registrationNumber: number)
+    }
+
+    /// The listener checked the chain to the truststore; `selfService.registrationTrust`, when
+    /// configured, narrows which of those CAs may vouch for a company.
+    private var isFromARegistrationCA: Bool {
+        guard let trust = context.registrationTrust, let c = request.head.clientCertificate else { return true }
+        return trust.validate(leaf: c, at: now, checkRevocation: !trust.trustStore.crls.isEmpty).isValid
     }
 
     var isOperator: Bool { connection?.roles.contains(.operatorRole) ?? false }
@@ -116,6 +123,10 @@ struct RegistrationRoutes {
     }
 
     private var unidentified: Problem {
+        if let c = request.head.clientCertificate, !isFromARegistrationCA {
+            return Problem.forbidden("the TLS client certificate (\(c.subject)) is not issued by a CA this gateway accepts for "
+                + "registrations (selfService.registrationTrust)")
+        }
         if let c = request.head.clientCertificate, connection == nil {
             return Problem.forbidden("the TLS client certificate (\(c.subject)) names no company: its subject needs an organizationIdentifier "
                 + "(e.g. NTRLV-40003032949) or serialNumber with the registration number")

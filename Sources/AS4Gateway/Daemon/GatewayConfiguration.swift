@@ -47,6 +47,10 @@ struct GatewayConfiguration: Codable, Sendable {
     struct SelfServiceSettings: Codable, Sendable {
         /// The P-Mode party whose P-Modes with us an approved access point's P-Modes copy.
         var template: String?
+        /// PEM files or folders: when given, a registering company's certificate must also chain
+        /// to one of these (e.g. the qualified CAs that issue organisation certificates), not
+        /// only to `truststore`.
+        var registrationTrust: [String]?
     }
 
     struct Listener: Codable, Sendable {
@@ -164,6 +168,7 @@ struct GatewayConfiguration: Codable, Sendable {
             config.store = "sqlite:" + resolve(String(store.dropFirst(7)))
         }
         config.payloadDirectory = config.payloadDirectory.map(resolve)
+        if let trust = config.selfService?.registrationTrust { config.selfService?.registrationTrust = trust.map(resolve) }
         // The store URL is judged where it is used (serve, the ops commands, --check-config),
         // so that --check-config can list it beside every other problem.
         return config

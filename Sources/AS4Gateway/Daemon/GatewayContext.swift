@@ -19,6 +19,8 @@ final class GatewayContext: Sendable {
     let addresses: any AddressDirectoryStore
     /// Self-service registrations of companies' DMSs and access points (docs/SELF-SERVICE.md).
     let registrations: any RegistrationStore
+    /// `selfService.registrationTrust`: the CAs a registering company's certificate must chain to.
+    let registrationTrust: CertificateValidator?
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -54,6 +56,9 @@ final class GatewayContext: Sendable {
         self.mailbox = try location.openMailbox()
         self.addresses = try location.openAddressDirectory()
         self.registrations = try location.openRegistrations()
+        self.registrationTrust = try config.selfService?.registrationTrust.map {
+            CertificateValidator(trustStore: try TrustStore(anchors: try $0.flatMap(KeyMaterial.certificateDirectory), crls: crls))
+        }
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing
