@@ -60,13 +60,16 @@ final class SelfServiceGateway {
     }
 
     /// A client of the API: with a client certificate, a bearer token, both or neither.
-    func client(_ identity: Identity? = nil, token: String? = nil) throws -> BackendClient {
+    func client(_ identity: Identity? = nil, token: String? = nil, node: String = "gw-a") throws -> BackendClient {
         var c = HTTPClientConfiguration()
         c.trustedCAFile = certs + "/dev-ca.pem"
         c.clientCertificateFile = identity?.certificateFile
         c.clientKeyFile = identity?.keyFile
-        return BackendClient(base: base, token: token, http: try HTTPClient(configuration: c))
+        return BackendClient(base: "https://127.0.0.1:\(h.nodes[node]!.submitPort)", token: token, http: try HTTPClient(configuration: c))
     }
+
+    /// gw-a's configuration file (the API listener's TLS and the `settings`).
+    var configFile: String { h.root.appendingPathComponent("api-tls.json").path }
 }
 
 extension BackendClient {
