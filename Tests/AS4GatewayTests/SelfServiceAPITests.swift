@@ -64,6 +64,12 @@ final class SelfServiceAPITests: XCTestCase {
         expectProblem(withExpired, 422, "invalid-request")
         XCTAssertTrue(withExpired.text.contains("expired"), withExpired.text)
         expectProblem(try gw.client(companyCert).post("/api/v1/registrations", json: "{\"kind\": "), 400, "bad-request")
+        let otherCompany = try gw.issue("other-company", organizationIdentifier: "NTRLV-90000048472")
+        let foreignCertificate = try register(try gw.client(companyCert), "{\"kind\": \"dms\", \"addresses\": [\"_DEFAULT@\(Self.company)\"], "
+                                              + "\"certificates\": [\"not a certificate\", \(jsonString(otherCompany.pem))]}")
+        XCTAssertEqual((foreignCertificate.json["errors"] as? [[String: Any]])?.compactMap { $0["pointer"] as? String },
+                       ["/certificates/0", "/certificates/1"], foreignCertificate.text)
+        XCTAssertTrue(foreignCertificate.text.contains("must name company \(Self.company)"), foreignCertificate.text)
 
         // A serialNumber names the company when there is no organizationIdentifier.
         let bySerial = try gw.issue("company-b", serialNumber: "90000048472")

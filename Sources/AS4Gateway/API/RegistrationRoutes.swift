@@ -187,10 +187,11 @@ struct RegistrationRoutes {
         let contact = try contactText(body["contact"], errors: &errors)
         var certificates: [Certificate] = []
         if let given = body["certificates"] {
-            certificates = parseCertificates(given, pointer: "/certificates", errors: &errors)
+            let parsed = parseCertificates(given, pointer: "/certificates", errors: &errors)
+            certificates = parsed.map(\.certificate)
             if kind == .dms {
-                for (i, c) in certificates.enumerated() where SelfService.registrationNumber(of: c) != registrant.registrationNumber {
-                    errors.append(("/certificates/\(i)", "a DMS's client certificate must name company \(registrant.registrationNumber) (organizationIdentifier)"))
+                for (at, c) in parsed where SelfService.registrationNumber(of: c) != registrant.registrationNumber {
+                    errors.append((at, "a DMS's client certificate must name company \(registrant.registrationNumber) (organizationIdentifier)"))
                 }
             }
         } else if kind == .dms {
@@ -243,7 +244,7 @@ struct RegistrationRoutes {
         guard r.status != .rejected else { throw Problem.conflict("registration \(id) was rejected; register again") }
         let body = try jsonBody(required: true)
         var errors: [(pointer: String, detail: String)] = []
-        let certificate = parseCertificates([body["certificate"] as Any], pointer: "/certificate", errors: &errors).first
+        let certificate = parseCertificates([body["certificate"] as Any], pointer: "/certificate", errors: &errors).first?.certificate
         var overlapUntil: Date?
         if let text = body["overlapUntil"] {
             if let s = text as? String, let d = try? Date(s, strategy: .iso8601), d > now {
@@ -353,13 +354,14 @@ struct RegistrationRoutes {
                               notBefore: c.notBefore, notAfter: c.notAfter, addedAt: now)
     }
 
-    /// PEM texts, one certificate each, valid now or later, none twice.
-    private func parseCertificates(_ value: Any, pointer: String, errors: inout [(pointer: String, detail: String)]) -> [Certificate] {
+    /// PEM texts, one certificate each, valid now or later, none twice; each with its pointer.
+    private func parseCertificates(_ value: Any, pointer: String,
+                                   errors: inout [(pointer: String, detail: String)]) -> [(pointer: String, certificate: Certificate)] {
         guard let list = value as? [Any], !list.isEmpty, list.count <= Self.limits.certificates else {
             errors.append((pointer, "a list of 1 to \(Self.limits.certificates) PEM certificates"))
             return []
         }
-        var out: [Certificate] = []
+        var out: [(pointer: String, certificate: Certificate)] = []
         for (i, item) in list.enumerated() {
             let at = pointer == "/certificate" ? pointer : "\(pointer)/\(i)"
             guard let pem = item as? String, let parsed = try? Certificate.certificates(fromPEM: pem), parsed.count == 1, let c = parsed.first else {
@@ -368,10 +370,10 @@ struct RegistrationRoutes {
             }
             if c.notAfter <= now {
                 errors.append((at, "the certificate expired at \(SelfService.timestamp(c.notAfter))"))
-            } else if out.contains(c) {
+            } else if out.contains(where: { $0.certificate == c }) {
                 errors.append((at, "the certificate is given twice"))
             } else {
-                out.append(c)
+                out.append((at, c))
             }
         }
         return out
