@@ -32,9 +32,14 @@ public final class PostgresRegistrationStore: RegistrationStore {
     public func addRegistration(_ registration: Registration, certificates: [RegisteredCertificate], actor: String, at: Date) throws {
         try pool.withConnection { c in
             try c.transaction {
-                guard try c.execute(Self.sql.selectRegistration + " FOR UPDATE", [registration.id]).first == nil else {
+                // New registrations take turns (on every node), so the address check below sees
+                // every registration committed before this one.
+                _ = try c.execute("LOCK TABLE registrations IN SHARE ROW EXCLUSIVE MODE")
+                guard try c.execute(Self.sql.selectRegistration, [registration.id]).first == nil else {
                     throw MailboxStoreError.conflict("registration \(registration.id) exists")
                 }
+                let open = try c.execute(RegistrationSQL.selectOpen).rows.map { $0.registration() }
+                if let clash = RegistrationSQL.clash(registration, with: open) { throw MailboxStoreError.conflict(clash) }
                 _ = try c.execute(Self.sql.insertRegistration, Self.bindable(RegistrationSQL.registrationArguments(registration)) + [registration.createdAt])
                 for certificate in certificates { try Self.insert(certificate, c) }
                 try Self.append(RegistrationEvent(registrationId: registration.id, at: at, actor: actor, action: "registered",

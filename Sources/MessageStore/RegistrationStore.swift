@@ -7,7 +7,9 @@ import Foundation
 /// returns has committed, one that throws has changed nothing.
 public protocol RegistrationStore: AnyObject, Sendable {
     /// Stores a new pending registration with its certificates and a `registered` history entry.
-    /// Throws `MailboxStoreError.conflict` when the id is taken.
+    /// Throws `MailboxStoreError.conflict` when the id is taken, or when a pending or approved
+    /// registration holds one of its addresses or (access points) its party id: checked in the
+    /// same transaction, so two registrations racing for one address cannot both be stored.
     func addRegistration(_ registration: Registration, certificates: [RegisteredCertificate], actor: String, at: Date) throws
     func registration(id: String) throws -> Registration?
     /// Registrations, newest first; nil `status`: all of them.
@@ -217,6 +219,21 @@ enum RegistrationSQL {
     static func registrationArguments(_ r: Registration) -> [String?] {
         [r.id, r.kind.rawValue, r.registrationNumber, r.registrantSubject, r.registrantSHA256, r.addresses.joined(separator: "\n"),
          r.endpoint, r.partyId, r.contact]
+    }
+
+    static let selectOpen = "SELECT * FROM registrations WHERE status IN ('pending', 'approved')"
+
+    /// Why `r` may not be stored beside the open registrations, if it may not.
+    static func clash(_ r: Registration, with open: [Registration]) -> String? {
+        for other in open {
+            if let taken = r.addresses.first(where: other.addresses.contains) {
+                return "\(taken) is in registration \(other.id) (\(other.status.rawValue)) already"
+            }
+            if let party = r.partyId, other.partyId == party {
+                return "party id \(party) is in registration \(other.id) (\(other.status.rawValue)) already"
+            }
+        }
+        return nil
     }
 
     static func decisionText(_ r: Registration) -> String {

@@ -23,6 +23,8 @@ public final class SQLiteRegistrationStore: RegistrationStore {
                 guard try c.queryFirst(RegistrationSQL.selectRegistration, [registration.id], row: { $0.string("id") }) == nil else {
                     throw MailboxStoreError.conflict("registration \(registration.id) exists")
                 }
+                let open = try c.query(RegistrationSQL.selectOpen) { $0.registration() }
+                if let clash = RegistrationSQL.clash(registration, with: open) { throw MailboxStoreError.conflict(clash) }
                 try c.run(RegistrationSQL.insertRegistration, Self.bindable(RegistrationSQL.registrationArguments(registration)) + [registration.createdAt])
                 for certificate in certificates { try Self.insert(certificate, c) }
                 try Self.append(RegistrationEvent(registrationId: registration.id, at: at, actor: actor, action: "registered",

@@ -31,6 +31,14 @@ class RegistrationStoreTests: StoreTestCase {
         XCTAssertThrowsError(try store.addRegistration(registration("r1"), certificates: [], actor: "x", at: t0)) {
             XCTAssertEqual($0 as? MailboxStoreError, .conflict("registration r1 exists"))
         }
+        XCTAssertThrowsError(try store.addRegistration(registration("r9", addresses: ["X@40003032949", "_DEFAULT@40003032949"]),
+                                                       certificates: [], actor: "x", at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("_DEFAULT@40003032949 is in registration r1 (pending) already"))
+        }
+        XCTAssertThrowsError(try store.addRegistration(registration("r8", kind: .accessPoint, addresses: ["Y@40003032949"]),
+                                                       certificates: [], actor: "x", at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("party id ap-company is in registration r1 (pending) already"))
+        }
         XCTAssertEqual(try store.registrations(status: .pending).map(\.id), ["r1"])
         let approved = try store.decide(id: "r1", status: .approved, actor: "operator:ops", reason: nil, at: t0 + 5)
         XCTAssertEqual(approved.status, .approved)

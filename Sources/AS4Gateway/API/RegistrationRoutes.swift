@@ -206,21 +206,11 @@ struct RegistrationRoutes {
         }
         guard errors.isEmpty, let kind else { throw Problem.invalid("the registration is not acceptable", errors: errors + foreign) }
 
-        // An address another registration claims (or an approved one serves) is the operator's to sort out.
-        let open = try store.registrations(status: .pending) + store.registrations(status: .approved)
-        for r in open {
-            if let taken = addresses.first(where: r.addresses.contains) {
-                throw Problem.conflict("\(taken) is in registration \(r.id) (\(r.status.rawValue)) already")
-            }
-        }
-        if let partyId, kind == .accessPoint {
-            // A party id names one partner: never a configured one, never two registrations.
-            if context.registry.current.parties.contains(where: { $0.partyIds.contains { $0.value == partyId } }) {
-                throw Problem.conflict("party id \(partyId) belongs to a partner configured in this gateway's P-Modes")
-            }
-            if let other = open.first(where: { $0.partyId == partyId }) {
-                throw Problem.conflict("party id \(partyId) is in registration \(other.id) (\(other.status.rawValue)) already")
-            }
+        // A party id names one partner: never a configured one. (An address or party id another
+        // open registration holds is refused by the store, in the insert's transaction.)
+        if let partyId, kind == .accessPoint,
+           context.registry.current.parties.contains(where: { $0.partyIds.contains { $0.value == partyId } }) {
+            throw Problem.conflict("party id \(partyId) belongs to a partner configured in this gateway's P-Modes")
         }
         let id = "reg-" + APICredentials.hex(try SecureRandom.bytes(12))
         let registration = Registration(id: id, kind: kind, registrationNumber: registrant.registrationNumber,
