@@ -15,18 +15,14 @@ enum SelfService {
     /// one place, the registration's certificate list.
     static func connectionName(_ registrationId: String) -> String { "registration-" + registrationId }
 
-    /// The company a client certificate names: its subject organizationIdentifier (2.5.4.97,
-    /// `NTRLV-40003032949` in the ETSI EN 319 412-1 form: type, country, hyphen, number) or,
-    /// without one, its subject serialNumber. Nil when neither holds a registration number.
+    /// The company a client certificate names: its subject organizationIdentifier (2.5.4.97) or,
+    /// without one, its subject serialNumber, either as the bare number or in the ETSI EN 319
+    /// 412-1 form of a national trade register number, `NTRLV-40003032949`. Nil when it holds no
+    /// Latvian registration number (another register, VAT number or country names no company here).
     static func registrationNumber(of certificate: Certificate) -> String? {
         let name = certificate.subjectName
         guard let value = (name.values(for: "organizationIdentifier") + name.values(for: "serialNumber")).first else { return nil }
-        var number = Substring(value)
-        let scalars = Array(value.unicodeScalars)
-        // Semantics identifier: three letters of type, two of country, then a hyphen.
-        if scalars.count > 6, scalars[5] == "-", scalars[0..<5].allSatisfy({ ("A"..."Z").contains($0) }) {
-            number = value.dropFirst(6)
-        }
+        let number = value.hasPrefix("NTRLV-") ? String(value.dropFirst(6)) : value
         // The e-address rules say what a registration number is (11 digits, check digit).
         return (try? EAddress("_DEFAULT@" + number))?.latvianIdentifier
     }
