@@ -53,7 +53,7 @@ final class SelfServicePModesTests: XCTestCase {
 
     func register(_ id: String, partyId: String, certificates: [Certificate], approve: Bool) throws {
         try store.addRegistration(Registration(id: id, kind: .accessPoint, registrationNumber: "40003032949", registrantSubject: "CN=x",
-                                               registrantSHA256: "aa", addresses: ["_DEFAULT@40003032949"],
+                                               registrantSHA256: "aa", addresses: ["\(id.uppercased())@40003032949"],
                                                endpoint: "https://ap.company.lv/as4", partyId: partyId, createdAt: now),
                                   certificates: try certificates.map { try held($0, id) }, actor: "t", at: now)
         if approve { _ = try store.decide(id: id, status: .approved, actor: "o", reason: nil, at: now) }
