@@ -225,8 +225,9 @@ final class SelfServiceAPITests: XCTestCase {
         let id = try XCTUnwrap(try register(companyClient, "{\"kind\": \"dms\", \"addresses\": [\"\(address)\"]}").json["id"] as? String)
         XCTAssertEqual(try gw.client(token: operatorToken).post("/api/v1/registrations/\(id)/approve", json: "{}").status, 200)
         let successor = try gw.issue("company-a2", organizationIdentifier: "NTRLV-\(Self.company)")
-        // Whole seconds: the store keeps milliseconds, and a parsed fraction may round below them.
-        let overlapEnd = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3).rounded(.up))
+        // Six seconds leave room for the checks during the overlap on a loaded machine. Whole
+        // seconds: the store keeps milliseconds, and a parsed fraction may round below them.
+        let overlapEnd = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 6).rounded(.up))
         let end = overlapEnd.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         let added = try companyClient.post("/api/v1/registrations/\(id)/certificates", json: "{\"certificate\": \(jsonString(successor.pem)), \"overlapUntil\": \"\(end)\"}")
         XCTAssertEqual(added.status, 201, added.text)
