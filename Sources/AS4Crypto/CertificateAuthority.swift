@@ -8,18 +8,29 @@ public struct CertificateSubject: Hashable, Sendable {
     public var organizationalUnit: String?
     /// Two-letter country code.
     public var country: String?
+    /// organizationIdentifier (2.5.4.97, e.g. `NTRLV-40003032949`): the company's registration
+    /// number in eIDAS-style certificates.
+    public var organizationIdentifier: String?
+    /// serialNumber (2.5.4.5) of the subject (not of the certificate).
+    public var serialNumber: String?
 
-    public init(commonName: String, organization: String? = nil, organizationalUnit: String? = nil, country: String? = nil) {
+    public init(commonName: String, organization: String? = nil, organizationalUnit: String? = nil, country: String? = nil,
+                organizationIdentifier: String? = nil, serialNumber: String? = nil) {
         self.commonName = commonName
         self.organization = organization
         self.organizationalUnit = organizationalUnit
         self.country = country
+        self.organizationIdentifier = organizationIdentifier
+        self.serialNumber = serialNumber
     }
 
-    /// A new `X509_NAME` in DER order C, O, OU, CN (printed by RFC 2253 as `CN=...,OU=...,O=...,C=...`).
+    /// A new `X509_NAME` in DER order C, O, OU, organizationIdentifier, serialNumber, CN (printed
+    /// by RFC 2253 in reverse).
     func makeName() throws -> OpaquePointer {
         guard let name = X509_NAME_new() else { throw CryptoError.openSSL("X509_NAME_new") }
-        let fields: [(String, String?)] = [("C", country), ("O", organization), ("OU", organizationalUnit), ("CN", commonName)]
+        let fields: [(String, String?)] = [("C", country), ("O", organization), ("OU", organizationalUnit),
+                                           ("organizationIdentifier", organizationIdentifier), ("serialNumber", serialNumber),
+                                           ("CN", commonName)]
         for case let (field, value?) in fields {
             let bytes = Array(value.utf8)
             guard X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 else {

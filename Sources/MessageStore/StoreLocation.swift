@@ -64,6 +64,14 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// Self-service registrations in the same place as the message store.
+    public func openRegistrations(now: Date = Date()) throws -> any RegistrationStore {
+        switch self {
+        case let .sqlite(directory): try SQLiteRegistrationStore(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresRegistrationStore(url: url, now: now)
+        }
+    }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

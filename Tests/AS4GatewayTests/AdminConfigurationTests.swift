@@ -62,13 +62,14 @@ final class AdminConfigurationTests: XCTestCase {
          "submissionListener": {"address": "127.0.0.1", "port": 9090, "path": "/submit"},
          "keys": {"signingKey": "missing.key", "signingCertificate": "missing.pem",
                   "encryptionKey": "missing.key", "encryptionCertificate": "missing.pem"},
-         "developmentPKI": true,
+         "developmentPKI": true, "selfService": {"template": "ghost"},
          "notices": {"smtp": "mail.example.lv", "from": "e-adrese", "startTLS": "sometimes", "maxAttempts": 0}}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let r = try GatewayProcess.run(["serve", "--check-config", "--config", path])
         XCTAssertEqual(r.status, 2)
         for expected in ["store: redis://cache/0 is neither", "party nobody is not defined", "keys.signingKey:", "keys.encryptionCertificate:",
-                         "apiListener and adminListener both listen on port 9090", "notices.smtp mail.example.lv: expected smtp://",
+                         "apiListener and adminListener both listen on port 9090", "selfService.template: party ghost is not defined",
+                         "notices.smtp mail.example.lv: expected smtp://",
                          "notices.from e-adrese: not an e-mail address", "notices.startTLS sometimes", "notices.maxAttempts must be at least 1"] {
             XCTAssertTrue(r.stderr.contains(expected), "missing \(expected) in:\n\(r.stderr)")
         }

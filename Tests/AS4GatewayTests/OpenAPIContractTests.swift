@@ -57,12 +57,14 @@ final class OpenAPIContractTests: XCTestCase {
         let chunk = try h.file("chunk", Array("0123456789".utf8))
         var uploadId = ""
         var holdId = ""
+        var selfService: SelfServiceContract?
         for op in operations {
             let opId = op["operationId"] as! String, method = op["method"] as! String
             let statuses = Set((op["statuses"] as! [NSNumber]).map(\.intValue))
             let path = (op["path"] as! String).replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{n}", with: "1")
                 .replacingOccurrences(of: "{uploadId}", with: uploadId).replacingOccurrences(of: "{holdId}", with: holdId)
                 .replacingOccurrences(of: "{address}", with: recipient)
+                .replacingOccurrences(of: "{registrationId}", with: "reg-none").replacingOccurrences(of: "{sha256}", with: String(repeating: "0", count: 64))
             let reply: BackendClient.Reply
             switch opId {
             case "createUpload":
@@ -91,6 +93,10 @@ final class OpenAPIContractTests: XCTestCase {
                 holdId = (reply.json["id"] as? NSNumber).map { "\($0.intValue)" } ?? "missing"
             case "releaseLegalHold": reply = try ops.post(path, json: "{}")
             case "setAddressLimits": reply = try ops.put(path, json: "{\"mailboxBytes\": 1000000}")
+            case _ where SelfServiceContract.operations.contains(opId):
+                // On a second gateway whose API speaks HTTPS: registrants authenticate by certificate.
+                selfService = try selfService ?? SelfServiceContract()
+                reply = try selfService!.call(opId)
             default:
                 XCTFail("\(method) \(path) (\(opId)) is listed but this test has no call for it")
                 continue

@@ -32,7 +32,15 @@ struct APIHandler: HTTPHandler {
         if request.head.path == context.config.apiListener.path { return SubmissionHandler(context: context).handle(request) }
         do {
             let connections = try context.mailbox.connections()
-            guard let connection = try APICredentials.authenticate(request.head, among: connections) else { throw Problem.unauthenticated }
+            var connection = try APICredentials.authenticate(request.head, among: connections)
+            if connection == nil {
+                connection = try SelfService.connection(for: request.head, among: connections, registrations: context.registrations)
+            }
+            // Registrants (a company's certificate, no connection yet) may reach these routes only.
+            if RegistrationRoutes.handles(request.head.path) {
+                return try RegistrationRoutes(request: request, connection: connection, context: context).route()
+            }
+            guard let connection else { throw Problem.unauthenticated }
             return try route(request, APIRequest(request: request, connection: connection, context: context))
         } catch let p as Problem {
             return p.response

@@ -15,7 +15,7 @@ struct ReceiptCheck {
             guard let sent = try context.store.findMessage(id: as4MessageId, direction: .outbound) else {
                 return (false, "the AS4 message \(as4MessageId) is not in the store")
             }
-            let set = context.registry.current
+            let set = context.pmodes
             guard let pmode = set.pmode(id: sent.metadata.pmodeId ?? ""),
                   let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party) else {
                 return (false, "the agreement the message was sent under is no longer configured")

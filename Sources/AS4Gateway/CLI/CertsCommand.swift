@@ -6,6 +6,7 @@ import Routing
 enum CertsCommand {
     static let help = """
     Usage: as4gw certs [--pmode DIR | --config FILE] [--days N] [--json]
+           as4gw certs --registrations [--data DIR | --config FILE] [--days N] [--json]
 
     Lists every certificate file named in parties.json of the P-Mode directory (--pmode DIR, or
     the pmodeDirectory of --config FILE, default ./pmode) with its party, role, subject, notAfter
@@ -14,9 +15,16 @@ enum CertsCommand {
     MISSING (the development PKI writes its files on first start). Chain certificates inside a
     file are not listed. --json prints {"certificates": [...]}.
 
+    With --registrations it lists instead the certificates of self-service registrations
+    (docs/SELF-SERVICE.md) in the store (SQLite in --data DIR, or that of --config FILE) that
+    end within N days: registration, company, SHA-256 fingerprint, notAfter (or the end of a
+    roll-over's overlap), days left. Revoked certificates, rejected registrations and
+    certificates retired by a roll-over are left out.
+
     Exit status: 0 nothing expired (certificates expiring soon are reported, not failed, so a
     scheduled check can warn ahead of time without breaking); 1 at least one certificate has
-    already expired; 2 usage error, or the P-Modes cannot be loaded.
+    already expired; 2 usage error, or the P-Modes cannot be loaded. With --registrations: 1 also
+    when the store cannot be read.
     """
 
     struct Entry {
@@ -29,7 +37,7 @@ enum CertsCommand {
     static func run(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["pmode", "config", "days"], flags: ["json"])
+            a = try Arguments(args, valued: ["pmode", "config", "days", "data"], flags: ["json", "registrations"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -40,6 +48,8 @@ enum CertsCommand {
             guard let n = Int(s), n >= 0 else { return CLI.usageError("--days takes a number of days (0 or more)", help: help) }
             days = n
         }
+        if a.has("registrations") { return RegistrationCertificatesReport.run(a, days: days, help: help) }
+        if a.value("data") != nil { return CLI.usageError("--data goes with --registrations", help: help) }
         if a.value("pmode") != nil && a.value("config") != nil { return CLI.usageError("give --pmode or --config, not both", help: help) }
         let directory: String
         if let d = a.value("pmode") {

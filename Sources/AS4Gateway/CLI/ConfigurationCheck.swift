@@ -25,6 +25,9 @@ enum ConfigurationCheck {
             if set.party(named: config.party) == nil {
                 problems.append("party \(config.party) is not defined in \(config.pmodeDirectory)/parties.json")
             }
+            if let template = config.selfService?.template, set.party(named: template) == nil {
+                problems.append("selfService.template: party \(template) is not defined in \(config.pmodeDirectory)/parties.json")
+            }
             summary = Summary(pmodes: set.pmodes.count, parties: set.parties.count)
         } catch {
             problems += error.diagnostics.map { PModeCommand.located($0, in: config.pmodeDirectory) }

@@ -95,7 +95,7 @@ struct DocumentExchange {
 
     /// The P-Mode party a stored party id (`type::value` or `value`) belongs to.
     func partyName(_ storedPartyId: String) -> String? {
-        context.registry.current.parties.first { $0.partyIds.contains { $0.description == storedPartyId } }?.name
+        context.pmodes.parties.first { $0.partyIds.contains { $0.description == storedPartyId } }?.name
     }
 
     /// A document message received here: into the recipient's mailbox when this gateway serves
@@ -183,7 +183,7 @@ struct DocumentExchange {
 
     /// The P-Mode party with this party id to which we may send e-address documents, if any.
     func accessPointParty(_ partyId: String) -> String? {
-        let set = context.registry.current
+        let set = context.pmodes
         guard let party = set.parties.first(where: { $0.partyIds.contains { $0.value == partyId } }),
               case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
                                               action: EAddressMessages.documentAction) else { return nil }

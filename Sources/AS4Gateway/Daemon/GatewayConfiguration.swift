@@ -46,6 +46,18 @@ struct GatewayConfiguration: Codable, Sendable {
     var retention = RetentionConfiguration()
     /// The operator's holiday calendar (docs/EVIDENCE.md), read at start and on SIGHUP; nil: the statutory rules only.
     var holidayCalendar: String?
+    /// Self-service access points (docs/SELF-SERVICE.md); nil: registered access points get no
+    /// P-Modes (DMS registrations need nothing here).
+    var selfService: SelfServiceSettings?
+
+    struct SelfServiceSettings: Codable, Sendable {
+        /// The P-Mode party whose P-Modes with us an approved access point's P-Modes copy.
+        var template: String?
+        /// PEM files or folders: when given, a registering company's certificate must also chain
+        /// to one of these (e.g. the qualified CAs that issue organisation certificates), not
+        /// only to `truststore`.
+        var registrationTrust: [String]?
+    }
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -80,7 +92,7 @@ struct GatewayConfiguration: Codable, Sendable {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention, holidayCalendar
-        case notices
+        case notices, selfService
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -120,6 +132,7 @@ struct GatewayConfiguration: Codable, Sendable {
         notices = try c.decodeIfPresent(NoticeSettings.self, forKey: .notices)
         retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
         holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
+        selfService = try c.decodeIfPresent(SelfServiceSettings.self, forKey: .selfService)
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
@@ -171,6 +184,7 @@ struct GatewayConfiguration: Codable, Sendable {
             config.notices = notices
         }
         config.holidayCalendar = config.holidayCalendar.map(resolve)
+        if let trust = config.selfService?.registrationTrust { config.selfService?.registrationTrust = trust.map(resolve) }
         // The store URL is judged where it is used (serve, the ops commands, --check-config),
         // so that --check-config can list it beside every other problem.
         return config

@@ -21,6 +21,10 @@ final class GatewayContext: Sendable {
     let notices: any NoticeStore
     /// Legal holds, purges and mailbox sizes (docs/RETENTION.md).
     let retention: any RetentionStore
+    /// Self-service registrations of companies' DMSs and access points (docs/SELF-SERVICE.md).
+    let registrations: any RegistrationStore
+    /// `selfService.registrationTrust`: the CAs a registering company's certificate must chain to.
+    let registrationTrust: CertificateValidator?
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -60,6 +64,10 @@ final class GatewayContext: Sendable {
         self.addresses = try location.openAddressDirectory()
         self.notices = try location.openNotices()
         self.retention = try location.openRetention()
+        self.registrations = try location.openRegistrations()
+        self.registrationTrust = try config.selfService?.registrationTrust.map {
+            CertificateValidator(trustStore: try TrustStore(anchors: try $0.flatMap(KeyMaterial.certificateDirectory), crls: crls))
+        }
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing
@@ -96,6 +104,15 @@ final class GatewayContext: Sendable {
     private let validators = Mutex<[Set<Certificate>: CertificateValidator]>([:])
 
     var router: Router { Router(directory: StoreAddressLookup(store: addresses)) }
+
+    /// The P-Modes in force for messages: the configured set with the approved self-service
+    /// access points added (`SelfServicePModes`).
+    var pmodes: PModeSet {
+        selfServicePModes.set(base: registry.current, generation: registry.generation, template: config.selfService?.template,
+                              us: party, store: registrations, log: log)
+    }
+
+    private let selfServicePModes = SelfServicePModes()
 
     func signatureBuilder() throws -> SignatureBuilder {
         try SignatureBuilder(identity: signing)

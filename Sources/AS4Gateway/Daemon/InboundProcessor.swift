@@ -103,7 +103,7 @@ struct InboundProcessor: HTTPHandler {
         var fields = Self.fields(user)
         func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields)) }
         if let finding = message.profileFindings.first { return fail(finding.error) }
-        let set = context.registry.current
+        let set = context.pmodes
         let match: Match
         switch set.match(user) {
         case .success(let m): match = m

@@ -142,7 +142,7 @@ final class OutboundWorkers: Sendable {
         }
         do {
             let reply = try AS4Message.read(try MessageInput.load(bytes: response.body, contentType: contentType))
-            let set = context.registry.current
+            let set = context.pmodes
             let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
                 set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
             }
@@ -170,7 +170,7 @@ final class OutboundWorkers: Sendable {
     }
 
     func reception(for job: OutboundJob) -> ReceptionAwareness {
-        let set = context.registry.current
+        let set = context.pmodes
         guard let pm = set.pmode(id: job.metadata.pmodeId ?? "") else { return ReceptionAwareness() }
         return pm.legs.first { $0.action == job.metadata.action && $0.service.value == job.metadata.service }?.receptionAwareness
             ?? pm.legs[0].receptionAwareness

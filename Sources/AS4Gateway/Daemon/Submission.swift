@@ -114,7 +114,7 @@ struct Outbound {
     /// Seals and queues one user message whose payloads are already checked (the backend API's
     /// documents live in the store, where `submit` refuses to read).
     func queue(_ s: SubmissionHandler.Request, payloads: [Payload], id: String) throws {
-        let set = context.registry.current
+        let set = context.pmodes
         guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
         guard let them = set.party(named: s.to) ?? set.parties.first(where: { $0.partyIds.contains { $0.value == s.to } }) else {
             throw SubmissionError(status: 422, reason: "unknown recipient party \(s.to)")
@@ -132,7 +132,7 @@ struct Outbound {
             messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
             from: Party(ids: us.partyIds, role: match.senderRole),
             to: Party(ids: them.partyIds, role: match.receiverRole),
-            collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.id) },
+            collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),
             properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })

@@ -22,10 +22,14 @@ extension PModeSet {
 
         var candidates: [(pmode: PMode, leg: Int)]
         if let id = collaboration.agreementRef?.pmode, !id.isEmpty {
-            guard let pmode = pmode(id: id) else {
+            // The P-Mode of that id and any made from it for a self-service party (same @pmode).
+            let named = (pmode(id: id).map { [$0] } ?? []) + pmodes.filter { $0.agreementRefId == id }
+            guard !named.isEmpty else {
                 return failure(.processingModeMismatch, "AgreementRef/@pmode \"\(id)\" names no P-Mode")
             }
-            candidates = pmode.legs.indices.filter { pmode.legs[$0].handles(collaboration.service, collaboration.action) }.map { (pmode, $0) }
+            candidates = named.flatMap { pmode in
+                pmode.legs.indices.filter { pmode.legs[$0].handles(collaboration.service, collaboration.action) }.map { (pmode, $0) }
+            }
             if candidates.isEmpty {
                 return failure(.processingModeMismatch, "P-Mode \"\(id)\" named by AgreementRef/@pmode is not for \(what)")
             }

@@ -15,6 +15,10 @@ public struct PMode: Sendable, Equatable {
     public var legs: [Leg]
     /// Where the P-Mode was defined, for log lines and diagnostics.
     public var source: SourceLocation
+    /// The id messages name in `AgreementRef/@pmode` when it is not `id`: a P-Mode the gateway
+    /// made for a self-service access point from a template carries the template's id, the one
+    /// its operator published, while `id` stays unique in the set. Nil for loaded P-Modes.
+    public var agreementRefId: String?
 
     public init(id: String, description: String? = nil, agreement: Agreement? = nil, mep: MEP = .oneWay,
                 binding: MEPBinding = .push, initiator: PModeParticipant, responder: PModeParticipant, legs: [Leg],

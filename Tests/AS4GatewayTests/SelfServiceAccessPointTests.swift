@@ -1,0 +1,87 @@
+import AS4Crypto
+import Foundation
+import MessageStore
+import XCTest
+
+/// A company's own access point (gw-b) registers on gw-a, whose P-Modes do not know it: before
+/// approval nothing routes to it and its AS4 messages are refused; once approved, gw-a sends its
+/// addresses' documents to it and accepts its signed messages under P-Modes copied from the
+/// template party; revoking its signing certificate refuses its next message.
+final class SelfServiceAccessPointTests: XCTestCase {
+    static let company = "40003032949"
+    static let ministry = "DVS@90000048472"
+
+    func testARegisteredAccessPointRoutesOnlyWhileApprovedAndItsCertificatesHold() throws {
+        let gw = try SelfServiceGateway(settings: "\"selfService\": {\"template\": \"template-ap\"}")
+        let h = gw.h
+        // gw-a's own P-Modes: itself and the template party only; same development CA and keys.
+        let pmodeA = h.root.appendingPathComponent("pmode-a").path
+        try FileManager.default.createDirectory(atPath: pmodeA, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: gw.certs, toPath: pmodeA + "/certs")
+        try h.configure(["gw-a", "template-ap"], legs: GatewayHarness.eAddressLegs, directory: pmodeA)
+        let operatorToken = try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"])
+        let ministryToken = try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry])
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.ministry, ownerId: "90000048472", kind: "institution")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry("_DEFAULT@\(Self.company)", ownerId: Self.company, kind: "company")])
+        // The company's access point names its P-Modes with gw-a as the operator published them:
+        // by the template's P-Mode ids.
+        let pmodeB = h.pmodeDirectory + "/test.pmode.json"
+        try String(contentsOfFile: pmodeB, encoding: .utf8).replacingOccurrences(of: "gw-b-to-gw-a-", with: "template-ap-to-gw-a-")
+            .replacingOccurrences(of: "gw-a-to-gw-b-", with: "gw-a-to-template-ap-").write(toFile: pmodeB, atomically: true, encoding: .utf8)
+        try gw.start(pmode: pmodeA)
+        try h.start("gw-b")
+
+        let company = try gw.client(try gw.issue("company-a", organizationIdentifier: "NTRLV-\(Self.company)"))
+        let ops = try gw.client(token: operatorToken)
+        let ministry = try gw.client(token: ministryToken)
+        let signing = try String(contentsOfFile: gw.certs + "/gw-b.signing.pem", encoding: .utf8)
+        let encryption = try String(contentsOfFile: gw.certs + "/gw-b.encryption.pem", encoding: .utf8)
+        func registration(partyId: String) -> String {
+            """
+            {"kind": "accessPoint", "addresses": ["_DEFAULT@\(Self.company)"], "endpoint": "\(h.nodes["gw-b"]!.as4URL)",
+             "partyId": "\(partyId)", "certificates": [\(jsonString(signing)), \(jsonString(encryption))], "contact": "ap@company.lv"}
+            """
+        }
+        expectProblem(try company.post("/api/v1/registrations", json: registration(partyId: "template-ap")), 409, "conflict",
+                      "configured in this gateway's P-Modes")
+        let made = try company.post("/api/v1/registrations", json: registration(partyId: "gw-b"))
+        XCTAssertEqual(made.status, 202, made.text)
+        let id = try XCTUnwrap(made.json["id"] as? String)
+
+        func sendDocument() throws -> BackendClient.Reply {
+            try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: ["_DEFAULT@\(Self.company)"]),
+                                files: [("a.txt", Array("A".utf8))])
+        }
+        /// An AS4 message gw-b signs and sends to gw-a: its final status at gw-b, and whether gw-a kept it.
+        func messageFromTheAccessPoint(expect wanted: MessageStatus) throws -> Bool {
+            let file = try h.file("doc-\(UUID().uuidString.prefix(6)).txt", Array("from the company's access point".utf8))
+            let messageId = try h.send(from: "gw-b", to: "gw-a", files: [file])
+            _ = try h.waitFor("gw-b", messageId, .outbound, wanted)
+            return try h.message("gw-a", messageId, .inbound) != nil
+        }
+
+        // Pending: not routable, not accepted.
+        expectProblem(try sendDocument(), 422, "recipient-refused")
+        XCTAssertFalse(try messageFromTheAccessPoint(expect: .failed), "an unapproved access point's message is refused")
+
+        XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}").status, 200)
+        XCTAssertTrue(try messageFromTheAccessPoint(expect: .delivered), "approved: its signed message is accepted\n\(h.nodes["gw-a"]!.log.suffix(2000))")
+        let sent = try sendDocument()
+        XCTAssertEqual(sent.status, 202, sent.text)
+        XCTAssertEqual((sent.json["recipients"] as? [[String: Any]])?.first?["route"] as? String, "remoteAccessPoint", sent.text)
+        let documentId = try XCTUnwrap(sent.json["messageId"] as? String)
+        try h.waitUntil(timeout: 30, "the registered access point to take the document") {
+            let view = try ministry.get("/api/v1/messages/\(documentId)").json
+            return (view["recipients"] as? [[String: Any]])?.first?["status"] as? String == "Accepted"
+        }
+
+        // Revoking its signing certificate counts for the very next message.
+        let signingSHA = Digest.hexSHA256(try Certificate(pemEncoded: signing).derBytes)
+        XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/certificates/\(signingSHA)/revoke", json: "{\"reason\": \"compromised\"}").status, 200)
+        XCTAssertFalse(try messageFromTheAccessPoint(expect: .failed), "a message signed with a revoked certificate is refused")
+        // Without any usable certificate the access point is out of the routing too.
+        let encryptionSHA = Digest.hexSHA256(try Certificate(pemEncoded: encryption).derBytes)
+        XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/certificates/\(encryptionSHA)/revoke", json: "{}").status, 200)
+        expectProblem(try sendDocument(), 422, "recipient-refused")
+    }
+}
