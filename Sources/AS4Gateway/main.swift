@@ -21,12 +21,15 @@ Commands:
   directory import|export|lookup
                       Load the e-address directory from CSV or JSON, write it out, or show
                       the route decision for an address
+  companies import|show
+                      Load the company register's open data (CSV) and report what changed
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
   tail                Follow the message store's event history (logfmt lines)
   certs               Expiry report of the certificates named in the P-Modes
-  bench codec|crypto|e2e
-                      Measure codec and crypto rates, or two gateways end to end
+  bench codec|crypto|e2e|channel
+                      Measure codec and crypto rates, two gateways end to end, or a
+                      10,000-person channel lookup
 
 Run `as4gw COMMAND --help` for a command's options.
 """
@@ -44,6 +47,7 @@ case "bench": status = BenchCommand.run(Array(arguments))
 case "pmode": status = PModeCommand.run(Array(arguments))
 case "directory": status = DirectoryCommand.run(Array(arguments))
 case "connections": status = ConnectionsCommand.run(Array(arguments))
+case "companies": status = CompaniesCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))

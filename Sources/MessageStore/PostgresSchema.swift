@@ -233,6 +233,7 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        RecipientRegisterSchema.postgresMigration,
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

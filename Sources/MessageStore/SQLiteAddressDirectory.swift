@@ -29,6 +29,15 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func records(for addresses: [String]) throws -> [AddressRecord] {
+        guard !addresses.isEmpty else { return [] }
+        // The addresses travel as one JSON array: one statement for the whole batch.
+        let list = String(decoding: try JSONSerialization.data(withJSONObject: addresses), as: UTF8.self)
+        return try withConnection { c in
+            try c.query("SELECT * FROM directory_addresses WHERE address IN (SELECT value FROM json_each(?))", [list], row: Self.readRecord)
+        }
+    }
+
     /// Every record, ordered by address (byte order of the canonical spelling).
     public func allRecords() throws -> [AddressRecord] {
         try withConnection { c in

@@ -252,6 +252,7 @@ enum Schema {
             -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        RecipientRegisterSchema.sqliteMigration,
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

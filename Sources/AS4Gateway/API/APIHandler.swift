@@ -75,6 +75,7 @@ struct APIHandler: HTTPHandler {
         case 3 where segments[0] == "messages" && segments[2] == "confirm": return try only("POST") { try MessageRoutes(r, id: segments[1]).confirm() }
         case 4 where segments[0] == "messages" && segments[2] == "files":
             return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }
+        case _ where RegisterRoutes.handles(segments): return try RegisterRoutes(r).route(segments)
         default: throw Problem.notFound("no route at \(request.head.path)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import MessageStore
+import Routing
 
 /// The daemon's configuration file (JSON). Every setting has a safe default, so `as4gw serve`
 /// with no file runs the embedded development setup: SQLite under ./data, the sample P-Modes in
@@ -40,6 +41,8 @@ struct GatewayConfiguration: Codable, Sendable {
     var shutdownGraceSeconds: Double = 20
     /// Generate missing certificates and keys for every party of the P-Mode set (development only).
     var developmentPKI: Bool = true
+    /// Who may write to whom beyond the e-address law (docs/CONFIG.md); the law alone by default.
+    var messagingPolicy = MessagingPolicy()
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -73,7 +76,7 @@ struct GatewayConfiguration: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
-        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI
+        case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, messagingPolicy
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -110,6 +113,7 @@ struct GatewayConfiguration: Codable, Sendable {
         leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? d.leaseSeconds
         shutdownGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .shutdownGraceSeconds) ?? d.shutdownGraceSeconds
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
+        messagingPolicy = try c.decodeIfPresent(MessagingPolicy.self, forKey: .messagingPolicy) ?? d.messagingPolicy
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }

@@ -17,6 +17,8 @@ final class GatewayContext: Sendable {
     let mailbox: any MailboxStore
     /// The e-address directory the router reads.
     let addresses: any AddressDirectoryStore
+    /// Non-digital persons, channel lookups, opt-ins and the company register (RecipientRules).
+    let registers: any RecipientRegisters
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -51,6 +53,7 @@ final class GatewayContext: Sendable {
         let location = try config.storeLocation()
         self.mailbox = try location.openMailbox()
         self.addresses = try location.openAddressDirectory()
+        self.registers = try location.openRecipientRegisters()
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing
