@@ -88,16 +88,20 @@ public enum CompanyRegisterCSV {
             if problems.count < 100 { problems.append(Problem(line: line, column: column, message: message)) }
         }
         var columns: [Field: Int]?
+        var headerRead = false
         var headerCount = 0
         var companies: [RegisteredCompany] = []
         var firstLine: [String: Int] = [:]
         do {
             try CSVReader.forEachRecord(bytes, separator: separator) { record in
-                guard let found = columns else {
+                guard headerRead else {
+                    headerRead = true
                     columns = readHeader(record, problem: problem)
                     headerCount = record.fields.count
                     return
                 }
+                // Without the required columns the header's problems are all there is to say.
+                guard let found = columns else { return }
                 guard record.fields.count == headerCount else {
                     problem(record.line, 1, "the record has \(record.fields.count) fields, the header \(headerCount)")
                     return
@@ -114,12 +118,12 @@ public enum CompanyRegisterCSV {
         } catch {
             problem(error.line, error.column, "CSV: \(error.message)")
         }
-        if columns == nil && problems.isEmpty { problem(1, 1, "the file is empty; it starts with a header line naming its columns") }
+        if !headerRead { problem(1, 1, "the file is empty; it starts with a header line naming its columns") }
         guard problems.isEmpty else { throw Failure(problems: problems) }
         return companies
     }
 
-    private static func readHeader(_ record: CSVRecord, problem: (Int, Int, String) -> Void) -> [Field: Int] {
+    private static func readHeader(_ record: CSVRecord, problem: (Int, Int, String) -> Void) -> [Field: Int]? {
         var columns: [Field: Int] = [:]
         for (i, field) in record.fields.enumerated() {
             let name = field.text.trimmingCharacters(in: .whitespaces).lowercased()
@@ -132,10 +136,11 @@ public enum CompanyRegisterCSV {
             }
             columns[meaning] = i
         }
-        for required in [Field.registrationNumber, .name] where columns[required] == nil {
+        let missing = [Field.registrationNumber, .name].filter { columns[$0] == nil }
+        for required in missing {
             problem(record.line, 1, "header: no column \(required.headerNames.map { "\"\($0)\"" }.joined(separator: " or ")) (case-insensitive)")
         }
-        return columns
+        return missing.isEmpty ? columns : nil
     }
 
     private static func readRecord(_ record: CSVRecord, columns: [Field: Int], problem: (Int, Int, String) -> Void) -> RegisteredCompany? {
