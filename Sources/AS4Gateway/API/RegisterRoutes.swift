@@ -142,9 +142,11 @@ struct RegisterRoutes {
         guard let text = r.query("person"), !text.isEmpty else {
             throw Problem.invalid("name the person: ?person=<personal code>", errors: [("person", "required")])
         }
-        let answers = try lookup([text])
-        if case .invalid(_, let reason) = answers[0] { throw Problem.invalid("person is not a personal code: \(reason)", errors: [("person", reason)]) }
-        return Self.json(answers[0]).response(200)
+        // An invalid code asks about nobody: refused before the lookup and its log.
+        if case .failure(let e) = ChannelAnswer.personalCode(text) {
+            throw Problem.invalid("person is not a personal code: \(e.reason)", errors: [("person", e.reason)])
+        }
+        return Self.json(try lookup([text])[0]).response(200)
     }
 
     func channelBatch() throws -> HTTPResponse {
