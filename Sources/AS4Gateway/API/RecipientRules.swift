@@ -17,10 +17,10 @@ struct RecipientRules {
         // An entry that no longer passes the directory's checks counts as absent here: the
         // router reports it on its own.
         let senderEntry = try? lookup.entry(for: sender), recipientEntry = try? lookup.entry(for: recipient)
-        let senderKind = MessagingPolicy.kind(of: sender, entry: senderEntry ?? nil)
-        let recipientKind = MessagingPolicy.kind(of: recipient, entry: recipientEntry ?? nil)
+        let senderKind = MessagingPolicy.kind(of: sender, entry: senderEntry)
+        let recipientKind = MessagingPolicy.kind(of: recipient, entry: recipientEntry)
         var nonDigital: NonDigitalStatus?
-        if let code = Self.personalCode(recipient, kind: recipientKind, entry: recipientEntry ?? nil),
+        if let code = Self.personalCode(recipient, kind: recipientKind, entry: recipientEntry),
            let entry = try context.registers.validNonDigitalPersons(personCodes: [code], at: now)[code] {
             nonDigital = NonDigitalStatus(reason: entry.reason, validUntil: entry.validUntil)
         }
@@ -31,11 +31,18 @@ struct RecipientRules {
             guard let c = try context.registers.company(registrationNumber: number) else { return .notRegistered }
             return Self.company(c).standing(at: now)
         }
-        let optIn = try context.registers.optIn(address: recipient.canonical)
+        // An opt-in is kept where the address is served: for a recipient of another access
+        // point this gateway applies its switches only, and that access point checks the
+        // consent when the document arrives (this same code, on its side).
+        var optIn = MessagingPolicy.OptIn(fromCompanies: true, fromPersons: true)
+        if case .remote = recipientEntry?.accessPoint {} else {
+            let stored = try context.registers.optIn(address: recipient.canonical)
+            optIn = MessagingPolicy.OptIn(fromCompanies: stored?.fromCompanies ?? false, fromPersons: stored?.fromPersons ?? false)
+        }
         return DeliveryRules(policy: context.config.messagingPolicy).check(
-            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind, senderEntry ?? nil)),
-            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind, recipientEntry ?? nil)),
-            recipientOptIn: MessagingPolicy.OptIn(fromCompanies: optIn?.fromCompanies ?? false, fromPersons: optIn?.fromPersons ?? false),
+            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind, senderEntry)),
+            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind, recipientEntry)),
+            recipientOptIn: optIn,
             recipientNonDigital: nonDigital)
     }
 
