@@ -30,11 +30,8 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
     }
 
     public func records(for addresses: [String]) throws -> [AddressRecord] {
-        guard !addresses.isEmpty else { return [] }
-        // The addresses travel as one JSON array: one statement for the whole batch.
-        let list = String(decoding: try JSONSerialization.data(withJSONObject: addresses), as: UTF8.self)
-        return try withConnection { c in
-            try c.query("SELECT * FROM directory_addresses WHERE address IN (SELECT value FROM json_each(?))", [list], row: Self.readRecord)
+        try withConnection { c in
+            try c.query("SELECT * FROM directory_addresses WHERE address IN ({keys})", keys: addresses, row: Self.readRecord)
         }
     }
 

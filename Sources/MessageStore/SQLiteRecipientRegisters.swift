@@ -72,13 +72,11 @@ public final class SQLiteRecipientRegisters: NonDigitalRegisterStore, CompanyReg
 
     public func validNonDigitalPersons(personCodes: [String], at now: Date) throws -> [String: NonDigitalPerson] {
         guard !personCodes.isEmpty else { return [:] }
-        // One statement for the whole batch: the codes travel as one JSON array parameter.
-        let list = "[" + personCodes.map { "\"\($0.filter(\.isNumber))\"" }.joined(separator: ",") + "]"
         let rows = try withConnection { c in
             try c.query("""
-                SELECT * FROM non_digital_persons WHERE person_code IN (SELECT value FROM json_each(?))
+                SELECT * FROM non_digital_persons WHERE person_code IN ({keys})
                     AND valid_from <= ? AND (valid_until IS NULL OR ? < valid_until) AND (ended_at IS NULL OR ? < ended_at)
-                """, [list, now, now, now], row: Self.readPerson)
+                """, keys: personCodes, arguments: [now, now, now], row: Self.readPerson)
         }
         return RecipientRegisterRules.latestEnding(rows)
     }

@@ -327,4 +327,5 @@ final class PostgresRecipientRegistersTests: RecipientRegistersTests {
         try super.testACompanyImportReplacesTheRegisterAndReportsTheDifference()
     }
     override func testABatchOfTenThousandCodesIsAnsweredInOneQuery() throws { try super.testABatchOfTenThousandCodesIsAnsweredInOneQuery() }
+    override func testTheDirectoryAnswersABatchOfAddressesAtOnce() throws { try super.testTheDirectoryAnswersABatchOfAddressesAtOnce() }
 }

@@ -98,6 +98,8 @@ class RecipientRegistersTests: StoreTestCase {
         XCTAssertEqual(try store.companyCount(), 3)
     }
 
+    func testTheDirectoryAnswersABatchOfAddressesAtOnce() throws { try checkDirectoryBatchRead() }
+
     func testABatchOfTenThousandCodesIsAnsweredInOneQuery() throws {
         let store = try openRegisters()
         defer { store.close() }
@@ -109,5 +111,18 @@ class RecipientRegistersTests: StoreTestCase {
         let found = try store.validNonDigitalPersons(personCodes: codes, at: t0)
         XCTAssertEqual(found.count, 20)
         XCTAssertEqual(found["32000009500"]?.reason, "r9500")
+    }
+}
+
+extension RecipientRegistersTests {
+    /// The directory's batch read the channel lookup uses: only the addresses that exist.
+    func checkDirectoryBatchRead() throws {
+        let directory = try openAddressDirectory()
+        defer { directory.close() }
+        _ = try directory.importRecords([AddressRecord(address: "_PRIVATE@16117519997", ownerId: "16117519997", ownerKind: "naturalPerson"),
+                                         AddressRecord(address: "_DEFAULT@40003032949", ownerId: "40003032949", ownerKind: "company")], replace: false, at: t0)
+        let found = try directory.records(for: ["_PRIVATE@32123456789", "_PRIVATE@16117519997", "_DEFAULT@40003032949", "x\"],[\""])
+        XCTAssertEqual(found.map(\.address).sorted(), ["_DEFAULT@40003032949", "_PRIVATE@16117519997"])
+        XCTAssertEqual(try directory.records(for: []), [])
     }
 }

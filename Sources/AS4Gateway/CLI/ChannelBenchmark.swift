@@ -56,10 +56,24 @@ struct ChannelBenchmark {
             totals.append(Self.ms(done - started))
             answerTimes.append(Self.ms(answered - started))
         }
+        // Where the time of one lookup goes, step by step.
+        var clock = ContinuousClock.now
+        func lap() -> Double { let now = ContinuousClock.now; defer { clock = now }; return Self.ms(now - clock) }
+        let parsed = all.compactMap { try? ChannelAnswer.personalCode($0).get() }
+        let parseMs = lap()
+        _ = try registers.validNonDigitalPersons(personCodes: parsed, at: Date())
+        let registerMs = lap()
+        let rows = try addresses.records(for: parsed.map { "_PRIVATE@" + $0 })
+        let directoryMs = lap()
+        _ = rows.compactMap { try? DirectoryRecordConversion.entry($0) }
+        let conversionMs = lap()
+        try registers.logChannelLookup(connection: "bench", personCodes: all, at: Date())
+        let logMs = lap()
         totals.sort()
         answerTimes.sort()
         return [("codes", Double(codes)), ("setup_seconds", Self.ms(setup) / 1000), ("lookup_ms_median", answerTimes[answerTimes.count / 2]),
-                ("batch_ms_min", totals[0]), ("batch_ms_median", totals[totals.count / 2]), ("batch_ms_max", totals[totals.count - 1])]
+                ("step_parse_ms", parseMs), ("step_register_query_ms", registerMs), ("step_directory_query_ms", directoryMs),
+                ("step_entry_check_ms", conversionMs), ("step_log_ms", logMs), ("batch_ms_min", totals[0]), ("batch_ms_median", totals[totals.count / 2]), ("batch_ms_max", totals[totals.count - 1])]
     }
 
     static func check(_ answers: [ChannelLookup.Answer], _ codes: [String]) throws {

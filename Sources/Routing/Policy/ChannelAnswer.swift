@@ -22,13 +22,10 @@ public enum ChannelAnswer: Sendable, Equatable {
 
     /// The personal code in its 11-digit form, or why the text is not one.
     public static func personalCode(_ text: String) -> Result<String, EAddressError> {
-        do {
-            guard case .privatePerson(let code) = try EAddress("_PRIVATE@" + text).form else {
-                return .failure(EAddressError(text: text, reason: "not a personal code"))
-            }
-            return .success(code)
+        do throws(LatvianIdentifiers.Invalid) {
+            return .success(try LatvianIdentifiers.personalCode(Substring(text)))
         } catch {
-            return .failure(EAddressError(text: text, reason: error.reason.replacingOccurrences(of: "the personal code", with: "personal code")))
+            return .failure(EAddressError(text: text, reason: error.reason))
         }
     }
 }
