@@ -38,7 +38,9 @@ enum BenchCommand {
             row, the JSON answer) of N personal codes (--codes, default 10000) against a
             temporary SQLite store in DIR (default /dev/shm when there is one) holding N persons
             (a third with an e-address, a third non-digital, a third with neither); every
-            answer is checked; prints min/median/max milliseconds over five runs after a warm-up.
+            answer is checked; prints min/median/max milliseconds over five runs after a warm-up,
+            then min/median of the same batch POSTed to an `as4gw serve` of this binary on that
+            store (http_batch_ms_*, with HTTP and the body's parsing).
 
     Run one target per process: peak RSS is the process's own.
     """
