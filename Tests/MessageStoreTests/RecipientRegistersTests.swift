@@ -100,6 +100,22 @@ class RecipientRegistersTests: StoreTestCase {
 
     func testTheDirectoryAnswersABatchOfAddressesAtOnce() throws { try checkDirectoryBatchRead() }
 
+    /// The audit trail holds against SQL written by hand too: the database refuses to change it.
+    func testHistoryAndLookupLogAreAppendOnlyAndEntriesAreNeverDeleted() throws {
+        let store = try openRegisters()
+        defer { store.close() }
+        _ = try store.addNonDigitalPerson(NewNonDigitalPerson(personCode: "16117519997", reason: "r", validFrom: t0, validUntil: nil), by: "o", at: t0)
+        try store.logChannelLookup(connection: "vid", personCodes: ["16117519997"], at: t0)
+        for sql in ["UPDATE non_digital_history SET by_connection = 'someone else'", "DELETE FROM non_digital_history",
+                    "UPDATE channel_lookups SET connection = 'someone else'", "DELETE FROM channel_lookups", "DELETE FROM non_digital_persons"] {
+            XCTAssertThrowsError(try rawExecute(sql), sql) { error in
+                XCTAssertTrue("\(error)".contains("refused"), "\(sql): refused by the database's trigger, not otherwise: \(error)")
+            }
+        }
+        XCTAssertEqual(try store.nonDigitalHistory(personCode: nil, afterId: 0, limit: 10).first?.by, "o")
+        XCTAssertEqual(try store.channelLookups(personCode: nil, limit: 10).first?.connection, "vid")
+    }
+
     func testABatchOfTenThousandCodesIsAnsweredInOneQuery() throws {
         let store = try openRegisters()
         defer { store.close() }
@@ -124,5 +140,21 @@ extension RecipientRegistersTests {
         let found = try directory.records(for: ["_PRIVATE@32123456789", "_PRIVATE@16117519997", "_DEFAULT@40003032949", "x\"],[\""])
         XCTAssertEqual(found.map(\.address).sorted(), ["_DEFAULT@40003032949", "_PRIVATE@16117519997"])
         XCTAssertEqual(try directory.records(for: []), [])
+    }
+}
+
+extension RecipientRegistersTests {
+    /// One statement on this test's database, outside the stores.
+    func rawExecute(_ sql: String) throws {
+        switch Self.backend {
+        case .sqlite:
+            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { c.close() }
+            try c.run(sql)
+        case .postgres:
+            let c = try PostgresConnection(url: postgresURL)
+            defer { c.close() }
+            try c.execute(sql)
+        }
     }
 }
