@@ -91,6 +91,17 @@ final class MessagingPolicyTests: XCTestCase {
                                                          recipientOptIn: both, recipientNonDigital: nil)
         XCTAssertEqual(forbidden?.outcome, "PolicyForbidden")
         XCTAssertTrue(forbidden?.reason.contains("personToPerson") ?? false)
+        // One owner's addresses write to each other under the law alone; another company's do not.
+        let department = try EAddress("SALES@40003032949")
+        XCTAssertNil(DeliveryRules(policy: law).check(sender: DeliveryParty(address: department, kind: .company), recipient: DeliveryParty(address: company, kind: .company),
+                                                      recipientOptIn: .none, recipientNonDigital: nil))
+        XCTAssertEqual(DeliveryRules(policy: law).check(sender: DeliveryParty(address: try EAddress("_DEFAULT@40003000001"), kind: .company),
+                                                        recipient: DeliveryParty(address: company, kind: .company), recipientOptIn: .none,
+                                                        recipientNonDigital: nil)?.outcome, "PolicyForbidden")
+        // …but a liquidated company stays refused, even to itself.
+        XCTAssertEqual(DeliveryRules(policy: law).check(sender: DeliveryParty(address: department, kind: .company, company: .liquidated(status: "L", on: nil)),
+                                                        recipient: DeliveryParty(address: company, kind: .company, company: .liquidated(status: "L", on: nil)),
+                                                        recipientOptIn: .none, recipientNonDigital: nil)?.outcome, "CompanyLiquidated")
     }
 
     func testChannelAnswersFollowTheRegisterThenTheRoutersAvailability() throws {

@@ -40,8 +40,9 @@ struct RecipientRules {
             optIn = MessagingPolicy.OptIn(fromCompanies: stored?.fromCompanies ?? false, fromPersons: stored?.fromPersons ?? false)
         }
         return DeliveryRules(policy: context.config.messagingPolicy).check(
-            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind, senderEntry)),
-            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind, recipientEntry)),
+            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind, senderEntry), ownerId: senderEntry?.owner.id),
+            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind, recipientEntry),
+                                     ownerId: recipientEntry?.owner.id),
             recipientOptIn: optIn,
             recipientNonDigital: nonDigital)
     }

@@ -231,7 +231,7 @@ struct RegisterRoutes {
         }
         let record = MessagingOptInRecord(address: address, fromCompanies: flag("fromCompanies", current?.fromCompanies ?? false),
                                           fromPersons: flag("fromPersons", current?.fromPersons ?? false), setBy: r.connection.name, setAt: Date())
-        if body.isEmpty { errors.append(("/fromCompanies", "give fromCompanies, fromPersons or both")) }
+        if body.isEmpty { errors.append(("", "give fromCompanies, fromPersons or both")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
         try r.context.registers.setOptIn(record)
         r.context.log.log(.info, "opt-in-set", ["address": address, "connection": r.connection.name, "from_companies": String(record.fromCompanies),

@@ -26,11 +26,15 @@ public struct DeliveryParty: Sendable, Equatable {
     public var kind: OwnerKind
     /// Only read for a company.
     public var company: CompanyStanding
+    /// Who owns the address (the directory entry's owner id, else the address's registration
+    /// number or personal code); nil when unknown.
+    public var ownerId: String?
 
-    public init(address: EAddress, kind: OwnerKind, company: CompanyStanding = .registerEmpty) {
+    public init(address: EAddress, kind: OwnerKind, company: CompanyStanding = .registerEmpty, ownerId: String? = nil) {
         self.address = address
         self.kind = kind
         self.company = company
+        self.ownerId = ownerId ?? address.latvianIdentifier
     }
 }
 
@@ -49,7 +53,7 @@ public struct DeliveryRefusal: Sendable, Equatable, Error {
 /// The rules of issue 6 over one sender and one recipient, in a fixed order so the answer gives
 /// the sender the most useful reason: a non-digital recipient first (the sender must go on
 /// paper whatever else holds), then the company register for sender and recipient, then who
-/// may write to whom.
+/// may write to whom (not asked between two addresses of the same owner).
 public struct DeliveryRules: Sendable {
     public var policy: MessagingPolicy
 
@@ -67,6 +71,9 @@ public struct DeliveryRules: Sendable {
         for (party, role) in [(sender, "sender"), (recipient, "recipient")] where party.kind == .company {
             if let refusal = Self.companyRefusal(party, role: role) { return refusal }
         }
+        // Between two addresses of one owner (a company's departments, its own mailbox) nobody
+        // writes to anybody else: the policy is about correspondence between parties.
+        if let owner = sender.ownerId, owner == recipient.ownerId, sender.kind == recipient.kind { return nil }
         if case .forbidden(_, let reason) = policy.decide(from: sender.kind, to: recipient.kind, recipientOptIn: recipientOptIn) {
             return DeliveryRefusal(outcome: "PolicyForbidden", reason: "\(sender.address) → \(recipient.address): \(reason)")
         }
