@@ -52,4 +52,14 @@ final class RecipientRegisterCommandTests: XCTestCase {
         XCTAssertNotNil(figures["batch_ms_median"] as? Double)
         XCTAssertEqual(try GatewayProcess.run(["bench", "channel", "--codes", "two"]).status, 2)
     }
+
+    func testTheMessagingPolicyIsCheckedWithTheConfiguration() throws {
+        let pmode = GatewayProcess.projectRoot.appendingPathComponent("pmode").path, data = dir.appendingPathComponent("d").path
+        let good = try write("good.json", "{\"messagingPolicy\": {\"personToPerson\": true, \"companyToPerson\": false}}")
+        XCTAssertEqual(try GatewayProcess.run(["serve", "--check-config", "--config", good, "--data", data, "--pmode", pmode]).status, 0)
+        let bad = try write("bad.json", "{\"messagingPolicy\": {\"personToPerson\": \"yes\"}}")
+        let refused = try GatewayProcess.run(["serve", "--check-config", "--config", bad, "--data", data, "--pmode", pmode])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("messagingPolicy.personToPerson"), refused.stderr)
+    }
 }
