@@ -18,7 +18,7 @@ public struct NonDigitalPerson: Sendable, Equatable {
     /// Whether the entry makes the person non-digital at `time`: from `validFrom` (inclusive)
     /// until `validUntil` or its ending, whichever comes first (both exclusive).
     public func isValid(at time: Date) -> Bool {
-        validFrom <= time && validUntil.map { time < $0 } ?? true && endedAt.map { time < $0 } ?? true
+        validFrom <= time && (validUntil.map { time < $0 } ?? true) && (endedAt.map { time < $0 } ?? true)
     }
 }
 
