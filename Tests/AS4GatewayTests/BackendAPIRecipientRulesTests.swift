@@ -127,6 +127,16 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
                        ["added registry Court decision 12/3: guardianship", "ended registry Guardianship lifted"], history.text)
         // Digital again: the message goes through.
         XCTAssertEqual(try send(ministry, from: Self.ministry, to: ["_PRIVATE@" + Self.nonDigitalCode]).status, 202)
+
+        // An entry from a later date changes nothing before it: validFrom is when it starts.
+        let later = try registry.post("/api/v1/non-digital-persons",
+                                      json: "{\"personCode\": \"16117519997\", \"reason\": \"Moves abroad\", \"validFrom\": \"2999-01-01T00:00:00Z\"}")
+        XCTAssertEqual(later.status, 201, later.text)
+        XCTAssertEqual(later.json["validNow"] as? Bool, false)
+        XCTAssertEqual(try send(ministry, from: Self.ministry, to: [Self.personA]).status, 202)
+        XCTAssertEqual(try lookup.get("/api/v1/channel?person=16117519997").json["channel"] as? String, "eaddress")
+        XCTAssertEqual((try registry.get("/api/v1/non-digital-persons?validAt=2999-06-01T00:00:00Z").json["items"] as? [[String: Any]])?
+            .compactMap { $0["personCode"] as? String }.sorted(), ["02028512307", "16117519997"])
     }
 
     func testTheChannelLookupAnswersEveryPersonOfABatchOfTenThousandAndLogsWhoAsked() throws {
