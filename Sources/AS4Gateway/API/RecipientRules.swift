@@ -25,9 +25,10 @@ struct RecipientRules {
             nonDigital = NonDigitalStatus(reason: entry.reason, validUntil: entry.validUntil)
         }
         let registerHasCompanies = try context.registers.hasCompanies()
-        func standing(_ address: EAddress, _ kind: OwnerKind, _ entry: DirectoryEntry?) throws -> CompanyStanding {
-            guard kind == .company, registerHasCompanies else { return .registerEmpty }
-            let number = address.latvianIdentifier ?? entry?.owner.id ?? address.canonical
+        // The Latvian register answers for Latvian registration numbers only: another network's
+        // participant is not checked against it.
+        func standing(_ address: EAddress, _ kind: OwnerKind) throws -> CompanyStanding {
+            guard kind == .company, registerHasCompanies, let number = address.latvianIdentifier else { return .registerEmpty }
             guard let c = try context.registers.company(registrationNumber: number) else { return .notRegistered }
             return Self.company(c).standing(at: now)
         }
@@ -40,8 +41,8 @@ struct RecipientRules {
             optIn = MessagingPolicy.OptIn(fromCompanies: stored?.fromCompanies ?? false, fromPersons: stored?.fromPersons ?? false)
         }
         return DeliveryRules(policy: context.config.messagingPolicy).check(
-            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind, senderEntry), ownerId: senderEntry?.owner.id),
-            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind, recipientEntry),
+            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind), ownerId: senderEntry?.owner.id),
+            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind),
                                      ownerId: recipientEntry?.owner.id),
             recipientOptIn: optIn,
             recipientNonDigital: nonDigital)
