@@ -11,6 +11,8 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
     static let unregistered = "_DEFAULT@50003000003"
     static let institution = "_DEFAULT@90000048472"
     static let personA = "_PRIVATE@16117519997"
+    /// Another network's company: not in the Latvian register, never checked against it.
+    static let foreign = "iso6523-actorid-upis::0088:5790000435975"
     static let personB = "_PRIVATE@32123456789"
     /// In the directory too, yet non-digital once registered: the register wins.
     static let nonDigitalCode = "01019012306"
@@ -31,6 +33,7 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
             GatewayHarness.localEntry(Self.personA, ownerId: "16117519997", kind: "naturalPerson"),
             GatewayHarness.localEntry(Self.personB, ownerId: "32123456789", kind: "naturalPerson"),
             GatewayHarness.localEntry("_PRIVATE@" + Self.nonDigitalCode, ownerId: Self.nonDigitalCode, kind: "naturalPerson"),
+            GatewayHarness.localEntry(Self.foreign, ownerId: "5790000435975", kind: "company"),
         ])
         let port = h.nodes["gw-a"]!.submitPort
         registry = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "registry", addresses: [], roles: ["operator"]))
@@ -212,6 +215,7 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
                       "50003000003 is not in the company register")
         XCTAssertEqual(try send(ministry, from: Self.ministry, to: [Self.company]).status, 202)
         XCTAssertEqual(try send(company, from: Self.company, to: [Self.institution]).status, 202, "a registered company writes to the state")
+        XCTAssertEqual(try send(ministry, from: Self.ministry, to: [Self.foreign]).status, 202, "another network's company is not looked up")
 
         // Refresh: Latvenergo is liquidated now, Beigas is gone from the file.
         let next = "regcode,name,legalForm,status,liquidationDate\n40003032949,Latvenergo,AS,L,2026-01-02\n"
