@@ -15,8 +15,11 @@ struct RecipientRules {
         guard let sender = try? EAddress(senderText), let recipient = try? EAddress(recipientText) else { return nil }
         let lookup = StoreAddressLookup(store: context.addresses)
         // An entry that no longer passes the directory's checks counts as absent here: the
-        // router reports it on its own.
-        let senderEntry = try? lookup.entry(for: sender), recipientEntry = try? lookup.entry(for: recipient)
+        // router reports it on its own. A store failure is not swallowed.
+        func entry(_ address: EAddress) throws -> DirectoryEntry? {
+            do { return try lookup.entry(for: address) } catch is DirectoryRecordConversion.InvalidStoredEntry { return nil }
+        }
+        let senderEntry = try entry(sender), recipientEntry = try entry(recipient)
         let senderKind = MessagingPolicy.kind(of: sender, entry: senderEntry)
         let recipientKind = MessagingPolicy.kind(of: recipient, entry: recipientEntry)
         var nonDigital: NonDigitalStatus?
