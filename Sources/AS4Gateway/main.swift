@@ -21,6 +21,8 @@ Commands:
   directory import|export|lookup|limits
                       Load the e-address directory from CSV or JSON, write it out, show
                       the route decision for an address, or show and set an address's limits
+  companies import|show
+                      Load the company register's open data (CSV) and report what changed
   retention purge     Remove documents past their retention that no legal hold keeps
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
@@ -29,8 +31,9 @@ Commands:
   evidence verify FILE
                       Check an evidence bundle's seal and its receipts offline
   certs               Expiry report of the certificates named in the P-Modes
-  bench codec|crypto|e2e
-                      Measure codec and crypto rates, or two gateways end to end
+  bench codec|crypto|e2e|channel
+                      Measure codec and crypto rates, two gateways end to end, or a
+                      10,000-person channel lookup
 
 Run `as4gw COMMAND --help` for a command's options.
 """
@@ -48,6 +51,7 @@ case "bench": status = BenchCommand.run(Array(arguments))
 case "pmode": status = PModeCommand.run(Array(arguments))
 case "directory": status = DirectoryCommand.run(Array(arguments))
 case "connections": status = ConnectionsCommand.run(Array(arguments))
+case "companies": status = CompaniesCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
 case "audit": status = AuditCommand.run(Array(arguments))

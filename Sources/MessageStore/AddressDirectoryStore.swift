@@ -5,6 +5,8 @@ import Foundation
 /// (`StoreLocation.openAddressDirectory` picks the one beside the message store).
 public protocol AddressDirectoryStore: AnyObject, Sendable {
     func record(for address: String) throws -> AddressRecord?
+    /// The records of those addresses that exist, in one query (batch channel lookups).
+    func records(for addresses: [String]) throws -> [AddressRecord]
     /// Every record, ordered by address (byte order of the canonical spelling).
     func allRecords() throws -> [AddressRecord]
     func count() throws -> Int

@@ -20,6 +20,13 @@ public final class PostgresAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func records(for addresses: [String]) throws -> [AddressRecord] {
+        guard !addresses.isEmpty else { return [] }
+        return try pool.withConnection { c in
+            try c.execute("SELECT * FROM directory_addresses WHERE address = ANY($1::text[])", [PostgresArray(addresses)]).rows.map(Self.readRecord)
+        }
+    }
+
     public func allRecords() throws -> [AddressRecord] {
         try pool.withConnection { c in
             try c.execute("SELECT * FROM directory_addresses ORDER BY address COLLATE \"C\"").rows.map(Self.readRecord)

@@ -233,6 +233,7 @@ enum PostgresSchema {
             -- As SQLite's migration 5.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        RecipientRegisterSchema.postgresMigration,
         Migration(version: 6, name: "hash chains over the event tables", sql: """
             -- As SQLite's migration 7. Hashes are computed under the table's order lock
             -- (eventOrderLock, mailboxOrderLock), where the ids are handed out.

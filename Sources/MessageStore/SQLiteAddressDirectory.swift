@@ -29,6 +29,12 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func records(for addresses: [String]) throws -> [AddressRecord] {
+        try withConnection { c in
+            try c.query("SELECT * FROM directory_addresses WHERE address IN ({keys})", keys: addresses, row: Self.readRecord)
+        }
+    }
+
     /// Every record, ordered by address (byte order of the canonical spelling).
     public func allRecords() throws -> [AddressRecord] {
         try withConnection { c in

@@ -252,6 +252,7 @@ enum Schema {
             -- Comma-separated ConnectionRole names (operator, lookup); empty for a plain DMS.
             ALTER TABLE api_connections ADD COLUMN roles TEXT NOT NULL DEFAULT '';
             """),
+        RecipientRegisterSchema.sqliteMigration,
         Migration(version: 7, name: "hash chains over the event tables", sql: """
             -- EventChain: hash = SHA-256 over prev_hash and the row's fields; rows written before
             -- this migration keep NULLs and are reported as unchained by `as4gw audit verify`.

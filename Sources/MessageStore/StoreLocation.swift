@@ -72,6 +72,14 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// The non-digital persons, company and opt-in registers in the same place as the message store.
+    public func openRecipientRegisters(now: Date = Date()) throws -> any RecipientRegisters {
+        switch self {
+        case let .sqlite(directory): try SQLiteRecipientRegisters(dataDirectory: directory, now: now)
+        case let .postgres(url): try PostgresRecipientRegisters(url: url, now: now)
+        }
+    }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

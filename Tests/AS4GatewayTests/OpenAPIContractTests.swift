@@ -46,6 +46,8 @@ final class OpenAPIContractTests: XCTestCase {
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
         let mailbox = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "mailbox", addresses: [recipient]))
+        let registry = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "registry", addresses: [], roles: ["operator"]))
+        let lookup = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "lookup", addresses: [], roles: ["lookup"]))
         let anonymous = try BackendClient(port: port, token: nil)
         let ops = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"]))
         try h.start("gw-a")
@@ -55,15 +57,16 @@ final class OpenAPIContractTests: XCTestCase {
         // One real call per operation; a listed operation without a call here fails the test.
         var answers: [[String: Any]] = []
         let chunk = try h.file("chunk", Array("0123456789".utf8))
-        var uploadId = ""
+        var uploadId = "", entryId = ""
         var holdId = ""
         var selfService: SelfServiceContract?
+        let optIn = try h.file("opt-in.json", Array("{\"fromPersons\": true}".utf8))
         for op in operations {
             let opId = op["operationId"] as! String, method = op["method"] as! String
             let statuses = Set((op["statuses"] as! [NSNumber]).map(\.intValue))
             let path = (op["path"] as! String).replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{n}", with: "1")
                 .replacingOccurrences(of: "{uploadId}", with: uploadId).replacingOccurrences(of: "{holdId}", with: holdId)
-                .replacingOccurrences(of: "{address}", with: recipient)
+                .replacingOccurrences(of: "{entryId}", with: entryId).replacingOccurrences(of: "{address}", with: recipient)
                 .replacingOccurrences(of: "{registrationId}", with: "reg-none").replacingOccurrences(of: "{sha256}", with: String(repeating: "0", count: 64))
             let reply: BackendClient.Reply
             switch opId {
@@ -97,6 +100,15 @@ final class OpenAPIContractTests: XCTestCase {
                 // On a second gateway whose API speaks HTTPS: registrants authenticate by certificate.
                 selfService = try selfService ?? SelfServiceContract()
                 reply = try selfService!.call(opId)
+            case "addNonDigitalPerson":
+                reply = try registry.post(path, json: "{\"personCode\": \"16117519997\", \"reason\": \"Court decision\"}")
+                entryId = (reply.json["id"] as? NSNumber).map { "\($0)" } ?? "missing"
+            case "listNonDigitalPersons", "listNonDigitalHistory", "listChannelLookups": reply = try registry.get(path)
+            case "endNonDigitalPerson": reply = try registry.post(path, json: "{\"reason\": \"lifted\"}")
+            case "lookupChannel": reply = try lookup.get(path + "?person=16117519997")
+            case "lookupChannelBatch": reply = try lookup.post(path, json: "{\"persons\": [\"16117519997\", \"32123456789\", \"nobody\"]}")
+            case "getOptIn": reply = try mailbox.get(path)
+            case "setOptIn": reply = try mailbox.put(path, file: optIn)
             default:
                 XCTFail("\(method) \(path) (\(opId)) is listed but this test has no call for it")
                 continue

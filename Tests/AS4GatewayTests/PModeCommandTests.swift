@@ -190,7 +190,8 @@ final class PModeCommandTests: XCTestCase {
         XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "payloadDirectory", "as4Listener", "apiListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
-                                  "shutdownGraceSeconds", "developmentPKI", "retention", "holidayCalendar", "notices", "selfService"])
+                                  "shutdownGraceSeconds", "developmentPKI", "retention", "holidayCalendar", "notices", "selfService",
+                                  "messagingPolicy"])
         for key in settings { XCTAssertNotNil(json["_" + key], "no explanation for \(key)") }
         let config = String(decoding: try Data(contentsOf: example), as: UTF8.self)
         let doc = try String(contentsOf: GatewayProcess.projectRoot.appendingPathComponent("docs/CONFIG.md"), encoding: .utf8)

@@ -315,3 +315,20 @@ final class PostgresMailboxConcurrencyTests: MailboxConcurrencyTests {
     override func testOneRecipientStepRecordedByTwoNodesHasOneWinner() throws { try super.testOneRecipientStepRecordedByTwoNodesHasOneWinner() }
     override func testAReaderFollowingNotificationIdsMissesNoneWhileTwoNodesWrite() throws { try super.testAReaderFollowingNotificationIdsMissesNoneWhileTwoNodesWrite() }
 }
+
+final class PostgresRecipientRegistersTests: RecipientRegistersTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testEntriesAreValidInTheirWindowAndEndingKeepsThemWithTheirHistory() throws {
+        try super.testEntriesAreValidInTheirWindowAndEndingKeepsThemWithTheirHistory()
+    }
+    override func testTheLookupLogAnswersWhoAskedAboutWhom() throws { try super.testTheLookupLogAnswersWhoAskedAboutWhom() }
+    override func testOptInsAreKeptPerAddress() throws { try super.testOptInsAreKeptPerAddress() }
+    override func testACompanyImportReplacesTheRegisterAndReportsTheDifference() throws {
+        try super.testACompanyImportReplacesTheRegisterAndReportsTheDifference()
+    }
+    override func testABatchOfTenThousandCodesIsAnsweredInOneQuery() throws { try super.testABatchOfTenThousandCodesIsAnsweredInOneQuery() }
+    override func testTheDirectoryAnswersABatchOfAddressesAtOnce() throws { try super.testTheDirectoryAnswersABatchOfAddressesAtOnce() }
+    override func testHistoryAndLookupLogAreAppendOnlyAndEntriesAreNeverDeleted() throws {
+        try super.testHistoryAndLookupLogAreAppendOnlyAndEntriesAreNeverDeleted()
+    }
+}

@@ -87,6 +87,7 @@ struct APIHandler: HTTPHandler {
             return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }
         case 3 where segments[0] == "addresses" && segments[2] == "notice-email": return try NoticeRoutes(r).contact(segments[1])
         case 1 where segments[0] == "notices": return try only("GET") { try NoticeRoutes(r).list() }
+        case _ where RegisterRoutes.handles(segments): return try RegisterRoutes(r).route(segments)
         default: throw Problem.notFound("no route at \(request.head.path)")
         }
     }

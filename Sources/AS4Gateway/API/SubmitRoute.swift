@@ -78,7 +78,14 @@ struct SubmitRoute {
         var outcomes: [(address: String, route: String, reason: String)] = []
         var recipients: [NewDocument.Recipient] = []
         var refused = false
+        let rules = RecipientRules(context: context)
         for address in metadata.recipients {
+            // Non-digital person, company register, who may write to whom: before any route.
+            if let refusal = try rules.refusal(from: metadata.sender, to: address, at: now) {
+                refused = true
+                outcomes.append((address, refusal.outcome, refusal.reason))
+                continue
+            }
             let decision = try context.router.route(to: try EAddress(address), from: try EAddress(metadata.sender), size: size, at: now)
             switch decision {
             case .localMailbox:

@@ -11,6 +11,7 @@ import Glibc
 enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
+           as4gw bench channel [--codes N] [--dir DIR] [--json]
            as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R]
                            [--workers W] [--poll-interval S] [--store URL [--nodes K]] [--dir DIR] [--json]
 
@@ -33,6 +34,14 @@ enum BenchCommand {
             A as K processes on that store, submissions spread over them, after a baseline run of
             the same load on one SQLite node; the baseline's figures are prefixed sqlite_1node_.
 
+    channel a batch channel lookup (POST /api/v1/channel's code: two queries, the lookup log
+            row, the JSON answer) of N personal codes (--codes, default 10000) against a
+            temporary SQLite store in DIR (default /dev/shm when there is one) holding N persons
+            (a third with an e-address, a third non-digital, a third with neither); every
+            answer is checked; prints min/median/max milliseconds over five runs after a warm-up,
+            then min/median of the same batch POSTed to an `as4gw serve` of this binary on that
+            store (http_batch_ms_*, with HTTP and the body's parsing).
+
     Run one target per process: peak RSS is the process's own.
     """
 
@@ -40,13 +49,13 @@ enum BenchCommand {
         let parsed: Arguments
         do {
             parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
-                                                 "workers", "poll-interval", "store", "nodes"], flags: ["json"])
+                                                 "workers", "poll-interval", "store", "nodes", "codes"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
         if parsed.has("help") { print(help); return 0 }
-        guard parsed.positionals.count == 1, ["codec", "crypto", "e2e"].contains(parsed.positionals[0]) else {
-            return CLI.usageError("bench needs one target: codec, crypto or e2e", help: help)
+        guard parsed.positionals.count == 1, ["codec", "crypto", "e2e", "channel"].contains(parsed.positionals[0]) else {
+            return CLI.usageError("bench needs one target: codec, crypto, e2e or channel", help: help)
         }
         let seconds = Double(parsed.value("seconds") ?? "2") ?? 2
         let largeMB = Int(parsed.value("large-mb") ?? "200") ?? 200
@@ -83,6 +92,10 @@ enum BenchCommand {
             switch parsed.positionals[0] {
             case "codec": figures = try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
             case "crypto": figures = try CryptoBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            case "channel":
+                guard let codes = Int(parsed.value("codes") ?? "10000"), codes >= 3 else { return CLI.usageError("--codes takes a number of at least 3", help: help) }
+                let shm = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : dir
+                figures = try ChannelBenchmark(codes: codes, directory: parsed.value("dir") ?? shm).run()
             default: figures = e2e.nodes > 1 ? try E2ENodeComparison(benchmark: e2e).run() : try e2e.run()
             }
             if parsed.has("json") {

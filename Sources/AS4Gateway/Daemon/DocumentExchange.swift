@@ -117,6 +117,11 @@ struct DocumentExchange {
             throw IntakeError.malformed("file \(info.name) differs from its description in the header")
         }
         let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
+        // The same rules as a submission here: reported back Failed with the same code.
+        if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
+            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: refusal.outcome, reason: refusal.reason)
+            return
+        }
         let decision: RouteDecision
         do {
             decision = try context.router.route(to: try EAddress(header.recipient), from: try? EAddress(header.sender), size: size, at: Date())

@@ -1,5 +1,6 @@
 import Foundation
 import MessageStore
+import Routing
 
 /// The daemon's configuration file (JSON). Every setting has a safe default, so `as4gw serve`
 /// with no file runs the embedded development setup: SQLite under ./data, the sample P-Modes in
@@ -58,6 +59,8 @@ struct GatewayConfiguration: Codable, Sendable {
         /// only to `truststore`.
         var registrationTrust: [String]?
     }
+    /// Who may write to whom beyond the e-address law (docs/CONFIG.md); the law alone by default.
+    var messagingPolicy = MessagingPolicy()
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -92,7 +95,7 @@ struct GatewayConfiguration: Codable, Sendable {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention, holidayCalendar
-        case notices, selfService
+        case notices, selfService, messagingPolicy
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -133,6 +136,7 @@ struct GatewayConfiguration: Codable, Sendable {
         retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
         holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
         selfService = try c.decodeIfPresent(SelfServiceSettings.self, forKey: .selfService)
+        messagingPolicy = try c.decodeIfPresent(MessagingPolicy.self, forKey: .messagingPolicy) ?? d.messagingPolicy
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }

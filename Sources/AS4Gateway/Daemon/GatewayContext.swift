@@ -25,6 +25,8 @@ final class GatewayContext: Sendable {
     let registrations: any RegistrationStore
     /// `selfService.registrationTrust`: the CAs a registering company's certificate must chain to.
     let registrationTrust: CertificateValidator?
+    /// Non-digital persons, channel lookups, opt-ins and the company register (RecipientRules).
+    let registers: any RecipientRegisters
     /// Our party name in the P-Mode set.
     let party: String
     /// This node among those sharing a store: party, host and data directory, which stay the same
@@ -68,6 +70,7 @@ final class GatewayContext: Sendable {
         self.registrationTrust = try config.selfService?.registrationTrust.map {
             CertificateValidator(trustStore: try TrustStore(anchors: try $0.flatMap(KeyMaterial.certificateDirectory), crls: crls))
         }
+        self.registers = try location.openRecipientRegisters()
         self.party = config.party
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
         self.signing = signing

@@ -30,14 +30,18 @@ struct CSVReader {
     private var index = 0
     private var line = 1
     private var column = 1
+    /// The field separator: a comma, or a semicolon for files written that way (the Latvian
+    /// company register's open data).
+    private let separator: UInt8
 
-    private init(_ bytes: [UInt8]) {
+    private init(_ bytes: [UInt8], separator: UInt8) {
         self.bytes = bytes
+        self.separator = separator
     }
 
     /// Hands over one record at a time, so a large file is never held as fields all at once.
-    static func forEachRecord(_ bytes: [UInt8], _ body: (CSVRecord) -> Void) throws(CSVSyntaxError) {
-        var reader = CSVReader(bytes)
+    static func forEachRecord(_ bytes: [UInt8], separator: UInt8 = 0x2C, _ body: (CSVRecord) -> Void) throws(CSVSyntaxError) {
+        var reader = CSVReader(bytes, separator: separator)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
         guard String(validating: bytes[reader.index...], as: UTF8.self) != nil else {
             throw CSVSyntaxError(line: 1, column: 1, message: "the file is not valid UTF-8")
@@ -59,7 +63,7 @@ struct CSVReader {
         while true {
             fields.append(current == 0x22 ? try parseQuoted() : try parseUnquoted())
             switch current {
-            case 0x2C: advance()
+            case separator: advance()
             case nil: return CSVRecord(fields: fields, line: startLine)
             default:
                 try consumeLineEnd()
@@ -70,7 +74,7 @@ struct CSVReader {
 
     private mutating func parseUnquoted() throws(CSVSyntaxError) -> CSVField {
         let start = index, startLine = line, startColumn = column
-        while let c = current, c != 0x2C, c != 0x0A, c != 0x0D {
+        while let c = current, c != separator, c != 0x0A, c != 0x0D {
             if c == 0x22 { throw error("a double quote inside an unquoted field (quote the whole field and write \"\" for a quote)") }
             advance()
         }
@@ -92,7 +96,7 @@ struct CSVReader {
                     advance()
                     continue
                 }
-                if let next = current, next != 0x2C, next != 0x0A, next != 0x0D {
+                if let next = current, next != separator, next != 0x0A, next != 0x0D {
                     throw error("text after the closing quote of a field (write \"\" for a quote inside a quoted field)")
                 }
                 return CSVField(text: String(decoding: text, as: UTF8.self), line: startLine, column: startColumn)
