@@ -292,34 +292,7 @@ enum PostgresSchema {
             CREATE TRIGGER registration_history_no_truncate BEFORE TRUNCATE ON registration_history
                 FOR EACH STATEMENT EXECUTE FUNCTION registration_history_refuse_change();
             """),
-        Migration(version: 9, name: "e-mail notices of mailbox arrivals", sql: """
-            -- Where each mailbox owner wants its notices, set by its connection or an operator.
-            CREATE TABLE notice_contacts (
-                address    TEXT    PRIMARY KEY,
-                email      TEXT    NOT NULL CHECK (email <> ''),
-                updated_at BIGINT NOT NULL,
-                updated_by TEXT    NOT NULL
-            );
-            -- One notice per newMessage notification of a person's or company's mailbox; its
-            -- state is what an operator sees (pending, sent, failed, noContact), never a gap.
-            CREATE TABLE email_notices (
-                id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                notification_id BIGINT NOT NULL UNIQUE,
-                address         TEXT    NOT NULL,
-                message_id      TEXT    NOT NULL,
-                email           TEXT,
-                status          TEXT    NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'noContact')),
-                attempts        INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at BIGINT,
-                last_error      TEXT,
-                created_at      BIGINT NOT NULL,
-                finished_at     BIGINT,
-                CHECK ((status = 'pending') = (next_attempt_at IS NOT NULL)),
-                CHECK ((status = 'noContact') = (email IS NULL))
-            );
-            CREATE INDEX email_notices_due ON email_notices (next_attempt_at) WHERE status = 'pending';
-            CREATE INDEX email_notices_by_address ON email_notices (address, id);
-            """),
+        Migration(version: 9, name: "e-mail notices of mailbox arrivals", sql: NoticeSchema.postgres),
         Migration(version: 10, name: "tombstones of purged document events", sql: """
             -- The purge of a document takes its document_events rows; what stays of each is its
             -- place in the hash chain (id, prev_hash, hash, and the purge that took it), so

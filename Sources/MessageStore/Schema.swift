@@ -309,34 +309,7 @@ enum Schema {
             CREATE TRIGGER registration_history_no_delete BEFORE DELETE ON registration_history
                 BEGIN SELECT RAISE(ABORT, 'registration history is append-only: DELETE refused'); END;
             """),
-        Migration(version: 10, name: "e-mail notices of mailbox arrivals", sql: """
-            -- Where each mailbox owner wants its notices, set by its connection or an operator.
-            CREATE TABLE notice_contacts (
-                address    TEXT    PRIMARY KEY,
-                email      TEXT    NOT NULL CHECK (email <> ''),
-                updated_at INTEGER NOT NULL,
-                updated_by TEXT    NOT NULL
-            );
-            -- One notice per newMessage notification of a person's or company's mailbox; its
-            -- state is what an operator sees (pending, sent, failed, noContact), never a gap.
-            CREATE TABLE email_notices (
-                id              INTEGER PRIMARY KEY AUTOINCREMENT,
-                notification_id INTEGER NOT NULL UNIQUE,
-                address         TEXT    NOT NULL,
-                message_id      TEXT    NOT NULL,
-                email           TEXT,
-                status          TEXT    NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'noContact')),
-                attempts        INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at INTEGER,
-                last_error      TEXT,
-                created_at      INTEGER NOT NULL,
-                finished_at     INTEGER,
-                CHECK ((status = 'pending') = (next_attempt_at IS NOT NULL)),
-                CHECK ((status = 'noContact') = (email IS NULL))
-            );
-            CREATE INDEX email_notices_due ON email_notices (next_attempt_at) WHERE status = 'pending';
-            CREATE INDEX email_notices_by_address ON email_notices (address, id);
-            """),
+        Migration(version: 10, name: "e-mail notices of mailbox arrivals", sql: NoticeSchema.sqlite),
         Migration(version: 11, name: "tombstones of purged document events", sql: """
             -- The purge of a document takes its document_events rows; what stays of each is its
             -- place in the hash chain (id, prev_hash, hash, and the purge that took it), so

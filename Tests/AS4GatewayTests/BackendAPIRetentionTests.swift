@@ -170,22 +170,8 @@ final class BackendAPIRetentionTests: XCTestCase {
 }
 
 extension BackendClient {
-    /// Any method, through curl (the project's HTTP client only GETs and POSTs).
-    func request(_ method: String, _ path: String) throws -> Reply {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("req-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-X", method, "-o", out, "-w", "%{http_code} %{content_type}"]
-            + (token.map { ["-H", "Authorization: Bearer \($0)"] } ?? []) + [base + path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let written = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ", maxSplits: 1)
-        p.waitUntilExit()
-        return Reply(status: Int(written.first ?? "") ?? 0, body: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
-                     contentType: written.count > 1 ? String(written[1]) : nil)
-    }
+    /// Any method without a body.
+    func request(_ method: String, _ path: String) throws -> Reply { try curl(method, path) }
 
     /// PUT with a JSON body.
     func put(_ path: String, json: String) throws -> Reply {

@@ -34,15 +34,15 @@ struct BackendClient {
         return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
     }
 
-    /// Any method with an optional JSON body, through curl (the project's HTTP client only GETs and POSTs).
-    func call(_ method: String, _ path: String, json: String?) throws -> Reply {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("call-\(UUID().uuidString)").path
+    /// Any method, through curl (the project's HTTP client only GETs and POSTs): `body` is curl's
+    /// arguments for the body (none, `--data-binary …`), `headers` come after the credentials.
+    func curl(_ method: String, _ path: String, body: [String] = [], headers: [(String, String)] = []) throws -> Reply {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-X", method, "-o", out, "-w", "%{http_code} %{content_type}"]
-            + (json.map { ["--data-binary", $0, "-H", "Content-Type: application/json"] } ?? [])
-            + auth.flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
+        p.arguments = ["-s", "-X", method, "-o", out, "-w", "%{http_code} %{content_type}"] + body
+            + (auth + headers).flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
@@ -52,21 +52,14 @@ struct BackendClient {
                      contentType: written.count > 1 ? String(written[1]) : nil)
     }
 
-    /// PUT with a file as the body, through curl (the project's HTTP client only GETs and POSTs).
+    /// Any method with an optional JSON body.
+    func call(_ method: String, _ path: String, json: String?) throws -> Reply {
+        try curl(method, path, body: json.map { ["--data-binary", $0] } ?? [], headers: json == nil ? [] : [("Content-Type", "application/json")])
+    }
+
+    /// PUT with a file as the body.
     func put(_ path: String, file: String, headers: [(String, String)] = []) throws -> Reply {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("put-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-X", "PUT", "--data-binary", "@" + file, "-o", out, "-w", "%{http_code} %{content_type}",
-                       "-H", "Content-Type: application/octet-stream"] + (auth + headers).flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let written = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ", maxSplits: 1)
-        p.waitUntilExit()
-        return Reply(status: Int(written.first ?? "") ?? 0, body: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
-                     contentType: written.count > 1 ? String(written[1]) : nil)
+        try curl("PUT", path, body: ["--data-binary", "@" + file], headers: [("Content-Type", "application/octet-stream")] + headers)
     }
 
     /// POST /api/v1/messages with a metadata part (as given, so tests can send it broken) and files.

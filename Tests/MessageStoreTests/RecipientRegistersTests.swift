@@ -108,7 +108,7 @@ class RecipientRegistersTests: StoreTestCase {
         try store.logChannelLookup(connection: "vid", personCodes: ["16117519997"], at: t0)
         for sql in ["UPDATE non_digital_history SET by_connection = 'someone else'", "DELETE FROM non_digital_history",
                     "UPDATE channel_lookups SET connection = 'someone else'", "DELETE FROM channel_lookups", "DELETE FROM non_digital_persons"] {
-            XCTAssertThrowsError(try rawExecute(sql), sql) { error in
+            XCTAssertThrowsError(try rawSQL(sql), sql) { error in
                 XCTAssertTrue("\(error)".contains("refused"), "\(sql): refused by the database's trigger, not otherwise: \(error)")
             }
         }
@@ -140,21 +140,5 @@ extension RecipientRegistersTests {
         let found = try directory.records(for: ["_PRIVATE@32123456789", "_PRIVATE@16117519997", "_DEFAULT@40003032949", "x\"],[\""])
         XCTAssertEqual(found.map(\.address).sorted(), ["_DEFAULT@40003032949", "_PRIVATE@16117519997"])
         XCTAssertEqual(try directory.records(for: []), [])
-    }
-}
-
-extension RecipientRegistersTests {
-    /// One statement on this test's database, outside the stores.
-    func rawExecute(_ sql: String) throws {
-        switch Self.backend {
-        case .sqlite:
-            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
-            defer { c.close() }
-            try c.run(sql)
-        case .postgres:
-            let c = try PostgresConnection(url: postgresURL)
-            defer { c.close() }
-            try c.execute(sql)
-        }
     }
 }

@@ -32,20 +32,6 @@ class RetentionStoreTests: StoreTestCase {
         }
     }
 
-    /// A statement on a connection of its own, as an operator's SQL shell would send it.
-    func rawSQL(_ sql: String) throws {
-        switch Self.backend {
-        case .sqlite:
-            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
-            defer { c.close() }
-            try c.run(sql)
-        case .postgres:
-            let c = try PostgresConnection(url: postgresURL)
-            defer { c.close() }
-            try c.execute(sql)
-        }
-    }
-
     @discardableResult
     func store(_ id: String, until: Date?, to recipients: [String]? = nil, remoteSending: Bool = false) throws -> NewDocument {
         var rs = (recipients ?? [company]).map { NewDocument.Recipient(address: $0, route: .mailbox, status: .accepted) }

@@ -65,6 +65,21 @@ class StoreTestCase: XCTestCase {
         }
     }
 
+    /// A statement on a connection of its own, outside the stores, as an operator's SQL shell
+    /// would send it (tampering, deletes the triggers must refuse).
+    func rawSQL(_ sql: String) throws {
+        switch Self.backend {
+        case .sqlite:
+            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { c.close() }
+            try c.run(sql)
+        case .postgres:
+            let c = try PostgresConnection(url: postgresURL)
+            defer { c.close() }
+            _ = try c.execute(sql)
+        }
+    }
+
     /// The e-mail notices of this class's backend.
     func openNoticeStore() throws -> any NoticeStore {
         switch Self.backend {
