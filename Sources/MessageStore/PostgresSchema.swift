@@ -243,55 +243,7 @@ enum PostgresSchema {
             ALTER TABLE document_events ADD COLUMN hash TEXT;
             """),
         Migration(version: 7, name: "retention, legal holds, purge records", sql: RetentionSchema.postgres),
-        Migration(version: 8, name: "self-service registrations, their certificates and append-only history", sql: """
-            -- As SQLite's migration 9.
-            CREATE TABLE registrations (
-                id                  TEXT    PRIMARY KEY,
-                kind                TEXT    NOT NULL CHECK (kind IN ('dms', 'accessPoint')),
-                registration_number TEXT    NOT NULL,
-                registrant_subject  TEXT    NOT NULL,
-                registrant_sha256   TEXT    NOT NULL,
-                addresses           TEXT    NOT NULL,
-                endpoint            TEXT,
-                party_id            TEXT,
-                contact             TEXT,
-                status              TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
-                created_at          BIGINT  NOT NULL,
-                decided_at          BIGINT,
-                decided_by          TEXT,
-                reason              TEXT,
-                CHECK (kind = 'dms' OR (endpoint IS NOT NULL AND party_id IS NOT NULL))
-            );
-            CREATE INDEX registrations_by_status ON registrations (status, created_at);
-            CREATE TABLE registration_certificates (
-                registration_id TEXT    NOT NULL REFERENCES registrations (id),
-                sha256          TEXT    NOT NULL,
-                pem             TEXT    NOT NULL,
-                subject         TEXT    NOT NULL,
-                not_before      BIGINT  NOT NULL,
-                not_after       BIGINT  NOT NULL,
-                added_at        BIGINT  NOT NULL,
-                overlap_until   BIGINT,
-                revoked_at      BIGINT,
-                PRIMARY KEY (registration_id, sha256)
-            );
-            CREATE INDEX registration_certificates_by_sha256 ON registration_certificates (sha256);
-            CREATE TABLE registration_history (
-                id              BIGSERIAL PRIMARY KEY,
-                registration_id TEXT    NOT NULL,
-                at              BIGINT  NOT NULL,
-                actor           TEXT    NOT NULL,
-                action          TEXT    NOT NULL,
-                detail          TEXT    NOT NULL DEFAULT ''
-            );
-            CREATE INDEX registration_history_by_registration ON registration_history (registration_id, id);
-            CREATE FUNCTION registration_history_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'registration history is append-only: % refused', TG_OP; END $$;
-            CREATE TRIGGER registration_history_no_change BEFORE UPDATE OR DELETE ON registration_history
-                FOR EACH ROW EXECUTE FUNCTION registration_history_refuse_change();
-            CREATE TRIGGER registration_history_no_truncate BEFORE TRUNCATE ON registration_history
-                FOR EACH STATEMENT EXECUTE FUNCTION registration_history_refuse_change();
-            """),
+        Migration(version: 8, name: "self-service registrations, their certificates and append-only history", sql: RegistrationSchema.postgres),
         Migration(version: 9, name: "e-mail notices of mailbox arrivals", sql: NoticeSchema.postgres),
         Migration(version: 10, name: "tombstones of purged document events", sql: """
             -- The purge of a document takes its document_events rows; what stays of each is its

@@ -262,53 +262,7 @@ enum Schema {
             ALTER TABLE document_events ADD COLUMN hash TEXT;
             """),
         Migration(version: 8, name: "retention, legal holds, purge records", sql: RetentionSchema.sqlite),
-        Migration(version: 9, name: "self-service registrations, their certificates and append-only history", sql: """
-            -- addresses: canonical e-addresses, one per line.
-            CREATE TABLE registrations (
-                id                  TEXT    PRIMARY KEY,
-                kind                TEXT    NOT NULL CHECK (kind IN ('dms', 'accessPoint')),
-                registration_number TEXT    NOT NULL,
-                registrant_subject  TEXT    NOT NULL,
-                registrant_sha256   TEXT    NOT NULL,
-                addresses           TEXT    NOT NULL,
-                endpoint            TEXT,
-                party_id            TEXT,
-                contact             TEXT,
-                status              TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
-                created_at          INTEGER NOT NULL,
-                decided_at          INTEGER,
-                decided_by          TEXT,
-                reason              TEXT,
-                CHECK (kind = 'dms' OR (endpoint IS NOT NULL AND party_id IS NOT NULL))
-            );
-            CREATE INDEX registrations_by_status ON registrations (status, created_at);
-            CREATE TABLE registration_certificates (
-                registration_id TEXT    NOT NULL REFERENCES registrations (id),
-                sha256          TEXT    NOT NULL,
-                pem             TEXT    NOT NULL,
-                subject         TEXT    NOT NULL,
-                not_before      INTEGER NOT NULL,
-                not_after       INTEGER NOT NULL,
-                added_at        INTEGER NOT NULL,
-                overlap_until   INTEGER,
-                revoked_at      INTEGER,
-                PRIMARY KEY (registration_id, sha256)
-            );
-            CREATE INDEX registration_certificates_by_sha256 ON registration_certificates (sha256);
-            CREATE TABLE registration_history (
-                id              INTEGER PRIMARY KEY,
-                registration_id TEXT    NOT NULL,
-                at              INTEGER NOT NULL,
-                actor           TEXT    NOT NULL,
-                action          TEXT    NOT NULL,
-                detail          TEXT    NOT NULL DEFAULT ''
-            );
-            CREATE INDEX registration_history_by_registration ON registration_history (registration_id, id);
-            CREATE TRIGGER registration_history_no_update BEFORE UPDATE ON registration_history
-                BEGIN SELECT RAISE(ABORT, 'registration history is append-only: UPDATE refused'); END;
-            CREATE TRIGGER registration_history_no_delete BEFORE DELETE ON registration_history
-                BEGIN SELECT RAISE(ABORT, 'registration history is append-only: DELETE refused'); END;
-            """),
+        Migration(version: 9, name: "self-service registrations, their certificates and append-only history", sql: RegistrationSchema.sqlite),
         Migration(version: 10, name: "e-mail notices of mailbox arrivals", sql: NoticeSchema.sqlite),
         Migration(version: 11, name: "tombstones of purged document events", sql: """
             -- The purge of a document takes its document_events rows; what stays of each is its
