@@ -154,4 +154,23 @@ final class WorkingDayCalendarTests: XCTestCase {
         XCTAssertFalse(shipped.daysOff.isEmpty)
         XCTAssertThrowsError(try HolidayCalendarFile.load(path: "/nonexistent/lv.json"))
     }
+
+    /// The repository's calendar holds the Cabinet's 2026 transfers: Friday 2 January and Monday
+    /// 22 June are days off, Saturdays 17 January and 27 June working days.
+    func testTheShippedCalendarCarriesThe2026Transfers() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = WorkingDayCalendar(file: try HolidayCalendarFile.load(path: repository.appendingPathComponent("calendar/lv.json").path))
+        XCTAssertFalse(shipped.isWorkingDay(day("2026-01-02")))
+        XCTAssertTrue(shipped.isWorkingDay(day("2026-01-17")))
+        XCTAssertFalse(shipped.isWorkingDay(day("2026-06-22")))
+        XCTAssertTrue(shipped.isWorkingDay(day("2026-06-27")))
+        // Sent Friday 19 June: 22 June moved away, 23 and 24 June holidays → Thursday 25, Friday 26.
+        XCTAssertEqual(deemed("2026-06-19", shipped), "2026-06-26")
+        XCTAssertEqual(deemed("2026-06-19"), "2026-06-25", "the statutory rules alone count Monday 22 June")
+        // Sent Thursday 25 June: Friday 26, then the working Saturday 27 June.
+        XCTAssertEqual(deemed("2026-06-25", shipped), "2026-06-27")
+        // Sent Wednesday 31 December 2025 (a holiday itself): 1 and 2 January off → Monday 5, Tuesday 6 January.
+        XCTAssertEqual(deemed("2025-12-31", shipped), "2026-01-06")
+        XCTAssertEqual(deemed("2026-01-16", shipped), "2026-01-19", "Saturday 17 January counts, Sunday does not")
+    }
 }
