@@ -34,7 +34,11 @@ public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible
     /// The server's last reply code, 0 when there was none (no connection, TLS failure, timeout).
     public var replyCode: Int
     public var detail: String
-    public var permanent: Bool { (500...599).contains(replyCode) }
+    /// The server refused this recipient for good (5xx to RCPT TO): sending again gives the same.
+    public var permanent: Bool { (500...599).contains(replyCode) && detail.contains("RCPT") }
+    /// A 5xx to anything else (login, MAIL FROM, the message): the gateway's own settings or the
+    /// server are at fault, not this notice, so it stays pending for the next attempt.
+    public var refusedBeforeRecipient: Bool { (500...599).contains(replyCode) && !detail.contains("RCPT") }
     public var description: String { replyCode == 0 ? detail : "SMTP \(replyCode): \(detail)" }
 }
 
@@ -97,7 +101,7 @@ public final class SMTPSender {
 
     /// Hands `message` (a complete RFC 5322 message, CRLF line ends) to the server for `recipient`.
     public func send(_ message: [UInt8], to recipient: String) throws(SMTPSendError) {
-        guard Self.isBareAddress(recipient) else { throw SMTPSendError(replyCode: 553, detail: "\(recipient) is not an e-mail address") }
+        guard Self.isBareAddress(recipient) else { throw SMTPSendError(replyCode: 553, detail: "RCPT TO not sent: \(recipient) is not an e-mail address") }
         let options = CurlOptions(handle: handle)
         guard let rcpt = curl_slist_append(nil, "<\(recipient)>") else { throw SMTPSendError(replyCode: 0, detail: "curl_slist_append failed") }
         defer { curl_slist_free_all(rcpt) }

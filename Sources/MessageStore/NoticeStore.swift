@@ -21,6 +21,9 @@ public protocol NoticeStore: AnyObject, Sendable {
     func recordNotices(_ notices: [NewEmailNotice], upTo: Int64, at: Date) throws
     /// Pending notices whose next attempt is due, oldest first.
     func dueNotices(now: Date, limit: Int) throws -> [EmailNotice]
+    /// Takes a due notice for one attempt: moves its next attempt to `until`, so another mailer
+    /// (a node that lost the job lock without knowing) finds it not due. False: someone else has it.
+    func claimNotice(id: Int64, until: Date, now: Date) throws -> Bool
     /// The outcome of one attempt; returns false (nothing changes) unless the notice is pending.
     func recordAttempt(id: Int64, _ outcome: NoticeAttempt, at: Date) throws -> Bool
 

@@ -70,6 +70,11 @@ final class PostgresConnection {
         let connection = try open()
         let name = try statementName(for: sql, connection)
         let parameters = arguments.map { $0?.postgresParameter }
+        // libpq takes text parameters as C strings: a NUL would silently cut the value short
+        // (and two different values could then compare equal in the database). Refused instead.
+        for case let .text(text)? in parameters where text.utf8.contains(0) {
+            throw StoreError.invalidArgument("a text value contains a NUL character, which PostgreSQL text cannot hold")
+        }
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []

@@ -63,6 +63,13 @@ public final class PostgresNoticeStore: NoticeStore {
         }
     }
 
+    public func claimNotice(id: Int64, until: Date, now: Date) throws -> Bool {
+        try pool.withConnection { c in
+            try c.execute("UPDATE email_notices SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+                          [until, id, now]).affectedRows == 1
+        }
+    }
+
     public func recordAttempt(id: Int64, _ outcome: NoticeAttempt, at: Date) throws -> Bool {
         let v = NoticeRules.columns(outcome, at: at)
         return try pool.withConnection { c in

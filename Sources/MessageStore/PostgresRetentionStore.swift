@@ -154,13 +154,17 @@ public final class PostgresRetentionStore: RetentionStore {
     private static func eraseCarriers(_ c: PostgresConnection, _ messageId: String, _ carrier: DocumentCarrier) throws -> (ids: [String], paths: [String]) {
         let rows = try c.execute("""
             SELECT row_id, message_id, direction, message_path FROM messages
-            WHERE conversation_id = $1 AND service = $2 AND action = $3
+            WHERE service = $2 AND action = $3
+              AND (message_id IN (SELECT origin_message_id FROM documents WHERE message_id = $1)
+                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = $1 AND as4_message_id IS NOT NULL))
               AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
             ORDER BY row_id FOR UPDATE
             """, [messageId, carrier.service, carrier.action]).rows.map {
             (row: $0.int64("row_id"), id: $0.string("message_id"), outbound: $0.string("direction") == "out", path: $0.string("message_path"))
         }
         var paths: [String] = []
+        // As SQLite's: no part row may go on naming a file the purge removes.
+        _ = try c.execute("UPDATE parts SET path = '' WHERE path <> '' AND path IN (SELECT path FROM document_files WHERE message_id = $1)", [messageId])
         for m in rows {
             paths += try c.execute("SELECT path FROM parts WHERE message_row = $1", [m.row]).rows.map { $0.string("path") }
             try c.execute("UPDATE parts SET path = '' WHERE message_row = $1", [m.row])

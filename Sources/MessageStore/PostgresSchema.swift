@@ -264,6 +264,17 @@ enum PostgresSchema {
                 FOR EACH ROW EXECUTE FUNCTION event_tombstones_refuse_change();
             CREATE TRIGGER event_tombstones_no_truncate BEFORE TRUNCATE ON event_tombstones
                 FOR EACH STATEMENT EXECUTE FUNCTION event_tombstones_refuse_change();
+            -- As SQLite's: a document event leaves only with its tombstone.
+            CREATE FUNCTION document_events_require_tombstone() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.tbl = 'document_events' AND t.id = OLD.id
+                               AND t.hash IS NOT DISTINCT FROM OLD.hash) THEN
+                    RAISE EXCEPTION 'a document event is deleted only by the purge, after its tombstone';
+                END IF;
+                RETURN OLD;
+            END $$;
+            CREATE TRIGGER document_events_tombstoned BEFORE DELETE ON document_events
+                FOR EACH ROW EXECUTE FUNCTION document_events_require_tombstone();
             """),
     ]
 

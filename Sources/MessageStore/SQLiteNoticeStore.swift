@@ -63,6 +63,13 @@ public final class SQLiteNoticeStore: NoticeStore {
         }
     }
 
+    public func claimNotice(id: Int64, until: Date, now: Date) throws -> Bool {
+        try write { c in
+            try c.run("UPDATE email_notices SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?", [until, id, now])
+            return c.changes == 1
+        }
+    }
+
     public func recordAttempt(id: Int64, _ outcome: NoticeAttempt, at: Date) throws -> Bool {
         let v = NoticeRules.columns(outcome, at: at)
         return try write { c in

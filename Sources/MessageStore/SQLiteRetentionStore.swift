@@ -146,13 +146,18 @@ public final class SQLiteRetentionStore: RetentionStore {
     private static func eraseCarriers(_ c: SQLiteConnection, _ messageId: String, _ carrier: DocumentCarrier) throws -> (ids: [String], paths: [String]) {
         let rows = try c.query("""
             SELECT row_id, message_id, direction, message_path FROM messages
-            WHERE conversation_id = ? AND service = ? AND action = ?
+            WHERE service = ? AND action = ?
+              AND (message_id IN (SELECT origin_message_id FROM documents WHERE message_id = ?)
+                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = ? AND as4_message_id IS NOT NULL))
               AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
             ORDER BY row_id
-            """, [messageId, carrier.service, carrier.action]) {
+            """, [carrier.service, carrier.action, messageId, messageId]) {
             (row: $0.int64("row_id"), id: $0.string("message_id"), outbound: $0.string("direction") == "out", path: $0.string("message_path"))
         }
         var paths: [String] = []
+        // A document taken in by AS4 keeps its files where the message's parts are: no part row
+        // may go on naming a file the purge removes, whichever message it belongs to.
+        try c.run("UPDATE parts SET path = '' WHERE path <> '' AND path IN (SELECT path FROM document_files WHERE message_id = ?)", [messageId])
         for m in rows {
             paths += try c.query("SELECT path FROM parts WHERE message_row = ?", [m.row]) { $0.string("path") }
             try c.run("DELETE FROM part_bytes WHERE part_id IN (SELECT id FROM parts WHERE message_row = ?)", [m.row])

@@ -281,6 +281,11 @@ enum Schema {
                 BEGIN SELECT RAISE(ABORT, 'event tombstones are append-only: UPDATE refused'); END;
             CREATE TRIGGER event_tombstones_no_delete BEFORE DELETE ON event_tombstones
                 BEGIN SELECT RAISE(ABORT, 'event tombstones are append-only: DELETE refused'); END;
+            -- A document event leaves only with its tombstone: deleting the newest rows by hand
+            -- would otherwise leave a shorter chain that still verifies.
+            CREATE TRIGGER document_events_tombstoned BEFORE DELETE ON document_events
+                WHEN NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.tbl = 'document_events' AND t.id = OLD.id AND t.hash IS OLD.hash)
+                BEGIN SELECT RAISE(ABORT, 'a document event is deleted only by the purge, after its tombstone'); END;
             """),
     ]
 

@@ -131,6 +131,9 @@ final class BackendAPIRefusalTests: XCTestCase {
         let id = try sendOne()
         assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"maybe\"}"), 422, "invalid-request", "/decision")
         assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": "), 400, "bad-request", "not valid JSON")
+        // A control character would make the sender's evidence bundle unwritable: refused.
+        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"reason\": \"no\\u0001\"}"),
+                      422, "invalid-request", "/reason")
         XCTAssertEqual(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
         assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}"), 409, "conflict", "already accepted")
         assertProblem(try company.get("/api/v1/inbox?address=\(Self.company)&limit=0"), 422, "invalid-request", "limit")

@@ -239,6 +239,10 @@ final class SelfServiceAPITests: XCTestCase {
         XCTAssertEqual(report?.map { $0["sha256"] as? String }, [companyCert.sha256], "ending with the overlap: in the report")
         Thread.sleep(until: overlapEnd.addingTimeInterval(0.5))
         expectProblem(try companyClient.get("/api/v1/inbox?address=\(address)"), 401, "unauthenticated")
+        // Retired, the certificate it registered with manages nothing: no certificate of its choosing.
+        let intruder = try gw.issue("company-a3", organizationIdentifier: "NTRLV-\(Self.company)")
+        expectProblem(try companyClient.post("/api/v1/registrations/\(id)/certificates", json: "{\"certificate\": \(jsonString(intruder.pem))}"),
+                      403, "forbidden", "usable now")
         XCTAssertEqual(try gw.client(successor).get("/api/v1/inbox?address=\(address)").status, 200)
         let after = try gw.client(token: operatorToken).get("/api/v1/registrations/expiring?days=1").json["certificates"] as? [[String: Any]]
         XCTAssertEqual(after?.count, 0, "a certificate retired by its successor is not reported as expired")

@@ -46,6 +46,9 @@ class NoticeStoreTests: StoreTestCase {
         let due = try store.dueNotices(now: t0, limit: 10)
         XCTAssertEqual(due.map(\.address), [person])
         let id = due[0].id
+        XCTAssertTrue(try store.claimNotice(id: id, until: t0 + 300, now: t0))
+        XCTAssertFalse(try store.claimNotice(id: id, until: t0 + 300, now: t0), "a second mailer finds it taken")
+        XCTAssertTrue(try store.dueNotices(now: t0 + 299, limit: 10).isEmpty, "not due while claimed")
         XCTAssertTrue(try store.recordAttempt(id: id, .retry(error: "SMTP 451", nextAttemptAt: t0 + 30), at: t0))
         XCTAssertTrue(try store.dueNotices(now: t0 + 29, limit: 10).isEmpty)
         XCTAssertEqual(try store.dueNotices(now: t0 + 30, limit: 10).first?.attempts, 1)

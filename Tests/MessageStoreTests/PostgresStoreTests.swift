@@ -239,6 +239,17 @@ final class PostgresConnectionTests: StoreTestCase {
         XCTAssertEqual(try store.findMessage(id: "half-done", direction: .outbound)?.status, .submitted)
     }
 
+    /// libpq would cut a text parameter at a NUL: refused, so `PARTNER\0x` never becomes `PARTNER`.
+    func testATextWithANulIsRefusedNotCut() throws {
+        let notices = try openNoticeStore()
+        defer { notices.close() }
+        XCTAssertThrowsError(try notices.setContact(NoticeContact(address: "_DEFAULT@40003032949", email: "a@b.lv\u{0}x", updatedAt: t0, updatedBy: "t"))) {
+            guard case StoreError.invalidArgument(let why)? = $0 as? StoreError else { return XCTFail("\($0)") }
+            XCTAssertTrue(why.contains("NUL"), why)
+        }
+        XCTAssertNil(try notices.contact(address: "_DEFAULT@40003032949"), "nothing stored")
+    }
+
     func testAnUnreachableServerIsAConnectionError() throws {
         let port = try PostgresTestCluster.running().port
         // Nothing listens on port 1 of the loopback interface.

@@ -134,6 +134,10 @@ class RetentionStoreTests: StoreTestCase {
         let ids = try chain.chainedEvents(.documentEvents, after: 0, limit: 100).map(\.id)
         XCTAssertEqual(ids, Array(Set(ids)).sorted(), "no id is given twice")
 
+        // A due document's events cannot be deleted by hand either: only after their tombstones.
+        try store("due", until: past)
+        XCTAssertThrowsError(try rawSQL("DELETE FROM document_events WHERE message_id = 'due'"), "no tombstone, no delete")
+        XCTAssertFalse(try mailbox.events(messageId: "due").isEmpty)
         XCTAssertThrowsError(try rawSQL("UPDATE event_tombstones SET hash = 'x'"), "tombstones are append-only")
         XCTAssertThrowsError(try rawSQL("DELETE FROM event_tombstones"))
         switch Self.backend {
@@ -239,11 +243,30 @@ class RetentionStoreTests: StoreTestCase {
         _ = try messages.enqueueOutbound(queued)
         XCTAssertEqual(try messages.claimDue(now: t0 + 1, limit: 1, owner: "w", lease: 60).map(\.metadata.messageId), ["out-done"])
         try messages.markDelivered(messageId: "out-done", owner: "w", receipt: Data("receipt".utf8), at: t0 + 2)
-        try store("doc", until: past)
+        // Carriers are known by identity, not by a conversation id the sender chose: a message of
+        // the same conversation from someone else is not this document's.
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-other", conversation: "doc"), parts: parts("in-other"), receivedAt: t0), duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "in-other", at: t0)
+        // A message whose part file the document took (a second arrival): its part must not go on
+        // naming the removed file.
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-shared", conversation: "elsewhere"), parts: parts("in-shared"), receivedAt: t0), duplicateWindow: 60)
+        var d = NewDocument(messageId: "doc", connection: nil, idempotencyKey: nil, sender: sender, metadata: "{}",
+                            originParty: "gw-x", originMessageId: "in-done",
+                            files: [DocumentFile(name: "f1.pdf", mimeType: "application/pdf",
+                                                 file: StoredFile(path: "/in/in-shared/file", size: 100, sha256: String(repeating: "1", count: 64))),
+                                    file("doc", 2)],
+                            recipients: [.init(address: company, route: .mailbox, status: .accepted),
+                                         .init(address: other, route: .remote, status: .accepted, party: "gw-b", as4MessageId: "out-done")])
+        d.retainUntil = past
+        XCTAssertEqual(try mailbox.insertDocument(d, notifications: [], at: t0), .stored)
 
         let outcome = try retention.purgeDocument(messageId: "doc", by: "test", now: Date(), carrier: carrier)
         XCTAssertEqual(outcome.record.as4Messages, ["in-done", "out-done"])
-        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/msgs/out-done.mime", "/p/doc/1", "/p/doc/2"])
+        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/in/in-shared/file", "/msgs/out-done.mime", "/p/doc/2"])
+        XCTAssertEqual(try messages.findMessage(id: "in-other", direction: .inbound)?.parts.map(\.file.path), ["/in/in-other/header", "/in/in-other/file"],
+                       "not a carrier of this document")
+        XCTAssertEqual(try messages.findMessage(id: "in-shared", direction: .inbound)?.parts.map(\.file.path), ["/in/in-shared/header", ""],
+                       "the part whose file the document held no longer names it")
         XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "out-done"])
         let erased = try XCTUnwrap(try messages.findMessage(id: "in-done", direction: .inbound))
         XCTAssertEqual(erased.parts.map(\.file.path), ["", ""], "the payloads are gone")

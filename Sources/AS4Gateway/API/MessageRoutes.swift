@@ -82,6 +82,9 @@ struct MessageRoutes {
         if decision != "accept" && decision != "reject" { errors.append(("/decision", "required: accept or reject")) }
         for key in ["code", "reason", "address"] where body[key] != nil && !(body[key] is String) { errors.append(("/\(key)", "must be a string")) }
         let code = body["code"] as? String, reason = body["reason"] as? String
+        for (key, text) in [("code", code), ("reason", reason)] {
+            if let text, let p = TextInput.problem(text, maxLength: 1000) { errors.append(("/\(key)", p)) }
+        }
         if decision == "reject" && (reason ?? "").isEmpty { errors.append(("/reason", "a rejection needs a reason")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
         guard !a.held.isEmpty else { throw Problem.forbidden("only a recipient confirms a message; \(r.connection.name) holds none of its recipients") }

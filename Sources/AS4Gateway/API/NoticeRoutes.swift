@@ -14,7 +14,7 @@ struct NoticeRoutes {
     private var isOperator: Bool { r.connection.roles.contains(.operatorRole) }
 
     func contact(_ segment: String) throws -> HTTPResponse {
-        let address = try r.canonical(segment.removingPercentEncoding ?? segment, field: "address")
+        let address = try r.canonical(segment, field: "address")
         guard r.holds(address) || isOperator else {
             throw Problem.forbidden("connection \(r.connection.name) does not hold \(address)")
         }
@@ -69,7 +69,13 @@ struct NoticeRoutes {
             after = n
         }
         let page = try r.context.notices.notices(address: address, status: status, after: after, limit: try FeedRoutes(r).limit())
-        return JSON.object([("items", .array(page.map(Self.view))), ("nextAfter", .int(page.last?.id ?? after))]).response(200)
+        // The server's reply text may name internal hosts: operators see it, owners the status.
+        let shown = isOperator ? page : page.map { n -> EmailNotice in
+            var n = n
+            n.lastError = n.lastError.map { _ in n.status == .failed ? "not delivered to the mail server" : "delivery attempt failed" }
+            return n
+        }
+        return JSON.object([("items", .array(shown.map(Self.view))), ("nextAfter", .int(page.last?.id ?? after))]).response(200)
     }
 
     static func view(_ c: NoticeContact) -> JSON {

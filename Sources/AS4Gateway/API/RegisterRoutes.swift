@@ -66,8 +66,8 @@ struct RegisterRoutes {
         default: errors.append(("/personCode", "must be a string"))
         }
         let reason = body["reason"] as? String ?? ""
-        if reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 1000 {
-            errors.append(("/reason", "required: the lawful reason, 1 to 1000 characters"))
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 1000 || !TextInput.isCarriable(reason) {
+            errors.append(("/reason", "required: the lawful reason, 1 to 1000 characters without control characters"))
         }
         let now = Date()
         let validFrom = Self.date(body["validFrom"], "/validFrom", &errors) ?? now
@@ -92,7 +92,7 @@ struct RegisterRoutes {
                 throw Problem.invalid("unknown field \(unknown)", errors: [("/\(unknown)", "unknown field; the body may only give a reason")])
             }
             if let v = body["reason"] {
-                guard let text = v as? String, !text.isEmpty, text.count <= 1000 else {
+                guard let text = v as? String, !text.isEmpty, text.count <= 1000, TextInput.isCarriable(text) else {
                     throw Problem.invalid("reason must be a string of 1 to 1000 characters", errors: [("/reason", "a string of 1 to 1000 characters")])
                 }
                 reason = text
@@ -208,7 +208,7 @@ struct RegisterRoutes {
     // MARK: Opt-ins
 
     func getOptIn(_ text: String) throws -> HTTPResponse {
-        let address = try r.canonical(text.removingPercentEncoding ?? text, field: "address")
+        let address = try r.canonical(text, field: "address")
         guard r.holds(address) || r.connection.roles.contains(.operatorRole) else {
             throw Problem.forbidden("connection \(r.connection.name) does not hold \(address)")
         }
@@ -216,7 +216,7 @@ struct RegisterRoutes {
     }
 
     func putOptIn(_ text: String) throws -> HTTPResponse {
-        let address = try r.canonical(text.removingPercentEncoding ?? text, field: "address")
+        let address = try r.canonical(text, field: "address")
         guard r.holds(address) else { throw Problem.forbidden("only a connection holding \(address) sets its opt-in; \(r.connection.name) does not") }
         let body = try r.jsonObject()
         var errors: [(pointer: String, detail: String)] = []

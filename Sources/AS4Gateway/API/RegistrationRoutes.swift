@@ -111,13 +111,15 @@ struct RegistrationRoutes {
     }
 
     /// As `visible`, and a registrant must authenticate with a certificate of the registration
-    /// that is usable now, or the one it registered with (when not revoked).
+    /// that is usable now; the one it registered with counts only while the registration is
+    /// pending (after a decision it would otherwise outlive roll-over and revocation).
     private func manageable(_ id: String) throws -> (Registration, actor: String) {
         let (r, actor) = try visible(id)
         guard !isOperator, let registrant else { return (r, actor) }
         let usable = try store.certificates(registrationId: id).contains { $0.sha256 == registrant.sha256 && $0.isUsable(at: now) }
-        guard usable || registrant.sha256 == r.registrantSHA256 else {
-            throw Problem.forbidden("changing registration \(id) needs its registrant's certificate or one of its certificates that is usable now")
+        guard usable || (registrant.sha256 == r.registrantSHA256 && r.status == .pending) else {
+            throw Problem.forbidden("changing registration \(id) needs one of its certificates that is usable now "
+                + "(the certificate it was registered with counts only while it is pending)")
         }
         return (r, actor)
     }
@@ -178,7 +180,9 @@ struct RegistrationRoutes {
             if endpoint.flatMap(URL.init(string:))?.scheme != "https" || endpoint.flatMap(URL.init(string:))?.host?.isEmpty != false {
                 errors.append(("/endpoint", "an access point's endpoint is its https:// AS4 URL"))
             }
-            if partyId?.isEmpty != false || partyId!.count > 256 { errors.append(("/partyId", "an access point needs its AS4 party id")) }
+            if partyId?.isEmpty != false || partyId!.count > 256 || !TextInput.isCarriable(partyId!) {
+                errors.append(("/partyId", "an access point needs its AS4 party id (no control characters, at most 256)"))
+            }
         case .dms:
             if body["endpoint"] != nil { errors.append(("/endpoint", "a DMS has no endpoint: it calls this API")) }
             if body["partyId"] != nil { errors.append(("/partyId", "a DMS has no party id")) }
@@ -246,6 +250,11 @@ struct RegistrationRoutes {
         if r.kind == .dms, let certificate, SelfService.registrationNumber(of: certificate) != r.registrationNumber {
             errors.append(("/certificate", "a DMS's client certificate must name company \(r.registrationNumber) (organizationIdentifier)"))
         }
+        let current = try store.certificates(registrationId: id).filter { $0.revokedAt == nil && $0.notAfter > now }
+        if current.count >= Self.limits.certificates {
+            errors.append(("/certificate", "registration \(id) holds \(current.count) certificates that are not revoked or expired; "
+                + "at most \(Self.limits.certificates): revoke one first"))
+        }
         guard errors.isEmpty, let certificate else { throw Problem.invalid("the certificate is not acceptable", errors: errors) }
         try store.addCertificate(try held(certificate, by: id), overlapUntil: overlapUntil, actor: actor, at: now)
         try refreshDirectory(r, actor: actor)
@@ -256,7 +265,7 @@ struct RegistrationRoutes {
     func revoke(_ id: String, sha256: String) throws -> HTTPResponse {
         let (r, actor) = try manageable(id)
         let body = try jsonBody(required: false)
-        let reason = body["reason"] as? String
+        let reason = try TextInput.optional(body["reason"], pointer: "/reason", maxLength: Self.limits.text)
         guard try store.revokeCertificate(registrationId: id, sha256: sha256, actor: actor, reason: reason, at: now) else {
             throw Problem.conflict("certificate \(sha256) of registration \(id) was revoked already")
         }
@@ -309,7 +318,8 @@ struct RegistrationRoutes {
     func reject(_ id: String) throws -> HTTPResponse {
         let actor = try requireOperator()
         let body = try jsonBody(required: true)
-        guard let reason = body["reason"] as? String, !reason.trimmingCharacters(in: .whitespaces).isEmpty, reason.count <= Self.limits.text else {
+        guard let reason = body["reason"] as? String, !reason.trimmingCharacters(in: .whitespaces).isEmpty, reason.count <= Self.limits.text,
+              TextInput.isCarriable(reason) else {
             throw Problem.invalid("a rejection needs a reason the company can read", errors: [("/reason", "a text of 1 to \(Self.limits.text) characters")])
         }
         let decided = try store.decide(id: id, status: .rejected, actor: actor, reason: reason, at: now)
@@ -379,8 +389,8 @@ struct RegistrationRoutes {
         } else {
             text = ""
         }
-        guard !text.isEmpty, text.count <= Self.limits.text else {
-            errors.append(("/contact", "contact is a text or object of at most \(Self.limits.text) characters"))
+        guard !text.isEmpty, text.count <= Self.limits.text, TextInput.isCarriable(text) else {
+            errors.append(("/contact", "contact is a text or object of at most \(Self.limits.text) characters, without control characters"))
             return nil
         }
         return text

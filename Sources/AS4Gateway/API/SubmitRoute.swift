@@ -66,8 +66,8 @@ struct SubmitRoute {
         }
         var names: [String] = []
         for (i, f) in files.enumerated() {
-            guard let name = f.filename, !name.isEmpty, !name.contains("/"), name.utf8.count <= 255 else {
-                throw Problem.badRequest("file part \(i + 1) needs a filename (no slash, at most 255 bytes)")
+            guard let name = f.filename, !name.isEmpty, !name.contains("/"), name.utf8.count <= 255, TextInput.isCarriable(name) else {
+                throw Problem.badRequest("file part \(i + 1) needs a filename (no slash or control characters, at most 255 bytes)")
             }
             names.append(name)
         }

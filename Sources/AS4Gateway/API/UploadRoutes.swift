@@ -31,7 +31,9 @@ struct UploadRoutes {
         var errors: [(pointer: String, detail: String)] = []
         for key in body.keys.sorted() where !["name", "mimeType", "size"].contains(key) { errors.append(("/\(key)", "unknown field")) }
         let name = body["name"] as? String ?? ""
-        if name.isEmpty || name.contains("/") || name.utf8.count > 255 { errors.append(("/name", "required: a file name without a slash, at most 255 bytes")) }
+        if name.isEmpty || name.contains("/") || name.utf8.count > 255 || !TextInput.isCarriable(name) {
+            errors.append(("/name", "required: a file name without a slash or control characters, at most 255 bytes"))
+        }
         let mimeType = body["mimeType"] as? String ?? "application/octet-stream"
         if (try? MediaType.parse(mimeType)) == nil { errors.append(("/mimeType", "not a media type")) }
         let size = (body["size"] as? NSNumber).flatMap { SubmitRoute.isJSONBoolean($0) ? nil : $0.int64Value } ?? 0

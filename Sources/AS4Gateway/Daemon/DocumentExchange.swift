@@ -117,6 +117,9 @@ struct DocumentExchange {
             throw IntakeError.malformed("file \(info.name) differs from its description in the header")
         }
         let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
+        // Kept in canonical spelling, as submissions are: inboxes, limits and legal holds match by it.
+        let senderAddress = (try? EAddress(header.sender).canonical) ?? header.sender
+        let recipientAddress = (try? EAddress(header.recipient).canonical) ?? header.recipient
         // The same rules as a submission here: reported back Failed with the same code.
         if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
             try refuse(header, origin: origin, refTo: m.metadata.messageId, code: refusal.outcome, reason: refusal.reason)
@@ -132,11 +135,11 @@ struct DocumentExchange {
         switch decision {
         case .localMailbox:
             // Normally refused before the receipt (InboundProcessor); a pulled or racing one lands here.
-            if let full = try MailboxQuota(context: context).refusal(for: (try? EAddress(header.recipient).canonical) ?? header.recipient, adding: size) {
+            if let full = try MailboxQuota(context: context).refusal(for: recipientAddress, adding: size) {
                 try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
                 return
             }
-            recipient = .init(address: header.recipient, route: .mailbox, status: .accepted)
+            recipient = .init(address: recipientAddress, route: .mailbox, status: .accepted)
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
             guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {
@@ -144,25 +147,25 @@ struct DocumentExchange {
                            reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
                 return
             }
-            recipient = .init(address: header.recipient, route: .remote, status: .submitted, party: party,
+            recipient = .init(address: recipientAddress, route: .remote, status: .submitted, party: party,
                               as4MessageId: Identifier.messageId(domain: context.messageIdDomain))
         default:
             try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
             return
         }
         var document = NewDocument(
-            messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: header.sender, metadata: header.metadata,
+            messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: senderAddress, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
             files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
             recipients: [recipient])
         document.retainUntil = try RetentionPolicy(context: context).retainUntil(
-            storedAt: Date(), addresses: [header.sender, header.recipient].map { (try? EAddress($0).canonical) ?? $0 })
+            storedAt: Date(), addresses: [senderAddress, recipientAddress])
         let notices = recipient.route == .mailbox
-            ? [BackendNotification(address: header.recipient, kind: "newMessage", messageId: header.documentId,
-                                   recipient: header.recipient, detail: "from \(header.sender)", at: Date())] : []
+            ? [BackendNotification(address: recipientAddress, kind: "newMessage", messageId: header.documentId,
+                                   recipient: recipientAddress, detail: "from \(senderAddress)", at: Date())] : []
         guard case .stored = try context.mailbox.insertDocument(document, notifications: notices, at: Date()) else { return }
         if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
-           let r = d.recipients.first(where: { $0.address == header.recipient }) {
+           let r = d.recipients.first(where: { $0.address == recipientAddress }) {
             try sendDocument(d, to: r)
             context.log.log(.info, "document-forwarded", ["message_id": header.documentId, "recipient": header.recipient, "from": origin,
                                                           "to": recipient.party])

@@ -52,9 +52,21 @@ enum EAddressMessages {
         return try e.encode(value)
     }
 
+    /// A partner's payload; its texts must be carriable like a client's (`TextInput`), or the
+    /// document's evidence and a PostgreSQL store could not hold them.
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .millisecondsSince1970
-        return try d.decode(type, from: data)
+        let value = try d.decode(type, from: data)
+        let texts: [String?]
+        switch value {
+        case let h as DocumentHeader: texts = [h.documentId, h.sender, h.recipient, h.metadata] + h.files.flatMap { [$0.name, $0.mimeType, $0.sha256] }
+        case let r as StatusReport: texts = [r.documentId, r.recipient, r.status, r.code, r.reason]
+        default: texts = []
+        }
+        if let bad = texts.compactMap({ $0 }).first(where: { !TextInput.isCarriable($0) }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a text contains a control character: \(bad.debugDescription)"))
+        }
+        return value
     }
 }

@@ -48,7 +48,13 @@ final class MailboxWorker: Sendable {
                             deadlinesChecked = Date()
                         }
                         if Date().timeIntervalSince(purged) >= context.config.retention.purgeIntervalSeconds {
-                            _ = try RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName).run(now: Date())
+                            // A purge that fails is tried again at the next interval; it must not
+                            // hold up taking in documents and their answers.
+                            do {
+                                _ = try RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName).run(now: Date())
+                            } catch {
+                                context.log.log(.error, "retention-purge", ["reason": "\(error)"])
+                            }
                             purged = Date()
                         }
                         return try runOnce()

@@ -126,6 +126,8 @@ struct RetentionPurge {
                                                          "bytes": String(r.bytes), "as4_messages": r.as4Messages.joined(separator: ","),
                                                          "retain_until": ISO8601DateFormatter().string(from: r.retainUntil),
                                                          "by": by])
+                } catch MailboxStoreError.notFound(_) {
+                    continue  // purged meanwhile by another purge (the daemon's, or an operator's)
                 } catch {
                     summary.failed.append(due.messageId)
                     log?.log(.error, "purge-failed", ["message_id": due.messageId, "reason": "\(error)"])

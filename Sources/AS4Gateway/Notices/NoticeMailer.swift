@@ -18,6 +18,8 @@ final class NoticeMailer: Sendable {
     private let finished = Atomic<Bool>(false)
     static let interval = 0.25
     static let batch = 100
+    /// Longer than an SMTP attempt may take (connect and total timeouts).
+    static let claimSeconds = 300.0
     /// The owner kinds whose arrivals are announced by e-mail; institutions read theirs through their DMS.
     static let announcedKinds: Set<String> = ["naturalPerson", "company"]
 
@@ -79,6 +81,9 @@ final class NoticeMailer: Sendable {
         if sender == nil { sender = try SMTPSender(configuration: try settings.smtpConfiguration()) }
         for notice in due {
             guard let email = notice.email, let smtp = sender else { continue }
+            // Claimed for longer than one attempt can take, so it goes out once even if another
+            // node's mailer runs at the same time.
+            guard try notices.claimNotice(id: notice.id, until: Date().addingTimeInterval(Self.claimSeconds), now: now) else { continue }
             let started = Date()
             let message = NoticeEmail(to: email, from: settings.from, address: notice.address, noticeId: notice.id,
                                       domain: context.messageIdDomain, portalURL: settings.portalURL, date: started).rendered()
@@ -108,6 +113,13 @@ final class NoticeMailer: Sendable {
                     context.metrics.noticeRetries.add(1, ordering: .relaxed)
                     fields["retry_in_s"] = String(format: "%.0f", delay)
                     context.log.log(.warning, "notice-retry", fields)
+                }
+                if error.refusedBeforeRecipient {
+                    // Login, MAIL FROM or the message itself refused: the same for every notice,
+                    // so the rest wait for the next round instead of spending their attempts.
+                    context.log.log(.error, "notice-smtp-refused", ["reason": error.description,
+                                                                   "detail": "check the notices settings (login, from) and the mail server"])
+                    break
                 }
             }
         }

@@ -61,6 +61,10 @@ public struct XMLWriter {
                 case 0x09 where attribute: raw("&#x9;")
                 case 0x0A where attribute: raw("&#xA;")
                 case 0x0D: raw("&#xD;")
+                // XML 1.0 cannot carry the other C0 controls at all, not even as references: a
+                // value holding one (never from our own inputs, which refuse them) is written
+                // with U+FFFD in its place, so the document stays well-formed.
+                case 0x00...0x1F where b != 0x09 && b != 0x0A: raw("\u{FFFD}")
                 default: bytes.append(b)
                 }
             }
@@ -71,6 +75,7 @@ public struct XMLWriter {
     static func needsEscape(_ b: UInt8, attribute: Bool) -> Bool {
         switch b {
         case 0x26, 0x3C, 0x0D: return true
+        case 0x00...0x08, 0x0B, 0x0C, 0x0E...0x1F: return true
         case 0x3E: return !attribute
         case 0x22, 0x09, 0x0A: return attribute
         default: return false

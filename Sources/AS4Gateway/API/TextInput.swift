@@ -1,0 +1,27 @@
+import Foundation
+
+/// Free text that clients and partners send and the gateway keeps (reasons, codes, file names,
+/// party ids): it must be carriable everywhere it goes. XML 1.0 cannot hold C0 control
+/// characters other than tab, LF and CR, not even as character references, so one such
+/// character in a stored reason would make every later evidence bundle of the document
+/// unwritable; PostgreSQL text cannot hold NUL. Refused where it enters, with a precise problem.
+enum TextInput {
+    static func isCarriable(_ s: String) -> Bool {
+        !s.unicodeScalars.contains { ($0.value < 0x20 && $0.value != 0x09 && $0.value != 0x0A && $0.value != 0x0D) || $0.value == 0xFFFE || $0.value == 0xFFFF }
+    }
+
+    /// Why `s` is refused, or nil.
+    static func problem(_ s: String, maxLength: Int) -> String? {
+        if !isCarriable(s) { return "contains a control character (only tab, line feed and carriage return are allowed)" }
+        if s.count > maxLength { return "longer than \(maxLength) characters" }
+        return nil
+    }
+
+    /// An optional string member: absent or null gives nil; anything else must be a carriable string.
+    static func optional(_ value: Any?, pointer: String, maxLength: Int) throws -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let s = value as? String else { throw Problem.invalid("\(pointer) must be a string", errors: [(pointer, "must be a string")]) }
+        if let p = problem(s, maxLength: maxLength) { throw Problem.invalid("\(pointer) \(p)", errors: [(pointer, p)]) }
+        return s
+    }
+}
