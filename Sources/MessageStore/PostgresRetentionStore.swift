@@ -73,15 +73,16 @@ public final class PostgresRetentionStore: RetentionStore {
 
     // MARK: Purge
 
-    public func dueDocuments(now: Date, limit: Int) throws -> [DueDocument] {
+    public func dueDocuments(now: Date, after: DueDocument?, limit: Int) throws -> [DueDocument] {
         try read { c in
             let due = try c.execute("""
                 SELECT message_id, retain_until FROM documents d
                 WHERE retain_until IS NOT NULL AND retain_until <= $1
+                  AND ($3::bigint IS NULL OR retain_until > $3 OR (retain_until = $3 AND message_id COLLATE "C" > $4))
                   AND NOT EXISTS (SELECT 1 FROM document_recipients r WHERE r.message_id = d.message_id
                                   AND r.route = 'remote' AND r.status = 'Submitted')
                 ORDER BY retain_until, message_id COLLATE "C" LIMIT $2
-                """, [now, limit]).rows.map { ($0.string("message_id"), $0.date("retain_until")) }
+                """, [now, limit, after?.retainUntil, after?.messageId]).rows.map { ($0.string("message_id"), $0.date("retain_until")) }
             return try due.map { DueDocument(messageId: $0.0, retainUntil: $0.1, holds: try Self.activeHolds(c, $0.0)) }
         }
     }

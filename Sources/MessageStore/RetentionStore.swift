@@ -24,7 +24,9 @@ public protocol RetentionStore: AnyObject, Sendable {
     /// Documents whose `retain_until` is at or before `now`, earliest first, with whether a legal
     /// hold keeps them. Left out: a document with a remote recipient still `Submitted` (its AS4
     /// message is not final and needs the document's files to be queued again).
-    func dueDocuments(now: Date, limit: Int) throws -> [DueDocument]
+    /// `after`: the last one of the previous page (keyset paging, so documents a hold keeps or
+    /// whose purge fails do not come back in every page and hide those behind them).
+    func dueDocuments(now: Date, after: DueDocument?, limit: Int) throws -> [DueDocument]
     /// Removes one document (events, files, recipients, the document) and records the purge, in
     /// one transaction; the caller removes `filePaths` afterwards. With `carrier`, the payloads
     /// of the AS4 messages that carried the document (conversation id = the document's id,
@@ -91,6 +93,11 @@ public struct LegalHold: Sendable, Equatable {
 }
 
 /// A document whose retention has ended.
+extension RetentionStore {
+    /// The first page.
+    public func dueDocuments(now: Date, limit: Int) throws -> [DueDocument] { try dueDocuments(now: now, after: nil, limit: limit) }
+}
+
 public struct DueDocument: Sendable, Equatable {
     public var messageId: String
     public var retainUntil: Date

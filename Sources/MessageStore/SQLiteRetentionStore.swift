@@ -66,15 +66,16 @@ public final class SQLiteRetentionStore: RetentionStore {
 
     // MARK: Purge
 
-    public func dueDocuments(now: Date, limit: Int) throws -> [DueDocument] {
+    public func dueDocuments(now: Date, after: DueDocument?, limit: Int) throws -> [DueDocument] {
         try read { c in
             let due = try c.query("""
                 SELECT message_id, retain_until FROM documents d
                 WHERE retain_until IS NOT NULL AND retain_until <= ?
+                  AND (? IS NULL OR retain_until > ? OR (retain_until = ? AND message_id > ?))
                   AND NOT EXISTS (SELECT 1 FROM document_recipients r WHERE r.message_id = d.message_id
                                   AND r.route = 'remote' AND r.status = 'Submitted')
                 ORDER BY retain_until, message_id LIMIT ?
-                """, [now, limit]) { ($0.string("message_id"), $0.date("retain_until")) }
+                """, [now, after?.retainUntil, after?.retainUntil, after?.retainUntil, after?.messageId, limit]) { ($0.string("message_id"), $0.date("retain_until")) }
             return try due.map { DueDocument(messageId: $0.0, retainUntil: $0.1, holds: try Self.activeHolds(c, $0.0)) }
         }
     }

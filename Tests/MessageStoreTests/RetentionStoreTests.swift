@@ -157,6 +157,12 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.holds(activeOnly: true).map(\.id), [onMessage.id, onAddress.id])
         let due = Dictionary(uniqueKeysWithValues: try retention.dueDocuments(now: Date(), limit: 10).map { ($0.messageId, $0.holds) })
         XCTAssertEqual(due, ["held": [onMessage.id], "by-address": [onAddress.id]])
+        // Pages go on after the last one, so held documents do not hide those behind them.
+        try store("free", until: past.addingTimeInterval(1))
+        let first = try retention.dueDocuments(now: Date(), limit: 2)
+        XCTAssertEqual(Set(first.map(\.messageId)), ["held", "by-address"])
+        XCTAssertEqual(try retention.dueDocuments(now: Date(), after: first.last, limit: 2).map(\.messageId), ["free"])
+        XCTAssertEqual(try retention.dueDocuments(now: Date(), after: first.first, limit: 1).map(\.messageId), [first[1].messageId])
         for id in ["held", "by-address"] {
             XCTAssertThrowsError(try retention.purgeDocument(messageId: id, by: "test", now: Date(), carrier: nil)) {
                 XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("legal hold"), true, "\($0)")

@@ -100,14 +100,15 @@ struct RetentionPurge {
     /// Purges in batches until nothing is due at `now` (at most `limit` documents per run).
     func run(now: Date, dryRun: Bool = false, limit: Int = 10_000) throws -> Summary {
         var summary = Summary()
-        var seen = Set<String>()
-        while seen.count < limit {
-            // Held documents stay due and come back in every batch: ask for more each round, so
-            // those after them are reached.
-            let batch = try store.dueDocuments(now: now, limit: seen.count + 200).filter { !seen.contains($0.messageId) }
+        var seen = 0
+        var last: DueDocument?
+        while seen < limit {
+            // Keyset pages: held documents and failed purges are passed once, not read again.
+            let batch = try store.dueDocuments(now: now, after: last, limit: min(200, limit - seen))
             guard !batch.isEmpty else { break }
+            last = batch.last
             for due in batch {
-                seen.insert(due.messageId)
+                seen += 1
                 if !due.holds.isEmpty {
                     summary.held.append((due.messageId, due.holds))
                     continue
