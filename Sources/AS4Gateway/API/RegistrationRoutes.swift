@@ -15,7 +15,7 @@ struct RegistrationRoutes {
     let context: GatewayContext
     let now = Date()
 
-    static let limits = (addresses: 100, certificates: 10, text: 1000)
+    static let limits = (addresses: 100, certificates: 10, text: 1000, pendingPerCompany: 10)
 
     static func handles(_ path: String) -> Bool {
         path == APIHandler.prefix + "registrations" || path.hasPrefix(APIHandler.prefix + "registrations/")
@@ -144,6 +144,13 @@ struct RegistrationRoutes {
 
     func register() throws -> HTTPResponse {
         guard let registrant else { throw unidentified }
+        // A company waits for at most a few decisions at a time: registrations cost the
+        // operators' attention and stay in the append-only history.
+        let waiting = try store.registrations(status: .pending).filter { $0.registrationNumber == registrant.registrationNumber }.count
+        guard waiting < Self.limits.pendingPerCompany else {
+            throw Problem.conflict("company \(registrant.registrationNumber) has \(waiting) registrations waiting for a decision; "
+                + "at most \(Self.limits.pendingPerCompany) at a time")
+        }
         let body = try jsonBody(required: true)
         var errors: [(pointer: String, detail: String)] = []
         let kind = (body["kind"] as? String).flatMap(RegistrationKind.init(rawValue:))
