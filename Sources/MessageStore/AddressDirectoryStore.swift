@@ -16,6 +16,11 @@ public protocol AddressDirectoryStore: AnyObject, Sendable {
     /// record with the stored one (dates at millisecond precision). Addresses must be unique
     /// within `records` (`StoreError.invalidArgument` otherwise, as for an invalid record).
     func importRecords(_ records: [AddressRecord], replace: Bool, at now: Date) throws -> AddressImportResult
+    /// Reads, changes and writes one record in one transaction (the row locked on PostgreSQL),
+    /// so two changes of different fields at once (limits and an approval) both stay. `missing`
+    /// is the record to start from when there is none; nil then changes nothing and returns nil.
+    func modifyRecord(_ address: String, missing: AddressRecord?, at now: Date,
+                      _ change: (inout AddressRecord) throws -> Void) throws -> AddressRecord?
     func close()
 }
 

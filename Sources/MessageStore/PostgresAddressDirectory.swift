@@ -33,6 +33,42 @@ public final class PostgresAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func modifyRecord(_ address: String, missing: AddressRecord?, at now: Date,
+                             _ change: (inout AddressRecord) throws -> Void) throws -> AddressRecord? {
+        try pool.withConnection { c in
+            try c.transaction { () throws -> AddressRecord? in
+                // An import holds this lock for its whole transaction: a change waits for it.
+                _ = try c.execute("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
+                                  [Int(PostgresSchema.lockNamespace), Int(PostgresSchema.directoryImportLock)])
+                guard var record = try c.execute("SELECT * FROM directory_addresses WHERE address = $1 FOR UPDATE", [address]).first
+                    .map(Self.readRecord) ?? missing else { return nil }
+                try change(&record)
+                try AddressRecordRules.validate(record)
+                try Self.upsert(c, record, at: now)
+                return record
+            }
+        }
+    }
+
+    private static func upsert(_ c: PostgresConnection, _ record: AddressRecord, at now: Date) throws {
+        _ = try c.execute("""
+            INSERT INTO directory_addresses (address, owner_id, owner_kind, max_message_bytes, mailbox_bytes,
+                retention_days, active_from, suspended_from, suspended_until, blocked_from, access_point, party_id,
+                party_id_type, endpoint, certificates, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT (address) DO UPDATE SET
+                owner_id = EXCLUDED.owner_id, owner_kind = EXCLUDED.owner_kind, max_message_bytes = EXCLUDED.max_message_bytes,
+                mailbox_bytes = EXCLUDED.mailbox_bytes, retention_days = EXCLUDED.retention_days,
+                active_from = EXCLUDED.active_from, suspended_from = EXCLUDED.suspended_from,
+                suspended_until = EXCLUDED.suspended_until, blocked_from = EXCLUDED.blocked_from,
+                access_point = EXCLUDED.access_point, party_id = EXCLUDED.party_id, party_id_type = EXCLUDED.party_id_type,
+                endpoint = EXCLUDED.endpoint, certificates = EXCLUDED.certificates, updated_at = EXCLUDED.updated_at
+            """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
+                  record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
+                  record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
+                  AddressRecordRules.joined(record.certificates), now])
+    }
+
     public func count() throws -> Int {
         try pool.withConnection { c in try c.execute("SELECT COUNT(*) AS n FROM directory_addresses").first?.int("n") ?? 0 }
     }
@@ -51,22 +87,7 @@ public final class PostgresAddressDirectory: AddressDirectoryStore {
                         continue
                     }
                     if stored == nil { result.added += 1 } else { result.changed += 1 }
-                    try c.execute("""
-                        INSERT INTO directory_addresses (address, owner_id, owner_kind, max_message_bytes, mailbox_bytes,
-                            retention_days, active_from, suspended_from, suspended_until, blocked_from, access_point, party_id,
-                            party_id_type, endpoint, certificates, updated_at)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                        ON CONFLICT (address) DO UPDATE SET
-                            owner_id = EXCLUDED.owner_id, owner_kind = EXCLUDED.owner_kind, max_message_bytes = EXCLUDED.max_message_bytes,
-                            mailbox_bytes = EXCLUDED.mailbox_bytes, retention_days = EXCLUDED.retention_days,
-                            active_from = EXCLUDED.active_from, suspended_from = EXCLUDED.suspended_from,
-                            suspended_until = EXCLUDED.suspended_until, blocked_from = EXCLUDED.blocked_from,
-                            access_point = EXCLUDED.access_point, party_id = EXCLUDED.party_id, party_id_type = EXCLUDED.party_id_type,
-                            endpoint = EXCLUDED.endpoint, certificates = EXCLUDED.certificates, updated_at = EXCLUDED.updated_at
-                        """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
-                              record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
-                              record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
-                              AddressRecordRules.joined(record.certificates), now])
+                    try Self.upsert(c, record, at: now)
                 }
                 if replace {
                     let stale = try c.execute("SELECT address FROM directory_addresses").rows.map { $0.string("address") }

@@ -42,6 +42,33 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func modifyRecord(_ address: String, missing: AddressRecord?, at now: Date,
+                             _ change: (inout AddressRecord) throws -> Void) throws -> AddressRecord? {
+        try withConnection { c in
+            try c.immediateTransaction { () throws -> AddressRecord? in
+                guard var record = try c.queryFirst("SELECT * FROM directory_addresses WHERE address = ?", [address], row: Self.readRecord) ?? missing else {
+                    return nil
+                }
+                try change(&record)
+                try AddressRecordRules.validate(record)
+                try Self.upsert(c, record, at: now)
+                return record
+            }
+        }
+    }
+
+    private static func upsert(_ c: SQLiteConnection, _ record: AddressRecord, at now: Date) throws {
+        try c.run("""
+            INSERT OR REPLACE INTO directory_addresses (address, owner_id, owner_kind, max_message_bytes, mailbox_bytes,
+                retention_days, active_from, suspended_from, suspended_until, blocked_from, access_point, party_id,
+                party_id_type, endpoint, certificates, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
+                  record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
+                  record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
+                  AddressRecordRules.joined(record.certificates), now])
+    }
+
     public func count() throws -> Int {
         try withConnection { c in
             try c.queryFirst("SELECT COUNT(*) AS n FROM directory_addresses") { $0.int("n") } ?? 0
@@ -62,15 +89,7 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
                         continue
                     }
                     if stored == nil { result.added += 1 } else { result.changed += 1 }
-                    try c.run("""
-                        INSERT OR REPLACE INTO directory_addresses (address, owner_id, owner_kind, max_message_bytes, mailbox_bytes,
-                            retention_days, active_from, suspended_from, suspended_until, blocked_from, access_point, party_id,
-                            party_id_type, endpoint, certificates, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [record.address, record.ownerId, record.ownerKind, record.maxMessageBytes, record.mailboxBytes,
-                              record.retentionDays, record.activeFrom, record.suspendedFrom, record.suspendedUntil, record.blockedFrom,
-                              record.remote ? "remote" : "local", record.partyId, record.partyIdType, record.endpoint,
-                              AddressRecordRules.joined(record.certificates), now])
+                    try Self.upsert(c, record, at: now)
                 }
                 if replace {
                     let stale = try c.query("SELECT address FROM directory_addresses") { $0.string("address") }.filter { !seen.contains($0) }

@@ -29,6 +29,40 @@ class AddressDirectoryStoreTests: StoreTestCase {
         XCTAssertEqual(try directory.allRecords().map(\.address), ["_DEFAULT@40003032949", "_PRIVATE@16117519997"])
     }
 
+    /// One record changed in one transaction: other fields stay; a missing one is created only
+    /// from `missing`; a change the rules refuse changes nothing; two changes of different fields
+    /// at the same moment both stay.
+    func testModifyRecordChangesOnlyWhatItIsGivenAndLosesNoConcurrentChange() throws {
+        let directory = try openAddressDirectory()
+        defer { directory.close() }
+        XCTAssertEqual(try directory.importRecords([remote], replace: false, at: t0), AddressImportResult(added: 1))
+        let limited = try directory.modifyRecord(remote.address, missing: nil, at: t0 + 1) { $0.mailboxBytes = 9000 }
+        var expected = remote
+        expected.mailboxBytes = 9000
+        XCTAssertEqual(limited, expected)
+        XCTAssertEqual(try directory.record(for: remote.address), expected)
+        XCTAssertNil(try directory.modifyRecord("X@40003032949", missing: nil, at: t0) { $0.mailboxBytes = 1 })
+        XCTAssertNil(try directory.record(for: "X@40003032949"), "nothing created without a starting record")
+        XCTAssertEqual(try directory.modifyRecord("X@40003032949", missing: record("X@40003032949"), at: t0) { $0.maxMessageBytes = 5 }?.maxMessageBytes, 5)
+        XCTAssertThrowsError(try directory.modifyRecord(remote.address, missing: nil, at: t0) { $0.partyId = nil }, "a remote entry needs its party")
+        XCTAssertEqual(try directory.record(for: remote.address), expected, "a refused change changes nothing")
+
+        // Limits and the access point changed at the same moment, each by its own writer.
+        let other = try openAddressDirectory()
+        defer { other.close() }
+        let at = t0
+        DispatchQueue.concurrentPerform(iterations: 20) { i in
+            if i % 2 == 0 {
+                _ = try? directory.modifyRecord("X@40003032949", missing: nil, at: at) { $0.maxMessageBytes = 1000 + i }
+            } else {
+                _ = try? other.modifyRecord("X@40003032949", missing: nil, at: at) { $0.retentionDays = i }
+            }
+        }
+        let last = try XCTUnwrap(try directory.record(for: "X@40003032949"))
+        XCTAssertNotEqual(last.maxMessageBytes, 5, "a limits change stayed")
+        XCTAssertNotNil(last.retentionDays, "a retention change stayed")
+    }
+
     func testCountsMergeAndReplace() throws {
         let directory = try openAddressDirectory()
         defer { directory.close() }

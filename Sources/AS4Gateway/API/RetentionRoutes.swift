@@ -182,9 +182,13 @@ struct RetentionRoutes {
         }
         let maxMessage = limit("maxMessageBytes"), mailbox = limit("mailboxBytes")
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
-        if let maxMessage { record.maxMessageBytes = maxMessage }
-        if let mailbox { record.mailboxBytes = mailbox }
-        _ = try r.context.addresses.importRecords([record], replace: false, at: Date())
+        // Read, changed and written in one transaction: an approval or another change of the
+        // same entry at the same moment keeps its own fields.
+        guard let changed = try r.context.addresses.modifyRecord(record.address, missing: nil, at: Date(), { entry in
+            if let maxMessage { entry.maxMessageBytes = maxMessage }
+            if let mailbox { entry.mailboxBytes = mailbox }
+        }) else { throw Problem.notFound("\(record.address) is not in the e-address directory") }
+        record = changed
         r.context.log.log(.warning, "address-limits-changed", ["address": record.address, "max_message_bytes": record.maxMessageBytes.map(String.init) ?? "none",
                                                                "mailbox_bytes": record.mailboxBytes.map(String.init) ?? "none", "by": r.connection.name])
         return try limitsView(try storedRecord(record.address)).response(200)

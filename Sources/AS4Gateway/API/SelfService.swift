@@ -74,18 +74,17 @@ enum SelfService {
     /// The directory rows of the registration's addresses: local mailboxes for a DMS, the access
     /// point for an access point. Limits and dates an operator set on an existing row stay.
     private static func setDirectory(_ r: Registration, certificates: [String], context: GatewayContext, now: Date) throws {
-        var records: [AddressRecord] = []
+        // Each row read, changed and written in one transaction: limits set at the same moment stay.
         for address in r.addresses {
-            var record = try context.addresses.record(for: address)
-                ?? AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: "company")
-            record.remote = r.kind == .accessPoint
-            record.partyId = r.kind == .accessPoint ? r.partyId : nil
-            record.partyIdType = nil
-            record.endpoint = r.kind == .accessPoint ? r.endpoint : nil
-            record.certificates = r.kind == .accessPoint ? certificates.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } : []
-            records.append(record)
+            _ = try context.addresses.modifyRecord(address, missing: AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: "company"),
+                                                   at: now) { record in
+                record.remote = r.kind == .accessPoint
+                record.partyId = r.kind == .accessPoint ? r.partyId : nil
+                record.partyIdType = nil
+                record.endpoint = r.kind == .accessPoint ? r.endpoint : nil
+                record.certificates = r.kind == .accessPoint ? certificates.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } : []
+            }
         }
-        _ = try context.addresses.importRecords(records, replace: false, at: now)
     }
 
     // MARK: Report
