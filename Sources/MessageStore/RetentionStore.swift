@@ -29,8 +29,8 @@ public protocol RetentionStore: AnyObject, Sendable {
     func dueDocuments(now: Date, after: DueDocument?, limit: Int) throws -> [DueDocument]
     /// Removes one document (events, files, recipients, the document) and records the purge, in
     /// one transaction; the caller removes `filePaths` afterwards. With `carrier`, the payloads
-    /// of the AS4 messages that carried the document (conversation id = the document's id,
-    /// that service and action) are erased too, when final: inbound ones handed over, outbound
+    /// of the AS4 messages that carried the document (the inbound one it arrived in and the
+    /// outbound ones sent for its recipients, of that service and action) are erased too, when final: inbound ones handed over, outbound
     /// ones Delivered; their rows, events and receipts stay as evidence. Throws `notFound` for
     /// no such document, `conflict` when it is retained at `now`, held, or still being sent;
     /// the database's triggers refuse as well when the real clock says it is retained.
