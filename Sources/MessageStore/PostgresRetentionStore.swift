@@ -119,12 +119,26 @@ public final class PostgresRetentionStore: RetentionStore {
             let record = PurgeRecord(id: id, messageId: messageId, sender: sender, recipients: recipients.map(\.address),
                                      fileDigests: files.map(\.sha256), bytes: bytes, as4Messages: erased.ids, retainUntil: retainUntil ?? now,
                                      purgedAt: Date(storeMilliseconds: now.storeMilliseconds), purgedBy: by)
-            return PurgeOutcome(record: record, filePaths: Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted())
+            let paths = Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted()
+            for path in paths {
+                _ = try c.execute("INSERT INTO purge_files (purge_id, path) VALUES ($1, $2)", [id, path])
+            }
+            return PurgeOutcome(record: record, filePaths: paths)
         }
     }
 
     public func purges(messageId: String) throws -> [PurgeRecord] {
         try read { c in try c.execute("SELECT * FROM purges WHERE message_id = $1 ORDER BY id", [messageId]).rows.map { $0.purgeRecord() } }
+    }
+
+    public func unremovedPurgeFiles(limit: Int) throws -> [(purgeId: Int64, path: String)] {
+        try read { c in
+            try c.execute("SELECT purge_id, path FROM purge_files ORDER BY purge_id, path LIMIT $1", [limit]).rows.map { ($0.int64("purge_id"), $0.string("path")) }
+        }
+    }
+
+    public func purgeFileRemoved(purgeId: Int64, path: String) throws {
+        try write { c in _ = try c.execute("DELETE FROM purge_files WHERE purge_id = $1 AND path = $2", [purgeId, path]) }
     }
 
     public func purges(after: Int64, limit: Int) throws -> [PurgeRecord] {

@@ -276,6 +276,15 @@ enum PostgresSchema {
             CREATE TRIGGER document_events_tombstoned BEFORE DELETE ON document_events
                 FOR EACH ROW EXECUTE FUNCTION document_events_require_tombstone();
             """),
+        Migration(version: 11, name: "files a purge still has to remove", sql: """
+            -- Written in the purge's transaction, removed once the file is gone: a crash or a
+            -- failed unlink after the commit leaves a row to try again, not a file nobody knows of.
+            CREATE TABLE purge_files (
+                purge_id BIGINT NOT NULL,
+                path     TEXT    NOT NULL CHECK (path <> ''),
+                PRIMARY KEY (purge_id, path)
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -39,6 +39,10 @@ public protocol RetentionStore: AnyObject, Sendable {
     func purges(messageId: String) throws -> [PurgeRecord]
     /// Every purge recorded after id `after`, by id.
     func purges(after: Int64, limit: Int) throws -> [PurgeRecord]
+    /// Files purges committed but nobody has confirmed removed yet (`purge_files`), oldest first.
+    func unremovedPurgeFiles(limit: Int) throws -> [(purgeId: Int64, path: String)]
+    /// The file is gone (removed now, or found missing).
+    func purgeFileRemoved(purgeId: Int64, path: String) throws
 
     // MARK: Mailboxes
 

@@ -113,12 +113,24 @@ public final class SQLiteRetentionStore: RetentionStore {
             let record = PurgeRecord(id: id, messageId: messageId, sender: sender, recipients: recipients.map(\.address),
                                      fileDigests: files.map(\.sha256), bytes: bytes, as4Messages: erased.ids, retainUntil: retainUntil ?? now,
                                      purgedAt: Date(storeMilliseconds: now.storeMilliseconds), purgedBy: by)
-            return PurgeOutcome(record: record, filePaths: Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted())
+            let paths = Array(Set(files.map(\.path) + erased.paths).filter { !$0.isEmpty }).sorted()
+            for path in paths {
+                try c.run("INSERT INTO purge_files (purge_id, path) VALUES (?, ?)", [id, path])
+            }
+            return PurgeOutcome(record: record, filePaths: paths)
         }
     }
 
     public func purges(messageId: String) throws -> [PurgeRecord] {
         try read { c in try c.query("SELECT * FROM purges WHERE message_id = ? ORDER BY id", [messageId]) { $0.purgeRecord() } }
+    }
+
+    public func unremovedPurgeFiles(limit: Int) throws -> [(purgeId: Int64, path: String)] {
+        try read { c in try c.query("SELECT purge_id, path FROM purge_files ORDER BY purge_id, path LIMIT ?", [limit]) { ($0.int64("purge_id"), $0.string("path")) } }
+    }
+
+    public func purgeFileRemoved(purgeId: Int64, path: String) throws {
+        try write { c in try c.run("DELETE FROM purge_files WHERE purge_id = ? AND path = ?", [purgeId, path]) }
     }
 
     public func purges(after: Int64, limit: Int) throws -> [PurgeRecord] {

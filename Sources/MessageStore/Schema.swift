@@ -287,6 +287,15 @@ enum Schema {
                 WHEN NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.tbl = 'document_events' AND t.id = OLD.id AND t.hash IS OLD.hash)
                 BEGIN SELECT RAISE(ABORT, 'a document event is deleted only by the purge, after its tombstone'); END;
             """),
+        Migration(version: 12, name: "files a purge still has to remove", sql: """
+            -- Written in the purge's transaction, removed once the file is gone: a crash or a
+            -- failed unlink after the commit leaves a row to try again, not a file nobody knows of.
+            CREATE TABLE purge_files (
+                purge_id INTEGER NOT NULL,
+                path     TEXT    NOT NULL CHECK (path <> ''),
+                PRIMARY KEY (purge_id, path)
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -102,6 +102,11 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.purges(after: 0, limit: 10), [outcome.record])
         XCTAssertEqual(try retention.purges(messageId: "old").first?.purgedBy, "mailbox-worker")
         XCTAssertThrowsError(try retention.purgeDocument(messageId: "old", by: "test", now: Date(), carrier: nil), "gone already")
+        // The files stay listed until someone confirms each gone (a crash after the commit loses none).
+        XCTAssertEqual(try retention.unremovedPurgeFiles(limit: 10).map(\.path), ["/p/old/1", "/p/old/2"])
+        XCTAssertEqual(try retention.unremovedPurgeFiles(limit: 10).map(\.purgeId), [outcome.record.id, outcome.record.id])
+        try retention.purgeFileRemoved(purgeId: outcome.record.id, path: "/p/old/1")
+        XCTAssertEqual(try retention.unremovedPurgeFiles(limit: 10).map(\.path), ["/p/old/2"])
         try assertIntact("young")
         try assertIntact("sending")
 

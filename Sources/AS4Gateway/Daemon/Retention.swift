@@ -100,6 +100,7 @@ struct RetentionPurge {
     /// Purges in batches until nothing is due at `now` (at most `limit` documents per run).
     func run(now: Date, dryRun: Bool = false, limit: Int = 10_000) throws -> Summary {
         var summary = Summary()
+        if !dryRun { try removeLeftoverFiles() }
         var seen = 0
         var last: DueDocument?
         while seen < limit {
@@ -119,8 +120,9 @@ struct RetentionPurge {
                 }
                 do {
                     let outcome = try store.purgeDocument(messageId: due.messageId, by: by, now: now, carrier: Self.carrier)
-                    // After the commit: a crash here leaves files nobody refers to, never a row without its file.
-                    for path in outcome.filePaths { unlink(path) }
+                    // After the commit: a crash here leaves the files listed in `purge_files`, for
+                    // the next run; never a row without its file.
+                    for path in outcome.filePaths { remove(path, of: outcome.record.id) }
                     summary.purged.append(outcome.record)
                     let r = outcome.record
                     log?.log(.info, "document-purged", ["message_id": r.messageId, "sender": r.sender, "recipients": r.recipients.joined(separator: ","),
@@ -140,5 +142,24 @@ struct RetentionPurge {
                                                 "failed": String(summary.failed.count), "by": by])
         }
         return summary
+    }
+
+    /// Files of earlier purges still listed (a crash or a failed unlink after their commit).
+    func removeLeftoverFiles() throws {
+        for file in try store.unremovedPurgeFiles(limit: 10_000) { remove(file.path, of: file.purgeId) }
+    }
+
+    /// Removes one purged file; it leaves the list once it is gone (also when it was already).
+    private func remove(_ path: String, of purgeId: Int64) {
+        guard unlink(path) == 0 || errno == ENOENT else {
+            log?.log(.error, "purge-file-kept", ["purge": String(purgeId), "path": path,
+                                                 "reason": "\(String(cString: strerror(errno))); tried again at the next purge"])
+            return
+        }
+        do {
+            try store.purgeFileRemoved(purgeId: purgeId, path: path)
+        } catch {
+            log?.log(.error, "purge-file-kept", ["purge": String(purgeId), "path": path, "reason": "\(error)"])
+        }
     }
 }
