@@ -177,9 +177,17 @@ final class GatewayHarness {
         log.components(separatedBy: "event=started").count + log.components(separatedBy: "\"event\":\"started\"").count - 2
     }
 
+    /// Signals the node and waits for it to exit; one that is still running after a minute is
+    /// killed (and the test fails), so a gateway that ignores SIGTERM cannot hang the suite.
     func stop(_ node: Node, signal: Int32 = SIGTERM) {
         guard let p = node.process, p.isRunning else { return }
         kill(p.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if p.isRunning {
+            XCTFail("\(node.name) did not exit within 60 s of signal \(signal); killed")
+            kill(p.processIdentifier, SIGKILL)
+        }
         p.waitUntilExit()
         node.process = nil
     }

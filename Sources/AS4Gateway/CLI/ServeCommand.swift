@@ -68,16 +68,10 @@ enum ServeCommand {
             return 0
         }
 
-        // Signals are handled on a dispatch queue, not in async-signal context.
+        // Signals are handled on a dispatch queue, not in async-signal context. The stop signals
+        // are watched before the start: a SIGTERM sent as soon as the log says "started" (or
+        // during the start) stops the gateway instead of being ignored.
         for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_IGN) }
-        let gateway: Gateway
-        do {
-            gateway = try Gateway(config: config)
-            try gateway.start()
-        } catch {
-            CLI.printError("as4gw: cannot start: \(error)")
-            return 2
-        }
         let done = DispatchSemaphore(value: 0)
         let queue = DispatchQueue(label: "as4gw.signals")
         var sources: [DispatchSourceSignal] = []
@@ -86,6 +80,14 @@ enum ServeCommand {
             source.setEventHandler { done.signal() }
             source.resume()
             sources.append(source)
+        }
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(config: config)
+            try gateway.start()
+        } catch {
+            CLI.printError("as4gw: cannot start: \(error)")
+            return 2
         }
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
         let context = gateway.context
