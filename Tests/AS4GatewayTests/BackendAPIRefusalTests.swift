@@ -94,6 +94,29 @@ final class BackendAPIRefusalTests: XCTestCase {
         assertProblem(try ministry.post("/api/v1/messages/\(id)", json: "{}"), 405, "method-not-allowed")
     }
 
+    /// A token of no connection is refused before the body is read: curl, waiting for
+    /// `100 Continue`, gets the 401 instead and sends none of its body.
+    func testAnUnknownTokenIsRefusedBeforeTheBody() throws {
+        let body = try h.file("body.bin", Array(repeating: 0x41, count: 40_000))
+        func upload(_ token: String) throws -> (status: String, uploaded: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}", "-X", "POST", "--data-binary", "@" + body,
+                           "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "-H", "Content-Type: application/json",
+                           "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)/api/v1/uploads"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ").map(String.init)
+            p.waitUntilExit()
+            return (text.first ?? "", text.last ?? "")
+        }
+        let refused = try upload("as4gw_not-a-token")
+        XCTAssertEqual(refused.status, "401")
+        XCTAssertEqual(refused.uploaded, "0", "no byte of the body was taken")
+        XCTAssertNotEqual(try upload(ministry.token!).uploaded, "0", "a real connection's body is read (and judged by its route)")
+    }
+
     func testBadSubmissionsArePreciseProblemsAndStoreNothing() throws {
         func submit(_ metadata: String?, files: [(String, [UInt8])] = [("a.txt", Array("A".utf8))]) throws -> BackendClient.Reply {
             try ministry.submit(metadata: metadata, files: files.map { (name: $0.0, bytes: $0.1) })

@@ -21,6 +21,14 @@ struct APIHandler: HTTPHandler {
         guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)").response }
         // Refused before any body byte is read: an upload without credentials costs nothing.
         if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated.response }
+        // A bearer token that names no active connection is refused here too, so a stranger with
+        // any Authorization header cannot make the gateway read and spool a large body first.
+        // (Certificates are judged in `handle`: registrants have no connection yet. A store that
+        // cannot answer now leaves the judgement to `handle` as well.)
+        if head.clientCertificate == nil, head.headers["Authorization"] != nil,
+           let connections = try? context.mailbox.connections(), (try? APICredentials.authenticate(head, among: connections)) ?? nil == nil {
+            return Problem.unauthenticated.response
+        }
         if let length = head.contentLength, length > context.config.maxMessageBytes {
             return Problem(413, "too-large", "Request body too large",
                            "the body of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes (maxMessageBytes)").response
