@@ -240,17 +240,29 @@ struct E2EBenchmark {
         }
     }
 
+    /// A loopback port nothing listens on, for a child gateway. Picked below the kernel's
+    /// ephemeral range (32768–60999 by default), where outgoing connections of other processes
+    /// never take it between this check and the child's bind, and never twice in one process.
     static func freePort() -> UInt16 {
+        for _ in 0..<500 {
+            let port = UInt16.random(in: 20_000..<32_000)
+            guard portsHandedOut.withLock({ !$0.contains(port) }), canBind(port) else { continue }
+            if portsHandedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        return 0
+    }
+
+    private static let portsHandedOut = Mutex<Set<UInt16>>([])
+
+    private static func canBind(_ port: UInt16) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: addr.sin_port)
+        addr.sin_port = port.bigEndian
+        let len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } } == 0
     }
 }
 
