@@ -23,9 +23,11 @@ struct APIHandler: HTTPHandler {
         if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated.response }
         // A bearer token that names no active connection is refused here too, so a stranger with
         // any Authorization header cannot make the gateway read and spool a large body first.
-        // (Certificates are judged in `handle`: registrants have no connection yet. A store that
-        // cannot answer now leaves the judgement to `handle` as well.)
-        if head.clientCertificate == nil, head.headers["Authorization"] != nil,
+        // Only requests that bring a body pay for this second check (`handle` authenticates
+        // every request); certificates are judged in `handle` (registrants have no connection
+        // yet), and a store that cannot answer now leaves the judgement to `handle` as well.
+        if ["POST", "PUT", "PATCH"].contains(head.method), head.contentLength != 0,
+           head.clientCertificate == nil, head.headers["Authorization"] != nil,
            let connections = try? context.mailbox.connections(), (try? APICredentials.authenticate(head, among: connections)) ?? nil == nil {
             return Problem.unauthenticated.response
         }
