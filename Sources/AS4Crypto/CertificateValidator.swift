@@ -57,6 +57,16 @@ public struct CertificateValidator: Sendable {
     ///     ``ValidationResult/Reason/revocationStatusUnknown``. Intermediate CAs are not CRL-checked.
     public func validate(leaf: Certificate, intermediates: [Certificate] = [], at time: Date = Date(),
                          checkRevocation: Bool = false) -> ValidationResult {
+        let key = ValidationCache.Key(leaf: leaf.derBytes, intermediates: intermediates.map(\.derBytes),
+                                      checkRevocation: checkRevocation)
+        if let known = trustStore.validations.result(for: key, at: time) { return known }
+        let result = validateWithOpenSSL(leaf: leaf, intermediates: intermediates, at: time, checkRevocation: checkRevocation)
+        trustStore.validations.remember(result, for: key, crls: trustStore.crls)
+        return result
+    }
+
+    private func validateWithOpenSSL(leaf: Certificate, intermediates: [Certificate], at time: Date,
+                                     checkRevocation: Bool) -> ValidationResult {
         let untrustedCertificates = trustStore.intermediates + intermediates
         return withExtendedLifetime((leaf, untrustedCertificates, trustStore)) {
             guard let context = X509_STORE_CTX_new(), let untrusted = as4gw_sk_X509_new_null() else {

@@ -16,6 +16,8 @@ public final class TrustStore: @unchecked Sendable {
     public let anchors: [Certificate]
     public let intermediates: [Certificate]
     public let crls: [CertificateRevocationList]
+    /// Valid results of earlier validations against this store (see ``ValidationCache``).
+    let validations = ValidationCache()
 
     public init(anchors: [Certificate], intermediates: [Certificate] = [], crls: [CertificateRevocationList] = []) throws {
         guard !anchors.isEmpty else { throw CryptoError.invalidArgument("a trust store needs at least one anchor") }

@@ -53,7 +53,7 @@ enum ClientCertificateCheck {
             let datum = list[index]
             guard let data = datum.data else { throw Refusal(reason: "the TLS client certificate chain is malformed") }
             let der = UnsafeRawBufferPointer(start: data, count: Int(datum.size))
-            guard let certificate = try? Certificate(derEncoded: Array(der)) else {
+            guard let certificate = try? CertificateCache.certificate(derEncoded: Array(der)) else {
                 throw Refusal(reason: "the TLS client certificate (position \(index) in the chain) cannot be parsed")
             }
             certificates.append(certificate)

@@ -45,7 +45,7 @@ public struct KeyResolver {
             throw EbmsError(.failedAuthentication, "no known certificate is issued by \(issuer) with serial \(serial)")
         case .embeddedCertificate(let der):
             do {
-                return Resolved(certificate: try Certificate(derEncoded: der), chain: [])
+                return Resolved(certificate: try CertificateCache.certificate(derEncoded: der), chain: [])
             } catch {
                 throw EbmsError(.failedAuthentication, "ds:X509Certificate is not a valid certificate")
             }
@@ -58,11 +58,11 @@ public struct KeyResolver {
         do {
             switch token.valueType {
             case Alg.x509PKIPath?:
-                let path = try PKIPath.decodeLeafFirst(token.der)
+                let path = try CertificateCache.pkiPathLeafFirst(token.der)
                 guard let leaf = path.first else { throw EbmsError(.failedAuthentication, "empty PkiPath token") }
                 return Resolved(certificate: leaf, chain: Array(path.dropFirst()))
             case Alg.x509v3?, nil:
-                return Resolved(certificate: try Certificate(derEncoded: token.der), chain: [])
+                return Resolved(certificate: try CertificateCache.certificate(derEncoded: token.der), chain: [])
             case let other?:
                 throw EbmsError(.policyNoncompliance, "BinarySecurityToken ValueType \(other) is not an X.509 token")
             }
