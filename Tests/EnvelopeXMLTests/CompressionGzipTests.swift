@@ -23,6 +23,30 @@ final class CompressionGzipTests: XCTestCase {
         XCTAssertEqual(try Gzip.decompress(gz), text)
     }
 
+    /// A small input gets a window just large enough for it, and loses no match by that: the
+    /// output is byte for byte what the full 32 KiB window gives.
+    func testSmallInputsUseASmallerWindowWithTheSameOutput() throws {
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 0), 9 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 250), 9 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 251), 10 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 10_240), 14 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 16_384 - 262), 14 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 16_384 - 261), 15 + 16)
+        XCTAssertEqual(Gzip.deflateWindowBits(inputSize: 5 << 30), 15 + 16)
+        let line = "<cbc:Note>Invoice line with a repeated note and a number</cbc:Note>\n"
+        for size in [0, 1, 251, 4_000, 10_240, 16_122, 16_123, 32_000] {
+            let text = Array(String(repeating: line, count: size / line.utf8.count + 1).utf8.prefix(size))
+            let random = F.pseudoRandomBytes(size, seed: UInt64(size + 7))
+            for input in [text, random] {
+                var small = MemorySink(), full = MemorySink()
+                try Gzip.compress(.bytes(input), to: &small, level: 6, windowBits: Gzip.deflateWindowBits(inputSize: UInt64(size)))
+                try Gzip.compress(.bytes(input), to: &full, level: 6, windowBits: Gzip.gzipWindowBits)
+                XCTAssertEqual(small.bytes, full.bytes, "size \(size)")
+                XCTAssertEqual(try Gzip.decompress(small.bytes), input)
+            }
+        }
+    }
+
     /// Interop: gzip produced by other implementations (a JPEG and an XML document).
     func testDecompressesVectorAttachments() throws {
         let m = try MessageInput.load(path: F.vector("as4net/signed-mime/signed_holodeck_message.as4"))

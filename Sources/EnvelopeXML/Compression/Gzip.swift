@@ -37,7 +37,22 @@ public enum Gzip {
     /// Compresses `input` into `sink`; returns the number of bytes written.
     @discardableResult
     public static func compress<S: ByteSink>(_ input: PartBody, to sink: inout S, level: Int32 = 6) throws -> UInt64 {
-        let stream = try ZStream(deflateLevel: level)
+        try compress(input, to: &sink, level: level, windowBits: deflateWindowBits(inputSize: input.count))
+    }
+
+    /// `windowBits` for deflating `inputSize` bytes into gzip: the smallest window that still
+    /// reaches from the end of the input back to its start (deflate keeps 262 bytes of
+    /// lookahead), at most zlib's 32 KiB. For such an input a smaller window finds exactly the
+    /// matches the full one would, while zlib allocates and clears far less (a 10 KiB payload:
+    /// 16 KiB instead of 32 KiB of window and of match chains, about half the time to compress).
+    static func deflateWindowBits(inputSize: UInt64) -> Int32 {
+        var bits: Int32 = 9  // zlib's smallest for deflate
+        while bits < 15 && (UInt64(1) << UInt64(bits)) < inputSize + 262 { bits += 1 }
+        return bits + 16  // + 16: gzip wrapper
+    }
+
+    static func compress<S: ByteSink>(_ input: PartBody, to sink: inout S, level: Int32, windowBits: Int32) throws -> UInt64 {
+        let stream = try ZStream(deflateLevel: level, windowBits: windowBits)
         var written: UInt64 = 0
         try input.forEachChunk { chunk in
             written += try stream.deflate(chunk, finish: false, into: &sink)
@@ -102,11 +117,11 @@ private final class ZStream {
     private let isDeflate: Bool
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: PartBody.defaultChunkSize, alignment: 16)
 
-    init(deflateLevel level: Int32) throws {
+    init(deflateLevel level: Int32, windowBits: Int32) throws {
         strm = .allocate(capacity: 1)
         strm.initialize(to: z_stream())
         isDeflate = true
-        guard as4gw_deflateInit2(strm, level, Gzip.gzipWindowBits, 8) == Z_OK else {
+        guard as4gw_deflateInit2(strm, level, windowBits, 8) == Z_OK else {
             strm.deallocate()
             out.deallocate()
             throw EbmsError(.other, "zlib deflateInit2 failed")
