@@ -17,4 +17,26 @@ final class SentReferenceCodingTests: XCTestCase {
         XCTAssertEqual(SentReferenceCoding.decode(earlier), refs)
         XCTAssertEqual(SentReferenceCoding.encode([]), "[]")
     }
+
+    /// Other key orders, whitespace and escapes are read; anything that is not this shape is nil,
+    /// so no receipt can then be accepted against it.
+    func testOtherSpellingsAndRefusals() throws {
+        let ref = SentReference(uri: "cid:é/ü\u{1F600}", transforms: ["t1", "t2"], digestMethod: "m\n", digestValue: [255, 0, 7])
+        let spelled = #" [ { "digestValue" : [ 255 , 0,7 ] , "digestMethod":"m\n", "transforms":["t1","t\u0032"],"#
+            + #" "uri": "cid:\u00e9\/\u00FC\ud83d\ude00" } ] "#
+        XCTAssertEqual(SentReferenceCoding.decode(spelled), [ref])
+        XCTAssertEqual(SentReferenceCoding.decode(SentReferenceCoding.encode([ref])), [ref])
+        XCTAssertEqual(SentReferenceCoding.decode("[]"), [])
+        for bad in [nil, "", "[", "{}", "[{}]", "null", "[] x", #"[{"uri":"a","transforms":[],"digestMethod":"m"}]"#,
+                    #"[{"uri":"a","transforms":[],"digestMethod":"m","digestValue":[256]}]"#,
+                    #"[{"uri":"a","transforms":[],"digestMethod":"m","digestValue":[-1]}]"#,
+                    #"[{"uri":"a","transforms":[],"digestMethod":"m","digestValue":[1],"extra":1}]"#,
+                    #"[{"uri":"a","uri":"b","transforms":[],"digestMethod":"m","digestValue":[1]}]"#,
+                    #"[{"uri":"a\ud800","transforms":[],"digestMethod":"m","digestValue":[1]}]"#,
+                    #"[{"uri":"a\q","transforms":[],"digestMethod":"m","digestValue":[1]}]"#,
+                    "[{\"uri\":\"a\u{1}\",\"transforms\":[],\"digestMethod\":\"m\",\"digestValue\":[1]}]",
+                    #"[{"uri":"a","transforms":[],"digestMethod":"m","digestValue":[1]},]"#] as [String?] {
+            XCTAssertNil(SentReferenceCoding.decode(bad), bad ?? "nil")
+        }
+    }
 }
