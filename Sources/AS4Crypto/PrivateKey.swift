@@ -23,8 +23,14 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
     init(owning pkey: OpaquePointer) throws {
         pointer = pkey
         do {
-            let spki = try derEncode("SubjectPublicKeyInfo") { i2d_PUBKEY(pkey, $0) }
-            publicKey = try PublicKey(spkiDER: spki)
+            let type = KeyType(of: pkey)
+            if type.rawKeyNID != nil {
+                // Ephemeral X25519 keys are made per message: skip OpenSSL's encoder and decoder.
+                publicKey = try PublicKey(rawBytes: rawPublicKeyBytes(pkey, type), type: type)
+            } else {
+                let spki = try derEncode("SubjectPublicKeyInfo") { i2d_PUBKEY(pkey, $0) }
+                publicKey = try PublicKey(spkiDER: spki)
+            }
         } catch {
             EVP_PKEY_free(pkey)
             throw error

@@ -27,7 +27,12 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
 
     /// Decodes a DER SubjectPublicKeyInfo (`d2i_PUBKEY`), e.g. `dsig11:DEREncodedKeyValue`.
     public convenience init(spkiDER der: some ContiguousBytes) throws {
-        let pkey = try derDecode("SubjectPublicKeyInfo", der, { cursor, length in d2i_PUBKEY(nil, cursor, length) }, free: EVP_PKEY_free)
+        let bytes = der.byteArray
+        if let (type, raw) = RawKeySPKI.split(bytes) {
+            try self.init(rawBytes: raw, type: type)
+            return
+        }
+        let pkey = try derDecode("SubjectPublicKeyInfo", bytes, { cursor, length in d2i_PUBKEY(nil, cursor, length) }, free: EVP_PKEY_free)
         self.init(owning: pkey)
     }
 
@@ -73,7 +78,11 @@ public final class PublicKey: @unchecked Sendable, Equatable, CustomStringConver
 
     /// DER SubjectPublicKeyInfo (`i2d_PUBKEY`).
     public var spkiDER: [UInt8] {
-        get throws { try derEncode("SubjectPublicKeyInfo") { i2d_PUBKEY(pointer, $0) } }
+        get throws {
+            let type = keyType
+            if let prefix = RawKeySPKI.prefix(for: type) { return prefix + (try rawPublicKeyBytes(pointer, type)) }
+            return try derEncode("SubjectPublicKeyInfo") { i2d_PUBKEY(pointer, $0) }
+        }
     }
 
     /// PEM `-----BEGIN PUBLIC KEY-----`.
@@ -132,4 +141,30 @@ func rawPublicKeyBytes(_ pkey: OpaquePointer, _ type: KeyType) throws -> [UInt8]
     var bytes = [UInt8](repeating: 0, count: length)
     guard EVP_PKEY_get_raw_public_key(pkey, &bytes, &length) == 1 else { throw CryptoError.openSSL("EVP_PKEY_get_raw_public_key") }
     return Array(bytes.prefix(length))
+}
+
+/// The SubjectPublicKeyInfo of the two raw 32-byte key types (RFC 8410 §4): a fixed 12-byte DER
+/// prefix and the key. Why by hand: OpenSSL 3 builds a provider encoder or decoder chain for
+/// every `i2d_PUBKEY`/`d2i_PUBKEY`, and profile 2.0 sends a fresh X25519 key with every message
+/// (that chain was a tenth of both gateways' CPU). Any other encoding goes through OpenSSL.
+enum RawKeySPKI {
+    static let ed25519Prefix: [UInt8] = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]
+    static let x25519Prefix: [UInt8] = [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x6E, 0x03, 0x21, 0x00]
+
+    static func prefix(for type: KeyType) -> [UInt8]? {
+        switch type {
+        case .ed25519: return ed25519Prefix
+        case .x25519: return x25519Prefix
+        default: return nil
+        }
+    }
+
+    /// The key type and raw key of an exact 44-byte Ed25519 or X25519 SubjectPublicKeyInfo.
+    static func split(_ der: [UInt8]) -> (KeyType, [UInt8])? {
+        guard der.count == 44 else { return nil }
+        let head = der[0..<12], key = Array(der[12...])
+        if head.elementsEqual(ed25519Prefix) { return (.ed25519, key) }
+        if head.elementsEqual(x25519Prefix) { return (.x25519, key) }
+        return nil
+    }
 }

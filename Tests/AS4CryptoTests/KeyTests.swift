@@ -75,6 +75,36 @@ final class KeyTests: XCTestCase {
         XCTAssertThrowsCryptoError(.decoding, try PublicKey(spkiDER: Array(der.prefix(40))))
     }
 
+    /// Ed25519 and X25519 SubjectPublicKeyInfo are written and read without OpenSSL's encoder
+    /// and decoder; the bytes and keys must be exactly OpenSSL's.
+    func testRawKeySubjectPublicKeyInfoMatchesOpenSSL() throws {
+        for key in [try PrivateKey.generateEd25519(), try PrivateKey.generateX25519()] {
+            let pem = try key.publicKey.pemEncoded()  // PEM_write_bio_PUBKEY: OpenSSL's own encoder
+            let body = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+            let openSSLDER = [UInt8](try XCTUnwrap(Data(base64Encoded: body)))
+            XCTAssertEqual(try key.publicKey.spkiDER, openSSLDER, "\(key.keyType)")
+            let loaded = try PublicKey(pemEncoded: pem)  // PEM_read_bio_PUBKEY: OpenSSL's decoder
+            XCTAssertEqual(try loaded.spkiDER, openSSLDER)
+            XCTAssertEqual(try PublicKey(spkiDER: openSSLDER), loaded)
+            XCTAssertEqual(try PublicKey(spkiDER: openSSLDER).keyType, key.keyType)
+        }
+        // The public halves made this way work: a signature verifies, both sides agree on a secret.
+        let signer = try PrivateKey.generateEd25519()
+        let message = Array("eDelivery".utf8)
+        let signature = try Signer.sign(data: message, key: signer, algorithm: .ed25519)
+        let verifyingKey = try PublicKey(spkiDER: try signer.publicKey.spkiDER)
+        XCTAssertTrue(try Verifier.verify(signature: signature, data: message, key: verifyingKey, algorithm: .ed25519))
+        XCTAssertFalse(try Verifier.verify(signature: signature, data: message + [0], key: verifyingKey, algorithm: .ed25519))
+        let a = try PrivateKey.generateX25519(), b = try PrivateKey.generateX25519()
+        XCTAssertEqual(try KeyAgreement.derive(privateKey: a, peerPublicKey: try PublicKey(spkiDER: try b.publicKey.spkiDER)),
+                       try KeyAgreement.derive(privateKey: b, peerPublicKey: a.publicKey))
+        // A near miss of the fixed prefix is left to OpenSSL: another OID (Ed448's, 1.3.101.113), a longer body.
+        var ed448Like = try signer.publicKey.spkiDER
+        ed448Like[8] = 0x71
+        XCTAssertThrowsError(try PublicKey(spkiDER: ed448Like))
+        XCTAssertThrowsCryptoError(.decoding, try PublicKey(spkiDER: try signer.publicKey.spkiDER + [0]))
+    }
+
     func testRawKeys() throws {
         let ed = try PrivateKey.generateEd25519()
         let raw = try ed.publicKey.rawBytes()

@@ -12,7 +12,7 @@ enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
            as4gw bench channel [--codes N] [--dir DIR] [--json]
-           as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R]
+           as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R] [--profile 1.15|2.0]
                            [--workers W] [--poll-interval S] [--store URL [--nodes K]] [--dir DIR] [--json]
 
     codec   parse and build rates for a message with one 10 KiB attachment (one core), and
@@ -22,7 +22,8 @@ enum BenchCommand {
             attachment beside the raw RSA-2048 EVP_DigestSign rate of this machine, and MB/s
             and peak RSS for one large attachment sealed and opened without compression.
     e2e     two `as4gw serve` processes of this binary on loopback (HTTPS, development PKI,
-            profile 1.15 signed, encrypted, compressed); N messages (default 2000) with a
+            signed, encrypted, compressed, under eDelivery AS4 profile 1.15 with RSA-2048 keys or,
+            with --profile 2.0, Ed25519 and X25519 keys); N messages (default 2000) with a
             pseudo-random payload of BYTES (default 10240) submitted to gateway A by C threads
             (default 8), as fast as they go or at R messages/s. Prints messages/s (N over first
             submission to last receipt), p50/p99 latency from submission to the receipt stored
@@ -49,7 +50,7 @@ enum BenchCommand {
         let parsed: Arguments
         do {
             parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
-                                                 "workers", "poll-interval", "store", "nodes", "codes"], flags: ["json"])
+                                                 "workers", "poll-interval", "store", "nodes", "codes", "profile"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -76,6 +77,10 @@ enum BenchCommand {
                                       help: help)
             }
             e2e.rate = parsed.value("rate") == nil ? nil : rate
+            if let profile = parsed.value("profile") {
+                guard ["1.15", "2.0"].contains(profile) else { return CLI.usageError("--profile is 1.15 or 2.0", help: help) }
+                e2e.profile = profile
+            }
             e2e.pollInterval = parsed.value("poll-interval") == nil ? nil : poll
             if let url = parsed.value("store") {
                 guard case .postgres = try? StoreLocation(parsing: url) else {

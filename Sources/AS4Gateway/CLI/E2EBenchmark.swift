@@ -31,6 +31,10 @@ struct E2EBenchmark {
     var executable: String = E2EBenchmark.selfExecutable()
     /// Gateway A's store in this PostgreSQL database instead of SQLite in its data directory.
     var postgresStore: String?
+    /// The eDelivery AS4 profile of the P-Modes: "1.15" (RSA-2048 keys from the development
+    /// PKI) or "2.0" (Ed25519 signing and X25519 key agreement keys, issued here by a CA of the
+    /// run before the gateways start; TLS keys stay the development PKI's).
+    var profile: String = "1.15"
     /// Gateway A as this many `serve` processes on the one PostgreSQL store (more than one needs
     /// `postgresStore`); submissions go to them in turn.
     var nodes: Int = 1
@@ -49,6 +53,7 @@ struct E2EBenchmark {
         guard messages > 0, size >= 0, concurrency > 0, workers > 0 else { throw Failure(description: "messages, concurrency and workers must be positive") }
         if let rate, !(rate > 0) { throw Failure(description: "--rate must be positive") }
         guard nodes >= 1, nodes == 1 || postgresStore != nil else { throw Failure(description: "several nodes need a postgres:// store") }
+        guard ["1.15", "2.0"].contains(profile) else { throw Failure(description: "--profile is 1.15 or 2.0") }
 
         // The bound, measured while nothing else runs.
         let key = try PrivateKey.generateRSA(bits: 2048)
@@ -67,6 +72,7 @@ struct E2EBenchmark {
         // Further nodes of party A: their own data directories, the same store and payload folder.
         let moreA = (1..<nodes).map { E2ENode(name: "gw-a", root: root, instance: $0 + 1) }
         try writePModes(directory: root + "/pmode", nodes: [a, b])
+        if profile == "2.0" { try writeProfile20Keys(directory: root + "/pmode/certs", parties: [a.name, b.name]) }
         var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5, \"adminListener\": null"
         if let pollInterval { config += ", \"pollIntervalSeconds\": \(pollInterval)" }
         // Only A's store moves to PostgreSQL (B, the receiver, stays on SQLite).
@@ -190,7 +196,27 @@ struct E2EBenchmark {
         return out
     }
 
-    /// parties.json and one P-Mode per direction: profile 1.15, signed, encrypted, compressed.
+    /// Ed25519 signing and X25519 encryption keys for profile 2.0, under a CA of their own that
+    /// the development PKI then also uses for the TLS certificates it adds (as `dev-ca`).
+    func writeProfile20Keys(directory: String, parties: [String]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let caKey = try PrivateKey.generateEd25519()
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "as4gw bench CA"), key: caKey,
+                                                           validFrom: Date() - 3600, validUntil: Date() + 86400)
+        try ca.certificate.pemEncoded().write(toFile: directory + "/dev-ca.pem", atomically: true, encoding: .utf8)
+        try caKey.pemEncoded().write(toFile: directory + "/dev-ca.key", atomically: true, encoding: .utf8)
+        for party in parties {
+            for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
+                let certificate = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role)"),
+                                                          validFrom: Date() - 3600, validUntil: Date() + 86400,
+                                                          keyUsage: role == "signing" ? [.digitalSignature, .nonRepudiation] : [.keyAgreement])
+                try certificate.pemEncoded().write(toFile: "\(directory)/\(party).\(role).pem", atomically: true, encoding: .utf8)
+                try key.pemEncoded().write(toFile: "\(directory)/\(party).\(role).key", atomically: true, encoding: .utf8)
+            }
+        }
+    }
+
+    /// parties.json and one P-Mode per direction: the chosen profile, signed, encrypted, compressed.
     func writePModes(directory: String, nodes: [E2ENode]) throws {
         let parties = nodes.map { n in
             """
@@ -208,7 +234,7 @@ struct E2EBenchmark {
                  "initiator": {"party": "\(from.name)", "role": "urn:as4gw:roles:sender"},
                  "responder": {"party": "\(to.name)", "role": "urn:as4gw:roles:receiver"},
                  "legs": [{"service": {"value": "urn:eadrese:services:delivery"}, "action": "DeliverDocument",
-                           "security": {"profile": "1.15", "sign": true, "encrypt": true},
+                           "security": {"profile": "\(profile)", "sign": true, "encrypt": true},
                            "payload": {"compress": true, "maxMessageBytes": \(max(size * 2 + (1 << 20), 100 << 20))},
                            "receptionAwareness": {"retries": 5, "initialIntervalSeconds": 2, "backoffFactor": 1,
                                                   "maxIntervalSeconds": 2, "jitterFraction": 0}}]}
