@@ -12,6 +12,7 @@ enum BenchCommand {
     static let help = """
     Usage: as4gw bench codec|crypto [--seconds S] [--large-mb N] [--dir DIR] [--json]
            as4gw bench channel [--codes N] [--dir DIR] [--json]
+           as4gw bench store [--messages N] [--concurrency T] [--dir DIR] [--json]
            as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R] [--profile 1.15|2.0]
                            [--workers W] [--poll-interval S] [--store URL [--nodes K]] [--dir DIR] [--json]
 
@@ -42,6 +43,10 @@ enum BenchCommand {
             answer is checked; prints min/median/max milliseconds over five runs after a warm-up,
             then min/median of the same batch POSTed to an `as4gw serve` of this binary on that
             store (http_batch_ms_*, with HTTP and the body's parsing).
+    store   the SQLite store alone, T threads (--concurrency, default 8) on one store in DIR:
+            N messages (default 4000) through enqueue (14 KiB sealed, durable), claim and
+            Delivered (4 KiB receipt), then N received messages recorded (10 KiB payload, with
+            receipt, durable); messages/s and this process's CPU microseconds per message.
 
     Run one target per process: peak RSS is the process's own.
     """
@@ -55,8 +60,8 @@ enum BenchCommand {
             return CLI.usageError("\(error)", help: help)
         }
         if parsed.has("help") { print(help); return 0 }
-        guard parsed.positionals.count == 1, ["codec", "crypto", "e2e", "channel"].contains(parsed.positionals[0]) else {
-            return CLI.usageError("bench needs one target: codec, crypto, e2e or channel", help: help)
+        guard parsed.positionals.count == 1, ["codec", "crypto", "e2e", "channel", "store"].contains(parsed.positionals[0]) else {
+            return CLI.usageError("bench needs one target: codec, crypto, e2e, channel or store", help: help)
         }
         let seconds = Double(parsed.value("seconds") ?? "2") ?? 2
         let largeMB = Int(parsed.value("large-mb") ?? "200") ?? 200
@@ -97,6 +102,12 @@ enum BenchCommand {
             switch parsed.positionals[0] {
             case "codec": figures = try CodecBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
             case "crypto": figures = try CryptoBenchmark(seconds: seconds, largeMB: largeMB, directory: dir).run()
+            case "store":
+                guard let messages = Int(parsed.value("messages") ?? "4000"), messages > 0,
+                      let threads = Int(parsed.value("concurrency") ?? "8"), threads > 0 else {
+                    return CLI.usageError("--messages and --concurrency take positive numbers", help: help)
+                }
+                figures = try StoreBenchmark(messages: messages, threads: threads, directory: dir).run()
             case "channel":
                 guard let codes = Int(parsed.value("codes") ?? "10000"), codes >= 3 else { return CLI.usageError("--codes takes a number of at least 3", help: help) }
                 let shm = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : dir
