@@ -17,6 +17,34 @@ final class E2EBenchmarkTests: XCTestCase {
             XCTAssertGreaterThan(value, 0, key)
         }
         XCTAssertLessThanOrEqual(try XCTUnwrap(number("latency_p50_ms")), try XCTUnwrap(number("latency_p99_ms")))
+        XCTAssertNotNil(number("client_cpu_ms_per_msg"))
+    }
+
+    /// Profile 2.0 (Ed25519 signatures, X25519 key agreement) end to end; an unknown profile is a usage error.
+    func testProfile20MessagesAllDelivered() throws {
+        let r = try GatewayProcess.run(["bench", "e2e", "--messages", "30", "--profile", "2.0", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(r.json, "not one JSON object: \(r.stdout)")
+        XCTAssertEqual((json["delivered"] as? NSNumber)?.intValue, 30)
+        XCTAssertEqual((json["failed"] as? NSNumber)?.intValue, 0)
+        let wrong = try GatewayProcess.run(["bench", "e2e", "--profile", "1.0"])
+        XCTAssertEqual(wrong.status, 2)
+        XCTAssertTrue(wrong.stderr.contains("--profile"), wrong.stderr)
+    }
+
+    /// `as4gw bench store`: the store's own figures, every step done (a failed step fails the run).
+    func testStoreBenchmarkPrintsItsFigures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-bench-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try GatewayProcess.run(["bench", "store", "--messages", "200", "--concurrency", "4", "--dir", dir.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(r.json, "not one JSON object: \(r.stdout)")
+        for key in ["outbound_msgs_per_s", "outbound_cpu_us_per_msg", "inbound_msgs_per_s", "inbound_cpu_us_per_msg"] {
+            XCTAssertGreaterThan((json[key] as? NSNumber)?.doubleValue ?? 0, 0, key)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "the store is removed afterwards")
+        XCTAssertEqual(try GatewayProcess.run(["bench", "store", "--messages", "none"]).status, 2)
     }
 }
 
