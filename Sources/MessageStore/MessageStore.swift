@@ -65,6 +65,12 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading {
     /// `messageBytes`, if any, are committed with the row (see `inlineMessageLimit`).
     func enqueueOutbound(_ message: OutboundMessage) throws -> Int64
 
+    /// Queues a submitted message and leases it at once to `owner` until `now + lease` (one
+    /// attempt counted, both events written), in one durable commit: a submission handed
+    /// straight to an idle delivery worker saves that worker a claim. Only for a push message
+    /// due now (no `pullMPC`, no later `firstAttemptAt`).
+    func enqueueOutbound(_ message: OutboundMessage, leasingTo owner: String, lease: TimeInterval, now: Date) throws -> OutboundJob
+
     /// The largest sealed outbound message or received payload, in bytes, that this store keeps
     /// in its own rows (`OutboundMessage.messageBytes`, handed back in `OutboundJob.messageBytes`;
     /// `MessagePart.bytes` of `recordInbound`, handed back by `findMessage`) instead of a payload

@@ -17,6 +17,16 @@ enum OutboundTransitions {
         }
     }
 
+    /// A message leased as it is queued must be one a claim would take at `now`.
+    static func checkEnqueueLeased(_ message: OutboundMessage, now: Date) throws {
+        guard message.pullMPC == nil, message.endpoint != nil else {
+            throw StoreError.invalidArgument("message \(message.metadata.messageId): a pull message waits for its PullRequest")
+        }
+        guard (message.firstAttemptAt ?? message.submittedAt) <= now else {
+            throw StoreError.invalidArgument("message \(message.metadata.messageId) is not due before \(message.firstAttemptAt ?? message.submittedAt)")
+        }
+    }
+
     static func checkLease(owner: String, lease: TimeInterval) throws {
         guard !owner.isEmpty else { throw StoreError.invalidArgument("empty lease owner") }
         guard lease > 0 else { throw StoreError.invalidArgument("lease must be positive") }

@@ -8,17 +8,35 @@ extension PostgresMessageStore {
     public func enqueueOutbound(_ message: OutboundMessage) throws -> Int64 {
         try OutboundTransitions.checkEnqueue(message)
         let messageId = message.metadata.messageId
+        return try write { t in try Self.insertQueued(message, t) }
+    }
+
+    public func enqueueOutbound(_ message: OutboundMessage, leasingTo owner: String, lease: TimeInterval,
+                                now: Date) throws -> OutboundJob {
+        try OutboundTransitions.checkEnqueue(message)
+        try OutboundTransitions.checkEnqueueLeased(message, now: now)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         return try write { t in
-            try t.lockMessageId(messageId, direction: .outbound)
-            guard try t.execute("SELECT 1 AS found FROM messages WHERE direction = 'out' AND message_id = $1",
-                                [messageId]).count == 0 else {
-                throw StoreError.duplicateMessageId(messageId)
+            let rowId = try Self.insertQueued(message, t)
+            guard let queued = try t.execute("SELECT * FROM messages WHERE row_id = $1", [rowId]).first.map(PostgresConnection.readMessage) else {
+                throw StoreError.notFound(messageId: message.metadata.messageId, direction: .outbound)
             }
-            let rowId = try t.insertOutbound(message)
-            t.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
-                          detail: OutboundEventText.queued(message))
-            return rowId
+            return try Self.lease(queued, to: owner, now: now, lease: lease, t)
         }
+    }
+
+    /// The queue row and its `Submitted` event; refuses a message id already queued.
+    private static func insertQueued(_ message: OutboundMessage, _ t: PostgresTransaction) throws -> Int64 {
+        let messageId = message.metadata.messageId
+        try t.lockMessageId(messageId, direction: .outbound)
+        guard try t.execute("SELECT 1 AS found FROM messages WHERE direction = 'out' AND message_id = $1",
+                            [messageId]).count == 0 else {
+            throw StoreError.duplicateMessageId(messageId)
+        }
+        let rowId = try t.insertOutbound(message)
+        t.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
+                      detail: OutboundEventText.queued(message))
+        return rowId
     }
 
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {

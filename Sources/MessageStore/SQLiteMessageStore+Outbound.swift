@@ -13,18 +13,38 @@ extension SQLiteMessageStore {
         if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
             throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
         }
-        return try write { c in
-            guard try c.message(id: messageId, direction: .outbound) == nil else {
-                throw StoreError.duplicateMessageId(messageId)
-            }
-            let rowId = try c.insertOutbound(message)
-            if let bytes = message.messageBytes {
-                try c.run("INSERT INTO message_bytes (message_row, bytes) VALUES (?, ?)", [rowId, bytes])
-            }
-            try c.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
-                              detail: OutboundEventText.queued(message))
-            return rowId
+        return try write { c in try Self.insertQueued(message, c) }
+    }
+
+    public func enqueueOutbound(_ message: OutboundMessage, leasingTo owner: String, lease: TimeInterval,
+                                now: Date) throws -> OutboundJob {
+        try OutboundTransitions.checkEnqueue(message)
+        try OutboundTransitions.checkEnqueueLeased(message, now: now)
+        try OutboundTransitions.checkLease(owner: owner, lease: lease)
+        try checkInlineParts(message.parts)
+        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
+            throw StoreError.invalidArgument("message \(message.metadata.messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
         }
+        return try write { c in
+            let rowId = try Self.insertQueued(message, c)
+            guard let queued = try c.message(rowId: rowId) else { throw StoreError.notFound(messageId: message.metadata.messageId, direction: .outbound) }
+            return try Self.lease(queued, to: owner, now: now, lease: lease, c)
+        }
+    }
+
+    /// The queue row, its inline bytes and its `Submitted` event; refuses a message id already queued.
+    private static func insertQueued(_ message: OutboundMessage, _ c: SQLiteConnection) throws -> Int64 {
+        let messageId = message.metadata.messageId
+        guard try c.message(id: messageId, direction: .outbound) == nil else {
+            throw StoreError.duplicateMessageId(messageId)
+        }
+        let rowId = try c.insertOutbound(message)
+        if let bytes = message.messageBytes {
+            try c.run("INSERT INTO message_bytes (message_row, bytes) VALUES (?, ?)", [rowId, bytes])
+        }
+        try c.appendEvent(rowId: rowId, at: message.submittedAt, direction: .outbound, status: .submitted,
+                          detail: OutboundEventText.queued(message))
+        return rowId
     }
 
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {

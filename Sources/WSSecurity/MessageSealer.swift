@@ -55,6 +55,7 @@ public struct SealedMessage {
 public struct MessageSealer {
     public var signer: SignatureBuilder?
     public var encryption: Encryption?
+    /// Compress the payloads (those `CompressionChoice` finds worth it; the others travel as they are).
     public var compress: Bool
     /// Where compressed and encrypted copies of file-backed parts go; nil keeps them in memory.
     public var spoolDirectory: String?
@@ -96,7 +97,7 @@ public struct MessageSealer {
                 if let cs = p.characterSet { props.append(Property(EbmsConstants.characterSet, cs)) }
                 var body = p.body
                 var wireType = p.mimeType
-                if compress {
+                if compress, CompressionChoice.worthCompressing(mimeType: p.mimeType) {
                     body = try gzip(p.body, spool: &spool)
                     wireType = EbmsConstants.gzip
                     props.append(Property(EbmsConstants.compressionType, EbmsConstants.gzip))

@@ -41,6 +41,55 @@ class OutboundQueueTests: StoreTestCase {
         XCTAssertEqual(try store.claimDue(now: t0 + 20, limit: 10, owner: "w2", lease: 30).map(\.metadata.messageId), ["c"])
     }
 
+    /// Queued and leased in one commit (a submission handed to an idle worker): the same row,
+    /// events and job a queue-then-claim gives, and nobody else can claim it.
+    func testEnqueueLeasedToAnOwnerIsAlreadyClaimed() throws {
+        let store = try openStore()
+        defer { store.close() }
+        var message = outbound("h", at: t0)
+        message.parts = [part(1)]
+        let job = try store.enqueueOutbound(message, leasingTo: "node/w3", lease: 30, now: t0 + 1)
+        XCTAssertEqual(job.metadata.messageId, "h")
+        XCTAssertEqual(job.owner, "node/w3")
+        XCTAssertEqual(job.attempt, 1)
+        XCTAssertEqual(job.leaseUntil, t0 + 31)
+        XCTAssertEqual(job.endpoint, "https://red.example/as4")
+        let stored = try XCTUnwrap(try store.findMessage(id: "h", direction: .outbound))
+        XCTAssertEqual(stored.status, .sending)
+        XCTAssertEqual(stored.outbound?.attempts, 1)
+        XCTAssertEqual(stored.parts, [part(1)])
+        XCTAssertEqual(try store.events(for: stored.rowId).map(\.status), [.submitted, .sending])
+        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 0, sending: 1))
+        XCTAssertEqual(try store.claimDue(now: t0 + 2, limit: 10, owner: "node/w1", lease: 30), [], "leased: not claimable")
+        assertThrows(.duplicateMessageId("h")) { try store.enqueueOutbound(outbound("h", at: t0)) }
+        assertThrows(.duplicateMessageId("h")) { try store.enqueueOutbound(outbound("h", at: t0), leasingTo: "node/w1", lease: 30, now: t0) }
+
+        // Only the owner reports the outcome; a lease left to expire is taken over like any other.
+        XCTAssertThrowsError(try store.markDelivered(messageId: "h", owner: "node/w1", receipt: Data("r".utf8), at: t0 + 3))
+        XCTAssertEqual(try store.claimDue(now: t0 + 32, limit: 10, owner: "node/w1", lease: 30).map(\.attempt), [2])
+        try store.markDelivered(messageId: "h", owner: "node/w1", receipt: Data("r".utf8), at: t0 + 33)
+        XCTAssertEqual(try store.findMessage(id: "h", direction: .outbound)?.status, .delivered)
+        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
+    }
+
+    /// Only a push message due now can be leased as it is queued; nothing is stored otherwise.
+    func testEnqueueLeasedRefusesPullAndLaterMessages() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let pull = outbound("p", at: t0, pullMPC: "urn:mpc:b")
+        assertThrows(.invalidArgument("message p: a pull message waits for its PullRequest")) {
+            try store.enqueueOutbound(pull, leasingTo: "node/w0", lease: 30, now: t0)
+        }
+        var later = outbound("l", at: t0)
+        later.firstAttemptAt = t0 + 60
+        XCTAssertThrowsError(try store.enqueueOutbound(later, leasingTo: "node/w0", lease: 30, now: t0))
+        assertThrows(.invalidArgument("empty lease owner")) { try store.enqueueOutbound(outbound("o", at: t0), leasingTo: "", lease: 30, now: t0) }
+        XCTAssertNil(try store.findMessage(id: "p", direction: .outbound))
+        XCTAssertNil(try store.findMessage(id: "l", direction: .outbound))
+        XCTAssertNil(try store.findMessage(id: "o", direction: .outbound))
+        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 0, sending: 0))
+    }
+
     func testDuplicateOutboundIdIsRefused() throws {
         let store = try openStore()
         defer { store.close() }

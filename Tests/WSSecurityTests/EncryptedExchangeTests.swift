@@ -71,6 +71,44 @@ final class EncryptedExchangeTests: XCTestCase {
         }
     }
 
+    /// With compression on, an already-compressed payload (an e-document, an image) travels as it
+    /// is, without CompressionType, while an XML one is deflated; both verify and decrypt.
+    func testAlreadyCompressedPayloadsAreNotDeflatedAgain() throws {
+        let edoc = Payload(mimeType: "application/vnd.etsi.asic-e+zip", body: .bytes(Array("PK\u{3}\u{4} edoc".utf8)))
+        let jpeg = Payload(mimeType: "IMAGE/JPEG; name=scan.jpg", body: .bytes([0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]))
+        let xml = Payload(mimeType: "application/xml", body: .bytes(Array(String(repeating: "<line>repeated</line>", count: 50).utf8)))
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa),
+                                   encryption: .init(recipient: pki.rsaB.certificate, method: .rsaOAEP), compress: true)
+        let sealed = try sealer.seal(SealAndVerifyTests.user(), payloads: [edoc, jpeg, xml])
+        var sink = MemorySink()
+        let ct = try sealed.write(to: &sink)
+        let message = try AS4Message.read(try MessageInput.load(bytes: sink.bytes, contentType: ct))
+        let partInfos = try XCTUnwrap(message.envelope.messaging.userMessage?.payloads)
+        func compression(_ i: Int) -> String? { partInfos[i].properties.first { $0.name == "CompressionType" }?.value }
+        XCTAssertNil(compression(0))
+        XCTAssertNil(compression(1))
+        XCTAssertEqual(compression(2), "application/gzip")
+        XCTAssertEqual(partInfos[0].properties.first { $0.name == "MimeType" }?.value, "application/vnd.etsi.asic-e+zip")
+
+        let header = try SecurityHeader.read(message.envelope.securityHeaders[0])
+        let plain = try AttachmentDecryptor.decrypt(message, header: header,
+                                                    keys: [DecryptionKey(privateKey: pki.rsaB.privateKey, certificate: pki.rsaB.certificate)],
+                                                    policy: .eDelivery115, spoolDirectory: NSTemporaryDirectory())
+        XCTAssertNil(SignatureVerifier(policy: .eDelivery115, trust: try pki.validator(), expectedSigners: [pki.rsa.certificate])
+            .verify(message, attachments: plain).error)
+        XCTAssertEqual(try plain[0].body.readAll(), try edoc.body.readAll())
+        XCTAssertEqual(try plain[1].body.readAll(), try jpeg.body.readAll())
+        XCTAssertEqual(try Gzip.decompress(try plain[2].body.readAll()), try xml.body.readAll())
+
+        for type in ["application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "video/mp4",
+                     "application/vnd.oasis.opendocument.text", "image/png"] {
+            XCTAssertFalse(CompressionChoice.worthCompressing(mimeType: type), type)
+        }
+        for type in ["application/xml", "application/pdf", "text/plain; charset=utf-8", "application/octet-stream", "image/tiff", ""] {
+            XCTAssertTrue(CompressionChoice.worthCompressing(mimeType: type), type)
+        }
+    }
+
     func testOAEPDigestOutsideThePolicyIsRefused() throws {
         let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa),
                                    encryption: .init(recipient: pki.rsaB.certificate, method: .rsaOAEP), compress: true)

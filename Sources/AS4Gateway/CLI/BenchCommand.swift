@@ -45,7 +45,8 @@ enum BenchCommand {
             store (http_batch_ms_*, with HTTP and the body's parsing).
     store   the SQLite store alone, T threads (--concurrency, default 8) on one store in DIR:
             N messages (default 4000) through enqueue (14 KiB sealed, durable), claim and
-            Delivered (4 KiB receipt), then N received messages recorded (10 KiB payload, with
+            Delivered (4 KiB receipt), N more queued already leased (handed to an idle worker)
+            and Delivered, then N received messages recorded (10 KiB payload, with
             receipt, durable); messages/s and this process's CPU microseconds per message.
 
     Run one target per process: peak RSS is the process's own.

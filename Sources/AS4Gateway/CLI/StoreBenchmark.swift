@@ -9,6 +9,8 @@ import Glibc
 /// T threads (default 8, like the daemon's submitters and workers) run on one store in DIR:
 /// - outbound: enqueue a 14 KiB sealed message (durable), claim it, mark it Delivered with a
 ///   4 KiB receipt, the three store steps a sent message takes;
+/// - outbound handed: the same message queued already leased (as when an idle worker takes it
+///   straight from the submission), then Delivered: two steps;
 /// - inbound: record a received message with a 10 KiB payload and its receipt (durable).
 /// Prints messages/s and this process's CPU time per message for each: the figure that decides
 /// how many messages two cores can carry, steadier on a shared machine than the rate.
@@ -41,6 +43,15 @@ struct StoreBenchmark {
                 try store.markDelivered(messageId: job.metadata.messageId, owner: owner, receipt: receipt, at: Date())
             }
         }
+        // The same with the message handed to an idle worker: queued already leased, no claim.
+        let handed = try measure { i in
+            let message = OutboundMessage(metadata: Self.metadata("handed-\(i)@bench"), endpoint: "https://127.0.0.1:1/as4",
+                                          contentType: "multipart/related; boundary=x", messagePath: "", sentReferences: references,
+                                          maxAttempts: 5, submittedAt: Date(), messageBytes: sealed)
+            let owner = "bench/w\(i % threads)"
+            let job = try store.enqueueOutbound(message, leasingTo: owner, lease: 60, now: Date())
+            try store.markDelivered(messageId: job.metadata.messageId, owner: owner, receipt: receipt, at: Date())
+        }
         let inbound = try measure { i in
             let digest = String(repeating: "0", count: 64)
             let part = MessagePart(contentId: "p\(i)@bench", mimeType: "application/octet-stream",
@@ -56,14 +67,16 @@ struct StoreBenchmark {
         func count(_ direction: Direction, _ status: MessageStatus) -> Int {
             counts.first { $0.direction == direction && $0.status == status }?.count ?? 0
         }
-        guard count(.outbound, .delivered) == messages, count(.inbound, .received) == messages else {
-            throw Failure(description: "the store holds \(counts), not \(messages) delivered and \(messages) received messages")
+        guard count(.outbound, .delivered) == 2 * messages, count(.inbound, .received) == messages else {
+            throw Failure(description: "the store holds \(counts), not \(2 * messages) delivered and \(messages) received messages")
         }
         return [
             ("messages", Double(messages)),
             ("threads", Double(threads)),
             ("outbound_msgs_per_s", outbound.rate),
             ("outbound_cpu_us_per_msg", outbound.cpuMilliseconds * 1000),
+            ("outbound_handed_msgs_per_s", handed.rate),
+            ("outbound_handed_cpu_us_per_msg", handed.cpuMilliseconds * 1000),
             ("inbound_msgs_per_s", inbound.rate),
             ("inbound_cpu_us_per_msg", inbound.cpuMilliseconds * 1000),
         ]

@@ -46,7 +46,7 @@ final class GatewayContext: Sendable {
     /// The real paths of our data, P-Mode and store folders, which no submitted payload may come
     /// from (resolved once: they do not move while the daemon runs).
     let ownFolders: [String]
-    let deliveryWakeup = DeliveryWakeup()
+    let workerHandoff = WorkerHandoff()
     let pullReplays = ReplayGuard()
     let metrics = GatewayMetrics()
     /// Working days for deemed notification dates: the rules plus `holidayCalendar` (start, SIGHUP).

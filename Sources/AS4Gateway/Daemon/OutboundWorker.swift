@@ -44,6 +44,7 @@ final class OutboundWorkers: Sendable {
     /// Stops claiming; waits until every worker has finished its current delivery or the deadline passes.
     func stop(count: Int, deadline: Date) {
         running.store(false, ordering: .sequentiallyConsistent)
+        context.workerHandoff.wakeAll()
         while Date() < deadline, finished.withLock({ $0 }) < max(count, 1) {
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -56,18 +57,34 @@ final class OutboundWorkers: Sendable {
 
     private func loop(owner: String) {
         var client: HTTPClient?
+        let slot = WorkerHandoff.Slot(owner: owner)
+        // After a job taken from the queue, the queue may hold more; after a handed one, it holds
+        // only what was queued while nobody was parked, and those wake-ups wait in the handoff.
+        var lookAtQueue = true
+        var lastLook = Date.distantPast
+        let poll = context.config.pollIntervalSeconds
         while running.load(ordering: .sequentiallyConsistent) {
-            let jobs: [OutboundJob]
-            do {
-                jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
-            } catch {
-                context.log.log(.error, "queue-unavailable", ["reason": "\(error)"])
-                Thread.sleep(forTimeInterval: 1)
-                continue
+            var jobs: [OutboundJob] = []
+            // However busy with handed jobs, the queue is read every poll interval: retries fall
+            // due there, and leases other workers or nodes let expire are taken over there.
+            if lookAtQueue || Date().timeIntervalSince(lastLook) >= poll {
+                lastLook = Date()
+                do {
+                    jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
+                } catch {
+                    context.log.log(.error, "queue-unavailable", ["reason": "\(error)"])
+                    Thread.sleep(forTimeInterval: 1)
+                    continue
+                }
             }
-            guard !jobs.isEmpty else {
-                context.deliveryWakeup.wait(timeout: context.config.pollIntervalSeconds)
-                continue
+            lookAtQueue = !jobs.isEmpty
+            if jobs.isEmpty {
+                switch context.workerHandoff.park(slot, timeout: poll) {
+                case .handed(let job): jobs = [job]
+                case .lookAtQueue, .timedOut:
+                    lookAtQueue = true
+                    continue
+                }
             }
             if client == nil {
                 client = try? HTTPClient(configuration: clientConfiguration())

@@ -164,13 +164,23 @@ struct Outbound {
                                      messagePath: stored.path, sentReferences: SentReferenceCoding.encode(sealed.references),
                                      maxAttempts: match.leg.receptionAwareness.retries + 1, submittedAt: Date(),
                                      pullMPC: pull ? match.leg.mpc : nil, messageBytes: stored.bytes)
+        // An idle delivery worker gets the message leased in the queueing commit and starts at
+        // once; otherwise it waits in the queue for the next free one (WorkerHandoff).
+        let handoff = context.workerHandoff
+        let worker = pull ? nil : handoff.takeParked()
         do {
-            _ = try context.store.enqueueOutbound(record)
+            if let worker {
+                handoff.hand(try context.store.enqueueOutbound(record, leasingTo: worker.owner, lease: context.config.leaseSeconds,
+                                                               now: Date()), to: worker)
+            } else {
+                _ = try context.store.enqueueOutbound(record)
+            }
         } catch {
+            if let worker { handoff.hand(nil, to: worker) }
             if !stored.path.isEmpty { unlink(stored.path) }  // not queued: the stored bytes belong to nobody
             throw error
         }
-        if !pull { context.deliveryWakeup.signal() }
+        if !pull, worker == nil { handoff.wakeOne() }
         context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
                                                                                   "bytes": String(stored.size)]) { $1 })
     }
