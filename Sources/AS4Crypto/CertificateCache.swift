@@ -7,15 +7,23 @@ import Synchronization
 /// token of every message and receipt (profiling showed ~8 % of a gateway's CPU in it). A
 /// ``Certificate`` is immutable, so one parsed object can serve every message.
 ///
-/// Bounded: when `capacity` different certificates have been seen the cache starts over, so a
-/// peer that sends a new certificate with each message costs parsing time, never memory.
+/// Bounded, because tokens are parsed before anything about their sender is known: an input
+/// over `maxEntryBytes` is parsed without being kept, and when `capacity` entries or
+/// `capacityBytes` of DER have been kept the cache starts over. A peer that sends a new
+/// certificate with each message costs parsing time, never memory.
 public enum CertificateCache {
     public static let capacity = 512
+    public static let capacityBytes = 2 << 20
+    public static let maxEntryBytes = 32 << 10
     private struct Key: Hashable {
         var isPath: Bool
         var der: [UInt8]
     }
-    private static let entries = Mutex<[Key: [Certificate]]>([:])
+    private struct Table {
+        var entries: [Key: [Certificate]] = [:]
+        var bytes = 0
+    }
+    private static let table = Mutex(Table())
 
     /// The certificate of `der`, parsed once (`Certificate(derEncoded:)` rules: the whole input
     /// must be one certificate).
@@ -29,18 +37,25 @@ public enum CertificateCache {
     }
 
     private static func lookup(_ key: Key, parse: () throws -> [Certificate]) throws -> [Certificate] {
-        if let known = entries.withLock({ $0[key] }) { return known }
+        guard key.der.count <= maxEntryBytes else { return try parse() }
+        if let known = table.withLock({ $0.entries[key] }) { return known }
         let parsed = try parse()
-        entries.withLock { table in
-            if table.count >= capacity { table.removeAll(keepingCapacity: true) }
-            table[key] = parsed
+        table.withLock { t in
+            if t.entries.count >= capacity || t.bytes + key.der.count > capacityBytes {
+                t.entries.removeAll(keepingCapacity: true)
+                t.bytes = 0
+            }
+            if t.entries.updateValue(parsed, forKey: key) == nil { t.bytes += key.der.count }
         }
         return parsed
     }
 
     /// Forgets every entry (tests).
-    public static func removeAll() { entries.withLock { $0.removeAll() } }
+    public static func removeAll() { table.withLock { $0 = Table() } }
 
     /// Entries held now (tests).
-    public static var count: Int { entries.withLock { $0.count } }
+    public static var count: Int { table.withLock { $0.entries.count } }
+
+    /// DER bytes held now (tests).
+    public static var byteCount: Int { table.withLock { $0.bytes } }
 }

@@ -45,7 +45,20 @@ final class CachingTests: XCTestCase {
         for serial in 0..<(CertificateCache.capacity + 20) {
             _ = try CertificateCache.certificate(derEncoded: leaf("\(1000 + serial)").derBytes)
             XCTAssertLessThanOrEqual(CertificateCache.count, CertificateCache.capacity)
+            XCTAssertLessThanOrEqual(CertificateCache.byteCount, CertificateCache.capacityBytes)
         }
+        // A path larger than an entry may be is parsed every time and never kept.
+        let names = (0..<60).map { "DNS:host-\($0)-with-a-long-label.partner-access-point.example" }
+        let bulky = try (0..<12).map { i in
+            try Self.ca.issueCertificate(for: Self.key.publicKey, subject: CertificateSubject(commonName: "bulky-\(i)"),
+                                         validUntil: Self.now + Self.day, serialNumber: "\(5000 + i)", subjectAlternativeNames: names)
+        }
+        let big = PKIPath.encode(bulky)
+        XCTAssertGreaterThan(big.count, CertificateCache.maxEntryBytes)
+        let before = CertificateCache.count
+        XCTAssertEqual(try CertificateCache.pkiPathLeafFirst(big).count, 12)
+        XCTAssertFalse(try CertificateCache.pkiPathLeafFirst(big)[0] === CertificateCache.pkiPathLeafFirst(big)[0])
+        XCTAssertEqual(CertificateCache.count, before)
     }
 
     /// A valid result is reused only inside the validity of every certificate in its path.
