@@ -146,21 +146,28 @@ public final class PostgresRecipientRegisters: NonDigitalRegisterStore, CompanyR
 
     public func optIn(address: String) throws -> MessagingOptInRecord? {
         try pool.withConnection { c in
-            try c.execute("SELECT * FROM messaging_opt_ins WHERE address = $1", [address]).first.map { r in
-                MessagingOptInRecord(address: r.string("address"), fromCompanies: r.int("from_companies") == 1, fromPersons: r.int("from_persons") == 1,
-                                     setBy: r.string("set_by"), setAt: r.date("set_at"))
-            }
+            try c.execute("SELECT * FROM messaging_opt_ins WHERE address = $1", [address]).first.map(Self.readOptIn)
         }
     }
 
-    public func setOptIn(_ r: MessagingOptInRecord) throws {
+    public func updateOptIn(address: String, fromCompanies: Bool?, fromPersons: Bool?, setBy: String, at: Date) throws -> MessagingOptInRecord {
         try pool.withConnection { c in
-            _ = try c.execute("""
-                INSERT INTO messaging_opt_ins (address, from_companies, from_persons, set_by, set_at) VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (address) DO UPDATE SET from_companies = EXCLUDED.from_companies, from_persons = EXCLUDED.from_persons,
-                    set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at
-                """, [r.address, r.fromCompanies ? 1 : 0, r.fromPersons ? 1 : 0, r.setBy, r.setAt])
+            guard let row = try c.execute("""
+                INSERT INTO messaging_opt_ins (address, from_companies, from_persons, set_by, set_at)
+                VALUES ($1, COALESCE($2::integer, 0), COALESCE($3::integer, 0), $4, $5)
+                ON CONFLICT (address) DO UPDATE SET from_companies = COALESCE($2::integer, messaging_opt_ins.from_companies),
+                    from_persons = COALESCE($3::integer, messaging_opt_ins.from_persons), set_by = $4, set_at = $5
+                RETURNING *
+                """, [address, fromCompanies.map { $0 ? 1 : 0 }, fromPersons.map { $0 ? 1 : 0 }, setBy, at]).first else {
+                throw StoreError.invalidArgument("opt-in of \(address) was not stored")
+            }
+            return Self.readOptIn(row)
         }
+    }
+
+    private static func readOptIn(_ r: PostgresRow) -> MessagingOptInRecord {
+        MessagingOptInRecord(address: r.string("address"), fromCompanies: r.int("from_companies") == 1, fromPersons: r.int("from_persons") == 1,
+                             setBy: r.string("set_by"), setAt: r.date("set_at"))
     }
 
     // MARK: Rows

@@ -151,7 +151,10 @@ public protocol CompanyRegisterStore: AnyObject, Sendable {
 /// Per-address consent to messages beyond the law (docs/API.md, "Who may write to whom").
 public protocol MessagingOptInStore: AnyObject, Sendable {
     func optIn(address: String) throws -> MessagingOptInRecord?
-    func setOptIn(_ record: MessagingOptInRecord) throws
+    /// Sets the given flags of `address` in one statement, keeping a flag given as nil as it is
+    /// stored (false for an address without a record), so that two changes of different flags
+    /// at the same moment both stay; returns the record as stored.
+    func updateOptIn(address: String, fromCompanies: Bool?, fromPersons: Bool?, setBy: String, at: Date) throws -> MessagingOptInRecord
 }
 
 /// The three registers of issue 6 live in one store beside the messages.

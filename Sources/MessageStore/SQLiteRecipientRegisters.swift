@@ -140,18 +140,27 @@ public final class SQLiteRecipientRegisters: NonDigitalRegisterStore, CompanyReg
 
     public func optIn(address: String) throws -> MessagingOptInRecord? {
         try withConnection { c in
-            try c.queryFirst("SELECT * FROM messaging_opt_ins WHERE address = ?", [address]) { s in
-                MessagingOptInRecord(address: s.string("address"), fromCompanies: s.int("from_companies") == 1, fromPersons: s.int("from_persons") == 1,
-                                     setBy: s.string("set_by"), setAt: s.date("set_at"))
-            }
+            try c.queryFirst("SELECT * FROM messaging_opt_ins WHERE address = ?", [address], row: Self.readOptIn)
         }
     }
 
-    public func setOptIn(_ r: MessagingOptInRecord) throws {
+    public func updateOptIn(address: String, fromCompanies: Bool?, fromPersons: Bool?, setBy: String, at: Date) throws -> MessagingOptInRecord {
         try withConnection { c in
-            try c.run("INSERT OR REPLACE INTO messaging_opt_ins (address, from_companies, from_persons, set_by, set_at) VALUES (?, ?, ?, ?, ?)",
-                      [r.address, r.fromCompanies ? 1 : 0, r.fromPersons ? 1 : 0, r.setBy, r.setAt])
+            let stored = try c.queryFirst("""
+                INSERT INTO messaging_opt_ins (address, from_companies, from_persons, set_by, set_at)
+                VALUES (?1, COALESCE(?2, 0), COALESCE(?3, 0), ?4, ?5)
+                ON CONFLICT (address) DO UPDATE SET from_companies = COALESCE(?2, from_companies),
+                    from_persons = COALESCE(?3, from_persons), set_by = ?4, set_at = ?5
+                RETURNING *
+                """, [address, fromCompanies.map { $0 ? 1 : 0 }, fromPersons.map { $0 ? 1 : 0 }, setBy, at], row: Self.readOptIn)
+            guard let stored else { throw StoreError.invalidArgument("opt-in of \(address) was not stored") }
+            return stored
         }
+    }
+
+    private static func readOptIn(_ s: SQLiteStatement) -> MessagingOptInRecord {
+        MessagingOptInRecord(address: s.string("address"), fromCompanies: s.int("from_companies") == 1, fromPersons: s.int("from_persons") == 1,
+                             setBy: s.string("set_by"), setAt: s.date("set_at"))
     }
 
     // MARK: Rows

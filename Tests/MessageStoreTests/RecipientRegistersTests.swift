@@ -61,13 +61,39 @@ class RecipientRegistersTests: StoreTestCase {
         defer { store.close() }
         XCTAssertNil(try store.optIn(address: "_PRIVATE@16117519997"))
         let record = MessagingOptInRecord(address: "_PRIVATE@16117519997", fromCompanies: true, fromPersons: false, setBy: "person-dms", setAt: t0)
-        try store.setOptIn(record)
+        XCTAssertEqual(try store.updateOptIn(address: record.address, fromCompanies: true, fromPersons: nil, setBy: "person-dms", at: t0), record)
         XCTAssertEqual(try store.optIn(address: "_PRIVATE@16117519997"), record)
-        var changed = record
-        changed.fromPersons = true
-        changed.setAt = t0 + 5
-        try store.setOptIn(changed)
+        // A flag left out keeps its stored value; the other changes.
+        let changed = MessagingOptInRecord(address: record.address, fromCompanies: true, fromPersons: true, setBy: "other-dms", setAt: t0 + 5)
+        XCTAssertEqual(try store.updateOptIn(address: record.address, fromCompanies: nil, fromPersons: true, setBy: "other-dms", at: t0 + 5), changed)
         XCTAssertEqual(try store.optIn(address: "_PRIVATE@16117519997"), changed)
+        XCTAssertEqual(try store.updateOptIn(address: record.address, fromCompanies: false, fromPersons: nil, setBy: "person-dms", at: t0 + 6).fromPersons,
+                       true)
+        XCTAssertEqual(try store.updateOptIn(address: "_PRIVATE@32123456789", fromCompanies: nil, fromPersons: nil, setBy: "x", at: t0),
+                       MessagingOptInRecord(address: "_PRIVATE@32123456789", fromCompanies: false, fromPersons: false, setBy: "x", setAt: t0))
+    }
+
+    /// Two connections changing different flags of one address at the same moment: both changes stay.
+    func testConcurrentOptInChangesOfDifferentFlagsBothStay() throws {
+        let address = "_PRIVATE@16117519997"
+        for round in 0..<20 {
+            let a = try openRegisters(), b = try openRegisters()
+            defer { a.close(); b.close() }
+            _ = try a.updateOptIn(address: address, fromCompanies: false, fromPersons: false, setBy: "reset", at: t0)
+            let group = DispatchGroup()
+            let at = t0 + 1
+            for (store, companies) in [(a, true), (b, false)] {
+                group.enter()
+                DispatchQueue.global().async {
+                    _ = try? store.updateOptIn(address: address, fromCompanies: companies ? true : nil, fromPersons: companies ? nil : true,
+                                               setBy: "round-\(round)", at: at)
+                    group.leave()
+                }
+            }
+            group.wait()
+            let stored = try XCTUnwrap(try a.optIn(address: address))
+            XCTAssertTrue(stored.fromCompanies && stored.fromPersons, "round \(round): \(stored)")
+        }
     }
 
     func testACompanyImportReplacesTheRegisterAndReportsTheDifference() throws {

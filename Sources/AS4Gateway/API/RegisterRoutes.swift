@@ -223,17 +223,18 @@ struct RegisterRoutes {
         for key in body.keys.sorted() where key != "fromCompanies" && key != "fromPersons" {
             errors.append(("/\(key)", "unknown field; known are fromCompanies, fromPersons"))
         }
-        let current = try r.context.registers.optIn(address: address)
-        func flag(_ key: String, _ old: Bool) -> Bool {
-            guard let v = body[key] else { return old }
-            guard SubmitRoute.isJSONBoolean(v), let b = v as? Bool else { errors.append(("/\(key)", "must be true or false")); return old }
+        // A member left out keeps what is stored; the store merges in one statement, so two
+        // connections changing different members at once do not undo each other.
+        func flag(_ key: String) -> Bool? {
+            guard let v = body[key] else { return nil }
+            guard SubmitRoute.isJSONBoolean(v), let b = v as? Bool else { errors.append(("/\(key)", "must be true or false")); return nil }
             return b
         }
-        let record = MessagingOptInRecord(address: address, fromCompanies: flag("fromCompanies", current?.fromCompanies ?? false),
-                                          fromPersons: flag("fromPersons", current?.fromPersons ?? false), setBy: r.connection.name, setAt: Date())
+        let fromCompanies = flag("fromCompanies"), fromPersons = flag("fromPersons")
         if body.isEmpty { errors.append(("", "give fromCompanies, fromPersons or both")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
-        try r.context.registers.setOptIn(record)
+        let record = try r.context.registers.updateOptIn(address: address, fromCompanies: fromCompanies, fromPersons: fromPersons,
+                                                         setBy: r.connection.name, at: Date())
         r.context.log.log(.info, "opt-in-set", ["address": address, "connection": r.connection.name, "from_companies": String(record.fromCompanies),
                                                 "from_persons": String(record.fromPersons)])
         return Self.json(address, record).response(200)
