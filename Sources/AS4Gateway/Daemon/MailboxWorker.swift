@@ -36,6 +36,7 @@ final class MailboxWorker: Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            var failures = RepeatedFailureLog()
             var deadlinesChecked = Date.distantPast
             var purged = Date.distantPast
             while running.load(ordering: .sequentiallyConsistent) {
@@ -63,9 +64,10 @@ final class MailboxWorker: Sendable {
                     // Straight on only while a full batch says more is waiting: each round ends
                     // with a durable cursor write (an fsync), so a busy history is better taken
                     // in batches every interval than a few events at a time.
+                    if let fields = failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
                     if worked != Self.batchSize { Thread.sleep(forTimeInterval: Self.interval) }
                 } catch {
-                    context.log.log(.error, "mailbox-worker", ["reason": "\(error)"])
+                    if let fields = failures.failed("\(error)") { context.log.log(.error, "mailbox-worker", fields) }
                     Thread.sleep(forTimeInterval: 1)
                 }
             }

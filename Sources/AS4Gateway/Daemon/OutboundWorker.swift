@@ -62,6 +62,7 @@ final class OutboundWorkers: Sendable {
         // only what was queued while nobody was parked, and those wake-ups wait in the handoff.
         var lookAtQueue = true
         var lastLook = Date.distantPast
+        var failures = RepeatedFailureLog()
         let poll = context.config.pollIntervalSeconds
         while running.load(ordering: .sequentiallyConsistent) {
             var jobs: [OutboundJob] = []
@@ -71,8 +72,9 @@ final class OutboundWorkers: Sendable {
                 lastLook = Date()
                 do {
                     jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
+                    if let fields = failures.succeeded() { context.log.log(.info, "queue-available", fields) }
                 } catch {
-                    context.log.log(.error, "queue-unavailable", ["reason": "\(error)"])
+                    if let fields = failures.failed("\(error)") { context.log.log(.error, "queue-unavailable", fields) }
                     Thread.sleep(forTimeInterval: 1)
                     continue
                 }

@@ -33,14 +33,18 @@ final class NoticeMailer: Sendable {
         let thread = Thread { [self] in
             // One SMTP handle for the thread's life, so consecutive notices reuse the connection.
             var sender: SMTPSender?
+            // A lasting fault (an unreadable password file, a store that is gone) would otherwise
+            // be logged every round, four times a second.
+            var failures = RepeatedFailureLog()
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
                     _ = try context.mailbox.exclusively(job: "notice-mailer") {
                         try recordArrivals(now: Date())
                         try sendDue(now: Date(), sender: &sender)
                     }
+                    if let fields = failures.succeeded() { context.log.log(.info, "notice-recovered", fields) }
                 } catch {
-                    context.log.log(.error, "notice", ["reason": "\(error)"])
+                    if let fields = failures.failed("\(error)") { context.log.log(.error, "notice", fields) }
                 }
                 Thread.sleep(forTimeInterval: Self.interval)
             }
