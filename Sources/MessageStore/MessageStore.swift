@@ -91,10 +91,6 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading {
     /// `Sending → Delivered` with the receipt, by the lease owner only.
     func markDelivered(messageId: String, owner: String, receipt: Data, at: Date) throws
 
-    /// `markDelivered`, then `claimDue(now: at, limit: 1, owner:, lease:)`, in one transaction: a
-    /// delivery worker's receipt and its next job cost one commit. nil when nothing is due.
-    func markDeliveredAndClaimNext(messageId: String, owner: String, receipt: Data, at: Date, lease: TimeInterval) throws -> OutboundJob?
-
     /// `Sending → Submitted` after a retryable failure, to be tried again at `nextAttemptAt`, by the
     /// lease owner only. When the message has used all its attempts it goes to `Failed` instead;
     /// the status reached is returned.

@@ -42,30 +42,19 @@ extension PostgresMessageStore {
     public func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob] {
         guard limit > 0 else { throw StoreError.invalidArgument("limit must be positive") }
         try OutboundTransitions.checkLease(owner: owner, lease: lease)
-        return try write(synchronousCommit: false) { t in try Self.claim(now: now, limit: limit, owner: owner, lease: lease, t) }
-    }
-
-    public func markDeliveredAndClaimNext(messageId: String, owner: String, receipt: Data, at date: Date,
-                                          lease: TimeInterval) throws -> OutboundJob? {
-        try OutboundTransitions.checkLease(owner: owner, lease: lease)
         return try write(synchronousCommit: false) { t in
-            try Self.deliver(messageId: messageId, owner: owner, receipt: receipt, at: date, t)
-            return try Self.claim(now: date, limit: 1, owner: owner, lease: lease, t).first
+            try Self.failExhaustedLeases(t, now: now)
+            let candidates = try t.execute("""
+                SELECT * FROM messages
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc IS NULL
+                  AND attempts < max_attempts
+                  AND ((status = 'Submitted' AND next_attempt_at <= $1) OR (status = 'Sending' AND lease_until <= $1))
+                ORDER BY CASE status WHEN 'Sending' THEN lease_until ELSE next_attempt_at END, row_id
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+                """, [now, limit]).rows.map(PostgresConnection.readMessage)
+            return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, t) }
         }
-    }
-
-    private static func claim(now: Date, limit: Int, owner: String, lease: TimeInterval, _ t: PostgresTransaction) throws -> [OutboundJob] {
-        try failExhaustedLeases(t, now: now)
-        let candidates = try t.execute("""
-            SELECT * FROM messages
-            WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc IS NULL
-              AND attempts < max_attempts
-              AND ((status = 'Submitted' AND next_attempt_at <= $1) OR (status = 'Sending' AND lease_until <= $1))
-            ORDER BY CASE status WHEN 'Sending' THEN lease_until ELSE next_attempt_at END, row_id
-            LIMIT $2
-            FOR UPDATE SKIP LOCKED
-            """, [now, limit]).rows.map(PostgresConnection.readMessage)
-        return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, t) }
     }
 
     public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
@@ -86,20 +75,18 @@ extension PostgresMessageStore {
     }
 
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
-        try write(synchronousCommit: false) { t in try Self.deliver(messageId: messageId, owner: owner, receipt: receipt, at: date, t) }
-    }
-
-    private static func deliver(messageId: String, owner: String, receipt: Data, at date: Date, _ t: PostgresTransaction) throws {
-        let message = try t.lockedMessage(id: messageId, direction: .outbound)
-        try t.checkTransition(message, to: .delivered)
-        try OutboundTransitions.checkOwner(message, owner)
-        try t.execute("""
-            UPDATE messages SET status = 'Delivered', receipt = $1, receipt_at = $2, lease_owner = NULL,
-                                lease_until = NULL, next_attempt_at = NULL, updated_at = $2
-            WHERE row_id = $3
-            """, [receipt, date, message.rowId])
-        t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                      detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+        try write(synchronousCommit: false) { t in
+            let message = try t.lockedMessage(id: messageId, direction: .outbound)
+            try t.checkTransition(message, to: .delivered)
+            try OutboundTransitions.checkOwner(message, owner)
+            try t.execute("""
+                UPDATE messages SET status = 'Delivered', receipt = $1, receipt_at = $2, lease_owner = NULL,
+                                    lease_until = NULL, next_attempt_at = NULL, updated_at = $2
+                WHERE row_id = $3
+                """, [receipt, date, message.rowId])
+            t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
+                          detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+        }
     }
 
     @discardableResult

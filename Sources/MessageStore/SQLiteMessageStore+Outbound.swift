@@ -53,42 +53,30 @@ extension SQLiteMessageStore {
         // Not waited for (see `write(durable:)`): a lease lost in a crash leaves the
         // row claimable again, and the node's leases are released at restart anyway. Fails of
         // exhausted leases in the same transaction become durable with the next synced commit.
-        return try write(durable: false) { c in try Self.claim(now: now, limit: limit, owner: owner, lease: lease, c) }
-    }
-
-    public func markDeliveredAndClaimNext(messageId: String, owner: String, receipt: Data, at date: Date,
-                                          lease: TimeInterval) throws -> OutboundJob? {
-        try OutboundTransitions.checkLease(owner: owner, lease: lease)
-        // Neither half waits for an fsync, as neither does alone (see `markDelivered`, `claimDue`).
         return try write(durable: false) { c in
-            try Self.deliver(messageId: messageId, owner: owner, receipt: receipt, at: date, c)
-            return try Self.claim(now: date, limit: 1, owner: owner, lease: lease, c).first
+            try Self.failExhaustedLeases(c, now: now)
+            // Due first, by when each became due (a taken-over lease by its expiry, a queued
+            // message by its next attempt), then by row. Two index-ordered queries merged here:
+            // one ORDER BY over both kinds sorted the whole backlog on every claim.
+            let expired = try c.query("""
+                SELECT * FROM messages
+                WHERE status = 'Sending' AND lease_until <= ?1 AND direction = 'out' AND pull_mpc IS NULL
+                  AND attempts < max_attempts
+                ORDER BY lease_until, row_id LIMIT ?2
+                """, [now, limit], row: SQLiteConnection.readMessage)
+            let queued = try c.query("""
+                SELECT * FROM messages
+                WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND status = 'Submitted'
+                  AND next_attempt_at <= ?1 AND pull_mpc IS NULL AND attempts < max_attempts
+                ORDER BY next_attempt_at, row_id LIMIT ?2
+                """, [now, limit], row: SQLiteConnection.readMessage)
+            func dueAt(_ m: StoredMessage) -> (Date, Int64) {
+                let due = m.status == .sending ? m.outbound?.leaseUntil : m.outbound?.nextAttemptAt
+                return (due ?? .distantPast, m.rowId)
+            }
+            let candidates = (expired + queued).sorted { dueAt($0) < dueAt($1) }.prefix(limit)
+            return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, c) }
         }
-    }
-
-    private static func claim(now: Date, limit: Int, owner: String, lease: TimeInterval, _ c: SQLiteConnection) throws -> [OutboundJob] {
-        try failExhaustedLeases(c, now: now)
-        // Due first, by when each became due (a taken-over lease by its expiry, a queued
-        // message by its next attempt), then by row. Two index-ordered queries merged here:
-        // one ORDER BY over both kinds sorted the whole backlog on every claim.
-        let expired = try c.query("""
-            SELECT * FROM messages
-            WHERE status = 'Sending' AND lease_until <= ?1 AND direction = 'out' AND pull_mpc IS NULL
-              AND attempts < max_attempts
-            ORDER BY lease_until, row_id LIMIT ?2
-            """, [now, limit], row: SQLiteConnection.readMessage)
-        let queued = try c.query("""
-            SELECT * FROM messages
-            WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND status = 'Submitted'
-              AND next_attempt_at <= ?1 AND pull_mpc IS NULL AND attempts < max_attempts
-            ORDER BY next_attempt_at, row_id LIMIT ?2
-            """, [now, limit], row: SQLiteConnection.readMessage)
-        func dueAt(_ m: StoredMessage) -> (Date, Int64) {
-            let due = m.status == .sending ? m.outbound?.leaseUntil : m.outbound?.nextAttemptAt
-            return (due ?? .distantPast, m.rowId)
-        }
-        let candidates = (expired + queued).sorted { dueAt($0) < dueAt($1) }.prefix(limit)
-        return try candidates.map { try Self.lease($0, to: owner, now: now, lease: lease, c) }
     }
 
     public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
@@ -110,20 +98,18 @@ extension SQLiteMessageStore {
     /// Not waited for until durable: if a power cut loses it, the row is still `Sending` for this node, is
     /// released at restart and resent, and the receiver answers the duplicate with its receipt.
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
-        try write(durable: false) { c in try Self.deliver(messageId: messageId, owner: owner, receipt: receipt, at: date, c) }
-    }
-
-    private static func deliver(messageId: String, owner: String, receipt: Data, at date: Date, _ c: SQLiteConnection) throws {
-        let message = try c.existingMessage(id: messageId, direction: .outbound)
-        try c.checkTransition(message, to: .delivered)
-        try OutboundTransitions.checkOwner(message, owner)
-        try c.run("""
-            UPDATE messages SET status = 'Delivered', receipt = ?, receipt_at = ?, lease_owner = NULL,
-                                lease_until = NULL, next_attempt_at = NULL, updated_at = ?
-            WHERE row_id = ?
-            """, [receipt, date, date, message.rowId])
-        try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                          detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+        try write(durable: false) { c in
+            let message = try c.existingMessage(id: messageId, direction: .outbound)
+            try c.checkTransition(message, to: .delivered)
+            try OutboundTransitions.checkOwner(message, owner)
+            try c.run("""
+                UPDATE messages SET status = 'Delivered', receipt = ?, receipt_at = ?, lease_owner = NULL,
+                                    lease_until = NULL, next_attempt_at = NULL, updated_at = ?
+                WHERE row_id = ?
+                """, [receipt, date, date, message.rowId])
+            try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
+                              detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+        }
     }
 
     @discardableResult

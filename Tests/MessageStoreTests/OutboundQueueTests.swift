@@ -72,34 +72,6 @@ class OutboundQueueTests: StoreTestCase {
         XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
     }
 
-    /// A receipt and the worker's next claim in one transaction; a refused receipt claims nothing.
-    func testMarkDeliveredAndClaimNextIsOneStep() throws {
-        let store = try openStore()
-        defer { store.close() }
-        _ = try store.enqueueOutbound(outbound("d1", at: t0))
-        _ = try store.enqueueOutbound(outbound("d2", at: t0 + 1))
-        var later = outbound("d3", at: t0)
-        later.firstAttemptAt = t0 + 100
-        _ = try store.enqueueOutbound(later)
-        let first = try XCTUnwrap(try store.claimDue(now: t0 + 2, limit: 1, owner: "w1", lease: 30).first)
-        XCTAssertEqual(first.metadata.messageId, "d1")
-
-        XCTAssertThrowsError(try store.markDeliveredAndClaimNext(messageId: "d1", owner: "w2", receipt: Data("r".utf8), at: t0 + 3, lease: 30))
-        XCTAssertEqual(try store.findMessage(id: "d2", direction: .outbound)?.status, .submitted, "a refused receipt claims nothing")
-
-        let next = try store.markDeliveredAndClaimNext(messageId: "d1", owner: "w1", receipt: Data("r".utf8), at: t0 + 3, lease: 30)
-        XCTAssertEqual(next?.metadata.messageId, "d2")
-        XCTAssertEqual(next?.owner, "w1")
-        XCTAssertEqual(next?.leaseUntil, t0 + 33)
-        XCTAssertEqual(try store.findMessage(id: "d1", direction: .outbound)?.status, .delivered)
-        XCTAssertEqual(try store.findMessage(id: "d1", direction: .outbound)?.receipt, Data("r".utf8))
-        XCTAssertEqual(try store.findMessage(id: "d2", direction: .outbound)?.status, .sending)
-        // Nothing else is due (d3 waits until t0 + 100).
-        XCTAssertNil(try store.markDeliveredAndClaimNext(messageId: "d2", owner: "w1", receipt: Data("r2".utf8), at: t0 + 4, lease: 30))
-        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 1, sending: 0))
-        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
-    }
-
     /// Only a push message due now can be leased as it is queued; nothing is stored otherwise.
     func testEnqueueLeasedRefusesPullAndLaterMessages() throws {
         let store = try openStore()

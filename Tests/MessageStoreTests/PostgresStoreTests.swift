@@ -27,9 +27,6 @@ final class PostgresOutboundQueueTests: OutboundQueueTests {
     override func testAnExpiredLeaseIsTakenOverByAnotherClaimer() throws { try super.testAnExpiredLeaseIsTakenOverByAnotherClaimer() }
     override func testReclaimExpiredLeases() throws { try super.testReclaimExpiredLeases() }
     override func testClaimRejectsBadArguments() throws { try super.testClaimRejectsBadArguments() }
-    override func testEnqueueLeasedToAnOwnerIsAlreadyClaimed() throws { try super.testEnqueueLeasedToAnOwnerIsAlreadyClaimed() }
-    override func testEnqueueLeasedRefusesPullAndLaterMessages() throws { try super.testEnqueueLeasedRefusesPullAndLaterMessages() }
-    override func testMarkDeliveredAndClaimNextIsOneStep() throws { try super.testMarkDeliveredAndClaimNextIsOneStep() }
 }
 
 final class PostgresPullTests: PullTests {

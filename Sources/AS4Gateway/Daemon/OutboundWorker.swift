@@ -58,24 +58,17 @@ final class OutboundWorkers: Sendable {
     private func loop(owner: String) {
         var client: HTTPClient?
         let slot = WorkerHandoff.Slot(owner: owner)
-        // Where the next job comes from: a Delivered message's receipt is recorded in the same
-        // transaction as the claim of the next due job (`next`; none due: the queue was just
-        // read, so the worker parks); otherwise the queue is claimed from when it may hold
-        // something; a parked worker is handed a fresh submission or sent to the queue by a
-        // wake-up that found nobody parked (WorkerHandoff).
+        // After a job taken from the queue, the queue may hold more; after a handed one, it holds
+        // only what was queued while nobody was parked, and those wake-ups wait in the handoff.
         var lookAtQueue = true
         var lastLook = Date.distantPast
         var failures = RepeatedFailureLog()
         let poll = context.config.pollIntervalSeconds
-        var next: OutboundJob?
         while running.load(ordering: .sequentiallyConsistent) {
             var jobs: [OutboundJob] = []
-            if let claimed = next {
-                jobs = [claimed]
-                next = nil
-            } else if lookAtQueue || Date().timeIntervalSince(lastLook) >= poll {
-                // However busy with handed jobs, the queue is read every poll interval: retries
-                // fall due there, and leases other workers or nodes let expire are taken over.
+            // However busy with handed jobs, the queue is read every poll interval: retries fall
+            // due there, and leases other workers or nodes let expire are taken over there.
+            if lookAtQueue || Date().timeIntervalSince(lastLook) >= poll {
                 lastLook = Date()
                 do {
                     jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
@@ -99,34 +92,13 @@ final class OutboundWorkers: Sendable {
                 client = try? HTTPClient(configuration: clientConfiguration())
             }
             // Leased jobs are finished even when a stop is requested meanwhile (within the grace period).
-            for job in jobs {
-                let outcome = deliver(job, client: client, claimNext: running.load(ordering: .sequentiallyConsistent))
-                if outcome.lookedAtQueue {
-                    lastLook = Date()
-                    next = outcome.next
-                    lookAtQueue = false
-                } else {
-                    lookAtQueue = true
-                }
-            }
+            for job in jobs { deliver(job, client: client) }
         }
-        // Claimed just as the stop came: leased jobs are finished, not left to their lease.
-        if let job = next { deliver(job, client: client) }
-    }
-
-    /// After one delivery: whether the queue was read in the same transaction, and what it gave.
-    struct DeliveryOutcome {
-        var lookedAtQueue = false
-        var next: OutboundJob?
     }
 
     func clientConfiguration() -> HTTPClientConfiguration { context.outboundClientConfiguration() }
 
-    /// One attempt and its outcome in the store. With `claimNext`, a Delivered message's receipt
-    /// is recorded together with the claim of the worker's next job (one commit for both).
-    @discardableResult
-    func deliver(_ job: OutboundJob, client: HTTPClient?, claimNext: Bool = false) -> DeliveryOutcome {
-        var result = DeliveryOutcome()
+    func deliver(_ job: OutboundJob, client: HTTPClient?) {
         let started = Date()
         var fields: [String: String?] = ["message_id": job.metadata.messageId, "conversation_id": job.metadata.conversationId,
                                          "from": partyValue(job.metadata.fromParty), "to": partyValue(job.metadata.toParty),
@@ -142,13 +114,7 @@ final class OutboundWorkers: Sendable {
         switch outcome {
         case .success(let receipt):
             do {
-                if claimNext {
-                    result.next = try context.store.markDeliveredAndClaimNext(messageId: job.metadata.messageId, owner: job.owner,
-                                                                              receipt: Data(receipt), at: Date(), lease: context.config.leaseSeconds)
-                    result.lookedAtQueue = true
-                } else {
-                    try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
-                }
+                try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
                 context.log.log(.info, "delivered", fields.merging(["status": "Delivered"]) { $1 })
                 context.metrics.endToEndLatency.observe(since: job.createdAt)
             } catch {
@@ -178,7 +144,6 @@ final class OutboundWorkers: Sendable {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
         }
-        return result
     }
 
     /// One POST of the stored message; the receipt bytes when it validates.
