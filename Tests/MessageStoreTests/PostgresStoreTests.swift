@@ -27,6 +27,8 @@ final class PostgresOutboundQueueTests: OutboundQueueTests {
     override func testAnExpiredLeaseIsTakenOverByAnotherClaimer() throws { try super.testAnExpiredLeaseIsTakenOverByAnotherClaimer() }
     override func testReclaimExpiredLeases() throws { try super.testReclaimExpiredLeases() }
     override func testClaimRejectsBadArguments() throws { try super.testClaimRejectsBadArguments() }
+    override func testEnqueueLeasedToAnOwnerIsAlreadyClaimed() throws { try super.testEnqueueLeasedToAnOwnerIsAlreadyClaimed() }
+    override func testEnqueueLeasedRefusesPullAndLaterMessages() throws { try super.testEnqueueLeasedRefusesPullAndLaterMessages() }
 }
 
 final class PostgresPullTests: PullTests {
