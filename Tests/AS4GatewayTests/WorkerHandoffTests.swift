@@ -92,20 +92,17 @@ final class WorkerHandoffTests: XCTestCase {
         guard case .lookAtQueue = a(), case .lookAtQueue = b() else { return XCTFail("not all woken") }
     }
 
-    /// Taken by a submission right as its wait times out: the worker waits for the hand-off
-    /// instead of leaving with the job leased to it and nobody to send it.
+    /// Taken by a submission just before its wait times out, handed the job only after: the
+    /// worker, finding itself no longer parked, waits for the hand-off instead of leaving with
+    /// the job leased to it and nobody to send it.
     func testAWorkerTakenAsItTimesOutStillReceivesItsJob() throws {
-        for round in 0..<20 {
+        for round in 0..<3 {
             let handoff = WorkerHandoff()
             let slot = WorkerHandoff.Slot(owner: "n/w\(round)")
-            let wake = parkInBackground(handoff, slot, timeout: 0.02)
+            let wake = parkInBackground(handoff, slot, timeout: 0.2)
             waitUntilParked(handoff, count: 1)
-            Thread.sleep(forTimeInterval: 0.019)
-            guard let taken = handoff.takeParked() else {
-                guard case .timedOut = wake() else { return XCTFail("round \(round): left without timing out") }
-                continue
-            }
-            Thread.sleep(forTimeInterval: 0.03)  // well past the timeout: the worker must still be waiting
+            let taken = try XCTUnwrap(handoff.takeParked(), "round \(round)")
+            Thread.sleep(forTimeInterval: 0.4)  // well past the timeout: the worker must still be waiting
             handoff.hand(try job("t\(round)", owner: taken.owner), to: taken)
             guard case .handed(let handed) = wake() else { return XCTFail("round \(round): the handed job was dropped") }
             XCTAssertEqual(handed.metadata.messageId, "t\(round)")
