@@ -7,7 +7,6 @@ import Foundation
 extension PostgresMessageStore {
     public func enqueueOutbound(_ message: OutboundMessage) throws -> Int64 {
         try OutboundTransitions.checkEnqueue(message)
-        let messageId = message.metadata.messageId
         return try write { t in try Self.insertQueued(message, t) }
     }
 

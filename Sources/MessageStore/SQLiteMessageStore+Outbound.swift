@@ -7,28 +7,28 @@ import Foundation
 // (threads, store objects or processes) are serialized and never see the same row as free.
 extension SQLiteMessageStore {
     public func enqueueOutbound(_ message: OutboundMessage) throws -> Int64 {
-        try OutboundTransitions.checkEnqueue(message)
-        let messageId = message.metadata.messageId
-        try checkInlineParts(message.parts)
-        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
-            throw StoreError.invalidArgument("message \(messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
-        }
+        try checkQueueable(message)
         return try write { c in try Self.insertQueued(message, c) }
     }
 
     public func enqueueOutbound(_ message: OutboundMessage, leasingTo owner: String, lease: TimeInterval,
                                 now: Date) throws -> OutboundJob {
-        try OutboundTransitions.checkEnqueue(message)
+        try checkQueueable(message)
         try OutboundTransitions.checkEnqueueLeased(message, now: now)
         try OutboundTransitions.checkLease(owner: owner, lease: lease)
-        try checkInlineParts(message.parts)
-        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
-            throw StoreError.invalidArgument("message \(message.metadata.messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
-        }
         return try write { c in
             let rowId = try Self.insertQueued(message, c)
             guard let queued = try c.message(rowId: rowId) else { throw StoreError.notFound(messageId: message.metadata.messageId, direction: .outbound) }
             return try Self.lease(queued, to: owner, now: now, lease: lease, c)
+        }
+    }
+
+    /// What the queue takes, checked before any transaction: a complete message whose inline bytes fit.
+    private func checkQueueable(_ message: OutboundMessage) throws {
+        try OutboundTransitions.checkEnqueue(message)
+        try checkInlineParts(message.parts)
+        if let bytes = message.messageBytes, bytes.count > inlineMessageLimit {
+            throw StoreError.invalidArgument("message \(message.metadata.messageId): \(bytes.count) bytes exceed the inline limit of \(inlineMessageLimit); store it as a file")
         }
     }
 

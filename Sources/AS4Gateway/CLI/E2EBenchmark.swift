@@ -96,7 +96,7 @@ struct E2EBenchmark {
         defer { store.close() }
 
         let cpuBefore = (a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() }, b.cpuSeconds())  // start-up (PKI generation) is not the run's
-        let clientCPUBefore = StoreBenchmark.processCPUSeconds()
+        let clientCPUBefore = processCPUSeconds()
         let state = E2ESubmissions(count: messages)
         let benchStart = Date()
         let group = DispatchGroup()
@@ -149,7 +149,7 @@ struct E2EBenchmark {
         latencies.sort()
         let wall = lastDelivered.timeIntervalSince(firstSubmission)
 
-        let clientCPU = StoreBenchmark.processCPUSeconds() - clientCPUBefore
+        let clientCPU = processCPUSeconds() - clientCPUBefore
         let rssA = a.peakRSSMegabytes(), rssB = b.peakRSSMegabytes()
         let cpuA = a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() } - cpuBefore.0, cpuB = b.cpuSeconds() - cpuBefore.1
         a.stop()

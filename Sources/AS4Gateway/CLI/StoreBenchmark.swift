@@ -92,7 +92,7 @@ struct StoreBenchmark {
     private func measure(_ step: @escaping @Sendable (Int) throws -> Void) throws -> (rate: Double, cpuMilliseconds: Double) {
         let next = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
-        let cpuBefore = Self.processCPUSeconds(), started = Date()
+        let cpuBefore = processCPUSeconds(), started = Date()
         let group = DispatchGroup()
         for _ in 0..<threads {
             group.enter()
@@ -107,14 +107,7 @@ struct StoreBenchmark {
         }
         group.wait()
         if let message = failure.withLock({ $0 }) { throw Failure(description: message) }
-        let wall = Date().timeIntervalSince(started), cpu = Self.processCPUSeconds() - cpuBefore
+        let wall = Date().timeIntervalSince(started), cpu = processCPUSeconds() - cpuBefore
         return (Double(messages) / max(wall, 1e-6), cpu * 1000 / Double(messages))
-    }
-
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

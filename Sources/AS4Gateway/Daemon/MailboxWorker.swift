@@ -61,10 +61,10 @@ final class MailboxWorker: Sendable {
                         }
                         return try runOnce()
                     }
+                    if let fields = failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
                     // Straight on only while a full batch says more is waiting: each round ends
                     // with a durable cursor write (an fsync), so a busy history is better taken
                     // in batches every interval than a few events at a time.
-                    if let fields = failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
                     if worked != Self.batchSize { Thread.sleep(forTimeInterval: Self.interval) }
                 } catch {
                     if let fields = failures.failed("\(error)") { context.log.log(.error, "mailbox-worker", fields) }

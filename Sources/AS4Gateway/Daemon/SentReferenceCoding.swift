@@ -146,7 +146,7 @@ private struct SentReferenceReader {
 
     /// Skips JSON whitespace; true (for use in conditions).
     private mutating func skipSpace() -> Bool {
-        while at < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
+        while at < bytes.count, bytes[at] == 0x20 || bytes[at] == 0x09 || bytes[at] == 0x0A || bytes[at] == 0x0D { at += 1 }
         return true
     }
 
