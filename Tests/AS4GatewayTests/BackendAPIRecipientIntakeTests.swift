@@ -56,4 +56,56 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         XCTAssertEqual((try mailbox.get("/api/v1/inbox?address=\(nonDigital)").json["items"] as? [Any])?.count, 0)
         XCTAssertTrue(h.nodes["gw-b"]!.log.contains("document-refused"))
     }
+
+    /// The sender address in a document is the origin access point's claim; the receiving
+    /// gateway's directory decides whether that access point may speak for it. A mailbox of B
+    /// (an institution's) and an address B knows to be served by C cannot arrive from A; an
+    /// address B lists as A's, and one B does not list, can.
+    func testAnAccessPointCannotSendDocumentsFromAddressesItDoesNotServe() throws {
+        let institutionAtB = "_DEFAULT@90000048472", servedByC = "_DEFAULT@40003032949", servedByA = "DVS@90000099991",
+            unlisted = "_DEFAULT@40003000001", person = "_PRIVATE@16117519997"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b", "gw-c"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [h.remoteEntry(person, ownerId: "16117519997", kind: "naturalPerson", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(person, ownerId: "16117519997", kind: "naturalPerson"),
+                                       GatewayHarness.localEntry(institutionAtB, ownerId: "90000048472", kind: "institution"),
+                                       h.remoteEntry(servedByC, ownerId: "40003032949", kind: "company", party: "gw-c"),
+                                       h.remoteEntry(servedByA, ownerId: "90000099991", kind: "institution", party: "gw-a")])
+        // A's connection claims all four; company → person is on at both, so only the sender check decides.
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort,
+                                     token: try h.addConnection("gw-a", name: "dms-a", addresses: [institutionAtB, servedByC, servedByA, unlisted]))
+        let config = h.root.appendingPathComponent("policy.json").path
+        try "{\"messagingPolicy\": {\"companyToPerson\": true}}".write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        h.nodes["gw-b"]!.extraArguments = ["--config", config]
+        let mailbox = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "person", addresses: [person]))
+        let optIn = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "opt", addresses: [person]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+        XCTAssertEqual(try optIn.call("PUT", "/api/v1/addresses/\(person)/opt-in", json: "{\"fromCompanies\": true}").status, 200)
+
+        var ids: [String: String] = [:]
+        for sender in [institutionAtB, servedByC, servedByA, unlisted] {
+            let sent = try dmsA.submit(metadata: BackendClient.metadata(from: sender, to: [person]), files: [("\(sender).txt", Array(sender.utf8))])
+            XCTAssertEqual(sent.status, 202, sent.text)
+            ids[sender] = try XCTUnwrap(sent.json["messageId"] as? String)
+        }
+        func recipient(_ message: String) throws -> [String: Any] {
+            ((try dmsA.get("/api/v1/messages/\(message)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+        }
+        for (sender, expected) in [(institutionAtB, "has its mailbox on this gateway"), (servedByC, "is served by access point gw-c, not by gw-a")] {
+            try h.waitUntil(timeout: 30, "\(sender) refused by B") { try recipient(ids[sender]!)["status"] as? String == "Failed" }
+            let detail = ((try recipient(ids[sender]!)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
+            XCTAssertTrue(detail.contains("SenderNotServed"), detail)
+            XCTAssertTrue(detail.contains(expected), detail)
+            XCTAssertEqual(try recipient(ids[sender]!)["sent"] as? Bool, false)
+        }
+        try h.waitUntil(timeout: 30, "the two allowed documents in the mailbox") {
+            (try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]])?.count == 2
+        }
+        let senders = Set(((try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]]) ?? []).compactMap { $0["sender"] as? String })
+        XCTAssertEqual(senders, [servedByA, unlisted])
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual((try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [Any])?.count, 2)
+    }
 }

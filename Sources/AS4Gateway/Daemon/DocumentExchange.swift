@@ -120,6 +120,10 @@ struct DocumentExchange {
         // Kept in canonical spelling, as submissions are: inboxes, limits and legal holds match by it.
         let senderAddress = (try? EAddress(header.sender).canonical) ?? header.sender
         let recipientAddress = (try? EAddress(header.recipient).canonical) ?? header.recipient
+        if let reason = try senderRefusal(header.sender, origin: origin) {
+            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: Self.senderNotServed, reason: reason)
+            return
+        }
         // The same rules as a submission here: reported back Failed with the same code.
         if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
             try refuse(header, origin: origin, refTo: m.metadata.messageId, code: refusal.outcome, reason: refusal.reason)
@@ -171,6 +175,30 @@ struct DocumentExchange {
                                                           "to": recipient.party])
         } else {
             context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
+        }
+    }
+
+    /// The code of a document whose sender the origin access point may not speak for.
+    static let senderNotServed = "SenderNotServed"
+
+    /// Why `origin` may not send documents from `sender`, if it may not. The origin party is
+    /// authenticated (its signature and P-Mode); the sender address is only its claim, so the
+    /// directory decides: a mailbox of this gateway sends through this gateway's API, never from
+    /// elsewhere, and a listed address only through the access point the directory names for it.
+    /// An address the directory does not list is taken on the origin's word: a gateway need not
+    /// know every address, while a hub that lists them all checks every one.
+    func senderRefusal(_ sender: String, origin: String) throws -> String? {
+        guard let address = try? EAddress(sender) else { return "the sender \(sender) is not an e-address" }
+        guard let entry = try context.router.directory.entry(for: address) else { return nil }
+        switch entry.accessPoint {
+        case .localMailbox:
+            return "\(address.canonical) has its mailbox on this gateway; a document from it cannot arrive from \(origin)"
+        case .remote(let accessPoint):
+            let servedBy = context.pmodes.parties.first { $0.partyIds.contains { $0.value == accessPoint.partyId } }?.name
+            guard servedBy == origin else {
+                return "\(address.canonical) is served by access point \(accessPoint.partyId), not by \(origin)"
+            }
+            return nil
         }
     }
 
@@ -240,6 +268,10 @@ struct DocumentExchange {
                 // A document forwarded here by a hub: the news goes on to where it came from.
                 if try context.mailbox.updateRecipient(update, at: Date()) {
                     reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
+                } else {
+                    // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
+                    context.log.log(.info, "status-report-not-applied", ["message_id": d.messageId, "recipient": r.address, "from": from,
+                                                                         "status": step.status.rawValue])
                 }
             }
         } catch MailboxStoreError.conflict {
