@@ -139,6 +139,23 @@ final class BackendAPIHubTests: XCTestCase {
                        ["Submitted", "Accepted", "Delivered", "RecipientAccepted"])
         let unknownView = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == unknown })
         XCTAssertTrue(((unknownView["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").contains("not in the e-address directory"), "\(unknownView)")
+        // The hub's receipt for the AS4 message is valid, but it refused the recipient: not sent,
+        // nobody deemed notified (the served recipient is).
+        XCTAssertEqual(unknownView["sent"] as? Bool, false, "\(unknownView)")
+        XCTAssertTrue(unknownView["deemedNotifiedOn"] is NSNull, "\(unknownView)")
+        XCTAssertTrue((unknownView["sentStatement"] as? String ?? "").contains("refused the document for \(unknown)"), "\(unknownView)")
+        XCTAssertEqual(servedView["sent"] as? Bool, true, "\(servedView)")
+        let receipts = try dmsA.get("/api/v1/messages/\(id)/receipt").json
+        XCTAssertEqual(receipts["sent"] as? Bool, false)
+        let unknownReceipt = try XCTUnwrap((receipts["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == unknown })
+        XCTAssertEqual(unknownReceipt["sent"] as? Bool, false, "\(unknownReceipt)")
+        XCTAssertEqual((unknownReceipt["verification"] as? [String: Any])?["valid"] as? Bool, true, "\(unknownReceipt)")
+        let servedReceipt = try XCTUnwrap((receipts["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == served })
+        XCTAssertEqual(servedReceipt["sent"] as? Bool, true, "\(servedReceipt)")
+        let evidence = String(decoding: try dmsA.get("/api/v1/messages/\(id)/evidence").body, as: UTF8.self)
+        let unknownElement = try XCTUnwrap(evidence.range(of: "address=\"\(unknown)\"").map { String(evidence[$0.lowerBound...].prefix { $0 != ">" }) }, evidence)
+        XCTAssertTrue(unknownElement.contains("sent=\"false\""), unknownElement)
+        XCTAssertFalse(unknownElement.contains("deemedNotifiedOn="), unknownElement)
     }
 }
 

@@ -47,6 +47,14 @@ struct LegalProof {
                 return RecipientSending(sent: false, statement: "Not sent: the receipt held from \(r.party ?? "the access point") does not verify: \(check.detail).",
                                         receiptValid: false, receiptDetail: check.detail)
             }
+            // The receipt proves the access point took the AS4 message; a hub or access point may
+            // still refuse the recipient itself (unknown, blocked, non-digital, policy) and report
+            // it Failed. Then nothing reached a mailbox and nobody can be deemed notified.
+            if r.status == .failed {
+                let reason = events.last(where: { $0.address == r.address && $0.status == RecipientStatus.failed.rawValue })?.detail
+                return RecipientSending(sent: false, statement: "Not sent: \(r.party ?? "the recipient's access point") took the AS4 message but refused the document for \(r.address)\(reason.map { ": \($0)" } ?? "").",
+                                        receiptValid: true, receiptDetail: check.detail)
+            }
             let at = (try? context.store.findMessage(id: as4, direction: .outbound))??.receiptAt
                 ?? events.first(where: { $0.address == r.address && $0.status == RecipientStatus.accepted.rawValue })?.at ?? r.updatedAt
             let deemed = context.calendar.deemedNotificationDay(sentAt: at)

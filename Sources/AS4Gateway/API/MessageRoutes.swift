@@ -124,25 +124,29 @@ struct MessageRoutes {
     func receipt() throws -> HTTPResponse {
         let a = try access()
         guard a.isSender else { throw Problem.forbidden("only the sender's connection reads the receipts of \(id)") }
+        let events = try r.context.mailbox.events(messageId: id)
+        let proof = LegalProof(context: r.context)
         var list: [JSON] = []
         var allSent = true
         for rec in a.document.recipients {
-            var fields: [(String, JSON)] = [("address", .string(rec.address)), ("status", .string(rec.status.rawValue))]
+            // "sent" is the legal verdict (LegalProof: a refused recipient is not sent even with
+            // a valid receipt); "verification" is the receipt's own check.
+            let sending = proof.sending(a.document, rec, events: events)
+            allSent = allSent && sending.sent
+            var fields: [(String, JSON)] = [("address", .string(rec.address)), ("status", .string(rec.status.rawValue)),
+                                            ("sent", .bool(sending.sent)), ("sentStatement", .string(sending.statement))]
             switch rec.route {
             case .mailbox:
-                fields += [("route", .string("localMailbox")), ("sent", .bool(true)),
+                fields += [("route", .string("localMailbox")),
                            ("verification", .object([("valid", .bool(true)), ("detail", .string("stored in this gateway's mailbox; no AS4 receipt applies"))]))]
             case .remote:
                 fields.append(("route", .string("remoteAccessPoint")))
                 if let bytes = rec.receipt, let as4 = rec.as4MessageId {
-                    let check = ReceiptCheck(context: r.context).verify(bytes, as4MessageId: as4)
-                    allSent = allSent && check.valid
-                    fields += [("sent", .bool(check.valid)), ("as4MessageId", .string(as4)),
+                    fields += [("as4MessageId", .string(as4)),
                                ("receipt", .object([("contentType", .string("application/soap+xml")), ("base64", .string(bytes.base64EncodedString()))])),
-                               ("verification", .object([("valid", .bool(check.valid)), ("detail", .string(check.detail))]))]
+                               ("verification", .object([("valid", .bool(sending.receiptValid ?? false)), ("detail", .string(sending.receiptDetail ?? ""))]))]
                 } else {
-                    allSent = false
-                    fields += [("sent", .bool(false)), ("verification", .object([("valid", .bool(false)), ("detail", .string("no receipt held yet: not sent"))]))]
+                    fields += [("verification", .object([("valid", .bool(false)), ("detail", .string("no receipt held yet: not sent"))]))]
                 }
             }
             list.append(.object(fields))
