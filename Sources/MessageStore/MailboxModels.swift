@@ -80,12 +80,13 @@ public enum RecipientStatus: String, Sendable, CaseIterable {
 
     /// Whether a recipient in this state may move to `next`. `Failed` is only reachable before
     /// the recipient's mailbox took the document (a hub that accepted it may still fail to hand
-    /// it on; later, the recipient's answer decides);
+    /// it on, and its report may come after the deadline made the recipient DeliveryDelayed;
+    /// later, the recipient's answer decides);
     /// `DeliveryDelayed` marks a held document not yet read and answered by its deadline, after
     /// which reading and answering still count.
     public func allows(_ next: RecipientStatus) -> Bool {
         switch next {
-        case .failed: return self == .submitted || self == .accepted
+        case .failed: return self == .submitted || self == .accepted || self == .deliveryDelayed
         case .deliveryDelayed: return self == .accepted || self == .delivered
         case .delivered where self == .deliveryDelayed: return true
         default: return next.rank > rank

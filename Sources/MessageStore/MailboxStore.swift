@@ -25,6 +25,8 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// adds only recipients not held yet; from another origin it is refused (`conflict`).
     func insertDocument(_ document: NewDocument, notifications: [BackendNotification], at: Date) throws -> DocumentInsertResult
     func document(messageId: String) throws -> Document?
+    /// The message a connection's idempotency key was first used for, if it was.
+    func documentId(connection: String, idempotencyKey: String) throws -> String?
     func events(messageId: String) throws -> [DocumentEvent]
     /// Moves one recipient forward with an event and the update's notifications. Returns false,
     /// changing nothing, when the recipient is already at or past that state. Throws `notFound`

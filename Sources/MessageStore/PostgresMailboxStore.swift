@@ -140,6 +140,13 @@ public final class PostgresMailboxStore: MailboxStore {
         try read { c in try Self.readDocument(c, messageId) }
     }
 
+    public func documentId(connection: String, idempotencyKey: String) throws -> String? {
+        try read { c in
+            try c.execute("SELECT message_id FROM documents WHERE connection = $1 AND idempotency_key = $2",
+                          [connection, idempotencyKey]).first?.string("message_id")
+        }
+    }
+
     public func events(messageId: String) throws -> [DocumentEvent] {
         try read { c in
             try c.execute("SELECT * FROM document_events WHERE message_id = $1 ORDER BY id", [messageId]).rows.map { $0.documentEvent() }
@@ -167,6 +174,10 @@ public final class PostgresMailboxStore: MailboxStore {
             guard status.allows(u.status) else { return false }
             try c.execute("UPDATE document_recipients SET status = $1, updated_at = $2 WHERE message_id = $3 AND address = $4",
                           [u.status.rawValue, at, u.messageId, u.address])
+            if u.status == .deliveryDelayed {
+                // The deadline has acted, once: a recipient read late is not delayed again.
+                try c.execute("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = $1 AND address = $2", [u.messageId, u.address])
+            }
             if let d = u.decision {
                 try c.execute("""
                     UPDATE document_recipients SET decision = $1, decision_code = $2, decision_reason = $3, decided_at = $4

@@ -92,8 +92,10 @@ public final class SQLiteMailboxStore: MailboxStore {
             }
             for r in recipients {
                 try c.run("""
-                    INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO document_recipients (id, message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
+                    VALUES (max(coalesce((SELECT max(id) FROM document_recipients), 0),
+                                (SELECT last_id FROM id_watermarks WHERE tbl = 'document_recipients')) + 1,
+                            ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
                           MailboxRules.deadline(d), at])
                 try Self.event(c, d.messageId, r.address, at, r.status.rawValue, MailboxRules.firstEventDetail(r))
@@ -107,6 +109,13 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func document(messageId: String) throws -> Document? {
         try withConnection { c in try Self.readDocument(c, messageId) }
+    }
+
+    public func documentId(connection: String, idempotencyKey: String) throws -> String? {
+        try withConnection { c in
+            try c.queryFirst("SELECT message_id FROM documents WHERE connection = ? AND idempotency_key = ?",
+                             [connection, idempotencyKey], row: { $0.string("message_id") })
+        }
     }
 
     public func events(messageId: String) throws -> [DocumentEvent] {
@@ -135,6 +144,10 @@ public final class SQLiteMailboxStore: MailboxStore {
             guard status.allows(u.status) else { return false }
             try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
                       [u.status.rawValue, at, u.messageId, u.address])
+            if u.status == .deliveryDelayed {
+                // The deadline has acted, once: a recipient read late is not delayed again.
+                try c.run("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = ? AND address = ?", [u.messageId, u.address])
+            }
             if let d = u.decision {
                 try c.run("""
                     UPDATE document_recipients SET decision = ?, decision_code = ?, decision_reason = ?, decided_at = ?

@@ -107,6 +107,10 @@ public final class SQLiteRetentionStore: RetentionStore {
             // The events' places in the hash chain stay (EventChain), then children first (foreign
             // keys); each delete is checked again by the triggers.
             try c.run(EventChainSQL.tombstones(placeholders: ("?", "?")), [id, messageId])
+            try c.run("""
+                UPDATE id_watermarks SET last_id = max(last_id, coalesce((SELECT max(id) FROM document_recipients WHERE message_id = ?), 0))
+                WHERE tbl = 'document_recipients'
+                """, [messageId])
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.run("DELETE FROM \(table) WHERE message_id = ?", [messageId])
             }

@@ -296,6 +296,16 @@ enum Schema {
                 PRIMARY KEY (purge_id, path)
             );
             """),
+        Migration(version: 13, name: "ids a purge must not hand out again", sql: """
+            -- SQLite gives a new row max(id) + 1, so purging the newest recipients would hand
+            -- their ids out again and an inbox cursor past them would skip the new documents.
+            -- The purge records the highest id it removed; inserts start above it.
+            CREATE TABLE id_watermarks (
+                tbl     TEXT    PRIMARY KEY,
+                last_id INTEGER NOT NULL
+            );
+            INSERT INTO id_watermarks (tbl, last_id) SELECT 'document_recipients', coalesce(max(id), 0) FROM document_recipients;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -193,6 +193,18 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
         assertProblem(try lookup.get("/api/v1/channel/lookups"), 403, "forbidden")
         XCTAssertTrue(h.nodes["gw-a"]!.log.contains("channel-lookup"), "one log line per lookup")
         XCTAssertEqual(h.nodes["gw-a"]!.log.components(separatedBy: "channel-lookup").count - 1, 5, h.nodes["gw-a"]!.log)
+
+        // Items that are not strings are their own errors, never read as codes: the JSON number
+        // 16117519997 is not person A, and only the string item is logged as asked about.
+        let mixed = try lookup.post("/api/v1/channel", json: "{\"persons\": [16117519997, \"161175-19997\", true, null]}")
+        XCTAssertEqual(mixed.status, 200, mixed.text)
+        let items = try XCTUnwrap(mixed.json["results"] as? [[String: Any]])
+        XCTAssertEqual(items.map { $0["person"] as? String }, ["16117519997", "16117519997", "true", "null"])
+        XCTAssertEqual(items.map { $0["channel"] as? String }, [nil, "eaddress", nil, nil])
+        XCTAssertTrue((items[0]["error"] as? String ?? "").contains("not a string"), "\(items[0])")
+        XCTAssertEqual(mixed.json["counts"] as? [String: Int], ["eaddress": 1, "paper": 0, "invalid": 3])
+        let askedNow = (try registry.get("/api/v1/channel/lookups?person=16117519997").json["items"] as? [[String: Any]])?.map { "\($0["personCount"]!)" }
+        XCTAssertEqual(askedNow?.first, "1", "the newest lookup asked about one person")
     }
 
     func testTheCompanyRegisterRefusesLiquidatedAndUnregisteredCompaniesOnceImported() throws {

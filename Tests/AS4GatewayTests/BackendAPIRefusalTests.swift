@@ -170,6 +170,21 @@ final class BackendAPIRefusalTests: XCTestCase {
         let replay = try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", [1])])
         XCTAssertEqual(replay.status, 200, replay.text)
         XCTAssertEqual(replay.json["messageId"] as? String, first)
+        // The replay is answered from the first submission, not judged again: here its deadline
+        // (RFC 3339 with a fraction of a second) has passed in between.
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let due = "{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.company)\"], \"subject\": \"due\", \"idempotencyKey\": \"due-1\", "
+            + "\"deliveryBy\": \"\(formatter.string(from: Date().addingTimeInterval(1.5)))\"}"
+        let dueFirst = try ministry.submit(metadata: due, files: [("d.txt", [3])])
+        XCTAssertEqual(dueFirst.status, 202, dueFirst.text)
+        Thread.sleep(forTimeInterval: 2)
+        let dueReplay = try ministry.submit(metadata: due, files: [("d.txt", [3])])
+        XCTAssertEqual(dueReplay.status, 200, dueReplay.text)
+        XCTAssertEqual(dueReplay.json["messageId"] as? String, dueFirst.json["messageId"] as? String)
+        // A new key with that deadline is refused: it has passed.
+        assertProblem(try ministry.submit(metadata: due.replacingOccurrences(of: "due-1", with: "due-2"), files: [("d.txt", [3])]),
+                      422, "invalid-request", "deliveryBy has passed")
         // Another connection's key space is its own.
         let port = h.nodes["gw-a"]!.submitPort
         let ministry2 = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry-2", addresses: [Self.ministry]))
@@ -186,6 +201,6 @@ final class BackendAPIRefusalTests: XCTestCase {
         }
         XCTAssertEqual(Set(ids.withLock { $0 }).count, 1, "\(ids.withLock { $0 })")
         XCTAssertEqual(try inboxCount(stranger, Self.institution), 1)
-        XCTAssertEqual(try inboxCount(company, Self.company), 2)
+        XCTAssertEqual(try inboxCount(company, Self.company), 3)
     }
 }

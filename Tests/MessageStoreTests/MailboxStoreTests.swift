@@ -68,6 +68,9 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertEqual(try store.insertDocument(document("m2", key: "k"), notifications: [], at: t0), .existing(messageId: "m1"))
         XCTAssertNil(try store.document(messageId: "m2"), "a repeated key stores nothing")
         XCTAssertEqual(try store.insertDocument(document("m3", key: "k", connection: "other"), notifications: [], at: t0), .stored, "keys are per connection")
+        XCTAssertEqual(try store.documentId(connection: "dms", idempotencyKey: "k"), "m1")
+        XCTAssertEqual(try store.documentId(connection: "other", idempotencyKey: "k"), "m3")
+        XCTAssertNil(try store.documentId(connection: "dms", idempotencyKey: "nope"))
         XCTAssertEqual(try store.recipient(as4MessageId: "as4-m1")?.address, institution)
 
         // A remote recipient without its access point breaks a CHECK: nothing of the document stays.
@@ -165,9 +168,14 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 61))
         XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: institution, status: .failed), at: t0 + 61))
         XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0, "each recipient once")
+        // Read late: Delivered again, and the deadline does not delay it a second time.
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .delivered, retrieved: true), at: t0 + 130))
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 200, limit: 10).count, 0, "a late read is not delayed again")
+        XCTAssertEqual(try store.document(messageId: "due")?.recipients.first { $0.address == company }?.status, .delivered)
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.delivered))
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.recipientAccepted))
-        XCTAssertFalse(RecipientStatus.deliveryDelayed.allows(.failed))
+        XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.failed), "a hub's refusal may come after the deadline")
+        XCTAssertFalse(RecipientStatus.delivered.allows(.failed), "read is never failed")
         XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
         XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
     }

@@ -116,6 +116,18 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.purges(after: 0, limit: 10).count, 1)
     }
 
+    /// Purging the newest document does not free its inbox entries' numbers: a mailbox reader
+    /// whose cursor passed them still sees the next document.
+    func testAnInboxCursorPastAPurgedDocumentStillSeesTheNextOne() throws {
+        try store("first", until: past)
+        let cursor = try XCTUnwrap(try mailbox.inbox(address: company, after: 0, limit: 10).last?.entry)
+        _ = try retention.purgeDocument(messageId: "first", by: "test", now: Date(), carrier: nil)
+        try store("second", until: future)
+        let page = try mailbox.inbox(address: company, after: cursor, limit: 10)
+        XCTAssertEqual(page.map(\.document.messageId), ["second"])
+        XCTAssertGreaterThan(page.first?.entry ?? 0, cursor)
+    }
+
     /// The purge takes a document's events but leaves their places in the hash chain
     /// (`event_tombstones`): the chain still verifies, later events chain on from a purged last
     /// one, and a changed tombstone breaks it.
@@ -307,6 +319,7 @@ final class PostgresRetentionStoreTests: RetentionStoreTests {
     override func testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() throws { try super.testDeletingBeforeRetentionIsRefusedByTheStoreAndByTheDatabase() }
     override func testPurgedEventsKeepTheirPlaceInTheHashChain() throws { try super.testPurgedEventsKeepTheirPlaceInTheHashChain() }
     override func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws { try super.testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() }
+    override func testAnInboxCursorPastAPurgedDocumentStillSeesTheNextOne() throws { try super.testAnInboxCursorPastAPurgedDocumentStillSeesTheNextOne() }
     override func testLegalHoldsKeepDocumentsUntilReleased() throws { try super.testLegalHoldsKeepDocumentsUntilReleased() }
     override func testRetentionOnlyMovesLater() throws { try super.testRetentionOnlyMovesLater() }
     override func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws { try super.testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() }

@@ -163,7 +163,13 @@ struct RegisterRoutes {
                           errors: [(pointer: "/persons", detail: "\(list.count) items; at most \(Self.maxBatch)")])
         }
         // A non-string item is that person's error, like an invalid code: the rest is answered.
-        let answers = try lookup(list.map { $0 as? String ?? "\($0)" })
+        // (Not its text: the number 16117519997 is not the code "16117519997".)
+        var looked = try lookup(list.compactMap { $0 as? String }).makeIterator()
+        let answers = list.map { item -> ChannelLookup.Answer in
+            if item is String, let answer = looked.next() { return answer }
+            let text = (try? JSONSerialization.data(withJSONObject: item, options: .fragmentsAllowed)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            return .invalid(text: text, reason: "not a string: a personal code is given as a JSON string")
+        }
         var counts = (eaddress: 0, paper: 0, invalid: 0)
         for a in answers {
             switch a {

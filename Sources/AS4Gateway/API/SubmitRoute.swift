@@ -51,6 +51,15 @@ struct SubmitRoute {
         guard r.holds(metadata.sender) else {
             throw Problem.forbidden("connection \(r.connection.name) may not send as \(metadata.sender)")
         }
+        // A retry of a stored submission gets the first answer, not a new judgement: its uploads
+        // are spent, its deadline may have passed, rules and quotas may have changed since, and
+        // the document is on its way already.
+        if let key = metadata.idempotencyKey, let first = try context.mailbox.documentId(connection: r.connection.name, idempotencyKey: key) {
+            return try Self.replayed(first, context)
+        }
+        if let due = metadata.deliveryBy, due <= Date() {
+            throw Problem.invalid("deliveryBy has passed", errors: [("/deliveryBy", "\(LegalProof.text(due)) has passed")])
+        }
         var uploads: [Upload] = []
         var uploadErrors: [(pointer: String, detail: String)] = []
         for (i, id) in metadata.uploads.enumerated() {
@@ -175,11 +184,9 @@ struct SubmitRoute {
             throw error
         }
         if case .existing(let first) = result {
+            // A concurrent retry with the same key stored first.
             release()
-            guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
-            var response = DocumentView.submission(d).response(200)
-            response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
-            return response
+            return try Self.replayed(first, context)
         }
         guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
         let exchange = DocumentExchange(context: context)
@@ -195,6 +202,14 @@ struct SubmitRoute {
         context.log.log(.info, "document-submitted", ["message_id": id, "connection": r.connection.name, "recipients": String(recipients.count),
                                                       "bytes": String(size)])
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
+    }
+
+    /// The answer to a submission whose idempotency key named `first` already.
+    static func replayed(_ first: String, _ context: GatewayContext) throws -> HTTPResponse {
+        guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+        var response = DocumentView.submission(d).response(200)
+        response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
+        return response
     }
 
     /// JSONSerialization hands out numbers and booleans alike as NSNumber; a boolean's is `c`.
@@ -237,15 +252,8 @@ struct SubmitRoute {
             if let v = object[key], !(v is String) || (v as? String)?.count ?? 0 > 1000 { errors.append(("/\(key)", "must be a string of at most 1000 characters")) }
         }
         if object["subject"] == nil { errors.append(("/subject", "required")) }
-        var deliveryBy: Date?
-        if let v = object["deliveryBy"] {
-            if let s = v as? String, let date = ISO8601DateFormatter().date(from: s) {
-                deliveryBy = date
-                if date <= Date() { errors.append(("/deliveryBy", "\(s) has passed")) }
-            } else {
-                errors.append(("/deliveryBy", "must be an RFC 3339 date-time such as 2026-12-01T12:00:00Z"))
-            }
-        }
+        // Whether it has passed is judged after an idempotent replay was answered (`submit`).
+        let deliveryBy = RegisterRoutes.date(object["deliveryBy"], "/deliveryBy", &errors)
         if let v = object["notifyOnDelivery"], !Self.isJSONBoolean(v) {
             errors.append(("/notifyOnDelivery", "must be true or false"))
         }
