@@ -5,9 +5,8 @@ import Foundation
 import MessageStore
 import XCTest
 
-/// The security issue's attack corpus, posted over HTTPS to a running daemon: each forgery gets
-/// its ebMS error and nothing of it reaches the store.
-final class DaemonAttackTests: XCTestCase {
+/// Messages `as4gw seal` writes as gw-a, posted over HTTPS to a running gw-b.
+class SealingTestCase: XCTestCase {
     var harness: GatewayHarness!
     var certs: String { harness.pmodeDirectory + "/certs" }
 
@@ -20,9 +19,9 @@ final class DaemonAttackTests: XCTestCase {
     override func tearDown() { harness = nil }
 
     /// A message gw-a could really send to gw-b under the test P-Mode, written by `as4gw seal`.
-    func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true) throws -> String {
+    func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true, content: String? = nil) throws -> String {
         let out = harness.root.appendingPathComponent("\(id).mime").path
-        let doc = try harness.file("\(id).xml", Array("<doc>\(id)</doc>".utf8))
+        let doc = try harness.file("\(id).xml", Array("<doc>\(content ?? id)</doc>".utf8))
         let pdf = try harness.file("\(id).pdf", (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         var args = ["seal", "--message-id", id, "--from", "gw-a", "--from-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
                     "--from-role", "urn:as4gw:roles:sender", "--to", "gw-b", "--to-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
@@ -84,6 +83,11 @@ final class DaemonAttackTests: XCTestCase {
         XCTAssertNil(try store.findMessage(id: id, direction: .inbound), "\(id) was stored", file: file, line: line)
     }
 
+}
+
+/// The security issue's attack corpus, posted over HTTPS to a running daemon: each forgery gets
+/// its ebMS error and nothing of it reaches the store.
+final class DaemonAttackTests: SealingTestCase {
     /// A part sent base64-encoded and large enough to be decoded into a spool file: whatever the
     /// verdict on the message, the file is gone once the request is answered.
     func testDecodedBase64PartsLeaveNoSpoolFiles() throws {
@@ -146,8 +150,18 @@ final class DaemonAttackTests: XCTestCase {
             let id = String(text[r.upperBound...].prefix { $0 != "\"" })
             text = text.replacingOccurrences(of: "</env:Header>", with: "<y:Y xmlns:y=\"urn:y\" Id=\"_\(id)\"/></env:Header>")
         }, "EBMS:0101")
+        // The genuine message sealed and signed again (new wsu:Ids, so other digests for
+        // eb:Messaging and the Body; the same payloads): a retry, given the receipt again and not
+        // stored twice.
+        let (retryStatus, retryError) = try post(try seal(id: "genuine@test"))
+        XCTAssertEqual(retryStatus, 200, "a re-signed retry")
+        XCTAssertNil(retryError)
+        let store = try harness.store("gw-b")
+        XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100)
+            .filter { $0.metadata.messageId == "genuine@test" }.count, 1)
+        store.close()
         // The genuine message's id reused for other content: refused, never given the old receipt.
-        let (reuseStatus, reuseError) = try post(try seal(id: "genuine@test"), edit: nil, editBytes: nil)
+        let (reuseStatus, reuseError) = try post(try seal(id: "genuine@test", content: "other content"), edit: nil, editBytes: nil)
         XCTAssertEqual(reuseStatus, 500, "a different message under an id already received")
         XCTAssertEqual(reuseError, "EBMS:0003")
         XCTAssertEqual(cases.count, 6)
@@ -155,6 +169,29 @@ final class DaemonAttackTests: XCTestCase {
         for (id, _, _, code) in cases {
             XCTAssertTrue(log.contains("event=refused message_id=\(id)") && log.contains(code), "log line for \(id)")
         }
+    }
+}
+
+/// A message replayed after the duplicate-detection window but while its eb:Timestamp is still
+/// accepted (the window plus the clock skew) is a duplicate: answered, not stored again.
+final class ReplayWindowTests: SealingTestCase {
+    override func setUpWithError() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(duplicateWindow: 1)])
+        try harness.start("gw-b")
+    }
+
+    func testAReplayJustPastTheWindowIsStillADuplicate() throws {
+        let sealed = try seal(id: "replayed@test")
+        XCTAssertEqual(try post(sealed).0, 200)
+        Thread.sleep(forTimeInterval: 2.5)
+        let (status, error) = try post(sealed)
+        XCTAssertEqual(status, 200, "the original receipt again")
+        XCTAssertNil(error)
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 10).count, 1, "stored once")
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("event=duplicate message_id=replayed@test"), harness.nodes["gw-b"]!.log)
     }
 }
 

@@ -46,6 +46,8 @@ final class GatewayHarness {
         var maxMessageBytes: Int = 100 << 20
         var encrypt = true
         var profile = "1.15"
+        /// nil: the P-Mode default.
+        var duplicateWindow: Int?
     }
 
     /// A One-Way/Pull P-Mode: `holder` keeps `action` messages for `puller` on `mpc`; the puller
@@ -107,7 +109,7 @@ final class GatewayHarness {
                      "security": {"profile": "\(leg.profile)", "sign": true, "encrypt": \(leg.encrypt)},
                      "payload": {"compress": true, "maxMessageBytes": \(leg.maxMessageBytes)},
                      "receptionAwareness": {"retries": \(leg.retries), "initialIntervalSeconds": \(leg.interval), "backoffFactor": 1,
-                                            "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0}}
+                                            "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0\(leg.duplicateWindow.map { ", \"duplicateDetectionWindowSeconds\": \($0)" } ?? "")}}
                     """
                 }
                 for (i, l) in legText.enumerated() {

@@ -95,7 +95,8 @@ final class GatewayIntegrationTests: XCTestCase {
     }
 
     func testReceiverErrorsFailTheMessageAfterTheRetries() throws {
-        // gw-b knows no P-Mode named by the message's AgreementRef/@pmode: EBMS:0010 each time.
+        // gw-b knows neither the P-Mode named by the message's AgreementRef/@pmode (so it matches
+        // by service and action) nor the action: EBMS:0001 each time.
         try harness.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument", retries: 2, interval: 0.5),
                                                         .init(action: "Unknown", retries: 2, interval: 0.5)])
         try harness.start("gw-a")
@@ -106,10 +107,10 @@ final class GatewayIntegrationTests: XCTestCase {
         try harness.start("gw-b", pmode: bDir)
         let id = try harness.send(from: "gw-a", to: "gw-b", action: "Unknown", files: [try harness.file("x.txt", [1, 2, 3])])
         let failed = try harness.waitFor("gw-a", id, .outbound, .failed)
-        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0010")
+        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0001")
         XCTAssertEqual(failed.outbound?.attempts, 3)
         XCTAssertNil(try harness.message("gw-b", id, .inbound), "nothing of a refused message is kept")
-        XCTAssertEqual(harness.nodes["gw-b"]!.log.components(separatedBy: "error_code=EBMS:0010").count - 1, 3)
+        XCTAssertEqual(harness.nodes["gw-b"]!.log.components(separatedBy: "error_code=EBMS:0001").count - 1, 3)
     }
 
     func testMessageOverTheAgreedSizeIsRefused() throws {

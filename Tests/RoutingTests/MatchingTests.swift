@@ -26,13 +26,20 @@ final class MatchingTests: XCTestCase {
         XCTAssertEqual(match.senderRole, Roles.initiator)
     }
 
-    func testUnknownPModeIdIsProcessingModeMismatch() {
+    func testAnUnknownPModeIdIsTreatedAsAbsent() throws {
+        // Peers put their own P-Mode's id in @pmode: the message is matched by what it says.
         let message = userMessage(from: "gw-a", to: "gw-b", service: delivery, action: "DeliverDocument", agreement: agreement,
-                                  pmode: "no-such-pmode")
-        let error = failure(set.match(message))
+                                  pmode: "their-own-pmode")
+        XCTAssertEqual(try set.match(message).get().pmode.id, "delivery-a-to-b")
+        // And must then fit like any message without @pmode.
+        let stranger = userMessage(from: "gw-x", to: "gw-b", service: delivery, action: "DeliverDocument", agreement: agreement,
+                                   pmode: "their-own-pmode")
+        let error = failure(set.match(stranger))
         XCTAssertEqual(error?.code, .processingModeMismatch)
-        XCTAssertEqual(error?.reason, "AgreementRef/@pmode \"no-such-pmode\" names no P-Mode")
-        XCTAssertEqual(error?.refToMessageId, message.messageInfo.messageId)
+        XCTAssertEqual(error?.refToMessageId, stranger.messageInfo.messageId)
+        let unknownAction = userMessage(from: "gw-a", to: "gw-b", service: delivery, action: "NoSuchAction", agreement: agreement,
+                                        pmode: "their-own-pmode")
+        XCTAssertEqual(failure(set.match(unknownAction))?.code, .valueNotRecognized)
     }
 
     func testNamedPModeMustStillFitTheMessage() {

@@ -119,11 +119,13 @@ struct InboundProcessor: HTTPHandler {
         if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
             return fail(sizeError(UInt64(match.leg.payload.maxMessageBytes)))
         }
-        let window = match.leg.receptionAwareness.duplicateDetectionWindow
+        // Ids are remembered as long as a timestamp is accepted (the window plus the clock skew),
+        // so a replay is refused by one or the other, never let through between them (AS4-WIRE §7.5).
+        let window = match.leg.receptionAwareness.duplicateDetectionWindow + Self.clockSkew
         do {
             let security = match.leg.security
             let policy = security.policy
-            try checkTimestamp(user.messageInfo.timestamp, window: window)
+            try checkTimestamp(user.messageInfo.timestamp, window: match.leg.receptionAwareness.duplicateDetectionWindow)
             // One Security header only (AS4-WIRE §3.9 step 2): decryption, verification and the
             // receipt's references must all come from the same, verified block.
             guard message.envelope.securityHeaders.count <= 1 else {
@@ -305,21 +307,32 @@ struct InboundProcessor: HTTPHandler {
         }
     }
 
-    /// Whether a stored receipt acknowledges exactly the references of this (verified) message.
+    /// Whether a copy of a MessageId received before carries the payloads the stored receipt
+    /// acknowledged. Duplicates are detected by MessageId (AS4-WIRE §5.4) and answered with the
+    /// original receipt; this only keeps an id reused for other payloads from getting it. The
+    /// digests of the payload references (`cid:`) are compared, not their URIs (a sender that
+    /// builds its retry again may give the parts new Content-IDs), nor the references to
+    /// eb:Messaging and the Body (signed again, they get new wsu:Ids and so other digests).
+    /// An unsigned copy has nothing to compare: the MessageId decides.
     func sameContent(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> Bool {
-        guard let signature else { return false }
+        guard let signature else { return true }
         let stored = try AS4Message.read(try MessageInput.load(bytes: [UInt8](storedReceipt), contentType: MultipartWriter.soapContentType))
         guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return false }
-        let acknowledged = try ReceiptValidator.references(in: receipt)
-        let now = signature.references.map { SentReference(uri: $0.uri, transforms: $0.transforms.map(\.algorithm),
-                                                           digestMethod: $0.digestMethod, digestValue: $0.digestValue) }
-        return acknowledged.count == now.count && now.allSatisfy { ref in acknowledged.contains(ref) }
+        func digests(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
+            refs.filter { $0.uri.hasPrefix("cid:") }.map { $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
+        }
+        let acknowledged = digests(try ReceiptValidator.references(in: receipt).map { ($0.uri, $0.digestMethod, $0.digestValue) })
+        let now = digests(signature.references.map { ($0.uri, $0.digestMethod, $0.digestValue) })
+        return acknowledged == now
     }
+
+    /// How far a peer's clock may be from ours.
+    static let clockSkew: TimeInterval = 300
 
     /// eb:Timestamp within the clock skew ahead and the duplicate-detection window behind: a replay
     /// older than the window (when its id may have been forgotten) is refused by its timestamp.
     func checkTimestamp(_ timestamp: Timestamp, window: TimeInterval) throws {
-        let skew: TimeInterval = 300
+        let skew = Self.clockSkew
         let age = Date().timeIntervalSince(timestamp.date)
         if age < -skew { throw EbmsError(.valueInconsistent, "eb:Timestamp \(timestamp.lexical) lies in the future") }
         if age > window + skew { throw EbmsError(.valueInconsistent, "eb:Timestamp \(timestamp.lexical) is older than the duplicate-detection window") }

@@ -1,14 +1,15 @@
 import EnvelopeXML
 
 /// P-Mode selection (AS4-WIRE §1.3, eDelivery AS4 §1.4.2.2): by `AgreementRef/@pmode` when the
-/// message names one, else by From PartyId + Role, To PartyId + Role, Service, Action and
+/// message names one of ours, else by From PartyId + Role, To PartyId + Role, Service, Action and
 /// AgreementRef. A P-Mode named by @pmode must still fit the message in all of these, so a peer
-/// cannot pick a weaker P-Mode by naming it.
+/// cannot pick a weaker P-Mode by naming it. An id we do not know is treated as absent: a
+/// receiver must work with and without @pmode, and peers often put their own P-Mode's id there.
 ///
 /// Errors go back to the peer, so they name what in the *message* does not fit and never the
 /// values a P-Mode expects (which would tell a stranger who our partners are):
 /// - no P-Mode for the service and action at all → EBMS:0001 ValueNotRecognized;
-/// - @pmode names no P-Mode, or parties, roles or agreement do not fit → EBMS:0010 ProcessingModeMismatch;
+/// - parties, roles or agreement do not fit → EBMS:0010 ProcessingModeMismatch;
 /// - more than one leg fits → EBMS:0010 (ambiguous).
 /// The MPC is not a selection criterion; the caller compares `match.leg.mpc` when it matters.
 extension PModeSet {
@@ -21,12 +22,10 @@ extension PModeSet {
         }
 
         var candidates: [(pmode: PMode, leg: Int)]
-        if let id = collaboration.agreementRef?.pmode, !id.isEmpty {
-            // The P-Mode of that id and any made from it for a self-service party (same @pmode).
-            let named = (pmode(id: id).map { [$0] } ?? []) + pmodes.filter { $0.agreementRefId == id }
-            guard !named.isEmpty else {
-                return failure(.processingModeMismatch, "AgreementRef/@pmode \"\(id)\" names no P-Mode")
-            }
+        // The P-Mode of that id and any made from it for a self-service party (same @pmode).
+        let id = collaboration.agreementRef?.pmode ?? ""
+        let named = id.isEmpty ? [] : (pmode(id: id).map { [$0] } ?? []) + pmodes.filter { $0.agreementRefId == id }
+        if !named.isEmpty {
             candidates = named.flatMap { pmode in
                 pmode.legs.indices.filter { pmode.legs[$0].handles(collaboration.service, collaboration.action) }.map { (pmode, $0) }
             }
