@@ -84,9 +84,11 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading {
     /// lease expired on its last allowed attempt is failed (`DeliveryError.missingReceipt`) instead.
     func claimDue(now: Date, limit: Int, owner: String, lease: TimeInterval) throws -> [OutboundJob]
 
-    /// Leases the oldest message waiting on pull MPC `mpc` (same rules as `claimDue`). A pulled
-    /// message that is never receipted becomes available again when its lease expires.
-    func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob?
+    /// Leases the oldest message waiting on pull MPC `mpc` for a receiver (`to_party`) among
+    /// `receivers` (same rules as `claimDue`): two parties allowed to pull the same MPC never get
+    /// each other's messages. A pulled message that is never receipted becomes available again
+    /// when its lease expires.
+    func nextForPull(mpc: String, receivers: [String], now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob?
 
     /// `Sending → Delivered` with the receipt, by the lease owner only.
     func markDelivered(messageId: String, owner: String, receipt: Data, at: Date) throws

@@ -56,8 +56,9 @@ extension PostgresMessageStore {
         }
     }
 
-    public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
+    public func nextForPull(mpc: String, receivers: [String], now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
         try OutboundTransitions.checkLease(owner: owner, lease: lease)
+        guard !receivers.isEmpty else { return nil }
         return try write { t in
             try Self.failExhaustedLeases(t, now: now)
             let candidate = try t.execute("""
@@ -65,10 +66,11 @@ extension PostgresMessageStore {
                 WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc = $1
                   AND attempts < max_attempts
                   AND ((status = 'Submitted' AND next_attempt_at <= $2) OR (status = 'Sending' AND lease_until <= $2))
+                  AND to_party = ANY($3::text[])
                 ORDER BY created_at, row_id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
-                """, [mpc, now]).first.map(PostgresConnection.readMessage)
+                """, [mpc, now, PostgresArray(receivers)]).first.map(PostgresConnection.readMessage)
             return try candidate.map { try Self.lease($0, to: owner, now: now, lease: lease, t) }
         }
     }

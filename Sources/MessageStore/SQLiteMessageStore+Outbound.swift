@@ -79,8 +79,10 @@ extension SQLiteMessageStore {
         }
     }
 
-    public func nextForPull(mpc: String, now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
+    public func nextForPull(mpc: String, receivers: [String], now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob? {
         try OutboundTransitions.checkLease(owner: owner, lease: lease)
+        guard !receivers.isEmpty else { return nil }
+        let marks = (0..<receivers.count).map { "?\($0 + 3)" }.joined(separator: ", ")
         return try write { c in
             try Self.failExhaustedLeases(c, now: now)
             let candidate = try c.queryFirst("""
@@ -88,9 +90,10 @@ extension SQLiteMessageStore {
                 WHERE direction = 'out' AND status IN ('Submitted', 'Sending') AND pull_mpc = ?1
                   AND attempts < max_attempts
                   AND ((status = 'Submitted' AND next_attempt_at <= ?2) OR (status = 'Sending' AND lease_until <= ?2))
+                  AND to_party IN (\(marks))
                 ORDER BY created_at, row_id
                 LIMIT 1
-                """, [mpc, now], row: SQLiteConnection.readMessage)
+                """, [mpc, now] + receivers, row: SQLiteConnection.readMessage)
             return try candidate.map { try Self.lease($0, to: owner, now: now, lease: lease, c) }
         }
     }

@@ -139,10 +139,11 @@ public struct MessageSealer {
 
     /// A signal (receipt, error, pull request), signed when a signer is set: Body and
     /// `eb:Messaging` are covered. Signals never carry attachments.
-    public func seal(signal: SignalMessage) throws -> SealedMessage {
+    /// `fault`: a SOAP Fault for the Body (an Error signal going back with HTTP 500), signed with it.
+    public func seal(signal: SignalMessage, fault: SOAPFault? = nil) throws -> SealedMessage {
         let messaging = Messaging(signal, id: "_" + Identifier.uuid())
         let bodyId = "_" + Identifier.uuid()
-        let built = EnvelopeBuilder.build(messaging, bodyId: bodyId)
+        let built = EnvelopeBuilder.build(messaging, bodyId: bodyId, fault: fault)
         var signature: SignatureBuilder.Output?
         if let signer {
             signature = try signer.sign(envelope: built, messagingId: messaging.id!, bodyId: bodyId, attachments: [])

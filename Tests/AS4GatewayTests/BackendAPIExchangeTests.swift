@@ -1,3 +1,4 @@
+import AS4Crypto
 import Foundation
 import XCTest
 
@@ -185,5 +186,73 @@ final class BackendAPIUnansweredTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the later document in its mailbox") {
             ((try dmsB.get("/api/v1/inbox?address=\(known)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == id }
         }
+    }
+}
+
+/// Legal proof outlives the receiver's certificate: a receipt is judged as of when it arrived, so
+/// a document stays sent (status, receipt route, evidence bundle) after the signing certificate
+/// of the receiving access point has expired.
+final class BackendAPIExpiredReceiverCertificateTests: XCTestCase {
+    func testADocumentStaysSentAfterTheReceiversSigningCertificateExpires() throws {
+        let sender = "DVS@90000048472", company = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.start("gw-a")  // writes the development PKI
+        let certs = h.pmodeDirectory + "/certs"
+        // gw-b signs with a certificate that expires a few seconds from now.
+        let caKey = try PrivateKey(pemEncoded: try String(contentsOfFile: certs + "/dev-ca.key", encoding: .utf8))
+        let ca = try CertificateAuthority(key: caKey, certificate: try Certificate(pemEncoded: try String(contentsOfFile: certs + "/dev-ca.pem", encoding: .utf8)))
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let expiresAt = Date() + 10
+        let short = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "gw-b signing, short-lived"),
+                                            validFrom: Date() - 60, validUntil: expiresAt, keyUsage: [.digitalSignature, .nonRepudiation])
+        try Data(try short.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-b.signing-short.pem"))
+        try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-b.signing-short.key"))
+        let parties = h.pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        XCTAssertTrue(text.contains("\"signing\": [\"certs/gw-b.signing.pem\"]"))
+        try text.replacingOccurrences(of: "\"signing\": [\"certs/gw-b.signing.pem\"]", with: "\"signing\": [\"certs/gw-b.signing-short.pem\"]")
+            .write(toFile: parties, atomically: true, encoding: .utf8)
+        let config = h.root.appendingPathComponent("b-short.json").path
+        try """
+        {"developmentPKI": true,
+         "keys": {"signingKey": "\(certs)/gw-b.signing-short.key", "signingCertificate": "\(certs)/gw-b.signing-short.pem",
+                  "encryptionKey": "\(certs)/gw-b.encryption.key", "encryptionCertificate": "\(certs)/gw-b.encryption.pem",
+                  "tlsClientCertificate": "\(certs)/gw-b.tls.pem", "tlsClientKey": "\(certs)/gw-b.tls.key"},
+         "as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
+                         "tls": {"certificate": "\(certs)/gw-b.tls.pem", "key": "\(certs)/gw-b.tls.key"}}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-b"]!.extraArguments = ["--config", config]
+        h.stop("gw-a")  // to read the changed parties.json
+        try h.importDirectory("gw-a", [h.remoteEntry(company, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [company]), files: [("x.txt", Array("proof".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        func recipient() throws -> [String: Any] {
+            ((try dms.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+        }
+        try h.waitUntil(timeout: 30, "the receipt held") { try recipient()["status"] as? String == "Accepted" }
+        let first = try recipient()
+        XCTAssertEqual(first["sent"] as? Bool, true, "\(first)")
+        let deemed = first["deemedNotifiedOn"] as? String
+        XCTAssertNotNil(deemed)
+
+        Thread.sleep(forTimeInterval: max(0, expiresAt.timeIntervalSinceNow) + 1)
+        let later = try recipient()
+        XCTAssertEqual(later["sent"] as? Bool, true, "\(later)")
+        XCTAssertEqual(later["deemedNotifiedOn"] as? String, deemed)
+        let receipts = try dms.get("/api/v1/messages/\(id)/receipt").json
+        XCTAssertEqual(receipts["sent"] as? Bool, true, "\(receipts)")
+        let bundle = h.root.appendingPathComponent("evidence.xml").path
+        try Data(try dms.get("/api/v1/messages/\(id)/evidence").body).write(to: URL(fileURLWithPath: bundle))
+        let check = try GatewayProcess.run(["evidence", "verify", bundle, "--truststore", certs + "/dev-ca.pem"])
+        XCTAssertEqual(check.status, 0, check.stderr + check.stdout)
+        XCTAssertTrue(check.stdout.contains("1 receipts verified"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("\(company): sent"), check.stdout)
     }
 }

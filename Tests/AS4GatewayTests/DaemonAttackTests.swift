@@ -9,6 +9,8 @@ import XCTest
 class SealingTestCase: XCTestCase {
     var harness: GatewayHarness!
     var certs: String { harness.pmodeDirectory + "/certs" }
+    /// The body of the last answer `post` got.
+    var lastReply = ""
 
     override func setUpWithError() throws {
         harness = try GatewayHarness()
@@ -66,6 +68,7 @@ class SealingTestCase: XCTestCase {
         let code = Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
         p.waitUntilExit()
         let reply = (try? String(contentsOfFile: response, encoding: .utf8)) ?? ""
+        lastReply = reply
         let error = reply.range(of: "errorCode=\"").map { String(reply[$0.upperBound...].prefix(9)) }
         return (code, error)
     }
@@ -124,6 +127,9 @@ final class DaemonAttackTests: SealingTestCase {
         }), "EBMS:0102")
         // Sent in clear where the agreement requires encryption.
         try check("clear@test", "unencrypted", try post(try seal(id: "clear@test", encrypt: false)), "EBMS:0103")
+        // Failures go back with HTTP 500 and a SOAP Fault beside the eb:Error.
+        XCTAssertTrue(lastReply.contains("<env:Fault><env:Code><env:Value>env:Sender</env:Value></env:Code>"), lastReply)
+        XCTAssertTrue(lastReply.contains("EBMS:0103 PolicyNoncompliance</env:Text>"), lastReply)
         // Signed by a key the P-Mode does not know (from an unknown CA).
         let key = try PrivateKey.generateRSA(bits: 2048)
         let stranger = try CertificateAuthority.selfSignedCertificate(subject: .init(commonName: "gw-a impostor"), key: key,

@@ -75,11 +75,11 @@ final class PullAndTwoWayTests: XCTestCase {
                                       service: "s", action: "Notify", pmodeId: "p", mpc: mpc),
             endpoint: nil, contentType: "application/soap+xml", messagePath: file.path, sentReferences: nil, maxAttempts: 3,
             submittedAt: Date(), pullMPC: mpc))
-        let first = try XCTUnwrap(try store.nextForPull(mpc: mpc, now: Date(), owner: "pull:gw-b", lease: 0.5))
+        let first = try XCTUnwrap(try store.nextForPull(mpc: mpc, receivers: ["gw-b"], now: Date(), owner: "pull:gw-b", lease: 0.5))
         XCTAssertEqual(first.attempt, 1)
-        XCTAssertNil(try store.nextForPull(mpc: mpc, now: Date(), owner: "pull:gw-b", lease: 0.5), "leased: not handed out twice")
+        XCTAssertNil(try store.nextForPull(mpc: mpc, receivers: ["gw-b"], now: Date(), owner: "pull:gw-b", lease: 0.5), "leased: not handed out twice")
         Thread.sleep(forTimeInterval: 0.7)
-        let again = try XCTUnwrap(try store.nextForPull(mpc: mpc, now: Date(), owner: "pull:gw-b", lease: 0.5), "back after the lease")
+        let again = try XCTUnwrap(try store.nextForPull(mpc: mpc, receivers: ["gw-b"], now: Date(), owner: "pull:gw-b", lease: 0.5), "back after the lease")
         XCTAssertEqual(again.metadata.messageId, "lease-1")
         XCTAssertEqual(again.attempt, 2)
         try store.markDelivered(messageId: "lease-1", owner: "pull:gw-b", receipt: Data("receipt".utf8), at: Date())
@@ -114,6 +114,28 @@ final class PullAndTwoWayTests: XCTestCase {
         try harness.start("gw-b")
         _ = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertNotNil(try harness.message("gw-b", id, .inbound))
+    }
+
+    /// Two parties allowed to pull the same MPC each get only the messages addressed to them.
+    func testPullersSharingAnMPCGetOnlyTheirOwnMessages() throws {
+        let shared = "urn:as4gw:mpc:shared"
+        try harness.configure(["gw-a", "gw-b", "gw-c"], pull: [.init(puller: "gw-b", mpc: shared), .init(puller: "gw-c", mpc: shared)])
+        try harness.start("gw-a")
+        fastPull(["gw-b"])
+        let forC = try (1...2).map { try harness.send(from: "gw-a", to: "gw-c", action: "Notify", files: [try harness.file("c\($0).txt", [UInt8($0)])]) }
+        let forB = try harness.send(from: "gw-a", to: "gw-b", action: "Notify", files: [try harness.file("b.txt", [9])])
+        try harness.start("gw-b")
+        _ = try harness.waitFor("gw-a", forB, .outbound, .delivered)
+        Thread.sleep(forTimeInterval: 1.5)  // gw-b keeps pulling: it must find nothing more
+        for id in forC {
+            let queued = try XCTUnwrap(try harness.message("gw-a", id, .outbound))
+            XCTAssertEqual(queued.status, .submitted, "\(id) is gw-c's")
+            XCTAssertEqual(queued.outbound?.attempts, 0, "never leased to gw-b")
+            XCTAssertNil(try harness.message("gw-b", id, .inbound))
+        }
+        fastPull(["gw-c"])
+        try harness.start("gw-c")
+        for id in forC { _ = try harness.waitFor("gw-a", id, .outbound, .delivered) }
     }
 
     func testTwoWayPushAndPushReplyCarriesRefToAndConversation() throws {

@@ -87,6 +87,28 @@ final class ReceiptTests: XCTestCase {
         }
     }
 
+    /// An Error signal answered with HTTP 500 carries a SOAP Fault in its Body: the Body, fault
+    /// and all, is signed in the form a verifier's exc-c14n gives it, and the eb:Error still decides.
+    func testAnErrorWithASOAPFaultIsSignedOverTheFaultAndStillReportsItsCode() throws {
+        let (sent, _) = try exchange()
+        let error = SignalMessage(messageInfo: MessageInfo(messageId: "e@x", refToMessageId: sent.messageId),
+                                  kind: .errors([ErrorDetail(EbmsError(.failedDecryption, "cannot decrypt"))]))
+        let fault = SOAPFault(code: .sender, reason: "EBMS:0102 FailedDecryption & <more> \"quoted\"")
+        let sealed = try MessageSealer(signer: try SignatureBuilder(identity: pki.rsaB)).seal(signal: error, fault: fault)
+        let text = String(decoding: sealed.envelope, as: UTF8.self)
+        XCTAssertTrue(text.contains("<env:Fault><env:Code><env:Value>env:Sender</env:Value></env:Code><env:Reason><env:Text xml:lang=\"en\">"
+                                    + "EBMS:0102 FailedDecryption &amp; &lt;more&gt; \"quoted\"</env:Text></env:Reason></env:Fault>"), text)
+        let response = try read(sealed)
+        let report = SignatureVerifier(policy: .receiving, trust: try pki.validator(), expectedSigners: [pki.rsaB.certificate])
+            .verify(response, attachments: [])
+        XCTAssertNil(report.error, "\(String(describing: report.error))")
+        XCTAssertThrowsError(try validator.validate(response, sentMessageId: sent.messageId, sentReferences: sent.references)) {
+            XCTAssertEqual(($0 as? EbmsError)?.code, .failedDecryption)
+        }
+        let receiver = EnvelopeBuilder.envelope(Messaging(error), fault: SOAPFault(code: .receiver, reason: "r"))
+        XCTAssertTrue(String(decoding: receiver, as: UTF8.self).contains("<env:Value>env:Receiver</env:Value>"))
+    }
+
     func testRealReceiptsVerifyAndCarryNRI() throws {
         let url = SecurityHeaderReadTests.vectors.appendingPathComponent("phase4/signed-receipt/governikus.as4in")
         let m = try AS4Message.read(try MessageInput.load(path: url.path))

@@ -20,7 +20,10 @@ struct ReceiptCheck {
                   let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party) else {
                 return (false, "the agreement the message was sent under is no longer configured")
             }
-            let certs = party.certificates(role: .signing)
+            // The receipt is judged as of when it arrived: a certificate that has expired since
+            // (or been replaced by its successor) still signed it then.
+            let at = sent.receiptAt ?? Date()
+            let certs = party.certificates(role: .signing, at: at)
             guard let references = SentReferenceCoding.decode(sent.outbound?.sentReferences) else {
                 return (false, "the references signed at sending are missing")
             }
@@ -29,8 +32,7 @@ struct ReceiptCheck {
             let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
             let message = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
-            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references,
-                                                                 at: sent.receiptAt ?? Date())
+            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references, at: at)
             return (true, "signed by \(party.name), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
         } catch let e as EbmsError {
             return (false, e.reason)

@@ -383,11 +383,15 @@ struct InboundProcessor: HTTPHandler {
                                    kind: .errors([detail]))
         context.log.log(e.code.severity == .warning ? .info : .warning, "refused",
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
-        let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope)
-            ?? EnvelopeBuilder.envelope(Messaging(signal))
+        // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
+        // beside the eb:Error (ebMS3 §6.6): Receiver when we could not process it, else Sender.
+        let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
+        let fault = status == 200 ? nil : SOAPFault(code: [.deliveryFailure, .other].contains(e.code) ? .receiver : .sender,
+                                                    reason: "\(e.code.rawValue) \(e.code.shortDescription)")
+        let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal, fault: fault).envelope)
+            ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
         // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.
-        if DiskFull.matches(error) { return (503, envelope) }
-        return (e.code.severity == .warning ? 200 : 500, envelope)
+        return (status, envelope)
     }
 
     static func fields(_ user: UserMessage) -> [String: String?] {

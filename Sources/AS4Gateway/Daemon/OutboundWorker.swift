@@ -105,8 +105,9 @@ final class OutboundWorkers: Sendable {
                                          "service": job.metadata.service,
                                          "action": job.metadata.action, "pmode": job.metadata.pmodeId, "attempt": String(job.attempt)]
         let outcome: Result<[UInt8], EbmsError>
+        var retryAfter: TimeInterval?
         if let client, let endpoint = job.endpoint {
-            outcome = attempt(job, client: client, endpoint: endpoint)
+            (outcome, retryAfter) = attempt(job, client: client, endpoint: endpoint)
         } else {
             outcome = .failure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable"))
         }
@@ -123,7 +124,8 @@ final class OutboundWorkers: Sendable {
         case .failure(let error):
             context.metrics.noteReceiptOutcome(error)
             let code = error.code.rawValue
-            let retry = reception(for: job).delay(beforeRetry: job.attempt)
+            // A peer that asked us to wait (503/429 with Retry-After) gets at least that long.
+            let retry = reception(for: job).delay(beforeRetry: job.attempt).map { max($0, retryAfter ?? 0) }
             do {
                 if let retry, !job.isLastAttempt {
                     _ = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
@@ -146,21 +148,38 @@ final class OutboundWorkers: Sendable {
         }
     }
 
-    /// One POST of the stored message; the receipt bytes when it validates.
-    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> Result<[UInt8], EbmsError> {
+    /// One POST of the stored message; the receipt bytes when it validates, and how long the peer
+    /// asked us to wait before the next attempt, if it did.
+    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> (Result<[UInt8], EbmsError>, retryAfter: TimeInterval?) {
         let response: HTTPClientResponse
         do {
             let body: HTTPRequestBodySource = job.messageBytes.map { .bytes([UInt8]($0)) } ?? .file(path: job.messagePath)
             response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body)
         } catch {
-            return .failure(EbmsError(.connectionFailure, "\(error)"))
+            return (.failure(EbmsError(.connectionFailure, "\(error)")), nil)
         }
+        let retryAfter = [429, 503].contains(response.status) ? RetryAfter.seconds(response.header("Retry-After"), now: Date()) : nil
+        return (judge(response, job), retryAfter)
+    }
+
+    /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
+    func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], EbmsError> {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             return .failure(EbmsError(.connectionFailure, "HTTP \(response.status) without an AS4 signal"))
         }
         do {
-            let reply = try AS4Message.read(try MessageInput.load(bytes: response.body, contentType: contentType))
+            let raw = try MessageInput.load(bytes: response.body, contentType: contentType)
+            let reply: AS4Message
+            do {
+                reply = try AS4Message.read(raw)
+            } catch {
+                // A bare SOAP Fault (no eb:Messaging) is the peer's answer, not our parser's complaint.
+                if let fault = SOAPFault.read(envelope: raw.envelope) {
+                    throw EbmsError(.other, "the receiver answered HTTP \(response.status) with a SOAP Fault and no ebMS signal: \(fault.reason)")
+                }
+                throw error
+            }
             let set = context.pmodes
             let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
                 set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
@@ -180,7 +199,9 @@ final class OutboundWorkers: Sendable {
             let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
             _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
-            return .success(response.body)
+            // The evidence is the SOAP envelope alone, whatever framing (multipart or not) it came
+            // in: the status, receipt and evidence routes read it back as application/soap+xml.
+            return .success(raw.envelope)
         } catch let e as EbmsError {
             return .failure(e)
         } catch {

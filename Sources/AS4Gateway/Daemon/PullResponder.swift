@@ -23,7 +23,9 @@ struct PullResponder {
             guard context.registry.current.mayPull(party: puller.name, mpc: mpc) else {
                 throw EbmsError(.processingModeMismatch, "party \(puller.name) may not pull from \(mpc)")
             }
-            guard let job = try context.store.nextForPull(mpc: mpc, now: Date(), owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
+            // Only messages for the puller itself: others may be allowed to pull the same MPC.
+            guard let job = try context.store.nextForPull(mpc: mpc, receivers: puller.partyIds.map(\.description), now: Date(),
+                                                          owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
                 return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started)
             }
             context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",

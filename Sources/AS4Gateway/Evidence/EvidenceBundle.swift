@@ -82,15 +82,16 @@ struct EvidenceBundle {
         return try EvidenceSeal.seal(content: w.bytes, identity: context.signing)
     }
 
-    /// The receiving party's signing certificates from the agreement the message was sent under
-    /// (what `ReceiptCheck` verified the receipt against).
+    /// The receiving party's signing certificates from the agreement the message was sent under,
+    /// self-service partners included, valid when the receipt arrived (what `ReceiptCheck`
+    /// verified the receipt against).
     func receiverCertificates(_ sent: StoredMessage?) -> [Certificate] {
         guard let sent else { return [] }
-        let set = context.registry.current
+        let set = context.pmodes
         guard let pmode = set.pmode(id: sent.metadata.pmodeId ?? ""),
               let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party)
         else { return [] }
-        return party.certificates(role: .signing)
+        return party.certificates(role: .signing, at: sent.receiptAt ?? Date())
     }
 
     // MARK: Times

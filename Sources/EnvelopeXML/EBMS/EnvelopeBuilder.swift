@@ -31,12 +31,14 @@ public enum EnvelopeBuilder {
     /// A full envelope. `securityHeader` is inserted verbatim as the first header block (where
     /// WSS4J-based peers put it); `bodyId` becomes the Body's `wsu:Id`.
     public static func envelope(_ messaging: Messaging, bodyId: String? = nil, securityHeader: [UInt8]? = nil,
-                                soapVersion: SOAPVersion = .soap12) -> [UInt8] {
-        let built = build(messaging, bodyId: bodyId, soapVersion: soapVersion)
+                                soapVersion: SOAPVersion = .soap12, fault: SOAPFault? = nil) -> [UInt8] {
+        let built = build(messaging, bodyId: bodyId, soapVersion: soapVersion, fault: fault)
         return securityHeader.map { built.inserting(securityHeader: $0) } ?? built.bytes
     }
 
-    public static func build(_ messaging: Messaging, bodyId: String? = nil, soapVersion: SOAPVersion = .soap12) -> BuiltEnvelope {
+    /// `fault` goes into the Body (written in canonical form like the rest, so still digested as built).
+    public static func build(_ messaging: Messaging, bodyId: String? = nil, soapVersion: SOAPVersion = .soap12,
+                             fault: SOAPFault? = nil) -> BuiltEnvelope {
         let env = soapVersion == .soap12 ? "env" : "S11"
         var w = XMLWriter()
         w.open("\(env):Envelope", [("xmlns:\(env)", soapVersion.namespace)])
@@ -51,6 +53,7 @@ public enum EnvelopeBuilder {
         var bodyAttributes: [(String, String?)] = [("xmlns:\(env)", soapVersion.namespace)]
         if let bodyId { bodyAttributes += [("xmlns:wsu", NS.wsu), ("wsu:Id", bodyId)] }
         w.open("\(env):Body", bodyAttributes)
+        fault?.write(soapPrefix: env, soapVersion: soapVersion, into: &w)
         w.close("\(env):Body")
         let bEnd = w.bytes.count
         w.close("\(env):Envelope")

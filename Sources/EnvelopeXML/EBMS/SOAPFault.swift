@@ -1,0 +1,65 @@
+import Foundation
+
+/// A SOAP Fault for the Body of an ebMS Error signal answered with HTTP 500 (ebMS3 §6.6: a
+/// failure may go back as a SOAP Fault beside the eb:Error). SOAP stacks that read a 500 expect
+/// one; the eb:Error in the header still carries the ebMS code.
+public struct SOAPFault: Sendable, Equatable {
+    public enum Code: Sendable, Equatable {
+        /// The message was at fault (env:Sender; SOAP 1.1 Client).
+        case sender
+        /// The receiver could not process a message that may be fine (env:Receiver; SOAP 1.1 Server).
+        case receiver
+    }
+
+    public var code: Code
+    public var reason: String
+
+    public init(code: Code, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    /// Writes the Fault element; `env` is the envelope's SOAP prefix, declared on the Body.
+    func write(soapPrefix env: String, soapVersion: SOAPVersion, into w: inout XMLWriter) {
+        w.open("\(env):Fault")
+        switch soapVersion {
+        case .soap12:
+            w.open("\(env):Code")
+            w.element("\(env):Value", text: "\(env):" + (code == .sender ? "Sender" : "Receiver"))
+            w.close("\(env):Code")
+            w.open("\(env):Reason")
+            w.element("\(env):Text", [("xml:lang", "en")], text: reason)
+            w.close("\(env):Reason")
+        case .soap11:
+            w.element("faultcode", text: "\(env):" + (code == .sender ? "Client" : "Server"))
+            w.element("faultstring", text: reason)
+        }
+        w.close("\(env):Fault")
+    }
+}
+
+extension SOAPFault {
+    /// The Fault in the Body of a SOAP 1.2 or 1.1 envelope, if it holds one: for an answer that
+    /// is a bare SOAP Fault (no eb:Messaging), so the sender can report what the peer said
+    /// instead of its own parser's complaint. The reason is cut to 500 characters.
+    public static func read(envelope bytes: [UInt8]) -> SOAPFault? {
+        guard let document = try? XMLDocument(parsing: bytes, limits: .envelope), let root = document.root else { return nil }
+        for ns in [NS.soap12, NS.soap11] where root.isElement("Envelope", ns) {
+            guard let fault = root.firstChild("Body", ns)?.firstChild("Fault", ns) else { return nil }
+            let code: String?
+            let reason: String?
+            if ns == NS.soap12 {
+                code = fault.firstChild("Code", ns)?.firstChild("Value", ns)?.text
+                reason = fault.firstChild("Reason", ns)?.firstChild("Text", ns)?.text
+            } else {
+                code = fault.firstChild("faultcode", nil)?.text
+                reason = fault.firstChild("faultstring", nil)?.text
+            }
+            let local = code.map { String($0.split(separator: ":").last ?? "") } ?? ""
+            let text = [code, reason].compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.joined(separator: " ")
+            return SOAPFault(code: ["Sender", "Client"].contains(local) ? .sender : .receiver,
+                             reason: String((text.isEmpty ? "(no reason given)" : text).prefix(500)))
+        }
+        return nil
+    }
+}

@@ -1,0 +1,95 @@
+import EnvelopeXML
+import Foundation
+import MessageStore
+import XCTest
+
+/// Answers other AS4 implementations give that gw-b itself does not, put between gw-a and gw-b
+/// by a small HTTPS proxy (Tests/interop/answer_proxy.py): a receipt framed as multipart/related,
+/// a bare SOAP Fault, and a 503 with Retry-After.
+final class PeerAnswerTests: XCTestCase {
+    var harness: GatewayHarness!
+    var proxy: Process?
+    var proxyLog: String { harness.root.appendingPathComponent("proxy.log").path }
+
+    override func tearDown() {
+        if let proxy, proxy.isRunning {
+            proxy.terminate()
+            proxy.waitUntilExit()
+        }
+        harness = nil
+    }
+
+    /// gw-b runs; gw-a sends to it through the proxy in `mode`.
+    func start(mode: String, retries: Int = 2, interval: Double = 1, extra: [String] = []) throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: retries, interval: interval)])
+        try harness.start("gw-b")  // writes the development PKI
+        let port = GatewayHarness.freePort()
+        let certs = harness.pmodeDirectory + "/certs"
+        _ = FileManager.default.createFile(atPath: proxyLog, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
+                       "--port", String(port), "--cert", certs + "/gw-b.tls.pem", "--key", certs + "/gw-b.tls.key",
+                       "--target", harness.nodes["gw-b"]!.as4URL, "--cacert", certs + "/dev-ca.pem", "--mode", mode] + extra
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: proxyLog))
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        proxy = p
+        try harness.waitUntil(timeout: 20, "the proxy to listen") {
+            guard p.isRunning else { throw HarnessTimeout(description: "proxy exited: \(self.proxyText)") }
+            return self.proxyText.contains("listening on")
+        }
+        // gw-a (not started yet) reads gw-b's endpoint as the proxy's.
+        let parties = harness.pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        let direct = "\"endpoint\": \"https://127.0.0.1:\(harness.nodes["gw-b"]!.as4Port)/as4\""
+        XCTAssertTrue(text.contains(direct))
+        try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
+            .write(toFile: parties, atomically: true, encoding: .utf8)
+        try harness.start("gw-a")
+    }
+
+    var proxyText: String { (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "" }
+
+    /// A receipt that came framed as multipart/related is kept as its SOAP envelope, so it reads
+    /// back (status, receipt route, evidence) as the signed signal it is.
+    func testAReceiptFramedAsMultipartIsKeptAsItsEnvelope() throws {
+        try start(mode: "multipart")
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("m.txt", Array("framed".utf8))])
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertTrue(proxyText.contains("1 multipart 200"), proxyText)
+        let receipt = try XCTUnwrap(sent.receipt)
+        XCTAssertEqual(receipt.first, UInt8(ascii: "<"), String(decoding: receipt.prefix(80), as: UTF8.self))
+        let read = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
+        guard case .receipt? = read.messaging.signals.first?.kind else { return XCTFail("not a receipt: \(read.messaging)") }
+        XCTAssertEqual(read.messaging.signals.first?.messageInfo.refToMessageId, id)
+    }
+
+    /// A bare SOAP Fault (no eb:Messaging) is reported as the peer's answer, with its reason, not
+    /// as our parser's complaint about a missing header.
+    func testABareSOAPFaultIsReportedAsThePeersAnswer() throws {
+        try start(mode: "fault", retries: 1, interval: 0.5)
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("f.txt", Array("fault".utf8))])
+        let failed = try harness.waitFor("gw-a", id, .outbound, .failed)
+        let error = try XCTUnwrap(failed.outbound?.lastError)
+        XCTAssertEqual(error.code, "EBMS:0004", "\(error)")
+        XCTAssertTrue(error.reason.contains("SOAP Fault"), error.reason)
+        XCTAssertTrue(error.reason.contains("env:Receiver backend unavailable at the proxy"), error.reason)
+        XCTAssertFalse(harness.nodes["gw-a"]!.log.contains("EBMS:0009"), harness.nodes["gw-a"]!.log)
+    }
+
+    /// A 503 with Retry-After: the next attempt waits at least that long, although the P-Mode's
+    /// interval is shorter, and then goes through.
+    func testRetryAfterIsWaitedFor() throws {
+        try start(mode: "retry-after", retries: 3, interval: 0.5, extra: ["--retry-after", "3"])
+        let submitted = Date()
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("r.txt", Array("later".utf8))])
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertEqual(sent.outbound?.attempts, 2)
+        XCTAssertTrue(proxyText.contains("1 retry-after 503") && proxyText.contains("2 forwarded 200"), proxyText)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(submitted), 3)
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("next_attempt_s=3"), harness.nodes["gw-a"]!.log)
+    }
+}

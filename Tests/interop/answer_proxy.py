@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""An HTTPS proxy in front of a receiving as4gw, for tests of how the sender reads answers that
+other implementations give but as4gw itself does not. Standard library only.
+
+  answer_proxy.py --port P --cert TLS.pem --key TLS.key --target URL --cacert CA --mode MODE [--retry-after N]
+
+MODE:
+  multipart    forwards each POST and returns the receiver's answer framed as a one-part
+               multipart/related message (as some AS4 implementations send receipts)
+  fault        answers every POST itself with HTTP 500 and a bare SOAP 1.2 Fault (no eb:Messaging)
+  retry-after  answers the first POST with 503 and "Retry-After: N" (no body), forwards the rest
+
+Prints "listening on PORT" once ready, then one line per request: its number, what was done, the
+status returned.
+"""
+
+import argparse
+import http.server
+import ssl
+import sys
+import urllib.error
+import urllib.request
+
+FAULT = (b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>'
+         b'<env:Code><env:Value>env:Receiver</env:Value></env:Code>'
+         b'<env:Reason><env:Text xml:lang="en">backend unavailable at the proxy</env:Text></env:Reason>'
+         b'</env:Fault></env:Body></env:Envelope>')
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--target", required=True)
+    p.add_argument("--cacert", required=True)
+    p.add_argument("--mode", choices=["multipart", "fault", "retry-after"], required=True)
+    p.add_argument("--retry-after", default="3")
+    args = p.parse_args()
+    upstream = ssl.create_default_context(cafile=args.cacert)
+    count = {"n": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def answer(self, status, content_type, body, headers=()):
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def forward(self, body):
+            req = urllib.request.Request(args.target, data=body, method="POST",
+                                         headers={"Content-Type": self.headers["Content-Type"]})
+            try:
+                with urllib.request.urlopen(req, context=upstream, timeout=60) as r:
+                    return r.status, r.headers.get("Content-Type", ""), r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers.get("Content-Type", ""), e.read()
+
+        def do_POST(self):
+            count["n"] += 1
+            n = count["n"]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if args.mode == "fault":
+                self.answer(500, "application/soap+xml; charset=UTF-8", FAULT)
+                print(n, "fault", 500, flush=True)
+                return
+            if args.mode == "retry-after" and n == 1:
+                self.answer(503, None, b"", [("Retry-After", args.retry_after)])
+                print(n, "retry-after", 503, flush=True)
+                return
+            status, content_type, answer = self.forward(body)
+            if args.mode == "multipart" and answer:
+                boundary = "proxy-boundary-7f3a"
+                framed = (f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-ID: <root@proxy>\r\n"
+                          f"Content-Transfer-Encoding: binary\r\n\r\n").encode() + answer + f"\r\n--{boundary}--\r\n".encode()
+                self.answer(status, f'multipart/related; type="application/soap+xml"; boundary="{boundary}"; '
+                                    f'start="<root@proxy>"', framed)
+                print(n, "multipart", status, flush=True)
+                return
+            self.answer(status, content_type, answer)
+            print(n, "forwarded", status, flush=True)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls.load_cert_chain(args.cert, args.key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    print("listening on", args.port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
