@@ -75,11 +75,14 @@ public struct ReceiptValidator {
             throw EbmsError(.invalidReceipt, "the receipt refers to \(signal.messageInfo.refToMessageId ?? "no message"), not to \(sentMessageId)")
         }
         let report = verifier.verify(response, attachments: response.attachments, at: time)
-        if let error = report.error {
+        // Unsigned only where we signed nothing and the agreement asks for no signature.
+        if let error = report.error, verifier.policy.requireSignature || !sentReferences.isEmpty || response.envelope.hasSignature {
             throw EbmsError(.invalidReceipt, "the receipt's signature is not acceptable: \(error.reason)")
         }
-        let copies = try Self.references(in: receipt)
+        // Nothing signed (an agreement without signing): a reception-awareness receipt, with or
+        // without non-repudiation information, is all there is to have.
         guard !sentReferences.isEmpty else { return Result(receipt: signal, signature: report) }
+        let copies = try Self.references(in: receipt)
         for sent in sentReferences {
             let matching = copies.filter { $0.uri == sent.uri }
             guard matching.count == 1, let copy = matching.first else {

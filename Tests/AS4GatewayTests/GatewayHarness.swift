@@ -45,6 +45,7 @@ final class GatewayHarness {
         var interval: Double = 1
         var maxMessageBytes: Int = 100 << 20
         var encrypt = true
+        var sign = true
         var profile = "1.15"
         /// nil: the P-Mode default.
         var duplicateWindow: Int?
@@ -106,7 +107,7 @@ final class GatewayHarness {
                 let legText = legs.map { leg in
                     """
                     {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(leg.action)",
-                     "security": {"profile": "\(leg.profile)", "sign": true, "encrypt": \(leg.encrypt)},
+                     "security": {"profile": "\(leg.profile)", "sign": \(leg.sign), "encrypt": \(leg.encrypt)},
                      "payload": {"compress": true, "maxMessageBytes": \(leg.maxMessageBytes)},
                      "receptionAwareness": {"retries": \(leg.retries), "initialIntervalSeconds": \(leg.interval), "backoffFactor": 1,
                                             "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0\(leg.duplicateWindow.map { ", \"duplicateDetectionWindowSeconds\": \($0)" } ?? "")}}

@@ -94,6 +94,23 @@ final class GatewayIntegrationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sent.outbound?.attempts ?? 0, 2)
     }
 
+    /// An agreement without signing (reception awareness only): the receiver answers with a
+    /// receipt holding a copy of the eb:UserMessage and no non-repudiation information, which the
+    /// sender takes, since it signed nothing to have acknowledged.
+    func testAnUnsignedAgreementIsDeliveredWithAReceptionAwarenessReceipt() throws {
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 1, interval: 0.5, encrypt: false, sign: false)])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("u.txt", Array("unsigned".utf8))])
+        let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertEqual(sent.outbound?.attempts, 1)
+        let receipt = String(decoding: try XCTUnwrap(sent.receipt), as: UTF8.self)
+        XCTAssertTrue(receipt.contains("<as4gw:UserMessageCopy"), receipt)
+        XCTAssertTrue(receipt.contains("<eb:MessageId>\(id)</eb:MessageId>"), receipt)
+        XCTAssertFalse(receipt.contains("NonRepudiationInformation"), receipt)
+        XCTAssertNotNil(try harness.message("gw-b", id, .inbound))
+    }
+
     func testReceiverErrorsFailTheMessageAfterTheRetries() throws {
         // gw-b knows neither the P-Mode named by the message's AgreementRef/@pmode (so it matches
         // by service and action) nor the action: EBMS:0001 each time.

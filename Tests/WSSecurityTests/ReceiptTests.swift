@@ -109,6 +109,32 @@ final class ReceiptTests: XCTestCase {
         XCTAssertTrue(String(decoding: receiver, as: UTF8.self).contains("<env:Value>env:Receiver</env:Value>"))
     }
 
+    /// Reception-awareness receipts: a copy of eb:UserMessage directly in eb:Receipt (as AS4's
+    /// text has it) is read, other ebMS elements there are not; with nothing signed by us, a
+    /// receipt without NonRepudiationInformation is enough, and never when we signed.
+    func testReceptionAwarenessReceiptsWithoutNRI() throws {
+        func envelope(_ content: String) -> [UInt8] {
+            Array("""
+            <env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header>
+            <eb:Messaging xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/" env:mustUnderstand="true">
+            <eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-11-28T01:00:00Z</eb:Timestamp><eb:MessageId>r@x</eb:MessageId>
+            <eb:RefToMessageId>m@x</eb:RefToMessageId></eb:MessageInfo><eb:Receipt>\(content)</eb:Receipt></eb:SignalMessage>
+            </eb:Messaging></env:Header><env:Body/></env:Envelope>
+            """.utf8)
+        }
+        let copy = try AS4Message.read(try MessageInput.load(bytes: envelope("<eb:UserMessage><eb:MessageInfo><eb:Timestamp>2026-11-28T01:00:00Z</eb:Timestamp><eb:MessageId>m@x</eb:MessageId></eb:MessageInfo></eb:UserMessage>"),
+                                                             contentType: "application/soap+xml"))
+        XCTAssertEqual(copy.messaging.signals.first?.messageInfo.refToMessageId, "m@x")
+        XCTAssertThrowsError(try AS4Message.read(try MessageInput.load(bytes: envelope("<eb:PullRequest/>"), contentType: "application/soap+xml")))
+        var policy = SecurityPolicy.receiving
+        policy.requireSignature = false
+        policy.requireEncryption = false
+        let unsigned = ReceiptValidator(verifier: SignatureVerifier(policy: policy, trust: try pki.validator(), expectedSigners: []))
+        XCTAssertNoThrow(try unsigned.validate(copy, sentMessageId: "m@x", sentReferences: []))
+        let (sent, _) = try exchange()
+        assertInvalid({ _ = try self.validator.validate(copy, sentMessageId: "m@x", sentReferences: sent.references) }, "not signed")
+    }
+
     func testRealReceiptsVerifyAndCarryNRI() throws {
         let url = SecurityHeaderReadTests.vectors.appendingPathComponent("phase4/signed-receipt/governikus.as4in")
         let m = try AS4Message.read(try MessageInput.load(path: url.path))

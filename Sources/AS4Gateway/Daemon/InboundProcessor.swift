@@ -348,11 +348,12 @@ struct InboundProcessor: HTTPHandler {
         if let signature {
             signal = try ReceiptBuilder.receipt(for: message, signature: signature, messageId: id)
         } else {
-            // Unsigned message (allowed only by an agreement without signing): a receipt that
-            // copies the user message's id, no non-repudiation information to give.
-            let ref = message.messaging.primary?.messageInfo.messageId
-            signal = SignalMessage(messageInfo: MessageInfo(messageId: id, refToMessageId: ref),
-                                   kind: .receipt(Receipt(content: ["<as4gw:Acknowledgement xmlns:as4gw=\"urn:as4gw:receipt\"></as4gw:Acknowledgement>"])))
+            // Unsigned message (allowed only by an agreement without signing): a reception-
+            // awareness receipt with a copy of the eb:UserMessage, no non-repudiation information.
+            let user = message.messaging.userMessage
+            signal = SignalMessage(messageInfo: MessageInfo(messageId: id, refToMessageId: message.messaging.primary?.messageInfo.messageId),
+                                   kind: .receipt(Receipt(content: [user.map(EnvelopeBuilder.userMessageCopy)
+                                       ?? "<as4gw:Acknowledgement xmlns:as4gw=\"urn:as4gw:receipt\"></as4gw:Acknowledgement>"])))
         }
         return try MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope
     }

@@ -106,6 +106,17 @@ public enum EnvelopeBuilder {
         w.close(tag)
     }
 
+    /// A copy of `u` for the receipt of a message received without a signature (AS4 §5.1.8: a
+    /// reception-awareness receipt holds a copy of the eb:UserMessage), inside an element of our
+    /// own namespace, as the eb:Receipt schema admits only foreign content (AS4-WIRE §5.2).
+    public static func userMessageCopy(_ u: UserMessage) -> String {
+        var w = XMLWriter()
+        w.open("as4gw:UserMessageCopy", [("xmlns:as4gw", "urn:as4gw:receipt"), ("xmlns:eb", NS.eb)])
+        writeUser(u, into: &w)
+        w.close("as4gw:UserMessageCopy")
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
     static func writeUser(_ u: UserMessage, into w: inout XMLWriter) {
         w.open("eb:UserMessage", [("mpc", u.mpc)])
         writeMessageInfo(u.messageInfo, into: &w)

@@ -260,7 +260,11 @@ public enum EnvelopeParser {
             guard info.refToMessageId != nil else { throw invalid("a Receipt signal needs eb:RefToMessageId") }
             var content: [String] = []
             for child in r.children {
-                if child.namespaceURI == NS.eb { throw invalid("eb:Receipt content must be in a foreign namespace") }
+                // The schema admits foreign content only, but AS4 §5.1.8 asks reception-awareness
+                // receipts for "a copy of the eb:UserMessage", which some senders put there as is.
+                if child.namespaceURI == NS.eb && !child.isElement("UserMessage", NS.eb) {
+                    throw invalid("eb:Receipt content must be in a foreign namespace (or be a copy of eb:UserMessage)")
+                }
                 do {
                     content.append(String(decoding: try Canonicalizer.exclusive(child), as: UTF8.self))
                 } catch {
