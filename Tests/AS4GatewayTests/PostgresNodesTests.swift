@@ -154,7 +154,8 @@ extension GatewayHarness {
     fileprivate func configureTwoNodesOfA(on server: ThrowAwayPostgres) throws {
         let config = root.appendingPathComponent("gw-a-postgres.json").path
         try """
-            {"store": "\(server.url)", "payloadDirectory": "\(root.path)/shared-payloads", "leaseSeconds": 3}
+            {"store": "\(server.url)", "payloadDirectory": "\(root.path)/shared-payloads", "leaseSeconds": 3,
+             "connectTimeoutSeconds": 0.5, "requestTimeoutSeconds": 2}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         nodes["gw-a"]!.extraArguments = ["--config", config]
         let second = Node(name: "gw-a", as4Port: Self.freePort(), submitPort: Self.freePort(),

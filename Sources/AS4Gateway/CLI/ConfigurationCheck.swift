@@ -16,6 +16,7 @@ enum ConfigurationCheck {
         var problems: [String] = []
         if let store = config.store, let p = storeURLProblem(store) { problems.append(p) }
         problems += config.notices?.problems ?? []
+        if let lease = config.leaseProblem { problems.append(lease) }
 
         var summary: Summary?
         // The development PKI writes missing certificates at start, so they may be absent now.

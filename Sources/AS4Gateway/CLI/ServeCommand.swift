@@ -57,6 +57,10 @@ enum ServeCommand {
         if let v = a.value("log-level") { config.logLevel = v }
         if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
         if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
+        if let lease = config.leaseProblem, !a.has("check-config") {
+            CLI.printError("as4gw: cannot start: \(lease)")
+            return 2
+        }
         if a.has("check-config") {
             let (problems, summary) = ConfigurationCheck.problems(config)
             guard problems.isEmpty, let summary else {

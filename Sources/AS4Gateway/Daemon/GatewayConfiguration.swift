@@ -141,6 +141,14 @@ struct GatewayConfiguration: Codable, Sendable {
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
 
+    /// A lease must outlast the longest exchange a worker can be in, or a slow send is taken over
+    /// by a second worker (or node) and goes out twice at once.
+    var leaseProblem: String? {
+        guard leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds else { return nil }
+        return "leaseSeconds (\(leaseSeconds)) must exceed connectTimeoutSeconds + requestTimeoutSeconds "
+            + "(\(connectTimeoutSeconds) + \(requestTimeoutSeconds)): a send still running when its lease ends would be taken over and sent twice"
+    }
+
     /// Reads a configuration file; relative paths in it are taken relative to the file's folder.
     static func load(path: String?) throws -> GatewayConfiguration {
         guard let path else { return GatewayConfiguration() }
