@@ -144,7 +144,7 @@ final class BackendAPIHubTests: XCTestCase {
         // nobody deemed notified (the served recipient is).
         XCTAssertEqual(unknownView["sent"] as? Bool, false, "\(unknownView)")
         XCTAssertTrue(unknownView["deemedNotifiedOn"] is NSNull, "\(unknownView)")
-        XCTAssertTrue((unknownView["sentStatement"] as? String ?? "").contains("refused the document for \(unknown)"), "\(unknownView)")
+        XCTAssertTrue((unknownView["sentStatement"] as? String ?? "").contains("Not sent: \(unknown) is Failed ("), "\(unknownView)")
         XCTAssertEqual(servedView["sent"] as? Bool, true, "\(servedView)")
         let receipts = try dmsA.get("/api/v1/messages/\(id)/receipt").json
         XCTAssertEqual(receipts["sent"] as? Bool, false)

@@ -1,4 +1,5 @@
 import AS4Crypto
+@testable import AS4Gateway
 import Foundation
 import HTTPClient
 import MessageStore
@@ -80,11 +81,14 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(refusedDocument.contentType, "application/problem+json")
         XCTAssertTrue(refusedDocument.text.contains("insufficient-storage"), refusedDocument.text)
 
-        // An inbound AS4 message is answered with 503 and an ebMS error: A keeps retrying.
+        // An inbound AS4 message is answered with 503 and an ebMS error: A keeps it queued and,
+        // as asked by Retry-After, tries again in 30 s rather than after the P-Mode's 1 s.
         let during = try harness.submit(from: "gw-a", to: "gw-b", files: [doc], client: client)
-        try harness.waitUntil(timeout: 30, "A to retry \(during) after B's refusal") {
-            (try self.harness.message("gw-a", during, .outbound)?.outbound?.attempts ?? 0) >= 2
+        try harness.waitUntil(timeout: 30, "A to schedule a retry of \(during) after B's refusal") {
+            let m = try self.harness.message("gw-a", during, .outbound)
+            return m?.status == .submitted && m?.outbound?.lastError?.code == "EBMS:0202"
         }
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("next_attempt_s=\(DiskFull.retryAfterSeconds)"), harness.nodes["gw-a"]!.log)
         XCTAssertNil(try harness.message("gw-b", during, .inbound), "nothing of the refused message is kept")
         // On the wire: 503, Retry-After and an EBMS:0202 DeliveryFailure signal (no receipt).
         let sealed = try seal(id: "while-full@test")
