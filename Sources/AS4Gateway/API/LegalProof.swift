@@ -52,7 +52,10 @@ struct LegalProof {
             // it Failed. Then nothing reached a mailbox and nobody can be deemed notified.
             if r.status == .failed {
                 let reason = events.last(where: { $0.address == r.address && $0.status == RecipientStatus.failed.rawValue })?.detail
-                return RecipientSending(sent: false, statement: "Not sent: \(r.address) is Failed\(reason.map { " (\($0))" } ?? ""), although the valid signed receipt of \(r.party ?? "the recipient's access point") for the AS4 message is held.",
+                let why = reason.map { " (\($0))" } ?? ""
+                let party = r.party ?? "the recipient's access point"
+                return RecipientSending(sent: false,
+                                        statement: "Not sent: \(r.address) is Failed\(why), although the valid signed receipt of \(party) for the AS4 message is held.",
                                         receiptValid: true, receiptDetail: check.detail)
             }
             let at = (try? context.store.findMessage(id: as4, direction: .outbound))??.receiptAt
