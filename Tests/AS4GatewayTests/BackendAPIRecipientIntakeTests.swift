@@ -107,5 +107,22 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         XCTAssertEqual(senders, [servedByA, unlisted])
         Thread.sleep(forTimeInterval: 1)
         XCTAssertEqual((try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [Any])?.count, 2)
+
+        // A hub whose directory lists every address refuses unlisted senders too.
+        h.stop("gw-b")
+        let strict = h.root.appendingPathComponent("strict.json").path
+        try "{\"messagingPolicy\": {\"companyToPerson\": true}, \"refuseUnlistedSenders\": true}".write(toFile: strict, atomically: true, encoding: .utf8)
+        h.nodes["gw-b"]!.extraArguments = ["--config", strict]
+        try h.start("gw-b")
+        let again = try dmsA.submit(metadata: BackendClient.metadata(from: unlisted, to: [person]), files: [("again.txt", Array("again".utf8))])
+        let againId = try XCTUnwrap(again.json["messageId"] as? String, again.text)
+        try h.waitUntil(timeout: 30, "the unlisted sender refused") { try recipient(againId)["status"] as? String == "Failed" }
+        let detail = ((try recipient(againId)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
+        XCTAssertTrue(detail.contains("SenderNotServed") && detail.contains("is not in this gateway's e-address directory"), detail)
+        let listedAgain = try dmsA.submit(metadata: BackendClient.metadata(from: servedByA, to: [person]), files: [("ok.txt", Array("ok".utf8))])
+        XCTAssertEqual(listedAgain.status, 202, listedAgain.text)
+        try h.waitUntil(timeout: 30, "a listed sender still delivered") {
+            (try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]])?.count == 3
+        }
     }
 }

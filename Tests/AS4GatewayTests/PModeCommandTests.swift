@@ -191,7 +191,7 @@ final class PModeCommandTests: XCTestCase {
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
                                   "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI", "retention", "holidayCalendar", "notices", "selfService",
-                                  "messagingPolicy"])
+                                  "messagingPolicy", "refuseUnlistedSenders"])
         for key in settings { XCTAssertNotNil(json["_" + key], "no explanation for \(key)") }
         let config = String(decoding: try Data(contentsOf: example), as: UTF8.self)
         let doc = try String(contentsOf: GatewayProcess.projectRoot.appendingPathComponent("docs/CONFIG.md"), encoding: .utf8)

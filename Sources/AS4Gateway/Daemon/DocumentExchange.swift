@@ -185,11 +185,13 @@ struct DocumentExchange {
     /// authenticated (its signature and P-Mode); the sender address is only its claim, so the
     /// directory decides: a mailbox of this gateway sends through this gateway's API, never from
     /// elsewhere, and a listed address only through the access point the directory names for it.
-    /// An address the directory does not list is taken on the origin's word: a gateway need not
-    /// know every address, while a hub that lists them all checks every one.
+    /// An address the directory does not list is taken on the origin's word (a gateway need not
+    /// know every address) unless `refuseUnlistedSenders` says this one lists them all.
     func senderRefusal(_ sender: String, origin: String) throws -> String? {
         guard let address = try? EAddress(sender) else { return "the sender \(sender) is not an e-address" }
-        guard let entry = try context.router.directory.entry(for: address) else { return nil }
+        guard let entry = try context.router.directory.entry(for: address) else {
+            return context.config.refuseUnlistedSenders ? "\(address.canonical) is not in this gateway's e-address directory" : nil
+        }
         switch entry.accessPoint {
         case .localMailbox:
             return "\(address.canonical) has its mailbox on this gateway; a document from it cannot arrive from \(origin)"

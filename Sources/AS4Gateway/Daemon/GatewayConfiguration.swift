@@ -61,6 +61,9 @@ struct GatewayConfiguration: Codable, Sendable {
     }
     /// Who may write to whom beyond the e-address law (docs/CONFIG.md); the law alone by default.
     var messagingPolicy = MessagingPolicy()
+    /// Refuse documents arriving by AS4 from sender addresses the directory does not list (a hub
+    /// that lists every address); by default such senders are taken on the access point's word.
+    var refuseUnlistedSenders = false
 
     struct Listener: Codable, Sendable {
         var address: String
@@ -95,7 +98,7 @@ struct GatewayConfiguration: Codable, Sendable {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention, holidayCalendar
-        case notices, selfService, messagingPolicy
+        case notices, selfService, messagingPolicy, refuseUnlistedSenders
     }
 
     private enum LegacyKeys: String, CodingKey { case submissionListener }
@@ -137,6 +140,7 @@ struct GatewayConfiguration: Codable, Sendable {
         holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
         selfService = try c.decodeIfPresent(SelfServiceSettings.self, forKey: .selfService)
         messagingPolicy = try c.decodeIfPresent(MessagingPolicy.self, forKey: .messagingPolicy) ?? d.messagingPolicy
+        refuseUnlistedSenders = try c.decodeIfPresent(Bool.self, forKey: .refuseUnlistedSenders) ?? d.refuseUnlistedSenders
     }
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
