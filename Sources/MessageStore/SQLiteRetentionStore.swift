@@ -114,6 +114,8 @@ public final class SQLiteRetentionStore: RetentionStore {
             for table in ["document_events", "document_files", "document_recipients", "documents"] {
                 try c.run("DELETE FROM \(table) WHERE message_id = ?", [messageId])
             }
+            // The uploads the document was made of (their files became its files): names and digests go too.
+            try c.run("DELETE FROM uploads WHERE used_by = ?", [messageId])
             let record = PurgeRecord(id: id, messageId: messageId, sender: sender, recipients: recipients.map(\.address),
                                      fileDigests: files.map(\.sha256), bytes: bytes, as4Messages: erased.ids, retainUntil: retainUntil ?? now,
                                      purgedAt: Date(storeMilliseconds: now.storeMilliseconds), purgedBy: by)

@@ -55,6 +55,11 @@ final class RetentionPolicyTests: XCTestCase {
         let r = try GatewayProcess.run(["serve", "--config", path, "--check-config"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("retention.naturalPerson: retention days cannot be negative"), r.stderr)
+        // Nor beyond a thousand years (the store's timestamps would overflow).
+        try "{\"retention\": {\"institution\": 1000000000000}}".write(toFile: path, atomically: true, encoding: .utf8)
+        let long = try GatewayProcess.run(["serve", "--config", path, "--check-config"])
+        XCTAssertEqual(long.status, 2)
+        XCTAssertTrue(long.stderr.contains("retention.institution: at most 365250 days"), long.stderr)
     }
 
     func testPurgeCommandExitStatuses() throws {

@@ -83,7 +83,17 @@ class RetentionStoreTests: StoreTestCase {
     }
 
     func testPurgeAfterRetentionRemovesTheDocumentAndRecordsIt() throws {
-        try store("old", until: past)
+        // "old" is made of an upload: its record (file name, digest) goes with the document.
+        try mailbox.createUpload(Upload(id: "up-old", connection: "dms", name: "diagnosis.pdf", mimeType: "application/pdf", size: 1,
+                                        chunkSize: 1, path: "/p/up-old", createdAt: t0))
+        try mailbox.recordChunk(uploadId: "up-old", number: 1, at: t0)
+        try mailbox.completeUpload(id: "up-old", sha256: String(repeating: "a", count: 64), at: t0)
+        var old = NewDocument(messageId: "old", connection: "dms", idempotencyKey: nil, sender: sender, metadata: "{}",
+                              files: [file("old", 1), file("old", 2)], recipients: [.init(address: company, route: .mailbox, status: .accepted)])
+        old.retainUntil = past
+        old.uploads = ["up-old"]
+        XCTAssertEqual(try mailbox.insertDocument(old, notifications: [], at: t0), .stored)
+        XCTAssertEqual(try mailbox.upload(id: "up-old")?.usedBy, "old")
         try store("young", until: future)
         try store("sending", until: past, remoteSending: true)
         XCTAssertEqual(try retention.dueDocuments(now: Date(), limit: 10), [DueDocument(messageId: "old", retainUntil: past, holds: [])],
@@ -98,6 +108,7 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(outcome.record.retainUntil, past)
         XCTAssertNil(try mailbox.document(messageId: "old"))
         XCTAssertEqual(try mailbox.events(messageId: "old"), [])
+        XCTAssertNil(try mailbox.upload(id: "up-old"), "the upload's record is purged with the document")
         XCTAssertEqual(try retention.purges(messageId: "old"), [outcome.record])
         XCTAssertEqual(try retention.purges(after: 0, limit: 10), [outcome.record])
         XCTAssertEqual(try retention.purges(messageId: "old").first?.purgedBy, "mailbox-worker")

@@ -189,6 +189,21 @@ final class DirectoryFileTests: XCTestCase {
         XCTAssertEqual(problems("{\"entries\": []}", .json), ["1:1: addresses is required", "1:2: entries is not a known key"])
     }
 
+    /// An archive time beyond a thousand years would overflow the store's timestamps: refused.
+    func testRetentionDaysAreBounded() {
+        let json = """
+        {"addresses": [{"address": "DVS@90000048472", "ownerId": "90000048472", "ownerKind": "institution", "accessPoint": "local",
+                        "retentionDays": 1000000000000}]}
+        """
+        XCTAssertEqual(problems(json, .json).count, 1)
+        XCTAssertTrue(problems(json, .json).first?.contains("retentionDays") ?? false, "\(problems(json, .json))")
+        let csv = Self.header + "DVS@90000048472,90000048472,institution,,,365251,,,,,local,,,,\r\n"
+        XCTAssertEqual(problems(csv, .csv).count, 1)
+        XCTAssertTrue(problems(csv, .csv).first?.contains("must be a whole number from 1 to 365250, not \"365251\"") ?? false, "\(problems(csv, .csv))")
+        let ok = Self.header + "DVS@90000048472,90000048472,institution,,,365250,,,,,local,,,,\r\n"
+        XCTAssertEqual(try decode(ok, .csv).first?.limits.retentionDays, 365_250)
+    }
+
     // MARK: Round trips and counts
 
     func testRoundTripsThroughBothFormats() throws {

@@ -25,8 +25,14 @@ struct RetentionConfiguration: Codable, Sendable, Equatable {
         company = try c.decodeIfPresent(Int.self, forKey: .company) ?? d.company
         naturalPerson = try c.decodeIfPresent(Int.self, forKey: .naturalPerson) ?? d.naturalPerson
         purgeIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .purgeIntervalSeconds) ?? d.purgeIntervalSeconds
-        for (key, days) in [(CodingKeys.institution, institution), (.company, company), (.naturalPerson, naturalPerson)] where days < 0 {
-            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "retention days cannot be negative (0: purged at the next run)")
+        for (key, days) in [(CodingKeys.institution, institution), (.company, company), (.naturalPerson, naturalPerson)] {
+            if days < 0 {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "retention days cannot be negative (0: purged at the next run)")
+            }
+            if days > DirectoryEntry.Limits.maximumRetentionDays {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c,
+                                                       debugDescription: "at most \(DirectoryEntry.Limits.maximumRetentionDays) days (a thousand years)")
+            }
         }
         guard purgeIntervalSeconds >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .purgeIntervalSeconds, in: c, debugDescription: "at least 1 second")
@@ -66,7 +72,9 @@ struct RetentionPolicy {
             days = max(days ?? 0, record.retentionDays ?? configuration.days(for: kind))
         }
         let chosen = days ?? OwnerKind.allCases.map(configuration.days(for:)).max() ?? 0
-        return storedAt.addingTimeInterval(Double(chosen) * 86_400)
+        // Bounded again for values stored before the bound existed: the store's millisecond
+        // timestamps must hold the result.
+        return storedAt.addingTimeInterval(Double(min(chosen, DirectoryEntry.Limits.maximumRetentionDays)) * 86_400)
     }
 }
 

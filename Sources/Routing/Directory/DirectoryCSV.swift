@@ -94,10 +94,11 @@ enum DirectoryCSV {
         }
         guard ok else { return nil }
 
-        func integer(_ column: DirectoryColumn) -> Int? {
+        func integer(_ column: DirectoryColumn, max: Int = .max) -> Int? {
             guard let text = values[column]?.text else { return nil }
-            guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(text), n >= 1 else {
-                report(column, "must be a whole number of at least 1, not \"\(text)\"", log: &log)
+            guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(text), n >= 1, n <= max else {
+                report(column, max == .max ? "must be a whole number of at least 1, not \"\(text)\""
+                                           : "must be a whole number from 1 to \(max), not \"\(text)\"", log: &log)
                 return nil
             }
             return n
@@ -123,7 +124,7 @@ enum DirectoryCSV {
         }
         let fields = DirectoryEntryFields(
             address: values[.address]!.text, ownerId: values[.ownerId]!.text, ownerKind: ownerKind ?? .company,
-            maxMessageBytes: integer(.maxMessageBytes), mailboxBytes: integer(.mailboxBytes), retentionDays: integer(.retentionDays),
+            maxMessageBytes: integer(.maxMessageBytes), mailboxBytes: integer(.mailboxBytes), retentionDays: integer(.retentionDays, max: DirectoryEntry.Limits.maximumRetentionDays),
             activeFrom: time(.activeFrom), suspendedFrom: time(.suspendedFrom), suspendedUntil: time(.suspendedUntil),
             blockedFrom: time(.blockedFrom), remote: accessPoint == .remote, partyId: values[.partyId]?.text,
             partyIdType: values[.partyIdType]?.text, endpoint: values[.endpoint]?.text, certificates: certificates)

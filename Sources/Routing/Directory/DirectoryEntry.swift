@@ -38,6 +38,9 @@ public struct DirectoryEntry: Sendable, Equatable {
         public var mailboxBytes: Int?
         /// How long delivered messages are archived, in days.
         public var retentionDays: Int?
+        /// The longest archive time a directory entry (or the configuration) may give: a thousand
+        /// years, far beyond any archive law, and well inside what the store's timestamps hold.
+        public static let maximumRetentionDays = 365_250
 
         public init(maxMessageBytes: Int? = nil, mailboxBytes: Int? = nil, retentionDays: Int? = nil) {
             self.maxMessageBytes = maxMessageBytes

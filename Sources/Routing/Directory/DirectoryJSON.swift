@@ -57,7 +57,7 @@ enum DirectoryJSON {
             address: address ?? "", ownerId: ownerId ?? "", ownerKind: ownerKind ?? .company,
             maxMessageBytes: o.integer(key(.maxMessageBytes), in: 1...Int.max),
             mailboxBytes: o.integer(key(.mailboxBytes), in: 1...Int.max),
-            retentionDays: o.integer(key(.retentionDays), in: 1...Int.max),
+            retentionDays: o.integer(key(.retentionDays), in: 1...DirectoryEntry.Limits.maximumRetentionDays),
             activeFrom: time(.activeFrom), suspendedFrom: time(.suspendedFrom), suspendedUntil: time(.suspendedUntil),
             blockedFrom: time(.blockedFrom), remote: accessPoint == .remote,
             partyId: o.string(key(.partyId)), partyIdType: o.string(key(.partyIdType)), endpoint: o.string(key(.endpoint)),
