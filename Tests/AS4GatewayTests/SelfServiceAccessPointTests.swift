@@ -10,6 +10,7 @@ import XCTest
 final class SelfServiceAccessPointTests: XCTestCase {
     static let company = "40003032949"
     static let ministry = "DVS@90000048472"
+    static let invented = "_DEFAULT@90000099999"
 
     func testARegisteredAccessPointRoutesOnlyWhileApprovedAndItsCertificatesHold() throws {
         let gw = try SelfServiceGateway(settings: "\"selfService\": {\"template\": \"template-ap\"}")
@@ -22,7 +23,11 @@ final class SelfServiceAccessPointTests: XCTestCase {
         let operatorToken = try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"])
         let ministryToken = try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry])
         try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.ministry, ownerId: "90000048472", kind: "institution")])
-        try h.importDirectory("gw-b", [GatewayHarness.localEntry("_DEFAULT@\(Self.company)", ownerId: Self.company, kind: "company")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry("_DEFAULT@\(Self.company)", ownerId: Self.company, kind: "company"),
+                                       h.remoteEntry(Self.ministry, ownerId: "90000048472", kind: "institution", party: "gw-a")])
+        // The company's own DMS at its access point; it also claims an institution address nobody has.
+        let companyDMS = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
+                                           token: try h.addConnection("gw-b", name: "company-dms", addresses: ["_DEFAULT@\(Self.company)", Self.invented]))
         // The company's access point names its P-Modes with gw-a as the operator published them:
         // by the template's P-Mode ids.
         let pmodeB = h.pmodeDirectory + "/test.pmode.json"
@@ -74,6 +79,29 @@ final class SelfServiceAccessPointTests: XCTestCase {
             let view = try ministry.get("/api/v1/messages/\(documentId)").json
             return (view["recipients"] as? [[String: Any]])?.first?["status"] as? String == "Accepted"
         }
+
+        // The access point speaks for its registration's addresses only: a document "from" an
+        // institution address the directory does not list is refused (SenderNotServed), one from
+        // the company's own address reaches the ministry.
+        func fromCompany(_ sender: String) throws -> String {
+            let r = try companyDMS.submit(metadata: BackendClient.metadata(from: sender, to: [Self.ministry]), files: [("c.txt", Array(sender.utf8))])
+            XCTAssertEqual(r.status, 202, r.text)
+            return try XCTUnwrap(r.json["messageId"] as? String, r.text)
+        }
+        let forged = try fromCompany(Self.invented)
+        let genuine = try fromCompany("_DEFAULT@\(Self.company)")
+        func status(_ id: String) throws -> [String: Any] {
+            ((try companyDMS.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+        }
+        try h.waitUntil(timeout: 30, "the forged sender refused") { try status(forged)["status"] as? String == "Failed" }
+        let detail = ((try status(forged)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
+        XCTAssertTrue(detail.contains("SenderNotServed") && detail.contains("sends only for the addresses of its registration"), detail)
+        let inbox = try gw.client(token: try h.addConnection("gw-a", name: "ministry-inbox", addresses: [Self.ministry]))
+        try h.waitUntil(timeout: 30, "the company's own document at the ministry") {
+            ((try inbox.get("/api/v1/inbox?address=\(Self.ministry)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == genuine }
+        }
+        XCTAssertFalse(((try inbox.get("/api/v1/inbox?address=\(Self.ministry)").json["items"] as? [[String: Any]]) ?? [])
+            .contains { $0["sender"] as? String == Self.invented })
 
         // Revoking its signing certificate counts for the very next message.
         let signingSHA = Digest.hexSHA256(try Certificate(pemEncoded: signing).derBytes)

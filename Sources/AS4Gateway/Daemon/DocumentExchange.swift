@@ -185,12 +185,17 @@ struct DocumentExchange {
     /// authenticated (its signature and P-Mode); the sender address is only its claim, so the
     /// directory decides: a mailbox of this gateway sends through this gateway's API, never from
     /// elsewhere, and a listed address only through the access point the directory names for it.
-    /// An address the directory does not list is taken on the origin's word (a gateway need not
-    /// know every address) unless `refuseUnlistedSenders` says this one lists them all.
+    /// An address the directory does not list is taken on the word of a configured partner (a
+    /// gateway need not know every address) unless `refuseUnlistedSenders` says this one lists
+    /// them all; never on the word of a self-service access point, which speaks only for the
+    /// addresses its approved registration put into the directory.
     func senderRefusal(_ sender: String, origin: String) throws -> String? {
         guard let address = try? EAddress(sender) else { return "the sender \(sender) is not an e-address" }
         guard let entry = try context.router.directory.entry(for: address) else {
-            return context.config.refuseUnlistedSenders ? "\(address.canonical) is not in this gateway's e-address directory" : nil
+            let selfService = context.registry.current.party(named: origin) == nil
+            guard context.config.refuseUnlistedSenders || selfService else { return nil }
+            return "\(address.canonical) is not in this gateway's e-address directory"
+                + (selfService ? " (a self-service access point sends only for the addresses of its registration)" : "")
         }
         switch entry.accessPoint {
         case .localMailbox:
