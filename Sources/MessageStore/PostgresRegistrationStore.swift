@@ -24,6 +24,7 @@ public final class PostgresRegistrationStore: RegistrationStore {
         selectEnding: RegistrationSQL.numbered(RegistrationSQL.selectEnding),
         decide: RegistrationSQL.numbered(RegistrationSQL.decide),
         limitOverlap: RegistrationSQL.numbered(RegistrationSQL.limitOverlap),
+        limitOverlapOf: RegistrationSQL.numbered(RegistrationSQL.limitOverlapOf),
         revoke: RegistrationSQL.numbered(RegistrationSQL.revoke),
         selectHistory: RegistrationSQL.numbered(RegistrationSQL.selectHistory))
 
@@ -92,7 +93,7 @@ public final class PostgresRegistrationStore: RegistrationStore {
         }
     }
 
-    public func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, actor: String, at: Date) throws {
+    public func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, replacing: [String]?, actor: String, at: Date) throws {
         try pool.withConnection { c in
             try c.transaction {
                 guard try c.execute(Self.sql.selectRegistration + " FOR UPDATE", [certificate.registrationId]).first != nil else {
@@ -103,7 +104,13 @@ public final class PostgresRegistrationStore: RegistrationStore {
                     throw MailboxStoreError.conflict("registration \(certificate.registrationId) holds certificate \(certificate.sha256) already")
                 }
                 if let overlapUntil {
-                    _ = try c.execute(Self.sql.limitOverlap, [overlapUntil, certificate.registrationId, certificate.sha256, overlapUntil, overlapUntil])
+                    if let replacing {
+                        for sha in replacing {
+                            _ = try c.execute(Self.sql.limitOverlapOf, [overlapUntil, certificate.registrationId, sha, overlapUntil, overlapUntil])
+                        }
+                    } else {
+                        _ = try c.execute(Self.sql.limitOverlap, [overlapUntil, certificate.registrationId, certificate.sha256, overlapUntil, overlapUntil])
+                    }
                 }
                 try Self.insert(certificate, c)
                 let detail = certificate.sha256 + (overlapUntil.map { ", others usable until \(ISO8601DateFormatter().string(from: $0))" } ?? "")

@@ -25,11 +25,12 @@ public protocol RegistrationStore: AnyObject, Sendable {
     /// Moves a pending registration to approved or rejected with a history entry. Throws
     /// `notFound` for no such registration and `conflict` when it was decided already.
     func decide(id: String, status: RegistrationStatus, actor: String, reason: String?, at: Date) throws -> Registration
-    /// Adds a certificate to a registration. With `overlapUntil`, every other certificate of the
-    /// registration still usable then stops being usable at that instant (the roll-over's
-    /// overlap); without, they stay usable until their own notAfter. Throws `conflict` when the
-    /// registration holds that certificate already, `notFound` without the registration.
-    func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, actor: String, at: Date) throws
+    /// Adds a certificate to a registration. With `overlapUntil`, the certificates it replaces
+    /// (`replacing`, by SHA-256; nil: every other one of the registration) that are still usable
+    /// then stop being usable at that instant (the roll-over's overlap); without, they stay
+    /// usable until their own notAfter. Throws `conflict` when the registration holds that
+    /// certificate already, `notFound` without the registration.
+    func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, replacing: [String]?, actor: String, at: Date) throws
     /// Revokes one certificate at once. Returns false (nothing changes) when it was revoked
     /// already; throws `notFound` when the registration does not hold it.
     func revokeCertificate(registrationId: String, sha256: String, actor: String, reason: String?, at: Date) throws -> Bool
@@ -178,6 +179,13 @@ extension StoreRow {
 }
 
 /// The SQL both backends share (their placeholders differ: `?` and `$n`, rewritten by `numbered`).
+extension RegistrationStore {
+    /// A roll-over that replaces every other certificate of the registration.
+    public func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, actor: String, at: Date) throws {
+        try addCertificate(certificate, overlapUntil: overlapUntil, replacing: nil, actor: actor, at: at)
+    }
+}
+
 enum RegistrationSQL {
     static let insertRegistration = """
         INSERT INTO registrations (id, kind, registration_number, registrant_subject, registrant_sha256, addresses, endpoint,
@@ -201,6 +209,10 @@ enum RegistrationSQL {
     static let limitOverlap = """
         UPDATE registration_certificates SET overlap_until = ?
         WHERE registration_id = ? AND sha256 <> ? AND revoked_at IS NULL AND (overlap_until IS NULL OR overlap_until > ?) AND not_after > ?
+        """
+    static let limitOverlapOf = """
+        UPDATE registration_certificates SET overlap_until = ?
+        WHERE registration_id = ? AND sha256 = ? AND revoked_at IS NULL AND (overlap_until IS NULL OR overlap_until > ?) AND not_after > ?
         """
     static let revoke = "UPDATE registration_certificates SET revoked_at = ? WHERE registration_id = ? AND sha256 = ?"
     static let changeStamp = "SELECT COUNT(*) AS n FROM registration_history"

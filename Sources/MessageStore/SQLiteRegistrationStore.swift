@@ -76,7 +76,7 @@ public final class SQLiteRegistrationStore: RegistrationStore {
         }
     }
 
-    public func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, actor: String, at: Date) throws {
+    public func addCertificate(_ certificate: RegisteredCertificate, overlapUntil: Date?, replacing: [String]?, actor: String, at: Date) throws {
         try withConnection { c in
             try c.immediateTransaction {
                 guard try c.queryFirst(RegistrationSQL.selectRegistration, [certificate.registrationId], row: { $0.string("id") }) != nil else {
@@ -87,7 +87,13 @@ public final class SQLiteRegistrationStore: RegistrationStore {
                     throw MailboxStoreError.conflict("registration \(certificate.registrationId) holds certificate \(certificate.sha256) already")
                 }
                 if let overlapUntil {
-                    try c.run(RegistrationSQL.limitOverlap, [overlapUntil, certificate.registrationId, certificate.sha256, overlapUntil, overlapUntil])
+                    if let replacing {
+                        for sha in replacing {
+                            try c.run(RegistrationSQL.limitOverlapOf, [overlapUntil, certificate.registrationId, sha, overlapUntil, overlapUntil])
+                        }
+                    } else {
+                        try c.run(RegistrationSQL.limitOverlap, [overlapUntil, certificate.registrationId, certificate.sha256, overlapUntil, overlapUntil])
+                    }
                 }
                 try Self.insert(certificate, c)
                 let detail = certificate.sha256 + (overlapUntil.map { ", others usable until \(ISO8601DateFormatter().string(from: $0))" } ?? "")

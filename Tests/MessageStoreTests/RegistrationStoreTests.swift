@@ -56,6 +56,22 @@ class RegistrationStoreTests: StoreTestCase {
         XCTAssertEqual(try store.history(registrationId: "r1").map(\.actor), ["registrant:x", "operator:ops"])
     }
 
+    /// A roll-over names what it replaces: an access point's new signing certificate ends the
+    /// old signing one, not its encryption certificate.
+    func testRollOverEndsOnlyTheCertificatesItReplaces() throws {
+        let store = try openRegistrations()
+        defer { store.close() }
+        try store.addRegistration(registration("r3"), certificates: [certificate("signing", of: "r3", days: 300),
+                                                                     certificate("encryption", of: "r3", days: 300)], actor: "a", at: t0)
+        let overlapEnd = t0 + 10 * 86_400
+        try store.addCertificate(certificate("signing-2", of: "r3", added: 1), overlapUntil: overlapEnd, replacing: ["signing"], actor: "a", at: t0 + 1)
+        let held = Dictionary(uniqueKeysWithValues: try store.certificates(registrationId: "r3").map { ($0.sha256, $0) })
+        XCTAssertEqual(held["signing"]?.overlapUntil, overlapEnd)
+        XCTAssertNil(held["encryption"]?.overlapUntil, "the encryption certificate stays usable")
+        XCTAssertTrue(held["encryption"]?.isUsable(at: overlapEnd + 1) ?? false)
+        XCTAssertFalse(held["signing"]?.isUsable(at: overlapEnd + 1) ?? true)
+    }
+
     func testRollOverOverlapAndRevocation() throws {
         let store = try openRegistrations()
         defer { store.close() }
@@ -133,6 +149,7 @@ final class PostgresRegistrationStoreTests: RegistrationStoreTests {
     override class var backend: StoreBackend { .postgres }
     override func testRegisterDecideOnce() throws { try super.testRegisterDecideOnce() }
     override func testRollOverOverlapAndRevocation() throws { try super.testRollOverOverlapAndRevocation() }
+    override func testRollOverEndsOnlyTheCertificatesItReplaces() throws { try super.testRollOverEndsOnlyTheCertificatesItReplaces() }
     override func testCertificatesEndingSkipsRevokedAndRejected() throws { try super.testCertificatesEndingSkipsRevokedAndRejected() }
     override func testHistoryIsAppendOnly() throws { try super.testHistoryIsAppendOnly() }
 }

@@ -263,7 +263,15 @@ struct RegistrationRoutes {
                 + "at most \(Self.limits.certificates): revoke one first"))
         }
         guard errors.isEmpty, let certificate else { throw Problem.invalid("the certificate is not acceptable", errors: errors) }
-        try store.addCertificate(try held(certificate, by: id), overlapUntil: overlapUntil, actor: actor, at: now)
+        // An access point's certificates have roles (signing, encryption; told apart by key
+        // usage): a successor retires only those of its own role(s), or a signing roll-over
+        // would end the encryption certificate too. A DMS's client certificates are all one role.
+        let replacing = r.kind == .accessPoint ? try current.filter { held in
+            let old = try Certificate(pemEncoded: held.pem)
+            return (SelfServicePModes.signs(certificate) && SelfServicePModes.signs(old))
+                || (SelfServicePModes.encrypts(certificate) && SelfServicePModes.encrypts(old))
+        }.map(\.sha256) : nil
+        try store.addCertificate(try held(certificate, by: id), overlapUntil: overlapUntil, replacing: replacing, actor: actor, at: now)
         try refreshDirectory(r, actor: actor)
         context.log.log(.info, "registration-certificate-added", ["registration": id, "by": actor])
         return try view(try store.registration(id: id) ?? r, history: false).response(201)
