@@ -272,6 +272,14 @@ public final class PostgresMailboxStore: MailboxStore {
         }
     }
 
+    public func openUploads(connection: String) throws -> [Upload] {
+        try read { c in
+            let ids = try c.execute("SELECT id FROM uploads WHERE used_by IS NULL AND connection = $1 ORDER BY created_at, id",
+                                    [connection]).rows.map { $0.string("id") }
+            return try ids.compactMap { try Self.readUpload(c, $0) }
+        }
+    }
+
     public func deleteUpload(id: String) throws -> Bool {
         try write { c in try c.execute("DELETE FROM uploads WHERE id = $1 AND used_by IS NULL", [id]).affectedRows == 1 }
     }

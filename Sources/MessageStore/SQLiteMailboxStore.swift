@@ -237,6 +237,14 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func openUploads(connection: String) throws -> [Upload] {
+        try withConnection { c in
+            let ids = try c.query("SELECT id FROM uploads WHERE used_by IS NULL AND connection = ? ORDER BY created_at, id",
+                                  [connection]) { $0.string("id") }
+            return try ids.compactMap { try Self.readUpload(c, $0) }
+        }
+    }
+
     public func deleteUpload(id: String) throws -> Bool {
         try write { c in
             try c.run("DELETE FROM uploads WHERE id = ? AND used_by IS NULL", [id])

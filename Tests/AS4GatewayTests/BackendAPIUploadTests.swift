@@ -11,6 +11,29 @@ import Glibc
 /// size (default 20; 1024 for the gigabyte run); the peak resident memory of each gateway must
 /// stay under 128 MB either way.
 final class BackendAPIUploadTests: XCTestCase {
+    /// No connection can claim the disk with uploads it never sends: at most 32 open uploads and
+    /// 64 GiB declared together; another connection's are its own.
+    func testOpenUploadsPerConnectionAreBounded() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: ["DVS@90000048472"]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: ["DVS@90000048472"]))
+        try h.start("gw-a")
+        func create(_ client: BackendClient, size: Int64) throws -> BackendClient.Reply {
+            try client.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}")
+        }
+        XCTAssertEqual(try create(dms, size: 1).status, 201)
+        let together = try create(dms, size: 64 << 30)
+        XCTAssertEqual(together.status, 413, together.text)
+        XCTAssertTrue(together.text.contains("at most 68719476736 together"), together.text)
+        for i in 1..<32 { XCTAssertEqual(try create(dms, size: 1).status, 201, "upload \(i)") }
+        let over = try create(dms, size: 1)
+        XCTAssertEqual(over.status, 409, over.text)
+        XCTAssertTrue(over.text.contains("at most 32"), over.text)
+        XCTAssertEqual(try create(other, size: 1).status, 201, "another connection's count is its own")
+    }
+
     func testChunkedUploadIsCheckedResumedAndSent() throws {
         let megabytes = Int(ProcessInfo.processInfo.environment["AS4GW_UPLOAD_TEST_MB"] ?? "") ?? 20
         let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"

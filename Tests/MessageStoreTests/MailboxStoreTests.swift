@@ -186,6 +186,8 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertEqual(u.chunkCount, 3)
         XCTAssertEqual([1, 2, 3].map(u.length(ofChunk:)), [10, 10, 5])
         try store.createUpload(u)
+        XCTAssertEqual(try store.openUploads(connection: "dms").map(\.id), ["u1"])
+        XCTAssertEqual(try store.openUploads(connection: "someone-else").count, 0)
         XCTAssertThrowsError(try store.recordChunk(uploadId: "u1", number: 2, at: t0)) {
             XCTAssertEqual($0 as? MailboxStoreError, .conflict("upload u1 expects chunk 1, not 2"))
         }
@@ -206,6 +208,7 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertNil(try store.document(messageId: "m2"), "and nothing of that document stays")
         XCTAssertEqual(try store.insertDocument(doc, notifications: [], at: t0), .stored)
         XCTAssertEqual(try store.upload(id: "u1")?.usedBy, "m")
+        XCTAssertEqual(try store.openUploads(connection: "dms").count, 0, "taken by a document: no longer open")
         var twice = document("m3")
         twice.uploads = ["u1"]
         XCTAssertThrowsError(try store.insertDocument(twice, notifications: [], at: t0), "an upload is sent once")

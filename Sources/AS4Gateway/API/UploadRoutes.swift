@@ -18,7 +18,19 @@ struct UploadRoutes {
     init(_ r: APIRequest) { self.r = r }
 
     static let chunkSize: Int64 = 8 << 20
+    /// The largest upload, and what one connection's open uploads may declare together.
     static let maxSize: Int64 = 64 << 30
+    /// Open uploads (not taken by a document yet) one connection may hold.
+    static let maxOpen = 32
+    /// Disk room an upload leaves for everything else (the store, receipts, other uploads' ends).
+    static let diskReserve: UInt64 = 1 << 30
+
+    /// Free bytes for an unprivileged writer on the file system of `path`; nil when unknown.
+    static func freeBytes(_ path: String) -> UInt64? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        return UInt64(s.f_bavail) * UInt64(s.f_frsize)
+    }
     /// An upload no submission took by then is removed (file and record).
     static let abandonAfter: TimeInterval = 86_400
 
@@ -39,9 +51,25 @@ struct UploadRoutes {
         let size = (body["size"] as? NSNumber).flatMap { SubmitRoute.isJSONBoolean($0) ? nil : $0.int64Value } ?? 0
         if size < 1 || size > Self.maxSize { errors.append(("/size", "required: the file's length in bytes, 1 to \(Self.maxSize)")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
-        let id = UUID().uuidString.lowercased()
+        // What a connection may hold open (not yet taken by a document), so that no client can
+        // claim the disk with uploads it never sends; and no upload larger than the disk's room.
+        let pending = try r.context.mailbox.openUploads(connection: r.connection.name)
+        if pending.count >= Self.maxOpen {
+            throw Problem.conflict("connection \(r.connection.name) holds \(pending.count) uploads no message has taken yet; "
+                                   + "at most \(Self.maxOpen): send or abandon one first (unsent ones are removed after a day)")
+        }
+        let claimed = pending.reduce(Int64(0)) { $0 + $1.size }
+        if claimed + size > Self.maxSize {
+            throw Problem(413, "too-large", "Uploads too large", "connection \(r.connection.name) would hold \(claimed + size) bytes of open uploads; "
+                          + "at most \(Self.maxSize) together", errors: [(pointer: "/size", detail: "\(size) bytes; \(Self.maxSize - claimed) left")])
+        }
         let directory = Self.directory(r.context)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let free = Self.freeBytes(directory), free < UInt64(size) + Self.diskReserve {
+            throw Problem(507, "insufficient-storage", "Insufficient storage",
+                          "the gateway has \(free) bytes free; an upload of \(size) bytes would not fit (try again later)")
+        }
+        let id = UUID().uuidString.lowercased()
         let path = directory + "/" + id
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Problem.unavailable("cannot create the upload file: errno \(errno)") }
