@@ -119,7 +119,7 @@ final class PostgresConnection {
             do {
                 try execute("COMMIT")
             } catch let StoreError.connectionLost(message) {
-                throw StoreError.connectionLost(message + " (during COMMIT: the transaction may or may not have committed)")
+                throw StoreError.connectionLost(message + " (\(StoreError.commitOutcomeUnknown))")
             }
             return result
         } catch {

@@ -58,3 +58,24 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension StoreError {
+    /// The words `PostgresConnection.transaction` adds to a connection lost during COMMIT.
+    static let commitOutcomeUnknown = "during COMMIT: the transaction may or may not have committed"
+
+    /// Whether the write that threw this may have been committed all the same: a PostgreSQL
+    /// connection lost during COMMIT, or a WAL fsync that failed after SQLite's COMMIT. What the
+    /// write referred to (payload files, the sealed message) must then stay where it is: a
+    /// stored row naming a removed file would lose an accepted message.
+    public var mayHaveCommitted: Bool {
+        switch self {
+        case .connectionLost(let message): return message.contains(Self.commitOutcomeUnknown)
+        case .io(_, let path, _): return path.hasSuffix("-wal")
+        default: return false
+        }
+    }
+}
+
+/// Whether `error` leaves it open that the write committed (`StoreError.mayHaveCommitted`).
+public func mayHaveCommitted(_ error: Error) -> Bool {
+    (error as? StoreError)?.mayHaveCommitted ?? false
+}

@@ -81,3 +81,15 @@ private final class Failures: Sendable {
     func add(_ failure: String) { list.withLock { $0.append(failure) } }
     var all: [String] { list.withLock { $0 } }
 }
+
+/// Which write failures leave it open that the write committed (so nothing it names may be removed).
+final class CommitOutcomeTests: XCTestCase {
+    func testOnlyALostCommitAndAFailedWALSyncMayHaveCommitted() {
+        XCTAssertTrue(mayHaveCommitted(StoreError.connectionLost("server closed the connection (\(StoreError.commitOutcomeUnknown))")))
+        XCTAssertFalse(mayHaveCommitted(StoreError.connectionLost("server closed the connection")), "lost before COMMIT: rolled back")
+        XCTAssertTrue(mayHaveCommitted(StoreError.io(operation: "fdatasync", path: "/data/messages.sqlite-wal", errno: EIO)))
+        XCTAssertFalse(mayHaveCommitted(StoreError.io(operation: "write", path: "/data/payloads/x", errno: ENOSPC)))
+        XCTAssertFalse(mayHaveCommitted(StoreError.duplicateMessageId("m")))
+        XCTAssertFalse(mayHaveCommitted(CocoaError(.fileNoSuchFile)))
+    }
+}

@@ -180,7 +180,13 @@ struct SubmitRoute {
             release()
             throw Problem.conflict(e.description)
         } catch {
-            release()
+            // A commit whose outcome is unknown may have stored the document naming these files:
+            // they stay (a replay with the idempotency key then finds it whole).
+            if mayHaveCommitted(error) {
+                context.log.log(.error, "document-files-kept", ["message_id": id, "reason": "\(error)"])
+            } else {
+                release()
+            }
             throw error
         }
         if case .existing(let first) = result {

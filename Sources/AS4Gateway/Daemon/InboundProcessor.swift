@@ -189,8 +189,13 @@ struct InboundProcessor: HTTPHandler {
                                             receivedAt: started, receipt: Data(receipt))
                 result = try context.store.recordInbound(record, duplicateWindow: window)
             } catch {
-                // Not recorded: the payload files belong to nobody.
-                for p in parts where !p.file.path.isEmpty { unlink(p.file.path) }
+                // Not recorded: the payload files belong to nobody. Unless the commit's outcome is
+                // unknown: then the row may name them, and a sender's retry gets its receipt.
+                if mayHaveCommitted(error) {
+                    context.log.log(.error, "payload-files-kept", ["message_id": id, "reason": "\(error)"])
+                } else {
+                    for p in parts where !p.file.path.isEmpty { unlink(p.file.path) }
+                }
                 throw error
             }
             switch result {

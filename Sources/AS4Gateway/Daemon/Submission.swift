@@ -177,7 +177,8 @@ struct Outbound {
             }
         } catch {
             if let worker { handoff.hand(nil, to: worker) }
-            if !stored.path.isEmpty { unlink(stored.path) }  // not queued: the stored bytes belong to nobody
+            // Not queued: the stored bytes belong to nobody, unless the commit may have happened.
+            if !stored.path.isEmpty, !mayHaveCommitted(error) { unlink(stored.path) }
             throw error
         }
         if !pull, worker == nil { handoff.wakeOne() }
