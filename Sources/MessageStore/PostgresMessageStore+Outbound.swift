@@ -166,6 +166,12 @@ extension PostgresMessageStore {
                 FOR UPDATE
                 """, [ownerPrefix]).rows.map(PostgresConnection.readMessage)
             for message in held {
+                // Its last attempt was cut off: nothing can claim it again, so it fails as that
+                // attempt's lease running out would have failed it (`messages retry` sends it again).
+                if let out = message.outbound, out.attempts >= out.maxAttempts {
+                    try Self.fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, t)
+                    continue
+                }
                 try Self.requeue(message, at: now, t)
                 t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
                               code: OutboundEventText.leaseReleasedCode,

@@ -191,6 +191,12 @@ extension SQLiteMessageStore {
                 ORDER BY row_id
                 """, [ownerPrefix.count, ownerPrefix], row: SQLiteConnection.readMessage)
             for message in held {
+                // Its last attempt was cut off: nothing can claim it again, so it fails as that
+                // attempt's lease running out would have failed it (`messages retry` sends it again).
+                if let out = message.outbound, out.attempts >= out.maxAttempts {
+                    try Self.fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, c)
+                    continue
+                }
                 try Self.requeue(message, at: now, c)
                 try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
                                   code: OutboundEventText.leaseReleasedCode,

@@ -195,6 +195,28 @@ class OutboundQueueTests: StoreTestCase {
         XCTAssertTrue(events.last?.detail?.contains("lease of crashed expired") ?? false, events.last?.detail ?? "")
     }
 
+    /// A restarted node takes back what it held: a message with attempts left is queued again,
+    /// one whose last attempt was cut off fails (MissingReceipt) instead of waiting for a claim
+    /// that can never come; another node's lease is untouched.
+    func testReleasedLeasesAreQueuedAgainOrFailWhenTheLastAttemptWasCutOff() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("more", at: t0, maxAttempts: 3))
+        _ = try store.enqueueOutbound(outbound("last", at: t0, maxAttempts: 1))
+        _ = try store.enqueueOutbound(outbound("other", at: t0 + 1, maxAttempts: 1))
+        XCTAssertEqual(try store.claimDue(now: t0 + 1, limit: 2, owner: "gw-a@node-1/w0", lease: 300).count, 2)
+        XCTAssertEqual(try store.claimDue(now: t0 + 1, limit: 1, owner: "gw-a@node-2/w0", lease: 300).count, 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 2), 2)
+        XCTAssertEqual(try store.findMessage(id: "more", direction: .outbound)?.status, .submitted)
+        let last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
+        XCTAssertEqual(last.status, .failed)
+        XCTAssertEqual(last.outbound?.lastError?.code, "EBMS:0301")
+        XCTAssertEqual(try store.findMessage(id: "other", direction: .outbound)?.status, .sending, "another node's lease stays")
+        XCTAssertEqual(try store.claimDue(now: t0 + 3, limit: 5, owner: "w", lease: 10).map(\.metadata.messageId), ["more"])
+        try store.retryFailed(messageId: "last", at: t0 + 4)
+        XCTAssertEqual(try store.findMessage(id: "last", direction: .outbound)?.status, .submitted, "an operator can send it again")
+    }
+
     func testReclaimExpiredLeases() throws {
         let store = try openStore()
         defer { store.close() }

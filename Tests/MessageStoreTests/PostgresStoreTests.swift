@@ -26,6 +26,9 @@ final class PostgresOutboundQueueTests: OutboundQueueTests {
     override func testRetryBudgetExhaustedFailsTheMessage() throws { try super.testRetryBudgetExhaustedFailsTheMessage() }
     override func testAnExpiredLeaseIsTakenOverByAnotherClaimer() throws { try super.testAnExpiredLeaseIsTakenOverByAnotherClaimer() }
     override func testReclaimExpiredLeases() throws { try super.testReclaimExpiredLeases() }
+    override func testReleasedLeasesAreQueuedAgainOrFailWhenTheLastAttemptWasCutOff() throws {
+        try super.testReleasedLeasesAreQueuedAgainOrFailWhenTheLastAttemptWasCutOff()
+    }
     override func testClaimRejectsBadArguments() throws { try super.testClaimRejectsBadArguments() }
     override func testEnqueueLeasedToAnOwnerIsAlreadyClaimed() throws { try super.testEnqueueLeasedToAnOwnerIsAlreadyClaimed() }
     override func testEnqueueLeasedRefusesPullAndLaterMessages() throws { try super.testEnqueueLeasedRefusesPullAndLaterMessages() }
