@@ -171,9 +171,16 @@ final class PostgresConnection {
     private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String { text(UnsafePointer(pointer)) }
 
     /// The URL without its password, for messages and logs.
+    /// `url` for logs and messages: the password masked, whether in `user:password@` or in a
+    /// `password=` (or `sslpassword=`) parameter. An unparsable URL shows only its scheme.
     static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
+        guard var components = URLComponents(string: url) else {
+            return url.hasPrefix("postgres") ? String(url.prefix { $0 != ":" }) + "://(unparsable URL hidden)" : url
+        }
+        if components.password != nil { components.password = "***" }
+        components.queryItems = components.queryItems?.map { item in
+            ["password", "sslpassword"].contains(item.name.lowercased()) ? URLQueryItem(name: item.name, value: "***") : item
+        }
         return components.string ?? url
     }
 }

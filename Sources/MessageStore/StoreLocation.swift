@@ -80,6 +80,9 @@ public enum StoreLocation: Equatable, Sendable {
         }
     }
 
+    /// A store URL for logs and messages, its password masked.
+    public static func redacted(_ text: String) -> String { PostgresConnection.redacted(text) }
+
     /// The location for logs: the password of a PostgreSQL URL is masked.
     public var description: String {
         switch self {

@@ -63,6 +63,7 @@ final class AdminConfigurationTests: XCTestCase {
          "keys": {"signingKey": "missing.key", "signingCertificate": "missing.pem",
                   "encryptionKey": "missing.key", "encryptionCertificate": "missing.pem"},
          "developmentPKI": true, "selfService": {"template": "ghost"}, "leaseSeconds": 60, "requestTimeoutSeconds": 120,
+         "pollIntervalSeconds": 0, "outboundWorkers": 0,
          "notices": {"smtp": "mail.example.lv", "from": "e-adrese", "startTLS": "sometimes", "maxAttempts": 0}}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let r = try GatewayProcess.run(["serve", "--check-config", "--config", path])
@@ -71,13 +72,16 @@ final class AdminConfigurationTests: XCTestCase {
                          "apiListener and adminListener both listen on port 9090", "selfService.template: party ghost is not defined",
                          "notices.smtp mail.example.lv: expected smtp://",
                          "notices.from e-adrese: not an e-mail address", "notices.startTLS sometimes", "notices.maxAttempts must be at least 1",
-                         "leaseSeconds (60.0) must exceed connectTimeoutSeconds + requestTimeoutSeconds (10.0 + 120.0)"] {
+                         "pollIntervalSeconds (0.0) must be from 0.01 to 3600.0", "outboundWorkers (0) must be from 1 to 256"] {
             XCTAssertTrue(r.stderr.contains(expected), "missing \(expected) in:\n\(r.stderr)")
         }
         // serve itself refuses such leases before it starts anything.
         let short = try GatewayProcess.run(["serve", "--lease-seconds", "5", "--data", dir.appendingPathComponent("short").path])
         XCTAssertEqual(short.status, 2)
-        XCTAssertTrue(short.stderr.contains("cannot start: leaseSeconds (5.0) must exceed"), short.stderr)
+        XCTAssertTrue(short.stderr.contains("cannot start: leaseSeconds (5.0) must exceed connectTimeoutSeconds + requestTimeoutSeconds (10.0 + 120.0)"), short.stderr)
+        let huge = try GatewayProcess.run(["serve", "--lease-seconds", "1e17", "--data", dir.appendingPathComponent("huge").path])
+        XCTAssertEqual(huge.status, 2)
+        XCTAssertTrue(huge.stderr.contains("leaseSeconds (1e+17) must be from"), huge.stderr)
         let broken = try GatewayProcess.run(["serve", "--check-config", "--pmode", dir.path])
         XCTAssertEqual(broken.status, 2)
         XCTAssertTrue(broken.stderr.contains("parties.json"), broken.stderr)

@@ -93,3 +93,15 @@ final class CommitOutcomeTests: XCTestCase {
         XCTAssertFalse(mayHaveCommitted(CocoaError(.fileNoSuchFile)))
     }
 }
+
+/// Store URLs in logs and messages never show a password, wherever the URL carries it.
+final class StoreURLRedactionTests: XCTestCase {
+    func testPasswordsAreMaskedInTheUserPartAndInParameters() {
+        XCTAssertEqual(StoreLocation.redacted("postgres://as4gw:S3cret@db:5432/as4gw"), "postgres://as4gw:***@db:5432/as4gw")
+        let masked = StoreLocation.redacted("postgres://as4gw@127.0.0.1:5432/as4gw?sslmode=require&password=S3cret&sslpassword=K3y")
+        XCTAssertFalse(masked.contains("S3cret") || masked.contains("K3y"), masked)
+        XCTAssertTrue(masked.contains("sslmode=require"), masked)
+        XCTAssertEqual(StoreLocation.redacted("sqlite:/var/lib/as4gw"), "sqlite:/var/lib/as4gw")
+        XCTAssertEqual(try StoreLocation(parsing: "postgres://u:S3cret@h/db?password=S3cret").description.contains("S3cret"), false)
+    }
+}

@@ -31,6 +31,10 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(registry.generation, 2)
         XCTAssertEqual(before.pmodes.map(\.id), ["first"])
 
+        // A clean set without this gateway's own party would leave it unable to work: refused.
+        XCTAssertEqual(registry.reload(requiredParties: ["nobody"]).map(\.message), ["party nobody (this gateway) is not defined"])
+        XCTAssertEqual(registry.generation, 2)
+
         // A directory that vanished is a problem too, not an empty set.
         XCTAssertFalse(registry.reload(from: dir.path + "/gone").isEmpty)
         XCTAssertEqual(registry.current.pmodes.map(\.id), ["second"])

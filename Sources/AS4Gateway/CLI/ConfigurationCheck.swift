@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import MessageStore
 import Routing
 
 /// `as4gw serve --check-config`: everything `serve` would refuse at start that can be known
@@ -16,7 +17,7 @@ enum ConfigurationCheck {
         var problems: [String] = []
         if let store = config.store, let p = storeURLProblem(store) { problems.append(p) }
         problems += config.notices?.problems ?? []
-        if let lease = config.leaseProblem { problems.append(lease) }
+        problems += config.settingProblems
 
         var summary: Summary?
         // The development PKI writes missing certificates at start, so they may be absent now.
@@ -87,9 +88,5 @@ enum ConfigurationCheck {
     }
 
     /// The URL without its password, for messages that may end up in logs.
-    static func redacted(_ store: String) -> String {
-        guard var url = URLComponents(string: store), url.password != nil else { return store }
-        url.password = "***"
-        return url.string ?? store
-    }
+    static func redacted(_ store: String) -> String { StoreLocation.redacted(store) }
 }

@@ -57,8 +57,8 @@ enum ServeCommand {
         if let v = a.value("log-level") { config.logLevel = v }
         if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
         if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
-        if let lease = config.leaseProblem, !a.has("check-config") {
-            CLI.printError("as4gw: cannot start: \(lease)")
+        if !config.settingProblems.isEmpty, !a.has("check-config") {
+            CLI.printError("as4gw: cannot start: " + config.settingProblems.joined(separator: "\n"))
             return 2
         }
         if a.has("check-config") {

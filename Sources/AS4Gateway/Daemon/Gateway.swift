@@ -206,7 +206,7 @@ final class Gateway {
 
     /// SIGHUP: called on the signal queue, so it takes only the (Sendable) context.
     static func reloadPModes(_ context: GatewayContext) {
-        let problems = context.registry.reload(from: context.config.pmodeDirectory)
+        let problems = context.registry.reload(from: context.config.pmodeDirectory, requiredParties: [context.party])
         context.metrics.notePModeReload(succeeded: problems.isEmpty)
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])

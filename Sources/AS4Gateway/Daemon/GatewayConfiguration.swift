@@ -145,12 +145,29 @@ struct GatewayConfiguration: Codable, Sendable {
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
 
-    /// A lease must outlast the longest exchange a worker can be in, or a slow send is taken over
-    /// by a second worker (or node) and goes out twice at once.
-    var leaseProblem: String? {
-        guard leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds else { return nil }
-        return "leaseSeconds (\(leaseSeconds)) must exceed connectTimeoutSeconds + requestTimeoutSeconds "
-            + "(\(connectTimeoutSeconds) + \(requestTimeoutSeconds)): a send still running when its lease ends would be taken over and sent twice"
+    /// Numbers the daemon cannot work with, each a line for the operator (`serve` refuses to start).
+    var settingProblems: [String] {
+        var problems: [String] = []
+        func within(_ name: String, _ value: Double, _ range: ClosedRange<Double>, _ why: String) {
+            if !value.isFinite || !range.contains(value) {
+                problems.append("\(name) (\(value)) must be from \(range.lowerBound) to \(range.upperBound) \(why)")
+            }
+        }
+        within("connectTimeoutSeconds", connectTimeoutSeconds, 0.001...3600, "seconds")
+        within("requestTimeoutSeconds", requestTimeoutSeconds, 0.001...86_400, "seconds")
+        within("pollIntervalSeconds", pollIntervalSeconds, 0.01...3600, "seconds (shorter only spins the workers)")
+        within("pullIntervalSeconds", pullIntervalSeconds, 0.01...86_400, "seconds")
+        within("leaseSeconds", leaseSeconds, 0.001...(30 * 86_400), "seconds")
+        within("shutdownGraceSeconds", shutdownGraceSeconds, 0...3600, "seconds")
+        if !(1...256).contains(outboundWorkers) { problems.append("outboundWorkers (\(outboundWorkers)) must be from 1 to 256") }
+        if maxMessageBytes < 1024 { problems.append("maxMessageBytes (\(maxMessageBytes)) must be at least 1024") }
+        // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
+        // over by a second worker (or node) and goes out twice at once.
+        if problems.isEmpty, leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds {
+            problems.append("leaseSeconds (\(leaseSeconds)) must exceed connectTimeoutSeconds + requestTimeoutSeconds "
+                + "(\(connectTimeoutSeconds) + \(requestTimeoutSeconds)): a send still running when its lease ends would be taken over and sent twice")
+        }
+        return problems
     }
 
     /// Reads a configuration file; relative paths in it are taken relative to the file's folder.

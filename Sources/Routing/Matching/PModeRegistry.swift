@@ -39,9 +39,10 @@ public final class PModeRegistry: @unchecked Sendable {
     }
 
     /// Loads `directory` (default: where the current set came from) and installs it when it has no
-    /// problem. Returns the problems; empty means the new set is in force.
+    /// problem and defines every party in `requiredParties` (our own: a set without it would leave
+    /// the node unable to send or receive). Returns the problems; empty means the new set is in force.
     @discardableResult
-    public func reload(from directory: String? = nil) -> [PModeDiagnostic] {
+    public func reload(from directory: String? = nil, requiredParties: [String] = []) -> [PModeDiagnostic] {
         guard let directory = directory ?? current.directory else {
             return [PModeDiagnostic(file: "", line: 0, column: 0, message: "no P-Mode directory to reload from")]
         }
@@ -51,6 +52,11 @@ public final class PModeRegistry: @unchecked Sendable {
             loaded = try PModeLoader.load(directory: directory, options: options)
         } catch {
             return error.diagnostics
+        }
+        let missing = requiredParties.filter { loaded.party(named: $0) == nil }
+        guard missing.isEmpty else {
+            return missing.map { PModeDiagnostic(file: directory + "/parties.json", line: 0, column: 0,
+                                                 message: "party \($0) (this gateway) is not defined") }
         }
         lock.lock()
         set = loaded
