@@ -18,7 +18,9 @@ import Synchronization
 /// Uploads no message took within a day are removed; documents past their retention are purged
 /// every `retention.purgeIntervalSeconds` (`RetentionPurge`).
 /// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
-/// recipient that a crash left between the submission's commit and the queueing.
+/// recipient that a crash left between the submission's commit and the queueing; the loop does
+/// the same every `unsentInterval` for recipients left so for `unsentAge` (another node of the
+/// same store may have died in between, and it may not be restarted).
 /// With several nodes on one PostgreSQL store, the loop runs under the store's job lock
 /// (`MailboxStore.exclusively`), so one node at a time advances the shared cursor.
 final class MailboxWorker: Sendable {
@@ -29,6 +31,9 @@ final class MailboxWorker: Sendable {
     static let interval = 0.1
     static let batchSize = 200
     static let deadlineInterval = 0.5
+    static let unsentInterval: TimeInterval = 60
+    /// A submission still sealing a large file must not be raced: only this long unqueued counts.
+    static let unsentAge: TimeInterval = 300
 
     init(context: GatewayContext) {
         self.context = context
@@ -39,6 +44,7 @@ final class MailboxWorker: Sendable {
             var failures = RepeatedFailureLog()
             var deadlinesChecked = Date.distantPast
             var purged = Date.distantPast
+            var unsentChecked = Date()
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
                     // One node at a time follows the history and enforces deadlines; on the
@@ -48,6 +54,10 @@ final class MailboxWorker: Sendable {
                             try enforceDeadlines(now: Date())
                             try removeAbandonedUploads(now: Date())
                             deadlinesChecked = Date()
+                        }
+                        if Date().timeIntervalSince(unsentChecked) >= Self.unsentInterval {
+                            try queueUnsent(olderThan: Self.unsentAge)
+                            unsentChecked = Date()
                         }
                         if Date().timeIntervalSince(purged) >= context.config.retention.purgeIntervalSeconds {
                             // A purge that fails is tried again at the next interval; it must not
@@ -182,15 +192,17 @@ final class MailboxWorker: Sendable {
     }
 
     /// Queues again what a crash left between a submission's commit and its AS4 message. Runs
-    /// before this node's API listener opens; another node may be between those two steps for
-    /// a submission of its own, in which case one of the two finds the AS4 id taken and leaves
-    /// it (`DocumentExchange.sendDocument`).
-    func queueUnsent() throws {
+    /// before this node's API listener opens (`olderThan` 0) and then periodically for what has
+    /// waited `olderThan` seconds; another node may be between those two steps for a submission
+    /// of its own, in which case one of the two finds the AS4 id taken and leaves it
+    /// (`DocumentExchange.sendDocument`).
+    func queueUnsent(olderThan age: TimeInterval = 0, now: Date = Date()) throws {
         let exchange = DocumentExchange(context: context)
         for unsent in try context.mailbox.unsentRemoteRecipients(limit: 10_000)
         where try context.store.findMessage(id: unsent.as4MessageId, direction: .outbound) == nil {
             guard let d = try context.mailbox.document(messageId: unsent.messageId),
-                  let r = d.recipients.first(where: { $0.address == unsent.address }) else { continue }
+                  let r = d.recipients.first(where: { $0.address == unsent.address }),
+                  now.timeIntervalSince(r.updatedAt) >= age else { continue }
             if try exchange.sendDocument(d, to: r) {
                 context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
             }
