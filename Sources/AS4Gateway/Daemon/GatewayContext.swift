@@ -72,7 +72,8 @@ final class GatewayContext: Sendable {
         }
         self.registers = try location.openRecipientRegisters()
         self.party = config.party
-        self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(config.dataDirectory)"
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(try NodeIdentity.load(dataDirectory: config.dataDirectory))"
         self.signing = signing
         self.decryptionKeys = decryptionKeys
         self.trustAnchors = trustAnchors
