@@ -277,10 +277,16 @@ class RetentionStoreTests: StoreTestCase {
         _ = try messages.enqueueOutbound(queued)
         XCTAssertEqual(try messages.claimDue(now: t0 + 1, limit: 1, owner: "w", lease: 60).map(\.metadata.messageId), ["out-done"])
         try messages.markDelivered(messageId: "out-done", owner: "w", receipt: Data("receipt".utf8), at: t0 + 2)
-        // Carriers are known by identity, not by a conversation id the sender chose: a message of
-        // the same conversation from someone else is not this document's.
-        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-other", conversation: "doc"), parts: parts("in-other"), receivedAt: t0), duplicateWindow: 60)
+        // Carriers are known by identity, not by a conversation id alone: a message of the same
+        // conversation from someone else is not this document's; a later arrival from the same
+        // access point that added a recipient (another AS4 message per recipient) is.
+        var fromElsewhere = carried("in-other", conversation: "doc")
+        fromElsewhere.fromParty = "urn:ap:green"
+        _ = try messages.recordInbound(InboundMessage(metadata: fromElsewhere, parts: parts("in-other"), receivedAt: t0), duplicateWindow: 60)
         try messages.markHandedOver(messageId: "in-other", at: t0)
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-second", conversation: "doc"), parts: parts("in-second"), receivedAt: t0),
+                                       duplicateWindow: 60)
+        try messages.markHandedOver(messageId: "in-second", at: t0)
         // A message whose part file the document took (a second arrival): its part must not go on
         // naming the removed file.
         _ = try messages.recordInbound(InboundMessage(metadata: carried("in-shared", conversation: "elsewhere"), parts: parts("in-shared"), receivedAt: t0), duplicateWindow: 60)
@@ -295,13 +301,16 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try mailbox.insertDocument(d, notifications: [], at: t0), .stored)
 
         let outcome = try retention.purgeDocument(messageId: "doc", by: "test", now: Date(), carrier: carrier)
-        XCTAssertEqual(outcome.record.as4Messages, ["in-done", "out-done"])
-        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/in/in-shared/file", "/msgs/out-done.mime", "/p/doc/2"])
+        XCTAssertEqual(outcome.record.as4Messages, ["in-done", "in-second", "out-done"])
+        XCTAssertEqual(outcome.filePaths, ["/in/in-done/file", "/in/in-done/header", "/in/in-second/file", "/in/in-second/header",
+                                           "/in/in-shared/file", "/msgs/out-done.mime", "/p/doc/2"])
+        XCTAssertEqual(try messages.findMessage(id: "in-second", direction: .inbound)?.parts.map(\.file.path), ["", ""],
+                       "a later arrival of the document (another recipient) is erased too")
         XCTAssertEqual(try messages.findMessage(id: "in-other", direction: .inbound)?.parts.map(\.file.path), ["/in/in-other/header", "/in/in-other/file"],
                        "not a carrier of this document")
         XCTAssertEqual(try messages.findMessage(id: "in-shared", direction: .inbound)?.parts.map(\.file.path), ["/in/in-shared/header", ""],
                        "the part whose file the document held no longer names it")
-        XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "out-done"])
+        XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "in-second", "out-done"])
         let erased = try XCTUnwrap(try messages.findMessage(id: "in-done", direction: .inbound))
         XCTAssertEqual(erased.parts.map(\.file.path), ["", ""], "the payloads are gone")
         XCTAssertEqual(erased.parts.map(\.file.sha256), [String(repeating: "a", count: 64), String(repeating: "b", count: 64)], "their digests stay")

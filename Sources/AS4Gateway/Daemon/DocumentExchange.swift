@@ -157,10 +157,13 @@ struct DocumentExchange {
             try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
             return
         }
+        // A later arrival of a document held already (another recipient: one AS4 message each)
+        // adds only its recipient; its payloads are not copied into files nothing would name.
+        let held = try context.mailbox.document(messageId: header.documentId) != nil
         var document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: senderAddress, metadata: header.metadata,
             originParty: origin, originMessageId: m.metadata.messageId,
-            files: try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
+            files: held ? [] : try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
             recipients: [recipient])
         document.retainUntil = try RetentionPolicy(context: context).retainUntil(
             storedAt: Date(), addresses: [senderAddress, recipientAddress])
