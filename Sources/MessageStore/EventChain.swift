@@ -24,6 +24,9 @@ public struct ChainedEvent: Sendable, Equatable {
     /// A purged row (`event_tombstones`): its fields are gone, so only its link to the row before
     /// can be checked; its hash carries the chain on.
     public var purged = false
+    /// For a tombstone: a purge record of that message exists and the document is gone. A
+    /// tombstone without both is a deletion dressed up as a purge.
+    public var purgeRecorded = true
 
     public init(table: ChainedTable, id: Int64, messageId: String, fields: [String?], prevHash: String?, hash: String?) {
         self.table = table
@@ -154,6 +157,12 @@ extension EventChainReading {
                     return report
                 }
                 if event.purged {
+                    guard event.purgeRecorded else {
+                        report.firstBreak = ChainBreak(table: table, eventId: event.id, messageId: event.messageId, field: "tombstone",
+                                                       expected: "a purge record of \(event.messageId), its document gone",
+                                                       found: "no such purge, or the document is still held")
+                        return report
+                    }
                     report.purged += 1
                     report.lastHash = hash
                     continue
@@ -185,6 +194,7 @@ extension StoreRow {
     func chainedDocumentEventOrTombstone() -> ChainedEvent {
         var event = chainedDocumentEvent()
         event.purged = int("purged") == 1
+        event.purgeRecorded = int("purge_recorded") == 1
         return event
     }
 
@@ -207,10 +217,14 @@ enum EventChainSQL {
         case .documentEvents:
             // The purged rows' tombstones take their places in the walk.
             """
-            SELECT id, message_id, address, at, status, detail, prev_hash, hash, 0 AS purged FROM document_events WHERE id > \(p.0)
+            SELECT id, message_id, address, at, status, detail, prev_hash, hash, 0 AS purged, 1 AS purge_recorded
+            FROM document_events WHERE id > \(p.0)
             UNION ALL
-            SELECT id, message_id, NULL, 0, '', NULL, prev_hash, hash, 1 FROM event_tombstones
-            WHERE tbl = 'document_events' AND id > \(p.0)
+            SELECT t.id, t.message_id, NULL, 0, '', NULL, t.prev_hash, t.hash, 1,
+                   CASE WHEN EXISTS (SELECT 1 FROM purges p WHERE p.id = t.purge_id AND p.message_id = t.message_id)
+                         AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.message_id = t.message_id) THEN 1 ELSE 0 END
+            FROM event_tombstones t
+            WHERE t.tbl = 'document_events' AND t.id > \(p.0)
             ORDER BY id LIMIT \(p.1)
             """
         }

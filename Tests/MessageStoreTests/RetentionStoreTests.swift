@@ -166,6 +166,16 @@ class RetentionStoreTests: StoreTestCase {
         try store("due", until: past)
         XCTAssertThrowsError(try rawSQL("DELETE FROM document_events WHERE message_id = 'due'"), "no tombstone, no delete")
         XCTAssertFalse(try mailbox.events(messageId: "due").isEmpty)
+        // Tombstones written by hand (no purge record, the document still held) let the rows go,
+        // but the walk names them: a deletion dressed up as a purge.
+        try rawSQL("""
+            INSERT INTO event_tombstones (tbl, id, message_id, prev_hash, hash, purge_id)
+            SELECT 'document_events', id, message_id, prev_hash, hash, 999 FROM document_events WHERE message_id = 'due'
+            """)
+        try rawSQL("DELETE FROM document_events WHERE message_id = 'due'")
+        let forged = try XCTUnwrap(try chain.verifyChain(.documentEvents).firstBreak)
+        XCTAssertEqual(forged.field, "tombstone")
+        XCTAssertEqual(forged.messageId, "due")
         XCTAssertThrowsError(try rawSQL("UPDATE event_tombstones SET hash = 'x'"), "tombstones are append-only")
         XCTAssertThrowsError(try rawSQL("DELETE FROM event_tombstones"))
         switch Self.backend {
@@ -175,6 +185,7 @@ class RetentionStoreTests: StoreTestCase {
         try rawSQL("UPDATE event_tombstones SET hash = '\(String(repeating: "0", count: 64))' WHERE id = (SELECT MIN(id) FROM event_tombstones)")
         let broken = try XCTUnwrap(try chain.verifyChain(.documentEvents).firstBreak)
         XCTAssertEqual(broken.field, "prev_hash", "the row after the changed tombstone no longer links")
+        XCTAssertLessThan(broken.eventId, forged.eventId, "found before the forged tombstones")
     }
 
     func testLegalHoldsKeepDocumentsUntilReleased() throws {
