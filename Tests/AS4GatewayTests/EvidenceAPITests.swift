@@ -97,6 +97,16 @@ final class EvidenceAPITests: XCTestCase {
         XCTAssertTrue(good.stdout.hasPrefix("valid: message \(id), sealed by "), good.stdout)
         XCTAssertTrue(good.stdout.contains("1 receipts verified"), good.stdout)
         XCTAssertTrue(good.stdout.contains("\(Self.company): sent, deemed notified on \(calendar.deemed)"), good.stdout)
+        XCTAssertTrue(good.stderr.contains("no --sealer given"), good.stderr)
+        // Pinned to the gateway that sealed it: valid; pinned to another gateway (gw-b, under the
+        // same CA, could seal a bundle "for" gw-a): refused.
+        let certs = h.pmodeDirectory + "/certs"
+        let pinned = try GatewayProcess.run(["evidence", "verify", path, "--truststore", anchors, "--sealer", certs + "/gw-a.signing.pem"])
+        XCTAssertEqual(pinned.status, 0, pinned.stderr)
+        XCTAssertFalse(pinned.stderr.contains("no --sealer given"), pinned.stderr)
+        let otherSealer = try GatewayProcess.run(["evidence", "verify", path, "--truststore", anchors, "--sealer", certs + "/gw-b.signing.pem"])
+        XCTAssertEqual(otherSealer.status, 1, otherSealer.stdout)
+        XCTAssertTrue(otherSealer.stderr.contains("not one of the gateway certificates given with --sealer"), otherSealer.stderr)
 
         // A recipient's bundle holds its own part only, and verifies too.
         let own = try dmsInstitution.get("/api/v1/messages/\(id)/evidence")

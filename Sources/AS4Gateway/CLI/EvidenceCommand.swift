@@ -4,7 +4,7 @@ import Foundation
 /// `as4gw evidence verify FILE`: checks an evidence bundle offline.
 enum EvidenceCommand {
     static let help = """
-    Usage: as4gw evidence verify FILE [--truststore PEM]... [--json]
+    Usage: as4gw evidence verify FILE [--truststore PEM]... [--sealer PEM]... [--json]
 
     Checks an evidence bundle fetched from GET /api/v1/messages/{id}/evidence without the
     gateway (docs/EVIDENCE.md): its shape; the SHA-256 digest of its content against the
@@ -16,6 +16,9 @@ enum EvidenceCommand {
 
     --truststore PEM  trust anchors, a PEM file or a folder of them (repeatable); default the
                       development CA, pmode/certs/dev-ca.pem
+    --sealer PEM      the gateway's signing certificate(s) (repeatable): the seal must be by one
+                      of them. Without, any certificate the anchors vouch for is accepted, which
+                      in a shared PKI includes other access points (a warning says so)
     --json            the summary as JSON on stdout
 
     Exit status: 0 the bundle is valid; 1 it is not (the reason on stderr); 2 usage or I/O error.
@@ -24,7 +27,7 @@ enum EvidenceCommand {
     static func run(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["truststore"], flags: ["json"])
+            a = try Arguments(args, valued: ["truststore", "sealer"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -41,6 +44,15 @@ enum EvidenceCommand {
             return CLI.ioError("cannot read the trust anchors: \(error)")
         }
         guard !anchors.isEmpty else { return CLI.ioError("no trust anchors in \(anchorPaths.joined(separator: ", "))") }
+        var sealers: [Certificate] = []
+        do {
+            for p in a.values("sealer") { sealers += try KeyMaterial.certificateDirectory(p) }
+        } catch {
+            return CLI.ioError("cannot read the sealer certificates: \(error)")
+        }
+        if sealers.isEmpty {
+            CLI.printError("as4gw: warning: no --sealer given: a seal by any certificate the trust anchors vouch for is accepted")
+        }
         let bytes: [UInt8]
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -48,7 +60,7 @@ enum EvidenceCommand {
             return CLI.ioError("cannot read \(path): \(error.localizedDescription)")
         }
         do {
-            let summary = try EvidenceVerifier(anchors: anchors).verify(bytes)
+            let summary = try EvidenceVerifier(anchors: anchors, sealers: sealers).verify(bytes)
             if a.has("json") {
                 print(JSON.object([
                     ("valid", .bool(true)), ("messageId", .string(summary.messageId)), ("sealedBy", .string(summary.sealedBy)),

@@ -9,6 +9,9 @@ import WSSecurity
 struct EvidenceVerifier {
     /// Trust anchors for the sealing certificate and the receivers' certificates.
     var anchors: [Certificate]
+    /// The gateway's own signing certificates: when given, the seal must be by one of them, not
+    /// just by any certificate the anchors vouch for (another access point under the same CA).
+    var sealers: [Certificate] = []
 
     struct Summary {
         var messageId: String
@@ -37,6 +40,10 @@ struct EvidenceVerifier {
                 }
             }
             throw sealError
+        }
+        // Any certificate under the anchors can seal a bundle; with sealers pinned, only theirs.
+        if !sealers.isEmpty, !sealers.contains(where: { $0.derBytes == checked.signer.derBytes }) {
+            throw EvidenceError("sealed by \(checked.signer.subject), which is not one of the gateway certificates given with --sealer")
         }
         var summary = try checkContent(checked.content)
         summary.sealedBy = checked.signer.subject
