@@ -45,6 +45,40 @@ final class MetricsEndpointTests: XCTestCase {
         return (r.status, checks, r.body)
     }
 
+    /// While SIGTERM drains a request still in flight, /readyz says "not ready" (load balancers
+    /// stop sending) and the AS4 listener takes no new connection, however long the other drains.
+    func testAStoppingNodeIsNotReadyAndTakesNoNewWork() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        let node = harness.nodes["gw-a"]!
+        XCTAssertEqual(try readiness("gw-a").checks["running"], true)
+        // A submission whose body trickles in (10 KB/s of 200 KB): in flight through the stop.
+        let body = try harness.file("slow.bin", [UInt8](repeating: 0x41, count: 200_000))
+        let slow = Process()
+        slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        slow.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "10K", "-H", "Content-Type: application/json",
+                          "--data-binary", "@\(body)", "http://127.0.0.1:\(node.submitPort)/submit"]
+        try slow.run()
+        defer { if slow.isRunning { slow.terminate() } }
+        Thread.sleep(forTimeInterval: 1)
+        kill(node.process!.processIdentifier, SIGTERM)
+        try harness.waitUntil(timeout: 10, "the stop to begin") { node.log.contains("event=stopping") }
+        Thread.sleep(forTimeInterval: 0.5)
+        let during = try readiness("gw-a")
+        XCTAssertEqual(during.status, 503, during.body)
+        XCTAssertEqual(during.checks["running"], false, during.body)
+        // The AS4 listener refuses new connections at once, not after the submission drained.
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        probe.arguments = ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", node.as4URL]
+        let out = Pipe()
+        probe.standardOutput = out
+        try probe.run()
+        probe.waitUntilExit()
+        XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "000", "connection refused")
+        slow.terminate()
+    }
+
     func testCountersMoveWithTrafficAndEveryScrapeParses() throws {
         try harness.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg(retries: 5, interval: 1)])
         try harness.start("gw-a")
@@ -108,7 +142,7 @@ final class MetricsEndpointTests: XCTestCase {
 
         let unready = try readiness("gw-a")
         XCTAssertEqual(unready.status, 503, unready.body)
-        XCTAssertEqual(unready.checks, ["store": true, "pmodes": false, "certificates": true], unready.body)
+        XCTAssertEqual(unready.checks, ["running": true, "store": true, "pmodes": false, "certificates": true], unready.body)
         XCTAssertTrue(unready.body.contains("names party gw-a"), unready.body)
         XCTAssertEqual(try get("gw-a", "/healthz").status, 200, "alive though not ready")
 
@@ -151,7 +185,7 @@ final class MetricsEndpointTests: XCTestCase {
 
         let r = try readiness("gw-a")
         XCTAssertEqual(r.status, 503, r.body)
-        XCTAssertEqual(r.checks, ["store": true, "pmodes": true, "certificates": false], r.body)
+        XCTAssertEqual(r.checks, ["running": true, "store": true, "pmodes": true, "certificates": false], r.body)
         XCTAssertTrue(r.body.contains("expired"), r.body)
         XCTAssertEqual(try get("gw-a", "/healthz").status, 200)
         // The expiry shows as negative days; the subject (RFC 2253 escapes its quotes with

@@ -10,7 +10,7 @@ enum AdminEndpoint {
         let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
                                    certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite",
                                    notices: context.notices)
-        let checks: [ReadinessCheck] = [.store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates)]
+        let checks: [ReadinessCheck] = [.running(context), .store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates)]
         var configuration = HTTPServerConfiguration()
         configuration.bindAddress = listener.address
         configuration.port = listener.port

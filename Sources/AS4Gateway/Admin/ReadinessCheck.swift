@@ -12,6 +12,14 @@ struct ReadinessCheck: Sendable {
     let name: String
     let run: @Sendable (Date) -> Outcome
 
+    /// The node is not stopping (SIGTERM): a stopping node takes no new work.
+    static func running(_ context: GatewayContext) -> ReadinessCheck {
+        ReadinessCheck(name: "running") { _ in
+            context.stopping.load(ordering: .relaxed) ? Outcome(ok: false, detail: "stopping: finishing in-flight work")
+                                                      : Outcome(ok: true, detail: "accepting work")
+        }
+    }
+
     /// The store answers a query (the highest event id: one index lookup).
     static func store(_ store: any MessageStore) -> ReadinessCheck {
         ReadinessCheck(name: "store") { _ in

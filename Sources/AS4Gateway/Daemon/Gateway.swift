@@ -219,8 +219,14 @@ final class Gateway {
         let grace = context.config.shutdownGraceSeconds
         context.log.log(.info, "stopping", ["reason": "finishing in-flight work (up to \(Int(grace)) s)"])
         let deadline = Date().addingTimeInterval(grace)
-        submissionServer?.stop(gracePeriod: grace)
-        as4Server?.stop(gracePeriod: max(0, deadline.timeIntervalSinceNow))
+        context.stopping.store(true, ordering: .sequentiallyConsistent)
+        // Both work listeners stop taking connections at once and drain side by side: one slow
+        // request on one of them must not leave the other open to new work.
+        let group = DispatchGroup()
+        for server in [submissionServer, as4Server].compactMap({ $0 }) {
+            DispatchQueue.global().async(group: group) { server.stop(gracePeriod: grace) }
+        }
+        group.wait()
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
         mailboxWorker?.stop(deadline: deadline)

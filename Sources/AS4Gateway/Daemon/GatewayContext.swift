@@ -49,6 +49,8 @@ final class GatewayContext: Sendable {
     let workerHandoff = WorkerHandoff()
     let pullReplays = ReplayGuard()
     let metrics = GatewayMetrics()
+    /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
+    let stopping = Atomic<Bool>(false)
     /// Working days for deemed notification dates: the rules plus `holidayCalendar` (start, SIGHUP).
     let calendars: HolidayCalendarSource
     var calendar: WorkingDayCalendar { calendars.current }
