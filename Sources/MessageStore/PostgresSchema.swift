@@ -285,6 +285,7 @@ enum PostgresSchema {
                 PRIMARY KEY (purge_id, path)
             );
             """),
+        Migration(version: 12, name: "what a document is cannot be updated away", sql: RetentionSchema.postgresImmutable),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

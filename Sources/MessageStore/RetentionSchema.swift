@@ -187,4 +187,55 @@ enum RetentionSchema {
         \(postgresGuard("document_recipients"))
         \(postgresGuard("documents"))
         """
+
+    // The retention triggers guard DELETE; these keep an UPDATE from doing the same work (moving a
+    // held document's files or recipients to another message id, then deleting them as that one,
+    // or blanking a receipt). What the mailbox code changes stays changeable: a recipient's
+    // status, its deadline, and its receipt, answer and first reading, each once.
+    private static let documentFixed = ["message_id", "connection", "idempotency_key", "sender", "metadata", "origin_party",
+                                        "origin_message_id", "delivery_by", "created_at"]
+    private static let recipientFixed = ["id", "message_id", "address", "route", "party", "as4_message_id"]
+    private static let setOnce = [["receipt"], ["decision", "decision_code", "decision_reason", "decided_at"], ["retrieved_at"]]
+
+    static let sqliteImmutable: String = {
+        func changed(_ columns: [String]) -> String { columns.map { "NEW.\($0) IS NOT OLD.\($0)" }.joined(separator: " OR ") }
+        let once = setOnce.map { "(OLD.\($0[0]) IS NOT NULL AND (\(changed($0))))" }.joined(separator: " OR ")
+        return """
+            CREATE TRIGGER documents_fixed BEFORE UPDATE ON documents WHEN \(changed(documentFixed))
+                BEGIN SELECT RAISE(ABORT, 'a document''s identity and content cannot be changed'); END;
+            CREATE TRIGGER document_files_fixed BEFORE UPDATE ON document_files
+                BEGIN SELECT RAISE(ABORT, 'document files cannot be changed'); END;
+            CREATE TRIGGER document_recipients_fixed BEFORE UPDATE ON document_recipients WHEN \(changed(recipientFixed)) OR \(once)
+                BEGIN SELECT RAISE(ABORT, 'a recipient''s identity, receipt, answer and reading cannot be changed'); END;
+            """
+    }()
+
+    static let postgresImmutable: String = {
+        func changed(_ columns: [String]) -> String { columns.map { "NEW.\($0) IS DISTINCT FROM OLD.\($0)" }.joined(separator: " OR ") }
+        let once = setOnce.map { "(OLD.\($0[0]) IS NOT NULL AND (\(changed($0))))" }.joined(separator: " OR ")
+        return """
+            CREATE FUNCTION documents_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF \(changed(documentFixed)) THEN
+                    RAISE EXCEPTION 'a document''s identity and content cannot be changed';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER documents_fixed BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION documents_fixed();
+            CREATE FUNCTION document_files_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'document files cannot be changed';
+            END $$;
+            CREATE TRIGGER document_files_fixed BEFORE UPDATE ON document_files FOR EACH ROW EXECUTE FUNCTION document_files_fixed();
+            CREATE FUNCTION document_recipients_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF \(changed(recipientFixed)) OR \(once) THEN
+                    RAISE EXCEPTION 'a recipient''s identity, receipt, answer and reading cannot be changed';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER document_recipients_fixed BEFORE UPDATE ON document_recipients
+                FOR EACH ROW EXECUTE FUNCTION document_recipients_fixed();
+            """
+    }()
 }

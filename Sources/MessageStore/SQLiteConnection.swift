@@ -38,6 +38,9 @@ final class SQLiteConnection {
             // commit is in place (see `SQLiteMessageStore`).
             try pragma("synchronous = FULL")
             try pragma("foreign_keys = ON")
+            // INSERT OR REPLACE deletes the row it replaces; only with this do DELETE triggers
+            // (retention, legal holds) judge that delete.
+            try pragma("recursive_triggers = ON")
         } catch {
             close()
             throw error

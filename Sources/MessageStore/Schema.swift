@@ -306,6 +306,7 @@ enum Schema {
             );
             INSERT INTO id_watermarks (tbl, last_id) SELECT 'document_recipients', coalesce(max(id), 0) FROM document_recipients;
             """),
+        Migration(version: 14, name: "what a document is cannot be updated away", sql: RetentionSchema.sqliteImmutable),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

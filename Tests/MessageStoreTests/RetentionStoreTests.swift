@@ -64,6 +64,22 @@ class RetentionStoreTests: StoreTestCase {
         if Self.backend == .postgres {
             XCTAssertThrowsError(try rawSQL("TRUNCATE documents CASCADE"))
         }
+        // Nor by updating rows away: moving them to another message id (then deleting that), or
+        // changing what they say.
+        XCTAssertThrowsError(try rawSQL("UPDATE document_files SET message_id = 'expired' WHERE message_id = 'young'"))
+        XCTAssertThrowsError(try rawSQL("UPDATE document_files SET path = '/dev/null' WHERE message_id = 'young'"))
+        XCTAssertThrowsError(try rawSQL("UPDATE document_recipients SET message_id = 'expired' WHERE message_id = 'young'"))
+        XCTAssertThrowsError(try rawSQL("UPDATE documents SET sender = 'someone' WHERE message_id = 'young'"))
+        XCTAssertThrowsError(try rawSQL("UPDATE documents SET message_id = 'expired' WHERE message_id = 'young'"))
+        if Self.backend == .sqlite {
+            // REPLACE deletes the row it replaces: the retention trigger judges that delete too.
+            XCTAssertThrowsError(try rawSQL("""
+                INSERT OR REPLACE INTO documents (message_id, connection, idempotency_key, sender, metadata, created_at, retain_until)
+                VALUES ('young', 'dms', NULL, 'x', '{}', 0, 0)
+                """))
+        }
+        // What the mailbox changes stays changeable: a recipient's status.
+        XCTAssertNoThrow(try rawSQL("UPDATE document_recipients SET status = 'Delivered' WHERE message_id = 'young'"))
         XCTAssertThrowsError(try retention.purgeDocument(messageId: "young", by: "test", now: Date(), carrier: nil)) {
             XCTAssertEqual(($0 as? MailboxStoreError).map { "\($0)" }?.contains("retained until"), true, "\($0)")
         }
