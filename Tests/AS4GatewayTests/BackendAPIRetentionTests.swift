@@ -1,3 +1,4 @@
+@testable import AS4Gateway
 import Foundation
 import MessageStore
 import XCTest
@@ -16,8 +17,11 @@ final class BackendAPIRetentionTests: XCTestCase {
     func purge(_ h: GatewayHarness, dryRun: Bool = false) throws -> [String: Any] {
         let r = try GatewayProcess.run(["retention", "purge", "--data", h.nodes["gw-a"]!.data] + (dryRun ? ["--dry-run"] : []))
         XCTAssertEqual(r.status, 0, r.stderr)
+        lastPurgeLog = r.stderr
         return r.json ?? [:]
     }
+    /// What the last `purge` wrote on stderr.
+    var lastPurgeLog = ""
 
     func ids(_ summary: [String: Any], _ key: String) -> [String] {
         ((summary[key] as? [Any]) ?? []).compactMap { ($0 as? String) ?? (($0 as? [String: Any])?["messageId"] as? String) }.sorted()
@@ -126,6 +130,11 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: freeFile))
         let first = try purge(h)
         XCTAssertFalse(FileManager.default.fileExists(atPath: freeFile), "the payload file goes with the document")
+        // The command logs as the daemon's purge does, and records the system account that ran it.
+        XCTAssertTrue(lastPurgeLog.contains("event=document-purged message_id=\(free)"), lastPurgeLog)
+        let records = try SQLiteRetentionStore(dataDirectory: h.nodes["gw-a"]!.data)
+        XCTAssertEqual(try records.purges(messageId: free).first?.purgedBy, "cli:" + RetentionCommand.operatorAccount())
+        records.close()
         XCTAssertEqual(ids(first, "purged"), [free])
         XCTAssertEqual(ids(first, "held"), [heldByMessage, heldByAddress].sorted())
         for (client, path) in [(dms, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)/files/1")] {

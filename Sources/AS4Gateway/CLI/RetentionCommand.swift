@@ -60,6 +60,13 @@ enum RetentionCommand {
 
     struct ExitCode: Error { var code: Int32; init(_ code: Int32) { self.code = code } }
 
+    /// The login name of the real user id, or `uid N` without a passwd entry.
+    static func operatorAccount() -> String {
+        let uid = getuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
+    }
+
     static func purge(_ args: [String]) -> Int32 {
         let a: Arguments
         do { a = try Arguments(args, valued: ["data", "config"], flags: ["dry-run"]) } catch { return CLI.usageError("\(error)", help: help) }
@@ -74,7 +81,10 @@ enum RetentionCommand {
         defer { store.close() }
         let summary: RetentionPurge.Summary
         do {
-            summary = try RetentionPurge(store: store, log: nil, by: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown")).run(now: Date(), dryRun: a.has("dry-run"))
+            // The account that ran it, from the system (not $USER, which the caller sets), and the
+            // same event lines as the daemon's purge on stderr.
+            let log = EventLog(format: .logfmt)
+            summary = try RetentionPurge(store: store, log: log, by: "cli:" + Self.operatorAccount()).run(now: Date(), dryRun: a.has("dry-run"))
         } catch {
             return failure("purge stopped: \(error)")
         }
