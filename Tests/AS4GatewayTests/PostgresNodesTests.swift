@@ -60,8 +60,10 @@ final class PostgresNodesTests: XCTestCase {
 
         // Both nodes delivered: the lease owner in each Delivered event names the node.
         var byNode: [String: Int] = [:]
+        let node2 = try String(contentsOfFile: harness.nodes["gw-a-node2"]!.data + "/node-id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         for event in try store.events(after: 0, limit: 100_000).map(\.event) where event.status == .delivered {
-            let node = (event.detail ?? "").contains("data-gw-a-node2") ? "node2" : "node1"
+            let node = (event.detail ?? "").contains(node2) ? "node2" : "node1"
             byNode[node, default: 0] += 1
         }
         print("delivered by node 1: \(byNode["node1"] ?? 0), by node 2: \(byNode["node2"] ?? 0)")

@@ -107,9 +107,19 @@ final class SelfServiceAccessPointTests: XCTestCase {
         let signingSHA = Digest.hexSHA256(try Certificate(pemEncoded: signing).derBytes)
         XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/certificates/\(signingSHA)/revoke", json: "{\"reason\": \"compromised\"}").status, 200)
         XCTAssertFalse(try messageFromTheAccessPoint(expect: .failed), "a message signed with a revoked certificate is refused")
+        // The receipt it gave before the revocation still proves the document was sent.
+        func sentView() throws -> [String: Any] {
+            ((try ministry.get("/api/v1/messages/\(documentId)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+        }
+        let afterSigning = try sentView()
+        XCTAssertEqual(afterSigning["sent"] as? Bool, true, "\(afterSigning)")
         // Without any usable certificate the access point is out of the routing too.
         let encryptionSHA = Digest.hexSHA256(try Certificate(pemEncoded: encryption).derBytes)
         XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/certificates/\(encryptionSHA)/revoke", json: "{}").status, 200)
         expectProblem(try sendDocument(), 422, "recipient-refused")
+        // Even with the access point gone from the P-Mode set (nothing of it usable now).
+        let afterAll = try sentView()
+        XCTAssertEqual(afterAll["sent"] as? Bool, true, "\(afterAll)")
+        XCTAssertEqual((try ministry.get("/api/v1/messages/\(documentId)/receipt").json["sent"] as? Bool), true)
     }
 }

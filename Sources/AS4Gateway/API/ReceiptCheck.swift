@@ -15,15 +15,14 @@ struct ReceiptCheck {
             guard let sent = try context.store.findMessage(id: as4MessageId, direction: .outbound) else {
                 return (false, "the AS4 message \(as4MessageId) is not in the store")
             }
-            let set = context.pmodes
-            guard let pmode = set.pmode(id: sent.metadata.pmodeId ?? ""),
-                  let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party) else {
+            // The receipt is judged as of when it arrived: a certificate that has expired since
+            // (or been replaced by its successor, or revoked later) still signed it then.
+            let at = sent.receiptAt ?? Date()
+            guard let agreement = try SentAgreement.of(sent, at: at, context: context) else {
                 return (false, "the agreement the message was sent under is no longer configured")
             }
-            // The receipt is judged as of when it arrived: a certificate that has expired since
-            // (or been replaced by its successor) still signed it then.
-            let at = sent.receiptAt ?? Date()
-            let certs = party.certificates(role: .signing, at: at)
+            let pmode = agreement.pmode
+            let certs = agreement.signingCertificates
             guard let references = SentReferenceCoding.decode(sent.outbound?.sentReferences) else {
                 return (false, "the references signed at sending are missing")
             }
@@ -33,7 +32,7 @@ struct ReceiptCheck {
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
             let message = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
             _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references, at: at)
-            return (true, "signed by \(party.name), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
+            return (true, "signed by \(agreement.receiver), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
         } catch let e as EbmsError {
             return (false, e.reason)
         } catch {

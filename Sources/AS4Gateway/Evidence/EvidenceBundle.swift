@@ -87,11 +87,7 @@ struct EvidenceBundle {
     /// verified the receipt against).
     func receiverCertificates(_ sent: StoredMessage?) -> [Certificate] {
         guard let sent else { return [] }
-        let set = context.pmodes
-        guard let pmode = set.pmode(id: sent.metadata.pmodeId ?? ""),
-              let party = set.party(named: pmode.responder.party == context.party ? pmode.initiator.party : pmode.responder.party)
-        else { return [] }
-        return party.certificates(role: .signing, at: sent.receiptAt ?? Date())
+        return ((try? SentAgreement.of(sent, at: sent.receiptAt ?? Date(), context: context)) ?? nil)?.signingCertificates ?? []
     }
 
     // MARK: Times
