@@ -213,15 +213,8 @@ final class BackendAPIExpiredReceiverCertificateTests: XCTestCase {
         XCTAssertTrue(text.contains("\"signing\": [\"certs/gw-b.signing.pem\"]"))
         try text.replacingOccurrences(of: "\"signing\": [\"certs/gw-b.signing.pem\"]", with: "\"signing\": [\"certs/gw-b.signing-short.pem\"]")
             .write(toFile: parties, atomically: true, encoding: .utf8)
-        let config = h.root.appendingPathComponent("b-short.json").path
-        try """
-        {"developmentPKI": true,
-         "keys": {"signingKey": "\(certs)/gw-b.signing-short.key", "signingCertificate": "\(certs)/gw-b.signing-short.pem",
-                  "encryptionKey": "\(certs)/gw-b.encryption.key", "encryptionCertificate": "\(certs)/gw-b.encryption.pem",
-                  "tlsClientCertificate": "\(certs)/gw-b.tls.pem", "tlsClientKey": "\(certs)/gw-b.tls.key"},
-         "as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
-                         "tls": {"certificate": "\(certs)/gw-b.tls.pem", "key": "\(certs)/gw-b.tls.key"}}}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try h.configWithSigningKey("gw-b", key: certs + "/gw-b.signing-short.key", certificate: certs + "/gw-b.signing-short.pem",
+                                                file: "b-short.json")
         h.nodes["gw-b"]!.extraArguments = ["--config", config]
         h.stop("gw-a")  // to read the changed parties.json
         try h.importDirectory("gw-a", [h.remoteEntry(company, ownerId: "40003032949", kind: "company", party: "gw-b")])

@@ -49,15 +49,8 @@ final class CertificateRenewalTests: XCTestCase {
 
         // 2. Messages keep flowing while the sender switches to the new key (restart with it).
         ids = try (0..<3).map { _ in try harness.send(from: "gw-a", to: "gw-b", files: [doc]) }
-        let config = harness.root.appendingPathComponent("a-renewed.json").path
-        try """
-        {"developmentPKI": true,
-         "keys": {"signingKey": "\(certs)/gw-a.signing-new.key", "signingCertificate": "\(certs)/gw-a.signing-new.pem",
-                  "encryptionKey": "\(certs)/gw-a.encryption.key", "encryptionCertificate": "\(certs)/gw-a.encryption.pem",
-                  "tlsClientCertificate": "\(certs)/gw-a.tls.pem", "tlsClientKey": "\(certs)/gw-a.tls.key"},
-         "as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
-                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key"}}}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try harness.configWithSigningKey("gw-a", key: certs + "/gw-a.signing-new.key", certificate: certs + "/gw-a.signing-new.pem",
+                                                      file: "a-renewed.json")
         harness.stop("gw-a")
         harness.nodes["gw-a"]!.extraArguments = ["--config", config]
         try harness.start("gw-a")

@@ -112,23 +112,12 @@ final class IndependentPeerTests: XCTestCase {
     }
 
     func startPeer(adaptations: [String]) throws {
-        _ = FileManager.default.createFile(atPath: peerLog, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.python)
-        p.arguments = [Self.script, "serve", "--port", String(peerPort),
-                       "--cert", certs + "/peer.tls.pem", "--key", certs + "/peer.tls.key",
-                       "--sign-key", certs + "/peer.signing.key", "--sign-cert", certs + "/peer.signing.pem",
-                       "--decrypt-key", certs + "/peer.encryption.key", "--decrypt-cert", certs + "/peer.encryption.pem",
-                       "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut] + adaptations
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: peerLog))
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        peer = p
-        try harness.waitUntil(timeout: 20, "the as4 peer to listen (log: \(peerLog))") {
-            guard p.isRunning else { throw HarnessTimeout(description: "peer exited: \(self.peerLogText)") }
-            return peerLogText.contains("listening on")
-        }
+        peer = try harness.startHelper(Self.python, [Self.script, "serve", "--port", String(peerPort),
+                                                     "--cert", certs + "/peer.tls.pem", "--key", certs + "/peer.tls.key",
+                                                     "--sign-key", certs + "/peer.signing.key", "--sign-cert", certs + "/peer.signing.pem",
+                                                     "--decrypt-key", certs + "/peer.encryption.key", "--decrypt-cert", certs + "/peer.encryption.pem",
+                                                     "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut] + adaptations,
+                                       log: peerLog, what: "the as4 peer")
     }
 
     var peerLogText: String { (try? String(contentsOfFile: peerLog, encoding: .utf8)) ?? "" }

@@ -26,21 +26,11 @@ final class PeerAnswerTests: XCTestCase {
         try harness.start("gw-b")  // writes the development PKI
         let port = GatewayHarness.freePort()
         let certs = harness.pmodeDirectory + "/certs"
-        _ = FileManager.default.createFile(atPath: proxyLog, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
-                       "--port", String(port), "--cert", certs + "/gw-b.tls.pem", "--key", certs + "/gw-b.tls.key",
-                       "--target", harness.nodes["gw-b"]!.as4URL, "--cacert", certs + "/dev-ca.pem", "--mode", mode] + extra
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: proxyLog))
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
-        proxy = p
-        try harness.waitUntil(timeout: 20, "the proxy to listen") {
-            guard p.isRunning else { throw HarnessTimeout(description: "proxy exited: \(self.proxyText)") }
-            return self.proxyText.contains("listening on")
-        }
+        proxy = try harness.startHelper("/usr/bin/env", ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
+                                                         "--port", String(port), "--cert", certs + "/gw-b.tls.pem", "--key", certs + "/gw-b.tls.key",
+                                                         "--target", harness.nodes["gw-b"]!.as4URL, "--cacert", certs + "/dev-ca.pem",
+                                                         "--mode", mode] + extra,
+                                        log: proxyLog, what: "the proxy")
         // gw-a (not started yet) reads gw-b's endpoint as the proxy's.
         let parties = harness.pmodeDirectory + "/parties.json"
         let text = try String(contentsOfFile: parties, encoding: .utf8)
