@@ -173,10 +173,7 @@ public final class PostgresRetentionStore: RetentionStore {
             SELECT row_id, message_id, direction, message_path FROM messages
             WHERE service = $2 AND action = $3
               AND (message_id IN (SELECT origin_message_id FROM documents WHERE message_id = $1)
-                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = $1 AND as4_message_id IS NOT NULL)
-                   OR (direction = 'in' AND conversation_id = $1 AND from_party IN (
-                         SELECT o.from_party FROM messages o JOIN documents d ON o.message_id = d.origin_message_id
-                         WHERE d.message_id = $1 AND o.direction = 'in')))
+                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = $1 AND as4_message_id IS NOT NULL))
               AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
             ORDER BY row_id FOR UPDATE
             """, [messageId, carrier.service, carrier.action]).rows.map {

@@ -161,19 +161,16 @@ public final class SQLiteRetentionStore: RetentionStore {
     }
 
     /// Erases the payloads of the final AS4 messages that carried document `messageId` (see
-    /// `RetentionStore.purgeDocument`): the one it arrived in, those it went out in, and the later
-    /// arrivals from the same access point that added recipients (same conversation, the document
-    /// id, and the same sending party as the first). Returns their ids and the files to remove
-    /// after the commit.
+    /// `RetentionStore.purgeDocument`): the one it arrived in, those it went out in, and those
+    /// that brought a mailbox recipient here (each recipient names its own). Carriers are known by
+    /// identity, never by a conversation id the sender chose. Returns their ids and the files to
+    /// remove after the commit.
     private static func eraseCarriers(_ c: SQLiteConnection, _ messageId: String, _ carrier: DocumentCarrier) throws -> (ids: [String], paths: [String]) {
         let rows = try c.query("""
             SELECT row_id, message_id, direction, message_path FROM messages
             WHERE service = ?1 AND action = ?2
               AND (message_id IN (SELECT origin_message_id FROM documents WHERE message_id = ?3)
-                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = ?3 AND as4_message_id IS NOT NULL)
-                   OR (direction = 'in' AND conversation_id = ?3 AND from_party IN (
-                         SELECT o.from_party FROM messages o JOIN documents d ON o.message_id = d.origin_message_id
-                         WHERE d.message_id = ?3 AND o.direction = 'in')))
+                   OR message_id IN (SELECT as4_message_id FROM document_recipients WHERE message_id = ?3 AND as4_message_id IS NOT NULL))
               AND ((direction = 'in' AND status IN ('Delivered', 'Retrieved')) OR (direction = 'out' AND status = 'Delivered'))
             ORDER BY row_id
             """, [carrier.service, carrier.action, messageId]) {

@@ -304,12 +304,11 @@ class RetentionStoreTests: StoreTestCase {
         _ = try messages.enqueueOutbound(queued)
         XCTAssertEqual(try messages.claimDue(now: t0 + 1, limit: 1, owner: "w", lease: 60).map(\.metadata.messageId), ["out-done"])
         try messages.markDelivered(messageId: "out-done", owner: "w", receipt: Data("receipt".utf8), at: t0 + 2)
-        // Carriers are known by identity, not by a conversation id alone: a message of the same
-        // conversation from someone else is not this document's; a later arrival from the same
-        // access point that added a recipient (another AS4 message per recipient) is.
-        var fromElsewhere = carried("in-other", conversation: "doc")
-        fromElsewhere.fromParty = "urn:ap:green"
-        _ = try messages.recordInbound(InboundMessage(metadata: fromElsewhere, parts: parts("in-other"), receivedAt: t0), duplicateWindow: 60)
+        // Carriers are known by identity, never by a conversation id the sender chose: a message
+        // of the same conversation is not this document's unless a recipient names it (a later
+        // arrival that added a mailbox recipient: one AS4 message per recipient).
+        _ = try messages.recordInbound(InboundMessage(metadata: carried("in-other", conversation: "doc"), parts: parts("in-other"), receivedAt: t0),
+                                       duplicateWindow: 60)
         try messages.markHandedOver(messageId: "in-other", at: t0)
         _ = try messages.recordInbound(InboundMessage(metadata: carried("in-second", conversation: "doc"), parts: parts("in-second"), receivedAt: t0),
                                        duplicateWindow: 60)
@@ -323,7 +322,8 @@ class RetentionStoreTests: StoreTestCase {
                                                  file: StoredFile(path: "/in/in-shared/file", size: 100, sha256: String(repeating: "1", count: 64))),
                                     file("doc", 2)],
                             recipients: [.init(address: company, route: .mailbox, status: .accepted),
-                                         .init(address: other, route: .remote, status: .accepted, party: "gw-b", as4MessageId: "out-done")])
+                                         .init(address: other, route: .remote, status: .accepted, party: "gw-b", as4MessageId: "out-done"),
+                                         .init(address: "ARHIVS@40003032949", route: .mailbox, status: .accepted, as4MessageId: "in-second")])
         d.retainUntil = past
         XCTAssertEqual(try mailbox.insertDocument(d, notifications: [], at: t0), .stored)
 

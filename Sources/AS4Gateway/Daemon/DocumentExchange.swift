@@ -143,7 +143,9 @@ struct DocumentExchange {
                 try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
                 return
             }
-            recipient = .init(address: recipientAddress, route: .mailbox, status: .accepted)
+            // The AS4 message that brought this recipient (one per recipient): its carrier, which
+            // the retention purge erases with the document and the evidence names.
+            recipient = .init(address: recipientAddress, route: .mailbox, status: .accepted, as4MessageId: m.metadata.messageId)
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
             guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {

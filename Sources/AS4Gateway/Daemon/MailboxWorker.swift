@@ -56,8 +56,8 @@ final class MailboxWorker: Sendable {
                             deadlinesChecked = Date()
                         }
                         if Date().timeIntervalSince(unsentChecked) >= Self.unsentInterval {
-                            try queueUnsent(olderThan: Self.unsentAge)
                             unsentChecked = Date()
+                            try queueUnsent(olderThan: Self.unsentAge)
                         }
                         if Date().timeIntervalSince(purged) >= context.config.retention.purgeIntervalSeconds {
                             // A purge that fails is tried again at the next interval; it must not
@@ -203,8 +203,16 @@ final class MailboxWorker: Sendable {
             guard let d = try context.mailbox.document(messageId: unsent.messageId),
                   let r = d.recipients.first(where: { $0.address == unsent.address }),
                   now.timeIntervalSince(r.updatedAt) >= age else { continue }
-            if try exchange.sendDocument(d, to: r) {
-                context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+            // One that cannot be queued (no agreement, no usable certificate of the access point)
+            // is logged and left for the next pass: it must not hold up the others, nor the worker.
+            do {
+                if try exchange.sendDocument(d, to: r) {
+                    context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+                }
+            } catch let e as StoreError {
+                throw e
+            } catch {
+                context.log.log(.error, "document-requeue-failed", ["message_id": d.messageId, "recipient": r.address, "reason": "\(error)"])
             }
         }
     }
