@@ -249,3 +249,28 @@ final class BackendAPIExpiredReceiverCertificateTests: XCTestCase {
         XCTAssertTrue(check.stdout.contains("\(company): sent"), check.stdout)
     }
 }
+
+/// Under an agreement without signing the document is delivered (a reception-awareness receipt),
+/// but nothing proves it was sent: no signed receipt, no deemed notification.
+final class BackendAPIUnsignedAgreementTests: XCTestCase {
+    func testAnUnsignedReceiptDeliversButProvesNothing() throws {
+        let sender = "DVS@90000048472", company = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs.map { var leg = $0; leg.sign = false; leg.encrypt = false; return leg })
+        try h.importDirectory("gw-a", [h.remoteEntry(company, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [company]), files: [("u.txt", Array("unsigned".utf8))])
+        let id = try XCTUnwrap(sent.json["messageId"] as? String, sent.text)
+        func recipient() throws -> [String: Any] {
+            ((try dms.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+        }
+        try h.waitUntil(timeout: 30, "the document accepted") { try recipient()["status"] as? String == "Accepted" }
+        let view = try recipient()
+        XCTAssertEqual(view["sent"] as? Bool, false, "\(view)")
+        XCTAssertTrue(view["deemedNotifiedOn"] is NSNull, "\(view)")
+        XCTAssertTrue((view["sentStatement"] as? String ?? "").contains("not proof of sending"), "\(view)")
+    }
+}

@@ -32,6 +32,11 @@ struct ReceiptCheck {
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
             let message = try AS4Message.read(try MessageInput.load(bytes: [UInt8](receipt), contentType: "application/soap+xml"))
             _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: as4MessageId, sentReferences: references, at: at)
+            // An agreement without signing takes an unsigned receipt for delivery, but only a
+            // signed one proves sending.
+            guard message.envelope.hasSignature, !references.isEmpty else {
+                return (false, "the receipt is not signed for the parts we signed (an agreement without signing): it shows reception, not proof of sending")
+            }
             return (true, "signed by \(agreement.receiver), acknowledges message \(as4MessageId) and the digest of each of its \(references.count) signed parts")
         } catch let e as EbmsError {
             return (false, e.reason)
