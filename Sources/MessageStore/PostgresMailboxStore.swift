@@ -155,11 +155,13 @@ public final class PostgresMailboxStore: MailboxStore {
 
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
-            guard let row = try c.execute("SELECT status, decision FROM document_recipients WHERE message_id = $1 AND address = $2 FOR UPDATE",
+            guard let row = try c.execute("SELECT status, decision, retrieved_at FROM document_recipients WHERE message_id = $1 AND address = $2 FOR UPDATE",
                                           [u.messageId, u.address]).first,
                   let status = RecipientStatus(rawValue: row.string("status")) else {
                 throw MailboxRules.noRecipient(u)
             }
+            // A recipient who read the document is never Failed (a late report from its access point).
+            if u.status == .failed, row.optionalDate("retrieved_at") != nil { return false }
             try MailboxRules.checkUpdate(u, decided: row.optionalString("decision"))
             if u.retrieved {
                 try c.execute("""

@@ -126,11 +126,14 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
-            guard let (current, decided) = try c.queryFirst("SELECT status, decision FROM document_recipients WHERE message_id = ? AND address = ?",
-                                                            [u.messageId, u.address], row: { ($0.string("status"), $0.optionalString("decision")) }),
+            guard let (current, decided, read) = try c.queryFirst("SELECT status, decision, retrieved_at FROM document_recipients WHERE message_id = ? AND address = ?",
+                                                                  [u.messageId, u.address],
+                                                                  row: { ($0.string("status"), $0.optionalString("decision"), $0.optionalDate("retrieved_at")) }),
                   let status = RecipientStatus(rawValue: current) else {
                 throw MailboxRules.noRecipient(u)
             }
+            // A recipient who read the document is never Failed (a late report from its access point).
+            if u.status == .failed, read != nil { return false }
             try MailboxRules.checkUpdate(u, decided: decided)
             if u.retrieved {
                 try c.run("UPDATE document_recipients SET retrieved_at = ? WHERE message_id = ? AND address = ? AND retrieved_at IS NULL",

@@ -176,6 +176,10 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.recipientAccepted))
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.failed), "a hub's refusal may come after the deadline")
         XCTAssertFalse(RecipientStatus.delivered.allows(.failed), "read is never failed")
+        // Nor by way of a delay: read (Delivered), then DeliveryDelayed, a Failed report is still refused.
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 205))
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "due", address: company, status: .failed), at: t0 + 210))
+        XCTAssertEqual(try store.document(messageId: "due")?.recipients.first { $0.address == company }?.status, .deliveryDelayed)
         XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
         XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
     }
