@@ -24,8 +24,9 @@ public struct ChainedEvent: Sendable, Equatable {
     /// A purged row (`event_tombstones`): its fields are gone, so only its link to the row before
     /// can be checked; its hash carries the chain on.
     public var purged = false
-    /// For a tombstone: a purge record of that message exists and the document is gone. A
-    /// tombstone without both is a deletion dressed up as a purge.
+    /// For a tombstone: a purge record of that message exists and the document it purged is gone
+    /// (one stored again later under the same id, arriving anew, does not count). A tombstone
+    /// without both is a deletion dressed up as a purge.
     public var purgeRecorded = true
 
     public init(table: ChainedTable, id: Int64, messageId: String, fields: [String?], prevHash: String?, hash: String?) {
@@ -221,8 +222,10 @@ enum EventChainSQL {
             FROM document_events WHERE id > \(p.0)
             UNION ALL
             SELECT t.id, t.message_id, NULL, 0, '', NULL, t.prev_hash, t.hash, 1,
-                   CASE WHEN EXISTS (SELECT 1 FROM purges p WHERE p.id = t.purge_id AND p.message_id = t.message_id)
-                         AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.message_id = t.message_id) THEN 1 ELSE 0 END
+                   CASE WHEN EXISTS (SELECT 1 FROM purges p WHERE p.id = t.purge_id AND p.message_id = t.message_id
+                                     AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.message_id = t.message_id
+                                                                                 AND d.created_at <= p.purged_at))
+                        THEN 1 ELSE 0 END
             FROM event_tombstones t
             WHERE t.tbl = 'document_events' AND t.id > \(p.0)
             ORDER BY id LIMIT \(p.1)

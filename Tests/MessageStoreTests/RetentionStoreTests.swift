@@ -174,6 +174,13 @@ class RetentionStoreTests: StoreTestCase {
         try store("new", until: future)
         report = try chain.verifyChain(.documentEvents)
         XCTAssertNil(report.firstBreak, "the next event chains to the purged last one: \(String(describing: report.firstBreak))")
+        // The purged id stored again later (the document arriving anew): its old tombstones still count.
+        var again = NewDocument(messageId: "old", connection: "dms", idempotencyKey: nil, sender: sender, metadata: "{}",
+                                files: [file("old", 1)], recipients: [.init(address: company, route: .mailbox, status: .accepted)])
+        again.retainUntil = future
+        XCTAssertEqual(try mailbox.insertDocument(again, notifications: [], at: Date() + 60), .stored)
+        report = try chain.verifyChain(.documentEvents)
+        XCTAssertNil(report.firstBreak, "\(String(describing: report.firstBreak))")
         XCTAssertEqual(report.purged, oldEvents)
         let ids = try chain.chainedEvents(.documentEvents, after: 0, limit: 100).map(\.id)
         XCTAssertEqual(ids, Array(Set(ids)).sorted(), "no id is given twice")

@@ -119,9 +119,10 @@ struct InboundProcessor: HTTPHandler {
         if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
             return fail(sizeError(UInt64(match.leg.payload.maxMessageBytes)))
         }
-        // Ids are remembered as long as a timestamp is accepted (the window plus the clock skew),
-        // so a replay is refused by one or the other, never let through between them (AS4-WIRE §7.5).
-        let window = match.leg.receptionAwareness.duplicateDetectionWindow + Self.clockSkew
+        // Ids are remembered as long as a timestamp is accepted: the window behind it plus the
+        // skew, for a timestamp that was itself up to the skew ahead when we first took it. So a
+        // replay is refused by one or the other, never let through between them (AS4-WIRE §7.5).
+        let window = match.leg.receptionAwareness.duplicateDetectionWindow + 2 * Self.clockSkew
         do {
             let security = match.leg.security
             let policy = security.policy
@@ -172,6 +173,11 @@ struct InboundProcessor: HTTPHandler {
             // reuses an id for other content (other digests) is refused, never given the old receipt.
             if let original = try context.store.findMessage(id: id, direction: .inbound),
                original.createdAt.timeIntervalSinceNow > -window, let stored = original.receipt {
+                // Only the party that sent it gets its receipt again (with an unsigned agreement
+                // there are no digests to compare, and the receipt copies the message).
+                guard original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
+                    throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
+                }
                 guard try sameContent(stored, signature) else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
                 }
