@@ -286,6 +286,9 @@ enum PostgresSchema {
             );
             """),
         Migration(version: 12, name: "what a document is cannot be updated away", sql: RetentionSchema.postgresImmutable),
+        Migration(version: 13, name: "a deadline acts once", sql: """
+            UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -238,4 +238,23 @@ enum RetentionSchema {
                 FOR EACH ROW EXECUTE FUNCTION document_recipients_fixed();
             """
     }()
+
+    /// SQLite's `INSERT OR REPLACE` deletes the row it replaces without firing DELETE triggers
+    /// unless a connection turned `recursive_triggers` on, which a plain sqlite3 shell does not:
+    /// an insert that meets a row of a document (or a legal hold) already there is refused
+    /// before any conflict handling. (PostgreSQL has no REPLACE; its upserts are UPDATEs, which
+    /// the migration before guards.)
+    static let sqliteNoReplace: String = {
+        let keys = [("documents", "message_id = NEW.message_id"),
+                    ("document_files", "message_id = NEW.message_id AND position = NEW.position"),
+                    ("document_recipients", "(message_id = NEW.message_id AND address = NEW.address) OR id = NEW.id"),
+                    ("legal_holds", "id = NEW.id")]
+        return keys.map { table, match in
+            """
+            CREATE TRIGGER \(table)_no_replace BEFORE INSERT ON \(table) WHEN EXISTS (SELECT 1 FROM \(table) WHERE \(match))
+                BEGIN SELECT RAISE(ABORT, 'a row of \(table) is never replaced'); END;
+
+            """
+        }.joined()
+    }()
 }

@@ -307,6 +307,10 @@ enum Schema {
             INSERT INTO id_watermarks (tbl, last_id) SELECT 'document_recipients', coalesce(max(id), 0) FROM document_recipients;
             """),
         Migration(version: 14, name: "what a document is cannot be updated away", sql: RetentionSchema.sqliteImmutable),
+        Migration(version: 15, name: "no row of a document replaced; a deadline acts once", sql: RetentionSchema.sqliteNoReplace + """
+            -- Recipients delayed before a deadline acted only once: it has acted.
+            UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

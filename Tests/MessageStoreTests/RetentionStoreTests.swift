@@ -72,10 +72,17 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertThrowsError(try rawSQL("UPDATE documents SET sender = 'someone' WHERE message_id = 'young'"))
         XCTAssertThrowsError(try rawSQL("UPDATE documents SET message_id = 'expired' WHERE message_id = 'young'"))
         if Self.backend == .sqlite {
-            // REPLACE deletes the row it replaces: the retention trigger judges that delete too.
-            XCTAssertThrowsError(try rawSQL("""
+            // REPLACE would delete the row it replaces: refused, whatever the connection's pragmas.
+            let shell = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { shell.close() }
+            try shell.pragma("recursive_triggers = OFF")  // as a plain sqlite3 shell has it
+            XCTAssertThrowsError(try shell.run("""
                 INSERT OR REPLACE INTO documents (message_id, connection, idempotency_key, sender, metadata, created_at, retain_until)
                 VALUES ('young', 'dms', NULL, 'x', '{}', 0, 0)
+                """))
+            XCTAssertThrowsError(try shell.run("""
+                INSERT OR REPLACE INTO document_recipients (id, message_id, address, route, status, updated_at)
+                SELECT id, message_id, address, route, status, updated_at FROM document_recipients WHERE message_id = 'young'
                 """))
         }
         // What the mailbox changes stays changeable: a recipient's status.
