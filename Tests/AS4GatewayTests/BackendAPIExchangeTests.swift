@@ -217,18 +217,12 @@ final class BackendAPIExpiredReceiverCertificateTests: XCTestCase {
                                                 file: "b-short.json")
         h.nodes["gw-b"]!.extraArguments = ["--config", config]
         h.stop("gw-a")  // to read the changed parties.json
-        try h.importDirectory("gw-a", [h.remoteEntry(company, ownerId: "40003032949", kind: "company", party: "gw-b")])
-        try h.importDirectory("gw-b", [GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
-        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
-        try h.start("gw-a")
-        try h.start("gw-b")
+        let dms = try h.companyMailboxOnB(company, ownerId: "40003032949", dmsOf: sender)
 
         let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [company]), files: [("x.txt", Array("proof".utf8))])
         XCTAssertEqual(sent.status, 202, sent.text)
         let id = try XCTUnwrap(sent.json["messageId"] as? String)
-        func recipient() throws -> [String: Any] {
-            ((try dms.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
-        }
+        func recipient() throws -> [String: Any] { try dms.recipient(of: id) }
         try h.waitUntil(timeout: 30, "the receipt held") { try recipient()["status"] as? String == "Accepted" }
         let first = try recipient()
         XCTAssertEqual(first["sent"] as? Bool, true, "\(first)")
@@ -257,16 +251,10 @@ final class BackendAPIUnsignedAgreementTests: XCTestCase {
         let sender = "DVS@90000048472", company = "_DEFAULT@40003032949"
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs.map { var leg = $0; leg.sign = false; leg.encrypt = false; return leg })
-        try h.importDirectory("gw-a", [h.remoteEntry(company, ownerId: "40003032949", kind: "company", party: "gw-b")])
-        try h.importDirectory("gw-b", [GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
-        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
-        try h.start("gw-a")
-        try h.start("gw-b")
+        let dms = try h.companyMailboxOnB(company, ownerId: "40003032949", dmsOf: sender)
         let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [company]), files: [("u.txt", Array("unsigned".utf8))])
         let id = try XCTUnwrap(sent.json["messageId"] as? String, sent.text)
-        func recipient() throws -> [String: Any] {
-            ((try dms.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
-        }
+        func recipient() throws -> [String: Any] { try dms.recipient(of: id) }
         try h.waitUntil(timeout: 30, "the document accepted") { try recipient()["status"] as? String == "Accepted" }
         let view = try recipient()
         XCTAssertEqual(view["sent"] as? Bool, false, "\(view)")

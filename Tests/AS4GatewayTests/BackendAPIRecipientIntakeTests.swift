@@ -90,9 +90,7 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
             XCTAssertEqual(sent.status, 202, sent.text)
             ids[sender] = try XCTUnwrap(sent.json["messageId"] as? String)
         }
-        func recipient(_ message: String) throws -> [String: Any] {
-            ((try dmsA.get("/api/v1/messages/\(message)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
-        }
+        func recipient(_ message: String) throws -> [String: Any] { try dmsA.recipient(of: message) }
         for (sender, expected) in [(institutionAtB, "has its mailbox on this gateway"), (servedByC, "is served by access point gw-c, not by gw-a")] {
             try h.waitUntil(timeout: 30, "\(sender) refused by B") { try recipient(ids[sender]!)["status"] as? String == "Failed" }
             let detail = ((try recipient(ids[sender]!)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")

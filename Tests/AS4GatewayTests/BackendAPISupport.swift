@@ -22,6 +22,12 @@ struct BackendClient {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// One recipient's view in `GET /api/v1/messages/{id}` (the first one, or `address`'s); empty when absent.
+    func recipient(of id: String, _ address: String? = nil) throws -> [String: Any] {
+        let list = (try get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []
+        return list.first { address == nil || $0["address"] as? String == address } ?? [:]
+    }
+
     private var auth: [(String, String)] { token.map { [("Authorization", "Bearer \($0)")] } ?? [] }
 
     func get(_ path: String) throws -> Reply {
@@ -103,6 +109,17 @@ extension GatewayHarness {
         let path = try file("directory-\(node)-\(UUID().uuidString.prefix(6)).json", Array("{\"addresses\": [\(entries.joined(separator: ","))]}".utf8))
         let r = try GatewayProcess.run(["directory", "import", path, "--data", nodes[node]!.data])
         guard r.status == 0 else { throw HarnessTimeout(description: "directory import: \(r.stderr)") }
+    }
+
+    /// gw-a's directory sends `company` to gw-b, whose mailbox holds it; a DMS connection of gw-a
+    /// holds `sender`. Starts both gateways and returns that DMS's client.
+    func companyMailboxOnB(_ company: String, ownerId: String, dmsOf sender: String) throws -> BackendClient {
+        try importDirectory("gw-a", [remoteEntry(company, ownerId: ownerId, kind: "company", party: "gw-b")])
+        try importDirectory("gw-b", [Self.localEntry(company, ownerId: ownerId, kind: "company")])
+        let dms = try BackendClient(port: nodes["gw-a"]!.submitPort, token: try addConnection("gw-a", name: "dms", addresses: [sender]))
+        try start("gw-a")
+        try start("gw-b")
+        return dms
     }
 
     static func localEntry(_ address: String, ownerId: String, kind: String, maxBytes: Int? = nil) -> String {

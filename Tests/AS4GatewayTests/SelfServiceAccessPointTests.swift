@@ -91,7 +91,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
         let forged = try fromCompany(Self.invented)
         let genuine = try fromCompany("_DEFAULT@\(Self.company)")
         func status(_ id: String) throws -> [String: Any] {
-            ((try companyDMS.get("/api/v1/messages/\(id)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+            try companyDMS.recipient(of: id)
         }
         try h.waitUntil(timeout: 30, "the forged sender refused") { try status(forged)["status"] as? String == "Failed" }
         let detail = ((try status(forged)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
@@ -109,7 +109,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
         XCTAssertFalse(try messageFromTheAccessPoint(expect: .failed), "a message signed with a revoked certificate is refused")
         // The receipt it gave before the revocation still proves the document was sent.
         func sentView() throws -> [String: Any] {
-            ((try ministry.get("/api/v1/messages/\(documentId)").json["recipients"] as? [[String: Any]]) ?? []).first ?? [:]
+            try ministry.recipient(of: documentId)
         }
         let afterSigning = try sentView()
         XCTAssertEqual(afterSigning["sent"] as? Bool, true, "\(afterSigning)")
