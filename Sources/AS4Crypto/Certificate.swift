@@ -11,6 +11,9 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     let pointer: OpaquePointer
     /// The DER encoding; also the basis of `==` and `hash(into:)`.
     public let derBytes: [UInt8]
+    /// The hash of `derBytes`, taken once: certificate sets key caches looked up per message, and
+    /// hashing a kilobyte of DER on every lookup showed in the daemon's profile.
+    private let derHash: Int
     public let notBefore: Date
     public let notAfter: Date
     public let subjectName: DistinguishedName
@@ -21,6 +24,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
         pointer = x509
         do {
             derBytes = try derEncode("certificate") { i2d_X509(x509, $0) }
+            derHash = derBytes.hashValue
             notBefore = try date(from: X509_get0_notBefore(x509))
             notAfter = try date(from: X509_get0_notAfter(x509))
             subjectName = try DistinguishedName(copying: X509_get_subject_name(x509))
@@ -172,7 +176,7 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
 
     public static func == (lhs: Certificate, rhs: Certificate) -> Bool { lhs.derBytes == rhs.derBytes }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(derBytes) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(derHash) }
 
     public var description: String { "Certificate(\(subject), serial \(serialNumber))" }
 }

@@ -97,7 +97,7 @@ public struct MessageSealer {
                 if let cs = p.characterSet { props.append(Property(EbmsConstants.characterSet, cs)) }
                 var body = p.body
                 var wireType = p.mimeType
-                if compress, CompressionChoice.worthCompressing(mimeType: p.mimeType) {
+                if compress, try CompressionChoice.worthCompressing(mimeType: p.mimeType, body: p.body) {
                     body = try gzip(p.body, spool: &spool)
                     wireType = EbmsConstants.gzip
                     props.append(Property(EbmsConstants.compressionType, EbmsConstants.gzip))

@@ -109,6 +109,48 @@ final class EncryptedExchangeTests: XCTestCase {
         }
     }
 
+    /// Compressed or encrypted content labelled application/octet-stream (how a PDF export or an
+    /// ASiC container often arrives) is recognised by its bytes and left alone; text, XML and
+    /// small or low-entropy bodies are still deflated; a type that is never worth it stays so.
+    func testIncompressibleContentIsNotDeflatedWhateverItsType() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let random = (0..<10_240).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let xml = Array(String(repeating: "<cbc:InvoicedQuantity unitCode=\"EA\">3</cbc:InvoicedQuantity>\n", count: 200).utf8)
+        XCTAssertGreaterThan(CompressionChoice.entropy(of: random), 7.9)
+        XCTAssertLessThan(CompressionChoice.entropy(of: xml), 6)
+        XCTAssertFalse(try CompressionChoice.worthCompressing(mimeType: "application/octet-stream", body: .bytes(random)))
+        XCTAssertTrue(try CompressionChoice.worthCompressing(mimeType: "application/octet-stream", body: .bytes(xml)))
+        // Too short to judge by a sample: the type decides.
+        XCTAssertTrue(try CompressionChoice.worthCompressing(mimeType: "application/octet-stream", body: .bytes(Array(random.prefix(1000)))))
+        XCTAssertFalse(try CompressionChoice.worthCompressing(mimeType: "application/zip", body: .bytes(xml)))
+        // Every byte value equally often, yet periodic: deflate shrinks it, so it is compressed.
+        let periodic = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        XCTAssertGreaterThan(CompressionChoice.entropy(of: Array(periodic.prefix(4096))), 7.99)
+        XCTAssertTrue(try CompressionChoice.worthCompressing(mimeType: "application/octet-stream", body: .bytes(periodic)))
+        // A file body is judged by its first bytes, read from the file.
+        let path = NSTemporaryDirectory() + "/as4gw-entropy-\(UUID().uuidString).bin"
+        try Data(random + xml).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertFalse(try CompressionChoice.worthCompressing(mimeType: "application/pdf", body: try .wholeFile(path)))
+        XCTAssertTrue(try CompressionChoice.worthCompressing(mimeType: "application/pdf",
+                                                             body: PartBody.wholeFile(path).slice(offset: 10_240, length: UInt64(xml.count))))
+
+        // Sealed: the random payload travels as it is, the XML one deflated.
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa),
+                                   encryption: .init(recipient: pki.rsaB.certificate, method: .rsaOAEP), compress: true)
+        let sealed = try sealer.seal(SealAndVerifyTests.user(), payloads: [
+            Payload(contentID: "random@test", mimeType: "application/octet-stream", body: .bytes(random)),
+            Payload(contentID: "xml@test", mimeType: "application/octet-stream", body: .bytes(xml)),
+        ])
+        let infos = sealed.messaging.userMessage?.payloads ?? []
+        XCTAssertEqual(infos.count, 2)
+        XCTAssertNil(infos[0].properties.first { $0.name == "CompressionType" })
+        XCTAssertEqual(infos[1].properties.first { $0.name == "CompressionType" }?.value, "application/gzip")
+    }
+
     func testOAEPDigestOutsideThePolicyIsRefused() throws {
         let sealer = MessageSealer(signer: try SignatureBuilder(identity: pki.rsa),
                                    encryption: .init(recipient: pki.rsaB.certificate, method: .rsaOAEP), compress: true)
