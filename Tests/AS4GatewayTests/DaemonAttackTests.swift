@@ -73,6 +73,15 @@ class SealingTestCase: XCTestCase {
         return (code, error)
     }
 
+    /// The URI of every ds:Reference in a receipt's NonRepudiationInformation.
+    func referenceURIs(_ text: String) -> [String] {
+        guard let start = text.range(of: "NonRepudiationInformation"),
+              let end = text.range(of: "</ebbp:NonRepudiationInformation>", range: start.upperBound..<text.endIndex) else { return [] }
+        return text[start.upperBound..<end.lowerBound].components(separatedBy: "<ds:Reference ").dropFirst().compactMap { ref in
+            ref.range(of: "URI=\"").map { String(ref[$0.upperBound...].prefix { $0 != "\"" }) }
+        }
+    }
+
     func find(_ bytes: [UInt8], _ needle: String, from: Int = 0) -> Int? {
         let n = Array(needle.utf8)
         guard bytes.count >= n.count, from <= bytes.count - n.count else { return nil }
@@ -109,9 +118,13 @@ final class DaemonAttackTests: SealingTestCase {
 
     func testForgeriesAreRefusedAndNothingIsStored() throws {
         // The control: a genuine message is accepted with a receipt.
-        let (okStatus, okError) = try post(try seal(id: "genuine@test"))
+        // Kept aside: sealing the same id again writes the same file.
+        let genuinePath = harness.root.appendingPathComponent("genuine-first.mime").path
+        try FileManager.default.copyItem(atPath: try seal(id: "genuine@test"), toPath: genuinePath)
+        let (okStatus, okError) = try post(genuinePath)
         XCTAssertEqual(okStatus, 200)
         XCTAssertNil(okError)
+        let genuineReceipt = lastReply
 
         var cases: [(String, String, Int, String)] = []  // id, what, expected HTTP status, expected code
         func check(_ id: String, _ what: String, _ result: (Int, String?), _ code: String) throws {
@@ -159,9 +172,23 @@ final class DaemonAttackTests: SealingTestCase {
         // The genuine message sealed and signed again (new wsu:Ids, so other digests for
         // eb:Messaging and the Body; the same payloads): a retry, given the receipt again and not
         // stored twice.
-        let (retryStatus, retryError) = try post(try seal(id: "genuine@test"))
+        let firstReceipt = genuineReceipt
+        let resigned = try seal(id: "genuine@test")
+        let (retryStatus, retryError) = try post(resigned)
         XCTAssertEqual(retryStatus, 200, "a re-signed retry")
         XCTAssertNil(retryError)
+        // Its receipt acknowledges what this copy signed (a sender matches the receipt's
+        // NonRepudiationInformation against its own SignedInfo), so it is a new receipt.
+        let retryText = String(decoding: try Data(contentsOf: URL(fileURLWithPath: resigned)), as: UTF8.self)
+        let acknowledged = referenceURIs(lastReply).filter { $0.hasPrefix("#") }
+        XCTAssertEqual(acknowledged.count, 2, lastReply)
+        for uri in acknowledged { XCTAssertTrue(retryText.contains("wsu:Id=\"\(uri.dropFirst())\""), "\(uri) not signed by the retry") }
+        XCTAssertNotEqual(lastReply, firstReceipt)
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("event=duplicate message_id=genuine@test"))
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("status=new-receipt"))
+        // The same bytes again: the stored receipt, byte for byte.
+        XCTAssertEqual(try post(genuinePath).0, 200)
+        XCTAssertEqual(lastReply, firstReceipt)
         let store = try harness.store("gw-b")
         XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100)
             .filter { $0.metadata.messageId == "genuine@test" }.count, 1)

@@ -178,11 +178,7 @@ struct InboundProcessor: HTTPHandler {
                 guard original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
                 }
-                guard try sameContent(stored, signature) else {
-                    throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
-                }
-                context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-                return .success([UInt8](stored))
+                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, fields: fields, started: started))
             }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
@@ -211,11 +207,10 @@ struct InboundProcessor: HTTPHandler {
             case .duplicate(let original):
                 // Raced with a concurrent copy of the same message: answer as that one was answered.
                 for p in parts where !p.file.path.isEmpty { unlink(p.file.path) }
-                guard let stored = original.receipt, try sameContent(stored, signature) else {
+                guard let stored = original.receipt else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
                 }
-                context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-                return .success([UInt8](stored))
+                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, fields: fields, started: started))
             }
         } catch {
             return fail(error)
@@ -325,16 +320,50 @@ struct InboundProcessor: HTTPHandler {
     /// builds its retry again may give the parts new Content-IDs), nor the references to
     /// eb:Messaging and the Body (signed again, they get new wsu:Ids and so other digests).
     /// An unsigned copy has nothing to compare: the MessageId decides.
-    func sameContent(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> Bool {
-        guard let signature else { return true }
+    /// How a copy of a message received before compares with it, judged by the references our
+    /// stored receipt acknowledged and those the copy signed.
+    enum DuplicateKind: Equatable {
+        /// Signed the same way (or nothing signed): the stored receipt answers it.
+        case identical
+        /// The same payloads (digests) signed again, e.g. with new wsu:Ids or Content-IDs: a new
+        /// receipt must acknowledge this copy's references, or the sender, matching the receipt's
+        /// NonRepudiationInformation against what it signed (AS4 reception awareness), refuses it.
+        case resigned
+        /// Other payloads under the same MessageId.
+        case different
+    }
+
+    func duplicateKind(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> DuplicateKind {
+        guard let signature else { return .identical }
         let stored = try AS4Message.read(try MessageInput.load(bytes: [UInt8](storedReceipt), contentType: MultipartWriter.soapContentType))
-        guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return false }
+        guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return .different }
+        let acknowledgedRefs = try ReceiptValidator.references(in: receipt).map { ($0.uri, $0.digestMethod, $0.digestValue) }
+        let signedRefs = signature.references.map { ($0.uri, $0.digestMethod, $0.digestValue) }
         func digests(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
             refs.filter { $0.uri.hasPrefix("cid:") }.map { $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
         }
-        let acknowledged = digests(try ReceiptValidator.references(in: receipt).map { ($0.uri, $0.digestMethod, $0.digestValue) })
-        let now = digests(signature.references.map { ($0.uri, $0.digestMethod, $0.digestValue) })
-        return acknowledged == now
+        func all(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
+            refs.map { $0.uri + " " + $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
+        }
+        if all(acknowledgedRefs) == all(signedRefs) { return .identical }
+        return digests(acknowledgedRefs) == digests(signedRefs) ? .resigned : .different
+    }
+
+    /// The answer to a copy of a message already stored: never stored again; the stored receipt,
+    /// or a new one when the copy was signed again.
+    func answerDuplicate(_ message: AS4Message, storedReceipt: Data, signature: SignatureInfo?,
+                         fields: [String: String?], started: Date) throws -> [UInt8] {
+        switch try duplicateKind(storedReceipt, signature) {
+        case .different:
+            throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
+        case .identical:
+            context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
+            return [UInt8](storedReceipt)
+        case .resigned:
+            let receipt = try buildReceipt(for: message, signature: signature)
+            context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
+            return receipt
+        }
     }
 
     /// How far a peer's clock may be from ours.
