@@ -127,9 +127,7 @@ public struct SignatureVerifier {
     // MARK: - steps
 
     func isForUltimateReceiver(_ security: XMLElement, _ version: SOAPVersion) -> Bool {
-        let role = version == .soap12 ? security.attribute("role", NS.soap12) : security.attribute("actor", NS.soap11)
-        guard let role else { return true }
-        return role == "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+        SOAPRole.targetsUltimateReceiver(security, version)
     }
 
     func checkAlgorithms(_ signature: SignatureInfo, _ report: inout SignatureReport) {

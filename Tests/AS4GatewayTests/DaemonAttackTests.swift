@@ -248,3 +248,51 @@ final class ReplayGuardTests: XCTestCase {
         XCTAssertNil(admit("pr-4@x", age: 100), "within the skew")
     }
 }
+
+/// SOAP header blocks and their roles (SOAP 1.2 Part 1 §2.2, §5.2.3): a mandatory block aimed at
+/// us that we do not process stops the message with an env:MustUnderstand fault; blocks for other
+/// roles are not ours to judge; wsse:Security in the `next` role is ours.
+final class HeaderBlockRoleTests: SealingTestCase {
+    func insertHeader(_ block: String) -> (inout String) -> Void {
+        { text in text = text.replacingOccurrences(of: "</env:Header>", with: block + "</env:Header>") }
+    }
+
+    func testAMandatoryBlockWeDoNotProcessIsRefusedWithMustUnderstand() throws {
+        for (n, attributes) in ["env:mustUnderstand=\"true\"", "env:mustUnderstand=\"1\" env:role=\"http://www.w3.org/2003/05/soap-envelope/role/next\"",
+                                "env:mustUnderstand=\"true\" env:role=\"http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver\""].enumerated() {
+            let id = "must-\(n)@test"
+            let (status, error) = try post(try seal(id: id), edit: insertHeader("<x:Foo xmlns:x=\"urn:x\" \(attributes)>1</x:Foo>"))
+            XCTAssertEqual(status, 500, attributes)
+            XCTAssertEqual(error, "EBMS:0009", attributes)
+            XCTAssertTrue(lastReply.contains("<env:Value>env:MustUnderstand</env:Value>"), lastReply)
+            XCTAssertTrue(lastReply.contains("refToMessageInError=\"\(id)\""), lastReply)
+            try assertNothingStored(id)
+        }
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("header block x:Foo is marked mustUnderstand"))
+    }
+
+    func testBlocksForOtherRolesOrOptionalOnesAreIgnored() throws {
+        for (n, attributes) in ["env:mustUnderstand=\"true\" env:role=\"urn:some:intermediary\"",
+                                "env:mustUnderstand=\"true\" env:role=\"http://www.w3.org/2003/05/soap-envelope/role/none\"",
+                                "env:mustUnderstand=\"false\"", ""].enumerated() {
+            let (status, error) = try post(try seal(id: "optional-\(n)@test"), edit: insertHeader("<x:Foo xmlns:x=\"urn:x\" \(attributes)>1</x:Foo>"))
+            XCTAssertEqual(status, 200, attributes)
+            XCTAssertNil(error, attributes)
+        }
+    }
+
+    func testSecurityInTheNextRoleIsOurs() throws {
+        let (status, error) = try post(try seal(id: "next@test")) { text in
+            text = text.replacingOccurrences(of: "<wsse:Security ", with: "<wsse:Security env:role=\"http://www.w3.org/2003/05/soap-envelope/role/next\" ")
+        }
+        XCTAssertEqual(status, 200, lastReply)
+        XCTAssertNil(error)
+        // Aimed at another role, it is not ours: the message counts as unsigned and is refused.
+        let (otherStatus, otherError) = try post(try seal(id: "elsewhere@test")) { text in
+            text = text.replacingOccurrences(of: "<wsse:Security ", with: "<wsse:Security env:role=\"urn:some:intermediary\" ")
+        }
+        XCTAssertEqual(otherStatus, 500)
+        XCTAssertNotNil(otherError)
+        try assertNothingStored("elsewhere@test")
+    }
+}

@@ -61,6 +61,9 @@ struct InboundProcessor: HTTPHandler {
         // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
         // profile does not is refused with the error the finding names.
         let refTo = message.messaging.primary?.messageInfo.messageId
+        if let error = Self.notUnderstood(message) {
+            return errorResponse(error, refTo: refTo, started: started, faultCode: .mustUnderstand)
+        }
         if message.messaging.userMessage != nil {
             switch processUserMessage(message, started: started) {
             case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
@@ -85,6 +88,13 @@ struct InboundProcessor: HTTPHandler {
 
     // MARK: - user messages
 
+    /// A mandatory header block we do not process: the message must not be processed at all.
+    static func notUnderstood(_ message: AS4Message) -> EbmsError? {
+        message.envelope.notUnderstood.first.map {
+            EbmsError(.invalidHeader, "header block \($0) is marked mustUnderstand and is not processed here")
+        }
+    }
+
     /// Why a user message was not accepted: the error to answer with, and the log fields.
     struct ReceiveFailure: Error {
         var error: Error
@@ -102,6 +112,7 @@ struct InboundProcessor: HTTPHandler {
         let id = user.messageInfo.messageId
         var fields = Self.fields(user)
         func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields)) }
+        if let error = Self.notUnderstood(message) { return fail(error) }
         if let finding = message.profileFindings.first { return fail(finding.error) }
         let set = context.pmodes
         let match: Match
@@ -402,15 +413,17 @@ struct InboundProcessor: HTTPHandler {
 
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
     /// accepted), 200 for warnings. Signed when we can sign.
-    func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> HTTPResponse {
-        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields)
+    func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
+                       faultCode: SOAPFault.Code? = nil) -> HTTPResponse {
+        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, faultCode: faultCode)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
         if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
         return response
     }
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
-    func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:]) -> (status: Int, envelope: [UInt8]) {
+    func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
+                     faultCode: SOAPFault.Code? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
         // wire (AS4-WIRE §1.8); the detail stays in our log.
         if !(error is EbmsError) {
@@ -427,7 +440,7 @@ struct InboundProcessor: HTTPHandler {
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
         // beside the eb:Error (ebMS3 §6.6): Receiver when we could not process it, else Sender.
         let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
-        let fault = status == 200 ? nil : SOAPFault(code: [.deliveryFailure, .other].contains(e.code) ? .receiver : .sender,
+        let fault = status == 200 ? nil : SOAPFault(code: faultCode ?? ([.deliveryFailure, .other].contains(e.code) ? .receiver : .sender),
                                                     reason: "\(e.code.rawValue) \(e.code.shortDescription)")
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)

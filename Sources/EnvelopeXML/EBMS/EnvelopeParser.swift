@@ -68,9 +68,16 @@ public enum EnvelopeParser {
             findings.append(ProfileFinding(.featureNotSupportedUnpackaging,
                                            "payload in the SOAP Body: eDelivery AS4 carries payloads only as MIME attachments"))
         }
-        return ParsedEnvelope(document: document, soapVersion: version, messaging: messaging,
-                              envelopeElement: root, headerElement: header, messagingElement: messagingElement,
-                              bodyElement: body, securityHeaders: security, profileFindings: findings)
+        var parsed = ParsedEnvelope(document: document, soapVersion: version, messaging: messaging,
+                                    envelopeElement: root, headerElement: header, messagingElement: messagingElement,
+                                    bodyElement: body, securityHeaders: security, profileFindings: findings)
+        // eb:Messaging and wsse:Security are ours to process; any other mandatory block aimed at
+        // us is one we do not understand.
+        parsed.notUnderstood = blocks.filter {
+            !$0.isElement("Messaging", NS.eb) && !$0.isElement("Security", NS.wsse)
+                && SOAPRole.mustUnderstand($0, version) && SOAPRole.targetsUltimateReceiver($0, version)
+        }.map(\.qualifiedName)
+        return parsed
     }
 
     // MARK: - eb:Messaging

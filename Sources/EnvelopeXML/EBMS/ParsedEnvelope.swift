@@ -16,6 +16,10 @@ public struct ParsedEnvelope {
     /// Deviations from the eDelivery AS4 profile that ebMS3 Core tolerates. A strict receiver
     /// turns them into the error each one names; `inspect` reports them.
     public let profileFindings: [ProfileFinding]
+    /// Header blocks aimed at us with mustUnderstand set that we do not process (qualified names):
+    /// SOAP 1.2 Part 1 §5.2.3 forbids processing such a message; it gets an env:MustUnderstand
+    /// fault instead.
+    public var notUnderstood: [String] = []
 
     public var hasSignature: Bool {
         securityHeaders.contains { $0.firstChild("Signature", NS.ds) != nil }
@@ -29,6 +33,27 @@ public struct ParsedEnvelope {
 
     /// True when the SOAP Body has content (a payload in the Body, or a SOAP Fault).
     public var bodyHasContent: Bool { !bodyElement.children.isEmpty || bodyElement.hasNonWhitespaceText }
+}
+
+/// Which header blocks a receiving MSH acts on (SOAP 1.2 Part 1 §2.2): the ultimate receiver
+/// acts in the `next` and `ultimateReceiver` roles, and a block without a role is for the ultimate
+/// receiver. SOAP 1.1's `actor` has only `next` besides the default.
+public enum SOAPRole {
+    public static let next12 = "http://www.w3.org/2003/05/soap-envelope/role/next"
+    public static let ultimateReceiver12 = "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+    public static let next11 = "http://schemas.xmlsoap.org/soap/actor/next"
+
+    public static func targetsUltimateReceiver(_ block: XMLElement, _ version: SOAPVersion) -> Bool {
+        let role = (version == .soap12 ? block.attribute("role", NS.soap12) : block.attribute("actor", NS.soap11))?.trimmingXMLWhitespace()
+        guard let role, !role.isEmpty else { return true }
+        return version == .soap12 ? [next12, ultimateReceiver12].contains(role) : role == next11
+    }
+
+    /// Whether the block's mustUnderstand says it must be processed ("true"/"1").
+    public static func mustUnderstand(_ block: XMLElement, _ version: SOAPVersion) -> Bool {
+        let value = block.attribute("mustUnderstand", version.namespace)?.trimmingXMLWhitespace()
+        return value == "true" || value == "1"
+    }
 }
 
 /// One way a message departs from the eDelivery AS4 profile while still being valid ebMS3.

@@ -9,6 +9,9 @@ public struct SOAPFault: Sendable, Equatable {
         case sender
         /// The receiver could not process a message that may be fine (env:Receiver; SOAP 1.1 Server).
         case receiver
+        /// A header block aimed at us with mustUnderstand that we do not process (SOAP 1.2 Part 1
+        /// §5.4.8; SOAP 1.1 MustUnderstand).
+        case mustUnderstand
     }
 
     public var code: Code
@@ -25,13 +28,13 @@ public struct SOAPFault: Sendable, Equatable {
         switch soapVersion {
         case .soap12:
             w.open("\(env):Code")
-            w.element("\(env):Value", text: "\(env):" + (code == .sender ? "Sender" : "Receiver"))
+            w.element("\(env):Value", text: "\(env):" + (code == .sender ? "Sender" : code == .receiver ? "Receiver" : "MustUnderstand"))
             w.close("\(env):Code")
             w.open("\(env):Reason")
             w.element("\(env):Text", [("xml:lang", "en")], text: reason)
             w.close("\(env):Reason")
         case .soap11:
-            w.element("faultcode", text: "\(env):" + (code == .sender ? "Client" : "Server"))
+            w.element("faultcode", text: "\(env):" + (code == .sender ? "Client" : code == .receiver ? "Server" : "MustUnderstand"))
             w.element("faultstring", text: reason)
         }
         w.close("\(env):Fault")
@@ -57,7 +60,7 @@ extension SOAPFault {
             }
             let local = code.map { String($0.split(separator: ":").last ?? "") } ?? ""
             let text = [code, reason].compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.joined(separator: " ")
-            return SOAPFault(code: ["Sender", "Client"].contains(local) ? .sender : .receiver,
+            return SOAPFault(code: local == "MustUnderstand" ? .mustUnderstand : ["Sender", "Client"].contains(local) ? .sender : .receiver,
                              reason: String((text.isEmpty ? "(no reason given)" : text).prefix(500)))
         }
         return nil
