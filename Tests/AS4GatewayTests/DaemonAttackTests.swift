@@ -296,3 +296,25 @@ final class HeaderBlockRoleTests: SealingTestCase {
         try assertNothingStored("elsewhere@test")
     }
 }
+
+extension DaemonAttackTests {
+    /// A header the parser refuses as a whole still names its MessageId in the error, so that the
+    /// sender can tie the error to its message (ebMS3 §6.3).
+    func testAnInvalidHeaderIsAnsweredWithItsMessageId() throws {
+        let (status, error) = try post(try seal(id: "noconversation@test")) { text in
+            guard let start = text.range(of: "<eb:ConversationId>"), let end = text.range(of: "</eb:ConversationId>") else { return }
+            text.removeSubrange(start.lowerBound..<end.upperBound)
+        }
+        XCTAssertEqual(status, 500)
+        XCTAssertEqual(error, "EBMS:0009")
+        XCTAssertTrue(lastReply.contains("refToMessageInError=\"noconversation@test\""), lastReply)
+        XCTAssertTrue(lastReply.contains("<eb:RefToMessageId>noconversation@test</eb:RefToMessageId>"), lastReply)
+        try assertNothingStored("noconversation@test")
+        // An id the profile forbids is not echoed.
+        let (_, bracketError) = try post(try seal(id: "brackets@test")) { text in
+            text = text.replacingOccurrences(of: "<eb:MessageId>brackets@test</eb:MessageId>", with: "<eb:MessageId>&lt;brackets@test&gt;</eb:MessageId>")
+        }
+        XCTAssertEqual(bracketError, "EBMS:0009")
+        XCTAssertFalse(lastReply.contains("refToMessageInError"), lastReply)
+    }
+}

@@ -56,7 +56,9 @@ struct InboundProcessor: HTTPHandler {
         do {
             message = try AS4Message.read(raw)
         } catch {
-            return errorResponse(error, refTo: nil, started: started)
+            // The header is invalid, but its MessageId may still be readable: naming it lets the
+            // sender tie the error to its message instead of waiting for a receipt.
+            return errorResponse(error, refTo: Self.messageIdHint(raw.envelope), started: started)
         }
         // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
         // profile does not is refused with the error the finding names.
@@ -87,6 +89,22 @@ struct InboundProcessor: HTTPHandler {
     }
 
     // MARK: - user messages
+
+    /// The eb:MessageId of a message whose header could not be read as a whole: the first
+    /// eb:Messaging/*/eb:MessageInfo/eb:MessageId of a well-formed envelope, if it has one that a
+    /// receipt or error may name (non-empty, no angle brackets, at most 1,000 characters).
+    static func messageIdHint(_ envelope: [UInt8]) -> String? {
+        guard let document = try? XMLDocument(parsing: envelope, limits: .envelope), let root = document.root else { return nil }
+        for version in [NS.soap12, NS.soap11] {
+            guard let messaging = root.firstChild("Header", version)?.firstChild("Messaging", NS.eb) else { continue }
+            for unit in messaging.children {
+                guard let id = unit.firstChild("MessageInfo", NS.eb)?.firstChild("MessageId", NS.eb)?.trimmedText else { continue }
+                guard !id.isEmpty, id.count <= 1000, !id.contains("<"), !id.contains(">") else { return nil }
+                return id
+            }
+        }
+        return nil
+    }
 
     /// A mandatory header block we do not process: the message must not be processed at all.
     static func notUnderstood(_ message: AS4Message) -> EbmsError? {
