@@ -262,3 +262,41 @@ final class BackendAPIUnsignedAgreementTests: XCTestCase {
         XCTAssertTrue((view["sentStatement"] as? String ?? "").contains("not proof of sending"), "\(view)")
     }
 }
+
+/// Personal codes are personal data the log has no need of: a person's address appears in every
+/// log line with its code replaced by the same pseudonym, also inside reasons.
+final class LogPseudonymTests: XCTestCase {
+    func testNoLogLineCarriesAPersonalCode() throws {
+        let sender = "DVS@90000048472", person = "_PRIVATE@16117519997"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        let dms = try h.companyMailboxOnB(person, ownerId: "16117519997", dmsOf: sender, kind: "naturalPerson")
+        // Written with the hyphen, as people write it.
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: ["_PRIVATE@161175-19997"]), files: [("p.txt", Array("hi".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        try h.waitUntil(timeout: 30, "accepted") { try dms.recipient(of: id)["status"] as? String == "Accepted" }
+        // Refused for an unknown person: the reason names the address, masked.
+        let refused = try dms.submit(metadata: BackendClient.metadata(from: sender, to: ["_PRIVATE@32123456789"]), files: [("p.txt", Array("hi".utf8))])
+        XCTAssertEqual(refused.status, 422, refused.text)
+        let logA = h.nodes["gw-a"]!.log, logB = h.nodes["gw-b"]!.log
+        for code in ["16117519997", "161175-19997", "32123456789"] {
+            XCTAssertFalse(logA.contains(code), "gw-a logs \(code)")
+            XCTAssertFalse(logB.contains(code), "gw-b logs \(code)")
+        }
+        let delivery = try XCTUnwrap(logB.split(separator: "\n").first { $0.contains("event=mailbox-delivery") }, logB)
+        let pseudonym = try XCTUnwrap(delivery.split(separator: " ").first { $0.hasPrefix("recipient=_PRIVATE@~") }, String(delivery))
+        XCTAssertEqual(pseudonym.count, "recipient=_PRIVATE@~".count + 10, String(pseudonym))
+        // The same person, the same pseudonym, after a restart too (the key is kept).
+        h.stop("gw-b")
+        try h.start("gw-b")
+        let again = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [person]), files: [("q.txt", Array("again".utf8))])
+        let againId = try XCTUnwrap(again.json["messageId"] as? String, again.text)
+        try h.waitUntil(timeout: 30, "accepted again") { try dms.recipient(of: againId)["status"] as? String == "Accepted" }
+        let deliveries = h.nodes["gw-b"]!.log.split(separator: "\n").filter { $0.contains("event=mailbox-delivery") }
+        XCTAssertEqual(deliveries.count, 2)
+        XCTAssertTrue(deliveries.allSatisfy { $0.contains(String(pseudonym)) }, deliveries.joined(separator: "\n"))
+        let key = h.nodes["gw-b"]!.data + "/log-pseudonym.key"
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int, 0o600)
+    }
+}

@@ -113,9 +113,9 @@ extension GatewayHarness {
 
     /// gw-a's directory sends `company` to gw-b, whose mailbox holds it; a DMS connection of gw-a
     /// holds `sender`. Starts both gateways and returns that DMS's client.
-    func companyMailboxOnB(_ company: String, ownerId: String, dmsOf sender: String) throws -> BackendClient {
-        try importDirectory("gw-a", [remoteEntry(company, ownerId: ownerId, kind: "company", party: "gw-b")])
-        try importDirectory("gw-b", [Self.localEntry(company, ownerId: ownerId, kind: "company")])
+    func companyMailboxOnB(_ company: String, ownerId: String, dmsOf sender: String, kind: String = "company") throws -> BackendClient {
+        try importDirectory("gw-a", [remoteEntry(company, ownerId: ownerId, kind: kind, party: "gw-b")])
+        try importDirectory("gw-b", [Self.localEntry(company, ownerId: ownerId, kind: kind)])
         let dms = try BackendClient(port: nodes["gw-a"]!.submitPort, token: try addConnection("gw-a", name: "dms", addresses: [sender]))
         try start("gw-a")
         try start("gw-b")

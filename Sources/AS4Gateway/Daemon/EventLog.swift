@@ -1,3 +1,4 @@
+import AS4Crypto
 import EnvelopeXML
 import Foundation
 import Synchronization
@@ -9,6 +10,11 @@ import Glibc
 /// JSON with `--log-format json`. Fields come in a fixed order (time, level, event, then the
 /// message's own), so a grep or an eye finds them in the same place on every line. Payload
 /// bytes, keys and secrets are never passed here.
+///
+/// A natural person's address carries their personal code (`_PRIVATE@<code>`), which is personal
+/// data the log has no need of: wherever one appears in a field, the code is replaced by a
+/// pseudonym (`_PRIVATE@~` and 10 hex digits of an HMAC under this installation's key), the same
+/// for the same person on every line, so lines can still be followed and matched.
 final class EventLog: Sendable {
     enum Format: String, Sendable { case logfmt, json }
     enum Level: Int, Comparable, Sendable {
@@ -30,11 +36,34 @@ final class EventLog: Sendable {
     let minimum: Level
     private let lock = Mutex(())
     private let fd: Int32
+    private let pseudonymKey: [UInt8]
 
-    init(format: Format, minimum: Level = .info, fileDescriptor: Int32 = 2) {
+    /// `pseudonymKey`: the key of the personal-code pseudonyms (`LogPseudonymKey`); a random one
+    /// for this process when nil.
+    init(format: Format, minimum: Level = .info, fileDescriptor: Int32 = 2, pseudonymKey: [UInt8]? = nil) {
         self.format = format
         self.minimum = minimum
         self.fd = fileDescriptor
+        self.pseudonymKey = pseudonymKey ?? ((try? SecureRandom.bytes(32)) ?? Array(UUID().uuidString.utf8))
+    }
+
+    static let personPrefix = "_PRIVATE@"
+
+    /// `value` with every personal code after `_PRIVATE@` (any case) replaced by its pseudonym.
+    func maskingPersonalCodes(_ value: String) -> String {
+        guard value.utf8.contains(UInt8(ascii: "@")), value.range(of: Self.personPrefix, options: .caseInsensitive) != nil else { return value }
+        var out = ""
+        var rest = Substring(value)
+        while let r = rest.range(of: Self.personPrefix, options: .caseInsensitive) {
+            out += rest[..<r.upperBound]
+            let code = rest[r.upperBound...].prefix { $0.isASCII && ($0.isNumber || $0 == "-") }
+            if !code.isEmpty {
+                let mac = (try? HMAC.sha256(key: pseudonymKey, data: Array(code.filter { $0 != "-" }.utf8))) ?? []
+                out += "~" + mac.prefix(5).map { String(format: "%02x", $0) }.joined()
+            }
+            rest = rest[r.upperBound...].dropFirst(code.count)
+        }
+        return out + rest
     }
 
     /// Known fields in the order they are printed; anything else follows in the order given.
@@ -44,9 +73,9 @@ final class EventLog: Sendable {
     func log(_ level: Level, _ event: String, _ fields: [String: String?] = [:]) {
         guard level >= minimum else { return }
         var pairs: [(String, String)] = [("time", Timestamp().lexical), ("level", level.name), ("event", event)]
-        for key in Self.order { if let v = fields[key], let value = v { pairs.append((key, value)) } }
+        for key in Self.order { if let v = fields[key], let value = v { pairs.append((key, maskingPersonalCodes(value))) } }
         for (key, v) in fields.sorted(by: { $0.key < $1.key }) where !Self.order.contains(key) {
-            if let value = v { pairs.append((key, value)) }
+            if let value = v { pairs.append((key, maskingPersonalCodes(value))) }
         }
         var line = format == .json ? Self.json(pairs) : Self.logfmt(pairs)
         line += "\n"

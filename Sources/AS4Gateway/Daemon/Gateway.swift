@@ -25,10 +25,11 @@ final class Gateway {
     private var noticeMailer: NoticeMailer?
 
     init(config: GatewayConfiguration) throws {
-        let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
-                           minimum: EventLog.Level(name: config.logLevel) ?? .info)
         let fm = FileManager.default
         try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
+                           minimum: EventLog.Level(name: config.logLevel) ?? .info,
+                           pseudonymKey: try LogPseudonymKey.load(dataDirectory: config.dataDirectory))
 
         // P-Modes; in development mode, certificates for every party are created first.
         var devCA: String?
