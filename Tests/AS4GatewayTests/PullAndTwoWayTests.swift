@@ -52,6 +52,10 @@ final class PullAndTwoWayTests: XCTestCase {
         let log = harness.nodes["gw-b"]!.log
         XCTAssertTrue(log.contains("event=pulled message_id=\(id)") || log.contains("event=pulled") && log.contains(id), log)
         XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("event=delivered message_id=\(id)"))
+        // The side pulled from logs an empty round as what it is, at debug, naming the puller.
+        let pulledFrom = harness.nodes["gw-a"]!.log.split(separator: "\n")
+        XCTAssertFalse(pulledFrom.contains { $0.contains("event=refused") && $0.contains("EBMS:0006") }, harness.nodes["gw-a"]!.log)
+        XCTAssertTrue(pulledFrom.contains { $0.contains("level=debug event=pull-empty") && $0.contains("to=gw-b") }, harness.nodes["gw-a"]!.log)
 
         // The receipt is a signed receipt for the pulled message.
         let receiptFile = try harness.file("pull-receipt.xml", [UInt8](sent.receipt!))

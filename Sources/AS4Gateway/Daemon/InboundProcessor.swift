@@ -453,7 +453,10 @@ struct InboundProcessor: HTTPHandler {
         detail.refToMessageInError = refTo
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: Identifier.messageId(domain: context.messageIdDomain), refToMessageId: refTo),
                                    kind: .errors([detail]))
-        context.log.log(e.code.severity == .warning ? .info : .warning, "refused",
+        // An empty pull is the normal answer to a puller's poll, not a refusal: a line every
+        // poll would bury the log.
+        let empty = e.code == .emptyMessagePartitionChannel
+        context.log.log(empty ? .debug : e.code.severity == .warning ? .info : .warning, empty ? "pull-empty" : "refused",
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
         // beside the eb:Error (ebMS3 §6.6): Receiver when we could not process it, else Sender.

@@ -26,7 +26,8 @@ struct PullResponder {
             // Only messages for the puller itself: others may be allowed to pull the same MPC.
             guard let job = try context.store.nextForPull(mpc: mpc, receivers: puller.partyIds.map(\.description), now: Date(),
                                                           owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
-                return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started)
+                return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started,
+                                               fields: ["to": puller.name, "mpc": mpc])
             }
             context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",
                                               "attempt": String(job.attempt), "elapsed_ms": ms(started)])
