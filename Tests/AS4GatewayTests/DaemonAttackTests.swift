@@ -318,3 +318,21 @@ extension DaemonAttackTests {
         XCTAssertFalse(lastReply.contains("refToMessageInError"), lastReply)
     }
 }
+
+/// The receiver's own check of the agreement's size limit, whatever the sender checked: a
+/// compressible payload small on the wire but over the limit once expanded is refused.
+final class ReceiverSizeLimitTests: SealingTestCase {
+    override func setUpWithError() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 0, maxMessageBytes: 10_000)])
+        try harness.start("gw-b")
+    }
+
+    func testAPayloadOverTheAgreedSizeOnceExpandedIsRefused() throws {
+        let (status, error) = try post(try seal(id: "expands@test", content: String(repeating: "x", count: 60_000)))
+        XCTAssertEqual(status, 500)
+        XCTAssertEqual(error, "EBMS:0303", lastReply)
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("limit"), harness.nodes["gw-b"]!.log)
+        try assertNothingStored("expands@test")
+    }
+}

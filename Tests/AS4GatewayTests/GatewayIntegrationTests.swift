@@ -130,16 +130,32 @@ final class GatewayIntegrationTests: XCTestCase {
         XCTAssertEqual(harness.nodes["gw-b"]!.log.components(separatedBy: "error_code=EBMS:0001").count - 1, 3)
     }
 
-    func testMessageOverTheAgreedSizeIsRefused() throws {
+    /// The sender knows the agreement's limit: a submission over it is refused at once (413),
+    /// not sealed and retried until the receiver's EBMS:0010 makes it Failed. So is one over the
+    /// gateway's own maxMessageBytes, and an id the receiver would refuse. (The receiver's own
+    /// check: `ReceiverSizeLimitTests`.)
+    func testSubmissionsTheReceiverWouldRefuseAreRefusedAtOnce() throws {
         try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: 0, maxMessageBytes: 10_000)])
+        try harness.nodes["gw-a"]!.extraArguments = ["--config", harness.file("limit.json", Array("{\"maxMessageBytes\": 50000}".utf8))]
         try harness.start("gw-a")
-        try harness.start("gw-b")
-        let big = (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
-        let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("big.bin", big)])
-        let failed = try harness.waitFor("gw-a", id, .outbound, .failed)
-        // The payload is very compressible: small on the wire, over the limit once expanded.
-        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0303", harness.nodes["gw-b"]!.log)
-        XCTAssertTrue(failed.outbound?.lastError?.reason.contains("limit") ?? false, "\(String(describing: failed.outbound?.lastError))")
+        let big = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("big.bin", big)])) { error in
+            XCTAssertTrue("\(error)".contains("takes at most 10000 bytes"), "\(error)")
+        }
+        let huge = [UInt8](repeating: 0x41, count: 60_000)
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("huge.bin", huge)])) { error in
+            XCTAssertTrue("\(error)".contains("limit is 50000 bytes (maxMessageBytes)"), "\(error)")
+        }
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("ok.bin", [1])], messageId: "a b<>")) { error in
+            XCTAssertTrue("\(error)".contains("eb:MessageId"), "\(error)")
+        }
+        XCTAssertThrowsError(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("ok.bin", [1])], refTo: "<x@y>")) { error in
+            XCTAssertTrue("\(error)".contains("eb:RefToMessageId"), "\(error)")
+        }
+        let store = try harness.store("gw-a")
+        defer { store.close() }
+        XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .outbound, limit: 10).count, 0, "nothing queued")
+        XCTAssertNoThrow(try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("fits.bin", Array(big.prefix(9_000)))]))
     }
 
     func testKillDuringAQueueAndRestartDeliversEachExactlyOnce() throws {

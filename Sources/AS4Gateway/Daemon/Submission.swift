@@ -103,17 +103,32 @@ struct Outbound {
             }
             payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
         }
+        // The payloads are read from disk, so the request body says nothing of their size: the
+        // gateway's limit applies to what they add up to.
+        let total = payloads.reduce(UInt64(0)) { $0 + $1.body.count }
+        if total > context.config.maxMessageBytes {
+            throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; this gateway's limit is \(context.config.maxMessageBytes) bytes (maxMessageBytes)")
+        }
+        // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry.
+        do {
+            if let given = s.messageId { try EnvelopeParser.checkMessageId(given, "MessageId") }
+            if let ref = s.refToMessageId { try EnvelopeParser.checkMessageId(ref, "RefToMessageId") }
+        } catch {
+            throw SubmissionError(status: 422, reason: error.reason)
+        }
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
         if s.messageId != nil, (try? context.store.findMessage(id: id, direction: .outbound)) != nil {
             throw SubmissionError(status: 409, reason: "message id \(id) was already submitted")
         }
-        try queue(s, payloads: payloads, id: id)
+        try queue(s, payloads: payloads, id: id, checkLegLimit: true)
         return id
     }
 
     /// Seals and queues one user message whose payloads are already checked (the backend API's
     /// documents live in the store, where `submit` refuses to read).
-    func queue(_ s: SubmissionHandler.Request, payloads: [Payload], id: String) throws {
+    /// `checkLegLimit`: refuse payloads over the leg's `payload.maxMessageBytes` now (HTTP 413),
+    /// which the receiver would refuse with EBMS:0010 after every retry.
+    func queue(_ s: SubmissionHandler.Request, payloads: [Payload], id: String, checkLegLimit: Bool = false) throws {
         let set = context.pmodes
         guard let us = set.party(named: context.party) else { throw SubmissionError(status: 500, reason: "this gateway (\(context.party)) is not in the P-Mode set") }
         guard let them = set.party(named: s.to) ?? set.parties.first(where: { $0.partyIds.contains { $0.value == s.to } }) else {
@@ -123,6 +138,10 @@ struct Outbound {
         switch set.outboundLeg(from: us.name, to: them.name, service: Service(s.service, type: s.serviceType), action: s.action) {
         case .success(let m): match = m
         case .failure(let e): throw SubmissionError(status: 422, reason: "no agreement to send \(s.service)/\(s.action) to \(them.name): \(e.reason)")
+        }
+        let total = payloads.reduce(UInt64(0)) { $0 + $1.body.count }
+        if checkLegLimit, total > UInt64(match.leg.payload.maxMessageBytes) {
+            throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; the agreement \(match.pmode.id) takes at most \(match.leg.payload.maxMessageBytes) bytes")
         }
         // A reply (eb:RefToMessageId naming a message we received) continues its conversation.
         let answered = try s.refToMessageId.flatMap { try context.store.findMessage(id: $0, direction: .inbound) }

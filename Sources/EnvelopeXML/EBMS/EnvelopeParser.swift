@@ -130,7 +130,9 @@ public enum EnvelopeParser {
         return MessageInfo(timestamp: ts, messageId: id, refToMessageId: ref)
     }
 
-    static func checkMessageId(_ id: String, _ name: String) throws(EbmsError) {
+    /// What a receiver accepts as eb:MessageId or eb:RefToMessageId; senders check their ids
+    /// with it before anything is sealed.
+    public static func checkMessageId(_ id: String, _ name: String) throws(EbmsError) {
         guard !id.isEmpty else { throw invalid("eb:\(name) is empty") }
         if id.hasPrefix("<") || id.hasSuffix(">") {
             throw invalid("eb:\(name) \"\(id)\" must not be enclosed in angle brackets")
