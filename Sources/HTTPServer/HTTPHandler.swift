@@ -10,9 +10,17 @@ public protocol HTTPHandler: Sendable {
 
     /// Called with the complete request; may block (writing to disk, signing).
     func handle(_ request: HTTPRequest) -> HTTPResponse
+
+    /// The answer to a request the server itself refuses (403 for a client certificate, 413 for a
+    /// body over `maxBodyBytes`, 503 while stopping), so the application can log it and answer
+    /// in its own format. `reason` is one sentence for a person.
+    func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse
 }
 
 extension HTTPHandler {
     /// Accepts every request.
     public func admit(_ head: HTTPRequestHead) -> HTTPResponse? { nil }
+
+    /// Plain text.
+    public func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse { .text(status, reason + "\n") }
 }

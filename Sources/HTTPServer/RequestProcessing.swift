@@ -29,7 +29,7 @@ extension ServerContext {
             (RequestState(head: head, body: nil), self.queue(response, on: connection))
         }
         if self.isDraining {
-            return refuse(.text(503, "the server is shutting down\n"))
+            return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
         }
         if let tls = self.configuration.tls {
             let session = as4gw_mhd_connection_tls_session(connection)
@@ -37,7 +37,7 @@ extension ServerContext {
             case .accepted(let certificate):
                 head.clientCertificate = certificate
             case .refused(let reason):
-                return refuse(.text(403, reason + "\n"))
+                return refuse(self.handler.refused(head, status: 403, reason: reason))
             }
         }
         if let refusal = self.handler.admit(head) {
@@ -45,7 +45,7 @@ extension ServerContext {
         }
         let maxBytes = self.configuration.maxBodyBytes
         if let declared = head.contentLength, declared > maxBytes {
-            return refuse(.text(413, "the request body (\(declared) bytes) exceeds the limit of \(maxBytes) bytes\n"))
+            return refuse(self.handler.refused(head, status: 413, reason: "the request body (\(declared) bytes) exceeds the limit of \(maxBytes) bytes"))
         }
         let body = RequestBodyCollector(maxBytes: maxBytes, inMemoryLimit: self.configuration.inMemoryBodyLimit,
                                         spoolDirectory: self.configuration.spoolDirectory,
@@ -74,7 +74,7 @@ extension ServerContext {
             self.log("spooling the body from \(request.head.remoteAddress) failed: \(failure)")
         }
         if case .refusing(let status, let reason) = collector.outcome {
-            return self.queue(.text(status, reason + "\n"), on: connection)
+            return self.queue(self.handler.refused(request.head, status: status, reason: reason), on: connection)
         }
         let body: HTTPRequestBody
         do {
@@ -84,7 +84,7 @@ extension ServerContext {
             body = finished
         } catch {
             self.log("spooling the body from \(request.head.remoteAddress) failed: \(error)")
-            return self.queue(.text(500, "the request body could not be stored\n"), on: connection)
+            return self.queue(self.handler.refused(request.head, status: 500, reason: "the request body could not be stored"), on: connection)
         }
         let response = self.handler.handle(HTTPRequest(head: request.head, body: body))
         return self.queue(response, on: connection)

@@ -1,4 +1,5 @@
 import Foundation
+@testable import AS4Gateway
 import HTTPClient
 import XCTest
 
@@ -49,5 +50,51 @@ final class BackendAPITLSTests: XCTestCase {
                              "no plain HTTP on a TLS listener")
         XCTAssertEqual(try GatewayProcess.run(["connections", "revoke", "cert-dms", "--data", data]).status, 0)
         XCTAssertEqual(try client("gw-b").get(url: url).status, 401, "revoked")
+    }
+}
+
+/// Every refused API request is one log line and a problem+json body, also when the HTTP server
+/// refuses it itself (no client certificate where one is required); the AS4 endpoint logs its
+/// early refusals too, naming the client.
+final class RefusalLogTests: XCTestCase {
+    func testRefusalsAreLoggedAndAnsweredAsProblems() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.start("gw-a")
+        h.stop("gw-a")
+        let certs = h.pmodeDirectory + "/certs"
+        let config = h.root.appendingPathComponent("api-mtls.json").path
+        try """
+        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
+                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "required"}}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try h.start("gw-a")
+        var plain = HTTPClientConfiguration()
+        plain.trustedCAFile = certs + "/dev-ca.pem"
+        let noCertificate = try HTTPClient(configuration: plain).get(url: "https://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)/api/v1/inbox?address=_PRIVATE@161175-19997")
+        XCTAssertEqual(noCertificate.status, 403)
+        XCTAssertEqual(noCertificate.headers.first { $0.0.lowercased() == "content-type" }?.1, "application/problem+json")
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(noCertificate.body)) as? [String: Any])?["status"] as? Int, 403)
+        var withCertificate = plain
+        withCertificate.clientCertificateFile = certs + "/gw-b.tls.pem"
+        withCertificate.clientKeyFile = certs + "/gw-b.tls.key"
+        let unknown = try HTTPClient(configuration: withCertificate).get(url: "https://127.0.0.1:\(h.nodes["gw-a"]!.submitPort)/api/v1/inbox",
+                                                                         headers: [("Authorization", "Bearer not-a-token")])
+        XCTAssertEqual(unknown.status, 401)
+        let as4 = try HTTPClient(configuration: plain).post(url: h.nodes["gw-a"]!.as4URL, headers: [("Content-Type", "text/plain")], body: .bytes([1]))
+        XCTAssertEqual(as4.status, 415)
+        let lines = h.nodes["gw-a"]!.log.split(separator: "\n")
+        let refused403 = lines.first { $0.contains("event=api-refused") && $0.contains("status=403") }
+        XCTAssertNotNil(refused403, h.nodes["gw-a"]!.log)
+        XCTAssertTrue(refused403?.contains("client=127.0.0.1") ?? false)
+        XCTAssertFalse(h.nodes["gw-a"]!.log.contains("19997"), "no personal code in the log")
+        XCTAssertTrue(lines.contains { $0.contains("event=api-refused") && $0.contains("status=401") && $0.contains("path=/api/v1/inbox") })
+        XCTAssertTrue(lines.contains { $0.contains("event=http-refused") && $0.contains("status=415") && $0.contains("client=127.0.0.1") })
+    }
+
+    func testBarePersonalCodesAreMaskedInRefusalLines() {
+        XCTAssertEqual(APIHandler.maskingCodes("/api/v1/x/161175-19997/end?c=32123456789"), "/api/v1/x/***********/end?c=***********")
+        XCTAssertEqual(APIHandler.maskingCodes("company 40003032949, order 1234567890123"), "company 40003032949, order 1234567890123")
     }
 }

@@ -14,13 +14,63 @@ struct APIHandler: HTTPHandler {
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
         if head.path == context.config.apiListener.path {
             guard Self.isLoopback(head.remoteAddress) else {
-                return Problem.forbidden("the operators' submission endpoint answers loopback peers only; use POST /api/v1/messages").response
+                let problem = Problem.forbidden("the operators' submission endpoint answers loopback peers only; use POST /api/v1/messages")
+                logRefusal(head, problem, connection: nil)
+                return problem.response
             }
             return SubmissionHandler(context: context).admit(head)
         }
-        guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)").response }
+        guard let problem = admission(head) else { return nil }
+        logRefusal(head, problem, connection: nil)
+        return problem.response
+    }
+
+    func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
+        let type = [403: "forbidden", 413: "too-large", 503: "unavailable"][status] ?? "refused"
+        let title = [403: "Client certificate refused", 413: "Request body too large", 503: "Shutting down"][status] ?? "Request refused"
+        let problem = Problem(status, type, title, reason)
+        logRefusal(head, problem, connection: nil)
+        return problem.response
+    }
+
+    /// One line per refused API request (the operators' path logs its own): who, what, why.
+    /// A personal code in the path or the reason is masked like every `_PRIVATE@` address.
+    func logRefusal(_ head: HTTPRequestHead, _ problem: Problem, connection: String?) {
+        context.log.log(problem.status >= 500 ? .warning : .info, "api-refused",
+                        ["status": String(problem.status), "method": head.method, "path": Self.maskingCodes(head.path),
+                         "connection": connection, "client": head.remoteAddress, "reason": Self.maskingCodes(problem.detail)])
+    }
+
+    /// `text` with every bare Latvian personal code (11 digits, the first 0 to 3, an optional
+    /// hyphen after the sixth) replaced by `***********`; company numbers start with 4, 5 or 9.
+    static func maskingCodes(_ text: String) -> String {
+        let chars = Array(text)
+        var out = ""
+        var i = 0
+        while i < chars.count {
+            if i == 0 || !chars[i - 1].isNumber, let length = personalCodeLength(chars, at: i) {
+                out += "***********"
+                i += length
+            } else {
+                out.append(chars[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    private static func personalCodeLength(_ c: [Character], at i: Int) -> Int? {
+        func digit(_ k: Int) -> Bool { k < c.count && c[k].isASCII && c[k].isNumber }
+        guard digit(i), ("0"..."3").contains(c[i]), (i..<i + 6).allSatisfy(digit) else { return nil }
+        let rest = i + 6 < c.count && c[i + 6] == "-" ? i + 7 : i + 6
+        guard (rest..<rest + 5).allSatisfy(digit), !digit(rest + 5) else { return nil }
+        return rest + 5 - i
+    }
+
+    private func admission(_ head: HTTPRequestHead) -> Problem? {
+        guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)") }
         // Refused before any body byte is read: an upload without credentials costs nothing.
-        if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated.response }
+        if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated }
         // A bearer token that names no active connection is refused here too, so a stranger with
         // any Authorization header cannot make the gateway read and spool a large body first.
         // Only requests that bring a body pay for this second check (`handle` authenticates
@@ -29,23 +79,25 @@ struct APIHandler: HTTPHandler {
         if ["POST", "PUT", "PATCH"].contains(head.method), head.contentLength != 0,
            head.clientCertificate == nil, head.headers["Authorization"] != nil,
            let connections = try? context.mailbox.connections(), (try? APICredentials.authenticate(head, among: connections)) ?? nil == nil {
-            return Problem.unauthenticated.response
+            return Problem.unauthenticated
         }
         if let length = head.contentLength, length > context.config.maxMessageBytes {
             return Problem(413, "too-large", "Request body too large",
-                           "the body of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes (maxMessageBytes)").response
+                           "the body of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes (maxMessageBytes)")
         }
         return nil
     }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         if request.head.path == context.config.apiListener.path { return SubmissionHandler(context: context).handle(request) }
+        var connectionName: String?
         do {
             let connections = try context.mailbox.connections()
             var connection = try APICredentials.authenticate(request.head, among: connections)
             if connection == nil {
                 connection = try SelfService.connection(for: request.head, among: connections, registrations: context.registrations)
             }
+            connectionName = connection?.name
             // Registrants (a company's certificate, no connection yet) may reach these routes only.
             if RegistrationRoutes.handles(request.head.path) {
                 return try RegistrationRoutes(request: request, connection: connection, context: context).route()
@@ -53,6 +105,7 @@ struct APIHandler: HTTPHandler {
             guard let connection else { throw Problem.unauthenticated }
             return try route(request, APIRequest(request: request, connection: connection, context: context))
         } catch let p as Problem {
+            logRefusal(request.head, p, connection: connectionName)
             return p.response
         } catch where DiskFull.matches(error) {
             // Temporary, and nothing of the request was kept: the client sends it again later.

@@ -16,18 +16,24 @@ struct InboundProcessor: HTTPHandler {
     let context: GatewayContext
 
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
-        guard head.path == context.config.as4Listener.path else { return .text(404, "no AS4 endpoint at \(head.path)\n") }
-        guard head.method == "POST" else { return .text(405, "the AS4 endpoint takes POST\n") }
+        guard head.path == context.config.as4Listener.path else { return refused(head, status: 404, reason: "no AS4 endpoint at \(head.path)") }
+        guard head.method == "POST" else { return refused(head, status: 405, reason: "the AS4 endpoint takes POST") }
         let type = head.headers["Content-Type"]?.lowercased() ?? ""
         guard type.hasPrefix("multipart/related") || type.hasPrefix("application/soap+xml") || type.hasPrefix("text/xml") else {
-            return .text(415, "an AS4 message is multipart/related or application/soap+xml\n")
+            return refused(head, status: 415, reason: "an AS4 message is multipart/related or application/soap+xml")
         }
         if let length = head.contentLength, length > context.config.maxMessageBytes {
-            context.log.log(.warning, "refused", ["reason": "message of \(length) bytes exceeds the limit of \(context.config.maxMessageBytes)",
-                                                 "from": head.remoteAddress, "status": "413"])
-            return .text(413, "message of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes\n")
+            return refused(head, status: 413, reason: "message of \(length) bytes exceeds this gateway's limit of \(context.config.maxMessageBytes) bytes")
         }
         return nil
+    }
+
+    /// A request refused before it is read as a message (by us or the HTTP server): one log line
+    /// naming the client (`client`; `from` is an ebMS party elsewhere), and the reason as text.
+    func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
+        context.log.log(status >= 500 ? .warning : .info, "http-refused",
+                        ["status": String(status), "method": head.method, "path": head.path, "client": head.remoteAddress, "reason": reason])
+        return .text(status, reason + "\n")
     }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
