@@ -108,3 +108,28 @@ final class PropertyDeliveryTests: XCTestCase {
         }
     }
 }
+
+/// A peer's signed message whose properties exceed what gw-b keeps: refused with EBMS:0003 before
+/// any receipt and nothing stored; one exactly at the limits is kept whole.
+final class PeerPropertyLimitTests: SealingTestCase {
+    func testAPeersPropertiesBeyondTheLimitsAreRefusedAndAtTheLimitsKeptWhole() throws {
+        let tooMany = (0...PropertyLimits.maxCount).flatMap { ["--property", "p\($0)=v"] }
+        let (status, error) = try post(try seal(id: "too-many@test", extra: tooMany))
+        XCTAssertEqual(status, 500, lastReply)
+        XCTAssertEqual(error, "EBMS:0003", lastReply)
+        XCTAssertTrue(lastReply.contains("at most \(PropertyLimits.maxCount)"), lastReply)
+        try assertNothingStored("too-many@test")
+
+        let long = ["--property", "finalRecipient=" + String(repeating: "x", count: PropertyLimits.maxValueBytes + 1)]
+        XCTAssertEqual(try post(try seal(id: "too-long@test", extra: long)).1, "EBMS:0003", lastReply)
+        try assertNothingStored("too-long@test")
+
+        let value = String(repeating: "v", count: PropertyLimits.maxValueBytes)
+        let full = (0..<PropertyLimits.maxCount).flatMap { ["--property", String(format: "p%02d=", $0) + value] }
+        XCTAssertEqual(try post(try seal(id: "full@test", extra: full)).0, 200, lastReply)
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        let kept = try XCTUnwrap(store.findMessage(id: "full@test", direction: .inbound))
+        XCTAssertEqual(kept.metadata.properties, (0..<PropertyLimits.maxCount).map { MessageProperty(String(format: "p%02d", $0), value) })
+    }
+}
