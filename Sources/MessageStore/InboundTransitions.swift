@@ -5,10 +5,12 @@ import Foundation
 
 /// The backend-independent rules of recording received messages.
 enum InboundTransitions {
-    /// Rejects a received message the store cannot key, or a window that looks into the future.
+    /// Rejects a received message the store cannot key, a window that looks into the future, or
+    /// properties beyond `PropertyLimits`.
     static func checkRecord(_ message: InboundMessage, duplicateWindow: TimeInterval) throws {
         guard !message.metadata.messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
         guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
+        try PropertyLimits.check(message.metadata, parts: message.parts)
     }
 }
 

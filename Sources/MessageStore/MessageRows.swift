@@ -30,7 +30,7 @@ extension SQLiteConnection {
     func withParts(_ message: StoredMessage) throws -> StoredMessage {
         var message = message
         message.parts = try query("SELECT * FROM parts WHERE message_row = ? ORDER BY position", [message.rowId]) {
-            $0.messagePart()
+            try $0.messagePart()
         }
         return message
     }
@@ -44,12 +44,12 @@ extension SQLiteConnection {
         try run("""
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
-                                  stored_path, receipt, receipt_at)
-            VALUES (?, 'in', 'Received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  stored_path, receipt, receipt_at, properties)
+            VALUES (?, 'in', 'Received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.receivedAt, message.receivedAt, message.storedPath, message.receipt,
-             message.receipt == nil ? nil : message.receivedAt])
+             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties)])
         let rowId = lastInsertRowID
         try insertParts(message.parts, rowId: rowId)
         return rowId
@@ -62,13 +62,13 @@ extension SQLiteConnection {
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
                                   endpoint, content_type, message_path, sent_references, max_attempts,
-                                  next_attempt_at, pull_mpc)
-            VALUES (?, 'out', 'Submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  next_attempt_at, pull_mpc, properties)
+            VALUES (?, 'out', 'Submitted', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.submittedAt, message.submittedAt, message.endpoint, message.contentType,
              message.messagePath, message.sentReferences, message.maxAttempts,
-             message.firstAttemptAt ?? message.submittedAt, message.pullMPC])
+             message.firstAttemptAt ?? message.submittedAt, message.pullMPC, try PropertyColumn.encode(m.properties)])
         let rowId = lastInsertRowID
         try insertParts(message.parts, rowId: rowId)
         return rowId
@@ -77,9 +77,10 @@ extension SQLiteConnection {
     private func insertParts(_ parts: [MessagePart], rowId: Int64) throws {
         for (position, part) in parts.enumerated() {
             try run("""
-                INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256])
+                INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256, properties)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256,
+                      try PropertyColumn.encode(part.properties)])
             if let bytes = part.bytes {
                 try run("INSERT INTO part_bytes (part_id, bytes) VALUES (?, ?)", [lastInsertRowID, bytes])
             }

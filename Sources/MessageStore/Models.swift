@@ -15,9 +15,12 @@ public struct MessageMetadata: Sendable, Equatable {
     public var action: String
     public var pmodeId: String?
     public var mpc: String?
+    /// eb:MessageProperties in their order (empty for messages stored before properties were kept).
+    public var properties: [MessageProperty]
 
     public init(messageId: String, conversationId: String = "", refToMessageId: String? = nil, fromParty: String,
-                toParty: String, service: String, action: String, pmodeId: String? = nil, mpc: String? = nil) {
+                toParty: String, service: String, action: String, pmodeId: String? = nil, mpc: String? = nil,
+                properties: [MessageProperty] = []) {
         self.messageId = messageId
         self.conversationId = conversationId
         self.refToMessageId = refToMessageId
@@ -27,6 +30,7 @@ public struct MessageMetadata: Sendable, Equatable {
         self.action = action
         self.pmodeId = pmodeId
         self.mpc = mpc
+        self.properties = properties
     }
 }
 
@@ -63,12 +67,17 @@ public struct MessagePart: Sendable, Equatable {
     /// has an empty path and gives the size and SHA-256. Filled by `findMessage`; listings and
     /// duplicate answers leave it out.
     public var bytes: Data?
+    /// The part's eb:PartProperties as received, less `MimeType` (that is `mimeType`) and
+    /// `CompressionType` (the stored payload is decompressed): `CharacterSet` and any
+    /// agreement-specific ones, in their order.
+    public var properties: [MessageProperty]
 
-    public init(contentId: String, mimeType: String, file: StoredFile, bytes: Data? = nil) {
+    public init(contentId: String, mimeType: String, file: StoredFile, bytes: Data? = nil, properties: [MessageProperty] = []) {
         self.contentId = contentId
         self.mimeType = mimeType
         self.file = file
         self.bytes = bytes
+        self.properties = properties
     }
 }
 

@@ -15,6 +15,7 @@ enum OutboundTransitions {
         guard message.endpoint != nil || message.pullMPC != nil else {
             throw StoreError.invalidArgument("message \(messageId): neither an endpoint nor a pull MPC")
         }
+        try PropertyLimits.check(message.metadata, parts: message.parts)
     }
 
     /// A message leased as it is queued must be one a claim would take at `now`.

@@ -82,13 +82,13 @@ final class PostgresTransaction {
         let rowId = try execute("""
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
-                                  stored_path, receipt, receipt_at)
-            VALUES ($1, 'in', 'Received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                  stored_path, receipt, receipt_at, properties)
+            VALUES ($1, 'in', 'Received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             RETURNING row_id
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.receivedAt, message.receivedAt, message.storedPath, message.receipt,
-             message.receipt == nil ? nil : message.receivedAt]).first?.int64("row_id") ?? 0
+             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties)]).first?.int64("row_id") ?? 0
         try insertParts(message.parts, rowId: rowId)
         return rowId
     }
@@ -100,14 +100,14 @@ final class PostgresTransaction {
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
                                   endpoint, content_type, message_path, sent_references, max_attempts,
-                                  next_attempt_at, pull_mpc)
-            VALUES ($1, 'out', 'Submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                  next_attempt_at, pull_mpc, properties)
+            VALUES ($1, 'out', 'Submitted', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
             RETURNING row_id
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.submittedAt, message.submittedAt, message.endpoint, message.contentType,
              message.messagePath, message.sentReferences, message.maxAttempts,
-             message.firstAttemptAt ?? message.submittedAt, message.pullMPC]).first?.int64("row_id") ?? 0
+             message.firstAttemptAt ?? message.submittedAt, message.pullMPC, try PropertyColumn.encode(m.properties)]).first?.int64("row_id") ?? 0
         try insertParts(message.parts, rowId: rowId)
         return rowId
     }
@@ -115,9 +115,10 @@ final class PostgresTransaction {
     private func insertParts(_ parts: [MessagePart], rowId: Int64) throws {
         for (position, part) in parts.enumerated() {
             try execute("""
-                INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256])
+                INSERT INTO parts (message_row, position, content_id, mime_type, path, size, sha256, properties)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                """, [rowId, position, part.contentId, part.mimeType, part.file.path, part.file.size, part.file.sha256,
+                      try PropertyColumn.encode(part.properties)])
         }
     }
 
@@ -147,7 +148,7 @@ extension PostgresConnection {
                                [PostgresArray(messages.map(\.rowId))]).rows
         var parts: [Int64: [MessagePart]] = [:]
         for row in rows {
-            parts[row.int64("message_row"), default: []].append(row.messagePart())
+            parts[row.int64("message_row"), default: []].append(try row.messagePart())
         }
         return messages.map { message in
             var message = message

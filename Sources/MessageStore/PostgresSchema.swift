@@ -289,6 +289,7 @@ enum PostgresSchema {
         Migration(version: 13, name: "a deadline acts once", sql: """
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
+        Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -311,6 +311,7 @@ enum Schema {
             -- Recipients delayed before a deadline acted only once: it has acted.
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
+        Migration(version: 16, name: "message and part properties", sql: PropertySchema.sql),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -29,7 +29,8 @@ extension StoreRow {
                                        refToMessageId: optionalString("ref_to_message_id"),
                                        fromParty: string("from_party"), toParty: string("to_party"),
                                        service: string("service"), action: string("action"),
-                                       pmodeId: optionalString("pmode_id"), mpc: optionalString("mpc"))
+                                       pmodeId: optionalString("pmode_id"), mpc: optionalString("mpc"),
+                                       properties: try PropertyColumn.decode(optionalString("properties"), "message \(messageId)"))
         var outbound: OutboundState?
         if direction == .outbound {
             let lastError = optionalString("last_error_code").map {
@@ -52,9 +53,10 @@ extension StoreRow {
     }
 
     /// Maps a `SELECT * FROM parts` row (without the bytes SQLite may keep for it).
-    func messagePart() -> MessagePart {
+    func messagePart() throws -> MessagePart {
         MessagePart(contentId: string("content_id"), mimeType: string("mime_type"),
-                    file: StoredFile(path: string("path"), size: int64("size"), sha256: string("sha256")))
+                    file: StoredFile(path: string("path"), size: int64("size"), sha256: string("sha256")),
+                    properties: try PropertyColumn.decode(optionalString("properties"), "part \(string("content_id"))"))
     }
 
     /// Maps a `SELECT * FROM events` row.

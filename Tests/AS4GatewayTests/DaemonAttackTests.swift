@@ -21,7 +21,9 @@ class SealingTestCase: XCTestCase {
     override func tearDown() { harness = nil }
 
     /// A message gw-a could really send to gw-b under the test P-Mode, written by `as4gw seal`.
-    func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true, content: String? = nil) throws -> String {
+    /// `extra`: more `seal` arguments (e.g. `--property K=V`).
+    func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true, content: String? = nil,
+              extra: [String] = []) throws -> String {
         let out = harness.root.appendingPathComponent("\(id).mime").path
         let doc = try harness.file("\(id).xml", Array("<doc>\(content ?? id)</doc>".utf8))
         let pdf = try harness.file("\(id).pdf", (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
@@ -30,7 +32,7 @@ class SealingTestCase: XCTestCase {
                     "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", "DeliverDocument",
                     "--agreement", "urn:as4gw:agreements:test", "--pmode", "gw-a-to-gw-b-0", "--compress",
                     "--sign-key", signKey ?? certs + "/gw-a.signing.key", "--sign-cert", signCert ?? certs + "/gw-a.signing.pem",
-                    "--out", out, doc, pdf]
+                    "--out", out] + extra + [doc, pdf]
         if encrypt { args += ["--encrypt-cert", certs + "/gw-b.encryption.pem"] }
         let r = try GatewayProcess.run(args)
         XCTAssertEqual(r.status, 0, r.stderr)

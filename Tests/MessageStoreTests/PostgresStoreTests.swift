@@ -71,6 +71,18 @@ final class PostgresConcurrentClaimTests: ConcurrentClaimTests {
     override func testOneStoreSharedByThreads() throws { try super.testOneStoreSharedByThreads() }
 }
 
+final class PostgresPropertyTests: PropertyTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testMessageAndPartPropertiesComeBackAsReceived() throws { try super.testMessageAndPartPropertiesComeBackAsReceived() }
+    override func testAnOutboundRowKeepsItsPropertiesThroughTheQueue() throws { try super.testAnOutboundRowKeepsItsPropertiesThroughTheQueue() }
+    override func testPropertiesBeyondTheLimitsAreRefusedAndNothingIsStored() throws {
+        try super.testPropertiesBeyondTheLimitsAreRefusedAndNothingIsStored()
+    }
+    override func testADatabaseWrittenBeforePropertiesUpgradesWithItsMessages() throws {
+        try super.testADatabaseWrittenBeforePropertiesUpgradesWithItsMessages()
+    }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -87,7 +99,7 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

@@ -19,10 +19,12 @@ enum MessagesCommand {
             one of Submitted, Sending, Delivered, Failed, Received, Retrieved; --since keeps the
             messages created at or after that instant (e.g. 2026-01-31T12:00:00Z); --address
             keeps those whose from or to party is PARTY; --limit (default 1000) caps the count.
-            --json prints {"messages": [...]}.
-    show    The message with its parts (content id, MIME type, size, SHA-256), every event (time,
-            status, code, detail) and whether a receipt is held. Without --direction both
-            directions are searched; an id found in both needs --direction.
+            --json prints {"messages": [...]}, each with its "properties".
+    show    The message with its eb:MessageProperties (name, value, type: originalSender,
+            finalRecipient, agreement-specific ones), its parts (content id, MIME type, size,
+            SHA-256, and eb:PartProperties such as CharacterSet), every event (time, status, code,
+            detail) and whether a receipt is held. Without --direction both directions are
+            searched; an id found in both needs --direction.
     retry   Puts a Failed outbound message back in the queue: Submitted, due now, its attempt
             budget renewed, with a retry-requested event. The running gateway delivers it on its
             next poll. Refused for a message that is not outbound or not Failed.
@@ -125,6 +127,7 @@ enum MessagesCommand {
             ("action", .string(m.metadata.action)),
             ("pmode", .string(m.metadata.pmodeId)),
             ("mpc", .string(m.metadata.mpc)),
+            ("properties", properties(m.metadata.properties)),
         ]
         if let o = m.outbound {
             fields += [
@@ -186,7 +189,8 @@ enum MessagesCommand {
                 .object([("contentId", .string(p.contentId)), ("mimeType", .string(p.mimeType)),
                          ("size", .int(p.file.size)), ("sha256", .string(p.file.sha256)),
                          // Small payloads live in the store's database: no file, a null path.
-                         ("path", p.file.path.isEmpty ? .null : .string(p.file.path))])
+                         ("path", p.file.path.isEmpty ? .null : .string(p.file.path)),
+                         ("properties", properties(p.properties))])
             })))
             fields.append(("events", .array(events.map { e in
                 .object([("at", .string(timestamp(e.at))), ("status", .string(e.status.rawValue)),
@@ -212,13 +216,32 @@ enum MessagesCommand {
         }
         rows.append(("Receipt", message.receipt.map { "held (\($0.count) bytes\(message.receiptAt.map { ", " + timestamp($0) } ?? ""))" } ?? "none"))
         for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
+        print("Properties (\(md.properties.count)):")
+        for p in md.properties { print("  " + propertyLine(p)) }
         print("Parts (\(message.parts.count)):")
-        for p in message.parts { print("  \(p.contentId)  \(p.mimeType)  \(p.file.size) bytes  sha256=\(p.file.sha256)") }
+        for p in message.parts {
+            print("  \(p.contentId)  \(p.mimeType)  \(p.file.size) bytes  sha256=\(p.file.sha256)")
+            for property in p.properties { print("    " + propertyLine(property)) }
+        }
         print("Events (\(events.count)):")
         for e in events {
             print("  " + [timestamp(e.at), e.status.rawValue, e.code ?? "-", e.detail ?? ""].joined(separator: "  "))
         }
         return 0
+    }
+
+    /// eb:MessageProperties or a part's eb:PartProperties in their order, as `inspect` prints them.
+    static func properties(_ props: [MessageProperty]) -> JSON {
+        .array(props.map { .object([("name", .string($0.name)), ("value", .string($0.value)), ("type", .string($0.type))]) })
+    }
+
+    /// `name=value` (with ` [type]`); control characters escaped, so a value from a peer cannot
+    /// start a line of its own or steer the terminal.
+    static func propertyLine(_ p: MessageProperty) -> String {
+        func shown(_ s: String) -> String {
+            s.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
+        }
+        return shown(p.name) + "=" + shown(p.value) + (p.type.map { "  [" + shown($0) + "]" } ?? "")
     }
 
     // MARK: retry

@@ -5,13 +5,17 @@ import HTTPClient
 enum SendCommand {
     static let help = """
     Usage: as4gw send --to PARTY --service S --action A [--service-type T] [--property K=V ...]
-                      [--conversation-id ID] [--message-id ID] [--ref-to ID] [--mime-type TYPE] [--submit URL] FILE...
+                      [--conversation-id ID] [--message-id ID] [--ref-to ID] [--mime-type TYPE]
+                      [--character-set CS] [--part-property K=V ...] [--submit URL] FILE...
 
     Queues a message for delivery by the running gateway (default submission endpoint
     http://127.0.0.1:8080/submit) and prints its message id. The gateway seals it per the
     P-Mode agreed with PARTY and delivers it with retries; `as4gw serve` logs the outcome.
     --ref-to names the message this one answers (eb:RefToMessageId; the reply leg of a Two-Way
     P-Mode); without --conversation-id the reply joins that message's conversation.
+    --property sets an eb:MessageProperties entry (e.g. originalSender, finalRecipient);
+    --character-set and --part-property set eb:PartProperties (CharacterSet, agreement-specific
+    ones) of every FILE.
     Exit status: 0 queued; 1 refused by the gateway (reason printed); 2 usage or connection error.
     """
 
@@ -19,7 +23,7 @@ enum SendCommand {
         let a: Arguments
         do {
             a = try Arguments(args, valued: ["to", "service", "service-type", "action", "property", "conversation-id", "message-id",
-                                             "ref-to", "mime-type", "submit"], flags: [])
+                                             "ref-to", "mime-type", "character-set", "part-property", "submit"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -30,11 +34,18 @@ enum SendCommand {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { return CLI.usageError("--property takes K=V", help: help) }
             properties[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
+        var partProperties: [String: String] = [:]
+        for p in a.values("part-property") {
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { return CLI.usageError("--part-property takes K=V", help: help) }
+            partProperties[String(p[..<eq])] = String(p[p.index(after: eq)...])
+        }
         var payloads: [JSON] = []
         for path in a.positionals {
             let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
             guard FileManager.default.isReadableFile(atPath: absolute) else { return CLI.ioError("cannot read \(path)") }
-            payloads.append(.object([("path", .string(absolute)), ("mimeType", .string(a.value("mime-type")))]))
+            payloads.append(.object([("path", .string(absolute)), ("mimeType", .string(a.value("mime-type"))),
+                                     ("characterSet", .string(a.value("character-set"))),
+                                     ("properties", .object(partProperties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))]))
         }
         let body = JSON.object([
             ("to", .string(a.value("to"))), ("service", .string(a.value("service"))), ("serviceType", .string(a.value("service-type"))),

@@ -138,6 +138,9 @@ struct InboundProcessor: HTTPHandler {
         func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields)) }
         if let error = Self.notUnderstood(message) { return fail(error) }
         if let finding = message.profileFindings.first { return fail(finding.error) }
+        // The properties go to the consumer whole or the message is refused: none is cut short
+        // or dropped to fit the store (PropertyLimits).
+        if let violation = Self.propertyViolation(user) { return fail(EbmsError(.valueInconsistent, violation)) }
         let set = context.pmodes
         let match: Match
         switch set.match(user) {
@@ -268,7 +271,8 @@ struct InboundProcessor: HTTPHandler {
                                                  limit: limit) {
                     total += UInt64(bytes.count)
                     let file = StoredFile(path: "", size: Int64(bytes.count), sha256: Self.hex(try Digest.sha256(bytes)))
-                    out.append(MessagePart(contentId: cid, mimeType: mimeType, file: file, bytes: Data(bytes)))
+                    out.append(MessagePart(contentId: cid, mimeType: mimeType, file: file, bytes: Data(bytes),
+                                           properties: Self.partProperties(info)))
                     continue
                 }
                 let file = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "in-")
@@ -298,7 +302,7 @@ struct InboundProcessor: HTTPHandler {
                     throw EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
                 }
                 let stored = try context.store.storePayload(.move(path: file.path), at: Date())
-                out.append(MessagePart(contentId: cid, mimeType: mimeType, file: stored))
+                out.append(MessagePart(contentId: cid, mimeType: mimeType, file: stored, properties: Self.partProperties(info)))
             }
         } catch {
             for p in out where !p.file.path.isEmpty { unlink(p.file.path) }
@@ -481,11 +485,31 @@ struct InboundProcessor: HTTPHandler {
          "service": user.collaboration.service.value, "action": user.collaboration.action]
     }
 
+    /// The header values the store keeps, in either direction (`Outbound` records its own
+    /// messages with it too), eb:MessageProperties included.
     static func metadata(_ user: UserMessage, pmode: String?, mpc: String?) -> MessageMetadata {
         MessageMetadata(messageId: user.messageInfo.messageId, conversationId: user.collaboration.conversationId,
                         refToMessageId: user.messageInfo.refToMessageId, fromParty: user.from.ids.first?.description ?? "",
                         toParty: user.to.ids.first?.description ?? "", service: user.collaboration.service.value,
-                        action: user.collaboration.action, pmodeId: pmode, mpc: mpc)
+                        action: user.collaboration.action, pmodeId: pmode, mpc: mpc,
+                        properties: user.properties.map(storeProperty))
+    }
+
+    /// A part's eb:PartProperties as the consumer gets them: `MimeType` is the part's own
+    /// `mimeType` already, and `CompressionType` described the wire form the gateway undid.
+    static func partProperties(_ info: PartInfo) -> [MessageProperty] {
+        info.properties.filter { $0.name != EbmsConstants.mimeType && $0.name != EbmsConstants.compressionType }.map(storeProperty)
+    }
+
+    static func storeProperty(_ p: Property) -> MessageProperty { MessageProperty(p.name, p.value, type: p.type) }
+
+    /// Why the message's properties exceed what the store keeps, if they do.
+    static func propertyViolation(_ user: UserMessage) -> String? {
+        if let v = PropertyLimits.violation(user.properties.map(storeProperty), "eb:MessageProperties") { return v }
+        for info in user.payloads {
+            if let v = PropertyLimits.violation(partProperties(info), "eb:PartProperties of \(info.href ?? "the SOAP Body")") { return v }
+        }
+        return nil
     }
 }
 

@@ -31,6 +31,9 @@ struct SubmissionHandler: HTTPHandler {
         struct PayloadFile: Decodable {
             var path: String
             var mimeType: String?
+            /// eb:PartProperties beside MimeType: `CharacterSet`, and agreement-specific ones.
+            var characterSet: String?
+            var properties: [String: String]?
         }
     }
 
@@ -101,7 +104,14 @@ struct Outbound {
             for own in context.ownFolders where real == own || real.hasPrefix(own + "/") {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) lies in the gateway's own data or P-Mode folder")
             }
-            payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path)))
+            let properties = (p.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) }
+            // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
+            let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
+            if let violation = PropertyLimits.violation(declared, "the part properties of \(p.path)") {
+                throw SubmissionError(status: 422, reason: violation)
+            }
+            payloads.append(Payload(mimeType: p.mimeType ?? SealCommand.guessMimeType(p.path), body: try .wholeFile(p.path),
+                                    characterSet: p.characterSet, properties: properties))
         }
         // The payloads are read from disk, so the request body says nothing of their size: the
         // gateway's limit applies to what they add up to.
@@ -155,6 +165,9 @@ struct Outbound {
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),
             properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })
+        if let violation = PropertyLimits.violation(user.properties.map(InboundProcessor.storeProperty), "the message properties") {
+            throw SubmissionError(status: 422, reason: violation)
+        }
         let security = match.leg.security
         var encryption: MessageSealer.Encryption?
         if security.encrypt {
