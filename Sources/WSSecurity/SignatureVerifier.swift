@@ -9,6 +9,10 @@ import Foundation
 /// signing certificate must chain to the truststore, be valid at the evaluation time, not be
 /// revoked, and be the expected party's when one is given.
 public struct SignatureVerifier {
+    /// References a SignedInfo may hold besides one per attachment (eb:Messaging, the Body, a
+    /// Timestamp, a BinarySecurityToken, and room for what other implementations add).
+    static let referencesBesideAttachments = 8
+
     public var policy: SecurityPolicy
     public var trust: CertificateValidator?
     /// Certificates that SKI / issuer-serial references may name (P-Mode party certs, `--certs`).
@@ -81,12 +85,23 @@ public struct SignatureVerifier {
         }
 
         let partsByID = Dictionary(attachments.compactMap { p in p.contentID.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        // One reference per signed thing: eb:Messaging, the Body, each attachment, perhaps a
+        // Timestamp or a token. Each costs a canonicalisation or a digest of an attachment, so an
+        // unsigned message must not choose how many: a SignedInfo with thousands of them is
+        // refused before any is computed, and so is the first URI named twice.
+        let maxReferences = attachments.count + Self.referencesBesideAttachments
+        guard signature.references.count <= maxReferences else {
+            report.fail(EbmsError(.failedAuthentication, "SignedInfo has \(signature.references.count) references; "
+                                  + "at most \(maxReferences) for a message with \(attachments.count) attachment(s)"))
+            return report
+        }
         var seenURIs: Set<String> = []
         var covered: Set<XMLElement> = []
         var coveredParts: Set<String> = []
         for ref in signature.references {
             if !seenURIs.insert(ref.uri).inserted {
                 report.fail(EbmsError(.failedAuthentication, "ds:Reference URI \(ref.uri) appears twice"))
+                return report
             }
             let status = checkReference(ref, ids: ids, signatureElement: signature.element, parts: partsByID,
                                         encrypted: encryptedContentIDs, covered: &covered, coveredParts: &coveredParts, &report)

@@ -66,6 +66,26 @@ final class SafeXMLTests: XCTestCase {
         }
     }
 
+    /// Refused from the bytes, before libxml2 builds a tree: a run of empty elements (the tree
+    /// costs ~40 times the input) and an element with very many attributes (libxml2's duplicate
+    /// check is quadratic). Quoted values and text may hold `<` and `=` freely.
+    func testHostileShapesAreRefusedBeforeParsing() {
+        let many = "<r>" + String(repeating: "<a/>", count: 120_000) + "</r>"
+        XCTAssertThrowsError(try XMLDocument(parsing: many, limits: .envelope)) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .limitExceeded)
+            XCTAssertTrue("\(error)".contains("more than 50000 nodes"), "\(error)")
+        }
+        let attributes = "<r " + (0..<300).map { "a\($0)=\"1\"" }.joined(separator: " ") + "/>"
+        XCTAssertThrowsError(try XMLDocument(parsing: attributes, limits: .envelope)) { error in
+            XCTAssertTrue("\(error)".contains("more than 256 attributes"), "\(error)")
+        }
+        XCTAssertNoThrow(try XMLDocument(parsing: attributes, limits: .payload))
+        let quoted = "<r a=\"" + String(repeating: "x=y> ", count: 2000) + "\">" + String(repeating: "k=v ", count: 5000) + "</r>"
+        XCTAssertNoThrow(try XMLDocument(parsing: quoted, limits: .envelope))
+        let nested = "<r>" + String(repeating: "<a>t</a>", count: 24_000) + "</r>"
+        XCTAssertNoThrow(try XMLDocument(parsing: nested, limits: .envelope), "48,000 nodes fit")
+    }
+
     func testRefusesInvalidUTF8AndMalformedXML() {
         var bytes = Array("<r>".utf8)
         bytes += [0xC3, 0x28, 0xFF]

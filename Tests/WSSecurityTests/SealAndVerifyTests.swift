@@ -266,3 +266,56 @@ final class TimestampFreshnessTests: XCTestCase {
         XCTAssertEqual(report.error?.code, .policyNoncompliance)
     }
 }
+
+/// An attacker chooses how much a SignedInfo costs to check: thousands of references (each a
+/// canonicalisation or an attachment digest) are refused before any is computed, and so is a
+/// URI named twice.
+final class ReferenceCountTests: XCTestCase {
+    let pki = TestPKI.shared
+
+    func wire(editing edit: (inout String) -> Void) throws -> AS4Message {
+        let sealed = try MessageSealer(signer: try SignatureBuilder(identity: pki.rsa), compress: false)
+            .seal(SealAndVerifyTests.user(), payloads: SealAndVerifyTests.payloads(1))
+        var sink = MemorySink()
+        let contentType = try sealed.write(to: &sink)
+        var text = String(decoding: sink.bytes, as: UTF8.self)
+        edit(&text)
+        return try AS4Message.read(try MessageInput.load(bytes: Array(text.utf8), contentType: contentType))
+    }
+
+    /// The first ds:Reference of the SignedInfo, repeated `times` more times with fresh URIs.
+    func repeatingFirstReference(_ times: Int, sameURI: Bool = false) -> (inout String) -> Void {
+        { text in
+            guard let start = text.range(of: "<ds:Reference "), let end = text.range(of: "</ds:Reference>", range: start.upperBound..<text.endIndex) else { return }
+            let reference = String(text[start.lowerBound..<end.upperBound])
+            let uri = reference.range(of: "URI=\"").map { String(reference[$0.upperBound...].prefix { $0 != "\"" }) } ?? ""
+            let copies = (0..<times).map { i in sameURI ? reference : reference.replacingOccurrences(of: "URI=\"\(uri)\"", with: "URI=\"#nothing-\(i)\"") }
+            text.insert(contentsOf: copies.joined(), at: end.upperBound)
+        }
+    }
+
+    func verify(_ message: AS4Message) -> SignatureReport {
+        SignatureVerifier(policy: .receiving, trust: try? pki.validator(), candidates: [pki.rsa.certificate], expectedSigners: nil)
+            .verify(message, attachments: message.attachments)
+    }
+
+    func testThousandsOfReferencesAreRefusedBeforeAnyIsComputed() throws {
+        let report = verify(try wire(editing: repeatingFirstReference(5000)))
+        XCTAssertEqual(report.error?.code, .failedAuthentication)
+        XCTAssertTrue(report.error?.reason.contains("5003 references; at most 9") ?? false, "\(String(describing: report.error))")
+        XCTAssertTrue(report.references.isEmpty, "no reference was computed")
+    }
+
+    func testAURINamedTwiceStopsTheCheck() throws {
+        let report = verify(try wire(editing: repeatingFirstReference(3, sameURI: true)))
+        XCTAssertEqual(report.error?.code, .failedAuthentication)
+        XCTAssertTrue(report.error?.reason.contains("appears twice") ?? false, "\(String(describing: report.error))")
+        XCTAssertEqual(report.references.count, 1, "stopped at the repeat")
+    }
+
+    func testAFewExtraReferencesAreStillJudgedOneByOne() throws {
+        let report = verify(try wire(editing: repeatingFirstReference(2)))
+        XCTAssertEqual(report.error?.code, .failedAuthentication, "they point at nothing")
+        XCTAssertEqual(report.references.count, 5)
+    }
+}
