@@ -2,6 +2,7 @@ import AS4Crypto
 import Foundation
 import MessageStore
 import XCTest
+@testable import AS4Gateway
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,6 +82,12 @@ final class OpsCommandTests: XCTestCase {
         XCTAssertEqual(try ids(["--direction", "in"]), ["in-1"])
         XCTAssertEqual(try ids(["--address", "urn:ap:red"]), ["in-1", "out-ok"])
         XCTAssertEqual(try ids(["--address", "urn:ap:red", "--limit", "1"]), ["in-1"])
+        // Party ids are stored as type::value; the value alone finds them too.
+        XCTAssertTrue(MessagesCommand.matches("urn:oasis:names:tc:ebcore:partyid-type:unregistered::gw-b", "gw-b"))
+        XCTAssertTrue(MessagesCommand.matches("urn:oasis:names:tc:ebcore:partyid-type:unregistered::gw-b",
+                                              "urn:oasis:names:tc:ebcore:partyid-type:unregistered::gw-b"))
+        XCTAssertFalse(MessagesCommand.matches("urn:oasis:names:tc:ebcore:partyid-type:unregistered::gw-b", "b"))
+        XCTAssertFalse(MessagesCommand.matches("urn:x::gw-b", "urn:y::gw-b"))
         XCTAssertEqual(try ids(["--since", "2025-06-15T15:06:40.500Z"]), ["out-ok", "out-fail"])
 
         let text = try GatewayProcess.run(["messages", "list", "--data", data])
@@ -127,6 +134,9 @@ final class OpsCommandTests: XCTestCase {
         XCTAssertEqual(text.status, 0)
         XCTAssertTrue(text.stdout.contains("Receipt       held (1 bytes"), text.stdout)
         XCTAssertTrue(text.stdout.contains("Events (3):"), text.stdout)
+        // A sent message's parts are in its sealed copy, not rows of their own.
+        XCTAssertTrue(text.stdout.contains("Parts:        inside the sealed message ("), text.stdout)
+        XCTAssertFalse(text.stdout.contains("Parts (0)"), text.stdout)
 
         let missing = try GatewayProcess.run(["messages", "show", "nope", "--data", data])
         XCTAssertEqual(missing.status, 1)

@@ -18,12 +18,14 @@ enum MessagesCommand {
             service, action, attempts (used/allowed, outbound only) and last error. --status is
             one of Submitted, Sending, Delivered, Failed, Received, Retrieved; --since keeps the
             messages created at or after that instant (e.g. 2026-01-31T12:00:00Z); --address
-            keeps those whose from or to party is PARTY; --limit (default 1000) caps the count.
+            keeps those whose from or to party is PARTY (a party id as stored, type::value, or
+            its value alone, e.g. gw-b); --limit (default 1000) caps the count.
             --json prints {"messages": [...]}, each with its "properties".
     show    The message with its eb:MessageProperties (name, value, type: originalSender,
             finalRecipient, agreement-specific ones), its parts (content id, MIME type, size,
             SHA-256, and eb:PartProperties such as CharacterSet), every event (time, status, code,
-            detail) and whether a receipt is held. Without --direction both directions are
+            detail) and whether a receipt is held. A sent message's parts are inside its sealed
+            (signed, encrypted) copy; show says where that is. Without --direction both directions are
             searched; an id found in both needs --direction.
     retry   Puts a Failed outbound message back in the queue: Submitted, due now, its attempt
             budget renewed, with a retry-requested event. The running gateway delivers it on its
@@ -89,7 +91,7 @@ enum MessagesCommand {
                 // The store filters by status, time and direction; the party filter runs here, over
                 // every match, before the limit applies.
                 messages = try store.listMessages(status: status, since: since, direction: direction, limit: Int(Int32.max))
-                    .filter { $0.metadata.fromParty == address || $0.metadata.toParty == address }
+                    .filter { matches($0.metadata.fromParty, address) || matches($0.metadata.toParty, address) }
                 messages = Array(messages.prefix(limit))
             } else {
                 messages = try store.listMessages(status: status, since: since, direction: direction, limit: limit)
@@ -218,7 +220,13 @@ enum MessagesCommand {
         for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
         print("Properties (\(md.properties.count)):")
         for p in md.properties { print("  " + propertyLine(p)) }
-        print("Parts (\(message.parts.count)):")
+        if let o = message.outbound, message.parts.isEmpty {
+            // A sender keeps the message as sealed (signed, encrypted): its parts are inside.
+            let size = o.messageBytes.map { "\($0.count) bytes in the store" } ?? o.messagePath
+            print("Parts:        inside the sealed message (\(size))")
+        } else {
+            print("Parts (\(message.parts.count)):")
+        }
         for p in message.parts {
             print("  \(p.contentId)  \(p.mimeType)  \(p.file.size) bytes  sha256=\(p.file.sha256)")
             for property in p.properties { print("    " + propertyLine(property)) }
@@ -242,6 +250,11 @@ enum MessagesCommand {
             s.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
         }
         return shown(p.name) + "=" + shown(p.value) + (p.type.map { "  [" + shown($0) + "]" } ?? "")
+    }
+
+    /// A stored party id (`type::value`, or a bare value) against what `--address` names.
+    static func matches(_ stored: String, _ wanted: String) -> Bool {
+        stored == wanted || (!wanted.contains("::") && stored.hasSuffix("::" + wanted))
     }
 
     // MARK: retry
