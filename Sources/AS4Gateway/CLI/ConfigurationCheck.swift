@@ -56,9 +56,6 @@ enum ConfigurationCheck {
         if let tls = config.as4Listener.tls {
             do { _ = try KeyMaterial.certificate(tls.certificate) } catch { problems.append("as4Listener.tls.certificate: \(error)") }
             do { _ = try KeyMaterial.privateKey(tls.key) } catch { problems.append("as4Listener.tls.key: \(error)") }
-            if !["none", "optional", "required"].contains(tls.clientAuthentication) {
-                problems.append("as4Listener.tls.clientAuthentication: \(tls.clientAuthentication) is not none, optional or required")
-            }
         }
 
         var listeners = [("as4Listener", config.as4Listener.address, config.as4Listener.port),

@@ -54,7 +54,10 @@ enum ServeCommand {
             config.adminListener?.port = p
         }
         if let v = a.value("log-format") { guard ["logfmt", "json"].contains(v) else { return CLI.usageError("--log-format is logfmt or json", help: help) }; config.logFormat = v }
-        if let v = a.value("log-level") { config.logLevel = v }
+        if let v = a.value("log-level") {
+            guard EventLog.Level(name: v) != nil else { return CLI.usageError("--log-level is \(EventLog.Level.names)", help: help) }
+            config.logLevel = v
+        }
         if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
         if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
         if !config.settingProblems.isEmpty, !a.has("check-config") {

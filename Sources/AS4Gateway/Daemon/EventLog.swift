@@ -10,11 +10,13 @@ import Glibc
 /// message's own), so a grep or an eye finds them in the same place on every line. Payload
 /// bytes, keys and secrets are never passed here.
 final class EventLog: Sendable {
-    enum Format: String, Sendable { case logfmt, json }
+    enum Format: String, Sendable, CaseIterable { case logfmt, json }
     enum Level: Int, Comparable, Sendable {
         case debug, info, warning, error
         var name: String { ["debug", "info", "warn", "error"][rawValue] }
         static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+        /// The words `init(name:)` takes, for error messages.
+        static let names = "debug, info, warn (or warning), error"
         init?(name: String) {
             switch name.lowercased() {
             case "debug": self = .debug
