@@ -166,22 +166,57 @@ struct GatewayConfiguration: Codable, Sendable {
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
 
+    /// The numbers `serve` accepts. docs/config.schema.json states the same bounds as
+    /// `minimum`/`maximum` (ConfigurationLimitsTests compares them), so an editor checking the
+    /// file against the schema refuses what the daemon refuses.
+    struct Limit: Sendable {
+        var name: String
+        var range: ClosedRange<Double>
+        var why: String
+        var integer = false
+    }
+
+    static let limits: [Limit] = [
+        Limit(name: "connectTimeoutSeconds", range: 0.001...3600, why: "seconds"),
+        Limit(name: "requestTimeoutSeconds", range: 0.001...86_400, why: "seconds"),
+        Limit(name: "pollIntervalSeconds", range: 0.01...3600, why: "seconds (shorter only spins the workers)"),
+        Limit(name: "pullIntervalSeconds", range: 0.01...86_400, why: "seconds"),
+        Limit(name: "leaseSeconds", range: 0.001...(30 * 86_400), why: "seconds"),
+        Limit(name: "shutdownGraceSeconds", range: 0...3600, why: "seconds"),
+        Limit(name: "outboundWorkers", range: 1...256, why: "", integer: true),
+        // Smaller bodies cannot hold a signed AS4 message; there is no upper bound.
+        Limit(name: "maxMessageBytes", range: 1024...Double.infinity, why: "", integer: true),
+    ]
+
+    private func number(_ name: String) -> Double {
+        switch name {
+        case "connectTimeoutSeconds": return connectTimeoutSeconds
+        case "requestTimeoutSeconds": return requestTimeoutSeconds
+        case "pollIntervalSeconds": return pollIntervalSeconds
+        case "pullIntervalSeconds": return pullIntervalSeconds
+        case "leaseSeconds": return leaseSeconds
+        case "shutdownGraceSeconds": return shutdownGraceSeconds
+        case "outboundWorkers": return Double(outboundWorkers)
+        case "maxMessageBytes": return Double(maxMessageBytes)
+        default: preconditionFailure("no setting \(name)")
+        }
+    }
+
     /// Numbers the daemon cannot work with, each a line for the operator (`serve` refuses to start).
     var settingProblems: [String] {
         var problems: [String] = []
-        func within(_ name: String, _ value: Double, _ range: ClosedRange<Double>, _ why: String) {
-            if !value.isFinite || !range.contains(value) {
-                problems.append("\(name) (\(value)) must be from \(range.lowerBound) to \(range.upperBound) \(why)")
+        for limit in Self.limits {
+            let value = number(limit.name)
+            guard !value.isFinite || !limit.range.contains(value) else { continue }
+            let shown = limit.integer ? String(format: "%.0f", value) : "\(value)"
+            let low = limit.integer ? String(format: "%.0f", limit.range.lowerBound) : "\(limit.range.lowerBound)"
+            if limit.range.upperBound == .infinity {
+                problems.append("\(limit.name) (\(shown)) must be at least \(low)")
+            } else {
+                let high = limit.integer ? String(format: "%.0f", limit.range.upperBound) : "\(limit.range.upperBound)"
+                problems.append("\(limit.name) (\(shown)) must be from \(low) to \(high)" + (limit.why.isEmpty ? "" : " \(limit.why)"))
             }
         }
-        within("connectTimeoutSeconds", connectTimeoutSeconds, 0.001...3600, "seconds")
-        within("requestTimeoutSeconds", requestTimeoutSeconds, 0.001...86_400, "seconds")
-        within("pollIntervalSeconds", pollIntervalSeconds, 0.01...3600, "seconds (shorter only spins the workers)")
-        within("pullIntervalSeconds", pullIntervalSeconds, 0.01...86_400, "seconds")
-        within("leaseSeconds", leaseSeconds, 0.001...(30 * 86_400), "seconds")
-        within("shutdownGraceSeconds", shutdownGraceSeconds, 0...3600, "seconds")
-        if !(1...256).contains(outboundWorkers) { problems.append("outboundWorkers (\(outboundWorkers)) must be from 1 to 256") }
-        if maxMessageBytes < 1024 { problems.append("maxMessageBytes (\(maxMessageBytes)) must be at least 1024") }
         // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
         // over by a second worker (or node) and goes out twice at once.
         if problems.isEmpty, leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds {
