@@ -189,7 +189,7 @@ final class PModeCommandTests: XCTestCase {
         let settings = Set(json.keys.filter { !$0.hasPrefix("_") })
         XCTAssertEqual(settings, ["party", "dataDirectory", "pmodeDirectory", "store", "payloadDirectory", "as4Listener", "apiListener", "adminListener", "keys",
                                   "truststore", "crls", "logFormat", "logLevel", "maxMessageBytes", "outboundWorkers",
-                                  "pollIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
+                                  "pollIntervalSeconds", "pullIntervalSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds", "leaseSeconds",
                                   "shutdownGraceSeconds", "developmentPKI", "retention", "holidayCalendar", "notices", "selfService",
                                   "messagingPolicy", "refuseUnlistedSenders"])
         for key in settings { XCTAssertNotNil(json["_" + key], "no explanation for \(key)") }

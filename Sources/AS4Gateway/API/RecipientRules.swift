@@ -97,10 +97,11 @@ struct ChannelLookup {
 }
 
 extension MessagingPolicy: Codable {
-    enum CodingKeys: String, CodingKey { case companyToPerson, personToCompany, personToPerson, companyToCompany }
+    enum CodingKeys: String, CodingKey, CaseIterable { case companyToPerson, personToCompany, personToPerson, companyToCompany }
 
     /// `messagingPolicy` of the configuration: every switch optional, off unless given.
     public init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(companyToPerson: try c.decodeIfPresent(Bool.self, forKey: .companyToPerson) ?? false,
                   personToCompany: try c.decodeIfPresent(Bool.self, forKey: .personToCompany) ?? false,

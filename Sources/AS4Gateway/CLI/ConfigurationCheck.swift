@@ -3,9 +3,11 @@ import Foundation
 import MessageStore
 import Routing
 
-/// `as4gw serve --check-config`: everything `serve` would refuse at start that can be known
-/// without binding a port or opening the store — the store URL's form, the P-Mode directory,
-/// our party in it, the key and TLS files, and listeners that would collide.
+/// Everything `serve` would refuse at start that can be known without binding a port or opening
+/// the store: the store URL's form, the numbers, the P-Mode directory and our party in it, the
+/// key, TLS, trust and CRL files, listener paths, and listeners that would collide. `serve` runs
+/// these same checks before it starts anything and `serve --check-config` prints them, so the two
+/// cannot disagree about a configuration.
 enum ConfigurationCheck {
     struct Summary {
         var pmodes: Int
@@ -53,12 +55,29 @@ enum ConfigurationCheck {
         if let calendar = config.holidayCalendar {
             do { _ = try HolidayCalendarFile.load(path: calendar) } catch { problems.append("holidayCalendar: \(error)") }
         }
-        if let tls = config.as4Listener.tls {
-            do { _ = try KeyMaterial.certificate(tls.certificate) } catch { problems.append("as4Listener.tls.certificate: \(error)") }
-            do { _ = try KeyMaterial.privateKey(tls.key) } catch { problems.append("as4Listener.tls.key: \(error)") }
-            if !["none", "optional", "required"].contains(tls.clientAuthentication) {
-                problems.append("as4Listener.tls.clientAuthentication: \(tls.clientAuthentication) is not none, optional or required")
+        for (name, listener) in [("as4Listener", config.as4Listener), ("apiListener", config.apiListener)] {
+            // Requests name absolute paths, so any other value would answer every request with 404.
+            if !listener.path.hasPrefix("/") { problems.append("\(name).path: \(listener.path) does not start with /") }
+            if listener.address.isEmpty { problems.append("\(name).address: must not be empty") }
+            if let tls = listener.tls {
+                do { _ = try KeyMaterial.certificate(tls.certificate) } catch { problems.append("\(name).tls.certificate: \(error)") }
+                do { _ = try KeyMaterial.privateKey(tls.key) } catch { problems.append("\(name).tls.key: \(error)") }
             }
+        }
+        for (i, path) in config.truststore.enumerated() {
+            do { _ = try KeyMaterial.certificateDirectory(path) } catch { problems.append("truststore[\(i)]: \(error)") }
+        }
+        for (i, path) in config.crls.enumerated() {
+            do { _ = try KeyMaterial.crls([path]) } catch { problems.append("crls[\(i)]: \(error)") }
+        }
+        for (i, path) in (config.selfService?.registrationTrust ?? []).enumerated() {
+            do { _ = try KeyMaterial.certificateDirectory(path) } catch { problems.append("selfService.registrationTrust[\(i)]: \(error)") }
+        }
+        if let ca = config.notices?.caFile, let problem = KeyMaterial.fileProblem(ca) { problems.append("notices.caFile: \(problem)") }
+        // serve creates the data directory; a file in its place would stop it.
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: config.dataDirectory, isDirectory: &isDir), !isDir.boolValue {
+            problems.append("dataDirectory: \(config.dataDirectory) is a file, not a folder")
         }
 
         var listeners = [("as4Listener", config.as4Listener.address, config.as4Listener.port),

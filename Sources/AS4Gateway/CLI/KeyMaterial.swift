@@ -7,7 +7,17 @@ enum KeyMaterial {
         var description: String
     }
 
+    /// Why a file cannot be read, in words (Foundation's own error is an NSCocoaErrorDomain dump);
+    /// nil when it is a readable file.
+    static func fileProblem(_ path: String) -> String? {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return "\(path) does not exist" }
+        if isDir.boolValue { return "\(path) is a folder, not a file" }
+        return FileManager.default.isReadableFile(atPath: path) ? nil : "\(path) is not readable by this user"
+    }
+
     static func certificates(_ path: String) throws -> [Certificate] {
+        if let problem = fileProblem(path) { throw LoadError(description: "cannot read certificate: \(problem)") }
         do {
             let certs = try Certificate.certificates(fromFile: path)
             guard !certs.isEmpty else { throw LoadError(description: "\(path) holds no certificate") }
@@ -32,6 +42,7 @@ enum KeyMaterial {
     }
 
     static func privateKey(_ path: String) throws -> PrivateKey {
+        if let problem = fileProblem(path) { throw LoadError(description: "cannot read private key: \(problem)") }
         do {
             return try PrivateKey(pemEncoded: try String(contentsOfFile: path, encoding: .utf8))
         } catch {
@@ -41,6 +52,7 @@ enum KeyMaterial {
 
     static func crls(_ paths: [String]) throws -> [CertificateRevocationList] {
         try paths.flatMap { path in
+            if let problem = fileProblem(path) { throw LoadError(description: "cannot read CRL: \(problem)") }
             do { return try CertificateRevocationList.crls(fromFile: path) } catch {
                 throw LoadError(description: "cannot read CRL \(path): \(error)")
             }

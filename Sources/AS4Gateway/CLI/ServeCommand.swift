@@ -19,8 +19,9 @@ enum ServeCommand {
     The admin listener (127.0.0.1:9090 by default) serves /metrics, /healthz and /readyz.
 
     --check-config: check the configuration (with the options applied) and exit without
-    starting: store URL form, P-Mode directory and our party in it, key and TLS files,
-    listeners on the same port. Prints a summary (exit 0) or each problem on stderr (exit 2).
+    starting: the checks serve makes before it starts (store URL form, numbers, P-Mode directory
+    and our party in it, key, TLS, truststore and CRL files, listener paths, listeners on the
+    same port). Prints a summary (exit 0) or each problem on stderr (exit 2).
 
     Signals: SIGHUP reloads the P-Modes and the holiday calendar (a bad file keeps what is in
     use and is logged);
@@ -54,15 +55,20 @@ enum ServeCommand {
             config.adminListener?.port = p
         }
         if let v = a.value("log-format") { guard ["logfmt", "json"].contains(v) else { return CLI.usageError("--log-format is logfmt or json", help: help) }; config.logFormat = v }
-        if let v = a.value("log-level") { config.logLevel = v }
+        if let v = a.value("log-level") {
+            guard EventLog.Level(name: v) != nil else { return CLI.usageError("--log-level is \(EventLog.Level.names)", help: help) }
+            config.logLevel = v
+        }
         if let v = a.value("lease-seconds") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --lease-seconds", help: help) }; config.leaseSeconds = d }
         if let v = a.value("pull-interval") { guard let d = Double(v), d > 0 else { return CLI.usageError("bad --pull-interval", help: help) }; config.pullIntervalSeconds = d }
-        if !config.settingProblems.isEmpty, !a.has("check-config") {
-            CLI.printError("as4gw: cannot start: " + config.settingProblems.joined(separator: "\n"))
+        // The same checks for both: a configuration --check-config passes must not be refused at
+        // start for something knowable before it (a missing TLS key, a truststore typo).
+        let (problems, summary) = ConfigurationCheck.problems(config)
+        if !problems.isEmpty, !a.has("check-config") {
+            CLI.printError("as4gw: cannot start: " + problems.joined(separator: "\n"))
             return 2
         }
         if a.has("check-config") {
-            let (problems, summary) = ConfigurationCheck.problems(config)
             guard problems.isEmpty, let summary else {
                 CLI.printError("as4gw: \(a.value("config") ?? "the default configuration") has problems:\n" + problems.joined(separator: "\n"))
                 return 2

@@ -16,11 +16,13 @@ import Glibc
 /// pseudonym (`_PRIVATE@~` and 10 hex digits of an HMAC under this installation's key), the same
 /// for the same person on every line, so lines can still be followed and matched.
 final class EventLog: Sendable {
-    enum Format: String, Sendable { case logfmt, json }
+    enum Format: String, Sendable, CaseIterable { case logfmt, json }
     enum Level: Int, Comparable, Sendable {
         case debug, info, warning, error
         var name: String { ["debug", "info", "warn", "error"][rawValue] }
         static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+        /// The words `init(name:)` takes, for error messages.
+        static let names = "debug, info, warn (or warning), error"
         init?(name: String) {
             switch name.lowercased() {
             case "debug": self = .debug

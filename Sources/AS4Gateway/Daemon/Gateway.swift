@@ -128,12 +128,7 @@ final class Gateway {
         var tlsFiles: (String, String)? = config.as4Listener.tls.map { ($0.certificate, $0.key) }
         if tlsFiles == nil, config.developmentPKI { tlsFiles = devTLS() }
         if let (cert, key) = tlsFiles {
-            let auth: HTTPServerConfiguration.TLS.ClientAuthentication
-            switch config.as4Listener.tls?.clientAuthentication ?? "none" {
-            case "required": auth = .required(validator)
-            case "optional": auth = .optional(validator)
-            default: auth = .none
-            }
+            let auth = Self.clientAuthentication(config.as4Listener.tls?.clientAuthentication ?? GatewayConfiguration.ClientAuthentication.none, validator)
             as4.tls = .init(certificateChainPEM: try String(contentsOfFile: cert, encoding: .utf8),
                             privateKeyPEM: try String(contentsOfFile: key, encoding: .utf8), clientAuthentication: auth)
         }
@@ -149,12 +144,7 @@ final class Gateway {
         api.spoolDirectory = context.spoolDirectory
         api.logger = as4.logger
         if let tls = config.apiListener.tls {
-            let auth: HTTPServerConfiguration.TLS.ClientAuthentication
-            switch tls.clientAuthentication {
-            case "required": auth = .required(validator)
-            case "optional": auth = .optional(validator)
-            default: auth = .none
-            }
+            let auth = Self.clientAuthentication(tls.clientAuthentication, validator)
             api.tls = .init(certificateChainPEM: try String(contentsOfFile: tls.certificate, encoding: .utf8),
                             privateKeyPEM: try String(contentsOfFile: tls.key, encoding: .utf8), clientAuthentication: auth)
         }
@@ -191,6 +181,16 @@ final class Gateway {
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "api": "\(api.tls == nil ? "http" : "https")://\(config.apiListener.address):\(submission.port)/api/v1",
                                            "store": (try? config.storeLocation().description) ?? config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
+    }
+
+    /// Exhaustive on purpose: no setting may end up as "no client-certificate check" by default.
+    static func clientAuthentication(_ setting: GatewayConfiguration.ClientAuthentication,
+                                     _ validator: CertificateValidator) -> HTTPServerConfiguration.TLS.ClientAuthentication {
+        switch setting {
+        case .none: return .none
+        case .optional: return .optional(validator)
+        case .required: return .required(validator)
+        }
     }
 
     /// The development TLS certificate and key of our party.

@@ -58,6 +58,15 @@ struct GatewayConfiguration: Codable, Sendable {
         /// to one of these (e.g. the qualified CAs that issue organisation certificates), not
         /// only to `truststore`.
         var registrationTrust: [String]?
+
+        private enum CodingKeys: String, CodingKey, CaseIterable { case template, registrationTrust }
+
+        init(from decoder: Decoder) throws {
+            try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            template = try c.nonEmptyString(forKey: .template)
+            registrationTrust = try c.decodeIfPresent([String].self, forKey: .registrationTrust)
+        }
     }
     /// Who may write to whom beyond the e-address law (docs/CONFIG.md); the law alone by default.
     var messagingPolicy = MessagingPolicy()
@@ -80,8 +89,13 @@ struct GatewayConfiguration: Codable, Sendable {
     struct TLS: Codable, Sendable {
         var certificate: String
         var key: String
-        /// none, optional or required
-        var clientAuthentication: String = "none"
+        var clientAuthentication: ClientAuthentication = .none
+    }
+
+    /// Whether TLS clients must present a certificate. An enum, not a string: an unknown word
+    /// (`"require"`) once fell through to no client-certificate check at all.
+    enum ClientAuthentication: String, Codable, Sendable, CaseIterable {
+        case none, optional, required
     }
 
     struct Keys: Codable, Sendable {
@@ -94,7 +108,7 @@ struct GatewayConfiguration: Codable, Sendable {
         var tlsClientKey: String?
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case party, dataDirectory, pmodeDirectory, store, payloadDirectory, as4Listener, apiListener, adminListener, keys, truststore, crls
         case logFormat, logLevel, maxMessageBytes, outboundWorkers, pollIntervalSeconds, connectTimeoutSeconds
         case requestTimeoutSeconds, pullIntervalSeconds, leaseSeconds, shutdownGraceSeconds, developmentPKI, retention, holidayCalendar
@@ -106,13 +120,15 @@ struct GatewayConfiguration: Codable, Sendable {
     init() {}
 
     init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue) + [LegacyKeys.submissionListener.rawValue])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = GatewayConfiguration()
-        party = try c.decodeIfPresent(String.self, forKey: .party) ?? d.party
-        dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory) ?? d.dataDirectory
-        pmodeDirectory = try c.decodeIfPresent(String.self, forKey: .pmodeDirectory) ?? d.pmodeDirectory
-        store = try c.decodeIfPresent(String.self, forKey: .store)
-        payloadDirectory = try c.decodeIfPresent(String.self, forKey: .payloadDirectory)
+        party = try c.nonEmptyString(forKey: .party) ?? d.party
+        // An empty path would be taken relative to the file's folder: the folder itself.
+        dataDirectory = try c.nonEmptyString(forKey: .dataDirectory) ?? d.dataDirectory
+        pmodeDirectory = try c.nonEmptyString(forKey: .pmodeDirectory) ?? d.pmodeDirectory
+        store = try c.nonEmptyString(forKey: .store, "must not be empty (null: SQLite in dataDirectory)")
+        payloadDirectory = try c.nonEmptyString(forKey: .payloadDirectory, "must not be empty (null: dataDirectory/payloads)")
         as4Listener = try c.decodeIfPresent(Listener.self, forKey: .as4Listener) ?? d.as4Listener
         let legacy = try decoder.container(keyedBy: LegacyKeys.self)
         apiListener = try c.decodeIfPresent(Listener.self, forKey: .apiListener)
@@ -124,10 +140,15 @@ struct GatewayConfiguration: Codable, Sendable {
         keys = try c.decodeIfPresent(Keys.self, forKey: .keys)
         truststore = try c.decodeIfPresent([String].self, forKey: .truststore) ?? []
         crls = try c.decodeIfPresent([String].self, forKey: .crls) ?? []
-        logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? d.logFormat
+        // The CLI refuses unknown --log-format and --log-level words; the file does too rather than
+        // falling back silently to a format or level the operator did not ask for.
+        logFormat = try c.oneOf(EventLog.Format.self, forKey: .logFormat)?.rawValue ?? d.logFormat
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? d.logLevel
-        maxMessageBytes = try c.decodeIfPresent(UInt64.self, forKey: .maxMessageBytes) ?? d.maxMessageBytes
-        outboundWorkers = try c.decodeIfPresent(Int.self, forKey: .outboundWorkers) ?? d.outboundWorkers
+        if EventLog.Level(name: logLevel) == nil {
+            throw ConfigurationDecoding.SettingError([CodingKeys.logLevel], "\(logLevel) is not one of \(EventLog.Level.names)")
+        }
+        maxMessageBytes = try c.wholeNumber(UInt64.self, forKey: .maxMessageBytes) ?? d.maxMessageBytes
+        outboundWorkers = try c.wholeNumber(Int.self, forKey: .outboundWorkers) ?? d.outboundWorkers
         pollIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .pollIntervalSeconds) ?? d.pollIntervalSeconds
         connectTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds) ?? d.connectTimeoutSeconds
         requestTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? d.requestTimeoutSeconds
@@ -137,7 +158,7 @@ struct GatewayConfiguration: Codable, Sendable {
         developmentPKI = try c.decodeIfPresent(Bool.self, forKey: .developmentPKI) ?? (keys == nil)
         notices = try c.decodeIfPresent(NoticeSettings.self, forKey: .notices)
         retention = try c.decodeIfPresent(RetentionConfiguration.self, forKey: .retention) ?? d.retention
-        holidayCalendar = try c.decodeIfPresent(String.self, forKey: .holidayCalendar)
+        holidayCalendar = try c.nonEmptyString(forKey: .holidayCalendar)
         selfService = try c.decodeIfPresent(SelfServiceSettings.self, forKey: .selfService)
         messagingPolicy = try c.decodeIfPresent(MessagingPolicy.self, forKey: .messagingPolicy) ?? d.messagingPolicy
         refuseUnlistedSenders = try c.decodeIfPresent(Bool.self, forKey: .refuseUnlistedSenders) ?? d.refuseUnlistedSenders
@@ -145,22 +166,57 @@ struct GatewayConfiguration: Codable, Sendable {
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
 
+    /// The numbers `serve` accepts. docs/config.schema.json states the same bounds as
+    /// `minimum`/`maximum` (ConfigurationLimitsTests compares them), so an editor checking the
+    /// file against the schema refuses what the daemon refuses.
+    struct Limit: Sendable {
+        var name: String
+        var range: ClosedRange<Double>
+        var why: String
+        var integer = false
+    }
+
+    static let limits: [Limit] = [
+        Limit(name: "connectTimeoutSeconds", range: 0.001...3600, why: "seconds"),
+        Limit(name: "requestTimeoutSeconds", range: 0.001...86_400, why: "seconds"),
+        Limit(name: "pollIntervalSeconds", range: 0.01...3600, why: "seconds (shorter only spins the workers)"),
+        Limit(name: "pullIntervalSeconds", range: 0.01...86_400, why: "seconds"),
+        Limit(name: "leaseSeconds", range: 0.001...(30 * 86_400), why: "seconds"),
+        Limit(name: "shutdownGraceSeconds", range: 0...3600, why: "seconds"),
+        Limit(name: "outboundWorkers", range: 1...256, why: "", integer: true),
+        // Smaller bodies cannot hold a signed AS4 message; there is no upper bound.
+        Limit(name: "maxMessageBytes", range: 1024...Double.infinity, why: "", integer: true),
+    ]
+
+    private func number(_ name: String) -> Double {
+        switch name {
+        case "connectTimeoutSeconds": return connectTimeoutSeconds
+        case "requestTimeoutSeconds": return requestTimeoutSeconds
+        case "pollIntervalSeconds": return pollIntervalSeconds
+        case "pullIntervalSeconds": return pullIntervalSeconds
+        case "leaseSeconds": return leaseSeconds
+        case "shutdownGraceSeconds": return shutdownGraceSeconds
+        case "outboundWorkers": return Double(outboundWorkers)
+        case "maxMessageBytes": return Double(maxMessageBytes)
+        default: preconditionFailure("no setting \(name)")
+        }
+    }
+
     /// Numbers the daemon cannot work with, each a line for the operator (`serve` refuses to start).
     var settingProblems: [String] {
         var problems: [String] = []
-        func within(_ name: String, _ value: Double, _ range: ClosedRange<Double>, _ why: String) {
-            if !value.isFinite || !range.contains(value) {
-                problems.append("\(name) (\(value)) must be from \(range.lowerBound) to \(range.upperBound) \(why)")
+        for limit in Self.limits {
+            let value = number(limit.name)
+            guard !value.isFinite || !limit.range.contains(value) else { continue }
+            let shown = limit.integer ? String(format: "%.0f", value) : "\(value)"
+            let low = limit.integer ? String(format: "%.0f", limit.range.lowerBound) : "\(limit.range.lowerBound)"
+            if limit.range.upperBound == .infinity {
+                problems.append("\(limit.name) (\(shown)) must be at least \(low)")
+            } else {
+                let high = limit.integer ? String(format: "%.0f", limit.range.upperBound) : "\(limit.range.upperBound)"
+                problems.append("\(limit.name) (\(shown)) must be from \(low) to \(high)" + (limit.why.isEmpty ? "" : " \(limit.why)"))
             }
         }
-        within("connectTimeoutSeconds", connectTimeoutSeconds, 0.001...3600, "seconds")
-        within("requestTimeoutSeconds", requestTimeoutSeconds, 0.001...86_400, "seconds")
-        within("pollIntervalSeconds", pollIntervalSeconds, 0.01...3600, "seconds (shorter only spins the workers)")
-        within("pullIntervalSeconds", pullIntervalSeconds, 0.01...86_400, "seconds")
-        within("leaseSeconds", leaseSeconds, 0.001...(30 * 86_400), "seconds")
-        within("shutdownGraceSeconds", shutdownGraceSeconds, 0...3600, "seconds")
-        if !(1...256).contains(outboundWorkers) { problems.append("outboundWorkers (\(outboundWorkers)) must be from 1 to 256") }
-        if maxMessageBytes < 1024 { problems.append("maxMessageBytes (\(maxMessageBytes)) must be at least 1024") }
         // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
         // over by a second worker (or node) and goes out twice at once.
         if problems.isEmpty, leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds {
@@ -178,12 +234,10 @@ struct GatewayConfiguration: Codable, Sendable {
             throw ConfigError(description: "cannot read configuration \(path): \(error.localizedDescription)")
         }
         var config: GatewayConfiguration
-        do { config = try JSONDecoder().decode(GatewayConfiguration.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ConfigError(description: "\(path): missing \(ctx.codingPath.map(\.stringValue).joined(separator: ".")).\(key.stringValue)")
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx), let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
-            throw ConfigError(description: "\(path): \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
-        } catch {
-            throw ConfigError(description: "\(path): not valid JSON: \(error.localizedDescription)")
+        do { config = try JSONDecoder().decode(GatewayConfiguration.self, from: data) } catch {
+            // One line per problem, each starting with the file: `gateway.json: as4Listener.port: …`.
+            let lines = ConfigurationDecoding.describe(error, data: data).split(separator: "\n")
+            throw ConfigError(description: lines.map { "\(path): \($0)" }.joined(separator: "\n"))
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base + "/" + p }
@@ -241,14 +295,58 @@ struct GatewayConfiguration: Codable, Sendable {
     }
 }
 
-extension GatewayConfiguration.TLS {
-    private enum CodingKeys: String, CodingKey { case certificate, key, clientAuthentication }
+// Hand-written decoding for the nested objects: each refuses keys it does not know, and the
+// synthesized versions would make defaulted members required.
 
-    /// Synthesized decoding would make `clientAuthentication` required despite its default.
+extension GatewayConfiguration.TLS {
+    private enum CodingKeys: String, CodingKey, CaseIterable { case certificate, key, clientAuthentication }
+
     init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         certificate = try c.decode(String.self, forKey: .certificate)
         key = try c.decode(String.self, forKey: .key)
-        clientAuthentication = try c.decodeIfPresent(String.self, forKey: .clientAuthentication) ?? "none"
+        clientAuthentication = try c.oneOf(GatewayConfiguration.ClientAuthentication.self, forKey: .clientAuthentication) ?? .none
+    }
+}
+
+extension GatewayConfiguration.Listener {
+    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port, path, tls }
+
+    init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        address = try c.decode(String.self, forKey: .address)
+        port = try c.port(forKey: .port)
+        path = try c.decode(String.self, forKey: .path)
+        tls = try c.decodeIfPresent(GatewayConfiguration.TLS.self, forKey: .tls)
+    }
+}
+
+extension GatewayConfiguration.AdminListener {
+    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port }
+
+    init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        address = try c.decode(String.self, forKey: .address)
+        port = try c.port(forKey: .port)
+    }
+}
+
+extension GatewayConfiguration.Keys {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case signingKey, signingCertificate, encryptionKey, encryptionCertificate, tlsClientCertificate, tlsClientKey
+    }
+
+    init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        signingKey = try c.decode(String.self, forKey: .signingKey)
+        signingCertificate = try c.decode(String.self, forKey: .signingCertificate)
+        encryptionKey = try c.decode(String.self, forKey: .encryptionKey)
+        encryptionCertificate = try c.decode(String.self, forKey: .encryptionCertificate)
+        tlsClientCertificate = try c.decodeIfPresent(String.self, forKey: .tlsClientCertificate)
+        tlsClientKey = try c.decodeIfPresent(String.self, forKey: .tlsClientKey)
     }
 }

@@ -16,14 +16,15 @@ struct RetentionConfiguration: Codable, Sendable, Equatable {
 
     init() {}
 
-    private enum CodingKeys: String, CodingKey { case institution, company, naturalPerson, purgeIntervalSeconds }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case institution, company, naturalPerson, purgeIntervalSeconds }
 
     init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = RetentionConfiguration()
-        institution = try c.decodeIfPresent(Int.self, forKey: .institution) ?? d.institution
-        company = try c.decodeIfPresent(Int.self, forKey: .company) ?? d.company
-        naturalPerson = try c.decodeIfPresent(Int.self, forKey: .naturalPerson) ?? d.naturalPerson
+        institution = try c.wholeNumber(Int.self, forKey: .institution) ?? d.institution
+        company = try c.wholeNumber(Int.self, forKey: .company) ?? d.company
+        naturalPerson = try c.wholeNumber(Int.self, forKey: .naturalPerson) ?? d.naturalPerson
         purgeIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .purgeIntervalSeconds) ?? d.purgeIntervalSeconds
         for (key, days) in [(CodingKeys.institution, institution), (.company, company), (.naturalPerson, naturalPerson)] {
             if days < 0 {

@@ -23,7 +23,7 @@ struct NoticeSettings: Codable, Sendable, Equatable {
     /// The web address people are pointed to, named in the notice's text.
     var portalURL: String = "https://latvija.gov.lv"
 
-    enum CodingKeys: String, CodingKey { case smtp, from, startTLS, username, passwordFile, caFile, maxAttempts, retrySeconds, maxRetrySeconds, portalURL }
+    enum CodingKeys: String, CodingKey, CaseIterable { case smtp, from, startTLS, username, passwordFile, caFile, maxAttempts, retrySeconds, maxRetrySeconds, portalURL }
 
     init(smtp: String, from: String) {
         self.smtp = smtp
@@ -31,6 +31,7 @@ struct NoticeSettings: Codable, Sendable, Equatable {
     }
 
     init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = NoticeSettings(smtp: "", from: "")
         smtp = try c.decode(String.self, forKey: .smtp)
@@ -39,7 +40,7 @@ struct NoticeSettings: Codable, Sendable, Equatable {
         username = try c.decodeIfPresent(String.self, forKey: .username)
         passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
         caFile = try c.decodeIfPresent(String.self, forKey: .caFile)
-        maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? d.maxAttempts
+        maxAttempts = try c.wholeNumber(Int.self, forKey: .maxAttempts) ?? d.maxAttempts
         retrySeconds = try c.decodeIfPresent(Double.self, forKey: .retrySeconds) ?? d.retrySeconds
         maxRetrySeconds = try c.decodeIfPresent(Double.self, forKey: .maxRetrySeconds) ?? d.maxRetrySeconds
         portalURL = try c.decodeIfPresent(String.self, forKey: .portalURL) ?? d.portalURL
