@@ -185,6 +185,10 @@ public final class PostgresRetentionStore: RetentionStore {
         for m in rows {
             paths += try c.execute("SELECT path FROM parts WHERE message_row = $1", [m.row]).rows.map { $0.string("path") }
             try c.execute("UPDATE parts SET path = '' WHERE message_row = $1", [m.row])
+            // Properties name the sender and recipients (finalRecipient: a person's address):
+            // they go with the payloads; the purge record keeps who was involved.
+            try c.execute("UPDATE parts SET properties = NULL WHERE message_row = $1", [m.row])
+            try c.execute("UPDATE messages SET properties = NULL WHERE row_id = $1", [m.row])
             if m.outbound {
                 paths.append(m.path)
                 try c.execute("UPDATE messages SET message_path = '' WHERE row_id = $1", [m.row])

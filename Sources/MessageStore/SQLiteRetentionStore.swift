@@ -184,6 +184,10 @@ public final class SQLiteRetentionStore: RetentionStore {
             paths += try c.query("SELECT path FROM parts WHERE message_row = ?", [m.row]) { $0.string("path") }
             try c.run("DELETE FROM part_bytes WHERE part_id IN (SELECT id FROM parts WHERE message_row = ?)", [m.row])
             try c.run("UPDATE parts SET path = '' WHERE message_row = ?", [m.row])
+            // Properties name the sender and recipients (finalRecipient: a person's address):
+            // they go with the payloads; the purge record keeps who was involved.
+            try c.run("UPDATE parts SET properties = NULL WHERE message_row = ?", [m.row])
+            try c.run("UPDATE messages SET properties = NULL WHERE row_id = ?", [m.row])
             if m.outbound {
                 paths.append(m.path)
                 try c.run("DELETE FROM message_bytes WHERE message_row = ?", [m.row])

@@ -296,10 +296,12 @@ class RetentionStoreTests: StoreTestCase {
             m.conversationId = conversation
             m.service = carrier.service
             m.action = action
+            m.properties = [MessageProperty("originalSender", "DVS@90000048472"), MessageProperty("finalRecipient", "_PRIVATE@16117519997")]
             return m
         }
         func parts(_ id: String) -> [MessagePart] {
-            [MessagePart(contentId: "cid:h", mimeType: "application/json", file: StoredFile(path: "/in/\(id)/header", size: 10, sha256: String(repeating: "a", count: 64))),
+            [MessagePart(contentId: "cid:h", mimeType: "application/json", file: StoredFile(path: "/in/\(id)/header", size: 10, sha256: String(repeating: "a", count: 64)),
+                         properties: [MessageProperty("x-recipient", "_PRIVATE@16117519997")]),
              MessagePart(contentId: "cid:f", mimeType: "application/pdf", file: StoredFile(path: "/in/\(id)/file", size: 20, sha256: String(repeating: "b", count: 64)))]
         }
         // Taken in (handed over), still to be taken in, a status report of the same conversation,
@@ -354,6 +356,10 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try retention.purges(messageId: "doc").first?.as4Messages, ["in-done", "in-second", "out-done"])
         let erased = try XCTUnwrap(try messages.findMessage(id: "in-done", direction: .inbound))
         XCTAssertEqual(erased.parts.map(\.file.path), ["", ""], "the payloads are gone")
+        XCTAssertEqual(erased.metadata.properties, [], "and the properties naming sender and recipient")
+        XCTAssertEqual(erased.parts.flatMap(\.properties), [])
+        XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.metadata.properties, [])
+        XCTAssertEqual(try messages.findMessage(id: "in-other", direction: .inbound)?.metadata.properties.count, 2, "not a carrier: kept")
         XCTAssertEqual(erased.parts.map(\.file.sha256), [String(repeating: "a", count: 64), String(repeating: "b", count: 64)], "their digests stay")
         XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.outbound?.messagePath, "")
         XCTAssertEqual(try messages.findMessage(id: "out-done", direction: .outbound)?.receipt, Data("receipt".utf8), "the receipt stays")
