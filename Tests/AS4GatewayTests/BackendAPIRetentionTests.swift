@@ -131,7 +131,7 @@ final class BackendAPIRetentionTests: XCTestCase {
         let first = try purge(h)
         XCTAssertFalse(FileManager.default.fileExists(atPath: freeFile), "the payload file goes with the document")
         // The command logs as the daemon's purge does, and records the system account that ran it.
-        XCTAssertTrue(lastPurgeLog.contains("event=document-purged message_id=\(free)"), lastPurgeLog)
+        XCTAssertTrue(lastPurgeLog.contains("event=document-purged document_id=\(free)"), lastPurgeLog)
         let records = try SQLiteRetentionStore(dataDirectory: h.nodes["gw-a"]!.data)
         XCTAssertEqual(try records.purges(messageId: free).first?.purgedBy, "cli:" + RetentionCommand.operatorAccount())
         records.close()
@@ -173,7 +173,7 @@ final class BackendAPIRetentionTests: XCTestCase {
         try h.start("gw-a")
         try h.waitUntil(timeout: 20, "the daemon's purge") { try mailbox.get("/api/v1/messages/\(heldByAddress)").status == 410 }
         XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=document-purged"), h.nodes["gw-a"]!.log.suffix(2000).description)
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("message_id=\(heldByAddress)"))
+        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("document_id=\(heldByAddress)"))
         XCTAssertEqual(try ops.get("/api/v1/addresses/\(company)/limits").json["mailboxUsedBytes"] as? NSNumber, 0)
     }
 }

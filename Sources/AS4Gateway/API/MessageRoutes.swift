@@ -68,7 +68,7 @@ struct MessageRoutes {
                     DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: Date())
                 }
             } catch {
-                r.context.log.log(.error, "retrieval-not-recorded", ["message_id": id, "recipient": held.address, "reason": "\(error)"])
+                r.context.log.log(.error, "retrieval-not-recorded", ["document_id": id, "recipient": held.address, "reason": "\(error)"])
             }
         }
     }

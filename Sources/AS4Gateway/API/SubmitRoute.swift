@@ -183,7 +183,7 @@ struct SubmitRoute {
             // A commit whose outcome is unknown may have stored the document naming these files:
             // they stay (a replay with the idempotency key then finds it whole).
             if mayHaveCommitted(error) {
-                context.log.log(.error, "document-files-kept", ["message_id": id, "reason": "\(error)"])
+                context.log.log(.error, "document-files-kept", ["document_id": id, "reason": "\(error)"])
             } else {
                 release()
             }
@@ -205,7 +205,9 @@ struct SubmitRoute {
                                                                     notifications: DocumentExchange.senderNotifications(d, address: rec.address, status: .failed, detail: detail)), at: Date())
             }
         }
-        context.log.log(.info, "document-submitted", ["message_id": id, "connection": r.connection.name, "recipients": String(recipients.count),
+        context.log.log(.info, "document-submitted", ["document_id": id, "connection": r.connection.name, "sender": d.sender,
+                                                      "recipients": String(recipients.count),
+                                                      "to": recipients.prefix(5).map(\.address).joined(separator: ",") + (recipients.count > 5 ? ",…" : ""),
                                                       "bytes": String(size)])
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
     }

@@ -56,7 +56,7 @@ struct DocumentExchange {
         do {
             try sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender)
         } catch {
-            context.log.log(.error, "status-not-sent", ["message_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
+            context.log.log(.error, "status-not-sent", ["document_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
         }
     }
 
@@ -176,10 +176,10 @@ struct DocumentExchange {
         if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
            let r = d.recipients.first(where: { $0.address == recipientAddress }) {
             try sendDocument(d, to: r)
-            context.log.log(.info, "document-forwarded", ["message_id": header.documentId, "recipient": header.recipient, "from": origin,
+            context.log.log(.info, "document-forwarded", ["document_id": header.documentId, "recipient": header.recipient, "from": origin,
                                                           "to": recipient.party])
         } else {
-            context.log.log(.info, "mailbox-delivery", ["message_id": header.documentId, "recipient": header.recipient, "from": origin])
+            context.log.log(.info, "mailbox-delivery", ["document_id": header.documentId, "recipient": header.recipient, "from": origin])
         }
     }
 
@@ -242,7 +242,7 @@ struct DocumentExchange {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
         try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
-        context.log.log(.warning, "document-refused", ["message_id": header.documentId, "recipient": header.recipient, "reason": reason])
+        context.log.log(.warning, "document-refused", ["document_id": header.documentId, "recipient": header.recipient, "reason": reason])
     }
 
     /// A status message about a document we sent: applied when it comes from the access point
@@ -282,7 +282,7 @@ struct DocumentExchange {
                     reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
-                    context.log.log(.info, "status-report-not-applied", ["message_id": d.messageId, "recipient": r.address, "from": from,
+                    context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,
                                                                          "status": step.status.rawValue])
                 }
             }

@@ -69,7 +69,7 @@ final class EventLog: Sendable {
     }
 
     /// Known fields in the order they are printed; anything else follows in the order given.
-    static let order = ["message_id", "conversation_id", "ref_to", "from", "to", "service", "action", "pmode", "status",
+    static let order = ["message_id", "document_id", "conversation_id", "ref_to", "from", "to", "service", "action", "pmode", "status",
                         "attempt", "elapsed_ms", "error_code", "reason"]
 
     func log(_ level: Level, _ event: String, _ fields: [String: String?] = [:]) {

@@ -185,7 +185,7 @@ final class MailboxWorker: Sendable {
                 messageId: d.messageId, address: r.address, status: status, detail: detail,
                 notifications: DocumentExchange.senderNotifications(d, address: r.address, status: status, detail: detail)), at: now) {
                 changed += 1
-                context.log.log(.warning, "document-deadline", ["message_id": d.messageId, "recipient": r.address, "status": status.rawValue])
+                context.log.log(.warning, "document-deadline", ["document_id": d.messageId, "recipient": r.address, "status": status.rawValue])
             }
         }
         return changed
@@ -207,12 +207,12 @@ final class MailboxWorker: Sendable {
             // is logged and left for the next pass: it must not hold up the others, nor the worker.
             do {
                 if try exchange.sendDocument(d, to: r) {
-                    context.log.log(.warning, "document-requeued", ["message_id": d.messageId, "recipient": r.address])
+                    context.log.log(.warning, "document-requeued", ["document_id": d.messageId, "recipient": r.address])
                 }
             } catch let e as StoreError {
                 throw e
             } catch {
-                context.log.log(.error, "document-requeue-failed", ["message_id": d.messageId, "recipient": r.address, "reason": "\(error)"])
+                context.log.log(.error, "document-requeue-failed", ["document_id": d.messageId, "recipient": r.address, "reason": "\(error)"])
             }
         }
     }

@@ -134,7 +134,7 @@ struct RetentionPurge {
                     for path in outcome.filePaths { remove(path, of: outcome.record.id) }
                     summary.purged.append(outcome.record)
                     let r = outcome.record
-                    log?.log(.info, "document-purged", ["message_id": r.messageId, "sender": r.sender, "recipients": r.recipients.joined(separator: ","),
+                    log?.log(.info, "document-purged", ["document_id": r.messageId, "sender": r.sender, "recipients": r.recipients.joined(separator: ","),
                                                          "bytes": String(r.bytes), "as4_messages": r.as4Messages.joined(separator: ","),
                                                          "retain_until": ISO8601DateFormatter().string(from: r.retainUntil),
                                                          "by": by])
