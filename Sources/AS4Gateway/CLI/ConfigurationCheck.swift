@@ -48,6 +48,14 @@ enum ConfigurationCheck {
                 guard let path else { continue }
                 do { _ = try KeyMaterial.certificate(path) } catch { problems.append("\(name): \(error)") }
             }
+            for (i, identity) in keys.additional.enumerated() {
+                for (name, path) in [("signingKey", identity.signingKey), ("encryptionKey", identity.encryptionKey)] {
+                    do { _ = try KeyMaterial.privateKey(path) } catch { problems.append("keys.additional[\(i)].\(name): \(error)") }
+                }
+                for (name, path) in [("signingCertificate", identity.signingCertificate), ("encryptionCertificate", identity.encryptionCertificate)] {
+                    do { _ = try KeyMaterial.certificate(path) } catch { problems.append("keys.additional[\(i)].\(name): \(error)") }
+                }
+            }
             if (keys.tlsClientKey == nil) != (keys.tlsClientCertificate == nil) {
                 problems.append("keys: tlsClientCertificate and tlsClientKey go together")
             }

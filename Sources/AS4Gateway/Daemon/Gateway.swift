@@ -72,13 +72,21 @@ final class Gateway {
         }
         let keys = try config.keys ?? {
             let s = try ours(.signing), e = try ours(.encryption), t = try ours(.tls)
-            return .init(signingKey: s.0, signingCertificate: s.1, encryptionKey: e.0, encryptionCertificate: e.1,
-                         tlsClientCertificate: t.1, tlsClientKey: t.0)
+            var keys = GatewayConfiguration.Keys(signingKey: s.0, signingCertificate: s.1, encryptionKey: e.0, encryptionCertificate: e.1,
+                                                 tlsClientCertificate: t.1, tlsClientKey: t.0)
+            keys.additional = try Self.developmentIdentities(of: us, in: config.pmodeDirectory)
+            return keys
         }()
-        let signing = SigningIdentity(privateKey: try KeyMaterial.privateKey(keys.signingKey),
-                                      certificate: try KeyMaterial.certificate(keys.signingCertificate))
-        let decryption = DecryptionKey(privateKey: try KeyMaterial.privateKey(keys.encryptionKey),
-                                       certificate: try KeyMaterial.certificate(keys.encryptionCertificate))
+        var signing = [SigningIdentity(privateKey: try KeyMaterial.privateKey(keys.signingKey),
+                                       certificate: try KeyMaterial.certificate(keys.signingCertificate))]
+        var decryption = [DecryptionKey(privateKey: try KeyMaterial.privateKey(keys.encryptionKey),
+                                        certificate: try KeyMaterial.certificate(keys.encryptionCertificate))]
+        for identity in keys.additional {
+            signing.append(SigningIdentity(privateKey: try KeyMaterial.privateKey(identity.signingKey),
+                                           certificate: try KeyMaterial.certificate(identity.signingCertificate)))
+            decryption.append(DecryptionKey(privateKey: try KeyMaterial.privateKey(identity.encryptionKey),
+                                            certificate: try KeyMaterial.certificate(identity.encryptionCertificate)))
+        }
         var anchors = try config.truststore.flatMap(KeyMaterial.certificateDirectory)
         if let devCA { anchors += try KeyMaterial.certificates(devCA) }
         let crls = try KeyMaterial.crls(config.crls)
@@ -89,13 +97,28 @@ final class Gateway {
 
         let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath)
         context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
-                                     decryptionKeys: [decryption], trustAnchors: anchors, crls: crls,
+                                     decryptionKeys: decryption, trustAnchors: anchors, crls: crls,
                                      outboundTrustFile: anchors.isEmpty ? nil : bundle,
                                      tlsClientCertificateFile: keys.tlsClientCertificate, tlsClientKeyFile: keys.tlsClientKey)
         self.keys = keys
     }
 
     private let keys: GatewayConfiguration.Keys
+
+    /// With the development PKI, our party's further signing and encryption certificates in
+    /// parties.json (the second, third, … of each role, with their keys beside them) are further
+    /// identities, paired in order: a party listed with an RSA and an Ed25519 signing certificate
+    /// signs under both profiles.
+    static func developmentIdentities(of us: Routing.Party, in pmodeDirectory: String) throws -> [GatewayConfiguration.Keys.Identity] {
+        let signing = (us.certificateFiles[.signing] ?? []).dropFirst().map { resolve($0, in: pmodeDirectory) }
+        let encryption = (us.certificateFiles[.encryption] ?? []).dropFirst().map { resolve($0, in: pmodeDirectory) }
+        return zip(signing, encryption).compactMap { s, e in
+            let sk = DevelopmentPKI.keyPathFor(certificate: s), ek = DevelopmentPKI.keyPathFor(certificate: e)
+            // A partner's renewed certificate listed beside the old one has no key here: not ours.
+            guard FileManager.default.fileExists(atPath: sk), FileManager.default.fileExists(atPath: ek) else { return nil }
+            return .init(signingKey: sk, signingCertificate: s, encryptionKey: ek, encryptionCertificate: e)
+        }
+    }
 
     static func resolve(_ path: String, in directory: String) -> String {
         path.hasPrefix("/") ? path : directory + "/" + path

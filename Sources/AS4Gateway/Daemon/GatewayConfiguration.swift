@@ -106,6 +106,16 @@ struct GatewayConfiguration: Codable, Sendable {
         /// Client certificate and key for outbound mTLS (optional).
         var tlsClientCertificate: String?
         var tlsClientKey: String?
+        /// More signing and encryption keys, for partners on another security profile (RSA
+        /// for 1.15 beside Ed25519/X25519 for 2.0): each leg signs with a key its profile suits.
+        var additional: [Identity] = []
+
+        struct Identity: Codable, Sendable {
+            var signingKey: String
+            var signingCertificate: String
+            var encryptionKey: String
+            var encryptionCertificate: String
+        }
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -248,6 +258,12 @@ struct GatewayConfiguration: Codable, Sendable {
         if var keys = config.keys {
             keys.signingKey = resolve(keys.signingKey)
             keys.signingCertificate = resolve(keys.signingCertificate)
+            for i in keys.additional.indices {
+                keys.additional[i].signingKey = resolve(keys.additional[i].signingKey)
+                keys.additional[i].signingCertificate = resolve(keys.additional[i].signingCertificate)
+                keys.additional[i].encryptionKey = resolve(keys.additional[i].encryptionKey)
+                keys.additional[i].encryptionCertificate = resolve(keys.additional[i].encryptionCertificate)
+            }
             keys.encryptionKey = resolve(keys.encryptionKey)
             keys.encryptionCertificate = resolve(keys.encryptionCertificate)
             keys.tlsClientCertificate = keys.tlsClientCertificate.map(resolve)
@@ -336,7 +352,7 @@ extension GatewayConfiguration.AdminListener {
 
 extension GatewayConfiguration.Keys {
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case signingKey, signingCertificate, encryptionKey, encryptionCertificate, tlsClientCertificate, tlsClientKey
+        case signingKey, signingCertificate, encryptionKey, encryptionCertificate, tlsClientCertificate, tlsClientKey, additional
     }
 
     init(from decoder: Decoder) throws {
@@ -348,5 +364,21 @@ extension GatewayConfiguration.Keys {
         encryptionCertificate = try c.decode(String.self, forKey: .encryptionCertificate)
         tlsClientCertificate = try c.decodeIfPresent(String.self, forKey: .tlsClientCertificate)
         tlsClientKey = try c.decodeIfPresent(String.self, forKey: .tlsClientKey)
+        additional = try c.decodeIfPresent([Identity].self, forKey: .additional) ?? []
+    }
+}
+
+extension GatewayConfiguration.Keys.Identity {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case signingKey, signingCertificate, encryptionKey, encryptionCertificate
+    }
+
+    init(from decoder: Decoder) throws {
+        try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        signingKey = try c.decode(String.self, forKey: .signingKey)
+        signingCertificate = try c.decode(String.self, forKey: .signingCertificate)
+        encryptionKey = try c.decode(String.self, forKey: .encryptionKey)
+        encryptionCertificate = try c.decode(String.self, forKey: .encryptionCertificate)
     }
 }

@@ -32,7 +32,12 @@ final class GatewayContext: Sendable {
     /// This node among those sharing a store: party, host and data directory, which stay the same
     /// across restarts of the node and differ between nodes (each has its own data directory).
     let nodeName: String
+    /// Our primary signing identity (`keys`): errors, evidence seals, and whatever no other
+    /// identity suits.
     let signing: SigningIdentity
+    /// Every signing identity, the primary first (`keys.additional`): one per security profile
+    /// when partners use both 1.15 (RSA) and 2.0 (Ed25519/ECDSA).
+    let signingIdentities: [SigningIdentity]
     let decryptionKeys: [DecryptionKey]
     let trustAnchors: [Certificate]
     let crls: [CertificateRevocationList]
@@ -55,7 +60,7 @@ final class GatewayContext: Sendable {
     let calendars: HolidayCalendarSource
     var calendar: WorkingDayCalendar { calendars.current }
 
-    init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: SigningIdentity,
+    init(config: GatewayConfiguration, log: EventLog, registry: PModeRegistry, store: any MessageStore, signing: [SigningIdentity],
          decryptionKeys: [DecryptionKey], trustAnchors: [Certificate], crls: [CertificateRevocationList], outboundTrustFile: String?,
          tlsClientCertificateFile: String?, tlsClientKeyFile: String?) throws {
         self.config = config
@@ -76,7 +81,9 @@ final class GatewayContext: Sendable {
         self.party = config.party
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(try NodeIdentity.load(dataDirectory: config.dataDirectory))"
-        self.signing = signing
+        guard let primary = signing.first else { throw Gateway.GatewayError.configuration("no signing key") }
+        self.signing = primary
+        self.signingIdentities = signing
         self.decryptionKeys = decryptionKeys
         self.trustAnchors = trustAnchors
         self.crls = crls
@@ -120,8 +127,14 @@ final class GatewayContext: Sendable {
 
     private let selfServicePModes = SelfServicePModes()
 
-    func signatureBuilder() throws -> SignatureBuilder {
-        try SignatureBuilder(identity: signing)
+    func signatureBuilder(for profile: SecurityProfile? = nil) throws -> SignatureBuilder {
+        try SignatureBuilder(identity: signing(for: profile))
+    }
+
+    /// The identity that signs under `profile`: the first whose key suits it, else the primary.
+    func signing(for profile: SecurityProfile?) -> SigningIdentity {
+        guard let profile else { return signing }
+        return signingIdentities.first { profile.suits($0.privateKey.keyType) } ?? signing
     }
 }
 

@@ -216,7 +216,8 @@ struct InboundProcessor: HTTPHandler {
                 guard original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
                 }
-                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, fields: fields, started: started))
+                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, profile: match.leg.security.profile,
+                                               fields: fields, started: started))
             }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
@@ -224,7 +225,7 @@ struct InboundProcessor: HTTPHandler {
             let receipt: [UInt8]
             do {
                 try MailboxQuota(context: context).checkArrival(user, parts: parts)
-                receipt = try buildReceipt(for: message, signature: signature)
+                receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
                                             receivedAt: started, receipt: Data(receipt))
                 result = try context.store.recordInbound(record, duplicateWindow: window)
@@ -248,7 +249,8 @@ struct InboundProcessor: HTTPHandler {
                 guard let stored = original.receipt else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
                 }
-                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, fields: fields, started: started))
+                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, profile: match.leg.security.profile,
+                                               fields: fields, started: started))
             }
         } catch {
             return fail(error)
@@ -390,7 +392,7 @@ struct InboundProcessor: HTTPHandler {
 
     /// The answer to a copy of a message already stored: never stored again; the stored receipt,
     /// or a new one when the copy was signed again.
-    func answerDuplicate(_ message: AS4Message, storedReceipt: Data, signature: SignatureInfo?,
+    func answerDuplicate(_ message: AS4Message, storedReceipt: Data, signature: SignatureInfo?, profile: SecurityProfile?,
                          fields: [String: String?], started: Date) throws -> [UInt8] {
         switch try duplicateKind(storedReceipt, signature) {
         case .different:
@@ -399,7 +401,7 @@ struct InboundProcessor: HTTPHandler {
             context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
             return [UInt8](storedReceipt)
         case .resigned:
-            let receipt = try buildReceipt(for: message, signature: signature)
+            let receipt = try buildReceipt(for: message, signature: signature, profile: profile)
             context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
             return receipt
         }
@@ -421,7 +423,8 @@ struct InboundProcessor: HTTPHandler {
         EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
     }
 
-    func buildReceipt(for message: AS4Message, signature: SignatureInfo?) throws -> [UInt8] {
+    /// Signed with the identity the agreement's profile suits (`profile`), else our primary one.
+    func buildReceipt(for message: AS4Message, signature: SignatureInfo?, profile: SecurityProfile?) throws -> [UInt8] {
         let id = Identifier.messageId(domain: context.messageIdDomain)
         let signal: SignalMessage
         if let signature {
@@ -434,7 +437,7 @@ struct InboundProcessor: HTTPHandler {
                                    kind: .receipt(Receipt(content: [user.map(EnvelopeBuilder.userMessageCopy)
                                        ?? "<as4gw:Acknowledgement xmlns:as4gw=\"urn:as4gw:receipt\"></as4gw:Acknowledgement>"])))
         }
-        return try MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal).envelope
+        return try MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal).envelope
     }
 
     // MARK: - errors

@@ -171,7 +171,9 @@ struct Outbound {
         let security = match.leg.security
         var encryption: MessageSealer.Encryption?
         if security.encrypt {
-            guard let cert = them.certificates(role: .encryption).first else {
+            // A partner on both profiles lists a certificate for each: the one the leg's suits.
+            let certificates = them.certificates(role: .encryption)
+            guard let cert = certificates.first(where: { security.profile.suits($0.keyType) }) ?? certificates.first else {
                 throw SubmissionError(status: 422, reason: "no valid encryption certificate for \(them.name)")
             }
             let method: KeyEncryptionMethod
@@ -183,7 +185,7 @@ struct Outbound {
             encryption = .init(recipient: cert, method: method)
         }
         let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
-        let signer = security.sign ? try SignatureBuilder(identity: context.signing, keyReference: style) : nil
+        let signer = security.sign ? try SignatureBuilder(identity: context.signing(for: security.profile), keyReference: style) : nil
         let sealer = MessageSealer(signer: signer, encryption: encryption, compress: match.leg.payload.compress,
                                    spoolDirectory: context.spoolDirectory)
         let sealed = try sealer.seal(user, payloads: payloads)

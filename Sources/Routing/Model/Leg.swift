@@ -1,3 +1,4 @@
+import AS4Crypto
 import EnvelopeXML
 
 /// One leg of a P-Mode (PMode[1] or PMode[2]): the business information of its user message and
@@ -56,6 +57,15 @@ public enum SecurityProfile: String, Sendable, CaseIterable {
     case v1_15 = "1.15"
     /// eDelivery AS4 2.0: Ed25519 (or ECDSA), X25519 (or ECDH-ES) + HKDF + AES key wrap + AES-128-GCM.
     case v2_0 = "2.0"
+
+    /// Whether a key of this type serves the profile: RSA for 1.15; Ed25519, X25519 or an EC
+    /// curve for 2.0. A gateway with partners on both profiles holds keys of each kind.
+    public func suits(_ key: KeyType) -> Bool {
+        switch (self, key) {
+        case (.v1_15, .rsa), (.v2_0, .ed25519), (.v2_0, .x25519), (.v2_0, .ec): return true
+        default: return false
+        }
+    }
 }
 
 /// `wsse:SecurityTokenReference` style for the signing certificate.
