@@ -24,6 +24,10 @@ struct CertificateInventory: Sendable {
     init(party: String, keys: GatewayConfiguration.Keys, listenerCertificate: String?) throws {
         var own = [Entry(party: party, role: "signing", source: "keys", certificate: try KeyMaterial.certificate(keys.signingCertificate)),
                    Entry(party: party, role: "encryption", source: "keys", certificate: try KeyMaterial.certificate(keys.encryptionCertificate))]
+        for identity in keys.additional {
+            own.append(Entry(party: party, role: "signing", source: "keys", certificate: try KeyMaterial.certificate(identity.signingCertificate)))
+            own.append(Entry(party: party, role: "encryption", source: "keys", certificate: try KeyMaterial.certificate(identity.encryptionCertificate)))
+        }
         if let tls = keys.tlsClientCertificate {
             own.append(Entry(party: party, role: "tls", source: "keys", certificate: try KeyMaterial.certificate(tls)))
         }
