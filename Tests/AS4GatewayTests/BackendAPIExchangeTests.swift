@@ -300,3 +300,42 @@ final class LogPseudonymTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int, 0o600)
     }
 }
+
+/// A hub that cannot encrypt to the access point serving a recipient (its only encryption
+/// certificate has expired) cannot make the AS4 message: the recipient is Failed with the reason
+/// and the sender told, not left Submitted and retried every minute.
+final class BackendAPIUnqueueableTests: XCTestCase {
+    func testAHubThatCannotSealForTheServingAccessPointReportsFailed() throws {
+        let sender = "DVS@90000048472", served = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b", "gw-c"], legs: GatewayHarness.eAddressLegs)
+        // The development CA made here, so that gw-c's encryption certificate can be an expired one.
+        let certs = h.pmodeDirectory + "/certs"
+        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        let caKey = try PrivateKey.generateRSA(bits: 2048)
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: caKey, validFrom: Date() - 86400 * 3,
+                                                           validUntil: Date() + 86400)
+        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
+        try Data(try caKey.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let expired = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "gw-c encryption"), validFrom: Date() - 86400 * 2,
+                                              validUntil: Date() - 86400, keyUsage: [.keyEncipherment])
+        try Data(try expired.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-c.encryption.pem"))
+        try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-c.encryption.key"))
+        try h.importDirectory("gw-a", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        try h.importDirectory("gw-b", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-c")])
+        try h.importDirectory("gw-c", [GatewayHarness.localEntry(served, ownerId: "40003032949", kind: "company")])
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [sender]))
+        for node in ["gw-a", "gw-b", "gw-c"] { try h.start(node) }
+
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [served]), files: [("x.txt", Array("nowhere".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        try h.waitUntil(timeout: 30, "the recipient reported Failed by the hub") { try dms.recipient(of: id)["status"] as? String == "Failed" }
+        let events = try dms.recipient(of: id)["events"] as? [[String: Any]] ?? []
+        XCTAssertTrue((events.last?["detail"] as? String ?? "").contains("no valid encryption certificate for gw-c"), "\(events)")
+        let hubLog = h.nodes["gw-b"]!.log
+        XCTAssertTrue(hubLog.contains("event=document-unqueueable"), hubLog)
+        XCTAssertFalse(hubLog.contains("event=document-requeue-failed"), hubLog)
+    }
+}

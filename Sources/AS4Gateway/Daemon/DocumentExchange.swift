@@ -1,3 +1,4 @@
+import AS4Crypto
 import EnvelopeXML
 import Foundation
 import MessageStore
@@ -32,6 +33,28 @@ struct DocumentExchange {
             return true
         } catch StoreError.duplicateMessageId {
             // Queued already: another node's start-up requeue and this submission met.
+            return false
+        }
+    }
+
+    /// `sendDocument`, but a recipient for whom no AS4 message can be made (no agreement with its
+    /// access point, no usable certificate, a limit: the submission's own refusals, or sealing
+    /// failing) is made Failed with the reason, the sender told (notification here, status report
+    /// to the document's origin), and false returned. Such a recipient would otherwise wait as
+    /// Submitted forever, retried every minute. Store and disk errors are thrown: they may pass.
+    @discardableResult
+    func sendDocumentOrFail(_ d: Document, to r: DocumentRecipient) throws -> Bool {
+        do {
+            return try sendDocument(d, to: r)
+        } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
+            let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
+            let detail = "could not be queued for \(r.party ?? "?"): \(reason)"
+            try context.mailbox.updateRecipient(RecipientUpdate(messageId: d.messageId, address: r.address, status: .failed, detail: detail,
+                                                                notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail)),
+                                                at: Date())
+            context.log.log(.error, "document-unqueueable", ["document_id": d.messageId, "recipient": r.address, "to": r.party, "reason": reason])
+            reportToOrigin(d, recipient: r.address, status: .failed,
+                           decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: Date()), retrievedAt: nil)
             return false
         }
     }
@@ -175,7 +198,7 @@ struct DocumentExchange {
         guard case .stored = try context.mailbox.insertDocument(document, notifications: notices, at: Date()) else { return }
         if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
            let r = d.recipients.first(where: { $0.address == recipientAddress }) {
-            try sendDocument(d, to: r)
+            guard try sendDocumentOrFail(d, to: r) else { return }
             context.log.log(.info, "document-forwarded", ["document_id": header.documentId, "recipient": header.recipient, "from": origin,
                                                           "to": recipient.party])
         } else {

@@ -203,10 +203,11 @@ final class MailboxWorker: Sendable {
             guard let d = try context.mailbox.document(messageId: unsent.messageId),
                   let r = d.recipients.first(where: { $0.address == unsent.address }),
                   now.timeIntervalSince(r.updatedAt) >= age else { continue }
-            // One that cannot be queued (no agreement, no usable certificate of the access point)
-            // is logged and left for the next pass: it must not hold up the others, nor the worker.
+            // One that can never be queued (no agreement, no usable certificate of the access
+            // point) is made Failed and reported; any other failure is logged and left for the
+            // next pass: it must not hold up the others, nor the worker.
             do {
-                if try exchange.sendDocument(d, to: r) {
+                if try exchange.sendDocumentOrFail(d, to: r) {
                     context.log.log(.warning, "document-requeued", ["document_id": d.messageId, "recipient": r.address])
                 }
             } catch let e as StoreError {
