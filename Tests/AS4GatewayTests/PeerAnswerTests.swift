@@ -83,3 +83,75 @@ final class PeerAnswerTests: XCTestCase {
         XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("next_attempt_s=3"), harness.nodes["gw-a"]!.log)
     }
 }
+
+/// What a puller does with answers other implementations give to its PullRequest, put between
+/// the puller (gw-b) and the holder (gw-a) by the same proxy: a user message on another MPC
+/// than the one pulled, and a bare SOAP Fault.
+final class PullAnswerTests: XCTestCase {
+    var harness: GatewayHarness!
+    var proxy: Process?
+    var proxyLog: String { harness.root.appendingPathComponent("proxy.log").path }
+
+    override func tearDown() {
+        if let proxy, proxy.isRunning {
+            proxy.terminate()
+            proxy.waitUntilExit()
+        }
+        harness = nil
+    }
+
+    /// gw-a holds for gw-b (pull); gw-b pulls through the proxy in `mode`. `extra` gives more
+    /// proxy arguments once the development PKI exists.
+    func start(mode: String, extra: () throws -> [String] = { [] }) throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], pull: [.init()])
+        try harness.start("gw-a")  // writes the development PKI
+        let extra = try extra()
+        let port = GatewayHarness.freePort()
+        let certs = harness.pmodeDirectory + "/certs"
+        proxy = try harness.startHelper("/usr/bin/env", ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
+                                                         "--port", String(port), "--cert", certs + "/gw-a.tls.pem", "--key", certs + "/gw-a.tls.key",
+                                                         "--target", harness.nodes["gw-a"]!.as4URL, "--cacert", certs + "/dev-ca.pem",
+                                                         "--mode", mode] + extra,
+                                        log: proxyLog, what: "the proxy")
+        let parties = harness.pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        let direct = "\"endpoint\": \"https://127.0.0.1:\(harness.nodes["gw-a"]!.as4Port)/as4\""
+        XCTAssertTrue(text.contains(direct))
+        try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
+            .write(toFile: parties, atomically: true, encoding: .utf8)
+        harness.nodes["gw-b"]!.extraArguments = ["--pull-interval", "0.2", "--log-level", "debug"]
+        try harness.start("gw-b")
+    }
+
+    /// A genuine message of gw-a for gw-b, signed and encrypted, but on the default MPC: the
+    /// puller asked for the pull leg's MPC, so it is refused (EBMS:0010) and not stored.
+    func testAPulledMessageOnAnotherMPCIsRefused() throws {
+        try start(mode: "canned") {
+            let certs = self.harness.pmodeDirectory + "/certs"
+            let out = self.harness.root.appendingPathComponent("wrong-mpc.mime").path
+            let sealed = try GatewayProcess.run([
+                "seal", "--message-id", "wrong-mpc@test", "--from", "gw-a", "--from-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
+                "--from-role", "urn:as4gw:roles:sender", "--to", "gw-b", "--to-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
+                "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", "Notify",
+                "--agreement", "urn:as4gw:agreements:test", "--sign-key", certs + "/gw-a.signing.key", "--sign-cert", certs + "/gw-a.signing.pem",
+                "--encrypt-cert", certs + "/gw-b.encryption.pem", "--compress", "--out", out, try self.harness.file("n.xml", Array("<n/>".utf8))])
+            XCTAssertEqual(sealed.status, 0, sealed.stderr)
+            return ["--answer", out]
+        }
+        try harness.waitUntil(timeout: 20, "gw-b refuses the pulled message") { self.harness.nodes["gw-b"]!.log.contains("event=error-sent") }
+        let log = harness.nodes["gw-b"]!.log
+        XCTAssertTrue(log.contains("not on urn:as4gw:mpc:test-for-gw-b"), log)
+        XCTAssertTrue(log.contains("EBMS:0010"), log)
+        XCTAssertNil(try harness.message("gw-b", "wrong-mpc@test", .inbound), "nothing stored")
+    }
+
+    /// A bare SOAP Fault answering the PullRequest is logged with what the peer said.
+    func testASOAPFaultAnsweringAPullRequestIsReportedAsSuch() throws {
+        try start(mode: "fault")
+        try harness.waitUntil(timeout: 20, "a failed round") { self.harness.nodes["gw-b"]!.log.contains("event=pull-failed") }
+        let line = harness.nodes["gw-b"]!.log.split(separator: "\n").first { $0.contains("event=pull-failed") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains("SOAP Fault (HTTP 500): env:Receiver backend unavailable at the proxy"), line)
+        XCTAssertFalse(line.contains("SOAP Header is missing"), line)
+    }
+}

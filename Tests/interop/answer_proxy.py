@@ -2,13 +2,16 @@
 """An HTTPS proxy in front of a receiving as4gw, for tests of how the sender reads answers that
 other implementations give but as4gw itself does not. Standard library only.
 
-  answer_proxy.py --port P --cert TLS.pem --key TLS.key --target URL --cacert CA --mode MODE [--retry-after N]
+  answer_proxy.py --port P --cert TLS.pem --key TLS.key --target URL --cacert CA --mode MODE [--retry-after N] [--answer FILE]
 
 MODE:
   multipart    forwards each POST and returns the receiver's answer framed as a one-part
                multipart/related message (as some AS4 implementations send receipts)
   fault        answers every POST itself with HTTP 500 and a bare SOAP 1.2 Fault (no eb:Messaging)
   retry-after  answers the first POST with 503 and "Retry-After: N" (no body), forwards the rest
+  canned       answers every POST itself with HTTP 200 and the message in --answer FILE (as
+               `as4gw seal` writes it: MIME headers, a blank line, the body), e.g. a user message
+               for a puller that is not what it asked for
 
 Prints "listening on PORT" once ready, then one line per request: its number, what was done, the
 status returned.
@@ -34,9 +37,17 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--cacert", required=True)
-    p.add_argument("--mode", choices=["multipart", "fault", "retry-after"], required=True)
+    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned"], required=True)
     p.add_argument("--retry-after", default="3")
+    p.add_argument("--answer")
     args = p.parse_args()
+    canned = None
+    if args.mode == "canned":
+        raw = open(args.answer, "rb").read()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        content_type = next(line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-type:"))
+        canned = (content_type, body)
     upstream = ssl.create_default_context(cafile=args.cacert)
     count = {"n": 0}
 
@@ -70,6 +81,10 @@ def main():
             if args.mode == "fault":
                 self.answer(500, "application/soap+xml; charset=UTF-8", FAULT)
                 print(n, "fault", 500, flush=True)
+                return
+            if args.mode == "canned":
+                self.answer(200, canned[0], canned[1])
+                print(n, "canned", 200, flush=True)
                 return
             if args.mode == "retry-after" and n == 1:
                 self.answer(503, None, b"", [("Retry-After", args.retry_after)])

@@ -129,7 +129,8 @@ struct InboundProcessor: HTTPHandler {
     /// The receive path of a user message, pushed to us or pulled by us (`pulled: true`): profile
     /// findings → P-Mode → size → duplicate → decrypt → verify → store → the signed receipt's
     /// bytes. A failure leaves nothing behind; the caller answers with the error signal.
-    func processUserMessage(_ message: AS4Message, started: Date, pulled: Bool = false) -> Result<[UInt8], ReceiveFailure> {
+    /// `pulledMPC`: the MPC our PullRequest named; the message must be on it.
+    func processUserMessage(_ message: AS4Message, started: Date, pulled: Bool = false, pulledMPC: String? = nil) -> Result<[UInt8], ReceiveFailure> {
         guard let user = message.messaging.userMessage else {
             return .failure(ReceiveFailure(error: EbmsError(.valueInconsistent, "no user message"), refTo: nil, fields: [:]))
         }
@@ -153,6 +154,13 @@ struct InboundProcessor: HTTPHandler {
         }
         if pulled, match.delivery != .pull {
             return fail(EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(match.pmode.id), whose leg is not pulled"))
+        }
+        // A pulled message belongs to the MPC that was pulled (ebMS3 §3.4), and to its leg's.
+        if let pulledMPC {
+            let on = user.mpc ?? EbmsConstants.defaultMPC
+            guard on == pulledMPC, match.leg.mpc == pulledMPC else {
+                return fail(EbmsError(.processingModeMismatch, "the pulled message is on MPC \(on), not on \(pulledMPC), which was pulled"))
+            }
         }
         if message.attachments.reduce(UInt64(0), { $0 + $1.body.count }) > UInt64(match.leg.payload.maxMessageBytes) {
             return fail(sizeError(UInt64(match.leg.payload.maxMessageBytes)))

@@ -114,8 +114,10 @@ final class PullWorker: Sendable {
             reply = try AS4Message.read(try MessageInput.load(bytes: response.body, contentType: contentType,
                                                               spoolDirectory: context.spoolDirectory))
         } catch {
-            context.log.log(.warning, "pull-failed", fields.merging(["reason": "unreadable response (HTTP \(response.status)): \(error)",
-                                                                    "elapsed_ms": ms(started)]) { $1 })
+            // A bare SOAP Fault (no eb:Messaging, often no Header) is the peer's answer: say what it said.
+            let reason = SOAPFault.read(envelope: response.body).map { "SOAP Fault (HTTP \(response.status)): \($0.reason)" }
+                ?? "unreadable response (HTTP \(response.status)): \(error)"
+            context.log.log(.warning, "pull-failed", fields.merging(["reason": reason, "elapsed_ms": ms(started)]) { $1 })
             return false
         }
         defer { InboundProcessor.removeSpoolFiles(of: reply.attachments, keeping: nil, spool: context.spoolDirectory) }
@@ -133,12 +135,12 @@ final class PullWorker: Sendable {
         }
         let user = reply.messaging.userMessage!
         fields = InboundProcessor.fields(user).merging(fields) { a, _ in a }
-        fields["mpc"] = target.mpc
+        fields["mpc"] = user.mpc ?? EbmsConstants.defaultMPC
         context.log.log(.info, "pulled", fields.merging(["status": "Received", "bytes": String(response.body.count), "elapsed_ms": ms(started)]) { $1 })
         let processor = InboundProcessor(context: context)
         let answer: [UInt8]
         let event: String
-        switch processor.processUserMessage(reply, started: started, pulled: true) {
+        switch processor.processUserMessage(reply, started: started, pulled: true, pulledMPC: target.mpc) {
         case .success(let receipt):
             answer = receipt
             event = "receipt-sent"
