@@ -159,5 +159,24 @@ final class PullAndTwoWayTests: XCTestCase {
         XCTAssertEqual(answered.metadata.conversationId, asked.metadata.conversationId)
         XCTAssertEqual(answered.metadata.action, "Answer")
         XCTAssertEqual(answered.metadata.pmodeId, "twoway-gw-a-gw-b")
+
+        // A reply to nothing, or without naming its request, is refused and never stored.
+        let stray = try harness.send(from: "gw-b", to: "gw-a", action: "Answer", files: [try harness.file("s.xml", Array("<S/>".utf8))],
+                                     refTo: "nothing@gw-a")
+        let bare = try harness.send(from: "gw-b", to: "gw-a", action: "Answer", files: [try harness.file("b.xml", Array("<B/>".utf8))])
+        for (id, why) in [(stray, "names no request"), (bare, "must carry eb:RefToMessageId")] {
+            let failed = try harness.waitFor("gw-b", id, .outbound, .failed)
+            XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0003", "\(String(describing: failed.outbound?.lastError))")
+            XCTAssertTrue(failed.outbound?.lastError?.reason.contains(why) ?? false, "\(String(describing: failed.outbound?.lastError))")
+            XCTAssertNil(try harness.message("gw-a", id, .inbound))
+        }
+        // The reply in another conversation than its request's.
+        let r = try GatewayProcess.run(["send", "--to", "gw-a", "--service", "urn:eadrese:services:delivery", "--action", "Answer",
+                                        "--ref-to", request, "--conversation-id", "another-conversation",
+                                        "--submit", harness.nodes["gw-b"]!.submitURL, try harness.file("c.xml", Array("<C/>".utf8))])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let elsewhere = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let failed = try harness.waitFor("gw-b", elsewhere, .outbound, .failed)
+        XCTAssertTrue(failed.outbound?.lastError?.reason.contains("is not its request's") ?? false, "\(String(describing: failed.outbound?.lastError))")
     }
 }

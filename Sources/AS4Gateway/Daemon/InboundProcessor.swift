@@ -112,6 +112,23 @@ struct InboundProcessor: HTTPHandler {
         return nil
     }
 
+    /// Why a Two-Way reply does not answer a request of ours, or nil when it does: its
+    /// RefToMessageId must name a message we sent its sender under the same P-Mode, and its
+    /// ConversationId be that request's.
+    func replyCorrelationProblem(_ user: UserMessage, match: Match) -> String? {
+        guard let ref = user.messageInfo.refToMessageId else {
+            return "a reply of Two-Way P-Mode \(match.pmode.id) must carry eb:RefToMessageId naming its request"
+        }
+        guard let request = try? context.store.findMessage(id: ref, direction: .outbound), request.metadata.pmodeId == match.pmode.id,
+              match.sender.partyIds.map(\.description).contains(request.metadata.toParty) else {
+            return "eb:RefToMessageId \(ref) names no request of P-Mode \(match.pmode.id) sent to \(match.sender.name)"
+        }
+        guard request.metadata.conversationId == user.collaboration.conversationId else {
+            return "the reply's ConversationId \(user.collaboration.conversationId) is not its request's (\(request.metadata.conversationId))"
+        }
+        return nil
+    }
+
     /// A mandatory header block we do not process: the message must not be processed at all.
     static func notUnderstood(_ message: AS4Message) -> EbmsError? {
         message.envelope.notUnderstood.first.map {
@@ -154,6 +171,11 @@ struct InboundProcessor: HTTPHandler {
         }
         if pulled, match.delivery != .pull {
             return fail(EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(match.pmode.id), whose leg is not pulled"))
+        }
+        // The reply leg of a Two-Way exchange answers a request we sent this party under the same
+        // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
+        if match.pmode.mep == .twoWay, match.legIndex == 1 {
+            if let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
         }
         // A pulled message belongs to the MPC that was pulled (ebMS3 §3.4), and to its leg's.
         if let pulledMPC {
