@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import MessageStore
 import XCTest
 #if canImport(Glibc)
@@ -63,6 +64,16 @@ final class PullAndTwoWayTests: XCTestCase {
         XCTAssertEqual(check.json?["kind"] as? String, "Receipt")
         XCTAssertEqual(check.json?["refToMessageId"] as? String, id)
         XCTAssertEqual(check.json?["signed"] as? Bool, true)
+
+        // The puller sending its receipt again (say our 200 was lost) is answered alike; the
+        // message stays Delivered with the first receipt.
+        var tls = HTTPClientConfiguration()
+        tls.trustedCAFile = harness.pmodeDirectory + "/certs/dev-ca.pem"
+        let again = try HTTPClient(configuration: tls).post(url: harness.nodes["gw-a"]!.as4URL, headers: [("Content-Type", "application/soap+xml")],
+                                                             body: .bytes([UInt8](sent.receipt!)))
+        XCTAssertEqual(again.status, 200, String(decoding: again.body, as: UTF8.self))
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("event=duplicate-receipt message_id=\(id)"), harness.nodes["gw-a"]!.log)
+        XCTAssertEqual(try harness.message("gw-a", id, .outbound)?.receipt, sent.receipt)
     }
 
     /// (b) A pulled message never receipted comes back after the lease. Provoking a lost receipt

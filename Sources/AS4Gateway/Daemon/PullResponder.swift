@@ -42,18 +42,31 @@ struct PullResponder {
     func acceptReceipt(_ signal: SignalMessage, _ message: AS4Message, rawEnvelope: [UInt8], started: Date) -> HTTPResponse {
         let ref = signal.messageInfo.refToMessageId ?? ""
         do {
-            guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound,
-                  out.pullMPC != nil, let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
+            guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound, out.pullMPC != nil else {
+                throw EbmsError(.valueInconsistent, "the receipt refers to no message pulled from this gateway")
+            }
+            func validate(by puller: Routing.Party?) throws {
+                let certs = puller?.certificates(role: .signing) ?? []
+                guard !certs.isEmpty, let sent = SentReferenceCoding.decode(out.sentReferences) else {
+                    throw EbmsError(.invalidReceipt, "the receipt cannot be checked: no signing certificate of the puller, or no stored references")
+                }
+                let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
+                                                 expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
+                _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref, sentReferences: sent)
+            }
+            if stored.status == .delivered {
+                // The puller sending its receipt again (our 200 was lost): answered alike, once
+                // the receipt proves to come from the party the message was for.
+                let receiver = context.registry.current.parties.first { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }
+                try validate(by: receiver)
+                context.log.log(.info, "duplicate-receipt", ["message_id": ref, "to": receiver?.name, "status": "Delivered", "elapsed_ms": ms(started)])
+                return .empty(200)
+            }
+            guard let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
                 throw EbmsError(.valueInconsistent, "the receipt refers to no message pulled from this gateway")
             }
             let puller = context.registry.current.party(named: String(owner.dropFirst(5)))
-            let certs = puller?.certificates(role: .signing) ?? []
-            guard !certs.isEmpty, let sent = SentReferenceCoding.decode(out.sentReferences) else {
-                throw EbmsError(.invalidReceipt, "the receipt cannot be checked: no signing certificate of the puller, or no stored references")
-            }
-            let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: certs), candidates: certs,
-                                             expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
-            _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref, sentReferences: sent)
+            try validate(by: puller)
             try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
             context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered", "elapsed_ms": ms(started)])
             context.metrics.endToEndLatency.observe(since: stored.createdAt)
