@@ -61,6 +61,7 @@ public final class HTTPServer: @unchecked Sendable {
             throw HTTPServerError.startFailed("\(self.configuration.bindAddress):\(self.configuration.port): \(reason)")
         }
         let port = as4gw_mhd_daemon_bind_port(daemon)
+        self.context.connections.startWatchdog()
         self.phase = .running(daemon: daemon, options: options, port: port != 0 ? port : self.configuration.port)
     }
 
@@ -111,6 +112,7 @@ public final class HTTPServer: @unchecked Sendable {
             self.context.log("stopping with requests still in flight after \(gracePeriod) s")
         }
         MHD_stop_daemon(daemon)
+        self.context.connections.stopWatchdog()
         withExtendedLifetime(options) {}
 
         self.lock.lock()
@@ -125,6 +127,15 @@ public final class HTTPServer: @unchecked Sendable {
         guard configuration.threads >= 1, configuration.threads <= 1024 else { throw invalid("threads must be 1...1024") }
         guard configuration.maxConnections >= 1, configuration.maxConnections <= Int(Int32.max) else {
             throw invalid("maxConnections must be positive")
+        }
+        guard configuration.maxConnectionsPerClient >= 0, configuration.maxConnectionsPerClient <= Int(Int32.max) else {
+            throw invalid("maxConnectionsPerClient must be 0 (no limit) or positive")
+        }
+        guard configuration.requestHeadTimeout.isFinite, configuration.requestHeadTimeout >= 0 else {
+            throw invalid("requestHeadTimeout must be 0 (none) or positive")
+        }
+        guard configuration.refusalLogInterval.isFinite, configuration.refusalLogInterval >= 0 else {
+            throw invalid("refusalLogInterval must not be negative")
         }
         guard configuration.inMemoryBodyLimit <= UInt64(Int32.max) else { throw invalid("inMemoryBodyLimit must be below 2 GiB") }
         let (address, _) = try DaemonOptions.socketAddress(configuration.bindAddress, port: configuration.port)

@@ -11,6 +11,7 @@ extension ServerContext {
     /// is read. Returns the state to keep in `con_cls` and the result for MHD.
     func beginRequest(on connection: OpaquePointer, url: String, method: String) -> (RequestState, MHD_Result) {
         self.requestBegan()
+        self.connections.headArrived(on: connection)
         var head = HTTPRequestHead(method: method, path: url)
         var query: [String: String] = [:]
         for (name, value) in ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND) {

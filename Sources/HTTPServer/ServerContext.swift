@@ -10,6 +10,8 @@ import Foundation
 final class ServerContext: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
+    /// Open connections, their head deadlines and the reports of refused connections.
+    let connections: ConnectionGuard
 
     private let condition = NSCondition()
     private var requestsInFlight = 0
@@ -19,6 +21,8 @@ final class ServerContext: @unchecked Sendable {
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        let report = configuration.warningLogger ?? configuration.logger ?? { _ in }
+        self.connections = ConnectionGuard(configuration: configuration, report: report)
     }
 
     /// Counts a request that got per-request state (balanced by ``requestEnded()`` in the completion callback).
@@ -63,6 +67,11 @@ final class ServerContext: @unchecked Sendable {
     /// A libmicrohttpd diagnostic: forwarded to the configured logger, and remembered so that a
     /// failed start can say why.
     func log(_ message: String) {
+        // MHD says this once per refused connection; a flood of them is reported at a bounded rate.
+        if message.hasPrefix("Server reached connection limit") {
+            self.connections.noteRefusal(.connectionLimit)
+            return
+        }
         self.condition.lock()
         self.lastLogMessage = message
         self.condition.unlock()
