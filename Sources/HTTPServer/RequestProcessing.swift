@@ -32,6 +32,13 @@ extension ServerContext {
         if self.isDraining {
             return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
         }
+        // RFC 9112 §6.3: differing lengths make the message's end ambiguous (a proxy in front may
+        // have framed it otherwise: request smuggling), so the request is refused unread.
+        let lengths = Set(head.headers.values(for: "Content-Length").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) })
+        if lengths.count > 1 {
+            return refuse(self.handler.refused(head, status: 400, reason: "the request has conflicting Content-Length values"))
+        }
         if let tls = self.configuration.tls {
             let session = as4gw_mhd_connection_tls_session(connection)
             switch ClientCertificateCheck.evaluate(session: session, policy: tls.clientAuthentication) {

@@ -64,6 +64,9 @@ final class HTTPServerConnectionLimitTests: XCTestCase {
         XCTAssertTrue(closed, "the connection is still open after 6 s")
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
         XCTAssertEqual(handler.admitCount, 0)
+        // The report follows the shutdown, so it may come a moment after the client saw the close.
+        let reportBy = Date(timeIntervalSinceNow: 2)
+        while !warnings.all.contains(where: { $0.contains("no complete request head within") }), Date() < reportBy { usleep(10_000) }
         XCTAssertTrue(warnings.all.contains { $0.contains("no complete request head within") }, "\(warnings.all)")
 
         // A normal request on a new connection is unaffected.
@@ -83,6 +86,25 @@ final class HTTPServerConnectionLimitTests: XCTestCase {
         let result = try ServerTestCurl.run(["--data-binary", "x", base + "/"])
         XCTAssertEqual(result.status, 200, result.errorText)
         XCTAssertEqual(result.text, "slow but sure")
+    }
+
+    /// RFC 9112 §6.3: two different Content-Length values are refused with 400, the body unread.
+    func testConflictingContentLengthsAreRefused() throws {
+        let handler = ServerTestHandler { _ in .text(200, "processed") }
+        let (server, _) = try startTestServer(HTTPServerConfiguration(spoolDirectory: self.directory.path), handler: handler)
+        defer { server.stop(gracePeriod: 0) }
+        let client = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { client.close() }
+        XCTAssertTrue(client.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"))
+        let answer = client.receive(timeout: 5)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400"), answer)
+        XCTAssertEqual(handler.requests.count, 0)
+
+        // The same value twice is one length (RFC 9112 allows accepting it).
+        let same = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { same.close() }
+        XCTAssertTrue(same.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
+        XCTAssertTrue(same.receive(timeout: 5).hasPrefix("HTTP/1.1 200"))
     }
 }
 
