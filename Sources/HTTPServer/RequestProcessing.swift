@@ -94,7 +94,12 @@ extension ServerContext {
             self.log("spooling the body from \(request.head.remoteAddress) failed: \(error)")
             return self.queue(self.handler.refused(request.head, status: 500, reason: "the request body could not be stored"), on: connection)
         }
+        guard self.handlerWillRun() else {
+            self.log("dropping the request from \(request.head.remoteAddress): the server's grace period is over")
+            return MHD_Result.NO
+        }
         let response = self.handler.handle(HTTPRequest(head: request.head, body: body))
+        self.handlerDidRun()
         return self.queue(response, on: connection)
     }
 

@@ -15,7 +15,10 @@ final class ServerContext: @unchecked Sendable {
 
     private let condition = NSCondition()
     private var requestsInFlight = 0
+    private var handlersRunning = 0
     private var draining = false
+    /// The grace period is over: no handler may start any more.
+    private var closing = false
     private var lastLogMessage: String?
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
@@ -23,6 +26,30 @@ final class ServerContext: @unchecked Sendable {
         self.handler = handler
         let report = configuration.warningLogger ?? configuration.logger ?? { _ in }
         self.connections = ConnectionGuard(configuration: configuration, report: report)
+    }
+
+    /// Called before a handler runs; false once the grace period of a stop is over (the request is
+    /// then dropped: a handler started now would hold the stop past its deadline).
+    func handlerWillRun() -> Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        guard !self.closing else { return false }
+        self.handlersRunning += 1
+        return true
+    }
+
+    func handlerDidRun() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.handlersRunning -= 1
+    }
+
+    /// Ends the grace period: no handler starts from now on. Returns how many are still running.
+    func closeHandlers() -> Int {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.closing = true
+        return self.handlersRunning
     }
 
     /// Counts a request that got per-request state (balanced by ``requestEnded()`` in the completion callback).

@@ -224,16 +224,30 @@ final class Gateway {
         // Both work listeners stop taking connections at once and drain side by side: one slow
         // request on one of them must not leave the other open to new work.
         let group = DispatchGroup()
+        let unfinished = StopTally()
         for server in [submissionServer, as4Server].compactMap({ $0 }) {
-            DispatchQueue.global().async(group: group) { server.stop(gracePeriod: grace) }
+            DispatchQueue.global().async(group: group) {
+                if !server.stop(gracePeriod: grace) { unfinished.note() }
+            }
         }
         group.wait()
+        // A handler still running cannot be interrupted and the grace period holds, so the daemon
+        // exits under it: its client gets no answer (an AS4 sender retries; the store's
+        // transactions keep it consistent), and the stores it uses are left open, not closed.
+        let handlersRunning = unfinished.count > 0
+        if handlersRunning {
+            context.log.log(.warning, "stopping", ["reason": "requests still being handled after \(Int(grace)) s: exiting without their answers"])
+        }
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
         mailboxWorker?.stop(deadline: deadline)
         webhookPusher?.stop(deadline: Date())
         noticeMailer?.stop(deadline: Date().addingTimeInterval(1))
         adminServer?.stop(gracePeriod: 0)
+        guard !handlersRunning else {
+            context.log.log(.info, "stopped", [:])
+            return
+        }
         context.store.close()
         context.mailbox.close()
         context.addresses.close()
@@ -241,4 +255,14 @@ final class Gateway {
         context.retention.close()
         context.log.log(.info, "stopped", [:])
     }
+}
+
+/// Counts listeners whose stop left handlers running (noted from the threads stopping them side by side).
+private final class StopTally: @unchecked Sendable {
+    // Unchecked Sendable: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value = 0
+
+    func note() { lock.withLock { value += 1 } }
+    var count: Int { lock.withLock { value } }
 }
