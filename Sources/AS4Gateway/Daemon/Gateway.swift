@@ -125,6 +125,7 @@ final class Gateway {
         as4.spoolDirectory = context.spoolDirectory
         let log = context.log
         as4.logger = { message in log.log(.debug, "http", ["reason": message]) }
+        Self.applyLimits(config.as4Listener, name: "as4", to: &as4, log: log)
         var tlsFiles: (String, String)? = config.as4Listener.tls.map { ($0.certificate, $0.key) }
         if tlsFiles == nil, config.developmentPKI { tlsFiles = devTLS() }
         if let (cert, key) = tlsFiles {
@@ -148,6 +149,7 @@ final class Gateway {
         api.maxBodyBytes = config.maxMessageBytes
         api.spoolDirectory = context.spoolDirectory
         api.logger = as4.logger
+        Self.applyLimits(config.apiListener, name: "api", to: &api, log: log)
         if let tls = config.apiListener.tls {
             let auth: HTTPServerConfiguration.TLS.ClientAuthentication
             switch tls.clientAuthentication {
@@ -191,6 +193,16 @@ final class Gateway {
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "api": "\(api.tls == nil ? "http" : "https")://\(config.apiListener.address):\(submission.port)/api/v1",
                                            "store": (try? config.storeLocation().description) ?? config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
+    }
+
+    /// A listener's connection limits, and where its (rate-limited) refusal reports go.
+    private static func applyLimits(_ listener: GatewayConfiguration.Listener, name: String, to server: inout HTTPServerConfiguration,
+                                    log: EventLog) {
+        if let v = listener.maxConnections { server.maxConnections = v }
+        if let v = listener.maxConnectionsPerClient { server.maxConnectionsPerClient = v }
+        if let v = listener.idleTimeoutSeconds { server.connectionTimeout = UInt32(v) }
+        if let v = listener.requestHeadTimeoutSeconds { server.requestHeadTimeout = v }
+        server.warningLogger = { message in log.log(.warning, "connections-refused", ["listener": name, "reason": message]) }
     }
 
     /// The development TLS certificate and key of our party.

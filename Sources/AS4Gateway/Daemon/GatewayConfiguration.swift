@@ -70,6 +70,12 @@ struct GatewayConfiguration: Codable, Sendable {
         var port: UInt16
         var path: String
         var tls: TLS?
+        /// Connection limits (docs/CONFIG.md); nil keeps the HTTP server's default.
+        var maxConnections: Int?
+        /// 0: no per-client limit (behind a reverse proxy every client has the proxy's address).
+        var maxConnectionsPerClient: Int?
+        var idleTimeoutSeconds: Int?
+        var requestHeadTimeoutSeconds: Double?
     }
 
     struct AdminListener: Codable, Sendable {
@@ -159,6 +165,14 @@ struct GatewayConfiguration: Codable, Sendable {
         within("pullIntervalSeconds", pullIntervalSeconds, 0.01...86_400, "seconds")
         within("leaseSeconds", leaseSeconds, 0.001...(30 * 86_400), "seconds")
         within("shutdownGraceSeconds", shutdownGraceSeconds, 0...3600, "seconds")
+        for (name, listener) in [("as4Listener", as4Listener), ("apiListener", apiListener)] {
+            if let v = listener.maxConnections, !(1...1_000_000).contains(v) { problems.append("\(name).maxConnections (\(v)) must be from 1 to 1000000") }
+            if let v = listener.maxConnectionsPerClient, !(0...1_000_000).contains(v) {
+                problems.append("\(name).maxConnectionsPerClient (\(v)) must be from 0 (no limit) to 1000000")
+            }
+            if let v = listener.idleTimeoutSeconds, !(1...3600).contains(v) { problems.append("\(name).idleTimeoutSeconds (\(v)) must be from 1 to 3600") }
+            if let v = listener.requestHeadTimeoutSeconds { within("\(name).requestHeadTimeoutSeconds", v, 0...3600, "seconds (0: no deadline)") }
+        }
         if !(1...256).contains(outboundWorkers) { problems.append("outboundWorkers (\(outboundWorkers)) must be from 1 to 256") }
         if maxMessageBytes < 1024 { problems.append("maxMessageBytes (\(maxMessageBytes)) must be at least 1024") }
         // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
