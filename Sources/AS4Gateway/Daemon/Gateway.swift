@@ -117,6 +117,12 @@ final class Gateway {
         if let problems = config.notices?.problems, !problems.isEmpty {
             throw GatewayError.configuration(problems.joined(separator: "; "))
         }
+        // Before anything is received: what is in the spool folder now was left by a crash or kill
+        // (bodies, decoded parts, de-chunked copies) and belongs to no request any more.
+        let swept = Self.sweepSpool(context.spoolDirectory)
+        if swept > 0 {
+            context.log.log(.info, "spool-swept", ["reason": "removed \(swept) leftover file(s) from \(context.spoolDirectory)"])
+        }
         let validator = CertificateValidator(trustStore: try TrustStore(anchors: context.trustAnchors, crls: context.crls))
         var as4 = HTTPServerConfiguration()
         as4.bindAddress = config.as4Listener.address
@@ -193,6 +199,20 @@ final class Gateway {
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "api": "\(api.tls == nil ? "http" : "https")://\(config.apiListener.address):\(submission.port)/api/v1",
                                            "store": (try? config.storeLocation().description) ?? config.storeDirectory, "pmodes": String(context.registry.current.pmodes.count)])
+    }
+
+    /// Removes the regular files directly in `directory` (the daemon's own spool folder only);
+    /// returns how many.
+    static func sweepSpool(_ directory: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed = 0
+        for name in names {
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, unlink(path) == 0 else { continue }
+            removed += 1
+        }
+        return removed
     }
 
     /// A listener's connection limits, and where its (rate-limited) refusal reports go.
