@@ -51,6 +51,15 @@ as4gw_mhd_connection_client_address(struct MHD_Connection *connection)
     return info == NULL ? NULL : info->client_addr;
 }
 
+/** The connection's socket (MHD keeps owning it), or -1. */
+static inline int
+as4gw_mhd_connection_fd(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
+}
+
 /**
  * Formats an MHD log message (printf format + va_list) into `buffer`; returns the untruncated length
  * like vsnprintf. Used by the MHD_OPTION_EXTERNAL_LOGGER callback.

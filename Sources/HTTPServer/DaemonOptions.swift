@@ -32,6 +32,10 @@ final class DaemonOptions {
         self.items.append(Self.item(.THREAD_POOL_SIZE, value: configuration.threads))
         self.items.append(Self.item(.CONNECTION_TIMEOUT, value: Int(configuration.connectionTimeout)))
         self.items.append(Self.item(.CONNECTION_LIMIT, value: configuration.maxConnections))
+        // 0 is MHD's "no per-IP limit" as well.
+        self.items.append(Self.item(.PER_IP_CONNECTION_LIMIT, value: configuration.maxConnectionsPerClient))
+        self.items.append(Self.item(.NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotifyCallback, to: Int.self),
+                                    pointer: contextPointer))
         if let tls = configuration.tls {
             self.items.append(Self.item(.HTTPS_MEM_CERT, pointer: self.cString(tls.certificateChainPEM)))
             self.items.append(Self.item(.HTTPS_MEM_KEY, pointer: self.cString(tls.privateKeyPEM)))

@@ -61,6 +61,7 @@ public final class HTTPServer: @unchecked Sendable {
             throw HTTPServerError.startFailed("\(self.configuration.bindAddress):\(self.configuration.port): \(reason)")
         }
         let port = as4gw_mhd_daemon_bind_port(daemon)
+        self.context.connections.startWatchdog()
         self.phase = .running(daemon: daemon, options: options, port: port != 0 ? port : self.configuration.port)
     }
 
@@ -87,14 +88,17 @@ public final class HTTPServer: @unchecked Sendable {
     /// connection; new requests on kept-alive connections get 503), then shuts libmicrohttpd down,
     /// closing whatever connections remain.
     ///
-    /// Returns when the daemon's threads have ended, which includes waiting for handlers still
-    /// running past the grace period (they cannot be interrupted). Must not be called from a handler.
-    /// Calls after the first one return at once.
-    public func stop(gracePeriod: Double) {
+    /// The grace period holds: a handler still running when it ends cannot be interrupted, so the
+    /// daemon is then shut down on a background thread once that handler has returned (its
+    /// connection is closed without the response), and `stop` returns false at once. A caller that
+    /// gets false must not pull away what handlers use. Returns true when nothing was left running.
+    /// Must not be called from a handler. Calls after the first one return true at once.
+    @discardableResult
+    public func stop(gracePeriod: Double) -> Bool {
         self.lock.lock()
         guard case .running(let daemon, let options, let port) = self.phase else {
             self.lock.unlock()
-            return
+            return true
         }
         self.context.beginDraining()
         // MHD hands the listen socket back; closing it makes the kernel refuse new connections
@@ -107,15 +111,40 @@ public final class HTTPServer: @unchecked Sendable {
         self.lock.unlock()
 
         let finished = self.context.waitUntilIdle(deadline: Date(timeIntervalSinceNow: max(0, gracePeriod)))
+        // From here no handler starts, so MHD_stop_daemon only waits for those already running.
+        let stillRunning = self.context.closeHandlers()
         if !finished {
-            self.context.log("stopping with requests still in flight after \(gracePeriod) s")
+            self.context.log("stopping with requests still in flight after \(gracePeriod) s"
+                + (stillRunning > 0 ? " (\(stillRunning) handler(s) running: their connections close when they return)" : ""))
         }
-        MHD_stop_daemon(daemon)
-        withExtendedLifetime(options) {}
+        let shutDown = DaemonShutdown(daemon: daemon, options: options, context: self.context)
+        if stillRunning > 0 {
+            // MHD_stop_daemon joins the pool threads, i.e. waits for the handlers: not here.
+            let thread = Thread { shutDown.run() }
+            thread.name = "as4gw-http-stop"
+            thread.start()
+        } else {
+            shutDown.run()
+        }
 
         self.lock.lock()
         self.phase = .stopped
         self.lock.unlock()
+        return stillRunning == 0
+    }
+
+    /// What `MHD_stop_daemon` needs kept alive until it has returned, possibly on another thread.
+    private struct DaemonShutdown: @unchecked Sendable {
+        // Unchecked: run once, by one thread; nothing else touches the daemon after stop began.
+        let daemon: OpaquePointer
+        let options: DaemonOptions
+        let context: ServerContext
+
+        func run() {
+            MHD_stop_daemon(self.daemon)
+            self.context.connections.stopWatchdog()
+            withExtendedLifetime(self.options) {}
+        }
     }
 
     // MARK: Configuration checks
@@ -125,6 +154,15 @@ public final class HTTPServer: @unchecked Sendable {
         guard configuration.threads >= 1, configuration.threads <= 1024 else { throw invalid("threads must be 1...1024") }
         guard configuration.maxConnections >= 1, configuration.maxConnections <= Int(Int32.max) else {
             throw invalid("maxConnections must be positive")
+        }
+        guard configuration.maxConnectionsPerClient >= 0, configuration.maxConnectionsPerClient <= Int(Int32.max) else {
+            throw invalid("maxConnectionsPerClient must be 0 (no limit) or positive")
+        }
+        guard configuration.requestHeadTimeout.isFinite, configuration.requestHeadTimeout >= 0 else {
+            throw invalid("requestHeadTimeout must be 0 (none) or positive")
+        }
+        guard configuration.refusalLogInterval.isFinite, configuration.refusalLogInterval >= 0 else {
+            throw invalid("refusalLogInterval must not be negative")
         }
         guard configuration.inMemoryBodyLimit <= UInt64(Int32.max) else { throw invalid("inMemoryBodyLimit must be below 2 GiB") }
         let (address, _) = try DaemonOptions.socketAddress(configuration.bindAddress, port: configuration.port)

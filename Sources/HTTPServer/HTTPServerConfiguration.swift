@@ -65,17 +65,34 @@ public struct HTTPServerConfiguration: Sendable {
     public var inMemoryBodyLimit: UInt64
     /// The number of libmicrohttpd pool threads, i.e. of requests handled at once.
     public var threads: Int
-    /// Seconds of inactivity after which a connection is closed (0: never).
+    /// Seconds of inactivity (nothing received or sent) after which a connection is closed (0: never).
+    /// libmicrohttpd 0.9.75 does not count the time a handler takes (tested).
     public var connectionTimeout: UInt32
-    /// The most concurrent connections; further ones are closed at once.
+    /// The most concurrent connections; further ones are closed at once (and reported, see
+    /// ``refusalLogInterval``). libmicrohttpd shares this out among the pool threads.
     public var maxConnections: Int
+    /// The most concurrent connections from one client IP address (0: no per-client limit), so that
+    /// one client cannot take every slot. Behind a reverse proxy every client has the proxy's
+    /// address: raise it to ``maxConnections`` (or 0) there and limit clients at the proxy.
+    public var maxConnectionsPerClient: Int
+    /// Seconds a connection may take from being accepted (TLS handshake included), or from the end
+    /// of its previous response, until its request head is complete; then it is closed (0: no
+    /// deadline). The inactivity timeout alone does not stop a client that drips a byte at a time.
+    public var requestHeadTimeout: Double
+    /// Refused and cut-off connections are reported through ``warningLogger`` at most once per
+    /// reason in this many seconds, with a count, never once per connection.
+    public var refusalLogInterval: Double
     /// Receives libmicrohttpd's diagnostic messages; nil discards them (nothing goes to stderr).
     public var logger: (@Sendable (String) -> Void)?
+    /// Receives the rate-limited reports of refused connections; nil sends them to ``logger``.
+    public var warningLogger: (@Sendable (String) -> Void)?
 
     public init(bindAddress: String = "127.0.0.1", port: UInt16 = 0, tls: TLS? = nil,
                 maxBodyBytes: UInt64 = 512 << 20, spoolDirectory: String = NSTemporaryDirectory(),
-                inMemoryBodyLimit: UInt64 = 1 << 20, threads: Int = 4, connectionTimeout: UInt32 = 60,
-                maxConnections: Int = 256, logger: (@Sendable (String) -> Void)? = nil) {
+                inMemoryBodyLimit: UInt64 = 1 << 20, threads: Int = 4, connectionTimeout: UInt32 = 30,
+                maxConnections: Int = 1024, maxConnectionsPerClient: Int = 64, requestHeadTimeout: Double = 15,
+                refusalLogInterval: Double = 10, logger: (@Sendable (String) -> Void)? = nil,
+                warningLogger: (@Sendable (String) -> Void)? = nil) {
         self.bindAddress = bindAddress
         self.port = port
         self.tls = tls
@@ -85,6 +102,10 @@ public struct HTTPServerConfiguration: Sendable {
         self.threads = threads
         self.connectionTimeout = connectionTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
+        self.requestHeadTimeout = requestHeadTimeout
+        self.refusalLogInterval = refusalLogInterval
         self.logger = logger
+        self.warningLogger = warningLogger
     }
 }

@@ -30,12 +30,30 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection, url, m
 }
 
 /// MHD_RequestCompletedCallback: releases the request state taken in the access handler.
-let requestCompletedCallback: MHD_RequestCompletedCallback = { cls, _, requestSlot, _ in
-    guard let cls, let requestSlot, let pointer = requestSlot.pointee else { return }
-    requestSlot.pointee = nil
+let requestCompletedCallback: MHD_RequestCompletedCallback = { cls, connection, requestSlot, _ in
+    guard let cls else { return }
     let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+    if let connection {
+        server.connections.requestFinished(on: connection)
+    }
+    guard let requestSlot, let pointer = requestSlot.pointee else { return }
+    requestSlot.pointee = nil
     let request = Unmanaged<RequestState>.fromOpaque(pointer).takeRetainedValue()
     server.endRequest(request)
+}
+
+/// MHD_NotifyConnectionCallback: registers and forgets connections for the head deadline.
+let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+    guard let cls, let connection else { return }
+    let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED:
+        server.connections.connectionStarted(connection, descriptor: as4gw_mhd_connection_fd(connection))
+    case .CONNECTION_NOTIFY_CLOSED:
+        server.connections.connectionClosed(connection)
+    @unknown default:
+        break
+    }
 }
 
 /// MHD_LogCallback (MHD_OPTION_EXTERNAL_LOGGER): formats the message and hands it to the server,

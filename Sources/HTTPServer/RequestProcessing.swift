@@ -11,6 +11,7 @@ extension ServerContext {
     /// is read. Returns the state to keep in `con_cls` and the result for MHD.
     func beginRequest(on connection: OpaquePointer, url: String, method: String) -> (RequestState, MHD_Result) {
         self.requestBegan()
+        self.connections.headArrived(on: connection)
         var head = HTTPRequestHead(method: method, path: url)
         var query: [String: String] = [:]
         for (name, value) in ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND) {
@@ -30,6 +31,13 @@ extension ServerContext {
         }
         if self.isDraining {
             return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
+        }
+        // RFC 9112 §6.3: differing lengths make the message's end ambiguous (a proxy in front may
+        // have framed it otherwise: request smuggling), so the request is refused unread.
+        let lengths = Set(head.headers.values(for: "Content-Length").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) })
+        if lengths.count > 1 {
+            return refuse(self.handler.refused(head, status: 400, reason: "the request has conflicting Content-Length values"))
         }
         if let tls = self.configuration.tls {
             let session = as4gw_mhd_connection_tls_session(connection)
@@ -86,7 +94,12 @@ extension ServerContext {
             self.log("spooling the body from \(request.head.remoteAddress) failed: \(error)")
             return self.queue(self.handler.refused(request.head, status: 500, reason: "the request body could not be stored"), on: connection)
         }
+        guard self.handlerWillRun() else {
+            self.log("dropping the request from \(request.head.remoteAddress): the server's grace period is over")
+            return MHD_Result.NO
+        }
         let response = self.handler.handle(HTTPRequest(head: request.head, body: body))
+        self.handlerDidRun()
         return self.queue(response, on: connection)
     }
 

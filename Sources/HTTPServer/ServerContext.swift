@@ -10,15 +10,46 @@ import Foundation
 final class ServerContext: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
+    /// Open connections, their head deadlines and the reports of refused connections.
+    let connections: ConnectionGuard
 
     private let condition = NSCondition()
     private var requestsInFlight = 0
+    private var handlersRunning = 0
     private var draining = false
+    /// The grace period is over: no handler may start any more.
+    private var closing = false
     private var lastLogMessage: String?
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        let report = configuration.warningLogger ?? configuration.logger ?? { _ in }
+        self.connections = ConnectionGuard(configuration: configuration, report: report)
+    }
+
+    /// Called before a handler runs; false once the grace period of a stop is over (the request is
+    /// then dropped: a handler started now would hold the stop past its deadline).
+    func handlerWillRun() -> Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        guard !self.closing else { return false }
+        self.handlersRunning += 1
+        return true
+    }
+
+    func handlerDidRun() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.handlersRunning -= 1
+    }
+
+    /// Ends the grace period: no handler starts from now on. Returns how many are still running.
+    func closeHandlers() -> Int {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.closing = true
+        return self.handlersRunning
     }
 
     /// Counts a request that got per-request state (balanced by ``requestEnded()`` in the completion callback).
@@ -63,6 +94,11 @@ final class ServerContext: @unchecked Sendable {
     /// A libmicrohttpd diagnostic: forwarded to the configured logger, and remembered so that a
     /// failed start can say why.
     func log(_ message: String) {
+        // MHD says this once per refused connection; a flood of them is reported at a bounded rate.
+        if message.hasPrefix("Server reached connection limit") {
+            self.connections.noteRefusal(.connectionLimit)
+            return
+        }
         self.condition.lock()
         self.lastLogMessage = message
         self.condition.unlock()

@@ -69,3 +69,51 @@ final class APIParsingTests: XCTestCase {
         for a in ["10.0.0.1", "::ffff:10.0.0.1", "", "1.127.0.0"] { XCTAssertFalse(APIHandler.isLoopback(a), a) }
     }
 }
+
+/// Files made while reading a submission and the start-up sweep of the spool folder.
+final class SpoolCleanupTests: XCTestCase {
+    private func scratch() throws -> String {
+        let path = NSTemporaryDirectory() + "/as4gw-api-spool-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    private func files(_ directory: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    }
+
+    /// A base64 part over 8 MiB encoded is decoded into a spool file (unless it is the first, the "root").
+    private let metadata = "--b\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{}\r\n"
+    private let bigBase64 = String(repeating: "QUJD", count: (8 << 20) / 4 + 1)
+
+    func testFormDataRemovesDecodedFilesWhenALaterPartIsRefused() throws {
+        let spool = try scratch()
+        let body = metadata + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + bigBase64 + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nno disposition\r\n--b--\r\n"
+        XCTAssertThrowsError(try FormData.parse(.bytes(Array(body.utf8)), contentType: "multipart/form-data; boundary=b", spoolDirectory: spool))
+        XCTAssertEqual(files(spool), [])
+    }
+
+    func testFormDataNamesItsDecodedFilesForRemoval() throws {
+        let spool = try scratch()
+        let body = metadata + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + bigBase64 + "\r\n--b--\r\n"
+        let form = try FormData.parse(.bytes(Array(body.utf8)), contentType: "multipart/form-data; boundary=b", spoolDirectory: spool)
+        XCTAssertEqual(files(spool).count, 1)
+        XCTAssertEqual(form.spoolFiles.count, 1)
+        form.removeSpoolFiles()
+        XCTAssertEqual(files(spool), [])
+    }
+
+    func testStartSweepRemovesLeftoverFilesOnly() throws {
+        let spool = try scratch()
+        for name in ["as4gw-body-abc123", "as4gw-00ff.b64dec", "as4gw-00ee.dechunked", "api-1.part"] {
+            FileManager.default.createFile(atPath: spool + "/" + name, contents: Data("x".utf8))
+        }
+        try FileManager.default.createDirectory(atPath: spool + "/keep", withIntermediateDirectories: false)
+        XCTAssertEqual(Gateway.sweepSpool(spool), 4)
+        XCTAssertEqual(files(spool), ["keep"])
+        XCTAssertEqual(Gateway.sweepSpool(spool + "/missing"), 0)
+    }
+}

@@ -14,6 +14,13 @@ struct FormData {
     }
 
     var fields: [Field]
+    /// Files made while parsing (decoded base64 parts), not the request's own file: the caller
+    /// removes them with ``removeSpoolFiles()`` once done with the fields.
+    var spoolFiles: [String] = []
+
+    func removeSpoolFiles() {
+        for path in spoolFiles { unlink(path) }
+    }
 
     static func parse(_ body: HTTPRequestBody, contentType: String?, spoolDirectory: String) throws(Problem) -> FormData {
         guard let contentType, let type = try? MediaType.parse(contentType), type.hasEssence("multipart/form-data") else {
@@ -39,15 +46,21 @@ struct FormData {
         } catch {
             throw Problem.badRequest("the multipart body cannot be read: \(error)")
         }
+        let requestFile: String? = { if case .file(let path, _) = body { return path } else { return nil } }()
+        var spoolFiles: [String] = []
+        for part in parts {
+            if case .file(let path, _, _) = part.body, path != requestFile, !spoolFiles.contains(path) { spoolFiles.append(path) }
+        }
         var fields: [Field] = []
         for (i, part) in parts.enumerated() {
             guard let disposition = part.headers["Content-Disposition"], let params = Self.dispositionParameters(disposition),
                   let name = params["name"] else {
+                for path in spoolFiles { unlink(path) }
                 throw Problem.badRequest("part \(i + 1) has no Content-Disposition: form-data with a name")
             }
             fields.append(Field(name: name, filename: params["filename"], contentType: part.headers["Content-Type"], body: part.body))
         }
-        return FormData(fields: fields)
+        return FormData(fields: fields, spoolFiles: spoolFiles)
     }
 
     /// The parameters of `form-data; name="x"; filename="y"` (quoted or token values), or nil

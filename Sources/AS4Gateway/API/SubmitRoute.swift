@@ -32,6 +32,8 @@ struct SubmitRoute {
     func submit() throws -> HTTPResponse {
         let context = r.context
         let form = try FormData.parse(r.request.body, contentType: r.request.head.headers["Content-Type"], spoolDirectory: context.spoolDirectory)
+        // Decoded parts' files were only needed to read or copy the parts (stored files are copies).
+        defer { form.removeSpoolFiles() }
         let metadataFields = form.fields.filter { $0.name == "metadata" }
         guard metadataFields.count == 1, let metadataPart = metadataFields.first else {
             throw Problem.badRequest(metadataFields.isEmpty ? "the submission has no metadata part" : "the submission has \(metadataFields.count) metadata parts",

@@ -140,6 +140,12 @@ final class Gateway {
         if let problems = config.notices?.problems, !problems.isEmpty {
             throw GatewayError.configuration(problems.joined(separator: "; "))
         }
+        // Before anything is received: what is in the spool folder now was left by a crash or kill
+        // (bodies, decoded parts, de-chunked copies) and belongs to no request any more.
+        let swept = Self.sweepSpool(context.spoolDirectory)
+        if swept > 0 {
+            context.log.log(.info, "spool-swept", ["reason": "removed \(swept) leftover file(s) from \(context.spoolDirectory)"])
+        }
         let validator = CertificateValidator(trustStore: try TrustStore(anchors: context.trustAnchors, crls: context.crls))
         var as4 = HTTPServerConfiguration()
         as4.bindAddress = config.as4Listener.address
@@ -148,6 +154,7 @@ final class Gateway {
         as4.spoolDirectory = context.spoolDirectory
         let log = context.log
         as4.logger = { message in log.log(.debug, "http", ["reason": message]) }
+        Self.applyLimits(config.as4Listener, name: "as4", to: &as4, log: log)
         var tlsFiles: (String, String)? = config.as4Listener.tls.map { ($0.certificate, $0.key) }
         if tlsFiles == nil, config.developmentPKI { tlsFiles = devTLS() }
         if let (cert, key) = tlsFiles {
@@ -166,6 +173,7 @@ final class Gateway {
         api.maxBodyBytes = config.maxMessageBytes
         api.spoolDirectory = context.spoolDirectory
         api.logger = as4.logger
+        Self.applyLimits(config.apiListener, name: "api", to: &api, log: log)
         if let tls = config.apiListener.tls {
             let auth = Self.clientAuthentication(tls.clientAuthentication, validator)
             api.tls = .init(certificateChainPEM: try String(contentsOfFile: tls.certificate, encoding: .utf8),
@@ -216,6 +224,30 @@ final class Gateway {
         }
     }
 
+    /// Removes the regular files directly in `directory` (the daemon's own spool folder only);
+    /// returns how many.
+    static func sweepSpool(_ directory: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed = 0
+        for name in names {
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, unlink(path) == 0 else { continue }
+            removed += 1
+        }
+        return removed
+    }
+
+    /// A listener's connection limits, and where its (rate-limited) refusal reports go.
+    private static func applyLimits(_ listener: GatewayConfiguration.Listener, name: String, to server: inout HTTPServerConfiguration,
+                                    log: EventLog) {
+        if let v = listener.maxConnections { server.maxConnections = v }
+        if let v = listener.maxConnectionsPerClient { server.maxConnectionsPerClient = v }
+        if let v = listener.idleTimeoutSeconds { server.connectionTimeout = UInt32(v) }
+        if let v = listener.requestHeadTimeoutSeconds { server.requestHeadTimeout = v }
+        server.warningLogger = { message in log.log(.warning, "connections-refused", ["listener": name, "reason": message]) }
+    }
+
     /// The development TLS certificate and key of our party.
     private func devTLS() -> (String, String)? {
         guard let cert = keys.tlsClientCertificate, let key = keys.tlsClientKey else { return nil }
@@ -247,16 +279,30 @@ final class Gateway {
         // Both work listeners stop taking connections at once and drain side by side: one slow
         // request on one of them must not leave the other open to new work.
         let group = DispatchGroup()
+        let unfinished = StopTally()
         for server in [submissionServer, as4Server].compactMap({ $0 }) {
-            DispatchQueue.global().async(group: group) { server.stop(gracePeriod: grace) }
+            DispatchQueue.global().async(group: group) {
+                if !server.stop(gracePeriod: grace) { unfinished.note() }
+            }
         }
         group.wait()
+        // A handler still running cannot be interrupted and the grace period holds, so the daemon
+        // exits under it: its client gets no answer (an AS4 sender retries; the store's
+        // transactions keep it consistent), and the stores it uses are left open, not closed.
+        let handlersRunning = unfinished.count > 0
+        if handlersRunning {
+            context.log.log(.warning, "stopping", ["reason": "requests still being handled after \(Int(grace)) s: exiting without their answers"])
+        }
         workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
         puller?.stop(deadline: deadline)
         mailboxWorker?.stop(deadline: deadline)
         webhookPusher?.stop(deadline: Date())
         noticeMailer?.stop(deadline: Date().addingTimeInterval(1))
         adminServer?.stop(gracePeriod: 0)
+        guard !handlersRunning else {
+            context.log.log(.info, "stopped", [:])
+            return
+        }
         context.store.close()
         context.mailbox.close()
         context.addresses.close()
@@ -264,4 +310,14 @@ final class Gateway {
         context.retention.close()
         context.log.log(.info, "stopped", [:])
     }
+}
+
+/// Counts listeners whose stop left handlers running (noted from the threads stopping them side by side).
+private final class StopTally: @unchecked Sendable {
+    // Unchecked Sendable: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value = 0
+
+    func note() { lock.withLock { value += 1 } }
+    var count: Int { lock.withLock { value } }
 }

@@ -79,6 +79,12 @@ struct GatewayConfiguration: Codable, Sendable {
         var port: UInt16
         var path: String
         var tls: TLS?
+        /// Connection limits (docs/CONFIG.md); nil keeps the HTTP server's default.
+        var maxConnections: Int?
+        /// 0: no per-client limit (behind a reverse proxy every client has the proxy's address).
+        var maxConnectionsPerClient: Int?
+        var idleTimeoutSeconds: Int?
+        var requestHeadTimeoutSeconds: Double?
     }
 
     struct AdminListener: Codable, Sendable {
@@ -227,6 +233,16 @@ struct GatewayConfiguration: Codable, Sendable {
                 problems.append("\(limit.name) (\(shown)) must be from \(low) to \(high)" + (limit.why.isEmpty ? "" : " \(limit.why)"))
             }
         }
+        for (name, listener) in [("as4Listener", as4Listener), ("apiListener", apiListener)] {
+            if let v = listener.maxConnections, !(1...1_000_000).contains(v) { problems.append("\(name).maxConnections (\(v)) must be from 1 to 1000000") }
+            if let v = listener.maxConnectionsPerClient, !(0...1_000_000).contains(v) {
+                problems.append("\(name).maxConnectionsPerClient (\(v)) must be from 0 (no limit) to 1000000")
+            }
+            if let v = listener.idleTimeoutSeconds, !(1...3600).contains(v) { problems.append("\(name).idleTimeoutSeconds (\(v)) must be from 1 to 3600") }
+            if let v = listener.requestHeadTimeoutSeconds, !(v >= 0 && v <= 3600) {
+                problems.append("\(name).requestHeadTimeoutSeconds (\(v)) must be from 0 (no deadline) to 3600 seconds")
+            }
+        }
         // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
         // over by a second worker (or node) and goes out twice at once.
         if problems.isEmpty, leaseSeconds <= connectTimeoutSeconds + requestTimeoutSeconds {
@@ -327,7 +343,9 @@ extension GatewayConfiguration.TLS {
 }
 
 extension GatewayConfiguration.Listener {
-    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port, path, tls }
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case address, port, path, tls, maxConnections, maxConnectionsPerClient, idleTimeoutSeconds, requestHeadTimeoutSeconds
+    }
 
     init(from decoder: Decoder) throws {
         try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
@@ -336,6 +354,10 @@ extension GatewayConfiguration.Listener {
         port = try c.port(forKey: .port)
         path = try c.decode(String.self, forKey: .path)
         tls = try c.decodeIfPresent(GatewayConfiguration.TLS.self, forKey: .tls)
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections)
+        maxConnectionsPerClient = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerClient)
+        idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds)
+        requestHeadTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestHeadTimeoutSeconds)
     }
 }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A received (or captured) AS4 message split into its SOAP envelope and attachments, whatever form
 /// it arrived in.
 public struct RawMessage: Sendable, Equatable {
@@ -38,8 +42,29 @@ public enum MessageInput {
 
     static let bom: [UInt8] = [0xef, 0xbb, 0xbf]
 
+    /// A de-chunked spool file is removed on any error, and on success when no attachment is a
+    /// range of it (the envelope is read into memory): the caller only cleans up attachments' files.
     static func load(_ source: ScanSource, contentType: String?, limits: MIMELimits,
                      spoolDirectory: String?) throws -> RawMessage {
+        var dechunked: String?
+        do {
+            let message = try load(source, contentType: contentType, limits: limits, spoolDirectory: spoolDirectory,
+                                   dechunked: &dechunked)
+            if let dechunked, !message.attachments.contains(where: {
+                if case .file(let path, _, _) = $0.body { return path == dechunked }
+                return false
+            }) {
+                unlink(dechunked)
+            }
+            return message
+        } catch {
+            if let dechunked { unlink(dechunked) }
+            throw error
+        }
+    }
+
+    private static func load(_ source: ScanSource, contentType: String?, limits: MIMELimits, spoolDirectory: String?,
+                             dechunked: inout String?) throws -> RawMessage {
         guard source.count <= limits.maxTotalSize else {
             throw EbmsError(.mimeInconsistency,
                             "message of \(source.count) bytes exceeds the limit of \(limits.maxTotalSize) bytes")
@@ -70,7 +95,9 @@ public enum MessageInput {
         var body = source.sub(pos, source.count)
         if let te = headers["Transfer-Encoding"], te.lowercased().contains("chunked"),
            try HTTPChunked.looksChunked(&scanner, at: pos) {
+            let input = body
             body = try HTTPChunked.decode(body, limits: limits, spoolDirectory: spoolDirectory)
+            if case .file(let path, _, _) = body, case .file(let inputPath, _, _) = input, path != inputPath { dechunked = path }
         }
         scanner = try MIMEScanner(body, windowSize: windowSize)
 

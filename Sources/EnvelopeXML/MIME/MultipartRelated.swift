@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A parsed `multipart/related` message (RFC 2387; SOAP with Attachments, AS4-WIRE §2).
 ///
 /// Parsing streams over the input through a bounded window; for input in a file, part bodies are
@@ -44,8 +48,22 @@ public struct MultipartRelated: Sendable, Equatable {
                   limits: limits, spoolDirectory: spoolDirectory).parts
     }
 
+    /// On any error the spool files of parts decoded so far are removed: nobody else knows them.
     static func parse(_ source: ScanSource, mediaType: MediaType, limits: MIMELimits,
                       spoolDirectory: String?, windowSize: Int? = nil) throws -> MultipartRelated {
+        var spooled: [String] = []
+        do {
+            return try parse(source, mediaType: mediaType, limits: limits, spoolDirectory: spoolDirectory,
+                             windowSize: windowSize, spooled: &spooled)
+        } catch {
+            for path in spooled { unlink(path) }
+            throw error
+        }
+    }
+
+    /// `spooled` receives the path of every spool file made for a decoded part.
+    private static func parse(_ source: ScanSource, mediaType: MediaType, limits: MIMELimits, spoolDirectory: String?,
+                              windowSize: Int?, spooled: inout [String]) throws -> MultipartRelated {
         let formData = mediaType.hasEssence("multipart/form-data")
         guard mediaType.hasEssence("multipart/related") || formData else {
             throw EbmsError(.mimeInconsistency, "expected multipart/related, got \(mediaType.essence)")
@@ -100,6 +118,7 @@ public struct MultipartRelated: Sendable, Equatable {
                 body = try MIMEBase64Decoder.decodePart(
                     body, inMemory: isRoot || body.count <= limits.maxInMemoryDecodedSize,
                     spoolDirectory: spoolDirectory, context: context)
+                if case .file(let path, _, _) = body { spooled.append(path) }
             }
             parts.append(MIMEPart(headers: headers, body: body))
             guard case .part(let p) = next else { break }

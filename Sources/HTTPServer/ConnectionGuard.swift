@@ -1,0 +1,173 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Defends the listener against clients that hold connections without finishing requests
+/// (slow-loris): a deadline for each request head, and rate-limited reports of refused connections.
+///
+/// libmicrohttpd 0.9.75 only has an *inactivity* timeout, which a client dripping one header byte
+/// now and then never trips. So every connection is registered when MHD accepts it
+/// (`MHD_OPTION_NOTIFY_CONNECTION`) with a deadline for its first request head (TLS handshake
+/// included); the head's arrival clears it, a finished response re-arms it for the next request on
+/// the connection. A watchdog thread shuts down the socket of a connection past its deadline: MHD
+/// still owns the descriptor and closes the connection when its next read fails, so nothing is
+/// closed twice. Entries are removed in MHD's "closed" notification, which MHD sends before it
+/// closes the descriptor, and `shutdown` runs under the same lock, so a descriptor number reused by
+/// a later connection is never hit.
+final class ConnectionGuard: @unchecked Sendable {
+    // Unchecked Sendable: every mutable field is touched only under `condition`'s lock.
+
+    /// Why connections were refused or cut off, each reported on its own schedule.
+    enum Refusal: String {
+        /// MHD's total or per-client connection limit (0.9.75 logs both with one message).
+        case connectionLimit = "connection limit"
+        /// The request head did not arrive in time.
+        case headTimeout = "request head timeout"
+    }
+
+    private struct Entry {
+        var descriptor: Int32
+        var headDeadline: Date?
+    }
+
+    private let headTimeout: Double
+    private let reportInterval: Double
+    private let report: @Sendable (String) -> Void
+    private let limits: String
+    private let condition = NSCondition()
+    private var entries: [UInt: Entry] = [:]
+    private var lastReport: [Refusal: Date] = [:]
+    private var unreported: [Refusal: Int] = [:]
+    private var watching = false
+    private var watchdogEnded = true
+
+    /// - Parameters:
+    ///   - headTimeout: seconds a connection may take to deliver a request head; 0 turns the deadline off.
+    ///   - reportInterval: at most one report per reason per this many seconds.
+    ///   - report: receives the (already rate-limited) reports.
+    init(configuration: HTTPServerConfiguration, report: @escaping @Sendable (String) -> Void) {
+        self.headTimeout = configuration.requestHeadTimeout
+        self.reportInterval = configuration.refusalLogInterval
+        self.report = report
+        self.limits = "at most \(configuration.maxConnections) connections"
+            + (configuration.maxConnectionsPerClient > 0 ? ", \(configuration.maxConnectionsPerClient) per client address" : "")
+    }
+
+    // MARK: Connection life cycle (called on MHD threads)
+
+    func connectionStarted(_ connection: OpaquePointer, descriptor: Int32) {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.entries[Self.key(connection)] = Entry(descriptor: descriptor, headDeadline: self.deadline())
+    }
+
+    func connectionClosed(_ connection: OpaquePointer) {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.entries[Self.key(connection)] = nil
+    }
+
+    /// A request head has arrived: the body and the handler are governed by the inactivity timeout.
+    func headArrived(on connection: OpaquePointer) {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.entries[Self.key(connection)]?.headDeadline = nil
+    }
+
+    /// A response is done: the next request on a kept-alive connection gets a fresh deadline.
+    func requestFinished(on connection: OpaquePointer) {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        if self.entries[Self.key(connection)] != nil {
+            self.entries[Self.key(connection)]?.headDeadline = self.deadline()
+        }
+    }
+
+    /// The number of connections open now.
+    var openConnections: Int {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.entries.count
+    }
+
+    // MARK: Rate-limited reports
+
+    /// Notes one refusal; reports it at once when the last report of this reason is older than
+    /// the report interval, otherwise counts it for the next report.
+    func noteRefusal(_ reason: Refusal) {
+        self.condition.lock()
+        let now = Date()
+        self.unreported[reason, default: 0] += 1
+        if let last = self.lastReport[reason], now.timeIntervalSince(last) < self.reportInterval {
+            self.condition.unlock()
+            return
+        }
+        let count = self.unreported[reason] ?? 1
+        self.unreported[reason] = 0
+        self.lastReport[reason] = now
+        let open = self.entries.count
+        self.condition.unlock()
+        let what = reason == .connectionLimit
+            ? "refused \(count) connection(s): connection limit reached (\(open) open; \(self.limits))"
+            : "closed \(count) connection(s) that sent no complete request head within \(self.headTimeout) s"
+        self.report(what + " since the last report (at most one every \(self.reportInterval) s)")
+    }
+
+    // MARK: Watchdog
+
+    func startWatchdog() {
+        guard self.headTimeout > 0 else { return }
+        self.condition.lock()
+        self.watching = true
+        self.watchdogEnded = false
+        self.condition.unlock()
+        let thread = Thread { [self] in self.watch() }
+        thread.name = "as4gw-http-head-deadline"
+        thread.start()
+    }
+
+    /// Ends the watchdog and waits for it (call after `MHD_stop_daemon`, when no connection is left).
+    func stopWatchdog() {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        self.watching = false
+        self.condition.broadcast()
+        while !self.watchdogEnded {
+            self.condition.wait()
+        }
+    }
+
+    private func watch() {
+        // A quarter of the timeout (at most 1 s) keeps the overshoot of a deadline small.
+        let tick = min(1, self.headTimeout / 4)
+        self.condition.lock()
+        while self.watching {
+            _ = self.condition.wait(until: Date(timeIntervalSinceNow: tick))
+            let now = Date()
+            var expired = 0
+            for (key, entry) in self.entries {
+                guard let deadline = entry.headDeadline, deadline <= now else { continue }
+                shutdown(entry.descriptor, Int32(SHUT_RDWR))
+                self.entries[key]?.headDeadline = nil
+                expired += 1
+            }
+            if expired > 0 {
+                self.condition.unlock()
+                for _ in 0..<expired { self.noteRefusal(.headTimeout) }
+                self.condition.lock()
+            }
+        }
+        self.watchdogEnded = true
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    private func deadline() -> Date? {
+        self.headTimeout > 0 ? Date(timeIntervalSinceNow: self.headTimeout) : nil
+    }
+
+    private static func key(_ connection: OpaquePointer) -> UInt {
+        UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection)))
+    }
+}
