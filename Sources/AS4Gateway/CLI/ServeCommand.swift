@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +31,15 @@ enum ServeCommand {
     """
 
     static func run(_ args: [String]) -> Int32 {
+        // Stop and reload signals are blocked before this process starts any thread (threads
+        // inherit the mask) and taken by one `sigwait` thread once the gateway may act on them:
+        // a SIGTERM arriving at any moment of the start stays pending instead of being ignored or
+        // caught by a thread that drops it (libdispatch signal sources register asynchronously,
+        // and one arriving before that was lost).
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, s) }
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         let a: Arguments
         do {
             a = try Arguments(args, valued: ["config", "party", "data", "pmode", "as4-port", "submit-port", "admin-port", "log-format",
@@ -78,19 +88,28 @@ enum ServeCommand {
             return 0
         }
 
-        // Signals are handled on a dispatch queue, not in async-signal context. The stop signals
-        // are watched before the start: a SIGTERM sent as soon as the log says "started" (or
-        // during the start) stops the gateway instead of being ignored.
-        for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_IGN) }
+        // The signals pending since the start are taken here, outside async-signal context: a
+        // stop sent during the start stops the gateway as soon as it has started; a SIGHUP
+        // before then has nothing to reload yet.
         let done = DispatchSemaphore(value: 0)
-        let queue = DispatchQueue(label: "as4gw.signals")
-        var sources: [DispatchSourceSignal] = []
-        for s in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: s, queue: queue)
-            source.setEventHandler { done.signal() }
-            source.resume()
-            sources.append(source)
+        let started = Mutex<GatewayContext?>(nil)
+        let watched = stopSignals
+        let watcher = Thread {
+            var set = watched
+            var received: Int32 = 0
+            while sigwait(&set, &received) == 0 {
+                if received == SIGHUP {
+                    if let context = started.withLock({ $0 }) {
+                        Gateway.reloadPModes(context)
+                        HolidayCalendarSource.reload(context)
+                    }
+                    continue
+                }
+                done.signal()
+            }
         }
+        watcher.name = "as4gw/signals"
+        watcher.start()
         let gateway: Gateway
         do {
             gateway = try Gateway(config: config)
@@ -99,17 +118,9 @@ enum ServeCommand {
             CLI.printError("as4gw: cannot start: \(error)")
             return 2
         }
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        let context = gateway.context
-        hup.setEventHandler {
-            Gateway.reloadPModes(context)
-            HolidayCalendarSource.reload(context)
-        }
-        hup.resume()
-        sources.append(hup)
+        started.withLock { $0 = gateway.context }
         done.wait()
         gateway.stop()
-        withExtendedLifetime(sources) {}
         return 0
     }
 }
