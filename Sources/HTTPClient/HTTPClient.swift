@@ -38,13 +38,16 @@ public final class HTTPClient {
         errorBuffer.deallocate()
     }
 
+    /// `pinnedPublicKeys`: when not empty, the server's certificate must carry one of these keys
+    /// (libcurl's `sha256//BASE64` of the SubjectPublicKeyInfo, see `PublicKeyPin`), besides
+    /// chaining to the trusted CAs.
     public func post(url: String, headers: [(String, String)] = [],
-                     body: HTTPRequestBodySource) throws(HTTPClientError) -> HTTPClientResponse {
-        try perform(url: url, headers: headers, body: RequestBodyReader(body))
+                     body: HTTPRequestBodySource, pinnedPublicKeys: [String] = []) throws(HTTPClientError) -> HTTPClientResponse {
+        try perform(url: url, headers: headers, body: RequestBodyReader(body), pins: pinnedPublicKeys)
     }
 
     public func get(url: String, headers: [(String, String)] = []) throws(HTTPClientError) -> HTTPClientResponse {
-        try perform(url: url, headers: headers, body: nil)
+        try perform(url: url, headers: headers, body: nil, pins: [])
     }
 
     // MARK: Configuration (once per handle)
@@ -103,7 +106,7 @@ public final class HTTPClient {
     // MARK: One request
 
     private func perform(url: String, headers: [(String, String)],
-                         body: RequestBodyReader?) throws(HTTPClientError) -> HTTPClientResponse {
+                         body: RequestBodyReader?, pins: [String]) throws(HTTPClientError) -> HTTPClientResponse {
         let options = CurlOptions(handle: handle)
         let headerList = try Self.makeHeaderList(headers, hasBody: body != nil)
         defer { curl_slist_free_all(headerList) }
@@ -117,6 +120,8 @@ public final class HTTPClient {
             }
         }
         try options.set(CURLOPT_URL, url)
+        // Set on every request (nil clears it): the handle is reused for other endpoints.
+        try options.set(CURLOPT_PINNEDPUBLICKEY, pins.isEmpty ? nil : pins.joined(separator: ";"))
         try options.set(CURLOPT_HTTPHEADER, list: headerList)
         try options.set(CURLOPT_WRITEDATA, pointer: state.context)
         try options.set(CURLOPT_HEADERDATA, pointer: state.context)

@@ -73,7 +73,7 @@ struct InboundProcessor: HTTPHandler {
             return errorResponse(error, refTo: refTo, started: started, faultCode: .mustUnderstand)
         }
         if message.messaging.userMessage != nil {
-            switch processUserMessage(message, started: started) {
+            switch processUserMessage(message, started: started, clientCertificate: request.head.clientCertificate) {
             case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
             case .failure(let f): return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields)
             }
@@ -147,7 +147,10 @@ struct InboundProcessor: HTTPHandler {
     /// findings → P-Mode → size → duplicate → decrypt → verify → store → the signed receipt's
     /// bytes. A failure leaves nothing behind; the caller answers with the error signal.
     /// `pulledMPC`: the MPC our PullRequest named; the message must be on it.
-    func processUserMessage(_ message: AS4Message, started: Date, pulled: Bool = false, pulledMPC: String? = nil) -> Result<[UInt8], ReceiveFailure> {
+    /// `clientCertificate`: the TLS client certificate the message came with (validated by the
+    /// listener); a party whose P-Mode lists TLS certificates must have used one of them.
+    func processUserMessage(_ message: AS4Message, started: Date, pulled: Bool = false, pulledMPC: String? = nil,
+                            clientCertificate: Certificate? = nil) -> Result<[UInt8], ReceiveFailure> {
         guard let user = message.messaging.userMessage else {
             return .failure(ReceiveFailure(error: EbmsError(.valueInconsistent, "no user message"), refTo: nil, fields: [:]))
         }
@@ -171,6 +174,15 @@ struct InboundProcessor: HTTPHandler {
         }
         if pulled, match.delivery != .pull {
             return fail(EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(match.pmode.id), whose leg is not pulled"))
+        }
+        // TLS client authentication binds to the party, not only to the truststore's CA, when
+        // the P-Modes name the party's TLS certificates: another access point of the same CA
+        // cannot post in its name.
+        if let clientCertificate {
+            let listed = match.sender.allCertificates(role: .tls)
+            if !listed.isEmpty, !listed.contains(clientCertificate) {
+                return fail(EbmsError(.failedAuthentication, "the TLS client certificate (\(clientCertificate.subjectName)) is not one the P-Modes list for \(match.sender.name)"))
+            }
         }
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.

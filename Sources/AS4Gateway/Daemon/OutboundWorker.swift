@@ -148,13 +148,21 @@ final class OutboundWorkers: Sendable {
         }
     }
 
+    /// The public keys of the TLS certificates the P-Modes list for the receiving party: its
+    /// endpoint must present one of them (pinning). None listed: the truststore alone decides.
+    func tlsPins(forParty partyId: String) -> [String] {
+        guard let party = context.registry.current.parties.first(where: { $0.partyIds.map(\.description).contains(partyId) }) else { return [] }
+        return party.allCertificates(role: .tls).compactMap { try? PublicKeyPin.sha256(of: $0) }
+    }
+
     /// One POST of the stored message; the receipt bytes when it validates, and how long the peer
     /// asked us to wait before the next attempt, if it did.
     func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> (Result<[UInt8], EbmsError>, retryAfter: TimeInterval?) {
         let response: HTTPClientResponse
         do {
             let body: HTTPRequestBodySource = job.messageBytes.map { .bytes([UInt8]($0)) } ?? .file(path: job.messagePath)
-            response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body)
+            response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body,
+                                       pinnedPublicKeys: tlsPins(forParty: job.metadata.toParty))
         } catch {
             return (.failure(EbmsError(.connectionFailure, "\(error)")), nil)
         }

@@ -50,6 +50,11 @@ final class PullWorker: Sendable {
         return out
     }
 
+    /// The holder's TLS keys from the P-Modes, pinned as for pushed messages (`OutboundWorkers.tlsPins`).
+    func pins(_ target: Target) -> [String] {
+        (context.registry.current.party(named: target.party)?.allCertificates(role: .tls) ?? []).compactMap { try? PublicKeyPin.sha256(of: $0) }
+    }
+
     func start() {
         let thread = Thread { [self] in
             self.loop()
@@ -102,7 +107,8 @@ final class PullWorker: Sendable {
         let response: HTTPClientResponse
         do {
             let envelope = try MessageSealer(signer: try context.signatureBuilder(for: target.profile)).seal(signal: signal).envelope
-            response = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope))
+            response = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope),
+                                       pinnedPublicKeys: pins(target))
         } catch {
             context.log.log(.warning, "pull-failed", fields.merging(["reason": "\(error)", "elapsed_ms": ms(started)]) { $1 })
             return false
@@ -149,7 +155,8 @@ final class PullWorker: Sendable {
             event = "error-sent"
         }
         do {
-            let r = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(answer))
+            let r = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(answer),
+                                    pinnedPublicKeys: pins(target))
             let level: EventLog.Level = (200..<300).contains(r.status) ? .info : .warning
             context.log.log(level, event, fields.merging(["http_status": String(r.status), "elapsed_ms": ms(started)]) { $1 })
         } catch {
