@@ -1,6 +1,7 @@
 import AS4Crypto
 import CMicroHTTPD
 import Foundation
+import Synchronization
 
 /// The gateway's inbound HTTP(S) endpoint: a thin owner of a libmicrohttpd daemon.
 ///
@@ -117,14 +118,15 @@ public final class HTTPServer: @unchecked Sendable {
             self.context.log("stopping with requests still in flight after \(gracePeriod) s"
                 + (stillRunning > 0 ? " (\(stillRunning) handler(s) running: their connections close when they return)" : ""))
         }
-        let shutDown = DaemonShutdown(daemon: daemon, options: options, context: self.context)
+        // Handed whole to the thread that stops the daemon; nothing else touches it after this.
+        let shutDown = Mutex<DaemonShutdown?>(DaemonShutdown(daemon: daemon, options: options, context: self.context))
         if stillRunning > 0 {
             // MHD_stop_daemon joins the pool threads, i.e. waits for the handlers: not here.
-            let thread = Thread { shutDown.run() }
+            let thread = Thread { shutDown.withLock { $0.take() }?.run() }
             thread.name = "as4gw-http-stop"
             thread.start()
         } else {
-            shutDown.run()
+            shutDown.withLock { $0.take() }?.run()
         }
 
         self.lock.lock()
@@ -134,8 +136,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// What `MHD_stop_daemon` needs kept alive until it has returned, possibly on another thread.
-    private struct DaemonShutdown: @unchecked Sendable {
-        // Unchecked: run once, by one thread; nothing else touches the daemon after stop began.
+    private struct DaemonShutdown {
         let daemon: OpaquePointer
         let options: DaemonOptions
         let context: ServerContext

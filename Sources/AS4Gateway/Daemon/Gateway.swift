@@ -5,6 +5,7 @@ import Foundation
 import HTTPServer
 import MessageStore
 import Routing
+import Synchronization
 import WSSecurity
 #if canImport(Glibc)
 import Glibc
@@ -279,17 +280,17 @@ final class Gateway {
         // Both work listeners stop taking connections at once and drain side by side: one slow
         // request on one of them must not leave the other open to new work.
         let group = DispatchGroup()
-        let unfinished = StopTally()
+        let unfinished = Atomic<Int>(0)
         for server in [submissionServer, as4Server].compactMap({ $0 }) {
             DispatchQueue.global().async(group: group) {
-                if !server.stop(gracePeriod: grace) { unfinished.note() }
+                if !server.stop(gracePeriod: grace) { unfinished.add(1, ordering: .relaxed) }
             }
         }
         group.wait()
         // A handler still running cannot be interrupted and the grace period holds, so the daemon
         // exits under it: its client gets no answer (an AS4 sender retries; the store's
         // transactions keep it consistent), and the stores it uses are left open, not closed.
-        let handlersRunning = unfinished.count > 0
+        let handlersRunning = unfinished.load(ordering: .relaxed) > 0
         if handlersRunning {
             context.log.log(.warning, "stopping", ["reason": "requests still being handled after \(Int(grace)) s: exiting without their answers"])
         }
@@ -310,14 +311,4 @@ final class Gateway {
         context.retention.close()
         context.log.log(.info, "stopped", [:])
     }
-}
-
-/// Counts listeners whose stop left handlers running (noted from the threads stopping them side by side).
-private final class StopTally: @unchecked Sendable {
-    // Unchecked Sendable: `value` is only touched under `lock`.
-    private let lock = NSLock()
-    private var value = 0
-
-    func note() { lock.withLock { value += 1 } }
-    var count: Int { lock.withLock { value } }
 }
