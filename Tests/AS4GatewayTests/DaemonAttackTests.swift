@@ -122,7 +122,7 @@ final class DaemonAttackTests: SealingTestCase {
         // The control: a genuine message is accepted with a receipt.
         // Kept aside: sealing the same id again writes the same file.
         let genuinePath = harness.root.appendingPathComponent("genuine-first.mime").path
-        try FileManager.default.copyItem(atPath: try seal(id: "genuine@test"), toPath: genuinePath)
+        try FileManager.default.copyItem(atPath: try seal(id: "genuine@test", extra: ["--conversation-id", "conv-genuine"]), toPath: genuinePath)
         let (okStatus, okError) = try post(genuinePath)
         XCTAssertEqual(okStatus, 200)
         XCTAssertNil(okError)
@@ -175,7 +175,7 @@ final class DaemonAttackTests: SealingTestCase {
         // eb:Messaging and the Body; the same payloads): a retry, given the receipt again and not
         // stored twice.
         let firstReceipt = genuineReceipt
-        let resigned = try seal(id: "genuine@test")
+        let resigned = try seal(id: "genuine@test", extra: ["--conversation-id", "conv-genuine"])
         let (retryStatus, retryError) = try post(resigned)
         XCTAssertEqual(retryStatus, 200, "a re-signed retry")
         XCTAssertNil(retryError)
@@ -191,6 +191,11 @@ final class DaemonAttackTests: SealingTestCase {
         // The same bytes again: the stored receipt, byte for byte.
         XCTAssertEqual(try post(genuinePath).0, 200)
         XCTAssertEqual(lastReply, firstReceipt)
+        // The same payloads under another header (here another conversation) are not this
+        // message: no receipt for a header that was never stored.
+        let (otherHeaderStatus, otherHeaderError) = try post(try seal(id: "genuine@test", extra: ["--conversation-id", "conv-other"]))
+        XCTAssertEqual(otherHeaderStatus, 500)
+        XCTAssertEqual(otherHeaderError, "EBMS:0003")
         let store = try harness.store("gw-b")
         XCTAssertEqual(try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100)
             .filter { $0.metadata.messageId == "genuine@test" }.count, 1)

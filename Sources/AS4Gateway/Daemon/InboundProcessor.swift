@@ -75,7 +75,7 @@ struct InboundProcessor: HTTPHandler {
         if message.messaging.userMessage != nil {
             switch processUserMessage(message, started: started, clientCertificate: request.head.clientCertificate) {
             case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
-            case .failure(let f): return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields)
+            case .failure(let f): return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields, profile: f.profile)
             }
         }
         if let finding = message.profileFindings.first {
@@ -141,6 +141,9 @@ struct InboundProcessor: HTTPHandler {
         var error: Error
         var refTo: String?
         var fields: [String: String?]
+        /// The profile of the agreement the message matched, if it matched one: the error
+        /// signal is signed with a key it suits, as a receipt would be.
+        var profile: SecurityProfile? = nil
     }
 
     /// The receive path of a user message, pushed to us or pulled by us (`pulled: true`): profile
@@ -156,7 +159,8 @@ struct InboundProcessor: HTTPHandler {
         }
         let id = user.messageInfo.messageId
         var fields = Self.fields(user)
-        func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields)) }
+        var profile: SecurityProfile?
+        func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields, profile: profile)) }
         if let error = Self.notUnderstood(message) { return fail(error) }
         if let finding = message.profileFindings.first { return fail(finding.error) }
         // The properties go to the consumer whole or the message is refused: none is cut short
@@ -169,6 +173,7 @@ struct InboundProcessor: HTTPHandler {
         case .failure(let e): return fail(e)
         }
         fields["pmode"] = match.pmode.id
+        profile = match.leg.security.profile
         guard match.receiver.name == context.party else {
             return fail(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"))
         }
@@ -178,9 +183,16 @@ struct InboundProcessor: HTTPHandler {
         // TLS client authentication binds to the party, not only to the truststore's CA, when
         // the P-Modes name the party's TLS certificates: another access point of the same CA
         // cannot post in its name.
-        if let clientCertificate {
-            let listed = match.sender.allCertificates(role: .tls)
-            if !listed.isEmpty, !listed.contains(clientCertificate) {
+        // Judged by public key, as outbound pinning is: a certificate renewed with the same key
+        // still matches. Only where the listener asks for client certificates; then a party with
+        // listed TLS certificates must present one (else any access point could send none).
+        let listedTLS = match.sender.allCertificates(role: .tls)
+        if !listedTLS.isEmpty, (context.config.as4Listener.tls?.clientAuthentication ?? .none) != .none {
+            guard let clientCertificate else {
+                return fail(EbmsError(.failedAuthentication, "no TLS client certificate came with the message; the P-Modes list \(match.sender.name)'s"))
+            }
+            let keys = Set(listedTLS.compactMap { try? PublicKeyPin.sha256(of: $0) })
+            guard let key = try? PublicKeyPin.sha256(of: clientCertificate), keys.contains(key) else {
                 return fail(EbmsError(.failedAuthentication, "the TLS client certificate (\(clientCertificate.subjectName)) is not one the P-Modes list for \(match.sender.name)"))
             }
         }
@@ -253,13 +265,8 @@ struct InboundProcessor: HTTPHandler {
             // reuses an id for other content (other digests) is refused, never given the old receipt.
             if let original = try context.store.findMessage(id: id, direction: .inbound),
                original.createdAt.timeIntervalSinceNow > -window, let stored = original.receipt {
-                // Only the party that sent it gets its receipt again (with an unsigned agreement
-                // there are no digests to compare, and the receipt copies the message).
-                guard original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
-                    throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
-                }
-                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, profile: match.leg.security.profile,
-                                               fields: fields, started: started))
+                return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
+                                                    fields: fields, started: started))
             }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
@@ -291,8 +298,8 @@ struct InboundProcessor: HTTPHandler {
                 guard let stored = original.receipt else {
                     throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
                 }
-                return .success(try answerDuplicate(message, storedReceipt: stored, signature: signature, profile: match.leg.security.profile,
-                                               fields: fields, started: started))
+                return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
+                                                    fields: fields, started: started))
             }
         } catch {
             return fail(error)
@@ -434,16 +441,26 @@ struct InboundProcessor: HTTPHandler {
 
     /// The answer to a copy of a message already stored: never stored again; the stored receipt,
     /// or a new one when the copy was signed again.
-    func answerDuplicate(_ message: AS4Message, storedReceipt: Data, signature: SignatureInfo?, profile: SecurityProfile?,
+    func answerDuplicate(_ message: AS4Message, original: StoredMessage, storedReceipt: Data, signature: SignatureInfo?, match: Match,
                          fields: [String: String?], started: Date) throws -> [UInt8] {
-        switch try duplicateKind(storedReceipt, signature) {
+        // Only the party that sent it gets its receipt again (with an unsigned agreement there
+        // are no digests to compare, and the receipt copies the message).
+        guard let user = message.messaging.userMessage, original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
+            throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
+        }
+        var kind = try duplicateKind(storedReceipt, signature)
+        // A new receipt acknowledges this copy's header: it must say what the stored message
+        // says (parties, service, action, conversation, properties), or the sender would hold
+        // proof of receipt for a message never accepted.
+        if kind == .resigned, Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc) != original.metadata { kind = .different }
+        switch kind {
         case .different:
             throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
         case .identical:
             context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
             return [UInt8](storedReceipt)
         case .resigned:
-            let receipt = try buildReceipt(for: message, signature: signature, profile: profile)
+            let receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
             context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
             return receipt
         }
@@ -487,8 +504,8 @@ struct InboundProcessor: HTTPHandler {
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
     /// accepted), 200 for warnings. Signed when we can sign.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                       faultCode: SOAPFault.Code? = nil) -> HTTPResponse {
-        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, faultCode: faultCode)
+                       faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> HTTPResponse {
+        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, faultCode: faultCode, profile: profile)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
         if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
         return response
@@ -496,7 +513,7 @@ struct InboundProcessor: HTTPHandler {
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                     faultCode: SOAPFault.Code? = nil) -> (status: Int, envelope: [UInt8]) {
+                     faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
         // wire (AS4-WIRE §1.8); the detail stays in our log.
         if !(error is EbmsError) {
@@ -518,7 +535,7 @@ struct InboundProcessor: HTTPHandler {
         let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
         let fault = status == 200 ? nil : SOAPFault(code: faultCode ?? ([.deliveryFailure, .other].contains(e.code) ? .receiver : .sender),
                                                     reason: "\(e.code.rawValue) \(e.code.shortDescription)")
-        let envelope = (try? MessageSealer(signer: try context.signatureBuilder()).seal(signal: signal, fault: fault).envelope)
+        let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
         // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.
         return (status, envelope)
