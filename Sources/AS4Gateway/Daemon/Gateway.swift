@@ -25,9 +25,13 @@ final class Gateway {
     private var webhookPusher: WebhookPusher?
     private var noticeMailer: NoticeMailer?
 
+    /// The data directory's lock, held while this process runs (`DataDirectoryLock`).
+    private let dataLock: DataDirectoryLock
+
     init(config: GatewayConfiguration) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        dataLock = try DataDirectoryLock(directory: config.dataDirectory)
         let log = EventLog(format: EventLog.Format(rawValue: config.logFormat) ?? .logfmt,
                            minimum: EventLog.Level(name: config.logLevel) ?? .info,
                            pseudonymKey: try LogPseudonymKey.load(dataDirectory: config.dataDirectory))
@@ -272,7 +276,11 @@ final class Gateway {
         }
     }
 
-    func stop() {
+    /// Returns false when request handlers were still running at the deadline: the caller must
+    /// then leave with `_exit`, not `exit`, which would run library clean-ups (OpenSSL's,
+    /// libxml2's) under those threads' feet.
+    @discardableResult
+    func stop() -> Bool {
         let grace = context.config.shutdownGraceSeconds
         context.log.log(.info, "stopping", ["reason": "finishing in-flight work (up to \(Int(grace)) s)"])
         let deadline = Date().addingTimeInterval(grace)
@@ -302,7 +310,7 @@ final class Gateway {
         adminServer?.stop(gracePeriod: 0)
         guard !handlersRunning else {
             context.log.log(.info, "stopped", [:])
-            return
+            return false
         }
         context.store.close()
         context.mailbox.close()
@@ -310,5 +318,6 @@ final class Gateway {
         context.notices.close()
         context.retention.close()
         context.log.log(.info, "stopped", [:])
+        return true
     }
 }

@@ -151,7 +151,7 @@ final class PullWorker: Sendable {
             answer = receipt
             event = "receipt-sent"
         case .failure(let f):
-            answer = processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields).envelope
+            answer = processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields, profile: f.profile ?? target.profile).envelope
             event = "error-sent"
         }
         do {
