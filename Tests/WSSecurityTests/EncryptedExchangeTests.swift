@@ -130,6 +130,8 @@ final class EncryptedExchangeTests: XCTestCase {
         let periodic = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         XCTAssertGreaterThan(CompressionChoice.entropy(of: Array(periodic.prefix(4096))), 7.99)
         XCTAssertTrue(try CompressionChoice.worthCompressing(mimeType: "application/octet-stream", body: .bytes(periodic)))
+        XCTAssertGreaterThan(CompressionChoice.repeatedQuadruples(in: Array(periodic.prefix(4096))), 0.5)
+        XCTAssertLessThan(CompressionChoice.repeatedQuadruples(in: Array(random.prefix(4096))), 0.01)
         // A file body is judged by its first bytes, read from the file.
         let path = NSTemporaryDirectory() + "/as4gw-entropy-\(UUID().uuidString).bin"
         try Data(random + xml).write(to: URL(fileURLWithPath: path))
