@@ -109,8 +109,9 @@ final class EncryptionVectorTests: XCTestCase {
             XCTAssertEqual(part.headers["Content-Type"], "application/gzip")
             XCTAssertGreaterThan(try gunzippedSize(part.body), 0)
         }
-        // File-backed input: the plaintext went to the spool directory, one file per part.
-        XCTAssertEqual(EncryptionFixtures.files(in: spool).count, 2)
+        // File-backed but small input: the plaintext stays in memory, no spool file is made.
+        XCTAssertEqual(EncryptionFixtures.files(in: spool).count, 0)
+        XCTAssertTrue(parts.allSatisfy { if case .bytes = $0.body { return true } else { return false } })
     }
 
     /// xmlenc11 rsa-oaep with no xenc11:MGF (so MGF1-SHA1) and a SHA-256 digest; BST reference;
