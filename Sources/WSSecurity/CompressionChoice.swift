@@ -69,13 +69,17 @@ public enum CompressionChoice {
         var table = [UInt32](repeating: 0, count: 4096)
         var seen = [Bool](repeating: false, count: 4096)
         var repeats = 0
-        bytes.withUnsafeBufferPointer { b in
-            for i in 0..<(b.count - 3) {
-                let v = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
-                let slot = Int((v &* 2_654_435_761) >> 20)
-                if seen[slot], table[slot] == v { repeats += 1 }
-                table[slot] = v
-                seen[slot] = true
+        table.withUnsafeMutableBufferPointer { t in
+            seen.withUnsafeMutableBufferPointer { s in
+                bytes.withUnsafeBufferPointer { b in
+                    for i in 0..<(b.count - 3) {
+                        let v = UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+                        let slot = Int((v &* 2_654_435_761) >> 20)
+                        if s[slot], t[slot] == v { repeats += 1 }
+                        t[slot] = v
+                        s[slot] = true
+                    }
+                }
             }
         }
         return Double(repeats) / Double(bytes.count - 3)
@@ -85,7 +89,9 @@ public enum CompressionChoice {
     static func entropy(of bytes: [UInt8]) -> Double {
         guard !bytes.isEmpty else { return 0 }
         var counts = [Int](repeating: 0, count: 256)
-        for b in bytes { counts[Int(b)] += 1 }
+        counts.withUnsafeMutableBufferPointer { c in
+            bytes.withUnsafeBufferPointer { b in for byte in b { c[Int(byte)] += 1 } }
+        }
         let total = Double(bytes.count)
         var bits = 0.0
         for c in counts where c > 0 {
