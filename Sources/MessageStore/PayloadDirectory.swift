@@ -5,6 +5,7 @@ import Darwin
 #endif
 import COpenSSL
 import Foundation
+import Synchronization
 
 /// Payload files under `<root>/yyyy/mm/dd/<uuid>` (UTC date), made durable before they are
 /// referenced: the file is written to `<uuid>.partial`, fsync'd, renamed, and the directory is
@@ -21,23 +22,15 @@ struct PayloadDirectory: Sendable {
     /// The last day directory this object created or found, so that each payload of the day does
     /// not repeat four mkdir calls and the calendar arithmetic. Its entries were made durable
     /// (parent fsync'd) before it was remembered.
-    private final class CreatedDay: @unchecked Sendable {
-        // Unchecked Sendable: both fields are only read and written while holding `lock`.
-        private let lock = NSLock()
-        private var day = Int.min
-        private var path = ""
+    private final class CreatedDay: Sendable {
+        private let last = Mutex<(day: Int, path: String)>((Int.min, ""))
 
         func path(for day: Int) -> String? {
-            lock.lock()
-            defer { lock.unlock() }
-            return day == self.day ? path : nil
+            last.withLock { $0.day == day ? $0.path : nil }
         }
 
         func remember(_ path: String, for day: Int) {
-            lock.lock()
-            defer { lock.unlock() }
-            self.day = day
-            self.path = path
+            last.withLock { $0 = (day, path) }
         }
     }
 
