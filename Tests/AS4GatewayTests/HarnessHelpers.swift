@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 
 extension GatewayHarness {
     /// A configuration file that starts `node` with another signing key and certificate (its
@@ -34,5 +35,24 @@ extension GatewayHarness {
             return text().contains("listening on")
         }
         return p
+    }
+
+    /// Tests/interop/answer_proxy.py in `mode` in front of `node`'s AS4 endpoint, serving `node`'s
+    /// TLS certificate; parties.json then names the proxy as `node`'s endpoint, for every node
+    /// started after this (those started before keep the direct one).
+    func startAnswerProxy(inFrontOf node: String, mode: String, extra: [String], log: String) throws -> Process {
+        let port = GatewayHarness.freePort()
+        let certs = pmodeDirectory + "/certs"
+        let proxy = try startHelper("/usr/bin/env", ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
+                                                     "--port", String(port), "--cert", certs + "/\(node).tls.pem", "--key", certs + "/\(node).tls.key",
+                                                     "--target", nodes[node]!.as4URL, "--cacert", certs + "/dev-ca.pem", "--mode", mode] + extra,
+                                    log: log, what: "the proxy")
+        let parties = pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        let direct = "\"endpoint\": \"https://127.0.0.1:\(nodes[node]!.as4Port)/as4\""
+        XCTAssertTrue(text.contains(direct))
+        try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
+            .write(toFile: parties, atomically: true, encoding: .utf8)
+        return proxy
     }
 }

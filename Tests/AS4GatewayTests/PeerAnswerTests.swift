@@ -24,20 +24,8 @@ final class PeerAnswerTests: XCTestCase {
         harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], legs: [.init(retries: retries, interval: interval)])
         try harness.start("gw-b")  // writes the development PKI
-        let port = GatewayHarness.freePort()
-        let certs = harness.pmodeDirectory + "/certs"
-        proxy = try harness.startHelper("/usr/bin/env", ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
-                                                         "--port", String(port), "--cert", certs + "/gw-b.tls.pem", "--key", certs + "/gw-b.tls.key",
-                                                         "--target", harness.nodes["gw-b"]!.as4URL, "--cacert", certs + "/dev-ca.pem",
-                                                         "--mode", mode] + extra,
-                                        log: proxyLog, what: "the proxy")
         // gw-a (not started yet) reads gw-b's endpoint as the proxy's.
-        let parties = harness.pmodeDirectory + "/parties.json"
-        let text = try String(contentsOfFile: parties, encoding: .utf8)
-        let direct = "\"endpoint\": \"https://127.0.0.1:\(harness.nodes["gw-b"]!.as4Port)/as4\""
-        XCTAssertTrue(text.contains(direct))
-        try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
-            .write(toFile: parties, atomically: true, encoding: .utf8)
+        proxy = try harness.startAnswerProxy(inFrontOf: "gw-b", mode: mode, extra: extra, log: proxyLog)
         try harness.start("gw-a")
     }
 
@@ -106,20 +94,7 @@ final class PullAnswerTests: XCTestCase {
         harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], pull: [.init()])
         try harness.start("gw-a")  // writes the development PKI
-        let extra = try extra()
-        let port = GatewayHarness.freePort()
-        let certs = harness.pmodeDirectory + "/certs"
-        proxy = try harness.startHelper("/usr/bin/env", ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/answer_proxy.py").path,
-                                                         "--port", String(port), "--cert", certs + "/gw-a.tls.pem", "--key", certs + "/gw-a.tls.key",
-                                                         "--target", harness.nodes["gw-a"]!.as4URL, "--cacert", certs + "/dev-ca.pem",
-                                                         "--mode", mode] + extra,
-                                        log: proxyLog, what: "the proxy")
-        let parties = harness.pmodeDirectory + "/parties.json"
-        let text = try String(contentsOfFile: parties, encoding: .utf8)
-        let direct = "\"endpoint\": \"https://127.0.0.1:\(harness.nodes["gw-a"]!.as4Port)/as4\""
-        XCTAssertTrue(text.contains(direct))
-        try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
-            .write(toFile: parties, atomically: true, encoding: .utf8)
+        proxy = try harness.startAnswerProxy(inFrontOf: "gw-a", mode: mode, extra: try extra(), log: proxyLog)
         harness.nodes["gw-b"]!.extraArguments = ["--pull-interval", "0.2", "--log-level", "debug"]
         try harness.start("gw-b")
     }

@@ -15,13 +15,13 @@ enum LogPseudonymKey {
         let path = dataDirectory + "/" + fileName
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if hex.count == 64, let key = bytes(hex: hex) { return key }
+            if hex.count == 64, let key = APICredentials.bytes(hex: hex) { return key }
         }
         let key = try SecureRandom.bytes(32)
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary]) }
-        let text = Array((key.map { String(format: "%02x", $0) }.joined() + "\n").utf8)
+        let text = Array((APICredentials.hex(key) + "\n").utf8)
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
         close(fd)
@@ -32,17 +32,5 @@ enum LogPseudonymKey {
         let folder = open(dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 { _ = fsync(folder); close(folder) }
         return key
-    }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        for i in stride(from: 0, to: digits.count, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
-            out.append(byte)
-        }
-        return out
     }
 }
