@@ -310,18 +310,9 @@ final class BackendAPIUnqueueableTests: XCTestCase {
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b", "gw-c"], legs: GatewayHarness.eAddressLegs)
         // The development CA made here, so that gw-c's encryption certificate can be an expired one.
-        let certs = h.pmodeDirectory + "/certs"
-        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
-        let caKey = try PrivateKey.generateRSA(bits: 2048)
-        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: caKey, validFrom: Date() - 86400 * 3,
-                                                           validUntil: Date() + 86400)
-        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
-        try Data(try caKey.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
-        let key = try PrivateKey.generateRSA(bits: 2048)
-        let expired = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "gw-c encryption"), validFrom: Date() - 86400 * 2,
-                                              validUntil: Date() - 86400, keyUsage: [.keyEncipherment])
-        try Data(try expired.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-c.encryption.pem"))
-        try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/gw-c.encryption.key"))
+        let ca = try h.makeDevelopmentCA(validFrom: Date() - 86400 * 3)
+        try h.issue(try PrivateKey.generateRSA(bits: 2048), by: ca, as: "gw-c.encryption", commonName: "gw-c encryption",
+                    keyUsage: [.keyEncipherment], validFrom: Date() - 86400 * 2, validUntil: Date() - 86400)
         try h.importDirectory("gw-a", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-b")])
         try h.importDirectory("gw-b", [h.remoteEntry(served, ownerId: "40003032949", kind: "company", party: "gw-c")])
         try h.importDirectory("gw-c", [GatewayHarness.localEntry(served, ownerId: "40003032949", kind: "company")])

@@ -14,12 +14,7 @@ final class BackendAPITLSTests: XCTestCase {
         try h.start("gw-a")
         h.stop("gw-a")
         let certs = h.pmodeDirectory + "/certs"
-        let config = h.root.appendingPathComponent("api-tls.json").path
-        try """
-        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
-                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "optional"}}}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try h.useTLSListener("gw-a", "apiListener", clientAuthentication: "optional")
         let address = "_DEFAULT@40003032949"
         let data = h.nodes["gw-a"]!.data
         let added = try GatewayProcess.run(["connections", "add", "cert-dms", "--address", address, "--certificate", "\(certs)/gw-b.tls.pem", "--data", data])
@@ -63,12 +58,7 @@ final class RefusalLogTests: XCTestCase {
         try h.start("gw-a")
         h.stop("gw-a")
         let certs = h.pmodeDirectory + "/certs"
-        let config = h.root.appendingPathComponent("api-mtls.json").path
-        try """
-        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit",
-                         "tls": {"certificate": "\(certs)/gw-a.tls.pem", "key": "\(certs)/gw-a.tls.key", "clientAuthentication": "required"}}}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try h.useTLSListener("gw-a", "apiListener", clientAuthentication: "required")
         try h.start("gw-a")
         var plain = HTTPClientConfiguration()
         plain.trustedCAFile = certs + "/dev-ca.pem"

@@ -40,8 +40,10 @@ class SealingTestCase: XCTestCase {
     }
 
     /// POSTs a sealed file (MIME headers first, as `seal` writes it) and returns status + error code.
-    /// `edit` sees the SOAP envelope part only (the attachments are binary ciphertext).
-    func post(_ path: String, edit: ((inout String) -> Void)? = nil, editBytes: ((inout [UInt8]) -> Void)? = nil) throws -> (Int, String?) {
+    /// `edit` sees the SOAP envelope part only (the attachments are binary ciphertext);
+    /// `clientCertificateOf` names the party whose TLS client certificate the POST presents.
+    func post(_ path: String, clientCertificateOf party: String? = nil, edit: ((inout String) -> Void)? = nil,
+              editBytes: ((inout [UInt8]) -> Void)? = nil) throws -> (Int, String?) {
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         if let edit, let start = find(bytes, "<env:Envelope"), let endTag = find(bytes, "</env:Envelope>", from: start) {
             let end = endTag + "</env:Envelope>".utf8.count
@@ -62,8 +64,9 @@ class SealingTestCase: XCTestCase {
         let response = harness.root.appendingPathComponent(UUID().uuidString).path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-o", response, "-w", "%{http_code}", "--cacert", certs + "/dev-ca.pem",
-                       "-H", "Content-Type: \(contentType)", "--data-binary", "@\(body)", harness.nodes["gw-b"]!.as4URL]
+        p.arguments = ["-s", "-o", response, "-w", "%{http_code}", "--cacert", certs + "/dev-ca.pem"]
+            + (party.map { ["--cert", certs + "/\($0).tls.pem", "--key", certs + "/\($0).tls.key"] } ?? [])
+            + ["-H", "Content-Type: \(contentType)", "--data-binary", "@\(body)", harness.nodes["gw-b"]!.as4URL]
         let out = Pipe()
         p.standardOutput = out
         try p.run()

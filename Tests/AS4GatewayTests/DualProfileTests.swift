@@ -10,21 +10,14 @@ final class DualProfileTests: XCTestCase {
     func testEachLegSignsAndEncryptsWithTheKeysOfItsProfile() throws {
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument", profile: "1.15"), .init(action: "Deliver20", profile: "2.0")])
-        // The development CA, made here so that the 2.0 certificates can be issued by it; the
-        // first start adds the RSA and TLS certificates it finds missing.
-        let certs = h.pmodeDirectory + "/certs"
-        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
-        let caKey = try PrivateKey.generateRSA(bits: 2048)
-        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: caKey, validFrom: Date() - 60, validUntil: Date() + 86400)
-        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
-        try Data(try caKey.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
+        // The 2.0 certificates are issued by the development CA; the first start adds the RSA and
+        // TLS certificates it finds missing.
+        let ca = try h.makeDevelopmentCA()
         var parties = try String(contentsOfFile: h.pmodeDirectory + "/parties.json", encoding: .utf8)
         for party in ["gw-a", "gw-b"] {
             for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
-                let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role) 2.0"), validFrom: Date() - 60,
-                                                   validUntil: Date() + 86400, keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
-                try Data(try cert.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role)20.pem"))
-                try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role)20.key"))
+                try h.issue(key, by: ca, as: "\(party).\(role)20", commonName: "\(party) \(role) 2.0",
+                            keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
                 parties = parties.replacingOccurrences(of: "\"\(role)\": [\"certs/\(party).\(role).pem\"]",
                                                        with: "\"\(role)\": [\"certs/\(party).\(role).pem\", \"certs/\(party).\(role)20.pem\"]")
             }

@@ -37,21 +37,11 @@ final class GatewayOperationsTests: XCTestCase {
         return (code, p.terminationStatus)
     }
 
-    func writeConfig(_ name: String, _ json: String) throws -> String {
-        let path = harness.root.appendingPathComponent("\(name).json").path
-        try json.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     func testMutualTLSRefusesUnknownClientCertificates() throws {
         try harness.configure(["gw-a", "gw-b"])
         try harness.start("gw-a")  // generates the development PKI for both parties
         let certs = harness.pmodeDirectory + "/certs"
-        let config = try writeConfig("b", """
-        {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
-          "tls": {"certificate": "\(certs)/gw-b.tls.pem", "key": "\(certs)/gw-b.tls.key", "clientAuthentication": "required"}}}
-        """)
-        harness.nodes["gw-b"]!.extraArguments = ["--config", config]
+        try harness.useTLSListener("gw-b", "as4Listener", clientAuthentication: "required")
         try harness.start("gw-b")
         // gw-a presents its TLS certificate from the shared CA: accepted.
         let id = try harness.send(from: "gw-a", to: "gw-b", files: [try harness.file("d.txt", Array("over mTLS".utf8))])
@@ -73,18 +63,11 @@ final class GatewayOperationsTests: XCTestCase {
     func testProfile20ExchangeWithEd25519AndX25519() throws {
         try harness.configure(["gw-a", "gw-b"], legs: [.init(profile: "2.0")])
         // Profile 2.0 keys: Ed25519 for signing, X25519 for key agreement (issued by the CA).
-        let certs = harness.pmodeDirectory + "/certs"
-        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
-        let caKey = try PrivateKey.generateRSA(bits: 2048)
-        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: caKey, validFrom: Date() - 60, validUntil: Date() + 86400)
-        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
-        try Data(try caKey.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
+        let ca = try harness.makeDevelopmentCA()
         for party in ["gw-a", "gw-b"] {
             for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
-                let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "\(party) \(role)"), validFrom: Date() - 60,
-                                                   validUntil: Date() + 86400, keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
-                try Data(try cert.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role).pem"))
-                try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: "\(certs)/\(party).\(role).key"))
+                try harness.issue(key, by: ca, as: "\(party).\(role)", commonName: "\(party) \(role)",
+                                  keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
             }
         }
         try harness.start("gw-a")  // the development PKI adds only the missing TLS certificates

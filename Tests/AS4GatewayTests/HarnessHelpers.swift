@@ -1,3 +1,4 @@
+import AS4Crypto
 import Foundation
 import XCTest
 
@@ -54,5 +55,39 @@ extension GatewayHarness {
         try text.replacingOccurrences(of: direct, with: "\"endpoint\": \"https://127.0.0.1:\(port)/as4\"")
             .write(toFile: parties, atomically: true, encoding: .utf8)
         return proxy
+    }
+
+    /// The development CA, made by the test before the first start (which then adds the
+    /// certificates it finds missing), so that the test can issue certificates of its own.
+    func makeDevelopmentCA(validFrom: Date = Date() - 60, validUntil: Date = Date() + 86400) throws -> CertificateAuthority {
+        let certs = pmodeDirectory + "/certs"
+        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "test CA"), key: key, validFrom: validFrom, validUntil: validUntil)
+        try Data(try ca.certificate.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.pem"))
+        try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: certs + "/dev-ca.key"))
+        return ca
+    }
+
+    /// `key` and a certificate `ca` issues for it, written as certs/NAME.pem and certs/NAME.key.
+    func issue(_ key: PrivateKey, by ca: CertificateAuthority, as name: String, commonName: String, keyUsage: KeyUsage,
+               validFrom: Date = Date() - 60, validUntil: Date = Date() + 86400) throws {
+        let cert = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: commonName), validFrom: validFrom,
+                                           validUntil: validUntil, keyUsage: keyUsage)
+        try Data(try cert.pemEncoded().utf8).write(to: URL(fileURLWithPath: pmodeDirectory + "/certs/\(name).pem"))
+        try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: pmodeDirectory + "/certs/\(name).key"))
+    }
+
+    /// `node` starts with `listener` (as4Listener or apiListener) over TLS with its development
+    /// TLS certificate and `clientAuthentication`; the PKI must exist (a first start made it).
+    func useTLSListener(_ node: String, _ listener: String, clientAuthentication: String) throws {
+        let certs = pmodeDirectory + "/certs"
+        let path = listener == "as4Listener" ? "/as4" : "/submit"
+        let config = root.appendingPathComponent("\(node)-\(listener)-tls.json").path
+        try """
+        {"\(listener)": {"address": "127.0.0.1", "port": 0, "path": "\(path)",
+          "tls": {"certificate": "\(certs)/\(node).tls.pem", "key": "\(certs)/\(node).tls.key", "clientAuthentication": "\(clientAuthentication)"}}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        nodes[node]!.extraArguments = ["--config", config]
     }
 }

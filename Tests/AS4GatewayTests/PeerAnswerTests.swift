@@ -3,10 +3,9 @@ import Foundation
 import MessageStore
 import XCTest
 
-/// Answers other AS4 implementations give that gw-b itself does not, put between gw-a and gw-b
-/// by a small HTTPS proxy (Tests/interop/answer_proxy.py): a receipt framed as multipart/related,
-/// a bare SOAP Fault, and a 503 with Retry-After.
-final class PeerAnswerTests: XCTestCase {
+/// Two gateways with the answer proxy (`GatewayHarness.startAnswerProxy`) between them, stopped
+/// with the test.
+class AnswerProxyTestCase: XCTestCase {
     var harness: GatewayHarness!
     var proxy: Process?
     var proxyLog: String { harness.root.appendingPathComponent("proxy.log").path }
@@ -18,7 +17,12 @@ final class PeerAnswerTests: XCTestCase {
         }
         harness = nil
     }
+}
 
+/// Answers other AS4 implementations give that gw-b itself does not, put between gw-a and gw-b
+/// by a small HTTPS proxy (Tests/interop/answer_proxy.py): a receipt framed as multipart/related,
+/// a bare SOAP Fault, and a 503 with Retry-After.
+final class PeerAnswerTests: AnswerProxyTestCase {
     /// gw-b runs; gw-a sends to it through the proxy in `mode`.
     func start(mode: String, retries: Int = 2, interval: Double = 1, extra: [String] = []) throws {
         harness = try GatewayHarness()
@@ -75,19 +79,7 @@ final class PeerAnswerTests: XCTestCase {
 /// What a puller does with answers other implementations give to its PullRequest, put between
 /// the puller (gw-b) and the holder (gw-a) by the same proxy: a user message on another MPC
 /// than the one pulled, and a bare SOAP Fault.
-final class PullAnswerTests: XCTestCase {
-    var harness: GatewayHarness!
-    var proxy: Process?
-    var proxyLog: String { harness.root.appendingPathComponent("proxy.log").path }
-
-    override func tearDown() {
-        if let proxy, proxy.isRunning {
-            proxy.terminate()
-            proxy.waitUntilExit()
-        }
-        harness = nil
-    }
-
+final class PullAnswerTests: AnswerProxyTestCase {
     /// gw-a holds for gw-b (pull); gw-b pulls through the proxy in `mode`. `extra` gives more
     /// proxy arguments once the development PKI exists.
     func start(mode: String, extra: () throws -> [String] = { [] }) throws {

@@ -14,50 +14,17 @@ class TLSBindingTests: SealingTestCase {
         try harness.configure(["gw-a", "gw-b", "gw-c"])
         try harness.start("gw-b")  // generates the development PKI of all three
         harness.stop("gw-b")
-        let certs = harness.pmodeDirectory + "/certs"
-        let config = harness.root.appendingPathComponent("b-mtls.json").path
-        try """
-        {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4",
-          "tls": {"certificate": "\(certs)/gw-b.tls.pem", "key": "\(certs)/gw-b.tls.key", "clientAuthentication": "\(clientAuthentication)"}}}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        harness.nodes["gw-b"]!.extraArguments = ["--config", config]
+        try harness.useTLSListener("gw-b", "as4Listener", clientAuthentication: clientAuthentication)
         try harness.start("gw-b")
-    }
-
-    /// `as4gw seal`ed as gw-a, posted with `party`'s TLS client certificate.
-    func post(_ path: String, clientCertificateOf party: String?) throws -> (status: String, body: String) {
-        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        let separator: [UInt8] = [13, 10, 13, 10]
-        var split = 0
-        while split + 4 <= bytes.count, Array(bytes[split..<split + 4]) != separator { split += 1 }
-        let head = String(decoding: bytes[..<split], as: UTF8.self)
-        let contentType = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
-            .map { String($0.dropFirst("content-type:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
-        bytes = Array(bytes[(split + 4)...])
-        let body = harness.root.appendingPathComponent(UUID().uuidString).path
-        try Data(bytes).write(to: URL(fileURLWithPath: body))
-        let response = harness.root.appendingPathComponent(UUID().uuidString).path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-o", response, "-w", "%{http_code}", "--cacert", certs + "/dev-ca.pem"]
-            + (party.map { ["--cert", certs + "/\($0).tls.pem", "--key", certs + "/\($0).tls.key"] } ?? [])
-            + ["-H", "Content-Type: \(contentType)", "--data-binary", "@\(body)", harness.nodes["gw-b"]!.as4URL]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let code = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (code, (try? String(contentsOfFile: response, encoding: .utf8)) ?? "")
     }
 
     func testAMessageMustComeOverItsSendersOwnTLSCertificate() throws {
         let forged = try post(try seal(id: "other-ap@test"), clientCertificateOf: "gw-c")
-        XCTAssertEqual(forged.status, "500")
-        XCTAssertTrue(forged.body.contains("EBMS:0101"), forged.body)
+        XCTAssertEqual(forged.0, 500)
+        XCTAssertEqual(forged.1, "EBMS:0101", lastReply)
         XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("is not one the P-Modes list for gw-a"), harness.nodes["gw-b"]!.log)
         try assertNothingStored("other-ap@test")
-        let genuine = try post(try seal(id: "own-ap@test"), clientCertificateOf: "gw-a")
-        XCTAssertEqual(genuine.status, "200", genuine.body)
+        XCTAssertEqual(try post(try seal(id: "own-ap@test"), clientCertificateOf: "gw-a").0, 200, lastReply)
     }
 
     func testOurConnectionToAPartnerShowingAnotherKeyIsNotMade() throws {
@@ -80,9 +47,9 @@ final class OptionalTLSBindingTests: TLSBindingTests {
     override var clientAuthentication: String { "optional" }
 
     func testAPartyWithListedTLSCertificatesMustPresentOne() throws {
-        let bare = try post(try seal(id: "no-cert@test"), clientCertificateOf: nil)
-        XCTAssertEqual(bare.status, "500")
-        XCTAssertTrue(bare.body.contains("EBMS:0101"), bare.body)
+        let bare = try post(try seal(id: "no-cert@test"))
+        XCTAssertEqual(bare.0, 500)
+        XCTAssertEqual(bare.1, "EBMS:0101", lastReply)
         XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("no TLS client certificate came with the message"), harness.nodes["gw-b"]!.log)
         try assertNothingStored("no-cert@test")
     }
@@ -95,6 +62,6 @@ final class OptionalTLSBindingTests: TLSBindingTests {
                                              "--as4-port", "0", "--submit-port", "0", "--admin-port", "0"])
         XCTAssertEqual(second.status, 2, second.stderr)
         XCTAssertTrue(second.stderr.contains("another as4gw serve is running with the data directory"), second.stderr)
-        XCTAssertEqual(try post(try seal(id: "still-up@test"), clientCertificateOf: "gw-a").status, "200")
+        XCTAssertEqual(try post(try seal(id: "still-up@test"), clientCertificateOf: "gw-a").0, 200, lastReply)
     }
 }
