@@ -1,4 +1,7 @@
+import AS4Crypto
+@testable import AS4Gateway
 import Foundation
+import MessageStore
 import XCTest
 
 /// A document arriving by AS4 for a mailbox of this gateway meets the same rules as a
@@ -122,5 +125,75 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         try h.waitUntil(timeout: 30, "a listed sender still delivered") {
             (try mailbox.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]])?.count == 3
         }
+    }
+
+    /// The recipient is named twice, in the carrier's finalRecipient and in the document header.
+    /// B refuses a document in which they differ before its receipt (EBMS:0003 naming both,
+    /// nothing stored, the personal code masked in its log) and still takes one in which they
+    /// agree (in any spelling of the same address), and one without finalRecipient, as before.
+    func testADocumentWhoseHeaderNamesAnotherRecipientThanItsFinalRecipientIsRefusedBeforeTheReceipt() throws {
+        let sender = "DVS@90000048472", person = "_PRIVATE@16117519997", company = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        // One attempt per document: a refusal is final at once instead of after retries.
+        try h.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg(), GatewayHarness.Leg(action: "EAddressDocument", retries: 0),
+                                                 GatewayHarness.Leg(action: "EAddressStatus")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(person, ownerId: "16117519997", kind: "naturalPerson"),
+                                       GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
+        let mailboxes = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
+                                          token: try h.addConnection("gw-b", name: "mailboxes", addresses: [person, company]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+
+        /// A document in the form gw-a's exchange sends, but with the header's recipient and
+        /// finalRecipient chosen apart; returns the AS4 message id.
+        func carry(_ documentId: String, headerRecipient: String, finalRecipient: String?) throws -> String {
+            let file = Array("Lēmums \(documentId)".utf8)
+            let header = EAddressMessages.DocumentHeader(
+                documentId: documentId, sender: sender, recipient: headerRecipient, metadata: "{\"subject\": \"\(documentId)\"}",
+                files: [.init(name: "lemums.txt", mimeType: "text/plain", size: Int64(file.count), sha256: InboundProcessor.hex(try Digest.sha256(file)))])
+            var args = ["send", "--to", "gw-b", "--service", EAddressMessages.service, "--action", EAddressMessages.documentAction,
+                        "--property", "originalSender=\(sender)", "--property", "documentId=\(documentId)", "--submit", h.nodes["gw-a"]!.submitURL]
+            if let finalRecipient { args += ["--property", "finalRecipient=\(finalRecipient)"] }
+            let r = try GatewayProcess.run(args + [try h.file("\(documentId).json", Array(try EAddressMessages.encode(header))),
+                                                   try h.file("\(documentId).txt", file)])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        /// gw-a's message once B answered it, receipt or error.
+        func settled(_ id: String) throws -> StoredMessage {
+            var last: StoredMessage?
+            try h.waitUntil(timeout: 30, "\(id) Delivered or Failed at gw-a") {
+                last = try h.message("gw-a", id, .outbound)
+                return [.delivered, .failed].contains(last?.status)
+            }
+            return last!
+        }
+        func inboxCount(_ address: String) throws -> Int {
+            (try mailboxes.get("/api/v1/inbox?address=\(address)").json["items"] as? [Any])?.count ?? -1
+        }
+
+        // The pre-receipt checks would judge the company's mailbox; the header would place it in the person's.
+        let mismatch = try carry("doc-mismatch", headerRecipient: person, finalRecipient: company)
+        let refused = try settled(mismatch)
+        XCTAssertEqual(refused.status, .failed)
+        XCTAssertEqual(refused.outbound?.lastError?.code, "EBMS:0003", "\(String(describing: refused.outbound?.lastError))")
+        let reason = refused.outbound?.lastError?.reason ?? ""
+        XCTAssertTrue(reason.contains("recipient \(person)") && reason.contains("finalRecipient is \(company)"), reason)
+        XCTAssertNil(try h.message("gw-b", mismatch, .inbound), "nothing stored")
+
+        let agreeing = try carry("doc-agreeing", headerRecipient: person, finalRecipient: person.lowercased())
+        let withoutFinalRecipient = try carry("doc-unaddressed", headerRecipient: company, finalRecipient: nil)
+        for id in [agreeing, withoutFinalRecipient] {
+            let answered = try settled(id)
+            XCTAssertEqual(answered.status, .delivered, "\(id): \(String(describing: answered.outbound?.lastError))")
+        }
+        try h.waitUntil(timeout: 30, "both documents in their mailboxes") { try inboxCount(person) == 1 && inboxCount(company) == 1 }
+        let inPersonsMailbox = (try mailboxes.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(inPersonsMailbox.compactMap { $0["messageId"] as? String }, ["doc-agreeing"], "the refused document is nowhere")
+
+        let logB = h.nodes["gw-b"]!.log
+        XCTAssertTrue(logB.split(separator: "\n").contains { $0.contains("event=refused") && $0.contains("error_code=EBMS:0003")
+            && $0.contains("_PRIVATE@~") && $0.contains(company) }, logB)
+        for node in ["gw-a", "gw-b"] { XCTAssertFalse(h.nodes[node]!.log.contains("16117519997"), "a personal code in clear in \(node)'s log") }
     }
 }
