@@ -12,17 +12,7 @@ final class DualProfileTests: XCTestCase {
         try h.configure(["gw-a", "gw-b"], legs: [.init(action: "DeliverDocument", profile: "1.15"), .init(action: "Deliver20", profile: "2.0")])
         // The 2.0 certificates are issued by the development CA; the first start adds the RSA and
         // TLS certificates it finds missing.
-        let ca = try h.makeDevelopmentCA()
-        var parties = try String(contentsOfFile: h.pmodeDirectory + "/parties.json", encoding: .utf8)
-        for party in ["gw-a", "gw-b"] {
-            for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
-                try h.issue(key, by: ca, as: "\(party).\(role)20", commonName: "\(party) \(role) 2.0",
-                            keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
-                parties = parties.replacingOccurrences(of: "\"\(role)\": [\"certs/\(party).\(role).pem\"]",
-                                                       with: "\"\(role)\": [\"certs/\(party).\(role).pem\", \"certs/\(party).\(role)20.pem\"]")
-            }
-        }
-        try parties.write(toFile: h.pmodeDirectory + "/parties.json", atomically: true, encoding: .utf8)
+        try h.addProfile20Identities(["gw-a", "gw-b"], by: try h.makeDevelopmentCA())
         try h.start("gw-a")
         try h.start("gw-b")
 

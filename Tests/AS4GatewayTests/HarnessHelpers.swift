@@ -78,6 +78,24 @@ extension GatewayHarness {
         try Data(try key.pemEncoded().utf8).write(to: URL(fileURLWithPath: pmodeDirectory + "/certs/\(name).key"))
     }
 
+    /// An Ed25519 signing and an X25519 encryption certificate from `ca` for each of `parties`
+    /// (certs/NAME.signing20 and NAME.encryption20), listed in parties.json after the RSA ones:
+    /// with the development PKI each party then also signs and decrypts under profile 2.0
+    /// (`keys.additional`). `configure` first; the first start adds the certificates still missing.
+    func addProfile20Identities(_ parties: [String], by ca: CertificateAuthority) throws {
+        let file = pmodeDirectory + "/parties.json"
+        var text = try String(contentsOfFile: file, encoding: .utf8)
+        for party in parties {
+            for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
+                try issue(key, by: ca, as: "\(party).\(role)20", commonName: "\(party) \(role) 2.0",
+                          keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
+                text = text.replacingOccurrences(of: "\"\(role)\": [\"certs/\(party).\(role).pem\"]",
+                                                 with: "\"\(role)\": [\"certs/\(party).\(role).pem\", \"certs/\(party).\(role)20.pem\"]")
+            }
+        }
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+    }
+
     /// `node` starts with `listener` (as4Listener or apiListener) over TLS with its development
     /// TLS certificate and `clientAuthentication`; the PKI must exist (a first start made it).
     func useTLSListener(_ node: String, _ listener: String, clientAuthentication: String) throws {
