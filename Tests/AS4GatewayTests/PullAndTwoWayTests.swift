@@ -1,6 +1,10 @@
+import AS4Crypto
+@testable import AS4Gateway
+import EnvelopeXML
 import Foundation
 import HTTPClient
 import MessageStore
+import WSSecurity
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -129,6 +133,42 @@ final class PullAndTwoWayTests: XCTestCase {
         try harness.start("gw-b")
         _ = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertNotNil(try harness.message("gw-b", id, .inbound))
+    }
+
+    /// The EBMS:0006 warning of an empty MPC is signed as the agreement the pull is authorised
+    /// under says, as a receipt would be: gw-a holds an RSA primary key and an Ed25519 one
+    /// (`keys.additional`), and gw-b pulls under a profile-2.0 agreement, whose partner need
+    /// not accept RSA.
+    func testTheEmptyMPCWarningIsSignedWithTheKeyOfTheAgreementsProfile() throws {
+        let mpc = "urn:as4gw:mpc:test-for-gw-b"
+        try harness.configure(["gw-a", "gw-b"], pull: [.init(mpc: mpc, profile: "2.0")])
+        try harness.addProfile20Identities(["gw-a", "gw-b"], by: try harness.makeDevelopmentCA())
+        try harness.start("gw-a")
+        let certs = harness.pmodeDirectory + "/certs"
+
+        // gw-b's PullRequest as its PullWorker signs one under this agreement: with its Ed25519 key.
+        let puller = SigningIdentity(privateKey: try KeyMaterial.privateKey(certs + "/gw-b.signing20.key"),
+                                     certificate: try KeyMaterial.certificate(certs + "/gw-b.signing20.pem"))
+        let request = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
+        let envelope = try MessageSealer(signer: try SignatureBuilder(identity: puller)).seal(signal: request).envelope
+        var tls = HTTPClientConfiguration()
+        tls.trustedCAFile = certs + "/dev-ca.pem"
+        let answer = try HTTPClient(configuration: tls).post(url: harness.nodes["gw-a"]!.as4URL,
+                                                              headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope))
+        let text = String(decoding: answer.body, as: UTF8.self)
+        XCTAssertEqual(answer.status, 200, text)
+        let warning = try AS4Message.read(try MessageInput.load(bytes: answer.body, contentType: answer.header("Content-Type")))
+        guard case .errors(let errors)? = warning.messaging.signals.first?.kind else { return XCTFail("not an error signal: \(text)") }
+        XCTAssertEqual(errors.map(\.errorCode), [EbmsError.Code.emptyMessagePartitionChannel.rawValue], text)
+
+        XCTAssertTrue(text.contains(Alg.ed25519), text)
+        XCTAssertFalse(text.contains(Alg.rsaSHA256), text)
+        let ed25519 = try KeyMaterial.certificate(certs + "/gw-a.signing20.pem")
+        let trust = CertificateValidator(trustStore: try TrustStore(anchors: [try KeyMaterial.certificate(certs + "/dev-ca.pem")]))
+        let report = SignatureVerifier(policy: .receiving, trust: trust, candidates: [ed25519], expectedSigners: [ed25519])
+            .verify(warning, attachments: [])
+        XCTAssertNil(report.error, text)
+        XCTAssertEqual(report.signer, ed25519, "signed by gw-a's Ed25519 identity, carried in its wsse:BinarySecurityToken")
     }
 
     /// Two parties allowed to pull the same MPC each get only the messages addressed to them.

@@ -17,25 +17,38 @@ struct PullResponder {
         guard case .pullRequest(let pull) = signal.kind else { return processor.errorResponse(EbmsError(.other, "not a pull request"), refTo: nil, started: started) }
         let mpc = pull.mpc ?? EbmsConstants.defaultMPC
         let ref = signal.messageInfo.messageId
+        // Our answers are signed as the agreement the pull is authorised under says, like a
+        // receipt: a 2.0 partner may not accept an RSA signature. Unknown until authorised.
+        var profile: SecurityProfile?
         do {
-            let puller = try authenticate(message)
+            let (puller, signer) = try authenticate(message)
             try context.pullReplays.admit(signal.messageInfo)
             guard context.registry.current.mayPull(party: puller.name, mpc: mpc) else {
                 throw EbmsError(.processingModeMismatch, "party \(puller.name) may not pull from \(mpc)")
             }
+            profile = agreementProfile(puller: puller, mpc: mpc, signer: signer)
             // Only messages for the puller itself: others may be allowed to pull the same MPC.
             guard let job = try context.store.nextForPull(mpc: mpc, receivers: puller.partyIds.map(\.description), now: Date(),
                                                           owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
                 return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started,
-                                               fields: ["to": puller.name, "mpc": mpc])
+                                               fields: ["to": puller.name, "mpc": mpc], profile: profile)
             }
             context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",
                                               "attempt": String(job.attempt), "elapsed_ms": ms(started)])
             if let bytes = job.messageBytes { return .bytes(200, contentType: job.contentType, [UInt8](bytes)) }
             return .file(200, contentType: job.contentType, path: job.messagePath)
         } catch {
-            return processor.errorResponse(error, refTo: ref, started: started)
+            return processor.errorResponse(error, refTo: ref, started: started, profile: profile)
         }
+    }
+
+    /// The security profile of the pull leg that authorises `puller` on `mpc`. A puller with legs
+    /// of both profiles on one MPC pulls under each with the key that profile suits, so the leg
+    /// whose profile suits the PullRequest's signing key is the one it pulled under. Nil when
+    /// only the party's `mpcs` authorise it: no agreement names a profile, the primary key signs.
+    func agreementProfile(puller: Routing.Party, mpc: String, signer: Certificate) -> SecurityProfile? {
+        let profiles = context.registry.current.pullLegs(for: puller.name, mpc: mpc).map(\.leg.security.profile)
+        return profiles.first { $0.suits(signer.keyType) } ?? profiles.first
     }
 
     /// A receipt for a message that was pulled from us: checked like a pushed message's receipt.
@@ -90,7 +103,7 @@ struct PullResponder {
                   out.pullMPC != nil, let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
                 throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
             }
-            let puller = try authenticate(message)
+            let puller = try authenticate(message).party
             guard "pull:\(puller.name)" == owner else {
                 throw EbmsError(.failedAuthentication, "the error is not signed by the party that pulled \(ref)")
             }
@@ -108,8 +121,8 @@ struct PullResponder {
         }
     }
 
-    /// The party whose signing certificate signed the pull request.
-    func authenticate(_ message: AS4Message) throws -> Routing.Party {
+    /// The party whose signing certificate signed the pull request, and that certificate.
+    func authenticate(_ message: AS4Message) throws -> (party: Routing.Party, signer: Certificate) {
         let set = context.registry.current
         let all = set.parties.flatMap { $0.certificates(role: .signing) }
         let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: all), candidates: all,
@@ -119,7 +132,7 @@ struct PullResponder {
         guard let signer = report.signer, let party = set.parties.first(where: { $0.certificates(role: .signing).contains(signer) }) else {
             throw EbmsError(.failedAuthentication, "the pull request is not signed by a known party")
         }
-        return party
+        return (party, signer)
     }
 
     var processor: InboundProcessor { InboundProcessor(context: context) }
