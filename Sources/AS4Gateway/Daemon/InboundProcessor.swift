@@ -129,6 +129,11 @@ struct InboundProcessor: HTTPHandler {
         return nil
     }
 
+    /// The refusal of a second Two-Way reply to one request.
+    static func alreadyAnswered(_ request: String, by reply: String) -> EbmsError {
+        EbmsError(.valueInconsistent, "request \(request) was already answered by message \(reply)")
+    }
+
     /// A mandatory header block we do not process: the message must not be processed at all.
     static func notUnderstood(_ message: AS4Message) -> EbmsError? {
         message.envelope.notUnderstood.first.map {
@@ -198,9 +203,8 @@ struct InboundProcessor: HTTPHandler {
         }
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
-        if match.pmode.mep == .twoWay, match.legIndex == 1 {
-            if let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
-        }
+        let isReply = match.pmode.mep == .twoWay && match.legIndex == 1
+        if isReply, let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
         // A pulled message belongs to the MPC that was pulled (ebMS3 §3.4), and to its leg's.
         if let pulledMPC {
             let on = user.mpc ?? EbmsConstants.defaultMPC
@@ -268,6 +272,13 @@ struct InboundProcessor: HTTPHandler {
                 return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
                                                     fields: fields, started: started))
             }
+            // A request is answered once: a second reply (another MessageId) would hand the
+            // backend two answers to one question. Checked after the duplicate check, so that a
+            // copy of the reply we took still gets its receipt again.
+            if isReply, let request = user.messageInfo.refToMessageId, let reply = try context.store.findReply(toRequest: request),
+               reply.metadata.messageId != id {
+                throw Self.alreadyAnswered(request, by: reply.metadata.messageId)
+            }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
             let result: InboundResult
@@ -276,8 +287,13 @@ struct InboundProcessor: HTTPHandler {
                 try MailboxQuota(context: context).checkArrival(user, parts: parts)
                 receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
-                                            receivedAt: started, receipt: Data(receipt))
-                result = try context.store.recordInbound(record, duplicateWindow: window)
+                                            receivedAt: started, receipt: Data(receipt), isTwoWayReply: isReply)
+                do {
+                    result = try context.store.recordInbound(record, duplicateWindow: window)
+                } catch StoreError.requestAlreadyAnswered(let request, let reply) {
+                    // Another reply was recorded since the check above (by another thread or node).
+                    throw Self.alreadyAnswered(request, by: reply)
+                }
             } catch {
                 // Not recorded: the payload files belong to nobody. Unless the commit's outcome is
                 // unknown: then the row may name them, and a sender's retry gets its receipt.
