@@ -10,6 +10,9 @@ enum InboundTransitions {
     static func checkRecord(_ message: InboundMessage, duplicateWindow: TimeInterval) throws {
         guard !message.metadata.messageId.isEmpty else { throw StoreError.invalidArgument("empty message id") }
         guard duplicateWindow >= 0 else { throw StoreError.invalidArgument("negative duplicate window") }
+        if message.isTwoWayReply, message.metadata.refToMessageId?.isEmpty ?? true {
+            throw StoreError.invalidArgument("a Two-Way reply without the request it answers (refToMessageId)")
+        }
         try PropertyLimits.check(message.metadata, parts: message.parts)
     }
 }

@@ -15,6 +15,11 @@ extension SQLiteConnection {
             .map(withParts)
     }
 
+    /// The Two-Way reply recorded for request `requestId` (the unique `answers_request`).
+    func reply(toRequest requestId: String) throws -> StoredMessage? {
+        try queryFirst("SELECT * FROM messages WHERE answers_request = ?", [requestId], row: Self.readMessage).map(withParts)
+    }
+
     func message(rowId: Int64) throws -> StoredMessage? {
         try queryFirst("SELECT * FROM messages WHERE row_id = ?", [rowId], row: Self.readMessage).map(withParts)
     }
@@ -44,12 +49,12 @@ extension SQLiteConnection {
         try run("""
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
-                                  stored_path, receipt, receipt_at, properties)
-            VALUES (?, 'in', 'Received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  stored_path, receipt, receipt_at, properties, answers_request)
+            VALUES (?, 'in', 'Received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.receivedAt, message.receivedAt, message.storedPath, message.receipt,
-             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties)])
+             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties), message.answersRequest])
         let rowId = lastInsertRowID
         try insertParts(message.parts, rowId: rowId)
         return rowId

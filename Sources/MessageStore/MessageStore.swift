@@ -27,7 +27,10 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading {
     /// Records a received message (status `Received`) with its parts (and the bytes of parts that
     /// carry them, see `inlineMessageLimit`) and an event, in one transaction — unless the same message id was received at or after
     /// `receivedAt - duplicateWindow`, in which case nothing is stored (a `duplicate` event is
-    /// added to the original) and the original comes back.
+    /// added to the original) and the original comes back. A Two-Way reply (`isTwoWayReply`) to a
+    /// request that already has a reply under another message id throws
+    /// `requestAlreadyAnswered` and stores nothing, also when two replies are recorded at once
+    /// by different store objects or nodes.
     func recordInbound(_ message: InboundMessage, duplicateWindow: TimeInterval) throws -> InboundResult
 
     /// Stores the raw receipt bytes of a message (answered for inbound, received for outbound)
@@ -44,6 +47,11 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading {
 
     /// The message with this id in this direction (the most recent row for an inbound id).
     func findMessage(id: String, direction: Direction) throws -> StoredMessage?
+
+    /// The Two-Way reply recorded for our request `requestId` (received with `isTwoWayReply`,
+    /// from the party the request went to), if there is one. Replies recorded before the store
+    /// kept this link are not found.
+    func findReply(toRequest requestId: String) throws -> StoredMessage?
 
     /// A message's history, oldest first.
     func events(for rowId: Int64) throws -> [MessageEvent]

@@ -90,15 +90,22 @@ public struct InboundMessage: Sendable, Equatable {
     public var receivedAt: Date
     /// The signed receipt answered, when it is already built; else `attachReceipt` later.
     public var receipt: Data?
+    /// The reply leg of a Two-Way exchange: `metadata.refToMessageId` names the request of ours
+    /// it answers, and a request has one reply (`recordInbound` refuses a second one).
+    public var isTwoWayReply: Bool
 
     public init(metadata: MessageMetadata, parts: [MessagePart] = [], storedPath: String? = nil, receivedAt: Date,
-                receipt: Data? = nil) {
+                receipt: Data? = nil, isTwoWayReply: Bool = false) {
         self.metadata = metadata
         self.parts = parts
         self.storedPath = storedPath
         self.receivedAt = receivedAt
         self.receipt = receipt
+        self.isTwoWayReply = isTwoWayReply
     }
+
+    /// The request this message answers when it is a Two-Way reply (the `answers_request` column).
+    var answersRequest: String? { isTwoWayReply ? metadata.refToMessageId : nil }
 }
 
 /// A message our backend submitted, to be queued (status `Submitted`).

@@ -82,25 +82,37 @@ public final class PostgresMessageStore: MessageStore {
         try InboundTransitions.checkRecord(message, duplicateWindow: duplicateWindow)
         let messageId = message.metadata.messageId
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
-        return try write { t in
-            try t.lockMessageId(messageId, direction: .inbound)
-            let original = try t.execute("""
-                SELECT * FROM messages WHERE direction = 'in' AND message_id = $1 AND created_at >= $2
-                ORDER BY row_id DESC LIMIT 1
-                """, [messageId, windowStart]).first.map(PostgresConnection.readMessage)
-            if let original {
-                t.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound, status: original.status,
-                              code: MessageEventText.duplicateCode, detail: MessageEventText.duplicate(message))
-                return .duplicate(original: try t.connection.withParts([original])[0])
-            }
-            let rowId = try t.insertInbound(message)
-            t.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                          detail: MessageEventText.received(message))
-            if let receipt = message.receipt {
+        do {
+            return try write { t in
+                try t.lockMessageId(messageId, direction: .inbound)
+                let original = try t.execute("""
+                    SELECT * FROM messages WHERE direction = 'in' AND message_id = $1 AND created_at >= $2
+                    ORDER BY row_id DESC LIMIT 1
+                    """, [messageId, windowStart]).first.map(PostgresConnection.readMessage)
+                if let original {
+                    t.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound, status: original.status,
+                                  code: MessageEventText.duplicateCode, detail: MessageEventText.duplicate(message))
+                    return .duplicate(original: try t.connection.withParts([original])[0])
+                }
+                if let request = message.answersRequest, let reply = try t.connection.reply(toRequest: request) {
+                    throw StoreError.requestAlreadyAnswered(requestId: request, replyId: reply.metadata.messageId)
+                }
+                let rowId = try t.insertInbound(message)
                 t.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
-                              code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
+                              detail: MessageEventText.received(message))
+                if let receipt = message.receipt {
+                    t.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
+                                  code: MessageEventText.receiptCode, detail: MessageEventText.receiptStored(receipt))
+                }
+                return .stored(rowId: rowId)
             }
-            return .stored(rowId: rowId)
+        } catch let StoreError.postgres(state, text, sql) where state == "23505" && text.contains(TwoWayReplySchema.indexName) {
+            // Another node recorded a reply to the same request after our check: the unique index
+            // made our insert wait for its commit and then refused it. Named like the check would.
+            guard let request = message.answersRequest, let reply = try findReply(toRequest: request) else {
+                throw StoreError.postgres(sqlState: state, message: text, sql: sql)
+            }
+            throw StoreError.requestAlreadyAnswered(requestId: request, replyId: reply.metadata.messageId)
         }
     }
 
@@ -139,6 +151,10 @@ public final class PostgresMessageStore: MessageStore {
 
     public func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try read { try $0.message(id: id, direction: direction) }
+    }
+
+    public func findReply(toRequest requestId: String) throws -> StoredMessage? {
+        try read { try $0.reply(toRequest: requestId) }
     }
 
     public func events(for rowId: Int64) throws -> [MessageEvent] {

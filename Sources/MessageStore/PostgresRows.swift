@@ -82,13 +82,14 @@ final class PostgresTransaction {
         let rowId = try execute("""
             INSERT INTO messages (message_id, direction, status, conversation_id, ref_to_message_id, from_party,
                                   to_party, service, action, pmode_id, mpc, created_at, updated_at,
-                                  stored_path, receipt, receipt_at, properties)
-            VALUES ($1, 'in', 'Received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                  stored_path, receipt, receipt_at, properties, answers_request)
+            VALUES ($1, 'in', 'Received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
             RETURNING row_id
             """,
             [m.messageId, m.conversationId, m.refToMessageId, m.fromParty, m.toParty, m.service, m.action,
              m.pmodeId, m.mpc, message.receivedAt, message.receivedAt, message.storedPath, message.receipt,
-             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties)]).first?.int64("row_id") ?? 0
+             message.receipt == nil ? nil : message.receivedAt, try PropertyColumn.encode(m.properties),
+             message.answersRequest]).first?.int64("row_id") ?? 0
         try insertParts(message.parts, rowId: rowId)
         return rowId
     }
@@ -138,6 +139,12 @@ extension PostgresConnection {
             ? "SELECT * FROM messages WHERE direction = 'out' AND message_id = $1 ORDER BY row_id DESC LIMIT 1"
             : "SELECT * FROM messages WHERE direction = 'in' AND message_id = $1 ORDER BY row_id DESC LIMIT 1"
         guard let row = try execute(sql, [id]).first else { return nil }
+        return try withParts([Self.readMessage(row)]).first
+    }
+
+    /// The Two-Way reply recorded for request `requestId` (the unique `answers_request`), with its parts.
+    func reply(toRequest requestId: String) throws -> StoredMessage? {
+        guard let row = try execute("SELECT * FROM messages WHERE answers_request = $1", [requestId]).first else { return nil }
         return try withParts([Self.readMessage(row)]).first
     }
 

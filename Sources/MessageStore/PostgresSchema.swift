@@ -290,6 +290,7 @@ enum PostgresSchema {
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
         Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
+        Migration(version: 15, name: "one reply per Two-Way request", sql: TwoWayReplySchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -148,6 +148,11 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
                                   detail: MessageEventText.duplicate(message))
                 return .duplicate(original: try c.withParts(original))
             }
+            // Writers take turns (BEGIN IMMEDIATE), so this sees every reply recorded before; the
+            // unique index stays the last word.
+            if let request = message.answersRequest, let reply = try c.reply(toRequest: request) {
+                throw StoreError.requestAlreadyAnswered(requestId: request, replyId: reply.metadata.messageId)
+            }
             let rowId = try c.insertInbound(message)
             try c.appendEvent(rowId: rowId, at: message.receivedAt, direction: .inbound, status: .received,
                               detail: MessageEventText.received(message))
@@ -202,6 +207,10 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
             }
             return message
         }
+    }
+
+    public func findReply(toRequest requestId: String) throws -> StoredMessage? {
+        try withConnection { c in try c.reply(toRequest: requestId).map(c.withPartBytes) }
     }
 
     public func events(for rowId: Int64) throws -> [MessageEvent] {

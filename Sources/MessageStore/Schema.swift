@@ -312,6 +312,7 @@ enum Schema {
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
         Migration(version: 16, name: "message and part properties", sql: PropertySchema.sql),
+        Migration(version: 17, name: "one reply per Two-Way request", sql: TwoWayReplySchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -22,6 +22,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case leaseNotHeld(messageId: String, owner: String?, holder: String?)
     /// An outbound message with this id already exists (outbound ids are unique).
     case duplicateMessageId(String)
+    /// A Two-Way reply to a request that already has one (`replyId`, recorded before): a request
+    /// is answered once.
+    case requestAlreadyAnswered(requestId: String, replyId: String)
     /// A value given to the store is unusable (empty id, non-positive limit, …).
     case invalidArgument(String)
     /// The database was written by a newer build: it has migrations this build does not know.
@@ -48,6 +51,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "message \(messageId): lease held by \(holder ?? "nobody"), not by \(owner ?? "an anonymous caller")"
         case let .duplicateMessageId(messageId):
             return "an outbound message with id \(messageId) already exists"
+        case let .requestAlreadyAnswered(requestId, replyId):
+            return "request \(requestId) was already answered by message \(replyId)"
         case let .invalidArgument(reason):
             return "invalid argument: \(reason)"
         case let .schemaTooNew(found, supported):

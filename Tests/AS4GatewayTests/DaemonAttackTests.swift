@@ -281,6 +281,29 @@ final class HeaderBlockRoleTests: SealingTestCase {
         XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("header block x:Foo is marked mustUnderstand"))
     }
 
+    /// The fault names every block it refuses, one env:NotUnderstood header block each, whose
+    /// qname resolves on that element to the block's namespace and local name (SOAP 1.2 §5.4.8),
+    /// a block in the default namespace included.
+    func testTheFaultCarriesANotUnderstoodBlockForEachBlockNotProcessed() throws {
+        let blocks = "<abc:Extension xmlns:abc=\"urn:x:ext\" env:mustUnderstand=\"true\">1</abc:Extension>"
+            + "<Routing xmlns=\"urn:y:routing\" env:mustUnderstand=\"1\"><Hop>2</Hop></Routing>"
+            + "<opt:Hint xmlns:opt=\"urn:z\">optional</opt:Hint>"
+        let (status, error) = try post(try seal(id: "two-unknown@test"), edit: insertHeader(blocks))
+        XCTAssertEqual(status, 500)
+        XCTAssertEqual(error, "EBMS:0009")
+        let root = try XCTUnwrap(try XMLDocument(parsing: lastReply).root, lastReply)
+        XCTAssertEqual(root.firstChild("Body", NS.soap12)?.firstChild("Fault", NS.soap12)?.firstChild("Code", NS.soap12)?
+            .firstChild("Value", NS.soap12)?.trimmedText, "env:MustUnderstand")
+        let named = try XCTUnwrap(root.firstChild("Header", NS.soap12)).children("NotUnderstood", NS.soap12).map { element -> String in
+            let qname = element.attribute("qname") ?? ""
+            let parts = qname.split(separator: ":", maxSplits: 1).map(String.init)
+            return "{\(element.namespaceURI(forPrefix: parts.count == 2 ? parts[0] : nil) ?? "")}\(parts.last ?? "")"
+        }
+        XCTAssertEqual(named, ["{urn:x:ext}Extension", "{urn:y:routing}Routing"], lastReply)
+        try assertNothingStored("two-unknown@test")
+        XCTAssertTrue(harness.nodes["gw-b"]!.log.contains("header blocks abc:Extension, Routing are marked mustUnderstand"))
+    }
+
     func testBlocksForOtherRolesOrOptionalOnesAreIgnored() throws {
         for (n, attributes) in ["env:mustUnderstand=\"true\" env:role=\"urn:some:intermediary\"",
                                 "env:mustUnderstand=\"true\" env:role=\"http://www.w3.org/2003/05/soap-envelope/role/none\"",

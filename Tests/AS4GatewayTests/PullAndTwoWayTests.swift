@@ -230,4 +230,46 @@ final class PullAndTwoWayTests: XCTestCase {
         let failed = try harness.waitFor("gw-b", elsewhere, .outbound, .failed)
         XCTAssertTrue(failed.outbound?.lastError?.reason.contains("is not its request's") ?? false, "\(String(describing: failed.outbound?.lastError))")
     }
+
+    /// A request is answered once: a second reply (new MessageId, same RefToMessageId) is refused
+    /// before any receipt and never stored; the first reply sent again is still a duplicate.
+    func testASecondReplyToOneRequestIsRefusedAndTheFirstStaysTheOnlyOne() throws {
+        try harness.configure(["gw-a", "gw-b"], twoWay: [.init()])
+        try harness.start("gw-a")
+        try harness.start("gw-b")
+        let request = try harness.send(from: "gw-a", to: "gw-b", action: "Query", files: [try harness.file("q.xml", Array("<Q/>".utf8))])
+        _ = try harness.waitFor("gw-a", request, .outbound, .delivered)
+        let first = try harness.send(from: "gw-b", to: "gw-a", action: "Answer", files: [try harness.file("a1.xml", Array("<A1/>".utf8))],
+                                     refTo: request)
+        let sent = try harness.waitFor("gw-b", first, .outbound, .delivered)
+
+        let second = try harness.send(from: "gw-b", to: "gw-a", action: "Answer", files: [try harness.file("a2.xml", Array("<A2/>".utf8))],
+                                      refTo: request)
+        let refused = try harness.waitFor("gw-b", second, .outbound, .failed)
+        XCTAssertEqual(refused.outbound?.lastError?.code, "EBMS:0003", "\(String(describing: refused.outbound?.lastError))")
+        XCTAssertTrue(refused.outbound?.lastError?.reason.contains("request \(request) was already answered by message \(first)") ?? false,
+                      "\(String(describing: refused.outbound?.lastError))")
+        XCTAssertNil(refused.receipt, "no receipt for the second reply")
+        XCTAssertNil(try harness.message("gw-a", second, .inbound))
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.split(separator: "\n").contains {
+            $0.contains("event=refused") && $0.contains("message_id=\(second)") && $0.contains("error_code=EBMS:0003")
+        }, harness.nodes["gw-a"]!.log)
+
+        // The first reply's exact bytes again (its receipt lost, say): the receipt it got, not a refusal.
+        let outbound = try XCTUnwrap(sent.outbound)
+        let bytes = try outbound.messageBytes.map { [UInt8]($0) } ?? [UInt8](Data(contentsOf: URL(fileURLWithPath: outbound.messagePath)))
+        var tls = HTTPClientConfiguration()
+        tls.trustedCAFile = harness.pmodeDirectory + "/certs/dev-ca.pem"
+        let again = try HTTPClient(configuration: tls).post(url: harness.nodes["gw-a"]!.as4URL, headers: [("Content-Type", outbound.contentType)],
+                                                             body: .bytes(bytes))
+        XCTAssertEqual(again.status, 200, String(decoding: again.body, as: UTF8.self))
+        XCTAssertEqual(again.body, sent.receipt.map { [UInt8]($0) }, "the original receipt, sent again")
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("event=duplicate message_id=\(first)"), harness.nodes["gw-a"]!.log)
+
+        let store = try harness.store("gw-a")
+        defer { store.close() }
+        let replies = try store.listMessages(status: nil, since: nil, direction: .inbound, limit: 100).filter { $0.metadata.refToMessageId == request }
+        XCTAssertEqual(replies.map(\.metadata.messageId), [first], "the first reply is the only one gw-a took")
+        XCTAssertEqual(try store.findReply(toRequest: request)?.metadata.messageId, first)
+    }
 }

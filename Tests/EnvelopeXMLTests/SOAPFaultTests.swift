@@ -1,7 +1,8 @@
 import XCTest
 @testable import EnvelopeXML
 
-/// Bare SOAP Faults as peers answer them (1.2 and 1.1), and envelopes that hold none.
+/// Bare SOAP Faults as peers answer them (1.2 and 1.1), envelopes that hold none, and the
+/// env:NotUnderstood header blocks of the MustUnderstand faults we write.
 final class SOAPFaultTests: XCTestCase {
     func testReadsSOAP12AndSOAP11FaultsAndNothingElse() {
         let soap12 = """
@@ -21,5 +22,45 @@ final class SOAPFaultTests: XCTestCase {
         let long = "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Body><e:Fault><e:Reason><e:Text>"
             + String(repeating: "x", count: 2000) + "</e:Text></e:Reason></e:Fault></e:Body></e:Envelope>"
         XCTAssertEqual(SOAPFault.read(envelope: Array(long.utf8))?.reason.count, 500)
+    }
+
+    /// Each qname resolves, on its own element, to the block's namespace and local name, whatever
+    /// prefix the sender used: its own, none (default namespace), ours, a reserved one, or none at all.
+    func testMustUnderstandFaultNamesEachBlockInANotUnderstoodHeader() throws {
+        let blocks = [
+            HeaderBlockName(namespaceURI: "urn:x", localName: "Extension", prefix: "abc"),
+            HeaderBlockName(namespaceURI: "urn:y", localName: "Routing"),
+            HeaderBlockName(namespaceURI: "urn:z", localName: "Clash", prefix: "env"),
+            HeaderBlockName(namespaceURI: "urn:w", localName: "Reserved", prefix: "xmlfoo"),
+            HeaderBlockName(namespaceURI: "urn:a\"<b>", localName: "Escaped", prefix: "q"),
+            HeaderBlockName(namespaceURI: nil, localName: "Unqualified"),
+        ]
+        let signal = SignalMessage(messageInfo: MessageInfo(messageId: "err@x", refToMessageId: "m@x"),
+                                   kind: .errors([ErrorDetail(EbmsError(.invalidHeader, "not understood"))]))
+        let fault = SOAPFault(code: .mustUnderstand, reason: "EBMS:0009 InvalidHeader", notUnderstood: blocks)
+        let built = EnvelopeBuilder.build(Messaging(signal, id: "_m"), bodyId: "_b", fault: fault)
+        let root = try XCTUnwrap(try XMLDocument(parsing: built.bytes).root)
+        let header = try XCTUnwrap(root.firstChild("Header", NS.soap12))
+        let named = header.children("NotUnderstood", NS.soap12)
+        guard named.count == blocks.count else {
+            return XCTFail("\(named.count) NotUnderstood blocks for \(blocks.count): \(String(decoding: built.bytes, as: UTF8.self))")
+        }
+        for (element, block) in zip(named, blocks) {
+            let qname = try XCTUnwrap(element.attribute("qname"))
+            let parts = qname.split(separator: ":", maxSplits: 1).map(String.init)
+            let prefix = parts.count == 2 ? parts[0] : nil
+            XCTAssertEqual(parts.last, block.localName, qname)
+            XCTAssertEqual(element.namespaceURI(forPrefix: prefix), block.namespaceURI, "\(qname) resolves to the block's namespace")
+            XCTAssertNil(element.attribute("mustUnderstand", NS.soap12))
+        }
+        XCTAssertEqual(named[0].attribute("qname"), "abc:Extension", "the sender's own prefix where it is safe")
+        XCTAssertNotEqual(named[2].attribute("qname"), "env:Clash", "never a redeclared env prefix")
+        XCTAssertEqual(header.children("Messaging", NS.eb).count, 1)
+        XCTAssertEqual(Array(built.bytes[built.messagingRange]).starts(with: Array("<eb:Messaging".utf8)), true,
+                       "eb:Messaging keeps its signed range")
+        XCTAssertEqual(SOAPFault.read(envelope: built.bytes)?.code, .mustUnderstand)
+
+        let other = EnvelopeBuilder.build(Messaging(signal), fault: SOAPFault(code: .sender, reason: "EBMS:0003"))
+        XCTAssertFalse(String(decoding: other.bytes, as: UTF8.self).contains("NotUnderstood"))
     }
 }

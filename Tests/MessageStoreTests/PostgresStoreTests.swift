@@ -83,6 +83,18 @@ final class PostgresPropertyTests: PropertyTests {
     }
 }
 
+final class PostgresTwoWayReplyTests: TwoWayReplyTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testASecondReplyIsRefusedAndLeavesNothingBehind() throws { try super.testASecondReplyIsRefusedAndLeavesNothingBehind() }
+    override func testOtherMessagesNamingTheRequestAndRepliesToOtherRequestsAreStored() throws {
+        try super.testOtherMessagesNamingTheRequestAndRepliesToOtherRequestsAreStored()
+    }
+    override func testRepliesRecordedAtOnceByManyNodesHaveOneWinner() throws { try super.testRepliesRecordedAtOnceByManyNodesHaveOneWinner() }
+    override func testADatabaseWrittenBeforeTheLinkUpgradesWithItsReplies() throws {
+        try super.testADatabaseWrittenBeforeTheLinkUpgradesWithItsReplies()
+    }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -99,7 +111,7 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests", "PropertyTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -198,6 +210,44 @@ final class PostgresSchemaTests: StoreTestCase {
         }
         XCTAssertNil(try store.findMessage(id: "c1", direction: .inbound))
         XCTAssertEqual(try store.latestEventId(), 0, "the events of a rolled-back transaction never reach the table")
+    }
+
+    /// Two nodes recording replies to one request, the second past its check before the first
+    /// commits: the unique index makes its insert wait for that commit and refuses it, and the
+    /// refusal names the first reply as the check would have.
+    func testAReplyRacingPastTheCheckIsRefusedByTheUniqueIndex() throws {
+        let store = try openPostgresStore()
+        defer { store.close() }
+        let first = try PostgresConnection(url: postgresURL)
+        defer { first.close() }
+        let ms = t0.storeMilliseconds
+        try first.executeScript("BEGIN")
+        try first.executeScript("""
+            INSERT INTO messages (message_id, direction, status, ref_to_message_id, answers_request, from_party, to_party, service,
+                                  action, created_at, updated_at)
+            VALUES ('first@blue', 'in', 'Received', 'req@red', 'req@red', 'urn:ap:blue', 'urn:ap:red', 'urn:svc:q', 'Answer', \(ms), \(ms))
+            """)
+        var second = inbound("second@blue", at: t0)
+        second.metadata.refToMessageId = "req@red"
+        second.isTwoWayReply = true
+        let outcome = ResultLog()
+        let recorded = DispatchSemaphore(value: 0)
+        let message = second
+        Thread {
+            do {
+                _ = try store.recordInbound(message, duplicateWindow: 60)
+                outcome.add("stored")
+            } catch {
+                outcome.add("\(error)")
+            }
+            recorded.signal()
+        }.start()
+        XCTAssertEqual(recorded.wait(timeout: .now() + 1), .timedOut, "the second insert waits on the first's index entry")
+        try first.executeScript("COMMIT")
+        XCTAssertEqual(recorded.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(outcome.sorted, ["\(StoreError.requestAlreadyAnswered(requestId: "req@red", replyId: "first@blue"))"])
+        XCTAssertNil(try store.findMessage(id: "second@blue", direction: .inbound))
+        XCTAssertEqual(try store.latestEventId(), 0, "the refused reply wrote no event")
     }
 
     /// Values that would break a statement built by string concatenation are just data here.

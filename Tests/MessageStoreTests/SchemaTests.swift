@@ -74,6 +74,16 @@ final class SchemaTests: StoreTestCase {
         XCTAssertThrowsError(try raw.run("DELETE FROM messages WHERE row_id = ?", [rowId]))
     }
 
+    /// The reply lookup (before every Two-Way reply is recorded) is one index probe, however
+    /// many messages the store holds.
+    func testTheReplyLookupUsesItsIndex() throws {
+        try openSQLiteStore().close()
+        let raw = try rawConnection()
+        defer { raw.close() }
+        let plan = try raw.query("EXPLAIN QUERY PLAN SELECT * FROM messages WHERE answers_request = 'x'") { $0.string("detail") }
+        XCTAssertEqual(plan, ["SEARCH messages USING INDEX \(TwoWayReplySchema.indexName) (answers_request=?)"])
+    }
+
     func testConstraintErrorsCarrySQLitesMessage() throws {
         try openSQLiteStore().close()
         let raw = try rawConnection()

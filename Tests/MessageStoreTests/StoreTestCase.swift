@@ -126,6 +126,30 @@ class StoreTestCase: XCTestCase {
         }
     }
 
+    /// A database as the build before `version` left it: every earlier migration, recorded.
+    func createDatabase(before version: Int) throws {
+        let record = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+        switch Self.backend {
+        case .sqlite:
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { c.close() }
+            try c.execute(script: record + ";")
+            for m in Schema.migrations where m.version < version {
+                try c.execute(script: m.sql)
+                try c.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", [m.version, m.name])
+            }
+        case .postgres:
+            let c = try PostgresConnection(url: postgresURL)
+            defer { c.close() }
+            try c.executeScript(record)
+            for m in PostgresSchema.migrations where m.version < version {
+                try c.executeScript(m.sql)
+                try c.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)", [m.version, m.name])
+            }
+        }
+    }
+
     /// A raw connection to the test's database, for checks below the store's API.
     func rawConnection() throws -> SQLiteConnection {
         try SQLiteConnection(path: dataDirectory + "/messages.sqlite")

@@ -70,7 +70,7 @@ struct InboundProcessor: HTTPHandler {
         // profile does not is refused with the error the finding names.
         let refTo = message.messaging.primary?.messageInfo.messageId
         if let error = Self.notUnderstood(message) {
-            return errorResponse(error, refTo: refTo, started: started, faultCode: .mustUnderstand)
+            return errorResponse(error, refTo: refTo, started: started, notUnderstood: message.envelope.notUnderstood)
         }
         if message.messaging.userMessage != nil {
             switch processUserMessage(message, started: started, clientCertificate: request.head.clientCertificate) {
@@ -129,11 +129,18 @@ struct InboundProcessor: HTTPHandler {
         return nil
     }
 
+    /// The refusal of a second Two-Way reply to one request.
+    static func alreadyAnswered(_ request: String, by reply: String) -> EbmsError {
+        EbmsError(.valueInconsistent, "request \(request) was already answered by message \(reply)")
+    }
+
     /// A mandatory header block we do not process: the message must not be processed at all.
     static func notUnderstood(_ message: AS4Message) -> EbmsError? {
-        message.envelope.notUnderstood.first.map {
-            EbmsError(.invalidHeader, "header block \($0) is marked mustUnderstand and is not processed here")
-        }
+        let blocks = message.envelope.notUnderstood
+        guard !blocks.isEmpty else { return nil }
+        let names = blocks.map(\.description).joined(separator: ", ")
+        return EbmsError(.invalidHeader, blocks.count == 1 ? "header block \(names) is marked mustUnderstand and is not processed here"
+                                                           : "header blocks \(names) are marked mustUnderstand and are not processed here")
     }
 
     /// Why a user message was not accepted: the error to answer with, and the log fields.
@@ -198,9 +205,8 @@ struct InboundProcessor: HTTPHandler {
         }
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
-        if match.pmode.mep == .twoWay, match.legIndex == 1 {
-            if let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
-        }
+        let isReply = match.pmode.mep == .twoWay && match.legIndex == 1
+        if isReply, let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
         // A pulled message belongs to the MPC that was pulled (ebMS3 §3.4), and to its leg's.
         if let pulledMPC {
             let on = user.mpc ?? EbmsConstants.defaultMPC
@@ -268,6 +274,13 @@ struct InboundProcessor: HTTPHandler {
                 return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
                                                     fields: fields, started: started))
             }
+            // A request is answered once: a second reply (another MessageId) would hand the
+            // backend two answers to one question. Checked after the duplicate check, so that a
+            // copy of the reply we took still gets its receipt again.
+            if isReply, let request = user.messageInfo.refToMessageId, let reply = try context.store.findReply(toRequest: request),
+               reply.metadata.messageId != id {
+                throw Self.alreadyAnswered(request, by: reply.metadata.messageId)
+            }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
             let parts = try storePayloads(user, attachments: attachments, limit: limit)
             let result: InboundResult
@@ -277,8 +290,13 @@ struct InboundProcessor: HTTPHandler {
                 try MailboxQuota(context: context).checkArrival(user, parts: parts)
                 receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
-                                            receivedAt: started, receipt: Data(receipt))
-                result = try context.store.recordInbound(record, duplicateWindow: window)
+                                            receivedAt: started, receipt: Data(receipt), isTwoWayReply: isReply)
+                do {
+                    result = try context.store.recordInbound(record, duplicateWindow: window)
+                } catch StoreError.requestAlreadyAnswered(let request, let reply) {
+                    // Another reply was recorded since the check above (by another thread or node).
+                    throw Self.alreadyAnswered(request, by: reply)
+                }
             } catch {
                 // Not recorded: the payload files belong to nobody. Unless the commit's outcome is
                 // unknown: then the row may name them, and a sender's retry gets its receipt.
@@ -503,10 +521,12 @@ struct InboundProcessor: HTTPHandler {
     // MARK: - errors
 
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
-    /// accepted), 200 for warnings. Signed when we can sign.
+    /// accepted), 200 for warnings. Signed when we can sign. `notUnderstood`: the mandatory header
+    /// blocks we do not process, for an env:MustUnderstand fault that names each one.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                       faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> HTTPResponse {
-        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, faultCode: faultCode, profile: profile)
+                       notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> HTTPResponse {
+        let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, notUnderstood: notUnderstood,
+                                             profile: profile)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
         if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
         return response
@@ -514,7 +534,7 @@ struct InboundProcessor: HTTPHandler {
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                     faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
+                     notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
         // wire (AS4-WIRE §1.8); the detail stays in our log.
         if !(error is EbmsError) {
@@ -532,10 +552,11 @@ struct InboundProcessor: HTTPHandler {
         context.log.log(empty ? .debug : e.code.severity == .warning ? .info : .warning, empty ? "pull-empty" : "refused",
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
-        // beside the eb:Error (ebMS3 §6.6): Receiver when we could not process it, else Sender.
+        // beside the eb:Error (ebMS3 §6.6): MustUnderstand when mandatory header blocks were not
+        // processed, Receiver when we could not process it, else Sender.
         let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
-        let fault = status == 200 ? nil : SOAPFault(code: faultCode ?? ([.deliveryFailure, .other].contains(e.code) ? .receiver : .sender),
-                                                    reason: "\(e.code.rawValue) \(e.code.shortDescription)")
+        let code: SOAPFault.Code = !notUnderstood.isEmpty ? .mustUnderstand : [.deliveryFailure, .other].contains(e.code) ? .receiver : .sender
+        let fault = status == 200 ? nil : SOAPFault(code: code, reason: "\(e.code.rawValue) \(e.code.shortDescription)", notUnderstood: notUnderstood)
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
         // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.

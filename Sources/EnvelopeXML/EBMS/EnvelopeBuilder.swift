@@ -36,7 +36,8 @@ public enum EnvelopeBuilder {
         return securityHeader.map { built.inserting(securityHeader: $0) } ?? built.bytes
     }
 
-    /// `fault` goes into the Body (written in canonical form like the rest, so still digested as built).
+    /// `fault` goes into the Body (written in canonical form like the rest, so still digested as
+    /// built); its env:NotUnderstood blocks follow eb:Messaging in the Header, outside what is signed.
     public static func build(_ messaging: Messaging, bodyId: String? = nil, soapVersion: SOAPVersion = .soap12,
                              fault: SOAPFault? = nil) -> BuiltEnvelope {
         let env = soapVersion == .soap12 ? "env" : "S11"
@@ -47,6 +48,7 @@ public enum EnvelopeBuilder {
         let mStart = w.bytes.count
         writeMessaging(messaging, soapPrefix: env, soapVersion: soapVersion, into: &w)
         let mEnd = w.bytes.count
+        fault?.writeNotUnderstood(soapPrefix: env, soapVersion: soapVersion, into: &w)
         w.close("\(env):Header")
         let bStart = w.bytes.count
         // Canonical order: xmlns declarations by prefix, then wsu:Id.

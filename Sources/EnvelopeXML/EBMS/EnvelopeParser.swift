@@ -76,7 +76,7 @@ public enum EnvelopeParser {
         parsed.notUnderstood = blocks.filter {
             !$0.isElement("Messaging", NS.eb) && !$0.isElement("Security", NS.wsse)
                 && SOAPRole.mustUnderstand($0, version) && SOAPRole.targetsUltimateReceiver($0, version)
-        }.map(\.qualifiedName)
+        }.map(HeaderBlockName.init)
         return parsed
     }
 

@@ -16,10 +16,9 @@ public struct ParsedEnvelope {
     /// Deviations from the eDelivery AS4 profile that ebMS3 Core tolerates. A strict receiver
     /// turns them into the error each one names; `inspect` reports them.
     public let profileFindings: [ProfileFinding]
-    /// Header blocks aimed at us with mustUnderstand set that we do not process (qualified names):
-    /// SOAP 1.2 Part 1 §5.2.3 forbids processing such a message; it gets an env:MustUnderstand
-    /// fault instead.
-    public var notUnderstood: [String] = []
+    /// Header blocks aimed at us with mustUnderstand set that we do not process: SOAP 1.2 Part 1
+    /// §5.2.3 forbids processing such a message; it gets an env:MustUnderstand fault naming them.
+    public var notUnderstood: [HeaderBlockName] = []
 
     public var hasSignature: Bool {
         securityHeaders.contains { $0.firstChild("Signature", NS.ds) != nil }

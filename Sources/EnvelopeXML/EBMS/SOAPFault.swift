@@ -16,10 +16,25 @@ public struct SOAPFault: Sendable, Equatable {
 
     public var code: Code
     public var reason: String
+    /// The header blocks a MustUnderstand fault is about: one env:NotUnderstood header block each
+    /// in the fault's envelope (SOAP 1.2 Part 1 §5.4.8), so the sender learns which ones.
+    public var notUnderstood: [HeaderBlockName]
 
-    public init(code: Code, reason: String) {
+    public init(code: Code, reason: String, notUnderstood: [HeaderBlockName] = []) {
         self.code = code
         self.reason = reason
+        self.notUnderstood = notUnderstood
+    }
+
+    /// The env:NotUnderstood header blocks (SOAP 1.2 only: 1.1 has none). Each declares the
+    /// prefix its qname attribute uses on itself, so the QName resolves whatever surrounds it.
+    func writeNotUnderstood(soapPrefix env: String, soapVersion: SOAPVersion, into w: inout XMLWriter) {
+        guard soapVersion == .soap12 else { return }
+        for (n, block) in notUnderstood.enumerated() {
+            let (qname, declaration) = block.qualifiedName(avoiding: env, fallback: "ns\(n + 1)")
+            w.open("\(env):NotUnderstood", (declaration.map { [$0] } ?? []) + [("qname", qname)])
+            w.close("\(env):NotUnderstood")
+        }
     }
 
     /// Writes the Fault element; `env` is the envelope's SOAP prefix, declared on the Body.
