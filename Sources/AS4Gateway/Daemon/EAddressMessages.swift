@@ -13,6 +13,8 @@ enum EAddressMessages {
     static let documentAction = "EAddressDocument"
     static let statusAction = "EAddressStatus"
     static let headerContentID = "document-header@as4gw"
+    /// The eb:Property naming the document a message carries (or reports on).
+    static let documentIdProperty = "documentId"
 
     struct FileInfo: Codable, Equatable {
         var name: String
