@@ -109,8 +109,9 @@ struct DocumentExchange {
 
     // MARK: Receiving
 
-    /// Why a message received here could not be taken in. The sender holds our receipt by
-    /// then, so each case is one that could not be judged before it (see `takeDocument`).
+    /// Why a message received here could not be taken in; the sender holds our receipt by then,
+    /// so it is only logged. For a document that is only what changed after the receipt (see
+    /// `takeDocument`); a status report is not checked before its receipt.
     enum IntakeError: Error, CustomStringConvertible {
         case malformed(String)
         /// A document `DocumentHeaderCheck` refuses, which it does before the receipt: only a
@@ -171,7 +172,8 @@ struct DocumentExchange {
         let recipient: NewDocument.Recipient
         switch decision {
         case .localMailbox:
-            // Normally refused before the receipt (InboundProcessor); a pulled or racing one lands here.
+            // Refused before the receipt (MailboxQuota in InboundProcessor, pushed or pulled) when
+            // the message names finalRecipient; one without it, or racing another, lands here.
             if let full = try MailboxQuota(context: context).refusal(for: recipientAddress, adding: size) {
                 try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
                 return
