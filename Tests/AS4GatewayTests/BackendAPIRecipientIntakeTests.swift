@@ -132,68 +132,255 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
     /// nothing stored, the personal code masked in its log) and still takes one in which they
     /// agree (in any spelling of the same address), and one without finalRecipient, as before.
     func testADocumentWhoseHeaderNamesAnotherRecipientThanItsFinalRecipientIsRefusedBeforeTheReceipt() throws {
-        let sender = "DVS@90000048472", person = "_PRIVATE@16117519997", company = "_DEFAULT@40003032949"
-        let h = try GatewayHarness()
-        // One attempt per document: a refusal is final at once instead of after retries.
-        try h.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg(), GatewayHarness.Leg(action: "EAddressDocument", retries: 0),
-                                                 GatewayHarness.Leg(action: "EAddressStatus")])
-        try h.importDirectory("gw-b", [GatewayHarness.localEntry(person, ownerId: "16117519997", kind: "naturalPerson"),
-                                       GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company")])
-        let mailboxes = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
-                                          token: try h.addConnection("gw-b", name: "mailboxes", addresses: [person, company]))
-        try h.start("gw-a")
-        try h.start("gw-b")
-
-        /// A document in the form gw-a's exchange sends, but with the header's recipient and
-        /// finalRecipient chosen apart; returns the AS4 message id.
+        let scene = try CarrierScene()
+        let (person, company) = (CarrierScene.person, CarrierScene.company)
+        let file = Array("Lēmums".utf8)
         func carry(_ documentId: String, headerRecipient: String, finalRecipient: String?) throws -> String {
-            let file = Array("Lēmums \(documentId)".utf8)
-            let header = EAddressMessages.DocumentHeader(
-                documentId: documentId, sender: sender, recipient: headerRecipient, metadata: "{\"subject\": \"\(documentId)\"}",
-                files: [.init(name: "lemums.txt", mimeType: "text/plain", size: Int64(file.count), sha256: InboundProcessor.hex(try Digest.sha256(file)))])
-            var args = ["send", "--to", "gw-b", "--service", EAddressMessages.service, "--action", EAddressMessages.documentAction,
-                        "--property", "originalSender=\(sender)", "--property", "documentId=\(documentId)", "--submit", h.nodes["gw-a"]!.submitURL]
-            if let finalRecipient { args += ["--property", "finalRecipient=\(finalRecipient)"] }
-            let r = try GatewayProcess.run(args + [try h.file("\(documentId).json", Array(try EAddressMessages.encode(header))),
-                                                   try h.file("\(documentId).txt", file)])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        /// gw-a's message once B answered it, receipt or error.
-        func settled(_ id: String) throws -> StoredMessage {
-            var last: StoredMessage?
-            try h.waitUntil(timeout: 30, "\(id) Delivered or Failed at gw-a") {
-                last = try h.message("gw-a", id, .outbound)
-                return [.delivered, .failed].contains(last?.status)
-            }
-            return last!
-        }
-        func inboxCount(_ address: String) throws -> Int {
-            (try mailboxes.get("/api/v1/inbox?address=\(address)").json["items"] as? [Any])?.count ?? -1
+            try scene.carry(documentId, header: Array(try EAddressMessages.encode(CarrierScene.header(documentId, recipient: headerRecipient, files: [file]))),
+                            properties: CarrierScene.properties(documentId, finalRecipient: finalRecipient), files: [file])
         }
 
         // The pre-receipt checks would judge the company's mailbox; the header would place it in the person's.
         let mismatch = try carry("doc-mismatch", headerRecipient: person, finalRecipient: company)
-        let refused = try settled(mismatch)
+        let refused = try scene.settled(mismatch)
         XCTAssertEqual(refused.status, .failed)
         XCTAssertEqual(refused.outbound?.lastError?.code, "EBMS:0003", "\(String(describing: refused.outbound?.lastError))")
         let reason = refused.outbound?.lastError?.reason ?? ""
         XCTAssertTrue(reason.contains("recipient \(person)") && reason.contains("finalRecipient is \(company)"), reason)
-        XCTAssertNil(try h.message("gw-b", mismatch, .inbound), "nothing stored")
+        XCTAssertNil(try scene.h.message("gw-b", mismatch, .inbound), "nothing stored")
 
         let agreeing = try carry("doc-agreeing", headerRecipient: person, finalRecipient: person.lowercased())
         let withoutFinalRecipient = try carry("doc-unaddressed", headerRecipient: company, finalRecipient: nil)
         for id in [agreeing, withoutFinalRecipient] {
-            let answered = try settled(id)
+            let answered = try scene.settled(id)
             XCTAssertEqual(answered.status, .delivered, "\(id): \(String(describing: answered.outbound?.lastError))")
         }
-        try h.waitUntil(timeout: 30, "both documents in their mailboxes") { try inboxCount(person) == 1 && inboxCount(company) == 1 }
-        let inPersonsMailbox = (try mailboxes.get("/api/v1/inbox?address=\(person)").json["items"] as? [[String: Any]]) ?? []
-        XCTAssertEqual(inPersonsMailbox.compactMap { $0["messageId"] as? String }, ["doc-agreeing"], "the refused document is nowhere")
+        try scene.h.waitUntil(timeout: 30, "both documents in their mailboxes") { try scene.inbox(person).count == 1 && scene.inbox(company).count == 1 }
+        XCTAssertEqual(try scene.inbox(person), ["doc-agreeing"], "the refused document is nowhere")
 
-        let logB = h.nodes["gw-b"]!.log
+        let logB = scene.h.nodes["gw-b"]!.log
         XCTAssertTrue(logB.split(separator: "\n").contains { $0.contains("event=refused") && $0.contains("error_code=EBMS:0003")
             && $0.contains("_PRIVATE@~") && $0.contains(company) }, logB)
-        for node in ["gw-a", "gw-b"] { XCTAssertFalse(h.nodes[node]!.log.contains("16117519997"), "a personal code in clear in \(node)'s log") }
+        try scene.assertNoPersonalCodeLogged()
+    }
+
+    /// What the message alone condemns a document for is refused before the receipt, no longer
+    /// receipted and then dropped by the intake: a header that cannot be read (EBMS:0004), and
+    /// one that contradicts the carrier's properties or the payloads (EBMS:0003). For each, gw-a's message
+    /// ends Failed with the code and a description naming the problem, B stores nothing of it
+    /// (no inbound message, no payload file, no mailbox entry) and the intake never meets it; a
+    /// good document, one of whose files B keeps in a payload file, still arrives.
+    func testADocumentWhoseHeaderCannotBeReadOrContradictsItsCarrierIsRefusedBeforeTheReceipt() throws {
+        let scene = try CarrierScene()
+        let (sender, person, company) = (CarrierScene.sender, CarrierScene.person, CarrierScene.company)
+        let text = Array("Lēmums Nr. 7".utf8)
+        // Above the store's inline limit (1 MiB) even compressed: B writes these to payload files.
+        let large = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+        let tampered = Array(large.prefix(large.count - 1)) + [0x17]  // one byte other than the header's digest says
+        func json(_ h: EAddressMessages.DocumentHeader) throws -> [UInt8] { Array(try EAddressMessages.encode(h)) }
+        func document(_ id: String, _ files: [[UInt8]], change: (inout EAddressMessages.DocumentHeader) -> Void = { _ in }) throws -> [UInt8] {
+            var h = CarrierScene.header(id, files: files)
+            change(&h)
+            return try json(h)
+        }
+        let withoutFiles = try JSONSerialization.data(withJSONObject: ["documentId": "doc-no-files", "sender": sender, "recipient": person, "metadata": "{}"])
+        // A well-formed header one field too long. The field is random letters, repeated beyond
+        // gzip's window: compressible like text, never like a bomb (refused at 250:1 as EBMS:0303).
+        var letters = SystemRandomNumberGenerator()
+        let block = (0..<(64 << 10)).map { _ in UInt8(ascii: "a") + UInt8(letters.next() % 26) }
+        let padding = Array(Array(repeating: block, count: Int(DocumentHeaderCheck.maxHeaderBytes) / block.count).joined())
+        let padded = try document("doc-too-large", [text]).dropLast() + Array(",\"padding\":\"".utf8) + padding + Array("\"}".utf8)
+
+        struct Refusal { var id: String; var header: [UInt8]; var files: [[UInt8]]; var code: String; var says: [String] }
+        let refusals = [
+            Refusal(id: "doc-not-json", header: Array("{\"documentId\": \"doc-not-json\", ".utf8), files: [text],
+                    code: "EBMS:0004", says: ["the first payload is not a readable document header: it is not JSON"]),
+            Refusal(id: "doc-no-files", header: Array(withoutFiles), files: [text],
+                    code: "EBMS:0004", says: ["not a readable document header: field /files is missing"]),
+            Refusal(id: "doc-too-large", header: Array(padded), files: [text],
+                    code: "EBMS:0004", says: ["is \(padded.count) bytes", "at most \(DocumentHeaderCheck.maxHeaderBytes)"]),
+            Refusal(id: "doc-bad-sender", header: try document("doc-bad-sender", [text]) { $0.sender = "Ministry" }, files: [text],
+                    code: "EBMS:0004", says: ["the document header's sender is not an e-address"]),
+            Refusal(id: "doc-other-sender", header: try document("doc-other-sender", [text]) { $0.sender = company }, files: [text],
+                    code: "EBMS:0003", says: ["names sender \(company), but eb:MessageProperties originalSender is \(sender)"]),
+            Refusal(id: "doc-other-id", header: try document("doc-other-id", [text]) { $0.documentId = "doc-renamed" }, files: [text],
+                    code: "EBMS:0003", says: ["names documentId doc-renamed, but eb:MessageProperties documentId is doc-other-id"]),
+            Refusal(id: "doc-count", header: try document("doc-count", [text]), files: [text, text],
+                    code: "EBMS:0003", says: ["lists 1 file, but the message carries 2 after the header"]),
+            Refusal(id: "doc-size", header: try document("doc-size", [text]) { $0.files[0].size += 1 }, files: [text],
+                    code: "EBMS:0003", says: ["file 1 of 1", "size as \(text.count + 1) bytes", "has \(text.count)"]),
+            Refusal(id: "doc-hash", header: try document("doc-hash", [text, large]), files: [text, tampered],
+                    code: "EBMS:0003", says: ["file 2 of 2", "gives SHA-256 \(CarrierScene.sha256(large).prefix(12))…",
+                                              "is \(CarrierScene.sha256(tampered).prefix(12))…"]),
+        ]
+        var sent: [String: String] = [:]
+        for r in refusals {
+            sent[r.id] = try scene.carry(r.id, header: r.header, properties: CarrierScene.properties(r.id), files: r.files)
+        }
+        let good = try scene.carry("doc-good", header: try document("doc-good", [text, large]), properties: CarrierScene.properties("doc-good"),
+                                   files: [text, large])
+
+        for r in refusals {
+            let m = try scene.settled(sent[r.id]!)
+            XCTAssertEqual(m.status, .failed, r.id)
+            XCTAssertEqual(m.outbound?.lastError?.code, r.code, "\(r.id): \(String(describing: m.outbound?.lastError))")
+            let reason = m.outbound?.lastError?.reason ?? ""
+            for phrase in r.says { XCTAssertTrue(reason.contains(phrase), "\(r.id): «\(phrase)» not in «\(reason)»") }
+            XCTAssertNil(try scene.h.message("gw-b", sent[r.id]!, .inbound), "\(r.id): nothing stored at B")
+        }
+        XCTAssertEqual(try scene.settled(good).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the good document in the person's mailbox") { try scene.inbox(person) == ["doc-good"] }
+        XCTAssertEqual(try scene.inbox(company), [])
+        // The tampered file went to a payload file before it was judged: gone; the good one's is kept.
+        let payloadFiles = try scene.files(under: scene.h.nodes["gw-b"]!.data, ofSize: large.count)
+        XCTAssertEqual(payloadFiles.count, 1, "\(payloadFiles)")
+        let logB = scene.h.nodes["gw-b"]!.log
+        XCTAssertFalse(logB.contains("document-intake-refused"), logB)
+        try scene.assertNoPersonalCodeLogged()
+    }
+
+    /// What the sender is told of a header it cannot read names the place and never quotes the
+    /// value (which may be anything, a personal code included, and goes to our log too).
+    func testAnUnreadableHeaderIsDescribedByTheFieldAtFault() throws {
+        let file = Array("x".utf8)
+        func problem(_ json: String) -> String {
+            let parts = [MessagePart(contentId: "h", mimeType: "application/json", file: StoredFile(path: "", size: Int64(json.utf8.count), sha256: ""),
+                                     bytes: Data(json.utf8)),
+                         MessagePart(contentId: "f", mimeType: "text/plain", file: StoredFile(path: "", size: 1, sha256: CarrierScene.sha256(file)),
+                                     bytes: Data(file))]
+            do {
+                _ = try DocumentHeaderCheck.header(of: parts, carrier: .init { _ in nil })
+                return "accepted"
+            } catch let p as DocumentHeaderProblem {
+                XCTAssertEqual(p.code, .other, p.description)
+                return p.description
+            } catch {
+                return "\(error)"
+            }
+        }
+        let entry = "{\"name\": \"a.txt\", \"mimeType\": \"text/plain\", \"size\": 1, \"sha256\": \"\(CarrierScene.sha256(file))\"}"
+        func header(sender: String = "\"DVS@90000048472\"", files: String? = nil) -> String {
+            "{\"documentId\": \"d\", \"sender\": \(sender), \"recipient\": \"_PRIVATE@16117519997\", \"metadata\": \"{}\", \"files\": \(files ?? "[\(entry)]")}"
+        }
+        XCTAssertEqual(problem(header()), "accepted")
+        XCTAssertTrue(problem("[]").hasSuffix(": the header is not an object"), problem("[]"))
+        XCTAssertTrue(problem(header(sender: "7")).hasSuffix(": field /sender is not a string"), problem(header(sender: "7")))
+        XCTAssertTrue(problem(header(sender: "null")).hasSuffix(": field /sender is null, not a string"), problem(header(sender: "null")))
+        let sized = header(files: "[\(entry), {\"name\": \"b\", \"mimeType\": \"text/plain\", \"size\": \"1\", \"sha256\": \"00\"}]")
+        XCTAssertTrue(problem(sized).hasSuffix(": field /files/1/size is not an integer"), problem(sized))
+        let controlled = header(files: "[{\"name\": \"a\\u0007 16117519997\", \"mimeType\": \"text/plain\", \"size\": 1, \"sha256\": \"00\"}]")
+        XCTAssertTrue(problem(controlled).hasSuffix(": field /files/0/name contains a control character"), problem(controlled))
+        let bareCode = problem(header(sender: "\"_PRIVATE@01019012305\""))
+        XCTAssertEqual(bareCode, "the document header's sender is not an e-address", "the parser's reason quotes the code")
+    }
+
+    /// A pulled document takes the same receive path: B, pulling, refuses one whose file differs
+    /// from its header before the receipt and pushes the error back, so A's message ends Failed
+    /// with EBMS:0003; a good one is pulled, receipted and placed in the mailbox.
+    func testAPulledDocumentWhoseFileDiffersFromItsHeaderIsRefusedBeforeTheReceipt() throws {
+        let scene = try CarrierScene(pulled: true)
+        let text = Array("Lēmums Nr. 8".utf8)
+        var header = CarrierScene.header("doc-pulled-bad", files: [text])
+        header.files[0].sha256 = CarrierScene.sha256(Array("something else".utf8))
+        let bad = try scene.carry("doc-pulled-bad", header: Array(try EAddressMessages.encode(header)),
+                                  properties: CarrierScene.properties("doc-pulled-bad"), files: [text])
+        let good = try scene.carry("doc-pulled-good", header: Array(try EAddressMessages.encode(CarrierScene.header("doc-pulled-good", files: [text]))),
+                                   properties: CarrierScene.properties("doc-pulled-good"), files: [text])
+        XCTAssertNotNil(try scene.h.message("gw-a", bad, .outbound)?.outbound?.pullMPC, "held for pulling")
+
+        let refused = try scene.settled(bad)
+        XCTAssertEqual(refused.status, .failed)
+        XCTAssertEqual(refused.outbound?.lastError?.code, "EBMS:0003", "\(String(describing: refused.outbound?.lastError))")
+        let reason = refused.outbound?.lastError?.reason ?? ""
+        XCTAssertTrue(reason.contains("file 1 of 1") && reason.contains("SHA-256 \(header.files[0].sha256.prefix(12))…"), reason)
+        XCTAssertNil(try scene.h.message("gw-b", bad, .inbound), "nothing stored at B")
+        XCTAssertEqual(try scene.settled(good).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the good document in the person's mailbox") { try scene.inbox(CarrierScene.person) == ["doc-pulled-good"] }
+        XCTAssertFalse(scene.h.nodes["gw-b"]!.log.contains("document-intake-refused"))
+        try scene.assertNoPersonalCodeLogged()
+    }
+}
+
+/// gw-a sending gw-b e-address documents as they travel (header, properties, payloads), each
+/// chosen apart by the test and sent with `as4gw send`; B serves a person's and a company's
+/// mailboxes. One attempt per document: a refusal is final at once instead of after retries.
+/// `pulled`: B pulls them (One-Way/Pull) instead of A pushing them.
+private struct CarrierScene {
+    static let sender = "DVS@90000048472", person = "_PRIVATE@16117519997", company = "_DEFAULT@40003032949"
+    let h: GatewayHarness
+    let mailboxes: BackendClient
+
+    init(pulled: Bool = false) throws {
+        h = try GatewayHarness()
+        if pulled {
+            try h.configure(["gw-a", "gw-b"], pull: [.init(action: EAddressMessages.documentAction, retries: 0)])
+            for node in ["gw-a", "gw-b"] { h.nodes[node]!.extraArguments = ["--pull-interval", "0.2"] }
+        } else {
+            try h.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg(), GatewayHarness.Leg(action: EAddressMessages.documentAction, retries: 0),
+                                                     GatewayHarness.Leg(action: EAddressMessages.statusAction)])
+        }
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson"),
+                                       GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company")])
+        mailboxes = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
+                                      token: try h.addConnection("gw-b", name: "mailboxes", addresses: [Self.person, Self.company]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String { (try? InboundProcessor.hex(Digest.sha256(bytes))) ?? "" }
+
+    /// The header gw-a's exchange would write for these files.
+    static func header(_ documentId: String, recipient: String = person, files: [[UInt8]]) -> EAddressMessages.DocumentHeader {
+        EAddressMessages.DocumentHeader(
+            documentId: documentId, sender: sender, recipient: recipient, metadata: "{\"subject\": \"\(documentId)\"}",
+            files: files.enumerated().map { .init(name: "file-\($0 + 1).bin", mimeType: "application/octet-stream", size: Int64($1.count),
+                                                  sha256: sha256($1)) })
+    }
+
+    /// The eb:MessageProperties gw-a's exchange would give them.
+    static func properties(_ documentId: String, finalRecipient: String? = person) -> [(String, String)] {
+        [("originalSender", sender), ("documentId", documentId)] + (finalRecipient.map { [("finalRecipient", $0)] } ?? [])
+    }
+
+    /// Sends the header as the first payload and the files after it; returns the AS4 message id.
+    func carry(_ name: String, header: [UInt8], properties: [(String, String)], files: [[UInt8]]) throws -> String {
+        var args = ["send", "--to", "gw-b", "--service", EAddressMessages.service, "--action", EAddressMessages.documentAction,
+                    "--submit", h.nodes["gw-a"]!.submitURL]
+        for (key, value) in properties { args += ["--property", "\(key)=\(value)"] }
+        var paths = [try h.file("\(name).json", header)]
+        for (i, file) in files.enumerated() { paths.append(try h.file("\(name)-\(i + 1).bin", file)) }
+        let r = try GatewayProcess.run(args + paths)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// gw-a's message once B answered it, receipt or error.
+    func settled(_ id: String) throws -> StoredMessage {
+        var last: StoredMessage?
+        try h.waitUntil(timeout: 30, "\(id) Delivered or Failed at gw-a") {
+            last = try h.message("gw-a", id, .outbound)
+            return [.delivered, .failed].contains(last?.status)
+        }
+        return last!
+    }
+
+    /// The document ids in an address's mailbox at B.
+    func inbox(_ address: String) throws -> [String] {
+        ((try mailboxes.get("/api/v1/inbox?address=\(address)").json["items"] as? [[String: Any]]) ?? []).compactMap { $0["messageId"] as? String }
+    }
+
+    /// Regular files of exactly `size` bytes anywhere under `directory`.
+    func files(under directory: String, ofSize size: Int) throws -> [String] {
+        let fm = FileManager.default
+        return (fm.enumerator(atPath: directory)?.allObjects as? [String] ?? []).filter {
+            (try? fm.attributesOfItem(atPath: directory + "/" + $0))?[.type] as? FileAttributeType == .typeRegular
+                && ((try? fm.attributesOfItem(atPath: directory + "/" + $0))?[.size] as? NSNumber)?.intValue == size
+        }
+    }
+
+    func assertNoPersonalCodeLogged(file: StaticString = #filePath, line: UInt = #line) throws {
+        for node in ["gw-a", "gw-b"] {
+            XCTAssertFalse(h.nodes[node]!.log.contains("16117519997"), "a personal code in clear in \(node)'s log", file: file, line: line)
+        }
     }
 }

@@ -109,10 +109,19 @@ struct DocumentExchange {
 
     // MARK: Receiving
 
+    /// Why a message received here could not be taken in; the sender holds our receipt by then,
+    /// so it is only logged. For a document that is only what changed after the receipt (see
+    /// `takeDocument`); a status report is not checked before its receipt.
     enum IntakeError: Error, CustomStringConvertible {
         case malformed(String)
+        /// A document `DocumentHeaderCheck` refuses, which it does before the receipt: only a
+        /// message received before that check existed gets here.
+        case header(DocumentHeaderProblem)
         var description: String {
-            switch self { case .malformed(let s): return s }
+            switch self {
+            case .malformed(let s): return s
+            case .header(let problem): return problem.description
+            }
         }
     }
 
@@ -123,22 +132,23 @@ struct DocumentExchange {
 
     /// A document message received here: into the recipient's mailbox when this gateway serves
     /// it, forwarded when another access point does (hub); otherwise the origin is told it failed.
+    ///
+    /// What the message alone decides was judged before the receipt (`DocumentHeaderCheck`);
+    /// what is judged here depends on state that may change after it: the directory and the
+    /// registers (reported back Failed, with a code), and, thrown as errors the worker only
+    /// logs, the P-Modes (a reload may drop the origin party) and the mailboxes (the document id
+    /// taken meanwhile by a document from another access point).
     func takeDocument(_ m: StoredMessage) throws {
+        // The receipt needed a P-Mode with this party: unknown only after a reload since.
         guard let origin = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
-        guard let first = m.parts.first else { throw IntakeError.malformed("no document header payload") }
         let header: EAddressMessages.DocumentHeader
         do {
-            header = try EAddressMessages.decode(EAddressMessages.DocumentHeader.self, from: try contents(of: first))
-        } catch {
-            throw IntakeError.malformed("the document header is not valid: \(error)")
+            // The same reading as before the receipt, so nothing that passed there fails here.
+            header = try DocumentHeaderCheck.header(of: m.parts, carrier: .init { name in m.metadata.properties.first { $0.name == name }?.value })
+        } catch let problem as DocumentHeaderProblem {
+            throw IntakeError.header(problem)
         }
         let files = Array(m.parts.dropFirst())
-        guard files.count == header.files.count else {
-            throw IntakeError.malformed("the header lists \(header.files.count) files, the message carries \(files.count)")
-        }
-        for (info, part) in zip(header.files, files) where info.sha256 != part.file.sha256 || info.size != part.file.size {
-            throw IntakeError.malformed("file \(info.name) differs from its description in the header")
-        }
         let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
         // Kept in canonical spelling, as submissions are: inboxes, limits and legal holds match by it.
         let senderAddress = (try? EAddress(header.sender).canonical) ?? header.sender
@@ -156,12 +166,14 @@ struct DocumentExchange {
         do {
             decision = try context.router.route(to: try EAddress(header.recipient), from: try? EAddress(header.sender), size: size, at: Date())
         } catch let e as EAddressError {
+            // Both are e-addresses since DocumentHeaderCheck; kept so a bad one is logged, not retried.
             throw IntakeError.malformed("recipient \(header.recipient): \(e)")
         }
         let recipient: NewDocument.Recipient
         switch decision {
         case .localMailbox:
-            // Normally refused before the receipt (InboundProcessor); a pulled or racing one lands here.
+            // Refused before the receipt (MailboxQuota in InboundProcessor, pushed or pulled) when
+            // the message names finalRecipient; one without it, or racing another, lands here.
             if let full = try MailboxQuota(context: context).refusal(for: recipientAddress, adding: size) {
                 try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
                 return

@@ -13,6 +13,8 @@ enum EAddressMessages {
     static let documentAction = "EAddressDocument"
     static let statusAction = "EAddressStatus"
     static let headerContentID = "document-header@as4gw"
+    /// The eb:Property naming the document a message carries (or reports on).
+    static let documentIdProperty = "documentId"
 
     struct FileInfo: Codable, Equatable {
         var name: String
@@ -58,15 +60,34 @@ enum EAddressMessages {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .millisecondsSince1970
         let value = try d.decode(type, from: data)
-        let texts: [String?]
+        // Each text with where it is, so the refusal names the field rather than quoting its
+        // value: the value may hold anything, a personal code included, and the reason is logged.
+        let texts: [(path: [JSONKey], text: String?)]
         switch value {
-        case let h as DocumentHeader: texts = [h.documentId, h.sender, h.recipient, h.metadata] + h.files.flatMap { [$0.name, $0.mimeType, $0.sha256] }
-        case let r as StatusReport: texts = [r.documentId, r.recipient, r.status, r.code, r.reason]
+        case let h as DocumentHeader:
+            texts = [([.init("documentId")], h.documentId), ([.init("sender")], h.sender), ([.init("recipient")], h.recipient),
+                     ([.init("metadata")], h.metadata)]
+                + h.files.enumerated().flatMap { i, f in
+                    [("name", f.name), ("mimeType", f.mimeType), ("sha256", f.sha256)].map { ([.init("files"), .init(i), .init($0)], $1) }
+                }
+        case let r as StatusReport:
+            texts = [([.init("documentId")], r.documentId), ([.init("recipient")], r.recipient), ([.init("status")], r.status),
+                     ([.init("code")], r.code), ([.init("reason")], r.reason)]
         default: texts = []
         }
-        if let bad = texts.compactMap({ $0 }).first(where: { !TextInput.isCarriable($0) }) {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a text contains a control character: \(bad.debugDescription)"))
+        if let bad = texts.first(where: { $0.text.map { !TextInput.isCarriable($0) } ?? false }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: bad.path, debugDescription: "contains a control character"))
         }
         return value
+    }
+
+    /// A place in a payload's JSON, for `DecodingError`s that name it.
+    struct JSONKey: CodingKey {
+        var stringValue: String
+        var intValue: Int?
+        init(_ name: String) { stringValue = name }
+        init(_ index: Int) { stringValue = "Index \(index)"; intValue = index }
+        init?(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { self.init(intValue) }
     }
 }

@@ -286,7 +286,8 @@ struct InboundProcessor: HTTPHandler {
             let result: InboundResult
             let receipt: [UInt8]
             do {
-                try DocumentRecipientCheck(context: context).checkArrival(user, parts: parts)
+                // The header first: the quota routes on finalRecipient, which it makes the header's recipient.
+                try DocumentHeaderCheck.checkArrival(user, parts: parts)
                 try MailboxQuota(context: context).checkArrival(user, parts: parts)
                 receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,

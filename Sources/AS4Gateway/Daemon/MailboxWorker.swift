@@ -123,6 +123,8 @@ final class MailboxWorker: Sendable {
             }
         } catch let e as DocumentExchange.IntakeError {
             // The sender's receipt was given; what is wrong inside stays in the log and the history.
+            // A document the message alone condemns never gets here (DocumentHeaderCheck refuses
+            // it before the receipt); what does is what changed since (see takeDocument).
             context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
         } catch let e as MailboxStoreError {
             // A document id already held from another access point: refused, never merged.

@@ -107,7 +107,10 @@ struct PullResponder {
             guard "pull:\(puller.name)" == owner else {
                 throw EbmsError(.failedAuthentication, "the error is not signed by the party that pulled \(ref)")
             }
-            let reason = first.detail ?? first.shortDescription ?? first.errorCode
+            // In the words a pushed message's error is kept in (ReceiptValidator): the puller's
+            // eb:Description says what is wrong, and the sender's DMS is told it.
+            let said = first.description?.text ?? first.detail ?? ""
+            let reason = "the receiver answered \(first.errorCode) \(first.shortDescription ?? "")" + (said.isEmpty ? "" : ": \(said)")
             if first.severity.lowercased() == "warning" {
                 context.log.log(.info, "peer-warning", ["message_id": ref, "to": puller.name, "error_code": first.errorCode, "reason": reason])
                 return .empty(200)
