@@ -163,7 +163,8 @@ final class PostgresSchemaTests: StoreTestCase {
         let store = try openPostgresStore()
         defer { store.close() }
         let count = try store.read { try $0.execute("SELECT COUNT(*) AS n FROM schema_migrations").first?.int("n") }
-        XCTAssertEqual(count, PostgresSchema.latestVersion)
+        // One row per migration (the numbers have gaps where other branches' migrations go).
+        XCTAssertEqual(count, PostgresSchema.migrations.count)
     }
 
     func testADatabaseFromANewerBuildIsRefused() throws {
