@@ -86,13 +86,18 @@ public struct HTTPServerConfiguration: Sendable {
     public var logger: (@Sendable (String) -> Void)?
     /// Receives the rate-limited reports of refused connections; nil sends them to ``logger``.
     public var warningLogger: (@Sendable (String) -> Void)?
+    /// Receives one report for every request the server itself answers with 500 (a response file
+    /// that cannot be opened, a status out of range, a body that could not be kept), so that no
+    /// such answer goes without a line in the log at a level operators watch; nil sends them to
+    /// ``logger``.
+    public var errorLogger: (@Sendable (String) -> Void)?
 
     public init(bindAddress: String = "127.0.0.1", port: UInt16 = 0, tls: TLS? = nil,
                 maxBodyBytes: UInt64 = 512 << 20, spoolDirectory: String = NSTemporaryDirectory(),
                 inMemoryBodyLimit: UInt64 = 1 << 20, threads: Int = 4, connectionTimeout: UInt32 = 30,
                 maxConnections: Int = 1024, maxConnectionsPerClient: Int = 64, requestHeadTimeout: Double = 15,
                 refusalLogInterval: Double = 10, logger: (@Sendable (String) -> Void)? = nil,
-                warningLogger: (@Sendable (String) -> Void)? = nil) {
+                warningLogger: (@Sendable (String) -> Void)? = nil, errorLogger: (@Sendable (String) -> Void)? = nil) {
         self.bindAddress = bindAddress
         self.port = port
         self.tls = tls
@@ -107,5 +112,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.refusalLogInterval = refusalLogInterval
         self.logger = logger
         self.warningLogger = warningLogger
+        self.errorLogger = errorLogger
     }
 }

@@ -75,11 +75,12 @@ extension ServerContext {
     /// then queues its response and deletes any spool file that is still in place.
     func completeRequest(_ request: RequestState, on connection: OpaquePointer) -> MHD_Result {
         guard let collector = request.body else {
+            self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): no body collector; answered 500")
             return self.queue(.text(500, "internal server error\n"), on: connection)
         }
         defer { collector.removeSpoolFile() }
         if let failure = collector.spoolFailure {
-            self.log("spooling the body from \(request.head.remoteAddress) failed: \(failure)")
+            self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): spooling the body failed: \(failure); answered 500")
         }
         if case .refusing(let status, let reason) = collector.outcome {
             return self.queue(self.handler.refused(request.head, status: status, reason: reason), on: connection)
@@ -87,11 +88,12 @@ extension ServerContext {
         let body: HTTPRequestBody
         do {
             guard let finished = try collector.finish() else {
+                self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): the body was not complete; answered 500")
                 return self.queue(.text(500, "internal server error\n"), on: connection)
             }
             body = finished
         } catch {
-            self.log("spooling the body from \(request.head.remoteAddress) failed: \(error)")
+            self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): spooling the body failed: \(error); answered 500")
             return self.queue(self.handler.refused(request.head, status: 500, reason: "the request body could not be stored"), on: connection)
         }
         guard self.handlerWillRun() else {
@@ -100,7 +102,7 @@ extension ServerContext {
         }
         let response = self.handler.handle(HTTPRequest(head: request.head, body: body))
         self.handlerDidRun()
-        return self.queue(response, on: connection)
+        return self.queue(response, on: connection, for: request.head)
     }
 
     /// MHD is done with the request (answered, aborted, timed out or shut down).
@@ -109,7 +111,10 @@ extension ServerContext {
         self.requestEnded()
     }
 
-    private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-        ResponseQueue.queue(response, on: connection, closeConnection: self.isDraining) { self.log($0) }
+    /// `head`: the request answered, named in the report of a 500 the server makes of the response.
+    private func queue(_ response: HTTPResponse, on connection: OpaquePointer, for head: HTTPRequestHead? = nil) -> MHD_Result {
+        let request = head.map { "\($0.method) \($0.path) from \($0.remoteAddress): " } ?? ""
+        return ResponseQueue.queue(response, on: connection, closeConnection: self.isDraining, log: { self.log($0) },
+                                   failed: { self.reportInternalError(request + $0) })
     }
 }

@@ -8,12 +8,14 @@ enum ResponseQueue {
 
     /// Queues `response` on `connection` (only from its access handler). With `closeConnection` the
     /// connection is closed after the response (graceful stop). Problems with the response itself
-    /// (unreadable body file, bad status) are answered with 500 and reported through `log`.
+    /// (unreadable body file, bad status) are answered with 500 and reported through `failed`, every
+    /// one of them: the client learns nothing but "internal server error", so the log is the only
+    /// place that says what went wrong. `log` takes the lesser diagnostics.
     static func queue(_ response: HTTPResponse, on connection: OpaquePointer, closeConnection: Bool,
-                      log: (String) -> Void) -> MHD_Result {
+                      log: (String) -> Void, failed: (String) -> Void) -> MHD_Result {
         guard (200...599).contains(response.status) else {
-            log("handler returned status \(response.status); answering 500")
-            return Self.queue(.text(500, "internal server error\n"), on: connection, closeConnection: closeConnection, log: log)
+            failed("handler returned status \(response.status); answered 500")
+            return Self.queue(.text(500, "internal server error\n"), on: connection, closeConnection: closeConnection, log: log, failed: failed)
         }
         let created: OpaquePointer?
         switch response.body {
@@ -27,12 +29,12 @@ enum ResponseQueue {
             case .success(let fileResponse):
                 created = fileResponse
             case .failure(let error):
-                log("response body unavailable: \(error.text)")
-                return Self.queue(.text(500, "internal server error\n"), on: connection, closeConnection: closeConnection, log: log)
+                failed("response body unavailable: \(error.text); answered 500")
+                return Self.queue(.text(500, "internal server error\n"), on: connection, closeConnection: closeConnection, log: log, failed: failed)
             }
         }
         guard let mhdResponse = created else {
-            log("libmicrohttpd could not create a response")
+            failed("libmicrohttpd could not create a response; connection closed unanswered")
             return MHD_Result.NO
         }
         defer { MHD_destroy_response(mhdResponse) }

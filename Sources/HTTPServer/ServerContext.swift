@@ -105,6 +105,12 @@ final class ServerContext: @unchecked Sendable {
         self.configuration.logger?(message)
     }
 
+    /// The server answers `method path` with 500 itself: always reported, to ``HTTPServerConfiguration/errorLogger``
+    /// (or the diagnostic logger when none is set), since a client sees only "internal server error".
+    func reportInternalError(_ message: String) {
+        if let report = self.configuration.errorLogger { report(message) } else { self.log(message) }
+    }
+
     /// The most recent diagnostic, if any.
     var lastMessage: String? {
         self.condition.lock()

@@ -147,6 +147,30 @@ public final class PostgresRetentionStore: RetentionStore {
         try read { c in try c.execute("SELECT * FROM purges WHERE id > $1 ORDER BY id LIMIT $2", [after, limit]).rows.map { $0.purgeRecord() } }
     }
 
+    public func checkPurgeClock(_ check: PurgeClockCheck) throws -> PurgeClearance {
+        let decide = { (c: PostgresConnection) throws -> PurgeClockRule.Decision in
+            let last = try c.execute("SELECT * FROM purge_runs ORDER BY id DESC LIMIT 1").first?.purgeRun()
+            let newest = last != nil ? nil : try c.execute("""
+                SELECT GREATEST((SELECT at FROM document_events ORDER BY id DESC LIMIT 1),
+                                (SELECT purged_at FROM purges ORDER BY id DESC LIMIT 1)) AS t
+                """).first?.optionalDate("t")
+            return PurgeClockRule.decide(check, last: last, newestWrite: newest)
+        }
+        guard check.record else { return try read { c in try decide(c).clearance } }
+        return try write { c in
+            // Nodes and operators' commands take turns: each judges against the run before it.
+            try c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["retention:purge-runs"])
+            let d = try decide(c)
+            try c.execute("INSERT INTO purge_runs (run_at, run_by, outcome, deferred_until, detail) VALUES ($1, $2, $3, $4, $5)",
+                          [check.now, check.by, d.outcome.rawValue, d.deferredUntil, d.detail])
+            return d.clearance
+        }
+    }
+
+    public func purgeRuns(limit: Int) throws -> [PurgeRun] {
+        try read { c in try c.execute("SELECT * FROM purge_runs ORDER BY id DESC LIMIT $1", [limit]).rows.map { $0.purgeRun() } }
+    }
+
     // MARK: Mailboxes
 
     public func mailboxBytes(address: String) throws -> Int64 {

@@ -7,7 +7,9 @@ import Foundation
 ///
 /// The database itself refuses to delete a document, or a row of it (files, recipients,
 /// events), before its `retain_until` or while a legal hold applies (triggers, migration 8 of
-/// SQLite, 7 of PostgreSQL), so no code path and no hand-typed SQL can shorten an archive.
+/// SQLite, 7 of PostgreSQL), so no code path and no hand-typed SQL can shorten an archive while
+/// the database's clock is right. With SQLite that clock is the caller's own system clock, so
+/// the purge also checks its clock against the runs recorded before (`checkPurgeClock`).
 public protocol RetentionStore: AnyObject, Sendable {
     // MARK: Legal holds
 
@@ -43,6 +45,13 @@ public protocol RetentionStore: AnyObject, Sendable {
     func unremovedPurgeFiles(limit: Int) throws -> [(purgeId: Int64, path: String)]
     /// The file is gone (removed now, or found missing).
     func purgeFileRemoved(purgeId: Int64, path: String) throws
+
+    /// Judges the clock of a purge run against the runs recorded before (`PurgeClockRule`) and,
+    /// with `check.record`, records this run, in one transaction (runs of several nodes or an
+    /// operator's command take turns). A deferred run must purge nothing.
+    func checkPurgeClock(_ check: PurgeClockCheck) throws -> PurgeClearance
+    /// The recorded purge runs, newest first.
+    func purgeRuns(limit: Int) throws -> [PurgeRun]
 
     // MARK: Mailboxes
 

@@ -143,6 +143,28 @@ public final class SQLiteRetentionStore: RetentionStore {
         try read { c in try c.query("SELECT * FROM purges WHERE id > ? ORDER BY id LIMIT ?", [after, limit]) { $0.purgeRecord() } }
     }
 
+    public func checkPurgeClock(_ check: PurgeClockCheck) throws -> PurgeClearance {
+        let decide = { (c: SQLiteConnection) throws -> PurgeClockRule.Decision in
+            let last = try c.queryFirst("SELECT * FROM purge_runs ORDER BY id DESC LIMIT 1") { $0.purgeRun() }
+            let newest = last != nil ? nil : try c.queryFirst("""
+                SELECT max(t) AS t FROM (SELECT (SELECT at FROM document_events ORDER BY id DESC LIMIT 1) AS t
+                                         UNION ALL SELECT (SELECT purged_at FROM purges ORDER BY id DESC LIMIT 1))
+                """) { $0.optionalDate("t") } ?? nil
+            return PurgeClockRule.decide(check, last: last, newestWrite: newest)
+        }
+        guard check.record else { return try read { c in try decide(c).clearance } }
+        return try write { c in
+            let d = try decide(c)
+            try c.run("INSERT INTO purge_runs (run_at, run_by, outcome, deferred_until, detail) VALUES (?, ?, ?, ?, ?)",
+                      [check.now, check.by, d.outcome.rawValue, d.deferredUntil, d.detail])
+            return d.clearance
+        }
+    }
+
+    public func purgeRuns(limit: Int) throws -> [PurgeRun] {
+        try read { c in try c.query("SELECT * FROM purge_runs ORDER BY id DESC LIMIT ?", [limit]) { $0.purgeRun() } }
+    }
+
     // MARK: Mailboxes
 
     public func mailboxBytes(address: String) throws -> Int64 {

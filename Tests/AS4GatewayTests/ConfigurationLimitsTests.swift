@@ -46,6 +46,8 @@ final class ConfigurationLimitsTests: XCTestCase {
             XCTAssertEqual(bound(retention[kind] ?? [:], "maximum"), Double(DirectoryEntry.Limits.maximumRetentionDays), kind)
         }
         XCTAssertEqual(bound(retention["purgeIntervalSeconds"] ?? [:], "minimum"), 1)
+        XCTAssertEqual(bound(retention["clockJumpBoundHours"] ?? [:], "minimum"), RetentionConfiguration.clockJumpBoundRange.lowerBound)
+        XCTAssertEqual(bound(retention["clockJumpBoundHours"] ?? [:], "maximum"), RetentionConfiguration.clockJumpBoundRange.upperBound)
     }
 
     func check(_ values: [String: Double]) throws -> GatewayProcess.Result {

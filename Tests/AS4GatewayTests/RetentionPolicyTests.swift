@@ -21,6 +21,17 @@ final class RetentionPolicyTests: XCTestCase {
         XCTAssertThrowsError(try decode("{\"retention\": {\"naturalPerson\": -1}}"))
         XCTAssertThrowsError(try decode("{\"retention\": {\"purgeIntervalSeconds\": 0}}"))
         XCTAssertThrowsError(try decode("{\"retention\": {\"company\": \"long\"}}"))
+        // The clock-jump bound: 24 hours unless set, from 1 to 720, at least two purge intervals.
+        XCTAssertEqual(RetentionConfiguration().clockJumpBoundSeconds, 86_400)
+        XCTAssertEqual(try decode("{\"retention\": {\"clockJumpBoundHours\": 6}}").retention.clockJumpBoundHours, 6)
+        XCTAssertEqual(try decode("{\"retention\": {\"purgeIntervalSeconds\": 86400}}").retention.clockJumpBoundHours, 48,
+                       "left out, it follows a long interval")
+        for bad in ["0.5", "721", "-1"] {
+            XCTAssertThrowsError(try decode("{\"retention\": {\"clockJumpBoundHours\": \(bad)}}"), bad)
+        }
+        XCTAssertThrowsError(try decode("{\"retention\": {\"clockJumpBoundHours\": 1, \"purgeIntervalSeconds\": 3600}}")) {
+            XCTAssertTrue("\($0)".contains("twice purgeIntervalSeconds"), "\($0)")
+        }
     }
 
     func testTheLongestRetentionAmongTheAddressesHeldHereApplies() throws {

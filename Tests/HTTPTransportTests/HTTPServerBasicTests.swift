@@ -131,15 +131,31 @@ final class HTTPServerBasicTests: XCTestCase {
         let handler = ServerTestHandler { request in
             request.head.path == "/missing" ? .file(200, contentType: "text/plain", path: "/nonexistent/file") : .empty(42)
         }
-        let messages = ServerTestLog()
+        let messages = ServerTestLog(), errors = ServerTestLog()
         var configuration = self.configuration()
         configuration.logger = { messages.append($0) }
+        configuration.errorLogger = { errors.append($0) }
         let (server, base) = try startTestServer(configuration, handler: handler)
         defer { server.stop(gracePeriod: 1) }
 
         XCTAssertEqual(try ServerTestCurl.run([base + "/missing"]).status, 500)
         XCTAssertEqual(try ServerTestCurl.run([base + "/odd"]).status, 500)
-        XCTAssertTrue(messages.all.contains { $0.contains("/nonexistent/file") }, "\(messages.all)")
+        // Each 500 the server made is one report to the error logger, naming the request and why.
+        XCTAssertEqual(errors.all.count, 2, "\(errors.all)")
+        XCTAssertTrue(errors.all.contains { $0.contains("GET /missing") && $0.contains("/nonexistent/file") }, "\(errors.all)")
+        XCTAssertTrue(errors.all.contains { $0.contains("GET /odd") && $0.contains("status 42") }, "\(errors.all)")
+        XCTAssertFalse(messages.all.contains { $0.contains("/nonexistent/file") }, "not only a diagnostic: \(messages.all)")
+    }
+
+    func testWithoutAnErrorLoggerThe500ReportsGoToTheLogger() throws {
+        let handler = ServerTestHandler { _ in .file(200, contentType: "text/plain", path: "/nonexistent/file") }
+        let messages = ServerTestLog()
+        var configuration = self.configuration()
+        configuration.logger = { messages.append($0) }
+        let (server, base) = try startTestServer(configuration, handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+        XCTAssertEqual(try ServerTestCurl.run([base + "/gone"]).status, 500)
+        XCTAssertTrue(messages.all.contains { $0.contains("GET /gone") && $0.contains("/nonexistent/file") }, "\(messages.all)")
     }
 
     func testListensOnLoopbackOnly() throws {

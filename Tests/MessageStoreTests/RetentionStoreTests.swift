@@ -368,6 +368,62 @@ class RetentionStoreTests: StoreTestCase {
         XCTAssertEqual(try messages.findMessage(id: "out-queued", direction: .outbound)?.outbound?.messagePath, "/msgs/out-queued.mime")
     }
 
+    /// The purge's clock is judged against the runs recorded before: far past the last one it is
+    /// deferred by one bound (also while the clock stays consistent within that time), then it
+    /// proceeds; a dry run only asks; an operator's override and a step the process saw are
+    /// recorded as such; the record is append-only.
+    func testAPurgeFarPastTheLastRunIsDeferredOneBound() throws {
+        let day: TimeInterval = 86_400, hour: TimeInterval = 3600
+        let t = Date(timeIntervalSinceNow: 0).rounded
+        func check(_ at: Date, trusted: Bool = false, step: TimeInterval? = nil, record: Bool = true) throws -> PurgeClearance {
+            try retention.checkPurgeClock(PurgeClockCheck(now: at, bound: day, by: "mailbox-worker", trusted: trusted, observedStep: step, record: record))
+        }
+        func deferredUntil(_ c: PurgeClearance) -> Date? { if case .deferred(let until, _) = c { return until } else { return nil } }
+        XCTAssertEqual(try check(t), .proceed, "nothing recorded, nothing written: nothing to judge by")
+        XCTAssertEqual(try check(t + hour), .proceed, "the next run an hour later")
+        // Restarted under a clock 49 h ahead: deferred one bound, and so are the runs within it.
+        let jumped = t + hour + 49 * hour
+        XCTAssertEqual(deferredUntil(try check(jumped)), jumped + day)
+        XCTAssertEqual(deferredUntil(try check(jumped + hour)), jumped + day)
+        XCTAssertEqual(deferredUntil(try check(jumped + 23 * hour)), jumped + day)
+        // A clock that stayed consistent for the bound: the purge proceeds.
+        XCTAssertEqual(try check(jumped + day + 60), .proceed)
+        XCTAssertEqual(try check(jumped + day + hour), .proceed)
+        // A dry run far ahead is told, and records nothing.
+        let runs = try retention.purgeRuns(limit: 100).count
+        XCTAssertNotNil(deferredUntil(try check(jumped + 1830 * day, record: false)))
+        XCTAssertEqual(try retention.purgeRuns(limit: 100).count, runs)
+        // Set back after a jump: not trusted sooner than a bound from the corrected time.
+        let ahead = jumped + day + hour + 49 * hour
+        XCTAssertEqual(deferredUntil(try check(ahead)), ahead + day)
+        let corrected = ahead - 49 * hour
+        XCTAssertEqual(deferredUntil(try check(corrected)), corrected + day)
+        // The operator vouches for the clock: it proceeds, recorded as an override.
+        XCTAssertEqual(try check(corrected + 3 * day, trusted: true), .proceed)
+        XCTAssertEqual(try retention.purgeRuns(limit: 1).first?.outcome, .overridden)
+        XCTAssertEqual(try check(corrected + 3 * day + hour), .proceed, "judged from the override on")
+        // A step the process saw defers whatever the record says.
+        XCTAssertNotNil(deferredUntil(try check(corrected + 3 * day + 2 * hour, step: 2 * hour)))
+        let recorded = try retention.purgeRuns(limit: 100)
+        XCTAssertEqual(recorded.count, runs + 5)
+        XCTAssertEqual(recorded.first?.outcome, .deferred)
+        XCTAssertEqual(recorded.first?.by, "mailbox-worker")
+        XCTAssertEqual(recorded.last?.at, t)
+        XCTAssertThrowsError(try rawSQL("DELETE FROM purge_runs"), "append-only")
+        XCTAssertThrowsError(try rawSQL("UPDATE purge_runs SET run_at = 0"), "append-only")
+    }
+
+    /// With no run recorded yet (the first after an upgrade), the newest time the store wrote stands in.
+    func testTheFirstRunIsJudgedByTheNewestRecord() throws {
+        try store("old", until: past)  // its events are at t0
+        let day: TimeInterval = 86_400
+        XCTAssertEqual(try retention.checkPurgeClock(PurgeClockCheck(now: t0 + 3600, bound: day, by: "cli:op", record: false)), .proceed)
+        guard case .deferred = try retention.checkPurgeClock(PurgeClockCheck(now: t0 + 2 * day, bound: day, by: "cli:op")) else {
+            return XCTFail("two days past the newest record with no run before: deferred")
+        }
+        XCTAssertNotNil(try mailbox.document(messageId: "old"))
+    }
+
     func testMailboxBytesCountWhatTheMailboxHolds() throws {
         XCTAssertEqual(try retention.mailboxBytes(address: company), 0)
         try store("one", until: past)
@@ -391,6 +447,8 @@ final class PostgresRetentionStoreTests: RetentionStoreTests {
     override func testRetentionOnlyMovesLater() throws { try super.testRetentionOnlyMovesLater() }
     override func testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() throws { try super.testPurgeErasesThePayloadsOfTheFinalAS4MessagesThatCarriedIt() }
     override func testMailboxBytesCountWhatTheMailboxHolds() throws { try super.testMailboxBytesCountWhatTheMailboxHolds() }
+    override func testAPurgeFarPastTheLastRunIsDeferredOneBound() throws { try super.testAPurgeFarPastTheLastRunIsDeferredOneBound() }
+    override func testTheFirstRunIsJudgedByTheNewestRecord() throws { try super.testTheFirstRunIsJudgedByTheNewestRecord() }
 }
 
 extension Date {

@@ -46,6 +46,9 @@ struct MessageRoutes {
             throw Problem.notFound("message \(id) has files 1 to \(a.document.files.count), not \(n)")
         }
         let f = a.document.files[index - 1]
+        // Checked before anything is marked: a recipient counts as having read the document (and
+        // the sender, or its access point, is told so) only when the file served is the one stored.
+        try checkStored(f.file, index: index)
         markRetrieved(a)
         // Names may come from another access point: nothing that could end or bend the header.
         let safeName = String(f.name.unicodeScalars.filter { $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7F }.map(Character.init))
@@ -54,6 +57,23 @@ struct MessageRoutes {
         response.headers = ["Content-Type": type, "Content-Disposition": "attachment; filename=\"\(safeName)\"",
                             "Digest": "sha-256=\(Data(APICredentials.bytes(hex: f.file.sha256) ?? []).base64EncodedString())"]
         return response
+    }
+
+    /// The stored file is there with its recorded size and SHA-256; otherwise one error line
+    /// (message, file position, path and what is wrong: no file name, which may name a person)
+    /// and a problem answer. 500, not 503: the fault is in this gateway's storage and waiting
+    /// does not mend it (an operator restores the file); a 503 would invite the DMS to retry
+    /// for ever.
+    private func checkStored(_ file: StoredFile, index: Int) throws {
+        do throws(PayloadDamage) {
+            try r.context.payloadIntegrity.verify(file)
+        } catch {
+            r.context.log.log(.error, "payload-damaged", ["document_id": id, "file": String(index), "path": file.path,
+                                                            "damage": error.kind, "reason": error.description, "connection": r.connection.name])
+            throw Problem.payloadDamaged("file \(index) of message \(id) is damaged in this gateway's storage (\(error.kind)); "
+                                         + "it was not served and the message was not marked as read; the gateway's operators must restore it "
+                                         + "(its log names it: event=payload-damaged)")
+        }
     }
 
     /// The first reading by a recipient: Delivered, told to the sender (or the sending access point).

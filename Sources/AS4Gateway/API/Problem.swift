@@ -47,6 +47,8 @@ struct Problem: Error {
     }
     static func conflict(_ detail: String) -> Problem { Problem(409, "conflict", "Conflicts with the resource's state", detail) }
     static func unavailable(_ detail: String) -> Problem { Problem(503, "unavailable", "The store cannot answer now", detail) }
+    /// A stored file no longer matches what was stored: the gateway's fault, and not a passing one.
+    static func payloadDamaged(_ detail: String) -> Problem { Problem(500, "payload-damaged", "Stored file damaged", detail) }
 }
 
 extension JSON {

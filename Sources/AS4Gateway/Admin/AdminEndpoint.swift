@@ -17,6 +17,8 @@ enum AdminEndpoint {
         configuration.maxBodyBytes = 4096
         configuration.spoolDirectory = context.spoolDirectory
         configuration.threads = 2
+        let log = context.log
+        configuration.errorLogger = { message in log.log(.error, "http-internal-error", ["listener": "admin", "reason": message]) }
         let server = try HTTPServer(configuration: configuration, handler: AdminHandler(report: report, checks: checks, log: context.log))
         try server.start()
         return server

@@ -3,15 +3,21 @@ import MessageStore
 import Routing
 
 /// `as4gw retention purge` and `as4gw directory limits` (docs/RETENTION.md). Exit status: 0 done,
-/// 1 an I/O or store error (or a purge that failed for a document), 2 a usage error.
+/// 1 an I/O or store error (or a purge that failed for a document), 2 a usage error, 3 a purge
+/// deferred because the clock is not consistent with the runs before (nothing purged).
 enum RetentionCommand {
     static let help = """
-    Usage: as4gw retention purge [--dry-run] [--data DIR | --config FILE]
+    Usage: as4gw retention purge [--dry-run] [--trust-clock] [--data DIR | --config FILE]
 
     purge   Removes every document past its retention that no legal hold keeps, with its files,
             and records each purge in the store (the daemon does the same every
             retention.purgeIntervalSeconds). Prints a JSON summary: purged documents, those kept by
             a legal hold, and with --dry-run those that would go (nothing is removed then).
+            When the clock is more than retention.clockJumpBoundHours (default 24) past the last
+            recorded purge run, or a deferral after such a jump is still running, nothing is
+            purged or listed: the summary says "deferred" and the exit status is 3.
+            --trust-clock: you have checked this machine's clock; purge by it anyway (recorded
+            as an override, and later runs are judged from this one).
 
     The store: SQLite in --data DIR, or that of the configuration --config FILE.
     """
@@ -69,7 +75,7 @@ enum RetentionCommand {
 
     static func purge(_ args: [String]) -> Int32 {
         let a: Arguments
-        do { a = try Arguments(args, valued: ["data", "config"], flags: ["dry-run"]) } catch { return CLI.usageError("\(error)", help: help) }
+        do { a = try Arguments(args, valued: ["data", "config"], flags: ["dry-run", "trust-clock"]) } catch { return CLI.usageError("\(error)", help: help) }
         if a.has("help") { print(help); return 0 }
         guard a.positionals.isEmpty else { return CLI.usageError("purge takes no arguments", help: help) }
         let store: any RetentionStore
@@ -78,17 +84,32 @@ enum RetentionCommand {
         case .success(let l):
             do { store = try l.openRetention() } catch { return failure("cannot open the store \(l.description): \(error)") }
         }
+        // The configured bound with --config; the default with --data.
+        var bound = RetentionConfiguration().clockJumpBoundSeconds
+        if let path = a.value("config") {
+            do { bound = try GatewayConfiguration.load(path: path).retention.clockJumpBoundSeconds } catch { return failure("\(error)") }
+        }
         defer { store.close() }
         let summary: RetentionPurge.Summary
         do {
             // The account that ran it, from the system (not $USER, which the caller sets), and the
             // same event lines as the daemon's purge on stderr.
             let log = EventLog(format: .logfmt)
-            summary = try RetentionPurge(store: store, log: log, by: "cli:" + Self.operatorAccount()).run(now: Date(), dryRun: a.has("dry-run"))
+            var purge = RetentionPurge(store: store, log: log, by: "cli:" + Self.operatorAccount())
+            purge.clockBound = bound
+            summary = try purge.run(now: Date(), dryRun: a.has("dry-run"), trustClock: a.has("trust-clock"))
         } catch {
             return failure("purge stopped: \(error)")
         }
         let time = ISO8601DateFormatter()
+        if let deferred = summary.deferred {
+            print(JSON.object([("dryRun", .bool(a.has("dry-run"))), ("purged", .array([])), ("held", .array([])), ("due", .array([])), ("failed", .array([])),
+                               ("deferred", .object([("until", .string(time.string(from: deferred.until))), ("reason", .string(deferred.reason))]))])
+                .serialized(pretty: false))
+            CLI.printError("as4gw: purge deferred until \(time.string(from: deferred.until)): \(deferred.reason). "
+                           + "Check this machine's clock; if it is right, run again with --trust-clock.")
+            return 3
+        }
         let json = JSON.object([
             ("dryRun", .bool(a.has("dry-run"))),
             ("purged", .array(summary.purged.map {

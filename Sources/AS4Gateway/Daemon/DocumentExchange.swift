@@ -24,7 +24,13 @@ struct DocumentExchange {
             files: d.files.map { .init(name: $0.name, mimeType: $0.mimeType, size: $0.file.size, sha256: $0.file.sha256) })
         var payloads = [Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                                 body: .bytes(Array(try EAddressMessages.encode(header))))]
-        for f in d.files { payloads.append(Payload(mimeType: f.mimeType, body: try .wholeFile(f.file.path))) }
+        for f in d.files {
+            // The header above promises each file's size and digest: a missing or cut-off file is
+            // refused here (one stat) rather than sent as the document. Hashing again is left to
+            // the reading recipient's gateway, which checks the digest against the header.
+            try PayloadIntegrity.checkSize(f.file)
+            payloads.append(Payload(mimeType: f.mimeType, body: try .wholeFile(f.file.path)))
+        }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
             properties: ["originalSender": d.sender, "finalRecipient": r.address, "documentId": d.messageId], payloads: [])

@@ -251,6 +251,9 @@ final class Gateway {
         if let v = listener.idleTimeoutSeconds { server.connectionTimeout = UInt32(v) }
         if let v = listener.requestHeadTimeoutSeconds { server.requestHeadTimeout = v }
         server.warningLogger = { message in log.log(.warning, "connections-refused", ["listener": name, "reason": message]) }
+        // A 500 the server makes itself (a response file gone, …): the client sees only
+        // "internal server error", so the reason must reach the log at a level that is kept.
+        server.errorLogger = { message in log.log(.error, "http-internal-error", ["listener": name, "reason": message]) }
     }
 
     /// The development TLS certificate and key of our party.

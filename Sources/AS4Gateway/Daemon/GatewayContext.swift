@@ -53,6 +53,9 @@ final class GatewayContext: Sendable {
     let ownFolders: [String]
     let workerHandoff = WorkerHandoff()
     let pullReplays = ReplayGuard()
+    /// Stored payload files are checked against their recorded size and SHA-256 before they are
+    /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
+    let payloadIntegrity = PayloadIntegrity()
     let metrics = GatewayMetrics()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
     let stopping = Atomic<Bool>(false)

@@ -44,6 +44,7 @@ final class MailboxWorker: Sendable {
             var failures = RepeatedFailureLog()
             var deadlinesChecked = Date.distantPast
             var purged = Date.distantPast
+            var clockWatch = ClockStepWatch()
             var unsentChecked = Date()
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
@@ -63,7 +64,16 @@ final class MailboxWorker: Sendable {
                             // A purge that fails is tried again at the next interval; it must not
                             // hold up taking in documents and their answers.
                             do {
-                                _ = try RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName).run(now: Date())
+                                let now = Date()
+                                var forward: TimeInterval?
+                                if let step = clockWatch.step(wall: now), abs(step) > ClockStepWatch.tolerance {
+                                    // Set back purges less, never early: noted, not deferred.
+                                    context.log.log(.warning, "clock-step", ["reason": "the wall clock moved \(Int(step)) s more than the boot-time clock since the last purge run"])
+                                    if step > 0 { forward = step }
+                                }
+                                var purge = RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName)
+                                purge.clockBound = context.config.retention.clockJumpBoundSeconds
+                                _ = try purge.run(now: now, observedStep: forward)
                             } catch {
                                 context.log.log(.error, "retention-purge", ["reason": "\(error)"])
                             }

@@ -13,10 +13,15 @@ struct RetentionConfiguration: Codable, Sendable, Equatable {
     var company = 1825
     var naturalPerson = 1825
     var purgeIntervalSeconds: Double = 3600
+    /// How far past the last recorded purge run (hours) the clock may be before a purge is
+    /// deferred by as much (docs/RETENTION.md, "A clock that jumps"). At least twice the purge
+    /// interval, so that runs on time never look like a jump.
+    var clockJumpBoundHours: Double = 24
+    static let clockJumpBoundRange: ClosedRange<Double> = 1...720
 
     init() {}
 
-    private enum CodingKeys: String, CodingKey, CaseIterable { case institution, company, naturalPerson, purgeIntervalSeconds }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case institution, company, naturalPerson, purgeIntervalSeconds, clockJumpBoundHours }
 
     init(from decoder: Decoder) throws {
         try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
@@ -26,6 +31,9 @@ struct RetentionConfiguration: Codable, Sendable, Equatable {
         company = try c.wholeNumber(Int.self, forKey: .company) ?? d.company
         naturalPerson = try c.wholeNumber(Int.self, forKey: .naturalPerson) ?? d.naturalPerson
         purgeIntervalSeconds = try c.decodeIfPresent(Double.self, forKey: .purgeIntervalSeconds) ?? d.purgeIntervalSeconds
+        // Left out, it follows a long purge interval, so that a configuration valid before stays valid.
+        clockJumpBoundHours = try c.decodeIfPresent(Double.self, forKey: .clockJumpBoundHours)
+            ?? max(d.clockJumpBoundHours, 2 * purgeIntervalSeconds / 3600)
         for (key, days) in [(CodingKeys.institution, institution), (.company, company), (.naturalPerson, naturalPerson)] {
             if days < 0 {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "retention days cannot be negative (0: purged at the next run)")
@@ -38,7 +46,16 @@ struct RetentionConfiguration: Codable, Sendable, Equatable {
         guard purgeIntervalSeconds >= 1 else {
             throw DecodingError.dataCorruptedError(forKey: .purgeIntervalSeconds, in: c, debugDescription: "at least 1 second")
         }
+        guard c.contains(.clockJumpBoundHours) == false || Self.clockJumpBoundRange.contains(clockJumpBoundHours) else {
+            throw DecodingError.dataCorruptedError(forKey: .clockJumpBoundHours, in: c, debugDescription: "from 1 to 720 hours")
+        }
+        guard clockJumpBoundSeconds >= 2 * purgeIntervalSeconds else {
+            throw DecodingError.dataCorruptedError(forKey: .clockJumpBoundHours, in: c,
+                                                   debugDescription: "must be at least twice purgeIntervalSeconds (\(purgeIntervalSeconds) s), or every run would look like a clock jump")
+        }
     }
+
+    var clockJumpBoundSeconds: TimeInterval { clockJumpBoundHours * 3600 }
 
     func days(for kind: OwnerKind) -> Int {
         switch kind {
@@ -87,6 +104,9 @@ struct RetentionPurge {
     let log: EventLog?
     /// Who purges: `mailbox-worker` for the daemon, `cli` for an operator's command.
     let by: String
+    /// How far past the last recorded run the clock may be before the run is deferred
+    /// (`retention.clockJumpBoundHours`).
+    var clockBound: TimeInterval = RetentionConfiguration().clockJumpBoundSeconds
 
     struct Summary: Sendable, Equatable {
         var purged: [PurgeRecord] = []
@@ -96,9 +116,12 @@ struct RetentionPurge {
         var failed: [String] = []
         /// With `dryRun`: what would go.
         var due: [String] = []
+        /// The clock was not trusted: nothing was purged (`PurgeClockRule`).
+        var deferred: (until: Date, reason: String)?
 
         static func == (a: Summary, b: Summary) -> Bool {
             a.purged == b.purged && a.failed == b.failed && a.due == b.due
+                && a.deferred?.until == b.deferred?.until && a.deferred?.reason == b.deferred?.reason
                 && a.held.map(\.messageId) == b.held.map(\.messageId) && a.held.map(\.holds) == b.held.map(\.holds)
         }
     }
@@ -106,10 +129,25 @@ struct RetentionPurge {
     /// The AS4 messages whose payloads go with a purged document.
     static let carrier = DocumentCarrier(service: EAddressMessages.service, action: EAddressMessages.documentAction)
 
-    /// Purges in batches until nothing is due at `now` (at most `limit` documents per run).
-    func run(now: Date, dryRun: Bool = false, limit: Int = 10_000) throws -> Summary {
+    /// Purges in batches until nothing is due at `now` (at most `limit` documents per run), once
+    /// the store finds `now` consistent with the runs before (deferred otherwise: nothing goes).
+    /// `trustClock`: an operator vouches for the clock. `observedStep`: a forward step of the wall
+    /// clock this process saw itself (`ClockStepWatch`).
+    func run(now: Date, dryRun: Bool = false, trustClock: Bool = false, observedStep: TimeInterval? = nil,
+             limit: Int = 10_000) throws -> Summary {
         var summary = Summary()
+        // Files of purges already committed: removing them judges no clock.
         if !dryRun { try removeLeftoverFiles() }
+        let check = PurgeClockCheck(now: now, bound: clockBound, by: by, trusted: trustClock, observedStep: observedStep, record: !dryRun)
+        if case .deferred(let until, let reason) = try store.checkPurgeClock(check) {
+            log?.log(.warning, "retention-purge-deferred", ["reason": "clock jumped forward or the node was down for long: purge deferred (\(reason))",
+                                                            "until": ISO8601DateFormatter().string(from: until), "by": by])
+            summary.deferred = (until, reason)
+            return summary
+        }
+        if trustClock {
+            log?.log(.warning, "retention-purge-clock-trusted", ["reason": "the clock was vouched for; no jump check", "by": by])
+        }
         var seen = 0
         var last: DueDocument?
         while seen < limit {
