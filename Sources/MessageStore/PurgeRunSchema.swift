@@ -1,4 +1,4 @@
-/// SQLite migration 21 / PostgreSQL migration 19: `purge_runs`, one row per retention purge run
+/// SQLite migration 18 / PostgreSQL migration 16: `purge_runs`, one row per retention purge run
 /// (docs/RETENTION.md, "A clock that jumps"). The purge judges by the clock of whoever runs it;
 /// these rows are what a later run compares its clock with, so a clock stepped forward (or a node
 /// down for long) defers the purge instead of shortening archives. Append-only, like `purges`.
