@@ -290,6 +290,8 @@ enum PostgresSchema {
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
         Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
+        // 15 is the Two-Way reply index of a branch merged beside this one.
+        Migration(version: 16, name: "signed requests already taken", sql: SeenRequestSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -312,6 +312,8 @@ enum Schema {
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
         Migration(version: 16, name: "message and part properties", sql: PropertySchema.sql),
+        // 17 is the Two-Way reply index of a branch merged beside this one.
+        Migration(version: 18, name: "signed requests already taken", sql: SeenRequestSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

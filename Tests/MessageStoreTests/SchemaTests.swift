@@ -2,6 +2,15 @@ import Foundation
 @testable import MessageStore
 import XCTest
 
+/// Migration versions run 1, 2, 3, … in order, but for numbers `reserved` for a migration of a
+/// branch merged beside this one. The runner applies only what is above a database's highest
+/// version, so a reserved number must be filled before any database is migrated past it: the
+/// branches reach a release together, and the reservation is dropped then.
+func assertConsecutive(_ versions: [Int], reserved: Set<Int>, file: StaticString = #filePath, line: UInt = #line) {
+    let expected = Array(1...(versions.last ?? 0)).filter { !reserved.contains($0) || versions.contains($0) }
+    XCTAssertEqual(versions, expected, file: file, line: line)
+}
+
 final class SchemaTests: StoreTestCase {
     func testMigrationsAreAppliedOnceAndReopeningIsIdempotent() throws {
         let store = try openSQLiteStore()
@@ -23,7 +32,8 @@ final class SchemaTests: StoreTestCase {
     }
 
     func testMigrationVersionsAreConsecutive() {
-        XCTAssertEqual(Schema.migrations.map(\.version), Array(1...Schema.migrations.count))
+        // 17: the Two-Way reply index (branch tw), merged beside the seen requests' 18.
+        assertConsecutive(Schema.migrations.map(\.version), reserved: [17])
     }
 
     func testConnectionSettings() throws {
