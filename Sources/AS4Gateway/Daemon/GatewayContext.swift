@@ -52,7 +52,8 @@ final class GatewayContext: Sendable {
     /// from (resolved once: they do not move while the daemon runs).
     let ownFolders: [String]
     let workerHandoff = WorkerHandoff()
-    let pullReplays = ReplayGuard()
+    /// Signed PullRequests already answered, kept in the store so every node refuses a replay.
+    var pullReplays: ReplayGuard { ReplayGuard(store: store) }
     let metrics = GatewayMetrics()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
     let stopping = Atomic<Bool>(false)
