@@ -503,20 +503,32 @@ struct InboundProcessor: HTTPHandler {
     // MARK: - errors
 
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
-    /// accepted), 200 for warnings. Signed when we can sign.
+    /// accepted), 503 with `Retry-After` for temporary ones of ours, 200 for warnings. Signed
+    /// when we can sign.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
                        faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> HTTPResponse {
         let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, faultCode: faultCode, profile: profile)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
-        if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
+        if status == 503, let seconds = Self.retryAfter(error) { response.headers["Retry-After"] = String(seconds) }
         return response
+    }
+
+    /// How long a sender should wait before sending again when `error` is a temporary condition
+    /// on our side (a full disk, a store that cannot answer now); nil for any other failure.
+    static func retryAfter(_ error: Error) -> Int? {
+        if DiskFull.matches(error) { return DiskFull.retryAfterSeconds }
+        if StoreOutage.matches(error) { return StoreOutage.retryAfterSeconds }
+        return nil
     }
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
                      faultCode: SOAPFault.Code? = nil, profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
-        // wire (AS4-WIRE §1.8); the detail stays in our log.
+        // wire (AS4-WIRE §1.8); the detail stays in our log. EBMS:0202, not EBMS:0004 Other: the
+        // eDelivery profile says a receiver that cannot process a message returns no receipt
+        // and SHOULD return EBMS:0202 (ED115 §1.4.3.2), and 0004 is a Content error, which
+        // reads as a fault of the message itself rather than of our side at the moment.
         if !(error is EbmsError) {
             context.log.log(.error, "internal-error", fields.merging(["message_id": refTo, "reason": "\(error)"]) { $1 })
         }
@@ -533,12 +545,13 @@ struct InboundProcessor: HTTPHandler {
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
         // beside the eb:Error (ebMS3 §6.6): Receiver when we could not process it, else Sender.
-        let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
+        // A full disk or a store that cannot answer now is temporary: 503 (with Retry-After)
+        // tells any AS4 sender to retry, not to give the message up.
+        let status = Self.retryAfter(error) != nil ? 503 : e.code.severity == .warning ? 200 : 500
         let fault = status == 200 ? nil : SOAPFault(code: faultCode ?? ([.deliveryFailure, .other].contains(e.code) ? .receiver : .sender),
                                                     reason: "\(e.code.rawValue) \(e.code.shortDescription)")
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
-        // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.
         return (status, envelope)
     }
 
