@@ -69,6 +69,7 @@ final class GatewayContext: Sendable {
         self.registry = registry
         self.store = store
         // Beside the message store: with PostgreSQL, every node serves from the same state.
+        // Each store is a connection pool of its own; docs/CONFIG.md (PostgreSQL) adds them up.
         let location = try config.storeLocation()
         self.mailbox = try location.openMailbox()
         self.addresses = try location.openAddressDirectory()
