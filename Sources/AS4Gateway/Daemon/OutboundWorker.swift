@@ -142,15 +142,17 @@ final class OutboundWorkers: Sendable {
         }
     }
 
-    /// How long before its lease runs out a worker stops trying to record a receipt: after
-    /// that, another worker may take the message over and send it again.
+    /// How long before its lease runs out a worker stops trying to record a receipt (at most a
+    /// tenth of `leaseSeconds`, so short leases keep some time to try): after that, another
+    /// worker may take the message over and send it again. Recording past it would still be
+    /// safe (only the lease holder may), just pointless once the message is on its way again.
     static let receiptLeaseMargin: TimeInterval = 2
 
     /// Records a valid receipt, trying again while the store cannot answer, until the job's lease
     /// is about to run out (`ReceiptRecording`). Not recorded by then, the message is sent again
     /// after the lease, and the receiver answers that duplicate with the receipt it gave.
     func record(_ receipt: [UInt8], of job: OutboundJob, fields: [String: String?]) {
-        let deadline = job.leaseUntil.addingTimeInterval(-Self.receiptLeaseMargin)
+        let deadline = job.leaseUntil.addingTimeInterval(-min(Self.receiptLeaseMargin, context.config.leaseSeconds / 10))
         let outcome = ReceiptRecording().run(until: deadline, retrying: { error, failures in
             if failures == 1 {
                 context.log.log(.warning, "receipt-not-recorded", fields.merging([
