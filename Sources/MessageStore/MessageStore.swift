@@ -15,7 +15,7 @@ import Foundation
 ///   `recordInbound`; after it, the same id is stored again as a new row, and lookups by id
 ///   answer the most recent row.
 /// - Times are passed in (`at`, `now`) so that callers and tests control the clock.
-public protocol MessageStore: AnyObject, Sendable, EventChainReading {
+public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenRequestStore {
     // MARK: Payloads
 
     /// Copies or moves a payload under `<dataDir>/payloads/yyyy/mm/dd/<uuid>` (UTC date of `at`)

@@ -291,8 +291,8 @@ enum PostgresSchema {
             """),
         Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
         Migration(version: 15, name: "one reply per Two-Way request", sql: TwoWayReplySchema.postgres),
-        // 16–18 are taken by other branches.
         Migration(version: 16, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.postgres),
+        Migration(version: 17, name: "signed requests already taken", sql: SeenRequestSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -313,8 +313,8 @@ enum Schema {
             """),
         Migration(version: 16, name: "message and part properties", sql: PropertySchema.sql),
         Migration(version: 17, name: "one reply per Two-Way request", sql: TwoWayReplySchema.sqlite),
-        // 18–20 are taken by other branches.
         Migration(version: 18, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.sqlite),
+        Migration(version: 19, name: "signed requests already taken", sql: SeenRequestSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

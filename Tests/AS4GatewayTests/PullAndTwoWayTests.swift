@@ -171,6 +171,42 @@ final class PullAndTwoWayTests: XCTestCase {
         XCTAssertEqual(report.signer, ed25519, "signed by gw-a's Ed25519 identity, carried in its wsse:BinarySecurityToken")
     }
 
+    /// A captured signed PullRequest answered once is refused when replayed, also after the node
+    /// that answered it restarted: the ids are kept in the store, which is what every node of a
+    /// shared PostgreSQL store reads too (a guard in memory forgot them with the process).
+    func testAReplayedPullRequestIsRefusedAfterARestart() throws {
+        let mpc = "urn:as4gw:mpc:test-for-gw-b"
+        try harness.configure(["gw-a", "gw-b"], pull: [.init(mpc: mpc)])
+        try harness.start("gw-a")
+        let ids = try (1...2).map { try harness.send(from: "gw-a", to: "gw-b", action: "Notify", files: [try harness.file("r\($0).txt", [UInt8($0)])]) }
+        let certs = harness.pmodeDirectory + "/certs"
+        let puller = SigningIdentity(privateKey: try KeyMaterial.privateKey(certs + "/gw-b.signing.key"),
+                                     certificate: try KeyMaterial.certificate(certs + "/gw-b.signing.pem"))
+        let request = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
+        let captured = try MessageSealer(signer: try SignatureBuilder(identity: puller)).seal(signal: request).envelope
+        var tls = HTTPClientConfiguration()
+        tls.trustedCAFile = certs + "/dev-ca.pem"
+        func post() throws -> (status: Int, text: String) {
+            let r = try HTTPClient(configuration: tls).post(url: harness.nodes["gw-a"]!.as4URL, headers: [("Content-Type", MultipartWriter.soapContentType)],
+                                                            body: .bytes(captured))
+            return (r.status, String(decoding: r.body, as: UTF8.self))
+        }
+        let first = try post()
+        XCTAssertEqual(first.status, 200, first.text)
+        XCTAssertTrue(first.text.contains(ids[0]), "the oldest message is handed out")
+
+        harness.stop("gw-a")
+        try harness.start("gw-a")
+        let replay = try post()
+        XCTAssertEqual(replay.status, 500, replay.text)
+        XCTAssertTrue(replay.text.contains("EBMS:0003"), replay.text)
+        XCTAssertFalse(replay.text.contains(ids[1]), "nothing handed out to the replay")
+        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("was already received (replay)"), harness.nodes["gw-a"]!.log)
+        let waiting = try XCTUnwrap(try harness.message("gw-a", ids[1], .outbound))
+        XCTAssertEqual(waiting.status, .submitted)
+        XCTAssertEqual(waiting.outbound?.attempts, 0, "no lease and no attempt spent on the replay")
+    }
+
     /// Two parties allowed to pull the same MPC each get only the messages addressed to them.
     func testPullersSharingAnMPCGetOnlyTheirOwnMessages() throws {
         let shared = "urn:as4gw:mpc:shared"

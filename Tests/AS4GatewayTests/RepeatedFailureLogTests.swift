@@ -31,3 +31,33 @@ final class RepeatedFailureLogTests: XCTestCase {
         XCTAssertNil(log.succeeded())
     }
 }
+
+/// The webhook pusher during a store outage: four rounds a second fail alike, and the log gets
+/// one line a minute with the count, and one when it works again (as the queue and mailbox
+/// workers do), not forty lines in ten seconds.
+final class WebhookOutageLogTests: XCTestCase {
+    func testAnOutageIsLoggedOnceAMinuteAndItsRecoveryOnce() throws {
+        let harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"])
+        let failing = try InProcessNode(harness, party: "gw-a"), working = try InProcessNode(harness, party: "gw-b")
+        failing.context.mailbox.close()  // every round now fails the same way
+        var failures = RepeatedFailureLog(interval: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let pusher = WebhookPusher(context: failing.context)
+        for i in 0..<240 { pusher.round(at: t0 + Double(i) * WebhookPusher.interval, failures: &failures) }
+        pusher.round(at: t0 + 60, failures: &failures)
+
+        let lines = failing.log.split(separator: "\n").filter { $0.contains("event=webhook ") }
+        XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.first?.contains("level=error") ?? false)
+        XCTAssertTrue(lines.first?.contains("closed") ?? false, "the reason: \(lines)")
+        XCTAssertFalse(lines.first?.contains("repeated=") ?? true)
+        XCTAssertTrue(lines.last?.contains("repeated=239") ?? false, "\(lines)")
+
+        WebhookPusher(context: working.context).round(at: t0 + 61, failures: &failures)
+        WebhookPusher(context: working.context).round(at: t0 + 61.25, failures: &failures)
+        let recovered = working.log.split(separator: "\n").filter { $0.contains("event=webhook-recovered") }
+        XCTAssertEqual(recovered.count, 1, working.log)
+        XCTAssertTrue(recovered.first?.contains("working again after") ?? false, "\(recovered)")
+    }
+}

@@ -95,6 +95,13 @@ final class PostgresTwoWayReplyTests: TwoWayReplyTests {
     }
 }
 
+final class PostgresSeenRequestTests: SeenRequestTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testARequestIsRecordedOnceAndRefusedAfterThat() throws { try super.testARequestIsRecordedOnceAndRefusedAfterThat() }
+    override func testOneOfManyConcurrentRecordersWins() throws { try super.testOneOfManyConcurrentRecordersWins() }
+    override func testExpiredRecordsAreRemovedInBatchesOldestFirst() throws { try super.testExpiredRecordsAreRemovedInBatchesOldestFirst() }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -111,7 +118,7 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -163,7 +170,7 @@ final class PostgresSchemaTests: StoreTestCase {
         let store = try openPostgresStore()
         defer { store.close() }
         let count = try store.read { try $0.execute("SELECT COUNT(*) AS n FROM schema_migrations").first?.int("n") }
-        XCTAssertEqual(count, PostgresSchema.latestVersion)
+        XCTAssertEqual(count, PostgresSchema.migrations.count)
     }
 
     func testADatabaseFromANewerBuildIsRefused() throws {

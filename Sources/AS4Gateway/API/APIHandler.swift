@@ -117,7 +117,11 @@ struct APIHandler: HTTPHandler {
         } catch {
             // The reason may name files or SQL: it goes to the log, not to the client.
             context.log.log(.error, "api", ["path": request.head.path, "reason": "\(error)"])
-            return Problem.unavailable("the gateway could not complete the request; its log (event=api) has the reason").response
+            var response = Problem.unavailable("the gateway could not complete the request; its log (event=api) has the reason").response
+            // A store that cannot answer now (PostgreSQL restarting, failing over) is back soon:
+            // say when to try again, as the other listeners do.
+            if StoreOutage.matches(error) { response.headers["Retry-After"] = String(StoreOutage.retryAfterSeconds) }
+            return response
         }
     }
 

@@ -52,7 +52,8 @@ final class GatewayContext: Sendable {
     /// from (resolved once: they do not move while the daemon runs).
     let ownFolders: [String]
     let workerHandoff = WorkerHandoff()
-    let pullReplays = ReplayGuard()
+    /// Signed PullRequests already answered, kept in the store so every node refuses a replay.
+    var pullReplays: ReplayGuard { ReplayGuard(store: store) }
     /// Stored payload files are checked against their recorded size and SHA-256 before they are
     /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
     let payloadIntegrity = PayloadIntegrity()
@@ -71,6 +72,7 @@ final class GatewayContext: Sendable {
         self.registry = registry
         self.store = store
         // Beside the message store: with PostgreSQL, every node serves from the same state.
+        // Each store is a connection pool of its own; docs/CONFIG.md (PostgreSQL) adds them up.
         let location = try config.storeLocation()
         self.mailbox = try location.openMailbox()
         self.addresses = try location.openAddressDirectory()

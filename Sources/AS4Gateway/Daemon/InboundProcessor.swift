@@ -115,11 +115,12 @@ struct InboundProcessor: HTTPHandler {
     /// Why a Two-Way reply does not answer a request of ours, or nil when it does: its
     /// RefToMessageId must name a message we sent its sender under the same P-Mode, and its
     /// ConversationId be that request's.
-    func replyCorrelationProblem(_ user: UserMessage, match: Match) -> String? {
+    func replyCorrelationProblem(_ user: UserMessage, match: Match) throws -> String? {
         guard let ref = user.messageInfo.refToMessageId else {
             return "a reply of Two-Way P-Mode \(match.pmode.id) must carry eb:RefToMessageId naming its request"
         }
-        guard let request = try? context.store.findMessage(id: ref, direction: .outbound), request.metadata.pmodeId == match.pmode.id,
+        // A store that cannot answer now is our failure (503 and sent again), not a reply to nothing.
+        guard let request = try context.store.findMessage(id: ref, direction: .outbound), request.metadata.pmodeId == match.pmode.id,
               match.sender.partyIds.map(\.description).contains(request.metadata.toParty) else {
             return "eb:RefToMessageId \(ref) names no request of P-Mode \(match.pmode.id) sent to \(match.sender.name)"
         }
@@ -206,7 +207,11 @@ struct InboundProcessor: HTTPHandler {
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
         let isReply = match.pmode.mep == .twoWay && match.legIndex == 1
-        if isReply, let problem = replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
+        do {
+            if isReply, let problem = try replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
+        } catch {
+            return fail(error)
+        }
         // A pulled message belongs to the MPC that was pulled (ebMS3 §3.4), and to its leg's.
         if let pulledMPC {
             let on = user.mpc ?? EbmsConstants.defaultMPC
@@ -522,22 +527,34 @@ struct InboundProcessor: HTTPHandler {
     // MARK: - errors
 
     /// An ebMS Error signal on the back-channel: HTTP 500 for failures (the message was not
-    /// accepted), 200 for warnings. Signed when we can sign. `notUnderstood`: the mandatory header
-    /// blocks we do not process, for an env:MustUnderstand fault that names each one.
+    /// accepted), 503 with `Retry-After` for temporary ones of ours, 200 for warnings. Signed
+    /// when we can sign. `notUnderstood`: the mandatory header blocks we do not process, for an
+    /// env:MustUnderstand fault that names each one.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
                        notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> HTTPResponse {
         let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, notUnderstood: notUnderstood,
                                              profile: profile)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
-        if status == 503 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
+        if status == 503, let seconds = Self.retryAfter(error) { response.headers["Retry-After"] = String(seconds) }
         return response
+    }
+
+    /// How long a sender should wait before sending again when `error` is a temporary condition
+    /// on our side (a full disk, a store that cannot answer now); nil for any other failure.
+    static func retryAfter(_ error: Error) -> Int? {
+        if DiskFull.matches(error) { return DiskFull.retryAfterSeconds }
+        if StoreOutage.matches(error) { return StoreOutage.retryAfterSeconds }
+        return nil
     }
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
                      notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
-        // wire (AS4-WIRE §1.8); the detail stays in our log.
+        // wire (AS4-WIRE §1.8); the detail stays in our log. EBMS:0202, not EBMS:0004 Other: the
+        // eDelivery profile says a receiver that cannot process a message returns no receipt
+        // and SHOULD return EBMS:0202 (ED115 §1.4.3.2), and 0004 is a Content error, which
+        // reads as a fault of the message itself rather than of our side at the moment.
         if !(error is EbmsError) {
             context.log.log(.error, "internal-error", fields.merging(["message_id": refTo, "reason": "\(error)"]) { $1 })
         }
@@ -554,13 +571,14 @@ struct InboundProcessor: HTTPHandler {
                         fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
         // beside the eb:Error (ebMS3 §6.6): MustUnderstand when mandatory header blocks were not
-        // processed, Receiver when we could not process it, else Sender.
-        let status = DiskFull.matches(error) ? 503 : e.code.severity == .warning ? 200 : 500
+        // processed, Receiver when we could not process it, else Sender. A full disk or a store
+        // that cannot answer now is temporary: 503 (with Retry-After) tells any AS4 sender to
+        // retry, not to give the message up.
+        let status = Self.retryAfter(error) != nil ? 503 : e.code.severity == .warning ? 200 : 500
         let code: SOAPFault.Code = !notUnderstood.isEmpty ? .mustUnderstand : [.deliveryFailure, .other].contains(e.code) ? .receiver : .sender
         let fault = status == 200 ? nil : SOAPFault(code: code, reason: "\(e.code.rawValue) \(e.code.shortDescription)", notUnderstood: notUnderstood)
         let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
-        // A full disk is temporary: 503 tells any AS4 sender to retry, not to give the message up.
         return (status, envelope)
     }
 

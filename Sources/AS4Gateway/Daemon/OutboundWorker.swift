@@ -114,13 +114,7 @@ final class OutboundWorkers: Sendable {
         fields["elapsed_ms"] = ms(started)
         switch outcome {
         case .success(let receipt):
-            do {
-                try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
-                context.log.log(.info, "delivered", fields.merging(["status": "Delivered"]) { $1 })
-                context.metrics.endToEndLatency.observe(since: job.createdAt)
-            } catch {
-                context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
-            }
+            record(receipt, of: job, fields: fields)
         case .failure(let error):
             context.metrics.noteReceiptOutcome(error)
             let code = error.code.rawValue
@@ -145,6 +139,38 @@ final class OutboundWorkers: Sendable {
             } catch {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
+        }
+    }
+
+    /// How long before its lease runs out a worker stops trying to record a receipt (at most a
+    /// tenth of `leaseSeconds`, so short leases keep some time to try): after that, another
+    /// worker may take the message over and send it again. Recording past it would still be
+    /// safe (only the lease holder may), just pointless once the message is on its way again.
+    static let receiptLeaseMargin: TimeInterval = 2
+
+    /// Records a valid receipt, trying again while the store cannot answer, until the job's lease
+    /// is about to run out (`ReceiptRecording`). Not recorded by then, the message is sent again
+    /// after the lease, and the receiver answers that duplicate with the receipt it gave.
+    func record(_ receipt: [UInt8], of job: OutboundJob, fields: [String: String?]) {
+        let deadline = job.leaseUntil.addingTimeInterval(-min(Self.receiptLeaseMargin, context.config.leaseSeconds / 10))
+        let outcome = ReceiptRecording().run(until: deadline, retrying: { error, failures in
+            if failures == 1 {
+                context.log.log(.warning, "receipt-not-recorded", fields.merging([
+                    "reason": "the store cannot record the valid receipt now, trying again until the lease ends: \(error)"]) { $1 })
+            }
+        }) {
+            try context.store.markDelivered(messageId: job.metadata.messageId, owner: job.owner, receipt: Data(receipt), at: Date())
+        }
+        switch outcome {
+        case .recorded(let retries), .alreadyDelivered(let retries):
+            context.log.log(.info, "delivered", fields.merging(["status": "Delivered", "store_retries": retries > 0 ? String(retries) : nil]) { $1 })
+            context.metrics.endToEndLatency.observe(since: job.createdAt)
+        case .refused(let error):
+            context.log.log(.error, "store-failed", fields.merging(["reason": "the store refused the valid receipt: \(error)"]) { $1 })
+        case .unavailable(let error, let tries):
+            context.log.log(.error, "receipt-unrecorded", fields.merging([
+                "reason": "the store did not answer before the lease ends (\(tries) tries), the valid receipt is given up: the message will "
+                    + "be sent again and the receiver answers the duplicate with its receipt: \(error)"]) { $1 })
         }
     }
 

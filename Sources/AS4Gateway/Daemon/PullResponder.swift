@@ -51,7 +51,11 @@ struct PullResponder {
         return profiles.first { $0.suits(signer.keyType) } ?? profiles.first
     }
 
-    /// A receipt for a message that was pulled from us: checked like a pushed message's receipt.
+    /// How long the answer to a puller's receipt may wait for a store that cannot record it.
+    static let receiptRecordingBudget: TimeInterval = 2
+
+    /// A receipt for a message that was pulled from us: checked like a pushed message's receipt,
+    /// and answered 200 only once recorded (503 with Retry-After while the store cannot).
     func acceptReceipt(_ signal: SignalMessage, _ message: AS4Message, rawEnvelope: [UInt8], started: Date) -> HTTPResponse {
         let ref = signal.messageInfo.refToMessageId ?? ""
         do {
@@ -80,10 +84,20 @@ struct PullResponder {
             }
             let puller = context.registry.current.party(named: String(owner.dropFirst(5)))
             try validate(by: puller)
-            try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
-            context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered", "elapsed_ms": ms(started)])
-            context.metrics.endToEndLatency.observe(since: stored.createdAt)
-            return .empty(200)
+            // The puller waits for our answer: a short while of trying again, then 503 (with
+            // Retry-After) so that it sends the receipt again; never 200 for a receipt not recorded.
+            let recording = ReceiptRecording().run(until: Date().addingTimeInterval(Self.receiptRecordingBudget)) {
+                try context.store.markDelivered(messageId: ref, owner: owner, receipt: Data(rawEnvelope), at: Date())
+            }
+            switch recording {
+            case .recorded(let retries), .alreadyDelivered(let retries):
+                context.log.log(.info, "delivered", ["message_id": ref, "to": puller?.name, "status": "Delivered",
+                                                     "store_retries": retries > 0 ? String(retries) : nil, "elapsed_ms": ms(started)])
+                context.metrics.endToEndLatency.observe(since: stored.createdAt)
+                return .empty(200)
+            case .refused(let error), .unavailable(let error, _):
+                throw error
+            }
         } catch {
             context.metrics.noteReceiptOutcome(error)
             return processor.errorResponse(error, refTo: ref, started: started)

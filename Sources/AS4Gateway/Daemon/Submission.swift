@@ -68,6 +68,15 @@ struct SubmissionHandler: HTTPHandler {
                                    type: "urn:as4gw:problem:insufficient-storage")
             response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds)
             return response
+        } catch where StoreOutage.matches(error) {
+            // Temporary too (PostgreSQL restarting, failing over): the client submits again soon.
+            context.log.log(.error, "store-unavailable", ["status": "503", "reason": "\(error)"])
+            let detail = mayHaveCommitted(error)
+                ? "the connection to the gateway's store broke during the commit: the message may have been queued (as4gw messages list shows it); submitting it again may send it twice"
+                : "the gateway's store cannot answer now; the message was not accepted, submit it again later"
+            var response = problem(503, detail, type: "urn:as4gw:problem:unavailable")
+            response.headers["Retry-After"] = String(StoreOutage.retryAfterSeconds)
+            return response
         } catch {
             return problem(500, "the message could not be queued: \(error)")
         }

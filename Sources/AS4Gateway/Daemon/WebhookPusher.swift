@@ -29,13 +29,9 @@ final class WebhookPusher: Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            var failures = RepeatedFailureLog()
             while running.load(ordering: .sequentiallyConsistent) {
-                do {
-                    // One node at a time pushes, so a batch goes out once, not once per node.
-                    _ = try context.mailbox.exclusively(job: "webhook-pusher") { try pushOnce(now: Date()) }
-                } catch {
-                    context.log.log(.error, "webhook", ["reason": "\(error)"])
-                }
+                round(at: Date(), failures: &failures)
                 Thread.sleep(forTimeInterval: Self.interval)
             }
             finished.store(true, ordering: .sequentiallyConsistent)
@@ -48,6 +44,18 @@ final class WebhookPusher: Sendable {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// One round. A round that fails the way the last one did (the store gone for minutes: four
+    /// rounds a second) is logged once a minute with the count, and the recovery once.
+    func round(at now: Date, failures: inout RepeatedFailureLog) {
+        do {
+            // One node at a time pushes, so a batch goes out once, not once per node.
+            _ = try context.mailbox.exclusively(job: "webhook-pusher") { try pushOnce(now: now) }
+            if let fields = failures.succeeded() { context.log.log(.info, "webhook-recovered", fields) }
+        } catch {
+            if let fields = failures.failed("\(error)", at: now) { context.log.log(.error, "webhook", fields) }
         }
     }
 
