@@ -59,7 +59,8 @@ public struct WebhookState: Sendable, Equatable {
 }
 
 /// The state of a document for one recipient, in the words DMS users know. A state only moves
-/// forward (`rank`); `RecipientAccepted`, `RecipientRejected` and `Failed` are final.
+/// forward (`rank`); `RecipientAccepted` and `RecipientRejected` are final, and so is `Failed`
+/// unless a proof of delivery comes after it (`allows(_:receiptHeld:)`).
 public enum RecipientStatus: String, Sendable, CaseIterable {
     case submitted = "Submitted"
     case deliveryDelayed = "DeliveryDelayed"
@@ -90,6 +91,24 @@ public enum RecipientStatus: String, Sendable, CaseIterable {
         case .deliveryDelayed: return self == .accepted || self == .delivered
         case .delivered where self == .deliveryDelayed: return true
         default: return next.rank > rank
+        }
+    }
+
+    /// `allows`, plus the one way out of `Failed`: a proof that the document was delivered
+    /// after all. `Failed` said "no proof of delivery by now" (retries ran out, a lease was
+    /// judged lost, the deadline passed); a proof that comes later is the truth, and the sender
+    /// must learn it. The proofs: the receiving access point's signed receipt, when none was
+    /// held as the recipient failed (`Accepted`; with a receipt already held the failure was
+    /// the receiving side's own refusal of the recipient, which that receipt cannot undo), and
+    /// that side's report that the recipient read or answered the document (`Delivered`,
+    /// `RecipientAccepted`, `RecipientRejected`).
+    /// `receiptHeld`: whether the recipient held a receipt before this change.
+    public func allows(_ next: RecipientStatus, receiptHeld: Bool) -> Bool {
+        guard self == .failed else { return allows(next) }
+        switch next {
+        case .accepted: return !receiptHeld
+        case .delivered, .recipientAccepted, .recipientRejected: return true
+        default: return false
         }
     }
 }

@@ -11,7 +11,9 @@ public enum Direction: String, Sendable, Hashable, CaseIterable {
 /// Outbound: `Submitted → Sending → Delivered` (receipt held) or `→ Failed` (with a reason); a
 /// retryable failure or an expired lease goes `Sending → Submitted`; an expired lease may also be
 /// taken over directly by another worker (`Sending → Sending`, new owner). `Submitted → Failed`
-/// is allowed (given up before sending, e.g. no route). `Delivered` and `Failed` are final.
+/// is allowed (given up before sending, e.g. no route). `Delivered` and `Failed` are final for
+/// the daemon's own steps; a validated receipt that comes late still records delivery
+/// (`allowsLateReceipt`), and an operator may queue a `Failed` message again.
 ///
 /// Inbound: `Received → Delivered` (handed to the backend) `→ Retrieved`. `Retrieved` is final.
 public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
@@ -58,7 +60,21 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
         direction == .outbound && self == .failed
     }
 
-    /// No transition leaves this status (an operator's `retryFailed` aside).
+    /// Whether a validated receipt may still make an outbound message in this status `Delivered`
+    /// although the daemon's own steps would not lead there (`MessageStore.markDelivered`):
+    /// `Failed` (given up while the peer had the message after all), `Submitted` (an attempt's
+    /// lease ran out or was released while its answer was on the way) and `Sending` under
+    /// another worker's lease. The receipt is the receiver's signed word that it holds the
+    /// message; what we had concluded without it was a guess, so the receipt wins. `Delivered`
+    /// stays final: its first receipt is the evidence kept.
+    ///
+    /// Kept out of `allows` for the reason `allowsOperatorRetry` is: claims, retries and lease
+    /// expiry must still treat `Failed` as final.
+    public func allowsLateReceipt(direction: Direction) -> Bool {
+        direction == .outbound && self != .delivered
+    }
+
+    /// No transition leaves this status (an operator's `retryFailed` and a late receipt aside).
     public func isFinal(direction: Direction) -> Bool {
         !MessageStatus.allCases.contains { allows($0, direction: direction) }
     }

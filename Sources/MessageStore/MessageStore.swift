@@ -98,7 +98,12 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// when its lease expires.
     func nextForPull(mpc: String, receivers: [String], now: Date, owner: String, lease: TimeInterval) throws -> OutboundJob?
 
-    /// `Sending → Delivered` with the receipt, by the lease owner only.
+    /// Records a receipt `owner` has validated: `Sending → Delivered` for the lease holder's own
+    /// attempt. A receipt that comes after the queue gave that attempt up is recorded too: from
+    /// `Failed`, from `Submitted` (lease expired or released) or from `Sending` under another
+    /// lease, with a `late-receipt` event saying what had happened (also for a withdrawn
+    /// message's attempt in flight). Throws `illegalTransition` for a message already
+    /// `Delivered` (its first receipt stays) or never attempted.
     func markDelivered(messageId: String, owner: String, receipt: Data, at: Date) throws
 
     /// `Sending → Submitted` after a retryable failure, to be tried again at `nextAttemptAt`, by the
@@ -111,6 +116,14 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
 
+    /// Withdraws an outbound message no longer wanted (its document's deadline passed): a queued
+    /// one becomes `Failed` with `error`; for one being sent a `withdrawn` event is recorded and
+    /// `error` becomes its last error, no further attempt starts (a retry, an expired lease or a
+    /// restart fails it with that reason), and the attempt in flight may still deliver it. A
+    /// message already `Delivered` or `Failed` is left as it is. Throws `notFound` for no
+    /// outbound message with that id. An operator's `retryFailed` ends the withdrawal.
+    func withdraw(messageId: String, error: DeliveryError, at: Date) throws -> WithdrawalOutcome
+
     /// Operator action: `Failed → Submitted` for an outbound message, due at `at`, with a fresh
     /// attempt budget (attempts reset to 0, `maxAttempts` unchanged) and a `retry-requested`
     /// event. The last error is kept until the next attempt outcome replaces it. Throws
@@ -121,7 +134,10 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// `Failed` when it has no attempt left. Returns how many messages it touched.
     @discardableResult
     func reclaimExpiredLeases(now: Date) throws -> Int
-    /// Puts back in the queue what the workers named `ownerPrefix…` held (restart after a crash).
+    /// Puts back in the queue what the workers named `ownerPrefix…` held (restart after a crash
+    /// or a stop whose grace ran out). An attempt cut off so was not answered by the peer: one
+    /// that was the last allowed is not counted, once per message (`restart-recovery` event);
+    /// a second such cut, or a withdrawn message, fails (`EBMS:0301` / the withdrawal's reason).
     func releaseLeases(ownerPrefix: String, now: Date) throws -> Int
 
     /// Outbound messages not yet final.

@@ -155,7 +155,10 @@ public final class PostgresMailboxStore: MailboxStore {
 
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
-            guard let row = try c.execute("SELECT status, decision, retrieved_at FROM document_recipients WHERE message_id = $1 AND address = $2 FOR UPDATE",
+            guard let row = try c.execute("""
+                    SELECT status, decision, retrieved_at, CASE WHEN receipt IS NULL THEN 0 ELSE 1 END AS held FROM document_recipients
+                    WHERE message_id = $1 AND address = $2 FOR UPDATE
+                    """,
                                           [u.messageId, u.address]).first,
                   let status = RecipientStatus(rawValue: row.string("status")) else {
                 throw MailboxRules.noRecipient(u)
@@ -173,12 +176,15 @@ public final class PostgresMailboxStore: MailboxStore {
                 try c.execute("UPDATE document_recipients SET receipt = $1 WHERE message_id = $2 AND address = $3 AND receipt IS NULL",
                               [receipt, u.messageId, u.address])
             }
-            guard status.allows(u.status) else { return false }
+            guard status.allows(u.status, receiptHeld: row.int("held") != 0) else { return false }
             try c.execute("UPDATE document_recipients SET status = $1, updated_at = $2 WHERE message_id = $3 AND address = $4",
                           [u.status.rawValue, at, u.messageId, u.address])
-            if u.status == .deliveryDelayed {
-                // The deadline has acted, once: a recipient read late is not delayed again.
-                try c.execute("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = $1 AND address = $2", [u.messageId, u.address])
+            if u.status == .deliveryDelayed || u.status == .failed {
+                // The deadline has acted, once: a recipient read late is not delayed again, and
+                // one failed at or after it and then delivered after all is not delayed either.
+                let passed = u.status == .failed ? " AND deadline_at <= $3" : ""
+                try c.execute("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = $1 AND address = $2" + passed,
+                              u.status == .failed ? [u.messageId, u.address, at] : [u.messageId, u.address])
             }
             if let d = u.decision {
                 try c.execute("""

@@ -78,15 +78,18 @@ extension PostgresMessageStore {
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
         try write(synchronousCommit: false) { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
-            try t.checkTransition(message, to: .delivered)
-            try OutboundTransitions.checkOwner(message, owner)
+            // A receipt that comes after the queue gave up on its attempt is recorded all the
+            // same (OutboundLateReceipt): it is the evidence of delivery.
+            let inFlight = message.status == .sending && message.outbound?.leaseOwner == owner
+            let withdrawn = inFlight ? try Self.holds(OutboundTransitions.withdrawnCondition, message, t) : false
+            let record = try OutboundTransitions.recordReceipt(message, receipt: receipt, owner: owner, withdrawn: withdrawn)
             try t.execute("""
                 UPDATE messages SET status = 'Delivered', receipt = $1, receipt_at = $2, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = $2
                 WHERE row_id = $3
                 """, [receipt, date, message.rowId])
             t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                          detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+                          code: record.code, detail: record.detail)
         }
     }
 
@@ -97,6 +100,11 @@ extension PostgresMessageStore {
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             try t.checkTransition(message, to: .submitted)
             try OutboundTransitions.checkOwner(message, owner)
+            // Withdrawn while this attempt was in flight: no further attempt (OutboundWithdrawal).
+            if try Self.holds(OutboundTransitions.withdrawnCondition, message, t) {
+                try Self.fail(message, with: OutboundTransitions.withdrawnFailure(message, attemptError: error), at: date, t)
+                return .failed
+            }
             let detail: String
             switch OutboundTransitions.retry(message, error: error, nextAttemptAt: nextAttemptAt) {
             case .exhausted(let exhausted):
@@ -122,6 +130,28 @@ extension PostgresMessageStore {
             try t.checkTransition(message, to: .failed)
             try OutboundTransitions.checkMayFail(message, owner: owner)
             try Self.fail(message, with: error, at: date, t)
+        }
+    }
+
+    public func withdraw(messageId: String, error: DeliveryError, at date: Date) throws -> WithdrawalOutcome {
+        try write { t in
+            let message = try t.lockedMessage(id: messageId, direction: .outbound)
+            let withdrawn = try Self.holds(OutboundTransitions.withdrawnCondition, message, t)
+            switch OutboundTransitions.withdrawal(message, alreadyWithdrawn: withdrawn) {
+            case .fail:
+                try Self.fail(message, with: error, at: date, t)
+                return .failed
+            case .markInFlight:
+                // The withdrawal's reason is the row's last error until the attempt's outcome.
+                try t.execute("UPDATE messages SET last_error_code = $1, last_error_reason = $2, updated_at = $3 WHERE row_id = $4",
+                              [error.code, error.reason, date, message.rowId])
+                t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .sending,
+                              code: OutboundTransitions.withdrawnCode,
+                              detail: OutboundTransitions.withdrawnDetail(error, holder: message.outbound?.leaseOwner))
+                return .withdrawnInFlight
+            case .none(let outcome):
+                return outcome
+            }
         }
     }
 
@@ -166,16 +196,24 @@ extension PostgresMessageStore {
                 FOR UPDATE
                 """, [ownerPrefix]).rows.map(PostgresConnection.readMessage)
             for message in held {
-                // Its last attempt was cut off: nothing can claim it again, so it fails as that
-                // attempt's lease running out would have failed it (`messages retry` sends it again).
-                if let out = message.outbound, out.attempts >= out.maxAttempts {
-                    try Self.fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, t)
-                    continue
+                // An attempt cut off by our own stop (OutboundRestartRecovery).
+                switch OutboundTransitions.release(message,
+                                                   withdrawn: try Self.holds(OutboundTransitions.withdrawnCondition, message, t),
+                                                   recoveredBefore: try Self.holds(OutboundTransitions.recoveredCondition, message, t)) {
+                case .fail(let error):
+                    try Self.fail(message, with: error, at: now, t)
+                case .recover(let attempts):
+                    try Self.requeue(message, at: now, t)
+                    try t.execute("UPDATE messages SET attempts = $1 WHERE row_id = $2", [attempts, message.rowId])
+                    t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
+                                  code: OutboundTransitions.restartRecoveryCode,
+                                  detail: OutboundTransitions.restartRecoveryDetail(message, ownerPrefix: ownerPrefix))
+                case .requeue:
+                    try Self.requeue(message, at: now, t)
+                    t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
+                                  code: OutboundEventText.leaseReleasedCode,
+                                  detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
                 }
-                try Self.requeue(message, at: now, t)
-                t.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                              code: OutboundEventText.leaseReleasedCode,
-                              detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
             }
             return held.count
         }
@@ -230,20 +268,29 @@ extension PostgresMessageStore {
         return grant.job(for: message)
     }
 
-    /// Fails every `Sending` row whose lease expired on its last allowed attempt (rows another
-    /// transaction holds are left to it).
+    /// Fails every `Sending` row whose lease expired on its last allowed attempt, or after it
+    /// was withdrawn (rows another transaction holds are left to it). Its worker may yet get the
+    /// receipt: `markDelivered` still records it.
     @discardableResult
     private static func failExhaustedLeases(_ t: PostgresTransaction, now: Date) throws -> Int {
         let exhausted = try t.execute("""
-            SELECT * FROM messages
-            WHERE status = 'Sending' AND lease_until <= $1 AND direction = 'out' AND attempts >= max_attempts
+            SELECT messages.*, CASE WHEN \(OutboundTransitions.withdrawnCondition) THEN 1 ELSE 0 END AS withdrawn FROM messages
+            WHERE status = 'Sending' AND lease_until <= $1 AND direction = 'out'
+              AND (attempts >= max_attempts OR \(OutboundTransitions.withdrawnCondition))
             ORDER BY lease_until, row_id
-            FOR UPDATE SKIP LOCKED
-            """, [now]).rows.map(PostgresConnection.readMessage)
-        for message in exhausted {
-            try fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, t)
+            FOR UPDATE OF messages SKIP LOCKED
+            """, [now]).rows.map { (try PostgresConnection.readMessage($0), $0.int("withdrawn") != 0) }
+        for (message, withdrawn) in exhausted {
+            let error = withdrawn ? OutboundTransitions.withdrawnFailure(message, attemptError: nil)
+                                  : OutboundTransitions.exhaustedLeaseError(message)
+            try fail(message, with: error, at: now, t)
         }
         return exhausted.count
+    }
+
+    /// Whether `condition` (SQL over the `messages` row) holds for `message`.
+    private static func holds(_ condition: String, _ message: StoredMessage, _ t: PostgresTransaction) throws -> Bool {
+        try t.execute("SELECT 1 AS found FROM messages WHERE row_id = $1 AND \(condition)", [message.rowId]).count > 0
     }
 
     private static func requeue(_ message: StoredMessage, at now: Date, _ t: PostgresTransaction) throws {

@@ -126,9 +126,11 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
-            guard let (current, decided, read) = try c.queryFirst("SELECT status, decision, retrieved_at FROM document_recipients WHERE message_id = ? AND address = ?",
-                                                                  [u.messageId, u.address],
-                                                                  row: { ($0.string("status"), $0.optionalString("decision"), $0.optionalDate("retrieved_at")) }),
+            guard let (current, decided, read, held) = try c.queryFirst("""
+                    SELECT status, decision, retrieved_at, receipt IS NOT NULL AS held FROM document_recipients
+                    WHERE message_id = ? AND address = ?
+                    """, [u.messageId, u.address],
+                    row: { ($0.string("status"), $0.optionalString("decision"), $0.optionalDate("retrieved_at"), $0.int("held") != 0) }),
                   let status = RecipientStatus(rawValue: current) else {
                 throw MailboxRules.noRecipient(u)
             }
@@ -144,12 +146,15 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try c.run("UPDATE document_recipients SET receipt = ? WHERE message_id = ? AND address = ? AND receipt IS NULL",
                           [receipt, u.messageId, u.address])
             }
-            guard status.allows(u.status) else { return false }
+            guard status.allows(u.status, receiptHeld: held) else { return false }
             try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
                       [u.status.rawValue, at, u.messageId, u.address])
-            if u.status == .deliveryDelayed {
-                // The deadline has acted, once: a recipient read late is not delayed again.
-                try c.run("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = ? AND address = ?", [u.messageId, u.address])
+            if u.status == .deliveryDelayed || u.status == .failed {
+                // The deadline has acted, once: a recipient read late is not delayed again, and
+                // one failed at or after it and then delivered after all is not delayed either.
+                let passed = u.status == .failed ? " AND deadline_at <= ?" : ""
+                try c.run("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = ? AND address = ?" + passed,
+                          u.status == .failed ? [u.messageId, u.address, at] : [u.messageId, u.address])
             }
             if let d = u.decision {
                 try c.run("""

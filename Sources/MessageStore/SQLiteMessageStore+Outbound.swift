@@ -103,15 +103,18 @@ extension SQLiteMessageStore {
     public func markDelivered(messageId: String, owner: String, receipt: Data, at date: Date) throws {
         try write(durable: false) { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)
-            try c.checkTransition(message, to: .delivered)
-            try OutboundTransitions.checkOwner(message, owner)
+            // A receipt that comes after the queue gave up on its attempt is recorded all the
+            // same (OutboundLateReceipt): it is the evidence of delivery.
+            let inFlight = message.status == .sending && message.outbound?.leaseOwner == owner
+            let withdrawn = inFlight ? try Self.holds(OutboundTransitions.withdrawnCondition, message, c) : false
+            let record = try OutboundTransitions.recordReceipt(message, receipt: receipt, owner: owner, withdrawn: withdrawn)
             try c.run("""
                 UPDATE messages SET status = 'Delivered', receipt = ?, receipt_at = ?, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = ?
                 WHERE row_id = ?
                 """, [receipt, date, date, message.rowId])
             try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .delivered,
-                              detail: OutboundEventText.delivered(receipt: receipt, owner: owner))
+                              code: record.code, detail: record.detail)
         }
     }
 
@@ -122,6 +125,11 @@ extension SQLiteMessageStore {
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .submitted)
             try OutboundTransitions.checkOwner(message, owner)
+            // Withdrawn while this attempt was in flight: no further attempt (OutboundWithdrawal).
+            if try Self.holds(OutboundTransitions.withdrawnCondition, message, c) {
+                try Self.fail(message, with: OutboundTransitions.withdrawnFailure(message, attemptError: error), at: date, c)
+                return .failed
+            }
             let detail: String
             switch OutboundTransitions.retry(message, error: error, nextAttemptAt: nextAttemptAt) {
             case .exhausted(let exhausted):
@@ -147,6 +155,28 @@ extension SQLiteMessageStore {
             try c.checkTransition(message, to: .failed)
             try OutboundTransitions.checkMayFail(message, owner: owner)
             try Self.fail(message, with: error, at: date, c)
+        }
+    }
+
+    public func withdraw(messageId: String, error: DeliveryError, at date: Date) throws -> WithdrawalOutcome {
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .outbound)
+            let withdrawn = try Self.holds(OutboundTransitions.withdrawnCondition, message, c)
+            switch OutboundTransitions.withdrawal(message, alreadyWithdrawn: withdrawn) {
+            case .fail:
+                try Self.fail(message, with: error, at: date, c)
+                return .failed
+            case .markInFlight:
+                // The withdrawal's reason is the row's last error until the attempt's outcome.
+                try c.run("UPDATE messages SET last_error_code = ?, last_error_reason = ?, updated_at = ? WHERE row_id = ?",
+                          [error.code, error.reason, date, message.rowId])
+                try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .sending,
+                                  code: OutboundTransitions.withdrawnCode,
+                                  detail: OutboundTransitions.withdrawnDetail(error, holder: message.outbound?.leaseOwner))
+                return .withdrawnInFlight
+            case .none(let outcome):
+                return outcome
+            }
         }
     }
 
@@ -191,16 +221,24 @@ extension SQLiteMessageStore {
                 ORDER BY row_id
                 """, [ownerPrefix.count, ownerPrefix], row: SQLiteConnection.readMessage)
             for message in held {
-                // Its last attempt was cut off: nothing can claim it again, so it fails as that
-                // attempt's lease running out would have failed it (`messages retry` sends it again).
-                if let out = message.outbound, out.attempts >= out.maxAttempts {
-                    try Self.fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, c)
-                    continue
+                // An attempt cut off by our own stop (OutboundRestartRecovery).
+                switch OutboundTransitions.release(message,
+                                                   withdrawn: try Self.holds(OutboundTransitions.withdrawnCondition, message, c),
+                                                   recoveredBefore: try Self.holds(OutboundTransitions.recoveredCondition, message, c)) {
+                case .fail(let error):
+                    try Self.fail(message, with: error, at: now, c)
+                case .recover(let attempts):
+                    try Self.requeue(message, at: now, c)
+                    try c.run("UPDATE messages SET attempts = ? WHERE row_id = ?", [attempts, message.rowId])
+                    try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
+                                      code: OutboundTransitions.restartRecoveryCode,
+                                      detail: OutboundTransitions.restartRecoveryDetail(message, ownerPrefix: ownerPrefix))
+                case .requeue:
+                    try Self.requeue(message, at: now, c)
+                    try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
+                                      code: OutboundEventText.leaseReleasedCode,
+                                      detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
                 }
-                try Self.requeue(message, at: now, c)
-                try c.appendEvent(rowId: message.rowId, at: now, direction: .outbound, status: .submitted,
-                                  code: OutboundEventText.leaseReleasedCode,
-                                  detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
             }
             return held.count
         }
@@ -247,18 +285,27 @@ extension SQLiteMessageStore {
         return grant.job(for: message, messageBytes: messageBytes)
     }
 
-    /// Fails every `Sending` row whose lease expired on its last allowed attempt.
+    /// Fails every `Sending` row whose lease expired on its last allowed attempt, or after it
+    /// was withdrawn. Its worker may yet get the receipt: `markDelivered` still records it.
     @discardableResult
     private static func failExhaustedLeases(_ c: SQLiteConnection, now: Date) throws -> Int {
         let exhausted = try c.query("""
-            SELECT * FROM messages
-            WHERE status = 'Sending' AND lease_until <= ? AND direction = 'out' AND attempts >= max_attempts
+            SELECT messages.*, CASE WHEN \(OutboundTransitions.withdrawnCondition) THEN 1 ELSE 0 END AS withdrawn FROM messages
+            WHERE status = 'Sending' AND lease_until <= ? AND direction = 'out'
+              AND (attempts >= max_attempts OR \(OutboundTransitions.withdrawnCondition))
             ORDER BY lease_until, row_id
-            """, [now], row: SQLiteConnection.readMessage)
-        for message in exhausted {
-            try fail(message, with: OutboundTransitions.exhaustedLeaseError(message), at: now, c)
+            """, [now]) { (try SQLiteConnection.readMessage($0), $0.int("withdrawn") != 0) }
+        for (message, withdrawn) in exhausted {
+            let error = withdrawn ? OutboundTransitions.withdrawnFailure(message, attemptError: nil)
+                                  : OutboundTransitions.exhaustedLeaseError(message)
+            try fail(message, with: error, at: now, c)
         }
         return exhausted.count
+    }
+
+    /// Whether `condition` (SQL over the `messages` row) holds for `message`.
+    private static func holds(_ condition: String, _ message: StoredMessage, _ c: SQLiteConnection) throws -> Bool {
+        try c.queryFirst("SELECT 1 AS found FROM messages WHERE row_id = ? AND \(condition)", [message.rowId]) { _ in true } ?? false
     }
 
     private static func requeue(_ message: StoredMessage, at now: Date, _ c: SQLiteConnection) throws {

@@ -8,7 +8,7 @@ import Synchronization
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
         case storePayload, recordInbound, attachReceipt, markHandedOver, markRetrieved, findMessage, findReply, events, listMessages
-        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, retryFailed, reclaimExpiredLeases
+        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
 
@@ -94,6 +94,9 @@ final class FaultInjectingStore: MessageStore {
     }
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws {
         try check(.markFailed); try inner.markFailed(messageId: messageId, owner: owner, error: error, at: at)
+    }
+    func withdraw(messageId: String, error: DeliveryError, at: Date) throws -> WithdrawalOutcome {
+        try check(.withdraw); return try inner.withdraw(messageId: messageId, error: error, at: at)
     }
     func retryFailed(messageId: String, at: Date) throws { try check(.retryFailed); try inner.retryFailed(messageId: messageId, at: at) }
     func reclaimExpiredLeases(now: Date) throws -> Int { try check(.reclaimExpiredLeases); return try inner.reclaimExpiredLeases(now: now) }

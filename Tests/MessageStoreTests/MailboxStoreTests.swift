@@ -152,6 +152,51 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertEqual(try store.cursor("w"), 42)
     }
 
+    /// Our own Failed (no proof of delivery by then) gives way to a proof that comes later; the
+    /// receiving side's refusal of the recipient after its receipt does not.
+    func testAProofOfDeliverySupersedesOurOwnFailureOnly() throws {
+        let receipt = Data("receipt".utf8)
+        var late = document("late", recipients: [.init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-late")])
+        late.deliveryBy = t0 + 60
+        _ = try store.insertDocument(late, notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "late", address: institution, status: .failed, detail: "not taken by the deadline"), at: t0 + 60))
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "late", address: institution, status: .deliveryDelayed), at: t0 + 61))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "late", address: institution, status: .accepted, receipt: receipt,
+                                                      notifications: [notice(sender, "accepted", "late")]), at: t0 + 70))
+        var r = try XCTUnwrap(try store.document(messageId: "late")?.recipients.first)
+        XCTAssertEqual(r.status, .accepted)
+        XCTAssertEqual(r.receipt, receipt)
+        XCTAssertEqual(try store.events(messageId: "late").map(\.status).suffix(2), ["Failed", "Accepted"])
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 200, limit: 10).count, 0, "the deadline acted once, by failing it")
+
+        // Accepted (receipt held), then the receiving side refused the recipient: the receipt
+        // seen again (a repeated event) does not undo that.
+        _ = try store.insertDocument(document("refused", recipients: [.init(address: institution, route: .remote, status: .submitted,
+                                                                             party: "gw-b", as4MessageId: "as4-refused")]), notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "refused", address: institution, status: .accepted, receipt: receipt), at: t0 + 1))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "refused", address: institution, status: .failed, detail: "CompanyLiquidated"), at: t0 + 2))
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "refused", address: institution, status: .accepted, receipt: receipt), at: t0 + 3))
+        XCTAssertEqual(try store.document(messageId: "refused")?.recipients.first?.status, .failed)
+
+        // The receiving side's own report that the recipient read and answered it is a proof too.
+        _ = try store.insertDocument(document("read", recipients: [.init(address: institution, route: .remote, status: .submitted,
+                                                                          party: "gw-b", as4MessageId: "as4-read")]), notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "read", address: institution, status: .failed), at: t0 + 1))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "read", address: institution, status: .delivered, retrieved: true), at: t0 + 2))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "read", address: institution, status: .recipientAccepted,
+                                                      decision: RecipientDecision(accepted: true, code: nil, reason: nil, at: t0 + 3)), at: t0 + 3))
+        r = try XCTUnwrap(try store.document(messageId: "read")?.recipients.first)
+        XCTAssertEqual(r.status, .recipientAccepted)
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "read", address: institution, status: .failed), at: t0 + 4), "final again")
+
+        XCTAssertTrue(RecipientStatus.failed.allows(.accepted, receiptHeld: false))
+        XCTAssertFalse(RecipientStatus.failed.allows(.accepted, receiptHeld: true))
+        XCTAssertTrue(RecipientStatus.failed.allows(.recipientRejected, receiptHeld: true))
+        XCTAssertFalse(RecipientStatus.failed.allows(.submitted, receiptHeld: false))
+        XCTAssertFalse(RecipientStatus.failed.allows(.failed, receiptHeld: false))
+        XCTAssertFalse(RecipientStatus.recipientAccepted.allows(.accepted, receiptHeld: false))
+    }
+
     func testOverdueAndUnsentRecipients() throws {
         var due = document("due", recipients: [.init(address: company, route: .mailbox, status: .accepted),
                                                .init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-due")])

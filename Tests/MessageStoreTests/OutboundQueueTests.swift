@@ -64,8 +64,10 @@ class OutboundQueueTests: StoreTestCase {
         assertThrows(.duplicateMessageId("h")) { try store.enqueueOutbound(outbound("h", at: t0)) }
         assertThrows(.duplicateMessageId("h")) { try store.enqueueOutbound(outbound("h", at: t0), leasingTo: "node/w1", lease: 30, now: t0) }
 
-        // Only the owner reports the outcome; a lease left to expire is taken over like any other.
-        XCTAssertThrowsError(try store.markDelivered(messageId: "h", owner: "node/w1", receipt: Data("r".utf8), at: t0 + 3))
+        // Only the owner reports a failed attempt; a lease left to expire is taken over like any other.
+        assertThrows(.leaseNotHeld(messageId: "h", owner: "node/w1", holder: "node/w3")) {
+            try store.markRetry(messageId: "h", owner: "node/w1", error: DeliveryError(code: "c", reason: "r"), nextAttemptAt: t0 + 3, at: t0 + 3)
+        }
         XCTAssertEqual(try store.claimDue(now: t0 + 32, limit: 10, owner: "node/w1", lease: 30).map(\.attempt), [2])
         try store.markDelivered(messageId: "h", owner: "node/w1", receipt: Data("r".utf8), at: t0 + 33)
         XCTAssertEqual(try store.findMessage(id: "h", direction: .outbound)?.status, .delivered)
@@ -121,7 +123,7 @@ class OutboundQueueTests: StoreTestCase {
         let second = try XCTUnwrap(try store.claimDue(now: t0 + 60, limit: 1, owner: "w2", lease: 30).first)
         XCTAssertEqual(second.attempt, 2)
         assertThrows(.leaseNotHeld(messageId: "r", owner: "w1", holder: "w2")) {
-            try store.markDelivered(messageId: "r", owner: "w1", receipt: Data("rcpt".utf8), at: t0 + 61)
+            try store.markFailed(messageId: "r", owner: "w1", error: error, at: t0 + 61)
         }
         try store.markDelivered(messageId: "r", owner: "w2", receipt: Data("rcpt".utf8), at: t0 + 62)
 
@@ -195,9 +197,10 @@ class OutboundQueueTests: StoreTestCase {
         XCTAssertTrue(events.last?.detail?.contains("lease of crashed expired") ?? false, events.last?.detail ?? "")
     }
 
-    /// A restarted node takes back what it held: a message with attempts left is queued again,
-    /// one whose last attempt was cut off fails (MissingReceipt) instead of waiting for a claim
-    /// that can never come; another node's lease is untouched.
+    /// A restarted node takes back what it held: a message with attempts left is queued again;
+    /// one whose last attempt was cut off is queued again with that attempt not counted, once,
+    /// and fails (MissingReceipt) when its last attempt is cut off a second time; another node's
+    /// lease is untouched.
     func testReleasedLeasesAreQueuedAgainOrFailWhenTheLastAttemptWasCutOff() throws {
         let store = try openStore()
         defer { store.close() }
@@ -208,11 +211,16 @@ class OutboundQueueTests: StoreTestCase {
         XCTAssertEqual(try store.claimDue(now: t0 + 1, limit: 1, owner: "gw-a@node-2/w0", lease: 300).count, 1)
         XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 2), 2)
         XCTAssertEqual(try store.findMessage(id: "more", direction: .outbound)?.status, .submitted)
-        let last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
-        XCTAssertEqual(last.status, .failed)
-        XCTAssertEqual(last.outbound?.lastError?.code, "EBMS:0301")
+        var last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
+        XCTAssertEqual(last.status, .submitted, "its cut-off last attempt is not counted")
+        XCTAssertEqual(last.outbound?.attempts, 0)
+        XCTAssertEqual(try store.events(for: last.rowId).last?.code, "restart-recovery")
         XCTAssertEqual(try store.findMessage(id: "other", direction: .outbound)?.status, .sending, "another node's lease stays")
-        XCTAssertEqual(try store.claimDue(now: t0 + 3, limit: 5, owner: "w", lease: 10).map(\.metadata.messageId), ["more"])
+        XCTAssertEqual(try store.claimDue(now: t0 + 3, limit: 5, owner: "gw-a@node-1/w0", lease: 10).map(\.metadata.messageId), ["more", "last"])
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 4), 2)
+        last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
+        XCTAssertEqual(last.status, .failed, "a second cut-off last attempt is counted")
+        XCTAssertEqual(last.outbound?.lastError?.code, "EBMS:0301")
         try store.retryFailed(messageId: "last", at: t0 + 4)
         XCTAssertEqual(try store.findMessage(id: "last", direction: .outbound)?.status, .submitted, "an operator can send it again")
     }

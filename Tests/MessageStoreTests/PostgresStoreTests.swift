@@ -109,6 +109,18 @@ final class PostgresMessageCountTests: MessageCountTests {
     override func testClosedStoreRefusesToCount() throws { try super.testClosedStoreRefusesToCount() }
 }
 
+final class PostgresLateOutcomeTests: LateOutcomeTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAReceiptAfterTheMessageWasFailedIsRecorded() throws { try super.testAReceiptAfterTheMessageWasFailedIsRecorded() }
+    override func testAReceiptAfterTheLeaseWasLostIsRecorded() throws { try super.testAReceiptAfterTheLeaseWasLostIsRecorded() }
+    override func testWithdrawingAQueuedMessageFailsIt() throws { try super.testWithdrawingAQueuedMessageFailsIt() }
+    override func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws { try super.testAWithdrawnMessageInFlightGetsNoFurtherAttempt() }
+    override func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws { try super.testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() }
+    override func testAnOperatorRetryEndsTheWithdrawalAndRenewsTheRestartGrant() throws {
+        try super.testAnOperatorRetryEndsTheWithdrawalAndRenewsTheRestartGrant()
+    }
+}
+
 final class PostgresCoverageTests: XCTestCase {
     func testEverySharedStoreTestAlsoRunsOnPostgres() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -118,7 +130,7 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -377,6 +389,7 @@ final class PostgresMailboxStoreTests: MailboxStoreTests {
     override class var backend: StoreBackend { .postgres }
     override func testConnectionsAddListRevoke() throws { try super.testConnectionsAddListRevoke() }
     override func testConnectionRolesAreKeptAndUnknownNamesDropped() throws { try super.testConnectionRolesAreKeptAndUnknownNamesDropped() }
+    override func testAProofOfDeliverySupersedesOurOwnFailureOnly() throws { try super.testAProofOfDeliverySupersedesOurOwnFailureOnly() }
     override func testDocumentStoredWholeWithEventsAndIdempotencyKey() throws { try super.testDocumentStoredWholeWithEventsAndIdempotencyKey() }
     override func testArrivingDocumentAddsRecipientsFromItsOriginOnly() throws { try super.testArrivingDocumentAddsRecipientsFromItsOriginOnly() }
     override func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws { try super.testRecipientStateOnlyMovesForwardAndIsDecidedOnce() }

@@ -48,7 +48,7 @@ class PullTests: StoreTestCase {
         XCTAssertEqual(again.attempt, 2)
         XCTAssertTrue(again.isLastAttempt)
         assertThrows(.leaseNotHeld(messageId: "lost", owner: "pull-1", holder: "pull-2")) {
-            try store.markDelivered(messageId: "lost", owner: "pull-1", receipt: Data(), at: t0 + 61)
+            try store.markFailed(messageId: "lost", owner: "pull-1", error: DeliveryError(code: "c", reason: "r"), at: t0 + 61)
         }
 
         // The last lease expires too: the message fails with MissingReceipt instead of coming back.

@@ -3,6 +3,7 @@
 other implementations give but as4gw itself does not. Standard library only.
 
   answer_proxy.py --port P --cert TLS.pem --key TLS.key --target URL --cacert CA --mode MODE [--retry-after N] [--answer FILE]
+                  [--hold S] [--hold-count N] [--held-status S]
 
 MODE:
   multipart    forwards each POST and returns the receiver's answer framed as a one-part
@@ -12,6 +13,10 @@ MODE:
   canned       answers every POST itself with HTTP 200 and the message in --answer FILE (as
                `as4gw seal` writes it: MIME headers, a blank line, the body), e.g. a user message
                for a puller that is not what it asked for
+  hold         the first --hold-count POSTs (default 1): forwarded at once, the receiver's answer
+               returned only --hold seconds later (an answer under way while the sender's state
+               moves on); with --held-status S not forwarded at all, answered S with no body
+               after the hold. Later POSTs are forwarded and answered at once.
 
 Prints "listening on PORT" once ready, then one line per request: its number, what was done, the
 status returned.
@@ -21,6 +26,7 @@ import argparse
 import http.server
 import ssl
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -37,9 +43,12 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--cacert", required=True)
-    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned"], required=True)
+    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned", "hold"], required=True)
     p.add_argument("--retry-after", default="3")
     p.add_argument("--answer")
+    p.add_argument("--hold", type=float, default=5)
+    p.add_argument("--hold-count", type=int, default=1)
+    p.add_argument("--held-status", type=int)
     args = p.parse_args()
     canned = None
     if args.mode == "canned":
@@ -89,6 +98,18 @@ def main():
             if args.mode == "retry-after" and n == 1:
                 self.answer(503, None, b"", [("Retry-After", args.retry_after)])
                 print(n, "retry-after", 503, flush=True)
+                return
+            if args.mode == "hold" and n <= args.hold_count:
+                if args.held_status:
+                    time.sleep(args.hold)
+                    self.answer(args.held_status, None, b"")
+                    print(n, "held", args.held_status, flush=True)
+                    return
+                status, content_type, answer = self.forward(body)
+                print(n, "holding", status, flush=True)
+                time.sleep(args.hold)
+                self.answer(status, content_type, answer)
+                print(n, "held", status, flush=True)
                 return
             status, content_type, answer = self.forward(body)
             if args.mode == "multipart" and answer:

@@ -49,13 +49,15 @@ struct LegalProof {
             }
             // The receipt proves the access point took the AS4 message; a hub or access point may
             // still refuse the recipient itself (unknown, blocked, non-digital, policy) and report
-            // it Failed. Then nothing reached a mailbox and nobody can be deemed notified.
+            // it Failed. Then nothing reached a mailbox and nobody can be deemed notified. (A
+            // failure of ours that a receipt answers later is superseded: the recipient is
+            // Accepted then, see `RecipientStatus.allows(_:receiptHeld:)`.)
             if r.status == .failed {
                 let reason = events.last(where: { $0.address == r.address && $0.status == RecipientStatus.failed.rawValue })?.detail
                 let why = reason.map { " (\($0))" } ?? ""
                 let party = r.party ?? "the recipient's access point"
                 return RecipientSending(sent: false,
-                                        statement: "Not sent: \(r.address) is Failed\(why), although the valid signed receipt of \(party) for the AS4 message is held.",
+                                        statement: "Not sent: \(r.address) is Failed\(why); the valid signed receipt of \(party) for the AS4 message is held, but it proves only that \(party) took the AS4 message, not that the document reached \(r.address).",
                                         receiptValid: true, receiptDetail: check.detail)
             }
             let at = (try? context.store.findMessage(id: as4, direction: .outbound))??.receiptAt

@@ -21,7 +21,8 @@ enum TailCommand {
     --message ID  only the events of messages with this id
     --level L     only events at L or above. Levels derive from the event: error = the message
                   Failed; warn = a retry scheduled or a lease expired/released (Submitted with a
-                  code other than retry-requested) or a duplicate received; info = the rest.
+                  code other than retry-requested), a duplicate received, a message withdrawn
+                  in flight or a receipt recorded late; info = the rest.
 
     Exit status: 0 stopped by a signal; 2 usage or I/O error.
     """
@@ -91,7 +92,8 @@ enum TailCommand {
 
     static func level(of event: MessageEvent) -> EventLog.Level {
         if event.status == .failed { return .error }
-        if event.code == "duplicate" { return .warning }
+        // A duplicate, a withdrawal, a receipt after the queue had given up: worth a look.
+        if ["duplicate", "withdrawn", "late-receipt"].contains(event.code) { return .warning }
         if event.status == .submitted, let code = event.code, code != "retry-requested" { return .warning }
         return .info
     }

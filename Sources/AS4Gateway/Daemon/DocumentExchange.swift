@@ -308,7 +308,7 @@ struct DocumentExchange {
             ? RecipientDecision(accepted: status == .recipientAccepted, code: report.code, reason: report.reason, at: report.at) : nil
         let detail = [report.code, report.reason].compactMap { $0 }.joined(separator: ": ")
         var steps: [(status: RecipientStatus, decision: RecipientDecision?, detail: String)] = []
-        if let read = report.retrievedAt, status != .delivered, r.status.allows(.delivered) {
+        if let read = report.retrievedAt, status != .delivered, r.status.allows(.delivered, receiptHeld: r.receipt != nil) {
             steps.append((.delivered, nil, "read at \(ISO8601DateFormatter().string(from: read)), reported by \(from)"))
         }
         steps.append((status, decision, detail.isEmpty ? "reported by \(from)" : detail))

@@ -11,8 +11,9 @@ import Synchronization
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
-///   took the document (the AS4 message is cancelled if still waiting), `DeliveryDelayed` when it
-///   was held but not yet answered; both notify the sender.
+///   took the document (the AS4 message is withdrawn: failed if still waiting, no further attempt
+///   if one is in flight), `DeliveryDelayed` when it was held but not yet answered; both notify
+///   the sender. A receipt that comes after a recipient failed makes it `Accepted` after all.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
 /// Uploads no message took within a day are removed; documents past their retention are purged
@@ -160,10 +161,15 @@ final class MailboxWorker: Sendable {
               let d = try context.mailbox.document(messageId: documentId) else { return }
         switch m.status {
         case .delivered:
-            let detail = "the receiving access point's signed receipt is held"
+            // A receipt that came after the recipient was made Failed (retries ran out, the
+            // deadline passed) proves delivery after all: the store lets it supersede the
+            // failure, and the sender is told so in the same words.
+            let late = d.recipients.first { $0.address == address }?.status == .failed
+            let detail = late ? "delivered after all: the receiving access point's signed receipt came after the recipient was reported Failed"
+                              : "the receiving access point's signed receipt is held"
             try context.mailbox.updateRecipient(RecipientUpdate(
                 messageId: documentId, address: address, status: .accepted, detail: detail, receipt: m.receipt,
-                notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: nil)), at: Date())
+                notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: late ? detail : nil)), at: Date())
         case .failed:
             let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
             if try context.mailbox.updateRecipient(RecipientUpdate(
@@ -193,9 +199,7 @@ final class MailboxWorker: Sendable {
                 status = .failed
                 detail = "not taken by access point \(r.party ?? "?") by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
                 if let as4 = r.as4MessageId {
-                    // Still waiting in the queue: withdrawn. One being sent now finishes; its
-                    // receipt is still kept as evidence, the status stays Failed.
-                    try? context.store.markFailed(messageId: as4, owner: nil, error: DeliveryError(code: "deadline", reason: detail), at: now)
+                    try withdraw(as4, reason: detail, document: d.messageId, recipient: r.address, now: now)
                 }
             } else {
                 status = .deliveryDelayed
@@ -209,6 +213,27 @@ final class MailboxWorker: Sendable {
             }
         }
         return changed
+    }
+
+    /// Withdraws the AS4 message of a recipient its deadline failed. One still queued fails; one
+    /// being sent now is marked so that no further attempt starts, and the attempt in flight
+    /// may still bring a receipt, which then makes the recipient Accepted after all (`track`).
+    /// The recipient's Failed notice does not wait for that attempt: at the deadline no proof
+    /// of delivery is held, which is what the sender needs to learn then (the attempt may run
+    /// for the whole request timeout), and a receipt that comes later is reported as the
+    /// correction it is. A message not queued yet (a crash between submission and queueing)
+    /// has nothing to withdraw: the recipient is no longer Submitted, so it is not queued later.
+    private func withdraw(_ as4: String, reason: String, document: String, recipient: String, now: Date) throws {
+        let outcome: WithdrawalOutcome
+        do {
+            outcome = try context.store.withdraw(messageId: as4, error: DeliveryError(code: "deadline", reason: reason), at: now)
+        } catch StoreError.notFound {
+            return
+        }
+        if outcome == .withdrawnInFlight {
+            context.log.log(.warning, "document-withdrawn", ["document_id": document, "recipient": recipient, "message_id": as4,
+                                                             "reason": "deadline passed during an attempt: no further attempt; its receipt still counts"])
+        }
     }
 
     /// Queues again what a crash left between a submission's commit and its AS4 message. Runs

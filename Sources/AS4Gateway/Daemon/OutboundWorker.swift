@@ -122,9 +122,14 @@ final class OutboundWorkers: Sendable {
             let retry = reception(for: job).delay(beforeRetry: job.attempt).map { max($0, retryAfter ?? 0) }
             do {
                 if let retry, !job.isLastAttempt {
-                    _ = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
-                                                    error: DeliveryError(code: code, reason: error.reason),
-                                                    nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
+                    let reached = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
+                                                              error: DeliveryError(code: code, reason: error.reason),
+                                                              nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
+                    // Withdrawn meanwhile (its document's deadline): the store failed it instead.
+                    guard reached == .submitted else {
+                        context.log.log(.error, "failed", fields.merging(["status": reached.rawValue, "error_code": code, "reason": "withdrawn: " + error.reason]) { $1 })
+                        return
+                    }
                     context.metrics.noteRetry()
                     context.log.log(.warning, "retry", fields.merging(["status": "Submitted", "error_code": code, "reason": error.reason,
                                                                       "next_attempt_s": String(Int(retry.rounded()))]) { $1 })

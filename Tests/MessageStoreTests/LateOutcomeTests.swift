@@ -1,0 +1,166 @@
+import Foundation
+import MessageStore
+import XCTest
+
+/// What the queue does when its own conclusions are overtaken: a receipt that comes after the
+/// message was failed or its lease was lost, a deadline withdrawal while an attempt is in
+/// flight, and a restart that cut the last attempt off.
+class LateOutcomeTests: StoreTestCase {
+    let receipt = Data("rcpt".utf8)
+
+    /// A lease judged expired (a clock step) failed the message while its worker still waited;
+    /// the receipt that worker then validated is recorded all the same.
+    func testAReceiptAfterTheMessageWasFailedIsRecorded() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("late", at: t0, maxAttempts: 1))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60)
+        XCTAssertEqual(try store.claimDue(now: t0 + 120, limit: 1, owner: "w1", lease: 60), [])
+        XCTAssertEqual(try store.findMessage(id: "late", direction: .outbound)?.status, .failed)
+
+        try store.markDelivered(messageId: "late", owner: "w0", receipt: receipt, at: t0 + 121)
+        let message = try XCTUnwrap(try store.findMessage(id: "late", direction: .outbound))
+        XCTAssertEqual(message.status, .delivered)
+        XCTAssertEqual(message.receipt, receipt)
+        XCTAssertEqual(message.receiptAt, t0 + 121)
+        let last = try XCTUnwrap(try store.events(for: message.rowId).last)
+        XCTAssertEqual(last.status, .delivered)
+        XCTAssertEqual(last.code, "late-receipt")
+        XCTAssertTrue(last.detail?.contains("after the message was failed (EBMS:0301") ?? false, last.detail ?? "")
+
+        // Delivered stays final: the first receipt is the evidence kept.
+        assertThrows(.illegalTransition(messageId: "late", from: .delivered, to: .delivered)) {
+            try store.markDelivered(messageId: "late", owner: "w1", receipt: Data("other".utf8), at: t0 + 122)
+        }
+        XCTAssertEqual(try store.findMessage(id: "late", direction: .outbound)?.receipt, receipt)
+        XCTAssertEqual(try store.claimDue(now: t0 + 1_000, limit: 1, owner: "w1", lease: 60), [])
+        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
+    }
+
+    /// A receipt for an attempt whose lease another worker took over, or that went back to the
+    /// queue, is recorded; the other worker's outcome then finds the message Delivered.
+    func testAReceiptAfterTheLeaseWasLostIsRecorded() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("taken", at: t0))
+        _ = try store.enqueueOutbound(outbound("queued", at: t0))
+        XCTAssertEqual(try store.claimDue(now: t0, limit: 2, owner: "w1", lease: 30).count, 2)
+        XCTAssertEqual(try store.reclaimExpiredLeases(now: t0 + 30), 2)
+        _ = try store.claimDue(now: t0 + 31, limit: 1, owner: "w2", lease: 30)
+        XCTAssertEqual(try store.findMessage(id: "taken", direction: .outbound)?.outbound?.leaseOwner, "w2")
+
+        try store.markDelivered(messageId: "taken", owner: "w1", receipt: receipt, at: t0 + 32)
+        let taken = try XCTUnwrap(try store.findMessage(id: "taken", direction: .outbound))
+        XCTAssertEqual(taken.status, .delivered)
+        XCTAssertNil(taken.outbound?.leaseOwner)
+        XCTAssertEqual(try store.events(for: taken.rowId).last?.detail, "receipt (4 bytes) accepted by w1 after its lease passed to w2")
+        assertThrows(.illegalTransition(messageId: "taken", from: .delivered, to: .submitted)) {
+            try store.markRetry(messageId: "taken", owner: "w2", error: DeliveryError(code: "c", reason: "r"), nextAttemptAt: t0 + 40, at: t0 + 33)
+        }
+
+        try store.markDelivered(messageId: "queued", owner: "w1", receipt: receipt, at: t0 + 34)
+        let queued = try XCTUnwrap(try store.findMessage(id: "queued", direction: .outbound))
+        XCTAssertEqual(queued.status, .delivered)
+        XCTAssertEqual(try store.events(for: queued.rowId).last?.code, "late-receipt")
+        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 0, sending: 0))
+
+        // A message never sent has no receipt of ours to record.
+        _ = try store.enqueueOutbound(outbound("never", at: t0))
+        assertThrows(.illegalTransition(messageId: "never", from: .submitted, to: .delivered)) {
+            try store.markDelivered(messageId: "never", owner: "w1", receipt: receipt, at: t0 + 35)
+        }
+    }
+
+    func testWithdrawingAQueuedMessageFailsIt() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("q", at: t0))
+        let deadline = DeliveryError(code: "deadline", reason: "not taken by the deadline")
+        XCTAssertEqual(try store.withdraw(messageId: "q", error: deadline, at: t0 + 1), .failed)
+        let message = try XCTUnwrap(try store.findMessage(id: "q", direction: .outbound))
+        XCTAssertEqual(message.status, .failed)
+        XCTAssertEqual(message.outbound?.lastError, deadline)
+        XCTAssertEqual(try store.withdraw(messageId: "q", error: deadline, at: t0 + 2), .alreadyFinal(.failed))
+        XCTAssertEqual(try store.events(for: message.rowId).map(\.status), [.submitted, .failed])
+        assertThrows(.notFound(messageId: "none", direction: .outbound)) {
+            try store.withdraw(messageId: "none", error: deadline, at: t0)
+        }
+    }
+
+    /// Withdrawn while an attempt is in flight: that attempt ends the message one way or the
+    /// other, and no further attempt starts, whichever way it would have come.
+    func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let deadline = DeliveryError(code: "deadline", reason: "not taken by the deadline")
+        for id in ["retried", "expired", "restarted"] { _ = try store.enqueueOutbound(outbound(id, at: t0)) }
+        XCTAssertEqual(try store.claimDue(now: t0, limit: 2, owner: "node-1/w0", lease: 30).count, 2)
+        _ = try store.claimDue(now: t0, limit: 1, owner: "node-2/w0", lease: 300)
+        for id in ["retried", "expired", "restarted"] {
+            XCTAssertEqual(try store.withdraw(messageId: id, error: deadline, at: t0 + 1), .withdrawnInFlight)
+        }
+        XCTAssertEqual(try store.withdraw(messageId: "retried", error: deadline, at: t0 + 2), .withdrawnInFlight)
+        let retried = try XCTUnwrap(try store.findMessage(id: "retried", direction: .outbound))
+        XCTAssertEqual(retried.status, .sending)
+        XCTAssertEqual(try store.events(for: retried.rowId).map(\.code), [nil, nil, "withdrawn"], "withdrawn once")
+
+        // The attempt fails: the message fails with the withdrawal's reason, not queued again.
+        XCTAssertEqual(try store.markRetry(messageId: "retried", owner: "node-1/w0", error: DeliveryError(code: "EBMS:0005", reason: "timeout"),
+                                           nextAttemptAt: t0 + 10, at: t0 + 3), .failed)
+        let failed = try XCTUnwrap(try store.findMessage(id: "retried", direction: .outbound))
+        XCTAssertEqual(failed.status, .failed)
+        XCTAssertEqual(failed.outbound?.lastError?.code, "deadline")
+        XCTAssertEqual(failed.outbound?.lastError?.reason,
+                       "not taken by the deadline; the attempt in flight ended without a receipt: EBMS:0005: timeout")
+
+        // Its lease runs out: failed instead of taken over.
+        XCTAssertEqual(try store.claimDue(now: t0 + 30, limit: 5, owner: "node-3/w0", lease: 30), [])
+        XCTAssertEqual(try store.findMessage(id: "expired", direction: .outbound)?.status, .failed)
+        XCTAssertEqual(try store.findMessage(id: "expired", direction: .outbound)?.outbound?.lastError?.code, "deadline")
+
+        // Its node restarts: failed, not queued again (no restart recovery either).
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-2/", now: t0 + 31), 1)
+        XCTAssertEqual(try store.findMessage(id: "restarted", direction: .outbound)?.status, .failed)
+        XCTAssertEqual(try store.findMessage(id: "restarted", direction: .outbound)?.outbound?.lastError?.code, "deadline")
+
+        // A receipt that still comes for the attempt in flight is recorded.
+        try store.markDelivered(messageId: "expired", owner: "node-1/w0", receipt: receipt, at: t0 + 40)
+        XCTAssertEqual(try store.findMessage(id: "expired", direction: .outbound)?.status, .delivered)
+    }
+
+    func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("w", at: t0))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60)
+        XCTAssertEqual(try store.withdraw(messageId: "w", error: DeliveryError(code: "deadline", reason: "past"), at: t0 + 1), .withdrawnInFlight)
+        try store.markDelivered(messageId: "w", owner: "w0", receipt: receipt, at: t0 + 2)
+        let message = try XCTUnwrap(try store.findMessage(id: "w", direction: .outbound))
+        XCTAssertEqual(message.status, .delivered)
+        let last = try XCTUnwrap(try store.events(for: message.rowId).last)
+        XCTAssertEqual(last.code, "late-receipt")
+        XCTAssertEqual(last.detail, "receipt (4 bytes) accepted by w0 after the message was withdrawn (deadline: past)")
+        XCTAssertEqual(try store.withdraw(messageId: "w", error: DeliveryError(code: "deadline", reason: "past"), at: t0 + 3),
+                       .alreadyFinal(.delivered))
+    }
+
+    /// An operator's re-queue starts the message afresh: the withdrawal and the restart grant
+    /// before it no longer count.
+    func testAnOperatorRetryEndsTheWithdrawalAndRenewsTheRestartGrant() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("o", at: t0, maxAttempts: 1))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "n/w0", lease: 60)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 1), 1)
+        _ = try store.claimDue(now: t0 + 1, limit: 1, owner: "n/w0", lease: 60)
+        XCTAssertEqual(try store.withdraw(messageId: "o", error: DeliveryError(code: "deadline", reason: "past"), at: t0 + 2), .withdrawnInFlight)
+        XCTAssertEqual(try store.markRetry(messageId: "o", owner: "n/w0", error: DeliveryError(code: "x", reason: "y"),
+                                           nextAttemptAt: t0 + 3, at: t0 + 3), .failed)
+        try store.retryFailed(messageId: "o", at: t0 + 4)
+        _ = try store.claimDue(now: t0 + 4, limit: 1, owner: "n/w0", lease: 60)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 5), 1)
+        let message = try XCTUnwrap(try store.findMessage(id: "o", direction: .outbound))
+        XCTAssertEqual(message.status, .submitted, "neither the old withdrawal nor the used grant holds it back")
+        XCTAssertEqual(try store.events(for: message.rowId).last?.code, "restart-recovery")
+    }
+}
