@@ -291,6 +291,8 @@ enum PostgresSchema {
             """),
         Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
         Migration(version: 15, name: "one reply per Two-Way request", sql: TwoWayReplySchema.postgres),
+        // 16–19 are taken by migrations of other branches; see IntakeFailureSchema.
+        Migration(version: 20, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

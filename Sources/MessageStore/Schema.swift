@@ -1,7 +1,8 @@
 import Foundation
 
-/// One numbered schema change. Versions are consecutive from 1; a migration, once released, is
-/// never edited: a change is a new migration.
+/// One numbered schema change. Versions increase from 1 (a number another branch holds may be
+/// missing until that branch is merged); a migration, once released, is never edited: a change is
+/// a new migration.
 struct Migration {
     let version: Int
     let name: String
@@ -313,6 +314,8 @@ enum Schema {
             """),
         Migration(version: 16, name: "message and part properties", sql: PropertySchema.sql),
         Migration(version: 17, name: "one reply per Two-Way request", sql: TwoWayReplySchema.sqlite),
+        // 18–21 are taken by migrations of other branches; see IntakeFailureSchema.
+        Migration(version: 22, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
