@@ -95,6 +95,14 @@ final class PostgresTwoWayReplyTests: TwoWayReplyTests {
     }
 }
 
+final class PostgresIntakeFailureTests: IntakeFailureTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAMessageNotTakenInEndsFailedWithItsReason() throws { try super.testAMessageNotTakenInEndsFailedWithItsReason() }
+    override func testADatabaseWrittenBeforeTheStatusUpgradesAndKeepsItsMessages() throws {
+        try super.testADatabaseWrittenBeforeTheStatusUpgradesAndKeepsItsMessages()
+    }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -111,7 +119,7 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "IntakeFailureTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

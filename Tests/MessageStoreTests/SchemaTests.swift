@@ -22,8 +22,13 @@ final class SchemaTests: StoreTestCase {
         XCTAssertEqual(try Schema.migrate(raw, at: later), [], "nothing left to apply")
     }
 
+    /// Consecutive but for numbers another branch holds (IntakeFailureSchema): a database that
+    /// applied a later one would never apply a migration numbered into a gap afterwards, so a gap
+    /// is only for migrations that are merged before any release.
     func testMigrationVersionsAreConsecutive() {
-        XCTAssertEqual(Schema.migrations.map(\.version), Array(1...Schema.migrations.count))
+        let reserved: Set = [18, 19, 20, 21]
+        let versions = Schema.migrations.map(\.version)
+        XCTAssertEqual(versions, Array(1...Schema.latestVersion).filter { !reserved.contains($0) })
     }
 
     func testConnectionSettings() throws {
