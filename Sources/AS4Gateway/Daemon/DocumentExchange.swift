@@ -357,7 +357,10 @@ struct DocumentExchange {
                                                                                      detail: step.status == .delivered || detail.isEmpty ? nil : detail))
                 // A document forwarded here by a hub: the news goes on to where it came from.
                 if try context.mailbox.updateRecipient(update, at: Date()) {
-                    reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
+                    // A failure goes on with its code and reason, or the origin would learn only that it failed.
+                    let relayed = step.decision ?? (step.status == .failed
+                        ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: report.retrievedAt)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
                     context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,
