@@ -24,6 +24,10 @@ enum MessageEventText {
     static let handedOver = "handed to the backend"
     static let retrieved = "retrieved by the backend"
 
+    static func intakeFailed(_ error: DeliveryError) -> String {
+        "not taken in by the backend: \(error.reason)"
+    }
+
     static func duplicate(_ message: InboundMessage) -> String {
         "received again from \(message.metadata.fromParty); not stored"
     }

@@ -15,7 +15,11 @@ public enum Direction: String, Sendable, Hashable, CaseIterable {
 /// the daemon's own steps; a validated receipt that comes late still records delivery
 /// (`allowsLateReceipt`), and an operator may queue a `Failed` message again.
 ///
-/// Inbound: `Received → Delivered` (handed to the backend) `→ Retrieved`. `Retrieved` is final.
+/// Inbound: `Received → Delivered` (handed to the backend) `→ Retrieved`, or `Received → Failed`
+/// when the backend could not take in a message it already holds our receipt for (an e-address
+/// document or status report whose intake failed after the receipt: the reason is kept as the
+/// message's last error, so operators find it by status instead of in the log). `Retrieved` and
+/// an inbound `Failed` are final.
 public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
     case submitted = "Submitted"
     case sending = "Sending"
@@ -28,7 +32,7 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
     public static func statuses(for direction: Direction) -> [MessageStatus] {
         switch direction {
         case .outbound: [.submitted, .sending, .delivered, .failed]
-        case .inbound: [.received, .delivered, .retrieved]
+        case .inbound: [.received, .delivered, .retrieved, .failed]
         }
     }
 
@@ -42,7 +46,7 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
         switch (direction, self) {
         case (.outbound, .submitted): [.sending, .failed].contains(next)
         case (.outbound, .sending): [.sending, .submitted, .delivered, .failed].contains(next)
-        case (.inbound, .received): next == .delivered
+        case (.inbound, .received): [.delivered, .failed].contains(next)
         case (.inbound, .delivered): next == .retrieved
         default: false
         }

@@ -43,6 +43,11 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// Inbound `Delivered → Retrieved`: the backend took the message.
     func markRetrieved(messageId: String, at: Date) throws
 
+    /// Inbound `Received → Failed`: the backend could not take in a message whose receipt was
+    /// already given. The error is kept as the message's last error and in its `Failed` event, so
+    /// the message shows in `messages list --status Failed` with why (and whether its sender was told).
+    func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws
+
     // MARK: Lookups
 
     /// The message with this id in this direction (the most recent row for an inbound id).

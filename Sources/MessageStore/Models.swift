@@ -201,6 +201,8 @@ public struct StoredMessage: Sendable, Equatable {
     /// Inbound: the stored MIME file, and when the backend retrieved the message.
     public var storedPath: String?
     public var retrievedAt: Date?
+    /// Inbound `Failed`: why the backend could not take the message in (`markIntakeFailed`).
+    public var intakeError: DeliveryError? = nil
 }
 
 /// One entry of a message's append-only history.

@@ -136,6 +136,17 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
+    public func markIntakeFailed(messageId: String, error: DeliveryError, at date: Date) throws {
+        try write { t in
+            let message = try t.lockedMessage(id: messageId, direction: .inbound)
+            try t.checkTransition(message, to: .failed)
+            try t.execute("UPDATE messages SET status = 'Failed', last_error_code = $1, last_error_reason = $2, updated_at = $3 WHERE row_id = $4",
+                          [error.code, error.reason, date, message.rowId])
+            t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .failed,
+                          code: error.code, detail: MessageEventText.intakeFailed(error))
+        }
+    }
+
     public func markRetrieved(messageId: String, at date: Date) throws {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .inbound)

@@ -293,6 +293,7 @@ enum PostgresSchema {
         Migration(version: 15, name: "one reply per Two-Way request", sql: TwoWayReplySchema.postgres),
         Migration(version: 16, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.postgres),
         Migration(version: 17, name: "signed requests already taken", sql: SeenRequestSchema.postgres),
+        Migration(version: 18, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

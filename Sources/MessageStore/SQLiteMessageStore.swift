@@ -184,6 +184,17 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         }
     }
 
+    public func markIntakeFailed(messageId: String, error: DeliveryError, at date: Date) throws {
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .inbound)
+            try c.checkTransition(message, to: .failed)
+            try c.run("UPDATE messages SET status = 'Failed', last_error_code = ?, last_error_reason = ?, updated_at = ? WHERE row_id = ?",
+                      [error.code, error.reason, date, message.rowId])
+            try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .failed,
+                              code: error.code, detail: MessageEventText.intakeFailed(error))
+        }
+    }
+
     public func markRetrieved(messageId: String, at date: Date) throws {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .inbound)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// One numbered schema change. Versions are consecutive from 1; a migration, once released, is
-/// never edited: a change is a new migration.
+/// One numbered schema change. Versions increase from 1 (a number another branch holds may be
+/// missing until that branch is merged); a migration, once released, is never edited: a change is
+/// a new migration.
 struct Migration {
     let version: Int
     let name: String
@@ -315,6 +316,7 @@ enum Schema {
         Migration(version: 17, name: "one reply per Two-Way request", sql: TwoWayReplySchema.sqlite),
         Migration(version: 18, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.sqlite),
         Migration(version: 19, name: "signed requests already taken", sql: SeenRequestSchema.sqlite),
+        Migration(version: 20, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

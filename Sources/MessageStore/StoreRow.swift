@@ -31,11 +31,11 @@ extension StoreRow {
                                        service: string("service"), action: string("action"),
                                        pmodeId: optionalString("pmode_id"), mpc: optionalString("mpc"),
                                        properties: try PropertyColumn.decode(optionalString("properties"), "message \(messageId)"))
+        let lastError = optionalString("last_error_code").map {
+            DeliveryError(code: $0, reason: string("last_error_reason"))
+        }
         var outbound: OutboundState?
         if direction == .outbound {
-            let lastError = optionalString("last_error_code").map {
-                DeliveryError(code: $0, reason: string("last_error_reason"))
-            }
             outbound = OutboundState(endpoint: optionalString("endpoint"), contentType: string("content_type"),
                                      messagePath: string("message_path"),
                                      sentReferences: optionalString("sent_references"),
@@ -49,7 +49,8 @@ extension StoreRow {
                              parts: [], createdAt: date("created_at"), updatedAt: date("updated_at"),
                              outbound: outbound, receipt: optionalData("receipt"),
                              receiptAt: optionalDate("receipt_at"), storedPath: optionalString("stored_path"),
-                             retrievedAt: optionalDate("retrieved_at"))
+                             retrievedAt: optionalDate("retrieved_at"),
+                             intakeError: direction == .inbound ? lastError : nil)
     }
 
     /// Maps a `SELECT * FROM parts` row (without the bytes SQLite may keep for it).

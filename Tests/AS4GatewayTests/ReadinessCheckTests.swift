@@ -73,6 +73,23 @@ final class ReadinessCheckTests: XCTestCase {
                       "judged at the time given")
     }
 
+    /// The mailbox worker failing a moment keeps the node ready; failing past the bound does not,
+    /// naming since when and why; a round that works again makes it ready at once.
+    func testMailboxWorkerCheckFailsOnlyAfterItsBound() {
+        let health = LoopHealth()
+        let check = ReadinessCheck.mailboxWorker(health, bound: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        XCTAssertEqual(check.run(t0), .init(ok: true, detail: "working"))
+        health.failed("open /p/1: No space left on device", at: t0)
+        health.failed("open /p/2: No space left on device", at: t0 + 30)
+        XCTAssertTrue(check.run(t0 + 59).ok)
+        let late = check.run(t0 + 61)
+        XCTAssertFalse(late.ok)
+        XCTAssertTrue(late.detail.hasPrefix("failing for 61 s since ") && late.detail.hasSuffix("open /p/2: No space left on device"), late.detail)
+        health.succeeded()
+        XCTAssertTrue(check.run(t0 + 62).ok)
+    }
+
     func testPModeCheckFailsOnAnEmptySet() {
         let outcome = ReadinessCheck.pmodes(PModeRegistry(), party: "gw-a").run(Date())
         XCTAssertFalse(outcome.ok)

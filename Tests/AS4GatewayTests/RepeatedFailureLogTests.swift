@@ -1,5 +1,7 @@
 @testable import AS4Gateway
+import EnvelopeXML
 import Foundation
+import MessageStore
 import XCTest
 
 /// A loop failing the same way every round logs it once a minute, a new failure at once, and
@@ -23,6 +25,23 @@ final class RepeatedFailureLogTests: XCTestCase {
         XCTAssertEqual(recovered?["repeated"], "1")
         XCTAssertNil(log.succeeded(), "a recovery is logged once")
         XCTAssertNotNil(log.failed("store closed", at: t0 + 64), "after a recovery the same failure is news again")
+    }
+
+    /// A full disk names a new random payload file every round: compared by its kind and errno
+    /// it is one failure, logged once with the first round's full reason.
+    func testFailuresThatDifferOnlyInTheirPathAreTheSameFailure() {
+        var log = RepeatedFailureLog(interval: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        func full(_ n: Int) -> StoreError { .io(operation: "open", path: "/data/payloads/2026/11/28/\(String(n, radix: 16))abc", errno: ENOSPC) }
+        XCTAssertEqual(FailureKey.of(full(1)), FailureKey.of(full(2)))
+        XCTAssertNotEqual(FailureKey.of(full(1)), FailureKey.of(StoreError.io(operation: "open", path: "/x", errno: EACCES)))
+        XCTAssertEqual(FailureKey.of(ByteIOError(operation: "write", path: "/a", errorNumber: ENOSPC)),
+                       FailureKey.of(ByteIOError(operation: "write", path: "/b", errorNumber: ENOSPC)))
+        let first = log.failed("\(full(0))", key: FailureKey.of(full(0)), at: t0)
+        XCTAssertEqual(first?["reason"], "\(full(0))", "the first line keeps the path")
+        for i in 1...59 { XCTAssertNil(log.failed("\(full(i))", key: FailureKey.of(full(i)), at: t0 + Double(i)), "round \(i)") }
+        XCTAssertEqual(log.failed("\(full(60))", key: FailureKey.of(full(60)), at: t0 + 60)?["repeated"], "59")
+        XCTAssertEqual(log.succeeded()?["reason"], "working again after: \(full(60))")
     }
 
     func testSuccessWithoutFailureIsQuiet() {

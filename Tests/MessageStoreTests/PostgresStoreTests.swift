@@ -102,6 +102,14 @@ final class PostgresSeenRequestTests: SeenRequestTests {
     override func testExpiredRecordsAreRemovedInBatchesOldestFirst() throws { try super.testExpiredRecordsAreRemovedInBatchesOldestFirst() }
 }
 
+final class PostgresIntakeFailureTests: IntakeFailureTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAMessageNotTakenInEndsFailedWithItsReason() throws { try super.testAMessageNotTakenInEndsFailedWithItsReason() }
+    override func testADatabaseWrittenBeforeTheStatusUpgradesAndKeepsItsMessages() throws {
+        try super.testADatabaseWrittenBeforeTheStatusUpgradesAndKeepsItsMessages()
+    }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -130,7 +138,8 @@ final class PostgresCoverageTests: XCTestCase {
         var checked = 0
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
-                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests"] {
+                     "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
+                     "IntakeFailureTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

@@ -6,7 +6,7 @@ class TransitionTests: StoreTestCase {
     func testStateMachineTable() {
         let outbound: [(MessageStatus, MessageStatus)] = [(.submitted, .sending), (.submitted, .failed), (.sending, .sending),
                                                           (.sending, .submitted), (.sending, .delivered), (.sending, .failed)]
-        let inbound: [(MessageStatus, MessageStatus)] = [(.received, .delivered), (.delivered, .retrieved)]
+        let inbound: [(MessageStatus, MessageStatus)] = [(.received, .delivered), (.received, .failed), (.delivered, .retrieved)]
         for direction in Direction.allCases {
             let allowed = direction == .outbound ? outbound : inbound
             for from in MessageStatus.allCases {
@@ -21,7 +21,9 @@ class TransitionTests: StoreTestCase {
         XCTAssertTrue(MessageStatus.failed.isFinal(direction: .outbound))
         XCTAssertFalse(MessageStatus.delivered.isFinal(direction: .inbound))
         XCTAssertTrue(MessageStatus.retrieved.isFinal(direction: .inbound))
-        XCTAssertEqual(MessageStatus.statuses(for: .inbound), [.received, .delivered, .retrieved])
+        XCTAssertTrue(MessageStatus.failed.isFinal(direction: .inbound))
+        XCTAssertFalse(MessageStatus.failed.allowsOperatorRetry(direction: .inbound))
+        XCTAssertEqual(MessageStatus.statuses(for: .inbound), [.received, .delivered, .retrieved, .failed])
     }
 
     func testTheStoreRefusesIllegalChanges() throws {

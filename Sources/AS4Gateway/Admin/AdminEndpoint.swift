@@ -10,7 +10,8 @@ enum AdminEndpoint {
         let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
                                    certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite",
                                    notices: context.notices)
-        let checks: [ReadinessCheck] = [.running(context), .store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates)]
+        let checks: [ReadinessCheck] = [.running(context), .store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates),
+                                        .mailboxWorker(context.mailboxWorkerHealth, bound: listener.mailboxWorkerFailingSeconds)]
         var configuration = HTTPServerConfiguration()
         configuration.bindAddress = listener.address
         configuration.port = listener.port

@@ -20,6 +20,10 @@ final class GatewayMetrics: Sendable {
     let noticesFailed = Atomic<Int>(0)
     let noticeRetries = Atomic<Int>(0)
     let noticesWithoutContact = Atomic<Int>(0)
+    /// E-address messages received and receipted that could not be taken in (inbound `Failed`),
+    /// by whether their origin was sent a Failed report.
+    let intakeFailuresReported = Atomic<Int>(0)
+    let intakeFailuresUnreported = Atomic<Int>(0)
     /// ebMS errors this gateway answered to messages and signals it received, by error code.
     private let inboundErrors = Mutex<[String: Int]>([:])
 
@@ -42,6 +46,10 @@ final class GatewayMetrics: Sendable {
 
     func notePModeReload(succeeded: Bool) {
         if succeeded { pmodeReloadsSucceeded.add(1, ordering: .relaxed) } else { pmodeReloadsFailed.add(1, ordering: .relaxed) }
+    }
+
+    func intakeFailed(reported: Bool) {
+        if reported { intakeFailuresReported.add(1, ordering: .relaxed) } else { intakeFailuresUnreported.add(1, ordering: .relaxed) }
     }
 
     var inboundErrorsByCode: [String: Int] { inboundErrors.withLock { $0 } }

@@ -45,6 +45,21 @@ struct ReadinessCheck: Sendable {
         }
     }
 
+    /// The mailbox worker, which takes in what this node received and receipted, has not been
+    /// failing for longer than `bound` seconds. A moment's failure (a busy database, a disk that
+    /// an operator is freeing) does not count: it logs once and retries every second. Past the
+    /// bound, the node receipts documents it cannot place, so it should take no new work.
+    static func mailboxWorker(_ health: LoopHealth, bound: TimeInterval) -> ReadinessCheck {
+        ReadinessCheck(name: "mailboxWorker") { now in
+            guard let failing = health.failing else { return Outcome(ok: true, detail: "working") }
+            let seconds = Int(now.timeIntervalSince(failing.since))
+            guard now.timeIntervalSince(failing.since) > bound else {
+                return Outcome(ok: true, detail: "failing for \(seconds) s (not ready after \(Int(bound)) s): \(failing.reason)")
+            }
+            return Outcome(ok: false, detail: "failing for \(seconds) s since \(MessagesCommand.timestamp(failing.since)): \(failing.reason)")
+        }
+    }
+
     /// Our own certificates are within their validity period (partners' are only reported in
     /// /metrics: one partner's expired certificate does not stop exchanges with the others).
     static func certificates(_ inventory: CertificateInventory) -> ReadinessCheck {

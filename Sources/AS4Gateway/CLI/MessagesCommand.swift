@@ -109,7 +109,7 @@ enum MessagesCommand {
 
     static func line(_ m: StoredMessage) -> String {
         let attempts = m.outbound.map { "\($0.attempts)/\($0.maxAttempts)" } ?? "-"
-        let error = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "-"
+        let error = (m.outbound?.lastError ?? m.intakeError).map { "\($0.code): \($0.reason)" } ?? "-"
         return [timestamp(m.createdAt), m.direction.rawValue, m.status.rawValue, m.metadata.messageId, m.metadata.fromParty,
                 m.metadata.toParty, m.metadata.service, m.metadata.action, attempts, error].joined(separator: "  ")
     }
@@ -140,6 +140,9 @@ enum MessagesCommand {
                 ("nextAttemptAt", .string(o.nextAttemptAt.map(timestamp))),
                 ("lastError", o.lastError.map { JSON.object([("code", .string($0.code)), ("reason", .string($0.reason))]) } ?? .null),
             ]
+        }
+        if m.direction == .inbound {
+            fields.append(("intakeError", m.intakeError.map { JSON.object([("code", .string($0.code)), ("reason", .string($0.reason))]) } ?? .null))
         }
         fields.append(("receipt", .bool(m.receipt != nil)))
         return .object(fields)
@@ -216,6 +219,7 @@ enum MessagesCommand {
             if let n = o.nextAttemptAt { rows.append(("Next attempt", timestamp(n))) }
             if let e = o.lastError { rows.append(("Last error", "\(e.code): \(e.reason)")) }
         }
+        if let e = message.intakeError { rows.append(("Intake error", "\(e.code): \(e.reason)")) }
         rows.append(("Receipt", message.receipt.map { "held (\($0.count) bytes\(message.receiptAt.map { ", " + timestamp($0) } ?? ""))" } ?? "none"))
         for (k, v) in rows { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
         print("Properties (\(md.properties.count)):")

@@ -5,7 +5,7 @@ import Routing
 /// the way the daemon loads it, and convert a Domibus P-Mode into our JSON files.
 enum PModeCommand {
     static let help = """
-    Usage: as4gw pmode check DIR [--allow-missing-certificates] [--allow-insecure-endpoints]
+    Usage: as4gw pmode check DIR [--allow-missing-certificates] [--allow-insecure-endpoints] [--strict]
            as4gw pmode import domibus FILE [--out DIR] [--force]
 
     check    Loads the P-Mode directory DIR (parties.json and *.pmode.json, see docs/PMODES.md)
@@ -15,6 +15,9 @@ enum PModeCommand {
                                            development PKI writes them on first start); files
                                            that exist must still parse
              --allow-insecure-endpoints    accept http:// endpoints (tests, experiments)
+             --strict                      exit 1 on warnings too
+             Warnings (on stderr, "DIR: warning: ..."; the set still loads): an e-address
+             document leg whose receiver has no EAddressStatus leg back to its sender.
 
     import domibus
              Converts a Domibus P-Mode XML file into parties.json and one <process>.pmode.json
@@ -24,8 +27,8 @@ enum PModeCommand {
              stderr as warnings. A file with a DTD or entity (XXE) is refused. Certificates are
              not part of a Domibus P-Mode: add them to parties.json before production use.
 
-    Exit status: 0 success; 1 the P-Modes have problems, or the Domibus file was refused or is
-    inconsistent; 2 usage or I/O error.
+    Exit status: 0 success (warnings included, unless --strict); 1 the P-Modes have problems (or
+    warnings, with --strict), or the Domibus file was refused or is inconsistent; 2 usage or I/O error.
     """
 
     static func run(_ args: [String]) -> Int32 {
@@ -50,7 +53,7 @@ enum PModeCommand {
     static func check(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: [], flags: ["allow-missing-certificates", "allow-insecure-endpoints"])
+            a = try Arguments(args, valued: [], flags: ["allow-missing-certificates", "allow-insecure-endpoints", "strict"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -66,8 +69,11 @@ enum PModeCommand {
                                           allowInsecureEndpoints: a.has("allow-insecure-endpoints"))
         do {
             let set = try PModeLoader.load(directory: directory, options: options)
-            print("\(directory): \(count(set.parties.count, "party", "parties")), \(count(set.pmodes.count, "P-Mode", "P-Modes")): OK")
-            return 0
+            let warnings = EAddressAgreementCheck.findings(in: set)
+            for warning in warnings { CLI.printError("\(directory): warning: \(warning)") }
+            let verdict = warnings.isEmpty ? "OK" : "OK with \(count(warnings.count, "warning", "warnings"))"
+            print("\(directory): \(count(set.parties.count, "party", "parties")), \(count(set.pmodes.count, "P-Mode", "P-Modes")): \(verdict)")
+            return warnings.isEmpty || !a.has("strict") ? 0 : 1
         } catch {
             CLI.printError(error.diagnostics.map { located($0, in: directory) }.joined(separator: "\n"))
             return 1

@@ -115,74 +115,63 @@ struct DocumentExchange {
 
     // MARK: Receiving
 
-    /// Why a message received here could not be taken in; the sender holds our receipt by then,
-    /// so it is only logged. For a document that is only what changed after the receipt (see
-    /// `takeDocument`); a status report is not checked before its receipt.
-    enum IntakeError: Error, CustomStringConvertible {
-        case malformed(String)
-        /// A document `DocumentHeaderCheck` refuses, which it does before the receipt: only a
-        /// message received before that check existed gets here.
-        case header(DocumentHeaderProblem)
-        var description: String {
-            switch self {
-            case .malformed(let s): return s
-            case .header(let problem): return problem.description
-            }
-        }
-    }
-
     /// The P-Mode party a stored party id (`type::value` or `value`) belongs to.
     func partyName(_ storedPartyId: String) -> String? {
         context.pmodes.parties.first { $0.partyIds.contains { $0.description == storedPartyId } }?.name
     }
 
     /// A document message received here: into the recipient's mailbox when this gateway serves
-    /// it, forwarded when another access point does (hub); otherwise the origin is told it failed.
+    /// it, forwarded when another access point does (hub); otherwise refused, and the origin told
+    /// it failed. Returns nil when it was taken in, else why not (the caller marks the AS4 message
+    /// `Failed` with it); throws only what may pass (store, disk), for the caller to try again.
     ///
     /// What the message alone decides was judged before the receipt (`DocumentHeaderCheck`);
     /// what is judged here depends on state that may change after it: the directory and the
-    /// registers (reported back Failed, with a code), and, thrown as errors the worker only
-    /// logs, the P-Modes (a reload may drop the origin party) and the mailboxes (the document id
-    /// taken meanwhile by a document from another access point).
-    func takeDocument(_ m: StoredMessage) throws {
-        // The receipt needed a P-Mode with this party: unknown only after a reload since.
-        guard let origin = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
+    /// registers, the P-Modes (a reload may drop the origin party) and the mailboxes (the
+    /// document id taken meanwhile by a document from another access point).
+    func takeDocument(_ m: StoredMessage) throws -> IntakeFailure? {
+        // The receipt needed a P-Mode with this party: unknown only after a reload since, and
+        // then there is no one to report to either.
+        guard let origin = partyName(m.metadata.fromParty) else {
+            return IntakeFailure(code: IntakeFailure.unknownSenderParty,
+                                 reason: "sender party \(m.metadata.fromParty) is not in the P-Modes in force (removed after the receipt?); it could not be told",
+                                 report: .notSent)
+        }
         let header: EAddressMessages.DocumentHeader
         do {
             // The same reading as before the receipt, so nothing that passed there fails here.
             header = try DocumentHeaderCheck.header(of: m.parts, carrier: .init { name in m.metadata.properties.first { $0.name == name }?.value })
         } catch let problem as DocumentHeaderProblem {
-            throw IntakeError.header(problem)
+            // Without a header there is no document id to report on.
+            return IntakeFailure(code: IntakeFailure.documentHeaderInvalid, reason: "\(problem.description); \(origin) could not be told",
+                                 report: .notSent)
         }
+        let refTo = m.metadata.messageId
         let files = Array(m.parts.dropFirst())
         let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
         // Kept in canonical spelling, as submissions are: inboxes, limits and legal holds match by it.
         let senderAddress = (try? EAddress(header.sender).canonical) ?? header.sender
         let recipientAddress = (try? EAddress(header.recipient).canonical) ?? header.recipient
         if let reason = try senderRefusal(header.sender, origin: origin) {
-            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: Self.senderNotServed, reason: reason)
-            return
+            return try refuse(header, origin: origin, refTo: refTo, code: Self.senderNotServed, reason: reason)
         }
         // The same rules as a submission here: reported back Failed with the same code.
         if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
-            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: refusal.outcome, reason: refusal.reason)
-            return
+            return try refuse(header, origin: origin, refTo: refTo, code: refusal.outcome, reason: refusal.reason)
         }
-        let decision: RouteDecision
-        do {
-            decision = try context.router.route(to: try EAddress(header.recipient), from: try? EAddress(header.sender), size: size, at: Date())
-        } catch let e as EAddressError {
-            // Both are e-addresses since DocumentHeaderCheck; kept so a bad one is logged, not retried.
-            throw IntakeError.malformed("recipient \(header.recipient): \(e)")
+        guard let recipientEAddress = try? EAddress(header.recipient) else {
+            // An e-address since DocumentHeaderCheck; kept so a bad one is refused, not retried.
+            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentHeaderInvalid,
+                              reason: "the recipient \(header.recipient) is not an e-address")
         }
+        let decision = try context.router.route(to: recipientEAddress, from: try? EAddress(header.sender), size: size, at: Date())
         let recipient: NewDocument.Recipient
         switch decision {
         case .localMailbox:
             // Refused before the receipt (MailboxQuota in InboundProcessor, pushed or pulled) when
             // the message names finalRecipient; one without it, or racing another, lands here.
             if let full = try MailboxQuota(context: context).refusal(for: recipientAddress, adding: size) {
-                try refuse(header, origin: origin, refTo: m.metadata.messageId, code: MailboxQuota.outcome, reason: full)
-                return
+                return try refuse(header, origin: origin, refTo: refTo, code: MailboxQuota.outcome, reason: full)
             }
             // The AS4 message that brought this recipient (one per recipient): its carrier, which
             // the retention purge erases with the document and the evidence names.
@@ -190,38 +179,67 @@ struct DocumentExchange {
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
             guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {
-                try refuse(header, origin: origin, refTo: m.metadata.messageId, code: "noAgreement",
-                           reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
-                return
+                return try refuse(header, origin: origin, refTo: refTo, code: "noAgreement",
+                                  reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
             }
             recipient = .init(address: recipientAddress, route: .remote, status: .submitted, party: party,
                               as4MessageId: Identifier.messageId(domain: context.messageIdDomain))
         default:
-            try refuse(header, origin: origin, refTo: m.metadata.messageId, code: decision.outcome, reason: decision.reason)
-            return
+            return try refuse(header, origin: origin, refTo: refTo, code: decision.outcome, reason: decision.reason)
         }
         // A later arrival of a document held already (another recipient: one AS4 message each)
         // adds only its recipient; its payloads are not copied into files nothing would name.
-        let held = try context.mailbox.document(messageId: header.documentId) != nil
+        // From anywhere else than the first one's origin, the id is someone else's document:
+        // refused, never merged (the insert refuses it too, should two arrive at once).
+        let heldDocument = try context.mailbox.document(messageId: header.documentId)
+        if let held = heldDocument, held.originParty != origin {
+            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentIdTaken,
+                              reason: Self.documentIdTaken(header.documentId, heldFrom: held.originParty))
+        }
+        let documentFiles: [DocumentFile]
+        do {
+            documentFiles = heldDocument != nil ? [] : try zip(header.files, files).map {
+                DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1))
+            }
+        } catch let missing as PayloadMissing {
+            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.payloadMissing, reason: missing.reason)
+        }
         var document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: senderAddress, metadata: header.metadata,
-            originParty: origin, originMessageId: m.metadata.messageId,
-            files: held ? [] : try zip(header.files, files).map { DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1)) },
-            recipients: [recipient])
+            originParty: origin, originMessageId: m.metadata.messageId, files: documentFiles, recipients: [recipient])
         document.retainUntil = try RetentionPolicy(context: context).retainUntil(
             storedAt: Date(), addresses: [senderAddress, recipientAddress])
         let notices = recipient.route == .mailbox
             ? [BackendNotification(address: recipientAddress, kind: "newMessage", messageId: header.documentId,
                                    recipient: recipientAddress, detail: "from \(senderAddress)", at: Date())] : []
-        guard case .stored = try context.mailbox.insertDocument(document, notifications: notices, at: Date()) else { return }
+        let inserted: DocumentInsertResult
+        do {
+            inserted = try context.mailbox.insertDocument(document, notifications: notices, at: Date())
+        } catch MailboxStoreError.conflict {
+            // Another access point's document with this id was stored between the check and here.
+            let holder = try context.mailbox.document(messageId: header.documentId)?.originParty
+            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentIdTaken,
+                              reason: Self.documentIdTaken(header.documentId, heldFrom: holder))
+        }
+        guard case .stored = inserted else { return nil }
         if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
            let r = d.recipients.first(where: { $0.address == recipientAddress }) {
-            guard try sendDocumentOrFail(d, to: r) else { return }
+            // One that cannot be forwarded is taken in all the same: its recipient is Failed here
+            // and reported to the origin (sendDocumentOrFail).
+            guard try sendDocumentOrFail(d, to: r) else { return nil }
             context.log.log(.info, "document-forwarded", ["document_id": header.documentId, "recipient": header.recipient, "from": origin,
                                                           "to": recipient.party])
         } else {
             context.log.log(.info, "mailbox-delivery", ["document_id": header.documentId, "recipient": header.recipient, "from": origin])
         }
+        return nil
+    }
+
+    /// Why a document id cannot be taken: someone else's document has it.
+    static func documentIdTaken(_ documentId: String, heldFrom holder: String?) -> String {
+        "document id \(documentId) is already held here for a document "
+            + (holder.map { "from access point \($0)" } ?? "submitted by a backend of this gateway")
+            + "; a document is identified by its id, so this one was not taken in (send it again under a new id)"
     }
 
     /// The code of a document whose sender the origin access point may not speak for.
@@ -266,8 +284,13 @@ struct DocumentExchange {
     /// refers to it.
     func fileBacked(_ part: MessagePart) throws -> StoredFile {
         guard part.file.path.isEmpty else { return part.file }
-        guard let bytes = part.bytes else { throw IntakeError.malformed("payload \(part.contentId) has neither a file nor stored bytes") }
+        guard let bytes = part.bytes else { throw PayloadMissing(reason: "payload \(part.contentId) has neither a file nor stored bytes") }
         return try context.store.storePayload(.bytes(bytes), at: Date())
+    }
+
+    /// A received payload the store has no contents for: trying again will not find them.
+    struct PayloadMissing: Error {
+        var reason: String
     }
 
     /// The P-Mode party with this party id to which we may send e-address documents, if any.
@@ -279,30 +302,50 @@ struct DocumentExchange {
         return party.name
     }
 
-    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, refTo: String, code: String, reason: String) throws {
+    /// Reports recipient `header.recipient` Failed to the origin with `code` and `reason`, and
+    /// says so in the intake failure it returns. When no report can be queued (no status leg back
+    /// to the origin, no usable certificate: configuration, not a passing fault), the failure says
+    /// that instead; store and disk errors are thrown, to be tried again.
+    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, refTo: String, code: String, reason: String) throws -> IntakeFailure {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
-        try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
-        context.log.log(.warning, "document-refused", ["document_id": header.documentId, "recipient": header.recipient, "reason": reason])
+        do {
+            try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
+        } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
+            let why = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
+            return IntakeFailure(code: code, reason: "\(reason); \(origin) could not be told: \(why)", report: .notSent)
+        }
+        context.log.log(.warning, "document-refused", ["document_id": header.documentId, "recipient": header.recipient, "code": code, "reason": reason])
+        return IntakeFailure(code: code, reason: "\(reason); reported Failed to \(origin)", report: .sent)
     }
 
     /// A status message about a document we sent: applied when it comes from the access point
-    /// the recipient was sent to, ignored (and logged) otherwise.
-    func takeStatus(_ m: StoredMessage) throws {
-        guard let from = partyName(m.metadata.fromParty) else { throw IntakeError.malformed("sender party \(m.metadata.fromParty) is unknown") }
-        guard let first = m.parts.first else { throw IntakeError.malformed("no status payload") }
+    /// the recipient was sent to. Returns nil when applied (or passed by the recipient's state
+    /// already), else why not; a status report is not answered, so nobody is told but the log
+    /// and the message's status.
+    func takeStatus(_ m: StoredMessage) throws -> IntakeFailure? {
+        func invalid(_ reason: String) -> IntakeFailure { IntakeFailure(code: IntakeFailure.statusReportInvalid, reason: reason, report: .none) }
+        guard let from = partyName(m.metadata.fromParty) else {
+            return IntakeFailure(code: IntakeFailure.unknownSenderParty,
+                                 reason: "sender party \(m.metadata.fromParty) is not in the P-Modes in force (removed after the receipt?)", report: .none)
+        }
+        guard let first = m.parts.first else { return invalid("no status payload") }
         let report: EAddressMessages.StatusReport
         do {
             report = try EAddressMessages.decode(EAddressMessages.StatusReport.self, from: try contents(of: first))
-        } catch {
-            throw IntakeError.malformed("the status report is not valid: \(error)")
+        } catch let e as CocoaError where e.code == .fileReadNoSuchFile {
+            return invalid("the status payload's file is gone: \(e)")
+        } catch let e as DecodingError {
+            return invalid("the status report is not valid: \(e)")
         }
         guard let status = RecipientStatus(rawValue: report.status), [.delivered, .recipientAccepted, .recipientRejected, .failed].contains(status) else {
-            throw IntakeError.malformed("status \(report.status) cannot be reported by a mailbox")
+            return invalid("status \(report.status) cannot be reported by a mailbox")
         }
         guard let d = try context.mailbox.document(messageId: report.documentId),
               let r = d.recipients.first(where: { $0.address == report.recipient }), r.route == .remote, r.party == from else {
-            throw IntakeError.malformed("\(from) reported on \(report.documentId) for \(report.recipient), which it was not sent")
+            return IntakeFailure(code: IntakeFailure.statusReportNotApplicable,
+                                 reason: "\(from) reported \(report.status) on document \(report.documentId) for \(report.recipient), which this gateway did not send it",
+                                 report: .none)
         }
         let decision = (status == .recipientAccepted || status == .recipientRejected)
             ? RecipientDecision(accepted: status == .recipientAccepted, code: report.code, reason: report.reason, at: report.at) : nil
@@ -320,7 +363,10 @@ struct DocumentExchange {
                                                                                      detail: step.status == .delivered || detail.isEmpty ? nil : detail))
                 // A document forwarded here by a hub: the news goes on to where it came from.
                 if try context.mailbox.updateRecipient(update, at: Date()) {
-                    reportToOrigin(d, recipient: r.address, status: step.status, decision: step.decision, retrievedAt: report.retrievedAt)
+                    // A failure goes on with its code and reason, or the origin would learn only that it failed.
+                    let relayed = step.decision ?? (step.status == .failed
+                        ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: report.retrievedAt)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
                     context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,
@@ -330,5 +376,6 @@ struct DocumentExchange {
         } catch MailboxStoreError.conflict {
             // Reported twice (a resent status): the first answer stands.
         }
+        return nil
     }
 }

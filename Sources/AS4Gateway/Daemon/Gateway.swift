@@ -67,6 +67,7 @@ final class Gateway {
         guard let us = set.party(named: config.party) else {
             throw GatewayError.configuration("party \(config.party) is not defined in \(config.pmodeDirectory)/parties.json")
         }
+        Self.warnOfMissingStatusLegs(set, party: config.party, log: log)
 
         // Our keys: configured, or the development PKI's files for our party.
         func ours(_ role: CertificateRole) throws -> (String, String) {
@@ -274,8 +275,18 @@ final class Gateway {
         context.metrics.notePModeReload(succeeded: problems.isEmpty)
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])
+            warnOfMissingStatusLegs(context.registry.current, party: context.party, log: context.log)
         } else {
             context.log.log(.error, "pmodes-refused", ["reason": "kept the previous P-Modes: " + problems.map(\.description).joined(separator: "; ")])
+        }
+    }
+
+    /// Each e-address document leg of ours without a status leg back, at every load: loud, not
+    /// fatal (`EAddressAgreementCheck` says why).
+    static func warnOfMissingStatusLegs(_ set: PModeSet, party: String, log: EventLog) {
+        for finding in EAddressAgreementCheck.findings(in: set, party: party) {
+            log.log(.warning, "pmode-status-leg-missing", ["pmode": finding.documentPMode, "from": finding.sender, "to": finding.receiver,
+                                                          "reason": finding.description])
         }
     }
 

@@ -90,6 +90,13 @@ struct GatewayConfiguration: Codable, Sendable {
     struct AdminListener: Codable, Sendable {
         var address: String
         var port: UInt16
+        /// How long the mailbox worker may keep failing before `/readyz` says not ready.
+        var mailboxWorkerFailingSeconds: Double = 60
+
+        init(address: String, port: UInt16) {
+            self.address = address
+            self.port = port
+        }
     }
 
     struct TLS: Codable, Sendable {
@@ -362,13 +369,20 @@ extension GatewayConfiguration.Listener {
 }
 
 extension GatewayConfiguration.AdminListener {
-    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port, mailboxWorkerFailingSeconds }
 
     init(from decoder: Decoder) throws {
         try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         address = try c.decode(String.self, forKey: .address)
         port = try c.port(forKey: .port)
+        if let seconds = try c.decodeIfPresent(Double.self, forKey: .mailboxWorkerFailingSeconds) {
+            guard seconds > 0, seconds <= 86_400 else {
+                throw DecodingError.dataCorruptedError(forKey: .mailboxWorkerFailingSeconds, in: c,
+                                                       debugDescription: "must be more than 0 and at most 86400 seconds")
+            }
+            mailboxWorkerFailingSeconds = seconds
+        }
     }
 }
 

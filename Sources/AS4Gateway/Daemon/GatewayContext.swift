@@ -58,6 +58,8 @@ final class GatewayContext: Sendable {
     /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
     let payloadIntegrity = PayloadIntegrity()
     let metrics = GatewayMetrics()
+    /// Whether `MailboxWorker` keeps failing, for `/readyz`.
+    let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
     let stopping = Atomic<Bool>(false)
     /// Working days for deemed notification dates: the rules plus `holidayCalendar` (start, SIGHUP).

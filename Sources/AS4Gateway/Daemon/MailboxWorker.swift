@@ -7,7 +7,7 @@ import Synchronization
 
 /// Connects the AS4 store to the backend API, following the store's event history (one thread):
 /// - a received e-address document or status message is taken in (`DocumentExchange`) and then
-///   marked handed over;
+///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`);
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
@@ -90,13 +90,16 @@ final class MailboxWorker: Sendable {
                         }
                         return try runOnce()
                     }
+                    context.mailboxWorkerHealth.succeeded()
                     if let fields = failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
                     // Straight on only while a full batch says more is waiting: each round ends
                     // with a durable cursor write (an fsync), so a busy history is better taken
                     // in batches every interval than a few events at a time.
                     if worked != Self.batchSize { Thread.sleep(forTimeInterval: Self.interval) }
                 } catch {
-                    if let fields = failures.failed("\(error)") { context.log.log(.error, "mailbox-worker", fields) }
+                    // Compared by kind, not text: a full disk names a new payload file each round.
+                    if let fields = failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "mailbox-worker", fields) }
+                    context.mailboxWorkerHealth.failed("\(error)")
                     Thread.sleep(forTimeInterval: 1)
                 }
             }
@@ -134,25 +137,31 @@ final class MailboxWorker: Sendable {
         guard let m = try context.store.findMessage(id: id, direction: .inbound), m.status == .received,
               m.metadata.service == EAddressMessages.service else { return }
         let exchange = DocumentExchange(context: context)
-        do {
-            switch m.metadata.action {
-            case EAddressMessages.documentAction: try exchange.takeDocument(m)
-            case EAddressMessages.statusAction: try exchange.takeStatus(m)
-            default: return
-            }
-        } catch let e as DocumentExchange.IntakeError {
-            // The sender's receipt was given; what is wrong inside stays in the log and the history.
-            // A document the message alone condemns never gets here (DocumentHeaderCheck refuses
-            // it before the receipt); what does is what changed since (see takeDocument).
-            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
-        } catch let e as MailboxStoreError {
-            // A document id already held from another access point: refused, never merged.
-            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "reason": e.description])
-        } catch let e as SubmissionError {
-            // No agreement to answer or forward by: retrying would block every later event.
-            context.log.log(.error, "document-intake-unanswered", ["message_id": id, "action": m.metadata.action, "reason": e.reason])
+        let failure: IntakeFailure?
+        switch m.metadata.action {
+        case EAddressMessages.documentAction: failure = try exchange.takeDocument(m)
+        case EAddressMessages.statusAction: failure = try exchange.takeStatus(m)
+        default: return
         }
-        try context.store.markHandedOver(messageId: id, at: Date())
+        guard let failure else {
+            try context.store.markHandedOver(messageId: id, at: Date())
+            return
+        }
+        // The sender holds our receipt: the message is not handed over as if it were taken in,
+        // it ends Failed with why, which `messages list --status Failed` and /metrics show. A
+        // refusal the origin was told of is logged by the exchange (`document-refused`); one it
+        // was owed but could not be sent is configuration to fix, so an error.
+        switch failure.report {
+        case .sent: break
+        case .notSent:
+            context.log.log(.error, "document-intake-unanswered", ["message_id": id, "action": m.metadata.action, "code": failure.code,
+                                                                   "reason": failure.reason])
+        case .none:
+            context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "code": failure.code,
+                                                                "reason": failure.reason])
+        }
+        context.metrics.intakeFailed(reported: failure.report == .sent)
+        try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date())
     }
 
     private func track(_ as4Id: String) throws {

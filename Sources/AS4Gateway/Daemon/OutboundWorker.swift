@@ -74,7 +74,7 @@ final class OutboundWorkers: Sendable {
                     jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
                     if let fields = failures.succeeded() { context.log.log(.info, "queue-available", fields) }
                 } catch {
-                    if let fields = failures.failed("\(error)") { context.log.log(.error, "queue-unavailable", fields) }
+                    if let fields = failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "queue-unavailable", fields) }
                     Thread.sleep(forTimeInterval: 1)
                     continue
                 }

@@ -7,6 +7,7 @@ import Foundation
 struct RepeatedFailureLog {
     var interval: TimeInterval = 60
     private var current: String?
+    private var currentReason: String?
     private var loggedAt = Date.distantPast
     private var unlogged = 0
 
@@ -14,15 +15,20 @@ struct RepeatedFailureLog {
         self.interval = interval
     }
 
-    /// A round failed with `reason`: the fields to log, or nil to stay quiet this time.
-    mutating func failed(_ reason: String, at now: Date = Date()) -> [String: String?]? {
-        if reason == current, now.timeIntervalSince(loggedAt) < interval {
+    /// A round failed with `reason`: the fields to log, or nil to stay quiet this time. `key`
+    /// says which failures are the same one (`FailureKey`), when the reason names particulars of
+    /// the round such as a new file name; without it the reasons are compared. The line logged
+    /// gives the full reason of the round it is logged in.
+    mutating func failed(_ reason: String, key: String? = nil, at now: Date = Date()) -> [String: String?]? {
+        let key = key ?? reason
+        if key == current, now.timeIntervalSince(loggedAt) < interval {
             unlogged += 1
             return nil
         }
         var fields: [String: String?] = ["reason": reason]
-        if reason == current, unlogged > 0 { fields["repeated"] = String(unlogged) }
-        current = reason
+        if key == current, unlogged > 0 { fields["repeated"] = String(unlogged) }
+        current = key
+        currentReason = reason
         loggedAt = now
         unlogged = 0
         return fields
@@ -30,8 +36,9 @@ struct RepeatedFailureLog {
 
     /// A round succeeded: the fields of a recovery line when failures were logged before, else nil.
     mutating func succeeded() -> [String: String?]? {
-        guard let previous = current else { return nil }
+        guard current != nil, let previous = currentReason else { return nil }
         current = nil
+        currentReason = nil
         loggedAt = .distantPast
         defer { unlogged = 0 }
         return ["reason": "working again after: \(previous)", "repeated": unlogged > 0 ? String(unlogged) : nil]

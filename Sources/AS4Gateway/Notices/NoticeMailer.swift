@@ -44,7 +44,7 @@ final class NoticeMailer: Sendable {
                     }
                     if let fields = failures.succeeded() { context.log.log(.info, "notice-recovered", fields) }
                 } catch {
-                    if let fields = failures.failed("\(error)") { context.log.log(.error, "notice", fields) }
+                    if let fields = failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "notice", fields) }
                 }
                 Thread.sleep(forTimeInterval: Self.interval)
             }
