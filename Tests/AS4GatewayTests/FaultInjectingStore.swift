@@ -7,7 +7,7 @@ import Synchronization
 /// a store outage at an exact point, without stopping a database.
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
-        case storePayload, recordInbound, attachReceipt, markHandedOver, markRetrieved, findMessage, findReply, events, listMessages
+        case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, markRetrieved, findMessage, findReply, events, listMessages
         case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
@@ -61,6 +61,9 @@ final class FaultInjectingStore: MessageStore {
         try check(.attachReceipt); try inner.attachReceipt(messageId: messageId, direction: direction, receipt: receipt, at: at)
     }
     func markHandedOver(messageId: String, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(messageId: messageId, at: at) }
+    func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws {
+        try check(.markIntakeFailed); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
+    }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
