@@ -80,14 +80,20 @@ struct SubmitRoute {
         var mimeTypes: [String] = []
         var partErrors: [(pointer: String, detail: String)] = []
         for (i, f) in files.enumerated() {
+            // Both are checked, so that one answer names every problem of the part.
+            var name = ""
             do throws(DocumentFileName.Invalid) {
-                names.append(try DocumentFileName.fromForm(filename: f.filename, extended: f.extendedFilename))
+                name = try DocumentFileName.fromForm(filename: f.filename, extended: f.extendedFilename)
             } catch {
                 partErrors.append(("file/\(i + 1)/filename", "file part \(i + 1): \(error.reason)"))
             }
+            names.append(name)
+            guard let contentType = f.contentType else {
+                mimeTypes.append(SealCommand.guessMimeType(name))
+                continue
+            }
             do throws(FileMediaType.Invalid) {
-                mimeTypes.append(try f.contentType.map { ct throws(FileMediaType.Invalid) in try FileMediaType.parse(ct).text }
-                                 ?? SealCommand.guessMimeType(names.last ?? ""))
+                mimeTypes.append(try FileMediaType.parse(contentType).text)
             } catch {
                 partErrors.append(("file/\(i + 1)/Content-Type", "file part \(i + 1): Content-Type \(error.reason)"))
             }
