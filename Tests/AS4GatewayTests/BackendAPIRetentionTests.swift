@@ -137,7 +137,8 @@ final class BackendAPIRetentionTests: XCTestCase {
         records.close()
         XCTAssertEqual(ids(first, "purged"), [free])
         XCTAssertEqual(ids(first, "held"), [heldByMessage, heldByAddress].sorted())
-        for (client, path) in [(dms, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)/files/1")] {
+        for (client, path) in [(dms, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)"), (mailbox, "/api/v1/messages/\(free)/files/1"),
+                               (dms, "/api/v1/messages/\(free)/evidence")] {
             let gone = try client.get(path)
             XCTAssertEqual(gone.status, 410, "\(path): \(gone.text)")
             XCTAssertEqual(gone.json["type"] as? String, "urn:as4gw:problem:gone")

@@ -18,6 +18,7 @@ struct BackendClient {
         var status: Int
         var body: [UInt8]
         var contentType: String?
+        var contentDisposition: String?
         var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
         var text: String { String(decoding: body, as: UTF8.self) }
     }
@@ -32,7 +33,7 @@ struct BackendClient {
 
     func get(_ path: String) throws -> Reply {
         let r = try http.get(url: base + path, headers: auth)
-        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), contentDisposition: r.header("Content-Disposition"))
     }
 
     func post(_ path: String, json: String) throws -> Reply {
@@ -78,6 +79,20 @@ struct BackendClient {
         for f in files {
             body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(f.name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
             body += f.bytes + Array("\r\n".utf8)
+        }
+        body += Array("--\(boundary)--\r\n".utf8)
+        let r = try http.post(url: base + "/api/v1/messages", headers: auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                              body: .bytes(body))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+    }
+
+    /// POST /api/v1/messages with a metadata part and file parts whose part headers are given
+    /// whole (`Content-Disposition` and the rest), for the names and types a DMS may send.
+    func submit(metadata: String, rawParts: [(headers: String, bytes: [UInt8])]) throws -> Reply {
+        let boundary = "as4gw-test-\(UUID().uuidString)"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n\(metadata)\r\n".utf8)
+        for p in rawParts {
+            body += Array("--\(boundary)\r\n\(p.headers)\r\n\r\n".utf8) + p.bytes + Array("\r\n".utf8)
         }
         body += Array("--\(boundary)--\r\n".utf8)
         let r = try http.post(url: base + "/api/v1/messages", headers: auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],

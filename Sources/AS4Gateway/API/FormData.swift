@@ -9,6 +9,8 @@ struct FormData {
     struct Field {
         var name: String
         var filename: String?
+        /// The raw `filename*` (RFC 8187 ext-value), decoded by `DocumentFileName.fromForm`.
+        var extendedFilename: String?
         var contentType: String?
         var body: PartBody
     }
@@ -58,7 +60,7 @@ struct FormData {
                 for path in spoolFiles { unlink(path) }
                 throw Problem.badRequest("part \(i + 1) has no Content-Disposition: form-data with a name")
             }
-            fields.append(Field(name: name, filename: params["filename"], contentType: part.headers["Content-Type"], body: part.body))
+            fields.append(Field(name: name, filename: params["filename"], extendedFilename: params["filename*"], contentType: part.headers["Content-Type"], body: part.body))
         }
         return FormData(fields: fields, spoolFiles: spoolFiles)
     }

@@ -50,11 +50,11 @@ struct MessageRoutes {
         // the sender, or its access point, is told so) only when the file served is the one stored.
         try checkStored(f.file, index: index)
         markRetrieved(a)
-        // Names may come from another access point: nothing that could end or bend the header.
-        let safeName = String(f.name.unicodeScalars.filter { $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7F }.map(Character.init))
-        let type = (try? MediaType.parse(f.mimeType).essence) ?? "application/octet-stream"
+        // Names and types may come from another access point: both are rebuilt so that nothing
+        // can end or bend the header (DocumentFileName, FileMediaType).
+        let type = FileMediaType.served(f.mimeType)
         var response = HTTPResponse.file(200, contentType: type, path: f.file.path)
-        response.headers = ["Content-Type": type, "Content-Disposition": "attachment; filename=\"\(safeName)\"",
+        response.headers = ["Content-Type": type, "Content-Disposition": DocumentFileName.attachmentHeader(f.name),
                             "Digest": "sha-256=\(Data(APICredentials.bytes(hex: f.file.sha256) ?? []).base64EncodedString())"]
         return response
     }

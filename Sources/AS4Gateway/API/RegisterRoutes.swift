@@ -262,15 +262,20 @@ struct RegisterRoutes {
         return n
     }
 
+    /// Every date-time the API accepts goes through here (strict RFC 3339: an impossible date
+    /// is refused, never rolled over into another day).
     static func date(_ value: Any?, _ pointer: String, _ errors: inout [(pointer: String, detail: String)]) -> Date? {
         guard let value else { return nil }
-        if let text = value as? String {
-            let plain = ISO8601DateFormatter(), fractional = ISO8601DateFormatter()
-            fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let d = plain.date(from: text) ?? fractional.date(from: text) { return d }
+        guard let text = value as? String else {
+            errors.append((pointer, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z"))
+            return nil
         }
-        errors.append((pointer, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z"))
-        return nil
+        do throws(RFC3339.Invalid) {
+            return try RFC3339.parse(text)
+        } catch {
+            errors.append((pointer, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z: \(error.reason)"))
+            return nil
+        }
     }
 
     static func json(_ e: NonDigitalPerson) -> JSON {

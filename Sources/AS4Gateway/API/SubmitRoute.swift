@@ -75,12 +75,31 @@ struct SubmitRoute {
         guard uploadErrors.isEmpty else {
             throw Problem.invalid(uploadErrors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: uploadErrors)
         }
+        // Each part's name and media type, checked before anything is stored.
         var names: [String] = []
+        var mimeTypes: [String] = []
+        var partErrors: [(pointer: String, detail: String)] = []
         for (i, f) in files.enumerated() {
-            guard let name = f.filename, !name.isEmpty, !name.contains("/"), name.utf8.count <= 255, TextInput.isCarriable(name) else {
-                throw Problem.badRequest("file part \(i + 1) needs a filename (no slash or control characters, at most 255 bytes)")
+            // Both are checked, so that one answer names every problem of the part.
+            var name = ""
+            do throws(DocumentFileName.Invalid) {
+                name = try DocumentFileName.fromForm(filename: f.filename, extended: f.extendedFilename)
+            } catch {
+                partErrors.append(("file/\(i + 1)/filename", "file part \(i + 1): \(error.reason)"))
             }
             names.append(name)
+            guard let contentType = f.contentType else {
+                mimeTypes.append(SealCommand.guessMimeType(name))
+                continue
+            }
+            do throws(FileMediaType.Invalid) {
+                mimeTypes.append(try FileMediaType.parse(contentType).text)
+            } catch {
+                partErrors.append(("file/\(i + 1)/Content-Type", "file part \(i + 1): Content-Type \(error.reason)"))
+            }
+        }
+        guard partErrors.isEmpty else {
+            throw Problem.invalid(partErrors.map(\.detail).joined(separator: "; "), errors: partErrors)
         }
         let size = Int(files.reduce(UInt64(0)) { $0 + $1.body.count }) + Int(uploads.reduce(Int64(0)) { $0 + $1.size })
 
@@ -142,7 +161,7 @@ struct SubmitRoute {
             for m in movedUploads { rename(m.stored, m.upload) }
         }
         do {
-            for (f, name) in zip(files, names) {
+            for ((f, name), mimeType) in zip(zip(files, names), mimeTypes) {
                 let tmp = try FileSink.createTemporary(in: context.spoolDirectory, prefix: "api-")
                 var sink = tmp
                 do {
@@ -153,7 +172,7 @@ struct SubmitRoute {
                     throw error
                 }
                 let file = try context.store.storePayload(.move(path: tmp.path), at: now)
-                stored.append(DocumentFile(name: name, mimeType: f.contentType.flatMap { try? MediaType.parse($0).essence } ?? SealCommand.guessMimeType(name), file: file))
+                stored.append(DocumentFile(name: name, mimeType: mimeType, file: file))
             }
             for u in uploads {
                 let file = try context.store.storePayload(.move(path: u.path), at: now)

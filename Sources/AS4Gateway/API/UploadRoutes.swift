@@ -43,13 +43,21 @@ struct UploadRoutes {
         var errors: [(pointer: String, detail: String)] = []
         for key in body.keys.sorted() where !["name", "mimeType", "size"].contains(key) { errors.append(("/\(key)", "unknown field")) }
         let name = body["name"] as? String ?? ""
-        if name.isEmpty || name.contains("/") || name.utf8.count > 255 || !TextInput.isCarriable(name) {
-            errors.append(("/name", "required: a file name without a slash or control characters, at most 255 bytes"))
+        do throws(DocumentFileName.Invalid) {
+            _ = try DocumentFileName.check(name)
+        } catch {
+            errors.append(("/name", "required: a file name (\(error.reason))"))
         }
-        let mimeType = body["mimeType"] as? String ?? "application/octet-stream"
-        if (try? MediaType.parse(mimeType)) == nil { errors.append(("/mimeType", "not a media type")) }
-        let size = (body["size"] as? NSNumber).flatMap { SubmitRoute.isJSONBoolean($0) ? nil : $0.int64Value } ?? 0
-        if size < 1 || size > Self.maxSize { errors.append(("/size", "required: the file's length in bytes, 1 to \(Self.maxSize)")) }
+        // Kept with its charset, as a submitted file part's is (FileMediaType).
+        var mimeType = "application/octet-stream"
+        switch body["mimeType"] {
+        case nil: break
+        case let text as String:
+            do throws(FileMediaType.Invalid) { mimeType = try FileMediaType.parse(text).text } catch { errors.append(("/mimeType", "not a media type: \(error.reason)")) }
+        default: errors.append(("/mimeType", "must be a string"))
+        }
+        let size = Self.integer(body["size"]) ?? 0
+        if size < 1 || size > Self.maxSize { errors.append(("/size", "required: the file's length in bytes, an integer from 1 to \(Self.maxSize)")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
         // What a connection may hold open (not yet taken by a document), so that no client can
         // claim the disk with uploads it never sends; and no upload larger than the disk's room.
@@ -74,7 +82,7 @@ struct UploadRoutes {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Problem.unavailable("cannot create the upload file: errno \(errno)") }
         close(fd)
-        let upload = Upload(id: id, connection: r.connection.name, name: name, mimeType: (try? MediaType.parse(mimeType).essence) ?? mimeType,
+        let upload = Upload(id: id, connection: r.connection.name, name: name, mimeType: mimeType,
                             size: size, chunkSize: Self.chunkSize, path: path, createdAt: Date())
         do {
             try r.context.mailbox.createUpload(upload)
@@ -83,6 +91,15 @@ struct UploadRoutes {
             throw error
         }
         return Self.view(upload).response(201)
+    }
+
+    /// A JSON integer, or nil: JSONSerialization gives 5.5 and true as NSNumbers too, and
+    /// `int64Value` would quietly make them 5 and 1.
+    static func integer(_ value: Any?) -> Int64? {
+        guard let n = value as? NSNumber, !SubmitRoute.isJSONBoolean(n) else { return nil }
+        let d = n.doubleValue
+        guard d.isFinite, d == d.rounded(), abs(d) < 9.0e15 else { return nil }
+        return n.int64Value
     }
 
     func owned(_ id: String) throws -> Upload {

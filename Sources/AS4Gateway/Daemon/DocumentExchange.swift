@@ -29,7 +29,9 @@ struct DocumentExchange {
             // refused here (one stat) rather than sent as the document. Hashing again is left to
             // the reading recipient's gateway, which checks the digest against the header.
             try PayloadIntegrity.checkSize(f.file)
-            payloads.append(Payload(mimeType: f.mimeType, body: try .wholeFile(f.file.path)))
+            // eb:PartProperties MimeType is the bare type; the charset is CharacterSet beside it.
+            let type = FileMediaType.stored(f.mimeType)
+            payloads.append(Payload(mimeType: type.essence, body: try .wholeFile(f.file.path), characterSet: type.charset))
         }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
