@@ -66,7 +66,6 @@ final class FaultInjectingStore: MessageStore {
     }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     // Passed through: no test injects a fault here yet.
-    func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws { try inner.markIntakeFailed(messageId: messageId, error: error, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
     }
