@@ -65,7 +65,6 @@ final class FaultInjectingStore: MessageStore {
         try check(.markIntakeFailed); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
     }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
-    // Passed through: no test injects a fault here yet.
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
     }
