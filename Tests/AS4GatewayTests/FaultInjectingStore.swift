@@ -62,6 +62,7 @@ final class FaultInjectingStore: MessageStore {
     }
     func markHandedOver(messageId: String, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(messageId: messageId, at: at) }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
+    func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws { try inner.markIntakeFailed(messageId: messageId, error: error, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
     }

@@ -258,8 +258,12 @@ struct SubmitRoute {
         case nil: errors.append(("/recipients", "required: a list of e-addresses"))
         default: errors.append(("/recipients", "must be a list of 1 to \(maxRecipients) e-addresses"))
         }
+        // Free text is carried in XML (the document header's JSON rides in AS4, the metadata in
+        // the evidence bundle): what XML cannot hold is refused here, not found at the receiver.
         for key in ["subject", "documentKind", "referenceNumber"] {
-            if let v = object[key], !(v is String) || (v as? String)?.count ?? 0 > 1000 { errors.append(("/\(key)", "must be a string of at most 1000 characters")) }
+            guard let v = object[key] else { continue }
+            guard let s = v as? String else { errors.append(("/\(key)", "must be a string of at most 1000 characters")); continue }
+            if let p = TextInput.problem(s, maxLength: 1000) { errors.append(("/\(key)", p)) }
         }
         if object["subject"] == nil { errors.append(("/subject", "required")) }
         // Whether it has passed is judged after an idempotent replay was answered (`submit`).
@@ -269,7 +273,9 @@ struct SubmitRoute {
         }
         var key: String?
         if let v = object["idempotencyKey"] {
-            if let s = v as? String, (1...200).contains(s.utf8.count) { key = s } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
+            if let s = v as? String, (1...200).contains(s.utf8.count) {
+                if TextInput.isCarriable(s) { key = s } else { errors.append(("/idempotencyKey", TextInput.refusal)) }
+            } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
         }
         var uploads: [String] = []
         switch object["uploads"] {

@@ -47,7 +47,8 @@ struct UploadRoutes {
             errors.append(("/name", "required: a file name without a slash or control characters, at most 255 bytes"))
         }
         let mimeType = body["mimeType"] as? String ?? "application/octet-stream"
-        if (try? MediaType.parse(mimeType)) == nil { errors.append(("/mimeType", "not a media type")) }
+        if !TextInput.isCarriable(mimeType) { errors.append(("/mimeType", TextInput.refusal)) }
+        else if (try? MediaType.parse(mimeType)) == nil { errors.append(("/mimeType", "not a media type")) }
         let size = (body["size"] as? NSNumber).flatMap { SubmitRoute.isJSONBoolean($0) ? nil : $0.int64Value } ?? 0
         if size < 1 || size > Self.maxSize { errors.append(("/size", "required: the file's length in bytes, 1 to \(Self.maxSize)")) }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
