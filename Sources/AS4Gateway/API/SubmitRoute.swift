@@ -50,6 +50,11 @@ struct SubmitRoute {
         guard !files.isEmpty || !metadata.uploads.isEmpty else {
             throw Problem.badRequest("the submission has no file part and names no upload", errors: [(pointer: "file", detail: "at least one part named file, or uploads in the metadata")])
         }
+        if files.count + metadata.uploads.count > EAddressMessages.maxFiles {
+            throw Problem.invalid("the document has \(files.count + metadata.uploads.count) files; at most \(EAddressMessages.maxFiles) fit one AS4 message "
+                                  + "(\(MIMELimits.default.maxParts) MIME parts with the SOAP envelope and the document header): send it as several documents",
+                                  errors: [(pointer: "file", detail: "at most \(EAddressMessages.maxFiles) files and uploads together")])
+        }
         guard r.holds(metadata.sender) else {
             throw Problem.forbidden("connection \(r.connection.name) may not send as \(metadata.sender)")
         }
