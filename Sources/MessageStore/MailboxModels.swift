@@ -282,10 +282,13 @@ public struct RecipientUpdate: Sendable {
     public var decision: RecipientDecision?
     /// Set when the recipient first retrieves the document.
     public var retrieved: Bool
+    /// When it read it, if not at the update's own time: a remote recipient's reading is
+    /// reported later by its access point, and the moment of reading is the legal fact.
+    public var retrievedAt: Date?
     public var notifications: [BackendNotification]
 
     public init(messageId: String, address: String, status: RecipientStatus, detail: String? = nil, receipt: Data? = nil,
-                decision: RecipientDecision? = nil, retrieved: Bool = false, notifications: [BackendNotification] = []) {
+                decision: RecipientDecision? = nil, retrieved: Bool = false, retrievedAt: Date? = nil, notifications: [BackendNotification] = []) {
         self.messageId = messageId
         self.address = address
         self.status = status
@@ -293,6 +296,7 @@ public struct RecipientUpdate: Sendable {
         self.receipt = receipt
         self.decision = decision
         self.retrieved = retrieved
+        self.retrievedAt = retrievedAt
         self.notifications = notifications
     }
 }

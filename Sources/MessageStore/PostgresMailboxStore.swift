@@ -169,7 +169,7 @@ public final class PostgresMailboxStore: MailboxStore {
             if u.retrieved {
                 try c.execute("""
                     UPDATE document_recipients SET retrieved_at = $1 WHERE message_id = $2 AND address = $3 AND retrieved_at IS NULL
-                    """, [at, u.messageId, u.address])
+                    """, [u.retrievedAt ?? at, u.messageId, u.address])
             }
             // The receipt is the proof of sending: kept even when a later state was reported first.
             if let receipt = u.receipt {

@@ -139,7 +139,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             try MailboxRules.checkUpdate(u, decided: decided)
             if u.retrieved {
                 try c.run("UPDATE document_recipients SET retrieved_at = ? WHERE message_id = ? AND address = ? AND retrieved_at IS NULL",
-                          [at, u.messageId, u.address])
+                          [u.retrievedAt ?? at, u.messageId, u.address])
             }
             // The receipt is the proof of sending: kept even when a later state was reported first.
             if let receipt = u.receipt {

@@ -64,6 +64,30 @@ final class APIParsingTests: XCTestCase {
         XCTAssertNil(problem("{\"sender\": \"DVS@90000048472\", \"recipients\": [\"_DEFAULT@40003032949\"], \"subject\": \"s\", \"notifyOnDelivery\": false}"))
     }
 
+    /// Text XML 1.0 cannot carry (it would be refused by the receiving gateway and make the
+    /// evidence bundle unwritable) is a 422 naming the field, for every free-text field.
+    func testMetadataTextXMLCannotCarryIsRefusedPerField() {
+        func problem(_ field: String, _ escaped: String) -> Problem? {
+            var fields = ["\"subject\": \"s\""]
+            if field == "subject" { fields = [] }
+            fields.append("\"\(field)\": \"bad \(escaped) char\"")
+            let json = "{\"sender\": \"DVS@90000048472\", \"recipients\": [\"_DEFAULT@40003032949\"], " + fields.joined(separator: ", ") + "}"
+            do { _ = try SubmitRoute.metadata(Array(json.utf8)); return nil } catch { return error as? Problem }
+        }
+        for field in ["subject", "documentKind", "referenceNumber", "idempotencyKey"] {
+            for escaped in ["\\uffff", "\\ufffe", "\\u0001", "\\u001f"] {
+                let p = problem(field, escaped)
+                XCTAssertEqual(p?.status, 422, "\(field) \(escaped)")
+                XCTAssertEqual(p?.errors.map(\.pointer), ["/\(field)"], "\(field) \(escaped): \(String(describing: p?.detail))")
+                XCTAssertTrue(p?.detail.contains("XML cannot carry") ?? false, "\(String(describing: p?.detail))")
+            }
+            XCTAssertNil(problem(field, "tab\\t line\\n cr\\r \\ufffd \\ud83d\\ude00"), field)
+        }
+        // A lone surrogate never becomes text the gateway keeps: refused, whichever way.
+        let lone = problem("subject", "\\ud800")
+        XCTAssertTrue(lone?.status == 400 || lone?.status == 422, "\(String(describing: lone?.status))")
+    }
+
     func testLoopbackPeers() {
         for a in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] { XCTAssertTrue(APIHandler.isLoopback(a), a) }
         for a in ["10.0.0.1", "::ffff:10.0.0.1", "", "1.127.0.0"] { XCTAssertFalse(APIHandler.isLoopback(a), a) }

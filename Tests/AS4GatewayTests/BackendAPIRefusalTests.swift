@@ -128,6 +128,11 @@ final class BackendAPIRefusalTests: XCTestCase {
         assertProblem(fields, 422, "invalid-request")
         let pointers = Set(((fields.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["pointer"] as? String })
         XCTAssertEqual(pointers, ["/recipients/0", "/deliveryBy", "/colour", "/subject"], fields.text)
+        // Text XML cannot carry would be refused by a receiving gateway and break the evidence bundle.
+        let uncarriable = try submit("{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.company)\"], \"subject\": \"bad \\uffff char \\ufffe\", "
+                                     + "\"referenceNumber\": \"1\\u0002\"}")
+        assertProblem(uncarriable, 422, "invalid-request", "XML cannot carry")
+        XCTAssertEqual(((uncarriable.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["pointer"] as? String }, ["/subject", "/referenceNumber"], uncarriable.text)
 
         let unknown = try submit(BackendClient.metadata(from: Self.ministry, to: [Self.company, "_DEFAULT@40003000001"]))
         assertProblem(unknown, 422, "recipient-refused", "_DEFAULT@40003000001 is not in the e-address directory")

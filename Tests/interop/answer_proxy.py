@@ -17,6 +17,9 @@ MODE:
                returned only --hold seconds later (an answer under way while the sender's state
                moves on); with --held-status S not forwarded at all, answered S with no body
                after the hold. Later POSTs are forwarded and answered at once.
+  refuse-size  the first POST is answered 413 with no body (a size limit in front of the
+               receiver); every later one gets no answer at all, its connection closed (as an
+               upload the refusing side cut off mid-way)
 
 Prints "listening on PORT" once ready, then one line per request: its number, what was done, the
 status returned.
@@ -43,7 +46,7 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--cacert", required=True)
-    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned", "hold"], required=True)
+    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned", "hold", "refuse-size"], required=True)
     p.add_argument("--retry-after", default="3")
     p.add_argument("--answer")
     p.add_argument("--hold", type=float, default=5)
@@ -90,6 +93,14 @@ def main():
             if args.mode == "fault":
                 self.answer(500, "application/soap+xml; charset=UTF-8", FAULT)
                 print(n, "fault", 500, flush=True)
+                return
+            if args.mode == "refuse-size":
+                if n == 1:
+                    self.answer(413, None, b"")
+                    print(n, "refused", 413, flush=True)
+                else:
+                    self.close_connection = True
+                    print(n, "dropped", 0, flush=True)
                 return
             if args.mode == "canned":
                 self.answer(200, canned[0], canned[1])

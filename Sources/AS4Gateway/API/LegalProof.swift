@@ -15,10 +15,17 @@ struct RecipientSending: Sendable {
     /// The receipt check's verdict (remote recipients with a receipt only).
     var receiptValid: Bool?
     var receiptDetail: String?
+    /// A remote recipient still Submitted: the last failed attempt's error, attempts made, allowed.
+    var lastAttemptError: (error: DeliveryError, attempts: Int, maxAttempts: Int)?
 
     var jsonFields: [(String, JSON)] {
-        [("sent", .bool(sent)), ("sentAt", sentAt.map(DocumentView.time) ?? .null),
-         ("deemedNotifiedOn", deemedNotifiedOn.map { .string($0.description) } ?? .null), ("sentStatement", .string(statement))]
+        var fields: [(String, JSON)] = [("sent", .bool(sent)), ("sentAt", sentAt.map(DocumentView.time) ?? .null),
+                                        ("deemedNotifiedOn", deemedNotifiedOn.map { .string($0.description) } ?? .null), ("sentStatement", .string(statement))]
+        if let last = lastAttemptError {
+            fields.append(("lastAttemptError", .object([("code", .string(last.error.code)), ("reason", .string(last.error.reason)),
+                                                        ("attempts", .int(last.attempts)), ("maxAttempts", .int(last.maxAttempts))])))
+        }
+        return fields
     }
 }
 
@@ -40,7 +47,16 @@ struct LegalProof {
                                     statement: "Sent on \(Self.text(stored)): stored in \(r.address)'s mailbox on this gateway. Deemed notified on \(deemed), the second working day in Latvia after the day of sending.")
         case .remote:
             guard let receipt = r.receipt, let as4 = r.as4MessageId else {
-                return RecipientSending(sent: false, statement: "Not sent: this gateway holds no signed receipt from \(r.party ?? "the recipient's access point") yet (status \(r.status.rawValue)).")
+                var sending = RecipientSending(sent: false, statement: "Not sent: this gateway holds no signed receipt from \(r.party ?? "the recipient's access point") yet (status \(r.status.rawValue)).")
+                // While the retries go on, the DMS sees why the attempts so far failed (the
+                // receiving side's refusal, kept by `AttemptFailure` across broken connections)
+                // rather than a bare "Submitted" until they run out.
+                if r.status == .submitted, let as4 = r.as4MessageId,
+                   let outbound = (try? context.store.findMessage(id: as4, direction: .outbound))??.outbound, let error = outbound.lastError {
+                    sending.lastAttemptError = (error, outbound.attempts, outbound.maxAttempts)
+                    sending.statement += " Attempt \(outbound.attempts) of \(outbound.maxAttempts) got no receipt: \(error.code): \(error.reason)."
+                }
+                return sending
             }
             let check = ReceiptCheck(context: context).verify(receipt, as4MessageId: as4)
             guard check.valid else {

@@ -83,9 +83,11 @@ struct MessageRoutes {
             let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: "retrieved by \(r.connection.name)",
                                          retrieved: true,
                                          notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
+            // One moment: the one recorded here is the one the sending side records (a legal fact).
+            let now = Date()
             do {
-                if try r.context.mailbox.updateRecipient(update, at: Date()) {
-                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: Date())
+                if try r.context.mailbox.updateRecipient(update, at: now) {
+                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
                 }
             } catch {
                 r.context.log.log(.error, "retrieval-not-recorded", ["document_id": id, "recipient": held.address, "reason": "\(error)"])

@@ -313,7 +313,8 @@ struct RegistrationRoutes {
         if let r = try store.registration(id: id), r.status == .approved {
             decided = r
         } else {
-            decided = try store.decide(id: id, status: .approved, actor: actor, reason: body["comment"] as? String, at: now)
+            let comment = try TextInput.optional(body["comment"], pointer: "/comment", maxLength: Self.limits.text)
+            decided = try store.decide(id: id, status: .approved, actor: actor, reason: comment, at: now)
         }
         do {
             try SelfService.applyApproval(decided, actor: actor, context: context, now: now)

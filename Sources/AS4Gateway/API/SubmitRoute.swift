@@ -50,6 +50,11 @@ struct SubmitRoute {
         guard !files.isEmpty || !metadata.uploads.isEmpty else {
             throw Problem.badRequest("the submission has no file part and names no upload", errors: [(pointer: "file", detail: "at least one part named file, or uploads in the metadata")])
         }
+        if files.count + metadata.uploads.count > EAddressMessages.maxFiles {
+            throw Problem.invalid("the document has \(files.count + metadata.uploads.count) files; at most \(EAddressMessages.maxFiles) fit one AS4 message "
+                                  + "(\(MIMELimits.default.maxParts) MIME parts with the SOAP envelope and the document header): send it as several documents",
+                                  errors: [(pointer: "file", detail: "at most \(EAddressMessages.maxFiles) files and uploads together")])
+        }
         guard r.holds(metadata.sender) else {
             throw Problem.forbidden("connection \(r.connection.name) may not send as \(metadata.sender)")
         }
@@ -277,8 +282,12 @@ struct SubmitRoute {
         case nil: errors.append(("/recipients", "required: a list of e-addresses"))
         default: errors.append(("/recipients", "must be a list of 1 to \(maxRecipients) e-addresses"))
         }
+        // Free text is carried in XML (the document header's JSON rides in AS4, the metadata in
+        // the evidence bundle): what XML cannot hold is refused here, not found at the receiver.
         for key in ["subject", "documentKind", "referenceNumber"] {
-            if let v = object[key], !(v is String) || (v as? String)?.count ?? 0 > 1000 { errors.append(("/\(key)", "must be a string of at most 1000 characters")) }
+            guard let v = object[key] else { continue }
+            guard let s = v as? String else { errors.append(("/\(key)", "must be a string of at most 1000 characters")); continue }
+            if let p = TextInput.problem(s, maxLength: 1000) { errors.append(("/\(key)", p)) }
         }
         if object["subject"] == nil { errors.append(("/subject", "required")) }
         // Whether it has passed is judged after an idempotent replay was answered (`submit`).
@@ -288,7 +297,9 @@ struct SubmitRoute {
         }
         var key: String?
         if let v = object["idempotencyKey"] {
-            if let s = v as? String, (1...200).contains(s.utf8.count) { key = s } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
+            if let s = v as? String, (1...200).contains(s.utf8.count) {
+                if TextInput.isCarriable(s) { key = s } else { errors.append(("/idempotencyKey", TextInput.refusal)) }
+            } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
         }
         var uploads: [String] = []
         switch object["uploads"] {

@@ -4,15 +4,19 @@ import Foundation
 /// party ids): it must be carriable everywhere it goes. XML 1.0 cannot hold C0 control
 /// characters other than tab, LF and CR, not even as character references, so one such
 /// character in a stored reason would make every later evidence bundle of the document
-/// unwritable; PostgreSQL text cannot hold NUL. Refused where it enters, with a precise problem.
+/// unwritable; PostgreSQL text cannot hold NUL. U+FFFE and U+FFFF are outside XML 1.0's `Char`
+/// too. (Lone surrogates cannot reach here: a Swift `String` holds only scalar values, and the
+/// JSON reader refuses or replaces them.) Refused where it enters, with a precise problem.
 enum TextInput {
+    static let refusal = "contains a character XML cannot carry (a control character other than tab, line feed and carriage return, or U+FFFE/U+FFFF)"
+
     static func isCarriable(_ s: String) -> Bool {
         !s.unicodeScalars.contains { ($0.value < 0x20 && $0.value != 0x09 && $0.value != 0x0A && $0.value != 0x0D) || $0.value == 0xFFFE || $0.value == 0xFFFF }
     }
 
     /// Why `s` is refused, or nil.
     static func problem(_ s: String, maxLength: Int) -> String? {
-        if !isCarriable(s) { return "contains a control character (only tab, line feed and carriage return are allowed)" }
+        if !isCarriable(s) { return refusal }
         if s.count > maxLength { return "longer than \(maxLength) characters" }
         return nil
     }

@@ -52,6 +52,7 @@ struct UploadRoutes {
         var mimeType = "application/octet-stream"
         switch body["mimeType"] {
         case nil: break
+        case let text as String where !TextInput.isCarriable(text): errors.append(("/mimeType", TextInput.refusal))
         case let text as String:
             do throws(FileMediaType.Invalid) { mimeType = try FileMediaType.parse(text).text } catch { errors.append(("/mimeType", "not a media type: \(error.reason)")) }
         default: errors.append(("/mimeType", "must be a string"))

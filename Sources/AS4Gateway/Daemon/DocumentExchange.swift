@@ -352,15 +352,25 @@ struct DocumentExchange {
         let decision = (status == .recipientAccepted || status == .recipientRejected)
             ? RecipientDecision(accepted: status == .recipientAccepted, code: report.code, reason: report.reason, at: report.at) : nil
         let detail = [report.code, report.reason].compactMap { $0 }.joined(separator: ": ")
-        var steps: [(status: RecipientStatus, decision: RecipientDecision?, detail: String)] = []
-        if let read = report.retrievedAt, status != .delivered, r.status.allows(.delivered, receiptHeld: r.receipt != nil) {
-            steps.append((.delivered, nil, "read at \(ISO8601DateFormatter().string(from: read)), reported by \(from)"))
+        // The recipient's retrievedAt is when it read the document at the receiving side, not
+        // when this report arrived (bounded: `ReportedReadingTime`).
+        let readAt = (report.retrievedAt ?? (status == .delivered ? report.at : nil))
+            .map { ReportedReadingTime(reported: $0, documentCreatedAt: d.createdAt, now: Date()) }
+        if let readAt, readAt.beyondSkew {
+            context.log.log(.warning, "status-report-time-clamped", ["document_id": d.messageId, "recipient": r.address, "from": from,
+                                                                     "reason": readAt.clampNote])
         }
-        steps.append((status, decision, detail.isEmpty ? "reported by \(from)" : detail))
+        let clamped = readAt?.clampNote.map { "; " + $0 } ?? ""
+        var steps: [(status: RecipientStatus, decision: RecipientDecision?, detail: String)] = []
+        if let readAt, report.retrievedAt != nil, status != .delivered, r.status.allows(.delivered, receiptHeld: r.receipt != nil) {
+            steps.append((.delivered, nil, "read at \(ISO8601DateFormatter().string(from: readAt.recorded)), reported by \(from)\(clamped)"))
+        }
+        steps.append((status, decision, (detail.isEmpty ? "reported by \(from)" : detail) + (status == .delivered ? clamped : "")))
         do {
             for step in steps {
                 let update = RecipientUpdate(messageId: d.messageId, address: r.address, status: step.status, detail: step.detail,
                                              decision: step.decision, retrieved: step.status == .delivered,
+                                             retrievedAt: step.status == .delivered ? readAt?.recorded : nil,
                                              notifications: Self.senderNotifications(d, address: r.address, status: step.status,
                                                                                      detail: step.status == .delivered || detail.isEmpty ? nil : detail))
                 // A document forwarded here by a hub: the news goes on to where it came from.

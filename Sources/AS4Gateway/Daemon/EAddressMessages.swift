@@ -1,3 +1,4 @@
+import EnvelopeXML
 import Foundation
 
 /// How documents between e-addresses and their status travel by AS4 between access points.
@@ -15,6 +16,11 @@ enum EAddressMessages {
     static let headerContentID = "document-header@as4gw"
     /// The eb:Property naming the document a message carries (or reports on).
     static let documentIdProperty = "documentId"
+    /// Files one document may have: its AS4 message holds them as MIME parts beside the SOAP
+    /// root part and the JSON document header, and a receiver refuses a message of more parts
+    /// than `MIMELimits.maxParts` (EBMS:0007). Checked at submission, where the DMS can still
+    /// split the document, instead of failing at the receiver after the retries.
+    static let maxFiles = MIMELimits.default.maxParts - 2
 
     struct FileInfo: Codable, Equatable {
         var name: String

@@ -104,26 +104,28 @@ final class OutboundWorkers: Sendable {
                                          "from": partyValue(job.metadata.fromParty), "to": partyValue(job.metadata.toParty),
                                          "service": job.metadata.service,
                                          "action": job.metadata.action, "pmode": job.metadata.pmodeId, "attempt": String(job.attempt)]
-        let outcome: Result<[UInt8], EbmsError>
+        let outcome: Result<[UInt8], AttemptFailure>
         var retryAfter: TimeInterval?
         if let client, let endpoint = job.endpoint {
             (outcome, retryAfter) = attempt(job, client: client, endpoint: endpoint)
         } else {
-            outcome = .failure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable"))
+            outcome = .failure(AttemptFailure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable")))
         }
         fields["elapsed_ms"] = ms(started)
         switch outcome {
         case .success(let receipt):
             record(receipt, of: job, fields: fields)
         case .failure(let error):
-            context.metrics.noteReceiptOutcome(error)
-            let code = error.code.rawValue
+            context.metrics.noteReceiptOutcome(error.ebms.map { $0 as Error } ?? error)
+            let code = error.code
+            // An attempt the receiving side did not answer keeps its last answer in view.
+            let previous = error.isPeerAnswer ? nil : (try? context.store.findMessage(id: job.metadata.messageId, direction: .outbound))??.outbound?.lastError
             // A peer that asked us to wait (503/429 with Retry-After) gets at least that long.
             let retry = reception(for: job).delay(beforeRetry: job.attempt).map { max($0, retryAfter ?? 0) }
             do {
                 if let retry, !job.isLastAttempt {
                     let reached = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
-                                                              error: DeliveryError(code: code, reason: error.reason),
+                                                              error: error.retryError(after: previous),
                                                               nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
                     // Withdrawn meanwhile (its document's deadline): the store failed it instead.
                     guard reached == .submitted else {
@@ -134,10 +136,8 @@ final class OutboundWorkers: Sendable {
                     context.log.log(.warning, "retry", fields.merging(["status": "Submitted", "error_code": code, "reason": error.reason,
                                                                       "next_attempt_s": String(Int(retry.rounded()))]) { $1 })
                 } else {
-                    // No receipt after the last attempt: MissingReceipt unless the peer said why.
-                    let final = error.code == .connectionFailure || error.code == .invalidReceipt
-                        ? DeliveryError(code: EbmsError.Code.missingReceipt.rawValue, reason: "no valid receipt after \(job.attempt) attempts: \(error.reason)")
-                        : DeliveryError(code: code, reason: error.reason)
+                    // No receipt after the last attempt: the peer's answer, or MissingReceipt with the last one it gave.
+                    let final = error.finalError(attempts: job.attempt, after: previous)
                     try context.store.markFailed(messageId: job.metadata.messageId, owner: job.owner, error: final, at: Date())
                     context.log.log(.error, "failed", fields.merging(["status": "Failed", "error_code": final.code, "reason": final.reason]) { $1 })
                 }
@@ -188,24 +188,25 @@ final class OutboundWorkers: Sendable {
 
     /// One POST of the stored message; the receipt bytes when it validates, and how long the peer
     /// asked us to wait before the next attempt, if it did.
-    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> (Result<[UInt8], EbmsError>, retryAfter: TimeInterval?) {
+    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> (Result<[UInt8], AttemptFailure>, retryAfter: TimeInterval?) {
         let response: HTTPClientResponse
         do {
             let body: HTTPRequestBodySource = job.messageBytes.map { .bytes([UInt8]($0)) } ?? .file(path: job.messagePath)
             response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body,
                                        pinnedPublicKeys: tlsPins(forParty: job.metadata.toParty))
         } catch {
-            return (.failure(EbmsError(.connectionFailure, "\(error)")), nil)
+            return (.failure(AttemptFailure(EbmsError(.connectionFailure, "\(error)"))), nil)
         }
         let retryAfter = [429, 503].contains(response.status) ? RetryAfter.seconds(response.header("Retry-After"), now: Date()) : nil
         return (judge(response, job), retryAfter)
     }
 
     /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
-    func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], EbmsError> {
+    func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], AttemptFailure> {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
-            return .failure(EbmsError(.connectionFailure, "HTTP \(response.status) without an AS4 signal"))
+            // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
+            return .failure(AttemptFailure(httpStatus: response.status))
         }
         do {
             let raw = try MessageInput.load(bytes: response.body, contentType: contentType)
@@ -242,9 +243,9 @@ final class OutboundWorkers: Sendable {
             // in: the status, receipt and evidence routes read it back as application/soap+xml.
             return .success(raw.envelope)
         } catch let e as EbmsError {
-            return .failure(e)
+            return .failure(AttemptFailure(e))
         } catch {
-            return .failure(EbmsError(.invalidReceipt, "\(error)"))
+            return .failure(AttemptFailure(EbmsError(.invalidReceipt, "\(error)")))
         }
     }
 

@@ -25,7 +25,7 @@ struct EvidenceBundle {
         messageEvents.sort { $0.id < $1.id }
 
         let proof = LegalProof(context: context)
-        var w = XMLWriter(capacity: 16384)
+        var w = EvidenceXMLWriter(capacity: 16384)
         w.open("ev:Content", [("Id", EvidenceSeal.contentId)])
         w.open("ev:Message", [("messageId", d.messageId), ("sender", d.sender), ("createdAt", Self.time(d.createdAt)),
                               ("gateway", context.party), ("generatedAt", Self.time(now)),

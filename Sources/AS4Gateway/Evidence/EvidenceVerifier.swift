@@ -97,10 +97,17 @@ struct EvidenceVerifier {
         guard let at = EvidenceBundle.millis(e.attribute("at")) else {
             throw EvidenceError("\(table.rawValue) event \(id): its time \(e.attribute("at") ?? "(none)") is not an RFC 3339 time with milliseconds")
         }
+        // A stored value XML cannot carry is in the bundle as `nameBase64` (EvidenceText): the
+        // hash is over the value itself.
+        func field(_ name: String) throws -> String? {
+            do { return try EvidenceText.value(of: name) { e.attribute($0) } } catch {
+                throw EvidenceError("\(table.rawValue) event \(id): \(error)")
+            }
+        }
         let fields: [String?] = switch table {
-        case .documentEvents: [e.attribute("messageId"), e.attribute("recipient"), at, e.attribute("status"), e.attribute("detail")]
-        case .messageEvents: [e.attribute("messageRow"), at, e.attribute("direction"), e.attribute("status"), e.attribute("code"),
-                              e.attribute("detail")]
+        case .documentEvents: [try field("messageId"), try field("recipient"), at, try field("status"), try field("detail")]
+        case .messageEvents: [try field("messageRow"), at, try field("direction"), try field("status"), try field("code"),
+                              try field("detail")]
         }
         let expected = EventChain.hash(table: table, id: id, prevHash: prev, fields: fields)
         guard expected == hash else {

@@ -1,0 +1,79 @@
+import EnvelopeXML
+import MessageStore
+
+/// Why one delivery attempt ended without a valid receipt, as the queue records it.
+///
+/// What the receiving side *answered* (an ebMS error signal, a SOAP Fault, an HTTP refusal such
+/// as 413) is the reason its DMS needs; a connection that broke on a later attempt is not. So a
+/// failure without an answer keeps the last answer in its reason ("…; last answer: HTTP 413:
+/// …"), which then reaches the recipient's status while the retries go on and the final Failed
+/// when they run out. The retries themselves stay as the agreement configures them: a refusal
+/// may be passing (a mailbox freed, a limit raised), and issue 4's "Failed after the configured
+/// retries" holds for every peer answer.
+struct AttemptFailure: Error {
+    var code: String
+    var reason: String
+    /// The receiving side answered: an ebMS error or Fault, or a definite HTTP status. Not a
+    /// connection, TLS or timeout failure, a temporary HTTP status, or our verdict on a receipt.
+    var isPeerAnswer: Bool
+    /// The ebMS error, for the metrics (an invalid receipt is counted there).
+    var ebms: EbmsError?
+
+    static let lastAnswerMarker = "; last answer: "
+
+    /// HTTP statuses that say "not now" rather than "not this": retried like a broken connection.
+    static let temporaryStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
+
+    init(_ error: EbmsError) {
+        self.init(code: error.code.rawValue, reason: error.reason, isPeerAnswer: Self.isPeerAnswer(code: error.code.rawValue), ebms: error)
+    }
+
+    /// An HTTP answer without an AS4 signal: a definite 4xx/5xx is recorded as what it is
+    /// ("HTTP 413"), anything else as the connection failure it amounts to.
+    init(httpStatus status: Int) {
+        guard (400...599).contains(status), !Self.temporaryStatuses.contains(status) else {
+            self.init(EbmsError(.connectionFailure, "HTTP \(status) without an AS4 signal"))
+            return
+        }
+        self.init(code: "HTTP \(status)", reason: status == 413
+                      ? "the receiving gateway refused the message's size (HTTP 413 Content Too Large)"
+                      : "the receiving gateway refused the message with HTTP \(status) and no AS4 signal",
+                  isPeerAnswer: true, ebms: nil)
+    }
+
+    init(code: String, reason: String, isPeerAnswer: Bool, ebms: EbmsError?) {
+        self.code = code
+        self.reason = reason
+        self.isPeerAnswer = isPeerAnswer
+        self.ebms = ebms
+    }
+
+    /// Codes the receiving side gave: its ebMS errors and definite HTTP statuses. Ours are a
+    /// failed connection (0005), a missing (0301) or invalid (0302) receipt.
+    static func isPeerAnswer(code: String) -> Bool {
+        if code.hasPrefix("HTTP ") { return true }
+        return code.hasPrefix("EBMS:") && ![EbmsError.Code.connectionFailure, .missingReceipt, .invalidReceipt].map(\.rawValue).contains(code)
+    }
+
+    /// The receiving side's last answer that `recorded` holds ("HTTP 413: …"), if any.
+    static func lastAnswer(in recorded: DeliveryError?) -> String? {
+        guard let recorded else { return nil }
+        if isPeerAnswer(code: recorded.code) { return "\(recorded.code): \(recorded.reason)" }
+        guard let marker = recorded.reason.range(of: lastAnswerMarker) else { return nil }
+        return String(recorded.reason[marker.upperBound...])
+    }
+
+    /// What a retry records; `previous` is the message's last error before this attempt.
+    func retryError(after previous: DeliveryError?) -> DeliveryError {
+        guard !isPeerAnswer, let answer = Self.lastAnswer(in: previous) else { return DeliveryError(code: code, reason: reason) }
+        return DeliveryError(code: code, reason: reason + Self.lastAnswerMarker + answer)
+    }
+
+    /// What the message fails with after its last attempt: the answer itself, or EBMS:0301 with
+    /// this attempt's failure and the last answer before it.
+    func finalError(attempts: Int, after previous: DeliveryError?) -> DeliveryError {
+        if isPeerAnswer { return DeliveryError(code: code, reason: reason) }
+        let answer = Self.lastAnswer(in: previous).map { Self.lastAnswerMarker + $0 } ?? ""
+        return DeliveryError(code: EbmsError.Code.missingReceipt.rawValue, reason: "no valid receipt after \(attempts) attempts: \(reason)\(answer)")
+    }
+}
