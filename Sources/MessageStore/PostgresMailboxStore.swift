@@ -21,9 +21,9 @@ public final class PostgresMailboxStore: MailboxStore {
     /// of one node could both hold a job.
     private let runningJobs = Mutex<Set<String>>([])
 
-    public init(url: String, poolSize: Int = 4, now: Date = Date()) throws {
+    public init(url: String, poolSize: Int = 4, schema: SchemaAccess = .migrate, now: Date = Date()) throws {
         pool = PostgresConnectionPool(url: url, size: poolSize)
-        _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
+        try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }
     }
 
     public func close() {

@@ -327,4 +327,23 @@ enum PostgresSchema {
     static func currentVersion(_ connection: PostgresConnection) throws -> Int {
         try connection.execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").first?.int("version") ?? 0
     }
+
+    /// The recorded version, 0 for a database no build has migrated yet; reads only.
+    static func installedVersion(_ connection: PostgresConnection) throws -> Int {
+        let present = try connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?.string("present")
+        return present == "t" ? try currentVersion(connection) : 0
+    }
+
+    /// What every PostgreSQL store does on opening: migrate, or check (`SchemaAccess`) that the
+    /// schema is exactly this build's without writing anything.
+    static func prepare(_ connection: PostgresConnection, _ access: SchemaAccess, at now: Date) throws {
+        switch access {
+        case .migrate:
+            try migrate(connection, at: now)
+        case .existing:
+            let found = try installedVersion(connection)
+            guard found <= latestVersion else { throw StoreError.schemaTooNew(found: found, supported: latestVersion) }
+            guard found == latestVersion else { throw StoreError.schemaTooOld(found: found, required: latestVersion) }
+        }
+    }
 }

@@ -92,7 +92,7 @@ struct E2EBenchmark {
         }
 
         let store = try (postgresStore.map { StoreLocation.postgres(url: $0) } ?? .sqlite(directory: a.data))
-            .open(payloadDirectory: nil)
+            .open(payloadDirectory: nil, schema: .existing)
         defer { store.close() }
 
         let cpuBefore = (a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() }, b.cpuSeconds())  // start-up (PKI generation) is not the run's

@@ -100,7 +100,7 @@ final class Gateway {
         let bundle = config.dataDirectory + "/outbound-trust.pem"
         try Data(try anchors.map { try $0.pemEncoded() }.joined().utf8).write(to: URL(fileURLWithPath: bundle), options: .atomic)
 
-        let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath)
+        let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath, schema: .migrate)
         context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
                                      decryptionKeys: decryption, trustAnchors: anchors, crls: crls,
                                      outboundTrustFile: anchors.isEmpty ? nil : bundle,
