@@ -2,8 +2,9 @@ import Foundation
 
 /// The PostgreSQL schema, as the list of migrations that builds it: the same tables, columns and
 /// rules as the SQLite `Schema` (dates are BIGINT milliseconds since 1970, receipts BYTEA), so
-/// both stores answer the same values. Versions are consecutive from 1; a released migration is
-/// never edited: a change is a new migration.
+/// both stores answer the same values. Versions increase from 1 (consecutive but for numbers
+/// reserved for changes made beside each other); a released migration is never edited: a change
+/// is a new migration.
 enum PostgresSchema {
     /// `pg_advisory_xact_lock` keys (first argument: this application's namespace).
     static let lockNamespace: Int32 = 0x4153_3447  // "AS4G"
@@ -290,6 +291,29 @@ enum PostgresSchema {
             UPDATE document_recipients SET deadline_at = NULL WHERE status = 'DeliveryDelayed' AND deadline_at IS NOT NULL;
             """),
         Migration(version: 14, name: "message and part properties", sql: PropertySchema.sql),
+        // 15 and 16 belong to changes made beside this one; numbers are never reused.
+        Migration(version: 17, name: "the shared payload directory's identity, job lock generations", sql: """
+            -- One row: the id every node's payloadDirectory/.as4gw-store must hold, so a node that
+            -- sees another directory than the others (a volume not mounted) refuses to start. The
+            -- primary key makes the first start of two nodes a race one insert wins.
+            CREATE TABLE payload_directory (
+                only_row   BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                id         TEXT    NOT NULL CHECK (id <> ''),
+                first_path TEXT    NOT NULL,
+                first_node TEXT    NOT NULL,
+                created_at BIGINT  NOT NULL
+            );
+            -- Per background job: which job session took it last (holder) and how often it changed
+            -- hands (generation), checked in the transaction that commits a job's result, and until
+            -- when (the database's clock, ms) an effect outside the database it started may still be
+            -- under way, so a node taking the job over waits that long.
+            CREATE TABLE job_fences (
+                job        TEXT    PRIMARY KEY CHECK (job <> ''),
+                generation BIGINT  NOT NULL CHECK (generation >= 1),
+                holder     TEXT    NOT NULL,
+                busy_until BIGINT  NOT NULL DEFAULT 0
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -140,7 +140,9 @@ final class PostgresSchemaTests: StoreTestCase {
         }
         XCTAssertEqual(rows, PostgresSchema.migrations.map { [$0.version, Int(t0.storeMilliseconds)] },
                        "a reopen must not re-apply (or re-record) a migration")
-        XCTAssertEqual(PostgresSchema.migrations.map(\.version), Array(1...PostgresSchema.migrations.count))
+        // Consecutive but for 15 and 16, which changes made beside migration 17 hold.
+        let reserved: Set = [15, 16]
+        XCTAssertEqual(PostgresSchema.migrations.map(\.version), Array(1...PostgresSchema.latestVersion).filter { !reserved.contains($0) })
     }
 
     /// Nodes starting at the same moment on an empty database: the advisory lock lets one
@@ -161,7 +163,7 @@ final class PostgresSchemaTests: StoreTestCase {
         let store = try openPostgresStore()
         defer { store.close() }
         let count = try store.read { try $0.execute("SELECT COUNT(*) AS n FROM schema_migrations").first?.int("n") }
-        XCTAssertEqual(count, PostgresSchema.latestVersion)
+        XCTAssertEqual(count, PostgresSchema.migrations.count)
     }
 
     func testADatabaseFromANewerBuildIsRefused() throws {
