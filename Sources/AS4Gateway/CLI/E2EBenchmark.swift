@@ -80,6 +80,9 @@ struct E2EBenchmark {
         try (config + storeConfig + "}\n").write(toFile: root + "/gateway-gw-a.json", atomically: true, encoding: .utf8)
         try (config + "}\n").write(toFile: root + "/gateway-gw-b.json", atomically: true, encoding: .utf8)
 
+        // A database an earlier run used records that run's payload folder, removed since: this
+        // run's takes its place, as moved payload files take their marker along.
+        if let url = postgresStore { try PayloadDirectoryIdentity.adopt(url: url, directory: root + "/payloads-gw-a") }
         // A first: it generates the development PKI that B then finds.
         try start(a, root: root)
         try start(b, root: root)
