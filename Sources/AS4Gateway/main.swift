@@ -27,6 +27,9 @@ Commands:
   messages list|show|retry
                       List stored messages, show one with its history, re-queue a Failed one
   tail                Follow the message store's event history (logfmt lines)
+  store status|migrate
+                      Show the store's schema version, or migrate it (the only command
+                      besides serve that changes the schema)
   audit verify        Check the hash chains of the event history; name the first broken link
   evidence verify FILE
                       Check an evidence bundle's seal and its receipts offline
@@ -54,6 +57,7 @@ case "connections": status = ConnectionsCommand.run(Array(arguments))
 case "companies": status = CompaniesCommand.run(Array(arguments))
 case "messages": status = MessagesCommand.run(Array(arguments))
 case "tail": status = TailCommand.run(Array(arguments))
+case "store": status = StoreCommand.run(Array(arguments))
 case "audit": status = AuditCommand.run(Array(arguments))
 case "evidence": status = EvidenceCommand.run(Array(arguments))
 case "certs": status = CertsCommand.run(Array(arguments))

@@ -14,7 +14,11 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
     case tls(String)
     /// The response (body or header section) exceeded the configured limit.
     case responseTooLarge
-    /// Anything else: bad URL or header, unreadable request body file, curl internals.
+    /// The request body's file could not be opened or read to the end (missing, not a regular
+    /// file, an I/O error or truncation while it was sent): a fault of this machine's storage,
+    /// not of the server, which callers must not count against the server.
+    case requestBodyUnreadable(path: String, reason: String)
+    /// Anything else: bad URL or header, curl internals.
     case other(String)
 
     public var description: String {
@@ -23,6 +27,7 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .timedOut(let detail): return "timed out: \(detail)"
         case .tls(let detail): return "TLS: \(detail)"
         case .responseTooLarge: return "response too large"
+        case let .requestBodyUnreadable(path, reason): return "request body file \(path): \(reason)"
         case .other(let detail): return detail
         }
     }
@@ -34,8 +39,8 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case .responseTooLarge?:
             self = .responseTooLarge
             return
-        case .requestBody(let reason)?:
-            self = .other("reading the request body: \(reason)")
+        case let .requestBody(path, reason)?:
+            self = .requestBodyUnreadable(path: path, reason: reason)
             return
         case nil:
             break
@@ -82,7 +87,7 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
 /// A reason recorded by the transfer callbacks before they abort `curl_easy_perform`.
 enum TransferFailure: Equatable {
     case responseTooLarge
-    case requestBody(String)
+    case requestBody(path: String, reason: String)
 }
 
 extension String {

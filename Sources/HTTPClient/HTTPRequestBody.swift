@@ -25,6 +25,12 @@ final class RequestBodyReader {
     /// Set when a read failed; the transfer is then aborted and this reason reported.
     private(set) var failure: String?
 
+    /// The file read from; "request body" for bytes in memory (whose reads cannot fail).
+    var path: String {
+        if case .file(_, let path) = storage { return path }
+        return "request body"
+    }
+
     init(_ source: HTTPRequestBodySource) throws(HTTPClientError) {
         switch source {
         case .bytes(let bytes):
@@ -33,12 +39,12 @@ final class RequestBodyReader {
         case .file(let path):
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
-                throw .other("cannot open request body file \(path): \(String(cString: strerror(errno)))")
+                throw .requestBodyUnreadable(path: path, reason: "cannot open it: \(String(cString: strerror(errno)))")
             }
             var info = stat()
             guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
                 close(descriptor)
-                throw .other("request body \(path) is not a regular file")
+                throw .requestBodyUnreadable(path: path, reason: "not a regular file")
             }
             storage = .file(descriptor: descriptor, path: path)
             length = Int64(info.st_size)
@@ -70,8 +76,8 @@ final class RequestBodyReader {
                 }
                 if count < 0 && errno == EINTR { continue }
                 // Ending early would leave the declared Content-Length unmet: fail instead.
-                failure = count == 0 ? "\(path) shrank to \(position) of \(length) bytes while being sent"
-                                     : "\(path): \(String(cString: strerror(errno)))"
+                failure = count == 0 ? "shrank to \(position) of \(length) bytes while being sent"
+                                     : String(cString: strerror(errno))
                 return nil
             }
         }

@@ -70,7 +70,7 @@ final class TransferState {
     func readRequestBody(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
         guard let requestBody else { return 0 }
         guard let count = requestBody.read(into: buffer, capacity: capacity) else {
-            failure = .requestBody(requestBody.failure ?? "read failed")
+            failure = .requestBody(path: requestBody.path, reason: requestBody.failure ?? "read failed")
             return nil
         }
         return count

@@ -70,9 +70,10 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// Notifications for any of `addresses` with an id above `after`, oldest first (webhooks).
     func notifications(after: Int64, addresses: [String], limit: Int) throws -> [BackendNotification]
     func webhookState(connection: String) throws -> WebhookState?
-    /// The webhook took everything up to `upTo`; the failure count starts again.
-    func recordWebhookDelivery(connection: String, upTo: Int64) throws
-    func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws
+    /// The webhook took everything up to `upTo`; the failure count starts again. Recorded only
+    /// while `fence` (the webhook job's) still holds: `JobFenceError.lost` otherwise.
+    func recordWebhookDelivery(connection: String, upTo: Int64, fence: JobFence) throws
+    func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date, fence: JobFence) throws
 
     // MARK: Workers
 
@@ -83,6 +84,11 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// the store; returns nil without running it then. Background jobs that read and advance
     /// shared state (worker cursors, deadlines, webhooks) run in here, one node at a time.
     func exclusively<T>(job: String, _ body: () throws -> T) throws -> T?
+    /// `exclusively` for a job with effects outside the store (webhook POSTs): `body` gets the
+    /// job's `JobFence`, to check before each effect and to pass where its result is recorded,
+    /// since a job lock can be lost (a database restart) while the body runs. A job whose last
+    /// holder announced an effect that may still be under way is not started (nil) until then.
+    func exclusively<T>(job: String, fenced body: (JobFence) throws -> T) throws -> T?
 
     func close()
 }

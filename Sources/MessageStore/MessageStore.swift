@@ -117,6 +117,16 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     @discardableResult
     func markRetry(messageId: String, owner: String, error: DeliveryError, nextAttemptAt: Date, at: Date) throws -> MessageStatus
 
+    /// `Sending → Submitted` after this node could not read the message's own file (a local
+    /// storage fault, `LocalStorageFault`): the attempt the claim counted is given back, no peer
+    /// error is recorded, and the message is due again at `retryAt`, for this node or another that
+    /// may see the file. When the file has stayed unreadable for `giveUpAfter` since the first
+    /// such release, with no attempt that read it in between, the message goes `Failed` with
+    /// `DeliveryError.localStorageCode` instead. By the lease owner only; returns the status reached.
+    @discardableResult
+    func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
+                                at: Date) throws -> MessageStatus
+
     /// `Submitted/Sending → Failed` with the reason. A message in `Sending` can only be failed by
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws

@@ -160,6 +160,10 @@ public struct DeliveryError: Sendable, Equatable {
         self.reason = reason
     }
 
+    /// Recorded when the sending nodes could not read the message's own file for too long
+    /// (`MessageStore.releaseAfterLocalFault`): a fault of our storage, not a peer's error code.
+    public static let localStorageCode = "local-storage"
+
     /// Recorded when a message's last allowed attempt ended by lease expiry (no receipt came).
     public static func missingReceipt(attempts: Int) -> DeliveryError {
         DeliveryError(code: "EBMS:0301", reason: "no receipt after \(attempts) attempt(s); the last lease expired")

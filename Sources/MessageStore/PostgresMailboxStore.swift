@@ -11,27 +11,23 @@ import Synchronization
 /// inserted under `PostgresSchema.mailboxOrderLock`, so their ids become visible in id order and
 /// readers that follow "ids after N" (inboxes, the feed, webhooks) never skip one.
 /// Background jobs run under `exclusively(job:)`: a session advisory lock per job name, so one
-/// node at a time runs each.
+/// node at a time runs each; a job with effects outside the database (webhooks) also holds a
+/// fence (`PostgresJobLocks`), checked before each effect and where its result is recorded.
 public final class PostgresMailboxStore: MailboxStore {
     let pool: PostgresConnectionPool
-    /// The session that holds the job locks; separate from the pool, since a session advisory
-    /// lock lives as long as the connection that took it.
-    private let jobSession = Mutex<PostgresConnection?>(nil)
-    /// Jobs running in this process: a session lock is reentrant, so without this two threads
-    /// of one node could both hold a job.
-    private let runningJobs = Mutex<Set<String>>([])
+    /// The job locks, on a session of their own (a session advisory lock lives as long as the
+    /// connection that took it), and the fences of jobs with effects outside the database.
+    private let jobs: PostgresJobLocks
 
-    public init(url: String, poolSize: Int = 4, now: Date = Date()) throws {
+    public init(url: String, poolSize: Int = 4, schema: SchemaAccess = .migrate, now: Date = Date()) throws {
         pool = PostgresConnectionPool(url: url, size: poolSize)
-        _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
+        jobs = PostgresJobLocks(url: url)
+        try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }
     }
 
     public func close() {
         pool.close()
-        jobSession.withLock { c in
-            c?.close()
-            c = nil
-        }
+        jobs.close()
     }
 
     private func read<T: Sendable>(_ body: (PostgresConnection) throws -> T) throws -> T {
@@ -328,8 +324,9 @@ public final class PostgresMailboxStore: MailboxStore {
         }
     }
 
-    public func recordWebhookDelivery(connection: String, upTo: Int64) throws {
+    public func recordWebhookDelivery(connection: String, upTo: Int64, fence: JobFence) throws {
         try write { c in
+            try PostgresJobLocks.confirm(fence, in: c)
             _ = try c.execute("""
                 UPDATE api_connections
                 SET webhook_upto = GREATEST(webhook_upto, $1), webhook_attempts = 0, webhook_next_at = NULL, webhook_error = NULL
@@ -338,8 +335,9 @@ public final class PostgresMailboxStore: MailboxStore {
         }
     }
 
-    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws {
+    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date, fence: JobFence) throws {
         try write { c in
+            try PostgresJobLocks.confirm(fence, in: c)
             _ = try c.execute("""
                 UPDATE api_connections SET webhook_attempts = webhook_attempts + 1, webhook_next_at = $1, webhook_error = $2 WHERE name = $3
                 """, [nextAttemptAt, error, connection])
@@ -360,28 +358,11 @@ public final class PostgresMailboxStore: MailboxStore {
     }
 
     public func exclusively<T>(job: String, _ body: () throws -> T) throws -> T? {
-        guard runningJobs.withLock({ $0.insert(job).inserted }) else { return nil }
-        defer { runningJobs.withLock { _ = $0.remove(job) } }
-        guard try jobLock("pg_try_advisory_lock", job) else { return nil }
-        defer { _ = try? jobLock("pg_advisory_unlock", job) }
-        return try body()
+        try jobs.run(job: job, fenced: false) { _ in try body() }
     }
 
-    /// Takes or gives back a job's session lock (key: namespace, hash of the name). A lost
-    /// session has lost its locks too, so a new one simply starts without them.
-    private func jobLock(_ function: String, _ job: String) throws -> Bool {
-        let url = pool.url
-        return try jobSession.withLock { session throws -> Bool in
-            if session?.isUsable != true {
-                session?.close()
-                session = nil
-                session = try PostgresConnection(url: url)
-            }
-            let sql = function == "pg_advisory_unlock"
-                ? "SELECT pg_advisory_unlock($1::integer, hashtext($2)) AS held"
-                : "SELECT pg_try_advisory_lock($1::integer, hashtext($2)) AS held"
-            return try session!.execute(sql, [Int(PostgresSchema.lockNamespace), "job:" + job]).first?.string("held") == "t"
-        }
+    public func exclusively<T>(job: String, fenced body: (JobFence) throws -> T) throws -> T? {
+        try jobs.run(job: job, fenced: true, body)
     }
 
     // MARK: Rows

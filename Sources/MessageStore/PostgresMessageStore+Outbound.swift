@@ -124,6 +124,32 @@ extension PostgresMessageStore {
         }
     }
 
+    @discardableResult
+    public func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
+                                       at date: Date) throws -> MessageStatus {
+        try write { t in
+            let message = try t.lockedMessage(id: messageId, direction: .outbound)
+            try t.checkTransition(message, to: .submitted)
+            try OutboundTransitions.checkOwner(message, owner)
+            switch LocalStorageFault.decide(message, events: try t.connection.events(rowId: message.rowId), owner: owner, reason: reason,
+                                            retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
+            case .fail(let error):
+                try Self.fail(message, with: error, at: date, t)
+                return .failed
+            case let .release(detail, error):
+                try t.execute("""
+                    UPDATE messages SET status = 'Submitted', attempts = GREATEST(attempts - 1, 0), next_attempt_at = $1,
+                                        lease_owner = NULL, lease_until = NULL, last_error_code = $2, last_error_reason = $3,
+                                        updated_at = $4
+                    WHERE row_id = $5
+                    """, [retryAt, error.code, error.reason, date, message.rowId])
+                t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted, code: error.code,
+                              detail: detail)
+                return .submitted
+            }
+        }
+    }
+
     public func markFailed(messageId: String, owner: String?, error: DeliveryError, at date: Date) throws {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)

@@ -12,7 +12,8 @@ import Foundation
 /// Atomicity between nodes: status changes read the row `FOR UPDATE`; claims take due rows with
 /// `FOR UPDATE SKIP LOCKED` and lease them in the same transaction, so two nodes never lease one
 /// message at once and never wait for each other; the duplicate check and outbound id uniqueness
-/// take an advisory lock on the message id. Migrations run at start under an advisory lock.
+/// take an advisory lock on the message id. Migrations run when the daemon opens the store, under an
+/// advisory lock; operators' commands open it without migrating (`SchemaAccess`).
 ///
 /// Durability: commits wait for the WAL flush (`synchronous_commit` as the server sets it), except
 /// lease claims and `markDelivered`, which are redone after a crash anyway (see
@@ -36,15 +37,17 @@ public final class PostgresMessageStore: MessageStore {
     let pool: PostgresConnectionPool
     private let payloads: PayloadDirectory?
 
-    /// Connects to `url`, applies pending migrations, and keeps payloads under `payloadDirectory`
+    /// Connects to `url`, applies pending migrations (`schema: .existing`: checks the schema is
+    /// this build's instead, writing nothing), and keeps payloads under `payloadDirectory`
     /// (created if missing). Without a payload directory (operator commands that only read the
     /// store), `storePayload` is refused.
-    public init(url: String, payloadDirectory: String?, options: Options = Options(), now: Date = Date()) throws {
+    public init(url: String, payloadDirectory: String?, options: Options = Options(), schema: SchemaAccess = .migrate,
+                now: Date = Date()) throws {
         let root = payloadDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         payloads = root.map(PayloadDirectory.init(root:))
         pool = PostgresConnectionPool(url: url, size: options.poolSize)
         if let root { try PayloadDirectory.makeDirectoryTree(root) }
-        _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
+        try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }
     }
 
     public func close() { pool.close() }

@@ -6,9 +6,9 @@ import Foundation
 public final class PostgresNoticeStore: NoticeStore {
     private let pool: PostgresConnectionPool
 
-    public init(url: String, poolSize: Int = 2, now: Date = Date()) throws {
+    public init(url: String, poolSize: Int = 2, schema: SchemaAccess = .migrate, now: Date = Date()) throws {
         pool = PostgresConnectionPool(url: url, size: poolSize)
-        _ = try pool.withConnection { try PostgresSchema.migrate($0, at: now) }
+        try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }
     }
 
     public func close() { pool.close() }

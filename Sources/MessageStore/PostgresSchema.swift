@@ -2,8 +2,9 @@ import Foundation
 
 /// The PostgreSQL schema, as the list of migrations that builds it: the same tables, columns and
 /// rules as the SQLite `Schema` (dates are BIGINT milliseconds since 1970, receipts BYTEA), so
-/// both stores answer the same values. Versions are consecutive from 1; a released migration is
-/// never edited: a change is a new migration.
+/// both stores answer the same values. Versions are consecutive from 1 (a database applies only
+/// what is above its highest version, so a gap filled later would be skipped); a released
+/// migration is never edited: a change is a new migration.
 enum PostgresSchema {
     /// `pg_advisory_xact_lock` keys (first argument: this application's namespace).
     static let lockNamespace: Int32 = 0x4153_3447  // "AS4G"
@@ -294,6 +295,28 @@ enum PostgresSchema {
         Migration(version: 16, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.postgres),
         Migration(version: 17, name: "signed requests already taken", sql: SeenRequestSchema.postgres),
         Migration(version: 18, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.postgres),
+        Migration(version: 19, name: "the shared payload directory's identity, job lock generations", sql: """
+            -- One row: the id every node's payloadDirectory/.as4gw-store must hold, so a node that
+            -- sees another directory than the others (a volume not mounted) refuses to start. The
+            -- primary key makes the first start of two nodes a race one insert wins.
+            CREATE TABLE payload_directory (
+                only_row   BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+                id         TEXT    NOT NULL CHECK (id <> ''),
+                first_path TEXT    NOT NULL,
+                first_node TEXT    NOT NULL,
+                created_at BIGINT  NOT NULL
+            );
+            -- Per background job: which job session took it last (holder) and how often it changed
+            -- hands (generation), checked in the transaction that commits a job's result, and until
+            -- when (the database's clock, ms) an effect outside the database it started may still be
+            -- under way, so a node taking the job over waits that long.
+            CREATE TABLE job_fences (
+                job        TEXT    PRIMARY KEY CHECK (job <> ''),
+                generation BIGINT  NOT NULL CHECK (generation >= 1),
+                holder     TEXT    NOT NULL,
+                busy_until BIGINT  NOT NULL DEFAULT 0
+            );
+            """),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -330,5 +353,24 @@ enum PostgresSchema {
 
     static func currentVersion(_ connection: PostgresConnection) throws -> Int {
         try connection.execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").first?.int("version") ?? 0
+    }
+
+    /// The recorded version, 0 for a database no build has migrated yet; reads only.
+    static func installedVersion(_ connection: PostgresConnection) throws -> Int {
+        let present = try connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?.string("present")
+        return present == "t" ? try currentVersion(connection) : 0
+    }
+
+    /// What every PostgreSQL store does on opening: migrate, or check (`SchemaAccess`) that the
+    /// schema is exactly this build's without writing anything.
+    static func prepare(_ connection: PostgresConnection, _ access: SchemaAccess, at now: Date) throws {
+        switch access {
+        case .migrate:
+            try migrate(connection, at: now)
+        case .existing:
+            let found = try installedVersion(connection)
+            guard found <= latestVersion else { throw StoreError.schemaTooNew(found: found, supported: latestVersion) }
+            guard found == latestVersion else { throw StoreError.schemaTooOld(found: found, required: latestVersion) }
+        }
     }
 }

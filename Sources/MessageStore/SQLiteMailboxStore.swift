@@ -305,7 +305,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func recordWebhookDelivery(connection: String, upTo: Int64) throws {
+    public func recordWebhookDelivery(connection: String, upTo: Int64, fence: JobFence) throws {
         try write { c in
             try c.run("""
                 UPDATE api_connections SET webhook_upto = MAX(webhook_upto, ?), webhook_attempts = 0, webhook_next_at = NULL, webhook_error = NULL
@@ -314,7 +314,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date) throws {
+    public func recordWebhookFailure(connection: String, error: String, nextAttemptAt: Date, fence: JobFence) throws {
         try write { c in
             try c.run("UPDATE api_connections SET webhook_attempts = webhook_attempts + 1, webhook_next_at = ?, webhook_error = ? WHERE name = ?",
                       [nextAttemptAt, error, connection])
@@ -335,6 +335,11 @@ public final class SQLiteMailboxStore: MailboxStore {
         guard runningJobs.withLock({ $0.insert(job).inserted }) else { return nil }
         defer { runningJobs.withLock { _ = $0.remove(job) } }
         return try body()
+    }
+
+    /// One process uses a SQLite store (`serve.lock`): the fence has nobody to keep out.
+    public func exclusively<T>(job: String, fenced body: (JobFence) throws -> T) throws -> T? {
+        try exclusively(job: job) { try body(.unshared(job: job)) }
     }
 
     // MARK: Rows

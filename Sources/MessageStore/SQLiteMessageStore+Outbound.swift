@@ -149,6 +149,31 @@ extension SQLiteMessageStore {
         }
     }
 
+    @discardableResult
+    public func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
+                                       at date: Date) throws -> MessageStatus {
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .outbound)
+            try c.checkTransition(message, to: .submitted)
+            try OutboundTransitions.checkOwner(message, owner)
+            switch LocalStorageFault.decide(message, events: try c.events(rowId: message.rowId), owner: owner, reason: reason,
+                                            retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
+            case .fail(let error):
+                try Self.fail(message, with: error, at: date, c)
+                return .failed
+            case let .release(detail, error):
+                try c.run("""
+                    UPDATE messages SET status = 'Submitted', attempts = MAX(attempts - 1, 0), next_attempt_at = ?, lease_owner = NULL,
+                                        lease_until = NULL, last_error_code = ?, last_error_reason = ?, updated_at = ?
+                    WHERE row_id = ?
+                    """, [retryAt, error.code, error.reason, date, message.rowId])
+                try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: .submitted, code: error.code,
+                                  detail: detail)
+                return .submitted
+            }
+        }
+    }
+
     public func markFailed(messageId: String, owner: String?, error: DeliveryError, at date: Date) throws {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)

@@ -29,6 +29,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case invalidArgument(String)
     /// The database was written by a newer build: it has migrations this build does not know.
     case schemaTooNew(found: Int, supported: Int)
+    /// The database lacks migrations this build needs, and the store was opened without migrating
+    /// (`SchemaAccess.existing`): `as4gw serve` or `as4gw store migrate` of this build upgrades it.
+    case schemaTooOld(found: Int, required: Int)
     /// The store was closed.
     case closed
 
@@ -57,6 +60,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "invalid argument: \(reason)"
         case let .schemaTooNew(found, supported):
             return "database schema version \(found) is newer than this build supports (\(supported))"
+        case let .schemaTooOld(found, required):
+            let held = found == 0 ? "the database holds no as4gw schema yet (this build's is version \(required))"
+                : "database schema version \(found) is older than this build needs (\(required))"
+            return held + "; this command does not migrate it: `as4gw store migrate` (or `as4gw serve`) of this build does "
+                + "(with several nodes, see docs/CONFIG.md#upgrading-several-nodes)"
         case .closed:
             return "the message store is closed"
         }

@@ -210,6 +210,7 @@ final class PostgresRetentionNodesTests: XCTestCase {
             {"addresses": [\(GatewayHarness.localEntry(sender, ownerId: "90000048472", kind: "institution")),
                            \(GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company"))]}
             """.utf8))
+        XCTAssertEqual(try GatewayProcess.run(["store", "migrate", "--config", config]).status, 0)
         XCTAssertEqual(try GatewayProcess.run(["directory", "import", entries, "--config", config]).status, 0)
         func token(_ name: String, _ extra: [String]) throws -> String {
             let r = try GatewayProcess.run(["connections", "add", name, "--config", config] + extra)

@@ -8,7 +8,7 @@ import Synchronization
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
         case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, markRetrieved, findMessage, findReply, events, listMessages
-        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, retryFailed, reclaimExpiredLeases
+        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
 
@@ -97,6 +97,12 @@ final class FaultInjectingStore: MessageStore {
     }
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws {
         try check(.markFailed); try inner.markFailed(messageId: messageId, owner: owner, error: error, at: at)
+    }
+    func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
+                                at: Date) throws -> MessageStatus {
+        try check(.releaseAfterLocalFault)
+        return try inner.releaseAfterLocalFault(messageId: messageId, owner: owner, reason: reason, retryAt: retryAt,
+                                                giveUpAfter: giveUpAfter, at: at)
     }
     func withdraw(messageId: String, error: DeliveryError, at: Date) throws -> WithdrawalOutcome {
         try check(.withdraw); return try inner.withdraw(messageId: messageId, error: error, at: at)

@@ -23,7 +23,9 @@ enum GatewayProcess {
         }
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// `timeout`: SIGTERM after that many seconds, for a command that follows until stopped
+    /// (`tail`) where the test expects it to end by itself.
+    static func run(_ arguments: [String], timeout: TimeInterval? = nil) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -32,6 +34,9 @@ enum GatewayProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if process.isRunning { process.terminate() } }
+        }
         // Read both pipes before waiting, so a large output cannot block the child.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()

@@ -17,7 +17,10 @@ final class PostgresHubNodesTests: XCTestCase {
         let (config, second) = try Self.hubOfTwoNodes(h, server)
 
         try h.importDirectory("gw-a", [h.remoteEntry(Self.company, ownerId: "40003032949", kind: "company", party: "gw-b")])
-        // The hub's directory and connection go to the shared database, through its store URL.
+        // The hub's directory and connection go to the shared database, through its store URL,
+        // once its schema is there: set-up commands do not migrate a shared schema.
+        let migrated = try GatewayProcess.run(["store", "migrate", "--config", config])
+        XCTAssertEqual(migrated.status, 0, migrated.stderr)
         let entries = try h.file("hub-directory.json", Array("{\"addresses\": [\(GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company"))]}".utf8))
         let imported = try GatewayProcess.run(["directory", "import", entries, "--config", config])
         XCTAssertEqual(imported.status, 0, imported.stderr)

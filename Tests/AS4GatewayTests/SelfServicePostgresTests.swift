@@ -22,6 +22,7 @@ final class SelfServicePostgresTests: XCTestCase {
                                          logPath: h.root.appendingPathComponent("gw-a-node2.log").path)
         second.extraArguments = ["--party", "gw-a", "--config", gw.configFile]
         h.nodes["gw-a-node2"] = second
+        XCTAssertEqual(try GatewayProcess.run(["store", "migrate", "--config", gw.configFile]).status, 0)
         let added = try GatewayProcess.run(["connections", "add", "ops", "--role", "operator", "--config", gw.configFile])
         let operatorToken = try XCTUnwrap(added.json?["token"] as? String, added.stderr)
         let companyCert = try gw.issue("company-a", organizationIdentifier: "NTRLV-40003032949")

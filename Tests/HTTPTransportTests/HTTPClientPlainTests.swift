@@ -179,9 +179,15 @@ final class HTTPClientPlainTests: HTTPClientFixtureTestCase {
         XCTAssertThrowsError(try client.get(url: "ftp://127.0.0.1/x", headers: [])) { error in
             guard case HTTPClientError.other? = error as? HTTPClientError else { return XCTFail("\(error)") }
         }
+        // A body file that is not there is this machine's fault, told apart from the server's.
         XCTAssertThrowsError(try client.post(url: server.url("http"), headers: [], body: .file(path: "/nonexistent/body"))) { error in
-            guard case HTTPClientError.other(let detail)? = error as? HTTPClientError else { return XCTFail("\(error)") }
-            XCTAssertTrue(detail.contains("/nonexistent/body"), detail)
+            guard case let HTTPClientError.requestBodyUnreadable(path, reason)? = error as? HTTPClientError else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, "/nonexistent/body")
+            XCTAssertTrue(reason.contains("No such file or directory"), reason)
+        }
+        let directory = FileManager.default.temporaryDirectory.path
+        XCTAssertThrowsError(try client.post(url: server.url("http"), headers: [], body: .file(path: directory))) { error in
+            XCTAssertEqual(error as? HTTPClientError, .requestBodyUnreadable(path: directory, reason: "not a regular file"))
         }
     }
 }

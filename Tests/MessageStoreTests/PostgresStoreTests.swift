@@ -52,6 +52,16 @@ final class PostgresOperatorRetryTests: OperatorRetryTests {
     override func testOnlyFailedOutboundMessagesCanBeRetried() throws { try super.testOnlyFailedOutboundMessagesCanBeRetried() }
 }
 
+final class PostgresLocalFaultTests: LocalFaultTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTheAttemptIsGivenBackAndTheMessageReleased() throws { try super.testTheAttemptIsGivenBackAndTheMessageReleased() }
+    override func testAFileUnreadableBeyondTheBoundFailsTheMessageWithALocalReason() throws {
+        try super.testAFileUnreadableBeyondTheBoundFailsTheMessageWithALocalReason()
+    }
+    override func testAnAttemptThatReadTheFileStartsTheBoundAfresh() throws { try super.testAnAttemptThatReadTheFileStartsTheBoundAfresh() }
+    override func testOnlyTheLeaseOwnerReleases() throws { try super.testOnlyTheLeaseOwnerReleases() }
+}
+
 final class PostgresEventFeedTests: EventFeedTests {
     override class var backend: StoreBackend { .postgres }
     override func testEventsAfterAnIdComeInOrderWithTheirMessageIds() throws { try super.testEventsAfterAnIdComeInOrderWithTheirMessageIds() }
@@ -139,7 +149,7 @@ final class PostgresCoverageTests: XCTestCase {
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
                      "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
-                     "IntakeFailureTests"] {
+                     "IntakeFailureTests", "LocalFaultTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

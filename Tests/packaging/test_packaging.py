@@ -169,6 +169,22 @@ class ComposeTests(unittest.TestCase):
         self.assertTrue(ministry["store"].startswith("postgres://"))
         self.assertIn("@postgres:5432/", ministry["store"])
 
+    def test_ministry_nodes_share_one_payload_volume(self):
+        # Both nodes may send what the other accepted: one named volume at payloadDirectory.
+        ministry = yaml.safe_load((DOCKER / "compose" / "ministry.json").read_text())
+        payloads = ministry.get("payloadDirectory")
+        self.assertTrue(payloads, "without payloadDirectory each node writes to its own data volume")
+        self.assertFalse(payloads.startswith(ministry["dataDirectory"] + "/"), "the data volume is per node")
+        sources = set()
+        for node in ("node-1", "node-2"):
+            mounts = {v.split(":")[1]: v.split(":")[0] for v in self.compose["services"][node]["volumes"]}
+            self.assertIn(payloads, mounts, f"{node} mounts nothing at {payloads}")
+            sources.add(mounts[payloads])
+        self.assertEqual(len(sources), 1, sources)
+        self.assertIn(sources.pop(), set(self.compose["volumes"]))
+        # The image creates the mount point owned by the gateway's user, so the volume is writable.
+        self.assertIn(payloads, (DOCKER / "Dockerfile").read_text())
+
     def test_check_config_refuses_a_broken_configuration(self):
         # The check above must be able to fail: a store URL it cannot use is refused.
         with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ struct ChannelBenchmark {
         try FileManager.default.createDirectory(atPath: root + "/pmode", withIntermediateDirectories: true)
         let node = E2ENode(name: "gw-a", root: root)
         let location = StoreLocation.sqlite(directory: node.data)
-        let addresses = try location.openAddressDirectory(), registers = try location.openRecipientRegisters()
+        let addresses = try location.openAddressDirectory(schema: .migrate), registers = try location.openRecipientRegisters(schema: .migrate)
         defer { addresses.close(); registers.close() }
         let all = (0..<codes).map(Self.personalCode)
         let now = Date()

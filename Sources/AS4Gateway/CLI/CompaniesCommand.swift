@@ -130,7 +130,7 @@ enum CompaniesCommand {
         do {
             if a.value("data") != nil && a.value("config") != nil { throw StoreError.invalidArgument("give --data or --config, not both") }
             let location: StoreLocation = try a.value("data").map { .sqlite(directory: $0) } ?? GatewayConfiguration.load(path: a.value("config")).storeLocation()
-            return try location.openRecipientRegisters()
+            return try location.openRecipientRegisters(schema: .existing)
         } catch {
             CLI.printError("as4gw: cannot open the store: \(error)")
             return nil

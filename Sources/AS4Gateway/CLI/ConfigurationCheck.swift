@@ -99,6 +99,33 @@ enum ConfigurationCheck {
         return (problems, summary)
     }
 
+    enum StateFinding: Equatable {
+        case problem(String)
+        case note(String)
+    }
+
+    /// `serve --check-config` on PostgreSQL: the payload directory compared with the one the store
+    /// records, as `serve` compares it at start, but writing nothing (a store with no record yet is
+    /// recorded by the first `serve`). A database that does not answer is a note, not a problem:
+    /// the file may be checked where the database is out of reach, and `serve` compares anyway.
+    static func payloadDirectory(_ config: GatewayConfiguration) -> StateFinding? {
+        guard case .postgres? = try? config.storeLocation() else { return nil }
+        do {
+            switch try config.storeLocation().verifyPayloadDirectory(config.payloadDirectoryPath, node: "", record: false) {
+            case .notRecorded:
+                return .note("payloadDirectory \(config.payloadDirectoryPath): the store records none yet; the first serve records it")
+            case .matches, .recorded, .notShared:
+                return nil
+            }
+        } catch let mismatch as PayloadDirectoryIdentity.Mismatch {
+            return .problem("payloadDirectory: \(mismatch)")
+        } catch let unreadable as PayloadDirectoryIdentity.UnreadableMarker {
+            return .problem("payloadDirectory: \(unreadable)")
+        } catch {
+            return .note("payloadDirectory \(config.payloadDirectoryPath) not compared with the store: \(error)")
+        }
+    }
+
     /// `sqlite:PATH` or `postgres://[user[:password]@]host[:port]/database` (also `postgresql://`).
     static func storeURLProblem(_ store: String) -> String? {
         if store.hasPrefix("sqlite:") {

@@ -40,7 +40,7 @@ enum ConnectionsCommand {
             if let data = a.value("data") {
                 store = try SQLiteMailboxStore(dataDirectory: data)
             } else {
-                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openMailbox()
+                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openMailbox(schema: .existing)
             }
         } catch {
             return CLI.ioError("cannot open the store: \(error)")

@@ -82,7 +82,7 @@ enum DirectoryCommand {
         switch location(a) {
         case .failure(let code): return code
         case .success(let l):
-            do { directory = try l.openAddressDirectory() } catch {
+            do { directory = try l.openAddressDirectory(schema: .existing) } catch {
                 return CLI.ioError("cannot open the store \(l.description): \(error)")
             }
         }
@@ -236,7 +236,7 @@ enum DirectoryCommand {
             return .failure(CLI.ioError("no store in \(directory) (messages.sqlite is missing; import a directory first)"))
         }
         do {
-            return .success(try store.openAddressDirectory())
+            return .success(try store.openAddressDirectory(schema: .existing))
         } catch {
             return .failure(CLI.ioError("cannot open the store \(store.description): \(error)"))
         }

@@ -80,6 +80,9 @@ struct E2EBenchmark {
         try (config + storeConfig + "}\n").write(toFile: root + "/gateway-gw-a.json", atomically: true, encoding: .utf8)
         try (config + "}\n").write(toFile: root + "/gateway-gw-b.json", atomically: true, encoding: .utf8)
 
+        // A database an earlier run used records that run's payload folder, removed since: this
+        // run's takes its place, as moved payload files take their marker along.
+        if let url = postgresStore { try PayloadDirectoryIdentity.adopt(url: url, directory: root + "/payloads-gw-a") }
         // A first: it generates the development PKI that B then finds.
         try start(a, root: root)
         try start(b, root: root)
@@ -92,7 +95,7 @@ struct E2EBenchmark {
         }
 
         let store = try (postgresStore.map { StoreLocation.postgres(url: $0) } ?? .sqlite(directory: a.data))
-            .open(payloadDirectory: nil)
+            .open(payloadDirectory: nil, schema: .existing)
         defer { store.close() }
 
         let cpuBefore = (a.cpuSeconds() + moreA.reduce(0) { $0 + $1.cpuSeconds() }, b.cpuSeconds())  // start-up (PKI generation) is not the run's

@@ -311,7 +311,7 @@ enum MessagesCommand {
     }
 
     /// The store from --data, --store or --config's store (at most one of them), else ./data.
-    static func storeLocation(_ a: Arguments) -> Outcome<StoreLocation> {
+    static func storeLocation(_ a: Arguments, help: String = help) -> Outcome<StoreLocation> {
         guard ["data", "store", "config"].filter({ a.value($0) != nil }).count <= 1 else {
             return .failure(CLI.usageError("give one of --data, --store and --config", help: help))
         }
@@ -339,7 +339,7 @@ enum MessagesCommand {
             return .failure(CLI.ioError("no message store in \(directory) (messages.sqlite is missing)"))
         }
         do {
-            return .success(try location.open(payloadDirectory: nil))
+            return .success(try location.open(payloadDirectory: nil, schema: .existing))
         } catch {
             return .failure(CLI.ioError("cannot open the message store \(location.description): \(error)"))
         }

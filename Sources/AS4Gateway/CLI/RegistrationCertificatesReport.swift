@@ -12,7 +12,7 @@ enum RegistrationCertificatesReport {
             if let data = a.value("data") {
                 store = try SQLiteRegistrationStore(dataDirectory: data)
             } else {
-                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openRegistrations()
+                store = try GatewayConfiguration.load(path: a.value("config")).storeLocation().openRegistrations(schema: .existing)
             }
         } catch {
             CLI.printError("as4gw: cannot open the store: \(error)")

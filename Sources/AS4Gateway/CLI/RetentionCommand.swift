@@ -82,7 +82,7 @@ enum RetentionCommand {
         switch location(a, help: help) {
         case .failure(let e): return e.code
         case .success(let l):
-            do { store = try l.openRetention() } catch { return failure("cannot open the store \(l.description): \(error)") }
+            do { store = try l.openRetention(schema: .existing) } catch { return failure("cannot open the store \(l.description): \(error)") }
         }
         // The configured bound with --config; the default with --data.
         var bound = RetentionConfiguration().clockJumpBoundSeconds
@@ -156,9 +156,9 @@ enum RetentionCommand {
         case .success(let l): location = l
         }
         do {
-            let directory = try location.openAddressDirectory()
+            let directory = try location.openAddressDirectory(schema: .existing)
             defer { directory.close() }
-            let retention = try location.openRetention()
+            let retention = try location.openRetention(schema: .existing)
             defer { retention.close() }
             guard var record = try directory.record(for: address) else { return failure("\(address) is not in the e-address directory") }
             if maxMessage != nil || mailbox != nil {

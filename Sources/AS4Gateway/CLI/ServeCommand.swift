@@ -22,7 +22,9 @@ enum ServeCommand {
     --check-config: check the configuration (with the options applied) and exit without
     starting: the checks serve makes before it starts (store URL form, numbers, P-Mode directory
     and our party in it, key, TLS, truststore and CRL files, listener paths, listeners on the
-    same port). Prints a summary (exit 0) or each problem on stderr (exit 2).
+    same port), and on PostgreSQL whether the payload directory is the one the store records
+    (when the database answers; nothing is written). Prints a summary (exit 0) or each problem
+    on stderr (exit 2).
 
     Signals: SIGHUP reloads the P-Modes and the holiday calendar (a bad file keeps what is in
     use and is logged);
@@ -79,10 +81,20 @@ enum ServeCommand {
             return 2
         }
         if a.has("check-config") {
+            var problems = problems
+            var notes: [String] = []
+            if problems.isEmpty {
+                switch ConfigurationCheck.payloadDirectory(config) {
+                case .problem(let p): problems.append(p)
+                case .note(let n): notes.append(n)
+                case nil: break
+                }
+            }
             guard problems.isEmpty, let summary else {
                 CLI.printError("as4gw: \(a.value("config") ?? "the default configuration") has problems:\n" + problems.joined(separator: "\n"))
                 return 2
             }
+            for note in notes { CLI.printError("as4gw: note: " + note) }
             print("\(a.value("config") ?? "default configuration"): party \(config.party), \(summary.parties) parties, \(summary.pmodes) P-Modes, "
                   + "store \(config.store.map(ConfigurationCheck.redacted) ?? "sqlite:" + config.storeDirectory): OK")
             return 0

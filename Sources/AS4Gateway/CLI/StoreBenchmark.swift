@@ -25,7 +25,7 @@ struct StoreBenchmark {
         let root = directory + "/as4gw-bench-store-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = try StoreLocation.sqlite(directory: root).open(payloadDirectory: nil)
+        let store = try StoreLocation.sqlite(directory: root).open(payloadDirectory: nil, schema: .migrate)
         defer { store.close() }
         let sealed = Data(repeating: 0x5A, count: 14 * 1024), payload = Data(repeating: 0x3C, count: 10 * 1024)
         let receipt = Data(repeating: 0x52, count: 4 * 1024)

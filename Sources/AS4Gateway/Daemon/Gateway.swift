@@ -101,12 +101,33 @@ final class Gateway {
         let bundle = config.dataDirectory + "/outbound-trust.pem"
         try Data(try anchors.map { try $0.pemEncoded() }.joined().utf8).write(to: URL(fileURLWithPath: bundle), options: .atomic)
 
-        let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath)
+        let store = try config.storeLocation().open(payloadDirectory: config.payloadDirectoryPath, schema: .migrate)
         context = try GatewayContext(config: config, log: log, registry: registry, store: store, signing: signing,
                                      decryptionKeys: decryption, trustAnchors: anchors, crls: crls,
                                      outboundTrustFile: anchors.isEmpty ? nil : bundle,
                                      tlsClientCertificateFile: keys.tlsClientCertificate, tlsClientKeyFile: keys.tlsClientKey)
         self.keys = keys
+        try Self.checkPayloadDirectory(context)
+    }
+
+    /// Before anything is accepted: on PostgreSQL this node's payload directory must be the one
+    /// every other node of the store uses (`PayloadDirectoryIdentity`), or messages it accepted
+    /// would have files the others cannot send. The first start records it.
+    static func checkPayloadDirectory(_ context: GatewayContext) throws {
+        let config = context.config
+        let outcome: PayloadDirectoryIdentity.Outcome
+        do {
+            outcome = try config.storeLocation().verifyPayloadDirectory(config.payloadDirectoryPath, node: context.nodeName, record: true)
+        } catch let mismatch as PayloadDirectoryIdentity.Mismatch {
+            throw GatewayError.configuration(mismatch.description)
+        } catch let unreadable as PayloadDirectoryIdentity.UnreadableMarker {
+            throw GatewayError.configuration(unreadable.description)
+        }
+        if case let .recorded(recorded, written) = outcome {
+            context.log.log(.info, "payload-directory", ["reason": "recorded \(recorded.firstPath) as the store's payload directory "
+                + "(\(written ? "wrote" : "found") its marker \(PayloadDirectoryIdentity.markerName) \(recorded.id)); "
+                + "every node of this store must see it"])
+        }
     }
 
     private let keys: GatewayConfiguration.Keys

@@ -76,15 +76,15 @@ final class GatewayContext: Sendable {
         // Beside the message store: with PostgreSQL, every node serves from the same state.
         // Each store is a connection pool of its own; docs/CONFIG.md (PostgreSQL) adds them up.
         let location = try config.storeLocation()
-        self.mailbox = try location.openMailbox()
-        self.addresses = try location.openAddressDirectory()
-        self.notices = try location.openNotices()
-        self.retention = try location.openRetention()
-        self.registrations = try location.openRegistrations()
+        self.mailbox = try location.openMailbox(schema: .migrate)
+        self.addresses = try location.openAddressDirectory(schema: .migrate)
+        self.notices = try location.openNotices(schema: .migrate)
+        self.retention = try location.openRetention(schema: .migrate)
+        self.registrations = try location.openRegistrations(schema: .migrate)
         self.registrationTrust = try config.selfService?.registrationTrust.map {
             CertificateValidator(trustStore: try TrustStore(anchors: try $0.flatMap(KeyMaterial.certificateDirectory), crls: crls))
         }
-        self.registers = try location.openRecipientRegisters()
+        self.registers = try location.openRecipientRegisters(schema: .migrate)
         self.party = config.party
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         self.nodeName = "\(config.party)@\(ProcessInfo.processInfo.hostName):\(try NodeIdentity.load(dataDirectory: config.dataDirectory))"

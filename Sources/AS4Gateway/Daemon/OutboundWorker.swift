@@ -107,7 +107,13 @@ final class OutboundWorkers: Sendable {
         let outcome: Result<[UInt8], AttemptFailure>
         var retryAfter: TimeInterval?
         if let client, let endpoint = job.endpoint {
-            (outcome, retryAfter) = attempt(job, client: client, endpoint: endpoint)
+            do {
+                (outcome, retryAfter) = try attempt(job, client: client, endpoint: endpoint)
+            } catch {
+                // Our own file, not the peer: no attempt spent, no peer error recorded.
+                releaseUnreadable(job, error, fields: fields)
+                return
+            }
         } else {
             outcome = .failure(AttemptFailure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable")))
         }
@@ -187,13 +193,17 @@ final class OutboundWorkers: Sendable {
     }
 
     /// One POST of the stored message; the receipt bytes when it validates, and how long the peer
-    /// asked us to wait before the next attempt, if it did.
-    func attempt(_ job: OutboundJob, client: HTTPClient, endpoint: String) -> (Result<[UInt8], AttemptFailure>, retryAfter: TimeInterval?) {
+    /// asked us to wait before the next attempt, if it did. Throws when the message's own file
+    /// could not be read: then the peer was not at fault (and may not have been reached at all).
+    func attempt(_ job: OutboundJob, client: HTTPClient,
+                 endpoint: String) throws(MessageFileUnreadable) -> (Result<[UInt8], AttemptFailure>, retryAfter: TimeInterval?) {
         let response: HTTPClientResponse
         do {
             let body: HTTPRequestBodySource = job.messageBytes.map { .bytes([UInt8]($0)) } ?? .file(path: job.messagePath)
             response = try client.post(url: endpoint, headers: [("Content-Type", job.contentType)], body: body,
                                        pinnedPublicKeys: tlsPins(forParty: job.metadata.toParty))
+        } catch .requestBodyUnreadable(let path, let reason) {
+            throw MessageFileUnreadable(path: path, reason: reason)
         } catch {
             return (.failure(AttemptFailure(EbmsError(.connectionFailure, "\(error)"))), nil)
         }

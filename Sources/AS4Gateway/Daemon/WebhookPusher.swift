@@ -22,6 +22,8 @@ final class WebhookPusher: Sendable {
     static let interval = 0.25
     static let maxBackoff = 300.0
     static let batch = 50
+    /// Added to a POST's timeouts in the bound it announces: scheduling, the answer's recording.
+    static let margin = 5.0
 
     init(context: GatewayContext) {
         self.context = context
@@ -51,21 +53,33 @@ final class WebhookPusher: Sendable {
     /// rounds a second) is logged once a minute with the count, and the recovery once.
     func round(at now: Date, failures: inout RepeatedFailureLog) {
         do {
-            // One node at a time pushes, so a batch goes out once, not once per node.
-            _ = try context.mailbox.exclusively(job: "webhook-pusher") { try pushOnce(now: now) }
+            // One node at a time pushes, so a batch goes out once, not once per node; the fence
+            // keeps it so when the job lock is lost mid-push (see pushOnce).
+            _ = try context.mailbox.exclusively(job: "webhook-pusher", fenced: { fence in try pushOnce(now: now, fence: fence) })
             if let fields = failures.succeeded() { context.log.log(.info, "webhook-recovered", fields) }
+        } catch let lost as JobFenceError {
+            context.log.log(.warning, "webhook-job-lost", ["reason": "\(lost); stopped pushing, the node holding the job goes on"])
         } catch {
             if let fields = failures.failed("\(error)", at: now) { context.log.log(.error, "webhook", fields) }
         }
     }
 
-    func pushOnce(now: Date) throws {
+    /// One batch per connection. Before each POST the fence proves the job is still this node's
+    /// and announces the POST's bound (its timeouts and a margin), and the result is recorded
+    /// only under the same fence: a node whose job lock was lost during a push (a database
+    /// restart) neither posts again nor records over the node that took the job, which does not
+    /// start before the announced POST is over, and then reads what was recorded. What remains
+    /// at-least-once: a POST that outlasts its bound, or whose result cannot be recorded, is sent
+    /// again by the next holder; a POST under way cannot be recalled (docs/API.md, Webhook).
+    func pushOnce(now: Date, fence: JobFence) throws {
+        let postBound = context.config.connectTimeoutSeconds + min(context.config.requestTimeoutSeconds, 30) + Self.margin
         for connection in try context.mailbox.connections() where connection.revokedAt == nil {
             guard let url = connection.webhookURL, let secret = connection.webhookSecret,
                   let state = try context.mailbox.webhookState(connection: connection.name) else { continue }
             if let next = state.nextAttemptAt, next > now { continue }
             let items = try context.mailbox.notifications(after: state.upTo, addresses: connection.addresses, limit: Self.batch)
             guard let last = items.last else { continue }
+            try fence.beginEffect(lasting: postBound)
             let body = Array(JSON.object([("items", .array(items.map(DocumentView.notification)))]).serialized(pretty: false).utf8)
             let timestamp = String(Int(now.timeIntervalSince1970))
             let signature = APICredentials.hex(try HMAC.sha256(key: Array(secret.utf8), data: Array((timestamp + ".").utf8) + body))
@@ -84,11 +98,12 @@ final class WebhookPusher: Sendable {
             }
             if let failure {
                 let delay = min(Self.maxBackoff, pow(2, Double(state.attempts)))
-                try context.mailbox.recordWebhookFailure(connection: connection.name, error: failure, nextAttemptAt: now.addingTimeInterval(delay))
+                try context.mailbox.recordWebhookFailure(connection: connection.name, error: failure, nextAttemptAt: now.addingTimeInterval(delay),
+                                                         fence: fence)
                 context.log.log(.warning, "webhook-failed", ["connection": connection.name, "attempt": String(state.attempts + 1),
                                                              "reason": failure, "retry_in_s": String(Int(delay))])
             } else {
-                try context.mailbox.recordWebhookDelivery(connection: connection.name, upTo: last.id)
+                try context.mailbox.recordWebhookDelivery(connection: connection.name, upTo: last.id, fence: fence)
                 context.log.log(.info, "webhook-delivered", ["connection": connection.name, "notifications": String(items.count)])
             }
         }
