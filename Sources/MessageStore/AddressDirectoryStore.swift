@@ -10,6 +10,11 @@ public protocol AddressDirectoryStore: AnyObject, Sendable {
     /// Every record, ordered by address (byte order of the canonical spelling).
     func allRecords() throws -> [AddressRecord]
     func count() throws -> Int
+    /// The addresses whose rows name an access point by one of these party ids (compared by
+    /// value, whatever the type: routing matches a party by value too), keyed by party id. A
+    /// scan (party_id has no index): it answers when a self-service registration is submitted,
+    /// approved or built into the P-Modes, never per message.
+    func addresses(servedBy partyIds: [String]) throws -> [String: [String]]
     /// Adds the records and overwrites those whose address exists; with `replace`, also deletes
     /// every address not among them. All in one transaction: a reader sees the directory before
     /// or after it, never half of it, and a failure leaves it as it was. Counts compare each
@@ -22,6 +27,12 @@ public protocol AddressDirectoryStore: AnyObject, Sendable {
     func modifyRecord(_ address: String, missing: AddressRecord?, at now: Date,
                       _ change: (inout AddressRecord) throws -> Void) throws -> AddressRecord?
     func close()
+}
+
+/// One row of `addresses(servedBy:)`.
+struct AddressByParty: Sendable {
+    var address: String
+    var partyId: String
 }
 
 /// The checks both directories make before an import, and the text form of a certificate list.

@@ -27,6 +27,16 @@ public final class PostgresAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func addresses(servedBy partyIds: [String]) throws -> [String: [String]] {
+        guard !partyIds.isEmpty else { return [:] }
+        let rows = try pool.withConnection { c in
+            try c.execute("SELECT address, party_id FROM directory_addresses WHERE access_point = 'remote' AND party_id = ANY($1::text[]) "
+                          + "ORDER BY address COLLATE \"C\"", [PostgresArray(partyIds)]).rows
+                .map { AddressByParty(address: $0.string("address"), partyId: $0.string("party_id")) }
+        }
+        return Dictionary(grouping: rows, by: \.partyId).mapValues { $0.map(\.address) }
+    }
+
     public func allRecords() throws -> [AddressRecord] {
         try pool.withConnection { c in
             try c.execute("SELECT * FROM directory_addresses ORDER BY address COLLATE \"C\"").rows.map(Self.readRecord)

@@ -42,6 +42,15 @@ public final class SQLiteAddressDirectory: AddressDirectoryStore {
         }
     }
 
+    public func addresses(servedBy partyIds: [String]) throws -> [String: [String]] {
+        guard !partyIds.isEmpty else { return [:] }
+        let rows = try withConnection { c in
+            try c.query("SELECT address, party_id FROM directory_addresses WHERE access_point = 'remote' AND party_id IN ({keys}) ORDER BY address",
+                        keys: partyIds) { AddressByParty(address: $0.string("address"), partyId: $0.string("party_id")) }
+        }
+        return Dictionary(grouping: rows, by: \.partyId).mapValues { $0.map(\.address) }
+    }
+
     public func modifyRecord(_ address: String, missing: AddressRecord?, at now: Date,
                              _ change: (inout AddressRecord) throws -> Void) throws -> AddressRecord? {
         try withConnection { c in

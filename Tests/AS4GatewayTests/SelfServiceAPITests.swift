@@ -138,6 +138,38 @@ final class SelfServiceAPITests: XCTestCase {
         XCTAssertEqual(history, ["registered", "approved", "connection-created", "directory-updated"])
     }
 
+    /// An institution (registration number starting with 9) registering its DMS stays an
+    /// institution in the directory, as the messaging policy judged its address before: it may
+    /// write to a person, while a company's DMS registered the same way still may not.
+    func testAnInstitutionsDMSKeepsTheOwnerKindOfItsNumber() throws {
+        let person = "_PRIVATE@16117519997"
+        try gw.h.importDirectory("gw-a", [GatewayHarness.localEntry(person, ownerId: "16117519997", kind: "naturalPerson")])
+        let ops = try gw.client(token: operatorToken)
+        func approvedDMS(_ number: String) throws -> BackendClient {
+            let client = try gw.client(try gw.issue("dms-\(number)", organizationIdentifier: "NTRLV-\(number)"))
+            let made = try register(client, "{\"kind\": \"dms\", \"addresses\": [\"_DEFAULT@\(number)\"]}")
+            let id = try XCTUnwrap(made.json["id"] as? String, made.text)
+            let approved = try ops.post("/api/v1/registrations/\(id)/approve", json: "{}")
+            XCTAssertEqual(approved.status, 200, approved.text)
+            return client
+        }
+        func toPerson(_ client: BackendClient, from number: String) throws -> BackendClient.Reply {
+            try client.submit(metadata: BackendClient.metadata(from: "_DEFAULT@\(number)", to: [person]), files: [("a.txt", Array("A".utf8))])
+        }
+        let institution = try approvedDMS("90000000001")
+        let lookup = try GatewayProcess.run(["directory", "lookup", "_DEFAULT@90000000001", "--json", "--data", gw.data])
+        XCTAssertEqual(lookup.json?["ownerKind"] as? String, "institution", lookup.stdout + lookup.stderr)
+        let sent = try toPerson(institution, from: "90000000001")
+        XCTAssertEqual(sent.status, 202, "institution → person is always allowed: \(sent.text)")
+
+        let company = try approvedDMS(Self.company)
+        let companyLookup = try GatewayProcess.run(["directory", "lookup", "_DEFAULT@\(Self.company)", "--json", "--data", gw.data])
+        XCTAssertEqual(companyLookup.json?["ownerKind"] as? String, "company", companyLookup.stdout)
+        let refused = try toPerson(company, from: Self.company)
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertTrue(refused.text.contains("PolicyForbidden"), refused.text)
+    }
+
     func testRejectionNeedsAReasonAndRoutesNothing() throws {
         let companyClient = try gw.client(companyCert)
         let made = try register(companyClient, "{\"kind\": \"dms\", \"addresses\": [\"X@\(Self.company)\"]}")

@@ -11,6 +11,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
     static let company = "40003032949"
     static let ministry = "DVS@90000048472"
     static let invented = "_DEFAULT@90000099999"
+    static let otherCompany = "_DEFAULT@40003000002"
 
     func testARegisteredAccessPointRoutesOnlyWhileApprovedAndItsCertificatesHold() throws {
         let gw = try SelfServiceGateway(settings: "\"selfService\": {\"template\": \"template-ap\"}")
@@ -27,7 +28,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
                                        h.remoteEntry(Self.ministry, ownerId: "90000048472", kind: "institution", party: "gw-a")])
         // The company's own DMS at its access point; it also claims an institution address nobody has.
         let companyDMS = try BackendClient(port: h.nodes["gw-b"]!.submitPort,
-                                           token: try h.addConnection("gw-b", name: "company-dms", addresses: ["_DEFAULT@\(Self.company)", Self.invented]))
+                                           token: try h.addConnection("gw-b", name: "company-dms", addresses: ["_DEFAULT@\(Self.company)", Self.invented, Self.otherCompany]))
         // The company's access point names its P-Modes with gw-a as the operator published them:
         // by the template's P-Mode ids.
         let pmodeB = h.pmodeDirectory + "/test.pmode.json"
@@ -88,7 +89,11 @@ final class SelfServiceAccessPointTests: XCTestCase {
             XCTAssertEqual(r.status, 202, r.text)
             return try XCTUnwrap(r.json["messageId"] as? String, r.text)
         }
+        // Nor for another company's address that gw-a's directory, changed after the approval,
+        // lists under the access point's party id: the party id matched, the registration does not.
+        try h.importDirectory("gw-a", [h.remoteEntry(Self.otherCompany, ownerId: "40003000002", kind: "company", party: "gw-b")])
         let forged = try fromCompany(Self.invented)
+        let takenOver = try fromCompany(Self.otherCompany)
         let genuine = try fromCompany("_DEFAULT@\(Self.company)")
         func status(_ id: String) throws -> [String: Any] {
             try companyDMS.recipient(of: id)
@@ -96,12 +101,15 @@ final class SelfServiceAccessPointTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the forged sender refused") { try status(forged)["status"] as? String == "Failed" }
         let detail = ((try status(forged)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(detail.contains("SenderNotServed") && detail.contains("sends only for the addresses of its registration"), detail)
+        try h.waitUntil(timeout: 30, "the other company's address refused") { try status(takenOver)["status"] as? String == "Failed" }
+        let takenOverDetail = ((try status(takenOver)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
+        XCTAssertTrue(takenOverDetail.contains("SenderNotServed") && takenOverDetail.contains("not an address of the registration"), takenOverDetail)
         let inbox = try gw.client(token: try h.addConnection("gw-a", name: "ministry-inbox", addresses: [Self.ministry]))
         try h.waitUntil(timeout: 30, "the company's own document at the ministry") {
             ((try inbox.get("/api/v1/inbox?address=\(Self.ministry)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == genuine }
         }
         XCTAssertFalse(((try inbox.get("/api/v1/inbox?address=\(Self.ministry)").json["items"] as? [[String: Any]]) ?? [])
-            .contains { $0["sender"] as? String == Self.invented })
+            .contains { [Self.invented, Self.otherCompany].contains($0["sender"] as? String ?? "") })
 
         // Revoking its signing certificate counts for the very next message.
         let signingSHA = Digest.hexSHA256(try Certificate(pemEncoded: signing).derBytes)

@@ -13,6 +13,7 @@ final class SelfServicePModesTests: XCTestCase {
     static let type = "urn:oasis:names:tc:ebcore:partyid-type:unregistered"
     var directory = ""
     var store: SQLiteRegistrationStore!
+    var addresses: SQLiteAddressDirectory!
     var ca: CertificateAuthority!
     let now = Date()
     let log = EventLog(format: .logfmt, minimum: .error)
@@ -20,12 +21,14 @@ final class SelfServicePModesTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-ssp-\(UUID().uuidString)").path
         store = try SQLiteRegistrationStore(dataDirectory: directory)
+        addresses = try SQLiteAddressDirectory(dataDirectory: directory)
         ca = try .createSelfSigned(subject: .init(commonName: "test CA"), key: try .generateEC(curve: .p256), validFrom: now - 7200,
                                    validUntil: now + 86_400 * 400)
     }
 
     override func tearDownWithError() throws {
         store.close()
+        addresses.close()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -66,7 +69,7 @@ final class SelfServicePModesTests: XCTestCase {
         try register("r2", partyId: "pending-ap", certificates: [signing], approve: false)
         let pmodes = SelfServicePModes()
         func current(at date: Date? = nil) -> PModeSet {
-            pmodes.set(base: base, generation: 1, template: "tpl", us: "gw-a", store: store, log: log, now: date ?? now)
+            pmodes.set(base: base, generation: 1, template: "tpl", us: "gw-a", store: store, directory: addresses, log: log, now: date ?? now)
         }
 
         let set = current()
@@ -82,7 +85,7 @@ final class SelfServicePModesTests: XCTestCase {
             return XCTFail("no leg to the registered access point")
         }
         XCTAssertEqual(match.pmode.id, "tpl-out@r1")
-        XCTAssertEqual(pmodes.set(base: base, generation: 1, template: nil, us: "gw-a", store: store, log: log).parties.count, 2,
+        XCTAssertEqual(pmodes.set(base: base, generation: 1, template: nil, us: "gw-a", store: store, directory: addresses, log: log).parties.count, 2,
                        "no template: the configured set alone")
 
         // A newer encryption certificate is the one used from now on (roll-over), seen at once.
@@ -105,8 +108,32 @@ final class SelfServicePModesTests: XCTestCase {
 
     func testAConfiguredPartysIdIsNeverTakenOver() throws {
         try register("r3", partyId: "tpl", certificates: [try certificate("s", [.digitalSignature])], approve: true)
-        let set = SelfServicePModes().set(base: base, generation: 1, template: "tpl", us: "gw-a", store: store, log: log, now: now)
+        let set = SelfServicePModes().set(base: base, generation: 1, template: "tpl", us: "gw-a", store: store, directory: addresses, log: log, now: now)
         XCTAssertNil(set.party(named: "registration-r3"))
         XCTAssertEqual(set.pmodes.count, 2)
+    }
+
+    /// The reviewer's case: the directory lists another company's address as served by party id
+    /// gw-c, no configured partner; a registration approved with gw-c is not activated, so that
+    /// address's documents cannot reach it. Rows of its own addresses naming gw-c do not count.
+    func testAPartyIdTheDirectoryNamesForAnotherCompanyIsNotActivated() throws {
+        func remote(_ address: String, _ partyId: String) -> AddressRecord {
+            AddressRecord(address: address, ownerId: String(address.split(separator: "@")[1]), ownerKind: "company", remote: true,
+                          partyId: partyId, endpoint: "https://\(partyId).example/as4", certificates: ["sha256:" + String(repeating: "ab", count: 32)])
+        }
+        _ = try addresses.importRecords([remote("R5@40003032949", "own-ap"), remote("_DEFAULT@40003000002", "gw-c")], replace: false, at: now)
+        try register("r4", partyId: "gw-c", certificates: [try certificate("s", [.digitalSignature])], approve: true)
+        try register("r5", partyId: "own-ap", certificates: [try certificate("s5", [.digitalSignature])], approve: true)
+        let set = SelfServicePModes().set(base: base, generation: 1, template: "tpl", us: "gw-a", store: store, directory: addresses, log: log, now: now)
+        XCTAssertNil(set.party(named: "registration-r4"), "gw-c serves company 40003000002 in the directory")
+        XCTAssertNil(set.pmode(id: "tpl-out@r4"))
+        XCTAssertNotNil(set.party(named: "registration-r5"), "its own address's row names its party id: no conflict")
+
+        XCTAssertEqual(try SelfServicePartyIds.foreignAddresses(partyId: "gw-c", own: ["_DEFAULT@40003000001"], directory: addresses),
+                       ["_DEFAULT@40003000002"])
+        XCTAssertEqual(try SelfServicePartyIds.foreignAddresses(partyId: "gw-c", own: ["_DEFAULT@40003000002"], directory: addresses), [])
+        XCTAssertEqual(try SelfServicePartyIds.foreignAddresses(partyId: "nobody", own: [], directory: addresses), [])
+        XCTAssertEqual(SelfServicePartyIds.registrationId(ofParty: "registration-r5", configured: base), "r5")
+        XCTAssertNil(SelfServicePartyIds.registrationId(ofParty: "tpl", configured: base), "a configured party is no registration")
     }
 }

@@ -29,6 +29,26 @@ class AddressDirectoryStoreTests: StoreTestCase {
         XCTAssertEqual(try directory.allRecords().map(\.address), ["_DEFAULT@40003032949", "_PRIVATE@16117519997"])
     }
 
+    /// The rows naming an access point by party id: by value, whatever the type; local rows and
+    /// other party ids are not among them.
+    func testAddressesServedByAPartyId() throws {
+        let directory = try openAddressDirectory()
+        defer { directory.close() }
+        var other = remote
+        other.address = "_DEFAULT@40003000002"
+        other.ownerId = "40003000002"
+        other.ownerKind = "company"
+        other.partyIdType = nil
+        var elsewhere = other
+        elsewhere.address = "_DEFAULT@40003000003"
+        elsewhere.ownerId = "40003000003"
+        elsewhere.partyId = "ap-c"
+        _ = try directory.importRecords([record("_DEFAULT@40003032949"), remote, other, elsewhere], replace: false, at: t0)
+        let served = try directory.addresses(servedBy: ["ap-b", "nobody"])
+        XCTAssertEqual(served, ["ap-b": ["_DEFAULT@40003000002", "_PRIVATE@16117519997"]])
+        XCTAssertEqual(try directory.addresses(servedBy: []), [:])
+    }
+
     /// One record changed in one transaction: other fields stay; a missing one is created only
     /// from `missing`; a change the rules refuse changes nothing; two changes of different fields
     /// at the same moment both stay.

@@ -223,6 +223,14 @@ struct RegistrationRoutes {
            context.registry.current.parties.contains(where: { $0.partyIds.contains { $0.value == partyId } }) {
             throw Problem.conflict("party id \(partyId) belongs to a partner configured in this gateway's P-Modes")
         }
+        // Nor one the directory already names for someone else's address: routing finds an
+        // access point by its party id, so the registrant would receive that address's documents
+        // (SelfServicePartyIds). Which address is not said: that is another company's business.
+        if let partyId, kind == .accessPoint,
+           try !SelfServicePartyIds.foreignAddresses(partyId: partyId, own: addresses, directory: context.addresses).isEmpty {
+            throw Problem.conflict("party id \(partyId) is already the access point of addresses in this gateway's e-address directory "
+                + "that are not in this registration; choose another party id (or ask the operator)")
+        }
         let id = "reg-" + APICredentials.hex(try SecureRandom.bytes(12))
         let registration = Registration(id: id, kind: kind, registrationNumber: registrant.registrationNumber,
                                         registrantSubject: registrant.certificate.subject, registrantSHA256: registrant.sha256,
@@ -310,7 +318,19 @@ struct RegistrationRoutes {
         // Approving an approved registration again re-runs its (idempotent) effects: the way to
         // finish an approval whose effects failed half-way.
         let decided: Registration
-        if let r = try store.registration(id: id), r.status == .approved {
+        let existing = try store.registration(id: id)
+        // The directory may have changed since the submission: a party id it now names for
+        // another address is not approved (nor re-applied); the registration stays as it was.
+        if let existing, existing.status != .rejected {
+            do {
+                try SelfServicePartyIds.check(existing, directory: context.addresses)
+            } catch let conflict as SelfServicePartyIds.Conflict {
+                context.log.log(.error, "registration-party-conflict", ["registration": id, "reason": conflict.description])
+                throw Problem.conflict("\(conflict); routing finds an access point by its party id, so approving it would send those "
+                    + "addresses' documents to this registration's access point: reject it, or correct the directory")
+            }
+        }
+        if let r = existing, r.status == .approved {
             decided = r
         } else {
             let comment = try TextInput.optional(body["comment"], pointer: "/comment", maxLength: Self.limits.text)

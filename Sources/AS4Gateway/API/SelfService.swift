@@ -76,7 +76,14 @@ enum SelfService {
     private static func setDirectory(_ r: Registration, certificates: [String], context: GatewayContext, now: Date) throws {
         // Each row read, changed and written in one transaction: limits set at the same moment stay.
         for address in r.addresses {
-            _ = try context.addresses.modifyRecord(address, missing: AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: "company"),
+            // A new row gets the owner kind the messaging policy gave the address while it had
+            // none (MessagingPolicy.kind, by its form): registering changes where documents go,
+            // not who may write to whom. A registration number starting with 9 is an
+            // institution's, and self-service is open to institutions as to companies: both are
+            // legal persons with a registration number, and the registration CA vouches for it.
+            let kind = (try? EAddress(address)).map { MessagingPolicy.kind(of: $0, entry: nil) } ?? .company
+            let missing = AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: kind.rawValue)
+            _ = try context.addresses.modifyRecord(address, missing: missing,
                                                    at: now) { record in
                 record.remote = r.kind == .accessPoint
                 record.partyId = r.kind == .accessPoint ? r.partyId : nil

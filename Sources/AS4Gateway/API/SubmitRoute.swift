@@ -132,7 +132,7 @@ struct SubmitRoute {
                 recipients.append(.init(address: address, route: .mailbox, status: .accepted))
                 outcomes.append((address, decision.outcome, decision.reason))
             case .remoteAccessPoint(let remote):
-                guard let party = DocumentExchange(context: context).accessPointParty(remote.accessPoint.partyId) else {
+                guard let party = try DocumentExchange(context: context).accessPointParty(remote.accessPoint.partyId, for: address) else {
                     refused = true
                     outcomes.append((address, "noAgreement", "no P-Mode lets this gateway send \(EAddressMessages.documentAction) to access point \(remote.accessPoint.partyId)"))
                     continue

@@ -180,7 +180,7 @@ struct DocumentExchange {
             recipient = .init(address: recipientAddress, route: .mailbox, status: .accepted, as4MessageId: m.metadata.messageId)
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
-            guard let party = accessPointParty(remote.accessPoint.partyId), party != origin else {
+            guard let party = try accessPointParty(remote.accessPoint.partyId, for: recipientAddress), party != origin else {
                 return try refuse(header, origin: origin, refTo: refTo, code: "noAgreement",
                                   reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
             }
@@ -271,6 +271,11 @@ struct DocumentExchange {
             guard servedBy == origin else {
                 return "\(address.canonical) is served by access point \(accessPoint.partyId), not by \(origin)"
             }
+            // The party id matched; a self-service access point speaks only for its registration's
+            // addresses even when the directory names its party id for another one.
+            guard try SelfServicePartyIds.mayServe(address.canonical, party: origin, context: context) else {
+                return "\(address.canonical) is not an address of the registration of self-service access point \(origin)"
+            }
             return nil
         }
     }
@@ -295,12 +300,20 @@ struct DocumentExchange {
         var reason: String
     }
 
-    /// The P-Mode party with this party id to which we may send e-address documents, if any.
-    func accessPointParty(_ partyId: String) -> String? {
+    /// The P-Mode party with this party id to which we may send e-address documents for
+    /// `address` (the directory row's), if any. A self-service access point is that party only
+    /// for its registration's addresses: a row naming its party id for another address (the
+    /// directory changed after its approval) is no route, never a delivery to the registrant.
+    func accessPointParty(_ partyId: String, for address: String) throws -> String? {
         let set = context.pmodes
         guard let party = set.parties.first(where: { $0.partyIds.contains { $0.value == partyId } }),
               case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
                                               action: EAddressMessages.documentAction) else { return nil }
+        guard try SelfServicePartyIds.mayServe(address, party: party.name, context: context) else {
+            context.log.log(.error, "self-service-party-conflict",
+                            ["party": party.name, "reason": "the directory names its party id \(partyId) for an address outside its registration; not routed"])
+            return nil
+        }
         return party.name
     }
 

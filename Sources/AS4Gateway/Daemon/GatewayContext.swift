@@ -129,7 +129,7 @@ final class GatewayContext: Sendable {
     /// access points added (`SelfServicePModes`).
     var pmodes: PModeSet {
         selfServicePModes.set(base: registry.current, generation: registry.generation, template: config.selfService?.template,
-                              us: party, store: registrations, log: log)
+                              us: party, store: registrations, directory: addresses, log: log)
     }
 
     private let selfServicePModes = SelfServicePModes()

@@ -29,7 +29,7 @@ final class SelfServicePModes: Sendable {
     private let built = Mutex<Built?>(nil)
 
     func set(base: PModeSet, generation: Int, template: String?, us: String, store: any RegistrationStore,
-             log: EventLog, now: Date = Date()) -> PModeSet {
+             directory: any AddressDirectoryStore, log: EventLog, now: Date = Date()) -> PModeSet {
         guard let template else { return base }
         let stamp: Int64
         do {
@@ -40,7 +40,7 @@ final class SelfServicePModes: Sendable {
         }
         if let b = built.withLock({ $0 }), b.generation == generation, b.stamp == stamp, now < b.validUntil { return b.set }
         do {
-            let next = try build(base: base, template: template, us: us, store: store, now: now)
+            let next = try build(base: base, template: template, us: us, store: store, directory: directory, log: log, now: now)
             built.withLock { $0 = Built(generation: generation, stamp: stamp, validUntil: next.validUntil, set: next.set) }
             return next.set
         } catch {
@@ -63,16 +63,27 @@ final class SelfServicePModes: Sendable {
     }
 
     private func build(base: PModeSet, template: String, us: String, store: any RegistrationStore,
-                       now: Date) throws -> (set: PModeSet, validUntil: Date) {
+                       directory: any AddressDirectoryStore, log: EventLog, now: Date) throws -> (set: PModeSet, validUntil: Date) {
         guard let templateParty = base.party(named: template) else { return (base, .distantFuture) }
         let templatePModes = base.pmodes.filter { Set([$0.initiator.party, $0.responder.party]) == [us, template] && us != template }
         var parties = base.parties
         var pmodes = base.pmodes
         var validUntil = Date.distantFuture
-        for r in try store.registrations(status: .approved) where r.kind == .accessPoint {
+        let approved = try store.registrations(status: .approved).filter { $0.kind == .accessPoint }
+        // Nor another company's addresses: a party id the directory names for an address outside
+        // the registration would route that address here (SelfServicePartyIds). Checked at
+        // approval too, but the directory changes on its own; such a registration is not activated.
+        let colliding = try SelfServicePartyIds.foreignAddresses(of: approved.compactMap { r in r.partyId.map { ($0, r.addresses) } },
+                                                                 directory: directory)
+        for r in approved {
             guard let partyId = r.partyId, let endpoint = r.endpoint.flatMap(URL.init(string:)) else { continue }
             // A configured party keeps its id: a registration never takes over a partner.
             guard !base.parties.contains(where: { $0.partyIds.contains { $0.value == partyId } }) else { continue }
+            if let foreign = colliding[partyId] {
+                let conflict = SelfServicePartyIds.Conflict(registrationId: r.id, partyId: partyId, addresses: foreign)
+                log.log(.error, "self-service-party-conflict", ["registration": r.id, "reason": "not activated: \(conflict)"])
+                continue
+            }
             let held = try store.certificates(registrationId: r.id).filter { $0.revokedAt == nil }
             for c in held {
                 if c.notBefore > now { validUntil = min(validUntil, c.notBefore) } else if c.usableUntil >= now { validUntil = min(validUntil, c.usableUntil) }
