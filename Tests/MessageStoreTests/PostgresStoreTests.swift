@@ -420,6 +420,7 @@ final class PostgresMailboxStoreTests: MailboxStoreTests {
 
 final class PostgresAddressDirectoryStoreTests: AddressDirectoryStoreTests {
     override class var backend: StoreBackend { .postgres }
+    override func testAddressesServedByAPartyId() throws { try super.testAddressesServedByAPartyId() }
     override func testImportThenLookUp() throws { try super.testImportThenLookUp() }
     override func testCountsMergeAndReplace() throws { try super.testCountsMergeAndReplace() }
     override func testModifyRecordChangesOnlyWhatItIsGivenAndLosesNoConcurrentChange() throws {
