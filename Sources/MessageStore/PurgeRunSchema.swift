@@ -2,7 +2,6 @@
 /// (docs/RETENTION.md, "A clock that jumps"). The purge judges by the clock of whoever runs it;
 /// these rows are what a later run compares its clock with, so a clock stepped forward (or a node
 /// down for long) defers the purge instead of shortening archives. Append-only, like `purges`.
-/// (Numbered after the migrations other branches add: SQLite 17–20, PostgreSQL 15–18.)
 enum PurgeRunSchema {
     static let sqlite = """
         CREATE TABLE purge_runs (

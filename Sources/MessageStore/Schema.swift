@@ -1,8 +1,8 @@
 import Foundation
 
-/// One numbered schema change. Versions increase from 1 (a number another branch holds may be
-/// missing until that branch is merged); a migration, once released, is never edited: a change is
-/// a new migration.
+/// One numbered schema change. Versions are consecutive from 1 (a database applies only what is
+/// above its highest version, so a gap filled later would be skipped); a migration, once
+/// released, is never edited: a change is a new migration.
 struct Migration {
     let version: Int
     let name: String
