@@ -1,3 +1,4 @@
+import EnvelopeXML
 import Foundation
 
 /// Free text that clients and partners send and the gateway keeps (reasons, codes, file names,
@@ -10,9 +11,9 @@ import Foundation
 enum TextInput {
     static let refusal = "contains a character XML cannot carry (a control character other than tab, line feed and carriage return, or U+FFFE/U+FFFF)"
 
-    static func isCarriable(_ s: String) -> Bool {
-        !s.unicodeScalars.contains { ($0.value < 0x20 && $0.value != 0x09 && $0.value != 0x0A && $0.value != 0x0D) || $0.value == 0xFFFE || $0.value == 0xFFFF }
-    }
+    /// The rule itself is `XMLText`'s, shared with the evidence bundle, so the API cannot accept
+    /// a character the bundle could not then write as it is.
+    static func isCarriable(_ s: String) -> Bool { XMLText.isCarriable(s) }
 
     /// Why `s` is refused, or nil.
     static func problem(_ s: String, maxLength: Int) -> String? {

@@ -11,27 +11,19 @@ import Foundation
 enum EvidenceText {
     static let attributeSuffix = "Base64"
 
-    /// Whether XML 1.0's `Char` production admits every scalar of `s`.
-    static func fitsXML(_ s: String) -> Bool {
-        !s.unicodeScalars.contains { v in
-            let c = v.value
-            return (c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D) || c == 0xFFFE || c == 0xFFFF
-        }
-    }
-
     static func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
     /// The attributes as written: those XML cannot carry renamed and base64-encoded.
     static func attributes(_ list: [(String, String?)]) -> [(String, String?)] {
         list.map { name, value in
-            guard let value, !fitsXML(value) else { return (name, value) }
+            guard let value, !XMLText.isCarriable(value) else { return (name, value) }
             return (name + attributeSuffix, base64(value))
         }
     }
 
     /// An element's text and the attribute that says how it is encoded, if it had to be.
     static func text(_ s: String) -> (encoding: [(String, String?)], text: String) {
-        fitsXML(s) ? ([], s) : ([("encoding", "base64")], base64(s))
+        XMLText.isCarriable(s) ? ([], s) : ([("encoding", "base64")], base64(s))
     }
 
     enum DecodingError: Error, CustomStringConvertible {
