@@ -1,5 +1,6 @@
 @testable import AS4Gateway
 import Foundation
+import Routing
 import XCTest
 
 /// The strict reader of the date-times DMSs send (a table of good and bad values).
@@ -20,7 +21,7 @@ final class RFC3339Tests: XCTestCase {
             ("2026-12-31T23:59:59+14:00", 1_798_761_599 - 14 * 3600),
         ]
         for (text, expected) in table {
-            let d = try RFC3339.parse(text)
+            let d = try APIDateTime.parse(text)
             XCTAssertEqual(d.timeIntervalSince1970, expected, accuracy: 1e-6, text)
             // Foundation agrees wherever it is strict enough to be asked.
             if !text.contains("."), let f = ISO8601DateFormatter().date(from: text) { XCTAssertEqual(f, d, text) }
@@ -55,8 +56,9 @@ final class RFC3339Tests: XCTestCase {
             ("", "year"),
         ]
         for (text, reason) in bad {
-            XCTAssertThrowsError(try RFC3339.parse(text), text) { error in
-                XCTAssertTrue("\(error)".contains(reason), "\(text): \(error)")
+            XCTAssertThrowsError(try APIDateTime.parse(text), text) { error in
+                let worded = APIDateTime.reason(error as! RFC3339.Invalid)
+                XCTAssertTrue(worded.contains(reason), "\(text): \(worded)")
             }
         }
     }

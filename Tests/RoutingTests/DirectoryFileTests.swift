@@ -51,15 +51,15 @@ final class DirectoryFileTests: XCTestCase {
         XCTAssertEqual(institution.address.canonical, "_DEFAULT@90000048472")
         XCTAssertEqual(institution.owner, .init(id: "90000048472", kind: .institution))
         XCTAssertEqual(institution.limits, .init(maxMessageBytes: 10_485_760, mailboxBytes: 1_073_741_824, retentionDays: 3650))
-        XCTAssertEqual(institution.availability.activeFrom, try RFC3339Time.parse("2025-12-31T22:00:00Z"))
+        XCTAssertEqual(institution.availability.activeFrom, try DirectoryTime.parse("2025-12-31T22:00:00Z"))
         XCTAssertEqual(entries[1].address.canonical, "_PRIVATE@16117519997")
-        XCTAssertEqual(entries[1].availability.suspendedUntil, try RFC3339Time.parse("2026-03-15T00:00:00Z"))
+        XCTAssertEqual(entries[1].availability.suspendedUntil, try DirectoryTime.parse("2026-03-15T00:00:00Z"))
         guard case .remote(let ap) = entries[2].accessPoint else { return XCTFail("not remote") }
         XCTAssertEqual(ap.partyId, "ap-b")
         XCTAssertEqual(ap.endpoint.absoluteString, "https://ap-b.example/as4")
         XCTAssertEqual(ap.certificates, [.certificate(Self.certificate), .fingerprint(fingerprint)], "PEM and fingerprint in one field")
         XCTAssertTrue(ap.certificates[0].matches(Self.certificate))
-        XCTAssertEqual(entries[2].availability.blockedFrom?.timeIntervalSince1970, try RFC3339Time.parse("2027-01-01T00:00:00Z").timeIntervalSince1970 + 0.25)
+        XCTAssertEqual(entries[2].availability.blockedFrom?.timeIntervalSince1970, try DirectoryTime.parse("2027-01-01T00:00:00Z").timeIntervalSince1970 + 0.25)
         XCTAssertEqual(entries[3].address.canonical, "iso6523-actorid-upis::0190:nl123")
     }
 
@@ -235,14 +235,14 @@ final class DirectoryFileTests: XCTestCase {
     }
 
     func testTimes() throws {
-        XCTAssertEqual(try RFC3339Time.parse("1970-01-01T00:00:00Z").timeIntervalSince1970, 0)
-        XCTAssertEqual(try RFC3339Time.parse("2024-02-29T12:30:15+02:00").timeIntervalSince1970, 1_709_202_615)
-        XCTAssertEqual(try RFC3339Time.parse("2024-02-29t10:30:15.5z").timeIntervalSince1970, 1_709_202_615.5)
-        XCTAssertEqual(RFC3339Time.format(Date(timeIntervalSince1970: 1_709_202_615.5)), "2024-02-29T10:30:15.500Z")
-        XCTAssertEqual(RFC3339Time.format(Date(timeIntervalSince1970: -1)), "1969-12-31T23:59:59Z")
+        XCTAssertEqual(try DirectoryTime.parse("1970-01-01T00:00:00Z").timeIntervalSince1970, 0)
+        XCTAssertEqual(try DirectoryTime.parse("2024-02-29T12:30:15+02:00").timeIntervalSince1970, 1_709_202_615)
+        XCTAssertEqual(try DirectoryTime.parse("2024-02-29t10:30:15.5z").timeIntervalSince1970, 1_709_202_615.5)
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: 1_709_202_615.5)), "2024-02-29T10:30:15.500Z")
+        XCTAssertEqual(RFC3339.format(Date(timeIntervalSince1970: -1)), "1969-12-31T23:59:59Z")
         for bad in ["2023-02-29T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:00:00.1234Z", "2024-01-01T00:00:00+2:00",
                     "2024-01-01 00:00:00Z", "2024-01-01T00:00:00Zx", "2024-01-01"] {
-            XCTAssertThrowsError(try RFC3339Time.parse(bad), bad)
+            XCTAssertThrowsError(try DirectoryTime.parse(bad), bad)
         }
     }
 

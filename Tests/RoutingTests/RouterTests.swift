@@ -58,7 +58,7 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t - 0.001), .notYetActive(e.address, activeFrom: t))
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t), .localMailbox(e), "active from its first instant")
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t - 1).reason,
-                       "_DEFAULT@40003032949 becomes active on \(RFC3339Time.format(t)) and receives nothing before")
+                       "_DEFAULT@40003032949 becomes active on \(RFC3339.format(t)) and receives nothing before")
     }
 
     func testSuspensionBoundaries() throws {
@@ -68,7 +68,7 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t), .suspended(e.address, from: t, until: until))
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: until - 0.001), .suspended(e.address, from: t, until: until))
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: until), .localMailbox(e), "the end is exclusive")
-        XCTAssertTrue(Router.decide(e, from: sender, size: 1, at: t).reason.hasSuffix("until \(RFC3339Time.format(until))"))
+        XCTAssertTrue(Router.decide(e, from: sender, size: 1, at: t).reason.hasSuffix("until \(RFC3339.format(until))"))
 
         let open = try entry("_DEFAULT@40003032949", availability: .init(suspendedFrom: t))
         XCTAssertEqual(Router.decide(open, from: sender, size: 1, at: t + 10 * 365 * 86_400), .suspended(open.address, from: t, until: nil))
@@ -80,7 +80,7 @@ final class RouterTests: XCTestCase {
                           availability: .init(activeFrom: t + 100, suspendedFrom: t - 100, blockedFrom: t))
         XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t - 0.001), .notYetActive(e.address, activeFrom: t + 100))
         XCTAssertEqual(Router.decide(e, from: sender, size: 999, at: t), .blocked(e.address, since: t), "blocked beats everything")
-        XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t + 1000).reason, "_DEFAULT@40003032949 is blocked since \(RFC3339Time.format(t))")
+        XCTAssertEqual(Router.decide(e, from: sender, size: 1, at: t + 1000).reason, "_DEFAULT@40003032949 is blocked since \(RFC3339.format(t))")
 
         let suspendedAndLarge = try entry("_DEFAULT@40003032949", limits: .init(maxMessageBytes: 10), availability: .init(suspendedFrom: t))
         XCTAssertEqual(Router.decide(suspendedAndLarge, from: sender, size: 11, at: t), .suspended(suspendedAndLarge.address, from: t, until: nil))

@@ -271,9 +271,9 @@ struct RegisterRoutes {
             return nil
         }
         do throws(RFC3339.Invalid) {
-            return try RFC3339.parse(text)
+            return try APIDateTime.parse(text)
         } catch {
-            errors.append((pointer, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z: \(error.reason)"))
+            errors.append((pointer, "must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z: \(APIDateTime.reason(error))"))
             return nil
         }
     }

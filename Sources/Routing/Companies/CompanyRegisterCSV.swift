@@ -186,8 +186,8 @@ public enum CompanyRegisterCSV {
             guard bytes[r].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
             return bytes[r].reduce(0) { $0 * 10 + Int($1 - 0x30) }
         }
-        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10), (1...12).contains(m),
-              (1...LatvianIdentifiers.daysIn(month: m, year: y)).contains(d) else { return nil }
-        return Date(timeIntervalSince1970: Double(RFC3339Time.daysSince1970(year: y, month: m, day: d)) * 86_400)
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
+              let day = CalendarDay(year: y, month: m, day: d) else { return nil }
+        return Date(timeIntervalSince1970: Double(day.dayNumber) * 86_400)
     }
 }

@@ -105,7 +105,7 @@ enum DirectoryCSV {
         }
         func time(_ column: DirectoryColumn) -> Date? {
             guard let text = values[column]?.text else { return nil }
-            do { return try RFC3339Time.parse(text) } catch {
+            do { return try DirectoryTime.parse(text) } catch {
                 report(column, error.reason, log: &log)
                 return nil
             }
@@ -153,7 +153,7 @@ enum DirectoryCSV {
         var out = CSVWriter.record(DirectoryColumn.allCases.map(\.rawValue))
         for entry in entries {
             let f = DirectoryEntryFields(entry)
-            let time = { (d: Date?) in d.map(RFC3339Time.format) ?? "" }
+            let time = { (d: Date?) in d.map(RFC3339.format) ?? "" }
             let number = { (n: Int?) in n.map(String.init) ?? "" }
             out += CSVWriter.record([
                 f.address, f.ownerId, f.ownerKind.rawValue,

@@ -126,7 +126,7 @@ public struct DirectoryEntryFields: Sendable, Equatable {
             fail(.suspendedUntil, "is given without suspendedFrom")
         }
         if let from = suspendedFrom, let until = suspendedUntil, until <= from {
-            fail(.suspendedUntil, "\(RFC3339Time.format(until)) is not after suspendedFrom \(RFC3339Time.format(from))")
+            fail(.suspendedUntil, "\(RFC3339.format(until)) is not after suspendedFrom \(RFC3339.format(from))")
         }
         let accessPoint = remote ? remoteAccessPoint(allowInsecureEndpoints: allowInsecureEndpoints, fail: fail) : localAccessPoint(fail: fail)
         guard ok, let address = parsedAddress, let accessPoint else { return nil }

@@ -48,7 +48,7 @@ enum DirectoryJSON {
         let accessPoint: AccessPointKind? = o.enumeration(key(.accessPoint), required: true)
         func time(_ c: DirectoryColumn) -> Date? {
             guard let text = o.string(key(c)) else { return nil }
-            do { return try RFC3339Time.parse(text) } catch {
+            do { return try DirectoryTime.parse(text) } catch {
                 o.report(key(c), error.reason)
                 return nil
             }
@@ -89,7 +89,7 @@ enum DirectoryJSON {
         }
         for (column, value) in [(DirectoryColumn.activeFrom, f.activeFrom), (.suspendedFrom, f.suspendedFrom),
                                 (.suspendedUntil, f.suspendedUntil), (.blockedFrom, f.blockedFrom)] {
-            if let value { o.append((column.rawValue, .string(RFC3339Time.format(value)))) }
+            if let value { o.append((column.rawValue, .string(RFC3339.format(value)))) }
         }
         o.append(("accessPoint", .string(f.remote ? AccessPointKind.remote.rawValue : AccessPointKind.local.rawValue)))
         for (column, value) in [(DirectoryColumn.partyId, f.partyId), (.partyIdType, f.partyIdType), (.endpoint, f.endpoint)] {

@@ -35,7 +35,7 @@ enum LatvianIdentifiers {
             throw Invalid(reason: "personal code \(code) has century digit \(d[6]) (7th digit); it is 0, 1 or 2 (1800s, 1900s, 2000s)")
         }
         let year = 1800 + 100 * d[6] + yy
-        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else {
+        guard CalendarDay(year: year, month: month, day: day) != nil else {
             throw Invalid(reason: "personal code \(code) does not start with a birth date DDMMYY (\(twoDigits(day)).\(twoDigits(month)).\(year) is no date) and is not a new-format code starting with 32")
         }
         let weights = [1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -69,12 +69,4 @@ enum LatvianIdentifiers {
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
     private static func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
 }

@@ -55,12 +55,12 @@ public enum RouteDecision: Sendable, Equatable {
         case .unknownAddress(let address):
             return "\(address) is not in the e-address directory"
         case .notYetActive(let address, let activeFrom):
-            return "\(address) becomes active on \(RFC3339Time.format(activeFrom)) and receives nothing before"
+            return "\(address) becomes active on \(RFC3339.format(activeFrom)) and receives nothing before"
         case .suspended(let address, let from, let until):
-            let end = until.map { "until \(RFC3339Time.format($0))" } ?? "until further notice"
-            return "\(address) is suspended since \(RFC3339Time.format(from)) \(end)"
+            let end = until.map { "until \(RFC3339.format($0))" } ?? "until further notice"
+            return "\(address) is suspended since \(RFC3339.format(from)) \(end)"
         case .blocked(let address, let since):
-            return "\(address) is blocked since \(RFC3339Time.format(since))"
+            return "\(address) is blocked since \(RFC3339.format(since))"
         case .tooLarge(let address, let size, let limit):
             return "the message is \(size) bytes; \(address) accepts at most \(limit) bytes"
         }

@@ -64,7 +64,7 @@ public struct DeliveryRules: Sendable {
     public func check(sender: DeliveryParty, recipient: DeliveryParty, recipientOptIn: MessagingPolicy.OptIn,
                       recipientNonDigital: NonDigitalStatus?) -> DeliveryRefusal? {
         if let entry = recipientNonDigital {
-            let until = entry.validUntil.map { " until \(RFC3339Time.format($0))" } ?? ""
+            let until = entry.validUntil.map { " until \(RFC3339.format($0))" } ?? ""
             return DeliveryRefusal(outcome: "RecipientNonDigital",
                                    reason: "\(recipient.address) belongs to a person in the non-digital persons register\(until) (\(entry.reason)); send it on paper")
         }
@@ -89,7 +89,7 @@ public struct DeliveryRules: Sendable {
             return DeliveryRefusal(outcome: "CompanyNotRegistered",
                                    reason: "the \(role) \(party.address) is a company address, but \(number) is not in the company register")
         case .liquidated(let status, let on):
-            let when = on.map { " on \(RFC3339Time.format($0))" } ?? ""
+            let when = on.map { " on \(RFC3339.format($0))" } ?? ""
             return DeliveryRefusal(outcome: "CompanyLiquidated",
                                    reason: "the \(role) \(party.address) belongs to company \(number), liquidated\(when) (register status \(status.isEmpty ? "-" : status))")
         }
