@@ -19,7 +19,7 @@ public final class PostgresMailboxStore: MailboxStore {
     /// connection that took it), and the fences of jobs with effects outside the database.
     private let jobs: PostgresJobLocks
 
-    public init(url: String, poolSize: Int = 4, schema: SchemaAccess = .migrate, now: Date = Date()) throws {
+    public init(url: String, poolSize: Int = 4, schema: SchemaAccess, now: Date = Date()) throws {
         pool = PostgresConnectionPool(url: url, size: poolSize)
         jobs = PostgresJobLocks(url: url)
         try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }

@@ -41,7 +41,7 @@ public final class PostgresMessageStore: MessageStore {
     /// this build's instead, writing nothing), and keeps payloads under `payloadDirectory`
     /// (created if missing). Without a payload directory (operator commands that only read the
     /// store), `storePayload` is refused.
-    public init(url: String, payloadDirectory: String?, options: Options = Options(), schema: SchemaAccess = .migrate,
+    public init(url: String, payloadDirectory: String?, options: Options = Options(), schema: SchemaAccess,
                 now: Date = Date()) throws {
         let root = payloadDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         payloads = root.map(PayloadDirectory.init(root:))

@@ -7,7 +7,7 @@ import Foundation
 public final class PostgresRegistrationStore: RegistrationStore {
     private let pool: PostgresConnectionPool
 
-    public init(url: String, poolSize: Int = 2, schema: SchemaAccess = .migrate, now: Date = Date()) throws {
+    public init(url: String, poolSize: Int = 2, schema: SchemaAccess, now: Date = Date()) throws {
         pool = PostgresConnectionPool(url: url, size: poolSize)
         try pool.withConnection { try PostgresSchema.prepare($0, schema, at: now) }
     }

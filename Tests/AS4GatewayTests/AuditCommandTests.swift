@@ -85,7 +85,7 @@ final class AuditCommandTests: XCTestCase {
     func testOnPostgreSQLAnInsertedEventIsNamed() throws {
         let server = try ThrowAwayPostgres.start()
         defer { server.stop() }
-        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil, schema: .migrate)
         try Self.writeMessageEvents(store, count: 2)
         store.close()
         var r = try audit(["--store", server.url])

@@ -267,8 +267,9 @@ final class ReplayGuardTests: XCTestCase {
         XCTAssertEqual(admit("pr-4@x", age: 101), "EBMS:0003", "refused after a restart too")
 
         // Kept for twice the skew, then removed by the clean-up, when the timestamp check alone refuses the request.
-        XCTAssertEqual(try ReplayGuard.removeExpired(from: store, now: Date() + 599), 0)
-        XCTAssertEqual(try ReplayGuard.removeExpired(from: store, now: Date() + 601), 2)
+        let cleanup = SeenRequestCleanup(store: store, keepFor: 600)
+        XCTAssertEqual(try cleanup.removeExpired(now: Date() + 599).removed, 0)
+        XCTAssertEqual(try cleanup.removeExpired(now: Date() + 601).removed, 2)
     }
 }
 

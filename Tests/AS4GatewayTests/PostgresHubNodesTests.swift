@@ -97,7 +97,7 @@ final class PostgresHubNodesTests: XCTestCase {
         defer { server.stop() }
         let h = try GatewayHarness()
         let (_, second) = try Self.hubOfTwoNodes(h, server)
-        let mailbox = try PostgresMailboxStore(url: server.url)
+        let mailbox = try PostgresMailboxStore(url: server.url, schema: .migrate)
         _ = try mailbox.insertDocument(NewDocument(messageId: "doc-1@gw-b", connection: "company", idempotencyKey: nil, sender: Self.company,
                                                    metadata: "{}", originParty: nil, originMessageId: nil, files: [],
                                                    recipients: [.init(address: Self.sender, route: .remote, status: .submitted, party: "gw-a",
@@ -111,7 +111,7 @@ final class PostgresHubNodesTests: XCTestCase {
         try h.waitUntil(timeout: 30, "both hub nodes started") {
             GatewayHarness.starts(in: first.log) == 1 && GatewayHarness.starts(in: second.log) == 1
         }
-        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil, schema: .migrate)
         defer { store.close() }
         try h.waitUntil(timeout: 30, "the requeued AS4 message delivered") {
             try store.findMessage(id: "requeue-1@gw-b", direction: .outbound)?.status == .delivered

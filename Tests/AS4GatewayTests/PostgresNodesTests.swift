@@ -42,7 +42,7 @@ final class PostgresNodesTests: XCTestCase {
         }
         harness.stop("gw-a", signal: SIGKILL)
 
-        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil, schema: .migrate)
         defer { store.close() }
         try harness.waitUntil(timeout: 120, "all \(count) delivered by the surviving node") {
             try store.listMessages(status: .delivered, since: nil, direction: .outbound, limit: count + 10).count == count
@@ -132,7 +132,7 @@ final class PostgresFaultTests: XCTestCase {
             try killOne()
         }
 
-        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil, schema: .migrate)
         defer { store.close() }
         try harness.waitUntil(timeout: 60 + Double(count) / 5, "the queue to drain") { try store.queueDepth().total == 0 }
         let receiver = try harness.store("gw-b")

@@ -11,7 +11,7 @@ final class PostgresTailTests: XCTestCase {
         defer { server.stop() }
         let payloads = FileManager.default.temporaryDirectory.appendingPathComponent("as4gw-tail-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: payloads) }
-        let store = try PostgresMessageStore(url: server.url, payloadDirectory: payloads)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: payloads, schema: .migrate)
         defer { store.close() }
         let t0 = Date()
         for id in ["pg-watched", "pg-other"] {

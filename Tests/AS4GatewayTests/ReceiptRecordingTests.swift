@@ -41,10 +41,10 @@ final class ReceiptRecordingTests: XCTestCase {
         var calls = 0
         let outcome = recording(clock).run(until: t0 + 60) {
             calls += 1
-            throw StoreError.leaseNotHeld(messageId: "m", owner: "node-1/w0", holder: "node-2/w1")
+            throw StoreError.notFound(messageId: "m", direction: .outbound)
         }
         guard case .refused(let error) = outcome else { return XCTFail("\(outcome)") }
-        XCTAssertEqual(error as? StoreError, .leaseNotHeld(messageId: "m", owner: "node-1/w0", holder: "node-2/w1"))
+        XCTAssertEqual(error as? StoreError, .notFound(messageId: "m", direction: .outbound))
         XCTAssertEqual(calls, 1)
         XCTAssertEqual(clock.waits, [])
     }
@@ -60,11 +60,11 @@ final class ReceiptRecordingTests: XCTestCase {
             throw StoreError.illegalTransition(messageId: "m", from: .delivered, to: .delivered)
         }
         guard case .alreadyDelivered(retries: 1) = outcome else { return XCTFail("\(outcome)") }
-        // A message failed meanwhile is not ours to complete.
-        let failed = recording(clock).run(until: clock.now + 60) {
-            throw StoreError.illegalTransition(messageId: "m", from: .failed, to: .delivered)
+        // A message an operator queued again (attempts reset) has no attempt to complete.
+        let reset = recording(clock).run(until: clock.now + 60) {
+            throw StoreError.illegalTransition(messageId: "m", from: .submitted, to: .delivered)
         }
-        guard case .refused = failed else { return XCTFail("\(failed)") }
+        guard case .refused = reset else { return XCTFail("\(reset)") }
     }
 
     func testTheDeadlineEndsTheTriesAndNoWaitGoesPastIt() {

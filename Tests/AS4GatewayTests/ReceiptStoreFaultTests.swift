@@ -39,7 +39,7 @@ final class ReceiptStoreFaultTests: XCTestCase {
         XCTAssertEqual(sent.receipt, try harness.message("gw-b", id, .inbound)?.receipt, "the receipt gw-b gave")
         XCTAssertEqual(a.faults.calls(.markDelivered), 4)
         let log = a.log
-        XCTAssertEqual(log.components(separatedBy: "event=receipt-not-recorded").count - 1, 1, "the first failure is logged, not every try: \(log)")
+        XCTAssertEqual(log.components(separatedBy: "event=receipt-retrying").count - 1, 1, "the first failure is logged, not every try: \(log)")
         XCTAssertTrue(log.contains("event=delivered message_id=\(id)") && log.contains("store_retries=3"), log)
         XCTAssertFalse(log.contains("event=store-failed"), log)
     }

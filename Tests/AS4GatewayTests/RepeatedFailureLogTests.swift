@@ -79,4 +79,27 @@ final class WebhookOutageLogTests: XCTestCase {
         XCTAssertEqual(recovered.count, 1, working.log)
         XCTAssertTrue(recovered.first?.contains("working again after") ?? false, "\(recovered)")
     }
+
+    /// A PostgreSQL outage as the pusher meets it: each round's connection fails with another
+    /// message (refused, reset, closed by the server), yet it is one outage and one line a minute.
+    func testConnectionLossesWithDifferentMessagesAreOneOutage() throws {
+        let harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"])
+        let node = try InProcessNode(harness, party: "gw-a")
+        let messages = ["cannot connect to postgres://as4gw@db/as4gw: Connection refused",
+                        "server closed the connection unexpectedly",
+                        "could not receive data from server: Connection reset by peer"]
+        var failures = RepeatedFailureLog(interval: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let pusher = WebhookPusher(context: node.context)
+        for i in 0..<480 {
+            let lost = StoreError.connectionLost(messages[i % messages.count] + " (round \(i))")
+            pusher.note(.failure(lost), at: t0 + Double(i) * WebhookPusher.interval, failures: &failures)
+        }
+        let lines = node.log.split(separator: "\n").filter { $0.contains("event=webhook ") }
+        XCTAssertEqual(lines.count, 2, "one line at the start and one a minute later:\n" + lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.last?.contains("repeated=239") ?? false, "\(lines)")
+        pusher.note(.success(()), at: t0 + 120, failures: &failures)
+        XCTAssertEqual(node.log.split(separator: "\n").filter { $0.contains("event=webhook-recovered") }.count, 1, node.log)
+    }
 }

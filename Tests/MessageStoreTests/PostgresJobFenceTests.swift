@@ -14,8 +14,8 @@ final class PostgresJobFenceTests: StoreTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        a = try PostgresMailboxStore(url: postgresURL, now: t0)
-        b = try PostgresMailboxStore(url: postgresURL, now: t0)
+        a = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
+        b = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         try a.addConnection(BackendConnection(name: "dms", tokenSHA256: String(repeating: "a", count: 64), certificateSHA256: nil,
                                               addresses: ["R@1"], createdAt: t0, webhookURL: "https://dms.example/hook", webhookSecret: "s"))
     }

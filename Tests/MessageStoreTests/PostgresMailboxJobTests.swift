@@ -9,7 +9,7 @@ final class PostgresMailboxJobTests: StoreTestCase {
     override class var backend: StoreBackend { .postgres }
 
     func testOneNodeAtATimeRunsAJob() throws {
-        let a = try PostgresMailboxStore(url: postgresURL, now: t0), b = try PostgresMailboxStore(url: postgresURL, now: t0)
+        let a = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0), b = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         defer { a.close(); b.close() }
         let ran = try a.exclusively(job: "mailbox-worker") { () throws -> [String?] in
             [try b.exclusively(job: "mailbox-worker") { "b ran" },
@@ -21,7 +21,7 @@ final class PostgresMailboxJobTests: StoreTestCase {
     }
 
     func testAJobThatThrowsIsFreeAgain() throws {
-        let a = try PostgresMailboxStore(url: postgresURL, now: t0), b = try PostgresMailboxStore(url: postgresURL, now: t0)
+        let a = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0), b = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         defer { a.close(); b.close() }
         XCTAssertThrowsError(try a.exclusively(job: "j") { throw MailboxStoreError.conflict("boom") })
         XCTAssertEqual(try b.exclusively(job: "j") { 1 }, 1)
@@ -29,7 +29,7 @@ final class PostgresMailboxJobTests: StoreTestCase {
     }
 
     func testANodeWhoseSessionEndsLosesItsJobs() throws {
-        let a = try PostgresMailboxStore(url: postgresURL, now: t0), b = try PostgresMailboxStore(url: postgresURL, now: t0)
+        let a = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0), b = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         defer { b.close() }
         let seen = try a.exclusively(job: "j") { () throws -> String? in
             a.close()  // the node goes away mid-job: the server frees its session locks
@@ -48,7 +48,7 @@ final class PostgresMailboxJobTests: StoreTestCase {
     /// While one node's transaction is between handing out a notification id and its COMMIT (it
     /// holds the order lock), another node's notification waits: ids become visible in order.
     func testANotificationWaitsForAnEarlierUncommittedOne() throws {
-        let store = try PostgresMailboxStore(url: postgresURL, now: t0)
+        let store = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         defer { store.close() }
         let other = try PostgresConnection(url: postgresURL)
         defer { other.close() }
@@ -72,7 +72,7 @@ final class PostgresMailboxJobTests: StoreTestCase {
     }
 
     func testSchemaRefusesWhatTheAPIWouldNot() throws {
-        let store = try PostgresMailboxStore(url: postgresURL, now: t0)
+        let store = try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         defer { store.close() }
         _ = try store.insertDocument(NewDocument(messageId: "m", connection: "dms", idempotencyKey: "k", sender: "S@1", metadata: "{}",
                                                  originParty: nil, originMessageId: nil, files: [],

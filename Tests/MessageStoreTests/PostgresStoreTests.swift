@@ -190,7 +190,7 @@ final class PostgresSchemaTests: StoreTestCase {
         let url = postgresURL, payloads = payloadRoot, now = t0
         DispatchQueue.concurrentPerform(iterations: 4) { node in
             do {
-                let store = try PostgresMessageStore(url: url, payloadDirectory: payloads, options: .init(poolSize: 1), now: now)
+                let store = try PostgresMessageStore(url: url, payloadDirectory: payloads, options: .init(poolSize: 1), schema: .migrate, now: now)
                 results.add("node \(node): version \(try store.schemaVersion())")
                 store.close()
             } catch {
@@ -359,13 +359,13 @@ final class PostgresConnectionTests: StoreTestCase {
         let port = try PostgresTestCluster.running().port
         // Nothing listens on port 1 of the loopback interface.
         XCTAssertThrowsError(try PostgresMessageStore(url: "postgres://as4gw:secret@127.0.0.1:1/as4gw",
-                                                      payloadDirectory: payloadRoot)) { error in
+                                                      payloadDirectory: payloadRoot, schema: .migrate)) { error in
             guard case let .connectionLost(message) = error as? StoreError else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("cannot connect to postgres://as4gw:***@127.0.0.1:1/as4gw"), message)
             XCTAssertFalse(message.contains("secret"), "no password in messages")
         }
         XCTAssertThrowsError(try PostgresMessageStore(url: "postgres://as4gw@127.0.0.1:\(port)/no_such_database",
-                                                      payloadDirectory: payloadRoot)) { error in
+                                                      payloadDirectory: payloadRoot, schema: .migrate)) { error in
             XCTAssertTrue("\(error)".contains("no_such_database"), "\(error)")
         }
     }

@@ -8,7 +8,7 @@ class RecipientRegistersTests: StoreTestCase {
     func openRegisters() throws -> any RecipientRegisters {
         switch Self.backend {
         case .sqlite: try SQLiteRecipientRegisters(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresRecipientRegisters(url: postgresURL, now: t0)
+        case .postgres: try PostgresRecipientRegisters(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 

@@ -8,7 +8,7 @@ class RegistrationStoreTests: StoreTestCase {
     func openRegistrations() throws -> any RegistrationStore {
         switch Self.backend {
         case .sqlite: try SQLiteRegistrationStore(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresRegistrationStore(url: postgresURL, now: t0)
+        case .postgres: try PostgresRegistrationStore(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 

@@ -28,7 +28,7 @@ class RetentionStoreTests: StoreTestCase {
     func openRetentionStore() throws -> any RetentionStore {
         switch Self.backend {
         case .sqlite: try SQLiteRetentionStore(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresRetentionStore(url: postgresURL, now: t0)
+        case .postgres: try PostgresRetentionStore(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 

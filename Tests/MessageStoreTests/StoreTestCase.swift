@@ -54,14 +54,14 @@ class StoreTestCase: XCTestCase {
 
     func openPostgresStore(poolSize: Int = 4, now: Date? = nil) throws -> PostgresMessageStore {
         try PostgresMessageStore(url: postgresURL, payloadDirectory: payloadRoot,
-                                 options: .init(poolSize: poolSize), now: now ?? t0)
+                                 options: .init(poolSize: poolSize), schema: .migrate, now: now ?? t0)
     }
 
     /// The backend API's store of this class's backend; each call is a new store object.
     func openMailboxStore() throws -> any MailboxStore {
         switch Self.backend {
         case .sqlite: try SQLiteMailboxStore(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresMailboxStore(url: postgresURL, now: t0)
+        case .postgres: try PostgresMailboxStore(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 
@@ -84,7 +84,7 @@ class StoreTestCase: XCTestCase {
     func openNoticeStore() throws -> any NoticeStore {
         switch Self.backend {
         case .sqlite: try SQLiteNoticeStore(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresNoticeStore(url: postgresURL, now: t0)
+        case .postgres: try PostgresNoticeStore(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 
@@ -92,7 +92,7 @@ class StoreTestCase: XCTestCase {
     func openAddressDirectory() throws -> any AddressDirectoryStore {
         switch Self.backend {
         case .sqlite: try SQLiteAddressDirectory(dataDirectory: dataDirectory, now: t0)
-        case .postgres: try PostgresAddressDirectory(url: postgresURL, now: t0)
+        case .postgres: try PostgresAddressDirectory(url: postgresURL, schema: .migrate, now: t0)
         }
     }
 

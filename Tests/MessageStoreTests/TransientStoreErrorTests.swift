@@ -25,7 +25,7 @@ final class TransientStoreErrorTests: XCTestCase {
 
         let permanent: [StoreError] = [
             .leaseNotHeld(messageId: "m", owner: "node-1/w0", holder: "node-2/w1"),
-            .illegalTransition(messageId: "m", from: .failed, to: .delivered),
+            .illegalTransition(messageId: "m", from: .submitted, to: .delivered),
             .notFound(messageId: "m", direction: .outbound),
             .invalidArgument("limit must be positive"),
             .closed,

@@ -391,7 +391,9 @@ struct DocumentExchange {
                     // A failure goes on with its code and reason, or the origin would learn only that it failed.
                     let relayed = step.decision ?? (step.status == .failed
                         ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
-                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: report.retrievedAt)
+                    // The reading time relayed is the one recorded here (bounded by ReportedReadingTime), so
+                    // the origin never holds a time this hub refused to believe.
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: update.retrievedAt)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
                     context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,

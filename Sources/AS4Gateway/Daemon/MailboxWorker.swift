@@ -17,8 +17,8 @@ import Synchronization
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
 /// Uploads no message took within a day are removed; documents past their retention are purged
-/// every `retention.purgeIntervalSeconds` (`RetentionPurge`), and with them the ids of signed
-/// PullRequests whose replay window has passed (`ReplayGuard.removeExpired`).
+/// every `retention.purgeIntervalSeconds` (`RetentionPurge`); the ids of signed PullRequests
+/// whose replay window has passed go on a cadence of their own (`SeenRequestCleanup`).
 /// Before the API listener opens, `queueUnsent` queues again the AS4 message of any remote
 /// recipient that a crash left between the submission's commit and the queueing; the loop does
 /// the same every `unsentInterval` for recipients left so for `unsentAge` (another node of the
@@ -48,6 +48,7 @@ final class MailboxWorker: Sendable {
             var purged = Date.distantPast
             var clockWatch = ClockStepWatch()
             var unsentChecked = Date()
+            var seenRequests = SeenRequestCleanup(store: context.store, keepFor: context.pullReplays.keepFor)
             while running.load(ordering: .sequentiallyConsistent) {
                 do {
                     // One node at a time follows the history and enforces deadlines; on the
@@ -79,14 +80,15 @@ final class MailboxWorker: Sendable {
                             } catch {
                                 context.log.log(.error, "retention-purge", ["reason": "\(error)"])
                             }
-                            // PullRequest ids past their replay window go with the same round.
-                            do {
-                                let removed = try ReplayGuard.removeExpired(from: context.store, now: Date())
-                                if removed > 0 { context.log.log(.debug, "seen-requests-removed", ["reason": "\(removed) expired"]) }
-                            } catch {
-                                context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
-                            }
                             purged = Date()
+                        }
+                        // Like the purge, a failed clean-up must not hold up the documents.
+                        do {
+                            if case .ran(let removed, _) = try seenRequests.runIfDue(now: Date()), removed > 0 {
+                                context.log.log(.debug, "seen-requests-removed", ["reason": "\(removed) expired"])
+                            }
+                        } catch {
+                            context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
                         }
                         return try runOnce()
                     }

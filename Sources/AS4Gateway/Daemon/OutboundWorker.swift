@@ -133,9 +133,13 @@ final class OutboundWorkers: Sendable {
                     let reached = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
                                                               error: error.retryError(after: previous),
                                                               nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
-                    // Withdrawn meanwhile (its document's deadline): the store failed it instead.
+                    // Withdrawn meanwhile (its document's deadline): the store failed it instead,
+                    // with the withdrawal's reason followed by this attempt's; logged as recorded,
+                    // so the line gives why it failed and not only how the attempt went.
                     guard reached == .submitted else {
-                        context.log.log(.error, "failed", fields.merging(["status": reached.rawValue, "error_code": code, "reason": "withdrawn: " + error.reason]) { $1 })
+                        let recorded = (try? context.store.findMessage(id: job.metadata.messageId, direction: .outbound))??.outbound?.lastError
+                        let reason = recorded?.reason ?? "withdrawn meanwhile (its reason could not be read back); this attempt: \(code): \(error.reason)"
+                        context.log.log(.error, "failed", fields.merging(["status": reached.rawValue, "error_code": recorded?.code ?? code, "reason": reason]) { $1 })
                         return
                     }
                     context.metrics.noteRetry()
@@ -166,7 +170,7 @@ final class OutboundWorkers: Sendable {
         let deadline = job.leaseUntil.addingTimeInterval(-min(Self.receiptLeaseMargin, context.config.leaseSeconds / 10))
         let outcome = ReceiptRecording().run(until: deadline, retrying: { error, failures in
             if failures == 1 {
-                context.log.log(.warning, "receipt-not-recorded", fields.merging([
+                context.log.log(.warning, "receipt-retrying", fields.merging([
                     "reason": "the store cannot record the valid receipt now, trying again until the lease ends: \(error)"]) { $1 })
             }
         }) {

@@ -8,7 +8,7 @@ import MessageStore
 /// although the receiver has it. So a transient failure (`StoreError.isTransient`) is tried
 /// again, waiting 0.1, 0.2, 0.4 … s (at most `longestDelay`), until the store answers or
 /// `deadline` comes (the caller's lease about to run out, or the time a request may wait).
-/// A permanent failure stops at once: the row is no longer the caller's to complete.
+/// A permanent failure stops at once: no later try could record it.
 struct ReceiptRecording {
     enum Outcome {
         /// This call recorded it, after `retries` failed tries.
@@ -16,8 +16,11 @@ struct ReceiptRecording {
         /// The message was `Delivered` already: a try whose outcome was unknown (the connection
         /// lost during COMMIT) committed after all. The receipt is recorded either way.
         case alreadyDelivered(retries: Int)
-        /// The store refused for good (the lease went to another owner, the message was failed
-        /// or withdrawn meanwhile): nothing more to do with this receipt.
+        /// The store refused for good: the message is no longer there (`notFound`, purged) or
+        /// has no attempt a receipt could answer (`illegalTransition` from `Submitted` after an
+        /// operator's retry reset its attempts). A message failed, withdrawn or leased elsewhere
+        /// meanwhile is not refused: `markDelivered` records the receipt late
+        /// (`OutboundLateReceipt`). Nothing more to do with this receipt.
         case refused(any Error)
         /// The store still failed when the deadline came, after `tries` tries; the error is its
         /// last answer.

@@ -28,21 +28,57 @@ struct ReplayGuard {
             throw EbmsError(.valueInconsistent, "the request \(info.messageId) was already received (replay)")
         }
     }
+}
 
-    /// Rows removed per statement by `removeExpired`, and statements per call at most: a backlog
-    /// is worked off over several calls without holding the store (SQLite's one writer) long.
-    static let cleanupBatch = 1000
-    static let cleanupBatchesPerRun = 100
+/// Removes the ids `ReplayGuard` no longer needs, on a cadence of its own. Every signed
+/// PullRequest is a durable insert and pullers may poll many times a second, so the clean-up
+/// cannot wait for the retention purge (hourly by default), and a run stops on time spent rather
+/// than on a count of rows: a fixed cap per hourly run let the table grow faster than it shrank.
+struct SeenRequestCleanup {
+    let store: any SeenRequestStore
+    /// Time between runs: a minute, or the time ids are kept when that is shorter, so the table
+    /// holds about one keeping period of requests and what one run meets stays small.
+    let interval: TimeInterval
+    /// Rows per statement: each statement is short, so SQLite's one writer is never held long.
+    var batch = 1000
+    /// Time one run may take. Past it the run stops after its current statement and the next
+    /// round of the caller goes on, so a backlog is worked off without stalling the caller's
+    /// own work (the mailbox loop) for more than this at a time.
+    var budget: TimeInterval = 0.5
+    var clock: () -> Date = { Date() }
+    private(set) var nextRun = Date.distantPast
 
-    /// Removes expired records in batches (called by the periodic clean-up of `MailboxWorker`);
-    /// returns how many were removed.
-    static func removeExpired(from store: any SeenRequestStore, now: Date) throws -> Int {
+    init(store: any SeenRequestStore, keepFor: TimeInterval) {
+        self.store = store
+        self.interval = min(60, keepFor)
+    }
+
+    enum Outcome: Equatable {
+        case notDue
+        /// `finished`: a statement came back short, nothing expired is left; otherwise the
+        /// budget ran out and the next call continues at once.
+        case ran(removed: Int, finished: Bool)
+    }
+
+    /// Runs when due at `now`. A failed run is tried again an interval later.
+    mutating func runIfDue(now: Date) throws -> Outcome {
+        guard now >= nextRun else { return .notDue }
+        nextRun = now.addingTimeInterval(interval)
+        let (removed, finished) = try removeExpired(now: now)
+        if !finished { nextRun = now }
+        return .ran(removed: removed, finished: finished)
+    }
+
+    /// Removes records expired at `now`, a statement at a time, until one comes back short or
+    /// `budget` has passed on `clock`.
+    func removeExpired(now: Date) throws -> (removed: Int, finished: Bool) {
+        let started = clock()
         var removed = 0
-        for _ in 0..<cleanupBatchesPerRun {
-            let batch = try store.removeExpiredSeenRequests(now: now, limit: cleanupBatch)
-            removed += batch
-            if batch < cleanupBatch { break }
+        while true {
+            let count = try store.removeExpiredSeenRequests(now: now, limit: batch)
+            removed += count
+            if count < batch { return (removed, true) }
+            if clock().timeIntervalSince(started) >= budget { return (removed, false) }
         }
-        return removed
     }
 }

@@ -52,15 +52,23 @@ final class WebhookPusher: Sendable {
     /// One round. A round that fails the way the last one did (the store gone for minutes: four
     /// rounds a second) is logged once a minute with the count, and the recovery once.
     func round(at now: Date, failures: inout RepeatedFailureLog) {
-        do {
-            // One node at a time pushes, so a batch goes out once, not once per node; the fence
-            // keeps it so when the job lock is lost mid-push (see pushOnce).
-            _ = try context.mailbox.exclusively(job: "webhook-pusher", fenced: { fence in try pushOnce(now: now, fence: fence) })
+        // One node at a time pushes, so a batch goes out once, not once per node; the fence
+        // keeps it so when the job lock is lost mid-push (see pushOnce).
+        let outcome = Result { _ = try context.mailbox.exclusively(job: "webhook-pusher", fenced: { fence in try pushOnce(now: now, fence: fence) }) }
+        note(outcome, at: now, failures: &failures)
+    }
+
+    /// Logs a round's outcome. Failures are compared by kind (`FailureKey`), not text, as in the
+    /// queue and mailbox workers: a PostgreSQL outage answers with a different message from
+    /// round to round (refused, reset, closed), and each would otherwise be a line of its own.
+    func note(_ outcome: Result<Void, any Error>, at now: Date, failures: inout RepeatedFailureLog) {
+        switch outcome {
+        case .success:
             if let fields = failures.succeeded() { context.log.log(.info, "webhook-recovered", fields) }
-        } catch let lost as JobFenceError {
+        case .failure(let lost as JobFenceError):
             context.log.log(.warning, "webhook-job-lost", ["reason": "\(lost); stopped pushing, the node holding the job goes on"])
-        } catch {
-            if let fields = failures.failed("\(error)", at: now) { context.log.log(.error, "webhook", fields) }
+        case .failure(let error):
+            if let fields = failures.failed("\(error)", key: FailureKey.of(error), at: now) { context.log.log(.error, "webhook", fields) }
         }
     }
 
