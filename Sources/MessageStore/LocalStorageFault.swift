@@ -18,10 +18,15 @@ enum LocalStorageFault {
         case fail(DeliveryError)
     }
 
-    static func decide(_ message: StoredMessage, events: [MessageEvent], owner: String, reason: String, retryAt: Date,
+    /// `withdrawn`: the message was withdrawn while this attempt was in flight (OutboundWithdrawal).
+    static func decide(_ message: StoredMessage, events: [MessageEvent], withdrawn: Bool, owner: String, reason: String, retryAt: Date,
                        giveUpAfter: TimeInterval, at now: Date) -> Outcome {
-        let since = unreadableSince(events) ?? now
         let path = message.outbound?.messagePath ?? "?"
+        let unreadable = DeliveryError(code: code, reason: "message file \(path) unreadable on \(owner): \(reason)")
+        // A withdrawal promises no further attempt: releasing the message would send it after its
+        // deadline. It fails as a withdrawn message's retry does, this fault as the attempt's end.
+        if withdrawn { return .fail(OutboundTransitions.withdrawnFailure(message, attemptError: unreadable)) }
+        let since = unreadableSince(events) ?? now
         if now.timeIntervalSince(since) >= giveUpAfter {
             return .fail(DeliveryError(code: code, reason: "the message file \(path) could not be read by the sending node(s) since "
                                            + OutboundEventText.timestamp(since) + " (a local storage fault; the peer was not tried): \(reason)"))
@@ -30,7 +35,7 @@ enum LocalStorageFault {
         let maxAttempts = message.outbound?.maxAttempts ?? 0
         let detail = "attempt \(attempts)/\(maxAttempts) not counted: \(owner) could not read the message file (\(reason)); "
             + "next at " + OutboundEventText.timestamp(retryAt)
-        return .release(detail: detail, error: DeliveryError(code: code, reason: "message file \(path) unreadable on \(owner): \(reason)"))
+        return .release(detail: detail, error: unreadable)
     }
 
     /// When the current run of unreadable-file releases began: the first such event after the last

@@ -60,6 +60,9 @@ final class PostgresLocalFaultTests: LocalFaultTests {
     }
     override func testAnAttemptThatReadTheFileStartsTheBoundAfresh() throws { try super.testAnAttemptThatReadTheFileStartsTheBoundAfresh() }
     override func testOnlyTheLeaseOwnerReleases() throws { try super.testOnlyTheLeaseOwnerReleases() }
+    override func testAWithdrawnMessageWhoseFileIsUnreadableFailsInsteadOfReturning() throws {
+        try super.testAWithdrawnMessageWhoseFileIsUnreadableFailsInsteadOfReturning()
+    }
 }
 
 final class PostgresEventFeedTests: EventFeedTests {
