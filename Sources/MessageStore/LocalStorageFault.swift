@@ -41,17 +41,21 @@ enum LocalStorageFault {
     /// When the current run of unreadable-file releases began: the first such event after the last
     /// outcome of an attempt that did read the file (a retry scheduled after a peer's failure), or
     /// after the message was queued or re-queued by an operator. Lease expiries and releases at a
-    /// restart say nothing about the file, so they do not end a run.
+    /// restart (released, or recovered with its cut-off attempt not counted) say nothing about the
+    /// file, so they do not end a run: otherwise every restart would start the bound afresh.
     static func unreadableSince(_ events: [MessageEvent]) -> Date? {
         var since: Date?
         for event in events.sorted(by: { $0.id < $1.id }) {
             if event.code == code, event.status == .submitted {
                 since = since ?? event.at
-            } else if event.status == .submitted,
-                      event.code != OutboundEventText.leaseExpiredCode, event.code != OutboundEventText.leaseReleasedCode {
+            } else if event.status == .submitted, !runNeutralCodes.contains(event.code ?? "") {
                 since = nil
             }
         }
         return since
     }
+
+    /// Codes of `Submitted` events that say nothing about whether the file could be read.
+    static let runNeutralCodes: Set = [OutboundEventText.leaseExpiredCode, OutboundEventText.leaseReleasedCode,
+                                       OutboundTransitions.restartRecoveryCode]
 }

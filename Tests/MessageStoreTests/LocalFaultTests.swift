@@ -109,6 +109,26 @@ class LocalFaultTests: StoreTestCase {
         XCTAssertEqual(try store.claimDue(now: t0 + 20, limit: 1, owner: "w", lease: 30), [])
     }
 
+    /// A restart that recovers a cut-off last attempt says nothing about the file: the bound
+    /// still counts from the first unreadable release.
+    func testARestartDoesNotStartTheBoundAfresh() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("m", at: t0, maxAttempts: 1))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "node-1/w0", lease: 30)
+        XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "node-1/w0", reason: unreadable, retryAt: t0 + 10,
+                                                        giveUpAfter: 60, at: t0), .submitted)
+        _ = try store.claimDue(now: t0 + 30, limit: 1, owner: "node-1/w0", lease: 30)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-1/", now: t0 + 31), 1)
+        var message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
+        XCTAssertEqual(try store.events(for: message.rowId).last?.code, "restart-recovery")
+        XCTAssertEqual(try store.claimDue(now: t0 + 60, limit: 1, owner: "node-1/w0", lease: 30).count, 1)
+        XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "node-1/w0", reason: unreadable, retryAt: t0 + 75,
+                                                        giveUpAfter: 60, at: t0 + 60), .failed, "60 s since the first release")
+        message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
+        XCTAssertEqual(message.outbound?.lastError?.code, DeliveryError.localStorageCode)
+    }
+
     func testOnlyTheLeaseOwnerReleases() throws {
         let store = try openStore()
         defer { store.close() }
