@@ -18,10 +18,15 @@ enum LocalStorageFault {
         case fail(DeliveryError)
     }
 
-    static func decide(_ message: StoredMessage, events: [MessageEvent], owner: String, reason: String, retryAt: Date,
+    /// `withdrawn`: the message was withdrawn while this attempt was in flight (OutboundWithdrawal).
+    static func decide(_ message: StoredMessage, events: [MessageEvent], withdrawn: Bool, owner: String, reason: String, retryAt: Date,
                        giveUpAfter: TimeInterval, at now: Date) -> Outcome {
-        let since = unreadableSince(events) ?? now
         let path = message.outbound?.messagePath ?? "?"
+        let unreadable = DeliveryError(code: code, reason: "message file \(path) unreadable on \(owner): \(reason)")
+        // A withdrawal promises no further attempt: releasing the message would send it after its
+        // deadline. It fails as a withdrawn message's retry does, this fault as the attempt's end.
+        if withdrawn { return .fail(OutboundTransitions.withdrawnFailure(message, attemptError: unreadable)) }
+        let since = unreadableSince(events) ?? now
         if now.timeIntervalSince(since) >= giveUpAfter {
             return .fail(DeliveryError(code: code, reason: "the message file \(path) could not be read by the sending node(s) since "
                                            + OutboundEventText.timestamp(since) + " (a local storage fault; the peer was not tried): \(reason)"))
@@ -30,23 +35,27 @@ enum LocalStorageFault {
         let maxAttempts = message.outbound?.maxAttempts ?? 0
         let detail = "attempt \(attempts)/\(maxAttempts) not counted: \(owner) could not read the message file (\(reason)); "
             + "next at " + OutboundEventText.timestamp(retryAt)
-        return .release(detail: detail, error: DeliveryError(code: code, reason: "message file \(path) unreadable on \(owner): \(reason)"))
+        return .release(detail: detail, error: unreadable)
     }
 
     /// When the current run of unreadable-file releases began: the first such event after the last
     /// outcome of an attempt that did read the file (a retry scheduled after a peer's failure), or
     /// after the message was queued or re-queued by an operator. Lease expiries and releases at a
-    /// restart say nothing about the file, so they do not end a run.
+    /// restart (released, or recovered with its cut-off attempt not counted) say nothing about the
+    /// file, so they do not end a run: otherwise every restart would start the bound afresh.
     static func unreadableSince(_ events: [MessageEvent]) -> Date? {
         var since: Date?
         for event in events.sorted(by: { $0.id < $1.id }) {
             if event.code == code, event.status == .submitted {
                 since = since ?? event.at
-            } else if event.status == .submitted,
-                      event.code != OutboundEventText.leaseExpiredCode, event.code != OutboundEventText.leaseReleasedCode {
+            } else if event.status == .submitted, !runNeutralCodes.contains(event.code ?? "") {
                 since = nil
             }
         }
         return since
     }
+
+    /// Codes of `Submitted` events that say nothing about whether the file could be read.
+    static let runNeutralCodes: Set = [OutboundEventText.leaseExpiredCode, OutboundEventText.leaseReleasedCode,
+                                       OutboundTransitions.restartRecoveryCode]
 }

@@ -131,8 +131,10 @@ extension PostgresMessageStore {
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             try t.checkTransition(message, to: .submitted)
             try OutboundTransitions.checkOwner(message, owner)
-            switch LocalStorageFault.decide(message, events: try t.connection.events(rowId: message.rowId), owner: owner, reason: reason,
-                                            retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
+            // Withdrawn while this attempt was in flight: failed, not released (OutboundWithdrawal).
+            let withdrawn = try Self.holds(OutboundTransitions.withdrawnCondition, message, t)
+            switch LocalStorageFault.decide(message, events: try t.connection.events(rowId: message.rowId), withdrawn: withdrawn,
+                                            owner: owner, reason: reason, retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
             case .fail(let error):
                 try Self.fail(message, with: error, at: date, t)
                 return .failed

@@ -156,8 +156,10 @@ extension SQLiteMessageStore {
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             try c.checkTransition(message, to: .submitted)
             try OutboundTransitions.checkOwner(message, owner)
-            switch LocalStorageFault.decide(message, events: try c.events(rowId: message.rowId), owner: owner, reason: reason,
-                                            retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
+            // Withdrawn while this attempt was in flight: failed, not released (OutboundWithdrawal).
+            let withdrawn = try Self.holds(OutboundTransitions.withdrawnCondition, message, c)
+            switch LocalStorageFault.decide(message, events: try c.events(rowId: message.rowId), withdrawn: withdrawn,
+                                            owner: owner, reason: reason, retryAt: retryAt, giveUpAfter: giveUpAfter, at: date) {
             case .fail(let error):
                 try Self.fail(message, with: error, at: date, c)
                 return .failed

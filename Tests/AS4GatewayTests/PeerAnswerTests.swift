@@ -113,6 +113,36 @@ final class PullAnswerTests: AnswerProxyTestCase {
         XCTAssertNil(try harness.message("gw-b", "wrong-mpc@test", .inbound), "nothing stored")
     }
 
+    /// gw-a's answer to the PullRequest is held while gw-a's lease on the message is judged run
+    /// out (a claimer whose clock is ten minutes ahead): the row is queued again with no owner.
+    /// The puller's receipt then still makes the message Delivered, as a late receipt, and the
+    /// message is not pulled a second time.
+    func testAPullersReceiptAfterTheLeaseLapsedMakesTheMessageDelivered() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], pull: [.init()])
+        try harness.start("gw-a")
+        let id = try harness.send(from: "gw-a", to: "gw-b", action: "Notify", files: [try harness.file("n.xml", Array("<n/>".utf8))])
+        proxy = try harness.startAnswerProxy(inFrontOf: "gw-a", mode: "hold", extra: ["--hold", "4"], log: proxyLog)
+        harness.nodes["gw-b"]!.extraArguments = ["--pull-interval", "0.2", "--log-level", "debug"]
+        try harness.start("gw-b")
+        let proxyText = { (try? String(contentsOfFile: self.proxyLog, encoding: .utf8)) ?? "" }
+        try harness.waitUntil(timeout: 20, "gw-a's pulled message held") { proxyText().contains("1 holding 200") }
+        let store = try harness.store("gw-a")
+        defer { store.close() }
+        XCTAssertEqual(try store.reclaimExpiredLeases(now: Date().addingTimeInterval(600)), 1)
+        let lapsed = try XCTUnwrap(try store.findMessage(id: id, direction: .outbound))
+        XCTAssertEqual(lapsed.status, .submitted)
+        XCTAssertNil(lapsed.outbound?.leaseOwner)
+
+        let delivered = try harness.waitFor("gw-a", id, .outbound, .delivered)
+        XCTAssertEqual(delivered.outbound?.attempts, 1, "delivered by the first pull's receipt, not pulled again")
+        XCTAssertEqual(delivered.receipt, try harness.message("gw-b", id, .inbound)?.receipt)
+        let events = try store.events(for: delivered.rowId)
+        XCTAssertEqual(events.last?.code, "late-receipt")
+        XCTAssertTrue(events.last?.detail?.contains("pull:gw-b") == true, events.last?.detail ?? "")
+        XCTAssertFalse(harness.nodes["gw-a"]!.log.contains("EBMS:0003"), harness.nodes["gw-a"]!.log)
+    }
+
     /// A bare SOAP Fault answering the PullRequest is logged with what the peer said.
     func testASOAPFaultAnsweringAPullRequestIsReportedAsSuch() throws {
         try start(mode: "fault")

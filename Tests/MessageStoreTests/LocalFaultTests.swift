@@ -87,6 +87,48 @@ class LocalFaultTests: StoreTestCase {
                                                         giveUpAfter: 60, at: t0 + 130), .failed)
     }
 
+    /// A withdrawal promises no further attempt: an unreadable file at the end of the withdrawn
+    /// message's attempt fails it with the withdrawal's reason instead of queueing it again.
+    func testAWithdrawnMessageWhoseFileIsUnreadableFailsInsteadOfReturning() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("m", at: t0, maxAttempts: 3))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "w", lease: 30)
+        let deadline = DeliveryError(code: "deadline", reason: "not taken by the deadline")
+        XCTAssertEqual(try store.withdraw(messageId: "m", error: deadline, at: t0 + 1), .withdrawnInFlight)
+        XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "w", reason: unreadable, retryAt: t0 + 15,
+                                                        giveUpAfter: 3600, at: t0 + 2), .failed)
+        let message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
+        XCTAssertEqual(message.status, .failed)
+        XCTAssertEqual(message.outbound?.attempts, 1)
+        XCTAssertNil(message.outbound?.leaseOwner)
+        XCTAssertEqual(message.outbound?.lastError?.code, "deadline")
+        XCTAssertEqual(message.outbound?.lastError?.reason, "not taken by the deadline; the attempt in flight ended without a receipt: "
+                       + "local-storage: message file \(message.outbound?.messagePath ?? "?") unreadable on w: \(unreadable)")
+        XCTAssertEqual(try store.events(for: message.rowId).map(\.status), [.submitted, .sending, .sending, .failed])
+        XCTAssertEqual(try store.claimDue(now: t0 + 20, limit: 1, owner: "w", lease: 30), [])
+    }
+
+    /// A restart that recovers a cut-off last attempt says nothing about the file: the bound
+    /// still counts from the first unreadable release.
+    func testARestartDoesNotStartTheBoundAfresh() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.enqueueOutbound(outbound("m", at: t0, maxAttempts: 1))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "node-1/w0", lease: 30)
+        XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "node-1/w0", reason: unreadable, retryAt: t0 + 10,
+                                                        giveUpAfter: 60, at: t0), .submitted)
+        _ = try store.claimDue(now: t0 + 30, limit: 1, owner: "node-1/w0", lease: 30)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-1/", now: t0 + 31), 1)
+        var message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
+        XCTAssertEqual(try store.events(for: message.rowId).last?.code, "restart-recovery")
+        XCTAssertEqual(try store.claimDue(now: t0 + 60, limit: 1, owner: "node-1/w0", lease: 30).count, 1)
+        XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "node-1/w0", reason: unreadable, retryAt: t0 + 75,
+                                                        giveUpAfter: 60, at: t0 + 60), .failed, "60 s since the first release")
+        message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
+        XCTAssertEqual(message.outbound?.lastError?.code, DeliveryError.localStorageCode)
+    }
+
     func testOnlyTheLeaseOwnerReleases() throws {
         let store = try openStore()
         defer { store.close() }

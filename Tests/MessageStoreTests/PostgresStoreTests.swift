@@ -60,6 +60,10 @@ final class PostgresLocalFaultTests: LocalFaultTests {
     }
     override func testAnAttemptThatReadTheFileStartsTheBoundAfresh() throws { try super.testAnAttemptThatReadTheFileStartsTheBoundAfresh() }
     override func testOnlyTheLeaseOwnerReleases() throws { try super.testOnlyTheLeaseOwnerReleases() }
+    override func testAWithdrawnMessageWhoseFileIsUnreadableFailsInsteadOfReturning() throws {
+        try super.testAWithdrawnMessageWhoseFileIsUnreadableFailsInsteadOfReturning()
+    }
+    override func testARestartDoesNotStartTheBoundAfresh() throws { try super.testARestartDoesNotStartTheBoundAfresh() }
 }
 
 final class PostgresEventFeedTests: EventFeedTests {

@@ -71,18 +71,30 @@ struct PullResponder {
                                                  expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
                 _ = try ReceiptValidator(verifier: verifier).validate(message, sentMessageId: ref, sentReferences: sent)
             }
+            let receiver = context.registry.current.parties.first { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }
             if stored.status == .delivered {
                 // The puller sending its receipt again (our 200 was lost): answered alike, once
                 // the receipt proves to come from the party the message was for.
-                let receiver = context.registry.current.parties.first { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }
                 try validate(by: receiver)
                 context.log.log(.info, "duplicate-receipt", ["message_id": ref, "to": receiver?.name, "status": "Delivered", "elapsed_ms": ms(started)])
                 return .empty(200)
             }
-            guard let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
+            let owner: String
+            let puller: Routing.Party?
+            if let holder = out.leaseOwner, holder.hasPrefix("pull:") {
+                owner = holder
+                puller = context.registry.current.party(named: String(holder.dropFirst(5)))
+            } else if out.leaseOwner == nil, out.attempts >= 1, let receiver {
+                // Pulled, but the lease lapsed before the receipt came (the message is queued
+                // again, or Failed after its last attempt). Only the party the message is for
+                // can have pulled it, so its signature proves the receipt, which the store then
+                // records as late: a valid receipt always makes the message Delivered.
+                owner = "pull:\(receiver.name)"
+                puller = receiver
+            } else {
+                // Never pulled (no attempt made), or leased otherwise: no receipt of ours can exist.
                 throw EbmsError(.valueInconsistent, "the receipt refers to no message pulled from this gateway")
             }
-            let puller = context.registry.current.party(named: String(owner.dropFirst(5)))
             try validate(by: puller)
             // The puller waits for our answer: a short while of trying again, then 503 (with
             // Retry-After) so that it sends the receipt again; never 200 for a receipt not recorded.
