@@ -67,6 +67,8 @@ final class SelfServicePartyIdTests: XCTestCase {
         let diverted = try send(to: "SALES@\(Self.companyB)")
         expectProblem(diverted, 422, "recipient-refused")
         XCTAssertEqual((diverted.json["recipients"] as? [[String: Any]])?.first?["route"] as? String, "noAgreement", diverted.text)
+        XCTAssertTrue(((diverted.json["recipients"] as? [[String: Any]])?.first?["reason"] as? String ?? "")
+                        .contains("registered for other addresses only"), diverted.text)
         // Re-running the approval's effects is refused as well while the directory says so.
         expectProblem(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}"), 409, "conflict", "SALES@\(Self.companyB)")
     }

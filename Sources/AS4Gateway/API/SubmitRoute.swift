@@ -132,9 +132,19 @@ struct SubmitRoute {
                 recipients.append(.init(address: address, route: .mailbox, status: .accepted))
                 outcomes.append((address, decision.outcome, decision.reason))
             case .remoteAccessPoint(let remote):
-                guard let party = try DocumentExchange(context: context).accessPointParty(remote.accessPoint.partyId, for: address) else {
+                let party: String
+                switch try DocumentExchange(context: context).accessPoint(remote.accessPoint.partyId, for: address) {
+                case .party(let name): party = name
+                case .noAgreement:
                     refused = true
                     outcomes.append((address, "noAgreement", "no P-Mode lets this gateway send \(EAddressMessages.documentAction) to access point \(remote.accessPoint.partyId)"))
+                    continue
+                case .notAuthorised:
+                    // Not "no agreement": the partner is fine, the directory row is not, and only the
+                    // gateway's operator can correct it.
+                    refused = true
+                    outcomes.append((address, "noAgreement", "the directory names access point \(remote.accessPoint.partyId) for this address, "
+                        + "but that access point is registered for other addresses only; the gateway's operator must correct the directory"))
                     continue
                 }
                 recipients.append(.init(address: address, route: .remote, status: .submitted, party: party,

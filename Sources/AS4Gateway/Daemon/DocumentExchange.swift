@@ -305,16 +305,31 @@ struct DocumentExchange {
     /// for its registration's addresses: a row naming its party id for another address (the
     /// directory changed after its approval) is no route, never a delivery to the registrant.
     func accessPointParty(_ partyId: String, for address: String) throws -> String? {
+        if case .party(let name) = try accessPoint(partyId, for: address) { return name }
+        return nil
+    }
+
+    /// Where a document for `address` goes when the directory names access point `partyId`, or
+    /// why it cannot: the submitting DMS is told which, since only one of them is the partner's.
+    enum AccessPointChoice: Equatable {
+        case party(String)
+        /// No agreement lets us send documents to that access point.
+        case noAgreement
+        /// A self-service access point the directory names for an address outside its registration.
+        case notAuthorised(party: String)
+    }
+
+    func accessPoint(_ partyId: String, for address: String) throws -> AccessPointChoice {
         let set = context.pmodes
         guard let party = set.parties.first(where: { $0.partyIds.contains { $0.value == partyId } }),
               case .success = set.outboundLeg(from: context.party, to: party.name, service: .init(EAddressMessages.service),
-                                              action: EAddressMessages.documentAction) else { return nil }
+                                              action: EAddressMessages.documentAction) else { return .noAgreement }
         guard try SelfServicePartyIds.mayServe(address, party: party.name, context: context) else {
             context.log.log(.error, "self-service-party-conflict",
                             ["party": party.name, "reason": "the directory names its party id \(partyId) for an address outside its registration; not routed"])
-            return nil
+            return .notAuthorised(party: party.name)
         }
-        return party.name
+        return .party(party.name)
     }
 
     /// Reports recipient `header.recipient` Failed to the origin with `code` and `reason`, and
