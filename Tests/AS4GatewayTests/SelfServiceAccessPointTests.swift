@@ -16,11 +16,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
     func testARegisteredAccessPointRoutesOnlyWhileApprovedAndItsCertificatesHold() throws {
         let gw = try SelfServiceGateway(settings: "\"selfService\": {\"template\": \"template-ap\"}")
         let h = gw.h
-        // gw-a's own P-Modes: itself and the template party only; same development CA and keys.
-        let pmodeA = h.root.appendingPathComponent("pmode-a").path
-        try FileManager.default.createDirectory(atPath: pmodeA, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: gw.certs, toPath: pmodeA + "/certs")
-        try h.configure(["gw-a", "template-ap"], legs: GatewayHarness.eAddressLegs, directory: pmodeA)
+        let pmodeA = try gw.templateOnlyPModes()
         let operatorToken = try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"])
         let ministryToken = try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry])
         try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.ministry, ownerId: "90000048472", kind: "institution")])

@@ -21,10 +21,7 @@ final class SelfServicePartyIdTests: XCTestCase {
     func testAPartyIdTheDirectoryUsesForAnotherCompanyNeverRoutesItsDocumentsToTheRegistrant() throws {
         let gw = try SelfServiceGateway(settings: "\"selfService\": {\"template\": \"template-ap\"}")
         let h = gw.h
-        let pmodeA = h.root.appendingPathComponent("pmode-a").path
-        try FileManager.default.createDirectory(atPath: pmodeA, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: gw.certs, toPath: pmodeA + "/certs")
-        try h.configure(["gw-a", "template-ap"], legs: GatewayHarness.eAddressLegs, directory: pmodeA)
+        let pmodeA = try gw.templateOnlyPModes()
         let ops = try gw.client(token: try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"]))
         let ministry = try gw.client(token: try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry]))
         try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.ministry, ownerId: "90000048472", kind: "institution"),

@@ -32,6 +32,16 @@ final class SelfServiceGateway {
         h.nodes["gw-a"]!.extraArguments = ["--config", config]
     }
 
+    /// P-Modes of gw-a's own (itself and the template party only) in a folder of their own, with
+    /// the same development CA and keys: the path to start gw-a with.
+    func templateOnlyPModes() throws -> String {
+        let directory = h.root.appendingPathComponent("pmode-a").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: certs, toPath: directory + "/certs")
+        try h.configure(["gw-a", "template-ap"], legs: GatewayHarness.eAddressLegs, directory: directory)
+        return directory
+    }
+
     func start(pmode: String? = nil) throws { try h.start("gw-a", pmode: pmode) }
 
     /// A client certificate issued by the development CA, written as `<name>.pem`/`.key`.
