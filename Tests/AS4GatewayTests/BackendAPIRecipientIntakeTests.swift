@@ -345,7 +345,7 @@ private struct CarrierScene {
     /// Sends the header as the first payload and the files after it; returns the AS4 message id.
     func carry(_ name: String, header: [UInt8], properties: [(String, String)], files: [[UInt8]]) throws -> String {
         var args = ["send", "--to", "gw-b", "--service", EAddressMessages.service, "--action", EAddressMessages.documentAction,
-                    "--submit", h.nodes["gw-a"]!.submitURL]
+                    "--token-file", h.nodes["gw-a"]!.submitTokenFile, "--submit", h.nodes["gw-a"]!.submitURL]
         for (key, value) in properties { args += ["--property", "\(key)=\(value)"] }
         var paths = [try h.file("\(name).json", header)]
         for (i, file) in files.enumerated() { paths.append(try h.file("\(name)-\(i + 1).bin", file)) }

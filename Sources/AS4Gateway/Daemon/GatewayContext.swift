@@ -51,6 +51,11 @@ final class GatewayContext: Sendable {
     /// The real paths of our data, P-Mode and store folders, which no submitted payload may come
     /// from (resolved once: they do not move while the daemon runs).
     let ownFolders: [String]
+    /// Files no submitted payload may be either: the configured private keys and secrets, which
+    /// may lie outside the folders above.
+    let ownSecretFiles: Set<String>
+    /// What `as4gw send` must present to the operators' submission endpoint (`SubmitToken`).
+    let submitToken: String
     let workerHandoff = WorkerHandoff()
     /// Signed PullRequests already answered, kept in the store so every node refuses a replay.
     var pullReplays: ReplayGuard { ReplayGuard(store: store) }
@@ -102,6 +107,8 @@ final class GatewayContext: Sendable {
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
+        ownSecretFiles = Set(config.secretFiles.map(Outbound.realPath))
+        submitToken = try SubmitToken.load(dataDirectory: config.dataDirectory)
     }
 
     /// Validator for a partner's signatures: the truststore plus the partner's own P-Mode
