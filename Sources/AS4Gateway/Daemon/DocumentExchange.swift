@@ -219,7 +219,7 @@ struct DocumentExchange {
         let documentFiles: [DocumentFile]
         do {
             documentFiles = heldDocument != nil ? [] : try zip(header.files, files).map {
-                DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1))
+                DocumentFile(name: $0.name, mimeType: DocumentHeaderCheck.mediaType($0, of: $1), file: try fileBacked($1))
             }
         } catch let missing as PayloadMissing {
             return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.payloadMissing, reason: missing.reason)
