@@ -11,8 +11,8 @@ import EnvelopeXML
 /// charset its payload's eb:PartProperties `CharacterSet` gives when the header names none:
 /// `DocumentHeaderCheck.mediaType`), and is sent back verbatim in a `Content-Type` response
 /// header: it is read strictly (RFC 9110 §8.3.1: tokens and quoted-strings only, no control
-/// characters at all), so nothing can end or bend that header. Stored and served normalised: lower-case type, subtype and charset, the charset
-/// unquoted (`text/plain; charset=windows-1257`).
+/// characters at all), so nothing can end or bend that header. Stored and served normalised:
+/// lower-case type, subtype and charset, the charset unquoted (`text/plain; charset=windows-1257`).
 struct FileMediaType: Equatable {
     struct Invalid: Error, Equatable, CustomStringConvertible {
         var reason: String

@@ -157,7 +157,6 @@ final class MailboxWorker: Sendable {
             }
             return
         }
-
         // The sender holds our receipt: the message is not handed over as if it were taken in,
         // it ends Failed with why, which `messages list --status Failed` and /metrics show. A
         // refusal the origin was told of is logged by the exchange (`document-refused`); one it
