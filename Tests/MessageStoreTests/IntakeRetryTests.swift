@@ -94,32 +94,49 @@ class IntakeRetryTests: StoreTestCase {
         XCTAssertFalse(MessageStatus.received.allowsIntakeRetry(direction: .inbound))
     }
 
-    /// Operators on several nodes asking at once: one request wins, the others find the message
-    /// waiting already, and the history holds one request, so the intake runs once.
+    /// Operators on several nodes asking at once: of the requests for one message one wins, the
+    /// others find it waiting already, and the history holds one request, so the intake runs
+    /// once. Three store objects (nodes) walk the same messages in the same order, so they meet
+    /// on most of them.
     func testRequestsAtOnceFromManyNodesHaveOneWinner() throws {
-        try openStore().close()  // migrated once, before the race
-        let stores = try (0..<6).map { _ in try openStore() }
-        defer { stores.forEach { $0.close() } }
-        _ = try stores[0].recordInbound(inbound("race@blue", at: t0), duplicateWindow: 60)
-        try stores[0].markIntakeFailed(messageId: "race@blue", error: DeliveryError(code: "c", reason: "r"), at: t0 + 1)
-        let outcomes = Mutex<[String]>([])
-        let at = t0 + 2
-        DispatchQueue.concurrentPerform(iterations: 6) { n in
-            let outcome: String
-            do {
-                try stores[n].retryIntake(messageId: "race@blue", requestedBy: "node-\(n)", at: at)
-                outcome = "requested"
-            } catch StoreError.illegalTransition(_, let from, _) {
-                outcome = "refused: \(from.rawValue)"
-            } catch {
-                outcome = "\(error)"
-            }
-            outcomes.withLock { $0.append(outcome) }
+        let ids = (0..<100).map { "race-\($0)@blue" }
+        let setup = try openStore()
+        for id in ids {
+            _ = try setup.recordInbound(inbound(id, at: t0), duplicateWindow: 60)
+            try setup.markIntakeFailed(messageId: id, error: DeliveryError(code: "c", reason: "r"), at: t0 + 1)
         }
-        let all = outcomes.withLock { $0 }
-        XCTAssertEqual(all.filter { $0 == "requested" }.count, 1, "\(all)")
-        XCTAssertEqual(all.filter { $0 == "refused: Received" }.count, 5, "\(all)")
-        let row = try XCTUnwrap(try stores[0].findMessage(id: "race@blue", direction: .inbound)).rowId
-        XCTAssertEqual(try stores[0].events(for: row).filter { $0.code == MessageEvent.intakeRetryRequestedCode }.count, 1)
+        setup.close()
+        let wins = Mutex<[String: Int]>([:])
+        let errors = Mutex<[String]>([])
+        let done = DispatchGroup()
+        let at = t0 + 2
+        for node in 0..<3 {
+            let store = try openStore()
+            done.enter()
+            let thread = Thread {
+                defer { store.close(); done.leave() }
+                for id in ids {
+                    do {
+                        try store.retryIntake(messageId: id, requestedBy: "node-\(node)", at: at)
+                        wins.withLock { $0[id, default: 0] += 1 }
+                    } catch StoreError.illegalTransition(_, .received, .received) {
+                        continue  // another node's request came first
+                    } catch {
+                        errors.withLock { $0.append("\(id): \(error)") }
+                    }
+                }
+            }
+            thread.start()
+        }
+        done.wait()
+        XCTAssertEqual(errors.withLock { $0 }, [])
+        let won = wins.withLock { $0 }
+        XCTAssertEqual(won.count, ids.count)
+        XCTAssertEqual(won.filter { $0.value != 1 }, [:], "a message requested twice")
+        let store = try openStore()
+        defer { store.close() }
+        let requests = try store.events(after: 0, limit: 10_000).filter { $0.event.code == MessageEvent.intakeRetryRequestedCode }
+        XCTAssertEqual(requests.count, ids.count)
+        XCTAssertEqual(Set(requests.map(\.messageId)).count, ids.count)
     }
 }
