@@ -48,6 +48,15 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// the message shows in `messages list --status Failed` with why (and whether its sender was told).
     func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws
 
+    /// Operator action: inbound `Failed → Received`, so that the daemon, which follows the event
+    /// history, takes the message in again (once: it acts on the one `Received` event with code
+    /// `MessageEvent.intakeRetryRequestedCode` this appends, whose detail names `requestedBy`).
+    /// The last intake error is cleared (the `Failed` event keeps it); a new failure sets it anew.
+    /// Checked and changed under the row's lock in one transaction, so of two requests at once,
+    /// from any process or node, one wins and the other finds the message `Received`. Throws
+    /// `notFound` for no inbound message with that id, `illegalTransition` unless it is `Failed`.
+    func retryIntake(messageId: String, requestedBy: String, at: Date) throws
+
     // MARK: Lookups
 
     /// The message with this id in this direction (the most recent row for an inbound id).

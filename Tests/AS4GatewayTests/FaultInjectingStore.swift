@@ -7,7 +7,7 @@ import Synchronization
 /// a store outage at an exact point, without stopping a database.
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
-        case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, markRetrieved, findMessage, findReply, events, listMessages
+        case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, retryIntake, markRetrieved, findMessage, findReply, events, listMessages
         case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
@@ -63,6 +63,9 @@ final class FaultInjectingStore: MessageStore {
     func markHandedOver(messageId: String, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(messageId: messageId, at: at) }
     func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws {
         try check(.markIntakeFailed); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
+    }
+    func retryIntake(messageId: String, requestedBy: String, at: Date) throws {
+        try check(.retryIntake); try inner.retryIntake(messageId: messageId, requestedBy: requestedBy, at: at)
     }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {

@@ -124,6 +124,17 @@ final class PostgresIntakeFailureTests: IntakeFailureTests {
     }
 }
 
+final class PostgresIntakeRetryTests: IntakeRetryTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAFailedIntakeGoesBackToReceivedWithWhoAskedInItsHistory() throws {
+        try super.testAFailedIntakeGoesBackToReceivedWithWhoAskedInItsHistory()
+    }
+    override func testOnlyAnInboundMessageWhoseIntakeFailedIsRetriedAndARefusalChangesNothing() throws {
+        try super.testOnlyAnInboundMessageWhoseIntakeFailedIsRetriedAndARefusalChangesNothing()
+    }
+    override func testRequestsAtOnceFromManyNodesHaveOneWinner() throws { try super.testRequestsAtOnceFromManyNodesHaveOneWinner() }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }

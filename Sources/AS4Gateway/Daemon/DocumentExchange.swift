@@ -68,14 +68,30 @@ struct DocumentExchange {
     }
 
     /// Tells the access point a document came from what became of it at recipient `recipient`.
-    func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws {
+    /// Returns false, queueing nothing, for a `Failed` report about a document that came by AS4
+    /// (`refTo` its carrier) when one about that recipient was queued already (`OriginFailedReport`).
+    @discardableResult
+    func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws -> Bool {
+        var keyed: String?
+        if report.status == RecipientStatus.failed.rawValue, let refTo {
+            let id = try OriginFailedReport.messageId(carrier: refTo, documentId: report.documentId, recipient: report.recipient,
+                                                      domain: context.messageIdDomain)
+            // Checked before sealing to save the signature; the queue's unique id is the last word.
+            if try context.store.findMessage(id: id, direction: .outbound) != nil { return false }
+            keyed = id
+        }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.statusAction, conversationId: report.documentId,
             refToMessageId: refTo, properties: ["originalSender": report.recipient, "finalRecipient": sender, "documentId": report.documentId],
             payloads: [])
         let payload = Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                               body: .bytes(Array(try EAddressMessages.encode(report))))
-        try Outbound(context: context).queue(request, payloads: [payload], id: Identifier.messageId(domain: context.messageIdDomain))
+        do {
+            try Outbound(context: context).queue(request, payloads: [payload], id: keyed ?? Identifier.messageId(domain: context.messageIdDomain))
+        } catch StoreError.duplicateMessageId where keyed != nil {
+            return false
+        }
+        return true
     }
 
     /// After a recipient here moved on (retrieved, answered): report it to the document's origin,
@@ -85,7 +101,9 @@ struct DocumentExchange {
         let report = EAddressMessages.StatusReport(documentId: d.messageId, recipient: recipient, status: status.rawValue,
                                                    code: decision?.code, reason: decision?.reason, at: Date(), retrievedAt: retrievedAt)
         do {
-            try sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender)
+            if try !sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender) {
+                context.log.log(.info, "status-reported-already", ["document_id": d.messageId, "to": origin, "status": status.rawValue])
+            }
         } catch {
             context.log.log(.error, "status-not-sent", ["document_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
         }
@@ -201,7 +219,7 @@ struct DocumentExchange {
         let documentFiles: [DocumentFile]
         do {
             documentFiles = heldDocument != nil ? [] : try zip(header.files, files).map {
-                DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1))
+                DocumentFile(name: $0.name, mimeType: DocumentHeaderCheck.mediaType($0, of: $1), file: try fileBacked($1))
             }
         } catch let missing as PayloadMissing {
             return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.payloadMissing, reason: missing.reason)
@@ -340,7 +358,11 @@ struct DocumentExchange {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
         do {
-            try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
+            // Told before, by an intake of this message that failed already (an operator had it
+            // run again, or a crash repeated it): one Failed report per outcome, so not again.
+            guard try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender) else {
+                return IntakeFailure(code: code, reason: "\(reason); reported Failed to \(origin) at an earlier intake, not again", report: .sent)
+            }
         } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
             let why = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
             return IntakeFailure(code: code, reason: "\(reason); \(origin) could not be told: \(why)", report: .notSent)

@@ -7,7 +7,8 @@ import Synchronization
 
 /// Connects the AS4 store to the backend API, following the store's event history (one thread):
 /// - a received e-address document or status message is taken in (`DocumentExchange`) and then
-///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`);
+///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`); one
+///   an operator put back to `Received` (`messages retry-intake`) is taken in again the same way;
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
@@ -126,7 +127,8 @@ final class MailboxWorker: Sendable {
         guard let last = batch.last else { return 0 }
         for (messageId, event) in batch {
             switch (event.direction, event.status) {
-            case (.inbound, .received): try takeIn(messageId)
+            case (.inbound, .received):
+                try takeIn(messageId, retry: event.code == MessageEvent.intakeRetryRequestedCode ? event : nil)
             case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
             default: continue
             }
@@ -135,7 +137,9 @@ final class MailboxWorker: Sendable {
         return batch.count
     }
 
-    private func takeIn(_ id: String) throws {
+    /// `retry`: the operator's request (`messages retry-intake`) this intake runs for, if any;
+    /// such a run is logged in one line with its outcome, so the log says who had it run again.
+    private func takeIn(_ id: String, retry: MessageEvent? = nil) throws {
         guard let m = try context.store.findMessage(id: id, direction: .inbound), m.status == .received,
               m.metadata.service == EAddressMessages.service else { return }
         let exchange = DocumentExchange(context: context)
@@ -147,6 +151,10 @@ final class MailboxWorker: Sendable {
         }
         guard let failure else {
             try context.store.markHandedOver(messageId: id, at: Date())
+            if let retry {
+                context.log.log(.info, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "taken in",
+                                                          "requested": retry.detail])
+            }
             return
         }
         // The sender holds our receipt: the message is not handed over as if it were taken in,
@@ -164,6 +172,10 @@ final class MailboxWorker: Sendable {
         }
         context.metrics.intakeFailed(reported: failure.report == .sent)
         try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date())
+        if let retry {
+            context.log.log(.warning, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "failed again",
+                                                         "code": failure.code, "reason": failure.reason, "requested": retry.detail])
+        }
     }
 
     private func track(_ as4Id: String) throws {
