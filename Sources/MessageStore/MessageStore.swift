@@ -140,6 +140,16 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
 
+    /// Records an ebMS error the receiver signed for the attempt `owner` made, also after the
+    /// queue gave that attempt up (`OutboundLateError`): the error becomes the message's last
+    /// error; a `Submitted` message (lease run out or released) goes `Failed`, a `Failed` or
+    /// `Delivered` one keeps its status (a receipt is not undone), each with a `late-error`
+    /// event; `owner`'s own attempt in `Sending` is failed as by `markFailed`. Returns the status
+    /// reached. Throws `illegalTransition` for a message never attempted, `leaseNotHeld` for
+    /// one another owner is sending.
+    @discardableResult
+    func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus
+
     /// Withdraws an outbound message no longer wanted (its document's deadline passed): a queued
     /// one becomes `Failed` with `error`; for one being sent a `withdrawn` event is recorded and
     /// `error` becomes its last error, no further attempt starts (a retry, an expired lease or a

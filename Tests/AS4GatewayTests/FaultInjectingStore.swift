@@ -8,7 +8,7 @@ import Synchronization
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
         case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, retryIntake, markRetrieved, findMessage, findReply, events, listMessages
-        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
+        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, recordAttemptError, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
 
@@ -100,6 +100,10 @@ final class FaultInjectingStore: MessageStore {
     }
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws {
         try check(.markFailed); try inner.markFailed(messageId: messageId, owner: owner, error: error, at: at)
+    }
+
+    func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus {
+        try check(.recordAttemptError); return try inner.recordAttemptError(messageId: messageId, owner: owner, error: error, at: at)
     }
     func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
                                 at: Date) throws -> MessageStatus {

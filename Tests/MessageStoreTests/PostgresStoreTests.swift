@@ -146,6 +146,10 @@ final class PostgresLateOutcomeTests: LateOutcomeTests {
     override class var backend: StoreBackend { .postgres }
     override func testAReceiptAfterTheMessageWasFailedIsRecorded() throws { try super.testAReceiptAfterTheMessageWasFailedIsRecorded() }
     override func testAReceiptAfterTheLeaseWasLostIsRecorded() throws { try super.testAReceiptAfterTheLeaseWasLostIsRecorded() }
+    override func testAnErrorAfterTheAttemptWasGivenUpIsRecorded() throws { try super.testAnErrorAfterTheAttemptWasGivenUpIsRecorded() }
+    override func testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual() throws {
+        try super.testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual()
+    }
     override func testWithdrawingAQueuedMessageFailsIt() throws { try super.testWithdrawingAQueuedMessageFailsIt() }
     override func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws { try super.testAWithdrawnMessageInFlightGetsNoFurtherAttempt() }
     override func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws { try super.testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() }
