@@ -329,13 +329,20 @@ final class Gateway {
         // By the order the parts are listed in, so the log line reads the same every time.
         let abandoned = Mutex<[Int: [String]]>([:])
         var parts = 0
+        // A thread each, since each may block until the deadline: the global dispatch queues start
+        // blocking work only a few blocks at a time (eight 1 s sleeps took 3 s on two cores), which
+        // would let some parts go on taking work well into the grace period.
         func stopping(_ stop: @escaping @Sendable () -> [String]) {
             let part = parts
             parts += 1
-            DispatchQueue.global().async(group: group) {
+            group.enter()
+            let thread = Thread {
                 let left = stop()
                 abandoned.withLock { $0[part] = left }
+                group.leave()
             }
+            thread.name = "as4gw/stop-\(part)"
+            thread.start()
         }
         for (name, server) in [("api", submissionServer), ("as4", as4Server)] {
             guard let server else { continue }
