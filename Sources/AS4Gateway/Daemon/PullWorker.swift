@@ -82,12 +82,14 @@ final class PullWorker: Sendable {
         thread.start()
     }
 
-    /// Stops pulling; waits for the current exchange to finish or the deadline to pass.
-    func stop(deadline: Date) {
+    /// Stops pulling; waits for the current exchange to finish or the deadline to pass. False
+    /// when the exchange was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.05)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     private var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }

@@ -42,11 +42,13 @@ final class WebhookPusher: Sendable {
         thread.start()
     }
 
-    func stop(deadline: Date) {
+    /// Stops after the current round; false when that round was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     /// One round. A round that fails the way the last one did (the store gone for minutes: four

@@ -54,11 +54,13 @@ final class NoticeMailer: Sendable {
         thread.start()
     }
 
-    func stop(deadline: Date) {
+    /// Stops after the current round; false when that round was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     /// One notice per new arrival in a person's or company's mailbox here.
