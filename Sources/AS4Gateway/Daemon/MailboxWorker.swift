@@ -146,7 +146,7 @@ final class MailboxWorker: Sendable {
         default: return
         }
         guard let failure else {
-            try context.store.markHandedOver(messageId: id, at: Date())
+            _ = try settle(id) { try context.store.markHandedOver(messageId: id, at: Date()) }
             return
         }
         // The sender holds our receipt: the message is not handed over as if it were taken in,
@@ -162,8 +162,25 @@ final class MailboxWorker: Sendable {
             context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "code": failure.code,
                                                                 "reason": failure.reason])
         }
-        context.metrics.intakeFailed(reported: failure.report == .sent)
-        try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date())
+        // Counted by the round that marks it, once however often the intake was repeated.
+        if try settle(id, { try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date()) }) {
+            context.metrics.intakeFailed(reported: failure.report == .sent)
+        }
+    }
+
+    /// Marks received message `id` taken in or not. Another round may have settled it meanwhile:
+    /// a node that lost the job lock without knowing finishes its batch while the node that took
+    /// the job over starts the same one. Its intake was keyed (documents, recipient steps, the
+    /// refusal's status report), so the message is done, not a failure of this round.
+    /// Returns whether this round marked it.
+    private func settle(_ id: String, _ mark: () throws -> Void) throws -> Bool {
+        do {
+            try mark()
+            return true
+        } catch StoreError.illegalTransition(_, let from, _) where from != .received {
+            context.log.log(.info, "intake-settled-elsewhere", ["message_id": id, "status": from.rawValue])
+            return false
+        }
     }
 
     private func track(_ as4Id: String) throws {
