@@ -63,6 +63,9 @@ final class GatewayContext: Sendable {
     /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
     let payloadIntegrity = PayloadIntegrity()
     let metrics = GatewayMetrics()
+    /// Whether other nodes may run the background jobs too (a PostgreSQL store), so that a node
+    /// failing at one may leave it to them (`JobStandAside`).
+    let sharesJobs: Bool
     /// Whether `MailboxWorker` keeps failing, for `/readyz`.
     let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
@@ -81,6 +84,7 @@ final class GatewayContext: Sendable {
         // Beside the message store: with PostgreSQL, every node serves from the same state.
         // Each store is a connection pool of its own; docs/CONFIG.md (PostgreSQL) adds them up.
         let location = try config.storeLocation()
+        if case .postgres = location { sharesJobs = true } else { sharesJobs = false }
         self.mailbox = try location.openMailbox(schema: .migrate)
         self.addresses = try location.openAddressDirectory(schema: .migrate)
         self.notices = try location.openNotices(schema: .migrate)
