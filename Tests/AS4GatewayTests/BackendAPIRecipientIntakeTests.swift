@@ -82,7 +82,7 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         h.nodes["gw-a"]!.extraArguments = ["--config", config]
         h.nodes["gw-b"]!.extraArguments = ["--config", config]
         let mailbox = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "person", addresses: [person]))
-        let optIn = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "opt", addresses: [person]))
+        let optIn = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "opt", addresses: [person], shared: true))
         try h.start("gw-a")
         try h.start("gw-b")
         XCTAssertEqual(try optIn.call("PUT", "/api/v1/addresses/\(person)/opt-in", json: "{\"fromCompanies\": true}").status, 200)
