@@ -77,22 +77,27 @@ struct MessageRoutes {
     }
 
     /// The first reading by a recipient: Delivered, told to the sender (or the sending access point).
+    /// A failure is logged: what was asked for is served all the same.
     private func markRetrieved(_ a: Access) {
-        let d = a.document
         for held in a.held where held.retrievedAt == nil {
-            let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: "retrieved by \(r.connection.name)",
-                                         retrieved: true,
-                                         notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
             // One moment: the one recorded here is the one the sending side records (a legal fact).
-            let now = Date()
             do {
-                if try r.context.mailbox.updateRecipient(update, at: now) {
-                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
-                }
+                try recordReading(a.document, held, at: Date(), detail: "retrieved by \(r.connection.name)")
             } catch {
                 r.context.log.log(.error, "retrieval-not-recorded", ["document_id": id, "recipient": held.address, "reason": "\(error)"])
             }
         }
+    }
+
+    /// Records `held`'s first reading at `now` (Delivered) and reports it; false when it was
+    /// recorded before.
+    @discardableResult
+    private func recordReading(_ d: Document, _ held: DocumentRecipient, at now: Date, detail: String) throws -> Bool {
+        let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: detail, retrieved: true,
+                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
+        guard try r.context.mailbox.updateRecipient(update, at: now) else { return false }
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
+        return true
     }
 
     func confirm() throws -> HTTPResponse {
@@ -125,19 +130,28 @@ struct MessageRoutes {
             throw Problem.conflict("\(id) was already \(done.accepted ? "accepted" : "rejected") for \(target.address)")
         }
         let d = a.document
+        let now = Date()
+        // An answer is given by a recipient who has the document, whether or not it fetched it
+        // here: a first answer is its first reading too, recorded before it at the same moment,
+        // so that no history goes from Accepted to an answer without Delivered and retrievedAt
+        // (the reading is what the sender's proof of notification rests on). Not recorded, no answer.
+        var readAt = target.retrievedAt
+        if readAt == nil, try recordReading(d, target, at: now, detail: "read by \(r.connection.name): answered without fetching it first") {
+            readAt = now
+        }
         let status: RecipientStatus = decision == "accept" ? .recipientAccepted : .recipientRejected
-        let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: Date())
+        let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: now)
         let detail = [code, reason].compactMap { $0 }.joined(separator: ": ")
         let update = RecipientUpdate(messageId: id, address: target.address, status: status, detail: detail.isEmpty ? nil : detail, decision: answer,
                                      notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [])
         do {
-            guard try r.context.mailbox.updateRecipient(update, at: Date()) else {
+            guard try r.context.mailbox.updateRecipient(update, at: now) else {
                 throw Problem.conflict("\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed")
             }
         } catch let e as MailboxStoreError {
             throw Problem.conflict(e.description)
         }
-        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: target.retrievedAt)
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: readAt)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
     }
 
