@@ -45,7 +45,8 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         let failed = try recipient(dmsA, id, nonDigital)
         let detail = ((failed["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(detail.contains("RecipientNonDigital"), detail)
-        XCTAssertTrue(detail.contains("Guardianship"), detail)
+        XCTAssertTrue(detail.contains("receives no e-address mail"), detail)
+        XCTAssertFalse(detail.contains("Guardianship"), "the register's reason stays at B: \(detail)")
         try h.waitUntil(timeout: 30, "person → person reported Failed by B") { try recipient(personA, p2pId, digital)["status"] as? String == "Failed" }
         let policyDetail = ((try recipient(personA, p2pId, digital)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(policyDetail.contains("PolicyForbidden"), policyDetail)

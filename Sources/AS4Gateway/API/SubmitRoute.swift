@@ -114,9 +114,12 @@ struct SubmitRoute {
         var recipients: [NewDocument.Recipient] = []
         var refused = false
         let rules = RecipientRules(context: context)
+        var registerRead: [String] = []
         for address in metadata.recipients {
-            // Non-digital person, company register, who may write to whom: before any route.
-            if let refusal = try rules.refusal(from: metadata.sender, to: address, at: now) {
+            // Company register, who may write to whom, non-digital person: before any route.
+            let judged = try rules.judge(from: metadata.sender, to: address, at: now)
+            if let code = judged.registerRead { registerRead.append(code) }
+            if let refusal = judged.refusal {
                 refused = true
                 outcomes.append((address, refusal.outcome, refusal.reason))
                 continue
@@ -156,6 +159,10 @@ struct SubmitRoute {
             }
         }
         if refused {
+            // A refused submission stores nothing and sends nothing: what it did is answer who is
+            // in the non-digital register. So it is recorded as a register lookup, before the
+            // answer leaves; an accepted one is correspondence, recorded as its document.
+            try recordRegisterRead(registerRead, at: now)
             let list = outcomes.map { JSON.object([("address", .string($0.address)), ("route", .string($0.route)),
                                                    ("status", .string($0.route == "localMailbox" || $0.route == "remoteAccessPoint" ? "Routable" : "Refused")),
                                                    ("reason", .string($0.reason))]) }
@@ -246,6 +253,16 @@ struct SubmitRoute {
                                                       "to": recipients.prefix(5).map(\.address).joined(separator: ",") + (recipients.count > 5 ? ",…" : ""),
                                                       "bytes": String(size)])
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
+    }
+
+    /// Records that this connection's refused submission read the non-digital register entries
+    /// of `codes` (docs/API.md, "Non-digital persons and channels"), where operators see who asked
+    /// about whom; a failure to record it is the submission's failure, so no answer goes out
+    /// unrecorded.
+    private func recordRegisterRead(_ codes: [String], at now: Date) throws {
+        guard !codes.isEmpty else { return }
+        try r.context.registers.logChannelLookup(connection: r.connection.name, personCodes: codes, at: now)
+        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(codes.count), "purpose": "submission-refused"])
     }
 
     /// The answer to a submission whose idempotency key named `first` already.
