@@ -165,6 +165,25 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         try scene.assertNoPersonalCodeLogged()
     }
 
+    /// An access point of an older build sends the sender's whole list of recipients in the
+    /// header's metadata: the document is taken in as ever (nothing checks that list), and its
+    /// recipient here still sees only itself in it (in the sender's spelling).
+    func testAHeaderListingEveryRecipientIsTakenInAndShownReducedToTheRecipientHeld() throws {
+        let scene = try CarrierScene()
+        let file = Array("Lēmums".utf8)
+        var header = CarrierScene.header("doc-whole-list", files: [file])
+        header.metadata = "{\"recipients\": [\"_private@16117519997\", \"_PRIVATE@32123456789\", \"\(CarrierScene.company)\", 7], \"subject\": \"s\"}"
+        let id = try scene.carry("doc-whole-list", header: Array(try EAddressMessages.encode(header)), properties: CarrierScene.properties("doc-whole-list"),
+                                 files: [file])
+        XCTAssertEqual(try scene.settled(id).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the document in the person's mailbox") { try scene.inbox(CarrierScene.person) == ["doc-whole-list"] }
+        // The connection holds the company's mailbox too, but the company is no recipient here.
+        let view = try scene.mailboxes.get("/api/v1/messages/doc-whole-list")
+        XCTAssertEqual((view.json["metadata"] as? [String: Any])?["recipients"] as? [String], ["_private@16117519997"], view.text)
+        XCTAssertEqual((view.json["metadata"] as? [String: Any])?["subject"] as? String, "s")
+        XCTAssertFalse(view.text.contains("32123456789") || view.text.contains("40003032949"), view.text)
+    }
+
     /// What the message alone condemns a document for is refused before the receipt, no longer
     /// receipted and then dropped by the intake: a header that cannot be read (EBMS:0004), and
     /// one that contradicts the carrier's properties or the payloads (EBMS:0003). For each, gw-a's message

@@ -4,8 +4,9 @@ import HTTPServer
 import MessageStore
 
 /// `GET /api/v1/messages/{id}`, `…/receipt`, `…/files/{n}` and `POST …/confirm`. The sender's
-/// connection sees every recipient; a recipient's connection sees only the recipients it holds
-/// (and its reading a document is what makes it Delivered). Anyone else gets 403.
+/// connection sees every recipient; a recipient's connection sees only the recipients it holds,
+/// in the metadata's list too (and its reading a document is what makes it Delivered). Anyone
+/// else gets 403.
 struct MessageRoutes {
     let r: APIRequest
     let id: String
@@ -19,14 +20,24 @@ struct MessageRoutes {
         var isSender: Bool
         /// The mailbox recipients the connection holds.
         var held: [DocumentRecipient]
+
+        /// Whom the metadata's list of recipients may name for this connection: everyone
+        /// (nil) for the sender, else the recipients it holds.
+        var recipientsShown: Set<String>? { isSender ? nil : Set(held.map(\.address)) }
     }
 
     func access() throws -> Access {
         guard let d = try r.context.mailbox.document(messageId: id) else { throw try RetentionRoutes.missing(r, id) }
-        let isSender = d.connection != nil && r.holds(d.sender)
-        let held = d.recipients.filter { $0.route == .mailbox && r.holds($0.address) }
-        guard isSender || !held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
-        return Access(document: d, isSender: isSender, held: held)
+        let a = Self.access(d, r)
+        guard a.isSender || !a.held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
+        return a
+    }
+
+    /// What `r`'s connection is to `d`: its sender (a document submitted from an address it
+    /// holds), and which of its mailbox recipients it holds.
+    static func access(_ d: Document, _ r: APIRequest) -> Access {
+        Access(document: d, isSender: d.connection != nil && r.holds(d.sender),
+               held: d.recipients.filter { $0.route == .mailbox && r.holds($0.address) })
     }
 
     func status() throws -> HTTPResponse {
@@ -35,7 +46,7 @@ struct MessageRoutes {
         guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
         let shown = a.isSender ? d.recipients : d.recipients.filter { held in a.held.contains { $0.address == held.address } }
         let events = try r.context.mailbox.events(messageId: id)
-        let view = DocumentView.full(d, recipients: shown, events: events,
+        let view = DocumentView.full(d, recipients: shown, isSender: a.isSender, events: events,
                                      sending: LegalProof(context: r.context).fields(d, recipients: shown, events: events))
         return try RetentionRoutes.withRetention(view, r, id).response(200)
     }
