@@ -317,6 +317,7 @@ enum PostgresSchema {
                 busy_until BIGINT  NOT NULL DEFAULT 0
             );
             """),
+        Migration(version: 20, name: "what was submitted under an idempotency key", sql: IdempotencyFingerprintSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -153,7 +153,7 @@ final class PostgresCoverageTests: XCTestCase {
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
                      "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
-                     "IntakeFailureTests", "LocalFaultTests"] {
+                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -432,6 +432,12 @@ final class PostgresAddressDirectoryStoreTests: AddressDirectoryStoreTests {
     }
     override func testABadImportChangesNothing() throws { try super.testABadImportChangesNothing() }
     override func testClosedDirectoryRefuses() throws { try super.testClosedDirectoryRefuses() }
+}
+
+final class PostgresIdempotencyFingerprintTests: IdempotencyFingerprintTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTheFingerprintIsKeptWithItsKeyAndNeverChanged() throws { try super.testTheFingerprintIsKeptWithItsKeyAndNeverChanged() }
+    override func testAKeyStoredBeforeFingerprintsUpgradesWithoutOne() throws { try super.testAKeyStoredBeforeFingerprintsUpgradesWithoutOne() }
 }
 
 final class PostgresMailboxConcurrencyTests: MailboxConcurrencyTests {

@@ -27,6 +27,9 @@ struct SubmitRoute {
         var uploads: [String]
         /// The metadata JSON as stored and carried (addresses in canonical spelling).
         var json: String
+        /// The same without the idempotency key and with the uploads: what the key's
+        /// `SubmissionFingerprint` takes of the metadata.
+        var fingerprintBasis: String
     }
 
     func submit() throws -> HTTPResponse {
@@ -60,9 +63,11 @@ struct SubmitRoute {
         }
         // A retry of a stored submission gets the first answer, not a new judgement: its uploads
         // are spent, its deadline may have passed, rules and quotas may have changed since, and
-        // the document is on its way already.
+        // the document is on its way already. Only a retry, though: another submission under
+        // the key is refused (`replayed`).
         if let key = metadata.idempotencyKey, let first = try context.mailbox.documentId(connection: r.connection.name, idempotencyKey: key) {
-            return try Self.replayed(first, context)
+            let files = try files.map { SubmissionFingerprint.File(sha256: try SubmissionFingerprint.sha256($0.body), part: $0) }
+            return try replayed(first, key: key, fingerprint: try SubmissionFingerprint.of(metadata: metadata.fingerprintBasis, files: files))
         }
         if let due = metadata.deliveryBy, due <= Date() {
             throw Problem.invalid("deliveryBy has passed", errors: [("/deliveryBy", "\(LegalProof.text(due)) has passed")])
@@ -206,6 +211,11 @@ struct SubmitRoute {
             release()
             throw error
         }
+        // The parts' digests are the store's, taken as it wrote them (the parts come first).
+        let fingerprint = try metadata.idempotencyKey.map { _ in
+            try SubmissionFingerprint.of(metadata: metadata.fingerprintBasis,
+                                         files: zip(files, stored).map { SubmissionFingerprint.File(sha256: $1.file.sha256, part: $0) })
+        }
         let id = Identifier.messageId(domain: context.messageIdDomain)
         var notices: [BackendNotification] = []
         for rec in recipients where rec.route == .mailbox {
@@ -215,6 +225,7 @@ struct SubmitRoute {
         var document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
                                    metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
         document.uploads = uploads.map(\.id)
+        document.idempotencyFingerprint = fingerprint
         document.retainUntil = try RetentionPolicy(context: context).retainUntil(storedAt: now, addresses: [metadata.sender] + recipients.map(\.address))
         let result: DocumentInsertResult
         do {
@@ -232,10 +243,10 @@ struct SubmitRoute {
             }
             throw error
         }
-        if case .existing(let first) = result {
-            // A concurrent retry with the same key stored first.
+        if case .existing(let first) = result, let key = metadata.idempotencyKey, let fingerprint {
+            // A concurrent request with the same key stored first.
             release()
-            return try Self.replayed(first, context)
+            return try replayed(first, key: key, fingerprint: fingerprint)
         }
         guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
         let exchange = DocumentExchange(context: context)
@@ -265,9 +276,24 @@ struct SubmitRoute {
         r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(codes.count), "purpose": "submission-refused"])
     }
 
-    /// The answer to a submission whose idempotency key named `first` already.
-    static func replayed(_ first: String, _ context: GatewayContext) throws -> HTTPResponse {
+    /// The answer to a submission whose idempotency key named `first` already: the first answer
+    /// again when the request is the one stored under the key (or the key was stored before
+    /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
+    /// logged.
+    private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
+        let context = r.context
         guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+        if let kept = d.idempotencyFingerprint, kept != fingerprint {
+            context.log.log(.warning, "idempotency-key-reused", ["connection": r.connection.name, "document_id": first,
+                                                                 "reason": "another submission under the key of a stored one; refused, nothing stored"])
+            throw Problem(422, "idempotency-key-reused", "Idempotency key used for another submission",
+                          "this connection's idempotencyKey was used for message \(first), whose metadata or files differ from this request's; "
+                          + "nothing was stored or sent: send this document under a new key, or repeat the first request exactly",
+                          errors: [(pointer: "/idempotencyKey", detail: "already used for message \(first), another submission")],
+                          extensions: [("messageId", .string(first))])
+        }
+        context.log.log(.info, "idempotent-replay", ["connection": r.connection.name, "document_id": first,
+                                                     "request": d.idempotencyFingerprint == nil ? "not compared (key stored without a fingerprint)" : "the same"])
         var response = DocumentView.submission(d).response(200)
         response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
         return response
@@ -340,7 +366,13 @@ struct SubmitRoute {
         guard errors.isEmpty else {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
-        let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: json)
+        func text(_ object: [String: Any]) -> String {
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+        var basis = out
+        basis["idempotencyKey"] = nil
+        if !uploads.isEmpty { basis["uploads"] = uploads }
+        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: text(out),
+                        fingerprintBasis: text(basis))
     }
 }
