@@ -120,11 +120,11 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
         XCTAssertFalse(probe.text.contains("RecipientNonDigital") || probe.text.contains("non-digital") || probe.text.contains("Court decision"), probe.text)
         // The refusals that did read the register are recorded as lookups, with who asked about whom.
         let lookups = try registry.get("/api/v1/channel/lookups")
-        XCTAssertEqual(((lookups.json["items"] as? [[String: Any]]) ?? []).map { "\($0["connection"]!) \($0["personCount"]!)" },
-                       ["ministry 1", "ministry 1"], lookups.text)
+        XCTAssertEqual(((lookups.json["items"] as? [[String: Any]]) ?? []).map { "\($0["connection"]!) \($0["personCount"]!) \($0["purpose"] ?? "-")" },
+                       ["ministry 1 refusedSubmission", "ministry 1 refusedSubmission"], lookups.text)
         let aboutOne = try registry.get("/api/v1/channel/lookups?person=\(Self.nonDigitalCode)")
         XCTAssertEqual(((aboutOne.json["items"] as? [[String: Any]]) ?? []).compactMap { $0["connection"] as? String }, ["ministry"], aboutOne.text)
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("submission-refused"), "logged like a lookup, with why")
+        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("purpose=refusedSubmission"), "logged like a lookup, with why")
 
         // Listing and filters.
         XCTAssertEqual((try registry.get("/api/v1/non-digital-persons?person=\(Self.nonDigitalCode)").json["items"] as? [[String: Any]])?.count, 1)
@@ -203,7 +203,8 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
 
         // Every answered lookup is in the log with who asked: who asked about person A?
         let asked = try registry.get("/api/v1/channel/lookups?person=16117519997")
-        XCTAssertEqual((asked.json["items"] as? [[String: Any]])?.map { "\($0["connection"]!) \($0["personCount"]!)" }, ["vid 9999", "vid 1"], asked.text)
+        XCTAssertEqual((asked.json["items"] as? [[String: Any]])?.map { "\($0["connection"]!) \($0["personCount"]!) \($0["purpose"] ?? "-")" },
+                       ["vid 9999 lookup", "vid 1 lookup"], asked.text)
         let aboutPaper = (try registry.get("/api/v1/channel/lookups?person=\(Self.paperOnlyCode)").json["items"] as? [[String: Any]])?.map { $0["connection"] as! String }
         XCTAssertEqual(aboutPaper, ["vid", "registry"], "the refused ones (403, 413) asked nothing")
         assertProblem(try lookup.get("/api/v1/channel/lookups"), 403, "forbidden")

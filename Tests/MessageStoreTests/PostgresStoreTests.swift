@@ -453,6 +453,9 @@ final class PostgresRecipientRegistersTests: RecipientRegistersTests {
         try super.testEntriesAreValidInTheirWindowAndEndingKeepsThemWithTheirHistory()
     }
     override func testTheLookupLogAnswersWhoAskedAboutWhom() throws { try super.testTheLookupLogAnswersWhoAskedAboutWhom() }
+    override func testLookupsLoggedBeforePurposesWereKeptAreChannelLookups() throws {
+        try super.testLookupsLoggedBeforePurposesWereKeptAreChannelLookups()
+    }
     override func testOptInsAreKeptPerAddress() throws { try super.testOptInsAreKeptPerAddress() }
     override func testACompanyImportReplacesTheRegisterAndReportsTheDifference() throws {
         try super.testACompanyImportReplacesTheRegisterAndReportsTheDifference()

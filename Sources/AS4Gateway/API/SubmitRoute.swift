@@ -272,8 +272,9 @@ struct SubmitRoute {
     /// unrecorded.
     private func recordRegisterRead(_ codes: [String], at now: Date) throws {
         guard !codes.isEmpty else { return }
-        try r.context.registers.logChannelLookup(connection: r.connection.name, personCodes: codes, at: now)
-        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(codes.count), "purpose": "submission-refused"])
+        try r.context.registers.logChannelLookup(connection: r.connection.name, personCodes: codes, purpose: .refusedSubmission, at: now)
+        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(codes.count),
+                                                    "purpose": ChannelLookupPurpose.refusedSubmission.rawValue])
     }
 
     /// The answer to a submission whose idempotency key named `first` already: the first answer
