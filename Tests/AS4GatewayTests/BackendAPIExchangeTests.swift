@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import MessageStore
 import XCTest
 
 /// A DMS at gateway A sends through the backend API to addresses whose mailboxes are on hub B;
@@ -141,6 +142,11 @@ final class BackendAPIHubTests: XCTestCase {
         }
         XCTAssertEqual(inbox.first?["messageId"] as? String, id)
         XCTAssertEqual(inbox.first?["sender"] as? String, sender)
+        // The hub forwarded it naming only the recipient C serves: C never learns of the other.
+        let atC = try SQLiteMailboxStore(dataDirectory: h.nodes["gw-c"]!.data)
+        defer { atC.close() }
+        let metadataAtC = try XCTUnwrap(try atC.document(messageId: id)).metadata
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(metadataAtC.utf8)) as? [String: Any])?["recipients"] as? [String], [served], metadataAtC)
         XCTAssertEqual(try dmsC.get("/api/v1/messages/\(id)/files/1").body, Array("via hub".utf8))
         XCTAssertEqual(try dmsC.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
         try h.waitUntil(timeout: 30, "the answer relayed to A") { try statuses()[served] == "RecipientAccepted" }
