@@ -168,6 +168,9 @@ public struct Document: Sendable, Equatable {
     /// The connection that submitted it; nil when it arrived by AS4.
     public var connection: String?
     public var idempotencyKey: String?
+    /// What was submitted under `idempotencyKey` (the API's fingerprint of the request); nil
+    /// without a key, and for documents stored before fingerprints were kept.
+    public var idempotencyFingerprint: String?
     public var sender: String
     /// The metadata as the sender gave it (JSON text); it travels with the document.
     public var metadata: String
@@ -186,6 +189,8 @@ public struct NewDocument: Sendable {
     public var messageId: String
     public var connection: String?
     public var idempotencyKey: String?
+    /// Kept with the key: see `Document.idempotencyFingerprint`.
+    public var idempotencyFingerprint: String?
     public var sender: String
     public var metadata: String
     public var originParty: String?

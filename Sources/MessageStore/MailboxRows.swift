@@ -46,7 +46,7 @@ extension StoreRow {
     /// Maps a `SELECT * FROM documents` row (files and recipients are loaded separately).
     func documentWithoutParts() -> Document {
         Document(messageId: string("message_id"), connection: optionalString("connection"), idempotencyKey: optionalString("idempotency_key"),
-                 sender: string("sender"), metadata: string("metadata"), originParty: optionalString("origin_party"),
+                 idempotencyFingerprint: optionalString("idempotency_fingerprint"), sender: string("sender"), metadata: string("metadata"), originParty: optionalString("origin_party"),
                  originMessageId: optionalString("origin_message_id"), deliveryBy: optionalDate("delivery_by"),
                  createdAt: date("created_at"), files: [], recipients: [])
     }

@@ -97,11 +97,11 @@ public final class PostgresMailboxStore: MailboxStore {
                 }
             } else {
                 try c.execute("""
-                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
-                                           delivery_by, created_at, retain_until)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
-                          d.deliveryBy, at, d.retainUntil])
+                    INSERT INTO documents (message_id, connection, idempotency_key, idempotency_fingerprint, sender, metadata, origin_party,
+                                           origin_message_id, delivery_by, created_at, retain_until)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    """, [d.messageId, d.connection, d.idempotencyKey, d.idempotencyFingerprint, d.sender, d.metadata, d.originParty,
+                          d.originMessageId, d.deliveryBy, at, d.retainUntil])
                 for (i, f) in d.files.enumerated() {
                     try c.execute("""
                         INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256)

@@ -79,10 +79,10 @@ public final class PostgresRecipientRegisters: NonDigitalRegisterStore, CompanyR
         return RecipientRegisterRules.latestEnding(rows)
     }
 
-    public func logChannelLookup(connection: String, personCodes: [String], at now: Date) throws {
+    public func logChannelLookup(connection: String, personCodes: [String], purpose: ChannelLookupPurpose, at now: Date) throws {
         try pool.withConnection { c in
-            _ = try c.execute("INSERT INTO channel_lookups (connection, at, person_count, person_codes) VALUES ($1, $2, $3, $4)",
-                              [connection, now, personCodes.count, RecipientRegisterRules.joined(personCodes)])
+            _ = try c.execute("INSERT INTO channel_lookups (connection, at, person_count, person_codes, purpose) VALUES ($1, $2, $3, $4, $5)",
+                              [connection, now, personCodes.count, RecipientRegisterRules.joined(personCodes), purpose.rawValue])
         }
     }
 
@@ -93,7 +93,8 @@ public final class PostgresRecipientRegisters: NonDigitalRegisterStore, CompanyR
                 ORDER BY id DESC LIMIT $2
                 """, [personCode, limit]).rows.map { r in
                 ChannelLookupRecord(id: r.int64("id"), connection: r.string("connection"), at: r.date("at"),
-                                    personCodes: RecipientRegisterRules.split(r.string("person_codes")))
+                                    personCodes: RecipientRegisterRules.split(r.string("person_codes")),
+                                    purpose: RecipientRegisterRules.purpose(r.string("purpose")))
             }
         }
     }

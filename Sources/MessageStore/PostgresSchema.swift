@@ -317,6 +317,8 @@ enum PostgresSchema {
                 busy_until BIGINT  NOT NULL DEFAULT 0
             );
             """),
+        Migration(version: 20, name: "what was submitted under an idempotency key", sql: IdempotencyFingerprintSchema.postgres),
+        Migration(version: 21, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

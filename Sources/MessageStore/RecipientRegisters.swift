@@ -47,12 +47,21 @@ public struct NonDigitalHistoryItem: Sendable, Equatable {
     public var detail: String
 }
 
-/// One channel lookup, append-only: who asked about which personal codes, and when.
+/// One channel lookup, append-only: who asked about which personal codes, when, and how.
 public struct ChannelLookupRecord: Sendable, Equatable {
     public var id: Int64
     public var connection: String
     public var at: Date
     public var personCodes: [String]
+    public var purpose: ChannelLookupPurpose
+}
+
+/// How a connection came to read the non-digital register.
+public enum ChannelLookupPurpose: String, Sendable, CaseIterable {
+    /// The channel lookup of the systems entitled to ask.
+    case lookup
+    /// A submission refused with an answer that told the sender who is in the register.
+    case refusedSubmission
 }
 
 /// What an address agreed to receive beyond the e-address law.
@@ -132,9 +141,16 @@ public protocol NonDigitalRegisterStore: AnyObject, Sendable {
     /// For each code with an entry valid at `at`, that entry (the one ending last if several):
     /// one query for the whole list.
     func validNonDigitalPersons(personCodes: [String], at: Date) throws -> [String: NonDigitalPerson]
-    func logChannelLookup(connection: String, personCodes: [String], at: Date) throws
+    func logChannelLookup(connection: String, personCodes: [String], purpose: ChannelLookupPurpose, at: Date) throws
     /// Lookups newest first; with `personCode`, those that asked about it.
     func channelLookups(personCode: String?, limit: Int) throws -> [ChannelLookupRecord]
+}
+
+extension NonDigitalRegisterStore {
+    /// A channel lookup (`purpose` .lookup).
+    public func logChannelLookup(connection: String, personCodes: [String], at now: Date) throws {
+        try logChannelLookup(connection: connection, personCodes: personCodes, purpose: .lookup, at: now)
+    }
 }
 
 /// The company register imported from its open data.
@@ -162,6 +178,9 @@ public typealias RecipientRegisters = NonDigitalRegisterStore & CompanyRegisterS
 
 /// Checks and comparisons both backends share.
 enum RecipientRegisterRules {
+    /// A stored purpose; the column's CHECK admits no other value than the enum's.
+    static func purpose(_ text: String) -> ChannelLookupPurpose { ChannelLookupPurpose(rawValue: text) ?? .lookup }
+
     static func validate(_ e: NewNonDigitalPerson) throws {
         guard e.personCode.utf8.count == 11, e.personCode.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
             throw StoreError.invalidArgument("person code \(e.personCode) is not 11 digits")

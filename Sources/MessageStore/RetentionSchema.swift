@@ -192,7 +192,7 @@ enum RetentionSchema {
     // held document's files or recipients to another message id, then deleting them as that one,
     // or blanking a receipt). What the mailbox code changes stays changeable: a recipient's
     // status, its deadline, and its receipt, answer and first reading, each once.
-    private static let documentFixed = ["message_id", "connection", "idempotency_key", "sender", "metadata", "origin_party",
+    static let documentFixed = ["message_id", "connection", "idempotency_key", "sender", "metadata", "origin_party",
                                         "origin_message_id", "delivery_by", "created_at"]
     private static let recipientFixed = ["id", "message_id", "address", "route", "party", "as4_message_id"]
     private static let setOnce = [["receipt"], ["decision", "decision_code", "decision_reason", "decided_at"], ["retrieved_at"]]

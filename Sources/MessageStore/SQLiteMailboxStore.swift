@@ -75,11 +75,11 @@ public final class SQLiteMailboxStore: MailboxStore {
                 }
             } else {
                 try c.run("""
-                    INSERT INTO documents (message_id, connection, idempotency_key, sender, metadata, origin_party, origin_message_id,
-                                           delivery_by, created_at, retain_until)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [d.messageId, d.connection, d.idempotencyKey, d.sender, d.metadata, d.originParty, d.originMessageId,
-                          d.deliveryBy, at, d.retainUntil])
+                    INSERT INTO documents (message_id, connection, idempotency_key, idempotency_fingerprint, sender, metadata, origin_party,
+                                           origin_message_id, delivery_by, created_at, retain_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [d.messageId, d.connection, d.idempotencyKey, d.idempotencyFingerprint, d.sender, d.metadata, d.originParty,
+                          d.originMessageId, d.deliveryBy, at, d.retainUntil])
                 for (i, f) in d.files.enumerated() {
                     try c.run("INSERT INTO document_files (message_id, position, name, mime_type, path, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               [d.messageId, i + 1, f.name, f.mimeType, f.file.path, f.file.size, f.file.sha256])

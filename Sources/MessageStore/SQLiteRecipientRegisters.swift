@@ -81,10 +81,10 @@ public final class SQLiteRecipientRegisters: NonDigitalRegisterStore, CompanyReg
         return RecipientRegisterRules.latestEnding(rows)
     }
 
-    public func logChannelLookup(connection: String, personCodes: [String], at now: Date) throws {
+    public func logChannelLookup(connection: String, personCodes: [String], purpose: ChannelLookupPurpose, at now: Date) throws {
         try withConnection { c in
-            try c.run("INSERT INTO channel_lookups (connection, at, person_count, person_codes) VALUES (?, ?, ?, ?)",
-                      [connection, now, personCodes.count, RecipientRegisterRules.joined(personCodes)])
+            try c.run("INSERT INTO channel_lookups (connection, at, person_count, person_codes, purpose) VALUES (?, ?, ?, ?, ?)",
+                      [connection, now, personCodes.count, RecipientRegisterRules.joined(personCodes), purpose.rawValue])
         }
     }
 
@@ -95,7 +95,8 @@ public final class SQLiteRecipientRegisters: NonDigitalRegisterStore, CompanyReg
                 ORDER BY id DESC LIMIT ?
                 """, [personCode, personCode, limit]) { s in
                 ChannelLookupRecord(id: s.int64("id"), connection: s.string("connection"), at: s.date("at"),
-                                    personCodes: RecipientRegisterRules.split(s.string("person_codes")))
+                                    personCodes: RecipientRegisterRules.split(s.string("person_codes")),
+                                    purpose: RecipientRegisterRules.purpose(s.string("purpose")))
             }
         }
     }

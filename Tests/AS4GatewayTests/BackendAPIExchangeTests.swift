@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import MessageStore
 import XCTest
 
 /// A DMS at gateway A sends through the backend API to addresses whose mailboxes are on hub B;
@@ -61,7 +62,8 @@ final class BackendAPIExchangeTests: XCTestCase {
         let companyView = try dmsCompany.get("/api/v1/messages/\(id)")
         XCTAssertEqual((companyView.json["recipients"] as? [[String: Any]])?.compactMap { $0["address"] as? String }, [Self.company])
 
-        // The institution rejects without reading: a reason is required.
+        // The institution rejects without fetching anything: a reason is required, and answering
+        // is reading (recorded first, at the answer's moment).
         let noReason = try dmsInstitution.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\"}")
         XCTAssertEqual(noReason.status, 422, noReason.text)
         XCTAssertEqual(try dmsInstitution.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"code\": \"WRONG-ADDRESSEE\", \"reason\": \"not ours\"}").status, 200)
@@ -73,6 +75,14 @@ final class BackendAPIExchangeTests: XCTestCase {
         XCTAssertEqual((company["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String }, ["Submitted", "Accepted", "Delivered", "RecipientAccepted"])
         let institution = try XCTUnwrap((view["recipients"] as? [[String: Any]])?.first { $0["address"] as? String == Self.institution })
         XCTAssertEqual((institution["decision"] as? [String: Any])?["code"] as? String, "WRONG-ADDRESSEE")
+        XCTAssertEqual((institution["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String },
+                       ["Submitted", "Accepted", "Delivered", "RecipientRejected"], "\(institution)")
+        XCTAssertNotNil(institution["retrievedAt"] as? String, "the reading B recorded with the answer: \(institution)")
+        let atB = try dmsInstitution.get("/api/v1/messages/\(id)").json
+        let atBInstitution = try XCTUnwrap((atB["recipients"] as? [[String: Any]])?.first)
+        XCTAssertEqual(atBInstitution["retrievedAt"] as? String, (atBInstitution["decision"] as? [String: Any])?["at"] as? String,
+                       "read at the moment of the answer: \(atBInstitution)")
+        XCTAssertEqual((atBInstitution["events"] as? [[String: Any]])?.compactMap { $0["status"] as? String }, ["Accepted", "Delivered", "RecipientRejected"])
         let receipt = try dmsA.get("/api/v1/messages/\(id)/receipt")
         XCTAssertEqual(receipt.status, 200, receipt.text)
         XCTAssertEqual(receipt.json["sent"] as? Bool, true, receipt.text)
@@ -89,7 +99,8 @@ final class BackendAPIExchangeTests: XCTestCase {
         let feed = try dmsA.get("/api/v1/notifications")
         let kinds = ((feed.json["items"] as? [[String: Any]]) ?? []).map { "\($0["kind"] as! String) \($0["recipient"] as! String)" }
         XCTAssertEqual(Set(kinds), ["accepted \(Self.company)", "accepted \(Self.institution)", "delivered \(Self.company)",
-                                    "recipientAccepted \(Self.company)", "recipientRejected \(Self.institution)"], "\(kinds)")
+                                    "delivered \(Self.institution)", "recipientAccepted \(Self.company)", "recipientRejected \(Self.institution)"],
+                       "\(kinds)")
         XCTAssertLessThan(kinds.firstIndex(of: "accepted \(Self.company)")!, kinds.firstIndex(of: "recipientAccepted \(Self.company)")!)
         let last = try XCTUnwrap(((feed.json["items"] as? [[String: Any]])?.last?["id"] as? NSNumber)?.int64Value)
         XCTAssertEqual(try dmsA.post("/api/v1/notifications/confirm", json: "{\"upTo\": \(last)}").status, 204)
@@ -131,6 +142,11 @@ final class BackendAPIHubTests: XCTestCase {
         }
         XCTAssertEqual(inbox.first?["messageId"] as? String, id)
         XCTAssertEqual(inbox.first?["sender"] as? String, sender)
+        // The hub forwarded it naming only the recipient C serves: C never learns of the other.
+        let atC = try SQLiteMailboxStore(dataDirectory: h.nodes["gw-c"]!.data)
+        defer { atC.close() }
+        let metadataAtC = try XCTUnwrap(try atC.document(messageId: id)).metadata
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(metadataAtC.utf8)) as? [String: Any])?["recipients"] as? [String], [served], metadataAtC)
         XCTAssertEqual(try dmsC.get("/api/v1/messages/\(id)/files/1").body, Array("via hub".utf8))
         XCTAssertEqual(try dmsC.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
         try h.waitUntil(timeout: 30, "the answer relayed to A") { try statuses()[served] == "RecipientAccepted" }

@@ -45,7 +45,8 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         let failed = try recipient(dmsA, id, nonDigital)
         let detail = ((failed["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(detail.contains("RecipientNonDigital"), detail)
-        XCTAssertTrue(detail.contains("Guardianship"), detail)
+        XCTAssertTrue(detail.contains("receives no e-address mail"), detail)
+        XCTAssertFalse(detail.contains("Guardianship"), "the register's reason stays at B: \(detail)")
         try h.waitUntil(timeout: 30, "person → person reported Failed by B") { try recipient(personA, p2pId, digital)["status"] as? String == "Failed" }
         let policyDetail = ((try recipient(personA, p2pId, digital)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(policyDetail.contains("PolicyForbidden"), policyDetail)
@@ -82,7 +83,7 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         h.nodes["gw-a"]!.extraArguments = ["--config", config]
         h.nodes["gw-b"]!.extraArguments = ["--config", config]
         let mailbox = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "person", addresses: [person]))
-        let optIn = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "opt", addresses: [person]))
+        let optIn = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "opt", addresses: [person], shared: true))
         try h.start("gw-a")
         try h.start("gw-b")
         XCTAssertEqual(try optIn.call("PUT", "/api/v1/addresses/\(person)/opt-in", json: "{\"fromCompanies\": true}").status, 200)
@@ -162,6 +163,25 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         XCTAssertTrue(logB.split(separator: "\n").contains { $0.contains("event=refused") && $0.contains("error_code=EBMS:0003")
             && $0.contains("_PRIVATE@~") && $0.contains(company) }, logB)
         try scene.assertNoPersonalCodeLogged()
+    }
+
+    /// An access point of an older build sends the sender's whole list of recipients in the
+    /// header's metadata: the document is taken in as ever (nothing checks that list), and its
+    /// recipient here still sees only itself in it (in the sender's spelling).
+    func testAHeaderListingEveryRecipientIsTakenInAndShownReducedToTheRecipientHeld() throws {
+        let scene = try CarrierScene()
+        let file = Array("Lēmums".utf8)
+        var header = CarrierScene.header("doc-whole-list", files: [file])
+        header.metadata = "{\"recipients\": [\"_private@16117519997\", \"_PRIVATE@32123456789\", \"\(CarrierScene.company)\", 7], \"subject\": \"s\"}"
+        let id = try scene.carry("doc-whole-list", header: Array(try EAddressMessages.encode(header)), properties: CarrierScene.properties("doc-whole-list"),
+                                 files: [file])
+        XCTAssertEqual(try scene.settled(id).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the document in the person's mailbox") { try scene.inbox(CarrierScene.person) == ["doc-whole-list"] }
+        // The connection holds the company's mailbox too, but the company is no recipient here.
+        let view = try scene.mailboxes.get("/api/v1/messages/doc-whole-list")
+        XCTAssertEqual((view.json["metadata"] as? [String: Any])?["recipients"] as? [String], ["_private@16117519997"], view.text)
+        XCTAssertEqual((view.json["metadata"] as? [String: Any])?["subject"] as? String, "s")
+        XCTAssertFalse(view.text.contains("32123456789") || view.text.contains("40003032949"), view.text)
     }
 
     /// What the message alone condemns a document for is refused before the receipt, no longer

@@ -101,14 +101,30 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
         XCTAssertNotNil(added.json["recordedAt"] as? String)
         XCTAssertEqual(try registry.post("/api/v1/non-digital-persons", json: "{\"personCode\": \"\(Self.paperOnlyCode)\", \"reason\": \"No internet access\"}").status, 201)
 
-        // A message to a non-digital person is not queued: the sender learns at once, with the
-        // register's reason, and nothing is stored for anyone (the company is refused too).
+        // A message to a non-digital person is not queued: the sender learns at once that the
+        // person receives no e-address mail, never the register's reason, and nothing is stored
+        // for anyone (the company is refused too).
         let refused = try send(ministry, from: Self.ministry, to: [Self.company, "_PRIVATE@" + Self.nonDigitalCode])
-        assertRefused(refused, "_PRIVATE@" + Self.nonDigitalCode, "RecipientNonDigital", "Court decision 12/3: guardianship")
+        assertRefused(refused, "_PRIVATE@" + Self.nonDigitalCode, "RecipientNonDigital", "receives no e-address mail")
+        XCTAssertFalse(refused.text.contains("Court decision") || refused.text.contains("guardianship"), refused.text)
         XCTAssertEqual(((refused.json["errors"] as? [[String: Any]]) ?? []).map { $0["pointer"] as? String }, ["/recipients/1"])
-        assertRefused(try send(ministry, from: Self.ministry, to: ["_PRIVATE@" + Self.paperOnlyCode]), "_PRIVATE@" + Self.paperOnlyCode,
-                      "RecipientNonDigital", "No internet access")
+        let paperOnly = try send(ministry, from: Self.ministry, to: ["_PRIVATE@" + Self.paperOnlyCode])
+        assertRefused(paperOnly, "_PRIVATE@" + Self.paperOnlyCode, "RecipientNonDigital", "send it on paper")
+        XCTAssertFalse(paperOnly.text.contains("No internet access"), paperOnly.text)
         XCTAssertEqual(try inboxCount(company, Self.company), 0)
+
+        // A company, which may not write to persons, learns nothing of the register: its
+        // submission is refused by the policy for both persons alike, the register unread.
+        let probe = try send(company, from: Self.company, to: ["_PRIVATE@" + Self.nonDigitalCode, Self.personA])
+        for person in ["_PRIVATE@" + Self.nonDigitalCode, Self.personA] { assertRefused(probe, person, "PolicyForbidden", "companyToPerson") }
+        XCTAssertFalse(probe.text.contains("RecipientNonDigital") || probe.text.contains("non-digital") || probe.text.contains("Court decision"), probe.text)
+        // The refusals that did read the register are recorded as lookups, with who asked about whom.
+        let lookups = try registry.get("/api/v1/channel/lookups")
+        XCTAssertEqual(((lookups.json["items"] as? [[String: Any]]) ?? []).map { "\($0["connection"]!) \($0["personCount"]!) \($0["purpose"] ?? "-")" },
+                       ["ministry 1 refusedSubmission", "ministry 1 refusedSubmission"], lookups.text)
+        let aboutOne = try registry.get("/api/v1/channel/lookups?person=\(Self.nonDigitalCode)")
+        XCTAssertEqual(((aboutOne.json["items"] as? [[String: Any]]) ?? []).compactMap { $0["connection"] as? String }, ["ministry"], aboutOne.text)
+        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("purpose=refusedSubmission"), "logged like a lookup, with why")
 
         // Listing and filters.
         XCTAssertEqual((try registry.get("/api/v1/non-digital-persons?person=\(Self.nonDigitalCode)").json["items"] as? [[String: Any]])?.count, 1)
@@ -187,7 +203,8 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
 
         // Every answered lookup is in the log with who asked: who asked about person A?
         let asked = try registry.get("/api/v1/channel/lookups?person=16117519997")
-        XCTAssertEqual((asked.json["items"] as? [[String: Any]])?.map { "\($0["connection"]!) \($0["personCount"]!)" }, ["vid 9999", "vid 1"], asked.text)
+        XCTAssertEqual((asked.json["items"] as? [[String: Any]])?.map { "\($0["connection"]!) \($0["personCount"]!) \($0["purpose"] ?? "-")" },
+                       ["vid 9999 lookup", "vid 1 lookup"], asked.text)
         let aboutPaper = (try registry.get("/api/v1/channel/lookups?person=\(Self.paperOnlyCode)").json["items"] as? [[String: Any]])?.map { $0["connection"] as! String }
         XCTAssertEqual(aboutPaper, ["vid", "registry"], "the refused ones (403, 413) asked nothing")
         assertProblem(try lookup.get("/api/v1/channel/lookups"), 403, "forbidden")

@@ -1,4 +1,5 @@
 import Foundation
+import MessageStore
 import Synchronization
 import XCTest
 
@@ -172,7 +173,7 @@ final class BackendAPIRefusalTests: XCTestCase {
 
     func testTheSameIdempotencyKeyGivesTheFirstMessageEvenConcurrently() throws {
         let first = try sendOne(key: "dms-42")
-        let replay = try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", [1])])
+        let replay = try ministry.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", Array("A".utf8))])
         XCTAssertEqual(replay.status, 200, replay.text)
         XCTAssertEqual(replay.json["messageId"] as? String, first)
         // The replay is answered from the first submission, not judged again: here its deadline
@@ -192,7 +193,7 @@ final class BackendAPIRefusalTests: XCTestCase {
                       422, "invalid-request", "deliveryBy has passed")
         // Another connection's key space is its own.
         let port = h.nodes["gw-a"]!.submitPort
-        let ministry2 = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry-2", addresses: [Self.ministry]))
+        let ministry2 = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry-2", addresses: [Self.ministry], shared: true))
         let own = try ministry2.submit(metadata: BackendClient.metadata(from: Self.ministry, to: [Self.company], key: "dms-42"), files: [("a.txt", [1])])
         XCTAssertEqual(own.status, 202)
         XCTAssertNotEqual(own.json["messageId"] as? String, first)
@@ -207,5 +208,63 @@ final class BackendAPIRefusalTests: XCTestCase {
         XCTAssertEqual(Set(ids.withLock { $0 }).count, 1, "\(ids.withLock { $0 })")
         XCTAssertEqual(try inboxCount(stranger, Self.institution), 1)
         XCTAssertEqual(try inboxCount(company, Self.company), 3)
+    }
+
+    /// A key is one submission: a retry of it (the same metadata, in any order or spelling of
+    /// its addresses, and the same files) gets the first answer; another document under the key
+    /// is refused with 422 and stored nowhere, instead of silently answered with the first one.
+    func testAnIdempotencyKeyReusedForAnotherSubmissionIsRefusedNotDropped() throws {
+        func submit(_ metadata: String, _ files: [(name: String, bytes: [UInt8])]) throws -> BackendClient.Reply {
+            try ministry.submit(metadata: metadata, files: files)
+        }
+        let a = "{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.company)\"], \"subject\": \"A\", \"idempotencyKey\": \"k-1\"}"
+        let first = try submit(a, [("a.txt", Array("body A".utf8))])
+        XCTAssertEqual(first.status, 202, first.text)
+        let id = try XCTUnwrap(first.json["messageId"] as? String)
+
+        // The same submission, members reordered and an address spelled otherwise: replayed.
+        let same = "{\"idempotencyKey\": \"k-1\", \"subject\": \"A\", \"recipients\": [\"_default@40003032949\"], \"sender\": \"\(Self.ministry)\"}"
+        let replay = try submit(same, [("a.txt", Array("body A".utf8))])
+        XCTAssertEqual(replay.status, 200, replay.text)
+        XCTAssertEqual(replay.json["messageId"] as? String, id)
+
+        // Another document under the key: other recipients, subject and file; or only another
+        // file, subject, file name or recipient.
+        let b = "{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.institution)\"], \"subject\": \"B\", \"idempotencyKey\": \"k-1\"}"
+        let others: [(String, String, [(name: String, bytes: [UInt8])])] = [
+            ("everything", b, [("b.txt", Array("body B".utf8))]),
+            ("the file", a, [("a.txt", Array("body B".utf8))]),
+            ("a second file", a, [("a.txt", Array("body A".utf8)), ("a.txt", Array("body A".utf8))]),
+            ("the file name", a, [("b.txt", Array("body A".utf8))]),
+            ("the subject", a.replacingOccurrences(of: "\"A\"", with: "\"A2\""), [("a.txt", Array("body A".utf8))]),
+            ("the recipients", a.replacingOccurrences(of: "[\"\(Self.company)\"]", with: "[\"\(Self.company)\", \"\(Self.institution)\"]"),
+             [("a.txt", Array("body A".utf8))]),
+        ]
+        for (what, metadata, files) in others {
+            let refused = try submit(metadata, files)
+            assertProblem(refused, 422, "idempotency-key-reused", "used for message \(id)")
+            XCTAssertEqual(refused.json["messageId"] as? String, id, "\(what): \(refused.text)")
+            XCTAssertEqual(((refused.json["errors"] as? [[String: Any]]) ?? []).compactMap { $0["pointer"] as? String }, ["/idempotencyKey"], what)
+        }
+        // Nothing of them was stored or sent; the first answer still comes to a retry.
+        XCTAssertEqual(try inboxCount(stranger, Self.institution), 0)
+        XCTAssertEqual(try inboxCount(company, Self.company), 1)
+        XCTAssertEqual(try submit(a, [("a.txt", Array("body A".utf8))]).status, 200)
+        let log = h.nodes["gw-a"]!.log
+        XCTAssertEqual(log.components(separatedBy: "event=idempotency-key-reused").count - 1, others.count, log)
+        XCTAssertEqual(log.components(separatedBy: "event=idempotent-replay").count - 1, 2, log)
+        XCTAssertTrue(log.contains("document_id=\(id)"), log)
+
+        // A key stored before fingerprints were kept cannot be compared: replayed as it always was.
+        let store = try SQLiteMailboxStore(dataDirectory: h.nodes["gw-a"]!.data)
+        defer { store.close() }
+        _ = try store.insertDocument(NewDocument(messageId: "legacy@gw-a", connection: "ministry", idempotencyKey: "legacy", sender: Self.ministry,
+                                                 metadata: "{\"subject\": \"old\"}", files: [],
+                                                 recipients: [.init(address: Self.company, route: .mailbox, status: .accepted)]),
+                                     notifications: [], at: Date())
+        let legacy = try submit(b.replacingOccurrences(of: "k-1", with: "legacy"), [("b.txt", Array("body B".utf8))])
+        XCTAssertEqual(legacy.status, 200, legacy.text)
+        XCTAssertEqual(legacy.json["messageId"] as? String, "legacy@gw-a")
+        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("not compared (key stored without a fingerprint)"))
     }
 }

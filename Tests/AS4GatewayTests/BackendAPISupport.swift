@@ -111,10 +111,11 @@ extension GatewayHarness {
     /// The P-Mode legs of documents between e-addresses and their status reports.
     static let eAddressLegs: [Leg] = [Leg(), Leg(action: "EAddressDocument"), Leg(action: "EAddressStatus")]
 
-    /// `as4gw connections add`; returns the token. `roles`: `operator`, `lookup`.
-    func addConnection(_ node: String, name: String, addresses: [String], roles: [String] = []) throws -> String {
+    /// `as4gw connections add`; returns the token. `roles`: `operator`, `lookup`. `shared`: the
+    /// addresses are held by another connection too, on purpose.
+    func addConnection(_ node: String, name: String, addresses: [String], roles: [String] = [], shared: Bool = false) throws -> String {
         let r = try GatewayProcess.run(["connections", "add", name, "--data", nodes[node]!.data] + addresses.flatMap { ["--address", $0] }
-                                       + roles.flatMap { ["--role", $0] })
+                                       + roles.flatMap { ["--role", $0] } + (shared ? ["--shared"] : []))
         guard r.status == 0, let token = r.json?["token"] as? String else { throw HarnessTimeout(description: "connections add: \(r.stderr)") }
         return token
     }

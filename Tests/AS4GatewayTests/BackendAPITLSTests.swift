@@ -21,7 +21,7 @@ final class BackendAPITLSTests: XCTestCase {
         XCTAssertEqual(added.status, 0, added.stderr)
         XCTAssertEqual(added.json?["token"] as? NSNull, NSNull(), "a certificate connection gets no token")
         XCTAssertEqual((added.json?["certificateSHA256"] as? String)?.count, 64)
-        let token = try h.addConnection("gw-a", name: "token-dms", addresses: [address])
+        let token = try h.addConnection("gw-a", name: "token-dms", addresses: [address], shared: true)
         let listed = try GatewayProcess.run(["connections", "list", "--data", data])
         XCTAssertEqual(listed.stdout.split(separator: "\n").count, 2)
         XCTAssertFalse(listed.stdout.contains(token), "the token is never shown again")

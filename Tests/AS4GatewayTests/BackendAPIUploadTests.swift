@@ -18,7 +18,7 @@ final class BackendAPIUploadTests: XCTestCase {
         try h.configure(["gw-a", "gw-b"])
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: ["DVS@90000048472"]))
-        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: ["DVS@90000048472"]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: ["DVS@90000048472"], shared: true))
         try h.start("gw-a")
         func create(_ client: BackendClient, size: Int64) throws -> BackendClient.Reply {
             try client.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}")
@@ -47,7 +47,7 @@ final class BackendAPIUploadTests: XCTestCase {
         try h.importDirectory("gw-b", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
-        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender], shared: true))
         let reader = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "reader", addresses: [recipient]))
         try h.start("gw-a")
         try h.start("gw-b")

@@ -111,8 +111,9 @@ final class EvidenceAPITests: XCTestCase {
         // A recipient's bundle holds its own part only, and verifies too.
         let own = try dmsInstitution.get("/api/v1/messages/\(id)/evidence")
         XCTAssertEqual(own.status, 200, own.text)
-        // (The metadata, which names every recipient, is the sender's and shown to all, as by GET /messages/{id}.)
-        XCTAssertFalse(own.text.contains("address=\"\(Self.company)\""), "the institution must not see the company's part")
+        // Nor the company in the metadata's list: the recipient's copy names its own recipients only.
+        XCTAssertFalse(own.text.contains(Self.company), "the institution must not see the company at all")
+        XCTAssertTrue(own.text.contains("<ev:Metadata view=\"recipient\">"), own.text)
         XCTAssertFalse(own.text.contains("recipient=\"\(Self.company)\""), "nor the company's events")
         XCTAssertFalse(own.text.contains("<ev:Receipt"))
         XCTAssertEqual(try GatewayProcess.run(["evidence", "verify", try h.file("own.xml", own.body), "--truststore", anchors]).status, 0)
@@ -120,6 +121,7 @@ final class EvidenceAPITests: XCTestCase {
         // At B, the company's bundle is sealed by B and holds the AS4 message the document came in.
         let atB = try dmsCompany.get("/api/v1/messages/\(id)/evidence")
         XCTAssertEqual(atB.status, 200, atB.text)
+        XCTAssertFalse(atB.text.contains(Self.institution), "B was never told of gw-a's mailbox recipient")
         XCTAssertTrue(atB.text.contains("direction=\"in\""), "the inbound AS4 message's events")
         let verifiedAtB = try GatewayProcess.run(["evidence", "verify", try h.file("at-b.xml", atB.body), "--truststore", anchors])
         XCTAssertEqual(verifiedAtB.status, 0, verifiedAtB.stderr)

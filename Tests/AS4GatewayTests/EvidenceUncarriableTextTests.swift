@@ -28,7 +28,7 @@ final class EvidenceUncarriableTextTests: XCTestCase {
         try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: Self.company, status: .delivered, detail: detail, retrieved: true), at: Date())
         let d = try XCTUnwrap(try context.mailbox.document(messageId: id))
 
-        let bundle = try EvidenceBundle(context: context).build(d, recipients: d.recipients)
+        let bundle = try EvidenceBundle(context: context).build(d, recipients: d.recipients, wholeMetadata: true)
         let text = String(decoding: bundle, as: UTF8.self)
         XCTAssertFalse(text.contains("\u{FFFF}") || text.contains("\u{FFFE}") || text.contains("\u{1}"), text)
         XCTAssertTrue(text.contains("<ev:Metadata encoding=\"base64\">\(Data(metadata.utf8).base64EncodedString())</ev:Metadata>"), text)

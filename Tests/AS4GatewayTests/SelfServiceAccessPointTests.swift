@@ -100,7 +100,7 @@ final class SelfServiceAccessPointTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the other company's address refused") { try status(takenOver)["status"] as? String == "Failed" }
         let takenOverDetail = ((try status(takenOver)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(takenOverDetail.contains("SenderNotServed") && takenOverDetail.contains("not an address of the registration"), takenOverDetail)
-        let inbox = try gw.client(token: try h.addConnection("gw-a", name: "ministry-inbox", addresses: [Self.ministry]))
+        let inbox = try gw.client(token: try h.addConnection("gw-a", name: "ministry-inbox", addresses: [Self.ministry], shared: true))
         try h.waitUntil(timeout: 30, "the company's own document at the ministry") {
             ((try inbox.get("/api/v1/inbox?address=\(Self.ministry)").json["items"] as? [[String: Any]]) ?? []).contains { $0["messageId"] as? String == genuine }
         }

@@ -168,7 +168,7 @@ final class PostgresCoverageTests: XCTestCase {
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
                      "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
-                     "IntakeFailureTests", "LocalFaultTests"] {
+                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")
@@ -449,6 +449,12 @@ final class PostgresAddressDirectoryStoreTests: AddressDirectoryStoreTests {
     override func testClosedDirectoryRefuses() throws { try super.testClosedDirectoryRefuses() }
 }
 
+final class PostgresIdempotencyFingerprintTests: IdempotencyFingerprintTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTheFingerprintIsKeptWithItsKeyAndNeverChanged() throws { try super.testTheFingerprintIsKeptWithItsKeyAndNeverChanged() }
+    override func testAKeyStoredBeforeFingerprintsUpgradesWithoutOne() throws { try super.testAKeyStoredBeforeFingerprintsUpgradesWithoutOne() }
+}
+
 final class PostgresMailboxConcurrencyTests: MailboxConcurrencyTests {
     override class var backend: StoreBackend { .postgres }
     override func testOneIdempotencyKeyFromTwoNodesGivesOneDocument() throws { try super.testOneIdempotencyKeyFromTwoNodesGivesOneDocument() }
@@ -462,6 +468,9 @@ final class PostgresRecipientRegistersTests: RecipientRegistersTests {
         try super.testEntriesAreValidInTheirWindowAndEndingKeepsThemWithTheirHistory()
     }
     override func testTheLookupLogAnswersWhoAskedAboutWhom() throws { try super.testTheLookupLogAnswersWhoAskedAboutWhom() }
+    override func testLookupsLoggedBeforePurposesWereKeptAreChannelLookups() throws {
+        try super.testLookupsLoggedBeforePurposesWereKeptAreChannelLookups()
+    }
     override func testOptInsAreKeptPerAddress() throws { try super.testOptInsAreKeptPerAddress() }
     override func testACompanyImportReplacesTheRegisterAndReportsTheDifference() throws {
         try super.testACompanyImportReplacesTheRegisterAndReportsTheDifference()

@@ -54,6 +54,28 @@ class RecipientRegistersTests: StoreTestCase {
         XCTAssertEqual(try store.channelLookups(personCode: "32123456789", limit: 10).map(\.connection), ["pmlp", "vid"])
         XCTAssertEqual(try store.channelLookups(personCode: "16117519997", limit: 10).map(\.at), [t0], "a code inside a longer one does not match")
         XCTAssertEqual(try store.channelLookups(personCode: nil, limit: 10).last?.personCodes, ["16117519997", "32123456789"])
+        // A refused submission that read the register is recorded beside them, with its purpose.
+        try store.logChannelLookup(connection: "company-dms", personCodes: ["32123456789"], purpose: .refusedSubmission, at: t0 + 3)
+        XCTAssertEqual(try store.channelLookups(personCode: "32123456789", limit: 10).map { "\($0.connection) \($0.purpose.rawValue)" },
+                       ["company-dms refusedSubmission", "pmlp lookup", "vid lookup"])
+    }
+
+    /// Lookups logged before purposes were kept are channel lookups; no other purpose is stored.
+    func testLookupsLoggedBeforePurposesWereKeptAreChannelLookups() throws {
+        let added = try XCTUnwrap((Self.backend == .sqlite ? Schema.migrations : PostgresSchema.migrations)
+            .first { $0.sql == ChannelLookupPurposeSchema.sql }?.version)
+        try createDatabase(before: added)
+        try rawSQL("INSERT INTO channel_lookups (connection, at, person_count, person_codes) VALUES ('vid', \(t0.storeMilliseconds), 1, '16117519997')")
+        let store = try openRegisters()
+        defer { store.close() }
+        XCTAssertEqual(try store.channelLookups(personCode: nil, limit: 10).map(\.purpose), [.lookup])
+        XCTAssertThrowsError(try rawSQL("""
+            INSERT INTO channel_lookups (connection, at, person_count, person_codes, purpose) VALUES ('x', 0, 1, '16117519997', 'curiosity')
+            """))
+        try store.logChannelLookup(connection: "dms", personCodes: ["16117519997"], purpose: .refusedSubmission, at: t0 + 1)
+        XCTAssertEqual(try store.channelLookups(personCode: "16117519997", limit: 10).map(\.purpose), [.refusedSubmission, .lookup])
+        // Append-only as before: the purpose cannot be changed afterwards either.
+        XCTAssertThrowsError(try rawSQL("UPDATE channel_lookups SET purpose = 'lookup'"))
     }
 
     func testOptInsAreKeptPerAddress() throws {

@@ -65,43 +65,55 @@ final class MessagingPolicyTests: XCTestCase {
         XCTAssertEqual(MessagingPolicy.kind(of: a, entry: DirectoryEntry(address: a, owner: .init(id: "40003032949", kind: .institution))), .institution)
     }
 
-    func testDeliveryRulesGiveTheStrongestReasonFirst() throws {
+    func testDeliveryRulesRevealTheNonDigitalRegisterOnlyToSendersAllowedToWriteToPersons() throws {
         let person = try EAddress("_PRIVATE@16117519997"), company = try EAddress("_DEFAULT@40003032949"), state = try EAddress("DVS@90000048472")
         let rules = DeliveryRules(policy: everything)
-        let nonDigital = NonDigitalStatus(reason: "court decision 12/3", validUntil: nil)
-        // Non-digital beats a liquidated sender and the policy: the sender must go on paper.
+        // A liquidated sender and a sender the policy refuses learn nothing of the register.
         let first = rules.check(sender: DeliveryParty(address: company, kind: .company, company: .liquidated(status: "L", on: nil)),
-                                recipient: DeliveryParty(address: person, kind: .naturalPerson), recipientOptIn: .none, recipientNonDigital: nonDigital)
-        XCTAssertEqual(first?.outcome, "RecipientNonDigital")
-        XCTAssertTrue(first?.reason.contains("court decision 12/3") ?? false)
+                                recipient: DeliveryParty(address: person, kind: .naturalPerson), recipientOptIn: .none, recipientNonDigital: true)
+        XCTAssertEqual(first?.outcome, "CompanyLiquidated")
+        let unasked = DeliveryRules(policy: law).check(sender: DeliveryParty(address: company, kind: .company),
+                                                       recipient: DeliveryParty(address: person, kind: .naturalPerson), recipientOptIn: both,
+                                                       recipientNonDigital: true)
+        XCTAssertEqual(unasked?.outcome, "PolicyForbidden")
+        XCTAssertNotNil(rules.checkBeforeRegister(sender: DeliveryParty(address: company, kind: .company), recipient: DeliveryParty(address: person, kind: .naturalPerson),
+                                                  recipientOptIn: .none), "no opt-in: refused before the register is read")
+        // A sender allowed to write to the person learns that it receives no e-address mail, and no more.
+        XCTAssertNil(rules.checkBeforeRegister(sender: DeliveryParty(address: state, kind: .institution), recipient: DeliveryParty(address: person, kind: .naturalPerson),
+                                               recipientOptIn: .none))
+        let paper = rules.check(sender: DeliveryParty(address: state, kind: .institution), recipient: DeliveryParty(address: person, kind: .naturalPerson),
+                                recipientOptIn: .none, recipientNonDigital: true)
+        XCTAssertEqual(paper, DeliveryRules.nonDigitalRefusal(DeliveryParty(address: person, kind: .naturalPerson)))
+        XCTAssertEqual(paper?.outcome, "RecipientNonDigital")
+        XCTAssertEqual(paper?.reason, "_PRIVATE@16117519997 belongs to a person who receives no e-address mail (non-digital persons register); send it on paper")
         // A liquidated company sender, even to the state.
         let liquidated = rules.check(sender: DeliveryParty(address: company, kind: .company, company: .liquidated(status: "L", on: Date(timeIntervalSince1970: 0))),
-                                     recipient: DeliveryParty(address: state, kind: .institution), recipientOptIn: .none, recipientNonDigital: nil)
+                                     recipient: DeliveryParty(address: state, kind: .institution), recipientOptIn: .none, recipientNonDigital: false)
         XCTAssertEqual(liquidated?.outcome, "CompanyLiquidated")
         XCTAssertTrue(liquidated?.reason.contains("the sender _DEFAULT@40003032949") ?? false, liquidated?.reason ?? "")
         let unregistered = rules.check(sender: DeliveryParty(address: state, kind: .institution),
-                                       recipient: DeliveryParty(address: company, kind: .company, company: .notRegistered), recipientOptIn: .none, recipientNonDigital: nil)
+                                       recipient: DeliveryParty(address: company, kind: .company, company: .notRegistered), recipientOptIn: .none, recipientNonDigital: false)
         XCTAssertEqual(unregistered?.outcome, "CompanyNotRegistered")
         // No register: nothing to check against.
         XCTAssertNil(rules.check(sender: DeliveryParty(address: state, kind: .institution), recipient: DeliveryParty(address: company, kind: .company),
-                                 recipientOptIn: .none, recipientNonDigital: nil))
+                                 recipientOptIn: .none, recipientNonDigital: false))
         // Then the policy.
         let forbidden = DeliveryRules(policy: law).check(sender: DeliveryParty(address: person, kind: .naturalPerson),
                                                          recipient: DeliveryParty(address: try EAddress("_PRIVATE@32123456789"), kind: .naturalPerson),
-                                                         recipientOptIn: both, recipientNonDigital: nil)
+                                                         recipientOptIn: both, recipientNonDigital: false)
         XCTAssertEqual(forbidden?.outcome, "PolicyForbidden")
         XCTAssertTrue(forbidden?.reason.contains("personToPerson") ?? false)
         // One owner's addresses write to each other under the law alone; another company's do not.
         let department = try EAddress("SALES@40003032949")
         XCTAssertNil(DeliveryRules(policy: law).check(sender: DeliveryParty(address: department, kind: .company), recipient: DeliveryParty(address: company, kind: .company),
-                                                      recipientOptIn: .none, recipientNonDigital: nil))
+                                                      recipientOptIn: .none, recipientNonDigital: false))
         XCTAssertEqual(DeliveryRules(policy: law).check(sender: DeliveryParty(address: try EAddress("_DEFAULT@40003000001"), kind: .company),
                                                         recipient: DeliveryParty(address: company, kind: .company), recipientOptIn: .none,
-                                                        recipientNonDigital: nil)?.outcome, "PolicyForbidden")
+                                                        recipientNonDigital: false)?.outcome, "PolicyForbidden")
         // …but a liquidated company stays refused, even to itself.
         XCTAssertEqual(DeliveryRules(policy: law).check(sender: DeliveryParty(address: department, kind: .company, company: .liquidated(status: "L", on: nil)),
                                                         recipient: DeliveryParty(address: company, kind: .company, company: .liquidated(status: "L", on: nil)),
-                                                        recipientOptIn: .none, recipientNonDigital: nil)?.outcome, "CompanyLiquidated")
+                                                        recipientOptIn: .none, recipientNonDigital: false)?.outcome, "CompanyLiquidated")
     }
 
     func testChannelAnswersFollowTheRegisterThenTheRoutersAvailability() throws {

@@ -9,9 +9,10 @@ enum DocumentView {
         return .string(f.string(from: d))
     }
 
-    static func metadata(_ d: Document) -> JSON {
-        // Stored as the checked JSON text; handed back as an object.
-        convert((try? JSONSerialization.jsonObject(with: Data(d.metadata.utf8))) ?? [String: Any]())
+    /// Stored as the checked JSON text; handed back as an object, its `recipients` reduced to
+    /// `recipientsShown` unless that is nil (the sender's view: `MetadataRecipients`).
+    static func metadata(_ d: Document, recipientsShown: Set<String>?) -> JSON {
+        convert(MetadataRecipients.shown(d.metadata, to: recipientsShown))
     }
 
     static func convert(_ v: Any) -> JSON {
@@ -55,12 +56,14 @@ enum DocumentView {
                  }))])
     }
 
-    /// A document with the recipients the caller may see and their histories.
-    static func full(_ d: Document, recipients: [DocumentRecipient], events: [DocumentEvent],
+    /// A document with the recipients the caller may see and their histories; the metadata's
+    /// list of recipients is whole for the sender (`isSender`), else reduced to those shown.
+    static func full(_ d: Document, recipients: [DocumentRecipient], isSender: Bool, events: [DocumentEvent],
                      sending: [String: [(String, JSON)]] = [:]) -> JSON {
         let shown = Set(recipients.map(\.address))
         return .object([
-            ("messageId", .string(d.messageId)), ("sender", .string(d.sender)), ("metadata", metadata(d)), ("createdAt", time(d.createdAt)),
+            ("messageId", .string(d.messageId)), ("sender", .string(d.sender)), ("metadata", metadata(d, recipientsShown: isSender ? nil : shown)),
+            ("createdAt", time(d.createdAt)),
             ("files", files(d, id: d.messageId)),
             ("recipients", .array(recipients.map { r in
                 guard case .object(var fields) = recipient(r) else { return recipient(r) }

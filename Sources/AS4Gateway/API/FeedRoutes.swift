@@ -29,9 +29,11 @@ struct FeedRoutes {
         let page = try r.context.mailbox.inbox(address: address, after: cursor, limit: try limit())
         let items: [JSON] = page.map { entry, d in
             let mine = d.recipients.first { $0.address == address && $0.route == .mailbox }
+            // The metadata as GET /messages/{id} shows it to this connection.
             return .object([("entry", .int(entry)), ("messageId", .string(d.messageId)), ("sender", .string(d.sender)),
                             ("status", .string(mine?.status.rawValue ?? "")), ("receivedAt", DocumentView.time(d.createdAt)),
-                            ("metadata", DocumentView.metadata(d)), ("files", DocumentView.files(d, id: d.messageId))])
+                            ("metadata", DocumentView.metadata(d, recipientsShown: MessageRoutes.access(d, r).recipientsShown)),
+                            ("files", DocumentView.files(d, id: d.messageId))])
         }
         return JSON.object([("items", .array(items)), ("nextCursor", .int(page.last?.entry ?? cursor))]).response(200)
     }

@@ -4,8 +4,9 @@ import HTTPServer
 import MessageStore
 
 /// `GET /api/v1/messages/{id}`, `…/receipt`, `…/files/{n}` and `POST …/confirm`. The sender's
-/// connection sees every recipient; a recipient's connection sees only the recipients it holds
-/// (and its reading a document is what makes it Delivered). Anyone else gets 403.
+/// connection sees every recipient; a recipient's connection sees only the recipients it holds,
+/// in the metadata's list too (and its reading a document is what makes it Delivered). Anyone
+/// else gets 403.
 struct MessageRoutes {
     let r: APIRequest
     let id: String
@@ -19,14 +20,24 @@ struct MessageRoutes {
         var isSender: Bool
         /// The mailbox recipients the connection holds.
         var held: [DocumentRecipient]
+
+        /// Whom the metadata's list of recipients may name for this connection: everyone
+        /// (nil) for the sender, else the recipients it holds.
+        var recipientsShown: Set<String>? { isSender ? nil : Set(held.map(\.address)) }
     }
 
     func access() throws -> Access {
         guard let d = try r.context.mailbox.document(messageId: id) else { throw try RetentionRoutes.missing(r, id) }
-        let isSender = d.connection != nil && r.holds(d.sender)
-        let held = d.recipients.filter { $0.route == .mailbox && r.holds($0.address) }
-        guard isSender || !held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
-        return Access(document: d, isSender: isSender, held: held)
+        let a = Self.access(d, r)
+        guard a.isSender || !a.held.isEmpty else { throw Problem.forbidden("connection \(r.connection.name) is neither the sender nor a recipient of \(id)") }
+        return a
+    }
+
+    /// What `r`'s connection is to `d`: its sender (a document submitted from an address it
+    /// holds), and which of its mailbox recipients it holds.
+    static func access(_ d: Document, _ r: APIRequest) -> Access {
+        Access(document: d, isSender: d.connection != nil && r.holds(d.sender),
+               held: d.recipients.filter { $0.route == .mailbox && r.holds($0.address) })
     }
 
     func status() throws -> HTTPResponse {
@@ -35,7 +46,7 @@ struct MessageRoutes {
         guard let d = try r.context.mailbox.document(messageId: id) else { throw Problem.notFound("no message \(id)") }
         let shown = a.isSender ? d.recipients : d.recipients.filter { held in a.held.contains { $0.address == held.address } }
         let events = try r.context.mailbox.events(messageId: id)
-        let view = DocumentView.full(d, recipients: shown, events: events,
+        let view = DocumentView.full(d, recipients: shown, isSender: a.isSender, events: events,
                                      sending: LegalProof(context: r.context).fields(d, recipients: shown, events: events))
         return try RetentionRoutes.withRetention(view, r, id).response(200)
     }
@@ -77,22 +88,27 @@ struct MessageRoutes {
     }
 
     /// The first reading by a recipient: Delivered, told to the sender (or the sending access point).
+    /// A failure is logged: what was asked for is served all the same.
     private func markRetrieved(_ a: Access) {
-        let d = a.document
         for held in a.held where held.retrievedAt == nil {
-            let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: "retrieved by \(r.connection.name)",
-                                         retrieved: true,
-                                         notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
             // One moment: the one recorded here is the one the sending side records (a legal fact).
-            let now = Date()
             do {
-                if try r.context.mailbox.updateRecipient(update, at: now) {
-                    DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
-                }
+                try recordReading(a.document, held, at: Date(), detail: "retrieved by \(r.connection.name)")
             } catch {
                 r.context.log.log(.error, "retrieval-not-recorded", ["document_id": id, "recipient": held.address, "reason": "\(error)"])
             }
         }
+    }
+
+    /// Records `held`'s first reading at `now` (Delivered) and reports it; false when it was
+    /// recorded before.
+    @discardableResult
+    private func recordReading(_ d: Document, _ held: DocumentRecipient, at now: Date, detail: String) throws -> Bool {
+        let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: detail, retrieved: true,
+                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
+        guard try r.context.mailbox.updateRecipient(update, at: now) else { return false }
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
+        return true
     }
 
     func confirm() throws -> HTTPResponse {
@@ -125,19 +141,28 @@ struct MessageRoutes {
             throw Problem.conflict("\(id) was already \(done.accepted ? "accepted" : "rejected") for \(target.address)")
         }
         let d = a.document
+        let now = Date()
+        // An answer is given by a recipient who has the document, whether or not it fetched it
+        // here: a first answer is its first reading too, recorded before it at the same moment,
+        // so that no history goes from Accepted to an answer without Delivered and retrievedAt
+        // (the reading is what the sender's proof of notification rests on). Not recorded, no answer.
+        var readAt = target.retrievedAt
+        if readAt == nil, try recordReading(d, target, at: now, detail: "read by \(r.connection.name): answered without fetching it first") {
+            readAt = now
+        }
         let status: RecipientStatus = decision == "accept" ? .recipientAccepted : .recipientRejected
-        let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: Date())
+        let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: now)
         let detail = [code, reason].compactMap { $0 }.joined(separator: ": ")
         let update = RecipientUpdate(messageId: id, address: target.address, status: status, detail: detail.isEmpty ? nil : detail, decision: answer,
                                      notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [])
         do {
-            guard try r.context.mailbox.updateRecipient(update, at: Date()) else {
+            guard try r.context.mailbox.updateRecipient(update, at: now) else {
                 throw Problem.conflict("\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed")
             }
         } catch let e as MailboxStoreError {
             throw Problem.conflict(e.description)
         }
-        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: target.retrievedAt)
+        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: readAt)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
     }
 

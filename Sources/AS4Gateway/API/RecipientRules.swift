@@ -3,16 +3,32 @@ import MessageStore
 import Routing
 
 /// The rules of issue 6 on a live gateway: gathers from the stores what `DeliveryRules` decides
-/// on (directory entries for owner kinds, the non-digital register, the company register, the
-/// recipient's opt-in) for one sender and one recipient. Used by submissions (SubmitRoute) and by
+/// on (directory entries for owner kinds, the company register, the recipient's opt-in, then the
+/// non-digital register) for one sender and one recipient. Used by submissions (SubmitRoute) and by
 /// documents arriving by AS4 (DocumentExchange), so both refuse alike.
 struct RecipientRules {
     let context: GatewayContext
 
-    /// Why a message from `sender` may not go to `recipient`, or nil. Addresses in canonical
-    /// spelling; one that does not parse is left to the router to refuse.
+    /// What the rules decided for one recipient, and whose entry in the non-digital register
+    /// was read to decide it: the answer tells the sender about that person (a refusal as
+    /// `RecipientNonDigital`, any other outcome as "not in the register"), so a submission
+    /// refused with it is recorded as a register lookup (`SubmitRoute`).
+    struct Judgement {
+        var refusal: DeliveryRefusal?
+        /// The personal code whose register status was read, if it was.
+        var registerRead: String?
+    }
+
+    /// Why a message from `sender` may not go to `recipient`, or nil.
     func refusal(from senderText: String, to recipientText: String, at now: Date) throws -> DeliveryRefusal? {
-        guard let sender = try? EAddress(senderText), let recipient = try? EAddress(recipientText) else { return nil }
+        try judge(from: senderText, to: recipientText, at: now).refusal
+    }
+
+    /// The rules for one recipient. Addresses in canonical spelling; one that does not parse is
+    /// left to the router to refuse. The register is read only for a sender the other rules let
+    /// through (`DeliveryRules`): a sender not allowed to write to the person learns nothing of it.
+    func judge(from senderText: String, to recipientText: String, at now: Date) throws -> Judgement {
+        guard let sender = try? EAddress(senderText), let recipient = try? EAddress(recipientText) else { return Judgement() }
         let lookup = StoreAddressLookup(store: context.addresses)
         // An entry that no longer passes the directory's checks counts as absent here: the
         // router reports it on its own. A store failure is not swallowed.
@@ -22,11 +38,6 @@ struct RecipientRules {
         let senderEntry = try entry(sender), recipientEntry = try entry(recipient)
         let senderKind = MessagingPolicy.kind(of: sender, entry: senderEntry)
         let recipientKind = MessagingPolicy.kind(of: recipient, entry: recipientEntry)
-        var nonDigital: NonDigitalStatus?
-        if let code = Self.personalCode(recipient, kind: recipientKind, entry: recipientEntry),
-           let entry = try context.registers.validNonDigitalPersons(personCodes: [code], at: now)[code] {
-            nonDigital = NonDigitalStatus(reason: entry.reason, validUntil: entry.validUntil)
-        }
         let registerHasCompanies = try context.registers.hasCompanies()
         // The Latvian register answers for Latvian registration numbers only: another network's
         // participant is not checked against it.
@@ -43,12 +54,16 @@ struct RecipientRules {
             let stored = try context.registers.optIn(address: recipient.canonical)
             optIn = MessagingPolicy.OptIn(fromCompanies: stored?.fromCompanies ?? false, fromPersons: stored?.fromPersons ?? false)
         }
-        return DeliveryRules(policy: context.config.messagingPolicy).check(
-            sender: DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind), ownerId: senderEntry?.owner.id),
-            recipient: DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind),
-                                     ownerId: recipientEntry?.owner.id),
-            recipientOptIn: optIn,
-            recipientNonDigital: nonDigital)
+        let rules = DeliveryRules(policy: context.config.messagingPolicy)
+        let senderParty = DeliveryParty(address: sender, kind: senderKind, company: try standing(sender, senderKind), ownerId: senderEntry?.owner.id)
+        let recipientParty = DeliveryParty(address: recipient, kind: recipientKind, company: try standing(recipient, recipientKind),
+                                           ownerId: recipientEntry?.owner.id)
+        if let refusal = rules.checkBeforeRegister(sender: senderParty, recipient: recipientParty, recipientOptIn: optIn) {
+            return Judgement(refusal: refusal)
+        }
+        guard let code = Self.personalCode(recipient, kind: recipientKind, entry: recipientEntry) else { return Judgement() }
+        let nonDigital = try context.registers.validNonDigitalPersons(personCodes: [code], at: now)[code] != nil
+        return Judgement(refusal: nonDigital ? DeliveryRules.nonDigitalRefusal(recipientParty) : nil, registerRead: code)
     }
 
     /// The personal code behind a person's address: the `_PRIVATE@` code, or the owner id of a

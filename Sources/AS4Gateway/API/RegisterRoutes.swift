@@ -188,7 +188,8 @@ struct RegisterRoutes {
         let code = try personFilter()
         let items = try r.context.registers.channelLookups(personCode: code, limit: try FeedRoutes(r).limit())
         let list: [JSON] = items.map {
-            .object([("id", .int($0.id)), ("connection", .string($0.connection)), ("at", DocumentView.time($0.at)), ("personCount", .int($0.personCodes.count))])
+            .object([("id", .int($0.id)), ("connection", .string($0.connection)), ("at", DocumentView.time($0.at)), ("personCount", .int($0.personCodes.count)),
+                     ("purpose", .string($0.purpose.rawValue))])
         }
         return JSON.object([("items", .array(list))]).response(200)
     }
@@ -201,7 +202,8 @@ struct RegisterRoutes {
         let codes = answers.compactMap { if case .answered(let code, _) = $0 { return code } else { return nil } }
         try r.context.registers.logChannelLookup(connection: r.connection.name, personCodes: codes, at: now)
         let eaddress = answers.filter { if case .answered(_, .eAddress) = $0 { return true } else { return false } }.count
-        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(texts.count), "eaddress": String(eaddress),
+        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "purpose": ChannelLookupPurpose.lookup.rawValue,
+                                                    "persons": String(texts.count), "eaddress": String(eaddress),
                                                     "invalid": String(texts.count - codes.count)])
         return answers
     }

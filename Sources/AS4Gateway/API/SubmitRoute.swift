@@ -27,6 +27,9 @@ struct SubmitRoute {
         var uploads: [String]
         /// The metadata JSON as stored and carried (addresses in canonical spelling).
         var json: String
+        /// The same without the idempotency key and with the uploads: what the key's
+        /// `SubmissionFingerprint` takes of the metadata.
+        var fingerprintBasis: String
     }
 
     func submit() throws -> HTTPResponse {
@@ -60,9 +63,11 @@ struct SubmitRoute {
         }
         // A retry of a stored submission gets the first answer, not a new judgement: its uploads
         // are spent, its deadline may have passed, rules and quotas may have changed since, and
-        // the document is on its way already.
+        // the document is on its way already. Only a retry, though: another submission under
+        // the key is refused (`replayed`).
         if let key = metadata.idempotencyKey, let first = try context.mailbox.documentId(connection: r.connection.name, idempotencyKey: key) {
-            return try Self.replayed(first, context)
+            let files = try files.map { SubmissionFingerprint.File(sha256: try SubmissionFingerprint.sha256($0.body), part: $0) }
+            return try replayed(first, key: key, fingerprint: try SubmissionFingerprint.of(metadata: metadata.fingerprintBasis, files: files))
         }
         if let due = metadata.deliveryBy, due <= Date() {
             throw Problem.invalid("deliveryBy has passed", errors: [("/deliveryBy", "\(LegalProof.text(due)) has passed")])
@@ -114,9 +119,12 @@ struct SubmitRoute {
         var recipients: [NewDocument.Recipient] = []
         var refused = false
         let rules = RecipientRules(context: context)
+        var registerRead: [String] = []
         for address in metadata.recipients {
-            // Non-digital person, company register, who may write to whom: before any route.
-            if let refusal = try rules.refusal(from: metadata.sender, to: address, at: now) {
+            // Company register, who may write to whom, non-digital person: before any route.
+            let judged = try rules.judge(from: metadata.sender, to: address, at: now)
+            if let code = judged.registerRead { registerRead.append(code) }
+            if let refusal = judged.refusal {
                 refused = true
                 outcomes.append((address, refusal.outcome, refusal.reason))
                 continue
@@ -156,6 +164,10 @@ struct SubmitRoute {
             }
         }
         if refused {
+            // A refused submission stores nothing and sends nothing: what it did is answer who is
+            // in the non-digital register. So it is recorded as a register lookup, before the
+            // answer leaves; an accepted one is correspondence, recorded as its document.
+            try recordRegisterRead(registerRead, at: now)
             let list = outcomes.map { JSON.object([("address", .string($0.address)), ("route", .string($0.route)),
                                                    ("status", .string($0.route == "localMailbox" || $0.route == "remoteAccessPoint" ? "Routable" : "Refused")),
                                                    ("reason", .string($0.reason))]) }
@@ -199,6 +211,11 @@ struct SubmitRoute {
             release()
             throw error
         }
+        // The parts' digests are the store's, taken as it wrote them (the parts come first).
+        let fingerprint = try metadata.idempotencyKey.map { _ in
+            try SubmissionFingerprint.of(metadata: metadata.fingerprintBasis,
+                                         files: zip(files, stored).map { SubmissionFingerprint.File(sha256: $1.file.sha256, part: $0) })
+        }
         let id = Identifier.messageId(domain: context.messageIdDomain)
         var notices: [BackendNotification] = []
         for rec in recipients where rec.route == .mailbox {
@@ -208,6 +225,7 @@ struct SubmitRoute {
         var document = NewDocument(messageId: id, connection: r.connection.name, idempotencyKey: metadata.idempotencyKey, sender: metadata.sender,
                                    metadata: metadata.json, deliveryBy: metadata.deliveryBy, files: stored, recipients: recipients)
         document.uploads = uploads.map(\.id)
+        document.idempotencyFingerprint = fingerprint
         document.retainUntil = try RetentionPolicy(context: context).retainUntil(storedAt: now, addresses: [metadata.sender] + recipients.map(\.address))
         let result: DocumentInsertResult
         do {
@@ -225,10 +243,10 @@ struct SubmitRoute {
             }
             throw error
         }
-        if case .existing(let first) = result {
-            // A concurrent retry with the same key stored first.
+        if case .existing(let first) = result, let key = metadata.idempotencyKey, let fingerprint {
+            // A concurrent request with the same key stored first.
             release()
-            return try Self.replayed(first, context)
+            return try replayed(first, key: key, fingerprint: fingerprint)
         }
         guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
         let exchange = DocumentExchange(context: context)
@@ -248,9 +266,35 @@ struct SubmitRoute {
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
     }
 
-    /// The answer to a submission whose idempotency key named `first` already.
-    static func replayed(_ first: String, _ context: GatewayContext) throws -> HTTPResponse {
+    /// Records that this connection's refused submission read the non-digital register entries
+    /// of `codes` (docs/API.md, "Non-digital persons and channels"), where operators see who asked
+    /// about whom; a failure to record it is the submission's failure, so no answer goes out
+    /// unrecorded.
+    private func recordRegisterRead(_ codes: [String], at now: Date) throws {
+        guard !codes.isEmpty else { return }
+        try r.context.registers.logChannelLookup(connection: r.connection.name, personCodes: codes, purpose: .refusedSubmission, at: now)
+        r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "persons": String(codes.count),
+                                                    "purpose": ChannelLookupPurpose.refusedSubmission.rawValue])
+    }
+
+    /// The answer to a submission whose idempotency key named `first` already: the first answer
+    /// again when the request is the one stored under the key (or the key was stored before
+    /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
+    /// logged.
+    private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
+        let context = r.context
         guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+        if let kept = d.idempotencyFingerprint, kept != fingerprint {
+            context.log.log(.warning, "idempotency-key-reused", ["connection": r.connection.name, "document_id": first,
+                                                                 "reason": "another submission under the key of a stored one; refused, nothing stored"])
+            throw Problem(422, "idempotency-key-reused", "Idempotency key used for another submission",
+                          "this connection's idempotencyKey was used for message \(first), whose metadata or files differ from this request's; "
+                          + "nothing was stored or sent: send this document under a new key, or repeat the first request exactly",
+                          errors: [(pointer: "/idempotencyKey", detail: "already used for message \(first), another submission")],
+                          extensions: [("messageId", .string(first))])
+        }
+        context.log.log(.info, "idempotent-replay", ["connection": r.connection.name, "document_id": first,
+                                                     "request": d.idempotencyFingerprint == nil ? "not compared (key stored without a fingerprint)" : "the same"])
         var response = DocumentView.submission(d).response(200)
         response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
         return response
@@ -323,7 +367,13 @@ struct SubmitRoute {
         guard errors.isEmpty else {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
-        let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: json)
+        func text(_ object: [String: Any]) -> String {
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+        var basis = out
+        basis["idempotencyKey"] = nil
+        if !uploads.isEmpty { basis["uploads"] = uploads }
+        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: text(out),
+                        fingerprintBasis: text(basis))
     }
 }

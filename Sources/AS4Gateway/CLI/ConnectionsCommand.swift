@@ -6,7 +6,7 @@ import Routing
 /// `as4gw connections add|list|revoke`: the backend connections of the REST API in the node's store.
 enum ConnectionsCommand {
     static let help = """
-    Usage: as4gw connections add NAME --address A [--address B …] [--role R …] [--certificate PEM]
+    Usage: as4gw connections add NAME --address A [--address B …] [--shared] [--role R …] [--certificate PEM]
                                  [--webhook URL] [--data DIR | --config FILE]
            as4gw connections list [--data DIR | --config FILE]
            as4gw connections revoke NAME [--data DIR | --config FILE]
@@ -19,6 +19,9 @@ enum ConnectionsCommand {
             webhook secret printed once (docs/API.md). --role grants more: `operator`
             (registers, approvals, legal holds, limits) or `lookup` (the channel lookup of
             state and municipal systems); a connection with a role needs no --address.
+            An address another active connection holds is refused: whoever holds an address
+            reads its mailbox, its notifications and the documents sent from it. --shared
+            gives it to this connection as well, on purpose (one organisation's two systems).
     list    Prints every connection as JSON lines: name, credential kind, addresses, revoked.
     revoke  Ends a connection at once; its credentials are refused from the next request on.
 
@@ -31,7 +34,7 @@ enum ConnectionsCommand {
         let verb = rest.popFirst()
         let a: Arguments
         do {
-            a = try Arguments(Array(rest), valued: ["address", "role", "certificate", "webhook", "data", "config"], flags: [])
+            a = try Arguments(Array(rest), valued: ["address", "role", "certificate", "webhook", "data", "config"], flags: ["shared"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -83,6 +86,16 @@ enum ConnectionsCommand {
                     }
                     webhookSecret = APICredentials.hex(try SecureRandom.bytes(32))
                 }
+                let holders = try otherHolders(of: canonical, name: name, store: store)
+                if !holders.isEmpty {
+                    guard a.has("shared") else {
+                        CLI.printError("as4gw: refused: \(holders.joined(separator: ", ")); a second connection holding an address reads its "
+                                       + "mailbox, its notifications and the documents sent from it. Nothing was stored. Give --shared to share "
+                                       + "\(holders.count == 1 ? "it" : "them") on purpose.")
+                        return 1
+                    }
+                    CLI.printError("as4gw: shared on purpose (--shared): \(holders.joined(separator: ", "))")
+                }
                 try store.addConnection(BackendConnection(name: name, tokenSHA256: tokenHash, certificateSHA256: fingerprint,
                                                           addresses: canonical, createdAt: Date(), webhookURL: a.value("webhook"),
                                                           webhookSecret: webhookSecret, roles: roles))
@@ -110,6 +123,16 @@ enum ConnectionsCommand {
             }
         } catch {
             return CLI.ioError("\(error)")
+        }
+    }
+
+    /// The addresses of `addresses` that another active connection holds, each with its holder:
+    /// a second holder of an address sees all its mail, so sharing must be asked for (`--shared`).
+    /// A connection of the same name is left to the store, which refuses the name.
+    static func otherHolders(of addresses: [String], name: String, store: any MailboxStore) throws -> [String] {
+        let active = try store.connections().filter { $0.revokedAt == nil && $0.name != name }
+        return addresses.compactMap { address in
+            active.first { $0.addresses.contains(address) }.map { "\(address) is held by connection \($0.name) already" }
         }
     }
 }

@@ -19,8 +19,11 @@ struct DocumentExchange {
     @discardableResult
     func sendDocument(_ d: Document, to r: DocumentRecipient) throws -> Bool {
         guard let party = r.party, let as4Id = r.as4MessageId else { return false }
+        // The access point learns of the recipients it serves, not of the others the sender
+        // addressed (persons among them by personal code).
+        let served = Set(d.recipients.filter { $0.route == .remote && $0.party == party }.map(\.address))
         let header = EAddressMessages.DocumentHeader(
-            documentId: d.messageId, sender: d.sender, recipient: r.address, metadata: d.metadata,
+            documentId: d.messageId, sender: d.sender, recipient: r.address, metadata: MetadataRecipients.limited(d.metadata, to: served),
             files: d.files.map { .init(name: $0.name, mimeType: $0.mimeType, size: $0.file.size, sha256: $0.file.sha256) })
         var payloads = [Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                                 body: .bytes(Array(try EAddressMessages.encode(header))))]

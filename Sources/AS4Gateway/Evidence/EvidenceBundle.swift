@@ -13,7 +13,9 @@ struct EvidenceBundle {
     static let ns = EvidenceSeal.namespace
 
     /// `recipients`: those the caller may see (the sender sees all; a recipient its own).
-    func build(_ d: Document, recipients: [DocumentRecipient], now: Date = Date()) throws -> [UInt8] {
+    /// `wholeMetadata`: the sender's bundle; a recipient's gets the metadata with its list of
+    /// recipients reduced to `recipients`, marked `view="recipient"`.
+    func build(_ d: Document, recipients: [DocumentRecipient], wholeMetadata: Bool, now: Date = Date()) throws -> [UInt8] {
         let documentEvents = try context.mailbox.events(messageId: d.messageId)
         let shown = Set(recipients.map(\.address))
         let chainedDocumentEvents = try context.store.chainedEvents(.documentEvents, messageId: d.messageId)
@@ -32,7 +34,12 @@ struct EvidenceBundle {
                               ("deliveryBy", d.deliveryBy.map(Self.time)), ("originParty", d.originParty),
                               ("originMessageId", d.originMessageId)], selfClosing: true)
         w.element("ev:Statement", text: MessageRoutes.legalStatement)
-        w.element("ev:Metadata", text: d.metadata)
+        if wholeMetadata {
+            w.element("ev:Metadata", text: d.metadata)
+        } else {
+            // Sealed as shown: the seal vouches for this copy, not for the list the sender wrote.
+            w.element("ev:Metadata", [("view", "recipient")], text: MetadataRecipients.limited(d.metadata, to: shown))
+        }
         w.open("ev:Files")
         for (i, f) in d.files.enumerated() {
             w.open("ev:File", [("n", String(i + 1)), ("name", f.name), ("mimeType", f.mimeType), ("size", String(f.file.size)),

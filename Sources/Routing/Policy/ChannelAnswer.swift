@@ -29,3 +29,15 @@ public enum ChannelAnswer: Sendable, Equatable {
         }
     }
 }
+
+/// A natural person's entry in the non-digital persons register, valid now, as the channel
+/// lookup gives it to the systems entitled to ask (delivery refusals never carry it).
+public struct NonDigitalStatus: Sendable, Equatable {
+    public var reason: String
+    public var validUntil: Date?
+
+    public init(reason: String, validUntil: Date?) {
+        self.reason = reason
+        self.validUntil = validUntil
+    }
+}

@@ -1,16 +1,5 @@
 import Foundation
 
-/// A natural person's entry in the non-digital persons register as the rules need it: valid now.
-public struct NonDigitalStatus: Sendable, Equatable {
-    public var reason: String
-    public var validUntil: Date?
-
-    public init(reason: String, validUntil: Date?) {
-        self.reason = reason
-        self.validUntil = validUntil
-    }
-}
-
 /// What the company register says about a registration number.
 public enum CompanyStanding: Sendable, Equatable {
     case registered
@@ -50,10 +39,13 @@ public struct DeliveryRefusal: Sendable, Equatable, Error {
     }
 }
 
-/// The rules of issue 6 over one sender and one recipient, in a fixed order so the answer gives
-/// the sender the most useful reason: a non-digital recipient first (the sender must go on
-/// paper whatever else holds), then the company register for sender and recipient, then who
-/// may write to whom (not asked between two addresses of the same owner).
+/// The rules of issue 6 over one sender and one recipient, in a fixed order. First what reveals
+/// nothing of the non-digital persons register: the company register for sender and
+/// recipient, then who may write to whom (not asked between two addresses of the same owner).
+/// Only a sender that passed those learns that the recipient is in the register (before any
+/// route: it must go on paper whatever else holds), and only that: the register's reason is the
+/// person's own business and is never part of a refusal (`ChannelAnswer`, for the systems
+/// entitled to ask, gives more).
 public struct DeliveryRules: Sendable {
     public var policy: MessagingPolicy
 
@@ -61,13 +53,16 @@ public struct DeliveryRules: Sendable {
         self.policy = policy
     }
 
+    /// Every rule in order; `recipientNonDigital`: the register holds the recipient now.
     public func check(sender: DeliveryParty, recipient: DeliveryParty, recipientOptIn: MessagingPolicy.OptIn,
-                      recipientNonDigital: NonDigitalStatus?) -> DeliveryRefusal? {
-        if let entry = recipientNonDigital {
-            let until = entry.validUntil.map { " until \(RFC3339.format($0))" } ?? ""
-            return DeliveryRefusal(outcome: "RecipientNonDigital",
-                                   reason: "\(recipient.address) belongs to a person in the non-digital persons register\(until) (\(entry.reason)); send it on paper")
-        }
+                      recipientNonDigital: Bool) -> DeliveryRefusal? {
+        if let refusal = checkBeforeRegister(sender: sender, recipient: recipient, recipientOptIn: recipientOptIn) { return refusal }
+        return recipientNonDigital ? Self.nonDigitalRefusal(recipient) : nil
+    }
+
+    /// The rules that come before the non-digital register, so that a caller asks the register
+    /// only for a sender that passed them.
+    public func checkBeforeRegister(sender: DeliveryParty, recipient: DeliveryParty, recipientOptIn: MessagingPolicy.OptIn) -> DeliveryRefusal? {
         for (party, role) in [(sender, "sender"), (recipient, "recipient")] where party.kind == .company {
             if let refusal = Self.companyRefusal(party, role: role) { return refusal }
         }
@@ -78,6 +73,13 @@ public struct DeliveryRules: Sendable {
             return DeliveryRefusal(outcome: "PolicyForbidden", reason: "\(sender.address) → \(recipient.address): \(reason)")
         }
         return nil
+    }
+
+    /// A recipient in the non-digital persons register: that it receives no e-address mail, and
+    /// nothing of its entry.
+    public static func nonDigitalRefusal(_ recipient: DeliveryParty) -> DeliveryRefusal {
+        DeliveryRefusal(outcome: "RecipientNonDigital",
+                        reason: "\(recipient.address) belongs to a person who receives no e-address mail (non-digital persons register); send it on paper")
     }
 
     static func companyRefusal(_ party: DeliveryParty, role: String) -> DeliveryRefusal? {
