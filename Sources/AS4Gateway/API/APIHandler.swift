@@ -68,7 +68,7 @@ struct APIHandler: HTTPHandler {
     }
 
     private func admission(_ head: HTTPRequestHead) -> Problem? {
-        guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)") }
+        guard head.rawPath.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)") }
         // Refused before any body byte is read: an upload without credentials costs nothing.
         if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated }
         // A bearer token that names no active connection is refused here too, so a stranger with
@@ -99,7 +99,7 @@ struct APIHandler: HTTPHandler {
             }
             connectionName = connection?.name
             // Registrants (a company's certificate, no connection yet) may reach these routes only.
-            if RegistrationRoutes.handles(request.head.path) {
+            if RegistrationRoutes.handles(request.head) {
                 return try RegistrationRoutes(request: request, connection: connection, context: context).route()
             }
             guard let connection else { throw Problem.unauthenticated }
@@ -125,17 +125,27 @@ struct APIHandler: HTTPHandler {
         }
     }
 
+    /// The path after `/api/v1/`, split at the `/`s the client sent and only then decoded: a
+    /// document id may hold an encoded `/`, `?` or `#` (`%2F`), and must stay one segment.
+    static func segments(_ head: HTTPRequestHead) -> [String] {
+        guard head.rawPath.hasPrefix(prefix) else { return [] }
+        return head.rawPath.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            .map { PercentEncoding.decode(String($0)) }
+    }
+
     private func route(_ request: HTTPRequest, _ r: APIRequest) throws -> HTTPResponse {
-        let segments = request.head.path.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let segments = Self.segments(request.head)
         let method = request.head.method
-        func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
-            guard method == allowed else {
-                var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(allowed) only").response
-                response.headers = ["Content-Type": "application/problem+json", "Allow": allowed]
+        func only(_ allowed: [String], _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+            guard allowed.contains(method) else {
+                let list = allowed.joined(separator: ", ")
+                var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(list) only").response
+                response.headers = ["Content-Type": "application/problem+json", "Allow": list]
                 return response
             }
             return try body()
         }
+        func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse { try only([allowed], body) }
         if let response = try RetentionRoutes.route(segments, method: method, r) { return response }
         switch segments.count {
         case 1 where segments[0] == "messages": return try only("POST") { try SubmitRoute(r).submit() }

@@ -49,7 +49,7 @@ struct RetentionRoutes {
         for key in ["messageId", "address", "reason"] where body[key] != nil && !(body[key] is String) { errors.append(("/\(key)", "must be a string")) }
         if (messageId == nil) == (addressText == nil) { errors.append(("", "name exactly one of messageId and address")) }
         let reason = (body["reason"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if reason.isEmpty || reason.count > 1000 || !TextInput.isCarriable(reason) {
+        if reason.isEmpty || TextInput.length(reason) > 1000 || !TextInput.isCarriable(reason) {
             errors.append(("/reason", "required: why the documents are held, 1 to 1000 characters without control characters"))
         }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }

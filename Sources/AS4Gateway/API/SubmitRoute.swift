@@ -14,21 +14,6 @@ struct SubmitRoute {
     let r: APIRequest
     init(_ r: APIRequest) { self.r = r }
 
-    static let knownFields: Set<String> = ["sender", "recipients", "subject", "documentKind", "referenceNumber", "deliveryBy",
-                                           "notifyOnDelivery", "idempotencyKey", "uploads"]
-    static let maxRecipients = 100
-
-    struct Metadata {
-        var sender: String
-        var recipients: [String]
-        var idempotencyKey: String?
-        var deliveryBy: Date?
-        /// Completed uploads of the connection that are files of this message, after the parts.
-        var uploads: [String]
-        /// The metadata JSON as stored and carried (addresses in canonical spelling).
-        var json: String
-    }
-
     func submit() throws -> HTTPResponse {
         let context = r.context
         let form = try FormData.parse(r.request.body, contentType: r.request.head.headers["Content-Type"], spoolDirectory: context.spoolDirectory)
@@ -262,68 +247,13 @@ struct SubmitRoute {
         return String(cString: n.objCType) == "c"
     }
 
-    /// Checks the metadata part; every problem is reported with its JSON Pointer.
-    static func metadata(_ bytes: [UInt8]) throws -> Metadata {
+    /// Checks the metadata part (`DocumentMetadata`); every problem is reported with its JSON Pointer.
+    static func metadata(_ bytes: [UInt8]) throws -> DocumentMetadata.Checked {
         let object = try APIRequest.object(Data(bytes), what: "the metadata part")
-        var errors: [(pointer: String, detail: String)] = []
-        for key in object.keys.sorted() where !knownFields.contains(key) {
-            errors.append(("/\(key)", "unknown field; known are \(knownFields.sorted().joined(separator: ", "))"))
-        }
-        var out = object
-        out["uploads"] = nil
-        var sender = ""
-        switch object["sender"] {
-        case let s as String:
-            do { sender = try EAddress(s).canonical; out["sender"] = sender } catch { errors.append(("/sender", "not an e-address: \(error)")) }
-        case nil: errors.append(("/sender", "required: the e-address this message is sent from"))
-        default: errors.append(("/sender", "must be a string"))
-        }
-        var recipients: [String] = []
-        switch object["recipients"] {
-        case let list as [Any] where !list.isEmpty && list.count <= maxRecipients:
-            for (i, item) in list.enumerated() {
-                guard let s = item as? String else { errors.append(("/recipients/\(i)", "must be a string")); continue }
-                do {
-                    let canonical = try EAddress(s).canonical
-                    if recipients.contains(canonical) { errors.append(("/recipients/\(i)", "\(canonical) is listed twice")) } else { recipients.append(canonical) }
-                } catch { errors.append(("/recipients/\(i)", "not an e-address: \(error)")) }
-            }
-            out["recipients"] = recipients
-        case nil: errors.append(("/recipients", "required: a list of e-addresses"))
-        default: errors.append(("/recipients", "must be a list of 1 to \(maxRecipients) e-addresses"))
-        }
-        // Free text is carried in XML (the document header's JSON rides in AS4, the metadata in
-        // the evidence bundle): what XML cannot hold is refused here, not found at the receiver.
-        for key in ["subject", "documentKind", "referenceNumber"] {
-            guard let v = object[key] else { continue }
-            guard let s = v as? String else { errors.append(("/\(key)", "must be a string of at most 1000 characters")); continue }
-            if let p = TextInput.problem(s, maxLength: 1000) { errors.append(("/\(key)", p)) }
-        }
-        if object["subject"] == nil { errors.append(("/subject", "required")) }
-        // Whether it has passed is judged after an idempotent replay was answered (`submit`).
-        let deliveryBy = RegisterRoutes.date(object["deliveryBy"], "/deliveryBy", &errors)
-        if let v = object["notifyOnDelivery"], !Self.isJSONBoolean(v) {
-            errors.append(("/notifyOnDelivery", "must be true or false"))
-        }
-        var key: String?
-        if let v = object["idempotencyKey"] {
-            if let s = v as? String, (1...200).contains(s.utf8.count) {
-                if TextInput.isCarriable(s) { key = s } else { errors.append(("/idempotencyKey", TextInput.refusal)) }
-            } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
-        }
-        var uploads: [String] = []
-        switch object["uploads"] {
-        case nil: break
-        case let list as [Any] where list.count <= 100:
-            for (i, item) in list.enumerated() {
-                if let id = item as? String, !id.isEmpty, !uploads.contains(id) { uploads.append(id) } else { errors.append(("/uploads/\(i)", "must be a distinct upload id")) }
-            }
-        default: errors.append(("/uploads", "must be a list of at most 100 upload ids"))
-        }
-        guard errors.isEmpty else {
+        let (checked, errors) = DocumentMetadata.check(object, origin: .submission)
+        guard let checked else {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
-        let json = (try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: json)
+        return checked
     }
 }
