@@ -150,7 +150,8 @@ struct APIHandler: HTTPHandler {
         switch segments.count {
         case 1 where segments[0] == "messages": return try only("POST") { try SubmitRoute(r).submit() }
         case 1 where segments[0] == "uploads": return try only("POST") { try UploadRoutes(r).create() }
-        case 2 where segments[0] == "uploads": return try only("GET") { try UploadRoutes(r).status(segments[1]) }
+        case 2 where segments[0] == "uploads":
+            return try only(["GET", "DELETE"]) { method == "GET" ? try UploadRoutes(r).status(segments[1]) : try UploadRoutes(r).delete(segments[1]) }
         case 3 where segments[0] == "uploads" && segments[2] == "complete": return try only("POST") { try UploadRoutes(r).complete(segments[1]) }
         case 4 where segments[0] == "uploads" && segments[2] == "chunks": return try only("PUT") { try UploadRoutes(r).chunk(segments[1], segments[3]) }
         case 1 where segments[0] == "inbox": return try only("GET") { try FeedRoutes(r).inbox() }

@@ -155,10 +155,15 @@ struct SubmitRoute {
         // Files into the store, then the document in one transaction. Uploaded files are moved
         // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
-        var movedUploads: [(stored: String, upload: String)] = []
+        var movedUploads: [(stored: String, upload: Upload)] = []
         func release() {
             for f in stored where !movedUploads.contains(where: { $0.stored == f.file.path }) { unlink(f.file.path) }
-            for m in movedUploads { rename(m.stored, m.upload) }
+            for m in movedUploads {
+                rename(m.stored, m.upload.path)
+                // Abandoned meanwhile (DELETE …/uploads/{id}): no row names the file any more,
+                // and nothing else would remove it.
+                do { if try context.mailbox.upload(id: m.upload.id) == nil { unlink(m.upload.path) } } catch {}
+            }
         }
         do {
             for ((f, name), mimeType) in zip(zip(files, names), mimeTypes) {
@@ -176,7 +181,7 @@ struct SubmitRoute {
             }
             for u in uploads {
                 let file = try context.store.storePayload(.move(path: u.path), at: now)
-                movedUploads.append((file.path, u.path))
+                movedUploads.append((file.path, u))
                 stored.append(DocumentFile(name: u.name, mimeType: u.mimeType, file: file))
                 guard file.sha256 == u.sha256 else { throw Problem.conflict("upload \(u.id) changed on disk since it was completed") }
             }
