@@ -25,12 +25,20 @@ struct APIHandler: HTTPHandler {
         return problem.response
     }
 
+    /// What the HTTP server refuses before the handler sees the request; each problem type is
+    /// one docs/API.md lists (a status without its own falls back to its class's).
     func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
-        let type = [403: "forbidden", 413: "too-large", 503: "unavailable"][status] ?? "refused"
-        let title = [403: "Client certificate refused", 413: "Request body too large", 503: "Shutting down"][status] ?? "Request refused"
-        let problem = Problem(status, type, title, reason)
+        let kinds: [Int: (type: String, title: String)] = [
+            400: ("bad-request", "The request is malformed"), 403: ("forbidden", "Client certificate refused"),
+            413: ("too-large", "Request body too large"), 500: ("internal-error", "The request could not be processed"),
+            503: ("unavailable", "Shutting down"), 507: ("insufficient-storage", "Insufficient storage"),
+        ]
+        let kind = kinds[status] ?? (status >= 500 ? kinds[500]! : kinds[400]!)
+        let problem = Problem(status, kind.type, kind.title, reason)
         logRefusal(head, problem, connection: nil)
-        return problem.response
+        var response = problem.response
+        if status == 507 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
+        return response
     }
 
     /// One line per refused API request (the operators' path logs its own): who, what, why.

@@ -240,7 +240,12 @@ struct SubmitRoute {
 
     /// The answer to a submission whose idempotency key named `first` already.
     static func replayed(_ first: String, _ context: GatewayContext) throws -> HTTPResponse {
-        guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+        guard let d = try context.mailbox.document(messageId: first) else {
+            // Purged between the key's lookup and this read (a purged document's key is
+            // forgotten with it): the message the key names is gone for good, not unknown.
+            if let purged = try context.retention.purges(messageId: first).last { throw RetentionRoutes.gone(first, purged) }
+            throw Problem(410, "gone", "No longer held", "message \(first), which this idempotency key names, is no longer held")
+        }
         var response = DocumentView.submission(d).response(200)
         response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
         return response
