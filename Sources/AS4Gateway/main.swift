@@ -24,8 +24,9 @@ Commands:
   companies import|show
                       Load the company register's open data (CSV) and report what changed
   retention purge     Remove documents past their retention that no legal hold keeps
-  messages list|show|retry
-                      List stored messages, show one with its history, re-queue a Failed one
+  messages list|show|retry|retry-intake
+                      List stored messages, show one with its history, re-queue a Failed one,
+                      or have a received one whose intake failed taken in again
   tail                Follow the message store's event history (logfmt lines)
   store status|migrate
                       Show the store's schema version, or migrate it (the only command

@@ -57,7 +57,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// nil serves plain HTTP.
     public var tls: TLS?
     /// The largest request body accepted. A larger declared `Content-Length` is refused with 413
-    /// before reading; a chunked upload that grows past it is cut off with 413.
+    /// before reading; a chunked upload that grows past it is cut off with 413. A chunk's declared
+    /// size is not seen (libmicrohttpd parses it and hands over only the data), so a chunk declared
+    /// over the limit counts as its bytes arrive.
     public var maxBodyBytes: UInt64
     /// Where bodies larger than ``inMemoryBodyLimit`` are written while they arrive.
     public var spoolDirectory: String

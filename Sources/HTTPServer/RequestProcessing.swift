@@ -28,8 +28,8 @@ extension ServerContext {
             }
         }
 
-        func refuse(_ response: HTTPResponse) -> (RequestState, MHD_Result) {
-            (RequestState(head: head, body: nil), self.queue(response, on: connection))
+        func refuse(_ response: HTTPResponse, closing: Bool = false) -> (RequestState, MHD_Result) {
+            (RequestState(head: head, body: nil), self.queue(response, on: connection, closing: closing))
         }
         if self.isDraining {
             return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
@@ -40,6 +40,12 @@ extension ServerContext {
             .map { $0.trimmingCharacters(in: .whitespaces) })
         if lengths.count > 1 {
             return refuse(self.handler.refused(head, status: 400, reason: "the request has conflicting Content-Length values"))
+        }
+        // RFC 9112 §6.1: both headers, or a transfer coding other than chunked alone, leave the
+        // framing to whoever guesses; the bytes after such a request may be another request that a
+        // proxy in front never saw. Refused unread, and the connection closed, as §6.1 requires.
+        if let framing = TransferFraming.problem(in: head.headers) {
+            return refuse(self.handler.refused(head, status: framing.status, reason: framing.reason), closing: true)
         }
         if let tls = self.configuration.tls {
             let session = as4gw_mhd_connection_tls_session(connection)
@@ -114,9 +120,10 @@ extension ServerContext {
     }
 
     /// `head`: the request answered, named in the report of a 500 the server makes of the response.
-    private func queue(_ response: HTTPResponse, on connection: OpaquePointer, for head: HTTPRequestHead? = nil) -> MHD_Result {
+    private func queue(_ response: HTTPResponse, on connection: OpaquePointer, for head: HTTPRequestHead? = nil,
+                       closing: Bool = false) -> MHD_Result {
         let request = head.map { "\($0.method) \($0.path) from \($0.remoteAddress): " } ?? ""
-        return ResponseQueue.queue(response, on: connection, closeConnection: self.isDraining, log: { self.log($0) },
+        return ResponseQueue.queue(response, on: connection, closeConnection: closing || self.isDraining, log: { self.log($0) },
                                    failed: { self.reportInternalError(request + $0) })
     }
 }

@@ -15,6 +15,20 @@ enum InboundTransitions {
         }
         try PropertyLimits.check(message.metadata, parts: message.parts)
     }
+
+    /// An operator's `retryIntake` applies to an inbound message whose intake failed, nothing else.
+    static func checkIntakeRetry(_ message: StoredMessage) throws {
+        guard message.status.allowsIntakeRetry(direction: message.direction) else {
+            throw StoreError.illegalTransition(messageId: message.metadata.messageId, from: message.status, to: .received)
+        }
+    }
+
+    /// Who asks is the event's to say; an empty name would make the history say nothing.
+    static func checkRequester(_ requestedBy: String) throws {
+        guard !requestedBy.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw StoreError.invalidArgument("an intake retry needs who requested it")
+        }
+    }
 }
 
 /// The details and codes of the events recorded for received messages and for receipts.
@@ -26,6 +40,10 @@ enum MessageEventText {
 
     static func intakeFailed(_ error: DeliveryError) -> String {
         "not taken in by the backend: \(error.reason)"
+    }
+
+    static func intakeRetryRequested(_ message: StoredMessage, by requestedBy: String) -> String {
+        "intake to run again, requested by \(requestedBy)" + (message.intakeError.map { "; it had failed with \($0.code)" } ?? "")
     }
 
     static func duplicate(_ message: InboundMessage) -> String {

@@ -19,7 +19,8 @@ public enum Direction: String, Sendable, Hashable, CaseIterable {
 /// when the backend could not take in a message it already holds our receipt for (an e-address
 /// document or status report whose intake failed after the receipt: the reason is kept as the
 /// message's last error, so operators find it by status instead of in the log). `Retrieved` and
-/// an inbound `Failed` are final.
+/// an inbound `Failed` are final for the daemon's own steps; an operator may have a `Failed`
+/// one taken in again (`allowsIntakeRetry`: back to `Received`).
 public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
     case submitted = "Submitted"
     case sending = "Sending"
@@ -64,6 +65,17 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
         direction == .outbound && self == .failed
     }
 
+    /// Whether an operator may have the backend's intake run again for a message in this status
+    /// (`Received`), via `MessageStore.retryIntake`. Only inbound `Failed` qualifies: its receipt
+    /// is given, so the document is ours to keep, and what failed its intake (the P-Modes, the
+    /// directory, a clashing document id) is often fixed afterwards.
+    ///
+    /// Kept out of `allows` for the reason `allowsOperatorRetry` is: the daemon's own intake
+    /// must never revive a message it gave up on, only an operator's explicit request does.
+    public func allowsIntakeRetry(direction: Direction) -> Bool {
+        direction == .inbound && self == .failed
+    }
+
     /// Whether a validated receipt may still make an outbound message in this status `Delivered`
     /// although the daemon's own steps would not lead there (`MessageStore.markDelivered`):
     /// `Failed` (given up while the peer had the message after all), `Submitted` (an attempt's
@@ -78,7 +90,8 @@ public enum MessageStatus: String, Sendable, Hashable, CaseIterable {
         direction == .outbound && self != .delivered
     }
 
-    /// No transition leaves this status (an operator's `retryFailed` and a late receipt aside).
+    /// No transition leaves this status (an operator's `retryFailed` or `retryIntake` and a late
+    /// receipt aside).
     public func isFinal(direction: Direction) -> Bool {
         !MessageStatus.allCases.contains { allows($0, direction: direction) }
     }

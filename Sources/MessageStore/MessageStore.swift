@@ -48,6 +48,15 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// the message shows in `messages list --status Failed` with why (and whether its sender was told).
     func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws
 
+    /// Operator action: inbound `Failed → Received`, so that the daemon, which follows the event
+    /// history, takes the message in again (once: it acts on the one `Received` event with code
+    /// `MessageEvent.intakeRetryRequestedCode` this appends, whose detail names `requestedBy`).
+    /// The last intake error is cleared (the `Failed` event keeps it); a new failure sets it anew.
+    /// Checked and changed under the row's lock in one transaction, so of two requests at once,
+    /// from any process or node, one wins and the other finds the message `Received`. Throws
+    /// `notFound` for no inbound message with that id, `illegalTransition` unless it is `Failed`.
+    func retryIntake(messageId: String, requestedBy: String, at: Date) throws
+
     // MARK: Lookups
 
     /// The message with this id in this direction (the most recent row for an inbound id).
@@ -130,6 +139,16 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// `Submitted/Sending → Failed` with the reason. A message in `Sending` can only be failed by
     /// its lease owner; a `Submitted` one by anyone (pass `owner: nil`).
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws
+
+    /// Records an ebMS error the receiver signed for the attempt `owner` made, also after the
+    /// queue gave that attempt up (`OutboundLateError`): the error becomes the message's last
+    /// error; a `Submitted` message (lease run out or released) goes `Failed`, a `Failed` or
+    /// `Delivered` one keeps its status (a receipt is not undone), each with a `late-error`
+    /// event; `owner`'s own attempt in `Sending` is failed as by `markFailed`. Returns the status
+    /// reached. Throws `illegalTransition` for a message never attempted, `leaseNotHeld` for
+    /// one another owner is sending.
+    @discardableResult
+    func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus
 
     /// Withdraws an outbound message no longer wanted (its document's deadline passed): a queued
     /// one becomes `Failed` with `error`; for one being sent a `withdrawn` event is recorded and

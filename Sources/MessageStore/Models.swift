@@ -219,6 +219,10 @@ public struct MessageEvent: Sendable, Equatable {
     public var status: MessageStatus
     public var code: String?
     public var detail: String?
+
+    /// The code of the `Received` event an operator's `retryIntake` appends: the daemon, which
+    /// follows the history, takes the message in again when it meets it.
+    public static let intakeRetryRequestedCode = "intake-retry-requested"
 }
 
 /// What `recordInbound` did.

@@ -8,6 +8,14 @@ import Synchronization
 final class PostgresConnectionPool: Sendable {
     private final class Slot: Sendable {
         let connection = Mutex<PostgresConnection?>(nil)
+
+        /// Closes the connection unless a call is using it.
+        func closeIfFree() {
+            _ = connection.withLockIfAvailable { connection in
+                connection?.close()
+                connection = nil
+            }
+        }
     }
 
     let url: String
@@ -32,25 +40,33 @@ final class PostgresConnectionPool: Sendable {
         // A free connection first; only when all are busy, wait for one (round robin).
         for offset in 0..<slots.count {
             let slot = slots[(start &+ offset) % slots.count]
-            if let result = try slot.connection.withLockIfAvailable({ try lend(&$0, body) }) { return result }
-        }
-        return try slots[start % slots.count].connection.withLock { try lend(&$0, body) }
-    }
-
-    /// Closes every connection; later calls throw `closed`. Waits for calls in progress.
-    func close() {
-        isClosed.store(true, ordering: .releasing)
-        for slot in slots {
-            slot.connection.withLock { connection in
-                connection?.close()
-                connection = nil
+            if let result = try closingAfterwardsIfClosed(slot, { try slot.connection.withLockIfAvailable({ try lend(&$0, body) }) }) {
+                return result
             }
         }
+        let slot = slots[start % slots.count]
+        return try closingAfterwardsIfClosed(slot) { try slot.connection.withLock { try lend(&$0, body) } }
+    }
+
+    /// Closes every connection not in use; later calls throw `closed`. A call in progress keeps
+    /// its connection until it returns, which then closes it: `close` does not wait for it, since
+    /// it may be waiting on a server that stopped answering (a stopping daemon must not hang there).
+    func close() {
+        isClosed.store(true, ordering: .releasing)
+        for slot in slots { slot.closeIfFree() }
+    }
+
+    /// Runs `use`; when the pool was closed meanwhile, the slot's connection is closed once free.
+    private func closingAfterwardsIfClosed<T>(_ slot: Slot, _ use: () throws -> T) rethrows -> T {
+        defer {
+            if isClosed.load(ordering: .acquiring) { slot.closeIfFree() }
+        }
+        return try use()
     }
 
     private func lend<T: Sendable>(_ connection: inout sending PostgresConnection?, _ body: (PostgresConnection) throws -> T) throws -> T {
-        guard !isClosed.load(ordering: .acquiring) else { throw StoreError.closed }
         for attempt in 1...2 {
+            guard !isClosed.load(ordering: .acquiring) else { throw StoreError.closed }
             if connection?.isUsable != true {
                 connection?.close()
                 connection = nil

@@ -29,6 +29,7 @@ final class PostgresJobLocks: Sendable {
 
     private let url: String
     private let session = Mutex(Session())
+    private let isClosed = Atomic<Bool>(false)
     /// Jobs running in this process: a session lock is reentrant, so without this two threads of
     /// one node could both hold a job.
     private let running = Mutex<Set<String>>([])
@@ -37,11 +38,27 @@ final class PostgresJobLocks: Sendable {
         self.url = url
     }
 
+    /// Closes the job session unless a step is using it, and refuses later jobs (`closed`); a
+    /// step in progress closes the session when it returns. As with the pool, `close` does not
+    /// wait for a step that may be waiting on a server that stopped answering.
     func close() {
-        session.withLock { s in
+        isClosed.store(true, ordering: .releasing)
+        closeSessionIfFree()
+    }
+
+    private func closeSessionIfFree() {
+        _ = session.withLockIfAvailable { s in
             s.connection?.close()
             s.connection = nil
         }
+    }
+
+    /// A step on the job session; when the locks were closed meanwhile, the session is closed after it.
+    private func onSession<T>(_ step: (inout sending Session) throws -> T) throws -> T {
+        defer {
+            if isClosed.load(ordering: .acquiring) { closeSessionIfFree() }
+        }
+        return try session.withLock { s in try step(&s) }
     }
 
     /// Runs `body` unless job `job` runs elsewhere (then nil). Unfenced jobs get a fence that
@@ -72,7 +89,8 @@ final class PostgresJobLocks: Sendable {
     private static let now = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
     private func acquire(_ job: String, fenced: Bool) throws -> JobFence? {
-        try session.withLock { s throws -> JobFence? in
+        try onSession { s throws -> JobFence? in
+            guard !isClosed.load(ordering: .acquiring) else { throw StoreError.closed }
             if s.connection?.isUsable != true {
                 // A lost session has lost its locks too: a new one starts without them.
                 s.connection?.close()
@@ -124,7 +142,7 @@ final class PostgresJobLocks: Sendable {
     }
 
     private func beginEffect(_ job: String, generation: Int64, holder: String, lasting: TimeInterval) throws {
-        try session.withLock { s throws in
+        try onSession { s throws in
             guard s.token == holder, let c = s.connection, c.isUsable else {
                 throw JobFenceError.lost(job: job, reason: "its job session ended (a database restart or a lost connection)")
             }
@@ -144,7 +162,7 @@ final class PostgresJobLocks: Sendable {
     }
 
     private func release(_ job: String, holder: String) {
-        session.withLock { s in
+        _ = try? onSession { s in
             // A replaced session never held this lock; the one that did took it along when it ended.
             guard holder.isEmpty || s.token == holder, let c = s.connection, c.isUsable else { return }
             _ = try? c.execute("SELECT pg_advisory_unlock($1::integer, hashtext($2))", Self.key(job))

@@ -161,6 +161,24 @@ extension PostgresMessageStore {
         }
     }
 
+    @discardableResult
+    public func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at date: Date) throws -> MessageStatus {
+        try write { t in
+            let message = try t.lockedMessage(id: messageId, direction: .outbound)
+            // An error that comes after the queue gave up on its attempt is recorded all the
+            // same (OutboundLateError): it is the receiver's word on the message.
+            let record = try OutboundTransitions.recordError(message, error: error, owner: owner)
+            try t.execute("""
+                UPDATE messages SET status = $1, last_error_code = $2, last_error_reason = $3, lease_owner = NULL,
+                                    lease_until = NULL, next_attempt_at = NULL, updated_at = $4
+                WHERE row_id = $5
+                """, [record.status.rawValue, error.code, error.reason, date, message.rowId])
+            t.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: record.status, code: record.code,
+                          detail: record.detail)
+            return record.status
+        }
+    }
+
     public func withdraw(messageId: String, error: DeliveryError, at date: Date) throws -> WithdrawalOutcome {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .outbound)

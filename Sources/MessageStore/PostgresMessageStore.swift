@@ -150,6 +150,19 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
+    public func retryIntake(messageId: String, requestedBy: String, at date: Date) throws {
+        try InboundTransitions.checkRequester(requestedBy)
+        try write { t in
+            let message = try t.lockedMessage(id: messageId, direction: .inbound)
+            try InboundTransitions.checkIntakeRetry(message)
+            try t.execute("UPDATE messages SET status = 'Received', last_error_code = NULL, last_error_reason = NULL, updated_at = $1 WHERE row_id = $2",
+                          [date, message.rowId])
+            t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .received,
+                          code: MessageEvent.intakeRetryRequestedCode,
+                          detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
+        }
+    }
+
     public func markRetrieved(messageId: String, at date: Date) throws {
         try write { t in
             let message = try t.lockedMessage(id: messageId, direction: .inbound)

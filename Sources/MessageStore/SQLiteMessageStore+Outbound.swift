@@ -185,6 +185,24 @@ extension SQLiteMessageStore {
         }
     }
 
+    @discardableResult
+    public func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at date: Date) throws -> MessageStatus {
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .outbound)
+            // An error that comes after the queue gave up on its attempt is recorded all the
+            // same (OutboundLateError): it is the receiver's word on the message.
+            let record = try OutboundTransitions.recordError(message, error: error, owner: owner)
+            try c.run("""
+                UPDATE messages SET status = ?, last_error_code = ?, last_error_reason = ?, lease_owner = NULL,
+                                    lease_until = NULL, next_attempt_at = NULL, updated_at = ?
+                WHERE row_id = ?
+                """, [record.status.rawValue, error.code, error.reason, date, message.rowId])
+            try c.appendEvent(rowId: message.rowId, at: date, direction: .outbound, status: record.status, code: record.code,
+                              detail: record.detail)
+            return record.status
+        }
+    }
+
     public func withdraw(messageId: String, error: DeliveryError, at date: Date) throws -> WithdrawalOutcome {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .outbound)

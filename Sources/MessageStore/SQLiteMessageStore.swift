@@ -195,6 +195,19 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         }
     }
 
+    public func retryIntake(messageId: String, requestedBy: String, at date: Date) throws {
+        try InboundTransitions.checkRequester(requestedBy)
+        try write { c in
+            let message = try c.existingMessage(id: messageId, direction: .inbound)
+            try InboundTransitions.checkIntakeRetry(message)
+            try c.run("UPDATE messages SET status = 'Received', last_error_code = NULL, last_error_reason = NULL, updated_at = ? WHERE row_id = ?",
+                      [date, message.rowId])
+            try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .received,
+                              code: MessageEvent.intakeRetryRequestedCode,
+                              detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
+        }
+    }
+
     public func markRetrieved(messageId: String, at date: Date) throws {
         try write { c in
             let message = try c.existingMessage(id: messageId, direction: .inbound)

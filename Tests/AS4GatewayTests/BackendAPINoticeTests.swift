@@ -15,14 +15,18 @@ final class BackendAPINoticeTests: XCTestCase {
 
     /// The SMTP sink; returns its port and stops it with the test.
     func startSink(_ out: String, refuse: [String] = []) throws -> UInt16 {
+        try Self.startSink(out, arguments: refuse.flatMap { ["--refuse", $0] }, for: self)
+    }
+
+    /// Tests/interop/smtp_sink.py writing to `out` with `arguments`, stopped when `test` ends; its port.
+    static func startSink(_ out: String, arguments: [String], for test: XCTestCase) throws -> UInt16 {
         let sink = Process()
         sink.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sink.arguments = ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/smtp_sink.py").path, out]
-            + refuse.flatMap { ["--refuse", $0] }
+        sink.arguments = ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/smtp_sink.py").path, out] + arguments
         let stdout = Pipe()
         sink.standardOutput = stdout
         try sink.run()
-        addTeardownBlock { sink.terminate(); sink.waitUntilExit() }
+        test.addTeardownBlock { sink.terminate(); sink.waitUntilExit() }
         let line = String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return try XCTUnwrap(UInt16(line), "the sink printed its port: \(line)")
     }

@@ -239,6 +239,46 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         try scene.assertNoPersonalCodeLogged()
     }
 
+    /// Another access point's header naming a path for a file is refused before the receipt, as
+    /// the API refuses such a name (EBMS:0004), and so is a charset its payload contradicts
+    /// (EBMS:0003); a charset given only as the payload's CharacterSet is served to the DMS.
+    func testFileNamesAndCharsetsFromAnotherAccessPointAreJudgedBeforeTheReceipt() throws {
+        let scene = try CarrierScene()
+        let text = Array("Lēmums Nr. 9".utf8)
+        func document(_ id: String, name: String = "lemums.txt", mimeType: String = "text/plain") throws -> [UInt8] {
+            var h = CarrierScene.header(id, files: [text])
+            h.files[0].name = name
+            h.files[0].mimeType = mimeType
+            return Array(try EAddressMessages.encode(h))
+        }
+        let path = try scene.carry("doc-path", header: try document("doc-path", name: "../../etc/cron.d/x"),
+                                   properties: CarrierScene.properties("doc-path"), files: [text])
+        let dots = try scene.carry("doc-dots", header: try document("doc-dots", name: ".."), properties: CarrierScene.properties("doc-dots"), files: [text])
+        let differs = try scene.carry("doc-charset", header: try document("doc-charset", mimeType: "text/plain; charset=utf-8"),
+                                      properties: CarrierScene.properties("doc-charset"), files: [text], send: ["--character-set", "windows-1257"])
+        let good = try scene.carry("doc-cs", header: try document("doc-cs"), properties: CarrierScene.properties("doc-cs"), files: [text],
+                                   send: ["--character-set", "Windows-1257"])
+        let refusals = [
+            (path, "EBMS:0004", "file 1 of 1: the document header's file name is refused, as in a submission here: the file name may not contain / or \\"),
+            (dots, "EBMS:0004", "the file name may not be . or .."),
+            (differs, "EBMS:0003", "the document header gives its charset as utf-8, but eb:PartProperties CharacterSet is windows-1257"),
+        ]
+        for (id, code, phrase) in refusals {
+            let m = try scene.settled(id)
+            XCTAssertEqual(m.status, .failed, id)
+            XCTAssertEqual(m.outbound?.lastError?.code, code, "\(String(describing: m.outbound?.lastError))")
+            XCTAssertTrue(m.outbound?.lastError?.reason.contains(phrase) ?? false, "«\(phrase)» not in \(String(describing: m.outbound?.lastError))")
+            XCTAssertNil(try scene.h.message("gw-b", id, .inbound), "nothing stored at B")
+        }
+        XCTAssertEqual(try scene.settled(good).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the document in the person's mailbox") { try scene.inbox(CarrierScene.person) == ["doc-cs"] }
+        let file = try scene.mailboxes.get("/api/v1/messages/doc-cs/files/1")
+        XCTAssertEqual(file.status, 200, file.text)
+        XCTAssertEqual(file.body, text)
+        XCTAssertEqual(file.contentType, "text/plain; charset=windows-1257")
+        try scene.assertNoPersonalCodeLogged()
+    }
+
     /// What the sender is told of a header it cannot read names the place and never quotes the
     /// value (which may be anything, a personal code included, and goes to our log too).
     func testAnUnreadableHeaderIsDescribedByTheFieldAtFault() throws {
@@ -458,9 +498,10 @@ private struct CarrierScene {
     }
 
     /// Sends the header as the first payload and the files after it; returns the AS4 message id.
-    func carry(_ name: String, header: [UInt8], properties: [(String, String)], files: [[UInt8]]) throws -> String {
+    /// `send`: more `as4gw send` options (`--character-set`: eb:PartProperties of every payload).
+    func carry(_ name: String, header: [UInt8], properties: [(String, String)], files: [[UInt8]], send: [String] = []) throws -> String {
         var args = ["send", "--to", "gw-b", "--service", EAddressMessages.service, "--action", EAddressMessages.documentAction,
-                    "--submit", h.nodes["gw-a"]!.submitURL]
+                    "--token-file", h.nodes["gw-a"]!.submitTokenFile, "--submit", h.nodes["gw-a"]!.submitURL] + send
         for (key, value) in properties { args += ["--property", "\(key)=\(value)"] }
         var paths = [try h.file("\(name).json", header)]
         for (i, file) in files.enumerated() { paths.append(try h.file("\(name)-\(i + 1).bin", file)) }

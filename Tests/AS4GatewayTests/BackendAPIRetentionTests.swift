@@ -144,7 +144,7 @@ final class BackendAPIRetentionTests: XCTestCase {
         // The command logs as the daemon's purge does, and records the system account that ran it.
         XCTAssertTrue(lastPurgeLog.contains("event=document-purged document_id=\(free)"), lastPurgeLog)
         let records = try SQLiteRetentionStore(dataDirectory: h.nodes["gw-a"]!.data)
-        XCTAssertEqual(try records.purges(messageId: free).first?.purgedBy, "cli:" + RetentionCommand.operatorAccount())
+        XCTAssertEqual(try records.purges(messageId: free).first?.purgedBy, "cli:" + CLI.operatorAccount())
         records.close()
         XCTAssertEqual(ids(first, "purged"), [free])
         XCTAssertEqual(ids(first, "held"), [heldByMessage, heldByAddress].sorted())

@@ -106,6 +106,54 @@ final class DirectoryCommandTests: XCTestCase {
         XCTAssertEqual(try GatewayProcess.run(["directory", "export", "--data", data]).stdout, before, "nothing imported, nothing removed")
     }
 
+    /// Rows naming the party id of a self-service access point for an address outside its
+    /// registration are imported, each with a warning saying what follows (submissions refused,
+    /// the access point out of service or not approvable); its own address, a rejected
+    /// registration's party id and local rows give none.
+    func testRowsNamingASelfServiceAccessPointForOtherAddressesAreWarnedOf() throws {
+        let registrations = try SQLiteRegistrationStore(dataDirectory: data)
+        func register(_ id: String, partyId: String, address: String) throws {
+            try registrations.addRegistration(Registration(id: id, kind: .accessPoint, registrationNumber: String(address.suffix(11)),
+                                                           registrantSubject: "CN=\(id)", registrantSHA256: String(repeating: "0", count: 64),
+                                                           addresses: [address], endpoint: "https://\(partyId).example.lv/as4", partyId: partyId,
+                                                           createdAt: Date()),
+                                              certificates: [], actor: "registrant:\(id)", at: Date())
+        }
+        try register("reg-approved", partyId: "ap-company", address: "_DEFAULT@40003032949")
+        try register("reg-pending", partyId: "ap-pending", address: "INFO@40003032949")
+        try register("reg-rejected", partyId: "ap-rejected", address: "_DEFAULT@90000048472")
+        _ = try registrations.decide(id: "reg-approved", status: .approved, actor: "operator:ops", reason: nil, at: Date())
+        _ = try registrations.decide(id: "reg-rejected", status: .rejected, actor: "operator:ops", reason: "no", at: Date())
+        registrations.close()
+
+        let remote = ",remote,%@,urn:oasis:names:tc:ebcore:partyid-type:unregistered,https://%@.example.lv/as4,sha256:" + String(repeating: "ab", count: 32)
+        func row(_ address: String, _ owner: String, _ partyId: String) -> String {
+            "\(address),\(owner),company" + String(format: remote, partyId, partyId)
+        }
+        let file = try write("self-service.csv", ([
+            "address,ownerId,ownerKind,accessPoint,partyId,partyIdType,endpoint,certificates",
+            row("_DEFAULT@40003032949", "40003032949", "ap-company"),
+            row("SALES@40003032949", "40003032949", "ap-company"),
+            row("_default@40003032950", "40003032950", "ap-pending"),
+            row("DVS@40003032949", "40003032949", "ap-rejected"),
+            "_DEFAULT@90000048472,90000048472,institution,local,,,,",
+        ] + [""]).joined(separator: "\n"))
+        let r = try GatewayProcess.run(["directory", "import", file, "--data", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("5 entries: 5 added, 0 changed, 0 unchanged, 0 removed"), r.stdout)
+        XCTAssertEqual(r.stderr, """
+            \(file): warning: SALES@40003032949 names party id ap-company, the self-service access point of registration reg-approved \
+            (approved) for other addresses: submissions to SALES@40003032949 are refused, and that access point is taken out of service \
+            until the directory or the registration is corrected
+            \(file): warning: _DEFAULT@40003032950 names party id ap-pending, the self-service access point of registration reg-pending \
+            (pending) for other addresses: submissions to _DEFAULT@40003032950 are refused, and the registration cannot be approved \
+            until the directory or the registration is corrected
+
+            """)
+        let export = try GatewayProcess.run(["directory", "export", "--data", data]).stdout
+        XCTAssertTrue(export.contains("SALES@40003032949") && export.contains("_DEFAULT@40003032950"), "imported all the same: \(export)")
+    }
+
     func testLookupOutcomes() throws {
         try importExample()
         func lookup(_ args: String...) throws -> GatewayProcess.Result {

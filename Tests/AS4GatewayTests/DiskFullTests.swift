@@ -66,7 +66,7 @@ final class DiskFullTests: XCTestCase {
             "\"payloads\": [{\"path\": \"\(doc)\"}]}"
         var refusals = 0
         for _ in 0..<3 {
-            let r = try client.post(url: b.submitURL, headers: [("Content-Type", "application/json")], body: .bytes(Array(payload.utf8)))
+            let r = try client.post(url: b.submitURL, headers: b.submitHeaders, body: .bytes(Array(payload.utf8)))
             let text = String(decoding: r.body, as: UTF8.self)
             XCTAssertEqual(r.status, 507, text)
             XCTAssertEqual(r.header("Content-Type"), "application/problem+json")

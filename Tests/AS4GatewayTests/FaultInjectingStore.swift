@@ -7,8 +7,8 @@ import Synchronization
 /// a store outage at an exact point, without stopping a database.
 final class FaultInjectingStore: MessageStore {
     enum Operation: String, Sendable, CaseIterable {
-        case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, markRetrieved, findMessage, findReply, events, listMessages
-        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
+        case storePayload, recordInbound, attachReceipt, markHandedOver, markIntakeFailed, retryIntake, markRetrieved, findMessage, findReply, events, listMessages
+        case enqueueOutbound, claimDue, nextForPull, markDelivered, markRetry, markFailed, recordAttemptError, withdraw, releaseAfterLocalFault, retryFailed, reclaimExpiredLeases
         case releaseLeases, queueState, chainedEvents, recordSeenRequest, removeExpiredSeenRequests
     }
 
@@ -64,6 +64,9 @@ final class FaultInjectingStore: MessageStore {
     func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws {
         try check(.markIntakeFailed); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
     }
+    func retryIntake(messageId: String, requestedBy: String, at: Date) throws {
+        try check(.retryIntake); try inner.retryIntake(messageId: messageId, requestedBy: requestedBy, at: at)
+    }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
@@ -97,6 +100,10 @@ final class FaultInjectingStore: MessageStore {
     }
     func markFailed(messageId: String, owner: String?, error: DeliveryError, at: Date) throws {
         try check(.markFailed); try inner.markFailed(messageId: messageId, owner: owner, error: error, at: at)
+    }
+
+    func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus {
+        try check(.recordAttemptError); return try inner.recordAttemptError(messageId: messageId, owner: owner, error: error, at: at)
     }
     func releaseAfterLocalFault(messageId: String, owner: String, reason: String, retryAt: Date, giveUpAfter: TimeInterval,
                                 at: Date) throws -> MessageStatus {

@@ -35,6 +35,12 @@ final class GatewayHarness {
 
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
         var submitURL: String { "http://127.0.0.1:\(submitPort)/submit" }
+        /// The token the node wrote at start, which its submission endpoint wants.
+        var submitTokenFile: String { data + "/submit.token" }
+        var submitToken: String {
+            ((try? String(contentsOfFile: submitTokenFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var submitHeaders: [(String, String)] { [("Content-Type", "application/json"), ("Authorization", "Bearer " + submitToken)] }
         var as4URL: String { "https://127.0.0.1:\(as4Port)/as4" }
         var adminURL: String { "http://127.0.0.1:\(adminPort)" }
     }
@@ -211,7 +217,7 @@ final class GatewayHarness {
     func send(from: String, to: String, action: String = "DeliverDocument", files: [String], messageId: String? = nil,
               refTo: String? = nil) throws -> String {
         var args = ["send", "--to", to, "--service", "urn:eadrese:services:delivery", "--action", action,
-                    "--property", "originalSender=_DEFAULT@40003000001", "--submit", nodes[from]!.submitURL]
+                    "--property", "originalSender=_DEFAULT@40003000001", "--token-file", nodes[from]!.submitTokenFile, "--submit", nodes[from]!.submitURL]
         if let messageId { args += ["--message-id", messageId] }
         if let refTo { args += ["--ref-to", refTo] }
         let r = try GatewayProcess.run(args + files)
@@ -223,7 +229,7 @@ final class GatewayHarness {
     func submit(from: String, to: String, files: [String], client: HTTPClient) throws -> String {
         let payloads = files.map { "{\"path\": \"\($0)\"}" }.joined(separator: ",")
         let body = "{\"to\": \"\(to)\", \"service\": \"urn:eadrese:services:delivery\", \"action\": \"DeliverDocument\", \"payloads\": [\(payloads)]}"
-        let r = try client.post(url: nodes[from]!.submitURL, headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+        let r = try client.post(url: nodes[from]!.submitURL, headers: nodes[from]!.submitHeaders, body: .bytes(Array(body.utf8)))
         guard r.status == 202, let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
               let id = json["messageId"] as? String else {
             throw NSError(domain: "submit", code: r.status, userInfo: [NSLocalizedDescriptionKey: String(decoding: r.body, as: UTF8.self)])

@@ -147,7 +147,7 @@ final class IndependentPeerTests: XCTestCase {
         let r = try GatewayProcess.run(["send", "--to", "peer", "--service", Self.service, "--service-type", Self.serviceType,
                                         "--action", Self.action, "--property", "originalSender=0088:5400000000001",
                                         "--property", "finalRecipient=0088:5400000000002",
-                                        "--submit", harness.nodes["gw-a"]!.submitURL, file])
+                                        "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL, file])
         guard r.status == 0 else { throw NSError(domain: "send", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

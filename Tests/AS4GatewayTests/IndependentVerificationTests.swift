@@ -125,6 +125,26 @@ final class IndependentVerificationTests: XCTestCase {
         XCTAssertEqual(runs, 27)
     }
 
+    /// An XML document whose namespace URI holds `&` is signed over the canonical form both
+    /// implementations compute (`xmlns="…&amp;…"`, as Canonical XML writes a namespace node),
+    /// and our own verifier accepts it as well.
+    func testANamespaceURIWithAmpersandsVerifiesInBoth() throws {
+        let suite = try makeSuites()[0]
+        let signKey = try write(try suite.signer.key.pemEncoded(), "s.key")
+        let signCert = try write(try suite.signer.cert.pemEncoded(), "s.pem")
+        let invoice = try write("<?xml version=\"1.0\"?>\n<Invoice xmlns=\"urn:x?a=1&amp;b=2&amp;c=3\"><ID>7</ID></Invoice>\n", "invoice.xml")
+        let out = dir.appendingPathComponent("ns.mime").path
+        let sealed = try GatewayProcess.run(["seal", "--from", "urn:a", "--to", "urn:b", "--service", "urn:s", "--action", "A",
+                                             "--sign-key", signKey, "--sign-cert", signCert, "--out", out, invoice])
+        XCTAssertEqual(sealed.status, 0, sealed.stderr)
+        let (status, json) = try runPython([out, "--trust", caPath, "--cert", signCert])
+        XCTAssertEqual(status, 0, "\(json)")
+        XCTAssertEqual(json["valid"] as? Bool, true, "\(json["reason"] ?? "")")
+        XCTAssertEqual((json["references"] as? [[String: Any]])?.count, 3)
+        let ours = try GatewayProcess.run(["verify", out, "--trust", caPath, "--compact"])
+        XCTAssertEqual(ours.status, 0, ours.stdout + ours.stderr)
+    }
+
     /// The other way round: what the independent checker refuses, our verifier refuses too.
     func testATamperedSealedMessageIsRefusedByBoth() throws {
         let suite = try makeSuites()[0]

@@ -57,6 +57,7 @@ final class MetricsEndpointTests: XCTestCase {
         let slow = Process()
         slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         slow.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "10K", "-H", "Content-Type: application/json",
+                          "-H", "Authorization: Bearer " + node.submitToken,
                           "--data-binary", "@\(body)", "http://127.0.0.1:\(node.submitPort)/submit"]
         try slow.run()
         defer { if slow.isRunning { slow.terminate() } }

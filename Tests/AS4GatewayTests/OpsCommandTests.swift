@@ -45,14 +45,14 @@ final class OpsCommandTests: XCTestCase {
     }
 
     func testHelp() throws {
-        for command in [["messages"], ["messages", "list"], ["messages", "show"], ["messages", "retry"], ["tail"], ["certs"]] {
+        for command in [["messages"], ["messages", "list"], ["messages", "show"], ["messages", "retry"], ["messages", "retry-intake"], ["tail"], ["certs"]] {
             let r = try GatewayProcess.run(command + ["--help"])
             XCTAssertEqual(r.status, 0, "\(command)")
             XCTAssertTrue(r.stdout.hasPrefix("Usage: as4gw"), "\(command): \(r.stdout)")
             XCTAssertTrue(r.stdout.contains("Exit status"), "\(command)")
         }
         let top = try GatewayProcess.run(["--help"]).stdout
-        for verb in ["messages list|show|retry", "tail", "certs"] { XCTAssertTrue(top.contains(verb), verb) }
+        for verb in ["messages list|show|retry|retry-intake", "tail", "certs"] { XCTAssertTrue(top.contains(verb), verb) }
         XCTAssertEqual(try GatewayProcess.run(["messages"]).status, 2)
         XCTAssertEqual(try GatewayProcess.run(["messages", "purge"]).status, 2)
         XCTAssertEqual(try GatewayProcess.run(["messages", "list", "--data", data, "--status", "Lost"]).status, 2)
@@ -165,6 +165,61 @@ final class OpsCommandTests: XCTestCase {
         XCTAssertEqual(inbound.status, 1)
         XCTAssertTrue(inbound.stderr.contains("is inbound"), inbound.stderr)
         XCTAssertEqual(try GatewayProcess.run(["messages", "retry", "nope", "--data", data]).status, 1)
+    }
+
+    func testRetryIntake() throws {
+        let store = try SQLiteMessageStore(dataDirectory: data)
+        defer { store.close() }
+        for (n, code) in [(1, "unknownAddress"), (2, "DocumentIdTaken")] {
+            _ = try store.recordInbound(InboundMessage(
+                metadata: MessageMetadata(messageId: "stuck-\(n)", fromParty: "urn:ap:red", toParty: "urn:ap:blue",
+                                          service: EAddressMessages.service, action: EAddressMessages.documentAction),
+                parts: [], receivedAt: t0 + Double(n)), duplicateWindow: 60)
+            try store.markIntakeFailed(messageId: "stuck-\(n)", error: DeliveryError(code: code, reason: "why \(n)"), at: t0 + 5)
+        }
+        func run(_ args: [String]) throws -> GatewayProcess.Result {
+            try GatewayProcess.run(["messages", "retry-intake"] + args + ["--data", data])
+        }
+
+        let one = try run(["stuck-1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(one.stdout, "stuck-1: back to Received (its intake had failed with unknownAddress); "
+                       + "the running gateway takes it in again and logs event=intake-retried\n")
+        let message = try XCTUnwrap(store.findMessage(id: "stuck-1", direction: .inbound))
+        XCTAssertEqual(message.status, .received)
+        let last = try XCTUnwrap(store.events(for: message.rowId).last)
+        XCTAssertEqual(last.code, "intake-retry-requested")
+        XCTAssertEqual(last.detail, "intake to run again, requested by cli:\(CLI.operatorAccount()); it had failed with unknownAddress")
+
+        // Refusals name the state and change nothing.
+        let again = try run(["stuck-1"])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.stderr, "as4gw: message stuck-1 is inbound Received, not Failed: only an inbound message whose intake failed is taken in again\n")
+        XCTAssertEqual(again.stdout, "")
+        XCTAssertEqual(try store.events(for: message.rowId).count, 3)
+        let outbound = try run(["out-fail"])
+        XCTAssertEqual(outbound.status, 1)
+        XCTAssertTrue(outbound.stderr.contains("message out-fail is outbound: only a received message is taken in; `messages retry` queues an outbound one again"),
+                      outbound.stderr)
+        XCTAssertEqual(try store.findMessage(id: "out-fail", direction: .outbound)?.status, .failed)
+        let missing = try run(["nope"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("no inbound message with id nope"), missing.stderr)
+        XCTAssertEqual(try run([]).status, 2)
+        XCTAssertEqual(try run(["stuck-2", "--all"]).status, 2)
+        XCTAssertEqual(try run(["stuck-2", "stuck-1"]).status, 2)
+        XCTAssertEqual(try store.findMessage(id: "stuck-2", direction: .inbound)?.status, .failed)
+
+        // --all: every inbound Failed one (outbound Failed ones are not its business).
+        let all = try run(["--all"])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        XCTAssertEqual(all.stdout, "stuck-2: back to Received (its intake had failed with DocumentIdTaken)\n"
+                       + "1 message(s) back to Received; the running gateway takes them in again and logs event=intake-retried\n")
+        XCTAssertEqual(try store.findMessage(id: "stuck-2", direction: .inbound)?.status, .received)
+        XCTAssertEqual(try store.findMessage(id: "out-fail", direction: .outbound)?.status, .failed)
+        let none = try run(["--all"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertEqual(none.stdout, "no inbound message's intake has failed\n")
     }
 
     func testTailFollowsNewEvents() throws {

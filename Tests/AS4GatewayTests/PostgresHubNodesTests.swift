@@ -1,6 +1,7 @@
 import AS4Crypto
 import Foundation
 import MessageStore
+import Synchronization
 import XCTest
 
 /// A hub of two `as4gw serve` nodes on one PostgreSQL store: the directory and the backend
@@ -122,6 +123,52 @@ final class PostgresHubNodesTests: XCTestCase {
         let receiver = try h.store("gw-a")
         defer { receiver.close() }
         XCTAssertEqual(try receiver.listMessages(status: nil, since: nil, direction: .inbound, limit: 10).map(\.metadata.messageId), ["requeue-1@gw-b"])
+    }
+
+    /// Two operators ask at once to have a failed intake run again, and both hub nodes follow the
+    /// shared history: one request wins, and one node takes the document in, once.
+    func testAFailedIntakeRetriedAtOnceFromTwoPlacesIsTakenInOnceByOneNode() throws {
+        let server = try ThrowAwayPostgres.start()
+        defer { server.stop() }
+        let h = try GatewayHarness()
+        let (config, second) = try Self.hubOfTwoNodes(h, server)
+        try h.importDirectory("gw-a", [h.remoteEntry(Self.company, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        let dmsA = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms-a", addresses: [Self.sender]))
+        try h.start("gw-a")
+        try h.start("gw-b")
+        try h.start("gw-b-node2")
+        let first = h.nodes["gw-b"]!
+
+        let sent = try dmsA.submit(metadata: BackendClient.metadata(from: Self.sender, to: [Self.company]), files: [("a.txt", Array("a".utf8))])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let documentId = try XCTUnwrap(sent.json["messageId"] as? String)
+        let store = try PostgresMessageStore(url: server.url, payloadDirectory: nil, schema: .existing)
+        defer { store.close() }
+        var failed: StoredMessage?
+        try h.waitUntil(timeout: 30, "the hub to fail the intake of a document for an address it does not know") {
+            failed = try store.listMessages(status: .failed, since: nil, direction: .inbound, limit: 10).first
+            return failed != nil
+        }
+        let id = try XCTUnwrap(failed?.metadata.messageId)
+        let entries = try h.file("hub-directory.json", Array("{\"addresses\": [\(GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company"))]}".utf8))
+        XCTAssertEqual(try GatewayProcess.run(["directory", "import", entries, "--config", config]).status, 0)
+
+        let results = Mutex<[Int32]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let status = (try? GatewayProcess.run(["messages", "retry-intake", id, "--config", config]).status) ?? -1
+            results.withLock { $0.append(status) }
+        }
+        XCTAssertEqual(results.withLock { $0.sorted() }, [0, 1], "one request wins, the other finds it Received")
+        try h.waitUntil(timeout: 30, "the document taken in") {
+            try store.findMessage(id: id, direction: .inbound)?.status == .delivered
+        }
+        let logs = first.log + second.log
+        XCTAssertEqual(logs.components(separatedBy: "event=intake-retried").count - 1, 1, "taken in by one node, once")
+        XCTAssertEqual(logs.components(separatedBy: "event=mailbox-delivery").count - 1, 1, logs)
+        let added = try GatewayProcess.run(["connections", "add", "company", "--config", config, "--address", Self.company])
+        let dmsCompany = try BackendClient(port: second.submitPort, token: try XCTUnwrap(added.json?["token"] as? String))
+        let inbox = try dmsCompany.get("/api/v1/inbox?address=\(Self.company)")
+        XCTAssertEqual(((inbox.json["items"] as? [[String: Any]]) ?? []).compactMap { $0["messageId"] as? String }, [documentId], inbox.text)
     }
 
     /// gw-a on SQLite; gw-b as two nodes ("gw-b" and "gw-b-node2") on the server's database, with

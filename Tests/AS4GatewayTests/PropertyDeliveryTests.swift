@@ -30,7 +30,7 @@ final class PropertyDeliveryTests: XCTestCase {
             "--property", "finalRecipient=urn:oasis:names:tc:ebcore:partyid-type:unregistered:C4",
             "--property", "trackingIdentifier=track-7", "--property", "x-agreement=\(custom)",
             "--mime-type", "text/plain", "--character-set", "utf-8", "--part-property", "x-part=section-2",
-            "--submit", harness.nodes["gw-a"]!.submitURL, doc,
+            "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL, doc,
         ])
         XCTAssertEqual(sent.status, 0, sent.stderr)
         let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -68,7 +68,7 @@ final class PropertyDeliveryTests: XCTestCase {
 
         // More properties than a receiver keeps: refused at submission, nothing queued.
         var args = ["send", "--to", "gw-b", "--service", "urn:eadrese:services:delivery", "--action", "DeliverDocument",
-                    "--message-id", "too-many@props", "--submit", harness.nodes["gw-a"]!.submitURL]
+                    "--message-id", "too-many@props", "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL]
         for n in 0...PropertyLimits.maxCount { args += ["--property", "p\(n)=v"] }
         let refused = try GatewayProcess.run(args + [doc])
         XCTAssertEqual(refused.status, 1, refused.stdout)

@@ -260,7 +260,7 @@ final class PullAndTwoWayTests: XCTestCase {
         // The reply in another conversation than its request's.
         let r = try GatewayProcess.run(["send", "--to", "gw-a", "--service", "urn:eadrese:services:delivery", "--action", "Answer",
                                         "--ref-to", request, "--conversation-id", "another-conversation",
-                                        "--submit", harness.nodes["gw-b"]!.submitURL, try harness.file("c.xml", Array("<C/>".utf8))])
+                                        "--token-file", harness.nodes["gw-b"]!.submitTokenFile, "--submit", harness.nodes["gw-b"]!.submitURL, try harness.file("c.xml", Array("<C/>".utf8))])
         XCTAssertEqual(r.status, 0, r.stderr)
         let elsewhere = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let failed = try harness.waitFor("gw-b", elsewhere, .outbound, .failed)

@@ -92,7 +92,8 @@ final class StoreOutageTests: XCTestCase {
         let a = try InProcessNode(harness, party: "gw-a")
         let api = APIHandler(context: a.context)
         a.faults.fail([.enqueueOutbound])
-        let refused = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"))
+        let refused = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"),
+                        headers: [("Authorization", "Bearer " + a.context.submitToken)])
         XCTAssertEqual(refused.status, 503, refused.bodyText)
         XCTAssertEqual(refused.headers["Retry-After"], String(StoreOutage.retryAfterSeconds))
         XCTAssertTrue(refused.bodyText.contains("urn:as4gw:problem:unavailable"), refused.bodyText)
@@ -100,7 +101,8 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertEqual(try a.store.queueDepth().total, 0, "nothing queued")
 
         a.faults.heal()
-        let accepted = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"))
+        let accepted = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"),
+                        headers: [("Authorization", "Bearer " + a.context.submitToken)])
         XCTAssertEqual(accepted.status, 202, accepted.bodyText)
     }
 
@@ -122,7 +124,8 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertEqual(try errors(in: as4).map(\.errorCode), ["EBMS:0202"])
 
         let api = APIHandler(context: a.context)
-        let submit = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"))
+        let submit = a.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-b"),
+                        headers: [("Authorization", "Bearer " + a.context.submitToken)])
         XCTAssertEqual(submit.status, 503, submit.bodyText)
         XCTAssertEqual(submit.headers["Retry-After"], String(StoreOutage.retryAfterSeconds))
 

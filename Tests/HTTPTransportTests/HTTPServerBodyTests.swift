@@ -173,6 +173,63 @@ final class HTTPServerBodyTests: XCTestCase {
         XCTAssertEqual(self.spoolContents(), [])
     }
 
+    /// libmicrohttpd reads the chunk-size lines itself and hands the access handler only chunk
+    /// data, as it arrives (and no response can be queued while the body is arriving), so a chunk
+    /// declared far over the limit cannot be told from a small one and answered before its bytes
+    /// come (docs/CONFIG.md, listeners). What it costs stays bounded: with nothing more sent, the
+    /// connection is closed at the inactivity timeout, the handler never runs, nothing is kept;
+    /// its bytes, when sent, are spooled only up to the limit and the spool file goes as they pass it.
+    func testChunkDeclaredFarOverTheLimitCostsNoMoreThanTheIdleTimeoutAndTheLimit() throws {
+        let limit: UInt64 = 256 << 10
+        let handler = ServerTestHandler { _ in .empty(202) }
+        let configuration = HTTPServerConfiguration(maxBodyBytes: limit, spoolDirectory: self.spool, inMemoryBodyLimit: 64 << 10,
+                                                    connectionTimeout: 1)
+        let (server, _) = try startTestServer(configuration, handler: handler)
+        defer { server.stop(gracePeriod: 0) }
+        let head = "POST /as4 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let hugeChunk = "7fffffffffffffff\r\n"
+
+        // A few bytes of the 2^63 - 1 declared, then silence.
+        let silent = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { silent.close() }
+        let started = Date()
+        XCTAssertTrue(silent.send(head + hugeChunk + "ABCDE"))
+        XCTAssertEqual(silent.receive(timeout: 20), "", "no answer")
+        XCTAssertTrue(silent.isClosedByPeer(), "closed by the server")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "closed at the 1 s inactivity timeout, not held")
+
+        // The same declaration with its bytes: past the in-memory limit they are spooled …
+        let sending = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { sending.close() }
+        let block = String(repeating: "x", count: 16 << 10)
+        XCTAssertTrue(sending.send(head + hugeChunk))
+        for _ in 0..<8 { XCTAssertTrue(sending.send(block)) }
+        try self.waitUntil("the body to be spooled") { !self.spoolContents().isEmpty }
+        // … and past the limit the spool file goes, while the connection is still open (kept busy
+        // below the inactivity timeout, so it is the limit and not the close that removes it).
+        for _ in 0..<16 { XCTAssertTrue(sending.send(block)) }
+        try self.waitUntil("the spool file to be removed at the limit") { sending.send("x") && self.spoolContents().isEmpty }
+        XCTAssertFalse(sending.isClosedByPeer())
+        XCTAssertEqual(sending.receive(timeout: 20), "", "no answer: the upload never ends")
+        XCTAssertTrue(sending.isClosedByPeer())
+
+        XCTAssertEqual(handler.admitCount, 2)
+        XCTAssertEqual(handler.requests.count, 0, "the handler never runs")
+        XCTAssertEqual(self.spoolContents(), [])
+    }
+
+    private struct NeverHappened: Error {
+        var what: String
+    }
+
+    private func waitUntil(_ what: String, timeout: TimeInterval = 10, _ condition: () -> Bool) throws {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while !condition() {
+            guard Date() < deadline else { throw NeverHappened(what: what) }
+            usleep(10_000)
+        }
+    }
+
     func testSpoolFailureIsA500() throws {
         let (upload, _) = try self.makeUpload(megabytes: 2)
         let spool = self.directory.file("vanishing")

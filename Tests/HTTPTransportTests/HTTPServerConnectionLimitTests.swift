@@ -106,6 +106,46 @@ final class HTTPServerConnectionLimitTests: XCTestCase {
         XCTAssertTrue(same.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
         XCTAssertTrue(same.receive(timeout: 5).hasPrefix("HTTP/1.1 200"))
     }
+
+    /// RFC 9112 §6.1: Content-Length beside Transfer-Encoding is refused with 400 and the
+    /// connection closed, so a request smuggled behind the body is never answered; a transfer
+    /// coding other than chunked alone gets 501.
+    func testAmbiguousOrUnsupportedTransferFramingIsRefusedAndTheConnectionClosed() throws {
+        let handler = ServerTestHandler { _ in .text(200, "processed") }
+        let (server, _) = try startTestServer(HTTPServerConfiguration(spoolDirectory: self.directory.path), handler: handler)
+        defer { server.stop(gracePeriod: 0) }
+
+        let chunked = "b\r\n{\"upTo\": 1}\r\n0\r\n\r\n"
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        let client = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { client.close() }
+        XCTAssertTrue(client.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(chunked.utf8.count)\r\n"
+                                  + "Transfer-Encoding: chunked\r\n\r\n" + chunked + smuggled))
+        let answer = client.receive(timeout: 5)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400"), answer)
+        XCTAssertTrue(answer.lowercased().contains("connection: close"), answer)
+        // Nothing more comes: no answer to the smuggled GET, and the server closes.
+        let rest = client.receive(timeout: 2)
+        XCTAssertFalse(rest.contains("HTTP/1.1"), rest)
+        XCTAssertTrue(client.isClosedByPeer())
+        XCTAssertEqual(handler.requests.count, 0)
+
+        for coding in ["gzip", "gzip, chunked", "chunked, chunked", "identity"] {
+            let other = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+            defer { other.close() }
+            XCTAssertTrue(other.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: \(coding)\r\n\r\n" + chunked))
+            let refused = other.receive(timeout: 5)
+            XCTAssertTrue(refused.hasPrefix("HTTP/1.1 501"), "\(coding): \(refused)")
+        }
+        XCTAssertEqual(handler.requests.count, 0)
+
+        // Chunked alone is still served.
+        let plain = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { plain.close() }
+        XCTAssertTrue(plain.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n" + chunked))
+        XCTAssertTrue(plain.receive(timeout: 5).hasPrefix("HTTP/1.1 200"))
+        XCTAssertEqual(handler.requests.count, 1)
+    }
 }
 
 /// A plain blocking TCP client socket for tests that need to misbehave at the byte level.

@@ -2,9 +2,9 @@ import Foundation
 import MessageStore
 import XCTest
 
-/// What the queue does when its own conclusions are overtaken: a receipt that comes after the
-/// message was failed or its lease was lost, a deadline withdrawal while an attempt is in
-/// flight, and a restart that cut the last attempt off.
+/// What the queue does when its own conclusions are overtaken: a receipt or the receiver's
+/// error that comes after the message was failed or its lease was lost, a deadline withdrawal
+/// while an attempt is in flight, and a restart that cut the last attempt off.
 class LateOutcomeTests: StoreTestCase {
     let receipt = Data("rcpt".utf8)
 
@@ -69,6 +69,91 @@ class LateOutcomeTests: StoreTestCase {
         assertThrows(.illegalTransition(messageId: "never", from: .submitted, to: .delivered)) {
             try store.markDelivered(messageId: "never", owner: "w1", receipt: receipt, at: t0 + 35)
         }
+    }
+
+    /// The receiver's signed error for an attempt the queue gave up on: it fails a message
+    /// queued again, replaces the reason of a failed one, and leaves a delivered one Delivered;
+    /// each time it is the last error and a late-error event says what had happened.
+    func testAnErrorAfterTheAttemptWasGivenUpIsRecorded() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let refused = DeliveryError(code: "EBMS:0004", reason: "the receiver answered EBMS:0004 Other: payload unreadable")
+        for id in ["lapsed", "failed", "delivered"] {
+            _ = try store.enqueueOutbound(outbound(id, at: t0, maxAttempts: id == "failed" ? 1 : 3, pullMPC: "urn:mpc"))
+            _ = try XCTUnwrap(try store.nextForPull(mpc: "urn:mpc", receivers: ["urn:ap:red"], now: t0, owner: "pull:red", lease: 60))
+        }
+        try store.markDelivered(messageId: "delivered", owner: "pull:red", receipt: receipt, at: t0 + 1)
+        XCTAssertEqual(try store.reclaimExpiredLeases(now: t0 + 60), 2)
+        XCTAssertEqual(try store.findMessage(id: "lapsed", direction: .outbound)?.status, .submitted)
+        XCTAssertEqual(try store.findMessage(id: "failed", direction: .outbound)?.outbound?.lastError?.code, "EBMS:0301")
+
+        XCTAssertEqual(try store.recordAttemptError(messageId: "lapsed", owner: "pull:red", error: refused, at: t0 + 61), .failed)
+        let lapsed = try XCTUnwrap(try store.findMessage(id: "lapsed", direction: .outbound))
+        XCTAssertEqual(lapsed.status, .failed)
+        XCTAssertEqual(lapsed.outbound?.lastError, refused)
+        XCTAssertNil(lapsed.outbound?.leaseOwner)
+        let lapsedEvent = try XCTUnwrap(try store.events(for: lapsed.rowId).last)
+        XCTAssertEqual(lapsedEvent.status, .failed)
+        XCTAssertEqual(lapsedEvent.code, "late-error")
+        XCTAssertEqual(lapsedEvent.detail, "EBMS:0004: the receiver answered EBMS:0004 Other: payload unreadable (answering the attempt of pull:red)"
+                       + " after its lease ran out or was released (attempt 1 made)")
+        XCTAssertNil(try store.nextForPull(mpc: "urn:mpc", receivers: ["urn:ap:red"], now: t0 + 1_000, owner: "pull:red", lease: 60),
+                     "not pulled again")
+
+        XCTAssertEqual(try store.recordAttemptError(messageId: "failed", owner: "pull:red", error: refused, at: t0 + 62), .failed)
+        let failed = try XCTUnwrap(try store.findMessage(id: "failed", direction: .outbound))
+        XCTAssertEqual(failed.outbound?.lastError, refused)
+        let failedEvent = try XCTUnwrap(try store.events(for: failed.rowId).last)
+        XCTAssertEqual(failedEvent.status, .failed)
+        XCTAssertEqual(failedEvent.code, "late-error")
+        XCTAssertTrue(failedEvent.detail?.hasSuffix("after the message was failed (EBMS:0301: no receipt after 1 attempt(s); the last lease expired)") ?? false,
+                      failedEvent.detail ?? "")
+
+        XCTAssertEqual(try store.recordAttemptError(messageId: "delivered", owner: "pull:red", error: refused, at: t0 + 63), .delivered)
+        let delivered = try XCTUnwrap(try store.findMessage(id: "delivered", direction: .outbound))
+        XCTAssertEqual(delivered.status, .delivered)
+        XCTAssertEqual(delivered.receipt, receipt, "the receipt stays the evidence")
+        XCTAssertEqual(delivered.receiptAt, t0 + 1)
+        XCTAssertEqual(delivered.outbound?.lastError, refused)
+        let deliveredEvent = try XCTUnwrap(try store.events(for: delivered.rowId).last)
+        XCTAssertEqual(deliveredEvent.status, .delivered)
+        XCTAssertEqual(deliveredEvent.code, "late-error")
+        XCTAssertTrue(deliveredEvent.detail?.hasSuffix("after the message was delivered; its receipt stays the evidence") ?? false,
+                      deliveredEvent.detail ?? "")
+        XCTAssertEqual(try store.queueDepth(), QueueDepth(submitted: 0, sending: 0))
+        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
+    }
+
+    /// The lease holder's own attempt is failed as `markFailed` fails it; another owner's attempt
+    /// in flight and a message never attempted are refused, and nothing changes.
+    func testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let refused = DeliveryError(code: "EBMS:0004", reason: "refused")
+        _ = try store.enqueueOutbound(outbound("held", at: t0))
+        _ = try store.enqueueOutbound(outbound("never", at: t0 + 1))
+        _ = try store.claimDue(now: t0, limit: 1, owner: "w1", lease: 60)
+        assertThrows(.leaseNotHeld(messageId: "held", owner: "w2", holder: "w1")) {
+            try store.recordAttemptError(messageId: "held", owner: "w2", error: refused, at: t0 + 1)
+        }
+        assertThrows(.illegalTransition(messageId: "never", from: .submitted, to: .failed)) {
+            try store.recordAttemptError(messageId: "never", owner: "w1", error: refused, at: t0 + 1)
+        }
+        assertThrows(.notFound(messageId: "none", direction: .outbound)) {
+            try store.recordAttemptError(messageId: "none", owner: "w1", error: refused, at: t0 + 1)
+        }
+        assertThrows(.invalidArgument("empty lease owner")) {
+            try store.recordAttemptError(messageId: "held", owner: "", error: refused, at: t0 + 1)
+        }
+        XCTAssertEqual(try store.findMessage(id: "held", direction: .outbound)?.status, .sending)
+        XCTAssertEqual(try store.findMessage(id: "never", direction: .outbound)?.status, .submitted)
+
+        XCTAssertEqual(try store.recordAttemptError(messageId: "held", owner: "w1", error: refused, at: t0 + 2), .failed)
+        let held = try XCTUnwrap(try store.findMessage(id: "held", direction: .outbound))
+        XCTAssertEqual(held.outbound?.lastError, refused)
+        let last = try XCTUnwrap(try store.events(for: held.rowId).last)
+        XCTAssertEqual(last.code, "EBMS:0004")
+        XCTAssertEqual(last.detail, "refused")
     }
 
     func testWithdrawingAQueuedMessageFailsIt() throws {

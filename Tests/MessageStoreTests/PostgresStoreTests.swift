@@ -124,6 +124,17 @@ final class PostgresIntakeFailureTests: IntakeFailureTests {
     }
 }
 
+final class PostgresIntakeRetryTests: IntakeRetryTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAFailedIntakeGoesBackToReceivedWithWhoAskedInItsHistory() throws {
+        try super.testAFailedIntakeGoesBackToReceivedWithWhoAskedInItsHistory()
+    }
+    override func testOnlyAnInboundMessageWhoseIntakeFailedIsRetriedAndARefusalChangesNothing() throws {
+        try super.testOnlyAnInboundMessageWhoseIntakeFailedIsRetriedAndARefusalChangesNothing()
+    }
+    override func testRequestsAtOnceFromManyNodesHaveOneWinner() throws { try super.testRequestsAtOnceFromManyNodesHaveOneWinner() }
+}
+
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.
 final class PostgresMessageCountTests: MessageCountTests {
     override class var backend: StoreBackend { .postgres }
@@ -135,6 +146,10 @@ final class PostgresLateOutcomeTests: LateOutcomeTests {
     override class var backend: StoreBackend { .postgres }
     override func testAReceiptAfterTheMessageWasFailedIsRecorded() throws { try super.testAReceiptAfterTheMessageWasFailedIsRecorded() }
     override func testAReceiptAfterTheLeaseWasLostIsRecorded() throws { try super.testAReceiptAfterTheLeaseWasLostIsRecorded() }
+    override func testAnErrorAfterTheAttemptWasGivenUpIsRecorded() throws { try super.testAnErrorAfterTheAttemptWasGivenUpIsRecorded() }
+    override func testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual() throws {
+        try super.testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual()
+    }
     override func testWithdrawingAQueuedMessageFailsIt() throws { try super.testWithdrawingAQueuedMessageFailsIt() }
     override func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws { try super.testAWithdrawnMessageInFlightGetsNoFurtherAttempt() }
     override func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws { try super.testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() }

@@ -268,8 +268,53 @@ def exc_c14n(node, prefixes=()):
         if not out.startswith(b'<p:e xmlns="urn:probe"'):
             raise VerifyError("lxml ignores the '#default' InclusiveNamespaces prefix")
         _default_prefix_checked = True
-    return etree.tostring(node, method="c14n", exclusive=True, with_comments=False,
-                          inclusive_ns_prefixes=prefixes or None)
+    return escape_namespace_declarations(
+        etree.tostring(node, method="c14n", exclusive=True, with_comments=False,
+                       inclusive_ns_prefixes=prefixes or None))
+
+
+# A processing instruction (its data may hold "<" and quotes) or a start tag, whose quoted
+# attribute values may hold ">".
+_MARKUP = re.compile(rb'<\?.*?\?>|<[^/?!](?:[^>"\']|"[^"]*"|\'[^\']*\')*>', re.S)
+_ATTRIBUTE = re.compile(rb' ([^\s=]+)=(?:"([^"]*)"|\'([^\']*)\')')
+_ATTRIBUTE_ESCAPES = ((b"&", b"&amp;"), (b"<", b"&lt;"), (b'"', b"&quot;"),
+                      (b"\t", b"&#x9;"), (b"\n", b"&#xA;"), (b"\r", b"&#xD;"))
+
+
+def escape_namespace_declarations(canonical):
+    """Namespace declarations of libxml2's canonical output, written as Canonical XML 1.0 writes
+    them: like attribute values ("&" as "&amp;", ...), in double quotes.
+
+    libxml2's C14N copies a namespace URI into its output unescaped (xmlns:x="urn:a&b", not
+    well-formed), where other implementations write xmlns:x="urn:a&amp;b"; a signature over a
+    namespace URI holding "&" would not verify here otherwise. Text and attribute values are
+    escaped already, and comments are never rendered here, so only the declarations in start
+    tags change; a tag's attributes are read one after the other, so a value that merely looks
+    like a declaration is left alone.
+    """
+    def tag(match):
+        text = match.group(0)
+        if text.startswith(b"<?"):
+            return text
+        out = bytearray()
+        position = min(i for i in (text.find(b" "), len(text) - 1) if i >= 0)
+        out += text[:position]
+        while True:
+            attribute = _ATTRIBUTE.match(text, position)
+            if attribute is None:
+                break
+            name = attribute.group(1)
+            if name == b"xmlns" or name.startswith(b"xmlns:"):
+                value = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
+                for char, escaped in _ATTRIBUTE_ESCAPES:
+                    value = value.replace(char, escaped)
+                out += b' %s="%s"' % (name, value)
+            else:
+                out += attribute.group(0)
+            position = attribute.end()
+        return bytes(out + text[position:])
+
+    return _MARKUP.sub(tag, canonical)
 
 
 def prefix_list(parent):

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """A small SMTP server on 127.0.0.1 for the notice tests (standard library only).
 
-  smtp_sink.py OUT_DIR [--refuse EMAIL=CODE ...] [--data-reply CODE]
+  smtp_sink.py OUT_DIR [--refuse EMAIL=CODE ...] [--data-reply CODE] [--data-delay SECONDS]
 
 Prints the port it listens on, then serves until killed. Every accepted message is written to
 OUT_DIR/<n>.eml with the envelope in OUT_DIR/<n>.json. --refuse answers RCPT TO for that
 address with CODE (e.g. 451 temporary, 550 permanent); --data-reply answers every DATA with
 CODE. Each refusal is a line in OUT_DIR/refused.log ("RCPT <address> CODE" or "DATA CODE").
+--data-delay answers an accepted message that many seconds after it was written (a slow server:
+the message counts as received from the moment its file exists).
 """
 import argparse
 import json
 import os
 import socketserver
+import time
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -65,6 +68,7 @@ class Handler(socketserver.StreamRequestHandler):
                     f.write(b"".join(lines))
                 with open(os.path.join(self.server.out, f"{n}.json"), "w") as f:
                     json.dump({"from": sender, "to": recipients}, f)
+                time.sleep(self.server.data_delay)
                 self.reply("250 queued")
             elif verb == "RSET":
                 sender, recipients = None, []
@@ -88,10 +92,11 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--refuse", action="append", default=[])
     parser.add_argument("--data-reply", type=int)
+    parser.add_argument("--data-delay", type=float, default=0.0)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     server = Server(("127.0.0.1", 0), Handler)
-    server.out, server.data_reply = args.out, args.data_reply
+    server.out, server.data_reply, server.data_delay = args.out, args.data_reply, args.data_delay
     server.refuse = {a: int(c) for a, c in (r.rsplit("=", 1) for r in args.refuse)}
     print(server.server_address[1], flush=True)
     server.serve_forever()

@@ -332,6 +332,17 @@ class XmlsecAgreementTests(TempFiles):
                          b'<a:m xmlns="urn:d" xmlns:a="urn:a"><a:c></a:c></a:m>')
         self.assertEqual(as4verify.exc_c14n(root[0]), b'<a:m xmlns:a="urn:a"><a:c></a:c></a:m>')
 
+    def test_namespace_uri_escaped_like_an_attribute_value(self):
+        # libxml2 writes the URI raw (xmlns="urn:d&e"); Canonical XML escapes it like an
+        # attribute value. Values that only look like declarations, and PIs, stay as they are.
+        root = as4verify.parse_xml(b'<r xmlns="urn:d&#38;e" xmlns:x="urn:x?a=1&amp;b=2"><?pi a<b xmlns:y="a&b"?>'
+                                   b'<x:c v="1 xmlns:z=\'&amp;\' &gt;">t xmlns:q="&amp;"</x:c></r>').getroot()
+        self.assertEqual(as4verify.exc_c14n(root),
+                         b'<r xmlns="urn:d&amp;e"><?pi a<b xmlns:y="a&b"?>'
+                         b'<x:c xmlns:x="urn:x?a=1&amp;b=2" v="1 xmlns:z=\'&amp;\' >">t xmlns:q="&amp;"</x:c></r>')
+        self.assertEqual(as4verify.exc_c14n(root[1], ["#default"]),
+                         b'<x:c xmlns="urn:d&amp;e" xmlns:x="urn:x?a=1&amp;b=2" v="1 xmlns:z=\'&amp;\' >">t xmlns:q="&amp;"</x:c>')
+
     def test_duplicate_id_is_refused(self):
         signed = self.sign_with_xmlsec(XMLSEC_ENVELOPE)
         wrapped = signed.replace(b"<env:Body ", b'<x:Decoy xmlns:wsu="%s" wsu:Id="_msg"/><env:Body ' % WSU.encode())

@@ -7,11 +7,12 @@ import EnvelopeXML
 /// (`name`, `boundary`, vendor ones) describe a transport or nothing the recipient needs, and
 /// every parameter kept is one more thing a receiving DMS must understand.
 ///
-/// The value comes from a client, or from another access point's document header, and is sent
-/// back verbatim in a `Content-Type` response header: it is read strictly (RFC 9110 §8.3.1:
-/// tokens and quoted-strings only, no control characters at all), so nothing can end or bend
-/// that header. Stored and served normalised: lower-case type, subtype and charset, the charset
-/// unquoted (`text/plain; charset=windows-1257`).
+/// The value comes from a client, or from another access point's document header (with the
+/// charset its payload's eb:PartProperties `CharacterSet` gives when the header names none:
+/// `DocumentHeaderCheck.mediaType`), and is sent back verbatim in a `Content-Type` response
+/// header: it is read strictly (RFC 9110 §8.3.1: tokens and quoted-strings only, no control
+/// characters at all), so nothing can end or bend that header. Stored and served normalised:
+/// lower-case type, subtype and charset, the charset unquoted (`text/plain; charset=windows-1257`).
 struct FileMediaType: Equatable {
     struct Invalid: Error, Equatable, CustomStringConvertible {
         var reason: String
@@ -84,14 +85,17 @@ struct FileMediaType: Equatable {
             guard parameters[name] == nil else { throw Invalid(reason: "parameter \(name) appears twice") }
             parameters[name] = v
         }
-        var charset: String?
-        if let c = parameters["charset"] {
-            guard !c.isEmpty, c.utf8.count <= Self.maxCharsetLength, c.utf8.allSatisfy(Self.isCharsetByte) else {
-                throw Invalid(reason: "charset must be a charset name (letters, digits and ! # $ % & ' + - ^ _ ` ~, at most \(Self.maxCharsetLength))")
-            }
-            charset = c.lowercased()
-        }
+        let charset = try parameters["charset"].map(Self.charset)
         return FileMediaType(essence: type.lowercased() + "/" + subtype.lowercased(), charset: charset)
+    }
+
+    /// A charset name as kept (lower-case), whether from a media type's parameter or from a
+    /// payload's eb:PartProperties `CharacterSet`; refused unless it is one.
+    static func charset(_ name: String) throws(Invalid) -> String {
+        guard !name.isEmpty, name.utf8.count <= Self.maxCharsetLength, name.utf8.allSatisfy(Self.isCharsetByte) else {
+            throw Invalid(reason: "charset must be a charset name (letters, digits and ! # $ % & ' + - ^ _ ` ~, at most \(Self.maxCharsetLength))")
+        }
+        return name.lowercased()
     }
 
     /// A stored value, to serve or carry on: normalised, or, for one that cannot be read

@@ -10,9 +10,10 @@ import Routing
 /// choosing that id would take over another company's addresses.
 ///
 /// So a registration's party id must name no directory row outside its own addresses. The
-/// directory changes on its own (imports), so this is checked at submission, again at approval,
-/// again when the P-Modes are built (a colliding registration gets no party), and per message by
-/// `mayServe` (the P-Mode build is cached until a registration changes, not the directory).
+/// directory changes on its own (imports, which warn of such rows: `rowConflicts`), so this is
+/// checked at submission, again at approval, again when the P-Modes are built (a colliding
+/// registration gets no party), and per message by `mayServe` (the P-Mode build is cached until a
+/// registration changes, not the directory).
 enum SelfServicePartyIds {
     /// A registration's party id is named by directory rows of addresses outside the registration.
     struct Conflict: Error, CustomStringConvertible {
@@ -24,6 +25,38 @@ enum SelfServicePartyIds {
             "party id \(partyId) of registration \(registrationId) is the access point of \(addresses.count) directory "
                 + "address(es) outside the registration (\(addresses.prefix(5).joined(separator: ", "))"
                 + (addresses.count > 5 ? ", …" : "") + ")"
+        }
+    }
+
+    /// A directory row that names the party id of a pending or approved access-point
+    /// registration for an address outside it. Found when the directory is imported, so the
+    /// operator learns it there (`as4gw directory import` warns per row) rather than from the
+    /// first refused submission; the row is imported all the same, since the directory may be
+    /// right and the registration wrong.
+    struct RowConflict: Equatable, CustomStringConvertible {
+        var address: String
+        var partyId: String
+        var registrationId: String
+        var status: RegistrationStatus
+        var description: String {
+            // An approved one: the P-Mode build leaves it out; a pending one: approval refuses it.
+            let consequence = status == .approved ? "that access point is taken out of service" : "the registration cannot be approved"
+            return "\(address) names party id \(partyId), the self-service access point of registration \(registrationId) "
+                + "(\(status.rawValue)) for other addresses: submissions to \(address) are refused, and \(consequence) "
+                + "until the directory or the registration is corrected"
+        }
+    }
+
+    /// The rows among `rows` (canonical address, and the party id of a remote access point)
+    /// that name an open access-point registration's party id for an address outside it.
+    static func rowConflicts(_ rows: [(address: String, partyId: String?)], registrations: [Registration]) -> [RowConflict] {
+        var open: [String: Registration] = [:]
+        for r in registrations where r.kind == .accessPoint && (r.status == .pending || r.status == .approved) {
+            if let partyId = r.partyId { open[partyId] = r }
+        }
+        return rows.compactMap { row in
+            guard let partyId = row.partyId, let r = open[partyId], !r.addresses.contains(row.address) else { return nil }
+            return RowConflict(address: row.address, partyId: partyId, registrationId: r.id, status: r.status)
         }
     }
 

@@ -29,6 +29,14 @@ enum CLI {
         return 2
     }
 
+    /// The login name of the real user id, or `uid N` without a passwd entry: who ran an
+    /// operator's command that the store records (from the system, not $USER, which the caller sets).
+    static func operatorAccount() -> String {
+        let uid = getuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
+    }
+
     static func reportEbmsError(_ error: Error, pretty: Bool) -> Int32 {
         let e = (error as? EbmsError) ?? EbmsError(.other, "\(error)")
         let json = JSON.object([

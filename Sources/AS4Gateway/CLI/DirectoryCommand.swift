@@ -23,7 +23,10 @@ enum DirectoryCommand {
             problem changes nothing. Otherwise all entries are stored in one transaction: new
             addresses added, existing ones overwritten, and with --replace every address not in
             FILE removed. Prints the counts (added, changed, unchanged, removed) and the time
-            taken. --allow-insecure-endpoints accepts http:// access points (tests only).
+            taken. An entry whose access point party id is that of a self-service access point
+            registered for other addresses is imported with a warning on stderr (FILE: warning:
+            ...): submissions to it are refused until the directory or the registration is
+            corrected. --allow-insecure-endpoints accepts http:// access points (tests only).
     export  Prints the whole directory, ordered by address, in CSV (default) or JSON; the output
             imports back unchanged.
     lookup  Prints the route decision for a message to ADDRESS (any spelling of it): outcome
@@ -78,26 +81,45 @@ enum DirectoryCommand {
             return 1
         }
         let read = ContinuousClock.now
-        let directory: any AddressDirectoryStore
+        let store: StoreLocation
         switch location(a) {
         case .failure(let code): return code
-        case .success(let l):
-            do { directory = try l.openAddressDirectory(schema: .existing) } catch {
-                return CLI.ioError("cannot open the store \(l.description): \(error)")
-            }
+        case .success(let l): store = l
+        }
+        let directory: any AddressDirectoryStore
+        do { directory = try store.openAddressDirectory(schema: .existing) } catch {
+            return CLI.ioError("cannot open the store \(store.description): \(error)")
         }
         defer { directory.close() }
+        let records = entries.map(DirectoryRecordConversion.record)
+        let conflicts: [SelfServicePartyIds.RowConflict]
+        do {
+            conflicts = try registrationConflicts(records, in: store)
+        } catch {
+            return CLI.ioError("cannot read the self-service registrations in \(store.description): \(error)")
+        }
         let result: AddressImportResult
         do {
-            result = try directory.importRecords(entries.map(DirectoryRecordConversion.record), replace: a.has("replace"), at: Date())
+            result = try directory.importRecords(records, replace: a.has("replace"), at: Date())
         } catch {
             return CLI.ioError("cannot store the directory: \(error)")
         }
         let stored = ContinuousClock.now
+        for conflict in conflicts { CLI.printError("\(path): warning: \(conflict)") }
         let counts = ImportCounts(added: result.added, changed: result.changed, unchanged: result.unchanged, removed: result.removed)
         print("\(path): \(entries.count) \(entries.count == 1 ? "entry" : "entries"): \(counts) "
               + "(read \(seconds(read - started)) s, stored \(seconds(stored - read)) s)")
         return 0
+    }
+
+    /// The rows that name a self-service access point's party id for an address outside its
+    /// registration (`SelfServicePartyIds.RowConflict`), read before anything is stored.
+    private static func registrationConflicts(_ records: [AddressRecord], in location: StoreLocation) throws -> [SelfServicePartyIds.RowConflict] {
+        let rows = records.map { (address: $0.address, partyId: $0.remote ? $0.partyId : nil) }
+        guard rows.contains(where: { $0.partyId != nil }) else { return [] }
+        let registrations = try location.openRegistrations(schema: .existing)
+        defer { registrations.close() }
+        return SelfServicePartyIds.rowConflicts(rows, registrations: try registrations.registrations(status: nil))
     }
 
     // MARK: export

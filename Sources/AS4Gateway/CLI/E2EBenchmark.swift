@@ -103,7 +103,7 @@ struct E2EBenchmark {
         let state = E2ESubmissions(count: messages)
         let benchStart = Date()
         let group = DispatchGroup()
-        let plan = SubmissionPlan(urls: ([a] + moreA).map { "http://127.0.0.1:\($0.submitPort)/submit" }, payloads: payloads, messages: messages,
+        let plan = SubmissionPlan(endpoints: try ([a] + moreA).map { try $0.submissionEndpoint() }, payloads: payloads, messages: messages,
                                   rate: rate, start: benchStart.addingTimeInterval(0.05))
         for t in 0..<min(concurrency, messages) {
             group.enter()
@@ -315,6 +315,14 @@ final class E2ENode {
         logPath = root + "/\(label).log"
     }
 
+    /// The node's submission URL and the token it wrote at start.
+    func submissionEndpoint() throws -> SubmissionPlan.Endpoint {
+        guard let token = SubmitToken.read(path: data + "/" + SubmitToken.fileName) else {
+            throw E2EBenchmark.Failure(description: "gateway \(name) wrote no submission token in \(data)")
+        }
+        return .init(url: "http://127.0.0.1:\(submitPort)/submit", token: token)
+    }
+
     var isRunning: Bool { process?.isRunning ?? false }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     var logTail: String { String(log.suffix(1500)) }
@@ -353,8 +361,13 @@ final class E2ENode {
 
 /// What the submitter threads share: immutable plan, atomically claimed indices, results under a lock.
 struct SubmissionPlan: Sendable {
+    struct Endpoint: Sendable {
+        var url: String
+        var token: String
+    }
+
     /// Submission endpoints, used in turn (one per node of gateway A).
-    var urls: [String]
+    var endpoints: [Endpoint]
     var payloads: [String]
     var messages: Int
     var rate: Double?
@@ -380,7 +393,9 @@ struct SubmissionPlan: Sendable {
             let body = "{\"to\": \"gw-b\", \"service\": \"urn:eadrese:services:delivery\", \"action\": \"DeliverDocument\", "
                 + "\"payloads\": [{\"path\": \"\(payloads[i % payloads.count])\", \"mimeType\": \"application/octet-stream\"}]}"
             do {
-                let r = try client.post(url: urls[i % urls.count], headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+                let endpoint = endpoints[i % endpoints.count]
+                let r = try client.post(url: endpoint.url, headers: [("Content-Type", "application/json"), ("Authorization", "Bearer " + endpoint.token)],
+                                        body: .bytes(Array(body.utf8)))
                 guard r.status == 202, let json = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
                       let id = json["messageId"] as? String else {
                     state.fail("HTTP \(r.status): \(String(decoding: r.body, as: UTF8.self))")

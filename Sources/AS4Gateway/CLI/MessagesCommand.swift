@@ -1,14 +1,16 @@
 import Foundation
 import MessageStore
 
-/// `as4gw messages list|show|retry` and `as4gw tail`: operators' view of a node's message store,
-/// read directly (the daemon may be running: SQLite in WAL mode lets both use the database).
+/// `as4gw messages list|show|retry|retry-intake` and `as4gw tail`: operators' view of a node's
+/// message store, read directly (the daemon may be running: SQLite in WAL mode lets both use the
+/// database), and the two operator writes (`retry`, `retry-intake`: MessagesCommand+RetryIntake).
 enum MessagesCommand {
     static let help = """
     Usage: as4gw messages list [--status S] [--since ISO-8601] [--direction in|out] [--address PARTY]
                                [--limit N] [--data DIR | --store URL | --config FILE] [--json]
            as4gw messages show ID [--direction in|out] [--data DIR | --store URL | --config FILE] [--json]
            as4gw messages retry ID [--data DIR | --store URL | --config FILE]
+           as4gw messages retry-intake ID|--all [--data DIR | --store URL | --config FILE]
 
     Reads the node's message store: SQLite in the data directory --data DIR, the store URL
     --store URL (sqlite:DIR or postgres://user@host:port/database), or the store of the
@@ -30,8 +32,19 @@ enum MessagesCommand {
     retry   Puts a Failed outbound message back in the queue: Submitted, due now, its attempt
             budget renewed, with a retry-requested event. The running gateway delivers it on its
             next poll. Refused for a message that is not outbound or not Failed.
+    retry-intake
+            Has the intake run again for an inbound message whose intake failed after its
+            receipt (inbound Failed: list them with --status Failed --direction in), once its
+            cause is fixed (P-Modes, directory, …): the message goes back to Received with an
+            intake-retry-requested event naming your account, and the running gateway (any node
+            of a shared PostgreSQL store) takes it in on its next round and logs
+            event=intake-retried with the outcome. Should it fail again, it is Failed again with
+            the new reason; an access point told Failed before is not told again. --all does it
+            for every inbound Failed message. Refused for a message that is not inbound or not
+            Failed.
 
-    Exit status: 0 success; 1 message not found, or retry refused; 2 usage or I/O error.
+    Exit status: 0 success; 1 message not found, or retry or retry-intake refused; 2 usage or
+    I/O error.
     """
 
     static func run(_ args: [String]) -> Int32 {
@@ -40,8 +53,9 @@ enum MessagesCommand {
         case "list": return list(Array(rest))
         case "show": return show(Array(rest))
         case "retry": return retry(Array(rest))
+        case "retry-intake": return retryIntake(Array(rest))
         case "--help", "-h", "help": print(help); return 0
-        case nil: return CLI.usageError("messages needs a subcommand: list, show or retry", help: help)
+        case nil: return CLI.usageError("messages needs a subcommand: list, show, retry or retry-intake", help: help)
         case let other?: return CLI.usageError("messages: unknown subcommand \(other)", help: help)
         }
     }

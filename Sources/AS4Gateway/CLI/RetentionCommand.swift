@@ -66,13 +66,6 @@ enum RetentionCommand {
 
     struct ExitCode: Error { var code: Int32; init(_ code: Int32) { self.code = code } }
 
-    /// The login name of the real user id, or `uid N` without a passwd entry.
-    static func operatorAccount() -> String {
-        let uid = getuid()
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
-        return String(cString: name)
-    }
-
     static func purge(_ args: [String]) -> Int32 {
         let a: Arguments
         do { a = try Arguments(args, valued: ["data", "config"], flags: ["dry-run", "trust-clock"]) } catch { return CLI.usageError("\(error)", help: help) }
@@ -95,7 +88,7 @@ enum RetentionCommand {
             // The account that ran it, from the system (not $USER, which the caller sets), and the
             // same event lines as the daemon's purge on stderr.
             let log = EventLog(format: .logfmt)
-            var purge = RetentionPurge(store: store, log: log, by: "cli:" + Self.operatorAccount())
+            var purge = RetentionPurge(store: store, log: log, by: "cli:" + CLI.operatorAccount())
             purge.clockBound = bound
             summary = try purge.run(now: Date(), dryRun: a.has("dry-run"), trustClock: a.has("trust-clock"))
         } catch {

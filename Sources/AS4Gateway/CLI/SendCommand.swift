@@ -6,10 +6,14 @@ enum SendCommand {
     static let help = """
     Usage: as4gw send --to PARTY --service S --action A [--service-type T] [--property K=V ...]
                       [--conversation-id ID] [--message-id ID] [--ref-to ID] [--mime-type TYPE]
-                      [--character-set CS] [--part-property K=V ...] [--submit URL] FILE...
+                      [--character-set CS] [--part-property K=V ...] [--config FILE]
+                      [--submit URL] [--token-file PATH] FILE...
 
     Queues a message for delivery by the running gateway (default submission endpoint
-    http://127.0.0.1:8080/submit) and prints its message id. The gateway seals it per the
+    http://127.0.0.1:8080/submit, or the apiListener of --config) and prints its message id.
+    The endpoint wants the token the daemon keeps in its data directory (submit.token, readable
+    by the daemon's user only): read from --token-file, else from the data directory of --config,
+    else from ./data/submit.token. The gateway seals it per the
     P-Mode agreed with PARTY and delivers it with retries; `as4gw serve` logs the outcome.
     --ref-to names the message this one answers (eb:RefToMessageId; the reply leg of a Two-Way
     P-Mode); without --conversation-id the reply joins that message's conversation.
@@ -23,7 +27,8 @@ enum SendCommand {
         let a: Arguments
         do {
             a = try Arguments(args, valued: ["to", "service", "service-type", "action", "property", "conversation-id", "message-id",
-                                             "ref-to", "mime-type", "character-set", "part-property", "submit"], flags: [])
+                                             "ref-to", "mime-type", "character-set", "part-property", "submit", "config",
+                                             "token-file"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -54,10 +59,21 @@ enum SendCommand {
             ("properties", .object(properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("payloads", .array(payloads)),
         ]).serialized(pretty: false)
+        let endpoint: (url: String, tokenFile: String)
+        do {
+            endpoint = try Self.endpoint(config: a.value("config"), submit: a.value("submit"), tokenFile: a.value("token-file"))
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        guard let token = SubmitToken.read(path: endpoint.tokenFile) else {
+            return CLI.ioError("cannot read the submission token \(endpoint.tokenFile): the daemon writes it at start; "
+                               + "run as the daemon's user, or name it with --token-file or the daemon's --config")
+        }
         do {
             let client = try HTTPClient(configuration: HTTPClientConfiguration())
-            let response = try client.post(url: a.value("submit") ?? "http://127.0.0.1:8080/submit",
-                                           headers: [("Content-Type", "application/json")], body: .bytes(Array(body.utf8)))
+            let response = try client.post(url: endpoint.url,
+                                           headers: [("Content-Type", "application/json"), ("Authorization", "Bearer " + token)],
+                                           body: .bytes(Array(body.utf8)))
             let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
             if response.status == 202, let id = json?["messageId"] as? String {
                 print(id)
@@ -68,5 +84,21 @@ enum SendCommand {
         } catch {
             return CLI.ioError("cannot reach the gateway: \(error)")
         }
+    }
+
+    /// The submission URL and token file: explicit options first, then the daemon's configuration.
+    static func endpoint(config path: String?, submit: String?, tokenFile: String?) throws -> (url: String, tokenFile: String) {
+        guard let path else {
+            return (submit ?? "http://127.0.0.1:8080/submit", tokenFile ?? "./data/" + SubmitToken.fileName)
+        }
+        let config = try GatewayConfiguration.load(path: path)
+        let listener = config.apiListener
+        guard submit != nil || listener.tls == nil else {
+            throw Arguments.UsageError(description: "the apiListener of \(path) uses TLS: name the submission URL with --submit")
+        }
+        let host = ["0.0.0.0", "::", ""].contains(listener.address) ? "127.0.0.1"
+            : listener.address.contains(":") ? "[\(listener.address)]" : listener.address
+        return (submit ?? "http://\(host):\(listener.port)\(listener.path)",
+                tokenFile ?? config.dataDirectory + "/" + SubmitToken.fileName)
     }
 }

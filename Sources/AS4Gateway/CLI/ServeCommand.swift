@@ -133,7 +133,7 @@ enum ServeCommand {
         started.withLock { $0 = gateway.context }
         done.wait()
         if !gateway.stop() {
-            // Handlers still run inside the C libraries: no atexit clean-ups under them.
+            // Threads still run inside the C libraries: no atexit clean-ups under them.
             fflush(nil)
             _exit(0)
         }

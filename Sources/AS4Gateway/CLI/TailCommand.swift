@@ -92,8 +92,9 @@ enum TailCommand {
 
     static func level(of event: MessageEvent) -> EventLog.Level {
         if event.status == .failed { return .error }
-        // A duplicate, a withdrawal, a receipt after the queue had given up: worth a look.
-        if ["duplicate", "withdrawn", "late-receipt"].contains(event.code) { return .warning }
+        // A duplicate, a withdrawal, a receipt or an error after the queue had given up (an
+        // error after a receipt leaves the message Delivered): worth a look.
+        if ["duplicate", "withdrawn", "late-receipt", "late-error"].contains(event.code) { return .warning }
         if event.status == .submitted, let code = event.code, code != "retry-requested" { return .warning }
         return .info
     }

@@ -57,9 +57,11 @@ struct DocumentExchange {
         } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
             let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
             let detail = "could not be queued for \(r.party ?? "?"): \(reason)"
-            try context.mailbox.updateRecipient(RecipientUpdate(messageId: d.messageId, address: r.address, status: .failed, detail: detail,
-                                                                notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail)),
-                                                at: Date())
+            // Two nodes' start-up requeues may both meet this recipient: the one whose update
+            // made it Failed reports it, so the origin is not told twice.
+            guard try context.mailbox.updateRecipient(RecipientUpdate(messageId: d.messageId, address: r.address, status: .failed, detail: detail,
+                                                                      notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail)),
+                                                      at: Date()) else { return false }
             context.log.log(.error, "document-unqueueable", ["document_id": d.messageId, "recipient": r.address, "to": r.party, "reason": reason])
             reportToOrigin(d, recipient: r.address, status: .failed,
                            decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: Date()), retrievedAt: nil)
@@ -68,14 +70,30 @@ struct DocumentExchange {
     }
 
     /// Tells the access point a document came from what became of it at recipient `recipient`.
-    func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws {
+    /// Returns false, queueing nothing, for a `Failed` report about a document that came by AS4
+    /// (`refTo` its carrier) when one about that recipient was queued already (`OriginFailedReport`).
+    @discardableResult
+    func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws -> Bool {
+        var keyed: String?
+        if report.status == RecipientStatus.failed.rawValue, let refTo {
+            let id = try OriginFailedReport.messageId(carrier: refTo, documentId: report.documentId, recipient: report.recipient,
+                                                      domain: context.messageIdDomain)
+            // Checked before sealing to save the signature; the queue's unique id is the last word.
+            if try context.store.findMessage(id: id, direction: .outbound) != nil { return false }
+            keyed = id
+        }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.statusAction, conversationId: report.documentId,
             refToMessageId: refTo, properties: ["originalSender": report.recipient, "finalRecipient": sender, "documentId": report.documentId],
             payloads: [])
         let payload = Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                               body: .bytes(Array(try EAddressMessages.encode(report))))
-        try Outbound(context: context).queue(request, payloads: [payload], id: Identifier.messageId(domain: context.messageIdDomain))
+        do {
+            try Outbound(context: context).queue(request, payloads: [payload], id: keyed ?? Identifier.messageId(domain: context.messageIdDomain))
+        } catch StoreError.duplicateMessageId where keyed != nil {
+            return false
+        }
+        return true
     }
 
     /// After a recipient here moved on (retrieved, answered): report it to the document's origin,
@@ -85,7 +103,9 @@ struct DocumentExchange {
         let report = EAddressMessages.StatusReport(documentId: d.messageId, recipient: recipient, status: status.rawValue,
                                                    code: decision?.code, reason: decision?.reason, at: Date(), retrievedAt: retrievedAt)
         do {
-            try sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender)
+            if try !sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender) {
+                context.log.log(.info, "status-reported-already", ["document_id": d.messageId, "to": origin, "status": status.rawValue])
+            }
         } catch {
             context.log.log(.error, "status-not-sent", ["document_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
         }
@@ -148,22 +168,21 @@ struct DocumentExchange {
             return IntakeFailure(code: IntakeFailure.documentHeaderInvalid, reason: "\(problem.description); \(origin) could not be told",
                                  report: .notSent)
         }
-        let refTo = m.metadata.messageId
         let files = Array(m.parts.dropFirst())
         let size = Int(files.reduce(Int64(0)) { $0 + $1.file.size })
         // Kept in canonical spelling, as submissions are: inboxes, limits and legal holds match by it.
         let senderAddress = (try? EAddress(header.sender).canonical) ?? header.sender
         let recipientAddress = (try? EAddress(header.recipient).canonical) ?? header.recipient
         if let reason = try senderRefusal(header.sender, origin: origin) {
-            return try refuse(header, origin: origin, refTo: refTo, code: Self.senderNotServed, reason: reason)
+            return try refuse(header, origin: origin, carrier: m, code: Self.senderNotServed, reason: reason)
         }
         // The same rules as a submission here: reported back Failed with the same code.
         if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
-            return try refuse(header, origin: origin, refTo: refTo, code: refusal.outcome, reason: refusal.reason)
+            return try refuse(header, origin: origin, carrier: m, code: refusal.outcome, reason: refusal.reason)
         }
         guard let recipientEAddress = try? EAddress(header.recipient) else {
             // An e-address since DocumentHeaderCheck; kept so a bad one is refused, not retried.
-            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentHeaderInvalid,
+            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentHeaderInvalid,
                               reason: "the recipient \(header.recipient) is not an e-address")
         }
         let decision = try context.router.route(to: recipientEAddress, from: try? EAddress(header.sender), size: size, at: Date())
@@ -173,7 +192,7 @@ struct DocumentExchange {
             // Refused before the receipt (MailboxQuota in InboundProcessor, pushed or pulled) when
             // the message names finalRecipient; one without it, or racing another, lands here.
             if let full = try MailboxQuota(context: context).refusal(for: recipientAddress, adding: size) {
-                return try refuse(header, origin: origin, refTo: refTo, code: MailboxQuota.outcome, reason: full)
+                return try refuse(header, origin: origin, carrier: m, code: MailboxQuota.outcome, reason: full)
             }
             // The AS4 message that brought this recipient (one per recipient): its carrier, which
             // the retention purge erases with the document and the evidence names.
@@ -181,13 +200,13 @@ struct DocumentExchange {
         case .remoteAccessPoint(let remote):
             // Hub: on to the access point serving the address, never back where it came from.
             guard let party = try accessPointParty(remote.accessPoint.partyId, for: recipientAddress), party != origin else {
-                return try refuse(header, origin: origin, refTo: refTo, code: "noAgreement",
+                return try refuse(header, origin: origin, carrier: m, code: "noAgreement",
                                   reason: "this gateway cannot forward to access point \(remote.accessPoint.partyId)")
             }
             recipient = .init(address: recipientAddress, route: .remote, status: .submitted, party: party,
                               as4MessageId: Identifier.messageId(domain: context.messageIdDomain))
         default:
-            return try refuse(header, origin: origin, refTo: refTo, code: decision.outcome, reason: decision.reason)
+            return try refuse(header, origin: origin, carrier: m, code: decision.outcome, reason: decision.reason)
         }
         // A later arrival of a document held already (another recipient: one AS4 message each)
         // adds only its recipient; its payloads are not copied into files nothing would name.
@@ -195,16 +214,16 @@ struct DocumentExchange {
         // refused, never merged (the insert refuses it too, should two arrive at once).
         let heldDocument = try context.mailbox.document(messageId: header.documentId)
         if let held = heldDocument, held.originParty != origin {
-            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentIdTaken,
+            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
                               reason: Self.documentIdTaken(header.documentId, heldFrom: held.originParty))
         }
         let documentFiles: [DocumentFile]
         do {
             documentFiles = heldDocument != nil ? [] : try zip(header.files, files).map {
-                DocumentFile(name: $0.name, mimeType: $0.mimeType, file: try fileBacked($1))
+                DocumentFile(name: $0.name, mimeType: DocumentHeaderCheck.mediaType($0, of: $1), file: try fileBacked($1))
             }
         } catch let missing as PayloadMissing {
-            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.payloadMissing, reason: missing.reason)
+            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.payloadMissing, reason: missing.reason)
         }
         var document = NewDocument(
             messageId: header.documentId, connection: nil, idempotencyKey: nil, sender: senderAddress, metadata: header.metadata,
@@ -220,7 +239,7 @@ struct DocumentExchange {
         } catch MailboxStoreError.conflict {
             // Another access point's document with this id was stored between the check and here.
             let holder = try context.mailbox.document(messageId: header.documentId)?.originParty
-            return try refuse(header, origin: origin, refTo: refTo, code: IntakeFailure.documentIdTaken,
+            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
                               reason: Self.documentIdTaken(header.documentId, heldFrom: holder))
         }
         guard case .stored = inserted else { return nil }
@@ -336,11 +355,15 @@ struct DocumentExchange {
     /// says so in the intake failure it returns. When no report can be queued (no status leg back
     /// to the origin, no usable certificate: configuration, not a passing fault), the failure says
     /// that instead; store and disk errors are thrown, to be tried again.
-    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, refTo: String, code: String, reason: String) throws -> IntakeFailure {
+    private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, carrier: StoredMessage, code: String, reason: String) throws -> IntakeFailure {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
         do {
-            try sendStatus(toParty: origin, refTo: refTo, report: report, sender: header.sender)
+            // Told before, by an intake of this message that failed already (an operator had it
+            // run again, or a crash repeated it): one Failed report per outcome, so not again.
+            guard try sendStatus(toParty: origin, refTo: carrier.metadata.messageId, report: report, sender: header.sender) else {
+                return IntakeFailure(code: code, reason: "\(reason); reported Failed to \(origin) at an earlier intake, not again", report: .sent)
+            }
         } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
             let why = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
             return IntakeFailure(code: code, reason: "\(reason); \(origin) could not be told: \(why)", report: .notSent)

@@ -17,7 +17,11 @@ import Routing
 ///   properties (`MailboxQuota`), the intake places the document by the header, and the receipt
 ///   must vouch for the document that is placed. One AS4 message carries a document to one
 ///   recipient, so the rule is equality (addresses in canonical spelling, as the intake keeps them);
-/// - the header lists as many files as follow it, each with the size and SHA-256 of its payload;
+/// - the header lists as many files as follow it, each with the size and SHA-256 of its payload,
+///   and a name the REST API would take in a submission (`DocumentFileName`: no path, no `..`);
+/// - a payload's eb:PartProperties `CharacterSet` is a charset name and, where the header's media
+///   type names a charset too, the same one (the intake keeps the file's charset from either,
+///   `mediaType`).
 /// - its documentId is one the API can name in a URL (`DocumentIdentifier`), and its metadata
 ///   meets the rule a submission's does (`DocumentMetadata`): the API serves both as they came.
 ///
@@ -141,6 +145,15 @@ enum DocumentHeaderCheck {
     static func checkFiles(_ listed: [EAddressMessages.FileInfo], _ files: [MessagePart]) throws {
         guard listed.count == files.count else { throw DocumentHeaderProblem.fileCount(listed: listed.count, carried: files.count) }
         for (i, (info, part)) in zip(listed, files).enumerated() {
+            // Refused, not renamed: the DMS that saves the file may be anybody's software, so a
+            // path must never reach it, and a safe name made up here would be a document the
+            // sender did not send, vouched for by our receipt. Before the receipt the sender's
+            // gateway still gets an error naming the rule, as its own DMS would from our API.
+            do throws(DocumentFileName.Invalid) {
+                _ = try DocumentFileName.check(info.name)
+            } catch {
+                throw DocumentHeaderProblem.fileName(position: i + 1, of: files.count, why: error.reason)
+            }
             if info.size != part.file.size {
                 throw DocumentHeaderProblem.fileSize(position: i + 1, of: files.count, contentId: part.contentId,
                                                      listed: info.size, carried: part.file.size)
@@ -149,7 +162,36 @@ enum DocumentHeaderCheck {
                 throw DocumentHeaderProblem.fileHash(position: i + 1, of: files.count, contentId: part.contentId,
                                                      listed: info.sha256, carried: part.file.sha256)
             }
+            guard let property = characterSet(of: part) else { continue }
+            let charset: String
+            do throws(FileMediaType.Invalid) {
+                charset = try FileMediaType.charset(property)
+            } catch {
+                throw DocumentHeaderProblem.characterSetInvalid(position: i + 1, of: files.count, contentId: part.contentId, why: error.reason)
+            }
+            if let named = FileMediaType.stored(info.mimeType).charset, named != charset {
+                throw DocumentHeaderProblem.charsetDiffers(position: i + 1, of: files.count, contentId: part.contentId,
+                                                           header: named, property: charset)
+            }
         }
+    }
+
+    /// The payload's eb:PartProperties `CharacterSet`, as sent.
+    static func characterSet(of part: MessagePart) -> String? {
+        part.properties.first { $0.name == EbmsConstants.characterSet }?.value
+    }
+
+    /// A file's media type as the intake keeps it: the header's, with the charset of the
+    /// payload's `CharacterSet` when the header names none. A gateway may say a file's charset
+    /// only there (ebMS3 has the property for it) and a DMS reading the file without it would
+    /// guess. For a header and payload `checkFiles` passed; a `CharacterSet` that is no charset
+    /// name (a message received before that check) is left out.
+    static func mediaType(_ info: EAddressMessages.FileInfo, of part: MessagePart) -> String {
+        let type = FileMediaType.stored(info.mimeType)
+        guard type.charset == nil, let property = characterSet(of: part), let charset = try? FileMediaType.charset(property) else {
+            return info.mimeType
+        }
+        return FileMediaType(essence: type.essence, charset: charset).text
     }
 
     /// What the decoder found wrong, by place (a JSON pointer) and kind; never a value.

@@ -29,6 +29,14 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
     /// `position` counts from 1 among the files (the payloads after the header).
     case fileSize(position: Int, of: Int, contentId: String, listed: Int64, carried: Int64)
     case fileHash(position: Int, of: Int, contentId: String, listed: String, carried: String)
+    /// A file name the REST API would refuse in a submission (`DocumentFileName`): a path, `..`,
+    /// empty, too long. `why` is that rule's reason; the name itself is not quoted.
+    case fileName(position: Int, of: Int, why: String)
+    /// The payload's eb:PartProperties `CharacterSet` is no charset name (`why`: the rule).
+    case characterSetInvalid(position: Int, of: Int, contentId: String, why: String)
+    /// The header's media type names one charset, the payload's `CharacterSet` another (both
+    /// checked charset names, so quotable).
+    case charsetDiffers(position: Int, of: Int, contentId: String, header: String, property: String)
 
     /// The values a document's header and its carrier's eb:MessageProperties both give.
     enum CarrierField: Equatable {
@@ -58,8 +66,9 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
     /// code fits a payload's content (0001 and 0009 are about the ebMS header), so it is Other.
     var code: EbmsError.Code {
         switch self {
-        case .noHeader, .headerTooLarge, .headerUnreadable, .notAnAddress, .documentIdRefused, .metadataRefused: return .other
-        case .differsFromProperty, .fileCount, .fileSize, .fileHash: return .valueInconsistent
+        case .noHeader, .headerTooLarge, .headerUnreadable, .notAnAddress, .fileName, .characterSetInvalid, .documentIdRefused, .metadataRefused:
+            return .other
+        case .differsFromProperty, .fileCount, .fileSize, .fileHash, .charsetDiffers: return .valueInconsistent
         }
     }
 
@@ -91,6 +100,13 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
         case .fileHash(let position, let count, let contentId, let listed, let carried):
             return "file \(position) of \(count) (payload cid:\(contentId)): the document header gives SHA-256 \(Self.prefix(listed)), "
                 + "the payload's (decrypted, decompressed) is \(Self.prefix(carried))"
+        case .fileName(let position, let count, let why):
+            return "file \(position) of \(count): the document header's file name is refused, as in a submission here: \(why)"
+        case .characterSetInvalid(let position, let count, let contentId, let why):
+            return "file \(position) of \(count) (payload cid:\(contentId)): eb:PartProperties CharacterSet is refused: \(why)"
+        case .charsetDiffers(let position, let count, let contentId, let header, let property):
+            return "file \(position) of \(count) (payload cid:\(contentId)): the document header gives its charset as \(header), "
+                + "but eb:PartProperties CharacterSet is \(property)"
         }
     }
 

@@ -311,39 +311,60 @@ final class Gateway {
         }
     }
 
-    /// Returns false when request handlers were still running at the deadline: the caller must
-    /// then leave with `_exit`, not `exit`, which would run library clean-ups (OpenSSL's,
-    /// libxml2's) under those threads' feet.
+    /// Returns false when anything was still running at the deadline (a request handler, a
+    /// delivery, a background job, each perhaps waiting on a stalled database or peer): the
+    /// caller must then leave with `_exit`, not `exit`, which would run library clean-ups
+    /// (OpenSSL's, libxml2's) under those threads' feet. The stores are then left open too:
+    /// closing one waits for the calls in it.
     @discardableResult
     func stop() -> Bool {
         let grace = context.config.shutdownGraceSeconds
         context.log.log(.info, "stopping", ["reason": "finishing in-flight work (up to \(Int(grace)) s)"])
         let deadline = Date().addingTimeInterval(grace)
         context.stopping.store(true, ordering: .sequentiallyConsistent)
-        // Both work listeners stop taking connections at once and drain side by side: one slow
-        // request on one of them must not leave the other open to new work.
+        // Everything stops taking new work at once and finishes what it holds side by side: one
+        // slow request on one listener must not leave the other open to new work, nor the
+        // workers claiming deliveries that the end of the grace period would cut off.
         let group = DispatchGroup()
-        let unfinished = Atomic<Int>(0)
-        for server in [submissionServer, as4Server].compactMap({ $0 }) {
-            DispatchQueue.global().async(group: group) {
-                if !server.stop(gracePeriod: grace) { unfinished.add(1, ordering: .relaxed) }
+        // By the order the parts are listed in, so the log line reads the same every time.
+        let abandoned = Mutex<[Int: [String]]>([:])
+        var parts = 0
+        // A thread each, since each may block until the deadline: the global dispatch queues start
+        // blocking work only a few blocks at a time (eight 1 s sleeps took 3 s on two cores), which
+        // would let some parts go on taking work well into the grace period.
+        func stopping(_ stop: @escaping @Sendable () -> [String]) {
+            let part = parts
+            parts += 1
+            group.enter()
+            let thread = Thread {
+                let left = stop()
+                abandoned.withLock { $0[part] = left }
+                group.leave()
             }
+            thread.name = "as4gw/stop-\(part)"
+            thread.start()
         }
+        for (name, server) in [("api", submissionServer), ("as4", as4Server)] {
+            guard let server else { continue }
+            stopping { server.stop(gracePeriod: grace) ? [] : ["requests on the \(name) listener"] }
+        }
+        if let workers { stopping { workers.stop(deadline: deadline).map { "delivery worker \($0)" } } }
+        if let puller { stopping { puller.stop(deadline: deadline) ? [] : ["the pull worker"] } }
+        if let mailboxWorker { stopping { mailboxWorker.stop(deadline: deadline) ? [] : ["the mailbox worker"] } }
+        if let webhookPusher { stopping { webhookPusher.stop(deadline: deadline) ? [] : ["the webhook pusher"] } }
+        if let noticeMailer { stopping { noticeMailer.stop(deadline: deadline) ? [] : ["the e-mail notice mailer"] } }
         group.wait()
-        // A handler still running cannot be interrupted and the grace period holds, so the daemon
-        // exits under it: its client gets no answer (an AS4 sender retries; the store's
-        // transactions keep it consistent), and the stores it uses are left open, not closed.
-        let handlersRunning = unfinished.load(ordering: .relaxed) > 0
-        if handlersRunning {
-            context.log.log(.warning, "stopping", ["reason": "requests still being handled after \(Int(grace)) s: exiting without their answers"])
-        }
-        workers?.stop(count: context.config.outboundWorkers, deadline: deadline)
-        puller?.stop(deadline: deadline)
-        mailboxWorker?.stop(deadline: deadline)
-        webhookPusher?.stop(deadline: Date())
-        noticeMailer?.stop(deadline: Date().addingTimeInterval(1))
-        adminServer?.stop(gracePeriod: 0)
-        guard !handlersRunning else {
+        // /readyz kept saying "stopping" during the drain; a scrape still running now is cut off.
+        if let adminServer, !adminServer.stop(gracePeriod: 0) { abandoned.withLock { $0[parts] = ["requests on the admin listener"] } }
+        let left = abandoned.withLock { $0 }.sorted { $0.key < $1.key }.flatMap(\.value)
+        guard left.isEmpty else {
+            // A thread blocked in a C library (libpq waiting on a database that stopped
+            // answering, libcurl on a peer) cannot be interrupted from here, and the grace
+            // period holds: the process leaves without it. Nothing it held was accepted: an
+            // answer not sent promised nothing, and the database keeps only what committed.
+            context.log.log(.warning, "stop-abandoned", ["reason": "still running after \(Int(grace)) s, exiting without: "
+                + left.joined(separator: ", ") + ". Requests cut off get no answer (their senders retry), open database transactions "
+                + "roll back, and deliveries cut off go back to the queue (at this node's next start, or to another node when their lease ends)"])
             context.log.log(.info, "stopped", [:])
             return false
         }

@@ -332,6 +332,13 @@ struct GatewayConfiguration: Codable, Sendable {
         case nil: return dataDirectory
         }
     }
+
+    /// The configured files that hold private keys or passwords, wherever they lie.
+    var secretFiles: [String] {
+        let identities = keys.map { k in [k.signingKey, k.encryptionKey] + (k.tlsClientKey.map { [$0] } ?? [])
+            + k.additional.flatMap { [$0.signingKey, $0.encryptionKey] } } ?? []
+        return identities + [as4Listener.tls?.key, apiListener.tls?.key, notices?.passwordFile].compactMap { $0 }
+    }
 }
 
 // Hand-written decoding for the nested objects: each refuses keys it does not know, and the

@@ -51,6 +51,11 @@ final class GatewayContext: Sendable {
     /// The real paths of our data, P-Mode and store folders, which no submitted payload may come
     /// from (resolved once: they do not move while the daemon runs).
     let ownFolders: [String]
+    /// Files no submitted payload may be either: the configured private keys and secrets, which
+    /// may lie outside the folders above.
+    let ownSecretFiles: Set<String>
+    /// What `as4gw send` must present to the operators' submission endpoint (`SubmitToken`).
+    let submitToken: String
     let workerHandoff = WorkerHandoff()
     /// Signed PullRequests already answered, kept in the store so every node refuses a replay.
     var pullReplays: ReplayGuard { ReplayGuard(store: store) }
@@ -58,6 +63,9 @@ final class GatewayContext: Sendable {
     /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
     let payloadIntegrity = PayloadIntegrity()
     let metrics = GatewayMetrics()
+    /// Whether other nodes may run the background jobs too (a PostgreSQL store), so that a node
+    /// failing at one may leave it to them (`JobStandAside`).
+    let sharesJobs: Bool
     /// Whether `MailboxWorker` keeps failing, for `/readyz`.
     let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
@@ -76,6 +84,7 @@ final class GatewayContext: Sendable {
         // Beside the message store: with PostgreSQL, every node serves from the same state.
         // Each store is a connection pool of its own; docs/CONFIG.md (PostgreSQL) adds them up.
         let location = try config.storeLocation()
+        if case .postgres = location { sharesJobs = true } else { sharesJobs = false }
         self.mailbox = try location.openMailbox(schema: .migrate)
         self.addresses = try location.openAddressDirectory(schema: .migrate)
         self.notices = try location.openNotices(schema: .migrate)
@@ -102,6 +111,8 @@ final class GatewayContext: Sendable {
         self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
+        ownSecretFiles = Set(config.secretFiles.map(Outbound.realPath))
+        submitToken = try SubmitToken.load(dataDirectory: config.dataDirectory)
     }
 
     /// Validator for a partner's signatures: the truststore plus the partner's own P-Mode

@@ -75,7 +75,8 @@ struct InboundProcessor: HTTPHandler {
         if message.messaging.userMessage != nil {
             switch processUserMessage(message, started: started, clientCertificate: request.head.clientCertificate) {
             case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
-            case .failure(let f): return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields, profile: f.profile)
+            case .failure(let f):
+                return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields, notUnderstood: f.notUnderstood, profile: f.profile)
             }
         }
         if let finding = message.profileFindings.first {
@@ -152,6 +153,9 @@ struct InboundProcessor: HTTPHandler {
         /// The profile of the agreement the message matched, if it matched one: the error
         /// signal is signed with a key it suits, as a receipt would be.
         var profile: SecurityProfile? = nil
+        /// The mandatory header blocks not processed, when that is why: the error signal then
+        /// carries an env:MustUnderstand fault naming each (SOAP 1.2 Part 1 §2.6, §5.4.8).
+        var notUnderstood: [HeaderBlockName] = []
     }
 
     /// The receive path of a user message, pushed to us or pulled by us (`pulled: true`): profile
@@ -169,7 +173,9 @@ struct InboundProcessor: HTTPHandler {
         var fields = Self.fields(user)
         var profile: SecurityProfile?
         func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields, profile: profile)) }
-        if let error = Self.notUnderstood(message) { return fail(error) }
+        if let error = Self.notUnderstood(message) {
+            return .failure(ReceiveFailure(error: error, refTo: id, fields: fields, notUnderstood: message.envelope.notUnderstood))
+        }
         if let finding = message.profileFindings.first { return fail(finding.error) }
         // The properties go to the consumer whole or the message is refused: none is cut short
         // or dropped to fit the store (PropertyLimits).

@@ -7,7 +7,8 @@ import Synchronization
 
 /// Connects the AS4 store to the backend API, following the store's event history (one thread):
 /// - a received e-address document or status message is taken in (`DocumentExchange`) and then
-///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`);
+///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`); one
+///   an operator put back to `Received` (`messages retry-intake`) is taken in again the same way;
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
@@ -24,7 +25,8 @@ import Synchronization
 /// the same every `unsentInterval` for recipients left so for `unsentAge` (another node of the
 /// same store may have died in between, and it may not be restarted).
 /// With several nodes on one PostgreSQL store, the loop runs under the store's job lock
-/// (`MailboxStore.exclusively`), so one node at a time advances the shared cursor.
+/// (`MailboxStore.exclusively`), so one node at a time advances the shared cursor, and a node
+/// whose rounds keep failing leaves the job to the others for a while (`JobStandAside`).
 final class MailboxWorker: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
@@ -41,69 +43,27 @@ final class MailboxWorker: Sendable {
         self.context = context
     }
 
+    /// What the loop keeps from one pass to the next.
+    struct PassState {
+        var failures = RepeatedFailureLog()
+        var deadlinesChecked = Date.distantPast
+        var purged = Date.distantPast
+        var clockWatch = ClockStepWatch()
+        var unsentChecked = Date()
+        var seenRequests: SeenRequestCleanup
+        var standAside: JobStandAside
+    }
+
+    func newPassState() -> PassState {
+        PassState(seenRequests: SeenRequestCleanup(store: context.store, keepFor: context.pullReplays.keepFor),
+                  standAside: JobStandAside(enabled: context.sharesJobs))
+    }
+
     func start() {
         let thread = Thread { [self] in
-            var failures = RepeatedFailureLog()
-            var deadlinesChecked = Date.distantPast
-            var purged = Date.distantPast
-            var clockWatch = ClockStepWatch()
-            var unsentChecked = Date()
-            var seenRequests = SeenRequestCleanup(store: context.store, keepFor: context.pullReplays.keepFor)
+            var state = newPassState()
             while running.load(ordering: .sequentiallyConsistent) {
-                do {
-                    // One node at a time follows the history and enforces deadlines; on the
-                    // others this finds the job taken and waits for its next turn.
-                    let worked = try context.mailbox.exclusively(job: Self.cursorName) { () throws -> Int in
-                        if Date().timeIntervalSince(deadlinesChecked) >= Self.deadlineInterval {
-                            try enforceDeadlines(now: Date())
-                            try removeAbandonedUploads(now: Date())
-                            deadlinesChecked = Date()
-                        }
-                        if Date().timeIntervalSince(unsentChecked) >= Self.unsentInterval {
-                            unsentChecked = Date()
-                            try queueUnsent(olderThan: Self.unsentAge)
-                        }
-                        if Date().timeIntervalSince(purged) >= context.config.retention.purgeIntervalSeconds {
-                            // A purge that fails is tried again at the next interval; it must not
-                            // hold up taking in documents and their answers.
-                            do {
-                                let now = Date()
-                                var forward: TimeInterval?
-                                if let step = clockWatch.step(wall: now), abs(step) > ClockStepWatch.tolerance {
-                                    // Set back purges less, never early: noted, not deferred.
-                                    context.log.log(.warning, "clock-step", ["reason": "the wall clock moved \(Int(step)) s more than the boot-time clock since the last purge run"])
-                                    if step > 0 { forward = step }
-                                }
-                                var purge = RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName)
-                                purge.clockBound = context.config.retention.clockJumpBoundSeconds
-                                _ = try purge.run(now: now, observedStep: forward)
-                            } catch {
-                                context.log.log(.error, "retention-purge", ["reason": "\(error)"])
-                            }
-                            purged = Date()
-                        }
-                        // Like the purge, a failed clean-up must not hold up the documents.
-                        do {
-                            if case .ran(let removed, _) = try seenRequests.runIfDue(now: Date()), removed > 0 {
-                                context.log.log(.debug, "seen-requests-removed", ["reason": "\(removed) expired"])
-                            }
-                        } catch {
-                            context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
-                        }
-                        return try runOnce()
-                    }
-                    context.mailboxWorkerHealth.succeeded()
-                    if let fields = failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
-                    // Straight on only while a full batch says more is waiting: each round ends
-                    // with a durable cursor write (an fsync), so a busy history is better taken
-                    // in batches every interval than a few events at a time.
-                    if worked != Self.batchSize { Thread.sleep(forTimeInterval: Self.interval) }
-                } catch {
-                    // Compared by kind, not text: a full disk names a new payload file each round.
-                    if let fields = failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "mailbox-worker", fields) }
-                    context.mailboxWorkerHealth.failed("\(error)")
-                    Thread.sleep(forTimeInterval: 1)
-                }
+                Thread.sleep(forTimeInterval: pass(&state))
             }
             finished.store(true, ordering: .sequentiallyConsistent)
         }
@@ -111,11 +71,85 @@ final class MailboxWorker: Sendable {
         thread.start()
     }
 
-    func stop(deadline: Date) {
+    /// One pass of the loop: a round of the job, unless another node holds it or this node
+    /// stands aside (`JobStandAside`). Returns how long to wait before the next pass.
+    func pass(_ s: inout PassState, now: Date = Date()) -> TimeInterval {
+        guard s.standAside.mayRun(at: now) else { return Self.interval }
+        do {
+            // One node at a time follows the history and enforces deadlines.
+            guard let worked = try context.mailbox.exclusively(job: Self.cursorName, { () throws -> Int in try round(&s) }) else {
+                // Another node runs the job now, which says nothing about whether it works here:
+                // this node's health stays what its own last round made it.
+                return Self.interval
+            }
+            s.standAside.succeeded()
+            context.mailboxWorkerHealth.succeeded()
+            if let fields = s.failures.succeeded() { context.log.log(.info, "mailbox-worker-recovered", fields) }
+            // Straight on only while a full batch says more is waiting: each round ends with a
+            // durable cursor write (an fsync), so a busy history is better taken in batches
+            // every interval than a few events at a time.
+            return worked == Self.batchSize ? 0 : Self.interval
+        } catch {
+            // Compared by kind, not text: a full disk names a new payload file each round.
+            if let fields = s.failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "mailbox-worker", fields) }
+            context.mailboxWorkerHealth.failed("\(error)")
+            if s.standAside.failed(error, at: now) {
+                context.log.log(.warning, "mailbox-worker-standing-aside", [
+                    "reason": "\(s.standAside.limit) rounds in a row failed here; the job is left to the other nodes for "
+                        + "\(Int(s.standAside.pause)) s at a time until a round of this node's works"])
+            }
+            return 1
+        }
+    }
+
+    /// The job's work, under its lock.
+    private func round(_ s: inout PassState) throws -> Int {
+        if Date().timeIntervalSince(s.deadlinesChecked) >= Self.deadlineInterval {
+            try enforceDeadlines(now: Date())
+            try removeAbandonedUploads(now: Date())
+            s.deadlinesChecked = Date()
+        }
+        if Date().timeIntervalSince(s.unsentChecked) >= Self.unsentInterval {
+            s.unsentChecked = Date()
+            try queueUnsent(olderThan: Self.unsentAge)
+        }
+        if Date().timeIntervalSince(s.purged) >= context.config.retention.purgeIntervalSeconds {
+            // A purge that fails is tried again at the next interval; it must not hold up taking
+            // in documents and their answers.
+            do {
+                let now = Date()
+                var forward: TimeInterval?
+                if let step = s.clockWatch.step(wall: now), abs(step) > ClockStepWatch.tolerance {
+                    // Set back purges less, never early: noted, not deferred.
+                    context.log.log(.warning, "clock-step", ["reason": "the wall clock moved \(Int(step)) s more than the boot-time clock since the last purge run"])
+                    if step > 0 { forward = step }
+                }
+                var purge = RetentionPurge(store: context.retention, log: context.log, by: Self.cursorName)
+                purge.clockBound = context.config.retention.clockJumpBoundSeconds
+                _ = try purge.run(now: now, observedStep: forward)
+            } catch {
+                context.log.log(.error, "retention-purge", ["reason": "\(error)"])
+            }
+            s.purged = Date()
+        }
+        // Like the purge, a failed clean-up must not hold up the documents.
+        do {
+            if case .ran(let removed, _) = try s.seenRequests.runIfDue(now: Date()), removed > 0 {
+                context.log.log(.debug, "seen-requests-removed", ["reason": "\(removed) expired"])
+            }
+        } catch {
+            context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
+        }
+        return try runOnce()
+    }
+
+    /// Stops after the current round; false when that round was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     /// One batch of events; returns how many there were (at most `batchSize`).
@@ -126,7 +160,8 @@ final class MailboxWorker: Sendable {
         guard let last = batch.last else { return 0 }
         for (messageId, event) in batch {
             switch (event.direction, event.status) {
-            case (.inbound, .received): try takeIn(messageId)
+            case (.inbound, .received):
+                try takeIn(messageId, retry: event.code == MessageEvent.intakeRetryRequestedCode ? event : nil)
             case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
             default: continue
             }
@@ -135,7 +170,9 @@ final class MailboxWorker: Sendable {
         return batch.count
     }
 
-    private func takeIn(_ id: String) throws {
+    /// `retry`: the operator's request (`messages retry-intake`) this intake runs for, if any;
+    /// such a run is logged in one line with its outcome, so the log says who had it run again.
+    private func takeIn(_ id: String, retry: MessageEvent? = nil) throws {
         guard let m = try context.store.findMessage(id: id, direction: .inbound), m.status == .received,
               m.metadata.service == EAddressMessages.service else { return }
         let exchange = DocumentExchange(context: context)
@@ -146,7 +183,11 @@ final class MailboxWorker: Sendable {
         default: return
         }
         guard let failure else {
-            try context.store.markHandedOver(messageId: id, at: Date())
+            _ = try settle(id) { try context.store.markHandedOver(messageId: id, at: Date()) }
+            if let retry {
+                context.log.log(.info, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "taken in",
+                                                          "requested": retry.detail])
+            }
             return
         }
         // The sender holds our receipt: the message is not handed over as if it were taken in,
@@ -162,8 +203,29 @@ final class MailboxWorker: Sendable {
             context.log.log(.error, "document-intake-refused", ["message_id": id, "action": m.metadata.action, "code": failure.code,
                                                                 "reason": failure.reason])
         }
-        context.metrics.intakeFailed(reported: failure.report == .sent)
-        try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date())
+        // Counted by the round that marks it, once however often the intake was repeated.
+        if try settle(id, { try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date()) }) {
+            context.metrics.intakeFailed(reported: failure.report == .sent)
+        }
+        if let retry {
+            context.log.log(.warning, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "failed again",
+                                                         "code": failure.code, "reason": failure.reason, "requested": retry.detail])
+        }
+    }
+
+    /// Marks received message `id` taken in or not. Another round may have settled it meanwhile:
+    /// a node that lost the job lock without knowing finishes its batch while the node that took
+    /// the job over starts the same one. Its intake was keyed (documents, recipient steps, the
+    /// refusal's status report), so the message is done, not a failure of this round.
+    /// Returns whether this round marked it.
+    private func settle(_ id: String, _ mark: () throws -> Void) throws -> Bool {
+        do {
+            try mark()
+            return true
+        } catch StoreError.illegalTransition(_, let from, _) where from != .received {
+            context.log.log(.info, "intake-settled-elsewhere", ["message_id": id, "status": from.rawValue])
+            return false
+        }
     }
 
     private func track(_ as4Id: String) throws {

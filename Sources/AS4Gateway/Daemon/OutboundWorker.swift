@@ -15,7 +15,9 @@ import WSSecurity
 final class OutboundWorkers: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
-    private let finished = Mutex<Int>(0)
+    /// The worker threads still running, by owner, with what each is doing: a stop that runs out
+    /// of time names the deliveries it leaves behind.
+    private let busy = Mutex<[String: String]>([:])
 
     init(context: GatewayContext) {
         self.context = context
@@ -32,22 +34,29 @@ final class OutboundWorkers: Sendable {
         }
         for i in 0..<max(count, 1) {
             let owner = "\(ownerPrefix)\(i)"
+            busy.withLock { $0[owner] = "starting" }
             let thread = Thread { [self] in
                 self.loop(owner: owner)
-                self.finished.withLock { $0 += 1 }
+                self.busy.withLock { _ = $0.removeValue(forKey: owner) }
             }
             thread.name = owner
             thread.start()
         }
     }
 
-    /// Stops claiming; waits until every worker has finished its current delivery or the deadline passes.
-    func stop(count: Int, deadline: Date) {
+    /// Stops claiming; waits until every worker has finished its current delivery or the deadline
+    /// passes. Returns the workers still running then, each with what it is doing.
+    func stop(deadline: Date) -> [String] {
         running.store(false, ordering: .sequentiallyConsistent)
         context.workerHandoff.wakeAll()
-        while Date() < deadline, finished.withLock({ $0 }) < max(count, 1) {
+        while Date() < deadline, !busy.withLock({ $0.isEmpty }) {
             Thread.sleep(forTimeInterval: 0.05)
         }
+        return busy.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" } }
+    }
+
+    private func note(_ owner: String, _ activity: String) {
+        busy.withLock { $0[owner] = activity }
     }
 
     /// One message per claim: a claim no longer waits for an fsync of its own, and a batch made
@@ -70,6 +79,7 @@ final class OutboundWorkers: Sendable {
             // due there, and leases other workers or nodes let expire are taken over there.
             if lookAtQueue || Date().timeIntervalSince(lastLook) >= poll {
                 lastLook = Date()
+                note(owner, "reading the queue")
                 do {
                     jobs = try context.store.claimDue(now: Date(), limit: Self.claimBatch, owner: owner, lease: context.config.leaseSeconds)
                     if let fields = failures.succeeded() { context.log.log(.info, "queue-available", fields) }
@@ -81,6 +91,7 @@ final class OutboundWorkers: Sendable {
             }
             lookAtQueue = !jobs.isEmpty
             if jobs.isEmpty {
+                note(owner, "waiting for work")
                 switch context.workerHandoff.park(slot, timeout: poll) {
                 case .handed(let job): jobs = [job]
                 case .lookAtQueue, .timedOut:
@@ -92,7 +103,10 @@ final class OutboundWorkers: Sendable {
                 client = try? HTTPClient(configuration: clientConfiguration())
             }
             // Leased jobs are finished even when a stop is requested meanwhile (within the grace period).
-            for job in jobs { deliver(job, client: client) }
+            for job in jobs {
+                note(owner, "delivering \(job.metadata.messageId)")
+                deliver(job, client: client)
+            }
         }
     }
 

@@ -118,7 +118,11 @@ struct PullResponder {
 
     /// An ebMS error the puller pushed back for a message it pulled from us and could not accept:
     /// signed by that puller, it fails the message with the puller's error (as a pushed message
-    /// answered with an error would be). Warnings are only logged.
+    /// answered with an error would be). Warnings are only logged. An error that comes after the
+    /// pull's lease lapsed is still the receiver's word on the message, which the sender's DMS
+    /// must learn: it is recorded as the message's last error with a `late-error` event
+    /// (`MessageStore.recordAttemptError`), failing a message queued again, and leaving a
+    /// message a receipt made Delivered as it is.
     func acceptError(_ signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
         guard case .errors(let errors) = signal.kind, let first = errors.first else {
             return processor.errorResponse(EbmsError(.other, "not an error signal"), refTo: nil, started: started)
@@ -126,8 +130,21 @@ struct PullResponder {
         let ref = signal.messageInfo.refToMessageId ?? first.refToMessageInError ?? ""
         do {
             guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound,
-                  out.pullMPC != nil, let owner = out.leaseOwner, owner.hasPrefix("pull:") else {
+                  out.pullMPC != nil, out.attempts >= 1 else {
                 throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
+            }
+            let owner: String
+            if let holder = out.leaseOwner {
+                guard holder.hasPrefix("pull:") else {
+                    throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
+                }
+                owner = holder
+            } else {
+                // Pulled, but no longer leased: only the party the message is for can have pulled it.
+                guard let receiver = context.registry.current.parties.first(where: { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }) else {
+                    throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
+                }
+                owner = "pull:\(receiver.name)"
             }
             let puller = try authenticate(message).party
             guard "pull:\(puller.name)" == owner else {
@@ -141,9 +158,12 @@ struct PullResponder {
                 context.log.log(.info, "peer-warning", ["message_id": ref, "to": puller.name, "error_code": first.errorCode, "reason": reason])
                 return .empty(200)
             }
-            try context.store.markFailed(messageId: ref, owner: owner, error: DeliveryError(code: first.errorCode, reason: reason), at: Date())
-            context.log.log(.error, "failed", ["message_id": ref, "to": puller.name, "status": "Failed", "error_code": first.errorCode,
-                                               "reason": reason, "elapsed_ms": ms(started)])
+            let reached = try context.store.recordAttemptError(messageId: ref, owner: owner, error: DeliveryError(code: first.errorCode, reason: reason),
+                                                               at: Date())
+            let late = out.leaseOwner == nil ? "true" : nil
+            context.log.log(reached == .delivered ? .warning : .error, reached == .delivered ? "error-after-receipt" : "failed",
+                            ["message_id": ref, "to": puller.name, "status": reached.rawValue, "error_code": first.errorCode,
+                             "reason": reason, "late": late, "elapsed_ms": ms(started)])
             return .empty(200)
         } catch {
             return processor.errorResponse(error, refTo: ref, started: started)

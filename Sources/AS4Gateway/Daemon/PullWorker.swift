@@ -50,6 +50,24 @@ final class PullWorker: Sendable {
         return out
     }
 
+    /// What goes back to the holder for a user message pulled from `target`, and the event that
+    /// logs it: the signed receipt, or the ebMS error when the message was not accepted. There is
+    /// no back-channel for a fault about a pulled message, so the fault SOAP 1.2 requires for
+    /// mandatory header blocks we do not process (env:MustUnderstand, an env:NotUnderstood block
+    /// naming each: Part 1 §2.6, §5.4.8) travels in that pushed error, as the error signal we
+    /// answer a pushed message with carries it.
+    func answer(to reply: AS4Message, target: Target, started: Date) -> (envelope: [UInt8], event: String) {
+        let processor = InboundProcessor(context: context)
+        switch processor.processUserMessage(reply, started: started, pulled: true, pulledMPC: target.mpc) {
+        case .success(let receipt):
+            return (receipt, "receipt-sent")
+        case .failure(let f):
+            return (processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields, notUnderstood: f.notUnderstood,
+                                          profile: f.profile ?? target.profile).envelope,
+                    "error-sent")
+        }
+    }
+
     /// The holder's TLS keys from the P-Modes, pinned as for pushed messages (`OutboundWorkers.tlsPins`).
     func pins(_ target: Target) -> [String] {
         (context.registry.current.party(named: target.party)?.allCertificates(role: .tls) ?? []).compactMap { try? PublicKeyPin.sha256(of: $0) }
@@ -64,12 +82,14 @@ final class PullWorker: Sendable {
         thread.start()
     }
 
-    /// Stops pulling; waits for the current exchange to finish or the deadline to pass.
-    func stop(deadline: Date) {
+    /// Stops pulling; waits for the current exchange to finish or the deadline to pass. False
+    /// when the exchange was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.05)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     private var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
@@ -143,17 +163,7 @@ final class PullWorker: Sendable {
         fields = InboundProcessor.fields(user).merging(fields) { a, _ in a }
         fields["mpc"] = user.mpc ?? EbmsConstants.defaultMPC
         context.log.log(.info, "pulled", fields.merging(["status": "Received", "bytes": String(response.body.count), "elapsed_ms": ms(started)]) { $1 })
-        let processor = InboundProcessor(context: context)
-        let answer: [UInt8]
-        let event: String
-        switch processor.processUserMessage(reply, started: started, pulled: true, pulledMPC: target.mpc) {
-        case .success(let receipt):
-            answer = receipt
-            event = "receipt-sent"
-        case .failure(let f):
-            answer = processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields, profile: f.profile ?? target.profile).envelope
-            event = "error-sent"
-        }
+        let (answer, event) = self.answer(to: reply, target: target, started: started)
         do {
             let r = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(answer),
                                     pinnedPublicKeys: pins(target))

@@ -40,6 +40,13 @@ struct SubmissionHandler: HTTPHandler {
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
         guard head.path == context.config.apiListener.path else { return problem(404, "no submission endpoint at \(head.path)") }
         guard head.method == "POST" else { return problem(405, "submissions are POSTed") }
+        // A proxy's header means the loopback peer relays someone else: never an operator here.
+        if let relayed = ["Forwarded", "X-Forwarded-For", "X-Real-IP", "Via"].first(where: { head.headers[$0] != nil }) {
+            return problem(403, "the operators' submission endpoint does not take relayed requests (\(relayed)); use POST /api/v1/messages")
+        }
+        guard SubmitToken.admits(head, token: context.submitToken) else {
+            return problem(401, "the operators' submission endpoint needs the token in the data directory's \(SubmitToken.fileName) as 'Authorization: Bearer'; as4gw send reads it (--config or --token-file)")
+        }
         return nil
     }
 
@@ -112,6 +119,9 @@ struct Outbound {
             let real = Self.realPath(p.path)
             for own in context.ownFolders where real == own || real.hasPrefix(own + "/") {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) lies in the gateway's own data or P-Mode folder")
+            }
+            if context.ownSecretFiles.contains(real) {
+                throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
             let properties = (p.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) }
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.

@@ -9,7 +9,8 @@ import Synchronization
 /// sends the pending ones through SMTP with retries. A notice the server refuses (5xx) or that
 /// is still not taken after `maxAttempts` is `failed`: logged at error level, counted in
 /// `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. Nodes sharing
-/// a store take turns through the store's job lock.
+/// a store take turns through the store's job lock; each notice is claimed before its attempt,
+/// which keeps it from going out twice when a node loses the lock mid-send.
 final class NoticeMailer: Sendable {
     let context: GatewayContext
     let settings: NoticeSettings
@@ -29,23 +30,21 @@ final class NoticeMailer: Sendable {
         self.notices = notices
     }
 
+    /// What the loop keeps from one pass to the next.
+    struct PassState {
+        /// One SMTP handle for the thread's life, so consecutive notices reuse the connection.
+        var sender: SMTPSender?
+        /// A lasting fault (an unreadable password file, a store that is gone) would otherwise
+        /// be logged every round, four times a second.
+        var failures = RepeatedFailureLog()
+        var standAside: JobStandAside
+    }
+
     func start() {
         let thread = Thread { [self] in
-            // One SMTP handle for the thread's life, so consecutive notices reuse the connection.
-            var sender: SMTPSender?
-            // A lasting fault (an unreadable password file, a store that is gone) would otherwise
-            // be logged every round, four times a second.
-            var failures = RepeatedFailureLog()
+            var state = PassState(standAside: JobStandAside(enabled: context.sharesJobs))
             while running.load(ordering: .sequentiallyConsistent) {
-                do {
-                    _ = try context.mailbox.exclusively(job: "notice-mailer") {
-                        try recordArrivals(now: Date())
-                        try sendDue(now: Date(), sender: &sender)
-                    }
-                    if let fields = failures.succeeded() { context.log.log(.info, "notice-recovered", fields) }
-                } catch {
-                    if let fields = failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "notice", fields) }
-                }
+                pass(&state)
                 Thread.sleep(forTimeInterval: Self.interval)
             }
             finished.store(true, ordering: .sequentiallyConsistent)
@@ -54,11 +53,37 @@ final class NoticeMailer: Sendable {
         thread.start()
     }
 
-    func stop(deadline: Date) {
+    /// One round of the job, unless another node holds it or this node stands aside
+    /// (`JobStandAside`: a node that cannot send, say its password file unreadable, leaves the
+    /// notices to a node that can instead of taking the job back every round).
+    func pass(_ s: inout PassState, now: Date = Date()) {
+        guard s.standAside.mayRun(at: now) else { return }
+        do {
+            let ran = try context.mailbox.exclusively(job: "notice-mailer") { () throws -> Bool in
+                try recordArrivals(now: Date())
+                try sendDue(now: Date(), sender: &s.sender)
+                return true
+            }
+            guard ran != nil else { return }
+            s.standAside.succeeded()
+            if let fields = s.failures.succeeded() { context.log.log(.info, "notice-recovered", fields) }
+        } catch {
+            if let fields = s.failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "notice", fields) }
+            if s.standAside.failed(error, at: now) {
+                context.log.log(.warning, "notice-mailer-standing-aside", [
+                    "reason": "\(s.standAside.limit) rounds in a row failed here; the notices are left to the other nodes for "
+                        + "\(Int(s.standAside.pause)) s at a time until a round of this node's works"])
+            }
+        }
+    }
+
+    /// Stops after the current round; false when that round was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
         running.store(false, ordering: .sequentiallyConsistent)
         while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) {
             Thread.sleep(forTimeInterval: 0.02)
         }
+        return finished.load(ordering: .sequentiallyConsistent)
     }
 
     /// One notice per new arrival in a person's or company's mailbox here.

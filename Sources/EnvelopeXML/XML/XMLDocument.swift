@@ -89,7 +89,7 @@ public final class XMLDocument {
             throw XMLError(.forbiddenConstruct, "document type declarations are not allowed")
         }
         do {
-            try checkTree(doc, limits: limits)
+            try checkAndNormalizeTree(doc, limits: limits)
         } catch {
             xmlFreeDoc(doc)
             throw error
@@ -170,7 +170,9 @@ public final class XMLDocument {
         }
     }
 
-    private static func checkTree(_ doc: xmlDocPtr, limits: XMLLimits) throws(XMLError) {
+    /// Bounds and forbidden nodes checked on the tree, and namespace hrefs put in the form every
+    /// reader of them expects (`NamespaceHref`), in one walk.
+    private static func checkAndNormalizeTree(_ doc: xmlDocPtr, limits: XMLLimits) throws(XMLError) {
         var count = 0
         var stack: [(xmlNodePtr, Int)] = []
         var child = doc.pointee.children
@@ -188,6 +190,8 @@ public final class XMLDocument {
                 throw XMLError(.forbiddenConstruct, "entity references are not allowed")
             case XML_PI_NODE where !limits.allowProcessingInstructions:
                 throw XMLError(.forbiddenConstruct, "processing instructions are not allowed")
+            case XML_ELEMENT_NODE where node.pointee.nsDef != nil:
+                NamespaceHref.normalizeDeclarations(of: node)
             default: break
             }
             var c = node.pointee.children

@@ -16,7 +16,7 @@ public struct XMLElement: Equatable, Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(node) }
 
     public var localName: String { String(cString: node.pointee.name) }
-    public var namespaceURI: String? { node.pointee.ns?.pointee.href.map { String(cString: $0) } }
+    public var namespaceURI: String? { node.pointee.ns?.pointee.href.map(NamespaceHref.uri) }
     public var prefix: String? { node.pointee.ns?.pointee.prefix.map { String(cString: $0) } }
     public var qualifiedName: String { prefix.map { "\($0):\(localName)" } ?? localName }
     public var line: Int { Int(xmlGetLineNo(node)) }
@@ -96,7 +96,7 @@ public struct XMLElement: Equatable, Hashable {
         var a = node.pointee.properties
         while let attr = a {
             let name = String(cString: attr.pointee.name)
-            let ns = attr.pointee.ns?.pointee.href.map { String(cString: $0) }
+            let ns = attr.pointee.ns?.pointee.href.map(NamespaceHref.uri)
             let prefix = attr.pointee.ns?.pointee.prefix.map { String(cString: $0) }
             var value = ""
             if let v = xmlNodeListGetString(node.pointee.doc, attr.pointee.children, 1) {
@@ -113,7 +113,7 @@ public struct XMLElement: Equatable, Hashable {
     public func attribute(_ localName: String, _ namespace: String? = nil) -> String? {
         let value: UnsafeMutablePointer<xmlChar>?
         if let namespace {
-            value = xmlGetNsProp(node, localName, namespace)
+            value = xmlGetNsProp(node, localName, NamespaceHref.stored(namespace))
         } else {
             value = xmlGetNoNsProp(node, localName)
         }
@@ -127,7 +127,7 @@ public struct XMLElement: Equatable, Hashable {
         var out: [(String?, String)] = []
         var ns = node.pointee.nsDef
         while let cur = ns {
-            out.append((cur.pointee.prefix.map { String(cString: $0) }, cur.pointee.href.map { String(cString: $0) } ?? ""))
+            out.append((cur.pointee.prefix.map { String(cString: $0) }, cur.pointee.href.map(NamespaceHref.uri) ?? ""))
             ns = cur.pointee.next
         }
         return out
@@ -136,7 +136,7 @@ public struct XMLElement: Equatable, Hashable {
     /// The namespace URI bound to `prefix` (nil = default namespace) in scope at this element.
     public func namespaceURI(forPrefix prefix: String?) -> String? {
         guard let ns = xmlSearchNs(node.pointee.doc, node, prefix) else { return nil }
-        return ns.pointee.href.map { String(cString: $0) }
+        return ns.pointee.href.map(NamespaceHref.uri)
     }
 
     /// Elements of this subtree (self first, then descendants in document order).

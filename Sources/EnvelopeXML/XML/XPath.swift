@@ -7,7 +7,7 @@ extension XMLDocument {
                          context: XMLElement? = nil) throws(XMLError) -> [XMLElement] {
         guard let xpath = xmlXPathNewContext(doc) else { throw XMLError(.xpath, "out of memory") }
         defer { xmlXPathFreeContext(xpath) }
-        for (prefix, uri) in namespaces where xmlXPathRegisterNs(xpath, prefix, uri) != 0 {
+        for (prefix, uri) in namespaces where xmlXPathRegisterNs(xpath, prefix, NamespaceHref.stored(uri)) != 0 {
             throw XMLError(.xpath, "cannot register prefix \(prefix)")
         }
         if let context { xpath.pointee.node = context.node }

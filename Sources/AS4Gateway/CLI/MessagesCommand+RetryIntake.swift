@@ -1,0 +1,77 @@
+import Foundation
+import MessageStore
+
+/// `as4gw messages retry-intake ID|--all`: an inbound message whose intake failed after its
+/// receipt is the sender's document, held here and proven delivered by our receipt; once the
+/// operator fixed what failed it, this has it taken in again (`MessageStore.retryIntake`). The
+/// command only changes the store: the daemon's mailbox worker, which follows the store's
+/// history, runs the intake, so it works beside a running gateway and on any node of a shared
+/// PostgreSQL store, and the intake runs once whichever node asked.
+extension MessagesCommand {
+    static func retryIntake(_ args: [String]) -> Int32 {
+        let a: Arguments
+        do {
+            a = try Arguments(args, valued: ["data", "store", "config"], flags: ["all"])
+        } catch {
+            return CLI.usageError("\(error)", help: help)
+        }
+        if a.has("help") { print(help); return 0 }
+        guard a.positionals.count == (a.has("all") ? 0 : 1) else {
+            return CLI.usageError("messages retry-intake takes exactly one message ID, or --all", help: help)
+        }
+        let store: any MessageStore
+        switch openStore(a) {
+        case .failure(let code): return code
+        case .success(let s): store = s
+        }
+        defer { store.close() }
+        let requestedBy = "cli:" + CLI.operatorAccount()
+        if a.has("all") { return retryAllIntakes(store, requestedBy: requestedBy) }
+        let id = a.positionals[0]
+        do {
+            let failed = try store.findMessage(id: id, direction: .inbound)?.intakeError
+            try store.retryIntake(messageId: id, requestedBy: requestedBy, at: Date())
+            print("\(id): back to Received\(failed.map { " (its intake had failed with \($0.code))" } ?? ""); "
+                  + "the running gateway takes it in again and logs event=intake-retried")
+            return 0
+        } catch StoreError.notFound {
+            let outbound = (try? store.findMessage(id: id, direction: .outbound)) != nil
+            CLI.printError(outbound ? "as4gw: message \(id) is outbound: only a received message is taken in; `messages retry` queues an outbound one again"
+                                    : "as4gw: no inbound message with id \(id)")
+            return 1
+        } catch let StoreError.illegalTransition(_, from, _) {
+            CLI.printError("as4gw: message \(id) is inbound \(from.rawValue), not Failed: only an inbound message whose intake failed is taken in again")
+            return 1
+        } catch {
+            return CLI.ioError("cannot update the message store: \(error)")
+        }
+    }
+
+    /// Every inbound Failed message, each in its own transaction. One that left Failed since the
+    /// listing (another operator, another node) is named and left to that request; it is no
+    /// failure of this command, which asked for no particular message.
+    static func retryAllIntakes(_ store: any MessageStore, requestedBy: String) -> Int32 {
+        let failed: [StoredMessage]
+        do {
+            failed = try store.listMessages(status: .failed, since: nil, direction: .inbound, limit: Int(Int32.max))
+        } catch {
+            return CLI.ioError("cannot read the message store: \(error)")
+        }
+        var requested = 0
+        for m in failed {
+            let id = m.metadata.messageId
+            do {
+                try store.retryIntake(messageId: id, requestedBy: requestedBy, at: Date())
+                requested += 1
+                print("\(id): back to Received\(m.intakeError.map { " (its intake had failed with \($0.code))" } ?? "")")
+            } catch let StoreError.illegalTransition(_, from, _) {
+                print("\(id): \(from.rawValue) since it was listed, left as it is")
+            } catch {
+                return CLI.ioError("cannot update the message store at \(id) (\(requested) of \(failed.count) asked for already): \(error)")
+            }
+        }
+        print(failed.isEmpty ? "no inbound message's intake has failed"
+                             : "\(requested) message(s) back to Received; the running gateway takes them in again and logs event=intake-retried")
+        return 0
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+// How an ebMS error the receiver signed is recorded when it comes after the queue gave the
+// attempt up. The error is the receiver's word about a message we sent (ebMS3 §6: the sending
+// MSH reports it to its producer), so it is never dropped for our own bookkeeping's sake; but it
+// says only that this attempt was refused, so it cannot undo a receipt, which proves the
+// receiver holds the message.
+
+extension OutboundTransitions {
+    /// The event code of an error recorded after the message had left the lease holder's hands.
+    static let lateErrorCode = "late-error"
+
+    /// What an error answering `owner`'s attempt does to the row: the status it leaves and its event.
+    struct ErrorRecord: Equatable {
+        var status: MessageStatus
+        var code: String
+        var detail: String
+    }
+
+    /// Checks that an error answering `owner`'s attempt may be recorded on `message` now and
+    /// says how. `Submitted` (the lease ran out or was released) is failed with the error: the
+    /// receiver refused the message, and another attempt would be refused again. `Failed` and
+    /// `Delivered` keep their status. The lease holder's own attempt is failed as `markFailed`
+    /// would. Throws `illegalTransition` for a message never attempted (no answer of the
+    /// receiver can exist) and `leaseNotHeld` for one another owner is sending.
+    static func recordError(_ message: StoredMessage, error: DeliveryError, owner: String) throws -> ErrorRecord {
+        let messageId = message.metadata.messageId
+        guard !owner.isEmpty else { throw StoreError.invalidArgument("empty lease owner") }
+        guard message.direction == .outbound, (message.outbound?.attempts ?? 0) >= 1 else {
+            throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
+        }
+        let answered = "\(error.code): \(error.reason) (answering the attempt of \(owner))"
+        switch message.status {
+        case .sending:
+            try checkOwner(message, owner)
+            return ErrorRecord(status: .failed, code: error.code, detail: error.reason)
+        case .submitted:
+            return ErrorRecord(status: .failed, code: lateErrorCode,
+                               detail: answered + " after its lease ran out or was released (attempt \(message.outbound?.attempts ?? 0) made)")
+        case .failed:
+            return ErrorRecord(status: .failed, code: lateErrorCode,
+                               detail: answered + " after the message was failed (" + lastErrorText(message) + ")")
+        case .delivered:
+            return ErrorRecord(status: .delivered, code: lateErrorCode,
+                               detail: answered + " after the message was delivered; its receipt stays the evidence")
+        default:
+            throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
+        }
+    }
+}
