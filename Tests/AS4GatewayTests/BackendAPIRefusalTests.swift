@@ -225,8 +225,8 @@ final class BackendAPIRefusalTests: XCTestCase {
     }
 }
 
-/// What the HTTP server refuses before the API sees a request (conflicting lengths, a body it
-/// could not store, a full disk, shutting down) is a problem of a type docs/API.md lists, never
+/// What the HTTP server refuses before the API sees a request (conflicting lengths, a transfer
+/// coding it cannot undo, a body it could not store, a full disk, shutting down) is a problem of a type docs/API.md lists, never
 /// an undocumented one; a full disk says when to try again.
 final class HTTPRefusalProblemTests: XCTestCase {
     func testRefusalsOfTheHTTPServerUseDocumentedProblemTypes() throws {
@@ -234,8 +234,8 @@ final class HTTPRefusalProblemTests: XCTestCase {
         try h.configure(["gw-a", "gw-b"])
         let handler = APIHandler(context: try InProcessNode(h, party: "gw-a").context)
         let head = HTTPRequestHead(method: "POST", path: "/api/v1/messages")
-        let documented = ["bad-request", "forbidden", "too-large", "internal-error", "unavailable", "insufficient-storage"]
-        for (status, type) in [(400, "bad-request"), (403, "forbidden"), (413, "too-large"), (500, "internal-error"), (503, "unavailable"),
+        let documented = ["bad-request", "forbidden", "too-large", "internal-error", "not-implemented", "unavailable", "insufficient-storage"]
+        for (status, type) in [(400, "bad-request"), (403, "forbidden"), (413, "too-large"), (500, "internal-error"), (501, "not-implemented"), (503, "unavailable"),
                                (507, "insufficient-storage"), (431, "bad-request"), (502, "internal-error")] {
             let response = handler.refused(head, status: status, reason: "why")
             XCTAssertEqual(response.status, status)

@@ -31,7 +31,8 @@ struct APIHandler: HTTPHandler {
         let kinds: [Int: (type: String, title: String)] = [
             400: ("bad-request", "The request is malformed"), 403: ("forbidden", "Client certificate refused"),
             413: ("too-large", "Request body too large"), 500: ("internal-error", "The request could not be processed"),
-            503: ("unavailable", "Shutting down"), 507: ("insufficient-storage", "Insufficient storage"),
+            501: ("not-implemented", "Transfer coding not supported"), 503: ("unavailable", "Shutting down"),
+            507: ("insufficient-storage", "Insufficient storage"),
         ]
         let kind = kinds[status] ?? (status >= 500 ? kinds[500]! : kinds[400]!)
         let problem = Problem(status, kind.type, kind.title, reason)
