@@ -36,6 +36,7 @@ final class DaemonOptions {
         self.items.append(Self.item(.PER_IP_CONNECTION_LIMIT, value: configuration.maxConnectionsPerClient))
         self.items.append(Self.item(.NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotifyCallback, to: Int.self),
                                     pointer: contextPointer))
+        self.items.append(Self.item(.UNESCAPE_CALLBACK, value: unsafeBitCast(keepEscapesCallback, to: Int.self)))
         if let tls = configuration.tls {
             self.items.append(Self.item(.HTTPS_MEM_CERT, pointer: self.cString(tls.certificateChainPEM)))
             self.items.append(Self.item(.HTTPS_MEM_KEY, pointer: self.cString(tls.privateKeyPEM)))

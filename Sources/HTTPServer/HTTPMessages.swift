@@ -4,8 +4,11 @@ import AS4Crypto
 public struct HTTPRequestHead: Sendable {
     /// The request method as sent (`GET`, `POST`, ...).
     public var method: String
-    /// The request path without the query, percent-decoded by libmicrohttpd.
+    /// The request path without the query, percent-decoded.
     public var path: String
+    /// The request path as sent, escapes kept: a route that finds identifiers in it splits this
+    /// at `/` and decodes each segment (`PercentEncoding.decode`), so an encoded `/` stays data.
+    public var rawPath: String
     /// Query arguments, decoded; when a name repeats, the last value wins.
     public var query: [String: String]
     /// Request header fields in the order received.
@@ -18,10 +21,12 @@ public struct HTTPRequestHead: Sendable {
     /// The peer's IP address (`127.0.0.1`, `::1`, ...).
     public var remoteAddress: String
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: HTTPHeaders = HTTPHeaders(),
+    /// `rawPath` defaults to `path`, for heads built by hand.
+    public init(method: String, path: String, rawPath: String? = nil, query: [String: String] = [:], headers: HTTPHeaders = HTTPHeaders(),
                 contentLength: UInt64? = nil, clientCertificate: Certificate? = nil, remoteAddress: String = "") {
         self.method = method
         self.path = path
+        self.rawPath = rawPath ?? path
         self.query = query
         self.headers = headers
         self.contentLength = contentLength

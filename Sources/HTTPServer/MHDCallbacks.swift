@@ -66,3 +66,11 @@ let logCallback: MHD_LogCallback = { cls, format, arguments in
     let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     server.log(message.trimmingCharacters(in: .whitespacesAndNewlines))
 }
+
+/// The MHD_OPTION_UNESCAPE_CALLBACK: leaves `%HH` escapes in the path and query as they came
+/// (returning the unchanged length), so that the request's raw path reaches the handler; the
+/// server decodes them itself (`PercentEncoding`).
+let keepEscapesCallback: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int = { _, _, text in
+    guard let text else { return 0 }
+    return strlen(text)
+}

@@ -12,10 +12,12 @@ extension ServerContext {
     func beginRequest(on connection: OpaquePointer, url: String, method: String) -> (RequestState, MHD_Result) {
         self.requestBegan()
         self.connections.headArrived(on: connection)
-        var head = HTTPRequestHead(method: method, path: url)
+        // libmicrohttpd leaves escapes in place (`keepEscapesCallback`); `+` in the query it has
+        // made a space already.
+        var head = HTTPRequestHead(method: method, path: PercentEncoding.decode(url), rawPath: url)
         var query: [String: String] = [:]
         for (name, value) in ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND) {
-            query[name] = value
+            query[PercentEncoding.decode(name)] = PercentEncoding.decode(value)
         }
         head.query = query
         head.headers = HTTPHeaders(ConnectionValues.pairs(of: connection, kind: MHD_ValueKind.HEADER_KIND))

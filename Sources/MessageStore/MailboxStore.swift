@@ -54,8 +54,9 @@ public protocol MailboxStore: AnyObject, Sendable {
     func completeUpload(id: String, sha256: String, at: Date) throws
     /// Uploads created before `createdBefore` that no message took, oldest first.
     func abandonedUploads(createdBefore: Date, limit: Int) throws -> [Upload]
-    /// A connection's uploads no document has taken yet (complete or not), oldest first.
-    func openUploads(connection: String) throws -> [Upload]
+    /// A connection's uploads no document has taken yet (complete or not), oldest first; with
+    /// nil, every connection's (what the disk still has to hold for them).
+    func openUploads(connection: String?) throws -> [Upload]
     /// Forgets an upload no message took; returns false (nothing changes) for one that was sent.
     func deleteUpload(id: String) throws -> Bool
 

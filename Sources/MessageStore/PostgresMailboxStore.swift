@@ -276,9 +276,9 @@ public final class PostgresMailboxStore: MailboxStore {
         }
     }
 
-    public func openUploads(connection: String) throws -> [Upload] {
+    public func openUploads(connection: String?) throws -> [Upload] {
         try read { c in
-            let ids = try c.execute("SELECT id FROM uploads WHERE used_by IS NULL AND connection = $1 ORDER BY created_at, id",
+            let ids = try c.execute("SELECT id FROM uploads WHERE used_by IS NULL AND ($1::text IS NULL OR connection = $1) ORDER BY created_at, id",
                                     [connection]).rows.map { $0.string("id") }
             return try ids.compactMap { try Self.readUpload(c, $0) }
         }

@@ -245,10 +245,10 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func openUploads(connection: String) throws -> [Upload] {
+    public func openUploads(connection: String?) throws -> [Upload] {
         try withConnection { c in
-            let ids = try c.query("SELECT id FROM uploads WHERE used_by IS NULL AND connection = ? ORDER BY created_at, id",
-                                  [connection]) { $0.string("id") }
+            let ids = try c.query("SELECT id FROM uploads WHERE used_by IS NULL AND (? IS NULL OR connection = ?) ORDER BY created_at, id",
+                                  [connection, connection]) { $0.string("id") }
             return try ids.compactMap { try Self.readUpload(c, $0) }
         }
     }

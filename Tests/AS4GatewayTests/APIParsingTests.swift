@@ -1,5 +1,6 @@
 @testable import AS4Gateway
 import AS4Crypto
+import EnvelopeXML
 import Foundation
 import HTTPServer
 import MessageStore
@@ -86,6 +87,58 @@ final class APIParsingTests: XCTestCase {
         // A lone surrogate never becomes text the gateway keeps: refused, whichever way.
         let lone = problem("subject", "\\ud800")
         XCTAssertTrue(lone?.status == 400 || lone?.status == 422, "\(String(describing: lone?.status))")
+    }
+
+    /// The API's limits count Unicode code points, as the spec's maxLength does: "a" with 1,000
+    /// combining accents is 1,001 characters (one grapheme cluster), and 200 "ā" (400 bytes of
+    /// UTF-8) are a valid idempotency key.
+    func testMetadataLengthsCountCodePoints() {
+        func problem(subject: String = "s", key: String? = nil) -> Problem? {
+            var object: [String: Any] = ["sender": "DVS@90000048472", "recipients": ["_DEFAULT@40003032949"], "subject": subject]
+            if let key { object["idempotencyKey"] = key }
+            let json = try! JSONSerialization.data(withJSONObject: object)
+            do { _ = try SubmitRoute.metadata(Array(json)); return nil } catch { return error as? Problem }
+        }
+        let accents = "a" + String(repeating: "\u{0301}", count: 1000)
+        XCTAssertEqual(accents.count, 1, "one grapheme cluster")
+        XCTAssertEqual(problem(subject: accents)?.errors.map(\.pointer), ["/subject"])
+        XCTAssertTrue(problem(subject: accents)?.detail.contains("longer than 1000 characters (Unicode code points)") ?? false)
+        XCTAssertNil(problem(subject: "a" + String(repeating: "\u{0301}", count: 999)), "1,000 code points")
+        XCTAssertNil(problem(subject: String(repeating: "😀", count: 1000)), "1,000 code points beyond the BMP")
+        XCTAssertNil(problem(key: String(repeating: "ā", count: 200)), "200 code points, 400 bytes")
+        XCTAssertEqual(problem(key: String(repeating: "ā", count: 201))?.errors.map(\.detail), ["must be a string of 1 to 200 characters"])
+        XCTAssertEqual(TextInput.problem("e" + String(repeating: "\u{0301}", count: 5), maxLength: 5), "longer than 5 characters (Unicode code points)")
+    }
+
+    /// The API splits the path as sent at its `/`s and only then decodes each segment, so an id
+    /// holding an escaped `/`, `?`, `#` or `%` stays one segment; the hrefs it gives are escaped.
+    func testRoutesSplitTheRawPathAndHrefsAreEscaped() {
+        let head = HTTPRequestHead(method: "GET", path: "/api/v1/messages/weird/id?x#y%/files/1", rawPath: "/api/v1/messages/weird%2Fid%3Fx%23y%25/files/1")
+        XCTAssertEqual(APIHandler.segments(head), ["messages", "weird/id?x#y%", "files", "1"])
+        XCTAssertEqual(APIHandler.segments(HTTPRequestHead(method: "GET", path: "/api/v1/", rawPath: "/api%2Fv1/inbox")), [])
+        for id in ["weird/id?x#y%", "doc[1]+ā;x:y@gw-b", "7f39@gw-a"] {
+            let href = DocumentView.href(id, file: 1)
+            XCTAssertEqual(APIHandler.segments(HTTPRequestHead(method: "GET", path: "", rawPath: href)), ["messages", id, "files", "1"], href)
+        }
+        XCTAssertEqual(DocumentView.href("doc[1]+ā;x:y@gw-b", file: 2), "/api/v1/messages/doc%5B1%5D%2B%C4%81;x:y@gw-b/files/2")
+        XCTAssertEqual(PercentEncoding.pathSegment("7f39-ab@gw-a.lv"), "7f39-ab@gw-a.lv", "the ids this gateway makes need no escape")
+    }
+
+    /// The ids a document may have: what the API can put in a URL unchanged in meaning, and every
+    /// id this gateway makes.
+    func testDocumentIdentifierRule() {
+        for id in ["7f397eb5-a509-49fd-9a5e-bcce5bcc7fb4@gw-a", "doc[1]+ā;x:y@gw-b", "Lēmums-7", String(repeating: "d", count: 255),
+                   Identifier.messageId(domain: "gw-ā.lv")] {
+            XCTAssertNil(DocumentIdentifier.problem(id), id)
+        }
+        let refused: [(String, String)] = [("", "is empty"), (String(repeating: "d", count: 256), "has 256 characters; at most 255"),
+                                           ("weird/id", "contains \"/\""), ("a?b", "contains \"?\""), ("a#b", "contains \"#\""),
+                                           ("a%41", "contains \"%\""), ("a\\b", "contains \"\\\""), ("a b", "U+0020"),
+                                           ("a\u{00A0}b", "U+00A0"), ("a\tb", "U+0009"), ("a\u{200B}b", "U+200B"), ("a\u{FFFF}", "U+FFFF")]
+        for (id, says) in refused {
+            let p = DocumentIdentifier.problem(id)
+            XCTAssertTrue(p?.contains(says) ?? false, "\(id.debugDescription): \(String(describing: p))")
+        }
     }
 
     func testLoopbackPeers() {

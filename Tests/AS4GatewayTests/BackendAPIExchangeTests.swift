@@ -52,6 +52,10 @@ final class BackendAPIExchangeTests: XCTestCase {
         let file = try dmsCompany.get("/api/v1/messages/\(id)/files/1")
         XCTAssertEqual(file.status, 200)
         XCTAssertEqual(file.body, document)
+        // RFC 9530's Repr-Digest, as uploads' Content-Digest; RFC 3230's Digest until the next release.
+        let digest = Data(try Digest.sha256(document)).base64EncodedString()
+        XCTAssertEqual(file.headers.first { $0.0.lowercased() == "repr-digest" }?.1, "sha-256=:\(digest):")
+        XCTAssertEqual(file.headers.first { $0.0.lowercased() == "digest" }?.1, "sha-256=\(digest)")
         XCTAssertEqual(try dmsCompany.get("/api/v1/messages/\(id)/files/3").status, 404)
         let accept = try dmsCompany.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\", \"code\": \"OK\"}")
         XCTAssertEqual(accept.status, 200, accept.text)

@@ -125,6 +125,10 @@ final class BackendAPIFileMetadataExchangeTests: XCTestCase {
         XCTAssertEqual(sent.status, 202, sent.text)
         let id = try XCTUnwrap(sent.json["messageId"] as? String)
         try h.waitUntil(timeout: 30, "the document accepted") { try dmsA.recipient(of: id)["status"] as? String == "Accepted" }
+        // Accepted at A is B's receipt; B's intake takes the document into the mailbox after it.
+        try h.waitUntil(timeout: 30, "the document in the mailbox at B") {
+            ((try dmsB.get("/api/v1/inbox?address=\(Self.company)").json["items"] as? [Any])?.count ?? 0) == 1
+        }
 
         let file = try dmsB.get("/api/v1/messages/\(id)/files/1")
         XCTAssertEqual(file.status, 200, file.text)

@@ -320,7 +320,8 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         }
         let entry = "{\"name\": \"a.txt\", \"mimeType\": \"text/plain\", \"size\": 1, \"sha256\": \"\(CarrierScene.sha256(file))\"}"
         func header(sender: String = "\"DVS@90000048472\"", files: String? = nil) -> String {
-            "{\"documentId\": \"d\", \"sender\": \(sender), \"recipient\": \"_PRIVATE@16117519997\", \"metadata\": \"{}\", \"files\": \(files ?? "[\(entry)]")}"
+            "{\"documentId\": \"d\", \"sender\": \(sender), \"recipient\": \"_PRIVATE@16117519997\", \"metadata\": \(Self.quoted(CarrierScene.metadata())), "
+                + "\"files\": \(files ?? "[\(entry)]")}"
         }
         XCTAssertEqual(problem(header()), "accepted")
         XCTAssertTrue(problem("[]").hasSuffix(": the header is not an object"), problem("[]"))
@@ -332,6 +333,113 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         XCTAssertTrue(problem(controlled).hasSuffix(": field /files/0/name contains a control character"), problem(controlled))
         let bareCode = problem(header(sender: "\"_PRIVATE@01019012305\""))
         XCTAssertEqual(bareCode, "the document header's sender is not an e-address", "the parser's reason quotes the code")
+    }
+
+    /// `text` as a JSON string literal.
+    static func quoted(_ text: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: [text]), as: UTF8.self).dropFirst().dropLast().description
+    }
+
+    /// What the API could not serve as it came is the sender's to fix, told before the receipt:
+    /// a documentId outside the rule (`DocumentIdentifier`) and metadata a submission here could
+    /// not have (`DocumentMetadata`), each EBMS:0004 naming the field, never quoting a value.
+    func testAHeaderWhoseDocumentIdOrMetadataTheAPICannotServeIsDescribedByTheFieldAtFault() {
+        let file = Array("x".utf8)
+        func problem(id: String = "d", metadata: String = CarrierScene.metadata()) -> String {
+            let header = EAddressMessages.DocumentHeader(documentId: id, sender: CarrierScene.sender, recipient: CarrierScene.person, metadata: metadata,
+                                                         files: [.init(name: "a.txt", mimeType: "text/plain", size: 1, sha256: CarrierScene.sha256(file))])
+            let json = try! EAddressMessages.encode(header)
+            let parts = [MessagePart(contentId: "h", mimeType: "application/json", file: StoredFile(path: "", size: Int64(json.count), sha256: ""), bytes: json),
+                         MessagePart(contentId: "f", mimeType: "text/plain", file: StoredFile(path: "", size: 1, sha256: CarrierScene.sha256(file)),
+                                     bytes: Data(file))]
+            do {
+                _ = try DocumentHeaderCheck.header(of: parts, carrier: .init { $0 == "documentId" ? id : nil })
+                return "accepted"
+            } catch let p as DocumentHeaderProblem {
+                XCTAssertEqual(p.ebmsError.code, .other, p.description)
+                return p.description
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(problem(), "accepted")
+        XCTAssertEqual(problem(id: "doc[1]+ā;x:y@gw-a"), "accepted")
+        XCTAssertTrue(problem(id: "weird/id?x#y").hasPrefix("the document header's documentId contains \"/\""), problem(id: "weird/id?x#y"))
+        XCTAssertTrue(problem(id: "16117519997 x").contains("contains U+0020"), problem(id: "16117519997 x"))
+        XCTAssertFalse(problem(id: "16117519997 x").contains("16117519997"), "the id is never quoted")
+
+        let full = CarrierScene.metadata(["documentKind": "decision", "referenceNumber": "1-2/7", "deliveryBy": "2026-12-31T12:00:00Z",
+                                          "notifyOnDelivery": true, "idempotencyKey": "dms-4711"])
+        XCTAssertEqual(problem(metadata: full), "accepted")
+        XCTAssertEqual(problem(metadata: "not json at all"), "the document header's metadata is not acceptable: it is not a JSON object")
+        XCTAssertEqual(problem(metadata: "[1]"), "the document header's metadata is not acceptable: it is not a JSON object")
+        let odd = problem(metadata: CarrierScene.metadata(["foo": ["bar": [1, 2]], "notifyOnDelivery": "yes"]))
+        XCTAssertTrue(odd.hasPrefix("the document header's metadata is not acceptable: /foo unknown field"), odd)
+        XCTAssertTrue(odd.hasSuffix("; /notifyOnDelivery must be true or false"), odd)
+        XCTAssertTrue(problem(metadata: CarrierScene.metadata(["uploads": ["u1"]])).contains("/uploads unknown field"), "spent at the sender")
+        let long = problem(metadata: CarrierScene.metadata(["subject": "a" + String(repeating: "\u{0301}", count: 1000)]))
+        XCTAssertTrue(long.hasSuffix(": /subject longer than 1000 characters (Unicode code points)"), long)
+        let unsubjected = problem(metadata: #"{"sender": "DVS@90000048472", "recipients": ["_PRIVATE@16117519997"]}"#)
+        XCTAssertTrue(unsubjected.hasSuffix(": /subject required"), unsubjected)
+        let bareCode = problem(metadata: CarrierScene.metadata(["recipients": ["16117519997"]]))
+        XCTAssertTrue(bareCode.hasSuffix(": /recipients/0 is not acceptable"), bareCode)
+    }
+
+    /// End to end: B refuses such documents before its receipt (gw-a's message Failed with
+    /// EBMS:0004, nothing stored at B), and a document whose id needs escaping in a URL is read,
+    /// downloaded and answered through the hrefs B's API gives; its metadata is served as sent.
+    func testADocumentIdOrMetadataOutsideTheRulesIsRefusedBeforeTheReceiptAndAnyOtherIdIsServed() throws {
+        let scene = try CarrierScene()
+        let text = Array("Lēmums Nr. 9".utf8)
+        struct Refusal { var id: String; var metadata: String; var says: String }
+        let refusals = [
+            Refusal(id: "weird/id?x#y", metadata: CarrierScene.metadata(), says: "documentId contains \"/\""),
+            Refusal(id: "percent%2F", metadata: CarrierScene.metadata(), says: "documentId contains \"%\""),
+            Refusal(id: "with space", metadata: CarrierScene.metadata(), says: "documentId contains U+0020"),
+            Refusal(id: "odd-metadata", metadata: CarrierScene.metadata(["foo": ["bar": [1, 2]], "notifyOnDelivery": "yes"]),
+                    says: "metadata is not acceptable: /foo unknown field"),
+            Refusal(id: "no-json-metadata", metadata: "not json at all", says: "metadata is not acceptable: it is not a JSON object"),
+        ]
+        var sent: [String] = []
+        for (i, r) in refusals.enumerated() {
+            var header = CarrierScene.header(r.id, files: [text])
+            header.metadata = r.metadata
+            sent.append(try scene.carry("refused-\(i)", header: Array(try EAddressMessages.encode(header)), properties: CarrierScene.properties(r.id), files: [text]))
+        }
+        let id = "doc[1]+ā;x:y@gw-a"
+        let metadata = CarrierScene.metadata(["documentKind": "decision", "deliveryBy": "2026-12-31T12:00:00Z", "notifyOnDelivery": true])
+        var header = CarrierScene.header(id, files: [text])
+        header.metadata = metadata
+        let good = try scene.carry("good", header: Array(try EAddressMessages.encode(header)), properties: CarrierScene.properties(id), files: [text])
+
+        for (r, as4Id) in zip(refusals, sent) {
+            let m = try scene.settled(as4Id)
+            XCTAssertEqual(m.status, .failed, r.id)
+            XCTAssertEqual(m.outbound?.lastError?.code, "EBMS:0004", "\(r.id): \(String(describing: m.outbound?.lastError))")
+            XCTAssertTrue(m.outbound?.lastError?.reason.contains(r.says) ?? false, "\(r.id): \(String(describing: m.outbound?.lastError))")
+            XCTAssertNil(try scene.h.message("gw-b", as4Id, .inbound), "\(r.id): nothing stored at B")
+        }
+        XCTAssertEqual(try scene.settled(good).status, .delivered)
+        try scene.h.waitUntil(timeout: 30, "the document in the person's mailbox") { try scene.inbox(CarrierScene.person) == [id] }
+
+        let item = try XCTUnwrap((try scene.mailboxes.get("/api/v1/inbox?address=\(CarrierScene.person)").json["items"] as? [[String: Any]])?.first)
+        let href = try XCTUnwrap((item["files"] as? [[String: Any]])?.first?["href"] as? String)
+        XCTAssertEqual(href, "/api/v1/messages/doc%5B1%5D%2B%C4%81;x:y@gw-a/files/1")
+        let download = try scene.mailboxes.get(href)
+        XCTAssertEqual(download.status, 200, download.text)
+        XCTAssertEqual(download.body, text)
+        let path = String(href.dropLast("/files/1".count))
+        let shown = try scene.mailboxes.get(path)
+        XCTAssertEqual(shown.status, 200, shown.text)
+        XCTAssertEqual(shown.json["messageId"] as? String, id)
+        let served = try XCTUnwrap(shown.json["metadata"] as? [String: Any])
+        let sentMetadata = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(metadata.utf8)) as? [String: Any])
+        XCTAssertEqual(served as NSDictionary, sentMetadata as NSDictionary)
+        let answered = try scene.mailboxes.post(path + "/confirm", json: "{\"decision\": \"accept\"}")
+        XCTAssertEqual(answered.status, 200, answered.text)
+        XCTAssertEqual(answered.json["status"] as? String, "RecipientAccepted")
+        XCTAssertFalse(scene.h.nodes["gw-b"]!.log.contains("document-intake-refused"))
+        try scene.assertNoPersonalCodeLogged()
     }
 
     /// A pulled document takes the same receive path: B, pulling, refuses one whose file differs
@@ -392,9 +500,16 @@ private struct CarrierScene {
     /// The header gw-a's exchange would write for these files.
     static func header(_ documentId: String, recipient: String = person, files: [[UInt8]]) -> EAddressMessages.DocumentHeader {
         EAddressMessages.DocumentHeader(
-            documentId: documentId, sender: sender, recipient: recipient, metadata: "{\"subject\": \"\(documentId)\"}",
+            documentId: documentId, sender: sender, recipient: recipient, metadata: metadata(["subject": documentId, "recipients": [recipient]]),
             files: files.enumerated().map { .init(name: "file-\($0 + 1).bin", mimeType: "application/octet-stream", size: Int64($1.count),
                                                   sha256: sha256($1)) })
+    }
+
+    /// Metadata as gw-a stores and sends it: `fields` over a sender, one recipient and a subject.
+    static func metadata(_ fields: [String: Any] = [:]) -> String {
+        let base: [String: Any] = ["sender": sender, "recipients": [person], "subject": "Lēmums"]
+        let data = try! JSONSerialization.data(withJSONObject: base.merging(fields) { $1 }, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The eb:MessageProperties gw-a's exchange would give them.

@@ -1,4 +1,6 @@
+@testable import AS4Gateway
 import Foundation
+import HTTPServer
 import MessageStore
 import Synchronization
 import XCTest
@@ -97,6 +99,19 @@ final class BackendAPIRefusalTests: XCTestCase {
 
     /// A token of no connection is refused before the body is read: curl, waiting for
     /// `100 Continue`, gets the 401 instead and sends none of its body.
+    /// A method a route never answers is 405 with `Allow` before anything of the request is
+    /// judged: TRACE on a notice address that is no e-address is 405, not 422.
+    func testAMethodARouteDoesNotAnswerIs405BeforeItsInputIsJudged() throws {
+        for (method, path, allow) in [("TRACE", "/api/v1/addresses/0/notice-email", "GET, PUT, DELETE"),
+                                      ("PATCH", "/api/v1/addresses/\(Self.company)/notice-email", "GET, PUT, DELETE"),
+                                      ("POST", "/api/v1/uploads/no-such", "GET, DELETE"), ("DELETE", "/api/v1/messages/no-such", "GET")] {
+            let r = try company.call(method, path, json: nil)
+            assertProblem(r, 405, "method-not-allowed")
+            XCTAssertEqual(r.headers.first { $0.0.lowercased() == "allow" }?.1, allow, "\(method) \(path)")
+        }
+        XCTAssertEqual(try company.call("GET", "/api/v1/addresses/0/notice-email", json: nil).status, 422, "an allowed method's input is judged")
+    }
+
     func testAnUnknownTokenIsRefusedBeforeTheBody() throws {
         let body = try h.file("body.bin", Array(repeating: 0x41, count: 40_000))
         func upload(_ token: String) throws -> (status: String, uploaded: String) {
@@ -266,5 +281,28 @@ final class BackendAPIRefusalTests: XCTestCase {
         XCTAssertEqual(legacy.status, 200, legacy.text)
         XCTAssertEqual(legacy.json["messageId"] as? String, "legacy@gw-a")
         XCTAssertTrue(h.nodes["gw-a"]!.log.contains("not compared (key stored without a fingerprint)"))
+    }
+}
+
+/// What the HTTP server refuses before the API sees a request (conflicting lengths, a transfer
+/// coding it cannot undo, a body it could not store, a full disk, shutting down) is a problem of a type docs/API.md lists, never
+/// an undocumented one; a full disk says when to try again.
+final class HTTPRefusalProblemTests: XCTestCase {
+    func testRefusalsOfTheHTTPServerUseDocumentedProblemTypes() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"])
+        let handler = APIHandler(context: try InProcessNode(h, party: "gw-a").context)
+        let head = HTTPRequestHead(method: "POST", path: "/api/v1/messages")
+        let documented = ["bad-request", "forbidden", "too-large", "internal-error", "not-implemented", "unavailable", "insufficient-storage"]
+        for (status, type) in [(400, "bad-request"), (403, "forbidden"), (413, "too-large"), (500, "internal-error"), (501, "not-implemented"), (503, "unavailable"),
+                               (507, "insufficient-storage"), (431, "bad-request"), (502, "internal-error")] {
+            let response = handler.refused(head, status: status, reason: "why")
+            XCTAssertEqual(response.status, status)
+            guard case .bytes(let body) = response.body,
+                  let json = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return XCTFail("\(status): no JSON body") }
+            XCTAssertEqual(json["type"] as? String, "urn:as4gw:problem:" + type, "\(status)")
+            XCTAssertTrue(documented.contains(type))
+            XCTAssertEqual(response.headers["Retry-After"], status == 507 ? String(DiskFull.retryAfterSeconds) : nil, "\(status)")
+        }
     }
 }

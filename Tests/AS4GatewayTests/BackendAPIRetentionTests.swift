@@ -113,6 +113,17 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertEqual(messageHold.json["placedBy"] as? String, "ops")
         XCTAssertEqual(messageHold.json["active"] as? Bool, true)
         let messageHoldId = try XCTUnwrap((messageHold.json["id"] as? NSNumber)?.intValue)
+        // Where the placement's Location points: the hold, to operators only.
+        let location = try XCTUnwrap(messageHold.headers.first { $0.0.lowercased() == "location" }?.1)
+        XCTAssertEqual(location, "/api/v1/legal-holds/\(messageHoldId)")
+        let shownHold = try ops.get(location)
+        XCTAssertEqual(shownHold.status, 200, shownHold.text)
+        XCTAssertEqual(shownHold.json["messageId"] as? String, heldByMessage)
+        XCTAssertEqual(shownHold.json["reason"] as? String, "court order 12/2026")
+        XCTAssertEqual(try dms.get(location).status, 403)
+        XCTAssertEqual(try ops.get("/api/v1/legal-holds/9999").status, 404)
+        XCTAssertEqual(try ops.get("/api/v1/legal-holds/x").status, 404)
+        XCTAssertEqual(try ops.call("DELETE", location, json: nil).status, 405)
         let addressHold = try ops.post("/api/v1/legal-holds", json: "{\"address\": \"arhivs@40003032949\", \"reason\": \"audit\"}")
         XCTAssertEqual(addressHold.status, 201, addressHold.text)
         XCTAssertEqual(addressHold.json["address"] as? String, archive, "kept in canonical spelling")
@@ -176,6 +187,39 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=document-purged"), h.nodes["gw-a"]!.log.suffix(2000).description)
         XCTAssertTrue(h.nodes["gw-a"]!.log.contains("document_id=\(heldByAddress)"))
         XCTAssertEqual(try ops.get("/api/v1/addresses/\(company)/limits").json["mailboxUsedBytes"] as? NSNumber, 0)
+    }
+}
+
+/// A submission's idempotency key names its first message for as long as that is kept: the
+/// purge removes the key with the document. One whose message the purge took between the key's
+/// lookup and reading the message back is answered 410 Gone, as the message's own routes answer,
+/// not 404 as if it never was.
+final class IdempotentReplayAfterPurgeTests: XCTestCase {
+    func testAReplayWhoseFirstMessageWasPurgedIsGone() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        let node = try InProcessNode(h, party: "gw-a")
+        let past = Date().addingTimeInterval(-86_400)
+        var d = NewDocument(messageId: "replayed@gw-a", connection: "dms", idempotencyKey: "k-1", sender: "DVS@90000048472",
+                            metadata: "{}", files: [], recipients: [.init(address: "_DEFAULT@40003032949", route: .mailbox, status: .accepted)])
+        d.retainUntil = past
+        XCTAssertEqual(try node.context.mailbox.insertDocument(d, notifications: [], at: past), .stored)
+        XCTAssertEqual(try SubmitRoute.replayed("replayed@gw-a", node.context).status, 200, "kept: the first answer")
+        _ = try node.context.retention.purgeDocument(messageId: "replayed@gw-a", by: "test", now: Date(), carrier: nil)
+        XCTAssertNil(try node.context.mailbox.documentId(connection: "dms", idempotencyKey: "k-1"), "the key went with the document")
+
+        for id in ["replayed@gw-a", "never-held@gw-a"] {
+            XCTAssertThrowsError(try SubmitRoute.replayed(id, node.context), id) { error in
+                let p = error as? Problem
+                XCTAssertEqual(p?.status, 410, "\(id): \(String(describing: p))")
+                XCTAssertEqual(p?.type, "gone")
+            }
+        }
+        do {
+            _ = try SubmitRoute.replayed("replayed@gw-a", node.context)
+        } catch let p as Problem {
+            XCTAssertTrue(p.extensions.contains { $0.0 == "purgedAt" }, "the purge's time, as the message's own routes give it")
+        }
     }
 }
 

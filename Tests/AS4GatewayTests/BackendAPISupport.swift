@@ -19,6 +19,8 @@ struct BackendClient {
         var body: [UInt8]
         var contentType: String?
         var contentDisposition: String?
+        /// Every header field of the answer, in arrival order.
+        var headers: [(String, String)] = []
         var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:] }
         var text: String { String(decoding: body, as: UTF8.self) }
     }
@@ -33,30 +35,36 @@ struct BackendClient {
 
     func get(_ path: String) throws -> Reply {
         let r = try http.get(url: base + path, headers: auth)
-        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), contentDisposition: r.header("Content-Disposition"))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), contentDisposition: r.header("Content-Disposition"),
+                     headers: r.headers)
     }
 
     func post(_ path: String, json: String) throws -> Reply {
         let r = try http.post(url: base + path, headers: auth + [("Content-Type", "application/json")], body: .bytes(Array(json.utf8)))
-        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), headers: r.headers)
     }
 
     /// Any method, through curl (the project's HTTP client only GETs and POSTs): `body` is curl's
     /// arguments for the body (none, `--data-binary …`), `headers` come after the credentials.
     func curl(_ method: String, _ path: String, body: [String] = [], headers: [(String, String)] = []) throws -> Reply {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let head = out + ".head"
+        defer { for f in [out, head] { try? FileManager.default.removeItem(atPath: f) } }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-X", method, "-o", out, "-w", "%{http_code} %{content_type}"] + body
+        p.arguments = ["-s", "-X", method, "-o", out, "-D", head, "-w", "%{http_code} %{content_type}"] + body
             + (auth + headers).flatMap { ["-H", "\($0.0): \($0.1)"] } + [base + path]
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
         let written = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ", maxSplits: 1)
         p.waitUntilExit()
+        let fields = ((try? String(contentsOfFile: head, encoding: .utf8)) ?? "").components(separatedBy: "\r\n").dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
         return Reply(status: Int(written.first ?? "") ?? 0, body: (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))) ?? [],
-                     contentType: written.count > 1 ? String(written[1]) : nil)
+                     contentType: written.count > 1 ? String(written[1]) : nil, headers: fields)
     }
 
     /// Any method with an optional JSON body.
@@ -83,7 +91,7 @@ struct BackendClient {
         body += Array("--\(boundary)--\r\n".utf8)
         let r = try http.post(url: base + "/api/v1/messages", headers: auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
                               body: .bytes(body))
-        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), headers: r.headers)
     }
 
     /// POST /api/v1/messages with a metadata part and file parts whose part headers are given
@@ -97,7 +105,7 @@ struct BackendClient {
         body += Array("--\(boundary)--\r\n".utf8)
         let r = try http.post(url: base + "/api/v1/messages", headers: auth + [("Content-Type", "multipart/form-data; boundary=\(boundary)")],
                               body: .bytes(body))
-        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        return Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"), headers: r.headers)
     }
 
     static func metadata(from sender: String, to recipients: [String], key: String? = nil, notify: Bool = true) -> String {

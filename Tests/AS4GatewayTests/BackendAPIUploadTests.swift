@@ -1,4 +1,5 @@
 import AS4Crypto
+@testable import AS4Gateway
 import Foundation
 import XCTest
 #if canImport(Glibc)
@@ -23,7 +24,8 @@ final class BackendAPIUploadTests: XCTestCase {
         func create(_ client: BackendClient, size: Int64) throws -> BackendClient.Reply {
             try client.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}")
         }
-        XCTAssertEqual(try create(dms, size: 1).status, 201)
+        let first = try create(dms, size: 1)
+        XCTAssertEqual(first.status, 201)
         let together = try create(dms, size: 64 << 30)
         XCTAssertEqual(together.status, 413, together.text)
         XCTAssertTrue(together.text.contains("at most 68719476736 together"), together.text)
@@ -32,6 +34,91 @@ final class BackendAPIUploadTests: XCTestCase {
         XCTAssertEqual(over.status, 409, over.text)
         XCTAssertTrue(over.text.contains("at most 32"), over.text)
         XCTAssertEqual(try create(other, size: 1).status, 201, "another connection's count is its own")
+        // Abandoning one frees its place at once, not after a day.
+        let id = try XCTUnwrap(first.json["uploadId"] as? String)
+        XCTAssertEqual(try dms.call("DELETE", "/api/v1/uploads/\(id)", json: nil).status, 204)
+        XCTAssertEqual(try create(dms, size: 1).status, 201, "room for one again")
+    }
+
+    /// `DELETE /api/v1/uploads/{id}` gives up an upload no message used: its record and its file
+    /// go, and its id is unknown from then on. Another connection's upload is not its to abandon
+    /// (403), and one a message used is that message's file (409, kept).
+    func testAnUploadNoMessageUsedCanBeAbandonedAndOneAMessageUsedCannot() throws {
+        let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender]))
+        try h.start("gw-a")
+        let uploads = h.nodes["gw-a"]!.data + "/uploads"
+        func create() throws -> String {
+            let r = try dms.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": 3}")
+            XCTAssertEqual(r.status, 201, r.text)
+            return try XCTUnwrap(r.json["uploadId"] as? String)
+        }
+
+        let abandoned = try create()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: uploads + "/" + abandoned))
+        let foreign = try other.call("DELETE", "/api/v1/uploads/\(abandoned)", json: nil)
+        XCTAssertEqual(foreign.status, 403, foreign.text)
+        XCTAssertEqual(try dms.call("DELETE", "/api/v1/uploads/\(abandoned)", json: nil).status, 204)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: uploads + "/" + abandoned), "its file is gone")
+        XCTAssertEqual(try dms.get("/api/v1/uploads/\(abandoned)").status, 404)
+        XCTAssertEqual(try dms.call("DELETE", "/api/v1/uploads/\(abandoned)", json: nil).status, 404, "once")
+        let unnamed = try dms.submit(metadata: "{\"sender\": \"\(sender)\", \"recipients\": [\"\(recipient)\"], \"subject\": \"s\", \"uploads\": [\"\(abandoned)\"]}", files: [])
+        XCTAssertEqual(unnamed.status, 422, "an abandoned upload cannot be sent: \(unnamed.text)")
+
+        let used = try create()
+        let bytes = Array("abc".utf8)
+        let chunk = try h.file("chunk", bytes)
+        let digest = "sha-256=:" + Data(try Digest.sha256(bytes)).base64EncodedString() + ":"
+        XCTAssertEqual(try dms.put("/api/v1/uploads/\(used)/chunks/1", file: chunk, headers: [("Content-Digest", digest)]).status, 200)
+        XCTAssertEqual(try dms.post("/api/v1/uploads/\(used)/complete", json: "{}").status, 200)
+        let sent = try dms.submit(metadata: "{\"sender\": \"\(sender)\", \"recipients\": [\"\(recipient)\"], \"subject\": \"s\", \"uploads\": [\"\(used)\"]}", files: [])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let messageId = try XCTUnwrap(sent.json["messageId"] as? String)
+        let refused = try dms.call("DELETE", "/api/v1/uploads/\(used)", json: nil)
+        XCTAssertEqual(refused.status, 409, refused.text)
+        XCTAssertTrue(refused.text.contains("was sent as message \(messageId)"), refused.text)
+        XCTAssertEqual(try dms.get("/api/v1/uploads/\(used)").json["usedBy"] as? String, messageId, "kept")
+        let method = try dms.call("PATCH", "/api/v1/uploads/\(used)", json: "{}")
+        XCTAssertEqual(method.status, 405)
+    }
+
+    /// The disk must hold what open uploads have declared and not yet sent, not only the upload
+    /// being declared: uploads of several connections, each fitting the free space alone, are
+    /// refused with 507 once they would promise more than the disk has together (keeping
+    /// `UploadRoutes.diskReserve` free); abandoning one makes room again. The sizes are chosen
+    /// from the free space found, with half an upload's slack either side of the boundary.
+    func testDeclaredButUnsentUploadsCountAgainstTheFreeDisk() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"])
+        let free = try XCTUnwrap(UploadRoutes.freeBytes(h.root.path))
+        let room = Int64(free) - Int64(UploadRoutes.diskReserve)
+        guard room > 64 << 20 else { throw XCTSkip("only \(free) bytes free") }
+        // `fitting` uploads of `size` fit with half an upload to spare; one more does not.
+        let fitting = Int((room + UploadRoutes.maxSize - 1) / UploadRoutes.maxSize)
+        let size = Int64(Double(room) / (Double(fitting) + 0.5))
+        XCTAssertLessThanOrEqual(size, UploadRoutes.maxSize)
+        // One connection each: a connection may declare at most maxSize together.
+        let port = h.nodes["gw-a"]!.submitPort
+        let clients = try (0...fitting).map { try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms\($0)", addresses: ["DVS@90000048472"])) }
+        try h.start("gw-a")
+        var ids: [String] = []
+        for client in clients.prefix(fitting) {
+            let r = try client.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}")
+            XCTAssertEqual(r.status, 201, r.text)
+            ids.append((r.json["uploadId"] as? String) ?? "")
+        }
+        let last = try XCTUnwrap(clients.last)
+        let refused = try last.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}")
+        XCTAssertEqual(refused.status, 507, "alone it would fit; with the others' declared bytes it does not: \(refused.text)")
+        XCTAssertEqual(refused.json["type"] as? String, "urn:as4gw:problem:insufficient-storage")
+        XCTAssertTrue(refused.text.contains("open uploads still need \(Int64(fitting) * size)"), refused.text)
+        XCTAssertEqual(try clients[0].call("DELETE", "/api/v1/uploads/\(ids[0])", json: nil).status, 204)
+        XCTAssertEqual(try last.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": \(size)}").status, 201, "room again")
     }
 
     func testChunkedUploadIsCheckedResumedAndSent() throws {

@@ -15,7 +15,8 @@ final class DocumentHeaderFileTests: XCTestCase {
     /// The header part and one file part, the file named `name` and typed `mimeType` in the header.
     func parts(name: String, mimeType: String = "text/plain", characterSet: String? = nil) throws -> [MessagePart] {
         let header = EAddressMessages.DocumentHeader(
-            documentId: "d", sender: "DVS@90000048472", recipient: "_DEFAULT@40003032949", metadata: "{}",
+            documentId: "d", sender: "DVS@90000048472", recipient: "_DEFAULT@40003032949",
+            metadata: #"{"recipients": ["_DEFAULT@40003032949"], "sender": "DVS@90000048472", "subject": "Lēmums"}"#,
             files: [.init(name: name, mimeType: mimeType, size: Int64(Self.bytes.count), sha256: Self.sha256)])
         let json = try EAddressMessages.encode(header)
         return [MessagePart(contentId: "h", mimeType: "application/json", file: StoredFile(path: "", size: Int64(json.count), sha256: ""), bytes: json),

@@ -34,7 +34,8 @@ final class IntakeRepeatTests: XCTestCase {
         let documentId = Identifier.messageId(domain: "gw-a")
         let file = Array("Lēmums".utf8)
         let header = EAddressMessages.DocumentHeader(
-            documentId: documentId, sender: Self.sender, recipient: recipient, metadata: "{}",
+            documentId: documentId, sender: Self.sender, recipient: recipient,
+            metadata: #"{"recipients": ["\#(recipient)"], "sender": "\#(Self.sender)", "subject": "Lēmums"}"#,
             files: [.init(name: "l.txt", mimeType: "text/plain", size: Int64(file.count), sha256: InboundProcessor.hex(try Digest.sha256(file)))])
         let request = SubmissionHandler.Request(
             to: "gw-b", service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: documentId,

@@ -148,6 +148,16 @@ final class SelfServiceContract {
         return (id, successor.sha256, reply)
     }
 
+    /// Refusals the spec must document too: an approval whose comment is no string (422) or
+    /// whose body is no JSON object (400).
+    func refusals() throws -> [(operationId: String, reply: BackendClient.Reply)] {
+        let base = "/api/v1/registrations"
+        return [("approveRegistration", try ops.post(base + "/\(try pending())/approve", json: "{\"comment\": {}}")),
+                ("approveRegistration", try ops.post(base + "/\(try pending())/approve", json: "[]")),
+                ("revokeRegistrationCertificate", try company.post(base + "/\(try rolledOver().id)/certificates/\(String(repeating: "0", count: 64))/revoke",
+                                                                   json: "{\"reason\": 7}"))]
+    }
+
     func call(_ operationId: String) throws -> BackendClient.Reply {
         let base = "/api/v1/registrations"
         switch operationId {

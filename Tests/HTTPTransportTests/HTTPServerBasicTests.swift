@@ -49,6 +49,24 @@ final class HTTPServerBasicTests: XCTestCase {
         XCTAssertEqual(request.body, .empty)
     }
 
+    /// An escaped `/` is data, not a separator: the handler gets the path as sent beside the
+    /// decoded one, so a route can split first and decode each segment after. Query names and
+    /// values are decoded as before (`+` a space, a `%` without two hex digits kept).
+    func testThePathArrivesAsSentBesideItsDecodedForm() throws {
+        let handler = ServerTestHandler { _ in .text(200, "ok") }
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+        let result = try ServerTestCurl.run([base + "/items/a%2Fb%3Fc%23d%25/x%20y%zz?q=x%26y+z&n%3D=%zz&%C4%81=%c4%81"])
+        XCTAssertEqual(result.status, 200, result.errorText)
+        let head = try XCTUnwrap(handler.requests.first).head
+        XCTAssertEqual(head.rawPath, "/items/a%2Fb%3Fc%23d%25/x%20y%zz")
+        XCTAssertEqual(head.path, "/items/a/b?c#d%/x y%zz")
+        XCTAssertEqual(head.rawPath.split(separator: "/").map { PercentEncoding.decode(String($0)) }, ["items", "a/b?c#d%", "x y%zz"])
+        XCTAssertEqual(head.query, ["q": "x&y z", "n=": "%zz", "ā": "ā"])
+        XCTAssertEqual(PercentEncoding.pathSegment("a/b?c#d%e f+ā@x:y"), "a%2Fb%3Fc%23d%25e%20f%2B%C4%81@x:y")
+        XCTAssertEqual(PercentEncoding.decode(PercentEncoding.pathSegment("weird/id?x#y%")), "weird/id?x#y%")
+    }
+
     func testPostEchoesASmallBodyFromMemory() throws {
         let handler = ServerTestHandler.echo()
         let (server, base) = try startTestServer(self.configuration(), handler: handler)

@@ -263,6 +263,10 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertThrowsError(try store.insertDocument(twice, notifications: [], at: t0), "an upload is sent once")
 
         try store.createUpload(Upload(id: "u2", connection: "dms", name: "left.bin", mimeType: "x/y", size: 5, chunkSize: 10, path: "/tmp/u2", createdAt: t0))
+        try store.createUpload(Upload(id: "u3", connection: "other", name: "o.bin", mimeType: "x/y", size: 5, chunkSize: 10, path: "/tmp/u3", createdAt: t0 + 1))
+        XCTAssertEqual(try store.openUploads(connection: nil).map(\.id), ["u2", "u3"], "every connection's, u1 was sent")
+        XCTAssertEqual(try store.openUploads(connection: "other").map(\.id), ["u3"])
+        XCTAssertTrue(try store.deleteUpload(id: "u3"))
         XCTAssertEqual(try store.abandonedUploads(createdBefore: t0 + 10, limit: 10).map(\.id), ["u2"], "u1 was sent")
         XCTAssertFalse(try store.deleteUpload(id: "u1"))
         XCTAssertTrue(try store.deleteUpload(id: "u2"))

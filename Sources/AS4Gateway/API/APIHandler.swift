@@ -25,12 +25,21 @@ struct APIHandler: HTTPHandler {
         return problem.response
     }
 
+    /// What the HTTP server refuses before the handler sees the request; each problem type is
+    /// one docs/API.md lists (a status without its own falls back to its class's).
     func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
-        let type = [403: "forbidden", 413: "too-large", 503: "unavailable"][status] ?? "refused"
-        let title = [403: "Client certificate refused", 413: "Request body too large", 503: "Shutting down"][status] ?? "Request refused"
-        let problem = Problem(status, type, title, reason)
+        let kinds: [Int: (type: String, title: String)] = [
+            400: ("bad-request", "The request is malformed"), 403: ("forbidden", "Client certificate refused"),
+            413: ("too-large", "Request body too large"), 500: ("internal-error", "The request could not be processed"),
+            501: ("not-implemented", "Transfer coding not supported"), 503: ("unavailable", "Shutting down"),
+            507: ("insufficient-storage", "Insufficient storage"),
+        ]
+        let kind = kinds[status] ?? (status >= 500 ? kinds[500]! : kinds[400]!)
+        let problem = Problem(status, kind.type, kind.title, reason)
         logRefusal(head, problem, connection: nil)
-        return problem.response
+        var response = problem.response
+        if status == 507 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
+        return response
     }
 
     /// One line per refused API request (the operators' path logs its own): who, what, why.
@@ -68,7 +77,7 @@ struct APIHandler: HTTPHandler {
     }
 
     private func admission(_ head: HTTPRequestHead) -> Problem? {
-        guard head.path.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)") }
+        guard head.rawPath.hasPrefix(Self.prefix) else { return Problem.notFound("no route at \(head.path)") }
         // Refused before any body byte is read: an upload without credentials costs nothing.
         if head.headers["Authorization"] == nil && head.clientCertificate == nil { return Problem.unauthenticated }
         // A bearer token that names no active connection is refused here too, so a stranger with
@@ -99,7 +108,7 @@ struct APIHandler: HTTPHandler {
             }
             connectionName = connection?.name
             // Registrants (a company's certificate, no connection yet) may reach these routes only.
-            if RegistrationRoutes.handles(request.head.path) {
+            if RegistrationRoutes.handles(request.head) {
                 return try RegistrationRoutes(request: request, connection: connection, context: context).route()
             }
             guard let connection else { throw Problem.unauthenticated }
@@ -125,22 +134,33 @@ struct APIHandler: HTTPHandler {
         }
     }
 
+    /// The path after `/api/v1/`, split at the `/`s the client sent and only then decoded: a
+    /// document id may hold an encoded `/`, `?` or `#` (`%2F`), and must stay one segment.
+    static func segments(_ head: HTTPRequestHead) -> [String] {
+        guard head.rawPath.hasPrefix(prefix) else { return [] }
+        return head.rawPath.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            .map { PercentEncoding.decode(String($0)) }
+    }
+
     private func route(_ request: HTTPRequest, _ r: APIRequest) throws -> HTTPResponse {
-        let segments = request.head.path.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let segments = Self.segments(request.head)
         let method = request.head.method
-        func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
-            guard method == allowed else {
-                var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(allowed) only").response
-                response.headers = ["Content-Type": "application/problem+json", "Allow": allowed]
+        func only(_ allowed: [String], _ body: () throws -> HTTPResponse) throws -> HTTPResponse {
+            guard allowed.contains(method) else {
+                let list = allowed.joined(separator: ", ")
+                var response = Problem(405, "method-not-allowed", "Method not allowed", "\(request.head.path) answers \(list) only").response
+                response.headers = ["Content-Type": "application/problem+json", "Allow": list]
                 return response
             }
             return try body()
         }
+        func only(_ allowed: String, _ body: () throws -> HTTPResponse) throws -> HTTPResponse { try only([allowed], body) }
         if let response = try RetentionRoutes.route(segments, method: method, r) { return response }
         switch segments.count {
         case 1 where segments[0] == "messages": return try only("POST") { try SubmitRoute(r).submit() }
         case 1 where segments[0] == "uploads": return try only("POST") { try UploadRoutes(r).create() }
-        case 2 where segments[0] == "uploads": return try only("GET") { try UploadRoutes(r).status(segments[1]) }
+        case 2 where segments[0] == "uploads":
+            return try only(["GET", "DELETE"]) { method == "GET" ? try UploadRoutes(r).status(segments[1]) : try UploadRoutes(r).delete(segments[1]) }
         case 3 where segments[0] == "uploads" && segments[2] == "complete": return try only("POST") { try UploadRoutes(r).complete(segments[1]) }
         case 4 where segments[0] == "uploads" && segments[2] == "chunks": return try only("PUT") { try UploadRoutes(r).chunk(segments[1], segments[3]) }
         case 1 where segments[0] == "inbox": return try only("GET") { try FeedRoutes(r).inbox() }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import MessageStore
 
 /// The JSON shapes of documents in API responses (docs/openapi.yaml names them).
@@ -43,8 +44,14 @@ enum DocumentView {
     static func files(_ d: Document, id: String) -> JSON {
         .array(d.files.enumerated().map { i, f in
             .object([("n", .int(i + 1)), ("name", .string(f.name)), ("mimeType", .string(f.mimeType)), ("size", .int(f.file.size)),
-                     ("sha256", .string(f.file.sha256)), ("href", .string("/api/v1/messages/\(id)/files/\(i + 1)"))])
+                     ("sha256", .string(f.file.sha256)), ("href", .string(href(id, file: i + 1)))])
         })
+    }
+
+    /// Where file `n` of document `id` is read; the id escaped, since one may hold characters a
+    /// path cannot carry as they are (the routes decode each segment, `APIHandler.segments`).
+    static func href(_ id: String, file n: Int) -> String {
+        "/api/v1/messages/\(PercentEncoding.pathSegment(id))/files/\(n)"
     }
 
     /// The answer to a submission: the id and each recipient's route and status.

@@ -14,6 +14,12 @@ struct NoticeRoutes {
     private var isOperator: Bool { r.connection.roles.contains(.operatorRole) }
 
     func contact(_ segment: String) throws -> HTTPResponse {
+        // The method first: a method this route never answers is 405 whatever the address.
+        guard ["GET", "PUT", "DELETE"].contains(r.request.head.method) else {
+            var response = Problem(405, "method-not-allowed", "Method not allowed", "\(r.request.head.path) answers GET, PUT and DELETE").response
+            response.headers["Allow"] = "GET, PUT, DELETE"
+            return response
+        }
         let address = try r.canonical(segment, field: "address")
         guard r.holds(address) || isOperator else {
             throw Problem.forbidden("connection \(r.connection.name) does not hold \(address)")
@@ -36,14 +42,10 @@ struct NoticeRoutes {
             try store.setContact(c)
             r.context.log.log(.info, "notice-contact-set", ["address": address, "connection": r.connection.name])
             return Self.view(c).response(200)
-        case "DELETE":
+        default:
             guard try store.removeContact(address: address) else { throw Problem.notFound("\(address) has no notice e-mail address") }
             r.context.log.log(.info, "notice-contact-removed", ["address": address, "connection": r.connection.name])
             return .empty(204)
-        default:
-            var response = Problem(405, "method-not-allowed", "Method not allowed", "\(r.request.head.path) answers GET, PUT and DELETE").response
-            response.headers["Allow"] = "GET, PUT, DELETE"
-            return response
         }
     }
 

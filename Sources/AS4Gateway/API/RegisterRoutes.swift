@@ -66,7 +66,7 @@ struct RegisterRoutes {
         default: errors.append(("/personCode", "must be a string"))
         }
         let reason = body["reason"] as? String ?? ""
-        if reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 1000 || !TextInput.isCarriable(reason) {
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty || TextInput.length(reason) > 1000 || !TextInput.isCarriable(reason) {
             errors.append(("/reason", "required: the lawful reason, 1 to 1000 characters without control characters"))
         }
         let now = Date()
@@ -92,7 +92,7 @@ struct RegisterRoutes {
                 throw Problem.invalid("unknown field \(unknown)", errors: [("/\(unknown)", "unknown field; the body may only give a reason")])
             }
             if let v = body["reason"] {
-                guard let text = v as? String, !text.isEmpty, text.count <= 1000, TextInput.isCarriable(text) else {
+                guard let text = v as? String, !text.isEmpty, TextInput.length(text) <= 1000, TextInput.isCarriable(text) else {
                     throw Problem.invalid("reason must be a string of 1 to 1000 characters", errors: [("/reason", "a string of 1 to 1000 characters")])
                 }
                 reason = text

@@ -17,8 +17,8 @@ struct RegistrationRoutes {
 
     static let limits = (addresses: 100, certificates: 10, text: 1000, pendingPerCompany: 10)
 
-    static func handles(_ path: String) -> Bool {
-        path == APIHandler.prefix + "registrations" || path.hasPrefix(APIHandler.prefix + "registrations/")
+    static func handles(_ head: HTTPRequestHead) -> Bool {
+        APIHandler.segments(head).first == "registrations"
     }
 
     /// The company behind the request's client certificate, when it names one.
@@ -50,7 +50,7 @@ struct RegistrationRoutes {
 
     func route() throws -> HTTPResponse {
         let path = request.head.path
-        let segments = path.dropFirst(APIHandler.prefix.count).split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        let segments = Array(APIHandler.segments(request.head).dropFirst())
         do {
             switch segments.count {
             case 0 where request.head.method == "GET": return try list()
@@ -187,7 +187,7 @@ struct RegistrationRoutes {
             if endpoint.flatMap(URL.init(string:))?.scheme != "https" || endpoint.flatMap(URL.init(string:))?.host?.isEmpty != false {
                 errors.append(("/endpoint", "an access point's endpoint is its https:// AS4 URL"))
             }
-            if partyId?.isEmpty != false || partyId!.count > 256 || !TextInput.isCarriable(partyId!) {
+            if partyId?.isEmpty != false || TextInput.length(partyId!) > 256 || !TextInput.isCarriable(partyId!) {
                 errors.append(("/partyId", "an access point needs its AS4 party id (no control characters, at most 256)"))
             }
         case .dms:
@@ -354,7 +354,7 @@ struct RegistrationRoutes {
     func reject(_ id: String) throws -> HTTPResponse {
         let actor = try requireOperator()
         let body = try jsonBody(required: true)
-        guard let reason = body["reason"] as? String, !reason.trimmingCharacters(in: .whitespaces).isEmpty, reason.count <= Self.limits.text,
+        guard let reason = body["reason"] as? String, !reason.trimmingCharacters(in: .whitespaces).isEmpty, TextInput.length(reason) <= Self.limits.text,
               TextInput.isCarriable(reason) else {
             throw Problem.invalid("a rejection needs a reason the company can read", errors: [("/reason", "a text of 1 to \(Self.limits.text) characters")])
         }
@@ -425,7 +425,7 @@ struct RegistrationRoutes {
         } else {
             text = ""
         }
-        guard !text.isEmpty, text.count <= Self.limits.text, TextInput.isCarriable(text) else {
+        guard !text.isEmpty, TextInput.length(text) <= Self.limits.text, TextInput.isCarriable(text) else {
             errors.append(("/contact", "contact is a text or object of at most \(Self.limits.text) characters, without control characters"))
             return nil
         }

@@ -5,7 +5,8 @@ import Routing
 
 /// The operators' retention and limits routes (docs/API.md, docs/RETENTION.md); every one needs
 /// the `operator` role:
-/// - `POST /api/v1/legal-holds`, `GET /api/v1/legal-holds`, `POST /api/v1/legal-holds/{id}/release`
+/// - `POST /api/v1/legal-holds`, `GET /api/v1/legal-holds`, `GET /api/v1/legal-holds/{id}`,
+///   `POST /api/v1/legal-holds/{id}/release`
 /// - `GET|PUT /api/v1/addresses/{address}/limits`
 /// There is no route that deletes a document: documents leave by the retention purge only.
 struct RetentionRoutes {
@@ -27,6 +28,8 @@ struct RetentionRoutes {
         switch segments.count {
         case 1 where segments[0] == "legal-holds":
             return try allow(["GET", "POST"]) { method == "GET" ? try routes.listHolds() : try routes.placeHold() }
+        case 2 where segments[0] == "legal-holds":
+            return try allow(["GET"]) { try routes.showHold(segments[1]) }
         case 3 where segments[0] == "legal-holds" && segments[2] == "release":
             return try allow(["POST"]) { try routes.releaseHold(segments[1]) }
         case 3 where segments[0] == "addresses" && segments[2] == "limits":
@@ -49,7 +52,7 @@ struct RetentionRoutes {
         for key in ["messageId", "address", "reason"] where body[key] != nil && !(body[key] is String) { errors.append(("/\(key)", "must be a string")) }
         if (messageId == nil) == (addressText == nil) { errors.append(("", "name exactly one of messageId and address")) }
         let reason = (body["reason"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if reason.isEmpty || reason.count > 1000 || !TextInput.isCarriable(reason) {
+        if reason.isEmpty || TextInput.length(reason) > 1000 || !TextInput.isCarriable(reason) {
             errors.append(("/reason", "required: why the documents are held, 1 to 1000 characters without control characters"))
         }
         guard errors.isEmpty else { throw Problem.invalid(errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors) }
@@ -83,6 +86,13 @@ struct RetentionRoutes {
         case let other?: throw Problem.invalid("active must be true or false, not \(other)", errors: [("active", "true or false")])
         }
         return JSON.object([("items", .array(try r.context.retention.holds(activeOnly: active).map(Self.view)))]).response(200)
+    }
+
+    /// `GET /api/v1/legal-holds/{id}`: the hold a placement's `Location` names.
+    func showHold(_ text: String) throws -> HTTPResponse {
+        try r.require(.operatorRole)
+        guard let id = Int64(text), id > 0, let hold = try r.context.retention.hold(id: id) else { throw Problem.notFound("no legal hold \(text)") }
+        return Self.view(hold).response(200)
     }
 
     func releaseHold(_ text: String) throws -> HTTPResponse {

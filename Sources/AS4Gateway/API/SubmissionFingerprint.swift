@@ -29,7 +29,7 @@ enum SubmissionFingerprint {
         }
     }
 
-    /// `metadata`: `SubmitRoute.Metadata.fingerprintBasis`.
+    /// `metadata`: `DocumentMetadata.Checked.fingerprintBasis`.
     static func of(metadata: String, files: [File]) throws -> String {
         func value(_ text: String?) -> Any { text.map { $0 as Any } ?? NSNull() }
         let parts: [Any] = files.map { [$0.sha256, value($0.filename), value($0.extendedFilename), value($0.contentType)] as [Any] }

@@ -14,24 +14,6 @@ struct SubmitRoute {
     let r: APIRequest
     init(_ r: APIRequest) { self.r = r }
 
-    static let knownFields: Set<String> = ["sender", "recipients", "subject", "documentKind", "referenceNumber", "deliveryBy",
-                                           "notifyOnDelivery", "idempotencyKey", "uploads"]
-    static let maxRecipients = 100
-
-    struct Metadata {
-        var sender: String
-        var recipients: [String]
-        var idempotencyKey: String?
-        var deliveryBy: Date?
-        /// Completed uploads of the connection that are files of this message, after the parts.
-        var uploads: [String]
-        /// The metadata JSON as stored and carried (addresses in canonical spelling).
-        var json: String
-        /// The same without the idempotency key and with the uploads: what the key's
-        /// `SubmissionFingerprint` takes of the metadata.
-        var fingerprintBasis: String
-    }
-
     func submit() throws -> HTTPResponse {
         let context = r.context
         let form = try FormData.parse(r.request.body, contentType: r.request.head.headers["Content-Type"], spoolDirectory: context.spoolDirectory)
@@ -182,10 +164,15 @@ struct SubmitRoute {
         // Files into the store, then the document in one transaction. Uploaded files are moved
         // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
-        var movedUploads: [(stored: String, upload: String)] = []
+        var movedUploads: [(stored: String, upload: Upload)] = []
         func release() {
             for f in stored where !movedUploads.contains(where: { $0.stored == f.file.path }) { unlink(f.file.path) }
-            for m in movedUploads { rename(m.stored, m.upload) }
+            for m in movedUploads {
+                rename(m.stored, m.upload.path)
+                // Abandoned meanwhile (DELETE …/uploads/{id}): no row names the file any more,
+                // and nothing else would remove it.
+                do { if try context.mailbox.upload(id: m.upload.id) == nil { unlink(m.upload.path) } } catch {}
+            }
         }
         do {
             for ((f, name), mimeType) in zip(zip(files, names), mimeTypes) {
@@ -203,7 +190,7 @@ struct SubmitRoute {
             }
             for u in uploads {
                 let file = try context.store.storePayload(.move(path: u.path), at: now)
-                movedUploads.append((file.path, u.path))
+                movedUploads.append((file.path, u))
                 stored.append(DocumentFile(name: u.name, mimeType: u.mimeType, file: file))
                 guard file.sha256 == u.sha256 else { throw Problem.conflict("upload \(u.id) changed on disk since it was completed") }
             }
@@ -283,7 +270,12 @@ struct SubmitRoute {
     /// logged.
     private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
         let context = r.context
-        guard let d = try context.mailbox.document(messageId: first) else { throw Problem.notFound("message \(first) is gone") }
+        guard let d = try context.mailbox.document(messageId: first) else {
+            // Purged between the key's lookup and this read (a purged document's key is
+            // forgotten with it): the message the key names is gone for good, not unknown.
+            if let purged = try context.retention.purges(messageId: first).last { throw RetentionRoutes.gone(first, purged) }
+            throw Problem(410, "gone", "No longer held", "message \(first), which this idempotency key names, is no longer held")
+        }
         if let kept = d.idempotencyFingerprint, kept != fingerprint {
             context.log.log(.warning, "idempotency-key-reused", ["connection": r.connection.name, "document_id": first,
                                                                  "reason": "another submission under the key of a stored one; refused, nothing stored"])
@@ -306,74 +298,13 @@ struct SubmitRoute {
         return String(cString: n.objCType) == "c"
     }
 
-    /// Checks the metadata part; every problem is reported with its JSON Pointer.
-    static func metadata(_ bytes: [UInt8]) throws -> Metadata {
+    /// Checks the metadata part (`DocumentMetadata`); every problem is reported with its JSON Pointer.
+    static func metadata(_ bytes: [UInt8]) throws -> DocumentMetadata.Checked {
         let object = try APIRequest.object(Data(bytes), what: "the metadata part")
-        var errors: [(pointer: String, detail: String)] = []
-        for key in object.keys.sorted() where !knownFields.contains(key) {
-            errors.append(("/\(key)", "unknown field; known are \(knownFields.sorted().joined(separator: ", "))"))
-        }
-        var out = object
-        out["uploads"] = nil
-        var sender = ""
-        switch object["sender"] {
-        case let s as String:
-            do { sender = try EAddress(s).canonical; out["sender"] = sender } catch { errors.append(("/sender", "not an e-address: \(error)")) }
-        case nil: errors.append(("/sender", "required: the e-address this message is sent from"))
-        default: errors.append(("/sender", "must be a string"))
-        }
-        var recipients: [String] = []
-        switch object["recipients"] {
-        case let list as [Any] where !list.isEmpty && list.count <= maxRecipients:
-            for (i, item) in list.enumerated() {
-                guard let s = item as? String else { errors.append(("/recipients/\(i)", "must be a string")); continue }
-                do {
-                    let canonical = try EAddress(s).canonical
-                    if recipients.contains(canonical) { errors.append(("/recipients/\(i)", "\(canonical) is listed twice")) } else { recipients.append(canonical) }
-                } catch { errors.append(("/recipients/\(i)", "not an e-address: \(error)")) }
-            }
-            out["recipients"] = recipients
-        case nil: errors.append(("/recipients", "required: a list of e-addresses"))
-        default: errors.append(("/recipients", "must be a list of 1 to \(maxRecipients) e-addresses"))
-        }
-        // Free text is carried in XML (the document header's JSON rides in AS4, the metadata in
-        // the evidence bundle): what XML cannot hold is refused here, not found at the receiver.
-        for key in ["subject", "documentKind", "referenceNumber"] {
-            guard let v = object[key] else { continue }
-            guard let s = v as? String else { errors.append(("/\(key)", "must be a string of at most 1000 characters")); continue }
-            if let p = TextInput.problem(s, maxLength: 1000) { errors.append(("/\(key)", p)) }
-        }
-        if object["subject"] == nil { errors.append(("/subject", "required")) }
-        // Whether it has passed is judged after an idempotent replay was answered (`submit`).
-        let deliveryBy = RegisterRoutes.date(object["deliveryBy"], "/deliveryBy", &errors)
-        if let v = object["notifyOnDelivery"], !Self.isJSONBoolean(v) {
-            errors.append(("/notifyOnDelivery", "must be true or false"))
-        }
-        var key: String?
-        if let v = object["idempotencyKey"] {
-            if let s = v as? String, (1...200).contains(s.utf8.count) {
-                if TextInput.isCarriable(s) { key = s } else { errors.append(("/idempotencyKey", TextInput.refusal)) }
-            } else { errors.append(("/idempotencyKey", "must be a string of 1 to 200 bytes")) }
-        }
-        var uploads: [String] = []
-        switch object["uploads"] {
-        case nil: break
-        case let list as [Any] where list.count <= 100:
-            for (i, item) in list.enumerated() {
-                if let id = item as? String, !id.isEmpty, !uploads.contains(id) { uploads.append(id) } else { errors.append(("/uploads/\(i)", "must be a distinct upload id")) }
-            }
-        default: errors.append(("/uploads", "must be a list of at most 100 upload ids"))
-        }
-        guard errors.isEmpty else {
+        let (checked, errors) = DocumentMetadata.check(object, origin: .submission)
+        guard let checked else {
             throw Problem.invalid("the metadata has \(errors.count) problem(s): " + errors.map { "\($0.pointer) \($0.detail)" }.joined(separator: "; "), errors: errors)
         }
-        func text(_ object: [String: Any]) -> String {
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        }
-        var basis = out
-        basis["idempotencyKey"] = nil
-        if !uploads.isEmpty { basis["uploads"] = uploads }
-        return Metadata(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: text(out),
-                        fingerprintBasis: text(basis))
+        return checked
     }
 }

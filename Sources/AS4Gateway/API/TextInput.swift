@@ -15,10 +15,15 @@ enum TextInput {
     /// a character the bundle could not then write as it is.
     static func isCarriable(_ s: String) -> Bool { XMLText.isCarriable(s) }
 
+    /// A text's length as the API's limits count it: in Unicode code points, as JSON Schema's
+    /// `maxLength` does (docs/openapi.yaml), not in grapheme clusters (`String.count`), which
+    /// would let "a" with 5,000 combining accents pass as one character.
+    static func length(_ s: String) -> Int { s.unicodeScalars.count }
+
     /// Why `s` is refused, or nil.
     static func problem(_ s: String, maxLength: Int) -> String? {
         if !isCarriable(s) { return refusal }
-        if s.count > maxLength { return "longer than \(maxLength) characters" }
+        if length(s) > maxLength { return "longer than \(maxLength) characters (Unicode code points)" }
         return nil
     }
 

@@ -74,9 +74,16 @@ struct UploadRoutes {
         }
         let directory = Self.directory(r.context)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if let free = Self.freeBytes(directory), free < UInt64(size) + Self.diskReserve {
+        // The free space must hold this upload and what every open upload (of any connection)
+        // has still to send: counted against the disk once they are declared, not when their
+        // chunks come. Not a reservation: two uploads declared at the same moment, and whatever
+        // else the gateway writes, are not counted (docs/API.md); a chunk that then finds the
+        // disk full is refused with 507 and may be sent again.
+        let unwritten = try r.context.mailbox.openUploads(connection: nil).reduce(Int64(0)) { $0 + Self.unwritten($1) }
+        if let free = Self.freeBytes(directory), free < UInt64(size) + UInt64(unwritten) + Self.diskReserve {
             throw Problem(507, "insufficient-storage", "Insufficient storage",
-                          "the gateway has \(free) bytes free; an upload of \(size) bytes would not fit (try again later)")
+                          "the gateway has \(free) bytes free, of which open uploads still need \(unwritten); an upload of \(size) bytes "
+                          + "would not fit beside them with \(Self.diskReserve) bytes kept free (try again when uploads have been sent or abandoned)")
         }
         let id = UUID().uuidString.lowercased()
         let path = directory + "/" + id
@@ -92,6 +99,25 @@ struct UploadRoutes {
             throw error
         }
         return Self.view(upload).response(201)
+    }
+
+    /// The bytes of `u` no chunk has brought yet.
+    static func unwritten(_ u: Upload) -> Int64 { max(0, u.size - Int64(u.received) * u.chunkSize) }
+
+    /// `DELETE …/uploads/{id}`: gives up an upload no message has used, so that its place among
+    /// the connection's open uploads (and their declared bytes) is free at once rather than after
+    /// a day. One that a message used is that message's file: 409.
+    func delete(_ id: String) throws -> HTTPResponse {
+        let u = try owned(id)
+        if let used = u.usedBy { throw Problem.conflict("upload \(id) was sent as message \(used); it is that message's file now") }
+        // The row first: a submission taking the upload at this moment then cannot store its
+        // document and gives the file back (SubmitRoute removes it when the row is gone).
+        guard try r.context.mailbox.deleteUpload(id: id) else {
+            throw Problem.conflict("upload \(id) was just sent by a message; it is that message's file now")
+        }
+        unlink(u.path)
+        r.context.log.log(.info, "upload-removed", ["upload": id, "connection": r.connection.name, "reason": "abandoned by its connection"])
+        return .empty(204)
     }
 
     /// A JSON integer, or nil: JSONSerialization gives 5.5 and true as NSNumbers too, and
@@ -188,6 +214,14 @@ struct UploadRoutes {
         return nil
     }
 
+    /// A failed write of the upload file: a full disk is the temporary condition `DiskFull`
+    /// answers (507 with Retry-After); anything else is the gateway's own fault.
+    static func writeFailure(_ what: String) -> Error {
+        let code = errno
+        if code == ENOSPC || code == EDQUOT, let posix = POSIXErrorCode(rawValue: code) { return POSIXError(posix) }
+        return Problem.unavailable("cannot \(what) the upload file: errno \(code)")
+    }
+
     /// Puts the chunk at its offset (dropping whatever an interrupted earlier attempt left past
     /// it) and fsyncs before the chunk is recorded.
     static func write(_ body: HTTPRequestBody, to path: String, at offset: Int64) throws {
@@ -202,7 +236,7 @@ struct UploadRoutes {
             while done < raw.count {
                 let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw Problem.unavailable("cannot write the upload file: errno \(errno)") }
+                guard n > 0 else { throw writeFailure("write") }
                 done += n
             }
         }
@@ -212,6 +246,6 @@ struct UploadRoutes {
         case .file(let source, let length):
             try PartBody.file(path: source, offset: 0, length: length).forEachChunk { try writeAll($0) }
         }
-        guard fsync(fd) == 0 else { throw Problem.unavailable("cannot sync the upload file: errno \(errno)") }
+        guard fsync(fd) == 0 else { throw writeFailure("sync") }
     }
 }

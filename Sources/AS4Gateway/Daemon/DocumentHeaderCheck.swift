@@ -22,6 +22,8 @@ import Routing
 /// - a payload's eb:PartProperties `CharacterSet` is a charset name and, where the header's media
 ///   type names a charset too, the same one (the intake keeps the file's charset from either,
 ///   `mediaType`).
+/// - its documentId is one the API can name in a URL (`DocumentIdentifier`), and its metadata
+///   meets the rule a submission's does (`DocumentMetadata`): the API serves both as they came.
 ///
 /// The intake reads the header through `header(of:carrier:)` too, so it never refuses what
 /// passed here. Sizes and digests are those the store computed while writing each payload,
@@ -83,6 +85,8 @@ enum DocumentHeaderCheck {
                 throw DocumentHeaderProblem.notAnAddress(field, why: quotable(error.reason))
             }
         }
+        if let why = DocumentIdentifier.problem(header.documentId) { throw DocumentHeaderProblem.documentIdRefused(why: why) }
+        try checkMetadata(header.metadata)
         for field in [Field.recipient, .sender, .documentId] {
             guard let given = carrier.value(field) else { continue }
             let named = value(field, of: header)
@@ -99,6 +103,18 @@ enum DocumentHeaderCheck {
         }
         try checkFiles(header.files, Array(parts.dropFirst()))
         return header
+    }
+
+    /// The metadata by the rule a submission here meets (`DocumentMetadata`), since the API
+    /// serves a received document's metadata as it serves a submitted one's.
+    static func checkMetadata(_ text: String) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            throw DocumentHeaderProblem.metadataRefused(problems: ["it is not a JSON object"])
+        }
+        let (_, errors) = DocumentMetadata.check(object, origin: .arrival)
+        guard errors.isEmpty else {
+            throw DocumentHeaderProblem.metadataRefused(problems: errors.map { "\($0.pointer) " + (quotable($0.detail) ?? "is not acceptable") })
+        }
     }
 
     static func value(_ field: Field, of header: EAddressMessages.DocumentHeader) -> String {

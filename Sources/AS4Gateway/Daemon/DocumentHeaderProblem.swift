@@ -14,6 +14,11 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
     /// The first payload is not a document header: not JSON, a field missing or of the wrong
     /// type, a control character (`why` names the place, not the value).
     case headerUnreadable(why: String)
+    /// The header's documentId is outside `DocumentIdentifier`'s rule (`why` never quotes it).
+    case documentIdRefused(why: String)
+    /// The header's metadata is not what a submission here could give: `problems` are JSON
+    /// pointers into it with what is wrong, values never quoted.
+    case metadataRefused(problems: [String])
     /// The header's sender or recipient is no e-address; `why` is the parser's reason when it
     /// quotes no number that may be a personal code, else nil.
     case notAnAddress(CarrierField, why: String?)
@@ -61,7 +66,8 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
     /// code fits a payload's content (0001 and 0009 are about the ebMS header), so it is Other.
     var code: EbmsError.Code {
         switch self {
-        case .noHeader, .headerTooLarge, .headerUnreadable, .notAnAddress, .fileName, .characterSetInvalid: return .other
+        case .noHeader, .headerTooLarge, .headerUnreadable, .notAnAddress, .fileName, .characterSetInvalid, .documentIdRefused, .metadataRefused:
+            return .other
         case .differsFromProperty, .fileCount, .fileSize, .fileHash, .charsetDiffers: return .valueInconsistent
         }
     }
@@ -76,6 +82,11 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
             return "the document header (the first payload) is \(bytes) bytes; a header may have at most \(limit)"
         case .headerUnreadable(let why):
             return "the first payload is not a readable document header: \(why)"
+        case .documentIdRefused(let why):
+            return "the document header's documentId \(why); a document id has 1 to \(DocumentIdentifier.maxLength) characters, "
+                + "none of them a space, a control or format character, or one of / \\ ? # %"
+        case .metadataRefused(let problems):
+            return "the document header's metadata is not acceptable: " + problems.joined(separator: "; ")
         case .notAnAddress(let field, let why):
             return "the document header's \(field.headerField) is not an e-address" + (why.map { ": \($0)" } ?? "")
         case .differsFromProperty(let field, let header, let property):
