@@ -172,7 +172,7 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         let scene = try CarrierScene()
         let file = Array("Lēmums".utf8)
         var header = CarrierScene.header("doc-whole-list", files: [file])
-        header.metadata = "{\"recipients\": [\"_private@16117519997\", \"_PRIVATE@32123456789\", \"\(CarrierScene.company)\", 7], \"subject\": \"s\"}"
+        header.metadata = "{\"sender\": \"\(CarrierScene.sender)\", \"recipients\": [\"_private@16117519997\", \"_PRIVATE@32123456789\", \"\(CarrierScene.company)\"], \"subject\": \"s\"}"
         let id = try scene.carry("doc-whole-list", header: Array(try EAddressMessages.encode(header)), properties: CarrierScene.properties("doc-whole-list"),
                                  files: [file])
         XCTAssertEqual(try scene.settled(id).status, .delivered)

@@ -204,19 +204,19 @@ final class IdempotentReplayAfterPurgeTests: XCTestCase {
                             metadata: "{}", files: [], recipients: [.init(address: "_DEFAULT@40003032949", route: .mailbox, status: .accepted)])
         d.retainUntil = past
         XCTAssertEqual(try node.context.mailbox.insertDocument(d, notifications: [], at: past), .stored)
-        XCTAssertEqual(try SubmitRoute.replayed("replayed@gw-a", node.context).status, 200, "kept: the first answer")
+        XCTAssertEqual(try SubmitRoute.replayed("replayed@gw-a", fingerprint: "", connection: "dms", node.context).status, 200, "kept: the first answer")
         _ = try node.context.retention.purgeDocument(messageId: "replayed@gw-a", by: "test", now: Date(), carrier: nil)
         XCTAssertNil(try node.context.mailbox.documentId(connection: "dms", idempotencyKey: "k-1"), "the key went with the document")
 
         for id in ["replayed@gw-a", "never-held@gw-a"] {
-            XCTAssertThrowsError(try SubmitRoute.replayed(id, node.context), id) { error in
+            XCTAssertThrowsError(try SubmitRoute.replayed(id, fingerprint: "", connection: "dms", node.context), id) { error in
                 let p = error as? Problem
                 XCTAssertEqual(p?.status, 410, "\(id): \(String(describing: p))")
                 XCTAssertEqual(p?.type, "gone")
             }
         }
         do {
-            _ = try SubmitRoute.replayed("replayed@gw-a", node.context)
+            _ = try SubmitRoute.replayed("replayed@gw-a", fingerprint: "", connection: "dms", node.context)
         } catch let p as Problem {
             XCTAssertTrue(p.extensions.contains { $0.0 == "purgedAt" }, "the purge's time, as the message's own routes give it")
         }

@@ -50,7 +50,7 @@ final class BackendAPIUploadTests: XCTestCase {
         try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
-        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender]))
+        let other = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "other", addresses: [sender], shared: true))
         try h.start("gw-a")
         let uploads = h.nodes["gw-a"]!.data + "/uploads"
         func create() throws -> String {
@@ -104,7 +104,7 @@ final class BackendAPIUploadTests: XCTestCase {
         XCTAssertLessThanOrEqual(size, UploadRoutes.maxSize)
         // One connection each: a connection may declare at most maxSize together.
         let port = h.nodes["gw-a"]!.submitPort
-        let clients = try (0...fitting).map { try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms\($0)", addresses: ["DVS@90000048472"])) }
+        let clients = try (0...fitting).map { try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms\($0)", addresses: ["DVS@90000048472"], shared: true)) }
         try h.start("gw-a")
         var ids: [String] = []
         for client in clients.prefix(fitting) {

@@ -269,7 +269,10 @@ struct SubmitRoute {
     /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
     /// logged.
     private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
-        let context = r.context
+        try Self.replayed(first, fingerprint: fingerprint, connection: r.connection.name, r.context)
+    }
+
+    static func replayed(_ first: String, fingerprint: String, connection: String, _ context: GatewayContext) throws -> HTTPResponse {
         guard let d = try context.mailbox.document(messageId: first) else {
             // Purged between the key's lookup and this read (a purged document's key is
             // forgotten with it): the message the key names is gone for good, not unknown.
@@ -277,7 +280,7 @@ struct SubmitRoute {
             throw Problem(410, "gone", "No longer held", "message \(first), which this idempotency key names, is no longer held")
         }
         if let kept = d.idempotencyFingerprint, kept != fingerprint {
-            context.log.log(.warning, "idempotency-key-reused", ["connection": r.connection.name, "document_id": first,
+            context.log.log(.warning, "idempotency-key-reused", ["connection": connection, "document_id": first,
                                                                  "reason": "another submission under the key of a stored one; refused, nothing stored"])
             throw Problem(422, "idempotency-key-reused", "Idempotency key used for another submission",
                           "this connection's idempotencyKey was used for message \(first), whose metadata or files differ from this request's; "
@@ -285,7 +288,7 @@ struct SubmitRoute {
                           errors: [(pointer: "/idempotencyKey", detail: "already used for message \(first), another submission")],
                           extensions: [("messageId", .string(first))])
         }
-        context.log.log(.info, "idempotent-replay", ["connection": r.connection.name, "document_id": first,
+        context.log.log(.info, "idempotent-replay", ["connection": connection, "document_id": first,
                                                      "request": d.idempotencyFingerprint == nil ? "not compared (key stored without a fingerprint)" : "the same"])
         var response = DocumentView.submission(d).response(200)
         response.headers = ["Content-Type": "application/json", "Idempotent-Replayed": "true"]
