@@ -93,13 +93,17 @@ struct DocumentExchange {
 
     // MARK: Notifications
 
-    /// What the sender's connections hear when recipient `address` of `d` reaches `status`.
+    /// What the sender's connections hear when recipient `address` of `d` reaches `status`. A
+    /// reading is news to a sender who asked for it (`notifyOnDelivery`), and to every sender
+    /// told the recipient was DeliveryDelayed: it learns of the reading after all (the store
+    /// adds whether it came before or after the deadline).
     static func senderNotifications(_ d: Document, address: String, status: RecipientStatus, detail: String?) -> [BackendNotification] {
         let kind: String
         switch status {
         case .accepted: kind = "accepted"
         case .delivered:
-            guard wantsDeliveryNotice(d) else { return [] }
+            let delayed = d.recipients.first { $0.address == address }?.status == .deliveryDelayed
+            guard wantsDeliveryNotice(d) || delayed else { return [] }
             kind = "delivered"
         case .recipientAccepted: kind = "recipientAccepted"
         case .recipientRejected: kind = "recipientRejected"
