@@ -231,14 +231,19 @@ struct SubmitRoute {
             return try Self.replayed(first, context)
         }
         guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
+        // The document is stored and answered for (its mailbox recipients hold it already), so
+        // a recipient whose AS4 message cannot be made now is not a reason to refuse it. Only a
+        // refusal that will not pass makes that recipient Failed (sendDocumentOrFail); a full
+        // disk, a store that cannot answer or any other fault that may pass leaves it Submitted
+        // for the unsent requeue (`MailboxWorker.queueUnsent`), which queues it once it can.
         let exchange = DocumentExchange(context: context)
         for rec in d.recipients where rec.route == .remote {
             do {
-                try exchange.sendDocument(d, to: rec)
+                try exchange.sendDocumentOrFail(d, to: rec)
             } catch {
-                let detail = "could not be queued for \(rec.party ?? "?"): \(error)"
-                try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: rec.address, status: .failed, detail: detail,
-                                                                    notifications: DocumentExchange.senderNotifications(d, address: rec.address, status: .failed, detail: detail)), at: Date())
+                context.log.log(.error, "document-unqueueable", ["document_id": id, "recipient": rec.address, "to": rec.party,
+                                                                 "reason": "\(error)",
+                                                                 "outcome": "left Submitted: queued again by the unsent requeue once this passes"])
             }
         }
         context.log.log(.info, "document-submitted", ["document_id": id, "connection": r.connection.name, "sender": d.sender,
