@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import MessageStore
 import Routing
+import WSSecurity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -167,6 +168,12 @@ struct SubmitRoute {
                           extensions: [("recipients", .array(list))])
         }
 
+        let xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
+                                               uploads: uploads, parties: Set(recipients.compactMap(\.party)), context: context)
+        guard xmlErrors.isEmpty else {
+            throw Problem.invalid(xmlErrors.map(\.detail).joined(separator: "; ") + "; nothing was sent to anyone", errors: xmlErrors)
+        }
+
         // Files into the store, then the document in one transaction. Uploaded files are moved
         // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
@@ -251,6 +258,38 @@ struct SubmitRoute {
                                                       "to": recipients.prefix(5).map(\.address).joined(separator: ",") + (recipients.count > 5 ? ",…" : ""),
                                                       "bytes": String(size)])
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
+    }
+
+    /// The files no AS4 message to `parties` could carry: labelled XML, travelling uncompressed
+    /// (the agreement does not compress, or the bytes look compressed already) and so signed as
+    /// canonical XML, but not readable as XML (`XMLPayloadCheck`). Found here, it is the DMS's
+    /// file to correct (pointer `file/<n>/Content-Type`, or the upload's); found while sealing,
+    /// after the document was stored, it would make the recipient Failed with a signature error
+    /// it never had.
+    static func unsignableXML(files: [(body: PartBody, mimeType: String)], uploads: [Upload], parties: Set<String>,
+                              context: GatewayContext) throws -> [(pointer: String, detail: String)] {
+        // What matters of the agreements is whether any signs and leaves payloads uncompressed:
+        // then every XML file travels as it is to someone.
+        var compressing: Set<Bool> = []
+        for party in parties {
+            if case .success(let match) = context.pmodes.outboundLeg(from: context.party, to: party, service: .init(EAddressMessages.service),
+                                                                     action: EAddressMessages.documentAction), match.leg.security.sign {
+                compressing.insert(match.leg.payload.compress)
+            }
+        }
+        guard !compressing.isEmpty else { return [] }
+        let compress = !compressing.contains(false)
+        var errors: [(pointer: String, detail: String)] = []
+        let candidates = files.enumerated().map { (pointer: "file/\($0.offset + 1)/Content-Type", what: "file part \($0.offset + 1)",
+                                                   body: $0.element.body, mimeType: $0.element.mimeType) }
+            + (try uploads.enumerated().map { (pointer: "/uploads/\($0.offset)", what: "upload \($0.element.id)",
+                                               body: try PartBody.wholeFile($0.element.path), mimeType: $0.element.mimeType) })
+        for c in candidates {
+            if let problem = try XMLPayloadCheck.problem(mimeType: FileMediaType.stored(c.mimeType).essence, body: c.body, compress: compress) {
+                errors.append((c.pointer, "\(c.what): \(problem)"))
+            }
+        }
+        return errors
     }
 
     /// The answer to a submission whose idempotency key named `first` already.

@@ -49,13 +49,16 @@ struct DocumentExchange {
     /// access point, no usable certificate, a limit: the submission's own refusals, or sealing
     /// failing) is made Failed with the reason, the sender told (notification here, status report
     /// to the document's origin), and false returned. Such a recipient would otherwise wait as
-    /// Submitted forever, retried every minute. Store and disk errors are thrown: they may pass.
+    /// Submitted forever, retried every minute. A file labelled XML that cannot be read as XML
+    /// (`XMLPayloadError`; a submission here refuses it, but a document passing through a hub
+    /// may carry one) is such a refusal too. Store and disk errors are thrown: they may pass.
     @discardableResult
     func sendDocumentOrFail(_ d: Document, to r: DocumentRecipient) throws -> Bool {
         do {
             return try sendDocument(d, to: r)
-        } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
-            let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
+        } catch where error is SubmissionError || error is CryptoError || error is EbmsError || error is XMLPayloadError {
+            let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason
+                ?? (error as? XMLPayloadError).map(Self.fileProblem(d)) ?? "\(error)"
             let detail = "could not be queued for \(r.party ?? "?"): \(reason)"
             try context.mailbox.updateRecipient(RecipientUpdate(messageId: d.messageId, address: r.address, status: .failed, detail: detail,
                                                                 notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail)),
@@ -64,6 +67,15 @@ struct DocumentExchange {
             reportToOrigin(d, recipient: r.address, status: .failed,
                            decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: Date()), retrievedAt: nil)
             return false
+        }
+    }
+
+    /// An `XMLPayloadError` of a document's AS4 message in the document's words: payload 0 is
+    /// the document header, so payload n is file n.
+    static func fileProblem(_ d: Document) -> (XMLPayloadError) -> String {
+        { e in
+            guard e.index >= 1, e.index <= d.files.count else { return e.description }
+            return "file \(e.index) (\(d.files[e.index - 1].name)): \(e.reason)"
         }
     }
 
