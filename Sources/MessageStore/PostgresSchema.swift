@@ -317,6 +317,7 @@ enum PostgresSchema {
                 busy_until BIGINT  NOT NULL DEFAULT 0
             );
             """),
+        Migration(version: 20, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -317,6 +317,7 @@ enum Schema {
         Migration(version: 18, name: "purge runs: a clock that jumps defers the purge", sql: PurgeRunSchema.sqlite),
         Migration(version: 19, name: "signed requests already taken", sql: SeenRequestSchema.sqlite),
         Migration(version: 20, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.sqlite),
+        Migration(version: 21, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
