@@ -61,6 +61,13 @@ public struct WebhookState: Sendable, Equatable {
 /// The state of a document for one recipient, in the words DMS users know. A state only moves
 /// forward (`rank`); `RecipientAccepted` and `RecipientRejected` are final, and so is `Failed`
 /// unless a proof of delivery comes after it (`allows(_:receiptHeld:)`).
+///
+/// The sender's `deliveryBy` is a deadline to read and answer. `Delivered` is a reading by the
+/// deadline (or with none); `DeliveryDelayed` says the recipient had not read the document when
+/// the deadline passed, and stays so when it reads later (its `retrievedAt` and a `Delivered`
+/// event record that reading). A recipient who read in time and has not answered keeps
+/// `Delivered`, with an `AnswerDelayed` event (`answerDelayedEvent`). Which of these the
+/// deadline allows depends on the times as well as the states: `MailboxRules.deadlineJudgement`.
 public enum RecipientStatus: String, Sendable, CaseIterable {
     case submitted = "Submitted"
     case deliveryDelayed = "DeliveryDelayed"
@@ -83,8 +90,9 @@ public enum RecipientStatus: String, Sendable, CaseIterable {
     /// the recipient's mailbox took the document (a hub that accepted it may still fail to hand
     /// it on, and its report may come after the deadline made the recipient DeliveryDelayed;
     /// later, the recipient's answer decides);
-    /// `DeliveryDelayed` marks a held document not yet read and answered by its deadline, after
-    /// which reading and answering still count.
+    /// `DeliveryDelayed` marks a held document not read by its deadline, after which answering
+    /// still counts. Between `Delivered` and `DeliveryDelayed` the reading time decides, not the
+    /// states alone (`MailboxRules.deadlineJudgement`): both ways are allowed here.
     public func allows(_ next: RecipientStatus) -> Bool {
         switch next {
         case .failed: return self == .submitted || self == .accepted || self == .deliveryDelayed
@@ -111,6 +119,14 @@ public enum RecipientStatus: String, Sendable, CaseIterable {
         default: return false
         }
     }
+}
+
+extension RecipientStatus {
+    /// The history event (and, lower-camel, the notification kind) of a recipient who read the
+    /// document by its deadline but had not answered when it passed. Not a status: the recipient
+    /// stays `Delivered`, which is what it did.
+    public static let answerDelayedEvent = "AnswerDelayed"
+    public static let answerDelayedNotification = "answerDelayed"
 }
 
 /// How a recipient is served: its mailbox on this node, or another access point by AS4.

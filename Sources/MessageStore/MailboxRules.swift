@@ -38,6 +38,65 @@ enum MailboxRules {
         }
     }
 
+    /// What the document's deadline makes of an update between reading states. The reading time
+    /// decides, not the order in which the gateway learnt of things: a report of a reading
+    /// before the deadline may arrive after the deadline acted (a remote recipient's access
+    /// point reports later), and a reading after it may be taken in before the deadline acted
+    /// (the worker was down at the deadline).
+    enum DeadlineJudgement: Equatable {
+        /// Apply the update; `note` is added to its event and notifications.
+        case apply(note: String?)
+        /// Record the reading (its time, event and notifications) and keep the status: a
+        /// recipient that had not read the document at its deadline stays DeliveryDelayed.
+        case keepStatus(note: String)
+        /// Change nothing.
+        case refuse
+    }
+
+    /// - Parameters:
+    ///   - read: the recipient's reading time already recorded, if any.
+    ///   - readNow: the reading this update records, if it records one.
+    static func deadlineJudgement(current: RecipientStatus, next: RecipientStatus, read: Date?, readNow: Date?,
+                                  deliveryBy: Date?) -> DeadlineJudgement {
+        switch (current, next) {
+        case (.deliveryDelayed, .delivered):
+            // Read already (late): the first reading is the one that counts.
+            guard read == nil, let readAt = readNow else { return .refuse }
+            guard let deliveryBy else { return .apply(note: nil) }
+            if readAt < deliveryBy {
+                return .apply(note: "read at \(time(readAt)), before the deadline \(time(deliveryBy)); the reading became known only "
+                                    + "after the deadline had marked it DeliveryDelayed")
+            }
+            return .keepStatus(note: "read at \(time(readAt)), after the deadline \(time(deliveryBy)); it stays DeliveryDelayed")
+        case (.delivered, .deliveryDelayed):
+            // Read in time is never "not read by the deadline"; a reading after it is.
+            if let read, let deliveryBy, read < deliveryBy { return .refuse }
+            return .apply(note: nil)
+        default:
+            return .apply(note: nil)
+        }
+    }
+
+    /// Whether the deadline finds a recipient who read the document in time without an answer:
+    /// `Delivered`, read before `deliveryBy`, not decided, the deadline not acted on yet.
+    static func answerIsDelayed(status: RecipientStatus, decided: String?, read: Date?, deliveryBy: Date?, deadlinePending: Bool) -> Bool {
+        guard status == .delivered, decided == nil, deadlinePending, let read, let deliveryBy else { return false }
+        return read < deliveryBy
+    }
+
+    /// `text` with `note` after it.
+    static func noted(_ text: String?, _ note: String?) -> String? {
+        guard let note else { return text }
+        return [text, note].compactMap { $0 }.joined(separator: "; ")
+    }
+
+    /// A time in the store's resolution (milliseconds), RFC 3339 UTC.
+    static func time(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
     /// An upload can be completed once, and only when every chunk has arrived.
     static func isCompletable(_ u: Upload?) -> Bool {
         guard let u else { return false }

@@ -30,9 +30,20 @@ public protocol MailboxStore: AnyObject, Sendable {
     func events(messageId: String) throws -> [DocumentEvent]
     /// Moves one recipient forward with an event and the update's notifications. Returns false,
     /// changing nothing, when the recipient is already at or past that state. Throws `notFound`
-    /// for no such recipient and `conflict` when a decision was already recorded.
+    /// for no such recipient and `conflict` when a decision was already recorded. Against the
+    /// document's `deliveryBy` the reading time decides (`MailboxRules.deadlineJudgement`): a
+    /// recipient read before it is never made DeliveryDelayed, and one DeliveryDelayed that
+    /// reads after it keeps that status while its reading is recorded (true, the event and the
+    /// notifications saying so); one whose reading before it became known late is Delivered.
     @discardableResult
     func updateRecipient(_ update: RecipientUpdate, at: Date) throws -> Bool
+    /// The deadline found recipient `address` of `messageId` having read the document in time
+    /// but not answered: an `AnswerDelayed` event with `detail` and `notifications`, the status
+    /// kept (`Delivered`), the deadline acted once. Returns false, changing nothing, unless the
+    /// recipient is `Delivered`, read before `deliveryBy`, unanswered, and its deadline (at or
+    /// before `at`) has not acted yet. Throws `notFound` for no such recipient.
+    @discardableResult
+    func recordAnswerDelayed(messageId: String, address: String, detail: String, notifications: [BackendNotification], at: Date) throws -> Bool
     /// The document and recipient carried by an outbound AS4 message of ours.
     func recipient(as4MessageId: String) throws -> (messageId: String, address: String)?
     /// Recipients of documents submitted here whose `deliveryBy` is at or before `now` and that are

@@ -13,6 +13,11 @@ public protocol NoticeStore: AnyObject, Sendable {
     func removeContact(address: String) throws -> Bool
     func contact(address: String) throws -> NoticeContact?
 
+    /// Gives the mailer its position when it has none (it never ran on this store): the newest
+    /// notification, so that notices enabled later do not announce the arrivals from before,
+    /// read, answered or purged long ago. A position already there (an earlier run's, another
+    /// node's) is kept. Returns the position and whether this call set it.
+    func startPosition() throws -> (position: Int64, started: Bool)
     /// `newMessage` notifications above the mailer's position, oldest first, with the id the
     /// position may move to once they are recorded (the last notification read, of any kind).
     func unnoticedArrivals(limit: Int) throws -> (upTo: Int64, arrivals: [BackendNotification])

@@ -152,8 +152,9 @@ public final class PostgresMailboxStore: MailboxStore {
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
             guard let row = try c.execute("""
-                    SELECT status, decision, retrieved_at, CASE WHEN receipt IS NULL THEN 0 ELSE 1 END AS held FROM document_recipients
-                    WHERE message_id = $1 AND address = $2 FOR UPDATE
+                    SELECT r.status, r.decision, r.retrieved_at, CASE WHEN r.receipt IS NULL THEN 0 ELSE 1 END AS held, d.delivery_by
+                    FROM document_recipients r JOIN documents d ON d.message_id = r.message_id
+                    WHERE r.message_id = $1 AND r.address = $2 FOR UPDATE OF r
                     """,
                                           [u.messageId, u.address]).first,
                   let status = RecipientStatus(rawValue: row.string("status")) else {
@@ -173,8 +174,20 @@ public final class PostgresMailboxStore: MailboxStore {
                               [receipt, u.messageId, u.address])
             }
             guard status.allows(u.status, receiptHeld: row.int("held") != 0) else { return false }
-            try c.execute("UPDATE document_recipients SET status = $1, updated_at = $2 WHERE message_id = $3 AND address = $4",
-                          [u.status.rawValue, at, u.messageId, u.address])
+            let note: String?
+            switch MailboxRules.deadlineJudgement(current: status, next: u.status, read: row.optionalDate("retrieved_at"),
+                                                  readNow: u.retrieved ? u.retrievedAt ?? at : nil, deliveryBy: row.optionalDate("delivery_by")) {
+            case .refuse:
+                return false
+            case .keepStatus(let text):
+                note = text
+                try c.execute("UPDATE document_recipients SET updated_at = $1 WHERE message_id = $2 AND address = $3",
+                              [at, u.messageId, u.address])
+            case .apply(let text):
+                note = text
+                try c.execute("UPDATE document_recipients SET status = $1, updated_at = $2 WHERE message_id = $3 AND address = $4",
+                              [u.status.rawValue, at, u.messageId, u.address])
+            }
             if u.status == .deliveryDelayed || u.status == .failed {
                 // The deadline has acted, once: a recipient read late is not delayed again, and
                 // one failed at or after it and then delivered after all is not delayed either.
@@ -188,9 +201,33 @@ public final class PostgresMailboxStore: MailboxStore {
                     WHERE message_id = $5 AND address = $6
                     """, [MailboxColumns.decision(d), d.code, d.reason, d.at, u.messageId, u.address])
             }
-            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
+            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, MailboxRules.noted(u.detail, note))
             if !u.notifications.isEmpty { try Self.lockOrder(c) }
-            for n in u.notifications { try Self.notify(c, n, at) }
+            for var n in u.notifications {
+                n.detail = MailboxRules.noted(n.detail, note)
+                try Self.notify(c, n, at)
+            }
+            return true
+        }
+    }
+
+    public func recordAnswerDelayed(messageId: String, address: String, detail: String, notifications: [BackendNotification],
+                                    at: Date) throws -> Bool {
+        try write { c in
+            guard let row = try c.execute("""
+                    SELECT r.status, r.decision, r.retrieved_at, r.deadline_at, d.delivery_by
+                    FROM document_recipients r JOIN documents d ON d.message_id = r.message_id
+                    WHERE r.message_id = $1 AND r.address = $2 FOR UPDATE OF r
+                    """, [messageId, address]).first else {
+                throw MailboxStoreError.notFound("message \(messageId) has no recipient \(address)")
+            }
+            guard MailboxRules.answerIsDelayed(status: row.recipientStatus(), decided: row.optionalString("decision"),
+                                               read: row.optionalDate("retrieved_at"), deliveryBy: row.optionalDate("delivery_by"),
+                                               deadlinePending: row.optionalDate("deadline_at").map { $0 <= at } ?? false) else { return false }
+            try c.execute("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = $1 AND address = $2", [messageId, address])
+            try Self.event(c, messageId, address, at, RecipientStatus.answerDelayedEvent, detail)
+            if !notifications.isEmpty { try Self.lockOrder(c) }
+            for n in notifications { try Self.notify(c, n, at) }
             return true
         }
     }

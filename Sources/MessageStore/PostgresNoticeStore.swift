@@ -30,6 +30,19 @@ public final class PostgresNoticeStore: NoticeStore {
         try pool.withConnection { c in try c.execute("SELECT * FROM notice_contacts WHERE address = $1", [address]).first?.noticeContact() }
     }
 
+    public func startPosition() throws -> (position: Int64, started: Bool) {
+        try pool.withConnection { c in
+            try c.transaction {
+                let started = try c.execute("""
+                    INSERT INTO worker_cursors (name, value) SELECT $1, COALESCE(MAX(id), 0) FROM notifications
+                    ON CONFLICT (name) DO NOTHING
+                    """, [NoticeRules.cursorName]).affectedRows == 1
+                let position = try c.execute("SELECT value FROM worker_cursors WHERE name = $1", [NoticeRules.cursorName]).first?.int64("value") ?? 0
+                return (position, started)
+            }
+        }
+    }
+
     public func unnoticedArrivals(limit: Int) throws -> (upTo: Int64, arrivals: [BackendNotification]) {
         try pool.withConnection { c in
             let position = try c.execute("SELECT value FROM worker_cursors WHERE name = $1", [NoticeRules.cursorName]).first?.int64("value") ?? 0

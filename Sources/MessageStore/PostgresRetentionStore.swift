@@ -55,6 +55,8 @@ public final class PostgresRetentionStore: RetentionStore {
                 throw MailboxStoreError.notFound("no legal hold \(id)")
             }
             guard hold.isActive else { throw MailboxStoreError.conflict("legal hold \(id) was released already") }
+            let databaseNow = try c.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now").first?.date("now") ?? Date()
+            if let problem = RetentionRules.releaseProblem(hold, by: by, at: at, databaseNow: databaseNow) { throw problem }
             return try c.execute("UPDATE legal_holds SET released_by = $1, released_at = $2 WHERE id = $3 RETURNING *", [by, at, id])
                 .first?.legalHold() ?? hold
         }

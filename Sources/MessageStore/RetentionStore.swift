@@ -152,6 +152,29 @@ enum RetentionRules {
         return nil
     }
 
+    /// How far a release's time may be from the database's clock: the triggers of SQLite
+    /// migration 23 / PostgreSQL migration 22 say the same (300000 ms).
+    static let releaseClockTolerance: TimeInterval = 300
+
+    /// Why hold `hold` cannot be released by `by` at `at`, judged as the triggers judge it, so the
+    /// caller hears it in words rather than as a trigger's refusal. `databaseNow`: the clock the
+    /// triggers read (PostgreSQL's server may differ from this node's).
+    static func releaseProblem(_ hold: LegalHold, by: String, at: Date, databaseNow: Date) -> MailboxStoreError? {
+        if by.trimmingCharacters(in: .whitespaces).isEmpty {
+            return .conflict("legal hold \(hold.id) cannot be released without naming who releases it")
+        }
+        let time = ISO8601DateFormatter()
+        if at < hold.placedAt {
+            return .conflict("legal hold \(hold.id) cannot be released at \(time.string(from: at)), before it was placed at \(time.string(from: hold.placedAt))")
+        }
+        if abs(at.timeIntervalSince(databaseNow)) > releaseClockTolerance {
+            return .conflict("legal hold \(hold.id) is released at the present time: \(time.string(from: at)) is more than "
+                             + "\(Int(releaseClockTolerance / 60)) minutes from the database's clock (\(time.string(from: databaseNow))); "
+                             + "check this node's clock")
+        }
+        return nil
+    }
+
     static func held(_ id: String, by holds: [Int64]) -> MailboxStoreError {
         .conflict("document \(id) is kept by legal hold \(holds.map(String.init).joined(separator: ", "))")
     }

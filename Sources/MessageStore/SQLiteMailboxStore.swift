@@ -126,11 +126,13 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func updateRecipient(_ u: RecipientUpdate, at: Date) throws -> Bool {
         try write { c in
-            guard let (current, decided, read, held) = try c.queryFirst("""
-                    SELECT status, decision, retrieved_at, receipt IS NOT NULL AS held FROM document_recipients
-                    WHERE message_id = ? AND address = ?
+            guard let (current, decided, read, held, deliveryBy) = try c.queryFirst("""
+                    SELECT r.status, r.decision, r.retrieved_at, r.receipt IS NOT NULL AS held, d.delivery_by
+                    FROM document_recipients r JOIN documents d ON d.message_id = r.message_id
+                    WHERE r.message_id = ? AND r.address = ?
                     """, [u.messageId, u.address],
-                    row: { ($0.string("status"), $0.optionalString("decision"), $0.optionalDate("retrieved_at"), $0.int("held") != 0) }),
+                    row: { ($0.string("status"), $0.optionalString("decision"), $0.optionalDate("retrieved_at"), $0.int("held") != 0,
+                            $0.optionalDate("delivery_by")) }),
                   let status = RecipientStatus(rawValue: current) else {
                 throw MailboxRules.noRecipient(u)
             }
@@ -147,8 +149,19 @@ public final class SQLiteMailboxStore: MailboxStore {
                           [receipt, u.messageId, u.address])
             }
             guard status.allows(u.status, receiptHeld: held) else { return false }
-            try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
-                      [u.status.rawValue, at, u.messageId, u.address])
+            let note: String?
+            switch MailboxRules.deadlineJudgement(current: status, next: u.status, read: read,
+                                                  readNow: u.retrieved ? u.retrievedAt ?? at : nil, deliveryBy: deliveryBy) {
+            case .refuse:
+                return false
+            case .keepStatus(let text):
+                note = text
+                try c.run("UPDATE document_recipients SET updated_at = ? WHERE message_id = ? AND address = ?", [at, u.messageId, u.address])
+            case .apply(let text):
+                note = text
+                try c.run("UPDATE document_recipients SET status = ?, updated_at = ? WHERE message_id = ? AND address = ?",
+                          [u.status.rawValue, at, u.messageId, u.address])
+            }
             if u.status == .deliveryDelayed || u.status == .failed {
                 // The deadline has acted, once: a recipient read late is not delayed again, and
                 // one failed at or after it and then delivered after all is not delayed either.
@@ -162,8 +175,32 @@ public final class SQLiteMailboxStore: MailboxStore {
                     WHERE message_id = ? AND address = ?
                     """, [MailboxColumns.decision(d), d.code, d.reason, d.at, u.messageId, u.address])
             }
-            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, u.detail)
-            for n in u.notifications { try Self.notify(c, n, at) }
+            try Self.event(c, u.messageId, u.address, at, u.status.rawValue, MailboxRules.noted(u.detail, note))
+            for var n in u.notifications {
+                n.detail = MailboxRules.noted(n.detail, note)
+                try Self.notify(c, n, at)
+            }
+            return true
+        }
+    }
+
+    public func recordAnswerDelayed(messageId: String, address: String, detail: String, notifications: [BackendNotification],
+                                    at: Date) throws -> Bool {
+        try write { c in
+            guard let (status, decided, read, deadline, deliveryBy) = try c.queryFirst("""
+                    SELECT r.status, r.decision, r.retrieved_at, r.deadline_at, d.delivery_by
+                    FROM document_recipients r JOIN documents d ON d.message_id = r.message_id
+                    WHERE r.message_id = ? AND r.address = ?
+                    """, [messageId, address],
+                    row: { ($0.recipientStatus(), $0.optionalString("decision"), $0.optionalDate("retrieved_at"),
+                            $0.optionalDate("deadline_at"), $0.optionalDate("delivery_by")) }) else {
+                throw MailboxStoreError.notFound("message \(messageId) has no recipient \(address)")
+            }
+            guard MailboxRules.answerIsDelayed(status: status, decided: decided, read: read, deliveryBy: deliveryBy,
+                                               deadlinePending: deadline.map { $0 <= at } ?? false) else { return false }
+            try c.run("UPDATE document_recipients SET deadline_at = NULL WHERE message_id = ? AND address = ?", [messageId, address])
+            try Self.event(c, messageId, address, at, RecipientStatus.answerDelayedEvent, detail)
+            for n in notifications { try Self.notify(c, n, at) }
             return true
         }
     }

@@ -34,6 +34,16 @@ public final class SQLiteNoticeStore: NoticeStore {
         try read { c in try c.queryFirst("SELECT * FROM notice_contacts WHERE address = ?", [address]) { $0.noticeContact() } }
     }
 
+    public func startPosition() throws -> (position: Int64, started: Bool) {
+        try write { c in
+            try c.run("INSERT OR IGNORE INTO worker_cursors (name, value) SELECT ?, COALESCE(MAX(id), 0) FROM notifications",
+                      [NoticeRules.cursorName])
+            let started = c.changes == 1
+            let position = try c.queryFirst("SELECT value FROM worker_cursors WHERE name = ?", [NoticeRules.cursorName]) { $0.int64("value") } ?? 0
+            return (position, started)
+        }
+    }
+
     public func unnoticedArrivals(limit: Int) throws -> (upTo: Int64, arrivals: [BackendNotification]) {
         try read { c in
             let position = try c.queryFirst("SELECT value FROM worker_cursors WHERE name = ?", [NoticeRules.cursorName]) { $0.int64("value") } ?? 0

@@ -47,6 +47,8 @@ public final class SQLiteRetentionStore: RetentionStore {
                 throw MailboxStoreError.notFound("no legal hold \(id)")
             }
             guard hold.isActive else { throw MailboxStoreError.conflict("legal hold \(id) was released already") }
+            let databaseNow = try c.queryFirst("SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AS now") { $0.date("now") } ?? Date()
+            if let problem = RetentionRules.releaseProblem(hold, by: by, at: at, databaseNow: databaseNow) { throw problem }
             try c.run("UPDATE legal_holds SET released_by = ?, released_at = ? WHERE id = ?", [by, at, id])
             return try c.queryFirst("SELECT * FROM legal_holds WHERE id = ?", [id], row: { $0.legalHold() }) ?? hold
         }

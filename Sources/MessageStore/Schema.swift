@@ -319,6 +319,7 @@ enum Schema {
         Migration(version: 20, name: "inbound messages whose intake failed after the receipt", sql: IntakeFailureSchema.sqlite),
         Migration(version: 21, name: "what was submitted under an idempotency key", sql: IdempotencyFingerprintSchema.sqlite),
         Migration(version: 22, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
+        Migration(version: 23, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

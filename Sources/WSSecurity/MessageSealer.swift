@@ -84,6 +84,8 @@ public struct MessageSealer {
 
     /// - Parameter user: the message to send; its `payloads` are replaced by the PartInfo of
     ///   `payloads`.
+    /// Throws `XMLPayloadError` for an XML-typed payload that would be signed uncompressed but
+    /// cannot be read as XML (`XMLPayloadCheck`).
     public func seal(_ user: UserMessage, payloads: [Payload]) throws -> SealedMessage {
         var user = user
         var spool: [String] = []
@@ -91,7 +93,7 @@ public struct MessageSealer {
         var toSign: [SignatureBuilder.Attachment] = []
         user.payloads = []
         do {
-            for p in payloads {
+            for (index, p) in payloads.enumerated() {
                 let cid = p.contentID ?? ContentID.generate()
                 var props = [Property(EbmsConstants.mimeType, p.mimeType)]
                 if let cs = p.characterSet { props.append(Property(EbmsConstants.characterSet, cs)) }
@@ -101,6 +103,9 @@ public struct MessageSealer {
                     body = try gzip(p.body, spool: &spool)
                     wireType = EbmsConstants.gzip
                     props.append(Property(EbmsConstants.compressionType, EbmsConstants.gzip))
+                } else if signer != nil, let problem = try XMLPayloadCheck.problem(mimeType: p.mimeType, body: p.body, compress: false) {
+                    // Signing would fail on it as an authentication error, which it is not.
+                    throw XMLPayloadError(index: index, reason: problem)
                 }
                 props += p.properties
                 user.payloads.append(PartInfo(href: "cid:\(cid)", properties: props))

@@ -109,4 +109,54 @@ final class AuditCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stdout)
         XCTAssertTrue(r.stdout.contains("events: 4 chained, 0 purged, 0 unchained, BROKEN at event 5 (message as4-1@test): hash expected "), r.stdout)
     }
+
+    /// A legal hold released by hand into 1970 (the triggers dropped first, since they refuse it
+    /// now) and its document purged: `audit verify` names the hold, where it said "intact".
+    func testAHoldReleasedBeforeItWasPlacedIsNamed() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        let company = "_DEFAULT@40003032949", invoices = "INVOICES@40003032949"
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(company, ownerId: "40003032949", kind: "company"),
+                                       GatewayHarness.localEntry(invoices, ownerId: "40003032949", kind: "company")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [company]))
+        let ops = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ops", addresses: [], roles: ["operator"]))
+        // Kept no time: only a hold keeps it.
+        let config = try h.file("retention.json", Array("{\"retention\": {\"company\": 0, \"purgeIntervalSeconds\": 3600}}".utf8))
+        h.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try h.start("gw-a")
+        let sent = try dms.submit(metadata: BackendClient.metadata(from: company, to: [invoices]), files: [("a.txt", [1, 2, 3])])
+        XCTAssertEqual(sent.status, 202, sent.text)
+        let id = try XCTUnwrap(sent.json["messageId"] as? String)
+        let hold = try ops.post("/api/v1/legal-holds", json: "{\"messageId\": \"\(id)\", \"reason\": \"court\"}")
+        XCTAssertEqual(hold.status, 201, hold.text)
+        let holdId = try XCTUnwrap(hold.json["id"] as? Int)
+        h.stop("gw-a")
+        let data = h.nodes["gw-a"]!.data
+
+        var r = try audit(["--data", data])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("legal_holds: 1 holds, 0 purges checked, kept"), r.stdout)
+
+        let sql = try SQLiteConnection(path: data + "/messages.sqlite")
+        XCTAssertThrowsError(try sql.run("UPDATE legal_holds SET released_by = 'x', released_at = 1 WHERE id = \(holdId)"), "the trigger refuses it")
+        try sql.execute(script: """
+            DROP TRIGGER legal_holds_release_checked;
+            UPDATE legal_holds SET released_by = 'x', released_at = 1 WHERE id = \(holdId);
+            """)
+        sql.close()
+        let purged = try GatewayProcess.run(["retention", "purge", "--data", data])
+        XCTAssertEqual(purged.status, 0, purged.stderr)
+        XCTAssertTrue(purged.stdout.contains(id), purged.stdout)
+
+        r = try audit(["--data", data])
+        XCTAssertEqual(r.status, 1, r.stdout)
+        XCTAssertTrue(r.stdout.contains("legal_holds: 1 holds, 1 purges checked, 1 NOT KEPT"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("legal hold not kept: legal hold \(holdId) was released at 1970-01-01T00:00:00.001Z by x, before it was placed"),
+                      r.stderr)
+        r = try audit(["--data", data], json: true)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.json?["intact"] as? Bool, false)
+        XCTAssertEqual(((r.json?["legalHolds"] as? [String: Any])?["findings"] as? [[String: Any]])?.first?["holdId"] as? Int, holdId)
+    }
 }

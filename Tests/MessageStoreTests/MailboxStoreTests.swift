@@ -213,20 +213,108 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 61))
         XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: institution, status: .failed), at: t0 + 61))
         XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0, "each recipient once")
-        // Read late: Delivered again, and the deadline does not delay it a second time.
+        // Read late: the reading is recorded, the recipient stays DeliveryDelayed, and the
+        // deadline does not act a second time.
         XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .delivered, retrieved: true), at: t0 + 130))
         XCTAssertEqual(try store.overdueRecipients(now: t0 + 200, limit: 10).count, 0, "a late read is not delayed again")
-        XCTAssertEqual(try store.document(messageId: "due")?.recipients.first { $0.address == company }?.status, .delivered)
+        XCTAssertEqual(try store.document(messageId: "due")?.recipients.first { $0.address == company }?.status, .deliveryDelayed)
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.delivered))
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.recipientAccepted))
         XCTAssertTrue(RecipientStatus.deliveryDelayed.allows(.failed), "a hub's refusal may come after the deadline")
         XCTAssertFalse(RecipientStatus.delivered.allows(.failed), "read is never failed")
-        // Nor by way of a delay: read (Delivered), then DeliveryDelayed, a Failed report is still refused.
-        XCTAssertTrue(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 205))
+        // Nor when delayed and read late: a Failed report is still refused.
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "due", address: company, status: .deliveryDelayed), at: t0 + 205))
         XCTAssertFalse(try store.updateRecipient(.init(messageId: "due", address: company, status: .failed), at: t0 + 210))
         XCTAssertEqual(try store.document(messageId: "due")?.recipients.first { $0.address == company }?.status, .deliveryDelayed)
         XCTAssertFalse(RecipientStatus.submitted.allows(.deliveryDelayed), "not taken at all is a failure, not a delay")
         XCTAssertEqual(try store.unsentRemoteRecipients(limit: 10).map(\.as4MessageId), ["as4-later"])
+    }
+
+    /// `deliveryBy` judged by when the recipient read, not by when the gateway learnt of it:
+    /// read in time is never "not read by the deadline" (its late answer is an AnswerDelayed
+    /// event); a reading after the deadline is recorded and the recipient stays DeliveryDelayed;
+    /// a reading before it that became known after it makes the recipient Delivered.
+    func testTheDeadlineJudgesByTheReadingTime() throws {
+        func sent(_ id: String) -> NewDocument {
+            var d = document(id, recipients: [.init(address: company, route: .mailbox, status: .accepted)])
+            d.deliveryBy = t0 + 60
+            return d
+        }
+        func recipient(_ id: String) throws -> DocumentRecipient { try XCTUnwrap(try store.document(messageId: id)?.recipients.first) }
+        func feed(_ id: String) throws -> [BackendNotification] {
+            try store.notifications(after: 0, addresses: [sender], limit: 100).filter { $0.messageId == id }
+        }
+        func reading(_ id: String, at read: Date? = nil) -> RecipientUpdate {
+            .init(messageId: id, address: company, status: .delivered, detail: "retrieved by company", retrieved: true, retrievedAt: read,
+                  notifications: [BackendNotification(address: sender, kind: "delivered", messageId: id, recipient: company, detail: nil, at: t0)])
+        }
+        let answer = RecipientDecision(accepted: true, code: nil, reason: nil, at: t0 + 300)
+
+        // Read in time, not answered: Delivered it stays; the answer is what is late.
+        _ = try store.insertDocument(sent("intime"), notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(reading("intime"), at: t0 + 10))
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 60, limit: 10).map(\.status), [.delivered])
+        XCTAssertFalse(try store.updateRecipient(.init(messageId: "intime", address: company, status: .deliveryDelayed,
+                                                       detail: "not read by the deadline"), at: t0 + 61),
+                       "a recipient who read before the deadline is never marked as not having read it")
+        XCTAssertFalse(try store.recordAnswerDelayed(messageId: "intime", address: company, detail: "early", notifications: [], at: t0 + 59),
+                       "not before the deadline")
+        let notice = BackendNotification(address: sender, kind: RecipientStatus.answerDelayedNotification, messageId: "intime",
+                                         recipient: company, detail: "read in time, not answered", at: t0)
+        XCTAssertTrue(try store.recordAnswerDelayed(messageId: "intime", address: company, detail: "read in time, not answered",
+                                                    notifications: [notice], at: t0 + 61))
+        XCTAssertEqual(try recipient("intime").status, .delivered)
+        XCTAssertEqual(try recipient("intime").retrievedAt, t0 + 10)
+        XCTAssertEqual(try store.events(messageId: "intime").map(\.status), ["Accepted", "Delivered", "AnswerDelayed"])
+        XCTAssertEqual(try feed("intime").map(\.kind), ["delivered", "answerDelayed"])
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0, "the deadline acted once")
+        XCTAssertFalse(try store.recordAnswerDelayed(messageId: "intime", address: company, detail: "again", notifications: [notice], at: t0 + 62))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "intime", address: company, status: .recipientAccepted, decision: answer), at: t0 + 300))
+        XCTAssertThrowsError(try store.recordAnswerDelayed(messageId: "intime", address: "nobody@x", detail: "d", notifications: [], at: t0 + 61)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .notFound("message intime has no recipient nobody@x"))
+        }
+
+        // Not read by the deadline, read after it: the reading is recorded with its time, the
+        // status stays DeliveryDelayed, and the event and notification say so.
+        _ = try store.insertDocument(sent("late"), notifications: [], at: t0)
+        XCTAssertFalse(try store.recordAnswerDelayed(messageId: "late", address: company, detail: "d", notifications: [], at: t0 + 61),
+                       "not read: no answer is due yet")
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "late", address: company, status: .deliveryDelayed, detail: "not read by the deadline"),
+                                                at: t0 + 61))
+        XCTAssertTrue(try store.updateRecipient(reading("late"), at: t0 + 90))
+        var r = try recipient("late")
+        XCTAssertEqual(r.status, .deliveryDelayed, "the delay is not erased by the late reading")
+        XCTAssertEqual(r.retrievedAt, t0 + 90)
+        let events = try store.events(messageId: "late")
+        XCTAssertEqual(events.map(\.status), ["Accepted", "DeliveryDelayed", "Delivered"])
+        XCTAssertEqual(events.last?.at, t0 + 90)
+        XCTAssertTrue(events.last?.detail?.hasPrefix("retrieved by company; read at ") == true, "\(events)")
+        XCTAssertTrue(events.last?.detail?.contains("after the deadline") == true, "\(events)")
+        XCTAssertTrue(events.last?.detail?.hasSuffix("it stays DeliveryDelayed") == true, "\(events)")
+        let lateFeed = try feed("late")
+        XCTAssertTrue(lateFeed.last?.detail?.contains("after the deadline") == true, "\(lateFeed)")
+        XCTAssertFalse(try store.updateRecipient(reading("late"), at: t0 + 95), "the first reading is the one recorded")
+        XCTAssertEqual(try recipient("late").retrievedAt, t0 + 90)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "late", address: company, status: .recipientAccepted, decision: answer), at: t0 + 300))
+
+        // Read before the deadline, but the report of it came after the deadline had acted (a
+        // remote access point reports later): Delivered, as it was.
+        _ = try store.insertDocument(sent("reported"), notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "reported", address: company, status: .deliveryDelayed), at: t0 + 61))
+        XCTAssertTrue(try store.updateRecipient(reading("reported", at: t0 + 50), at: t0 + 70))
+        r = try recipient("reported")
+        XCTAssertEqual(r.status, .delivered)
+        XCTAssertEqual(r.retrievedAt, t0 + 50)
+        XCTAssertTrue(try store.events(messageId: "reported").last?.detail?.contains("before the deadline") == true)
+
+        // Read after the deadline before the deadline acted (the worker was stopped): the deadline
+        // still finds it not read in time.
+        _ = try store.insertDocument(sent("unseen"), notifications: [], at: t0)
+        XCTAssertTrue(try store.updateRecipient(reading("unseen"), at: t0 + 70))
+        XCTAssertFalse(try store.recordAnswerDelayed(messageId: "unseen", address: company, detail: "d", notifications: [], at: t0 + 75))
+        XCTAssertTrue(try store.updateRecipient(.init(messageId: "unseen", address: company, status: .deliveryDelayed), at: t0 + 75))
+        XCTAssertEqual(try recipient("unseen").status, .deliveryDelayed)
+        XCTAssertEqual(try store.overdueRecipients(now: t0 + 120, limit: 10).count, 0)
     }
 
     func testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() throws {

@@ -69,9 +69,40 @@ class NoticeStoreTests: StoreTestCase {
         XCTAssertEqual(try store.noticeCounts()[.sent], 1)
         XCTAssertEqual(try store.notices(address: nil, status: nil, after: second.id - 1, limit: 10).map(\.messageId), ["m2"], "paging by id")
     }
+
+    /// A mailer that never ran on the store starts at the newest notification, once: a
+    /// position already there (an earlier run's, another node's) stays.
+    func testTheFirstPositionIsTheNewestNotification() throws {
+        let mailbox = try openMailboxStore()
+        let store = try openNoticeStore()
+        defer { store.close(); mailbox.close() }
+        try arrive(mailbox, "before", to: [person])
+        XCTAssertEqual(try store.unnoticedArrivals(limit: 10).arrivals.map(\.messageId), ["before"], "no position: the feed from its start")
+        let first = try store.startPosition()
+        XCTAssertEqual(first.position, 2)
+        XCTAssertTrue(first.started)
+        XCTAssertTrue(try store.unnoticedArrivals(limit: 10).arrivals.isEmpty, "what came before is not announced")
+        try arrive(mailbox, "after", to: [person])
+        let again = try store.startPosition()
+        XCTAssertEqual(again.position, 2, "a position is kept")
+        XCTAssertFalse(again.started)
+        let (upTo, arrivals) = try store.unnoticedArrivals(limit: 10)
+        XCTAssertEqual(arrivals.map(\.messageId), ["after"])
+        try store.recordNotices([], upTo: upTo, at: t0)
+        XCTAssertEqual(try store.startPosition().position, 4)
+    }
+
+    func testAnEmptyFeedStartsAtZero() throws {
+        let store = try openNoticeStore()
+        defer { store.close() }
+        XCTAssertEqual(try store.startPosition().position, 0)
+        XCTAssertFalse(try store.startPosition().started)
+    }
 }
 
 final class PostgresNoticeStoreTests: NoticeStoreTests {
     override class var backend: StoreBackend { .postgres }
     override func testContactsArrivalsAttemptsAndCounts() throws { try super.testContactsArrivalsAttemptsAndCounts() }
+    override func testTheFirstPositionIsTheNewestNotification() throws { try super.testTheFirstPositionIsTheNewestNotification() }
+    override func testAnEmptyFeedStartsAtZero() throws { try super.testAnEmptyFeedStartsAtZero() }
 }

@@ -434,6 +434,7 @@ final class PostgresMailboxStoreTests: MailboxStoreTests {
     override func testNotificationsPerConnectionAddressesAndConfirmedPosition() throws { try super.testNotificationsPerConnectionAddressesAndConfirmedPosition() }
     override func testInboxPagesAndWorkerCursor() throws { try super.testInboxPagesAndWorkerCursor() }
     override func testOverdueAndUnsentRecipients() throws { try super.testOverdueAndUnsentRecipients() }
+    override func testTheDeadlineJudgesByTheReadingTime() throws { try super.testTheDeadlineJudgesByTheReadingTime() }
     override func testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() throws { try super.testUploadsChunkInOrderCompleteOnceAndAreTakenByOneDocument() }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import MessageStore
 import Routing
+import WSSecurity
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -161,6 +162,12 @@ struct SubmitRoute {
                           extensions: [("recipients", .array(list))])
         }
 
+        let xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
+                                               uploads: uploads, parties: Set(recipients.compactMap(\.party)), context: context)
+        guard xmlErrors.isEmpty else {
+            throw Problem.invalid(xmlErrors.map(\.detail).joined(separator: "; ") + "; nothing was sent to anyone", errors: xmlErrors)
+        }
+
         // Files into the store, then the document in one transaction. Uploaded files are moved
         // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
@@ -236,14 +243,19 @@ struct SubmitRoute {
             return try replayed(first, key: key, fingerprint: fingerprint)
         }
         guard let d = try context.mailbox.document(messageId: id) else { throw Problem.unavailable("message \(id) was stored but cannot be read back") }
+        // The document is stored and answered for (its mailbox recipients hold it already), so
+        // a recipient whose AS4 message cannot be made now is not a reason to refuse it. Only a
+        // refusal that will not pass makes that recipient Failed (sendDocumentOrFail); a full
+        // disk, a store that cannot answer or any other fault that may pass leaves it Submitted
+        // for the unsent requeue (`MailboxWorker.queueUnsent`), which queues it once it can.
         let exchange = DocumentExchange(context: context)
         for rec in d.recipients where rec.route == .remote {
             do {
-                try exchange.sendDocument(d, to: rec)
+                try exchange.sendDocumentOrFail(d, to: rec)
             } catch {
-                let detail = "could not be queued for \(rec.party ?? "?"): \(error)"
-                try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: rec.address, status: .failed, detail: detail,
-                                                                    notifications: DocumentExchange.senderNotifications(d, address: rec.address, status: .failed, detail: detail)), at: Date())
+                context.log.log(.error, "document-unqueueable", ["document_id": id, "recipient": rec.address, "to": rec.party,
+                                                                 "reason": "\(error)",
+                                                                 "outcome": "left Submitted: queued again by the unsent requeue once this passes"])
             }
         }
         context.log.log(.info, "document-submitted", ["document_id": id, "connection": r.connection.name, "sender": d.sender,
@@ -251,6 +263,38 @@ struct SubmitRoute {
                                                       "to": recipients.prefix(5).map(\.address).joined(separator: ",") + (recipients.count > 5 ? ",…" : ""),
                                                       "bytes": String(size)])
         return DocumentView.submission(try context.mailbox.document(messageId: id) ?? d).response(202)
+    }
+
+    /// The files no AS4 message to `parties` could carry: labelled XML, travelling uncompressed
+    /// (the agreement does not compress, or the bytes look compressed already) and so signed as
+    /// canonical XML, but not readable as XML (`XMLPayloadCheck`). Found here, it is the DMS's
+    /// file to correct (pointer `file/<n>/Content-Type`, or the upload's); found while sealing,
+    /// after the document was stored, it would make the recipient Failed with a signature error
+    /// it never had.
+    static func unsignableXML(files: [(body: PartBody, mimeType: String)], uploads: [Upload], parties: Set<String>,
+                              context: GatewayContext) throws -> [(pointer: String, detail: String)] {
+        // What matters of the agreements is whether any signs and leaves payloads uncompressed:
+        // then every XML file travels as it is to someone.
+        var compressing: Set<Bool> = []
+        for party in parties {
+            if case .success(let match) = context.pmodes.outboundLeg(from: context.party, to: party, service: .init(EAddressMessages.service),
+                                                                     action: EAddressMessages.documentAction), match.leg.security.sign {
+                compressing.insert(match.leg.payload.compress)
+            }
+        }
+        guard !compressing.isEmpty else { return [] }
+        let compress = !compressing.contains(false)
+        var errors: [(pointer: String, detail: String)] = []
+        let candidates = files.enumerated().map { (pointer: "file/\($0.offset + 1)/Content-Type", what: "file part \($0.offset + 1)",
+                                                   body: $0.element.body, mimeType: $0.element.mimeType) }
+            + (try uploads.enumerated().map { (pointer: "/uploads/\($0.offset)", what: "upload \($0.element.id)",
+                                               body: try PartBody.wholeFile($0.element.path), mimeType: $0.element.mimeType) })
+        for c in candidates {
+            if let problem = try XMLPayloadCheck.problem(mimeType: FileMediaType.stored(c.mimeType).essence, body: c.body, compress: compress) {
+                errors.append((c.pointer, "\(c.what): \(problem)"))
+            }
+        }
+        return errors
     }
 
     /// Records that this connection's refused submission read the non-digital register entries

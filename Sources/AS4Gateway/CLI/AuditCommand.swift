@@ -2,7 +2,7 @@ import Foundation
 import MessageStore
 
 /// `as4gw audit verify`: walks both event hash chains (docs/EVIDENCE.md) and names the first link
-/// that does not hold.
+/// that does not hold, and checks the legal holds against the purges (`LegalHoldAudit`).
 enum AuditCommand {
     static let help = """
     Usage: as4gw audit verify [--data DIR | --store URL | --config FILE] [--json]
@@ -13,11 +13,15 @@ enum AuditCommand {
     prints, per chain, how many events are chained, how many were written before the chain
     existed (unchained, only at the start) and the last hash. At the first link that does not
     hold it names the table, the event id, its message id, which value is wrong and the
-    expected and found values, and stops that chain there. Works beside a running gateway.
+    expected and found values, and stops that chain there. Then checks the legal holds: a
+    document purged while a hold covered it (by the recorded times), or a release no gateway
+    could have made (no releaser named, or before the hold was placed), is named. Works beside
+    a running gateway.
 
     --json   one JSON object instead of text lines
 
-    Exit status: 0 both chains intact; 1 a chain is broken; 2 usage or I/O error.
+    Exit status: 0 both chains intact and no hold finding; 1 a chain is broken or a hold was
+    not kept; 2 usage or I/O error.
     """
 
     static func run(_ args: [String]) -> Int32 {
@@ -43,16 +47,35 @@ enum AuditCommand {
         } catch {
             return CLI.ioError("cannot read the event history: \(error)")
         }
+        let holds: LegalHoldAudit.Report
+        do {
+            guard case .success(let location) = MessagesCommand.storeLocation(a) else { return CLI.ioError("no store location") }
+            let retention = try location.openRetention(schema: .existing)
+            defer { retention.close() }
+            holds = try LegalHoldAudit.check(retention)
+        } catch {
+            return CLI.ioError("cannot read the legal holds and purges: \(error)")
+        }
+        let intact = reports.allSatisfy { $0.firstBreak == nil } && holds.findings.isEmpty
         if a.has("json") {
-            print(JSON.object([("intact", .bool(reports.allSatisfy { $0.firstBreak == nil })),
-                               ("chains", .array(reports.map(json)))]).serialized(pretty: false))
+            print(JSON.object([("intact", .bool(intact)), ("chains", .array(reports.map(json))),
+                               ("legalHolds", .object([("holds", .int(Int64(holds.holds))), ("purges", .int(Int64(holds.purges))),
+                                                       ("findings", .array(holds.findings.map(json)))]))]).serialized(pretty: false))
         } else {
             for report in reports { print(line(report)) }
+            print("legal_holds: \(holds.holds) holds, \(holds.purges) purges checked, "
+                  + (holds.findings.isEmpty ? "kept" : "\(holds.findings.count) NOT KEPT"))
         }
         for report in reports {
             if let broken = report.firstBreak { CLI.printError("as4gw: audit: broken link: \(broken)") }
         }
-        return reports.allSatisfy { $0.firstBreak == nil } ? 0 : 1
+        for finding in holds.findings { CLI.printError("as4gw: audit: legal hold not kept: \(finding)") }
+        return intact ? 0 : 1
+    }
+
+    static func json(_ f: LegalHoldAudit.Finding) -> JSON {
+        .object([("holdId", .int(f.holdId)), ("purgeId", f.purgeId.map { .int($0) } ?? .null),
+                 ("messageId", f.messageId.map { .string($0) } ?? .null), ("problem", .string(f.problem))])
     }
 
     static func line(_ r: ChainReport) -> String {

@@ -52,13 +52,16 @@ struct DocumentExchange {
     /// access point, no usable certificate, a limit: the submission's own refusals, or sealing
     /// failing) is made Failed with the reason, the sender told (notification here, status report
     /// to the document's origin), and false returned. Such a recipient would otherwise wait as
-    /// Submitted forever, retried every minute. Store and disk errors are thrown: they may pass.
+    /// Submitted forever, retried every minute. A file labelled XML that cannot be read as XML
+    /// (`XMLPayloadError`; a submission here refuses it, but a document passing through a hub
+    /// may carry one) is such a refusal too. Store and disk errors are thrown: they may pass.
     @discardableResult
     func sendDocumentOrFail(_ d: Document, to r: DocumentRecipient) throws -> Bool {
         do {
             return try sendDocument(d, to: r)
-        } catch where error is SubmissionError || error is CryptoError || error is EbmsError {
-            let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason ?? "\(error)"
+        } catch where error is SubmissionError || error is CryptoError || error is EbmsError || error is XMLPayloadError {
+            let reason = (error as? SubmissionError)?.reason ?? (error as? EbmsError)?.reason
+                ?? (error as? XMLPayloadError).map(Self.fileProblem(d)) ?? "\(error)"
             let detail = "could not be queued for \(r.party ?? "?"): \(reason)"
             // Two nodes' start-up requeues may both meet this recipient: the one whose update
             // made it Failed reports it, so the origin is not told twice.
@@ -69,6 +72,15 @@ struct DocumentExchange {
             reportToOrigin(d, recipient: r.address, status: .failed,
                            decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: Date()), retrievedAt: nil)
             return false
+        }
+    }
+
+    /// An `XMLPayloadError` of a document's AS4 message in the document's words: payload 0 is
+    /// the document header, so payload n is file n.
+    static func fileProblem(_ d: Document) -> (XMLPayloadError) -> String {
+        { e in
+            guard e.index >= 1, e.index <= d.files.count else { return e.description }
+            return "file \(e.index) (\(d.files[e.index - 1].name)): \(e.reason)"
         }
     }
 
@@ -116,13 +128,17 @@ struct DocumentExchange {
 
     // MARK: Notifications
 
-    /// What the sender's connections hear when recipient `address` of `d` reaches `status`.
+    /// What the sender's connections hear when recipient `address` of `d` reaches `status`. A
+    /// reading is news to a sender who asked for it (`notifyOnDelivery`), and to every sender
+    /// told the recipient was DeliveryDelayed: it learns of the reading after all (the store
+    /// adds whether it came before or after the deadline).
     static func senderNotifications(_ d: Document, address: String, status: RecipientStatus, detail: String?) -> [BackendNotification] {
         let kind: String
         switch status {
         case .accepted: kind = "accepted"
         case .delivered:
-            guard wantsDeliveryNotice(d) else { return [] }
+            let delayed = d.recipients.first { $0.address == address }?.status == .deliveryDelayed
+            guard wantsDeliveryNotice(d) || delayed else { return [] }
             kind = "delivered"
         case .recipientAccepted: kind = "recipientAccepted"
         case .recipientRejected: kind = "recipientRejected"

@@ -206,6 +206,14 @@ final class Gateway {
             api.tls = .init(certificateChainPEM: try String(contentsOfFile: tls.certificate, encoding: .utf8),
                             privateKeyPEM: try String(contentsOfFile: tls.key, encoding: .utf8), clientAuthentication: auth)
         }
+        // Before the API and the mailbox worker add arrivals, so that every arrival of this run is
+        // announced; a failure here is tried again by the mailer's thread before its first round.
+        let mailer = config.notices.map { NoticeMailer(context: context, settings: $0, notices: context.notices) }
+        do {
+            try mailer?.takePosition()
+        } catch {
+            context.log.log(.error, "notice", ["reason": "no position for the notices yet: \(error)"])
+        }
         let mailbox = MailboxWorker(context: context)
         do {
             try mailbox.queueUnsent()
@@ -220,8 +228,7 @@ final class Gateway {
         let pusher = WebhookPusher(context: context)
         pusher.start()
         webhookPusher = pusher
-        if let settings = config.notices {
-            let mailer = NoticeMailer(context: context, settings: settings, notices: context.notices)
+        if let mailer {
             mailer.start()
             noticeMailer = mailer
         } else {

@@ -13,8 +13,9 @@ import Synchronization
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
 ///   took the document (the AS4 message is withdrawn: failed if still waiting, no further attempt
-///   if one is in flight), `DeliveryDelayed` when it was held but not yet answered; both notify
-///   the sender. A receipt that comes after a recipient failed makes it `Accepted` after all.
+///   if one is in flight), `DeliveryDelayed` when it was held but not read by then, and keeps
+///   `Delivered` with an `AnswerDelayed` event when it read in time but has not answered; each
+///   notifies the sender. A receipt that comes after a recipient failed makes it `Accepted` after all.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
 /// Uploads no message took within a day are removed; documents past their retention are purged
@@ -266,17 +267,33 @@ final class MailboxWorker: Sendable {
         for overdue in try context.mailbox.overdueRecipients(now: now, limit: 200) {
             guard let d = try context.mailbox.document(messageId: overdue.messageId),
                   let r = d.recipients.first(where: { $0.address == overdue.address }) else { continue }
+            let deadline = ISO8601DateFormatter().string(from: d.deliveryBy ?? now)
+            if r.status == .delivered, let read = r.retrievedAt, let due = d.deliveryBy, read < due {
+                // Read in time: what is late is the answer, and the sender is told exactly that.
+                let detail = "read at \(EvidenceBundle.time(read)), before the deadline \(deadline), but not answered by it"
+                let notice = BackendNotification(address: d.sender, kind: RecipientStatus.answerDelayedNotification, messageId: d.messageId,
+                                                 recipient: r.address, detail: detail, at: now)
+                if try context.mailbox.recordAnswerDelayed(messageId: d.messageId, address: r.address, detail: detail,
+                                                           notifications: [notice], at: now) {
+                    changed += 1
+                    context.log.log(.warning, "document-deadline", ["document_id": d.messageId, "recipient": r.address,
+                                                                    "status": RecipientStatus.answerDelayedEvent])
+                }
+                continue
+            }
             let status: RecipientStatus
             let detail: String
             if r.status == .submitted {
                 status = .failed
-                detail = "not taken by access point \(r.party ?? "?") by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+                detail = "not taken by access point \(r.party ?? "?") by the deadline \(deadline)"
                 if let as4 = r.as4MessageId {
                     try withdraw(as4, reason: detail, document: d.messageId, recipient: r.address, now: now)
                 }
             } else {
+                // Held and not read in time; one read after the deadline but before this round
+                // (the worker was stopped at the deadline) says when.
                 status = .deliveryDelayed
-                detail = "not read and answered by the deadline \(ISO8601DateFormatter().string(from: d.deliveryBy ?? now))"
+                detail = "not read by the deadline \(deadline)" + (r.retrievedAt.map { "; read later, at \(EvidenceBundle.time($0))" } ?? "")
             }
             if try context.mailbox.updateRecipient(RecipientUpdate(
                 messageId: d.messageId, address: r.address, status: status, detail: detail,

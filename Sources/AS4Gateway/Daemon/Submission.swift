@@ -67,6 +67,7 @@ struct SubmissionHandler: HTTPHandler {
             let id = try Outbound(context: context).submit(submission)
             return .bytes(202, contentType: "application/json", Array("{\"messageId\":\"\(id)\"}\n".utf8))
         } catch let e as SubmissionError {
+            context.log.log(e.status >= 500 ? .warning : .info, "submission-refused", ["status": String(e.status), "reason": e.reason])
             return problem(e.status, e.reason)
         } catch where DiskFull.matches(error) {
             // Temporary: the client keeps its message and submits again once space returns.
@@ -149,7 +150,12 @@ struct Outbound {
         if s.messageId != nil, (try? context.store.findMessage(id: id, direction: .outbound)) != nil {
             throw SubmissionError(status: 409, reason: "message id \(id) was already submitted")
         }
-        try queue(s, payloads: payloads, id: id, checkLegLimit: true)
+        do {
+            try queue(s, payloads: payloads, id: id, checkLegLimit: true)
+        } catch let e as XMLPayloadError where s.payloads.indices.contains(e.index) {
+            // The submitter's file, not the signature: named, and refused before anything is kept.
+            throw SubmissionError(status: 422, reason: "payload \(s.payloads[e.index].path): \(e.reason)")
+        }
         return id
     }
 

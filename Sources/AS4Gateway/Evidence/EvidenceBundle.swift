@@ -51,6 +51,7 @@ struct EvidenceBundle {
             let sending = proof.sending(d, r, events: documentEvents)
             w.open("ev:Recipient", [("address", r.address), ("route", r.route == .mailbox ? "localMailbox" : "remoteAccessPoint"),
                                     ("status", r.status.rawValue), ("accessPoint", r.party), ("as4MessageId", r.as4MessageId),
+                                    ("retrievedAt", r.retrievedAt.map(Self.time)),
                                     ("sent", sending.sent ? "true" : "false"), ("sentAt", sending.sentAt.map(Self.time)),
                                     ("deemedNotifiedOn", sending.deemedNotifiedOn?.description)])
             w.element("ev:SentStatement", text: sending.statement)

@@ -11,12 +11,17 @@ import Synchronization
 /// `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. Nodes sharing
 /// a store take turns through the store's job lock; each notice is claimed before its attempt,
 /// which keeps it from going out twice when a node loses the lock mid-send.
+/// It announces what arrives while it runs: a mailer that never ran on the store starts at the
+/// newest notification (`takePosition`), and an arrival already read, or whose document was
+/// purged, before the mailer came to it is not announced (nothing waits in the mailbox).
 final class NoticeMailer: Sendable {
     let context: GatewayContext
     let settings: NoticeSettings
     let notices: any NoticeStore
     private let running = Atomic<Bool>(true)
     private let finished = Atomic<Bool>(false)
+    /// The store holds the mailer's position (`takePosition` succeeded once in this process).
+    private let positioned = Atomic<Bool>(false)
     static let interval = 0.25
     static let batch = 100
     /// Longer than an SMTP attempt may take (connect and total timeouts).
@@ -60,6 +65,8 @@ final class NoticeMailer: Sendable {
         guard s.standAside.mayRun(at: now) else { return }
         do {
             let ran = try context.mailbox.exclusively(job: "notice-mailer") { () throws -> Bool in
+                // Without a position the feed would be read from its start: never.
+                if !positioned.load(ordering: .sequentiallyConsistent) { try takePosition() }
                 try recordArrivals(now: Date())
                 try sendDue(now: Date(), sender: &s.sender)
                 return true
@@ -86,13 +93,33 @@ final class NoticeMailer: Sendable {
         return finished.load(ordering: .sequentiallyConsistent)
     }
 
-    /// One notice per new arrival in a person's or company's mailbox here.
+    /// Gives the store's mailer a position if it has none: the newest notification. Called
+    /// before the API listener and the mailbox worker start, so that no arrival of this run
+    /// comes before it, and again by the thread until it has succeeded once.
+    func takePosition() throws {
+        let (position, started) = try notices.startPosition()
+        positioned.store(true, ordering: .sequentiallyConsistent)
+        if started {
+            context.log.log(.info, "notices-started", ["position": String(position),
+                                                       "reason": "first start of e-mail notices on this store: arrivals from now on are announced, none from before"])
+        }
+    }
+
+    /// One notice per new arrival in a person's or company's mailbox here that still waits there.
     func recordArrivals(now: Date) throws {
         let (upTo, arrivals) = try notices.unnoticedArrivals(limit: Self.batch)
         var new: [NewEmailNotice] = []
         for arrival in arrivals {
             guard let record = try context.addresses.record(for: arrival.address), !record.remote,
                   Self.announcedKinds.contains(record.ownerKind) else { continue }
+            // "A message waits" would be untrue of one read already, or purged.
+            let document = try context.mailbox.document(messageId: arrival.messageId)
+            let read = document?.recipients.first { $0.address == arrival.address }?.retrievedAt != nil
+            if document == nil || read {
+                context.log.log(.debug, "notice-skipped", ["message": arrival.messageId, "address": arrival.address,
+                                                           "reason": document == nil ? "the document was purged" : "the recipient has read it already"])
+                continue
+            }
             let email = try notices.contact(address: arrival.address)?.email
             new.append(NewEmailNotice(notificationId: arrival.id, address: arrival.address, messageId: arrival.messageId, email: email))
         }
