@@ -72,7 +72,8 @@ final class XMLPayloadSubmissionTests: XCTestCase {
         try Data(Self.random).write(to: URL(fileURLWithPath: path))
         let request = "{\"to\": \"gw-b\", \"service\": \"urn:eadrese:services:delivery\", \"action\": \"DeliverDocument\", "
             + "\"payloads\": [{\"path\": \"\(path)\", \"mimeType\": \"application/xml\"}]}"
-        let refused = node.post(APIHandler(context: node.context), path: "/submit", contentType: "application/json", body: Array(request.utf8))
+        let refused = node.post(APIHandler(context: node.context), path: "/submit", contentType: "application/json", body: Array(request.utf8),
+                                headers: [("Authorization", "Bearer " + node.context.submitToken)])
         XCTAssertEqual(refused.status, 422, refused.bodyText)
         XCTAssertTrue(refused.bodyText.contains("payload \(path): it is labelled application/xml"), refused.bodyText)
         XCTAssertFalse(refused.bodyText.contains("EBMS:0101"), refused.bodyText)
