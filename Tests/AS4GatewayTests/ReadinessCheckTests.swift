@@ -96,6 +96,23 @@ final class ReadinessCheckTests: XCTestCase {
         XCTAssertEqual(outcome.detail, "none of the 0 P-Mode(s) in force names party gw-a")
     }
 
+    /// A puller's poll answered "nothing waits" (EBMS:0006) is no error: counted apart, so the
+    /// error counter rises only when something went wrong (244 empty polls in 15 minutes made it
+    /// useless for alerting).
+    func testEmptyPullAnswersAreCountedApartFromErrors() throws {
+        let store = try SQLiteMessageStore(dataDirectory: dir.path)
+        defer { store.close() }
+        let metrics = GatewayMetrics()
+        for _ in 0..<244 { metrics.noteInboundError(code: "EBMS:0006") }
+        metrics.noteInboundError(code: "EBMS:0202")
+        let report = MetricsReport(metrics: metrics, store: store, registry: PModeRegistry(), certificates: CertificateInventory(own: []),
+                                   storeKind: "sqlite")
+        let families = try PrometheusParser.parse(try report.render())
+        let errors = families.flatMap(\.samples).filter { $0.name == "as4gw_inbound_ebms_errors_total" }
+        XCTAssertEqual(errors.map { $0.labels["code"] }, ["EBMS:0202"], "\(errors)")
+        XCTAssertEqual(families.value("as4gw_pull_empty_answers_total"), 244)
+    }
+
     func testMetricCountersAreThreadSafeAndCountOnlyWhatTheyName() {
         let metrics = GatewayMetrics()
         DispatchQueue.concurrentPerform(iterations: 4) { _ in

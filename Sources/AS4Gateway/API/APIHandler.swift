@@ -43,12 +43,14 @@ struct APIHandler: HTTPHandler {
 
     /// `text` with every bare Latvian personal code (11 digits, the first 0 to 3, an optional
     /// hyphen after the sixth) replaced by `***********`; company numbers start with 4, 5 or 9.
+    /// A code in a person's address (`_PRIVATE@…`) is left to the log, which gives it the
+    /// person's pseudonym as on every other line (`EventLog.maskingPersonalCodes`).
     static func maskingCodes(_ text: String) -> String {
         let chars = Array(text)
         var out = ""
         var i = 0
         while i < chars.count {
-            if i == 0 || !chars[i - 1].isNumber, let length = personalCodeLength(chars, at: i) {
+            if i == 0 || !chars[i - 1].isNumber, !followsPersonPrefix(chars, at: i), let length = personalCodeLength(chars, at: i) {
                 out += "***********"
                 i += length
             } else {
@@ -57,6 +59,11 @@ struct APIHandler: HTTPHandler {
             }
         }
         return out
+    }
+
+    private static func followsPersonPrefix(_ c: [Character], at i: Int) -> Bool {
+        let prefix = EventLog.personPrefix
+        return i >= prefix.count && String(c[(i - prefix.count)..<i]).uppercased() == prefix
     }
 
     private static func personalCodeLength(_ c: [Character], at i: Int) -> Int? {
