@@ -63,6 +63,8 @@ final class GatewayContext: Sendable {
     /// served as the document (each file hashed once while unchanged: `PayloadIntegrity`).
     let payloadIntegrity = PayloadIntegrity()
     let metrics = GatewayMetrics()
+    /// Full disk and store outages met by requests, logged once a minute per listener.
+    let requestFailures = RequestFailureLog()
     /// Whether `MailboxWorker` keeps failing, for `/readyz`.
     let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.
