@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import MessageStore
 import XCTest
 
 /// A DMS at gateway A sends through the backend API to addresses whose mailboxes are on hub B;
@@ -84,6 +85,27 @@ final class BackendAPIExchangeTests: XCTestCase {
         XCTAssertNotNil((receipt.json["statement"] as? String)?.range(of: "signed AS4 receipt"))
         // Recipients never read the sender's receipts.
         XCTAssertEqual(try dmsCompany.get("/api/v1/messages/\(id)/receipt").status, 403)
+
+        // Each step is a log line where it happens: the reading and the answers at B (naming the
+        // AS4 message that brought the document), the reports applied at A.
+        let atB = h.nodes["gw-b"]!.log.split(separator: "\n")
+        func line(_ lines: [Substring], _ parts: String...) -> Bool { lines.contains { l in parts.allSatisfy { l.contains($0) } } }
+        let storeA = try h.store("gw-a")
+        let carriers = try storeA.listMessages(status: nil, since: nil, direction: .outbound, limit: 10)
+            .filter { $0.metadata.action == "EAddressDocument" }.map(\.metadata.messageId)
+        storeA.close()
+        XCTAssertEqual(carriers.count, 2)
+        XCTAssertTrue(line(atB, "event=document-read", "document_id=\(id)", "status=Delivered", "recipient=\(Self.company)", "connection=company", "from=gw-a"),
+                      h.nodes["gw-b"]!.log)
+        XCTAssertTrue(atB.contains { l in l.contains("event=document-read") && carriers.contains { l.contains("message_id=\($0)") } }, "\(carriers) \(atB)")
+        XCTAssertTrue(line(atB, "event=document-answered", "document_id=\(id)", "status=RecipientAccepted", "recipient=\(Self.company)"), h.nodes["gw-b"]!.log)
+        XCTAssertTrue(line(atB, "event=document-answered", "status=RecipientRejected", "recipient=\(Self.institution)", "reason=\"WRONG-ADDRESSEE: not ours\""),
+                      h.nodes["gw-b"]!.log)
+        let atA = h.nodes["gw-a"]!.log.split(separator: "\n")
+        for (recipient, status) in [(Self.company, "Delivered"), (Self.company, "RecipientAccepted"), (Self.institution, "RecipientRejected")] {
+            XCTAssertTrue(line(atA, "event=status-report-applied", "document_id=\(id)", "recipient=\(recipient)", "status=\(status)", "from=gw-b", "ref_to="),
+                          "\(recipient) \(status): \(h.nodes["gw-a"]!.log)")
+        }
 
         // A's notifications in order, confirmed away.
         let feed = try dmsA.get("/api/v1/notifications")
