@@ -33,6 +33,22 @@ final class AdminConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try load("{\"adminListener\": 9090}"))
     }
 
+    /// The free space `/readyz` asks of each directory: 1 GiB by default, 0 turns the check off,
+    /// a negative or absurd figure is refused, naming the setting.
+    func testMinimumFreeBytes() throws {
+        XCTAssertEqual(try load("{}").adminListener?.minimumFreeBytes, 1 << 30)
+        let small = try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 1048576}}")
+        XCTAssertEqual(small.adminListener?.minimumFreeBytes, 1 << 20)
+        XCTAssertEqual(DiskSpace(config: small).reserve, 1 << 20)
+        XCTAssertEqual(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 0}}").adminListener?.minimumFreeBytes, 0)
+        XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 1.5}}"))
+        for bad in ["-1", "1125899906842625", "\"1G\""] {
+            XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": \(bad)}}"), bad) { error in
+                XCTAssertTrue("\(error)".contains("minimumFreeBytes"), "\(bad): \(error)")
+            }
+        }
+    }
+
     func testStoreURLForms() {
         XCTAssertNil(ConfigurationCheck.storeURLProblem("sqlite:/var/lib/as4gw"))
         XCTAssertNil(ConfigurationCheck.storeURLProblem("postgres://as4gw:secret@db:5432/as4gw"))

@@ -23,14 +23,7 @@ struct UploadRoutes {
     /// Open uploads (not taken by a document yet) one connection may hold.
     static let maxOpen = 32
     /// Disk room an upload leaves for everything else (the store, receipts, other uploads' ends).
-    static let diskReserve: UInt64 = 1 << 30
-
-    /// Free bytes for an unprivileged writer on the file system of `path`; nil when unknown.
-    static func freeBytes(_ path: String) -> UInt64? {
-        var s = statvfs()
-        guard statvfs(path, &s) == 0 else { return nil }
-        return UInt64(s.f_bavail) * UInt64(s.f_frsize)
-    }
+    static let diskReserve = DiskSpace.reserve
     /// An upload no submission took by then is removed (file and record).
     static let abandonAfter: TimeInterval = 86_400
 
@@ -74,7 +67,7 @@ struct UploadRoutes {
         }
         let directory = Self.directory(r.context)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if let free = Self.freeBytes(directory), free < UInt64(size) + Self.diskReserve {
+        if let free = DiskSpace.freeBytes(directory), free < UInt64(size) + Self.diskReserve {
             throw Problem(507, "insufficient-storage", "Insufficient storage",
                           "the gateway has \(free) bytes free; an upload of \(size) bytes would not fit (try again later)")
         }

@@ -7,10 +7,11 @@ enum AdminEndpoint {
     static func start(_ listener: GatewayConfiguration.AdminListener, context: GatewayContext, keys: GatewayConfiguration.Keys,
                       listenerCertificate: String?) throws -> HTTPServer {
         let certificates = try CertificateInventory(party: context.party, keys: keys, listenerCertificate: listenerCertificate)
+        let disk = DiskSpace(config: context.config)
         let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
                                    certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite",
-                                   notices: context.notices)
-        let checks: [ReadinessCheck] = [.running(context), .store(context.store), .pmodes(context.registry, party: context.party), .certificates(certificates),
+                                   notices: context.notices, disk: disk, requestFailures: context.requestFailures)
+        let checks: [ReadinessCheck] = [.running(context), .store(context.store), .disk(disk), .pmodes(context.registry, party: context.party), .certificates(certificates),
                                         .mailboxWorker(context.mailboxWorkerHealth, bound: listener.mailboxWorkerFailingSeconds)]
         var configuration = HTTPServerConfiguration()
         configuration.bindAddress = listener.address

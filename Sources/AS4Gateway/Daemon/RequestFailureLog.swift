@@ -9,7 +9,7 @@ import Synchronization
 /// not an internal error: it is temporary and every client was told to come back.
 /// One per daemon, shared by all request threads.
 final class RequestFailureLog: Sendable {
-    enum Condition: String, Sendable {
+    enum Condition: String, Sendable, CaseIterable {
         case diskFull = "disk-full"
         case storeUnavailable = "store-unavailable"
 
@@ -26,7 +26,16 @@ final class RequestFailureLog: Sendable {
     }
 
     let interval: TimeInterval
-    private let logs = Mutex<[String: RepeatedFailureLog]>([:])
+    private struct State {
+        var logs: [String: RepeatedFailureLog] = [:]
+        /// Requests answered so, by listener and condition, for `/metrics`.
+        var counts: [Key: Int] = [:]
+    }
+    struct Key: Hashable, Sendable {
+        var listener: String
+        var condition: Condition
+    }
+    private let state = Mutex(State())
 
     init(interval: TimeInterval = 60) {
         self.interval = interval
@@ -37,11 +46,15 @@ final class RequestFailureLog: Sendable {
     func note(_ condition: Condition, listener: String, error: Error, log: EventLog, fields: [String: String?], at now: Date = Date()) {
         // One key per condition: a full disk fails SQLite's writes and payload files' writes in
         // turn, which are still the one condition, not news every other request.
-        let line = logs.withLock { logs in
-            logs["\(listener) \(condition.rawValue)", default: RepeatedFailureLog(interval: interval)]
+        let line = state.withLock { state in
+            state.counts[Key(listener: listener, condition: condition), default: 0] += 1
+            return state.logs["\(listener) \(condition.rawValue)", default: RepeatedFailureLog(interval: interval)]
                 .failed("\(error)", key: condition.rawValue, at: now)
         }
         guard let line else { return }
         log.log(.error, condition.rawValue, fields.merging(line) { $1 }.merging(["listener": listener]) { $1 })
     }
+
+    /// How many requests each listener answered as refused for each condition since start.
+    var counts: [Key: Int] { state.withLock { $0.counts } }
 }
