@@ -9,8 +9,10 @@ import Glibc
 /// libmicrohttpd 0.9.75 only has an *inactivity* timeout, which a client dripping one header byte
 /// now and then never trips. So every connection is registered when MHD accepts it
 /// (`MHD_OPTION_NOTIFY_CONNECTION`) with a deadline for its first request head (TLS handshake
-/// included); the head's arrival clears it, a finished response re-arms it for the next request on
-/// the connection. A watchdog thread shuts down the socket of a connection past its deadline: MHD
+/// included); the head's arrival clears it. Between requests a kept-alive connection may wait
+/// quietly for the inactivity timeout, which MHD enforces (closing it is no refusal and is not
+/// reported): a finished response re-arms the deadline at that timeout plus the head timeout,
+/// which only a connection still dripping an unfinished head can reach. A watchdog thread shuts down the socket of a connection past its deadline: MHD
 /// still owns the descriptor and closes the connection when its next read fails, so nothing is
 /// closed twice. Entries are removed in MHD's "closed" notification, which MHD sends before it
 /// closes the descriptor, and `shutdown` runs under the same lock, so a descriptor number reused by
@@ -24,14 +26,20 @@ final class ConnectionGuard: @unchecked Sendable {
         case connectionLimit = "connection limit"
         /// The request head did not arrive in time.
         case headTimeout = "request head timeout"
+        /// A kept-alive connection kept sending without completing its next request head.
+        case keptAliveHeadTimeout = "kept-alive request head timeout"
     }
 
     private struct Entry {
         var descriptor: Int32
         var headDeadline: Date?
+        /// The deadline runs from a previous response, not from the connection's start.
+        var keptAlive = false
     }
 
     private let headTimeout: Double
+    /// MHD's inactivity timeout (0: none).
+    private let idleTimeout: Double
     private let reportInterval: Double
     private let report: @Sendable (String) -> Void
     private let limits: String
@@ -48,6 +56,7 @@ final class ConnectionGuard: @unchecked Sendable {
     ///   - report: receives the (already rate-limited) reports.
     init(configuration: HTTPServerConfiguration, report: @escaping @Sendable (String) -> Void) {
         self.headTimeout = configuration.requestHeadTimeout
+        self.idleTimeout = Double(configuration.connectionTimeout)
         self.reportInterval = configuration.refusalLogInterval
         self.report = report
         self.limits = "at most \(configuration.maxConnections) connections"
@@ -75,12 +84,16 @@ final class ConnectionGuard: @unchecked Sendable {
         self.entries[Self.key(connection)]?.headDeadline = nil
     }
 
-    /// A response is done: the next request on a kept-alive connection gets a fresh deadline.
+    /// A response is done: the connection may now idle until MHD's inactivity timeout closes it
+    /// (the usual end of a client's kept-alive connection), so its next head is due only after
+    /// that timeout and the head timeout together. Without an inactivity timeout nothing else
+    /// would close it: the head timeout alone applies, as to a new connection.
     func requestFinished(on connection: OpaquePointer) {
         self.condition.lock()
         defer { self.condition.unlock() }
         if self.entries[Self.key(connection)] != nil {
-            self.entries[Self.key(connection)]?.headDeadline = self.deadline()
+            self.entries[Self.key(connection)]?.headDeadline = self.deadline(after: self.idleTimeout)
+            self.entries[Self.key(connection)]?.keptAlive = true
         }
     }
 
@@ -108,9 +121,14 @@ final class ConnectionGuard: @unchecked Sendable {
         self.lastReport[reason] = now
         let open = self.entries.count
         self.condition.unlock()
-        let what = reason == .connectionLimit
-            ? "refused \(count) connection(s): connection limit reached (\(open) open; \(self.limits))"
-            : "closed \(count) connection(s) that sent no complete request head within \(self.headTimeout) s"
+        let what: String
+        switch reason {
+        case .connectionLimit: what = "refused \(count) connection(s): connection limit reached (\(open) open; \(self.limits))"
+        case .headTimeout: what = "closed \(count) connection(s) that sent no complete request head within \(self.headTimeout) s"
+        case .keptAliveHeadTimeout:
+            what = "closed \(count) kept-alive connection(s) that sent no complete request head within \(self.idleTimeout + self.headTimeout) s "
+                + "of their previous response"
+        }
         self.report(what + " since the last report (at most one every \(self.reportInterval) s)")
     }
 
@@ -145,16 +163,16 @@ final class ConnectionGuard: @unchecked Sendable {
         while self.watching {
             _ = self.condition.wait(until: Date(timeIntervalSinceNow: tick))
             let now = Date()
-            var expired = 0
+            var expired: [Refusal] = []
             for (key, entry) in self.entries {
                 guard let deadline = entry.headDeadline, deadline <= now else { continue }
                 shutdown(entry.descriptor, Int32(SHUT_RDWR))
                 self.entries[key]?.headDeadline = nil
-                expired += 1
+                expired.append(entry.keptAlive ? .keptAliveHeadTimeout : .headTimeout)
             }
-            if expired > 0 {
+            if !expired.isEmpty {
                 self.condition.unlock()
-                for _ in 0..<expired { self.noteRefusal(.headTimeout) }
+                for reason in expired { self.noteRefusal(reason) }
                 self.condition.lock()
             }
         }
@@ -163,8 +181,8 @@ final class ConnectionGuard: @unchecked Sendable {
         self.condition.unlock()
     }
 
-    private func deadline() -> Date? {
-        self.headTimeout > 0 ? Date(timeIntervalSinceNow: self.headTimeout) : nil
+    private func deadline(after idle: Double = 0) -> Date? {
+        self.headTimeout > 0 ? Date(timeIntervalSinceNow: idle + self.headTimeout) : nil
     }
 
     private static func key(_ connection: OpaquePointer) -> UInt {

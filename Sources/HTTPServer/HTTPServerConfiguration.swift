@@ -77,9 +77,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// one client cannot take every slot. Behind a reverse proxy every client has the proxy's
     /// address: raise it to ``maxConnections`` (or 0) there and limit clients at the proxy.
     public var maxConnectionsPerClient: Int
-    /// Seconds a connection may take from being accepted (TLS handshake included), or from the end
-    /// of its previous response, until its request head is complete; then it is closed (0: no
-    /// deadline). The inactivity timeout alone does not stop a client that drips a byte at a time.
+    /// Seconds a connection may take from being accepted (TLS handshake included) until its
+    /// request head is complete; then it is closed (0: no deadline). A kept-alive connection may
+    /// idle between requests until ``connectionTimeout`` closes it, and has this long beyond that
+    /// for its next head. The inactivity timeout alone does not stop a client that drips a byte
+    /// at a time.
     public var requestHeadTimeout: Double
     /// Refused and cut-off connections are reported through ``warningLogger`` at most once per
     /// reason in this many seconds, with a count, never once per connection.

@@ -33,6 +33,22 @@ final class AdminConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try load("{\"adminListener\": 9090}"))
     }
 
+    /// The free space `/readyz` asks of each directory: 1 GiB by default, 0 turns the check off,
+    /// a negative or absurd figure is refused, naming the setting.
+    func testMinimumFreeBytes() throws {
+        XCTAssertEqual(try load("{}").adminListener?.minimumFreeBytes, 1 << 30)
+        let small = try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 1048576}}")
+        XCTAssertEqual(small.adminListener?.minimumFreeBytes, 1 << 20)
+        XCTAssertEqual(DiskSpace(config: small).reserve, 1 << 20)
+        XCTAssertEqual(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 0}}").adminListener?.minimumFreeBytes, 0)
+        XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": 1.5}}"))
+        for bad in ["-1", "1125899906842625", "\"1G\""] {
+            XCTAssertThrowsError(try load("{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": 9100, \"minimumFreeBytes\": \(bad)}}"), bad) { error in
+                XCTAssertTrue("\(error)".contains("minimumFreeBytes"), "\(bad): \(error)")
+            }
+        }
+    }
+
     func testStoreURLForms() {
         XCTAssertNil(ConfigurationCheck.storeURLProblem("sqlite:/var/lib/as4gw"))
         XCTAssertNil(ConfigurationCheck.storeURLProblem("postgres://as4gw:secret@db:5432/as4gw"))
@@ -78,13 +94,46 @@ final class AdminConfigurationTests: XCTestCase {
         // serve itself refuses such leases before it starts anything.
         let short = try GatewayProcess.run(["serve", "--lease-seconds", "5", "--data", dir.appendingPathComponent("short").path])
         XCTAssertEqual(short.status, 2)
-        XCTAssertTrue(short.stderr.contains("cannot start: leaseSeconds (5.0) must exceed connectTimeoutSeconds + requestTimeoutSeconds (10.0 + 120.0)"), short.stderr)
+        XCTAssertTrue(short.stderr.contains("event=start-failed reason=\"leaseSeconds (5.0) must exceed connectTimeoutSeconds + requestTimeoutSeconds (10.0 + 120.0)"),
+                      short.stderr)
         let huge = try GatewayProcess.run(["serve", "--lease-seconds", "1e17", "--data", dir.appendingPathComponent("huge").path])
         XCTAssertEqual(huge.status, 2)
         XCTAssertTrue(huge.stderr.contains("leaseSeconds (1e+17) must be from"), huge.stderr)
         let broken = try GatewayProcess.run(["serve", "--check-config", "--pmode", dir.path])
         XCTAssertEqual(broken.status, 2)
         XCTAssertTrue(broken.stderr.contains("parties.json"), broken.stderr)
+    }
+
+    /// A start that fails was plain text on stderr even with --log-format json, and carried
+    /// libpq's tabs and the P-Mode loader's newlines raw: now it is one start-failed line in the
+    /// format asked for (the configuration's or --log-format's), its reason escaped.
+    func testAFailedStartIsOneLogLineInTheConfiguredFormat() throws {
+        let short = try GatewayProcess.run(["serve", "--lease-seconds", "5", "--log-format", "json", "--data", dir.appendingPathComponent("short").path])
+        XCTAssertEqual(short.status, 2)
+        let lines = short.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, short.stderr)
+        let line = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any], short.stderr)
+        XCTAssertEqual(line["level"] as? String, "error")
+        XCTAssertEqual(line["event"] as? String, "start-failed")
+        XCTAssertTrue((line["reason"] as? String ?? "").hasPrefix("leaseSeconds (5.0) must exceed"), short.stderr)
+
+        // P-Modes that do not load: a reason of several lines, one log line.
+        let pmode = dir.appendingPathComponent("pmode").path
+        try FileManager.default.createDirectory(atPath: pmode, withIntermediateDirectories: true)
+        try "{\"parties\": [{\"name\": \"gw-a\"}\t]".write(toFile: pmode + "/parties.json", atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("json.json").path
+        try "{\"logFormat\": \"json\", \"pmodeDirectory\": \"pmode\"}".write(toFile: config, atomically: true, encoding: .utf8)
+        let broken = try GatewayProcess.run(["serve", "--config", config, "--data", dir.appendingPathComponent("broken").path])
+        XCTAssertEqual(broken.status, 2)
+        XCTAssertEqual(broken.stderr.split(separator: "\n").count, 1, broken.stderr)
+        let refused = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(broken.stderr.utf8)) as? [String: Any], broken.stderr)
+        XCTAssertEqual(refused["event"] as? String, "start-failed")
+        XCTAssertTrue((refused["reason"] as? String ?? "").contains("parties.json"), broken.stderr)
+
+        // And a configuration that cannot be read at all, in the format the options ask for.
+        let unreadable = try GatewayProcess.run(["serve", "--config", dir.appendingPathComponent("none.json").path])
+        XCTAssertEqual(unreadable.status, 2)
+        XCTAssertTrue(unreadable.stderr.hasPrefix("time=") && unreadable.stderr.contains(" level=error event=start-failed reason="), unreadable.stderr)
     }
 
     func testAdminPortOptionCannotReviveADisabledListener() throws {

@@ -46,6 +46,15 @@ final class BackendAPIDeadlineTests: XCTestCase {
         let as4 = try XCTUnwrap(try store.listMessages(status: nil, since: nil, direction: .outbound, limit: 10).first)
         XCTAssertEqual(as4.status, .failed)
         XCTAssertEqual(as4.outbound?.lastError?.code, "deadline")
+        // The log says which AS4 message was withdrawn, why, and the deadline.
+        let lines = h.nodes["gw-a"]!.log.split(separator: "\n")
+        let withdrawn = lines.filter { $0.contains("event=document-withdrawn") }
+        XCTAssertTrue(withdrawn.contains { $0.contains("message_id=\(as4.metadata.messageId)") && $0.contains("document_id=\(id)") && $0.contains("status=Failed") },
+                      h.nodes["gw-a"]!.log)
+        let failedAtDeadline = lines.first { $0.contains("event=document-deadline") && $0.contains("status=Failed") }
+        XCTAssertTrue(failedAtDeadline?.contains("message_id=\(as4.metadata.messageId)") ?? false, "\(String(describing: failedAtDeadline))")
+        XCTAssertTrue(failedAtDeadline?.contains("deadline=") ?? false, "\(String(describing: failedAtDeadline))")
+        XCTAssertTrue(failedAtDeadline?.contains("by the deadline") ?? false, "the reason: \(String(describing: failedAtDeadline))")
 
         // Late, the company still reads and answers.
         XCTAssertEqual(try company.get("/api/v1/messages/\(id)/files/1").status, 200)

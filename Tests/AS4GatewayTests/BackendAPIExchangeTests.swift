@@ -99,6 +99,27 @@ final class BackendAPIExchangeTests: XCTestCase {
         // Recipients never read the sender's receipts.
         XCTAssertEqual(try dmsCompany.get("/api/v1/messages/\(id)/receipt").status, 403)
 
+        // Each step is a log line where it happens: the reading and the answers at B (naming the
+        // AS4 message that brought the document), the reports applied at A.
+        let logB = h.nodes["gw-b"]!.log.split(separator: "\n")
+        func line(_ lines: [Substring], _ parts: String...) -> Bool { lines.contains { l in parts.allSatisfy { l.contains($0) } } }
+        let storeA = try h.store("gw-a")
+        let carriers = try storeA.listMessages(status: nil, since: nil, direction: .outbound, limit: 10)
+            .filter { $0.metadata.action == "EAddressDocument" }.map(\.metadata.messageId)
+        storeA.close()
+        XCTAssertEqual(carriers.count, 2)
+        XCTAssertTrue(line(logB, "event=document-read", "document_id=\(id)", "status=Delivered", "recipient=\(Self.company)", "connection=company", "from=gw-a"),
+                      h.nodes["gw-b"]!.log)
+        XCTAssertTrue(logB.contains { l in l.contains("event=document-read") && carriers.contains { l.contains("message_id=\($0)") } }, "\(carriers) \(logB)")
+        XCTAssertTrue(line(logB, "event=document-answered", "document_id=\(id)", "status=RecipientAccepted", "recipient=\(Self.company)"), h.nodes["gw-b"]!.log)
+        XCTAssertTrue(line(logB, "event=document-answered", "status=RecipientRejected", "recipient=\(Self.institution)", "reason=\"WRONG-ADDRESSEE: not ours\""),
+                      h.nodes["gw-b"]!.log)
+        let atA = h.nodes["gw-a"]!.log.split(separator: "\n")
+        for (recipient, status) in [(Self.company, "Delivered"), (Self.company, "RecipientAccepted"), (Self.institution, "RecipientRejected")] {
+            XCTAssertTrue(line(atA, "event=status-report-applied", "document_id=\(id)", "recipient=\(recipient)", "status=\(status)", "from=gw-b", "ref_to="),
+                          "\(recipient) \(status): \(h.nodes["gw-a"]!.log)")
+        }
+
         // A's notifications in order, confirmed away.
         let feed = try dmsA.get("/api/v1/notifications")
         let kinds = ((feed.json["items"] as? [[String: Any]]) ?? []).map { "\($0["kind"] as! String) \($0["recipient"] as! String)" }

@@ -115,8 +115,11 @@ final class BackendAPINoticeTests: XCTestCase {
         let all = try notices(ops, "")
         XCTAssertEqual(Set(all.compactMap { $0["address"] as? String }), [Self.person, Self.company], "institutions read theirs by DMS: no notice")
         XCTAssertEqual(try notices(ops, "status=noContact").count, 1)
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=notice-no-contact"))
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=notice-sent"))
+        // The document is named as on every document's line.
+        let noticeLines = h.nodes["gw-a"]!.log.split(separator: "\n").filter { $0.contains("event=notice-") }
+        XCTAssertTrue(noticeLines.contains { $0.contains("event=notice-no-contact") && $0.contains("document_id=\(id)") }, noticeLines.joined(separator: "\n"))
+        XCTAssertTrue(noticeLines.contains { $0.contains("event=notice-sent") && $0.contains("document_id=\(id)") }, noticeLines.joined(separator: "\n"))
+        XCTAssertFalse(noticeLines.contains { $0.contains(" message=") }, noticeLines.joined(separator: "\n"))
 
         XCTAssertEqual(try metric(h, "as4gw_notices_total", ["result": "sent"]), 1)
         XCTAssertEqual(try metric(h, "as4gw_notices_total", ["result": "no_contact"]), 1)

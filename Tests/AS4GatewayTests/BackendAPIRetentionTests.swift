@@ -134,6 +134,16 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertEqual(ids(dry, "due"), [free])
         XCTAssertEqual(ids(dry, "held"), [heldByMessage, heldByAddress].sorted())
         XCTAssertEqual(try dms.get("/api/v1/messages/\(free)").status, 200)
+        // Its summary line says it was a dry run: "purged=0" alone reads as "nothing was due".
+        let dryLine = lastPurgeLog.split(separator: "\n").first { $0.contains("event=retention-purge ") }
+        XCTAssertTrue(dryLine?.contains("dry_run=true") ?? false, lastPurgeLog)
+        XCTAssertTrue(dryLine?.contains("would_purge=1") ?? false, lastPurgeLog)
+        // Holds are logged with the document or address held and their reason.
+        let holdLines = h.nodes["gw-a"]!.log.split(separator: "\n").filter { $0.contains("event=legal-hold-placed") }
+        XCTAssertTrue(holdLines.contains { $0.contains("document_id=\(heldByMessage)") && $0.contains("reason=\"court order 12/2026\"") && $0.contains("by=ops") },
+                      holdLines.joined(separator: "\n"))
+        XCTAssertTrue(holdLines.contains { $0.contains("address=\(archive)") && $0.contains("reason=audit") }, holdLines.joined(separator: "\n"))
+        XCTAssertFalse(holdLines.contains { $0.contains("target=") }, holdLines.joined(separator: "\n"))
 
         let mailboxStore = try SQLiteMailboxStore(dataDirectory: h.nodes["gw-a"]!.data)
         let freeFile = try XCTUnwrap(try mailboxStore.document(messageId: free)?.files.first?.file.path)
@@ -141,6 +151,7 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: freeFile))
         let first = try purge(h)
         XCTAssertFalse(FileManager.default.fileExists(atPath: freeFile), "the payload file goes with the document")
+        XCTAssertFalse(lastPurgeLog.contains("dry_run"), lastPurgeLog)
         // The command logs as the daemon's purge does, and records the system account that ran it.
         XCTAssertTrue(lastPurgeLog.contains("event=document-purged document_id=\(free)"), lastPurgeLog)
         let records = try SQLiteRetentionStore(dataDirectory: h.nodes["gw-a"]!.data)
@@ -168,6 +179,9 @@ final class BackendAPIRetentionTests: XCTestCase {
         XCTAssertEqual(released.status, 200, released.text)
         XCTAssertEqual(released.json["active"] as? Bool, false)
         XCTAssertEqual(released.json["releasedBy"] as? String, "ops")
+        XCTAssertTrue(h.nodes["gw-a"]!.log.split(separator: "\n").contains {
+            $0.contains("event=legal-hold-released") && $0.contains("document_id=\(heldByMessage)") && $0.contains("reason=\"court order 12/2026\"")
+        }, h.nodes["gw-a"]!.log)
         XCTAssertEqual(try ops.post("/api/v1/legal-holds/\(messageHoldId)/release", json: "{}").status, 409)
         XCTAssertEqual(try ops.post("/api/v1/legal-holds/9999/release", json: "{}").status, 404)
         let active = try ops.get("/api/v1/legal-holds?active=true").json["items"] as? [[String: Any]]

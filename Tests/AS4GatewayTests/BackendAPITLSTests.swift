@@ -87,4 +87,16 @@ final class RefusalLogTests: XCTestCase {
         XCTAssertEqual(APIHandler.maskingCodes("/api/v1/x/161175-19997/end?c=32123456789"), "/api/v1/x/***********/end?c=***********")
         XCTAssertEqual(APIHandler.maskingCodes("company 40003032949, order 1234567890123"), "company 40003032949, order 1234567890123")
     }
+
+    /// A person's address in a refused request is the person's pseudonym, as on every other line
+    /// (`_PRIVATE@~` and the HMAC), not `_PRIVATE@***********`, which no line can be matched with.
+    func testPersonsAddressInARefusalLineGetsTheirPseudonym() {
+        let log = EventLog(format: .logfmt, pseudonymKey: Array(repeating: 7, count: 32))
+        let person = log.maskingPersonalCodes("_PRIVATE@32123456789")
+        XCTAssertTrue(person.hasPrefix("_PRIVATE@~") && person.count == "_PRIVATE@~".count + 10, person)
+        XCTAssertEqual(log.maskingPersonalCodes(APIHandler.maskingCodes("/api/v1/addresses/_PRIVATE@32123456789/notice-email")),
+                       "/api/v1/addresses/\(person)/notice-email")
+        XCTAssertEqual(log.maskingPersonalCodes(APIHandler.maskingCodes("_private@321234-56789 is not held; nor 32123456789")),
+                       "_private@" + person.dropFirst("_PRIVATE@".count) + " is not held; nor ***********")
+    }
 }

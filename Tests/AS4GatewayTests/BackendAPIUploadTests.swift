@@ -95,7 +95,7 @@ final class BackendAPIUploadTests: XCTestCase {
     func testDeclaredButUnsentUploadsCountAgainstTheFreeDisk() throws {
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b"])
-        let free = try XCTUnwrap(UploadRoutes.freeBytes(h.root.path))
+        let free = try XCTUnwrap(DiskSpace.freeBytes(h.root.path))
         let room = Int64(free) - Int64(UploadRoutes.diskReserve)
         guard room > 64 << 20 else { throw XCTSkip("only \(free) bytes free") }
         // `fitting` uploads of `size` fit with half an upload to spare; one more does not.

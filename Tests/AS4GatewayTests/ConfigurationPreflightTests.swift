@@ -46,7 +46,9 @@ final class ConfigurationPreflightTests: XCTestCase {
             for line in expected { XCTAssertTrue(r.stderr.contains(line), "\(name) misses \(line) in:\n\(r.stderr)") }
             XCTAssertFalse(r.stderr.contains("Error Domain"), r.stderr)
         }
-        XCTAssertTrue(served.stderr.hasPrefix("as4gw: cannot start: "), served.stderr)
+        // serve says it as a log line: one, at error level, every problem in its reason.
+        XCTAssertTrue(served.stderr.contains(" level=error event=start-failed reason=\""), served.stderr)
+        XCTAssertEqual(served.stderr.split(separator: "\n").count, 1, served.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: data), "serve refused before creating anything")
     }
 

@@ -34,9 +34,24 @@ final class DiskFullTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: b.data, withIntermediateDirectories: true)
         try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", b.data])
         mountPoint = b.data
+        // Readiness wants 1 MiB free here (1 GiB by default, more than this whole disk).
+        let config = harness.root.appendingPathComponent("b-admin.json").path
+        try "{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": \(b.adminPort), \"minimumFreeBytes\": 1048576}}"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        b.extraArguments = ["--config", config]
         try harness.start("gw-a")
         try harness.start("gw-b")
         let client = try HTTPClient(configuration: HTTPClientConfiguration())
+        func admin(_ path: String) throws -> (status: Int, body: String) {
+            let r = try client.get(url: b.adminURL + path)
+            return (r.status, String(decoding: r.body, as: UTF8.self))
+        }
+        func diskCheck(_ body: String) -> [String: Any]? {
+            let checks = ((try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["checks"] as? [[String: Any]]) ?? []
+            return checks.first { $0["name"] as? String == "disk" }
+        }
+        let ready = try admin("/readyz")
+        XCTAssertEqual(ready.status, 200, ready.body)
         let doc = try harness.file("doc.txt", Array(repeating: UInt8(ascii: "x"), count: 4096))
 
         // Accepted before the disk fills: B receives some and submits some.
@@ -86,9 +101,10 @@ final class DiskFullTests: XCTestCase {
         let during = try harness.submit(from: "gw-a", to: "gw-b", files: [doc], client: client)
         try harness.waitUntil(timeout: 30, "A to schedule a retry of \(during) after B's refusal") {
             let m = try self.harness.message("gw-a", during, .outbound)
+            // The retry line follows the store's update: wait for both, or the check races A's log.
             return m?.status == .submitted && m?.outbound?.lastError?.code == "EBMS:0202"
+                && self.harness.nodes["gw-a"]!.log.contains("next_attempt_s=\(DiskFull.retryAfterSeconds)")
         }
-        XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("next_attempt_s=\(DiskFull.retryAfterSeconds)"), harness.nodes["gw-a"]!.log)
         XCTAssertNil(try harness.message("gw-b", during, .inbound), "nothing of the refused message is kept")
         // On the wire: 503, Retry-After and an EBMS:0202 DeliveryFailure signal (no receipt).
         let sealed = try seal(id: "while-full@test")
@@ -104,8 +120,26 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(bigStatus, 507, bigReply)
         XCTAssertTrue(b.process?.isRunning ?? false, "B survives the full disk: \(b.log.suffix(2000))")
 
+        // The admin listener tells: not ready (the store's query alone still answered), the free
+        // bytes, and the requests refused because of the disk, by listener.
+        let unready = try admin("/readyz")
+        XCTAssertEqual(unready.status, 503, unready.body)
+        XCTAssertEqual(diskCheck(unready.body)?["ok"] as? Bool, false, unready.body)
+        XCTAssertTrue((diskCheck(unready.body)?["detail"] as? String ?? "").contains("less than the 1.0 MiB reserve"), unready.body)
+        let metrics = try PrometheusParser.parse(try admin("/metrics").body)
+        XCTAssertLessThan(metrics.value("as4gw_disk_free_bytes", ["directory": "data"]) ?? .infinity, Double(1 << 20))
+        XCTAssertEqual(metrics.value("as4gw_requests_refused_temporarily_total", ["listener": "submit", "condition": "disk-full"]), 3)
+        XCTAssertEqual(metrics.value("as4gw_requests_refused_temporarily_total", ["listener": "api", "condition": "disk-full"]), 1)
+        XCTAssertGreaterThanOrEqual(metrics.value("as4gw_requests_refused_temporarily_total", ["listener": "as4", "condition": "disk-full"]) ?? 0, 2)
+        // And the log names the condition, once per listener for these few requests.
+        let fullLines = b.log.split(separator: "\n").filter { $0.contains("event=disk-full") }
+        XCTAssertEqual(Set(fullLines.compactMap { $0.split(separator: " ").first { $0.hasPrefix("listener=") } }), ["listener=submit", "listener=api", "listener=as4"],
+                       fullLines.joined(separator: "\n"))
+        XCTAssertFalse(b.log.contains("event=internal-error"), b.log.suffix(3000).description)
+
         // Space returns: B resumes without a restart.
         XCTAssertEqual(unlink(filler), 0)
+        XCTAssertEqual(try admin("/readyz").status, 200, "ready again once space returns")
         _ = try harness.waitFor("gw-b", during, .inbound, .received, timeout: 60)
         XCTAssertEqual(try harness.message("gw-a", during, .outbound)?.status, .delivered)
         let after = try harness.submit(from: "gw-b", to: "gw-a", files: [doc], client: client)

@@ -37,7 +37,9 @@ final class MailboxWorkerFailureTests: XCTestCase {
         let dmsB = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "b", addresses: [company]))
         let b = h.nodes["gw-b"]!
         let config = h.root.appendingPathComponent("b-admin.json").path
-        try "{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": \(b.adminPort), \"mailboxWorkerFailingSeconds\": 3}}"
+        // The disk check is off: it would fail at once on the full payload folder, and this test
+        // is about the mailbox worker's own bound (DiskFullTests covers the disk check).
+        try "{\"adminListener\": {\"address\": \"127.0.0.1\", \"port\": \(b.adminPort), \"mailboxWorkerFailingSeconds\": 3, \"minimumFreeBytes\": 0}}"
             .write(toFile: config, atomically: true, encoding: .utf8)
         b.extraArguments = ["--config", config]
         let payloads = b.data + "/payloads"

@@ -143,7 +143,7 @@ final class MetricsEndpointTests: XCTestCase {
 
         let unready = try readiness("gw-a")
         XCTAssertEqual(unready.status, 503, unready.body)
-        XCTAssertEqual(unready.checks, ["running": true, "store": true, "pmodes": false, "certificates": true, "mailboxWorker": true], unready.body)
+        XCTAssertEqual(unready.checks, ["running": true, "store": true, "disk": true, "pmodes": false, "certificates": true, "mailboxWorker": true], unready.body)
         XCTAssertTrue(unready.body.contains("names party gw-a"), unready.body)
         XCTAssertEqual(try get("gw-a", "/healthz").status, 200, "alive though not ready")
 
@@ -186,7 +186,7 @@ final class MetricsEndpointTests: XCTestCase {
 
         let r = try readiness("gw-a")
         XCTAssertEqual(r.status, 503, r.body)
-        XCTAssertEqual(r.checks, ["running": true, "store": true, "pmodes": true, "certificates": false, "mailboxWorker": true], r.body)
+        XCTAssertEqual(r.checks, ["running": true, "store": true, "disk": true, "pmodes": true, "certificates": false, "mailboxWorker": true], r.body)
         XCTAssertTrue(r.body.contains("expired"), r.body)
         XCTAssertEqual(try get("gw-a", "/healthz").status, 200)
         // The expiry shows as negative days; the subject (RFC 2253 escapes its quotes with

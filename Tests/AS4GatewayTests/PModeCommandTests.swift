@@ -250,6 +250,6 @@ final class PModeCommandTests: XCTestCase {
         let r = try GatewayProcess.run(["serve", "--config", config, "--data", temporary.appendingPathComponent("data").path, "--pmode", pmode])
         XCTAssertEqual(r.status, 2)
         XCTAssertFalse(r.stderr.contains("clientAuthentication"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("cannot start"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("event=start-failed"), r.stderr)
     }
 }

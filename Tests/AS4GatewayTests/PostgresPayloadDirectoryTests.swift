@@ -45,7 +45,7 @@ final class PostgresPayloadDirectoryTests: XCTestCase {
         let process = try XCTUnwrap(second.process)
         try h.waitUntil(timeout: 30, "node 2 to refuse to start") { !process.isRunning }
         XCTAssertEqual(process.terminationStatus, 2)
-        XCTAssertTrue(second.log.contains("cannot start: payload directory \(second.data)/payloads is not the one"), second.log)
+        XCTAssertTrue(second.log.contains("event=start-failed reason=\"payload directory \(second.data)/payloads is not the one"), second.log)
         XCTAssertTrue(second.log.contains("set payloadDirectory to where it is mounted"), second.log)
         XCTAssertEqual(GatewayHarness.starts(in: second.log), 0)
 

@@ -96,6 +96,59 @@ final class ReadinessCheckTests: XCTestCase {
         XCTAssertEqual(outcome.detail, "none of the 0 P-Mode(s) in force names party gw-a")
     }
 
+    /// A full disk left the store's read-only query answering, so /readyz said ready: the disk
+    /// check looks at each directory's file system and fails below the reserve, naming which.
+    func testDiskCheckFailsBelowTheReserveAndNamesTheDirectory() throws {
+        let data = DiskSpace.Place(name: "data", path: dir.path)
+        let free = try XCTUnwrap(DiskSpace.freeBytes(dir.path))
+        XCTAssertTrue(ReadinessCheck.disk(DiskSpace(places: [data], reserve: 1)).run(Date()).ok)
+        let short = ReadinessCheck.disk(DiskSpace(places: [data], reserve: free + (1 << 40))).run(Date())
+        XCTAssertFalse(short.ok)
+        XCTAssertTrue(short.detail.hasPrefix("data (\(dir.path)): ") && short.detail.contains("free, less than the"), short.detail)
+        let gone = DiskSpace.Place(name: "payloads", path: dir.path + "/no-such-folder")
+        let missing = ReadinessCheck.disk(DiskSpace(places: [data, gone], reserve: 1)).run(Date())
+        XCTAssertFalse(missing.ok)
+        XCTAssertTrue(missing.detail.hasPrefix("payloads (") && missing.detail.contains("No such file or directory"), missing.detail)
+        XCTAssertTrue(ReadinessCheck.disk(DiskSpace(places: [gone], reserve: 0)).run(Date()).ok, "0 turns the check off")
+    }
+
+    /// /metrics shows each directory's free bytes and the requests refused for a full disk or a
+    /// store outage, by listener, zeros included.
+    func testDiskAndTemporaryRefusalMetrics() throws {
+        let store = try SQLiteMessageStore(dataDirectory: dir.path)
+        defer { store.close() }
+        let failures = RequestFailureLog()
+        let log = EventLog(format: .logfmt, minimum: .error, fileDescriptor: open("/dev/null", O_WRONLY))
+        for _ in 0..<3 { failures.note(.diskFull, listener: "submit", error: StoreError.io(operation: "write", path: "/p", errno: ENOSPC), log: log, fields: [:]) }
+        failures.note(.storeUnavailable, listener: "as4", error: StoreError.connectionLost("gone"), log: log, fields: [:])
+        let report = MetricsReport(metrics: GatewayMetrics(), store: store, registry: PModeRegistry(), certificates: CertificateInventory(own: []),
+                                   storeKind: "sqlite", disk: DiskSpace(places: [.init(name: "data", path: dir.path)], reserve: 5),
+                                   requestFailures: failures)
+        let families = try PrometheusParser.parse(try report.render())
+        XCTAssertGreaterThan(families.value("as4gw_disk_free_bytes", ["directory": "data"]) ?? 0, 0)
+        XCTAssertEqual(families.value("as4gw_disk_reserve_bytes"), 5)
+        XCTAssertEqual(families.value("as4gw_requests_refused_temporarily_total", ["listener": "submit", "condition": "disk-full"]), 3)
+        XCTAssertEqual(families.value("as4gw_requests_refused_temporarily_total", ["listener": "as4", "condition": "store-unavailable"]), 1)
+        XCTAssertEqual(families.value("as4gw_requests_refused_temporarily_total", ["listener": "api", "condition": "disk-full"]), 0)
+    }
+
+    /// A puller's poll answered "nothing waits" (EBMS:0006) is no error: counted apart, so the
+    /// error counter rises only when something went wrong (244 empty polls in 15 minutes made it
+    /// useless for alerting).
+    func testEmptyPullAnswersAreCountedApartFromErrors() throws {
+        let store = try SQLiteMessageStore(dataDirectory: dir.path)
+        defer { store.close() }
+        let metrics = GatewayMetrics()
+        for _ in 0..<244 { metrics.noteInboundError(code: "EBMS:0006") }
+        metrics.noteInboundError(code: "EBMS:0202")
+        let report = MetricsReport(metrics: metrics, store: store, registry: PModeRegistry(), certificates: CertificateInventory(own: []),
+                                   storeKind: "sqlite")
+        let families = try PrometheusParser.parse(try report.render())
+        let errors = families.flatMap(\.samples).filter { $0.name == "as4gw_inbound_ebms_errors_total" }
+        XCTAssertEqual(errors.map { $0.labels["code"] }, ["EBMS:0202"], "\(errors)")
+        XCTAssertEqual(families.value("as4gw_pull_empty_answers_total"), 244)
+    }
+
     func testMetricCountersAreThreadSafeAndCountOnlyWhatTheyName() {
         let metrics = GatewayMetrics()
         DispatchQueue.concurrentPerform(iterations: 4) { _ in

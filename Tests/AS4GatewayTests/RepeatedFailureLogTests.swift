@@ -1,6 +1,7 @@
 @testable import AS4Gateway
 import EnvelopeXML
 import Foundation
+import HTTPClient
 import MessageStore
 import XCTest
 
@@ -48,6 +49,38 @@ final class RepeatedFailureLogTests: XCTestCase {
         var log = RepeatedFailureLog()
         XCTAssertNil(log.succeeded())
         XCTAssertNil(log.succeeded())
+    }
+}
+
+/// Request paths during a full disk or a store outage: per listener and condition one line at
+/// once, then one a minute with the count of requests since, whatever error each request met.
+final class RequestFailureLogTests: XCTestCase {
+    func testEachListenerLogsItsConditionOnceAMinute() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("request-failures-\(UUID().uuidString).log").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd); unlink(path) }
+        let log = EventLog(format: .logfmt, fileDescriptor: fd)
+        let failures = RequestFailureLog(interval: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        // A full disk fails SQLite's writes and payload files' writes in turn: one condition.
+        let sqliteFull = StoreError.sqlite(code: 13, message: "database or disk is full", sql: nil)
+        let fileFull = StoreError.io(operation: "write", path: "/data/payloads/ab", errno: ENOSPC)
+        for i in 0...120 {
+            failures.note(.diskFull, listener: "as4", error: i % 2 == 0 ? sqliteFull : fileFull, log: log, fields: ["message_id": "m\(i)"],
+                          at: t0 + Double(i) * 0.5)
+        }
+        failures.note(.diskFull, listener: "api", error: fileFull, log: log, fields: ["status": "507"], at: t0 + 1)
+        failures.note(.storeUnavailable, listener: "as4", error: StoreError.connectionLost("refused"), log: log, fields: [:], at: t0 + 2)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 4, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines[0].contains("event=disk-full") && lines[0].contains("message_id=m0") && lines[0].contains("listener=as4"))
+        XCTAssertFalse(lines[0].contains("repeated="))
+        XCTAssertTrue(lines[1].contains("event=disk-full") && lines[1].contains("message_id=m120") && lines[1].contains("repeated=119"), "\(lines)")
+        XCTAssertTrue(lines[2].contains("listener=api") && lines[2].contains("status=507"), "\(lines)")
+        XCTAssertTrue(lines[3].contains("event=store-unavailable"), "\(lines)")
+        XCTAssertNil(RequestFailureLog.Condition(EbmsError(.deliveryFailure, "not ours")))
+        XCTAssertEqual(RequestFailureLog.Condition(sqliteFull), .diskFull)
+        XCTAssertEqual(RequestFailureLog.Condition(StoreError.connectionLost("x")), .storeUnavailable)
     }
 }
 
@@ -101,5 +134,32 @@ final class WebhookOutageLogTests: XCTestCase {
         XCTAssertTrue(lines.last?.contains("repeated=239") ?? false, "\(lines)")
         pusher.note(.success(()), at: t0 + 120, failures: &failures)
         XCTAssertEqual(node.log.split(separator: "\n").filter { $0.contains("event=webhook-recovered") }.count, 1, node.log)
+    }
+}
+
+/// The pulling side while the partner it pulls from is down: every round fails alike, one line
+/// (not one per round at warn, as before), and one line when the partner answers again.
+final class PullFailureLogTests: XCTestCase {
+    func testAPartnerDownIsLoggedOnceAndItsReturnOnce() throws {
+        let harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], pull: [.init()])
+        let puller = try InProcessNode(harness, party: "gw-b")
+        let worker = PullWorker(context: puller.context)
+        let target = try XCTUnwrap(worker.targets().first)
+        let client = try HTTPClient(configuration: puller.context.outboundClientConfiguration())
+        var failures = RepeatedFailureLog(interval: 60)
+        for _ in 0..<20 { XCTAssertFalse(worker.pullOnce(target, client: client, failures: &failures)) }
+        var lines = puller.log.split(separator: "\n").filter { $0.contains("event=pull-") }
+        XCTAssertEqual(lines.count, 1, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.first?.contains("event=pull-failed") ?? false, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("from=gw-a") ?? false, "\(lines)")
+
+        try harness.start("gw-a")
+        XCTAssertFalse(worker.pullOnce(target, client: client, failures: &failures), "nothing waits")
+        XCTAssertFalse(worker.pullOnce(target, client: client, failures: &failures))
+        lines = puller.log.split(separator: "\n").filter { $0.contains("event=pull-") && !$0.contains("event=pull-empty") }
+        XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.last?.contains("event=pull-recovered") ?? false, "\(lines)")
+        XCTAssertTrue(lines.last?.contains("repeated=19") ?? false, "\(lines)")
     }
 }

@@ -88,6 +88,51 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertEqual(try a.store.findReply(toRequest: request)?.metadata.messageId, reply)
     }
 
+    /// A partner sending (or pulling) every second during an outage got two lines a request
+    /// (`internal-error` and `refused … EBMS:0202`): now each listener logs the condition by its
+    /// name once a minute, each request still answered 503 and counted in the metrics.
+    func testRequestsDuringAnOutageAreLoggedOnceAMinutePerListener() throws {
+        let a = try InProcessNode(harness, party: "gw-a")
+        let b = try InProcessNode(harness, party: "gw-b")
+        _ = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        let sent = [UInt8](try XCTUnwrap(job.messageBytes))
+        let receiver = InboundProcessor(context: b.context), api = APIHandler(context: b.context)
+
+        b.faults.fail([.findMessage, .recordInbound, .enqueueOutbound])
+        for _ in 0..<20 {
+            XCTAssertEqual(b.post(receiver, path: "/as4", contentType: job.contentType, body: sent).status, 503)
+            XCTAssertEqual(b.post(api, path: "/submit", contentType: "application/json", body: try submission(to: "gw-a"),
+                                  headers: [("Authorization", "Bearer " + b.context.submitToken)]).status, 503)
+        }
+        let lines = b.log.split(separator: "\n")
+        let outage = lines.filter { $0.contains("event=store-unavailable") }
+        XCTAssertEqual(outage.count, 2, outage.joined(separator: "\n"))
+        XCTAssertTrue(outage.contains { $0.contains("listener=as4") && $0.contains("error_code=EBMS:0202") && $0.contains("message_id=\(job.metadata.messageId)") },
+                      outage.joined(separator: "\n"))
+        XCTAssertTrue(outage.contains { $0.contains("listener=submit") && $0.contains("status=503") && $0.contains("to=gw-a") }, outage.joined(separator: "\n"))
+        XCTAssertTrue(outage.allSatisfy { $0.contains("level=error") && $0.contains("reason=") })
+        XCTAssertFalse(lines.contains { $0.contains("event=internal-error") || $0.contains("event=refused") }, b.log)
+        XCTAssertEqual(b.context.metrics.inboundErrorsByCode["EBMS:0202"], 20, "every answer is still counted")
+    }
+
+    /// A full disk alike, and its line says so (`disk-full`), not an internal error.
+    func testAFullDiskOnTheAS4EndpointIsNamedAndLoggedOnce() throws {
+        let a = try InProcessNode(harness, party: "gw-a")
+        let b = try InProcessNode(harness, party: "gw-b")
+        _ = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        let sent = [UInt8](try XCTUnwrap(job.messageBytes))
+        let receiver = InboundProcessor(context: b.context)
+        b.faults.fail([.recordInbound], with: .io(operation: "write", path: b.context.config.storeDirectory + "/payloads/x", errno: ENOSPC))
+        for _ in 0..<10 { XCTAssertEqual(b.post(receiver, path: "/as4", contentType: job.contentType, body: sent).status, 503) }
+        let lines = b.log.split(separator: "\n")
+        let full = lines.filter { $0.contains("event=disk-full") }
+        XCTAssertEqual(full.count, 1, b.log)
+        XCTAssertTrue(full.first?.contains("listener=as4") ?? false, b.log)
+        XCTAssertFalse(lines.contains { $0.contains("event=internal-error") || $0.contains("event=refused") }, b.log)
+    }
+
     func testTheSubmissionEndpointAnswers503WithRetryAfter() throws {
         let a = try InProcessNode(harness, party: "gw-a")
         let api = APIHandler(context: a.context)
@@ -97,7 +142,7 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertEqual(refused.status, 503, refused.bodyText)
         XCTAssertEqual(refused.headers["Retry-After"], String(StoreOutage.retryAfterSeconds))
         XCTAssertTrue(refused.bodyText.contains("urn:as4gw:problem:unavailable"), refused.bodyText)
-        XCTAssertTrue(a.log.contains("event=store-unavailable status=503"), a.log)
+        XCTAssertTrue(a.log.split(separator: "\n").contains { $0.contains("event=store-unavailable") && $0.contains("status=503") }, a.log)
         XCTAssertEqual(try a.store.queueDepth().total, 0, "nothing queued")
 
         a.faults.heal()

@@ -62,6 +62,36 @@ final class SubmitTokenTests: XCTestCase {
         XCTAssertNotEqual(other.context.submitToken, token)
     }
 
+    /// README: "Every refused request is a line too". The operators' endpoint refused without a
+    /// word in the log (no token, bad JSON, a payload in the gateway's own folder, an unknown
+    /// party): each is an `api-refused` line now, with status, path, client and why.
+    func testEveryRefusedSubmissionIsLogged() throws {
+        let a = try InProcessNode(harness, party: "gw-a")
+        let api = APIHandler(context: a.context)
+        let headers = [("Authorization", "Bearer " + a.context.submitToken)]
+        let own = a.context.config.dataDirectory + "/" + SubmitToken.fileName
+        let unknown = Array("""
+            {"to": "gw-x", "messageId": "m-1@test", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument", "payloads": [{"path": "\(try document())"}]}
+            """.utf8)
+        let cases: [(status: Int, body: [UInt8], headers: [(String, String)], says: String)] = [
+            (401, body(try document()), [], "token"),
+            (400, Array("{not json".utf8), headers, "not valid JSON"),
+            (403, body(own), headers, "own data or P-Mode folder"),
+            (422, unknown, headers, "gw-x"),
+        ]
+        for c in cases {
+            XCTAssertEqual(a.post(api, path: "/submit", contentType: "application/json", body: c.body, headers: c.headers).status, c.status)
+        }
+        let refused = a.log.split(separator: "\n").filter { $0.contains("event=api-refused") }
+        XCTAssertEqual(refused.count, cases.count, a.log)
+        for (line, c) in zip(refused, cases) {
+            XCTAssertTrue(line.contains("status=\(c.status)") && line.contains("path=/submit") && line.contains("client=127.0.0.1")
+                          && line.contains(c.says), "\(c.status): \(line)")
+        }
+        XCTAssertTrue(refused.last?.contains("message_id=m-1@test") ?? false, "\(refused)")
+        XCTAssertTrue(refused.last?.contains("to=gw-x") ?? false, "\(refused)")
+    }
+
     /// A key outside the data and P-Mode folders (here the API listener's TLS key) is no payload.
     func testAConfiguredKeyFileIsNoPayload() throws {
         let secrets = harness.root.appendingPathComponent("secrets").path

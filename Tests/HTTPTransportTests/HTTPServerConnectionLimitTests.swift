@@ -74,6 +74,68 @@ final class HTTPServerConnectionLimitTests: XCTestCase {
         XCTAssertEqual(result.status, 200, result.errorText)
     }
 
+    /// A client's kept-alive connection between requests is no slow head: it may wait longer
+    /// than the head timeout (up to the inactivity timeout) and send its next request, MHD
+    /// closes it once idle for the inactivity timeout, and none of that is reported. Before,
+    /// every kept-alive connection was cut at the head timeout and logged as a refusal.
+    func testAKeptAliveConnectionIdlesUntilTheInactivityTimeoutUnreported() throws {
+        let warnings = ServerTestLog()
+        var configuration = HTTPServerConfiguration(spoolDirectory: self.directory.path, connectionTimeout: 3,
+                                                    requestHeadTimeout: 1, refusalLogInterval: 60)
+        configuration.warningLogger = { warnings.append($0) }
+        let handler = ServerTestHandler { _ in .text(200, "served") }
+        let (server, _) = try startTestServer(configuration, handler: handler)
+        defer { server.stop(gracePeriod: 0) }
+
+        let client = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { client.close() }
+        XCTAssertTrue(client.send("GET /one HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        XCTAssertTrue(client.receive(timeout: 5).contains("HTTP/1.1 200"))
+        usleep(2_000_000)  // past the head timeout, within the inactivity timeout
+        XCTAssertFalse(client.isClosedByPeer(), "closed at the head timeout")
+        XCTAssertTrue(client.send("GET /two HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        XCTAssertTrue(client.receive(timeout: 5).contains("HTTP/1.1 200"))
+        XCTAssertEqual(handler.requests.count, 2)
+
+        // Idle now: MHD closes it after its inactivity timeout, and that is no refusal.
+        let idleSince = Date()
+        while !client.isClosedByPeer(), Date().timeIntervalSince(idleSince) < 8 { usleep(100_000) }
+        XCTAssertTrue(client.isClosedByPeer(), "still open after 8 s idle")
+        usleep(1_500_000)  // a report, were there one, follows the watchdog's tick
+        XCTAssertEqual(warnings.all, [])
+    }
+
+    /// A kept-alive connection dripping its next head is still cut off (by the inactivity
+    /// timeout plus the head timeout after its previous response), and that is reported.
+    func testAKeptAliveConnectionDrippingItsNextHeadIsClosedAndReported() throws {
+        let warnings = ServerTestLog()
+        var configuration = HTTPServerConfiguration(spoolDirectory: self.directory.path, connectionTimeout: 2,
+                                                    requestHeadTimeout: 1, refusalLogInterval: 60)
+        configuration.warningLogger = { warnings.append($0) }
+        let handler = ServerTestHandler { _ in .text(200, "served") }
+        let (server, _) = try startTestServer(configuration, handler: handler)
+        defer { server.stop(gracePeriod: 0) }
+
+        let client = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+        defer { client.close() }
+        XCTAssertTrue(client.send("GET /one HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        XCTAssertTrue(client.receive(timeout: 5).contains("HTTP/1.1 200"))
+        let started = Date()
+        var closed = !client.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while !closed, Date().timeIntervalSince(started) < 10 {
+            usleep(250_000)
+            closed = !client.send("X-Drip: \(Int(Date().timeIntervalSince(started) * 1000))\r\n") || client.isClosedByPeer()
+        }
+        XCTAssertTrue(closed, "the connection is still open after 10 s")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5.5)
+        XCTAssertEqual(handler.requests.count, 1)
+        let reportBy = Date(timeIntervalSinceNow: 2)
+        while !warnings.all.contains(where: { $0.contains("kept-alive connection(s) that sent no complete request head") }), Date() < reportBy {
+            usleep(10_000)
+        }
+        XCTAssertTrue(warnings.all.contains { $0.contains("kept-alive connection(s) that sent no complete request head within 3.0 s") }, "\(warnings.all)")
+    }
+
     /// The handler's time is not inactivity: a handler slower than the timeout still gets its
     /// response to the client.
     func testHandlerSlowerThanTheInactivityTimeoutIsAnswered() throws {

@@ -42,22 +42,24 @@ struct APIHandler: HTTPHandler {
         return response
     }
 
-    /// One line per refused API request (the operators' path logs its own): who, what, why.
-    /// A personal code in the path or the reason is masked like every `_PRIVATE@` address.
+    /// One line per refused API request (the operators' path logs its own, `SubmissionHandler`):
+    /// who, what, why. A bare personal code in the path or the reason is masked; one in an
+    /// address gets the person's pseudonym, as everywhere in the log.
     func logRefusal(_ head: HTTPRequestHead, _ problem: Problem, connection: String?) {
         context.log.log(problem.status >= 500 ? .warning : .info, "api-refused",
-                        ["status": String(problem.status), "method": head.method, "path": Self.maskingCodes(head.path),
-                         "connection": connection, "client": head.remoteAddress, "reason": Self.maskingCodes(problem.detail)])
+                        Self.requestFields(head, status: problem.status, connection: connection).merging(["reason": Self.maskingCodes(problem.detail)]) { $1 })
     }
 
     /// `text` with every bare Latvian personal code (11 digits, the first 0 to 3, an optional
     /// hyphen after the sixth) replaced by `***********`; company numbers start with 4, 5 or 9.
+    /// A code in a person's address (`_PRIVATE@…`) is left to the log, which gives it the
+    /// person's pseudonym as on every other line (`EventLog.maskingPersonalCodes`).
     static func maskingCodes(_ text: String) -> String {
         let chars = Array(text)
         var out = ""
         var i = 0
         while i < chars.count {
-            if i == 0 || !chars[i - 1].isNumber, let length = personalCodeLength(chars, at: i) {
+            if i == 0 || !chars[i - 1].isNumber, !followsPersonPrefix(chars, at: i), let length = personalCodeLength(chars, at: i) {
                 out += "***********"
                 i += length
             } else {
@@ -66,6 +68,11 @@ struct APIHandler: HTTPHandler {
             }
         }
         return out
+    }
+
+    private static func followsPersonPrefix(_ c: [Character], at i: Int) -> Bool {
+        let prefix = EventLog.personPrefix
+        return i >= prefix.count && String(c[(i - prefix.count)..<i]).uppercased() == prefix
     }
 
     private static func personalCodeLength(_ c: [Character], at i: Int) -> Int? {
@@ -118,14 +125,20 @@ struct APIHandler: HTTPHandler {
             return p.response
         } catch where DiskFull.matches(error) {
             // Temporary, and nothing of the request was kept: the client sends it again later.
-            context.log.log(.error, "api", ["path": request.head.path, "reason": "disk full: \(error)"])
+            context.requestFailures.note(.diskFull, listener: "api", error: error, log: context.log,
+                                         fields: Self.requestFields(request.head, status: 507, connection: connectionName))
             var response = Problem(507, "insufficient-storage", "Insufficient storage",
                                    "the gateway's disk is full; nothing of this request was kept; send it again later").response
             response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds)
             return response
         } catch {
             // The reason may name files or SQL: it goes to the log, not to the client.
-            context.log.log(.error, "api", ["path": request.head.path, "reason": "\(error)"])
+            let fields = Self.requestFields(request.head, status: 503, connection: connectionName)
+            if StoreOutage.matches(error) {
+                context.requestFailures.note(.storeUnavailable, listener: "api", error: error, log: context.log, fields: fields)
+            } else {
+                context.log.log(.error, "api", fields.merging(["reason": "\(error)"]) { $1 })
+            }
             var response = Problem.unavailable("the gateway could not complete the request; its log (event=api) has the reason").response
             // A store that cannot answer now (PostgreSQL restarting, failing over) is back soon:
             // say when to try again, as the other listeners do.
@@ -140,6 +153,12 @@ struct APIHandler: HTTPHandler {
         guard head.rawPath.hasPrefix(prefix) else { return [] }
         return head.rawPath.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
             .map { PercentEncoding.decode(String($0)) }
+    }
+
+    /// What every line about one request names, as `api-refused` does: the answer's status, the
+    /// request, the connection (once authenticated) and the client's address.
+    static func requestFields(_ head: HTTPRequestHead, status: Int, connection: String?) -> [String: String?] {
+        ["status": String(status), "method": head.method, "path": maskingCodes(head.path), "connection": connection, "client": head.remoteAddress]
     }
 
     private func route(_ request: HTTPRequest, _ r: APIRequest) throws -> HTTPResponse {

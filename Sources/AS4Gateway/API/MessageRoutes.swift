@@ -110,6 +110,7 @@ struct MessageRoutes {
         let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: detail, retrieved: true,
                                      notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
         guard try r.context.mailbox.updateRecipient(update, at: now) else { return false }
+        logStep(d, recipient: held.address, status: .delivered, detail: nil)
         DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
         return true
     }
@@ -165,8 +166,18 @@ struct MessageRoutes {
         } catch let e as MailboxStoreError {
             throw Problem.conflict(e.description)
         }
+        logStep(d, recipient: target.address, status: status, detail: detail.isEmpty ? nil : detail)
         DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: readAt)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
+    }
+
+    /// A recipient here read (Delivered) or answered (RecipientAccepted/Rejected) a document:
+    /// legal facts the sender is told of, so the log has them too, with the AS4 message that
+    /// brought the document when it came from another access point.
+    private func logStep(_ d: Document, recipient: String, status: RecipientStatus, detail: String?) {
+        r.context.log.log(.info, status == .delivered ? "document-read" : "document-answered",
+                          ["document_id": d.messageId, "recipient": recipient, "status": status.rawValue, "connection": r.connection.name,
+                           "message_id": d.originMessageId, "from": d.originParty, "reason": detail])
     }
 
     static let legalStatement = "A message counts as sent to a recipient served by another access point only once this gateway holds that access point's valid signed AS4 receipt. A recipient whose mailbox is on this gateway received the message when it was stored here; no AS4 receipt exists for it."

@@ -71,7 +71,7 @@ struct RetentionRoutes {
             }
             throw Problem.notFound("no message \(messageId ?? "")")
         }
-        r.context.log.log(.warning, "legal-hold-placed", ["hold": String(hold.id), "target": Self.targetText(hold.target), "by": r.connection.name])
+        r.context.log.log(.warning, "legal-hold-placed", Self.logFields(hold, by: r.connection.name))
         var response = Self.view(hold).response(201)
         response.headers = ["Content-Type": "application/json", "Location": "/api/v1/legal-holds/\(hold.id)"]
         return response
@@ -100,7 +100,7 @@ struct RetentionRoutes {
         guard let id = Int64(text), id > 0 else { throw Problem.notFound("no legal hold \(text)") }
         do {
             let hold = try r.context.retention.releaseHold(id: id, by: r.connection.name, at: Date())
-            r.context.log.log(.warning, "legal-hold-released", ["hold": String(id), "target": Self.targetText(hold.target), "by": r.connection.name])
+            r.context.log.log(.warning, "legal-hold-released", Self.logFields(hold, by: r.connection.name))
             return Self.view(hold).response(200)
         } catch MailboxStoreError.notFound(let detail) {
             throw Problem.notFound(detail)
@@ -109,11 +109,15 @@ struct RetentionRoutes {
         }
     }
 
-    static func targetText(_ t: LegalHoldTarget) -> String {
-        switch t {
-        case .message(let id): "message:" + id
-        case .address(let a): "address:" + a
+    /// A hold's log line names its document as every document's line does (`document_id`), or
+    /// its address, with the reason it was placed for (on release too: what is no longer held).
+    static func logFields(_ hold: LegalHold, by connection: String) -> [String: String?] {
+        var fields: [String: String?] = ["hold": String(hold.id), "reason": hold.reason, "by": connection]
+        switch hold.target {
+        case .message(let id): fields["document_id"] = id
+        case .address(let a): fields["address"] = a
         }
+        return fields
     }
 
     static func view(_ h: LegalHold) -> JSON {

@@ -23,14 +23,7 @@ struct UploadRoutes {
     /// Open uploads (not taken by a document yet) one connection may hold.
     static let maxOpen = 32
     /// Disk room an upload leaves for everything else (the store, receipts, other uploads' ends).
-    static let diskReserve: UInt64 = 1 << 30
-
-    /// Free bytes for an unprivileged writer on the file system of `path`; nil when unknown.
-    static func freeBytes(_ path: String) -> UInt64? {
-        var s = statvfs()
-        guard statvfs(path, &s) == 0 else { return nil }
-        return UInt64(s.f_bavail) * UInt64(s.f_frsize)
-    }
+    static let diskReserve = DiskSpace.reserve
     /// An upload no submission took by then is removed (file and record).
     static let abandonAfter: TimeInterval = 86_400
 
@@ -80,7 +73,7 @@ struct UploadRoutes {
         // else the gateway writes, are not counted (docs/API.md); a chunk that then finds the
         // disk full is refused with 507 and may be sent again.
         let unwritten = try r.context.mailbox.openUploads(connection: nil).reduce(Int64(0)) { $0 + Self.unwritten($1) }
-        if let free = Self.freeBytes(directory), free < UInt64(size) + UInt64(unwritten) + Self.diskReserve {
+        if let free = DiskSpace.freeBytes(directory), free < UInt64(size) + UInt64(unwritten) + Self.diskReserve {
             throw Problem(507, "insufficient-storage", "Insufficient storage",
                           "the gateway has \(free) bytes free, of which open uploads still need \(unwritten); an upload of \(size) bytes "
                           + "would not fit beside them with \(Self.diskReserve) bytes kept free (try again when uploads have been sent or abandoned)")

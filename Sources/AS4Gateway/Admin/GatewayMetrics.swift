@@ -26,6 +26,9 @@ final class GatewayMetrics: Sendable {
     let intakeFailuresUnreported = Atomic<Int>(0)
     /// ebMS errors this gateway answered to messages and signals it received, by error code.
     private let inboundErrors = Mutex<[String: Int]>([:])
+    /// PullRequests answered EBMS:0006 (nothing waits): a puller's normal poll, kept out of
+    /// `inboundErrors` so that a rise there means something went wrong.
+    let emptyPullAnswers = Atomic<Int>(0)
 
     /// Submission accepted → valid receipt stored (push) or pulled message receipted (pull).
     let endToEndLatency = LatencyHistogram(bounds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600])
@@ -33,6 +36,10 @@ final class GatewayMetrics: Sendable {
     let inboundProcessing = LatencyHistogram(bounds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
 
     func noteInboundError(code: String) {
+        if code == EbmsError.Code.emptyMessagePartitionChannel.rawValue {
+            emptyPullAnswers.add(1, ordering: .relaxed)
+            return
+        }
         inboundErrors.withLock { $0[code, default: 0] += 1 }
     }
 

@@ -14,6 +14,8 @@ struct MetricsReport {
     let certificates: CertificateInventory
     let storeKind: String
     var notices: (any NoticeStore)? = nil
+    var disk: DiskSpace? = nil
+    var requestFailures: RequestFailureLog? = nil
 
     func families(now: Date = Date()) -> [MetricFamily] {
         var families: [MetricFamily] = [
@@ -26,6 +28,7 @@ struct MetricsReport {
         families += counterFamilies()
         families += pmodeFamilies()
         families += noticeFamilies()
+        families += diskFamilies()
         families.append(certificateFamily(now: now))
         return families
     }
@@ -74,8 +77,11 @@ struct MetricsReport {
                          help: "Receipts that did not prove receipt of what was sent (EBMS:0302), pushed or pulled.",
                          value: Double(metrics.receiptValidationFailures.load(ordering: .relaxed))),
             MetricFamily("as4gw_inbound_ebms_errors_total", .counter,
-                         help: "ebMS error signals answered to received messages and signals, by error code (warnings such as EBMS:0006 included).",
+                         help: "ebMS error signals answered to received messages and signals, by error code (EBMS:0006 is counted in as4gw_pull_empty_answers_total).",
                          samples: errors.map { .init(labels: [("code", $0.key)], value: Double($0.value)) }),
+            MetricFamily("as4gw_pull_empty_answers_total", .counter,
+                         help: "PullRequests answered EBMS:0006: nothing waited on the MPC (a puller's normal poll).",
+                         value: Double(metrics.emptyPullAnswers.load(ordering: .relaxed))),
             MetricFamily("as4gw_intake_failures_total", .counter,
                          help: "E-address messages receipted but not taken in (inbound Failed), by whether the origin was sent a Failed report.",
                          samples: [.init(labels: [("reported", "true")], value: Double(metrics.intakeFailuresReported.load(ordering: .relaxed))),
@@ -101,6 +107,35 @@ struct MetricsReport {
         if let counts = try? notices?.noticeCounts() {
             families.append(MetricFamily("as4gw_notices_stored", .gauge, help: "E-mail notices in the store by status (failed and noContact need someone's attention).",
                                          samples: NoticeStatus.allCases.map { .init(labels: [("status", $0.rawValue)], value: Double(counts[$0] ?? 0)) }))
+        }
+        return families
+    }
+
+    /// Free room where the daemon writes, and the requests refused because of a full disk or a
+    /// store outage: during either the store's own figures may look normal.
+    private func diskFamilies() -> [MetricFamily] {
+        var families: [MetricFamily] = []
+        if let disk {
+            families.append(MetricFamily("as4gw_disk_free_bytes", .gauge,
+                                         help: "Free bytes for the daemon on the file system of each directory it writes to; /readyz fails below as4gw_disk_reserve_bytes.",
+                                         samples: disk.rooms().compactMap { place, room in
+                                             room.map { .init(labels: [("directory", place.name)], value: Double($0.bytes)) }
+                                         }))
+            families.append(MetricFamily("as4gw_disk_reserve_bytes", .gauge, help: "Free bytes each directory keeps; below it the node is not ready.",
+                                         value: Double(disk.reserve)))
+        }
+        if let requestFailures {
+            let counts = requestFailures.counts
+            var samples: [MetricFamily.Sample] = []
+            for listener in ["as4", "api", "submit"] {
+                for condition in RequestFailureLog.Condition.allCases {
+                    samples.append(.init(labels: [("listener", listener), ("condition", condition.rawValue)],
+                                         value: Double(counts[.init(listener: listener, condition: condition)] ?? 0)))
+                }
+            }
+            families.append(MetricFamily("as4gw_requests_refused_temporarily_total", .counter,
+                                         help: "Requests answered 507 or 503 (Retry-After) because the disk was full or the store could not answer, by listener.",
+                                         samples: samples))
         }
         return families
     }

@@ -60,6 +60,18 @@ struct ReadinessCheck: Sendable {
         }
     }
 
+    /// Every directory the daemon writes to has more than the reserve free (`DiskSpace`). The
+    /// store's query still answers on a full disk, and requests are refused with 507/503 until
+    /// space returns: the node should take no new work meanwhile.
+    static func disk(_ space: DiskSpace) -> ReadinessCheck {
+        ReadinessCheck(name: "disk") { _ in
+            let short = space.shortages()
+            guard short.isEmpty else { return Outcome(ok: false, detail: short.joined(separator: "; ")) }
+            guard space.reserve > 0 else { return Outcome(ok: true, detail: "not checked (adminListener.minimumFreeBytes is 0)") }
+            return Outcome(ok: true, detail: "at least \(DiskSpace.text(space.reserve)) free in " + space.places.map(\.name).joined(separator: ", "))
+        }
+    }
+
     /// Our own certificates are within their validity period (partners' are only reported in
     /// /metrics: one partner's expired certificate does not stop exchanges with the others).
     static func certificates(_ inventory: CertificateInventory) -> ReadinessCheck {

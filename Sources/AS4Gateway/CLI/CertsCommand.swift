@@ -10,7 +10,9 @@ enum CertsCommand {
 
     Lists every certificate file named in parties.json of the P-Mode directory (--pmode DIR, or
     the pmodeDirectory of --config FILE, default ./pmode) with its party, role, subject, notAfter
-    and whole days left (negative once expired), oldest expiry first. A certificate already expired is marked EXPIRED; one that
+    and whole days left (negative once expired), oldest expiry first. With --config it also lists
+    the certificates the daemon itself uses: the keys block's (source keys) and the AS4 and API
+    listeners' TLS certificates (source listener, api-listener). A certificate already expired is marked EXPIRED; one that
     expires within N days (default 30) is marked EXPIRING. A file named but absent is listed as
     MISSING (the development PKI writes its files on first start). Chain certificates inside a
     file are not listed. --json prints {"certificates": [...]}.
@@ -32,6 +34,26 @@ enum CertsCommand {
         var role: CertificateRole
         var file: String
         var certificate: Certificate?
+        /// `pmode` (parties.json), `keys`, `listener` or `api-listener` (the configuration's own).
+        var source = "pmode"
+    }
+
+    /// The certificates a configuration names for the daemon's own use; a file that cannot be
+    /// read is listed as MISSING, as one named in parties.json is.
+    static func configured(_ config: GatewayConfiguration) -> [Entry] {
+        var files: [(CertificateRole, String, String)] = []
+        if let keys = config.keys {
+            files += [(.signing, keys.signingCertificate, "keys"), (.encryption, keys.encryptionCertificate, "keys")]
+            for identity in keys.additional {
+                files += [(.signing, identity.signingCertificate, "keys"), (.encryption, identity.encryptionCertificate, "keys")]
+            }
+            if let tls = keys.tlsClientCertificate { files.append((.tls, tls, "keys")) }
+        }
+        if let tls = config.as4Listener.tls { files.append((.tls, tls.certificate, "listener")) }
+        if let tls = config.apiListener.tls { files.append((.tls, tls.certificate, "api-listener")) }
+        return files.map { role, file, source in
+            Entry(party: config.party, role: role, file: file, certificate: try? KeyMaterial.certificate(file), source: source)
+        }
     }
 
     static func run(_ args: [String]) -> Int32 {
@@ -52,10 +74,17 @@ enum CertsCommand {
         if a.value("data") != nil { return CLI.usageError("--data goes with --registrations", help: help) }
         if a.value("pmode") != nil && a.value("config") != nil { return CLI.usageError("give --pmode or --config, not both", help: help) }
         let directory: String
+        var own: [Entry] = []
         if let d = a.value("pmode") {
             directory = d
         } else {
-            do { directory = try GatewayConfiguration.load(path: a.value("config")).pmodeDirectory } catch { return CLI.ioError("\(error)") }
+            do {
+                let config = try GatewayConfiguration.load(path: a.value("config"))
+                directory = config.pmodeDirectory
+                if a.value("config") != nil { own = configured(config) }
+            } catch {
+                return CLI.ioError("\(error)")
+            }
         }
         let set: PModeSet
         do {
@@ -66,7 +95,7 @@ enum CertsCommand {
                 + error.diagnostics.map { PModeCommand.located($0, in: directory).description }.joined(separator: "\n"))
             return 2
         }
-        var entries: [Entry] = []
+        var entries = own
         for party in set.parties {
             for role in CertificateRole.allCases {
                 let loaded = party.certificates[role] ?? []
@@ -90,7 +119,7 @@ enum CertsCommand {
 
         if a.has("json") {
             let items: [JSON] = entries.map { e in
-                .object([("party", .string(e.party)), ("role", .string(e.role.rawValue)), ("file", .string(e.file)),
+                .object([("party", .string(e.party)), ("role", .string(e.role.rawValue)), ("source", .string(e.source)), ("file", .string(e.file)),
                          ("subject", .string(e.certificate?.subject)),
                          ("notAfter", .string(e.certificate.map { MessagesCommand.timestamp($0.notAfter) })),
                          ("daysLeft", e.certificate.map { .int(daysLeft($0)) } ?? .null),
@@ -100,7 +129,8 @@ enum CertsCommand {
         } else {
             for e in entries {
                 let expiry = e.certificate.map { "\(MessagesCommand.timestamp($0.notAfter))  \(daysLeft($0)) day(s) left" } ?? "-"
-                print([state(e), e.party, e.role.rawValue, e.certificate?.subject ?? e.file, expiry].joined(separator: "  "))
+                let role = e.source == "pmode" ? e.role.rawValue : "\(e.role.rawValue) (\(e.source))"
+                print([state(e), e.party, role, e.certificate?.subject ?? e.file, expiry].joined(separator: "  "))
             }
         }
         return entries.contains { state($0) == "EXPIRED" } ? 1 : 0

@@ -29,6 +29,7 @@ enum ServeCommand {
     Signals: SIGHUP reloads the P-Modes and the holiday calendar (a bad file keeps what is in
     use and is logged);
     SIGTERM/SIGINT stop gracefully (no new connections, in-flight work finishes, exit 0).
+    A start that fails logs one `event=start-failed` error line, in the log format asked for.
     Exit status: 0 after a clean stop; 2 for configuration errors.
     """
 
@@ -54,7 +55,8 @@ enum ServeCommand {
         do {
             config = try GatewayConfiguration.load(path: a.value("config"))
         } catch {
-            return CLI.ioError("\(error)")
+            if a.has("check-config") { return CLI.ioError("\(error)") }
+            return startFailed("\(error)", format: a.value("log-format"))
         }
         if let v = a.value("party") { config.party = v }
         if let v = a.value("data") { config.dataDirectory = v }
@@ -77,8 +79,7 @@ enum ServeCommand {
         // start for something knowable before it (a missing TLS key, a truststore typo).
         let (problems, summary) = ConfigurationCheck.problems(config)
         if !problems.isEmpty, !a.has("check-config") {
-            CLI.printError("as4gw: cannot start: " + problems.joined(separator: "\n"))
-            return 2
+            return startFailed(problems.joined(separator: "; "), format: config.logFormat)
         }
         if a.has("check-config") {
             var problems = problems
@@ -127,8 +128,7 @@ enum ServeCommand {
             gateway = try Gateway(config: config)
             try gateway.start()
         } catch {
-            CLI.printError("as4gw: cannot start: \(error)")
-            return 2
+            return startFailed("\(error)", format: config.logFormat)
         }
         started.withLock { $0 = gateway.context }
         done.wait()
@@ -138,5 +138,15 @@ enum ServeCommand {
             _exit(0)
         }
         return 0
+    }
+
+    /// A start that fails is one error line in the log's format (`--log-format`, or the
+    /// configuration's once it is read), like every line after a start: a collector reading JSON
+    /// gets JSON, and a reason carrying libpq's tabs and newlines stays one escaped line.
+    /// Exit status 2, as for every configuration error.
+    static func startFailed(_ reason: String, format: String?) -> Int32 {
+        let log = EventLog(format: format.flatMap(EventLog.Format.init(rawValue:)) ?? .logfmt, minimum: .error)
+        log.log(.error, "start-failed", ["reason": reason])
+        return 2
     }
 }

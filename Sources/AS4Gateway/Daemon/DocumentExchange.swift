@@ -445,6 +445,9 @@ struct DocumentExchange {
                                                                                      detail: step.status == .delivered || detail.isEmpty ? nil : detail))
                 // A document forwarded here by a hub: the news goes on to where it came from.
                 if try context.mailbox.updateRecipient(update, at: Date()) {
+                    context.log.log(step.status == .failed ? .warning : .info, "status-report-applied", [
+                        "document_id": d.messageId, "recipient": r.address, "from": from, "status": step.status.rawValue,
+                        "message_id": m.metadata.messageId, "ref_to": r.as4MessageId, "reason": step.detail])
                     // A failure goes on with its code and reason, or the origin would learn only that it failed.
                     let relayed = step.decision ?? (step.status == .failed
                         ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)

@@ -92,14 +92,57 @@ final class EventLog: Sendable {
         }
     }
 
+    /// A value is printed bare only when it holds nothing a reader splits on or a terminal acts
+    /// on; otherwise quoted, with `"` and `\\` escaped and every character `isEscaped` names written
+    /// as an escape, so that a client's path or a library's reason cannot start a new line,
+    /// move the cursor, erase what `tail -f` showed before, or reorder the text around it.
     static func logfmt(_ pairs: [(String, String)]) -> String {
         pairs.map { key, value in
-            let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }
-            guard needsQuotes else { return "\(key)=\(value)" }
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
-            return "\(key)=\"\(escaped)\""
+            guard value.isEmpty || !value.utf8.allSatisfy(isBare) && value.unicodeScalars.contains(where: needsQuotes) else {
+                return "\(key)=\(value)"
+            }
+            var out = "\(key)=\""
+            for u in value.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where isEscaped(u): out += escape(u, astral: { String(format: "\\U%08x", $0.value) })
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
         }.joined(separator: " ")
+    }
+
+    /// Printable ASCII that needs no quotes (not space, `"`, `=` or `\\`); any other byte sends
+    /// the value through the careful path.
+    private static func isBare(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "=") && byte != UInt8(ascii: "\\")
+    }
+
+    /// Letters of any script stay bare; spaces of any kind and what `isEscaped` names do not.
+    private static func needsQuotes(_ u: Unicode.Scalar) -> Bool {
+        u.isASCII ? !isBare(UInt8(u.value)) : isEscaped(u) || u.properties.isWhitespace
+    }
+
+    /// Controls (C0, DEL, C1: tab, ESC and the 8-bit CSI among them), line and paragraph
+    /// separators, and format characters (bidirectional overrides and isolates, zero-width
+    /// characters): what a terminal or an editor acts on instead of showing.
+    static func isEscaped(_ u: Unicode.Scalar) -> Bool {
+        switch u.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
+    }
+
+    private static func escape(_ u: Unicode.Scalar, astral: (Unicode.Scalar) -> String) -> String {
+        switch u {
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        case _ where u.value <= 0xFFFF: return String(format: "\\u%04x", u.value)
+        default: return astral(u)
+        }
     }
 
     static func json(_ pairs: [(String, String)]) -> String {
@@ -108,9 +151,31 @@ final class EventLog: Sendable {
             if i > 0 { out += "," }
             out += quote(key) + ":"
             // Numbers stay numbers so log processors can aggregate them.
-            if (key == "elapsed_ms" || key == "attempt"), Double(value) != nil { out += value } else { out += quote(value) }
+            if (key == "elapsed_ms" || key == "attempt"), Double(value) != nil { out += value } else { out += jsonLogString(value) }
         }
         return out + "}"
+    }
+
+    /// A JSON string as `JSON.quote` writes it, with the characters `isEscaped` names escaped
+    /// too: valid JSON either way, but a raw C1 control or bidirectional override would still
+    /// act on a terminal showing the log.
+    static func jsonLogString(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value >= 0x7F && isEscaped($0) }) else { return quote(s) }
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where isEscaped(u):
+                // Beyond the Basic Multilingual Plane JSON escapes a surrogate pair.
+                out += escape(u, astral: { u in
+                    let v = u.value - 0x10000
+                    return String(format: "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF))
+                })
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 
     static func quote(_ s: String) -> String {

@@ -1,5 +1,6 @@
 import EnvelopeXML
 import Foundation
+import HTTPClient
 import MessageStore
 
 /// What makes two failures of a background loop the same one for `RepeatedFailureLog`: the
@@ -16,6 +17,16 @@ enum FailureKey {
             case let .postgres(sqlState, _, _): return "postgres \(sqlState)"
             case .connectionLost: return "postgres connection lost"
             default: return e.description
+            }
+        case let e as HTTPClientError:
+            // A partner down: curl's message names the milliseconds waited, the kind does not.
+            switch e {
+            case .connectionFailed: return "http connection failed"
+            case .timedOut: return "http timed out"
+            case .tls: return "http TLS"
+            case .responseTooLarge: return "http response too large"
+            case .requestBodyUnreadable: return "http request body unreadable"
+            case .other(let detail): return "http " + detail
             }
         case let e as ByteIOError:
             return "\(e.operation): errno \(e.errorNumber)"

@@ -24,6 +24,7 @@ final class Gateway {
     private var mailboxWorker: MailboxWorker?
     private var webhookPusher: WebhookPusher?
     private var noticeMailer: NoticeMailer?
+    private var expiryWatch: CertificateExpiryWatch?
 
     /// The data directory's lock, held while this process runs (`DataDirectoryLock`).
     private let dataLock: DataDirectoryLock
@@ -241,7 +242,14 @@ final class Gateway {
         let pull = PullWorker(context: context)
         pull.start()
         puller = pull
-        adminServer = try config.adminListener.map { try AdminEndpoint.start($0, context: context, keys: keys, listenerCertificate: tlsFiles?.0) }
+        let certificates = try CertificateInventory(party: context.party, keys: keys, listenerCertificate: tlsFiles?.0,
+                                                    apiListenerCertificate: config.apiListener.tls?.certificate)
+        adminServer = try config.adminListener.map { try AdminEndpoint.start($0, context: context, certificates: certificates) }
+        // Ahead of a certificate's end, at start and then daily: a line an operator can act on.
+        let expiry = CertificateExpiryWatch(context: context, inventory: certificates)
+        expiry.round()
+        expiry.start()
+        expiryWatch = expiry
         context.log.log(.info, "started", ["party": context.party, "admin": config.adminListener.map { "http://\($0.address):\(adminPort)" },
                                            "as4": "\(as4.tls == nil ? "http" : "https")://\(config.as4Listener.address):\(server.port)\(config.as4Listener.path)",
                                            "api": "\(api.tls == nil ? "http" : "https")://\(config.apiListener.address):\(submission.port)/api/v1",
@@ -360,6 +368,7 @@ final class Gateway {
         if let mailboxWorker { stopping { mailboxWorker.stop(deadline: deadline) ? [] : ["the mailbox worker"] } }
         if let webhookPusher { stopping { webhookPusher.stop(deadline: deadline) ? [] : ["the webhook pusher"] } }
         if let noticeMailer { stopping { noticeMailer.stop(deadline: deadline) ? [] : ["the e-mail notice mailer"] } }
+        if let expiryWatch { stopping { expiryWatch.stop(deadline: deadline) ? [] : ["the certificate expiry check"] } }
         group.wait()
         // /readyz kept saying "stopping" during the drain; a scrape still running now is cut off.
         if let adminServer, !adminServer.stop(gracePeriod: 0) { abandoned.withLock { $0[parts] = ["requests on the admin listener"] } }

@@ -92,6 +92,8 @@ struct GatewayConfiguration: Codable, Sendable {
         var port: UInt16
         /// How long the mailbox worker may keep failing before `/readyz` says not ready.
         var mailboxWorkerFailingSeconds: Double = 60
+        /// Free bytes each directory the daemon writes to must keep for `/readyz` (0: not checked).
+        var minimumFreeBytes: UInt64 = DiskSpace.reserve
 
         init(address: String, port: UInt16) {
             self.address = address
@@ -376,7 +378,10 @@ extension GatewayConfiguration.Listener {
 }
 
 extension GatewayConfiguration.AdminListener {
-    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port, mailboxWorkerFailingSeconds }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case address, port, mailboxWorkerFailingSeconds, minimumFreeBytes }
+
+    /// Up to 1 PiB: any disk, and no overflow when bytes are added to it.
+    static let minimumFreeBytesRange: ClosedRange<Int64> = 0...(1 << 50)
 
     init(from decoder: Decoder) throws {
         try decoder.refuseUnknownSettings(CodingKeys.allCases.map(\.rawValue))
@@ -389,6 +394,13 @@ extension GatewayConfiguration.AdminListener {
                                                        debugDescription: "must be more than 0 and at most 86400 seconds")
             }
             mailboxWorkerFailingSeconds = seconds
+        }
+        if let bytes = try c.decodeIfPresent(Int64.self, forKey: .minimumFreeBytes) {
+            guard Self.minimumFreeBytesRange.contains(bytes) else {
+                throw DecodingError.dataCorruptedError(forKey: .minimumFreeBytes, in: c,
+                                                       debugDescription: "must be from 0 (no disk check) to \(Self.minimumFreeBytesRange.upperBound) bytes")
+            }
+            minimumFreeBytes = UInt64(bytes)
         }
     }
 }

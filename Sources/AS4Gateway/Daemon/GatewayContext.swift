@@ -66,6 +66,8 @@ final class GatewayContext: Sendable {
     /// Whether other nodes may run the background jobs too (a PostgreSQL store), so that a node
     /// failing at one may leave it to them (`JobStandAside`).
     let sharesJobs: Bool
+    /// Full disk and store outages met by requests, logged once a minute per listener.
+    let requestFailures = RequestFailureLog()
     /// Whether `MailboxWorker` keeps failing, for `/readyz`.
     let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.

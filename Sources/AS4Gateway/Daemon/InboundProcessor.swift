@@ -561,10 +561,16 @@ struct InboundProcessor: HTTPHandler {
         // eDelivery profile says a receiver that cannot process a message returns no receipt
         // and SHOULD return EBMS:0202 (ED115 §1.4.3.2), and 0004 is a Content error, which
         // reads as a fault of the message itself rather than of our side at the moment.
-        if !(error is EbmsError) {
+        let e = (error as? EbmsError) ?? EbmsError(.deliveryFailure, "the message could not be processed; it may be sent again")
+        // A full disk or a store outage fails every request while it lasts: named as what it is
+        // and logged once a minute with a count (`RequestFailureLog`), in place of an
+        // internal-error and a refused line per request.
+        if let condition = RequestFailureLog.Condition(error) {
+            context.requestFailures.note(condition, listener: "as4", error: error, log: context.log, fields: fields.merging([
+                "message_id": refTo, "error_code": e.code.rawValue, "elapsed_ms": ms(started)]) { $1 })
+        } else if !(error is EbmsError) {
             context.log.log(.error, "internal-error", fields.merging(["message_id": refTo, "reason": "\(error)"]) { $1 })
         }
-        let e = (error as? EbmsError) ?? EbmsError(.deliveryFailure, "the message could not be processed; it may be sent again")
         context.metrics.noteInboundError(code: e.code.rawValue)
         var detail = ErrorDetail(e)
         detail.refToMessageInError = refTo
@@ -573,8 +579,10 @@ struct InboundProcessor: HTTPHandler {
         // An empty pull is the normal answer to a puller's poll, not a refusal: a line every
         // poll would bury the log.
         let empty = e.code == .emptyMessagePartitionChannel
-        context.log.log(empty ? .debug : e.code.severity == .warning ? .info : .warning, empty ? "pull-empty" : "refused",
-                        fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
+        if RequestFailureLog.Condition(error) == nil {
+            context.log.log(empty ? .debug : e.code.severity == .warning ? .info : .warning, empty ? "pull-empty" : "refused",
+                            fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason, "elapsed_ms": ms(started)]) { $1 })
+        }
         // A failure goes back with HTTP 500 and, for SOAP stacks reading that status, a SOAP Fault
         // beside the eb:Error (ebMS3 §6.6): MustUnderstand when mandatory header blocks were not
         // processed, Receiver when we could not process it, else Sender. A full disk or a store

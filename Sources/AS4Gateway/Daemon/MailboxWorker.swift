@@ -299,7 +299,9 @@ final class MailboxWorker: Sendable {
                 messageId: d.messageId, address: r.address, status: status, detail: detail,
                 notifications: DocumentExchange.senderNotifications(d, address: r.address, status: status, detail: detail)), at: now) {
                 changed += 1
-                context.log.log(.warning, "document-deadline", ["document_id": d.messageId, "recipient": r.address, "status": status.rawValue])
+                context.log.log(.warning, "document-deadline", ["document_id": d.messageId, "recipient": r.address, "status": status.rawValue,
+                                                                "message_id": r.as4MessageId, "deadline": d.deliveryBy.map { ISO8601DateFormatter().string(from: $0) },
+                                                                "reason": detail])
             }
         }
         return changed
@@ -320,9 +322,15 @@ final class MailboxWorker: Sendable {
         } catch StoreError.notFound {
             return
         }
-        if outcome == .withdrawnInFlight {
+        switch outcome {
+        case .failed:
+            context.log.log(.warning, "document-withdrawn", ["document_id": document, "recipient": recipient, "message_id": as4, "status": "Failed",
+                                                             "reason": "withdrawn from the queue: \(reason)"])
+        case .withdrawnInFlight:
             context.log.log(.warning, "document-withdrawn", ["document_id": document, "recipient": recipient, "message_id": as4,
                                                              "reason": "deadline passed during an attempt: no further attempt; its receipt still counts"])
+        case .alreadyFinal:
+            break
         }
     }
 

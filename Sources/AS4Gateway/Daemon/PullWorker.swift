@@ -96,6 +96,8 @@ final class PullWorker: Sendable {
 
     private func loop() {
         var client: HTTPClient?
+        // Per target: a partner down fails every round the same way, logged once a minute.
+        var failures: [Target: RepeatedFailureLog] = [:]
         while isRunning {
             let round = targets()
             if !round.isEmpty, client == nil {
@@ -108,7 +110,9 @@ final class PullWorker: Sendable {
             if let client {
                 for target in round {
                     var pulled = 0
-                    while isRunning, pulled < Self.maxPerRound, pullOnce(target, client: client) { pulled += 1 }
+                    while isRunning, pulled < Self.maxPerRound, pullOnce(target, client: client, failures: &failures[target, default: RepeatedFailureLog()]) {
+                        pulled += 1
+                    }
                 }
             }
             // Sleep in short steps so a stop is not held up by a long interval.
@@ -118,7 +122,9 @@ final class PullWorker: Sendable {
     }
 
     /// One PullRequest and what follows it. True when a user message came back (pull again).
-    func pullOnce(_ target: Target, client: HTTPClient) -> Bool {
+    /// A failed or refused pull is logged through `failures` (the same failure once a minute),
+    /// and the first answer after failures as a recovery.
+    func pullOnce(_ target: Target, client: HTTPClient, failures: inout RepeatedFailureLog) -> Bool {
         let started = Date()
         var fields: [String: String?] = ["mpc": target.mpc, "from": target.party]
         let requestId = Identifier.messageId(domain: context.messageIdDomain)
@@ -130,7 +136,9 @@ final class PullWorker: Sendable {
             response = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope),
                                        pinnedPublicKeys: pins(target))
         } catch {
-            context.log.log(.warning, "pull-failed", fields.merging(["reason": "\(error)", "elapsed_ms": ms(started)]) { $1 })
+            if let line = failures.failed("\(error)", key: FailureKey.of(error)) {
+                context.log.log(.warning, "pull-failed", fields.merging(line) { $1 }.merging(["elapsed_ms": ms(started)]) { $1 })
+            }
             return false
         }
         let contentType = response.header("Content-Type") ?? ""
@@ -141,24 +149,31 @@ final class PullWorker: Sendable {
                                                               spoolDirectory: context.spoolDirectory))
         } catch {
             // A bare SOAP Fault (no eb:Messaging, often no Header) is the peer's answer: say what it said.
-            let reason = SOAPFault.read(envelope: response.body).map { "SOAP Fault (HTTP \(response.status)): \($0.reason)" }
-                ?? "unreadable response (HTTP \(response.status)): \(error)"
-            context.log.log(.warning, "pull-failed", fields.merging(["reason": reason, "elapsed_ms": ms(started)]) { $1 })
+            let fault = SOAPFault.read(envelope: response.body)
+            let reason = fault.map { "SOAP Fault (HTTP \(response.status)): \($0.reason)" } ?? "unreadable response (HTTP \(response.status)): \(error)"
+            if let line = failures.failed(reason, key: "\(fault == nil ? "unreadable" : "SOAP Fault") HTTP \(response.status)") {
+                context.log.log(.warning, "pull-failed", fields.merging(line) { $1 }.merging(["elapsed_ms": ms(started)]) { $1 })
+            }
             return false
         }
         defer { InboundProcessor.removeSpoolFiles(of: reply.attachments, keeping: nil, spool: context.spoolDirectory) }
         if reply.messaging.userMessage == nil {
             let errors = reply.messaging.signals.flatMap { s -> [ErrorDetail] in if case .errors(let e) = s.kind { return e } else { return [] } }
             if !errors.isEmpty, errors.allSatisfy({ $0.errorCode == EbmsError.Code.emptyMessagePartitionChannel.rawValue }) {
+                noteAnswered(&failures, fields)
                 context.log.log(.debug, "pull-empty", fields.merging(["elapsed_ms": ms(started)]) { $1 })
             } else {
+                // A partner refusing every round (not authorised, its own outage) is one refusal too.
                 let first = errors.first
-                context.log.log(.warning, "pull-refused", fields.merging([
-                    "error_code": first?.errorCode ?? "none", "reason": first?.detail ?? first?.shortDescription ?? "HTTP \(response.status) without a user message",
-                    "elapsed_ms": ms(started)]) { $1 })
+                let code = first?.errorCode ?? "none"
+                let reason = first?.detail ?? first?.shortDescription ?? "HTTP \(response.status) without a user message"
+                if let line = failures.failed(reason, key: "refused \(code)") {
+                    context.log.log(.warning, "pull-refused", fields.merging(line) { $1 }.merging(["error_code": code, "elapsed_ms": ms(started)]) { $1 })
+                }
             }
             return false
         }
+        noteAnswered(&failures, fields)
         let user = reply.messaging.userMessage!
         fields = InboundProcessor.fields(user).merging(fields) { a, _ in a }
         fields["mpc"] = user.mpc ?? EbmsConstants.defaultMPC
@@ -175,5 +190,11 @@ final class PullWorker: Sendable {
             context.log.log(.warning, event, fields.merging(["http_status": "none", "reason": "\(error)", "elapsed_ms": ms(started)]) { $1 })
         }
         return true
+    }
+
+    /// The partner answered a pull as it should (a message, or none waiting): after failures,
+    /// one line says so.
+    private func noteAnswered(_ failures: inout RepeatedFailureLog, _ fields: [String: String?]) {
+        if let line = failures.succeeded() { context.log.log(.info, "pull-recovered", fields.merging(line) { $1 }) }
     }
 }

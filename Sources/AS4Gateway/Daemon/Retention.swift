@@ -180,13 +180,15 @@ struct RetentionPurge {
                     continue  // purged meanwhile by another purge (the daemon's, or an operator's)
                 } catch {
                     summary.failed.append(due.messageId)
-                    log?.log(.error, "purge-failed", ["message_id": due.messageId, "reason": "\(error)"])
+                    log?.log(.error, "purge-failed", ["document_id": due.messageId, "reason": "\(error)"])
                 }
             }
         }
-        if !summary.purged.isEmpty || !summary.held.isEmpty || !summary.failed.isEmpty {
+        if !summary.purged.isEmpty || !summary.held.isEmpty || !summary.failed.isEmpty || !summary.due.isEmpty {
+            // A dry run removes nothing: its line says so and counts what would have gone.
             log?.log(.info, "retention-purge", ["purged": String(summary.purged.count), "held": String(summary.held.count),
-                                                "failed": String(summary.failed.count), "by": by])
+                                                "failed": String(summary.failed.count), "by": by,
+                                                "dry_run": dryRun ? "true" : nil, "would_purge": dryRun ? String(summary.due.count) : nil])
         }
         return summary
     }

@@ -38,47 +38,49 @@ struct SubmissionHandler: HTTPHandler {
     }
 
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
-        guard head.path == context.config.apiListener.path else { return problem(404, "no submission endpoint at \(head.path)") }
-        guard head.method == "POST" else { return problem(405, "submissions are POSTed") }
+        guard head.path == context.config.apiListener.path else { return refuse(head, 404, "no submission endpoint at \(head.path)") }
+        guard head.method == "POST" else { return refuse(head, 405, "submissions are POSTed") }
         // A proxy's header means the loopback peer relays someone else: never an operator here.
         if let relayed = ["Forwarded", "X-Forwarded-For", "X-Real-IP", "Via"].first(where: { head.headers[$0] != nil }) {
-            return problem(403, "the operators' submission endpoint does not take relayed requests (\(relayed)); use POST /api/v1/messages")
+            return refuse(head, 403, "the operators' submission endpoint does not take relayed requests (\(relayed)); use POST /api/v1/messages")
         }
         guard SubmitToken.admits(head, token: context.submitToken) else {
-            return problem(401, "the operators' submission endpoint needs the token in the data directory's \(SubmitToken.fileName) as 'Authorization: Bearer'; as4gw send reads it (--config or --token-file)")
+            return refuse(head, 401, "the operators' submission endpoint needs the token in the data directory's \(SubmitToken.fileName) as 'Authorization: Bearer'; as4gw send reads it (--config or --token-file)")
         }
         return nil
     }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let head = request.head
         let bytes: [UInt8]
         switch request.body {
         case .bytes(let b): bytes = b
         case .file(let path, _): bytes = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
-        case .empty: return problem(400, "the submission body is empty")
+        case .empty: return refuse(head, 400, "the submission body is empty")
         }
         let submission: Request
         do {
             submission = try JSONDecoder().decode(Request.self, from: Data(bytes))
         } catch {
-            return problem(400, "the submission is not valid JSON: \(error.localizedDescription)")
+            return refuse(head, 400, "the submission is not valid JSON: \(error.localizedDescription)")
         }
         do {
             let id = try Outbound(context: context).submit(submission)
             return .bytes(202, contentType: "application/json", Array("{\"messageId\":\"\(id)\"}\n".utf8))
         } catch let e as SubmissionError {
-            context.log.log(e.status >= 500 ? .warning : .info, "submission-refused", ["status": String(e.status), "reason": e.reason])
-            return problem(e.status, e.reason)
+            return refuse(head, e.status, e.reason, submission)
         } catch where DiskFull.matches(error) {
             // Temporary: the client keeps its message and submits again once space returns.
-            context.log.log(.error, "disk-full", ["status": "507", "reason": "\(error)"])
+            context.requestFailures.note(.diskFull, listener: "submit", error: error, log: context.log,
+                                         fields: Self.requestFields(head, status: 507, submission))
             var response = problem(507, "the gateway's disk is full; the message was not accepted, submit it again later",
                                    type: "urn:as4gw:problem:insufficient-storage")
             response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds)
             return response
         } catch where StoreOutage.matches(error) {
             // Temporary too (PostgreSQL restarting, failing over): the client submits again soon.
-            context.log.log(.error, "store-unavailable", ["status": "503", "reason": "\(error)"])
+            context.requestFailures.note(.storeUnavailable, listener: "submit", error: error, log: context.log,
+                                         fields: Self.requestFields(head, status: 503, submission))
             let detail = mayHaveCommitted(error)
                 ? "the connection to the gateway's store broke during the commit: the message may have been queued (as4gw messages list shows it); submitting it again may send it twice"
                 : "the gateway's store cannot answer now; the message was not accepted, submit it again later"
@@ -86,8 +88,22 @@ struct SubmissionHandler: HTTPHandler {
             response.headers["Retry-After"] = String(StoreOutage.retryAfterSeconds)
             return response
         } catch {
+            context.log.log(.error, "api", Self.requestFields(head, status: 500, submission).merging(["reason": "\(error)"]) { $1 })
             return problem(500, "the message could not be queued: \(error)")
         }
+    }
+
+    /// A refused submission: one `api-refused` line, as for the backend API's refusals (status,
+    /// request, client, reason), naming the message as far as the request does, then the answer.
+    func refuse(_ head: HTTPRequestHead, _ status: Int, _ detail: String, _ submission: Request? = nil) -> HTTPResponse {
+        context.log.log(status >= 500 ? .warning : .info, "api-refused",
+                        Self.requestFields(head, status: status, submission).merging(["reason": APIHandler.maskingCodes(detail)]) { $1 })
+        return problem(status, detail)
+    }
+
+    static func requestFields(_ head: HTTPRequestHead, status: Int, _ submission: Request?) -> [String: String?] {
+        APIHandler.requestFields(head, status: status, connection: nil).merging([
+            "message_id": submission?.messageId, "to": submission?.to, "service": submission?.service, "action": submission?.action]) { $1 }
     }
 
     func problem(_ status: Int, _ detail: String, type: String? = nil) -> HTTPResponse {

@@ -126,7 +126,7 @@ final class NoticeMailer: Sendable {
         try notices.recordNotices(new, upTo: upTo, at: now)
         for n in new where n.email == nil {
             context.metrics.noticesWithoutContact.add(1, ordering: .relaxed)
-            context.log.log(.warning, "notice-no-contact", ["message": n.messageId, "address": n.address,
+            context.log.log(.warning, "notice-no-contact", ["document_id": n.messageId, "address": n.address,
                                                             "reason": "no e-mail address registered for \(n.address): no notice sent"])
         }
     }
@@ -144,7 +144,7 @@ final class NoticeMailer: Sendable {
             let message = NoticeEmail(to: email, from: settings.from, address: notice.address, noticeId: notice.id,
                                       domain: context.messageIdDomain, portalURL: settings.portalURL, date: started).rendered()
             let attempt = notice.attempts + 1
-            var fields = ["message": notice.messageId, "address": notice.address, "notice": String(notice.id), "attempt": String(attempt)]
+            var fields = ["document_id": notice.messageId, "address": notice.address, "notice": String(notice.id), "attempt": String(attempt)]
             let failure: SMTPSendError?
             do throws(SMTPSendError) {
                 try smtp.send(message, to: email)

@@ -1,0 +1,78 @@
+import AS4Crypto
+import Foundation
+import Synchronization
+
+/// Warns in the log ahead of a certificate's end, at start and then once a day: ours (keys,
+/// listener TLS) and every partner's in the P-Modes in force. One that ends within `horizon` is a
+/// warning (`certificate-expiring`), one that has ended an error (`certificate-expired`): an
+/// expired signing or TLS certificate stops exchanges, and `/metrics` alone is read by nobody at
+/// 3 a.m. unless an alert was written for it. One thread, mostly asleep.
+final class CertificateExpiryWatch: Sendable {
+    /// The `as4gw certs` default: 30 days is time to order, install and distribute a renewal.
+    static let horizon: TimeInterval = 30 * 86_400
+    static let interval: TimeInterval = 86_400
+
+    let context: GatewayContext
+    let inventory: CertificateInventory
+    private let running = Atomic<Bool>(true)
+    private let finished = Atomic<Bool>(true)
+
+    init(context: GatewayContext, inventory: CertificateInventory) {
+        self.context = context
+        self.inventory = inventory
+    }
+
+    struct Finding: Equatable {
+        var level: EventLog.Level
+        var event: String
+        var fields: [String: String?]
+    }
+
+    /// What to log at `now` about `entries`: nothing for a certificate with more than `horizon` left.
+    static func findings(_ entries: [CertificateInventory.Entry], now: Date, horizon: TimeInterval = horizon) -> [Finding] {
+        entries.compactMap { e in
+            let left = e.certificate.notAfter.timeIntervalSince(now)
+            guard left <= horizon else { return nil }
+            let days = Int((left / 86_400).rounded(.towardZero))
+            let whose = e.source == "pmode" ? "party \(e.party)'s \(e.role) certificate in parties.json" : "our \(e.role) certificate (\(e.source))"
+            let reason = left < 0
+                ? "\(whose) expired \(MessagesCommand.timestamp(e.certificate.notAfter)): exchanges that need it fail until it is renewed"
+                : "\(whose) expires \(MessagesCommand.timestamp(e.certificate.notAfter)), in \(days) day(s): renew it and install the new one"
+            return Finding(level: left < 0 ? .error : .warning, event: left < 0 ? "certificate-expired" : "certificate-expiring",
+                           fields: ["party": e.party, "role": e.role, "source": e.source, "subject": e.certificate.subject,
+                                    "serial": e.certificate.serialNumber, "not_after": MessagesCommand.timestamp(e.certificate.notAfter),
+                                    "days_left": String(days), "reason": reason])
+        }
+    }
+
+    /// Logs this moment's findings for our certificates and those of the P-Modes in force now.
+    func round(now: Date = Date()) {
+        for f in Self.findings(inventory.distinct(pmodes: context.registry.current), now: now) { context.log.log(f.level, f.event, f.fields) }
+    }
+
+    func start() {
+        running.store(true, ordering: .sequentiallyConsistent)
+        finished.store(false, ordering: .sequentiallyConsistent)
+        let thread = Thread { [self] in
+            var next = Date().addingTimeInterval(Self.interval)
+            while running.load(ordering: .sequentiallyConsistent) {
+                if Date() >= next {
+                    round()
+                    next = Date().addingTimeInterval(Self.interval)
+                }
+                // Short steps, so that a stop is not held up by a day's sleep.
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        thread.name = "\(context.party)/certificate-expiry"
+        thread.start()
+    }
+
+    /// Stops after the current round; false when that round was still running at the deadline.
+    func stop(deadline: Date) -> Bool {
+        running.store(false, ordering: .sequentiallyConsistent)
+        while Date() < deadline, !finished.load(ordering: .sequentiallyConsistent) { Thread.sleep(forTimeInterval: 0.02) }
+        return finished.load(ordering: .sequentiallyConsistent)
+    }
+}
