@@ -18,6 +18,12 @@ struct InboundProcessor: HTTPHandler {
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
         guard head.path == context.config.as4Listener.path else { return refused(head, status: 404, reason: "no AS4 endpoint at \(head.path)") }
         guard head.method == "POST" else { return refused(head, status: 405, reason: "the AS4 endpoint takes POST") }
+        if let reason = AS4RequestHead.contentCodingRefusal(head.headers) {
+            // RFC 7694 §3: a 415 for a content coding says which codings are accepted.
+            var response = refused(head, status: 415, reason: reason)
+            response.headers["Accept-Encoding"] = "identity"
+            return response
+        }
         let type = head.headers["Content-Type"]?.lowercased() ?? ""
         guard type.hasPrefix("multipart/related") || type.hasPrefix("application/soap+xml") || type.hasPrefix("text/xml") else {
             return refused(head, status: 415, reason: "an AS4 message is multipart/related or application/soap+xml")
@@ -41,7 +47,7 @@ struct InboundProcessor: HTTPHandler {
         defer { context.metrics.inboundProcessing.observe(since: started) }
         let raw: RawMessage
         do {
-            let contentType = request.head.headers["Content-Type"]
+            let contentType = try AS4RequestHead.contentType(request.head.headers)
             switch request.body {
             case .file(let path, _):
                 raw = try MessageInput.load(path: path, contentType: contentType, spoolDirectory: context.spoolDirectory)
