@@ -70,7 +70,12 @@ struct InboundProcessor: HTTPHandler {
         } catch {
             // The header is invalid, but its MessageId may still be readable: naming it lets the
             // sender tie the error to its message instead of waiting for a receipt.
+            if Self.isSOAP11(raw.envelope) { return versionMismatch(refTo: Self.messageIdHint(raw.envelope), started: started) }
             return errorResponse(error, refTo: Self.messageIdHint(raw.envelope), started: started)
+        }
+        if message.envelope.soapVersion == .soap11 {
+            return versionMismatch(refTo: message.messaging.primary?.messageInfo.messageId, started: started,
+                                   fields: message.messaging.userMessage.map(Self.fields) ?? [:])
         }
         // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
         // profile does not is refused with the error the finding names.

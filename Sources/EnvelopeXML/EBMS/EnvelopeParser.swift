@@ -20,7 +20,8 @@ public enum EnvelopeParser {
         }
         var findings: [ProfileFinding] = []
         if version == .soap11 {
-            findings.append(ProfileFinding(.policyNoncompliance, "SOAP 1.1 envelope: the eDelivery AS4 profile requires SOAP 1.2"))
+            // PMode[].Protocol.SOAPVersion is 1.2 in eDelivery: a P-Mode mismatch, not a security one.
+            findings.append(ProfileFinding(.processingModeMismatch, "SOAP 1.1 envelope: the eDelivery AS4 profile requires SOAP 1.2"))
         }
         let soapChildren = root.children
         let headers = soapChildren.filter { $0.isElement("Header", version.namespace) }
