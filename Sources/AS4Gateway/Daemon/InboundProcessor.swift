@@ -110,15 +110,14 @@ struct InboundProcessor: HTTPHandler {
 
     /// The eb:MessageId of a message whose header could not be read as a whole: the first
     /// eb:Messaging/*/eb:MessageInfo/eb:MessageId of a well-formed envelope, if it has one that a
-    /// receipt or error may name (non-empty, no angle brackets, at most 1,000 characters).
+    /// receipt or error may name (one `EnvelopeParser.checkMessageId` accepts).
     static func messageIdHint(_ envelope: [UInt8]) -> String? {
         guard let document = try? XMLDocument(parsing: envelope, limits: .envelope), let root = document.root else { return nil }
         for version in [NS.soap12, NS.soap11] {
             guard let messaging = root.firstChild("Header", version)?.firstChild("Messaging", NS.eb) else { continue }
             for unit in messaging.children {
                 guard let id = unit.firstChild("MessageInfo", NS.eb)?.firstChild("MessageId", NS.eb)?.trimmedText else { continue }
-                guard !id.isEmpty, id.count <= 1000, !id.contains("<"), !id.contains(">") else { return nil }
-                return id
+                return (try? EnvelopeParser.checkMessageId(id, "MessageId")) != nil ? id : nil
             }
         }
         return nil
