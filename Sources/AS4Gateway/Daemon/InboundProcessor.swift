@@ -303,7 +303,7 @@ struct InboundProcessor: HTTPHandler {
                 throw Self.alreadyAnswered(request, by: reply.metadata.messageId)
             }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
-            let parts = try storePayloads(user, attachments: attachments, limit: limit)
+            let parts = try storePayloads(user, attachments: attachments, limit: limit, signed: signature != nil)
             let result: InboundResult
             let receipt: [UInt8]
             do {
@@ -349,8 +349,8 @@ struct InboundProcessor: HTTPHandler {
 
     /// Each payload (decompressed when declared): in memory for the store's own rows when it fits
     /// the store's inline limit (made durable with the message's record), else into the store's
-    /// payload directory, fsync'd.
-    func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64) throws -> [MessagePart] {
+    /// payload directory, fsync'd. `signed`: the message's signature was verified.
+    func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64, signed: Bool) throws -> [MessagePart] {
         var out: [MessagePart] = []
         var total: UInt64 = 0
         do {
@@ -358,7 +358,11 @@ struct InboundProcessor: HTTPHandler {
                 guard let cid = info.contentID, let part = attachments.first(where: { $0.contentID == cid }) else {
                     throw EbmsError(.externalPayloadError, "eb:PartInfo \(info.href ?? "(SOAP Body)") names no attachment")
                 }
-                let mimeType = info.mimeType ?? part.contentType?.essence ?? "application/octet-stream"
+                // The MimeType part property is covered by eb:Messaging's signature; the part's
+                // MIME header and EncryptedData/@MimeType by nothing (the SwA content transform
+                // digests the content only). So in a signed message a type only they give is not
+                // passed on as the sender's; an unsigned one (no signing agreed) has nothing better.
+                let mimeType = info.mimeType ?? (signed ? nil : part.contentType?.essence) ?? "application/octet-stream"
                 if let bytes = try inlinePayload(part.body, compressed: info.isCompressed, remaining: limit > total ? limit - total : 0,
                                                  limit: limit) {
                     total += UInt64(bytes.count)
