@@ -378,7 +378,7 @@ struct InboundProcessor: HTTPHandler {
                     if info.isCompressed {
                         // Bounded by what the agreement still allows: passing it is a size
                         // refusal; any other failure is a decompression failure (EBMS:0303).
-                        try Gzip.decompress(part.body, to: &sink, limits: GzipLimits(maxOutputBytes: remaining))
+                        try Gzip.decompress(part.body, to: &sink, limits: Self.gzipLimits(remaining))
                     } else {
                         guard part.body.count <= remaining else { throw sizeError(limit) }
                         try sink.write(contentsOf: part.body)
@@ -418,7 +418,7 @@ struct InboundProcessor: HTTPHandler {
         }
         var sink = MemorySink()
         do {
-            try Gzip.decompress(body, to: &sink, limits: GzipLimits(maxOutputBytes: min(remaining, inline)))
+            try Gzip.decompress(body, to: &sink, limits: Self.gzipLimits(min(remaining, inline)))
         } catch let e as EbmsError where e.detail == Gzip.outputLimitDetail {
             // Larger than the inline limit but perhaps within the agreement: decompressed again
             // into a file. Past the agreement: a DecompressionFailure (AS4-WIRE §4).
@@ -427,6 +427,11 @@ struct InboundProcessor: HTTPHandler {
         }
         return sink.bytes
     }
+
+    /// A payload is bounded by what the agreement still allows, not by its compression ratio: a
+    /// bomb stops at the leg's size like any payload, while a ratio cap refused genuine ones (64
+    /// MiB of zeros deflates about 1000:1) that a sending gateway compresses without a second thought.
+    static func gzipLimits(_ maxOutputBytes: UInt64) -> GzipLimits { GzipLimits(maxOutputBytes: maxOutputBytes, maxRatio: nil) }
 
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
