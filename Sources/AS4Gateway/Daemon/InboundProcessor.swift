@@ -276,7 +276,9 @@ struct InboundProcessor: HTTPHandler {
             }
             var signature: SignatureInfo?
             if security.sign || !message.envelope.securityHeaders.isEmpty {
-                let senderCerts = match.sender.certificates(role: .signing)
+                // Every listed certificate, valid now or not: one that expired (or is not valid
+                // yet) is refused by the verifier as such, not as another party's.
+                let senderCerts = match.sender.allCertificates(role: .signing)
                 let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
                                                  expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
                 // A header that cannot be read is reported by the verifier, as before.
