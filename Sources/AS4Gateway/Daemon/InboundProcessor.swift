@@ -289,14 +289,15 @@ struct InboundProcessor: HTTPHandler {
                     signature = try read?.signatures.first ?? ReceiptBuilder.signature(of: message)
                 }
             }
-            // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4): a retry after a
-            // lost receipt gets the original receipt again and is not stored twice; a message that
-            // reuses an id for other content (other digests) is refused, never given the old receipt.
-            if let original = try context.store.findMessage(id: id, direction: .inbound),
-               original.createdAt.timeIntervalSinceNow > -window, let stored = original.receipt {
+            // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4), per sending
+            // party: a retry after a lost receipt gets the original receipt again and is not stored
+            // twice; a message that reuses an id for other content (other digests) is refused,
+            // never given the old receipt. Another party's message with the id is none of these.
+            if let original = try earlierCopy(of: user, window: window), let stored = original.receipt {
                 return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
                                                     fields: fields, started: started))
             }
+            if let clash = try carrierClash(user) { throw clash }
             // A request is answered once: a second reply (another MessageId) would hand the
             // backend two answers to one question. Checked after the duplicate check, so that a
             // copy of the reply we took still gets its receipt again.
@@ -452,69 +453,6 @@ struct InboundProcessor: HTTPHandler {
             guard case .file(let path, _, _) = part.body, path != requestFile, path.hasPrefix(spool + "/"),
                   seen.insert(path).inserted else { continue }
             unlink(path)
-        }
-    }
-
-    /// Whether a copy of a MessageId received before carries the payloads the stored receipt
-    /// acknowledged. Duplicates are detected by MessageId (AS4-WIRE §5.4) and answered with the
-    /// original receipt; this only keeps an id reused for other payloads from getting it. The
-    /// digests of the payload references (`cid:`) are compared, not their URIs (a sender that
-    /// builds its retry again may give the parts new Content-IDs), nor the references to
-    /// eb:Messaging and the Body (signed again, they get new wsu:Ids and so other digests).
-    /// An unsigned copy has nothing to compare: the MessageId decides.
-    /// How a copy of a message received before compares with it, judged by the references our
-    /// stored receipt acknowledged and those the copy signed.
-    enum DuplicateKind: Equatable {
-        /// Signed the same way (or nothing signed): the stored receipt answers it.
-        case identical
-        /// The same payloads (digests) signed again, e.g. with new wsu:Ids or Content-IDs: a new
-        /// receipt must acknowledge this copy's references, or the sender, matching the receipt's
-        /// NonRepudiationInformation against what it signed (AS4 reception awareness), refuses it.
-        case resigned
-        /// Other payloads under the same MessageId.
-        case different
-    }
-
-    func duplicateKind(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> DuplicateKind {
-        guard let signature else { return .identical }
-        let stored = try AS4Message.read(try MessageInput.load(bytes: [UInt8](storedReceipt), contentType: MultipartWriter.soapContentType))
-        guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return .different }
-        let acknowledgedRefs = try ReceiptValidator.references(in: receipt).map { ($0.uri, $0.digestMethod, $0.digestValue) }
-        let signedRefs = signature.references.map { ($0.uri, $0.digestMethod, $0.digestValue) }
-        func digests(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
-            refs.filter { $0.uri.hasPrefix("cid:") }.map { $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
-        }
-        func all(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
-            refs.map { $0.uri + " " + $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
-        }
-        if all(acknowledgedRefs) == all(signedRefs) { return .identical }
-        return digests(acknowledgedRefs) == digests(signedRefs) ? .resigned : .different
-    }
-
-    /// The answer to a copy of a message already stored: never stored again; the stored receipt,
-    /// or a new one when the copy was signed again.
-    func answerDuplicate(_ message: AS4Message, original: StoredMessage, storedReceipt: Data, signature: SignatureInfo?, match: Match,
-                         fields: [String: String?], started: Date) throws -> [UInt8] {
-        // Only the party that sent it gets its receipt again (with an unsigned agreement there
-        // are no digests to compare, and the receipt copies the message).
-        guard let user = message.messaging.userMessage, original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
-            throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
-        }
-        var kind = try duplicateKind(storedReceipt, signature)
-        // A new receipt acknowledges this copy's header: it must say what the stored message
-        // says (parties, service, action, conversation, properties), or the sender would hold
-        // proof of receipt for a message never accepted.
-        if kind == .resigned, Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc) != original.metadata { kind = .different }
-        switch kind {
-        case .different:
-            throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
-        case .identical:
-            context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return [UInt8](storedReceipt)
-        case .resigned:
-            let receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
-            context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return receipt
         }
     }
 
