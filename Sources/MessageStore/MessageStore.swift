@@ -11,9 +11,10 @@ import Foundation
 ///   from a dedicated thread, not from the Swift concurrency pool or an actor.
 /// - A method that returns has committed durably; one that throws has changed nothing.
 /// - Every status change is validated against `MessageStatus.allows` and appends a `MessageEvent`.
-/// - Outbound message ids are unique. Inbound ids are unique within the duplicate window given to
-///   `recordInbound`; after it, the same id is stored again as a new row, and lookups by id
-///   answer the most recent row.
+/// - Outbound message ids are unique. Inbound ids are unique per sending party within the
+///   duplicate window given to `recordInbound`; after it, or from another party, the same id is
+///   stored as a new row. Lookups by id answer the most recent row; `findInbound` lists them all,
+///   and the inbound transitions also take a row (`rowId:`).
 /// - Times are passed in (`at`, `now`) so that callers and tests control the clock.
 public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenRequestStore {
     // MARK: Payloads
@@ -25,9 +26,11 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     // MARK: Inbound
 
     /// Records a received message (status `Received`) with its parts (and the bytes of parts that
-    /// carry them, see `inlineMessageLimit`) and an event, in one transaction — unless the same message id was received at or after
-    /// `receivedAt - duplicateWindow`, in which case nothing is stored (a `duplicate` event is
-    /// added to the original) and the original comes back. A Two-Way reply (`isTwoWayReply`) to a
+    /// carry them, see `inlineMessageLimit`) and an event, in one transaction — unless the same message id was received from
+    /// the same party (`fromParty`) at or after `receivedAt - duplicateWindow`, in which case
+    /// nothing is stored (a `duplicate` event is added to the original) and the original comes
+    /// back. Another party's message with that id is no duplicate: ids are chosen by their
+    /// senders, and one sender must not be able to block another's message by using its id first. A Two-Way reply (`isTwoWayReply`) to a
     /// request that already has a reply under another message id throws
     /// `requestAlreadyAnswered` and stores nothing, also when two replies are recorded at once
     /// by different store objects or nodes.
@@ -57,10 +60,20 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// `notFound` for no inbound message with that id, `illegalTransition` unless it is `Failed`.
     func retryIntake(messageId: String, requestedBy: String, at: Date) throws
 
+    /// `markHandedOver`, `markIntakeFailed` and `retryIntake` of the inbound row `rowId`, for
+    /// whoever follows one message (the mailbox worker follows events, which name their row)
+    /// where its id may name another party's message too. `notFound` for no such inbound row.
+    func markHandedOver(rowId: Int64, at: Date) throws
+    func markIntakeFailed(rowId: Int64, error: DeliveryError, at: Date) throws
+    func retryIntake(rowId: Int64, requestedBy: String, at: Date) throws
+
     // MARK: Lookups
 
     /// The message with this id in this direction (the most recent row for an inbound id).
     func findMessage(id: String, direction: Direction) throws -> StoredMessage?
+
+    /// Every inbound row with this id, newest first: one per sending party and duplicate window.
+    func findInbound(id: String) throws -> [StoredMessage]
 
     /// The Two-Way reply recorded for our request `requestId` (received with `isTwoWayReply`,
     /// from the party the request went to), if there is one. Replies recorded before the store

@@ -89,9 +89,9 @@ public final class PostgresMessageStore: MessageStore {
             return try write { t in
                 try t.lockMessageId(messageId, direction: .inbound)
                 let original = try t.execute("""
-                    SELECT * FROM messages WHERE direction = 'in' AND message_id = $1 AND created_at >= $2
+                    SELECT * FROM messages WHERE direction = 'in' AND message_id = $1 AND from_party = $2 AND created_at >= $3
                     ORDER BY row_id DESC LIMIT 1
-                    """, [messageId, windowStart]).first.map(PostgresConnection.readMessage)
+                    """, [messageId, message.metadata.fromParty, windowStart]).first.map(PostgresConnection.readMessage)
                 if let original {
                     t.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound, status: original.status,
                                   code: MessageEventText.duplicateCode, detail: MessageEventText.duplicate(message))
@@ -130,37 +130,16 @@ public final class PostgresMessageStore: MessageStore {
     }
 
     public func markHandedOver(messageId: String, at date: Date) throws {
-        try write { t in
-            let message = try t.lockedMessage(id: messageId, direction: .inbound)
-            try t.checkTransition(message, to: .delivered)
-            try t.execute("UPDATE messages SET status = 'Delivered', updated_at = $1 WHERE row_id = $2", [date, message.rowId])
-            t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .delivered,
-                          detail: MessageEventText.handedOver)
-        }
+        try write { t in try t.handOver(try t.lockedMessage(id: messageId, direction: .inbound), at: date) }
     }
 
     public func markIntakeFailed(messageId: String, error: DeliveryError, at date: Date) throws {
-        try write { t in
-            let message = try t.lockedMessage(id: messageId, direction: .inbound)
-            try t.checkTransition(message, to: .failed)
-            try t.execute("UPDATE messages SET status = 'Failed', last_error_code = $1, last_error_reason = $2, updated_at = $3 WHERE row_id = $4",
-                          [error.code, error.reason, date, message.rowId])
-            t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .failed,
-                          code: error.code, detail: MessageEventText.intakeFailed(error))
-        }
+        try write { t in try t.failIntake(try t.lockedMessage(id: messageId, direction: .inbound), error: error, at: date) }
     }
 
     public func retryIntake(messageId: String, requestedBy: String, at date: Date) throws {
         try InboundTransitions.checkRequester(requestedBy)
-        try write { t in
-            let message = try t.lockedMessage(id: messageId, direction: .inbound)
-            try InboundTransitions.checkIntakeRetry(message)
-            try t.execute("UPDATE messages SET status = 'Received', last_error_code = NULL, last_error_reason = NULL, updated_at = $1 WHERE row_id = $2",
-                          [date, message.rowId])
-            t.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .received,
-                          code: MessageEvent.intakeRetryRequestedCode,
-                          detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
-        }
+        try write { t in try t.retryIntake(try t.lockedMessage(id: messageId, direction: .inbound), requestedBy: requestedBy, at: date) }
     }
 
     public func markRetrieved(messageId: String, at date: Date) throws {

@@ -139,9 +139,9 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
         let windowStart = message.receivedAt.addingTimeInterval(-duplicateWindow)
         return try write { c in
             let original = try c.queryFirst("""
-                SELECT * FROM messages WHERE direction = 'in' AND message_id = ? AND created_at >= ?
+                SELECT * FROM messages WHERE direction = 'in' AND message_id = ? AND from_party = ? AND created_at >= ?
                 ORDER BY row_id DESC LIMIT 1
-                """, [messageId, windowStart], row: SQLiteConnection.readMessage)
+                """, [messageId, message.metadata.fromParty, windowStart], row: SQLiteConnection.readMessage)
             if let original {
                 try c.appendEvent(rowId: original.rowId, at: message.receivedAt, direction: .inbound,
                                   status: original.status, code: MessageEventText.duplicateCode,
@@ -175,37 +175,16 @@ public final class SQLiteMessageStore: MessageStore, @unchecked Sendable {
     }
 
     public func markHandedOver(messageId: String, at date: Date) throws {
-        try write { c in
-            let message = try c.existingMessage(id: messageId, direction: .inbound)
-            try c.checkTransition(message, to: .delivered)
-            try c.run("UPDATE messages SET status = 'Delivered', updated_at = ? WHERE row_id = ?", [date, message.rowId])
-            try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .delivered,
-                              detail: MessageEventText.handedOver)
-        }
+        try write { c in try c.handOver(try c.existingMessage(id: messageId, direction: .inbound), at: date) }
     }
 
     public func markIntakeFailed(messageId: String, error: DeliveryError, at date: Date) throws {
-        try write { c in
-            let message = try c.existingMessage(id: messageId, direction: .inbound)
-            try c.checkTransition(message, to: .failed)
-            try c.run("UPDATE messages SET status = 'Failed', last_error_code = ?, last_error_reason = ?, updated_at = ? WHERE row_id = ?",
-                      [error.code, error.reason, date, message.rowId])
-            try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .failed,
-                              code: error.code, detail: MessageEventText.intakeFailed(error))
-        }
+        try write { c in try c.failIntake(try c.existingMessage(id: messageId, direction: .inbound), error: error, at: date) }
     }
 
     public func retryIntake(messageId: String, requestedBy: String, at date: Date) throws {
         try InboundTransitions.checkRequester(requestedBy)
-        try write { c in
-            let message = try c.existingMessage(id: messageId, direction: .inbound)
-            try InboundTransitions.checkIntakeRetry(message)
-            try c.run("UPDATE messages SET status = 'Received', last_error_code = NULL, last_error_reason = NULL, updated_at = ? WHERE row_id = ?",
-                      [date, message.rowId])
-            try c.appendEvent(rowId: message.rowId, at: date, direction: .inbound, status: .received,
-                              code: MessageEvent.intakeRetryRequestedCode,
-                              detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
-        }
+        try write { c in try c.retryIntake(try c.existingMessage(id: messageId, direction: .inbound), requestedBy: requestedBy, at: date) }
     }
 
     public func markRetrieved(messageId: String, at date: Date) throws {

@@ -7,7 +7,7 @@ import Foundation
 /// exactly the `eb:Messaging` header and Body that were parsed (by node identity, so a moved copy
 /// cannot stand in) and every attachment a PartInfo names, identifiers must be unique, and the
 /// signing certificate must chain to the truststore, be valid at the evaluation time, not be
-/// revoked, and be the expected party's when one is given.
+/// revoked, be fit to sign (`CertificatePurpose`), and be the expected party's when one is given.
 public struct SignatureVerifier {
     /// References a SignedInfo may hold besides one per attachment (eb:Messaging, the Body, a
     /// Timestamp, a BinarySecurityToken, and room for what other implementations add).
@@ -255,6 +255,9 @@ public struct SignatureVerifier {
         guard let signer = report.signer else { return }
         if let expected = expectedSigners, !expected.contains(signer) {
             report.fail(EbmsError(.failedAuthentication, "the message is signed by \(signer.subject), not by the expected party's certificate"))
+        }
+        if let refusal = CertificatePurpose.signingRefusal(signer) {
+            report.fail(EbmsError(.failedAuthentication, "signer certificate \(signer.subject) may not sign messages: \(refusal)"))
         }
         if let trust {
             let result = trust.validate(leaf: signer, intermediates: report.signerChain, at: time, checkRevocation: checkRevocation)

@@ -67,10 +67,18 @@ final class FaultInjectingStore: MessageStore {
     func retryIntake(messageId: String, requestedBy: String, at: Date) throws {
         try check(.retryIntake); try inner.retryIntake(messageId: messageId, requestedBy: requestedBy, at: at)
     }
+    func markHandedOver(rowId: Int64, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(rowId: rowId, at: at) }
+    func markIntakeFailed(rowId: Int64, error: DeliveryError, at: Date) throws {
+        try check(.markIntakeFailed); try inner.markIntakeFailed(rowId: rowId, error: error, at: at)
+    }
+    func retryIntake(rowId: Int64, requestedBy: String, at: Date) throws {
+        try check(.retryIntake); try inner.retryIntake(rowId: rowId, requestedBy: requestedBy, at: at)
+    }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
     }
+    func findInbound(id: String) throws -> [StoredMessage] { try check(.findMessage); return try inner.findInbound(id: id) }
     func findReply(toRequest requestId: String) throws -> StoredMessage? {
         try check(.findReply); return try inner.findReply(toRequest: requestId)
     }

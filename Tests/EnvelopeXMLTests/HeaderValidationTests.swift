@@ -52,6 +52,22 @@ final class HeaderValidationTests: XCTestCase {
         assertError(replacing(#"mustUnderstand="true""#, #"mustUnderstand="maybe""#), .invalidHeader, containing: "mustUnderstand")
     }
 
+    /// 255 characters at most (what Domibus takes), and none of the characters an RFC 5322
+    /// msg-id cannot have that would reach log lines raw: white space, controls, format characters.
+    func testMessageIdLengthAndCharacters() {
+        let id = "5b3e7f1c-0f4e-4c34-9e0c-1@as4gw.test"
+        let longest = String(repeating: "a", count: 255 - 6) + "@as4gw"
+        XCTAssertNoThrow(try EnvelopeParser.parse(Array(replacing(id, longest).utf8)))
+        assertError(replacing(id, "a" + longest), .invalidHeader, containing: "eb:MessageId is 256 characters long; at most 255 are accepted")
+        assertError(replacing(id + "</eb:MessageId>", "x@y</eb:MessageId><eb:RefToMessageId>" + String(repeating: "r", count: 300) + "</eb:RefToMessageId>"),
+                    .invalidHeader, containing: "eb:RefToMessageId is 300 characters long")
+        assertError(replacing(id, "a\u{2028}b@x"), .invalidHeader, containing: "eb:MessageId contains white space")
+        assertError(replacing(id, "a\u{A0}b@x"), .invalidHeader, containing: "eb:MessageId contains white space")
+        assertError(replacing(id, "a\u{202E}b@x"), .invalidHeader, containing: "control or format character U+202E")
+        assertError(replacing(id, "a\u{9B}b@x"), .invalidHeader, containing: "control or format character U+9B")
+        XCTAssertNoThrow(try EnvelopeParser.parse(Array(replacing(id, "\u{E9}t\u{E9}-\u{4E2D}@x").utf8)), "letters of any script stay")
+    }
+
     func testTwoUserMessagesAndSignalOrder() {
         let u = good.range(of: "<eb:UserMessage")!.lowerBound
         let end = good.range(of: "</eb:UserMessage>")!.upperBound

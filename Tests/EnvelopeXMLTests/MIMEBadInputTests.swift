@@ -71,6 +71,21 @@ final class MIMEBadInputTests: XCTestCase {
         expect("MIME part 2: empty Content-ID") { try self.parse(self.root + "--b\r\nContent-ID: <>\r\n\r\n1\r\n--b--") }
     }
 
+    /// RFC 2045 allows each once: two readers could take different ones.
+    func testRepeatedContentTypeTransferEncodingOrContentID() {
+        expect("MIME part 2: the Content-Type header appears 2 times (RFC 2045 allows it once)") {
+            try self.parse(self.root + "--b\r\nContent-Type: application/gzip\r\nContent-ID: <a>\r\ncontent-type: text/plain\r\n\r\n1\r\n--b--")
+        }
+        expect("MIME part 2: the Content-Transfer-Encoding header appears 2 times") {
+            try self.parse(self.root + "--b\r\nContent-Transfer-Encoding: binary\r\nContent-Transfer-Encoding: base64\r\n\r\nMQ==\r\n--b--")
+        }
+        expect("MIME part 1: the Content-ID header appears 2 times") {
+            try self.parse("--b\r\nContent-Type: application/soap+xml\r\nContent-ID: <root>\r\nContent-Id: <other>\r\n\r\n<e/>\r\n--b--")
+        }
+        // Other fields may repeat (MIME headers not defined by the spec are ignored, ebMS3 5.1.2.1).
+        XCTAssertNoThrow(try parse(root + "--b\r\nContent-ID: <a>\r\nX-Note: 1\r\nX-Note: 2\r\n\r\n1\r\n--b--"))
+    }
+
     func testUnknownTransferEncoding() {
         expect("MIME part 2: unsupported Content-Transfer-Encoding \"quoted-printable\"") {
             try self.parse(self.root + "--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3D\r\n--b--")

@@ -166,6 +166,13 @@ final class MessageInputTests: XCTestCase {
         XCTAssertEqual(try dir.fileCount(), 2, "a failed de-chunk must not leave a spool file behind")
     }
 
+    func testARepeatedContentTypeInTheMessageHeadersIsRefused() {
+        let dump = "POST /as4 HTTP/1.1\r\nContent-Type: application/soap+xml\r\nContent-Type: multipart/related; boundary=b\r\n\r\n<e/>"
+        F.assertEbmsError(.mimeInconsistency, "message headers: the Content-Type header appears 2 times") {
+            try MessageInput.load(bytes: Array(dump.utf8))
+        }
+    }
+
     func testExplicitContentTypeOverridesDetection() throws {
         let bytes = try F.vectorBytes("as4net/encrypted-mime/as4-encrypted-compressed-message.as4")
         let m = try MessageInput.load(bytes: bytes, contentType: "multipart/related; boundary=\"=-6sJmyirLVoAPyUJUzCWk0w==\"; type=\"application/soap+xml\"")

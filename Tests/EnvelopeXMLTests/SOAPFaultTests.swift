@@ -24,6 +24,25 @@ final class SOAPFaultTests: XCTestCase {
         XCTAssertEqual(SOAPFault.read(envelope: Array(long.utf8))?.reason.count, 500)
     }
 
+    /// SOAP 1.2 Part 1 §5.4.7: a VersionMismatch fault carries an Upgrade block naming the SOAP
+    /// 1.2 Envelope, here in a SOAP 1.1 envelope (Appendix A); it reads back as what it is.
+    func testVersionMismatchFaultInSOAP11WithTheUpgradeBlock() throws {
+        let signal = SignalMessage(messageInfo: MessageInfo(messageId: "err@x", refToMessageId: "m@x"),
+                                   kind: .errors([ErrorDetail(EbmsError(.processingModeMismatch, "SOAP 1.2 only"))]))
+        let bytes = EnvelopeBuilder.envelope(Messaging(signal), soapVersion: .soap11, fault: SOAPFault(code: .versionMismatch, reason: "Version Mismatch"))
+        let root = try XCTUnwrap(try XMLDocument(parsing: bytes).root)
+        XCTAssertTrue(root.isElement("Envelope", NS.soap11))
+        let supported = try XCTUnwrap(root.firstChild("Header", NS.soap11)?.firstChild("Upgrade", NS.soap12)?.firstChild("SupportedEnvelope", NS.soap12))
+        let qname = try XCTUnwrap(supported.attribute("qname")).split(separator: ":").map(String.init)
+        XCTAssertEqual(qname.last, "Envelope")
+        XCTAssertEqual(supported.namespaceURI(forPrefix: qname.first), NS.soap12)
+        let fault = try XCTUnwrap(root.firstChild("Body", NS.soap11)?.firstChild("Fault", NS.soap11))
+        XCTAssertEqual(fault.firstChild("faultcode", nil)?.trimmedText, "S11:VersionMismatch")
+        XCTAssertEqual(SOAPFault.read(envelope: bytes), SOAPFault(code: .versionMismatch, reason: "S11:VersionMismatch Version Mismatch"))
+        // Parsed again as an ebMS message: eb:Messaging is marked as SOAP 1.1 has it.
+        XCTAssertEqual(try EnvelopeParser.parse(bytes).messaging.signals.count, 1)
+    }
+
     /// Each qname resolves, on its own element, to the block's namespace and local name, whatever
     /// prefix the sender used: its own, none (default namespace), ours, a reserved one, or none at all.
     func testMustUnderstandFaultNamesEachBlockInANotUnderstoodHeader() throws {

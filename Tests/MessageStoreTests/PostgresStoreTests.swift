@@ -482,3 +482,9 @@ final class PostgresRecipientRegistersTests: RecipientRegistersTests {
         try super.testHistoryAndLookupLogAreAppendOnlyAndEntriesAreNeverDeleted()
     }
 }
+
+final class PostgresInboundSenderTests: InboundSenderTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testTheSameIdFromAnotherPartyIsNoDuplicate() throws { try super.testTheSameIdFromAnotherPartyIsNoDuplicate() }
+    override func testInboundTransitionsByRowTouchThatRowOnly() throws { try super.testInboundTransitionsByRowTouchThatRowOnly() }
+}

@@ -11,7 +11,7 @@ extension MessagesCommand {
     static func retryIntake(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["data", "store", "config"], flags: ["all"])
+            a = try Arguments(args, valued: ["from", "data", "store", "config"], flags: ["all"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -29,8 +29,14 @@ extension MessagesCommand {
         if a.has("all") { return retryAllIntakes(store, requestedBy: requestedBy) }
         let id = a.positionals[0]
         do {
-            let failed = try store.findMessage(id: id, direction: .inbound)?.intakeError
-            try store.retryIntake(messageId: id, requestedBy: requestedBy, at: Date())
+            let row: StoredMessage?
+            switch try inboundRow(id, from: a.value("from"), in: store) {
+            case .success(let r): row = r
+            case .failure(let code): return code
+            }
+            guard let row else { throw StoreError.notFound(messageId: id, direction: .inbound) }
+            try store.retryIntake(rowId: row.rowId, requestedBy: requestedBy, at: Date())
+            let failed = row.intakeError
             print("\(id): back to Received\(failed.map { " (its intake had failed with \($0.code))" } ?? ""); "
                   + "the running gateway takes it in again and logs event=intake-retried")
             return 0
@@ -61,7 +67,8 @@ extension MessagesCommand {
         for m in failed {
             let id = m.metadata.messageId
             do {
-                try store.retryIntake(messageId: id, requestedBy: requestedBy, at: Date())
+                // By row: another party's message may have the same id.
+                try store.retryIntake(rowId: m.rowId, requestedBy: requestedBy, at: Date())
                 requested += 1
                 print("\(id): back to Received\(m.intakeError.map { " (its intake had failed with \($0.code))" } ?? "")")
             } catch let StoreError.illegalTransition(_, from, _) {

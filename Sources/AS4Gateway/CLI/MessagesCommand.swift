@@ -8,9 +8,9 @@ enum MessagesCommand {
     static let help = """
     Usage: as4gw messages list [--status S] [--since ISO-8601] [--direction in|out] [--address PARTY]
                                [--limit N] [--data DIR | --store URL | --config FILE] [--json]
-           as4gw messages show ID [--direction in|out] [--data DIR | --store URL | --config FILE] [--json]
+           as4gw messages show ID [--direction in|out] [--from PARTY] [--data DIR | --store URL | --config FILE] [--json]
            as4gw messages retry ID [--data DIR | --store URL | --config FILE]
-           as4gw messages retry-intake ID|--all [--data DIR | --store URL | --config FILE]
+           as4gw messages retry-intake ID|--all [--from PARTY] [--data DIR | --store URL | --config FILE]
 
     Reads the node's message store: SQLite in the data directory --data DIR, the store URL
     --store URL (sqlite:DIR or postgres://user@host:port/database), or the store of the
@@ -28,7 +28,9 @@ enum MessagesCommand {
             SHA-256, and eb:PartProperties such as CharacterSet), every event (time, status, code,
             detail) and whether a receipt is held. A sent message's parts are inside its sealed
             (signed, encrypted) copy; show says where that is. Without --direction both directions are
-            searched; an id found in both needs --direction.
+            searched; an id found in both needs --direction. Two parties may send the same
+            MessageId (duplicates are detected per sender): an inbound id received from several
+            needs --from PARTY (as for --address), and the error lists them.
     retry   Puts a Failed outbound message back in the queue: Submitted, due now, its attempt
             budget renewed, with a retry-requested event. The running gateway delivers it on its
             next poll. Refused for a message that is not outbound or not Failed.
@@ -41,7 +43,7 @@ enum MessagesCommand {
             event=intake-retried with the outcome. Should it fail again, it is Failed again with
             the new reason; an access point told Failed before is not told again. --all does it
             for every inbound Failed message. Refused for a message that is not inbound or not
-            Failed.
+            Failed. An id received from several parties needs --from PARTY, as for show.
 
     Exit status: 0 success; 1 message not found, or retry or retry-intake refused; 2 usage or
     I/O error.
@@ -167,7 +169,7 @@ enum MessagesCommand {
     static func show(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["direction", "data", "store", "config"], flags: ["json"])
+            a = try Arguments(args, valued: ["direction", "from", "data", "store", "config"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -188,7 +190,13 @@ enum MessagesCommand {
         let message: StoredMessage
         let events: [MessageEvent]
         do {
-            let found = try (direction.map { [$0] } ?? [.outbound, .inbound]).compactMap { try store.findMessage(id: id, direction: $0) }
+            var found = try (direction ?? .outbound) == .outbound ? [store.findMessage(id: id, direction: .outbound)].compactMap { $0 } : []
+            if (direction ?? .inbound) == .inbound {
+                switch try inboundRow(id, from: a.value("from"), in: store) {
+                case .success(let row): found += row.map { [$0] } ?? []
+                case .failure(let code): return code
+                }
+            }
             guard let first = found.first else {
                 CLI.printError("as4gw: no message with id \(id)\(direction.map { " (\($0.rawValue)bound)" } ?? "")")
                 return 1
@@ -268,6 +276,19 @@ enum MessagesCommand {
             s.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
         }
         return shown(p.name) + "=" + shown(p.value) + (p.type.map { "  [" + shown($0) + "]" } ?? "")
+    }
+
+    /// The inbound message `id` from the party `from` names (newest row), or the only party's;
+    /// an id several parties sent is a usage error listing them, unless `from` picks one.
+    static func inboundRow(_ id: String, from: String?, in store: any MessageStore) throws -> Outcome<StoredMessage?> {
+        let rows = try store.findInbound(id: id).filter { row in from.map { matches(row.metadata.fromParty, $0) } ?? true }
+        var parties: [String] = []
+        for r in rows where !parties.contains(r.metadata.fromParty) { parties.append(r.metadata.fromParty) }
+        guard parties.count <= 1 else {
+            return .failure(CLI.usageError("message \(id) was received from \(parties.count) parties (\(parties.joined(separator: ", "))): "
+                                           + "pick one with --from PARTY", help: help))
+        }
+        return .success(rows.first)
     }
 
     /// A stored party id (`type::value`, or a bare value) against what `--address` names.

@@ -17,7 +17,11 @@ enum PModeCommand {
              --allow-insecure-endpoints    accept http:// endpoints (tests, experiments)
              --strict                      exit 1 on warnings too
              Warnings (on stderr, "DIR: warning: ..."; the set still loads): an e-address
-             document leg whose receiver has no EAddressStatus leg back to its sender.
+             document leg whose receiver has no EAddressStatus leg back to its sender; a
+             certificate that expired, is not valid yet or expires within 30 days; a signing
+             certificate the gateway refuses as a message signer (keyUsage without
+             digitalSignature or nonRepudiation, or a CA certificate); an encryption
+             certificate whose keyUsage allows neither keyEncipherment nor keyAgreement.
 
     import domibus
              Converts a Domibus P-Mode XML file into parties.json and one <process>.pmode.json
@@ -69,7 +73,8 @@ enum PModeCommand {
                                           allowInsecureEndpoints: a.has("allow-insecure-endpoints"))
         do {
             let set = try PModeLoader.load(directory: directory, options: options)
-            let warnings = EAddressAgreementCheck.findings(in: set)
+            let warnings = EAddressAgreementCheck.findings(in: set).map(\.description)
+                + PModeCertificateCheck.findings(in: set).map(\.description)
             for warning in warnings { CLI.printError("\(directory): warning: \(warning)") }
             let verdict = warnings.isEmpty ? "OK" : "OK with \(count(warnings.count, "warning", "warnings"))"
             print("\(directory): \(count(set.parties.count, "party", "parties")), \(count(set.pmodes.count, "P-Mode", "P-Modes")): \(verdict)")

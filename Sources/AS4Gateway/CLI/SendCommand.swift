@@ -17,6 +17,8 @@ enum SendCommand {
     P-Mode agreed with PARTY and delivers it with retries; `as4gw serve` logs the outcome.
     --ref-to names the message this one answers (eb:RefToMessageId; the reply leg of a Two-Way
     P-Mode); without --conversation-id the reply joins that message's conversation.
+    --message-id and --ref-to take what a receiver accepts: at most 255 characters, no angle
+    brackets around it, no white space, control or format characters.
     --property sets an eb:MessageProperties entry (e.g. originalSender, finalRecipient);
     --character-set and --part-property set eb:PartProperties (CharacterSet, agreement-specific
     ones) of every FILE.

@@ -97,6 +97,7 @@ final class Gateway {
         var anchors = try config.truststore.flatMap(KeyMaterial.certificateDirectory)
         if let devCA { anchors += try KeyMaterial.certificates(devCA) }
         let crls = try KeyMaterial.crls(config.crls)
+        Self.warnOfCertificates(set, crls: crls, log: log)
 
         // One PEM bundle of the trust anchors for libcurl's server verification.
         let bundle = config.dataDirectory + "/outbound-trust.pem"
@@ -312,6 +313,7 @@ final class Gateway {
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])
             warnOfMissingStatusLegs(context.registry.current, party: context.party, log: context.log)
+            warnOfCertificates(context.registry.current, crls: context.crls, log: context.log)
         } else {
             context.log.log(.error, "pmodes-refused", ["reason": "kept the previous P-Modes: " + problems.map(\.description).joined(separator: "; ")])
         }
@@ -323,6 +325,14 @@ final class Gateway {
         for finding in EAddressAgreementCheck.findings(in: set, party: party) {
             log.log(.warning, "pmode-status-leg-missing", ["pmode": finding.documentPMode, "from": finding.sender, "to": finding.receiver,
                                                           "reason": finding.description])
+        }
+    }
+
+    /// Each P-Mode certificate that will not serve its role, at every load (`PModeCertificateCheck`).
+    static func warnOfCertificates(_ set: PModeSet, crls: [CertificateRevocationList], log: EventLog) {
+        for finding in PModeCertificateCheck.findings(in: set, crls: crls) {
+            log.log(.warning, "pmode-certificate", ["party": finding.party, "role": finding.role.rawValue, "file": finding.file,
+                                                    "reason": finding.problem])
         }
     }
 

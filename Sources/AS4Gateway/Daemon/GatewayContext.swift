@@ -1,4 +1,5 @@
 import AS4Crypto
+import EnvelopeXML
 import Foundation
 import MessageStore
 import Routing
@@ -110,7 +111,10 @@ final class GatewayContext: Sendable {
         self.tlsClientCertificateFile = tlsClientCertificateFile
         self.tlsClientKeyFile = tlsClientKeyFile
         self.calendars = try HolidayCalendarSource(path: config.holidayCalendar)
-        self.messageIdDomain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        // Bounded so that a UUID, "@" and the domain stay within what receivers accept as an id
+        // (EnvelopeParser.maxMessageIdLength), whatever the party's name.
+        let domain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        self.messageIdDomain = String(String.UnicodeScalarView(domain.unicodeScalars.prefix(EnvelopeParser.maxMessageIdLength - 37)))
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
         ownSecretFiles = Set(config.secretFiles.map(Outbound.realPath))

@@ -18,6 +18,12 @@ struct InboundProcessor: HTTPHandler {
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
         guard head.path == context.config.as4Listener.path else { return refused(head, status: 404, reason: "no AS4 endpoint at \(head.path)") }
         guard head.method == "POST" else { return refused(head, status: 405, reason: "the AS4 endpoint takes POST") }
+        if let reason = AS4RequestHead.contentCodingRefusal(head.headers) {
+            // RFC 7694 §3: a 415 for a content coding says which codings are accepted.
+            var response = refused(head, status: 415, reason: reason)
+            response.headers["Accept-Encoding"] = "identity"
+            return response
+        }
         let type = head.headers["Content-Type"]?.lowercased() ?? ""
         guard type.hasPrefix("multipart/related") || type.hasPrefix("application/soap+xml") || type.hasPrefix("text/xml") else {
             return refused(head, status: 415, reason: "an AS4 message is multipart/related or application/soap+xml")
@@ -41,7 +47,7 @@ struct InboundProcessor: HTTPHandler {
         defer { context.metrics.inboundProcessing.observe(since: started) }
         let raw: RawMessage
         do {
-            let contentType = request.head.headers["Content-Type"]
+            let contentType = try AS4RequestHead.contentType(request.head.headers)
             switch request.body {
             case .file(let path, _):
                 raw = try MessageInput.load(path: path, contentType: contentType, spoolDirectory: context.spoolDirectory)
@@ -64,7 +70,12 @@ struct InboundProcessor: HTTPHandler {
         } catch {
             // The header is invalid, but its MessageId may still be readable: naming it lets the
             // sender tie the error to its message instead of waiting for a receipt.
+            if Self.isSOAP11(raw.envelope) { return versionMismatch(refTo: Self.messageIdHint(raw.envelope), started: started) }
             return errorResponse(error, refTo: Self.messageIdHint(raw.envelope), started: started)
+        }
+        if message.envelope.soapVersion == .soap11 {
+            return versionMismatch(refTo: message.messaging.primary?.messageInfo.messageId, started: started,
+                                   fields: message.messaging.userMessage.map(Self.fields) ?? [:])
         }
         // A receiving gateway applies the eDelivery profile: what ebMS3 Core tolerates but the
         // profile does not is refused with the error the finding names.
@@ -99,15 +110,14 @@ struct InboundProcessor: HTTPHandler {
 
     /// The eb:MessageId of a message whose header could not be read as a whole: the first
     /// eb:Messaging/*/eb:MessageInfo/eb:MessageId of a well-formed envelope, if it has one that a
-    /// receipt or error may name (non-empty, no angle brackets, at most 1,000 characters).
+    /// receipt or error may name (one `EnvelopeParser.checkMessageId` accepts).
     static func messageIdHint(_ envelope: [UInt8]) -> String? {
         guard let document = try? XMLDocument(parsing: envelope, limits: .envelope), let root = document.root else { return nil }
         for version in [NS.soap12, NS.soap11] {
             guard let messaging = root.firstChild("Header", version)?.firstChild("Messaging", NS.eb) else { continue }
             for unit in messaging.children {
                 guard let id = unit.firstChild("MessageInfo", NS.eb)?.firstChild("MessageId", NS.eb)?.trimmedText else { continue }
-                guard !id.isEmpty, id.count <= 1000, !id.contains("<"), !id.contains(">") else { return nil }
-                return id
+                return (try? EnvelopeParser.checkMessageId(id, "MessageId")) != nil ? id : nil
             }
         }
         return nil
@@ -266,7 +276,9 @@ struct InboundProcessor: HTTPHandler {
             }
             var signature: SignatureInfo?
             if security.sign || !message.envelope.securityHeaders.isEmpty {
-                let senderCerts = match.sender.certificates(role: .signing)
+                // Every listed certificate, valid now or not: one that expired (or is not valid
+                // yet) is refused by the verifier as such, not as another party's.
+                let senderCerts = match.sender.allCertificates(role: .signing)
                 let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
                                                  expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
                 // A header that cannot be read is reported by the verifier, as before.
@@ -277,14 +289,15 @@ struct InboundProcessor: HTTPHandler {
                     signature = try read?.signatures.first ?? ReceiptBuilder.signature(of: message)
                 }
             }
-            // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4): a retry after a
-            // lost receipt gets the original receipt again and is not stored twice; a message that
-            // reuses an id for other content (other digests) is refused, never given the old receipt.
-            if let original = try context.store.findMessage(id: id, direction: .inbound),
-               original.createdAt.timeIntervalSinceNow > -window, let stored = original.receipt {
+            // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4), per sending
+            // party: a retry after a lost receipt gets the original receipt again and is not stored
+            // twice; a message that reuses an id for other content (other digests) is refused,
+            // never given the old receipt. Another party's message with the id is none of these.
+            if let original = try earlierCopy(of: user, window: window), let stored = original.receipt {
                 return .success(try answerDuplicate(message, original: original, storedReceipt: stored, signature: signature, match: match,
                                                     fields: fields, started: started))
             }
+            if let clash = try carrierClash(user) { throw clash }
             // A request is answered once: a second reply (another MessageId) would hand the
             // backend two answers to one question. Checked after the duplicate check, so that a
             // copy of the reply we took still gets its receipt again.
@@ -293,7 +306,7 @@ struct InboundProcessor: HTTPHandler {
                 throw Self.alreadyAnswered(request, by: reply.metadata.messageId)
             }
             let limit = UInt64(match.leg.payload.maxMessageBytes)
-            let parts = try storePayloads(user, attachments: attachments, limit: limit)
+            let parts = try storePayloads(user, attachments: attachments, limit: limit, signed: signature != nil)
             let result: InboundResult
             let receipt: [UInt8]
             do {
@@ -339,8 +352,8 @@ struct InboundProcessor: HTTPHandler {
 
     /// Each payload (decompressed when declared): in memory for the store's own rows when it fits
     /// the store's inline limit (made durable with the message's record), else into the store's
-    /// payload directory, fsync'd.
-    func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64) throws -> [MessagePart] {
+    /// payload directory, fsync'd. `signed`: the message's signature was verified.
+    func storePayloads(_ user: UserMessage, attachments: [MIMEPart], limit: UInt64, signed: Bool) throws -> [MessagePart] {
         var out: [MessagePart] = []
         var total: UInt64 = 0
         do {
@@ -348,7 +361,11 @@ struct InboundProcessor: HTTPHandler {
                 guard let cid = info.contentID, let part = attachments.first(where: { $0.contentID == cid }) else {
                     throw EbmsError(.externalPayloadError, "eb:PartInfo \(info.href ?? "(SOAP Body)") names no attachment")
                 }
-                let mimeType = info.mimeType ?? part.contentType?.essence ?? "application/octet-stream"
+                // The MimeType part property is covered by eb:Messaging's signature; the part's
+                // MIME header and EncryptedData/@MimeType by nothing (the SwA content transform
+                // digests the content only). So in a signed message a type only they give is not
+                // passed on as the sender's; an unsigned one (no signing agreed) has nothing better.
+                let mimeType = info.mimeType ?? (signed ? nil : part.contentType?.essence) ?? "application/octet-stream"
                 if let bytes = try inlinePayload(part.body, compressed: info.isCompressed, remaining: limit > total ? limit - total : 0,
                                                  limit: limit) {
                     total += UInt64(bytes.count)
@@ -364,7 +381,7 @@ struct InboundProcessor: HTTPHandler {
                     if info.isCompressed {
                         // Bounded by what the agreement still allows: passing it is a size
                         // refusal; any other failure is a decompression failure (EBMS:0303).
-                        try Gzip.decompress(part.body, to: &sink, limits: GzipLimits(maxOutputBytes: remaining))
+                        try Gzip.decompress(part.body, to: &sink, limits: Self.gzipLimits(remaining))
                     } else {
                         guard part.body.count <= remaining else { throw sizeError(limit) }
                         try sink.write(contentsOf: part.body)
@@ -404,7 +421,7 @@ struct InboundProcessor: HTTPHandler {
         }
         var sink = MemorySink()
         do {
-            try Gzip.decompress(body, to: &sink, limits: GzipLimits(maxOutputBytes: min(remaining, inline)))
+            try Gzip.decompress(body, to: &sink, limits: Self.gzipLimits(min(remaining, inline)))
         } catch let e as EbmsError where e.detail == Gzip.outputLimitDetail {
             // Larger than the inline limit but perhaps within the agreement: decompressed again
             // into a file. Past the agreement: a DecompressionFailure (AS4-WIRE §4).
@@ -413,6 +430,11 @@ struct InboundProcessor: HTTPHandler {
         }
         return sink.bytes
     }
+
+    /// A payload is bounded by what the agreement still allows, not by its compression ratio: a
+    /// bomb stops at the leg's size like any payload, while a ratio cap refused genuine ones (64
+    /// MiB of zeros deflates about 1000:1) that a sending gateway compresses without a second thought.
+    static func gzipLimits(_ maxOutputBytes: UInt64) -> GzipLimits { GzipLimits(maxOutputBytes: maxOutputBytes, maxRatio: nil) }
 
     static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -431,69 +453,6 @@ struct InboundProcessor: HTTPHandler {
             guard case .file(let path, _, _) = part.body, path != requestFile, path.hasPrefix(spool + "/"),
                   seen.insert(path).inserted else { continue }
             unlink(path)
-        }
-    }
-
-    /// Whether a copy of a MessageId received before carries the payloads the stored receipt
-    /// acknowledged. Duplicates are detected by MessageId (AS4-WIRE §5.4) and answered with the
-    /// original receipt; this only keeps an id reused for other payloads from getting it. The
-    /// digests of the payload references (`cid:`) are compared, not their URIs (a sender that
-    /// builds its retry again may give the parts new Content-IDs), nor the references to
-    /// eb:Messaging and the Body (signed again, they get new wsu:Ids and so other digests).
-    /// An unsigned copy has nothing to compare: the MessageId decides.
-    /// How a copy of a message received before compares with it, judged by the references our
-    /// stored receipt acknowledged and those the copy signed.
-    enum DuplicateKind: Equatable {
-        /// Signed the same way (or nothing signed): the stored receipt answers it.
-        case identical
-        /// The same payloads (digests) signed again, e.g. with new wsu:Ids or Content-IDs: a new
-        /// receipt must acknowledge this copy's references, or the sender, matching the receipt's
-        /// NonRepudiationInformation against what it signed (AS4 reception awareness), refuses it.
-        case resigned
-        /// Other payloads under the same MessageId.
-        case different
-    }
-
-    func duplicateKind(_ storedReceipt: Data, _ signature: SignatureInfo?) throws -> DuplicateKind {
-        guard let signature else { return .identical }
-        let stored = try AS4Message.read(try MessageInput.load(bytes: [UInt8](storedReceipt), contentType: MultipartWriter.soapContentType))
-        guard case .receipt(let receipt)? = stored.messaging.signals.first?.kind else { return .different }
-        let acknowledgedRefs = try ReceiptValidator.references(in: receipt).map { ($0.uri, $0.digestMethod, $0.digestValue) }
-        let signedRefs = signature.references.map { ($0.uri, $0.digestMethod, $0.digestValue) }
-        func digests(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
-            refs.filter { $0.uri.hasPrefix("cid:") }.map { $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
-        }
-        func all(_ refs: [(uri: String, method: String, value: [UInt8])]) -> [String] {
-            refs.map { $0.uri + " " + $0.method + " " + Data($0.value).base64EncodedString() }.sorted()
-        }
-        if all(acknowledgedRefs) == all(signedRefs) { return .identical }
-        return digests(acknowledgedRefs) == digests(signedRefs) ? .resigned : .different
-    }
-
-    /// The answer to a copy of a message already stored: never stored again; the stored receipt,
-    /// or a new one when the copy was signed again.
-    func answerDuplicate(_ message: AS4Message, original: StoredMessage, storedReceipt: Data, signature: SignatureInfo?, match: Match,
-                         fields: [String: String?], started: Date) throws -> [UInt8] {
-        // Only the party that sent it gets its receipt again (with an unsigned agreement there
-        // are no digests to compare, and the receipt copies the message).
-        guard let user = message.messaging.userMessage, original.metadata.fromParty == (user.from.ids.first?.description ?? "") else {
-            throw EbmsError(.valueInconsistent, "the MessageId was already received from another party")
-        }
-        var kind = try duplicateKind(storedReceipt, signature)
-        // A new receipt acknowledges this copy's header: it must say what the stored message
-        // says (parties, service, action, conversation, properties), or the sender would hold
-        // proof of receipt for a message never accepted.
-        if kind == .resigned, Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc) != original.metadata { kind = .different }
-        switch kind {
-        case .different:
-            throw EbmsError(.valueInconsistent, "the MessageId was already received with different content")
-        case .identical:
-            context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return [UInt8](storedReceipt)
-        case .resigned:
-            let receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
-            context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
-            return receipt
         }
     }
 

@@ -162,7 +162,7 @@ final class MailboxWorker: Sendable {
         for (messageId, event) in batch {
             switch (event.direction, event.status) {
             case (.inbound, .received):
-                try takeIn(messageId, retry: event.code == MessageEvent.intakeRetryRequestedCode ? event : nil)
+                try takeIn(messageId, row: event.rowId, retry: event.code == MessageEvent.intakeRetryRequestedCode ? event : nil)
             case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
             default: continue
             }
@@ -171,10 +171,11 @@ final class MailboxWorker: Sendable {
         return batch.count
     }
 
-    /// `retry`: the operator's request (`messages retry-intake`) this intake runs for, if any;
-    /// such a run is logged in one line with its outcome, so the log says who had it run again.
-    private func takeIn(_ id: String, retry: MessageEvent? = nil) throws {
-        guard let m = try context.store.findMessage(id: id, direction: .inbound), m.status == .received,
+    /// `row`: the message's row, which the event names (another party's message may have the
+    /// same id). `retry`: the operator's request (`messages retry-intake`) this intake runs for,
+    /// if any; such a run is logged in one line with its outcome, so the log says who had it run again.
+    private func takeIn(_ id: String, row: Int64, retry: MessageEvent? = nil) throws {
+        guard let m = try context.store.findInbound(id: id).first(where: { $0.rowId == row }), m.status == .received,
               m.metadata.service == EAddressMessages.service else { return }
         let exchange = DocumentExchange(context: context)
         let failure: IntakeFailure?
@@ -184,7 +185,7 @@ final class MailboxWorker: Sendable {
         default: return
         }
         guard let failure else {
-            _ = try settle(id) { try context.store.markHandedOver(messageId: id, at: Date()) }
+            _ = try settle(id) { try context.store.markHandedOver(rowId: row, at: Date()) }
             if let retry {
                 context.log.log(.info, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "taken in",
                                                           "requested": retry.detail])
@@ -205,7 +206,7 @@ final class MailboxWorker: Sendable {
                                                                 "reason": failure.reason])
         }
         // Counted by the round that marks it, once however often the intake was repeated.
-        if try settle(id, { try context.store.markIntakeFailed(messageId: id, error: failure.error, at: Date()) }) {
+        if try settle(id, { try context.store.markIntakeFailed(rowId: row, error: failure.error, at: Date()) }) {
             context.metrics.intakeFailed(reported: failure.report == .sent)
         }
         if let retry {

@@ -173,12 +173,12 @@ struct PullResponder {
     /// The party whose signing certificate signed the pull request, and that certificate.
     func authenticate(_ message: AS4Message) throws -> (party: Routing.Party, signer: Certificate) {
         let set = context.registry.current
-        let all = set.parties.flatMap { $0.certificates(role: .signing) }
+        let all = set.parties.flatMap { $0.allCertificates(role: .signing) }
         let verifier = SignatureVerifier(policy: .receiving, trust: try context.validator(pinned: all), candidates: all,
                                          expectedSigners: all, checkRevocation: !context.crls.isEmpty)
         let report = verifier.verify(message, attachments: [])
         if let error = report.error { throw error }
-        guard let signer = report.signer, let party = set.parties.first(where: { $0.certificates(role: .signing).contains(signer) }) else {
+        guard let signer = report.signer, let party = set.parties.first(where: { $0.allCertificates(role: .signing).contains(signer) }) else {
             throw EbmsError(.failedAuthentication, "the pull request is not signed by a known party")
         }
         return (party, signer)

@@ -50,17 +50,12 @@ final class SelfServicePModes: Sendable {
     }
 
     /// A registration lists its certificates without roles: the key usage tells them apart (no
-    /// key usage extension: either role). Among encryption certificates the newest valid one is
-    /// used (`Party.certificates(role:)` orders them so).
-    static func signs(_ c: Certificate) -> Bool {
-        guard let usage = c.keyUsage else { return true }
-        return usage.contains(.digitalSignature) || usage.contains(.nonRepudiation)
-    }
+    /// key usage extension: either role), by the rule message signatures are judged by
+    /// (`CertificatePurpose`). Among encryption certificates the newest valid one is used
+    /// (`Party.certificates(role:)` orders them so).
+    static func signs(_ c: Certificate) -> Bool { CertificatePurpose.signingRefusal(c) == nil }
 
-    static func encrypts(_ c: Certificate) -> Bool {
-        guard let usage = c.keyUsage else { return true }
-        return usage.contains(.keyEncipherment) || usage.contains(.keyAgreement)
-    }
+    static func encrypts(_ c: Certificate) -> Bool { CertificatePurpose.encryptionRefusal(c) == nil }
 
     private func build(base: PModeSet, template: String, us: String, store: any RegistrationStore,
                        directory: any AddressDirectoryStore, log: EventLog, now: Date) throws -> (set: PModeSet, validUntil: Date) {

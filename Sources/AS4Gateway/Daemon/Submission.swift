@@ -194,8 +194,10 @@ struct Outbound {
         if checkLegLimit, total > UInt64(match.leg.payload.maxMessageBytes) {
             throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; the agreement \(match.pmode.id) takes at most \(match.leg.payload.maxMessageBytes) bytes")
         }
-        // A reply (eb:RefToMessageId naming a message we received) continues its conversation.
-        let answered = try s.refToMessageId.flatMap { try context.store.findMessage(id: $0, direction: .inbound) }
+        // A reply (eb:RefToMessageId naming a message we received from them) continues its
+        // conversation; another party's message with that id is not what it answers.
+        let theirs = Set(them.partyIds.map(\.description))
+        let answered = try s.refToMessageId.flatMap { try context.store.findInbound(id: $0).first { theirs.contains($0.metadata.fromParty) } }
         let conversationId = s.conversationId ?? answered?.metadata.conversationId ?? Identifier.uuid()
         let user = UserMessage(
             mpc: match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,

@@ -6,6 +6,8 @@ import CZlib
 /// byte in. Deflate cannot exceed ~1032:1, so only a ratio well below that catches a bomb early;
 /// real documents (XML, PDF, CSV) stay far below 250:1, while a run of zeros reaches ~1000:1.
 /// Small outputs are never refused on ratio: a tiny, very compressible payload harms nobody.
+/// The receiving gateway sets no ratio (`InboundProcessor.gzipLimits`): the agreement's size
+/// bounds a payload, and genuine ones (a run of zeros) pass 250:1.
 public struct GzipLimits: Sendable, Equatable {
     public var maxOutputBytes: UInt64 = 1 << 30
     /// nil: no ratio limit.

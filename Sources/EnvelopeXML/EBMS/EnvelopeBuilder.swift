@@ -37,7 +37,7 @@ public enum EnvelopeBuilder {
     }
 
     /// `fault` goes into the Body (written in canonical form like the rest, so still digested as
-    /// built); its env:NotUnderstood blocks follow eb:Messaging in the Header, outside what is signed.
+    /// built); its header blocks (env:NotUnderstood, Upgrade) follow eb:Messaging in the Header, outside what is signed.
     public static func build(_ messaging: Messaging, bodyId: String? = nil, soapVersion: SOAPVersion = .soap12,
                              fault: SOAPFault? = nil) -> BuiltEnvelope {
         let env = soapVersion == .soap12 ? "env" : "S11"
@@ -48,7 +48,7 @@ public enum EnvelopeBuilder {
         let mStart = w.bytes.count
         writeMessaging(messaging, soapPrefix: env, soapVersion: soapVersion, into: &w)
         let mEnd = w.bytes.count
-        fault?.writeNotUnderstood(soapPrefix: env, soapVersion: soapVersion, into: &w)
+        fault?.writeHeaderBlocks(soapPrefix: env, soapVersion: soapVersion, into: &w)
         w.close("\(env):Header")
         let bStart = w.bytes.count
         // Canonical order: xmlns declarations by prefix, then wsu:Id.

@@ -20,7 +20,8 @@ public enum EnvelopeParser {
         }
         var findings: [ProfileFinding] = []
         if version == .soap11 {
-            findings.append(ProfileFinding(.policyNoncompliance, "SOAP 1.1 envelope: the eDelivery AS4 profile requires SOAP 1.2"))
+            // PMode[].Protocol.SOAPVersion is 1.2 in eDelivery: a P-Mode mismatch, not a security one.
+            findings.append(ProfileFinding(.processingModeMismatch, "SOAP 1.1 envelope: the eDelivery AS4 profile requires SOAP 1.2"))
         }
         let soapChildren = root.children
         let headers = soapChildren.filter { $0.isElement("Header", version.namespace) }
@@ -130,15 +131,31 @@ public enum EnvelopeParser {
         return MessageInfo(timestamp: ts, messageId: id, refToMessageId: ref)
     }
 
+    /// The longest eb:MessageId or eb:RefToMessageId accepted, in characters (Unicode scalars).
+    /// ebMS3 sets no bound, but every id is stored, logged, echoed in receipts and errors and
+    /// shown to operators; 255 is what Domibus accepts, so no partner id that interoperates
+    /// today is refused, and ids we make (a UUID and our party) stay far below it.
+    public static let maxMessageIdLength = 255
+
     /// What a receiver accepts as eb:MessageId or eb:RefToMessageId; senders check their ids
-    /// with it before anything is sealed.
+    /// with it before anything is sealed (the operators' `/submit`, `as4gw send --message-id`).
     public static func checkMessageId(_ id: String, _ name: String) throws(EbmsError) {
         guard !id.isEmpty else { throw invalid("eb:\(name) is empty") }
+        let length = id.unicodeScalars.count
+        guard length <= maxMessageIdLength else {
+            // Not echoed: the id is what is too long for a reason, a log line or a receipt.
+            throw invalid("eb:\(name) is \(length) characters long; at most \(maxMessageIdLength) are accepted")
+        }
         if id.hasPrefix("<") || id.hasSuffix(">") {
             throw invalid("eb:\(name) \"\(id)\" must not be enclosed in angle brackets")
         }
-        if id.unicodeScalars.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
+        // An RFC 5322 msg-id has neither; both would reach log lines, terminals and the DMS raw
+        // (a line separator splits a log line, a bidi override reorders what an operator reads).
+        if id.unicodeScalars.contains(where: \.properties.isWhitespace) {
             throw invalid("eb:\(name) contains white space")
+        }
+        if let c = id.unicodeScalars.first(where: { [.control, .format].contains($0.properties.generalCategory) }) {
+            throw invalid("eb:\(name) contains the control or format character U+\(String(c.value, radix: 16, uppercase: true))")
         }
     }
 

@@ -12,6 +12,9 @@ public struct SOAPFault: Sendable, Equatable {
         /// A header block aimed at us with mustUnderstand that we do not process (SOAP 1.2 Part 1
         /// §5.4.8; SOAP 1.1 MustUnderstand).
         case mustUnderstand
+        /// An envelope of a SOAP version we do not process (SOAP 1.2 Part 1 §5.4.7, Appendix A):
+        /// answered in the sender's version, with an Upgrade header block naming SOAP 1.2.
+        case versionMismatch
     }
 
     public var code: Code
@@ -26,9 +29,18 @@ public struct SOAPFault: Sendable, Equatable {
         self.notUnderstood = notUnderstood
     }
 
-    /// The env:NotUnderstood header blocks (SOAP 1.2 only: 1.1 has none). Each declares the
-    /// prefix its qname attribute uses on itself, so the QName resolves whatever surrounds it.
-    func writeNotUnderstood(soapPrefix env: String, soapVersion: SOAPVersion, into w: inout XMLWriter) {
+    /// The fault's header blocks: for a VersionMismatch the Upgrade block naming the envelope we
+    /// support (SOAP 1.2 Part 1 §5.4.7, in the SOAP 1.2 namespace whatever the envelope's), else
+    /// the env:NotUnderstood blocks (SOAP 1.2 only: 1.1 has none). Each declares the prefix its
+    /// qname attribute uses on itself, so the QName resolves whatever surrounds it.
+    func writeHeaderBlocks(soapPrefix env: String, soapVersion: SOAPVersion, into w: inout XMLWriter) {
+        if code == .versionMismatch {
+            w.open("upg:Upgrade", [("xmlns:upg", NS.soap12)])
+            w.open("upg:SupportedEnvelope", [("xmlns:ns1", NS.soap12), ("qname", "ns1:Envelope")])
+            w.close("upg:SupportedEnvelope")
+            w.close("upg:Upgrade")
+            return
+        }
         guard soapVersion == .soap12 else { return }
         for (n, block) in notUnderstood.enumerated() {
             let (qname, declaration) = block.qualifiedName(avoiding: env, fallback: "ns\(n + 1)")
@@ -43,16 +55,26 @@ public struct SOAPFault: Sendable, Equatable {
         switch soapVersion {
         case .soap12:
             w.open("\(env):Code")
-            w.element("\(env):Value", text: "\(env):" + (code == .sender ? "Sender" : code == .receiver ? "Receiver" : "MustUnderstand"))
+            w.element("\(env):Value", text: "\(env):" + name(soap11: false))
             w.close("\(env):Code")
             w.open("\(env):Reason")
             w.element("\(env):Text", [("xml:lang", "en")], text: reason)
             w.close("\(env):Reason")
         case .soap11:
-            w.element("faultcode", text: "\(env):" + (code == .sender ? "Client" : code == .receiver ? "Server" : "MustUnderstand"))
+            w.element("faultcode", text: "\(env):" + name(soap11: true))
             w.element("faultstring", text: reason)
         }
         w.close("\(env):Fault")
+    }
+
+    /// The fault code's local name in SOAP 1.2 or 1.1.
+    private func name(soap11: Bool) -> String {
+        switch code {
+        case .sender: return soap11 ? "Client" : "Sender"
+        case .receiver: return soap11 ? "Server" : "Receiver"
+        case .mustUnderstand: return "MustUnderstand"
+        case .versionMismatch: return "VersionMismatch"
+        }
     }
 }
 
@@ -75,7 +97,8 @@ extension SOAPFault {
             }
             let local = code.map { String($0.split(separator: ":").last ?? "") } ?? ""
             let text = [code, reason].compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.joined(separator: " ")
-            return SOAPFault(code: local == "MustUnderstand" ? .mustUnderstand : ["Sender", "Client"].contains(local) ? .sender : .receiver,
+            let kinds: [String: Code] = ["MustUnderstand": .mustUnderstand, "VersionMismatch": .versionMismatch, "Sender": .sender, "Client": .sender]
+            return SOAPFault(code: kinds[local] ?? .receiver,
                              reason: String((text.isEmpty ? "(no reason given)" : text).prefix(500)))
         }
         return nil

@@ -86,6 +86,7 @@ public enum MessageInput {
             case .body:
                 break
             }
+            try MultipartRelated.refuseRepeatedFields(headers, context: "message headers")
             if let ct = headers["Content-Type"] { mediaType = try MediaType.parse(ct) }
             if let ce = headers["Content-Encoding"], ce.trimmingASCIISpace().lowercased() != "identity" {
                 throw EbmsError(.mimeInconsistency, "HTTP Content-Encoding \"\(ce)\" is not supported")

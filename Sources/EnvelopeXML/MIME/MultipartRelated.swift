@@ -97,6 +97,7 @@ public struct MultipartRelated: Sendable, Equatable {
             }
             let context = "MIME part \(number)"
             let (headers, bodyStart) = try scan.scanner.readHeaderBlock(at: headerPos, limits: limits, context: context)
+            try refuseRepeatedFields(headers, context: context)
 
             let cid = headers["Content-ID"].map(ContentID.normalize)
             if let cid {
@@ -147,6 +148,17 @@ public struct MultipartRelated: Sendable, Equatable {
         guard Self.soapRootTypes.contains(rootType.essence) else {
             throw EbmsError(.mimeInconsistency,
                             "root MIME part is \(rootType.essence), not a SOAP envelope (application/soap+xml or text/xml)")
+        }
+    }
+
+    /// The part fields RFC 2045 allows once each: a part with two of one is refused, since two
+    /// readers (a scanner in front of us, the backend) could each take another one and see other
+    /// content, another type or another identity than the one we verified.
+    static let singleFields = ["Content-Type", "Content-Transfer-Encoding", "Content-ID"]
+
+    static func refuseRepeatedFields(_ headers: MIMEHeaders, context: String) throws {
+        for name in singleFields where headers.values(for: name).count > 1 {
+            throw EbmsError(.mimeInconsistency, "\(context): the \(name) header appears \(headers.values(for: name).count) times (RFC 2045 allows it once)")
         }
     }
 

@@ -42,7 +42,8 @@ public struct Party: Sendable, Equatable {
             .sorted { $0.notBefore > $1.notBefore }
     }
 
-    /// Every loaded certificate of `role`, valid or not, in file order.
+    /// Every loaded certificate of `role`, valid or not, in file order. What a signature is
+    /// verified against: the verifier refuses one that expired or is not valid yet, and says so.
     public func allCertificates(role: CertificateRole) -> [Certificate] {
         (certificates[role] ?? []).map(\.certificate)
     }
