@@ -452,8 +452,11 @@ struct DocumentExchange {
                     let relayed = step.decision ?? (step.status == .failed
                         ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
                     // The reading time relayed is the one recorded here (bounded by ReportedReadingTime), so
-                    // the origin never holds a time this hub refused to believe.
-                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: update.retrievedAt)
+                    // the origin never holds a time this hub refused to believe. An answer carries it too:
+                    // relayed apart, the answer may reach the origin before the reading, which the origin
+                    // then records first from it (as it does with an answer from the serving access point).
+                    let readTime = update.retrievedAt ?? (step.status == .failed ? nil : readAt?.recorded ?? r.retrievedAt)
+                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: readTime)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
                     context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,
