@@ -100,7 +100,8 @@ final class PostgresHubNodesTests: XCTestCase {
         let (_, second) = try Self.hubOfTwoNodes(h, server)
         let mailbox = try PostgresMailboxStore(url: server.url, schema: .migrate)
         _ = try mailbox.insertDocument(NewDocument(messageId: "doc-1@gw-b", connection: "company", idempotencyKey: nil, sender: Self.company,
-                                                   metadata: "{}", originParty: nil, originMessageId: nil, files: [],
+                                                   metadata: "{\"sender\": \"\(Self.company)\", \"recipients\": [\"\(Self.sender)\"], \"subject\": \"s\"}",
+                                                   originParty: nil, originMessageId: nil, files: [],
                                                    recipients: [.init(address: Self.sender, route: .remote, status: .submitted, party: "gw-a",
                                                                       as4MessageId: "requeue-1@gw-b")]),
                                        notifications: [], at: Date())
