@@ -11,6 +11,12 @@ class SealingTestCase: XCTestCase {
     var certs: String { harness.pmodeDirectory + "/certs" }
     /// The body of the last answer `post` got.
     var lastReply = ""
+    /// The reason the last answer's error signal gives (its eb:Description).
+    var lastReason: String {
+        guard let start = lastReply.range(of: "<eb:Description"), let open = lastReply.range(of: ">", range: start.upperBound..<lastReply.endIndex),
+              let close = lastReply.range(of: "</eb:Description>", range: open.upperBound..<lastReply.endIndex) else { return "" }
+        return String(lastReply[open.upperBound..<close.lowerBound])
+    }
 
     override func setUpWithError() throws {
         harness = try GatewayHarness()
@@ -341,6 +347,32 @@ final class HeaderBlockRoleTests: SealingTestCase {
         XCTAssertEqual(otherStatus, 500)
         XCTAssertNotNil(otherError)
         try assertNothingStored("elsewhere@test")
+    }
+
+    func testASecurityHeaderForAnotherRoleIsNotOurs() throws {
+        // Beside ours, a Security block for an intermediary, or for no one: not ours to process
+        // or count, so the message is received as if it were absent (SOAP 1.2 Part 1 §2.2).
+        for (n, role) in ["urn:some:intermediary", "http://www.w3.org/2003/05/soap-envelope/role/none"].enumerated() {
+            let id = "other-role-\(n)@test"
+            let (status, error) = try post(try seal(id: id)) { text in
+                text = text.replacingOccurrences(of: "</env:Header>", with: "<wsse:Security xmlns:wsse=\"\(NS.wsse)\" env:role=\"\(role)\">"
+                                                  + "<wsse:UsernameToken><wsse:Username>someone</wsse:Username></wsse:UsernameToken>"
+                                                  + "</wsse:Security></env:Header>")
+            }
+            XCTAssertEqual(status, 200, lastReply)
+            XCTAssertNil(error, role)
+        }
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        XCTAssertNotNil(try store.findMessage(id: "other-role-0@test", direction: .inbound))
+        // Two blocks for us (no role and `next` both target the ultimate receiver) stay refused.
+        let (status, error) = try post(try seal(id: "two-for-us@test")) { text in
+            text = text.replacingOccurrences(of: "</env:Header>", with: "<wsse:Security xmlns:wsse=\"\(NS.wsse)\" "
+                                              + "env:role=\"http://www.w3.org/2003/05/soap-envelope/role/next\"></wsse:Security></env:Header>")
+        }
+        XCTAssertEqual(status, 500)
+        XCTAssertEqual(error, "EBMS:0103", lastReply)
+        XCTAssertEqual(lastReason, "the message carries 2 wsse:Security headers")
     }
 }
 
