@@ -135,7 +135,7 @@ public struct SignatureVerifier {
 
         checkCoverage(message, covered: covered, coveredParts: coveredParts, &report)
         checkCertificate(at: time, &report)
-        checkTimestamp(header.timestamp, signedIds: covered, ids: ids, at: time, &report)
+        checkTimestamp(header.timestamp, signed: covered, at: time, &report)
         return report
     }
 
@@ -270,10 +270,12 @@ public struct SignatureVerifier {
         }
     }
 
-    func checkTimestamp(_ ts: SecurityTimestamp?, signedIds: Set<XMLElement>, ids: IdentifierIndex, at time: Date,
-                        _ report: inout SignatureReport) {
+    /// A wsu:Timestamp is signed only when a reference resolved to that very element (by node,
+    /// as eb:Messaging and the Body are judged): an Id, or the lack of one, proves nothing. One
+    /// that is present unsigned is refused, since nothing vouches for its times.
+    func checkTimestamp(_ ts: SecurityTimestamp?, signed: Set<XMLElement>, at time: Date, _ report: inout SignatureReport) {
         guard let ts else { return }
-        if let id = ts.id, let element = ids.element(for: id), !signedIds.contains(element) {
+        if !signed.contains(ts.element) {
             report.fail(EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed"))
         }
         if let created = ts.created, created.date.timeIntervalSince(time) > policy.clockSkew {

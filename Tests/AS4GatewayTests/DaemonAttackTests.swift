@@ -396,6 +396,27 @@ extension DaemonAttackTests {
         XCTAssertEqual(bracketError, "EBMS:0009")
         XCTAssertFalse(lastReply.contains("refToMessageInError"), lastReply)
     }
+
+    /// A wsu:Timestamp that no reference signed vouches for nothing, Id or not (it cannot be
+    /// signed without one): refused, never taken as if signed.
+    func testAnUnsignedTimestampIsRefusedWithOrWithoutAnId() throws {
+        let now = Date()
+        func timestamp(_ attributes: String) -> String {
+            "<wsu:Timestamp \(attributes)><wsu:Created>\(Timestamp(now - 5).lexical)</wsu:Created>"
+                + "<wsu:Expires>\(Timestamp(now + 300).lexical)</wsu:Expires></wsu:Timestamp>"
+        }
+        for (n, attributes) in ["", "wsu:Id=\"TS-unsigned\""].enumerated() {
+            let id = "unsigned-timestamp-\(n)@test"
+            let (status, error) = try post(try seal(id: id)) { text in
+                guard let start = text.range(of: "<wsse:Security "), let end = text.range(of: ">", range: start.upperBound..<text.endIndex) else { return }
+                text.insert(contentsOf: timestamp(attributes), at: end.upperBound)
+            }
+            XCTAssertEqual(status, 500, attributes)
+            XCTAssertEqual(error, "EBMS:0103", lastReply)
+            XCTAssertEqual(lastReason, "wsu:Timestamp is present but not signed")
+            try assertNothingStored(id)
+        }
+    }
 }
 
 /// The receiver's own check of the agreement's size limit, whatever the sender checked: a
