@@ -28,15 +28,18 @@ class SealingTestCase: XCTestCase {
 
     /// A message gw-a could really send to gw-b under the test P-Mode, written by `as4gw seal`.
     /// `extra`: more `seal` arguments (e.g. `--property K=V`).
+    /// `action`/`pmode`: another leg of the test P-Modes; `compress: false` leaves the XML
+    /// document an XML attachment (digested through its canonical form).
     func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true, content: String? = nil,
+              action: String = "DeliverDocument", pmode: String = "gw-a-to-gw-b-0", compress: Bool = true,
               extra: [String] = []) throws -> String {
         let out = harness.root.appendingPathComponent("\(id).mime").path
         let doc = try harness.file("\(id).xml", Array("<doc>\(content ?? id)</doc>".utf8))
         let pdf = try harness.file("\(id).pdf", (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         var args = ["seal", "--message-id", id, "--from", "gw-a", "--from-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
                     "--from-role", "urn:as4gw:roles:sender", "--to", "gw-b", "--to-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
-                    "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", "DeliverDocument",
-                    "--agreement", "urn:as4gw:agreements:test", "--pmode", "gw-a-to-gw-b-0", "--compress",
+                    "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", action,
+                    "--agreement", "urn:as4gw:agreements:test", "--pmode", pmode] + (compress ? ["--compress"] : []) + [
                     "--sign-key", signKey ?? certs + "/gw-a.signing.key", "--sign-cert", signCert ?? certs + "/gw-a.signing.pem",
                     "--out", out] + extra + [doc, pdf]
         if encrypt { args += ["--encrypt-cert", certs + "/gw-b.encryption.pem"] }
