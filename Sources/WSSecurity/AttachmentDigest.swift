@@ -6,7 +6,9 @@ import EnvelopeXML
 /// get CRLF line endings, everything else (gzip, octet-stream, PDF...) is digested as is,
 /// streaming, so a 200 MB part costs one 64 KiB buffer.
 public enum AttachmentDigest {
-    public static func digest(_ body: PartBody, mediaType: MediaType?, algorithm: DigestAlgorithm) throws(EbmsError) -> [UInt8] {
+    /// `xmlLimits` bound an XML part's parse (its tree costs many times its size).
+    public static func digest(_ body: PartBody, mediaType: MediaType?, algorithm: DigestAlgorithm,
+                              xmlLimits: XMLLimits = .payload) throws(EbmsError) -> [UInt8] {
         do {
             let context = try DigestContext(algorithm: algorithm)
             switch Kind(mediaType) {
@@ -14,7 +16,7 @@ public enum AttachmentDigest {
                 let bytes = try body.readAll()
                 let document: XMLDocument
                 do {
-                    document = try XMLDocument(parsing: bytes, limits: .payload)
+                    document = try XMLDocument(parsing: bytes, limits: xmlLimits)
                 } catch {
                     throw EbmsError(.failedAuthentication, "XML attachment cannot be canonicalised: \(error)")
                 }

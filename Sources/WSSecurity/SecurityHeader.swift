@@ -44,7 +44,10 @@ public struct SignatureInfo {
     public var keyReference: KeyReference?
 }
 
-public struct SecurityTimestamp: Sendable {
+public struct SecurityTimestamp {
+    /// The `wsu:Timestamp` itself: it counts as signed only when a reference resolved to this
+    /// very node, whatever Id it carries (or lacks).
+    public var element: XMLElement
     public var id: String?
     public var created: Timestamp?
     public var expires: Timestamp?
@@ -80,7 +83,7 @@ public struct SecurityHeader {
                     guard let t = Timestamp(lexical: e.trimmedText) else { throw policy("wsu:\(name) is not an xsd:dateTime") }
                     return t
                 }
-                header.timestamp = SecurityTimestamp(id: wsuId(child), created: try time("Created"), expires: try time("Expires"))
+                header.timestamp = SecurityTimestamp(element: child, id: wsuId(child), created: try time("Created"), expires: try time("Expires"))
             case (NS.xenc, "EncryptedKey"):
                 header.encryptedKeys.append(try EncryptedKeyInfo.read(child))
             case (NS.xenc, "EncryptedData"):

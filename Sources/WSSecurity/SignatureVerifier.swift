@@ -8,6 +8,14 @@ import Foundation
 /// cannot stand in) and every attachment a PartInfo names, identifiers must be unique, and the
 /// signing certificate must chain to the truststore, be valid at the evaluation time, not be
 /// revoked, be fit to sign (`CertificatePurpose`), and be the expected party's when one is given.
+///
+/// In two phases, so that a message nobody we trust signed costs no more than its envelope:
+/// `authenticate` judges what SignedInfo alone decides (algorithms, each reference's form) and the
+/// signer (the key, the SignatureValue over the canonical SignedInfo, which never depends on
+/// decrypted parts, and the expected party's trusted, valid certificate). Only a signature that
+/// passes reaches `checkReferences`, which resolves and digests each reference (attachments after
+/// decryption; an XML attachment is parsed into a tree for its canonical form) and judges
+/// coverage and the wsu:Timestamp. `verify` runs both.
 public struct SignatureVerifier {
     /// References a SignedInfo may hold besides one per attachment (eb:Messaging, the Body, a
     /// Timestamp, a BinarySecurityToken, and room for what other implementations add).
@@ -20,6 +28,13 @@ public struct SignatureVerifier {
     /// When set, the signer must be one of these (the sending party's certificates).
     public var expectedSigners: [Certificate]?
     public var checkRevocation: Bool
+    /// Bounds for an XML attachment parsed to be canonicalised for its digest.
+    public var attachmentXMLLimits: XMLLimits = .attachment
+    /// Whether the references of a signature that did not authenticate are still resolved and
+    /// digested, for a report of every reference: `as4gw verify`, where an operator examines one
+    /// message. Never on a listener, where the sender of an unauthenticated message would choose
+    /// how much we parse.
+    public var examinesUnauthenticated = false
 
     public init(policy: SecurityPolicy, trust: CertificateValidator?, candidates: [Certificate] = [],
                 expectedSigners: [Certificate]? = nil, checkRevocation: Bool = false) {
@@ -30,6 +45,7 @@ public struct SignatureVerifier {
         self.checkRevocation = checkRevocation
     }
 
+    /// Both phases, for a message whose parts are at hand.
     /// - Parameters:
     ///   - attachments: the message's parts after decryption (`AttachmentDecryptor`); parts still
     ///     encrypted are reported unverifiable.
@@ -41,17 +57,25 @@ public struct SignatureVerifier {
     public func verify(_ message: AS4Message, attachments: [MIMEPart], encryptedContentIDs: Set<String> = [],
                        at time: Date = Date(), header preread: SecurityHeader? = nil,
                        identifiers: IdentifierIndex? = nil) -> SignatureReport {
-        var report = SignatureReport()
-        report.evaluatedAt = time
+        checkReferences(authenticate(message, at: time, header: preread, identifiers: identifiers),
+                        attachments: attachments, encryptedContentIDs: encryptedContentIDs)
+    }
+
+    /// The first phase: the Security header for the ultimate receiver, its one signature, the
+    /// algorithms, the form of every reference (how many, URIs, transforms), the signer's key and
+    /// the SignatureValue, and the signer's certificate. Nothing a reference points at is read.
+    public func authenticate(_ message: AS4Message, at time: Date = Date(), header preread: SecurityHeader? = nil,
+                             identifiers: IdentifierIndex? = nil) -> SignatureAuthentication {
+        var result = SignatureAuthentication(message: message, time: time)
         let envelope = message.envelope
-        let securityHeaders = envelope.securityHeaders.filter { isForUltimateReceiver($0, envelope.soapVersion) }
-        guard securityHeaders.count <= 1 else {
-            report.fail(EbmsError(.policyNoncompliance, "more than one wsse:Security header for the ultimate receiver"))
-            return report
+        // Only the blocks aimed at us (ParsedEnvelope.securityHeaders): another role's are not ours.
+        guard envelope.securityHeaders.count <= 1 else {
+            result.report.fail(EbmsError(.policyNoncompliance, "more than one wsse:Security header for the ultimate receiver"))
+            return result
         }
-        guard let securityElement = securityHeaders.first else {
-            report.fail(EbmsError(.policyNoncompliance, "the message carries no wsse:Security header: it is not signed"))
-            return report
+        guard let securityElement = envelope.securityHeaders.first else {
+            result.report.fail(EbmsError(.policyNoncompliance, "the message carries no wsse:Security header: it is not signed"))
+            return result
         }
         let header: SecurityHeader
         do {
@@ -61,89 +85,105 @@ public struct SignatureVerifier {
                 header = try SecurityHeader.read(securityElement)
             }
         } catch {
-            report.fail(error)
-            return report
+            result.report.fail(error)
+            return result
         }
+        result.header = header
         guard header.signatures.count == 1, let signature = header.signatures.first else {
-            report.fail(EbmsError(header.signatures.isEmpty ? .policyNoncompliance : .failedAuthentication,
-                                  header.signatures.isEmpty ? "the message is not signed" : "more than one ds:Signature in wsse:Security"))
-            return report
+            result.report.fail(EbmsError(header.signatures.isEmpty ? .policyNoncompliance : .failedAuthentication,
+                                         header.signatures.isEmpty ? "the message is not signed" : "more than one ds:Signature in wsse:Security"))
+            return result
         }
-        report.signatureMethod = signature.signatureMethod
-        report.canonicalizationMethod = signature.canonicalizationMethod
-        report.digestMethods = signature.references.map(\.digestMethod)
+        result.report.signatureMethod = signature.signatureMethod
+        result.report.canonicalizationMethod = signature.canonicalizationMethod
+        result.report.digestMethods = signature.references.map(\.digestMethod)
 
         // Algorithms first: nothing is computed with an algorithm the policy does not allow.
-        checkAlgorithms(signature, &report)
+        checkAlgorithms(signature, &result.report)
 
-        let ids: IdentifierIndex
-        do {
-            if let identifiers { ids = identifiers } else { ids = try IdentifierIndex(document: envelope.document) }
+        do throws(EbmsError) {
+            if let identifiers { result.identifiers = identifiers } else { result.identifiers = try IdentifierIndex(document: envelope.document) }
         } catch {
-            report.fail(error)
-            return report
+            result.report.fail(error)
+            return result
         }
 
-        let partsByID = Dictionary(attachments.compactMap { p in p.contentID.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
         // One reference per signed thing: eb:Messaging, the Body, each attachment, perhaps a
-        // Timestamp or a token. Each costs a canonicalisation or a digest of an attachment, so an
-        // unsigned message must not choose how many: a SignedInfo with thousands of them is
-        // refused before any is computed, and so is the first URI named twice.
-        let maxReferences = attachments.count + Self.referencesBesideAttachments
+        // Timestamp or a token. Each costs a canonicalisation or a digest of an attachment, so a
+        // signature must not choose how many: a SignedInfo with thousands of them is refused, and
+        // so is the first URI named twice.
+        let attachmentCount = message.attachments.count
+        let maxReferences = attachmentCount + Self.referencesBesideAttachments
         guard signature.references.count <= maxReferences else {
-            report.fail(EbmsError(.failedAuthentication, "SignedInfo has \(signature.references.count) references; "
-                                  + "at most \(maxReferences) for a message with \(attachments.count) attachment(s)"))
-            return report
+            result.report.fail(EbmsError(.failedAuthentication, "SignedInfo has \(signature.references.count) references; "
+                                         + "at most \(maxReferences) for a message with \(attachmentCount) attachment(s)"))
+            return result
         }
         var seenURIs: Set<String> = []
-        var covered: Set<XMLElement> = []
-        var coveredParts: Set<String> = []
         for ref in signature.references {
             if !seenURIs.insert(ref.uri).inserted {
-                report.fail(EbmsError(.failedAuthentication, "ds:Reference URI \(ref.uri) appears twice"))
-                return report
+                result.report.fail(EbmsError(.failedAuthentication, "ds:Reference URI \(ref.uri) appears twice"))
+                return result
             }
-            let status = checkReference(ref, ids: ids, signatureElement: signature.element, parts: partsByID,
-                                        encrypted: encryptedContentIDs, covered: &covered, coveredParts: &coveredParts, &report)
-            report.references.append(.init(uri: ref.uri, digestMethod: ref.digestMethod, status: status))
+            if let error = formProblem(ref)?.error { result.report.fail(error) }
         }
+        result.signature = signature
 
         // SignatureValue over the canonical SignedInfo, with the key the KeyInfo names.
         let resolver = KeyResolver(tokens: header.tokens, candidates: candidates + (trust?.trustStore.anchors ?? []) + (trust?.trustStore.intermediates ?? []))
         do throws(EbmsError) {
             let resolved = try resolver.resolve(signature.keyReference)
-            report.signer = resolved.certificate
-            report.signerChain = resolved.chain
+            result.report.signer = resolved.certificate
+            result.report.signerChain = resolved.chain
             guard let key = try? resolved.certificate.publicKey else {
                 throw EbmsError(.failedAuthentication, "the signer certificate holds no usable public key")
             }
-            report.signatureValueValid = try checkSignatureValue(signature, key: key)
-            if report.signatureValueValid == false {
-                report.fail(EbmsError(.failedAuthentication, "the SignatureValue does not verify with the signer's key"))
+            result.report.signatureValueValid = try checkSignatureValue(signature, key: key)
+            if result.report.signatureValueValid == false {
+                result.report.fail(EbmsError(.failedAuthentication, "the SignatureValue does not verify with the signer's key"))
             }
         } catch {
-            report.fail(error)
+            result.report.fail(error)
         }
+        checkCertificate(at: time, &result.report)
+        return result
+    }
 
-        for (i, ref) in report.references.enumerated() {
+    /// The second phase, for a signature that authenticated: every reference resolved and
+    /// digested (`attachments` as decrypted), coverage, and the wsu:Timestamp. A report that
+    /// already failed is returned as it is, unless `examinesUnauthenticated`.
+    public func checkReferences(_ authentication: SignatureAuthentication, attachments: [MIMEPart],
+                                encryptedContentIDs: Set<String> = []) -> SignatureReport {
+        var report = authentication.report
+        guard let signature = authentication.signature, let ids = authentication.identifiers,
+              report.error == nil || examinesUnauthenticated else { return report }
+        let message = authentication.message
+        let partsByID = Dictionary(attachments.compactMap { p in p.contentID.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        var covered: Set<XMLElement> = []
+        var coveredParts: Set<String> = []
+        for ref in signature.references {
+            let status: SignatureReport.ReferenceStatus
+            if let problem = formProblem(ref) {
+                status = .invalid(problem.reason)
+            } else {
+                status = digestReference(ref, ids: ids, signatureElement: signature.element, parts: partsByID,
+                                         encrypted: encryptedContentIDs, covered: &covered, coveredParts: &coveredParts)
+            }
+            report.references.append(.init(uri: ref.uri, digestMethod: ref.digestMethod, status: status))
+        }
+        for ref in report.references {
             switch ref.status {
             case .digestMismatch: report.fail(EbmsError(.failedAuthentication, "digest mismatch for \(ref.uri)", detail: ref.uri))
-            case .invalid(let why): report.fail(EbmsError(.failedAuthentication, why, detail: report.references[i].uri))
+            case .invalid(let why): report.fail(EbmsError(.failedAuthentication, why, detail: ref.uri))
             case .valid, .unverifiable: break
             }
         }
-
         checkCoverage(message, covered: covered, coveredParts: coveredParts, &report)
-        checkCertificate(at: time, &report)
-        checkTimestamp(header.timestamp, signedIds: covered, ids: ids, at: time, &report)
+        checkTimestamp(authentication.header?.timestamp, signed: covered, at: report.evaluatedAt, &report)
         return report
     }
 
     // MARK: - steps
-
-    func isForUltimateReceiver(_ security: XMLElement, _ version: SOAPVersion) -> Bool {
-        SOAPRole.targetsUltimateReceiver(security, version)
-    }
 
     func checkAlgorithms(_ signature: SignatureInfo, _ report: inout SignatureReport) {
         if signature.canonicalizationMethod != Alg.excC14N {
@@ -163,17 +203,37 @@ public struct SignatureVerifier {
         }
     }
 
-    func checkReference(_ ref: ReferenceInfo, ids: IdentifierIndex, signatureElement: XMLElement, parts: [String: MIMEPart],
-                        encrypted: Set<String>, covered: inout Set<XMLElement>, coveredParts: inout Set<String>,
-                        _ report: inout SignatureReport) -> SignatureReport.ReferenceStatus {
-        guard policy.digestAlgorithms.contains(ref.digestMethod), let digest = DigestAlgorithm(xmlURI: ref.digestMethod) else {
-            return .invalid("digest algorithm \(ref.digestMethod) refused")
+    /// Why a reference will not be resolved, judged from SignedInfo alone: its digest algorithm
+    /// (already reported by `checkAlgorithms`), its transforms, or a URI that is neither `#id` nor
+    /// `cid:`. `reason` is the reference's status, `error` the refusal it adds. Nil: it may be digested.
+    func formProblem(_ ref: ReferenceInfo) -> (reason: String, error: EbmsError?)? {
+        guard policy.digestAlgorithms.contains(ref.digestMethod), DigestAlgorithm(xmlURI: ref.digestMethod) != nil else {
+            return ("digest algorithm \(ref.digestMethod) refused", nil)
         }
         if ref.uri.hasPrefix("#") {
             guard ref.transforms.count == 1, ref.transforms[0].algorithm == Alg.excC14N else {
-                report.fail(EbmsError(.policyNoncompliance, "\(ref.uri): same-document references allow exactly one exclusive C14N transform"))
-                return .invalid("transforms not allowed")
+                return ("transforms not allowed",
+                        EbmsError(.policyNoncompliance, "\(ref.uri): same-document references allow exactly one exclusive C14N transform"))
             }
+            return nil
+        }
+        if ref.uri.hasPrefix("cid:") {
+            guard ref.transforms.map(\.algorithm) == [Alg.attachmentContentSignature] else {
+                return ("transforms not allowed",
+                        EbmsError(.policyNoncompliance, "\(ref.uri): attachment references need exactly the Attachment-Content-Signature-Transform"))
+            }
+            return nil
+        }
+        return ("only #id and cid: references are allowed",
+                EbmsError(.policyNoncompliance, "reference to \(ref.uri.isEmpty ? "the whole document" : "the external URI \(ref.uri)") is not allowed"))
+    }
+
+    /// The digest verdict of a reference whose form `formProblem` accepted.
+    func digestReference(_ ref: ReferenceInfo, ids: IdentifierIndex, signatureElement: XMLElement, parts: [String: MIMEPart],
+                         encrypted: Set<String>, covered: inout Set<XMLElement>,
+                         coveredParts: inout Set<String>) -> SignatureReport.ReferenceStatus {
+        guard let digest = DigestAlgorithm(xmlURI: ref.digestMethod) else { return .invalid("digest algorithm \(ref.digestMethod) refused") }
+        if ref.uri.hasPrefix("#") {
             let id = String(ref.uri.dropFirst())
             guard let target = ids.element(for: id) else { return .invalid("reference target \(ref.uri) does not exist") }
             if signatureElement.isInSubtree(of: target) || target.isInSubtree(of: signatureElement) {
@@ -188,24 +248,17 @@ public struct SignatureVerifier {
                 return .invalid("\(ref.uri) cannot be canonicalised")
             }
         }
-        if ref.uri.hasPrefix("cid:") {
-            guard ref.transforms.map(\.algorithm) == [Alg.attachmentContentSignature] else {
-                report.fail(EbmsError(.policyNoncompliance, "\(ref.uri): attachment references need exactly the Attachment-Content-Signature-Transform"))
-                return .invalid("transforms not allowed")
-            }
-            let cid = ContentID.normalize(ref.uri)
-            coveredParts.insert(cid)
-            if encrypted.contains(cid) { return .unverifiable("the part is encrypted and no decryption key was given") }
-            guard let part = parts[cid] else { return .unverifiable("the part is not present") }
-            do {
-                let computed = try AttachmentDigest.digest(part.body, mediaType: part.contentType, algorithm: digest)
-                return Digest.constantTimeEquals(computed, ref.digestValue) ? .valid : .digestMismatch
-            } catch {
-                return .invalid(error.reason)
-            }
+        let cid = ContentID.normalize(ref.uri)
+        coveredParts.insert(cid)
+        if encrypted.contains(cid) { return .unverifiable("the part is encrypted and no decryption key was given") }
+        guard let part = parts[cid] else { return .unverifiable("the part is not present") }
+        do {
+            let computed = try AttachmentDigest.digest(part.body, mediaType: part.contentType, algorithm: digest,
+                                                       xmlLimits: attachmentXMLLimits)
+            return Digest.constantTimeEquals(computed, ref.digestValue) ? .valid : .digestMismatch
+        } catch {
+            return .invalid(error.reason)
         }
-        report.fail(EbmsError(.policyNoncompliance, "reference to \(ref.uri.isEmpty ? "the whole document" : "the external URI \(ref.uri)") is not allowed"))
-        return .invalid("only #id and cid: references are allowed")
     }
 
     func checkSignatureValue(_ signature: SignatureInfo, key: PublicKey) throws(EbmsError) -> Bool {
@@ -270,10 +323,12 @@ public struct SignatureVerifier {
         }
     }
 
-    func checkTimestamp(_ ts: SecurityTimestamp?, signedIds: Set<XMLElement>, ids: IdentifierIndex, at time: Date,
-                        _ report: inout SignatureReport) {
+    /// A wsu:Timestamp is signed only when a reference resolved to that very element (by node,
+    /// as eb:Messaging and the Body are judged): an Id, or the lack of one, proves nothing. One
+    /// that is present unsigned is refused, since nothing vouches for its times.
+    func checkTimestamp(_ ts: SecurityTimestamp?, signed: Set<XMLElement>, at time: Date, _ report: inout SignatureReport) {
         guard let ts else { return }
-        if let id = ts.id, let element = ids.element(for: id), !signedIds.contains(element) {
+        if !signed.contains(ts.element) {
             report.fail(EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed"))
         }
         if let created = ts.created, created.date.timeIntervalSince(time) > policy.clockSkew {

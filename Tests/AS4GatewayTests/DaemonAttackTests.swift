@@ -11,6 +11,12 @@ class SealingTestCase: XCTestCase {
     var certs: String { harness.pmodeDirectory + "/certs" }
     /// The body of the last answer `post` got.
     var lastReply = ""
+    /// The reason the last answer's error signal gives (its eb:Description).
+    var lastReason: String {
+        guard let start = lastReply.range(of: "<eb:Description"), let open = lastReply.range(of: ">", range: start.upperBound..<lastReply.endIndex),
+              let close = lastReply.range(of: "</eb:Description>", range: open.upperBound..<lastReply.endIndex) else { return "" }
+        return String(lastReply[open.upperBound..<close.lowerBound])
+    }
 
     override func setUpWithError() throws {
         harness = try GatewayHarness()
@@ -22,15 +28,18 @@ class SealingTestCase: XCTestCase {
 
     /// A message gw-a could really send to gw-b under the test P-Mode, written by `as4gw seal`.
     /// `extra`: more `seal` arguments (e.g. `--property K=V`).
+    /// `action`/`pmode`: another leg of the test P-Modes; `compress: false` leaves the XML
+    /// document an XML attachment (digested through its canonical form).
     func seal(id: String, signKey: String? = nil, signCert: String? = nil, encrypt: Bool = true, content: String? = nil,
+              action: String = "DeliverDocument", pmode: String = "gw-a-to-gw-b-0", compress: Bool = true,
               extra: [String] = []) throws -> String {
         let out = harness.root.appendingPathComponent("\(id).mime").path
         let doc = try harness.file("\(id).xml", Array("<doc>\(content ?? id)</doc>".utf8))
         let pdf = try harness.file("\(id).pdf", (0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         var args = ["seal", "--message-id", id, "--from", "gw-a", "--from-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
                     "--from-role", "urn:as4gw:roles:sender", "--to", "gw-b", "--to-type", "urn:oasis:names:tc:ebcore:partyid-type:unregistered",
-                    "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", "DeliverDocument",
-                    "--agreement", "urn:as4gw:agreements:test", "--pmode", "gw-a-to-gw-b-0", "--compress",
+                    "--to-role", "urn:as4gw:roles:receiver", "--service", "urn:eadrese:services:delivery", "--action", action,
+                    "--agreement", "urn:as4gw:agreements:test", "--pmode", pmode] + (compress ? ["--compress"] : []) + [
                     "--sign-key", signKey ?? certs + "/gw-a.signing.key", "--sign-cert", signCert ?? certs + "/gw-a.signing.pem",
                     "--out", out] + extra + [doc, pdf]
         if encrypt { args += ["--encrypt-cert", certs + "/gw-b.encryption.pem"] }
@@ -342,6 +351,32 @@ final class HeaderBlockRoleTests: SealingTestCase {
         XCTAssertNotNil(otherError)
         try assertNothingStored("elsewhere@test")
     }
+
+    func testASecurityHeaderForAnotherRoleIsNotOurs() throws {
+        // Beside ours, a Security block for an intermediary, or for no one: not ours to process
+        // or count, so the message is received as if it were absent (SOAP 1.2 Part 1 §2.2).
+        for (n, role) in ["urn:some:intermediary", "http://www.w3.org/2003/05/soap-envelope/role/none"].enumerated() {
+            let id = "other-role-\(n)@test"
+            let (status, error) = try post(try seal(id: id)) { text in
+                text = text.replacingOccurrences(of: "</env:Header>", with: "<wsse:Security xmlns:wsse=\"\(NS.wsse)\" env:role=\"\(role)\">"
+                                                  + "<wsse:UsernameToken><wsse:Username>someone</wsse:Username></wsse:UsernameToken>"
+                                                  + "</wsse:Security></env:Header>")
+            }
+            XCTAssertEqual(status, 200, lastReply)
+            XCTAssertNil(error, role)
+        }
+        let store = try harness.store("gw-b")
+        defer { store.close() }
+        XCTAssertNotNil(try store.findMessage(id: "other-role-0@test", direction: .inbound))
+        // Two blocks for us (no role and `next` both target the ultimate receiver) stay refused.
+        let (status, error) = try post(try seal(id: "two-for-us@test")) { text in
+            text = text.replacingOccurrences(of: "</env:Header>", with: "<wsse:Security xmlns:wsse=\"\(NS.wsse)\" "
+                                              + "env:role=\"http://www.w3.org/2003/05/soap-envelope/role/next\"></wsse:Security></env:Header>")
+        }
+        XCTAssertEqual(status, 500)
+        XCTAssertEqual(error, "EBMS:0103", lastReply)
+        XCTAssertEqual(lastReason, "the message carries 2 wsse:Security headers")
+    }
 }
 
 extension DaemonAttackTests {
@@ -363,6 +398,27 @@ extension DaemonAttackTests {
         }
         XCTAssertEqual(bracketError, "EBMS:0009")
         XCTAssertFalse(lastReply.contains("refToMessageInError"), lastReply)
+    }
+
+    /// A wsu:Timestamp that no reference signed vouches for nothing, Id or not (it cannot be
+    /// signed without one): refused, never taken as if signed.
+    func testAnUnsignedTimestampIsRefusedWithOrWithoutAnId() throws {
+        let now = Date()
+        func timestamp(_ attributes: String) -> String {
+            "<wsu:Timestamp \(attributes)><wsu:Created>\(Timestamp(now - 5).lexical)</wsu:Created>"
+                + "<wsu:Expires>\(Timestamp(now + 300).lexical)</wsu:Expires></wsu:Timestamp>"
+        }
+        for (n, attributes) in ["", "wsu:Id=\"TS-unsigned\""].enumerated() {
+            let id = "unsigned-timestamp-\(n)@test"
+            let (status, error) = try post(try seal(id: id)) { text in
+                guard let start = text.range(of: "<wsse:Security "), let end = text.range(of: ">", range: start.upperBound..<text.endIndex) else { return }
+                text.insert(contentsOf: timestamp(attributes), at: end.upperBound)
+            }
+            XCTAssertEqual(status, 500, attributes)
+            XCTAssertEqual(error, "EBMS:0103", lastReply)
+            XCTAssertEqual(lastReason, "wsu:Timestamp is present but not signed")
+            try assertNothingStored(id)
+        }
     }
 }
 

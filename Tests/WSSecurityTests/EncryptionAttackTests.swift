@@ -236,4 +236,40 @@ final class EncryptionAttackTests: XCTestCase {
         })
         try assertRefused(m, .policyNoncompliance, reasonContains: "MimeType")
     }
+
+    /// `count` parts, each encrypted under an EncryptedKey of its own (RSA-OAEP to our certificate),
+    /// with a CipherValue of `cipherValue` when given: one private-key operation each, if tried.
+    func separatelyKeyed(_ count: Int, cipherValue: String? = nil) throws -> AS4Message {
+        var header: [UInt8] = []
+        var attachments: [MultipartWriter.Attachment] = []
+        for i in 0..<count {
+            let part = MultipartWriter.Attachment(contentID: "keyed\(i)@as4gw.test", contentType: "application/gzip", body: .bytes([UInt8](repeating: 7, count: 64)))
+            let output = try AttachmentEncryptor.encrypt([part], recipient: EncryptionRecipient.for(.rsaOAEP).certificate, method: .rsaOAEP,
+                                                         keyReference: .subjectKeyIdentifier, spoolDirectory: nil)
+            var xml = String(decoding: output.securityHeaderXML, as: UTF8.self)
+            if let cipherValue { xml = try rewrite(xml, element: "xenc:CipherValue") { _ in cipherValue } }
+            header += Array(xml.utf8)
+            attachments += output.attachments
+        }
+        return try EncryptionFixtures.message(securityXML: header, attachments: attachments, fileIn: work)
+    }
+
+    /// Each EncryptedKey in use costs a private-key operation, so their number is bounded before
+    /// any key is selected: a header with more is refused whatever the keys hold.
+    func testMoreEncryptedKeysThanAllowedAreRefusedBeforeAnyKeyIsUsed() throws {
+        let limit = DecryptionPlan.maxEncryptedKeys
+        let reason = "the Security header carries \(limit + 1) xenc:EncryptedKey elements; at most \(limit) are accepted (eDelivery uses one per message)"
+        // Valid keys: without the bound, this message decrypts.
+        try assertRefused(try separatelyKeyed(limit + 1), .policyNoncompliance, reasonContains: reason)
+        // Keys no RSA operation could open: refused for their number, not by the generic failure
+        // that trying them would end in.
+        let garbage = Data(repeating: 0x5a, count: 256).base64EncodedString()
+        try assertRefused(try separatelyKeyed(limit + 1, cipherValue: garbage), .policyNoncompliance, reasonContains: reason)
+        // Up to the bound, each part is decrypted with its own key.
+        let allowed = try separatelyKeyed(limit)
+        let plain = try AttachmentDecryptor.decrypt(allowed, header: try EncryptionFixtures.header(allowed), keys: EncryptionRecipient.allKeys,
+                                                    policy: .receiving, spoolDirectory: spool)
+        XCTAssertEqual(try plain.map { try $0.body.readAll() }, Array(repeating: [UInt8](repeating: 7, count: 64), count: limit))
+        for f in EncryptionFixtures.files(in: spool) { try? FileManager.default.removeItem(atPath: spool + "/" + f) }
+    }
 }

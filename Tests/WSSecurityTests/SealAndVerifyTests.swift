@@ -240,14 +240,13 @@ final class SealAndVerifyTests: XCTestCase {
 final class TimestampFreshnessTests: XCTestCase {
     func testCreatedInTheFutureAndExpired() throws {
         let verifier = SignatureVerifier(policy: .receiving, trust: nil)
-        let doc = try XMLDocument(parsing: "<r/>")
-        let ids = try IdentifierIndex(document: doc)
+        let element = try XMLDocument(parsing: "<r/>").root!
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         func check(created: Double?, expires: Double?) -> EbmsError? {
             var report = SignatureReport()
-            verifier.checkTimestamp(SecurityTimestamp(id: nil, created: created.map { Timestamp(now + $0) },
+            verifier.checkTimestamp(SecurityTimestamp(element: element, id: nil, created: created.map { Timestamp(now + $0) },
                                                       expires: expires.map { Timestamp(now + $0) }),
-                                    signedIds: [], ids: ids, at: now, &report)
+                                    signed: [element], at: now, &report)
             return report.error
         }
         XCTAssertNil(check(created: -60, expires: 240))
@@ -258,12 +257,82 @@ final class TimestampFreshnessTests: XCTestCase {
     }
 
     func testUnsignedTimestampIsRefused() throws {
-        let doc = try XMLDocument(parsing: #"<r xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><t wsu:Id="TS-1"/></r>"#)
-        var report = SignatureReport()
-        SignatureVerifier(policy: .receiving, trust: nil)
-            .checkTimestamp(SecurityTimestamp(id: "TS-1", created: Timestamp(), expires: nil), signedIds: [],
-                            ids: try IdentifierIndex(document: doc), at: Date(), &report)
-        XCTAssertEqual(report.error?.code, .policyNoncompliance)
+        let doc = try XMLDocument(parsing: #"<r xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><t wsu:Id="TS-1"/><u/></r>"#)
+        let timestamp = doc.root!.children[0], other = doc.root!.children[1]
+        func check(id: String?, signed: Set<XMLElement>) -> EbmsError? {
+            var report = SignatureReport()
+            SignatureVerifier(policy: .receiving, trust: nil)
+                .checkTimestamp(SecurityTimestamp(element: timestamp, id: id, created: Timestamp(), expires: nil), signed: signed,
+                                at: Date(), &report)
+            return report.error
+        }
+        XCTAssertEqual(check(id: "TS-1", signed: []), EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed"))
+        // Without an Id it is no more signed: signed means a reference resolved to this element.
+        XCTAssertEqual(check(id: nil, signed: [other]), EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed"))
+        XCTAssertNil(check(id: nil, signed: [timestamp, other]))
+    }
+}
+
+/// A wsu:Timestamp in a real Security header counts as signed only when a reference of the
+/// SignedInfo resolved to that very element: its Id, or the lack of one, decides nothing.
+final class TimestampSigningTests: XCTestCase {
+    let pki = TestPKI.shared
+
+    /// party-a's message with `timestamp` added to its Security header, signed again with a
+    /// reference to `#signedId` when given (the Timestamp, or whatever element carries that Id).
+    func message(timestamp: String, signing signedId: String? = nil) throws -> AS4Message {
+        let sealed = try MessageSealer(signer: try SignatureBuilder(identity: pki.rsa), compress: false)
+            .seal(SealAndVerifyTests.user(), payloads: SealAndVerifyTests.payloads(1))
+        var sink = MemorySink()
+        let contentType = try sealed.write(to: &sink)
+        var text = String(decoding: sink.bytes, as: UTF8.self)
+        let start = try XCTUnwrap(text.range(of: "<wsse:Security "))
+        let end = try XCTUnwrap(text.range(of: ">", range: start.upperBound..<text.endIndex))
+        text.insert(contentsOf: timestamp, at: end.upperBound)
+        func read() throws -> AS4Message { try AS4Message.read(try MessageInput.load(bytes: Array(text.utf8), contentType: contentType)) }
+        guard let signedId else { return try read() }
+        let unsigned = try read()
+        let header = try SecurityHeader.read(try XCTUnwrap(unsigned.envelope.securityHeaders.first))
+        let target = try XCTUnwrap(try IdentifierIndex(document: unsigned.envelope.document).element(for: signedId))
+        var references = try XCTUnwrap(header.signatures.first).references.map {
+            SentReference(uri: $0.uri, transforms: $0.transforms.map(\.algorithm), digestMethod: $0.digestMethod, digestValue: $0.digestValue)
+        }
+        references.append(SentReference(uri: "#" + signedId, transforms: [Alg.excC14N], digestMethod: DigestAlgorithm.sha256.xmlURI,
+                                        digestValue: try Digest.hash(try Canonicalizer.exclusive(target), algorithm: .sha256)))
+        let signedInfo = SignatureBuilder.canonicalSignedInfo(references: references, signatureMethod: SignatureAlgorithm.rsaSHA256.uri)
+        let value = try Signer.sign(data: signedInfo, key: pki.rsa.privateKey, algorithm: .rsaSHA256)
+        for (open, close, replacement) in [("<ds:SignedInfo", "</ds:SignedInfo>", String(decoding: signedInfo, as: UTF8.self)),
+                                           ("<ds:SignatureValue>", "</ds:SignatureValue>", "<ds:SignatureValue>\(Base64.encode(value))</ds:SignatureValue>")] {
+            let from = try XCTUnwrap(text.range(of: open))
+            let to = try XCTUnwrap(text.range(of: close, range: from.upperBound..<text.endIndex))
+            text.replaceSubrange(from.lowerBound..<to.upperBound, with: replacement)
+        }
+        return try read()
+    }
+
+    func verify(_ message: AS4Message) throws -> EbmsError? {
+        try SignatureVerifier(policy: .receiving, trust: pki.validator(), candidates: [pki.rsa.certificate], expectedSigners: [pki.rsa.certificate])
+            .verify(message, attachments: message.attachments).error
+    }
+
+    func timestamp(_ idAttribute: String) -> String {
+        let now = Date()
+        return "<wsu:Timestamp \(idAttribute)><wsu:Created>\(Timestamp(now - 10).lexical)</wsu:Created>"
+            + "<wsu:Expires>\(Timestamp(now + 300).lexical)</wsu:Expires></wsu:Timestamp>"
+    }
+
+    func testATimestampIsSignedOnlyWhenAReferenceResolvesToIt() throws {
+        let unsigned = EbmsError(.policyNoncompliance, "wsu:Timestamp is present but not signed")
+        XCTAssertNil(try verify(try message(timestamp: timestamp("wsu:Id=\"TS-1\""), signing: "TS-1")))
+        XCTAssertEqual(try verify(try message(timestamp: timestamp("wsu:Id=\"TS-1\""))), unsigned)
+        // Without any Id nothing can sign it, so it is not signed.
+        XCTAssertEqual(try verify(try message(timestamp: timestamp(""))), unsigned)
+        // An Id the header reader does not take for the Timestamp's (xml:id) still names the
+        // element a reference resolves to: signed.
+        XCTAssertNil(try verify(try message(timestamp: timestamp("xml:id=\"TS-2\""), signing: "TS-2")))
+        // A signed neighbour does not sign it.
+        let neighbour = timestamp("") + "<wsse:SecurityTokenReference wsu:Id=\"STR-1\"/>"
+        XCTAssertEqual(try verify(try message(timestamp: neighbour, signing: "STR-1")), unsigned)
     }
 }
 
@@ -294,9 +363,10 @@ final class ReferenceCountTests: XCTestCase {
         }
     }
 
-    func verify(_ message: AS4Message) -> SignatureReport {
-        SignatureVerifier(policy: .receiving, trust: try? pki.validator(), candidates: [pki.rsa.certificate], expectedSigners: nil)
-            .verify(message, attachments: message.attachments)
+    func verify(_ message: AS4Message, examining: Bool = false) -> SignatureReport {
+        var verifier = SignatureVerifier(policy: .receiving, trust: try? pki.validator(), candidates: [pki.rsa.certificate], expectedSigners: nil)
+        verifier.examinesUnauthenticated = examining
+        return verifier.verify(message, attachments: message.attachments)
     }
 
     func testThousandsOfReferencesAreRefusedBeforeAnyIsComputed() throws {
@@ -310,12 +380,17 @@ final class ReferenceCountTests: XCTestCase {
         let report = verify(try wire(editing: repeatingFirstReference(3, sameURI: true)))
         XCTAssertEqual(report.error?.code, .failedAuthentication)
         XCTAssertTrue(report.error?.reason.contains("appears twice") ?? false, "\(String(describing: report.error))")
-        XCTAssertEqual(report.references.count, 1, "stopped at the repeat")
+        XCTAssertTrue(report.references.isEmpty, "refused before any reference was computed")
     }
 
-    func testAFewExtraReferencesAreStillJudgedOneByOne() throws {
+    func testAFewExtraReferencesBreakTheSignatureBeforeAnyIsComputed() throws {
         let report = verify(try wire(editing: repeatingFirstReference(2)))
-        XCTAssertEqual(report.error?.code, .failedAuthentication, "they point at nothing")
-        XCTAssertEqual(report.references.count, 5)
+        XCTAssertEqual(report.error, EbmsError(.failedAuthentication, "the SignatureValue does not verify with the signer's key"))
+        XCTAssertTrue(report.references.isEmpty)
+        // Examined (as4gw verify), each is still judged one by one: they point at nothing.
+        let examined = verify(try wire(editing: repeatingFirstReference(2)), examining: true)
+        XCTAssertEqual(examined.error, report.error)
+        XCTAssertEqual(examined.references.count, 5)
+        XCTAssertEqual(examined.references.filter { $0.status == .invalid("reference target \($0.uri) does not exist") }.count, 2)
     }
 }

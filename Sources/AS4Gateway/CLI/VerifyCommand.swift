@@ -108,8 +108,11 @@ enum VerifyCommand {
         } catch {
             return CLI.ioError("cannot build the truststore: \(error)")
         }
-        let verifier = SignatureVerifier(policy: policy, trust: trust, candidates: candidates, expectedSigners: expected,
+        var verifier = SignatureVerifier(policy: policy, trust: trust, candidates: candidates, expectedSigners: expected,
                                          checkRevocation: !crls.isEmpty)
+        // The operator examines this one message: every reference's verdict, even under a
+        // signature that does not authenticate.
+        verifier.examinesUnauthenticated = true
         let report = verifier.verify(message, attachments: attachments, encryptedContentIDs: stillEncrypted, at: time)
         var error = decryptionError ?? report.error
         if error == nil, !stillEncrypted.isEmpty {

@@ -9,8 +9,9 @@ import WSSecurity
 /// The AS4 endpoint: every POST is one message, answered synchronously with a signed receipt or
 /// an ebMS error (eDelivery: errors and receipts on the HTTP back-channel, AS4-WIRE §1.8, §5.2).
 ///
-/// Order of work (AS4-WIRE §3.9): MIME and XML → P-Mode → decrypt → verify → decompress into
-/// the store (fsync'd) → record (duplicates answered with the original receipt) → receipt.
+/// Order of work (AS4-WIRE §3.9, the signer before decryption): MIME and XML → P-Mode → the
+/// signature's SignedInfo and signer → decrypt → the references' digests → decompress into the
+/// store (fsync'd) → record (duplicates answered with the original receipt) → receipt.
 /// A message that fails any step leaves nothing behind but a log line and its error event.
 struct InboundProcessor: HTTPHandler {
     let context: GatewayContext
@@ -169,8 +170,8 @@ struct InboundProcessor: HTTPHandler {
     }
 
     /// The receive path of a user message, pushed to us or pulled by us (`pulled: true`): profile
-    /// findings → P-Mode → size → duplicate → decrypt → verify → store → the signed receipt's
-    /// bytes. A failure leaves nothing behind; the caller answers with the error signal.
+    /// findings → P-Mode → size → signer → decrypt → digests → duplicate → store → the signed
+    /// receipt's bytes. A failure leaves nothing behind; the caller answers with the error signal.
     /// `pulledMPC`: the MPC our PullRequest named; the message must be on it.
     /// `clientCertificate`: the TLS client certificate the message came with (validated by the
     /// listener); a party whose P-Mode lists TLS certificates must have used one of them.
@@ -246,8 +247,9 @@ struct InboundProcessor: HTTPHandler {
             let security = match.leg.security
             let policy = security.policy
             try checkTimestamp(user.messageInfo.timestamp, window: match.leg.receptionAwareness.duplicateDetectionWindow)
-            // One Security header only (AS4-WIRE §3.9 step 2): decryption, verification and the
-            // receipt's references must all come from the same, verified block.
+            // One Security header for us only (AS4-WIRE §3.9 step 2; blocks for other roles are
+            // not ours): decryption, verification and the receipt's references must all come from
+            // the same, verified block.
             guard message.envelope.securityHeaders.count <= 1 else {
                 throw EbmsError(.policyNoncompliance, "the message carries \(message.envelope.securityHeaders.count) wsse:Security headers")
             }
@@ -259,6 +261,29 @@ struct InboundProcessor: HTTPHandler {
             func securityHeader() throws -> SecurityHeader? {
                 if header == nil, let sec = message.envelope.securityHeaders.first { header = try SecurityHeader.read(sec) }
                 return header
+            }
+            // The signer first (SignatureVerifier.authenticate): SignedInfo, the SignatureValue
+            // and the sender's certificate decide before any part is decrypted or digested, so a
+            // message nobody we trust signed costs no RSA decryption and no parse of its
+            // attachments. AS4-WIRE §3.9 lists decryption first because the references' digests
+            // need the plaintext (sign, then encrypt); the SignatureValue over SignedInfo does
+            // not, and the digests are still checked after decryption.
+            var verifier: SignatureVerifier?
+            var authentication: SignatureAuthentication?
+            if security.sign || !message.envelope.securityHeaders.isEmpty {
+                // Every listed certificate, valid now or not: one that expired (or is not valid
+                // yet) is refused by the verifier as such, not as another party's.
+                let senderCerts = match.sender.allCertificates(role: .signing)
+                let v = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
+                                          expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
+                // A header that cannot be read is reported by the verifier, as before.
+                let checked = v.authenticate(message, header: try? securityHeader(), identifiers: identifiers)
+                if let error = checked.report.error {
+                    if security.sign || message.envelope.hasSignature { throw error }
+                } else {
+                    verifier = v
+                    authentication = checked
+                }
             }
             var attachments = message.attachments
             var spooled: [String] = []
@@ -275,19 +300,10 @@ struct InboundProcessor: HTTPHandler {
                 }
             }
             var signature: SignatureInfo?
-            if security.sign || !message.envelope.securityHeaders.isEmpty {
-                // Every listed certificate, valid now or not: one that expired (or is not valid
-                // yet) is refused by the verifier as such, not as another party's.
-                let senderCerts = match.sender.allCertificates(role: .signing)
-                let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
-                                                 expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
-                // A header that cannot be read is reported by the verifier, as before.
-                let read = try? securityHeader()
-                let report = verifier.verify(message, attachments: attachments, header: read, identifiers: identifiers)
-                if let error = report.error, security.sign || message.envelope.hasSignature { throw error }
-                if message.envelope.hasSignature {
-                    signature = try read?.signatures.first ?? ReceiptBuilder.signature(of: message)
-                }
+            if let verifier, let authentication {
+                let report = verifier.checkReferences(authentication, attachments: attachments)
+                if let error = report.error { throw error }
+                signature = authentication.signature
             }
             // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4), per sending
             // party: a retry after a lost receipt gets the original receipt again and is not stored

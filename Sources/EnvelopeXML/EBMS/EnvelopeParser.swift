@@ -59,7 +59,9 @@ public enum EnvelopeParser {
         case let other?: throw invalid("eb:Messaging mustUnderstand has the invalid value \"\(other)\"")
         }
         let messaging = try readMessaging(messagingElement, findings: &findings)
-        let security = blocks.filter { $0.isElement("Security", NS.wsse) }
+        // A Security block aimed at another role (SOAP 1.2 Part 1 §2.2) is not ours to process or
+        // to count: for us it is as if absent, in every path that reads the header.
+        let security = blocks.filter { $0.isElement("Security", NS.wsse) && SOAPRole.targetsUltimateReceiver($0, version) }
 
         let body = bodies[0]
         let envelope = ParsedEnvelope(document: document, soapVersion: version, messaging: messaging,

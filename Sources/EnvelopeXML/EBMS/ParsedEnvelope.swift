@@ -11,7 +11,9 @@ public struct ParsedEnvelope {
     public let headerElement: XMLElement
     public let messagingElement: XMLElement
     public let bodyElement: XMLElement
-    /// `wsse:Security` header blocks (the profile allows exactly one; the security layer checks).
+    /// `wsse:Security` header blocks aimed at us, the ultimate receiver (no role, `next` or
+    /// `ultimateReceiver`); blocks for other roles are left out. The profile allows exactly one;
+    /// the security layer checks.
     public let securityHeaders: [XMLElement]
     /// Deviations from the eDelivery AS4 profile that ebMS3 Core tolerates. A strict receiver
     /// turns them into the error each one names; `inspect` reports them.

@@ -22,4 +22,6 @@ public struct XMLLimits: Sendable, Equatable {
     /// XML attachments and configuration files: larger and deeper, processing instructions allowed.
     public static let payload = XMLLimits(maxBytes: 512 << 20, maxDepth: 256, maxNodes: 20_000_000, maxAttributes: 4096,
                                           allowProcessingInstructions: true)
+    /// XML attachments of received messages, parsed to check their digests: see `payload`.
+    public static let attachment = payload
 }

@@ -24,7 +24,17 @@ struct DecryptionPlan {
     /// How to recover each EncryptedKey's CEK, in `SecurityHeader.encryptedKeys` order.
     var transports: [KeyTransport]
 
+    /// EncryptedKeys one message may carry. eDelivery senders wrap one content key for all parts
+    /// (WSS4J, phase4, AS4.NET, Harmony alike); a few more leave room for a sender that wraps one
+    /// per part of a small message. Each key in use costs a private-key operation (RSA-OAEP or a
+    /// key agreement), so the sender must not choose how many.
+    static let maxEncryptedKeys = 4
+
     init(message: AS4Message, header: SecurityHeader, policy: SecurityPolicy) throws(EbmsError) {
+        guard header.encryptedKeys.count <= Self.maxEncryptedKeys else {
+            throw EbmsError(.policyNoncompliance, "the Security header carries \(header.encryptedKeys.count) xenc:EncryptedKey elements; "
+                            + "at most \(Self.maxEncryptedKeys) are accepted (eDelivery uses one per message)")
+        }
         let keysById = try Self.indexKeys(header.encryptedKeys)
         var claimed: [Int: String] = [:]  // part index → EncryptedData naming it
         var items: [Item] = []
