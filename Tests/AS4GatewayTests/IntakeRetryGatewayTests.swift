@@ -129,7 +129,12 @@ final class IntakeRetryGatewayTests: XCTestCase {
         XCTAssertTrue(reason.contains("this gateway cannot forward to access point gw-a")
                       && reason.hasSuffix("reported Failed to gw-a at an earlier intake, not again"), reason)
         XCTAssertEqual(try statusReports(h).count, 1, "A is not told Failed twice")
-        XCTAssertTrue(b.log.contains("event=intake-retried") && b.log.contains("outcome=\"failed again\"") && b.log.contains("code=noAgreement"), b.log)
+        // The log line follows the store's update: wait for it rather than read the log at once.
+        try h.waitUntil(timeout: 30, "B to log the retried intake") {
+            b.log.split(separator: "\n").contains {
+                $0.contains("event=intake-retried") && $0.contains("outcome=\"failed again\"") && $0.contains("code=noAgreement")
+            }
+        }
 
         // The fix: the mailbox is here. Taken in; the reading supersedes A's Failed.
         try h.importDirectory("gw-b", [GatewayHarness.localEntry(Self.institution, ownerId: "90000048472", kind: "institution")])
