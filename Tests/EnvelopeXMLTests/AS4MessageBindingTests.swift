@@ -33,6 +33,17 @@ final class AS4MessageBindingTests: XCTestCase {
         XCTAssertTrue(m.profileFindings.isEmpty, "\(m.profileFindings)")
     }
 
+    /// A PartInfo's `cid:` reference and a MIME part's Content-ID header are decoded by one rule,
+    /// so an escape that is not UTF-8 names the same part on both sides instead of turning into
+    /// U+FFFD on one of them.
+    func testPartReferenceAndContentIDHeaderDecodeAlike() {
+        for (reference, header) in [("cid:a%40b", "<a@b>"), ("cid:x%FFy@z", "<x%FFy@z>"), ("cid:%zz@q", "<%zz@q>"), ("cid:p%C3%A4@q", "<pä@q>")] {
+            XCTAssertEqual(PartInfo(href: reference).contentID, ContentID.normalize(header), reference)
+        }
+        XCTAssertEqual(PartInfo(href: "cid:x%FFy@z").contentID, "x%FFy@z")
+        XCTAssertNil(PartInfo(href: "#body").contentID)
+    }
+
     func testPartInfoNamingNoPart() throws {
         let user = EnvelopeRoundTripTests.sampleUser(attachments: 2)
         assertRefused(try multipart(user, parts: [("part0@as4gw.test", [1])]), .mimeInconsistency, "names no MIME part")

@@ -129,10 +129,11 @@ public struct PartInfo: Equatable, Hashable, Sendable {
         self.properties = properties
     }
 
-    /// The Content-ID this part refers to, when `href` is a `cid:` URI.
+    /// The Content-ID this part refers to, when `href` is a `cid:` URI. Decoded as the MIME
+    /// side decodes its Content-ID headers, so both name a part alike.
     public var contentID: String? {
         guard let href, href.hasPrefix("cid:") else { return nil }
-        return String(href.dropFirst(4)).removingPercentEncodingSafely()
+        return ContentID.percentDecode(String(href.dropFirst(4)))
     }
 
     public var isCompressed: Bool { properties[EbmsConstants.compressionType] != nil }
@@ -164,28 +165,3 @@ public struct UserMessage: Equatable, Hashable, Sendable {
     public var finalRecipient: String? { properties[EbmsConstants.finalRecipient] }
 }
 
-extension String {
-    func removingPercentEncodingSafely() -> String {
-        guard contains("%") else { return self }
-        var bytes: [UInt8] = []
-        var it = Array(utf8)[...]
-        while let c = it.popFirst() {
-            if c == 0x25, it.count >= 2, let h = hexValue(it[it.startIndex]), let l = hexValue(it[it.startIndex + 1]) {
-                bytes.append(h << 4 | l)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(c)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case 0x30...0x39: return c - 0x30
-    case 0x41...0x46: return c - 0x41 + 10
-    case 0x61...0x66: return c - 0x61 + 10
-    default: return nil
-    }
-}

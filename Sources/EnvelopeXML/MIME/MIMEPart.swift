@@ -92,7 +92,7 @@ public enum ContentID {
         return randomHex(byteCount: 16) + "@" + domain
     }
 
-    private static func percentDecode(_ s: String) -> String {
+    static func percentDecode(_ s: String) -> String {
         guard s.utf8.contains(UInt8(ascii: "%")) else { return s }
         let b = Array(s.utf8)
         var out: [UInt8] = []
