@@ -6,23 +6,7 @@ import XCTest
 
 /// eb:MessageId values a receiver takes: at most 255 characters, none of the characters an RFC
 /// 5322 msg-id cannot have that would reach log lines and the DMS raw.
-final class MessageIdLimitTests: XCTestCase {
-    var harness: GatewayHarness!
-    var b: InProcessNode!
-
-    override func setUpWithError() throws {
-        harness = try GatewayHarness()
-        try harness.configure(["gw-a", "gw-b"], legs: [.init(encrypt: false)])
-        b = try InProcessNode(harness, party: "gw-b")
-    }
-
-    override func tearDown() {
-        b = nil
-        harness = nil
-    }
-
-    func stored(_ id: String) throws -> StoredMessage? { try b.store.findMessage(id: id, direction: .inbound) }
-
+final class MessageIdLimitTests: InProcessReceiverTestCase {
     func testAMessageIdPast255CharactersIsRefusedWithoutBeingStoredEchoedOrLogged() throws {
         var long = CraftedMessage()
         long.id = String(repeating: "x", count: 251) + "@gw-a"  // 256 characters

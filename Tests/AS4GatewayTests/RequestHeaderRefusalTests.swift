@@ -8,23 +8,7 @@ import XCTest
 /// Content-Transfer-Encoding or Content-ID given twice, two HTTP Content-Types (EBMS:0007), an
 /// HTTP content coding (415). gw-b runs in process; gw-a's messages are crafted and signed with
 /// its development key.
-final class RequestHeaderRefusalTests: XCTestCase {
-    var harness: GatewayHarness!
-    var b: InProcessNode!
-
-    override func setUpWithError() throws {
-        harness = try GatewayHarness()
-        try harness.configure(["gw-a", "gw-b"], legs: [.init(encrypt: false)])
-        b = try InProcessNode(harness, party: "gw-b")
-    }
-
-    override func tearDown() {
-        b = nil
-        harness = nil
-    }
-
-    func stored(_ id: String) throws -> StoredMessage? { try b.store.findMessage(id: id, direction: .inbound) }
-
+final class RequestHeaderRefusalTests: InProcessReceiverTestCase {
     func testAPartWithARepeatedContentTypeTransferEncodingOrContentIDIsRefused() throws {
         for (name, second) in [("Content-Type", "text/plain"), ("Content-Transfer-Encoding", "base64"), ("Content-ID", "<other@gw-a>")] {
             var message = CraftedMessage()

@@ -5,23 +5,7 @@ import MessageStore
 import XCTest
 
 /// A SOAP 1.1 envelope gets what SOAP 1.2 Part 1 Appendix A has a SOAP 1.2 node answer.
-final class SOAPVersionMismatchTests: XCTestCase {
-    var harness: GatewayHarness!
-    var b: InProcessNode!
-
-    override func setUpWithError() throws {
-        harness = try GatewayHarness()
-        try harness.configure(["gw-a", "gw-b"], legs: [.init(encrypt: false)])
-        b = try InProcessNode(harness, party: "gw-b")
-    }
-
-    override func tearDown() {
-        b = nil
-        harness = nil
-    }
-
-    func stored(_ id: String) throws -> StoredMessage? { try b.store.findMessage(id: id, direction: .inbound) }
-
+final class SOAPVersionMismatchTests: InProcessReceiverTestCase {
     /// SOAP 1.2 Part 1 Appendix A: a VersionMismatch fault in the sender's SOAP 1.1, with the
     /// Upgrade header block naming the SOAP 1.2 envelope, and the eb:Error an ebMS sender reads.
     func testASOAP11EnvelopeGetsAVersionMismatchFaultInSOAP11() throws {
