@@ -17,10 +17,20 @@ final class PostgresConnection {
     var statementsSinceLoan = 0
 
     /// Connects to `url` (a libpq URI or key=value string). Settings the store depends on are
-    /// forced after the URL's own; a connect timeout applies unless the URL sets one.
+    /// forced after the URL's own; a connect timeout and TCP keepalives apply unless the URL
+    /// sets its own. Without keepalives a connection to a database host that vanished (a
+    /// network partition, a failover that left no RST) is only noticed after the kernel's
+    /// retransmission timeout, some 15 minutes, while it holds a pool slot or a job's lock;
+    /// with them an idle connection is given up after about a minute, and
+    /// `tcp_user_timeout` bounds the wait for data sent and never acknowledged alike.
     init(url: String, connectTimeout: Int = 10) throws {
         let settings: [(String, String)] = [
             ("connect_timeout", String(connectTimeout)),
+            ("keepalives", "1"),
+            ("keepalives_idle", "30"),
+            ("keepalives_interval", "10"),
+            ("keepalives_count", "3"),
+            ("tcp_user_timeout", "60000"),
             ("application_name", "as4gw"),
             ("dbname", url),
             ("client_encoding", "UTF8"),
@@ -57,6 +67,19 @@ final class PostgresConnection {
     var isUsable: Bool {
         guard let handle, !isBroken else { return false }
         return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The value libpq uses for connection option `keyword` (e.g. `keepalives_idle`), nil when
+    /// it is not set or the connection is closed.
+    func option(_ keyword: String) -> String? {
+        guard let handle, let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     /// The server process serving this connection (for tests that break it on purpose).
