@@ -58,7 +58,7 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         }
         XCTAssertEqual((try mailbox.get("/api/v1/inbox?address=\(digital)").json["items"] as? [[String: Any]])?.first?["sender"] as? String, ministry)
         XCTAssertEqual((try mailbox.get("/api/v1/inbox?address=\(nonDigital)").json["items"] as? [Any])?.count, 0)
-        XCTAssertTrue(h.nodes["gw-b"]!.log.contains("document-refused"))
+        try h.waitUntil(timeout: 30, "B to log its refusal") { h.nodes["gw-b"]!.log.contains("document-refused") }
     }
 
     /// The sender address in a document is the origin access point's claim; the receiving

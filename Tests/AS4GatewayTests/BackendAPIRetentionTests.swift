@@ -198,8 +198,10 @@ final class BackendAPIRetentionTests: XCTestCase {
         h.stop("gw-a")
         try h.start("gw-a")
         try h.waitUntil(timeout: 20, "the daemon's purge") { try mailbox.get("/api/v1/messages/\(heldByAddress)").status == 410 }
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("event=document-purged"), h.nodes["gw-a"]!.log.suffix(2000).description)
-        XCTAssertTrue(h.nodes["gw-a"]!.log.contains("document_id=\(heldByAddress)"))
+        // Logged after the purge commits: waited for, not read at once.
+        try h.waitUntil(timeout: 20, "gw-a to log the purge") {
+            h.nodes["gw-a"]!.log.split(separator: "\n").contains { $0.contains("event=document-purged") && $0.contains("document_id=\(heldByAddress)") }
+        }
         XCTAssertEqual(try ops.get("/api/v1/addresses/\(company)/limits").json["mailboxUsedBytes"] as? NSNumber, 0)
     }
 }

@@ -74,7 +74,9 @@ final class IntakeRetryGatewayTests: XCTestCase {
         let inbox = try dmsB.get("/api/v1/inbox?address=\(Self.institution)")
         XCTAssertEqual(((inbox.json["items"] as? [[String: Any]]) ?? []).compactMap { $0["messageId"] as? String }, [documentId], inbox.text)
 
-        // One log line for the retried intake, naming who asked and how it ended.
+        // One log line for the retried intake, naming who asked and how it ended (written just
+        // after the store's mark, so waited for).
+        try h.waitUntil(timeout: 30, "B to log the retried intake") { h.nodes["gw-b"]!.log.contains("event=intake-retried") }
         let logB = h.nodes["gw-b"]!.log
         let lines = logB.split(separator: "\n").filter { $0.contains("event=intake-retried") }
         XCTAssertEqual(lines.count, 1, logB)
@@ -141,6 +143,7 @@ final class IntakeRetryGatewayTests: XCTestCase {
         let dmsB = try BackendClient(port: b.submitPort, token: try h.addConnection("gw-b", name: "b", addresses: [Self.institution]))
         XCTAssertEqual(try GatewayProcess.run(["messages", "retry-intake", id, "--data", b.data]).status, 0)
         _ = try h.waitFor("gw-b", id, .inbound, .delivered)
+        try h.waitUntil(timeout: 30, "B to log the second retried intake") { b.log.contains("outcome=\"taken in\"") }
         XCTAssertEqual(try dmsB.get("/api/v1/messages/\(documentId)").status, 200)
         try h.waitUntil(timeout: 30, "A's Failed to give way to Delivered") {
             try dmsA.recipient(of: documentId, Self.institution)["status"] as? String == "Delivered"

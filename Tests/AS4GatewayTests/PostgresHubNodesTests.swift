@@ -118,6 +118,7 @@ final class PostgresHubNodesTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the requeued AS4 message delivered") {
             try store.findMessage(id: "requeue-1@gw-b", direction: .outbound)?.status == .delivered
         }
+        try h.waitUntil(timeout: 30, "the requeue logged") { (first.log + second.log).contains("event=document-requeued") }
         let logs = first.log + second.log
         XCTAssertEqual(logs.components(separatedBy: "event=document-requeued").count - 1, 1, "queued by one node")
         XCTAssertFalse(logs.contains("not requeued"), logs)
@@ -163,6 +164,8 @@ final class PostgresHubNodesTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the document taken in") {
             try store.findMessage(id: id, direction: .inbound)?.status == .delivered
         }
+        // The line follows the store's mark: waited for, then counted.
+        try h.waitUntil(timeout: 30, "the retried intake logged") { (first.log + second.log).contains("event=intake-retried") }
         let logs = first.log + second.log
         XCTAssertEqual(logs.components(separatedBy: "event=intake-retried").count - 1, 1, "taken in by one node, once")
         XCTAssertEqual(logs.components(separatedBy: "event=mailbox-delivery").count - 1, 1, logs)
