@@ -11,14 +11,14 @@ import MessageStore
 struct DocumentArrivingAgain {
     var sender: String
     var metadata: String
-    /// As the intake would store them: the header's names and types (`DocumentHeaderCheck.mediaType`),
-    /// the store's sizes and digests of the payloads.
+    /// As the intake would store them: the header's names and types
+    /// (`DocumentHeaderCheck.mediaType`), the store's sizes and digests of the payloads.
     var files: [DocumentFile]
 
     /// What of it differs from `held` ("another sender", "other metadata", "other files"); empty
-    /// for the same document. The metadata's `recipients` are left out: each access point's copy lists the
-    /// recipients that access point serves (`MetadataRecipients`), another gateway perhaps only
-    /// the message's own, and a document does not change with who it is shown to.
+    /// for the same document. The metadata's `recipients` are left out: each access point's copy
+    /// lists the recipients that access point serves (`MetadataRecipients`), another gateway's
+    /// perhaps only the message's own, and a document does not change with who it is shown to.
     func differences(from held: Document) -> [String] {
         var found: [String] = []
         if sender != held.sender { found.append("another sender") }
