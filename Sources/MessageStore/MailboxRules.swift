@@ -14,6 +14,12 @@ enum MailboxRules {
         .conflict("message id \(messageId) is already held from another origin")
     }
 
+    /// An AS4 message carries a document to one recipient, and the mailbox knows it by its id
+    /// (a unique index): an id that names a recipient already is refused like a document id taken.
+    static func carrierTaken(_ as4MessageId: String, by documentId: String?) -> MailboxStoreError {
+        .conflict("AS4 message id \(as4MessageId) already carries " + (documentId.map { "document \($0)" } ?? "a document") + " here")
+    }
+
     static func uploadNotUsable(_ id: String) -> MailboxStoreError {
         .conflict("upload \(id) is not a completed, unused upload of this connection")
     }

@@ -22,7 +22,8 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// Stores a document, its files, recipients, a `Submitted`/`Accepted` event per recipient and
     /// `notifications`, in one transaction. A connection's idempotency key that was used before
     /// stores nothing and names the first message. A document arriving again from the same origin
-    /// adds only recipients not held yet; from another origin it is refused (`conflict`).
+    /// adds only recipients not held yet; from another origin it is refused (`conflict`). So is a
+    /// recipient whose AS4 message id already carries a recipient here (`as4MessageId` is unique).
     func insertDocument(_ document: NewDocument, notifications: [BackendNotification], at: Date) throws -> DocumentInsertResult
     func document(messageId: String) throws -> Document?
     /// The message a connection's idempotency key was first used for, if it was.

@@ -118,11 +118,19 @@ public final class PostgresMailboxStore: MailboxStore {
             }
             try Self.lockOrder(c)
             for r in recipients {
-                try c.execute("""
+                let inserted = try c.execute("""
                     INSERT INTO document_recipients (message_id, address, route, status, party, as4_message_id, deadline_at, updated_at)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (as4_message_id) WHERE as4_message_id IS NOT NULL DO NOTHING
                     """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
                           MailboxRules.deadline(d), at])
+                // A refusal the caller can judge, where the unique index's own error would read as
+                // a store failure: one the mailbox worker would try again each round, for ever.
+                if inserted.affectedRows == 0, let carrier = r.as4MessageId {
+                    let holder = try c.execute("SELECT message_id FROM document_recipients WHERE as4_message_id = $1", [carrier])
+                        .first?.string("message_id")
+                    throw MailboxRules.carrierTaken(carrier, by: holder)
+                }
                 try Self.event(c, d.messageId, r.address, at, r.status.rawValue, MailboxRules.firstEventDetail(r))
             }
             for n in MailboxRules.notificationsToWrite(notifications, recipients: recipients) {

@@ -96,8 +96,17 @@ public final class SQLiteMailboxStore: MailboxStore {
                     VALUES (max(coalesce((SELECT max(id) FROM document_recipients), 0),
                                 (SELECT last_id FROM id_watermarks WHERE tbl = 'document_recipients')) + 1,
                             ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (as4_message_id) WHERE as4_message_id IS NOT NULL DO NOTHING
                     """, [d.messageId, r.address, r.route.rawValue, r.status.rawValue, r.party, r.as4MessageId,
                           MailboxRules.deadline(d), at])
+                // A refusal the caller can judge, where the unique index's own error would read as
+                // a store failure: one the mailbox worker would try again each round, for ever.
+                if c.changes == 0, let carrier = r.as4MessageId {
+                    let holder = try c.queryFirst("SELECT message_id FROM document_recipients WHERE as4_message_id = ?", [carrier]) {
+                        $0.string("message_id")
+                    }
+                    throw MailboxRules.carrierTaken(carrier, by: holder)
+                }
                 try Self.event(c, d.messageId, r.address, at, r.status.rawValue, MailboxRules.firstEventDetail(r))
             }
             for n in MailboxRules.notificationsToWrite(notifications, recipients: recipients) {

@@ -93,6 +93,41 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertEqual(try store.document(messageId: "d")?.recipients.count, 2)
     }
 
+    /// A recipient's AS4 message id names one recipient: an id that carries one here already
+    /// (another document's carrier, the same party's id used again after its duplicate window,
+    /// one of our own messages' ids) is a conflict the caller can judge, never the unique index's
+    /// error, which a caller cannot tell from a store failure. Nothing of the refused insert stays.
+    func testARecipientWhoseAS4MessageIdCarriesAnotherAlreadyIsAConflict() throws {
+        try store.addConnection(BackendConnection(name: "institution", tokenSHA256: String(repeating: "b", count: 64), certificateSHA256: nil,
+                                                  addresses: [institution], createdAt: t0))
+        func arriving(_ id: String, _ address: String) -> NewDocument {
+            document(id, connection: nil, origin: "gw-a", recipients: [.init(address: address, route: .mailbox, status: .accepted, as4MessageId: "carrier-1")])
+        }
+        XCTAssertEqual(try store.insertDocument(arriving("d1", company), notifications: [], at: t0), .stored)
+        let taken = MailboxStoreError.conflict("AS4 message id carrier-1 already carries document d1 here")
+
+        XCTAssertThrowsError(try store.insertDocument(arriving("d2", institution), notifications: [notice(institution, "newMessage", "d2")], at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, taken)
+        }
+        XCTAssertNil(try store.document(messageId: "d2"), "a new document under a taken carrier: nothing of it stays")
+        XCTAssertThrowsError(try store.insertDocument(arriving("d1", institution), notifications: [notice(institution, "newMessage", "d1")], at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, taken)
+        }
+        XCTAssertEqual(try store.document(messageId: "d1")?.recipients.map(\.address), [company], "the held document gains no recipient")
+        XCTAssertEqual(try store.notifications(connection: "institution", addresses: [institution], limit: 10), [], "nor a notification")
+        XCTAssertEqual(try store.insertDocument(arriving("d1", company), notifications: [], at: t0), .existing(messageId: "d1"),
+                       "its own recipient again is held already, no conflict")
+
+        // Our own message's id is a carrier like any other.
+        let ours = document("sent", recipients: [.init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "ours-1")])
+        XCTAssertEqual(try store.insertDocument(ours, notifications: [], at: t0), .stored)
+        XCTAssertThrowsError(try store.insertDocument(document("d3", connection: nil, origin: "gw-a", recipients: [
+            .init(address: company, route: .mailbox, status: .accepted, as4MessageId: "ours-1")]), notifications: [], at: t0)) {
+            XCTAssertEqual($0 as? MailboxStoreError, .conflict("AS4 message id ours-1 already carries document sent here"))
+        }
+        XCTAssertNil(try store.document(messageId: "d3"))
+    }
+
     func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws {
         _ = try store.insertDocument(document("m"), notifications: [], at: t0)
         let receipt = Data("<Receipt/>".utf8)

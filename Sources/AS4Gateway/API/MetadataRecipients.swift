@@ -25,6 +25,16 @@ enum MetadataRecipients {
         return object
     }
 
+    /// `metadata` without its `recipients` member, serialized as `limited` serializes it: what
+    /// two copies of one document's metadata share whichever recipients each lists. Text that is
+    /// not a JSON object is returned as it is.
+    static func withoutRecipients(_ metadata: String) -> String {
+        guard var object = object(metadata) else { return metadata }
+        object["recipients"] = nil
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return metadata }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     private static func object(_ metadata: String) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(metadata.utf8))) as? [String: Any]
     }

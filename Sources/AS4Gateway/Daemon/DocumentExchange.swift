@@ -230,11 +230,25 @@ struct DocumentExchange {
         // A later arrival of a document held already (another recipient: one AS4 message each)
         // adds only its recipient; its payloads are not copied into files nothing would name.
         // From anywhere else than the first one's origin, the id is someone else's document:
-        // refused, never merged (the insert refuses it too, should two arrive at once).
+        // refused, never merged (the insert refuses it too, should two arrive at once); from
+        // that origin, another document under the id is refused alike (`DocumentArrivingAgain`).
         let heldDocument = try context.mailbox.document(messageId: header.documentId)
-        if let held = heldDocument, held.originParty != origin {
-            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
-                              reason: Self.documentIdTaken(header.documentId, heldFrom: held.originParty))
+        if let held = heldDocument {
+            guard held.originParty == origin else {
+                return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
+                                  reason: Self.documentIdTaken(header.documentId, heldFrom: held.originParty))
+            }
+            let arriving = DocumentArrivingAgain(sender: senderAddress, metadata: header.metadata, files: zip(header.files, files).map {
+                DocumentFile(name: $0.name, mimeType: DocumentHeaderCheck.mediaType($0, of: $1), file: $1.file)
+            })
+            let differences = arriving.differences(from: held)
+            guard differences.isEmpty else {
+                return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
+                                  reason: Self.documentIdTaken(header.documentId, heldFrom: origin, differing: differences))
+            }
+        }
+        if let taken = try carrierTaken(m, recipient: recipient, documentId: header.documentId) {
+            return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.messageIdTaken, reason: taken)
         }
         let documentFiles: [DocumentFile]
         do {
@@ -256,12 +270,22 @@ struct DocumentExchange {
         do {
             inserted = try context.mailbox.insertDocument(document, notifications: notices, at: Date())
         } catch MailboxStoreError.conflict {
-            // Another access point's document with this id was stored between the check and here.
+            // Stored between the checks and here: the carrier's id, or another access point's
+            // document with this id.
+            if let taken = try carrierTaken(m, recipient: recipient, documentId: header.documentId) {
+                return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.messageIdTaken, reason: taken)
+            }
             let holder = try context.mailbox.document(messageId: header.documentId)?.originParty
             return try refuse(header, origin: origin, carrier: m, code: IntakeFailure.documentIdTaken,
                               reason: Self.documentIdTaken(header.documentId, heldFrom: holder))
         }
-        guard case .stored = inserted else { return nil }
+        guard case .stored = inserted else {
+            // The same document for a recipient it is held for already: a copy its origin sent
+            // again under another MessageId, or this message's intake repeated.
+            context.log.log(.info, "document-held-already", ["document_id": header.documentId, "recipient": header.recipient, "from": origin,
+                                                             "message_id": m.metadata.messageId])
+            return nil
+        }
         if recipient.route == .remote, let d = try context.mailbox.document(messageId: header.documentId),
            let r = d.recipients.first(where: { $0.address == recipientAddress }) {
             // One that cannot be forwarded is taken in all the same: its recipient is Failed here
@@ -275,11 +299,28 @@ struct DocumentExchange {
         return nil
     }
 
-    /// Why a document id cannot be taken: someone else's document has it.
-    static func documentIdTaken(_ documentId: String, heldFrom holder: String?) -> String {
-        "document id \(documentId) is already held here for a document "
+    /// Why a document id cannot be taken: someone else's document has it, or, with `differing`
+    /// (what differs), another document from the same access point.
+    static func documentIdTaken(_ documentId: String, heldFrom holder: String?, differing: [String] = []) -> String {
+        "document id \(documentId) is already held here for " + (differing.isEmpty ? "a document " : "another document ")
             + (holder.map { "from access point \($0)" } ?? "submitted by a backend of this gateway")
+            + (differing.isEmpty ? "" : " (this one has \(differing.joined(separator: " and ")))")
             + "; a document is identified by its id, so this one was not taken in (send it again under a new id)"
+    }
+
+    /// Why message `m` cannot carry its document to `recipient`, if it cannot: the mailbox knows a
+    /// recipient's carrier by its MessageId alone (each names one recipient, uniquely), and this
+    /// MessageId already carried another document or recipient here: the same party's id used
+    /// again after its duplicate-detection window, or the id of one of this gateway's own
+    /// messages. The same message taken in again (its intake repeated, or sent again after the
+    /// window) names its own recipient and passes. The other document is not named: it may be
+    /// another party's, and the reason goes to this message's origin.
+    func carrierTaken(_ m: StoredMessage, recipient: NewDocument.Recipient, documentId: String) throws -> String? {
+        guard let carrier = recipient.as4MessageId, carrier == m.metadata.messageId,
+              let holder = try context.mailbox.recipient(as4MessageId: carrier),
+              holder.messageId != documentId || holder.address != recipient.address else { return nil }
+        return "the AS4 MessageId \(carrier) already carried another document or recipient here; a document's message is identified "
+            + "by its MessageId, so this one was not taken in (send it again under a new MessageId)"
     }
 
     /// The code of a document whose sender the origin access point may not speak for.

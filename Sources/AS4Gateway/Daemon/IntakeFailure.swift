@@ -27,8 +27,11 @@ struct IntakeFailure: Sendable, Equatable {
 
     var error: DeliveryError { DeliveryError(code: code, reason: reason) }
 
-    /// The document id is held here already from another access point (or a backend here).
+    /// The document id is held here already from another access point (or a backend here), or
+    /// for another document from the same one (`DocumentArrivingAgain`).
     static let documentIdTaken = "DocumentIdTaken"
+    /// The AS4 MessageId already carried another document or recipient here (`DocumentExchange.carrierTaken`).
+    static let messageIdTaken = "MessageIdTaken"
     /// The sending party is no longer in the P-Modes (a reload after the receipt).
     static let unknownSenderParty = "UnknownSenderParty"
     /// A document header the pre-receipt check refuses (only messages received before it existed).
