@@ -307,9 +307,13 @@ public struct RecipientUpdate: Sendable {
     /// reported later by its access point, and the moment of reading is the legal fact.
     public var retrievedAt: Date?
     public var notifications: [BackendNotification]
+    /// The status report the document's origin is owed for this step, recorded with it when the
+    /// step is taken (`OwedReport`); nil for a document submitted here, or a step not reported.
+    public var originReport: OriginReportDue?
 
     public init(messageId: String, address: String, status: RecipientStatus, detail: String? = nil, receipt: Data? = nil,
-                decision: RecipientDecision? = nil, retrieved: Bool = false, retrievedAt: Date? = nil, notifications: [BackendNotification] = []) {
+                decision: RecipientDecision? = nil, retrieved: Bool = false, retrievedAt: Date? = nil, notifications: [BackendNotification] = [],
+                originReport: OriginReportDue? = nil) {
         self.messageId = messageId
         self.address = address
         self.status = status
@@ -319,6 +323,7 @@ public struct RecipientUpdate: Sendable {
         self.retrieved = retrieved
         self.retrievedAt = retrievedAt
         self.notifications = notifications
+        self.originReport = originReport
     }
 }
 

@@ -69,6 +69,13 @@ extension StoreRow {
                           retrievedAt: optionalDate("retrieved_at"), updatedAt: date("updated_at"))
     }
 
+    /// Maps a `SELECT * FROM owed_reports` row (the column's CHECK admits only reportable statuses).
+    func owedReport() -> OwedReport {
+        OwedReport(id: int64("id"), messageId: string("message_id"), address: string("address"), status: recipientStatus(),
+                   code: optionalString("code"), reason: optionalString("reason"), at: date("at"), retrievedAt: optionalDate("retrieved_at"),
+                   dueAt: date("due_at"), attempts: int("attempts"), lastError: optionalString("last_error"))
+    }
+
     /// The `status` column of a `document_recipients` row; an unknown text reads as submitted.
     func recipientStatus() -> RecipientStatus {
         RecipientStatus(rawValue: string("status")) ?? .submitted

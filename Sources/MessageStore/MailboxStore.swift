@@ -36,6 +36,8 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// recipient read before it is never made DeliveryDelayed, and one DeliveryDelayed that
     /// reads after it keeps that status while its reading is recorded (true, the event and the
     /// notifications saying so); one whose reading before it became known late is Delivered.
+    /// The update's `originReport`, if any, is recorded as owed (`OwedReport`) with the step,
+    /// and only when the step is taken (true).
     @discardableResult
     func updateRecipient(_ update: RecipientUpdate, at: Date) throws -> Bool
     /// The deadline found recipient `address` of `messageId` having read the document in time
@@ -54,6 +56,23 @@ public protocol MailboxStore: AnyObject, Sendable {
     func unsentRemoteRecipients(limit: Int) throws -> [(messageId: String, address: String, as4MessageId: String)]
     /// Mailbox entries of `address` with an id above `cursor`, oldest first.
     func inbox(address: String, after cursor: Int64, limit: Int) throws -> [(entry: Int64, document: Document)]
+
+    // MARK: Status reports owed to origins (the outbox)
+
+    /// Reports owed for recipients whose oldest owed report is due at `now` (`dueAt` at or
+    /// before it), each such recipient's owed reports all, in the order they were owed; at most
+    /// `limit`. A recipient whose oldest report is not due yet is left out whole, so that no
+    /// later report of it (an answer) is queued before an earlier one (its reading).
+    func owedReports(dueBy now: Date, limit: Int) throws -> [OwedReport]
+    /// The reports still owed for one recipient, in the order they were owed.
+    func owedReports(messageId: String, address: String) throws -> [OwedReport]
+    /// The report is in the outbound queue: the obligation ends. Returns false when it had ended
+    /// already (another caller queued it first).
+    @discardableResult
+    func reportQueued(id: Int64) throws -> Bool
+    /// An attempt to queue the report failed with `error`: counted, and not taken up by the
+    /// worker again before `retryAt`.
+    func reportNotQueued(id: Int64, error: String, retryAt: Date) throws
 
     // MARK: Uploads
 

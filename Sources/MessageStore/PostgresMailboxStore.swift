@@ -215,6 +215,14 @@ public final class PostgresMailboxStore: MailboxStore {
                 n.detail = MailboxRules.noted(n.detail, note)
                 try Self.notify(c, n, at)
             }
+            // The recipient's row lock (above) orders its obligations: a later step's id is drawn
+            // after this one commits.
+            if let r = u.originReport {
+                try c.execute("""
+                    INSERT INTO owed_reports (message_id, address, status, code, reason, at, retrieved_at, due_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at, r.retrievedAt, r.dueAt])
+            }
             return true
         }
     }
@@ -277,6 +285,35 @@ public final class PostgresMailboxStore: MailboxStore {
                 SELECT id, message_id FROM document_recipients WHERE address = $1 AND route = 'mailbox' AND id > $2 ORDER BY id LIMIT $3
                 """, [address, cursor, limit]).rows.map { ($0.int64("id"), $0.string("message_id")) }
             return try rows.compactMap { row in try Self.readDocument(c, row.1).map { (entry: row.0, document: $0) } }
+        }
+    }
+
+    // MARK: Status reports owed to origins
+
+    public func owedReports(dueBy now: Date, limit: Int) throws -> [OwedReport] {
+        try read { c in
+            try c.execute("""
+                SELECT o.* FROM owed_reports o
+                WHERE (SELECT h.due_at FROM owed_reports h WHERE h.message_id = o.message_id AND h.address = o.address ORDER BY h.id LIMIT 1) <= $1
+                ORDER BY o.id LIMIT $2
+                """, [now, limit]).rows.map { $0.owedReport() }
+        }
+    }
+
+    public func owedReports(messageId: String, address: String) throws -> [OwedReport] {
+        try read { c in
+            try c.execute("SELECT * FROM owed_reports WHERE message_id = $1 AND address = $2 ORDER BY id", [messageId, address])
+                .rows.map { $0.owedReport() }
+        }
+    }
+
+    public func reportQueued(id: Int64) throws -> Bool {
+        try write { c in try c.execute("DELETE FROM owed_reports WHERE id = $1", [id]).affectedRows == 1 }
+    }
+
+    public func reportNotQueued(id: Int64, error: String, retryAt: Date) throws {
+        try write { c in
+            _ = try c.execute("UPDATE owed_reports SET attempts = attempts + 1, last_error = $1, due_at = $2 WHERE id = $3", [error, retryAt, id])
         }
     }
 

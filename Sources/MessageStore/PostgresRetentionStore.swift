@@ -83,6 +83,7 @@ public final class PostgresRetentionStore: RetentionStore {
                   AND ($3::bigint IS NULL OR retain_until > $3 OR (retain_until = $3 AND message_id COLLATE "C" > $4))
                   AND NOT EXISTS (SELECT 1 FROM document_recipients r WHERE r.message_id = d.message_id
                                   AND r.route = 'remote' AND r.status = 'Submitted')
+                  AND NOT EXISTS (SELECT 1 FROM owed_reports o WHERE o.message_id = d.message_id)
                 ORDER BY retain_until, message_id COLLATE "C" LIMIT $2
                 """, [now, limit, after?.retainUntil, after?.messageId]).rows.map { ($0.string("message_id"), $0.date("retain_until")) }
             return try due.map { DueDocument(messageId: $0.0, retainUntil: $0.1, holds: try Self.activeHolds(c, $0.0)) }
@@ -103,6 +104,9 @@ public final class PostgresRetentionStore: RetentionStore {
             let recipients = try c.execute("SELECT address, route, status FROM document_recipients WHERE message_id = $1 ORDER BY id", [messageId])
                 .rows.map { (address: $0.string("address"), sending: $0.string("route") == "remote" && $0.string("status") == "Submitted") }
             guard !recipients.contains(where: \.sending) else { throw RetentionRules.stillSending(messageId) }
+            guard try c.execute("SELECT 1 FROM owed_reports WHERE message_id = $1", [messageId]).first == nil else {
+                throw RetentionRules.reportOwed(messageId)
+            }
             let files = try c.execute("SELECT path, size, sha256 FROM document_files WHERE message_id = $1 ORDER BY position", [messageId])
                 .rows.map { (path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256")) }
             let bytes = files.reduce(Int64(0)) { $0 + $1.size }

@@ -320,6 +320,7 @@ enum PostgresSchema {
         Migration(version: 20, name: "what was submitted under an idempotency key", sql: IdempotencyFingerprintSchema.postgres),
         Migration(version: 21, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
         Migration(version: 22, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.postgres),
+        Migration(version: 23, name: "status reports owed to the access points documents came from", sql: OwedReportSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

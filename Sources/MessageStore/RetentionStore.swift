@@ -25,7 +25,9 @@ public protocol RetentionStore: AnyObject, Sendable {
 
     /// Documents whose `retain_until` is at or before `now`, earliest first, with whether a legal
     /// hold keeps them. Left out: a document with a remote recipient still `Submitted` (its AS4
-    /// message is not final and needs the document's files to be queued again).
+    /// message is not final and needs the document's files to be queued again), and one with a
+    /// status report owed to the access point it came from (`OwedReport`: the report is made
+    /// from the document, and the origin's proof of the recipient's step must not go with it).
     /// `after`: the last one of the previous page (keyset paging, so documents a hold keeps or
     /// whose purge fails do not come back in every page and hide those behind them).
     func dueDocuments(now: Date, after: DueDocument?, limit: Int) throws -> [DueDocument]
@@ -34,7 +36,8 @@ public protocol RetentionStore: AnyObject, Sendable {
     /// of the AS4 messages that carried the document (the inbound one it arrived in and the
     /// outbound ones sent for its recipients, of that service and action) are erased too, when final: inbound ones handed over, outbound
     /// ones Delivered; their rows, events and receipts stay as evidence. Throws `notFound` for
-    /// no such document, `conflict` when it is retained at `now`, held, or still being sent;
+    /// no such document, `conflict` when it is retained at `now`, held, still being sent, or
+    /// owes its origin a status report;
     /// the database's triggers refuse as well when the real clock says it is retained.
     func purgeDocument(messageId: String, by: String, now: Date, carrier: DocumentCarrier?) throws -> PurgeOutcome
     /// The purges of a message id, oldest first (a document id may arrive again after a purge).
@@ -181,6 +184,10 @@ enum RetentionRules {
 
     static func stillSending(_ id: String) -> MailboxStoreError {
         .conflict("document \(id) has a remote recipient whose AS4 message is not final")
+    }
+
+    static func reportOwed(_ id: String) -> MailboxStoreError {
+        .conflict("document \(id) has a status report owed to the access point it came from and not queued yet")
     }
 
     static func checkReason(_ reason: String) throws {

@@ -189,6 +189,12 @@ public final class SQLiteMailboxStore: MailboxStore {
                 n.detail = MailboxRules.noted(n.detail, note)
                 try Self.notify(c, n, at)
             }
+            if let r = u.originReport {
+                try c.run("""
+                    INSERT INTO owed_reports (message_id, address, status, code, reason, at, retrieved_at, due_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at, r.retrievedAt, r.dueAt])
+            }
             return true
         }
     }
@@ -248,6 +254,37 @@ public final class SQLiteMailboxStore: MailboxStore {
                 SELECT id, message_id FROM document_recipients WHERE address = ? AND route = 'mailbox' AND id > ? ORDER BY id LIMIT ?
                 """, [address, cursor, limit]) { ($0.int64("id"), $0.string("message_id")) }
             return try rows.compactMap { row in try Self.readDocument(c, row.1).map { (entry: row.0, document: $0) } }
+        }
+    }
+
+    // MARK: Status reports owed to origins
+
+    public func owedReports(dueBy now: Date, limit: Int) throws -> [OwedReport] {
+        try withConnection { c in
+            try c.query("""
+                SELECT o.* FROM owed_reports o
+                WHERE (SELECT h.due_at FROM owed_reports h WHERE h.message_id = o.message_id AND h.address = o.address ORDER BY h.id LIMIT 1) <= ?
+                ORDER BY o.id LIMIT ?
+                """, [now, limit]) { $0.owedReport() }
+        }
+    }
+
+    public func owedReports(messageId: String, address: String) throws -> [OwedReport] {
+        try withConnection { c in
+            try c.query("SELECT * FROM owed_reports WHERE message_id = ? AND address = ? ORDER BY id", [messageId, address]) { $0.owedReport() }
+        }
+    }
+
+    public func reportQueued(id: Int64) throws -> Bool {
+        try write { c in
+            try c.run("DELETE FROM owed_reports WHERE id = ?", [id])
+            return c.changes == 1
+        }
+    }
+
+    public func reportNotQueued(id: Int64, error: String, retryAt: Date) throws {
+        try write { c in
+            try c.run("UPDATE owed_reports SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?", [error, retryAt, id])
         }
     }
 

@@ -76,6 +76,7 @@ public final class SQLiteRetentionStore: RetentionStore {
                   AND (? IS NULL OR retain_until > ? OR (retain_until = ? AND message_id > ?))
                   AND NOT EXISTS (SELECT 1 FROM document_recipients r WHERE r.message_id = d.message_id
                                   AND r.route = 'remote' AND r.status = 'Submitted')
+                  AND NOT EXISTS (SELECT 1 FROM owed_reports o WHERE o.message_id = d.message_id)
                 ORDER BY retain_until, message_id LIMIT ?
                 """, [now, after?.retainUntil, after?.retainUntil, after?.retainUntil, after?.messageId, limit]) { ($0.string("message_id"), $0.date("retain_until")) }
             return try due.map { DueDocument(messageId: $0.0, retainUntil: $0.1, holds: try Self.activeHolds(c, $0.0)) }
@@ -95,6 +96,9 @@ public final class SQLiteRetentionStore: RetentionStore {
                 (address: $0.string("address"), sending: $0.string("route") == "remote" && $0.string("status") == "Submitted")
             }
             guard !recipients.contains(where: \.sending) else { throw RetentionRules.stillSending(messageId) }
+            guard try c.queryFirst("SELECT 1 FROM owed_reports WHERE message_id = ?", [messageId], row: { _ in true }) == nil else {
+                throw RetentionRules.reportOwed(messageId)
+            }
             let files = try c.query("SELECT path, size, sha256 FROM document_files WHERE message_id = ? ORDER BY position", [messageId]) {
                 (path: $0.string("path"), size: $0.int64("size"), sha256: $0.string("sha256"))
             }

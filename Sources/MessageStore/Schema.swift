@@ -320,6 +320,7 @@ enum Schema {
         Migration(version: 21, name: "what was submitted under an idempotency key", sql: IdempotencyFingerprintSchema.sqlite),
         Migration(version: 22, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
         Migration(version: 23, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.sqlite),
+        Migration(version: 24, name: "status reports owed to the access points documents came from", sql: OwedReportSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -89,6 +89,13 @@ final class InProcessNode {
         if let refused = handler.admit(head) { return refused }
         return handler.handle(HTTPRequest(head: head, body: .bytes(body)))
     }
+
+    /// A GET to one of this node's handlers (the backend API's reads).
+    func get(_ handler: any HTTPHandler, path: String, headers: [(String, String)] = []) -> HTTPResponse {
+        let head = HTTPRequestHead(method: "GET", path: path, headers: HTTPHeaders(headers), contentLength: 0, remoteAddress: "127.0.0.1")
+        if let refused = handler.admit(head) { return refused }
+        return handler.handle(HTTPRequest(head: head, body: .bytes([])))
+    }
 }
 
 extension HTTPResponse {

@@ -71,8 +71,9 @@ final class IntakeRepeatTests: XCTestCase {
         let reports = try statusReports()
         XCTAssertEqual(reports.count, 1, "gw-a is told once: \(reports.map(\.metadata.messageId))")
         XCTAssertEqual(reports.first?.metadata.refToMessageId, id)
-        XCTAssertEqual(reports.first?.metadata.messageId, try OriginFailedReport.messageId(
-            carrier: id, documentId: try XCTUnwrap(reports.first?.metadata.conversationId), recipient: Self.unknown, domain: b.context.messageIdDomain))
+        XCTAssertEqual(reports.first?.metadata.messageId, try OriginStatusReport.messageId(
+            carrier: id, documentId: try XCTUnwrap(reports.first?.metadata.conversationId), recipient: Self.unknown, status: .failed,
+            domain: b.context.messageIdDomain))
         XCTAssertEqual(b.log.components(separatedBy: "event=document-refused").count - 1, 1, "one refusal logged")
         XCTAssertEqual(b.context.metrics.intakeFailuresReported.load(ordering: .relaxed), 1, "and counted once")
     }

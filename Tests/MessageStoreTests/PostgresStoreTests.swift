@@ -158,6 +158,17 @@ final class PostgresLateOutcomeTests: LateOutcomeTests {
     }
 }
 
+final class PostgresOwedReportStoreTests: OwedReportStoreTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testAStepRecordsTheReportItOwesWithItOrNotAtAll() throws { try super.testAStepRecordsTheReportItOwesWithItOrNotAtAll() }
+    override func testReportsComeInTheOrderOwedAndAnEarlierOneHoldsBackTheLaterOnes() throws {
+        try super.testReportsComeInTheOrderOwedAndAnEarlierOneHoldsBackTheLaterOnes()
+    }
+    override func testADocumentOwingAReportIsKeptPastItsRetentionUntilTheReportIsQueued() throws {
+        try super.testADocumentOwingAReportIsKeptPastItsRetentionUntilTheReportIsQueued()
+    }
+}
+
 final class PostgresCoverageTests: XCTestCase {
     func testEverySharedStoreTestAlsoRunsOnPostgres() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -168,7 +179,7 @@ final class PostgresCoverageTests: XCTestCase {
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
                      "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
-                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests"] {
+                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests", "OwedReportStoreTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

@@ -103,15 +103,16 @@ struct MessageRoutes {
         }
     }
 
-    /// Records `held`'s first reading at `now` (Delivered) and reports it; false when it was
-    /// recorded before.
+    /// Records `held`'s first reading at `now` (Delivered) with the report its origin is owed,
+    /// and queues that report; false when it was recorded before.
     @discardableResult
     private func recordReading(_ d: Document, _ held: DocumentRecipient, at now: Date, detail: String) throws -> Bool {
         let update = RecipientUpdate(messageId: id, address: held.address, status: .delivered, detail: detail, retrieved: true,
-                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [])
+                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: held.address, status: .delivered, detail: nil) : [],
+                                     originReport: OriginReports.owed(d, decision: nil, retrievedAt: now, at: now))
         guard try r.context.mailbox.updateRecipient(update, at: now) else { return false }
         logStep(d, recipient: held.address, status: .delivered, detail: nil)
-        DocumentExchange(context: r.context).reportToOrigin(d, recipient: held.address, status: .delivered, decision: nil, retrievedAt: now)
+        OriginReports(context: r.context).queueNow(d, recipient: held.address)
         return true
     }
 
@@ -158,7 +159,8 @@ struct MessageRoutes {
         let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: now)
         let detail = [code, reason].compactMap { $0 }.joined(separator: ": ")
         let update = RecipientUpdate(messageId: id, address: target.address, status: status, detail: detail.isEmpty ? nil : detail, decision: answer,
-                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [])
+                                     notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [],
+                                     originReport: OriginReports.owed(d, decision: answer, retrievedAt: readAt, at: now))
         do {
             guard try r.context.mailbox.updateRecipient(update, at: now) else {
                 throw Problem.conflict("\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed")
@@ -167,7 +169,8 @@ struct MessageRoutes {
             throw Problem.conflict(e.description)
         }
         logStep(d, recipient: target.address, status: status, detail: detail.isEmpty ? nil : detail)
-        DocumentExchange(context: r.context).reportToOrigin(d, recipient: target.address, status: status, decision: answer, retrievedAt: readAt)
+        // Queues the reading's report first if it is still owed: the origin hears of the reading before the answer.
+        OriginReports(context: r.context).queueNow(d, recipient: target.address)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
     }
 

@@ -64,13 +64,16 @@ struct DocumentExchange {
                 ?? (error as? XMLPayloadError).map(Self.fileProblem(d)) ?? "\(error)"
             let detail = "could not be queued for \(r.party ?? "?"): \(reason)"
             // Two nodes' start-up requeues may both meet this recipient: the one whose update
-            // made it Failed reports it, so the origin is not told twice.
+            // made it Failed owes the origin its report, so the origin is not told twice.
+            let now = Date()
+            let owed = OriginReports.owed(d, decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: now),
+                                          retrievedAt: nil, at: now)
             guard try context.mailbox.updateRecipient(RecipientUpdate(messageId: d.messageId, address: r.address, status: .failed, detail: detail,
-                                                                      notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail)),
-                                                      at: Date()) else { return false }
+                                                                      notifications: Self.senderNotifications(d, address: r.address, status: .failed, detail: detail),
+                                                                      originReport: owed),
+                                                      at: now) else { return false }
             context.log.log(.error, "document-unqueueable", ["document_id": d.messageId, "recipient": r.address, "to": r.party, "reason": reason])
-            reportToOrigin(d, recipient: r.address, status: .failed,
-                           decision: RecipientDecision(accepted: false, code: "noAgreement", reason: detail, at: Date()), retrievedAt: nil)
+            OriginReports(context: context).queueNow(d, recipient: r.address)
             return false
         }
     }
@@ -84,19 +87,20 @@ struct DocumentExchange {
         }
     }
 
-    /// Tells the access point a document came from what became of it at recipient `recipient`.
-    /// Returns false, queueing nothing, for a `Failed` report about a document that came by AS4
-    /// (`refTo` its carrier) when one about that recipient was queued already (`OriginFailedReport`).
+    /// Tells the access point a document came from what became of it at recipient `recipient`
+    /// (`refTo`: the document's carrier). Returns false, queueing nothing, when that report was
+    /// queued already: its id is derived from carrier, document, recipient and status
+    /// (`OriginStatusReport`), so an intake repeated, or an owed report queued again by the
+    /// outbox (`OriginReports`), tells the origin once.
     @discardableResult
     func sendStatus(toParty party: String, refTo: String?, report: EAddressMessages.StatusReport, sender: String) throws -> Bool {
-        var keyed: String?
-        if report.status == RecipientStatus.failed.rawValue, let refTo {
-            let id = try OriginFailedReport.messageId(carrier: refTo, documentId: report.documentId, recipient: report.recipient,
-                                                      domain: context.messageIdDomain)
-            // Checked before sealing to save the signature; the queue's unique id is the last word.
-            if try context.store.findMessage(id: id, direction: .outbound) != nil { return false }
-            keyed = id
+        guard let status = RecipientStatus(rawValue: report.status) else {
+            throw SubmissionError(status: 500, reason: "no recipient status \(report.status) to report")
         }
+        let id = try OriginStatusReport.messageId(carrier: refTo ?? report.documentId, documentId: report.documentId,
+                                                  recipient: report.recipient, status: status, domain: context.messageIdDomain)
+        // Checked before sealing to save the signature; the queue's unique id is the last word.
+        if try context.store.findMessage(id: id, direction: .outbound) != nil { return false }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.statusAction, conversationId: report.documentId,
             refToMessageId: refTo, properties: ["originalSender": report.recipient, "finalRecipient": sender, "documentId": report.documentId],
@@ -104,26 +108,11 @@ struct DocumentExchange {
         let payload = Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                               body: .bytes(Array(try EAddressMessages.encode(report))))
         do {
-            try Outbound(context: context).queue(request, payloads: [payload], id: keyed ?? Identifier.messageId(domain: context.messageIdDomain))
-        } catch StoreError.duplicateMessageId where keyed != nil {
+            try Outbound(context: context).queue(request, payloads: [payload], id: id)
+        } catch StoreError.duplicateMessageId {
             return false
         }
         return true
-    }
-
-    /// After a recipient here moved on (retrieved, answered): report it to the document's origin,
-    /// if it came by AS4. A failure is logged; the state here stands.
-    func reportToOrigin(_ d: Document, recipient: String, status: RecipientStatus, decision: RecipientDecision?, retrievedAt: Date?) {
-        guard let origin = d.originParty else { return }
-        let report = EAddressMessages.StatusReport(documentId: d.messageId, recipient: recipient, status: status.rawValue,
-                                                   code: decision?.code, reason: decision?.reason, at: Date(), retrievedAt: retrievedAt)
-        do {
-            if try !sendStatus(toParty: origin, refTo: d.originMessageId, report: report, sender: d.sender) {
-                context.log.log(.info, "status-reported-already", ["document_id": d.messageId, "to": origin, "status": status.rawValue])
-            }
-        } catch {
-            context.log.log(.error, "status-not-sent", ["document_id": d.messageId, "to": origin, "status": status.rawValue, "reason": "\(error)"])
-        }
     }
 
     // MARK: Notifications
@@ -479,25 +468,28 @@ struct DocumentExchange {
         steps.append((status, decision, (detail.isEmpty ? "reported by \(from)" : detail) + (status == .delivered ? clamped : "")))
         do {
             for step in steps {
+                let now = Date()
+                let retrievedAt = step.status == .delivered ? readAt?.recorded : nil
+                // A document forwarded here by a hub: the news goes on to where it came from, owed
+                // with the step. A failure goes on with its code and reason, or the origin would
+                // learn only that it failed.
+                let relayed = step.decision ?? (step.status == .failed
+                    ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
+                // The reading time relayed is the one recorded here (bounded by ReportedReadingTime), so
+                // the origin never holds a time this hub refused to believe. An answer carries it too:
+                // relayed apart, the answer may reach the origin before the reading, which the origin
+                // then records first from it (as it does with an answer from the serving access point).
+                let readTime = retrievedAt ?? (step.status == .failed ? nil : readAt?.recorded ?? r.retrievedAt)
                 let update = RecipientUpdate(messageId: d.messageId, address: r.address, status: step.status, detail: step.detail,
-                                             decision: step.decision, retrieved: step.status == .delivered,
-                                             retrievedAt: step.status == .delivered ? readAt?.recorded : nil,
+                                             decision: step.decision, retrieved: step.status == .delivered, retrievedAt: retrievedAt,
                                              notifications: Self.senderNotifications(d, address: r.address, status: step.status,
-                                                                                     detail: step.status == .delivered || detail.isEmpty ? nil : detail))
-                // A document forwarded here by a hub: the news goes on to where it came from.
-                if try context.mailbox.updateRecipient(update, at: Date()) {
+                                                                                     detail: step.status == .delivered || detail.isEmpty ? nil : detail),
+                                             originReport: OriginReports.owed(d, decision: relayed, retrievedAt: readTime, at: now))
+                if try context.mailbox.updateRecipient(update, at: now) {
                     context.log.log(step.status == .failed ? .warning : .info, "status-report-applied", [
                         "document_id": d.messageId, "recipient": r.address, "from": from, "status": step.status.rawValue,
                         "message_id": m.metadata.messageId, "ref_to": r.as4MessageId, "reason": step.detail])
-                    // A failure goes on with its code and reason, or the origin would learn only that it failed.
-                    let relayed = step.decision ?? (step.status == .failed
-                        ? RecipientDecision(accepted: false, code: report.code, reason: report.reason, at: report.at) : nil)
-                    // The reading time relayed is the one recorded here (bounded by ReportedReadingTime), so
-                    // the origin never holds a time this hub refused to believe. An answer carries it too:
-                    // relayed apart, the answer may reach the origin before the reading, which the origin
-                    // then records first from it (as it does with an answer from the serving access point).
-                    let readTime = update.retrievedAt ?? (step.status == .failed ? nil : readAt?.recorded ?? r.retrievedAt)
-                    reportToOrigin(d, recipient: r.address, status: step.status, decision: relayed, retrievedAt: readTime)
+                    OriginReports(context: context).queueNow(d, recipient: r.address)
                 } else {
                     // A report the recipient's state has passed (a resent or out-of-order one): kept in the log.
                     context.log.log(.info, "status-report-not-applied", ["document_id": d.messageId, "recipient": r.address, "from": from,

@@ -69,6 +69,8 @@ final class GatewayContext: Sendable {
     let sharesJobs: Bool
     /// Full disk and store outages met by requests, logged once a minute per listener.
     let requestFailures = RequestFailureLog()
+    /// Status reports owed to documents' origins that could not be queued, logged once a minute per kind.
+    let originReportFailures = OriginReportFailureLog()
     /// Whether `MailboxWorker` keeps failing, for `/readyz`.
     let mailboxWorkerHealth = LoopHealth()
     /// Set when a stop begins: `/readyz` then answers 503 so load balancers send nothing new.

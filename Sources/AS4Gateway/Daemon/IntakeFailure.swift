@@ -8,7 +8,7 @@ struct IntakeFailure: Sendable, Equatable {
     /// What the origin access point was told.
     enum Report: Sendable, Equatable {
         /// A `Failed` status report is queued to it (documents), now or by an earlier intake of
-        /// the same message (`OriginFailedReport`: it gets one).
+        /// the same message (`OriginStatusReport`: it gets one).
         case sent
         /// It was owed one, but none could be queued: no status leg back to it, its party gone
         /// from the P-Modes, no usable certificate. Configuration to fix (`pmode check` warns).

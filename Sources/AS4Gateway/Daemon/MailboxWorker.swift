@@ -18,6 +18,8 @@ import Synchronization
 ///   notifies the sender. A receipt that comes after a recipient failed makes it `Accepted` after all.
 /// The position in the history is kept in the store after each batch; taking an event in twice
 /// changes nothing (documents and recipient states are keyed), so a crash only repeats work.
+/// Status reports owed to the access points documents came from that their step's caller could
+/// not queue (`OriginReports`) are queued every `owedReportInterval`, in the order owed.
 /// Uploads no message took within a day are removed; documents past their retention are purged
 /// every `retention.purgeIntervalSeconds` (`RetentionPurge`); the ids of signed PullRequests
 /// whose replay window has passed go on a cadence of their own (`SeenRequestCleanup`).
@@ -36,6 +38,7 @@ final class MailboxWorker: Sendable {
     static let interval = 0.1
     static let batchSize = 200
     static let deadlineInterval = 0.5
+    static let owedReportInterval: TimeInterval = 1
     static let unsentInterval: TimeInterval = 60
     /// A submission still sealing a large file must not be raced: only this long unqueued counts.
     static let unsentAge: TimeInterval = 300
@@ -48,6 +51,7 @@ final class MailboxWorker: Sendable {
     struct PassState {
         var failures = RepeatedFailureLog()
         var deadlinesChecked = Date.distantPast
+        var owedReportsChecked = Date.distantPast
         var purged = Date.distantPast
         var clockWatch = ClockStepWatch()
         var unsentChecked = Date()
@@ -78,7 +82,7 @@ final class MailboxWorker: Sendable {
         guard s.standAside.mayRun(at: now) else { return Self.interval }
         do {
             // One node at a time follows the history and enforces deadlines.
-            guard let worked = try context.mailbox.exclusively(job: Self.cursorName, { () throws -> Int in try round(&s) }) else {
+            guard let worked = try context.mailbox.exclusively(job: Self.cursorName, { () throws -> Int in try round(&s, now: now) }) else {
                 // Another node runs the job now, which says nothing about whether it works here:
                 // this node's health stays what its own last round made it.
                 return Self.interval
@@ -103,8 +107,8 @@ final class MailboxWorker: Sendable {
         }
     }
 
-    /// The job's work, under its lock.
-    private func round(_ s: inout PassState) throws -> Int {
+    /// The job's work, under its lock. `now` judges which owed status reports are due.
+    private func round(_ s: inout PassState, now: Date) throws -> Int {
         if Date().timeIntervalSince(s.deadlinesChecked) >= Self.deadlineInterval {
             try enforceDeadlines(now: Date())
             try removeAbandonedUploads(now: Date())
@@ -113,6 +117,15 @@ final class MailboxWorker: Sendable {
         if Date().timeIntervalSince(s.unsentChecked) >= Self.unsentInterval {
             s.unsentChecked = Date()
             try queueUnsent(olderThan: Self.unsentAge)
+        }
+        if now.timeIntervalSince(s.owedReportsChecked) >= Self.owedReportInterval {
+            s.owedReportsChecked = now
+            // Like the purge, this must not hold up taking in documents and their answers.
+            do {
+                try OriginReports(context: context).queueDue(now: now)
+            } catch {
+                if let fields = context.originReportFailures.failed(error) { context.log.log(.error, "status-report-owed", fields) }
+            }
         }
         if Date().timeIntervalSince(s.purged) >= context.config.retention.purgeIntervalSeconds {
             // A purge that fails is tried again at the next interval; it must not hold up taking
@@ -247,14 +260,15 @@ final class MailboxWorker: Sendable {
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: late ? detail : nil)), at: Date())
         case .failed:
             let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
+            let now = Date()
+            // Forwarded by this hub: the access point it came from is owed word of the failure.
+            let owed = OriginReports.owed(d, decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code, reason: detail, at: now),
+                                          retrievedAt: nil, at: now)
             if try context.mailbox.updateRecipient(RecipientUpdate(
                 messageId: documentId, address: address, status: .failed, detail: detail,
-                notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail)), at: Date()) {
-                // Forwarded by this hub: the access point it came from hears of the failure.
-                DocumentExchange(context: context).reportToOrigin(d, recipient: address, status: .failed,
-                                                                  decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code,
-                                                                                              reason: detail, at: Date()),
-                                                                  retrievedAt: nil)
+                notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail),
+                originReport: owed), at: now) {
+                OriginReports(context: context).queueNow(d, recipient: address)
             }
         default:
             return
