@@ -317,6 +317,8 @@ final class LogPseudonymTests: XCTestCase {
         XCTAssertEqual(sent.status, 202, sent.text)
         let id = try XCTUnwrap(sent.json["messageId"] as? String)
         try h.waitUntil(timeout: 30, "accepted") { try dms.recipient(of: id)["status"] as? String == "Accepted" }
+        // Accepted comes with B's receipt, before B's mailbox worker takes the document in and logs it.
+        try h.waitUntil(timeout: 30, "B's mailbox delivery logged") { h.nodes["gw-b"]!.log.contains("event=mailbox-delivery") }
         // Refused for an unknown person: the reason names the address, masked.
         let refused = try dms.submit(metadata: BackendClient.metadata(from: sender, to: ["_PRIVATE@32123456789"]), files: [("p.txt", Array("hi".utf8))])
         XCTAssertEqual(refused.status, 422, refused.text)
@@ -334,6 +336,9 @@ final class LogPseudonymTests: XCTestCase {
         let again = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [person]), files: [("q.txt", Array("again".utf8))])
         let againId = try XCTUnwrap(again.json["messageId"] as? String, again.text)
         try h.waitUntil(timeout: 30, "accepted again") { try dms.recipient(of: againId)["status"] as? String == "Accepted" }
+        try h.waitUntil(timeout: 30, "B's second mailbox delivery logged") {
+            h.nodes["gw-b"]!.log.components(separatedBy: "event=mailbox-delivery").count - 1 >= 2
+        }
         let deliveries = h.nodes["gw-b"]!.log.split(separator: "\n").filter { $0.contains("event=mailbox-delivery") }
         XCTAssertEqual(deliveries.count, 2)
         XCTAssertTrue(deliveries.allSatisfy { $0.contains(String(pseudonym)) }, deliveries.joined(separator: "\n"))
