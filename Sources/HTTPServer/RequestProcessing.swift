@@ -32,7 +32,10 @@ extension ServerContext {
             (RequestState(head: head, body: nil), self.queue(response, on: connection, closing: closing))
         }
         if self.isDraining {
-            return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
+            var response = self.handler.refused(head, status: 503, reason: "the server is shutting down")
+            // A Retry-After the handler chose itself is kept.
+            if response.headers["Retry-After"] == nil { response.headers["Retry-After"] = String(HTTPServer.retryAfterWhileStoppingSeconds) }
+            return refuse(response)
         }
         // RFC 9112 §6.3: differing lengths make the message's end ambiguous (a proxy in front may
         // have framed it otherwise: request smuggling), so the request is refused unread.
