@@ -28,6 +28,12 @@ public final class HTTPServer: @unchecked Sendable {
         case stopped
     }
 
+    /// `Retry-After` of the 503 a request gets while the server drains (one arriving on a
+    /// connection opened before the stop; new connections are refused). A stop is followed by a
+    /// restart or, with several nodes, by another node's answer: a few seconds, not the
+    /// sender's own back-off, which for an AS4 peer may be many minutes.
+    public static let retryAfterWhileStoppingSeconds = 5
+
     public let configuration: HTTPServerConfiguration
     private let context: ServerContext
     private let lock = NSLock()

@@ -6,9 +6,9 @@ import Foundation
 /// ``ServerContext/receive(_:for:)`` for each body piece, ``ServerContext/completeRequest(_:on:)``
 /// once the upload has ended, ``ServerContext/endRequest(_:)`` when MHD is done with it.
 extension ServerContext {
-    /// First access-handler call: builds the head, then screens it — graceful stop (503), client
-    /// certificate (403), the handler's `admit`, the declared length (413) — before any body byte
-    /// is read. Returns the state to keep in `con_cls` and the result for MHD.
+    /// First access-handler call: builds the head, then screens it — graceful stop (503), framing
+    /// (400, 501), a control character in the decoded target (400), client certificate (403), the
+    /// handler's `admit`, the declared length (413) — before any body byte is read. Returns the state to keep in `con_cls` and the result for MHD.
     func beginRequest(on connection: OpaquePointer, url: String, method: String) -> (RequestState, MHD_Result) {
         self.requestBegan()
         self.connections.headArrived(on: connection)
@@ -32,7 +32,10 @@ extension ServerContext {
             (RequestState(head: head, body: nil), self.queue(response, on: connection, closing: closing))
         }
         if self.isDraining {
-            return refuse(self.handler.refused(head, status: 503, reason: "the server is shutting down"))
+            var response = self.handler.refused(head, status: 503, reason: "the server is shutting down")
+            // A Retry-After the handler chose itself is kept.
+            if response.headers["Retry-After"] == nil { response.headers["Retry-After"] = String(HTTPServer.retryAfterWhileStoppingSeconds) }
+            return refuse(response)
         }
         // RFC 9112 §6.3: differing lengths make the message's end ambiguous (a proxy in front may
         // have framed it otherwise: request smuggling), so the request is refused unread.
@@ -46,6 +49,13 @@ extension ServerContext {
         // proxy in front never saw. Refused unread, and the connection closed, as §6.1 requires.
         if let framing = TransferFraming.problem(in: head.headers) {
             return refuse(self.handler.refused(head, status: framing.status, reason: framing.reason), closing: true)
+        }
+        if let reason = RequestTarget.problem(path: head.path, query: head.query) {
+            // The handler logs the path of what it refuses: the path as sent, escapes kept,
+            // carries no control character into its log line or answer.
+            head.path = head.rawPath
+            head.query = [:]
+            return refuse(self.handler.refused(head, status: 400, reason: reason))
         }
         if let tls = self.configuration.tls {
             let session = as4gw_mhd_connection_tls_session(connection)

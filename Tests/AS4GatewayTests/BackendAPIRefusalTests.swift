@@ -112,6 +112,32 @@ final class BackendAPIRefusalTests: XCTestCase {
         XCTAssertEqual(try company.call("GET", "/api/v1/addresses/0/notice-email", json: nil).status, 422, "an allowed method's input is judged")
     }
 
+    /// A control character in the decoded path or query (`%00` first) names no resource: 400
+    /// with a problem before the route, nothing looked up (on PostgreSQL a NUL cannot even be
+    /// sent as a parameter) and nothing stored. An encoded `/` stays inside its segment: it
+    /// cannot reach another route or another message's resources.
+    func testAControlCharacterInTheTargetIs400AndAnEncodedSlashStaysData() throws {
+        let id = try sendOne()
+        let before = try inboxCount(company, Self.company)
+        for (client, path) in [(ministry!, "/api/v1/messages/\(id)%00x"), (ministry!, "/api/v1/messages/\(id)%0A"), (ministry!, "/api/v1/messages%00"),
+                               (company!, "/api/v1/inbox?address=\(Self.company)%00"), (ministry!, "/api/v1/messages/\(id)/files/1%7F")] {
+            assertProblem(try client.get(path), 400, "bad-request", "control character U+00")
+        }
+        let confirmed = try company.call("POST", "/api/v1/messages/\(id)/confirm%00", json: "{\"decision\": \"accepted\"}")
+        assertProblem(confirmed, 400, "bad-request", "U+0000")
+        XCTAssertEqual(try inboxCount(company, Self.company), before, "nothing changed")
+        let log = h.nodes["gw-a"]!.log
+        XCTAssertTrue(log.contains("path=/api/v1/messages/\(id)%00x"), "logged as sent: \(log)")
+        XCTAssertFalse(log.contains("\\u0000"), "no NUL reached a log line: \(log)")
+        XCTAssertFalse(log.contains("event=api "), "no request reached the store and failed there: \(log)")
+
+        // An encoded slash is part of its segment: {id}%2Freceipt is an id, not the receipt's route.
+        assertProblem(try ministry.get("/api/v1/messages/\(id)%2Freceipt"), 404, "not-found", "no message \(id)/receipt")
+        assertProblem(try ministry.get("/api/v1/messages%2F\(id)"), 404, "not-found")
+        assertProblem(try ministry.get("/api/v1%2Fmessages/\(id)"), 404, "not-found")
+        XCTAssertEqual(try ministry.get("/api/v1/messages/\(id)").status, 200)
+    }
+
     func testAnUnknownTokenIsRefusedBeforeTheBody() throws {
         let body = try h.file("body.bin", Array(repeating: 0x41, count: 40_000))
         func upload(_ token: String) throws -> (status: String, uploaded: String) {

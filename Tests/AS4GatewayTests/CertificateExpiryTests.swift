@@ -2,6 +2,9 @@ import AS4Crypto
 @testable import AS4Gateway
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Certificates about to end are told in the log, at start and daily (the review's gateway ran
 /// on a signing certificate valid for two more days and said nothing), and `as4gw certs
@@ -81,5 +84,43 @@ final class CertificateExpiryTests: XCTestCase {
         // --pmode lists parties.json alone, as before.
         let pmodeOnly = try GatewayProcess.run(["certs", "--pmode", h.pmodeDirectory, "--json"])
         XCTAssertFalse(((pmodeOnly.json?["certificates"] as? [[String: Any]]) ?? []).contains { $0["source"] as? String != "pmode" })
+    }
+
+    /// A SIGHUP that loads a partner's new certificates checks their expiry at once, not at the
+    /// next daily round: one ending in days is a warning, one already ended an error. Our own
+    /// certificates, which a reload does not change, are not told again.
+    func testASIGHUPReloadChecksTheExpiryOfTheCertificatesItLoaded() throws {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"])
+        try h.start("gw-a")
+        let node = h.nodes["gw-a"]!
+        XCTAssertFalse(node.log.contains("event=certificate-expir"), "the development PKI's certificates run two years: \(node.log)")
+        let certs = h.pmodeDirectory + "/certs"
+        let ca = try CertificateAuthority(key: try KeyMaterial.privateKey(certs + "/dev-ca.key"), certificate: try KeyMaterial.certificate(certs + "/dev-ca.pem"))
+        for (name, until) in [("gw-b.signing-soon", Date() + 5.5 * 86_400), ("gw-b.encryption-gone", Date() - 86_400)] {
+            let key = try PrivateKey.generateRSA(bits: 2048)
+            let certificate = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: name), validFrom: Date() - 30 * 86_400,
+                                                      validUntil: until, keyUsage: name.contains("signing") ? [.digitalSignature, .nonRepudiation] : [.keyEncipherment])
+            try certificate.pemEncoded().write(toFile: certs + "/\(name).pem", atomically: true, encoding: .utf8)
+        }
+        let parties = h.pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        let listed = text.replacingOccurrences(of: "\"signing\": [\"certs/gw-b.signing.pem\"]",
+                                               with: "\"signing\": [\"certs/gw-b.signing.pem\", \"certs/gw-b.signing-soon.pem\"]")
+            .replacingOccurrences(of: "\"encryption\": [\"certs/gw-b.encryption.pem\"]",
+                                  with: "\"encryption\": [\"certs/gw-b.encryption.pem\", \"certs/gw-b.encryption-gone.pem\"]")
+        XCTAssertEqual(listed.components(separatedBy: "-soon.pem").count + listed.components(separatedBy: "-gone.pem").count, 4, listed)
+        try listed.write(toFile: parties, atomically: true, encoding: .utf8)
+
+        kill(try XCTUnwrap(node.process).processIdentifier, SIGHUP)
+        try h.waitUntil(timeout: 10, "pmodes-reloaded") { node.log.contains("event=pmodes-reloaded") }
+        try h.waitUntil(timeout: 10, "the expiry check after the reload") { node.log.contains("event=certificate-expired") }
+        let lines = node.log.split(separator: "\n").map(String.init).filter { $0.contains("event=certificate-expir") }
+        XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
+        let soon = lines.first { $0.contains("event=certificate-expiring") } ?? ""
+        XCTAssertTrue(soon.contains("level=warn") && soon.contains("party=gw-b") && soon.contains("role=signing") && soon.contains("days_left=5")
+                      && soon.contains("source=pmode") && soon.contains("CN=gw-b.signing-soon"), soon)
+        let gone = lines.first { $0.contains("event=certificate-expired") } ?? ""
+        XCTAssertTrue(gone.contains("level=error") && gone.contains("role=encryption") && gone.contains("CN=gw-b.encryption-gone"), gone)
     }
 }

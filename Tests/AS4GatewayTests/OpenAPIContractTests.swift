@@ -33,8 +33,8 @@ final class OpenAPIContractTests: XCTestCase {
         XCTAssertNotEqual(try Self.python(["validate", path]).status, 0)
     }
 
-    /// API.md says any route may answer 401, 500, 503 and 507, and any route with a body 400 and
-    /// 413: every operation declares them (with Retry-After on 503 and 507).
+    /// API.md says any route may answer 400, 401, 500, 503 and 507, and any route with a body 413
+    /// and 501 too: every operation declares them (with Retry-After on 503 and 507).
     func testEveryOperationDeclaresWhatAnyRouteMayAnswer() throws {
         let checked = try Self.python(["rules", Self.spec])
         XCTAssertEqual(checked.status, 0, checked.out)

@@ -87,6 +87,23 @@ final class PModeCommandTests: XCTestCase {
         ])
     }
 
+    /// The case the loader refuses, as an operator meets it: a leg that encrypts but does not
+    /// sign fails the check at the line of its `sign`, with the reason.
+    func testALegThatEncryptsWithoutSigningFailsTheCheck() throws {
+        let dir = try copyOfShippedPModes()
+        let file = dir + "/delivery.pmode.json"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let changed = text.replacingOccurrences(of: "\"sign\": true, \"encrypt\": true", with: "\"sign\": false, \"encrypt\": true")  // line 16
+        XCTAssertNotEqual(changed, text)
+        try changed.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try GatewayProcess.run(["pmode", "check", dir, "--allow-missing-certificates"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertTrue(r.stderr.hasPrefix("\(dir)/delivery.pmode.json:16:44: pmodes[0].legs[0].security.sign is false while encrypt is true, "
+                                         + "which as4gw refuses: a receiver would decrypt messages nobody is authenticated for"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
+
     func testSyntaxErrorAndMisnamedFile() throws {
         let dir = try copyOfShippedPModes()
         try "{\n  \"id\": \"x\",\n}\n".write(toFile: dir + "/broken.pmode.json", atomically: true, encoding: .utf8)

@@ -138,6 +138,54 @@ final class SelfServiceAPITests: XCTestCase {
         XCTAssertEqual(history, ["registered", "approved", "connection-created", "directory-updated"])
     }
 
+    /// Holding an address is reading all its mail, so approval makes no second holder of an
+    /// address another active connection holds, as `connections add` without `--shared`: 409
+    /// naming the address and its holder, the registration left pending and nothing made. A
+    /// revoked holder is none; `"shared": true` shares an address on purpose.
+    func testApprovalRefusesAnAddressAnotherConnectionHoldsUnlessShared() throws {
+        let address = "_DEFAULT@\(Self.company)"
+        let legacyToken = try gw.h.addConnection("gw-a", name: "company-dms", addresses: [address])
+        let made = try register(try gw.client(companyCert), "{\"kind\": \"dms\", \"addresses\": [\"\(address)\", \"INVOICES@\(Self.company)\"]}")
+        let id = try XCTUnwrap(made.json["id"] as? String, made.text)
+        let ops = try gw.client(token: operatorToken)
+        let refused = try ops.post("/api/v1/registrations/\(id)/approve", json: "{}")
+        expectProblem(refused, 409, "conflict", "\(address) is held by connection company-dms already")
+        let detail = refused.json["detail"] as? String ?? ""
+        XCTAssertTrue(detail.contains("stays pending") && detail.contains("{\"shared\": true}"), refused.text)
+        let after = try ops.get("/api/v1/registrations/\(id)")
+        XCTAssertEqual(after.json["status"] as? String, "pending")
+        XCTAssertEqual((after.json["history"] as? [[String: Any]])?.compactMap { $0["action"] as? String }, ["registered"], after.text)
+        func connectionNames() throws -> [String] {
+            try GatewayProcess.run(["connections", "list", "--data", gw.data]).stdout.split(separator: "\n")
+                .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["name"] as? String }
+        }
+        XCTAssertFalse(try connectionNames().contains("registration-\(id)"))
+        expectProblem(try gw.client(companyCert).get("/api/v1/inbox?address=\(address)"), 401, "unauthenticated")
+        XCTAssertTrue(gw.h.nodes["gw-a"]!.log.contains("event=registration-address-held"), gw.h.nodes["gw-a"]!.log)
+        expectProblem(try ops.post("/api/v1/registrations/\(id)/approve", json: "{\"shared\": \"yes\"}"), 422, "invalid-request", "shared")
+
+        // The holder revoked, the address is free.
+        XCTAssertEqual(try GatewayProcess.run(["connections", "revoke", "company-dms", "--data", gw.data]).status, 0)
+        XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}").status, 200)
+        XCTAssertEqual(try gw.client(companyCert).get("/api/v1/inbox?address=\(address)").status, 200)
+        expectProblem(try gw.client(token: legacyToken).get("/api/v1/inbox?address=\(address)"), 401, "unauthenticated")
+
+        // The ministry's DMS registered by its institution: the address is the `ministry`
+        // connection's, and the operator shares it on purpose.
+        let institution = try gw.issue("ministry", organizationIdentifier: "NTRLV-90000048472")
+        let second = try register(try gw.client(institution), "{\"kind\": \"dms\", \"addresses\": [\"\(Self.ministry)\"]}")
+        let secondId = try XCTUnwrap(second.json["id"] as? String, second.text)
+        expectProblem(try ops.post("/api/v1/registrations/\(secondId)/approve", json: "{}"), 409, "conflict",
+                      "\(Self.ministry) is held by connection ministry already")
+        let shared = try ops.post("/api/v1/registrations/\(secondId)/approve", json: "{\"shared\": true}")
+        XCTAssertEqual(shared.status, 200, shared.text)
+        XCTAssertEqual(shared.json["connection"] as? String, "registration-\(secondId)")
+        XCTAssertTrue(gw.h.nodes["gw-a"]!.log.contains("event=registration-address-shared"), gw.h.nodes["gw-a"]!.log)
+        for client in [try gw.client(institution), try gw.client(token: ministryToken)] {
+            XCTAssertEqual(try client.get("/api/v1/inbox?address=\(Self.ministry)").status, 200, "both hold it")
+        }
+    }
+
     /// An institution (registration number starting with 9) registering its DMS stays an
     /// institution in the directory, as the messaging policy judged its address before: it may
     /// write to a person, while a company's DMS registered the same way still may not.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import HTTPServer
 import XCTest
 
@@ -65,6 +66,44 @@ final class HTTPServerBasicTests: XCTestCase {
         XCTAssertEqual(head.query, ["q": "x&y z", "n=": "%zz", "ā": "ā"])
         XCTAssertEqual(PercentEncoding.pathSegment("a/b?c#d%e f+ā@x:y"), "a%2Fb%3Fc%23d%25e%20f%2B%C4%81@x:y")
         XCTAssertEqual(PercentEncoding.decode(PercentEncoding.pathSegment("weird/id?x#y%")), "weird/id?x#y%")
+    }
+
+    /// `%00` would reach the handler as a NUL inside the decoded path or a query value, which C
+    /// strings (libpq, file names) cut short; no resource is named with a control character, so
+    /// the server refuses such a target before `admit` and the handler, its body unread. The
+    /// refusal's head carries the path as sent, so no control character reaches a log line.
+    func testAControlCharacterInTheDecodedTargetIsRefusedBeforeTheHandler() throws {
+        let admitted = Mutex(0)
+        let refusedPaths = Mutex<[String]>([])
+        struct Handler: HTTPHandler {
+            let admitted: @Sendable () -> Void
+            let refusedPath: @Sendable (String) -> Void
+            func admit(_ head: HTTPRequestHead) -> HTTPResponse? { admitted(); return nil }
+            func handle(_ request: HTTPRequest) -> HTTPResponse { .text(200, "handled") }
+            func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
+                refusedPath(head.path)
+                return .text(status, reason + "\n")
+            }
+        }
+        let handler = Handler(admitted: { admitted.withLock { $0 += 1 } }, refusedPath: { p in refusedPaths.withLock { $0.append(p) } })
+        let (server, base) = try startTestServer(self.configuration(), handler: handler)
+        defer { server.stop(gracePeriod: 1) }
+        let targets: [(String, String)] = [("/items/abc%00def", "U+0000"), ("/items/a%0Ab", "U+000A"), ("/items/%7f", "U+007F"),
+                                           ("/items/a%09", "U+0009"), ("/items/%C2%85x", "U+0085"), ("/items/x?q=a%00b", "U+0000"),
+                                           ("/items/x?n%0D=1", "U+000D")]
+        for (target, shown) in targets {
+            let result = try ServerTestCurl.run(["--data-binary", "body", base + target])
+            XCTAssertEqual(result.status, 400, target)
+            XCTAssertTrue(result.text.contains("control character \(shown) once percent-decoded"), "\(target): \(result.text)")
+        }
+        XCTAssertEqual(admitted.withLock { $0 }, 0, "refused before admit")
+        XCTAssertEqual(refusedPaths.withLock { $0 }, targets.map { String($0.0.prefix { $0 != "?" }) }, "the path as sent, escapes kept")
+        XCTAssertEqual(self.directory.contents(), [], "no body was spooled")
+
+        // Text and an encoded slash are data as before.
+        let fine = try ServerTestCurl.run([base + "/items/a%2Fb%20c?q=%C4%81"])
+        XCTAssertEqual(fine.status, 200, fine.text)
+        XCTAssertEqual(admitted.withLock { $0 }, 1)
     }
 
     func testPostEchoesASmallBodyFromMemory() throws {

@@ -64,6 +64,55 @@ final class HTTPServerLifecycleTests: XCTestCase {
         XCTAssertEqual(handler.requests.count, 1)
     }
 
+    /// A request that arrives while the server drains, on a connection opened before the stop,
+    /// is answered 503 with `Retry-After` (a few seconds: the node restarts, or another answers),
+    /// so the sender neither treats it as final nor waits its own long back-off; a handler's own
+    /// `Retry-After` is kept.
+    func testARequestWhileStoppingGets503WithRetryAfter() throws {
+        struct Handler: HTTPHandler {
+            let ownRetryAfter: String?
+            let uploadBegan: DispatchSemaphore
+            func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
+                if head.path == "/upload" { uploadBegan.signal() }
+                return nil
+            }
+            func handle(_ request: HTTPRequest) -> HTTPResponse { .empty(204) }
+            func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse {
+                var response = HTTPResponse.text(status, reason + "\n")
+                if let ownRetryAfter { response.headers["Retry-After"] = ownRetryAfter }
+                return response
+            }
+        }
+        for own in [nil, "30"] {
+            let uploadBegan = DispatchSemaphore(value: 0)
+            let (server, _) = try startTestServer(HTTPServerConfiguration(spoolDirectory: self.directory.path),
+                                                  handler: Handler(ownRetryAfter: own, uploadBegan: uploadBegan))
+            let open = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+            defer { open.close() }
+            XCTAssertTrue(open.send("GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            XCTAssertTrue(open.receive(timeout: 5).hasPrefix("HTTP/1.1 204"))
+            // An upload still arriving keeps the stop draining without holding a pool thread (a
+            // handler blocking its thread could hold the one that serves the open connection).
+            let uploading = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
+            defer { uploading.close() }
+            XCTAssertTrue(uploading.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 6\r\n\r\nabc"))
+            XCTAssertEqual(uploadBegan.wait(timeout: .now() + 30), .success, "the server has the upload's head")
+            let stopped = DispatchSemaphore(value: 0)
+            Thread { server.stop(gracePeriod: 60); stopped.signal() }.start()
+            XCTAssertTrue(self.eventually { !server.isAcceptingConnections })
+
+            XCTAssertTrue(open.send("GET /second HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            let answer = open.receive(timeout: 15)
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503"), answer)
+            let retryAfter = answer.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("retry-after:") }
+            XCTAssertEqual(retryAfter, "Retry-After: \(own ?? String(HTTPServer.retryAfterWhileStoppingSeconds))", answer)
+            XCTAssertTrue(uploading.send("def"))
+            XCTAssertTrue(uploading.receive(timeout: 15).hasPrefix("HTTP/1.1 204"), "the upload under way is still served")
+            XCTAssertEqual(stopped.wait(timeout: .now() + 30), .success)
+        }
+        XCTAssertEqual(HTTPServer.retryAfterWhileStoppingSeconds, 5, "docs/CONFIG.md (shutdownGraceSeconds) names this value")
+    }
+
     func testStopGivesUpWaitingAfterTheGracePeriod() throws {
         let entered = DispatchSemaphore(value: 0)
         let handler = ServerTestHandler { _ in

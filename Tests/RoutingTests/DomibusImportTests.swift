@@ -153,6 +153,25 @@ final class DomibusImportTests: XCTestCase {
         }
     }
 
+    /// A policy that encrypts without signing (by its name; the policy file is not read) is
+    /// reported, not imported as "sign and encrypt", which would refuse every message of a
+    /// partner that does not sign; the loader refuses such a leg anyway.
+    func testAnEncryptOnlyPolicyIsReported() {
+        for policy in ["encryptOnly.xml", "eDeliveryAS4EncryptionOnly_BST.xml"] {
+            let xml = domibusConfiguration(
+                parties: """
+                <party name="a" endpoint="https://a.example/msh"><identifier partyId="urn:a"/></party>
+                <party name="b" endpoint="https://b.example/msh"><identifier partyId="urn:b"/></party>
+                """,
+                security: #"signatureMethod="RSA_SHA256""#, errorAsResponse: true, retry: "12;4;CONSTANT", action: "act", responder: "b", policy: policy)
+            XCTAssertThrowsError(try DomibusImporter.convert(xml: Array(xml.utf8), sourceName: "enc.xml")) { error in
+                guard case .invalid(_, let problems) = error as? DomibusImportError else { return XCTFail("\(error)") }
+                XCTAssertEqual(problems, ["line 11: security \"s\": policy \(policy) encrypts without signing, which as4gw refuses: a receiver "
+                    + "would decrypt messages nobody is authenticated for, and the eDelivery AS4 profiles always sign"], policy)
+            }
+        }
+    }
+
     func testRetryStrategies() throws {
         func legRetry(_ retry: String) throws -> ReceptionAwareness {
             let xml = domibusConfiguration(
@@ -188,7 +207,7 @@ final class DomibusImportTests: XCTestCase {
 /// the tests vary only the parts named. `parties` is two lines, so that the line numbers the
 /// importer reports (line 15: the retry, 17: the leg, 19: the process) stay where tests expect.
 private func domibusConfiguration(parties: String, security: String, errorAsResponse: Bool,
-                                  retry: String, action: String, responder: String) -> String {
+                                  retry: String, action: String, responder: String, policy: String = "eDeliveryAS4Policy.xml") -> String {
     """
     <db:configuration xmlns:db="http://domibus.eu/configuration" party="a">
       <mpcs><mpc name="m" qualifiedName="urn:mpc"/></mpcs>
@@ -199,7 +218,7 @@ private func domibusConfiguration(parties: String, security: String, errorAsResp
         </parties>
         <meps><mep name="oneway" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/oneWay"/>
               <binding name="push" value="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/push"/></meps>
-        <securities><security name="s" policy="eDeliveryAS4Policy.xml" \(security)/></securities>
+        <securities><security name="s" policy="\(policy)" \(security)/></securities>
         <errorHandlings><errorHandling name="e" errorAsResponse="\(errorAsResponse)"/></errorHandlings>
         <services><service name="svc" value="urn:svc"/></services>
         <actions><action name="act" value="Act"/></actions>

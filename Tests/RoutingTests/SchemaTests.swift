@@ -73,4 +73,41 @@ final class SchemaTests: XCTestCase {
         run.waitUntilExit()
         XCTAssertEqual(run.terminationStatus, 0, text)
     }
+
+    /// The schema refuses what the loader refuses: a leg that encrypts without signing (`sign`
+    /// false with `encrypt` true or left at its default), not one that does neither.
+    func testSchemaRefusesEncryptionWithoutSigning() throws {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import jsonschema"]
+        check.standardError = FileHandle.nullDevice
+        try check.run()
+        check.waitUntilExit()
+        guard check.terminationStatus == 0 else { throw XCTSkip("python3 with jsonschema is not installed") }
+        let dir = try ScratchDirectory()
+        let cases = ["refused-explicit": #"{"sign": false, "encrypt": true}"#, "refused-default": #"{"sign": false}"#,
+                     "neither": #"{"sign": false, "encrypt": false}"#, "sign-only": #"{"encrypt": false}"#, "both": "{}"]
+        for (name, security) in cases {
+            try dir.write(name + ".pmode.json", """
+            {"id": "\(name)", "initiator": {"party": "a", "role": "urn:r:i"}, "responder": {"party": "b", "role": "urn:r:r"},
+             "legs": [{"service": {"value": "urn:svc"}, "action": "A", "security": \(security)}]}
+            """)
+        }
+        let script = """
+        import json, os, sys, jsonschema
+        validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+        for path in sorted(sys.argv[2:]):
+            print(os.path.basename(path), len(list(validator.iter_errors(json.load(open(path))))))
+        """
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        run.arguments = ["python3", "-c", script, TestPaths.packageRoot.appendingPathComponent("docs/pmode.schema.json").path]
+            + cases.keys.map { dir.path + "/\($0).pmode.json" }
+        let output = Pipe()
+        run.standardOutput = output
+        try run.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        XCTAssertEqual(text, "both.pmode.json 0\nneither.pmode.json 0\nrefused-default.pmode.json 1\nrefused-explicit.pmode.json 1\nsign-only.pmode.json 0\n")
+    }
 }

@@ -104,6 +104,37 @@ final class ValidationErrorTests: XCTestCase {
         ])
     }
 
+    /// Encryption without a signature would have the receiver decrypt what nobody authenticated
+    /// (the signer is judged before any decryption), and eDelivery's AS4 profiles always sign:
+    /// refused at the `sign` that says false. Signing alone, and neither (tests), still load.
+    func testALegThatEncryptsWithoutSigningIsRefused() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("parties.json", twoParties)
+        func pmode(_ id: String, _ security: String) -> String {
+            """
+            {
+              "id": "\(id)",
+              "initiator": { "party": "a", "role": "urn:r:i" },
+              "responder": { "party": "b", "role": "urn:r:r" },
+              "legs": [ { "service": { "value": "urn:svc" }, "action": "\(id)",
+                "security": \(security) } ]
+            }
+            """
+        }
+        try dir.write("a.pmode.json", pmode("a", #"{ "sign": false, "encrypt": true }"#))
+        try dir.write("b.pmode.json", pmode("b", #"{ "profile": "2.0",  "sign": false }"#))
+        try dir.write("c.pmode.json", pmode("c", #"{ "sign": true, "encrypt": false }"#))
+        try dir.write("d.pmode.json", pmode("d", #"{ "sign": false, "encrypt": false }"#))
+        let why = " is false while encrypt is true, which as4gw refuses: a receiver would decrypt messages nobody is authenticated for "
+            + "(the signer is judged before any decryption), and the eDelivery AS4 profiles always sign. Sign as well, or turn encryption off too"
+        XCTAssertEqual(diagnostics(dir.path), ["a.pmode.json:6:19: legs[0].security.sign" + why, "b.pmode.json:6:38: legs[0].security.sign" + why])
+        try FileManager.default.removeItem(atPath: dir.path + "/a.pmode.json")
+        try FileManager.default.removeItem(atPath: dir.path + "/b.pmode.json")
+        let set = try loadOrFail(dir.path)
+        XCTAssertEqual(set.pmode(id: "c")?.legs[0].security.sign, true)
+        XCTAssertEqual(set.pmode(id: "d")?.legs[0].security.encrypt, false)
+    }
+
     func testLegCountMustFitTheMEPAndBindingTheMEP() throws {
         let dir = try ScratchDirectory()
         try dir.write("parties.json", twoParties)

@@ -17,10 +17,10 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 METHODS = ("get", "post", "put", "delete", "patch")
-# Statuses any route may answer (credentials, the gateway's own faults, the store, the disk), and
-# those of any route that takes a body (unreadable or badly framed, too large, a transfer coding
-# the server cannot undo).
-EVERY_ROUTE = ("401", "500", "503", "507")
+# Statuses any route may answer (a target with a control character once decoded, credentials, the
+# gateway's own faults, the store, the disk), and those of any route that takes a body (unreadable
+# or badly framed, too large, a transfer coding the server cannot undo).
+EVERY_ROUTE = ("400", "401", "500", "503", "507")
 EVERY_BODY = ("400", "413", "501")
 # Header fields of HTTP itself, which the spec need not declare per response.
 FRAMING = {"content-type", "content-length", "date", "connection", "keep-alive", "transfer-encoding",

@@ -315,6 +315,12 @@ struct RegistrationRoutes {
     func approve(_ id: String) throws -> HTTPResponse {
         let actor = try requireOperator()
         let body = try jsonBody(required: false)
+        let sharedOnPurpose: Bool
+        switch body["shared"] {
+        case nil: sharedOnPurpose = false
+        case let b as NSNumber where SubmitRoute.isJSONBoolean(b): sharedOnPurpose = b.boolValue
+        default: throw Problem.invalid("shared is true or false", errors: [("/shared", "true or false")])
+        }
         // Approving an approved registration again re-runs its (idempotent) effects: the way to
         // finish an approval whose effects failed half-way.
         let decided: Registration
@@ -330,6 +336,7 @@ struct RegistrationRoutes {
                     + "addresses' documents to this registration's access point: reject it, or correct the directory")
             }
         }
+        if let existing, existing.status != .rejected { try checkAddressHolders(existing, sharedOnPurpose: sharedOnPurpose) }
         if let r = existing, r.status == .approved {
             decided = r
         } else {
@@ -349,6 +356,27 @@ struct RegistrationRoutes {
                             ["registration": id, "reason": "no selfService.template is configured: the access point gets no P-Modes"])
         }
         return try view(decided, history: true).response(200)
+    }
+
+    /// A DMS's connection holds the registration's addresses, and holding an address is reading
+    /// all its mail: as `connections add` does, approval refuses to make a second holder of an
+    /// address another active connection holds, unless the operator says it is shared on purpose
+    /// (`"shared": true`). Judged before the decision is stored, so a refused approval leaves the
+    /// registration as it was; a registration whose connection exists already has nothing to add.
+    private func checkAddressHolders(_ r: Registration, sharedOnPurpose: Bool) throws {
+        let name = SelfService.connectionName(r.id)
+        guard r.kind == .dms, try !context.mailbox.connections().contains(where: { $0.name == name }) else { return }
+        let held = try AddressHolders.others(of: r.addresses, except: name, store: context.mailbox)
+        guard !held.isEmpty else { return }
+        let holders = held.map(\.description).joined(separator: "; ")
+        guard sharedOnPurpose else {
+            context.log.log(.warning, "registration-address-held", ["registration": r.id, "reason": holders])
+            throw Problem.conflict(holders + "; a second connection holding an address reads its "
+                + "mailbox, its notifications and the documents sent from it. Nothing was changed: registration \(r.id) stays \(r.status.rawValue). "
+                + "Revoke that connection, reject the registration, or approve it with {\"shared\": true} to share "
+                + (held.count == 1 ? "the address" : "these addresses") + " on purpose")
+        }
+        context.log.log(.warning, "registration-address-shared", ["registration": r.id, "reason": "shared on purpose: " + holders])
     }
 
     func reject(_ id: String) throws -> HTTPResponse {

@@ -86,7 +86,7 @@ enum ConnectionsCommand {
                     }
                     webhookSecret = APICredentials.hex(try SecureRandom.bytes(32))
                 }
-                let holders = try otherHolders(of: canonical, name: name, store: store)
+                let holders = try AddressHolders.others(of: canonical, except: name, store: store).map(\.description)
                 if !holders.isEmpty {
                     guard a.has("shared") else {
                         CLI.printError("as4gw: refused: \(holders.joined(separator: ", ")); a second connection holding an address reads its "
@@ -123,16 +123,6 @@ enum ConnectionsCommand {
             }
         } catch {
             return CLI.ioError("\(error)")
-        }
-    }
-
-    /// The addresses of `addresses` that another active connection holds, each with its holder:
-    /// a second holder of an address sees all its mail, so sharing must be asked for (`--shared`).
-    /// A connection of the same name is left to the store, which refuses the name.
-    static func otherHolders(of addresses: [String], name: String, store: any MailboxStore) throws -> [String] {
-        let active = try store.connections().filter { $0.revokedAt == nil && $0.name != name }
-        return addresses.compactMap { address in
-            active.first { $0.addresses.contains(address) }.map { "\(address) is held by connection \($0.name) already" }
         }
     }
 }

@@ -105,16 +105,16 @@ enum ServeCommand {
         // stop sent during the start stops the gateway as soon as it has started; a SIGHUP
         // before then has nothing to reload yet.
         let done = DispatchSemaphore(value: 0)
-        let started = Mutex<GatewayContext?>(nil)
+        let started = Mutex<(context: GatewayContext, expiryWatch: CertificateExpiryWatch?)?>(nil)
         let watched = stopSignals
         let watcher = Thread {
             var set = watched
             var received: Int32 = 0
             while sigwait(&set, &received) == 0 {
                 if received == SIGHUP {
-                    if let context = started.withLock({ $0 }) {
-                        Gateway.reloadPModes(context)
-                        HolidayCalendarSource.reload(context)
+                    if let gateway = started.withLock({ $0 }) {
+                        Gateway.reloadPModes(gateway.context, expiryWatch: gateway.expiryWatch)
+                        HolidayCalendarSource.reload(gateway.context)
                     }
                     continue
                 }
@@ -130,7 +130,7 @@ enum ServeCommand {
         } catch {
             return startFailed("\(error)", format: config.logFormat)
         }
-        started.withLock { $0 = gateway.context }
+        started.withLock { $0 = (gateway.context, gateway.certificateExpiryWatch) }
         done.wait()
         if !gateway.stop() {
             // Threads still run inside the C libraries: no atexit clean-ups under them.

@@ -1,5 +1,6 @@
 import AS4Crypto
 import Foundation
+import Routing
 import Synchronization
 
 /// Warns in the log ahead of a certificate's end, at start and then once a day: ours (keys,
@@ -48,6 +49,14 @@ final class CertificateExpiryWatch: Sendable {
     /// Logs this moment's findings for our certificates and those of the P-Modes in force now.
     func round(now: Date = Date()) {
         for f in Self.findings(inventory.distinct(pmodes: context.registry.current), now: now) { context.log.log(f.level, f.event, f.fields) }
+    }
+
+    /// After a SIGHUP reload: the certificates that set loaded from parties.json, at once rather
+    /// than at the next daily round (a partner's new certificate may end within days, or have
+    /// ended). Ours are not reloaded, so not told again; one also in parties.json stays ours.
+    func reloaded(_ pmodes: PModeSet, now: Date = Date()) {
+        let loaded = inventory.distinct(pmodes: pmodes).filter { $0.source == "pmode" }
+        for f in Self.findings(loaded, now: now) { context.log.log(f.level, f.event, f.fields) }
     }
 
     func start() {

@@ -149,11 +149,16 @@ extension Decoder {
 
 extension KeyedDecodingContainer {
     /// A whole-number setting; JSON numbers come as Double, so 70000 for a port or 1.5 for a
-    /// count is worded instead of failing inside Foundation.
+    /// count is worded instead of failing inside Foundation. Every integer setting is read so:
+    /// Foundation's own integer decoding refuses 1.5 as "not valid JSON", naming no setting.
     func wholeNumber<T: FixedWidthInteger>(_ type: T.Type, forKey key: Key, range: String? = nil) throws -> T? {
         guard let number = try decodeIfPresent(Double.self, forKey: key) else { return nil }
         guard let value = T(exactly: number) else {
-            let shown = number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+            let whole = number.rounded() == number
+            if !whole && range == nil {
+                throw ConfigurationDecoding.SettingError(codingPath + [key], "expected a whole number, found \(number)")
+            }
+            let shown = whole && abs(number) < 1e15 ? String(Int64(number)) : String(number)
             throw ConfigurationDecoding.SettingError(codingPath + [key], "\(shown) is not \(range ?? "a whole number from \(T.min) to \(T.max)")")
         }
         return value

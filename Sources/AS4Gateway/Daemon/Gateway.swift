@@ -304,16 +304,20 @@ final class Gateway {
     var submissionPort: UInt16 { submissionServer?.port ?? 0 }
     var adminPort: UInt16 { adminServer?.port ?? 0 }
 
-    func reloadPModes() { Self.reloadPModes(context) }
+    func reloadPModes() { Self.reloadPModes(context, expiryWatch: expiryWatch) }
 
-    /// SIGHUP: called on the signal queue, so it takes only the (Sendable) context.
-    static func reloadPModes(_ context: GatewayContext) {
+    /// The daily certificate expiry check, once started; a SIGHUP reload runs it for what it loaded.
+    var certificateExpiryWatch: CertificateExpiryWatch? { expiryWatch }
+
+    /// SIGHUP: called on the signal queue, so it takes only Sendable parts of the gateway.
+    static func reloadPModes(_ context: GatewayContext, expiryWatch: CertificateExpiryWatch? = nil) {
         let problems = context.registry.reload(from: context.config.pmodeDirectory, requiredParties: [context.party])
         context.metrics.notePModeReload(succeeded: problems.isEmpty)
         if problems.isEmpty {
             context.log.log(.info, "pmodes-reloaded", ["pmodes": String(context.registry.current.pmodes.count)])
             warnOfMissingStatusLegs(context.registry.current, party: context.party, log: context.log)
             warnOfCertificates(context.registry.current, crls: context.crls, log: context.log)
+            expiryWatch?.reloaded(context.registry.current)
         } else {
             context.log.log(.error, "pmodes-refused", ["reason": "kept the previous P-Modes: " + problems.map(\.description).joined(separator: "; ")])
         }

@@ -370,9 +370,9 @@ extension GatewayConfiguration.Listener {
         port = try c.port(forKey: .port)
         path = try c.decode(String.self, forKey: .path)
         tls = try c.decodeIfPresent(GatewayConfiguration.TLS.self, forKey: .tls)
-        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections)
-        maxConnectionsPerClient = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerClient)
-        idleTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .idleTimeoutSeconds)
+        maxConnections = try c.wholeNumber(Int.self, forKey: .maxConnections)
+        maxConnectionsPerClient = try c.wholeNumber(Int.self, forKey: .maxConnectionsPerClient)
+        idleTimeoutSeconds = try c.wholeNumber(Int.self, forKey: .idleTimeoutSeconds)
         requestHeadTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestHeadTimeoutSeconds)
     }
 }
@@ -395,7 +395,7 @@ extension GatewayConfiguration.AdminListener {
             }
             mailboxWorkerFailingSeconds = seconds
         }
-        if let bytes = try c.decodeIfPresent(Int64.self, forKey: .minimumFreeBytes) {
+        if let bytes = try c.wholeNumber(Int64.self, forKey: .minimumFreeBytes) {
             guard Self.minimumFreeBytesRange.contains(bytes) else {
                 throw DecodingError.dataCorruptedError(forKey: .minimumFreeBytes, in: c,
                                                        debugDescription: "must be from 0 (no disk check) to \(Self.minimumFreeBytesRange.upperBound) bytes")

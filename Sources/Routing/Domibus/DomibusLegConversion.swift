@@ -68,6 +68,12 @@ extension DomibusConversion {
             security.encrypt = false
         } else if policy.contains("signonly") {
             security.encrypt = false
+        } else if policy.contains("encryptonly") || policy.contains("encryptiononly") {
+            // Read as "sign and encrypt" it would refuse every message of a partner that does
+            // not sign; read as it says, the loader refuses it (LegDecoder: encrypt needs sign).
+            configuration.problem(s.line, "security \"\(s["name"] ?? "")\": policy \(s["policy"] ?? "") encrypts without signing, which as4gw "
+                + "refuses: a receiver would decrypt messages nobody is authenticated for, and the eDelivery AS4 profiles always sign")
+            return nil
         }
         if policy.contains("_is.") || policy.hasSuffix("_is") {
             security.keyReference = .issuerSerial

@@ -81,6 +81,16 @@ struct LegDecoder {
         } else if s.has("algorithms") {
             ok = false
         }
+        // The receiver judges the signer before it decrypts (SignatureVerifier's two phases); a
+        // leg that encrypts unsigned would have it decrypt input nobody authenticated, key
+        // transport and GCM included, for anyone who can reach the endpoint. eDelivery's AS4
+        // profiles always sign; neither they nor any partner need encryption alone.
+        if ok && security.encrypt && !security.sign {
+            s.report("sign", "is false while encrypt is true, which as4gw refuses: a receiver would decrypt messages nobody is "
+                + "authenticated for (the signer is judged before any decryption), and the eDelivery AS4 profiles always sign. "
+                + "Sign as well, or turn encryption off too")
+            ok = false
+        }
         return ok ? security : nil
     }
 
