@@ -11,7 +11,8 @@ import WSSecurity
 /// crashed worker's messages return to the queue), POSTs the stored bytes over its own libcurl
 /// handle (keep-alive, mTLS), and checks the receipt against what was signed. A message is
 /// Delivered only with a valid receipt; otherwise it is retried per the P-Mode's reception
-/// awareness and finally Failed with EBMS:0301 MissingReceipt or the peer's own error.
+/// awareness and finally Failed with EBMS:0301 MissingReceipt or the peer's own error (at once
+/// with ReceiptLost when the receiver reports it holds the message already, `ReceiverAnswer`).
 final class OutboundWorkers: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
