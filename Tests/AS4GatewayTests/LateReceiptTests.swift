@@ -13,9 +13,9 @@ final class LateReceiptTests: AnswerProxyTestCase {
     var reader: BackendClient!
     var proxyText: String { (try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "" }
 
-    /// gw-b runs with the institution's mailbox; gw-a sends to it through the proxy (its
-    /// `hold` arguments), with `retries` retries for documents.
-    func start(retries: Int, hold: [String]) throws {
+    /// gw-b runs with the institution's mailbox; gw-a sends to it through the proxy (in `mode`,
+    /// with the `hold` arguments), with `retries` retries for documents.
+    func start(retries: Int, hold: [String], mode: String = "hold") throws {
         harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], legs: [.init(), .init(action: "EAddressDocument", retries: retries, interval: 1),
                                                      .init(action: "EAddressStatus")])
@@ -25,7 +25,7 @@ final class LateReceiptTests: AnswerProxyTestCase {
         reader = try BackendClient(port: harness.nodes["gw-b"]!.submitPort,
                                    token: try harness.addConnection("gw-b", name: "institution", addresses: [Self.institution]))
         try harness.start("gw-b")
-        proxy = try harness.startAnswerProxy(inFrontOf: "gw-b", mode: "hold", extra: hold, log: proxyLog)
+        proxy = try harness.startAnswerProxy(inFrontOf: "gw-b", mode: mode, extra: hold, log: proxyLog)
         try harness.start("gw-a")
     }
 
@@ -60,7 +60,11 @@ final class LateReceiptTests: AnswerProxyTestCase {
     }
 
     var feed: [String] {
-        get throws { ((try dms.get("/api/v1/notifications").json["items"] as? [[String: Any]]) ?? []).map { "\($0["kind"]!)" } }
+        get throws { try feedItems.map { "\($0["kind"]!)" } }
+    }
+
+    var feedItems: [[String: Any]] {
+        get throws { (try dms.get("/api/v1/notifications").json["items"] as? [[String: Any]]) ?? [] }
     }
 
     /// F1: while gw-b's answer to the only attempt is held (6 s), a claimer whose clock is ten
@@ -147,5 +151,70 @@ final class LateReceiptTests: AnswerProxyTestCase {
         XCTAssertTrue(proxyText.contains("2 forwarded 200"), proxyText)
         XCTAssertEqual(try recipient(id)["sent"] as? Bool, true)
         XCTAssertFalse(try feed.contains("failed"))
+    }
+
+    /// What the sender's DMS is told of a message gw-b took but whose receipt never came: the
+    /// answer to the resend (phase4's "already received", by the proxy) fails it at once as
+    /// `ReceiptLost`, said so in its history, its `failed` notification and its statement, and
+    /// not as a refusal: gw-b holds the document.
+    func assertReceiptLost(_ id: String) throws {
+        let message = try as4()
+        XCTAssertEqual(message.status, .failed)
+        XCTAssertEqual(message.outbound?.lastError?.code, "ReceiptLost")
+        XCTAssertEqual(message.outbound?.attempts, 2, "the third attempt the agreement allows is not made")
+        let said = "ReceiptLost: the receiver reports it already holds this message (its receipt to an earlier attempt was lost): no proof of delivery"
+        let view = try recipient(id)
+        XCTAssertTrue(((view["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").hasPrefix(said), "\(view)")
+        XCTAssertEqual(view["sent"] as? Bool, false)
+        XCTAssertTrue((view["sentStatement"] as? String ?? "").contains("(status Failed). The AS4 message failed: " + said), "\(view)")
+        let notice = try XCTUnwrap(try feedItems.last)
+        XCTAssertEqual(notice["kind"] as? String, "failed")
+        XCTAssertTrue((notice["detail"] as? String ?? "").hasPrefix(said), "\(notice)")
+        XCTAssertNotNil(try harness.message("gw-b", message.metadata.messageId, .inbound), "gw-b holds it")
+    }
+
+    /// gw-b's receipt to the first attempt is lost on the way (503); phase4 answers the
+    /// resend with "already received" (from 2.6 in its ErrorDetail).
+    func testAResendTheReceiverAlreadyHoldsEndsReceiptLost() throws {
+        try start(retries: 2, hold: ["--wording", "new"], mode: "duplicate")
+        let id = try submit()
+        try harness.waitUntil(timeout: 30, "the recipient to be Failed") { try self.status(id) == "Failed" }
+        try assertReceiptLost(id)
+        XCTAssertTrue(proxyText.contains("1 lost 503") && proxyText.contains("2 already-received 200"), proxyText)
+        XCTAssertFalse(proxyText.contains("\n3 "), proxyText)
+    }
+
+    /// The receipt to the only attempt is late: while gw-b's answer is held, a claimer whose
+    /// clock is ten minutes ahead fails the message, an operator sends it again, and that resend
+    /// (the first of its new attempt budget, but not the message's first send) gets phase4's
+    /// "already received": ReceiptLost. Then the held receipt comes and makes it Delivered, and
+    /// the DMS learns it was sent after all.
+    func testAReceiptLostMessageIsDeliveredByItsLateReceipt() throws {
+        let releaseFile = FileManager.default.temporaryDirectory.appendingPathComponent("release-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: releaseFile) }
+        try start(retries: 0, hold: ["--release-file", releaseFile], mode: "duplicate")
+        let id = try submit()
+        try harness.waitUntil(timeout: 20, "gw-b to take the document") { self.proxyText.contains("1 holding 200") }
+        let store = try harness.store("gw-a")
+        XCTAssertEqual(try store.reclaimExpiredLeases(now: Date().addingTimeInterval(600)), 1)
+        XCTAssertEqual(try as4().status, .failed)
+        try store.retryFailed(messageId: try as4().metadata.messageId, at: Date())
+        store.close()
+        try harness.waitUntil(timeout: 30, "the resend to fail ReceiptLost") { try self.as4().outbound?.lastError?.code == "ReceiptLost" }
+        XCTAssertEqual(try as4().status, .failed)
+        XCTAssertTrue(proxyText.contains("2 already-received 200"), proxyText)
+        try harness.waitUntil(timeout: 20, "the recipient to be Failed") { try self.status(id) == "Failed" }
+
+        FileManager.default.createFile(atPath: releaseFile, contents: Data())
+        try harness.waitUntil(timeout: 30, "the late receipt to be recorded") { try self.status(id) == "Accepted" }
+        let message = try as4()
+        XCTAssertEqual(message.status, .delivered)
+        XCTAssertNotNil(message.receipt)
+        XCTAssertTrue(try codes(message).contains("late-receipt"))
+        let view = try recipient(id)
+        XCTAssertEqual(view["sent"] as? Bool, true, "\(view)")
+        XCTAssertTrue(((view["events"] as? [[String: Any]])?.last?["detail"] as? String ?? "").contains("delivered after all"), "\(view)")
+        XCTAssertEqual(try feed.suffix(2), ["failed", "accepted"])
+        XCTAssertFalse(proxyText.contains("\n3 "), proxyText)
     }
 }

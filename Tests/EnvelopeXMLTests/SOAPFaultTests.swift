@@ -82,4 +82,31 @@ final class SOAPFaultTests: XCTestCase {
         let other = EnvelopeBuilder.build(Messaging(signal), fault: SOAPFault(code: .sender, reason: "EBMS:0003"))
         XCTAssertFalse(String(decoding: other.bytes, as: UTF8.self).contains("NotUnderstood"))
     }
+
+    /// A peer that refuses with a bare Fault may put the ebMS error in the Fault's Detail (SOAP
+    /// 1.2 env:Detail, SOAP 1.1 unqualified detail): it is read with its code and words; an
+    /// eb:Error that cannot be read is left out, and the Fault still reads.
+    func testAnEbMSErrorInTheFaultDetailIsRead() throws {
+        let eb = "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
+        let soap12 = """
+            <e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><e:Fault><e:Code><e:Value>e:Sender</e:Value></e:Code>
+            <e:Reason><e:Text xml:lang="en">Internal error</e:Text></e:Reason><e:Detail>
+            <eb:Error xmlns:eb="\(eb)" errorCode="EBMS:0103" severity="failure" origin="security" category="Processing"
+             shortDescription="PolicyNoncompliance" refToMessageInError="m@x"><eb:Description xml:lang="en">no signature</eb:Description>
+            <eb:ErrorDetail>wsse:Security missing</eb:ErrorDetail></eb:Error>
+            <eb:Error xmlns:eb="\(eb)" severity="failure"/></e:Detail></e:Fault></e:Body></e:Envelope>
+            """
+        let fault = try XCTUnwrap(SOAPFault.read(envelope: Array(soap12.utf8)))
+        XCTAssertEqual(fault.reason, "e:Sender Internal error")
+        XCTAssertEqual(fault.errors, [ErrorDetail(errorCode: "EBMS:0103", severity: "failure", origin: "security", category: "Processing",
+                                                  refToMessageInError: "m@x", shortDescription: "PolicyNoncompliance",
+                                                  description: PartDescription("no signature", lang: "en"), detail: "wsse:Security missing")])
+        let soap11 = """
+            <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode>
+            <faultstring>down</faultstring><detail><eb:Error xmlns:eb="\(eb)" errorCode="EBMS:0004" severity="warning"/></detail></s:Fault></s:Body></s:Envelope>
+            """
+        XCTAssertEqual(SOAPFault.read(envelope: Array(soap11.utf8))?.errors.map(\.errorCode), ["EBMS:0004"])
+        let unreadable = soap12.replacingOccurrences(of: "errorCode=\"EBMS:0103\" severity=\"failure\"", with: "errorCode=\"EBMS:0103\" severity=\"fatal\"")
+        XCTAssertEqual(SOAPFault.read(envelope: Array(unreadable.utf8))?.errors, [])
+    }
 }

@@ -3,7 +3,7 @@
 other implementations give but as4gw itself does not. Standard library only.
 
   answer_proxy.py --port P --cert TLS.pem --key TLS.key --target URL --cacert CA --mode MODE [--retry-after N] [--answer FILE]
-                  [--hold S] [--hold-count N] [--held-status S]
+                  [--hold S] [--hold-count N] [--held-status S] [--release-file F] [--wording old|new]
 
 MODE:
   multipart    forwards each POST and returns the receiver's answer framed as a one-part
@@ -20,16 +20,25 @@ MODE:
   refuse-size  the first POST is answered 413 with no body (a size limit in front of the
                receiver); every later one gets no answer at all, its connection closed (as an
                upload the refusing side cut off mid-way)
+  duplicate    phase4 meeting a resend: the first --hold-count POSTs (default 1) are forwarded, and
+               the receiver's answer is lost (answered 503 with no body) or, with --release-file F,
+               held until F exists; every later POST is answered by the proxy itself with phase4's
+               unsigned EBMS:0004 "already received" error about the request's MessageId, worded as
+               phase4 up to 2.5 does (--wording old, the default) or from 2.6 (--wording new)
 
 Prints "listening on PORT" once ready, then one line per request: its number, what was done, the
 status returned.
 """
 
 import argparse
+import datetime
 import http.server
+import os
+import re
 import ssl
 import sys
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -37,6 +46,24 @@ FAULT = (b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><en
          b'<env:Code><env:Value>env:Receiver</env:Value></env:Code>'
          b'<env:Reason><env:Text xml:lang="en">backend unavailable at the proxy</env:Text></env:Reason>'
          b'</env:Fault></env:Body></env:Envelope>')
+
+EB = "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
+
+
+def already_received(message_id, wording):
+    """phase4's answer to a message id its duplicate check has seen (EBMS:0004 Other)."""
+    if wording == "new":
+        said = ("<eb:Description xml:lang=\"en\">An undefined error occurred.</eb:Description><eb:ErrorDetail>Not invoking SPIs, "
+                "because message with Message ID '%s' was already handled (this is a duplicate)</eb:ErrorDetail>" % message_id)
+    else:
+        said = "<eb:Description xml:lang=\"en\">Another message with the same ID was already received!</eb:Description>"
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return ('<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header>'
+            '<eb:Messaging xmlns:eb="%s" env:mustUnderstand="true"><eb:SignalMessage><eb:MessageInfo><eb:Timestamp>%s</eb:Timestamp>'
+            '<eb:MessageId>%s@proxy</eb:MessageId><eb:RefToMessageId>%s</eb:RefToMessageId></eb:MessageInfo>'
+            '<eb:Error category="Content" errorCode="EBMS:0004" origin="ebMS" refToMessageInError="%s" severity="failure" '
+            'shortDescription="Other">%s</eb:Error></eb:SignalMessage></eb:Messaging></env:Header><env:Body/></env:Envelope>'
+            % (EB, now, uuid.uuid4(), message_id, message_id, said)).encode()
 
 
 def main():
@@ -46,12 +73,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--cacert", required=True)
-    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned", "hold", "refuse-size"], required=True)
+    p.add_argument("--mode", choices=["multipart", "fault", "retry-after", "canned", "hold", "refuse-size", "duplicate"], required=True)
     p.add_argument("--retry-after", default="3")
     p.add_argument("--answer")
     p.add_argument("--hold", type=float, default=5)
     p.add_argument("--hold-count", type=int, default=1)
     p.add_argument("--held-status", type=int)
+    p.add_argument("--release-file")
+    p.add_argument("--wording", choices=["old", "new"], default="old")
     args = p.parse_args()
     canned = None
     if args.mode == "canned":
@@ -101,6 +130,23 @@ def main():
                 else:
                     self.close_connection = True
                     print(n, "dropped", 0, flush=True)
+                return
+            if args.mode == "duplicate":
+                if n <= args.hold_count:
+                    status, content_type, answer = self.forward(body)
+                    if not args.release_file:
+                        self.answer(503, None, b"")
+                        print(n, "lost", 503, flush=True)
+                        return
+                    print(n, "holding", status, flush=True)
+                    while not os.path.exists(args.release_file):
+                        time.sleep(0.1)
+                    self.answer(status, content_type, answer)
+                    print(n, "held", status, flush=True)
+                    return
+                found = re.search(rb"<(?:[\w.-]+:)?MessageId>([^<]+)</", body)
+                self.answer(200, "application/soap+xml; charset=UTF-8", already_received(found.group(1).decode() if found else "", args.wording))
+                print(n, "already-received", 200, flush=True)
                 return
             if args.mode == "canned":
                 self.answer(200, canned[0], canned[1])

@@ -51,10 +51,16 @@ struct LegalProof {
                 // While the retries go on, the DMS sees why the attempts so far failed (the
                 // receiving side's refusal, kept by `AttemptFailure` across broken connections)
                 // rather than a bare "Submitted" until they run out.
-                if r.status == .submitted, let as4 = r.as4MessageId,
+                if r.status == .submitted || r.status == .failed, let as4 = r.as4MessageId,
                    let outbound = (try? context.store.findMessage(id: as4, direction: .outbound))??.outbound, let error = outbound.lastError {
-                    sending.lastAttemptError = (error, outbound.attempts, outbound.maxAttempts)
-                    sending.statement += " Attempt \(outbound.attempts) of \(outbound.maxAttempts) got no receipt: \(error.code): \(error.reason)."
+                    if r.status == .submitted {
+                        sending.lastAttemptError = (error, outbound.attempts, outbound.maxAttempts)
+                        sending.statement += " Attempt \(outbound.attempts) of \(outbound.maxAttempts) got no receipt: \(error.code): \(error.reason)."
+                    } else {
+                        // Why, in the words the message failed with: a refusal, no receipt after the
+                        // retries, or the receiver's report that it holds the message (ReceiptLost).
+                        sending.statement += " The AS4 message failed: \(error.code): \(error.reason)."
+                    }
                 }
                 return sending
             }

@@ -18,6 +18,9 @@ struct AttemptFailure: Error {
     var isPeerAnswer: Bool
     /// The ebMS error, for the metrics (an invalid receipt is counted there).
     var ebms: EbmsError?
+    /// No further attempt can change the outcome (`receiptLostCode`): the message fails now,
+    /// whatever retries the agreement has left.
+    var endsDelivery = false
 
     static let lastAnswerMarker = "; last answer: "
 
@@ -41,17 +44,19 @@ struct AttemptFailure: Error {
                   isPeerAnswer: true, ebms: nil)
     }
 
-    init(code: String, reason: String, isPeerAnswer: Bool, ebms: EbmsError?) {
+    init(code: String, reason: String, isPeerAnswer: Bool, ebms: EbmsError?, endsDelivery: Bool = false) {
         self.code = code
         self.reason = reason
         self.isPeerAnswer = isPeerAnswer
         self.ebms = ebms
+        self.endsDelivery = endsDelivery
     }
 
-    /// Codes the receiving side gave: its ebMS errors and definite HTTP statuses. Ours are a
-    /// failed connection (0005), a missing (0301) or invalid (0302) receipt.
+    /// Codes the receiving side gave: its ebMS errors, definite HTTP statuses, and its report
+    /// that it holds the message already. Ours are a failed connection (0005), a missing (0301)
+    /// or invalid (0302) receipt.
     static func isPeerAnswer(code: String) -> Bool {
-        if code.hasPrefix("HTTP ") { return true }
+        if code.hasPrefix("HTTP ") || code == receiptLostCode { return true }
         return code.hasPrefix("EBMS:") && ![EbmsError.Code.connectionFailure, .missingReceipt, .invalidReceipt].map(\.rawValue).contains(code)
     }
 
@@ -69,8 +74,8 @@ struct AttemptFailure: Error {
         return DeliveryError(code: code, reason: reason + Self.lastAnswerMarker + answer)
     }
 
-    /// What the message fails with after its last attempt: the answer itself, or EBMS:0301 with
-    /// this attempt's failure and the last answer before it.
+    /// What the message fails with after its last attempt (or one that `endsDelivery`): the
+    /// answer itself, or EBMS:0301 with this attempt's failure and the last answer before it.
     func finalError(attempts: Int, after previous: DeliveryError?) -> DeliveryError {
         if isPeerAnswer { return DeliveryError(code: code, reason: reason) }
         let answer = Self.lastAnswer(in: previous).map { Self.lastAnswerMarker + $0 } ?? ""

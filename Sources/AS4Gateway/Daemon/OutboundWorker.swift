@@ -11,7 +11,8 @@ import WSSecurity
 /// crashed worker's messages return to the queue), POSTs the stored bytes over its own libcurl
 /// handle (keep-alive, mTLS), and checks the receipt against what was signed. A message is
 /// Delivered only with a valid receipt; otherwise it is retried per the P-Mode's reception
-/// awareness and finally Failed with EBMS:0301 MissingReceipt or the peer's own error.
+/// awareness and finally Failed with EBMS:0301 MissingReceipt or the peer's own error (at once
+/// with ReceiptLost when the receiver reports it holds the message already, `ReceiverAnswer`).
 final class OutboundWorkers: Sendable {
     let context: GatewayContext
     private let running = Atomic<Bool>(true)
@@ -132,6 +133,11 @@ final class OutboundWorkers: Sendable {
             outcome = .failure(AttemptFailure(EbmsError(.connectionFailure, job.endpoint == nil ? "no endpoint for the receiving party" : "HTTP client unavailable")))
         }
         fields["elapsed_ms"] = ms(started)
+        settle(job, outcome, retryAfter: retryAfter, fields: fields)
+    }
+
+    /// Records how one attempt ended: its receipt, a retry, or the message's failure.
+    func settle(_ job: OutboundJob, _ outcome: Result<[UInt8], AttemptFailure>, retryAfter: TimeInterval?, fields: [String: String?]) {
         switch outcome {
         case .success(let receipt):
             record(receipt, of: job, fields: fields)
@@ -143,7 +149,7 @@ final class OutboundWorkers: Sendable {
             // A peer that asked us to wait (503/429 with Retry-After) gets at least that long.
             let retry = reception(for: job).delay(beforeRetry: job.attempt).map { max($0, retryAfter ?? 0) }
             do {
-                if let retry, !job.isLastAttempt {
+                if let retry, !job.isLastAttempt, !error.endsDelivery {
                     let reached = try context.store.markRetry(messageId: job.metadata.messageId, owner: job.owner,
                                                               error: error.retryError(after: previous),
                                                               nextAttemptAt: Date().addingTimeInterval(retry), at: Date())
@@ -160,7 +166,8 @@ final class OutboundWorkers: Sendable {
                     context.log.log(.warning, "retry", fields.merging(["status": "Submitted", "error_code": code, "reason": error.reason,
                                                                       "next_attempt_s": String(Int(retry.rounded()))]) { $1 })
                 } else {
-                    // No receipt after the last attempt: the peer's answer, or MissingReceipt with the last one it gave.
+                    // No receipt after the last attempt: the peer's answer, or MissingReceipt with the last one it gave
+                    // (or, at once, the receiver's report that it holds the message already: ReceiptLost).
                     let final = error.finalError(attempts: job.attempt, after: previous)
                     try context.store.markFailed(messageId: job.metadata.messageId, owner: job.owner, error: final, at: Date())
                     context.log.log(.error, "failed", fields.merging(["status": "Failed", "error_code": final.code, "reason": final.reason]) { $1 })
@@ -229,52 +236,92 @@ final class OutboundWorkers: Sendable {
         return (judge(response, job), retryAfter)
     }
 
-    /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
+    /// The peer's answer to one POST: the receipt's SOAP envelope when it validates. Only what
+    /// the receiver said (its ebMS errors, a Fault, a definite HTTP status) is recorded as its
+    /// answer; an answer we cannot read or accept is an invalid receipt, retried like a missing one.
     func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], AttemptFailure> {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
             return .failure(AttemptFailure(httpStatus: response.status))
         }
+        let id = job.metadata.messageId
+        let raw: RawMessage
+        let reply: AS4Message
         do {
-            let raw = try MessageInput.load(bytes: response.body, contentType: contentType)
-            let reply: AS4Message
+            raw = try MessageInput.load(bytes: response.body, contentType: contentType)
             do {
                 reply = try AS4Message.read(raw)
             } catch {
-                // A bare SOAP Fault (no eb:Messaging) is the peer's answer, not our parser's complaint.
-                if let fault = SOAPFault.read(envelope: raw.envelope) {
-                    throw EbmsError(.other, "the receiver answered HTTP \(response.status) with a SOAP Fault and no ebMS signal: \(fault.reason)")
+                // A bare SOAP Fault (no eb:Messaging) is the peer's answer, not our parser's complaint;
+                // the eb:Error in its Detail, if any, says what the answer is.
+                guard let fault = SOAPFault.read(envelope: raw.envelope) else { throw error }
+                let how = " (in a SOAP Fault with HTTP \(response.status): \(fault.reason))"
+                guard let answer = ReceiverAnswer.of(fault.errors, signalRef: nil, sentMessageId: id) else {
+                    return .failure(AttemptFailure(EbmsError(.other, "the receiver answered HTTP \(response.status) with a SOAP Fault and no ebMS signal: \(fault.reason)")))
                 }
-                throw error
+                return .failure(AttemptFailure(answer, sentMessageId: id, where: how, sentBefore: answer.needsHistory && sentBefore(job)))
             }
-            let set = context.pmodes
-            let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
-                set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
+        } catch {
+            // Our parser's complaint (EBMS:0009 for a receipt without RefToMessageId, 0007 for
+            // broken MIME) is about the answer, not the receiver's word on our message.
+            let why = (error as? EbmsError).map { "\($0.code.rawValue) \($0.code.shortDescription): \($0.reason)" } ?? "\(error)"
+            return .failure(AttemptFailure(EbmsError(.invalidReceipt, "the answer cannot be read as an AS4 signal: \(why)")))
+        }
+        let isReceipt = { (s: SignalMessage) -> Bool in if case .receipt = s.kind { return true } else { return false } }
+        if !reply.messaging.signals.contains(where: isReceipt) {
+            for signal in reply.messaging.signals {
+                guard case .errors(let errors) = signal.kind,
+                      let answer = ReceiverAnswer.of(errors, signalRef: signal.messageInfo.refToMessageId, sentMessageId: id) else { continue }
+                return .failure(AttemptFailure(answer, sentMessageId: id, sentBefore: answer.needsHistory && sentBefore(job)))
             }
-            // The receipt must be signed by the responding party itself, with the leg's algorithms,
-            // and acknowledge exactly what we signed; any gap fails closed (EBMS:0302).
-            let certs = receiver?.certificates(role: .signing) ?? []
-            guard !certs.isEmpty else {
-                throw EbmsError(.invalidReceipt, "no valid signing certificate of the responding party to check its receipt with")
-            }
-            guard let sent = SentReferenceCoding.decode(job.sentReferences) else {
-                throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")
-            }
-            let leg = set.pmode(id: job.metadata.pmodeId ?? "")?.legs.first { $0.action == job.metadata.action }
-            var policy = leg?.security.policy ?? .receiving
-            policy.requireEncryption = false
-            let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
-                                             expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
-            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
+        }
+        do {
+            try checkReceipt(reply, of: job)
             // The evidence is the SOAP envelope alone, whatever framing (multipart or not) it came
             // in: the status, receipt and evidence routes read it back as application/soap+xml.
             return .success(raw.envelope)
-        } catch let e as EbmsError {
+        } catch let e as EbmsError where e.code == .invalidReceipt {
             return .failure(AttemptFailure(e))
+        } catch let e as EbmsError {
+            return .failure(AttemptFailure(EbmsError(.invalidReceipt, "\(e.code.rawValue): \(e.reason)")))
         } catch {
             return .failure(AttemptFailure(EbmsError(.invalidReceipt, "\(error)")))
         }
+    }
+
+    /// The receipt must be signed by the responding party itself, with the leg's algorithms,
+    /// and acknowledge exactly what we signed; any gap fails closed (EBMS:0302). The party's
+    /// certificate is needed where there is a signature to check: on a leg that signs, or on a
+    /// signed answer to a leg that does not.
+    func checkReceipt(_ reply: AS4Message, of job: OutboundJob) throws {
+        let set = context.pmodes
+        let pmode = set.pmode(id: job.metadata.pmodeId ?? "")
+        let receiver = pmode.flatMap { pm -> Routing.Party? in
+            set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
+        }
+        guard let sent = SentReferenceCoding.decode(job.sentReferences) else {
+            throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")
+        }
+        let leg = pmode?.legs.first { $0.action == job.metadata.action }
+        var policy = leg?.security.policy ?? .receiving
+        policy.requireEncryption = false
+        let certs = receiver?.certificates(role: .signing) ?? []
+        if certs.isEmpty, policy.requireSignature || !sent.isEmpty || reply.envelope.hasSignature {
+            throw EbmsError(.invalidReceipt, "no valid signing certificate of the responding party to check its receipt with")
+        }
+        let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
+                                         expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
+        _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
+    }
+
+    /// Whether this message went out before this attempt: an earlier attempt of its budget, or
+    /// one before a restart or an operator's retry gave the budget back (every lease is a
+    /// `Sending` event). Read only for an answer that depends on it.
+    func sentBefore(_ job: OutboundJob) -> Bool {
+        if job.attempt > 1 { return true }
+        let leases = (try? context.store.events(for: job.rowId))?.filter { $0.status == .sending }.count ?? 0
+        return leases > 1
     }
 
     func reception(for job: OutboundJob) -> ReceptionAwareness {

@@ -304,19 +304,24 @@ public enum EnvelopeParser {
         }
         var details: [ErrorDetail] = []
         for e in errors {
-            guard let code = e.attribute("errorCode"), !code.isEmpty else { throw invalid("eb:Error has no errorCode") }
-            guard let severity = e.attribute("severity") else { throw invalid("eb:Error has no severity") }
-            guard ["warning", "failure"].contains(severity.lowercased()) else {
-                throw EbmsError(.valueNotRecognized, "eb:Error severity \"\(severity)\" is neither warning nor failure")
-            }
-            var description: PartDescription?
-            if let d = e.firstChild("Description", NS.eb) { description = PartDescription(d.text, lang: d.attribute("lang", NS.xml)) }
-            details.append(ErrorDetail(errorCode: code, severity: severity, origin: e.attribute("origin"),
-                                       category: e.attribute("category"), refToMessageInError: e.attribute("refToMessageInError"),
-                                       shortDescription: e.attribute("shortDescription"), description: description,
-                                       detail: e.firstChild("ErrorDetail", NS.eb)?.text))
+            details.append(try readError(e))
         }
         return SignalMessage(messageInfo: info, kind: .errors(details))
+    }
+
+    /// One `eb:Error`, in an error signal or in a SOAP Fault's Detail (`SOAPFault.read`).
+    static func readError(_ e: XMLElement) throws(EbmsError) -> ErrorDetail {
+        guard let code = e.attribute("errorCode"), !code.isEmpty else { throw invalid("eb:Error has no errorCode") }
+        guard let severity = e.attribute("severity") else { throw invalid("eb:Error has no severity") }
+        guard ["warning", "failure"].contains(severity.lowercased()) else {
+            throw EbmsError(.valueNotRecognized, "eb:Error severity \"\(severity)\" is neither warning nor failure")
+        }
+        var description: PartDescription?
+        if let d = e.firstChild("Description", NS.eb) { description = PartDescription(d.text, lang: d.attribute("lang", NS.xml)) }
+        return ErrorDetail(errorCode: code, severity: severity, origin: e.attribute("origin"),
+                           category: e.attribute("category"), refToMessageInError: e.attribute("refToMessageInError"),
+                           shortDescription: e.attribute("shortDescription"), description: description,
+                           detail: e.firstChild("ErrorDetail", NS.eb)?.text)
     }
 
     // MARK: - helpers

@@ -22,11 +22,16 @@ public struct SOAPFault: Sendable, Equatable {
     /// The header blocks a MustUnderstand fault is about: one env:NotUnderstood header block each
     /// in the fault's envelope (SOAP 1.2 Part 1 §5.4.8), so the sender learns which ones.
     public var notUnderstood: [HeaderBlockName]
+    /// The `eb:Error`s a peer's Fault carries in its Detail (read, never written): some
+    /// implementations answer a refusal with a bare Fault and put the ebMS error there, and its
+    /// code and words are what the sender must record, not the Fault's generic reason.
+    public var errors: [ErrorDetail]
 
-    public init(code: Code, reason: String, notUnderstood: [HeaderBlockName] = []) {
+    public init(code: Code, reason: String, notUnderstood: [HeaderBlockName] = [], errors: [ErrorDetail] = []) {
         self.code = code
         self.reason = reason
         self.notUnderstood = notUnderstood
+        self.errors = errors
     }
 
     /// The fault's header blocks: for a VersionMismatch the Upgrade block naming the envelope we
@@ -81,25 +86,30 @@ public struct SOAPFault: Sendable, Equatable {
 extension SOAPFault {
     /// The Fault in the Body of a SOAP 1.2 or 1.1 envelope, if it holds one: for an answer that
     /// is a bare SOAP Fault (no eb:Messaging), so the sender can report what the peer said
-    /// instead of its own parser's complaint. The reason is cut to 500 characters.
+    /// instead of its own parser's complaint. The reason is cut to 500 characters. An `eb:Error`
+    /// in the Detail that cannot be read (no errorCode, an unknown severity) is left out.
     public static func read(envelope bytes: [UInt8]) -> SOAPFault? {
         guard let document = try? XMLDocument(parsing: bytes, limits: .envelope), let root = document.root else { return nil }
         for ns in [NS.soap12, NS.soap11] where root.isElement("Envelope", ns) {
             guard let fault = root.firstChild("Body", ns)?.firstChild("Fault", ns) else { return nil }
             let code: String?
             let reason: String?
+            let detail: XMLElement?
             if ns == NS.soap12 {
                 code = fault.firstChild("Code", ns)?.firstChild("Value", ns)?.text
                 reason = fault.firstChild("Reason", ns)?.firstChild("Text", ns)?.text
+                detail = fault.firstChild("Detail", ns)
             } else {
                 code = fault.firstChild("faultcode", nil)?.text
                 reason = fault.firstChild("faultstring", nil)?.text
+                detail = fault.firstChild("detail", nil)
             }
+            let errors = detail?.children("Error", NS.eb).compactMap { try? EnvelopeParser.readError($0) } ?? []
             let local = code.map { String($0.split(separator: ":").last ?? "") } ?? ""
             let text = [code, reason].compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.joined(separator: " ")
             let kinds: [String: Code] = ["MustUnderstand": .mustUnderstand, "VersionMismatch": .versionMismatch, "Sender": .sender, "Client": .sender]
             return SOAPFault(code: kinds[local] ?? .receiver,
-                             reason: String((text.isEmpty ? "(no reason given)" : text).prefix(500)))
+                             reason: String((text.isEmpty ? "(no reason given)" : text).prefix(500)), errors: errors)
         }
         return nil
     }

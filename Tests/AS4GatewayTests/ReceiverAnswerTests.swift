@@ -1,0 +1,242 @@
+@testable import AS4Gateway
+import AS4Crypto
+import EnvelopeXML
+import Foundation
+import HTTPClient
+import MessageStore
+import WSSecurity
+import XCTest
+
+/// What the sender makes of answers other implementations give instead of a valid receipt,
+/// judged and recorded by gw-a's delivery worker in this process (no peer, no HTTP): only the
+/// receiver's own refusal is recorded as its answer; an answer we cannot read or accept, or a
+/// warning, is no receipt and is retried like a missing one; phase4's "already received" to a
+/// resend is neither a refusal nor a delivery, but `ReceiptLost` at once.
+final class ReceiverAnswerTests: XCTestCase {
+    var harness: GatewayHarness!
+    var a: InProcessNode!
+    var workers: OutboundWorkers!
+
+    func start(_ leg: GatewayHarness.Leg = .init(retries: 1)) throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: [leg])
+        a = try InProcessNode(harness, party: "gw-a")  // writes the development PKI
+        workers = OutboundWorkers(context: a.context)
+    }
+
+    override func tearDown() {
+        workers = nil
+        a = nil
+        harness = nil
+    }
+
+    func response(_ body: [UInt8], status: Int = 200) -> HTTPClientResponse {
+        HTTPClientResponse(status: status, headers: [("Content-Type", "application/soap+xml; charset=UTF-8")], body: body,
+                           elapsed: 0, newConnections: 0)
+    }
+
+    func signal(ref: String?, _ kind: SignalMessage.Kind) -> [UInt8] {
+        EnvelopeBuilder.envelope(Messaging(SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@peer", refToMessageId: ref),
+                                                         kind: kind)))
+    }
+
+    func failure(_ outcome: Result<[UInt8], AttemptFailure>, file: StaticString = #filePath, line: UInt = #line) throws -> AttemptFailure {
+        guard case .failure(let f) = outcome else { return try XCTUnwrap(nil, "the answer was taken as a receipt", file: file, line: line) }
+        return f
+    }
+
+    /// The next attempt of the one queued message (its retry is due within the P-Mode's interval).
+    func nextAttempt() throws -> OutboundJob {
+        try XCTUnwrap(try a.store.claimDue(now: Date().addingTimeInterval(120), limit: 1, owner: "test/w0", lease: 60).first)
+    }
+
+    func judgeAndSettle(_ job: OutboundJob, _ answer: HTTPClientResponse) -> Result<[UInt8], AttemptFailure> {
+        let outcome = workers.judge(answer, job)
+        workers.settle(job, outcome, retryAfter: nil, fields: ["message_id": job.metadata.messageId])
+        return outcome
+    }
+
+    func lastError(_ id: String) throws -> (status: MessageStatus, error: DeliveryError?) {
+        let m = try XCTUnwrap(try a.store.findMessage(id: id, direction: .outbound))
+        return (m.status, m.outbound?.lastError)
+    }
+
+    /// phase4's answer to a message id its duplicate check has seen: up to 2.5 in the
+    /// Description, from 2.6 in the ErrorDetail beside EBMS:0004's generic Description.
+    static func alreadyReceived(_ id: String, newer: Bool = false) -> ErrorDetail {
+        newer ? ErrorDetail(errorCode: "EBMS:0004", severity: "failure", origin: "ebMS", category: "Content", refToMessageInError: id,
+                            shortDescription: "Other", description: PartDescription("An undefined error occurred.", lang: "en"),
+                            detail: "Not invoking SPIs, because message with Message ID '\(id)' was already handled (this is a duplicate)")
+              : ErrorDetail(errorCode: "EBMS:0004", severity: "failure", refToMessageInError: id, shortDescription: "Other",
+                            description: PartDescription("Another message with the same ID was already received!", lang: "en"))
+    }
+
+    // MARK: F5: an answer we cannot read
+
+    /// A receipt without RefToMessageId fails our parser (EBMS:0009): that is our complaint
+    /// about the receipt (EBMS:0302), not the receiver's error, and after the retries the
+    /// message fails EBMS:0301 with it.
+    func testAReceiptWithoutRefToMessageIdIsAnInvalidReceiptRetriedLikeAMissingOne() throws {
+        try start()
+        let id = try a.submit(to: "gw-b")
+        let noRef = response(signal(ref: nil, .receipt(Receipt(content: ["<x:Ack xmlns:x=\"urn:test\"/>"]))))
+        let first = try failure(judgeAndSettle(try a.claim(), noRef))
+        XCTAssertEqual(first.code, "EBMS:0302", first.reason)
+        XCTAssertFalse(first.isPeerAnswer)
+        XCTAssertEqual(first.reason, "the answer cannot be read as an AS4 signal: EBMS:0009 InvalidHeader: a Receipt signal needs eb:RefToMessageId")
+        XCTAssertEqual(try lastError(id).status, .submitted, "retried")
+
+        _ = judgeAndSettle(try nextAttempt(), noRef)
+        let (status, error) = try lastError(id)
+        XCTAssertEqual(status, .failed)
+        XCTAssertEqual(error, DeliveryError(code: "EBMS:0301", reason: "no valid receipt after 2 attempts: " + first.reason))
+    }
+
+    // MARK: F9: a Fault with the ebMS error in its Detail
+
+    func testAFaultWithAnEbMSErrorInItsDetailIsRecordedAsThatError() throws {
+        try start()
+        let id = try a.submit(to: "gw-b")
+        let fault = """
+            <S12:Envelope xmlns:S12="http://www.w3.org/2003/05/soap-envelope"><S12:Body><S12:Fault>
+            <S12:Code><S12:Value>S12:Sender</S12:Value></S12:Code><S12:Reason><S12:Text xml:lang="en">Internal error</S12:Text></S12:Reason>
+            <S12:Detail><eb:Error xmlns:eb="\(NS.eb)" errorCode="EBMS:0103" severity="failure" origin="security" category="Processing"
+             shortDescription="PolicyNoncompliance" refToMessageInError="\(id)"><eb:Description xml:lang="en">no signature</eb:Description></eb:Error>
+            </S12:Detail></S12:Fault></S12:Body></S12:Envelope>
+            """
+        let refused = try failure(judgeAndSettle(try a.claim(), response(Array(fault.utf8), status: 500)))
+        XCTAssertEqual(refused.code, "EBMS:0103")
+        XCTAssertTrue(refused.isPeerAnswer)
+        XCTAssertEqual(refused.reason, "the receiver answered EBMS:0103 PolicyNoncompliance: no signature (in a SOAP Fault with HTTP 500: S12:Sender Internal error)")
+        XCTAssertEqual(try lastError(id).error?.code, "EBMS:0103")
+
+        // The same Fault about another message is no answer to ours.
+        let misdirected = fault.replacingOccurrences(of: "refToMessageInError=\"\(id)\"", with: "refToMessageInError=\"other@peer\"")
+        let other = try failure(workers.judge(response(Array(misdirected.utf8), status: 500), try nextAttempt()))
+        XCTAssertEqual(other.code, "EBMS:0302")
+        XCTAssertFalse(other.isPeerAnswer)
+    }
+
+    // MARK: F10: a warning instead of a receipt
+
+    func testAWarningInsteadOfAReceiptIsNoReceiptAndNoRefusal() throws {
+        try start()
+        let id = try a.submit(to: "gw-b")
+        let warning = ErrorDetail(errorCode: "EBMS:0002", severity: "warning", shortDescription: "FeatureNotSupported",
+                                  description: PartDescription("just a warning"))
+        let answer = response(signal(ref: nil, .errors([warning])))
+        let first = try failure(judgeAndSettle(try a.claim(), answer))
+        XCTAssertEqual(first.code, "EBMS:0301")
+        XCTAssertFalse(first.isPeerAnswer)
+        XCTAssertEqual(first.reason, "the receiver answered only a warning, and no receipt: EBMS:0002 FeatureNotSupported: just a warning")
+        XCTAssertEqual(try lastError(id).status, .submitted, "retried")
+
+        _ = judgeAndSettle(try nextAttempt(), answer)
+        XCTAssertEqual(try lastError(id).status, .failed)
+        XCTAssertEqual(try lastError(id).error, DeliveryError(code: "EBMS:0301", reason: "no valid receipt after 2 attempts: " + first.reason))
+    }
+
+    // MARK: F6: an unsigned leg
+
+    /// A leg that signs nothing takes an unsigned receipt without the responder's signing
+    /// certificate; a signed answer still needs it, to be checked.
+    func testAnUnsignedLegTakesAnUnsignedReceiptWithoutTheRespondersSigningCertificate() throws {
+        try start(.init(encrypt: false, sign: false))
+        let path = harness.pmodeDirectory + "/parties.json"
+        var document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        var parties = try XCTUnwrap(document["parties"] as? [[String: Any]])
+        let b = try XCTUnwrap(parties.firstIndex { $0["name"] as? String == "gw-b" })
+        var roles = try XCTUnwrap(parties[b]["certificates"] as? [String: Any])
+        roles["signing"] = nil
+        parties[b]["certificates"] = roles
+        document["parties"] = parties
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(a.context.registry.reload(from: harness.pmodeDirectory, requiredParties: ["gw-a"]), [])
+
+        let id = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        let receipt = SignalMessage(messageInfo: MessageInfo(messageId: "r@peer", refToMessageId: id),
+                                    kind: .receipt(Receipt(content: ["<x:Ack xmlns:x=\"urn:test\"/>"])))
+        guard case .success = workers.judge(response(EnvelopeBuilder.envelope(Messaging(receipt))), job) else {
+            return XCTFail("the unsigned receipt was refused: \(workers.judge(response(EnvelopeBuilder.envelope(Messaging(receipt))), job))")
+        }
+        let certs = harness.pmodeDirectory + "/certs"
+        let signer = try SignatureBuilder(identity: SigningIdentity(privateKey: try KeyMaterial.privateKey(certs + "/gw-b.signing.key"),
+                                                                    certificate: try KeyMaterial.certificate(certs + "/gw-b.signing.pem")))
+        let signed = try MessageSealer(signer: signer).seal(signal: receipt).envelope
+        let refused = try failure(workers.judge(response(signed), job))
+        XCTAssertEqual(refused.code, "EBMS:0302")
+        XCTAssertEqual(refused.reason, "no valid signing certificate of the responding party to check its receipt with")
+    }
+
+    // MARK: F1: phase4's "already received"
+
+    /// On a first send the answer is an ordinary refusal (retried as the agreement says); to a
+    /// resend it means the receipt of an earlier send was lost: the message fails at once with
+    /// `ReceiptLost`, its remaining attempt unused, in either of phase4's wordings.
+    func testPhase4sAlreadyReceivedToAResendEndsTheMessageAsReceiptLost() throws {
+        try start(.init(retries: 2))
+        let id = try a.submit(to: "gw-b")
+        let first = try failure(judgeAndSettle(try a.claim(), response(signal(ref: id, .errors([Self.alreadyReceived(id)])))))
+        XCTAssertEqual(first.code, "EBMS:0004")
+        XCTAssertFalse(first.endsDelivery)
+        XCTAssertEqual(first.reason, "the receiver answered EBMS:0004 Other: Another message with the same ID was already received!")
+        XCTAssertEqual(try lastError(id).status, .submitted, "a first send's refusal is retried")
+
+        let resend = try nextAttempt()
+        XCTAssertEqual(resend.attempt, 2)
+        let lost = try failure(judgeAndSettle(resend, response(signal(ref: id, .errors([Self.alreadyReceived(id, newer: true)])))))
+        XCTAssertTrue(lost.endsDelivery)
+        let (status, error) = try lastError(id)
+        XCTAssertEqual(status, .failed)
+        XCTAssertEqual(error, DeliveryError(code: "ReceiptLost", reason: "the receiver reports it already holds this message (its receipt to an earlier "
+                                                + "attempt was lost): no proof of delivery; it answered EBMS:0004 Other: An undefined error occurred. "
+                                                + "(Not invoking SPIs, because message with Message ID '\(id)' was already handled (this is a duplicate))"))
+        let m = try XCTUnwrap(try a.store.findMessage(id: id, direction: .outbound))
+        XCTAssertEqual(m.outbound?.attempts, 2, "the third attempt is not made")
+        XCTAssertNil(m.receipt)
+        let line = a.log.split(separator: "\n").first { $0.contains("event=failed") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains("message_id=\(id)") && line.contains("status=Failed error_code=ReceiptLost"), a.log)
+    }
+
+    /// The attempt budget starts again after an operator's retry (and after a restart that did
+    /// not count a cut-off attempt), but the message went out before all the same.
+    func testAnEarlierSendBeforeAnOperatorsRetryCounts() throws {
+        try start(.init(retries: 0))
+        let id = try a.submit(to: "gw-b")
+        workers.settle(try a.claim(), .failure(AttemptFailure(EbmsError(.connectionFailure, "curl 52 (Empty reply from server)"))),
+                       retryAfter: nil, fields: [:])
+        XCTAssertEqual(try lastError(id).status, .failed)
+        try a.store.retryFailed(messageId: id, at: Date())
+        let again = try a.claim()
+        XCTAssertEqual(again.attempt, 1)
+        let lost = try failure(workers.judge(response(signal(ref: nil, .errors([Self.alreadyReceived(id)]))), again))
+        XCTAssertEqual(lost.code, "ReceiptLost")
+    }
+
+    /// Only phase4's words, as EBMS:0004 about our message, count; anything else stays what it is.
+    func testOnlyAnAlreadyReceivedAboutOurMessageIsRecognised() {
+        let id = "m@gw-a"
+        let said = Self.alreadyReceived(id)
+        XCTAssertEqual(ReceiverAnswer.of([said], signalRef: nil, sentMessageId: id), .alreadyReceived(said))
+        var wrapped = said
+        wrapped.description = PartDescription("  ANOTHER message with\n   the same ID was already received ")
+        XCTAssertEqual(ReceiverAnswer.of([wrapped], signalRef: nil, sentMessageId: id), .alreadyReceived(wrapped))
+        var otherCode = said
+        otherCode.errorCode = "EBMS:0003"
+        XCTAssertEqual(ReceiverAnswer.of([otherCode], signalRef: nil, sentMessageId: id), .refusal(otherCode))
+        var unnamed = said
+        unnamed.refToMessageInError = nil
+        XCTAssertEqual(ReceiverAnswer.of([unnamed], signalRef: nil, sentMessageId: id), .refusal(unnamed), "it names no message")
+        XCTAssertEqual(ReceiverAnswer.of([unnamed], signalRef: id, sentMessageId: id), .alreadyReceived(unnamed), "the signal names ours")
+        let decryption = ErrorDetail(errorCode: "EBMS:0102", severity: "failure", refToMessageInError: id)
+        XCTAssertEqual(ReceiverAnswer.of([said, decryption], signalRef: nil, sentMessageId: id), .refusal(decryption))
+        var warning = said
+        warning.severity = "warning"
+        XCTAssertEqual(ReceiverAnswer.of([warning], signalRef: nil, sentMessageId: id), .warningsOnly(warning))
+        XCTAssertEqual(ReceiverAnswer.of([warning, decryption], signalRef: nil, sentMessageId: id), .refusal(decryption),
+                       "a failure beside a warning is a refusal")
+        XCTAssertEqual(ReceiverAnswer.of([Self.alreadyReceived("other@gw-a")], signalRef: nil, sentMessageId: id), .aboutAnother("other@gw-a"))
+        XCTAssertNil(ReceiverAnswer.of([], signalRef: id, sentMessageId: id))
+    }
+}
