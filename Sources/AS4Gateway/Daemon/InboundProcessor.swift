@@ -103,7 +103,7 @@ struct InboundProcessor: HTTPHandler {
             return PullResponder(context: context).acceptReceipt(signal, message, rawEnvelope: raw.envelope, started: started)
         }
         if let signal = message.messaging.signals.first(where: { if case .errors = $0.kind { return true } else { return false } }) {
-            return PullResponder(context: context).acceptError(signal, message, started: started)
+            return ErrorSignalResponder(context: context).accept(signal, message, started: started)
         }
         return errorResponse(EbmsError(.valueInconsistent, "unsolicited signal: this gateway takes receipts and errors only on the back-channel"),
                              refTo: refTo, started: started)

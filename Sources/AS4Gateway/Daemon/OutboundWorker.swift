@@ -165,6 +165,14 @@ final class OutboundWorkers: Sendable {
                     try context.store.markFailed(messageId: job.metadata.messageId, owner: job.owner, error: final, at: Date())
                     context.log.log(.error, "failed", fields.merging(["status": "Failed", "error_code": final.code, "reason": final.reason]) { $1 })
                 }
+            } catch StoreError.illegalTransition(_, let from, _) where from == .failed {
+                // Failed while this attempt was in flight, by the receiver's own error signal
+                // (ErrorSignalResponder) or an expired lease: that stays the outcome.
+                let recorded = (try? context.store.findMessage(id: job.metadata.messageId, direction: .outbound))??.outbound?.lastError
+                let meanwhile = recorded.map { "\($0.code): \($0.reason)" } ?? "its reason could not be read back"
+                context.log.log(.warning, "attempt-superseded", fields.merging([
+                    "status": "Failed", "error_code": recorded?.code ?? code,
+                    "reason": "the message was failed meanwhile (\(meanwhile)); this attempt: \(code): \(error.reason)"]) { $1 })
             } catch {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
