@@ -239,6 +239,18 @@ final class OutboundWorkers: Sendable {
 
     /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
     func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], AttemptFailure> {
+        let set = context.pmodes
+        let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
+            set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
+        }
+        let leg = set.pmode(id: job.metadata.pmodeId ?? "")?.legs.first { $0.action == job.metadata.action }
+        return judge(response, messageId: job.metadata.messageId, sent: SentReferenceCoding.decode(job.sentReferences), receiver: receiver, leg: leg)
+    }
+
+    /// The answer to message `messageId`, sent under `leg` to `receiver`, whose signature
+    /// covered `sent` (nil: not known): the receipt's SOAP envelope when it validates.
+    func judge(_ response: HTTPClientResponse, messageId: String, sent: [SentReference]?, receiver: Routing.Party?,
+               leg: Leg?) -> Result<[UInt8], AttemptFailure> {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
@@ -256,25 +268,20 @@ final class OutboundWorkers: Sendable {
                 }
                 throw error
             }
-            let set = context.pmodes
-            let receiver = set.pmode(id: job.metadata.pmodeId ?? "").flatMap { pm -> Routing.Party? in
-                set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
-            }
             // The receipt must be signed by the responding party itself, with the leg's algorithms,
             // and acknowledge exactly what we signed; any gap fails closed (EBMS:0302).
             let certs = receiver?.certificates(role: .signing) ?? []
             guard !certs.isEmpty else {
                 throw EbmsError(.invalidReceipt, "no valid signing certificate of the responding party to check its receipt with")
             }
-            guard let sent = SentReferenceCoding.decode(job.sentReferences) else {
+            guard let sent else {
                 throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")
             }
-            let leg = set.pmode(id: job.metadata.pmodeId ?? "")?.legs.first { $0.action == job.metadata.action }
             var policy = leg?.security.policy ?? .receiving
             policy.requireEncryption = false
             let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                              expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
-            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
+            _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: messageId, sentReferences: sent)
             // The evidence is the SOAP envelope alone, whatever framing (multipart or not) it came
             // in: the status, receipt and evidence routes read it back as application/soap+xml.
             return .success(raw.envelope)
