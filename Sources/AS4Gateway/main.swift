@@ -10,6 +10,7 @@ An eDelivery AS4 gateway (ebMS 3.0 / AS4, eDelivery AS4 profile 1.15 and 2.0).
 Commands:
   serve               Run the gateway (AS4 endpoint, submissions, delivery with retries)
   send FILE...        Queue a message for delivery by the running gateway
+  ping PARTY          Have the running gateway send PARTY a test message; print the receipt's verdict
   inspect FILE        Read one AS4 message as it travels and print a JSON summary
   seal PAYLOAD...     Build a signed (optionally compressed and encrypted) AS4 message
   verify FILE         Decrypt and verify a message's signature; print the verdict as JSON
@@ -49,6 +50,7 @@ switch command {
 case "inspect": status = InspectCommand.run(Array(arguments))
 case "serve": status = ServeCommand.run(Array(arguments))
 case "send": status = SendCommand.run(Array(arguments))
+case "ping": status = PingCommand.run(Array(arguments))
 case "seal": status = SealCommand.run(Array(arguments))
 case "verify": status = VerifyCommand.run(Array(arguments))
 case "bench": status = BenchCommand.run(Array(arguments))

@@ -159,7 +159,9 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// `Delivered` one keeps its status (a receipt is not undone), each with a `late-error`
     /// event; `owner`'s own attempt in `Sending` is failed as by `markFailed`. Returns the status
     /// reached. Throws `illegalTransition` for a message never attempted, `leaseNotHeld` for
-    /// one another owner is sending.
+    /// one another owner is sending. An error the receiver pushed of its own accord names no
+    /// attempt: `owner` is `PushedErrorSignal.owner(party:)`, and
+    /// it fails a message in `Sending` too (with a `late-error` event).
     @discardableResult
     func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus
 

@@ -1,10 +1,11 @@
 import Foundation
 
 // How an ebMS error the receiver signed is recorded when it comes after the queue gave the
-// attempt up. The error is the receiver's word about a message we sent (ebMS3 §6: the sending
-// MSH reports it to its producer), so it is never dropped for our own bookkeeping's sake; but it
-// says only that this attempt was refused, so it cannot undo a receipt, which proves the
-// receiver holds the message.
+// attempt up, or pushed by the receiver apart from any answer of ours (a Domibus whose agreement
+// says errorAsResponse=false sends its errors as requests of their own). The error is the
+// receiver's word about a message we sent (ebMS3 §6: the sending MSH reports it to its
+// producer), so it is never dropped for our own bookkeeping's sake; but it says only that the
+// message was refused, so it cannot undo a receipt, which proves the receiver holds the message.
 
 extension OutboundTransitions {
     /// The event code of an error recorded after the message had left the lease holder's hands.
@@ -22,16 +23,25 @@ extension OutboundTransitions {
     /// receiver refused the message, and another attempt would be refused again. `Failed` and
     /// `Delivered` keep their status. The lease holder's own attempt is failed as `markFailed`
     /// would. Throws `illegalTransition` for a message never attempted (no answer of the
-    /// receiver can exist) and `leaseNotHeld` for one another owner is sending.
+    /// receiver can exist) and `leaseNotHeld` for one another owner is sending. A pushed error
+    /// (`PushedErrorSignal`) fails a message being sent too: the receiver refused it, and the
+    /// attempt in flight can still make it Delivered with a receipt (`recordReceipt`).
     static func recordError(_ message: StoredMessage, error: DeliveryError, owner: String) throws -> ErrorRecord {
         let messageId = message.metadata.messageId
-        guard !owner.isEmpty else { throw StoreError.invalidArgument("empty lease owner") }
+        guard !owner.isEmpty, owner != PushedErrorSignal.ownerPrefix else { throw StoreError.invalidArgument("empty lease owner") }
         guard message.direction == .outbound, (message.outbound?.attempts ?? 0) >= 1 else {
             throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
         }
-        let answered = "\(error.code): \(error.reason) (answering the attempt of \(owner))"
+        let prefix = PushedErrorSignal.ownerPrefix
+        let pushedBy = owner.hasPrefix(prefix) ? String(owner.dropFirst(prefix.count)) : nil
+        let answered = "\(error.code): \(error.reason) "
+            + (pushedBy.map { "(in an error signal \($0) pushed of its own accord)" } ?? "(answering the attempt of \(owner))")
         switch message.status {
         case .sending:
+            if pushedBy != nil {
+                return ErrorRecord(status: .failed, code: lateErrorCode,
+                                   detail: answered + " while attempt \(message.outbound?.attempts ?? 0) was in flight")
+            }
             try checkOwner(message, owner)
             return ErrorRecord(status: .failed, code: error.code, detail: error.reason)
         case .submitted:
@@ -47,4 +57,13 @@ extension OutboundTransitions {
             throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
         }
     }
+}
+
+/// The `owner` under which `MessageStore.recordAttemptError` records an error signal the
+/// receiver pushed of its own accord: it names the party, not a lease holder whose attempt the
+/// error answers.
+public enum PushedErrorSignal {
+    static let ownerPrefix = "signal:"
+
+    public static func owner(party: String) -> String { ownerPrefix + party }
 }

@@ -22,6 +22,7 @@ struct CraftedMessage {
 
     var id = "\(UUID().uuidString)@gw-a"
     var from = "gw-a"
+    var service = "urn:eadrese:services:delivery"
     var action = "DeliverDocument"
     var parts: [Part] = [Part()]
     var soapVersion: SOAPVersion = .soap12
@@ -33,7 +34,7 @@ struct CraftedMessage {
                            from: EnvelopeXML.Party(PartyId(from, type: type), role: "urn:as4gw:roles:sender"),
                            to: EnvelopeXML.Party(PartyId("gw-b", type: type), role: "urn:as4gw:roles:receiver"),
                            collaboration: CollaborationInfo(agreementRef: AgreementRef("urn:as4gw:agreements:test"),
-                                                            service: Service("urn:eadrese:services:delivery"), action: action,
+                                                            service: Service(service), action: action,
                                                             conversationId: conversationId),
                            payloads: parts.map { PartInfo(href: "cid:\($0.contentID)", properties: $0.properties) })
     }

@@ -156,6 +156,53 @@ class LateOutcomeTests: StoreTestCase {
         XCTAssertEqual(last.detail, "refused")
     }
 
+    /// An error the receiver pushed of its own accord (an agreement with asynchronous errors)
+    /// answers no attempt of ours: it fails a message waiting for its retry or being sent, and
+    /// is kept beside a failure or a receipt; a receipt the attempt in flight brings still wins.
+    func testAnErrorTheReceiverPushedIsRecordedWhateverTheQueueIsDoing() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let refused = DeliveryError(code: "EBMS:0004", reason: "the receiver answered EBMS:0004 Other: unreadable")
+        let owner = PushedErrorSignal.owner(party: "red")
+        for id in ["waiting", "inflight", "failed", "delivered", "never"] { _ = try store.enqueueOutbound(outbound(id, at: t0, maxAttempts: 3)) }
+        for _ in 0..<4 { _ = try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60) }
+        _ = try store.markRetry(messageId: "waiting", owner: "w0", error: DeliveryError(code: "EBMS:0301", reason: "no receipt"),
+                                nextAttemptAt: t0 + 30, at: t0 + 1)
+        try store.markFailed(messageId: "failed", owner: "w0", error: .missingReceipt(attempts: 1), at: t0 + 1)
+        try store.markDelivered(messageId: "delivered", owner: "w0", receipt: receipt, at: t0 + 1)
+        let never = try XCTUnwrap(try store.findMessage(id: "never", direction: .outbound))
+        XCTAssertEqual(never.outbound?.attempts, 0)
+
+        func assertRecorded(_ id: String, _ status: MessageStatus, _ ending: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            XCTAssertEqual(try store.recordAttemptError(messageId: id, owner: owner, error: refused, at: t0 + 2), status, file: file, line: line)
+            let message = try XCTUnwrap(try store.findMessage(id: id, direction: .outbound), file: file, line: line)
+            XCTAssertEqual(message.status, status, file: file, line: line)
+            XCTAssertEqual(message.outbound?.lastError, refused, file: file, line: line)
+            XCTAssertNil(message.outbound?.leaseOwner, file: file, line: line)
+            let last = try XCTUnwrap(try store.events(for: message.rowId).last, file: file, line: line)
+            XCTAssertEqual(last.code, "late-error", file: file, line: line)
+            XCTAssertEqual(last.detail, "EBMS:0004: the receiver answered EBMS:0004 Other: unreadable (in an error signal red pushed of its own accord)"
+                           + ending, file: file, line: line)
+        }
+        try assertRecorded("waiting", .failed, " after its lease ran out or was released (attempt 1 made)")
+        try assertRecorded("inflight", .failed, " while attempt 1 was in flight")
+        try assertRecorded("failed", .failed, " after the message was failed (EBMS:0301: no receipt after 1 attempt(s); the last lease expired)")
+        try assertRecorded("delivered", .delivered, " after the message was delivered; its receipt stays the evidence")
+        XCTAssertEqual(try store.findMessage(id: "delivered", direction: .outbound)?.receipt, receipt)
+        assertThrows(.illegalTransition(messageId: "never", from: .submitted, to: .failed)) {
+            try store.recordAttemptError(messageId: "never", owner: owner, error: refused, at: t0 + 2)
+        }
+        assertThrows(.invalidArgument("empty lease owner")) {
+            try store.recordAttemptError(messageId: "waiting", owner: PushedErrorSignal.owner(party: ""), error: refused, at: t0 + 2)
+        }
+
+        // The attempt that was in flight gets its receipt after all: the proof wins.
+        try store.markDelivered(messageId: "inflight", owner: "w0", receipt: receipt, at: t0 + 3)
+        XCTAssertEqual(try store.findMessage(id: "inflight", direction: .outbound)?.status, .delivered)
+        XCTAssertEqual(try store.claimDue(now: t0 + 1_000, limit: 5, owner: "w1", lease: 60).map(\.metadata.messageId), ["never"])
+        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
+    }
+
     func testWithdrawingAQueuedMessageFailsIt() throws {
         let store = try openStore()
         defer { store.close() }

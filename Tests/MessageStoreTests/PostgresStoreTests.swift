@@ -150,6 +150,9 @@ final class PostgresLateOutcomeTests: LateOutcomeTests {
     override func testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual() throws {
         try super.testAnErrorForAnAttemptInFlightOrNeverMadeIsRefusedOrFailsItAsUsual()
     }
+    override func testAnErrorTheReceiverPushedIsRecordedWhateverTheQueueIsDoing() throws {
+        try super.testAnErrorTheReceiverPushedIsRecordedWhateverTheQueueIsDoing()
+    }
     override func testWithdrawingAQueuedMessageFailsIt() throws { try super.testWithdrawingAQueuedMessageFailsIt() }
     override func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws { try super.testAWithdrawnMessageInFlightGetsNoFurtherAttempt() }
     override func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws { try super.testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() }

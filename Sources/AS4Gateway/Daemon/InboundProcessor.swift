@@ -11,7 +11,9 @@ import WSSecurity
 ///
 /// Order of work (AS4-WIRE §3.9, the signer before decryption): MIME and XML → P-Mode → the
 /// signature's SignedInfo and signer → decrypt → the references' digests → decompress into the
-/// store (fsync'd) → record (duplicates answered with the original receipt) → receipt.
+/// store (fsync'd) → record (duplicates answered with the original receipt) → receipt. A test
+/// message (the ebMS3 test service) takes the same steps up to the digests and is then answered
+/// without being stored (`answerTestMessage`).
 /// A message that fails any step leaves nothing behind but a log line and its error event.
 struct InboundProcessor: HTTPHandler {
     let context: GatewayContext
@@ -101,7 +103,7 @@ struct InboundProcessor: HTTPHandler {
             return PullResponder(context: context).acceptReceipt(signal, message, rawEnvelope: raw.envelope, started: started)
         }
         if let signal = message.messaging.signals.first(where: { if case .errors = $0.kind { return true } else { return false } }) {
-            return PullResponder(context: context).acceptError(signal, message, started: started)
+            return ErrorSignalResponder(context: context).accept(signal, message, started: started)
         }
         return errorResponse(EbmsError(.valueInconsistent, "unsolicited signal: this gateway takes receipts and errors only on the back-channel"),
                              refTo: refTo, started: started)
@@ -191,9 +193,13 @@ struct InboundProcessor: HTTPHandler {
         // The properties go to the consumer whole or the message is refused: none is cut short
         // or dropped to fit the store (PropertyLimits).
         if let violation = Self.propertyViolation(user) { return fail(EbmsError(.valueInconsistent, violation)) }
+        let isTest = user.collaboration.isTestService
+        if user.collaboration.misusesTestAction {
+            return fail(EbmsError(.valueInconsistent, "action \(EbmsConstants.testAction) belongs to service \(EbmsConstants.testService) only"))
+        }
         let set = context.pmodes
         let match: Match
-        switch set.match(user) {
+        switch isTest ? set.matchTestMessage(user) : set.match(user) {
         case .success(let m): match = m
         case .failure(let e): return fail(e)
         }
@@ -223,7 +229,9 @@ struct InboundProcessor: HTTPHandler {
         }
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
-        let isReply = match.pmode.mep == .twoWay && match.legIndex == 1
+        // A test message may go under any agreement of its sender's, a reply leg's too, and
+        // answers nothing.
+        let isReply = !isTest && match.pmode.mep == .twoWay && match.legIndex == 1
         do {
             if isReply, let problem = try replyCorrelationProblem(user, match: match) { return fail(EbmsError(.valueInconsistent, problem)) }
         } catch {
@@ -304,6 +312,11 @@ struct InboundProcessor: HTTPHandler {
                 let report = verifier.checkReferences(authentication, attachments: attachments)
                 if let error = report.error { throw error }
                 signature = authentication.signature
+            }
+            // Verified as its sender's messages are, and never delivered (ebMS3 §5.2.2.9).
+            if isTest {
+                return .success(try answerTestMessage(message, attachments: attachments, signature: signature, match: match, window: window,
+                                                      fields: fields, started: started))
             }
             // Duplicate detection after verification (AS4-WIRE §3.9 step 7, §5.4), per sending
             // party: a retry after a lost receipt gets the original receipt again and is not stored

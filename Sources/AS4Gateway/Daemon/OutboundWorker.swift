@@ -172,6 +172,14 @@ final class OutboundWorkers: Sendable {
                     try context.store.markFailed(messageId: job.metadata.messageId, owner: job.owner, error: final, at: Date())
                     context.log.log(.error, "failed", fields.merging(["status": "Failed", "error_code": final.code, "reason": final.reason]) { $1 })
                 }
+            } catch StoreError.illegalTransition(_, let from, _) where from == .failed {
+                // Failed while this attempt was in flight, by the receiver's own error signal
+                // (ErrorSignalResponder) or an expired lease: that stays the outcome.
+                let recorded = (try? context.store.findMessage(id: job.metadata.messageId, direction: .outbound))??.outbound?.lastError
+                let meanwhile = recorded.map { "\($0.code): \($0.reason)" } ?? "its reason could not be read back"
+                context.log.log(.warning, "attempt-superseded", fields.merging([
+                    "status": "Failed", "error_code": recorded?.code ?? code,
+                    "reason": "the message was failed meanwhile (\(meanwhile)); this attempt: \(code): \(error.reason)"]) { $1 })
             } catch {
                 context.log.log(.error, "store-failed", fields.merging(["reason": "\(error)"]) { $1 })
             }
@@ -236,16 +244,31 @@ final class OutboundWorkers: Sendable {
         return (judge(response, job), retryAfter)
     }
 
-    /// The peer's answer to one POST: the receipt's SOAP envelope when it validates. Only what
+    /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
+    func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], AttemptFailure> {
+        let set = context.pmodes
+        let pmode = set.pmode(id: job.metadata.pmodeId ?? "")
+        let receiver = pmode.flatMap { pm -> Routing.Party? in
+            set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
+        }
+        let leg = pmode?.legs.first { $0.action == job.metadata.action }
+        return judge(response, messageId: job.metadata.messageId, sent: SentReferenceCoding.decode(job.sentReferences), receiver: receiver,
+                     leg: leg, sentBefore: { self.sentBefore(job) })
+    }
+
+    /// The answer to message `messageId`, sent under `leg` to `receiver`, whose signature
+    /// covered `sent` (nil: not known): the receipt's SOAP envelope when it validates. Only what
     /// the receiver said (its ebMS errors, a Fault, a definite HTTP status) is recorded as its
     /// answer; an answer we cannot read or accept is an invalid receipt, retried like a missing one.
-    func judge(_ response: HTTPClientResponse, _ job: OutboundJob) -> Result<[UInt8], AttemptFailure> {
+    /// `sentBefore` says whether the message went out before this attempt (read only when an
+    /// answer depends on it).
+    func judge(_ response: HTTPClientResponse, messageId id: String, sent: [SentReference]?, receiver: Routing.Party?,
+               leg: Leg?, sentBefore: () -> Bool = { false }) -> Result<[UInt8], AttemptFailure> {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
             return .failure(AttemptFailure(httpStatus: response.status))
         }
-        let id = job.metadata.messageId
         let raw: RawMessage
         let reply: AS4Message
         do {
@@ -260,7 +283,7 @@ final class OutboundWorkers: Sendable {
                 guard let answer = ReceiverAnswer.of(fault.errors, signalRef: nil, sentMessageId: id) else {
                     return .failure(AttemptFailure(EbmsError(.other, "the receiver answered HTTP \(response.status) with a SOAP Fault and no ebMS signal: \(fault.reason)")))
                 }
-                return .failure(AttemptFailure(answer, sentMessageId: id, where: how, sentBefore: answer.needsHistory && sentBefore(job)))
+                return .failure(AttemptFailure(answer, sentMessageId: id, where: how, sentBefore: answer.needsHistory && sentBefore()))
             }
         } catch {
             // Our parser's complaint (EBMS:0009 for a receipt without RefToMessageId, 0007 for
@@ -273,11 +296,11 @@ final class OutboundWorkers: Sendable {
             for signal in reply.messaging.signals {
                 guard case .errors(let errors) = signal.kind,
                       let answer = ReceiverAnswer.of(errors, signalRef: signal.messageInfo.refToMessageId, sentMessageId: id) else { continue }
-                return .failure(AttemptFailure(answer, sentMessageId: id, sentBefore: answer.needsHistory && sentBefore(job)))
+                return .failure(AttemptFailure(answer, sentMessageId: id, sentBefore: answer.needsHistory && sentBefore()))
             }
         }
         do {
-            try checkReceipt(reply, of: job)
+            try checkReceipt(reply, messageId: id, sent: sent, receiver: receiver, leg: leg)
             // The evidence is the SOAP envelope alone, whatever framing (multipart or not) it came
             // in: the status, receipt and evidence routes read it back as application/soap+xml.
             return .success(raw.envelope)
@@ -294,16 +317,10 @@ final class OutboundWorkers: Sendable {
     /// and acknowledge exactly what we signed; any gap fails closed (EBMS:0302). The party's
     /// certificate is needed where there is a signature to check: on a leg that signs, or on a
     /// signed answer to a leg that does not.
-    func checkReceipt(_ reply: AS4Message, of job: OutboundJob) throws {
-        let set = context.pmodes
-        let pmode = set.pmode(id: job.metadata.pmodeId ?? "")
-        let receiver = pmode.flatMap { pm -> Routing.Party? in
-            set.party(named: pm.responder.party == context.party ? pm.initiator.party : pm.responder.party)
-        }
-        guard let sent = SentReferenceCoding.decode(job.sentReferences) else {
+    func checkReceipt(_ reply: AS4Message, messageId: String, sent: [SentReference]?, receiver: Routing.Party?, leg: Leg?) throws {
+        guard let sent else {
             throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")
         }
-        let leg = pmode?.legs.first { $0.action == job.metadata.action }
         var policy = leg?.security.policy ?? .receiving
         policy.requireEncryption = false
         let certs = receiver?.certificates(role: .signing) ?? []
@@ -312,7 +329,7 @@ final class OutboundWorkers: Sendable {
         }
         let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                          expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
-        _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: job.metadata.messageId, sentReferences: sent)
+        _ = try ReceiptValidator(verifier: verifier).validate(reply, sentMessageId: messageId, sentReferences: sent)
     }
 
     /// Whether this message went out before this attempt: an earlier attempt of its budget, or

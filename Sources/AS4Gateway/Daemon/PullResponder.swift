@@ -9,7 +9,8 @@ import WSSecurity
 /// One-Way/Pull (AS4-WIRE §1.7): a signed PullRequest on an MPC, from a party the P-Mode allows,
 /// gets the oldest message waiting there (leased: never receipted → back in the queue after the
 /// lease), or the EBMS:0006 EmptyMessagePartitionChannel warning. The puller's receipt arrives
-/// later as a signal of its own and completes the message.
+/// later as a signal of its own and completes the message; its error goes to
+/// `ErrorSignalResponder`, as every error signal posted to us does.
 struct PullResponder {
     let context: GatewayContext
 
@@ -116,61 +117,8 @@ struct PullResponder {
         }
     }
 
-    /// An ebMS error the puller pushed back for a message it pulled from us and could not accept:
-    /// signed by that puller, it fails the message with the puller's error (as a pushed message
-    /// answered with an error would be). Warnings are only logged. An error that comes after the
-    /// pull's lease lapsed is still the receiver's word on the message, which the sender's DMS
-    /// must learn: it is recorded as the message's last error with a `late-error` event
-    /// (`MessageStore.recordAttemptError`), failing a message queued again, and leaving a
-    /// message a receipt made Delivered as it is.
-    func acceptError(_ signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
-        guard case .errors(let errors) = signal.kind, let first = errors.first else {
-            return processor.errorResponse(EbmsError(.other, "not an error signal"), refTo: nil, started: started)
-        }
-        let ref = signal.messageInfo.refToMessageId ?? first.refToMessageInError ?? ""
-        do {
-            guard let stored = try context.store.findMessage(id: ref, direction: .outbound), let out = stored.outbound,
-                  out.pullMPC != nil, out.attempts >= 1 else {
-                throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
-            }
-            let owner: String
-            if let holder = out.leaseOwner {
-                guard holder.hasPrefix("pull:") else {
-                    throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
-                }
-                owner = holder
-            } else {
-                // Pulled, but no longer leased: only the party the message is for can have pulled it.
-                guard let receiver = context.registry.current.parties.first(where: { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }) else {
-                    throw EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
-                }
-                owner = "pull:\(receiver.name)"
-            }
-            let puller = try authenticate(message).party
-            guard "pull:\(puller.name)" == owner else {
-                throw EbmsError(.failedAuthentication, "the error is not signed by the party that pulled \(ref)")
-            }
-            // In the words a pushed message's error is kept in (ReceiptValidator): the puller's
-            // eb:Description says what is wrong, and the sender's DMS is told it.
-            let said = first.description?.text ?? first.detail ?? ""
-            let reason = "the receiver answered \(first.errorCode) \(first.shortDescription ?? "")" + (said.isEmpty ? "" : ": \(said)")
-            if first.severity.lowercased() == "warning" {
-                context.log.log(.info, "peer-warning", ["message_id": ref, "to": puller.name, "error_code": first.errorCode, "reason": reason])
-                return .empty(200)
-            }
-            let reached = try context.store.recordAttemptError(messageId: ref, owner: owner, error: DeliveryError(code: first.errorCode, reason: reason),
-                                                               at: Date())
-            let late = out.leaseOwner == nil ? "true" : nil
-            context.log.log(reached == .delivered ? .warning : .error, reached == .delivered ? "error-after-receipt" : "failed",
-                            ["message_id": ref, "to": puller.name, "status": reached.rawValue, "error_code": first.errorCode,
-                             "reason": reason, "late": late, "elapsed_ms": ms(started)])
-            return .empty(200)
-        } catch {
-            return processor.errorResponse(error, refTo: ref, started: started)
-        }
-    }
-
-    /// The party whose signing certificate signed the pull request, and that certificate.
+    /// The party whose signing certificate signed the signal (a pull request, a receipt or an
+    /// error), and that certificate.
     func authenticate(_ message: AS4Message) throws -> (party: Routing.Party, signer: Certificate) {
         let set = context.registry.current
         let all = set.parties.flatMap { $0.allCertificates(role: .signing) }
@@ -179,7 +127,7 @@ struct PullResponder {
         let report = verifier.verify(message, attachments: [])
         if let error = report.error { throw error }
         guard let signer = report.signer, let party = set.parties.first(where: { $0.allCertificates(role: .signing).contains(signer) }) else {
-            throw EbmsError(.failedAuthentication, "the pull request is not signed by a known party")
+            throw EbmsError(.failedAuthentication, "the signal is not signed by a known party")
         }
         return (party, signer)
     }

@@ -37,6 +37,11 @@ struct SubmissionHandler: HTTPHandler {
         }
     }
 
+    /// A test message to send to `ping` (a party name or party id value).
+    struct PingRequest: Decodable {
+        var ping: String
+    }
+
     func admit(_ head: HTTPRequestHead) -> HTTPResponse? {
         guard head.path == context.config.apiListener.path else { return refuse(head, 404, "no submission endpoint at \(head.path)") }
         guard head.method == "POST" else { return refuse(head, 405, "submissions are POSTed") }
@@ -57,6 +62,17 @@ struct SubmissionHandler: HTTPHandler {
         case .bytes(let b): bytes = b
         case .file(let path, _): bytes = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
         case .empty: return refuse(head, 400, "the submission body is empty")
+        }
+        // `{"ping": "PARTY"}` (as4gw ping): a test message sent now, its outcome the answer.
+        if let ping = try? JSONDecoder().decode(PingRequest.self, from: Data(bytes)) {
+            let outcome = PingSender(context: context).ping(ping.ping)
+            let body = JSON.object([
+                ("messageId", .string(outcome.messageId)), ("party", .string(outcome.party)), ("pmode", .string(outcome.pmode)),
+                ("endpoint", .string(outcome.endpoint)), ("receipt", .bool(outcome.receipt)), ("sent", .bool(!outcome.refused)),
+                ("httpStatus", outcome.httpStatus.map { .int($0) } ?? .null), ("errorCode", .string(outcome.errorCode)),
+                ("reason", .string(outcome.reason)), ("elapsedMs", .int(outcome.elapsedMilliseconds)),
+            ]).serialized(pretty: false)
+            return .bytes(outcome.refused ? 422 : 200, contentType: "application/json", Array((body + "\n").utf8))
         }
         let submission: Request
         do {
@@ -211,27 +227,7 @@ struct Outbound {
         if let violation = PropertyLimits.violation(user.properties.map(InboundProcessor.storeProperty), "the message properties") {
             throw SubmissionError(status: 422, reason: violation)
         }
-        let security = match.leg.security
-        var encryption: MessageSealer.Encryption?
-        if security.encrypt {
-            // A partner on both profiles lists a certificate for each: the one the leg's suits.
-            let certificates = them.certificates(role: .encryption)
-            guard let cert = certificates.first(where: { security.profile.suits($0.keyType) }) ?? certificates.first else {
-                throw SubmissionError(status: 422, reason: "no valid encryption certificate for \(them.name)")
-            }
-            let method: KeyEncryptionMethod
-            switch (security.profile, cert.keyType) {
-            case (.v1_15, _): method = .rsaOAEP
-            case (.v2_0, .x25519): method = .x25519HKDF
-            case (.v2_0, _): method = .ecdhESHKDF
-            }
-            encryption = .init(recipient: cert, method: method)
-        }
-        let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
-        let signer = security.sign ? try SignatureBuilder(identity: context.signing(for: security.profile), keyReference: style) : nil
-        let sealer = MessageSealer(signer: signer, encryption: encryption, compress: match.leg.payload.compress,
-                                   spoolDirectory: context.spoolDirectory)
-        let sealed = try sealer.seal(user, payloads: payloads)
+        let sealed = try seal(user, payloads: payloads, leg: match.leg, to: them)
         defer { sealed.removeSpoolFiles() }
         // The exact bytes are kept: retries resend them, so the receipt's digests always match.
         let pull = match.delivery == .pull
@@ -261,6 +257,32 @@ struct Outbound {
         if !pull, worker == nil { handoff.wakeOne() }
         context.log.log(.info, "submitted", InboundProcessor.fields(user).merging(["pmode": match.pmode.id, "status": "Submitted",
                                                                                   "bytes": String(stored.size)]) { $1 })
+    }
+
+    /// `user` with its payloads as `leg` says: signed with the identity its profile suits,
+    /// encrypted to `them`'s certificate for that profile, payloads compressed.
+    func seal(_ user: UserMessage, payloads: [Payload], leg: Leg, to them: Routing.Party) throws -> SealedMessage {
+        let security = leg.security
+        var encryption: MessageSealer.Encryption?
+        if security.encrypt {
+            // A partner on both profiles lists a certificate for each: the one the leg's suits.
+            let certificates = them.certificates(role: .encryption)
+            guard let cert = certificates.first(where: { security.profile.suits($0.keyType) }) ?? certificates.first else {
+                throw SubmissionError(status: 422, reason: "no valid encryption certificate for \(them.name)")
+            }
+            let method: KeyEncryptionMethod
+            switch (security.profile, cert.keyType) {
+            case (.v1_15, _): method = .rsaOAEP
+            case (.v2_0, .x25519): method = .x25519HKDF
+            case (.v2_0, _): method = .ecdhESHKDF
+            }
+            encryption = .init(recipient: cert, method: method)
+        }
+        let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
+        let signer = security.sign ? try SignatureBuilder(identity: context.signing(for: security.profile), keyReference: style) : nil
+        let sealer = MessageSealer(signer: signer, encryption: encryption, compress: leg.payload.compress,
+                                   spoolDirectory: context.spoolDirectory)
+        return try sealer.seal(user, payloads: payloads)
     }
 
     /// The sealed message as the store keeps it: in memory for the store's own rows when it is

@@ -91,7 +91,7 @@ extension PModeSet {
     // MARK: Helpers
 
     /// What in the message does not fit the candidate leg, in the message's own terms.
-    private static func differences(_ user: UserMessage, candidate: (pmode: PMode, leg: Int), in set: PModeSet) -> [String] {
+    static func differences(_ user: UserMessage, candidate: (pmode: PMode, leg: Int), in set: PModeSet) -> [String] {
         let pmode = candidate.pmode
         let from = pmode.participant(pmode.sendingSide(ofLeg: candidate.leg))
         let to = pmode.participant(pmode.receivingSide(ofLeg: candidate.leg))
