@@ -55,6 +55,15 @@ final class GatewayHarness {
         var profile = "1.15"
         /// nil: the P-Mode default.
         var duplicateWindow: Int?
+        /// `security.keyReference`; nil: the P-Mode default.
+        var keyReference: String?
+
+        /// The leg's `security` object.
+        var securityJSON: String {
+            var members = ["\"profile\": \"\(profile)\"", "\"sign\": \(sign)", "\"encrypt\": \(encrypt)"]
+            if let keyReference { members.append("\"keyReference\": \"\(keyReference)\"") }
+            return "{" + members.joined(separator: ", ") + "}"
+        }
     }
 
     /// A One-Way/Pull P-Mode: `holder` keeps `action` messages for `puller` on `mpc`; the puller
@@ -114,7 +123,7 @@ final class GatewayHarness {
                 let legText = legs.map { leg in
                     """
                     {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(leg.action)",
-                     "security": {"profile": "\(leg.profile)", "sign": \(leg.sign), "encrypt": \(leg.encrypt)},
+                     "security": \(leg.securityJSON),
                      "payload": {"compress": true, "maxMessageBytes": \(leg.maxMessageBytes)},
                      "receptionAwareness": {"retries": \(leg.retries), "initialIntervalSeconds": \(leg.interval), "backoffFactor": 1,
                                             "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0\(leg.duplicateWindow.map { ", \"duplicateDetectionWindowSeconds\": \($0)" } ?? "")}}

@@ -227,8 +227,7 @@ struct Outbound {
             }
             encryption = .init(recipient: cert, method: method)
         }
-        let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
-        let signer = security.sign ? try SignatureBuilder(identity: context.signing(for: security.profile), keyReference: style) : nil
+        let signer = security.sign ? try context.signatureBuilder(for: security) : nil
         let sealer = MessageSealer(signer: signer, encryption: encryption, compress: match.leg.payload.compress,
                                    spoolDirectory: context.spoolDirectory)
         let sealed = try sealer.seal(user, payloads: payloads)

@@ -33,11 +33,12 @@ public struct Leg: Sendable, Equatable {
 }
 
 /// PMode[].Security. eDelivery: sign and encrypt, profile 1.15 (RSA) or 2.0 (EdDSA/X25519).
-public struct LegSecurity: Sendable, Equatable {
+public struct LegSecurity: Sendable, Hashable {
     public var profile: SecurityProfile
     public var sign: Bool
     public var encrypt: Bool
-    /// How our signing certificate is referenced from the signature.
+    /// How our signing certificate is referenced from our signatures: of the leg's user messages
+    /// and of the receipts, error signals and pull signals we send under it.
     public var keyReference: KeyReference
     /// Replacements for the profile's algorithm lists; nil entries keep the profile's own.
     public var algorithms: AlgorithmOverrides
@@ -76,7 +77,7 @@ public enum KeyReference: String, Sendable, CaseIterable {
 }
 
 /// Per-leg replacements for the algorithm allow-lists of the security profile (URIs, AS4-WIRE §0).
-public struct AlgorithmOverrides: Sendable, Equatable {
+public struct AlgorithmOverrides: Sendable, Hashable {
     public var signature: [String]?
     public var digest: [String]?
     /// Key transport (RSA-OAEP variants) and key agreement (X25519, ECDH-ES).
