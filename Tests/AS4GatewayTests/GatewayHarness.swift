@@ -55,13 +55,15 @@ final class GatewayHarness {
         var profile = "1.15"
         /// nil: the P-Mode default.
         var duplicateWindow: Int?
-        /// `security.keyReference`; nil: the P-Mode default.
+        /// `security.keyReference` and `security.encryptionKeyReference`; nil: the P-Mode default.
         var keyReference: String?
+        var encryptionKeyReference: String?
 
         /// The leg's `security` object.
         var securityJSON: String {
             var members = ["\"profile\": \"\(profile)\"", "\"sign\": \(sign)", "\"encrypt\": \(encrypt)"]
             if let keyReference { members.append("\"keyReference\": \"\(keyReference)\"") }
+            if let encryptionKeyReference { members.append("\"encryptionKeyReference\": \"\(encryptionKeyReference)\"") }
             return "{" + members.joined(separator: ", ") + "}"
         }
     }

@@ -8,10 +8,11 @@ import MessageStore
 import WSSecurity
 import XCTest
 
-/// How our certificates are named in what we sign (AS4-WIRE §3.5), leg by leg: our signing
-/// certificate by `security.keyReference`, in user messages and in the receipts and error
-/// signals we answer them with. Both gateways run in this process: gw-a seals and judges the
-/// answer as its delivery worker would, gw-b receives.
+/// How our certificates are named in what we sign and encrypt (AS4-WIRE §3.5), leg by leg: our
+/// signing certificate by `security.keyReference`, in user messages and in the receipts and error
+/// signals we answer them with; the recipient's encryption certificate by
+/// `security.encryptionKeyReference`, in the EncryptedKey. Both gateways run in this process:
+/// gw-a seals and judges the answer as its delivery worker would, gw-b receives.
 final class KeyReferenceTests: XCTestCase {
     var harness: GatewayHarness!
     var a: InProcessNode!
@@ -23,9 +24,10 @@ final class KeyReferenceTests: XCTestCase {
         harness = nil
     }
 
-    func start(_ legs: [GatewayHarness.Leg]) throws {
+    func start(_ legs: [GatewayHarness.Leg], profile20: Bool = false) throws {
         harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], legs: legs)
+        if profile20 { try harness.addProfile20Identities(["gw-a", "gw-b"], by: try harness.makeDevelopmentCA()) }
         a = try InProcessNode(harness, party: "gw-a")  // also completes the development PKI
         b = try InProcessNode(harness, party: "gw-b")
     }
@@ -102,5 +104,67 @@ final class KeyReferenceTests: XCTestCase {
         let signing = try certificate("gw-b.signing")
         XCTAssertEqual(error.signatures.first?.keyReference, .subjectKeyIdentifier(try XCTUnwrap(signing.subjectKeyIdentifier)))
         XCTAssertTrue(error.tokens.isEmpty)
+    }
+
+    /// gw-b took the message in whole and gw-a accepts its receipt.
+    func assertDelivered(_ e: Exchange, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(e.answer.status, 200, "\(what): \(e.answer.bodyText)", file: file, line: line)
+        let received = try XCTUnwrap(try b.store.findMessage(id: e.id, direction: .inbound), "\(what): gw-b kept nothing", file: file, line: line)
+        XCTAssertEqual(try received.parts.map(storedPayload), [Array("<doc>in process</doc>".utf8)], what, file: file, line: line)
+        guard case .success = judged(e) else { return XCTFail("\(what): gw-a does not accept the receipt: \(judged(e))", file: file, line: line) }
+    }
+
+    /// The EncryptedKey names gw-b's encryption certificate as the leg says, and gw-b finds its
+    /// key by that reference. A `bst` token holds that certificate, beside the signature's own.
+    func testTheEncryptedKeyNamesTheRecipientAsTheLegSays() throws {
+        try start([.init(action: "EncBST", encryptionKeyReference: "bst"), .init(action: "EncSKI", encryptionKeyReference: "ski"),
+                   .init(action: "EncIssuerSerial", encryptionKeyReference: "issuer-serial"), .init(action: "EncDefault")])
+        let recipient = try certificate("gw-b.encryption")
+        let ski = KeyReference.subjectKeyIdentifier(try XCTUnwrap(recipient.subjectKeyIdentifier))
+        for (action, expected) in [("EncSKI", ski), ("EncDefault", ski),
+                                   ("EncIssuerSerial", .issuerSerial(issuer: recipient.issuer, serial: recipient.serialNumber))] {
+            let e = try exchange(action)
+            try assertDelivered(e, action)
+            let header = try securityHeader(e.sent, contentType: e.job.contentType)
+            XCTAssertEqual(header.encryptedKeys.first?.recipient, expected, action)
+            XCTAssertEqual(header.tokens.map(\.der), [try certificate("gw-a.signing").derBytes], "\(action): the signature's token only")
+        }
+        let e = try exchange("EncBST")
+        try assertDelivered(e, "EncBST")
+        let header = try securityHeader(e.sent, contentType: e.job.contentType)
+        guard case .tokenReference(let id, let valueType)? = header.encryptedKeys.first?.recipient else {
+            return XCTFail("EncBST: \(String(describing: header.encryptedKeys.first?.recipient))")
+        }
+        XCTAssertEqual(valueType, Alg.x509v3)
+        XCTAssertEqual(header.tokens.first { $0.id == id }?.der, recipient.derBytes, "the token referenced holds gw-b's encryption certificate")
+        guard case .tokenReference(let signer, _)? = header.signatures.first?.keyReference else { return XCTFail("the signature has no token") }
+        XCTAssertNotEqual(signer, id)
+        XCTAssertEqual(header.tokens.first { $0.id == signer }?.der, try certificate("gw-a.signing").derBytes)
+    }
+
+    /// Profile 2.0: the EncryptedKey's own KeyInfo holds only the AgreementMethod, whose
+    /// RecipientKeyInfo names gw-b's X25519 key-agreement certificate (not its Ed25519 signing
+    /// one) as the leg says; gw-b agrees the key with the private key of that certificate.
+    func testProfile20NamesTheKeyAgreementCertificateInRecipientKeyInfo() throws {
+        try start([.init(action: "AgreeBST", profile: "2.0", encryptionKeyReference: "bst"), .init(action: "AgreeSKI", profile: "2.0"),
+                   .init(action: "AgreeIssuerSerial", profile: "2.0", encryptionKeyReference: "issuer-serial")], profile20: true)
+        let agreement = try certificate("gw-b.encryption20")
+        XCTAssertEqual(agreement.keyType, .x25519)
+        for action in ["AgreeBST", "AgreeSKI", "AgreeIssuerSerial"] {
+            let e = try exchange(action)
+            try assertDelivered(e, action)
+            let header = try securityHeader(e.sent, contentType: e.job.contentType)
+            let key = try XCTUnwrap(header.encryptedKeys.first, action)
+            XCTAssertEqual(key.algorithm, Alg.kwAES128, action)
+            XCTAssertNil(key.recipient, "\(action): no reference beside the AgreementMethod")
+            XCTAssertEqual(key.agreement?.algorithm, Alg.x25519, action)
+            let named = try XCTUnwrap(key.agreement?.recipient, action)
+            let resolved = try KeyResolver(tokens: header.tokens, candidates: [agreement, try certificate("gw-b.signing20")]).resolve(named)
+            XCTAssertEqual(resolved.certificate, agreement, action)
+            switch (action, named) {
+            case ("AgreeBST", .tokenReference), ("AgreeSKI", .subjectKeyIdentifier), ("AgreeIssuerSerial", .issuerSerial): break
+            default: XCTFail("\(action) names its recipient by \(named)")
+            }
+        }
     }
 }

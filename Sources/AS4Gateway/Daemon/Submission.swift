@@ -225,7 +225,7 @@ struct Outbound {
             case (.v2_0, .x25519): method = .x25519HKDF
             case (.v2_0, _): method = .ecdhESHKDF
             }
-            encryption = .init(recipient: cert, method: method)
+            encryption = .init(recipient: cert, method: method, keyReference: security.encryptionKeyReference.style)
         }
         let signer = security.sign ? try context.signatureBuilder(for: security) : nil
         let sealer = MessageSealer(signer: signer, encryption: encryption, compress: match.leg.payload.compress,

@@ -40,15 +40,21 @@ public struct LegSecurity: Sendable, Hashable {
     /// How our signing certificate is referenced from our signatures: of the leg's user messages
     /// and of the receipts, error signals and pull signals we send under it.
     public var keyReference: KeyReference
+    /// How the EncryptedKey names the recipient's encryption (or, in 2.0, key-agreement)
+    /// certificate. The eDelivery 1.15 example uses a Subject Key Identifier; Peppol requires a
+    /// BinarySecurityToken.
+    public var encryptionKeyReference: KeyReference
     /// Replacements for the profile's algorithm lists; nil entries keep the profile's own.
     public var algorithms: AlgorithmOverrides
 
     public init(profile: SecurityProfile = .v1_15, sign: Bool = true, encrypt: Bool = true,
-                keyReference: KeyReference = .bst, algorithms: AlgorithmOverrides = AlgorithmOverrides()) {
+                keyReference: KeyReference = .bst, encryptionKeyReference: KeyReference = .ski,
+                algorithms: AlgorithmOverrides = AlgorithmOverrides()) {
         self.profile = profile
         self.sign = sign
         self.encrypt = encrypt
         self.keyReference = keyReference
+        self.encryptionKeyReference = encryptionKeyReference
         self.algorithms = algorithms
     }
 }
@@ -69,7 +75,8 @@ public enum SecurityProfile: String, Sendable, CaseIterable {
     }
 }
 
-/// `wsse:SecurityTokenReference` style for the signing certificate.
+/// `wsse:SecurityTokenReference` style naming a certificate: ours in a signature, the
+/// recipient's in an EncryptedKey.
 public enum KeyReference: String, Sendable, CaseIterable {
     case bst
     case ski
