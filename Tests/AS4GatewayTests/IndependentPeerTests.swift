@@ -15,12 +15,9 @@ import Glibc
 ///
 /// Peppol AS4 wants the recipient's encryption certificate in a BinarySecurityToken, and `as4`
 /// 0.2.0 reads the EncryptedKey's reference only in that form (a Subject Key Identifier, as4gw's
-/// default, it refuses with EBMS:0003), so the P-Modes say `encryptionKeyReference: bst`.
-///
-/// One known disagreement, adapted on the peer's side: Peppol wants `originalSender`/`finalRecipient`
-/// typed `iso6523-actorid-upis`, which `as4` compares with the SBDH; as4gw's submission interface
-/// cannot give a property a type (AS4-WIRE §1.4: the type MAY be there), so the peer runs with
-/// `--no-verify-participants`.
+/// default, it refuses with EBMS:0003), so the P-Modes say `encryptionKeyReference: bst`. `as4`
+/// compares `originalSender`/`finalRecipient` and their type with the SBDH's sender and receiver,
+/// so `as4gw send` types them `iso6523-actorid-upis` (`--property-type`).
 final class IndependentPeerTests: XCTestCase {
     static let service = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
     static let serviceType = "cenbii-procid-ubl"
@@ -110,12 +107,12 @@ final class IndependentPeerTests: XCTestCase {
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    func startPeer(adaptations: [String]) throws {
+    func startPeer() throws {
         peer = try harness.startHelper(Self.python, [Self.script, "serve", "--port", String(peerPort),
                                                      "--cert", certs + "/peer.tls.pem", "--key", certs + "/peer.tls.key",
                                                      "--sign-key", certs + "/peer.signing.key", "--sign-cert", certs + "/peer.signing.pem",
                                                      "--decrypt-key", certs + "/peer.encryption.key",
-                                                     "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut] + adaptations,
+                                                     "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut],
                                        log: peerLog, what: "the as4 peer")
     }
 
@@ -146,6 +143,8 @@ final class IndependentPeerTests: XCTestCase {
         let r = try GatewayProcess.run(["send", "--to", "peer", "--service", Self.service, "--service-type", Self.serviceType,
                                         "--action", Self.action, "--property", "originalSender=0088:5400000000001",
                                         "--property", "finalRecipient=0088:5400000000002",
+                                        "--property-type", "originalSender=iso6523-actorid-upis",
+                                        "--property-type", "finalRecipient=iso6523-actorid-upis",
                                         "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL, file])
         guard r.status == 0 else { throw NSError(domain: "send", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -194,7 +193,7 @@ final class IndependentPeerTests: XCTestCase {
     /// (pinned to gw-a's signing certificate), decrypts, decompresses, checks the SBDH and answers
     /// with its signed receipt, which gw-a's receipt validation must accept for `Delivered`.
     func testWeSendAndAcceptThePeersReceipt() throws {
-        try startPeer(adaptations: ["--no-verify-participants"])
+        try startPeer()
         let sbd = try sbdFile()
         let id = try submit(sbd)
         let sent = try waitForOutbound(id, .delivered)

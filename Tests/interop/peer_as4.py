@@ -164,12 +164,7 @@ def cmd_serve(a):
         certificate=load_certificate(a.sign_cert),
         private_key=SplitKey(load_key(a.sign_key), load_key(a.decrypt_key)),
     )
-    policy = as4.SecurityPolicy(
-        signer_resolver=as4.pinned_certificates(load_certificate(a.sender_cert)),
-        # as4gw's submission interface cannot give originalSender/finalRecipient the
-        # iso6523-actorid-upis @type that `as4` compares with the SBDH; see the test's notes.
-        verify_participants=not a.no_verify_participants,
-    )
+    policy = as4.SecurityPolicy(signer_resolver=as4.pinned_certificates(load_certificate(a.sender_cert)))
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -236,7 +231,6 @@ def main():
     for name in ("sign-key", "sign-cert", "decrypt-key", "sender-cert", "out"):
         p.add_argument("--" + name, required=True)
     p.add_argument("--party-id", default="peer")
-    p.add_argument("--no-verify-participants", action="store_true")
     a = parser.parse_args()
     return {"sbd": cmd_sbd, "send": cmd_send, "serve": cmd_serve}[a.mode](a) or 0
 
