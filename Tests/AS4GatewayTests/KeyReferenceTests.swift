@@ -106,6 +106,44 @@ final class KeyReferenceTests: XCTestCase {
         XCTAssertTrue(error.tokens.isEmpty)
     }
 
+    /// A pull leg's signals follow its keyReference too: the puller's PullRequest and receipt, the
+    /// holder's EBMS:0006 answer; each side resolves the other's reference from the P-Modes.
+    func testPullSignalsAreSignedWithThePullLegsKeyReference() throws {
+        let mpc = "urn:as4gw:mpc:test-for-gw-b"
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], pull: [.init(mpc: mpc, keyReference: "ski")])
+        a = try InProcessNode(harness, party: "gw-a")
+        b = try InProcessNode(harness, party: "gw-b")
+        let ski = { (party: String) throws -> KeyReference in .subjectKeyIdentifier(try XCTUnwrap(try self.certificate("\(party).signing").subjectKeyIdentifier)) }
+        let holder = InboundProcessor(context: a.context)
+        let target = try XCTUnwrap(PullWorker(context: b.context).targets().first)
+        func pullRequest() throws -> [UInt8] {
+            let signal = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
+            return try MessageSealer(signer: try b.context.signatureBuilder(for: target.security)).seal(signal: signal).envelope
+        }
+        let soap = MultipartWriter.soapContentType
+
+        let id = try a.submit(to: "gw-b", action: "Notify")
+        let request = try pullRequest()
+        XCTAssertEqual(try securityHeader(request, contentType: soap).signatures.first?.keyReference, try ski("gw-b"))
+        let pulled = a.post(holder, path: "/as4", contentType: soap, body: request)
+        XCTAssertEqual(pulled.status, 200, pulled.bodyText)
+        let message = try AS4Message.read(try MessageInput.load(bytes: pulled.bodyBytes, contentType: pulled.headers["Content-Type"],
+                                                                spoolDirectory: b.context.spoolDirectory))
+        guard case .success(let receipt) = InboundProcessor(context: b.context).processUserMessage(message, started: Date(), pulled: true,
+                                                                                                   pulledMPC: mpc) else {
+            return XCTFail("gw-b did not take the pulled message: \(b.log)")
+        }
+        XCTAssertEqual(try securityHeader(receipt, contentType: soap).signatures.first?.keyReference, try ski("gw-b"))
+        let answered = a.post(holder, path: "/as4", contentType: soap, body: receipt)
+        XCTAssertEqual(answered.status, 200, answered.bodyText)
+        XCTAssertEqual(try a.store.findMessage(id: id, direction: .outbound)?.status, .delivered)
+
+        let empty = a.post(holder, path: "/as4", contentType: soap, body: try pullRequest())
+        XCTAssertEqual(empty.ebmsErrorCode, "EBMS:0006", empty.bodyText)
+        XCTAssertEqual(try securityHeader(empty.bodyBytes, contentType: soap).signatures.first?.keyReference, try ski("gw-a"))
+    }
+
     /// gw-b took the message in whole and gw-a accepts its receipt.
     func assertDelivered(_ e: Exchange, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(e.answer.status, 200, "\(what): \(e.answer.bodyText)", file: file, line: line)
