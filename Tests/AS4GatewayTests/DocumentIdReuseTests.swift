@@ -56,7 +56,7 @@ class DocumentIdReuseTests: XCTestCase {
             files: [.init(name: "l.txt", mimeType: "text/plain", size: Int64(bytes.count), sha256: InboundProcessor.hex(try Digest.sha256(bytes)))])
         let request = SubmissionHandler.Request(
             to: "gw-b", service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: documentId,
-            properties: ["originalSender": sender, "finalRecipient": recipient, "documentId": documentId], payloads: [])
+            properties: ["originalSender": .init(sender), "finalRecipient": .init(recipient), "documentId": .init(documentId)], payloads: [])
         let messageId = id ?? Identifier.messageId(domain: node.context.party)
         try Outbound(context: node.context).queue(request, payloads: [
             Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json", body: .bytes(Array(try EAddressMessages.encode(header)))),

@@ -55,6 +55,17 @@ final class GatewayHarness {
         var profile = "1.15"
         /// nil: the P-Mode default.
         var duplicateWindow: Int?
+        /// `security.keyReference` and `security.encryptionKeyReference`; nil: the P-Mode default.
+        var keyReference: String?
+        var encryptionKeyReference: String?
+
+        /// The leg's `security` object.
+        var securityJSON: String {
+            var members = ["\"profile\": \"\(profile)\"", "\"sign\": \(sign)", "\"encrypt\": \(encrypt)"]
+            if let keyReference { members.append("\"keyReference\": \"\(keyReference)\"") }
+            if let encryptionKeyReference { members.append("\"encryptionKeyReference\": \"\(encryptionKeyReference)\"") }
+            return "{" + members.joined(separator: ", ") + "}"
+        }
     }
 
     /// A One-Way/Pull P-Mode: `holder` keeps `action` messages for `puller` on `mpc`; the puller
@@ -66,6 +77,8 @@ final class GatewayHarness {
         var mpc: String = "urn:as4gw:mpc:test-for-gw-b"
         var retries: Int = 5
         var profile = "1.15"
+        /// `security.keyReference`; nil: the P-Mode default.
+        var keyReference: String?
     }
 
     /// A Two-Way/Push-and-Push P-Mode: `initiator` sends `request`, `responder` pushes `reply` back.
@@ -114,7 +127,7 @@ final class GatewayHarness {
                 let legText = legs.map { leg in
                     """
                     {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(leg.action)",
-                     "security": {"profile": "\(leg.profile)", "sign": \(leg.sign), "encrypt": \(leg.encrypt)},
+                     "security": \(leg.securityJSON),
                      "payload": {"compress": true, "maxMessageBytes": \(leg.maxMessageBytes)},
                      "receptionAwareness": {"retries": \(leg.retries), "initialIntervalSeconds": \(leg.interval), "backoffFactor": 1,
                                             "maxIntervalSeconds": \(leg.interval), "jitterFraction": 0\(leg.duplicateWindow.map { ", \"duplicateDetectionWindowSeconds\": \($0)" } ?? "")}}
@@ -129,10 +142,11 @@ final class GatewayHarness {
                 }
             }
         }
-        func legJSON(_ action: String, mpc: String? = nil, retries: Int = 3, profile: String = "1.15") -> String {
+        func legJSON(_ action: String, mpc: String? = nil, retries: Int = 3, profile: String = "1.15", keyReference: String? = nil) -> String {
             """
             {"service": {"value": "urn:eadrese:services:delivery"}, "action": "\(action)"\(mpc.map { ", \"mpc\": \"\($0)\"" } ?? ""),
-             "security": {"profile": "\(profile)", "sign": true, "encrypt": true}, "payload": {"compress": true},
+             "security": {"profile": "\(profile)", "sign": true, "encrypt": true\(keyReference.map { ", \"keyReference\": \"\($0)\"" } ?? "")},
+             "payload": {"compress": true},
              "receptionAwareness": {"retries": \(retries), "initialIntervalSeconds": 1, "backoffFactor": 1,
                                     "maxIntervalSeconds": 1, "jitterFraction": 0}}
             """
@@ -142,7 +156,7 @@ final class GatewayHarness {
             {"id": "pull-\(p.puller)-from-\(p.holder)", "agreement": {"value": "urn:as4gw:agreements:test"}, "mep": "oneWay", "binding": "pull",
              "initiator": {"party": "\(p.puller)", "role": "urn:as4gw:roles:receiver"},
              "responder": {"party": "\(p.holder)", "role": "urn:as4gw:roles:sender"},
-             "legs": [\(legJSON(p.action, mpc: p.mpc, retries: p.retries, profile: p.profile))]}
+             "legs": [\(legJSON(p.action, mpc: p.mpc, retries: p.retries, profile: p.profile, keyReference: p.keyReference))]}
             """)
         }
         for t in twoWay {

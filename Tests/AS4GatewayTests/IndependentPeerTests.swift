@@ -13,15 +13,11 @@ import Glibc
 /// the Peppol agreement, service = process id (type `cenbii-procid-ubl`), action =
 /// `busdox-docid-qns::` + document type id, and an SBDH-wrapped invoice as the payload.
 ///
-/// Two known disagreements, both adapted on the peer's side and recorded in what it writes:
-/// - `as4` 0.2.0 reads the EncryptedKey's key reference only as a wsse:Reference to a token;
-///   as4gw names the recipient's encryption certificate by Subject Key Identifier, which
-///   AS4-WIRE §3.1/§3.5 and §9 say receivers must accept. The peer resolves the SKI against its
-///   own encryption certificate before handing the message to `as4` (`--resolve-ski`); the
-///   EncryptedKey is outside the signature. `testOurSKIKeyReferenceIsWhatAs4Refuses` pins it.
-/// - Peppol wants `originalSender`/`finalRecipient` typed `iso6523-actorid-upis`, which `as4`
-///   compares with the SBDH; as4gw's submission interface cannot give a property a type (AS4-WIRE
-///   §1.4: the type MAY be there), so the peer runs with `--no-verify-participants`.
+/// Peppol AS4 wants the recipient's encryption certificate in a BinarySecurityToken, and `as4`
+/// 0.2.0 reads the EncryptedKey's reference only in that form (a Subject Key Identifier, as4gw's
+/// default, it refuses with EBMS:0003), so the P-Modes say `encryptionKeyReference: bst`. `as4`
+/// compares `originalSender`/`finalRecipient` and their type with the SBDH's sender and receiver,
+/// so `as4gw send` types them `iso6523-actorid-upis` (`--property-type`).
 final class IndependentPeerTests: XCTestCase {
     static let service = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
     static let serviceType = "cenbii-procid-ubl"
@@ -76,7 +72,7 @@ final class IndependentPeerTests: XCTestCase {
             .write(toFile: dir + "/parties.json", atomically: true, encoding: .utf8)
         let leg = """
             {"service": {"value": "\(Self.service)", "type": "\(Self.serviceType)"}, "action": "\(Self.action)",
-             "security": {"profile": "1.15", "sign": true, "encrypt": true}, "payload": {"compress": true},
+             "security": {"profile": "1.15", "sign": true, "encrypt": true, "encryptionKeyReference": "bst"}, "payload": {"compress": true},
              "receptionAwareness": {"retries": 2, "initialIntervalSeconds": 1, "backoffFactor": 1, "maxIntervalSeconds": 1, "jitterFraction": 0}}
             """
         func pmode(_ from: String, _ to: String) -> String {
@@ -111,12 +107,12 @@ final class IndependentPeerTests: XCTestCase {
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    func startPeer(adaptations: [String]) throws {
+    func startPeer() throws {
         peer = try harness.startHelper(Self.python, [Self.script, "serve", "--port", String(peerPort),
                                                      "--cert", certs + "/peer.tls.pem", "--key", certs + "/peer.tls.key",
                                                      "--sign-key", certs + "/peer.signing.key", "--sign-cert", certs + "/peer.signing.pem",
-                                                     "--decrypt-key", certs + "/peer.encryption.key", "--decrypt-cert", certs + "/peer.encryption.pem",
-                                                     "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut] + adaptations,
+                                                     "--decrypt-key", certs + "/peer.encryption.key",
+                                                     "--sender-cert", certs + "/gw-a.signing.pem", "--party-id", "peer", "--out", peerOut],
                                        log: peerLog, what: "the as4 peer")
     }
 
@@ -147,6 +143,8 @@ final class IndependentPeerTests: XCTestCase {
         let r = try GatewayProcess.run(["send", "--to", "peer", "--service", Self.service, "--service-type", Self.serviceType,
                                         "--action", Self.action, "--property", "originalSender=0088:5400000000001",
                                         "--property", "finalRecipient=0088:5400000000002",
+                                        "--property-type", "originalSender=iso6523-actorid-upis",
+                                        "--property-type", "finalRecipient=iso6523-actorid-upis",
                                         "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL, file])
         guard r.status == 0 else { throw NSError(domain: "send", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr]) }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -195,7 +193,7 @@ final class IndependentPeerTests: XCTestCase {
     /// (pinned to gw-a's signing certificate), decrypts, decompresses, checks the SBDH and answers
     /// with its signed receipt, which gw-a's receipt validation must accept for `Delivered`.
     func testWeSendAndAcceptThePeersReceipt() throws {
-        try startPeer(adaptations: ["--resolve-ski", "--no-verify-participants"])
+        try startPeer()
         let sbd = try sbdFile()
         let id = try submit(sbd)
         let sent = try waitForOutbound(id, .delivered)
@@ -206,19 +204,5 @@ final class IndependentPeerTests: XCTestCase {
         XCTAssertEqual(record["from"] as? String, "gw-a")
         let payload = try [UInt8](Data(contentsOf: URL(fileURLWithPath: sbd)))
         XCTAssertEqual(record["payloadSha256"] as? [String], [hex(try Digest.sha256(payload))])
-        XCTAssertEqual(record["keyReferenceShim"] as? String, "SKI resolved to our encryption certificate")
-    }
-
-    /// The first disagreement, pinned: without the SKI resolution `as4` refuses our message
-    /// (EBMS:0003, EncryptedKey/KeyInfo/SecurityTokenReference has no wsse:Reference), gw-a takes
-    /// the signed error signal as the peer's refusal, and the message ends Failed, not Delivered.
-    /// When `as4` accepts all three reference forms (AS4-WIRE §3.1), this test fails: drop the shim.
-    func testOurSKIKeyReferenceIsWhatAs4Refuses() throws {
-        try startPeer(adaptations: ["--no-verify-participants"])
-        let id = try submit(try sbdFile())
-        let failed = try waitForOutbound(id, .failed)
-        XCTAssertEqual(failed.outbound?.lastError?.code, "EBMS:0003")
-        let record = try XCTUnwrap(peerRecords.last { $0["messageId"] as? String == id })
-        XCTAssertTrue((record["error"] as? String ?? "").contains("SecurityTokenReference"), "\(record)")
     }
 }

@@ -39,7 +39,7 @@ final class IntakeRepeatTests: XCTestCase {
             files: [.init(name: "l.txt", mimeType: "text/plain", size: Int64(file.count), sha256: InboundProcessor.hex(try Digest.sha256(file)))])
         let request = SubmissionHandler.Request(
             to: "gw-b", service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: documentId,
-            properties: ["originalSender": Self.sender, "finalRecipient": recipient, "documentId": documentId], payloads: [])
+            properties: ["originalSender": .init(Self.sender), "finalRecipient": .init(recipient), "documentId": .init(documentId)], payloads: [])
         let id = Identifier.messageId(domain: "gw-a")
         try Outbound(context: a.context).queue(request, payloads: [
             Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json", body: .bytes(Array(try EAddressMessages.encode(header)))),

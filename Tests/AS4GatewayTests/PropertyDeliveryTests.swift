@@ -29,6 +29,7 @@ final class PropertyDeliveryTests: XCTestCase {
             "--property", "originalSender=urn:oasis:names:tc:ebcore:partyid-type:unregistered:C1",
             "--property", "finalRecipient=urn:oasis:names:tc:ebcore:partyid-type:unregistered:C4",
             "--property", "trackingIdentifier=track-7", "--property", "x-agreement=\(custom)",
+            "--property-type", "x-agreement=urn:as4gw:test:free-text",
             "--mime-type", "text/plain", "--character-set", "utf-8", "--part-property", "x-part=section-2",
             "--token-file", harness.nodes["gw-a"]!.submitTokenFile, "--submit", harness.nodes["gw-a"]!.submitURL, doc,
         ])
@@ -46,6 +47,9 @@ final class PropertyDeliveryTests: XCTestCase {
         XCTAssertEqual(shown.status, 0, shown.stderr)
         let json = try XCTUnwrap(shown.json, shown.stdout)
         XCTAssertEqual(Self.pairs(json["properties"]), expected, shown.stdout)
+        // The type given to one property travelled with it; the others have none.
+        XCTAssertEqual((json["properties"] as? [[String: Any]])?.map { $0["type"] as? String }, [nil, nil, nil, "urn:as4gw:test:free-text"],
+                       shown.stdout)
         let parts = try XCTUnwrap(json["parts"] as? [[String: Any]])
         XCTAssertEqual(parts.count, 1)
         XCTAssertEqual(parts[0]["mimeType"] as? String, "text/plain")

@@ -3,6 +3,7 @@ import EnvelopeXML
 import Foundation
 import HTTPServer
 import MessageStore
+import Routing
 import WSSecurity
 import XCTest
 
@@ -35,7 +36,7 @@ final class PulledMessageErrorTests: XCTestCase {
     func queueAndPull() throws -> String {
         let id = try a.submit(to: "gw-b", action: "Notify")
         let request = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
-        let envelope = try MessageSealer(signer: try b.context.signatureBuilder(for: .v1_15)).seal(signal: request).envelope
+        let envelope = try MessageSealer(signer: try b.context.signatureBuilder(for: LegSecurity())).seal(signal: request).envelope
         let pulled = a.post(InboundProcessor(context: a.context), path: "/as4", contentType: MultipartWriter.soapContentType, body: envelope)
         XCTAssertEqual(pulled.status, 200, pulled.bodyText)
         XCTAssertEqual(try a.store.findMessage(id: id, direction: .outbound)?.outbound?.leaseOwner, "pull:gw-b")
@@ -48,7 +49,7 @@ final class PulledMessageErrorTests: XCTestCase {
                                 shortDescription: "Other", description: PartDescription("payload unreadable", lang: "en"))
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@err", refToMessageId: id), kind: .errors([error]))
         do {
-            let envelope = try MessageSealer(signer: try signer.context.signatureBuilder(for: .v1_15)).seal(signal: signal).envelope
+            let envelope = try MessageSealer(signer: try signer.context.signatureBuilder(for: LegSecurity())).seal(signal: signal).envelope
             return a.post(InboundProcessor(context: a.context), path: "/as4", contentType: MultipartWriter.soapContentType, body: envelope)
         } catch {
             XCTFail("\(error)")

@@ -2,6 +2,7 @@
 import EnvelopeXML
 import Foundation
 import MessageStore
+import Routing
 import WSSecurity
 import XCTest
 
@@ -20,7 +21,7 @@ final class PulledMustUnderstandTests: XCTestCase {
         let b = try InProcessNode(harness, party: "gw-b")
         let id = try a.submit(to: "gw-b", action: "Notify")
         let request = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
-        let pullRequest = try MessageSealer(signer: try b.context.signatureBuilder(for: .v1_15)).seal(signal: request).envelope
+        let pullRequest = try MessageSealer(signer: try b.context.signatureBuilder(for: LegSecurity())).seal(signal: request).envelope
         let pulled = a.post(InboundProcessor(context: a.context), path: "/as4", contentType: MultipartWriter.soapContentType, body: pullRequest)
         XCTAssertEqual(pulled.status, 200, pulled.bodyText)
 

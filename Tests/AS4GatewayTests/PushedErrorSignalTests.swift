@@ -47,7 +47,7 @@ final class PushedErrorSignalTests: XCTestCase {
         let error = ErrorDetail(errorCode: "EBMS:0004", severity: severity, origin: "ebMS", category: "Content", refToMessageInError: ref,
                                 shortDescription: "Other", description: PartDescription("payload unreadable", lang: "en"))
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@err", refToMessageId: ref), kind: .errors([error]))
-        let envelope = try MessageSealer(signer: try signer.map { try $0.context.signatureBuilder(for: .v1_15) }).seal(signal: signal).envelope
+        let envelope = try MessageSealer(signer: try signer.map { try $0.context.signatureBuilder(for: nil) }).seal(signal: signal).envelope
         return a.post(InboundProcessor(context: a.context), path: "/as4", contentType: MultipartWriter.soapContentType, body: envelope)
     }
 

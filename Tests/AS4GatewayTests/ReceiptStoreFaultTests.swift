@@ -3,6 +3,7 @@ import EnvelopeXML
 import Foundation
 import HTTPClient
 import MessageStore
+import Routing
 import WSSecurity
 import XCTest
 
@@ -81,7 +82,7 @@ final class ReceiptStoreFaultTests: XCTestCase {
     func pull(_ a: InProcessNode, _ b: InProcessNode, mpc: String) throws -> PulledReceipt {
         let id = try a.submit(to: "gw-b", action: "Notify")
         let request = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@gw-b"), kind: .pullRequest(PullRequest(mpc: mpc)))
-        let envelope = try MessageSealer(signer: try b.context.signatureBuilder(for: .v1_15)).seal(signal: request).envelope
+        let envelope = try MessageSealer(signer: try b.context.signatureBuilder(for: LegSecurity())).seal(signal: request).envelope
         let pulled = a.post(InboundProcessor(context: a.context), path: "/as4", contentType: MultipartWriter.soapContentType, body: envelope)
         XCTAssertEqual(pulled.status, 200, pulled.bodyText)
         let message = try AS4Message.read(try MessageInput.load(bytes: pulled.bodyBytes, contentType: pulled.headers["Content-Type"],

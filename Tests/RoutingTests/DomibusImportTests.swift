@@ -53,7 +53,7 @@ final class DomibusImportTests: XCTestCase {
         XCTAssertEqual(leg.service, Service("bdx:noprocess", type: "tc1"))
         XCTAssertEqual(leg.action, "TC1Leg1")
         XCTAssertEqual(leg.mpc, "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/defaultMPC")
-        XCTAssertEqual(leg.security, LegSecurity(profile: .v1_15, sign: true, encrypt: true, keyReference: .bst))
+        XCTAssertEqual(leg.security, LegSecurity(profile: .v1_15, sign: true, encrypt: true, keyReference: .bst, encryptionKeyReference: .ski))
         XCTAssertTrue(leg.payload.compress)
         XCTAssertEqual(leg.payload.maxMessageBytes, 2147483647)
         // retry="12;4;CONSTANT": 4 retries 12 min / 4 = 180 s apart.
@@ -77,6 +77,7 @@ final class DomibusImportTests: XCTestCase {
         XCTAssertFalse(signOnly.security.encrypt)
         let issuerSerial = try XCTUnwrap(set.pmode(id: "tc10Process.pushTestcase23tc23Action.red_gw.blue_gw")).legs[0]
         XCTAssertEqual(issuerSerial.security.keyReference, .issuerSerial)
+        XCTAssertEqual(issuerSerial.security.encryptionKeyReference, .issuerSerial, "the _IS policies name both certificates so")
 
         let dummy = try XCTUnwrap(set.pmode(id: "tc4Process.pushTestcase4tc1Action.black_gw.white_gw"))
         XCTAssertEqual(dummy.agreement, Agreement("DummyAgr", type: "DUM"))

@@ -37,7 +37,7 @@ final class SampleLoadTests: XCTestCase {
         let set = try loadOrFail(TestPaths.samples, options: PModeLoader.Options(requireCertificates: false))
         let leg = try XCTUnwrap(set.pmode(id: "delivery-b-to-a")?.legs.first)
         XCTAssertEqual(leg.mpc, EbmsConstants.defaultMPC)
-        XCTAssertEqual(leg.security, LegSecurity(profile: .v1_15, sign: true, encrypt: true, keyReference: .bst))
+        XCTAssertEqual(leg.security, LegSecurity(profile: .v1_15, sign: true, encrypt: true, keyReference: .bst, encryptionKeyReference: .ski))
         XCTAssertTrue(leg.security.algorithms.isEmpty)
         XCTAssertEqual(leg.payload, PayloadSettings(compress: true, maxMessageBytes: 100 * 1024 * 1024))
         XCTAssertEqual(leg.receptionAwareness, ReceptionAwareness(retries: 5, initialInterval: 60, backoffFactor: 2, maxInterval: 3600,

@@ -81,7 +81,7 @@ final class ValidationErrorTests: XCTestCase {
             "receptionAwareness": { "retries": 2.5, "backoffFactor": 0.5, "jitterFraction": 1, "initialIntervalSeconds": "60" },
             "errorHandling": { "reportAsResponse": false },
             "security": { "keyReference": "thumbprint", "algorithms": { "digest": ["http://www.w3.org/2000/09/xmldsig#sha1"],
-                          "signature": ["urn:made-up"] } }
+                          "signature": ["urn:made-up"] }, "encryptionKeyReference": "x509" }
           } ]
         }
         """)
@@ -101,6 +101,7 @@ final class ValidationErrorTests: XCTestCase {
             "p.pmode.json:13:19: legs[0].security.keyReference must be \"bst\", \"ski\" or \"issuer-serial\"",
             "p.pmode.json:13:76: legs[0].security.algorithms.digest[0] http://www.w3.org/2000/09/xmldsig#sha1 is a weak algorithm as4gw never accepts (SHA-1, RSA 1.5, CBC)",
             "p.pmode.json:14:33: legs[0].security.algorithms.signature[0] urn:made-up is not a signature algorithm as4gw supports",
+            "p.pmode.json:14:51: legs[0].security.encryptionKeyReference must be \"bst\", \"ski\" or \"issuer-serial\"",
         ])
     }
 

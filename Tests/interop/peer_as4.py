@@ -23,8 +23,6 @@ private key per party, so a small key object signs with one key and decrypts wit
 """
 
 import argparse
-import base64
-import re
 import hashlib
 import http.server
 import json
@@ -160,56 +158,19 @@ def cmd_send(a):
     return 0 if result["receiptValid"] else 1
 
 
-SKI_REFERENCE = re.compile(
-    rb"(<xenc:EncryptedKey\b.*?<ds:KeyInfo>\s*<wsse:SecurityTokenReference>)\s*"
-    rb'<wsse:KeyIdentifier[^>]*ValueType="[^"]*#X509SubjectKeyIdentifier"[^>]*>([^<]*)</wsse:KeyIdentifier>',
-    re.S,
-)
-
-
-def resolve_ski_reference(body, certificate):
-    """`as4` 0.2.0 reads the EncryptedKey's key reference only as a wsse:Reference to a token (form
-    (a) of AS4-WIRE 3.5); as4gw, like the eDelivery 1.15 example, names the recipient's encryption
-    certificate by Subject Key Identifier (form (b)), which AS4-WIRE 3.1 says must be accepted.
-    This resolves form (b) the way a conformant receiver would: only when the identifier is our
-    own encryption certificate's SKI, and then names that certificate by a direct reference. The
-    EncryptedKey is outside the signature either way; nothing the signature covers is touched.
-    Returns (body, what was done)."""
-    match = SKI_REFERENCE.search(body)
-    if match is None:
-        return body, None
-    ours = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    if base64.b64decode(match.group(2).strip()) != ours:
-        return body, "SKI names another certificate; left for as4 to refuse"
-    replacement = match.group(1) + (
-        b'<wsse:Reference URI="#recipient-encryption-certificate" '
-        b'ValueType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"/>'
-    )
-    return body[: match.start()] + replacement + body[match.end() :], "SKI resolved to our encryption certificate"
-
-
 def cmd_serve(a):
     local = create_peppol_internal_party(
         party_id=a.party_id,
         certificate=load_certificate(a.sign_cert),
         private_key=SplitKey(load_key(a.sign_key), load_key(a.decrypt_key)),
     )
-    policy = as4.SecurityPolicy(
-        signer_resolver=as4.pinned_certificates(load_certificate(a.sender_cert)),
-        # as4gw's submission interface cannot give originalSender/finalRecipient the
-        # iso6523-actorid-upis @type that `as4` compares with the SBDH; see the test's notes.
-        verify_participants=not a.no_verify_participants,
-    )
-    decrypt_certificate = load_certificate(a.decrypt_cert) if a.decrypt_cert else None
+    policy = as4.SecurityPolicy(signer_resolver=as4.pinned_certificates(load_certificate(a.sender_cert)))
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             headers = {"Content-Type": self.headers.get("Content-Type", "")}
-            shim = None
-            if a.resolve_ski:
-                body, shim = resolve_ski_reference(body, decrypt_certificate)
             exchange = parse_peppol_message(headers, body, local_party=local, security_policy=policy)
             message = exchange.message
             record = {
@@ -217,7 +178,6 @@ def cmd_serve(a):
                 "successful": exchange.successful,
                 "error": None,
                 "payloadSha256": [],
-                "keyReferenceShim": shim,
             }
             if message is not None and message.parse_error is not None:
                 error = message.parse_error
@@ -271,9 +231,6 @@ def main():
     for name in ("sign-key", "sign-cert", "decrypt-key", "sender-cert", "out"):
         p.add_argument("--" + name, required=True)
     p.add_argument("--party-id", default="peer")
-    p.add_argument("--no-verify-participants", action="store_true")
-    p.add_argument("--decrypt-cert", help="our encryption certificate, for --resolve-ski")
-    p.add_argument("--resolve-ski", action="store_true", help="see resolve_ski_reference")
     a = parser.parse_args()
     return {"sbd": cmd_sbd, "send": cmd_send, "serve": cmd_serve}[a.mode](a) or 0
 

@@ -5,9 +5,9 @@ import HTTPClient
 enum SendCommand {
     static let help = """
     Usage: as4gw send --to PARTY --service S --action A [--service-type T] [--property K=V ...]
-                      [--conversation-id ID] [--message-id ID] [--ref-to ID] [--mime-type TYPE]
-                      [--character-set CS] [--part-property K=V ...] [--config FILE]
-                      [--submit URL] [--token-file PATH] FILE...
+                      [--property-type K=T ...] [--conversation-id ID] [--message-id ID]
+                      [--ref-to ID] [--mime-type TYPE] [--character-set CS] [--part-property K=V ...]
+                      [--config FILE] [--submit URL] [--token-file PATH] FILE...
 
     Queues a message for delivery by the running gateway (default submission endpoint
     http://127.0.0.1:8080/submit, or the apiListener of --config) and prints its message id.
@@ -20,6 +20,8 @@ enum SendCommand {
     --message-id and --ref-to take what a receiver accepts: at most 255 characters, no angle
     brackets around it, no white space, control or format characters.
     --property sets an eb:MessageProperties entry (e.g. originalSender, finalRecipient);
+    --property-type K=T gives the property K of a --property its type attribute T (e.g.
+    --property-type originalSender=iso6523-actorid-upis for Peppol); the value stays as given.
     --character-set and --part-property set eb:PartProperties (CharacterSet, agreement-specific
     ones) of every FILE.
     Exit status: 0 queued; 1 refused by the gateway (reason printed); 2 usage or connection error.
@@ -30,16 +32,17 @@ enum SendCommand {
         do {
             a = try Arguments(args, valued: ["to", "service", "service-type", "action", "property", "conversation-id", "message-id",
                                              "ref-to", "mime-type", "character-set", "part-property", "submit", "config",
-                                             "token-file"], flags: [])
+                                             "token-file", "property-type"], flags: [])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
         if a.has("help") { print(help); return 0 }
         for r in ["to", "service", "action"] where a.value(r) == nil { return CLI.usageError("send needs --\(r)", help: help) }
-        var properties: [String: String] = [:]
-        for p in a.values("property") {
-            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { return CLI.usageError("--property takes K=V", help: help) }
-            properties[String(p[..<eq])] = String(p[p.index(after: eq)...])
+        let properties: JSON
+        do {
+            properties = try messageProperties(a.values("property"), types: a.values("property-type"))
+        } catch {
+            return CLI.usageError("\(error)", help: help)
         }
         var partProperties: [String: String] = [:]
         for p in a.values("part-property") {
@@ -58,7 +61,7 @@ enum SendCommand {
             ("to", .string(a.value("to"))), ("service", .string(a.value("service"))), ("serviceType", .string(a.value("service-type"))),
             ("action", .string(a.value("action"))), ("conversationId", .string(a.value("conversation-id"))),
             ("messageId", .string(a.value("message-id"))), ("refToMessageId", .string(a.value("ref-to"))),
-            ("properties", .object(properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("properties", properties),
             ("payloads", .array(payloads)),
         ]).serialized(pretty: false)
         let endpoint: (url: String, tokenFile: String)
@@ -86,6 +89,38 @@ enum SendCommand {
         } catch {
             return CLI.ioError("cannot reach the gateway: \(error)")
         }
+    }
+
+    /// The submission's `properties` from `--property K=V` and `--property-type K=T`: a string
+    /// for an untyped property, `{"value", "type"}` for a typed one. A type is given apart from
+    /// the value, so no value is ever read as one; it must name a property given, once, non-empty.
+    static func messageProperties(_ given: [String], types: [String]) throws(Arguments.UsageError) -> JSON {
+        func split(_ option: String, _ text: String, _ what: String) throws(Arguments.UsageError) -> (String, String) {
+            guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+                throw Arguments.UsageError(description: "--\(option) takes \(what), not \(text)")
+            }
+            return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+        }
+        var values: [String: String] = [:]
+        for p in given {
+            let (name, value) = try split("property", p, "K=V")
+            values[name] = value
+        }
+        var typed: [String: String] = [:]
+        for t in types {
+            let (name, type) = try split("property-type", t, "K=T")
+            guard values[name] != nil else {
+                throw Arguments.UsageError(description: "--property-type \(name) names no --property \(name)=…")
+            }
+            guard !type.isEmpty else {
+                throw Arguments.UsageError(description: "--property-type \(name)= gives an empty type; leave it out for an untyped property")
+            }
+            guard typed[name] == nil else { throw Arguments.UsageError(description: "--property-type \(name) is given twice") }
+            typed[name] = type
+        }
+        return .object(values.sorted { $0.key < $1.key }.map { name, value in
+            (name, typed[name].map { .object([("value", .string(value)), ("type", .string($0))]) } ?? .string(value))
+        })
     }
 
     /// The submission URL and token file: explicit options first, then the daemon's configuration.

@@ -41,7 +41,7 @@ enum ConfigurationDecoding {
         guard let e = error as? DecodingError else { return "not valid JSON: \(error)" }
         switch e {
         case let .keyNotFound(key, ctx):
-            return "\(path(ctx.codingPath + [key])): missing (required in \(path(ctx.codingPath)))"
+            return "\(path(ctx.codingPath + [key])): missing (required\(ctx.codingPath.isEmpty ? "" : " in " + path(ctx.codingPath)))"
         case let .typeMismatch(type, ctx), let .valueNotFound(type, ctx):
             let found = value(at: ctx.codingPath, in: data).map(kind) ?? "nothing"
             let what = "expected \(expected(type)), found \(found)"

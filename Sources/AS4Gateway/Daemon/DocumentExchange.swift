@@ -38,7 +38,7 @@ struct DocumentExchange {
         }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
-            properties: ["originalSender": d.sender, "finalRecipient": r.address, "documentId": d.messageId], payloads: [])
+            properties: ["originalSender": .init(d.sender), "finalRecipient": .init(r.address), "documentId": .init(d.messageId)], payloads: [])
         do {
             try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
             return true
@@ -103,7 +103,7 @@ struct DocumentExchange {
         if try context.store.findMessage(id: id, direction: .outbound) != nil { return false }
         let request = SubmissionHandler.Request(
             to: party, service: EAddressMessages.service, action: EAddressMessages.statusAction, conversationId: report.documentId,
-            refToMessageId: refTo, properties: ["originalSender": report.recipient, "finalRecipient": sender, "documentId": report.documentId],
+            refToMessageId: refTo, properties: ["originalSender": .init(report.recipient), "finalRecipient": .init(sender), "documentId": .init(report.documentId)],
             payloads: [])
         let payload = Payload(contentID: EAddressMessages.headerContentID, mimeType: "application/json",
                               body: .bytes(Array(try EAddressMessages.encode(report))))

@@ -153,8 +153,13 @@ final class GatewayContext: Sendable {
 
     private let selfServicePModes = SelfServicePModes()
 
-    func signatureBuilder(for profile: SecurityProfile? = nil) throws -> SignatureBuilder {
-        try SignatureBuilder(identity: signing(for: profile))
+    /// The signer of a signal we send under an agreement (a receipt, an error signal, a
+    /// PullRequest or the answer to one): the identity its profile suits, its certificate named
+    /// as its leg's `keyReference` says, as in that leg's user messages. Without an agreement
+    /// (nil: the message matched none) the primary identity in a BinarySecurityToken, which a
+    /// receiver resolves without knowing us.
+    func signatureBuilder(for security: LegSecurity?) throws -> SignatureBuilder {
+        try SignatureBuilder(identity: signing(for: security?.profile), keyReference: security?.keyReference.style ?? .binarySecurityToken)
     }
 
     /// The identity that signs under `profile`: the first whose key suits it, else the primary.
@@ -176,5 +181,16 @@ extension LegSecurity {
         p.requireSignature = sign
         p.requireEncryption = encrypt
         return p
+    }
+}
+
+extension Routing.KeyReference {
+    /// The SecurityTokenReference style that names a certificate this way.
+    var style: KeyReferenceStyle {
+        switch self {
+        case .bst: return .binarySecurityToken
+        case .ski: return .subjectKeyIdentifier
+        case .issuerSerial: return .issuerSerial
+        }
     }
 }

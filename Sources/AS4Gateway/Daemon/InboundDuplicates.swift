@@ -93,7 +93,7 @@ extension InboundProcessor {
             context.log.log(.info, "duplicate", fields.merging(["status": "resent-receipt", "elapsed_ms": ms(started)]) { $1 })
             return [UInt8](storedReceipt)
         case .resigned:
-            let receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
+            let receipt = try buildReceipt(for: message, signature: signature, security: match.leg.security)
             context.log.log(.info, "duplicate", fields.merging(["status": "new-receipt", "elapsed_ms": ms(started)]) { $1 })
             return receipt
         }

@@ -90,7 +90,7 @@ struct InboundProcessor: HTTPHandler {
             switch processUserMessage(message, started: started, clientCertificate: request.head.clientCertificate) {
             case .success(let receipt): return .bytes(200, contentType: MultipartWriter.soapContentType, receipt)
             case .failure(let f):
-                return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields, notUnderstood: f.notUnderstood, profile: f.profile)
+                return errorResponse(f.error, refTo: f.refTo, started: started, fields: f.fields, notUnderstood: f.notUnderstood, security: f.security)
             }
         }
         if let finding = message.profileFindings.first {
@@ -163,9 +163,9 @@ struct InboundProcessor: HTTPHandler {
         var error: Error
         var refTo: String?
         var fields: [String: String?]
-        /// The profile of the agreement the message matched, if it matched one: the error
-        /// signal is signed with a key it suits, as a receipt would be.
-        var profile: SecurityProfile? = nil
+        /// The security of the leg the message matched, if it matched one: the error signal is
+        /// signed as a receipt on that leg would be.
+        var security: LegSecurity? = nil
         /// The mandatory header blocks not processed, when that is why: the error signal then
         /// carries an env:MustUnderstand fault naming each (SOAP 1.2 Part 1 §2.6, §5.4.8).
         var notUnderstood: [HeaderBlockName] = []
@@ -184,8 +184,8 @@ struct InboundProcessor: HTTPHandler {
         }
         let id = user.messageInfo.messageId
         var fields = Self.fields(user)
-        var profile: SecurityProfile?
-        func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields, profile: profile)) }
+        var security: LegSecurity?
+        func fail(_ e: Error) -> Result<[UInt8], ReceiveFailure> { .failure(ReceiveFailure(error: e, refTo: id, fields: fields, security: security)) }
         if let error = Self.notUnderstood(message) {
             return .failure(ReceiveFailure(error: error, refTo: id, fields: fields, notUnderstood: message.envelope.notUnderstood))
         }
@@ -204,7 +204,7 @@ struct InboundProcessor: HTTPHandler {
         case .failure(let e): return fail(e)
         }
         fields["pmode"] = match.pmode.id
-        profile = match.leg.security.profile
+        security = match.leg.security
         guard match.receiver.name == context.party else {
             return fail(EbmsError(.processingModeMismatch, "the message is not addressed to this gateway"))
         }
@@ -342,7 +342,7 @@ struct InboundProcessor: HTTPHandler {
                 // The header first: the quota routes on finalRecipient, which it makes the header's recipient.
                 try DocumentHeaderCheck.checkArrival(user, parts: parts)
                 try MailboxQuota(context: context).checkArrival(user, parts: parts)
-                receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
+                receipt = try buildReceipt(for: message, signature: signature, security: match.leg.security)
                 let record = InboundMessage(metadata: Self.metadata(user, pmode: match.pmode.id, mpc: match.leg.mpc), parts: parts,
                                             receivedAt: started, receipt: Data(receipt), isTwoWayReply: isReply)
                 do {
@@ -501,8 +501,8 @@ struct InboundProcessor: HTTPHandler {
         EbmsError(.processingModeMismatch, "the payloads exceed the agreement's limit of \(limit) bytes")
     }
 
-    /// Signed with the identity the agreement's profile suits (`profile`), else our primary one.
-    func buildReceipt(for message: AS4Message, signature: SignatureInfo?, profile: SecurityProfile?) throws -> [UInt8] {
+    /// Signed as the leg the message matched says (`GatewayContext.signatureBuilder(for:)`).
+    func buildReceipt(for message: AS4Message, signature: SignatureInfo?, security: LegSecurity?) throws -> [UInt8] {
         let id = Identifier.messageId(domain: context.messageIdDomain)
         let signal: SignalMessage
         if let signature {
@@ -515,7 +515,7 @@ struct InboundProcessor: HTTPHandler {
                                    kind: .receipt(Receipt(content: [user.map(EnvelopeBuilder.userMessageCopy)
                                        ?? "<as4gw:Acknowledgement xmlns:as4gw=\"urn:as4gw:receipt\"></as4gw:Acknowledgement>"])))
         }
-        return try MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal).envelope
+        return try MessageSealer(signer: try context.signatureBuilder(for: security)).seal(signal: signal).envelope
     }
 
     // MARK: - errors
@@ -525,9 +525,9 @@ struct InboundProcessor: HTTPHandler {
     /// when we can sign. `notUnderstood`: the mandatory header blocks we do not process, for an
     /// env:MustUnderstand fault that names each one.
     func errorResponse(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                       notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> HTTPResponse {
+                       notUnderstood: [HeaderBlockName] = [], security: LegSecurity? = nil) -> HTTPResponse {
         let (status, envelope) = errorSignal(error, refTo: refTo, started: started, fields: fields, notUnderstood: notUnderstood,
-                                             profile: profile)
+                                             security: security)
         var response = HTTPResponse.bytes(status, contentType: MultipartWriter.soapContentType, envelope)
         if status == 503, let seconds = Self.retryAfter(error) { response.headers["Retry-After"] = String(seconds) }
         return response
@@ -543,7 +543,7 @@ struct InboundProcessor: HTTPHandler {
 
     /// The ebMS Error signal for `error` (logged as `refused`) and the HTTP status it goes with.
     func errorSignal(_ error: Error, refTo: String?, started: Date, fields: [String: String?] = [:],
-                     notUnderstood: [HeaderBlockName] = [], profile: SecurityProfile? = nil) -> (status: Int, envelope: [UInt8]) {
+                     notUnderstood: [HeaderBlockName] = [], security: LegSecurity? = nil) -> (status: Int, envelope: [UInt8]) {
         // Our own failures (disk, store) are DeliveryFailure to the peer with no internals on the
         // wire (AS4-WIRE §1.8); the detail stays in our log. EBMS:0202, not EBMS:0004 Other: the
         // eDelivery profile says a receiver that cannot process a message returns no receipt
@@ -579,7 +579,7 @@ struct InboundProcessor: HTTPHandler {
         let status = Self.retryAfter(error) != nil ? 503 : e.code.severity == .warning ? 200 : 500
         let code: SOAPFault.Code = !notUnderstood.isEmpty ? .mustUnderstand : [.deliveryFailure, .other].contains(e.code) ? .receiver : .sender
         let fault = status == 200 ? nil : SOAPFault(code: code, reason: "\(e.code.rawValue) \(e.code.shortDescription)", notUnderstood: notUnderstood)
-        let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: profile)).seal(signal: signal, fault: fault).envelope)
+        let envelope = (try? MessageSealer(signer: try context.signatureBuilder(for: security)).seal(signal: signal, fault: fault).envelope)
             ?? EnvelopeBuilder.envelope(Messaging(signal), fault: fault)
         return (status, envelope)
     }

@@ -20,36 +20,36 @@ struct PullResponder {
         let ref = signal.messageInfo.messageId
         // Our answers are signed as the agreement the pull is authorised under says, like a
         // receipt: a 2.0 partner may not accept an RSA signature. Unknown until authorised.
-        var profile: SecurityProfile?
+        var security: LegSecurity?
         do {
             let (puller, signer) = try authenticate(message)
             try context.pullReplays.admit(signal.messageInfo)
             guard context.registry.current.mayPull(party: puller.name, mpc: mpc) else {
                 throw EbmsError(.processingModeMismatch, "party \(puller.name) may not pull from \(mpc)")
             }
-            profile = agreementProfile(puller: puller, mpc: mpc, signer: signer)
+            security = agreementSecurity(puller: puller, mpc: mpc, signer: signer)
             // Only messages for the puller itself: others may be allowed to pull the same MPC.
             guard let job = try context.store.nextForPull(mpc: mpc, receivers: puller.partyIds.map(\.description), now: Date(),
                                                           owner: "pull:\(puller.name)", lease: context.config.leaseSeconds) else {
                 return processor.errorResponse(EbmsError(.emptyMessagePartitionChannel, "no message waits on \(mpc)"), refTo: ref, started: started,
-                                               fields: ["to": puller.name, "mpc": mpc], profile: profile)
+                                               fields: ["to": puller.name, "mpc": mpc], security: security)
             }
             context.log.log(.info, "pulled", ["message_id": job.metadata.messageId, "to": puller.name, "mpc": mpc, "status": "Sending",
                                               "attempt": String(job.attempt), "elapsed_ms": ms(started)])
             if let bytes = job.messageBytes { return .bytes(200, contentType: job.contentType, [UInt8](bytes)) }
             return .file(200, contentType: job.contentType, path: job.messagePath)
         } catch {
-            return processor.errorResponse(error, refTo: ref, started: started, profile: profile)
+            return processor.errorResponse(error, refTo: ref, started: started, security: security)
         }
     }
 
-    /// The security profile of the pull leg that authorises `puller` on `mpc`. A puller with legs
-    /// of both profiles on one MPC pulls under each with the key that profile suits, so the leg
-    /// whose profile suits the PullRequest's signing key is the one it pulled under. Nil when
-    /// only the party's `mpcs` authorise it: no agreement names a profile, the primary key signs.
-    func agreementProfile(puller: Routing.Party, mpc: String, signer: Certificate) -> SecurityProfile? {
-        let profiles = context.registry.current.pullLegs(for: puller.name, mpc: mpc).map(\.leg.security.profile)
-        return profiles.first { $0.suits(signer.keyType) } ?? profiles.first
+    /// The security of the pull leg that authorises `puller` on `mpc`. A puller with legs of both
+    /// profiles on one MPC pulls under each with the key that profile suits, so the leg whose
+    /// profile suits the PullRequest's signing key is the one it pulled under. Nil when only the
+    /// party's `mpcs` authorise it: no agreement names a profile, the primary key signs.
+    func agreementSecurity(puller: Routing.Party, mpc: String, signer: Certificate) -> LegSecurity? {
+        let legs = context.registry.current.pullLegs(for: puller.name, mpc: mpc).map(\.leg.security)
+        return legs.first { $0.profile.suits(signer.keyType) } ?? legs.first
     }
 
     /// How long the answer to a puller's receipt may wait for a store that cannot record it.

@@ -29,8 +29,8 @@ final class PullWorker: Sendable {
         var mpc: String
         var endpoint: String
         var party: String
-        /// The pull leg's security profile: the PullRequest is signed with a key it suits.
-        var profile: SecurityProfile = .v1_15
+        /// The pull leg's security: the PullRequest is signed as the leg says.
+        var security = LegSecurity()
     }
 
     /// Every pull leg whose user message is addressed to us and which we are authorised to pull,
@@ -43,7 +43,7 @@ final class PullWorker: Sendable {
         for mpc in mpcs.sorted() {
             for match in set.pullLegs(for: context.party, mpc: mpc) where match.receiver.name == context.party {
                 guard let endpoint = match.sender.endpoint?.absoluteString else { continue }
-                let t = Target(mpc: mpc, endpoint: endpoint, party: match.sender.name, profile: match.leg.security.profile)
+                let t = Target(mpc: mpc, endpoint: endpoint, party: match.sender.name, security: match.leg.security)
                 if seen.insert(t).inserted { out.append(t) }
             }
         }
@@ -63,7 +63,7 @@ final class PullWorker: Sendable {
             return (receipt, "receipt-sent")
         case .failure(let f):
             return (processor.errorSignal(f.error, refTo: f.refTo, started: started, fields: f.fields, notUnderstood: f.notUnderstood,
-                                          profile: f.profile ?? target.profile).envelope,
+                                          security: f.security ?? target.security).envelope,
                     "error-sent")
         }
     }
@@ -132,7 +132,7 @@ final class PullWorker: Sendable {
                                    kind: .pullRequest(PullRequest(mpc: target.mpc == EbmsConstants.defaultMPC ? nil : target.mpc)))
         let response: HTTPClientResponse
         do {
-            let envelope = try MessageSealer(signer: try context.signatureBuilder(for: target.profile)).seal(signal: signal).envelope
+            let envelope = try MessageSealer(signer: try context.signatureBuilder(for: target.security)).seal(signal: signal).envelope
             response = try client.post(url: target.endpoint, headers: [("Content-Type", MultipartWriter.soapContentType)], body: .bytes(envelope),
                                        pinnedPublicKeys: pins(target))
         } catch {

@@ -25,7 +25,8 @@ struct SubmissionHandler: HTTPHandler {
         var messageId: String?
         var refToMessageId: String?
         var agreement: String?
-        var properties: [String: String]?
+        /// eb:MessageProperties by name (`SubmittedProperty`: a value, or a value and a type).
+        var properties: [String: SubmittedProperty]?
         var payloads: [PayloadFile]
 
         struct PayloadFile: Decodable {
@@ -33,7 +34,7 @@ struct SubmissionHandler: HTTPHandler {
             var mimeType: String?
             /// eb:PartProperties beside MimeType: `CharacterSet`, and agreement-specific ones.
             var characterSet: String?
-            var properties: [String: String]?
+            var properties: [String: SubmittedProperty]?
         }
     }
 
@@ -78,7 +79,9 @@ struct SubmissionHandler: HTTPHandler {
         do {
             submission = try JSONDecoder().decode(Request.self, from: Data(bytes))
         } catch {
-            return refuse(head, 400, "the submission is not valid JSON: \(error.localizedDescription)")
+            // Worded by the member's path (`properties.originalSender: …`), as the configuration's errors are.
+            let reason = ConfigurationDecoding.describe(error, data: Data(bytes))
+            return refuse(head, 400, reason.hasPrefix("not valid JSON") ? "the submission is \(reason)" : "the submission: \(reason)")
         }
         do {
             let id = try Outbound(context: context).submit(submission)
@@ -156,7 +159,7 @@ struct Outbound {
             if context.ownSecretFiles.contains(real) {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
-            let properties = (p.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) }
+            let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
             if let violation = PropertyLimits.violation(declared, "the part properties of \(p.path)") {
@@ -223,7 +226,7 @@ struct Outbound {
             collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),
-            properties: (s.properties ?? [:]).sorted { $0.key < $1.key }.map { Property($0.key, $0.value) })
+            properties: try SubmittedProperty.properties(s.properties, "the message properties"))
         if let violation = PropertyLimits.violation(user.properties.map(InboundProcessor.storeProperty), "the message properties") {
             throw SubmissionError(status: 422, reason: violation)
         }
@@ -276,10 +279,9 @@ struct Outbound {
             case (.v2_0, .x25519): method = .x25519HKDF
             case (.v2_0, _): method = .ecdhESHKDF
             }
-            encryption = .init(recipient: cert, method: method)
+            encryption = .init(recipient: cert, method: method, keyReference: security.encryptionKeyReference.style)
         }
-        let style = KeyReferenceStyle(rawValue: security.keyReference.rawValue) ?? .binarySecurityToken
-        let signer = security.sign ? try SignatureBuilder(identity: context.signing(for: security.profile), keyReference: style) : nil
+        let signer = security.sign ? try context.signatureBuilder(for: security) : nil
         let sealer = MessageSealer(signer: signer, encryption: encryption, compress: leg.payload.compress,
                                    spoolDirectory: context.spoolDirectory)
         return try sealer.seal(user, payloads: payloads)

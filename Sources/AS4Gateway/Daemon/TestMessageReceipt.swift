@@ -39,7 +39,7 @@ extension InboundProcessor {
                 total += part.body.count
             }
         }
-        let receipt = try buildReceipt(for: message, signature: signature, profile: match.leg.security.profile)
+        let receipt = try buildReceipt(for: message, signature: signature, security: match.leg.security)
         context.log.log(.info, "ping", fields.merging(["pmode": match.pmode.id, "signed": signature == nil ? "false" : "true",
                                                        "parts": String(user.payloads.count), "elapsed_ms": ms(started)]) { $1 })
         return receipt

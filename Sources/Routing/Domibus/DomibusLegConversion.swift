@@ -75,8 +75,12 @@ extension DomibusConversion {
                 + "refuses: a receiver would decrypt messages nobody is authenticated for, and the eDelivery AS4 profiles always sign")
             return nil
         }
+        // The recipient's certificate: the _IS policies require issuer/serial references for
+        // both tokens; the others leave the recipient token out of the message
+        // (IncludeToken/Never) and name it by key identifier, our default.
         if policy.contains("_is.") || policy.hasSuffix("_is") {
             security.keyReference = .issuerSerial
+            security.encryptionKeyReference = .issuerSerial
         }
         notes.append("Security from the Domibus policy file name \(s["policy"] ?? "?"), which was not read.")
         let method = (s.nonEmpty("signatureMethod") ?? "").uppercased()

@@ -59,6 +59,7 @@ enum PModeEncoder {
         var security: [(String, JSONOutput)] = [
             ("profile", .string(leg.security.profile.rawValue)), ("sign", .bool(leg.security.sign)),
             ("encrypt", .bool(leg.security.encrypt)), ("keyReference", .string(leg.security.keyReference.rawValue)),
+            ("encryptionKeyReference", .string(leg.security.encryptionKeyReference.rawValue)),
         ]
         let a = leg.security.algorithms
         if !a.isEmpty {

@@ -56,7 +56,7 @@ struct LegDecoder {
     private func decodeSecurity(_ o: ObjectReader) -> LegSecurity? {
         var security = LegSecurity()
         guard o.has("security") else { return security }
-        guard let s = o.object("security", known: ["profile", "sign", "encrypt", "keyReference", "algorithms"]) else { return nil }
+        guard let s = o.object("security", known: ["profile", "sign", "encrypt", "keyReference", "encryptionKeyReference", "algorithms"]) else { return nil }
         var ok = true
         func take<T>(_ key: String, _ value: T?, _ apply: (T) -> Void) {
             if let value { apply(value) } else if s.has(key) { ok = false }
@@ -65,6 +65,7 @@ struct LegDecoder {
         take("sign", s.bool("sign")) { security.sign = $0 }
         take("encrypt", s.bool("encrypt")) { security.encrypt = $0 }
         take("keyReference", s.enumeration("keyReference") as KeyReference?) { security.keyReference = $0 }
+        take("encryptionKeyReference", s.enumeration("encryptionKeyReference") as KeyReference?) { security.encryptionKeyReference = $0 }
         if let a = s.object("algorithms", known: AlgorithmCatalog.Category.allCases.map(\.rawValue)) {
             var overrides = AlgorithmOverrides()
             for category in AlgorithmCatalog.Category.allCases {

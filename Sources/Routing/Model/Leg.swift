@@ -33,21 +33,28 @@ public struct Leg: Sendable, Equatable {
 }
 
 /// PMode[].Security. eDelivery: sign and encrypt, profile 1.15 (RSA) or 2.0 (EdDSA/X25519).
-public struct LegSecurity: Sendable, Equatable {
+public struct LegSecurity: Sendable, Hashable {
     public var profile: SecurityProfile
     public var sign: Bool
     public var encrypt: Bool
-    /// How our signing certificate is referenced from the signature.
+    /// How our signing certificate is referenced from our signatures: of the leg's user messages
+    /// and of the receipts, error signals and pull signals we send under it.
     public var keyReference: KeyReference
+    /// How the EncryptedKey names the recipient's encryption (or, in 2.0, key-agreement)
+    /// certificate. The eDelivery 1.15 example uses a Subject Key Identifier; Peppol requires a
+    /// BinarySecurityToken.
+    public var encryptionKeyReference: KeyReference
     /// Replacements for the profile's algorithm lists; nil entries keep the profile's own.
     public var algorithms: AlgorithmOverrides
 
     public init(profile: SecurityProfile = .v1_15, sign: Bool = true, encrypt: Bool = true,
-                keyReference: KeyReference = .bst, algorithms: AlgorithmOverrides = AlgorithmOverrides()) {
+                keyReference: KeyReference = .bst, encryptionKeyReference: KeyReference = .ski,
+                algorithms: AlgorithmOverrides = AlgorithmOverrides()) {
         self.profile = profile
         self.sign = sign
         self.encrypt = encrypt
         self.keyReference = keyReference
+        self.encryptionKeyReference = encryptionKeyReference
         self.algorithms = algorithms
     }
 }
@@ -68,7 +75,8 @@ public enum SecurityProfile: String, Sendable, CaseIterable {
     }
 }
 
-/// `wsse:SecurityTokenReference` style for the signing certificate.
+/// `wsse:SecurityTokenReference` style naming a certificate: ours in a signature, the
+/// recipient's in an EncryptedKey.
 public enum KeyReference: String, Sendable, CaseIterable {
     case bst
     case ski
@@ -76,7 +84,7 @@ public enum KeyReference: String, Sendable, CaseIterable {
 }
 
 /// Per-leg replacements for the algorithm allow-lists of the security profile (URIs, AS4-WIRE §0).
-public struct AlgorithmOverrides: Sendable, Equatable {
+public struct AlgorithmOverrides: Sendable, Hashable {
     public var signature: [String]?
     public var digest: [String]?
     /// Key transport (RSA-OAEP variants) and key agreement (X25519, ECDH-ES).

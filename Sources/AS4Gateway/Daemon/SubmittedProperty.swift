@@ -1,0 +1,59 @@
+import EnvelopeXML
+import Foundation
+
+/// One property of a submission (`properties` of the message or of a payload, by name): a
+/// string, or `{"value": …, "type": …}` for a property with an `@type` (Peppol types
+/// `originalSender` and `finalRecipient` `iso6523-actorid-upis`). The type is never read out of
+/// the value, so a value may hold any text.
+struct SubmittedProperty: Decodable, Equatable {
+    var value: String
+    var type: String?
+
+    init(_ value: String, type: String? = nil) {
+        self.value = value
+        self.type = type
+    }
+
+    static let shape = "a property is a string, or {\"value\": \"…\", \"type\": \"…\"} to give it a type"
+
+    init(from decoder: any Decoder) throws {
+        if let single = try? decoder.singleValueContainer(), let value = try? single.decode(String.self) {
+            self.init(value)
+            return
+        }
+        guard let members = try? decoder.container(keyedBy: ConfigurationDecoding.AnyKey.self) else {
+            throw ConfigurationDecoding.SettingError(decoder.codingPath, Self.shape)
+        }
+        let known = ["value", "type"]
+        if let unknown = members.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            let hint = ConfigurationDecoding.suggestion(for: unknown, among: known).map { " (did you mean \($0)?)" } ?? ""
+            throw ConfigurationDecoding.SettingError(decoder.codingPath + [ConfigurationDecoding.AnyKey(stringValue: unknown)],
+                                                     "unknown member\(hint); \(Self.shape)")
+        }
+        func string(_ key: String) throws -> String? {
+            let k = ConfigurationDecoding.AnyKey(stringValue: key)
+            guard members.contains(k), !(try members.decodeNil(forKey: k)) else { return nil }
+            guard let text = try? members.decode(String.self, forKey: k) else {
+                throw ConfigurationDecoding.SettingError(decoder.codingPath + [k], "must be a string")
+            }
+            return text
+        }
+        guard let value = try string("value") else {
+            throw ConfigurationDecoding.SettingError(decoder.codingPath + [ConfigurationDecoding.AnyKey(stringValue: "value")],
+                                                     "missing; \(Self.shape)")
+        }
+        self.init(value, type: try string("type"))
+    }
+
+    /// The properties as the message carries them, in name order. An empty type is refused
+    /// (`what` names the properties in the reason): eb:Property/@type names a scheme, and an
+    /// empty one says nothing a property without it would not.
+    static func properties(_ given: [String: SubmittedProperty]?, _ what: String) throws -> [Property] {
+        try (given ?? [:]).sorted { $0.key < $1.key }.map { name, p in
+            if let type = p.type, type.isEmpty {
+                throw SubmissionError(status: 422, reason: "\(what): property \(name) has an empty type; leave the type out for an untyped property")
+            }
+            return Property(name, p.value, type: p.type)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+@testable import AS4Gateway
+import EnvelopeXML
+import Foundation
+import HTTPServer
+import MessageStore
+import XCTest
+
+/// A submission gives a property an `@type` (`{"value", "type"}` in the operators' `/submit`,
+/// `--property-type` of `as4gw send`), which travels in eb:MessageProperties (and
+/// eb:PartProperties): Peppol's `originalSender` and `finalRecipient` are typed
+/// `iso6523-actorid-upis`. A property given as a string stays untyped whatever its text.
+final class SubmittedPropertyTypeTests: XCTestCase {
+    var harness: GatewayHarness!
+    var a: InProcessNode!
+
+    override func setUpWithError() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"])
+        a = try InProcessNode(harness, party: "gw-a")
+    }
+
+    override func tearDown() {
+        a = nil
+        harness = nil
+    }
+
+    func submit(id: String, properties: String, partProperties: String = "{}") throws -> HTTPResponse {
+        let file = harness.root.appendingPathComponent("\(UUID().uuidString).xml").path
+        try Data("<doc>typed</doc>".utf8).write(to: URL(fileURLWithPath: file))
+        let body = """
+            {"to": "gw-b", "messageId": "\(id)", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+             "properties": \(properties), "payloads": [{"path": "\(file)", "mimeType": "application/xml", "properties": \(partProperties)}]}
+            """
+        return a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json", body: Array(body.utf8),
+                      headers: [("Authorization", "Bearer " + a.context.submitToken)])
+    }
+
+    func testTypesTravelInTheMessageAndPartProperties() throws {
+        let upis = "iso6523-actorid-upis"
+        let response = try submit(id: "typed-1@gw-a", properties: """
+            {"originalSender": {"value": "0088:5400000000001", "type": "\(upis)"},
+             "finalRecipient": {"value": "0088:5400000000002", "type": "\(upis)"},
+             "trackingIdentifier": "t-1", "x-looks-typed": "{\\"value\\": \\"v\\", \\"type\\": \\"t\\"}", "x-null-type": {"value": "n", "type": null}}
+            """, partProperties: #"{"x-part": {"value": "section-2", "type": "urn:as4gw:sections"}}"#)
+        XCTAssertEqual(response.status, 202, response.bodyText)
+
+        let job = try a.claim()
+        let sent = try job.messageBytes.map { [UInt8]($0) } ?? [UInt8](Data(contentsOf: URL(fileURLWithPath: job.messagePath)))
+        let user = try XCTUnwrap(try AS4Message.read(try MessageInput.load(bytes: sent, contentType: job.contentType)).messaging.userMessage)
+        XCTAssertEqual(user.properties, [
+            Property("finalRecipient", "0088:5400000000002", type: upis),
+            Property("originalSender", "0088:5400000000001", type: upis),
+            Property("trackingIdentifier", "t-1"),
+            Property("x-looks-typed", #"{"value": "v", "type": "t"}"#),
+            Property("x-null-type", "n"),
+        ])
+        XCTAssertTrue(user.payloads.first?.properties.contains(Property("x-part", "section-2", type: "urn:as4gw:sections")) ?? false,
+                      "\(String(describing: user.payloads.first?.properties))")
+        // The sender's own row keeps the types as a received message's row does.
+        let stored = try XCTUnwrap(try a.store.findMessage(id: "typed-1@gw-a", direction: .outbound))
+        XCTAssertEqual(stored.metadata.properties.first { $0.name == "originalSender" }, MessageProperty("originalSender", "0088:5400000000001", type: upis))
+    }
+
+    /// Each shape the rule does not allow is refused with the member's path and what to write
+    /// instead, and nothing is queued.
+    func testOtherShapesAreRefusedByTheirPath() throws {
+        let cases: [(properties: String, status: Int, says: String)] = [
+            (#"{"originalSender": {"value": "x", "type": ""}}"#, 422,
+             "the message properties: property originalSender has an empty type; leave the type out for an untyped property"),
+            (#"{"originalSender": {"type": "t"}}"#, 400, "the submission: properties.originalSender.value: missing; a property is a string, or"),
+            (#"{"originalSender": {"value": "x", "Type": "t"}}"#, 400,
+             "the submission: properties.originalSender.Type: unknown member (did you mean type?); a property is a string, or"),
+            (#"{"originalSender": 7}"#, 400, "the submission: properties.originalSender: a property is a string, or {\"value\""),
+            (#"{"originalSender": {"value": "x", "type": 5}}"#, 400, "the submission: properties.originalSender.type: must be a string"),
+            (#"{"originalSender": {"value": ["x"]}}"#, 400, "the submission: properties.originalSender.value: must be a string"),
+        ]
+        for (n, c) in cases.enumerated() {
+            let id = "refused-\(n)@gw-a"
+            let response = try submit(id: id, properties: c.properties)
+            XCTAssertEqual(response.status, c.status, "\(c.properties): \(response.bodyText)")
+            let detail = (try? JSONSerialization.jsonObject(with: Data(response.bodyBytes)) as? [String: Any])?["detail"] as? String ?? ""
+            XCTAssertTrue(detail.hasPrefix(c.says), "\(c.properties): \(detail)")
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound), c.properties)
+        }
+        // A part's properties follow the same rule, named by the payload's path.
+        let part = try submit(id: "refused-part@gw-a", properties: "{}", partProperties: #"{"x-part": {"value": "v", "type": ""}}"#)
+        XCTAssertEqual(part.status, 422, part.bodyText)
+        XCTAssertTrue(part.bodyText.contains("the part properties of ") && part.bodyText.contains("property x-part has an empty type"), part.bodyText)
+        // The rest of the body is worded by member path alike (it was Foundation's "isn't in the correct format").
+        let noTo = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json",
+                          body: Array(#"{"service": "urn:s", "action": "A", "payloads": []}"#.utf8),
+                          headers: [("Authorization", "Bearer " + a.context.submitToken)])
+        XCTAssertEqual(noTo.status, 400)
+        XCTAssertTrue(noTo.bodyText.contains(#""detail":"the submission: to: missing (required)""#), noTo.bodyText)
+    }
+
+    /// `as4gw send`: `--property-type K=T` types the `--property K=…` of that name; the value is
+    /// never parsed for a type.
+    func testSendBuildsTypedPropertiesFromItsOwnOption() throws {
+        let json = try SendCommand.messageProperties(["originalSender=0088:1", "note=a=b[type]", "finalRecipient=0088:2"],
+                                                     types: ["originalSender=iso6523-actorid-upis", "finalRecipient=iso6523-actorid-upis"])
+        XCTAssertEqual(json.serialized(pretty: false),
+                       #"{"finalRecipient":{"value":"0088:2","type":"iso6523-actorid-upis"},"note":"a=b[type]","#
+                       + #""originalSender":{"value":"0088:1","type":"iso6523-actorid-upis"}}"#)
+        let refusals: [([String], [String], String)] = [
+            (["a=1"], ["b=t"], "--property-type b names no --property b=…"),
+            (["a=1"], ["a="], "--property-type a= gives an empty type; leave it out for an untyped property"),
+            (["a=1"], ["a=t", "a=u"], "--property-type a is given twice"),
+            (["a=1"], ["=t"], "--property-type takes K=T, not =t"),
+            (["a"], [], "--property takes K=V, not a"),
+        ]
+        for (given, types, says) in refusals {
+            XCTAssertThrowsError(try SendCommand.messageProperties(given, types: types), "\(given) \(types)") { error in
+                XCTAssertEqual("\(error)", says)
+            }
+        }
+    }
+}
