@@ -159,6 +159,7 @@ final class GatewayHarness {
 
     func start(_ name: String, pmode: String? = nil, waitForStart: Bool = true) throws {
         let node = nodes[name]!
+        if pmode == nil { try seedDevelopmentPKI() }
         let p = Process()
         p.executableURL = GatewayProcess.binary
         p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,
