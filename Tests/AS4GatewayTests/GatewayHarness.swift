@@ -100,8 +100,8 @@ final class GatewayHarness {
         if ProcessInfo.processInfo.environment["AS4GW_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: root) }
     }
 
-    /// A free loopback port (the same helper the e2e benchmark uses).
-    static func freePort() -> UInt16 { E2EBenchmark.freePort() }
+    /// A free loopback port (`TestPorts`: this process's range when tests run side by side).
+    static func freePort() -> UInt16 { TestPorts.free() }
 
     /// Writes parties.json and one P-Mode per direction for `names`, and registers the nodes.
     /// `pull` and `twoWay` add P-Modes of those MEPs beside the One-Way/Push ones.
@@ -173,6 +173,7 @@ final class GatewayHarness {
 
     func start(_ name: String, pmode: String? = nil, waitForStart: Bool = true) throws {
         let node = nodes[name]!
+        if pmode == nil { try seedDevelopmentPKI() }
         let p = Process()
         p.executableURL = GatewayProcess.binary
         p.arguments = ["serve", "--party", name, "--data", node.data, "--pmode", pmode ?? pmodeDirectory,

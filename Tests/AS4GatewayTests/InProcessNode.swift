@@ -33,6 +33,7 @@ final class InProcessNode {
         config.adminListener = nil
         configure(&config)
         root = harness.root.path
+        if config.pmodeDirectory == harness.pmodeDirectory { try harness.seedDevelopmentPKI() }
         gateway = try Gateway(config: config)
         let base = gateway.context
         logPath = harness.root.appendingPathComponent("in-process-\(party).log").path

@@ -219,7 +219,11 @@ final class HTTPServerBasicTests: XCTestCase {
         let (server, _) = try startTestServer(self.configuration(), handler: ServerTestHandler.echo())
         defer { server.stop(gracePeriod: 1) }
         // /proc/net/tcp: "sl local_address rem_address st ..." with addresses as little-endian hex; 0A = LISTEN.
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        // Read to its end: `String(contentsOfFile:)` trusts the size the file reports and returns
+        // only its first page, which other processes' sockets can fill before ours is listed.
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/net/tcp"))
+        defer { try? handle.close() }
+        let table = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
         let portHex = String(format: "%04X", server.port)
         var listeners: [String] = []
         for line in table.split(separator: "\n") {
