@@ -73,6 +73,9 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// An attempt to queue the report failed with `error`: counted, and not taken up by the
     /// worker again before `retryAt`.
     func reportNotQueued(id: Int64, error: String, retryAt: Date) throws
+    /// How many reports are owed, and the step time of the oldest (nil when none is): what
+    /// /metrics shows, since a report no agreement lets out stays owed and keeps its document.
+    func owedReportBacklog() throws -> (count: Int, oldestStep: Date?)
 
     // MARK: Uploads
 

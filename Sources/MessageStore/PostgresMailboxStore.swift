@@ -317,6 +317,13 @@ public final class PostgresMailboxStore: MailboxStore {
         }
     }
 
+    public func owedReportBacklog() throws -> (count: Int, oldestStep: Date?) {
+        try read { c in
+            let row = try c.execute("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM owed_reports").first
+            return (row.map { Int($0.int64("n")) } ?? 0, row?.optionalDate("oldest"))
+        }
+    }
+
     // MARK: Uploads
 
     public func createUpload(_ u: Upload) throws {

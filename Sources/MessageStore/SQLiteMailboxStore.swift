@@ -288,6 +288,12 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func owedReportBacklog() throws -> (count: Int, oldestStep: Date?) {
+        try withConnection { c in
+            try c.query("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM owed_reports") { ($0.int("n"), $0.optionalDate("oldest")) }.first ?? (0, nil)
+        }
+    }
+
     // MARK: Uploads
 
     public func createUpload(_ u: Upload) throws {

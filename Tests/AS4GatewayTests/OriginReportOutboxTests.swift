@@ -129,6 +129,12 @@ final class OriginReportOutboxTests: XCTestCase {
         _ = worker.pass(&state, now: Date() + 3600)
     }
 
+    /// What `node`'s /metrics would show now.
+    func scrape(_ node: InProcessNode) throws -> String {
+        try MetricsReport(metrics: node.context.metrics, store: node.context.store, registry: node.context.registry,
+                          certificates: CertificateInventory(own: []), storeKind: "sqlite", mailbox: node.context.mailbox).render()
+    }
+
     func testAReadingWhoseReportCouldNotBeQueuedReachesTheOriginOnceTheFaultClears() throws {
         try start()
         let id = try sendDocument()
@@ -143,6 +149,8 @@ final class OriginReportOutboxTests: XCTestCase {
         for field in ["level=error", "document_id=\(id)", "recipient=\(Self.company)", "status=Delivered", "to=gw-a", "injected"] {
             XCTAssertTrue(owed.first?.contains(field) ?? false, "\(field): \(owed)")
         }
+
+        XCTAssertTrue(try scrape(b).contains("\nas4gw_status_reports_owed 1\n"), "an operator sees it owed")
 
         workerPass(b)
         XCTAssertEqual(try reports(at: b), [], "the store still fails")
@@ -159,6 +167,8 @@ final class OriginReportOutboxTests: XCTestCase {
         }
         workerPass(b)
         XCTAssertEqual(try reports(at: b), ["Delivered"], "once")
+        let metrics = try scrape(b)
+        XCTAssertTrue(metrics.contains("\nas4gw_status_reports_owed 0\n") && metrics.contains("\nas4gw_status_reports_owed_oldest_age_seconds 0\n"), metrics)
 
         try carry(from: b, to: a)
         let atOrigin = try recipient(id, at: a)

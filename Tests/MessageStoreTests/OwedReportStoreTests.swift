@@ -104,6 +104,20 @@ class OwedReportStoreTests: StoreTestCase {
         XCTAssertEqual(try mailbox.owedReports(messageId: "d2", address: institution).map(\.status), [.delivered, .recipientAccepted])
     }
 
+    /// What /metrics shows: how many are owed, and since when the oldest step waits for its report.
+    func testTheBacklogCountsWhatIsOwedAndDatesTheOldestStep() throws {
+        XCTAssertEqual(try mailbox.owedReportBacklog().count, 0)
+        XCTAssertNil(try mailbox.owedReportBacklog().oldestStep)
+        try arrive("d1")
+        try step("d1", company, .delivered, at: t0 + 7, due: 10)
+        try step("d1", institution, .delivered, at: t0 + 3, due: 10)
+        XCTAssertEqual(try mailbox.owedReportBacklog().count, 2)
+        XCTAssertEqual(try mailbox.owedReportBacklog().oldestStep, t0 + 3)
+        for report in try mailbox.owedReports(messageId: "d1", address: institution) { try mailbox.reportQueued(id: report.id) }
+        XCTAssertEqual(try mailbox.owedReportBacklog().count, 1)
+        XCTAssertEqual(try mailbox.owedReportBacklog().oldestStep, t0 + 7)
+    }
+
     /// Keeping the document is what keeps the report: it is made from the document.
     func testADocumentOwingAReportIsKeptPastItsRetentionUntilTheReportIsQueued() throws {
         let past = Date(timeIntervalSinceNow: -86_400).rounded

@@ -8,7 +8,7 @@ enum AdminEndpoint {
         let disk = DiskSpace(config: context.config)
         let report = MetricsReport(metrics: context.metrics, store: context.store, registry: context.registry,
                                    certificates: certificates, storeKind: context.config.store.map { String($0.prefix { $0 != ":" }) } ?? "sqlite",
-                                   notices: context.notices, disk: disk, requestFailures: context.requestFailures)
+                                   notices: context.notices, mailbox: context.mailbox, disk: disk, requestFailures: context.requestFailures)
         let checks: [ReadinessCheck] = [.running(context), .store(context.store), .disk(disk), .pmodes(context.registry, party: context.party), .certificates(certificates),
                                         .mailboxWorker(context.mailboxWorkerHealth, bound: listener.mailboxWorkerFailingSeconds)]
         var configuration = HTTPServerConfiguration()

@@ -14,6 +14,7 @@ struct MetricsReport {
     let certificates: CertificateInventory
     let storeKind: String
     var notices: (any NoticeStore)? = nil
+    var mailbox: (any MailboxStore)? = nil
     var disk: DiskSpace? = nil
     var requestFailures: RequestFailureLog? = nil
 
@@ -28,6 +29,7 @@ struct MetricsReport {
         families += counterFamilies()
         families += pmodeFamilies()
         families += noticeFamilies()
+        families += owedReportFamilies(now: now)
         families += diskFamilies()
         families.append(certificateFamily(now: now))
         return families
@@ -109,6 +111,20 @@ struct MetricsReport {
                                          samples: NoticeStatus.allCases.map { .init(labels: [("status", $0.rawValue)], value: Double(counts[$0] ?? 0)) }))
         }
         return families
+    }
+
+    /// Status reports owed to other access points (a reading, an answer, a failure not yet in the
+    /// outbound queue): a backlog that lasts means a report no agreement lets out, and its
+    /// document is kept past retention until it leaves.
+    private func owedReportFamilies(now: Date) -> [MetricFamily] {
+        guard let backlog = try? mailbox?.owedReportBacklog() else { return [] }
+        return [
+            MetricFamily("as4gw_status_reports_owed", .gauge, help: "Status reports owed to origin access points and not yet queued.",
+                         value: Double(backlog.count)),
+            MetricFamily("as4gw_status_reports_owed_oldest_age_seconds", .gauge,
+                         help: "Age of the step the oldest owed status report tells of (0 when none is owed).",
+                         value: backlog.oldestStep.map { max(0, now.timeIntervalSince($0)) } ?? 0),
+        ]
     }
 
     /// Free room where the daemon writes, and the requests refused because of a full disk or a
