@@ -1,4 +1,5 @@
 import AS4Crypto
+import EnvelopeXML
 import Foundation
 import MessageStore
 import Routing
@@ -27,7 +28,11 @@ enum OriginStatusReport {
         // put inside one makes two keys hash alike.
         let key = parts.map { "\($0.utf8.count):\($0)" }.joined()
         let digest = try Digest.sha256(Data(key.utf8))
-        return prefix(status) + InboundProcessor.hex(Array(digest.prefix(20))) + "@" + domain
+        let head = prefix(status) + InboundProcessor.hex(Array(digest.prefix(20))) + "@"
+        // A receiver takes ids of at most 255 characters (ours refuses longer ones with
+        // EBMS:0009): a long domain gives up its tail, the digest keeps the id unique.
+        let room = EnvelopeParser.maxMessageIdLength - head.count
+        return head + String(String.UnicodeScalarView(domain.unicodeScalars.prefix(room)))
     }
 
     private static func prefix(_ status: RecipientStatus) -> String {
