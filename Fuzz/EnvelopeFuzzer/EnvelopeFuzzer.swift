@@ -8,14 +8,16 @@ import EnvelopeXML
 /// same: rebuilding its `eb:Messaging` with `EnvelopeBuilder` and parsing that again gives an
 /// equal model, and the builder's Messaging bytes are the exclusive canonical form a verifier
 /// computes (receipts and signals echo values a peer chose, so any string the parser accepts
-/// must survive the trip).
+/// must survive the trip). And the XML it reads canonicalises alike streamed and as a tree.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func envelopeFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     guard let raw = try? MessageInput.load(bytes: bytes) else {
+        checkStreamingCanonicalForm(bytes)
         _ = try? EnvelopeParser.parse(bytes)
         return 0
     }
+    checkStreamingCanonicalForm(raw.envelope)
     guard let message = try? AS4Message.read(raw) else { return 0 }
     _ = try? message.verifyCompressedParts()
     _ = message.envelope.hasSignature
@@ -46,5 +48,18 @@ func checkRebuild(_ messaging: Messaging, soapVersion: SOAPVersion) {
     }
     guard canonical == Array(built.bytes[built.messagingRange]) else {
         fatalError("built eb:Messaging is not in canonical form:\n built \(String(decoding: built.bytes[built.messagingRange], as: UTF8.self))\n c14n  \(String(decoding: canonical, as: UTF8.self))")
+    }
+}
+
+/// `StreamingCanonicalizer` (XML attachments' digests) and the tree canonicaliser agree on every
+/// document: the same bytes, or both refuse it. Read in small pieces, so that every construct
+/// also meets a piece boundary.
+func checkStreamingCanonicalForm(_ document: [UInt8]) {
+    let tree = try? Canonicalizer.exclusive(document: try XMLDocument(parsing: document, limits: .payload))
+    var out: [UInt8] = []
+    let streamed: [UInt8]? = (try? StreamingCanonicalizer.exclusive(.bytes(document), limits: .payload, chunkSize: 7) { out += $0 }) != nil ? out : nil
+    guard tree == streamed else {
+        fatalError("streamed and tree canonical forms differ:\n tree     \(tree.map { String(decoding: $0, as: UTF8.self) } ?? "refused")"
+                   + "\n streamed \(streamed.map { String(decoding: $0, as: UTF8.self) } ?? "refused")")
     }
 }

@@ -18,6 +18,7 @@ typedef unsigned short UChar;
 #include <libxml/xmlerror.h>
 #include <libxml/xmlIO.h>
 #include <libxml/xmlsave.h>
+#include <libxml/uri.h>
 #include <stdlib.h>
 
 // xmlFree is a global function-pointer variable: Swift 6 refuses to touch it directly.
