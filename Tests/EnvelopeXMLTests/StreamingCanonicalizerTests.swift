@@ -133,6 +133,16 @@ final class StreamingCanonicalizerTests: XCTestCase {
         XCTAssertLessThan(largest, 4 << 20, "a piece per chunk read, not the whole")
     }
 
+    /// A text node past the 10 MB libxml2 allows one (without XML_PARSE_HUGE) when it reads a
+    /// file in pieces: from memory the tree takes it, and so does the stream (a large base64
+    /// document inside an invoice, say).
+    func testALargeTextNodeIsCanonicalisedAsTheTreeDoes() {
+        let text = String(repeating: "QUJD", count: 2_800_000)
+        let document = Array("<r><b>\(text)</b></r>".utf8)
+        XCTAssertEqual(streamed(.bytes(document)), .canonical(document))
+        XCTAssertEqual(streamed(.bytes(document)), tree(document))
+    }
+
     func testAFileRangeStreamsLikeBytes() throws {
         let document = Array(("<r xmlns=\"urn:r\">" + String(repeating: "<a b=\"&amp;\">t&lt;</a>", count: 50_000) + "</r>").utf8)
         let path = NSTemporaryDirectory() + "as4gw-c14n-\(UUID().uuidString)"
