@@ -52,6 +52,11 @@ final class StreamingCanonicalizerTests: XCTestCase {
         assertSame(#"<r><s xmlns=""><t xmlns="urn:t"><u xmlns=""/></t></s></r>"#)
         assertSame(#"<r xmlns:z="urn:z" xmlns:a="urn:a" z:q="1" a:p="2" b="3" a="4"/>"#)
         assertSame(#"<r xmlns:p="urn:same" xmlns:q="urn:same" p:b="1" q:a="2"/>"#)
+        // Prefixes bound nowhere (namespace errors libxml2 lets pass): QNames in no namespace,
+        // sorted as such (found by the envelope fuzz target).
+        assertSame(#"<wsse:S xmlns:ds="urn:ds" EncodingType="1" wsu:Id="2" ValueType="3" a:z="4" ds:a="5"><u:t wsu:a="1" b="2"/></wsse:S>"#)
+        // An unqualified attribute on a prefixed element below a rendered default namespace.
+        assertSame(#"<r xmlns="urn:d"><p:x xmlns:p="urn:p" a="1"><y b="2"/></p:x></r>"#)
         // One expanded name twice (libxml2 lets it pass as a namespace error only).
         assertSame(#"<r xmlns:a="urn:a" xmlns:b="urn:a" a:x="1" b:x="2"/>"#)
         assertSame(#"<r xml:lang="lv" xml:space="preserve" xmlns:xml="http://www.w3.org/XML/1998/namespace"><s xml:lang="en"/></r>"#)
@@ -201,7 +206,7 @@ struct DocumentGenerator {
         var seen: Set<String> = []
         declarations = declarations.reversed().filter { seen.insert(String($0.prefix { $0 != "=" })).inserted }.reversed()
         let bound = scope.filter { !$0.key.isEmpty && !$0.value.isEmpty }.map(\.key).sorted()
-        let prefix = bound.isEmpty || next(2) == 0 ? "" : pick(bound)
+        let prefix = next(16) == 0 ? "zz" : bound.isEmpty || next(2) == 0 ? "" : pick(bound)
         let name = (prefix.isEmpty ? "" : prefix + ":") + pick(["e", "f", "g"])
         var attributes: [String] = []
         var local = 0
@@ -209,7 +214,7 @@ struct DocumentGenerator {
             local += 1
             var value = ""
             for _ in 0..<next(4) { value += pick(Self.valuePieces) }
-            let attributePrefix = bound.isEmpty || next(2) == 0 ? "" : pick(bound)
+            let attributePrefix = next(12) == 0 ? "zz" : bound.isEmpty || next(2) == 0 ? "" : pick(bound)
             if next(8) == 0 {
                 attributes.append("xml:lang=\"\(value)\"")
                 continue
@@ -223,7 +228,7 @@ struct DocumentGenerator {
             if attribute.hasPrefix("xml:lang") { defer { xmlLang = true }; return !xmlLang }
             guard let colon = attribute.firstIndex(of: ":"), attribute.firstIndex(of: "=")! > colon else { return true }
             let local = attribute[attribute.index(after: colon)...].prefix { $0 != "=" }
-            return uris.insert(scope[String(attribute[..<colon])]! + "|" + local).inserted
+            return uris.insert((scope[String(attribute[..<colon])] ?? String(attribute[..<colon])) + "|" + local).inserted
         }
         var out = "<" + name + ([""] + declarations + attributes).joined(separator: " ")
         if depth > 5 || next(4) == 0 { return out + "/>" }

@@ -80,8 +80,9 @@ final class CanonicalStream {
     /// Namespaces in effect in the output: the URI each prefix ("" for the default) was last
     /// rendered with by an output ancestor, or utilised with and already in effect.
     var rendered: [[UInt8]: [UInt8]] = [:]
-    /// Per open element: its qualified name and what its start tag changed in `rendered`.
-    var open: [(name: [UInt8], restore: [([UInt8], [UInt8]?)])] = []
+    /// Per open element: its qualified name, what its start tag changed in `rendered`, and the
+    /// default namespace declared in scope within it ("" for xmlns="", nil for none).
+    var open: [(name: [UInt8], restore: [([UInt8], [UInt8]?)], inScopeDefault: [UInt8]?)] = []
 
     init(limits: XMLLimits, output: @escaping ([UInt8]) throws -> Void) {
         self.limits = limits
@@ -155,11 +156,15 @@ final class CanonicalStream {
             restore.append((prefix, rendered[prefix]))
             rendered[prefix] = uri
         }
+        var inScopeDefault = open.last?.inScopeDefault
+        for (prefix, uri) in declarations where prefix.isEmpty { inScopeDefault = uri }
         if let uri {
             if !(prefix == Array("xml".utf8) && uri == Self.xmlNamespace) { utilise(prefix ?? [], uri) }
-        } else {
-            // In no namespace: an inherited default is undone with xmlns="".
-            utilise([], [])
+        } else if let inScopeDefault {
+            // In no namespace, the element uses the default declared in scope, as libxml2 looks
+            // it up: xmlns="" (an inherited default undone), or, for a prefix bound nowhere,
+            // whatever default is in scope.
+            utilise([], inScopeDefault)
         }
         for attribute in attributes {
             guard let uri = attribute.uri, let prefix = attribute.prefix else { continue }
@@ -192,13 +197,13 @@ final class CanonicalStream {
             pending.append(0x22)
         }
         pending.append(0x3E)
-        open.append((name, restore))
+        open.append((name, restore, inScopeDefault))
     }
 
     func endElement() {
         inText = false
         cdataEndedInCR = false
-        guard let (name, restore) = open.popLast() else { return }
+        guard let (name, restore, _) = open.popLast() else { return }
         pending += [0x3C, 0x2F]
         pending += name
         pending.append(0x3E)
@@ -339,7 +344,15 @@ private let canonicalStartElement: startElementNsSAX2Func = { context, localName
         for i in 0..<Int(attributeCount) {
             let fields = attributes + 5 * i
             guard let name = bytes(fields[0]), let start = fields[3], let end = fields[4] else { continue }
-            list.append((bytes(fields[1]), name, bytes(fields[2]), Array(UnsafeBufferPointer(start: start, count: end - start))))
+            let value = Array(UnsafeBufferPointer(start: start, count: end - start))
+            let prefix = bytes(fields[1]), uri = bytes(fields[2])
+            if let prefix, uri == nil {
+                // A prefix bound nowhere (a namespace error libxml2 lets pass): the tree builder
+                // names such an attribute by its whole QName, in no namespace, and so it sorts.
+                list.append((nil, prefix + [0x3A] + name, nil, value))
+            } else {
+                list.append((prefix, name, uri, value))
+            }
         }
     }
     state.startElement(prefix: bytes(prefix), localName: localName, uri: bytes(uri), declarations: declarations, attributes: list)
