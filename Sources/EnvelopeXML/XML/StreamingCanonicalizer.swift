@@ -101,9 +101,12 @@ final class CanonicalStream {
     /// The failure so far, a callback's or the parser's own.
     func check(_ parser: xmlParserCtxtPtr) throws {
         if let failure { throw failure }
-        if parser.pointee.wellFormed == 0 {
+        // A fatal error stops the push parser with SAX disabled; some (input that its declared
+        // encoding cannot convert) leave wellFormed set.
+        if parser.pointee.wellFormed == 0 || parser.pointee.disableSAX != 0 {
             let err = parser.pointee.lastError
-            let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? "not well-formed"
+            let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() }.flatMap { $0.isEmpty ? nil : $0 }
+                ?? "not well-formed"
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
         }
         if pending.count >= Self.flushSize { try flush() }
