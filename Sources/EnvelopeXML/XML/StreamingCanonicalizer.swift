@@ -132,8 +132,13 @@ final class CanonicalStream {
         return true
     }
 
-    func startElement(prefix: [UInt8]?, localName: [UInt8], uri: [UInt8]?, declarations: [([UInt8], [UInt8])],
-                      attributes: [(prefix: [UInt8]?, localName: [UInt8], uri: [UInt8]?, value: [UInt8])]) {
+    func startElement(prefix: [UInt8]?, localName: [UInt8], uri parsedURI: [UInt8]?, declarations parsedDeclarations: [([UInt8], [UInt8])],
+                      attributes parsedAttributes: [(prefix: [UInt8]?, localName: [UInt8], uri: [UInt8]?, value: [UInt8])]) {
+        // Namespace URIs in the form the tree keeps them (NamespaceHref): compared, checked and
+        // written as Canonical XML writes an attribute value.
+        let uri = parsedURI.map(Self.storedNamespace)
+        let declarations = parsedDeclarations.map { ($0.0, Self.storedNamespace($0.1)) }
+        let attributes = parsedAttributes.map { (prefix: $0.prefix, localName: $0.localName, uri: $0.uri.map(Self.storedNamespace), value: $0.value) }
         inText = false
         cdataEndedInCR = false
         guard count(depth: depth + 1) else { return }
@@ -176,7 +181,7 @@ final class CanonicalStream {
         }
         for (prefix, uri) in render.sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
             pending += prefix.isEmpty ? Array(" xmlns=\"".utf8) : Array(" xmlns:".utf8) + prefix + Array("=\"".utf8)
-            pending += uri  // as libxml2 writes it: the value as parsed, unescaped
+            pending += uri
             pending.append(0x22)
         }
         // Attributes in no namespace first, then by namespace URI, each by local name; two with
@@ -273,6 +278,14 @@ final class CanonicalStream {
         inText = false
         cdataEndedInCR = false
         _ = count(depth: depth + 1)
+    }
+
+    /// A namespace URI as parsed, in its stored form: `NamespaceHref.normalizeDeclarations`'s.
+    static func storedNamespace(_ parsed: [UInt8]) -> [UInt8] {
+        guard parsed.contains(where: { [0x26, 0x3C, 0x22, 0x09, 0x0A, 0x0D].contains($0) }) else { return parsed }
+        var out: [UInt8] = []
+        escapeAttribute(decodingAmpersands(parsed), into: &out)
+        return out
     }
 
     /// A parsed attribute value holds `&#38;` for each `&` (libxml2 keeps it escaped for the tree
