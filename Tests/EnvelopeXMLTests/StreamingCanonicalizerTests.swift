@@ -81,6 +81,12 @@ final class StreamingCanonicalizerTests: XCTestCase {
     func testProcessingInstructionsCommentsAndTheProlog() {
         assertSame("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?before  some data ?>\n<!-- c -->\n<r><?inside x?><!-- c --><?bare?></r>\n<?after?>\n<!-- c -->\n")
         assertSame("\u{FEFF}<r/>")
+        // A NUL byte after the root element ends the document for the tree parse, whatever follows
+        // (found by the envelope fuzz target); before it, or within, it is an error.
+        for document in ["<r/>\u{0}", "<r>t</r>\n\u{0}garbage<", "<r/><!-- c -->\u{0}\u{0}", "<r/>x\u{0}", "\u{0}<r/>", "<r>\u{0}</r>",
+                         "<r/><!-- c\u{0} -->", "<r><?p \u{0}?></r>", "<r a=\"\u{0}\"/>"] {
+            assertSame(document)
+        }
         assertSame("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r a=\"caf\u{E9}\">\u{E9}</r>".unicodeScalars.map { UInt8($0.value) })
         var utf16: [UInt8] = [0xFF, 0xFE]
         for unit in "<r a=\"\u{E9}\"><s>\u{1F600}</s></r>".utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
