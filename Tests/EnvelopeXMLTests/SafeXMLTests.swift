@@ -98,6 +98,18 @@ final class SafeXMLTests: XCTestCase {
         assertRefused("<?xmlversion=\"1.0\"?><r/>", kind: .notWellFormed)
     }
 
+    /// libxml2 reading from memory would end the document at a NUL character after the root
+    /// element and drop what follows: bytes stored with the document that nothing read or signed.
+    func testRefusesANULCharacterAfterTheRootElement() {
+        for document in ["<r>signed</r>\u{0}<evil>unsigned</evil>", "<r/>\u{0}", "<r/>\n<!-- c -->\u{0}\u{0}"] {
+            assertRefused(document, kind: .notWellFormed)
+        }
+        var utf16: [UInt8] = [0xFF, 0xFE]
+        for unit in "<r>signed</r>\u{0}<evil/>".utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        XCTAssertThrowsError(try XMLDocument(parsing: utf16)) { XCTAssertEqual(($0 as? XMLError)?.kind, .notWellFormed) }
+        XCTAssertNoThrow(try XMLDocument(parsing: "<r/>\n<!-- c -->\n"))
+    }
+
     func testNotWellFormedMapsToInvalidHeader() {
         do {
             _ = try XMLDocument(parsing: "<r>")

@@ -81,16 +81,36 @@ final class StreamingCanonicalizerTests: XCTestCase {
     func testProcessingInstructionsCommentsAndTheProlog() {
         assertSame("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?before  some data ?>\n<!-- c -->\n<r><?inside x?><!-- c --><?bare?></r>\n<?after?>\n<!-- c -->\n")
         assertSame("\u{FEFF}<r/>")
-        // A NUL byte after the root element ends the document for the tree parse, whatever follows
-        // (found by the envelope fuzz target); before it, or within, it is an error.
+        // A NUL character is an error wherever it stands, after the root element too (where
+        // libxml2 reading from memory would stop and ignore what follows; found by the envelope
+        // fuzz target).
         for document in ["<r/>\u{0}", "<r>t</r>\n\u{0}garbage<", "<r/><!-- c -->\u{0}\u{0}", "<r/>x\u{0}", "\u{0}<r/>", "<r>\u{0}</r>",
                          "<r/><!-- c\u{0} -->", "<r><?p \u{0}?></r>", "<r a=\"\u{0}\"/>"] {
             assertSame(document)
+            XCTAssertEqual(streamed(.bytes(Array(document.utf8))), .refused, document)
         }
         assertSame("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r a=\"caf\u{E9}\">\u{E9}</r>".unicodeScalars.map { UInt8($0.value) })
         var utf16: [UInt8] = [0xFF, 0xFE]
         for unit in "<r a=\"\u{E9}\"><s>\u{1F600}</s></r>".utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
         assertSame(utf16)
+        // In UTF-16 and UCS-4 every ASCII character has a NUL byte: what follows the root element
+        // is read as such, kept (a PI) or refused (anything else), never cut off unread.
+        func utf16LE(_ text: String) -> [UInt8] {
+            [0xFF, 0xFE] + text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        }
+        for document in ["<r/><?p x?>\n<!-- c -->", "<r>signed</r><evil>unsigned</evil>", "<r>signed</r>junk", "<r>signed</r>\u{0}<evil/>"] {
+            assertSame(utf16LE(document))
+        }
+        XCTAssertEqual(streamed(.bytes(utf16LE("<r/><?p x?>"))), .canonical(Array("<r></r>\n<?p x?>".utf8)))
+        XCTAssertEqual(streamed(.bytes(utf16LE("<r>signed</r><evil>unsigned</evil>"))), .refused)
+        var ucs4: [UInt8] = []
+        for scalar in "<?xml version=\"1.0\" encoding=\"UCS-4\"?><r>x</r><?p?>".unicodeScalars {
+            ucs4 += [0, UInt8(scalar.value >> 16), UInt8((scalar.value >> 8) & 0xFF), UInt8(scalar.value & 0xFF)]
+        }
+        // libxml2 converts UCS-4 through iconv, whose push conversion refuses a piece that ends
+        // within a character; PartBody's pieces are 64 KiB from the part's start, whole characters.
+        assertSame(ucs4, chunkSizes: [4, 64, 4096])
+        XCTAssertEqual(streamed(.bytes(ucs4)), .canonical(Array("<r>x</r>\n<?p?>".utf8)))
         // Processing instructions where the limits forbid them.
         assertSame("<r><?pi?></r>", limits: .envelope)
     }

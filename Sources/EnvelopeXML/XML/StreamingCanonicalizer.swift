@@ -42,29 +42,14 @@ public enum StreamingCanonicalizer {
         // any declaration it holds.
         var prescan = MarkupPrescan(limits: limits)
         do {
-            var ended = false
             try body.forEachChunk(size: chunkSize) { chunk in
-                guard !ended else { return }
                 try prescan.feed(chunk)
-                guard let base = chunk.baseAddress?.assumingMemoryBound(to: CChar.self) else { return }
-                var start = 0
-                while start < chunk.count {
-                    // The tree parse reads a document in memory up to a NUL byte after the root
-                    // element and ignores what follows; a NUL anywhere before that is an error.
-                    let end = chunk[start...].firstIndex(of: 0) ?? chunk.count
-                    if end > start {
-                        _ = xmlParseChunk(parser, base + start, Int32(end - start), 0)
-                        try state.check(parser)
-                    }
-                    guard end < chunk.count else { break }
-                    if state.position == .afterRoot {
-                        ended = true
-                        return
-                    }
-                    _ = xmlParseChunk(parser, base + end, 1, 0)
-                    try state.check(parser)
-                    start = end + 1
-                }
+                guard let base = chunk.baseAddress else { return }
+                // A NUL character anywhere (after the root element too) is an error of the push
+                // parser's own; XMLDocument refuses it likewise. Never cut the bytes at a NUL byte
+                // here: in UTF-16 or UCS-4 every ASCII character holds one.
+                _ = xmlParseChunk(parser, base.assumingMemoryBound(to: CChar.self), Int32(chunk.count), 0)
+                try state.check(parser)
             }
             _ = xmlParseChunk(parser, nil, 0, 1)
             try state.check(parser)

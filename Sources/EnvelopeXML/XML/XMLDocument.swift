@@ -84,6 +84,14 @@ public final class XMLDocument {
             let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? "not well-formed"
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
         }
+        // Reading from memory, libxml2 takes a NUL character after the root element for the end
+        // of the document and ignores whatever follows it, so bytes nobody parsed (and no
+        // signature covers) would pass along with the document. Its push parser, newer libxml2
+        // and XML itself call the NUL an error; so do we.
+        if let input = ctxt.pointee.input, let cur = input.pointee.cur, let end = input.pointee.end, cur < end {
+            xmlFreeDoc(doc)
+            throw XMLError(.notWellFormed, "a NUL character after the root element")
+        }
         if doc.pointee.intSubset != nil || doc.pointee.extSubset != nil {
             xmlFreeDoc(doc)
             throw XMLError(.forbiddenConstruct, "document type declarations are not allowed")
