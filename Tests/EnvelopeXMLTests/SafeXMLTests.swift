@@ -110,6 +110,20 @@ final class SafeXMLTests: XCTestCase {
         XCTAssertNoThrow(try XMLDocument(parsing: "<r/>\n<!-- c -->\n"))
     }
 
+    /// libxml2's tree builder stops at a text node past 10 MB that it builds from pieces (text
+    /// and CDATA, say) without marking the document malformed: the tree held the document up to
+    /// there, and its canonical form (a signature's digest) left out everything after it.
+    func testRefusesADocumentWhoseTreeWasCutShort() {
+        let piece = String(repeating: "QUJD", count: 1000) + "<![CDATA[xyz]]>"
+        let document = "<r><b>" + String(repeating: piece, count: 3000) + "</b><after>unsigned</after></r>"
+        XCTAssertThrowsError(try XMLDocument(parsing: document, limits: .payload)) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .notWellFormed, "\(error)")
+        }
+        // Under the bound the same shape is read whole.
+        let small = "<r><b>" + String(repeating: piece, count: 2000) + "</b><after>kept</after></r>"
+        XCTAssertEqual(try XMLDocument(parsing: small, limits: .payload).root?.children.last?.localName, "after")
+    }
+
     func testNotWellFormedMapsToInvalidHeader() {
         do {
             _ = try XMLDocument(parsing: "<r>")

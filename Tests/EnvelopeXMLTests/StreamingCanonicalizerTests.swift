@@ -175,6 +175,15 @@ final class StreamingCanonicalizerTests: XCTestCase {
         let document = Array("<r><b>\(text)</b></r>".utf8)
         XCTAssertEqual(streamed(.bytes(document)), .canonical(document))
         XCTAssertEqual(streamed(.bytes(document)), tree(document))
+        // Built from text and CDATA pieces, such a node stops libxml2's tree builder, so the tree
+        // parse refuses the document (it used to keep the tree up to there); the stream, which
+        // builds nothing, canonicalises all of it.
+        let piece = String(repeating: "QUJD", count: 1000) + "<![CDATA[xyz]]>"
+        let mixed = Array(("<r><b>" + String(repeating: piece, count: 3000) + "</b><after>signed</after></r>").utf8)
+        XCTAssertEqual(tree(mixed), .refused)
+        XCTAssertEqual(streamed(.bytes(mixed)),
+                       .canonical(Array(("<r><b>" + String(repeating: String(repeating: "QUJD", count: 1000) + "xyz", count: 3000)
+                                         + "</b><after>signed</after></r>").utf8)))
     }
 
     func testAFileRangeStreamsLikeBytes() throws {

@@ -6,7 +6,9 @@ import CLibXML2
 /// 50 bytes of tree per input byte. It is what the Attachment-Content-Signature-Transform does to
 /// an XML attachment, byte for byte what `Canonicalizer.exclusive(document:)` gives for the same
 /// document (the tests compare the two), with the same parse: no DTD, no entities but the
-/// predefined ones, no network, and the bounds of `limits`.
+/// predefined ones, no network, and the bounds of `limits`. One difference: a text node past
+/// 10 MB that libxml2's tree builder assembles from pieces (text and CDATA) stops the tree parse,
+/// which refuses the document; the stream, building nothing, canonicalises it.
 public enum StreamingCanonicalizer {
     /// Calls `output` with the canonical form of `body`, in order, piece by piece; `body` is
     /// read `chunkSize` bytes at a time.

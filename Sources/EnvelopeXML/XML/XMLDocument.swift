@@ -78,7 +78,10 @@ public final class XMLDocument {
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
         let doc = xmlCtxtReadMemory(ctxt, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
                                     nil, nil, options)
-        guard let doc, ctxt.pointee.wellFormed != 0 else {
+        // A parse stopped half-way can leave wellFormed set: libxml2's tree builder halts at a
+        // text node past 10 MB made of pieces (text and CDATA) and returns the tree up to there.
+        // Every fatal error and every halt disables SAX.
+        guard let doc, ctxt.pointee.wellFormed != 0, ctxt.pointee.disableSAX == 0 else {
             if let doc { xmlFreeDoc(doc) }
             let err = ctxt.pointee.lastError
             let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? "not well-formed"
