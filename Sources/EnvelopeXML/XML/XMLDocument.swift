@@ -182,15 +182,17 @@ enum LibXML {
     /// external entity loader is replaced by one that refuses every load, so even a code path
     /// that forgets the parse options cannot fetch a URL or a file.
     ///
-    /// Some failures (input decoding, C14N) libxml2 reports through its process-wide handler,
-    /// which prints them to stderr, so untrusted input could fill the daemon's log. Every caller
-    /// learns of a failure from a return value or the parser context instead, so those reports
-    /// are dropped: for this thread, and as the default of threads that start using libxml2 later.
+    /// Some failures (input decoding, C14N, the push parser's conversion errors) libxml2 reports
+    /// through its process-wide handlers, which print them to stderr, so untrusted input could
+    /// fill the daemon's log. Every caller learns of a failure from a return value or the parser
+    /// context instead, so those reports are dropped: for this thread, and as the default of
+    /// threads that start using libxml2 later.
     private static let once: Void = {
         xmlInitParser()
         xmlSetExternalEntityLoader(refusingEntityLoader)
         xmlThrDefSetStructuredErrorFunc(nil, discardingErrorHandler)
         xmlSetStructuredErrorFunc(nil, discardingErrorHandler)
+        as4gw_discardGenericErrors()
     }()
 
     static func initialize() { _ = once }
