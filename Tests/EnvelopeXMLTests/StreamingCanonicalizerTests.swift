@@ -167,6 +167,23 @@ final class StreamingCanonicalizerTests: XCTestCase {
         XCTAssertLessThan(largest, 4 << 20, "a piece per chunk read, not the whole")
     }
 
+    /// Exclusive C14N writes a namespace declaration again on every element that uses it below
+    /// an element that does not: a long URI declared once on the root comes out once per child.
+    /// The output still leaves in pieces, however much one piece of input makes.
+    func testAmplifiedOutputLeavesInPiecesToo() throws {
+        let uri = "urn:" + String(repeating: "x", count: 5_000)
+        let children = 400
+        let document = Array(("<r xmlns:p=\"\(uri)\">" + String(repeating: "<p:a/>", count: children) + "</r>").utf8)
+        XCTAssertLessThan(document.count, PartBody.defaultChunkSize, "one piece of input")
+        var largest = 0, total = 0
+        try StreamingCanonicalizer.exclusive(.bytes(document), limits: .payload) { piece in
+            largest = max(largest, piece.count)
+            total += piece.count
+        }
+        XCTAssertEqual(total, 7 + children * (#"<p:a xmlns:p=""></p:a>"#.utf8.count + uri.utf8.count))
+        XCTAssertLessThan(largest, 256 << 10, "a piece, not the \(total) bytes one chunk of input makes")
+    }
+
     /// A text node past the 10 MB libxml2 allows one (without XML_PARSE_HUGE) when it reads a
     /// file in pieces: from memory the tree takes it, and so does the stream (a large base64
     /// document inside an invoice, say).

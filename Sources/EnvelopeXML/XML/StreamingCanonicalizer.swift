@@ -123,6 +123,14 @@ final class CanonicalStream {
         pending.removeAll(keepingCapacity: true)
     }
 
+    /// Called by the callbacks: one piece of input can make far more output than itself (exclusive
+    /// C14N repeats a namespace declaration on every element that uses it), so the output leaves
+    /// as it is made, not once the parser has consumed a piece.
+    func flushIfFull() {
+        guard pending.count >= Self.flushSize else { return }
+        do { try flush() } catch { fail(error) }
+    }
+
     /// One more node of the document, within the bounds.
     func count(depth: Int) -> Bool {
         nodes += 1
@@ -211,6 +219,7 @@ final class CanonicalStream {
         }
         pending.append(0x3E)
         open.append((name, restore, inScopeDefault))
+        flushIfFull()
     }
 
     func endElement() {
@@ -223,6 +232,7 @@ final class CanonicalStream {
         for (prefix, previous) in restore.reversed() { rendered[prefix] = previous }
         depth -= 1
         if depth == 0 { position = .afterRoot }
+        flushIfFull()
     }
 
     /// CDATA content with its line ends made LF (XML 1.0 §2.11: CR LF and lone CR), across pieces.
@@ -256,6 +266,7 @@ final class CanonicalStream {
             default: pending.append(b)
             }
         }
+        flushIfFull()
     }
 
     func processingInstruction(target: [UInt8], data: [UInt8]) {
@@ -276,6 +287,7 @@ final class CanonicalStream {
         }
         pending += [0x3F, 0x3E]
         if position == .beforeRoot { pending.append(0x0A) }
+        flushIfFull()
     }
 
     /// Comments are left out of the canonical form, but are nodes of the document all the same.
