@@ -53,13 +53,22 @@ func checkRebuild(_ messaging: Messaging, soapVersion: SOAPVersion) {
 
 /// `StreamingCanonicalizer` (XML attachments' digests) and the tree canonicaliser agree on every
 /// document: the same bytes, or both refuse it. Read in small pieces, so that every construct
-/// also meets a piece boundary.
+/// also meets a piece boundary; and, when it is UTF-8 text, once more in UTF-16, where every
+/// ASCII character carries a NUL byte and a piece may end within a character.
 func checkStreamingCanonicalForm(_ document: [UInt8]) {
+    checkStreamingCanonicalForm(document, chunkSize: 7)
+    if let text = String(validating: document, as: UTF8.self) {
+        let utf16: [UInt8] = [0xFF, 0xFE] + text.utf16.flatMap { unit -> [UInt8] in [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        checkStreamingCanonicalForm(utf16, chunkSize: 3 + document.count % 11)
+    }
+}
+
+func checkStreamingCanonicalForm(_ document: [UInt8], chunkSize: Int) {
     let tree = try? Canonicalizer.exclusive(document: try XMLDocument(parsing: document, limits: .payload))
     var out: [UInt8] = []
-    let streamed: [UInt8]? = (try? StreamingCanonicalizer.exclusive(.bytes(document), limits: .payload, chunkSize: 7) { out += $0 }) != nil ? out : nil
+    let streamed: [UInt8]? = (try? StreamingCanonicalizer.exclusive(.bytes(document), limits: .payload, chunkSize: chunkSize) { out += $0 }) != nil ? out : nil
     guard tree == streamed else {
-        fatalError("streamed and tree canonical forms differ:\n tree     \(tree.map { String(decoding: $0, as: UTF8.self) } ?? "refused")"
+        fatalError("streamed (\(chunkSize)-byte pieces) and tree canonical forms differ:\n tree     \(tree.map { String(decoding: $0, as: UTF8.self) } ?? "refused")"
                    + "\n streamed \(streamed.map { String(decoding: $0, as: UTF8.self) } ?? "refused")")
     }
 }
