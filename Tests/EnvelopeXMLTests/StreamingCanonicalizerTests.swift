@@ -168,11 +168,11 @@ final class StreamingCanonicalizerTests: XCTestCase {
     }
 
     /// Exclusive C14N writes a namespace declaration again on every element that uses it below
-    /// an element that does not: a long URI declared once on the root comes out once per child.
-    /// The output still leaves in pieces, however much one piece of input makes.
+    /// an element that does not: a URI declared once on the root comes out once per child. The
+    /// output still leaves in pieces, however much one piece of input makes.
     func testAmplifiedOutputLeavesInPiecesToo() throws {
-        let uri = "urn:" + String(repeating: "x", count: 5_000)
-        let children = 400
+        let uri = "urn:" + String(repeating: "x", count: 300)
+        let children = 10_000
         let document = Array(("<r xmlns:p=\"\(uri)\">" + String(repeating: "<p:a/>", count: children) + "</r>").utf8)
         XCTAssertLessThan(document.count, PartBody.defaultChunkSize, "one piece of input")
         var largest = 0, total = 0
@@ -182,6 +182,24 @@ final class StreamingCanonicalizerTests: XCTestCase {
         }
         XCTAssertEqual(total, 7 + children * (#"<p:a xmlns:p=""></p:a>"#.utf8.count + uri.utf8.count))
         XCTAssertLessThan(largest, 256 << 10, "a piece, not the \(total) bytes one chunk of input makes")
+    }
+
+    /// That repetition has no bound of its own (a 5 KB URI and 400 children make 2 MB of a 2 KB
+    /// document; 32 MB of them would make terabytes to digest), so the canonical form may be at
+    /// most `maxExpansion` times the document, or 1 MiB; the refusal comes as the bound is
+    /// passed, not after the work.
+    func testOutputBeyondTheExpansionBoundIsRefused() throws {
+        let uri = "urn:" + String(repeating: "x", count: 5_000)
+        let document = Array(("<r xmlns:p=\"\(uri)\">" + String(repeating: "<p:a/>", count: 400) + "</r>").utf8)
+        var total = 0
+        XCTAssertThrowsError(try StreamingCanonicalizer.exclusive(.bytes(document), limits: .payload) { total += $0.count }) {
+            XCTAssertEqual(($0 as? XMLError)?.kind, .limitExceeded, "\($0)")
+        }
+        XCTAssertLessThanOrEqual(total, 1 << 20)
+        // A large document may expand as much as the bound allows.
+        XCTAssertEqual(StreamingCanonicalizer.maxExpansion, 64)
+        XCTAssertEqual(StreamingCanonicalizer.outputBound(documentBytes: 100), 1 << 20)
+        XCTAssertEqual(StreamingCanonicalizer.outputBound(documentBytes: 32 << 20), 64 * (32 << 20))
     }
 
     /// A text node past the 10 MB libxml2 allows one (without XML_PARSE_HUGE) when it reads a

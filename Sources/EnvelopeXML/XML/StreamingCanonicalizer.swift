@@ -10,6 +10,19 @@ import CLibXML2
 /// 10 MB that libxml2's tree builder assembles from pieces (text and CDATA) stops the tree parse,
 /// which refuses the document; the stream, building nothing, canonicalises it.
 public enum StreamingCanonicalizer {
+    /// Exclusive C14N writes a namespace declaration again on each element that uses it below one
+    /// that does not, without bound: a long URI declared on the root and millions of short
+    /// children would make terabytes to digest out of megabytes. Text, attributes and tags grow
+    /// at most six times (an escaped `"`); real documents' repeated declarations about three
+    /// (a UBL invoice without whitespace), so the canonical form may be this many times the
+    /// document, or 1 MiB if that is more.
+    public static let maxExpansion = 64
+
+    /// The most canonical bytes a document of `documentBytes` may make.
+    public static func outputBound(documentBytes: UInt64) -> UInt64 {
+        max(documentBytes * UInt64(maxExpansion), 1 << 20)
+    }
+
     /// Calls `output` with the canonical form of `body`, in order, piece by piece; `body` is
     /// read `chunkSize` bytes at a time.
     public static func exclusive(_ body: PartBody, limits: XMLLimits, chunkSize: Int = PartBody.defaultChunkSize,
@@ -18,7 +31,7 @@ public enum StreamingCanonicalizer {
         guard body.count <= UInt64(limits.maxBytes) else {
             throw XMLError(.limitExceeded, "document of \(body.count) bytes exceeds the limit of \(limits.maxBytes)")
         }
-        let state = CanonicalStream(limits: limits, output: output)
+        let state = CanonicalStream(limits: limits, maxOutput: outputBound(documentBytes: body.count), output: output)
         var handler = xmlSAXHandler()
         handler.initialized = UInt32(XML_SAX2_MAGIC)
         handler.startElementNs = canonicalStartElement
@@ -70,6 +83,9 @@ final class CanonicalStream {
 
     let limits: XMLLimits
     let output: ([UInt8]) throws -> Void
+    /// The most canonical bytes this document may make (`StreamingCanonicalizer.maxExpansion`).
+    let maxOutput: UInt64
+    var written: UInt64 = 0
     var parser: xmlParserCtxtPtr?
     var position = Position.beforeRoot
     /// Canonical bytes not yet handed to `output`.
@@ -89,8 +105,9 @@ final class CanonicalStream {
     /// default namespace declared in scope within it ("" for xmlns="", nil for none).
     var open: [(name: [UInt8], restore: [([UInt8], [UInt8]?)], inScopeDefault: [UInt8]?)] = []
 
-    init(limits: XMLLimits, output: @escaping ([UInt8]) throws -> Void) {
+    init(limits: XMLLimits, maxOutput: UInt64, output: @escaping ([UInt8]) throws -> Void) {
         self.limits = limits
+        self.maxOutput = maxOutput
         self.output = output
         pending.reserveCapacity(Self.flushSize + 4096)
     }
@@ -119,6 +136,11 @@ final class CanonicalStream {
 
     func flush() throws {
         guard !pending.isEmpty else { return }
+        written += UInt64(pending.count)
+        guard written <= maxOutput else {
+            throw XMLError(.limitExceeded, "canonical form exceeds \(maxOutput) bytes, \(StreamingCanonicalizer.maxExpansion) times the document "
+                           + "(namespace declarations repeated on many elements)")
+        }
         try output(pending)
         pending.removeAll(keepingCapacity: true)
     }
