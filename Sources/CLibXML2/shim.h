@@ -18,10 +18,19 @@ typedef unsigned short UChar;
 #include <libxml/xmlerror.h>
 #include <libxml/xmlIO.h>
 #include <libxml/xmlsave.h>
+#include <libxml/uri.h>
 #include <stdlib.h>
 
 // xmlFree is a global function-pointer variable: Swift 6 refuses to touch it directly.
 static inline void as4gw_xmlFree(void *p) { xmlFree(p); }
+
+// libxml2's generic error handler is variadic, which Swift cannot define; some failures of the
+// push parser ("xmlParseChunk: encoder error") go only there, and by default to stderr.
+static void as4gw_discardGenericError(void *ctx, const char *msg, ...) { (void)ctx; (void)msg; }
+static inline void as4gw_discardGenericErrors(void) {
+    xmlThrDefSetGenericErrorFunc(NULL, as4gw_discardGenericError);
+    xmlSetGenericErrorFunc(NULL, as4gw_discardGenericError);
+}
 
 // xmlXPathNodeSetItem / xmlXPathNodeSetGetLength are macros.
 static inline int as4gw_nodeSetCount(xmlNodeSetPtr set) { return set ? set->nodeNr : 0; }

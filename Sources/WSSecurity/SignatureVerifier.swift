@@ -14,8 +14,8 @@ import Foundation
 /// signer (the key, the SignatureValue over the canonical SignedInfo, which never depends on
 /// decrypted parts, and the expected party's trusted, valid certificate). Only a signature that
 /// passes reaches `checkReferences`, which resolves and digests each reference (attachments after
-/// decryption; an XML attachment is parsed into a tree for its canonical form) and judges
-/// coverage and the wsu:Timestamp. `verify` runs both.
+/// decryption; an XML attachment is canonicalised as it streams, `StreamingCanonicalizer`) and
+/// judges coverage and the wsu:Timestamp. `verify` runs both.
 public struct SignatureVerifier {
     /// References a SignedInfo may hold besides one per attachment (eb:Messaging, the Body, a
     /// Timestamp, a BinarySecurityToken, and room for what other implementations add).
@@ -28,7 +28,8 @@ public struct SignatureVerifier {
     /// When set, the signer must be one of these (the sending party's certificates).
     public var expectedSigners: [Certificate]?
     public var checkRevocation: Bool
-    /// Bounds for an XML attachment parsed to be canonicalised for its digest.
+    /// Bounds for an XML attachment canonicalised for its digest; a listener narrows the size to
+    /// the agreement's messages.
     public var attachmentXMLLimits: XMLLimits = .attachment
     /// Whether the references of a signature that did not authenticate are still resolved and
     /// digested, for a report of every reference: `as4gw verify`, where an operator examines one

@@ -98,6 +98,32 @@ final class SafeXMLTests: XCTestCase {
         assertRefused("<?xmlversion=\"1.0\"?><r/>", kind: .notWellFormed)
     }
 
+    /// libxml2 reading from memory would end the document at a NUL character after the root
+    /// element and drop what follows: bytes stored with the document that nothing read or signed.
+    func testRefusesANULCharacterAfterTheRootElement() {
+        for document in ["<r>signed</r>\u{0}<evil>unsigned</evil>", "<r/>\u{0}", "<r/>\n<!-- c -->\u{0}\u{0}"] {
+            assertRefused(document, kind: .notWellFormed)
+        }
+        var utf16: [UInt8] = [0xFF, 0xFE]
+        for unit in "<r>signed</r>\u{0}<evil/>".utf16 { utf16 += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        XCTAssertThrowsError(try XMLDocument(parsing: utf16)) { XCTAssertEqual(($0 as? XMLError)?.kind, .notWellFormed) }
+        XCTAssertNoThrow(try XMLDocument(parsing: "<r/>\n<!-- c -->\n"))
+    }
+
+    /// libxml2's tree builder stops at a text node past 10 MB that it builds from pieces (text
+    /// and CDATA, say) without marking the document malformed: the tree held the document up to
+    /// there, and its canonical form (a signature's digest) left out everything after it.
+    func testRefusesADocumentWhoseTreeWasCutShort() {
+        let piece = String(repeating: "QUJD", count: 1000) + "<![CDATA[xyz]]>"
+        let document = "<r><b>" + String(repeating: piece, count: 3000) + "</b><after>unsigned</after></r>"
+        XCTAssertThrowsError(try XMLDocument(parsing: document, limits: .payload)) { error in
+            XCTAssertEqual((error as? XMLError)?.kind, .notWellFormed, "\(error)")
+        }
+        // Under the bound the same shape is read whole.
+        let small = "<r><b>" + String(repeating: piece, count: 2000) + "</b><after>kept</after></r>"
+        XCTAssertEqual(try XMLDocument(parsing: small, limits: .payload).root?.children.last?.localName, "after")
+    }
+
     func testNotWellFormedMapsToInvalidHeader() {
         do {
             _ = try XMLDocument(parsing: "<r>")

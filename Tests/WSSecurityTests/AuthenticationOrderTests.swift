@@ -105,4 +105,16 @@ final class AuthenticationOrderTests: XCTestCase {
         }
         XCTAssertTrue(why.hasPrefix("XML attachment cannot be canonicalised"), why)
     }
+
+    func testAnXMLAttachmentIsBoundedByTheVerifiersLimits() throws {
+        // A receiver narrows the bound to its agreement's message size (InboundProcessor).
+        var verifier = try verifier()
+        verifier.attachmentXMLLimits = .attachment(maxBytes: 20)
+        let own = try message(signedBy: pki.rsa, attachment: "<doc n=\"0\">\r\n <a   b='1'/>\n</doc>")
+        let report = verifier.verify(own, attachments: own.attachments)
+        XCTAssertEqual(report.error?.code, .failedAuthentication)
+        XCTAssertEqual(report.error?.reason, "XML attachment cannot be canonicalised: document of 33 bytes exceeds the limit of 20")
+        XCTAssertEqual(XMLLimits.attachment(maxBytes: 100 << 20).maxBytes, 100 << 20)
+        XCTAssertEqual(XMLLimits.attachment(maxBytes: Int.max), XMLLimits.attachment)
+    }
 }

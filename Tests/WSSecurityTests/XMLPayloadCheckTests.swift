@@ -32,6 +32,19 @@ final class XMLPayloadCheckTests: XCTestCase {
                      "not labelled XML: digested as bytes")
     }
 
+    func testXMLThatParsesButCannotBeCanonicalisedIsRefusedToo() throws {
+        // Well-formed, but Canonical XML refuses a relative namespace URI: no signature could
+        // cover it, so it is the payload's fault before anything is kept.
+        let relative = Array(#"<inv:Invoice xmlns:inv="invoice/ns"><inv:ID>7</inv:ID></inv:Invoice>"#.utf8)
+        let problem = try XCTUnwrap(try XMLPayloadCheck.problem(mimeType: "application/xml", body: .bytes(relative), compress: false))
+        XCTAssertTrue(problem.contains("cannot be read as XML"), problem)
+        let sealer = MessageSealer(signer: try SignatureBuilder(identity: TestPKI.shared.rsa), compress: false)
+        XCTAssertThrowsError(try sealer.seal(SealAndVerifyTests.user(), payloads: [
+            Payload(contentID: "relative@test", mimeType: "application/xml", body: .bytes(relative))])) { error in
+            XCTAssertEqual((error as? XMLPayloadError)?.index, 0, "\(error)")
+        }
+    }
+
     func testTheSealerRefusesItAsThePayloadsFault() throws {
         let sealer = MessageSealer(signer: try SignatureBuilder(identity: TestPKI.shared.rsa), compress: true)
         let good = Payload(contentID: "good@test", mimeType: "application/xml", body: .bytes(Array("<a/>".utf8)))

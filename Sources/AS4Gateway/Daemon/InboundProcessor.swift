@@ -282,8 +282,9 @@ struct InboundProcessor: HTTPHandler {
                 // Every listed certificate, valid now or not: one that expired (or is not valid
                 // yet) is refused by the verifier as such, not as another party's.
                 let senderCerts = match.sender.allCertificates(role: .signing)
-                let v = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
+                var v = SignatureVerifier(policy: policy, trust: try context.validator(pinned: senderCerts), candidates: senderCerts,
                                           expectedSigners: senderCerts, checkRevocation: !context.crls.isEmpty)
+                v.attachmentXMLLimits = XMLLimits.attachment(maxBytes: match.leg.payload.maxMessageBytes)
                 // A header that cannot be read is reported by the verifier, as before.
                 let checked = v.authenticate(message, header: try? securityHeader(), identifiers: identifiers)
                 if let error = checked.report.error {

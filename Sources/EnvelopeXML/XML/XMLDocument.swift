@@ -78,11 +78,22 @@ public final class XMLDocument {
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
         let doc = xmlCtxtReadMemory(ctxt, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
                                     nil, nil, options)
-        guard let doc, ctxt.pointee.wellFormed != 0 else {
+        // A parse stopped half-way can leave wellFormed set: libxml2's tree builder halts at a
+        // text node past 10 MB made of pieces (text and CDATA) and returns the tree up to there.
+        // Every fatal error and every halt disables SAX.
+        guard let doc, ctxt.pointee.wellFormed != 0, ctxt.pointee.disableSAX == 0 else {
             if let doc { xmlFreeDoc(doc) }
             let err = ctxt.pointee.lastError
             let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? "not well-formed"
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
+        }
+        // Reading from memory, libxml2 takes a NUL character after the root element for the end
+        // of the document and ignores whatever follows it, so bytes nobody parsed (and no
+        // signature covers) would pass along with the document. Its push parser, newer libxml2
+        // and XML itself call the NUL an error; so do we.
+        if let input = ctxt.pointee.input, let cur = input.pointee.cur, let end = input.pointee.end, cur < end {
+            xmlFreeDoc(doc)
+            throw XMLError(.notWellFormed, "a NUL character after the root element")
         }
         if doc.pointee.intSubset != nil || doc.pointee.extSubset != nil {
             xmlFreeDoc(doc)
@@ -97,49 +108,15 @@ public final class XMLDocument {
         return doc
     }
 
-    /// Bounds checked on the bytes before libxml2 builds anything: the tree costs about 40 times
-    /// the input for a run of empty elements, and libxml2's duplicate-attribute check grows with
-    /// the square of an element's attributes (100,000 of them took 15 s of CPU). So:
-    /// - markup starts (`<`) beyond twice `maxNodes` mean more than `maxNodes` nodes (an element
-    ///   with content has two tags), refused before the tree exists;
-    /// - a start tag with more than `maxAttributes` `=` outside quoted values is refused.
-    /// Quoted values, comments and CDATA sections may hold `<` and `=` as text; the scan follows
-    /// quotes inside tags, and counts only tags, so the check errs on the side of parsing.
+    /// `MarkupPrescan` over the whole document, before libxml2 builds anything.
     static func prescan(_ buffer: UnsafeRawBufferPointer, limits: XMLLimits) throws(XMLError) {
-        let lt = UInt8(ascii: "<"), gt = UInt8(ascii: ">"), eq = UInt8(ascii: "=")
-        let dquote = UInt8(ascii: "\""), squote = UInt8(ascii: "'")
-        var tags = 0
-        var inTag = false
-        var quote: UInt8 = 0
-        var attributes = 0
-        for byte in buffer {
-            if inTag {
-                if quote != 0 {
-                    if byte == quote { quote = 0 }
-                } else if byte == dquote || byte == squote {
-                    quote = byte
-                } else if byte == eq {
-                    attributes += 1
-                    if attributes > limits.maxAttributes {
-                        throw XMLError(.limitExceeded, "an element has more than \(limits.maxAttributes) attributes")
-                    }
-                } else if byte == gt {
-                    inTag = false
-                }
-            } else if byte == lt {
-                tags += 1
-                if tags > 2 * limits.maxNodes {
-                    throw XMLError(.limitExceeded, "document has more than \(limits.maxNodes) nodes")
-                }
-                inTag = true
-                attributes = 0
-            }
-        }
+        var scan = MarkupPrescan(limits: limits)
+        try scan.feed(buffer)
     }
 
     /// A DOCTYPE may only appear in the prolog, so scanning up to the first element start is
     /// enough to refuse every entity trick before the parser allocates anything for it.
-    private static func refuseDocumentType(_ buffer: UnsafeRawBufferPointer) throws(XMLError) {
+    static func refuseDocumentType(_ buffer: UnsafeRawBufferPointer) throws(XMLError) {
         var i = 0
         let n = buffer.count
         if n >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { i = 3 }
@@ -205,15 +182,17 @@ enum LibXML {
     /// external entity loader is replaced by one that refuses every load, so even a code path
     /// that forgets the parse options cannot fetch a URL or a file.
     ///
-    /// Some failures (input decoding, C14N) libxml2 reports through its process-wide handler,
-    /// which prints them to stderr, so untrusted input could fill the daemon's log. Every caller
-    /// learns of a failure from a return value or the parser context instead, so those reports
-    /// are dropped: for this thread, and as the default of threads that start using libxml2 later.
+    /// Some failures (input decoding, C14N, the push parser's conversion errors) libxml2 reports
+    /// through its process-wide handlers, which print them to stderr, so untrusted input could
+    /// fill the daemon's log. Every caller learns of a failure from a return value or the parser
+    /// context instead, so those reports are dropped: for this thread, and as the default of
+    /// threads that start using libxml2 later.
     private static let once: Void = {
         xmlInitParser()
         xmlSetExternalEntityLoader(refusingEntityLoader)
         xmlThrDefSetStructuredErrorFunc(nil, discardingErrorHandler)
         xmlSetStructuredErrorFunc(nil, discardingErrorHandler)
+        as4gw_discardGenericErrors()
     }()
 
     static func initialize() { _ = once }

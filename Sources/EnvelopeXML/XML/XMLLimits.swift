@@ -22,6 +22,14 @@ public struct XMLLimits: Sendable, Equatable {
     /// XML attachments and configuration files: larger and deeper, processing instructions allowed.
     public static let payload = XMLLimits(maxBytes: 512 << 20, maxDepth: 256, maxNodes: 20_000_000, maxAttributes: 4096,
                                           allowProcessingInstructions: true)
-    /// XML attachments of received messages, parsed to check their digests: see `payload`.
+    /// XML attachments of received messages, canonicalised as they stream through the parser to
+    /// check their digests (`StreamingCanonicalizer`: no tree, so the node bound costs no memory).
     public static let attachment = payload
+
+    /// `attachment`, for an agreement whose messages are at most `maxBytes` long.
+    public static func attachment(maxBytes: Int) -> XMLLimits {
+        var limits = attachment
+        limits.maxBytes = min(limits.maxBytes, maxBytes)
+        return limits
+    }
 }
