@@ -56,16 +56,31 @@ public enum StreamingCanonicalizer {
         // A DOCTYPE stops the parse at its start (canonicalDocumentType), before libxml2 reads
         // any declaration it holds.
         var prescan = MarkupPrescan(limits: limits)
+        // The first bytes wait until the encoding check has decided, so libxml2 never reads a
+        // document it refuses in the encoding its declaration names.
+        var encoding = EncodingDeclarationCheck()
+        var held: [UInt8] = []
+        func parse(_ piece: UnsafeRawBufferPointer) throws {
+            guard let base = piece.baseAddress, !piece.isEmpty else { return }
+            // A NUL character anywhere (after the root element too) is an error of the push
+            // parser's own; XMLDocument refuses it likewise. Never cut the bytes at a NUL byte
+            // here: in UTF-16 or UCS-4 every ASCII character holds one.
+            _ = xmlParseChunk(parser, base.assumingMemoryBound(to: CChar.self), Int32(piece.count), 0)
+            try state.check(parser)
+        }
         do {
             try body.forEachChunk(size: chunkSize) { chunk in
                 try prescan.feed(chunk)
-                guard let base = chunk.baseAddress else { return }
-                // A NUL character anywhere (after the root element too) is an error of the push
-                // parser's own; XMLDocument refuses it likewise. Never cut the bytes at a NUL byte
-                // here: in UTF-16 or UCS-4 every ASCII character holds one.
-                _ = xmlParseChunk(parser, base.assumingMemoryBound(to: CChar.self), Int32(chunk.count), 0)
-                try state.check(parser)
+                guard !encoding.decided else { return try parse(chunk) }
+                held.append(contentsOf: chunk)
+                try encoding.feed(chunk)
+                if encoding.decided {
+                    try held.withUnsafeBytes { try parse($0) }
+                    held = []
+                }
             }
+            try encoding.finish()
+            try held.withUnsafeBytes { try parse($0) }
             _ = xmlParseChunk(parser, nil, 0, 1)
             try state.check(parser)
             try state.flush()

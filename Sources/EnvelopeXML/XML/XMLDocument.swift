@@ -67,6 +67,7 @@ public final class XMLDocument {
         }
         try refuseDocumentType(buffer)
         try prescan(buffer, limits: limits)
+        try EncodingDeclarationCheck.check(Array(buffer.prefix(EncodingDeclarationCheck.window)))
         guard buffer.count <= Int(Int32.max), let base = buffer.baseAddress else {
             throw XMLError(.notWellFormed, "empty document")
         }
