@@ -46,7 +46,11 @@ final class BackendAPIDeadlineTests: XCTestCase {
         let as4 = try XCTUnwrap(try store.listMessages(status: nil, since: nil, direction: .outbound, limit: 10).first)
         XCTAssertEqual(as4.status, .failed)
         XCTAssertEqual(as4.outbound?.lastError?.code, "deadline")
-        // The log says which AS4 message was withdrawn, why, and the deadline.
+        // The log says which AS4 message was withdrawn, why, and the deadline. The deadline line
+        // follows the recipient's update the statuses showed: waited for, not read at once.
+        try? h.waitUntil(timeout: 30, "A to log the Failed deadline") {
+            h.nodes["gw-a"]!.log.split(separator: "\n").contains { $0.contains("event=document-deadline") && $0.contains("status=Failed") }
+        }
         let lines = h.nodes["gw-a"]!.log.split(separator: "\n")
         let withdrawn = lines.filter { $0.contains("event=document-withdrawn") }
         XCTAssertTrue(withdrawn.contains { $0.contains("message_id=\(as4.metadata.messageId)") && $0.contains("document_id=\(id)") && $0.contains("status=Failed") },
