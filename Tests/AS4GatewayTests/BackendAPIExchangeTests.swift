@@ -114,8 +114,15 @@ final class BackendAPIExchangeTests: XCTestCase {
         XCTAssertTrue(line(logB, "event=document-answered", "document_id=\(id)", "status=RecipientAccepted", "recipient=\(Self.company)"), h.nodes["gw-b"]!.log)
         XCTAssertTrue(line(logB, "event=document-answered", "status=RecipientRejected", "recipient=\(Self.institution)", "reason=\"WRONG-ADDRESSEE: not ours\""),
                       h.nodes["gw-b"]!.log)
+        // A logs each report after its store takes it, which is what the statuses above showed:
+        // the lines are waited for, not read at once.
+        let applied = [(Self.company, "Delivered"), (Self.company, "RecipientAccepted"), (Self.institution, "RecipientRejected")]
+        try? h.waitUntil(timeout: 30, "A to log the reports applied") {
+            let lines = h.nodes["gw-a"]!.log.split(separator: "\n")
+            return applied.allSatisfy { line(lines, "event=status-report-applied", "document_id=\(id)", "recipient=\($0.0)", "status=\($0.1)") }
+        }
         let atA = h.nodes["gw-a"]!.log.split(separator: "\n")
-        for (recipient, status) in [(Self.company, "Delivered"), (Self.company, "RecipientAccepted"), (Self.institution, "RecipientRejected")] {
+        for (recipient, status) in applied {
             XCTAssertTrue(line(atA, "event=status-report-applied", "document_id=\(id)", "recipient=\(recipient)", "status=\(status)", "from=gw-b", "ref_to="),
                           "\(recipient) \(status): \(h.nodes["gw-a"]!.log)")
         }
@@ -371,6 +378,9 @@ final class BackendAPIUnqueueableTests: XCTestCase {
         try h.waitUntil(timeout: 30, "the recipient reported Failed by the hub") { try dms.recipient(of: id)["status"] as? String == "Failed" }
         let events = try dms.recipient(of: id)["events"] as? [[String: Any]] ?? []
         XCTAssertTrue((events.last?["detail"] as? String ?? "").contains("no valid encryption certificate for gw-c"), "\(events)")
+        // The hub logs after its store marks the recipient Failed, and the owed report may go
+        // out from the mailbox worker before that line is written: waited for, not read at once.
+        try? h.waitUntil(timeout: 30, "the hub to log the unqueueable document") { h.nodes["gw-b"]!.log.contains("event=document-unqueueable") }
         let hubLog = h.nodes["gw-b"]!.log
         XCTAssertTrue(hubLog.contains("event=document-unqueueable"), hubLog)
         XCTAssertFalse(hubLog.contains("event=document-requeue-failed"), hubLog)
