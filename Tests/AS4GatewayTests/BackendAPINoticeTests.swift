@@ -188,6 +188,10 @@ final class BackendAPINoticeTests: XCTestCase {
         XCTAssertEqual(try metric(h, "as4gw_notices_total", ["result": "failed"]), 2)
         XCTAssertEqual(try metric(h, "as4gw_notices_total", ["result": "retried"]), 2)
         XCTAssertEqual(try metric(h, "as4gw_notices_stored", ["status": "failed"]), 2)
+        // The mailer counts and stores a failure before it logs it: the lines are waited for, then counted exactly.
+        try? h.waitUntil(timeout: 30, "both failures logged") {
+            h.nodes["gw-a"]!.log.components(separatedBy: "event=notice-failed").count - 1 >= 2
+        }
         let log = h.nodes["gw-a"]!.log
         XCTAssertEqual(log.components(separatedBy: "event=notice-failed").count - 1, 2)
         XCTAssertTrue(log.contains("event=notice-retry"))
