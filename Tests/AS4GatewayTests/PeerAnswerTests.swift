@@ -72,6 +72,9 @@ final class PeerAnswerTests: AnswerProxyTestCase {
         XCTAssertEqual(sent.outbound?.attempts, 2)
         XCTAssertTrue(proxyText.contains("1 retry-after 503") && proxyText.contains("2 forwarded 200"), proxyText)
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(submitted), 3)
+        // The retry line follows the store's update; the next attempt is seconds later, but a
+        // starved worker thread may write it late: waited for, not read at once.
+        try? harness.waitUntil(timeout: 30, "A to log the retry") { self.harness.nodes["gw-a"]!.log.contains("next_attempt_s=3") }
         XCTAssertTrue(harness.nodes["gw-a"]!.log.contains("next_attempt_s=3"), harness.nodes["gw-a"]!.log)
     }
 }
