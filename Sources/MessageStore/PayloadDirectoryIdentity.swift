@@ -78,11 +78,16 @@ public enum PayloadDirectoryIdentity {
             if record { throw StoreError.invalidArgument("the store has no payload_directory table: migrate it first") }
             return .notRecorded
         }
-        let marker = try readMarker(in: root)
+        // The record first, the marker after: a node records the marker only once it is linked in
+        // the directory, so a record seen here has its marker in place. Read the other way round,
+        // a node starting beside the one that writes both could find no marker yet and then the
+        // record, and refuse a directory that is the store's.
         if let recorded = try recorded(connection) {
+            let marker = try readMarker(in: root)
             guard marker == recorded.id else { throw Mismatch(directory: root, marker: marker, recorded: recorded) }
             return .matches(recorded)
         }
+        let marker = try readMarker(in: root)
         guard record else { return .notRecorded }
         var ours = marker
         var written = false
