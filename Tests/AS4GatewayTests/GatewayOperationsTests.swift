@@ -137,4 +137,45 @@ final class GatewayOperationsTests: XCTestCase {
         XCTAssertNotNil(received?["elapsed_ms"] as? Int)
         XCTAssertEqual(received?["from"] as? String, "gw-a")
     }
+
+    /// `threads` sizes a listener's pool: each libmicrohttpd pool thread serves its connections
+    /// one request at a time, so it bounds how many requests a listener handles at once.
+    func testListenerThreadsSizeThePool() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        try harness.start("gw-a")
+        let standard = try poolThreads("gw-a")
+        harness.stop("gw-a")
+        let config = harness.root.appendingPathComponent("threads.json").path
+        try """
+        {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4", "threads": 9},
+         "apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit", "threads": 3}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        harness.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try harness.start("gw-a")
+        // The defaults are 4 each: 5 more on the AS4 listener, 1 fewer on the API.
+        XCTAssertEqual(try poolThreads("gw-a") - standard, 4)
+        // It answers: a body that is no AS4 message gets the gateway's refusal, not a lost connection.
+        let answer = try curl(["--cacert", harness.pmodeDirectory + "/certs/dev-ca.pem", "-H", "Content-Type: application/soap+xml",
+                               "--data-binary", "<x/>", harness.nodes["gw-a"]!.as4URL])
+        XCTAssertEqual(answer.exit, 0)
+        XCTAssertTrue(answer.code.hasPrefix("4") || answer.code.hasPrefix("5"), answer.code)
+
+        for (threads, problem) in [("0", "as4Listener.threads (0) must be from 1 to 1024"), ("1025", "as4Listener.threads (1025) must be from 1 to 1024"),
+                                   ("2.5", "as4Listener.threads: expected a whole number, found 2.5")] {
+            let bad = harness.root.appendingPathComponent("threads-\(threads).json").path
+            try """
+            {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4", "threads": \(threads)}}
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+            let r = try GatewayProcess.run(["serve", "--check-config", "--config", bad])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains(problem), r.stderr)
+        }
+    }
+
+    /// libmicrohttpd's pool threads of a running gateway (every listener's), by their name.
+    private func poolThreads(_ node: String) throws -> Int {
+        let pid = try XCTUnwrap(harness.nodes[node]!.process?.processIdentifier)
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+        return tasks.filter { (try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8))?.hasPrefix("MHD-worker") == true }.count
+    }
 }

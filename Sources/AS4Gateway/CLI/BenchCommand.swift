@@ -14,7 +14,8 @@ enum BenchCommand {
            as4gw bench channel [--codes N] [--dir DIR] [--json]
            as4gw bench store [--messages N] [--concurrency T] [--dir DIR] [--json]
            as4gw bench e2e [--messages N] [--size BYTES] [--concurrency C] [--rate R] [--profile 1.15|2.0]
-                           [--workers W] [--poll-interval S] [--store URL [--nodes K]] [--dir DIR] [--json]
+                           [--workers W] [--listener-threads T] [--poll-interval S] [--store URL [--nodes K]]
+                           [--dir DIR] [--json]
 
     codec   parse and build rates for a message with one 10 KiB attachment (one core), and
             MB/s and peak RSS for one large attachment (default 200 MB) streamed through
@@ -30,7 +31,8 @@ enum BenchCommand {
             submission to last receipt), p50/p99 latency from submission to the receipt stored
             by A, each gateway's peak RSS, and the raw RSA-2048 sign rate (about three
             private-key operations per message). W outbound workers per gateway (default
-            2 x cores); S is the workers' idle poll interval (default: the daemon's, 0.5 s).
+            2 x cores); T the AS4 listener's pool threads (default: the daemon's, 4); S is the
+            workers' idle poll interval (default: the daemon's, 0.5 s).
             --store postgres://… puts gateway A's store in that (empty) PostgreSQL database
             instead of SQLite, to compare the two. --nodes K (K ≥ 2, needs --store) runs gateway
             A as K processes on that store, submissions spread over them, after a baseline run of
@@ -56,7 +58,7 @@ enum BenchCommand {
         let parsed: Arguments
         do {
             parsed = try Arguments(args, valued: ["seconds", "large-mb", "dir", "messages", "size", "concurrency", "rate",
-                                                 "workers", "poll-interval", "store", "nodes", "codes", "profile"], flags: ["json"])
+                                                 "workers", "poll-interval", "store", "nodes", "codes", "profile", "listener-threads"], flags: ["json"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -75,14 +77,15 @@ enum BenchCommand {
                 value = v
                 return true
             }
-            var rate = 0.0, poll = 0.0
+            var rate = 0.0, poll = 0.0, listenerThreads = 0
             guard number("messages", &e2e.messages), number("size", &e2e.size), number("concurrency", &e2e.concurrency),
                   number("workers", &e2e.workers), number("rate", &rate), number("poll-interval", &poll),
-                  number("nodes", &e2e.nodes) else {
-                return CLI.usageError("--messages, --size, --concurrency, --workers, --rate, --poll-interval and --nodes take numbers",
+                  number("nodes", &e2e.nodes), number("listener-threads", &listenerThreads) else {
+                return CLI.usageError("--messages, --size, --concurrency, --workers, --listener-threads, --rate, --poll-interval and --nodes take numbers",
                                       help: help)
             }
             e2e.rate = parsed.value("rate") == nil ? nil : rate
+            e2e.listenerThreads = parsed.value("listener-threads") == nil ? nil : listenerThreads
             if let profile = parsed.value("profile") {
                 guard ["1.15", "2.0"].contains(profile) else { return CLI.usageError("--profile is 1.15 or 2.0", help: help) }
                 e2e.profile = profile

@@ -27,6 +27,8 @@ struct E2EBenchmark {
     var rate: Double?
     var workers: Int = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
     var pollInterval: Double?
+    /// The AS4 listener's pool threads (`as4Listener.threads`); nil keeps the daemon's default.
+    var listenerThreads: Int?
     var directory: String = NSTemporaryDirectory()
     var executable: String = E2EBenchmark.selfExecutable()
     /// Gateway A's store in this PostgreSQL database instead of SQLite in its data directory.
@@ -50,7 +52,9 @@ struct E2EBenchmark {
     }
 
     func run() throws -> [(key: String, value: Double)] {
-        guard messages > 0, size >= 0, concurrency > 0, workers > 0 else { throw Failure(description: "messages, concurrency and workers must be positive") }
+        guard messages > 0, size >= 0, concurrency > 0, workers > 0, listenerThreads.map({ $0 > 0 }) ?? true else {
+            throw Failure(description: "messages, concurrency, workers and listener threads must be positive")
+        }
         if let rate, !(rate > 0) { throw Failure(description: "--rate must be positive") }
         guard nodes >= 1, nodes == 1 || postgresStore != nil else { throw Failure(description: "several nodes need a postgres:// store") }
         guard ["1.15", "2.0"].contains(profile) else { throw Failure(description: "--profile is 1.15 or 2.0") }
@@ -75,6 +79,8 @@ struct E2EBenchmark {
         if profile == "2.0" { try writeProfile20Keys(directory: root + "/pmode/certs", parties: [a.name, b.name]) }
         var config = "{\"outboundWorkers\": \(workers), \"shutdownGraceSeconds\": 5, \"adminListener\": null"
         if let pollInterval { config += ", \"pollIntervalSeconds\": \(pollInterval)" }
+        // The port here is replaced by each node's --as4-port.
+        if let listenerThreads { config += ", \"as4Listener\": {\"address\": \"127.0.0.1\", \"port\": 0, \"path\": \"/as4\", \"threads\": \(listenerThreads)}" }
         // Only A's store moves to PostgreSQL (B, the receiver, stays on SQLite).
         let storeConfig = postgresStore.map { ", \"store\": \"\($0)\", \"payloadDirectory\": \"\(root)/payloads-gw-a\"" } ?? ""
         try (config + storeConfig + "}\n").write(toFile: root + "/gateway-gw-a.json", atomically: true, encoding: .utf8)

@@ -281,13 +281,14 @@ final class Gateway {
         return removed
     }
 
-    /// A listener's connection limits, and where its (rate-limited) refusal reports go.
+    /// A listener's connection limits and threads, and where its (rate-limited) refusal reports go.
     private static func applyLimits(_ listener: GatewayConfiguration.Listener, name: String, to server: inout HTTPServerConfiguration,
                                     log: EventLog) {
         if let v = listener.maxConnections { server.maxConnections = v }
         if let v = listener.maxConnectionsPerClient { server.maxConnectionsPerClient = v }
         if let v = listener.idleTimeoutSeconds { server.connectionTimeout = UInt32(v) }
         if let v = listener.requestHeadTimeoutSeconds { server.requestHeadTimeout = v }
+        if let v = listener.threads { server.threads = v }
         server.warningLogger = { message in log.log(.warning, "connections-refused", ["listener": name, "reason": message]) }
         // A 500 the server makes itself (a response file gone, …): the client sees only
         // "internal server error", so the reason must reach the log at a level that is kept.

@@ -85,6 +85,9 @@ struct GatewayConfiguration: Codable, Sendable {
         var maxConnectionsPerClient: Int?
         var idleTimeoutSeconds: Int?
         var requestHeadTimeoutSeconds: Double?
+        /// Requests handled at once: each pool thread serves its connections one request at a
+        /// time, and a request blocks its thread while the store syncs.
+        var threads: Int?
     }
 
     struct AdminListener: Codable, Sendable {
@@ -247,6 +250,7 @@ struct GatewayConfiguration: Codable, Sendable {
             if let v = listener.maxConnectionsPerClient, !(0...1_000_000).contains(v) {
                 problems.append("\(name).maxConnectionsPerClient (\(v)) must be from 0 (no limit) to 1000000")
             }
+            if let v = listener.threads, !(1...1024).contains(v) { problems.append("\(name).threads (\(v)) must be from 1 to 1024") }
             if let v = listener.idleTimeoutSeconds, !(1...3600).contains(v) { problems.append("\(name).idleTimeoutSeconds (\(v)) must be from 1 to 3600") }
             if let v = listener.requestHeadTimeoutSeconds, !(v >= 0 && v <= 3600) {
                 problems.append("\(name).requestHeadTimeoutSeconds (\(v)) must be from 0 (no deadline) to 3600 seconds")
@@ -360,7 +364,7 @@ extension GatewayConfiguration.TLS {
 
 extension GatewayConfiguration.Listener {
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case address, port, path, tls, maxConnections, maxConnectionsPerClient, idleTimeoutSeconds, requestHeadTimeoutSeconds
+        case address, port, path, tls, maxConnections, maxConnectionsPerClient, idleTimeoutSeconds, requestHeadTimeoutSeconds, threads
     }
 
     init(from decoder: Decoder) throws {
@@ -374,6 +378,7 @@ extension GatewayConfiguration.Listener {
         maxConnectionsPerClient = try c.wholeNumber(Int.self, forKey: .maxConnectionsPerClient)
         idleTimeoutSeconds = try c.wholeNumber(Int.self, forKey: .idleTimeoutSeconds)
         requestHeadTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestHeadTimeoutSeconds)
+        threads = try c.wholeNumber(Int.self, forKey: .threads)
     }
 }
 
