@@ -20,8 +20,10 @@ enum BenchCommand {
             MB/s and peak RSS for one large attachment (default 200 MB) streamed through
             build and parse from files in DIR (default: the system temporary directory).
     crypto  seal (sign + encrypt) and verify+decrypt rates for a message with one 10 KiB
-            attachment beside the raw RSA-2048 EVP_DigestSign rate of this machine, and MB/s
-            and peak RSS for one large attachment sealed and opened without compression.
+            attachment beside the raw RSA-2048 EVP_DigestSign rate of this machine; receipts
+            for that message built and signed (receipt_sign, the receiver's side) and parsed
+            and checked against the references sent (receipt_check, the sender's side); and
+            MB/s and peak RSS for one large attachment sealed and opened without compression.
     e2e     two `as4gw serve` processes of this binary on loopback (HTTPS, development PKI,
             signed, encrypted, compressed, under eDelivery AS4 profile 1.15 with RSA-2048 keys or,
             with --profile 2.0, Ed25519 and X25519 keys); N messages (default 2000) with a
