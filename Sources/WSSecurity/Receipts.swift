@@ -82,7 +82,7 @@ public struct ReceiptValidator {
         // Nothing signed (an agreement without signing): a reception-awareness receipt, with or
         // without non-repudiation information, is all there is to have.
         guard !sentReferences.isEmpty else { return Result(receipt: signal, signature: report) }
-        let copies = try Self.references(in: receipt)
+        let copies = try Self.references(in: receipt, elements: Self.contentElements(of: response.envelope, count: receipt.content.count))
         for sent in sentReferences {
             let matching = copies.filter { $0.uri == sent.uri }
             guard matching.count == 1, let copy = matching.first else {
@@ -102,12 +102,25 @@ public struct ReceiptValidator {
 
     /// The `ds:Reference` copies of a receipt's NonRepudiationInformation. References outside the
     /// ebbp namespace (seen in Domibus test data) are refused: strict, as the schema says.
-    public static func references(in receipt: Receipt) throws(EbmsError) -> [SentReference] {
+    ///
+    /// `elements`: the receipt's content elements in the parsed response, whose canonical forms
+    /// `receipt.content` holds (`contentElements(of:count:)`). Each is read in place of parsing
+    /// its text again, where that parse would have succeeded (`XMLLimits.admitCanonicalForm`):
+    /// the text is the element's exclusive C14N, so both give the same names, namespaces,
+    /// attribute values and text. Parsing it again was a tenth of checking a receipt.
+    public static func references(in receipt: Receipt, elements: [XMLElement]? = nil) throws(EbmsError) -> [SentReference] {
         var out: [SentReference] = []
-        for xml in receipt.content {
-            let doc: XMLDocument
-            do { doc = try XMLDocument(parsing: xml) } catch { throw EbmsError(.invalidReceipt, "receipt content is not XML") }
-            guard let root = doc.root, root.isElement("NonRepudiationInformation", NS.ebbp) else { continue }
+        for (index, xml) in receipt.content.enumerated() {
+            let root: XMLElement
+            if let elements, elements.count == receipt.content.count, XMLLimits.envelope.admitCanonicalForm(xml, of: elements[index]) {
+                root = elements[index]
+            } else {
+                let doc: XMLDocument
+                do { doc = try XMLDocument(parsing: xml) } catch { throw EbmsError(.invalidReceipt, "receipt content is not XML") }
+                guard let parsedRoot = doc.root else { continue }
+                root = parsedRoot
+            }
+            guard root.isElement("NonRepudiationInformation", NS.ebbp) else { continue }
             for info in root.children("MessagePartNRInformation", NS.ebbp) {
                 guard let ref = info.firstChild("Reference", NS.ds), let uri = ref.attribute("URI"),
                       let dm = ref.firstChild("DigestMethod", NS.ds)?.attribute("Algorithm"),
@@ -120,5 +133,14 @@ public struct ReceiptValidator {
         }
         guard !out.isEmpty else { throw EbmsError(.invalidReceipt, "the receipt has no NonRepudiationInformation") }
         return out
+    }
+
+    /// The child elements of `envelope`'s eb:Receipt, in order: `EnvelopeParser.readSignal` made
+    /// one `Receipt.content` string of each, and allows one Receipt signal per eb:Messaging. Nil
+    /// when they do not line up with `count` strings.
+    static func contentElements(of envelope: ParsedEnvelope, count: Int) -> [XMLElement]? {
+        let receipts = envelope.messagingElement.children("SignalMessage", NS.eb).compactMap { $0.firstChild("Receipt", NS.eb) }
+        guard receipts.count == 1, let children = receipts.first?.children, children.count == count else { return nil }
+        return children
     }
 }

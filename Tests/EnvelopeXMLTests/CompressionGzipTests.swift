@@ -23,6 +23,28 @@ final class CompressionGzipTests: XCTestCase {
         XCTAssertEqual(try Gzip.decompress(gz), text)
     }
 
+    /// zlib's memory is reused from stream to stream (`ZlibMemory`), bounded, and what a block
+    /// held before never shows in the output: the same input compresses to the same bytes whatever
+    /// the reused blocks contain, and everything round-trips.
+    func testReusedZlibMemoryLeavesTheOutputAsItWas() throws {
+        let line = Array("<cbc:Note>Invoice line with a repeated note and a number 0123456789</cbc:Note>\n".utf8)
+        for size in [300, 10_240, 40_000] {
+            let text = Array((0..<(size / line.count + 1)).flatMap { _ in line }.prefix(size))
+            let random = F.pseudoRandomBytes(size, seed: UInt64(size))
+            let first = try Gzip.compress(text)
+            XCTAssertGreaterThan(ZlibMemory.pooled.blocks, 0, "a finished stream gives its blocks to the pool")
+            for fill: UInt8 in [0x00, 0xFF, 0x61] {
+                ZlibMemory.scribble(fill)
+                XCTAssertEqual(try Gzip.compress(text), first, "size \(size), blocks filled with \(fill)")
+                ZlibMemory.scribble(fill)
+                XCTAssertEqual(try Gzip.decompress(try Gzip.compress(random)), random)
+                ZlibMemory.scribble(fill)
+                XCTAssertEqual(try Gzip.decompress(first), text)
+            }
+        }
+        XCTAssertLessThanOrEqual(ZlibMemory.pooled.bytes, ZlibMemory.capacityBytes)
+    }
+
     /// A small input gets a window just large enough for it, and loses no match by that: the
     /// output is byte for byte what the full 32 KiB window gives.
     func testSmallInputsUseASmallerWindowWithTheSameOutput() throws {

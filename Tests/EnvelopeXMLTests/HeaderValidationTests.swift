@@ -68,6 +68,27 @@ final class HeaderValidationTests: XCTestCase {
         XCTAssertNoThrow(try EnvelopeParser.parse(Array(replacing(id, "\u{E9}t\u{E9}-\u{4E2D}@x").utf8)), "letters of any script stay")
     }
 
+    /// The printable-ASCII shortcut of `checkMessageId` refuses what the full check refuses, with
+    /// the same words: ASCII white space and controls, brackets at either end, and length.
+    func testMessageIdASCIIEdges() {
+        func refusal(_ id: String) -> String? {
+            do { try EnvelopeParser.checkMessageId(id, "MessageId"); return nil } catch { return error.reason }
+        }
+        XCTAssertNil(refusal("!~a@b"), "printable ASCII from ! to ~")
+        XCTAssertNil(refusal("a<b>c@x"), "brackets inside are no enclosure")
+        XCTAssertNil(refusal(String(repeating: "a", count: 255)))
+        XCTAssertEqual(refusal(String(repeating: "a", count: 256)), "eb:MessageId is 256 characters long; at most 255 are accepted")
+        XCTAssertEqual(refusal("<a@b"), "eb:MessageId \"<a@b\" must not be enclosed in angle brackets")
+        XCTAssertEqual(refusal("a@b>"), "eb:MessageId \"a@b>\" must not be enclosed in angle brackets")
+        for ws in ["a b@x", "a\tb@x", "a\nb@x", "a\rb@x", "a\u{B}b@x", "a\u{C}b@x"] {
+            XCTAssertEqual(refusal(ws), "eb:MessageId contains white space", ws.debugDescription)
+        }
+        XCTAssertEqual(refusal("a\u{1}b@x"), "eb:MessageId contains the control or format character U+1")
+        XCTAssertEqual(refusal("a\u{1F}b@x"), "eb:MessageId contains the control or format character U+1F")
+        XCTAssertEqual(refusal("a\u{7F}b@x"), "eb:MessageId contains the control or format character U+7F")
+        XCTAssertEqual(refusal(""), "eb:MessageId is empty")
+    }
+
     func testTwoUserMessagesAndSignalOrder() {
         let u = good.range(of: "<eb:UserMessage")!.lowerBound
         let end = good.range(of: "</eb:UserMessage>")!.upperBound

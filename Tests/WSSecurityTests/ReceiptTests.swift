@@ -145,6 +145,73 @@ final class ReceiptTests: XCTestCase {
     }
 }
 
+/// The validator reads the NonRepudiationInformation from the parsed response's elements
+/// instead of parsing each canonical content string again; both must say the same, and where the
+/// parse would fail the validator must still parse and fail.
+final class ReceiptContentElementTests: XCTestCase {
+    func parse(_ xml: String) throws -> AS4Message {
+        try AS4Message.read(try MessageInput.load(bytes: Array(xml.utf8), contentType: "application/soap+xml"))
+    }
+
+    func receiptEnvelope(_ content: String, messagingDeclarations: String = "") -> String {
+        "<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Header>"
+            + "<eb:Messaging xmlns:eb=\"\(NS.eb)\" \(messagingDeclarations) env:mustUnderstand=\"true\"><eb:SignalMessage><eb:MessageInfo>"
+            + "<eb:Timestamp>2026-11-28T01:00:00Z</eb:Timestamp><eb:MessageId>r@x</eb:MessageId><eb:RefToMessageId>m@x</eb:RefToMessageId>"
+            + "</eb:MessageInfo><eb:Receipt>\(content)</eb:Receipt></eb:SignalMessage></eb:Messaging></env:Header><env:Body/></env:Envelope>"
+    }
+
+    func both(_ message: AS4Message) throws -> (parsed: Result<[SentReference], EbmsError>, read: Result<[SentReference], EbmsError>) {
+        guard case .receipt(let r) = message.messaging.signals[0].kind else { throw EbmsError(.other, "no receipt") }
+        let elements = ReceiptValidator.contentElements(of: message.envelope, count: r.content.count)
+        XCTAssertEqual(elements?.count, r.content.count)
+        let parsed = Result { () throws(EbmsError) in try ReceiptValidator.references(in: r) }
+        let read = Result { () throws(EbmsError) in try ReceiptValidator.references(in: r, elements: elements) }
+        return (parsed, read)
+    }
+
+    func testReadingTheElementsGivesWhatParsingTheContentGives() throws {
+        let vector = SecurityHeaderReadTests.vectors.appendingPathComponent("phase4/signed-receipt/governikus.as4in")
+        let reference = { (uri: String, rest: String) in
+            "<ebbp:MessagePartNRInformation><ds:Reference URI=\"\(uri)\"><ds:Transforms><ds:Transform Algorithm=\"\(Alg.excC14N)\"/>"
+                + "</ds:Transforms><ds:DigestMethod Algorithm=\"\(Alg.sha256)\"/>\(rest)</ds:Reference></ebbp:MessagePartNRInformation>"
+        }
+        // Namespaces declared outside the content, a comment and CDATA inside a DigestValue,
+        // escaped characters in an attribute, a second content element, foreign content.
+        let nri = "<ebbp:NonRepudiationInformation>"
+            + reference("#a&amp;&lt;&#9;&quot;", "<ds:DigestValue>AAEC<!-- c -->AwQF<![CDATA[Bgc=]]></ds:DigestValue>")
+            + reference("cid:p@x", "<ds:DigestValue>\n  AAECAwQFBgc=\n</ds:DigestValue>")
+            + "</ebbp:NonRepudiationInformation>"
+        let crafted = try parse(receiptEnvelope(nri + "<x:other xmlns:x=\"urn:x\"><x:y/></x:other>",
+                                                messagingDeclarations: "xmlns:ebbp=\"\(NS.ebbp)\" xmlns:ds=\"\(NS.ds)\""))
+        for message in [try AS4Message.read(try MessageInput.load(path: vector.path)), crafted] {
+            let (parsed, read) = try both(message)
+            XCTAssertEqual(try read.get(), try parsed.get())
+        }
+        guard case .receipt(let r) = crafted.messaging.signals[0].kind,
+              let elements = ReceiptValidator.contentElements(of: crafted.envelope, count: r.content.count) else { return XCTFail() }
+        XCTAssertTrue(zip(r.content, elements).allSatisfy { XMLLimits.envelope.admitCanonicalForm($0, of: $1) }, "the elements are read")
+        XCTAssertEqual(try both(crafted).read.get().map(\.uri), ["#a&<\t\"", "cid:p@x"])
+        XCTAssertEqual(try both(crafted).read.get().map(\.digestValue), [[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 6, 7]])
+    }
+
+    /// 200 attributes whose prefixes are declared on eb:Messaging: within the envelope's limit of
+    /// 256 per element, but the canonical copy declares each prefix on the element too, and a
+    /// parse of it refuses 400. The element is then not read; the answer stays the parse's.
+    func testContentWhoseParseWouldFailIsStillRefused() throws {
+        let prefixes = (0..<200).map { "p\($0)" }
+        let declarations = prefixes.map { "xmlns:\($0)=\"urn:p:\($0)\"" }.joined(separator: " ")
+        let attributes = prefixes.map { "\($0):a=\"1\"" }.joined(separator: " ")
+        let message = try parse(receiptEnvelope("<ebbp:NonRepudiationInformation xmlns:ebbp=\"\(NS.ebbp)\" \(attributes)/>",
+                                                messagingDeclarations: declarations))
+        let (parsed, read) = try both(message)
+        for result in [parsed, read] {
+            XCTAssertThrowsError(try result.get()) { error in
+                XCTAssertEqual((error as? EbmsError)?.reason, "receipt content is not XML")
+            }
+        }
+    }
+}
+
 extension SignalMessage.Kind {
     var receiptContent: [String] { if case .receipt(let r) = self { return r.content } else { return [] } }
 }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// `as4gw bench crypto`: seal and open rates beside the machine's raw RSA-2048 signing rate,
-/// and streaming throughput for one large attachment. Profile 1.15 algorithms (RSA-SHA256,
+/// the receipt's two halves (build and sign; parse and check against what was sent), and streaming throughput for one large attachment. Profile 1.15 algorithms (RSA-SHA256,
 /// RSA-OAEP, AES-128-GCM); keys are generated for the run.
 struct CryptoBenchmark {
     var seconds: Double
@@ -60,6 +60,27 @@ struct CryptoBenchmark {
             if let error = report.error { throw error }
         }
 
+        // The receipt: gateway B builds and signs it for a message it verified (a SignatureBuilder
+        // per receipt, as the daemon makes one per answer); gateway A parses the answer and checks
+        // it against the references it signed, the receiver's certificate expected.
+        let sent = try sealFull.seal(user, payloads: [Payload(contentID: "payload-1@as4gw.bench", mimeType: "application/octet-stream", body: .bytes(payload))])
+        var sentSink = MemorySink()
+        let sentType = try sent.write(to: &sentSink)
+        let received = try AS4Message.read(try MessageInput.load(bytes: sentSink.bytes, contentType: sentType))
+        let receivedSignature = try ReceiptBuilder.signature(of: received)
+        func signedReceipt() throws -> [UInt8] {
+            let signal = try ReceiptBuilder.receipt(for: received, signature: receivedSignature, messageId: Identifier.messageId(domain: "as4gw.bench"))
+            return try MessageSealer(signer: try SignatureBuilder(identity: receiver)).seal(signal: signal).envelope
+        }
+        let receiptBuildRate = try codec.rate { _ = try signedReceipt() }
+        let receiptEnvelope = try signedReceipt()
+        let receiptValidator = ReceiptValidator(verifier: SignatureVerifier(policy: .eDelivery115, trust: trust, candidates: [receiver.certificate],
+                                                                            expectedSigners: [receiver.certificate]))
+        let receiptCheckRate = try codec.rate {
+            let reply = try AS4Message.read(try MessageInput.load(bytes: receiptEnvelope, contentType: MultipartWriter.soapContentType))
+            _ = try receiptValidator.validate(reply, sentMessageId: sent.messageId, sentReferences: sent.references)
+        }
+
         // One large attachment, file to file: seal (digest + encrypt + MIME) and open (parse + decrypt + verify).
         let bytes = UInt64(largeMB) << 20
         let payloadPath = directory + "/as4gw-bench-crypto-payload-\(getpid())"
@@ -91,6 +112,8 @@ struct CryptoBenchmark {
             ("seal_vs_raw_sign_pct", 100 * sealRate / rawSign),
             ("seal_compressed_msgs_per_s", sealCompressedRate),
             ("verify_decrypt_msgs_per_s", openRate),
+            ("receipt_sign_per_s", receiptBuildRate),
+            ("receipt_check_per_s", receiptCheckRate),
             ("large_mb", mb),
             ("large_seal_mb_per_s", mb / (t1 - t0)),
             ("large_open_mb_per_s", mb / (t2 - t1)),

@@ -123,6 +123,7 @@ private final class ZStream {
         strm = .allocate(capacity: 1)
         strm.initialize(to: z_stream())
         isDeflate = true
+        ZlibMemory.install(in: strm)
         guard as4gw_deflateInit2(strm, level, windowBits, 8) == Z_OK else {
             strm.deallocate()
             out.deallocate()
@@ -134,6 +135,7 @@ private final class ZStream {
         strm = .allocate(capacity: 1)
         strm.initialize(to: z_stream())
         isDeflate = false
+        ZlibMemory.install(in: strm)
         guard as4gw_inflateInit2(strm, Gzip.gzipWindowBits) == Z_OK else {
             strm.deallocate()
             out.deallocate()

@@ -1,3 +1,5 @@
+import CLibXML2
+
 /// Bounds applied while parsing untrusted XML. Defaults fit a SOAP envelope with a large
 /// Security header; XML payloads that must be canonicalised for signatures use `payload`.
 public struct XMLLimits: Sendable, Equatable {
@@ -25,6 +27,35 @@ public struct XMLLimits: Sendable, Equatable {
     /// XML attachments of received messages, canonicalised as they stream through the parser to
     /// check their digests (`StreamingCanonicalizer`: no tree, so the node bound costs no memory).
     public static let attachment = payload
+
+    /// Whether `XMLDocument(parsing: canonical, limits: self)` would succeed, where `canonical`
+    /// is the exclusive canonical form of `element` (which a parse already accepted): then the
+    /// element can be read in place of parsing its canonical text again. Canonicalisation only
+    /// drops nodes (comments) and merges text, but it may add namespace declarations, so the
+    /// bytes and the attributes per tag are checked on the text itself, as a parse would.
+    public func admitCanonicalForm(_ canonical: String, of element: XMLElement) -> Bool {
+        let text = canonical.utf8
+        guard text.count <= maxBytes else { return false }
+        var scan = MarkupPrescan(limits: self)
+        let scanned = text.withContiguousStorageIfAvailable { raw -> Bool in
+            do { try scan.feed(UnsafeRawBufferPointer(raw)); return true } catch { return false }
+        }
+        guard scanned == true else { return false }
+        var count = 0
+        var stack: [(xmlNodePtr, Int)] = [(element.node, 1)]
+        while let (node, depth) = stack.popLast() {
+            count += 1
+            guard count <= maxNodes, depth <= maxDepth else { return false }
+            switch node.pointee.type {
+            case XML_ELEMENT_NODE, XML_TEXT_NODE, XML_CDATA_SECTION_NODE, XML_COMMENT_NODE: break
+            case XML_PI_NODE where allowProcessingInstructions: break
+            default: return false
+            }
+            var child = node.pointee.children
+            while let c = child { stack.append((c, depth + 1)); child = c.pointee.next }
+        }
+        return true
+    }
 
     /// `attachment`, for an agreement whose messages are at most `maxBytes` long.
     public static func attachment(maxBytes: Int) -> XMLLimits {

@@ -15,24 +15,29 @@ public struct XMLWriter {
     public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
     /// `<name a="v" ...>`; attributes with nil values are skipped.
+    // The punctuation goes in byte by byte: appending a one-character String costs a generic
+    // copy each time, and a sealed message has a few hundred of them.
     public mutating func open(_ name: String, _ attributes: [(String, String?)] = [], selfClosing: Bool = false) {
-        raw("<")
+        bytes.append(UInt8(ascii: "<"))
         raw(name)
         for (key, value) in attributes {
             guard let value else { continue }
-            raw(" ")
+            bytes.append(UInt8(ascii: " "))
             raw(key)
-            raw("=\"")
+            bytes.append(UInt8(ascii: "="))
+            bytes.append(UInt8(ascii: "\""))
             escape(value, attribute: true)
-            raw("\"")
+            bytes.append(UInt8(ascii: "\""))
         }
-        raw(selfClosing ? "/>" : ">")
+        if selfClosing { bytes.append(UInt8(ascii: "/")) }
+        bytes.append(UInt8(ascii: ">"))
     }
 
     public mutating func close(_ name: String) {
-        raw("</")
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(UInt8(ascii: "/"))
         raw(name)
-        raw(">")
+        bytes.append(UInt8(ascii: ">"))
     }
 
     /// `<name attrs>text</name>`
