@@ -141,7 +141,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(unlink(filler), 0)
         XCTAssertEqual(try admin("/readyz").status, 200, "ready again once space returns")
         _ = try harness.waitFor("gw-b", during, .inbound, .received, timeout: 60)
-        XCTAssertEqual(try harness.message("gw-a", during, .outbound)?.status, .delivered)
+        // A marks it Delivered only after B's receipt arrives, which follows B's commit.
+        _ = try harness.waitFor("gw-a", during, .outbound, .delivered, timeout: 60)
         let after = try harness.submit(from: "gw-b", to: "gw-a", files: [doc], client: client)
         XCTAssertEqual(try dms.submit(metadata: metadata, files: document).status, 202, "the API accepts documents again")
         let inbox = try BackendClient(port: b.submitPort, token: try harness.addConnection("gw-b", name: "company", addresses: [mailbox]))
