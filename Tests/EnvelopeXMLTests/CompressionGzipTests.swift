@@ -184,4 +184,10 @@ final class CompressionGzipTests: XCTestCase {
         // A second "member" that starts like gzip but is not one.
         expect0303("corrupt gzip data") { try Gzip.decompress(gz + [0x1f, 0x00, 0x00]) }
     }
+
+    /// A zlib init that fails (here an invalid level) throws, and the stream's memory is freed
+    /// once: the init used to free it and `deinit` freed it again (a double free, abort).
+    func testAFailedZlibInitThrowsAndFreesOnce() {
+        XCTAssertThrowsError(try Gzip.compress([1, 2, 3], level: 42))
+    }
 }

@@ -210,6 +210,31 @@ final class ReceiptContentElementTests: XCTestCase {
             }
         }
     }
+
+    /// A text that a comment splits into pieces under libxml2's 10 MB text-node bound parses in
+    /// the receipt; its canonical form drops the comment, and the one text node it becomes is
+    /// over the bound. Reading the element must then refuse it as parsing the text does.
+    func testCommentSplitHugeTextIsTreatedAlike() throws {
+        // Non-ASCII: libxml2 then hands the text over in small pieces, which it counts against the limit.
+        let piece = String(repeating: "\u{E9}", count: 3_000_000)  // 6 MB of UTF-8
+        let nri = "<ebbp:NonRepudiationInformation xmlns:ebbp=\"\(NS.ebbp)\" xmlns:ds=\"\(NS.ds)\"><ebbp:MessagePartNRInformation>"
+            + "<ds:Reference URI=\"cid:p@x\"><ds:DigestMethod Algorithm=\"\(Alg.sha256)\"/><ds:DigestValue>AAECAwQFBgc=</ds:DigestValue>"
+            + "</ds:Reference></ebbp:MessagePartNRInformation></ebbp:NonRepudiationInformation>"
+        let junk = "<x:junk xmlns:x=\"urn:x\">\(piece)<!---->\(piece)</x:junk>"
+        let xml = "<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Header>"
+            + "<eb:Messaging xmlns:eb=\"\(NS.eb)\" env:mustUnderstand=\"true\"><eb:SignalMessage><eb:MessageInfo>"
+            + "<eb:Timestamp>2026-11-28T01:00:00Z</eb:Timestamp><eb:MessageId>r@x</eb:MessageId><eb:RefToMessageId>m@x</eb:RefToMessageId>"
+            + "</eb:MessageInfo><eb:Receipt>\(nri)\(junk)</eb:Receipt></eb:SignalMessage></eb:Messaging></env:Header><env:Body/></env:Envelope>"
+        let message = try AS4Message.read(try MessageInput.load(bytes: Array(xml.utf8), contentType: "application/soap+xml"))
+        guard case .receipt(let r) = message.messaging.signals[0].kind else { return XCTFail("no receipt") }
+        XCTAssertThrowsError(try XMLDocument(parsing: r.content[1]), "the canonical text of the junk does not parse")
+        let elements = ReceiptValidator.contentElements(of: message.envelope, count: r.content.count)
+        XCTAssertFalse(XMLLimits.envelope.admitCanonicalForm(r.content[1], of: elements![1]),
+                       "admitCanonicalForm says the parse would succeed")
+        let parsed = Result { () throws(EbmsError) in try ReceiptValidator.references(in: r) }
+        let read = Result { () throws(EbmsError) in try ReceiptValidator.references(in: r, elements: elements) }
+        XCTAssertEqual(try? parsed.get(), try? read.get(), "old path and element path disagree")
+    }
 }
 
 extension SignalMessage.Kind {

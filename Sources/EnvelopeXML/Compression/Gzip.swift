@@ -118,6 +118,9 @@ private final class ZStream {
     private let strm: UnsafeMutablePointer<z_stream>
     private let isDeflate: Bool
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: PartBody.defaultChunkSize, alignment: 16)
+    /// zlib's init succeeded, so its End must run. An init that throws after every stored
+    /// property is set still gets `deinit`, which therefore frees the memory in either case.
+    private var initialized = false
 
     init(deflateLevel level: Int32, windowBits: Int32) throws {
         strm = .allocate(capacity: 1)
@@ -125,10 +128,9 @@ private final class ZStream {
         isDeflate = true
         ZlibMemory.install(in: strm)
         guard as4gw_deflateInit2(strm, level, windowBits, 8) == Z_OK else {
-            strm.deallocate()
-            out.deallocate()
             throw EbmsError(.other, "zlib deflateInit2 failed")
         }
+        initialized = true
     }
 
     init(inflate: Void) throws {
@@ -137,14 +139,15 @@ private final class ZStream {
         isDeflate = false
         ZlibMemory.install(in: strm)
         guard as4gw_inflateInit2(strm, Gzip.gzipWindowBits) == Z_OK else {
-            strm.deallocate()
-            out.deallocate()
             throw EbmsError(.decompressionFailure, "zlib inflateInit2 failed")
         }
+        initialized = true
     }
 
     deinit {
-        if isDeflate { deflateEnd(strm) } else { inflateEnd(strm) }
+        if initialized {
+            if isDeflate { deflateEnd(strm) } else { inflateEnd(strm) }
+        }
         strm.deallocate()
         out.deallocate()
     }
