@@ -160,9 +160,10 @@ final class GatewayOperationsTests: XCTestCase {
         XCTAssertEqual(answer.exit, 0)
         XCTAssertTrue(answer.code.hasPrefix("4") || answer.code.hasPrefix("5"), answer.code)
 
-        for (threads, problem) in [("0", "as4Listener.threads (0) must be from 1 to 1024"), ("1025", "as4Listener.threads (1025) must be from 1 to 1024"),
-                                   ("2.5", "as4Listener.threads: expected a whole number, found 2.5")] {
-            let bad = harness.root.appendingPathComponent("threads-\(threads).json").path
+        for (index, (threads, problem)) in [("0", "as4Listener.threads (0) must be from 1 to 1024"), ("1025", "as4Listener.threads (1025) must be from 1 to 1024"),
+                                   ("2.5", "as4Listener.threads: expected a whole number, found 2.5"),
+                                   ("9, \"maxConnections\": 8", "as4Listener.threads (9) must not exceed maxConnections (8)")].enumerated() {
+            let bad = harness.root.appendingPathComponent("threads-\(index).json").path
             try """
             {"as4Listener": {"address": "127.0.0.1", "port": 0, "path": "/as4", "threads": \(threads)}}
             """.write(toFile: bad, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import MessageStore
+import HTTPServer
 import Routing
 
 /// The daemon's configuration file (JSON). Every setting has a safe default, so `as4gw serve`
@@ -251,6 +252,12 @@ struct GatewayConfiguration: Codable, Sendable {
                 problems.append("\(name).maxConnectionsPerClient (\(v)) must be from 0 (no limit) to 1000000")
             }
             if let v = listener.threads, !(1...1024).contains(v) { problems.append("\(name).threads (\(v)) must be from 1 to 1024") }
+            // libmicrohttpd shares the connection limit out among the threads: a thread whose
+            // share is 0 could never accept one.
+            if let v = listener.threads, (1...1024).contains(v), v > (listener.maxConnections ?? HTTPServerConfiguration().maxConnections) {
+                problems.append("\(name).threads (\(v)) must not exceed maxConnections (\(listener.maxConnections ?? HTTPServerConfiguration().maxConnections)): "
+                    + "the connections are shared out among the threads")
+            }
             if let v = listener.idleTimeoutSeconds, !(1...3600).contains(v) { problems.append("\(name).idleTimeoutSeconds (\(v)) must be from 1 to 3600") }
             if let v = listener.requestHeadTimeoutSeconds, !(v >= 0 && v <= 3600) {
                 problems.append("\(name).requestHeadTimeoutSeconds (\(v)) must be from 0 (no deadline) to 3600 seconds")
