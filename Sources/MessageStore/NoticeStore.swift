@@ -31,6 +31,10 @@ public protocol NoticeStore: AnyObject, Sendable {
     func claimNotice(id: Int64, until: Date, now: Date) throws -> Bool
     /// The outcome of one attempt; returns false (nothing changes) unless the notice is pending.
     func recordAttempt(id: Int64, _ outcome: NoticeAttempt, at: Date) throws -> Bool
+    /// Ends a pending notice unsent because nothing waits any more (the document was read or
+    /// purged before an attempt): `withdrawn`, with `reason` as its last error. Not an attempt,
+    /// so `attempts` stays. Returns false (nothing changes) unless the notice is pending.
+    func withdrawNotice(id: Int64, reason: String, at: Date) throws -> Bool
 
     /// Notices of one address (or all, for operators), optionally of one status, by id above `after`.
     func notices(address: String?, status: NoticeStatus?, after: Int64, limit: Int) throws -> [EmailNotice]
@@ -64,6 +68,8 @@ public enum NoticeStatus: String, Sendable, CaseIterable {
     case failed
     /// The owner registered no e-mail address: no notice could be sent.
     case noContact
+    /// Not sent after all: before an attempt the document no longer waited (read or purged).
+    case withdrawn
 }
 
 public struct NewEmailNotice: Sendable, Equatable {
@@ -92,7 +98,7 @@ public struct EmailNotice: Sendable, Equatable {
     public var nextAttemptAt: Date?
     public var lastError: String?
     public var createdAt: Date
-    /// When it was sent or given up.
+    /// When it was sent, given up or withdrawn.
     public var finishedAt: Date?
 }
 

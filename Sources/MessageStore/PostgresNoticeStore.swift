@@ -93,6 +93,15 @@ public final class PostgresNoticeStore: NoticeStore {
         }
     }
 
+    public func withdrawNotice(id: Int64, reason: String, at: Date) throws -> Bool {
+        try pool.withConnection { c in
+            try c.execute("""
+                UPDATE email_notices SET status = 'withdrawn', next_attempt_at = NULL, last_error = $1, finished_at = $2
+                WHERE id = $3 AND status = 'pending'
+                """, [reason, at, id]).affectedRows == 1
+        }
+    }
+
     public func notices(address: String?, status: NoticeStatus?, after: Int64, limit: Int) throws -> [EmailNotice] {
         try pool.withConnection { c in
             try c.execute("""

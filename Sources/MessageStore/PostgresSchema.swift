@@ -321,6 +321,7 @@ enum PostgresSchema {
         Migration(version: 21, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
         Migration(version: 22, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.postgres),
         Migration(version: 23, name: "status reports owed to the access points documents came from", sql: OwedReportSchema.postgres),
+        Migration(version: 24, name: "a notice withdrawn when its document no longer waits", sql: NoticeWithdrawalSchema.postgres),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -91,6 +91,16 @@ public final class SQLiteNoticeStore: NoticeStore {
         }
     }
 
+    public func withdrawNotice(id: Int64, reason: String, at: Date) throws -> Bool {
+        try write { c in
+            try c.run("""
+                UPDATE email_notices SET status = 'withdrawn', next_attempt_at = NULL, last_error = ?, finished_at = ?
+                WHERE id = ? AND status = 'pending'
+                """, [reason, at, id])
+            return c.changes == 1
+        }
+    }
+
     public func notices(address: String?, status: NoticeStatus?, after: Int64, limit: Int) throws -> [EmailNotice] {
         try read { c in
             try c.query("""

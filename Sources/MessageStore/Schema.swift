@@ -321,6 +321,7 @@ enum Schema {
         Migration(version: 22, name: "why a register lookup was made", sql: ChannelLookupPurposeSchema.sql),
         Migration(version: 23, name: "a legal hold is released by someone, now", sql: LegalHoldReleaseSchema.sqlite),
         Migration(version: 24, name: "status reports owed to the access points documents came from", sql: OwedReportSchema.sqlite),
+        Migration(version: 25, name: "a notice withdrawn when its document no longer waits", sql: NoticeWithdrawalSchema.sqlite),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

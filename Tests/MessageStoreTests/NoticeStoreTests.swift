@@ -59,7 +59,7 @@ class NoticeStoreTests: StoreTestCase {
         XCTAssertEqual(failed.lastError, "SMTP 550")
         XCTAssertEqual(failed.finishedAt, t0 + 31)
         XCTAssertNil(failed.nextAttemptAt)
-        XCTAssertEqual(try store.noticeCounts(), [.pending: 0, .sent: 0, .failed: 1, .noContact: 1])
+        XCTAssertEqual(try store.noticeCounts(), [.pending: 0, .sent: 0, .failed: 1, .noContact: 1, .withdrawn: 0])
 
         try arrive(mailbox, "m2", to: [person])
         (upTo, arrivals) = try store.unnoticedArrivals(limit: 10)
@@ -92,17 +92,114 @@ class NoticeStoreTests: StoreTestCase {
         XCTAssertEqual(try store.startPosition().position, 4)
     }
 
+    /// A pending notice whose document no longer waits ends `withdrawn`: finished, unsent, not an
+    /// attempt, never due again; only a pending notice can be withdrawn.
+    func testAPendingNoticeIsWithdrawnOnce() throws {
+        let mailbox = try openMailboxStore()
+        let store = try openNoticeStore()
+        defer { store.close(); mailbox.close() }
+        try arrive(mailbox, "m1", to: [person])
+        try arrive(mailbox, "m2", to: [person])
+        let (upTo, arrivals) = try store.unnoticedArrivals(limit: 10)
+        try store.recordNotices(arrivals.map { NewEmailNotice(notificationId: $0.id, address: person, messageId: $0.messageId, email: "a@example.lv") },
+                                upTo: upTo, at: t0)
+        let due = try store.dueNotices(now: t0, limit: 10)
+        XCTAssertEqual(due.map(\.messageId), ["m1", "m2"])
+        XCTAssertTrue(try store.recordAttempt(id: due[0].id, .retry(error: "SMTP 451", nextAttemptAt: t0 + 30), at: t0))
+        XCTAssertTrue(try store.recordAttempt(id: due[1].id, .sent, at: t0))
+
+        XCTAssertTrue(try store.withdrawNotice(id: due[0].id, reason: "the document was read before the notice was sent", at: t0 + 40))
+        let withdrawn = try XCTUnwrap(try store.notices(address: person, status: .withdrawn, after: 0, limit: 10).first)
+        XCTAssertEqual(withdrawn.id, due[0].id)
+        XCTAssertEqual(withdrawn.attempts, 1, "withdrawing is not an attempt")
+        XCTAssertEqual(withdrawn.lastError, "the document was read before the notice was sent")
+        XCTAssertEqual(withdrawn.finishedAt, t0 + 40)
+        XCTAssertNil(withdrawn.nextAttemptAt)
+        XCTAssertTrue(try store.dueNotices(now: t0 + 3600, limit: 10).isEmpty, "never due again")
+        XCTAssertFalse(try store.claimNotice(id: due[0].id, until: t0 + 400, now: t0 + 3600))
+        XCTAssertFalse(try store.recordAttempt(id: due[0].id, .sent, at: t0 + 41), "a withdrawn notice stays withdrawn")
+        XCTAssertFalse(try store.withdrawNotice(id: due[0].id, reason: "again", at: t0 + 42), "withdrawn once")
+        XCTAssertFalse(try store.withdrawNotice(id: due[1].id, reason: "too late", at: t0 + 42), "a sent notice stays sent")
+        XCTAssertFalse(try store.withdrawNotice(id: 999, reason: "none", at: t0 + 42))
+        XCTAssertEqual(try store.notices(address: nil, status: .withdrawn, after: 0, limit: 10).map(\.lastError),
+                       ["the document was read before the notice was sent"])
+        XCTAssertEqual(try store.noticeCounts(), [.pending: 0, .sent: 1, .failed: 0, .noContact: 0, .withdrawn: 1])
+    }
+
+    /// The migration that allows `withdrawn` rebuilds (SQLite) or re-constrains (PostgreSQL) the
+    /// notices of a database written before it: every notice stays as it was, ids are not
+    /// handed out again, the indexes are there, and the CHECK keeps every other rule.
+    func testADatabaseWrittenBeforeWithdrawalsUpgradesAndKeepsItsNotices() throws {
+        let added = try XCTUnwrap((Self.backend == .sqlite ? Schema.migrations : PostgresSchema.migrations)
+            .first { $0.sql == (Self.backend == .sqlite ? NoticeWithdrawalSchema.sqlite : NoticeWithdrawalSchema.postgres) }?.version)
+        XCTAssertEqual(added, Self.backend == .sqlite ? 25 : 24)
+        try createDatabase(before: added)
+        let ms = t0.storeMilliseconds
+        // Notification ids 1...5, one notice of each status and a fifth removed (its id must not come back).
+        let rows = [(1, "pending", "'a@example.lv'", "0", "\(ms + 30_000)", "'SMTP 451'", "NULL"),
+                    (2, "sent", "'a@example.lv'", "1", "NULL", "NULL", "\(ms + 1_000)"),
+                    (3, "failed", "'a@example.lv'", "3", "NULL", "'SMTP 550'", "\(ms + 2_000)"),
+                    (4, "noContact", "NULL", "0", "NULL", "NULL", "\(ms)"),
+                    (5, "sent", "'a@example.lv'", "1", "NULL", "NULL", "\(ms + 1)")]
+        for (n, status, email, attempts, next, error, finished) in rows {
+            try rawSQL("""
+                INSERT INTO email_notices (notification_id, address, message_id, email, status, attempts, next_attempt_at, last_error, created_at, finished_at)
+                VALUES (\(n), '\(person)', 'm\(n)', \(email), '\(status)', \(attempts), \(next), \(error), \(ms), \(finished))
+                """)
+        }
+        try rawSQL("DELETE FROM email_notices WHERE notification_id = 5")
+
+        let store = try openNoticeStore()
+        defer { store.close() }
+        let kept = try store.notices(address: nil, status: nil, after: 0, limit: 10)
+        XCTAssertEqual(kept.map(\.id), [1, 2, 3, 4])
+        XCTAssertEqual(kept.map(\.status), [.pending, .sent, .failed, .noContact])
+        XCTAssertEqual(kept.map(\.attempts), [0, 1, 3, 0])
+        XCTAssertEqual(kept.map(\.lastError), ["SMTP 451", nil, "SMTP 550", nil])
+        XCTAssertEqual(kept.map(\.nextAttemptAt), [t0 + 30, nil, nil, nil])
+        XCTAssertEqual(kept.map(\.finishedAt), [nil, t0 + 1, t0 + 2, t0])
+        XCTAssertEqual(kept.map(\.email), ["a@example.lv", "a@example.lv", "a@example.lv", nil])
+        XCTAssertEqual(kept.map(\.createdAt), [t0, t0, t0, t0])
+        XCTAssertEqual(try store.dueNotices(now: t0 + 30, limit: 10).map(\.id), [1])
+
+        XCTAssertTrue(try store.withdrawNotice(id: 1, reason: "the document was purged before the notice was sent", at: t0 + 40))
+        XCTAssertEqual(try store.noticeCounts(), [.pending: 0, .sent: 1, .failed: 1, .noContact: 1, .withdrawn: 1])
+        try store.recordNotices([NewEmailNotice(notificationId: 6, address: person, messageId: "m6", email: "a@example.lv")], upTo: 6, at: t0 + 50)
+        XCTAssertEqual(try store.notices(address: nil, status: .pending, after: 0, limit: 10).map(\.id), [6], "no id handed out twice")
+        XCTAssertThrowsError(try rawSQL("""
+            INSERT INTO email_notices (notification_id, address, message_id, email, status, created_at, finished_at)
+            VALUES (6, '\(person)', 'again', 'a@example.lv', 'sent', \(ms), \(ms))
+            """), "notification_id is still unique")
+        // The widened CHECK still holds every other rule.
+        for bad in ["'bogus', NULL", "'withdrawn', \(ms)", "'pending', NULL"] {
+            XCTAssertThrowsError(try rawSQL("""
+                INSERT INTO email_notices (notification_id, address, message_id, email, status, next_attempt_at, created_at)
+                VALUES (99, '\(person)', 'bad', 'a@example.lv', \(bad), \(ms))
+                """), bad)
+        }
+        let indexes: [String]
+        switch Self.backend {
+        case .sqlite:
+            let c = try SQLiteConnection(path: dataDirectory + "/messages.sqlite")
+            defer { c.close() }
+            XCTAssertEqual(try c.pragma("integrity_check"), "ok")
+            indexes = try c.query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'email_notices' AND sql IS NOT NULL ORDER BY name") {
+                $0.string("name")
+            }
+            XCTAssertEqual(try c.query("SELECT name FROM sqlite_schema WHERE name LIKE 'email_notices_rebuilt%'") { $0.string("name") }, [])
+        case .postgres:
+            let c = try PostgresConnection(url: postgresURL)
+            defer { c.close() }
+            indexes = try c.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'email_notices' AND indexname LIKE 'email_notices_%' ORDER BY indexname")
+                .rows.map { $0.string("indexname") }
+        }
+        XCTAssertEqual(indexes.filter { $0.hasSuffix("_due") || $0.hasSuffix("_by_address") }, ["email_notices_by_address", "email_notices_due"])
+    }
+
     func testAnEmptyFeedStartsAtZero() throws {
         let store = try openNoticeStore()
         defer { store.close() }
         XCTAssertEqual(try store.startPosition().position, 0)
         XCTAssertFalse(try store.startPosition().started)
     }
-}
-
-final class PostgresNoticeStoreTests: NoticeStoreTests {
-    override class var backend: StoreBackend { .postgres }
-    override func testContactsArrivalsAttemptsAndCounts() throws { try super.testContactsArrivalsAttemptsAndCounts() }
-    override func testTheFirstPositionIsTheNewestNotification() throws { try super.testTheFirstPositionIsTheNewestNotification() }
-    override func testAnEmptyFeedStartsAtZero() throws { try super.testAnEmptyFeedStartsAtZero() }
 }

@@ -175,6 +175,17 @@ final class PostgresOwedReportStoreTests: OwedReportStoreTests {
     }
 }
 
+final class PostgresNoticeStoreTests: NoticeStoreTests {
+    override class var backend: StoreBackend { .postgres }
+    override func testContactsArrivalsAttemptsAndCounts() throws { try super.testContactsArrivalsAttemptsAndCounts() }
+    override func testTheFirstPositionIsTheNewestNotification() throws { try super.testTheFirstPositionIsTheNewestNotification() }
+    override func testAPendingNoticeIsWithdrawnOnce() throws { try super.testAPendingNoticeIsWithdrawnOnce() }
+    override func testADatabaseWrittenBeforeWithdrawalsUpgradesAndKeepsItsNotices() throws {
+        try super.testADatabaseWrittenBeforeWithdrawalsUpgradesAndKeepsItsNotices()
+    }
+    override func testAnEmptyFeedStartsAtZero() throws { try super.testAnEmptyFeedStartsAtZero() }
+}
+
 final class PostgresCoverageTests: XCTestCase {
     func testEverySharedStoreTestAlsoRunsOnPostgres() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -185,7 +196,7 @@ final class PostgresCoverageTests: XCTestCase {
         for file in ["InboundTests", "OutboundQueueTests", "PullTests", "TransitionTests", "OperatorRetryTests",
                      "PayloadTests", "ConcurrentClaimTests", "MessageCountTests", "MailboxStoreTests", "AddressDirectoryStoreTests",
                      "MailboxConcurrencyTests", "PropertyTests", "TwoWayReplyTests", "SeenRequestTests", "LateOutcomeTests",
-                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests", "OwedReportStoreTests"] {
+                     "IntakeFailureTests", "LocalFaultTests", "IdempotencyFingerprintTests", "OwedReportStoreTests", "NoticeStoreTests"] {
             let text = try String(contentsOf: folder.appendingPathComponent(file + ".swift"), encoding: .utf8)
             for match in text.matches(of: /\nclass (\w+): StoreTestCase/) {
                 XCTAssertTrue(twins.contains("class Postgres\(match.1): \(match.1) {"), "\(match.1) has no PostgreSQL twin")

@@ -15,11 +15,13 @@ final class GatewayMetrics: Sendable {
     let pmodeReloadsSucceeded = Atomic<Int>(0)
     let pmodeReloadsFailed = Atomic<Int>(0)
     /// E-mail notices of mailbox arrivals: handed to the SMTP server, given up, tried again, and
-    /// arrivals whose owner registered no e-mail address.
+    /// arrivals whose owner registered no e-mail address, withdrawn before an attempt because the
+    /// document was read or purged meanwhile.
     let noticesSent = Atomic<Int>(0)
     let noticesFailed = Atomic<Int>(0)
     let noticeRetries = Atomic<Int>(0)
     let noticesWithoutContact = Atomic<Int>(0)
+    let noticesWithdrawn = Atomic<Int>(0)
     /// E-address messages received and receipted that could not be taken in (inbound `Failed`),
     /// by whether their origin was sent a Failed report.
     let intakeFailuresReported = Atomic<Int>(0)

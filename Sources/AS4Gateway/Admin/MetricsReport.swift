@@ -102,7 +102,8 @@ struct MetricsReport {
             MetricFamily("as4gw_notices_total", .counter, help: "E-mail notices of mailbox arrivals since start, by result.",
                          samples: [("sent", metrics.noticesSent.load(ordering: .relaxed)), ("failed", metrics.noticesFailed.load(ordering: .relaxed)),
                                    ("retried", metrics.noticeRetries.load(ordering: .relaxed)),
-                                   ("no_contact", metrics.noticesWithoutContact.load(ordering: .relaxed))].map {
+                                   ("no_contact", metrics.noticesWithoutContact.load(ordering: .relaxed)),
+                                   ("withdrawn", metrics.noticesWithdrawn.load(ordering: .relaxed))].map {
                                        .init(labels: [("result", $0.0)], value: Double($0.1))
                                    }),
         ]

@@ -13,7 +13,9 @@ import Synchronization
 /// which keeps it from going out twice when a node loses the lock mid-send.
 /// It announces what arrives while it runs: a mailer that never ran on the store starts at the
 /// newest notification (`takePosition`), and an arrival already read, or whose document was
-/// purged, before the mailer came to it is not announced (nothing waits in the mailbox).
+/// purged, before the mailer came to it is not announced (nothing waits in the mailbox). The same
+/// check is made before every attempt: a notice waiting for a retry whose document was read or
+/// purged meanwhile is `withdrawn`, not sent.
 final class NoticeMailer: Sendable {
     let context: GatewayContext
     let settings: NoticeSettings
@@ -113,11 +115,9 @@ final class NoticeMailer: Sendable {
             guard let record = try context.addresses.record(for: arrival.address), !record.remote,
                   Self.announcedKinds.contains(record.ownerKind) else { continue }
             // "A message waits" would be untrue of one read already, or purged.
-            let document = try context.mailbox.document(messageId: arrival.messageId)
-            let read = document?.recipients.first { $0.address == arrival.address }?.retrievedAt != nil
-            if document == nil || read {
+            if let gone = try nothingWaits(messageId: arrival.messageId, address: arrival.address) {
                 context.log.log(.debug, "notice-skipped", ["message": arrival.messageId, "address": arrival.address,
-                                                           "reason": document == nil ? "the document was purged" : "the recipient has read it already"])
+                                                           "reason": gone == .purged ? "the document was purged" : "the recipient has read it already"])
                 continue
             }
             let email = try notices.contact(address: arrival.address)?.email
@@ -131,6 +131,16 @@ final class NoticeMailer: Sendable {
         }
     }
 
+    /// Why no message waits for `address` any more, or nil while one does.
+    enum Gone { case read, purged }
+
+    /// The one test of "a message waits", when an arrival is recorded and again before every
+    /// attempt: the document still exists and this recipient has not read it.
+    func nothingWaits(messageId: String, address: String) throws -> Gone? {
+        guard let document = try context.mailbox.document(messageId: messageId) else { return .purged }
+        return document.recipients.first { $0.address == address }?.retrievedAt != nil ? .read : nil
+    }
+
     func sendDue(now: Date, sender: inout SMTPSender?) throws {
         let due = try notices.dueNotices(now: now, limit: Self.batch)
         guard !due.isEmpty else { return }
@@ -140,6 +150,13 @@ final class NoticeMailer: Sendable {
             // Claimed for longer than one attempt can take, so it goes out once even if another
             // node's mailer runs at the same time.
             guard try notices.claimNotice(id: notice.id, until: Date().addingTimeInterval(Self.claimSeconds), now: now) else { continue }
+            // A retry may come long after the arrival: by then the document may have been read or
+            // purged, and "a message waits" would be untrue. Checked after the claim, so the check
+            // is as late as it can be and no other node sends meanwhile.
+            if let gone = try nothingWaits(messageId: notice.messageId, address: notice.address) {
+                try withdraw(notice, gone)
+                continue
+            }
             let started = Date()
             let message = NoticeEmail(to: email, from: settings.from, address: notice.address, noticeId: notice.id,
                                       domain: context.messageIdDomain, portalURL: settings.portalURL, date: started).rendered()
@@ -179,5 +196,15 @@ final class NoticeMailer: Sendable {
                 }
             }
         }
+    }
+
+    /// Ends a claimed notice unsent; a notice no longer pending (another node finished it) is left as it is.
+    private func withdraw(_ notice: EmailNotice, _ gone: Gone) throws {
+        let reason = gone == .purged ? "the document was purged before the notice was sent"
+            : "the document was read before the notice was sent"
+        guard try notices.withdrawNotice(id: notice.id, reason: reason, at: Date()) else { return }
+        context.metrics.noticesWithdrawn.add(1, ordering: .relaxed)
+        context.log.log(.info, "notice-withdrawn", ["document_id": notice.messageId, "address": notice.address,
+                                                    "notice": String(notice.id), "reason": reason])
     }
 }
