@@ -106,6 +106,11 @@ final class JobStandAsideTests: XCTestCase {
         settings.startTLS = "off"
         let password = h.root.appendingPathComponent("smtp-password").path
         settings.passwordFile = password
+        // The document the notice announces, still unread (a notice of one gone is withdrawn).
+        XCTAssertEqual(try node.context.mailbox.insertDocument(NewDocument(messageId: "m-1", connection: "dms", idempotencyKey: nil, sender: "DVS@90000048472",
+                                                                           metadata: "{}", files: [],
+                                                                           recipients: [.init(address: "_PRIVATE@16117519997", route: .mailbox, status: .accepted)]),
+                                                               notifications: [], at: Date()), .stored)
         try node.context.notices.recordNotices([NewEmailNotice(notificationId: 1, address: "_PRIVATE@16117519997", messageId: "m-1",
                                                                email: "janis@example.lv")], upTo: 0, at: Date())
         let mailer = NoticeMailer(context: node.context, settings: settings, notices: node.context.notices)
