@@ -16,7 +16,7 @@ final class FaultInjectingStore: MessageStore {
     static let connectionLost = StoreError.connectionLost("server closed the connection unexpectedly (injected)")
 
     let inner: any MessageStore
-    private struct Fault { var error: StoreError; var remaining: Int? }
+    private struct Fault { var error: StoreError; var remaining: Int?; var message: String?; var row: Int64? }
     private let faults = Mutex<[Operation: Fault]>([:])
     private let counts = Mutex<[Operation: Int]>([:])
 
@@ -25,8 +25,11 @@ final class FaultInjectingStore: MessageStore {
     }
 
     /// The next `times` calls of each operation (every call until `heal` when nil) throw `error`.
-    func fail(_ operations: [Operation], with error: StoreError = FaultInjectingStore.connectionLost, times: Int? = nil) {
-        faults.withLock { for op in operations { $0[op] = Fault(error: error, remaining: times) } }
+    /// With `message` or `row`, only the calls that name that message id or row do (a value the
+    /// store refuses for one message); calls naming neither, or another, pass.
+    func fail(_ operations: [Operation], with error: StoreError = FaultInjectingStore.connectionLost, times: Int? = nil,
+              message: String? = nil, row: Int64? = nil) {
+        faults.withLock { for op in operations { $0[op] = Fault(error: error, remaining: times, message: message, row: row) } }
     }
 
     func failEverything(with error: StoreError = FaultInjectingStore.connectionLost) { fail(Operation.allCases, with: error) }
@@ -36,10 +39,12 @@ final class FaultInjectingStore: MessageStore {
     /// How many times `operation` was called, failed calls included.
     func calls(_ operation: Operation) -> Int { counts.withLock { $0[operation] ?? 0 } }
 
-    private func check(_ operation: Operation) throws {
+    private func check(_ operation: Operation, message: String? = nil, row: Int64? = nil) throws {
         counts.withLock { $0[operation, default: 0] += 1 }
         let error = faults.withLock { faults -> StoreError? in
             guard var fault = faults[operation] else { return nil }
+            if let only = fault.message, only != message { return nil }
+            if let only = fault.row, only != row { return nil }
             if let remaining = fault.remaining {
                 if remaining <= 1 { faults[operation] = nil } else { fault.remaining = remaining - 1; faults[operation] = fault }
             }
@@ -60,25 +65,25 @@ final class FaultInjectingStore: MessageStore {
     func attachReceipt(messageId: String, direction: Direction, receipt: Data, at: Date) throws {
         try check(.attachReceipt); try inner.attachReceipt(messageId: messageId, direction: direction, receipt: receipt, at: at)
     }
-    func markHandedOver(messageId: String, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(messageId: messageId, at: at) }
+    func markHandedOver(messageId: String, at: Date) throws { try check(.markHandedOver, message: messageId); try inner.markHandedOver(messageId: messageId, at: at) }
     func markIntakeFailed(messageId: String, error: DeliveryError, at: Date) throws {
-        try check(.markIntakeFailed); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
+        try check(.markIntakeFailed, message: messageId); try inner.markIntakeFailed(messageId: messageId, error: error, at: at)
     }
     func retryIntake(messageId: String, requestedBy: String, at: Date) throws {
-        try check(.retryIntake); try inner.retryIntake(messageId: messageId, requestedBy: requestedBy, at: at)
+        try check(.retryIntake, message: messageId); try inner.retryIntake(messageId: messageId, requestedBy: requestedBy, at: at)
     }
-    func markHandedOver(rowId: Int64, at: Date) throws { try check(.markHandedOver); try inner.markHandedOver(rowId: rowId, at: at) }
+    func markHandedOver(rowId: Int64, at: Date) throws { try check(.markHandedOver, row: rowId); try inner.markHandedOver(rowId: rowId, at: at) }
     func markIntakeFailed(rowId: Int64, error: DeliveryError, at: Date) throws {
-        try check(.markIntakeFailed); try inner.markIntakeFailed(rowId: rowId, error: error, at: at)
+        try check(.markIntakeFailed, row: rowId); try inner.markIntakeFailed(rowId: rowId, error: error, at: at)
     }
     func retryIntake(rowId: Int64, requestedBy: String, at: Date) throws {
-        try check(.retryIntake); try inner.retryIntake(rowId: rowId, requestedBy: requestedBy, at: at)
+        try check(.retryIntake, row: rowId); try inner.retryIntake(rowId: rowId, requestedBy: requestedBy, at: at)
     }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
-        try check(.findMessage); return try inner.findMessage(id: id, direction: direction)
+        try check(.findMessage, message: id); return try inner.findMessage(id: id, direction: direction)
     }
-    func findInbound(id: String) throws -> [StoredMessage] { try check(.findMessage); return try inner.findInbound(id: id) }
+    func findInbound(id: String) throws -> [StoredMessage] { try check(.findMessage, message: id); return try inner.findInbound(id: id) }
     func findReply(toRequest requestId: String) throws -> StoredMessage? {
         try check(.findReply); return try inner.findReply(toRequest: requestId)
     }

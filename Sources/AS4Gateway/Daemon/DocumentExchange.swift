@@ -421,6 +421,37 @@ struct DocumentExchange {
         return IntakeFailure(code: code, reason: "\(reason); reported Failed to \(origin)", report: .sent)
     }
 
+    /// What the origin hears of received message `m` that the mailbox worker set aside
+    /// (`IntakeStrikes`: the store kept refusing its intake) with `code` and `reason`. A document
+    /// not taken in is reported Failed, as a refusal is; one whose recipient is held here already
+    /// (only its mark failed) is not, since the recipient has it, and a status report is never
+    /// answered. The report may meet the store's refusal as well: the failure then says the
+    /// origin could not be told. What may pass (an outage, a full disk) is thrown.
+    func setAside(_ m: StoredMessage, code: String, reason: String) throws -> IntakeFailure {
+        guard m.metadata.action == EAddressMessages.documentAction else { return IntakeFailure(code: code, reason: reason, report: .none) }
+        guard let origin = partyName(m.metadata.fromParty) else {
+            return IntakeFailure(code: code, reason: "\(reason); sender party \(m.metadata.fromParty) is not in the P-Modes in force, so it could not be told",
+                                 report: .notSent)
+        }
+        let header: EAddressMessages.DocumentHeader
+        do {
+            header = try DocumentHeaderCheck.header(of: m.parts, carrier: .init { name in m.metadata.properties.first { $0.name == name }?.value })
+        } catch let problem as DocumentHeaderProblem {
+            return IntakeFailure(code: code, reason: "\(reason); \(problem.description); \(origin) could not be told", report: .notSent)
+        }
+        let recipient = (try? EAddress(header.recipient).canonical) ?? header.recipient
+        if let held = try context.mailbox.document(messageId: header.documentId), held.originParty == origin,
+           held.recipients.contains(where: { $0.address == recipient }) {
+            return IntakeFailure(code: code, reason: "\(reason); its document \(header.documentId) is held here for \(recipient) already, so \(origin) was not told it failed",
+                                 report: .none)
+        }
+        do {
+            return try refuse(header, origin: origin, carrier: m, code: code, reason: reason)
+        } catch let e as StoreError where !e.isTransient {
+            return IntakeFailure(code: code, reason: "\(reason); \(origin) could not be told: \(e)", report: .notSent)
+        }
+    }
+
     /// A status message about a document we sent: applied when it comes from the access point
     /// the recipient was sent to. Returns nil when applied (or passed by the recipient's state
     /// already), else why not; a status report is not answered, so nobody is told but the log

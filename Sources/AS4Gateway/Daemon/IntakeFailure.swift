@@ -38,6 +38,9 @@ struct IntakeFailure: Sendable, Equatable {
     static let documentHeaderInvalid = "DocumentHeaderInvalid"
     /// A payload the store lost between the receipt and the intake.
     static let payloadMissing = "PayloadMissing"
+    /// The store refused the message's intake in `IntakeStrikes.limit` rounds in a row (a
+    /// constraint, a value it does not take): set aside so that the messages after it go on.
+    static let storeRefused = "StoreRefused"
     /// A status report that cannot be read, or names a status a mailbox cannot report.
     static let statusReportInvalid = "StatusReportInvalid"
     /// A status report about a document or recipient this gateway did not send to that party.

@@ -9,6 +9,8 @@ import Synchronization
 /// - a received e-address document or status message is taken in (`DocumentExchange`) and then
 ///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`); one
 ///   an operator put back to `Received` (`messages retry-intake`) is taken in again the same way;
+///   one whose intake the store refuses round after round is set aside the same way
+///   (`IntakeStrikes`), while a store outage holds every message, in order, until it passes;
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
@@ -57,6 +59,7 @@ final class MailboxWorker: Sendable {
         var unsentChecked = Date()
         var seenRequests: SeenRequestCleanup
         var standAside: JobStandAside
+        var strikes = IntakeStrikes()
     }
 
     func newPassState() -> PassState {
@@ -154,7 +157,7 @@ final class MailboxWorker: Sendable {
         } catch {
             context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
         }
-        return try runOnce()
+        return try runOnce(&s.strikes)
     }
 
     /// Stops after the current round; false when that round was still running at the deadline.
@@ -166,21 +169,45 @@ final class MailboxWorker: Sendable {
         return finished.load(ordering: .sequentiallyConsistent)
     }
 
-    /// One batch of events; returns how many there were (at most `batchSize`).
+    /// One batch of events, with no count of earlier rounds (nothing is set aside); returns how
+    /// many there were (at most `batchSize`).
     @discardableResult
     func runOnce() throws -> Int {
+        var strikes = IntakeStrikes()
+        return try runOnce(&strikes)
+    }
+
+    /// One batch of events; returns how many there were (at most `batchSize`). A failed intake
+    /// fails the round, before the cursor moves, so that the next round starts again from the
+    /// same place and nothing is skipped; `strikes` counts such rounds across the loop and says
+    /// when a message the store keeps refusing is set aside instead.
+    @discardableResult
+    func runOnce(_ strikes: inout IntakeStrikes) throws -> Int {
         let cursor = try context.mailbox.cursor(Self.cursorName)
         let batch = try context.store.events(after: cursor, limit: Self.batchSize)
         guard let last = batch.last else { return 0 }
         for (messageId, event) in batch {
             switch (event.direction, event.status) {
             case (.inbound, .received):
-                try takeIn(messageId, row: event.rowId, retry: event.code == MessageEvent.intakeRetryRequestedCode ? event : nil)
+                let retry = event.code == MessageEvent.intakeRetryRequestedCode
+                // A message has more than one Received event (its receipt's); once set aside, only
+                // an operator's retry has it taken in again.
+                if strikes.wasSetAside(row: event.rowId), !retry { continue }
+                do {
+                    try takeIn(messageId, row: event.rowId, retry: retry ? event : nil)
+                } catch {
+                    guard strikes.failed(row: event.rowId, with: error) else { throw error }
+                    try setAside(messageId, row: event.rowId, refusal: error, rounds: strikes.rounds)
+                    strikes.setAside(row: event.rowId)
+                    continue
+                }
+                strikes.settled(row: event.rowId)
             case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
             default: continue
             }
         }
         try context.mailbox.setCursor(Self.cursorName, to: last.event.id)
+        strikes.passed()
         return batch.count
     }
 
@@ -226,6 +253,38 @@ final class MailboxWorker: Sendable {
             context.log.log(.warning, "intake-retried", ["message_id": id, "action": m.metadata.action, "outcome": "failed again",
                                                          "code": failure.code, "reason": failure.reason, "requested": retry.detail])
         }
+    }
+
+    /// Sets aside received message `id`, whose intake the store refused in `rounds` rounds in a
+    /// row (`IntakeStrikes`), so that the messages after it are not held behind it for ever: it
+    /// ends Failed with the refusal, its origin told as of a refusal (`DocumentExchange.setAside`),
+    /// counted as an intake failure and logged as `intake-set-aside`. Nothing is deleted, and
+    /// `messages retry-intake` has it taken in again once the cause is fixed. Should the store
+    /// refuse to mark it Failed too, it stays Received, passed over, and the log line says so.
+    private func setAside(_ id: String, row: Int64, refusal: any Error, rounds: Int) throws {
+        let reason = "the store refused its intake in \(rounds) rounds in a row: \(refusal)"
+        let failure: IntakeFailure
+        var action: String?
+        do {
+            guard let m = try context.store.findInbound(id: id).first(where: { $0.rowId == row }) else { return }
+            guard m.status == .received else { return }
+            action = m.metadata.action
+            failure = try DocumentExchange(context: context).setAside(m, code: IntakeFailure.storeRefused, reason: reason)
+        } catch let e as StoreError where e.refusesValues && !e.isTransient {
+            // The store refuses to read the message, or what its report needs: marked by its row all the same.
+            failure = IntakeFailure(code: IntakeFailure.storeRefused, reason: "\(reason); the store refused to read it as well (\(e)), so its origin could not be told",
+                                    report: .notSent)
+        }
+        var fields: [String: String?] = ["message_id": id, "action": action, "code": failure.code, "reason": failure.reason,
+                                         "rounds": String(rounds), "status": MessageStatus.failed.rawValue]
+        do {
+            guard try settle(id, { try context.store.markIntakeFailed(rowId: row, error: failure.error, at: Date()) }) else { return }
+            context.metrics.intakeFailed(reported: failure.report == .sent)
+        } catch let e as StoreError where e.refusesValues && !e.isTransient {
+            fields["status"] = MessageStatus.received.rawValue
+            fields["reason"] = failure.reason + "; the store refused to mark it Failed as well (\(e)), so it stays Received, passed over"
+        }
+        context.log.log(.error, "intake-set-aside", fields)
     }
 
     /// Marks received message `id` taken in or not. Another round may have settled it meanwhile:

@@ -1,0 +1,70 @@
+import Foundation
+import MessageStore
+
+/// Which received message's intake keeps failing the same way, and when the mailbox worker sets
+/// it aside. The worker takes messages in the order of the store's history and a failed intake
+/// fails the whole round, so that nothing is skipped while the store cannot answer; a message
+/// the store refuses for its own values (`StoreError.refusesValues`: a constraint, a value out
+/// of range) would fail every round and hold every later message behind it for ever. After
+/// `limit` rounds in a row that failed on the same message with the same refusal, that message
+/// is set aside (`MailboxWorker`: Failed with the refusal, its origin told) and the others go on.
+///
+/// Only a refusal counts: an outage or a full disk (`StoreError.isTransient`) passes and must
+/// hold everything, in order, however long it lasts; an I/O error, a closed store or an error
+/// outside the store says nothing about one message and would set every message aside in turn,
+/// so it holds everything too (logged, and `/readyz` fails after its bound). A failure of
+/// another kind in between neither counts nor clears the count. One per loop thread: with several
+/// nodes on one store each counts the rounds it ran itself.
+struct IntakeStrikes {
+    static let limit = 5
+
+    let limit: Int
+    /// The message (its row) and the failure counted, and in how many rounds in a row.
+    private(set) var row: Int64?
+    private var key: String?
+    private(set) var rounds = 0
+    /// Messages set aside since the cursor last moved: their other Received events (the
+    /// receipt's) in the batch, read again should a later message fail the round, are passed by.
+    private var setAsideRows: Set<Int64> = []
+
+    init(limit: Int = Self.limit) {
+        self.limit = limit
+    }
+
+    /// The intake of the message in `row` failed with `error` this round. Returns true when the
+    /// message is to be set aside now.
+    mutating func failed(row: Int64, with error: any Error) -> Bool {
+        guard let e = error as? StoreError, e.refusesValues, !e.isTransient else { return false }
+        let key = FailureKey.of(e)
+        if row == self.row, key == self.key {
+            rounds += 1
+        } else {
+            self.row = row
+            self.key = key
+            rounds = 1
+        }
+        return rounds >= limit
+    }
+
+    /// The message in `row` was taken in (an operator's retry of one set aside included): its count ends.
+    mutating func settled(row: Int64) {
+        setAsideRows.remove(row)
+        guard row == self.row else { return }
+        self.row = nil
+        key = nil
+        rounds = 0
+    }
+
+    /// The message in `row` was set aside: its count ends, and its other events in the batch are passed by.
+    mutating func setAside(row: Int64) {
+        settled(row: row)
+        setAsideRows.insert(row)
+    }
+
+    func wasSetAside(row: Int64) -> Bool { setAsideRows.contains(row) }
+
+    /// The cursor moved past the batch: no event of a message set aside is read again.
+    mutating func passed() {
+        setAsideRows.removeAll()
+    }
+}
