@@ -27,10 +27,11 @@ final class HTTPServerBodyProgressTests: XCTestCase {
     /// Sends a head announcing `length` bytes and the first 200 of them (spooled: over the
     /// in-memory limit), then waits for the spool file to appear.
     private func startUpload(to server: HTTPServer, length: Int) throws -> ServerTestSocket {
+        let spooled = self.directory.contents().count
         let client = try XCTUnwrap(ServerTestSocket.connect(port: server.port))
         XCTAssertTrue(client.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(length)\r\n\r\n" + String(repeating: "x", count: 200)))
         let spooledBy = Date(timeIntervalSinceNow: 2)
-        while self.directory.contents().isEmpty, Date() < spooledBy { usleep(10_000) }
+        while self.directory.contents().count == spooled, Date() < spooledBy { usleep(10_000) }
         return client
     }
 
