@@ -168,6 +168,9 @@ public final class HTTPServer: @unchecked Sendable {
         guard configuration.requestHeadTimeout.isFinite, configuration.requestHeadTimeout >= 0 else {
             throw invalid("requestHeadTimeout must be 0 (none) or positive")
         }
+        guard configuration.bodyGracePeriod.isFinite, configuration.bodyGracePeriod >= 0 else {
+            throw invalid("bodyGracePeriod must not be negative")
+        }
         guard configuration.refusalLogInterval.isFinite, configuration.refusalLogInterval >= 0 else {
             throw invalid("refusalLogInterval must not be negative")
         }

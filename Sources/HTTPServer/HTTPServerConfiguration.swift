@@ -83,6 +83,16 @@ public struct HTTPServerConfiguration: Sendable {
     /// for its next head. The inactivity timeout alone does not stop a client that drips a byte
     /// at a time.
     public var requestHeadTimeout: Double
+    /// The floor under a body's arrival rate, in bytes per second (0: none). From the moment a
+    /// request's head is accepted until its body has ended, at `t` seconds at least
+    /// `minimumBodyBytesPerSecond × (t − bodyGracePeriod)` bytes must have arrived; a connection
+    /// behind that is closed (no answer: libmicrohttpd takes none while a body is arriving), its
+    /// spool file removed, and reported like a refusal. The inactivity timeout alone does not stop
+    /// a client that sends a byte now and then, up to ``maxBodyBytes``.
+    public var minimumBodyBytesPerSecond: UInt64
+    /// Seconds at the start of a body that the floor does not count (a slow start, a client
+    /// waiting for `100 Continue`).
+    public var bodyGracePeriod: Double
     /// Refused and cut-off connections are reported through ``warningLogger`` at most once per
     /// reason in this many seconds, with a count, never once per connection.
     public var refusalLogInterval: Double
@@ -100,6 +110,7 @@ public struct HTTPServerConfiguration: Sendable {
                 maxBodyBytes: UInt64 = 512 << 20, spoolDirectory: String = NSTemporaryDirectory(),
                 inMemoryBodyLimit: UInt64 = 1 << 20, threads: Int = 4, connectionTimeout: UInt32 = 30,
                 maxConnections: Int = 1024, maxConnectionsPerClient: Int = 64, requestHeadTimeout: Double = 15,
+                minimumBodyBytesPerSecond: UInt64 = 1024, bodyGracePeriod: Double = 30,
                 refusalLogInterval: Double = 10, logger: (@Sendable (String) -> Void)? = nil,
                 warningLogger: (@Sendable (String) -> Void)? = nil, errorLogger: (@Sendable (String) -> Void)? = nil) {
         self.bindAddress = bindAddress
@@ -113,6 +124,8 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.requestHeadTimeout = requestHeadTimeout
+        self.minimumBodyBytesPerSecond = minimumBodyBytesPerSecond
+        self.bodyGracePeriod = bodyGracePeriod
         self.refusalLogInterval = refusalLogInterval
         self.logger = logger
         self.warningLogger = warningLogger

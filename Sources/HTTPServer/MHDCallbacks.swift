@@ -24,7 +24,7 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = { cls, connection, url, m
         // Every piece is consumed in full (stored, spooled or dropped).
         uploadDataSize.pointee = 0
         let bytes = UnsafeRawBufferPointer(start: uploadData.map { UnsafeRawPointer($0) }, count: pieceSize)
-        return server.receive(bytes, for: request) ? MHD_Result.YES : MHD_Result.NO
+        return server.receive(bytes, for: request, on: connection) ? MHD_Result.YES : MHD_Result.NO
     }
     return server.completeRequest(request, on: connection)
 }

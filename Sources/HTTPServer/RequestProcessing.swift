@@ -3,7 +3,7 @@ import Foundation
 
 /// The request life cycle, driven by the libmicrohttpd callbacks in `MHDCallbacks.swift`:
 /// ``ServerContext/beginRequest(on:url:method:)`` when the head has arrived,
-/// ``ServerContext/receive(_:for:)`` for each body piece, ``ServerContext/completeRequest(_:on:)``
+/// ``ServerContext/receive(_:for:on:)`` for each body piece, ``ServerContext/completeRequest(_:on:)``
 /// once the upload has ended, ``ServerContext/endRequest(_:)`` when MHD is done with it.
 extension ServerContext {
     /// First access-handler call: builds the head, then screens it — graceful stop (503), framing
@@ -76,11 +76,13 @@ extension ServerContext {
         let body = RequestBodyCollector(maxBytes: maxBytes, inMemoryLimit: self.configuration.inMemoryBodyLimit,
                                         spoolDirectory: self.configuration.spoolDirectory,
                                         expectedLength: head.contentLength)
+        self.connections.bodyExpected(on: connection)
         return (RequestState(head: head, body: body), MHD_Result.YES)
     }
 
     /// A piece of the body. Returns false when MHD should close the connection.
-    func receive(_ bytes: UnsafeRawBufferPointer, for request: RequestState) -> Bool {
+    func receive(_ bytes: UnsafeRawBufferPointer, for request: RequestState, on connection: OpaquePointer) -> Bool {
+        self.connections.bodyReceived(bytes.count, on: connection)
         guard let body = request.body else { return true }
         let keepGoing = body.append(bytes)
         if !keepGoing {
@@ -92,6 +94,7 @@ extension ServerContext {
     /// The upload has ended: answers a refused body, or runs the handler (blocking this pool thread),
     /// then queues its response and deletes any spool file that is still in place.
     func completeRequest(_ request: RequestState, on connection: OpaquePointer) -> MHD_Result {
+        self.connections.bodyEnded(on: connection)
         guard let collector = request.body else {
             self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): no body collector; answered 500")
             return self.queue(.text(500, "internal server error\n"), on: connection)

@@ -134,6 +134,9 @@ final class ConfigurationStrictnessTests: XCTestCase {
             (#"{"apiListener": {\#(listener), "port": 8080, "maxConnectionsPerClient": 0.5}}"#,
              "apiListener.maxConnectionsPerClient: expected a whole number, found 0.5"),
             (#"{"apiListener": {\#(listener), "port": 8080, "idleTimeoutSeconds": 2.5}}"#, "apiListener.idleTimeoutSeconds: expected a whole number, found 2.5"),
+            (#"{"as4Listener": {\#(listener), "port": 8443, "minimumBodyBytesPerSecond": 1024.5}}"#,
+             "as4Listener.minimumBodyBytesPerSecond: expected a whole number, found 1024.5"),
+            (#"{"apiListener": {\#(listener), "port": 8080, "bodyGraceSeconds": "30"}}"#, "apiListener.bodyGraceSeconds: expected a number, found a string"),
             (#"{"as4Listener": {\#(listener), "port": 8443, "maxConnections": 1e30}}"#,
              "as4Listener.maxConnections: 1e+30 is not a whole number from \(Int.min) to \(Int.max)"),
             (#"{"adminListener": {"address": "127.0.0.1", "port": 9090, "minimumFreeBytes": 1.5}}"#,
@@ -156,6 +159,36 @@ final class ConfigurationStrictnessTests: XCTestCase {
         let checked = try GatewayProcess.run(["serve", "--check-config", "--config", try write(#"{"as4Listener": {\#(listener), "port": 70000}}"#, "gateway.json")])
         XCTAssertEqual(checked.status, 2)
         XCTAssertTrue(checked.stderr.contains("gateway.json: as4Listener.port: 70000 is not a port number"), checked.stderr)
+    }
+
+    // MARK: body floor
+
+    /// `minimumBodyBytesPerSecond` and `bodyGraceSeconds` are read on both listeners, their bounds
+    /// pass and one step outside is a worded problem; left out, the listener keeps the HTTP
+    /// server's defaults (1 KiB/s after 30 s).
+    func testBodyFloorSettingsAreReadAndBounded() throws {
+        let listener = #""address": "127.0.0.1", "path": "/p""#
+        func problems(_ as4: String, _ api: String) throws -> [String] {
+            try GatewayConfiguration.load(path: try write(#"{"as4Listener": {\#(listener), "port": 1\#(as4)}, "apiListener": {\#(listener), "port": 2\#(api)}}"#))
+                .settingProblems
+        }
+        let bounds = try GatewayConfiguration.load(path: try write(#"{"as4Listener": {\#(listener), "port": 1, "minimumBodyBytesPerSecond": 0, "bodyGraceSeconds": 0}, "apiListener": {\#(listener), "port": 2, "minimumBodyBytesPerSecond": 1073741824, "bodyGraceSeconds": 3600}}"#))
+        XCTAssertEqual(bounds.settingProblems, [])
+        XCTAssertEqual(bounds.as4Listener.minimumBodyBytesPerSecond, 0)
+        XCTAssertEqual(bounds.apiListener.minimumBodyBytesPerSecond, 1 << 30)
+        XCTAssertEqual(bounds.apiListener.bodyGraceSeconds, 3600)
+        XCTAssertEqual(try problems(#", "minimumBodyBytesPerSecond": -1, "bodyGraceSeconds": -0.5"#, #", "minimumBodyBytesPerSecond": 1073741825, "bodyGraceSeconds": 3600.5"#), [
+            "as4Listener.minimumBodyBytesPerSecond (-1) must be from 0 (no floor) to 1073741824",
+            "as4Listener.bodyGraceSeconds (-0.5) must be from 0 to 3600 seconds",
+            "apiListener.minimumBodyBytesPerSecond (1073741825) must be from 0 (no floor) to 1073741824",
+            "apiListener.bodyGraceSeconds (3600.5) must be from 0 to 3600 seconds",
+        ])
+        let defaults = try GatewayConfiguration.load(path: try write(#"{"as4Listener": {\#(listener), "port": 1}}"#))
+        XCTAssertNil(defaults.as4Listener.minimumBodyBytesPerSecond)
+        XCTAssertNil(defaults.as4Listener.bodyGraceSeconds)
+        XCTAssertEqual(HTTPServerConfiguration().minimumBodyBytesPerSecond, 1024)
+        XCTAssertEqual(HTTPServerConfiguration().bodyGracePeriod, 30)
+        try assertServeAndCheckRefuse(#"{"as4Listener": {\#(listener), "port": 0, "bodyGraceSeconds": -1}}"#, "as4Listener.bodyGraceSeconds (-1.0) must be from 0 to 3600 seconds")
     }
 
     // MARK: log settings

@@ -1,3 +1,4 @@
+@testable import AS4Gateway
 import AS4Crypto
 import Foundation
 import MessageStore
@@ -171,6 +172,58 @@ final class GatewayOperationsTests: XCTestCase {
             XCTAssertEqual(r.status, 2, r.stderr)
             XCTAssertTrue(r.stderr.contains(problem), r.stderr)
         }
+    }
+
+    /// A listener's `minimumBodyBytesPerSecond` and `bodyGraceSeconds` reach its HTTP server: a
+    /// client that drips its body to the API listener is closed shortly after the grace and
+    /// logged once as `connections-refused` for that listener.
+    func testListenerBodyFloorClosesADrippingUpload() throws {
+        try harness.configure(["gw-a", "gw-b"])
+        let config = harness.root.appendingPathComponent("floor.json").path
+        try """
+        {"apiListener": {"address": "127.0.0.1", "port": 0, "path": "/submit", "minimumBodyBytesPerSecond": 1000, "bodyGraceSeconds": 1}}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        harness.nodes["gw-a"]!.extraArguments = ["--config", config]
+        try harness.start("gw-a")
+
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(client, 0)
+        defer { close(client) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = harness.nodes["gw-a"]!.submitPort.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        func send(_ text: String) -> Bool {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+        }
+        func closedByPeer() -> Bool {
+            var poller = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 0) == 1 else { return false }
+            var byte: UInt8 = 0
+            return recv(client, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+        }
+        // Admitted (the operators' token), so that its body is read.
+        let token = try XCTUnwrap(SubmitToken.read(path: harness.nodes["gw-a"]!.data + "/" + SubmitToken.fileName))
+        XCTAssertTrue(send("POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100000\r\n\r\n"))
+        let started = Date()
+        var closed = false
+        while !closed, Date().timeIntervalSince(started) < 8 {
+            usleep(250_000)
+            closed = !send("x") || closedByPeer()
+        }
+        XCTAssertTrue(closed, "the dripping upload is still open after 8 s")
+        try harness.waitUntil(timeout: 5, "the refusal to be logged") {
+            harness.nodes["gw-a"]!.log.contains("request body arrived slower than 1000 bytes/s")
+        }
+        let lines = harness.nodes["gw-a"]!.log.split(separator: "\n").filter { $0.contains("request body arrived slower") }
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("connections-refused") ?? false, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("listener=api") ?? false, "\(lines)")
     }
 
     /// libmicrohttpd's pool threads of a running gateway (every listener's), by their name.

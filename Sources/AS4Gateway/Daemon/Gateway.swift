@@ -288,6 +288,8 @@ final class Gateway {
         if let v = listener.maxConnectionsPerClient { server.maxConnectionsPerClient = v }
         if let v = listener.idleTimeoutSeconds { server.connectionTimeout = UInt32(v) }
         if let v = listener.requestHeadTimeoutSeconds { server.requestHeadTimeout = v }
+        if let v = listener.minimumBodyBytesPerSecond { server.minimumBodyBytesPerSecond = UInt64(v) }
+        if let v = listener.bodyGraceSeconds { server.bodyGracePeriod = v }
         if let v = listener.threads { server.threads = v }
         server.warningLogger = { message in log.log(.warning, "connections-refused", ["listener": name, "reason": message]) }
         // A 500 the server makes itself (a response file gone, …): the client sees only

@@ -86,6 +86,9 @@ struct GatewayConfiguration: Codable, Sendable {
         var maxConnectionsPerClient: Int?
         var idleTimeoutSeconds: Int?
         var requestHeadTimeoutSeconds: Double?
+        /// The floor under a body's average arrival rate after `bodyGraceSeconds` (0: none).
+        var minimumBodyBytesPerSecond: Int?
+        var bodyGraceSeconds: Double?
         /// Requests handled at once: each pool thread serves its connections one request at a
         /// time, and a request blocks its thread while the store syncs.
         var threads: Int?
@@ -205,6 +208,9 @@ struct GatewayConfiguration: Codable, Sendable {
         var integer = false
     }
 
+    /// A listener's highest body floor (1 GiB/s): above any link, so a larger value is a typo.
+    static let minimumBodyBytesPerSecondLimit = 1 << 30
+
     static let limits: [Limit] = [
         Limit(name: "connectTimeoutSeconds", range: 0.001...3600, why: "seconds"),
         Limit(name: "requestTimeoutSeconds", range: 0.001...86_400, why: "seconds"),
@@ -261,6 +267,12 @@ struct GatewayConfiguration: Codable, Sendable {
             if let v = listener.idleTimeoutSeconds, !(1...3600).contains(v) { problems.append("\(name).idleTimeoutSeconds (\(v)) must be from 1 to 3600") }
             if let v = listener.requestHeadTimeoutSeconds, !(v >= 0 && v <= 3600) {
                 problems.append("\(name).requestHeadTimeoutSeconds (\(v)) must be from 0 (no deadline) to 3600 seconds")
+            }
+            if let v = listener.minimumBodyBytesPerSecond, !(0...Self.minimumBodyBytesPerSecondLimit).contains(v) {
+                problems.append("\(name).minimumBodyBytesPerSecond (\(v)) must be from 0 (no floor) to \(Self.minimumBodyBytesPerSecondLimit)")
+            }
+            if let v = listener.bodyGraceSeconds, !(v >= 0 && v <= 3600) {
+                problems.append("\(name).bodyGraceSeconds (\(v)) must be from 0 to 3600 seconds")
             }
         }
         // A lease must outlast the longest exchange a worker can be in, or a slow send is taken
@@ -371,7 +383,8 @@ extension GatewayConfiguration.TLS {
 
 extension GatewayConfiguration.Listener {
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case address, port, path, tls, maxConnections, maxConnectionsPerClient, idleTimeoutSeconds, requestHeadTimeoutSeconds, threads
+        case address, port, path, tls, maxConnections, maxConnectionsPerClient, idleTimeoutSeconds, requestHeadTimeoutSeconds
+        case minimumBodyBytesPerSecond, bodyGraceSeconds, threads
     }
 
     init(from decoder: Decoder) throws {
@@ -385,6 +398,8 @@ extension GatewayConfiguration.Listener {
         maxConnectionsPerClient = try c.wholeNumber(Int.self, forKey: .maxConnectionsPerClient)
         idleTimeoutSeconds = try c.wholeNumber(Int.self, forKey: .idleTimeoutSeconds)
         requestHeadTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .requestHeadTimeoutSeconds)
+        minimumBodyBytesPerSecond = try c.wholeNumber(Int.self, forKey: .minimumBodyBytesPerSecond)
+        bodyGraceSeconds = try c.decodeIfPresent(Double.self, forKey: .bodyGraceSeconds)
         threads = try c.wholeNumber(Int.self, forKey: .threads)
     }
 }
