@@ -92,6 +92,22 @@ final class IntakeSetAsideTests: XCTestCase {
         XCTAssertFalse(StoreError.postgres(sqlState: "42P01", message: "relation does not exist", sql: nil).refusesValues)
         XCTAssertTrue(StoreError.sqlite(code: 18, message: "string or blob too big", sql: nil).refusesValues)
         XCTAssertTrue(StoreError.postgres(sqlState: "54000", message: "index row size exceeds maximum", sql: nil).refusesValues)
+        XCTAssertFalse(StoreError.sqlite(code: 25, message: "column index out of range", sql: nil).refusesValues, "a bind out of range fails every call")
+    }
+
+    /// A refusal that meets message after message is the store's: after three messages set aside
+    /// with none taken in between, the next is held, however many rounds it fails, until one is taken in.
+    func testARefusalOfMessageAfterMessageHoldsInsteadOfFailingThemAll() {
+        var strikes = IntakeStrikes(limit: 2)
+        for row in Int64(1)...Int64(IntakeStrikes.inARowLimit) {
+            XCTAssertFalse(strikes.failed(row: row, with: Self.refusal))
+            XCTAssertTrue(strikes.failed(row: row, with: Self.refusal))
+            strikes.setAside(row: row)
+        }
+        for _ in 1...10 { XCTAssertFalse(strikes.failed(row: 9, with: Self.refusal), "held, as for an outage") }
+        strikes.settled(row: 8)
+        XCTAssertFalse(strikes.failed(row: 9, with: Self.refusal))
+        XCTAssertTrue(strikes.failed(row: 9, with: Self.refusal), "a message taken in ends the run")
     }
 
     /// Three documents; the store refuses to mark the first one handed over, every time. Before

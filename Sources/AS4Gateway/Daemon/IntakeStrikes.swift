@@ -15,10 +15,18 @@ import MessageStore
 /// so it holds everything too (logged, and `/readyz` fails after its bound). A failure of
 /// another kind in between neither counts nor clears the count. One per loop thread: with several
 /// nodes on one store each counts the rounds it ran itself.
+///
+/// A refusal that meets message after message is the store's, not theirs (a constraint a faulty
+/// upgrade got wrong, say): after `inARowLimit` messages set aside with no message taken in
+/// between, nothing more is set aside and everything is held again, as for an outage, until a
+/// message is taken in. Holding loses nothing; failing every message would tell every origin so.
 struct IntakeStrikes {
     static let limit = 5
+    static let inARowLimit = 3
 
     let limit: Int
+    /// Messages set aside since one was last taken in.
+    private(set) var setAsideInARow = 0
     /// The message (its row) and the failure counted, and in how many rounds in a row.
     private(set) var row: Int64?
     private var key: String?
@@ -34,7 +42,7 @@ struct IntakeStrikes {
     /// The intake of the message in `row` failed with `error` this round. Returns true when the
     /// message is to be set aside now.
     mutating func failed(row: Int64, with error: any Error) -> Bool {
-        guard let e = error as? StoreError, e.refusesValues, !e.isTransient else { return false }
+        guard let e = error as? StoreError, e.refusesValues, !e.isTransient, setAsideInARow < Self.inARowLimit else { return false }
         let key = FailureKey.of(e)
         if row == self.row, key == self.key {
             rounds += 1
@@ -46,19 +54,26 @@ struct IntakeStrikes {
         return rounds >= limit
     }
 
-    /// The message in `row` was taken in (an operator's retry of one set aside included): its count ends.
+    /// The message in `row` was taken in (an operator's retry of one set aside included): its
+    /// count ends, and so does the run of messages set aside.
     mutating func settled(row: Int64) {
+        endCount(row: row)
+        setAsideInARow = 0
+    }
+
+    /// The message in `row` was set aside: its count ends, and its other events in the batch are passed by.
+    mutating func setAside(row: Int64) {
+        endCount(row: row)
+        setAsideRows.insert(row)
+        setAsideInARow += 1
+    }
+
+    private mutating func endCount(row: Int64) {
         setAsideRows.remove(row)
         guard row == self.row else { return }
         self.row = nil
         key = nil
         rounds = 0
-    }
-
-    /// The message in `row` was set aside: its count ends, and its other events in the batch are passed by.
-    mutating func setAside(row: Int64) {
-        settled(row: row)
-        setAsideRows.insert(row)
     }
 
     func wasSetAside(row: Int64) -> Bool { setAsideRows.contains(row) }
