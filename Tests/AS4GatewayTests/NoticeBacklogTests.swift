@@ -7,31 +7,13 @@ import XCTest
 /// does not mail the arrivals from before, and an arrival read or purged before the mailer came
 /// to it is not announced.
 final class NoticeBacklogTests: XCTestCase {
-    static let sender = "DVS@90000048472", person = "_PRIVATE@16117519997"
+    static let person = NoticeTestMailbox.person
 
     func testOnlyArrivalsThatStillWaitAreAnnounced() throws {
-        let harness = try GatewayHarness()
-        try harness.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        try harness.importDirectory("gw-a", [GatewayHarness.localEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson")])
-        let settings = NoticeSettings(smtp: "smtp://127.0.0.1:9", from: "e-adrese@as4gw.test")
-        let node = try InProcessNode(harness, party: "gw-a") {
-            $0.dataDirectory = harness.nodes["gw-a"]!.data
-            $0.notices = settings
-        }
-        let context = node.context
-        try context.notices.setContact(NoticeContact(address: Self.person, email: "janis@example.lv", updatedAt: Date(), updatedBy: "person"))
-        func arrive(_ id: String, retainUntil: Date? = nil) throws {
-            let file = try context.store.storePayload(.bytes(Data("x".utf8)), at: Date())
-            var d = NewDocument(messageId: id, connection: "dms", idempotencyKey: nil, sender: Self.sender, metadata: "{}",
-                                files: [DocumentFile(name: "x.txt", mimeType: "text/plain", file: file)],
-                                recipients: [.init(address: Self.person, route: .mailbox, status: .accepted)])
-            d.retainUntil = retainUntil
-            let notice = BackendNotification(address: Self.person, kind: "newMessage", messageId: id, recipient: Self.person, detail: nil, at: Date())
-            XCTAssertEqual(try context.mailbox.insertDocument(d, notifications: [notice], at: Date()), .stored)
-        }
-        func read(_ id: String) throws {
-            XCTAssertTrue(try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: Self.person, status: .delivered, retrieved: true), at: Date()))
-        }
+        let mailbox = try NoticeTestMailbox()
+        let (node, context, settings) = (mailbox.node, mailbox.context, mailbox.settings)
+        func arrive(_ id: String, retainUntil: Date? = nil) throws { try mailbox.arrive(id, retainUntil: retainUntil) }
+        func read(_ id: String) throws { try mailbox.read(id) }
         func announced() throws -> [String] { try context.notices.notices(address: nil, status: nil, after: 0, limit: 100).map(\.messageId) }
 
         // While the gateway ran without notices: one read, one still waiting.

@@ -8,57 +8,34 @@ import XCTest
 /// document, or it may have been purged, and "a message waits" would be untrue. The mailer asks
 /// again before every attempt; such a notice ends `withdrawn`, unsent. One still unread is sent.
 final class NoticeWithdrawalTests: XCTestCase {
-    static let sender = "DVS@90000048472", person = "_PRIVATE@16117519997"
+    static let person = NoticeTestMailbox.person
 
-    struct Setup {
-        /// Kept for the test's life: its folder holds the node's data and log.
-        let harness: GatewayHarness
-        let node: InProcessNode
-        var context: GatewayContext { node.context }
-    }
-
-    func setUp(_ ids: [String], purgeable: Set<String> = []) throws -> Setup {
-        let harness = try GatewayHarness()
-        try harness.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        try harness.importDirectory("gw-a", [GatewayHarness.localEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson")])
-        let settings = NoticeSettings(smtp: "smtp://127.0.0.1:9", from: "e-adrese@as4gw.test")
-        let node = try InProcessNode(harness, party: "gw-a") {
-            $0.dataDirectory = harness.nodes["gw-a"]!.data
-            $0.notices = settings
-        }
-        let context = node.context
-        try context.notices.setContact(NoticeContact(address: Self.person, email: "janis@example.lv", updatedAt: Date(), updatedBy: "person"))
+    func setUp(_ ids: [String], purgeable: Set<String> = []) throws -> NoticeTestMailbox {
+        let mailbox = try NoticeTestMailbox()
+        let context = mailbox.context
         // Sends to a port nobody listens on: every first attempt fails with no connection (retried).
-        let down = NoticeMailer(context: context, settings: settings, notices: context.notices)
+        let down = NoticeMailer(context: context, settings: mailbox.settings, notices: context.notices)
         try down.takePosition()
-        for id in ids {
-            let file = try context.store.storePayload(.bytes(Data("x".utf8)), at: Date())
-            var d = NewDocument(messageId: id, connection: "dms", idempotencyKey: nil, sender: Self.sender, metadata: "{}",
-                                files: [DocumentFile(name: "x.txt", mimeType: "text/plain", file: file)],
-                                recipients: [.init(address: Self.person, route: .mailbox, status: .accepted)])
-            // Due for purging from the start; purged only when the test runs the purge.
-            if purgeable.contains(id) { d.retainUntil = Date().addingTimeInterval(-1) }
-            let notice = BackendNotification(address: Self.person, kind: "newMessage", messageId: id, recipient: Self.person, detail: nil, at: Date())
-            XCTAssertEqual(try context.mailbox.insertDocument(d, notifications: [notice], at: Date()), .stored)
-        }
+        // Due for purging from the start; purged only when the test runs the purge.
+        for id in ids { try mailbox.arrive(id, retainUntil: purgeable.contains(id) ? Date().addingTimeInterval(-1) : nil) }
         try down.recordArrivals(now: Date())
         var sender: SMTPSender?
         try down.sendDue(now: Date(), sender: &sender)
         let pending = try context.notices.notices(address: nil, status: .pending, after: 0, limit: 100)
         XCTAssertEqual(pending.map(\.messageId), ids, "every first attempt failed and waits for a retry")
         XCTAssertEqual(pending.map(\.attempts), ids.map { _ in 1 })
-        return Setup(harness: harness, node: node)
+        return mailbox
     }
 
     /// A mailer sending to an SMTP sink (Tests/interop/smtp_sink.py) writing to `out`.
-    func working(_ s: Setup, out: String) throws -> NoticeMailer {
+    func working(_ s: NoticeTestMailbox, out: String) throws -> NoticeMailer {
         let port = try BackendAPINoticeTests.startSink(out, arguments: [], for: self)
         var settings = NoticeSettings(smtp: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
         settings.startTLS = "off"
         return NoticeMailer(context: s.context, settings: settings, notices: s.context.notices)
     }
 
-    func notice(_ s: Setup, _ messageId: String) throws -> EmailNotice {
+    func notice(_ s: NoticeTestMailbox, _ messageId: String) throws -> EmailNotice {
         try XCTUnwrap(try s.context.notices.notices(address: nil, status: nil, after: 0, limit: 100).first { $0.messageId == messageId })
     }
 

@@ -1,0 +1,46 @@
+@testable import AS4Gateway
+import Foundation
+import MessageStore
+import XCTest
+
+/// The setting of the notice mailer's tests: gateway A in process, its directory holding a
+/// natural person with an e-mail contact, notices configured to an SMTP port nobody listens on
+/// (every attempt fails and is retried), and documents arriving in that person's mailbox.
+struct NoticeTestMailbox {
+    static let sender = "DVS@90000048472", person = "_PRIVATE@16117519997"
+
+    /// Kept for the test's life: its folder holds the node's data and log.
+    let harness: GatewayHarness
+    let node: InProcessNode
+    let settings = NoticeSettings(smtp: "smtp://127.0.0.1:9", from: "e-adrese@as4gw.test")
+    var context: GatewayContext { node.context }
+
+    init() throws {
+        harness = try GatewayHarness()
+        try harness.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try harness.importDirectory("gw-a", [GatewayHarness.localEntry(Self.person, ownerId: "16117519997", kind: "naturalPerson")])
+        let (harness, settings) = (harness, settings)
+        node = try InProcessNode(harness, party: "gw-a") {
+            $0.dataDirectory = harness.nodes["gw-a"]!.data
+            $0.notices = settings
+        }
+        try node.context.notices.setContact(NoticeContact(address: Self.person, email: "janis@example.lv", updatedAt: Date(), updatedBy: "person"))
+    }
+
+    /// A document for the person arrives, with the `newMessage` notification the mailer follows.
+    func arrive(_ id: String, retainUntil: Date? = nil) throws {
+        let file = try context.store.storePayload(.bytes(Data("x".utf8)), at: Date())
+        var d = NewDocument(messageId: id, connection: "dms", idempotencyKey: nil, sender: Self.sender, metadata: "{}",
+                            files: [DocumentFile(name: "x.txt", mimeType: "text/plain", file: file)],
+                            recipients: [.init(address: Self.person, route: .mailbox, status: .accepted)])
+        d.retainUntil = retainUntil
+        let notice = BackendNotification(address: Self.person, kind: "newMessage", messageId: id, recipient: Self.person, detail: nil, at: Date())
+        XCTAssertEqual(try context.mailbox.insertDocument(d, notifications: [notice], at: Date()), .stored)
+    }
+
+    /// The person reads document `id`.
+    func read(_ id: String) throws {
+        XCTAssertTrue(try context.mailbox.updateRecipient(RecipientUpdate(messageId: id, address: Self.person, status: .delivered, retrieved: true),
+                                                          at: Date()))
+    }
+}
