@@ -98,6 +98,37 @@ final class SafeXMLTests: XCTestCase {
         assertRefused("<?xmlversion=\"1.0\"?><r/>", kind: .notWellFormed)
     }
 
+    /// libxml2 reports namespace errors and goes on, naming such a node by its QName in no
+    /// namespace; Xerces (phase4, Domibus) and lxml refuse these documents, and so do we. A
+    /// `wsu:Id` whose prefix is bound nowhere is no `wsu:Id` a verifier can find.
+    func testRefusesNamespaceErrors() {
+        let cases = [
+            #"<r xmlns:a="urn:a" wsu:Id="x"/>"#,                                  // attribute prefix bound nowhere
+            #"<r><s p:k="1"/></r>"#,
+            #"<r xmlns:a="urn:a" xmlns:b="urn:a" a:x="1" b:x="2"/>"#,             // one expanded name twice
+            #"<r xmlns:e=""/>"#,                                                  // empty prefix binding (Namespaces 1.0)
+            #"<r xmlns:xmlns="urn:x"/>"#,                                          // reserved prefix declared
+            #"<r xmlns:xml="urn:not-xml"/>"#,                                      // xml bound to another name
+            #"<r xmlns:x="http://www.w3.org/XML/1998/namespace"/>"#,               // the xml name bound to another prefix
+            #"<p:r/>"#,                                                           // element prefix bound nowhere
+        ]
+        for document in cases {
+            XCTAssertThrowsError(try XMLDocument(parsing: document), document) { error in
+                XCTAssertEqual((error as? XMLError)?.kind, .notWellFormed, "\(document): \(error)")
+                XCTAssertTrue("\(error)".contains("amespace"), "\(document): \(error)")
+                XCTAssertEqual((error as? XMLError)?.ebmsError.code, .invalidHeader, document)
+            }
+        }
+        // What namespaces allow stays readable: undeclaring the default, rebinding a prefix,
+        // two prefixes for one URI on different names, the xml prefix declared as itself, and
+        // a relative URI (deprecated, refused only by canonicalisation).
+        for document in [#"<r xmlns="urn:d"><s xmlns=""/></r>"#, #"<a:r xmlns:a="urn:a"><a:s xmlns:a="urn:b"/></a:r>"#,
+                         #"<r xmlns:a="urn:a" xmlns:b="urn:a" a:x="1" b:y="2"/>"#,
+                         #"<r xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="lv"/>"#, #"<r xmlns="relative"/>"#] {
+            XCTAssertNoThrow(try XMLDocument(parsing: document), document)
+        }
+    }
+
     /// libxml2 reading from memory would end the document at a NUL character after the root
     /// element and drop what follows: bytes stored with the document that nothing read or signed.
     func testRefusesANULCharacterAfterTheRootElement() {

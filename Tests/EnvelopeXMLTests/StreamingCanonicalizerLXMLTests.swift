@@ -51,6 +51,8 @@ final class StreamingCanonicalizerLXMLTests: XCTestCase {
         // Not vacuous: most generated documents are namespace-well-formed and lxml reads them.
         XCTAssertGreaterThan(verdict["agree"] as? Int ?? 0, 1000, "\(verdict)")
         XCTAssertGreaterThan(accepted, 1000)
+        // And what lxml refuses (the generator's prefixes bound nowhere) is refused here too.
+        XCTAssertGreaterThan(verdict["bothRefused"] as? Int ?? 0, 50, "\(verdict)")
         XCTAssertEqual(process.terminationStatus, 0)
         // Kept for a look when they disagree.
         if (verdict["disagree"] as? [String])?.isEmpty == true { try? FileManager.default.removeItem(at: dir) }

@@ -8,9 +8,8 @@ as4gw's StreamingCanonicalizer wrote for it; absent when as4gw refused the docum
 document is parsed and canonicalised here as as4verify.py does it (lxml, with its own libxml2,
 no DTD, namespace declarations escaped as Canonical XML writes them). Prints one JSON object:
 how many documents both canonicalised alike, the names where the two disagree (different bytes,
-or only lxml accepted the document), and how many lxml refused (which as4gw may accept:
-libxml2 2.9 lets namespace errors pass that lxml's newer libxml2 refuses). Exit status 1 when
-any disagree.
+or only one of them accepted the document), and how many both refused. Exit status 1 when any
+disagree.
 """
 
 import json
@@ -37,13 +36,16 @@ def main():
         try:
             theirs = as4verify.exc_c14n(as4verify.parse_xml(document))
         except Exception:  # noqa: BLE001 -- any refusal by lxml counts as one
-            refused += 1
+            if ours is None:
+                refused += 1
+            else:
+                disagree.append(name)
             continue
         if ours == theirs:
             agree += 1
         else:
             disagree.append(name)
-    print(json.dumps({"agree": agree, "lxmlRefused": refused, "disagree": disagree}))
+    print(json.dumps({"agree": agree, "bothRefused": refused, "disagree": disagree}))
     return 1 if disagree else 0
 
 

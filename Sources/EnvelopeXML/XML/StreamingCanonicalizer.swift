@@ -146,6 +146,8 @@ final class CanonicalStream {
                 ?? "not well-formed"
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
         }
+        // What the tree parse refuses (`XMLDocument.parse`): the document's namespace errors.
+        if parser.pointee.nsWellFormed == 0 { throw LibXML.namespaceError(parser) }
         if pending.count >= Self.flushSize { try flush() }
     }
 
@@ -417,8 +419,8 @@ private let canonicalStartElement: startElementNsSAX2Func = { context, localName
             let value = Array(UnsafeBufferPointer(start: start, count: end - start))
             let prefix = bytes(fields[1]), uri = bytes(fields[2])
             if let prefix, uri == nil {
-                // A prefix bound nowhere (a namespace error libxml2 lets pass): the tree builder
-                // names such an attribute by its whole QName, in no namespace, and so it sorts.
+                // A prefix bound nowhere (a namespace error libxml2 reports and goes on): the
+                // next `check` refuses the document; until then, name it by its whole QName.
                 list.append((nil, prefix + [0x3A] + name, nil, value))
             } else {
                 list.append((prefix, name, uri, value))

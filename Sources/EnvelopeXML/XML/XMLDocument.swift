@@ -88,6 +88,14 @@ public final class XMLDocument {
             let message = err.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? "not well-formed"
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
         }
+        // libxml2 reports a namespace error (a prefix bound nowhere, one expanded attribute name
+        // twice, `xmlns:p=""`) and goes on: the tree it builds names such a node by its QName in
+        // no namespace, which the sender's and other verifiers' parsers (Xerces, lxml) refuse.
+        // A document they cannot read is not well-formed here either.
+        if ctxt.pointee.nsWellFormed == 0 {
+            xmlFreeDoc(doc)
+            throw LibXML.namespaceError(ctxt)
+        }
         // Reading from memory, libxml2 takes a NUL character after the root element for the end
         // of the document and ignores whatever follows it, so bytes nobody parsed (and no
         // signature covers) would pass along with the document. Its push parser, newer libxml2
@@ -197,6 +205,17 @@ enum LibXML {
     }()
 
     static func initialize() { _ = once }
+
+    /// The refusal of a document libxml2 parsed with a namespace error (`nsWellFormed` cleared).
+    /// A warning raised after the error may have replaced it as the context's last error.
+    static func namespaceError(_ ctxt: xmlParserCtxtPtr) -> XMLError {
+        let err = ctxt.pointee.lastError
+        if err.domain == Int32(XML_FROM_NAMESPACE.rawValue), err.level.rawValue >= XML_ERR_ERROR.rawValue,
+           let message = err.message.map({ String(cString: $0).trimmingTrailingNewlines() }), !message.isEmpty {
+            return XMLError(.notWellFormed, "namespace error: \(message)", line: err.line > 0 ? Int(err.line) : nil)
+        }
+        return XMLError(.notWellFormed, "namespace error: a prefix bound to no namespace, an attribute named twice, or an empty prefix binding")
+    }
 }
 
 private let refusingEntityLoader: xmlExternalEntityLoader = { _, _, _ in nil }
