@@ -82,10 +82,32 @@ final class SubmittedPropertyTypeTests: XCTestCase {
             XCTAssertTrue(detail.hasPrefix(c.says), "\(c.properties): \(detail)")
             XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound), c.properties)
         }
+        // A character XML cannot carry, in a name, value or type: refused, not replaced by
+        // U+FFFD on the way out (the receiver would get a value nobody sent).
+        let uncarriable: [(properties: String, says: String)] = [
+            (#"{"note": "a\u0001b"}"#, "the message properties: the value of property note contains a character XML cannot carry"),
+            (#"{"note": {"value": "v", "type": "t\u001b"}}"#, "the message properties: the type of property note contains a character XML cannot carry"),
+            (#"{"no\u0000te": "v"}"#, "the message properties: the name of property no\\u{0}te contains a character XML cannot carry"),
+            (#"{"note": "\uFFFF"}"#, "the message properties: the value of property note contains a character XML cannot carry"),
+        ]
+        for (n, c) in uncarriable.enumerated() {
+            let id = "uncarriable-\(n)@gw-a"
+            let response = try submit(id: id, properties: c.properties)
+            XCTAssertEqual(response.status, 422, "\(c.properties): \(response.bodyText)")
+            let detail = (try? JSONSerialization.jsonObject(with: Data(response.bodyBytes)) as? [String: Any])?["detail"] as? String ?? ""
+            XCTAssertTrue(detail.hasPrefix(c.says), "\(c.properties): \(detail)")
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound), c.properties)
+        }
+        // Tab, line feed and carriage return are XML characters: kept as given.
+        XCTAssertEqual(try submit(id: "carriable@gw-a", properties: #"{"note": "a\tb\nc\rd"}"#).status, 202)
         // A part's properties follow the same rule, named by the payload's path.
         let part = try submit(id: "refused-part@gw-a", properties: "{}", partProperties: #"{"x-part": {"value": "v", "type": ""}}"#)
         XCTAssertEqual(part.status, 422, part.bodyText)
         XCTAssertTrue(part.bodyText.contains("the part properties of ") && part.bodyText.contains("property x-part has an empty type"), part.bodyText)
+        let partControl = try submit(id: "refused-part-control@gw-a", properties: "{}", partProperties: #"{"x-part": "\u0007"}"#)
+        XCTAssertEqual(partControl.status, 422, partControl.bodyText)
+        XCTAssertTrue(partControl.bodyText.contains("the value of property x-part contains a character XML cannot carry"), partControl.bodyText)
+        XCTAssertNil(try a.store.findMessage(id: "refused-part-control@gw-a", direction: .outbound))
         // The rest of the body is worded by member path alike (it was Foundation's "isn't in the correct format").
         let noTo = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json",
                           body: Array(#"{"service": "urn:s", "action": "A", "payloads": []}"#.utf8),

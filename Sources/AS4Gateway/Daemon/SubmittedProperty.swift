@@ -47,13 +47,26 @@ struct SubmittedProperty: Decodable, Equatable {
 
     /// The properties as the message carries them, in name order. An empty type is refused
     /// (`what` names the properties in the reason): eb:Property/@type names a scheme, and an
-    /// empty one says nothing a property without it would not.
+    /// empty one says nothing a property without it would not. So is a name, value or type
+    /// with a character XML cannot carry (`XMLText.isCarriable`): the envelope writer would put
+    /// U+FFFD in its place, and the receiver would get a value the submitter never sent.
     static func properties(_ given: [String: SubmittedProperty]?, _ what: String) throws -> [Property] {
         try (given ?? [:]).sorted { $0.key < $1.key }.map { name, p in
+            let shown = Self.shown(name)
+            for (part, text) in [("name", name), ("value", p.value), ("type", p.type ?? "")] where !XMLText.isCarriable(text) {
+                throw SubmissionError(status: 422, reason: "\(what): the \(part) of property \(shown) \(TextInput.refusal)")
+            }
             if let type = p.type, type.isEmpty {
-                throw SubmissionError(status: 422, reason: "\(what): property \(name) has an empty type; leave the type out for an untyped property")
+                throw SubmissionError(status: 422, reason: "\(what): property \(shown) has an empty type; leave the type out for an untyped property")
             }
             return Property(name, p.value, type: p.type)
         }
+    }
+
+    /// A name as a reason quotes it: characters XML cannot carry as `\u{…}`, so the answer and
+    /// the log line that repeats it stay one line.
+    static func shown(_ name: String) -> String {
+        guard !XMLText.isCarriable(name) else { return name }
+        return name.unicodeScalars.map { XMLText.isCarriable(String($0)) ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
     }
 }
