@@ -47,7 +47,8 @@ public struct CertificateSubject: Hashable, Sendable {
 /// and CRLs. Not meant for production PKI.
 ///
 /// Issued certificates are X.509 v3 with basicConstraints, keyUsage (both critical),
-/// subjectKeyIdentifier and authorityKeyIdentifier. Signature digest: SHA-256 for RSA and P-256,
+/// subjectKeyIdentifier and authorityKeyIdentifier (the subjectKeyIdentifier can be left out, as
+/// some partner CAs do, to test what needs it: WS-Security SKI references). Signature digest: SHA-256 for RSA and P-256,
 /// SHA-384 for P-384, SHA-512 for P-521, none for Ed25519.
 public final class CertificateAuthority: Sendable {
     public let key: PrivateKey
@@ -73,11 +74,12 @@ public final class CertificateAuthority: Sendable {
     public static func selfSignedCertificate(subject: CertificateSubject, key: PrivateKey, validFrom: Date = Date(),
                                              validUntil: Date, serialNumber: String? = nil,
                                              keyUsage: KeyUsage = [.digitalSignature, .keyEncipherment],
-                                             isCA: Bool = false) throws -> Certificate {
+                                             isCA: Bool = false, subjectKeyIdentifier: Bool = true) throws -> Certificate {
         let name = try subject.makeName()
         defer { X509_NAME_free(name) }
         return try build(subjectName: name, publicKey: key.publicKey, issuerName: name, issuer: nil, signingKey: key,
-                         validFrom: validFrom, validUntil: validUntil, serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA)
+                         validFrom: validFrom, validUntil: validUntil, serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA,
+                         subjectKeyIdentifier: subjectKeyIdentifier)
     }
 
     /// Issues a certificate for `publicKey`. The default key usage suits an AS4 signing/encryption
@@ -85,13 +87,14 @@ public final class CertificateAuthority: Sendable {
     public func issueCertificate(for publicKey: PublicKey, subject: CertificateSubject, validFrom: Date = Date(),
                                  validUntil: Date, serialNumber: String? = nil,
                                  keyUsage: KeyUsage = [.digitalSignature, .nonRepudiation, .keyEncipherment],
-                                 isCA: Bool = false, subjectAlternativeNames: [String] = []) throws -> Certificate {
+                                 isCA: Bool = false, subjectAlternativeNames: [String] = [],
+                                 subjectKeyIdentifier: Bool = true) throws -> Certificate {
         let name = try subject.makeName()
         defer { X509_NAME_free(name) }
         return try Self.build(subjectName: name, publicKey: publicKey, issuerName: X509_get_subject_name(certificate.pointer),
                               issuer: certificate, signingKey: key, validFrom: validFrom, validUntil: validUntil,
                               serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA,
-                              subjectAlternativeNames: subjectAlternativeNames)
+                              subjectAlternativeNames: subjectAlternativeNames, subjectKeyIdentifier: subjectKeyIdentifier)
     }
 
     /// Issues a CRL revoking the given serial numbers (decimal), all with `revocationDate`.
@@ -136,7 +139,8 @@ public final class CertificateAuthority: Sendable {
 
     private static func build(subjectName: OpaquePointer, publicKey: PublicKey, issuerName: OpaquePointer?, issuer: Certificate?,
                               signingKey: PrivateKey, validFrom: Date, validUntil: Date, serialNumber: String?,
-                              keyUsage: KeyUsage, isCA: Bool, subjectAlternativeNames: [String] = []) throws -> Certificate {
+                              keyUsage: KeyUsage, isCA: Bool, subjectAlternativeNames: [String] = [],
+                              subjectKeyIdentifier: Bool = true) throws -> Certificate {
         guard validFrom < validUntil else { throw CryptoError.invalidArgument("validity window is empty") }
         guard let x509 = X509_new() else { throw CryptoError.openSSL("X509_new") }
         do {
@@ -162,8 +166,10 @@ public final class CertificateAuthority: Sendable {
             if !subjectAlternativeNames.isEmpty {
                 try addExtension(NID_subject_alt_name, subjectAlternativeNames.joined(separator: ","), context: &context, add)
             }
-            try addExtension(NID_subject_key_identifier, "hash", context: &context, add)
-            try addExtension(NID_authority_key_identifier, "keyid:always", context: &context, add)
+            if subjectKeyIdentifier { try addExtension(NID_subject_key_identifier, "hash", context: &context, add) }
+            // keyid:always needs the issuer's subjectKeyIdentifier; without one the issuer is named by name and serial.
+            try addExtension(NID_authority_key_identifier, subjectKeyIdentifier || issuer != nil ? "keyid:always" : "issuer:always",
+                             context: &context, add)
             guard X509_sign(x509, signingKey.pointer, signingDigest(for: signingKey)) > 0 else { throw CryptoError.openSSL("X509_sign") }
         } catch {
             X509_free(x509)

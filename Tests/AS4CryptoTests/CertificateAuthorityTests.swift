@@ -50,6 +50,25 @@ final class CertificateAuthorityTests: XCTestCase {
         XCTAssertNotNil((0...(tail.count - caSKI.count)).first { Array(tail[$0..<($0 + caSKI.count)]) == caSKI })
     }
 
+    /// Certificates without the subjectKeyIdentifier extension, as some partner CAs issue them
+    /// (the Domibus sample blue_gw): self-signed or issued, they still chain and stay self-signed.
+    func testCertificatesWithoutSubjectKeyIdentifier() throws {
+        let key = try PrivateKey.generateRSA()
+        let pinned = try CertificateAuthority.selfSignedCertificate(subject: CertificateSubject(commonName: "no SKI"), key: key,
+                                                                    validFrom: now - 60, validUntil: now + year, subjectKeyIdentifier: false)
+        XCTAssertNil(pinned.subjectKeyIdentifier)
+        XCTAssertTrue(pinned.isSelfSigned)
+        XCTAssertTrue(CertificateValidator(trustStore: try TrustStore(anchors: [pinned])).validate(leaf: pinned).isValid)
+
+        let ca = try CertificateAuthority.createSelfSigned(subject: CertificateSubject(commonName: "Dev CA"), key: try .generateEC(curve: .p256),
+                                                           validFrom: now - 60, validUntil: now + year)
+        let issued = try ca.issueCertificate(for: key.publicKey, subject: CertificateSubject(commonName: "issued without SKI"),
+                                             validFrom: now - 60, validUntil: now + year, subjectKeyIdentifier: false)
+        XCTAssertNil(issued.subjectKeyIdentifier)
+        let result = CertificateValidator(trustStore: try TrustStore(anchors: [ca.certificate])).validate(leaf: issued)
+        XCTAssertTrue(result.isValid, result.message)
+    }
+
     func testPEMExportAndReload() throws {
         let key = try PrivateKey.generateEC(curve: .p256)
         let ca = try CertificateAuthority.createSelfSigned(subject: CertificateSubject(commonName: "Dev CA"), key: key, validUntil: now + year)

@@ -196,6 +196,25 @@ final class EncryptionRoundTripTests: XCTestCase {
         }
     }
 
+    /// A recipient certificate without the SKI extension, asked for by SKI: the EncryptedKey names
+    /// it by ThumbprintSHA1 (BSP R5206/R5210), no SKI is computed, and the recipient finds its key
+    /// by it. Why the P-Mode load does not refuse `encryptionKeyReference: "ski"` for such a partner.
+    func testARecipientWithoutSubjectKeyIdentifierIsNamedByThumbprint() throws {
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let certificate = try CertificateAuthority.selfSignedCertificate(subject: CertificateSubject(commonName: "recipient without SKI"), key: key,
+                                                                         validUntil: EncryptionRecipient.validUntil, subjectKeyIdentifier: false)
+        XCTAssertNil(certificate.subjectKeyIdentifier)
+        let originals = try attachments(1, fileBacked: false)
+        let output = try AttachmentEncryptor.encrypt(originals, recipient: certificate, method: .rsaOAEP,
+                                                     keyReference: .subjectKeyIdentifier, spoolDirectory: nil)
+        let message = try EncryptionFixtures.message(securityXML: output.securityHeaderXML, attachments: output.attachments, fileIn: nil)
+        let header = try EncryptionFixtures.header(message)
+        XCTAssertEqual(header.encryptedKeys.first?.recipient, .thumbprintSHA1(certificate.sha1Thumbprint))
+        let keys = EncryptionRecipient.allKeys + [DecryptionKey(privateKey: key, certificate: certificate)]
+        let decrypted = try AttachmentDecryptor.decrypt(message, header: header, keys: keys, policy: .eDelivery115, spoolDirectory: spool)
+        XCTAssertEqual(try decrypted.first?.body.readAll(), try originals[0].body.readAll())
+    }
+
     /// Fresh key material for every message and part: the same payload twice never gives the same bytes.
     func testFreshKeysAndIVs() throws {
         let originals = try attachments(2, fileBacked: false)

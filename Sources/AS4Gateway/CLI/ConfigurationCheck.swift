@@ -23,7 +23,15 @@ enum ConfigurationCheck {
 
         var summary: Summary?
         // The development PKI writes missing certificates at start, so they may be absent now.
-        let options = PModeLoader.Options(requireCertificates: !config.developmentPKI)
+        // Our key references are checked against the certificates we would sign with: the
+        // configured ones (a file that does not load is reported below), else parties.json's.
+        let signers = config.keys.map { keys in
+            ([keys.signingCertificate] + keys.additional.map(\.signingCertificate)).compactMap { file in
+                (try? KeyMaterial.certificate(file)).map { PartyCertificate(certificate: $0, file: file) }
+            }
+        }
+        let options = PModeLoader.Options(requireCertificates: !config.developmentPKI,
+                                          signer: .init(party: config.party, certificates: signers))
         do {
             let set = try PModeLoader.load(directory: config.pmodeDirectory, options: options)
             if set.party(named: config.party) == nil {

@@ -5,12 +5,18 @@ import Routing
 /// the way the daemon loads it, and convert a Domibus P-Mode into our JSON files.
 enum PModeCommand {
     static let help = """
-    Usage: as4gw pmode check DIR [--allow-missing-certificates] [--allow-insecure-endpoints] [--strict]
+    Usage: as4gw pmode check DIR [--party NAME] [--allow-missing-certificates] [--allow-insecure-endpoints] [--strict]
            as4gw pmode import domibus FILE [--out DIR] [--force]
 
     check    Loads the P-Mode directory DIR (parties.json and *.pmode.json, see docs/PMODES.md)
              with the daemon's loader. Prints "DIR: N parties, M P-Modes: OK", or every problem
              of every file on stderr as `DIR/file:line:col: message`, one per line.
+             --party NAME                  check the directory as the gateway of party NAME
+                                           loads it: a leg under which NAME signs with
+                                           keyReference "ski" while its signing certificate
+                                           in parties.json has no Subject Key Identifier is
+                                           an error (the daemon refuses such a set; serve
+                                           --check-config checks the configured keys)
              --allow-missing-certificates  skip certificate files that do not exist yet (the
                                            development PKI writes them on first start); files
                                            that exist must still parse
@@ -21,7 +27,10 @@ enum PModeCommand {
              certificate that expired, is not valid yet or expires within 30 days; a signing
              certificate the gateway refuses as a message signer (keyUsage without
              digitalSignature or nonRepudiation, or a CA certificate); an encryption
-             certificate whose keyUsage allows neither keyEncipherment nor keyAgreement.
+             certificate whose keyUsage allows neither keyEncipherment nor keyAgreement;
+             without --party, a leg with keyReference "ski" that a party signs under with a
+             signing certificate that has no Subject Key Identifier (an error for the gateway
+             of that party).
 
     import domibus
              Converts a Domibus P-Mode XML file into parties.json and one <process>.pmode.json
@@ -57,7 +66,7 @@ enum PModeCommand {
     static func check(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: [], flags: ["allow-missing-certificates", "allow-insecure-endpoints", "strict"])
+            a = try Arguments(args, valued: ["party"], flags: ["allow-missing-certificates", "allow-insecure-endpoints", "strict"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -69,12 +78,19 @@ enum PModeCommand {
               FileManager.default.isReadableFile(atPath: directory) else {
             return CLI.ioError("cannot read the P-Mode directory \(directory)")
         }
+        let party = a.value("party")
         let options = PModeLoader.Options(requireCertificates: !a.has("allow-missing-certificates"),
-                                          allowInsecureEndpoints: a.has("allow-insecure-endpoints"))
+                                          allowInsecureEndpoints: a.has("allow-insecure-endpoints"),
+                                          signer: party.map { PModeLoader.Signer(party: $0) })
         do {
             let set = try PModeLoader.load(directory: directory, options: options)
+            if let party, set.party(named: party) == nil {
+                CLI.printError("\(directory)/parties.json: --party \(party) is not a party in it")
+                return 1
+            }
             let warnings = EAddressAgreementCheck.findings(in: set).map(\.description)
                 + PModeCertificateCheck.findings(in: set).map(\.description)
+                + (party == nil ? keyReferenceWarnings(set) : [])
             for warning in warnings { CLI.printError("\(directory): warning: \(warning)") }
             let verdict = warnings.isEmpty ? "OK" : "OK with \(count(warnings.count, "warning", "warnings"))"
             print("\(directory): \(count(set.parties.count, "party", "parties")), \(count(set.pmodes.count, "P-Mode", "P-Modes")): \(verdict)")
@@ -82,6 +98,18 @@ enum PModeCommand {
         } catch {
             CLI.printError(error.diagnostics.map { located($0, in: directory) }.joined(separator: "\n"))
             return 1
+        }
+    }
+
+    /// Without knowing whose gateway the directory serves: each party that would sign with an
+    /// SKI reference to a certificate without the extension, if it were ours (`KeyReferenceCheck`).
+    static func keyReferenceWarnings(_ set: PModeSet) -> [String] {
+        set.parties.flatMap { party in
+            KeyReferenceCheck.problems(in: set.pmodes, party: party.name, signers: party.certificates[.signing] ?? []).map { problem in
+                let pmode = set.pmodes[problem.pmode]
+                return "\(pmode.source): P-Mode \"\(pmode.id)\" legs[\(problem.leg)].security.keyReference "
+                    + problem.explanation(who: "party \"\(party.name)\"") + " (an error when \(party.name) is this gateway's party: --party \(party.name))"
+            }
         }
     }
 

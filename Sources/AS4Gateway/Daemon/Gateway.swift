@@ -58,17 +58,18 @@ final class Gateway {
                 ? "using the development PKI under \(config.pmodeDirectory)/certs (not for production)"
                 : "generated a development PKI under \(config.pmodeDirectory)/certs: \(generated.files.count) files (not for production)"])
         }
-        let set: PModeSet
+        // Loaded first to find our party and, without configured keys, our key files; loaded
+        // again below with the certificates we sign with, which the key references are checked
+        // against at this start and at every reload.
+        let unchecked: PModeSet
         do {
-            set = try PModeLoader.load(directory: config.pmodeDirectory)
+            unchecked = try PModeLoader.load(directory: config.pmodeDirectory)
         } catch {
             throw GatewayError.pmodes(error.description)
         }
-        let registry = PModeRegistry(set)
-        guard let us = set.party(named: config.party) else {
+        guard let us = unchecked.party(named: config.party) else {
             throw GatewayError.configuration("party \(config.party) is not defined in \(config.pmodeDirectory)/parties.json")
         }
-        Self.warnOfMissingStatusLegs(set, party: config.party, log: log)
 
         // Our keys: configured, or the development PKI's files for our party.
         func ours(_ role: CertificateRole) throws -> (String, String) {
@@ -94,6 +95,16 @@ final class Gateway {
             decryption.append(DecryptionKey(privateKey: try KeyMaterial.privateKey(identity.encryptionKey),
                                             certificate: try KeyMaterial.certificate(identity.encryptionCertificate)))
         }
+        let options = PModeLoader.Options(signer: .init(party: config.party,
+                                                        certificates: Self.signerCertificates(keys, signing, pmodeDirectory: config.pmodeDirectory)))
+        let set: PModeSet
+        do {
+            set = try PModeLoader.load(directory: config.pmodeDirectory, options: options)
+        } catch {
+            throw GatewayError.pmodes(error.description)
+        }
+        let registry = PModeRegistry(set, options: options)
+        Self.warnOfMissingStatusLegs(set, party: config.party, log: log)
         var anchors = try config.truststore.flatMap(KeyMaterial.certificateDirectory)
         if let devCA { anchors += try KeyMaterial.certificates(devCA) }
         let crls = try KeyMaterial.crls(config.crls)
@@ -146,6 +157,18 @@ final class Gateway {
             // A partner's renewed certificate listed beside the old one has no key here: not ours.
             guard FileManager.default.fileExists(atPath: sk), FileManager.default.fileExists(atPath: ek) else { return nil }
             return .init(signingKey: sk, signingCertificate: s, encryptionKey: ek, encryptionCertificate: e)
+        }
+    }
+
+    /// Our signing certificates as the P-Mode load checks them (`KeyReferenceCheck`), named by
+    /// their files (those of the P-Mode directory as parties.json names them): `identities` are
+    /// those of `keys`, in the same order.
+    static func signerCertificates(_ keys: GatewayConfiguration.Keys, _ identities: [SigningIdentity],
+                                   pmodeDirectory: String) -> [PartyCertificate] {
+        let files = [keys.signingCertificate] + keys.additional.map(\.signingCertificate)
+        let base = pmodeDirectory.hasSuffix("/") ? pmodeDirectory : pmodeDirectory + "/"
+        return zip(identities, files).map { identity, file in
+            PartyCertificate(certificate: identity.certificate, file: file.hasPrefix(base) ? String(file.dropFirst(base.count)) : file)
         }
     }
 

@@ -162,10 +162,11 @@ final class GatewayContext: Sendable {
         try SignatureBuilder(identity: signing(for: security?.profile), keyReference: security?.keyReference.style ?? .binarySecurityToken)
     }
 
-    /// The identity that signs under `profile`: the first whose key suits it, else the primary.
+    /// The identity that signs under `profile`: the first whose key suits it, else the primary
+    /// (the rule the P-Mode load checks key references by, `KeyReferenceCheck`).
     func signing(for profile: SecurityProfile?) -> SigningIdentity {
         guard let profile else { return signing }
-        return signingIdentities.first { profile.suits($0.privateKey.keyType) } ?? signing
+        return profile.signer(among: signingIdentities) { $0.privateKey.keyType } ?? signing
     }
 }
 

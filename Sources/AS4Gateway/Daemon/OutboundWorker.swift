@@ -317,6 +317,14 @@ final class OutboundWorkers: Sendable {
     /// and acknowledge exactly what we signed; any gap fails closed (EBMS:0302). The party's
     /// certificate is needed where there is a signature to check: on a leg that signs, or on a
     /// signed answer to a leg that does not.
+    ///
+    /// Its certificates are those the P-Mode lists now and that are valid now, also for a
+    /// receipt signed before a renewal (a partner answers a resent duplicate with the receipt
+    /// it stored). The receipt becomes our evidence of delivery now, and its timestamps are the
+    /// signer's own word: a certificate withdrawn from the P-Mode, the only revocation a pinned
+    /// partner certificate has, could otherwise sign "old" receipts for ever. The operator keeps
+    /// the old certificate listed until such messages are settled (docs/PMODES.md, Certificates
+    /// and renewals); a refused one is retried, and taken once it is listed again.
     func checkReceipt(_ reply: AS4Message, messageId: String, sent: [SentReference]?, receiver: Routing.Party?, leg: Leg?) throws {
         guard let sent else {
             throw EbmsError(.invalidReceipt, "the references signed at submission are missing from the store")

@@ -75,9 +75,15 @@ extension DomibusConversion {
                 + "refuses: a receiver would decrypt messages nobody is authenticated for, and the eDelivery AS4 profiles always sign")
             return nil
         }
-        // The recipient's certificate: the _IS policies require issuer/serial references for
-        // both tokens; the others leave the recipient token out of the message
-        // (IncludeToken/Never) and name it by key identifier, our default.
+        // The _IS policies require issuer/serial references for both tokens. The plain
+        // eDeliveryAS4Policy leaves both tokens out (IncludeToken/Never) and, declaring
+        // MustSupportRefKeyIdentifier first, has WSS4J name both by Subject Key Identifier: Domibus
+        // messages and receipts under it carry SKI references for the signature and the
+        // EncryptedKey alike. The recipient's certificate is named so here too (`ski`, our
+        // default): the peer finds its own decryption key by it. Our signature keeps `bst`, the
+        // reference eDelivery AS4 says every implementation should resolve and that Domibus' own
+        // test data receives (signed messages with a BST beside ones with an SKI), while `ski`
+        // would fail outright for a signing certificate without the extension.
         if policy.contains("_is.") || policy.hasSuffix("_is") {
             security.keyReference = .issuerSerial
             security.encryptionKeyReference = .issuerSerial

@@ -8,6 +8,8 @@ struct DecodedLeg {
     /// `pullAuthorization.parties` entries with their positions (names are checked against parties.json later).
     var pullParties: [(name: String, location: JSONLocation)]
     var pullAuthorizationLocation: JSONLocation?
+    /// Where `security.keyReference` is written (nil: not written, the default applies).
+    var keyReferenceLocation: JSONLocation?
 }
 
 /// Decodes one element of `legs` (format: docs/PMODES.md). Absent settings take the defaults of
@@ -23,7 +25,8 @@ struct LegDecoder {
         let service = decodeService(o)
         let action = o.string("action", required: true)
         let mpc = o.uri("mpc")
-        let security = decodeSecurity(o)
+        var keyReferenceLocation: JSONLocation?
+        let security = decodeSecurity(o, keyReferenceLocation: &keyReferenceLocation)
         let payload = decodePayload(o)
         let reception = decodeReceptionAwareness(o)
         let errorHandling = decodeErrorHandling(o)
@@ -38,7 +41,8 @@ struct LegDecoder {
         let leg = Leg(service: service, action: action, mpc: mpc ?? EbmsConstants.defaultMPC, security: security, payload: payload,
                       receptionAwareness: reception, errorHandling: errorHandling, pullAuthorization: pullAuthorization)
         return DecodedLeg(leg: leg, location: value.location, path: path, pullParties: pullParties,
-                          pullAuthorizationLocation: o.has("pullAuthorization") ? o.location(of: "pullAuthorization") : nil)
+                          pullAuthorizationLocation: o.has("pullAuthorization") ? o.location(of: "pullAuthorization") : nil,
+                          keyReferenceLocation: keyReferenceLocation)
     }
 
     private func decodeService(_ o: ObjectReader) -> Service? {
@@ -53,7 +57,7 @@ struct LegDecoder {
         return Service(value, type: type)
     }
 
-    private func decodeSecurity(_ o: ObjectReader) -> LegSecurity? {
+    private func decodeSecurity(_ o: ObjectReader, keyReferenceLocation: inout JSONLocation?) -> LegSecurity? {
         var security = LegSecurity()
         guard o.has("security") else { return security }
         guard let s = o.object("security", known: ["profile", "sign", "encrypt", "keyReference", "encryptionKeyReference", "algorithms"]) else { return nil }
@@ -65,6 +69,7 @@ struct LegDecoder {
         take("sign", s.bool("sign")) { security.sign = $0 }
         take("encrypt", s.bool("encrypt")) { security.encrypt = $0 }
         take("keyReference", s.enumeration("keyReference") as KeyReference?) { security.keyReference = $0 }
+        if s.has("keyReference") { keyReferenceLocation = s.location(of: "keyReference") }
         take("encryptionKeyReference", s.enumeration("encryptionKeyReference") as KeyReference?) { security.encryptionKeyReference = $0 }
         if let a = s.object("algorithms", known: AlgorithmCatalog.Category.allCases.map(\.rawValue)) {
             var overrides = AlgorithmOverrides()

@@ -13,9 +13,28 @@ public enum PModeLoader {
         /// Accept `http://` endpoints (tests, local experiments). Production endpoints are https.
         public var allowInsecureEndpoints: Bool
 
-        public init(requireCertificates: Bool = true, allowInsecureEndpoints: Bool = false) {
+        /// The gateway the set is loaded for: the legs under which it signs must name its
+        /// signing certificate in a way that certificate allows (`KeyReferenceCheck`). nil: not
+        /// checked (a directory looked at without knowing whose it is).
+        public var signer: Signer?
+
+        public init(requireCertificates: Bool = true, allowInsecureEndpoints: Bool = false, signer: Signer? = nil) {
             self.requireCertificates = requireCertificates
             self.allowInsecureEndpoints = allowInsecureEndpoints
+            self.signer = signer
+        }
+    }
+
+    /// Our party and the certificates we sign with.
+    public struct Signer: Sendable, Equatable {
+        public var party: String
+        /// Primary first, as the daemon holds its signing identities. nil: the party's signing
+        /// certificates in parties.json, which a gateway without configured keys signs with.
+        public var certificates: [PartyCertificate]?
+
+        public init(party: String, certificates: [PartyCertificate]? = nil) {
+            self.party = party
+            self.certificates = certificates
         }
     }
 
@@ -58,6 +77,7 @@ public enum PModeLoader {
         }
 
         PModeCrossChecks(parties: parties, declaredParties: declaredParties, log: log).check(pmodes)
+        if let signer = options.signer { KeyReferenceCheck.report(pmodes, parties: parties, signer: signer, log: log) }
 
         if !log.isEmpty { throw PModeLoadErrors(log.sorted) }
         return PModeSet(uncheckedParties: parties.map(\.party), pmodes: pmodes.map(\.pmode), directory: directoryURL.path)

@@ -73,6 +73,13 @@ public enum SecurityProfile: String, Sendable, CaseIterable {
         default: return false
         }
     }
+
+    /// Which of a gateway's signing identities (primary first) signs under this profile: the
+    /// first whose key suits it, else the primary. The daemon signs so, and the P-Mode load checks
+    /// the certificate it will sign with by the same rule (`KeyReferenceCheck`).
+    public func signer<T>(among identities: [T], keyType: (T) -> KeyType) -> T? {
+        identities.first { suits(keyType($0)) } ?? identities.first
+    }
 }
 
 /// `wsse:SecurityTokenReference` style naming a certificate: ours in a signature, the
