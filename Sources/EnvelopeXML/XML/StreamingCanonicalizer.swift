@@ -42,6 +42,7 @@ public enum StreamingCanonicalizer {
         handler.processingInstruction = canonicalProcessingInstruction
         handler.comment = canonicalComment
         handler.internalSubset = canonicalDocumentType
+        handler.serror = canonicalNamespaceError
         let context = Unmanaged.passRetained(state)
         defer { context.release() }
         guard let parser = xmlCreatePushParserCtxt(&handler, context.toOpaque(), nil, 0, nil) else {
@@ -107,6 +108,8 @@ final class CanonicalStream {
     var pending: [UInt8] = []
     /// The first failure: parsing stops there.
     var failure: Error?
+    /// The first namespace well-formedness error libxml2 reported (`LibXML.namespaceError`).
+    var namespaceError: XMLError?
     var depth = 0
     var nodes = 0
     /// Within a run of character data (one text node, however libxml2 splits it).
@@ -147,7 +150,7 @@ final class CanonicalStream {
             throw XMLError(.notWellFormed, message, line: err.line > 0 ? Int(err.line) : nil)
         }
         // What the tree parse refuses (`XMLDocument.parse`): the document's namespace errors.
-        if parser.pointee.nsWellFormed == 0 { throw LibXML.namespaceError(parser) }
+        if let namespaceError { throw namespaceError }
         if pending.count >= Self.flushSize { try flush() }
     }
 
@@ -428,6 +431,11 @@ private let canonicalStartElement: startElementNsSAX2Func = { context, localName
         }
     }
     state.startElement(prefix: bytes(prefix), localName: localName, uri: bytes(uri), declarations: declarations, attributes: list)
+}
+
+private let canonicalNamespaceError: xmlStructuredErrorFunc = { context, error in
+    guard let state = CanonicalStream.state(context), state.namespaceError == nil else { return }
+    state.namespaceError = LibXML.namespaceError(error)
 }
 
 private let canonicalEndElement: endElementNsSAX2Func = { context, _, _, _ in

@@ -77,8 +77,18 @@ public final class XMLDocument {
         // set: the first ones expand or fetch, the last two would change signed bytes.
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
-        let doc = xmlCtxtReadMemory(ctxt, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count),
-                                    nil, nil, options)
+        // The parse's namespace errors come to `recordNamespaceError` through the context's
+        // `_private` (the tree builder needs `userData` to be the context itself).
+        var namespaceError: XMLError?
+        let doc = withUnsafeMutablePointer(to: &namespaceError) { record in
+            ctxt.pointee._private = UnsafeMutableRawPointer(record)
+            ctxt.pointee.sax.pointee.serror = recordTreeNamespaceError
+            defer {
+                ctxt.pointee.sax.pointee.serror = nil
+                ctxt.pointee._private = nil
+            }
+            return xmlCtxtReadMemory(ctxt, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), nil, nil, options)
+        }
         // A parse stopped half-way can leave wellFormed set: libxml2's tree builder halts at a
         // text node past 10 MB made of pieces (text and CDATA) and returns the tree up to there.
         // Every fatal error and every halt disables SAX.
@@ -92,9 +102,9 @@ public final class XMLDocument {
         // twice, `xmlns:p=""`) and goes on: the tree it builds names such a node by its QName in
         // no namespace, which the sender's and other verifiers' parsers (Xerces, lxml) refuse.
         // A document they cannot read is not well-formed here either.
-        if ctxt.pointee.nsWellFormed == 0 {
+        if let namespaceError {
             xmlFreeDoc(doc)
-            throw LibXML.namespaceError(ctxt)
+            throw namespaceError
         }
         // Reading from memory, libxml2 takes a NUL character after the root element for the end
         // of the document and ignores whatever follows it, so bytes nobody parsed (and no
@@ -206,16 +216,27 @@ enum LibXML {
 
     static func initialize() { _ = once }
 
-    /// The refusal of a document libxml2 parsed with a namespace error (`nsWellFormed` cleared).
-    /// A warning raised after the error may have replaced it as the context's last error.
-    static func namespaceError(_ ctxt: xmlParserCtxtPtr) -> XMLError {
-        let err = ctxt.pointee.lastError
-        if err.domain == Int32(XML_FROM_NAMESPACE.rawValue), err.level.rawValue >= XML_ERR_ERROR.rawValue,
-           let message = err.message.map({ String(cString: $0).trimmingTrailingNewlines() }), !message.isEmpty {
-            return XMLError(.notWellFormed, "namespace error: \(message)", line: err.line > 0 ? Int(err.line) : nil)
-        }
-        return XMLError(.notWellFormed, "namespace error: a prefix bound to no namespace, an attribute named twice, or an empty prefix binding")
+    /// The refusal `error` makes when it is a namespace well-formedness error, or nil.
+    ///
+    /// Not `nsWellFormed`: libxml2 2.9 clears it also for a prefixed declaration whose value its
+    /// URI parser cannot read (`XML_WAR_NS_URI`, a warning in later versions), and it cannot read
+    /// `urn:x?a=1&amp;b=2`, which it hands over as `urn:x?a=1&#38;b=2`. Namespaces in XML asks a
+    /// URI reference there but does not make another value a well-formedness error, and Xerces
+    /// and lxml accept one; the codes 200-205 are what they refuse.
+    static func namespaceError(_ error: xmlErrorPtr?) -> XMLError? {
+        guard let e = error?.pointee, e.domain == Int32(XML_FROM_NAMESPACE.rawValue),
+              (Int32(XML_NS_ERR_XML_NAMESPACE.rawValue)...Int32(XML_NS_ERR_COLON.rawValue)).contains(e.code) else { return nil }
+        let message = e.message.map { String(cString: $0).trimmingTrailingNewlines() } ?? ""
+        return XMLError(.notWellFormed, "namespace error: " + (message.isEmpty ? "code \(e.code)" : message), line: e.line > 0 ? Int(e.line) : nil)
     }
+}
+
+/// `serror` of the tree parse: keeps its first namespace error where `_private` points.
+private let recordTreeNamespaceError: xmlStructuredErrorFunc = { userData, error in
+    guard let error = LibXML.namespaceError(error),
+          let record = userData?.assumingMemoryBound(to: xmlParserCtxt.self).pointee._private?.assumingMemoryBound(to: XMLError?.self),
+          record.pointee == nil else { return }
+    record.pointee = error
 }
 
 private let refusingEntityLoader: xmlExternalEntityLoader = { _, _, _ in nil }
