@@ -27,19 +27,57 @@ public struct SMTPConfiguration: Sendable, Equatable {
     }
 }
 
-/// Why a message was not handed over. `permanent` is the server's 5xx answer (the address or
-/// the message is refused; sending it again gives the same answer); everything else is worth
-/// trying again later.
+/// Why a message was not handed over. `permanent` is the server's 5xx answer to the recipient
+/// (sending it again gives the same answer); `serverUnreachable` means no mail server took part
+/// at all; everything else is worth trying again later.
 public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server's last reply code, 0 when there was none (no connection, TLS failure, timeout).
     public var replyCode: Int
     public var detail: String
+    /// `curl_easy_perform`'s result, 0 for a failure before the transfer (a bad recipient, a
+    /// curl option that would not set).
+    public var curlCode: Int = 0
     /// The server refused this recipient for good (5xx to RCPT TO): sending again gives the same.
     public var permanent: Bool { (500...599).contains(replyCode) && detail.contains("RCPT") }
     /// A 5xx to anything else (login, MAIL FROM, the message): the gateway's own settings or the
     /// server are at fault, not this notice, so it stays pending for the next attempt.
     public var refusedBeforeRecipient: Bool { (500...599).contains(replyCode) && !detail.contains("RCPT") }
+
+    /// No usable mail server was there: the failure says nothing of this message or recipient,
+    /// and the next message would meet the same. The split, and why:
+    /// - unreachable: the name did not resolve, the connection was refused or timed out, the TLS
+    ///   handshake failed or the certificate did not verify (or STARTTLS was required and not
+    ///   offered), whatever the server had answered before (a handshake follows the greeting and
+    ///   the STARTTLS reply); a connection that was cut, answered nothing or timed out before the
+    ///   server's first reply (a balancer with no server behind it); and a 421 at any point, which
+    ///   RFC 5321 reserves for a server closing its service to everyone.
+    /// - not unreachable: any other reply code, 4xx (this recipient or message for now) or 5xx,
+    ///   and a connection cut or timed out after the server had answered (mid-transaction: the
+    ///   server may have judged this message; such a failure stays one of its attempts).
+    public var serverUnreachable: Bool {
+        if replyCode == 421 { return true }
+        switch curlCode {
+        case Self.code(CURLE_COULDNT_RESOLVE_HOST), Self.code(CURLE_COULDNT_RESOLVE_PROXY), Self.code(CURLE_COULDNT_CONNECT),
+             Self.code(CURLE_SSL_CONNECT_ERROR), Self.code(CURLE_PEER_FAILED_VERIFICATION), Self.code(CURLE_SSL_CACERT_BADFILE),
+             Self.code(CURLE_USE_SSL_FAILED):
+            return true
+        case Self.code(CURLE_OPERATION_TIMEDOUT), Self.code(CURLE_GOT_NOTHING), Self.code(CURLE_RECV_ERROR), Self.code(CURLE_SEND_ERROR),
+             Self.code(CURLE_WEIRD_SERVER_REPLY):
+            return replyCode == 0
+        default:
+            return false
+        }
+    }
+
     public var description: String { replyCode == 0 ? detail : "SMTP \(replyCode): \(detail)" }
+
+    public init(replyCode: Int, detail: String, curlCode: Int = 0) {
+        self.replyCode = replyCode
+        self.detail = detail
+        self.curlCode = curlCode
+    }
+
+    static func code(_ code: CURLcode) -> Int { Int(code.rawValue) }
 }
 
 /// Sends one e-mail per call over its own curl easy handle (connections are reused between
@@ -127,7 +165,7 @@ public final class SMTPSender {
         guard code == CURLE_OK else {
             // The last reply the server gave (0 when it never answered) decides retry or not.
             throw SMTPSendError(replyCode: options.long(CURLINFO_RESPONSE_CODE),
-                                detail: HTTPClientError.message(code: code, detail: String(cString: errorBuffer)))
+                                detail: HTTPClientError.message(code: code, detail: String(cString: errorBuffer)), curlCode: SMTPSendError.code(code))
         }
     }
 

@@ -43,6 +43,16 @@ public protocol NoticeStore: AnyObject, Sendable {
     func close()
 }
 
+extension NoticeStore {
+    /// Gives back, unused, a claim taken by `claimNotice(until: claimedUntil)`: the notice is due
+    /// again at `dueAt` (its old next attempt, so it keeps its place in line) and no attempt is
+    /// counted. For an attempt that never reached a mail server. False (nothing changes) when the
+    /// notice is no longer pending or was claimed again since (a later claim ends later).
+    public func releaseNotice(id: Int64, claimedUntil: Date, dueAt: Date) throws -> Bool {
+        try claimNotice(id: id, until: dueAt, now: claimedUntil)
+    }
+}
+
 /// Where the owner of an address wants its notices.
 public struct NoticeContact: Sendable, Equatable {
     public var address: String

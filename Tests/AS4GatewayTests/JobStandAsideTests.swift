@@ -114,7 +114,7 @@ final class JobStandAsideTests: XCTestCase {
         try node.context.notices.recordNotices([NewEmailNotice(notificationId: 1, address: "_PRIVATE@16117519997", messageId: "m-1",
                                                                email: "janis@example.lv")], upTo: 0, at: Date())
         let mailer = NoticeMailer(context: node.context, settings: settings, notices: node.context.notices)
-        var state = NoticeMailer.PassState(standAside: JobStandAside(enabled: true))
+        var state = NoticeMailer.PassState(server: mailer.newMailServer(), standAside: JobStandAside(enabled: true))
         func mails() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).filter { $0.hasSuffix(".eml") }.count }
         let t = Date()
 

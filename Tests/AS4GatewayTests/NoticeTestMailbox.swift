@@ -5,7 +5,7 @@ import XCTest
 
 /// The setting of the notice mailer's tests: gateway A in process, its directory holding a
 /// natural person with an e-mail contact, notices configured to an SMTP port nobody listens on
-/// (every attempt fails and is retried), and documents arriving in that person's mailbox.
+/// (the server unreachable: no attempt is made), and documents arriving in that person's mailbox.
 struct NoticeTestMailbox {
     static let sender = "DVS@90000048472", person = "_PRIVATE@16117519997"
 

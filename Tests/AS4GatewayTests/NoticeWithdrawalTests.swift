@@ -13,14 +13,19 @@ final class NoticeWithdrawalTests: XCTestCase {
     func setUp(_ ids: [String], purgeable: Set<String> = []) throws -> NoticeTestMailbox {
         let mailbox = try NoticeTestMailbox()
         let context = mailbox.context
-        // Sends to a port nobody listens on: every first attempt fails with no connection (retried).
-        let down = NoticeMailer(context: context, settings: mailbox.settings, notices: context.notices)
+        // Sends to a server that answers the person's address 451: every first attempt fails (retried).
+        let refused = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: refused) }
+        let port = try BackendAPINoticeTests.startSink(refused, arguments: ["--refuse", "janis@example.lv=451"], for: self)
+        var settings = NoticeSettings(smtp: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
+        settings.startTLS = "off"
+        let down = NoticeMailer(context: context, settings: settings, notices: context.notices)
         try down.takePosition()
         // Due for purging from the start; purged only when the test runs the purge.
         for id in ids { try mailbox.arrive(id, retainUntil: purgeable.contains(id) ? Date().addingTimeInterval(-1) : nil) }
         try down.recordArrivals(now: Date())
-        var sender: SMTPSender?
-        try down.sendDue(now: Date(), sender: &sender)
+        var server = down.newMailServer()
+        try down.sendDue(now: Date(), server: &server)
         let pending = try context.notices.notices(address: nil, status: .pending, after: 0, limit: 100)
         XCTAssertEqual(pending.map(\.messageId), ids, "every first attempt failed and waits for a retry")
         XCTAssertEqual(pending.map(\.attempts), ids.map { _ in 1 })
@@ -49,9 +54,9 @@ final class NoticeWithdrawalTests: XCTestCase {
         XCTAssertEqual(purge.purged.map(\.messageId), ["purged-meanwhile"])
 
         let mailer = try working(s, out: out)
-        var sender: SMTPSender?
+        var server = mailer.newMailServer()
         let retryTime = Date().addingTimeInterval(3600)
-        try mailer.sendDue(now: retryTime, sender: &sender)
+        try mailer.sendDue(now: retryTime, server: &server)
 
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/1.eml"), "no e-mail for a document that no longer waits")
         let read = try notice(s, "read-meanwhile"), purged = try notice(s, "purged-meanwhile")
@@ -68,7 +73,7 @@ final class NoticeWithdrawalTests: XCTestCase {
                        ["read-meanwhile", "purged-meanwhile"])
 
         // Logged once each, at info level, with the address pseudonymised like every notice event.
-        try mailer.sendDue(now: retryTime.addingTimeInterval(3600), sender: &sender)
+        try mailer.sendDue(now: retryTime.addingTimeInterval(3600), server: &server)
         let lines = s.node.log.split(separator: "\n").filter { $0.contains("event=notice-withdrawn") }
         XCTAssertEqual(lines.count, 2, s.node.log)
         for (line, n) in zip(lines, [read, purged]) {
@@ -85,8 +90,8 @@ final class NoticeWithdrawalTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let s = try setUp(["still-waiting"])
         let mailer = try working(s, out: out)
-        var sender: SMTPSender?
-        try mailer.sendDue(now: Date().addingTimeInterval(3600), sender: &sender)
+        var server = mailer.newMailServer()
+        try mailer.sendDue(now: Date().addingTimeInterval(3600), server: &server)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/1.eml"))
         let sent = try notice(s, "still-waiting")
         XCTAssertEqual(sent.status, .sent)

@@ -126,6 +126,41 @@ class NoticeStoreTests: StoreTestCase {
         XCTAssertEqual(try store.noticeCounts(), [.pending: 0, .sent: 1, .failed: 0, .noContact: 0, .withdrawn: 1])
     }
 
+    /// A claim given back unused (the mail server was unreachable): due again at its old time,
+    /// before a notice due later, with no attempt counted; a claim taken again since, or a notice
+    /// finished meanwhile, is not given back.
+    func testAClaimGivenBackKeepsTheNoticesPlaceAndAttempts() throws {
+        let mailbox = try openMailboxStore()
+        let store = try openNoticeStore()
+        defer { store.close(); mailbox.close() }
+        for id in ["m1", "m2", "m3"] { try arrive(mailbox, id, to: [person]) }
+        let (upTo, arrivals) = try store.unnoticedArrivals(limit: 10)
+        try store.recordNotices(arrivals.map { NewEmailNotice(notificationId: $0.id, address: person, messageId: $0.messageId, email: "a@example.lv") },
+                                upTo: upTo, at: t0)
+        let due = try store.dueNotices(now: t0, limit: 10)
+        XCTAssertEqual(due.map(\.messageId), ["m1", "m2", "m3"])
+        let firstDue = try XCTUnwrap(due[0].nextAttemptAt)
+        XCTAssertTrue(try store.claimNotice(id: due[0].id, until: t0 + 300, now: t0))
+        XCTAssertEqual(try store.dueNotices(now: t0 + 1, limit: 10).map(\.messageId), ["m2", "m3"], "claimed: not due")
+        XCTAssertTrue(try store.releaseNotice(id: due[0].id, claimedUntil: t0 + 300, dueAt: firstDue))
+        let again = try store.dueNotices(now: t0 + 1, limit: 10)
+        XCTAssertEqual(again.map(\.messageId), ["m1", "m2", "m3"], "first in line again")
+        XCTAssertEqual(again[0].attempts, 0)
+        XCTAssertEqual(again[0].nextAttemptAt, firstDue)
+        XCTAssertNil(again[0].lastError)
+
+        // Claimed again by another mailer later: its claim ends later and is not given back by the first one.
+        XCTAssertTrue(try store.claimNotice(id: due[0].id, until: t0 + 300, now: t0))
+        XCTAssertTrue(try store.claimNotice(id: due[0].id, until: t0 + 900, now: t0 + 400))
+        XCTAssertFalse(try store.releaseNotice(id: due[0].id, claimedUntil: t0 + 300, dueAt: firstDue))
+        XCTAssertEqual(try store.dueNotices(now: t0 + 500, limit: 10).map(\.messageId), ["m2", "m3"])
+        // A notice finished meanwhile stays finished.
+        XCTAssertTrue(try store.claimNotice(id: due[1].id, until: t0 + 300, now: t0))
+        XCTAssertTrue(try store.recordAttempt(id: due[1].id, .sent, at: t0 + 1))
+        XCTAssertFalse(try store.releaseNotice(id: due[1].id, claimedUntil: t0 + 300, dueAt: t0))
+        XCTAssertEqual(try store.noticeCounts(), [.pending: 2, .sent: 1, .failed: 0, .noContact: 0, .withdrawn: 0])
+    }
+
     /// The migration that allows `withdrawn` rebuilds (SQLite) or re-constrains (PostgreSQL) the
     /// notices of a database written before it: every notice stays as it was, ids are not
     /// handed out again, the indexes are there, and the CHECK keeps every other rule.

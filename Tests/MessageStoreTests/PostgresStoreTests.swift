@@ -180,6 +180,7 @@ final class PostgresNoticeStoreTests: NoticeStoreTests {
     override func testContactsArrivalsAttemptsAndCounts() throws { try super.testContactsArrivalsAttemptsAndCounts() }
     override func testTheFirstPositionIsTheNewestNotification() throws { try super.testTheFirstPositionIsTheNewestNotification() }
     override func testAPendingNoticeIsWithdrawnOnce() throws { try super.testAPendingNoticeIsWithdrawnOnce() }
+    override func testAClaimGivenBackKeepsTheNoticesPlaceAndAttempts() throws { try super.testAClaimGivenBackKeepsTheNoticesPlaceAndAttempts() }
     override func testADatabaseWrittenBeforeWithdrawalsUpgradesAndKeepsItsNotices() throws {
         try super.testADatabaseWrittenBeforeWithdrawalsUpgradesAndKeepsItsNotices()
     }

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """A small SMTP server on 127.0.0.1 for the notice tests (standard library only).
 
-  smtp_sink.py OUT_DIR [--refuse EMAIL=CODE ...] [--data-reply CODE] [--data-delay SECONDS]
+  smtp_sink.py OUT_DIR [--port N] [--greeting CODE] [--refuse EMAIL=CODE ...] [--data-reply CODE]
+                       [--data-delay SECONDS]
 
-Prints the port it listens on, then serves until killed. Every accepted message is written to
+Prints the port it listens on (--port, else one the system picks), then serves until killed.
+--greeting answers every connection with CODE instead of 220 and closes it (421: a server
+closing its service to everyone). Every accepted message is written to
 OUT_DIR/<n>.eml with the envelope in OUT_DIR/<n>.json. --refuse answers RCPT TO for that
 address with CODE (e.g. 451 temporary, 550 permanent); --data-reply answers every DATA with
 CODE. Each refusal is a line in OUT_DIR/refused.log ("RCPT <address> CODE" or "DATA CODE").
@@ -28,6 +31,9 @@ class Handler(socketserver.StreamRequestHandler):
         self.reply(f"{code} refused by the test server")
 
     def handle(self):
+        if self.server.greeting:
+            self.reply(f"{self.server.greeting} smtp-sink not available")
+            return
         self.reply("220 smtp-sink ready")
         sender, recipients = None, []
         while True:
@@ -90,12 +96,15 @@ class Server(socketserver.ThreadingTCPServer):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--greeting", type=int)
     parser.add_argument("--refuse", action="append", default=[])
     parser.add_argument("--data-reply", type=int)
     parser.add_argument("--data-delay", type=float, default=0.0)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    server = Server(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.greeting = args.greeting
     server.out, server.data_reply, server.data_delay = args.out, args.data_reply, args.data_delay
     server.refuse = {a: int(c) for a, c in (r.rsplit("=", 1) for r in args.refuse)}
     print(server.server_address[1], flush=True)

@@ -106,6 +106,11 @@ struct MetricsReport {
                                    ("withdrawn", metrics.noticesWithdrawn.load(ordering: .relaxed))].map {
                                        .init(labels: [("result", $0.0)], value: Double($0.1))
                                    }),
+            MetricFamily("as4gw_notice_smtp_up", .gauge,
+                         help: "0 while the notice mailer finds its SMTP server unreachable (no connection, TLS or greeting; no notice's attempt is spent), else 1.",
+                         value: metrics.noticeSMTPUnreachable.load(ordering: .relaxed) ? 0 : 1),
+            MetricFamily("as4gw_notice_smtp_outages_total", .counter, help: "Outages of the notice mailer's SMTP server since start.",
+                         value: Double(metrics.noticeSMTPOutages.load(ordering: .relaxed))),
         ]
         if let counts = try? notices?.noticeCounts() {
             families.append(MetricFamily("as4gw_notices_stored", .gauge, help: "E-mail notices in the store by status (failed and noContact need someone's attention).",

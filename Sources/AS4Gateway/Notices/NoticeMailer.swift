@@ -8,7 +8,9 @@ import Synchronization
 /// (`noContact` when the owner registered no e-mail address, so that gap is visible too), and
 /// sends the pending ones through SMTP with retries. A notice the server refuses (5xx) or that
 /// is still not taken after `maxAttempts` is `failed`: logged at error level, counted in
-/// `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. Nodes sharing
+/// `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. A server that
+/// cannot be reached at all spends no notice's attempt: the mailer waits it out (`SMTPOutage`)
+/// and goes on in order once it answers. Nodes sharing
 /// a store take turns through the store's job lock; each notice is claimed before its attempt,
 /// which keeps it from going out twice when a node loses the lock mid-send.
 /// It announces what arrives while it runs: a mailer that never ran on the store starts at the
@@ -31,16 +33,32 @@ final class NoticeMailer: Sendable {
     /// The owner kinds whose arrivals are announced by e-mail; institutions read theirs through their DMS.
     static let announcedKinds: Set<String> = ["naturalPerson", "company"]
 
-    init(context: GatewayContext, settings: NoticeSettings, notices: any NoticeStore) {
+    /// The waits while the SMTP server is unreachable (`SMTPOutage`); tests shorten them.
+    let outageWaits: SMTPOutage
+
+    init(context: GatewayContext, settings: NoticeSettings, notices: any NoticeStore, outageWaits: SMTPOutage = SMTPOutage()) {
         self.context = context
         self.settings = settings
         self.notices = notices
+        self.outageWaits = outageWaits
+    }
+
+    func newPassState() -> PassState {
+        PassState(server: newMailServer(), standAside: JobStandAside(enabled: context.sharesJobs))
+    }
+
+    func newMailServer() -> MailServer { MailServer(sender: nil, outage: outageWaits) }
+
+    /// The mailer's side of its SMTP server, kept from one round to the next.
+    struct MailServer {
+        /// One SMTP handle for the thread's life, so consecutive notices reuse the connection.
+        var sender: SMTPSender?
+        var outage: SMTPOutage
     }
 
     /// What the loop keeps from one pass to the next.
     struct PassState {
-        /// One SMTP handle for the thread's life, so consecutive notices reuse the connection.
-        var sender: SMTPSender?
+        var server: MailServer
         /// A lasting fault (an unreadable password file, a store that is gone) would otherwise
         /// be logged every round, four times a second.
         var failures = RepeatedFailureLog()
@@ -49,7 +67,7 @@ final class NoticeMailer: Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            var state = PassState(standAside: JobStandAside(enabled: context.sharesJobs))
+            var state = newPassState()
             while running.load(ordering: .sequentiallyConsistent) {
                 pass(&state)
                 Thread.sleep(forTimeInterval: Self.interval)
@@ -70,7 +88,7 @@ final class NoticeMailer: Sendable {
                 // Without a position the feed would be read from its start: never.
                 if !positioned.load(ordering: .sequentiallyConsistent) { try takePosition() }
                 try recordArrivals(now: Date())
-                try sendDue(now: Date(), sender: &s.sender)
+                try sendDue(now: Date(), server: &s.server)
                 return true
             }
             guard ran != nil else { return }
@@ -141,15 +159,34 @@ final class NoticeMailer: Sendable {
         return document.recipients.first { $0.address == address }?.retrievedAt != nil ? .read : nil
     }
 
-    func sendDue(now: Date, sender: inout SMTPSender?) throws {
+    /// Sends the due notices, oldest first. A notice whose document no longer waits is withdrawn
+    /// whether or not anything can be sent: without a sender (its settings cannot be made into
+    /// one, say an unreadable password file) and after the server was found unreachable, the rest
+    /// of the round only withdraws. A sender that cannot be made is thrown after that, as the
+    /// round's fault.
+    func sendDue(now: Date, server: inout MailServer) throws {
+        // While an outage's wait runs nothing is tried, withdrawals included: each costs a store
+        // read per notice, and four rounds a second of them would serve no one.
+        guard server.outage.mayTry(at: now) else { return }
         let due = try notices.dueNotices(now: now, limit: Self.batch)
         guard !due.isEmpty else { return }
-        if sender == nil { sender = try SMTPSender(configuration: try settings.smtpConfiguration()) }
+        var unusable: (any Error)?
+        if server.sender == nil {
+            do { server.sender = try SMTPSender(configuration: try settings.smtpConfiguration()) } catch { unusable = error }
+        }
+        var sending = unusable == nil
         for notice in due {
-            guard let email = notice.email, let smtp = sender else { continue }
+            guard let email = notice.email else { continue }
+            if !sending {
+                guard let gone = try nothingWaits(messageId: notice.messageId, address: notice.address),
+                      try notices.claimNotice(id: notice.id, until: Date().addingTimeInterval(Self.claimSeconds), now: now) else { continue }
+                try withdraw(notice, gone)
+                continue
+            }
             // Claimed for longer than one attempt can take, so it goes out once even if another
             // node's mailer runs at the same time.
-            guard try notices.claimNotice(id: notice.id, until: Date().addingTimeInterval(Self.claimSeconds), now: now) else { continue }
+            let claimedUntil = Date().addingTimeInterval(Self.claimSeconds)
+            guard try notices.claimNotice(id: notice.id, until: claimedUntil, now: now) else { continue }
             // A retry may come long after the arrival: by then the document may have been read or
             // purged, and "a message waits" would be untrue. Checked after the claim, so the check
             // is as late as it can be and no other node sends meanwhile.
@@ -157,11 +194,10 @@ final class NoticeMailer: Sendable {
                 try withdraw(notice, gone)
                 continue
             }
+            guard let smtp = server.sender else { continue }
             let started = Date()
             let message = NoticeEmail(to: email, from: settings.from, address: notice.address, noticeId: notice.id,
                                       domain: context.messageIdDomain, portalURL: settings.portalURL, date: started).rendered()
-            let attempt = notice.attempts + 1
-            var fields = ["document_id": notice.messageId, "address": notice.address, "notice": String(notice.id), "attempt": String(attempt)]
             let failure: SMTPSendError?
             do throws(SMTPSendError) {
                 try smtp.send(message, to: email)
@@ -169,32 +205,70 @@ final class NoticeMailer: Sendable {
             } catch {
                 failure = error
             }
-            if failure == nil {
-                _ = try notices.recordAttempt(id: notice.id, .sent, at: Date())
-                context.metrics.noticesSent.add(1, ordering: .relaxed)
-                fields["elapsed_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
-                context.log.log(.info, "notice-sent", fields)
-            } else if let error = failure {
-                fields["reason"] = error.description
-                if error.permanent || attempt >= settings.maxAttempts {
-                    _ = try notices.recordAttempt(id: notice.id, .failed(error: error.description), at: Date())
-                    context.metrics.noticesFailed.add(1, ordering: .relaxed)
-                    context.log.log(.error, "notice-failed", fields)
-                } else {
-                    let delay = settings.delay(afterAttempts: attempt)
-                    _ = try notices.recordAttempt(id: notice.id, .retry(error: error.description, nextAttemptAt: Date().addingTimeInterval(delay)), at: Date())
-                    context.metrics.noticeRetries.add(1, ordering: .relaxed)
-                    fields["retry_in_s"] = String(format: "%.0f", delay)
-                    context.log.log(.warning, "notice-retry", fields)
-                }
-                if error.refusedBeforeRecipient {
-                    // Login, MAIL FROM or the message itself refused: the same for every notice,
-                    // so the rest wait for the next round instead of spending their attempts.
-                    context.log.log(.error, "notice-smtp-refused", ["reason": error.description,
-                                                                   "detail": "check the notices settings (login, from) and the mail server"])
-                    break
-                }
+            if let error = failure, error.serverUnreachable {
+                // Nothing was said about this notice: its claim is given back with its place in
+                // line, and the rest of the round only withdraws (`SMTPOutage`).
+                _ = try notices.releaseNotice(id: notice.id, claimedUntil: claimedUntil, dueAt: notice.nextAttemptAt ?? now)
+                serverUnreachable(error, server: &server, now: now)
+                sending = false
+                continue
             }
+            serverAnswered(server: &server, now: now)
+            guard try record(notice, failure, started: started) else { break }
+        }
+        if let unusable { throw unusable }
+    }
+
+    /// The outcome of an attempt the server answered; false when the rest of the round should
+    /// wait (a refusal before the recipient is the same for every notice).
+    private func record(_ notice: EmailNotice, _ failure: SMTPSendError?, started: Date) throws -> Bool {
+        let attempt = notice.attempts + 1
+        var fields = ["document_id": notice.messageId, "address": notice.address, "notice": String(notice.id), "attempt": String(attempt)]
+        guard let error = failure else {
+            _ = try notices.recordAttempt(id: notice.id, .sent, at: Date())
+            context.metrics.noticesSent.add(1, ordering: .relaxed)
+            fields["elapsed_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
+            context.log.log(.info, "notice-sent", fields)
+            return true
+        }
+        fields["reason"] = error.description
+        if error.permanent || attempt >= settings.maxAttempts {
+            _ = try notices.recordAttempt(id: notice.id, .failed(error: error.description), at: Date())
+            context.metrics.noticesFailed.add(1, ordering: .relaxed)
+            context.log.log(.error, "notice-failed", fields)
+        } else {
+            let delay = settings.delay(afterAttempts: attempt)
+            _ = try notices.recordAttempt(id: notice.id, .retry(error: error.description, nextAttemptAt: Date().addingTimeInterval(delay)), at: Date())
+            context.metrics.noticeRetries.add(1, ordering: .relaxed)
+            fields["retry_in_s"] = String(format: "%.0f", delay)
+            context.log.log(.warning, "notice-retry", fields)
+        }
+        guard error.refusedBeforeRecipient else { return true }
+        // Login, MAIL FROM or the message itself refused: the same for every notice, so the rest
+        // wait for the next round instead of spending their attempts.
+        context.log.log(.error, "notice-smtp-refused", ["reason": error.description,
+                                                       "detail": "check the notices settings (login, from) and the mail server"])
+        return false
+    }
+
+    /// Outage times are the later of the round's `now` and the clock: a round's attempt may take
+    /// a connect timeout, and a test may run rounds ahead of the clock.
+    private func serverUnreachable(_ error: SMTPSendError, server: inout MailServer, now: Date) {
+        let began = server.outage.since == nil
+        if began {
+            context.metrics.noticeSMTPOutages.add(1, ordering: .relaxed)
+            context.metrics.noticeSMTPUnreachable.store(true, ordering: .relaxed)
+        }
+        if let fields = server.outage.failed(error.description, at: max(now, Date())) {
+            context.log.log(.error, "notice-smtp-unreachable", fields)
+        }
+    }
+
+    private func serverAnswered(server: inout MailServer, now: Date) {
+        guard server.outage.since != nil else { return }
+        context.metrics.noticeSMTPUnreachable.store(false, ordering: .relaxed)
+        if let fields = server.outage.answered(at: max(now, Date())) {
+            context.log.log(.info, "notice-smtp-reachable", fields)
         }
     }
 
