@@ -319,12 +319,16 @@ final class MailboxWorker: Sendable {
                 messageId: documentId, address: address, status: .accepted, detail: detail, receipt: m.receipt,
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: late ? detail : nil)), at: Date())
         case .failed:
+            // The message's state is told, not this event's: a later failure (after an operator's
+            // retry, or the receiver's late error) is told when its own event is met, once.
+            let history = try context.store.events(for: m.rowId)
+            if history.contains(where: { $0.id > event.id && $0.status == .failed }) { return }
             let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
             let now = Date()
             // Already Failed, the sender was told; an operator's retry since then has an outcome
             // of its own to tell (`RecipientUpdate.operatorRetries`), counted up to this event.
             let again = d.recipients.first { $0.address == address }?.status == .failed
-            let retries = again ? try context.store.events(for: m.rowId).filter { $0.id < event.id && $0.code == MessageEvent.retryRequestedCode }.count : 0
+            let retries = history.filter { $0.id < event.id && $0.code == MessageEvent.retryRequestedCode }.count
             // Forwarded by this hub: the access point it came from is owed word of the failure
             // (once: its recipient cannot go from Failed to Failed).
             let owed = again ? nil : OriginReports.owed(d, decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code,
