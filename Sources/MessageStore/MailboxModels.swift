@@ -310,10 +310,17 @@ public struct RecipientUpdate: Sendable {
     /// The status report the document's origin is owed for this step, recorded with it when the
     /// step is taken (`OwedReport`); nil for a document submitted here, or a step not reported.
     public var originReport: OriginReportDue?
+    /// For a `Failed` update: how often an operator had queued the recipient's AS4 message again
+    /// (`MessageStore.retryFailed`) before the failure it reports. `Failed` is final, but the
+    /// outcome of such a retry is news to a sender told of the failure before it: a recipient
+    /// already `Failed` is failed again (its event and notifications recorded, its status kept)
+    /// while it has been failed no more often than this. So each retry's outcome is told once,
+    /// however often the update is repeated, and without a retry nothing is told twice.
+    public var operatorRetries: Int
 
     public init(messageId: String, address: String, status: RecipientStatus, detail: String? = nil, receipt: Data? = nil,
                 decision: RecipientDecision? = nil, retrieved: Bool = false, retrievedAt: Date? = nil, notifications: [BackendNotification] = [],
-                originReport: OriginReportDue? = nil) {
+                originReport: OriginReportDue? = nil, operatorRetries: Int = 0) {
         self.messageId = messageId
         self.address = address
         self.status = status
@@ -324,6 +331,7 @@ public struct RecipientUpdate: Sendable {
         self.retrievedAt = retrievedAt
         self.notifications = notifications
         self.originReport = originReport
+        self.operatorRetries = operatorRetries
     }
 }
 

@@ -37,6 +37,14 @@ enum MailboxRules {
         .conflict(upload.map { "upload \(uploadId) expects chunk \($0.received + 1), not \(number)" } ?? "no upload \(uploadId)")
     }
 
+    /// Whether `u` fails a recipient already `Failed` (`current`) again: the outcome of an
+    /// operator's retry that the sender has not been told of (`RecipientUpdate.operatorRetries`).
+    /// `failures` counts the recipient's `Failed` events so far, read only when it matters.
+    static func failsAgain(_ u: RecipientUpdate, current: RecipientStatus, failures: () throws -> Int) rethrows -> Bool {
+        guard current == .failed, u.status == .failed, u.operatorRetries > 0 else { return false }
+        return try failures() <= u.operatorRetries
+    }
+
     /// A decision is recorded once: a second confirmation of the same recipient is a conflict.
     static func checkUpdate(_ u: RecipientUpdate, decided: String?) throws {
         if u.decision != nil, let decided {

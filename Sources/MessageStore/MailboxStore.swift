@@ -37,7 +37,8 @@ public protocol MailboxStore: AnyObject, Sendable {
     /// reads after it keeps that status while its reading is recorded (true, the event and the
     /// notifications saying so); one whose reading before it became known late is Delivered.
     /// The update's `originReport`, if any, is recorded as owed (`OwedReport`) with the step,
-    /// and only when the step is taken (true).
+    /// and only when the step is taken (true). A `Failed` recipient is failed again, once, for
+    /// the outcome of each operator's retry of its AS4 message (`RecipientUpdate.operatorRetries`).
     @discardableResult
     func updateRecipient(_ update: RecipientUpdate, at: Date) throws -> Bool
     /// The deadline found recipient `address` of `messageId` having read the document in time

@@ -155,13 +155,14 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
 
     /// Records an ebMS error the receiver signed for the attempt `owner` made, also after the
     /// queue gave that attempt up (`OutboundLateError`): the error becomes the message's last
-    /// error; a `Submitted` message (lease run out or released) goes `Failed`, a `Failed` or
-    /// `Delivered` one keeps its status (a receipt is not undone), each with a `late-error`
-    /// event; `owner`'s own attempt in `Sending` is failed as by `markFailed`. Returns the status
-    /// reached. Throws `illegalTransition` for a message never attempted, `leaseNotHeld` for
-    /// one another owner is sending. An error the receiver pushed of its own accord names no
-    /// attempt: `owner` is `PushedErrorSignal.owner(party:)`, and
-    /// it fails a message in `Sending` too (with a `late-error` event).
+    /// error; a `Submitted` message (lease run out or released, or queued again by an operator
+    /// after a send) goes `Failed`, a `Failed` or `Delivered` one keeps its status (a receipt is
+    /// not undone), each with a `late-error` event; `owner`'s own attempt in `Sending` is failed
+    /// as by `markFailed`. Returns the status reached. Throws `illegalTransition` for a message
+    /// never sent (`StoredMessage.wentOut`), `leaseNotHeld` for one another owner is sending.
+    /// An error the receiver pushed of its own accord names no attempt: `owner` is
+    /// `PushedErrorSignal.owner(party:)`, and it fails a message in `Sending` too (with a
+    /// `late-error` event).
     @discardableResult
     func recordAttemptError(messageId: String, owner: String, error: DeliveryError, at: Date) throws -> MessageStatus
 

@@ -223,6 +223,8 @@ public struct MessageEvent: Sendable, Equatable {
     /// The code of the `Received` event an operator's `retryIntake` appends: the daemon, which
     /// follows the history, takes the message in again when it meets it.
     public static let intakeRetryRequestedCode = "intake-retry-requested"
+    /// The code of the `Submitted` event an operator's `retryFailed` appends.
+    public static let retryRequestedCode = "retry-requested"
 }
 
 /// What `recordInbound` did.

@@ -19,17 +19,19 @@ extension OutboundTransitions {
     }
 
     /// Checks that an error answering `owner`'s attempt may be recorded on `message` now and
-    /// says how. `Submitted` (the lease ran out or was released) is failed with the error: the
-    /// receiver refused the message, and another attempt would be refused again. `Failed` and
-    /// `Delivered` keep their status. The lease holder's own attempt is failed as `markFailed`
-    /// would. Throws `illegalTransition` for a message never attempted (no answer of the
-    /// receiver can exist) and `leaseNotHeld` for one another owner is sending. A pushed error
-    /// (`PushedErrorSignal`) fails a message being sent too: the receiver refused it, and the
-    /// attempt in flight can still make it Delivered with a receipt (`recordReceipt`).
-    static func recordError(_ message: StoredMessage, error: DeliveryError, owner: String) throws -> ErrorRecord {
+    /// says how. `Submitted` (the lease ran out or was released, or the message was queued
+    /// again with its attempts counted afresh) is failed with the error: the receiver refused
+    /// the message, and another attempt would be refused again. `Failed` and `Delivered` keep
+    /// their status. The lease holder's own attempt is failed as `markFailed` would. Throws
+    /// `illegalTransition` for a message never sent (`sent`, `StoredMessage.wentOut`: no answer
+    /// of the receiver can exist) and
+    /// `leaseNotHeld` for one another owner is sending. A pushed error (`PushedErrorSignal`)
+    /// fails a message being sent too: the receiver refused it, and the attempt in flight can
+    /// still make it Delivered with a receipt (`recordReceipt`).
+    static func recordError(_ message: StoredMessage, error: DeliveryError, owner: String, sent: Bool) throws -> ErrorRecord {
         let messageId = message.metadata.messageId
         guard !owner.isEmpty, owner != PushedErrorSignal.ownerPrefix else { throw StoreError.invalidArgument("empty lease owner") }
-        guard message.direction == .outbound, (message.outbound?.attempts ?? 0) >= 1 else {
+        guard message.direction == .outbound, sent else {
             throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
         }
         let prefix = PushedErrorSignal.ownerPrefix
@@ -44,6 +46,10 @@ extension OutboundTransitions {
             }
             try checkOwner(message, owner)
             return ErrorRecord(status: .failed, code: error.code, detail: error.reason)
+        case .submitted where (message.outbound?.attempts ?? 0) == 0:
+            return ErrorRecord(status: .failed, code: lateErrorCode,
+                               detail: answered + " after it was queued again with its attempts counted afresh (an operator's retry, "
+                                   + "or a restart that cut its last attempt off)")
         case .submitted:
             return ErrorRecord(status: .failed, code: lateErrorCode,
                                detail: answered + " after its lease ran out or was released (attempt \(message.outbound?.attempts ?? 0) made)")
@@ -56,6 +62,18 @@ extension OutboundTransitions {
         default:
             throw StoreError.illegalTransition(messageId: messageId, from: message.status, to: .failed)
         }
+    }
+}
+
+extension StoredMessage {
+    /// Whether this outbound message went out before, so that its receiver can have answered
+    /// it: an attempt of its current budget, or one that no longer counts, since an operator's
+    /// retry counted the attempts afresh or a restart gave back the last one it cut off (every
+    /// attempt leases the message: a `Sending` event). `events` is its history, read only when
+    /// the attempts do not tell. The rule `recordAttemptError` checks.
+    public func wentOut(events: () throws -> [MessageEvent]) rethrows -> Bool {
+        if (outbound?.attempts ?? 0) >= 1 { return true }
+        return try events().contains { $0.status == .sending }
     }
 }
 

@@ -112,7 +112,7 @@ enum OutboundTransitions {
 
 /// The details and codes of the outbound events both backends record.
 enum OutboundEventText {
-    static let retryRequestedCode = "retry-requested"
+    static let retryRequestedCode = MessageEvent.retryRequestedCode
     static let leaseExpiredCode = "lease-expired"
     static let leaseReleasedCode = "lease-released"
 

@@ -181,7 +181,11 @@ public final class PostgresMailboxStore: MailboxStore {
                 try c.execute("UPDATE document_recipients SET receipt = $1 WHERE message_id = $2 AND address = $3 AND receipt IS NULL",
                               [receipt, u.messageId, u.address])
             }
-            guard status.allows(u.status, receiptHeld: row.int("held") != 0) else { return false }
+            let again = try MailboxRules.failsAgain(u, current: status) {
+                try c.execute("SELECT COUNT(*) AS n FROM document_events WHERE message_id = $1 AND address = $2 AND status = $3",
+                              [u.messageId, u.address, RecipientStatus.failed.rawValue]).first.map { Int($0.int64("n")) } ?? 0
+            }
+            guard again || status.allows(u.status, receiptHeld: row.int("held") != 0) else { return false }
             let note: String?
             switch MailboxRules.deadlineJudgement(current: status, next: u.status, read: row.optionalDate("retrieved_at"),
                                                   readNow: u.retrieved ? u.retrievedAt ?? at : nil, deliveryBy: row.optionalDate("delivery_by")) {

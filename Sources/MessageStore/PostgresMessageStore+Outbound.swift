@@ -167,7 +167,8 @@ extension PostgresMessageStore {
             let message = try t.lockedMessage(id: messageId, direction: .outbound)
             // An error that comes after the queue gave up on its attempt is recorded all the
             // same (OutboundLateError): it is the receiver's word on the message.
-            let record = try OutboundTransitions.recordError(message, error: error, owner: owner)
+            let sent = try message.wentOut { try t.connection.events(rowId: message.rowId) }
+            let record = try OutboundTransitions.recordError(message, error: error, owner: owner, sent: sent)
             try t.execute("""
                 UPDATE messages SET status = $1, last_error_code = $2, last_error_reason = $3, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = $4

@@ -157,7 +157,11 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try c.run("UPDATE document_recipients SET receipt = ? WHERE message_id = ? AND address = ? AND receipt IS NULL",
                           [receipt, u.messageId, u.address])
             }
-            guard status.allows(u.status, receiptHeld: held) else { return false }
+            let again = try MailboxRules.failsAgain(u, current: status) {
+                try c.queryFirst("SELECT COUNT(*) AS n FROM document_events WHERE message_id = ? AND address = ? AND status = ?",
+                                 [u.messageId, u.address, RecipientStatus.failed.rawValue]) { $0.int("n") } ?? 0
+            }
+            guard again || status.allows(u.status, receiptHeld: held) else { return false }
             let note: String?
             switch MailboxRules.deadlineJudgement(current: status, next: u.status, read: read,
                                                   readNow: u.retrieved ? u.retrievedAt ?? at : nil, deliveryBy: deliveryBy) {

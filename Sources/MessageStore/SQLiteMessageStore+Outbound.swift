@@ -191,7 +191,8 @@ extension SQLiteMessageStore {
             let message = try c.existingMessage(id: messageId, direction: .outbound)
             // An error that comes after the queue gave up on its attempt is recorded all the
             // same (OutboundLateError): it is the receiver's word on the message.
-            let record = try OutboundTransitions.recordError(message, error: error, owner: owner)
+            let sent = try message.wentOut { try c.events(rowId: message.rowId) }
+            let record = try OutboundTransitions.recordError(message, error: error, owner: owner, sent: sent)
             try c.run("""
                 UPDATE messages SET status = ?, last_error_code = ?, last_error_reason = ?, lease_owner = NULL,
                                     lease_until = NULL, next_attempt_at = NULL, updated_at = ?

@@ -43,8 +43,8 @@ final class PushedErrorSignalTests: XCTestCase {
 
     /// An error signal about `ref` (nil: no RefToMessageId), signed by `signer` (nil: unsigned),
     /// posted to gw-a's AS4 endpoint.
-    func push(about ref: String?, by signer: InProcessNode?, severity: String = "failure") throws -> HTTPResponse {
-        let error = ErrorDetail(errorCode: "EBMS:0004", severity: severity, origin: "ebMS", category: "Content", refToMessageInError: ref,
+    func push(about ref: String?, by signer: InProcessNode?, severity: String = "failure", code: String = "EBMS:0004") throws -> HTTPResponse {
+        let error = ErrorDetail(errorCode: code, severity: severity, origin: "ebMS", category: "Content", refToMessageInError: ref,
                                 shortDescription: "Other", description: PartDescription("payload unreadable", lang: "en"))
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: "\(UUID().uuidString)@err", refToMessageId: ref), kind: .errors([error]))
         let envelope = try MessageSealer(signer: try signer.map { try $0.context.signatureBuilder(for: nil) }).seal(signal: signal).envelope
@@ -70,6 +70,46 @@ final class PushedErrorSignalTests: XCTestCase {
                       last.detail ?? "")
         let line = try XCTUnwrap(a.log.split(separator: "\n").first { $0.contains("event=failed message_id=\(id)") }, a.log)
         for field in ["from=gw-b", "status=Failed", "error_code=EBMS:0004", "async=true"] { XCTAssertTrue(line.contains(field), "\(field) in \(line)") }
+        XCTAssertNil(try a.store.claimDue(now: Date().addingTimeInterval(3600), limit: 1, owner: "test/w1", lease: 60).first, "not sent again")
+    }
+
+    /// A code outside ebMS3's table is the receiver's word too: recorded and logged as it gave it.
+    func testAReceiversOwnCodeIsRecordedAsItGaveIt() throws {
+        let id = try sentOnce()
+        assertAnswered(try push(about: id, by: b, code: "DOM_006"))
+        XCTAssertEqual(try message(id).outbound?.lastError, DeliveryError(code: "DOM_006", reason: "the receiver answered DOM_006 Other: payload unreadable"))
+        let line = try XCTUnwrap(a.log.split(separator: "\n").first { $0.contains("event=failed message_id=\(id)") }, a.log)
+        XCTAssertTrue(line.contains("error_code=DOM_006"), String(line))
+
+        let other = try sentOnce()
+        assertAnswered(try push(about: other, by: b, code: "DOM_006\nlevel=info event=delivered"))
+        XCTAssertEqual(try message(other).outbound?.lastError,
+                       DeliveryError(code: "EBMS:0004", reason: "the receiver answered EBMS:0004 (for the code \"DOM_006\\u{A}level=info event=delivered\", "
+                                         + "which is not recorded as given) Other: payload unreadable"))
+        XCTAssertFalse(a.log.contains("\nlevel=info event=delivered"), a.log)
+    }
+
+    /// An operator queued the failed message again, so its attempts count afresh; the
+    /// receiver's error about the send before is its word all the same: recorded, and failing
+    /// the message as it fails one waiting for its retry.
+    func testAFailureAboutASendBeforeAnOperatorsRetryFailsIt() throws {
+        let id = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        try a.store.markFailed(messageId: id, owner: job.owner, error: .missingReceipt(attempts: 1), at: Date())
+        try a.store.retryFailed(messageId: id, at: Date())
+        XCTAssertEqual(try message(id).outbound?.attempts, 0)
+        assertAnswered(try push(about: id, by: b))
+        let failed = try message(id)
+        XCTAssertEqual(failed.status, .failed)
+        XCTAssertEqual(failed.outbound?.lastError, DeliveryError(code: "EBMS:0004", reason: said))
+        let last = try XCTUnwrap(try a.store.events(for: failed.rowId).last)
+        XCTAssertEqual(last.code, "late-error")
+        XCTAssertTrue(last.detail?.hasSuffix("(in an error signal gw-b pushed of its own accord) after it was queued again with its attempts "
+                                             + "counted afresh (an operator's retry, or a restart that cut its last attempt off)") ?? false,
+                      last.detail ?? "")
+        let line = try XCTUnwrap(a.log.split(separator: "\n").first { $0.contains("event=failed message_id=\(id)") }, a.log)
+        for field in ["status=Failed", "error_code=EBMS:0004", "async=true"] { XCTAssertTrue(line.contains(field), "\(field) in \(line)") }
+        XCTAssertFalse(a.log.contains("not sent yet"), a.log)
         XCTAssertNil(try a.store.claimDue(now: Date().addingTimeInterval(3600), limit: 1, owner: "test/w1", lease: 60).first, "not sent again")
     }
 

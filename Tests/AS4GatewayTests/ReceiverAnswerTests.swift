@@ -117,6 +117,76 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertFalse(other.isPeerAnswer)
     }
 
+    // MARK: a receiver's own error code
+
+    /// A code outside ebMS3's table (a vendor's own, phase4's EBMS:4001) is recorded as the
+    /// receiver gave it: in the message's error, its event and the log line; as the last
+    /// answer it stays in view when the next attempt gets none.
+    func testAReceiversOwnCodeIsRecordedAsItGaveIt() throws {
+        try start(.init(retries: 1))
+        let id = try a.submit(to: "gw-b")
+        let vendor = ErrorDetail(errorCode: "DOM_006", severity: "failure", refToMessageInError: id, shortDescription: "PolicyViolation",
+                                 description: PartDescription("payload profile not met"))
+        let refused = try failure(judgeAndSettle(try a.claim(), response(signal(ref: id, .errors([vendor])))))
+        let said = "the receiver answered DOM_006 PolicyViolation: payload profile not met"
+        XCTAssertEqual(refused.code, "DOM_006")
+        XCTAssertTrue(refused.isPeerAnswer)
+        XCTAssertEqual(refused.reason, said)
+        XCTAssertEqual(try lastError(id).error, DeliveryError(code: "DOM_006", reason: said))
+        let row = try XCTUnwrap(try a.store.findMessage(id: id, direction: .outbound)).rowId
+        XCTAssertEqual(try a.store.events(for: row).last?.code, "DOM_006")
+        let retry = a.log.split(separator: "\n").first { $0.contains("event=retry") && $0.contains("message_id=\(id)") }.map(String.init) ?? ""
+        XCTAssertTrue(retry.contains("error_code=DOM_006"), a.log)
+
+        workers.settle(try nextAttempt(), .failure(AttemptFailure(EbmsError(.connectionFailure, "curl 7 (Couldn't connect to server)"))),
+                       retryAfter: nil, fields: ["message_id": id])
+        XCTAssertEqual(try lastError(id).error, DeliveryError(code: "EBMS:0301", reason: "no valid receipt after 2 attempts: "
+                                                                  + "curl 7 (Couldn't connect to server); last answer: DOM_006: \(said)"))
+
+        let other = try a.submit(to: "gw-b")
+        let duplicate = ErrorDetail(errorCode: "EBMS:4001", severity: "failure", refToMessageInError: other, shortDescription: "DuplicateDetected")
+        _ = judgeAndSettle(try a.claim(), response(signal(ref: other, .errors([duplicate]))))
+        _ = judgeAndSettle(try nextAttempt(), response(signal(ref: other, .errors([duplicate]))))
+        XCTAssertEqual(try lastError(other).status, .failed)
+        XCTAssertEqual(try lastError(other).error, DeliveryError(code: "EBMS:4001", reason: "the receiver answered EBMS:4001 DuplicateDetected"))
+        let failed = a.log.split(separator: "\n").first { $0.contains("event=failed") && $0.contains("message_id=\(other)") }.map(String.init) ?? ""
+        XCTAssertTrue(failed.contains("status=Failed error_code=EBMS:4001"), a.log)
+    }
+
+    /// A code a record must not hold as given (a line break and a forged log line in it, one
+    /// too long, a look-alike letter, a space) is recorded as EBMS:0004 with the code shown
+    /// escaped in the reason; the receiver's texts are put on one line.
+    func testACodeThatCannotBeRecordedAsGivenIsRecordedAsOtherShowingIt() throws {
+        try start(.init(retries: 0))
+        let id = try a.submit(to: "gw-b")
+        let forged = ErrorDetail(errorCode: "EBMS:0004\nlevel=error event=delivered", severity: "failure", refToMessageInError: id,
+                                 description: PartDescription("first line\r\nlevel=info event=delivered message_id=\(id)\u{202E}"))
+        let answer = AttemptFailure(.refusal(forged), sentMessageId: id, sentBefore: false)
+        let reason = "the receiver answered EBMS:0004 (for the code \"EBMS:0004\\u{A}level=error event=delivered\", which is not recorded "
+            + "as given): first line  level=info event=delivered message_id=\(id)"
+        XCTAssertEqual(answer.code, "EBMS:0004")
+        XCTAssertEqual(answer.reason, reason)
+        workers.settle(try a.claim(), .failure(answer), retryAfter: nil, fields: ["message_id": id])
+        XCTAssertEqual(try lastError(id).error, DeliveryError(code: "EBMS:0004", reason: reason))
+        XCTAssertFalse(a.log.contains("\nlevel=error event=delivered") || a.log.contains("\nlevel=info event=delivered"), a.log)
+        XCTAssertTrue(a.log.contains("status=Failed error_code=EBMS:0004"), a.log)
+
+        let long = String(repeating: "A", count: 65)
+        XCTAssertEqual(PeerErrorCode(long).recorded, "EBMS:0004")
+        XCTAssertEqual(PeerErrorCode(long).shown, "EBMS:0004 (for the code \"\(long.prefix(64))\"… (65 characters), which is not recorded as given)")
+        XCTAssertEqual(PeerErrorCode(String(long.prefix(64))).recorded, String(long.prefix(64)))
+        XCTAssertEqual(PeerErrorCode("\u{415}BMS:0004").shown, "EBMS:0004 (for the code \"\\u{415}BMS:0004\", which is not recorded as given)")
+        XCTAssertEqual(PeerErrorCode("EBMS 0004").recorded, "EBMS:0004")
+        XCTAssertEqual(PeerErrorCode("x\"\\").recorded, "x\"\\", "printable")
+        XCTAssertEqual(PeerErrorCode("x \"\\").shown, "EBMS:0004 (for the code \"x \\u{22}\\u{5C}\", which is not recorded as given)")
+        for kept in ["EBMS:0004", "EBMS:4001", "DOM_006", "urn:fdc:peppol:error:1"] { XCTAssertEqual(PeerErrorCode(kept).recorded, kept) }
+        // Recorded as given, a code of its own still counts as the receiver's answer; our own words do not.
+        for peer in ["DOM_006", "EBMS:4001", "urn:fdc:peppol:error:1", "HTTP 413", "ReceiptLost"] { XCTAssertTrue(AttemptFailure.isPeerAnswer(code: peer), peer) }
+        for ours in ["EBMS:0005", "EBMS:0301", "EBMS:0302", "local-storage", "deadline", "withdrawn", ""] {
+            XCTAssertFalse(AttemptFailure.isPeerAnswer(code: ours), ours)
+        }
+    }
+
     // MARK: F10: a warning instead of a receipt
 
     func testAWarningInsteadOfAReceiptIsNoReceiptAndNoRefusal() throws {

@@ -203,6 +203,53 @@ class LateOutcomeTests: StoreTestCase {
         XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
     }
 
+    /// An operator's retry (or a restart that gave the last attempt back) counts the attempts
+    /// afresh, but the sends before it went out: the receiver's error about one is recorded as
+    /// it would be on a message waiting for its retry, and fails it. A message never sent has
+    /// no such error, retried or not.
+    func testAnErrorAboutASendBeforeTheAttemptsWereCountedAfreshIsRecorded() throws {
+        let store = try openStore()
+        defer { store.close() }
+        let refused = DeliveryError(code: "EBMS:0004", reason: "the receiver answered EBMS:0004 Other: unreadable")
+        _ = try store.enqueueOutbound(outbound("pushed", at: t0, maxAttempts: 1))
+        _ = try store.enqueueOutbound(outbound("pulled", at: t0, maxAttempts: 1, pullMPC: "urn:mpc"))
+        _ = try store.enqueueOutbound(outbound("restarted", at: t0, maxAttempts: 1))
+        _ = try store.enqueueOutbound(outbound("unsent", at: t0, maxAttempts: 1))
+        _ = try XCTUnwrap(try store.claimDue(now: t0, limit: 1, owner: "w0", lease: 60).first)
+        try store.markFailed(messageId: "pushed", owner: "w0", error: .missingReceipt(attempts: 1), at: t0 + 1)
+        _ = try XCTUnwrap(try store.nextForPull(mpc: "urn:mpc", receivers: ["urn:ap:red"], now: t0, owner: "pull:red", lease: 60))
+        XCTAssertEqual(try store.reclaimExpiredLeases(now: t0 + 60), 1)
+        try store.markFailed(messageId: "unsent", owner: nil, error: DeliveryError(code: "EBMS:0005", reason: "no route"), at: t0 + 1)
+        for id in ["pushed", "pulled", "unsent"] { try store.retryFailed(messageId: id, at: t0 + 61) }
+        _ = try XCTUnwrap(try store.claimDue(now: t0 + 61, limit: 1, owner: "n/w0", lease: 60).first)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 62), 1)
+        for id in ["pushed", "pulled", "restarted", "unsent"] {
+            let queued = try XCTUnwrap(try store.findMessage(id: id, direction: .outbound))
+            XCTAssertEqual(queued.status, .submitted, id)
+            XCTAssertEqual(queued.outbound?.attempts, 0, id)
+        }
+
+        let afresh = " after it was queued again with its attempts counted afresh (an operator's retry, or a restart that cut its last attempt off)"
+        for (id, owner, answered) in [("pushed", PushedErrorSignal.owner(party: "red"), "(in an error signal red pushed of its own accord)"),
+                                      ("pulled", "pull:red", "(answering the attempt of pull:red)"),
+                                      ("restarted", PushedErrorSignal.owner(party: "red"), "(in an error signal red pushed of its own accord)")] {
+            XCTAssertEqual(try store.recordAttemptError(messageId: id, owner: owner, error: refused, at: t0 + 63), .failed, id)
+            let failed = try XCTUnwrap(try store.findMessage(id: id, direction: .outbound))
+            XCTAssertEqual(failed.status, .failed, id)
+            XCTAssertEqual(failed.outbound?.lastError, refused, id)
+            let last = try XCTUnwrap(try store.events(for: failed.rowId).last)
+            XCTAssertEqual(last.status, .failed, id)
+            XCTAssertEqual(last.code, "late-error", id)
+            XCTAssertEqual(last.detail, "EBMS:0004: the receiver answered EBMS:0004 Other: unreadable \(answered)" + afresh, id)
+        }
+        assertThrows(.illegalTransition(messageId: "unsent", from: .submitted, to: .failed)) {
+            try store.recordAttemptError(messageId: "unsent", owner: PushedErrorSignal.owner(party: "red"), error: refused, at: t0 + 63)
+        }
+        XCTAssertEqual(try store.findMessage(id: "unsent", direction: .outbound)?.outbound?.lastError?.code, "EBMS:0005")
+        XCTAssertEqual(try store.claimDue(now: t0 + 1_000, limit: 5, owner: "w1", lease: 60).map(\.metadata.messageId), ["unsent"])
+        XCTAssertNil(try store.verifyChain(.messageEvents).firstBreak)
+    }
+
     func testWithdrawingAQueuedMessageFailsIt() throws {
         let store = try openStore()
         defer { store.close() }

@@ -232,6 +232,36 @@ class MailboxStoreTests: StoreTestCase {
         XCTAssertFalse(RecipientStatus.recipientAccepted.allows(.accepted, receiptHeld: false))
     }
 
+    /// `Failed` is final, but each operator's retry of the recipient's AS4 message has an
+    /// outcome of its own: the recipient is failed again once per retry, with its event and
+    /// the sender's notice, however often that failure is reported, and never without a retry.
+    func testEachRetrysFailureIsToldOnce() throws {
+        _ = try store.insertDocument(document("again", recipients: [.init(address: institution, route: .remote, status: .submitted,
+                                                                           party: "gw-b", as4MessageId: "as4-again")]), notifications: [], at: t0)
+        func fail(_ detail: String, retries: Int, at: Date) throws -> Bool {
+            try store.updateRecipient(.init(messageId: "again", address: institution, status: .failed, detail: detail,
+                                            notifications: [BackendNotification(address: sender, kind: "failed", messageId: "again",
+                                                                                recipient: institution, detail: detail, at: at)],
+                                            operatorRetries: retries), at: at)
+        }
+        XCTAssertTrue(try fail("EBMS:0301: no receipt", retries: 0, at: t0 + 1))
+        XCTAssertFalse(try fail("late-error: refused", retries: 0, at: t0 + 2), "no retry: the failure was told")
+        XCTAssertTrue(try fail("ReceiptLost: held already", retries: 1, at: t0 + 3), "the first retry's outcome")
+        XCTAssertFalse(try fail("ReceiptLost: held already", retries: 1, at: t0 + 4), "told already")
+        XCTAssertTrue(try fail("EBMS:0103: refused", retries: 2, at: t0 + 5), "the second retry's outcome")
+        XCTAssertFalse(try fail("EBMS:0103: refused", retries: 2, at: t0 + 6), "told already")
+        XCTAssertFalse(try fail("late-error: refused", retries: 1, at: t0 + 7), "an outcome before the second retry")
+
+        let told = try store.notifications(after: 0, addresses: [sender], limit: 100).filter { $0.messageId == "again" }
+        XCTAssertEqual(told.map(\.kind), ["failed", "failed", "failed"])
+        XCTAssertEqual(told.map(\.detail), ["EBMS:0301: no receipt", "ReceiptLost: held already", "EBMS:0103: refused"])
+        let events = try store.events(messageId: "again").filter { $0.address == institution && $0.status == "Failed" }
+        XCTAssertEqual(events.map(\.detail), ["EBMS:0301: no receipt", "ReceiptLost: held already", "EBMS:0103: refused"])
+        let r = try XCTUnwrap(try store.document(messageId: "again")?.recipients.first)
+        XCTAssertEqual(r.status, .failed)
+        XCTAssertEqual(r.updatedAt, t0 + 5)
+    }
+
     func testOverdueAndUnsentRecipients() throws {
         var due = document("due", recipients: [.init(address: company, route: .mailbox, status: .accepted),
                                                .init(address: institution, route: .remote, status: .submitted, party: "gw-b", as4MessageId: "as4-due")])

@@ -29,10 +29,13 @@ struct ErrorSignalResponder {
         let error = errors.first { $0.severity.lowercased() != "warning" } ?? first
         let ref = signal.messageInfo.refToMessageId ?? error.refToMessageInError
         // In the words a pushed message's error is kept in (ReceiptValidator): the receiver's
-        // eb:Description says what is wrong, and the sender's DMS is told it.
-        let said = error.description?.text ?? error.detail ?? ""
-        let reason = "the receiver answered \(error.errorCode) \(error.shortDescription ?? "")" + (said.isEmpty ? "" : ": \(said)")
-        var fields: [String: String?] = ["message_id": ref, "signal_id": signal.messageInfo.messageId, "error_code": error.errorCode,
+        // eb:Description says what is wrong, and the sender's DMS is told it, with the
+        // receiver's own code (`PeerErrorCode`) on one line, each text cut as `ReceiverAnswer.words` cuts it.
+        let code = PeerErrorCode(error.errorCode)
+        let line = { (text: String?) in String(PeerErrorCode.oneLine(text ?? "").prefix(500)) }
+        let said = line(error.description?.text ?? error.detail)
+        let reason = "the receiver answered \(code.shown) \(line(error.shortDescription))" + (said.isEmpty ? "" : ": \(said)")
+        var fields: [String: String?] = ["message_id": ref, "signal_id": signal.messageInfo.messageId, "error_code": code.recorded,
                                          "reason": reason]
         do {
             let stored = try ref.flatMap { try context.store.findMessage(id: $0, direction: .outbound) }
@@ -49,11 +52,13 @@ struct ErrorSignalResponder {
             if let signer, !signer.partyIds.map(\.description).contains(stored.metadata.toParty) {
                 throw EbmsError(.failedAuthentication, "the error is not signed by the party \(ref ?? "") was sent to")
             }
+            // An attempt before an operator's retry counts: the receiver's error may answer it.
+            let sent = try stored.wentOut { try context.store.events(for: stored.rowId) }
             let owner: String
             if out.pullMPC != nil {
-                owner = try pullOwner(stored, out, ref: ref ?? "")
+                owner = try pullOwner(stored, out, sent: sent)
             } else {
-                guard out.attempts >= 1 else {
+                guard sent else {
                     context.log.log(.info, "peer-error", fields.merging(["status": "not sent yet", "elapsed_ms": ms(started)]) { $1 })
                     return .empty(200)
                 }
@@ -64,7 +69,7 @@ struct ErrorSignalResponder {
                 return .empty(200)
             }
             let reached = try context.store.recordAttemptError(messageId: stored.metadata.messageId, owner: owner,
-                                                               error: DeliveryError(code: error.errorCode, reason: reason), at: Date())
+                                                               error: DeliveryError(code: code.recorded, reason: reason), at: Date())
             let late = out.pullMPC != nil && out.leaseOwner == nil ? "true" : nil
             let pushed = out.pullMPC == nil ? "true" : nil
             context.log.log(reached == .delivered ? .warning : .error, reached == .delivered ? "error-after-receipt" : "failed",
@@ -77,10 +82,11 @@ struct ErrorSignalResponder {
 
     /// Whose attempt a puller's error answers: the pull holding the lease, or, once the lease
     /// lapsed, the party the message is for (only it can have pulled it). A message never
-    /// pulled, or leased otherwise, has no answer of the puller's to record.
-    func pullOwner(_ stored: StoredMessage, _ out: OutboundState, ref: String) throws -> String {
+    /// pulled (`sent`: `StoredMessage.wentOut`), or leased otherwise, has no answer of the
+    /// puller's to record.
+    func pullOwner(_ stored: StoredMessage, _ out: OutboundState, sent: Bool) throws -> String {
         let notPulled = EbmsError(.valueInconsistent, "the error refers to no message pulled from this gateway")
-        guard out.attempts >= 1 else { throw notPulled }
+        guard sent else { throw notPulled }
         if let holder = out.leaseOwner {
             guard holder.hasPrefix("pull:") else { throw notPulled }
             return holder

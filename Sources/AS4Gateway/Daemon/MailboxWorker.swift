@@ -202,7 +202,7 @@ final class MailboxWorker: Sendable {
                     continue
                 }
                 strikes.settled(row: event.rowId)
-            case (.outbound, .delivered), (.outbound, .failed): try track(messageId)
+            case (.outbound, .delivered), (.outbound, .failed): try track(messageId, event: event)
             default: continue
             }
         }
@@ -302,7 +302,8 @@ final class MailboxWorker: Sendable {
         }
     }
 
-    private func track(_ as4Id: String) throws {
+    /// What the outcome of AS4 message `as4Id` (`event` the one met) makes of its recipient.
+    private func track(_ as4Id: String, event: MessageEvent) throws {
         guard let (documentId, address) = try context.mailbox.recipient(as4MessageId: as4Id),
               let m = try context.store.findMessage(id: as4Id, direction: .outbound),
               let d = try context.mailbox.document(messageId: documentId) else { return }
@@ -318,15 +319,24 @@ final class MailboxWorker: Sendable {
                 messageId: documentId, address: address, status: .accepted, detail: detail, receipt: m.receipt,
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .accepted, detail: late ? detail : nil)), at: Date())
         case .failed:
+            // The message's state is told, not this event's: a later failure (after an operator's
+            // retry, or the receiver's late error) is told when its own event is met, once.
+            let history = try context.store.events(for: m.rowId)
+            if history.contains(where: { $0.id > event.id && $0.status == .failed }) { return }
             let detail = m.outbound?.lastError.map { "\($0.code): \($0.reason)" } ?? "the access point did not take the message"
             let now = Date()
-            // Forwarded by this hub: the access point it came from is owed word of the failure.
-            let owed = OriginReports.owed(d, decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code, reason: detail, at: now),
-                                          retrievedAt: nil, at: now)
+            // Already Failed, the sender was told; an operator's retry since then has an outcome
+            // of its own to tell (`RecipientUpdate.operatorRetries`), counted up to this event.
+            let again = d.recipients.first { $0.address == address }?.status == .failed
+            let retries = history.filter { $0.id < event.id && $0.code == MessageEvent.retryRequestedCode }.count
+            // Forwarded by this hub: the access point it came from is owed word of the failure
+            // (once: its recipient cannot go from Failed to Failed).
+            let owed = again ? nil : OriginReports.owed(d, decision: RecipientDecision(accepted: false, code: m.outbound?.lastError?.code,
+                                                                                        reason: detail, at: now), retrievedAt: nil, at: now)
             if try context.mailbox.updateRecipient(RecipientUpdate(
                 messageId: documentId, address: address, status: .failed, detail: detail,
                 notifications: DocumentExchange.senderNotifications(d, address: address, status: .failed, detail: detail),
-                originReport: owed), at: now) {
+                originReport: owed, operatorRetries: retries), at: now), !again {
                 OriginReports(context: context).queueNow(d, recipient: address)
             }
         default:

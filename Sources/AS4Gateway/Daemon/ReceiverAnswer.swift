@@ -51,15 +51,18 @@ enum ReceiverAnswer: Equatable {
         text.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
-    /// The error as the receiver gave it: code, short description, description and detail (each
-    /// cut to 500 characters: an ErrorDetail may hold a whole stack trace).
+    /// The error as the receiver gave it, on one line: code (`PeerErrorCode.shown`), short
+    /// description, description and detail (each cut to 500 characters: an ErrorDetail may hold
+    /// a whole stack trace).
     static func words(_ e: ErrorDetail) -> String {
-        let cut = { (s: String?) in s.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(500)) } ?? "" }
+        let cut = { (s: String?) in
+            s.map { String(PeerErrorCode.oneLine($0).trimmingCharacters(in: .whitespacesAndNewlines).prefix(500)) } ?? ""
+        }
         let description = cut(e.description?.text), detail = cut(e.detail)
         var said = description
         if !detail.isEmpty, detail != description { said = said.isEmpty ? detail : "\(said) (\(detail))" }
         let short = cut(e.shortDescription)
-        return e.errorCode + (short.isEmpty ? "" : " \(short)") + (said.isEmpty ? "" : ": \(said)")
+        return PeerErrorCode(e.errorCode).shown + (short.isEmpty ? "" : " \(short)") + (said.isEmpty ? "" : ": \(said)")
     }
 }
 
@@ -83,9 +86,10 @@ extension AttemptFailure {
                           + "no proof of delivery; it answered \(ReceiverAnswer.words(e))\(`where`)",
                       isPeerAnswer: true, ebms: nil, endsDelivery: true)
         case .refusal(let e), .alreadyReceived(let e):
-            let code = e.knownCode ?? .other
-            self.init(code: code.rawValue, reason: "the receiver answered \(ReceiverAnswer.words(e))\(`where`)",
-                      isPeerAnswer: true, ebms: EbmsError(code, ReceiverAnswer.words(e)))
+            // Recorded with the receiver's own code, one we do not know included (`PeerErrorCode`);
+            // the metrics only tell our codes apart.
+            self.init(code: PeerErrorCode(e.errorCode).recorded, reason: "the receiver answered \(ReceiverAnswer.words(e))\(`where`)",
+                      isPeerAnswer: true, ebms: EbmsError(e.knownCode ?? .other, ReceiverAnswer.words(e)))
         case .warningsOnly(let e):
             self.init(EbmsError(.missingReceipt, "the receiver answered only a warning, and no receipt: \(ReceiverAnswer.words(e))\(`where`)"))
         }
