@@ -101,6 +101,10 @@ final class MetricsEndpointTests: XCTestCase {
         let bBefore = try scrape("gw-b")
         let second = try harness.send(from: "gw-a", to: "gw-b", files: [payload])
         for id in [first, second] { _ = try harness.waitFor("gw-a", id, .outbound, .delivered) }
+        // The worker observes the latency after the store marks the message Delivered.
+        try harness.waitUntil(timeout: 20, "both latencies observed") {
+            try scrape("gw-a").value("as4gw_end_to_end_latency_seconds_count") ?? 0 >= 2
+        }
 
         let after = try scrape("gw-a")
         XCTAssertEqual(after.value("as4gw_messages", ["direction": "outbound", "status": "Delivered"]), 2)

@@ -154,6 +154,9 @@ final class PostgresLateOutcomeTests: LateOutcomeTests {
         try super.testAnErrorTheReceiverPushedIsRecordedWhateverTheQueueIsDoing()
     }
     override func testWithdrawingAQueuedMessageFailsIt() throws { try super.testWithdrawingAQueuedMessageFailsIt() }
+    override func testAnErrorAboutASendBeforeTheAttemptsWereCountedAfreshIsRecorded() throws {
+        try super.testAnErrorAboutASendBeforeTheAttemptsWereCountedAfreshIsRecorded()
+    }
     override func testAWithdrawnMessageInFlightGetsNoFurtherAttempt() throws { try super.testAWithdrawnMessageInFlightGetsNoFurtherAttempt() }
     override func testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() throws { try super.testTheReceiptOfAWithdrawnMessagesAttemptDeliversIt() }
     override func testAnOperatorRetryEndsTheWithdrawalAndRenewsTheRestartGrant() throws {
@@ -463,6 +466,7 @@ final class PostgresMailboxStoreTests: MailboxStoreTests {
         try super.testARecipientWhoseAS4MessageIdCarriesAnotherAlreadyIsAConflict()
     }
     override func testRecipientStateOnlyMovesForwardAndIsDecidedOnce() throws { try super.testRecipientStateOnlyMovesForwardAndIsDecidedOnce() }
+    override func testEachRetrysFailureIsToldOnce() throws { try super.testEachRetrysFailureIsToldOnce() }
     override func testNotificationsPerConnectionAddressesAndConfirmedPosition() throws { try super.testNotificationsPerConnectionAddressesAndConfirmedPosition() }
     override func testInboxPagesAndWorkerCursor() throws { try super.testInboxPagesAndWorkerCursor() }
     override func testOverdueAndUnsentRecipients() throws { try super.testOverdueAndUnsentRecipients() }
