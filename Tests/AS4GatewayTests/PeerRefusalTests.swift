@@ -99,7 +99,7 @@ final class PeerRefusalTests: AnswerProxyTestCase {
         let fit = try dms.submit(metadata: metadata, files: Array(files.prefix(998)))
         XCTAssertEqual(fit.status, 202, fit.text)
         let id = try XCTUnwrap(fit.json["messageId"] as? String)
-        try harness.waitUntil(timeout: 120, "998 files Accepted at gw-b") { try recipient(dms, id)["status"] as? String == "Accepted" }
+        try harness.waitUntil(timeout: 300, "998 files Accepted at gw-b") { try recipient(dms, id)["status"] as? String == "Accepted" }
     }
 }
 
