@@ -236,7 +236,38 @@ final class ReceiverAnswerTests: XCTestCase {
         let signed = try MessageSealer(signer: signer).seal(signal: receipt).envelope
         let refused = try failure(workers.judge(response(signed), job))
         XCTAssertEqual(refused.code, "EBMS:0302")
-        XCTAssertEqual(refused.reason, "no valid signing certificate of the responding party to check its receipt with")
+        XCTAssertEqual(refused.reason, "no signing certificate of the responding party to check its receipt with")
+    }
+
+    /// A receipt signed with a certificate the P-Mode lists for the responder but that expired is
+    /// refused as expired (as an inbound message is), not as signed by someone else's.
+    func testAReceiptSignedWithAnExpiredListedCertificateIsRefusedAsExpired() throws {
+        try start(.init(encrypt: false, sign: false))
+        let certs = harness.pmodeDirectory + "/certs"
+        let ca = try CertificateAuthority(key: try KeyMaterial.privateKey(certs + "/dev-ca.key"),
+                                          certificate: try KeyMaterial.certificate(certs + "/dev-ca.pem"))
+        let key = try PrivateKey.generateRSA(bits: 2048)
+        let expired = try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "gw-b signing 2025"),
+                                              validFrom: Date() - 30 * 86_400, validUntil: Date() - 86_400,
+                                              keyUsage: [.digitalSignature, .nonRepudiation])
+        try expired.pemEncoded().write(toFile: certs + "/gw-b.signing-expired.pem", atomically: true, encoding: .utf8)
+        let parties = harness.pmodeDirectory + "/parties.json"
+        let text = try String(contentsOfFile: parties, encoding: .utf8)
+        let listed = text.replacingOccurrences(of: "\"signing\": [\"certs/gw-b.signing.pem\"]",
+                                               with: "\"signing\": [\"certs/gw-b.signing.pem\", \"certs/gw-b.signing-expired.pem\"]")
+        XCTAssertNotEqual(listed, text)
+        try listed.write(toFile: parties, atomically: true, encoding: .utf8)
+        XCTAssertEqual(a.context.registry.reload(from: harness.pmodeDirectory, requiredParties: ["gw-a"]), [])
+
+        let id = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        let receipt = SignalMessage(messageInfo: MessageInfo(messageId: "r@peer", refToMessageId: id),
+                                    kind: .receipt(Receipt(content: ["<x:Ack xmlns:x=\"urn:test\"/>"])))
+        let signed = try MessageSealer(signer: try SignatureBuilder(identity: SigningIdentity(privateKey: key, certificate: expired)))
+            .seal(signal: receipt).envelope
+        let refused = try failure(workers.judge(response(signed), job))
+        XCTAssertEqual(refused.code, "EBMS:0302")
+        XCTAssertTrue(refused.reason.contains("expired on"), refused.reason)
     }
 
     // MARK: F1: phase4's "already received"

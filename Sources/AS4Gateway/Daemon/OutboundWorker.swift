@@ -318,7 +318,8 @@ final class OutboundWorkers: Sendable {
     /// certificate is needed where there is a signature to check: on a leg that signs, or on a
     /// signed answer to a leg that does not.
     ///
-    /// Its certificates are those the P-Mode lists now and that are valid now, also for a
+    /// Its certificates are those the P-Mode lists now, and a receipt's signer must be valid now
+    /// (checked by the verifier, which says so of one expired or not valid yet), also for a
     /// receipt signed before a renewal (a partner answers a resent duplicate with the receipt
     /// it stored). The receipt becomes our evidence of delivery now, and its timestamps are the
     /// signer's own word: a certificate withdrawn from the P-Mode, the only revocation a pinned
@@ -331,9 +332,11 @@ final class OutboundWorkers: Sendable {
         }
         var policy = leg?.security.policy ?? .receiving
         policy.requireEncryption = false
-        let certs = receiver?.certificates(role: .signing) ?? []
+        // Every listed certificate, valid now or not, as for an inbound message: a receipt signed
+        // with one that expired is refused as such, not as another party's.
+        let certs = receiver?.allCertificates(role: .signing) ?? []
         if certs.isEmpty, policy.requireSignature || !sent.isEmpty || reply.envelope.hasSignature {
-            throw EbmsError(.invalidReceipt, "no valid signing certificate of the responding party to check its receipt with")
+            throw EbmsError(.invalidReceipt, "no signing certificate of the responding party to check its receipt with")
         }
         let verifier = SignatureVerifier(policy: policy, trust: try context.validator(pinned: certs), candidates: certs,
                                          expectedSigners: certs, checkRevocation: !context.crls.isEmpty)
