@@ -6,7 +6,7 @@ import Foundation
 /// Why the unchecked `Sendable` conformance is safe: the `X509` is never modified after `init` and only read afterwards.
 /// OpenSSL 3 allows concurrent read-only use of one `X509` (openssl-threads(7)); the lazily cached
 /// extension data inside `X509` is filled under OpenSSL's own per-object lock. The derived Swift
-/// values (`derBytes`, dates, names) are immutable `let`s computed in `init`.
+/// values (`derBytes`, dates, names, the key hash) are immutable `let`s computed in `init`.
 public final class Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
     let pointer: OpaquePointer
     /// The DER encoding; also the basis of `==` and `hash(into:)`.
@@ -18,6 +18,11 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
     public let notAfter: Date
     public let subjectName: DistinguishedName
     public let issuerName: DistinguishedName
+    /// SHA-1 of the subjectPublicKey BIT STRING's value (the key bits, without tag, length and
+    /// unused-bits octet): RFC 5280 §4.2.1.2 method (1), what OpenSSL's `hash` subjectKeyIdentifier
+    /// holds, and what WS-Security peers compute for a certificate without that extension.
+    /// Taken once here (a few hundred bytes), so that key lookups need no lock and no recomputing.
+    public let subjectPublicKeySHA1: [UInt8]
 
     /// Takes ownership of `x509`.
     init(owning x509: OpaquePointer) throws {
@@ -29,6 +34,8 @@ public final class Certificate: @unchecked Sendable, Hashable, CustomStringConve
             notAfter = try date(from: X509_get0_notAfter(x509))
             subjectName = try DistinguishedName(copying: X509_get_subject_name(x509))
             issuerName = try DistinguishedName(copying: X509_get_issuer_name(x509))
+            guard let keyBits = X509_get0_pubkey_bitstr(x509) else { throw CryptoError.openSSL("X509_get0_pubkey_bitstr") }
+            subjectPublicKeySHA1 = try Digest.hash(asn1StringBytes(keyBits), algorithm: .sha1)
             // Fill OpenSSL's extension cache now, while the object is private to this thread.
             _ = X509_check_purpose(x509, -1, 0)
             OpenSSLErrorQueue.clear()

@@ -47,8 +47,9 @@ public struct CertificateSubject: Hashable, Sendable {
 /// and CRLs. Not meant for production PKI.
 ///
 /// Issued certificates are X.509 v3 with basicConstraints, keyUsage (both critical),
-/// subjectKeyIdentifier and authorityKeyIdentifier (the subjectKeyIdentifier can be left out, as
-/// some partner CAs do, to test what needs it: WS-Security SKI references). Signature digest: SHA-256 for RSA and P-256,
+/// subjectKeyIdentifier and authorityKeyIdentifier. The subjectKeyIdentifier is the SHA-1 of the key
+/// (RFC 5280 method 1) unless given (some CAs derive it otherwise, RFC 7093), and can be left out,
+/// as some partner CAs do, to test what depends on it: WS-Security SKI references. Signature digest: SHA-256 for RSA and P-256,
 /// SHA-384 for P-384, SHA-512 for P-521, none for Ed25519.
 public final class CertificateAuthority: Sendable {
     public let key: PrivateKey
@@ -74,12 +75,13 @@ public final class CertificateAuthority: Sendable {
     public static func selfSignedCertificate(subject: CertificateSubject, key: PrivateKey, validFrom: Date = Date(),
                                              validUntil: Date, serialNumber: String? = nil,
                                              keyUsage: KeyUsage = [.digitalSignature, .keyEncipherment],
-                                             isCA: Bool = false, subjectKeyIdentifier: Bool = true) throws -> Certificate {
+                                             isCA: Bool = false, subjectKeyIdentifier: Bool = true,
+                                             subjectKeyIdentifierValue: [UInt8]? = nil) throws -> Certificate {
         let name = try subject.makeName()
         defer { X509_NAME_free(name) }
         return try build(subjectName: name, publicKey: key.publicKey, issuerName: name, issuer: nil, signingKey: key,
                          validFrom: validFrom, validUntil: validUntil, serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA,
-                         subjectKeyIdentifier: subjectKeyIdentifier)
+                         subjectKeyIdentifier: subjectKeyIdentifier, subjectKeyIdentifierValue: subjectKeyIdentifierValue)
     }
 
     /// Issues a certificate for `publicKey`. The default key usage suits an AS4 signing/encryption
@@ -88,13 +90,14 @@ public final class CertificateAuthority: Sendable {
                                  validUntil: Date, serialNumber: String? = nil,
                                  keyUsage: KeyUsage = [.digitalSignature, .nonRepudiation, .keyEncipherment],
                                  isCA: Bool = false, subjectAlternativeNames: [String] = [],
-                                 subjectKeyIdentifier: Bool = true) throws -> Certificate {
+                                 subjectKeyIdentifier: Bool = true, subjectKeyIdentifierValue: [UInt8]? = nil) throws -> Certificate {
         let name = try subject.makeName()
         defer { X509_NAME_free(name) }
         return try Self.build(subjectName: name, publicKey: publicKey, issuerName: X509_get_subject_name(certificate.pointer),
                               issuer: certificate, signingKey: key, validFrom: validFrom, validUntil: validUntil,
                               serialNumber: serialNumber, keyUsage: keyUsage, isCA: isCA,
-                              subjectAlternativeNames: subjectAlternativeNames, subjectKeyIdentifier: subjectKeyIdentifier)
+                              subjectAlternativeNames: subjectAlternativeNames, subjectKeyIdentifier: subjectKeyIdentifier,
+                              subjectKeyIdentifierValue: subjectKeyIdentifierValue)
     }
 
     /// Issues a CRL revoking the given serial numbers (decimal), all with `revocationDate`.
@@ -140,8 +143,13 @@ public final class CertificateAuthority: Sendable {
     private static func build(subjectName: OpaquePointer, publicKey: PublicKey, issuerName: OpaquePointer?, issuer: Certificate?,
                               signingKey: PrivateKey, validFrom: Date, validUntil: Date, serialNumber: String?,
                               keyUsage: KeyUsage, isCA: Bool, subjectAlternativeNames: [String] = [],
-                              subjectKeyIdentifier: Bool = true) throws -> Certificate {
+                              subjectKeyIdentifier: Bool = true, subjectKeyIdentifierValue: [UInt8]? = nil) throws -> Certificate {
         guard validFrom < validUntil else { throw CryptoError.invalidArgument("validity window is empty") }
+        if let value = subjectKeyIdentifierValue {
+            guard subjectKeyIdentifier, !value.isEmpty else {
+                throw CryptoError.invalidArgument("a subjectKeyIdentifier value needs the extension and at least one octet")
+            }
+        }
         guard let x509 = X509_new() else { throw CryptoError.openSSL("X509_new") }
         do {
             guard X509_set_version(x509, 2) == 1,  // v3
@@ -166,7 +174,11 @@ public final class CertificateAuthority: Sendable {
             if !subjectAlternativeNames.isEmpty {
                 try addExtension(NID_subject_alt_name, subjectAlternativeNames.joined(separator: ","), context: &context, add)
             }
-            if subjectKeyIdentifier { try addExtension(NID_subject_key_identifier, "hash", context: &context, add) }
+            if subjectKeyIdentifier {
+                // OpenSSL's config syntax: "hash", or the octets in colon-separated hex.
+                let value = subjectKeyIdentifierValue.map { $0.map { String(format: "%02X", $0) }.joined(separator: ":") } ?? "hash"
+                try addExtension(NID_subject_key_identifier, value, context: &context, add)
+            }
             // keyid:always needs the issuer's subjectKeyIdentifier; without one the issuer is named by name and serial.
             try addExtension(NID_authority_key_identifier, subjectKeyIdentifier || issuer != nil ? "keyid:always" : "issuer:always",
                              context: &context, add)

@@ -33,7 +33,12 @@ public struct KeyResolver {
             }
             return try fromToken(token)
         case .subjectKeyIdentifier(let ski):
-            if let c = candidates.first(where: { $0.subjectKeyIdentifier == ski }) { return Resolved(certificate: c, chain: []) }
+            // The extension's value first: a certificate it names is the one meant even when
+            // another candidate without the extension has the same key (a renewal, say).
+            if let c = candidates.first(where: { $0.subjectKeyIdentifier == ski })
+                ?? candidates.first(where: { $0.isNamedByComputedSubjectKeyIdentifier(ski) }) {
+                return Resolved(certificate: c, chain: [])
+            }
             throw EbmsError(.failedAuthentication, "no known certificate has the Subject Key Identifier \(hex(ski))")
         case .thumbprintSHA1(let thumb):
             if let c = candidates.first(where: { $0.sha1Thumbprint == thumb }) { return Resolved(certificate: c, chain: []) }
@@ -71,6 +76,20 @@ public struct KeyResolver {
         } catch {
             throw EbmsError(.failedAuthentication, "BinarySecurityToken holds no valid certificate")
         }
+    }
+}
+
+extension Certificate {
+    /// Whether an X509SubjectKeyIdentifier KeyIdentifier names this certificate, which has no
+    /// subjectKeyIdentifier extension, by the value computed from its key. WSS4J (Domibus and
+    /// Harmony, phase4, most Java AS4 gateways) writes SHA-1 over the subjectPublicKey bits (RFC
+    /// 5280 §4.2.1.2 method (1); `CryptoBase.getSKIBytesFromCert`) for such a certificate, in a
+    /// signature's KeyInfo and in an EncryptedKey naming its recipient. A certificate with the
+    /// extension is named by the extension's value only, whatever its key hashes to: a CA may
+    /// derive the extension otherwise (RFC 7093), and then the computed value names nothing.
+    /// We never write a computed value ourselves (BSP R5206; `KeyReferenceCheck`).
+    func isNamedByComputedSubjectKeyIdentifier(_ ski: [UInt8]) -> Bool {
+        subjectKeyIdentifier == nil && subjectPublicKeySHA1 == ski
     }
 }
 
