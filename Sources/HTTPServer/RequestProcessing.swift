@@ -28,6 +28,10 @@ extension ServerContext {
             }
         }
 
+        // An answer queued here, before the body, makes libmicrohttpd (0.9.75) send it with
+        // `Connection: close` and close without reading any body byte: whatever the client goes
+        // on sending costs nothing, so neither the size limit nor the floor has to see it
+        // (HTTPServerRefusedBodyTests pins this against a library that would drain it instead).
         func refuse(_ response: HTTPResponse, closing: Bool = false) -> (RequestState, MHD_Result) {
             (RequestState(head: head, body: nil), self.queue(response, on: connection, closing: closing))
         }

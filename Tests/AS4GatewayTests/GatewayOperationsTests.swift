@@ -186,27 +186,33 @@ final class GatewayOperationsTests: XCTestCase {
         harness.nodes["gw-a"]!.extraArguments = ["--config", config]
         try harness.start("gw-a")
 
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(client, 0)
-        defer { close(client) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = harness.nodes["gw-a"]!.submitPort.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        func connectToAPI() -> Int32 {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            XCTAssertGreaterThanOrEqual(descriptor, 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = harness.nodes["gw-a"]!.submitPort.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            XCTAssertEqual(connected, 0)
+            return descriptor
         }
-        XCTAssertEqual(connected, 0)
-        func send(_ text: String) -> Bool {
+        func send(_ text: String, on descriptor: Int32) -> Bool {
             let bytes = Array(text.utf8)
-            return bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+            return bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
         }
-        func closedByPeer() -> Bool {
-            var poller = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+        func closedByPeer(_ descriptor: Int32) -> Bool {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 0) == 1 else { return false }
             var byte: UInt8 = 0
-            return recv(client, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+            return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
         }
+        let client = connectToAPI()
+        defer { close(client) }
+        func send(_ text: String) -> Bool { send(text, on: client) }
+        func closedByPeer() -> Bool { closedByPeer(client) }
         // Admitted (the operators' token), so that its body is read.
         let token = try XCTUnwrap(SubmitToken.read(path: harness.nodes["gw-a"]!.data + "/" + SubmitToken.fileName))
         XCTAssertTrue(send("POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Length: 100000\r\n\r\n"))
@@ -224,6 +230,32 @@ final class GatewayOperationsTests: XCTestCase {
         XCTAssertEqual(lines.count, 1, "\(lines)")
         XCTAssertTrue(lines.first?.contains("connections-refused") ?? false, "\(lines)")
         XCTAssertTrue(lines.first?.contains("listener=api") ?? false, "\(lines)")
+
+        // Refused at its head (a wrong token): answered 401 and closed before any body byte is
+        // read, so a drip after the answer holds nothing and is no slow body.
+        let refused = connectToAPI()
+        defer { close(refused) }
+        XCTAssertTrue(send("POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\nContent-Length: 100000\r\n\r\n", on: refused))
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var ended = false
+        let refusedAt = Date()
+        while !ended, Date().timeIntervalSince(refusedAt) < 8 {
+            usleep(250_000)
+            while true {
+                let count = recv(refused, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                if count > 0 { answer += buffer[0..<count]; continue }
+                ended = count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+                break
+            }
+            ended = ended || !send("x", on: refused)
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        XCTAssertTrue(ended, "the refused upload is still open after 8 s: \(text)")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 401"), text)
+        XCTAssertTrue(text.contains("\r\nConnection: close\r\n"), text)
+        usleep(1_500_000)  // a slow-body report, were there one, would follow the watchdog's tick
+        XCTAssertEqual(harness.nodes["gw-a"]!.log.split(separator: "\n").filter { $0.contains("request body arrived slower") }.count, 1)
     }
 
     /// libmicrohttpd's pool threads of a running gateway (every listener's), by their name.

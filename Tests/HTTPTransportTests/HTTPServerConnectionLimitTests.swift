@@ -267,6 +267,36 @@ final class ServerTestSocket {
         return String(decoding: received, as: UTF8.self)
     }
 
+    /// What a non-blocking send did.
+    enum Offer {
+        case sent
+        /// The send buffer is full: the server is not reading.
+        case wouldBlock
+        case closedByPeer
+    }
+
+    /// Sends `text` without waiting for room in the send buffer.
+    func offer(_ text: String) -> Offer {
+        let bytes = Array(text.utf8)
+        let sent = bytes.withUnsafeBytes { Glibc.send(self.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if sent >= 0 { return .sent }
+        return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock : .closedByPeer
+    }
+
+    /// Whatever has arrived, without waiting, and whether the peer has closed (end of file or reset).
+    func drain() -> (bytes: [UInt8], ended: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(self.descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                received += buffer[0..<count]
+                continue
+            }
+            return (received, count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        }
+    }
+
     func close() {
         if self.descriptor >= 0 {
             Glibc.close(self.descriptor)
