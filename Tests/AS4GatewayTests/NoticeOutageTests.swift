@@ -87,7 +87,9 @@ final class NoticeOutageTests: XCTestCase {
         XCTAssertTrue(lines(s, "notice-retry").isEmpty && lines(s, "notice-failed").isEmpty, s.node.log)
         let metrics = try scrape(s)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 1)
-        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total"), 1)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "unreachable"]), 1)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "refused"]), 0)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_refused"), 0)
         XCTAssertEqual(metrics.value("as4gw_notices_total", ["result": "retried"]), 0)
         XCTAssertEqual(metrics.value("as4gw_notices_total", ["result": "sent"]), 2)
     }
