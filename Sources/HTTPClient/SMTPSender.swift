@@ -27,9 +27,9 @@ public struct SMTPConfiguration: Sendable, Equatable {
     }
 }
 
-/// Why a message was not handed over. `permanent` is the server's 5xx answer to the recipient
-/// (sending it again gives the same answer); `serverUnreachable` means no mail server took part
-/// at all; everything else is worth trying again later.
+/// Why a message was not handed over, and whose failure it is: the server's (`serverUnreachable`),
+/// this gateway's (`refusesGateway`), or this message's (the rest; `permanent` among them when
+/// sending it again gives the same answer).
 public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server's last reply code, 0 when there was none (no connection, TLS failure, timeout).
     public var replyCode: Int
@@ -37,11 +37,11 @@ public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible
     /// `curl_easy_perform`'s result, 0 for a failure before the transfer (a bad recipient, a
     /// curl option that would not set).
     public var curlCode: Int = 0
+    /// The text of the server's refusal that carried `replyCode` (after the code; the lines of a
+    /// multiline reply joined by spaces), empty when none was seen.
+    public var serverReply: String = ""
     /// The server refused this recipient for good (5xx to RCPT TO): sending again gives the same.
     public var permanent: Bool { (500...599).contains(replyCode) && detail.contains("RCPT") }
-    /// A 5xx to anything else (login, MAIL FROM, the message): the gateway's own settings or the
-    /// server are at fault, not this notice, so it stays pending for the next attempt.
-    public var refusedBeforeRecipient: Bool { (500...599).contains(replyCode) && !detail.contains("RCPT") }
 
     /// No usable mail server was there: the failure says nothing of this message or recipient,
     /// and the next message would meet the same. The split, and why:
@@ -69,15 +69,63 @@ public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
+    /// The server answered, and refused this gateway's session before any recipient was named:
+    /// the same answer awaits every message until the settings (login, sender address, TLS) or
+    /// the server change, so no message is at fault. What curl reports, by the command refused:
+    /// - the greeting: a 4xx or 5xx instead of 220 (RFC 5321 4.3.2: 554 "no SMTP service here";
+    ///   421 is unreachable above) — `CURLE_WEIRD_SERVER_REPLY`, "Got unexpected smtp-server
+    ///   response";
+    /// - EHLO refused (and HELO, where curl falls back to it) — `CURLE_REMOTE_ACCESS_DENIED`;
+    /// - AUTH (RFC 4954 6: 535 credentials invalid, 534 mechanism too weak, 538 encryption
+    ///   required, 530 authentication or STARTTLS required, 454 temporary failure, 432 password
+    ///   transition), or no mechanism both sides know — `CURLE_LOGIN_DENIED`, whatever the code;
+    /// - MAIL FROM, any 4xx or 5xx: its only argument is the configured sender address (and a
+    ///   SIZE that every notice shares within a few bytes); 530 there is RFC 3207's "must issue a
+    ///   STARTTLS command first" or a login the server wants — `CURLE_SEND_ERROR`, "MAIL failed".
+    /// Not the gateway's: RCPT TO (this recipient) and DATA or the message's final reply (this
+    /// message), which are "RCPT failed", "DATA failed" and a reply after the message.
+    public var refusesGateway: Bool {
+        guard !serverUnreachable else { return false }
+        switch curlCode {
+        case Self.code(CURLE_LOGIN_DENIED), Self.code(CURLE_REMOTE_ACCESS_DENIED):
+            return true
+        case Self.code(CURLE_WEIRD_SERVER_REPLY):
+            return (400...599).contains(replyCode) && detail.contains("unexpected smtp-server response")
+        case Self.code(CURLE_SEND_ERROR):
+            return (400...599).contains(replyCode) && detail.contains("MAIL failed")
+        default:
+            return false
+        }
+    }
+
+    /// Without the server's text, which may quote the recipient's e-mail address: fit for the log.
     public var description: String { replyCode == 0 ? detail : "SMTP \(replyCode): \(detail)" }
 
-    public init(replyCode: Int, detail: String, curlCode: Int = 0) {
+    /// With the server's text, for whoever may see the recipient's address (a notice's `lastError`).
+    public var descriptionWithReply: String {
+        serverReply.isEmpty ? description : "\(description); the server said: \(replyCode) \(serverReply)"
+    }
+
+    public init(replyCode: Int, detail: String, curlCode: Int = 0, serverReply: String = "") {
         self.replyCode = replyCode
         self.detail = detail
         self.curlCode = curlCode
+        self.serverReply = serverReply
     }
 
     static func code(_ code: CURLcode) -> Int { Int(code.rawValue) }
+
+    /// The text of the last reply with `code` among the server's `lines` (a multiline reply's
+    /// lines, `code-text` … `code text`, joined), at most 300 characters; empty when none, and
+    /// for a code that refuses nothing (a login curl gave up after the server's 250 to EHLO).
+    /// Replies after it (221 to the QUIT curl sends when it closes a failed connection) are passed over.
+    static func reply(_ code: Int, in lines: [String]) -> String {
+        guard (400...599).contains(code), let last = lines.lastIndex(where: { $0.hasPrefix("\(code) ") || $0 == "\(code)" }) else { return "" }
+        var first = last
+        while first > lines.startIndex, lines[first - 1].hasPrefix("\(code)-") { first -= 1 }
+        let text = lines[first...last].map { String($0.dropFirst(4)).trimmingOptionalWhitespace() }.filter { !$0.isEmpty }.joined(separator: " ")
+        return String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(300).map(Character.init))
+    }
 }
 
 /// Sends one e-mail per call over its own curl easy handle (connections are reused between
@@ -145,7 +193,7 @@ public final class SMTPSender {
         defer { curl_slist_free_all(rcpt) }
         let body: RequestBodyReader
         do { body = try RequestBodyReader(.bytes(message)) } catch { throw SMTPSendError(replyCode: 0, detail: "\(error)") }
-        let state = TransferState(maxBodyBytes: 1 << 16, requestBody: body)
+        let state = TransferState(maxBodyBytes: 1 << 16, requestBody: body, keepsLines: true)
         defer {
             _ = try? options.set(CURLOPT_MAIL_RCPT, list: nil)
             for option in [CURLOPT_WRITEDATA, CURLOPT_HEADERDATA, CURLOPT_READDATA, CURLOPT_SEEKDATA] { _ = try? options.set(option, pointer: nil) }
@@ -164,8 +212,9 @@ public final class SMTPSender {
         let code = withExtendedLifetime((state, rcpt)) { curl_easy_perform(handle) }
         guard code == CURLE_OK else {
             // The last reply the server gave (0 when it never answered) decides retry or not.
-            throw SMTPSendError(replyCode: options.long(CURLINFO_RESPONSE_CODE),
-                                detail: HTTPClientError.message(code: code, detail: String(cString: errorBuffer)), curlCode: SMTPSendError.code(code))
+            let reply = options.long(CURLINFO_RESPONSE_CODE)
+            throw SMTPSendError(replyCode: reply, detail: HTTPClientError.message(code: code, detail: String(cString: errorBuffer)),
+                                curlCode: SMTPSendError.code(code), serverReply: SMTPSendError.reply(reply, in: state.recentLines))
         }
     }
 

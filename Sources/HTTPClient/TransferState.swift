@@ -16,11 +16,18 @@ final class TransferState {
     private(set) var body: [UInt8] = []
     private(set) var headers: [(String, String)] = []
     private var headerBytes = 0
+    /// With `keepsLines`, the last `keptLines` raw header lines, each cut to `keptLineBytes`:
+    /// SMTP's replies reach the header callback as such lines, and the one that refused a mail
+    /// is named in its error. HTTP transfers keep none.
+    let keepsLines: Bool
+    private(set) var recentLines: [String] = []
+    static let keptLines = 16, keptLineBytes = 512
     private(set) var failure: TransferFailure?
 
-    init(maxBodyBytes: Int, requestBody: RequestBodyReader?) {
+    init(maxBodyBytes: Int, requestBody: RequestBodyReader?, keepsLines: Bool = false) {
         self.maxBodyBytes = maxBodyBytes
         self.requestBody = requestBody
+        self.keepsLines = keepsLines
     }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -47,6 +54,10 @@ final class TransferState {
             return false
         }
         var text = String(decoding: line, as: UTF8.self).trimmingTrailingNewlines()
+        if keepsLines {
+            if recentLines.count == Self.keptLines { recentLines.removeFirst() }
+            recentLines.append(String(decoding: line.prefix(Self.keptLineBytes), as: UTF8.self).trimmingTrailingNewlines())
+        }
         if text.hasPrefix("HTTP/") {
             // A new status line: headers of an interim response (100 Continue) are discarded.
             headers.removeAll()

@@ -20,15 +20,23 @@ final class BackendAPINoticeTests: XCTestCase {
 
     /// Tests/interop/smtp_sink.py writing to `out` with `arguments`, stopped when `test` ends; its port.
     static func startSink(_ out: String, arguments: [String], for test: XCTestCase) throws -> UInt16 {
+        try launchSink(out, arguments: arguments, for: test).port
+    }
+
+    /// The same, with the process, for a test that stops the sink itself (terminate, then wait).
+    static func launchSink(_ out: String, arguments: [String], for test: XCTestCase) throws -> (port: UInt16, process: Process) {
         let sink = Process()
         sink.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         sink.arguments = ["python3", GatewayProcess.projectRoot.appendingPathComponent("Tests/interop/smtp_sink.py").path, out] + arguments
         let stdout = Pipe()
         sink.standardOutput = stdout
         try sink.run()
-        test.addTeardownBlock { sink.terminate(); sink.waitUntilExit() }
+        test.addTeardownBlock {
+            if sink.isRunning { sink.terminate() }
+            sink.waitUntilExit()
+        }
         let line = String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return try XCTUnwrap(UInt16(line), "the sink printed its port: \(line)")
+        return (try XCTUnwrap(UInt16(line), "the sink printed its port: \(line)"), sink)
     }
 
     /// gw-a with the three mailboxes, a DMS sending from an institution, the recipients' DMSs

@@ -90,7 +90,9 @@ final class NoticeOutageTests: XCTestCase {
         while try scrape(s).value("as4gw_notices_total", ["result": "sent"]) ?? 0 < 2, Date() < counted { Thread.sleep(forTimeInterval: 0.02) }
         let metrics = try scrape(s)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 1)
-        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total"), 1)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "unreachable"]), 1)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "refused"]), 0)
+        XCTAssertEqual(metrics.value("as4gw_notice_smtp_refused"), 0)
         XCTAssertEqual(metrics.value("as4gw_notices_total", ["result": "retried"]), 0)
         XCTAssertEqual(metrics.value("as4gw_notices_total", ["result": "sent"]), 2)
     }

@@ -33,8 +33,8 @@ final class SMTPSenderTests: XCTestCase {
         }
     }
 
-    /// What the server answered decides: a refused recipient is final; a refused message (or
-    /// login, or sender) is the settings' or the server's fault and stays retryable.
+    /// What the server answered decides: a refused recipient is final; a refused message is
+    /// retryable; neither is the gateway's (or the server's) fault.
     func testRefusalsAreClassifiedByWhatTheServerRefused() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -48,13 +48,15 @@ final class SMTPSenderTests: XCTestCase {
             XCTAssertEqual(e?.replyCode, 550)
             XCTAssertEqual(e?.permanent, true, "\(String(describing: e))")
             XCTAssertEqual(e?.serverUnreachable, false, "the server answered")
+            XCTAssertEqual(e?.refusesGateway, false, "this recipient, not the session")
         }
         XCTAssertThrowsError(try sender.send(message, to: "someone@example.lv")) { error in
             let e = error as? SMTPSendError
             XCTAssertEqual(e?.replyCode, 554)
             XCTAssertEqual(e?.permanent, false, "the message was refused, not the recipient: \(String(describing: e))")
-            XCTAssertEqual(e?.refusedBeforeRecipient, true)
+            XCTAssertEqual(e?.refusesGateway, false, "the message, not the session")
             XCTAssertEqual(e?.serverUnreachable, false, "the server answered")
+            XCTAssertEqual(e?.serverReply, "refused by the test server")
         }
     }
 
@@ -97,5 +99,54 @@ final class SMTPSenderTests: XCTestCase {
         XCTAssertEqual(busy?.replyCode, 451, "\(String(describing: busy))")
         XCTAssertEqual(busy?.serverUnreachable, false)
         XCTAssertNil(failure(port: plain, startTLS: .off), "taken")
+    }
+
+    /// Refusals of this gateway's session, whatever the message: the greeting (554, its two
+    /// lines quoted), the login (535 and RFC 4954's 454), a login the server wants and the
+    /// settings lack (530 to MAIL FROM), the envelope sender (553, 451). The right login is
+    /// taken; a refused recipient (451, 550) is not the session's. The password is in no error.
+    func testRefusalsOfTheSessionAreTheGatewaysWhateverTheMessage() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let message = Array("Subject: x\r\n\r\nx\r\n".utf8)
+        var sinks = 0
+        func failure(_ sink: [String], user: String? = nil, password: String? = nil, to recipient: String = "a@example.lv") throws -> SMTPSendError? {
+            sinks += 1
+            var c = SMTPConfiguration(url: "smtp://127.0.0.1:\(try startSink(out + "-\(sinks)", sink))", from: "e-adrese@as4gw.test")
+            c.startTLS = .off
+            c.username = user
+            c.password = password
+            defer { try? FileManager.default.removeItem(atPath: out + "-\(sinks)") }
+            do {
+                try SMTPSender(configuration: c).send(message, to: recipient)
+                return nil
+            } catch {
+                return error as? SMTPSendError
+            }
+        }
+        let session: [(String, SMTPSendError?)] = try [
+            ("554 greeting", failure(["--greeting", "554"])),
+            ("535 login", failure(["--auth", "mailer:right"], user: "mailer", password: "wrong")),
+            ("454 login", failure(["--auth", "mailer:right", "--auth-reply", "454"], user: "mailer", password: "right")),
+            ("530 no login", failure(["--auth", "mailer:right"])),
+            ("553 sender", failure(["--mail-reply", "553"])),
+            ("451 sender", failure(["--mail-reply", "451"])),
+        ]
+        for (name, e) in session {
+            XCTAssertEqual(e?.refusesGateway, true, "\(name): \(String(describing: e))")
+            XCTAssertEqual(e?.serverUnreachable, false, name)
+            XCTAssertEqual(e?.permanent, false, name)
+            XCTAssertEqual(e.map { String($0.replyCode) }, String(name.prefix(3)), name)
+            XCTAssertFalse("\(String(describing: e)) \(e?.descriptionWithReply ?? "")".contains("wrong"), "no password: \(name)")
+        }
+        XCTAssertEqual(session[0].1?.serverReply, "smtp-sink not available no SMTP service here")
+        XCTAssertEqual(session[1].1?.serverReply, "refused by the test server")
+        XCTAssertTrue(session[1].1?.descriptionWithReply.hasSuffix("; the server said: 535 refused by the test server") ?? false)
+        XCTAssertNil(try failure(["--auth", "mailer:right"], user: "mailer", password: "right"), "the right login is taken")
+        for code in ["451", "550"] {
+            let e = try failure(["--refuse", "a@example.lv=\(code)"])
+            XCTAssertEqual(e.map { String($0.replyCode) }, code)
+            XCTAssertEqual(e?.refusesGateway, false, "the recipient, not the session: \(String(describing: e))")
+        }
     }
 }

@@ -22,10 +22,12 @@ final class GatewayMetrics: Sendable {
     let noticeRetries = Atomic<Int>(0)
     let noticesWithoutContact = Atomic<Int>(0)
     let noticesWithdrawn = Atomic<Int>(0)
-    /// The notice mailer's SMTP server: unreachable now (as this node's mailer last found it), and
-    /// how many outages began since start.
+    /// The notice mailer's SMTP server as this node's mailer last found it: unreachable, or
+    /// refusing this gateway (login, sender, TLS), and how many outages met each since start.
     let noticeSMTPUnreachable = Atomic<Bool>(false)
+    let noticeSMTPRefused = Atomic<Bool>(false)
     let noticeSMTPOutages = Atomic<Int>(0)
+    let noticeSMTPRefusals = Atomic<Int>(0)
     /// E-address messages received and receipted that could not be taken in (inbound `Failed`),
     /// by whether their origin was sent a Failed report.
     let intakeFailuresReported = Atomic<Int>(0)

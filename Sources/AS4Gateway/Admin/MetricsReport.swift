@@ -107,10 +107,17 @@ struct MetricsReport {
                                        .init(labels: [("result", $0.0)], value: Double($0.1))
                                    }),
             MetricFamily("as4gw_notice_smtp_up", .gauge,
-                         help: "0 while the notice mailer finds its SMTP server unreachable (no connection, TLS or greeting; no notice's attempt is spent), else 1.",
-                         value: metrics.noticeSMTPUnreachable.load(ordering: .relaxed) ? 0 : 1),
-            MetricFamily("as4gw_notice_smtp_outages_total", .counter, help: "Outages of the notice mailer's SMTP server since start.",
-                         value: Double(metrics.noticeSMTPOutages.load(ordering: .relaxed))),
+                         help: "0 while the notice mailer can hand no notice to its SMTP server, unreachable (no connection, TLS or greeting) or refusing this gateway (login, sender, TLS); no notice's attempt is spent. Else 1.",
+                         value: metrics.noticeSMTPUnreachable.load(ordering: .relaxed) || metrics.noticeSMTPRefused.load(ordering: .relaxed) ? 0 : 1),
+            MetricFamily("as4gw_notice_smtp_refused", .gauge,
+                         help: "1 while the notice mailer's SMTP server refuses this gateway (its login, sender address or lack of TLS): the settings or the server need fixing. Else 0.",
+                         value: metrics.noticeSMTPRefused.load(ordering: .relaxed) ? 1 : 0),
+            MetricFamily("as4gw_notice_smtp_outages_total", .counter,
+                         help: "Outages of the notice mailer's SMTP server since start, by what they met (one outage counts once for each).",
+                         samples: [("unreachable", metrics.noticeSMTPOutages.load(ordering: .relaxed)),
+                                   ("refused", metrics.noticeSMTPRefusals.load(ordering: .relaxed))].map {
+                                       .init(labels: [("reason", $0.0)], value: Double($0.1))
+                                   }),
         ]
         if let counts = try? notices?.noticeCounts() {
             families.append(MetricFamily("as4gw_notices_stored", .gauge, help: "E-mail notices in the store by status (failed and noContact need someone's attention).",

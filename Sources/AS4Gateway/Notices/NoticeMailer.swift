@@ -6,11 +6,12 @@ import Synchronization
 /// E-mails a notice (one thread) when a message reaches the mailbox of a natural person or a
 /// company: it follows the notification feed's `newMessage` entries, records one notice each
 /// (`noContact` when the owner registered no e-mail address, so that gap is visible too), and
-/// sends the pending ones through SMTP with retries. A notice the server refuses (5xx) or that
-/// is still not taken after `maxAttempts` is `failed`: logged at error level, counted in
-/// `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. A server that
-/// cannot be reached at all spends no notice's attempt: the mailer waits it out (`SMTPOutage`)
-/// and goes on in order once it answers. Nodes sharing
+/// sends the pending ones through SMTP with retries. A notice whose recipient the server refuses
+/// (5xx) or that is still not taken after `maxAttempts` is `failed`: logged at error level,
+/// counted in `/metrics` and listed by `GET /api/v1/notices?status=failed` — never silent. A
+/// server that cannot be reached at all, or that refuses this gateway (its login, sender address
+/// or lack of TLS), spends no notice's attempt: the mailer waits (`SMTPOutage`), says which in
+/// the log, and goes on in order once the server takes notices again. Nodes sharing
 /// a store take turns through the store's job lock; each notice is claimed before its attempt,
 /// which keeps it from going out twice when a node loses the lock mid-send.
 /// It announces what arrives while it runs: a mailer that never ran on the store starts at the
@@ -33,7 +34,7 @@ final class NoticeMailer: Sendable {
     /// The owner kinds whose arrivals are announced by e-mail; institutions read theirs through their DMS.
     static let announcedKinds: Set<String> = ["naturalPerson", "company"]
 
-    /// The waits while the SMTP server is unreachable (`SMTPOutage`); tests shorten them.
+    /// The waits while the SMTP server is unreachable or refuses us (`SMTPOutage`); tests shorten them.
     let outageWaits: SMTPOutage
 
     init(context: GatewayContext, settings: NoticeSettings, notices: any NoticeStore, outageWaits: SMTPOutage = SMTPOutage()) {
@@ -161,9 +162,9 @@ final class NoticeMailer: Sendable {
 
     /// Sends the due notices, oldest first. A notice whose document no longer waits is withdrawn
     /// whether or not anything can be sent: without a sender (its settings cannot be made into
-    /// one, say an unreadable password file) and after the server was found unreachable, the rest
-    /// of the round only withdraws. A sender that cannot be made is thrown after that, as the
-    /// round's fault.
+    /// one, say an unreadable password file) and after the server was found unreachable or
+    /// refusing us, the rest of the round only withdraws. A sender that cannot be made is thrown
+    /// after that, as the round's fault.
     func sendDue(now: Date, server: inout MailServer) throws {
         // While an outage's wait runs nothing is tried, withdrawals included: each costs a store
         // read per notice, and four rounds a second of them would serve no one.
@@ -205,23 +206,22 @@ final class NoticeMailer: Sendable {
             } catch {
                 failure = error
             }
-            if let error = failure, error.serverUnreachable {
+            if let error = failure, error.serverUnreachable || error.refusesGateway {
                 // Nothing was said about this notice: its claim is given back with its place in
                 // line, and the rest of the round only withdraws (`SMTPOutage`).
                 _ = try notices.releaseNotice(id: notice.id, claimedUntil: claimedUntil, dueAt: notice.nextAttemptAt ?? now)
-                serverUnreachable(error, server: &server, now: now)
+                serverUnusable(error, kind: error.serverUnreachable ? .unreachable : .refused, server: &server, now: now)
                 sending = false
                 continue
             }
             serverAnswered(server: &server, now: now)
-            guard try record(notice, failure, started: started) else { break }
+            try record(notice, failure, started: started)
         }
         if let unusable { throw unusable }
     }
 
-    /// The outcome of an attempt the server answered; false when the rest of the round should
-    /// wait (a refusal before the recipient is the same for every notice).
-    private func record(_ notice: EmailNotice, _ failure: SMTPSendError?, started: Date) throws -> Bool {
+    /// The outcome of an attempt the server answered about this notice.
+    private func record(_ notice: EmailNotice, _ failure: SMTPSendError?, started: Date) throws {
         let attempt = notice.attempts + 1
         var fields = ["document_id": notice.messageId, "address": notice.address, "notice": String(notice.id), "attempt": String(attempt)]
         guard let error = failure else {
@@ -229,46 +229,58 @@ final class NoticeMailer: Sendable {
             context.metrics.noticesSent.add(1, ordering: .relaxed)
             fields["elapsed_ms"] = String(Int(Date().timeIntervalSince(started) * 1000))
             context.log.log(.info, "notice-sent", fields)
-            return true
+            return
         }
+        // The log keeps to curl's account; the notice (read by the address's own connection and
+        // operators) also gets the server's words, which may quote the recipient's e-mail address.
         fields["reason"] = error.description
         if error.permanent || attempt >= settings.maxAttempts {
-            _ = try notices.recordAttempt(id: notice.id, .failed(error: error.description), at: Date())
+            _ = try notices.recordAttempt(id: notice.id, .failed(error: error.descriptionWithReply), at: Date())
             context.metrics.noticesFailed.add(1, ordering: .relaxed)
             context.log.log(.error, "notice-failed", fields)
         } else {
             let delay = settings.delay(afterAttempts: attempt)
-            _ = try notices.recordAttempt(id: notice.id, .retry(error: error.description, nextAttemptAt: Date().addingTimeInterval(delay)), at: Date())
+            _ = try notices.recordAttempt(id: notice.id, .retry(error: error.descriptionWithReply, nextAttemptAt: Date().addingTimeInterval(delay)), at: Date())
             context.metrics.noticeRetries.add(1, ordering: .relaxed)
             fields["retry_in_s"] = String(format: "%.0f", delay)
             context.log.log(.warning, "notice-retry", fields)
         }
-        guard error.refusedBeforeRecipient else { return true }
-        // Login, MAIL FROM or the message itself refused: the same for every notice, so the rest
-        // wait for the next round instead of spending their attempts.
-        context.log.log(.error, "notice-smtp-refused", ["reason": error.description,
-                                                       "detail": "check the notices settings (login, from) and the mail server"])
-        return false
     }
 
+    /// No notice could be handed over, for the server's or this gateway's reason (`kind`).
     /// Outage times are the later of the round's `now` and the clock: a round's attempt may take
     /// a connect timeout, and a test may run rounds ahead of the clock.
-    private func serverUnreachable(_ error: SMTPSendError, server: inout MailServer, now: Date) {
-        let began = server.outage.since == nil
-        if began {
-            context.metrics.noticeSMTPOutages.add(1, ordering: .relaxed)
-            context.metrics.noticeSMTPUnreachable.store(true, ordering: .relaxed)
+    private func serverUnusable(_ error: SMTPSendError, kind: SMTPOutage.Kind, server: inout MailServer, now: Date) {
+        if !server.outage.kinds.contains(kind) {
+            if kind == .unreachable {
+                context.metrics.noticeSMTPOutages.add(1, ordering: .relaxed)
+            } else {
+                context.metrics.noticeSMTPRefusals.add(1, ordering: .relaxed)
+            }
         }
-        if let fields = server.outage.failed(error.description, at: max(now, Date())) {
-            context.log.log(.error, "notice-smtp-unreachable", fields)
+        context.metrics.noticeSMTPUnreachable.store(kind == .unreachable, ordering: .relaxed)
+        context.metrics.noticeSMTPRefused.store(kind == .refused, ordering: .relaxed)
+        if kind == .refused {
+            // Made again for the next try, so that a password file put right meanwhile is read.
+            server.sender = nil
         }
+        guard var fields = server.outage.failed(error.description, kind: kind, at: max(now, Date())) else { return }
+        if kind == .refused {
+            // What the operator must act on, in the server's words; never the password (curl's
+            // account and the server's reply do not hold it).
+            fields["reply"] = String(error.replyCode)
+            fields["reply_text"] = error.serverReply.isEmpty ? nil : error.serverReply
+        }
+        context.log.log(.error, kind == .unreachable ? "notice-smtp-unreachable" : "notice-smtp-refused", fields)
     }
 
     private func serverAnswered(server: inout MailServer, now: Date) {
         guard server.outage.since != nil else { return }
+        let kind = server.outage.kind
         context.metrics.noticeSMTPUnreachable.store(false, ordering: .relaxed)
+        context.metrics.noticeSMTPRefused.store(false, ordering: .relaxed)
         if let fields = server.outage.answered(at: max(now, Date())) {
-            context.log.log(.info, "notice-smtp-reachable", fields)
+            context.log.log(.info, kind == .refused ? "notice-smtp-accepted" : "notice-smtp-reachable", fields)
         }
     }
 

@@ -1,37 +1,56 @@
 import Foundation
 
-/// The notice mailer's view of its SMTP server while the server cannot be reached (no
-/// connection, no TLS, no greeting: `SMTPSendError.serverUnreachable`). Such a failure is the
-/// server's, not any notice's: no attempt is spent, and instead of trying the next notice (which
-/// would meet the same) the mailer waits and tries the oldest due notice again, after `first`
-/// seconds, doubled after each failed try, at most `longest`.
+/// The notice mailer's view of its SMTP server while no notice can be handed to it, for either
+/// of two reasons that are the server's or the gateway's, never a notice's:
+/// - `unreachable`: no connection, no TLS, no greeting, a 421 (`SMTPSendError.serverUnreachable`):
+///   waiting is the cure;
+/// - `refused`: the server answers but refuses this gateway's session, its login, its sender
+///   address or its lack of TLS (`SMTPSendError.refusesGateway`): someone must fix the settings
+///   or the server.
+/// No attempt is spent on either, and instead of trying the next notice (which would meet the
+/// same) the mailer waits and tries the oldest due notice again, after `first` seconds (at least
+/// `firstRefused` while refused), doubled after each failed try, at most `longest`.
 ///
 /// Why 2 s doubling to 300 s: a relay restart or a failover is over within seconds, and is then
 /// noticed at once; a longer outage costs one connect attempt (at most `connectTimeout`, holding
 /// the job lock) every 5 minutes, and notices go out at most 5 minutes after the server is back,
 /// which is the claim period of a notice and well within any notice's own retry schedule.
+/// Why a refusal starts at 60 s: it lasts until someone acts, and a login refused in quick
+/// succession is what gets a client's address banned (fail2ban's default is 5 failures in 10
+/// minutes; 60 s doubling makes at most 4).
 ///
-/// The beginning and end of an outage are logged once each. A server that keeps coming and going
-/// would still fill the log, so an outage beginning within `quiet` seconds of the last one
-/// logged is not logged (nor its end); the next one logged says how many were not (`repeated`).
+/// The beginning and end of an outage are logged once each, and a change of kind within it
+/// (a server that comes back refusing us) once per kind. A server that keeps coming and going
+/// would still fill the log, so an outage of a kind beginning within `quiet` seconds of the last
+/// one of that kind logged is not logged (nor its end); the next one logged says how many were
+/// not (`repeated`).
 struct SMTPOutage {
+    enum Kind: String, Sendable { case unreachable, refused }
+
     var first: TimeInterval = 2
     var longest: TimeInterval = 300
+    var firstRefused: TimeInterval = 60
     var quiet: TimeInterval = 60
 
     /// When the current outage began; nil while the server answers (or was never tried).
     private(set) var since: Date?
+    /// What the last try met, and its reason; nil while the server answers.
+    private(set) var kind: Kind?
     private(set) var reason: String?
-    /// Tries that found the server unreachable in the current outage.
+    /// The kinds met in the current outage.
+    private(set) var kinds: Set<Kind> = []
+    /// Tries that failed in the current outage, of either kind.
     private(set) var tries = 0
     private(set) var nextTry: Date?
-    private var loggedAt = Date.distantPast
-    private var logged = false
-    private var unlogged = 0
+    private var loggedAt: [Kind: Date] = [:]
+    /// The kinds whose line was logged in the current outage.
+    private var logged: Set<Kind> = []
+    private var unlogged: [Kind: Int] = [:]
 
-    init(first: TimeInterval = 2, longest: TimeInterval = 300, quiet: TimeInterval = 60) {
+    init(first: TimeInterval = 2, longest: TimeInterval = 300, firstRefused: TimeInterval = 60, quiet: TimeInterval = 60) {
         self.first = first
         self.longest = longest
+        self.firstRefused = firstRefused
         self.quiet = quiet
     }
 
@@ -40,45 +59,60 @@ struct SMTPOutage {
         nextTry.map { now >= $0 } ?? true
     }
 
-    /// The wait after `tries` failed tries.
-    func wait(afterTries tries: Int) -> TimeInterval {
-        min(longest, first * pow(2, Double(max(0, tries - 1))))
+    /// The wait after `tries` failed tries, the last of them of `kind`.
+    func wait(afterTries tries: Int, kind: Kind = .unreachable) -> TimeInterval {
+        let base = kind == .refused ? max(first, firstRefused) : first
+        return min(longest, base * pow(2, Double(max(0, tries - 1))))
     }
 
-    /// A try found the server unreachable at `now`: the fields of the line that says an outage
-    /// began, or nil when it goes on (or began too soon after the last one logged).
-    mutating func failed(_ reason: String, at now: Date) -> [String: String?]? {
+    /// A try met `kind` at `now`: the fields of the line to log (the outage began, or met this
+    /// kind for the first time), or nil when there is nothing new to say.
+    mutating func failed(_ reason: String, kind: Kind = .unreachable, at now: Date) -> [String: String?]? {
         tries += 1
-        nextTry = now.addingTimeInterval(wait(afterTries: tries))
+        let wait = wait(afterTries: tries, kind: kind)
+        nextTry = now.addingTimeInterval(wait)
         self.reason = reason
-        guard since == nil else { return nil }
-        since = now
-        guard now.timeIntervalSince(loggedAt) >= quiet else {
-            logged = false
-            unlogged += 1
+        self.kind = kind
+        let began = since == nil
+        let new = kinds.insert(kind).inserted
+        if began { since = now }
+        guard new else { return nil }
+        // A kind met again within `quiet` of its last line, at the start of an outage or after
+        // a change: a server coming and going. Counted for the next line instead.
+        guard now.timeIntervalSince(loggedAt[kind] ?? .distantPast) >= quiet else {
+            unlogged[kind, default: 0] += 1
             return nil
         }
-        var fields: [String: String?] = ["reason": reason, "retry_in_s": String(format: "%.0f", wait(afterTries: tries)),
-                                         "detail": "no notice's attempt is spent while the mail server cannot be reached; the oldest is tried again with growing waits"]
-        if unlogged > 0 { fields["repeated"] = String(unlogged) }
-        logged = true
-        loggedAt = now
-        unlogged = 0
+        var fields: [String: String?] = ["reason": reason, "retry_in_s": String(format: "%.0f", wait),
+                                         "detail": kind == .unreachable
+                                             ? "no notice's attempt is spent while the mail server cannot be reached; the oldest is tried again with growing waits"
+                                             : "the mail server refuses this gateway, not a notice: no notice's attempt is spent; fix the notices settings "
+                                                 + "(username, passwordFile, from, startTLS) or the server's; the oldest is tried again with growing waits, "
+                                                 + "the password file read again each time"]
+        if !began, let other = kinds.subtracting([kind]).first { fields["after"] = other.rawValue }
+        if let n = unlogged[kind], n > 0 { fields["repeated"] = String(n) }
+        logged.insert(kind)
+        loggedAt[kind] = now
+        unlogged[kind] = 0
         return fields
     }
 
-    /// The server answered at `now`: the fields of the line that says the outage ended, or nil
-    /// when there was none (or its beginning was not logged).
+    /// The server took a notice or answered about one at `now`: the fields of the line that says
+    /// the outage ended, or nil when there was none (or none of its lines was logged).
     mutating func answered(at now: Date) -> [String: String?]? {
         guard let began = since else { return nil }
         defer {
             since = nil
+            kind = nil
             reason = nil
+            kinds = []
+            logged = []
             tries = 0
             nextTry = nil
         }
-        guard logged else { return nil }
+        guard !logged.isEmpty else { return nil }
+        let after = kind == .refused ? "the mail server accepts this gateway again after: " : "the mail server answers again after: "
         return ["duration_s": String(format: "%.0f", now.timeIntervalSince(began)), "tries": String(tries),
-                "reason": "the mail server answers again after: \(reason ?? "?")"]
+                "reason": after + (reason ?? "?")]
     }
 }
