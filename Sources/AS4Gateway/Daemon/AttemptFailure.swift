@@ -56,12 +56,11 @@ struct AttemptFailure: Error {
     /// definite HTTP statuses, and its report that it holds the message already. Ours are a
     /// failed connection (0005), a missing (0301) or invalid (0302) receipt, and the words the
     /// queue records itself, lower case with hyphens (`local-storage`, `deadline`, `withdrawn`);
-    /// a peer's code in that shape would be taken for ours, and only lose its place as the
-    /// last answer.
+    /// a peer's code never has that shape (`PeerErrorCode` records one as EBMS:0004).
     static func isPeerAnswer(code: String) -> Bool {
         if code.hasPrefix("HTTP ") || code == receiptLostCode { return true }
         if [EbmsError.Code.connectionFailure, .missingReceipt, .invalidReceipt].map(\.rawValue).contains(code) { return false }
-        return !code.isEmpty && !code.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || $0 == "-" }
+        return !code.isEmpty && !PeerErrorCode.hasOurShape(code)
     }
 
     /// The receiving side's last answer that `recorded` holds ("HTTP 413: …"), if any.

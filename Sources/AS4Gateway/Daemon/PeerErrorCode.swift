@@ -7,7 +7,10 @@ import EnvelopeXML
 /// goes to the store, the API, the notices, a terminal running the CLI and the log, and the peer
 /// writes it: so it is kept as given only when it is 1 to `maxLength` visible ASCII characters
 /// (no space, no control or format character, nothing a reader could take for more than a code).
-/// Any other code is recorded as EBMS:0004 Other, and the reason shows it escaped.
+/// Any other code is recorded as EBMS:0004 Other, and the reason shows it escaped. So is one in
+/// the shape of the codes the queue records itself (lower case and hyphens: `retry-requested`,
+/// `lease-expired`, `local-storage`), which the history is read by: a peer's answer must never
+/// pass for an operator's retry or a lease the queue gave up (`AttemptFailure.isPeerAnswer`).
 struct PeerErrorCode: Equatable {
     static let maxLength = 64
 
@@ -20,6 +23,12 @@ struct PeerErrorCode: Equatable {
 
     var isRecordable: Bool {
         !given.isEmpty && given.unicodeScalars.count <= Self.maxLength && given.unicodeScalars.allSatisfy { (0x21...0x7E).contains($0.value) }
+            && !Self.hasOurShape(given)
+    }
+
+    /// Lower case letters and hyphens only: the shape of the queue's own event codes.
+    static func hasOurShape(_ code: String) -> Bool {
+        code.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || $0 == "-" }
     }
 
     /// The code the message's error is recorded with.

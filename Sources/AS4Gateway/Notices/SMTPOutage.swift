@@ -76,11 +76,13 @@ struct SMTPOutage {
         let began = since == nil
         let new = kinds.insert(kind).inserted
         if began { since = now }
-        guard new else { return nil }
+        // Said once per kind and outage; one not said yet is said once `quiet` has passed.
+        guard new || !logged.contains(kind) else { return nil }
         // A kind met again within `quiet` of its last line, at the start of an outage or after
-        // a change: a server coming and going. Counted for the next line instead.
+        // a change: a server coming and going. Counted for the next line instead, which comes
+        // at the first try after `quiet`, should this outage last: never silent for longer.
         guard now.timeIntervalSince(loggedAt[kind] ?? .distantPast) >= quiet else {
-            unlogged[kind, default: 0] += 1
+            if new { unlogged[kind, default: 0] += 1 }
             return nil
         }
         var fields: [String: String?] = ["reason": reason, "retry_in_s": String(format: "%.0f", wait),
@@ -91,6 +93,7 @@ struct SMTPOutage {
                                                  + "the password file read again each time"]
         if !began, let other = kinds.subtracting([kind]).first { fields["after"] = other.rawValue }
         if let n = unlogged[kind], n > 0 { fields["repeated"] = String(n) }
+        if !new, let since { fields["lasting_s"] = String(format: "%.0f", now.timeIntervalSince(since)) }
         logged.insert(kind)
         loggedAt[kind] = now
         unlogged[kind] = 0
