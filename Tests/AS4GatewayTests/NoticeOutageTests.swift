@@ -11,42 +11,13 @@ import XCTest
 final class NoticeOutageTests: XCTestCase {
     static let person = NoticeTestMailbox.person
 
-    func outFolder() -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: out) }
-        return out
-    }
-
-    func settings(port: UInt16) -> NoticeSettings {
-        var settings = NoticeSettings(smtp: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
-        settings.startTLS = "off"
-        settings.maxAttempts = 2
-        settings.retrySeconds = 0.05
-        settings.maxRetrySeconds = 0.05
-        return settings
-    }
-
-    func all(_ s: NoticeTestMailbox) throws -> [EmailNotice] {
-        try s.context.notices.notices(address: nil, status: nil, after: 0, limit: 100)
-    }
-
-    func scrape(_ s: NoticeTestMailbox) throws -> [PrometheusParser.Family] {
-        let c = s.context
-        return try PrometheusParser.parse(try MetricsReport(metrics: c.metrics, store: c.store, registry: c.registry, certificates: CertificateInventory(own: []),
-                                                            storeKind: "sqlite", notices: c.notices, mailbox: c.mailbox).render())
-    }
-
-    func lines(_ s: NoticeTestMailbox, _ event: String) -> [Substring] {
-        s.node.log.split(separator: "\n").filter { $0.contains("event=\(event) ") || $0.hasSuffix("event=\(event)") }
-    }
-
     /// The mailer's own thread against a closed port for many times its notices' whole retry
     /// schedule (2 attempts 0.05 s apart, a round every 0.25 s): both notices stay pending with no
     /// attempt spent. A server then started on that port gets them, oldest first.
     func testAnOutageLongerThanTheRetryScheduleSpendsNoAttemptAndTheNoticesGoOutInOrderAfter() throws {
         let s = try NoticeTestMailbox()
         let port = GatewayHarness.freePort()
-        let mailer = NoticeMailer(context: s.context, settings: settings(port: port), notices: s.context.notices,
+        let mailer = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: port), notices: s.context.notices,
                                   outageWaits: SMTPOutage(first: 0.05, longest: 0.2))
         try mailer.takePosition()
         try s.arrive("first")
@@ -55,40 +26,40 @@ final class NoticeOutageTests: XCTestCase {
         defer { XCTAssertTrue(mailer.stop(deadline: Date().addingTimeInterval(10))) }
 
         let deadline = Date().addingTimeInterval(10)
-        while lines(s, "notice-smtp-unreachable").isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        XCTAssertEqual(try scrape(s).value("as4gw_notice_smtp_up"), 0)
+        while s.lines("notice-smtp-unreachable").isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        XCTAssertEqual(try s.scrape().value("as4gw_notice_smtp_up"), 0)
         // Eight times the notices' retry schedule, with the mailer trying every 0.2 s at most.
         let outageEnds = Date().addingTimeInterval(1.2)
         while Date() < outageEnds {
-            let notices = try all(s)
+            let notices = try s.allNotices()
             XCTAssertEqual(notices.map(\.status), [.pending, .pending], "\(notices)")
             XCTAssertEqual(notices.map(\.attempts), [0, 0], "no attempt is spent on an unreachable server")
             if notices.contains(where: { $0.status != .pending }) { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
 
-        let out = outFolder()
+        let out = smtpOutFolder()
         XCTAssertEqual(try BackendAPINoticeTests.startSink(out, arguments: ["--port", String(port)], for: self), port)
         let sent = Date().addingTimeInterval(10)
-        while try all(s).contains(where: { $0.status != .sent }), Date() < sent { Thread.sleep(forTimeInterval: 0.02) }
-        let notices = try all(s)
+        while try s.allNotices().contains(where: { $0.status != .sent }), Date() < sent { Thread.sleep(forTimeInterval: 0.02) }
+        let notices = try s.allNotices()
         XCTAssertEqual(notices.map(\.status), [.sent, .sent])
         XCTAssertEqual(notices.map(\.attempts), [1, 1], "the attempt that reached the server is the first")
         XCTAssertTrue(try String(contentsOfFile: out + "/1.eml", encoding: .utf8).contains("Message-ID: <notice-\(notices.first?.id ?? 0)@"), "oldest first")
         XCTAssertTrue(try String(contentsOfFile: out + "/2.eml", encoding: .utf8).contains("Message-ID: <notice-\(notices.last?.id ?? 0)@"))
 
         // Once when it began, once when it ended; nothing per try or per notice.
-        let began = lines(s, "notice-smtp-unreachable"), ended = lines(s, "notice-smtp-reachable")
+        let began = s.lines("notice-smtp-unreachable"), ended = s.lines("notice-smtp-reachable")
         XCTAssertEqual(began.count, 1, s.node.log)
         XCTAssertEqual(ended.count, 1, s.node.log)
         let beginning = began.first ?? "", end = ended.first ?? ""
         XCTAssertTrue(beginning.contains("level=error") && beginning.contains("curl 7"), String(beginning))
         XCTAssertTrue(end.contains("level=info") && end.contains("curl 7"), String(end))
-        XCTAssertTrue(lines(s, "notice-retry").isEmpty && lines(s, "notice-failed").isEmpty, s.node.log)
+        XCTAssertTrue(s.lines("notice-retry").isEmpty && s.lines("notice-failed").isEmpty, s.node.log)
         // The mailer counts a notice after the store has it sent.
         let counted = Date().addingTimeInterval(10)
-        while try scrape(s).value("as4gw_notices_total", ["result": "sent"]) ?? 0 < 2, Date() < counted { Thread.sleep(forTimeInterval: 0.02) }
-        let metrics = try scrape(s)
+        while try s.scrape().value("as4gw_notices_total", ["result": "sent"]) ?? 0 < 2, Date() < counted { Thread.sleep(forTimeInterval: 0.02) }
+        let metrics = try s.scrape()
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 1)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "unreachable"]), 1)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "refused"]), 0)
@@ -101,9 +72,9 @@ final class NoticeOutageTests: XCTestCase {
     /// not try, and a server closing its service (421 greeting) is an outage too.
     func testTheMailerWaitsLongerEachTimeTheServerIsStillUnreachable() throws {
         let s = try NoticeTestMailbox()
-        let out = outFolder()
+        let out = smtpOutFolder()
         let port = try BackendAPINoticeTests.startSink(out, arguments: ["--greeting", "421"], for: self)
-        let mailer = NoticeMailer(context: s.context, settings: settings(port: port), notices: s.context.notices,
+        let mailer = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: port), notices: s.context.notices,
                                   outageWaits: SMTPOutage(first: 10, longest: 40))
         try mailer.takePosition()
         try s.arrive("m1")
@@ -121,11 +92,11 @@ final class NoticeOutageTests: XCTestCase {
         }
         XCTAssertEqual(waits, [10, 20, 40, 40])
         XCTAssertEqual(server.outage.tries, 4)
-        let notice = try XCTUnwrap(try all(s).first)
+        let notice = try XCTUnwrap(try s.allNotices().first)
         XCTAssertEqual(notice.status, .pending)
         XCTAssertEqual(notice.attempts, 0)
         XCTAssertLessThanOrEqual(try XCTUnwrap(notice.nextAttemptAt), Date(), "its claim given back: due as before")
-        let began = lines(s, "notice-smtp-unreachable")
+        let began = s.lines("notice-smtp-unreachable")
         XCTAssertEqual(began.count, 1, s.node.log)
         XCTAssertTrue(began.first?.contains("SMTP 421") ?? false, s.node.log)
         XCTAssertEqual(s.context.metrics.noticeSMTPOutages.load(ordering: .relaxed), 1)
@@ -135,25 +106,25 @@ final class NoticeOutageTests: XCTestCase {
     /// as always, and no outage is declared.
     func testARefusalOfOneNoticeStillSpendsItsAttempt() throws {
         let s = try NoticeTestMailbox()
-        let out = outFolder()
+        let out = smtpOutFolder()
         let port = try BackendAPINoticeTests.startSink(out, arguments: ["--refuse", "janis@example.lv=451"], for: self)
-        let mailer = NoticeMailer(context: s.context, settings: settings(port: port), notices: s.context.notices)
+        let mailer = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: port), notices: s.context.notices)
         try mailer.takePosition()
         try s.arrive("m1")
         try mailer.recordArrivals(now: Date())
         var server = mailer.newMailServer()
         try mailer.sendDue(now: Date(), server: &server)
-        var notice = try XCTUnwrap(try all(s).first)
+        var notice = try XCTUnwrap(try s.allNotices().first)
         XCTAssertEqual(notice.status, .pending)
         XCTAssertEqual(notice.attempts, 1)
         XCTAssertTrue(notice.lastError?.contains("451") ?? false, "\(notice)")
         try mailer.sendDue(now: Date().addingTimeInterval(1), server: &server)
-        notice = try XCTUnwrap(try all(s).first)
+        notice = try XCTUnwrap(try s.allNotices().first)
         XCTAssertEqual(notice.status, .failed, "maxAttempts 2: given up")
         XCTAssertEqual(notice.attempts, 2)
         XCTAssertNil(server.outage.since)
-        XCTAssertTrue(lines(s, "notice-smtp-unreachable").isEmpty, s.node.log)
-        XCTAssertEqual(try scrape(s).value("as4gw_notice_smtp_up"), 1)
+        XCTAssertTrue(s.lines("notice-smtp-unreachable").isEmpty, s.node.log)
+        XCTAssertEqual(try s.scrape().value("as4gw_notice_smtp_up"), 1)
         XCTAssertEqual(s.context.metrics.noticeSMTPOutages.load(ordering: .relaxed), 0)
     }
 
@@ -162,7 +133,7 @@ final class NoticeOutageTests: XCTestCase {
     /// server unreachable, a notice behind the one tried is withdrawn too.
     func testANoticeWhoseDocumentNoLongerWaitsIsWithdrawnWithoutASenderOrAServer() throws {
         let s = try NoticeTestMailbox()
-        var broken = settings(port: GatewayHarness.freePort())
+        var broken = NoticeTestMailbox.settings(port: GatewayHarness.freePort())
         broken.passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("missing-\(UUID().uuidString)").path
         let noSender = NoticeMailer(context: s.context, settings: broken, notices: s.context.notices)
         try noSender.takePosition()
@@ -173,7 +144,7 @@ final class NoticeOutageTests: XCTestCase {
         var server = noSender.newMailServer()
         XCTAssertThrowsError(try noSender.sendDue(now: Date(), server: &server), "the round's fault is still the missing sender")
         XCTAssertNil(server.sender)
-        var byId = Dictionary(uniqueKeysWithValues: try all(s).map { ($0.messageId, $0) })
+        var byId = Dictionary(uniqueKeysWithValues: try s.allNotices().map { ($0.messageId, $0) })
         XCTAssertEqual(byId["read"]?.status, .withdrawn)
         XCTAssertEqual(byId["read"]?.lastError, "the document was read before the notice was sent")
         XCTAssertEqual(byId["unread"]?.status, .pending)
@@ -182,13 +153,13 @@ final class NoticeOutageTests: XCTestCase {
 
         // The server unreachable: the first is tried and given back, the one behind it withdrawn.
         try s.arrive("later")
-        let down = NoticeMailer(context: s.context, settings: settings(port: GatewayHarness.freePort()), notices: s.context.notices)
+        let down = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: GatewayHarness.freePort()), notices: s.context.notices)
         try down.recordArrivals(now: Date())
         try s.read("later")
         var downServer = down.newMailServer()
         try down.sendDue(now: Date(), server: &downServer)
         XCTAssertNotNil(downServer.outage.since)
-        byId = Dictionary(uniqueKeysWithValues: try all(s).map { ($0.messageId, $0) })
+        byId = Dictionary(uniqueKeysWithValues: try s.allNotices().map { ($0.messageId, $0) })
         XCTAssertEqual(byId["unread"]?.status, .pending)
         XCTAssertEqual(byId["unread"]?.attempts, 0)
         XCTAssertEqual(byId["later"]?.status, .withdrawn)

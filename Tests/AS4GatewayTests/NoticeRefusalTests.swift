@@ -11,37 +11,8 @@ import XCTest
 /// order once the settings or the server are put right. A refusal of the recipient or of the
 /// message is about that notice and still spends its attempt.
 final class NoticeRefusalTests: XCTestCase {
-    func outFolder() -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: out) }
-        return out
-    }
-
-    func settings(port: UInt16) -> NoticeSettings {
-        var settings = NoticeSettings(smtp: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
-        settings.startTLS = "off"
-        settings.maxAttempts = 2
-        settings.retrySeconds = 0.05
-        settings.maxRetrySeconds = 0.05
-        return settings
-    }
-
     /// Waits far shorter than the real ones, and the refused ones apart from the unreachable ones.
     static let waits = SMTPOutage(first: 1, longest: 8, firstRefused: 4)
-
-    func all(_ s: NoticeTestMailbox) throws -> [EmailNotice] {
-        try s.context.notices.notices(address: nil, status: nil, after: 0, limit: 100)
-    }
-
-    func scrape(_ s: NoticeTestMailbox) throws -> [PrometheusParser.Family] {
-        let c = s.context
-        return try PrometheusParser.parse(try MetricsReport(metrics: c.metrics, store: c.store, registry: c.registry, certificates: CertificateInventory(own: []),
-                                                            storeKind: "sqlite", notices: c.notices, mailbox: c.mailbox).render())
-    }
-
-    func lines(_ s: NoticeTestMailbox, _ event: String) -> [Substring] {
-        s.node.log.split(separator: "\n").filter { $0.contains("event=\(event) ") || $0.hasSuffix("event=\(event)") }
-    }
 
     func refusals(_ out: String) -> [Substring] {
         ((try? String(contentsOfFile: out + "/refused.log", encoding: .utf8)) ?? "").split(separator: "\n")
@@ -57,7 +28,7 @@ final class NoticeRefusalTests: XCTestCase {
 
     /// Both notices still pending with no attempt spent, and due (their claims given back).
     func assertUnspent(_ s: NoticeTestMailbox, _ note: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let notices = try all(s)
+        let notices = try s.allNotices()
         XCTAssertEqual(notices.map(\.status), [.pending, .pending], note, file: file, line: line)
         XCTAssertEqual(notices.map(\.attempts), [0, 0], "no attempt spent: \(note)", file: file, line: line)
         XCTAssertTrue(notices.allSatisfy { ($0.nextAttemptAt ?? .distantFuture) <= Date() }, "claims given back: \(note)", file: file, line: line)
@@ -65,7 +36,7 @@ final class NoticeRefusalTests: XCTestCase {
 
     /// Both notices sent at their first attempt, the older first.
     func assertSentInOrder(_ s: NoticeTestMailbox, _ out: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let notices = try all(s)
+        let notices = try s.allNotices()
         XCTAssertEqual(notices.map(\.status), [.sent, .sent], file: file, line: line)
         XCTAssertEqual(notices.map(\.attempts), [1, 1], file: file, line: line)
         for (n, notice) in notices.enumerated() {
@@ -80,12 +51,12 @@ final class NoticeRefusalTests: XCTestCase {
     /// try reads it and both notices go out, oldest first.
     func testARefusedLoginSpendsNoAttemptAndTheNoticesGoOutOnceThePasswordIsPutRight() throws {
         let s = try NoticeTestMailbox()
-        let out = outFolder()
+        let out = smtpOutFolder()
         let port = try BackendAPINoticeTests.startSink(out, arguments: ["--auth", "mailer:right-secret"], for: self)
         let passwordFile = out + "-password"
         addTeardownBlock { try? FileManager.default.removeItem(atPath: passwordFile) }
         try "wrong-secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        var settings = settings(port: port)
+        var settings = NoticeTestMailbox.settings(port: port)
         settings.username = "mailer"
         settings.passwordFile = passwordFile
         let mailer = NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits)
@@ -107,14 +78,14 @@ final class NoticeRefusalTests: XCTestCase {
         XCTAssertEqual(refusals(out), ["AUTH 535", "AUTH 535", "AUTH 535", "AUTH 535"], "one login per try, the first notice's only")
         XCTAssertEqual(server.outage.kind, .refused)
 
-        let refused = lines(s, "notice-smtp-refused")
+        let refused = s.lines("notice-smtp-refused")
         XCTAssertEqual(refused.count, 1, s.node.log)
         let line = String(refused.first ?? "")
         XCTAssertTrue(line.contains("level=error") && line.contains("reply=535") && line.contains("refused by the test server"), line)
         XCTAssertTrue(line.contains("passwordFile"), "says what to fix: \(line)")
         XCTAssertFalse(s.node.log.contains("wrong-secret") || s.node.log.contains("right-secret"), "never the password")
-        XCTAssertTrue(lines(s, "notice-smtp-unreachable").isEmpty && lines(s, "notice-retry").isEmpty && lines(s, "notice-failed").isEmpty, s.node.log)
-        var metrics = try scrape(s)
+        XCTAssertTrue(s.lines("notice-smtp-unreachable").isEmpty && s.lines("notice-retry").isEmpty && s.lines("notice-failed").isEmpty, s.node.log)
+        var metrics = try s.scrape()
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 0)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_refused"), 1)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "refused"]), 1)
@@ -125,10 +96,10 @@ final class NoticeRefusalTests: XCTestCase {
         try mailer.sendDue(now: t, server: &server)
         try assertSentInOrder(s, out)
         XCTAssertNil(server.outage.since)
-        let accepted = lines(s, "notice-smtp-accepted")
+        let accepted = s.lines("notice-smtp-accepted")
         XCTAssertEqual(accepted.count, 1, s.node.log)
         XCTAssertTrue(accepted.first?.contains("level=info") ?? false, s.node.log)
-        metrics = try scrape(s)
+        metrics = try s.scrape()
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 1)
         XCTAssertEqual(metrics.value("as4gw_notice_smtp_refused"), 0)
         XCTAssertEqual(metrics.value("as4gw_notices_total", ["result": "sent"]), 2)
@@ -142,9 +113,9 @@ final class NoticeRefusalTests: XCTestCase {
         for (fault, reply) in [(["--greeting", "554"], "554"), (["--mail-reply", "553"], "553"), (["--mail-reply", "530"], "530"),
                                (["--auth", "mailer:secret"], "530")] {
             let s = try NoticeTestMailbox()
-            let out = outFolder()
+            let out = smtpOutFolder()
             let (port, faulty) = try BackendAPINoticeTests.launchSink(out, arguments: fault, for: self)
-            let mailer = NoticeMailer(context: s.context, settings: settings(port: port), notices: s.context.notices, outageWaits: Self.waits)
+            let mailer = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: port), notices: s.context.notices, outageWaits: Self.waits)
             try twoNotices(s, mailer)
             var server = mailer.newMailServer()
             var t = Date()
@@ -153,30 +124,30 @@ final class NoticeRefusalTests: XCTestCase {
                 try assertUnspent(s, "\(fault)")
                 t = try XCTUnwrap(server.outage.nextTry)
             }
-            let refused = lines(s, "notice-smtp-refused")
+            let refused = s.lines("notice-smtp-refused")
             XCTAssertEqual(refused.count, 1, "\(fault): \(s.node.log)")
             XCTAssertTrue(refused.first?.contains("reply=\(reply)") ?? false, "\(fault): \(s.node.log)")
-            XCTAssertEqual(try scrape(s).value("as4gw_notice_smtp_refused"), 1, "\(fault)")
+            XCTAssertEqual(try s.scrape().value("as4gw_notice_smtp_refused"), 1, "\(fault)")
 
             faulty.terminate()
             faulty.waitUntilExit()
             _ = try BackendAPINoticeTests.startSink(out, arguments: ["--port", String(port)], for: self)
             try mailer.sendDue(now: t, server: &server)
             try assertSentInOrder(s, out)
-            XCTAssertEqual(lines(s, "notice-smtp-accepted").count, 1, "\(fault): \(s.node.log)")
-            XCTAssertEqual(try scrape(s).value("as4gw_notice_smtp_up"), 1, "\(fault)")
+            XCTAssertEqual(s.lines("notice-smtp-accepted").count, 1, "\(fault): \(s.node.log)")
+            XCTAssertEqual(try s.scrape().value("as4gw_notice_smtp_up"), 1, "\(fault)")
         }
     }
 
     /// The greeting's two lines are the reply the log quotes.
     func testTheRefusedLineQuotesTheServersWholeReply() throws {
         let s = try NoticeTestMailbox()
-        let port = try BackendAPINoticeTests.startSink(outFolder(), arguments: ["--greeting", "554"], for: self)
-        let mailer = NoticeMailer(context: s.context, settings: settings(port: port), notices: s.context.notices, outageWaits: Self.waits)
+        let port = try BackendAPINoticeTests.startSink(smtpOutFolder(), arguments: ["--greeting", "554"], for: self)
+        let mailer = NoticeMailer(context: s.context, settings: NoticeTestMailbox.settings(port: port), notices: s.context.notices, outageWaits: Self.waits)
         try twoNotices(s, mailer)
         var server = mailer.newMailServer()
         try mailer.sendDue(now: Date(), server: &server)
-        XCTAssertTrue(lines(s, "notice-smtp-refused").first?.contains("reply_text=\"smtp-sink not available no SMTP service here\"") ?? false, s.node.log)
+        XCTAssertTrue(s.lines("notice-smtp-refused").first?.contains("reply_text=\"smtp-sink not available no SMTP service here\"") ?? false, s.node.log)
     }
 
     /// Refusals about the notice: a 550 to its recipient fails it at once, a 554 to its message
@@ -184,12 +155,12 @@ final class NoticeRefusalTests: XCTestCase {
     /// notice keeps the server's words.
     func testARefusedRecipientOrMessageStillSpendsTheAttempt() throws {
         let s = try NoticeTestMailbox()
-        let out = outFolder()
+        let out = smtpOutFolder()
         let port = try BackendAPINoticeTests.startSink(out, arguments: ["--auth", "mailer:secret", "--refuse", "janis@example.lv=550"], for: self)
         let passwordFile = out + "-password"
         addTeardownBlock { try? FileManager.default.removeItem(atPath: passwordFile) }
         try "secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        var settings = settings(port: port)
+        var settings = NoticeTestMailbox.settings(port: port)
         settings.username = "mailer"
         settings.passwordFile = passwordFile
         let mailer = NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits)
@@ -198,27 +169,27 @@ final class NoticeRefusalTests: XCTestCase {
         try mailer.recordArrivals(now: Date())
         var server = mailer.newMailServer()
         try mailer.sendDue(now: Date(), server: &server)
-        let notice = try XCTUnwrap(try all(s).first)
+        let notice = try XCTUnwrap(try s.allNotices().first)
         XCTAssertEqual(notice.status, .failed, "a 5xx to the recipient is final")
         XCTAssertEqual(notice.attempts, 1)
         XCTAssertTrue(notice.lastError?.contains("550 refused by the test server") ?? false, "\(notice)")
         XCTAssertNil(server.outage.since)
 
-        let messageOut = outFolder()
+        let messageOut = smtpOutFolder()
         let messagePort = try BackendAPINoticeTests.startSink(messageOut, arguments: ["--data-reply", "554"], for: self)
         let t = try NoticeTestMailbox()
-        let refusing = NoticeMailer(context: t.context, settings: self.settings(port: messagePort), notices: t.context.notices, outageWaits: Self.waits)
+        let refusing = NoticeMailer(context: t.context, settings: NoticeTestMailbox.settings(port: messagePort), notices: t.context.notices, outageWaits: Self.waits)
         try twoNotices(t, refusing)
         var refusingServer = refusing.newMailServer()
         try refusing.sendDue(now: Date(), server: &refusingServer)
-        let notices = try all(t)
+        let notices = try t.allNotices()
         XCTAssertEqual(notices.map(\.status), [.pending, .pending])
         XCTAssertEqual(notices.map(\.attempts), [1, 1], "each notice's own attempt, the round not stopped")
         XCTAssertNil(refusingServer.outage.since)
         XCTAssertEqual(refusals(messageOut), ["DATA 554", "DATA 554"])
         for mailbox in [s, t] {
-            XCTAssertTrue(lines(mailbox, "notice-smtp-refused").isEmpty, mailbox.node.log)
-            let metrics = try scrape(mailbox)
+            XCTAssertTrue(mailbox.lines("notice-smtp-refused").isEmpty, mailbox.node.log)
+            let metrics = try mailbox.scrape()
             XCTAssertEqual(metrics.value("as4gw_notice_smtp_up"), 1)
             XCTAssertEqual(metrics.value("as4gw_notice_smtp_outages_total", ["reason": "refused"]), 0)
         }

@@ -44,3 +44,42 @@ struct NoticeTestMailbox {
                                                           at: Date()))
     }
 }
+
+/// What the mailer's outage tests read and set up alike (NoticeOutageTests, NoticeRefusalTests).
+extension NoticeTestMailbox {
+    /// Every notice, oldest first.
+    func allNotices() throws -> [EmailNotice] {
+        try context.notices.notices(address: nil, status: nil, after: 0, limit: 100)
+    }
+
+    /// The node's `/metrics`, parsed.
+    func scrape() throws -> [PrometheusParser.Family] {
+        let c = context
+        return try PrometheusParser.parse(try MetricsReport(metrics: c.metrics, store: c.store, registry: c.registry, certificates: CertificateInventory(own: []),
+                                                            storeKind: "sqlite", notices: c.notices, mailbox: c.mailbox).render())
+    }
+
+    /// The node's log lines of `event`.
+    func lines(_ event: String) -> [Substring] {
+        node.log.split(separator: "\n").filter { $0.contains("event=\(event) ") || $0.hasSuffix("event=\(event)") }
+    }
+
+    /// Notices to a test SMTP server on 127.0.0.1:`port`: plain, two attempts 0.05 s apart.
+    static func settings(port: UInt16) -> NoticeSettings {
+        var settings = NoticeSettings(smtp: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
+        settings.startTLS = "off"
+        settings.maxAttempts = 2
+        settings.retrySeconds = 0.05
+        settings.maxRetrySeconds = 0.05
+        return settings
+    }
+}
+
+extension XCTestCase {
+    /// A folder for a test SMTP server's mail, removed after the test.
+    func smtpOutFolder() -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: out) }
+        return out
+    }
+}
