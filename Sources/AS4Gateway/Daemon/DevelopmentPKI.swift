@@ -22,6 +22,17 @@ enum DevelopmentPKI {
         try fm.createDirectory(atPath: certs, withIntermediateDirectories: true)
         let caCertPath = certs + "/dev-ca.pem"
         let caKeyPath = certs + "/dev-ca.key"
+        let complete = fm.fileExists(atPath: caCertPath) && fm.fileExists(atPath: caKeyPath) && parties.values.allSatisfy { roles in
+            roles.values.allSatisfy { fm.fileExists(atPath: $0) && fm.fileExists(atPath: keyPathFor(certificate: $0)) }
+        }
+        if complete { return Generated(caCertificate: caCertPath, files: []) }
+        // Two gateways started at once on one P-Mode directory (the demo, a compose file) would
+        // each find a file missing and write their own: one of them would then pin a TLS key
+        // the other no longer serves. One at a time, the second finds everything written.
+        let lock = open(certs + "/.dev-pki.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var written: [String] = []
         let now = Date()
         let ca: CertificateAuthority
