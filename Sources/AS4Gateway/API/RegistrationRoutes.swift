@@ -315,16 +315,12 @@ struct RegistrationRoutes {
     func approve(_ id: String) throws -> HTTPResponse {
         let actor = try requireOperator()
         let body = try jsonBody(required: false)
-        let sharedOnPurpose: Bool
-        switch body["shared"] {
-        case nil: sharedOnPurpose = false
-        case let b as NSNumber where SubmitRoute.isJSONBoolean(b): sharedOnPurpose = b.boolValue
-        default: throw Problem.invalid("shared is true or false", errors: [("/shared", "true or false")])
-        }
+        let shared = try Self.flag(body, "shared"), move = try Self.flag(body, "move")
         // Approving an approved registration again re-runs its (idempotent) effects: the way to
         // finish an approval whose effects failed half-way.
         let decided: Registration
         let existing = try store.registration(id: id)
+        var conflicts = ApprovalConflicts()
         // The directory may have changed since the submission: a party id it now names for
         // another address is not approved (nor re-applied); the registration stays as it was.
         if let existing, existing.status != .rejected {
@@ -335,14 +331,21 @@ struct RegistrationRoutes {
                 throw Problem.conflict("\(conflict); routing finds an access point by its party id, so approving it would send those "
                     + "addresses' documents to this registration's access point: reject it, or correct the directory")
             }
+            conflicts = try ApprovalConflicts.of(existing, connectionName: SelfService.connectionName(id), mailbox: context.mailbox,
+                                                 directory: context.addresses)
+            if let refusal = conflicts.refusal(of: existing, shared: shared, move: move) {
+                let event = conflicts.holders.isEmpty || shared ? "registration-address-move-refused" : "registration-address-held"
+                context.log.log(.warning, event, ["registration": id, "reason": refusal])
+                throw Problem.conflict(refusal)
+            }
         }
-        if let existing, existing.status != .rejected { try checkAddressHolders(existing, sharedOnPurpose: sharedOnPurpose) }
         if let r = existing, r.status == .approved {
             decided = r
         } else {
             let comment = try TextInput.optional(body["comment"], pointer: "/comment", maxLength: Self.limits.text)
             decided = try store.decide(id: id, status: .approved, actor: actor, reason: comment, at: now)
         }
+        try recordOnPurpose(conflicts, of: decided, actor: actor)
         do {
             try SelfService.applyApproval(decided, actor: actor, context: context, now: now)
         } catch {
@@ -358,25 +361,28 @@ struct RegistrationRoutes {
         return try view(decided, history: true).response(200)
     }
 
-    /// A DMS's connection holds the registration's addresses, and holding an address is reading
-    /// all its mail: as `connections add` does, approval refuses to make a second holder of an
-    /// address another active connection holds, unless the operator says it is shared on purpose
-    /// (`"shared": true`). Judged before the decision is stored, so a refused approval leaves the
-    /// registration as it was; a registration whose connection exists already has nothing to add.
-    private func checkAddressHolders(_ r: Registration, sharedOnPurpose: Bool) throws {
-        let name = SelfService.connectionName(r.id)
-        guard r.kind == .dms, try !context.mailbox.connections().contains(where: { $0.name == name }) else { return }
-        let held = try AddressHolders.others(of: r.addresses, except: name, store: context.mailbox)
-        guard !held.isEmpty else { return }
-        let holders = held.map(\.description).joined(separator: "; ")
-        guard sharedOnPurpose else {
-            context.log.log(.warning, "registration-address-held", ["registration": r.id, "reason": holders])
-            throw Problem.conflict(holders + "; a second connection holding an address reads its "
-                + "mailbox, its notifications and the documents sent from it. Nothing was changed: registration \(r.id) stays \(r.status.rawValue). "
-                + "Revoke that connection, reject the registration, or approve it with {\"shared\": true} to share "
-                + (held.count == 1 ? "the address" : "these addresses") + " on purpose")
+    /// An approval's optional true/false field.
+    private static func flag(_ body: [String: Any], _ name: String) throws -> Bool {
+        switch body[name] {
+        case nil: return false
+        case let b as NSNumber where SubmitRoute.isJSONBoolean(b): return b.boolValue
+        default: throw Problem.invalid("\(name) is true or false", errors: [("/\(name)", "true or false")])
         }
-        context.log.log(.warning, "registration-address-shared", ["registration": r.id, "reason": "shared on purpose: " + holders])
+    }
+
+    /// What the operator's `shared` or `move` let through, in the log and in the registration's
+    /// history: the company and a later operator see that an address was shared or moved, and by whom.
+    private func recordOnPurpose(_ conflicts: ApprovalConflicts, of r: Registration, actor: String) throws {
+        if !conflicts.holders.isEmpty {
+            let detail = conflicts.holders.map(\.description).joined(separator: "; ")
+            context.log.log(.warning, "registration-address-shared", ["registration": r.id, "reason": "shared on purpose: " + detail])
+            try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "addresses-shared", detail: detail))
+        }
+        if !conflicts.moves.isEmpty {
+            let detail = conflicts.moves.map(\.description).joined(separator: "; ")
+            context.log.log(.warning, "registration-address-moved", ["registration": r.id, "reason": "moved on purpose: " + detail])
+            try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "addresses-moved", detail: detail))
+        }
     }
 
     func reject(_ id: String) throws -> HTTPResponse {
