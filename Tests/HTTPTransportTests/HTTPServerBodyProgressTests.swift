@@ -61,8 +61,10 @@ final class HTTPServerBodyProgressTests: XCTestCase {
                 return true
             }
         }
+        // Without the floor nothing ends these connections before the 30 s inactivity timeout or
+        // the body's end (100,000 bytes at 4 a second); 6 s tells the two apart without asking a
+        // loaded machine to be quick.
         XCTAssertTrue(open.isEmpty, "\(open.count) dripping connection(s) still open after 6 s")
-        XCTAssertLessThan(Date().timeIntervalSince(started), 3.5)
         XCTAssertFalse(answers.contains("HTTP/1.1"), "a cut-off gets no answer: \(answers)")
         XCTAssertEqual(handler.requests.count, 0)
 
