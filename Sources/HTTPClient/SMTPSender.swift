@@ -49,13 +49,17 @@ public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible
     ///   handshake failed or the certificate did not verify (or STARTTLS was required and not
     ///   offered), whatever the server had answered before (a handshake follows the greeting and
     ///   the STARTTLS reply); a connection that was cut, answered nothing or timed out before the
-    ///   server's first reply (a balancer with no server behind it); and a 421 at any point, which
-    ///   RFC 5321 reserves for a server closing its service to everyone.
+    ///   server's first reply (a balancer with no server behind it); and a 421 before any
+    ///   recipient was named (the greeting, EHLO, AUTH, MAIL FROM), which RFC 5321 reserves for a
+    ///   server closing its service to everyone.
     /// - not unreachable: any other reply code, 4xx (this recipient or message for now) or 5xx,
     ///   and a connection cut or timed out after the server had answered (mid-transaction: the
-    ///   server may have judged this message; such a failure stays one of its attempts).
+    ///   server may have judged this message; such a failure stays one of its attempts). A 421
+    ///   to RCPT TO, DATA or the message itself is among them (`atRecipientOrMessage`): servers
+    ///   answer it there to rate-limit one recipient domain, and the next notice, to another
+    ///   domain, may well be taken, so it is this message's temporary failure, like a 451.
     public var serverUnreachable: Bool {
-        if replyCode == 421 { return true }
+        if replyCode == 421 { return !atRecipientOrMessage }
         switch curlCode {
         case Self.code(CURLE_COULDNT_RESOLVE_HOST), Self.code(CURLE_COULDNT_RESOLVE_PROXY), Self.code(CURLE_COULDNT_CONNECT),
              Self.code(CURLE_SSL_CONNECT_ERROR), Self.code(CURLE_PEER_FAILED_VERIFICATION), Self.code(CURLE_SSL_CACERT_BADFILE),
@@ -64,6 +68,21 @@ public struct SMTPSendError: Error, Sendable, Equatable, CustomStringConvertible
         case Self.code(CURLE_OPERATION_TIMEDOUT), Self.code(CURLE_GOT_NOTHING), Self.code(CURLE_RECV_ERROR), Self.code(CURLE_SEND_ERROR),
              Self.code(CURLE_WEIRD_SERVER_REPLY):
             return replyCode == 0
+        default:
+            return false
+        }
+    }
+
+    /// The server's reply was to this recipient (RCPT TO) or this message (DATA, or the reply
+    /// after its text), by what curl reports: "RCPT failed" and "DATA failed" with
+    /// `CURLE_SEND_ERROR`, and the final reply as `CURLE_WEIRD_SERVER_REPLY` without the greeting's
+    /// "unexpected smtp-server response".
+    public var atRecipientOrMessage: Bool {
+        switch curlCode {
+        case Self.code(CURLE_SEND_ERROR):
+            return detail.contains("RCPT failed") || detail.contains("DATA failed")
+        case Self.code(CURLE_WEIRD_SERVER_REPLY):
+            return replyCode != 0 && !detail.contains("unexpected smtp-server response")
         default:
             return false
         }

@@ -23,6 +23,15 @@ enum InboundTransitions {
         }
     }
 
+    /// A passed-over intake is asked for again only for a message still `Received` whose last
+    /// event (`lastEvent`, its id) is at or before the reader's `cursor`: one with a later event
+    /// still waits for its intake, or has been asked for already.
+    static func checkPassedOver(_ message: StoredMessage, lastEvent: Int64?, cursor: Int64) throws {
+        guard message.direction == .inbound, message.status == .received, (lastEvent ?? 0) <= cursor else {
+            throw StoreError.illegalTransition(messageId: message.metadata.messageId, from: message.status, to: .received)
+        }
+    }
+
     /// Who asks is the event's to say; an empty name would make the history say nothing.
     static func checkRequester(_ requestedBy: String) throws {
         guard !requestedBy.trimmingCharacters(in: .whitespaces).isEmpty else {

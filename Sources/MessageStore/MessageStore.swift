@@ -67,6 +67,17 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     func markIntakeFailed(rowId: Int64, error: DeliveryError, at: Date) throws
     func retryIntake(rowId: Int64, requestedBy: String, at: Date) throws
 
+    /// Operator action for the inbound row `rowId` left `Received` by the history's reader: one
+    /// whose intake and whose `Failed` mark the store both refused, which the mailbox worker
+    /// passed over so that the messages after it go on. It is passed over when none of its events
+    /// comes after `cursor` (the reader's position). Appends the `Received` event with code
+    /// `MessageEvent.intakeRetryRequestedCode` that `retryIntake` appends, so the reader takes it in
+    /// again, and leaves the row as it is (the store refused to change it). Checked and appended
+    /// under the row's lock: of two requests at once one wins, and the other finds an event after
+    /// `cursor`. Throws `notFound` for no such inbound row, `illegalTransition` (to `Received`)
+    /// unless it is `Received` with no event after `cursor` (one still waiting for its intake).
+    func retryPassedOverIntake(rowId: Int64, passedBy cursor: Int64, requestedBy: String, at: Date) throws
+
     // MARK: Lookups
 
     /// The message with this id in this direction (the most recent row for an inbound id).

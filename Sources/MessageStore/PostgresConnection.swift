@@ -53,7 +53,28 @@ final class PostgresConnection {
         // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise, and
         // `PostgresRow` reads bytea in the hex form, whatever the server's default.
         try executeScript("SET client_min_messages = warning; SET bytea_output = hex")
+        try executeScript(Self.boundsScript)
     }
+
+    /// Server-side bounds on every wait of a session, each applied unless the URL's options, the
+    /// role or the database set it (a setting whose source is still `default`). Without them a
+    /// statement waits for ever on a lock that another session holds and does not give back (a
+    /// client frozen inside its transaction, whose host still answers keepalives): a background
+    /// job's step would hang holding the job's lock, and the fences would keep the others out.
+    /// - `lock_timeout`: this store's transactions are short, so a lock not granted within 30 s
+    ///   is held by a session that is stuck; the step fails (55P03, transient) and is tried again.
+    /// - `statement_timeout`: no statement of the daemon's runs for minutes (bulk work goes in
+    ///   batches), so 5 minutes bounds any other wait without cutting real work.
+    /// - `idle_in_transaction_session_timeout`: the cure on the holder's side: a session idle in
+    ///   a transaction for 5 minutes is ended, its locks released.
+    /// Migrations lift the first two for their own transaction (`PostgresSchema.migrate`).
+    static let sessionBounds: [(setting: String, value: String)] = [
+        ("lock_timeout", "30s"), ("statement_timeout", "5min"), ("idle_in_transaction_session_timeout", "5min"),
+    ]
+
+    private static let boundsScript = "SELECT set_config(name, CASE name "
+        + sessionBounds.map { "WHEN '\($0.setting)' THEN '\($0.value)' " }.joined() + "END, false) FROM pg_settings "
+        + "WHERE source = 'default' AND name IN (" + sessionBounds.map { "'\($0.setting)'" }.joined(separator: ", ") + ")"
 
     deinit { close() }
 

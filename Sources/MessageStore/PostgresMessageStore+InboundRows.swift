@@ -23,6 +23,18 @@ extension PostgresMessageStore {
         try InboundTransitions.checkRequester(requestedBy)
         try write { t in try t.retryIntake(try t.lockedInbound(rowId: rowId), requestedBy: requestedBy, at: date) }
     }
+
+    public func retryPassedOverIntake(rowId: Int64, passedBy cursor: Int64, requestedBy: String, at date: Date) throws {
+        try InboundTransitions.checkRequester(requestedBy)
+        try write { t in
+            let message = try t.lockedInbound(rowId: rowId)
+            let last = try t.execute("SELECT MAX(id) AS last FROM events WHERE message_row = $1", [rowId]).first?.optionalInt64("last")
+            try InboundTransitions.checkPassedOver(message, lastEvent: last, cursor: cursor)
+            // The row stays as it is: the store refused to change it, the event is all that is asked.
+            t.appendEvent(rowId: rowId, at: date, direction: .inbound, status: .received, code: MessageEvent.intakeRetryRequestedCode,
+                          detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
+        }
+    }
 }
 
 extension PostgresTransaction {

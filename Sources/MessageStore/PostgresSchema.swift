@@ -332,6 +332,9 @@ enum PostgresSchema {
     @discardableResult
     static func migrate(_ connection: PostgresConnection, at now: Date) throws -> [Int] {
         try connection.transaction {
+            // Another node's migration may hold the lock a long while, and a migration may rewrite
+            // a large table: neither is a stuck session (`PostgresConnection.sessionBounds`).
+            try connection.executeScript("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
             try connection.execute("SELECT pg_advisory_xact_lock($1::integer, $2::integer)",
                                    [Int(lockNamespace), Int(migrationLock)])
             try connection.executeScript("""

@@ -23,6 +23,18 @@ extension SQLiteMessageStore {
         try InboundTransitions.checkRequester(requestedBy)
         try write { c in try c.retryIntake(try c.existingInbound(rowId: rowId), requestedBy: requestedBy, at: date) }
     }
+
+    public func retryPassedOverIntake(rowId: Int64, passedBy cursor: Int64, requestedBy: String, at date: Date) throws {
+        try InboundTransitions.checkRequester(requestedBy)
+        try write { c in
+            let message = try c.existingInbound(rowId: rowId)
+            let last = try c.query("SELECT MAX(id) AS last FROM events WHERE message_row = ?", [rowId]) { $0.optionalInt64("last") }.first ?? nil
+            try InboundTransitions.checkPassedOver(message, lastEvent: last, cursor: cursor)
+            // The row stays as it is: the store refused to change it, the event is all that is asked.
+            try c.appendEvent(rowId: rowId, at: date, direction: .inbound, status: .received, code: MessageEvent.intakeRetryRequestedCode,
+                              detail: MessageEventText.intakeRetryRequested(message, by: requestedBy))
+        }
+    }
 }
 
 extension SQLiteConnection {

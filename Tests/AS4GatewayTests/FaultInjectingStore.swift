@@ -79,6 +79,9 @@ final class FaultInjectingStore: MessageStore {
     func retryIntake(rowId: Int64, requestedBy: String, at: Date) throws {
         try check(.retryIntake, row: rowId); try inner.retryIntake(rowId: rowId, requestedBy: requestedBy, at: at)
     }
+    func retryPassedOverIntake(rowId: Int64, passedBy cursor: Int64, requestedBy: String, at: Date) throws {
+        try check(.retryIntake, row: rowId); try inner.retryPassedOverIntake(rowId: rowId, passedBy: cursor, requestedBy: requestedBy, at: at)
+    }
     func markRetrieved(messageId: String, at: Date) throws { try check(.markRetrieved); try inner.markRetrieved(messageId: messageId, at: at) }
     func findMessage(id: String, direction: Direction) throws -> StoredMessage? {
         try check(.findMessage, message: id); return try inner.findMessage(id: id, direction: direction)

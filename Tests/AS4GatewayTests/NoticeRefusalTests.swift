@@ -195,6 +195,54 @@ final class NoticeRefusalTests: XCTestCase {
         }
     }
 
+    /// A 421 to one recipient (a server rate-limiting that recipient's domain) is about that
+    /// notice, not an outage of the server: that notice spends an attempt and waits its retry
+    /// delay, as for a 451, while the notice behind it, to another domain, goes out in the same
+    /// round. A 421 to the message's text likewise. A 421 greeting stays an outage
+    /// (NoticeOutageTests).
+    func testA421ToOneRecipientOrMessageDefersThatNoticeAndTheOthersGoOut() throws {
+        let s = try NoticeTestMailbox()
+        let other = "_PRIVATE@03048912345"
+        _ = try s.context.addresses.importRecords([AddressRecord(address: other, ownerId: "03048912345", ownerKind: "naturalPerson")],
+                                                  replace: false, at: Date())
+        try s.context.notices.setContact(NoticeContact(address: other, email: "anna@other.lv", updatedAt: Date(), updatedBy: "person"))
+        let out = smtpOutFolder()
+        let port = try BackendAPINoticeTests.startSink(out, arguments: ["--refuse", "janis@example.lv=421"], for: self)
+        var settings = NoticeTestMailbox.settings(port: port)
+        settings.maxAttempts = 3
+        settings.retrySeconds = 600
+        settings.maxRetrySeconds = 600
+        let mailer = NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits)
+        try mailer.takePosition()
+        try s.arrive("limited")
+        try s.arrive("elsewhere", for: other)
+        try mailer.recordArrivals(now: Date())
+        var server = mailer.newMailServer()
+        let before = Date()
+        try mailer.sendDue(now: Date(), server: &server)
+        let notices = try s.allNotices()
+        XCTAssertEqual(notices.map(\.status), [.pending, .sent], "\(notices)")
+        XCTAssertEqual(notices.map(\.attempts), [1, 1], "the limited notice spends its attempt")
+        XCTAssertGreaterThanOrEqual(notices.first?.nextAttemptAt ?? .distantPast, before.addingTimeInterval(600), "and waits its retry delay")
+        XCTAssertTrue(notices.first?.lastError?.contains("421 refused by the test server") ?? false, "\(notices)")
+        XCTAssertNil(server.outage.since, "no outage")
+        XCTAssertEqual(refusals(out), ["RCPT janis@example.lv 421"])
+        XCTAssertEqual(s.lines("notice-retry").count, 1, s.node.log)
+        XCTAssertTrue(s.lines("notice-smtp-unreachable").isEmpty, s.node.log)
+        XCTAssertEqual(try s.scrape().value("as4gw_notice_smtp_up"), 1)
+
+        let messageOut = smtpOutFolder()
+        let messagePort = try BackendAPINoticeTests.startSink(messageOut, arguments: ["--data-reply", "421"], for: self)
+        let t = try NoticeTestMailbox()
+        let limited = NoticeMailer(context: t.context, settings: NoticeTestMailbox.settings(port: messagePort), notices: t.context.notices, outageWaits: Self.waits)
+        try twoNotices(t, limited)
+        var limitedServer = limited.newMailServer()
+        try limited.sendDue(now: Date(), server: &limitedServer)
+        XCTAssertEqual(try t.allNotices().map(\.attempts), [1, 1], "each notice's own attempt, the round not stopped")
+        XCTAssertNil(limitedServer.outage.since)
+        XCTAssertEqual(refusals(messageOut), ["DATA 421", "DATA 421"])
+    }
+
     /// Within one outage each kind is logged once, a change of kind included; the quiet rule
     /// is per kind, so a refusal right after an unreachable outage is still logged.
     func testAChangeOfKindIsLoggedOnceAndTheQuietRuleIsPerKind() {

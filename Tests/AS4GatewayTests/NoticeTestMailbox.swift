@@ -28,13 +28,13 @@ struct NoticeTestMailbox {
     }
 
     /// A document for the person arrives, with the `newMessage` notification the mailer follows.
-    func arrive(_ id: String, retainUntil: Date? = nil) throws {
+    func arrive(_ id: String, retainUntil: Date? = nil, for person: String = Self.person) throws {
         let file = try context.store.storePayload(.bytes(Data("x".utf8)), at: Date())
         var d = NewDocument(messageId: id, connection: "dms", idempotencyKey: nil, sender: Self.sender, metadata: "{}",
                             files: [DocumentFile(name: "x.txt", mimeType: "text/plain", file: file)],
-                            recipients: [.init(address: Self.person, route: .mailbox, status: .accepted)])
+                            recipients: [.init(address: person, route: .mailbox, status: .accepted)])
         d.retainUntil = retainUntil
-        let notice = BackendNotification(address: Self.person, kind: "newMessage", messageId: id, recipient: Self.person, detail: nil, at: Date())
+        let notice = BackendNotification(address: person, kind: "newMessage", messageId: id, recipient: person, detail: nil, at: Date())
         XCTAssertEqual(try context.mailbox.insertDocument(d, notifications: [notice], at: Date()), .stored)
     }
 

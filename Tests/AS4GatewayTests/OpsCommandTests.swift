@@ -194,7 +194,8 @@ final class OpsCommandTests: XCTestCase {
         // Refusals name the state and change nothing.
         let again = try run(["stuck-1"])
         XCTAssertEqual(again.status, 1)
-        XCTAssertEqual(again.stderr, "as4gw: message stuck-1 is inbound Received, not Failed: only an inbound message whose intake failed is taken in again\n")
+        XCTAssertEqual(again.stderr, "as4gw: message stuck-1 is inbound Received and waits for its intake (or was asked for already): "
+                       + "only an inbound message whose intake failed, or that the intake passed over, is taken in again\n")
         XCTAssertEqual(again.stdout, "")
         XCTAssertEqual(try store.events(for: message.rowId).count, 3)
         let outbound = try run(["out-fail"])
@@ -219,7 +220,7 @@ final class OpsCommandTests: XCTestCase {
         XCTAssertEqual(try store.findMessage(id: "out-fail", direction: .outbound)?.status, .failed)
         let none = try run(["--all"])
         XCTAssertEqual(none.status, 0, none.stderr)
-        XCTAssertEqual(none.stdout, "no inbound message's intake has failed\n")
+        XCTAssertEqual(none.stdout, "no inbound message's intake has failed or was passed over\n")
     }
 
     func testTailFollowsNewEvents() throws {

@@ -101,6 +101,36 @@ final class SMTPSenderTests: XCTestCase {
         XCTAssertNil(failure(port: plain, startTLS: .off), "taken")
     }
 
+    /// A 421 is a server closing its service only before a recipient is named; to RCPT TO
+    /// (a rate limit on that recipient's domain) or to the message it is about that message.
+    func testA421ToARecipientOrAMessageIsThatMessagesNotTheServers() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)").path
+        defer { for folder in [out, out + "-data", out + "-mail"] { try? FileManager.default.removeItem(atPath: folder) } }
+        let message = Array("Subject: x\r\n\r\nx\r\n".utf8)
+        func failure(port: Int, to recipient: String = "a@example.lv") -> SMTPSendError? {
+            var c = SMTPConfiguration(url: "smtp://127.0.0.1:\(port)", from: "e-adrese@as4gw.test")
+            c.startTLS = .off
+            do {
+                try SMTPSender(configuration: c).send(message, to: recipient)
+                return nil
+            } catch {
+                return error as? SMTPSendError
+            }
+        }
+        let rcpt = failure(port: try startSink(out, ["--refuse", "busy@example.lv=421"]), to: "busy@example.lv")
+        let data = failure(port: try startSink(out + "-data", ["--data-reply", "421"]))
+        for (name, e) in [("RCPT", rcpt), ("DATA", data)] {
+            XCTAssertEqual(e?.replyCode, 421, "\(name): \(String(describing: e))")
+            XCTAssertEqual(e?.atRecipientOrMessage, true, name)
+            XCTAssertEqual(e?.serverUnreachable, false, name)
+            XCTAssertEqual(e?.refusesGateway, false, name)
+            XCTAssertEqual(e?.permanent, false, name)
+        }
+        let mail = failure(port: try startSink(out + "-mail", ["--mail-reply", "421"]))
+        XCTAssertEqual(mail?.serverUnreachable, true, "421 to MAIL FROM: before any recipient, \(String(describing: mail))")
+        XCTAssertEqual(mail?.atRecipientOrMessage, false)
+    }
+
     /// Refusals of this gateway's session, whatever the message: the greeting (554, its two
     /// lines quoted), the login (535 and RFC 4954's 454), a login the server wants and the
     /// settings lack (530 to MAIL FROM), the envelope sender (553, 451). The right login is

@@ -94,6 +94,50 @@ class IntakeRetryTests: StoreTestCase {
         XCTAssertFalse(MessageStatus.received.allowsIntakeRetry(direction: .inbound))
     }
 
+    /// A message the mailbox worker passed over (the store refused its intake and its Failed
+    /// mark alike) is Received with no event after the reader's position: the operator's request
+    /// appends the retry event the reader acts on, and nothing else. One still waiting for its
+    /// intake, one asked for already, and one in another status are refused, changing nothing.
+    func testAMessageLeftReceivedBehindTheReaderIsAskedForAgainByAnEventAlone() throws {
+        let store = try openStore()
+        defer { store.close() }
+        _ = try store.recordInbound(inbound("passed@blue", at: t0), duplicateWindow: 60)
+        let row = try XCTUnwrap(try store.findMessage(id: "passed@blue", direction: .inbound)).rowId
+        let before = try store.latestEventId()
+        assertThrows(.illegalTransition(messageId: "passed@blue", from: .received, to: .received)) {
+            try store.retryPassedOverIntake(rowId: row, passedBy: before - 1, requestedBy: "cli:alice", at: t0 + 1)
+        }
+        assertThrows(.invalidArgument("an intake retry needs who requested it")) {
+            try store.retryPassedOverIntake(rowId: row, passedBy: before, requestedBy: " ", at: t0 + 1)
+        }
+        XCTAssertEqual(try store.events(for: row).count, 1, "a refusal appends nothing")
+
+        try store.retryPassedOverIntake(rowId: row, passedBy: before, requestedBy: "cli:alice", at: t0 + 2)
+        let other = try openStore()
+        defer { other.close() }
+        let waiting = try XCTUnwrap(try other.findMessage(id: "passed@blue", direction: .inbound))
+        XCTAssertEqual(waiting.status, .received)
+        XCTAssertEqual(waiting.updatedAt, t0, "the row is left as it is")
+        let feed = try other.events(after: before, limit: 10)
+        XCTAssertEqual(feed.map(\.messageId), ["passed@blue"])
+        XCTAssertEqual(feed.map(\.event.code), [MessageEvent.intakeRetryRequestedCode])
+        XCTAssertEqual(feed.first?.event.detail, "intake to run again, requested by cli:alice")
+        // Asked for already: its new event is after the reader's position.
+        assertThrows(.illegalTransition(messageId: "passed@blue", from: .received, to: .received)) {
+            try other.retryPassedOverIntake(rowId: row, passedBy: before, requestedBy: "cli:bob", at: t0 + 3)
+        }
+        try store.markHandedOver(rowId: row, at: t0 + 4)
+        assertThrows(.illegalTransition(messageId: "passed@blue", from: .delivered, to: .received)) {
+            try store.retryPassedOverIntake(rowId: row, passedBy: Int64.max, requestedBy: "cli:alice", at: t0 + 5)
+        }
+        XCTAssertEqual(try store.events(for: row).map(\.status), [.received, .received, .delivered])
+        _ = try store.enqueueOutbound(outbound("out@red", at: t0))
+        let outRow = try XCTUnwrap(try store.findMessage(id: "out@red", direction: .outbound)).rowId
+        assertThrows(.notFound(messageId: "row \(outRow)", direction: .inbound)) {
+            try store.retryPassedOverIntake(rowId: outRow, passedBy: Int64.max, requestedBy: "cli:alice", at: t0 + 5)
+        }
+    }
+
     /// Operators on several nodes asking at once: of the requests for one message one wins, the
     /// others find it waiting already, and the history holds one request, so the intake runs
     /// once. Three store objects (nodes) walk the same messages in the same order, so they meet

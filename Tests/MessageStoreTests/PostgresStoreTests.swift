@@ -133,6 +133,9 @@ final class PostgresIntakeRetryTests: IntakeRetryTests {
         try super.testOnlyAnInboundMessageWhoseIntakeFailedIsRetriedAndARefusalChangesNothing()
     }
     override func testRequestsAtOnceFromManyNodesHaveOneWinner() throws { try super.testRequestsAtOnceFromManyNodesHaveOneWinner() }
+    override func testAMessageLeftReceivedBehindTheReaderIsAskedForAgainByAnEventAlone() throws {
+        try super.testAMessageLeftReceivedBehindTheReaderIsAskedForAgainByAnEventAlone()
+    }
 }
 
 /// Guards the list above: every test of a shared class has its PostgreSQL twin.

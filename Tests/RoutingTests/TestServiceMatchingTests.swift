@@ -55,6 +55,24 @@ final class TestServiceMatchingTests: XCTestCase {
         XCTAssertEqual(failure(differing.outboundTestLeg(from: "gw-a", to: "gw-b"))?.code, .processingModeMismatch)
     }
 
+    /// A pulled test message came by the pull leg of the MPC pulled: without a test-service
+    /// P-Mode that leg governs it, not a push agreement of the same pair listed first (which it
+    /// would not fit); a pushed one still goes under the first agreement, and one pulled from an
+    /// MPC no pull leg of the pair has fits none.
+    func testAPulledTestMessageGoesUnderThePullLegOfItsMPC() throws {
+        let mpc = "urn:as4gw:mpc:for-gw-b"
+        let pull = PMode(id: "b-pulls-from-a", binding: .pull, initiator: PModeParticipant(party: "gw-b", role: Roles.responder),
+                         responder: PModeParticipant(party: "gw-a", role: Roles.initiator),
+                         legs: [Leg(service: Service(delivery), action: "Notify", mpc: mpc)])
+        let set = set([pmode("a-to-b"), pull])
+        XCTAssertEqual(try set.matchTestMessage(ping(), pulledFrom: mpc).get().pmode.id, "b-pulls-from-a")
+        XCTAssertEqual(try set.matchTestMessage(ping()).get().pmode.id, "a-to-b", "pushed: as before")
+        XCTAssertEqual(failure(set.matchTestMessage(ping(), pulledFrom: "urn:as4gw:mpc:other"))?.code, .valueNotRecognized)
+        // A push-only test-service P-Mode does not govern a pulled ping either: the pull leg does.
+        let pushPing = pmode("ping-a-to-b", service: EbmsConstants.testService, action: EbmsConstants.testAction)
+        XCTAssertEqual(try self.set([pushPing, pull]).matchTestMessage(ping(), pulledFrom: mpc).get().pmode.id, "b-pulls-from-a")
+    }
+
     func testTheTestActionBelongsToTheTestService() {
         XCTAssertTrue(ping().collaboration.isTestService)
         XCTAssertFalse(ping().collaboration.misusesTestAction)

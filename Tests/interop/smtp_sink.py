@@ -8,8 +8,8 @@ Prints the port it listens on (--port, else one the system picks), then serves u
 --greeting answers every connection with CODE instead of 220 (a two-line reply) and closes it
 (421: a server closing its service to everyone; 554: no SMTP service for this client). Every accepted message is written to
 OUT_DIR/<n>.eml with the envelope in OUT_DIR/<n>.json. --refuse answers RCPT TO for that
-address with CODE (e.g. 451 temporary, 550 permanent); --data-reply answers every DATA with
-CODE. Each refusal is a line in OUT_DIR/refused.log ("RCPT <address> CODE" or "DATA CODE").
+address with CODE (e.g. 451 temporary, 550 permanent, 421 a rate limit); --data-reply answers
+every message's text with CODE. A 421 anywhere closes the connection after it, as RFC 5321 says. Each refusal is a line in OUT_DIR/refused.log ("RCPT <address> CODE" or "DATA CODE").
 --data-delay answers an accepted message that many seconds after it was written (a slow server:
 the message counts as received from the moment its file exists).
 --auth offers AUTH PLAIN and LOGIN and takes only USER:PASSWORD (235); other credentials, or
@@ -35,6 +35,8 @@ class Handler(socketserver.StreamRequestHandler):
         with open(os.path.join(self.server.out, "refused.log"), "a") as f:
             f.write(f"{what} {code}\n")
         self.reply(f"{code} refused by the test server")
+        # 421 closes the channel (RFC 5321 3.8), wherever it is answered.
+        self.closing = code == 421
 
     def credentials(self, mechanism, initial):
         """The (user, password) an AUTH exchange offers, or None when it was malformed."""
@@ -74,7 +76,10 @@ class Handler(socketserver.StreamRequestHandler):
             return
         self.reply("220 smtp-sink ready")
         sender, recipients, authenticated = None, [], False
+        self.closing = False
         while True:
+            if self.closing:
+                return
             raw = self.rfile.readline(65536)
             if not raw:
                 return

@@ -32,6 +32,8 @@ final class GatewayMetrics: Sendable {
     /// by whether their origin was sent a Failed report.
     let intakeFailuresReported = Atomic<Int>(0)
     let intakeFailuresUnreported = Atomic<Int>(0)
+    /// Messages set aside that the store would not mark Failed either: left Received, passed over.
+    let intakePassedOver = Atomic<Int>(0)
     /// ebMS errors this gateway answered to messages and signals it received, by error code.
     private let inboundErrors = Mutex<[String: Int]>([:])
     /// PullRequests answered EBMS:0006 (nothing waits): a puller's normal poll, kept out of

@@ -7,7 +7,7 @@ import MessageStore
 enum MessagesCommand {
     static let help = """
     Usage: as4gw messages list [--status S] [--since ISO-8601] [--direction in|out] [--address PARTY]
-                               [--limit N] [--data DIR | --store URL | --config FILE] [--json]
+                               [--limit N] [--passed-over] [--data DIR | --store URL | --config FILE] [--json]
            as4gw messages show ID [--direction in|out] [--from PARTY] [--data DIR | --store URL | --config FILE] [--json]
            as4gw messages retry ID [--data DIR | --store URL | --config FILE]
            as4gw messages retry-intake ID|--all [--from PARTY] [--data DIR | --store URL | --config FILE]
@@ -22,6 +22,10 @@ enum MessagesCommand {
             messages created at or after that instant (e.g. 2026-01-31T12:00:00Z); --address
             keeps those whose from or to party is PARTY (a party id as stored, type::value, or
             its value alone, e.g. gw-b); --limit (default 1000) caps the count.
+            --passed-over lists instead the received e-address messages the intake passed over:
+            set aside after the store refused their intake, and left Received because it refused
+            their Failed mark too (event=intake-set-aside status=Received); retry-intake takes
+            them in again.
             --json prints {"messages": [...]}, each with its "properties".
     show    The message with its eb:MessageProperties (name, value, type: originalSender,
             finalRecipient, agreement-specific ones), its parts (content id, MIME type, size,
@@ -42,8 +46,9 @@ enum MessagesCommand {
             of a shared PostgreSQL store) takes it in on its next round and logs
             event=intake-retried with the outcome. Should it fail again, it is Failed again with
             the new reason; an access point told Failed before is not told again. --all does it
-            for every inbound Failed message. Refused for a message that is not inbound or not
-            Failed. An id received from several parties needs --from PARTY, as for show.
+            for every inbound Failed message. A message the intake passed over (list them with
+            --passed-over) is asked for again the same way, though it stays Received. Refused for
+            a message that is not inbound, or neither Failed nor passed over. An id received from several parties needs --from PARTY, as for show.
 
     Exit status: 0 success; 1 message not found, or retry or retry-intake refused; 2 usage or
     I/O error.
@@ -67,7 +72,7 @@ enum MessagesCommand {
     static func list(_ args: [String]) -> Int32 {
         let a: Arguments
         do {
-            a = try Arguments(args, valued: ["status", "since", "direction", "address", "limit", "data", "store", "config"], flags: ["json"])
+            a = try Arguments(args, valued: ["status", "since", "direction", "address", "limit", "data", "store", "config"], flags: ["json", "passed-over"])
         } catch {
             return CLI.usageError("\(error)", help: help)
         }
@@ -103,7 +108,20 @@ enum MessagesCommand {
         defer { store.close() }
         var messages: [StoredMessage]
         do {
-            if let address = a.value("address") {
+            if a.has("passed-over") {
+                guard status == nil || status == .received, direction != .outbound else {
+                    return CLI.usageError("--passed-over lists inbound Received messages only", help: help)
+                }
+                let location: StoreLocation
+                switch storeLocation(a) {
+                case .failure(let code): return code
+                case .success(let l): location = l
+                }
+                messages = try IntakePassedOver.messages(in: store, cursor: try IntakePassedOver.cursor(at: location))
+                    .filter { m in since.map { m.createdAt >= $0 } ?? true }
+                    .filter { m in a.value("address").map { matches(m.metadata.fromParty, $0) || matches(m.metadata.toParty, $0) } ?? true }
+                messages = Array(messages.prefix(limit))
+            } else if let address = a.value("address") {
                 // The store filters by status, time and direction; the party filter runs here, over
                 // every match, before the limit applies.
                 messages = try store.listMessages(status: status, since: since, direction: direction, limit: Int(Int32.max))

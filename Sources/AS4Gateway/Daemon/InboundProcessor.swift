@@ -199,7 +199,7 @@ struct InboundProcessor: HTTPHandler {
         }
         let set = context.pmodes
         let match: Match
-        switch isTest ? set.matchTestMessage(user) : set.match(user) {
+        switch isTest ? set.matchTestMessage(user, pulledFrom: pulled ? pulledMPC ?? user.mpc ?? EbmsConstants.defaultMPC : nil) : set.match(user) {
         case .success(let m): match = m
         case .failure(let e): return fail(e)
         }

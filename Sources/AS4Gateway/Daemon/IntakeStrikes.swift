@@ -5,9 +5,18 @@ import MessageStore
 /// it aside. The worker takes messages in the order of the store's history and a failed intake
 /// fails the whole round, so that nothing is skipped while the store cannot answer; a message
 /// the store refuses for its own values (`StoreError.refusesValues`: a constraint, a value out
-/// of range) would fail every round and hold every later message behind it for ever. After
-/// `limit` rounds in a row that failed on the same message with the same refusal, that message
-/// is set aside (`MailboxWorker`: Failed with the refusal, its origin told) and the others go on.
+/// of range) would fail every round and hold every later message behind it for ever. Once the
+/// same refusal of the same message has lasted `holdFor` seconds, met in at least `rounds`
+/// rounds, that message is set aside (`MailboxWorker`: Failed with the refusal, its origin told)
+/// and the others go on.
+///
+/// A length of time, not a count of rounds, because what operators bound is how long every
+/// later message waits, and rounds come at different paces: one a second on SQLite, but on a
+/// shared PostgreSQL store the nodes take the job in turns and each counts only the rounds it
+/// ran, so a count of rounds would hold the queue about as many times longer as there are nodes.
+/// The time is this node's (from the first refusal it met), which the turns of the others do
+/// not stretch. At least two rounds, so that one refusal alone, however old the count, is never
+/// enough. (The node does not stand aside for such rounds either: `counts` is no fault of its own.)
 ///
 /// Only a refusal counts: an outage or a full disk (`StoreError.isTransient`) passes and must
 /// hold everything, in order, however long it lasts; an I/O error, a closed store or an error
@@ -21,38 +30,54 @@ import MessageStore
 /// between, nothing more is set aside and everything is held again, as for an outage, until a
 /// message is taken in. Holding loses nothing; failing every message would tell every origin so.
 struct IntakeStrikes {
-    static let limit = 5
+    static let holdFor: TimeInterval = 5
+    static let minimumRounds = 2
     static let inARowLimit = 3
 
-    let limit: Int
+    let holdFor: TimeInterval
+    let minimumRounds: Int
     /// Messages set aside since one was last taken in.
     private(set) var setAsideInARow = 0
     /// The message (its row) and the failure counted, and in how many rounds in a row.
     private(set) var row: Int64?
     private var key: String?
     private(set) var rounds = 0
+    /// When this node first met the refusal counted.
+    private(set) var since: Date?
     /// Messages set aside since the cursor last moved: their other Received events (the
     /// receipt's) in the batch, read again should a later message fail the round, are passed by.
     private var setAsideRows: Set<Int64> = []
 
-    init(limit: Int = Self.limit) {
-        self.limit = limit
+    init(holdFor: TimeInterval = Self.holdFor, minimumRounds: Int = Self.minimumRounds) {
+        self.holdFor = holdFor
+        self.minimumRounds = minimumRounds
     }
 
-    /// The intake of the message in `row` failed with `error` this round. Returns true when the
-    /// message is to be set aside now.
-    mutating func failed(row: Int64, with error: any Error) -> Bool {
-        guard let e = error as? StoreError, e.refusesValues, !e.isTransient, setAsideInARow < Self.inARowLimit else { return false }
-        let key = FailureKey.of(e)
-        if row == self.row, key == self.key {
+    /// Whether `error` is a refusal of one message's values, which the count is about.
+    static func counts(_ error: any Error) -> Bool {
+        guard let e = error as? StoreError else { return false }
+        return e.refusesValues && !e.isTransient
+    }
+
+    /// The intake of the message in `row` failed with `error` in this round, at `now`. Returns
+    /// true when the message is to be set aside now.
+    mutating func failed(row: Int64, with error: any Error, at now: Date) -> Bool {
+        guard Self.counts(error), setAsideInARow < Self.inARowLimit else { return false }
+        let key = FailureKey.of(error)
+        if row == self.row, key == self.key, let since, now >= since {
             rounds += 1
         } else {
+            // Another message or refusal, or a clock set back past the first: counted afresh.
             self.row = row
             self.key = key
             rounds = 1
+            since = now
         }
-        return rounds >= limit
+        return rounds >= minimumRounds && now.timeIntervalSince(since ?? now) >= holdFor
     }
+
+    /// How long the refusal counted has lasted at `now`, in whole seconds (for the log).
+    func lasted(at now: Date) -> Int { Int(now.timeIntervalSince(since ?? now)) }
 
     /// The message in `row` was taken in (an operator's retry of one set aside included): its
     /// count ends, and so does the run of messages set aside.
@@ -74,6 +99,7 @@ struct IntakeStrikes {
         self.row = nil
         key = nil
         rounds = 0
+        since = nil
     }
 
     func wasSetAside(row: Int64) -> Bool { setAsideRows.contains(row) }

@@ -9,8 +9,10 @@ import Synchronization
 /// - a received e-address document or status message is taken in (`DocumentExchange`) and then
 ///   marked handed over, or, when it cannot be, marked `Failed` with why (`IntakeFailure`); one
 ///   an operator put back to `Received` (`messages retry-intake`) is taken in again the same way;
-///   one whose intake the store refuses round after round is set aside the same way
-///   (`IntakeStrikes`), while a store outage holds every message, in order, until it passes;
+///   one whose intake the store refuses for `IntakeStrikes.holdFor` is set aside the same way
+///   (`IntakeStrikes`), or, should the store refuse that mark too, passed over as it stands
+///   (`IntakePassedOver`: counted, listed, and retried by the operator like a Failed one), while
+///   a store outage holds every message, in order, until it passes;
 /// - an outbound document message that got its receipt makes that recipient `Accepted` (the
 ///   receipt kept as proof), one that failed makes it `Failed`; both notify the sender.
 /// - a recipient past its document's `deliveryBy` becomes `Failed` when its access point never
@@ -101,7 +103,9 @@ final class MailboxWorker: Sendable {
             // Compared by kind, not text: a full disk names a new payload file each round.
             if let fields = s.failures.failed("\(error)", key: FailureKey.of(error)) { context.log.log(.error, "mailbox-worker", fields) }
             context.mailboxWorkerHealth.failed("\(error)")
-            if s.standAside.failed(error, at: now) {
+            // A message the store refuses is refused on every node alike: no reason to leave the
+            // job to another, whose rounds would only stretch the time until it is set aside.
+            if !IntakeStrikes.counts(error), s.standAside.failed(error, at: now) {
                 context.log.log(.warning, "mailbox-worker-standing-aside", [
                     "reason": "\(s.standAside.limit) rounds in a row failed here; the job is left to the other nodes for "
                         + "\(Int(s.standAside.pause)) s at a time until a round of this node's works"])
@@ -157,7 +161,7 @@ final class MailboxWorker: Sendable {
         } catch {
             context.log.log(.error, "seen-requests-cleanup", ["reason": "\(error)"])
         }
-        return try runOnce(&s.strikes)
+        return try runOnce(&s.strikes, now: now)
     }
 
     /// Stops after the current round; false when that round was still running at the deadline.
@@ -182,7 +186,7 @@ final class MailboxWorker: Sendable {
     /// same place and nothing is skipped; `strikes` counts such rounds across the loop and says
     /// when a message the store keeps refusing is set aside instead.
     @discardableResult
-    func runOnce(_ strikes: inout IntakeStrikes) throws -> Int {
+    func runOnce(_ strikes: inout IntakeStrikes, now: Date = Date()) throws -> Int {
         let cursor = try context.mailbox.cursor(Self.cursorName)
         let batch = try context.store.events(after: cursor, limit: Self.batchSize)
         guard let last = batch.last else { return 0 }
@@ -196,8 +200,8 @@ final class MailboxWorker: Sendable {
                 do {
                     try takeIn(messageId, row: event.rowId, retry: retry ? event : nil)
                 } catch {
-                    guard strikes.failed(row: event.rowId, with: error) else { throw error }
-                    try setAside(messageId, row: event.rowId, refusal: error, rounds: strikes.rounds)
+                    guard strikes.failed(row: event.rowId, with: error, at: now) else { throw error }
+                    try setAside(messageId, row: event.rowId, refusal: error, rounds: strikes.rounds, seconds: strikes.lasted(at: now))
                     strikes.setAside(row: event.rowId)
                     continue
                 }
@@ -256,13 +260,15 @@ final class MailboxWorker: Sendable {
     }
 
     /// Sets aside received message `id`, whose intake the store refused in `rounds` rounds in a
-    /// row (`IntakeStrikes`), so that the messages after it are not held behind it for ever: it
+    /// row over `seconds` (`IntakeStrikes`), so that the messages after it are not held behind it for ever: it
     /// ends Failed with the refusal, its origin told as of a refusal (`DocumentExchange.setAside`),
     /// counted as an intake failure and logged as `intake-set-aside`. Nothing is deleted, and
     /// `messages retry-intake` has it taken in again once the cause is fixed. Should the store
-    /// refuse to mark it Failed too, it stays Received, passed over, and the log line says so.
-    private func setAside(_ id: String, row: Int64, refusal: any Error, rounds: Int) throws {
-        let reason = "the store refused its intake in \(rounds) rounds in a row: \(refusal)"
+    /// refuse to mark it Failed too, it stays Received, passed over: the log line says so, it is
+    /// counted (`as4gw_intake_passed_over_total`), and `messages list --passed-over` and
+    /// `messages retry-intake` find it by the worker's position (`IntakePassedOver`).
+    private func setAside(_ id: String, row: Int64, refusal: any Error, rounds: Int, seconds: Int) throws {
+        let reason = "the store refused its intake in \(rounds) rounds in a row over \(seconds) s: \(refusal)"
         let failure: IntakeFailure
         var action: String?
         do {
@@ -281,8 +287,10 @@ final class MailboxWorker: Sendable {
             guard try settle(id, { try context.store.markIntakeFailed(rowId: row, error: failure.error, at: Date()) }) else { return }
             context.metrics.intakeFailed(reported: failure.report == .sent)
         } catch let e as StoreError where e.refusesValues && !e.isTransient {
+            context.metrics.intakePassedOver.add(1, ordering: .relaxed)
             fields["status"] = MessageStatus.received.rawValue
-            fields["reason"] = failure.reason + "; the store refused to mark it Failed as well (\(e)), so it stays Received, passed over"
+            fields["reason"] = failure.reason + "; the store refused to mark it Failed as well (\(e)), so it stays Received, passed over "
+                + "(messages list --passed-over; messages retry-intake takes it in again)"
         }
         context.log.log(.error, "intake-set-aside", fields)
     }

@@ -2,8 +2,10 @@ import Foundation
 
 /// The notice mailer's view of its SMTP server while no notice can be handed to it, for either
 /// of two reasons that are the server's or the gateway's, never a notice's:
-/// - `unreachable`: no connection, no TLS, no greeting, a 421 (`SMTPSendError.serverUnreachable`):
-///   waiting is the cure;
+/// - `unreachable`: no connection, no TLS, no greeting, a 421 before any recipient was named
+///   (`SMTPSendError.serverUnreachable`): waiting is the cure. A 421 to RCPT TO or to the message
+///   is not among them: servers answer it there to rate-limit one recipient domain, so only that
+///   notice waits, spending an attempt like a 451 (`NoticeMailer.record`), and the next goes on;
 /// - `refused`: the server answers but refuses this gateway's session, its login, its sender
 ///   address or its lack of TLS (`SMTPSendError.refusesGateway`): someone must fix the settings
 ///   or the server.

@@ -21,21 +21,39 @@ extension PModeSet {
     /// The leg a received test message is processed under: the test-service leg that fits it
     /// (as `match` selects any leg), else one of the agreements its sender has with its
     /// receiver. Refusals are `match`'s when the sender has no agreement with the receiver.
-    public func matchTestMessage(_ user: UserMessage) -> Result<Match, EbmsError> {
+    ///
+    /// A test message pulled from MPC `pulledFrom` came by a pull leg of that MPC, whatever
+    /// else the two parties agreed: the AS4 profile asks for no test-service P-Mode, so without
+    /// a pulled one of those it goes under that pull leg, never under a push agreement that
+    /// happens to be listed first (which the pulled message would then not fit).
+    public func matchTestMessage(_ user: UserMessage, pulledFrom mpc: String? = nil) -> Result<Match, EbmsError> {
+        func came(_ pmode: PMode, _ leg: Int) -> Bool {
+            mpc.map { pmode.delivery(ofLeg: leg) == .pull && pmode.legs[leg].mpc == $0 } ?? true
+        }
         let explicit = match(user)
-        guard case .failure(let refusal) = explicit else { return explicit }
+        let refusal: EbmsError
+        switch explicit {
+        case .success(let m) where came(m.pmode, m.legIndex): return explicit
+        case .success(let m):
+            refusal = EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(m.pmode.id), whose leg is not pulled",
+                                refToMessageId: user.messageInfo.messageId)
+        case .failure(let e): refusal = e
+        }
         let collaboration = user.collaboration
         // A test leg that fits the parties but was not chosen (the message named another
         // P-Mode by AgreementRef/@pmode): still the pair's own test agreement.
-        let fitting = legs(handling: collaboration.service, collaboration.action).filter { Self.differences(user, candidate: $0, in: self).isEmpty }
-        if fitting.count > 1 { return explicit }
+        let fitting = legs(handling: collaboration.service, collaboration.action).filter {
+            Self.differences(user, candidate: $0, in: self).isEmpty && came($0.pmode, $0.leg)
+        }
+        if fitting.count > 1 { return .failure(refusal) }
         if let only = fitting.first, let match = resolved(only.pmode, leg: only.leg) { return .success(match) }
         let agreements = pmodes.flatMap { pmode in pmode.legs.indices.map { (pmode: pmode, leg: $0) } }.filter { candidate in
             let (pmode, leg) = candidate
             return party(named: pmode.participant(pmode.sendingSide(ofLeg: leg)).party)?.isIdentified(by: user.from.ids) == true
                 && party(named: pmode.participant(pmode.receivingSide(ofLeg: leg)).party)?.isIdentified(by: user.to.ids) == true
+                && came(pmode, leg)
         }
-        guard !agreements.isEmpty else { return explicit }
+        guard !agreements.isEmpty else { return .failure(refusal) }
         // Legs whose roles and agreement the message also names say best which one it follows.
         let named = agreements.filter { Self.differences(user, candidate: $0, in: self).isEmpty }
         return governing(named.isEmpty ? agreements : named, refusal: refusal, what: "the test message")
