@@ -221,8 +221,8 @@ struct Outbound {
         let user = UserMessage(
             mpc: match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,
             messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
-            from: Party(ids: us.partyIds, role: match.senderRole),
-            to: Party(ids: them.partyIds, role: match.receiverRole),
+            from: Party(ids: us.sentPartyIds, role: match.senderRole),
+            to: Party(ids: them.sentPartyIds, role: match.receiverRole),
             collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),
