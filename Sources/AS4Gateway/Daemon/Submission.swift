@@ -159,6 +159,11 @@ struct Outbound {
             if context.ownSecretFiles.contains(real) {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
+            // Both become part properties (MimeType, CharacterSet), which the ebMS3 schema makes
+            // non-empty strings (`SubmittedProperty.properties`); left out, they are guessed or absent.
+            for (name, value) in [("mimeType", p.mimeType), ("characterSet", p.characterSet)] where value?.isEmpty == true {
+                throw SubmissionError(status: 422, reason: "payload \(p.path) has an empty \(name); leave it out")
+            }
             let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
