@@ -146,6 +146,20 @@ final class SubmittedPropertyTypeTests: XCTestCase {
         }
         // A value of white space only is text: kept as given.
         XCTAssertEqual(try submit(id: "blank@gw-a", properties: #"{"note": " "}"#).status, 202)
+        // eb:ConversationId is an xsd:token, so white space alone is empty too, and receivers that
+        // hold it to ebMS3 §5.2.2 (this gateway's among them) refuse an empty one (EBMS:0009).
+        for (n, given) in ["", "  "].enumerated() {
+            let id = "empty-conversation-\(n)@gw-a"
+            let body = """
+                {"to": "gw-b", "messageId": "\(id)", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                 "conversationId": "\(given)", "payloads": [{"path": "\(file)"}]}
+                """
+            let response = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json", body: Array(body.utf8),
+                                  headers: [("Authorization", "Bearer " + a.context.submitToken)])
+            XCTAssertEqual(response.status, 422, "\(given): \(response.bodyText)")
+            XCTAssertTrue(response.bodyText.contains("the conversationId is empty"), response.bodyText)
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound))
+        }
     }
 
     /// `as4gw send`: `--property-type K=T` types the `--property K=…` of that name; the value is

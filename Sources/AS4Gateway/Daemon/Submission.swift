@@ -179,7 +179,12 @@ struct Outbound {
         if total > context.config.maxMessageBytes {
             throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; this gateway's limit is \(context.config.maxMessageBytes) bytes (maxMessageBytes)")
         }
-        // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry.
+        // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry. So is
+        // an empty eb:ConversationId (an xsd:token: white space alone is empty), which receivers
+        // holding it to ebMS3 §5.2.2, this gateway's own included, refuse.
+        if let given = s.conversationId, given.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw SubmissionError(status: 422, reason: "the conversationId is empty; leave it out to start a new conversation")
+        }
         do {
             if let given = s.messageId { try EnvelopeParser.checkMessageId(given, "MessageId") }
             if let ref = s.refToMessageId { try EnvelopeParser.checkMessageId(ref, "RefToMessageId") }
