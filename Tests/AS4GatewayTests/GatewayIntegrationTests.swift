@@ -105,7 +105,7 @@ final class GatewayIntegrationTests: XCTestCase {
         let sent = try harness.waitFor("gw-a", id, .outbound, .delivered)
         XCTAssertEqual(sent.outbound?.attempts, 1)
         let receipt = String(decoding: try XCTUnwrap(sent.receipt), as: UTF8.self)
-        XCTAssertTrue(receipt.contains("<as4gw:UserMessageCopy"), receipt)
+        XCTAssertTrue(receipt.contains("<as4gw:UserMessage "), receipt)
         XCTAssertTrue(receipt.contains("<eb:MessageId>\(id)</eb:MessageId>"), receipt)
         XCTAssertFalse(receipt.contains("NonRepudiationInformation"), receipt)
         XCTAssertNotNil(try harness.message("gw-b", id, .inbound))

@@ -116,6 +116,52 @@ final class SubmittedPropertyTypeTests: XCTestCase {
         XCTAssertTrue(noTo.bodyText.contains(#""detail":"the submission: to: missing (required)""#), noTo.bodyText)
     }
 
+    /// Text the ebMS3 schema requires to be non-empty (eb:Property's value, and the MimeType and
+    /// CharacterSet part properties made from a payload's `mimeType` and `characterSet`) is
+    /// refused when empty: phase4 validates the header against that schema and refuses such a
+    /// message (EBMS:0009) after it went out, every time it is sent.
+    func testEmptyTextTheSchemaForbidsIsRefused() throws {
+        let file = harness.root.appendingPathComponent("\(UUID().uuidString).xml").path
+        try Data("<doc>empty</doc>".utf8).write(to: URL(fileURLWithPath: file))
+        let cases: [(properties: String, payload: String, says: String)] = [
+            (#"{"note": ""}"#, "{}", "the message properties: property note has an empty value"),
+            (#"{"note": {"value": "", "type": "t"}}"#, "{}", "the message properties: property note has an empty value"),
+            ("{}", #""properties": {"x-part": ""}"#, "the part properties of \(file): property x-part has an empty value"),
+            ("{}", #""mimeType": """#, "payload \(file) has an empty mimeType"),
+            ("{}", #""characterSet": """#, "payload \(file) has an empty characterSet"),
+        ]
+        for (n, c) in cases.enumerated() {
+            let id = "empty-\(n)@gw-a"
+            let extra = c.payload == "{}" ? "" : ", " + c.payload
+            let body = """
+                {"to": "gw-b", "messageId": "\(id)", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                 "properties": \(c.properties), "payloads": [{"path": "\(file)"\(extra)}]}
+                """
+            let response = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json", body: Array(body.utf8),
+                                  headers: [("Authorization", "Bearer " + a.context.submitToken)])
+            XCTAssertEqual(response.status, 422, "\(c): \(response.bodyText)")
+            let detail = (try? JSONSerialization.jsonObject(with: Data(response.bodyBytes)) as? [String: Any])?["detail"] as? String ?? ""
+            XCTAssertTrue(detail.hasPrefix(c.says), "\(c): \(detail)")
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound), "\(c)")
+        }
+        // A value of white space only is text: kept as given.
+        XCTAssertEqual(try submit(id: "blank@gw-a", properties: #"{"note": " "}"#).status, 202)
+        // eb:ConversationId is an xsd:token, so white space alone is empty too, and receivers that
+        // hold it to ebMS3 §5.2.2 (this gateway's among them) refuse an empty one (EBMS:0009).
+        for (n, given) in ["", "  "].enumerated() {
+            let id = "empty-conversation-\(n)@gw-a"
+            let body = """
+                {"to": "gw-b", "messageId": "\(id)", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                 "conversationId": "\(given)", "payloads": [{"path": "\(file)"}]}
+                """
+            let response = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json", body: Array(body.utf8),
+                                  headers: [("Authorization", "Bearer " + a.context.submitToken)])
+            XCTAssertEqual(response.status, 422, "\(given): \(response.bodyText)")
+            XCTAssertTrue(response.bodyText.contains("the conversationId is empty"), response.bodyText)
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound))
+        }
+    }
+
     /// `as4gw send`: `--property-type K=T` types the `--property K=…` of that name; the value is
     /// never parsed for a type.
     func testSendBuildsTypedPropertiesFromItsOwnOption() throws {

@@ -67,8 +67,8 @@ struct PingSender {
         let user = UserMessage(
             mpc: match.delivery == .pull || match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,
             messageInfo: MessageInfo(messageId: id),
-            from: EnvelopeXML.Party(ids: us.partyIds, role: match.senderRole),
-            to: EnvelopeXML.Party(ids: them.partyIds, role: match.receiverRole),
+            from: EnvelopeXML.Party(ids: us.sentPartyIds, role: match.senderRole),
+            to: EnvelopeXML.Party(ids: them.sentPartyIds, role: match.receiverRole),
             collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map {
                 AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id)
             }, service: Service(EbmsConstants.testService), action: EbmsConstants.testAction, conversationId: Identifier.uuid()))

@@ -121,6 +121,14 @@ final class PullWorker: Sendable {
         }
     }
 
+    /// The PullRequest signal for `target`. Its `mpc` is written even for the default MPC,
+    /// which ebMS3 §5.2.3.1 lets a puller leave out: phase4 looks the attribute up without that
+    /// default and refuses a PullRequest without one (EBMS:0001, "Failed to resolve the
+    /// PullRequest MPC"). Naming the default is the same request for every other reader.
+    static func pullRequest(_ target: Target, id: String) -> SignalMessage {
+        SignalMessage(messageInfo: MessageInfo(messageId: id), kind: .pullRequest(PullRequest(mpc: target.mpc)))
+    }
+
     /// One PullRequest and what follows it. True when a user message came back (pull again).
     /// A failed or refused pull is logged through `failures` (the same failure once a minute),
     /// and the first answer after failures as a recovery.
@@ -128,8 +136,7 @@ final class PullWorker: Sendable {
         let started = Date()
         var fields: [String: String?] = ["mpc": target.mpc, "from": target.party]
         let requestId = Identifier.messageId(domain: context.messageIdDomain)
-        let signal = SignalMessage(messageInfo: MessageInfo(messageId: requestId),
-                                   kind: .pullRequest(PullRequest(mpc: target.mpc == EbmsConstants.defaultMPC ? nil : target.mpc)))
+        let signal = Self.pullRequest(target, id: requestId)
         let response: HTTPClientResponse
         do {
             let envelope = try MessageSealer(signer: try context.signatureBuilder(for: target.security)).seal(signal: signal).envelope

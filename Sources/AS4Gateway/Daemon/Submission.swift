@@ -159,6 +159,11 @@ struct Outbound {
             if context.ownSecretFiles.contains(real) {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
+            // Both become part properties (MimeType, CharacterSet), which the ebMS3 schema makes
+            // non-empty strings (`SubmittedProperty.properties`); left out, they are guessed or absent.
+            for (name, value) in [("mimeType", p.mimeType), ("characterSet", p.characterSet)] where value?.isEmpty == true {
+                throw SubmissionError(status: 422, reason: "payload \(p.path) has an empty \(name); leave it out")
+            }
             let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
@@ -174,7 +179,12 @@ struct Outbound {
         if total > context.config.maxMessageBytes {
             throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; this gateway's limit is \(context.config.maxMessageBytes) bytes (maxMessageBytes)")
         }
-        // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry.
+        // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry. So is
+        // an empty eb:ConversationId (an xsd:token: white space alone is empty), which receivers
+        // holding it to ebMS3 §5.2.2, this gateway's own included, refuse.
+        if let given = s.conversationId, given.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw SubmissionError(status: 422, reason: "the conversationId is empty; leave it out to start a new conversation")
+        }
         do {
             if let given = s.messageId { try EnvelopeParser.checkMessageId(given, "MessageId") }
             if let ref = s.refToMessageId { try EnvelopeParser.checkMessageId(ref, "RefToMessageId") }
@@ -221,8 +231,8 @@ struct Outbound {
         let user = UserMessage(
             mpc: match.leg.mpc == EbmsConstants.defaultMPC ? nil : match.leg.mpc,
             messageInfo: MessageInfo(messageId: id, refToMessageId: s.refToMessageId),
-            from: Party(ids: us.partyIds, role: match.senderRole),
-            to: Party(ids: them.partyIds, role: match.receiverRole),
+            from: Party(ids: us.sentPartyIds, role: match.senderRole),
+            to: Party(ids: them.sentPartyIds, role: match.receiverRole),
             collaboration: CollaborationInfo(agreementRef: match.pmode.agreement.map { AgreementRef($0.value, type: $0.type, pmode: match.pmode.agreementRefId ?? match.pmode.id) },
                                              service: match.leg.service, action: match.leg.action,
                                              conversationId: conversationId),

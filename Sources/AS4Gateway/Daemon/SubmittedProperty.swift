@@ -45,7 +45,7 @@ struct SubmittedProperty: Decodable, Equatable {
         self.init(value, type: try string("type"))
     }
 
-    /// The properties as the message carries them, in name order. An empty type is refused
+    /// The properties as the message carries them, in name order. An empty value or type is refused
     /// (`what` names the properties in the reason): eb:Property/@type names a scheme, and an
     /// empty one says nothing a property without it would not. So is a name, value or type
     /// with a character XML cannot carry (`XMLText.isCarriable`): the envelope writer would put
@@ -58,6 +58,11 @@ struct SubmittedProperty: Decodable, Equatable {
             }
             if let type = p.type, type.isEmpty {
                 throw SubmissionError(status: 422, reason: "\(what): property \(shown) has an empty type; leave the type out for an untyped property")
+            }
+            // The ebMS3 schema makes eb:Property a non-empty string, and phase4 validates the
+            // header against it: the message would be refused (EBMS:0009) at every send.
+            if p.value.isEmpty {
+                throw SubmissionError(status: 422, reason: "\(what): property \(shown) has an empty value, which eb:Property cannot carry (the ebMS3 schema needs at least one character); leave the property out")
             }
             return Property(name, p.value, type: p.type)
         }

@@ -109,18 +109,21 @@ public enum EnvelopeBuilder {
     }
 
     /// A copy of `u` for the receipt of a message received without a signature (AS4 §5.1.8: a
-    /// reception-awareness receipt holds a copy of the eb:UserMessage), inside an element of our
-    /// own namespace, as the eb:Receipt schema admits only foreign content (AS4-WIRE §5.2).
+    /// reception-awareness receipt holds a copy of the eb:UserMessage). The eb:Receipt schema
+    /// admits only foreign content (AS4-WIRE §5.2), and phase4 validates against it, so the copy
+    /// is an element of our own namespace with eb:UserMessage's attributes and children: Domibus,
+    /// when its agreement asks for no non-repudiation, reads the receipt's one element as an
+    /// eb:UserMessage whatever its name (JAXB by declared type) and requires it to equal the
+    /// message it sent, which a wrapper around an eb:UserMessage never did.
     public static func userMessageCopy(_ u: UserMessage) -> String {
         var w = XMLWriter()
-        w.open("as4gw:UserMessageCopy", [("xmlns:as4gw", "urn:as4gw:receipt"), ("xmlns:eb", NS.eb)])
-        writeUser(u, into: &w)
-        w.close("as4gw:UserMessageCopy")
+        writeUser(u, element: "as4gw:UserMessage", declarations: [("xmlns:as4gw", "urn:as4gw:receipt"), ("xmlns:eb", NS.eb)], into: &w)
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    static func writeUser(_ u: UserMessage, into w: inout XMLWriter) {
-        w.open("eb:UserMessage", [("mpc", u.mpc)])
+    static func writeUser(_ u: UserMessage, element: String = "eb:UserMessage", declarations: [(String, String?)] = [],
+                          into w: inout XMLWriter) {
+        w.open(element, declarations + [("mpc", u.mpc)])
         writeMessageInfo(u.messageInfo, into: &w)
         w.open("eb:PartyInfo")
         writeParty("eb:From", u.from, into: &w)
@@ -147,7 +150,7 @@ public enum EnvelopeBuilder {
             }
             w.close("eb:PayloadInfo")
         }
-        w.close("eb:UserMessage")
+        w.close(element)
     }
 
     static func writeSignal(_ s: SignalMessage, into w: inout XMLWriter) {

@@ -52,6 +52,12 @@ public struct Party: Sendable, Equatable {
     public var encryptionCertificates: [Certificate] { certificates(role: .encryption) }
     public var tlsCertificates: [Certificate] { certificates(role: .tls) }
 
+    /// The one id that names this party in the eb:From or eb:To of a message we build: its first.
+    /// eDelivery allows exactly one eb:PartyId there (AS4-WIRE §1.3); phase4 refuses a message
+    /// with more (EBMS:0003), and so does our own receiver. The other ids still identify the
+    /// party in what it sends us (`isIdentified(by:)`).
+    public var sentPartyIds: [PartyId] { Array(partyIds.prefix(1)) }
+
     /// Whether one of `ids` is one of this party's ids (type compared too; absent = empty).
     public func isIdentified(by ids: [PartyId]) -> Bool {
         ids.contains { id in partyIds.contains { $0.matches(id) } }
