@@ -52,9 +52,12 @@ public struct Party: Sendable, Equatable {
     public var encryptionCertificates: [Certificate] { certificates(role: .encryption) }
     public var tlsCertificates: [Certificate] { certificates(role: .tls) }
 
-    /// Whether one of `ids` is one of this party's ids (type compared too; absent = empty).
+    /// Whether `ids` (an eb:From or eb:To) name this party: at least one, and every one of
+    /// them one of this party's ids (type compared too; absent = empty). ebMS3 allows several
+    /// PartyIds; one that names another party, or none we know, makes the message ambiguous as
+    /// to who sent it or to whom, and it fits no leg of this party (AS4-WIRE §1.3).
     public func isIdentified(by ids: [PartyId]) -> Bool {
-        ids.contains { id in partyIds.contains { $0.matches(id) } }
+        !ids.isEmpty && ids.allSatisfy { id in partyIds.contains { $0.matches(id) } }
     }
 }
 
