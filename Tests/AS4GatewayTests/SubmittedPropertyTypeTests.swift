@@ -116,6 +116,32 @@ final class SubmittedPropertyTypeTests: XCTestCase {
         XCTAssertTrue(noTo.bodyText.contains(#""detail":"the submission: to: missing (required)""#), noTo.bodyText)
     }
 
+    /// A payload's `characterSet` (the part's CharacterSet property) is a charset name as the
+    /// backend API takes one; anything else is refused now (422, nothing queued), not by a peer
+    /// that cannot resolve it (phase4 and Oxalis answer EBMS:0003) after every retry.
+    func testACharacterSetMustBeACharsetName() throws {
+        func submit(_ id: String, _ characterSet: String) throws -> HTTPResponse {
+            let file = harness.root.appendingPathComponent("\(UUID().uuidString).txt").path
+            try Data("teksts".utf8).write(to: URL(fileURLWithPath: file))
+            let body: [String: Any] = ["to": "gw-b", "messageId": id, "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                                       "payloads": [["path": file, "mimeType": "text/plain", "characterSet": characterSet]]]
+            return a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json",
+                          body: [UInt8](try JSONSerialization.data(withJSONObject: body)), headers: [("Authorization", "Bearer " + a.context.submitToken)])
+        }
+        XCTAssertEqual(try submit("cs-ok@gw-a", "windows-1257").status, 202)
+        let job = try a.claim()
+        let sent = try job.messageBytes.map { [UInt8]($0) } ?? [UInt8](Data(contentsOf: URL(fileURLWithPath: job.messagePath)))
+        let user = try XCTUnwrap(try AS4Message.read(try MessageInput.load(bytes: sent, contentType: job.contentType)).messaging.userMessage)
+        XCTAssertEqual(user.payloads.first?.properties[EbmsConstants.characterSet], "windows-1257")
+        for (n, bad) in ["", "utf 8", "utf-8\r\nX: y", "\"utf-8\"", "utf-8;", String(repeating: "a", count: 41), "utf.8", "ütf-8"].enumerated() {
+            let response = try submit("cs-bad-\(n)@gw-a", bad)
+            XCTAssertEqual(response.status, 422, "\(bad.debugDescription): \(response.bodyText)")
+            XCTAssertTrue(response.bodyText.contains(": characterSet ") && response.bodyText.contains("is refused: charset must be a charset name"),
+                          "\(bad.debugDescription): \(response.bodyText)")
+            XCTAssertNil(try a.store.findMessage(id: "cs-bad-\(n)@gw-a", direction: .outbound), bad.debugDescription)
+        }
+    }
+
     /// `as4gw send`: `--property-type K=T` types the `--property K=…` of that name; the value is
     /// never parsed for a type.
     func testSendBuildsTypedPropertiesFromItsOwnOption() throws {

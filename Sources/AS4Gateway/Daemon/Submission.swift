@@ -159,6 +159,14 @@ struct Outbound {
             if context.ownSecretFiles.contains(real) {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
+            // A charset name as the backend API takes one (tokens only, at most 40): a peer on
+            // Java refuses a CharacterSet its platform cannot resolve (EBMS:0003), and one with
+            // spaces or controls no platform resolves; refused now, not after every retry.
+            if let cs = p.characterSet {
+                do { _ = try FileMediaType.charset(cs) } catch {
+                    throw SubmissionError(status: 422, reason: "payload \(p.path): characterSet \(EventLog.quote(cs)) is refused: \(error.reason)")
+                }
+            }
             let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
