@@ -118,7 +118,7 @@ final class SubmittedPropertyTypeTests: XCTestCase {
 
     /// A payload's `characterSet` (the part's CharacterSet property) is a charset name as the
     /// backend API takes one; anything else is refused now (422, nothing queued), not by a peer
-    /// that cannot resolve it (phase4 and Oxalis answer EBMS:0003) after every retry.
+    /// that cannot resolve it (phase4 answers EBMS:0003, Oxalis EBMS:0009) after every retry.
     func testACharacterSetMustBeACharsetName() throws {
         func submit(_ id: String, _ characterSet: String) throws -> HTTPResponse {
             let file = harness.root.appendingPathComponent("\(UUID().uuidString).txt").path

@@ -160,7 +160,7 @@ struct Outbound {
                 throw SubmissionError(status: 403, reason: "payload \(p.path) is one of the gateway's own keys or secrets")
             }
             // A charset name as the backend API takes one (tokens only, at most 40): a peer on
-            // Java refuses a CharacterSet its platform cannot resolve (EBMS:0003), and one with
+            // Java refuses a CharacterSet its platform cannot resolve (phase4 EBMS:0003, Oxalis EBMS:0009), and one with
             // spaces or controls no platform resolves; refused now, not after every retry.
             if let cs = p.characterSet {
                 do { _ = try FileMediaType.charset(cs) } catch {
