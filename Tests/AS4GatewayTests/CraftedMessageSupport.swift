@@ -22,6 +22,8 @@ struct CraftedMessage {
 
     var id = "\(UUID().uuidString)@gw-a"
     var from = "gw-a"
+    /// eb:From's PartyIds when not the one `from` names (ebMS3 allows several).
+    var fromIds: [PartyId]?
     var service = "urn:eadrese:services:delivery"
     var action = "DeliverDocument"
     var parts: [Part] = [Part()]
@@ -31,7 +33,7 @@ struct CraftedMessage {
     var user: UserMessage {
         let type = "urn:oasis:names:tc:ebcore:partyid-type:unregistered"
         return UserMessage(messageInfo: MessageInfo(messageId: id),
-                           from: EnvelopeXML.Party(PartyId(from, type: type), role: "urn:as4gw:roles:sender"),
+                           from: EnvelopeXML.Party(ids: fromIds ?? [PartyId(from, type: type)], role: "urn:as4gw:roles:sender"),
                            to: EnvelopeXML.Party(PartyId("gw-b", type: type), role: "urn:as4gw:roles:receiver"),
                            collaboration: CollaborationInfo(agreementRef: AgreementRef("urn:as4gw:agreements:test"),
                                                             service: Service(service), action: action,

@@ -239,6 +239,35 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertEqual(refused.reason, "no signing certificate of the responding party to check its receipt with")
     }
 
+    /// phase4 before 3.0 answers an unsigned message with an empty eb:Receipt: on a leg that
+    /// signs nothing it is the receipt there is to have (Delivered); on a signed leg, signed or
+    /// not, it is no receipt (EBMS:0302, retried as a missing one).
+    func testAnEmptyReceiptDeliversOnAnUnsignedLegOnly() throws {
+        let empty = { (ref: String) in
+            Array(#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header><eb:Messaging xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/" env:mustUnderstand="true"><eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-11-28T01:00:00Z</eb:Timestamp><eb:MessageId>r@peer</eb:MessageId><eb:RefToMessageId>"# .utf8)
+                + Array(ref.utf8) + Array("</eb:RefToMessageId></eb:MessageInfo><eb:Receipt/></eb:SignalMessage></eb:Messaging></env:Header><env:Body/></env:Envelope>".utf8)
+        }
+        try start(.init(encrypt: false, sign: false))
+        let id = try a.submit(to: "gw-b")
+        guard case .success = judgeAndSettle(try a.claim(), response(empty(id))) else { return XCTFail("the empty receipt was refused") }
+        XCTAssertEqual(try lastError(id).status, .delivered)
+
+        try start()
+        let signedId = try a.submit(to: "gw-b")
+        let unsignedAnswer = try failure(judgeAndSettle(try a.claim(), response(empty(signedId))))
+        XCTAssertEqual(unsignedAnswer.code, "EBMS:0302")
+        XCTAssertFalse(unsignedAnswer.isPeerAnswer)
+        let certs = harness.pmodeDirectory + "/certs"
+        let signer = try SignatureBuilder(identity: SigningIdentity(privateKey: try KeyMaterial.privateKey(certs + "/gw-b.signing.key"),
+                                                                    certificate: try KeyMaterial.certificate(certs + "/gw-b.signing.pem")))
+        let parsed = try AS4Message.read(try MessageInput.load(bytes: empty(signedId), contentType: "application/soap+xml"))
+        let signed = try MessageSealer(signer: signer).seal(signal: try XCTUnwrap(parsed.messaging.signals.first)).envelope
+        let refused = try failure(judgeAndSettle(try nextAttempt(), response(signed)))
+        XCTAssertEqual(refused.code, "EBMS:0302")
+        XCTAssertTrue(refused.reason.contains("the receipt has no NonRepudiationInformation"), refused.reason)
+        XCTAssertEqual(try lastError(signedId).status, .failed, "retries used up")
+    }
+
     /// A receipt signed with a certificate the P-Mode lists for the responder but that expired is
     /// refused as expired (as an inbound message is), not as signed by someone else's.
     func testAReceiptSignedWithAnExpiredListedCertificateIsRefusedAsExpired() throws {

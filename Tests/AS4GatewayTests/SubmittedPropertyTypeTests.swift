@@ -147,7 +147,7 @@ final class SubmittedPropertyTypeTests: XCTestCase {
         // A value of white space only is text: kept as given.
         XCTAssertEqual(try submit(id: "blank@gw-a", properties: #"{"note": " "}"#).status, 202)
         // eb:ConversationId is an xsd:token, so white space alone is empty too, and receivers that
-        // hold it to ebMS3 §5.2.2 (this gateway's among them) refuse an empty one (EBMS:0009).
+        // hold it to ebMS3 strictly (Holodeck's strict mode) refuse an empty one, and left out it starts a new conversation.
         for (n, given) in ["", "  "].enumerated() {
             let id = "empty-conversation-\(n)@gw-a"
             let body = """
@@ -159,6 +159,32 @@ final class SubmittedPropertyTypeTests: XCTestCase {
             XCTAssertEqual(response.status, 422, "\(given): \(response.bodyText)")
             XCTAssertTrue(response.bodyText.contains("the conversationId is empty"), response.bodyText)
             XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound))
+        }
+    }
+
+    /// A payload's `characterSet` (the part's CharacterSet property) is a charset name as the
+    /// backend API takes one; anything else is refused now (422, nothing queued), not by a peer
+    /// that cannot resolve it (phase4 answers EBMS:0003, Oxalis EBMS:0009) after every retry.
+    func testACharacterSetMustBeACharsetName() throws {
+        func submit(_ id: String, _ characterSet: String) throws -> HTTPResponse {
+            let file = harness.root.appendingPathComponent("\(UUID().uuidString).txt").path
+            try Data("teksts".utf8).write(to: URL(fileURLWithPath: file))
+            let body: [String: Any] = ["to": "gw-b", "messageId": id, "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                                       "payloads": [["path": file, "mimeType": "text/plain", "characterSet": characterSet]]]
+            return a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json",
+                          body: [UInt8](try JSONSerialization.data(withJSONObject: body)), headers: [("Authorization", "Bearer " + a.context.submitToken)])
+        }
+        XCTAssertEqual(try submit("cs-ok@gw-a", "windows-1257").status, 202)
+        let job = try a.claim()
+        let sent = try job.messageBytes.map { [UInt8]($0) } ?? [UInt8](Data(contentsOf: URL(fileURLWithPath: job.messagePath)))
+        let user = try XCTUnwrap(try AS4Message.read(try MessageInput.load(bytes: sent, contentType: job.contentType)).messaging.userMessage)
+        XCTAssertEqual(user.payloads.first?.properties[EbmsConstants.characterSet], "windows-1257")
+        for (n, bad) in ["utf 8", "utf-8\r\nX: y", "\"utf-8\"", "utf-8;", String(repeating: "a", count: 41), "utf.8", "ütf-8"].enumerated() {
+            let response = try submit("cs-bad-\(n)@gw-a", bad)
+            XCTAssertEqual(response.status, 422, "\(bad.debugDescription): \(response.bodyText)")
+            XCTAssertTrue(response.bodyText.contains(": characterSet ") && response.bodyText.contains("is refused: charset must be a charset name"),
+                          "\(bad.debugDescription): \(response.bodyText)")
+            XCTAssertNil(try a.store.findMessage(id: "cs-bad-\(n)@gw-a", direction: .outbound), bad.debugDescription)
         }
     }
 

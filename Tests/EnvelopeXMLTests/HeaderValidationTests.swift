@@ -106,6 +106,49 @@ final class HeaderValidationTests: XCTestCase {
         assertError(errorSignal, .valueNotRecognized, containing: "severity")
     }
 
+    /// xsd:token admits an empty ConversationId (white space collapses to it): ENTSOG's AS4
+    /// profile prescribes one and RSSBus sends one. Read as "", no finding: a receiver takes it.
+    func testAnEmptyConversationIdIsReadAsEmpty() throws {
+        for empty in ["<eb:ConversationId/>", "<eb:ConversationId></eb:ConversationId>", "<eb:ConversationId> \n\t </eb:ConversationId>"] {
+            let parsed = try EnvelopeParser.parse(Array(replacing("<eb:ConversationId>conv \"1\"</eb:ConversationId>", empty).utf8))
+            XCTAssertEqual(parsed.messaging.userMessage?.collaboration.conversationId, "", empty)
+            XCTAssertEqual(parsed.profileFindings, [], empty)
+        }
+        // An empty Action names no agreement's leg: still a finding.
+        let noAction = try EnvelopeParser.parse(Array(replacing("<eb:Action>Deliver</eb:Action>", "<eb:Action/>").utf8))
+        XCTAssertEqual(noAction.profileFindings.map(\.message), ["eb:Action is empty"])
+    }
+
+    /// Several PartyIds (ebMS3 §5.2.2.4; Holodeck B2B sends them) are read, in order, without a
+    /// finding: P-Mode selection decides whether they name one party. The record keeps the
+    /// least of them, whatever their order.
+    func testSeveralPartyIdsAreReadForSelectionToJudge() throws {
+        let one = #"<eb:PartyId type="urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088">0088:111</eb:PartyId>"#
+        let two = one + #"<eb:PartyId type="urn:oasis:names:tc:ebcore:partyid-type:iso6523:0060">123456789</eb:PartyId>"#
+        let parsed = try EnvelopeParser.parse(Array(replacing(one, two).utf8))
+        XCTAssertEqual(parsed.profileFindings, [])
+        let from = try XCTUnwrap(parsed.messaging.userMessage?.from)
+        XCTAssertEqual(from.ids, [PartyId("0088:111", type: "urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088"),
+                                  PartyId("123456789", type: "urn:oasis:names:tc:ebcore:partyid-type:iso6523:0060")])
+        XCTAssertEqual(from.recordedId, from.ids[1])
+        XCTAssertEqual(Party(ids: from.ids.reversed()).recordedId, from.ids[1])
+        XCTAssertEqual(Party(ids: [from.ids[0]]).recordedId, from.ids[0])
+        XCTAssertNil(Party(ids: []).recordedId)
+    }
+
+    /// An empty eb:Receipt (phase4 before 3.0, to an unsigned message) is a receipt with no
+    /// content; whether that is enough is the ReceiptValidator's to say.
+    func testAnEmptyReceiptIsRead() throws {
+        let receipt = #"<S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope"><S:Header><eb:Messaging xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/" S:mustUnderstand="true"><eb:SignalMessage><eb:MessageInfo><eb:Timestamp>2026-01-01T00:00:00Z</eb:Timestamp><eb:MessageId>r@x</eb:MessageId><eb:RefToMessageId>m@x</eb:RefToMessageId></eb:MessageInfo>RECEIPT</eb:SignalMessage></eb:Messaging></S:Header><S:Body/></S:Envelope>"#
+        for form in ["<eb:Receipt/>", "<eb:Receipt>\n  </eb:Receipt>"] {
+            let parsed = try EnvelopeParser.parse(Array(receipt.replacingOccurrences(of: "RECEIPT", with: form).utf8))
+            XCTAssertEqual(parsed.messaging.signals.first?.kind, .receipt(Receipt(content: [])), form)
+        }
+        // Other ebMS elements there are still not a receipt's content.
+        assertError(receipt.replacingOccurrences(of: "RECEIPT", with: "<eb:Receipt><eb:PullRequest/></eb:Receipt>"), .invalidHeader,
+                    containing: "foreign namespace")
+    }
+
     func testProfileFindingsAreReportedNotFatal() throws {
         let untyped = replacing(#"<eb:PartyId type="urn:oasis:names:tc:ebcore:partyid-type:iso6523:0088">0088:111</eb:PartyId>"#,
                                 "<eb:PartyId>APP_1000000101</eb:PartyId>")

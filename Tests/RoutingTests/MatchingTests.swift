@@ -134,14 +134,16 @@ final class MatchingTests: XCTestCase {
         try dir.write("p.pmode.json", onePMode(id: "from-a", from: "a", to: "b"))
         try dir.write("q.pmode.json", onePMode(id: "from-a2", from: "a2", to: "b"))
         let set = try loadOrFail(dir.path)
-        // ebMS allows several PartyIds in eb:From; these name two parties, each with its own P-Mode.
+        // ebMS allows several PartyIds in eb:From; these name two parties, each with its own
+        // P-Mode: the message fits neither (it would have fitted both, ambiguous).
         let message = userMessage(from: "x", to: "z", service: "urn:svc:one", action: "Act",
                                   fromIds: [PartyId("x", type: "t"), PartyId("y", type: "t")])
         var patched = message
         patched.to = EnvelopeXML.Party(ids: [PartyId("z", type: "t")], role: Roles.responder)
         let error = failure(set.match(patched))
         XCTAssertEqual(error?.code, .processingModeMismatch)
-        XCTAssertEqual(error?.reason, "ambiguous: 2 P-Mode legs fit this message (\"from-a\" legs[0], \"from-a2\" legs[0])")
+        XCTAssertEqual(error?.reason, "no P-Mode for service \"urn:svc:one\" and action \"Act\" fits this message: "
+                       + "From/PartyIds \"t::x\", \"t::y\" does not fit (several PartyIds must all name one party)")
 
         // Sets built in code skip the loader's duplicate check; the matcher still refuses to guess.
         let duplicate = try XCTUnwrap(set.pmode(id: "from-a"))
@@ -152,6 +154,47 @@ final class MatchingTests: XCTestCase {
         single.from.ids = [PartyId("x", type: "t")]
         XCTAssertTrue(failure(unchecked.match(single))?.reason.hasPrefix("ambiguous: 2 P-Mode legs") ?? false)
         XCTAssertEqual(try set.match(single).get().pmode.id, "from-a")
+    }
+
+    /// Several PartyIds in eb:From or eb:To fit a leg only when every one is its party's: ids
+    /// of one party, in any order, fit; an id of another party (even one with no P-Mode of its
+    /// own here) or one nobody has makes the sender ambiguous, and nothing fits.
+    func testSeveralPartyIdsFitOnlyWhenAllNameTheLegsParty() throws {
+        let dir = try ScratchDirectory()
+        try dir.write("parties.json", """
+        {
+          "parties": [
+            { "name": "a", "partyIds": [{ "value": "x", "type": "t" }, { "value": "x2", "type": "t2" }], "endpoint": "https://a.example/as4" },
+            { "name": "a2", "partyIds": [{ "value": "y", "type": "t" }], "endpoint": "https://a2.example/as4" },
+            { "name": "b", "partyIds": [{ "value": "z", "type": "t" }, { "value": "z2", "type": "t" }], "endpoint": "https://b.example/as4" }
+          ]
+        }
+        """)
+        try dir.write("p.pmode.json", onePMode(id: "from-a", from: "a", to: "b"))
+        let set = try loadOrFail(dir.path)
+        func message(from: [PartyId], to: [PartyId] = [PartyId("z", type: "t")]) -> UserMessage {
+            var m = userMessage(from: "x", to: "z", service: "urn:svc:one", action: "Act", fromIds: from)
+            m.to = EnvelopeXML.Party(ids: to, role: Roles.responder)
+            return m
+        }
+        let x = PartyId("x", type: "t"), x2 = PartyId("x2", type: "t2")
+        for ids in [[x, x2], [x2, x], [x2]] {
+            XCTAssertEqual(try set.match(message(from: ids)).get().sender.name, "a", "\(ids)")
+        }
+        XCTAssertEqual(try set.match(message(from: [x], to: [PartyId("z2", type: "t"), PartyId("z", type: "t")])).get().receiver.name, "b")
+        let refusals: [(from: [PartyId], to: [PartyId], says: String)] = [
+            ([x, PartyId("y", type: "t")], [PartyId("z", type: "t")], "From/PartyIds \"t::x\", \"t::y\" does not fit"),
+            ([x, PartyId("nobody", type: "t")], [PartyId("z", type: "t")], "From/PartyIds \"t::x\", \"t::nobody\" does not fit"),
+            ([x, PartyId("x", type: "t2")], [PartyId("z", type: "t")], "From/PartyIds \"t::x\", \"t2::x\" does not fit"),
+            ([x], [PartyId("z", type: "t"), PartyId("x", type: "t")], "To/PartyIds \"t::z\", \"t::x\" does not fit"),
+        ]
+        for r in refusals {
+            let error = failure(set.match(message(from: r.from, to: r.to)))
+            XCTAssertEqual(error?.code, .processingModeMismatch, "\(r.from) \(r.to)")
+            XCTAssertEqual(error?.reason, "no P-Mode for service \"urn:svc:one\" and action \"Act\" fits this message: \(r.says) "
+                           + "(several PartyIds must all name one party)")
+            XCTAssertFalse(error?.reason.contains("\"a2\"") ?? true, "no party name is disclosed")
+        }
     }
 
     func testServiceTypeAbsentEqualsEmpty() throws {

@@ -133,6 +133,21 @@ final class ReceiptTests: XCTestCase {
         XCTAssertNoThrow(try unsigned.validate(copy, sentMessageId: "m@x", sentReferences: []))
         let (sent, _) = try exchange()
         assertInvalid({ _ = try self.validator.validate(copy, sentMessageId: "m@x", sentReferences: sent.references) }, "not signed")
+
+        // An empty eb:Receipt (phase4 before 3.0) or one with only a marker of the sender's own:
+        // enough where we signed nothing; where we signed, even signed by the responder, no
+        // receipt without the NonRepudiationInformation.
+        for content in ["", " \n ", "<p4:phase4 xmlns:p4=\"urn:fdc:com.helger.phase4:ns:info\" p4:version=\"2.8\"/>"] {
+            let bare = try AS4Message.read(try MessageInput.load(bytes: envelope(content), contentType: "application/soap+xml"))
+            XCTAssertNoThrow(try unsigned.validate(bare, sentMessageId: "m@x", sentReferences: []), content)
+            assertInvalid({ _ = try unsigned.validate(bare, sentMessageId: "other@x", sentReferences: []) }, "refers to")
+            assertInvalid({ _ = try self.validator.validate(bare, sentMessageId: "m@x", sentReferences: sent.references) }, "not signed")
+            guard case .receipt(let receipt)? = bare.messaging.signals.first?.kind else { return XCTFail(content) }
+            let signed = try read(try MessageSealer(signer: try SignatureBuilder(identity: pki.rsaB)).seal(
+                signal: SignalMessage(messageInfo: MessageInfo(messageId: "r2@x", refToMessageId: sent.messageId), kind: .receipt(receipt))))
+            assertInvalid({ _ = try self.validator.validate(signed, sentMessageId: sent.messageId, sentReferences: sent.references) },
+                          "the receipt has no NonRepudiationInformation")
+        }
     }
 
     func testRealReceiptsVerifyAndCarryNRI() throws {

@@ -9,7 +9,7 @@ import WSSecurity
 /// so the same MessageId from two parties names two messages, and one party using another's id
 /// first must not have that party's message refused for good.
 extension InboundProcessor {
-    static func sendingParty(_ user: UserMessage) -> String { user.from.ids.first?.description ?? "" }
+    static func sendingParty(_ user: UserMessage) -> String { user.from.recordedId?.description ?? "" }
 
     /// The copy of `user` its sender's message within the duplicate window is, if there is one.
     func earlierCopy(of user: UserMessage, window: TimeInterval) throws -> StoredMessage? {

@@ -139,7 +139,7 @@ struct InboundProcessor: HTTPHandler {
             return "eb:RefToMessageId \(ref) names no request of P-Mode \(match.pmode.id) sent to \(match.sender.name)"
         }
         guard request.metadata.conversationId == user.collaboration.conversationId else {
-            return "the reply's ConversationId \(user.collaboration.conversationId) is not its request's (\(request.metadata.conversationId))"
+            return "the reply's ConversationId \"\(user.collaboration.conversationId)\" is not its request's (\"\(request.metadata.conversationId)\")"
         }
         return nil
     }
@@ -587,7 +587,7 @@ struct InboundProcessor: HTTPHandler {
 
     static func fields(_ user: UserMessage) -> [String: String?] {
         ["message_id": user.messageInfo.messageId, "conversation_id": user.collaboration.conversationId,
-         "from": user.from.ids.first?.value, "to": user.to.ids.first?.value,
+         "from": user.from.recordedId?.value, "to": user.to.recordedId?.value,
          "service": user.collaboration.service.value, "action": user.collaboration.action]
     }
 
@@ -595,8 +595,8 @@ struct InboundProcessor: HTTPHandler {
     /// messages with it too), eb:MessageProperties included.
     static func metadata(_ user: UserMessage, pmode: String?, mpc: String?) -> MessageMetadata {
         MessageMetadata(messageId: user.messageInfo.messageId, conversationId: user.collaboration.conversationId,
-                        refToMessageId: user.messageInfo.refToMessageId, fromParty: user.from.ids.first?.description ?? "",
-                        toParty: user.to.ids.first?.description ?? "", service: user.collaboration.service.value,
+                        refToMessageId: user.messageInfo.refToMessageId, fromParty: user.from.recordedId?.description ?? "",
+                        toParty: user.to.recordedId?.description ?? "", service: user.collaboration.service.value,
                         action: user.collaboration.action, pmodeId: pmode, mpc: mpc,
                         properties: user.properties.map(storeProperty))
     }

@@ -164,6 +164,14 @@ struct Outbound {
             for (name, value) in [("mimeType", p.mimeType), ("characterSet", p.characterSet)] where value?.isEmpty == true {
                 throw SubmissionError(status: 422, reason: "payload \(p.path) has an empty \(name); leave it out")
             }
+            // A charset name as the backend API takes one (tokens only, at most 40): a peer on
+            // Java refuses a CharacterSet its platform cannot resolve (phase4 EBMS:0003, Oxalis EBMS:0009), and one with
+            // spaces or controls no platform resolves; refused now, not after every retry.
+            if let cs = p.characterSet {
+                do { _ = try FileMediaType.charset(cs) } catch {
+                    throw SubmissionError(status: 422, reason: "payload \(p.path): characterSet \(EventLog.quote(cs)) is refused: \(error.reason)")
+                }
+            }
             let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
@@ -180,8 +188,8 @@ struct Outbound {
             throw SubmissionError(status: 413, reason: "the payloads add up to \(total) bytes; this gateway's limit is \(context.config.maxMessageBytes) bytes (maxMessageBytes)")
         }
         // An id the receiver would refuse (EBMS:0009) is refused now, not after every retry. So is
-        // an empty eb:ConversationId (an xsd:token: white space alone is empty), which receivers
-        // holding it to ebMS3 §5.2.2, this gateway's own included, refuse.
+        // an empty eb:ConversationId (an xsd:token: white space alone is empty): strict receivers
+        // (Holodeck's strict mode) refuse it, and left out the message starts a new conversation.
         if let given = s.conversationId, given.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw SubmissionError(status: 422, reason: "the conversationId is empty; leave it out to start a new conversation")
         }

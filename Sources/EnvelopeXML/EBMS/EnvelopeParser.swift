@@ -192,12 +192,14 @@ public enum EnvelopeParser {
         if service.type == nil, !isURI(service.value) {
             findings.append(ProfileFinding(.valueInconsistent, "eb:Service \"\(service.value)\" has no type and is not a URI"))
         }
-        // Action and ConversationId are xsd:token: the schema admits an empty value (RSSBus sends
-        // an empty ConversationId), so emptiness is a finding, absence an error.
+        // Action and ConversationId are xsd:token: the schema admits an empty value, so absence
+        // is an error and emptiness is not. An empty Action names no leg (a finding); an empty
+        // ConversationId (white space collapses to it) is taken as it is: ENTSOG's AS4 profile,
+        // which eDelivery AS4 is a subset of, prescribes it, and RSSBus sends it. It is kept as
+        // "": a Two-Way reply to such a request carries "" too (AS4-WIRE §1.3).
         let action = try required(ci, "Action", in: "CollaborationInfo").trimmedText
         if action.isEmpty { findings.append(ProfileFinding(.invalidHeader, "eb:Action is empty")) }
         let conversation = try required(ci, "ConversationId", in: "CollaborationInfo").trimmedText
-        if conversation.isEmpty { findings.append(ProfileFinding(.invalidHeader, "eb:ConversationId is empty")) }
         let props = try readProperties(u.firstChild("MessageProperties", NS.eb), "MessageProperties")
         var parts: [PartInfo] = []
         if let payloadInfo = u.firstChild("PayloadInfo", NS.eb) {
@@ -232,9 +234,8 @@ public enum EnvelopeParser {
             }
             ids.append(id)
         }
-        if ids.count > 1 {
-            findings.append(ProfileFinding(.valueInconsistent, "eb:\(name) has \(ids.count) PartyIds: eDelivery allows exactly one"))
-        }
+        // Several PartyIds (ebMS3 §5.2.2.4 allows them; Holodeck B2B sends them) are read all:
+        // P-Mode selection takes them only when every one names the same party (PModeMatcher).
         let role = try requiredText(e, "Role", in: name)
         return Party(ids: ids, role: role)
     }
@@ -307,7 +308,10 @@ public enum EnvelopeParser {
                     throw invalid("eb:Receipt content cannot be canonicalised: \(error)")
                 }
             }
-            guard !content.isEmpty else { throw invalid("eb:Receipt is empty") }
+            // An empty eb:Receipt (phase4 before 3.0 answers an unsigned message so) is read as
+            // one: it acknowledges nothing more than its RefToMessageId, which is all a
+            // reception-awareness receipt of an unsigned agreement does; where we signed, the
+            // ReceiptValidator still wants the NonRepudiationInformation (EBMS:0302).
             return SignalMessage(messageInfo: info, kind: .receipt(Receipt(content: content)))
         }
         var details: [ErrorDetail] = []

@@ -38,6 +38,14 @@ public struct Party: Equatable, Hashable, Sendable {
     public init(_ id: PartyId, role: String = EbmsConstants.defaultRole) {
         self.init(ids: [id], role: role)
     }
+
+    /// The id the store and the logs keep for the party: its only one, or of several (which
+    /// P-Mode selection takes only when they all name one party) the least by description, so
+    /// a sender that lists them in another order (a retry built anew) is still the same sender
+    /// to duplicate detection.
+    public var recordedId: PartyId? {
+        ids.count > 1 ? ids.min { $0.description < $1.description } : ids.first
+    }
 }
 
 public struct AgreementRef: Equatable, Hashable, Sendable {

@@ -11,6 +11,8 @@ import EnvelopeXML
 /// - no P-Mode for the service and action at all → EBMS:0001 ValueNotRecognized;
 /// - parties, roles or agreement do not fit → EBMS:0010 ProcessingModeMismatch;
 /// - more than one leg fits → EBMS:0010 (ambiguous).
+/// Several PartyIds in eb:From or eb:To fit a leg only when every one is its party's
+/// (`Party.isIdentified(by:)`): ids of two parties, or one we do not know, fit no leg.
 /// The MPC is not a selection criterion; the caller compares `match.leg.mpc` when it matters.
 extension PModeSet {
     public func match(_ user: UserMessage) -> Result<Match, EbmsError> {
@@ -54,7 +56,8 @@ extension PModeSet {
         let fewest = evaluated.map(\.differences.count).min() ?? 0
         let closest = evaluated.first { $0.differences.count == fewest }!.differences
         let verb = closest.count == 1 ? "does" : "do"
-        return failure(.processingModeMismatch, "no P-Mode for \(what) fits this message: \(Self.list(closest)) \(verb) not fit")
+        let several = closest.contains { $0.contains("/PartyIds ") } ? " (several PartyIds must all name one party)" : ""
+        return failure(.processingModeMismatch, "no P-Mode for \(what) fits this message: \(Self.list(closest)) \(verb) not fit\(several)")
     }
 
     /// The leg we send for a submission from `from` to `to` (party names). Without `agreement`,
@@ -97,11 +100,11 @@ extension PModeSet {
         let to = pmode.participant(pmode.receivingSide(ofLeg: candidate.leg))
         var out: [String] = []
         if !(set.party(named: from.party)?.isIdentified(by: user.from.ids) ?? false) {
-            out.append("From/PartyId \(quoted(user.from.ids))")
+            out.append(partyIds("From", user.from.ids))
         }
         if user.from.role != from.role { out.append("From/Role \"\(user.from.role)\"") }
         if !(set.party(named: to.party)?.isIdentified(by: user.to.ids) ?? false) {
-            out.append("To/PartyId \(quoted(user.to.ids))")
+            out.append(partyIds("To", user.to.ids))
         }
         if user.to.role != to.role { out.append("To/Role \"\(user.to.role)\"") }
         let sent = user.collaboration.agreementRef.flatMap { $0.value.isEmpty ? nil : Agreement($0.value, type: $0.type) }
@@ -125,6 +128,12 @@ extension PModeSet {
 
     private static func quoted(_ ids: [PartyId]) -> String {
         ids.map { "\"\($0)\"" }.joined(separator: ", ")
+    }
+
+    /// Several PartyIds fit a leg only when all are its party's: the reason says so, naming
+    /// only what the message holds (not which of them we know, nor whose they are).
+    private static func partyIds(_ side: String, _ ids: [PartyId]) -> String {
+        ids.count > 1 ? "\(side)/PartyIds \(quoted(ids))" : "\(side)/PartyId \(quoted(ids))"
     }
 
     private static func list(_ items: [String]) -> String {

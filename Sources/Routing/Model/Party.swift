@@ -54,13 +54,16 @@ public struct Party: Sendable, Equatable {
 
     /// The one id that names this party in the eb:From or eb:To of a message we build: its first.
     /// eDelivery allows exactly one eb:PartyId there (AS4-WIRE §1.3); phase4 refuses a message
-    /// with more (EBMS:0003), and so does our own receiver. The other ids still identify the
-    /// party in what it sends us (`isIdentified(by:)`).
+    /// with more (EBMS:0003). Our receiver takes several when every one names the same party
+    /// (`isIdentified(by:)`).
     public var sentPartyIds: [PartyId] { Array(partyIds.prefix(1)) }
 
-    /// Whether one of `ids` is one of this party's ids (type compared too; absent = empty).
+    /// Whether `ids` (an eb:From or eb:To) name this party: at least one, and every one of
+    /// them one of this party's ids (type compared too; absent = empty). ebMS3 allows several
+    /// PartyIds; one that names another party, or none we know, makes the message ambiguous as
+    /// to who sent it or to whom, and it fits no leg of this party (AS4-WIRE §1.3).
     public func isIdentified(by ids: [PartyId]) -> Bool {
-        ids.contains { id in partyIds.contains { $0.matches(id) } }
+        !ids.isEmpty && ids.allSatisfy { id in partyIds.contains { $0.matches(id) } }
     }
 }
 
