@@ -66,6 +66,26 @@ final class AS4MessageBindingTests: XCTestCase {
         assertRefused(try multipart(user, parts: [("part0@as4gw.test", gz)]), .decompressionFailure, "is not application/gzip")
     }
 
+    /// AS4's part properties are read whatever case the sender wrote them in (phase4 reads them
+    /// so): a `compressiontype` is still a compressed part, checked and later inflated, never a
+    /// document handed over compressed. One of them given twice is refused.
+    func testReservedPartPropertiesAreReadInAnyCase() throws {
+        var user = EnvelopeRoundTripTests.sampleUser(attachments: 1, compressed: true)
+        user.payloads[0].properties = [Property("mimetype", "application/xml"), Property("COMPRESSIONTYPE", "application/gzip"),
+                                       Property("Characterset", "utf-8"), Property("note", "kept as given")]
+        let gz = try Gzip.compress(Array("<doc/>".utf8))
+        let read = try AS4Message.read(try MessageInput.load(bytes: try multipart(user, parts: [("part0@as4gw.test", gz)])))
+        let part = try XCTUnwrap(read.messaging.userMessage?.payloads.first)
+        XCTAssertTrue(part.isCompressed)
+        XCTAssertEqual(part.mimeType, "application/xml")
+        XCTAssertEqual(part.properties.map(\.name), ["MimeType", "CompressionType", "CharacterSet", "note"])
+        XCTAssertNoThrow(try read.verifyCompressedParts())
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", Array("not gzip".utf8))]), .decompressionFailure, "not gzip")
+
+        user.payloads[0].properties.append(Property("CompressionType", "application/gzip"))
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", gz)]), .invalidHeader, "names CompressionType more than once")
+    }
+
     func testGzipBombInAPartIsRefused() throws {
         let user = EnvelopeRoundTripTests.sampleUser(attachments: 1, compressed: true)
         let bomb = try Gzip.compress([UInt8](repeating: 0, count: 8 << 20))

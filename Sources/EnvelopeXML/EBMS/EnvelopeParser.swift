@@ -252,6 +252,27 @@ public enum EnvelopeParser {
         return out
     }
 
+    /// The part properties AS4 gives a meaning (AS4 §5.1.6: MimeType, CharacterSet,
+    /// CompressionType), named as the profile spells them whatever case a sender used: phase4
+    /// reads them regardless of case, and a `compressionType` read as an ordinary property would
+    /// leave a compressed payload compressed, handed over as if it were the document. One of
+    /// them given twice is refused: which one holds would be a guess.
+    static func reservedPartPropertiesNamed(_ properties: [Property]) throws(EbmsError) -> [Property] {
+        let reserved = [EbmsConstants.mimeType, EbmsConstants.characterSet, EbmsConstants.compressionType]
+        var seen: Set<String> = []
+        var out: [Property] = []
+        for var property in properties {
+            if let canonical = reserved.first(where: { $0.caseInsensitiveCompare(property.name) == .orderedSame }) {
+                guard seen.insert(canonical).inserted else {
+                    throw invalid("eb:PartProperties names \(canonical) more than once")
+                }
+                property.name = canonical
+            }
+            out.append(property)
+        }
+        return out
+    }
+
     static func readPartInfo(_ p: XMLElement, findings: inout [ProfileFinding]) throws(EbmsError) -> PartInfo {
         let href = p.attribute("href")
         if let href {
@@ -272,7 +293,7 @@ public enum EnvelopeParser {
             description = PartDescription(d.text, lang: d.attribute("lang", NS.xml))
         }
         let propsElement = p.firstChild("PartProperties", NS.eb)
-        let props = try readProperties(propsElement, "PartProperties")
+        let props = try reservedPartPropertiesNamed(try readProperties(propsElement, "PartProperties"))
         if propsElement != nil, props.isEmpty {
             findings.append(ProfileFinding(.invalidHeader, "empty eb:PartProperties (the schema requires at least one eb:Property)"))
         }
