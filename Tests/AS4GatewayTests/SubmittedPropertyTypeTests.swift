@@ -162,6 +162,25 @@ final class SubmittedPropertyTypeTests: XCTestCase {
         }
     }
 
+    /// MimeType, CharacterSet and CompressionType are the gateway's to write: a part property
+    /// of that name, in any case, would be a second one, which receivers refuse (EBMS:0009).
+    func testAPartPropertyTheGatewayWritesIsRefused() throws {
+        let file = harness.root.appendingPathComponent("\(UUID().uuidString).xml").path
+        try Data("<doc/>".utf8).write(to: URL(fileURLWithPath: file))
+        for (n, name) in ["MimeType", "mimetype", "CharacterSet", "compressionType"].enumerated() {
+            let id = "reserved-\(n)@gw-a"
+            let body = """
+                {"to": "gw-b", "messageId": "\(id)", "service": "urn:eadrese:services:delivery", "action": "DeliverDocument",
+                 "payloads": [{"path": "\(file)", "properties": {"\(name)": "x"}}]}
+                """
+            let response = a.post(APIHandler(context: a.context), path: "/submit", contentType: "application/json", body: Array(body.utf8),
+                                  headers: [("Authorization", "Bearer " + a.context.submitToken)])
+            XCTAssertEqual(response.status, 422, "\(name): \(response.bodyText)")
+            XCTAssertTrue(response.bodyText.contains("part property \\\"\(name)\\\" is the gateway's to write"), "\(name): \(response.bodyText)")
+            XCTAssertNil(try a.store.findMessage(id: id, direction: .outbound), name)
+        }
+    }
+
     /// A payload's `characterSet` (the part's CharacterSet property) is a charset name as the
     /// backend API takes one; anything else is refused now (422, nothing queued), not by a peer
     /// that cannot resolve it (phase4 answers EBMS:0003, Oxalis EBMS:0009) after every retry.

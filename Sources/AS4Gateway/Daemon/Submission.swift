@@ -172,6 +172,15 @@ struct Outbound {
                     throw SubmissionError(status: 422, reason: "payload \(p.path): characterSet \(EventLog.quote(cs)) is refused: \(error.reason)")
                 }
             }
+            // The gateway writes these three itself (from mimeType, characterSet and the P-Mode's
+            // compression); a second one, in any case, would be refused by receivers (ours too).
+            for name in (p.properties ?? [:]).keys {
+                if let reserved = [EbmsConstants.mimeType, EbmsConstants.characterSet, EbmsConstants.compressionType]
+                    .first(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    throw SubmissionError(status: 422, reason: "payload \(p.path): part property \(EventLog.quote(name)) is the gateway's to write ("
+                        + (reserved == EbmsConstants.compressionType ? "the P-Mode decides compression" : "give the payload's \(reserved == EbmsConstants.mimeType ? "mimeType" : "characterSet") instead") + ")")
+                }
+            }
             let properties = try SubmittedProperty.properties(p.properties, "the part properties of \(p.path)")
             // The receiving gateway (this one too) refuses a message whose properties it cannot keep whole.
             let declared = properties.map(InboundProcessor.storeProperty) + (p.characterSet.map { [MessageProperty(EbmsConstants.characterSet, $0)] } ?? [])
