@@ -141,6 +141,31 @@ final class IntakeSetAsideTests: XCTestCase {
         XCTAssertTrue(once.failed(row: 1, with: Self.refusal, at: t + 3599 + IntakeStrikes.holdFor))
     }
 
+    /// Two nodes of one store: the first counts one refusal, the second runs the job until it
+    /// sets the message aside. The operator's retry is refused again, and the first node runs
+    /// that round: a new hold of the message, counted afresh (held for `holdFor` again), not the
+    /// old count of that node, which would set it aside at the retry's first refusal.
+    func testAnotherNodesSetAsideAndARetryStartTheCountAgain() throws {
+        let id = try carry("doc-n1")
+        let row = try message(id).rowId
+        b.faults.fail([.markHandedOver], with: Self.refusal, row: row)
+        let other = MailboxWorker(context: b.context)
+        var here = worker.newPassState(), there = other.newPassState()
+        tick(&here)
+        XCTAssertEqual(try message(id).status, .received)
+        for _ in 0...Int(IntakeStrikes.holdFor) {
+            defer { clock += 1 }
+            _ = other.pass(&there, now: clock)
+        }
+        XCTAssertEqual(try message(id).status, .failed, "set aside by the other node")
+
+        try b.store.retryIntake(rowId: row, requestedBy: "test", at: Date())
+        tick(&here)
+        XCTAssertEqual(try message(id).status, .received, "one refusal of the retry is no count")
+        for _ in 0..<Int(IntakeStrikes.holdFor) { tick(&here) }
+        XCTAssertEqual(try message(id).status, .failed, "held for holdFor, then set aside again")
+    }
+
     /// On a shared store a node leaves a job whose rounds keep failing to the others
     /// (`JobStandAside`); a message the store refuses is refused on every node, so its rounds
     /// must not send the node aside for 30 s at a time, which would hold the messages behind
