@@ -312,6 +312,30 @@ final class IntakeSetAsideTests: XCTestCase {
         XCTAssertEqual(none.stdout, "", none.stdout)
     }
 
+    /// A received message of another service (a ping) stays Received by design, behind the
+    /// worker's position: the intake has nothing to take in, so `messages retry-intake` refuses
+    /// it, as `messages list --passed-over` leaves it out, rather than say the gateway takes it
+    /// in again and add a request to its history that nothing acts on.
+    func testARetryOfAMessageTheIntakeDoesNotTakeInIsRefused() throws {
+        let ping = InboundMessage(metadata: MessageMetadata(messageId: "ping-1@gw-a", fromParty: "gw-a", toParty: "gw-b",
+                                                            service: EbmsConstants.testService, action: EbmsConstants.testAction),
+                                  parts: [], storedPath: "/msgs/ping-1.mime", receivedAt: Date())
+        _ = try b.store.recordInbound(ping, duplicateWindow: 60)
+        let row = try message("ping-1@gw-a").rowId
+        var state = worker.newPassState()
+        tick(&state)
+        XCTAssertGreaterThan(try b.context.mailbox.cursor(MailboxWorker.cursorName), 0)
+        let events = try b.store.events(for: row).count
+
+        let data = b.context.config.dataDirectory
+        let retried = try GatewayProcess.run(["messages", "retry-intake", "ping-1@gw-a", "--data", data])
+        XCTAssertEqual(retried.status, 1, retried.stdout)
+        XCTAssertFalse(retried.stdout.contains("asked for again"), retried.stdout)
+        XCTAssertTrue(retried.stderr.contains("not an e-address document or status message"), retried.stderr)
+        XCTAssertEqual(try b.store.events(for: row).count, events, "nothing added to its history")
+        XCTAssertEqual(try message("ping-1@gw-a").status, .received)
+    }
+
     /// A document set aside before it was taken in is reported Failed to its origin, with the
     /// code, as a refusal is, and once however often that is repeated.
     func testADocumentSetAsideBeforeItWasTakenInIsReportedFailedToItsOrigin() throws {
