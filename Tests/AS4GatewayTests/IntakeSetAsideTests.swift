@@ -141,6 +141,31 @@ final class IntakeSetAsideTests: XCTestCase {
         XCTAssertTrue(once.failed(row: 1, with: Self.refusal, at: t + 3599 + IntakeStrikes.holdFor))
     }
 
+    /// Two nodes of one store: the first counts one refusal, the second runs the job until it
+    /// sets the message aside. The operator's retry is refused again, and the first node runs
+    /// that round: a new hold of the message, counted afresh (held for `holdFor` again), not the
+    /// old count of that node, which would set it aside at the retry's first refusal.
+    func testAnotherNodesSetAsideAndARetryStartTheCountAgain() throws {
+        let id = try carry("doc-n1")
+        let row = try message(id).rowId
+        b.faults.fail([.markHandedOver], with: Self.refusal, row: row)
+        let other = MailboxWorker(context: b.context)
+        var here = worker.newPassState(), there = other.newPassState()
+        tick(&here)
+        XCTAssertEqual(try message(id).status, .received)
+        for _ in 0...Int(IntakeStrikes.holdFor) {
+            defer { clock += 1 }
+            _ = other.pass(&there, now: clock)
+        }
+        XCTAssertEqual(try message(id).status, .failed, "set aside by the other node")
+
+        try b.store.retryIntake(rowId: row, requestedBy: "test", at: Date())
+        tick(&here)
+        XCTAssertEqual(try message(id).status, .received, "one refusal of the retry is no count")
+        for _ in 0..<Int(IntakeStrikes.holdFor) { tick(&here) }
+        XCTAssertEqual(try message(id).status, .failed, "held for holdFor, then set aside again")
+    }
+
     /// On a shared store a node leaves a job whose rounds keep failing to the others
     /// (`JobStandAside`); a message the store refuses is refused on every node, so its rounds
     /// must not send the node aside for 30 s at a time, which would hold the messages behind
@@ -285,6 +310,30 @@ final class IntakeSetAsideTests: XCTestCase {
         XCTAssertTrue(b.log.contains("event=intake-retried"), b.log)
         let none = try GatewayProcess.run(["messages", "list", "--passed-over", "--data", data])
         XCTAssertEqual(none.stdout, "", none.stdout)
+    }
+
+    /// A received message of another service (a ping) stays Received by design, behind the
+    /// worker's position: the intake has nothing to take in, so `messages retry-intake` refuses
+    /// it, as `messages list --passed-over` leaves it out, rather than say the gateway takes it
+    /// in again and add a request to its history that nothing acts on.
+    func testARetryOfAMessageTheIntakeDoesNotTakeInIsRefused() throws {
+        let ping = InboundMessage(metadata: MessageMetadata(messageId: "ping-1@gw-a", fromParty: "gw-a", toParty: "gw-b",
+                                                            service: EbmsConstants.testService, action: EbmsConstants.testAction),
+                                  parts: [], storedPath: "/msgs/ping-1.mime", receivedAt: Date())
+        _ = try b.store.recordInbound(ping, duplicateWindow: 60)
+        let row = try message("ping-1@gw-a").rowId
+        var state = worker.newPassState()
+        tick(&state)
+        XCTAssertGreaterThan(try b.context.mailbox.cursor(MailboxWorker.cursorName), 0)
+        let events = try b.store.events(for: row).count
+
+        let data = b.context.config.dataDirectory
+        let retried = try GatewayProcess.run(["messages", "retry-intake", "ping-1@gw-a", "--data", data])
+        XCTAssertEqual(retried.status, 1, retried.stdout)
+        XCTAssertFalse(retried.stdout.contains("asked for again"), retried.stdout)
+        XCTAssertTrue(retried.stderr.contains("not an e-address document or status message"), retried.stderr)
+        XCTAssertEqual(try b.store.events(for: row).count, events, "nothing added to its history")
+        XCTAssertEqual(try message("ping-1@gw-a").status, .received)
     }
 
     /// A document set aside before it was taken in is reported Failed to its origin, with the

@@ -117,6 +117,39 @@ final class SelfServiceAddressMoveTests: XCTestCase {
         XCTAssertEqual(try history(id), ["registered", "approved", "addresses-shared", "addresses-moved", "connection-created", "directory-updated"])
     }
 
+    /// A certificate change re-writes an approved access point's directory rows: only those still
+    /// its own. Moved elsewhere since (here by the operator, to a local DMS), an address stays
+    /// where it went: the registrant's roll-over is not the operator's word to move it back.
+    func testACertificateChangeDoesNotTakeBackAnAddressMovedSince() throws {
+        try start([])
+        let apClient = try gw.issue("company-ap", organizationIdentifier: "NTRLV-\(Self.company)")
+        let registrant = try gw.client(apClient)
+        let signing = try String(contentsOfFile: gw.certs + "/gw-b.signing.pem", encoding: .utf8)
+        let encryption = try String(contentsOfFile: gw.certs + "/gw-b.encryption.pem", encoding: .utf8)
+        let made = try registrant.post("/api/v1/registrations", json: """
+            {"kind": "accessPoint", "addresses": ["\(address)"], "endpoint": "\(gw.h.nodes["gw-b"]!.as4URL)", "partyId": "ap-a",
+             "certificates": [\(jsonString(signing)), \(jsonString(encryption)), \(jsonString(try apClient.certificate.pemEncoded()))]}
+            """)
+        XCTAssertEqual(made.status, 202, made.text)
+        let id = try XCTUnwrap(made.json["id"] as? String, made.text)
+        XCTAssertEqual(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}").status, 200)
+        XCTAssertEqual(try route(), "remoteAccessPoint")
+
+        // The operator moves the company to a mailbox here by hand.
+        try gw.h.importDirectory("gw-a", [GatewayHarness.localEntry(address, ownerId: Self.company, kind: "company")])
+        _ = try gw.h.addConnection("gw-a", name: "company-dms", addresses: [address])
+        XCTAssertEqual(try route(), "localMailbox")
+
+        let successor = try gw.issue("company-ap2", organizationIdentifier: "NTRLV-\(Self.company)")
+        let added = try registrant.post("/api/v1/registrations/\(id)/certificates",
+                                        json: "{\"certificate\": \(jsonString(try successor.certificate.pemEncoded()))}")
+        XCTAssertEqual(added.status, 201, added.text)
+        XCTAssertEqual(try route(), "localMailbox", "a certificate change moved the address back to the access point")
+        // The operator's re-approval of the approved registration moves nothing without the word either.
+        expectProblem(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}"), 409, "conflict", "goes to connection company-dms now")
+        XCTAssertEqual(try route(), "localMailbox")
+    }
+
     /// Nothing receives the address now (a new company): approval needs no word.
     func testAnAddressNobodyReceivesNeedsNoWord() throws {
         try start([])

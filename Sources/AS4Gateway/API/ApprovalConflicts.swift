@@ -24,20 +24,21 @@ struct ApprovalConflicts {
         var description: String { "\(address) goes to \(from) now" }
     }
 
-    /// Only a pending registration is judged for moves: approving an approved one again re-runs
-    /// effects the operator already decided, and its own rows look like a move from itself.
+    /// An approved registration is judged as well: approving it again re-runs its effects, which
+    /// would take back an address moved elsewhere since. An address whose documents go to this
+    /// registration already (its access point's row; a DMS's local row) is no move.
     static func of(_ r: Registration, connectionName: String, mailbox: any MailboxStore,
                    directory: any AddressDirectoryStore) throws -> ApprovalConflicts {
         var found = ApprovalConflicts()
         if r.kind == .dms, try !mailbox.connections().contains(where: { $0.name == connectionName }) {
             found.holders = try AddressHolders.others(of: r.addresses, except: connectionName, store: mailbox)
         }
-        guard r.status == .pending else { return found }
         let rows = Dictionary(try directory.records(for: r.addresses).map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
         switch r.kind {
         case .accessPoint:
             let held = try AddressHolders.others(of: r.addresses, except: "", store: mailbox)
             found.moves = r.addresses.compactMap { address in
+                if let row = rows[address], row.remote, row.partyId == r.partyId { return nil }
                 if let holder = held.first(where: { $0.address == address }) { return Move(address: address, from: "connection \(holder.connection)") }
                 guard let row = rows[address], row.remote, let party = row.partyId, party != r.partyId else { return nil }
                 return Move(address: address, from: "access point \(party)")

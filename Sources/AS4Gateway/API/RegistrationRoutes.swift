@@ -416,7 +416,7 @@ struct RegistrationRoutes {
     /// certificates usable now.
     private func refreshDirectory(_ r: Registration, actor: String) throws {
         guard r.kind == .accessPoint, let current = try store.registration(id: r.id), current.status == .approved else { return }
-        try SelfService.applyApproval(current, actor: actor, context: context, now: now)
+        try SelfService.applyApproval(current, actor: actor, context: context, now: now, ownRowsOnly: true)
     }
 
     private func held(_ c: Certificate, by id: String) throws -> RegisteredCertificate {

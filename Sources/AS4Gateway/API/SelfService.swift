@@ -45,7 +45,10 @@ enum SelfService {
     /// What approving `r` changes, after the decision is stored: a DMS gets its backend
     /// connection and its addresses become mailboxes here; an access point's addresses point to
     /// it. Each step is idempotent, so a second run (a retried approval) changes nothing more.
-    static func applyApproval(_ r: Registration, actor: String, context: GatewayContext, now: Date = Date()) throws {
+    /// `ownRowsOnly` (a certificate change, which no operator judged for moves): only the rows
+    /// that still point to this access point are written; an address moved elsewhere since stays there.
+    static func applyApproval(_ r: Registration, actor: String, context: GatewayContext, now: Date = Date(),
+                              ownRowsOnly: Bool = false) throws {
         let store = context.registrations
         switch r.kind {
         case .dms:
@@ -65,7 +68,7 @@ enum SelfService {
             // With no usable certificate left the rows keep their last pins (a remote row needs
             // some); the access point gets no P-Modes then, so nothing routes to it anyway.
             guard !pems.isEmpty else { return }
-            try setDirectory(r, certificates: pems, context: context, now: now)
+            try setDirectory(r, certificates: pems, context: context, now: now, ownRowsOnly: ownRowsOnly)
         }
         try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "directory-updated",
                                                   detail: r.addresses.joined(separator: ", ")))
@@ -73,7 +76,8 @@ enum SelfService {
 
     /// The directory rows of the registration's addresses: local mailboxes for a DMS, the access
     /// point for an access point. Limits and dates an operator set on an existing row stay.
-    private static func setDirectory(_ r: Registration, certificates: [String], context: GatewayContext, now: Date) throws {
+    private static func setDirectory(_ r: Registration, certificates: [String], context: GatewayContext, now: Date,
+                                     ownRowsOnly: Bool = false) throws {
         // Each row read, changed and written in one transaction: limits set at the same moment stay.
         for address in r.addresses {
             // A new row gets the owner kind the messaging policy gave the address while it had
@@ -83,8 +87,10 @@ enum SelfService {
             // legal persons with a registration number, and the registration CA vouches for it.
             let kind = (try? EAddress(address)).map { MessagingPolicy.kind(of: $0, entry: nil) } ?? .company
             let missing = AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: kind.rawValue)
-            _ = try context.addresses.modifyRecord(address, missing: missing,
+            _ = try context.addresses.modifyRecord(address, missing: ownRowsOnly ? nil : missing,
                                                    at: now) { record in
+                // Checked in the row's transaction: a move since the approval is not undone.
+                guard !ownRowsOnly || (record.remote && record.partyId == r.partyId) else { return }
                 record.remote = r.kind == .accessPoint
                 record.partyId = r.kind == .accessPoint ? r.partyId : nil
                 record.partyIdType = nil

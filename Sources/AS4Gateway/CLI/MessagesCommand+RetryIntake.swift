@@ -43,6 +43,13 @@ extension MessagesCommand {
             }
             guard let row else { throw StoreError.notFound(messageId: id, direction: .inbound) }
             if row.status == .received {
+                // The store's check knows no services: one the intake does not take in (a ping)
+                // stays Received by design, and a request for it would be one nothing acts on.
+                guard IntakePassedOver.isTakenIn(row) else {
+                    CLI.printError("as4gw: message \(id) is inbound Received and not an e-address document or status message, "
+                                   + "which the intake does not take in: there is nothing to take in again")
+                    return 1
+                }
                 try store.retryPassedOverIntake(rowId: row.rowId, passedBy: try IntakePassedOver.cursor(at: location),
                                                 requestedBy: requestedBy, at: Date())
                 print("\(id): passed over by the intake (the store refused to mark it Failed), asked for again; "

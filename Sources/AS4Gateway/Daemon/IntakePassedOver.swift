@@ -14,11 +14,15 @@ enum IntakePassedOver {
     static func messages(in store: any MessageStore, cursor: Int64) throws -> [StoredMessage] {
         guard cursor > 0 else { return [] }
         return try store.listMessages(status: .received, since: nil, direction: .inbound, limit: Int(Int32.max)).filter { m in
-            // Other services (a ping) stay Received by design: the worker has nothing to take in.
-            guard m.metadata.service == EAddressMessages.service,
-                  [EAddressMessages.documentAction, EAddressMessages.statusAction].contains(m.metadata.action) else { return false }
+            guard isTakenIn(m) else { return false }
             return try store.events(for: m.rowId).last.map { $0.id <= cursor } ?? false
         }
+    }
+
+    /// Whether the mailbox worker takes `m` in: an e-address document or status message. Other
+    /// services (a ping) stay Received by design: the worker has nothing to take in.
+    static func isTakenIn(_ m: StoredMessage) -> Bool {
+        m.metadata.service == EAddressMessages.service && [EAddressMessages.documentAction, EAddressMessages.statusAction].contains(m.metadata.action)
     }
 
     /// The worker's position in `location`'s history.

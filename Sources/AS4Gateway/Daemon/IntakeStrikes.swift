@@ -41,6 +41,8 @@ struct IntakeStrikes {
     /// The message (its row) and the failure counted, and in how many rounds in a row.
     private(set) var row: Int64?
     private var key: String?
+    /// The history event whose intake failed: the same in every round that a message holds.
+    private var event: Int64?
     private(set) var rounds = 0
     /// When this node first met the refusal counted.
     private(set) var since: Date?
@@ -59,16 +61,22 @@ struct IntakeStrikes {
         return e.refusesValues && !e.isTransient
     }
 
-    /// The intake of the message in `row` failed with `error` in this round, at `now`. Returns
-    /// true when the message is to be set aside now.
-    mutating func failed(row: Int64, with error: any Error, at now: Date) -> Bool {
+    /// The intake of the message in `row` failed with `error` in this round, at `now`, on the
+    /// history's `event` (its id). Returns true when the message is to be set aside now.
+    ///
+    /// Another event of the same message is another hold: on a shared store another node may have
+    /// set the message aside (or taken it in) since this one counted, and an operator's retry of
+    /// it is a new event; counting on from this node's old count would set it aside at the first
+    /// refusal of the retry.
+    mutating func failed(row: Int64, event: Int64? = nil, with error: any Error, at now: Date) -> Bool {
         guard Self.counts(error), setAsideInARow < Self.inARowLimit else { return false }
         let key = FailureKey.of(error)
-        if row == self.row, key == self.key, let since, now >= since {
+        if row == self.row, event == self.event, key == self.key, let since, now >= since {
             rounds += 1
         } else {
-            // Another message or refusal, or a clock set back past the first: counted afresh.
+            // Another message, event or refusal, or a clock set back past the first: counted afresh.
             self.row = row
+            self.event = event
             self.key = key
             rounds = 1
             since = now
@@ -97,6 +105,7 @@ struct IntakeStrikes {
         setAsideRows.remove(row)
         guard row == self.row else { return }
         self.row = nil
+        event = nil
         key = nil
         rounds = 0
         since = nil

@@ -200,7 +200,7 @@ final class MailboxWorker: Sendable {
                 do {
                     try takeIn(messageId, row: event.rowId, retry: retry ? event : nil)
                 } catch {
-                    guard strikes.failed(row: event.rowId, with: error, at: now) else { throw error }
+                    guard strikes.failed(row: event.rowId, event: event.id, with: error, at: now) else { throw error }
                     try setAside(messageId, row: event.rowId, refusal: error, rounds: strikes.rounds, seconds: strikes.lasted(at: now))
                     strikes.setAside(row: event.rowId)
                     continue
