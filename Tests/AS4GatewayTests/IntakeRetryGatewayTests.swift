@@ -121,7 +121,7 @@ final class IntakeRetryGatewayTests: XCTestCase {
         let all = try GatewayProcess.run(["messages", "retry-intake", "--all", "--data", b.data])
         XCTAssertEqual(all.status, 0, all.stderr)
         XCTAssertEqual(all.stdout, "\(id): back to Received (its intake had failed with unknownAddress)\n"
-                       + "1 message(s) back to Received; the running gateway takes them in again and logs event=intake-retried\n")
+                       + "1 message(s) asked for again; the running gateway takes them in again and logs event=intake-retried\n")
         var again: StoredMessage?
         try h.waitUntil(timeout: 30, "the intake to fail again with the new reason") {
             again = try h.message("gw-b", id, .inbound)

@@ -215,7 +215,7 @@ final class OpsCommandTests: XCTestCase {
         let all = try run(["--all"])
         XCTAssertEqual(all.status, 0, all.stderr)
         XCTAssertEqual(all.stdout, "stuck-2: back to Received (its intake had failed with DocumentIdTaken)\n"
-                       + "1 message(s) back to Received; the running gateway takes them in again and logs event=intake-retried\n")
+                       + "1 message(s) asked for again; the running gateway takes them in again and logs event=intake-retried\n")
         XCTAssertEqual(try store.findMessage(id: "stuck-2", direction: .inbound)?.status, .received)
         XCTAssertEqual(try store.findMessage(id: "out-fail", direction: .outbound)?.status, .failed)
         let none = try run(["--all"])

@@ -111,7 +111,7 @@ extension MessagesCommand {
             }
         }
         print(failed.isEmpty ? "no inbound message's intake has failed or was passed over"
-                             : "\(requested) message(s) back to Received; the running gateway takes them in again and logs event=intake-retried")
+                             : "\(requested) message(s) asked for again; the running gateway takes them in again and logs event=intake-retried")
         return 0
     }
 }
