@@ -145,6 +145,9 @@ final class SelfServiceAddressMoveTests: XCTestCase {
                                         json: "{\"certificate\": \(jsonString(try successor.certificate.pemEncoded()))}")
         XCTAssertEqual(added.status, 201, added.text)
         XCTAssertEqual(try route(), "localMailbox", "a certificate change moved the address back to the access point")
+        let events = try ops.get("/api/v1/registrations/\(id)").json["history"] as? [[String: Any]] ?? []
+        XCTAssertEqual(events.filter { $0["action"] as? String == "directory-updated" }.count, 1,
+                       "the change wrote no row, and the history does not say it did: \(events)")
         // The operator's re-approval of the approved registration moves nothing without the word either.
         expectProblem(try ops.post("/api/v1/registrations/\(id)/approve", json: "{}"), 409, "conflict", "goes to connection company-dms now")
         XCTAssertEqual(try route(), "localMailbox")

@@ -50,6 +50,7 @@ enum SelfService {
     static func applyApproval(_ r: Registration, actor: String, context: GatewayContext, now: Date = Date(),
                               ownRowsOnly: Bool = false) throws {
         let store = context.registrations
+        let written: [String]
         switch r.kind {
         case .dms:
             let name = connectionName(r.id)
@@ -62,22 +63,27 @@ enum SelfService {
                                                                     addresses: r.addresses, createdAt: now))
                 try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "connection-created", detail: name))
             }
-            try setDirectory(r, certificates: [], context: context, now: now)
+            written = try setDirectory(r, certificates: [], context: context, now: now)
         case .accessPoint:
             let pems = try store.certificates(registrationId: r.id).filter { $0.isUsable(at: now) }.map(\.pem)
             // With no usable certificate left the rows keep their last pins (a remote row needs
             // some); the access point gets no P-Modes then, so nothing routes to it anyway.
             guard !pems.isEmpty else { return }
-            try setDirectory(r, certificates: pems, context: context, now: now, ownRowsOnly: ownRowsOnly)
+            written = try setDirectory(r, certificates: pems, context: context, now: now, ownRowsOnly: ownRowsOnly)
         }
+        // The history names the rows written: after a certificate change, an address moved
+        // elsewhere since was left alone and is not listed.
+        guard !written.isEmpty else { return }
         try store.appendHistory(RegistrationEvent(registrationId: r.id, at: now, actor: actor, action: "directory-updated",
-                                                  detail: r.addresses.joined(separator: ", ")))
+                                                  detail: written.joined(separator: ", ")))
     }
 
     /// The directory rows of the registration's addresses: local mailboxes for a DMS, the access
     /// point for an access point. Limits and dates an operator set on an existing row stay.
+    /// Returns the addresses whose rows were written.
     private static func setDirectory(_ r: Registration, certificates: [String], context: GatewayContext, now: Date,
-                                     ownRowsOnly: Bool = false) throws {
+                                     ownRowsOnly: Bool = false) throws -> [String] {
+        var written: [String] = []
         // Each row read, changed and written in one transaction: limits set at the same moment stay.
         for address in r.addresses {
             // A new row gets the owner kind the messaging policy gave the address while it had
@@ -87,17 +93,21 @@ enum SelfService {
             // legal persons with a registration number, and the registration CA vouches for it.
             let kind = (try? EAddress(address)).map { MessagingPolicy.kind(of: $0, entry: nil) } ?? .company
             let missing = AddressRecord(address: address, ownerId: r.registrationNumber, ownerKind: kind.rawValue)
+            var wrote = false
             _ = try context.addresses.modifyRecord(address, missing: ownRowsOnly ? nil : missing,
                                                    at: now) { record in
                 // Checked in the row's transaction: a move since the approval is not undone.
                 guard !ownRowsOnly || (record.remote && record.partyId == r.partyId) else { return }
+                wrote = true
                 record.remote = r.kind == .accessPoint
                 record.partyId = r.kind == .accessPoint ? r.partyId : nil
                 record.partyIdType = nil
                 record.endpoint = r.kind == .accessPoint ? r.endpoint : nil
                 record.certificates = r.kind == .accessPoint ? certificates.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } : []
             }
+            if wrote { written.append(address) }
         }
+        return written
     }
 
     // MARK: Report
