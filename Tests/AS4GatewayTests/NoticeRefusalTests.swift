@@ -45,21 +45,28 @@ final class NoticeRefusalTests: XCTestCase {
         }
     }
 
+    /// A mailer that logs in as `mailer` with `ourPassword` (from a password file the test may
+    /// put right) to a sink that takes `serverPassword`; the sink's folder and the file with it.
+    func loggedInMailer(_ s: NoticeTestMailbox, serverPassword: String, ourPassword: String,
+                        sinkArguments: [String] = []) throws -> (mailer: NoticeMailer, out: String, passwordFile: String) {
+        let out = smtpOutFolder()
+        let port = try BackendAPINoticeTests.startSink(out, arguments: ["--auth", "mailer:\(serverPassword)"] + sinkArguments, for: self)
+        let passwordFile = out + "-password"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: passwordFile) }
+        try "\(ourPassword)\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        var settings = NoticeTestMailbox.settings(port: port)
+        settings.username = "mailer"
+        settings.passwordFile = passwordFile
+        return (NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits), out, passwordFile)
+    }
+
     /// The login refused (535) round after round, past the notices' whole retry schedule: each
     /// round tries once, spends nothing and waits longer; one error line with the server's reply
     /// and never the password; `/metrics` says refused. The password file put right, the next
     /// try reads it and both notices go out, oldest first.
     func testARefusedLoginSpendsNoAttemptAndTheNoticesGoOutOnceThePasswordIsPutRight() throws {
         let s = try NoticeTestMailbox()
-        let out = smtpOutFolder()
-        let port = try BackendAPINoticeTests.startSink(out, arguments: ["--auth", "mailer:right-secret"], for: self)
-        let passwordFile = out + "-password"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: passwordFile) }
-        try "wrong-secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        var settings = NoticeTestMailbox.settings(port: port)
-        settings.username = "mailer"
-        settings.passwordFile = passwordFile
-        let mailer = NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits)
+        let (mailer, out, passwordFile) = try loggedInMailer(s, serverPassword: "right-secret", ourPassword: "wrong-secret")
         try twoNotices(s, mailer)
         var server = mailer.newMailServer()
 
@@ -155,15 +162,8 @@ final class NoticeRefusalTests: XCTestCase {
     /// notice keeps the server's words.
     func testARefusedRecipientOrMessageStillSpendsTheAttempt() throws {
         let s = try NoticeTestMailbox()
-        let out = smtpOutFolder()
-        let port = try BackendAPINoticeTests.startSink(out, arguments: ["--auth", "mailer:secret", "--refuse", "janis@example.lv=550"], for: self)
-        let passwordFile = out + "-password"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: passwordFile) }
-        try "secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        var settings = NoticeTestMailbox.settings(port: port)
-        settings.username = "mailer"
-        settings.passwordFile = passwordFile
-        let mailer = NoticeMailer(context: s.context, settings: settings, notices: s.context.notices, outageWaits: Self.waits)
+        let (mailer, out, _) = try loggedInMailer(s, serverPassword: "secret", ourPassword: "secret",
+                                                  sinkArguments: ["--refuse", "janis@example.lv=550"])
         try mailer.takePosition()
         try s.arrive("m1")
         try mailer.recordArrivals(now: Date())
