@@ -369,4 +369,39 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertEqual(ReceiverAnswer.of([Self.alreadyReceived("other@gw-a")], signalRef: nil, sentMessageId: id), .aboutAnother("other@gw-a"))
         XCTAssertNil(ReceiverAnswer.of([], signalRef: id, sentMessageId: id))
     }
+
+    /// Holodeck B2B's error signal, as its packaging writes one: its own `eb3` prefix (and stray
+    /// `xsi`/`xsd` declarations) on the Envelope, attributes in its order, eb:ErrorDetail before
+    /// eb:Description, the severity in capitals, and, as in its EmptyMPC answer, no refToMessageInError
+    /// on the eb:Error. Read as any other: a refusal (or a warning) in the receiver's words.
+    func testHolodeckShapedErrorsAreReadAsAnyOther() throws {
+        let id = "m@gw-a"
+        func errors(_ error: String, ref: String?) throws -> (errors: [ErrorDetail], ref: String?) {
+            let xml = """
+                <S12:Envelope xmlns:S12="http://www.w3.org/2003/05/soap-envelope" xmlns:xsi="http://www.w3.org/1999/XMLSchema-instance/" \
+                xmlns:xsd="http://www.w3.org/1999/XMLSchema" xmlns:eb3="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/">\
+                <S12:Header><eb3:Messaging S12:mustUnderstand="true"><eb3:SignalMessage><eb3:MessageInfo>\
+                <eb3:Timestamp>2026-11-28T10:00:00.000Z</eb3:Timestamp><eb3:MessageId>e-1@hb2b.example</eb3:MessageId>\
+                \(ref.map { "<eb3:RefToMessageId>\($0)</eb3:RefToMessageId>" } ?? "")</eb3:MessageInfo>\(error)\
+                </eb3:SignalMessage></eb3:Messaging></S12:Header><S12:Body/></S12:Envelope>
+                """
+            let signal = try XCTUnwrap(try EnvelopeParser.parse(Array(xml.utf8)).messaging.signals.first)
+            guard case .errors(let list) = signal.kind else { XCTFail("not an error signal"); return ([], nil) }
+            return (list, signal.messageInfo.refToMessageId)
+        }
+        let refused = try errors("""
+            <eb3:Error errorCode="EBMS:0103" severity="FAILURE" origin="security" category="Processing" \
+            refToMessageInError="\(id)" shortDescription="PolicyNoncompliance"><eb3:ErrorDetail>Not all payloads are signed</eb3:ErrorDetail>\
+            <eb3:Description xml:lang="en">The processor determined that the message's security methods do not conform</eb3:Description></eb3:Error>
+            """, ref: nil)
+        let refusal = try XCTUnwrap(refused.errors.first)
+        XCTAssertEqual(ReceiverAnswer.of(refused.errors, signalRef: refused.ref, sentMessageId: id), .refusal(refusal))
+        XCTAssertEqual(ReceiverAnswer.words(refusal), "EBMS:0103 PolicyNoncompliance: The processor determined that the message's security "
+                       + "methods do not conform (Not all payloads are signed)")
+        let warned = try errors("""
+            <eb3:Error errorCode="EBMS:0006" severity="WARNING" origin="ebMS" category="Communication" \
+            shortDescription="EmptyMessagePartitionChannel"/>
+            """, ref: id)
+        XCTAssertEqual(ReceiverAnswer.of(warned.errors, signalRef: warned.ref, sentMessageId: id), .warningsOnly(warned.errors[0]))
+    }
 }

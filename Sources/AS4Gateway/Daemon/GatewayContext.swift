@@ -114,9 +114,8 @@ final class GatewayContext: Sendable {
         self.tlsClientKeyFile = tlsClientKeyFile
         self.calendars = try HolidayCalendarSource(path: config.holidayCalendar)
         // Bounded so that a UUID, "@" and the domain stay within what receivers accept as an id
-        // (EnvelopeParser.maxMessageIdLength), whatever the party's name.
-        let domain = config.party.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
-        self.messageIdDomain = String(String.UnicodeScalarView(domain.unicodeScalars.prefix(EnvelopeParser.maxMessageIdLength - 37)))
+        // (EnvelopeParser.maxMessageIdLength), and in the form every receiver takes, whatever the party's name.
+        self.messageIdDomain = MessageIdForm.domain(from: config.party, maxLength: EnvelopeParser.maxMessageIdLength - 37)
         try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
         ownFolders = [config.dataDirectory, config.pmodeDirectory, config.storeDirectory].map(Outbound.realPath)
         ownSecretFiles = Set(config.secretFiles.map(Outbound.realPath))

@@ -208,6 +208,11 @@ struct Outbound {
         } catch {
             throw SubmissionError(status: 422, reason: error.reason)
         }
+        // A RefToMessageId is the peer's id, whatever its form; ours must be one Oxalis takes.
+        if let given = s.messageId, !MessageIdForm.isDotAtom(given) {
+            throw SubmissionError(status: 422, reason: "eb:MessageId \"\(given)\" is not of the form left@right, both sides dot-atoms "
+                                    + "(RFC 5322 msg-id, which ebMS3 asks for): some receivers (Oxalis) refuse any other (EBMS:0009)")
+        }
         let id = s.messageId ?? Identifier.messageId(domain: context.messageIdDomain)
         if s.messageId != nil, (try? context.store.findMessage(id: id, direction: .outbound)) != nil {
             throw SubmissionError(status: 409, reason: "message id \(id) was already submitted")
