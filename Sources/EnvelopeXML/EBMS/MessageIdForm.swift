@@ -48,8 +48,10 @@ public enum MessageIdForm {
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
     }
 
+    static let atextSymbols = Set("!#$%&'*+-/=?^_`{|}~".utf8)
+
     /// RFC 5322 §3.2.3 atext.
     static func isAtext(_ b: UInt8) -> Bool {
-        isAlphanumeric(b) || Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(b)
+        isAlphanumeric(b) || atextSymbols.contains(b)
     }
 }
