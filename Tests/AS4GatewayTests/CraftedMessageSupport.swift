@@ -29,10 +29,11 @@ struct CraftedMessage {
     var parts: [Part] = [Part()]
     var soapVersion: SOAPVersion = .soap12
     var conversationId = "conv-\(UUID().uuidString)"
+    var timestamp = Timestamp()
 
     var user: UserMessage {
         let type = "urn:oasis:names:tc:ebcore:partyid-type:unregistered"
-        return UserMessage(messageInfo: MessageInfo(messageId: id),
+        return UserMessage(messageInfo: MessageInfo(timestamp: timestamp, messageId: id),
                            from: EnvelopeXML.Party(ids: fromIds ?? [PartyId(from, type: type)], role: "urn:as4gw:roles:sender"),
                            to: EnvelopeXML.Party(PartyId("gw-b", type: type), role: "urn:as4gw:roles:receiver"),
                            collaboration: CollaborationInfo(agreementRef: AgreementRef("urn:as4gw:agreements:test"),

@@ -96,4 +96,31 @@ final class PeerHeaderVariantTests: XCTestCase {
             XCTAssertTrue(try b.store.findInbound(id: message.id).isEmpty, "\(n)")
         }
     }
+
+    /// Oxalis-AS4's payload part: the MIME part carries its own `CompressionType` and `MimeType`
+    /// headers beside `Content-Type: application/octet-stream` and a binary transfer encoding,
+    /// the PartProperties list CompressionType first, and eb:Timestamp is local time with an
+    /// offset. Taken: the part is inflated and kept as the MimeType property says.
+    func testOxalisShapedPayloadIsTaken() throws {
+        var message = CraftedMessage()
+        let document = Array("<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"/>".utf8)
+        let contentID = "\(UUID().uuidString)@oxalis.example"
+        message.parts[0].contentID = contentID
+        message.parts[0].properties = [Property(EbmsConstants.compressionType, EbmsConstants.gzip), Property(EbmsConstants.mimeType, "application/xml")]
+        message.parts[0].body = try Gzip.compress(document)
+        message.parts[0].signedType = "application/octet-stream"
+        message.parts[0].headers = [("Content-Type", "application/octet-stream"), ("Content-Transfer-Encoding", "binary"),
+                                    ("Content-ID", "<\(contentID)>"), ("CompressionType", EbmsConstants.gzip), ("MimeType", "application/xml")]
+        let local = DateFormatter()
+        local.locale = Locale(identifier: "en_US_POSIX")
+        local.timeZone = TimeZone(secondsFromGMT: 3600)
+        local.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSxxx"
+        message.timestamp = try XCTUnwrap(Timestamp(lexical: local.string(from: Date())))
+        XCTAssertTrue(message.timestamp.lexical.hasSuffix("+01:00"), message.timestamp.lexical)
+        let response = try b.receive(message, signedBy: try b.signer())
+        XCTAssertEqual(response.status, 200, response.bodyText)
+        let part = try XCTUnwrap(try b.store.findInbound(id: message.id).first?.parts.first)
+        XCTAssertEqual(part.mimeType, "application/xml")
+        XCTAssertEqual(try storedPayload(part), document)
+    }
 }
