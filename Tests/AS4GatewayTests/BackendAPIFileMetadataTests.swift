@@ -56,7 +56,10 @@ final class BackendAPIFileMetadataTests: XCTestCase {
     func testNamesThatAreNotFileNamesAreRefused() throws {
         let badNames = ["filename=\"..\\\\..\\\\evil.txt\"", "filename=\"..\"", "filename=\".\"", "filename=\"a/b.txt\"", "filename=\"\"",
                         "filename*=UTF-8''%2E%2E", "filename*=UTF-8''a%5Cb", "filename*=ISO-8859-1''a.txt", "filename*=UTF-8''%C4",
-                        "filename=\"\(String(repeating: "ž", count: 128))\"", "name2=\"x\""]
+                        "filename=\"\(String(repeating: "ž", count: 128))\"", "name2=\"x\"",
+                        // Two names for one file (RFC 6266: invalid; readers differ on which counts).
+                        "filename=\"a.txt\"; filename=\"b.exe\"", "FileName=\"a.txt\"; filename=\"a.txt\"",
+                        "filename*=UTF-8''a.txt; filename*=UTF-8''b.exe"]
         for disposition in badNames {
             let r = try ministry.submit(metadata: metadata, rawParts: [(Self.part("filename=\"ok.txt\"", "text/plain"), [0x41]),
                                                                        (Self.part(disposition, "text/plain"), [0x41])])
@@ -64,6 +67,11 @@ final class BackendAPIFileMetadataTests: XCTestCase {
             let errors = (r.json["errors"] as? [[String: Any]]) ?? []
             XCTAssertEqual(errors.first?["pointer"] as? String, "file/2/filename", "\(disposition): \(r.text)")
         }
+        // A part named twice is not a file part or a metadata part by the reader's choice: refused whole.
+        let twice = try ministry.submit(metadata: metadata, rawParts: [("Content-Disposition: form-data; name=\"file\"; name=\"metadata\"; filename=\"a.txt\"", [0x41])])
+        XCTAssertEqual(twice.status, 400, twice.text)
+        XCTAssertEqual(twice.json["type"] as? String, "urn:as4gw:problem:bad-request", twice.text)
+        XCTAssertTrue((twice.json["detail"] as? String ?? "").contains("name more than once"), twice.text)
         let inbox = try company.get("/api/v1/inbox?address=\(Self.company)")
         XCTAssertEqual((inbox.json["items"] as? [Any])?.count, 0, inbox.text)
     }
