@@ -72,6 +72,11 @@ final class BackendAPIFileMetadataTests: XCTestCase {
         XCTAssertEqual(twice.status, 400, twice.text)
         XCTAssertEqual(twice.json["type"] as? String, "urn:as4gw:problem:bad-request", twice.text)
         XCTAssertTrue((twice.json["detail"] as? String ?? "").contains("name more than once"), twice.text)
+        // So is a part with two Content-Disposition headers, each naming another file.
+        let twoHeaders = try ministry.submit(metadata: metadata, rawParts: [
+            (Self.part("filename=\"a.txt\"", "text/plain") + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.exe\"", [0x41])])
+        XCTAssertEqual(twoHeaders.status, 400, twoHeaders.text)
+        XCTAssertTrue((twoHeaders.json["detail"] as? String ?? "").contains("2 Content-Disposition headers"), twoHeaders.text)
         let inbox = try company.get("/api/v1/inbox?address=\(Self.company)")
         XCTAssertEqual((inbox.json["items"] as? [Any])?.count, 0, inbox.text)
     }

@@ -58,6 +58,11 @@ struct FormData {
         }
         var fields: [Field] = []
         for (i, part) in parts.enumerated() {
+            // As for the fields the MIME parser allows once: two readers could each take another.
+            if part.headers.values(for: "Content-Disposition").count > 1 {
+                for path in spoolFiles { unlink(path) }
+                throw Problem.badRequest("part \(i + 1) has \(part.headers.values(for: "Content-Disposition").count) Content-Disposition headers; give it one")
+            }
             guard let disposition = part.headers["Content-Disposition"], let list = Self.dispositionList(disposition),
                   let name = Self.parameters(list)["name"] else {
                 for path in spoolFiles { unlink(path) }
