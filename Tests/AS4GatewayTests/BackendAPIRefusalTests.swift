@@ -190,6 +190,12 @@ final class BackendAPIRefusalTests: XCTestCase {
         let noContentType = try ministry.post("/api/v1/messages", json: "{}")
         assertProblem(noContentType, 415, "unsupported-media-type")
 
+        // A member given twice names two things: refused, not read as the last one.
+        let twice = try ministry.submit(metadata: "{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.institution)\"], \"subject\": \"s\", "
+                                        + "\"recipients\": [\"\(Self.company)\"]}", files: [("a.txt", [1])])
+        assertProblem(twice, 422, "invalid-request", "/recipients more than once")
+        XCTAssertEqual(((twice.json["errors"] as? [[String: Any]]) ?? []).first?["pointer"] as? String, "/recipients", twice.text)
+
         // Nothing of any of it reached a mailbox, a feed or the payload folder.
         XCTAssertEqual(try inboxCount(company, Self.company), 0)
         XCTAssertEqual((try ministry.get("/api/v1/notifications").json["items"] as? [Any])?.count, 0)
