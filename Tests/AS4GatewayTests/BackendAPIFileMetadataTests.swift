@@ -81,6 +81,31 @@ final class BackendAPIFileMetadataTests: XCTestCase {
         XCTAssertEqual((inbox.json["items"] as? [Any])?.count, 0, inbox.text)
     }
 
+    /// A name in a legacy charset (raw windows-1257 bytes in filename="…", as an older DMS sends
+    /// it) is refused with a pointer to the part, not stored with U+FFFD in place of its letters.
+    func testANameThatIsNotUTF8IsRefusedNotGarbled() throws {
+        let boundary = "b-\(UUID().uuidString)"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n\(metadata)\r\n".utf8)
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"L".utf8) + [0xEE]  // ī in windows-1257
+            + Array("gums_Nr.1.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--\(boundary)--\r\n".utf8)
+        let r = try ministry.http.post(url: ministry.base + "/api/v1/messages",
+                                       headers: [("Authorization", "Bearer \(ministry.token!)"), ("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                                       body: .bytes(body))
+        let reply = BackendClient.Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        XCTAssertEqual(reply.status, 422, reply.text)
+        let errors = (reply.json["errors"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(errors.first?["pointer"] as? String, "file/1/filename", reply.text)
+        XCTAssertTrue((errors.first?["detail"] as? String ?? "").contains("not UTF-8"), reply.text)
+        XCTAssertEqual((try company.get("/api/v1/inbox?address=\(Self.company)").json["items"] as? [Any])?.count, 0)
+        // The same name in UTF-8, either way, is taken as it is.
+        for disposition in ["filename=\"Līgums_Nr.1.pdf\"", "filename*=UTF-8''L%C4%ABgums_Nr.1.pdf"] {
+            let ok = try ministry.submit(metadata: metadata, rawParts: [(Self.part(disposition, "application/pdf"), Array("%PDF".utf8))])
+            XCTAssertEqual(ok.status, 202, ok.text)
+            let id = try XCTUnwrap(ok.json["messageId"] as? String)
+            XCTAssertEqual(((try company.get("/api/v1/messages/\(id)").json["files"] as? [[String: Any]])?.first?["name"] as? String), "Līgums_Nr.1.pdf")
+        }
+    }
+
     /// Media types that are not token/quoted-string throughout are refused, not guessed over.
     func testMediaTypesThatAreNotValidAreRefused() throws {
         for type in ["text/plain; charset=\"a b\"", "text/plain; charset=utf-8; x=a/b", "text/plain; charset=\"utf-8", "text plain"] {
