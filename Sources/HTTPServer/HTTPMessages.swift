@@ -75,6 +75,9 @@ public struct HTTPResponse: Sendable {
         case bytes([UInt8])
         /// The contents of a file, opened when the response is queued and streamed from disk.
         case file(path: String)
+        /// `length` bytes of a file from `offset` (a 206 answer to a `Range` request), streamed
+        /// from disk; a file now shorter than that is answered 500, never with a short body.
+        case fileRange(path: String, offset: UInt64, length: UInt64)
     }
 
     /// The status code (100...599; anything else is answered with 500).

@@ -24,8 +24,10 @@ enum ResponseQueue {
                 MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
                                                 MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
             }
-        case .file(let path):
-            switch Self.fileResponse(path: path) {
+        case .file(let path), .fileRange(let path, _, _):
+            var range: (offset: UInt64, length: UInt64)?
+            if case .fileRange(_, let offset, let length) = response.body { range = (offset, length) }
+            switch Self.fileResponse(path: path, range: range) {
             case .success(let fileResponse):
                 created = fileResponse
             case .failure(let error):
@@ -53,8 +55,9 @@ enum ResponseQueue {
         let text: String
     }
 
-    /// A response reading a regular file; MHD owns (and closes) the descriptor from then on.
-    private static func fileResponse(path: String) -> Result<OpaquePointer, FileError> {
+    /// A response reading a regular file (or `range` of it); MHD owns (and closes) the descriptor
+    /// from then on.
+    private static func fileResponse(path: String, range: (offset: UInt64, length: UInt64)?) -> Result<OpaquePointer, FileError> {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             return .failure(FileError(text: "open \(path): \(String(cString: strerror(errno)))"))
@@ -64,7 +67,14 @@ enum ResponseQueue {
             close(descriptor)
             return .failure(FileError(text: "\(path) is not a regular file"))
         }
-        guard let response = MHD_create_response_from_fd64(UInt64(status.st_size), descriptor) else {
+        let size = UInt64(status.st_size)
+        if let range, range.offset > size || range.length > size - range.offset {
+            close(descriptor)
+            return .failure(FileError(text: "\(path) has \(size) bytes, fewer than the range \(range.offset)+\(range.length) answered"))
+        }
+        let created = range.map { MHD_create_response_from_fd_at_offset64($0.length, descriptor, $0.offset) }
+            ?? MHD_create_response_from_fd64(size, descriptor)
+        guard let response = created else {
             close(descriptor)
             return .failure(FileError(text: "libmicrohttpd refused a file response for \(path)"))
         }

@@ -16,6 +16,16 @@ final class APIParsingTests: XCTestCase {
         XCTAssertNil(FormData.dispositionParameters("attachment; filename=\"a.pdf\""))
     }
 
+    func testMembersGivenTwiceAreFoundWithTheirPointer() {
+        func first(_ text: String) -> String? { JSONDuplicateNames.first(in: Array(text.utf8)) }
+        XCTAssertNil(first("{\"a\": 1, \"b\": {\"a\": [\"a\", \"a\"]}, \"c\": [{\"a\": 1}, {\"a\": 2}]}"))
+        XCTAssertEqual(first("{\"recipients\": [\"x\"], \"subject\": \"s\", \"recipients\": [\"y\"]}"), "/recipients")
+        XCTAssertEqual(first("{\"a\": 1, \"\\u0061\": 2}"), "/a")
+        XCTAssertEqual(first("{\"l\": [0, {\"x/y\": {\"k\": 1, \"k\": 2}}]}"), "/l/1/x~1y/k")
+        XCTAssertEqual(first("{\"s\": \"a\\\", \\\"s\\\": \", \"s\": 1}"), "/s")
+        XCTAssertNil(first("{\"s\": \"a\\\", \\\"s\\\": \", \"t\": 1}"))
+    }
+
     func testContentDigest() throws {
         let digest = try Digest.sha256(Array("abc".utf8))
         let b64 = Data(digest).base64EncodedString()

@@ -56,7 +56,10 @@ final class BackendAPIFileMetadataTests: XCTestCase {
     func testNamesThatAreNotFileNamesAreRefused() throws {
         let badNames = ["filename=\"..\\\\..\\\\evil.txt\"", "filename=\"..\"", "filename=\".\"", "filename=\"a/b.txt\"", "filename=\"\"",
                         "filename*=UTF-8''%2E%2E", "filename*=UTF-8''a%5Cb", "filename*=ISO-8859-1''a.txt", "filename*=UTF-8''%C4",
-                        "filename=\"\(String(repeating: "ž", count: 128))\"", "name2=\"x\""]
+                        "filename=\"\(String(repeating: "ž", count: 128))\"", "name2=\"x\"",
+                        // Two names for one file (RFC 6266: invalid; readers differ on which counts).
+                        "filename=\"a.txt\"; filename=\"b.exe\"", "FileName=\"a.txt\"; filename=\"a.txt\"",
+                        "filename*=UTF-8''a.txt; filename*=UTF-8''b.exe"]
         for disposition in badNames {
             let r = try ministry.submit(metadata: metadata, rawParts: [(Self.part("filename=\"ok.txt\"", "text/plain"), [0x41]),
                                                                        (Self.part(disposition, "text/plain"), [0x41])])
@@ -64,8 +67,43 @@ final class BackendAPIFileMetadataTests: XCTestCase {
             let errors = (r.json["errors"] as? [[String: Any]]) ?? []
             XCTAssertEqual(errors.first?["pointer"] as? String, "file/2/filename", "\(disposition): \(r.text)")
         }
+        // A part named twice is not a file part or a metadata part by the reader's choice: refused whole.
+        let twice = try ministry.submit(metadata: metadata, rawParts: [("Content-Disposition: form-data; name=\"file\"; name=\"metadata\"; filename=\"a.txt\"", [0x41])])
+        XCTAssertEqual(twice.status, 400, twice.text)
+        XCTAssertEqual(twice.json["type"] as? String, "urn:as4gw:problem:bad-request", twice.text)
+        XCTAssertTrue((twice.json["detail"] as? String ?? "").contains("name more than once"), twice.text)
+        // So is a part with two Content-Disposition headers, each naming another file.
+        let twoHeaders = try ministry.submit(metadata: metadata, rawParts: [
+            (Self.part("filename=\"a.txt\"", "text/plain") + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.exe\"", [0x41])])
+        XCTAssertEqual(twoHeaders.status, 400, twoHeaders.text)
+        XCTAssertTrue((twoHeaders.json["detail"] as? String ?? "").contains("2 Content-Disposition headers"), twoHeaders.text)
         let inbox = try company.get("/api/v1/inbox?address=\(Self.company)")
         XCTAssertEqual((inbox.json["items"] as? [Any])?.count, 0, inbox.text)
+    }
+
+    /// A name in a legacy charset (raw windows-1257 bytes in filename="…", as an older DMS sends
+    /// it) is refused with a pointer to the part, not stored with U+FFFD in place of its letters.
+    func testANameThatIsNotUTF8IsRefusedNotGarbled() throws {
+        let boundary = "b-\(UUID().uuidString)"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n\(metadata)\r\n".utf8)
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"L".utf8) + [0xEE]  // ī in windows-1257
+            + Array("gums_Nr.1.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--\(boundary)--\r\n".utf8)
+        let r = try ministry.http.post(url: ministry.base + "/api/v1/messages",
+                                       headers: [("Authorization", "Bearer \(ministry.token!)"), ("Content-Type", "multipart/form-data; boundary=\(boundary)")],
+                                       body: .bytes(body))
+        let reply = BackendClient.Reply(status: r.status, body: r.body, contentType: r.header("Content-Type"))
+        XCTAssertEqual(reply.status, 422, reply.text)
+        let errors = (reply.json["errors"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(errors.first?["pointer"] as? String, "file/1/filename", reply.text)
+        XCTAssertTrue((errors.first?["detail"] as? String ?? "").contains("not UTF-8"), reply.text)
+        XCTAssertEqual((try company.get("/api/v1/inbox?address=\(Self.company)").json["items"] as? [Any])?.count, 0)
+        // The same name in UTF-8, either way, is taken as it is.
+        for disposition in ["filename=\"Līgums_Nr.1.pdf\"", "filename*=UTF-8''L%C4%ABgums_Nr.1.pdf"] {
+            let ok = try ministry.submit(metadata: metadata, rawParts: [(Self.part(disposition, "application/pdf"), Array("%PDF".utf8))])
+            XCTAssertEqual(ok.status, 202, ok.text)
+            let id = try XCTUnwrap(ok.json["messageId"] as? String)
+            XCTAssertEqual(((try company.get("/api/v1/messages/\(id)").json["files"] as? [[String: Any]])?.first?["name"] as? String), "Līgums_Nr.1.pdf")
+        }
     }
 
     /// Media types that are not token/quoted-string throughout are refused, not guessed over.

@@ -190,6 +190,12 @@ final class BackendAPIRefusalTests: XCTestCase {
         let noContentType = try ministry.post("/api/v1/messages", json: "{}")
         assertProblem(noContentType, 415, "unsupported-media-type")
 
+        // A member given twice names two things: refused, not read as the last one.
+        let twice = try ministry.submit(metadata: "{\"sender\": \"\(Self.ministry)\", \"recipients\": [\"\(Self.institution)\"], \"subject\": \"s\", "
+                                        + "\"recipients\": [\"\(Self.company)\"]}", files: [("a.txt", [1])])
+        assertProblem(twice, 422, "invalid-request", "/recipients more than once")
+        XCTAssertEqual(((twice.json["errors"] as? [[String: Any]]) ?? []).first?["pointer"] as? String, "/recipients", twice.text)
+
         // Nothing of any of it reached a mailbox, a feed or the payload folder.
         XCTAssertEqual(try inboxCount(company, Self.company), 0)
         XCTAssertEqual((try ministry.get("/api/v1/notifications").json["items"] as? [Any])?.count, 0)
@@ -205,11 +211,51 @@ final class BackendAPIRefusalTests: XCTestCase {
         assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"reason\": \"no\\u0001\"}"),
                       422, "invalid-request", "/reason")
         XCTAssertEqual(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}").status, 200)
-        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"accept\"}"), 409, "conflict", "already accepted")
+        assertProblem(try company.post("/api/v1/messages/\(id)/confirm", json: "{\"decision\": \"reject\", \"reason\": \"no\"}"),
+                      409, "conflict", "already accepted")
         assertProblem(try company.get("/api/v1/inbox?address=\(Self.company)&limit=0"), 422, "invalid-request", "limit")
         assertProblem(try company.get("/api/v1/inbox"), 422, "invalid-request", "address")
         assertProblem(try ministry.post("/api/v1/notifications/confirm", json: "{\"upTo\": 999999}"), 422, "invalid-request", "not one of this connection's")
         assertProblem(try ministry.get("/api/v1/messages/no-such-id"), 404, "not-found")
+    }
+
+    /// A DMS whose answer timed out sends it again: the same answer gets the first one's 200
+    /// (`Idempotent-Replayed`), also when both race, and the sender is told once; another answer
+    /// is 409 with the answer that stands.
+    func testTheSameAnswerAgainGetsTheFirstOnesAnswer() throws {
+        let id = try sendOne()
+        let answer = "{\"decision\": \"reject\", \"code\": \"R1\", \"reason\": \"Nav paraksta\"}"
+        let port = h.nodes["gw-a"]!.submitPort, token = company.token
+        let replies = Mutex<[BackendClient.Reply]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let r = try! BackendClient(port: port, token: token).post("/api/v1/messages/\(id)/confirm", json: answer)
+            replies.withLock { $0.append(r) }
+        }
+        for r in replies.withLock({ $0 }) {
+            XCTAssertEqual(r.status, 200, r.text)
+            XCTAssertEqual(r.json["status"] as? String, "RecipientRejected", r.text)
+            XCTAssertEqual(r.json["messageId"] as? String, id, r.text)
+        }
+        XCTAssertEqual(replies.withLock { $0 }.filter { r in r.headers.contains { $0.0.lowercased() == "idempotent-replayed" && $0.1 == "true" } }.count, 3)
+        let again = try company.post("/api/v1/messages/\(id)/confirm", json: answer)
+        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(again.headers.first { $0.0.lowercased() == "idempotent-replayed" }?.1, "true")
+        // Told once: one rejection in the sender's feed, one in the history.
+        let feed = (try ministry.get("/api/v1/notifications").json["items"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(feed.filter { $0["messageId"] as? String == id && $0["kind"] as? String == "recipientRejected" }.count, 1, "\(feed)")
+        let history = ((try company.recipient(of: id))["events"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(history.filter { $0["status"] as? String == "RecipientRejected" }.count, 1, "\(history)")
+        // Another answer (other decision, code or reason) is refused, naming the one recorded.
+        for other in ["{\"decision\": \"accept\"}", "{\"decision\": \"reject\", \"reason\": \"Nav paraksta\"}",
+                      "{\"decision\": \"reject\", \"code\": \"R1\", \"reason\": \"cits\"}"] {
+            let r = try company.post("/api/v1/messages/\(id)/confirm", json: other)
+            assertProblem(r, 409, "conflict", "already rejected")
+            let recorded = r.json["answer"] as? [String: Any]
+            XCTAssertEqual(recorded?["decision"] as? String, "reject", r.text)
+            XCTAssertEqual(recorded?["code"] as? String, "R1", r.text)
+            XCTAssertEqual(recorded?["reason"] as? String, "Nav paraksta", r.text)
+            XCTAssertNotNil(recorded?["at"] as? String, r.text)
+        }
     }
 
     func testTheSameIdempotencyKeyGivesTheFirstMessageEvenConcurrently() throws {

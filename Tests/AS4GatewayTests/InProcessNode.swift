@@ -105,6 +105,9 @@ extension HTTPResponse {
         switch body {
         case .bytes(let b): return b
         case .file(let path): return (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+        case .fileRange(let path, let offset, let length):
+            let all = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+            return Array(all.dropFirst(Int(offset)).prefix(Int(length)))
         }
     }
 

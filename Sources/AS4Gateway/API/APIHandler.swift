@@ -252,6 +252,10 @@ struct APIRequest {
             throw Problem.badRequest("\(what) is not valid JSON: \(reason)")
         }
         guard let object = parsed as? [String: Any] else { throw Problem.badRequest("\(what) must be a JSON object") }
+        if let pointer = JSONDuplicateNames.first(in: [UInt8](data)) {
+            throw Problem.invalid("\(what) gives \(pointer) more than once; give each member once",
+                                  errors: [(pointer, "given more than once (RFC 8259 leaves which one counts to the reader)")])
+        }
         return object
     }
 }

@@ -33,6 +33,12 @@ enum DocumentFileName {
     static func fromForm(filename: String?, extended: String?) throws(Invalid) -> String {
         if let extended { return try check(try decodeExtValue(extended)) }
         guard let filename else { throw Invalid(reason: "the part has no filename") }
+        // The MIME header reader turns bytes that are not UTF-8 into U+FFFD: a name in a legacy
+        // charset (windows-1257 from an older DMS) would otherwise reach the recipient garbled,
+        // and nobody would be told.
+        if filename.unicodeScalars.contains("\u{FFFD}") {
+            throw Invalid(reason: "the file name is not UTF-8 (or holds U+FFFD); send it in UTF-8, best as filename*=UTF-8''<percent-encoded name>")
+        }
         return try check(filename)
     }
 

@@ -34,11 +34,13 @@ enum DocumentView {
                                         ("receiptHeld", .bool(r.receipt != nil))]
         if let party = r.party { fields.append(("accessPoint", .string(party))) }
         if let at = r.retrievedAt { fields.append(("retrievedAt", time(at))) }
-        if let d = r.decision {
-            fields.append(("decision", .object([("decision", .string(d.accepted ? "accept" : "reject")), ("code", .string(d.code)),
-                                                ("reason", .string(d.reason)), ("at", time(d.at))])))
-        }
+        if let d = r.decision { fields.append(("decision", decision(d))) }
         return .object(fields)
+    }
+
+    /// A recipient's answer: in its view, and in the 409 to another answer after it.
+    static func decision(_ d: RecipientDecision) -> JSON {
+        .object([("decision", .string(d.accepted ? "accept" : "reject")), ("code", .string(d.code)), ("reason", .string(d.reason)), ("at", time(d.at))])
     }
 
     static func files(_ d: Document, id: String) -> JSON {

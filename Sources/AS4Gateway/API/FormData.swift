@@ -13,6 +13,9 @@ struct FormData {
         var extendedFilename: String?
         var contentType: String?
         var body: PartBody
+        /// Parameters of its Content-Disposition given more than once (lower-case names): RFC 6266
+        /// §4.1 makes such a header invalid, and readers differ on which value counts.
+        var repeatedParameters: Set<String> = []
     }
 
     var fields: [Field]
@@ -55,12 +58,25 @@ struct FormData {
         }
         var fields: [Field] = []
         for (i, part) in parts.enumerated() {
-            guard let disposition = part.headers["Content-Disposition"], let params = Self.dispositionParameters(disposition),
-                  let name = params["name"] else {
+            // As for the fields the MIME parser allows once: two readers could each take another.
+            if part.headers.values(for: "Content-Disposition").count > 1 {
+                for path in spoolFiles { unlink(path) }
+                throw Problem.badRequest("part \(i + 1) has \(part.headers.values(for: "Content-Disposition").count) Content-Disposition headers; give it one")
+            }
+            guard let disposition = part.headers["Content-Disposition"], let list = Self.dispositionList(disposition),
+                  let name = Self.parameters(list)["name"] else {
                 for path in spoolFiles { unlink(path) }
                 throw Problem.badRequest("part \(i + 1) has no Content-Disposition: form-data with a name")
             }
-            fields.append(Field(name: name, filename: params["filename"], extendedFilename: params["filename*"], contentType: part.headers["Content-Type"], body: part.body))
+            let params = Self.parameters(list)
+            let repeated = Set(Dictionary(grouping: list.map(\.name), by: { $0 }).filter { $0.value.count > 1 }.keys)
+            // Which part it is must not depend on the reader: a part named twice is refused whole.
+            if repeated.contains("name") {
+                for path in spoolFiles { unlink(path) }
+                throw Problem.badRequest("part \(i + 1)'s Content-Disposition gives name more than once; give it once (RFC 6266 makes such a header invalid)")
+            }
+            fields.append(Field(name: name, filename: params["filename"], extendedFilename: params["filename*"], contentType: part.headers["Content-Type"],
+                                body: part.body, repeatedParameters: repeated))
         }
         return FormData(fields: fields, spoolFiles: spoolFiles)
     }
@@ -68,6 +84,16 @@ struct FormData {
     /// The parameters of `form-data; name="x"; filename="y"` (quoted or token values), or nil
     /// when the disposition is not form-data.
     static func dispositionParameters(_ value: String) -> [String: String]? {
+        dispositionList(value).map(parameters)
+    }
+
+    /// Each parameter by its last value (repeats are judged on the list).
+    private static func parameters(_ list: [(name: String, value: String)]) -> [String: String] {
+        Dictionary(list.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+    }
+
+    /// The parameters in their order, names lower-case, or nil when the disposition is not form-data.
+    private static func dispositionList(_ value: String) -> [(name: String, value: String)]? {
         var items: [String] = []
         var current = ""
         var quoted = false
@@ -81,10 +107,10 @@ struct FormData {
         }
         items.append(current)
         guard items.first?.trimmingCharacters(in: .whitespaces).lowercased() == "form-data" else { return nil }
-        var out: [String: String] = [:]
+        var out: [(name: String, value: String)] = []
         for item in items.dropFirst() {
             guard let eq = item.firstIndex(of: "=") else { continue }
-            out[item[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = String(item[item.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            out.append((item[..<eq].trimmingCharacters(in: .whitespaces).lowercased(), String(item[item.index(after: eq)...]).trimmingCharacters(in: .whitespaces)))
         }
         return out
     }

@@ -60,6 +60,14 @@ struct MessageRoutes {
         // Checked before anything is marked: a recipient counts as having read the document (and
         // the sender, or its access point, is told so) only when the file served is the one stored.
         try checkStored(f.file, index: index)
+        let size = UInt64(max(0, f.file.size)), etag = ByteRange.etag(sha256: f.file.sha256)
+        let range = ByteRange.parse(r.request.head.headers["Range"], ifRange: r.request.head.headers["If-Range"], etag: etag, size: size)
+        if range == .unsatisfiable {
+            var problem = Problem(416, "range-not-satisfiable", "Range not satisfiable",
+                                  "file \(index) of message \(id) has \(size) bytes; the Range asked for lies beyond them")
+            problem.headers = [("Content-Range", "bytes */\(size)")]
+            throw problem
+        }
         markRetrieved(a)
         // Names and types may come from another access point: both are rebuilt so that nothing
         // can end or bend the header (DocumentFileName, FileMediaType).
@@ -67,9 +75,16 @@ struct MessageRoutes {
         var response = HTTPResponse.file(200, contentType: type, path: f.file.path)
         let digest = Data(APICredentials.bytes(hex: f.file.sha256) ?? []).base64EncodedString()
         // RFC 9530's Repr-Digest, as uploads use its Content-Digest; RFC 3230's obsolete Digest
-        // stays for clients written against it until the next release (docs/API.md).
+        // stays for clients written against it until the next release (docs/API.md). Both are
+        // the whole file's, also in a 206: a resumed download is checked whole once complete.
         response.headers = ["Content-Type": type, "Content-Disposition": DocumentFileName.attachmentHeader(f.name),
-                            "Repr-Digest": "sha-256=:\(digest):", "Digest": "sha-256=\(digest)"]
+                            "Repr-Digest": "sha-256=:\(digest):", "Digest": "sha-256=\(digest)",
+                            "Accept-Ranges": "bytes", "ETag": etag]
+        if case .part(let offset, let length) = range {
+            response.status = 206
+            response.body = .fileRange(path: f.file.path, offset: offset, length: length)
+            response.headers["Content-Range"] = "bytes \(offset)-\(offset + length - 1)/\(size)"
+        }
         return response
     }
 
@@ -142,9 +157,8 @@ struct MessageRoutes {
             }
             target = a.held[0]
         }
-        if let done = target.decision {
-            throw Problem.conflict("\(id) was already \(done.accepted ? "accepted" : "rejected") for \(target.address)")
-        }
+        let status: RecipientStatus = decision == "accept" ? .recipientAccepted : .recipientRejected
+        if let done = target.decision { return try answered(done, target.address, asked: (status, code, reason)) }
         let d = a.document
         let now = Date()
         // An answer is given by a recipient who has the document, whether or not it fetched it
@@ -155,23 +169,45 @@ struct MessageRoutes {
         if readAt == nil, try recordReading(d, target, at: now, detail: "read by \(r.connection.name): answered without fetching it first") {
             readAt = now
         }
-        let status: RecipientStatus = decision == "accept" ? .recipientAccepted : .recipientRejected
         let answer = RecipientDecision(accepted: status == .recipientAccepted, code: code, reason: reason, at: now)
         let detail = [code, reason].compactMap { $0 }.joined(separator: ": ")
         let update = RecipientUpdate(messageId: id, address: target.address, status: status, detail: detail.isEmpty ? nil : detail, decision: answer,
                                      notifications: d.connection != nil ? DocumentExchange.senderNotifications(d, address: target.address, status: status, detail: detail.isEmpty ? nil : detail) : [],
                                      originReport: OriginReports.owed(d, decision: answer, retrievedAt: readAt, at: now))
+        var refusal: String?
         do {
-            guard try r.context.mailbox.updateRecipient(update, at: now) else {
-                throw Problem.conflict("\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed")
-            }
+            if try !r.context.mailbox.updateRecipient(update, at: now) { refusal = "\(id) is \(target.status.rawValue) for \(target.address) and cannot be confirmed" }
         } catch let e as MailboxStoreError {
-            throw Problem.conflict(e.description)
+            refusal = e.description
+        }
+        if let refusal {
+            // Another request answered first: the same DMS sending its answer again, racing.
+            if let done = try r.context.mailbox.document(messageId: id)?.recipients.first(where: { $0.address == target.address })?.decision {
+                return try answered(done, target.address, asked: (status, code, reason))
+            }
+            throw Problem.conflict(refusal)
         }
         logStep(d, recipient: target.address, status: status, detail: detail.isEmpty ? nil : detail)
         // Queues the reading's report first if it is still owed: the origin hears of the reading before the answer.
         OriginReports(context: r.context).queueNow(d, recipient: target.address)
         return JSON.object([("messageId", .string(id)), ("address", .string(target.address)), ("status", .string(status.rawValue))]).response(200)
+    }
+
+    /// A recipient answers once. The same answer again (decision, code and reason) is the DMS
+    /// sending it again after a request that timed out: it gets the first one's answer, marked
+    /// `Idempotent-Replayed` as a repeated submission is, and nothing is recorded or told again.
+    /// Another answer is 409 with the one recorded, so the DMS learns what stands.
+    private func answered(_ done: RecipientDecision, _ address: String,
+                          asked: (status: RecipientStatus, code: String?, reason: String?)) throws -> HTTPResponse {
+        let status: RecipientStatus = done.accepted ? .recipientAccepted : .recipientRejected
+        guard status == asked.status, done.code == asked.code, done.reason == asked.reason else {
+            throw Problem(409, "conflict", "Conflicts with the resource's state",
+                          "\(id) was already \(done.accepted ? "accepted" : "rejected") for \(address), with another answer than this one",
+                          extensions: [("answer", DocumentView.decision(done))])
+        }
+        var response = JSON.object([("messageId", .string(id)), ("address", .string(address)), ("status", .string(status.rawValue))]).response(200)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
     }
 
     /// A recipient here read (Delivered) or answered (RecipientAccepted/Rejected) a document:

@@ -11,6 +11,8 @@ struct Problem: Error {
     var errors: [(pointer: String, detail: String)] = []
     /// Other members (the per-recipient outcomes of a refused submission, …).
     var extensions: [(String, JSON)] = []
+    /// Header fields the status calls for (416's `Content-Range`).
+    var headers: [(String, String)] = []
 
     init(_ status: Int, _ type: String, _ title: String, _ detail: String,
          errors: [(pointer: String, detail: String)] = [], extensions: [(String, JSON)] = []) {
@@ -31,6 +33,7 @@ struct Problem: Error {
         fields += extensions
         var response = HTTPResponse.bytes(status, contentType: "application/problem+json", Array((JSON.object(fields).serialized(pretty: false) + "\n").utf8))
         if status == 401 { response.headers = ["Content-Type": "application/problem+json", "WWW-Authenticate": "Bearer realm=\"as4gw\""] }
+        for (name, value) in headers { response.headers[name] = value }
         return response
     }
 

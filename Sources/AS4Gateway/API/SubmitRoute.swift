@@ -76,6 +76,10 @@ struct SubmitRoute {
             // Both are checked, so that one answer names every problem of the part.
             var name = ""
             do throws(DocumentFileName.Invalid) {
+                // Two names for one file: a scanner in front may read the one, this gateway the other.
+                for p in ["filename", "filename*"] where f.repeatedParameters.contains(p) {
+                    throw DocumentFileName.Invalid(reason: "the Content-Disposition gives \(p) more than once; give the file one name")
+                }
                 name = try DocumentFileName.fromForm(filename: f.filename, extended: f.extendedFilename)
             } catch {
                 partErrors.append(("file/\(i + 1)/filename", "file part \(i + 1): \(error.reason)"))
