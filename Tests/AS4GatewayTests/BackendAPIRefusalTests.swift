@@ -314,6 +314,15 @@ final class BackendAPIRefusalTests: XCTestCase {
         let replay = try submit(same, [("a.txt", Array("body A".utf8))])
         XCTAssertEqual(replay.status, 200, replay.text)
         XCTAssertEqual(replay.json["messageId"] as? String, id)
+        // The key is the sending connection's retry token: the recipient's inbox and message view,
+        // and the sender's own view, show the metadata without it.
+        for (who, client) in [("recipient", company!), ("sender", ministry!)] {
+            let view = try client.get("/api/v1/messages/\(id)")
+            XCTAssertEqual(view.status, 200, "\(who): \(view.text)")
+            XCTAssertEqual((view.json["metadata"] as? [String: Any])?["subject"] as? String, "A", "\(who): \(view.text)")
+            XCTAssertFalse(view.text.contains("k-1"), "\(who): \(view.text)")
+        }
+        XCTAssertFalse(try company.get("/api/v1/inbox?address=\(Self.company)").text.contains("k-1"))
 
         // Another document under the key: other recipients, subject and file; or only another
         // file, subject, file name or recipient.

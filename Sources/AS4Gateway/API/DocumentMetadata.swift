@@ -97,10 +97,13 @@ enum DocumentMetadata {
         func text(_ object: [String: Any]) -> String {
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
-        var basis = out
-        basis["idempotencyKey"] = nil
+        // The idempotency key is the sending connection's own retry token, kept in its own column:
+        // the metadata that recipients read and other access points receive goes without it.
+        var shown = out
+        shown["idempotencyKey"] = nil
+        var basis = shown
         if !uploads.isEmpty { basis["uploads"] = uploads }
-        return (Checked(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: text(out),
+        return (Checked(sender: sender, recipients: recipients, idempotencyKey: key, deliveryBy: deliveryBy, uploads: uploads, json: text(shown),
                         fingerprintBasis: text(basis)), errors)
     }
 }
