@@ -86,7 +86,7 @@ enum DocumentHeaderCheck {
             }
         }
         if let why = DocumentIdentifier.problem(header.documentId) { throw DocumentHeaderProblem.documentIdRefused(why: why) }
-        try checkMetadata(header.metadata)
+        try checkMetadata(header.metadata, sender: header.sender)
         for field in [Field.recipient, .sender, .documentId] {
             guard let given = carrier.value(field) else { continue }
             let named = value(field, of: header)
@@ -107,13 +107,26 @@ enum DocumentHeaderCheck {
 
     /// The metadata by the rule a submission here meets (`DocumentMetadata`), since the API
     /// serves a received document's metadata as it serves a submitted one's.
-    static func checkMetadata(_ text: String) throws {
+    /// The metadata is kept and put in the evidence as its text came, so JSON that readers may
+    /// take differently (a key given twice: Foundation keeps one without a word) is refused; the
+    /// metadata a gateway stores and sends never has it. Its `sender` is the document's: another
+    /// one would let an access point name, in the metadata that the API serves and the evidence
+    /// seals as sent, a sender it may not speak for (`DocumentExchange.senderRefusal` judges the
+    /// header's).
+    static func checkMetadata(_ text: String, sender: String) throws {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
             throw DocumentHeaderProblem.metadataRefused(problems: ["it is not a JSON object"])
         }
-        let (_, errors) = DocumentMetadata.check(object, origin: .arrival)
-        guard errors.isEmpty else {
+        if let problem = StrictJSON.problem(text) {
+            throw DocumentHeaderProblem.metadataRefused(problems: [quotable(problem) ?? "it is not strict JSON (RFC 8259, each key once)"])
+        }
+        let (checked, errors) = DocumentMetadata.check(object, origin: .arrival)
+        guard errors.isEmpty, let checked else {
             throw DocumentHeaderProblem.metadataRefused(problems: errors.map { "\($0.pointer) " + (quotable($0.detail) ?? "is not acceptable") })
+        }
+        // Both e-addresses by now (the header's sender was checked before), compared canonical.
+        if let named = try? EAddress(sender).canonical, checked.sender != named {
+            throw DocumentHeaderProblem.metadataSenderDiffers(header: named, metadata: checked.sender)
         }
     }
 
