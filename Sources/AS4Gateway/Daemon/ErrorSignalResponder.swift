@@ -13,7 +13,8 @@ import WSSecurity
 ///
 /// The signal must be signed by a party of ours, and an error about one of our messages by the
 /// party that message went to; only an agreement without signing lets an unsigned one through,
-/// for the messages sent under it. A failure then fails a message not yet Delivered with the
+/// for the messages sent under it, and then from that party's TLS client certificate where the
+/// listener asks for one and the P-Modes list that party's (`TLSClientBinding`). A failure then fails a message not yet Delivered with the
 /// receiver's code (`MessageStore.recordAttemptError`, `OutboundLateError`) and is kept beside
 /// the receipt of a Delivered one, whose status and evidence stay. Warnings, errors about ids we
 /// never sent, and errors that name no message are logged. Each is answered with an empty 200:
