@@ -44,6 +44,19 @@ final class AS4MessageBindingTests: XCTestCase {
         XCTAssertNil(PartInfo(href: "#body").contentID)
     }
 
+    /// Two PartInfo that spell one Content-ID differently (a percent-escape) name one MIME part:
+    /// refused as two references to it, not delivered as two payloads (one perhaps inflated and
+    /// the other not, as their PartProperties say).
+    func testTwoSpellingsOfOnePartAreOneReference() throws {
+        var user = EnvelopeRoundTripTests.sampleUser(attachments: 1)
+        var again = user.payloads[0]
+        again.href = "cid:part0%40as4gw.test"
+        user.payloads.append(again)
+        assertRefused(try multipart(user, parts: [("part0@as4gw.test", Array("<a/>".utf8))]), .invalidHeader,
+                      "two eb:PartInfo elements reference cid:part0%40as4gw.test")
+        XCTAssertThrowsError(try EnvelopeParser.parse(EnvelopeBuilder.envelope(Messaging(user))))
+    }
+
     func testPartInfoNamingNoPart() throws {
         let user = EnvelopeRoundTripTests.sampleUser(attachments: 2)
         assertRefused(try multipart(user, parts: [("part0@as4gw.test", [1])]), .mimeInconsistency, "names no MIME part")

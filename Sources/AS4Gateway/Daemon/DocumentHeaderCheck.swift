@@ -86,7 +86,7 @@ enum DocumentHeaderCheck {
             }
         }
         if let why = DocumentIdentifier.problem(header.documentId) { throw DocumentHeaderProblem.documentIdRefused(why: why) }
-        try checkMetadata(header.metadata)
+        let metadataSender = try checkMetadata(header.metadata)
         for field in [Field.recipient, .sender, .documentId] {
             guard let given = carrier.value(field) else { continue }
             let named = value(field, of: header)
@@ -101,20 +101,33 @@ enum DocumentHeaderCheck {
                 throw DocumentHeaderProblem.differsFromProperty(field, header: named, property: given)
             }
         }
+        // After the carrier: a header sender that contradicts originalSender is told as that.
+        if let named = try? EAddress(header.sender).canonical, metadataSender != named {
+            throw DocumentHeaderProblem.metadataSenderDiffers(header: named, metadata: metadataSender)
+        }
         try checkFiles(header.files, Array(parts.dropFirst()))
         return header
     }
 
     /// The metadata by the rule a submission here meets (`DocumentMetadata`), since the API
-    /// serves a received document's metadata as it serves a submitted one's.
-    static func checkMetadata(_ text: String) throws {
+    /// serves a received document's metadata as it serves a submitted one's; its `sender`
+    /// (canonical), which must be the header's: another one would let an access point name, in
+    /// the metadata the API serves and the evidence seals as sent, a sender it may not speak for
+    /// (`DocumentExchange.senderRefusal` judges the header's). The text is kept as it came, so
+    /// JSON that readers may take differently (a key given twice: Foundation keeps one without a
+    /// word) is refused; the metadata a gateway stores and sends never has it.
+    static func checkMetadata(_ text: String) throws -> String {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
             throw DocumentHeaderProblem.metadataRefused(problems: ["it is not a JSON object"])
         }
-        let (_, errors) = DocumentMetadata.check(object, origin: .arrival)
-        guard errors.isEmpty else {
+        if let problem = StrictJSON.problem(text) {
+            throw DocumentHeaderProblem.metadataRefused(problems: [quotable(problem) ?? "it is not strict JSON (RFC 8259, each key once)"])
+        }
+        let (checked, errors) = DocumentMetadata.check(object, origin: .arrival)
+        guard errors.isEmpty, let checked else {
             throw DocumentHeaderProblem.metadataRefused(problems: errors.map { "\($0.pointer) " + (quotable($0.detail) ?? "is not acceptable") })
         }
+        return checked.sender
     }
 
     static func value(_ field: Field, of header: EAddressMessages.DocumentHeader) -> String {

@@ -19,6 +19,9 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
     /// The header's metadata is not what a submission here could give: `problems` are JSON
     /// pointers into it with what is wrong, values never quoted.
     case metadataRefused(problems: [String])
+    /// The metadata's `sender` is another e-address than the header's (both canonical, as they
+    /// are checked e-addresses by then).
+    case metadataSenderDiffers(header: String, metadata: String)
     /// The header's sender or recipient is no e-address; `why` is the parser's reason when it
     /// quotes no number that may be a personal code, else nil.
     case notAnAddress(CarrierField, why: String?)
@@ -68,7 +71,7 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
         switch self {
         case .noHeader, .headerTooLarge, .headerUnreadable, .notAnAddress, .fileName, .characterSetInvalid, .documentIdRefused, .metadataRefused:
             return .other
-        case .differsFromProperty, .fileCount, .fileSize, .fileHash, .charsetDiffers: return .valueInconsistent
+        case .differsFromProperty, .metadataSenderDiffers, .fileCount, .fileSize, .fileHash, .charsetDiffers: return .valueInconsistent
         }
     }
 
@@ -87,6 +90,8 @@ enum DocumentHeaderProblem: Error, Equatable, CustomStringConvertible {
                 + "none of them a space, a control or format character, or one of / \\ ? # %"
         case .metadataRefused(let problems):
             return "the document header's metadata is not acceptable: " + problems.joined(separator: "; ")
+        case .metadataSenderDiffers(let header, let metadata):
+            return "the document header names sender \(header), but its metadata's sender is \(metadata)"
         case .notAnAddress(let field, let why):
             return "the document header's \(field.headerField) is not an e-address" + (why.map { ": \($0)" } ?? "")
         case .differsFromProperty(let field, let header, let property):

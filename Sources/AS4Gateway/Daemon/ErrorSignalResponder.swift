@@ -13,7 +13,8 @@ import WSSecurity
 ///
 /// The signal must be signed by a party of ours, and an error about one of our messages by the
 /// party that message went to; only an agreement without signing lets an unsigned one through,
-/// for the messages sent under it. A failure then fails a message not yet Delivered with the
+/// for the messages sent under it, and then from that party's TLS client certificate where the
+/// listener asks for one and the P-Modes list that party's (`TLSClientBinding`). A failure then fails a message not yet Delivered with the
 /// receiver's code (`MessageStore.recordAttemptError`, `OutboundLateError`) and is kept beside
 /// the receipt of a Delivered one, whose status and evidence stay. Warnings, errors about ids we
 /// never sent, and errors that name no message are logged. Each is answered with an empty 200:
@@ -21,7 +22,9 @@ import WSSecurity
 struct ErrorSignalResponder {
     let context: GatewayContext
 
-    func accept(_ signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
+    /// `clientCertificate`: the TLS client certificate the signal came with, which must be the
+    /// receiver's for an unsigned one where the P-Modes list that party's (`TLSClientBinding`).
+    func accept(_ signal: SignalMessage, _ message: AS4Message, started: Date, clientCertificate: Certificate? = nil) -> HTTPResponse {
         guard case .errors(let errors) = signal.kind, let first = errors.first else {
             return processor.errorResponse(EbmsError(.other, "not an error signal"), refTo: nil, started: started)
         }
@@ -51,6 +54,11 @@ struct ErrorSignalResponder {
             // Only the party the message went to knows of it.
             if let signer, !signer.partyIds.map(\.description).contains(stored.metadata.toParty) {
                 throw EbmsError(.failedAuthentication, "the error is not signed by the party \(ref ?? "") was sent to")
+            }
+            // Unsigned: the TLS client certificate is all that can say so, where it is asked for.
+            if signer == nil, let receiver = context.registry.current.parties.first(where: { $0.partyIds.map(\.description).contains(stored.metadata.toParty) }),
+               let refusal = TLSClientBinding(context: context).refusal(clientCertificate, for: receiver, sending: "the error signal") {
+                throw refusal
             }
             // An attempt before an operator's retry counts: the receiver's error may answer it.
             let sent = try stored.wentOut { try context.store.events(for: stored.rowId) }

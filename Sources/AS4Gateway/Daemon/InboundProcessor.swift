@@ -103,7 +103,7 @@ struct InboundProcessor: HTTPHandler {
             return PullResponder(context: context).acceptReceipt(signal, message, rawEnvelope: raw.envelope, started: started)
         }
         if let signal = message.messaging.signals.first(where: { if case .errors = $0.kind { return true } else { return false } }) {
-            return ErrorSignalResponder(context: context).accept(signal, message, started: started)
+            return ErrorSignalResponder(context: context).accept(signal, message, started: started, clientCertificate: request.head.clientCertificate)
         }
         return errorResponse(EbmsError(.valueInconsistent, "unsolicited signal: this gateway takes receipts and errors only on the back-channel"),
                              refTo: refTo, started: started)
@@ -211,22 +211,8 @@ struct InboundProcessor: HTTPHandler {
         if pulled, match.delivery != .pull {
             return fail(EbmsError(.processingModeMismatch, "the pulled message fits P-Mode \(match.pmode.id), whose leg is not pulled"))
         }
-        // TLS client authentication binds to the party, not only to the truststore's CA, when
-        // the P-Modes name the party's TLS certificates: another access point of the same CA
-        // cannot post in its name.
-        // Judged by public key, as outbound pinning is: a certificate renewed with the same key
-        // still matches. Only where the listener asks for client certificates; then a party with
-        // listed TLS certificates must present one (else any access point could send none).
-        let listedTLS = match.sender.allCertificates(role: .tls)
-        if !listedTLS.isEmpty, (context.config.as4Listener.tls?.clientAuthentication ?? .none) != .none {
-            guard let clientCertificate else {
-                return fail(EbmsError(.failedAuthentication, "no TLS client certificate came with the message; the P-Modes list \(match.sender.name)'s"))
-            }
-            let keys = Set(listedTLS.compactMap { try? PublicKeyPin.sha256(of: $0) })
-            guard let key = try? PublicKeyPin.sha256(of: clientCertificate), keys.contains(key) else {
-                return fail(EbmsError(.failedAuthentication, "the TLS client certificate (\(clientCertificate.subjectName)) is not one the P-Modes list for \(match.sender.name)"))
-            }
-        }
+        // TLS client authentication binds to the party, not only to the truststore's CA.
+        if let error = TLSClientBinding(context: context).refusal(clientCertificate, for: match.sender, sending: "the message") { return fail(error) }
         // The reply leg of a Two-Way exchange answers a request we sent this party under the same
         // P-Mode, in its conversation (ebMS3 §2.2.3, §5.2.2.1): a reply to nothing is refused.
         // A test message may go under any agreement of its sender's, a reply leg's too, and

@@ -208,7 +208,9 @@ public enum EnvelopeParser {
             var hrefs: Set<String> = []
             for p in infos {
                 let part = try readPartInfo(p, findings: &findings)
-                let key = part.href ?? ""
+                // Compared as the part they name: `cid:a@b` and `cid:a%40b` are one MIME part,
+                // which would otherwise be delivered twice, perhaps once as compressed and once not.
+                let key = part.contentID.map { "cid:" + $0 } ?? part.href ?? ""
                 guard hrefs.insert(key).inserted else {
                     throw invalid(part.href.map { "two eb:PartInfo elements reference \($0)" } ?? "two eb:PartInfo elements reference the SOAP Body")
                 }
