@@ -60,6 +60,28 @@ final class APIParsingTests: XCTestCase {
         XCTAssertNil(try APICredentials.authenticate(head("Basic \(token)"), among: [live]))
         XCTAssertEqual(try APICredentials.authenticate(head(nil, cert), among: [live, byCert])?.name, "cert")
         XCTAssertNil(try APICredentials.authenticate(head(nil), among: [live, byCert]))
+
+        // Credentials naming two connections are refused, whatever the order of the connections;
+        // a certificate that no connection holds (the TLS layer's own) leaves the token to decide.
+        func refusal(_ h: HTTPRequestHead, _ connections: [BackendConnection]) -> String? {
+            do {
+                return "authenticated as \(try APICredentials.authenticate(h, among: connections)?.name ?? "nobody")"
+            } catch let p as Problem {
+                return "\(p.status) \(p.type)"
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(refusal(head("Bearer \(token)", cert), [live, byCert]), "400 ambiguous-credentials")
+        XCTAssertEqual(refusal(head("Bearer \(token)", cert), [byCert, live]), "400 ambiguous-credentials")
+        var both = live
+        both.certificateSHA256 = byCert.certificateSHA256
+        XCTAssertEqual(refusal(head("Bearer \(token)", cert), [both]), "authenticated as live")
+        XCTAssertEqual(refusal(head("Bearer \(token)", cert), [live]), "authenticated as live")
+        var twice = head("Bearer \(token)")
+        twice.headers.add(name: "authorization", value: "Bearer as4gw_other")
+        XCTAssertEqual(refusal(twice, [live]), "400 ambiguous-credentials")
+        twice.headers.remove(name: "Authorization")
+        twice.headers.add(name: "Authorization", value: "Bearer \(token)")
+        XCTAssertEqual(refusal(twice, [live]), "authenticated as live")
     }
 
     func testMetadataProblemsNameTheirFields() {

@@ -22,22 +22,35 @@ enum APICredentials {
 
     /// The active connection the request's credentials belong to. Every stored digest is
     /// compared (no early exit), so timing does not tell which connection came close.
+    /// Credentials that could name two connections are refused (400), not resolved by order:
+    /// a second Authorization field, or a token and a certificate of different connections.
     static func authenticate(_ head: HTTPRequestHead, among connections: [BackendConnection]) throws -> BackendConnection? {
+        let fields = head.headers.values(for: "Authorization")
+        guard fields.count <= 1 else {
+            throw Problem(400, "ambiguous-credentials", "Credentials are ambiguous",
+                          "the request has \(fields.count) Authorization fields; send one")
+        }
         var presented: [UInt8]?
-        if let auth = head.headers["Authorization"], auth.lowercased().hasPrefix("bearer ") {
+        if let auth = fields.first, auth.lowercased().hasPrefix("bearer ") {
             presented = try Digest.sha256(Array(auth.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8))
         }
         let certificate = try head.clientCertificate.map { try Digest.sha256($0.derBytes) }
-        var found: BackendConnection?
+        var byToken: BackendConnection?
+        var byCertificate: BackendConnection?
         for c in connections where c.revokedAt == nil {
-            var matches = false
-            if let presented, let stored = c.tokenSHA256.flatMap(bytes(hex:)) { matches = Digest.constantTimeEquals(presented, stored) || matches }
-            if let certificate, let stored = c.certificateSHA256.flatMap(bytes(hex:)) {
-                matches = Digest.constantTimeEquals(certificate, stored) || matches
+            if let presented, let stored = c.tokenSHA256.flatMap(bytes(hex:)), Digest.constantTimeEquals(presented, stored), byToken == nil {
+                byToken = c
             }
-            if matches, found == nil { found = c }
+            if let certificate, let stored = c.certificateSHA256.flatMap(bytes(hex:)), Digest.constantTimeEquals(certificate, stored),
+               byCertificate == nil {
+                byCertificate = c
+            }
         }
-        return found
+        if let byToken, let byCertificate, byToken.name != byCertificate.name {
+            throw Problem(400, "ambiguous-credentials", "Credentials are ambiguous",
+                          "the bearer token and the TLS client certificate belong to different connections; send the credentials of one")
+        }
+        return byToken ?? byCertificate
     }
 
     static func bytes(hex: String) -> [UInt8]? {

@@ -94,8 +94,12 @@ struct APIHandler: HTTPHandler {
         // yet), and a store that cannot answer now leaves the judgement to `handle` as well.
         if ["POST", "PUT", "PATCH"].contains(head.method), head.contentLength != 0,
            head.clientCertificate == nil, head.headers["Authorization"] != nil,
-           let connections = try? context.mailbox.connections(), (try? APICredentials.authenticate(head, among: connections)) ?? nil == nil {
-            return Problem.unauthenticated
+           let connections = try? context.mailbox.connections() {
+            do {
+                if try APICredentials.authenticate(head, among: connections) == nil { return Problem.unauthenticated }
+            } catch let p as Problem {
+                return p
+            } catch {}
         }
         if let length = head.contentLength, length > context.config.maxMessageBytes {
             return Problem(413, "too-large", "Request body too large",
