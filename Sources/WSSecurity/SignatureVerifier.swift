@@ -122,7 +122,9 @@ public struct SignatureVerifier {
         }
         var seenURIs: Set<String> = []
         for ref in signature.references {
-            if !seenURIs.insert(ref.uri).inserted {
+            // An attachment is compared as the part it names: `cid:a@b` and `cid:a%40b` are one.
+            let named = ref.uri.hasPrefix("cid:") ? "cid:" + ContentID.normalize(ref.uri) : ref.uri
+            if !seenURIs.insert(named).inserted {
                 result.report.fail(EbmsError(.failedAuthentication, "ds:Reference URI \(ref.uri) appears twice"))
                 return result
             }

@@ -383,6 +383,25 @@ final class ReferenceCountTests: XCTestCase {
         XCTAssertTrue(report.references.isEmpty, "refused before any reference was computed")
     }
 
+    /// `cid:a@b` and `cid:a%40b` name one MIME part: a second reference to it in another
+    /// spelling is the same URI twice, not a second thing signed.
+    func testAnAttachmentNamedTwiceInTwoSpellingsStopsTheCheck() throws {
+        var copied = false
+        let report = verify(try wire { text in
+            guard let uri = text.range(of: "<ds:Reference URI=\"cid:"),
+                  let end = text.range(of: "</ds:Reference>", range: uri.upperBound..<text.endIndex) else { return }
+            let reference = String(text[uri.lowerBound..<end.upperBound])
+            let respelled = reference.replacingOccurrences(of: "@", with: "%40")
+            guard respelled != reference else { return }
+            text.insert(contentsOf: respelled, at: end.upperBound)
+            copied = true
+        })
+        XCTAssertTrue(copied, "the sealed message has an attachment reference with an @ in its Content-ID")
+        XCTAssertEqual(report.error?.code, .failedAuthentication)
+        XCTAssertTrue(report.error?.reason.contains("appears twice") ?? false, "\(String(describing: report.error))")
+        XCTAssertTrue(report.references.isEmpty, "refused before any reference was computed")
+    }
+
     func testAFewExtraReferencesBreakTheSignatureBeforeAnyIsComputed() throws {
         let report = verify(try wire(editing: repeatingFirstReference(2)))
         XCTAssertEqual(report.error, EbmsError(.failedAuthentication, "the SignatureValue does not verify with the signer's key"))
