@@ -20,6 +20,8 @@ import WSSecurity
 /// a signal is not answered with another one (no ebMS message goes back on its back-channel).
 struct ErrorSignalResponder {
     let context: GatewayContext
+    /// Where the request came from, for the lines that refuse it (`InboundProcessor.client`).
+    var client: String? = nil
 
     func accept(_ signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
         guard case .errors(let errors) = signal.kind, let first = errors.first else {
@@ -113,5 +115,5 @@ struct ErrorSignalResponder {
         return leg.security.sign
     }
 
-    var processor: InboundProcessor { InboundProcessor(context: context) }
+    var processor: InboundProcessor { InboundProcessor(context: context, client: client) }
 }
