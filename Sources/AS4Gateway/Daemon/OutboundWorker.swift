@@ -267,7 +267,8 @@ final class OutboundWorkers: Sendable {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
-            return .failure(AttemptFailure(httpStatus: response.status))
+            return .failure(AttemptFailure(httpStatus: response.status,
+                                           answer: AttemptFailure.describe(contentType: response.header("Content-Type"), body: response.body)))
         }
         let raw: RawMessage
         let reply: AS4Message
