@@ -12,8 +12,9 @@ public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) -> HTTPResponse
 
     /// The answer to a request the server itself refuses (403 for a client certificate, 413 for a
-    /// body over `maxBodyBytes`, 503 while stopping), so the application can log it and answer
-    /// in its own format. `reason` is one sentence for a person.
+    /// body over `maxBodyBytes`, 503 while stopping, 507 for a body that could not be spooled
+    /// because the disk is full), so the application can log it and answer in its own format.
+    /// `reason` is one sentence for a person. The server logs none of these itself.
     func refused(_ head: HTTPRequestHead, status: Int, reason: String) -> HTTPResponse
 }
 

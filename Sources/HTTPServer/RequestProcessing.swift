@@ -104,10 +104,12 @@ extension ServerContext {
             return self.queue(.text(500, "internal server error\n"), on: connection)
         }
         defer { collector.removeSpoolFile() }
-        if let failure = collector.spoolFailure {
-            self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): spooling the body failed: \(failure); answered 500")
-        }
         if case .refusing(let status, let reason) = collector.outcome {
+            // A full disk (507) is the handler's to report, as the temporary condition it is and
+            // at the rate it chooses; any other spooling failure is ours, an internal error.
+            if let failure = collector.spoolFailure, status != 507 {
+                self.reportInternalError("\(request.head.method) \(request.head.path) from \(request.head.remoteAddress): spooling the body failed: \(failure); answered \(status)")
+            }
             return self.queue(self.handler.refused(request.head, status: status, reason: reason), on: connection)
         }
         let body: HTTPRequestBody

@@ -47,7 +47,9 @@ final class PostgresConnection {
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.text(PQerrorMessage(connection))
             PQfinish(connection)
-            throw StoreError.connectionLost("cannot connect to \(Self.redacted(url)): \(message)")
+            // libpq quotes a URI it cannot parse, or the token it stumbled on, in its message: the
+            // password among them (`StoreURLSecrets`).
+            throw StoreError.connectionLost("cannot connect to \(Self.redacted(url)): \(Self.scrubbed(message, of: url))")
         }
         handle = connection
         // Notices (e.g. "relation already exists, skipping") would go to stderr otherwise, and
@@ -213,18 +215,4 @@ final class PostgresConnection {
     }
 
     private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String { text(UnsafePointer(pointer)) }
-
-    /// The URL without its password, for messages and logs.
-    /// `url` for logs and messages: the password masked, whether in `user:password@` or in a
-    /// `password=` (or `sslpassword=`) parameter. An unparsable URL shows only its scheme.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else {
-            return url.hasPrefix("postgres") ? String(url.prefix { $0 != ":" }) + "://(unparsable URL hidden)" : url
-        }
-        if components.password != nil { components.password = "***" }
-        components.queryItems = components.queryItems?.map { item in
-            ["password", "sslpassword"].contains(item.name.lowercased()) ? URLQueryItem(name: item.name, value: "***") : item
-        }
-        return components.string ?? url
-    }
 }

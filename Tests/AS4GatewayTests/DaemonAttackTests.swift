@@ -220,6 +220,9 @@ final class DaemonAttackTests: SealingTestCase {
         let log = harness.nodes["gw-b"]!.log
         for (id, _, _, code) in cases {
             XCTAssertTrue(log.contains("event=refused message_id=\(id)") && log.contains(code), "log line for \(id)")
+            // A forged header names any sender it likes: the line names where it came from too.
+            let line = log.split(separator: "\n").first { $0.contains("event=refused message_id=\(id) ") } ?? ""
+            XCTAssertTrue(line.contains(" client=127.0.0.1"), "the client address in the refused line: \(line)")
         }
     }
 }

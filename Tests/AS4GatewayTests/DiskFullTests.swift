@@ -136,6 +136,10 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(Set(fullLines.compactMap { $0.split(separator: " ").first { $0.hasPrefix("listener=") } }), ["listener=submit", "listener=api", "listener=as4"],
                        fullLines.joined(separator: "\n"))
         XCTAssertFalse(b.log.contains("event=internal-error"), b.log.suffix(3000).description)
+        // The body the HTTP server could not spool is that same condition: no internal error
+        // saying it answered 500 beside a refusal line saying 507, for each such request.
+        XCTAssertFalse(b.log.contains("event=http-internal-error"), b.log.suffix(3000).description)
+        XCTAssertFalse(b.log.contains("event=http-refused status=507"), b.log.suffix(3000).description)
 
         // Space returns: B resumes without a restart.
         XCTAssertEqual(unlink(filler), 0)

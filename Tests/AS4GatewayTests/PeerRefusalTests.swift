@@ -1,6 +1,7 @@
 @testable import AS4Gateway
 import EnvelopeXML
 import Foundation
+import HTTPClient
 import MessageStore
 import XCTest
 
@@ -105,6 +106,20 @@ final class PeerRefusalTests: AnswerProxyTestCase {
 
 /// How one attempt's failure is recorded, without a peer.
 final class AttemptFailureTests: XCTestCase {
+    /// A TLS certificate that is none of the pinned ones: the reason says where the pins come
+    /// from, so the operator knows what to update; other TLS failures keep curl's words alone.
+    func testAPinMismatchSaysWhereThePinsComeFrom() {
+        let curl = "curl 90 (SSL public key does not match pinned public key): SSL: public key does not match pinned public key"
+        let party = "urn:oasis:names:tc:ebcore:partyid-type:unregistered::gw-b"
+        XCTAssertEqual(OutboundWorkers.connectionReason(HTTPClientError.tls(curl), toParty: party),
+                       "TLS: \(curl): the endpoint's TLS certificate is none of those the P-Modes list for gw-b "
+                       + "(certificates.tls in parties.json); if the partner renewed it, add its new certificate there")
+        let expired = HTTPClientError.tls("curl 60 (SSL peer certificate or SSH remote key was not OK): SSL certificate problem: certificate has expired")
+        XCTAssertEqual(OutboundWorkers.connectionReason(expired, toParty: party), "\(expired)")
+        let refused = HTTPClientError.connectionFailed("curl 7 (Couldn't connect to server)")
+        XCTAssertEqual(OutboundWorkers.connectionReason(refused, toParty: party), "\(refused)")
+    }
+
     func testDefiniteHTTPAnswersAreRecordedAsSuchAndOutliveLaterTransportErrors() {
         let refused = AttemptFailure(httpStatus: 413)
         XCTAssertEqual(refused.code, "HTTP 413")

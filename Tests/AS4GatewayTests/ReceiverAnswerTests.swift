@@ -117,6 +117,32 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertFalse(other.isPeerAnswer)
     }
 
+    // MARK: an HTTP answer without a signal
+
+    /// A proxy's or web server's page in place of the gateway's answer: its media type, size
+    /// and title (HTML) or first line (plain text) reach the reason, and so the log line and the
+    /// message's error, so the operator sees what answered, not only the status.
+    func testAPageInsteadOfASignalIsDescribedInTheReason() throws {
+        try start()
+        _ = try a.submit(to: "gw-b")
+        let job = try a.claim()
+        func answer(_ status: Int, _ type: String?, _ body: String) -> HTTPClientResponse {
+            HTTPClientResponse(status: status, headers: type.map { [("Content-Type", $0)] } ?? [], body: Array(body.utf8),
+                               elapsed: 0, newConnections: 0)
+        }
+        let page = "<!DOCTYPE html><html><head>\n<TITLE>502 Bad\n  Gateway</TITLE></head><body>nginx</body></html>"
+        let proxy = try failure(workers.judge(answer(502, "text/html; charset=utf-8", page), job))
+        XCTAssertEqual(proxy.code, "EBMS:0005")
+        XCTAssertEqual(proxy.reason, "HTTP 502 without an AS4 signal (text/html, \(page.utf8.count) bytes, title \"502 Bad Gateway\")")
+        let text = try failure(workers.judge(answer(404, "text/plain", "no route /as4 here\nmore"), job))
+        XCTAssertEqual(text.code, "HTTP 404")
+        XCTAssertEqual(text.reason, "the receiving gateway refused the message with HTTP 404 and no AS4 signal (text/plain, 23 bytes: \"no route /as4 here\")")
+        let bare = try failure(workers.judge(answer(500, nil, ""), job))
+        XCTAssertEqual(bare.reason, "HTTP 500 without an AS4 signal (no body)")
+        let json = try failure(workers.judge(answer(403, "application/json", "{\"error\": \"forbidden\"}"), job))
+        XCTAssertEqual(json.reason, "the receiving gateway refused the message with HTTP 403 and no AS4 signal (application/json, 22 bytes)")
+    }
+
     // MARK: a receiver's own error code
 
     /// A code outside ebMS3's table (a vendor's own, phase4's EBMS:4001) is recorded as the

@@ -104,4 +104,31 @@ final class StoreURLRedactionTests: XCTestCase {
         XCTAssertEqual(StoreLocation.redacted("sqlite:/var/lib/as4gw"), "sqlite:/var/lib/as4gw")
         XCTAssertEqual(try StoreLocation(parsing: "postgres://u:S3cret@h/db?password=S3cret").description.contains("S3cret"), false)
     }
+
+    /// A store written in libpq's key=value form is refused as not a URL, and the refusal (the
+    /// line `serve` dies with) must not repeat the password it holds.
+    func testTheKeyValueFormIsRefusedWithoutItsPassword() {
+        XCTAssertThrowsError(try StoreLocation(parsing: "host=db user=as4gw password=S3cret dbname=as4gw")) { error in
+            XCTAssertFalse("\(error)".contains("S3cret"), "\(error)")
+            XCTAssertTrue("\(error)".contains("host=db"), "\(error)")
+        }
+        XCTAssertEqual(StoreLocation.redacted("host=db password='S3 cret' sslpassword=K3y"), "host=db password='***' sslpassword=***")
+    }
+
+    /// libpq quotes a URI it cannot parse, or the token it stumbled on, in its error message; the
+    /// store's "cannot connect" error carries that message, so it must be scrubbed. Each of these
+    /// fails inside libpq before any connection is tried.
+    func testLibpqMessagesAboutABadURLDoNotCarryItsPassword() {
+        for url in ["postgres://as4gw:S3cret@[::1/as4gw",             // the whole URI quoted
+                    "postgres://as4gw:S3cret@[::1]x/as4gw",           // the whole URI quoted
+                    "postgres://as4gw:S3cr%zzet@127.0.0.1/as4gw",     // the password token quoted
+                    "postgres://as4gw@127.0.0.1/as4gw?password=S3cr%zzet",
+                    "postgres://as4gw:S3cret@127.0.0.1/as4gw?sslmode"] {
+            XCTAssertThrowsError(try PostgresConnection(url: url, connectTimeout: 1), url) { error in
+                let text = "\(error)"
+                XCTAssertFalse(text.contains("S3cr"), "\(url): \(text)")
+                XCTAssertTrue(text.contains("***") || text.contains("unparsable URL hidden"), "\(url): \(text)")
+            }
+        }
+    }
 }

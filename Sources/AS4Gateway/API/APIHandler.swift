@@ -36,7 +36,14 @@ struct APIHandler: HTTPHandler {
         ]
         let kind = kinds[status] ?? (status >= 500 ? kinds[500]! : kinds[400]!)
         let problem = Problem(status, kind.type, kind.title, reason)
-        logRefusal(head, problem, connection: nil)
+        if status == 507 {
+            // A body the server could not spool: the full disk, logged as the condition it is.
+            let listener = head.path == context.config.apiListener.path ? "submit" : "api"
+            context.requestFailures.note(.diskFull, listener: listener, error: SpoolDiskFull(spoolDirectory: context.spoolDirectory),
+                                         log: context.log, fields: Self.requestFields(head, status: status, connection: nil))
+        } else {
+            logRefusal(head, problem, connection: nil)
+        }
         var response = problem.response
         if status == 507 { response.headers["Retry-After"] = String(DiskFull.retryAfterSeconds) }
         return response

@@ -32,16 +32,50 @@ struct AttemptFailure: Error {
     }
 
     /// An HTTP answer without an AS4 signal: a definite 4xx/5xx is recorded as what it is
-    /// ("HTTP 413"), anything else as the connection failure it amounts to.
-    init(httpStatus status: Int) {
+    /// ("HTTP 413"), anything else as the connection failure it amounts to. `answer` says what
+    /// came instead (`describe`), in parentheses after the status.
+    init(httpStatus status: Int, answer: String? = nil) {
+        let shown = answer.map { " (\($0))" } ?? ""
         guard (400...599).contains(status), !Self.temporaryStatuses.contains(status) else {
-            self.init(EbmsError(.connectionFailure, "HTTP \(status) without an AS4 signal"))
+            self.init(EbmsError(.connectionFailure, "HTTP \(status) without an AS4 signal\(shown)"))
             return
         }
         self.init(code: "HTTP \(status)", reason: status == 413
                       ? "the receiving gateway refused the message's size (HTTP 413 Content Too Large)"
-                      : "the receiving gateway refused the message with HTTP \(status) and no AS4 signal",
+                      : "the receiving gateway refused the message with HTTP \(status) and no AS4 signal\(shown)",
                   isPeerAnswer: true, ebms: nil)
+    }
+
+    /// What answered in place of an AS4 signal, for an operator to tell a proxy's or web
+    /// server's page from the partner's gateway: its media type and size, and the title of an
+    /// HTML page or the first line of plain text (their own words about the failure), at most
+    /// `shownCharacters` of it. Nothing else of the body.
+    static func describe(contentType: String?, body: [UInt8]) -> String {
+        guard !body.isEmpty else { return "no body" }
+        let type = contentType.flatMap { $0.split(separator: ";").first }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let about = (type.isEmpty ? "no media type" : type) + ", \(body.count) bytes"
+        let text = String(decoding: body.prefix(16_384), as: UTF8.self)
+        if type == "text/html" || type == "application/xhtml+xml", let title = title(in: text) { return about + ", title \"\(title)\"" }
+        if type == "text/plain", let line = text.split(whereSeparator: \.isNewline).first.map(shown), !line.isEmpty {
+            return about + ": \"\(line)\""
+        }
+        return about
+    }
+
+    static let shownCharacters = 120
+
+    private static func title(in html: String) -> String? {
+        guard let open = html.range(of: "<title", options: .caseInsensitive),
+              let start = html[open.upperBound...].firstIndex(of: ">"),
+              let close = html.range(of: "</title", options: .caseInsensitive, range: html.index(after: start)..<html.endIndex) else { return nil }
+        let title = shown(html[html.index(after: start)..<close.lowerBound])
+        return title.isEmpty ? nil : title
+    }
+
+    /// Whitespace runs as one space, cut to `shownCharacters`.
+    private static func shown(_ text: Substring) -> String {
+        let words = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return words.count > shownCharacters ? words.prefix(shownCharacters) + "…" : words
     }
 
     init(code: String, reason: String, isPeerAnswer: Bool, ebms: EbmsError?, endsDelivery: Bool = false) {

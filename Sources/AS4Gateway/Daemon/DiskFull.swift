@@ -28,3 +28,11 @@ enum DiskFull {
         }
     }
 }
+
+/// A request body the HTTP server could not spool because the disk is full (its 507): reported
+/// by the listener as the `disk-full` condition (`RequestFailureLog`), naming the directory an
+/// operator has to free space in.
+struct SpoolDiskFull: Error, CustomStringConvertible {
+    var spoolDirectory: String
+    var description: String { "a request body could not be spooled: the file system of \(spoolDirectory) is full (answered 507)" }
+}

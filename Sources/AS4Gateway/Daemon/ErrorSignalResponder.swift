@@ -21,6 +21,8 @@ import WSSecurity
 /// a signal is not answered with another one (no ebMS message goes back on its back-channel).
 struct ErrorSignalResponder {
     let context: GatewayContext
+    /// Where the request came from, for the lines that refuse it (`InboundProcessor.client`).
+    var client: String? = nil
 
     /// `clientCertificate`: the TLS client certificate the signal came with, which must be the
     /// receiver's for an unsigned one where the P-Modes list that party's (`TLSClientBinding`).
@@ -121,5 +123,5 @@ struct ErrorSignalResponder {
         return leg.security.sign
     }
 
-    var processor: InboundProcessor { InboundProcessor(context: context) }
+    var processor: InboundProcessor { InboundProcessor(context: context, client: client) }
 }

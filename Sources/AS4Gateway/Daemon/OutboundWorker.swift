@@ -238,10 +238,21 @@ final class OutboundWorkers: Sendable {
         } catch .requestBodyUnreadable(let path, let reason) {
             throw MessageFileUnreadable(path: path, reason: reason)
         } catch {
-            return (.failure(AttemptFailure(EbmsError(.connectionFailure, "\(error)"))), nil)
+            return (.failure(AttemptFailure(EbmsError(.connectionFailure, Self.connectionReason(error, toParty: job.metadata.toParty)))), nil)
         }
         let retryAfter = [429, 503].contains(response.status) ? RetryAfter.seconds(response.header("Retry-After"), now: Date()) : nil
         return (judge(response, job), retryAfter)
+    }
+
+    /// Why a POST got no answer. curl's words for a TLS certificate that is none of the pinned
+    /// ones do not say where the pins come from, which is what the operator has to look at
+    /// (often the partner renewed its certificate and parties.json still lists the old one).
+    static func connectionReason(_ error: Error, toParty party: String) -> String {
+        guard case HTTPClientError.tls(let detail) = error, detail.hasPrefix("curl 90 ") /* CURLE_SSL_PINNEDPUBKEYNOTMATCH */ else {
+            return "\(error)"
+        }
+        return "\(error): the endpoint's TLS certificate is none of those the P-Modes list for \(partyValue(party)) "
+            + "(certificates.tls in parties.json); if the partner renewed it, add its new certificate there"
     }
 
     /// The peer's answer to one POST: the receipt's SOAP envelope when it validates.
@@ -267,7 +278,8 @@ final class OutboundWorkers: Sendable {
         let contentType = response.header("Content-Type") ?? ""
         guard !response.body.isEmpty, contentType.contains("soap+xml") || contentType.contains("multipart/related") || contentType.contains("text/xml") else {
             // A definite HTTP answer (413 to a body over the peer's limit) is what the peer said.
-            return .failure(AttemptFailure(httpStatus: response.status))
+            return .failure(AttemptFailure(httpStatus: response.status,
+                                           answer: AttemptFailure.describe(contentType: response.header("Content-Type"), body: response.body)))
         }
         let raw: RawMessage
         let reply: AS4Message

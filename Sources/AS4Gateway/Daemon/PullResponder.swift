@@ -13,6 +13,8 @@ import WSSecurity
 /// `ErrorSignalResponder`, as every error signal posted to us does.
 struct PullResponder {
     let context: GatewayContext
+    /// Where the request came from, for the lines that refuse it (`InboundProcessor.client`).
+    var client: String? = nil
 
     func respond(to signal: SignalMessage, _ message: AS4Message, started: Date) -> HTTPResponse {
         guard case .pullRequest(let pull) = signal.kind else { return processor.errorResponse(EbmsError(.other, "not a pull request"), refTo: nil, started: started) }
@@ -132,5 +134,5 @@ struct PullResponder {
         return (party, signer)
     }
 
-    var processor: InboundProcessor { InboundProcessor(context: context) }
+    var processor: InboundProcessor { InboundProcessor(context: context, client: client) }
 }

@@ -17,7 +17,7 @@ extension InboundProcessor {
         let e = EbmsError(.processingModeMismatch, "SOAP 1.1 envelope: this gateway processes SOAP 1.2 only (eDelivery AS4)")
         context.metrics.noteInboundError(code: e.code.rawValue)
         context.log.log(.warning, "refused", fields.merging(["message_id": refTo, "error_code": e.code.rawValue, "reason": e.reason,
-                                                             "elapsed_ms": ms(started)]) { $1 })
+                                                             "elapsed_ms": ms(started), "client": client]) { $1 })
         var detail = ErrorDetail(e)
         detail.refToMessageInError = refTo
         let signal = SignalMessage(messageInfo: MessageInfo(messageId: Identifier.messageId(domain: context.messageIdDomain), refToMessageId: refTo),
