@@ -158,6 +158,40 @@ final class BackendAPIRecipientRulesTests: XCTestCase {
             .compactMap { $0["personCode"] as? String }.sorted(), ["02028512307", "16117519997"])
     }
 
+    /// A state system writes on paper on the strength of the answer: it says when it held, and a
+    /// register answer since when the entry holds, so a status changed yesterday shows as such.
+    func testTheChannelAnswerSaysWhenItHeldAndOnWhatBasis() throws {
+        let since = "2026-01-01T00:00:00.000Z"
+        let added = try registry.post("/api/v1/non-digital-persons",
+                                      json: "{\"personCode\": \"\(Self.paperOnlyCode)\", \"reason\": \"No internet access\", \"validFrom\": \"\(since)\"}")
+        XCTAssertEqual(added.status, 201, added.text)
+        let before = Date().addingTimeInterval(-1)
+        let one = try lookup.get("/api/v1/channel?person=\(Self.paperOnlyCode)")
+        XCTAssertEqual(one.status, 200, one.text)
+        XCTAssertEqual([one.json["channel"], one.json["reason"], one.json["detail"]] as? [String], ["paper", "nonDigital", "No internet access"], one.text)
+        XCTAssertEqual(one.json["validFrom"] as? String, since, "the basis: since when the entry holds")
+        XCTAssertTrue(one.json.keys.contains("validUntil") && one.json["validUntil"] is NSNull, one.text)
+        let at = try XCTUnwrap(one.json["at"] as? String, "the answer says when it held: \(one.text)")
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let time = { (text: String) in format.date(from: text) }
+        let when = try XCTUnwrap(time(at), at)
+        XCTAssertTrue(when >= before && when <= Date().addingTimeInterval(1), at)
+        // The lookup is recorded with the moment the answer gives (the store keeps milliseconds).
+        let recorded = (try registry.get("/api/v1/channel/lookups?person=\(Self.paperOnlyCode)").json["items"] as? [[String: Any]])?.first
+        let recordedAt = try XCTUnwrap((recorded?["at"] as? String).flatMap(time), "\(recorded ?? [:])")
+        XCTAssertLessThanOrEqual(abs(recordedAt.timeIntervalSince(when)), 0.0015, "\(recordedAt) \(at)")
+
+        // A batch answers for one moment, given once; the other answers carry no register basis.
+        let batch = try lookup.post("/api/v1/channel", json: "{\"persons\": [\"\(Self.paperOnlyCode)\", \"321234-56789\", \"20100012307\"]}")
+        XCTAssertEqual(batch.status, 200, batch.text)
+        XCTAssertNotNil(batch.json["at"] as? String, batch.text)
+        let results = (batch.json["results"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(results.map { $0["validFrom"] as? String }, [since, nil, nil], batch.text)
+        XCTAssertEqual(results.map { $0["channel"] as? String }, ["paper", "eaddress", "paper"], "the new format with a hyphen is a code too")
+        XCTAssertEqual(results[1]["person"] as? String, "32123456789")
+    }
+
     func testTheChannelLookupAnswersEveryPersonOfABatchOfTenThousandAndLogsWhoAsked() throws {
         XCTAssertEqual(try registry.post("/api/v1/non-digital-persons", json: "{\"personCode\": \"\(Self.paperOnlyCode)\", \"reason\": \"No internet access\"}").status, 201)
         XCTAssertEqual(try registry.post("/api/v1/non-digital-persons", json: "{\"personCode\": \"\(Self.nonDigitalCode)\", \"reason\": \"Guardianship\"}").status, 201)

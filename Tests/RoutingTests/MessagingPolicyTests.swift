@@ -121,7 +121,7 @@ final class MessagingPolicyTests: XCTestCase {
         let a = try EAddress("_PRIVATE@16117519997")
         let active = DirectoryEntry(address: a, owner: .init(id: "16117519997", kind: .naturalPerson))
         XCTAssertEqual(ChannelAnswer.decide(personalCode: "16117519997", nonDigital: nil, entry: active, at: t), .eAddress(a))
-        let status = NonDigitalStatus(reason: "no internet access", validUntil: nil)
+        let status = NonDigitalStatus(reason: "no internet access", validFrom: t, validUntil: nil)
         XCTAssertEqual(ChannelAnswer.decide(personalCode: "16117519997", nonDigital: status, entry: active, at: t), .paperNonDigital(status))
         var blocked = active
         blocked.availability.blockedFrom = t

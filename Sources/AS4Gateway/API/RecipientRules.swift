@@ -104,7 +104,7 @@ struct ChannelLookup {
             switch result {
             case .failure(let e): return .invalid(text: text, reason: e.reason)
             case .success(let code):
-                let status = register[code].map { NonDigitalStatus(reason: $0.reason, validUntil: $0.validUntil) }
+                let status = register[code].map { NonDigitalStatus(reason: $0.reason, validFrom: $0.validFrom, validUntil: $0.validUntil) }
                 return .answered(personalCode: code, ChannelAnswer.decide(personalCode: code, nonDigital: status, entry: entries["_PRIVATE@" + code], at: now))
             }
         }

@@ -146,7 +146,8 @@ struct RegisterRoutes {
         if case .failure(let e) = ChannelAnswer.personalCode(text) {
             throw Problem.invalid("person is not a personal code: \(e.reason)", errors: [("person", e.reason)])
         }
-        return Self.json(try lookup([text])[0]).response(200)
+        let (answers, at) = try lookup([text])
+        return JSON.object(Self.fields(answers[0]) + [("at", DocumentView.time(at))]).response(200)
     }
 
     func channelBatch() throws -> HTTPResponse {
@@ -164,7 +165,8 @@ struct RegisterRoutes {
         }
         // A non-string item is that person's error, like an invalid code: the rest is answered.
         // (Not its text: the number 16117519997 is not the code "16117519997".)
-        var looked = try lookup(list.compactMap { $0 as? String }).makeIterator()
+        let (lookedUp, at) = try lookup(list.compactMap { $0 as? String })
+        var looked = lookedUp.makeIterator()
         let answers = list.map { item -> ChannelLookup.Answer in
             if item is String, let answer = looked.next() { return answer }
             let text = (try? JSONSerialization.data(withJSONObject: item, options: .fragmentsAllowed)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
@@ -178,7 +180,7 @@ struct RegisterRoutes {
             case .invalid: counts.invalid += 1
             }
         }
-        return JSON.object([("results", .array(answers.map(Self.json))),
+        return JSON.object([("at", DocumentView.time(at)), ("results", .array(answers.map(Self.json))),
                             ("counts", .object([("eaddress", .int(counts.eaddress)), ("paper", .int(counts.paper)), ("invalid", .int(counts.invalid))]))])
             .response(200)
     }
@@ -195,8 +197,10 @@ struct RegisterRoutes {
     }
 
     /// Answers and logs a lookup: the log row (who, when, which codes) is written before the
-    /// answer leaves, so no answer goes out unrecorded.
-    private func lookup(_ texts: [String]) throws -> [ChannelLookup.Answer] {
+    /// answer leaves, so no answer goes out unrecorded. Returns the answers with the moment they
+    /// hold for, which is also the recorded lookup's time: the answer states it (`at`), so a
+    /// system can cite on what state of the registers it wrote on paper or by e-address.
+    private func lookup(_ texts: [String]) throws -> (answers: [ChannelLookup.Answer], at: Date) {
         let now = Date()
         let answers = try ChannelLookup(registers: r.context.registers, addresses: r.context.addresses).answer(texts, at: now)
         let codes = answers.compactMap { if case .answered(let code, _) = $0 { return code } else { return nil } }
@@ -205,7 +209,7 @@ struct RegisterRoutes {
         r.context.log.log(.info, "channel-lookup", ["connection": r.connection.name, "purpose": ChannelLookupPurpose.lookup.rawValue,
                                                     "persons": String(texts.count), "eaddress": String(eaddress),
                                                     "invalid": String(texts.count - codes.count)])
-        return answers
+        return (answers, now)
     }
 
     private func requireLookup() throws {
@@ -287,17 +291,20 @@ struct RegisterRoutes {
                  ("validNow", .bool(e.isValid(at: Date())))])
     }
 
-    static func json(_ answer: ChannelLookup.Answer) -> JSON {
+    static func json(_ answer: ChannelLookup.Answer) -> JSON { .object(fields(answer)) }
+
+    static func fields(_ answer: ChannelLookup.Answer) -> [(String, JSON)] {
         switch answer {
         case .invalid(let text, let reason):
-            return .object([("person", .string(text)), ("error", .string(reason))])
+            return [("person", .string(text)), ("error", .string(reason))]
         case .answered(let code, .eAddress(let address)):
-            return .object([("person", .string(code)), ("channel", .string("eaddress")), ("address", .string(address.canonical))])
+            return [("person", .string(code)), ("channel", .string("eaddress")), ("address", .string(address.canonical))]
         case .answered(let code, .paperNonDigital(let status)):
-            return .object([("person", .string(code)), ("channel", .string("paper")), ("reason", .string("nonDigital")),
-                            ("detail", .string(status.reason)), ("validUntil", status.validUntil.map(DocumentView.time) ?? .null)])
+            return [("person", .string(code)), ("channel", .string("paper")), ("reason", .string("nonDigital")),
+                    ("detail", .string(status.reason)), ("validFrom", DocumentView.time(status.validFrom)),
+                    ("validUntil", status.validUntil.map(DocumentView.time) ?? .null)]
         case .answered(let code, .paperNoActiveAddress(let why)):
-            return .object([("person", .string(code)), ("channel", .string("paper")), ("reason", .string("noActiveAddress")), ("detail", .string(why))])
+            return [("person", .string(code)), ("channel", .string("paper")), ("reason", .string("noActiveAddress")), ("detail", .string(why))]
         }
     }
 

@@ -34,10 +34,14 @@ public enum ChannelAnswer: Sendable, Equatable {
 /// lookup gives it to the systems entitled to ask (delivery refusals never carry it).
 public struct NonDigitalStatus: Sendable, Equatable {
     public var reason: String
+    /// Since when the entry holds: the basis a system cites for writing on paper, and what tells
+    /// it that a status changed since it last asked.
+    public var validFrom: Date
     public var validUntil: Date?
 
-    public init(reason: String, validUntil: Date?) {
+    public init(reason: String, validFrom: Date, validUntil: Date?) {
         self.reason = reason
+        self.validFrom = validFrom
         self.validUntil = validUntil
     }
 }
