@@ -47,6 +47,16 @@ final class BackendAPIRecipientIntakeTests: XCTestCase {
         XCTAssertTrue(detail.contains("RecipientNonDigital"), detail)
         XCTAssertTrue(detail.contains("receives no e-address mail"), detail)
         XCTAssertFalse(detail.contains("Guardianship"), "the register's reason stays at B: \(detail)")
+        // The refusal told A's sender who is in B's register: B records that as it records a
+        // refused submission, with the access point that learnt it.
+        let lookups = try registry.get("/api/v1/channel/lookups?person=01019012306")
+        XCTAssertEqual(((lookups.json["items"] as? [[String: Any]]) ?? []).map { "\($0["connection"]!) \($0["personCount"]!) \($0["purpose"]!)" },
+                       ["access-point:gw-a 1 refusedSubmission"], lookups.text)
+        XCTAssertEqual((try registry.get("/api/v1/channel/lookups?person=16117519997").json["items"] as? [Any])?.count, 0,
+                       "the digital person's document read the register and told nothing: no record")
+        XCTAssertTrue(h.nodes["gw-b"]!.log.split(separator: "\n").contains {
+            $0.contains("event=channel-lookup") && $0.contains("connection=access-point:gw-a") && $0.contains("purpose=refusedSubmission")
+        }, h.nodes["gw-b"]!.log)
         try h.waitUntil(timeout: 30, "person → person reported Failed by B") { try recipient(personA, p2pId, digital)["status"] as? String == "Failed" }
         let policyDetail = ((try recipient(personA, p2pId, digital)["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
         XCTAssertTrue(policyDetail.contains("PolicyForbidden"), policyDetail)

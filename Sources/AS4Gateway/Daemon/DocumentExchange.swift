@@ -185,7 +185,11 @@ struct DocumentExchange {
             return try refuse(header, origin: origin, carrier: m, code: Self.senderNotServed, reason: reason)
         }
         // The same rules as a submission here: reported back Failed with the same code.
-        if let refusal = try RecipientRules(context: context).refusal(from: header.sender, to: header.recipient, at: Date()) {
+        let judged = try RecipientRules(context: context).judge(from: header.sender, to: header.recipient, at: Date())
+        if let refusal = judged.refusal {
+            // A refusal that read the register tells the origin who is in it, as a refused
+            // submission tells its connection: recorded the same way before the report leaves.
+            if let code = judged.registerRead { try recordRegisterRead(code, origin: origin) }
             return try refuse(header, origin: origin, carrier: m, code: refusal.outcome, reason: refusal.reason)
         }
         guard let recipientEAddress = try? EAddress(header.recipient) else {
@@ -404,6 +408,16 @@ struct DocumentExchange {
     /// says so in the intake failure it returns. When no report can be queued (no status leg back
     /// to the origin, no usable certificate: configuration, not a passing fault), the failure says
     /// that instead; store and disk errors are thrown, to be tried again.
+    /// Records that a refusal reported to access point `origin` read the non-digital register
+    /// entry of `code`, where operators see who learnt of whom (`GET /api/v1/channel/lookups`,
+    /// connection `access-point:<party>`); a failure to record it fails this intake, to be tried
+    /// again, so no report goes out unrecorded.
+    private func recordRegisterRead(_ code: String, origin: String) throws {
+        let asker = "access-point:" + origin
+        try context.registers.logChannelLookup(connection: asker, personCodes: [code], purpose: .refusedSubmission, at: Date())
+        context.log.log(.info, "channel-lookup", ["connection": asker, "persons": "1", "purpose": ChannelLookupPurpose.refusedSubmission.rawValue])
+    }
+
     private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, carrier: StoredMessage, code: String, reason: String) throws -> IntakeFailure {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
