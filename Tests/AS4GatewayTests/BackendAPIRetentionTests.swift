@@ -27,6 +27,18 @@ final class BackendAPIRetentionTests: XCTestCase {
         ((summary[key] as? [Any]) ?? []).compactMap { ($0 as? String) ?? (($0 as? [String: Any])?["messageId"] as? String) }.sorted()
     }
 
+    /// A hold's reason is the operator's free text and often names whose case it is: its log
+    /// lines (placed and released) mask a bare personal code in it, in either spelling, and keep
+    /// the rest (a company's registration number, the case number) for the reader.
+    func testAHoldsLogLinesMaskAPersonalCodeInItsReason() {
+        let hold = LegalHold(id: 4, target: .message("m-1"), reason: "court case 7/2026, person 010190-12306 and 32123456789, company 40003032949",
+                             placedBy: "ops", placedAt: Date())
+        let fields = RetentionRoutes.logFields(hold, by: "ops")
+        XCTAssertEqual(fields["reason"] ?? nil, "court case 7/2026, person *********** and ***********, company 40003032949")
+        XCTAssertEqual(fields["document_id"] ?? nil, "m-1")
+        XCTAssertEqual(fields["by"] ?? nil, "ops")
+    }
+
     func testNoRouteDeletesADocumentAndItIsKeptForTheLongestRetentionOfItsAddresses() throws {
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)

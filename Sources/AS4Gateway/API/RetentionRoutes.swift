@@ -111,8 +111,10 @@ struct RetentionRoutes {
 
     /// A hold's log line names its document as every document's line does (`document_id`), or
     /// its address, with the reason it was placed for (on release too: what is no longer held).
+    /// The reason is the operator's free text and often names the case, so a bare personal code
+    /// in it is masked as in every other line (the API still gives it whole to operators).
     static func logFields(_ hold: LegalHold, by connection: String) -> [String: String?] {
-        var fields: [String: String?] = ["hold": String(hold.id), "reason": hold.reason, "by": connection]
+        var fields: [String: String?] = ["hold": String(hold.id), "reason": APIHandler.maskingCodes(hold.reason), "by": connection]
         switch hold.target {
         case .message(let id): fields["document_id"] = id
         case .address(let a): fields["address"] = a
