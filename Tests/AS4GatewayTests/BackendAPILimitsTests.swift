@@ -107,4 +107,47 @@ final class BackendAPILimitsTests: XCTestCase {
         XCTAssertEqual(try GatewayProcess.run(["directory", "limits", mailbox, "--mailbox-bytes", "0", "--data", h.nodes["gw-b"]!.data]).status, 2)
         XCTAssertTrue(try ops.get(limitsPath).json["mailboxBytes"] is NSNull)
     }
+
+    /// The agreement with the recipient's access point bounds the AS4 message (its leg's
+    /// `payload.maxMessageBytes`: the document header and files together, as the receiver counts
+    /// them). A document over it is never sent, to be refused with EBMS:0010 after the retries:
+    /// the recipient is Failed at once with the agreement's limit, and one under it goes through.
+    func testADocumentOverTheAgreementsLimitIsFailedAtOnceWithTheLimitAndNeverSent() throws {
+        let sender = "_DEFAULT@90000048472", mailbox = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: [GatewayHarness.Leg(), GatewayHarness.Leg(action: "EAddressDocument", retries: 0, maxMessageBytes: 2000),
+                                                 GatewayHarness.Leg(action: "EAddressStatus")])
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(sender, ownerId: "90000048472", kind: "institution"),
+                                       h.remoteEntry(mailbox, ownerId: "40003032949", kind: "company", party: "gw-b")])
+        try h.importDirectory("gw-b", [GatewayHarness.localEntry(mailbox, ownerId: "40003032949", kind: "company")])
+        let dms = try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        let reader = try BackendClient(port: h.nodes["gw-b"]!.submitPort, token: try h.addConnection("gw-b", name: "reader", addresses: [mailbox]))
+        for node in ["gw-a", "gw-b"] { try h.start(node) }
+
+        func send(_ bytes: [UInt8]) throws -> (status: String, detail: String, sent: Bool?) {
+            let r = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [mailbox]), files: [("invoice.xml.gz", bytes)])
+            XCTAssertEqual(r.status, 202, r.text)
+            let id = try XCTUnwrap(r.json["messageId"] as? String)
+            var recipient: [String: Any] = [:]
+            try h.waitUntil(timeout: 30, "the recipient Delivered or Failed") {
+                recipient = try dms.recipient(of: id)
+                return ["Delivered", "Accepted", "Failed"].contains(recipient["status"] as? String)
+            }
+            let detail = ((recipient["events"] as? [[String: Any]]) ?? []).compactMap { $0["detail"] as? String }.joined(separator: " | ")
+            return (recipient["status"] as? String ?? "", detail, recipient["sent"] as? Bool)
+        }
+        // Random bytes: no compression brings them under the limit on the wire either.
+        var x: UInt32 = 7
+        let large = (0..<2500).map { _ -> UInt8 in x = x &* 1664525 &+ 1013904223; return UInt8(truncatingIfNeeded: x >> 24) }
+        let over = try send(large)
+        XCTAssertEqual(over.status, "Failed", over.detail)
+        XCTAssertTrue(over.detail.contains("takes at most 2000 bytes"), over.detail)
+        XCTAssertFalse(over.detail.contains("EBMS:0010"), "refused here, not by the receiver after sending: \(over.detail)")
+        XCTAssertEqual(over.sent, false, over.detail)
+        let under = try send(Array(large.prefix(20)))
+        XCTAssertTrue(["Accepted", "Delivered"].contains(under.status), under.detail)
+        try h.waitUntil(timeout: 30, "the small document in the mailbox at B") {
+            (try reader.get("/api/v1/inbox?address=\(mailbox)").json["items"] as? [Any])?.count == 1
+        }
+    }
 }

@@ -40,7 +40,9 @@ struct DocumentExchange {
             to: party, service: EAddressMessages.service, action: EAddressMessages.documentAction, conversationId: d.messageId,
             properties: ["originalSender": .init(d.sender), "finalRecipient": .init(r.address), "documentId": .init(d.messageId)], payloads: [])
         do {
-            try Outbound(context: context).queue(request, payloads: payloads, id: as4Id)
+            // Over the agreement's payload limit the receiver refuses it (EBMS:0010) after every
+            // retry: refused here instead, so the recipient is Failed at once with the limit.
+            try Outbound(context: context).queue(request, payloads: payloads, id: as4Id, checkLegLimit: true)
             return true
         } catch StoreError.duplicateMessageId {
             // Queued already: another node's start-up requeue and this submission met.
