@@ -133,12 +133,12 @@ final class ReceiverAnswerTests: XCTestCase {
         let page = "<!DOCTYPE html><html><head>\n<TITLE>502 Bad\n  Gateway</TITLE></head><body>nginx</body></html>"
         let proxy = try failure(workers.judge(answer(502, "text/html; charset=utf-8", page), job))
         XCTAssertEqual(proxy.code, "EBMS:0005")
-        XCTAssertEqual(proxy.reason, "HTTP 502 without an AS4 signal (text/html, \(page.utf8.count) bytes, title \"502 Bad Gateway\")")
+        XCTAssertEqual(proxy.reason, "the receiving side could not take the message for now: HTTP 502 without an AS4 signal (text/html, \(page.utf8.count) bytes, title \"502 Bad Gateway\")")
         let text = try failure(workers.judge(answer(404, "text/plain", "no route /as4 here\nmore"), job))
         XCTAssertEqual(text.code, "HTTP 404")
         XCTAssertEqual(text.reason, "the receiving gateway refused the message with HTTP 404 and no AS4 signal (text/plain, 23 bytes: \"no route /as4 here\")")
         let bare = try failure(workers.judge(answer(500, nil, ""), job))
-        XCTAssertEqual(bare.reason, "HTTP 500 without an AS4 signal (no body)")
+        XCTAssertEqual(bare.reason, "the receiving side could not take the message for now: HTTP 500 without an AS4 signal (no body)")
         let json = try failure(workers.judge(answer(403, "application/json", "{\"error\": \"forbidden\"}"), job))
         XCTAssertEqual(json.reason, "the receiving gateway refused the message with HTTP 403 and no AS4 signal (application/json, 22 bytes)")
     }
