@@ -370,6 +370,27 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertEqual(lost.code, "ReceiptLost")
     }
 
+    /// The first attempt after `as4gw messages retry` says so in one line (message id and
+    /// attempt); a first attempt of a new message and a later attempt of the retried one do not.
+    func testTheFirstAttemptAfterAnOperatorsRetryIsLoggedOnce() throws {
+        try start(.init(retries: 1))
+        // The retry falls due after the P-Mode's interval: claimed as of an hour on.
+        func due() throws -> OutboundJob { try XCTUnwrap(try a.store.claimDue(now: Date() + 3600, limit: 1, owner: "test/w0", lease: 60).first) }
+        let id = try a.submit(to: "gw-b")
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .submitted)
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .failed)
+        XCTAssertFalse(a.log.contains("event=retry-taken-up"), a.log)
+        try a.store.retryFailed(messageId: id, at: Date())
+        workers.deliver(try due(), client: nil)
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .failed)
+        let lines = a.log.split(separator: "\n").filter { $0.contains("event=retry-taken-up") }
+        XCTAssertEqual(lines.count, 1, a.log)
+        XCTAssertTrue(lines.first.map { $0.contains("message_id=\(id)") && $0.contains("attempt=1") } ?? false, "\(lines)")
+    }
+
     /// Only phase4's words, as EBMS:0004 about our message, count; anything else stays what it is.
     func testOnlyAnAlreadyReceivedAboutOurMessageIsRecognised() {
         let id = "m@gw-a"
