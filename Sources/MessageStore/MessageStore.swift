@@ -199,7 +199,8 @@ public protocol MessageStore: AnyObject, Sendable, EventChainReading, SeenReques
     /// or a stop whose grace ran out). An attempt cut off so was not answered by the peer: one
     /// that was the last allowed is not counted, once per message (`restart-recovery` event);
     /// a second such cut, or a withdrawn message, fails (`EBMS:0301` / the withdrawal's reason).
-    func releaseLeases(ownerPrefix: String, now: Date) throws -> Int
+    /// Returns the ids of the messages it released, in queue order.
+    func releaseLeases(ownerPrefix: String, now: Date) throws -> [String]
 
     /// Outbound messages not yet final.
     func queueDepth() throws -> QueueDepth

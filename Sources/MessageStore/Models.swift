@@ -254,6 +254,9 @@ public struct OutboundJob: Sendable, Equatable {
     public var createdAt: Date
     /// The message to send when the store keeps it in its own row (`messagePath` is then empty).
     public var messageBytes: Data?
+    /// The first attempt since an operator sent the failed message again (`retryFailed`): the
+    /// attempts start over from 0 while the message still has the error it failed with.
+    public var afterOperatorRetry = false
 
     /// Whether no retry is left after this attempt.
     public var isLastAttempt: Bool { attempt >= maxAttempts }

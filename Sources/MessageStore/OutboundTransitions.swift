@@ -86,6 +86,14 @@ enum OutboundTransitions {
         var maxAttempts: Int
         var eventDetail: String
 
+        /// Only `retryFailed` puts the attempts back to 0 on a message that has an error: a
+        /// local fault (`releaseAfterLocalFault`) gives back its uncounted attempt too, but
+        /// leaves its own code, and a restart gives one back only when it recorded no error.
+        static func followsOperatorRetry(attempt: Int, lastError: DeliveryError?) -> Bool {
+            guard attempt == 1, let lastError else { return false }
+            return lastError.code != DeliveryError.localStorageCode
+        }
+
         /// The job handed to the sender; `messageBytes` when the store keeps the message in its row.
         func job(for message: StoredMessage, messageBytes: Data? = nil) -> OutboundJob {
             let state = message.outbound
@@ -93,7 +101,8 @@ enum OutboundTransitions {
                                contentType: state?.contentType ?? "", messagePath: state?.messagePath ?? "",
                                sentReferences: state?.sentReferences, attempt: attempt, maxAttempts: maxAttempts,
                                owner: owner, leaseUntil: Date(storeMilliseconds: until.storeMilliseconds),
-                               pullMPC: state?.pullMPC, createdAt: message.createdAt, messageBytes: messageBytes)
+                               pullMPC: state?.pullMPC, createdAt: message.createdAt, messageBytes: messageBytes,
+                               afterOperatorRetry: Self.followsOperatorRetry(attempt: attempt, lastError: state?.lastError))
         }
     }
 

@@ -234,7 +234,7 @@ extension PostgresMessageStore {
         }
     }
 
-    public func releaseLeases(ownerPrefix: String, now: Date) throws -> Int {
+    public func releaseLeases(ownerPrefix: String, now: Date) throws -> [String] {
         try write { t in
             let held = try t.execute("""
                 SELECT * FROM messages WHERE status = 'Sending' AND direction = 'out' AND pull_mpc IS NULL
@@ -262,7 +262,7 @@ extension PostgresMessageStore {
                                   detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
                 }
             }
-            return held.count
+            return held.map(\.metadata.messageId)
         }
     }
 

@@ -259,7 +259,7 @@ extension SQLiteMessageStore {
 
     /// Returns the messages a node held when it stopped without warning (kill -9, power loss):
     /// at restart no worker of that node is running, so its leases need not run out first.
-    public func releaseLeases(ownerPrefix: String, now: Date) throws -> Int {
+    public func releaseLeases(ownerPrefix: String, now: Date) throws -> [String] {
         try write { c in
             let held = try c.query("""
                 SELECT * FROM messages WHERE status = 'Sending' AND direction = 'out' AND pull_mpc IS NULL
@@ -286,7 +286,7 @@ extension SQLiteMessageStore {
                                       detail: OutboundEventText.leaseReleased(ownerPrefix: ownerPrefix))
                 }
             }
-            return held.count
+            return held.map(\.metadata.messageId)
         }
     }
 

@@ -105,6 +105,35 @@ final class BackendAPIDownloadRangeTests: XCTestCase {
         XCTAssertEqual(try ministry.recipient(of: id)["status"] as? String, "Delivered")
     }
 
+    /// HEAD, before a resumed download: GET's status and header fields (size, ETag, digest, a
+    /// range's Content-Range), no body, and no reading recorded; GET then reads as before.
+    func testHEADGivesTheSizeAndETagWithoutReading() throws {
+        let id = try submitted()
+        let path = "/api/v1/messages/\(id)/files/1"
+        let head = try company.call("HEAD", path, json: nil)
+        XCTAssertEqual(head.status, 200, "\(head.headers)")
+        XCTAssertEqual(head.body, [])
+        XCTAssertEqual(Self.header(head, "Content-Length"), "1000")
+        XCTAssertEqual(Self.header(head, "Accept-Ranges"), "bytes")
+        let part = try company.curl("HEAD", path, headers: [("Range", "bytes=900-")])
+        XCTAssertEqual(part.status, 206, "\(part.headers)")
+        XCTAssertEqual(Self.header(part, "Content-Range"), "bytes 900-999/1000")
+        XCTAssertEqual(Self.header(part, "Content-Length"), "100")
+        XCTAssertEqual(try company.curl("HEAD", path, headers: [("Range", "bytes=1000-")]).status, 416)
+        XCTAssertEqual(try company.call("HEAD", "/api/v1/messages/\(id)/files/2", json: nil).status, 404)
+        XCTAssertEqual(try BackendClient(port: h.nodes["gw-a"]!.submitPort, token: nil).call("HEAD", path, json: nil).status, 401)
+        let sender = try ministry.recipient(of: id)
+        XCTAssertEqual(sender["status"] as? String, "Accepted", "a HEAD is no reading: \(sender)")
+        XCTAssertTrue(sender["retrievedAt"] == nil || sender["retrievedAt"] is NSNull, "\(sender)")
+
+        let whole = try download(id, [])
+        XCTAssertEqual(whole.status, 200)
+        for name in ["ETag", "Repr-Digest", "Content-Type", "Content-Disposition", "Content-Length"] {
+            XCTAssertEqual(Self.header(head, name), Self.header(whole, name), name)
+        }
+        XCTAssertEqual(try ministry.recipient(of: id)["status"] as? String, "Delivered")
+    }
+
     func testRangeHeaderParsing() {
         let tag = ByteRange.etag(sha256: "ab")
         func p(_ h: String?, _ ifRange: String? = nil, size: UInt64 = 10) -> ByteRange { ByteRange.parse(h, ifRange: ifRange, etag: tag, size: size) }

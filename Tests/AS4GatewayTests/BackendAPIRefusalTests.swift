@@ -219,6 +219,25 @@ final class BackendAPIRefusalTests: XCTestCase {
         assertProblem(try ministry.get("/api/v1/messages/no-such-id"), 404, "not-found")
     }
 
+    /// Numbers in queries and paths are plain ASCII digits: "+5", which Swift's `Int` reads as
+    /// 5, is refused like any other bad value, 422 for a query value and 404 for a file number.
+    func testNumbersInQueriesAndPathsArePlainDigits() throws {
+        let id = try sendOne()
+        let inbox = "/api/v1/inbox?address=\(Self.company)"
+        XCTAssertEqual(try company.get(inbox + "&limit=5&cursor=0").status, 200)
+        XCTAssertEqual(try ministry.get("/api/v1/notifications?limit=5").status, 200)
+        for bad in ["%2B5", "-5", "%205", "%D9%A3"] {
+            assertProblem(try company.get(inbox + "&limit=\(bad)"), 422, "invalid-request", "limit")
+            assertProblem(try company.get(inbox + "&cursor=\(bad)"), 422, "invalid-request", "cursor")
+            assertProblem(try ministry.get("/api/v1/notifications?limit=\(bad)"), 422, "invalid-request", "limit")
+        }
+        for bad in ["%2B1", "+1", "%D9%A1"] { assertProblem(try company.get("/api/v1/messages/\(id)/files/\(bad)"), 404, "not-found") }
+        XCTAssertEqual(try company.get("/api/v1/messages/\(id)/files/1").status, 200)
+        XCTAssertEqual(PlainNumber.parse("007"), 7)
+        XCTAssertEqual(PlainNumber.parse("9223372036854775807", as: Int64.self), .max)
+        for bad in ["", "+5", "-5", " 5", "5 ", "٣", "9223372036854775808", "0x1"] { XCTAssertNil(PlainNumber.parse(bad), bad) }
+    }
+
     /// A DMS whose answer timed out sends it again: the same answer gets the first one's 200
     /// (`Idempotent-Replayed`), also when both race, and the sender is told once; another answer
     /// is 409 with the answer that stands.

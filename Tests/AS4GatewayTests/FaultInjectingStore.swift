@@ -132,7 +132,7 @@ final class FaultInjectingStore: MessageStore {
     }
     func retryFailed(messageId: String, at: Date) throws { try check(.retryFailed); try inner.retryFailed(messageId: messageId, at: at) }
     func reclaimExpiredLeases(now: Date) throws -> Int { try check(.reclaimExpiredLeases); return try inner.reclaimExpiredLeases(now: now) }
-    func releaseLeases(ownerPrefix: String, now: Date) throws -> Int {
+    func releaseLeases(ownerPrefix: String, now: Date) throws -> [String] {
         try check(.releaseLeases); return try inner.releaseLeases(ownerPrefix: ownerPrefix, now: now)
     }
     func queueDepth() throws -> QueueDepth { try check(.queueState); return try inner.queueDepth() }

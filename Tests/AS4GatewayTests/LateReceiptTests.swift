@@ -148,6 +148,10 @@ final class LateReceiptTests: AnswerProxyTestCase {
         let message = try as4()
         XCTAssertEqual(message.status, .delivered)
         XCTAssertTrue(try codes(message).contains("restart-recovery"))
+        // The start names what it gave back, not only how many.
+        let released = harness.nodes["gw-a"]!.log.split(separator: "\n").filter { $0.contains("event=leases-released") }
+        XCTAssertEqual(released.count, 1, harness.nodes["gw-a"]!.log)
+        XCTAssertTrue(released.first?.contains(message.metadata.messageId) ?? false, "\(released)")
         XCTAssertTrue(proxyText.contains("2 forwarded 200"), proxyText)
         XCTAssertEqual(try recipient(id)["sent"] as? Bool, true)
         XCTAssertFalse(try feed.contains("failed"))

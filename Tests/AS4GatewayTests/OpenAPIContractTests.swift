@@ -109,6 +109,7 @@ final class OpenAPIContractTests: XCTestCase {
             case "submitMessage": reply = try dms.submit(metadata: BackendClient.metadata(from: sender, to: [recipient]), files: [("b.txt", [1, 2])])
             case "getMessage", "getReceipt", "getEvidence": reply = try dms.get(path)
             case "getFile": reply = try mailbox.get(path)
+            case "headFile": reply = try mailbox.call("HEAD", path, json: nil)
             case "confirmMessage": reply = try mailbox.post(path, json: "{\"decision\": \"accept\", \"code\": \"OK\"}")
             case "getInbox": reply = try mailbox.get(path + "?address=\(recipient)&limit=10")
             case "getNotifications": reply = try mailbox.get(path)

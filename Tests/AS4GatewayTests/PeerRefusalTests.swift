@@ -125,10 +125,17 @@ final class AttemptFailureTests: XCTestCase {
         XCTAssertEqual(refused.code, "HTTP 413")
         XCTAssertTrue(refused.isPeerAnswer)
         XCTAssertEqual(AttemptFailure(httpStatus: 403).code, "HTTP 403")
-        for temporary in [503, 502, 429, 200] {
+        for temporary in [503, 502, 429, 507, 200] {
             XCTAssertEqual(AttemptFailure(httpStatus: temporary).code, "EBMS:0005", "\(temporary)")
             XCTAssertFalse(AttemptFailure(httpStatus: temporary).isPeerAnswer)
         }
+        // A full disk at the receiver passes: worded as the temporary condition it is, never as a refusal.
+        for temporary in [429, 502, 503, 504, 507] {
+            let reason = AttemptFailure(httpStatus: temporary, answer: "no body").reason
+            XCTAssertEqual(reason, "the receiving side could not take the message for now: HTTP \(temporary) without an AS4 signal (no body)")
+        }
+        XCTAssertEqual(AttemptFailure(httpStatus: 200, answer: "no body").reason, "HTTP 200 without an AS4 signal (no body)")
+        XCTAssertEqual(AttemptFailure(httpStatus: 404, answer: "no body").reason, "the receiving gateway refused the message with HTTP 404 and no AS4 signal (no body)")
         XCTAssertTrue(AttemptFailure(EbmsError(.mimeInconsistency, "more than 1000 MIME parts")).isPeerAnswer)
         XCTAssertFalse(AttemptFailure(EbmsError(.invalidReceipt, "bad")).isPeerAnswer)
 

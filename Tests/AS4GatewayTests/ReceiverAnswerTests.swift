@@ -133,12 +133,12 @@ final class ReceiverAnswerTests: XCTestCase {
         let page = "<!DOCTYPE html><html><head>\n<TITLE>502 Bad\n  Gateway</TITLE></head><body>nginx</body></html>"
         let proxy = try failure(workers.judge(answer(502, "text/html; charset=utf-8", page), job))
         XCTAssertEqual(proxy.code, "EBMS:0005")
-        XCTAssertEqual(proxy.reason, "HTTP 502 without an AS4 signal (text/html, \(page.utf8.count) bytes, title \"502 Bad Gateway\")")
+        XCTAssertEqual(proxy.reason, "the receiving side could not take the message for now: HTTP 502 without an AS4 signal (text/html, \(page.utf8.count) bytes, title \"502 Bad Gateway\")")
         let text = try failure(workers.judge(answer(404, "text/plain", "no route /as4 here\nmore"), job))
         XCTAssertEqual(text.code, "HTTP 404")
         XCTAssertEqual(text.reason, "the receiving gateway refused the message with HTTP 404 and no AS4 signal (text/plain, 23 bytes: \"no route /as4 here\")")
         let bare = try failure(workers.judge(answer(500, nil, ""), job))
-        XCTAssertEqual(bare.reason, "HTTP 500 without an AS4 signal (no body)")
+        XCTAssertEqual(bare.reason, "the receiving side could not take the message for now: HTTP 500 without an AS4 signal (no body)")
         let json = try failure(workers.judge(answer(403, "application/json", "{\"error\": \"forbidden\"}"), job))
         XCTAssertEqual(json.reason, "the receiving gateway refused the message with HTTP 403 and no AS4 signal (application/json, 22 bytes)")
     }
@@ -368,6 +368,27 @@ final class ReceiverAnswerTests: XCTestCase {
         XCTAssertEqual(again.attempt, 1)
         let lost = try failure(workers.judge(response(signal(ref: nil, .errors([Self.alreadyReceived(id)]))), again))
         XCTAssertEqual(lost.code, "ReceiptLost")
+    }
+
+    /// The first attempt after `as4gw messages retry` says so in one line (message id and
+    /// attempt); a first attempt of a new message and a later attempt of the retried one do not.
+    func testTheFirstAttemptAfterAnOperatorsRetryIsLoggedOnce() throws {
+        try start(.init(retries: 1))
+        // The retry falls due after the P-Mode's interval: claimed as of an hour on.
+        func due() throws -> OutboundJob { try XCTUnwrap(try a.store.claimDue(now: Date() + 3600, limit: 1, owner: "test/w0", lease: 60).first) }
+        let id = try a.submit(to: "gw-b")
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .submitted)
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .failed)
+        XCTAssertFalse(a.log.contains("event=retry-taken-up"), a.log)
+        try a.store.retryFailed(messageId: id, at: Date())
+        workers.deliver(try due(), client: nil)
+        workers.deliver(try due(), client: nil)
+        XCTAssertEqual(try lastError(id).status, .failed)
+        let lines = a.log.split(separator: "\n").filter { $0.contains("event=retry-taken-up") }
+        XCTAssertEqual(lines.count, 1, a.log)
+        XCTAssertTrue(lines.first.map { $0.contains("message_id=\(id)") && $0.contains("attempt=1") } ?? false, "\(lines)")
     }
 
     /// Only phase4's words, as EBMS:0004 about our message, count; anything else stays what it is.

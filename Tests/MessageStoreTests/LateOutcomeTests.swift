@@ -222,7 +222,7 @@ class LateOutcomeTests: StoreTestCase {
         try store.markFailed(messageId: "unsent", owner: nil, error: DeliveryError(code: "EBMS:0005", reason: "no route"), at: t0 + 1)
         for id in ["pushed", "pulled", "unsent"] { try store.retryFailed(messageId: id, at: t0 + 61) }
         _ = try XCTUnwrap(try store.claimDue(now: t0 + 61, limit: 1, owner: "n/w0", lease: 60).first)
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 62), 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 62).count, 1)
         for id in ["pushed", "pulled", "restarted", "unsent"] {
             let queued = try XCTUnwrap(try store.findMessage(id: id, direction: .outbound))
             XCTAssertEqual(queued.status, .submitted, id)
@@ -298,7 +298,7 @@ class LateOutcomeTests: StoreTestCase {
         XCTAssertEqual(try store.findMessage(id: "expired", direction: .outbound)?.outbound?.lastError?.code, "deadline")
 
         // Its node restarts: failed, not queued again (no restart recovery either).
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-2/", now: t0 + 31), 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-2/", now: t0 + 31).count, 1)
         XCTAssertEqual(try store.findMessage(id: "restarted", direction: .outbound)?.status, .failed)
         XCTAssertEqual(try store.findMessage(id: "restarted", direction: .outbound)?.outbound?.lastError?.code, "deadline")
 
@@ -330,14 +330,14 @@ class LateOutcomeTests: StoreTestCase {
         defer { store.close() }
         _ = try store.enqueueOutbound(outbound("o", at: t0, maxAttempts: 1))
         _ = try store.claimDue(now: t0, limit: 1, owner: "n/w0", lease: 60)
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 1), 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 1).count, 1)
         _ = try store.claimDue(now: t0 + 1, limit: 1, owner: "n/w0", lease: 60)
         XCTAssertEqual(try store.withdraw(messageId: "o", error: DeliveryError(code: "deadline", reason: "past"), at: t0 + 2), .withdrawnInFlight)
         XCTAssertEqual(try store.markRetry(messageId: "o", owner: "n/w0", error: DeliveryError(code: "x", reason: "y"),
                                            nextAttemptAt: t0 + 3, at: t0 + 3), .failed)
         try store.retryFailed(messageId: "o", at: t0 + 4)
         _ = try store.claimDue(now: t0 + 4, limit: 1, owner: "n/w0", lease: 60)
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 5), 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "n/", now: t0 + 5).count, 1)
         let message = try XCTUnwrap(try store.findMessage(id: "o", direction: .outbound))
         XCTAssertEqual(message.status, .submitted, "neither the old withdrawal nor the used grant holds it back")
         XCTAssertEqual(try store.events(for: message.rowId).last?.code, "restart-recovery")

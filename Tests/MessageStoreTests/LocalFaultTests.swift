@@ -119,7 +119,7 @@ class LocalFaultTests: StoreTestCase {
         XCTAssertEqual(try store.releaseAfterLocalFault(messageId: "m", owner: "node-1/w0", reason: unreadable, retryAt: t0 + 10,
                                                         giveUpAfter: 60, at: t0), .submitted)
         _ = try store.claimDue(now: t0 + 30, limit: 1, owner: "node-1/w0", lease: 30)
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-1/", now: t0 + 31), 1)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "node-1/", now: t0 + 31).count, 1)
         var message = try XCTUnwrap(store.findMessage(id: "m", direction: .outbound))
         XCTAssertEqual(try store.events(for: message.rowId).last?.code, "restart-recovery")
         XCTAssertEqual(try store.claimDue(now: t0 + 60, limit: 1, owner: "node-1/w0", lease: 30).count, 1)

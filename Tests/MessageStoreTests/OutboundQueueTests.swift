@@ -209,20 +209,26 @@ class OutboundQueueTests: StoreTestCase {
         _ = try store.enqueueOutbound(outbound("other", at: t0 + 1, maxAttempts: 1))
         XCTAssertEqual(try store.claimDue(now: t0 + 1, limit: 2, owner: "gw-a@node-1/w0", lease: 300).count, 2)
         XCTAssertEqual(try store.claimDue(now: t0 + 1, limit: 1, owner: "gw-a@node-2/w0", lease: 300).count, 1)
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 2), 2)
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 2), ["more", "last"])
         XCTAssertEqual(try store.findMessage(id: "more", direction: .outbound)?.status, .submitted)
         var last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
         XCTAssertEqual(last.status, .submitted, "its cut-off last attempt is not counted")
         XCTAssertEqual(last.outbound?.attempts, 0)
         XCTAssertEqual(try store.events(for: last.rowId).last?.code, "restart-recovery")
         XCTAssertEqual(try store.findMessage(id: "other", direction: .outbound)?.status, .sending, "another node's lease stays")
-        XCTAssertEqual(try store.claimDue(now: t0 + 3, limit: 5, owner: "gw-a@node-1/w0", lease: 10).map(\.metadata.messageId), ["more", "last"])
-        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 4), 2)
+        let resumed = try store.claimDue(now: t0 + 3, limit: 5, owner: "gw-a@node-1/w0", lease: 10)
+        XCTAssertEqual(resumed.map(\.metadata.messageId), ["more", "last"])
+        XCTAssertEqual(resumed.map(\.afterOperatorRetry), [false, false], "a restart's attempt given back is no operator's retry")
+        XCTAssertEqual(try store.releaseLeases(ownerPrefix: "gw-a@node-1/", now: t0 + 4).count, 2)
         last = try XCTUnwrap(try store.findMessage(id: "last", direction: .outbound))
         XCTAssertEqual(last.status, .failed, "a second cut-off last attempt is counted")
         XCTAssertEqual(last.outbound?.lastError?.code, "EBMS:0301")
         try store.retryFailed(messageId: "last", at: t0 + 4)
         XCTAssertEqual(try store.findMessage(id: "last", direction: .outbound)?.status, .submitted, "an operator can send it again")
+        // Its next attempt is told apart, so the daemon can say it took the message up again.
+        let again = try store.claimDue(now: t0 + 5, limit: 5, owner: "gw-a@node-1/w0", lease: 10)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: again.map { ($0.metadata.messageId, "\($0.attempt) \($0.afterOperatorRetry)") }),
+                       ["more": "3 false", "last": "1 true"])
     }
 
     func testReclaimExpiredLeases() throws {

@@ -16,7 +16,7 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-METHODS = ("get", "post", "put", "delete", "patch")
+METHODS = ("get", "head", "post", "put", "delete", "patch")
 # Statuses any route may answer (a target with a control character once decoded, credentials, the
 # gateway's own faults, the store, the disk), and those of any route that takes a body (unreadable
 # or badly framed, too large, a transfer coding the server cannot undo).

@@ -201,7 +201,8 @@ struct APIHandler: HTTPHandler {
         case 3 where segments[0] == "messages" && segments[2] == "evidence": return try only("GET") { try EvidenceRoute(r, id: segments[1]).bundle() }
         case 3 where segments[0] == "messages" && segments[2] == "confirm": return try only("POST") { try MessageRoutes(r, id: segments[1]).confirm() }
         case 4 where segments[0] == "messages" && segments[2] == "files":
-            return try only("GET") { try MessageRoutes(r, id: segments[1]).file(segments[3]) }
+            // HEAD: the size and ETag before a resumed download, without reading the document.
+            return try only(["GET", "HEAD"]) { try MessageRoutes(r, id: segments[1]).file(segments[3], marksRead: method == "GET") }
         case 3 where segments[0] == "addresses" && segments[2] == "notice-email": return try NoticeRoutes(r).contact(segments[1])
         case 1 where segments[0] == "notices": return try only("GET") { try NoticeRoutes(r).list() }
         case _ where RegisterRoutes.handles(segments): return try RegisterRoutes(r).route(segments)

@@ -9,7 +9,7 @@ struct FeedRoutes {
 
     func limit() throws -> Int {
         guard let text = r.query("limit") else { return 50 }
-        guard let n = Int(text), (1...200).contains(n) else {
+        guard let n = PlainNumber.parse(text), (1...200).contains(n) else {
             throw Problem.invalid("limit must be 1 to 200", errors: [("limit", "\(text) is not an integer from 1 to 200")])
         }
         return n
@@ -23,7 +23,7 @@ struct FeedRoutes {
         guard r.holds(address) else { throw Problem.forbidden("connection \(r.connection.name) does not hold \(address)") }
         var cursor: Int64 = 0
         if let text = r.query("cursor") {
-            guard let c = Int64(text), c >= 0 else { throw Problem.invalid("cursor must be a non-negative integer", errors: [("cursor", "not \(text)")]) }
+            guard let c = PlainNumber.parse(text, as: Int64.self), c >= 0 else { throw Problem.invalid("cursor must be a non-negative integer", errors: [("cursor", "not \(text)")]) }
             cursor = c
         }
         let page = try r.context.mailbox.inbox(address: address, after: cursor, limit: try limit())

@@ -51,9 +51,11 @@ struct MessageRoutes {
         return try RetentionRoutes.withRetention(view, r, id).response(200)
     }
 
-    func file(_ n: String) throws -> HTTPResponse {
+    /// File `n` of the message, or a range of it. `marksRead` false (HEAD) answers the same
+    /// status and headers, the server leaving out the body, and counts as no reading.
+    func file(_ n: String, marksRead: Bool = true) throws -> HTTPResponse {
         let a = try access()
-        guard let index = Int(n), index >= 1, index <= a.document.files.count else {
+        guard let index = PlainNumber.parse(n), index >= 1, index <= a.document.files.count else {
             throw Problem.notFound("message \(id) has files 1 to \(a.document.files.count), not \(n)")
         }
         let f = a.document.files[index - 1]
@@ -68,7 +70,7 @@ struct MessageRoutes {
             problem.headers = [("Content-Range", "bytes */\(size)")]
             throw problem
         }
-        markRetrieved(a)
+        if marksRead { markRetrieved(a) }
         // Names and types may come from another access point: both are rebuilt so that nothing
         // can end or bend the header (DocumentFileName, FileMediaType).
         let type = FileMediaType.served(f.mimeType)

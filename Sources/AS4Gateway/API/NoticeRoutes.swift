@@ -67,7 +67,7 @@ struct NoticeRoutes {
         }
         var after: Int64 = 0
         if let text = r.query("after") {
-            guard let n = Int64(text), n >= 0 else { throw Problem.invalid("after must be a non-negative integer", errors: [("after", "not \(text)")]) }
+            guard let n = PlainNumber.parse(text, as: Int64.self), n >= 0 else { throw Problem.invalid("after must be a non-negative integer", errors: [("after", "not \(text)")]) }
             after = n
         }
         let page = try r.context.notices.notices(address: address, status: status, after: after, limit: try FeedRoutes(r).limit())

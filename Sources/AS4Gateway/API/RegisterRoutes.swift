@@ -84,7 +84,7 @@ struct RegisterRoutes {
 
     func endNonDigital(_ idText: String) throws -> HTTPResponse {
         try r.require(.operatorRole)
-        guard let id = Int64(idText), id > 0 else { throw Problem.notFound("no non-digital register entry \(idText)") }
+        guard let id = PlainNumber.parse(idText, as: Int64.self), id > 0 else { throw Problem.notFound("no non-digital register entry \(idText)") }
         var reason = "ended by the operator"
         if case .bytes(let b) = r.request.body, !b.isEmpty {
             let body = try r.jsonObject()
@@ -264,7 +264,7 @@ struct RegisterRoutes {
 
     private func afterQuery() throws -> Int64 {
         guard let text = r.query("after") else { return 0 }
-        guard let n = Int64(text), n >= 0 else { throw Problem.invalid("after must be a non-negative integer", errors: [("after", "not \(text)")]) }
+        guard let n = PlainNumber.parse(text, as: Int64.self), n >= 0 else { throw Problem.invalid("after must be a non-negative integer", errors: [("after", "not \(text)")]) }
         return n
     }
 

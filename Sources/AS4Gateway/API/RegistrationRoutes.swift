@@ -401,7 +401,7 @@ struct RegistrationRoutes {
         _ = try requireOperator()
         var days = 30
         if let text = request.head.query["days"] {
-            guard let n = Int(text), (0...3650).contains(n) else {
+            guard let n = PlainNumber.parse(text), (0...3650).contains(n) else {
                 throw Problem.invalid("days is a whole number from 0 to 3650", errors: [("days", "not a number of days: \(text)")])
             }
             days = n

@@ -91,13 +91,13 @@ struct RetentionRoutes {
     /// `GET /api/v1/legal-holds/{id}`: the hold a placement's `Location` names.
     func showHold(_ text: String) throws -> HTTPResponse {
         try r.require(.operatorRole)
-        guard let id = Int64(text), id > 0, let hold = try r.context.retention.hold(id: id) else { throw Problem.notFound("no legal hold \(text)") }
+        guard let id = PlainNumber.parse(text, as: Int64.self), id > 0, let hold = try r.context.retention.hold(id: id) else { throw Problem.notFound("no legal hold \(text)") }
         return Self.view(hold).response(200)
     }
 
     func releaseHold(_ text: String) throws -> HTTPResponse {
         try r.require(.operatorRole)
-        guard let id = Int64(text), id > 0 else { throw Problem.notFound("no legal hold \(text)") }
+        guard let id = PlainNumber.parse(text, as: Int64.self), id > 0 else { throw Problem.notFound("no legal hold \(text)") }
         do {
             let hold = try r.context.retention.releaseHold(id: id, by: r.connection.name, at: Date())
             r.context.log.log(.warning, "legal-hold-released", Self.logFields(hold, by: r.connection.name))

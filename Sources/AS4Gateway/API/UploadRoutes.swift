@@ -132,7 +132,7 @@ struct UploadRoutes {
 
     func chunk(_ id: String, _ text: String) throws -> HTTPResponse {
         let u = try owned(id)
-        guard let n = Int(text), n >= 1, n <= u.chunkCount else { throw Problem.notFound("upload \(id) has chunks 1 to \(u.chunkCount), not \(text)") }
+        guard let n = PlainNumber.parse(text), n >= 1, n <= u.chunkCount else { throw Problem.notFound("upload \(id) has chunks 1 to \(u.chunkCount), not \(text)") }
         guard u.completedAt == nil else { throw Problem.conflict("upload \(id) is complete") }
         guard n == u.received + 1 else {
             throw Problem.conflict(n <= u.received ? "chunk \(n) of upload \(id) was already received; the next is \(u.received + 1)"

@@ -25,19 +25,23 @@ struct AttemptFailure: Error {
     static let lastAnswerMarker = "; last answer: "
 
     /// HTTP statuses that say "not now" rather than "not this": retried like a broken connection.
-    static let temporaryStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
+    /// 507 is the receiver's disk full for the moment (as4gw's own submission endpoint answers it
+    /// with `Retry-After`), not a verdict on the message.
+    static let temporaryStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504, 507]
 
     init(_ error: EbmsError) {
         self.init(code: error.code.rawValue, reason: error.reason, isPeerAnswer: Self.isPeerAnswer(code: error.code.rawValue), ebms: error)
     }
 
     /// An HTTP answer without an AS4 signal: a definite 4xx/5xx is recorded as what it is
-    /// ("HTTP 413"), anything else as the connection failure it amounts to. `answer` says what
-    /// came instead (`describe`), in parentheses after the status.
+    /// ("HTTP 413"), anything else as the connection failure it amounts to, a temporary status
+    /// worded as such (it is no refusal of the message). `answer` says what came instead
+    /// (`describe`), in parentheses after the status.
     init(httpStatus status: Int, answer: String? = nil) {
         let shown = answer.map { " (\($0))" } ?? ""
         guard (400...599).contains(status), !Self.temporaryStatuses.contains(status) else {
-            self.init(EbmsError(.connectionFailure, "HTTP \(status) without an AS4 signal\(shown)"))
+            let temporary = Self.temporaryStatuses.contains(status) ? "the receiving side could not take the message for now: " : ""
+            self.init(EbmsError(.connectionFailure, "\(temporary)HTTP \(status) without an AS4 signal\(shown)"))
             return
         }
         self.init(code: "HTTP \(status)", reason: status == 413

@@ -7,7 +7,8 @@ import Synchronization
 /// listener TLS) and every partner's in the P-Modes in force. One that ends within `horizon` is a
 /// warning (`certificate-expiring`), one that has ended an error (`certificate-expired`): an
 /// expired signing or TLS certificate stops exchanges, and `/metrics` alone is read by nobody at
-/// 3 a.m. unless an alert was written for it. One thread, mostly asleep.
+/// 3 a.m. unless an alert was written for it. One of ours whose validity has not begun is a
+/// warning once (`certificate-not-yet-valid`). One thread, mostly asleep.
 final class CertificateExpiryWatch: Sendable {
     /// The `as4gw certs` default: 30 days is time to order, install and distribute a renewal.
     static let horizon: TimeInterval = 30 * 86_400
@@ -15,6 +16,7 @@ final class CertificateExpiryWatch: Sendable {
 
     let context: GatewayContext
     let inventory: CertificateInventory
+    private let early = Mutex(NotYetValid())
     private let running = Atomic<Bool>(true)
     private let finished = Atomic<Bool>(true)
 
@@ -46,9 +48,32 @@ final class CertificateExpiryWatch: Sendable {
         }
     }
 
-    /// Logs this moment's findings for our certificates and those of the P-Modes in force now.
+    /// Logs this moment's findings for our certificates and those of the P-Modes in force now,
+    /// and each of ours not valid yet the first time it is seen so.
     func round(now: Date = Date()) {
         for f in Self.findings(inventory.distinct(pmodes: context.registry.current), now: now) { context.log.log(f.level, f.event, f.fields) }
+        for f in early.withLock({ $0.fresh(inventory.own, now: now) }) { context.log.log(f.level, f.event, f.fields) }
+    }
+
+    /// Our certificates whose validity has not begun (a clock behind, or one issued for a later
+    /// day): peers refuse what they sign or protect until then. Told once per certificate, not
+    /// daily: the cause is on this host, and the operator sees it from the first line.
+    struct NotYetValid {
+        private var told = Set<[String]>()
+
+        /// Findings for the entries not valid at `now` that were not told before.
+        mutating func fresh(_ own: [CertificateInventory.Entry], now: Date) -> [Finding] {
+            own.compactMap { e in
+                let c = e.certificate
+                guard c.notBefore > now, told.insert([e.role, e.source, c.subject, c.serialNumber]).inserted else { return nil }
+                let from = MessagesCommand.timestamp(c.notBefore)
+                return Finding(level: .warning, event: "certificate-not-yet-valid",
+                               fields: ["party": e.party, "role": e.role, "source": e.source, "subject": c.subject,
+                                        "serial": c.serialNumber, "not_before": from,
+                                        "reason": "our \(e.role) certificate (\(e.source)) is not valid before \(from): peers refuse what "
+                                            + "depends on it until then; check this host's clock, or install the certificate in use now"])
+            }
+        }
     }
 
     /// After a SIGHUP reload: the certificates that set loaded from parties.json, at once rather

@@ -77,6 +77,20 @@ struct DiskSpace: Sendable {
         }
     }
 
+    /// One warning line per place short of the reserve, for the start: `/readyz` says so too,
+    /// but only to whoever asks it, and a node that starts on a nearly full disk refuses work
+    /// soon. (No periodic check runs, so nothing repeats it while the daemon runs.)
+    func warnIfShort(_ log: EventLog) {
+        guard reserve > 0 else { return }
+        for (place, room) in rooms() {
+            guard let room, room.bytes < reserve else { continue }
+            log.log(.warning, "disk-low", ["place": place.name, "directory": place.path, "free_bytes": String(room.bytes),
+                                           "minimum_free_bytes": String(reserve),
+                                           "reason": "\(Self.text(room.bytes)) free in \(place.path), less than adminListener.minimumFreeBytes "
+                                               + "(\(Self.text(reserve))): /readyz answers 503 until space is freed"])
+        }
+    }
+
     /// Bytes as operators read them: MiB below 1 GiB, else GiB, one decimal.
     static func text(_ bytes: UInt64) -> String {
         bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))

@@ -198,6 +198,7 @@ final class Gateway {
         if swept > 0 {
             context.log.log(.info, "spool-swept", ["reason": "removed \(swept) leftover file(s) from \(context.spoolDirectory)"])
         }
+        DiskSpace(config: config).warnIfShort(context.log)
         let validator = CertificateValidator(trustStore: try TrustStore(anchors: context.trustAnchors, crls: context.crls))
         var as4 = HTTPServerConfiguration()
         as4.bindAddress = config.as4Listener.address

@@ -30,8 +30,9 @@ final class OutboundWorkers: Sendable {
     var ownerPrefix: String { "\(context.nodeName)/w" }
 
     func start(count: Int) {
-        if let released = try? context.store.releaseLeases(ownerPrefix: ownerPrefix, now: Date()), released > 0 {
-            context.log.log(.warning, "leases-released", ["reason": "\(released) message(s) held at the last stop go back to the queue"])
+        if let released = try? context.store.releaseLeases(ownerPrefix: ownerPrefix, now: Date()), !released.isEmpty {
+            context.log.log(.warning, "leases-released", ["reason": "\(released.count) message(s) held at the last stop go back to the queue",
+                                                          "message_ids": Self.listed(released)])
         }
         for i in 0..<max(count, 1) {
             let owner = "\(ownerPrefix)\(i)"
@@ -44,6 +45,15 @@ final class OutboundWorkers: Sendable {
             thread.start()
         }
     }
+
+    /// Message ids for one log line: the first `shownIds`, then how many more (a crash under a
+    /// large queue must not make a line of thousands).
+    static func listed(_ ids: [String], shown: Int = shownIds) -> String {
+        let more = ids.count > shown ? " … and \(ids.count - shown) more" : ""
+        return ids.prefix(shown).joined(separator: " ") + more
+    }
+
+    static let shownIds = 20
 
     /// Stops claiming; waits until every worker has finished its current delivery or the deadline
     /// passes. Returns the workers still running then, each with what it is doing.
@@ -119,6 +129,11 @@ final class OutboundWorkers: Sendable {
                                          "from": partyValue(job.metadata.fromParty), "to": partyValue(job.metadata.toParty),
                                          "service": job.metadata.service,
                                          "action": job.metadata.action, "pmode": job.metadata.pmodeId, "attempt": String(job.attempt)]
+        // Otherwise nothing tells the operator the daemon took it up until it is delivered or
+        // retried: one line, once per `as4gw messages retry`.
+        if job.afterOperatorRetry {
+            context.log.log(.info, "retry-taken-up", fields.merging(["reason": "sent again as an operator asked (as4gw messages retry)"]) { $1 })
+        }
         let outcome: Result<[UInt8], AttemptFailure>
         var retryAfter: TimeInterval?
         if let client, let endpoint = job.endpoint {
