@@ -175,6 +175,17 @@ final class EncryptionAttackTests: XCTestCase {
         try assertRefused(kw256, .policyNoncompliance, reasonContains: "kw-aes256")
     }
 
+    /// A Salt that is not base64 is named as such, not taken as an empty salt (which would
+    /// only surface as the generic decryption failure); an absent one is RFC 5869's default.
+    func testHKDFSaltThatIsNotBase64() throws {
+        let m = try message(try encrypt(.x25519HKDF), header: { try self.rewrite($0, element: "dsig-more:Salt") { _ in "not*base64" } })
+        try assertRefused(m, .failedDecryption, reasonContains: "Salt is not valid base64")
+        let info = try message(try encrypt(.x25519HKDF), header: {
+            $0.replacingOccurrences(of: "<dsig-more:KeyLength>", with: "<dsig-more:Info>%%</dsig-more:Info><dsig-more:KeyLength>")
+        })
+        try assertRefused(info, .failedDecryption, reasonContains: "Info is not valid base64")
+    }
+
     // MARK: Originator keys
 
     /// u = 0 is of low order: the shared secret would be all zero, i.e. known to the attacker.
