@@ -178,12 +178,22 @@ final class EncryptionAttackTests: XCTestCase {
     /// A Salt that is not base64 is named as such, not taken as an empty salt (which would
     /// only surface as the generic decryption failure); an absent one is RFC 5869's default.
     func testHKDFSaltThatIsNotBase64() throws {
-        let m = try message(try encrypt(.x25519HKDF), header: { try self.rewrite($0, element: "dsig-more:Salt") { _ in "not*base64" } })
-        try assertRefused(m, .failedDecryption, reasonContains: "Salt is not valid base64")
+        let salt = try message(try encrypt(.x25519HKDF), header: { try self.rewrite($0, element: "dsig-more:Salt") { _ in "not*base64" } })
         let info = try message(try encrypt(.x25519HKDF), header: {
             $0.replacingOccurrences(of: "<dsig-more:KeyLength>", with: "<dsig-more:Info>%%</dsig-more:Info><dsig-more:KeyLength>")
         })
-        try assertRefused(info, .failedDecryption, reasonContains: "Info is not valid base64")
+        for (m, element) in [(salt, "Salt"), (info, "Info")] {
+            // Refused as the Security header is read, before any key is used.
+            let refusal: EbmsError?
+            do {
+                refusal = try EncryptionFixtures.decryptionError(m, keys: EncryptionRecipient.allKeys, spool: spool)
+            } catch let error as EbmsError {
+                refusal = error
+            }
+            XCTAssertEqual(refusal?.code, .failedDecryption, element)
+            XCTAssertEqual(refusal?.reason, "HKDFParams \(element) is not valid base64")
+            XCTAssertEqual(EncryptionFixtures.files(in: spool), [], "nothing may be released")
+        }
     }
 
     // MARK: Originator keys
