@@ -30,13 +30,14 @@ public enum CertificatePurpose {
 
     /// Why `certificate` may not receive encrypted content keys (RSA-OAEP key transport or
     /// X25519 / ECDH-ES key agreement), or nil when it may: a keyUsage, when present, must allow
-    /// keyEncipherment or keyAgreement. An X25519 or EC key (eDelivery 2.0) only ever agrees
-    /// keys, so there it must allow keyAgreement (RFC 8410 §5 for X25519; keyEncipherment
-    /// means key transport, which these keys cannot do).
+    /// keyEncipherment or keyAgreement. An X25519 key (eDelivery 2.0) only ever agrees keys, and
+    /// RFC 8410 §5 requires keyAgreement in its keyUsage: keyEncipherment alone names key
+    /// transport, which it cannot do. (EC keys keep the lenient rule: partners' EC encryption
+    /// certificates are seen with keyEncipherment.)
     public static func encryptionRefusal(_ certificate: Certificate) -> String? {
         guard let usage = certificate.keyUsage else { return nil }
         switch certificate.keyType {
-        case .x25519, .ec:
+        case .x25519:
             guard !usage.contains(.keyAgreement) else { return nil }
             return "its keyUsage (\(describe(usage))) does not allow keyAgreement, the only use of its \(certificate.keyType) key"
         default:
