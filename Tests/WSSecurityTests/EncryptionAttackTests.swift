@@ -196,6 +196,26 @@ final class EncryptionAttackTests: XCTestCase {
         }
     }
 
+    /// Forms of the eDelivery 2.0 sample: `wsu:Id` on the EncryptedKey resolves like `Id`; and an
+    /// Info is part of the derivation (one the sender did not use gives another key, so the
+    /// generic failure), not ignored because our own sender writes none.
+    func testProfile20SampleFormsWsuIdAndInfo() throws {
+        let output = try encrypt(.x25519HKDF)
+        let wsuId = try message(output, header: { xml in
+            let rewritten = xml.replacingOccurrences(of: " Id=\"EK-", with: " xmlns:wsu=\"\(NS.wsu)\" wsu:Id=\"EK-")
+            XCTAssertNotEqual(rewritten, xml, "no EncryptedKey Id to rewrite")
+            return rewritten
+        })
+        let plain = try AttachmentDecryptor.decrypt(wsuId, header: try EncryptionFixtures.header(wsuId), keys: EncryptionRecipient.allKeys,
+                                                    policy: .eDelivery20, spoolDirectory: spool)
+        XCTAssertEqual(try plain.map { try $0.body.readAll().count }, [150_000, 150_000])
+        for f in EncryptionFixtures.files(in: spool) { try? FileManager.default.removeItem(atPath: spool + "/" + f) }
+        let info = try message(output, header: {
+            $0.replacingOccurrences(of: "<dsig-more:KeyLength>", with: "<dsig-more:Info>AAEC</dsig-more:Info><dsig-more:KeyLength>")
+        })
+        try assertGeneric(info)
+    }
+
     // MARK: Originator keys
 
     /// u = 0 is of low order: the shared secret would be all zero, i.e. known to the attacker.
