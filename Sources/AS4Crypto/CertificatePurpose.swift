@@ -30,10 +30,20 @@ public enum CertificatePurpose {
 
     /// Why `certificate` may not receive encrypted content keys (RSA-OAEP key transport or
     /// X25519 / ECDH-ES key agreement), or nil when it may: a keyUsage, when present, must allow
-    /// keyEncipherment or keyAgreement.
+    /// keyEncipherment or keyAgreement. An X25519 key (eDelivery 2.0) only ever agrees keys, and
+    /// RFC 8410 §5 requires keyAgreement in its keyUsage: keyEncipherment alone names key
+    /// transport, which it cannot do. (EC keys keep the lenient rule: partners' EC encryption
+    /// certificates are seen with keyEncipherment.)
     public static func encryptionRefusal(_ certificate: Certificate) -> String? {
-        guard let usage = certificate.keyUsage, !usage.contains(.keyEncipherment), !usage.contains(.keyAgreement) else { return nil }
-        return "its keyUsage (\(describe(usage))) allows neither keyEncipherment nor keyAgreement"
+        guard let usage = certificate.keyUsage else { return nil }
+        switch certificate.keyType {
+        case .x25519:
+            guard !usage.contains(.keyAgreement) else { return nil }
+            return "its keyUsage (\(describe(usage))) does not allow keyAgreement, the only use of its \(certificate.keyType) key"
+        default:
+            guard !usage.contains(.keyEncipherment), !usage.contains(.keyAgreement) else { return nil }
+            return "its keyUsage (\(describe(usage))) allows neither keyEncipherment nor keyAgreement"
+        }
     }
 
     static func describe(_ usage: KeyUsage) -> String {

@@ -74,8 +74,15 @@ public struct EncryptedKeyInfo {
         var hkdf: HKDFParameters?
         if let p = kdm.firstChild("HKDFParams", NS.dsigMore2021) {
             let prf = p.firstChild("PRF", NS.dsigMore2021)?.attribute("Algorithm") ?? ""
-            let salt = p.firstChild("Salt", NS.dsigMore2021).flatMap { Base64.decode($0.text) } ?? []
-            let info = p.firstChild("Info", NS.dsigMore2021).flatMap { Base64.decode($0.text) } ?? []
+            // Absent means empty (RFC 5869 defaults); present but not base64 is an error, not an
+            // empty value: it would derive another key and fail later as an unexplained GCM failure.
+            func octets(_ name: String) throws(EbmsError) -> [UInt8] {
+                guard let e = p.firstChild(name, NS.dsigMore2021) else { return [] }
+                guard let bytes = Base64.decode(e.text) else { throw decryption("HKDFParams \(name) is not valid base64") }
+                return bytes
+            }
+            let salt = try octets("Salt")
+            let info = try octets("Info")
             guard let lengthText = p.firstChild("KeyLength", NS.dsigMore2021)?.trimmedText, let length = Int(lengthText) else {
                 throw decryption("HKDFParams has no valid KeyLength")
             }

@@ -37,6 +37,15 @@ public struct SigningIdentity: Sendable {
         default: return .rsaSHA256
         }
     }
+
+    /// The algorithm to sign with where only `allowed` URIs are accepted (a leg's policy): the
+    /// default when allowed, else the first allowed one this key can make. eDelivery 2.0 names
+    /// ecdsa-sha256 whatever the curve, so a P-384 key must not sign with its default
+    /// ecdsa-sha384 there (a 2.0 receiver refuses it). Nil when no allowed algorithm fits the key.
+    public func algorithm(allowedBy allowed: Set<String>) -> SignatureAlgorithm? {
+        if allowed.contains(defaultAlgorithm.uri) { return defaultAlgorithm }
+        return SignatureAlgorithm.allCases.first { !$0.isLegacy && allowed.contains($0.uri) && $0.accepts(privateKey.keyType) }
+    }
 }
 
 /// Signs an AS4 envelope: the Body, the `eb:Messaging` header and every attachment (with the

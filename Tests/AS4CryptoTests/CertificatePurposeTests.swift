@@ -32,6 +32,24 @@ final class CertificatePurposeTests: XCTestCase {
                        "its keyUsage (digitalSignature) allows neither keyEncipherment nor keyAgreement")
     }
 
+    /// An X25519 key agreement certificate must allow keyAgreement when it has a keyUsage:
+    /// keyEncipherment alone names key transport, which such a key cannot do (RFC 8410 §5).
+    func testAnX25519CertificateMustAllowKeyAgreement() throws {
+        let ca = try CertificateAuthority.createSelfSigned(subject: .init(commonName: "CA"), key: try PrivateKey.generateEd25519(),
+                                                          validUntil: Date() + 86_400)
+        func leaf(_ key: PrivateKey, _ usage: KeyUsage) throws -> Certificate {
+            try ca.issueCertificate(for: key.publicKey, subject: .init(commonName: "leaf"), validUntil: Date() + 86_400, keyUsage: usage)
+        }
+        let key = try PrivateKey.generateX25519()
+        XCTAssertNil(CertificatePurpose.encryptionRefusal(try leaf(key, [.keyAgreement])))
+        XCTAssertNil(CertificatePurpose.encryptionRefusal(try leaf(key, [])), "no keyUsage: no restriction")
+        XCTAssertEqual(CertificatePurpose.encryptionRefusal(try leaf(key, [.keyEncipherment])),
+                       "its keyUsage (keyEncipherment) does not allow keyAgreement, the only use of its X25519 key")
+        for other in [try PrivateKey.generateRSA(bits: 2048), try PrivateKey.generateEC(curve: .p256)] {
+            XCTAssertNil(CertificatePurpose.encryptionRefusal(try leaf(other, [.keyEncipherment])), "\(other.keyType): unchanged")
+        }
+    }
+
     func testASelfSignedCertificateMarkedCAWithoutKeyCertSignMaySign() throws {
         let key = try PrivateKey.generateEd25519()
         let marked = try CertificateAuthority.selfSignedCertificate(subject: .init(commonName: "partner"), key: key, validUntil: Date() + 86_400,

@@ -82,11 +82,13 @@ extension GatewayHarness {
     /// (certs/NAME.signing20 and NAME.encryption20), listed in parties.json after the RSA ones:
     /// with the development PKI each party then also signs and decrypts under profile 2.0
     /// (`keys.additional`). `configure` first; the first start adds the certificates still missing.
-    func addProfile20Identities(_ parties: [String], by ca: CertificateAuthority) throws {
+    /// `signingKey`: the 2.0 signing key (the alternative EC option signs with an EC key).
+    func addProfile20Identities(_ parties: [String], by ca: CertificateAuthority,
+                                signingKey: () throws -> PrivateKey = { try PrivateKey.generateEd25519() }) throws {
         let file = pmodeDirectory + "/parties.json"
         var text = try String(contentsOfFile: file, encoding: .utf8)
         for party in parties {
-            for (role, key) in [("signing", try PrivateKey.generateEd25519()), ("encryption", try PrivateKey.generateX25519())] {
+            for (role, key) in [("signing", try signingKey()), ("encryption", try PrivateKey.generateX25519())] {
                 try issue(key, by: ca, as: "\(party).\(role)20", commonName: "\(party) \(role) 2.0",
                           keyUsage: role == "signing" ? [.digitalSignature] : [.keyAgreement])
                 text = text.replacingOccurrences(of: "\"\(role)\": [\"certs/\(party).\(role).pem\"]",

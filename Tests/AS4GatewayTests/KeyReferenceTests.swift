@@ -24,10 +24,13 @@ final class KeyReferenceTests: XCTestCase {
         harness = nil
     }
 
-    func start(_ legs: [GatewayHarness.Leg], profile20: Bool = false) throws {
+    func start(_ legs: [GatewayHarness.Leg], profile20: Bool = false,
+               signingKey20: () throws -> PrivateKey = { try PrivateKey.generateEd25519() }) throws {
         harness = try GatewayHarness()
         try harness.configure(["gw-a", "gw-b"], legs: legs)
-        if profile20 { try harness.addProfile20Identities(["gw-a", "gw-b"], by: try harness.makeDevelopmentCA()) }
+        if profile20 {
+            try harness.addProfile20Identities(["gw-a", "gw-b"], by: try harness.makeDevelopmentCA(), signingKey: signingKey20)
+        }
         a = try InProcessNode(harness, party: "gw-a")  // also completes the development PKI
         b = try InProcessNode(harness, party: "gw-b")
     }
@@ -204,5 +207,18 @@ final class KeyReferenceTests: XCTestCase {
             default: XCTFail("\(action) names its recipient by \(named)")
             }
         }
+    }
+
+    /// Profile 2.0, alternative EC option with P-384 signing keys: eDelivery 2.0 names
+    /// ecdsa-sha256 whatever the curve, so gw-a signs its message and gw-b its receipt with it,
+    /// not with the key's default ecdsa-sha384, which a 2.0 receiver refuses (EBMS:0103).
+    func testProfile20SignsWithECDSASHA256WhateverTheCurve() throws {
+        try start([.init(action: "SignP384", profile: "2.0")], profile20: true, signingKey20: { try PrivateKey.generateEC(curve: .p384) })
+        XCTAssertEqual(try certificate("gw-a.signing20").keyType, .ec(.p384))
+        let e = try exchange("SignP384")
+        try assertDelivered(e, "SignP384")
+        XCTAssertEqual(try securityHeader(e.sent, contentType: e.job.contentType).signatures.first?.signatureMethod, Alg.ecdsaSHA256)
+        let receipt = try securityHeader(e.answer.bodyBytes, contentType: e.answer.headers["Content-Type"] ?? "")
+        XCTAssertEqual(receipt.signatures.first?.signatureMethod, Alg.ecdsaSHA256)
     }
 }

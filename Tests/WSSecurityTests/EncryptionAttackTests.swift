@@ -175,6 +175,47 @@ final class EncryptionAttackTests: XCTestCase {
         try assertRefused(kw256, .policyNoncompliance, reasonContains: "kw-aes256")
     }
 
+    /// A Salt that is not base64 is named as such, not taken as an empty salt (which would
+    /// only surface as the generic decryption failure); an absent one is RFC 5869's default.
+    func testHKDFSaltThatIsNotBase64() throws {
+        let salt = try message(try encrypt(.x25519HKDF), header: { try self.rewrite($0, element: "dsig-more:Salt") { _ in "not*base64" } })
+        let info = try message(try encrypt(.x25519HKDF), header: {
+            $0.replacingOccurrences(of: "<dsig-more:KeyLength>", with: "<dsig-more:Info>%%</dsig-more:Info><dsig-more:KeyLength>")
+        })
+        for (m, element) in [(salt, "Salt"), (info, "Info")] {
+            // Refused as the Security header is read, before any key is used.
+            let refusal: EbmsError?
+            do {
+                refusal = try EncryptionFixtures.decryptionError(m, keys: EncryptionRecipient.allKeys, spool: spool)
+            } catch let error as EbmsError {
+                refusal = error
+            }
+            XCTAssertEqual(refusal?.code, .failedDecryption, element)
+            XCTAssertEqual(refusal?.reason, "HKDFParams \(element) is not valid base64")
+            XCTAssertEqual(EncryptionFixtures.files(in: spool), [], "nothing may be released")
+        }
+    }
+
+    /// Forms of the eDelivery 2.0 sample: `wsu:Id` on the EncryptedKey resolves like `Id`; and an
+    /// Info is part of the derivation (one the sender did not use gives another key, so the
+    /// generic failure), not ignored because our own sender writes none.
+    func testProfile20SampleFormsWsuIdAndInfo() throws {
+        let output = try encrypt(.x25519HKDF)
+        let wsuId = try message(output, header: { xml in
+            let rewritten = xml.replacingOccurrences(of: " Id=\"EK-", with: " xmlns:wsu=\"\(NS.wsu)\" wsu:Id=\"EK-")
+            XCTAssertNotEqual(rewritten, xml, "no EncryptedKey Id to rewrite")
+            return rewritten
+        })
+        let plain = try AttachmentDecryptor.decrypt(wsuId, header: try EncryptionFixtures.header(wsuId), keys: EncryptionRecipient.allKeys,
+                                                    policy: .eDelivery20, spoolDirectory: spool)
+        XCTAssertEqual(try plain.map { try $0.body.readAll().count }, [150_000, 150_000])
+        for f in EncryptionFixtures.files(in: spool) { try? FileManager.default.removeItem(atPath: spool + "/" + f) }
+        let info = try message(output, header: {
+            $0.replacingOccurrences(of: "<dsig-more:KeyLength>", with: "<dsig-more:Info>AAEC</dsig-more:Info><dsig-more:KeyLength>")
+        })
+        try assertGeneric(info)
+    }
+
     // MARK: Originator keys
 
     /// u = 0 is of low order: the shared secret would be all zero, i.e. known to the attacker.

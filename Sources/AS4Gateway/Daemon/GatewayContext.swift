@@ -157,8 +157,14 @@ final class GatewayContext: Sendable {
     /// as its leg's `keyReference` says, as in that leg's user messages. Without an agreement
     /// (nil: the message matched none) the primary identity in a BinarySecurityToken, which a
     /// receiver resolves without knowing us.
+    ///
+    /// On a 2.0 leg the algorithm is one the leg's policy allows, so that its peer, judging by
+    /// the same profile, accepts it (`SigningIdentity.algorithm(allowedBy:)`: ecdsa-sha256 for
+    /// any EC key). 1.15 legs sign with the key's usual algorithm, as they always have.
     func signatureBuilder(for security: LegSecurity?) throws -> SignatureBuilder {
-        try SignatureBuilder(identity: signing(for: security?.profile), keyReference: security?.keyReference.style ?? .binarySecurityToken)
+        let identity = signing(for: security?.profile)
+        let algorithm = security.flatMap { $0.profile == .v2_0 ? identity.algorithm(allowedBy: $0.policy.signatureAlgorithms) : nil }
+        return try SignatureBuilder(identity: identity, algorithm: algorithm, keyReference: security?.keyReference.style ?? .binarySecurityToken)
     }
 
     /// The identity that signs under `profile`: the first whose key suits it, else the primary
