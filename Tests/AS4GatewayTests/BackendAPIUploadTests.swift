@@ -96,7 +96,11 @@ final class BackendAPIUploadTests: XCTestCase {
         let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
         let h = try GatewayHarness()
         try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company")])
+        // The second is served by another access point under a signing agreement: the XML check
+        // of its submission reads the upload's file before the move, and meets it gone there too.
+        let remote = "_DEFAULT@40003032950"
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company"),
+                                       h.remoteEntry(remote, ownerId: "40003032950", kind: "company", party: "gw-b")])
         let port = h.nodes["gw-a"]!.submitPort
         let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
         try h.start("gw-a")
@@ -109,9 +113,9 @@ final class BackendAPIUploadTests: XCTestCase {
         XCTAssertEqual(try dms.post("/api/v1/uploads/\(id)/complete", json: "{}").status, 200)
         XCTAssertEqual(unlink(h.nodes["gw-a"]!.data + "/uploads/" + id), 0, "moved in by the other request")
 
-        for key in ["k-1", nil] as [String?] {
+        for (key, to) in [("k-1", recipient), (nil, recipient), ("k-2", remote)] as [(String?, String)] {
             let keyField = key.map { ", \"idempotencyKey\": \"\($0)\"" } ?? ""
-            let taken = try dms.submit(metadata: "{\"sender\": \"\(sender)\", \"recipients\": [\"\(recipient)\"], \"subject\": \"s\", "
+            let taken = try dms.submit(metadata: "{\"sender\": \"\(sender)\", \"recipients\": [\"\(to)\"], \"subject\": \"s\", "
                                            + "\"uploads\": [\"\(id)\"]\(keyField)}", files: [])
             XCTAssertEqual(taken.status, 409, taken.text)
             XCTAssertTrue(taken.text.contains("upload \(id) is being sent by another request"), taken.text)

@@ -166,8 +166,17 @@ struct SubmitRoute {
                           extensions: [("recipients", .array(list))])
         }
 
-        let xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
+        let xmlErrors: [(pointer: String, detail: String)]
+        do {
+            xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
                                                uploads: uploads, parties: Set(recipients.compactMap(\.party)), context: context)
+        } catch {
+            // It reads the uploads' files: one may have been moved in by a racing request meanwhile.
+            if let u = uploads.first(where: { access($0.path, F_OK) != 0 && errno == ENOENT }) {
+                return try uploadTaken(u, key: metadata.idempotencyKey, basis: metadata.fingerprintBasis, parts: files)
+            }
+            throw error
+        }
         guard xmlErrors.isEmpty else {
             throw Problem.invalid(xmlErrors.map(\.detail).joined(separator: "; ") + "; nothing was sent to anyone", errors: xmlErrors)
         }
