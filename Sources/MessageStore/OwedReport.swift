@@ -62,3 +62,13 @@ public struct OriginReportDue: Sendable, Equatable {
         self.dueAt = dueAt
     }
 }
+
+extension OriginReportDue {
+    /// The reading time the report carries: the step's own, else the one the recipient's row
+    /// holds (read under its lock, or set by this step). An answer is built from what its request
+    /// saw; a reading recorded meanwhile by another request (a DMS confirming on one node while
+    /// another node serves the document) leaves it naming none. Reports travel apart, and an
+    /// answer that overtakes the reading's own report is the origin's only word on when the
+    /// recipient read: without the time, the origin would record the answer and never the reading.
+    func readingTime(recorded: Date?) -> Date? { retrievedAt ?? recorded }
+}

@@ -225,7 +225,8 @@ public final class PostgresMailboxStore: MailboxStore {
                 try c.execute("""
                     INSERT INTO owed_reports (message_id, address, status, code, reason, at, retrieved_at, due_at)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at, r.retrievedAt, r.dueAt])
+                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at,
+                          r.readingTime(recorded: row.optionalDate("retrieved_at") ?? (u.retrieved ? u.retrievedAt ?? at : nil)), r.dueAt])
             }
             return true
         }

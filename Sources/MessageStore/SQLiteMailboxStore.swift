@@ -197,7 +197,8 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try c.run("""
                     INSERT INTO owed_reports (message_id, address, status, code, reason, at, retrieved_at, due_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at, r.retrievedAt, r.dueAt])
+                    """, [u.messageId, u.address, u.status.rawValue, r.code, r.reason, at,
+                          r.readingTime(recorded: read ?? (u.retrieved ? u.retrievedAt ?? at : nil)), r.dueAt])
             }
             return true
         }

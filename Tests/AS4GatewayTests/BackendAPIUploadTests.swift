@@ -87,6 +87,43 @@ final class BackendAPIUploadTests: XCTestCase {
         XCTAssertEqual(method.status, 405)
     }
 
+    /// One submission sent to two nodes at once, or again to another node after a timeout, naming
+    /// an upload: the request whose upload the other moved in first meets its file gone between
+    /// its checks and its move (removed here, as that move would). It is answered 409, to send
+    /// again for the other's answer, not as a store failure; it stores nothing, and the upload
+    /// stays free for the request that holds it.
+    func testAnUploadTakenByAConcurrentSubmissionIsAConflictNotAFailure() throws {
+        let sender = "DVS@90000048472", recipient = "_DEFAULT@40003032949"
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        // The second is served by another access point under a signing agreement: the XML check
+        // of its submission reads the upload's file before the move, and meets it gone there too.
+        let remote = "_DEFAULT@40003032950"
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry(recipient, ownerId: "40003032949", kind: "company"),
+                                       h.remoteEntry(remote, ownerId: "40003032950", kind: "company", party: "gw-b")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let dms = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "dms", addresses: [sender]))
+        try h.start("gw-a")
+        let created = try dms.post("/api/v1/uploads", json: "{\"name\": \"f.bin\", \"size\": 3}")
+        XCTAssertEqual(created.status, 201, created.text)
+        let id = try XCTUnwrap(created.json["uploadId"] as? String)
+        let bytes = Array("abc".utf8)
+        let digest = "sha-256=:" + Data(try Digest.sha256(bytes)).base64EncodedString() + ":"
+        XCTAssertEqual(try dms.put("/api/v1/uploads/\(id)/chunks/1", file: try h.file("chunk", bytes), headers: [("Content-Digest", digest)]).status, 200)
+        XCTAssertEqual(try dms.post("/api/v1/uploads/\(id)/complete", json: "{}").status, 200)
+        XCTAssertEqual(unlink(h.nodes["gw-a"]!.data + "/uploads/" + id), 0, "moved in by the other request")
+
+        for (key, to) in [("k-1", recipient), (nil, recipient), ("k-2", remote)] as [(String?, String)] {
+            let keyField = key.map { ", \"idempotencyKey\": \"\($0)\"" } ?? ""
+            let taken = try dms.submit(metadata: "{\"sender\": \"\(sender)\", \"recipients\": [\"\(to)\"], \"subject\": \"s\", "
+                                           + "\"uploads\": [\"\(id)\"]\(keyField)}", files: [])
+            XCTAssertEqual(taken.status, 409, taken.text)
+            XCTAssertTrue(taken.text.contains("upload \(id) is being sent by another request"), taken.text)
+            XCTAssertEqual(taken.text.contains("send it again with the same idempotencyKey"), key != nil, taken.text)
+            XCTAssertNil(try dms.get("/api/v1/uploads/\(id)").json["usedBy"] as? String, "nothing stored")
+        }
+    }
+
     /// The disk must hold what open uploads have declared and not yet sent, not only the upload
     /// being declared: uploads of several connections, each fitting the free space alone, are
     /// refused with 507 once they would promise more than the disk has together (keeping

@@ -104,6 +104,30 @@ class OwedReportStoreTests: StoreTestCase {
         XCTAssertEqual(try mailbox.owedReports(messageId: "d2", address: institution).map(\.status), [.delivered, .recipientAccepted])
     }
 
+    /// A DMS answering on one node while another node serves the document: the answer was built
+    /// before that reading was visible to it and names no reading time. Its report carries the
+    /// one recorded, as an answer given after a reading it saw does, so that an answer
+    /// overtaking the reading's own report still tells the origin when the recipient read.
+    func testAnAnswerBuiltBeforeAReadingElsewhereCarriesTheRecordedReadingTime() throws {
+        try arrive("d1")
+        XCTAssertTrue(try step("d1", company, .delivered, at: t0 + 1, due: 11))
+        XCTAssertTrue(try step("d1", company, .recipientAccepted, at: t0 + 2, due: 12, answer: true), "answered without a reading time")
+        XCTAssertEqual(try mailbox.owedReports(messageId: "d1", address: company).map(\.retrievedAt), [t0 + 1, t0 + 1])
+
+        // A reading time the step gives stays as given; a recipient never read gets none.
+        XCTAssertTrue(try mailbox.updateRecipient(RecipientUpdate(messageId: "d1", address: institution, status: .failed, detail: "gone",
+                                                                  originReport: OriginReportDue(code: nil, reason: nil, retrievedAt: nil,
+                                                                                                dueAt: t0 + 13)), at: t0 + 3))
+        XCTAssertEqual(try mailbox.owedReports(messageId: "d1", address: institution).map(\.retrievedAt), [nil])
+        try arrive("d2")
+        XCTAssertTrue(try step("d2", company, .delivered, at: t0 + 4, due: 14))
+        XCTAssertTrue(try mailbox.updateRecipient(RecipientUpdate(
+            messageId: "d2", address: company, status: .recipientRejected, detail: "no",
+            decision: RecipientDecision(accepted: false, code: "Wrong", reason: "not ours", at: t0 + 5),
+            originReport: OriginReportDue(code: "Wrong", reason: "not ours", retrievedAt: t0 + 3, dueAt: t0 + 15)), at: t0 + 5))
+        XCTAssertEqual(try mailbox.owedReports(messageId: "d2", address: company).map(\.retrievedAt), [t0 + 4, t0 + 3])
+    }
+
     /// What /metrics shows: how many are owed, and since when the oldest step waits for its report.
     func testTheBacklogCountsWhatIsOwedAndDatesTheOldestStep() throws {
         XCTAssertEqual(try mailbox.owedReportBacklog().count, 0)

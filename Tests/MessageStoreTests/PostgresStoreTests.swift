@@ -179,6 +179,9 @@ final class PostgresOwedReportStoreTests: OwedReportStoreTests {
     override func testTheBacklogCountsWhatIsOwedAndDatesTheOldestStep() throws {
         try super.testTheBacklogCountsWhatIsOwedAndDatesTheOldestStep()
     }
+    override func testAnAnswerBuiltBeforeAReadingElsewhereCarriesTheRecordedReadingTime() throws {
+        try super.testAnAnswerBuiltBeforeAReadingElsewhereCarriesTheRecordedReadingTime()
+    }
 }
 
 final class PostgresNoticeStoreTests: NoticeStoreTests {

@@ -166,8 +166,17 @@ struct SubmitRoute {
                           extensions: [("recipients", .array(list))])
         }
 
-        let xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
+        let xmlErrors: [(pointer: String, detail: String)]
+        do {
+            xmlErrors = try Self.unsignableXML(files: zip(files, mimeTypes).map { ($0.body, $1) },
                                                uploads: uploads, parties: Set(recipients.compactMap(\.party)), context: context)
+        } catch {
+            // It reads the uploads' files: one may have been moved in by a racing request meanwhile.
+            if let u = uploads.first(where: { access($0.path, F_OK) != 0 && errno == ENOENT }) {
+                return try uploadTaken(u, key: metadata.idempotencyKey, basis: metadata.fingerprintBasis, parts: files)
+            }
+            throw error
+        }
         guard xmlErrors.isEmpty else {
             throw Problem.invalid(xmlErrors.map(\.detail).joined(separator: "; ") + "; nothing was sent to anyone", errors: xmlErrors)
         }
@@ -176,6 +185,7 @@ struct SubmitRoute {
         // in; if the document is not stored they are moved back, so the upload can be used again.
         var stored: [DocumentFile] = []
         var movedUploads: [(stored: String, upload: Upload)] = []
+        var moving: Upload?
         func release() {
             for f in stored where !movedUploads.contains(where: { $0.stored == f.file.path }) { unlink(f.file.path) }
             for m in movedUploads {
@@ -200,13 +210,18 @@ struct SubmitRoute {
                 stored.append(DocumentFile(name: name, mimeType: mimeType, file: file))
             }
             for u in uploads {
+                moving = u
                 let file = try context.store.storePayload(.move(path: u.path), at: now)
+                moving = nil
                 movedUploads.append((file.path, u))
                 stored.append(DocumentFile(name: u.name, mimeType: u.mimeType, file: file))
                 guard file.sha256 == u.sha256 else { throw Problem.conflict("upload \(u.id) changed on disk since it was completed") }
             }
         } catch {
             release()
+            if let u = moving, case StoreError.io(_, _, ENOENT) = error {
+                return try uploadTaken(u, key: metadata.idempotencyKey, basis: metadata.fingerprintBasis, parts: files)
+            }
             throw error
         }
         // The parts' digests are the store's, taken as it wrote them (the parts come first).
@@ -316,6 +331,21 @@ struct SubmitRoute {
     /// again when the request is the one stored under the key (or the key was stored before
     /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
     /// logged.
+    /// Upload `u`'s file went from under this request between its checks and its move: another
+    /// request moved it in, most likely the same submission sent again to another node (a DMS
+    /// retrying after a timeout) or at once to two. Once that one is stored, this key's answer
+    /// is its answer; until then the upload is another request's, a conflict to send again, never
+    /// a store failure.
+    private func uploadTaken(_ u: Upload, key: String?, basis: String, parts: [FormData.Field]) throws -> HTTPResponse {
+        if let key, let first = try r.context.mailbox.documentId(connection: r.connection.name, idempotencyKey: key) {
+            let files = try parts.map { SubmissionFingerprint.File(sha256: try SubmissionFingerprint.sha256($0.body), part: $0) }
+            return try replayed(first, key: key, fingerprint: try SubmissionFingerprint.of(metadata: basis, files: files))
+        }
+        throw Problem.conflict("upload \(u.id) is being sent by another request (the same submission sent again, or to two nodes at once): "
+                               + "its file was taken from under this one; nothing was stored"
+                               + (key == nil ? "" : "; send it again with the same idempotencyKey to get that request's answer"))
+    }
+
     private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
         try Self.replayed(first, fingerprint: fingerprint, connection: r.connection.name, r.context)
     }
