@@ -58,12 +58,17 @@ final class GatewayHarness {
         /// `security.keyReference` and `security.encryptionKeyReference`; nil: the P-Mode default.
         var keyReference: String?
         var encryptionKeyReference: String?
+        /// `security.algorithms.signature`; nil: the profile's own list.
+        var signatureAlgorithms: [String]?
 
         /// The leg's `security` object.
         var securityJSON: String {
             var members = ["\"profile\": \"\(profile)\"", "\"sign\": \(sign)", "\"encrypt\": \(encrypt)"]
             if let keyReference { members.append("\"keyReference\": \"\(keyReference)\"") }
             if let encryptionKeyReference { members.append("\"encryptionKeyReference\": \"\(encryptionKeyReference)\"") }
+            if let signatureAlgorithms {
+                members.append("\"algorithms\": {\"signature\": [" + signatureAlgorithms.map { "\"\($0)\"" }.joined(separator: ", ") + "]}")
+            }
             return "{" + members.joined(separator: ", ") + "}"
         }
     }

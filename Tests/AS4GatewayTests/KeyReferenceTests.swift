@@ -221,4 +221,17 @@ final class KeyReferenceTests: XCTestCase {
         let receipt = try securityHeader(e.answer.bodyBytes, contentType: e.answer.headers["Content-Type"] ?? "")
         XCTAssertEqual(receipt.signatures.first?.signatureMethod, Alg.ecdsaSHA256)
     }
+
+    /// A 1.15 leg whose agreement allows only rsa-sha512 is signed with it, the message and the
+    /// receipt alike; a leg with the profile's own list keeps rsa-sha256.
+    func testALegsSignatureAlgorithmsDecideWhatWeSignWith() throws {
+        try start([.init(action: "SignSHA512", signatureAlgorithms: [Alg.rsaSHA512]), .init(action: "SignDefault")])
+        for (action, expected) in [("SignSHA512", Alg.rsaSHA512), ("SignDefault", Alg.rsaSHA256)] {
+            let e = try exchange(action)
+            try assertDelivered(e, action)
+            XCTAssertEqual(try securityHeader(e.sent, contentType: e.job.contentType).signatures.first?.signatureMethod, expected, action)
+            let receipt = try securityHeader(e.answer.bodyBytes, contentType: e.answer.headers["Content-Type"] ?? "")
+            XCTAssertEqual(receipt.signatures.first?.signatureMethod, expected, action)
+        }
+    }
 }

@@ -158,12 +158,14 @@ final class GatewayContext: Sendable {
     /// (nil: the message matched none) the primary identity in a BinarySecurityToken, which a
     /// receiver resolves without knowing us.
     ///
-    /// On a 2.0 leg the algorithm is one the leg's policy allows, so that its peer, judging by
-    /// the same profile, accepts it (`SigningIdentity.algorithm(allowedBy:)`: ecdsa-sha256 for
-    /// any EC key). 1.15 legs sign with the key's usual algorithm, as they always have.
+    /// The algorithm is one the leg's policy allows, so that its peer, judging by the same
+    /// agreement, accepts it (`SigningIdentity.algorithm(allowedBy:)`): the key's usual one when
+    /// allowed (rsa-sha256 under 1.15's own list), else the first allowed one the key can make
+    /// (ecdsa-sha256 for any EC key under 2.0; rsa-sha512 where a 1.15 leg's `algorithms`
+    /// lists only that).
     func signatureBuilder(for security: LegSecurity?) throws -> SignatureBuilder {
         let identity = signing(for: security?.profile)
-        let algorithm = security.flatMap { $0.profile == .v2_0 ? identity.algorithm(allowedBy: $0.policy.signatureAlgorithms) : nil }
+        let algorithm = security.flatMap { identity.algorithm(allowedBy: $0.policy.signatureAlgorithms) }
         return try SignatureBuilder(identity: identity, algorithm: algorithm, keyReference: security?.keyReference.style ?? .binarySecurityToken)
     }
 
