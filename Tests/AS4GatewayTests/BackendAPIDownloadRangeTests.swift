@@ -17,13 +17,7 @@ final class BackendAPIDownloadRangeTests: XCTestCase {
     var company: BackendClient!
 
     override func setUpWithError() throws {
-        h = try GatewayHarness()
-        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
-        try h.importDirectory("gw-a", [GatewayHarness.localEntry(Self.company, ownerId: "40003032949", kind: "company")])
-        let port = h.nodes["gw-a"]!.submitPort
-        ministry = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry", addresses: [Self.ministry]))
-        company = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "company", addresses: [Self.company]))
-        try h.start("gw-a")
+        (h, ministry, company) = try GatewayHarness.localMinistryAndCompany()
     }
 
     override func tearDown() { h = nil }

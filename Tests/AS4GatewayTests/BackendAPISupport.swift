@@ -150,6 +150,19 @@ extension GatewayHarness {
         return dms
     }
 
+    /// gw-a (configured with the e-address legs, started) whose mailbox holds the company
+    /// `_DEFAULT@40003032949`, with a DMS connection for each side: `ministry` holds `DVS@90000048472`.
+    static func localMinistryAndCompany() throws -> (h: GatewayHarness, ministry: BackendClient, company: BackendClient) {
+        let h = try GatewayHarness()
+        try h.configure(["gw-a", "gw-b"], legs: GatewayHarness.eAddressLegs)
+        try h.importDirectory("gw-a", [GatewayHarness.localEntry("_DEFAULT@40003032949", ownerId: "40003032949", kind: "company")])
+        let port = h.nodes["gw-a"]!.submitPort
+        let ministry = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "ministry", addresses: ["DVS@90000048472"]))
+        let company = try BackendClient(port: port, token: try h.addConnection("gw-a", name: "company", addresses: ["_DEFAULT@40003032949"]))
+        try h.start("gw-a")
+        return (h, ministry, company)
+    }
+
     static func localEntry(_ address: String, ownerId: String, kind: String, maxBytes: Int? = nil) -> String {
         "{\"address\": \"\(address)\", \"ownerId\": \"\(ownerId)\", \"ownerKind\": \"\(kind)\", \"accessPoint\": \"local\""
             + (maxBytes.map { ", \"maxMessageBytes\": \($0)" } ?? "") + "}"
