@@ -4,6 +4,7 @@ import EnvelopeXML
 import Foundation
 import HTTPServer
 import MessageStore
+import Routing
 import XCTest
 
 /// The API's small parsers and checks in process: form-data dispositions, Content-Digest,
@@ -17,7 +18,7 @@ final class APIParsingTests: XCTestCase {
     }
 
     func testMembersGivenTwiceAreFoundWithTheirPointer() {
-        func first(_ text: String) -> String? { JSONDuplicateNames.first(in: Array(text.utf8)) }
+        func first(_ text: String) -> String? { StrictJSON.duplicateMember(in: Array(text.utf8)) }
         XCTAssertNil(first("{\"a\": 1, \"b\": {\"a\": [\"a\", \"a\"]}, \"c\": [{\"a\": 1}, {\"a\": 2}]}"))
         XCTAssertEqual(first("{\"recipients\": [\"x\"], \"subject\": \"s\", \"recipients\": [\"y\"]}"), "/recipients")
         XCTAssertEqual(first("{\"a\": 1, \"\\u0061\": 2}"), "/a")

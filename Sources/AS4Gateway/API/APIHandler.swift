@@ -264,7 +264,10 @@ struct APIRequest {
             throw Problem.badRequest("\(what) is not valid JSON: \(reason)")
         }
         guard let object = parsed as? [String: Any] else { throw Problem.badRequest("\(what) must be a JSON object") }
-        if let pointer = JSONDuplicateNames.first(in: [UInt8](data)) {
+        // RFC 8259 leaves a name given twice to the reader (Foundation keeps the last): a
+        // `recipients` given twice would name one list to a scanner in front of the gateway and
+        // another to the gateway, so such a body is refused instead.
+        if let pointer = StrictJSON.duplicateMember(in: [UInt8](data)) {
             throw Problem.invalid("\(what) gives \(pointer) more than once; give each member once",
                                   errors: [(pointer, "given more than once (RFC 8259 leaves which one counts to the reader)")])
         }

@@ -2,6 +2,8 @@
 struct JSONSyntaxError: Error, Equatable {
     var location: JSONLocation
     var message: String
+    /// For a key given twice in one object: that member's JSON Pointer (RFC 6901).
+    var duplicatePointer: String? = nil
 }
 
 /// A strict RFC 8259 reader that keeps the line and column of every value and key.
@@ -13,6 +15,8 @@ struct JSONReader {
     static let maxDepth = 64
 
     private let bytes: [UInt8]
+    /// The keys and indexes leading to the value being read, for a duplicate's pointer.
+    private var path: [String] = []
     private var index = 0
     private var line = 1
     private var column = 1
@@ -73,14 +77,17 @@ struct JSONReader {
             let keyLocation = location
             let key = try parseString()
             if let first = seen[key] {
-                throw JSONSyntaxError(location: keyLocation, message: "duplicate key \"\(key)\" (first at \(first))")
+                let pointer = (path + [key]).map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined()
+                throw JSONSyntaxError(location: keyLocation, message: "duplicate key \"\(key)\" (first at \(first))", duplicatePointer: pointer)
             }
             seen[key] = keyLocation
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("unexpected \(describeCurrent()), expected ':' after the key") }
             advance()
             skipWhitespace()
+            path.append(key)
             let value = try parseValue(depth: depth + 1)
+            path.removeLast()
             members.append(JSONValue.Member(key: key, keyLocation: keyLocation, value: value))
             skipWhitespace()
             switch current {
@@ -99,7 +106,9 @@ struct JSONReader {
         while true {
             skipWhitespace()
             if current == UInt8(ascii: "]") { throw error("trailing comma before ']'") }
+            path.append(String(elements.count))
             elements.append(try parseValue(depth: depth + 1))
+            path.removeLast()
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): advance()

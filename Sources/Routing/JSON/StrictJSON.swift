@@ -12,4 +12,16 @@ public enum StrictJSON {
             return "\(error.message) at \(error.location)"
         }
     }
+
+    /// The JSON Pointer of the first member whose object already has its name (names compared
+    /// decoded: `"a"` and `"\u0061"` are one), for text Foundation has read; nil when the strict
+    /// reader finds none before its first other objection, which Foundation's verdict covers.
+    public static func duplicateMember(in bytes: [UInt8]) -> String? {
+        do {
+            _ = try JSONReader.parse(bytes)
+            return nil
+        } catch {
+            return error.duplicatePointer
+        }
+    }
 }
