@@ -327,10 +327,6 @@ struct SubmitRoute {
                                                     "purpose": ChannelLookupPurpose.refusedSubmission.rawValue])
     }
 
-    /// The answer to a submission whose idempotency key named `first` already: the first answer
-    /// again when the request is the one stored under the key (or the key was stored before
-    /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
-    /// logged.
     /// Upload `u`'s file went from under this request between its checks and its move: another
     /// request moved it in, most likely the same submission sent again to another node (a DMS
     /// retrying after a timeout) or at once to two. Once that one is stored, this key's answer
@@ -346,6 +342,10 @@ struct SubmitRoute {
                                + (key == nil ? "" : "; send it again with the same idempotencyKey to get that request's answer"))
     }
 
+    /// The answer to a submission whose idempotency key named `first` already: the first answer
+    /// again when the request is the one stored under the key (or the key was stored before
+    /// fingerprints were kept, and the request cannot be compared), else a refusal. Either is
+    /// logged.
     private func replayed(_ first: String, key: String, fingerprint: String) throws -> HTTPResponse {
         try Self.replayed(first, fingerprint: fingerprint, connection: r.connection.name, r.context)
     }

@@ -406,10 +406,6 @@ struct DocumentExchange {
         return .party(party.name)
     }
 
-    /// Reports recipient `header.recipient` Failed to the origin with `code` and `reason`, and
-    /// says so in the intake failure it returns. When no report can be queued (no status leg back
-    /// to the origin, no usable certificate: configuration, not a passing fault), the failure says
-    /// that instead; store and disk errors are thrown, to be tried again.
     /// Records that a refusal reported to access point `origin` read the non-digital register
     /// entry of `code`, where operators see who learnt of whom (`GET /api/v1/channel/lookups`,
     /// connection `access-point:<party>`); a failure to record it fails this intake, to be tried
@@ -420,6 +416,10 @@ struct DocumentExchange {
         context.log.log(.info, "channel-lookup", ["connection": asker, "persons": "1", "purpose": ChannelLookupPurpose.refusedSubmission.rawValue])
     }
 
+    /// Reports recipient `header.recipient` Failed to the origin with `code` and `reason`, and
+    /// says so in the intake failure it returns. When no report can be queued (no status leg back
+    /// to the origin, no usable certificate: configuration, not a passing fault), the failure says
+    /// that instead; store and disk errors are thrown, to be tried again.
     private func refuse(_ header: EAddressMessages.DocumentHeader, origin: String, carrier: StoredMessage, code: String, reason: String) throws -> IntakeFailure {
         let report = EAddressMessages.StatusReport(documentId: header.documentId, recipient: header.recipient, status: RecipientStatus.failed.rawValue,
                                                    code: code, reason: reason, at: Date(), retrievedAt: nil)
